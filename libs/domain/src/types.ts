@@ -1,0 +1,129 @@
+// ── Recommendation (input contract; the zod schema in recommendation.ts must produce exactly this) ──
+export type RiskLevel = 'LOW' | 'MEDIUM' | 'HIGH' | 'CRITICAL';
+export const RISK_LEVELS: readonly RiskLevel[] = ['LOW', 'MEDIUM', 'HIGH', 'CRITICAL'];
+
+export type ResourceType = 'ec2:instance' | 'ec2:volume' | 'ec2:elastic-ip' | 'ec2:snapshot' | 'ec2:reserved-instances';
+
+export type Action =
+  | { readonly type: 'rightsize'; readonly currentInstanceType: string; readonly targetInstanceType: string }
+  | { readonly type: 'stop-idle' }
+  | { readonly type: 'modify-volume'; readonly targetVolumeType: string; readonly iops?: number; readonly throughput?: number }
+  | { readonly type: 'delete-volume'; readonly snapshotFirst: boolean }
+  | { readonly type: 'delete-snapshot' }
+  | { readonly type: 'release-address' }
+  | { readonly type: 'purchase-reserved-instances'; readonly offeringId: string; readonly instanceCount: number; readonly limitPrice?: number };
+export type ActionType = Action['type'];
+export const ACTION_TYPES: readonly ActionType[] = [
+  'rightsize',
+  'stop-idle',
+  'modify-volume',
+  'delete-volume',
+  'delete-snapshot',
+  'release-address',
+  'purchase-reserved-instances',
+];
+
+export interface Recommendation {
+  readonly recommendationId: string;
+  readonly source: string;
+  readonly accountId: string;
+  readonly region: string;
+  readonly resource: {
+    readonly type: ResourceType;
+    readonly id: string;
+    readonly tags?: Readonly<Record<string, string>>;
+    readonly monthlyCost?: number;
+  };
+  readonly action: Action;
+  readonly estimatedMonthlySavings: number;
+  readonly currency: 'USD';
+  readonly priority?: RiskLevel;
+  readonly createdAt?: string;
+}
+
+export interface FieldError {
+  /** Dotted path of the failing field, e.g. `action.targetInstanceType`; `(root)` for the whole record. */
+  readonly path: string;
+  readonly message: string;
+}
+
+// ── Policies ──
+export type RiskFactor = 'production' | 'criticality' | 'large' | 'big-impact' | 'irreversible';
+export interface AppliedFactor {
+  readonly factor: RiskFactor;
+  readonly detail: string;
+}
+export interface RiskAssessment {
+  readonly baseLevel: RiskLevel;
+  readonly level: RiskLevel;
+  readonly factors: readonly AppliedFactor[];
+  readonly policyVersion: string;
+}
+export type Authority = 'team-lead' | 'finops-manager' | 'change-board';
+export type ApprovalDecision =
+  | { readonly mode: 'auto' }
+  | { readonly mode: 'manual'; readonly authority: Authority; readonly requiredApprovals: number; readonly expiresInMs: number };
+
+// ── Execution steps (data; the executor service performs them through the Ec2Gateway port) ──
+/** A value produced by an earlier step, e.g. the snapshot id created before a delete. */
+export type StepOutputs = Readonly<Record<string, string>>;
+
+export type Step =
+  | { readonly kind: 'stop-instance'; readonly instanceId: string }
+  | { readonly kind: 'wait-instance-stopped'; readonly instanceId: string }
+  | { readonly kind: 'modify-instance-type'; readonly instanceId: string; readonly instanceType: string }
+  | { readonly kind: 'start-instance'; readonly instanceId: string }
+  | { readonly kind: 'wait-instance-running'; readonly instanceId: string }
+  | { readonly kind: 'modify-volume'; readonly volumeId: string; readonly volumeType: string; readonly iops?: number; readonly throughput?: number }
+  | { readonly kind: 'create-snapshot'; readonly volumeId: string; readonly description: string; readonly tags: Readonly<Record<string, string>> }
+  | { readonly kind: 'wait-snapshot-completed'; readonly snapshotFrom: 'create-snapshot' }
+  | { readonly kind: 'delete-volume'; readonly volumeId: string }
+  | {
+      readonly kind: 'create-volume-from-snapshot';
+      readonly snapshotFrom: 'create-snapshot';
+      readonly availabilityZone: string;
+      readonly volumeType: string;
+      readonly sizeGiB: number;
+      readonly iops?: number;
+      readonly throughput?: number;
+      readonly tags: Readonly<Record<string, string>>;
+    }
+  | { readonly kind: 'delete-snapshot'; readonly snapshotId: string }
+  | { readonly kind: 'release-address'; readonly allocationId: string }
+  | { readonly kind: 'allocate-address'; readonly publicIp: string }
+  | { readonly kind: 'purchase-reserved-instances'; readonly offeringId: string; readonly instanceCount: number; readonly limitPrice?: number }
+  | { readonly kind: 'list-reserved-instances'; readonly reservedInstancesFrom: 'purchase-reserved-instances'; readonly instanceCount: number; readonly price: number };
+export type StepKind = Step['kind'];
+/** Steps that change nothing (waits): skipped in dry runs, no rollback needed. */
+export const NON_MUTATING_STEPS: ReadonlySet<StepKind> = new Set(['wait-instance-stopped', 'wait-instance-running', 'wait-snapshot-completed']);
+
+export type Reversibility = 'yes' | 'partial' | 'no';
+
+/** What pre-validation saw of the live resource: the input of the execution and rollback plans. */
+export type ObservedResource =
+  | { readonly kind: 'instance'; readonly id: string; readonly instanceType: string; readonly state: string; readonly tags: Readonly<Record<string, string>>; readonly cpuP95?: number }
+  | {
+      readonly kind: 'volume';
+      readonly id: string;
+      readonly volumeType: string;
+      readonly sizeGiB: number;
+      readonly iops?: number;
+      readonly throughput?: number;
+      readonly state: string;
+      readonly attachedTo?: string;
+      readonly availabilityZone: string;
+      readonly tags: Readonly<Record<string, string>>;
+      readonly modificationState?: string;
+      readonly lastModificationStartedAt?: string;
+    }
+  | { readonly kind: 'snapshot'; readonly id: string; readonly sizeGiB: number; readonly state: string; readonly usedByImages: readonly string[] }
+  | { readonly kind: 'address'; readonly allocationId: string; readonly publicIp: string; readonly associationId?: string }
+  | { readonly kind: 'reserved-instances-offering'; readonly offeringId: string; readonly instanceType: string; readonly fixedPrice: number; readonly recurringHourly: number; readonly durationSeconds: number };
+
+export interface PerformanceImpact {
+  readonly cpuP95Before?: number;
+  readonly cpuP95After?: number;
+  readonly statusChecksPassed?: boolean;
+  /** `unknown` when the source had no data: neither a pass nor a fail. */
+  readonly verdict: 'ok' | 'degraded' | 'unknown';
+}

@@ -1,0 +1,52 @@
+/** A message on a topic. `key` orders messages: same key, same partition, delivered in order. */
+export interface BusMessage {
+  readonly topic: string;
+  readonly key: string;
+  readonly value: Buffer;
+  readonly headers: Readonly<Record<string, string>>;
+}
+
+export interface Delivery extends BusMessage {
+  readonly partition: number;
+  readonly offset: string;
+  /** 1 on first delivery; higher on redelivery of the same message. */
+  readonly attempt: number;
+}
+
+/**
+ * What a handler decided about a delivery. `ack`: done (offset may be committed);
+ * `retry`: a transient failure — redeliver later (with backoff); `dead-letter`: a poison
+ * message — publish to the dead-letter topic with `reason` and ack.
+ */
+export type HandlerOutcome = { readonly kind: 'ack' } | { readonly kind: 'retry'; readonly error: unknown } | { readonly kind: 'dead-letter'; readonly reason: string };
+
+export interface ConsumerOptions {
+  readonly groupId: string;
+  readonly topics: readonly string[];
+  /** After this many deliveries of one message it goes to the dead-letter topic. @defaultValue 5 */
+  readonly maxAttempts?: number;
+  /** Topic for messages that failed `maxAttempts` times or were dead-lettered by the handler. */
+  readonly deadLetterTopic?: string;
+}
+
+export interface Consumer {
+  stop(): Promise<void>;
+}
+
+/**
+ * A message bus with consumer groups: each group receives every message once (at least once),
+ * messages with one key are delivered in order, a message is redelivered until acknowledged.
+ */
+export interface Bus {
+  publish(messages: readonly Omit<BusMessage, never>[]): Promise<void>;
+  subscribe(options: ConsumerOptions, handler: (delivery: Delivery) => Promise<HandlerOutcome>): Promise<Consumer>;
+  /** Resolves when every message published so far has been handled (acked or dead-lettered) by every group. In-memory only; Kafka resolves on a best-effort basis. */
+  idle?(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export const TOPICS = {
+  recommendations: 'optex.recommendations.v1',
+  events: 'optex.events.v1',
+  recommendationsDlq: 'optex.recommendations.dlq.v1',
+} as const;

@@ -1,0 +1,131 @@
+/** Identifies one EC2 resource: the account and region it lives in, and its id (allocation id for addresses, offering id for RI offerings). */
+export interface ResourceRef {
+  readonly accountId: string;
+  readonly region: string;
+  readonly id: string;
+}
+
+export type InstanceState = 'pending' | 'running' | 'stopping' | 'stopped' | 'shutting-down' | 'terminated';
+
+export interface InstanceInfo {
+  readonly id: string;
+  readonly instanceType: string;
+  readonly state: InstanceState;
+  readonly tags: Readonly<Record<string, string>>;
+  readonly availabilityZone?: string;
+}
+
+export interface VolumeInfo {
+  readonly id: string;
+  readonly volumeType: string;
+  readonly sizeGiB: number;
+  readonly iops?: number;
+  readonly throughput?: number;
+  /** `available` (unattached), `in-use` (attached), `creating`, `deleting`, … */
+  readonly state: string;
+  readonly attachedTo?: string;
+  readonly availabilityZone: string;
+  readonly tags: Readonly<Record<string, string>>;
+  /** State of the latest modification, if any: `modifying` | `optimizing` | `completed` | `failed`. */
+  readonly modificationState?: string;
+  /** When the latest modification started; another one is refused for 6 hours after it. */
+  readonly lastModificationStartedAt?: Date;
+}
+
+export interface SnapshotInfo {
+  readonly id: string;
+  readonly volumeId?: string;
+  readonly sizeGiB: number;
+  /** `pending` | `completed` | `error` */
+  readonly state: string;
+  /** Ids of images (AMIs) whose block device mappings use the snapshot. */
+  readonly usedByImages: readonly string[];
+  readonly tags: Readonly<Record<string, string>>;
+}
+
+export interface AddressInfo {
+  readonly allocationId: string;
+  readonly publicIp: string;
+  readonly associationId?: string;
+}
+
+export interface ReservedInstancesOfferingInfo {
+  readonly offeringId: string;
+  readonly instanceType: string;
+  readonly fixedPrice: number;
+  readonly recurringHourly: number;
+  readonly durationSeconds: number;
+}
+
+export interface CallOptions {
+  /** Send the call with EC2's `DryRun=true`: it then fails with `DryRunOperation` if it would have succeeded. */
+  readonly dryRun?: boolean;
+}
+
+export interface CreateVolumeRequest {
+  readonly accountId: string;
+  readonly region: string;
+  readonly availabilityZone: string;
+  readonly volumeType: string;
+  readonly sizeGiB: number;
+  readonly iops?: number;
+  readonly throughput?: number;
+  readonly snapshotId?: string;
+  readonly tags?: Readonly<Record<string, string>>;
+}
+
+/**
+ * The EC2 operations optex performs. Both adapters (the simulated fleet and the AWS SDK one)
+ * enforce EC2's rules and fail with {@link Ec2Error} carrying the AWS error code
+ * (`IncorrectInstanceState`, `VolumeInUse`, `InvalidIPAddress.InUse`, `IncorrectModificationState`,
+ * `InvalidVolume.NotFound`, `DryRunOperation`, `UnauthorizedOperation`, `RequestLimitExceeded`, …).
+ * `describe*` resolve to `undefined` for a resource that does not exist.
+ */
+export interface Ec2Gateway {
+  describeInstance(ref: ResourceRef): Promise<InstanceInfo | undefined>;
+  stopInstance(ref: ResourceRef, options?: CallOptions): Promise<void>;
+  startInstance(ref: ResourceRef, options?: CallOptions): Promise<void>;
+  /** EC2 refuses this unless the instance is `stopped` (IncorrectInstanceState). */
+  modifyInstanceType(ref: ResourceRef, instanceType: string, options?: CallOptions): Promise<void>;
+  /** Resolves once the instance reaches `state`; fails with `WaiterTimeout` after `timeoutMs`. */
+  waitForInstanceState(ref: ResourceRef, state: 'running' | 'stopped', timeoutMs: number): Promise<void>;
+
+  describeVolume(ref: ResourceRef): Promise<VolumeInfo | undefined>;
+  /** Refused while a modification is in progress or within 6 hours of the previous one (`VolumeModificationRateExceeded`). */
+  modifyVolume(ref: ResourceRef, target: { volumeType: string; iops?: number; throughput?: number }, options?: CallOptions): Promise<void>;
+  /** Refused while attached (`VolumeInUse`). */
+  deleteVolume(ref: ResourceRef, options?: CallOptions): Promise<void>;
+  createVolume(request: CreateVolumeRequest, options?: CallOptions): Promise<{ volumeId: string }>;
+
+  createSnapshot(volume: ResourceRef, request: { description: string; tags: Readonly<Record<string, string>> }, options?: CallOptions): Promise<{ snapshotId: string }>;
+  waitForSnapshotCompleted(ref: ResourceRef, timeoutMs: number): Promise<void>;
+  describeSnapshot(ref: ResourceRef): Promise<SnapshotInfo | undefined>;
+  /** Refused while an image uses it (`InvalidSnapshot.InUse`). */
+  deleteSnapshot(ref: ResourceRef, options?: CallOptions): Promise<void>;
+
+  /** `ref.id` is the allocation id. */
+  describeAddress(ref: ResourceRef): Promise<AddressInfo | undefined>;
+  /** Refused while associated (`InvalidIPAddress.InUse`). */
+  releaseAddress(ref: ResourceRef, options?: CallOptions): Promise<void>;
+  /** Allocates an address, asking for `publicIp` when given (best effort: it may be gone). */
+  allocateAddress(request: { accountId: string; region: string; publicIp?: string }, options?: CallOptions): Promise<AddressInfo>;
+
+  /** `ref.id` is the offering id. */
+  describeReservedInstancesOffering(ref: ResourceRef): Promise<ReservedInstancesOfferingInfo | undefined>;
+  purchaseReservedInstancesOffering(
+    request: { accountId: string; region: string; offeringId: string; instanceCount: number; limitPrice?: number },
+    options?: CallOptions,
+  ): Promise<{ reservedInstancesId: string }>;
+  /** Lists purchased reserved instances on the RI Marketplace (rollback of a purchase, best effort). */
+  createReservedInstancesListing(
+    request: { accountId: string; region: string; reservedInstancesId: string; instanceCount: number; price: number },
+    options?: CallOptions,
+  ): Promise<{ listingId: string }>;
+}
+
+/** Performance figures for one instance over a window. `undefined` means "no data", never a pass or a fail. */
+export interface MetricsSource {
+  cpuP95(ref: ResourceRef, window: { from: Date; to: Date }): Promise<number | undefined>;
+  /** `true` when every status check passed, `false` when one failed, `undefined` when unknown. */
+  statusChecksPassed(ref: ResourceRef, window: { from: Date; to: Date }): Promise<boolean | undefined>;
+}

@@ -1,0 +1,87 @@
+/** A position in the whole log (`$all`), totally ordered; `commit` is enough to order events. */
+export interface GlobalPosition {
+  readonly commit: bigint;
+  readonly prepare: bigint;
+}
+
+/** An event as the caller gives it to the store. `id` must be deterministic (see DESIGN: idempotent appends). */
+export interface NewEvent {
+  readonly id: string; // UUID
+  readonly type: string;
+  readonly data: unknown; // JSON-serialisable
+  readonly metadata?: Record<string, unknown>; // JSON-serialisable; `schemaVersion` is set by the caller
+}
+
+export interface RecordedEvent {
+  readonly id: string;
+  readonly stream: string;
+  readonly type: string;
+  /** Revision in its stream, starting at 0. */
+  readonly revision: bigint;
+  readonly position: GlobalPosition;
+  readonly data: unknown;
+  readonly metadata: Record<string, unknown>;
+  readonly recordedAt: Date;
+}
+
+/** `no_stream`: the stream must not exist; `stream_exists`; `any`; or the exact revision of the last event. */
+export type ExpectedRevision = bigint | 'any' | 'no_stream' | 'stream_exists';
+
+export interface AppendResult {
+  /** Revision of the stream's last event after the append. */
+  readonly nextExpectedRevision: bigint;
+  readonly position: GlobalPosition;
+}
+
+export interface ReadStreamOptions {
+  /** Inclusive start revision. @defaultValue 0n (forwards) */
+  readonly fromRevision?: bigint;
+  readonly direction?: 'forwards' | 'backwards';
+  /** @defaultValue unlimited */
+  readonly maxCount?: number;
+}
+
+export interface ReadAllOptions {
+  /** Inclusive start position. @defaultValue start of the log */
+  readonly fromPosition?: GlobalPosition;
+  readonly direction?: 'forwards' | 'backwards';
+  readonly maxCount?: number;
+  readonly filter?: EventFilter;
+}
+
+/** Server-side style filter: by event type prefix, or by stream-name prefix. */
+export type EventFilter =
+  | { readonly kind: 'eventType'; readonly prefixes: readonly string[] }
+  | { readonly kind: 'streamName'; readonly prefixes: readonly string[] };
+
+export interface SubscribeOptions {
+  /** Exclusive: the subscription delivers events strictly after this position. Undefined = from the start. */
+  readonly fromPosition?: GlobalPosition;
+  readonly filter?: EventFilter;
+  /** Called on a dropped connection before the adapter resubscribes from the last delivered position. */
+  readonly onDropped?: (error: unknown) => void;
+}
+
+export interface Subscription {
+  /** Stops delivery; resolves once the handler will no longer be called. */
+  unsubscribe(): Promise<void>;
+}
+
+/**
+ * The append-only log. Appends are atomic per call; an event whose `id` is already in the
+ * stream is not appended again (idempotent append): if *all* ids of the call are already
+ * present at the end of the stream the call succeeds and returns the current revision,
+ * regardless of the expected revision.
+ */
+export interface EventStore {
+  appendToStream(stream: string, events: readonly NewEvent[], expected: ExpectedRevision): Promise<AppendResult>;
+  /** Resolves to [] when the stream does not exist. */
+  readStream(stream: string, options?: ReadStreamOptions): Promise<RecordedEvent[]>;
+  readAll(options?: ReadAllOptions): AsyncIterable<RecordedEvent>;
+  /**
+   * Catch-up subscription to the whole log: first every stored event after `fromPosition`,
+   * then live ones, in global order. The handler is awaited before the next event is delivered.
+   */
+  subscribeToAll(handler: (event: RecordedEvent) => Promise<void>, options?: SubscribeOptions): Subscription;
+  close(): Promise<void>;
+}

@@ -1,0 +1,5 @@
+export * from './errors';
+export * from './event-store';
+export * from './bus';
+export * from './cloud';
+export * from './clock';
