@@ -3,3 +3,5 @@ export * from './event-store';
 export * from './bus';
 export * from './cloud';
 export * from './clock';
+export * from './integration';
+export * from './logger';

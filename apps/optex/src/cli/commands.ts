@@ -1,0 +1,218 @@
+import { OPTIMIZATION_STREAM_PREFIX, optimizationStream, summarize, viewOf, DomainError, BATCH_MODES, type BatchMode } from '@optex/domain';
+import { TOPICS, HEADERS, type EventStore, type Logger } from '@optex/ports';
+import { OptimizationProjection } from '@optex/engine';
+import { recordApproval, recordDenial } from '@optex/approval';
+import { DUPLICATES_STREAM, REJECTED_STREAM } from '@optex/domain';
+import { openAdapters, openBus, openStore, UsageError, type AdapterFlags } from '@optex/runtime';
+import { readInput } from './input';
+import { processUntilQuiescent, recordKey, report } from './processing';
+import { optimizationsTable, reportText, summaryText, table, toJson } from './format';
+
+export interface Io {
+  out(text: string): void;
+  err(text: string): void;
+  logger: Logger;
+}
+
+export interface RunFlags extends AdapterFlags {
+  readonly json?: boolean;
+  readonly dryRun?: boolean;
+  readonly batchMode?: string;
+  readonly maxParallel?: string;
+  readonly notBefore?: string;
+}
+
+function engineOptions(flags: RunFlags) {
+  const batchMode = (flags.batchMode ?? 'parallel') as BatchMode;
+  if (!BATCH_MODES.includes(batchMode)) throw new UsageError(`--batch-mode: expected one of ${BATCH_MODES.join(', ')}, got ${JSON.stringify(flags.batchMode)}`);
+  const maxParallel = flags.maxParallel === undefined ? 4 : Number(flags.maxParallel);
+  if (!Number.isInteger(maxParallel) || maxParallel < 1) throw new UsageError(`--max-parallel: expected a positive integer, got ${JSON.stringify(flags.maxParallel)}`);
+  let notBefore: Date | undefined;
+  if (flags.notBefore !== undefined) {
+    notBefore = new Date(flags.notBefore);
+    if (Number.isNaN(notBefore.getTime())) throw new UsageError(`--not-before: expected an ISO-8601 time, got ${JSON.stringify(flags.notBefore)}`);
+  }
+  return { batchMode, maxParallel, ...(notBefore ? { notBefore } : {}) };
+}
+
+/** `run FILE` and `resume`: process until quiescent and print the report. */
+export async function runCommand(io: Io, file: string | undefined, flags: RunFlags): Promise<number> {
+  const options = engineOptions(flags);
+  const input = file === undefined ? undefined : await readInput(file);
+  const adapters = await openAdapters(flags, io.logger, options);
+  try {
+    const started = Date.now();
+    const result = await processUntilQuiescent(adapters, {
+      ...(input ? { input } : {}),
+      dryRun: flags.dryRun ?? false,
+      progress: flags.json ? undefined : (line) => io.err(line),
+    });
+    if (flags.json) io.out(toJson(result));
+    else io.out(`${reportText(result)}\nDone in ${((Date.now() - started) / 1000).toFixed(1)} s. Store: ${flags.store}`);
+    return 0;
+  } finally {
+    await adapters.close();
+  }
+}
+
+/** Resolves a full optimization id, or a unique prefix of one (as shown in tables). */
+async function resolveId(store: EventStore, id: string): Promise<string> {
+  if (/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(id)) return id.toLowerCase();
+  const matches = (await OptimizationProjection.load(store)).all().filter((s) => s.optimizationId.startsWith(id.toLowerCase()) || s.recommendation.recommendationId === id);
+  if (matches.length === 1) return matches[0].optimizationId;
+  if (matches.length === 0) throw new NotFound(`no optimization ${id} in this store`);
+  throw new UsageError(`${id} is ambiguous: it matches ${matches.length} optimizations (${matches.map((m) => m.optimizationId.slice(0, 13)).join(', ')})`);
+}
+
+export class NotFound extends Error {
+  constructor(message: string) {
+    super(message);
+    Object.setPrototypeOf(this, new.target.prototype);
+  }
+}
+
+export async function historyCommand(io: Io, id: string, flags: { store: string; json?: boolean }): Promise<number> {
+  const store = await openStore(flags.store);
+  try {
+    const optimizationId = await resolveId(store, id);
+    const events = await store.readStream(optimizationStream(optimizationId));
+    if (events.length === 0) throw new NotFound(`no optimization ${id} in this store`);
+    const rows = events.map((e) => ({ type: e.type, data: e.data, recordedAt: e.recordedAt.toISOString(), revision: Number(e.revision), id: e.id, metadata: e.metadata }));
+    if (flags.json) io.out(toJson({ optimizationId, events: rows }));
+    else {
+      io.out(`History of optimization ${optimizationId}:\n`);
+      io.out(table(['#', 'RECORDED AT', 'EVENT', 'BY', 'DETAIL'], rows.map((r) => [String(r.revision), r.recordedAt, r.type, String(r.metadata['recordedBy'] ?? ''), detailOf(r.type, r.data)]), new Set([0])));
+    }
+    return 0;
+  } finally {
+    await store.close();
+  }
+}
+
+function detailOf(type: string, data: unknown): string {
+  const d = data as Record<string, unknown>;
+  switch (type) {
+    case 'RiskAssessed':
+      return `${String(d['level'])} (${(d['factors'] as { factor: string }[]).map((f) => f.factor).join(', ') || 'no factors'})`;
+    case 'ApprovalGranted':
+      return d['mode'] === 'auto' ? 'auto' : `by ${String(d['by'])}${d['final'] ? '' : ' (more approvals needed)'}`;
+    case 'ApprovalRequested':
+      return `from ${String(d['authority'])}, expires ${String(d['expiresAt'])}`;
+    case 'ApprovalDenied':
+      return `by ${String(d['by'])}: ${String(d['reason'])}`;
+    case 'ExecutionStepCompleted':
+    case 'RollbackStepCompleted':
+      return `${String(d['index'])}: ${(d['step'] as { kind: string }).kind}`;
+    case 'ExecutionFailed':
+    case 'RollbackFailed':
+      return `${(d['error'] as { code: string }).code}: ${(d['error'] as { message: string }).message}`;
+    case 'PreValidationFailed':
+    case 'ValidationFailed':
+      return (d['reasons'] as string[]).join('; ');
+    case 'ValidationPassed':
+      return `actual $${String(d['actualMonthlySavings'])}/mo, accuracy ${String(d['accuracyPct'])} %`;
+    case 'RollbackStarted':
+      return String(d['reason']);
+    default:
+      return '';
+  }
+}
+
+/** `replay`: folds the whole log from scratch and prints the projections it yields. */
+export async function replayCommand(io: Io, flags: { store: string; json?: boolean }): Promise<number> {
+  const store = await openStore(flags.store);
+  try {
+    const projection = new OptimizationProjection();
+    let events = 0;
+    const streams = new Set<string>();
+    let rejected = 0;
+    let duplicates = 0;
+    const lines: string[] = [];
+    for await (const e of store.readAll()) {
+      if (e.stream.startsWith('relay-checkpoint-')) continue;
+      events++;
+      streams.add(e.stream);
+      if (e.stream === REJECTED_STREAM) rejected++;
+      if (e.stream === DUPLICATES_STREAM) duplicates++;
+      if (e.stream.startsWith(OPTIMIZATION_STREAM_PREFIX)) projection.apply(e);
+      if (!flags.json) lines.push(`${String(e.position.commit).padStart(6)}  ${e.recordedAt.toISOString()}  ${e.stream}  ${e.type}`);
+    }
+    const views = projection.all().map(viewOf);
+    const summary = summarize(views, { rejected, duplicates });
+    if (flags.json) io.out(toJson({ events, streams: streams.size, summary, optimizations: views }));
+    else io.out(`${lines.join('\n')}\n\nReplayed ${events} events from ${streams.size} streams.\n\n${optimizationsTable(views)}\n\n${summaryText(summary)}`);
+    return 0;
+  } finally {
+    await store.close();
+  }
+}
+
+export async function metricsCommand(io: Io, flags: { store: string; json?: boolean }): Promise<number> {
+  const store = await openStore(flags.store);
+  try {
+    const { summary } = await report(store);
+    io.out(flags.json ? toJson({ summary }) : summaryText(summary));
+    return 0;
+  } finally {
+    await store.close();
+  }
+}
+
+export async function listCommand(io: Io, flags: { store: string; json?: boolean }): Promise<number> {
+  const store = await openStore(flags.store);
+  try {
+    const { optimizations } = await report(store);
+    io.out(flags.json ? toJson({ optimizations }) : optimizationsTable(optimizations));
+    return 0;
+  } finally {
+    await store.close();
+  }
+}
+
+export async function decisionCommand(io: Io, kind: 'approve' | 'deny', id: string, flags: { store: string; by: string; reason?: string; json?: boolean }): Promise<number> {
+  if (!flags.by.trim()) throw new UsageError('--by: the approver name is empty');
+  if (kind === 'deny' && !flags.reason?.trim()) throw new UsageError('--reason: a denial needs a reason');
+  const store = await openStore(flags.store);
+  try {
+    const optimizationId = await resolveId(store, id);
+    const decision = { optimizationId, by: flags.by.trim(), ...(flags.reason ? { reason: flags.reason } : {}), now: new Date() };
+    const state = kind === 'approve' ? await recordApproval(store, decision) : await recordDenial(store, decision);
+    if (state.status === 'initial') throw new NotFound(`no optimization ${id}`);
+    const view = viewOf(state);
+    const approvers = state.approval.approvers;
+    if (flags.json) io.out(toJson({ optimizationId, status: view.status, approval: view.approval, approvers }));
+    else {
+      const more = state.status === 'awaiting-approval' ? ` — ${state.approval.requiredApprovals ?? 1} distinct approvals needed, ${approvers.length} so far` : '';
+      io.out(`${optimizationId}: ${view.status}${more}. Run optex resume to continue processing.`);
+    }
+    return 0;
+  } catch (error) {
+    if (error instanceof DomainError) {
+      io.err(`optex ${kind}: ${error.message}`);
+      return 1;
+    }
+    throw error;
+  } finally {
+    await store.close();
+  }
+}
+
+/** `submit FILE --bus kafka://…`: publishes recommendations to the input topic. */
+export async function submitCommand(io: Io, file: string, flags: { bus: string; json?: boolean; dryRun?: boolean; partitions?: number }): Promise<number> {
+  const input = await readInput(file);
+  const bus = await openBus(flags.bus, 'optex-submit', flags.partitions);
+  try {
+    await bus.publish(
+      input.records.map((raw, index) => ({
+        topic: TOPICS.recommendations,
+        key: recordKey(raw, index),
+        value: Buffer.from(raw),
+        headers: { [HEADERS.deliveryId]: `${input.deliveryPrefix}:${index}`, [HEADERS.index]: String(index), [HEADERS.dryRun]: String(flags.dryRun ?? false) },
+      })),
+    );
+    io.out(flags.json ? toJson({ submitted: input.records.length, topic: TOPICS.recommendations }) : `submitted ${input.records.length} recommendations to ${TOPICS.recommendations}`);
+    return 0;
+  } finally {
+    await bus.close();
+  }
+}

@@ -1,0 +1,63 @@
+import type { OptimizationView, Summary } from '@optex/domain';
+import type { RejectedRow, RunReport } from './processing';
+
+const money = (n: number | null | undefined): string => (n === null || n === undefined ? '—' : `$${n.toFixed(2)}`);
+
+/** A plain text table: columns padded to their widest cell, numbers right-aligned. */
+export function table(headers: readonly string[], rows: readonly (readonly string[])[], rightAligned: ReadonlySet<number> = new Set()): string {
+  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]?.length ?? 0)));
+  const line = (cells: readonly string[]) => cells.map((c, i) => (rightAligned.has(i) ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join('  ').trimEnd();
+  return [line(headers), line(widths.map((w) => '─'.repeat(w))), ...rows.map(line)].join('\n');
+}
+
+export function optimizationsTable(views: readonly OptimizationView[]): string {
+  return table(
+    ['OPTIMIZATION', 'RECOMMENDATION', 'RESOURCE', 'ACTION', 'RISK', 'APPROVAL', 'STATUS', 'EST/MO', 'ACTUAL/MO', 'ACC%', 'NOTE'],
+    views.map((v) => [
+      v.optimizationId.slice(0, 8),
+      v.recommendationId,
+      v.resourceId,
+      v.action + (v.dryRun ? ' (dry)' : ''),
+      v.risk ?? '—',
+      v.approval ?? '—',
+      v.status,
+      money(v.estimatedMonthlySavings),
+      money(v.actualMonthlySavings),
+      v.accuracyPct === null ? '—' : v.accuracyPct.toFixed(1),
+      v.error ?? '',
+    ]),
+    new Set([7, 8, 9]),
+  );
+}
+
+export function rejectedTable(rows: readonly RejectedRow[]): string {
+  return table(
+    ['INDEX', 'RECOMMENDATION', 'ERRORS'],
+    rows.map((r) => [r.index === null ? '—' : String(r.index), r.recommendationId ?? '—', r.errors.join('; ')]),
+  );
+}
+
+export function summaryText(s: Summary): string {
+  const statuses = Object.entries(s.byStatus)
+    .map(([k, v]) => `${k} ${v}`)
+    .join(', ');
+  return [
+    `Received ${s.received} recommendations: ${s.received - s.rejected - s.duplicates} optimizations, ${s.rejected} rejected, ${s.duplicates} duplicates.`,
+    `By status: ${statuses || 'none'}.`,
+    `Executions: ${s.totalExecutions} total, ${s.successfulExecutions} succeeded, ${s.failedExecutions} failed, success rate ${(s.successRate * 100).toFixed(1)} %, average ${s.averageExecutionMs} ms.`,
+    `Savings per month: estimated ${money(s.estimatedMonthlySavings)}, realized ${money(s.realizedMonthlySavings)}.`,
+  ].join('\n');
+}
+
+export function reportText(r: RunReport): string {
+  const parts = [optimizationsTable(r.optimizations)];
+  if (r.rejected.length) parts.push(`Rejected input:\n${rejectedTable(r.rejected)}`);
+  parts.push(summaryText(r.summary));
+  const pending = r.optimizations.filter((o) => o.status === 'awaiting-approval');
+  if (pending.length) parts.push(`${pending.length} awaiting approval: optex approve <OPTIMIZATION-ID> --by NAME, then optex resume.`);
+  if (r.waitingUntil) parts.push(`Approved work is scheduled not before ${r.waitingUntil}: run optex resume after that time.`);
+  return parts.join('\n\n');
+}
+
+/** JSON with bigint turned into strings. */
+export const toJson = (value: unknown): string => JSON.stringify(value, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v), 2);

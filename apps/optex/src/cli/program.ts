@@ -1,0 +1,88 @@
+import { Command, CommanderError, Option } from 'commander';
+import { InfrastructureError } from '@optex/ports';
+import { createLogger } from '@optex/observability';
+import { DEFAULT_FLAGS, UsageError } from '@optex/runtime';
+import { decisionCommand, historyCommand, listCommand, metricsCommand, NotFound, replayCommand, runCommand, submitCommand, type Io } from './commands';
+
+const storeOption = () => new Option('--store <url>', 'event store: sqlite:PATH, memory:, esdb://HOST:PORT?tls=false').default(DEFAULT_FLAGS.store);
+const jsonOption = () => new Option('--json', 'print JSON only on stdout (logs go to stderr)');
+
+function engineFlags(cmd: Command): Command {
+  return cmd
+    .addOption(storeOption())
+    .addOption(new Option('--bus <url>', 'message bus: memory, kafka://HOST:PORT[,HOST:PORT]').default(DEFAULT_FLAGS.bus))
+    .addOption(new Option('--cloud <target>', 'EC2: simulated:FLEET.json, aws, aws:ENDPOINT').default(DEFAULT_FLAGS.cloud))
+    .option('--dry-run', 'pre-validate and send every mutating call with EC2 DryRun; change nothing')
+    .option('--policy <file>', 'risk and approval policy override (JSON)')
+    .addOption(new Option('--batch-mode <mode>', 'sequential, parallel, resource-grouped, region-grouped').default('parallel'))
+    .addOption(new Option('--max-parallel <n>', 'most executions at once').default('4'))
+    .option('--not-before <time>', 'start nothing before this ISO-8601 time')
+    .addOption(jsonOption());
+}
+
+/** Builds the CLI. Each action resolves to an exit code. */
+export function buildProgram(io: Io, setExit: (code: number) => void): Command {
+  const program = new Command('optex')
+    .description('Execute cloud cost optimizations safely: risk, approval, scheduling, execution, validation, rollback.')
+    .exitOverride()
+    .showSuggestionAfterError(true)
+    .configureOutput({ writeOut: (s) => io.out(s.trimEnd()), writeErr: (s) => io.err(s.trimEnd()) });
+
+  const wrap = <A extends unknown[]>(fn: (...args: A) => Promise<number>) => async (...args: A) => setExit(await fn(...args));
+
+  engineFlags(program.command('run').description('ingest recommendations (JSON array or NDJSON; - = stdin) and process until quiescent').argument('<file>'))
+    .action(wrap((file: string, flags) => runCommand(io, file, flags)));
+  engineFlags(program.command('resume').description('continue processing what the store holds (e.g. after approvals)'))
+    .action(wrap((flags) => runCommand(io, undefined, flags)));
+  program.command('history').description("an optimization's events in order").argument('<id>', 'optimization id (or a unique prefix, or the recommendation id)')
+    .addOption(storeOption()).addOption(jsonOption())
+    .action(wrap((id: string, flags) => historyCommand(io, id, flags)));
+  program.command('replay').description('fold the whole log from scratch and print what it yields').addOption(storeOption()).addOption(jsonOption())
+    .action(wrap((flags) => replayCommand(io, flags)));
+  program.command('metrics').description('engine metrics rebuilt from the log').addOption(storeOption()).addOption(jsonOption())
+    .action(wrap((flags) => metricsCommand(io, flags)));
+  program.command('list').description('every optimization in the store').addOption(storeOption()).addOption(jsonOption())
+    .action(wrap((flags) => listCommand(io, flags)));
+  program.command('approve').description('record an approval').argument('<id>').requiredOption('--by <name>', 'who approves').option('--reason <text>', 'why')
+    .addOption(storeOption()).addOption(jsonOption())
+    .action(wrap((id: string, flags) => decisionCommand(io, 'approve', id, flags)));
+  program.command('deny').description('record a denial').argument('<id>').requiredOption('--by <name>', 'who denies').requiredOption('--reason <text>', 'why')
+    .addOption(storeOption()).addOption(jsonOption())
+    .action(wrap((id: string, flags) => decisionCommand(io, 'deny', id, flags)));
+  program.command('submit').description('publish recommendations to Kafka (optex.recommendations.v1)').argument('<file>')
+    .requiredOption('--bus <url>', 'kafka://HOST:PORT').option('--dry-run', 'mark them dry runs').addOption(jsonOption())
+    .action(wrap((file: string, flags) => submitCommand(io, file, flags)));
+  return program;
+}
+
+/** Runs the CLI on `argv` (without node and script); resolves to the exit code. */
+export async function main(argv: readonly string[], io?: Partial<Io>): Promise<number> {
+  const out = io?.out ?? ((s: string) => process.stdout.write(`${s}\n`));
+  const err = io?.err ?? ((s: string) => process.stderr.write(`${s}\n`));
+  const logger = io?.logger ?? createLogger({ service: 'optex-cli', level: process.env.OPTEX_LOG_LEVEL ?? 'warn' });
+  let code = 0;
+  const program = buildProgram({ out, err, logger }, (c) => (code = c));
+  try {
+    await program.parseAsync([...argv], { from: 'user' });
+    return code;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.code === 'commander.help') return 0;
+      return 2; // commander already printed its one-line message
+    }
+    if (error instanceof UsageError) {
+      err(`optex: ${error.message}`);
+      return 2;
+    }
+    if (error instanceof NotFound) {
+      err(`optex: ${error.message}`);
+      return 1;
+    }
+    if (error instanceof InfrastructureError) {
+      err(`optex: ${error.message}`);
+      return 3;
+    }
+    err(`optex: ${(error as Error)?.stack ?? String(error)}`);
+    return 1;
+  }
+}

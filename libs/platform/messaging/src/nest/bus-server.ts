@@ -1,0 +1,125 @@
+import { Server, type CustomTransportStrategy } from '@nestjs/microservices';
+import { lastValueFrom, defaultIfEmpty } from 'rxjs';
+import {
+  HEADERS,
+  OptexError,
+  TOPICS,
+  silentLogger,
+  type Bus,
+  type Consumer,
+  type Delivery,
+  type HandlerOutcome,
+  type IncomingRecommendation,
+  type Logger,
+} from '@optex/ports';
+import { DomainError } from '@optex/domain';
+import { decodeLifecycleEvent } from '../relay/lifecycle-codec';
+
+export interface BusServerOptions {
+  /** Consumer group; the server serves the `@EventPattern('<group>/<topic>')` handlers. */
+  readonly group: string;
+  /** @defaultValue 5 */
+  readonly maxAttempts?: number;
+  readonly deadLetterTopic?: string;
+  readonly logger?: Logger;
+  /** Called with every outcome (metrics). */
+  readonly onOutcome?: (outcome: HandlerOutcome['kind'], delivery: Delivery) => void;
+}
+
+/**
+ * A NestJS microservice transport over optex's Bus port (Kafka in production, in-memory in the
+ * embedded default). It subscribes the group to the topics its handlers name and hands each
+ * handler a decoded message: an `IntegrationEvent` from `optex.events.v1`, an
+ * `IncomingRecommendation` from `optex.recommendations.v1`. The handler's outcome decides the
+ * offset: returning (or `{kind:'ack'}`) acknowledges; a domain rejection (`DomainError`) is
+ * acknowledged and logged, never retried; a transient error is retried with backoff; anything
+ * else is retried until `maxAttempts`, then dead-lettered with the reason in headers.
+ */
+export class BusServer extends Server implements CustomTransportStrategy {
+  private consumer?: Consumer;
+  private readonly log: Logger;
+
+  constructor(
+    private readonly bus: Bus,
+    private readonly options: BusServerOptions,
+  ) {
+    super();
+    this.log = (options.logger ?? silentLogger).child({ component: 'bus-server', group: options.group });
+  }
+
+  async listen(callback: (...optionalParams: unknown[]) => unknown): Promise<void> {
+    try {
+      const prefix = `${this.options.group}/`;
+      const topics = [...this.messageHandlers.keys()].filter((p) => p.startsWith(prefix)).map((p) => p.slice(prefix.length));
+      if (topics.length > 0) {
+        this.consumer = await this.bus.subscribe(
+          { groupId: this.options.group, topics, maxAttempts: this.options.maxAttempts ?? 5, deadLetterTopic: this.options.deadLetterTopic },
+          (delivery) => this.dispatch(delivery),
+        );
+      }
+      callback();
+    } catch (error) {
+      callback(error);
+    }
+  }
+
+  private async dispatch(delivery: Delivery): Promise<HandlerOutcome> {
+    const outcome = await this.outcomeOf(delivery);
+    this.options.onOutcome?.(outcome.kind, delivery);
+    return outcome;
+  }
+
+  private async outcomeOf(delivery: Delivery): Promise<HandlerOutcome> {
+    const handler = this.getHandlerByPattern(`${this.options.group}/${delivery.topic}`);
+    if (!handler) return { kind: 'dead-letter', reason: `no handler for topic ${delivery.topic} in group ${this.options.group}` };
+    let payload: unknown;
+    try {
+      payload = delivery.topic === TOPICS.recommendations ? decodeRecommendation(delivery) : decodeLifecycleEvent(delivery);
+    } catch (error) {
+      this.log.error({ err: String(error), topic: delivery.topic, offset: delivery.offset }, 'undecodable message');
+      return { kind: 'dead-letter', reason: `undecodable message: ${(error as Error).message}` };
+    }
+    try {
+      const result = await lastValueFrom(this.transformToObservable(await handler(payload, delivery)).pipe(defaultIfEmpty(undefined)));
+      return isOutcome(result) ? result : { kind: 'ack' };
+    } catch (error) {
+      if (error instanceof DomainError) {
+        this.log.warn({ code: error.code, err: error.message, offset: delivery.offset }, 'domain rejection (not retried)');
+        return { kind: 'ack' };
+      }
+      const transient = error instanceof OptexError ? error.transient : true;
+      this.log.warn({ err: String(error), attempt: delivery.attempt, transient }, 'handler failed');
+      if (!transient) return { kind: 'dead-letter', reason: String((error as Error).message ?? error) };
+      return { kind: 'retry', error };
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.consumer?.stop();
+    this.consumer = undefined;
+  }
+
+  on(): never {
+    throw new Error('BusServer emits no status events');
+  }
+
+  unwrap<T>(): T {
+    return this.bus as T;
+  }
+}
+
+function decodeRecommendation(delivery: Delivery): IncomingRecommendation {
+  const index = delivery.headers[HEADERS.index];
+  return {
+    kind: 'recommendation',
+    raw: delivery.value.toString('utf8'),
+    deliveryId: delivery.headers[HEADERS.deliveryId] ?? `${delivery.topic}/${delivery.partition}/${delivery.offset}`,
+    index: index !== undefined && /^\d+$/.test(index) ? Number(index) : undefined,
+    dryRun: delivery.headers[HEADERS.dryRun] === 'true',
+    attempt: delivery.attempt,
+  };
+}
+
+function isOutcome(value: unknown): value is HandlerOutcome {
+  return typeof value === 'object' && value !== null && ['ack', 'retry', 'dead-letter'].includes((value as { kind?: string }).kind ?? '');
+}

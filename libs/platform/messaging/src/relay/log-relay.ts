@@ -1,0 +1,127 @@
+import {
+  TOPICS,
+  silentLogger,
+  type Bus,
+  type EventStore,
+  type GlobalPosition,
+  type Logger,
+  type RecordedEvent,
+  type Subscription,
+} from '@optex/ports';
+import { encodeLifecycleEvent } from './lifecycle-codec';
+
+/** Streams whose events are published to `optex.events.v1`. */
+export const PUBLISHED_STREAM_PREFIXES = ['optimization-', 'rejected-recommendations', 'duplicate-recommendations', 'batch-'] as const;
+
+export interface LogRelayOptions {
+  /** Name of the relay; its checkpoint lives in stream `relay-checkpoint-<name>`. @defaultValue `events` */
+  readonly name?: string;
+  /** Store a checkpoint after this many published events, and whenever the relay goes idle. @defaultValue 100 */
+  readonly checkpointEvery?: number;
+  readonly logger?: Logger;
+  /** Called after each publish (metrics). */
+  readonly onPublished?: (event: RecordedEvent) => void;
+}
+
+/**
+ * The log is the outbox: a checkpointed catch-up subscription to the whole log that publishes
+ * every lifecycle event to Kafka's `optex.events.v1` (CloudEvents binary mode, keyed by
+ * `<accountId>/<region>/<resourceId>`). Nothing unrecorded is published; an event recorded
+ * just before a crash is published after the restart (from the last checkpoint: at least once).
+ */
+export class LogRelay {
+  private subscription?: Subscription;
+  private lastPublished?: GlobalPosition;
+  private lastCheckpointed?: GlobalPosition;
+  private sinceCheckpoint = 0;
+  private readonly checkpointStream: string;
+  private readonly logger: Logger;
+  private failure?: unknown;
+
+  constructor(
+    private readonly store: EventStore,
+    private readonly bus: Bus,
+    private readonly options: LogRelayOptions = {},
+  ) {
+    this.checkpointStream = `relay-checkpoint-${options.name ?? 'events'}`;
+    this.logger = (options.logger ?? silentLogger).child({ component: 'log-relay' });
+  }
+
+  /** Reads the stored checkpoint and starts publishing from just after it. */
+  async start(): Promise<void> {
+    const [last] = await this.store.readStream(this.checkpointStream, { direction: 'backwards', maxCount: 1 });
+    const from = last ? parsePosition(last.data) : undefined;
+    this.lastPublished = from;
+    this.lastCheckpointed = from;
+    this.logger.info({ from: from ? String(from.commit) : 'start' }, 'relay starting');
+    this.subscription = this.store.subscribeToAll(async (event) => this.publish(event), {
+      fromPosition: from,
+      filter: { kind: 'streamName', prefixes: [...PUBLISHED_STREAM_PREFIXES] },
+      onDropped: (error) => this.logger.warn({ err: String(error) }, 'relay subscription dropped; resubscribing'),
+    });
+  }
+
+  private async publish(event: RecordedEvent): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.bus.publish([{ topic: TOPICS.events, ...encodeLifecycleEvent(event) }]);
+        break;
+      } catch (error) {
+        this.failure = error;
+        this.logger.warn({ err: String(error), attempt, eventId: event.id }, 'publish failed; retrying');
+        await new Promise((r) => setTimeout(r, Math.min(5000, 50 * 2 ** Math.min(attempt, 7))));
+      }
+    }
+    this.failure = undefined;
+    this.lastPublished = event.position;
+    this.options.onPublished?.(event);
+    if (++this.sinceCheckpoint >= (this.options.checkpointEvery ?? 100)) await this.checkpoint();
+  }
+
+  /** Stores the position of the last published event (no-op when nothing new was published). */
+  async checkpoint(): Promise<void> {
+    const at = this.lastPublished;
+    if (!at || (this.lastCheckpointed && this.lastCheckpointed.commit === at.commit)) return;
+    await this.store.appendToStream(
+      this.checkpointStream,
+      [{ id: cryptoRandomId(), type: 'RelayCheckpointReached', data: { commit: String(at.commit), prepare: String(at.prepare) } }],
+      'any',
+    );
+    this.lastCheckpointed = at;
+    this.sinceCheckpoint = 0;
+  }
+
+  /** Position of the last event published, if any. */
+  get position(): GlobalPosition | undefined {
+    return this.lastPublished;
+  }
+
+  /** The last publish error while the relay is still retrying it, for health checks. */
+  get lastError(): unknown {
+    return this.failure;
+  }
+
+  /** True when every published-stream event in the log up to now has been published. */
+  async caughtUp(): Promise<boolean> {
+    for await (const head of this.store.readAll({ direction: 'backwards', maxCount: 1, filter: { kind: 'streamName', prefixes: [...PUBLISHED_STREAM_PREFIXES] } })) {
+      return this.lastPublished !== undefined && this.lastPublished.commit >= head.position.commit;
+    }
+    return true;
+  }
+
+  async stop(): Promise<void> {
+    await this.subscription?.unsubscribe();
+    this.subscription = undefined;
+    await this.checkpoint();
+  }
+}
+
+function parsePosition(data: unknown): GlobalPosition | undefined {
+  const d = data as { commit?: string; prepare?: string };
+  if (typeof d?.commit !== 'string') return undefined;
+  return { commit: BigInt(d.commit), prepare: BigInt(d.prepare ?? d.commit) };
+}
+
+function cryptoRandomId(): string {
+  return globalThis.crypto.randomUUID();
+}

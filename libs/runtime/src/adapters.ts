@@ -1,0 +1,127 @@
+import { readFile } from 'node:fs/promises';
+import { defaultPolicy, defaultPriceBook, parsePolicy, type Policy } from '@optex/domain';
+import { TOPICS, systemClock, type Bus, type Clock, type Ec2Gateway, type EventStore, type Logger, type MetricsSource } from '@optex/ports';
+import { createEventStore } from '@optex/event-store';
+import { InMemoryBus, KafkaBus } from '@optex/messaging';
+import { AwsEc2Gateway, CloudWatchMetricsSource, SimulatedFleet, stateFileFor } from '@optex/cloud';
+import { OptexMetrics, type EngineAdapters, type EngineOptions } from '@optex/engine';
+
+/** A problem with how optex was invoked (exit code 2): a bad flag value, a missing or unreadable file. */
+export class UsageError extends Error {
+  constructor(message: string) {
+    super(message);
+    Object.setPrototypeOf(this, new.target.prototype);
+  }
+}
+
+export interface AdapterFlags {
+  readonly store: string;
+  readonly bus: string;
+  readonly cloud: string;
+  readonly policy?: string;
+  /** Partitions of the topics optex creates on Kafka. @defaultValue 3 */
+  readonly partitions?: number;
+}
+
+export const DEFAULT_FLAGS: AdapterFlags = {
+  store: 'sqlite:.optex/events.db',
+  bus: 'memory',
+  cloud: 'simulated:examples/fleet.json',
+};
+
+export async function openStore(url: string): Promise<EventStore> {
+  try {
+    return await createEventStore(url);
+  } catch (error) {
+    if (error instanceof TypeError) throw new UsageError(`--store: ${error.message}`);
+    throw error;
+  }
+}
+
+export async function openBus(url: string, clientId: string, partitions = 3): Promise<Bus> {
+  if (url === 'memory') return new InMemoryBus({ partitions });
+  const kafka = /^kafka:\/\/(.+)$/.exec(url);
+  if (!kafka) throw new UsageError(`--bus: expected memory or kafka://host:port[,host:port], got ${JSON.stringify(url)}`);
+  const brokers = kafka[1].split(',').filter(Boolean);
+  const bus = await KafkaBus.connect({ brokers, clientId });
+  await bus.ensureTopics([TOPICS.recommendations, TOPICS.events, TOPICS.recommendationsDlq], partitions);
+  return bus;
+}
+
+export async function openCloud(url: string, storeUrl: string, clock: Clock): Promise<{ ec2: Ec2Gateway; metricsSource: MetricsSource; close(): Promise<void> }> {
+  if (url.startsWith('simulated:')) {
+    const fleetFile = url.slice('simulated:'.length);
+    if (!fleetFile) throw new UsageError('--cloud: simulated: needs a fleet file, e.g. simulated:examples/fleet.json');
+    try {
+      const fleet = await SimulatedFleet.open({ fleetFile, statePath: stateFileFor(storeUrl), clock });
+      return { ec2: fleet, metricsSource: fleet, close: async () => undefined };
+    } catch (error) {
+      throw new UsageError(`--cloud: ${(error as Error).message}`);
+    }
+  }
+  if (url === 'aws' || url.startsWith('aws:')) {
+    const endpoint = url === 'aws' ? undefined : url.slice('aws:'.length);
+    if (endpoint !== undefined && !/^https?:\/\/.+/.test(endpoint)) throw new UsageError(`--cloud: aws:ENDPOINT needs an http(s) url, got ${JSON.stringify(endpoint)}`);
+    const ec2 = AwsEc2Gateway.create({ ...(endpoint ? { endpoint } : {}), clock });
+    const metricsSource = CloudWatchMetricsSource.create({ ...(endpoint ? { endpoint } : {}) });
+    return { ec2, metricsSource, close: async () => undefined };
+  }
+  throw new UsageError(`--cloud: expected simulated:FLEET.json, aws or aws:ENDPOINT, got ${JSON.stringify(url)}`);
+}
+
+export async function loadPolicy(file: string | undefined): Promise<Policy> {
+  if (!file) return defaultPolicy;
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (error) {
+    throw new UsageError(`--policy: cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (error) {
+    throw new UsageError(`--policy: ${file} is not valid JSON: ${(error as Error).message}`);
+  }
+  const parsed = parsePolicy(raw);
+  if (!parsed.ok) throw new UsageError(`--policy: ${file}: ${parsed.errors.map((e) => `${e.path}: ${e.message}`).join('; ')}`);
+  return parsed.value;
+}
+
+/** Opens every adapter the flags name. The caller owns them: `close()` when done. */
+export async function openAdapters(
+  flags: AdapterFlags,
+  logger: Logger,
+  options: Partial<EngineOptions> & { clientId?: string; clock?: Clock } = {},
+): Promise<EngineAdapters & { close(): Promise<void> }> {
+  const clock = options.clock ?? systemClock;
+  const policy = await loadPolicy(flags.policy);
+  const store = await openStore(flags.store);
+  let bus: Bus | undefined;
+  try {
+    bus = await openBus(flags.bus, options.clientId ?? 'optex', flags.partitions);
+    const cloud = await openCloud(flags.cloud, flags.store, clock);
+    const openedBus = bus;
+    return {
+      store,
+      bus: openedBus,
+      ec2: cloud.ec2,
+      metricsSource: cloud.metricsSource,
+      priceBook: defaultPriceBook,
+      policy,
+      clock,
+      logger,
+      metrics: new OptexMetrics(),
+      options,
+      async close() {
+        await openedBus.close();
+        await cloud.close();
+        await store.close();
+      },
+    };
+  } catch (error) {
+    await bus?.close();
+    await store.close();
+    throw error;
+  }
+}

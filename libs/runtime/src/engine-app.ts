@@ -1,0 +1,97 @@
+import 'reflect-metadata';
+import { Module, type DynamicModule, type INestApplication, type LoggerService } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { TOPICS, type Logger } from '@optex/ports';
+import { BusServer, LogRelay } from '@optex/messaging';
+import { EngineModule, SERVICE_GROUPS, type EngineAdapters, type ServiceName } from '@optex/engine';
+import { RiskAssessorModule } from '@optex/risk-assessor';
+import { ApprovalModule } from '@optex/approval';
+import { SchedulerModule, SchedulerService } from '@optex/scheduler';
+import { ExecutorModule } from '@optex/executor';
+import { ValidatorModule } from '@optex/validator';
+
+export const ALL_SERVICES: readonly ServiceName[] = ['risk-assessor', 'approval', 'scheduler', 'executor', 'validator'];
+
+const MODULES: Record<ServiceName, { module: DynamicModule['module']; group: string; dlq?: string }> = {
+  'risk-assessor': { module: RiskAssessorModule, group: SERVICE_GROUPS.riskAssessor, dlq: TOPICS.recommendationsDlq },
+  approval: { module: ApprovalModule, group: SERVICE_GROUPS.approval },
+  scheduler: { module: SchedulerModule, group: SERVICE_GROUPS.scheduler },
+  executor: { module: ExecutorModule, group: SERVICE_GROUPS.executor },
+  validator: { module: ValidatorModule, group: SERVICE_GROUPS.validator },
+};
+
+export interface EngineHandle {
+  readonly app: INestApplication;
+  readonly relay?: LogRelay;
+  readonly adapters: EngineAdapters;
+  /** The scheduler, when this process runs it (to know whether work waits for a later time). */
+  readonly scheduler?: SchedulerService;
+  stop(): Promise<void>;
+}
+
+export interface EngineAppOptions {
+  readonly services: readonly ServiceName[];
+  /** Run the log → bus relay in this process. @defaultValue true */
+  readonly relay?: boolean;
+  /** Extra Nest modules (e.g. the HTTP health/metrics controller of a service process). */
+  readonly extraModules?: DynamicModule['module'][];
+  /** Poison-message limit per delivery. @defaultValue 5 */
+  readonly maxAttempts?: number;
+}
+
+/**
+ * Assembles services into one Nest application: the engine module with the chosen adapters, the
+ * service modules, one bus transport (consumer group) per service, and the log relay. The
+ * all-in-one process runs all five; a service process runs one.
+ */
+export async function startEngine(adapters: EngineAdapters, options: EngineAppOptions): Promise<EngineHandle> {
+  const imports = [EngineModule.forRoot(adapters), ...options.services.map((s) => MODULES[s].module), ...(options.extraModules ?? [])];
+  @Module({ imports })
+  class OptexAppModule {}
+
+  const app = await NestFactory.create(OptexAppModule, { logger: nestLogger(adapters.logger), abortOnError: false });
+  for (const s of options.services) {
+    const { group, dlq } = MODULES[s];
+    app.connectMicroservice(
+      {
+        strategy: new BusServer(adapters.bus, {
+          group,
+          maxAttempts: options.maxAttempts ?? 5,
+          deadLetterTopic: dlq ?? `${TOPICS.events}.${group}.dlq`,
+          logger: adapters.logger,
+          onOutcome: (outcome) => adapters.metrics.messages.inc({ group, outcome }),
+        }),
+      },
+      { inheritAppConfig: true },
+    );
+  }
+  await app.init();
+  await app.startAllMicroservices();
+  let relay: LogRelay | undefined;
+  if (options.relay ?? true) {
+    relay = new LogRelay(adapters.store, adapters.bus, { logger: adapters.logger });
+    await relay.start();
+  }
+  const scheduler = options.services.includes('scheduler') ? app.get(SchedulerService) : undefined;
+  return {
+    app,
+    relay,
+    adapters,
+    scheduler,
+    async stop() {
+      await relay?.stop();
+      await app.close();
+    },
+  };
+}
+
+function nestLogger(logger: Logger): LoggerService {
+  const nest = logger.child({ component: 'nest' });
+  return {
+    log: (message: unknown) => nest.debug({}, String(message)),
+    error: (message: unknown, trace?: unknown) => nest.error({ trace }, String(message)),
+    warn: (message: unknown) => nest.warn({}, String(message)),
+    debug: (message: unknown) => nest.debug({}, String(message)),
+    verbose: (message: unknown) => nest.debug({}, String(message)),
+  };
+}

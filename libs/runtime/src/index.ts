@@ -1,0 +1,4 @@
+export * from './adapters';
+export * from './engine-app';
+export * from './service-process';
+export * from './health.controller';

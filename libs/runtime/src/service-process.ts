@@ -1,0 +1,117 @@
+import { Module, type DynamicModule } from '@nestjs/common';
+import { createLogger } from '@optex/observability';
+import type { ServiceName } from '@optex/engine';
+import { OptexMetrics, SERVICE_GROUPS } from '@optex/engine';
+import { BATCH_MODES, type BatchMode } from '@optex/domain';
+import { openAdapters, DEFAULT_FLAGS } from './adapters';
+import { startEngine } from './engine-app';
+import { HealthController, PROCESS_INFO, type ProcessInfo } from './health.controller';
+
+/**
+ * Configuration of a service process, from environment variables (documented in the README):
+ * OPTEX_STORE, OPTEX_BUS, OPTEX_CLOUD, OPTEX_POLICY, OPTEX_PARTITIONS, OPTEX_HTTP_HOST,
+ * OPTEX_HTTP_PORT, OPTEX_RELAY, OPTEX_BATCH_MODE, OPTEX_MAX_PARALLEL, OPTEX_LOG_LEVEL,
+ * OPTEX_MAX_ATTEMPTS, OPTEX_WAIT_TIMEOUT_MS.
+ */
+export interface ServiceProcessConfig {
+  readonly store: string;
+  readonly bus: string;
+  readonly cloud: string;
+  readonly policy?: string;
+  readonly partitions: number;
+  readonly httpHost: string;
+  readonly httpPort: number;
+  readonly relay: boolean;
+  readonly batchMode: BatchMode;
+  readonly maxParallel: number;
+  readonly maxAttempts: number;
+  readonly waitTimeoutMs?: number;
+}
+
+export function configFromEnv(service: ServiceName, env: NodeJS.ProcessEnv = process.env): ServiceProcessConfig {
+  const int = (name: string, fallback: number, min = 0): number => {
+    const raw = env[name];
+    if (raw === undefined || raw === '') return fallback;
+    const n = Number(raw);
+    if (!Number.isInteger(n) || n < min) throw new Error(`${name} must be an integer ≥ ${min}, got ${JSON.stringify(raw)}`);
+    return n;
+  };
+  const batchMode = (env['OPTEX_BATCH_MODE'] ?? 'parallel') as BatchMode;
+  if (!BATCH_MODES.includes(batchMode)) throw new Error(`OPTEX_BATCH_MODE must be one of ${BATCH_MODES.join(', ')}, got ${JSON.stringify(batchMode)}`);
+  return {
+    store: env['OPTEX_STORE'] ?? DEFAULT_FLAGS.store,
+    bus: env['OPTEX_BUS'] ?? 'kafka://127.0.0.1:9092',
+    cloud: env['OPTEX_CLOUD'] ?? 'aws',
+    ...(env['OPTEX_POLICY'] ? { policy: env['OPTEX_POLICY'] } : {}),
+    partitions: int('OPTEX_PARTITIONS', 3, 1),
+    httpHost: env['OPTEX_HTTP_HOST'] ?? '127.0.0.1',
+    httpPort: int('OPTEX_HTTP_PORT', 8080),
+    relay: (env['OPTEX_RELAY'] ?? (service === 'risk-assessor' ? 'true' : 'false')) === 'true',
+    batchMode,
+    maxParallel: int('OPTEX_MAX_PARALLEL', 4, 1),
+    maxAttempts: int('OPTEX_MAX_ATTEMPTS', 5, 1),
+    ...(env['OPTEX_WAIT_TIMEOUT_MS'] ? { waitTimeoutMs: int('OPTEX_WAIT_TIMEOUT_MS', 900_000, 1) } : {}),
+  };
+}
+
+/** Runs one service as its own process: bus consumer group, optional relay, HTTP /health and /metrics. */
+export async function runServiceProcess(service: ServiceName): Promise<void> {
+  const logger = createLogger({ service, destination: process.stdout });
+  let config: ServiceProcessConfig;
+  try {
+    config = configFromEnv(service);
+  } catch (error) {
+    logger.error({ err: (error as Error).message }, 'bad configuration');
+    process.exitCode = 2;
+    return;
+  }
+  const groupKey = ({ 'risk-assessor': 'riskAssessor', approval: 'approval', scheduler: 'scheduler', executor: 'executor', validator: 'validator' } as const)[service];
+  const adapters = await openAdapters({ store: config.store, bus: config.bus, cloud: config.cloud, partitions: config.partitions, ...(config.policy ? { policy: config.policy } : {}) }, logger, {
+    clientId: `optex-${service}`,
+    batchMode: config.batchMode,
+    maxParallel: config.maxParallel,
+    recoverOnStart: false,
+    ...(config.waitTimeoutMs ? { waitTimeoutMs: config.waitTimeoutMs } : {}),
+  });
+  const metrics: OptexMetrics = adapters.metrics;
+  const info: ProcessInfo = {
+    service,
+    startedAt: new Date(),
+    checks: () => ({ ...(engine?.relay ? { relay: engine.relay.lastError ? `publish failing: ${String(engine.relay.lastError)}` : undefined } : {}) }),
+  };
+  @Module({ controllers: [HealthController], providers: [{ provide: PROCESS_INFO, useValue: info }] })
+  class HttpModule {}
+  let engine: Awaited<ReturnType<typeof startEngine>> | undefined;
+  engine = await startEngine({ ...adapters, metrics }, { services: [service], relay: config.relay, extraModules: [HttpModule as DynamicModule['module']], maxAttempts: config.maxAttempts });
+  await engine.app.listen(config.httpPort, config.httpHost);
+  const group = SERVICE_GROUPS[groupKey];
+  const lagTimer = setInterval(() => {
+    const lag = (adapters.bus as { lag?: (g: string) => Promise<Record<string, number> | number> }).lag;
+    if (!lag) return;
+    void lag.call(adapters.bus, group).then(
+      (value) => {
+        if (typeof value === 'number') metrics.consumerLag.set({ group, topic: 'all' }, value);
+        else for (const [topic, n] of Object.entries(value)) metrics.consumerLag.set({ group, topic }, n);
+      },
+      () => undefined,
+    );
+  }, 5000);
+  lagTimer.unref();
+  const address = engine.app.getHttpServer().address() as { port: number } | null;
+  logger.info({ service, port: address?.port, pid: process.pid, store: config.store, bus: config.bus, cloud: config.cloud, relay: config.relay }, 'service ready');
+  // One JSON line on stdout that launchers wait for.
+  process.stdout.write(`${JSON.stringify({ ready: service, pid: process.pid, port: address?.port })}\n`);
+  let stopping = false;
+  const shutdown = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'shutting down: finishing in-flight work');
+    clearInterval(lagTimer);
+    await engine?.stop();
+    await adapters.close();
+    logger.info({}, 'stopped');
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+}

@@ -1,0 +1,105 @@
+import { Inject, Injectable, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import { optimizationDecider, optimizationStream, type OptimizationEvent, type Policy } from '@optex/domain';
+import type { Clock, EventStore, IntegrationEvent, Logger } from '@optex/ports';
+import {
+  CLOCK,
+  ENGINE_OPTIONS,
+  EVENT_STORE,
+  LOGGER,
+  OPTEX_METRICS,
+  POLICY,
+  OptimizationProjection,
+  handleCommand,
+  resourceKeyOf,
+  type EngineOptions,
+  type OptexMetrics,
+} from '@optex/engine';
+
+const RECORDED_BY = 'approval';
+
+/**
+ * Decides approvals: automatic when the policy allows it, otherwise a request to the right
+ * authority; expires requests nobody decided in time. Human decisions come in through
+ * {@link recordApproval} / {@link recordDenial} (the CLI), straight into the log.
+ */
+@Injectable()
+export class ApprovalService implements OnApplicationBootstrap, OnApplicationShutdown {
+  private sweepTimer?: NodeJS.Timeout;
+  private projection = new OptimizationProjection();
+
+  constructor(
+    @Inject(EVENT_STORE) private readonly store: EventStore,
+    @Inject(POLICY) private readonly policy: Policy,
+    @Inject(CLOCK) private readonly clock: Clock,
+    @Inject(LOGGER) private readonly logger: Logger,
+    @Inject(OPTEX_METRICS) private readonly metrics: OptexMetrics,
+    @Inject(ENGINE_OPTIONS) private readonly options: EngineOptions,
+  ) {}
+
+  async onApplicationBootstrap(): Promise<void> {
+    this.projection = await OptimizationProjection.load(this.store);
+    this.updateGauge();
+    if (this.options.recoverOnStart) await this.recover();
+    this.sweepTimer = setInterval(() => void this.sweep().catch((err) => this.logger.error({ err: String(err) }, 'approval sweep failed')), this.options.approvalSweepMs);
+    this.sweepTimer.unref();
+  }
+
+  onApplicationShutdown(): void {
+    if (this.sweepTimer) clearInterval(this.sweepTimer);
+  }
+
+  async onEvent(event: IntegrationEvent): Promise<void> {
+    const state = this.projection.apply(event);
+    this.updateGauge();
+    if (event.type === 'RiskAssessed' && state) await this.decide(state.optimizationId, event.id);
+  }
+
+  /** Decides every assessed-but-undecided optimization and expires overdue requests (after a restart). */
+  async recover(): Promise<void> {
+    for (const s of this.projection.all()) {
+      if (s.status === 'received' && s.risk && !s.approval.mode) await this.decide(s.optimizationId, `recover:${s.optimizationId}`);
+    }
+    await this.sweep();
+  }
+
+  /** Expires approval requests past their deadline. */
+  async sweep(): Promise<void> {
+    const now = this.clock.now();
+    for (const s of this.projection.all()) {
+      if (s.status !== 'awaiting-approval' || !s.approval.expiresAt || Date.parse(s.approval.expiresAt) > now.getTime()) continue;
+      const result = await handleCommand(this.store, optimizationStream(s.optimizationId), optimizationDecider, { type: 'ExpireApproval', data: {}, metadata: { now } }, this.context(`expire:${s.approval.expiresAt}`, s.recommendation));
+      this.track(result.events);
+      this.projection.set(s.optimizationId, result.state, result.revision);
+    }
+    this.updateGauge();
+  }
+
+  private async decide(optimizationId: string, causationKey: string): Promise<void> {
+    const now = this.clock.now();
+    const state = this.projection.get(optimizationId);
+    if (!state) return;
+    const result = await handleCommand(this.store, optimizationStream(optimizationId), optimizationDecider, { type: 'DecideApproval', data: { policy: this.policy }, metadata: { now } }, this.context(causationKey, state.recommendation));
+    this.track(result.events);
+    this.projection.set(optimizationId, result.state, result.revision);
+    this.updateGauge();
+  }
+
+  private track(events: readonly OptimizationEvent[]): void {
+    for (const e of events) {
+      if (e.type === 'ApprovalGranted' && e.data.mode === 'auto') this.metrics.approvals.inc({ mode: 'auto', decision: 'granted' });
+      if (e.type === 'ApprovalRequested') {
+        this.metrics.approvals.inc({ mode: 'manual', decision: 'requested' });
+        this.logger.info({ optimizationId: e.data.optimizationId, authority: e.data.authority, expiresAt: e.data.expiresAt }, 'approval requested');
+      }
+      if (e.type === 'ApprovalExpired') this.metrics.approvals.inc({ mode: 'manual', decision: 'expired' });
+    }
+  }
+
+  private updateGauge(): void {
+    this.metrics.pendingApprovals.set(this.projection.all().filter((s) => s.status === 'awaiting-approval').length);
+  }
+
+  private context(causationKey: string, rec: Parameters<typeof resourceKeyOf>[0]) {
+    return { causationKey, recordedBy: RECORDED_BY, metadata: { resourceKey: resourceKeyOf(rec) } };
+  }
+}

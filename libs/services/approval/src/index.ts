@@ -1,0 +1,3 @@
+export * from './approval.module';
+export * from './approval.service';
+export * from './human-decisions';

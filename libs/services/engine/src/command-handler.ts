@@ -1,0 +1,91 @@
+import { ConcurrencyError, type EventStore, type RecordedEvent } from '@optex/ports';
+import { EVENT_SCHEMA_VERSION, eventIdFor } from '@optex/domain';
+
+/** A decider as the domain defines one (Emmett's shape). */
+export interface Decider<Command, Event extends { type: string; data: unknown }, State> {
+  decide(command: Command, state: State): Event[];
+  evolve(state: State, event: Event): State;
+  initialState(): State;
+}
+
+export interface CommandContext {
+  /** Identifies what caused the command (a message id, `approve:<by>`…). Event ids derive from it, so a redelivered cause appends nothing new. */
+  readonly causationKey: string;
+  readonly correlationId?: string;
+  /** Service or user that recorded the events. */
+  readonly recordedBy: string;
+  /** Extra metadata put on every event (e.g. `resourceKey` for the Kafka message key), or a function of the state before the command. */
+  readonly metadata?: Readonly<Record<string, unknown>> | ((state: never) => Readonly<Record<string, unknown>>);
+}
+
+export interface CommandResult<Event, State> {
+  readonly state: State;
+  readonly events: readonly Event[];
+  /** Revision of the stream's last event after the command, or -1n when the stream is still empty. */
+  readonly revision: bigint;
+}
+
+export interface LoadedStream<State> {
+  readonly state: State;
+  readonly revision: bigint;
+  readonly recorded: readonly RecordedEvent[];
+}
+
+/** Reads a stream and folds it. */
+export async function loadStream<Command, Event extends { type: string; data: unknown }, State>(
+  store: EventStore,
+  stream: string,
+  decider: Decider<Command, Event, State>,
+): Promise<LoadedStream<State>> {
+  const recorded = await store.readStream(stream);
+  let state = decider.initialState();
+  for (const e of recorded) state = decider.evolve(state, { type: e.type, data: e.data } as Event);
+  const revision = recorded.length ? recorded[recorded.length - 1].revision : -1n;
+  return { state, revision, recorded };
+}
+
+/**
+ * The one command handler every service uses: read the stream → fold with `evolve` →
+ * `decide` → append with the expected revision → on a version conflict, read again and retry.
+ * `command` may be a function of the current state (to build the command from it), returning
+ * `undefined` when there is nothing to do. Domain errors thrown by `decide` propagate unchanged.
+ */
+export async function handleCommand<Command, Event extends { type: string; data: unknown }, State>(
+  store: EventStore,
+  stream: string,
+  decider: Decider<Command, Event, State>,
+  command: Command | ((state: State) => Command | undefined),
+  context: CommandContext,
+  options: { maxAttempts?: number } = {},
+): Promise<CommandResult<Event, State>> {
+  const maxAttempts = options.maxAttempts ?? 10;
+  for (let attempt = 1; ; attempt++) {
+    const { state, revision } = await loadStream(store, stream, decider);
+    const cmd = typeof command === 'function' ? (command as (s: State) => Command | undefined)(state) : command;
+    if (cmd === undefined) return { state, events: [], revision };
+    const events = decider.decide(cmd, state);
+    if (events.length === 0) return { state, events, revision };
+    const metadata = {
+      schemaVersion: EVENT_SCHEMA_VERSION,
+      causationId: context.causationKey,
+      correlationId: context.correlationId ?? context.causationKey,
+      recordedBy: context.recordedBy,
+      ...(typeof context.metadata === 'function' ? (context.metadata as (s: State) => Record<string, unknown>)(state) : context.metadata),
+    };
+    try {
+      const result = await store.appendToStream(
+        stream,
+        events.map((e, i) => ({ id: eventIdFor(stream, `${context.causationKey}/${commandName(cmd)}`, i), type: e.type, data: e.data, metadata })),
+        revision < 0n ? 'no_stream' : revision,
+      );
+      const next = events.reduce((s, e) => decider.evolve(s, e), state);
+      return { state: next, events, revision: result.nextExpectedRevision };
+    } catch (error) {
+      if (error instanceof ConcurrencyError && attempt < maxAttempts) continue;
+      throw error;
+    }
+  }
+}
+
+const commandName = (command: unknown): string =>
+  typeof command === 'object' && command !== null && typeof (command as { type?: unknown }).type === 'string' ? (command as { type: string }).type : 'command';

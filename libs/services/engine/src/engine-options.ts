@@ -1,0 +1,40 @@
+import type { BatchMode } from '@optex/domain';
+
+/** Tunables of the five services. Every field has a default (see {@link defaultEngineOptions}). */
+export interface EngineOptions {
+  /** How the scheduler runs a batch. @defaultValue `parallel` */
+  readonly batchMode: BatchMode;
+  /** Most executions running at once (per batch and overall). @defaultValue 4 */
+  readonly maxParallel: number;
+  /** Nothing starts before this time. @defaultValue now */
+  readonly notBefore?: Date;
+  /** Time limit of one EC2 call. @defaultValue 60 000 ms */
+  readonly callTimeoutMs: number;
+  /** Time limit of a wait for a state (instance stopped/running, snapshot completed). @defaultValue 15 min */
+  readonly waitTimeoutMs: number;
+  /** Attempts of a step on transient errors (RequestLimitExceeded…), with jittered exponential backoff. @defaultValue 4 */
+  readonly stepAttempts: number;
+  /** First backoff delay between step attempts. @defaultValue 200 ms */
+  readonly stepBackoffMs: number;
+  /** How often the approval service looks for expired requests. @defaultValue 60 000 ms */
+  readonly approvalSweepMs: number;
+  /** How often the scheduler re-evaluates (time-based `notBefore`). @defaultValue 1000 ms */
+  readonly schedulerTickMs: number;
+  /** Window over which the validator compares performance before and after. @defaultValue 1 hour */
+  readonly validationWindowMs: number;
+  /** Run the startup recovery of every service (re-drive work whose triggering message is gone — embedded mode). @defaultValue true */
+  readonly recoverOnStart: boolean;
+}
+
+export const defaultEngineOptions: EngineOptions = {
+  batchMode: 'parallel',
+  maxParallel: 4,
+  callTimeoutMs: 60_000,
+  waitTimeoutMs: 15 * 60_000,
+  stepAttempts: 4,
+  stepBackoffMs: 200,
+  approvalSweepMs: 60_000,
+  schedulerTickMs: 1000,
+  validationWindowMs: 60 * 60_000,
+  recoverOnStart: true,
+};

@@ -1,0 +1,41 @@
+import { Global, Module, type DynamicModule } from '@nestjs/common';
+import type { PriceBook, Policy } from '@optex/domain';
+import type { Clock, EventStore, Ec2Gateway, Logger, MetricsSource, Bus } from '@optex/ports';
+import { BUS, CLOCK, EC2_GATEWAY, ENGINE_OPTIONS, EVENT_STORE, LOGGER, METRICS_SOURCE, OPTEX_METRICS, POLICY, PRICE_BOOK } from './engine.constants';
+import { defaultEngineOptions, type EngineOptions } from './engine-options';
+import { OptexMetrics } from './metrics';
+
+/** The adapters an app chose, handed to every service module. */
+export interface EngineAdapters {
+  readonly store: EventStore;
+  readonly bus: Bus;
+  readonly ec2: Ec2Gateway;
+  readonly metricsSource: MetricsSource;
+  readonly priceBook: PriceBook;
+  readonly policy: Policy;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  readonly metrics: OptexMetrics;
+  readonly options?: Partial<EngineOptions>;
+}
+
+/** Global module exposing the chosen adapters under the engine's tokens. Only apps call `forRoot`. */
+@Global()
+@Module({})
+export class EngineModule {
+  static forRoot(adapters: EngineAdapters): DynamicModule {
+    const providers = [
+      { provide: EVENT_STORE, useValue: adapters.store },
+      { provide: BUS, useValue: adapters.bus },
+      { provide: EC2_GATEWAY, useValue: adapters.ec2 },
+      { provide: METRICS_SOURCE, useValue: adapters.metricsSource },
+      { provide: PRICE_BOOK, useValue: adapters.priceBook },
+      { provide: POLICY, useValue: adapters.policy },
+      { provide: CLOCK, useValue: adapters.clock },
+      { provide: LOGGER, useValue: adapters.logger },
+      { provide: OPTEX_METRICS, useValue: adapters.metrics },
+      { provide: ENGINE_OPTIONS, useValue: { ...defaultEngineOptions, ...adapters.options } },
+    ];
+    return { module: EngineModule, providers, exports: providers.map((p) => p.provide) };
+  }
+}

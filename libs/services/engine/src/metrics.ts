@@ -1,0 +1,90 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/**
+ * The Prometheus metrics of the contract (`optex_*`). One instance per process; the all-in-one
+ * process shares it between the five service modules.
+ */
+export class OptexMetrics {
+  readonly registry = new Registry();
+  readonly recommendations = new Counter({
+    name: 'optex_recommendations_total',
+    help: 'Recommendations received, by result (accepted, rejected, duplicate).',
+    labelNames: ['result'] as const,
+    registers: [this.registry],
+  });
+  readonly riskAssessments = new Counter({
+    name: 'optex_risk_assessments_total',
+    help: 'Risk assessments, by level.',
+    labelNames: ['level'] as const,
+    registers: [this.registry],
+  });
+  readonly approvals = new Counter({
+    name: 'optex_approvals_total',
+    help: 'Approval decisions, by mode (auto, manual) and decision (granted, requested, denied, expired).',
+    labelNames: ['mode', 'decision'] as const,
+    registers: [this.registry],
+  });
+  readonly executions = new Counter({
+    name: 'optex_executions_total',
+    help: 'Executions finished, by action and result (succeeded, failed, dry-run).',
+    labelNames: ['action', 'result'] as const,
+    registers: [this.registry],
+  });
+  readonly executionDuration = new Histogram({
+    name: 'optex_execution_duration_seconds',
+    help: 'Duration of executions, from ExecutionStarted to ExecutionSucceeded/Failed.',
+    labelNames: ['action'] as const,
+    buckets: [0.01, 0.05, 0.1, 0.5, 1, 5, 15, 60, 300, 900, 1800],
+    registers: [this.registry],
+  });
+  readonly validations = new Counter({
+    name: 'optex_validations_total',
+    help: 'Post-validations, by action and result (passed, failed).',
+    labelNames: ['action', 'result'] as const,
+    registers: [this.registry],
+  });
+  readonly rollbacks = new Counter({
+    name: 'optex_rollbacks_total',
+    help: 'Rollbacks finished, by action and result (completed, failed).',
+    labelNames: ['action', 'result'] as const,
+    registers: [this.registry],
+  });
+  readonly realizedSavings = new Counter({
+    name: 'optex_realized_savings_usd_total',
+    help: 'Monthly savings (USD) realized by validated optimizations.',
+    labelNames: ['action'] as const,
+    registers: [this.registry],
+  });
+  readonly queueDepth = new Gauge({
+    name: 'optex_queue_depth',
+    help: 'Approved optimizations waiting to be scheduled.',
+    registers: [this.registry],
+  });
+  readonly activeExecutions = new Gauge({
+    name: 'optex_active_executions',
+    help: 'Optimizations scheduled, executing, validating or rolling back.',
+    registers: [this.registry],
+  });
+  readonly pendingApprovals = new Gauge({
+    name: 'optex_pending_approvals',
+    help: 'Optimizations awaiting a human approval.',
+    registers: [this.registry],
+  });
+  readonly consumerLag = new Gauge({
+    name: 'optex_consumer_lag',
+    help: 'Messages not yet consumed by this service, by topic.',
+    labelNames: ['group', 'topic'] as const,
+    registers: [this.registry],
+  });
+  readonly messages = new Counter({
+    name: 'optex_messages_total',
+    help: 'Bus messages handled, by group and outcome (ack, retry, dead-letter).',
+    labelNames: ['group', 'outcome'] as const,
+    registers: [this.registry],
+  });
+
+  constructor(options: { defaultMetrics?: boolean; labels?: Record<string, string> } = {}) {
+    if (options.labels) this.registry.setDefaultLabels(options.labels);
+    if (options.defaultMetrics) collectDefaultMetrics({ register: this.registry, prefix: 'optex_process_' });
+  }
+}

@@ -1,0 +1,3 @@
+export * from './executor.module';
+export * from './executor.service';
+export * from './step-runner';

@@ -1,0 +1,167 @@
+import { ExponentialBackoff, TimeoutStrategy, handleWhen, retry, timeout, wrap, TaskCancelledError } from 'cockatiel';
+import { NON_MUTATING_STEPS, type Recommendation, type Step, type StepOutputs } from '@optex/domain';
+import { Ec2Error, OptexError, ec2Error, type Ec2Gateway } from '@optex/ports';
+import { refOf } from '@optex/engine';
+
+export interface StepRunnerOptions {
+  readonly callTimeoutMs: number;
+  readonly waitTimeoutMs: number;
+  readonly attempts: number;
+  readonly backoffMs: number;
+  /** Called before each retry (logs, metrics). */
+  readonly onRetry?: (error: unknown, attempt: number) => void;
+}
+
+export interface StepContext {
+  readonly recommendation: Recommendation;
+  readonly dryRun: boolean;
+  /** Outputs of the steps completed so far (e.g. `snapshotId`), merged. */
+  readonly outputs: StepOutputs;
+}
+
+/** The outcome of a step: its outputs, or why it failed. */
+export type StepResult = { readonly ok: true; readonly outputs: StepOutputs } | { readonly ok: false; readonly error: { code: string; message: string } };
+
+/**
+ * Performs one step of an execution or rollback plan through the Ec2Gateway: a timeout per
+ * attempt, retries with jittered exponential backoff for transient EC2 errors only
+ * (RequestLimitExceeded…), and dry runs through EC2's DryRun flag (`DryRunOperation` = success,
+ * waits skipped). Steps are written to be safe to repeat after a crash (a stop of a stopped
+ * instance, a type already changed, a volume or address already gone all count as done).
+ */
+export class StepRunner {
+  constructor(
+    private readonly gateway: Ec2Gateway,
+    private readonly options: StepRunnerOptions,
+  ) {}
+
+  async run(step: Step, ctx: StepContext): Promise<StepResult> {
+    if (ctx.dryRun && NON_MUTATING_STEPS.has(step.kind)) return { ok: true, outputs: {} };
+    const isWait = NON_MUTATING_STEPS.has(step.kind);
+    const retryPolicy = retry(handleWhen((e) => e instanceof OptexError && e.transient), {
+      maxAttempts: Math.max(0, this.options.attempts - 1),
+      backoff: new ExponentialBackoff({ initialDelay: this.options.backoffMs, maxDelay: 30_000 }),
+    });
+    const onRetry = this.options.onRetry;
+    const listener = onRetry ? retryPolicy.onRetry((e) => onRetry('error' in e ? e.error : undefined, e.attempt)) : undefined;
+    const policy = wrap(retryPolicy, timeout(isWait ? this.options.waitTimeoutMs + 5_000 : this.options.callTimeoutMs, TimeoutStrategy.Aggressive));
+    try {
+      const outputs = await policy.execute(() => this.perform(step, ctx));
+      return { ok: true, outputs };
+    } catch (error) {
+      if (ctx.dryRun && error instanceof Ec2Error && error.awsCode === 'DryRunOperation') return { ok: true, outputs: {} };
+      if (error instanceof TaskCancelledError) return { ok: false, error: { code: 'StepTimeout', message: `${step.kind} timed out` } };
+      if (error instanceof Ec2Error) return { ok: false, error: { code: error.awsCode, message: error.message } };
+      return { ok: false, error: { code: error instanceof OptexError ? error.code : 'Error', message: (error as Error)?.message ?? String(error) } };
+    } finally {
+      listener?.dispose();
+    }
+  }
+
+  private async perform(step: Step, ctx: StepContext): Promise<StepOutputs> {
+    const rec = ctx.recommendation;
+    const ref = (id: string) => refOf(rec, id);
+    const opts = { dryRun: ctx.dryRun };
+    const wait = this.options.waitTimeoutMs;
+    switch (step.kind) {
+      case 'stop-instance':
+        await this.gateway.stopInstance(ref(step.instanceId), opts);
+        return {};
+      case 'wait-instance-stopped':
+        await this.gateway.waitForInstanceState(ref(step.instanceId), 'stopped', wait);
+        return {};
+      case 'modify-instance-type': {
+        if (!ctx.dryRun) {
+          const current = await this.gateway.describeInstance(ref(step.instanceId));
+          if (current?.instanceType === step.instanceType) return {};
+        }
+        await this.gateway.modifyInstanceType(ref(step.instanceId), step.instanceType, opts);
+        return {};
+      }
+      case 'start-instance':
+        await this.gateway.startInstance(ref(step.instanceId), opts);
+        return {};
+      case 'wait-instance-running':
+        await this.gateway.waitForInstanceState(ref(step.instanceId), 'running', wait);
+        return {};
+      case 'modify-volume': {
+        if (!ctx.dryRun) {
+          const v = await this.gateway.describeVolume(ref(step.volumeId));
+          if (v && v.volumeType === step.volumeType && (step.iops === undefined || v.iops === step.iops) && (step.throughput === undefined || v.throughput === step.throughput)) return {};
+        }
+        await this.gateway.modifyVolume(ref(step.volumeId), { volumeType: step.volumeType, iops: step.iops, throughput: step.throughput }, opts);
+        return {};
+      }
+      case 'create-snapshot': {
+        const { snapshotId } = await this.gateway.createSnapshot(ref(step.volumeId), { description: step.description, tags: step.tags }, opts);
+        return { snapshotId };
+      }
+      case 'wait-snapshot-completed':
+        await this.gateway.waitForSnapshotCompleted(ref(required(ctx.outputs, 'snapshotId', step.kind)), wait);
+        return {};
+      case 'delete-volume':
+        return this.gone(() => this.gateway.deleteVolume(ref(step.volumeId), opts), ctx.dryRun);
+      case 'create-volume-from-snapshot': {
+        const snapshotId = required(ctx.outputs, 'snapshotId', step.kind);
+        const { volumeId } = await this.gateway.createVolume(
+          {
+            accountId: rec.accountId,
+            region: rec.region,
+            availabilityZone: step.availabilityZone,
+            volumeType: step.volumeType,
+            sizeGiB: step.sizeGiB,
+            ...(step.iops === undefined ? {} : { iops: step.iops }),
+            ...(step.throughput === undefined ? {} : { throughput: step.throughput }),
+            snapshotId,
+            tags: step.tags,
+          },
+          opts,
+        );
+        return { restoredVolumeId: volumeId };
+      }
+      case 'delete-snapshot':
+        return this.gone(() => this.gateway.deleteSnapshot(ref(step.snapshotId), opts), ctx.dryRun);
+      case 'release-address':
+        return this.gone(() => this.gateway.releaseAddress(ref(step.allocationId), opts), ctx.dryRun);
+      case 'allocate-address': {
+        const a = await this.gateway.allocateAddress({ accountId: rec.accountId, region: rec.region, publicIp: step.publicIp }, opts);
+        return { allocationId: a.allocationId, publicIp: a.publicIp };
+      }
+      case 'purchase-reserved-instances': {
+        const r = await this.gateway.purchaseReservedInstancesOffering(
+          { accountId: rec.accountId, region: rec.region, offeringId: step.offeringId, instanceCount: step.instanceCount, ...(step.limitPrice === undefined ? {} : { limitPrice: step.limitPrice }) },
+          opts,
+        );
+        return { reservedInstancesId: r.reservedInstancesId };
+      }
+      case 'list-reserved-instances': {
+        const r = await this.gateway.createReservedInstancesListing(
+          { accountId: rec.accountId, region: rec.region, reservedInstancesId: required(ctx.outputs, 'reservedInstancesId', step.kind), instanceCount: step.instanceCount, price: step.price },
+          opts,
+        );
+        return { listingId: r.listingId };
+      }
+      default: {
+        const _exhaustive: never = step;
+        throw new Error(`unknown step ${JSON.stringify(_exhaustive)}`);
+      }
+    }
+  }
+
+  /** A delete whose target is already gone is done (safe to repeat after a crash). */
+  private async gone(call: () => Promise<void>, dryRun: boolean): Promise<StepOutputs> {
+    try {
+      await call();
+    } catch (error) {
+      if (!dryRun && error instanceof Ec2Error && /\.NotFound$/.test(error.awsCode)) return {};
+      throw error;
+    }
+    return {};
+  }
+}
+
+function required(outputs: StepOutputs, key: string, kind: string): string {
+  const value = outputs[key];
+  if (!value) throw ec2Error('MissingStepOutput', `${kind} needs ${key} from an earlier step, and none was recorded`);
+  return value;
+}

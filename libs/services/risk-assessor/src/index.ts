@@ -1,0 +1,2 @@
+export * from './risk-assessor.module';
+export * from './risk-assessor.service';

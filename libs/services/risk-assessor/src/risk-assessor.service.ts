@@ -1,0 +1,140 @@
+import { Inject, Injectable, type OnApplicationBootstrap } from '@nestjs/common';
+import {
+  DUPLICATES_STREAM,
+  REJECTED_STREAM,
+  eventIdFor,
+  optimizationDecider,
+  optimizationIdFor,
+  optimizationStream,
+  parseRecommendation,
+  type FieldError,
+  type OptimizationState,
+  type Policy,
+  type ReceiveRecommendation,
+  type RecommendationDuplicated,
+  type RecommendationRejected,
+} from '@optex/domain';
+import type { Clock, EventStore, HandlerOutcome, IncomingRecommendation, Logger } from '@optex/ports';
+import {
+  CLOCK,
+  ENGINE_OPTIONS,
+  EVENT_STORE,
+  LOGGER,
+  OPTEX_METRICS,
+  POLICY,
+  OptimizationProjection,
+  handleCommand,
+  resourceKeyOf,
+  type EngineOptions,
+  type OptexMetrics,
+} from '@optex/engine';
+
+const RECORDED_BY = 'risk-assessor';
+
+/**
+ * Ingests raw recommendations: validates them (an invalid one becomes `RecommendationRejected`
+ * with the raw payload and every error, and goes to the dead-letter topic — it never stops the
+ * others), opens the optimization (a known one is a duplicate: recorded for auditors, nothing
+ * else changes) and assesses its risk with every factor recorded.
+ */
+@Injectable()
+export class RiskAssessorService implements OnApplicationBootstrap {
+  constructor(
+    @Inject(EVENT_STORE) private readonly store: EventStore,
+    @Inject(POLICY) private readonly policy: Policy,
+    @Inject(CLOCK) private readonly clock: Clock,
+    @Inject(LOGGER) private readonly logger: Logger,
+    @Inject(OPTEX_METRICS) private readonly metrics: OptexMetrics,
+    @Inject(ENGINE_OPTIONS) private readonly options: EngineOptions,
+  ) {}
+
+  /** Assesses optimizations received but not assessed (a crash between the two appends). */
+  async onApplicationBootstrap(): Promise<void> {
+    if (!this.options.recoverOnStart) return;
+    const projection = await OptimizationProjection.load(this.store);
+    const now = this.clock.now();
+    for (const s of projection.all()) {
+      if (s.status !== 'received' || s.risk) continue;
+      await handleCommand(this.store, optimizationStream(s.optimizationId), optimizationDecider, { type: 'AssessRisk', data: { policy: this.policy }, metadata: { now } }, {
+        causationKey: s.deliveryId,
+        recordedBy: RECORDED_BY,
+        metadata: { resourceKey: resourceKeyOf(s.recommendation) },
+      });
+    }
+  }
+
+  async ingest(message: IncomingRecommendation): Promise<HandlerOutcome> {
+    const now = this.clock.now();
+    const parsed = parseJson(message.raw);
+    const result = parsed.ok ? parseRecommendation(parsed.value) : { ok: false as const, errors: [parsed.error] };
+    if (!result.ok) {
+      await this.reject(message, parsed.ok ? parsed.value : message.raw, result.errors, now);
+      return { kind: 'dead-letter', reason: result.errors.map((e) => `${e.path}: ${e.message}`).join('; ') };
+    }
+    const rec = result.value;
+    const optimizationId = optimizationIdFor(rec.source, rec.recommendationId);
+    const stream = optimizationStream(optimizationId);
+    const context = { causationKey: message.deliveryId, recordedBy: RECORDED_BY, metadata: { resourceKey: resourceKeyOf(rec) } };
+    let before: OptimizationState | undefined;
+    await handleCommand(
+      this.store,
+      stream,
+      optimizationDecider,
+      (state) => {
+        before = state;
+        const command: ReceiveRecommendation = { type: 'ReceiveRecommendation', data: { optimizationId, recommendation: rec, dryRun: message.dryRun, deliveryId: message.deliveryId }, metadata: { now } };
+        return command;
+      },
+      context,
+    );
+    if (before && before.status !== 'initial' && before.deliveryId !== message.deliveryId) {
+      await this.recordDuplicate(message, optimizationId, rec.recommendationId, now);
+      return { kind: 'ack' };
+    }
+    if (before?.status === 'initial') this.metrics.recommendations.inc({ result: 'accepted' });
+    const assessed = await handleCommand(this.store, stream, optimizationDecider, { type: 'AssessRisk', data: { policy: this.policy }, metadata: { now } }, context);
+    for (const e of assessed.events) {
+      if (e.type === 'RiskAssessed') {
+        this.metrics.riskAssessments.inc({ level: e.data.level });
+        this.logger.info({ optimizationId, level: e.data.level, factors: e.data.factors.map((f) => f.factor) }, 'risk assessed');
+      }
+    }
+    return { kind: 'ack' };
+  }
+
+  private async reject(message: IncomingRecommendation, raw: unknown, errors: readonly FieldError[], now: Date): Promise<void> {
+    const recommendationId =
+      typeof raw === 'object' && raw !== null && typeof (raw as { recommendationId?: unknown }).recommendationId === 'string'
+        ? (raw as { recommendationId: string }).recommendationId
+        : undefined;
+    const event: RecommendationRejected = {
+      type: 'RecommendationRejected',
+      data: { deliveryId: message.deliveryId, ...(message.index === undefined ? {} : { index: message.index }), ...(recommendationId ? { recommendationId } : {}), raw, errors, at: now.toISOString() },
+    };
+    await this.store.appendToStream(REJECTED_STREAM, [{ id: eventIdFor(REJECTED_STREAM, message.deliveryId, 0), ...event, metadata: { schemaVersion: 1, recordedBy: RECORDED_BY, causationId: message.deliveryId } }], 'any');
+    this.metrics.recommendations.inc({ result: 'rejected' });
+    this.logger.warn({ deliveryId: message.deliveryId, index: message.index, errors }, 'recommendation rejected');
+  }
+
+  private async recordDuplicate(message: IncomingRecommendation, optimizationId: string, recommendationId: string, now: Date): Promise<void> {
+    const event: RecommendationDuplicated = {
+      type: 'RecommendationDuplicated',
+      data: { deliveryId: message.deliveryId, optimizationId, recommendationId, at: now.toISOString() },
+    };
+    await this.store.appendToStream(
+      DUPLICATES_STREAM,
+      [{ id: eventIdFor(DUPLICATES_STREAM, message.deliveryId, 0), ...event, metadata: { schemaVersion: 1, recordedBy: RECORDED_BY, causationId: message.deliveryId } }],
+      'any',
+    );
+    this.metrics.recommendations.inc({ result: 'duplicate' });
+    this.logger.info({ optimizationId, deliveryId: message.deliveryId }, 'duplicate recommendation ignored');
+  }
+}
+
+function parseJson(raw: string): { ok: true; value: unknown } | { ok: false; error: FieldError } {
+  try {
+    return { ok: true, value: JSON.parse(raw) };
+  } catch (error) {
+    return { ok: false, error: { path: '(root)', message: `not valid JSON: ${(error as Error).message}` } };
+  }
+}

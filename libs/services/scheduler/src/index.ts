@@ -1,0 +1,2 @@
+export * from './scheduler.module';
+export * from './scheduler.service';

@@ -1,0 +1,2 @@
+export * from './validator.module';
+export * from './validator.service';
