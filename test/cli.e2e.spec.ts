@@ -1,0 +1,175 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ensureBuilt, json, optex, tempDir, ROOT } from './support/cli';
+
+jest.setTimeout(120_000);
+
+interface View {
+  optimizationId: string;
+  recommendationId: string;
+  status: string;
+  risk: string;
+  approval: string;
+  dryRun: boolean;
+  actualMonthlySavings: number | null;
+  accuracyPct: number | null;
+  reversible: string;
+  error: string | null;
+}
+interface Report {
+  summary: Record<string, unknown> & { byStatus: Record<string, number>; received: number; rejected: number };
+  optimizations: View[];
+  rejected: { index: number; recommendationId: string | null; errors: string[] }[];
+}
+
+const FIXTURE = 'test/fixtures/recommendations.ndjson';
+const FLEET = 'test/fixtures/fleet.json';
+const byRec = (r: Report, id: string) => {
+  const v = r.optimizations.find((o) => o.recommendationId === id);
+  if (!v) throw new Error(`no ${id} in ${JSON.stringify(r.optimizations.map((o) => o.recommendationId))}`);
+  return v;
+};
+
+beforeAll(() => ensureBuilt());
+
+describe('optex CLI, end to end on the embedded default', () => {
+  const dir = tempDir('cli');
+  const store = `sqlite:${join(dir, 'events.db')}`;
+  const common = ['--store', store, '--cloud', `simulated:${FLEET}`];
+  let first: Report;
+
+  it('run: good records are processed, bad ones are reported with the field named, exit 0', async () => {
+    const result = await optex(['run', FIXTURE, ...common, '--json']);
+    expect(result.code).toBe(0);
+    first = json<Report>(result);
+    expect(first.summary.received).toBe(9);
+    expect(first.summary.rejected).toBe(2);
+    expect(first.rejected.map((r) => r.index)).toEqual([7, 8]);
+    expect(first.rejected[0].errors.join(' ')).toMatch(/accountId/);
+    expect(first.rejected[0].errors.join(' ')).toMatch(/estimatedMonthlySavings/);
+    expect(first.rejected[1].errors.join(' ')).toMatch(/JSON/);
+    expect(byRec(first, 'e2e-gp3')).toMatchObject({ status: 'completed', risk: 'LOW', approval: 'auto', actualMonthlySavings: 10 });
+    expect(byRec(first, 'e2e-ri')).toMatchObject({ status: 'completed', approval: 'auto' });
+    expect(byRec(first, 'e2e-rightsize-ok')).toMatchObject({ status: 'awaiting-approval', risk: 'MEDIUM', approval: 'pending' });
+    expect(byRec(first, 'e2e-release')).toMatchObject({ status: 'awaiting-approval', risk: 'HIGH' });
+  });
+
+  it('metrics rebuilt from the log equal the run summary', async () => {
+    const metrics = json<{ summary: unknown }>(await optex(['metrics', '--store', store, '--json']));
+    expect(metrics.summary).toEqual(first.summary);
+  });
+
+  it('approve/deny, then resume: approved work executes, a hot rightsize rolls back, the denied one stays denied', async () => {
+    for (const rec of ['e2e-rightsize-ok', 'e2e-rightsize-hot', 'e2e-delete-vol', 'e2e-stop']) {
+      const id = byRec(first, rec).optimizationId;
+      const approved = await optex(['approve', id, '--by', 'alice', '--store', store, '--json']);
+      expect(approved.code).toBe(0);
+      expect(json(approved)).toMatchObject({ optimizationId: id, status: 'approved' });
+    }
+    const denied = await optex(['deny', byRec(first, 'e2e-release').optimizationId, '--by', 'bob', '--reason', 'IP still in DNS', '--store', store, '--json']);
+    expect(json(denied)).toMatchObject({ status: 'denied', approval: 'denied' });
+
+    const resumed = json<Report>(await optex(['resume', ...common, '--json']));
+    expect(byRec(resumed, 'e2e-rightsize-ok')).toMatchObject({ status: 'completed', approval: 'manual', actualMonthlySavings: 70.08, accuracyPct: 100 });
+    expect(byRec(resumed, 'e2e-rightsize-hot').status).toBe('rolled-back');
+    expect(byRec(resumed, 'e2e-rightsize-hot').error).toMatch(/CPU/);
+    expect(byRec(resumed, 'e2e-delete-vol')).toMatchObject({ status: 'completed', reversible: 'yes' });
+    expect(byRec(resumed, 'e2e-stop').status).toBe('completed');
+    expect(byRec(resumed, 'e2e-release').status).toBe('denied');
+    expect(resumed.summary.byStatus).toEqual({ completed: 5, 'rolled-back': 1, denied: 1 });
+
+    const metrics = json<{ summary: unknown }>(await optex(['metrics', '--store', store, '--json']));
+    expect(metrics.summary).toEqual(resumed.summary);
+
+    // the simulated fleet persisted next to the store: the rolled-back instance has its original type again
+    const fleet = JSON.parse(readFileSync(join(dir, 'events.db.fleet.json'), 'utf8')) as { instances: { id: string; instanceType: string; state: string }[] };
+    expect(fleet.instances.find((i) => i.id === 'i-0e2e000000000001')).toMatchObject({ instanceType: 'm5.large', state: 'running' });
+    expect(fleet.instances.find((i) => i.id === 'i-0e2e000000000002')).toMatchObject({ instanceType: 'm5.xlarge', state: 'running' });
+  });
+
+  it('history prints the events of one optimization in stream order', async () => {
+    const id = byRec(first, 'e2e-rightsize-hot').optimizationId;
+    const history = json<{ events: { type: string; recordedAt: string; data: unknown }[] }>(await optex(['history', id, '--store', store, '--json']));
+    const types = history.events.map((e) => e.type);
+    expect(types.slice(0, 4)).toEqual(['OptimizationReceived', 'RiskAssessed', 'ApprovalRequested', 'ApprovalGranted']);
+    expect(types).toContain('RollbackPlanRecorded');
+    expect(types.indexOf('RollbackPlanRecorded')).toBeLessThan(types.indexOf('ExecutionStepCompleted'));
+    expect(types.slice(-1)).toEqual(['RollbackCompleted']);
+    expect(types).toEqual(expect.arrayContaining(['ValidationFailed', 'RollbackStarted', 'RollbackStepCompleted']));
+    const times = history.events.map((e) => Date.parse(e.recordedAt));
+    expect([...times].sort((a, b) => a - b)).toEqual(times);
+  });
+
+  it('replay folds the whole log into the same projections', async () => {
+    const replay = json<{ events: number; summary: Record<string, unknown> }>(await optex(['replay', '--store', store, '--json']));
+    const metrics = json<{ summary: Record<string, unknown> }>(await optex(['metrics', '--store', store, '--json']));
+    expect(replay.events).toBeGreaterThan(50);
+    expect(replay.summary).toEqual(metrics.summary);
+  });
+
+  it('a second approval of a denied optimization is refused with exit 1 and one line', async () => {
+    const result = await optex(['approve', byRec(first, 'e2e-release').optimizationId, '--by', 'carol', '--store', store]);
+    expect(result.code).toBe(1);
+    expect(result.stderr.trim().split('\n')).toHaveLength(1);
+    expect(result.stderr).toMatch(/denied/);
+  });
+});
+
+describe('dry run', () => {
+  it('pre-validates and dry-runs every call, and leaves the fleet unchanged', async () => {
+    const dir = tempDir('dry');
+    const fleetCopy = join(dir, 'fleet.json');
+    const original = readFileSync(join(ROOT, FLEET), 'utf8');
+    writeFileSync(fleetCopy, original);
+    const store = `sqlite:${join(dir, 'events.db')}`;
+    const result = await optex(['run', FIXTURE, '--store', store, '--cloud', `simulated:${fleetCopy}`, '--policy', 'test/fixtures/policy-auto.json', '--dry-run', '--json']);
+    expect(result.code).toBe(0);
+    const report = json<Report>(result);
+    expect(report.optimizations).toHaveLength(7);
+    for (const o of report.optimizations) expect(o).toMatchObject({ status: 'dry-run-completed', dryRun: true, actualMonthlySavings: null });
+    expect(readFileSync(fleetCopy, 'utf8')).toBe(original);
+    const state = JSON.parse(readFileSync(join(dir, 'events.db.fleet.json'), 'utf8')) as Record<string, unknown>;
+    const input = JSON.parse(original) as Record<string, unknown>;
+    for (const key of ['instances', 'volumes', 'addresses', 'snapshots']) expect(state[key]).toEqual(input[key]);
+  });
+});
+
+describe('bad invocations exit 2 with one line naming the problem', () => {
+  it.each([
+    [['run', 'no/such/file.json', '--store', 'memory:'], /no\/such\/file\.json/],
+    [['run', FIXTURE, '--store', 'memory:', '--no-such-flag'], /--no-such-flag/],
+    [['run', FIXTURE, '--store', 'memory:', '--batch-mode', 'sideways'], /--batch-mode/],
+    [['run', FIXTURE, '--store', 'memory:', '--max-parallel', '0'], /--max-parallel/],
+    [['run', FIXTURE, '--store', 'mysql://x'], /--store/],
+    [['run', FIXTURE, '--store', 'memory:', '--cloud', 'gcp'], /--cloud/],
+    [['run', FIXTURE, '--store', 'memory:', '--policy', 'no-policy.json'], /--policy/],
+    [['frobnicate'], /frobnicate/],
+  ])('optex %j', async (args, pattern) => {
+    const result = await optex(args as string[]);
+    expect(result.code).toBe(2);
+    expect(result.stderr.trim().split('\n')).toHaveLength(1);
+    expect(result.stderr).toMatch(pattern as RegExp);
+    expect(result.stdout).toBe('');
+  });
+
+  it('an unreadable JSON array exits 2', async () => {
+    const dir = tempDir('bad');
+    const file = join(dir, 'broken.json');
+    writeFileSync(file, '[{"recommendationId": ');
+    const result = await optex(['run', file, '--store', 'memory:']);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(/unreadable input/);
+  });
+});
+
+describe('stdin and JSON array input', () => {
+  it('reads a JSON array from - (stdin), and a duplicate within it is counted once', async () => {
+    const lines = readFileSync(join(ROOT, FIXTURE), 'utf8').trim().split('\n').slice(2, 4).map((l) => JSON.parse(l) as unknown);
+    const input = JSON.stringify([...lines, lines[0]]);
+    const result = await optex(['run', '-', '--store', 'memory:', '--cloud', `simulated:${FLEET}`, '--json'], { input });
+    expect(result.code).toBe(0);
+    const report = json<Report>(result);
+    expect(report.summary).toMatchObject({ received: 3, duplicates: 1, rejected: 0 });
+    expect(report.optimizations).toHaveLength(2);
+  });
+});
