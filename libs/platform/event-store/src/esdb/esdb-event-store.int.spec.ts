@@ -1,0 +1,205 @@
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { EventStoreDBClient, jsonEvent } from '@eventstore/db-client';
+import { ConcurrencyError, InfrastructureError } from '@optex/ports';
+import type { EventStore, NewEvent, RecordedEvent, Subscription } from '@optex/ports';
+// eslint-disable-next-line @nx/enforce-module-boundaries -- specs run the shared adapter contract and the emulator from libs/testing
+import { eventStoreContract, startEsdbEmulator, type EsdbEmulator } from '@optex/testing';
+import { createEventStore } from '../create-event-store';
+import { EsdbEventStore } from './esdb-event-store';
+
+// The EventStoreDB adapter against the Streams emulator (libs/testing/src/esdb-emulator, a test
+// double) and, when OPTEX_TEST_ESDB_URL names a real node (e.g. esdb://127.0.0.1:2113?tls=false),
+// the same contract against that node.
+
+const dir = mkdtempSync(join(tmpdir(), 'optex-esdb-store-'));
+const emulators: EsdbEmulator[] = [];
+afterAll(async () => {
+  await Promise.all(emulators.map((e) => e.stop()));
+  rmSync(dir, { recursive: true, force: true });
+});
+
+async function emulator(options: Parameters<typeof startEsdbEmulator>[0] = {}): Promise<EsdbEmulator> {
+  const started = await startEsdbEmulator(options);
+  emulators.push(started);
+  return started;
+}
+
+eventStoreContract('EventStoreDB adapter on the emulator', async () => EsdbEventStore.connect((await emulator()).url, { readAllPageSize: 64 }));
+
+const realNode = process.env.OPTEX_TEST_ESDB_URL;
+if (realNode) eventStoreContract(`EventStoreDB adapter on ${realNode}`, async () => EsdbEventStore.connect(realNode));
+
+const event = (type: string, data: unknown = {}): NewEvent => ({ id: randomUUID(), type, data });
+
+async function waitFor(condition: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+async function collect(events: AsyncIterable<RecordedEvent>): Promise<RecordedEvent[]> {
+  const out: RecordedEvent[] = [];
+  for await (const e of events) out.push(e);
+  return out;
+}
+
+describe('EsdbEventStore (EventStoreDB specifics)', () => {
+  const stores: EventStore[] = [];
+  const subscriptions: Subscription[] = [];
+  afterEach(async () => {
+    await Promise.all(subscriptions.splice(0).map((s) => s.unsubscribe()));
+    await Promise.all(stores.splice(0).map((s) => s.close()));
+  });
+  const open = (url: string, options?: Parameters<typeof EsdbEventStore.connect>[1]): EsdbEventStore => {
+    const store = EsdbEventStore.connect(url, options);
+    stores.push(store);
+    return store;
+  };
+
+  describe('dropped subscriptions', () => {
+    it('resubscribes after the server restarts (same port, persisted log) and loses or repeats nothing', async () => {
+      const dataFile = join(dir, 'restart.jsonl');
+      const first = await emulator({ dataFile });
+      const store = open(first.url, { resubscribe: { initialDelayMs: 50, maxDelayMs: 200 } });
+      const seen: string[] = [];
+      const dropped: unknown[] = [];
+      subscriptions.push(store.subscribeToAll(async (e) => void seen.push(e.type), { onDropped: (error) => dropped.push(error) }));
+      await store.appendToStream('restart-a', [event('R1'), event('R2')], 'no_stream');
+      await store.appendToStream('restart-b', [event('R3')], 'no_stream');
+      await waitFor(() => seen.length === 3, 'the first events');
+
+      await first.stop();
+      await waitFor(() => dropped.length > 0, 'onDropped');
+      expect(dropped[0]).toBeInstanceOf(InfrastructureError);
+
+      const second = await emulator({ dataFile, port: first.port });
+      const writer = open(second.url);
+      await writer.appendToStream('restart-a', [event('R4')], 1n);
+      await writer.appendToStream('restart-c', [event('R5'), event('R6')], 'no_stream');
+      await waitFor(() => seen.length >= 6, 'the events after the restart');
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      expect(seen).toEqual(['R1', 'R2', 'R3', 'R4', 'R5', 'R6']);
+    }, 30_000);
+
+    it('delivers events appended while the subscription was down exactly once', async () => {
+      const server = await emulator();
+      const store = open(server.url, { resubscribe: { initialDelayMs: 300, maxDelayMs: 300 } });
+      const seen: string[] = [];
+      let drops = 0;
+      subscriptions.push(
+        store.subscribeToAll(async (e) => void seen.push(e.type), {
+          filter: { kind: 'streamName', prefixes: ['gap-'] },
+          onDropped: () => void drops++,
+        }),
+      );
+      await store.appendToStream('gap-1', [event('G1'), event('G2')], 'no_stream');
+      await waitFor(() => seen.length === 2, 'the first events');
+      server.dropSubscriptions();
+      await waitFor(() => drops === 1, 'the drop');
+      await store.appendToStream('gap-1', [event('G3')], 1n); // during the 300 ms backoff
+      await store.appendToStream('gap-2', [event('G4')], 'no_stream');
+      await waitFor(() => seen.length >= 4, 'the events appended meanwhile');
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      expect(seen).toEqual(['G1', 'G2', 'G3', 'G4']);
+    });
+
+    it('unsubscribe during the backoff resolves at once and stops resubscribing', async () => {
+      const server = await emulator();
+      const store = open(server.url, { resubscribe: { initialDelayMs: 60_000, maxDelayMs: 60_000 } });
+      let drops = 0;
+      const subscription = store.subscribeToAll(async () => undefined, { onDropped: () => void drops++ });
+      await store.appendToStream('backoff', [event('B1')], 'no_stream');
+      await waitFor(() => server.eventCount() === 1, 'the append');
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      server.dropSubscriptions();
+      await waitFor(() => drops === 1, 'the drop');
+      const started = Date.now();
+      await subscription.unsubscribe();
+      expect(Date.now() - started).toBeLessThan(1000);
+    });
+  });
+
+  describe('errors', () => {
+    it('an unreachable server surfaces as InfrastructureError from every operation', async () => {
+      const gone = await startEsdbEmulator();
+      await gone.stop();
+      const store = open(gone.url);
+      for (const attempt of [
+        () => store.appendToStream('s', [event('A')], 'any'),
+        () => store.readStream('s'),
+        () => collect(store.readAll()),
+      ]) {
+        const error = await attempt().then(
+          () => undefined,
+          (e: unknown) => e,
+        );
+        expect(error).toBeInstanceOf(InfrastructureError);
+        expect((error as Error).message).toMatch(/^EventStoreDB .* failed \(unavailable\)/);
+      }
+    });
+
+    it('a version conflict is a ConcurrencyError with the stream, the expected and the actual revision', async () => {
+      const store = open((await emulator()).url);
+      await store.appendToStream('conflict', [event('A'), event('B')], 'no_stream');
+      const error = await store.appendToStream('conflict', [event('C')], 0n).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(ConcurrencyError);
+      expect(error).toMatchObject({ stream: 'conflict', expected: 0n, actual: 1n });
+      expect(Object.getPrototypeOf(error)).toBe(ConcurrencyError.prototype);
+    });
+
+    it('rejects an unparsable connection string naming it, and calls after close', async () => {
+      expect(() => EsdbEventStore.connect('http://nope')).toThrow(/invalid EventStoreDB connection string "http:\/\/nope"/);
+      const store = EsdbEventStore.connect((await emulator()).url);
+      await store.close();
+      await expect(store.readStream('s')).rejects.toBeInstanceOf(InfrastructureError);
+      await store.close(); // idempotent
+    });
+  });
+
+  describe('mapping', () => {
+    it('recordedAt is the server-side created timestamp', async () => {
+      const at = Date.UTC(2026, 4, 1, 12, 0, 0, 250);
+      const store = open((await emulator({ now: () => at })).url);
+      await store.appendToStream('clock', [event('A')], 'no_stream');
+      const [read] = await store.readStream('clock');
+      expect(read.recordedAt.toISOString()).toBe(new Date(at).toISOString());
+    });
+
+    it('skips system events ($-types) in readAll and in subscriptions, and decodes binary JSON written by other tools', async () => {
+      const server = await emulator();
+      const raw = EventStoreDBClient.connectionString(server.url);
+      try {
+        await raw.appendToStream('$$sys-1', [jsonEvent({ type: '$metadata', data: { $maxCount: 10 } })]);
+        await raw.appendToStream('sys-1', [
+          { id: randomUUID(), contentType: 'application/octet-stream', type: 'Binary', data: Buffer.from('{"b":1}'), metadata: undefined },
+        ]);
+        await raw.appendToStream('sys-1', [jsonEvent({ type: '$>', data: '0@other' })]);
+      } finally {
+        await raw.dispose();
+      }
+      const store = open(server.url);
+      const all = await collect(store.readAll());
+      expect(all.map((e) => [e.stream, e.type, e.data])).toEqual([['sys-1', 'Binary', { b: 1 }]]);
+      const seen: string[] = [];
+      subscriptions.push(store.subscribeToAll(async (e) => void seen.push(e.type)));
+      await store.appendToStream('sys-2', [event('After')], 'no_stream');
+      await waitFor(() => seen.length === 2, 'the user events');
+      expect(seen).toEqual(['Binary', 'After']);
+      expect(await store.readStream('sys-1', { maxCount: 1 })).toMatchObject([{ type: 'Binary', metadata: {} }]);
+    });
+  });
+
+  describe('createEventStore', () => {
+    it('opens an EsdbEventStore for esdb:// urls', async () => {
+      const store = await createEventStore((await emulator()).url);
+      stores.push(store);
+      expect(store).toBeInstanceOf(EsdbEventStore);
+      expect((await store.appendToStream('factory', [event('A')], 'no_stream')).nextExpectedRevision).toBe(0n);
+    });
+  });
+});

@@ -1,0 +1,2 @@
+export { startEsdbEmulator } from './server';
+export type { EsdbEmulator, EsdbEmulatorOptions } from './server';
