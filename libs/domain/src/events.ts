@@ -40,7 +40,8 @@ export type RollbackPlanRecorded = Ev<'RollbackPlanRecorded', Base & { steps: re
 export type ExecutionStepCompleted = Ev<'ExecutionStepCompleted', Base & { index: number; step: Step; outputs: StepOutputs; dryRun: boolean }>;
 export type ExecutionSucceeded = Ev<'ExecutionSucceeded', Base & { durationMs: number; dryRun: boolean }>;
 export type ExecutionFailed = Ev<'ExecutionFailed', Base & { error: ErrorInfo; failedStepIndex?: number; durationMs: number }>;
-export type ValidationPassed = Ev<'ValidationPassed', Base & { actualMonthlySavings: number; accuracyPct: number; performance: PerformanceImpact }>;
+/** Savings and accuracy are absent when the price book does not know a type involved (unknown, not zero). */
+export type ValidationPassed = Ev<'ValidationPassed', Base & { actualMonthlySavings?: number; accuracyPct?: number; performance: PerformanceImpact }>;
 export type ValidationFailed = Ev<'ValidationFailed', Base & { reasons: readonly string[]; actualMonthlySavings?: number; accuracyPct?: number; performance: PerformanceImpact }>;
 export type RollbackStarted = Ev<'RollbackStarted', Base & { reason: string; steps: readonly Step[] }>;
 export type RollbackStepCompleted = Ev<'RollbackStepCompleted', Base & { index: number; step: Step; outputs: StepOutputs }>;

@@ -1,1 +1,265 @@
-export type Policy = { version: string };
+import { z } from 'zod';
+import { fieldErrorsOf } from './field-errors';
+import { reversibility } from './plans';
+import { ACTION_TYPES, RISK_LEVELS } from './types';
+import type { ActionType, AppliedFactor, ApprovalDecision, Authority, Recommendation, RiskAssessment, RiskLevel } from './types';
+import type { ParseResult } from './recommendation';
+
+// ── The policy ──
+
+/** A tag-based risk factor: a tag whose key matches `tagKeyPattern` has a value matching `tagValuePattern` (both case-insensitive regex sources). */
+export interface TagFactorPolicy {
+  readonly enabled: boolean;
+  readonly tagKeyPattern: string;
+  readonly tagValuePattern: string;
+}
+
+/** Risk and approval rules. {@link defaultPolicy} is the design's pinned default; a policy file overrides parts of it ({@link parsePolicy}). */
+export interface Policy {
+  /** Recorded on every risk assessment. @defaultValue 'default-v1' */
+  readonly version: string;
+  readonly risk: {
+    /** Starting level per action. */
+    readonly baseLevels: Readonly<Record<ActionType, RiskLevel>>;
+    /** Each applied factor raises the level by one, capped at CRITICAL. */
+    readonly factors: {
+      readonly production: TagFactorPolicy;
+      readonly criticality: TagFactorPolicy;
+      readonly large: {
+        readonly enabled: boolean;
+        /** Actions the factor applies to. @defaultValue ['rightsize', 'stop-idle'] */
+        readonly actions: readonly ActionType[];
+        /** `<N>xlarge` sizes with N at least this count as large. @defaultValue 8 */
+        readonly minXlargeMultiplier: number;
+        /** `metal*` sizes count as large. @defaultValue true */
+        readonly metal: boolean;
+        /** `resource.monthlyCost` at or above this counts as large. @defaultValue 1000 */
+        readonly monthlyCostAtLeast: number;
+      };
+      readonly bigImpact: {
+        readonly enabled: boolean;
+        /** `estimatedMonthlySavings` strictly above this is a big impact. @defaultValue 5000 */
+        readonly savingsAbove: number;
+      };
+      /** delete-snapshot, delete-volume without a snapshot. */
+      readonly irreversible: { readonly enabled: boolean };
+    };
+  };
+  readonly approval: {
+    /** Approved automatically when the level is at most `maxLevel` and the savings at most `maxMonthlySavings` (inclusive). */
+    readonly autoApprove: { readonly enabled: boolean; readonly maxLevel: RiskLevel; readonly maxMonthlySavings: number };
+    /** Who decides, per risk level. */
+    readonly authority: Readonly<Record<RiskLevel, Authority>>;
+    /** Distinct approvers needed, per risk level. @defaultValue CRITICAL 2, others 1 */
+    readonly requiredApprovals: Readonly<Record<RiskLevel, number>>;
+    /** A request not decided within this many hours expires. @defaultValue 168 (7 days) */
+    readonly expiryHours: number;
+  };
+  readonly validation: {
+    /** CPU p95 after the change strictly above this (percent) is a degradation. @defaultValue 80 */
+    readonly maxCpuP95AfterPct: number;
+  };
+}
+
+/** The design's pinned default policy (`default-v1`). */
+export const defaultPolicy: Policy = {
+  version: 'default-v1',
+  risk: {
+    baseLevels: {
+      'purchase-reserved-instances': 'LOW',
+      'modify-volume': 'LOW',
+      rightsize: 'MEDIUM',
+      'stop-idle': 'MEDIUM',
+      'delete-volume': 'HIGH',
+      'delete-snapshot': 'HIGH',
+      'release-address': 'HIGH',
+    },
+    factors: {
+      production: { enabled: true, tagKeyPattern: '^(env|environment|stage)$', tagValuePattern: '^prod(uction)?$' },
+      criticality: { enabled: true, tagKeyPattern: '^criticality$', tagValuePattern: '^(high|critical)$' },
+      large: { enabled: true, actions: ['rightsize', 'stop-idle'], minXlargeMultiplier: 8, metal: true, monthlyCostAtLeast: 1000 },
+      bigImpact: { enabled: true, savingsAbove: 5000 },
+      irreversible: { enabled: true },
+    },
+  },
+  approval: {
+    autoApprove: { enabled: true, maxLevel: 'LOW', maxMonthlySavings: 500 },
+    authority: { LOW: 'team-lead', MEDIUM: 'team-lead', HIGH: 'finops-manager', CRITICAL: 'change-board' },
+    requiredApprovals: { LOW: 1, MEDIUM: 1, HIGH: 1, CRITICAL: 2 },
+    expiryHours: 168,
+  },
+  validation: { maxCpuP95AfterPct: 80 },
+};
+
+// ── Parsing a policy file ──
+
+const riskLevel = z.enum(RISK_LEVELS as unknown as ['LOW', 'MEDIUM', 'HIGH', 'CRITICAL']);
+const actionType = z.enum(ACTION_TYPES as unknown as [ActionType, ...ActionType[]]);
+const authority = z.enum(['team-lead', 'finops-manager', 'change-board']);
+const regexSource = z.string().refine(
+  (source) => {
+    try {
+      new RegExp(source, 'i');
+      return true;
+    } catch {
+      return false;
+    }
+  },
+  { error: 'must be a valid regular expression' },
+);
+const tagFactor = z.strictObject({ enabled: z.boolean(), tagKeyPattern: regexSource, tagValuePattern: regexSource });
+const nonNegative = () => z.number().min(0, { error: 'must be at least 0' });
+const perLevel = <T extends z.ZodType>(value: T) => z.strictObject({ LOW: value, MEDIUM: value, HIGH: value, CRITICAL: value });
+
+/** zod schema of a complete policy (what {@link parsePolicy} checks after merging the override onto the default). */
+export const policySchema = z.strictObject({
+  version: z.string().min(1, { error: 'must not be empty' }),
+  risk: z.strictObject({
+    baseLevels: z.strictObject(Object.fromEntries(ACTION_TYPES.map((a) => [a, riskLevel])) as Record<ActionType, typeof riskLevel>),
+    factors: z.strictObject({
+      production: tagFactor,
+      criticality: tagFactor,
+      large: z.strictObject({
+        enabled: z.boolean(),
+        actions: z.array(actionType),
+        minXlargeMultiplier: z.number().int({ error: 'must be a whole number' }).min(1, { error: 'must be at least 1' }),
+        metal: z.boolean(),
+        monthlyCostAtLeast: nonNegative(),
+      }),
+      bigImpact: z.strictObject({ enabled: z.boolean(), savingsAbove: nonNegative() }),
+      irreversible: z.strictObject({ enabled: z.boolean() }),
+    }),
+  }),
+  approval: z.strictObject({
+    autoApprove: z.strictObject({ enabled: z.boolean(), maxLevel: riskLevel, maxMonthlySavings: nonNegative() }),
+    authority: perLevel(authority),
+    requiredApprovals: perLevel(z.number().int({ error: 'must be a whole number' }).min(1, { error: 'must be at least 1' })),
+    expiryHours: z.number().positive({ error: 'must be greater than 0' }),
+  }),
+  validation: z.strictObject({
+    maxCpuP95AfterPct: z.number().min(0, { error: 'must be at least 0' }).max(100, { error: 'must be at most 100' }),
+  }),
+});
+
+// Compile-time proof that the schema and the interface agree.
+const _schemaIsPolicy = (p: z.output<typeof policySchema>): Policy => p;
+void _schemaIsPolicy;
+
+const isPlainObject = (value: unknown): value is Record<string, unknown> => value !== null && typeof value === 'object' && !Array.isArray(value);
+
+/** Objects merge key by key; anything else (arrays included) in the override replaces the base value. */
+function deepMerge(base: unknown, override: unknown): unknown {
+  if (!isPlainObject(base) || !isPlainObject(override)) return override;
+  const merged: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(base)) merged[key] = value;
+  for (const [key, value] of Object.entries(override)) {
+    // defineProperty, not assignment: a "__proto__" key from JSON must stay a plain (and rejected) field.
+    Object.defineProperty(merged, key, {
+      value: Object.prototype.hasOwnProperty.call(base, key) ? deepMerge(base[key], value) : value,
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    });
+  }
+  return merged;
+}
+
+/**
+ * Reads a policy file's content (already JSON-parsed): a partial override deep-merged onto {@link defaultPolicy}
+ * (objects merge, arrays and values replace), then validated; unknown fields are rejected. Without a `version`,
+ * a non-empty override is versioned `default-v1+override`.
+ */
+export function parsePolicy(raw: unknown): ParseResult<Policy> {
+  if (!isPlainObject(raw)) {
+    return { ok: false, errors: [{ path: '(root)', message: `(root) policy must be a JSON object, got ${raw === null ? 'null' : Array.isArray(raw) ? 'an array' : typeof raw}` }] };
+  }
+  const merged = deepMerge(defaultPolicy, raw) as Record<string, unknown>;
+  if (!('version' in raw) && Object.keys(raw).length > 0) merged['version'] = `${defaultPolicy.version}+override`;
+  const result = policySchema.safeParse(merged, { reportInput: true });
+  if (!result.success) return { ok: false, errors: fieldErrorsOf(result.error.issues) };
+  return { ok: true, value: result.data };
+}
+
+// ── Risk ──
+
+const levelIndex = (level: RiskLevel): number => RISK_LEVELS.indexOf(level);
+
+function matchingTag(tags: Readonly<Record<string, string>> | undefined, factor: TagFactorPolicy): string | undefined {
+  if (!tags) return undefined;
+  const key = new RegExp(factor.tagKeyPattern, 'i');
+  const value = new RegExp(factor.tagValuePattern, 'i');
+  const hit = Object.entries(tags).find(([k, v]) => key.test(k) && value.test(v));
+  return hit ? `${hit[0]}=${hit[1]}` : undefined;
+}
+
+/** Why the instance counts as large for the `large` factor, or `undefined`. */
+function largeDetail(rec: Recommendation, policy: Policy['risk']['factors']['large']): string | undefined {
+  const reasons: string[] = [];
+  if (rec.action.type === 'rightsize') {
+    const instanceType = rec.action.currentInstanceType;
+    const size = instanceType.slice(instanceType.indexOf('.') + 1);
+    const xlarge = /^(\d+)xlarge$/.exec(size);
+    if (policy.metal && size.startsWith('metal')) reasons.push(`instance size ${size} (${instanceType}) is metal`);
+    else if (xlarge && Number(xlarge[1]) >= policy.minXlargeMultiplier) {
+      reasons.push(`instance size ${size} (${instanceType}) is at least ${policy.minXlargeMultiplier}xlarge`);
+    }
+  }
+  const cost = rec.resource.monthlyCost;
+  if (cost !== undefined && cost >= policy.monthlyCostAtLeast) reasons.push(`monthly cost ${cost} is at least ${policy.monthlyCostAtLeast}`);
+  return reasons.length > 0 ? reasons.join('; ') : undefined;
+}
+
+/**
+ * Risk of a recommendation under a policy: the action's base level, raised by one per applied factor
+ * (production, criticality, large, big impact, irreversible), capped at CRITICAL. Every applied factor is
+ * recorded with a detail saying why. The instance size is only known for rightsize (`currentInstanceType`);
+ * for stop-idle only `resource.monthlyCost` can make it large.
+ */
+export function assessRisk(rec: Recommendation, policy: Policy): RiskAssessment {
+  const baseLevel = policy.risk.baseLevels[rec.action.type];
+  const { production, criticality, large, bigImpact, irreversible } = policy.risk.factors;
+  const factors: AppliedFactor[] = [];
+  if (production.enabled) {
+    const tag = matchingTag(rec.resource.tags, production);
+    if (tag) factors.push({ factor: 'production', detail: `tag ${tag} marks a production resource` });
+  }
+  if (criticality.enabled) {
+    const tag = matchingTag(rec.resource.tags, criticality);
+    if (tag) factors.push({ factor: 'criticality', detail: `tag ${tag} marks a critical resource` });
+  }
+  if (large.enabled && large.actions.includes(rec.action.type)) {
+    const detail = largeDetail(rec, large);
+    if (detail) factors.push({ factor: 'large', detail });
+  }
+  if (bigImpact.enabled && rec.estimatedMonthlySavings > bigImpact.savingsAbove) {
+    factors.push({ factor: 'big-impact', detail: `estimated monthly savings ${rec.estimatedMonthlySavings} is above ${bigImpact.savingsAbove}` });
+  }
+  if (irreversible.enabled && reversibility(rec.action) === 'no') {
+    factors.push({
+      factor: 'irreversible',
+      detail: rec.action.type === 'delete-volume' ? 'delete-volume without a snapshot cannot be undone' : `${rec.action.type} cannot be undone`,
+    });
+  }
+  const level = RISK_LEVELS[Math.min(levelIndex(baseLevel) + factors.length, RISK_LEVELS.length - 1)];
+  return { baseLevel, level, factors, policyVersion: policy.version };
+}
+
+// ── Approval ──
+
+/**
+ * Auto approval when enabled, the assessed level is at most `autoApprove.maxLevel` and the estimated savings at most
+ * `autoApprove.maxMonthlySavings` (both inclusive); otherwise a manual request to the level's authority, needing
+ * the level's number of distinct approvers and expiring after `expiryHours`.
+ */
+export function decideApproval(assessment: RiskAssessment, rec: Recommendation, policy: Policy): ApprovalDecision {
+  const auto = policy.approval.autoApprove;
+  if (auto.enabled && levelIndex(assessment.level) <= levelIndex(auto.maxLevel) && rec.estimatedMonthlySavings <= auto.maxMonthlySavings) {
+    return { mode: 'auto' };
+  }
+  return {
+    mode: 'manual',
+    authority: policy.approval.authority[assessment.level],
+    requiredApprovals: policy.approval.requiredApprovals[assessment.level],
+    expiresInMs: Math.round(policy.approval.expiryHours * 60 * 60 * 1000),
+  };
+}

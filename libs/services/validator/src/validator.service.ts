@@ -78,7 +78,8 @@ export class ValidatorService implements OnApplicationBootstrap {
     const now = this.clock.now();
     const window = { from: new Date(now.getTime() - this.options.validationWindowMs), to: now };
     const after = await observeResource(this.gateway, this.metricsSource, rec, window);
-    const problems = before ? [...expectedOutcomeProblems(rec, before, after)] : ['nothing was observed before the execution'];
+    // The decider adds the performance verdict's reason itself; only the outcome problems go here.
+    const problems = before ? expectedOutcomeProblems(rec, before, after) : ['nothing was observed before the execution'];
     const outputs = Object.assign({}, ...(s.execution?.completedSteps ?? []).map((c) => c.outputs)) as StepOutputs;
     const actual = before ? actualMonthlySavings(rec, before, after, rec.region, this.priceBook, outputs) : undefined;
     const accuracy = actual === undefined ? undefined : accuracyPct(actual, rec.estimatedMonthlySavings);
@@ -93,13 +94,6 @@ export class ValidatorService implements OnApplicationBootstrap {
       },
       this.policy,
     );
-    if (performance.verdict === 'degraded') {
-      problems.push(
-        performance.statusChecksPassed === false
-          ? 'a status check failed after the change'
-          : `CPU p95 after the change is ${performance.cpuP95After?.toFixed(1)} %, above the limit`,
-      );
-    }
     const result = await handleCommand(
       this.store,
       stream,
@@ -119,7 +113,7 @@ export class ValidatorService implements OnApplicationBootstrap {
     for (const e of result.events) {
       if (e.type === 'ValidationPassed') {
         this.metrics.validations.inc({ action: rec.action.type, result: 'passed' });
-        this.metrics.realizedSavings.inc({ action: rec.action.type }, Math.max(0, e.data.actualMonthlySavings));
+        this.metrics.realizedSavings.inc({ action: rec.action.type }, Math.max(0, e.data.actualMonthlySavings ?? 0));
         this.logger.info({ optimizationId, actualMonthlySavings: e.data.actualMonthlySavings, accuracyPct: e.data.accuracyPct }, 'validation passed');
       } else if (e.type === 'ValidationFailed') {
         this.metrics.validations.inc({ action: rec.action.type, result: 'failed' });

@@ -1,0 +1,819 @@
+import { DeciderSpecification } from '@optex/testing';
+import { AT, NOW, OPT_ID, cmd, ev, observed, recommendation, recs } from './__fixtures__';
+import { ACTIVE_EXECUTION_STATUSES, TERMINAL_STATUSES, foldOptimization, isTerminal, optimizationDecider } from './decider';
+import type { OptimizationState } from './decider';
+import { DomainError } from './errors';
+import { executionPlan, rollbackPlan } from './plans';
+import { defaultPolicy } from './policy';
+import type { OptimizationEvent } from './events';
+import type { Recommendation, Step } from './types';
+
+const spec = DeciderSpecification.for(optimizationDecider);
+const at = (iso: string) => new Date(iso);
+const later = (ms: number) => new Date(NOW.getTime() + ms);
+const DAY = 24 * 3600 * 1000;
+const EXPIRES = '2026-03-08T10:00:00.000Z';
+const running = observed.runningInstance;
+const known = (state: OptimizationState) => {
+  if (state.status === 'initial') throw new Error('expected a received optimization');
+  return state;
+};
+
+// ── Histories (rightsize of a running m5.xlarge, MEDIUM risk, one manual approval) ──
+const rec = recs.rightsize;
+const received = (r: Recommendation = rec, dryRun = false) => ev('OptimizationReceived', { recommendation: r, dryRun, deliveryId: 'd-1' });
+const assessed = (level: 'LOW' | 'MEDIUM' | 'HIGH' | 'CRITICAL' = 'MEDIUM') => ev('RiskAssessed', { baseLevel: level, level, factors: [], policyVersion: 'default-v1' });
+const requested = (requiredApprovals = 1) =>
+  ev('ApprovalRequested', { authority: requiredApprovals === 2 ? 'change-board' : 'team-lead', requiredApprovals, expiresAt: EXPIRES });
+const granted = (by = 'alice', approvers = [by], final = true) => ev('ApprovalGranted', { mode: 'manual', by, approvers, final });
+const scheduled = ev('ExecutionScheduled', { batchId: 'b-1', notBefore: AT, priority: 'MEDIUM' });
+const started = (dryRun = false) => ev('ExecutionStarted', { dryRun });
+const steps = executionPlan(rec, running, OPT_ID);
+const prePassed = [ev('PreValidationPassed', { observed: running }), ev('RollbackPlanRecorded', { steps: rollbackPlan(rec, running), reversible: 'yes' })];
+const stepDone = (index: number, dryRun = false, step: Step = steps[index]!) => ev('ExecutionStepCompleted', { index, step, outputs: {}, dryRun });
+const allSteps = steps.map((_, i) => stepDone(i));
+
+const upToReceived: OptimizationEvent[] = [received()];
+const upToAwaiting: OptimizationEvent[] = [received(), assessed(), requested()];
+const upToApproved: OptimizationEvent[] = [...upToAwaiting, granted()];
+const upToScheduled: OptimizationEvent[] = [...upToApproved, scheduled];
+const upToExecuting: OptimizationEvent[] = [...upToScheduled, started()];
+const upToPreValidated: OptimizationEvent[] = [...upToExecuting, ...prePassed];
+const upToValidating: OptimizationEvent[] = [...upToPreValidated, ...allSteps, ev('ExecutionSucceeded', { durationMs: 1000, dryRun: false })];
+const fullRollback = rollbackPlan(rec, running);
+const upToRollingBack: OptimizationEvent[] = [
+  ...upToValidating,
+  ev('ValidationFailed', { reasons: ['x'], performance: { verdict: 'ok' } }),
+  ev('RollbackStarted', { reason: 'validation failed: x', steps: fullRollback }),
+];
+const rollbackDone = (index: number) => ev('RollbackStepCompleted', { index, step: fullRollback[index]!, outputs: {} });
+
+const criticalRec = recommendation({ type: 'delete-snapshot' });
+const upToAwaitingTwo: OptimizationEvent[] = [received(criticalRec), assessed('CRITICAL'), requested(2)];
+
+const ok = { verdict: 'ok' } as const;
+
+describe('ReceiveRecommendation', () => {
+  it('records the recommendation on an empty stream', () => {
+    spec
+      .given([])
+      .when(cmd('ReceiveRecommendation', { optimizationId: OPT_ID, recommendation: rec, dryRun: false, deliveryId: 'd-1' }))
+      .then([received()]);
+  });
+
+  it('is idempotent: a second delivery changes nothing', () => {
+    spec
+      .given(upToReceived)
+      .when(cmd('ReceiveRecommendation', { optimizationId: OPT_ID, recommendation: rec, dryRun: false, deliveryId: 'd-2' }))
+      .thenNothing();
+  });
+
+  it('rejects a command without a valid time', () => {
+    spec
+      .given([])
+      .when(cmd('ReceiveRecommendation', { optimizationId: OPT_ID, recommendation: rec, dryRun: false, deliveryId: 'd-1' }, new Date(Number.NaN)))
+      .thenThrows('INVALID_INPUT');
+  });
+});
+
+describe('AssessRisk', () => {
+  it('records the risk assessment of a received recommendation', () => {
+    const prod = recommendation({ type: 'rightsize', currentInstanceType: 'm5.xlarge', targetInstanceType: 'm5.large' }, { resource: { type: 'ec2:instance', id: 'i-0abc', tags: { Env: 'Production' } } });
+    spec
+      .given([received(prod)])
+      .when(cmd('AssessRisk', { policy: defaultPolicy }))
+      .then([
+        ev('RiskAssessed', {
+          baseLevel: 'MEDIUM',
+          level: 'HIGH',
+          factors: [{ factor: 'production', detail: 'tag Env=Production marks a production resource' }],
+          policyVersion: 'default-v1',
+        }),
+      ]);
+  });
+
+  it('does nothing once assessed', () => {
+    spec.given([received(), assessed()]).when(cmd('AssessRisk', { policy: defaultPolicy })).thenNothing();
+  });
+
+  it('rejects an unknown optimization with NOT_FOUND', () => {
+    spec.given([]).when(cmd('AssessRisk', { policy: defaultPolicy })).thenThrows('NOT_FOUND');
+  });
+
+  it('rejects a cancelled, unassessed optimization', () => {
+    spec
+      .given([received(), ev('OptimizationCancelled', { by: 'ops', reason: 'obsolete' })])
+      .when(cmd('AssessRisk', { policy: defaultPolicy }))
+      .thenThrows('INVALID_STATE');
+  });
+});
+
+describe('DecideApproval', () => {
+  it('auto-approves LOW risk with small savings', () => {
+    spec
+      .given([received(recs.modifyVolume), assessed('LOW')])
+      .when(cmd('DecideApproval', { policy: defaultPolicy }))
+      .then([ev('ApprovalGranted', { mode: 'auto', approvers: [], final: true })]);
+  });
+
+  it('moves an auto-approved optimization to approved', () => {
+    spec
+      .given([received(recs.modifyVolume), assessed('LOW')])
+      .when(cmd('DecideApproval', { policy: defaultPolicy }))
+      .then((events, state) => {
+        expect(events).toHaveLength(1);
+        expect(known(state).status).toBe('approved');
+        expect(known(state).approval.mode).toBe('auto');
+      });
+  });
+
+  it('requests approval from a team lead for MEDIUM risk, expiring in 7 days', () => {
+    spec
+      .given([received(), assessed('MEDIUM')])
+      .when(cmd('DecideApproval', { policy: defaultPolicy }))
+      .then([ev('ApprovalRequested', { authority: 'team-lead', requiredApprovals: 1, expiresAt: EXPIRES })]);
+  });
+
+  it('requests two change-board approvals for CRITICAL risk', () => {
+    spec
+      .given([received(criticalRec), assessed('CRITICAL')])
+      .when(cmd('DecideApproval', { policy: defaultPolicy }))
+      .then([ev('ApprovalRequested', { authority: 'change-board', requiredApprovals: 2, expiresAt: EXPIRES })]);
+  });
+
+  it('uses the assessed level, not the base level', () => {
+    spec
+      .given([received(recs.modifyVolume), ev('RiskAssessed', { baseLevel: 'LOW', level: 'HIGH', factors: [], policyVersion: 'v' })])
+      .when(cmd('DecideApproval', { policy: defaultPolicy }))
+      .then([ev('ApprovalRequested', { authority: 'finops-manager', requiredApprovals: 1, expiresAt: EXPIRES })]);
+  });
+
+  it('does nothing once approval was requested', () => {
+    spec.given(upToAwaiting).when(cmd('DecideApproval', { policy: defaultPolicy })).thenNothing();
+  });
+
+  it('does nothing once auto-approved', () => {
+    spec
+      .given([received(recs.modifyVolume), assessed('LOW'), ev('ApprovalGranted', { mode: 'auto', approvers: [], final: true })])
+      .when(cmd('DecideApproval', { policy: defaultPolicy }))
+      .thenNothing();
+  });
+
+  it('rejects deciding before the risk is assessed', () => {
+    spec.given(upToReceived).when(cmd('DecideApproval', { policy: defaultPolicy })).thenThrows('INVALID_STATE');
+  });
+
+  it('rejects an unknown optimization with NOT_FOUND', () => {
+    spec.given([]).when(cmd('DecideApproval', { policy: defaultPolicy })).thenThrows('NOT_FOUND');
+  });
+});
+
+describe('Approve', () => {
+  it('grants a single required approval as final', () => {
+    spec.given(upToAwaiting).when(cmd('Approve', { by: 'alice' })).then([granted('alice')]);
+  });
+
+  it('keeps the approver reason', () => {
+    spec
+      .given(upToAwaiting)
+      .when(cmd('Approve', { by: 'alice', reason: 'checked the load' }))
+      .then([ev('ApprovalGranted', { mode: 'manual', by: 'alice', reason: 'checked the load', approvers: ['alice'], final: true })]);
+  });
+
+  it('moves to approved with a final approval', () => {
+    spec
+      .given(upToAwaiting)
+      .when(cmd('Approve', { by: 'alice' }))
+      .then((_events, state) => expect(known(state).status).toBe('approved'));
+  });
+
+  it('keeps a CRITICAL optimization awaiting approval after the first approver', () => {
+    spec
+      .given(upToAwaitingTwo)
+      .when(cmd('Approve', { by: 'alice' }))
+      .then((events, state) => {
+        expect(events).toEqual([granted('alice', ['alice'], false)]);
+        expect(known(state).status).toBe('awaiting-approval');
+      });
+  });
+
+  it('approves a CRITICAL optimization with a second, distinct approver', () => {
+    spec
+      .given([...upToAwaitingTwo, granted('alice', ['alice'], false)])
+      .when(cmd('Approve', { by: 'bob' }))
+      .then([granted('bob', ['alice', 'bob'], true)]);
+  });
+
+  it('rejects the same approver twice with ALREADY_APPROVED', () => {
+    spec
+      .given([...upToAwaitingTwo, granted('alice', ['alice'], false)])
+      .when(cmd('Approve', { by: 'alice' }))
+      .thenThrows('ALREADY_APPROVED');
+  });
+
+  it('rejects an approval at the expiry instant with APPROVAL_EXPIRED', () => {
+    spec.given(upToAwaiting).when(cmd('Approve', { by: 'alice' }, at(EXPIRES))).thenThrows('APPROVAL_EXPIRED');
+  });
+
+  it('accepts an approval one millisecond before expiry', () => {
+    spec
+      .given(upToAwaiting)
+      .when(cmd('Approve', { by: 'alice' }, new Date(Date.parse(EXPIRES) - 1)))
+      .then([ev('ApprovalGranted', { at: '2026-03-08T09:59:59.999Z', mode: 'manual', by: 'alice', approvers: ['alice'], final: true })]);
+  });
+
+  it('rejects approving an optimization that is not awaiting approval, naming its status', () => {
+    const error = spec.given(upToReceived).when(cmd('Approve', { by: 'alice' })).thenThrows('INVALID_STATE');
+    expect((error as DomainError).message).toContain('is received');
+  });
+
+  it('rejects approving an already approved optimization', () => {
+    spec.given(upToApproved).when(cmd('Approve', { by: 'bob' })).thenThrows('INVALID_STATE');
+  });
+
+  it('rejects an approval without an approver name', () => {
+    spec.given(upToAwaiting).when(cmd('Approve', { by: '  ' })).thenThrows('INVALID_INPUT');
+  });
+
+  it('rejects approving an unknown optimization with NOT_FOUND', () => {
+    spec.given([]).when(cmd('Approve', { by: 'alice' })).thenThrows('NOT_FOUND');
+  });
+});
+
+describe('Deny', () => {
+  it('denies a pending approval', () => {
+    spec
+      .given(upToAwaiting)
+      .when(cmd('Deny', { by: 'carol', reason: 'peak season' }))
+      .then((events, state) => {
+        expect(events).toEqual([ev('ApprovalDenied', { by: 'carol', reason: 'peak season' })]);
+        expect(known(state).status).toBe('denied');
+      });
+  });
+
+  it('denies a CRITICAL optimization after its first approval', () => {
+    spec
+      .given([...upToAwaitingTwo, granted('alice', ['alice'], false)])
+      .when(cmd('Deny', { by: 'bob', reason: 'no' }))
+      .then([ev('ApprovalDenied', { by: 'bob', reason: 'no' })]);
+  });
+
+  it('requires a reason', () => {
+    spec.given(upToAwaiting).when(cmd('Deny', { by: 'carol', reason: ' ' })).thenThrows('INVALID_INPUT');
+  });
+
+  it('rejects denying an optimization that is not awaiting approval', () => {
+    spec.given(upToApproved).when(cmd('Deny', { by: 'carol', reason: 'late' })).thenThrows('INVALID_STATE');
+  });
+
+  it('rejects denying an expired request', () => {
+    spec.given(upToAwaiting).when(cmd('Deny', { by: 'carol', reason: 'late' }, at(EXPIRES))).thenThrows('APPROVAL_EXPIRED');
+  });
+});
+
+describe('ExpireApproval', () => {
+  it('expires a pending request at its expiry instant', () => {
+    spec
+      .given(upToAwaiting)
+      .when(cmd('ExpireApproval', {}, at(EXPIRES)))
+      .then((events, state) => {
+        expect(events).toEqual([ev('ApprovalExpired', { at: EXPIRES, expiresAt: EXPIRES })]);
+        expect(known(state).status).toBe('expired');
+      });
+  });
+
+  it('does nothing before the expiry', () => {
+    spec.given(upToAwaiting).when(cmd('ExpireApproval', {}, later(7 * DAY - 1))).thenNothing();
+  });
+
+  it('does nothing to an approved optimization', () => {
+    spec.given(upToApproved).when(cmd('ExpireApproval', {}, later(30 * DAY))).thenNothing();
+  });
+
+  it('does nothing to an already expired optimization', () => {
+    spec.given([...upToAwaiting, ev('ApprovalExpired', { expiresAt: EXPIRES })]).when(cmd('ExpireApproval', {}, later(30 * DAY))).thenNothing();
+  });
+
+  it('rejects an unknown optimization with NOT_FOUND', () => {
+    spec.given([]).when(cmd('ExpireApproval', {})).thenThrows('NOT_FOUND');
+  });
+});
+
+describe('ScheduleExecution', () => {
+  it('schedules an approved optimization with the default MEDIUM priority', () => {
+    spec.given(upToApproved).when(cmd('ScheduleExecution', { batchId: 'b-1', notBefore: NOW })).then([scheduled]);
+  });
+
+  it("uses the recommendation's priority", () => {
+    const urgent = { ...rec, priority: 'HIGH' as const };
+    spec
+      .given([received(urgent), assessed(), requested(), granted()])
+      .when(cmd('ScheduleExecution', { batchId: 'b-1', notBefore: later(60_000) }))
+      .then([ev('ExecutionScheduled', { batchId: 'b-1', notBefore: '2026-03-01T10:01:00.000Z', priority: 'HIGH' })]);
+  });
+
+  it('does nothing once scheduled', () => {
+    spec.given(upToScheduled).when(cmd('ScheduleExecution', { batchId: 'b-2', notBefore: NOW })).thenNothing();
+  });
+
+  it('rejects scheduling an optimization awaiting approval', () => {
+    spec.given(upToAwaiting).when(cmd('ScheduleExecution', { batchId: 'b-1', notBefore: NOW })).thenThrows('INVALID_STATE');
+  });
+
+  it('requires a batch id', () => {
+    spec.given(upToApproved).when(cmd('ScheduleExecution', { batchId: '', notBefore: NOW })).thenThrows('INVALID_INPUT');
+  });
+});
+
+describe('StartExecution', () => {
+  it('starts a scheduled optimization', () => {
+    spec
+      .given(upToScheduled)
+      .when(cmd('StartExecution', {}))
+      .then((events, state) => {
+        expect(events).toEqual([started(false)]);
+        expect(known(state).status).toBe('executing');
+      });
+  });
+
+  it('carries the dry-run flag', () => {
+    spec
+      .given([received(rec, true), assessed(), requested(), granted(), scheduled])
+      .when(cmd('StartExecution', {}))
+      .then([started(true)]);
+  });
+
+  it('does nothing once started', () => {
+    spec.given(upToExecuting).when(cmd('StartExecution', {})).thenNothing();
+  });
+
+  it('rejects starting an optimization that is not scheduled', () => {
+    spec.given(upToApproved).when(cmd('StartExecution', {})).thenThrows('INVALID_STATE');
+  });
+});
+
+describe('RecordPreValidation', () => {
+  it('records a passed pre-validation with the rollback plan computed by the domain', () => {
+    spec
+      .given(upToExecuting)
+      .when(cmd('RecordPreValidation', { observed: running, problems: [] }))
+      .then([
+        ev('PreValidationPassed', { observed: running }),
+        ev('RollbackPlanRecorded', {
+          steps: [
+            { kind: 'stop-instance', instanceId: 'i-0abc' },
+            { kind: 'wait-instance-stopped', instanceId: 'i-0abc' },
+            { kind: 'modify-instance-type', instanceId: 'i-0abc', instanceType: 'm5.xlarge' },
+            { kind: 'start-instance', instanceId: 'i-0abc' },
+            { kind: 'wait-instance-running', instanceId: 'i-0abc' },
+          ],
+          reversible: 'yes',
+        }),
+      ]);
+  });
+
+  it('records an empty plan and "no" for an irreversible action', () => {
+    spec
+      .given([received(recs.deleteVolumeNoSnapshot), assessed('CRITICAL'), requested(2), granted('a', ['a'], false), granted('b', ['a', 'b'], true), scheduled, started()])
+      .when(cmd('RecordPreValidation', { observed: observed.gp2Volume, problems: [] }))
+      .then((events) => expect(events[1]).toEqual(ev('RollbackPlanRecorded', { steps: [], reversible: 'no' })));
+  });
+
+  it('fails the optimization when pre-validation found problems', () => {
+    const stopped = observed.stoppedInstance;
+    spec
+      .given(upToExecuting)
+      .when(cmd('RecordPreValidation', { observed: stopped, problems: ['instance i-0abc is m5.2xlarge'] }))
+      .then((events, state) => {
+        expect(events).toEqual([ev('PreValidationFailed', { reasons: ['instance i-0abc is m5.2xlarge'], observed: stopped })]);
+        expect(known(state).status).toBe('failed');
+      });
+  });
+
+  it('records a failure for a missing resource without an observed resource', () => {
+    spec
+      .given(upToExecuting)
+      .when(cmd('RecordPreValidation', { problems: ['ec2:instance i-0abc not found'] }))
+      .then([ev('PreValidationFailed', { reasons: ['ec2:instance i-0abc not found'] })]);
+  });
+
+  it('does nothing once recorded', () => {
+    spec.given(upToPreValidated).when(cmd('RecordPreValidation', { observed: running, problems: [] })).thenNothing();
+  });
+
+  it('requires the observed resource when there is no problem', () => {
+    spec.given(upToExecuting).when(cmd('RecordPreValidation', { problems: [] })).thenThrows('INVALID_INPUT');
+  });
+
+  it('rejects pre-validation of an optimization that is not executing', () => {
+    spec.given(upToScheduled).when(cmd('RecordPreValidation', { observed: running, problems: [] })).thenThrows('INVALID_STATE');
+  });
+});
+
+describe('CompleteExecutionStep', () => {
+  it('records the next step', () => {
+    spec
+      .given(upToPreValidated)
+      .when(cmd('CompleteExecutionStep', { index: 0, step: steps[0]!, outputs: {} }))
+      .then([stepDone(0)]);
+  });
+
+  it('keeps the step outputs', () => {
+    spec
+      .given([...upToPreValidated, stepDone(0), stepDone(1)])
+      .when(cmd('CompleteExecutionStep', { index: 2, step: steps[2]!, outputs: { previousType: 'm5.xlarge' } }))
+      .then([ev('ExecutionStepCompleted', { index: 2, step: steps[2]!, outputs: { previousType: 'm5.xlarge' }, dryRun: false })]);
+  });
+
+  it('marks steps of a dry run', () => {
+    spec
+      .given([received(rec, true), assessed(), requested(), granted(), scheduled, started(true), ...prePassed])
+      .when(cmd('CompleteExecutionStep', { index: 0, step: steps[0]!, outputs: {} }))
+      .then([stepDone(0, true)]);
+  });
+
+  it('does nothing for a step already recorded (redelivery)', () => {
+    spec
+      .given([...upToPreValidated, stepDone(0), stepDone(1)])
+      .when(cmd('CompleteExecutionStep', { index: 1, step: steps[1]!, outputs: {} }))
+      .thenNothing();
+  });
+
+  it('rejects a step reported before the previous ones with OUT_OF_ORDER', () => {
+    spec
+      .given([...upToPreValidated, stepDone(0)])
+      .when(cmd('CompleteExecutionStep', { index: 2, step: steps[2]!, outputs: {} }))
+      .thenThrows('OUT_OF_ORDER');
+  });
+
+  it('rejects steps before pre-validation passed', () => {
+    spec.given(upToExecuting).when(cmd('CompleteExecutionStep', { index: 0, step: steps[0]!, outputs: {} })).thenThrows('INVALID_STATE');
+  });
+
+  it('rejects a negative index', () => {
+    spec.given(upToPreValidated).when(cmd('CompleteExecutionStep', { index: -1, step: steps[0]!, outputs: {} })).thenThrows('INVALID_INPUT');
+  });
+
+  it('does nothing for a redelivered step after the execution succeeded', () => {
+    spec.given(upToValidating).when(cmd('CompleteExecutionStep', { index: 4, step: steps[4]!, outputs: {} })).thenNothing();
+  });
+
+  it('rejects a new step once the execution is over', () => {
+    spec.given(upToValidating).when(cmd('CompleteExecutionStep', { index: 5, step: steps[4]!, outputs: {} })).thenThrows('INVALID_STATE');
+  });
+});
+
+describe('SucceedExecution', () => {
+  it('records the duration since the start and moves to validating', () => {
+    spec
+      .given([...upToPreValidated, ...allSteps])
+      .when(cmd('SucceedExecution', {}, later(4321)))
+      .then((events, state) => {
+        expect(events).toEqual([ev('ExecutionSucceeded', { at: later(4321).toISOString(), durationMs: 4321, dryRun: false })]);
+        expect(known(state).status).toBe('validating');
+      });
+  });
+
+  it('ends a dry run as dry-run-completed', () => {
+    spec
+      .given([received(rec, true), assessed(), requested(), granted(), scheduled, started(true), ...prePassed])
+      .when(cmd('SucceedExecution', {}, later(10)))
+      .then((events, state) => {
+        expect(events).toEqual([ev('ExecutionSucceeded', { at: later(10).toISOString(), durationMs: 10, dryRun: true })]);
+        expect(known(state).status).toBe('dry-run-completed');
+      });
+  });
+
+  it('does nothing once succeeded', () => {
+    spec.given(upToValidating).when(cmd('SucceedExecution', {})).thenNothing();
+  });
+
+  it('rejects success before pre-validation passed', () => {
+    spec.given(upToExecuting).when(cmd('SucceedExecution', {})).thenThrows('INVALID_STATE');
+  });
+
+  it('rejects success of an optimization that is not executing', () => {
+    spec.given(upToScheduled).when(cmd('SucceedExecution', {})).thenThrows('INVALID_STATE');
+  });
+});
+
+describe('FailExecution', () => {
+  const error = { code: 'IncorrectInstanceState', message: 'instance is pending' };
+
+  it('starts a rollback of the completed mutating steps', () => {
+    spec
+      .given([...upToPreValidated, stepDone(0), stepDone(1)])
+      .when(cmd('FailExecution', { error, failedStepIndex: 2 }, later(500)))
+      .then((events, state) => {
+        expect(events).toEqual([
+          ev('ExecutionFailed', { at: later(500).toISOString(), error, failedStepIndex: 2, durationMs: 500 }),
+          ev('RollbackStarted', {
+            at: later(500).toISOString(),
+            reason: 'execution failed at step 2: IncorrectInstanceState: instance is pending',
+            steps: [
+              { kind: 'start-instance', instanceId: 'i-0abc' },
+              { kind: 'wait-instance-running', instanceId: 'i-0abc' },
+            ],
+          }),
+        ]);
+        expect(known(state).status).toBe('rolling-back');
+      });
+  });
+
+  it('fails without rollback when no mutating step completed', () => {
+    spec
+      .given(upToPreValidated)
+      .when(cmd('FailExecution', { error, failedStepIndex: 0 }))
+      .then((events, state) => {
+        expect(events).toEqual([ev('ExecutionFailed', { error, failedStepIndex: 0, durationMs: 0 })]);
+        expect(known(state).status).toBe('failed');
+      });
+  });
+
+  it('fails without rollback in a dry run', () => {
+    spec
+      .given([received(rec, true), assessed(), requested(), granted(), scheduled, started(true), ...prePassed, stepDone(0, true)])
+      .when(cmd('FailExecution', { error }))
+      .then([ev('ExecutionFailed', { error, durationMs: 0 })]);
+  });
+
+  it('fails without rollback before pre-validation', () => {
+    spec.given(upToExecuting).when(cmd('FailExecution', { error })).then([ev('ExecutionFailed', { error, durationMs: 0 })]);
+  });
+
+  it('fails without rollback when the completed step cannot be undone', () => {
+    const vol = observed.gp2Volume;
+    spec
+      .given([
+        received(recs.deleteVolumeNoSnapshot),
+        assessed('CRITICAL'),
+        requested(2),
+        granted('a', ['a'], false),
+        granted('b', ['a', 'b'], true),
+        scheduled,
+        started(),
+        ev('PreValidationPassed', { observed: vol }),
+        ev('RollbackPlanRecorded', { steps: [], reversible: 'no' }),
+        stepDone(0, false, { kind: 'delete-volume', volumeId: 'vol-0abc' }),
+      ])
+      .when(cmd('FailExecution', { error }))
+      .then([ev('ExecutionFailed', { error, durationMs: 0 })]);
+  });
+
+  it('does nothing once failed', () => {
+    spec.given([...upToPreValidated, ev('ExecutionFailed', { error, durationMs: 3 })]).when(cmd('FailExecution', { error })).thenNothing();
+  });
+
+  it('rejects failing an optimization that is not executing', () => {
+    spec.given(upToScheduled).when(cmd('FailExecution', { error })).thenThrows('INVALID_STATE');
+  });
+});
+
+describe('RecordValidation', () => {
+  it('completes an optimization whose validation passed', () => {
+    spec
+      .given(upToValidating)
+      .when(cmd('RecordValidation', { problems: [], actualMonthlySavings: 70.08, accuracyPct: 100, performance: { cpuP95Before: 30, cpuP95After: 60, verdict: 'ok' } }))
+      .then((events, state) => {
+        expect(events).toEqual([ev('ValidationPassed', { actualMonthlySavings: 70.08, accuracyPct: 100, performance: { cpuP95Before: 30, cpuP95After: 60, verdict: 'ok' } })]);
+        expect(known(state).status).toBe('completed');
+      });
+  });
+
+  it('computes the accuracy when it is not given', () => {
+    spec
+      .given(upToValidating)
+      .when(cmd('RecordValidation', { problems: [], actualMonthlySavings: 63.07, performance: ok }))
+      .then([ev('ValidationPassed', { actualMonthlySavings: 63.07, accuracyPct: 90, performance: ok })]);
+  });
+
+  it('rolls the whole change back when validation found problems', () => {
+    spec
+      .given(upToValidating)
+      .when(cmd('RecordValidation', { problems: ['instance i-0abc is m5.xlarge, expected m5.large'], actualMonthlySavings: 0, performance: ok }))
+      .then((events, state) => {
+        expect(events).toEqual([
+          ev('ValidationFailed', { reasons: ['instance i-0abc is m5.xlarge, expected m5.large'], actualMonthlySavings: 0, accuracyPct: 0, performance: ok }),
+          ev('RollbackStarted', { reason: 'validation failed: instance i-0abc is m5.xlarge, expected m5.large', steps: fullRollback }),
+        ]);
+        expect(known(state).status).toBe('rolling-back');
+      });
+  });
+
+  it('fails validation on degraded performance even without other problems', () => {
+    const performance = { cpuP95Before: 40, cpuP95After: 95, verdict: 'degraded' } as const;
+    spec
+      .given(upToValidating)
+      .when(cmd('RecordValidation', { problems: [], actualMonthlySavings: 70.08, accuracyPct: 100, performance }))
+      .then((events) => {
+        expect(events.map((e) => e.type)).toEqual(['ValidationFailed', 'RollbackStarted']);
+        expect(events[0]!.data).toMatchObject({ reasons: ['performance degraded: CPU p95 after the change 95%, before 40%'] });
+      });
+  });
+
+  it('fails without rollback when the change cannot be undone', () => {
+    const snap = observed.snapshot;
+    spec
+      .given([
+        received(criticalRec),
+        assessed('CRITICAL'),
+        requested(2),
+        granted('a', ['a'], false),
+        granted('b', ['a', 'b'], true),
+        scheduled,
+        started(),
+        ev('PreValidationPassed', { observed: snap }),
+        ev('RollbackPlanRecorded', { steps: [], reversible: 'no' }),
+        stepDone(0, false, { kind: 'delete-snapshot', snapshotId: 'snap-0abc' }),
+        ev('ExecutionSucceeded', { durationMs: 5, dryRun: false }),
+      ])
+      .when(cmd('RecordValidation', { problems: ['ec2:snapshot snap-0abc still exists after the deletion'], performance: ok }))
+      .then((events, state) => {
+        expect(events).toEqual([ev('ValidationFailed', { reasons: ['ec2:snapshot snap-0abc still exists after the deletion'], performance: ok })]);
+        expect(known(state).status).toBe('failed');
+      });
+  });
+
+  it('passes without savings when the price book cannot tell them (unknown, not zero)', () => {
+    spec
+      .given(upToValidating)
+      .when(cmd('RecordValidation', { problems: [], performance: ok }))
+      .then((events, state) => {
+        expect(events).toEqual([ev('ValidationPassed', { performance: ok })]);
+        expect(known(state).status).toBe('completed');
+        expect(known(state).validation?.actualMonthlySavings).toBeUndefined();
+      });
+  });
+
+  it('does nothing once validated', () => {
+    spec
+      .given([...upToValidating, ev('ValidationPassed', { actualMonthlySavings: 70.08, accuracyPct: 100, performance: ok })])
+      .when(cmd('RecordValidation', { problems: [], actualMonthlySavings: 1, performance: ok }))
+      .thenNothing();
+  });
+
+  it('rejects validation of an optimization that is not validating', () => {
+    spec.given(upToPreValidated).when(cmd('RecordValidation', { problems: [], actualMonthlySavings: 1, performance: ok })).thenThrows('INVALID_STATE');
+  });
+});
+
+describe('CompleteRollbackStep', () => {
+  it('records the next rollback step', () => {
+    spec
+      .given(upToRollingBack)
+      .when(cmd('CompleteRollbackStep', { index: 0, step: fullRollback[0]!, outputs: {} }))
+      .then([rollbackDone(0)]);
+  });
+
+  it('does nothing for a rollback step already recorded', () => {
+    spec
+      .given([...upToRollingBack, rollbackDone(0)])
+      .when(cmd('CompleteRollbackStep', { index: 0, step: fullRollback[0]!, outputs: {} }))
+      .thenNothing();
+  });
+
+  it('rejects a rollback step out of order', () => {
+    spec
+      .given(upToRollingBack)
+      .when(cmd('CompleteRollbackStep', { index: 1, step: fullRollback[1]!, outputs: {} }))
+      .thenThrows('OUT_OF_ORDER');
+  });
+
+  it('rejects a step beyond the rollback plan', () => {
+    spec
+      .given([...upToRollingBack, ...fullRollback.map((_, i) => rollbackDone(i))])
+      .when(cmd('CompleteRollbackStep', { index: fullRollback.length, step: fullRollback[0]!, outputs: {} }))
+      .thenThrows('INVALID_INPUT');
+  });
+
+  it('rejects rollback steps when no rollback runs', () => {
+    spec.given(upToValidating).when(cmd('CompleteRollbackStep', { index: 0, step: fullRollback[0]!, outputs: {} })).thenThrows('INVALID_STATE');
+  });
+});
+
+describe('CompleteRollback', () => {
+  it('ends a rollback whose steps all completed as rolled-back', () => {
+    spec
+      .given([...upToRollingBack, ...fullRollback.map((_, i) => rollbackDone(i))])
+      .when(cmd('CompleteRollback', {}))
+      .then((events, state) => {
+        expect(events).toEqual([ev('RollbackCompleted', {})]);
+        expect(known(state).status).toBe('rolled-back');
+      });
+  });
+
+  it('rejects completing a rollback with steps left', () => {
+    spec.given([...upToRollingBack, rollbackDone(0)]).when(cmd('CompleteRollback', {})).thenThrows('INVALID_STATE');
+  });
+
+  it('does nothing once rolled back', () => {
+    spec
+      .given([...upToRollingBack, ...fullRollback.map((_, i) => rollbackDone(i)), ev('RollbackCompleted', {})])
+      .when(cmd('CompleteRollback', {}))
+      .thenNothing();
+  });
+
+  it('rejects completing a rollback that never started', () => {
+    spec.given(upToValidating).when(cmd('CompleteRollback', {})).thenThrows('INVALID_STATE');
+  });
+});
+
+describe('FailRollback', () => {
+  const error = { code: 'InsufficientInstanceCapacity', message: 'no m5.xlarge capacity' };
+
+  it('records a failed rollback as rollback-failed', () => {
+    spec
+      .given([...upToRollingBack, rollbackDone(0), rollbackDone(1)])
+      .when(cmd('FailRollback', { error, failedStepIndex: 2 }))
+      .then((events, state) => {
+        expect(events).toEqual([ev('RollbackFailed', { error, failedStepIndex: 2 })]);
+        expect(known(state).status).toBe('rollback-failed');
+        expect(known(state).rollback?.error).toEqual(error);
+      });
+  });
+
+  it('does nothing once the rollback failed', () => {
+    spec.given([...upToRollingBack, ev('RollbackFailed', { error })]).when(cmd('FailRollback', { error })).thenNothing();
+  });
+
+  it('rejects failing a rollback that is not running', () => {
+    spec.given(upToValidating).when(cmd('FailRollback', { error })).thenThrows('INVALID_STATE');
+  });
+});
+
+describe('CancelOptimization', () => {
+  it.each<[string, OptimizationEvent[]]>([
+    ['received', upToReceived],
+    ['awaiting-approval', upToAwaiting],
+    ['approved', upToApproved],
+    ['scheduled', upToScheduled],
+  ])('cancels a %s optimization', (_status, history) => {
+    spec
+      .given(history)
+      .when(cmd('CancelOptimization', { by: 'ops', reason: 'superseded' }))
+      .then((events, state) => {
+        expect(events).toEqual([ev('OptimizationCancelled', { by: 'ops', reason: 'superseded' })]);
+        expect(known(state).status).toBe('cancelled');
+      });
+  });
+
+  it('rejects cancelling an executing optimization', () => {
+    spec.given(upToExecuting).when(cmd('CancelOptimization', { by: 'ops', reason: 'x' })).thenThrows('INVALID_STATE');
+  });
+
+  it('rejects cancelling a completed optimization', () => {
+    spec
+      .given([...upToValidating, ev('ValidationPassed', { actualMonthlySavings: 70.08, accuracyPct: 100, performance: ok })])
+      .when(cmd('CancelOptimization', { by: 'ops', reason: 'x' }))
+      .thenThrows('INVALID_STATE');
+  });
+
+  it('does nothing once cancelled', () => {
+    spec
+      .given([...upToReceived, ev('OptimizationCancelled', { by: 'ops', reason: 'x' })])
+      .when(cmd('CancelOptimization', { by: 'ops', reason: 'x' }))
+      .thenNothing();
+  });
+
+  it('requires a reason', () => {
+    spec.given(upToReceived).when(cmd('CancelOptimization', { by: 'ops', reason: '' })).thenThrows('INVALID_INPUT');
+  });
+});
+
+describe('evolve and fold', () => {
+  it('folds a completed optimization with everything it went through', () => {
+    const state = known(foldOptimization([...upToValidating, ev('ValidationPassed', { actualMonthlySavings: 70.08, accuracyPct: 100, performance: ok })]));
+    expect(state.status).toBe('completed');
+    expect(state.risk?.level).toBe('MEDIUM');
+    expect(state.approval).toMatchObject({ mode: 'manual', authority: 'team-lead', approvers: ['alice'], grantedAt: AT, expiresAt: EXPIRES });
+    expect(state.schedule).toEqual({ batchId: 'b-1', notBefore: AT, priority: 'MEDIUM' });
+    expect(state.execution).toMatchObject({ observed: running, reversible: 'yes', durationMs: 1000, succeeded: true, rollbackPlan: fullRollback });
+    expect(state.execution?.completedSteps.map((s) => s.index)).toEqual([0, 1, 2, 3, 4]);
+    expect(state.validation).toEqual({ actualMonthlySavings: 70.08, accuracyPct: 100, performance: ok, passed: true, problems: [] });
+  });
+
+  it('ignores a second OptimizationReceived', () => {
+    const state = foldOptimization([received(), received(recs.stopIdle)]);
+    expect(known(state).recommendation).toBe(rec);
+  });
+
+  it('ignores events on an empty stream other than OptimizationReceived', () => {
+    expect(foldOptimization([assessed()])).toEqual({ status: 'initial' });
+  });
+
+  it('starts from the initial state', () => {
+    expect(optimizationDecider.initialState()).toEqual({ status: 'initial' });
+  });
+
+  it('knows the terminal and active statuses', () => {
+    expect(TERMINAL_STATUSES).toEqual(['completed', 'dry-run-completed', 'denied', 'expired', 'cancelled', 'failed', 'rolled-back', 'rollback-failed']);
+    expect(ACTIVE_EXECUTION_STATUSES).toEqual(['scheduled', 'executing', 'validating', 'rolling-back']);
+    expect(isTerminal('rolled-back')).toBe(true);
+    expect(isTerminal('awaiting-approval')).toBe(false);
+    expect(isTerminal('initial')).toBe(false);
+  });
+
+  it('throws DomainError instances (never retried by infrastructure)', () => {
+    expect(() => optimizationDecider.decide(cmd('StartExecution', {}), { status: 'initial' })).toThrow(DomainError);
+  });
+});

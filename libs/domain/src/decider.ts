@@ -1,0 +1,611 @@
+import { DomainError } from './errors';
+import { rollbackPlan, rollbackStepsFor, reversibility, isMutatingStep } from './plans';
+import { assessRisk, decideApproval } from './policy';
+import { accuracyPct, performanceProblems } from './savings';
+import type * as C from './commands';
+import type { OptimizationCommand } from './commands';
+import type { ErrorInfo, OptimizationEvent } from './events';
+import type { Authority, ObservedResource, PerformanceImpact, Recommendation, Reversibility, RiskAssessment, RiskLevel, Step, StepOutputs } from './types';
+
+// ── State ──
+
+/** Where an optimization is in its life. */
+export type OptimizationStatus =
+  | 'received'
+  | 'awaiting-approval'
+  | 'approved'
+  | 'scheduled'
+  | 'executing'
+  | 'validating'
+  | 'rolling-back'
+  | 'completed'
+  | 'dry-run-completed'
+  | 'denied'
+  | 'expired'
+  | 'cancelled'
+  | 'failed'
+  | 'rolled-back'
+  | 'rollback-failed';
+
+/** Statuses an optimization never leaves. */
+export const TERMINAL_STATUSES: readonly OptimizationStatus[] = [
+  'completed',
+  'dry-run-completed',
+  'denied',
+  'expired',
+  'cancelled',
+  'failed',
+  'rolled-back',
+  'rollback-failed',
+];
+/** Statuses in which an optimization holds its resource (another optimization of it must wait). */
+export const ACTIVE_EXECUTION_STATUSES: readonly OptimizationStatus[] = ['scheduled', 'executing', 'validating', 'rolling-back'];
+
+/** Whether `status` is terminal (`initial` is not). */
+export const isTerminal = (status: OptimizationStatus | 'initial'): boolean => (TERMINAL_STATUSES as readonly string[]).includes(status);
+
+/** A step done, with what it produced (e.g. `snapshotId`). */
+export interface CompletedStep {
+  readonly index: number;
+  readonly step: Step;
+  readonly outputs: StepOutputs;
+}
+
+/** What is known about an optimization once received. */
+export interface OptimizationData {
+  readonly optimizationId: string;
+  readonly recommendation: Recommendation;
+  readonly dryRun: boolean;
+  readonly deliveryId: string;
+  /** ISO time of OptimizationReceived. */
+  readonly receivedAt: string;
+  readonly risk?: RiskAssessment;
+  readonly approval: {
+    readonly mode?: 'auto' | 'manual';
+    readonly authority?: Authority;
+    readonly requiredApprovals?: number;
+    /** Distinct approvers so far (manual). */
+    readonly approvers: readonly string[];
+    readonly requestedAt?: string;
+    readonly expiresAt?: string;
+    /** Set once the approval is final (auto, or enough approvers). */
+    readonly grantedAt?: string;
+    readonly deniedBy?: string;
+    readonly denyReason?: string;
+    readonly expiredAt?: string;
+  };
+  readonly schedule?: { readonly batchId: string; readonly notBefore: string; readonly priority: RiskLevel };
+  readonly execution?: {
+    readonly startedAt: string;
+    readonly preValidation?: 'passed' | 'failed';
+    readonly preValidationProblems?: readonly string[];
+    readonly observed?: ObservedResource;
+    readonly reversible: Reversibility;
+    readonly rollbackPlan?: readonly Step[];
+    readonly completedSteps: readonly CompletedStep[];
+    readonly succeeded?: boolean;
+    readonly durationMs?: number;
+    readonly error?: ErrorInfo;
+    readonly failedStepIndex?: number;
+  };
+  readonly validation?: {
+    readonly actualMonthlySavings?: number;
+    readonly accuracyPct?: number;
+    readonly performance?: PerformanceImpact;
+    readonly passed: boolean;
+    readonly problems: readonly string[];
+  };
+  readonly rollback?: {
+    readonly reason: string;
+    readonly steps: readonly Step[];
+    readonly completedSteps: readonly CompletedStep[];
+    readonly error?: ErrorInfo;
+    readonly failedStepIndex?: number;
+  };
+  readonly cancellation?: { readonly by: string; readonly reason: string };
+}
+
+/** A received optimization in one of its statuses. */
+export type KnownOptimizationState = OptimizationData & { readonly status: OptimizationStatus };
+/** The state of one optimization stream: nothing yet, or a received optimization. */
+export type OptimizationState = { readonly status: 'initial' } | KnownOptimizationState;
+
+/** Emmett-style decider. */
+export interface Decider<Command, Event, State> {
+  decide(command: Command, state: State): Event[];
+  evolve(state: State, event: Event): State;
+  initialState(): State;
+}
+
+// ── decide ──
+
+const nowOf = (command: OptimizationCommand): { at: string; ms: number } => {
+  const ms = command.metadata.now.getTime();
+  if (Number.isNaN(ms)) throw new DomainError('INVALID_INPUT', `${command.type}: metadata.now is not a valid date`);
+  return { at: new Date(ms).toISOString(), ms };
+};
+
+function requireKnown(command: OptimizationCommand, state: OptimizationState): KnownOptimizationState {
+  if (state.status === 'initial') throw new DomainError('NOT_FOUND', `${command.type}: no optimization received on this stream`);
+  return state;
+}
+
+const invalidState = (command: OptimizationCommand, state: KnownOptimizationState, expected: string): DomainError =>
+  new DomainError('INVALID_STATE', `${command.type} is not possible: optimization ${state.optimizationId} is ${state.status}, expected ${expected}`);
+
+function requireText(command: OptimizationCommand, field: string, value: string | undefined): string {
+  const text = value?.trim() ?? '';
+  if (text === '') throw new DomainError('INVALID_INPUT', `${command.type}: ${field} is required and must not be empty`);
+  return text;
+}
+
+function stepIndex(command: OptimizationCommand, index: number): number {
+  if (!Number.isInteger(index) || index < 0) throw new DomainError('INVALID_INPUT', `${command.type}: index must be a whole number ≥ 0, got ${index}`);
+  return index;
+}
+
+const describeError = (error: ErrorInfo): string => `${error.code}: ${error.message}`;
+
+const undoSteps = (state: KnownOptimizationState): Step[] =>
+  state.dryRun || !state.execution?.observed
+    ? []
+    : rollbackStepsFor(
+        state.recommendation,
+        state.execution.observed,
+        state.execution.completedSteps.map((s) => s.step).filter(isMutatingStep),
+      );
+
+function decideReceive(command: C.ReceiveRecommendation, state: OptimizationState): OptimizationEvent[] {
+  if (state.status !== 'initial') return [];
+  const { at } = nowOf(command);
+  const { optimizationId, recommendation, dryRun, deliveryId } = command.data;
+  return [{ type: 'OptimizationReceived', data: { optimizationId, at, recommendation, dryRun, deliveryId } }];
+}
+
+function decideAssessRisk(command: C.AssessRisk, s: KnownOptimizationState): OptimizationEvent[] {
+  if (s.risk) return [];
+  if (s.status !== 'received') throw invalidState(command, s, 'received');
+  const { at } = nowOf(command);
+  const risk = assessRisk(s.recommendation, command.data.policy);
+  return [{ type: 'RiskAssessed', data: { optimizationId: s.optimizationId, at, ...risk } }];
+}
+
+function decideDecideApproval(command: C.DecideApproval, s: KnownOptimizationState): OptimizationEvent[] {
+  if (s.approval.mode !== undefined) return [];
+  if (s.status !== 'received') throw invalidState(command, s, 'received');
+  if (!s.risk) throw new DomainError('INVALID_STATE', `DecideApproval is not possible: optimization ${s.optimizationId} has no risk assessment yet`);
+  const { at, ms } = nowOf(command);
+  const decision = decideApproval(s.risk, s.recommendation, command.data.policy);
+  if (decision.mode === 'auto') {
+    return [{ type: 'ApprovalGranted', data: { optimizationId: s.optimizationId, at, mode: 'auto', approvers: [], final: true } }];
+  }
+  return [
+    {
+      type: 'ApprovalRequested',
+      data: {
+        optimizationId: s.optimizationId,
+        at,
+        authority: decision.authority,
+        requiredApprovals: decision.requiredApprovals,
+        expiresAt: new Date(ms + decision.expiresInMs).toISOString(),
+      },
+    },
+  ];
+}
+
+function requirePendingApproval(command: C.Approve | C.Deny, s: KnownOptimizationState, ms: number): void {
+  if (s.status !== 'awaiting-approval') throw invalidState(command, s, 'awaiting-approval');
+  const expiresAt = s.approval.expiresAt;
+  if (expiresAt !== undefined && ms >= Date.parse(expiresAt)) {
+    throw new DomainError('APPROVAL_EXPIRED', `${command.type}: the approval request of ${s.optimizationId} expired at ${expiresAt}`);
+  }
+}
+
+function decideApprove(command: C.Approve, s: KnownOptimizationState): OptimizationEvent[] {
+  const { at, ms } = nowOf(command);
+  requirePendingApproval(command, s, ms);
+  const by = requireText(command, 'by', command.data.by);
+  if (s.approval.approvers.includes(by)) {
+    throw new DomainError('ALREADY_APPROVED', `Approve: ${by} has already approved ${s.optimizationId}; a second approval must come from someone else`);
+  }
+  const approvers = [...s.approval.approvers, by];
+  const reason = command.data.reason?.trim();
+  return [
+    {
+      type: 'ApprovalGranted',
+      data: {
+        optimizationId: s.optimizationId,
+        at,
+        mode: 'manual',
+        by,
+        ...(reason ? { reason } : {}),
+        approvers,
+        final: approvers.length >= (s.approval.requiredApprovals ?? 1),
+      },
+    },
+  ];
+}
+
+function decideDeny(command: C.Deny, s: KnownOptimizationState): OptimizationEvent[] {
+  const { at, ms } = nowOf(command);
+  requirePendingApproval(command, s, ms);
+  const by = requireText(command, 'by', command.data.by);
+  const reason = requireText(command, 'reason', command.data.reason);
+  return [{ type: 'ApprovalDenied', data: { optimizationId: s.optimizationId, at, by, reason } }];
+}
+
+function decideExpire(command: C.ExpireApproval, s: KnownOptimizationState): OptimizationEvent[] {
+  const { at, ms } = nowOf(command);
+  const expiresAt = s.approval.expiresAt;
+  if (s.status !== 'awaiting-approval' || expiresAt === undefined || ms < Date.parse(expiresAt)) return [];
+  return [{ type: 'ApprovalExpired', data: { optimizationId: s.optimizationId, at, expiresAt } }];
+}
+
+function decideSchedule(command: C.ScheduleExecution, s: KnownOptimizationState): OptimizationEvent[] {
+  if (s.schedule) return [];
+  if (s.status !== 'approved') throw invalidState(command, s, 'approved');
+  const { at } = nowOf(command);
+  const batchId = requireText(command, 'batchId', command.data.batchId);
+  const notBefore = command.data.notBefore.getTime();
+  if (Number.isNaN(notBefore)) throw new DomainError('INVALID_INPUT', 'ScheduleExecution: notBefore is not a valid date');
+  return [
+    {
+      type: 'ExecutionScheduled',
+      data: { optimizationId: s.optimizationId, at, batchId, notBefore: new Date(notBefore).toISOString(), priority: s.recommendation.priority ?? 'MEDIUM' },
+    },
+  ];
+}
+
+function decideStart(command: C.StartExecution, s: KnownOptimizationState): OptimizationEvent[] {
+  if (s.execution) return [];
+  if (s.status !== 'scheduled') throw invalidState(command, s, 'scheduled');
+  const { at } = nowOf(command);
+  return [{ type: 'ExecutionStarted', data: { optimizationId: s.optimizationId, at, dryRun: s.dryRun } }];
+}
+
+function decidePreValidation(command: C.RecordPreValidation, s: KnownOptimizationState): OptimizationEvent[] {
+  if (s.execution?.preValidation) return [];
+  if (s.status !== 'executing') throw invalidState(command, s, 'executing');
+  const { at } = nowOf(command);
+  const { observed, problems } = command.data;
+  if (problems.length > 0) {
+    return [{ type: 'PreValidationFailed', data: { optimizationId: s.optimizationId, at, reasons: [...problems], ...(observed ? { observed } : {}) } }];
+  }
+  if (!observed) throw new DomainError('INVALID_INPUT', 'RecordPreValidation: observed is required when pre-validation found no problem');
+  return [
+    { type: 'PreValidationPassed', data: { optimizationId: s.optimizationId, at, observed } },
+    {
+      type: 'RollbackPlanRecorded',
+      data: { optimizationId: s.optimizationId, at, steps: rollbackPlan(s.recommendation, observed), reversible: reversibility(s.recommendation.action) },
+    },
+  ];
+}
+
+function decideExecutionStep(command: C.CompleteExecutionStep, s: KnownOptimizationState): OptimizationEvent[] {
+  const index = stepIndex(command, command.data.index);
+  const done = s.execution?.completedSteps.length ?? 0;
+  if (index < done) return [];
+  if (s.status !== 'executing') throw invalidState(command, s, 'executing');
+  if (s.execution?.preValidation !== 'passed') {
+    throw new DomainError('INVALID_STATE', `CompleteExecutionStep is not possible: pre-validation of ${s.optimizationId} has not passed`);
+  }
+  if (index > done) throw new DomainError('OUT_OF_ORDER', `CompleteExecutionStep: step ${index} of ${s.optimizationId} reported before step ${done}`);
+  const { at } = nowOf(command);
+  return [
+    {
+      type: 'ExecutionStepCompleted',
+      data: { optimizationId: s.optimizationId, at, index, step: command.data.step, outputs: command.data.outputs, dryRun: s.dryRun },
+    },
+  ];
+}
+
+const durationSince = (startedAt: string, ms: number): number => Math.max(0, ms - Date.parse(startedAt));
+
+function decideSucceed(command: C.SucceedExecution, s: KnownOptimizationState): OptimizationEvent[] {
+  if (s.execution?.succeeded) return [];
+  if (s.status !== 'executing') throw invalidState(command, s, 'executing');
+  if (s.execution?.preValidation !== 'passed') {
+    throw new DomainError('INVALID_STATE', `SucceedExecution is not possible: pre-validation of ${s.optimizationId} has not passed`);
+  }
+  const { at, ms } = nowOf(command);
+  return [{ type: 'ExecutionSucceeded', data: { optimizationId: s.optimizationId, at, durationMs: durationSince(s.execution.startedAt, ms), dryRun: s.dryRun } }];
+}
+
+function decideFail(command: C.FailExecution, s: KnownOptimizationState): OptimizationEvent[] {
+  if (s.execution?.error) return [];
+  if (s.status !== 'executing' || !s.execution) throw invalidState(command, s, 'executing');
+  const { at, ms } = nowOf(command);
+  const { error, failedStepIndex } = command.data;
+  const events: OptimizationEvent[] = [
+    {
+      type: 'ExecutionFailed',
+      data: {
+        optimizationId: s.optimizationId,
+        at,
+        error,
+        ...(failedStepIndex !== undefined ? { failedStepIndex } : {}),
+        durationMs: durationSince(s.execution.startedAt, ms),
+      },
+    },
+  ];
+  const steps = undoSteps(s);
+  if (steps.length > 0) {
+    const where = failedStepIndex !== undefined ? ` at step ${failedStepIndex}` : '';
+    events.push({ type: 'RollbackStarted', data: { optimizationId: s.optimizationId, at, reason: `execution failed${where}: ${describeError(error)}`, steps } });
+  }
+  return events;
+}
+
+function decideValidation(command: C.RecordValidation, s: KnownOptimizationState): OptimizationEvent[] {
+  if (s.validation) return [];
+  if (s.status !== 'validating') throw invalidState(command, s, 'validating');
+  const { at } = nowOf(command);
+  const { problems, actualMonthlySavings, performance } = command.data;
+  const accuracy =
+    command.data.accuracyPct ?? (actualMonthlySavings !== undefined ? accuracyPct(actualMonthlySavings, s.recommendation.estimatedMonthlySavings) : undefined);
+  const reasons = [...problems];
+  for (const reason of performanceProblems(performance)) if (!reasons.includes(reason)) reasons.push(reason);
+  if (reasons.length === 0) {
+    return [
+      {
+        type: 'ValidationPassed',
+        data: {
+          optimizationId: s.optimizationId,
+          at,
+          ...(actualMonthlySavings !== undefined ? { actualMonthlySavings } : {}),
+          ...(accuracy !== undefined ? { accuracyPct: accuracy } : {}),
+          performance,
+        },
+      },
+    ];
+  }
+  const events: OptimizationEvent[] = [
+    {
+      type: 'ValidationFailed',
+      data: {
+        optimizationId: s.optimizationId,
+        at,
+        reasons,
+        ...(actualMonthlySavings !== undefined ? { actualMonthlySavings } : {}),
+        ...(accuracy !== undefined ? { accuracyPct: accuracy } : {}),
+        performance,
+      },
+    },
+  ];
+  const steps = undoSteps(s);
+  if (steps.length > 0) {
+    events.push({ type: 'RollbackStarted', data: { optimizationId: s.optimizationId, at, reason: `validation failed: ${reasons.join('; ')}`, steps } });
+  }
+  return events;
+}
+
+function decideRollbackStep(command: C.CompleteRollbackStep, s: KnownOptimizationState): OptimizationEvent[] {
+  const index = stepIndex(command, command.data.index);
+  const done = s.rollback?.completedSteps.length ?? 0;
+  if (index < done) return [];
+  if (s.status !== 'rolling-back' || !s.rollback) throw invalidState(command, s, 'rolling-back');
+  if (index > done) throw new DomainError('OUT_OF_ORDER', `CompleteRollbackStep: rollback step ${index} of ${s.optimizationId} reported before step ${done}`);
+  if (index >= s.rollback.steps.length) {
+    throw new DomainError('INVALID_INPUT', `CompleteRollbackStep: the rollback of ${s.optimizationId} has ${s.rollback.steps.length} step(s), no step ${index}`);
+  }
+  const { at } = nowOf(command);
+  return [{ type: 'RollbackStepCompleted', data: { optimizationId: s.optimizationId, at, index, step: command.data.step, outputs: command.data.outputs } }];
+}
+
+function decideCompleteRollback(command: C.CompleteRollback, s: KnownOptimizationState): OptimizationEvent[] {
+  if (s.status === 'rolled-back') return [];
+  if (s.status !== 'rolling-back' || !s.rollback) throw invalidState(command, s, 'rolling-back');
+  if (s.rollback.completedSteps.length < s.rollback.steps.length) {
+    throw new DomainError(
+      'INVALID_STATE',
+      `CompleteRollback is not possible: ${s.rollback.completedSteps.length} of ${s.rollback.steps.length} rollback steps of ${s.optimizationId} completed`,
+    );
+  }
+  const { at } = nowOf(command);
+  return [{ type: 'RollbackCompleted', data: { optimizationId: s.optimizationId, at } }];
+}
+
+function decideFailRollback(command: C.FailRollback, s: KnownOptimizationState): OptimizationEvent[] {
+  if (s.status === 'rollback-failed') return [];
+  if (s.status !== 'rolling-back') throw invalidState(command, s, 'rolling-back');
+  const { at } = nowOf(command);
+  const { error, failedStepIndex } = command.data;
+  return [{ type: 'RollbackFailed', data: { optimizationId: s.optimizationId, at, error, ...(failedStepIndex !== undefined ? { failedStepIndex } : {}) } }];
+}
+
+const CANCELLABLE: readonly OptimizationStatus[] = ['received', 'awaiting-approval', 'approved', 'scheduled'];
+
+function decideCancel(command: C.CancelOptimization, s: KnownOptimizationState): OptimizationEvent[] {
+  if (s.status === 'cancelled') return [];
+  if (!CANCELLABLE.includes(s.status)) throw invalidState(command, s, CANCELLABLE.join(', '));
+  const { at } = nowOf(command);
+  const by = requireText(command, 'by', command.data.by);
+  const reason = requireText(command, 'reason', command.data.reason);
+  return [{ type: 'OptimizationCancelled', data: { optimizationId: s.optimizationId, at, by, reason } }];
+}
+
+/**
+ * Decides what a command changes: the events to append (empty = nothing to do, e.g. a redelivered command).
+ * Throws {@link DomainError} when the command is refused. Pure: time comes from `command.metadata.now`.
+ */
+export function decideOptimization(command: OptimizationCommand, state: OptimizationState): OptimizationEvent[] {
+  if (command.type === 'ReceiveRecommendation') return decideReceive(command, state);
+  const s = requireKnown(command, state);
+  switch (command.type) {
+    case 'AssessRisk':
+      return decideAssessRisk(command, s);
+    case 'DecideApproval':
+      return decideDecideApproval(command, s);
+    case 'Approve':
+      return decideApprove(command, s);
+    case 'Deny':
+      return decideDeny(command, s);
+    case 'ExpireApproval':
+      return decideExpire(command, s);
+    case 'ScheduleExecution':
+      return decideSchedule(command, s);
+    case 'StartExecution':
+      return decideStart(command, s);
+    case 'RecordPreValidation':
+      return decidePreValidation(command, s);
+    case 'CompleteExecutionStep':
+      return decideExecutionStep(command, s);
+    case 'SucceedExecution':
+      return decideSucceed(command, s);
+    case 'FailExecution':
+      return decideFail(command, s);
+    case 'RecordValidation':
+      return decideValidation(command, s);
+    case 'CompleteRollbackStep':
+      return decideRollbackStep(command, s);
+    case 'CompleteRollback':
+      return decideCompleteRollback(command, s);
+    case 'FailRollback':
+      return decideFailRollback(command, s);
+    case 'CancelOptimization':
+      return decideCancel(command, s);
+    default: {
+      const _exhaustive: never = command;
+      return _exhaustive;
+    }
+  }
+}
+
+// ── evolve ──
+
+/**
+ * Applies one event to the state. Total and pure; an event other than OptimizationReceived on an empty stream
+ * leaves the state as it is (it cannot come from {@link decideOptimization}).
+ */
+export function evolveOptimization(state: OptimizationState, event: OptimizationEvent): OptimizationState {
+  if (event.type === 'OptimizationReceived') {
+    if (state.status !== 'initial') return state;
+    const { optimizationId, recommendation, dryRun, deliveryId, at } = event.data;
+    return { status: 'received', optimizationId, recommendation, dryRun, deliveryId, receivedAt: at, approval: { approvers: [] } };
+  }
+  if (state.status === 'initial') return state;
+  const s = state;
+  switch (event.type) {
+    case 'RiskAssessed': {
+      const { baseLevel, level, factors, policyVersion } = event.data;
+      return { ...s, risk: { baseLevel, level, factors, policyVersion } };
+    }
+    case 'ApprovalGranted': {
+      const d = event.data;
+      return {
+        ...s,
+        status: d.final ? 'approved' : 'awaiting-approval',
+        approval: { ...s.approval, mode: d.mode, approvers: [...d.approvers], ...(d.final ? { grantedAt: d.at } : {}) },
+      };
+    }
+    case 'ApprovalRequested': {
+      const d = event.data;
+      return {
+        ...s,
+        status: 'awaiting-approval',
+        approval: { ...s.approval, mode: 'manual', authority: d.authority, requiredApprovals: d.requiredApprovals, requestedAt: d.at, expiresAt: d.expiresAt },
+      };
+    }
+    case 'ApprovalDenied':
+      return { ...s, status: 'denied', approval: { ...s.approval, deniedBy: event.data.by, denyReason: event.data.reason } };
+    case 'ApprovalExpired':
+      return { ...s, status: 'expired', approval: { ...s.approval, expiredAt: event.data.at } };
+    case 'ExecutionScheduled': {
+      const { batchId, notBefore, priority } = event.data;
+      return { ...s, status: 'scheduled', schedule: { batchId, notBefore, priority } };
+    }
+    case 'ExecutionStarted':
+      return { ...s, status: 'executing', execution: { startedAt: event.data.at, reversible: reversibility(s.recommendation.action), completedSteps: [] } };
+    case 'PreValidationPassed':
+      return { ...s, execution: { ...executionOf(s, event.data.at), preValidation: 'passed', observed: event.data.observed } };
+    case 'PreValidationFailed': {
+      const { reasons, observed } = event.data;
+      return {
+        ...s,
+        status: 'failed',
+        execution: {
+          ...executionOf(s, event.data.at),
+          preValidation: 'failed',
+          preValidationProblems: reasons,
+          ...(observed ? { observed } : {}),
+          error: { code: 'PRE_VALIDATION_FAILED', message: reasons.join('; ') },
+        },
+      };
+    }
+    case 'RollbackPlanRecorded':
+      return { ...s, execution: { ...executionOf(s, event.data.at), rollbackPlan: event.data.steps, reversible: event.data.reversible } };
+    case 'ExecutionStepCompleted': {
+      const execution = executionOf(s, event.data.at);
+      const { index, step, outputs } = event.data;
+      return { ...s, execution: { ...execution, completedSteps: [...execution.completedSteps, { index, step, outputs }] } };
+    }
+    case 'ExecutionSucceeded':
+      return {
+        ...s,
+        status: event.data.dryRun ? 'dry-run-completed' : 'validating',
+        execution: { ...executionOf(s, event.data.at), succeeded: true, durationMs: event.data.durationMs },
+      };
+    case 'ExecutionFailed': {
+      const { error, failedStepIndex, durationMs } = event.data;
+      return {
+        ...s,
+        status: 'failed',
+        execution: { ...executionOf(s, event.data.at), error, durationMs, ...(failedStepIndex !== undefined ? { failedStepIndex } : {}) },
+      };
+    }
+    case 'ValidationPassed': {
+      const { actualMonthlySavings, accuracyPct: accuracy, performance } = event.data;
+      return { ...s, status: 'completed', validation: { actualMonthlySavings, accuracyPct: accuracy, performance, passed: true, problems: [] } };
+    }
+    case 'ValidationFailed': {
+      const { actualMonthlySavings, accuracyPct: accuracy, performance, reasons } = event.data;
+      return {
+        ...s,
+        status: 'failed',
+        validation: {
+          ...(actualMonthlySavings !== undefined ? { actualMonthlySavings } : {}),
+          ...(accuracy !== undefined ? { accuracyPct: accuracy } : {}),
+          performance,
+          passed: false,
+          problems: reasons,
+        },
+      };
+    }
+    case 'RollbackStarted':
+      return { ...s, status: 'rolling-back', rollback: { reason: event.data.reason, steps: event.data.steps, completedSteps: [] } };
+    case 'RollbackStepCompleted': {
+      const rollback = s.rollback ?? { reason: '', steps: [], completedSteps: [] };
+      const { index, step, outputs } = event.data;
+      return { ...s, rollback: { ...rollback, completedSteps: [...rollback.completedSteps, { index, step, outputs }] } };
+    }
+    case 'RollbackCompleted':
+      return { ...s, status: 'rolled-back' };
+    case 'RollbackFailed': {
+      const rollback = s.rollback ?? { reason: '', steps: [], completedSteps: [] };
+      const { error, failedStepIndex } = event.data;
+      return { ...s, status: 'rollback-failed', rollback: { ...rollback, error, ...(failedStepIndex !== undefined ? { failedStepIndex } : {}) } };
+    }
+    case 'OptimizationCancelled':
+      return { ...s, status: 'cancelled', cancellation: { by: event.data.by, reason: event.data.reason } };
+    default: {
+      const _exhaustive: never = event;
+      return _exhaustive;
+    }
+  }
+}
+
+const executionOf = (s: KnownOptimizationState, at: string): NonNullable<OptimizationData['execution']> =>
+  s.execution ?? { startedAt: at, reversible: reversibility(s.recommendation.action), completedSteps: [] };
+
+/** The optimization's empty state: `{ status: 'initial' }`. */
+export const initialOptimizationState = (): OptimizationState => ({ status: 'initial' });
+
+/** The optimization decider: `decide`, `evolve`, `initialState`. */
+export const optimizationDecider: Decider<OptimizationCommand, OptimizationEvent, OptimizationState> = {
+  decide: decideOptimization,
+  evolve: evolveOptimization,
+  initialState: initialOptimizationState,
+};
+
+/** Folds a stream's events (in order) into its state. */
+export const foldOptimization = (events: readonly OptimizationEvent[]): OptimizationState => events.reduce(evolveOptimization, initialOptimizationState());

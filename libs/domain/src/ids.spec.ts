@@ -1,0 +1,31 @@
+import { validate, version, v5 } from 'uuid';
+import { OPTEX_NAMESPACE, eventIdFor, optimizationIdFor } from './ids';
+
+describe('ids', () => {
+  it('uses a valid, fixed UUID namespace', () => {
+    expect(validate(OPTEX_NAMESPACE)).toBe(true);
+    expect(OPTEX_NAMESPACE).toBe('0b6f3a1e-5c7d-4e8a-9f21-6d3c8b7a4e50');
+  });
+
+  it('derives the optimization id as uuidv5 of "source/recommendationId"', () => {
+    const id = optimizationIdFor('compute-optimizer', 'rec-1');
+    expect(version(id)).toBe(5);
+    expect(id).toBe(v5('compute-optimizer/rec-1', OPTEX_NAMESPACE));
+  });
+
+  it('maps a duplicate recommendation to the same id and another source to another id', () => {
+    expect(optimizationIdFor('custodian', 'r-9')).toBe(optimizationIdFor('custodian', 'r-9'));
+    expect(optimizationIdFor('custodian', 'r-9')).not.toBe(optimizationIdFor('compute-optimizer', 'r-9'));
+  });
+
+  it('derives event ids from stream, causation key and index', () => {
+    const id = eventIdFor('optimization-x', 'delivery-1', 0);
+    expect(id).toBe(v5('optimization-x/delivery-1/0', OPTEX_NAMESPACE));
+    expect(eventIdFor('optimization-x', 'delivery-1', 0)).toBe(id);
+  });
+
+  it('gives different event ids for different indexes and causations', () => {
+    const ids = new Set([eventIdFor('s', 'c', 0), eventIdFor('s', 'c', 1), eventIdFor('s', 'd', 0), eventIdFor('t', 'c', 0)]);
+    expect(ids.size).toBe(4);
+  });
+});

@@ -1,0 +1,363 @@
+import { DomainError } from './errors';
+import { defaultPriceBook } from './pricing';
+import { NON_MUTATING_STEPS } from './types';
+import type { Action, ObservedResource, Recommendation, Reversibility, Step } from './types';
+
+// ── Reversibility ──
+
+/**
+ * How far an action can be undone: `yes` (rightsize, stop-idle, modify-volume, delete-volume with a snapshot),
+ * `partial` (release-address, purchase-reserved-instances: best effort), `no` (delete-snapshot,
+ * delete-volume with `snapshotFirst: false`).
+ */
+export function reversibility(action: Action): Reversibility {
+  switch (action.type) {
+    case 'rightsize':
+    case 'stop-idle':
+    case 'modify-volume':
+      return 'yes';
+    case 'delete-volume':
+      return action.snapshotFirst ? 'yes' : 'no';
+    case 'delete-snapshot':
+      return 'no';
+    case 'release-address':
+    case 'purchase-reserved-instances':
+      return 'partial';
+    default: {
+      const _exhaustive: never = action;
+      return _exhaustive;
+    }
+  }
+}
+
+/** Whether a step changes something (everything but the waits). */
+export const isMutatingStep = (step: Step): boolean => !NON_MUTATING_STEPS.has(step.kind);
+
+/** Tag keys optex puts on what it creates. */
+export const OPTEX_TAGS = { optimizationId: 'optex:optimization-id', sourceVolume: 'optex:source-volume' } as const;
+
+/** EC2 refuses a volume modification within this long after the previous one started. */
+export const VOLUME_MODIFICATION_COOLDOWN_MS = 6 * 60 * 60 * 1000;
+
+// ── Volume performance ──
+
+/** Volume types whose IOPS can be provisioned (ModifyVolume `Iops`). */
+const IOPS_TYPES: ReadonlySet<string> = new Set(['gp3', 'io1', 'io2']);
+/** Volume types whose throughput can be provisioned (ModifyVolume `Throughput`). */
+const THROUGHPUT_TYPES: ReadonlySet<string> = new Set(['gp3']);
+
+type ObservedVolume = Extract<ObservedResource, { kind: 'volume' }>;
+
+/**
+ * The IOPS and throughput (MiB/s) a volume delivers now: the reported figures, else what follows from its type
+ * and size — gp2: IOPS = max(100, min(16000, 3 × size)), throughput 128 up to 170 GiB, 250 above (the
+ * conservative reading of AWS's gp2 table, so a replacement never delivers less); gp3 without figures: the baseline.
+ */
+export function effectiveVolumePerformance(volume: ObservedVolume): { iops?: number; throughput?: number } {
+  if (volume.volumeType === 'gp2') {
+    return {
+      iops: volume.iops ?? Math.max(100, Math.min(16000, 3 * volume.sizeGiB)),
+      throughput: volume.throughput ?? (volume.sizeGiB > 170 ? 250 : 128),
+    };
+  }
+  if (volume.volumeType === 'gp3') {
+    return {
+      iops: volume.iops ?? defaultPriceBook.gp3Baseline.iops,
+      throughput: volume.throughput ?? defaultPriceBook.gp3Baseline.throughputMBps,
+    };
+  }
+  return { iops: volume.iops, throughput: volume.throughput };
+}
+
+/** The ModifyVolume parameters that move `volume` to `volumeType` without lowering its performance, unless told otherwise. */
+function volumeTarget(volume: ObservedVolume, volumeType: string, iops: number | undefined, throughput: number | undefined): { iops?: number; throughput?: number } {
+  const now = effectiveVolumePerformance(volume);
+  const target: { iops?: number; throughput?: number } = {};
+  if (IOPS_TYPES.has(volumeType)) {
+    const floor = volumeType === 'gp3' ? defaultPriceBook.gp3Baseline.iops : 100;
+    target.iops = iops ?? Math.max(floor, now.iops ?? 0);
+  }
+  if (THROUGHPUT_TYPES.has(volumeType)) {
+    target.throughput = throughput ?? Math.max(defaultPriceBook.gp3Baseline.throughputMBps, now.throughput ?? 0);
+  }
+  return target;
+}
+
+/** What to restore a volume to: its original type, with its original IOPS/throughput where the type takes them. */
+function originalVolumeSettings(volume: ObservedVolume): { volumeType: string; iops?: number; throughput?: number } {
+  const now = effectiveVolumePerformance(volume);
+  return {
+    volumeType: volume.volumeType,
+    ...(IOPS_TYPES.has(volume.volumeType) && now.iops !== undefined ? { iops: now.iops } : {}),
+    ...(THROUGHPUT_TYPES.has(volume.volumeType) && now.throughput !== undefined ? { throughput: now.throughput } : {}),
+  };
+}
+
+// ── Pre-validation ──
+
+const OBSERVED_KIND: Readonly<Record<Action['type'], ObservedResource['kind']>> = {
+  rightsize: 'instance',
+  'stop-idle': 'instance',
+  'modify-volume': 'volume',
+  'delete-volume': 'volume',
+  'delete-snapshot': 'snapshot',
+  'release-address': 'address',
+  'purchase-reserved-instances': 'reserved-instances-offering',
+};
+
+const an = (noun: string): string => `${/^[aeiou]/.test(noun) ? 'an' : 'a'} ${noun}`;
+
+const observedId = (o: ObservedResource): string =>
+  o.kind === 'address' ? o.allocationId : o.kind === 'reserved-instances-offering' ? o.offeringId : o.id;
+
+/**
+ * What makes the live resource unfit for the recommendation (empty when it may go ahead): missing resource, wrong
+ * kind or id, and per action — rightsize: type is `currentInstanceType`, state running or stopped; stop-idle: running;
+ * modify-volume: no modification in progress, not already as asked, and (when `now` is given) not within the 6-hour
+ * cool-down; delete-volume: `available` and unattached; delete-snapshot: no image uses it; release-address: not
+ * associated; purchase-reserved-instances: the offering exists and `fixedPrice × instanceCount ≤ limitPrice`.
+ */
+export function preValidationProblems(rec: Recommendation, observed: ObservedResource | undefined, now?: Date): string[] {
+  const action = rec.action;
+  const expectedKind = OBSERVED_KIND[action.type];
+  const wanted = action.type === 'purchase-reserved-instances' ? `reserved instances offering ${action.offeringId}` : `${rec.resource.type} ${rec.resource.id}`;
+  if (observed === undefined) return [`${wanted} not found`];
+  if (observed.kind !== expectedKind) return [`${wanted} is ${an(observed.kind)}, ${action.type} needs ${an(expectedKind)}`];
+  const expectedId = action.type === 'purchase-reserved-instances' ? action.offeringId : rec.resource.id;
+  if (observedId(observed) !== expectedId) return [`observed resource ${observedId(observed)} is not ${wanted}`];
+
+  const problems: string[] = [];
+  switch (action.type) {
+    case 'rightsize': {
+      const o = observed as Extract<ObservedResource, { kind: 'instance' }>;
+      if (o.instanceType !== action.currentInstanceType) problems.push(`instance ${o.id} is ${o.instanceType}, the recommendation expects ${action.currentInstanceType}`);
+      if (o.state !== 'running' && o.state !== 'stopped') problems.push(`instance ${o.id} is ${o.state}, rightsize needs it running or stopped`);
+      break;
+    }
+    case 'stop-idle': {
+      const o = observed as Extract<ObservedResource, { kind: 'instance' }>;
+      if (o.state !== 'running') problems.push(`instance ${o.id} is ${o.state}, stop-idle needs it running`);
+      break;
+    }
+    case 'modify-volume': {
+      const o = observed as ObservedVolume;
+      if (o.modificationState === 'modifying' || o.modificationState === 'optimizing') {
+        problems.push(`volume ${o.id} has a modification in progress (${o.modificationState})`);
+      }
+      if (o.state !== 'available' && o.state !== 'in-use') problems.push(`volume ${o.id} is ${o.state}, modify-volume needs it available or in-use`);
+      const now_ = effectiveVolumePerformance(o);
+      if (
+        o.volumeType === action.targetVolumeType &&
+        (action.iops === undefined || action.iops === now_.iops) &&
+        (action.throughput === undefined || action.throughput === now_.throughput)
+      ) {
+        problems.push(`volume ${o.id} is already ${action.targetVolumeType}${action.iops !== undefined || action.throughput !== undefined ? ' with the requested IOPS/throughput' : ''}`);
+      }
+      if (now !== undefined && o.lastModificationStartedAt !== undefined) {
+        const since = now.getTime() - Date.parse(o.lastModificationStartedAt);
+        if (since >= 0 && since < VOLUME_MODIFICATION_COOLDOWN_MS) {
+          problems.push(`volume ${o.id} was modified at ${o.lastModificationStartedAt}; EC2 allows another modification only 6 hours later`);
+        }
+      }
+      break;
+    }
+    case 'delete-volume': {
+      const o = observed as ObservedVolume;
+      if (o.attachedTo !== undefined) problems.push(`volume ${o.id} is attached to ${o.attachedTo}`);
+      if (o.state !== 'available') problems.push(`volume ${o.id} is ${o.state}, delete-volume needs it available (unattached)`);
+      break;
+    }
+    case 'delete-snapshot': {
+      const o = observed as Extract<ObservedResource, { kind: 'snapshot' }>;
+      if (o.usedByImages.length > 0) problems.push(`snapshot ${o.id} is used by image(s) ${o.usedByImages.join(', ')}`);
+      break;
+    }
+    case 'release-address': {
+      const o = observed as Extract<ObservedResource, { kind: 'address' }>;
+      if (o.associationId !== undefined) problems.push(`address ${o.allocationId} (${o.publicIp}) is associated (${o.associationId})`);
+      break;
+    }
+    case 'purchase-reserved-instances': {
+      const o = observed as Extract<ObservedResource, { kind: 'reserved-instances-offering' }>;
+      const total = o.fixedPrice * action.instanceCount;
+      if (action.limitPrice !== undefined && total > action.limitPrice) {
+        problems.push(`offering ${o.offeringId} costs ${o.fixedPrice} × ${action.instanceCount} = ${total} upfront, above the limit price ${action.limitPrice}`);
+      }
+      break;
+    }
+    default: {
+      const _exhaustive: never = action;
+      return _exhaustive;
+    }
+  }
+  return problems;
+}
+
+// ── Execution plan ──
+
+function observedAs<K extends ObservedResource['kind']>(rec: Recommendation, observed: ObservedResource | undefined, kind: K): Extract<ObservedResource, { kind: K }> {
+  if (observed === undefined || observed.kind !== kind) {
+    throw new DomainError('INVALID_INPUT', `${rec.action.type} of ${rec.resource.id} needs the observed ${kind}, got ${observed === undefined ? 'nothing' : an(observed.kind)}`);
+  }
+  return observed as Extract<ObservedResource, { kind: K }>;
+}
+
+/**
+ * The steps that carry out a recommendation on the resource as observed by pre-validation
+ * (see the design's action table). Throws `DomainError('INVALID_INPUT')` when `observed` is not the
+ * kind of resource the action needs.
+ */
+export function executionPlan(rec: Recommendation, observed: ObservedResource | undefined, optimizationId: string): Step[] {
+  const action = rec.action;
+  const id = rec.resource.id;
+  switch (action.type) {
+    case 'rightsize': {
+      const instance = observedAs(rec, observed, 'instance');
+      const running = instance.state === 'running';
+      return [
+        ...(running ? [{ kind: 'stop-instance', instanceId: id } as const, { kind: 'wait-instance-stopped', instanceId: id } as const] : []),
+        { kind: 'modify-instance-type', instanceId: id, instanceType: action.targetInstanceType },
+        ...(running ? [{ kind: 'start-instance', instanceId: id } as const, { kind: 'wait-instance-running', instanceId: id } as const] : []),
+      ];
+    }
+    case 'stop-idle':
+      observedAs(rec, observed, 'instance');
+      return [
+        { kind: 'stop-instance', instanceId: id },
+        { kind: 'wait-instance-stopped', instanceId: id },
+      ];
+    case 'modify-volume': {
+      const volume = observedAs(rec, observed, 'volume');
+      return [{ kind: 'modify-volume', volumeId: id, volumeType: action.targetVolumeType, ...volumeTarget(volume, action.targetVolumeType, action.iops, action.throughput) }];
+    }
+    case 'delete-volume':
+      observedAs(rec, observed, 'volume');
+      if (!action.snapshotFirst) return [{ kind: 'delete-volume', volumeId: id }];
+      return [
+        {
+          kind: 'create-snapshot',
+          volumeId: id,
+          description: `optex ${optimizationId}: snapshot of ${id} before deletion`,
+          tags: { [OPTEX_TAGS.optimizationId]: optimizationId, [OPTEX_TAGS.sourceVolume]: id },
+        },
+        { kind: 'wait-snapshot-completed', snapshotFrom: 'create-snapshot' },
+        { kind: 'delete-volume', volumeId: id },
+      ];
+    case 'delete-snapshot':
+      observedAs(rec, observed, 'snapshot');
+      return [{ kind: 'delete-snapshot', snapshotId: id }];
+    case 'release-address': {
+      const address = observedAs(rec, observed, 'address');
+      return [{ kind: 'release-address', allocationId: address.allocationId }];
+    }
+    case 'purchase-reserved-instances':
+      observedAs(rec, observed, 'reserved-instances-offering');
+      return [
+        {
+          kind: 'purchase-reserved-instances',
+          offeringId: action.offeringId,
+          instanceCount: action.instanceCount,
+          ...(action.limitPrice !== undefined ? { limitPrice: action.limitPrice } : {}),
+        },
+      ];
+    default: {
+      const _exhaustive: never = action;
+      return _exhaustive;
+    }
+  }
+}
+
+// ── Rollback ──
+
+/** AWS reserves `aws:` tag keys: they cannot be set on a new resource. */
+const restorableTags = (tags: Readonly<Record<string, string>>): Record<string, string> =>
+  Object.fromEntries(Object.entries(tags).filter(([key]) => !key.toLowerCase().startsWith('aws:')));
+
+/**
+ * The steps that undo exactly the mutating steps in `completed` (the execution steps done so far), on the
+ * resource as pre-validation observed it:
+ * - rightsize: after the type change, (stop + wait if it was started again) → original type → start + wait if
+ *   it was running; after only the stop: start + wait;
+ * - stop-idle: start + wait; modify-volume: ModifyVolume back to the original type/IOPS/throughput;
+ * - delete-volume after the delete: CreateVolume from the snapshot with the original AZ/type/size/IOPS/throughput/tags
+ *   (nothing possible without a snapshot);
+ * - release-address: allocate the same public IP; purchase-reserved-instances: list them at the upfront price paid;
+ * - delete-snapshot: nothing.
+ * Empty when nothing needs (or can get) undoing.
+ */
+export function rollbackStepsFor(rec: Recommendation, observed: ObservedResource | undefined, completed: readonly Step[]): Step[] {
+  const done = new Set(completed.filter(isMutatingStep).map((s) => s.kind));
+  if (done.size === 0) return [];
+  const action = rec.action;
+  const id = rec.resource.id;
+  switch (action.type) {
+    case 'rightsize': {
+      const instance = observedAs(rec, observed, 'instance');
+      const wasRunning = instance.state === 'running';
+      if (done.has('modify-instance-type')) {
+        return [
+          ...(done.has('start-instance') ? [{ kind: 'stop-instance', instanceId: id } as const, { kind: 'wait-instance-stopped', instanceId: id } as const] : []),
+          { kind: 'modify-instance-type', instanceId: id, instanceType: instance.instanceType },
+          ...(wasRunning ? [{ kind: 'start-instance', instanceId: id } as const, { kind: 'wait-instance-running', instanceId: id } as const] : []),
+        ];
+      }
+      if (done.has('stop-instance')) {
+        return [
+          { kind: 'start-instance', instanceId: id },
+          { kind: 'wait-instance-running', instanceId: id },
+        ];
+      }
+      return [];
+    }
+    case 'stop-idle':
+      if (!done.has('stop-instance')) return [];
+      return [
+        { kind: 'start-instance', instanceId: id },
+        { kind: 'wait-instance-running', instanceId: id },
+      ];
+    case 'modify-volume': {
+      if (!done.has('modify-volume')) return [];
+      const volume = observedAs(rec, observed, 'volume');
+      return [{ kind: 'modify-volume', volumeId: id, ...originalVolumeSettings(volume) }];
+    }
+    case 'delete-volume': {
+      if (!done.has('delete-volume') || !done.has('create-snapshot')) return [];
+      const volume = observedAs(rec, observed, 'volume');
+      const perf = originalVolumeSettings(volume);
+      return [
+        {
+          kind: 'create-volume-from-snapshot',
+          snapshotFrom: 'create-snapshot',
+          availabilityZone: volume.availabilityZone,
+          volumeType: volume.volumeType,
+          sizeGiB: volume.sizeGiB,
+          ...(perf.iops !== undefined ? { iops: perf.iops } : {}),
+          ...(perf.throughput !== undefined ? { throughput: perf.throughput } : {}),
+          tags: restorableTags(volume.tags),
+        },
+      ];
+    }
+    case 'delete-snapshot':
+      return [];
+    case 'release-address': {
+      if (!done.has('release-address')) return [];
+      const address = observedAs(rec, observed, 'address');
+      return [{ kind: 'allocate-address', publicIp: address.publicIp }];
+    }
+    case 'purchase-reserved-instances': {
+      if (!done.has('purchase-reserved-instances')) return [];
+      const offering = observedAs(rec, observed, 'reserved-instances-offering');
+      return [{ kind: 'list-reserved-instances', reservedInstancesFrom: 'purchase-reserved-instances', instanceCount: action.instanceCount, price: offering.fixedPrice }];
+    }
+    default: {
+      const _exhaustive: never = action;
+      return _exhaustive;
+    }
+  }
+}
+
+/** The rollback of the whole plan: {@link rollbackStepsFor} with every mutating step of {@link executionPlan} completed. */
+export function rollbackPlan(rec: Recommendation, observed: ObservedResource | undefined): Step[] {
+  // The optimization id only names the snapshot, which the rollback refers to by its output, not by name.
+  return rollbackStepsFor(rec, observed, executionPlan(rec, observed, ''));
+}

@@ -1,0 +1,186 @@
+import { AT, OPT_ID, ev, observed, recs } from './__fixtures__';
+import { foldOptimization } from './decider';
+import type { OptimizationStatus } from './decider';
+import { executionPlan } from './plans';
+import { summarize, viewOf } from './projection';
+import type { OptimizationView } from './projection';
+import type { OptimizationEvent } from './events';
+
+const rec = recs.rightsize;
+const running = observed.runningInstance;
+const steps = executionPlan(rec, running, OPT_ID);
+const ok = { verdict: 'ok' } as const;
+const received = (dryRun = false) => ev('OptimizationReceived', { recommendation: rec, dryRun, deliveryId: 'd' });
+const assessed = ev('RiskAssessed', { baseLevel: 'MEDIUM', level: 'MEDIUM', factors: [], policyVersion: 'default-v1' });
+const requested = ev('ApprovalRequested', { authority: 'team-lead', requiredApprovals: 1, expiresAt: '2026-03-08T10:00:00.000Z' });
+const granted = ev('ApprovalGranted', { mode: 'manual', by: 'alice', approvers: ['alice'], final: true });
+const executing = (dryRun = false): OptimizationEvent[] => [
+  received(dryRun),
+  assessed,
+  requested,
+  granted,
+  ev('ExecutionScheduled', { batchId: 'b', notBefore: AT, priority: 'MEDIUM' }),
+  ev('ExecutionStarted', { dryRun }),
+  ev('PreValidationPassed', { observed: running }),
+];
+const validating: OptimizationEvent[] = [...executing(), ev('ExecutionSucceeded', { durationMs: 1200, dryRun: false })];
+const view = (events: OptimizationEvent[]) => viewOf(foldOptimization(events));
+
+describe('viewOf', () => {
+  it('shows a received optimization with nothing decided yet', () => {
+    expect(view([received()])).toEqual({
+      optimizationId: OPT_ID,
+      recommendationId: 'rec-rightsize',
+      resourceId: 'i-0abc',
+      action: 'rightsize',
+      risk: null,
+      approval: null,
+      status: 'received',
+      dryRun: false,
+      estimatedMonthlySavings: 70.08,
+      actualMonthlySavings: null,
+      accuracyPct: null,
+      reversible: 'yes',
+      error: null,
+      executionMs: null,
+    });
+  });
+
+  it('shows a pending manual approval with the risk', () => {
+    expect(view([received(), assessed, requested])).toMatchObject({ risk: 'MEDIUM', approval: 'pending', status: 'awaiting-approval' });
+  });
+
+  it('shows a pending approval while a second approver is missing', () => {
+    const first = ev('ApprovalGranted', { mode: 'manual', by: 'a', approvers: ['a'], final: false });
+    expect(view([received(), assessed, { ...requested, data: { ...requested.data, requiredApprovals: 2 } }, first]).approval).toBe('pending');
+  });
+
+  it('shows manual, auto, denied and expired approvals', () => {
+    expect(view([received(), assessed, requested, granted]).approval).toBe('manual');
+    expect(view([received(), assessed, ev('ApprovalGranted', { mode: 'auto', approvers: [], final: true })]).approval).toBe('auto');
+    expect(view([received(), assessed, requested, ev('ApprovalDenied', { by: 'b', reason: 'no' })]).approval).toBe('denied');
+    expect(view([received(), assessed, requested, ev('ApprovalExpired', { expiresAt: 'x' })]).approval).toBe('expired');
+  });
+
+  it('shows the actual savings, accuracy and execution time of a completed optimization', () => {
+    expect(view([...validating, ev('ValidationPassed', { actualMonthlySavings: 70.08, accuracyPct: 100, performance: ok })])).toMatchObject({
+      status: 'completed',
+      actualMonthlySavings: 70.08,
+      accuracyPct: 100,
+      executionMs: 1200,
+      error: null,
+    });
+  });
+
+  it('shows the execution error of a failed optimization', () => {
+    expect(view([...executing(), ev('ExecutionFailed', { error: { code: 'UnauthorizedOperation', message: 'not allowed' }, durationMs: 3 })])).toMatchObject({
+      status: 'failed',
+      error: 'UnauthorizedOperation: not allowed',
+      executionMs: 3,
+    });
+  });
+
+  it('shows pre-validation problems as the error', () => {
+    const events = [...executing().slice(0, 6), ev('PreValidationFailed', { reasons: ['instance i-0abc is stopping', 'x'] })];
+    expect(view(events).error).toBe('pre-validation failed: instance i-0abc is stopping; x');
+  });
+
+  it('shows validation problems and a rollback failure as the error', () => {
+    const events: OptimizationEvent[] = [
+      ...validating,
+      ev('ValidationFailed', { reasons: ['wrong type'], performance: ok }),
+      ev('RollbackStarted', { reason: 'validation failed: wrong type', steps }),
+      ev('RollbackFailed', { error: { code: 'InsufficientInstanceCapacity', message: 'none left' } }),
+    ];
+    expect(view(events)).toMatchObject({ status: 'rollback-failed', error: 'validation failed: wrong type; rollback failed: InsufficientInstanceCapacity: none left' });
+  });
+
+  it('derives the reversibility from the action before execution', () => {
+    const noSnapshot = { ...received(), data: { ...received().data, recommendation: recs.deleteVolumeNoSnapshot } };
+    expect(view([noSnapshot]).reversible).toBe('no');
+  });
+
+  it('refuses an empty stream', () => {
+    expect(() => viewOf({ status: 'initial' })).toThrow(/no optimization/);
+  });
+});
+
+const row = (status: OptimizationStatus, overrides: Partial<OptimizationView> = {}): OptimizationView => ({
+  optimizationId: `o-${status}`,
+  recommendationId: `r-${status}`,
+  resourceId: 'i-1',
+  action: 'rightsize',
+  risk: 'MEDIUM',
+  approval: 'auto',
+  status,
+  dryRun: false,
+  estimatedMonthlySavings: 10,
+  actualMonthlySavings: null,
+  accuracyPct: null,
+  reversible: 'yes',
+  error: null,
+  executionMs: null,
+  ...overrides,
+});
+
+describe('summarize', () => {
+  it('is all zeros for no input', () => {
+    expect(summarize([], { rejected: 0, duplicates: 0 })).toEqual({
+      received: 0,
+      rejected: 0,
+      duplicates: 0,
+      byStatus: {},
+      totalExecutions: 0,
+      successfulExecutions: 0,
+      failedExecutions: 0,
+      successRate: 0,
+      averageExecutionMs: 0,
+      estimatedMonthlySavings: 0,
+      realizedMonthlySavings: 0,
+      rollbacks: 0,
+    });
+  });
+
+  it('counts inputs, statuses, executions, rollbacks and savings', () => {
+    const views = [
+      row('completed', { actualMonthlySavings: 70.08, executionMs: 1000, estimatedMonthlySavings: 70.08 }),
+      row('completed', { actualMonthlySavings: 0.1, executionMs: 2000, estimatedMonthlySavings: 0.2 }),
+      row('dry-run-completed', { executionMs: 500, dryRun: true }),
+      row('failed', { executionMs: 100 }),
+      row('rolled-back', { actualMonthlySavings: 5, executionMs: 700 }),
+      row('rollback-failed', { executionMs: 300 }),
+      row('awaiting-approval', { approval: 'pending' }),
+      row('denied', { approval: 'denied' }),
+    ];
+    expect(summarize(views, { rejected: 2, duplicates: 1 })).toEqual({
+      received: 11,
+      rejected: 2,
+      duplicates: 1,
+      byStatus: { completed: 2, 'dry-run-completed': 1, failed: 1, 'rolled-back': 1, 'rollback-failed': 1, 'awaiting-approval': 1, denied: 1 },
+      totalExecutions: 6,
+      successfulExecutions: 3,
+      failedExecutions: 3,
+      successRate: 0.5,
+      averageExecutionMs: 767,
+      estimatedMonthlySavings: 130.28,
+      realizedMonthlySavings: 70.18,
+      rollbacks: 2,
+    });
+  });
+
+  it('rounds the success rate to 3 decimals', () => {
+    const summary = summarize([row('completed'), row('completed'), row('failed')], { rejected: 0, duplicates: 0 });
+    expect(summary.successRate).toBe(0.667);
+  });
+
+  it('counts a rollback in progress as an execution and a rollback, not yet a failure', () => {
+    const summary = summarize([row('rolling-back')], { rejected: 0, duplicates: 0 });
+    expect(summary).toMatchObject({ totalExecutions: 1, failedExecutions: 0, rollbacks: 1, successRate: 0 });
+  });
+
+  it('builds the same summary from folded streams', () => {
+    const completed = viewOf(foldOptimization([...validating, ev('ValidationPassed', { actualMonthlySavings: 70.08, accuracyPct: 100, performance: ok })]));
+    const summary = summarize([completed], { rejected: 0, duplicates: 0 });
+    expect(summary).toMatchObject({ received: 1, totalExecutions: 1, successfulExecutions: 1, successRate: 1, averageExecutionMs: 1200, realizedMonthlySavings: 70.08 });
+  });
+});

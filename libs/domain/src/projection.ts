@@ -1,0 +1,143 @@
+import { DomainError } from './errors';
+import { roundMoney, roundTo } from './numbers';
+import { reversibility } from './plans';
+import type { OptimizationState, OptimizationStatus } from './decider';
+import type { ActionType, Reversibility, RiskLevel } from './types';
+
+/** One row of `run --json`'s `optimizations` (the contract), plus `executionMs`. */
+export interface OptimizationView {
+  readonly optimizationId: string;
+  readonly recommendationId: string;
+  readonly resourceId: string;
+  readonly action: ActionType;
+  readonly risk: RiskLevel | null;
+  readonly approval: 'auto' | 'manual' | 'pending' | 'denied' | 'expired' | null;
+  readonly status: OptimizationStatus;
+  readonly dryRun: boolean;
+  readonly estimatedMonthlySavings: number;
+  readonly actualMonthlySavings: number | null;
+  readonly accuracyPct: number | null;
+  readonly reversible: Reversibility;
+  readonly error: string | null;
+  /** Execution duration (ms) once it succeeded or failed; `null` before. */
+  readonly executionMs: number | null;
+}
+
+function approvalOf(state: Exclude<OptimizationState, { status: 'initial' }>): OptimizationView['approval'] {
+  if (state.status === 'denied') return 'denied';
+  if (state.status === 'expired') return 'expired';
+  const { mode, grantedAt } = state.approval;
+  if (mode === 'auto') return 'auto';
+  if (mode === 'manual') return grantedAt !== undefined ? 'manual' : 'pending';
+  return null;
+}
+
+function errorOf(state: Exclude<OptimizationState, { status: 'initial' }>): string | null {
+  const parts: string[] = [];
+  const error = state.execution?.error;
+  if (error) parts.push(error.code === 'PRE_VALIDATION_FAILED' ? `pre-validation failed: ${error.message}` : `${error.code}: ${error.message}`);
+  if (state.validation && !state.validation.passed) parts.push(`validation failed: ${state.validation.problems.join('; ')}`);
+  const rollbackError = state.rollback?.error;
+  if (rollbackError) parts.push(`rollback failed: ${rollbackError.code}: ${rollbackError.message}`);
+  return parts.length > 0 ? parts.join('; ') : null;
+}
+
+/** The view row of an optimization. Throws `DomainError('NOT_FOUND')` for an empty stream. */
+export function viewOf(state: OptimizationState): OptimizationView {
+  if (state.status === 'initial') throw new DomainError('NOT_FOUND', 'viewOf: no optimization received on this stream');
+  const rec = state.recommendation;
+  return {
+    optimizationId: state.optimizationId,
+    recommendationId: rec.recommendationId,
+    resourceId: rec.resource.id,
+    action: rec.action.type,
+    risk: state.risk?.level ?? null,
+    approval: approvalOf(state),
+    status: state.status,
+    dryRun: state.dryRun,
+    estimatedMonthlySavings: rec.estimatedMonthlySavings,
+    // A change that was rolled back (or failed) realizes nothing, whatever validation measured before the rollback.
+    actualMonthlySavings: state.status === 'completed' ? (state.validation?.actualMonthlySavings ?? null) : null,
+    accuracyPct: state.validation?.accuracyPct ?? null,
+    reversible: state.execution?.reversible ?? reversibility(rec.action),
+    error: errorOf(state),
+    executionMs: state.execution?.durationMs ?? null,
+  };
+}
+
+/** The metrics summary (`run`, `resume` and `metrics` print it). */
+export interface Summary {
+  /** Every input: optimizations + rejected + duplicates. */
+  readonly received: number;
+  readonly rejected: number;
+  readonly duplicates: number;
+  /** Optimizations per status (only statuses present). */
+  readonly byStatus: Partial<Record<OptimizationStatus, number>>;
+  /** Optimizations whose execution started. */
+  readonly totalExecutions: number;
+  /** completed + dry-run-completed. */
+  readonly successfulExecutions: number;
+  /** failed after start + rolled-back + rollback-failed. */
+  readonly failedExecutions: number;
+  /** successful / total, 3 decimals; 0 without executions. */
+  readonly successRate: number;
+  /** Mean execution duration (ms, integer) of executions that ended; 0 when none. */
+  readonly averageExecutionMs: number;
+  /** Sum of the estimates of every optimization. */
+  readonly estimatedMonthlySavings: number;
+  /** Sum of the actual savings of `completed` optimizations. */
+  readonly realizedMonthlySavings: number;
+  /** Optimizations that started a rollback. */
+  readonly rollbacks: number;
+}
+
+/** Statuses reached only after ExecutionStarted (`failed` included: every failure happens during or after execution). */
+const STARTED: ReadonlySet<OptimizationStatus> = new Set([
+  'executing',
+  'validating',
+  'rolling-back',
+  'completed',
+  'dry-run-completed',
+  'failed',
+  'rolled-back',
+  'rollback-failed',
+]);
+const SUCCEEDED: ReadonlySet<OptimizationStatus> = new Set(['completed', 'dry-run-completed']);
+const FAILED: ReadonlySet<OptimizationStatus> = new Set(['failed', 'rolled-back', 'rollback-failed']);
+const ROLLED: ReadonlySet<OptimizationStatus> = new Set(['rolling-back', 'rolled-back', 'rollback-failed']);
+
+/** Builds the {@link Summary} from the optimization views and the intake counters. Money rounded to cents. */
+export function summarize(views: readonly OptimizationView[], counts: { readonly rejected: number; readonly duplicates: number }): Summary {
+  const byStatus: Partial<Record<OptimizationStatus, number>> = {};
+  let totalExecutions = 0;
+  let successfulExecutions = 0;
+  let failedExecutions = 0;
+  let rollbacks = 0;
+  let estimated = 0;
+  let realized = 0;
+  const durations: number[] = [];
+  for (const view of views) {
+    byStatus[view.status] = (byStatus[view.status] ?? 0) + 1;
+    if (STARTED.has(view.status)) totalExecutions += 1;
+    if (SUCCEEDED.has(view.status)) successfulExecutions += 1;
+    if (FAILED.has(view.status)) failedExecutions += 1;
+    if (ROLLED.has(view.status)) rollbacks += 1;
+    estimated += view.estimatedMonthlySavings;
+    if (view.status === 'completed' && view.actualMonthlySavings !== null) realized += view.actualMonthlySavings;
+    if (view.executionMs !== null) durations.push(view.executionMs);
+  }
+  return {
+    received: views.length + counts.rejected + counts.duplicates,
+    rejected: counts.rejected,
+    duplicates: counts.duplicates,
+    byStatus,
+    totalExecutions,
+    successfulExecutions,
+    failedExecutions,
+    successRate: totalExecutions === 0 ? 0 : roundTo(successfulExecutions / totalExecutions, 3),
+    averageExecutionMs: durations.length === 0 ? 0 : Math.round(durations.reduce((a, b) => a + b, 0) / durations.length),
+    estimatedMonthlySavings: roundMoney(estimated),
+    realizedMonthlySavings: roundMoney(realized),
+    rollbacks,
+  };
+}

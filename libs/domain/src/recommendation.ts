@@ -1,0 +1,146 @@
+import { z } from 'zod';
+import { ACTION_TYPES, RISK_LEVELS } from './types';
+import type { ActionType, FieldError, Recommendation, ResourceType } from './types';
+import { fieldErrorsOf } from './field-errors';
+
+// ── Building blocks ──
+
+const nonEmpty = () => z.string().min(1, { error: 'must not be empty' });
+const positiveInt = () => z.number().int({ error: 'must be a whole number' }).positive({ error: 'must be greater than 0' });
+
+/** Which resource type each action applies to. */
+export const RESOURCE_TYPE_OF_ACTION: Readonly<Record<ActionType, ResourceType>> = {
+  rightsize: 'ec2:instance',
+  'stop-idle': 'ec2:instance',
+  'modify-volume': 'ec2:volume',
+  'delete-volume': 'ec2:volume',
+  'delete-snapshot': 'ec2:snapshot',
+  'release-address': 'ec2:elastic-ip',
+  'purchase-reserved-instances': 'ec2:reserved-instances',
+};
+
+const RESOURCE_TYPES = ['ec2:instance', 'ec2:volume', 'ec2:elastic-ip', 'ec2:snapshot', 'ec2:reserved-instances'] as const satisfies readonly ResourceType[];
+
+const rightsizeAction = z
+  .strictObject({
+    type: z.literal('rightsize'),
+    currentInstanceType: nonEmpty().describe('Instance type the resource has now, e.g. m5.xlarge.'),
+    targetInstanceType: nonEmpty().describe('Instance type to move to; must differ from currentInstanceType.'),
+  })
+  .refine((a) => a.targetInstanceType !== a.currentInstanceType, {
+    path: ['targetInstanceType'],
+    error: 'must differ from action.currentInstanceType',
+  });
+
+const actionSchema = z.discriminatedUnion('type', [
+  rightsizeAction,
+  z.strictObject({ type: z.literal('stop-idle') }),
+  z.strictObject({
+    type: z.literal('modify-volume'),
+    targetVolumeType: nonEmpty().describe('EBS volume type to move to, e.g. gp3.'),
+    iops: positiveInt().optional().describe('Provisioned IOPS; when left out, at least what the volume has now.'),
+    throughput: positiveInt().optional().describe('Throughput in MiB/s; when left out, at least what the volume has now.'),
+  }),
+  z.strictObject({
+    type: z.literal('delete-volume'),
+    snapshotFirst: z.boolean().default(true).describe('Snapshot the volume before deleting it (makes the deletion reversible).'),
+  }),
+  z.strictObject({ type: z.literal('delete-snapshot') }),
+  z.strictObject({ type: z.literal('release-address') }),
+  z.strictObject({
+    type: z.literal('purchase-reserved-instances'),
+    offeringId: nonEmpty(),
+    instanceCount: positiveInt(),
+    limitPrice: z.number().positive({ error: 'must be greater than 0' }).optional().describe('Maximum total upfront price (USD) for the purchase.'),
+  }),
+]);
+
+/**
+ * The recommendation input contract (zod 4). Objects are strict (unknown fields are rejected), and
+ * the action type must fit the resource type ({@link RESOURCE_TYPE_OF_ACTION}).
+ * `action.snapshotFirst` of `delete-volume` defaults to `true`.
+ */
+export const recommendationSchema = z
+  .strictObject({
+    recommendationId: nonEmpty().describe('Id of the recommendation at its source; (source, recommendationId) identifies it.'),
+    source: nonEmpty().describe('The analyzer that produced it, e.g. compute-optimizer.'),
+    accountId: z.string().regex(/^\d{12}$/, { error: 'must be exactly 12 digits' }),
+    region: z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d+$/, { error: 'must be an AWS region like us-east-1' }),
+    resource: z.strictObject({
+      type: z.enum(RESOURCE_TYPES),
+      id: nonEmpty().describe('Instance, volume or snapshot id; allocation id for addresses; offering id for reserved instances.'),
+      tags: z.record(z.string(), z.string()).optional(),
+      monthlyCost: z.number().min(0, { error: 'must be at least 0' }).optional().describe('What the resource costs per month now (USD).'),
+    }),
+    action: actionSchema,
+    estimatedMonthlySavings: z.number().min(0, { error: 'must be at least 0' }),
+    currency: z.literal('USD'),
+    priority: z.enum(RISK_LEVELS as unknown as ['LOW', 'MEDIUM', 'HIGH', 'CRITICAL']).optional(),
+    createdAt: z.iso.datetime({ offset: true, error: 'must be an ISO-8601 date-time, e.g. 2026-01-31T12:00:00Z' }).optional(),
+  })
+  .refine((r) => RESOURCE_TYPE_OF_ACTION[r.action.type] === r.resource.type, {
+    path: ['action', 'type'],
+    // Runs even when other fields failed, so that every error is reported at once.
+    when: (payload) => actionAndResourceTypes(payload.value) !== undefined,
+    error: (issue) => {
+      const types = actionAndResourceTypes(issue.input);
+      return types
+        ? `${types.action} does not apply to resource.type ${types.resource} (${types.action} needs ${RESOURCE_TYPE_OF_ACTION[types.action]})`
+        : 'does not apply to resource.type';
+    },
+  })
+  .meta({
+    title: 'optex recommendation',
+    description:
+      'A cost optimization recommendation for optex. The action type must fit resource.type: rightsize and stop-idle → ec2:instance; ' +
+      'modify-volume and delete-volume → ec2:volume; delete-snapshot → ec2:snapshot; release-address → ec2:elastic-ip; ' +
+      'purchase-reserved-instances → ec2:reserved-instances. For rightsize, targetInstanceType must differ from currentInstanceType.',
+  });
+
+function actionAndResourceTypes(value: unknown): { action: ActionType; resource: ResourceType } | undefined {
+  if (value === null || typeof value !== 'object') return undefined;
+  const { action, resource } = value as { action?: unknown; resource?: unknown };
+  const actionType = action !== null && typeof action === 'object' ? (action as { type?: unknown }).type : undefined;
+  const resourceType = resource !== null && typeof resource === 'object' ? (resource as { type?: unknown }).type : undefined;
+  if (!(ACTION_TYPES as readonly unknown[]).includes(actionType) || !(RESOURCE_TYPES as readonly unknown[]).includes(resourceType)) return undefined;
+  return { action: actionType as ActionType, resource: resourceType as ResourceType };
+}
+
+// Compile-time proof that the schema produces exactly `Recommendation` (both directions).
+type SchemaOutput = z.output<typeof recommendationSchema>;
+const _outputIsRecommendation = (r: SchemaOutput): Recommendation => r;
+const _recommendationIsOutput = (r: Recommendation): SchemaOutput => ({ ...r, resource: { ...r.resource }, action: { ...r.action } });
+void _outputIsRecommendation;
+void _recommendationIsOutput;
+
+/** Result of {@link parseRecommendation}: the recommendation, or every error found. */
+export type ParseResult<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly errors: FieldError[] };
+
+/**
+ * Validates raw input against {@link recommendationSchema}. On failure, returns every error, each with a
+ * dotted path (`action.targetInstanceType`, `(root)`) and a message that starts with that path.
+ */
+export function parseRecommendation(raw: unknown): ParseResult<Recommendation> {
+  const result = recommendationSchema.safeParse(raw, { reportInput: true });
+  if (result.success) return { ok: true, value: result.data };
+  return { ok: false, errors: fieldErrorsOf(result.error.issues) };
+}
+
+/**
+ * The recommendation contract as JSON Schema (draft 2020-12, input shape: fields with defaults are optional),
+ * for analyzers. The action/resource pairing is expressed as `allOf` if/then rules; "targetInstanceType differs
+ * from currentInstanceType" cannot be expressed in JSON Schema and is only in the description.
+ */
+export function recommendationJsonSchema(): Record<string, unknown> {
+  return z.toJSONSchema(recommendationSchema, {
+    io: 'input',
+    target: 'draft-2020-12',
+    override: (ctx) => {
+      if (ctx.zodSchema !== recommendationSchema) return;
+      ctx.jsonSchema.allOf = ACTION_TYPES.map((action) => ({
+        if: { properties: { action: { properties: { type: { const: action } }, required: ['type'] } }, required: ['action'] },
+        then: { properties: { resource: { properties: { type: { const: RESOURCE_TYPE_OF_ACTION[action] } } } } },
+      }));
+    },
+  }) as Record<string, unknown>;
+}

@@ -1,0 +1,178 @@
+import { roundMoney, roundTo } from './numbers';
+import { addressMonthly, instanceMonthly, snapshotMonthly, volumeMonthly } from './pricing';
+import type { PriceBook } from './pricing';
+import { effectiveVolumePerformance } from './plans';
+import type { Policy } from './policy';
+import type { ObservedResource, PerformanceImpact, Recommendation, StepOutputs } from './types';
+
+/** Instance states EC2 bills compute for. */
+const BILLED_INSTANCE_STATES: ReadonlySet<string> = new Set(['pending', 'running']);
+
+/**
+ * What a resource costs per month from the price book: a running (or pending) instance hourly × 730, any other
+ * instance state 0 (its volumes are priced separately); a volume per GiB-month × size (provisioned IOPS/throughput
+ * not priced); a snapshot at full size; a public IPv4 address. `undefined` when the book does not know the type, and
+ * for a reserved-instances offering (not a recurring resource: see {@link actualMonthlySavings}).
+ */
+export function monthlyCostOf(observed: ObservedResource, region: string, pb: PriceBook): number | undefined {
+  switch (observed.kind) {
+    case 'instance':
+      return BILLED_INSTANCE_STATES.has(observed.state) ? instanceMonthly(pb, region, observed.instanceType) : 0;
+    case 'volume':
+      return volumeMonthly(pb, region, observed.volumeType, observed.sizeGiB);
+    case 'snapshot':
+      return snapshotMonthly(pb, region, observed.sizeGiB);
+    case 'address':
+      return addressMonthly(pb, region);
+    case 'reserved-instances-offering':
+      return undefined;
+    default: {
+      const _exhaustive: never = observed;
+      return _exhaustive;
+    }
+  }
+}
+
+const difference = (before: number | undefined, after: number | undefined): number | undefined =>
+  before === undefined || after === undefined ? undefined : roundMoney(before - after);
+
+/**
+ * Actual monthly savings (USD, 2 decimals) of a carried-out recommendation, from the price book: cost before minus
+ * cost after. Per action — rightsize, stop-idle, modify-volume: before − after (needs `after`); delete-volume: the
+ * volume's cost, minus the snapshot kept of the same size (when one was taken: `outputs.snapshotId`, or by default
+ * `snapshotFirst`); delete-snapshot: the snapshot's cost; release-address: the address's cost (3.65);
+ * purchase-reserved-instances: (on-demand monthly − (fixedPrice / months of the term + recurringHourly × 730)) × count.
+ * `undefined` when a price is unknown or the resource to compare is missing. May be negative.
+ */
+export function actualMonthlySavings(
+  rec: Recommendation,
+  before: ObservedResource,
+  after: ObservedResource | undefined,
+  region: string,
+  pb: PriceBook,
+  outputs?: StepOutputs,
+): number | undefined {
+  const action = rec.action;
+  switch (action.type) {
+    case 'rightsize':
+    case 'stop-idle':
+    case 'modify-volume':
+      if (after === undefined || after.kind !== before.kind) return undefined;
+      return difference(monthlyCostOf(before, region, pb), monthlyCostOf(after, region, pb));
+    case 'delete-volume': {
+      if (before.kind !== 'volume') return undefined;
+      const snapshotKept = outputs !== undefined ? outputs['snapshotId'] !== undefined : action.snapshotFirst;
+      return difference(volumeMonthly(pb, region, before.volumeType, before.sizeGiB), snapshotKept ? snapshotMonthly(pb, region, before.sizeGiB) : 0);
+    }
+    case 'delete-snapshot':
+      if (before.kind !== 'snapshot') return undefined;
+      return roundMoney(snapshotMonthly(pb, region, before.sizeGiB));
+    case 'release-address':
+      if (before.kind !== 'address') return undefined;
+      return roundMoney(addressMonthly(pb, region));
+    case 'purchase-reserved-instances': {
+      if (before.kind !== 'reserved-instances-offering' || before.durationSeconds <= 0) return undefined;
+      const onDemand = instanceMonthly(pb, region, before.instanceType);
+      if (onDemand === undefined) return undefined;
+      const months = before.durationSeconds / (pb.hoursPerMonth * 3600);
+      const reserved = before.fixedPrice / months + before.recurringHourly * pb.hoursPerMonth;
+      return roundMoney((onDemand - reserved) * action.instanceCount);
+    }
+    default: {
+      const _exhaustive: never = action;
+      return _exhaustive;
+    }
+  }
+}
+
+/**
+ * How close the estimate was: `max(0, 100 × (1 − |actual − estimated| / estimated))`, 1 decimal;
+ * 100 when both are 0, 0 when only the estimate is 0.
+ */
+export function accuracyPct(actual: number, estimated: number): number {
+  if (estimated === 0) return actual === 0 ? 100 : 0;
+  return roundTo(Math.max(0, 100 * (1 - Math.abs(actual - estimated) / estimated)), 1);
+}
+
+const GONE_STATES: ReadonlySet<string> = new Set(['deleting', 'deleted']);
+
+/**
+ * Post-validation: how the resource after the change differs from what was asked (empty when it is as asked).
+ * rightsize: the target type, in the state it had before; stop-idle: stopped; modify-volume: the target type (and the
+ * IOPS/throughput the recommendation named); delete-volume, delete-snapshot, release-address: gone (or deleting);
+ * purchase-reserved-instances: nothing to check on the offering.
+ */
+export function expectedOutcomeProblems(rec: Recommendation, before: ObservedResource, after: ObservedResource | undefined): string[] {
+  const action = rec.action;
+  const id = rec.resource.id;
+  switch (action.type) {
+    case 'rightsize': {
+      if (after === undefined || after.kind !== 'instance') return [`instance ${id} not found after the change`];
+      const problems: string[] = [];
+      if (after.instanceType !== action.targetInstanceType) problems.push(`instance ${id} is ${after.instanceType}, expected ${action.targetInstanceType}`);
+      if (before.kind === 'instance' && after.state !== before.state) problems.push(`instance ${id} is ${after.state}, expected ${before.state} as before the change`);
+      return problems;
+    }
+    case 'stop-idle':
+      if (after === undefined || after.kind !== 'instance') return [`instance ${id} not found after the change`];
+      return after.state === 'stopped' ? [] : [`instance ${id} is ${after.state}, expected stopped`];
+    case 'modify-volume': {
+      if (after === undefined || after.kind !== 'volume') return [`volume ${id} not found after the change`];
+      const problems: string[] = [];
+      if (after.volumeType !== action.targetVolumeType) problems.push(`volume ${id} is ${after.volumeType}, expected ${action.targetVolumeType}`);
+      const perf = effectiveVolumePerformance(after);
+      if (action.iops !== undefined && perf.iops !== undefined && perf.iops !== action.iops) problems.push(`volume ${id} has ${perf.iops} IOPS, expected ${action.iops}`);
+      if (action.throughput !== undefined && perf.throughput !== undefined && perf.throughput !== action.throughput) {
+        problems.push(`volume ${id} has ${perf.throughput} MiB/s throughput, expected ${action.throughput}`);
+      }
+      return problems;
+    }
+    case 'delete-volume':
+    case 'delete-snapshot':
+      if (after === undefined) return [];
+      if ((after.kind === 'volume' || after.kind === 'snapshot') && GONE_STATES.has(after.state)) return [];
+      return [`${rec.resource.type} ${id} still exists after the deletion`];
+    case 'release-address':
+      return after === undefined ? [] : [`address ${id} is still allocated after the release`];
+    case 'purchase-reserved-instances':
+      return [];
+    default: {
+      const _exhaustive: never = action;
+      return _exhaustive;
+    }
+  }
+}
+
+/** Performance figures around a change; `undefined` = no data. */
+export interface PerformanceSample {
+  readonly cpuP95Before?: number;
+  readonly cpuP95After?: number;
+  readonly statusChecksPassed?: boolean;
+}
+
+/**
+ * Performance verdict of a change: `degraded` when CPU p95 after is above the policy's
+ * `validation.maxCpuP95AfterPct` (80) or a status check failed; `unknown` for a rightsize without any data after;
+ * `ok` otherwise. A stopped instance (stop-idle) has no load to measure: `ok` unless a status check failed.
+ * Actions that do not touch compute are `ok` without data.
+ */
+export function performanceImpact(rec: Recommendation, sample: PerformanceSample, policy: Policy): PerformanceImpact {
+  const figures = {
+    ...(sample.cpuP95Before !== undefined ? { cpuP95Before: sample.cpuP95Before } : {}),
+    ...(sample.cpuP95After !== undefined ? { cpuP95After: sample.cpuP95After } : {}),
+    ...(sample.statusChecksPassed !== undefined ? { statusChecksPassed: sample.statusChecksPassed } : {}),
+  };
+  if (sample.statusChecksPassed === false) return { ...figures, verdict: 'degraded' };
+  if (rec.action.type === 'stop-idle') return { ...figures, verdict: 'ok' };
+  if (sample.cpuP95After !== undefined && sample.cpuP95After > policy.validation.maxCpuP95AfterPct) return { ...figures, verdict: 'degraded' };
+  if (rec.action.type === 'rightsize' && sample.cpuP95After === undefined && sample.statusChecksPassed === undefined) return { ...figures, verdict: 'unknown' };
+  return { ...figures, verdict: 'ok' };
+}
+
+/** The reasons a performance impact fails validation (empty unless `degraded`). */
+export function performanceProblems(impact: PerformanceImpact): string[] {
+  if (impact.verdict !== 'degraded') return [];
+  const cpu = impact.cpuP95After !== undefined ? `CPU p95 after the change ${impact.cpuP95After}%` : undefined;
+  if (impact.statusChecksPassed === false) return [`performance degraded: status checks failed after the change${cpu ? ` (${cpu})` : ''}`];
+  return [`performance degraded: ${cpu ?? 'no detail'}${cpu && impact.cpuP95Before !== undefined ? `, before ${impact.cpuP95Before}%` : ''}`];
+}
