@@ -58,7 +58,7 @@ export function viewOf(state: OptimizationState): OptimizationView {
     estimatedMonthlySavings: rec.estimatedMonthlySavings,
     // A change that was rolled back (or failed) realizes nothing, whatever validation measured before the rollback.
     actualMonthlySavings: state.status === 'completed' ? (state.validation?.actualMonthlySavings ?? null) : null,
-    accuracyPct: state.validation?.accuracyPct ?? null,
+    accuracyPct: state.status === 'completed' ? (state.validation?.accuracyPct ?? null) : null,
     reversible: state.execution?.reversible ?? reversibility(rec.action),
     error: errorOf(state),
     executionMs: state.execution?.durationMs ?? null,

@@ -37,6 +37,8 @@ export function rejectedTable(rows: readonly RejectedRow[]): string {
   );
 }
 
+const average = (total: number, count: number): number => (count > 0 ? Math.round((total / count) * 100) / 100 : 0);
+
 export function summaryText(s: Summary): string {
   const statuses = Object.entries(s.byStatus)
     .map(([k, v]) => `${k} ${v}`)
@@ -45,7 +47,7 @@ export function summaryText(s: Summary): string {
     `Received ${s.received} recommendations: ${s.received - s.rejected - s.duplicates} optimizations, ${s.rejected} rejected, ${s.duplicates} duplicates.`,
     `By status: ${statuses || 'none'}.`,
     `Executions: ${s.totalExecutions} total, ${s.successfulExecutions} succeeded, ${s.failedExecutions} failed, success rate ${(s.successRate * 100).toFixed(1)} %, average ${s.averageExecutionMs} ms.`,
-    `Savings per month: estimated ${money(s.estimatedMonthlySavings)}, realized ${money(s.realizedMonthlySavings)}.`,
+    `Savings per month: estimated ${money(s.estimatedMonthlySavings)} (average ${money(average(s.estimatedMonthlySavings, s.received - s.rejected - s.duplicates))} per optimization), realized ${money(s.realizedMonthlySavings)} (average ${money(average(s.realizedMonthlySavings, s.byStatus['completed'] ?? 0))} per completed one).`,
   ].join('\n');
 }
 

@@ -59,7 +59,7 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
 export async function main(argv: readonly string[], io?: Partial<Io>): Promise<number> {
   const out = io?.out ?? ((s: string) => process.stdout.write(`${s}\n`));
   const err = io?.err ?? ((s: string) => process.stderr.write(`${s}\n`));
-  const logger = io?.logger ?? createLogger({ service: 'optex-cli', level: process.env.OPTEX_LOG_LEVEL ?? 'warn' });
+  const logger = io?.logger ?? createLogger({ service: 'optex-cli', level: process.env.OPTEX_LOG_LEVEL ?? 'error' });
   let code = 0;
   const program = buildProgram({ out, err, logger }, (c) => (code = c));
   try {

@@ -1,0 +1,350 @@
+import type { EC2Client } from '@aws-sdk/client-ec2';
+import { Ec2Error } from '@optex/ports';
+import type { ResourceRef } from '@optex/ports';
+import { AwsEc2Gateway } from './aws-ec2-gateway';
+import type { AwsEc2GatewayOptions } from './aws-ec2-gateway';
+import { describeAwsFailure } from './aws-errors';
+
+type Handler = (input: Record<string, unknown>, signal: AbortSignal | undefined) => unknown;
+
+/** A stand-in for EC2Client: answers each command by name, records every call. */
+class FakeEc2 {
+  readonly calls: { command: string; input: Record<string, unknown> }[] = [];
+  constructor(private readonly handlers: Record<string, Handler>) {}
+  send = async (command: { constructor: { name: string }; input: Record<string, unknown> }, options?: { abortSignal?: AbortSignal }) => {
+    const name = command.constructor.name.replace(/Command$/, '');
+    this.calls.push({ command: name, input: command.input });
+    const handler = this.handlers[name];
+    if (!handler) throw new Error(`fake EC2: no handler for ${name}`);
+    return handler(command.input, options?.abortSignal);
+  };
+  destroy = () => undefined;
+  count(command: string): number {
+    return this.calls.filter((c) => c.command === command).length;
+  }
+}
+
+const sdkError = (code: string, status = 400, message = `${code} happened`) =>
+  Object.assign(new Error(message), { name: code, Code: code, $fault: status >= 500 ? 'server' : 'client', $metadata: { httpStatusCode: status } });
+
+const ref = (id: string, region = 'us-east-1'): ResourceRef => ({ accountId: '123456789012', region, id });
+
+function gateway(fakes: FakeEc2 | Record<string, FakeEc2>, options: AwsEc2GatewayOptions = {}): AwsEc2Gateway {
+  return AwsEc2Gateway.create({
+    retry: { maxRetries: 3, initialDelayMs: 1, maxDelayMs: 2 },
+    ...options,
+    clientFor: (region) => {
+      const fake = fakes instanceof FakeEc2 ? fakes : fakes[region];
+      if (!fake) throw new Error(`no fake for ${region}`);
+      return fake as unknown as EC2Client;
+    },
+  });
+}
+
+const instance = (state: string, type = 't3.large') => ({
+  Reservations: [{ Instances: [{ InstanceId: 'i-1', InstanceType: type, State: { Name: state }, Tags: [{ Key: 'env', Value: 'prod' }], Placement: { AvailabilityZone: 'us-east-1a' } }] }],
+});
+
+async function rejection(promise: Promise<unknown>): Promise<Ec2Error> {
+  try {
+    await promise;
+  } catch (error) {
+    expect(error).toBeInstanceOf(Ec2Error);
+    return error as Ec2Error;
+  }
+  throw new Error('expected a rejection');
+}
+
+describe('describeAwsFailure (SDK error translation)', () => {
+  it('takes the AWS code from the error and keeps 4xx codes non-transient', () => {
+    expect(describeAwsFailure(sdkError('IncorrectInstanceState'))).toMatchObject({ code: 'IncorrectInstanceState', transient: false, throttling: false });
+  });
+  it('marks throttling codes transient and throttling', () => {
+    expect(describeAwsFailure(sdkError('RequestLimitExceeded', 503))).toMatchObject({ code: 'RequestLimitExceeded', transient: true, throttling: true });
+    expect(describeAwsFailure(sdkError('ThrottlingException'))).toMatchObject({ transient: true, throttling: true });
+  });
+  it('names a code-less 5xx (an HTML error page) after its HTTP status', () => {
+    const bare = Object.assign(new Error('XML parse error'), { $metadata: { httpStatusCode: 500 } });
+    expect(describeAwsFailure(bare)).toMatchObject({ code: 'InternalError', transient: true, httpStatus: 500 });
+    const unavailable = Object.assign(new Error('down'), { $metadata: { httpStatusCode: 503 } });
+    expect(describeAwsFailure(unavailable)).toMatchObject({ code: 'ServiceUnavailable', transient: true });
+  });
+  it('treats connection failures as transient NetworkError', () => {
+    const refused = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:1'), { code: 'ECONNREFUSED', $metadata: { attempts: 1 } });
+    expect(describeAwsFailure(refused)).toMatchObject({ code: 'NetworkError', transient: true, throttling: false });
+  });
+});
+
+describe('AwsEc2Gateway with a fake client', () => {
+  it('retries RequestLimitExceeded: two throttled calls, then the third answers', async () => {
+    let n = 0;
+    const fake = new FakeEc2({
+      DescribeInstances: () => {
+        n += 1;
+        if (n <= 2) throw sdkError('RequestLimitExceeded', 503);
+        return instance('running');
+      },
+    });
+    const info = await gateway(fake).describeInstance(ref('i-1'));
+    expect(info).toEqual({ id: 'i-1', instanceType: 't3.large', state: 'running', tags: { env: 'prod' }, availabilityZone: 'us-east-1a' });
+    expect(fake.count('DescribeInstances')).toBe(3);
+  });
+
+  it('gives up after maxRetries and reports the last transient error', async () => {
+    const fake = new FakeEc2({ DescribeInstances: () => { throw sdkError('RequestLimitExceeded', 503); } });
+    const error = await rejection(gateway(fake, { retry: { maxRetries: 2, initialDelayMs: 1, maxDelayMs: 1 } }).describeInstance(ref('i-1')));
+    expect(error.awsCode).toBe('RequestLimitExceeded');
+    expect(error.transient).toBe(true);
+    expect(fake.count('DescribeInstances')).toBe(3);
+  });
+
+  it('does not retry a non-transient error', async () => {
+    const fake = new FakeEc2({ DescribeInstances: () => { throw sdkError('AuthFailure', 401); } });
+    const error = await rejection(gateway(fake).describeInstance(ref('i-1')));
+    expect(error.awsCode).toBe('AuthFailure');
+    expect(error.transient).toBe(false);
+    expect(fake.count('DescribeInstances')).toBe(1);
+  });
+
+  it('resolves describe* to undefined on a NotFound code', async () => {
+    const fake = new FakeEc2({
+      DescribeInstances: () => { throw sdkError('InvalidInstanceID.NotFound'); },
+      DescribeVolumes: () => { throw sdkError('InvalidVolume.NotFound'); },
+      DescribeSnapshots: () => { throw sdkError('InvalidSnapshot.NotFound'); },
+      DescribeAddresses: () => { throw sdkError('InvalidAllocationID.NotFound'); },
+      DescribeReservedInstancesOfferings: () => ({ ReservedInstancesOfferings: [] }),
+    });
+    const gw = gateway(fake);
+    await expect(gw.describeInstance(ref('i-x'))).resolves.toBeUndefined();
+    await expect(gw.describeVolume(ref('vol-x'))).resolves.toBeUndefined();
+    await expect(gw.describeSnapshot(ref('snap-x'))).resolves.toBeUndefined();
+    await expect(gw.describeAddress(ref('eipalloc-x'))).resolves.toBeUndefined();
+    await expect(gw.describeReservedInstancesOffering(ref('off-x'))).resolves.toBeUndefined();
+  });
+
+  it('opens the breaker of one account+region after consecutive transient failures, then half-opens after the cool-down', async () => {
+    let failing = true;
+    const east = new FakeEc2({
+      DescribeInstances: () => {
+        if (failing) throw sdkError('InternalError', 500);
+        return instance('running');
+      },
+    });
+    const west = new FakeEc2({ DescribeInstances: () => instance('stopped') });
+    const gw = gateway({ 'us-east-1': east, 'eu-west-1': west }, {
+      retry: { maxRetries: 0 },
+      breaker: { consecutiveFailures: 3, halfOpenAfterMs: 80 },
+    });
+    for (let i = 0; i < 3; i++) expect((await rejection(gw.describeInstance(ref('i-1')))).awsCode).toBe('InternalError');
+    const open = await rejection(gw.describeInstance(ref('i-1')));
+    expect(open.awsCode).toBe('CircuitOpen');
+    expect(open.transient).toBe(true);
+    expect(east.count('DescribeInstances')).toBe(3); // the open circuit did not reach the client
+    // another region (another breaker) is unaffected
+    await expect(gw.describeInstance(ref('i-1', 'eu-west-1'))).resolves.toMatchObject({ state: 'stopped' });
+    // another account in the same region has its own breaker too
+    await expect(gw.describeInstance({ ...ref('i-1'), accountId: '210987654321' })).rejects.toMatchObject({ awsCode: 'InternalError' });
+
+    await new Promise((r) => setTimeout(r, 100));
+    failing = false;
+    await expect(gw.describeInstance(ref('i-1'))).resolves.toMatchObject({ state: 'running' }); // trial call closes it
+    await expect(gw.describeInstance(ref('i-1'))).resolves.toMatchObject({ state: 'running' });
+  });
+
+  it('does not count rejections (4xx business codes) towards the breaker', async () => {
+    const fake = new FakeEc2({ DescribeInstances: () => { throw sdkError('UnauthorizedOperation', 403); } });
+    const gw = gateway(fake, { retry: { maxRetries: 0 }, breaker: { consecutiveFailures: 2, halfOpenAfterMs: 60_000 } });
+    for (let i = 0; i < 4; i++) expect((await rejection(gw.describeInstance(ref('i-1')))).awsCode).toBe('UnauthorizedOperation');
+    expect(fake.count('DescribeInstances')).toBe(4);
+  });
+
+  it('times out each attempt, aborts the request and retries it', async () => {
+    const signals: AbortSignal[] = [];
+    const fake = new FakeEc2({
+      DescribeInstances: (_input, signal) => {
+        signals.push(signal!);
+        return new Promise(() => undefined); // never answers
+      },
+    });
+    const error = await rejection(gateway(fake, { callTimeoutMs: 30, retry: { maxRetries: 1, initialDelayMs: 1, maxDelayMs: 1 } }).describeInstance(ref('i-1')));
+    expect(error.awsCode).toBe('RequestTimeout');
+    expect(error.transient).toBe(true);
+    expect(fake.count('DescribeInstances')).toBe(2);
+    expect(signals.every((s) => s.aborted)).toBe(true);
+  });
+
+  it('retries a call without idempotency token on throttling only, and reports a 5xx of it as an unknown outcome', async () => {
+    let n = 0;
+    const throttledThenOk = new FakeEc2({
+      AllocateAddress: () => {
+        n += 1;
+        if (n <= 2) throw sdkError('RequestLimitExceeded', 503);
+        return { AllocationId: 'eipalloc-1', PublicIp: '54.0.0.1' };
+      },
+    });
+    await expect(gateway(throttledThenOk).allocateAddress({ accountId: '123456789012', region: 'us-east-1' })).resolves.toEqual({
+      allocationId: 'eipalloc-1',
+      publicIp: '54.0.0.1',
+    });
+    expect(throttledThenOk.count('AllocateAddress')).toBe(3);
+
+    const failing = new FakeEc2({ PurchaseReservedInstancesOffering: () => { throw sdkError('InternalError', 500); } });
+    const error = await rejection(
+      gateway(failing).purchaseReservedInstancesOffering({ accountId: '123456789012', region: 'us-east-1', offeringId: 'off-1', instanceCount: 1 }),
+    );
+    expect(failing.count('PurchaseReservedInstancesOffering')).toBe(1);
+    expect(error.awsCode).toBe('InternalError');
+    expect(error.transient).toBe(false);
+    expect(error.message).toMatch(/outcome unknown/);
+  });
+
+  it('treats a NotFound on the retry of a delete as done', async () => {
+    let n = 0;
+    const fake = new FakeEc2({
+      DescribeVolumes: () => ({ Volumes: [{ VolumeId: 'vol-1', State: 'available', Attachments: [] }] }),
+      DescribeVolumesModifications: () => ({ VolumesModifications: [] }),
+      DeleteVolume: () => {
+        n += 1;
+        if (n === 1) throw sdkError('InternalError', 500);
+        throw sdkError('InvalidVolume.NotFound');
+      },
+    });
+    await expect(gateway(fake).deleteVolume(ref('vol-1'))).resolves.toBeUndefined();
+    expect(fake.count('DeleteVolume')).toBe(2);
+  });
+
+  describe('dry run', () => {
+    it('sends DryRun=true without checking state, and surfaces DryRunOperation', async () => {
+      const fake = new FakeEc2({
+        ModifyInstanceAttribute: (input) => {
+          expect(input).toMatchObject({ DryRun: true, InstanceId: 'i-1', InstanceType: { Value: 't3.small' } });
+          throw sdkError('DryRunOperation', 412, 'Request would have succeeded, but DryRun flag is set.');
+        },
+      });
+      const error = await rejection(gateway(fake).modifyInstanceType(ref('i-1'), 't3.small', { dryRun: true }));
+      expect(error.awsCode).toBe('DryRunOperation');
+      expect(fake.count('DescribeInstances')).toBe(0);
+    });
+
+    it('surfaces UnauthorizedOperation', async () => {
+      const fake = new FakeEc2({ StopInstances: () => { throw sdkError('UnauthorizedOperation', 403, 'You are not authorized to perform this operation.'); } });
+      const error = await rejection(gateway(fake).stopInstance(ref('i-1'), { dryRun: true }));
+      expect(error.awsCode).toBe('UnauthorizedOperation');
+      expect(error.transient).toBe(false);
+    });
+
+    it('refuses to report success when the endpoint performed a dry-run call', async () => {
+      const fake = new FakeEc2({ DeleteSnapshot: () => ({}) });
+      expect((await rejection(gateway(fake).deleteSnapshot(ref('snap-1'), { dryRun: true }))).awsCode).toBe('DryRunIgnored');
+    });
+
+    it('never sends CreateReservedInstancesListing (no DryRun in the EC2 API)', async () => {
+      const fake = new FakeEc2({});
+      const request = { accountId: '123456789012', region: 'us-east-1', reservedInstancesId: 'ri-1', instanceCount: 1, price: 100 };
+      expect((await rejection(gateway(fake).createReservedInstancesListing(request, { dryRun: true }))).awsCode).toBe('DryRunOperation');
+      expect(fake.calls).toHaveLength(0);
+    });
+  });
+
+  describe('EC2 rules enforced before the call', () => {
+    it('refuses an instance type change unless stopped', async () => {
+      const fake = new FakeEc2({ DescribeInstances: () => instance('running'), ModifyInstanceAttribute: () => ({}) });
+      const error = await rejection(gateway(fake).modifyInstanceType(ref('i-1'), 't3.small'));
+      expect(error.awsCode).toBe('IncorrectInstanceState');
+      expect(fake.count('ModifyInstanceAttribute')).toBe(0);
+    });
+
+    it('refuses a volume modification within 6 hours of the last one, by the injected clock', async () => {
+      const started = new Date('2030-01-01T00:00:00Z');
+      let now = new Date('2030-01-01T05:59:00Z');
+      const fake = new FakeEc2({
+        DescribeVolumes: () => ({ Volumes: [{ VolumeId: 'vol-1', VolumeType: 'gp3', Size: 10, State: 'available', AvailabilityZone: 'us-east-1a' }] }),
+        DescribeVolumesModifications: () => ({ VolumesModifications: [{ VolumeId: 'vol-1', ModificationState: 'completed', StartTime: started }] }),
+        ModifyVolume: () => ({ VolumeModification: {} }),
+      });
+      const gw = gateway(fake, { clock: { now: () => now } });
+      expect((await rejection(gw.modifyVolume(ref('vol-1'), { volumeType: 'gp2' }))).awsCode).toBe('VolumeModificationRateExceeded');
+      expect(fake.count('ModifyVolume')).toBe(0);
+      now = new Date('2030-01-01T06:00:01Z');
+      await gw.modifyVolume(ref('vol-1'), { volumeType: 'gp2' });
+      expect(fake.count('ModifyVolume')).toBe(1);
+    });
+
+    it('refuses a volume modification while one is optimizing; a volume never modified (NotFound modifications) is fine', async () => {
+      let modifications: () => unknown = () => ({ VolumesModifications: [{ VolumeId: 'vol-1', ModificationState: 'optimizing', StartTime: new Date(0) }] });
+      const fake = new FakeEc2({
+        DescribeVolumes: () => ({ Volumes: [{ VolumeId: 'vol-1', VolumeType: 'gp2', Size: 10, State: 'available', AvailabilityZone: 'us-east-1a' }] }),
+        DescribeVolumesModifications: () => modifications(),
+        ModifyVolume: () => ({ VolumeModification: {} }),
+      });
+      const gw = gateway(fake);
+      expect((await rejection(gw.modifyVolume(ref('vol-1'), { volumeType: 'gp3' }))).message).toMatch(/in progress \(optimizing\)/);
+      modifications = () => { throw sdkError('InvalidVolumeModification.NotFound'); };
+      await gw.modifyVolume(ref('vol-1'), { volumeType: 'gp3', iops: 3000, throughput: 125 });
+      expect(fake.calls.at(-1)).toEqual({ command: 'ModifyVolume', input: { VolumeId: 'vol-1', VolumeType: 'gp3', Iops: 3000, Throughput: 125, DryRun: undefined } });
+    });
+  });
+
+  describe('images using a snapshot', () => {
+    it('asks DescribeImages with the block-device-mapping.snapshot-id filter by default', async () => {
+      const fake = new FakeEc2({
+        DescribeSnapshots: () => ({ Snapshots: [{ SnapshotId: 'snap-1', VolumeSize: 8, State: 'completed' }] }),
+        DescribeImages: () => ({ Images: [{ ImageId: 'ami-1', BlockDeviceMappings: [{ Ebs: { SnapshotId: 'snap-1' } }] }] }),
+      });
+      await expect(gateway(fake).describeSnapshot(ref('snap-1'))).resolves.toMatchObject({ usedByImages: ['ami-1'] });
+      expect(fake.calls.find((c) => c.command === 'DescribeImages')!.input).toMatchObject({
+        Owners: ['self'],
+        Filters: [{ Name: 'block-device-mapping.snapshot-id', Values: ['snap-1'] }],
+      });
+    });
+
+    it('scans the own images page by page when told to', async () => {
+      const fake = new FakeEc2({
+        DescribeSnapshots: () => ({ Snapshots: [{ SnapshotId: 'snap-1', VolumeSize: 8, State: 'completed' }] }),
+        DescribeImages: (input) =>
+          input['NextToken'] === undefined
+            ? { Images: [{ ImageId: 'ami-other', BlockDeviceMappings: [{ Ebs: { SnapshotId: 'snap-2' } }] }], NextToken: 'p2' }
+            : { Images: [{ ImageId: 'ami-2', BlockDeviceMappings: [{ Ebs: { SnapshotId: 'snap-1' } }] }] },
+      });
+      await expect(gateway(fake, { imageLookup: 'scan-own-images' }).describeSnapshot(ref('snap-1'))).resolves.toMatchObject({ usedByImages: ['ami-2'] });
+      expect(fake.calls.filter((c) => c.command === 'DescribeImages').map((c) => c.input['Filters'])).toEqual([undefined, undefined]);
+    });
+  });
+
+  it('refuses a ref of another account when the gateway knows its account', async () => {
+    const fake = new FakeEc2({});
+    const error = await rejection(gateway(fake, { accountId: '999999999999' }).describeInstance(ref('i-1')));
+    expect(error.awsCode).toBe('AccountMismatch');
+    expect(fake.calls).toHaveLength(0);
+  });
+
+  it('names the bad field of an invalid request without calling EC2', async () => {
+    const fake = new FakeEc2({});
+    const gw = gateway(fake);
+    expect((await rejection(gw.modifyInstanceType(ref('i-1'), ''))).message).toMatch(/instanceType must be a non-empty string/);
+    expect((await rejection(gw.modifyVolume(ref('vol-1'), { volumeType: 'gp3', iops: -1 }))).message).toMatch(/target\.iops/);
+    const purchase = gw.purchaseReservedInstancesOffering({ accountId: '123456789012', region: 'us-east-1', offeringId: 'o', instanceCount: 0 });
+    expect((await rejection(purchase)).message).toMatch(/instanceCount must be a positive integer/);
+    expect((await rejection(gw.describeInstance({ accountId: '123456789012', region: '', id: 'i-1' }))).message).toMatch(/region/);
+    expect(fake.calls).toHaveLength(0);
+    expect(() => AwsEc2Gateway.create({ callTimeoutMs: 0 })).toThrow(/callTimeoutMs must be a positive number/);
+    expect(() => AwsEc2Gateway.create({ retry: { maxRetries: 1.5 } })).toThrow(/retry\.maxRetries must be an integer/);
+  });
+
+  it('maps an instance waiter that runs out of time to WaiterTimeout', async () => {
+    const fake = new FakeEc2({ DescribeInstances: () => instance('stopping') });
+    const gw = gateway(fake, { waiter: { minDelaySeconds: 0.02, maxDelaySeconds: 0.05 } });
+    const started = Date.now();
+    const error = await rejection(gw.waitForInstanceState(ref('i-1'), 'stopped', 300));
+    expect(error.awsCode).toBe('WaiterTimeout');
+    expect(Date.now() - started).toBeLessThan(2_000);
+    expect(fake.count('DescribeInstances')).toBeGreaterThan(1);
+  });
+
+  it('maps a waiter that reaches a failure state to IncorrectInstanceState', async () => {
+    const fake = new FakeEc2({ DescribeInstances: () => instance('terminated') });
+    const error = await rejection(gateway(fake, { waiter: { minDelaySeconds: 0.02, maxDelaySeconds: 0.05 } }).waitForInstanceState(ref('i-1'), 'stopped', 5_000));
+    expect(error.awsCode).toBe('IncorrectInstanceState');
+    expect(error.message).toMatch(/terminated/);
+  });
+});
