@@ -1,0 +1,253 @@
+import Database from 'better-sqlite3';
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { eventStoreContract } from '@optex/testing';
+import { ConcurrencyError, InfrastructureError, type NewEvent, type RecordedEvent } from '@optex/ports';
+import { PartialDuplicateAppendError } from '../errors';
+import { SqliteEventStore } from './sqlite-event-store';
+
+const dir = mkdtempSync(join(tmpdir(), 'optex-sqlite-store-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+eventStoreContract('SQLite :memory:', async () => SqliteEventStore.open(':memory:'));
+eventStoreContract('SQLite file', async () => SqliteEventStore.open(join(dir, 'contract.db'), { pageSize: 64 }));
+
+describe('SqliteEventStore (SQLite specifics)', () => {
+  let n = 0;
+  const file = () => join(dir, `specific-${++n}.db`);
+  const stores: SqliteEventStore[] = [];
+  const open = (path: string, options?: Parameters<typeof SqliteEventStore.open>[1]) => {
+    const store = SqliteEventStore.open(path, options);
+    stores.push(store);
+    return store;
+  };
+  afterEach(async () => {
+    await Promise.all(stores.splice(0).map((s) => s.close()));
+  });
+  const event = (type: string, data: unknown = {}): NewEvent => ({ id: randomUUID(), type, data });
+
+  it('creates the schema (WAL, synchronous=NORMAL, user_version 1) and keeps events across a reopen', async () => {
+    const path = file();
+    const first = open(path);
+    await first.appendToStream('s-1', [event('A'), event('B')], 'no_stream');
+    await first.close();
+
+    const raw = new Database(path, { readonly: true });
+    expect(raw.pragma('journal_mode', { simple: true })).toBe('wal');
+    expect(raw.pragma('user_version', { simple: true })).toBe(1);
+    expect(raw.prepare('SELECT COUNT(*) AS n FROM events').get()).toEqual({ n: 2 });
+    raw.close();
+
+    const second = open(path);
+    const read = await second.readStream('s-1');
+    expect(read.map((e) => [e.type, e.revision])).toEqual([
+      ['A', 0n],
+      ['B', 1n],
+    ]);
+    const appended = await second.appendToStream('s-1', [event('C')], 1n);
+    expect(appended.nextExpectedRevision).toBe(2n);
+    expect(appended.position.commit).toBeGreaterThan(read[1].position.commit);
+    expect(appended.position.prepare).toBe(appended.position.commit);
+  });
+
+  it('a second instance on the same file sees appends through the subscription poll', async () => {
+    const path = file();
+    const reader = open(path, { pollIntervalMs: 20 });
+    const writer = open(path);
+    const seen: RecordedEvent[] = [];
+    reader.subscribeToAll(async (e) => void seen.push(e));
+    await writer.appendToStream('shared-1', [event('FromWriter1')], 'no_stream');
+    await waitUntil(() => seen.length === 1);
+    await writer.appendToStream('shared-1', [event('FromWriter2'), event('FromWriter3')], 0n);
+    await waitUntil(() => seen.length === 3);
+    expect(seen.map((e) => e.type)).toEqual(['FromWriter1', 'FromWriter2', 'FromWriter3']);
+  });
+
+  it('two instances on one file: exactly one of two appends with the same expected revision wins', async () => {
+    const path = file();
+    const a = open(path);
+    const b = open(path);
+    await a.appendToStream('race', [event('Start')], 'no_stream');
+    const results = await Promise.allSettled([a.appendToStream('race', [event('A')], 0n), b.appendToStream('race', [event('B')], 0n)]);
+    expect(results.map((r) => r.status).sort()).toEqual(['fulfilled', 'rejected']);
+    expect(results.find((r) => r.status === 'rejected')).toMatchObject({ reason: expect.any(ConcurrencyError) });
+    expect(await b.readStream('race')).toHaveLength(2);
+  });
+
+  it('an append through this instance wakes its subscriptions at once, without waiting for the poll', async () => {
+    const store = open(':memory:', { pollIntervalMs: 60_000 });
+    const seen: string[] = [];
+    store.subscribeToAll(async (e) => void seen.push(e.type));
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    const started = Date.now();
+    await store.appendToStream('wake', [event('Now')], 'no_stream');
+    await waitUntil(() => seen.length === 1);
+    expect(Date.now() - started).toBeLessThan(1000);
+  });
+
+  it('a filtered subscription skips many non-matching events and still delivers the matching ones in order', async () => {
+    const store = open(':memory:', { pageSize: 7 });
+    const seen: string[] = [];
+    store.subscribeToAll(async (e) => void seen.push(e.type), { filter: { kind: 'eventType', prefixes: ['Rare'] } });
+    for (let i = 0; i < 10; i++) await store.appendToStream(`noise-${i}`, Array.from({ length: 10 }, () => event('Noise')), 'no_stream');
+    await store.appendToStream('rare', [event('Rare1')], 'no_stream');
+    for (let i = 0; i < 3; i++) await store.appendToStream(`more-${i}`, Array.from({ length: 9 }, () => event(i === 1 ? 'Rare2' : 'Noise')), 'no_stream');
+    await waitUntil(() => seen.length === 10);
+    expect(seen).toEqual(['Rare1', ...Array.from({ length: 9 }, () => 'Rare2')]);
+  });
+
+  it('readAll pages (page size 3) forwards and backwards with a filter', async () => {
+    const store = open(':memory:', { pageSize: 3 });
+    const wanted: string[] = [];
+    for (let i = 0; i < 8; i++) {
+      const keep = event('Keep', { i });
+      wanted.push(keep.id);
+      await store.appendToStream(`p-${i}`, [event('Skip'), keep, event('Skip')], 'no_stream');
+    }
+    const read = async (options: Parameters<SqliteEventStore['readAll']>[0]) => {
+      const ids: string[] = [];
+      for await (const e of store.readAll(options)) ids.push(e.id);
+      return ids;
+    };
+    const filter = { kind: 'eventType', prefixes: ['Keep'] } as const;
+    expect(await read({ filter })).toEqual(wanted);
+    expect(await read({ filter, direction: 'backwards' })).toEqual([...wanted].reverse());
+    expect(await read({ filter, maxCount: 4 })).toEqual(wanted.slice(0, 4));
+    expect(await read({})).toHaveLength(24);
+  });
+
+  it('an append whose ids are all already in the stream, even not at its end, writes nothing and returns the current revision', async () => {
+    const store = open(':memory:');
+    const early = [event('A'), event('B')];
+    await store.appendToStream('mid', early, 'no_stream');
+    const later = await store.appendToStream('mid', [event('C')], 1n);
+    const repeated = await store.appendToStream('mid', early, 'no_stream');
+    expect(repeated).toEqual(later);
+    expect(await store.readStream('mid')).toHaveLength(3);
+  });
+
+  it('a partial repeat fails with PartialDuplicateAppendError naming the ids', async () => {
+    const store = open(':memory:');
+    const a = event('A');
+    const b = event('B');
+    await store.appendToStream('partial', [a], 'no_stream');
+    const error = await store.appendToStream('partial', [a, b], 0n).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(PartialDuplicateAppendError);
+    expect(error).toBeInstanceOf(ConcurrencyError);
+    expect(error).toMatchObject({ code: 'CONCURRENCY', duplicateIds: [a.id], newIds: [b.id], actual: 0n });
+    expect((error as Error).message).toContain(a.id);
+    expect((error as Error).message).toContain(b.id);
+  });
+
+  it('ids are compared case-insensitively and stored in lower case', async () => {
+    const store = open(':memory:');
+    const id = randomUUID().toUpperCase();
+    await store.appendToStream('upper', [{ id, type: 'A', data: {} }], 'no_stream');
+    expect((await store.appendToStream('upper', [{ id: id.toLowerCase(), type: 'A', data: {} }], 'no_stream')).nextExpectedRevision).toBe(0n);
+    expect((await store.readStream('upper'))[0].id).toBe(id.toLowerCase());
+  });
+
+  it('records recordedAt from the given clock, in milliseconds', async () => {
+    const at = new Date('2026-03-01T12:34:56.789Z');
+    const store = open(':memory:', { clock: { now: () => at } });
+    await store.appendToStream('clock', [event('A')], 'no_stream');
+    expect((await store.readStream('clock'))[0].recordedAt.toISOString()).toBe(at.toISOString());
+  });
+
+  it('rejects bad arguments with errors naming the field', async () => {
+    const store = open(':memory:');
+    await expect(store.appendToStream('', [event('A')], 'any')).rejects.toThrow(/stream must be a non-empty string/);
+    await expect(store.appendToStream('s', [], 'any')).rejects.toThrow(/events must be a non-empty array/);
+    await expect(store.appendToStream('s', [event('A')], -1n)).rejects.toThrow(/expected revision/);
+    await expect(store.appendToStream('s', [event('A')], 'latest' as never)).rejects.toThrow(/expected revision/);
+    await expect(store.appendToStream('s', [event('')], 'any')).rejects.toThrow(/events\[0\]\.type/);
+    await expect(store.appendToStream('s', [event('A'), event('B', { big: 1n })], 'any')).rejects.toThrow(/events\[1\]\.data must be JSON-serialisable/);
+    const twice = event('A');
+    await expect(store.appendToStream('s', [twice, event('B'), twice], 'any')).rejects.toThrow(/events\[2\]\.id .* repeats events\[0\]\.id/);
+    await expect(store.appendToStream('s', [{ ...event('A'), metadata: [] as never }], 'any')).rejects.toThrow(/events\[0\]\.metadata/);
+    await expect(store.readStream('s', { maxCount: -1 })).rejects.toThrow(/maxCount/);
+    await expect(store.readStream('s', { fromRevision: 1 as never })).rejects.toThrow(/fromRevision/);
+    await expect(store.readAll({ filter: { kind: 'eventType', prefixes: [] } })[Symbol.asyncIterator]().next()).rejects.toThrow(/filter\.prefixes/);
+    await expect(store.readAll({ direction: 'sideways' as never })[Symbol.asyncIterator]().next()).rejects.toThrow(/direction/);
+    expect(() => store.subscribeToAll(async () => undefined, { fromPosition: { commit: 1 } as never })).toThrow(/fromPosition/);
+    expect(() => SqliteEventStore.open(':memory:', { pollIntervalMs: 0 })).toThrow(/pollIntervalMs/);
+    expect(await store.readStream('s')).toEqual([]);
+  });
+
+  it('driver failures surface as InfrastructureError', async () => {
+    expect(() => SqliteEventStore.open(join(dir, 'missing-dir', 'x.db'))).toThrow(InfrastructureError);
+
+    const path = file();
+    const store = open(path, { busyTimeoutMs: 50 });
+    const locker = new Database(path);
+    locker.exec('BEGIN IMMEDIATE');
+    try {
+      const error = await store.appendToStream('locked', [event('A')], 'any').catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(InfrastructureError);
+      expect((error as Error).message).toMatch(/append to locked.*database is locked/);
+    } finally {
+      locker.exec('ROLLBACK');
+      locker.close();
+    }
+    expect((await store.appendToStream('locked', [event('A')], 'any')).nextExpectedRevision).toBe(0n);
+
+    await store.close();
+    await expect(store.appendToStream('s', [event('A')], 'any')).rejects.toThrow(InfrastructureError);
+    await expect(store.readStream('s')).rejects.toThrow(/closed/);
+    expect(() => store.subscribeToAll(async () => undefined)).toThrow(InfrastructureError);
+  });
+
+  it('refuses a file whose schema is newer than this code knows', async () => {
+    const path = file();
+    const raw = new Database(path);
+    raw.pragma('user_version = 7');
+    raw.close();
+    expect(() => SqliteEventStore.open(path)).toThrow(/schema version 7 is newer/);
+  });
+
+  it('a failing read is reported to onDropped and the subscription resumes from the last delivered event', async () => {
+    const path = file();
+    const store = open(path, { pollIntervalMs: 10 });
+    await store.appendToStream('drop', [event('Before')], 'no_stream');
+    const seen: string[] = [];
+    const dropped: unknown[] = [];
+    store.subscribeToAll(async (e) => void seen.push(e.type), { onDropped: (error) => dropped.push(error) });
+    await waitUntil(() => seen.length === 1);
+    const other = new Database(path);
+    other.exec('ALTER TABLE events RENAME TO events_away');
+    await waitUntil(() => dropped.length > 0);
+    other.exec('ALTER TABLE events_away RENAME TO events');
+    other.close();
+    expect(dropped[0]).toBeInstanceOf(InfrastructureError);
+    await store.appendToStream('drop', [event('After')], 0n);
+    await waitUntil(() => seen.length === 2);
+    expect(seen).toEqual(['Before', 'After']);
+  });
+
+  it('close() stops subscriptions, waiting for a running handler, and is idempotent', async () => {
+    const store = open(':memory:');
+    let running = false;
+    let calls = 0;
+    store.subscribeToAll(async () => {
+      calls++;
+      running = true;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      running = false;
+    });
+    await store.appendToStream('c', [event('A'), event('B')], 'no_stream');
+    await waitUntil(() => running);
+    await Promise.all([store.close(), store.close()]);
+    expect(running).toBe(false);
+    expect(calls).toBe(1);
+  });
+});
+
+async function waitUntil(condition: () => boolean, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}

@@ -1,0 +1,292 @@
+import Database from 'better-sqlite3';
+import {
+  ConcurrencyError,
+  InfrastructureError,
+  OptexError,
+  systemClock,
+  type AppendResult,
+  type Clock,
+  type EventFilter,
+  type EventStore,
+  type ExpectedRevision,
+  type GlobalPosition,
+  type NewEvent,
+  type ReadAllOptions,
+  type ReadStreamOptions,
+  type RecordedEvent,
+  type SubscribeOptions,
+  type Subscription,
+} from '@optex/ports';
+import { PartialDuplicateAppendError } from '../errors';
+import { assertExpectedRevision, assertFilter, assertPosition, assertReadAllOptions, assertReadStreamOptions, assertStreamName, serializeEvents, type SerializedEvent } from '../validation';
+import { SCHEMA_SQL, SCHEMA_VERSION } from './schema';
+import { SqliteSubscription, type SubscriptionPage, type SubscriptionSource } from './sqlite-subscription';
+
+/** Options of {@link SqliteEventStore.open}. */
+export interface SqliteEventStoreOptions {
+  /**
+   * How often a caught-up subscription looks for events appended by *another* connection to the
+   * same file. Appends through this instance wake its subscriptions at once.
+   * @defaultValue 100
+   */
+  readonly pollIntervalMs?: number;
+  /** Rows fetched per query by `readAll` and by subscriptions. @defaultValue 500 */
+  readonly pageSize?: number;
+  /** How long an append waits for another connection's write lock before failing. @defaultValue 5000 */
+  readonly busyTimeoutMs?: number;
+  /** Source of `recordedAt`. @defaultValue systemClock */
+  readonly clock?: Clock;
+}
+
+interface EventRow {
+  readonly position: bigint;
+  readonly stream: string;
+  readonly revision: bigint;
+  readonly event_id: string;
+  readonly type: string;
+  readonly data: string;
+  readonly metadata: string;
+  readonly recorded_at: bigint;
+}
+
+interface AppendOutcome {
+  readonly written: boolean;
+  readonly result: AppendResult;
+}
+
+const MAX_INT64 = 9223372036854775807n;
+const COLUMNS = 'position, stream, revision, event_id, type, data, metadata, recorded_at';
+
+/**
+ * The event log in one SQLite file (better-sqlite3), for the embedded default and for tests
+ * (`:memory:`). The driver is synchronous; the port's promises wrap it.
+ *
+ * - One `events` table; the global position is the AUTOINCREMENT rowid, used as both `commit`
+ *   and `prepare`. Unique (stream, revision) and (stream, event id).
+ * - WAL journal, `synchronous=NORMAL`: a commit is durable against a process crash, and against
+ *   power loss up to the last checkpoint.
+ * - Appends run in one `BEGIN IMMEDIATE` transaction per call, so several processes may share the
+ *   file: writers queue on the lock (up to `busyTimeoutMs`), readers never block.
+ * - Idempotent appends: when every event id of a call is already in the stream, the call writes
+ *   nothing and returns the stream's current revision and last position, whatever the expected
+ *   revision; when only some are, it fails with {@link PartialDuplicateAppendError}.
+ * - Driver failures surface as `InfrastructureError`, conflicts as `ConcurrencyError`, bad
+ *   arguments as `TypeError`/`RangeError` naming the field.
+ */
+export class SqliteEventStore implements EventStore {
+  private readonly statements: ReturnType<typeof prepareStatements>;
+  private readonly readAllStatements = new Map<string, Database.Statement>();
+  private readonly subscriptions = new Set<SqliteSubscription>();
+  private readonly appendTransaction: Database.Transaction<(stream: string, events: readonly SerializedEvent[], expected: ExpectedRevision) => AppendOutcome>;
+  private readonly pollIntervalMs: number;
+  private readonly pageSize: number;
+  private readonly clock: Clock;
+  private closing: Promise<void> | undefined;
+  private closed = false;
+
+  private constructor(
+    private readonly db: Database.Database,
+    /** The file this store writes to (`:memory:` for an in-memory store). */
+    readonly path: string,
+    options: SqliteEventStoreOptions,
+  ) {
+    this.pollIntervalMs = positiveInteger(options.pollIntervalMs ?? 100, 'pollIntervalMs');
+    this.pageSize = positiveInteger(options.pageSize ?? 500, 'pageSize');
+    this.clock = options.clock ?? systemClock;
+    this.statements = prepareStatements(db);
+    this.appendTransaction = db.transaction((stream, events, expected) => this.appendInTransaction(stream, events, expected));
+  }
+
+  /**
+   * Opens (creating it and its schema if missing) the SQLite event log at `path`, or a private
+   * in-memory one for `':memory:'`. The parent directory must exist (see `createEventStore`).
+   * @throws InfrastructureError when the file cannot be opened or holds a newer/foreign schema.
+   */
+  static open(path: string, options: SqliteEventStoreOptions = {}): SqliteEventStore {
+    assertStreamName(path, 'path');
+    const busyTimeoutMs = positiveInteger(options.busyTimeoutMs ?? 5000, 'busyTimeoutMs');
+    positiveInteger(options.pollIntervalMs ?? 100, 'pollIntervalMs');
+    positiveInteger(options.pageSize ?? 500, 'pageSize');
+    let db: Database.Database | undefined;
+    try {
+      db = new Database(path, { timeout: busyTimeoutMs });
+      db.pragma('journal_mode = WAL');
+      db.pragma('synchronous = NORMAL');
+      const version = Number(db.pragma('user_version', { simple: true }));
+      if (version > SCHEMA_VERSION) throw new Error(`schema version ${version} is newer than the ${SCHEMA_VERSION} this optex knows`);
+      db.exec(SCHEMA_SQL);
+      if (version < SCHEMA_VERSION) db.pragma(`user_version = ${SCHEMA_VERSION}`);
+      return new SqliteEventStore(db, path, options);
+    } catch (error) {
+      db?.close();
+      throw new InfrastructureError(`cannot open the SQLite event store at ${path}: ${messageOf(error)}`, { cause: error });
+    }
+  }
+
+  async appendToStream(stream: string, events: readonly NewEvent[], expected: ExpectedRevision): Promise<AppendResult> {
+    assertStreamName(stream);
+    assertExpectedRevision(expected);
+    const serialized = serializeEvents(events);
+    const outcome = this.guard(`append to ${stream}`, () => this.appendTransaction.immediate(stream, serialized, expected));
+    if (outcome.written) for (const subscription of this.subscriptions) subscription.wake();
+    return outcome.result;
+  }
+
+  async readStream(stream: string, options: ReadStreamOptions = {}): Promise<RecordedEvent[]> {
+    assertStreamName(stream);
+    assertReadStreamOptions(options);
+    if (options.maxCount === 0) return [];
+    const backwards = options.direction === 'backwards';
+    const from = options.fromRevision ?? (backwards ? MAX_INT64 : 0n);
+    const statement = backwards ? this.statements.readStreamBackwards : this.statements.readStreamForwards;
+    return this.guard(`read stream ${stream}`, () => (statement.all({ stream, from, limit: options.maxCount ?? -1 }) as EventRow[]).map(toRecordedEvent));
+  }
+
+  readAll(options: ReadAllOptions = {}): AsyncIterable<RecordedEvent> {
+    return this.readAllPages(options);
+  }
+
+  subscribeToAll(handler: (event: RecordedEvent) => Promise<void>, options: SubscribeOptions = {}): Subscription {
+    if (typeof handler !== 'function') throw new TypeError('handler must be a function');
+    if (options.fromPosition !== undefined) assertPosition(options.fromPosition, 'fromPosition');
+    if (options.filter !== undefined) assertFilter(options.filter);
+    this.assertOpen();
+    const source: SubscriptionSource = {
+      readPage: (after, filter, limit) => this.readSubscriptionPage(after, filter, limit),
+      isClosed: () => this.closed,
+    };
+    const subscription = new SqliteSubscription(source, handler, options, this.pageSize, this.pollIntervalMs, (s) => this.subscriptions.delete(s));
+    this.subscriptions.add(subscription);
+    return subscription;
+  }
+
+  /** Stops every subscription (waiting for running handlers) and closes the file. Idempotent. */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      await Promise.all([...this.subscriptions].map((s) => s.unsubscribe()));
+      this.guard('close', () => this.db.close());
+      this.closed = true;
+    })();
+    return this.closing;
+  }
+
+  private appendInTransaction(stream: string, events: readonly SerializedEvent[], expected: ExpectedRevision): AppendOutcome {
+    const last = this.statements.lastOfStream.get(stream) as { revision: bigint; position: bigint } | undefined;
+    const duplicateIds = events.filter((e) => this.statements.findEventId.get(stream, e.id) !== undefined).map((e) => e.id);
+    if (last && duplicateIds.length === events.length) {
+      return { written: false, result: { nextExpectedRevision: last.revision, position: positionOf(last.position) } };
+    }
+    const actual = last ? last.revision : 'no_stream';
+    if (duplicateIds.length > 0) {
+      const newIds = events.filter((e) => !duplicateIds.includes(e.id)).map((e) => e.id);
+      throw new PartialDuplicateAppendError(stream, expected, actual, duplicateIds, newIds);
+    }
+    const ok = expected === 'any' || (expected === 'no_stream' ? !last : expected === 'stream_exists' ? !!last : last?.revision === expected);
+    if (!ok) throw new ConcurrencyError(stream, expected, actual);
+    const recordedAt = this.clock.now().getTime();
+    let revision = last ? last.revision : -1n;
+    let position = 0n;
+    for (const event of events) {
+      revision += 1n;
+      position = BigInt(this.statements.insert.run(stream, revision, event.id, event.type, event.data, event.metadata, recordedAt).lastInsertRowid);
+    }
+    return { written: true, result: { nextExpectedRevision: revision, position: positionOf(position) } };
+  }
+
+  private async *readAllPages(options: ReadAllOptions): AsyncGenerator<RecordedEvent> {
+    assertReadAllOptions(options);
+    const backwards = options.direction === 'backwards';
+    const statement = this.guard('read $all', () => this.readAllStatement(backwards ? 'backwards' : 'forwards', options.filter));
+    let from = options.fromPosition?.commit ?? (backwards ? MAX_INT64 : 0n);
+    let remaining = options.maxCount ?? Number.POSITIVE_INFINITY;
+    while (remaining > 0) {
+      const limit = Math.min(this.pageSize, remaining);
+      const events = this.guard('read $all', () => (statement.all({ ...prefixParameters(options.filter), from, limit }) as EventRow[]).map(toRecordedEvent));
+      for (const event of events) yield event;
+      remaining -= events.length;
+      if (events.length < limit) return;
+      const lastPosition = events[events.length - 1].position.commit;
+      from = backwards ? lastPosition - 1n : lastPosition + 1n;
+    }
+  }
+
+  private readSubscriptionPage(after: bigint, filter: EventFilter | undefined, limit: number): SubscriptionPage {
+    return this.guard('read $all for a subscription', () => {
+      const head = (this.statements.head.get() as { head: bigint | null }).head;
+      if (head === null || head <= after) return { events: [], scannedUpTo: after };
+      const statement = this.readAllStatement('subscription', filter);
+      const rows = statement.all({ ...prefixParameters(filter), from: after, head, limit }) as EventRow[];
+      return { events: rows.map(toRecordedEvent), scannedUpTo: head };
+    });
+  }
+
+  /** A cached statement per direction and filter shape; prefixes are bound as `@p0`, `@p1`, … */
+  private readAllStatement(mode: 'forwards' | 'backwards' | 'subscription', filter: EventFilter | undefined): Database.Statement {
+    const key = `${mode}/${filter?.kind ?? 'all'}/${filter?.prefixes.length ?? 0}`;
+    let statement = this.readAllStatements.get(key);
+    if (!statement) {
+      const conditions = [mode === 'forwards' ? 'position >= @from' : mode === 'backwards' ? 'position <= @from' : 'position > @from AND position <= @head'];
+      if (filter) {
+        const column = filter.kind === 'eventType' ? 'type' : 'stream';
+        conditions.push(`(${filter.prefixes.map((_, i) => `substr(${column}, 1, length(@p${i})) = @p${i}`).join(' OR ')})`);
+      }
+      const order = mode === 'backwards' ? 'DESC' : 'ASC';
+      statement = this.db.prepare(`SELECT ${COLUMNS} FROM events WHERE ${conditions.join(' AND ')} ORDER BY position ${order} LIMIT @limit`).safeIntegers(true);
+      this.readAllStatements.set(key, statement);
+    }
+    return statement;
+  }
+
+  private assertOpen(): void {
+    if (this.closing !== undefined || this.closed) throw new InfrastructureError(`the SQLite event store at ${this.path} is closed`);
+  }
+
+  /** Runs a driver call, translating whatever it throws (except our own errors) into InfrastructureError. */
+  private guard<T>(operation: string, run: () => T): T {
+    if (this.closed) throw new InfrastructureError(`cannot ${operation}: the SQLite event store at ${this.path} is closed`);
+    try {
+      return run();
+    } catch (error) {
+      if (error instanceof OptexError) throw error;
+      throw new InfrastructureError(`cannot ${operation} in the SQLite event store at ${this.path}: ${messageOf(error)}`, { cause: error });
+    }
+  }
+}
+
+function prepareStatements(db: Database.Database) {
+  const prepare = (sql: string) => db.prepare(sql).safeIntegers(true);
+  return {
+    lastOfStream: prepare('SELECT revision, position FROM events WHERE stream = ? ORDER BY revision DESC LIMIT 1'),
+    findEventId: prepare('SELECT revision FROM events WHERE stream = ? AND event_id = ?'),
+    insert: prepare('INSERT INTO events (stream, revision, event_id, type, data, metadata, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?)'),
+    readStreamForwards: prepare(`SELECT ${COLUMNS} FROM events WHERE stream = @stream AND revision >= @from ORDER BY revision ASC LIMIT @limit`),
+    readStreamBackwards: prepare(`SELECT ${COLUMNS} FROM events WHERE stream = @stream AND revision <= @from ORDER BY revision DESC LIMIT @limit`),
+    head: prepare('SELECT MAX(position) AS head FROM events'),
+  };
+}
+
+function toRecordedEvent(row: EventRow): RecordedEvent {
+  return {
+    id: row.event_id,
+    stream: row.stream,
+    type: row.type,
+    revision: row.revision,
+    position: positionOf(row.position),
+    data: JSON.parse(row.data) as unknown,
+    metadata: JSON.parse(row.metadata) as Record<string, unknown>,
+    recordedAt: new Date(Number(row.recorded_at)),
+  };
+}
+
+function prefixParameters(filter: EventFilter | undefined): Record<string, string> {
+  return Object.fromEntries((filter?.prefixes ?? []).map((prefix, i) => [`p${i}`, prefix]));
+}
+
+const positionOf = (position: bigint): GlobalPosition => ({ commit: position, prepare: position });
+
+function positiveInteger(value: number, field: string): number {
+  if (!Number.isSafeInteger(value) || value <= 0) throw new RangeError(`${field} must be a positive integer, got ${String(value)}`);
+  return value;
+}
+
+const messageOf = (error: unknown): string => (error instanceof Error ? error.message : String(error));

@@ -1,0 +1,481 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { InfrastructureError, type Bus, type BusMessage, type Consumer, type ConsumerOptions, type Delivery, type HandlerOutcome } from '@optex/ports';
+import { partitionForKey } from './partitioner';
+
+/** Headers a dead-lettered message carries besides its own. */
+export const DLQ_HEADERS = {
+  reason: 'x-optex-dlq-reason',
+  attempts: 'x-optex-dlq-attempts',
+  originalTopic: 'x-optex-original-topic',
+  originalPartition: 'x-optex-original-partition',
+  originalOffset: 'x-optex-original-offset',
+} as const;
+
+/** Options of {@link InMemoryBus}. */
+export interface InMemoryBusOptions {
+  /** Partitions of a topic created on first use. @defaultValue 4 */
+  readonly partitions?: number;
+  /** Partition counts for particular topics, overriding `partitions`. */
+  readonly topicPartitions?: Readonly<Record<string, number>>;
+  /** Delay before the second delivery of a message; it doubles for each further attempt. @defaultValue 5 */
+  readonly retryBackoffMs?: number;
+  /** Upper bound of the redelivery delay. @defaultValue 200 */
+  readonly maxRetryBackoffMs?: number;
+  /**
+   * Called for a message that must be dead-lettered by a consumer that names no `deadLetterTopic`;
+   * the message is then acknowledged and dropped. @defaultValue emits a process warning
+   */
+  readonly onDiscard?: (delivery: Delivery, reason: string) => void;
+}
+
+interface StoredMessage {
+  readonly key: string;
+  readonly value: Buffer;
+  readonly headers: Readonly<Record<string, string>>;
+}
+
+interface Topic {
+  readonly name: string;
+  readonly partitions: StoredMessage[][];
+}
+
+/** Which consumer's handler (run by which partition worker) the current async context is inside. */
+const handlerContext = new AsyncLocalStorage<{ consumer: MemoryConsumer; worker: PartitionWorker }>();
+
+/**
+ * A message bus in one process with Kafka's semantics, for the embedded default and for tests.
+ *
+ * - Topics are created on first use with `partitions` partitions; a message goes to the partition
+ *   Kafka's default partitioner would choose for its key (murmur2), so one key is one partition.
+ * - Consumer groups: every group receives every message. Within a group, each partition of a topic
+ *   is handled by one consumer at a time (partition p goes to the (p mod n)-th of the group's n
+ *   consumers of that topic, in joining order; they are reassigned when one joins or stops, at a
+ *   message boundary). A partition handles one message at a time, so messages of a key are
+ *   handled in order. A new consumer takes its partitions on the next turn of the event loop
+ *   (after `subscribe()` has returned it), and partition loops yield to the event loop between
+ *   messages so that fast handlers do not starve timers and I/O.
+ * - A delivery is retried (attempt + 1, after `retryBackoffMs` doubling up to `maxRetryBackoffMs`)
+ *   until the handler returns `ack` or `dead-letter`; a handler that throws (or resolves to
+ *   something that is not an outcome) counts as `retry`. After the consumer's `maxAttempts`
+ *   (default 5), or on `dead-letter`, the message is published to the consumer's
+ *   `deadLetterTopic` with the headers of {@link DLQ_HEADERS}, then acknowledged. Later messages of
+ *   that partition wait meanwhile, as in Kafka.
+ * - Committed offsets are kept per group and partition for the bus's lifetime: a consumer that
+ *   joins a group later starts after the group's last acknowledged message.
+ * - A group subscribing to a topic for the first time starts at the beginning of the retained
+ *   messages (Kafka's `fromBeginning`), so nothing published before the engine's consumers start
+ *   is lost. Every message is retained until `close()`: the bus serves one process run, not
+ *   days of traffic.
+ */
+export class InMemoryBus implements Bus {
+  private readonly topics = new Map<string, Topic>();
+  private readonly groups = new Map<string, Group>();
+  private readonly idleWaiters: { resolve: () => void; reject: (error: Error) => void }[] = [];
+  private readonly timers = new Set<{ timer: NodeJS.Timeout; resolve: () => void }>();
+  private readonly defaultPartitions: number;
+  private readonly retryBackoffMs: number;
+  private readonly maxRetryBackoffMs: number;
+  private closing: Promise<void> | undefined;
+  private closed = false;
+
+  constructor(private readonly options: InMemoryBusOptions = {}) {
+    this.defaultPartitions = positiveInteger(options.partitions ?? 4, 'partitions');
+    for (const [topic, count] of Object.entries(options.topicPartitions ?? {})) positiveInteger(count, `topicPartitions[${JSON.stringify(topic)}]`);
+    this.retryBackoffMs = nonNegativeInteger(options.retryBackoffMs ?? 5, 'retryBackoffMs');
+    this.maxRetryBackoffMs = nonNegativeInteger(options.maxRetryBackoffMs ?? 200, 'maxRetryBackoffMs');
+  }
+
+  /** Appends the messages to their topics' partitions (topics are created on first use). */
+  async publish(messages: readonly BusMessage[]): Promise<void> {
+    this.assertOpen();
+    if (!Array.isArray(messages)) throw new TypeError('messages must be an array');
+    const checked = messages.map((m, i) => checkMessage(m, `messages[${i}]`));
+    this.append(checked);
+  }
+
+  async subscribe(options: ConsumerOptions, handler: (delivery: Delivery) => Promise<HandlerOutcome>): Promise<Consumer> {
+    this.assertOpen();
+    checkConsumerOptions(options);
+    if (typeof handler !== 'function') throw new TypeError('handler must be a function');
+    let group = this.groups.get(options.groupId);
+    if (!group) {
+      group = new Group(options.groupId);
+      this.groups.set(group.id, group);
+    }
+    const consumer = new MemoryConsumer(this, group, options, handler);
+    group.consumers.push(consumer);
+    for (const name of options.topics) {
+      if (!group.workers.has(name)) {
+        const topic = this.topic(name);
+        group.workers.set(
+          name,
+          topic.partitions.map((_, p) => new PartitionWorker(this, group, topic, p)),
+        );
+      }
+    }
+    // Deliveries start after the caller has received the consumer (a handler may refer to it).
+    setImmediate(() => {
+      consumer.ready = true;
+      group.signalAll();
+    });
+    return consumer;
+  }
+
+  /**
+   * Resolves when every message published so far, and every message published while waiting
+   * (e.g. by handlers), has been acknowledged or dead-lettered by every group that has an active
+   * consumer for its topic. Groups whose consumers have all stopped are not waited for.
+   * @throws InfrastructureError if the bus closes first.
+   */
+  idle(): Promise<void> {
+    if (this.closing) return Promise.reject(new InfrastructureError('the in-memory bus is closed'));
+    if (this.isIdle()) return Promise.resolve();
+    return new Promise((resolve, reject) => this.idleWaiters.push({ resolve, reject }));
+  }
+
+  /** Stops every consumer (waiting for running handlers, except the caller's own) and rejects pending `idle()` calls. Idempotent. */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      for (const waiter of this.idleWaiters.splice(0)) waiter.reject(new InfrastructureError('the in-memory bus closed before it was idle'));
+      const current = handlerContext.getStore();
+      const consumers = [...this.groups.values()].flatMap((g) => g.consumers);
+      await Promise.all(consumers.map((c) => c.stop()));
+      this.closed = true;
+      for (const entry of this.timers) {
+        clearTimeout(entry.timer);
+        entry.resolve();
+      }
+      this.timers.clear();
+      const workers = [...this.groups.values()].flatMap((g) => [...g.workers.values()].flat());
+      for (const worker of workers) worker.signal();
+      await Promise.all(workers.filter((w) => w !== current?.worker).map((w) => w.done));
+    })();
+    return this.closing;
+  }
+
+  // --- internals used by workers and consumers ------------------------------------------------
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  /** Stored message at an offset, or undefined past the end. */
+  messageAt(topic: Topic, partition: number, offset: number): StoredMessage | undefined {
+    return topic.partitions[partition][offset];
+  }
+
+  backoffMs(attempt: number): number {
+    return Math.min(this.retryBackoffMs * 2 ** Math.max(0, attempt - 2), this.maxRetryBackoffMs);
+  }
+
+  /** Sleeps `ms`, or less if the bus closes meanwhile. */
+  delay(ms: number): Promise<void> {
+    if (this.closed) return Promise.resolve();
+    return new Promise((resolve) => {
+      const entry = {
+        timer: setTimeout(() => {
+          this.timers.delete(entry);
+          resolve();
+        }, ms),
+        resolve,
+      };
+      this.timers.add(entry);
+    });
+  }
+
+  deadLetter(consumer: MemoryConsumer, delivery: Delivery, reason: string): void {
+    const topic = consumer.options.deadLetterTopic;
+    if (topic === undefined) {
+      const discard = this.options.onDiscard ?? defaultDiscard;
+      try {
+        discard(delivery, reason);
+      } catch {
+        // A failing observer must not stop the partition.
+      }
+      return;
+    }
+    this.append([
+      {
+        topic,
+        key: delivery.key,
+        value: delivery.value,
+        headers: {
+          ...delivery.headers,
+          [DLQ_HEADERS.reason]: reason,
+          [DLQ_HEADERS.attempts]: String(delivery.attempt),
+          [DLQ_HEADERS.originalTopic]: delivery.topic,
+          [DLQ_HEADERS.originalPartition]: String(delivery.partition),
+          [DLQ_HEADERS.originalOffset]: delivery.offset,
+        },
+      },
+    ]);
+  }
+
+  /** Re-evaluates `idle()` waiters; called after every commit and every consumer change. */
+  checkIdle(): void {
+    if (this.closing || this.idleWaiters.length === 0 || !this.isIdle()) return;
+    for (const waiter of this.idleWaiters.splice(0)) waiter.resolve();
+  }
+
+  private append(messages: readonly BusMessage[]): void {
+    const touched = new Set<string>();
+    for (const message of messages) {
+      const topic = this.topic(message.topic);
+      const partition = partitionForKey(message.key, topic.partitions.length);
+      topic.partitions[partition].push({ key: message.key, value: message.value, headers: message.headers });
+      touched.add(`${topic.name}\u0000${partition}`);
+    }
+    for (const group of this.groups.values()) {
+      for (const [name, workers] of group.workers) {
+        for (const worker of workers) if (touched.has(`${name}\u0000${worker.partition}`)) worker.signal();
+      }
+    }
+  }
+
+  private topic(name: string): Topic {
+    let topic = this.topics.get(name);
+    if (!topic) {
+      const count = this.options.topicPartitions?.[name] ?? this.defaultPartitions;
+      topic = { name, partitions: Array.from({ length: count }, () => []) };
+      this.topics.set(name, topic);
+    }
+    return topic;
+  }
+
+  private isIdle(): boolean {
+    for (const group of this.groups.values()) {
+      for (const [name, workers] of group.workers) {
+        if (!group.hasConsumerFor(name)) continue;
+        if (workers.some((w) => w.busy)) return false;
+      }
+    }
+    return true;
+  }
+
+  private assertOpen(): void {
+    if (this.closing) throw new InfrastructureError('the in-memory bus is closed');
+  }
+}
+
+/** A consumer group: its consumers (joining order) and one worker per subscribed topic partition. */
+class Group {
+  readonly consumers: MemoryConsumer[] = [];
+  readonly workers = new Map<string, PartitionWorker[]>();
+
+  constructor(readonly id: string) {}
+
+  hasConsumerFor(topic: string): boolean {
+    return this.consumers.some((c) => c.options.topics.includes(topic));
+  }
+
+  /** The consumer that owns a partition now: the (p mod n)-th of the group's consumers of that topic. */
+  ownerOf(topic: string, partition: number): MemoryConsumer | undefined {
+    const candidates = this.consumers.filter((c) => c.ready && c.options.topics.includes(topic));
+    return candidates.length === 0 ? undefined : candidates[partition % candidates.length];
+  }
+
+  signalAll(): void {
+    for (const workers of this.workers.values()) for (const worker of workers) worker.signal();
+  }
+}
+
+/** Handles one partition for one group: one message at a time, from the committed offset on. */
+class PartitionWorker {
+  /** Offset of the next message to handle (everything before it is acknowledged). */
+  private committed = 0;
+  private signalled = false;
+  private wakeUp: (() => void) | undefined;
+  readonly done: Promise<void>;
+
+  constructor(
+    private readonly bus: InMemoryBus,
+    private readonly group: Group,
+    private readonly topic: Topic,
+    readonly partition: number,
+  ) {
+    this.done = this.run();
+  }
+
+  /** True while a message of this partition is waiting for this group's acknowledgement. */
+  get busy(): boolean {
+    return this.bus.messageAt(this.topic, this.partition, this.committed) !== undefined;
+  }
+
+  signal(): void {
+    this.signalled = true;
+    const wake = this.wakeUp;
+    this.wakeUp = undefined;
+    wake?.();
+  }
+
+  private async run(): Promise<void> {
+    while (!this.bus.isClosed) {
+      const offset = this.committed;
+      const message = this.bus.messageAt(this.topic, this.partition, offset);
+      if (!message || !this.group.ownerOf(this.topic.name, this.partition)) {
+        await this.waitForSignal();
+        continue;
+      }
+      if (await this.handle(message, offset)) {
+        this.committed = offset + 1;
+        this.bus.checkIdle();
+      }
+      // Handlers that settle at once would otherwise keep this loop in the microtask queue and
+      // starve timers and I/O (and a rebalance) until the partition is empty.
+      await yieldToEventLoop();
+    }
+  }
+
+  /** Delivers until acknowledged (or dead-lettered); false if the bus closed first. */
+  private async handle(message: StoredMessage, offset: number): Promise<boolean> {
+    let attempt = 1;
+    while (!this.bus.isClosed) {
+      const consumer = this.group.ownerOf(this.topic.name, this.partition);
+      if (!consumer) {
+        await this.waitForSignal();
+        continue;
+      }
+      const delivery: Delivery = { topic: this.topic.name, key: message.key, value: message.value, headers: message.headers, partition: this.partition, offset: String(offset), attempt };
+      const outcome = await consumer.invoke(delivery, this);
+      if (outcome.kind === 'ack') return true;
+      if (outcome.kind === 'dead-letter') {
+        this.bus.deadLetter(consumer, delivery, outcome.reason);
+        return true;
+      }
+      if (attempt >= consumer.maxAttempts) {
+        this.bus.deadLetter(consumer, delivery, `gave up after ${attempt} attempts: ${messageOf(outcome.error)}`);
+        return true;
+      }
+      attempt++;
+      await this.bus.delay(this.bus.backoffMs(attempt));
+    }
+    return false;
+  }
+
+  private waitForSignal(): Promise<void> {
+    if (this.signalled || this.bus.isClosed) {
+      this.signalled = false;
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => {
+      this.wakeUp = () => {
+        this.signalled = false;
+        resolve();
+      };
+    });
+  }
+}
+
+class MemoryConsumer implements Consumer {
+  readonly maxAttempts: number;
+  /** Set once `subscribe()` has returned this consumer; only ready consumers own partitions. */
+  ready = false;
+  private stopped = false;
+  private running = 0;
+  private drained: (() => void) | undefined;
+
+  constructor(
+    private readonly bus: InMemoryBus,
+    private readonly group: Group,
+    readonly options: ConsumerOptions,
+    private readonly handler: (delivery: Delivery) => Promise<HandlerOutcome>,
+  ) {
+    this.maxAttempts = options.maxAttempts ?? 5;
+  }
+
+  /** Calls the handler; a throw or a value that is not an outcome counts as `retry`. */
+  async invoke(delivery: Delivery, worker: PartitionWorker): Promise<HandlerOutcome> {
+    this.running++;
+    try {
+      const outcome = await handlerContext.run({ consumer: this, worker }, () => this.handler(delivery));
+      return isOutcome(outcome)
+        ? outcome
+        : { kind: 'retry', error: new TypeError(`handler of group ${this.group.id} resolved to ${describe(outcome)} instead of {kind: 'ack' | 'retry' | 'dead-letter'}`) };
+    } catch (error) {
+      return { kind: 'retry', error };
+    } finally {
+      this.running--;
+      if (this.running === 0) this.drained?.();
+    }
+  }
+
+  /** Leaves the group (its partitions go to the remaining consumers). Resolves once its handler is not running (at once when called from inside it). */
+  async stop(): Promise<void> {
+    if (!this.stopped) {
+      this.stopped = true;
+      const index = this.group.consumers.indexOf(this);
+      if (index >= 0) this.group.consumers.splice(index, 1);
+      this.group.signalAll();
+      this.bus.checkIdle();
+    }
+    if (this.running === 0 || handlerContext.getStore()?.consumer === this) return;
+    await new Promise<void>((resolve) => {
+      const previous = this.drained;
+      this.drained = () => {
+        previous?.();
+        resolve();
+      };
+    });
+  }
+}
+
+function checkMessage(message: BusMessage, field: string): BusMessage {
+  if (message === null || typeof message !== 'object') throw new TypeError(`${field} must be an object`);
+  if (typeof message.topic !== 'string' || message.topic.length === 0) throw new TypeError(`${field}.topic must be a non-empty string`);
+  if (typeof message.key !== 'string') throw new TypeError(`${field}.key must be a string`);
+  if (!Buffer.isBuffer(message.value)) throw new TypeError(`${field}.value must be a Buffer`);
+  const headers = message.headers ?? {};
+  if (headers === null || typeof headers !== 'object') throw new TypeError(`${field}.headers must be an object of strings`);
+  for (const [name, value] of Object.entries(headers)) {
+    if (typeof value !== 'string') throw new TypeError(`${field}.headers[${JSON.stringify(name)}] must be a string`);
+  }
+  return { topic: message.topic, key: message.key, value: Buffer.from(message.value), headers: Object.freeze({ ...headers }) };
+}
+
+function checkConsumerOptions(options: ConsumerOptions): void {
+  if (options === null || typeof options !== 'object') throw new TypeError('consumer options must be an object');
+  if (typeof options.groupId !== 'string' || options.groupId.length === 0) throw new TypeError('groupId must be a non-empty string');
+  if (!Array.isArray(options.topics) || options.topics.length === 0) throw new TypeError('topics must be a non-empty array of topic names');
+  options.topics.forEach((topic, i) => {
+    if (typeof topic !== 'string' || topic.length === 0) throw new TypeError(`topics[${i}] must be a non-empty string`);
+  });
+  if (options.maxAttempts !== undefined) positiveInteger(options.maxAttempts, 'maxAttempts');
+  if (options.deadLetterTopic !== undefined && (typeof options.deadLetterTopic !== 'string' || options.deadLetterTopic.length === 0)) {
+    throw new TypeError('deadLetterTopic must be a non-empty string');
+  }
+}
+
+function isOutcome(value: unknown): value is HandlerOutcome {
+  if (value === null || typeof value !== 'object') return false;
+  const kind = (value as { kind?: unknown }).kind;
+  if (kind === 'dead-letter') return typeof (value as { reason?: unknown }).reason === 'string';
+  return kind === 'ack' || kind === 'retry';
+}
+
+function defaultDiscard(delivery: Delivery, reason: string): void {
+  process.emitWarning(`optex in-memory bus: dropped ${delivery.topic}[${delivery.partition}]@${delivery.offset} (key ${delivery.key}) with no dead-letter topic: ${reason}`, {
+    code: 'OPTEX_BUS_DISCARDED',
+  });
+}
+
+function positiveInteger(value: number, field: string): number {
+  if (!Number.isSafeInteger(value) || value < 1) throw new RangeError(`${field} must be a positive integer, got ${String(value)}`);
+  return value;
+}
+
+function nonNegativeInteger(value: number, field: string): number {
+  if (!Number.isSafeInteger(value) || value < 0) throw new RangeError(`${field} must be an integer ≥ 0, got ${String(value)}`);
+  return value;
+}
+
+const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+const messageOf = (error: unknown): string => (error instanceof Error ? error.message : String(error));
+
+function describe(value: unknown): string {
+  try {
+    return JSON.stringify(value) ?? String(value);
+  } catch {
+    return String(value);
+  }
+}

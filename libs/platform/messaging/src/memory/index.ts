@@ -1,0 +1,2 @@
+export { InMemoryBus, DLQ_HEADERS, type InMemoryBusOptions } from './in-memory-bus';
+export { partitionForKey, murmur2 } from './partitioner';

@@ -1,0 +1,182 @@
+// Benchmark of the SQLite event store: prints figures, asserts nothing.
+//
+//   npm run -s bench:store -- [--events N] [--streams N] [--json] [--keep]
+//
+// Appends N events (default 20000) to a fresh temp file in realistic calls: 1–3 events per append,
+// spread over 1000 streams, each append with the stream's expected revision (as the command
+// handler does). Then reads the whole log with readAll, reads every stream, and replays the log
+// through a catch-up subscription; prints events/s for each and the file size.
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { SqliteEventStore } from '@optex/event-store';
+import type { ExpectedRevision, NewEvent } from '@optex/ports';
+
+/** A bad command line (exit code 2). */
+class UsageError extends Error {}
+
+interface Args {
+  readonly events: number;
+  readonly streams: number;
+  readonly json: boolean;
+  readonly keep: boolean;
+}
+
+function parseArgs(argv: readonly string[]): Args {
+  let events = 20_000;
+  let streams = 1000;
+  let json = false;
+  let keep = false;
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    if (arg === '--json') json = true;
+    else if (arg === '--keep') keep = true;
+    else if (arg === '--events' || arg === '--streams') {
+      const value = Number(argv[++i]);
+      if (!Number.isSafeInteger(value) || value < 1) throw new UsageError(`${arg} needs a positive integer, got ${JSON.stringify(argv[i] ?? '')}`);
+      if (arg === '--events') events = value;
+      else streams = value;
+    } else throw new UsageError(`unknown argument ${JSON.stringify(arg)} (expected --events N, --streams N, --json, --keep)`);
+  }
+  return { events, streams, json, keep };
+}
+
+/** Deterministic PRNG (mulberry32), so every run appends the same shape of batches. */
+function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const TYPES = ['OptimizationReceived', 'RiskAssessed', 'ApprovalGranted', 'ExecutionScheduled', 'ExecutionStarted', 'ExecutionStepCompleted', 'ExecutionSucceeded', 'ValidationPassed'];
+
+/** An event shaped like optex's: a few hundred bytes of JSON data, the usual metadata. */
+function sampleEvent(stream: number, revision: number, random: () => number): NewEvent {
+  const correlationId = `corr-${stream}`;
+  return {
+    id: randomUUID(),
+    type: TYPES[revision % TYPES.length],
+    data: {
+      optimizationId: `opt-${stream}`,
+      recommendationId: `rec-${stream}`,
+      accountId: '123456789012',
+      region: 'us-east-1',
+      resourceId: `i-${(stream * 7919).toString(16).padStart(17, '0')}`,
+      action: { type: 'rightsize', currentInstanceType: 'm5.2xlarge', targetInstanceType: 'm5.xlarge' },
+      estimatedMonthlySavings: Math.round(random() * 50_000) / 100,
+      at: new Date(Date.UTC(2026, 0, 1) + revision * 60_000).toISOString(),
+      note: 'step completed within the maintenance window',
+    },
+    metadata: { schemaVersion: 1, causationId: randomUUID(), correlationId, recordedBy: 'bench-store' },
+  };
+}
+
+const rate = (count: number, ms: number): number => Math.round((count / ms) * 1000);
+const fileSize = (path: string): number => {
+  try {
+    return statSync(path).size;
+  } catch {
+    return 0;
+  }
+};
+
+async function main(): Promise<void> {
+  const args = parseArgs(process.argv.slice(2));
+  const dir = mkdtempSync(join(tmpdir(), 'optex-bench-store-'));
+  const path = join(dir, 'events.db');
+  const random = prng(42);
+  const store = SqliteEventStore.open(path);
+  try {
+    const revisions = new Map<number, number>();
+    let appended = 0;
+    let appendCalls = 0;
+    const appendStart = performance.now();
+    while (appended < args.events) {
+      const stream = Math.floor(random() * args.streams);
+      const count = Math.min(1 + Math.floor(random() * 3), args.events - appended);
+      const last = revisions.get(stream);
+      const expected: ExpectedRevision = last === undefined ? 'no_stream' : BigInt(last);
+      const first = last === undefined ? 0 : last + 1;
+      const batch = Array.from({ length: count }, (_, i) => sampleEvent(stream, first + i, random));
+      const result = await store.appendToStream(`optimization-${stream}`, batch, expected);
+      revisions.set(stream, Number(result.nextExpectedRevision));
+      appended += count;
+      appendCalls++;
+    }
+    const appendMs = performance.now() - appendStart;
+
+    const readAllStart = performance.now();
+    let readAllCount = 0;
+    let payloadBytes = 0;
+    for await (const event of store.readAll()) {
+      readAllCount++;
+      payloadBytes += JSON.stringify(event.data).length;
+    }
+    const readAllMs = performance.now() - readAllStart;
+
+    const readStreamStart = performance.now();
+    let readStreamCount = 0;
+    for (const stream of revisions.keys()) readStreamCount += (await store.readStream(`optimization-${stream}`)).length;
+    const readStreamMs = performance.now() - readStreamStart;
+
+    const catchUpStart = performance.now();
+    let caughtUp = 0;
+    await new Promise<void>((resolve) => {
+      const subscription = store.subscribeToAll(async () => {
+        if (++caughtUp === readAllCount) void subscription.unsubscribe().then(resolve);
+      });
+    });
+    const catchUpMs = performance.now() - catchUpStart;
+
+    const walBytes = fileSize(`${path}-wal`);
+    await store.close();
+    const fileBytes = fileSize(path);
+
+    const figures = {
+      events: appended,
+      streams: revisions.size,
+      appendCalls,
+      append: { ms: Math.round(appendMs), eventsPerSecond: rate(appended, appendMs), callsPerSecond: rate(appendCalls, appendMs) },
+      readAll: { events: readAllCount, ms: Math.round(readAllMs), eventsPerSecond: rate(readAllCount, readAllMs) },
+      readStream: { events: readStreamCount, ms: Math.round(readStreamMs), eventsPerSecond: rate(readStreamCount, readStreamMs) },
+      subscriptionCatchUp: { events: caughtUp, ms: Math.round(catchUpMs), eventsPerSecond: rate(caughtUp, catchUpMs) },
+      averageDataBytes: Math.round(payloadBytes / Math.max(1, readAllCount)),
+      walBytesBeforeClose: walBytes,
+      fileBytes,
+      bytesPerEvent: Math.round(fileBytes / Math.max(1, appended)),
+      file: args.keep ? path : undefined,
+      node: process.version,
+    };
+    if (args.json) {
+      process.stdout.write(`${JSON.stringify(figures)}\n`);
+    } else {
+      const mib = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
+      process.stdout.write(
+        [
+          `SQLite event store, ${appended} events in ${appendCalls} appends over ${revisions.size} streams (${process.version})`,
+          `  append       ${figures.append.eventsPerSecond.toLocaleString('en-US')} events/s (${figures.append.callsPerSecond.toLocaleString('en-US')} appends/s, ${figures.append.ms} ms)`,
+          `  readAll      ${figures.readAll.eventsPerSecond.toLocaleString('en-US')} events/s (${figures.readAll.ms} ms)`,
+          `  readStream   ${figures.readStream.eventsPerSecond.toLocaleString('en-US')} events/s (${revisions.size} streams, ${figures.readStream.ms} ms)`,
+          `  catch-up     ${figures.subscriptionCatchUp.eventsPerSecond.toLocaleString('en-US')} events/s (${figures.subscriptionCatchUp.ms} ms)`,
+          `  file         ${mib(fileBytes)} (${figures.bytesPerEvent} bytes/event, data ≈ ${figures.averageDataBytes} bytes/event; WAL before close ${mib(walBytes)})`,
+          ...(args.keep ? [`  kept at      ${path}`] : []),
+          '',
+        ].join('\n'),
+      );
+    }
+  } finally {
+    await store.close();
+    if (!args.keep) rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`bench-store: ${error instanceof Error ? error.message : String(error)}\n`);
+  process.exitCode = error instanceof UsageError ? 2 : 1;
+});
