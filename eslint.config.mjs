@@ -7,6 +7,8 @@ export default [
   {
     files: ['**/*.ts'],
     plugins: { '@nx': nx },
+    // Nest injects by the constructor's parameter types: tell the type-import rule they are values.
+    languageOptions: { parserOptions: { emitDecoratorMetadata: true, experimentalDecorators: true } },
     rules: {
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
       '@typescript-eslint/consistent-type-imports': ['error', { disallowTypeAnnotations: false }],

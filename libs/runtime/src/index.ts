@@ -2,3 +2,4 @@ export * from './adapters';
 export * from './engine-app';
 export * from './service-process';
 export * from './health.controller';
+export * from './processing';

@@ -77,12 +77,11 @@ export async function runServiceProcess(service: ServiceName): Promise<void> {
   const info: ProcessInfo = {
     service,
     startedAt: new Date(),
-    checks: () => ({ ...(engine?.relay ? { relay: engine.relay.lastError ? `publish failing: ${String(engine.relay.lastError)}` : undefined } : {}) }),
+    checks: () => ({ ...(engine.relay ? { relay: engine.relay.lastError ? `publish failing: ${String(engine.relay.lastError)}` : undefined } : {}) }),
   };
   @Module({ controllers: [HealthController], providers: [{ provide: PROCESS_INFO, useValue: info }] })
   class HttpModule {}
-  let engine: Awaited<ReturnType<typeof startEngine>> | undefined;
-  engine = await startEngine({ ...adapters, metrics }, { services: [service], relay: config.relay, extraModules: [HttpModule as DynamicModule['module']], maxAttempts: config.maxAttempts });
+  const engine = await startEngine({ ...adapters, metrics }, { services: [service], relay: config.relay, extraModules: [HttpModule as DynamicModule['module']], maxAttempts: config.maxAttempts });
   await engine.app.listen(config.httpPort, config.httpHost);
   const group = SERVICE_GROUPS[groupKey];
   const lagTimer = setInterval(() => {
@@ -107,7 +106,7 @@ export async function runServiceProcess(service: ServiceName): Promise<void> {
     stopping = true;
     logger.info({ signal }, 'shutting down: finishing in-flight work');
     clearInterval(lagTimer);
-    await engine?.stop();
+    await engine.stop();
     await adapters.close();
     logger.info({}, 'stopped');
     process.exit(0);

@@ -3,9 +3,9 @@ import { TOPICS, HEADERS, type EventStore, type Logger } from '@optex/ports';
 import { OptimizationProjection } from '@optex/engine';
 import { recordApproval, recordDenial } from '@optex/approval';
 import { DUPLICATES_STREAM, REJECTED_STREAM } from '@optex/domain';
-import { openAdapters, openBus, openStore, UsageError, type AdapterFlags } from '@optex/runtime';
+import { openAdapters, openBus, openStore, processUntilQuiescent, recordKey, report, UsageError, type AdapterFlags } from '@optex/runtime';
 import { readInput } from './input';
-import { processUntilQuiescent, recordKey, report } from './processing';
+
 import { optimizationsTable, reportText, summaryText, table, toJson } from './format';
 
 export interface Io {

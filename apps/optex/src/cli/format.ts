@@ -1,5 +1,5 @@
 import type { OptimizationView, Summary } from '@optex/domain';
-import type { RejectedRow, RunReport } from './processing';
+import type { RejectedRow, RunReport } from '@optex/runtime';
 
 const money = (n: number | null | undefined): string => (n === null || n === undefined ? '—' : `$${n.toFixed(2)}`);
 

@@ -1,14 +1,7 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { UsageError } from '@optex/runtime';
+import { UsageError, type InputRecords } from '@optex/runtime';
 
-export interface InputRecords {
-  /** Each record as raw text, in input order (may be invalid JSON: it is then rejected, not fatal). */
-  readonly records: readonly string[];
-  /** Stable per input content: the prefix of every record's delivery id. */
-  readonly deliveryPrefix: string;
-  readonly name: string;
-}
 
 async function readStdin(): Promise<string> {
   const chunks: Buffer[] = [];

@@ -18,6 +18,8 @@ export interface EngineOptions {
   readonly stepBackoffMs: number;
   /** How often the approval service looks for expired requests. @defaultValue 60 000 ms */
   readonly approvalSweepMs: number;
+  /** Approvals arriving within this window (wall-clock) form one batch. @defaultValue 100 ms */
+  readonly batchWindowMs: number;
   /** How often the scheduler re-evaluates (time-based `notBefore`). @defaultValue 1000 ms */
   readonly schedulerTickMs: number;
   /** Window over which the validator compares performance before and after. @defaultValue 1 hour */
@@ -34,6 +36,7 @@ export const defaultEngineOptions: EngineOptions = {
   stepAttempts: 4,
   stepBackoffMs: 200,
   approvalSweepMs: 60_000,
+  batchWindowMs: 100,
   schedulerTickMs: 1000,
   validationWindowMs: 60 * 60_000,
   recoverOnStart: true,

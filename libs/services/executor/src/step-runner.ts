@@ -51,7 +51,7 @@ export class StepRunner {
     } catch (error) {
       if (ctx.dryRun && error instanceof Ec2Error && error.awsCode === 'DryRunOperation') return { ok: true, outputs: {} };
       if (error instanceof TaskCancelledError) return { ok: false, error: { code: 'StepTimeout', message: `${step.kind} timed out` } };
-      if (error instanceof Ec2Error) return { ok: false, error: { code: error.awsCode, message: error.message } };
+      if (error instanceof Ec2Error) return { ok: false, error: { code: error.awsCode, message: error.message.replace(`${error.awsCode}: `, '') } };
       return { ok: false, error: { code: error instanceof OptexError ? error.code : 'Error', message: (error as Error)?.message ?? String(error) } };
     } finally {
       listener?.dispose();

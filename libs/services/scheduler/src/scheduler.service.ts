@@ -44,7 +44,10 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
   private projection = new OptimizationProjection();
   private readonly batches = new Map<string, OpenBatch>();
   private timer?: NodeJS.Timeout;
+  /** Set while the batch window is open: approvals are being collected into one batch. */
+  private windowTimer?: NodeJS.Timeout;
   private running: Promise<void> = Promise.resolve();
+  private windowClosed = false;
 
   constructor(
     @Inject(EVENT_STORE) private readonly store: EventStore,
@@ -69,6 +72,12 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
 
   onApplicationShutdown(): void {
     if (this.timer) clearInterval(this.timer);
+    if (this.windowTimer) clearTimeout(this.windowTimer);
+  }
+
+  /** True while approvals are being collected into the next batch (work is about to be planned). */
+  busy(): boolean {
+    return this.windowTimer !== undefined;
   }
 
   async onEvent(event: IntegrationEvent): Promise<void> {
@@ -97,7 +106,18 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
     const all = this.projection.all();
     const batched = new Set([...this.batches.values()].flatMap((b) => [...b.members]));
     const fresh = all.filter((s) => s.status === 'approved' && !batched.has(s.optimizationId));
-    if (fresh.length > 0) await this.openBatch(fresh, now);
+    if (fresh.length > 0 && this.windowClosed) {
+      this.windowClosed = false;
+      await this.openBatch(fresh, now);
+    } else if (fresh.length > 0 && !this.windowTimer) {
+      // Collect what is approved within the window into one batch.
+      this.windowTimer = setTimeout(() => {
+        this.windowClosed = true;
+        void this.tick()
+          .catch((err) => this.logger.error({ err: String(err) }, 'scheduler tick failed'))
+          .finally(() => (this.windowTimer = undefined));
+      }, this.options.batchWindowMs);
+    }
 
     const active = all.filter((s) => ACTIVE_EXECUTION_STATUSES.includes(s.status));
     const busy = new Set(active.map((s) => resourceKeyOf(s.recommendation)));

@@ -5,7 +5,6 @@ import { join } from 'node:path';
 import { EventStoreDBClient, jsonEvent } from '@eventstore/db-client';
 import { ConcurrencyError, InfrastructureError } from '@optex/ports';
 import type { EventStore, NewEvent, RecordedEvent, Subscription } from '@optex/ports';
-// eslint-disable-next-line @nx/enforce-module-boundaries -- specs run the shared adapter contract and the emulator from libs/testing
 import { eventStoreContract, startEsdbEmulator, type EsdbEmulator } from '@optex/testing';
 import { createEventStore } from '../create-event-store';
 import { EsdbEventStore } from './esdb-event-store';

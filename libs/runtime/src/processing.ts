@@ -12,8 +12,16 @@ import {
 } from '@optex/domain';
 import { HEADERS, TOPICS, type EventStore } from '@optex/ports';
 import { OptimizationProjection, type EngineAdapters } from '@optex/engine';
-import { ALL_SERVICES, startEngine, type EngineHandle } from '@optex/runtime';
-import type { InputRecords } from './input';
+import { ALL_SERVICES, startEngine, type EngineHandle } from './engine-app';
+
+/** Recommendations read from one input (a file, stdin). */
+export interface InputRecords {
+  /** Each record as raw text, in input order (may be invalid JSON: it is then rejected, not fatal). */
+  readonly records: readonly string[];
+  /** Stable per input content: the prefix of every record's delivery id. */
+  readonly deliveryPrefix: string;
+  readonly name: string;
+}
 
 export interface RejectedRow {
   readonly index: number | null;
@@ -84,7 +92,8 @@ async function untilQuiescent(engine: EngineHandle, progress?: (line: string) =>
     await new Promise((r) => setTimeout(r, 15));
     const head = await headPosition(store);
     const caughtUp = (await engine.relay?.caughtUp()) ?? true;
-    stable = caughtUp && head === lastHead ? stable + 1 : 0;
+    const schedulerBusy = engine.scheduler?.busy() ?? false;
+    stable = caughtUp && !schedulerBusy && head === lastHead ? stable + 1 : 0;
     lastHead = head;
     if (stable >= 3) return;
     if (progress && Date.now() - lastReport > 2000) {

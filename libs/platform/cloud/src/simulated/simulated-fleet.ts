@@ -1,0 +1,682 @@
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import {
+  ec2Error,
+  systemClock,
+  type AddressInfo,
+  type CallOptions,
+  type Clock,
+  type CreateVolumeRequest,
+  type Ec2Gateway,
+  type InstanceInfo,
+  type MetricsSource,
+  type ReservedInstancesOfferingInfo,
+  type ResourceRef,
+  type SnapshotInfo,
+  type VolumeInfo,
+} from '@optex/ports';
+import {
+  FleetFileError,
+  parseFleetFile,
+  validateFleet,
+  validateFleetState,
+  type FleetFile,
+  type FleetState,
+  type InstanceRecord,
+  type SnapshotRecord,
+  type VolumeRecord,
+} from './fleet-schema';
+import { isKnownInstanceType, vcpusOf } from './instance-types';
+import { normalizeOperation, type FleetOperation } from './operations';
+import { FileStateStore, MemoryStateStore, type StateStore } from './state-store';
+import { gp2Iops, resolveVolumePerformance } from './volume-rules';
+
+/** How long EC2 makes you wait between two modifications of the same volume. */
+export const VOLUME_MODIFICATION_COOLDOWN_MS = 6 * 60 * 60 * 1000;
+
+/** Tag that makes every DryRun call on the tagged resource fail with `UnauthorizedOperation`. */
+export const DRY_RUN_UNAUTHORIZED_TAG = 'optex:dry-run-unauthorized';
+
+/** First addresses handed out by `allocateAddress` (TEST-NET-2, reserved for documentation). */
+const ADDRESS_POOL_PREFIX = '198.51.100.';
+
+export interface SimulatedFleetOptions {
+  /** Where time comes from (the 6-hour volume modification rule, timestamps). @defaultValue `systemClock` */
+  readonly clock?: Clock;
+  /** Every call waits this long before acting, to make multi-step executions take time. @defaultValue 0 */
+  readonly latencyMs?: number;
+}
+
+export interface OpenSimulatedFleetOptions extends SimulatedFleetOptions {
+  /** The fleet file (JSON, see examples/README.md). Read, never written. */
+  readonly fleetFile: string;
+  /**
+   * Where the fleet's state persists. The first open copies the fleet file there; later opens load
+   * it, so successive processes see earlier effects. Every change is written (atomically) before the
+   * call resolves. Without it the fleet lives in memory. See {@link stateFileFor}.
+   */
+  readonly statePath?: string;
+}
+
+interface CallContext {
+  readonly state: FleetState;
+  readonly now: Date;
+}
+
+function inScope(record: { accountId: string; region: string }, ref: { accountId: string; region: string }): boolean {
+  return record.accountId === ref.accountId && record.region === ref.region;
+}
+
+function sha256(text: string): string {
+  return createHash('sha256').update(text).digest('hex');
+}
+
+function initialState(fleet: FleetFile, fleetSha256?: string): FleetState {
+  return {
+    ...structuredClone(fleet),
+    simulator: {
+      version: 1,
+      ...(fleetSha256 !== undefined ? { fleetSha256 } : {}),
+      counters: { snapshot: 0, volume: 0, address: 0, reservedInstances: 0, listing: 0 },
+      reservedInstances: [],
+      listings: [],
+      releasedAddresses: [],
+    },
+  };
+}
+
+const round2 = (value: number): number => Math.round(value * 100) / 100;
+
+/**
+ * A simulated EC2 fleet over a JSON fleet file: an {@link Ec2Gateway} that enforces EC2's rules with
+ * AWS's error codes, and the {@link MetricsSource} that goes with it.
+ *
+ * - Resources belong to an account and region; a ref naming another one does not find them.
+ *   Reserved Instances offerings belong to a region only.
+ * - State changes are immediate (a stop leaves the instance `stopped`); waiters check the state and
+ *   fail with `WaiterTimeout` when it is not the one awaited.
+ * - `faults` in the file make an operation on a resource fail with an error code a number of times,
+ *   each failure consuming one (persistently).
+ * - With `{dryRun: true}` a mutating call checks everything, consumes no fault, changes nothing and
+ *   fails with `DryRunOperation` (or `UnauthorizedOperation`).
+ */
+export class SimulatedFleet implements Ec2Gateway, MetricsSource {
+  private readonly clock: Clock;
+  private readonly latencyMs: number;
+
+  private constructor(
+    private readonly store: StateStore,
+    options: SimulatedFleetOptions,
+  ) {
+    this.clock = options.clock ?? systemClock;
+    this.latencyMs = options.latencyMs ?? 0;
+    if (!Number.isFinite(this.latencyMs) || this.latencyMs < 0) throw new RangeError(`latencyMs: expected a number ≥ 0, got ${options.latencyMs}`);
+  }
+
+  /**
+   * Opens the fleet described by `fleetFile`, persisted at `statePath` when given.
+   * Fails with {@link FleetFileError} naming the file and field when the fleet file (or the state
+   * file) is invalid, or when the state file was copied from a different fleet file.
+   */
+  static async open(options: OpenSimulatedFleetOptions): Promise<SimulatedFleet> {
+    let text: string;
+    try {
+      text = readFileSync(options.fleetFile, 'utf8');
+    } catch (error) {
+      throw new FleetFileError(options.fleetFile, [{ path: '', message: `cannot read the fleet file (${(error as Error).message})` }]);
+    }
+    const fleet = parseFleetFile(text, options.fleetFile);
+    if (options.statePath !== undefined && resolve(options.statePath) === resolve(options.fleetFile)) {
+      throw new FleetFileError(options.fleetFile, [{ path: '', message: 'the state file must not be the fleet file itself (the fleet file is never rewritten)' }]);
+    }
+    const digest = sha256(text);
+    if (options.statePath === undefined) return new SimulatedFleet(new MemoryStateStore(initialState(fleet, digest)), options);
+    if (!existsSync(options.statePath)) {
+      return new SimulatedFleet(FileStateStore.create(options.statePath, initialState(fleet, digest)), options);
+    }
+    const store = FileStateStore.load(options.statePath);
+    const copiedFrom = store.current().simulator.fleetSha256;
+    if (copiedFrom !== undefined && copiedFrom !== digest) {
+      throw new FleetFileError(options.statePath, [
+        {
+          path: 'simulator.fleetSha256',
+          message: `this state was copied from a different fleet file than ${options.fleetFile} (changed since?); delete the state file, or use a fresh store, to start again from ${options.fleetFile}`,
+        },
+      ]);
+    }
+    return new SimulatedFleet(store, options);
+  }
+
+  /**
+   * An in-memory fleet from an already parsed fleet, or from another fleet's {@link snapshot}
+   * (validated like a file; `name` labels errors).
+   */
+  static fromFleet(fleet: unknown, options: SimulatedFleetOptions & { readonly name?: string } = {}): SimulatedFleet {
+    const name = options.name ?? 'fleet';
+    const isState = typeof fleet === 'object' && fleet !== null && 'simulator' in fleet;
+    const state = isState ? validateFleetState(fleet, name) : initialState(validateFleet(fleet, name));
+    return new SimulatedFleet(new MemoryStateStore(state), options);
+  }
+
+  /** A copy of the fleet as it is now (fleet-file format plus the simulator's bookkeeping). */
+  snapshot(): FleetState {
+    return structuredClone(this.store.current());
+  }
+
+  // ── Instances ──
+
+  async describeInstance(ref: ResourceRef): Promise<InstanceInfo | undefined> {
+    return this.read('describeInstance', ref.id, ({ state }) => {
+      const instance = this.findInstance(state, ref);
+      return instance && this.instanceInfo(instance);
+    });
+  }
+
+  async stopInstance(ref: ResourceRef, options?: CallOptions): Promise<void> {
+    return this.mutate('stopInstance', ref.id, options, ({ state }) => {
+      const instance = this.requireInstance(state, ref, options);
+      if (!['running', 'stopping', 'stopped'].includes(instance.state)) {
+        throw ec2Error('IncorrectInstanceState', `The instance '${instance.id}' is not in a state from which it can be stopped (${instance.state}).`);
+      }
+      this.dryRunGate(options);
+      instance.state = 'stopped';
+    });
+  }
+
+  async startInstance(ref: ResourceRef, options?: CallOptions): Promise<void> {
+    return this.mutate('startInstance', ref.id, options, ({ state }) => {
+      const instance = this.requireInstance(state, ref, options);
+      if (!['pending', 'running', 'stopped'].includes(instance.state)) {
+        throw ec2Error('IncorrectInstanceState', `The instance '${instance.id}' is not in a state from which it can be started (${instance.state}).`);
+      }
+      this.dryRunGate(options);
+      if (instance.state === 'stopped') instance.state = 'running';
+    });
+  }
+
+  async modifyInstanceType(ref: ResourceRef, instanceType: string, options?: CallOptions): Promise<void> {
+    return this.mutate('modifyInstanceType', ref.id, options, ({ state }) => {
+      const instance = this.requireInstance(state, ref, options);
+      // A dry run of a rightsize sends the stop with DryRun too, so the instance is still running here:
+      // like EC2 (whose DryRun checks no state), accept a state the preceding stop would have changed.
+      const stoppable = options?.dryRun === true && (instance.state === 'running' || instance.state === 'stopping');
+      if (instance.state !== 'stopped' && !stoppable) {
+        throw ec2Error('IncorrectInstanceState', `The instance '${instance.id}' is not in the 'stopped' state (it is ${instance.state}).`);
+      }
+      if (!this.knownInstanceTypes(state).has(instanceType) && !isKnownInstanceType(instanceType)) {
+        throw ec2Error('InvalidInstanceAttributeValue', `Value (${instanceType}) for parameter instanceType is invalid. Unknown instance type.`);
+      }
+      this.dryRunGate(options);
+      const before = instance.instanceType;
+      instance.instanceType = instanceType;
+      if (instance.cpuP95 !== undefined && before !== instanceType) {
+        const vcpusBefore = vcpusOf(before);
+        const vcpusAfter = vcpusOf(instanceType);
+        if (vcpusBefore !== undefined && vcpusAfter !== undefined) instance.cpuP95 = Math.min(100, round2((instance.cpuP95 * vcpusBefore) / vcpusAfter));
+        else delete instance.cpuP95;
+      }
+    });
+  }
+
+  async waitForInstanceState(ref: ResourceRef, state: 'running' | 'stopped', timeoutMs: number): Promise<void> {
+    return this.read('waitForInstanceState', ref.id, ({ state: fleet }) => {
+      const instance = this.findInstance(fleet, ref);
+      if (!instance) throw this.notFound('instance', ref);
+      if (instance.state !== state) {
+        throw ec2Error('WaiterTimeout', `Instance ${instance.id} did not reach '${state}' within ${timeoutMs} ms: it is ${instance.state}.`);
+      }
+    });
+  }
+
+  // ── Volumes ──
+
+  async describeVolume(ref: ResourceRef): Promise<VolumeInfo | undefined> {
+    return this.read('describeVolume', ref.id, ({ state }) => {
+      const volume = this.findVolume(state, ref);
+      return volume && this.volumeInfo(volume);
+    });
+  }
+
+  async modifyVolume(ref: ResourceRef, target: { volumeType: string; iops?: number; throughput?: number }, options?: CallOptions): Promise<void> {
+    return this.mutate('modifyVolume', ref.id, options, ({ state, now }) => {
+      const volume = this.requireVolume(state, ref, options);
+      if (volume.state !== 'available' && volume.state !== 'in-use') {
+        throw ec2Error('IncorrectState', `Volume '${volume.id}' is in the '${volume.state}' state and cannot be modified.`);
+      }
+      if (volume.modificationState === 'modifying' || volume.modificationState === 'optimizing') {
+        throw ec2Error('IncorrectModificationState', `Volume '${volume.id}' is already being modified (${volume.modificationState}).`);
+      }
+      if (volume.lastModificationStartedAt !== undefined) {
+        const since = now.getTime() - Date.parse(volume.lastModificationStartedAt);
+        if (since < VOLUME_MODIFICATION_COOLDOWN_MS) {
+          throw ec2Error(
+            'VolumeModificationRateExceeded',
+            `You've reached the maximum modification rate per volume limit. Wait at least 6 hours between modifications per EBS volume (${volume.id} was last modified at ${volume.lastModificationStartedAt}).`,
+          );
+        }
+      }
+      const current = this.volumeInfo(volume);
+      const result = resolveVolumePerformance(volume.sizeGiB, target, current);
+      this.dryRunGate(options);
+      volume.volumeType = result.volumeType;
+      this.setPerformance(volume, result);
+      volume.modificationState = 'completed';
+      volume.lastModificationStartedAt = now.toISOString();
+    });
+  }
+
+  async deleteVolume(ref: ResourceRef, options?: CallOptions): Promise<void> {
+    return this.mutate('deleteVolume', ref.id, options, ({ state }) => {
+      const volume = this.requireVolume(state, ref, options);
+      if (volume.attachedTo !== undefined || volume.state === 'in-use') {
+        throw ec2Error('VolumeInUse', `Volume ${volume.id} is currently attached to ${volume.attachedTo ?? 'an instance'}.`);
+      }
+      if (volume.state === 'creating') throw ec2Error('IncorrectState', `Volume '${volume.id}' is still being created.`);
+      this.dryRunGate(options);
+      state.volumes.splice(state.volumes.indexOf(volume), 1);
+    });
+  }
+
+  async createVolume(request: CreateVolumeRequest, options?: CallOptions): Promise<{ volumeId: string }> {
+    return this.mutate('createVolume', request.snapshotId ?? '*', options, ({ state }) => {
+      if (request.snapshotId !== undefined) {
+        const snapshot = this.findSnapshot(state, { accountId: request.accountId, region: request.region, id: request.snapshotId });
+        if (!snapshot) throw this.notFound('snapshot', { ...request, id: request.snapshotId });
+        this.authorize(options, snapshot.tags ?? {});
+        if ((snapshot.state ?? 'completed') !== 'completed') {
+          throw ec2Error('IncorrectState', `Snapshot '${snapshot.id}' is ${snapshot.state} and cannot be used to create a volume yet.`);
+        }
+        if (request.sizeGiB < snapshot.sizeGiB) {
+          throw ec2Error('InvalidParameterValue', `Volume of ${request.sizeGiB} GiB is smaller than snapshot '${snapshot.id}' (${snapshot.sizeGiB} GiB).`);
+        }
+      } else {
+        this.authorize(options, request.tags ?? {});
+      }
+      const zone = request.availabilityZone;
+      if (!zone.startsWith(request.region) || !/^[a-z]$/.test(zone.slice(request.region.length))) {
+        throw ec2Error('InvalidZone.NotFound', `The zone '${request.availabilityZone}' does not exist in ${request.region}.`);
+      }
+      if (!Number.isInteger(request.sizeGiB) || request.sizeGiB <= 0) {
+        throw ec2Error('InvalidParameterValue', `Value (${request.sizeGiB}) for parameter size is invalid.`);
+      }
+      const result = resolveVolumePerformance(request.sizeGiB, request);
+      this.dryRunGate(options);
+      const volumeId = `vol-sim-${++state.simulator.counters.volume}`;
+      const volume: VolumeRecord = {
+        id: volumeId,
+        accountId: request.accountId,
+        region: request.region,
+        volumeType: result.volumeType,
+        sizeGiB: request.sizeGiB,
+        state: 'available',
+        availabilityZone: request.availabilityZone,
+        tags: { ...(request.tags ?? {}) },
+      };
+      this.setPerformance(volume, result);
+      state.volumes.push(volume);
+      return { volumeId };
+    });
+  }
+
+  // ── Snapshots ──
+
+  async createSnapshot(
+    volumeRef: ResourceRef,
+    request: { description: string; tags: Readonly<Record<string, string>> },
+    options?: CallOptions,
+  ): Promise<{ snapshotId: string }> {
+    return this.mutate('createSnapshot', volumeRef.id, options, ({ state }) => {
+      const volume = this.requireVolume(state, volumeRef, options);
+      if (volume.state !== 'available' && volume.state !== 'in-use') {
+        throw ec2Error('IncorrectState', `Volume '${volume.id}' is in the '${volume.state}' state.`);
+      }
+      this.dryRunGate(options);
+      const snapshotId = `snap-sim-${++state.simulator.counters.snapshot}`;
+      state.snapshots.push({
+        id: snapshotId,
+        accountId: volume.accountId,
+        region: volume.region,
+        sizeGiB: volume.sizeGiB,
+        volumeId: volume.id,
+        state: 'completed',
+        description: request.description,
+        tags: { ...request.tags },
+      });
+      return { snapshotId };
+    });
+  }
+
+  async waitForSnapshotCompleted(ref: ResourceRef, timeoutMs: number): Promise<void> {
+    return this.read('waitForSnapshotCompleted', ref.id, ({ state }) => {
+      const snapshot = this.findSnapshot(state, ref);
+      if (!snapshot) throw this.notFound('snapshot', ref);
+      const status = snapshot.state ?? 'completed';
+      if (status !== 'completed') {
+        throw ec2Error('WaiterTimeout', `Snapshot ${snapshot.id} did not complete within ${timeoutMs} ms: it is ${status}.`);
+      }
+    });
+  }
+
+  async describeSnapshot(ref: ResourceRef): Promise<SnapshotInfo | undefined> {
+    return this.read('describeSnapshot', ref.id, ({ state }) => {
+      const snapshot = this.findSnapshot(state, ref);
+      return snapshot && this.snapshotInfo(snapshot);
+    });
+  }
+
+  async deleteSnapshot(ref: ResourceRef, options?: CallOptions): Promise<void> {
+    return this.mutate('deleteSnapshot', ref.id, options, ({ state }) => {
+      const snapshot = this.findSnapshot(state, ref);
+      if (!snapshot) throw this.notFound('snapshot', ref);
+      this.authorize(options, snapshot.tags ?? {});
+      if (snapshot.usedByImage !== undefined) {
+        throw ec2Error('InvalidSnapshot.InUse', `The snapshot ${snapshot.id} is currently in use by ${snapshot.usedByImage}.`);
+      }
+      this.dryRunGate(options);
+      state.snapshots.splice(state.snapshots.indexOf(snapshot), 1);
+    });
+  }
+
+  // ── Addresses ──
+
+  async describeAddress(ref: ResourceRef): Promise<AddressInfo | undefined> {
+    return this.read('describeAddress', ref.id, ({ state }) => {
+      const address = state.addresses.find((a) => a.allocationId === ref.id && inScope(a, ref));
+      return address && { allocationId: address.allocationId, publicIp: address.publicIp, ...(address.associationId !== undefined ? { associationId: address.associationId } : {}) };
+    });
+  }
+
+  async releaseAddress(ref: ResourceRef, options?: CallOptions): Promise<void> {
+    return this.mutate('releaseAddress', ref.id, options, ({ state, now }) => {
+      const address = state.addresses.find((a) => a.allocationId === ref.id && inScope(a, ref));
+      if (!address) throw ec2Error('InvalidAllocationID.NotFound', `The allocation ID '${ref.id}' does not exist in ${ref.accountId}/${ref.region}.`);
+      this.authorize(options, address.tags ?? {});
+      if (address.associationId !== undefined) {
+        throw ec2Error('InvalidIPAddress.InUse', `Address ${address.publicIp} (${address.allocationId}) is in use by association ${address.associationId}.`);
+      }
+      this.dryRunGate(options);
+      state.addresses.splice(state.addresses.indexOf(address), 1);
+      state.simulator.releasedAddresses.push({
+        allocationId: address.allocationId,
+        accountId: address.accountId,
+        region: address.region,
+        publicIp: address.publicIp,
+        releasedAt: now.toISOString(),
+      });
+    });
+  }
+
+  async allocateAddress(request: { accountId: string; region: string; publicIp?: string }, options?: CallOptions): Promise<AddressInfo> {
+    return this.mutate('allocateAddress', request.publicIp ?? '*', options, ({ state }) => {
+      this.authorize(options, {});
+      const inUse = new Set(state.addresses.map((a) => a.publicIp));
+      let publicIp = request.publicIp;
+      let recovered = -1;
+      if (publicIp !== undefined) {
+        recovered = state.simulator.releasedAddresses.findIndex((r) => r.publicIp === publicIp && inScope(r, request));
+        if (inUse.has(publicIp) || recovered < 0) {
+          throw ec2Error('InvalidAddress.NotFound', `Address ${publicIp} is not available to recover in ${request.accountId}/${request.region}.`);
+        }
+      } else {
+        const released = new Set(state.simulator.releasedAddresses.map((r) => r.publicIp));
+        for (let host = 1; host < 255 && publicIp === undefined; host++) {
+          const candidate = `${ADDRESS_POOL_PREFIX}${host}`;
+          if (!inUse.has(candidate) && !released.has(candidate)) publicIp = candidate;
+        }
+        if (publicIp === undefined) throw ec2Error('AddressLimitExceeded', 'The simulated address pool is exhausted.');
+      }
+      this.dryRunGate(options);
+      if (recovered >= 0) state.simulator.releasedAddresses.splice(recovered, 1);
+      const allocationId = `eipalloc-sim-${++state.simulator.counters.address}`;
+      state.addresses.push({ allocationId, accountId: request.accountId, region: request.region, publicIp });
+      return { allocationId, publicIp };
+    });
+  }
+
+  // ── Reserved Instances ──
+
+  async describeReservedInstancesOffering(ref: ResourceRef): Promise<ReservedInstancesOfferingInfo | undefined> {
+    return this.read('describeReservedInstancesOffering', ref.id, ({ state }) => {
+      const offering = state.reservedInstanceOfferings.find((o) => o.offeringId === ref.id && o.region === ref.region);
+      return (
+        offering && {
+          offeringId: offering.offeringId,
+          instanceType: offering.instanceType,
+          fixedPrice: offering.fixedPrice,
+          recurringHourly: offering.recurringHourly,
+          durationSeconds: offering.durationSeconds,
+        }
+      );
+    });
+  }
+
+  async purchaseReservedInstancesOffering(
+    request: { accountId: string; region: string; offeringId: string; instanceCount: number; limitPrice?: number },
+    options?: CallOptions,
+  ): Promise<{ reservedInstancesId: string }> {
+    return this.mutate('purchaseReservedInstancesOffering', request.offeringId, options, ({ state, now }) => {
+      this.authorize(options, {});
+      const offering = state.reservedInstanceOfferings.find((o) => o.offeringId === request.offeringId && o.region === request.region);
+      if (!offering) {
+        throw ec2Error('InvalidReservedInstancesOfferingId.NotFound', `The Reserved Instances offering '${request.offeringId}' does not exist in ${request.region}.`);
+      }
+      if (!Number.isInteger(request.instanceCount) || request.instanceCount <= 0) {
+        throw ec2Error('InvalidParameterValue', `Value (${request.instanceCount}) for parameter instanceCount is invalid: expected a positive integer.`);
+      }
+      const total = offering.fixedPrice * request.instanceCount;
+      if (request.limitPrice !== undefined && total > request.limitPrice + 1e-9) {
+        throw ec2Error(
+          'ReservedInstancesLimitPriceExceeded',
+          `The total upfront price ${total.toFixed(2)} USD (${request.instanceCount} × ${offering.fixedPrice}) exceeds the limit price ${request.limitPrice.toFixed(2)} USD.`,
+        );
+      }
+      this.dryRunGate(options);
+      const reservedInstancesId = `ri-sim-${++state.simulator.counters.reservedInstances}`;
+      state.simulator.reservedInstances.push({
+        reservedInstancesId,
+        accountId: request.accountId,
+        region: request.region,
+        offeringId: offering.offeringId,
+        instanceType: offering.instanceType,
+        instanceCount: request.instanceCount,
+        fixedPrice: offering.fixedPrice,
+        recurringHourly: offering.recurringHourly,
+        durationSeconds: offering.durationSeconds,
+        purchasedAt: now.toISOString(),
+      });
+      return { reservedInstancesId };
+    });
+  }
+
+  async createReservedInstancesListing(
+    request: { accountId: string; region: string; reservedInstancesId: string; instanceCount: number; price: number },
+    options?: CallOptions,
+  ): Promise<{ listingId: string }> {
+    return this.mutate('createReservedInstancesListing', request.reservedInstancesId, options, ({ state, now }) => {
+      this.authorize(options, {});
+      const purchased = state.simulator.reservedInstances.find((r) => r.reservedInstancesId === request.reservedInstancesId && inScope(r, request));
+      if (!purchased) {
+        throw ec2Error('InvalidReservedInstancesId.NotFound', `The Reserved Instances '${request.reservedInstancesId}' do not exist in ${request.accountId}/${request.region}.`);
+      }
+      const listed = state.simulator.listings.filter((l) => l.reservedInstancesId === purchased.reservedInstancesId).reduce((sum, l) => sum + l.instanceCount, 0);
+      const available = purchased.instanceCount - listed;
+      if (!Number.isInteger(request.instanceCount) || request.instanceCount <= 0 || request.instanceCount > available) {
+        throw ec2Error('InvalidParameterValue', `Value (${request.instanceCount}) for parameter instanceCount is invalid: ${available} of ${purchased.reservedInstancesId} can be listed.`);
+      }
+      if (!Number.isFinite(request.price) || request.price < 0) {
+        throw ec2Error('InvalidParameterValue', `Value (${request.price}) for parameter price is invalid.`);
+      }
+      this.dryRunGate(options);
+      const listingId = `listing-sim-${++state.simulator.counters.listing}`;
+      state.simulator.listings.push({
+        listingId,
+        accountId: request.accountId,
+        region: request.region,
+        reservedInstancesId: purchased.reservedInstancesId,
+        instanceCount: request.instanceCount,
+        price: request.price,
+        createdAt: now.toISOString(),
+      });
+      return { listingId };
+    });
+  }
+
+  // ── MetricsSource ──
+
+  /** The instance's current `cpuP95` (the window is not used): `0` when stopped, `undefined` when the fleet has no figure or no such instance. */
+  async cpuP95(ref: ResourceRef, _window: { from: Date; to: Date }): Promise<number | undefined> {
+    await this.delay();
+    const instance = this.findInstance(this.store.current(), ref);
+    if (!instance) return undefined;
+    if (instance.state === 'stopped' || instance.state === 'stopping') return 0;
+    return instance.state === 'running' ? instance.cpuP95 : undefined;
+  }
+
+  /** The instance's `statusChecksPassed` when the fleet gives one; else `true` when running, `undefined` otherwise. */
+  async statusChecksPassed(ref: ResourceRef, _window: { from: Date; to: Date }): Promise<boolean | undefined> {
+    await this.delay();
+    const instance = this.findInstance(this.store.current(), ref);
+    if (!instance) return undefined;
+    if (instance.statusChecksPassed !== undefined) return instance.statusChecksPassed;
+    return instance.state === 'running' ? true : undefined;
+  }
+
+  // ── Machinery ──
+
+  /** A call that changes nothing: faults apply, nothing is written unless a fault was consumed. */
+  private async read<T>(operation: FleetOperation, resourceId: string, body: (context: CallContext) => T): Promise<T> {
+    await this.delay();
+    const context = this.begin(operation, resourceId, false);
+    return body(context);
+  }
+
+  /**
+   * A call that may change the fleet. `body` checks everything first and mutates last (after
+   * {@link dryRunGate}), on a copy that is committed only when it returns.
+   */
+  private async mutate<T>(operation: FleetOperation, resourceId: string, options: CallOptions | undefined, body: (context: CallContext) => T): Promise<T> {
+    await this.delay();
+    const dryRun = options?.dryRun === true;
+    const context = this.begin(operation, resourceId, dryRun);
+    if (dryRun && context.state.dryRunUnauthorized === true) throw this.unauthorized();
+    const result = body(context);
+    this.store.commit(context.state);
+    return result;
+  }
+
+  /** A working copy of the state; consumes (and persists) a matching fault unless it is a dry run. */
+  private begin(operation: FleetOperation, resourceId: string, dryRun: boolean): CallContext {
+    const state = structuredClone(this.store.current());
+    const now = this.clock.now();
+    if (!dryRun) {
+      const fault = state.faults.find(
+        (f) => f.times > 0 && normalizeOperation(f.operation) === operation && (f.resourceId === resourceId || f.resourceId === '*'),
+      );
+      if (fault) {
+        fault.times -= 1;
+        this.store.commit(state);
+        throw ec2Error(fault.error, fault.message ?? `Simulated fault on ${operation} ${resourceId} (${fault.times} more to come).`);
+      }
+    }
+    return { state, now };
+  }
+
+  private async delay(): Promise<void> {
+    if (this.latencyMs > 0) await new Promise((resolve) => setTimeout(resolve, this.latencyMs));
+  }
+
+  private authorize(options: CallOptions | undefined, tags: Readonly<Record<string, string>>): void {
+    if (options?.dryRun === true && tags[DRY_RUN_UNAUTHORIZED_TAG] === 'true') throw this.unauthorized();
+  }
+
+  private unauthorized() {
+    return ec2Error('UnauthorizedOperation', 'You are not authorized to perform this operation.');
+  }
+
+  /** Every check passed: a dry run stops here. */
+  private dryRunGate(options: CallOptions | undefined): void {
+    if (options?.dryRun === true) throw ec2Error('DryRunOperation', 'Request would have succeeded, but DryRun flag is set.');
+  }
+
+  private notFound(kind: 'instance' | 'volume' | 'snapshot', ref: ResourceRef) {
+    const code = { instance: 'InvalidInstanceID.NotFound', volume: 'InvalidVolume.NotFound', snapshot: 'InvalidSnapshot.NotFound' }[kind];
+    return ec2Error(code, `The ${kind} ID '${ref.id}' does not exist in ${ref.accountId}/${ref.region}.`);
+  }
+
+  private findInstance(state: FleetState, ref: ResourceRef): InstanceRecord | undefined {
+    return state.instances.find((i) => i.id === ref.id && inScope(i, ref));
+  }
+
+  private requireInstance(state: FleetState, ref: ResourceRef, options: CallOptions | undefined): InstanceRecord {
+    const instance = this.findInstance(state, ref);
+    if (!instance) throw this.notFound('instance', ref);
+    this.authorize(options, instance.tags ?? {});
+    return instance;
+  }
+
+  private findVolume(state: FleetState, ref: ResourceRef): VolumeRecord | undefined {
+    return state.volumes.find((v) => v.id === ref.id && inScope(v, ref));
+  }
+
+  private requireVolume(state: FleetState, ref: ResourceRef, options: CallOptions | undefined): VolumeRecord {
+    const volume = this.findVolume(state, ref);
+    if (!volume) throw this.notFound('volume', ref);
+    this.authorize(options, volume.tags ?? {});
+    return volume;
+  }
+
+  private findSnapshot(state: FleetState, ref: ResourceRef): SnapshotRecord | undefined {
+    return state.snapshots.find((s) => s.id === ref.id && inScope(s, ref));
+  }
+
+  /** Instance types the fleet itself uses (instances and offerings): EC2 knows them by construction. */
+  private knownInstanceTypes(state: FleetState): Set<string> {
+    return new Set([...state.instances.map((i) => i.instanceType), ...state.reservedInstanceOfferings.map((o) => o.instanceType)]);
+  }
+
+  private setPerformance(volume: VolumeRecord, performance: { iops?: number; throughput?: number }): void {
+    if (performance.iops !== undefined) volume.iops = performance.iops;
+    else delete volume.iops;
+    if (performance.throughput !== undefined) volume.throughput = performance.throughput;
+    else delete volume.throughput;
+  }
+
+  private instanceInfo(instance: InstanceRecord): InstanceInfo {
+    return {
+      id: instance.id,
+      instanceType: instance.instanceType,
+      state: instance.state,
+      tags: { ...(instance.tags ?? {}) },
+      availabilityZone: instance.availabilityZone ?? `${instance.region}a`,
+    };
+  }
+
+  private volumeInfo(volume: VolumeRecord): VolumeInfo {
+    const iops = volume.iops ?? (volume.volumeType === 'gp2' ? gp2Iops(volume.sizeGiB) : undefined);
+    return {
+      id: volume.id,
+      volumeType: volume.volumeType,
+      sizeGiB: volume.sizeGiB,
+      ...(iops !== undefined ? { iops } : {}),
+      ...(volume.throughput !== undefined ? { throughput: volume.throughput } : {}),
+      state: volume.state,
+      ...(volume.attachedTo !== undefined ? { attachedTo: volume.attachedTo } : {}),
+      availabilityZone: volume.availabilityZone ?? `${volume.region}a`,
+      tags: { ...(volume.tags ?? {}) },
+      ...(volume.modificationState !== undefined ? { modificationState: volume.modificationState } : {}),
+      ...(volume.lastModificationStartedAt !== undefined ? { lastModificationStartedAt: new Date(volume.lastModificationStartedAt) } : {}),
+    };
+  }
+
+  private snapshotInfo(snapshot: SnapshotRecord): SnapshotInfo {
+    return {
+      id: snapshot.id,
+      ...(snapshot.volumeId !== undefined ? { volumeId: snapshot.volumeId } : {}),
+      sizeGiB: snapshot.sizeGiB,
+      state: snapshot.state ?? 'completed',
+      usedByImages: snapshot.usedByImage !== undefined ? [snapshot.usedByImage] : [],
+      tags: { ...(snapshot.tags ?? {}) },
+    };
+  }
+}

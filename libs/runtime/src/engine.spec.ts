@@ -1,0 +1,299 @@
+import { defaultPolicy, defaultPriceBook, optimizationIdFor, optimizationStream, parsePolicy, type Policy, DomainError } from '@optex/domain';
+import { HEADERS, TOPICS, silentLogger, type Clock, type EventStore, type RecordedEvent } from '@optex/ports';
+import { SqliteEventStore } from '@optex/event-store';
+import { InMemoryBus } from '@optex/messaging';
+import { SimulatedFleet } from '@optex/cloud';
+import { OptexMetrics, type EngineOptions } from '@optex/engine';
+import { recordApproval } from '@optex/approval';
+import { processUntilQuiescent, type RunReport } from './processing';
+import { startEngine } from './engine-app';
+
+jest.setTimeout(60_000);
+
+const ACCOUNT = '123456789012';
+const autoPolicy: Policy = (() => {
+  const p = parsePolicy({ version: 'test-auto', approval: { autoApprove: { maxLevel: 'CRITICAL', maxMonthlySavings: 1_000_000 } } });
+  if (!p.ok) throw new Error(JSON.stringify(p.errors));
+  return p.value;
+})();
+
+const volume = (id: string, region = 'us-east-1') => ({ id, accountId: ACCOUNT, region, volumeType: 'gp2', sizeGiB: 100, state: 'available' });
+const gp3 = (recId: string, volumeId: string, region = 'us-east-1', extra: Record<string, unknown> = {}) => ({
+  recommendationId: recId,
+  source: 'spec',
+  accountId: ACCOUNT,
+  region,
+  resource: { type: 'ec2:volume', id: volumeId },
+  action: { type: 'modify-volume', targetVolumeType: 'gp3' },
+  estimatedMonthlySavings: 2,
+  currency: 'USD',
+  ...extra,
+});
+const rightsize = (recId: string, instanceId: string, from = 'm5.xlarge', to = 'm5.large') => ({
+  recommendationId: recId,
+  source: 'spec',
+  accountId: ACCOUNT,
+  region: 'us-east-1',
+  resource: { type: 'ec2:instance', id: instanceId },
+  action: { type: 'rightsize', currentInstanceType: from, targetInstanceType: to },
+  estimatedMonthlySavings: 70.08,
+  currency: 'USD',
+});
+
+class ManualClock implements Clock {
+  constructor(private t: number) {}
+  now(): Date {
+    return new Date(this.t);
+  }
+  advance(ms: number): void {
+    this.t += ms;
+  }
+}
+
+interface Harness {
+  store: EventStore;
+  fleet: SimulatedFleet;
+  run(records: readonly unknown[], options?: { dryRun?: boolean; deliveryPrefix?: string }): Promise<RunReport>;
+  resume(): Promise<RunReport>;
+  close(): Promise<void>;
+}
+
+async function harness(fleetFile: unknown, options: { policy?: Policy; engine?: Partial<EngineOptions>; clock?: Clock; latencyMs?: number; store?: EventStore; fleet?: SimulatedFleet } = {}): Promise<Harness> {
+  const store = options.store ?? SqliteEventStore.open(':memory:');
+  const clock = options.clock ?? { now: () => new Date() };
+  const fleet = options.fleet ?? SimulatedFleet.fromFleet(fleetFile, { clock, latencyMs: options.latencyMs ?? 0 });
+  let counter = 0;
+  const go = async (records?: readonly unknown[], opts: { dryRun?: boolean; deliveryPrefix?: string } = {}) => {
+    const bus = new InMemoryBus();
+    try {
+      return await processUntilQuiescent(
+        { store, bus, ec2: fleet, metricsSource: fleet, priceBook: defaultPriceBook, policy: options.policy ?? defaultPolicy, clock, logger: silentLogger, metrics: new OptexMetrics(), options: { stepBackoffMs: 1, ...options.engine } },
+        {
+          dryRun: opts.dryRun ?? false,
+          ...(records ? { input: { records: records.map((r) => JSON.stringify(r)), deliveryPrefix: opts.deliveryPrefix ?? `spec-${counter++}`, name: 'spec' } } : {}),
+        },
+      );
+    } finally {
+      await bus.close();
+    }
+  };
+  return { store, fleet, run: (r, o) => go(r, o), resume: () => go(), close: () => store.close() };
+}
+
+async function allEvents(store: EventStore): Promise<RecordedEvent[]> {
+  const events: RecordedEvent[] = [];
+  for await (const e of store.readAll()) events.push(e);
+  return events;
+}
+
+/** The most optimizations between ExecutionScheduled and their end at any moment of the log. */
+/** `keyOf` groups executions (default: all together); the result is the largest group active at once. */
+function maxConcurrency(events: readonly RecordedEvent[], keyOf: (e: RecordedEvent) => string = () => 'all'): number {
+  const active = new Map<string, number>();
+  let max = 0;
+  const ends = new Set(['ValidationPassed', 'ValidationFailed', 'PreValidationFailed', 'ExecutionFailed', 'RollbackCompleted', 'RollbackFailed']);
+  const open = new Set<string>();
+  for (const e of events) {
+    if (e.type === 'ExecutionScheduled') {
+      open.add(e.stream);
+      active.set(keyOf(e), (active.get(keyOf(e)) ?? 0) + 1);
+      max = Math.max(max, ...active.values());
+    } else if (open.has(e.stream) && (ends.has(e.type) || (e.type === 'ExecutionSucceeded' && (e.data as { dryRun: boolean }).dryRun))) {
+      if (e.type === 'ExecutionFailed' && events.some((x) => x.stream === e.stream && x.type === 'RollbackStarted' && x.position.commit > e.position.commit)) continue;
+      if (e.type === 'ValidationFailed') continue; // a rollback follows
+      open.delete(e.stream);
+      active.set(keyOf(e), (active.get(keyOf(e)) ?? 1) - 1);
+    }
+  }
+  return max;
+}
+
+const statuses = (r: RunReport) => Object.fromEntries(r.optimizations.map((o) => [o.recommendationId, o.status]));
+
+describe('scheduling through the engine', () => {
+  const fleet = { volumes: ['vol-a1', 'vol-a2', 'vol-a3', 'vol-a4'].map((v) => volume(v)) };
+  const recs = ['vol-a1', 'vol-a2', 'vol-a3', 'vol-a4'].map((v) => gp3(`rec-${v}`, v));
+
+  it('sequential: never more than one execution at a time', async () => {
+    const h = await harness(fleet, { engine: { batchMode: 'sequential', maxParallel: 4 }, latencyMs: 5 });
+    const report = await h.run(recs);
+    expect(Object.values(statuses(report))).toEqual(['completed', 'completed', 'completed', 'completed']);
+    expect(maxConcurrency(await allEvents(h.store))).toBe(1);
+    await h.close();
+  });
+
+  it('parallel with --max-parallel 2: at most two at once, and two do overlap', async () => {
+    const h = await harness(fleet, { engine: { batchMode: 'parallel', maxParallel: 2 }, latencyMs: 20 });
+    await h.run(recs);
+    expect(maxConcurrency(await allEvents(h.store))).toBe(2);
+    await h.close();
+  });
+
+  it('records the batch with its mode and members', async () => {
+    const h = await harness(fleet, { engine: { batchMode: 'resource-grouped', maxParallel: 3 } });
+    await h.run(recs);
+    const batches = (await allEvents(h.store)).filter((e) => e.stream.startsWith('batch-'));
+    expect(batches.map((e) => e.type)).toEqual(['BatchPlanned', 'BatchCompleted']);
+    expect(batches[0].data).toMatchObject({ mode: 'resource-grouped', maxParallel: 3 });
+    expect((batches[0].data as { optimizationIds: string[] }).optimizationIds).toHaveLength(4);
+    await h.close();
+  });
+
+  it('region-grouped: one region finishes before the next starts', async () => {
+    const twoRegions = { volumes: [volume('vol-e1'), volume('vol-e2'), volume('vol-w1', 'us-west-2'), volume('vol-w2', 'us-west-2')] };
+    const h = await harness(twoRegions, { engine: { batchMode: 'region-grouped', maxParallel: 4 }, latencyMs: 5 });
+    await h.run([gp3('e1', 'vol-e1'), gp3('w1', 'vol-w1', 'us-west-2'), gp3('e2', 'vol-e2'), gp3('w2', 'vol-w2', 'us-west-2')]);
+    const events = await allEvents(h.store);
+    const regionOf = (e: RecordedEvent) => String(e.metadata['resourceKey']).split('/')[1];
+    const scheduled = events.filter((e) => e.type === 'ExecutionScheduled');
+    const firstRegion = regionOf(scheduled[0]);
+    const lastEndOfFirst = Math.max(...events.filter((e) => e.type === 'ValidationPassed' && regionOf(e) === firstRegion).map((e) => Number(e.position.commit)));
+    const firstStartOfSecond = Math.min(...scheduled.filter((e) => regionOf(e) !== firstRegion).map((e) => Number(e.position.commit)));
+    expect(lastEndOfFirst).toBeLessThan(firstStartOfSecond);
+    await h.close();
+  });
+
+  it('never runs two executions on one resource at once, even in parallel mode', async () => {
+    const h = await harness({ volumes: [volume('vol-same')] }, { engine: { batchMode: 'parallel', maxParallel: 4 }, latencyMs: 10 });
+    const report = await h.run([gp3('first', 'vol-same'), gp3('second', 'vol-same', 'us-east-1', { action: { type: 'modify-volume', targetVolumeType: 'gp3', iops: 4000 } })]);
+    expect(report.optimizations).toHaveLength(2);
+    expect(maxConcurrency(await allEvents(h.store), (e) => String(e.metadata['resourceKey']))).toBe(1);
+    await h.close();
+  });
+
+  it('--not-before in the future: approved, nothing executes, the run says when', async () => {
+    const clock = new ManualClock(Date.parse('2026-11-26T10:00:00Z'));
+    const notBefore = new Date('2026-11-26T22:00:00Z');
+    const h = await harness(fleet, { engine: { notBefore }, clock });
+    const report = await h.run(recs.slice(0, 2));
+    expect(Object.values(statuses(report))).toEqual(['approved', 'approved']);
+    expect(report.waitingUntil).toBe(notBefore.toISOString());
+    clock.advance(13 * 3600_000);
+    const later = await h.resume();
+    expect(Object.values(statuses(later))).toEqual(['completed', 'completed']);
+    await h.close();
+  });
+});
+
+describe('execution failures and rollback', () => {
+  it('retries a transient fault and completes', async () => {
+    const h = await harness({ volumes: [volume('vol-t')], faults: [{ resourceId: 'vol-t', operation: 'modifyVolume', error: 'RequestLimitExceeded', times: 2 }] });
+    const report = await h.run([gp3('throttled', 'vol-t')]);
+    expect(statuses(report)).toEqual({ throttled: 'completed' });
+    await h.close();
+  });
+
+  it('a step failing after a mutation rolls back the completed steps, each recorded once', async () => {
+    const fleet = {
+      instances: [{ id: 'i-1', accountId: ACCOUNT, region: 'us-east-1', instanceType: 'm5.xlarge', state: 'running', cpuP95: 20 }],
+      faults: [{ resourceId: 'i-1', operation: 'startInstance', error: 'InsufficientInstanceCapacityX', times: 1 }],
+    };
+    const h = await harness(fleet, { policy: autoPolicy });
+    const report = await h.run([rightsize('rs', 'i-1')]);
+    expect(report.optimizations[0]).toMatchObject({ status: 'rolled-back', actualMonthlySavings: null });
+    const id = optimizationIdFor('spec', 'rs');
+    const types = (await h.store.readStream(optimizationStream(id))).map((e) => e.type);
+    expect(types.filter((t) => t === 'ExecutionFailed')).toHaveLength(1);
+    expect(types.indexOf('RollbackStarted')).toBeGreaterThan(types.indexOf('ExecutionFailed'));
+    expect(types[types.length - 1]).toBe('RollbackCompleted');
+    const instance = (await h.fleet.describeInstance({ accountId: ACCOUNT, region: 'us-east-1', id: 'i-1' }))!;
+    expect(instance).toMatchObject({ instanceType: 'm5.xlarge', state: 'running' });
+    await h.close();
+  });
+
+  it('a failed pre-validation changes nothing and ends failed', async () => {
+    const fleet = { instances: [{ id: 'i-2', accountId: ACCOUNT, region: 'us-east-1', instanceType: 'm5.2xlarge', state: 'running' }] };
+    const h = await harness(fleet, { policy: autoPolicy });
+    const report = await h.run([rightsize('mismatch', 'i-2')]);
+    expect(report.optimizations[0].status).toBe('failed');
+    expect(report.optimizations[0].error).toMatch(/m5\.2xlarge/);
+    expect((await h.fleet.describeInstance({ accountId: ACCOUNT, region: 'us-east-1', id: 'i-2' }))!.instanceType).toBe('m5.2xlarge');
+    await h.close();
+  });
+});
+
+describe('restarts and redeliveries', () => {
+  it('an execution interrupted between steps continues after a restart, each step recorded exactly once', async () => {
+    const fleetFile = { instances: [{ id: 'i-slow', accountId: ACCOUNT, region: 'us-east-1', instanceType: 'm5.xlarge', state: 'running', cpuP95: 10 }] };
+    const store = SqliteEventStore.open(':memory:');
+    const fleet = SimulatedFleet.fromFleet(fleetFile, { latencyMs: 150 });
+    const adapters = { store, ec2: fleet, metricsSource: fleet, priceBook: defaultPriceBook, policy: autoPolicy, clock: { now: () => new Date() }, logger: silentLogger, metrics: new OptexMetrics(), options: {} };
+    const bus1 = new InMemoryBus();
+    const engine = await startEngine({ ...adapters, bus: bus1 }, { services: ['risk-assessor', 'approval', 'scheduler', 'executor', 'validator'] });
+    await bus1.publish([{ topic: TOPICS.recommendations, key: 'k', value: Buffer.from(JSON.stringify(rightsize('slow', 'i-slow'))), headers: { [HEADERS.deliveryId]: 'crash-test:0' } }]);
+    const stream = optimizationStream(optimizationIdFor('spec', 'slow'));
+    for (let i = 0; i < 200; i++) {
+      const events = await store.readStream(stream);
+      if (events.some((e) => e.type === 'ExecutionStepCompleted')) break;
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    await engine.stop();
+    await bus1.close();
+    const mid = (await store.readStream(stream)).map((e) => e.type);
+    expect(mid).toContain('ExecutionStepCompleted');
+    expect(mid).not.toContain('ExecutionSucceeded');
+
+    const h = await harness(undefined, { store, fleet, policy: autoPolicy });
+    const report = await h.resume();
+    expect(report.optimizations[0].status).toBe('completed');
+    const steps = (await store.readStream(stream)).filter((e) => e.type === 'ExecutionStepCompleted').map((e) => (e.data as { index: number }).index);
+    expect(steps).toEqual([...new Set(steps)].sort((a, b) => a - b));
+    expect(steps).toEqual([0, 1, 2, 3, 4]);
+    await h.close();
+  });
+
+  it('the same delivery twice appends nothing new; a second submission is a recorded duplicate only', async () => {
+    const h = await harness({ volumes: [volume('vol-d')] });
+    const rec = gp3('dup', 'vol-d');
+    await h.run([rec], { deliveryPrefix: 'same' });
+    const stream = optimizationStream(optimizationIdFor('spec', 'dup'));
+    const before = (await h.store.readStream(stream)).length;
+    const again = await h.run([rec], { deliveryPrefix: 'same' });
+    expect(again.summary.duplicates).toBe(0);
+    const third = await h.run([rec], { deliveryPrefix: 'other' });
+    expect(third.summary.duplicates).toBe(1);
+    expect((await h.store.readStream(stream)).length).toBe(before);
+    expect(await h.store.readStream('duplicate-recommendations')).toHaveLength(1);
+    await h.close();
+  });
+});
+
+describe('approvals', () => {
+  const prodSnapshot = { snapshots: [{ id: 'snap-1', accountId: ACCOUNT, region: 'us-east-1', sizeGiB: 100 }] };
+  const deleteSnapshot = {
+    recommendationId: 'snap',
+    source: 'spec',
+    accountId: ACCOUNT,
+    region: 'us-east-1',
+    resource: { type: 'ec2:snapshot', id: 'snap-1', tags: { env: 'prod' } },
+    action: { type: 'delete-snapshot' },
+    estimatedMonthlySavings: 5,
+    currency: 'USD',
+  };
+
+  it('CRITICAL needs two distinct approvers; the same one twice does not count', async () => {
+    const h = await harness(prodSnapshot);
+    const first = await h.run([deleteSnapshot]);
+    expect(first.optimizations[0]).toMatchObject({ risk: 'CRITICAL', status: 'awaiting-approval' });
+    const id = first.optimizations[0].optimizationId;
+    await recordApproval(h.store, { optimizationId: id, by: 'alice', now: new Date() });
+    await expect(recordApproval(h.store, { optimizationId: id, by: 'alice', now: new Date() })).rejects.toBeInstanceOf(DomainError);
+    expect((await h.resume()).optimizations[0].status).toBe('awaiting-approval');
+    await recordApproval(h.store, { optimizationId: id, by: 'bob', now: new Date() });
+    expect((await h.resume()).optimizations[0]).toMatchObject({ status: 'completed', approval: 'manual' });
+    await h.close();
+  });
+
+  it('an undecided request expires after 7 days', async () => {
+    const clock = new ManualClock(Date.parse('2026-11-01T00:00:00Z'));
+    const h = await harness(prodSnapshot, { clock });
+    const first = await h.run([deleteSnapshot]);
+    clock.advance(7 * 24 * 3600_000 - 1);
+    expect((await h.resume()).optimizations[0].status).toBe('awaiting-approval');
+    clock.advance(1);
+    const later = await h.resume();
+    expect(later.optimizations[0]).toMatchObject({ status: 'expired', approval: 'expired' });
+    await expect(recordApproval(h.store, { optimizationId: first.optimizations[0].optimizationId, by: 'late', now: clock.now() })).rejects.toBeInstanceOf(DomainError);
+    await h.close();
+  });
+});
