@@ -1,0 +1,222 @@
+import type { Consumer as KafkaJsConsumer, EachMessagePayload, IHeaders, Kafka } from 'kafkajs';
+import type { BusMessage, Consumer, ConsumerOptions, Delivery, HandlerOutcome, Logger } from '@optex/ports';
+import { translating } from './kafka-errors';
+
+/** Headers on a dead-lettered message (besides the original message's own headers). */
+export const DLQ_HEADERS = {
+  reason: 'x-optex-dlq-reason',
+  attempts: 'x-optex-dlq-attempts',
+  originalTopic: 'x-optex-original-topic',
+  originalPartition: 'x-optex-original-partition',
+  originalOffset: 'x-optex-original-offset',
+} as const;
+
+/** Exponential backoff with full jitter between redeliveries of one message. */
+export interface RetryBackoff {
+  /** Upper bound of the first delay. @defaultValue 100 */
+  readonly initialMs?: number;
+  /** Upper bound of any delay. @defaultValue 5000 */
+  readonly maxMs?: number;
+}
+
+/** Consumer tuning passed down from the bus. */
+export interface KafkaConsumerSettings {
+  readonly backoff: Required<RetryBackoff>;
+  readonly sessionTimeoutMs: number;
+  readonly heartbeatIntervalMs: number;
+  readonly rebalanceTimeoutMs: number;
+  readonly maxWaitTimeMs: number;
+  readonly partitionsConsumedConcurrently: number;
+  readonly logger: Logger;
+  /** Publishes through the bus's idempotent producer (used for the dead-letter topic). */
+  readonly publish: (messages: readonly BusMessage[]) => Promise<void>;
+}
+
+type Handler = (delivery: Delivery) => Promise<HandlerOutcome>;
+
+/** Delay before redelivery number `attempt + 1`: uniform in [0, min(max, initial × 2^(attempt−1))]. */
+export function backoffDelay(attempt: number, backoff: Required<RetryBackoff>, random: () => number = Math.random): number {
+  const ceiling = Math.min(backoff.maxMs, backoff.initialMs * 2 ** Math.max(0, attempt - 1));
+  return Math.round(ceiling * random());
+}
+
+/**
+ * One kafkajs consumer in one group, handling messages one at a time per partition:
+ * - the offset is committed only after the handler returned `ack`, or after the message was
+ *   published to the dead-letter topic;
+ * - `retry` (or a throw) seeks the partition back to the same offset and pauses it for a
+ *   jittered exponential backoff, so nothing behind it in the partition (same key or not) is
+ *   handled first;
+ * - after `maxAttempts` deliveries, or on `dead-letter`, the message goes to the dead-letter
+ *   topic with `x-optex-dlq-*` headers.
+ * A rebalance hands uncommitted messages to the new owner: at least once, never lost.
+ */
+export class KafkaSubscription implements Consumer {
+  private readonly consumer: KafkaJsConsumer;
+  private readonly attempts = new Map<string, number>();
+  private readonly timers = new Set<NodeJS.Timeout>();
+  private readonly inFlight = new Set<Promise<void>>();
+  private readonly maxAttempts: number;
+  private stopping: Promise<void> | undefined;
+  private readonly log: Logger;
+
+  constructor(
+    kafka: Kafka,
+    readonly options: ConsumerOptions,
+    private readonly handler: Handler,
+    private readonly settings: KafkaConsumerSettings,
+    private readonly onStopped: (subscription: KafkaSubscription) => void,
+  ) {
+    this.maxAttempts = options.maxAttempts ?? 5;
+    this.log = settings.logger.child({ component: 'kafka-consumer', groupId: options.groupId });
+    this.consumer = kafka.consumer({
+      groupId: options.groupId,
+      sessionTimeout: settings.sessionTimeoutMs,
+      heartbeatInterval: settings.heartbeatIntervalMs,
+      rebalanceTimeout: settings.rebalanceTimeoutMs,
+      maxWaitTimeInMs: settings.maxWaitTimeMs,
+      allowAutoTopicCreation: false,
+    });
+    this.consumer.on(this.consumer.events.CRASH, ({ payload }) => {
+      this.log.error({ error: String(payload.error), restart: payload.restart }, payload.restart ? 'kafka consumer crashed; kafkajs restarts it' : 'kafka consumer crashed and stopped');
+    });
+    this.consumer.on(this.consumer.events.GROUP_JOIN, ({ payload }) => {
+      // Forget attempt counts of partitions this member no longer owns.
+      const owned = new Set(Object.entries(payload.memberAssignment).flatMap(([topic, partitions]) => partitions.map((p) => `${topic}:${p}`)));
+      for (const key of this.attempts.keys()) {
+        if (!owned.has(key.slice(0, key.lastIndexOf(':')))) this.attempts.delete(key);
+      }
+      this.log.debug({ memberAssignment: payload.memberAssignment }, 'joined consumer group');
+    });
+  }
+
+  /** Connects, subscribes (from the beginning when the group has no committed offset) and starts consuming. */
+  async start(): Promise<void> {
+    await translating(`subscribe group ${this.options.groupId}`, async () => {
+      await this.consumer.connect();
+      await this.consumer.subscribe({ topics: [...this.options.topics], fromBeginning: true });
+      await this.consumer.run({
+        autoCommit: false,
+        partitionsConsumedConcurrently: this.settings.partitionsConsumedConcurrently,
+        eachMessage: (payload) => this.track(this.onMessage(payload)),
+      });
+    });
+  }
+
+  /** Lets the in-flight message finish (and commit if it was acked), then leaves the group. Idempotent. */
+  stop(): Promise<void> {
+    this.stopping ??= (async () => {
+      for (const timer of this.timers) clearTimeout(timer);
+      this.timers.clear();
+      // kafkajs's disconnect does not wait for a running eachMessage (it leaves the group under
+      // it, so its commit would fail): let the in-flight handler finish and commit first.
+      await Promise.allSettled([...this.inFlight]);
+      try {
+        await translating(`stop group ${this.options.groupId}`, () => this.consumer.disconnect());
+      } finally {
+        this.onStopped(this);
+      }
+    })();
+    return this.stopping;
+  }
+
+  private track(work: Promise<void>): Promise<void> {
+    this.inFlight.add(work);
+    return work.finally(() => this.inFlight.delete(work));
+  }
+
+  private async onMessage({ topic, partition, message, pause }: EachMessagePayload): Promise<void> {
+    // Between stop() and kafkajs noticing it: leave the message uncommitted for the next owner.
+    if (this.stopping) return;
+    const key = `${topic}:${partition}:${message.offset}`;
+    const attempt = (this.attempts.get(key) ?? 0) + 1;
+    this.attempts.set(key, attempt);
+    const delivery: Delivery = {
+      topic,
+      partition,
+      offset: message.offset,
+      attempt,
+      key: message.key?.toString('utf8') ?? '',
+      value: message.value ?? Buffer.alloc(0),
+      headers: headersToStrings(message.headers),
+    };
+
+    let outcome: HandlerOutcome;
+    try {
+      outcome = await this.handler(delivery);
+      if (!isOutcome(outcome)) outcome = { kind: 'retry', error: new Error(`handler returned ${JSON.stringify(outcome)}, not a HandlerOutcome`) };
+    } catch (error) {
+      outcome = { kind: 'retry', error };
+    }
+
+    if (outcome.kind === 'retry' && attempt < this.maxAttempts) {
+      // Stopping: leave it uncommitted for the group's next owner of the partition.
+      if (this.stopping) return;
+      const wait = backoffDelay(attempt, this.settings.backoff);
+      this.log.warn({ topic, partition, offset: message.offset, attempt, retryInMs: wait, error: describe(outcome.error) }, 'handler asked for a retry');
+      this.consumer.seek({ topic, partition, offset: message.offset });
+      const resume = pause();
+      const timer = setTimeout(() => {
+        this.timers.delete(timer);
+        if (!this.stopping) resume();
+      }, wait);
+      this.timers.add(timer);
+      return;
+    }
+
+    if (outcome.kind !== 'ack') {
+      const reason = outcome.kind === 'dead-letter' ? outcome.reason : `failed ${attempt} times; last error: ${describe(outcome.error)}`;
+      await this.deadLetter(delivery, reason);
+    }
+    // Not translated: kafkajs must see its own error (e.g. REBALANCE_IN_PROGRESS) to rejoin; the
+    // message is then redelivered, which at-least-once allows.
+    await this.consumer.commitOffsets([{ topic, partition, offset: (BigInt(message.offset) + 1n).toString() }]);
+    this.attempts.delete(key);
+  }
+
+  private async deadLetter(delivery: Delivery, reason: string): Promise<void> {
+    const target = this.options.deadLetterTopic;
+    if (!target) {
+      this.log.error({ topic: delivery.topic, partition: delivery.partition, offset: delivery.offset, reason }, 'no dead-letter topic configured: message dropped');
+      return;
+    }
+    this.log.warn({ topic: delivery.topic, partition: delivery.partition, offset: delivery.offset, reason, deadLetterTopic: target }, 'message dead-lettered');
+    await this.settings.publish([
+      {
+        topic: target,
+        key: delivery.key,
+        value: delivery.value,
+        headers: {
+          ...delivery.headers,
+          [DLQ_HEADERS.reason]: reason,
+          [DLQ_HEADERS.attempts]: String(delivery.attempt),
+          [DLQ_HEADERS.originalTopic]: delivery.topic,
+          [DLQ_HEADERS.originalPartition]: String(delivery.partition),
+          [DLQ_HEADERS.originalOffset]: delivery.offset,
+        },
+      },
+    ]);
+  }
+}
+
+function isOutcome(value: unknown): value is HandlerOutcome {
+  if (typeof value !== 'object' || value === null) return false;
+  const kind = (value as { kind?: unknown }).kind;
+  if (kind === 'dead-letter') return typeof (value as { reason?: unknown }).reason === 'string';
+  return kind === 'ack' || kind === 'retry';
+}
+
+/** kafkajs header values (Buffer, string, or arrays of them for repeated keys) as strings; a repeated key keeps its last value. */
+export function headersToStrings(headers: IHeaders | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(headers ?? {})) {
+    const last = Array.isArray(value) ? value[value.length - 1] : value;
+    if (last === undefined) continue;
+    out[name] = Buffer.isBuffer(last) ? last.toString('utf8') : String(last);
+  }
+  return out;
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+}
