@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { defaultPolicy, defaultPriceBook, parsePolicy, type Policy } from '@optex/domain';
-import { TOPICS, systemClock, type Bus, type Clock, type Ec2Gateway, type EventStore, type Logger, type MetricsSource } from '@optex/ports';
+import { TOPICS, silentLogger, systemClock, type Bus, type Clock, type Ec2Gateway, type EventStore, type Logger, type MetricsSource } from '@optex/ports';
 import { createEventStore } from '@optex/event-store';
 import { InMemoryBus, KafkaBus } from '@optex/messaging';
 import { AwsEc2Gateway, CloudWatchMetricsSource, SimulatedFleet, stateFileFor } from '@optex/cloud';
@@ -38,12 +38,12 @@ export async function openStore(url: string): Promise<EventStore> {
   }
 }
 
-export async function openBus(url: string, clientId: string, partitions = 3): Promise<Bus> {
+export async function openBus(url: string, clientId: string, partitions = 3, logger: Logger = silentLogger): Promise<Bus> {
   if (url === 'memory') return new InMemoryBus({ partitions });
   const kafka = /^kafka:\/\/(.+)$/.exec(url);
   if (!kafka) throw new UsageError(`--bus: expected memory or kafka://host:port[,host:port], got ${JSON.stringify(url)}`);
   const brokers = kafka[1].split(',').filter(Boolean);
-  const bus = await KafkaBus.connect({ brokers, clientId });
+  const bus = await KafkaBus.connect({ brokers, clientId, partitions, logger: logger.child({ component: 'kafkajs' }) });
   await bus.ensureTopics([TOPICS.recommendations, TOPICS.events, TOPICS.recommendationsDlq], partitions);
   return bus;
 }
@@ -99,7 +99,7 @@ export async function openAdapters(
   const store = await openStore(flags.store);
   let bus: Bus | undefined;
   try {
-    bus = await openBus(flags.bus, options.clientId ?? 'optex', flags.partitions);
+    bus = await openBus(flags.bus, options.clientId ?? 'optex', flags.partitions, logger);
     const cloud = await openCloud(flags.cloud, flags.store, clock);
     const openedBus = bus;
     return {

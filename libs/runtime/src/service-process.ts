@@ -1,5 +1,6 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import { createLogger } from '@optex/observability';
+import { KafkaBus } from '@optex/messaging';
 import type { ServiceName } from '@optex/engine';
 import { OptexMetrics, SERVICE_GROUPS } from '@optex/engine';
 import { BATCH_MODES, type BatchMode } from '@optex/domain';
@@ -85,14 +86,14 @@ export async function runServiceProcess(service: ServiceName): Promise<void> {
   await engine.app.listen(config.httpPort, config.httpHost);
   const group = SERVICE_GROUPS[groupKey];
   const lagTimer = setInterval(() => {
-    const lag = (adapters.bus as { lag?: (g: string) => Promise<Record<string, number> | number> }).lag;
-    if (!lag) return;
-    void lag.call(adapters.bus, group).then(
-      (value) => {
-        if (typeof value === 'number') metrics.consumerLag.set({ group, topic: 'all' }, value);
-        else for (const [topic, n] of Object.entries(value)) metrics.consumerLag.set({ group, topic }, n);
+    if (!(adapters.bus instanceof KafkaBus)) return;
+    adapters.bus.lag(group).then(
+      (lag) => {
+        const byTopic = new Map<string, number>();
+        for (const p of lag.partitions) byTopic.set(p.topic, (byTopic.get(p.topic) ?? 0) + p.lag);
+        for (const [topic, n] of byTopic) metrics.consumerLag.set({ group, topic }, n);
       },
-      () => undefined,
+      (err: unknown) => logger.debug({ err: String(err) }, 'consumer lag unavailable'),
     );
   }, 5000);
   lagTimer.unref();

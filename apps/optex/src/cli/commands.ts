@@ -200,7 +200,7 @@ export async function decisionCommand(io: Io, kind: 'approve' | 'deny', id: stri
 /** `submit FILE --bus kafka://…`: publishes recommendations to the input topic. */
 export async function submitCommand(io: Io, file: string, flags: { bus: string; json?: boolean; dryRun?: boolean; partitions?: number }): Promise<number> {
   const input = await readInput(file);
-  const bus = await openBus(flags.bus, 'optex-submit', flags.partitions);
+  const bus = await openBus(flags.bus, 'optex-submit', flags.partitions, io.logger);
   try {
     await bus.publish(
       input.records.map((raw, index) => ({

@@ -32,6 +32,11 @@ export interface StartKafkaOptions {
   readonly heap?: string;
   /** How long {@link RunningKafka.stop} waits after SIGTERM before SIGKILL. @defaultValue 10000 */
   readonly stopGraceMs?: number;
+  /**
+   * Kill the broker when this process exits without `stop()`. `false` lets it outlive the caller
+   * (the local stack: `stack down` stops it by pid). @defaultValue true
+   */
+  readonly killOnExit?: boolean;
 }
 
 export interface RunningKafka {
@@ -196,7 +201,7 @@ async function startOnce(kafkaDir: string, partitions: number, options: StartKaf
     }
     cleanup();
   };
-  process.once('exit', killOnExit);
+  if (options.killOnExit ?? true) process.once('exit', killOnExit);
 
   let stopping: Promise<void> | undefined;
   const stop = (): Promise<void> => {
