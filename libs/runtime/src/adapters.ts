@@ -38,12 +38,12 @@ export async function openStore(url: string): Promise<EventStore> {
   }
 }
 
-export async function openBus(url: string, clientId: string, partitions = 3, logger: Logger = silentLogger): Promise<Bus> {
+export async function openBus(url: string, clientId: string, partitions = 3, logger: Logger = silentLogger, kafka: { sessionTimeoutMs?: number } = {}): Promise<Bus> {
   if (url === 'memory') return new InMemoryBus({ partitions });
-  const kafka = /^kafka:\/\/(.+)$/.exec(url);
-  if (!kafka) throw new UsageError(`--bus: expected memory or kafka://host:port[,host:port], got ${JSON.stringify(url)}`);
-  const brokers = kafka[1].split(',').filter(Boolean);
-  const bus = await KafkaBus.connect({ brokers, clientId, partitions, logger: logger.child({ component: 'kafkajs' }) });
+  const match = /^kafka:\/\/(.+)$/.exec(url);
+  if (!match) throw new UsageError(`--bus: expected memory or kafka://host:port[,host:port], got ${JSON.stringify(url)}`);
+  const brokers = match[1].split(',').filter(Boolean);
+  const bus = await KafkaBus.connect({ brokers, clientId, partitions, logger: logger.child({ component: 'kafkajs' }), ...kafka });
   await bus.ensureTopics([TOPICS.recommendations, TOPICS.events, TOPICS.recommendationsDlq], partitions);
   return bus;
 }
@@ -92,14 +92,14 @@ export async function loadPolicy(file: string | undefined): Promise<Policy> {
 export async function openAdapters(
   flags: AdapterFlags,
   logger: Logger,
-  options: Partial<EngineOptions> & { clientId?: string; clock?: Clock } = {},
+  options: Partial<EngineOptions> & { clientId?: string; clock?: Clock; kafkaSessionTimeoutMs?: number } = {},
 ): Promise<EngineAdapters & { close(): Promise<void> }> {
   const clock = options.clock ?? systemClock;
   const policy = await loadPolicy(flags.policy);
   const store = await openStore(flags.store);
   let bus: Bus | undefined;
   try {
-    bus = await openBus(flags.bus, options.clientId ?? 'optex', flags.partitions, logger);
+    bus = await openBus(flags.bus, options.clientId ?? 'optex', flags.partitions, logger, options.kafkaSessionTimeoutMs ? { sessionTimeoutMs: options.kafkaSessionTimeoutMs } : {});
     const cloud = await openCloud(flags.cloud, flags.store, clock);
     const openedBus = bus;
     return {

@@ -3,3 +3,4 @@ export * from './engine-app';
 export * from './service-process';
 export * from './health.controller';
 export * from './processing';
+export * from './delayed-gateway';

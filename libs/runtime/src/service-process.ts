@@ -6,13 +6,14 @@ import { OptexMetrics, SERVICE_GROUPS } from '@optex/engine';
 import { BATCH_MODES, type BatchMode } from '@optex/domain';
 import { openAdapters, DEFAULT_FLAGS } from './adapters';
 import { startEngine } from './engine-app';
+import { delayedGateway } from './delayed-gateway';
 import { HealthController, PROCESS_INFO, type ProcessInfo } from './health.controller';
 
 /**
  * Configuration of a service process, from environment variables (documented in the README):
  * OPTEX_STORE, OPTEX_BUS, OPTEX_CLOUD, OPTEX_POLICY, OPTEX_PARTITIONS, OPTEX_HTTP_HOST,
  * OPTEX_HTTP_PORT, OPTEX_RELAY, OPTEX_BATCH_MODE, OPTEX_MAX_PARALLEL, OPTEX_LOG_LEVEL,
- * OPTEX_MAX_ATTEMPTS, OPTEX_WAIT_TIMEOUT_MS.
+ * OPTEX_MAX_ATTEMPTS, OPTEX_WAIT_TIMEOUT_MS, OPTEX_EC2_CALL_DELAY_MS, OPTEX_KAFKA_SESSION_TIMEOUT_MS.
  */
 export interface ServiceProcessConfig {
   readonly store: string;
@@ -27,6 +28,10 @@ export interface ServiceProcessConfig {
   readonly maxParallel: number;
   readonly maxAttempts: number;
   readonly waitTimeoutMs?: number;
+  /** Latency injected before every EC2 call (game days, crash tests). */
+  readonly ec2CallDelayMs: number;
+  /** Kafka consumer session timeout: how soon a dead consumer's partitions move to another. */
+  readonly kafkaSessionTimeoutMs?: number;
 }
 
 export function configFromEnv(service: ServiceName, env: NodeJS.ProcessEnv = process.env): ServiceProcessConfig {
@@ -52,6 +57,8 @@ export function configFromEnv(service: ServiceName, env: NodeJS.ProcessEnv = pro
     maxParallel: int('OPTEX_MAX_PARALLEL', 4, 1),
     maxAttempts: int('OPTEX_MAX_ATTEMPTS', 5, 1),
     ...(env['OPTEX_WAIT_TIMEOUT_MS'] ? { waitTimeoutMs: int('OPTEX_WAIT_TIMEOUT_MS', 900_000, 1) } : {}),
+    ec2CallDelayMs: int('OPTEX_EC2_CALL_DELAY_MS', 0),
+    ...(env['OPTEX_KAFKA_SESSION_TIMEOUT_MS'] ? { kafkaSessionTimeoutMs: int('OPTEX_KAFKA_SESSION_TIMEOUT_MS', 30_000, 6000) } : {}),
   };
 }
 
@@ -67,13 +74,15 @@ export async function runServiceProcess(service: ServiceName): Promise<void> {
     return;
   }
   const groupKey = ({ 'risk-assessor': 'riskAssessor', approval: 'approval', scheduler: 'scheduler', executor: 'executor', validator: 'validator' } as const)[service];
-  const adapters = await openAdapters({ store: config.store, bus: config.bus, cloud: config.cloud, partitions: config.partitions, ...(config.policy ? { policy: config.policy } : {}) }, logger, {
+  const opened = await openAdapters({ store: config.store, bus: config.bus, cloud: config.cloud, partitions: config.partitions, ...(config.policy ? { policy: config.policy } : {}) }, logger, {
+    ...(config.kafkaSessionTimeoutMs ? { kafkaSessionTimeoutMs: config.kafkaSessionTimeoutMs } : {}),
     clientId: `optex-${service}`,
     batchMode: config.batchMode,
     maxParallel: config.maxParallel,
     recoverOnStart: false,
     ...(config.waitTimeoutMs ? { waitTimeoutMs: config.waitTimeoutMs } : {}),
   });
+  const adapters = { ...opened, ec2: delayedGateway(opened.ec2, config.ec2CallDelayMs) };
   const metrics: OptexMetrics = adapters.metrics;
   const info: ProcessInfo = {
     service,
