@@ -17,7 +17,7 @@ import { TOPICS } from '@optex/ports';
 import { optimizationIdFor, optimizationStream } from '@optex/domain';
 import { ensureBuilt, optex, tempDir } from './support/cli';
 import { stackDown, stackUp, waitForList, list, type StackInfo } from './support/stack';
-import { startServiceProcess, serviceEnv } from '../apps/optex/src/stack/stack';
+import { kill, startServiceProcess, serviceEnv } from '../apps/optex/src/stack/stack';
 
 jest.setTimeout(300_000);
 
@@ -29,6 +29,8 @@ const ENV = { OPTEX_EC2_CALL_DELAY_MS: '150', OPTEX_KAFKA_SESSION_TIMEOUT_MS: '6
 let dir: string;
 let stack: StackInfo;
 let ec2: EC2Client;
+/** The executor the crash test started after killing the stack's own (stack down only knows the first). */
+let restartedExecutor: number | undefined;
 
 const rec = (id: string, resource: Record<string, unknown>, action: Record<string, unknown>, savings = 5) => ({
   recommendationId: id,
@@ -66,6 +68,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   ec2?.destroy();
+  if (restartedExecutor) await kill(restartedExecutor);
   if (dir) await stackDown(join(dir, 'stack'));
 });
 
@@ -150,6 +153,7 @@ it('an executor killed with SIGKILL mid-execution is restarted and the execution
     expect(mid).not.toContain('ExecutionSucceeded');
 
     const restarted = await startServiceProcess('executor', serviceEnv(stack, 3, ENV), join(dir, 'stack', 'executor-restarted.log'));
+    restartedExecutor = restarted.pid;
     stack.services['executor'] = { pid: restarted.pid, port: restarted.port };
     await waitForList(stack.store, (l) => l.some((o) => o.recommendationId === 'crash-rightsize' && TERMINAL.has(o.status)), 120_000);
 
