@@ -10,10 +10,13 @@ import { SchedulerModule, SchedulerService } from '@optex/scheduler';
 import { ExecutorModule } from '@optex/executor';
 import { ValidatorModule } from '@optex/validator';
 
+/** Dead-letter topic of a service's consumer group (the risk-assessor's is the contract's DLQ). */
+export const deadLetterTopicOf = (group: string): string => (group === SERVICE_GROUPS.riskAssessor ? TOPICS.recommendationsDlq : `${TOPICS.events}.${group}.dlq`);
+
 export const ALL_SERVICES: readonly ServiceName[] = ['risk-assessor', 'approval', 'scheduler', 'executor', 'validator'];
 
-const MODULES: Record<ServiceName, { module: DynamicModule['module']; group: string; dlq?: string }> = {
-  'risk-assessor': { module: RiskAssessorModule, group: SERVICE_GROUPS.riskAssessor, dlq: TOPICS.recommendationsDlq },
+const MODULES: Record<ServiceName, { module: DynamicModule['module']; group: string }> = {
+  'risk-assessor': { module: RiskAssessorModule, group: SERVICE_GROUPS.riskAssessor },
   approval: { module: ApprovalModule, group: SERVICE_GROUPS.approval },
   scheduler: { module: SchedulerModule, group: SERVICE_GROUPS.scheduler },
   executor: { module: ExecutorModule, group: SERVICE_GROUPS.executor },
@@ -51,13 +54,13 @@ export async function startEngine(adapters: EngineAdapters, options: EngineAppOp
 
   const app = await NestFactory.create(OptexAppModule, { logger: nestLogger(adapters.logger), abortOnError: false });
   for (const s of options.services) {
-    const { group, dlq } = MODULES[s];
+    const { group } = MODULES[s];
     app.connectMicroservice(
       {
         strategy: new BusServer(adapters.bus, {
           group,
           maxAttempts: options.maxAttempts ?? 5,
-          deadLetterTopic: dlq ?? `${TOPICS.events}.${group}.dlq`,
+          deadLetterTopic: deadLetterTopicOf(group),
           logger: adapters.logger,
           onOutcome: (outcome) => adapters.metrics.messages.inc({ group, outcome }),
         }),

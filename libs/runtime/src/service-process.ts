@@ -1,5 +1,6 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import { createLogger } from '@optex/observability';
+import { OptexError, type Logger } from '@optex/ports';
 import { KafkaBus } from '@optex/messaging';
 import type { ServiceName } from '@optex/engine';
 import { OptexMetrics, SERVICE_GROUPS } from '@optex/engine';
@@ -74,14 +75,14 @@ export async function runServiceProcess(service: ServiceName): Promise<void> {
     return;
   }
   const groupKey = ({ 'risk-assessor': 'riskAssessor', approval: 'approval', scheduler: 'scheduler', executor: 'executor', validator: 'validator' } as const)[service];
-  const opened = await openAdapters({ store: config.store, bus: config.bus, cloud: config.cloud, partitions: config.partitions, ...(config.policy ? { policy: config.policy } : {}) }, logger, {
+  const opened = await untilReady(logger, () => openAdapters({ store: config.store, bus: config.bus, cloud: config.cloud, partitions: config.partitions, ...(config.policy ? { policy: config.policy } : {}) }, logger, {
     ...(config.kafkaSessionTimeoutMs ? { kafkaSessionTimeoutMs: config.kafkaSessionTimeoutMs } : {}),
     clientId: `optex-${service}`,
     batchMode: config.batchMode,
     maxParallel: config.maxParallel,
     recoverOnStart: false,
     ...(config.waitTimeoutMs ? { waitTimeoutMs: config.waitTimeoutMs } : {}),
-  });
+  }));
   const adapters = { ...opened, ec2: delayedGateway(opened.ec2, config.ec2CallDelayMs) };
   const metrics: OptexMetrics = adapters.metrics;
   const info: ProcessInfo = {
@@ -91,7 +92,9 @@ export async function runServiceProcess(service: ServiceName): Promise<void> {
   };
   @Module({ controllers: [HealthController], providers: [{ provide: PROCESS_INFO, useValue: info }] })
   class HttpModule {}
-  const engine = await startEngine({ ...adapters, metrics }, { services: [service], relay: config.relay, extraModules: [HttpModule as DynamicModule['module']], maxAttempts: config.maxAttempts });
+  const engine = await untilReady(logger, () =>
+    startEngine({ ...adapters, metrics }, { services: [service], relay: config.relay, extraModules: [HttpModule as DynamicModule['module']], maxAttempts: config.maxAttempts }),
+  );
   await engine.app.listen(config.httpPort, config.httpHost);
   const group = SERVICE_GROUPS[groupKey];
   const lagTimer = setInterval(() => {
@@ -123,4 +126,22 @@ export async function runServiceProcess(service: ServiceName): Promise<void> {
   };
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
   process.on('SIGINT', () => void shutdown('SIGINT'));
+}
+
+/**
+ * Retries start-up steps while the infrastructure is not ready yet (a broker still electing
+ * partition leaders, a store still starting): transient errors only, with backoff, for about a minute.
+ */
+async function untilReady<T>(logger: Logger, step: () => Promise<T>, attempts = 12): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await step();
+    } catch (error) {
+      const transient = error instanceof OptexError && error.transient;
+      if (!transient || attempt >= attempts) throw error;
+      const delay = Math.min(8000, 250 * 2 ** (attempt - 1));
+      logger.warn({ err: (error as Error).message, attempt, retryInMs: delay }, 'infrastructure not ready; retrying start-up');
+      await new Promise((r) => setTimeout(r, delay));
+    }
+  }
 }

@@ -3,7 +3,9 @@ import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, write
 import { get } from 'node:http';
 import { join, resolve } from 'node:path';
 import { TOPICS } from '@optex/ports';
-import { openBus } from '@optex/runtime';
+import { deadLetterTopicOf, openBus } from '@optex/runtime';
+import { KafkaBus } from '@optex/messaging';
+import { SERVICE_GROUPS } from '@optex/engine';
 import { isProcessAlive, repoRoot, startKafka, startMoto } from '@optex/testing';
 
 export const STACK_SERVICES = ['risk-assessor', 'approval', 'scheduler', 'executor', 'validator'] as const;
@@ -38,6 +40,9 @@ export interface StackState {
 }
 
 const stateFile = (dir: string) => join(dir, 'stack.json');
+
+/** The contract's topics and each service group's dead-letter topic. */
+const ALL_TOPICS = [...new Set([...Object.values(TOPICS), ...Object.values(SERVICE_GROUPS).map(deadLetterTopicOf)])];
 
 export function readStackState(dir: string): StackState | undefined {
   const file = stateFile(dir);
@@ -157,7 +162,9 @@ export async function stackUp(options: StackUpOptions): Promise<StackState> {
       cloud = `aws:${m.endpoint}`;
     }
     const bus = `kafka://${kafka.brokers}`;
+    // Create every topic up front (the services would too, racing each other on a fresh broker).
     const topics = await openBus(bus, 'optex-stack', options.partitions);
+    if (topics instanceof KafkaBus) await topics.ensureTopics(ALL_TOPICS, options.partitions);
     await topics.close();
     options.progress(`topics ${Object.values(TOPICS).join(', ')} ready with ${options.partitions} partitions; starting services…`);
     const env = serviceEnv({ bus, store: esdb.url, cloud }, options.partitions, options.serviceEnv);

@@ -1,0 +1,145 @@
+// Benchmark of the production topology on this machine: prints figures, asserts nothing.
+//
+//   npm run -s bench:stack -- [--latency N] [--throughput N] [--max-parallel N] [--json]
+//
+// 1. `stack up` (Kafka, ESDB emulator, moto, five service processes): its wall time.
+// 2. Latency: N (default 100) auto-approved modify-volume recommendations on distinct moto
+//    volumes, published one every 100 ms; latency = recordedAt of ValidationPassed − publish time.
+// 3. Throughput: M (default 1000) dry-run recommendations over 200 volumes, published at once;
+//    throughput = M / (last terminal event − first publish).
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CreateVolumeCommand, EC2Client } from '@aws-sdk/client-ec2';
+import { EsdbEventStore } from '@optex/event-store';
+import { KafkaBus } from '@optex/messaging';
+import { HEADERS, TOPICS, type RecordedEvent } from '@optex/ports';
+import { optimizationIdFor, OPTIMIZATION_STREAM_PREFIX } from '@optex/domain';
+import { stackDown, stackUp } from '../apps/optex/src/stack/stack';
+
+interface Args {
+  latency: number;
+  throughput: number;
+  maxParallel: number;
+  json: boolean;
+}
+
+function parseArgs(argv: readonly string[]): Args {
+  const args: Args = { latency: 100, throughput: 1000, maxParallel: 16, json: false };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '--json') args.json = true;
+    else if (a === '--latency' || a === '--throughput' || a === '--max-parallel') {
+      const n = Number(argv[++i]);
+      if (!Number.isSafeInteger(n) || n < 1) throw new Error(`${a} needs a positive integer`);
+      if (a === '--latency') args.latency = n;
+      else if (a === '--throughput') args.throughput = n;
+      else args.maxParallel = n;
+    } else throw new Error(`unknown argument ${a} (expected --latency N, --throughput N, --max-parallel N, --json)`);
+  }
+  return args;
+}
+
+const TERMINAL_EVENTS = new Set(['ValidationPassed', 'ValidationFailed', 'PreValidationFailed', 'ExecutionFailed', 'RollbackCompleted', 'RollbackFailed', 'ApprovalRequested']);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const percentile = (sorted: readonly number[], p: number) => sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? NaN;
+
+async function main(): Promise<void> {
+  const args = parseArgs(process.argv.slice(2));
+  const log = (s: string) => (args.json ? undefined : process.stderr.write(`${s}\n`));
+  const dir = mkdtempSync(join(tmpdir(), 'optex-bench-stack-'));
+  process.env['OPTEX_MAX_PARALLEL'] = String(args.maxParallel);
+  process.env['OPTEX_LOG_LEVEL'] = 'warn';
+  const t0 = Date.now();
+  const stack = await stackUp({ dir, partitions: 3, progress: log });
+  const stackUpMs = Date.now() - t0;
+  log(`stack up in ${stackUpMs} ms`);
+  const ec2 = new EC2Client({ region: 'us-east-1', endpoint: stack.cloud.replace(/^aws:/, ''), credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } });
+  const bus = await KafkaBus.connect({ brokers: stack.bus.replace('kafka://', ''), clientId: 'bench' });
+  const store = EsdbEventStore.connect(stack.store);
+  const terminalAt = new Map<string, { type: string; at: number }>();
+  const subscription = store.subscribeToAll(
+    async (e: RecordedEvent) => {
+      if (TERMINAL_EVENTS.has(e.type) || (e.type === 'ExecutionSucceeded' && (e.data as { dryRun: boolean }).dryRun)) {
+        terminalAt.set(e.stream.slice(OPTIMIZATION_STREAM_PREFIX.length), { type: e.type, at: e.recordedAt.getTime() });
+      }
+    },
+    { filter: { kind: 'streamName', prefixes: [OPTIMIZATION_STREAM_PREFIX] } },
+  );
+  const volumes = async (n: number) => Promise.all(Array.from({ length: n }, async () => (await ec2.send(new CreateVolumeCommand({ AvailabilityZone: 'us-east-1a', VolumeType: 'gp2', Size: 10 }))).VolumeId!));
+  const record = (id: string, volumeId: string) =>
+    JSON.stringify({
+      recommendationId: id,
+      source: 'bench',
+      accountId: '123456789012',
+      region: 'us-east-1',
+      resource: { type: 'ec2:volume', id: volumeId },
+      action: { type: 'modify-volume', targetVolumeType: 'gp3' },
+      estimatedMonthlySavings: 0.2,
+      currency: 'USD',
+    });
+  const waitFor = async (ids: readonly string[], label: string) => {
+    const deadline = Date.now() + 15 * 60_000;
+    let lastReport = 0;
+    for (;;) {
+      const done = ids.filter((id) => terminalAt.has(id)).length;
+      if (done === ids.length) return;
+      if (Date.now() > deadline) throw new Error(`${label}: only ${done}/${ids.length} finished in 15 min`);
+      if (Date.now() - lastReport > 5000) {
+        lastReport = Date.now();
+        log(`${label}: ${done}/${ids.length}`);
+      }
+      await sleep(100);
+    }
+  };
+  try {
+    // ── latency ──
+    const latencyVolumes = await volumes(args.latency);
+    const published = new Map<string, number>();
+    for (let i = 0; i < args.latency; i++) {
+      const recId = `latency-${i}`;
+      published.set(optimizationIdFor('bench', recId), Date.now());
+      await bus.publish([{ topic: TOPICS.recommendations, key: latencyVolumes[i]!, value: Buffer.from(record(recId, latencyVolumes[i]!)), headers: { [HEADERS.deliveryId]: `bench:latency:${i}` } }]);
+      await sleep(100);
+    }
+    await waitFor([...published.keys()], 'latency');
+    const latencies = [...published].map(([id, at]) => terminalAt.get(id)!.at - at).sort((a, b) => a - b);
+    const outcomes = [...published.keys()].map((id) => terminalAt.get(id)!.type);
+    // ── throughput ──
+    const dryVolumes = await volumes(200);
+    const ids: string[] = [];
+    const messages = Array.from({ length: args.throughput }, (_, i) => {
+      const recId = `dry-${i}`;
+      ids.push(optimizationIdFor('bench', recId));
+      const volumeId = dryVolumes[i % dryVolumes.length]!;
+      return { topic: TOPICS.recommendations, key: volumeId, value: Buffer.from(record(recId, volumeId)), headers: { [HEADERS.deliveryId]: `bench:dry:${i}`, [HEADERS.dryRun]: 'true' } };
+    });
+    const start = Date.now();
+    for (let i = 0; i < messages.length; i += 200) await bus.publish(messages.slice(i, i + 200));
+    await waitFor(ids, 'throughput');
+    const end = Math.max(...ids.map((id) => terminalAt.get(id)!.at));
+    const result = {
+      stackUpMs,
+      latency: {
+        count: latencies.length,
+        medianMs: percentile(latencies, 50),
+        p95Ms: percentile(latencies, 95),
+        maxMs: latencies[latencies.length - 1],
+        outcomes: Object.fromEntries([...new Set(outcomes)].map((o) => [o, outcomes.filter((x) => x === o).length])),
+      },
+      throughput: { recommendations: args.throughput, seconds: (end - start) / 1000, perSecond: Math.round((args.throughput / ((end - start) / 1000)) * 10) / 10, maxParallel: args.maxParallel },
+    };
+    process.stdout.write(args.json ? `${JSON.stringify(result)}\n` : `${JSON.stringify(result, null, 2)}\n`);
+  } finally {
+    await subscription.unsubscribe();
+    await store.close();
+    await bus.close();
+    ec2.destroy();
+    await stackDown(dir, log);
+  }
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`bench:stack: ${(error as Error)?.stack ?? String(error)}\n`);
+  process.exitCode = 1;
+});
