@@ -1,0 +1,82 @@
+import { randomUUID } from 'node:crypto';
+import { TOPICS, type Delivery } from '@optex/ports';
+import { SqliteEventStore } from '@optex/event-store';
+import { InMemoryBus } from '../memory';
+import { LogRelay } from './log-relay';
+import { decodeLifecycleEvent } from './lifecycle-codec';
+
+const append = (store: SqliteEventStore, stream: string, type: string, resourceKey = '111122223333/us-east-1/vol-1') =>
+  store.appendToStream(stream, [{ id: randomUUID(), type, data: { n: type }, metadata: { resourceKey, schemaVersion: 1 } }], 'any');
+
+async function collect(bus: InMemoryBus, group: string): Promise<Delivery[]> {
+  const seen: Delivery[] = [];
+  const consumer = await bus.subscribe({ groupId: group, topics: [TOPICS.events] }, async (d) => {
+    seen.push(d);
+    return { kind: 'ack' };
+  });
+  await bus.idle();
+  await consumer.stop();
+  return seen;
+}
+
+async function settle(relay: LogRelay): Promise<void> {
+  for (let i = 0; i < 200 && !(await relay.caughtUp()); i++) await new Promise((r) => setTimeout(r, 10));
+}
+
+describe('LogRelay (the log is the outbox)', () => {
+  it('publishes every recorded lifecycle event once, as a keyed CloudEvent, and nothing else', async () => {
+    const store = SqliteEventStore.open(':memory:');
+    const bus = new InMemoryBus();
+    await append(store, 'optimization-a', 'OptimizationReceived');
+    await append(store, 'optimization-a', 'RiskAssessed');
+    await append(store, 'unrelated-stream', 'SomethingElse');
+    const relay = new LogRelay(store, bus);
+    await relay.start();
+    await settle(relay);
+    await relay.stop();
+    const seen = await collect(bus, 'g1');
+    expect(seen.map((d) => decodeLifecycleEvent(d).type)).toEqual(['OptimizationReceived', 'RiskAssessed']);
+    expect(seen.every((d) => d.key === '111122223333/us-east-1/vol-1' && d.headers['ce_specversion'] === '1.0')).toBe(true);
+    expect(decodeLifecycleEvent(seen[1]!)).toMatchObject({ stream: 'optimization-a', revision: 1n, data: { n: 'RiskAssessed' } });
+    await bus.close();
+    await store.close();
+  });
+
+  it('after a clean stop, a new relay publishes only what was recorded since the checkpoint', async () => {
+    const store = SqliteEventStore.open(':memory:');
+    const bus = new InMemoryBus();
+    await append(store, 'optimization-b', 'OptimizationReceived');
+    const first = new LogRelay(store, bus);
+    await first.start();
+    await settle(first);
+    await first.stop();
+    await append(store, 'optimization-b', 'RiskAssessed');
+    const second = new LogRelay(store, bus);
+    await second.start();
+    await settle(second);
+    await second.stop();
+    expect((await collect(bus, 'g2')).map((d) => decodeLifecycleEvent(d).type)).toEqual(['OptimizationReceived', 'RiskAssessed']);
+    await bus.close();
+    await store.close();
+  });
+
+  it('a relay that dies before its checkpoint loses nothing: the next one republishes from the last checkpoint (at least once)', async () => {
+    const store = SqliteEventStore.open(':memory:');
+    const bus = new InMemoryBus();
+    await append(store, 'optimization-c', 'OptimizationReceived');
+    const dying = new LogRelay(store, bus, { checkpointEvery: 1000 });
+    await dying.start();
+    await settle(dying);
+    // no stop(): the process died; nothing was checkpointed
+    await append(store, 'optimization-c', 'RiskAssessed');
+    const bus2 = new InMemoryBus();
+    const successor = new LogRelay(store, bus2);
+    await successor.start();
+    await settle(successor);
+    await successor.stop();
+    expect((await collect(bus2, 'g3')).map((d) => decodeLifecycleEvent(d).type)).toEqual(['OptimizationReceived', 'RiskAssessed']);
+    await bus.close();
+    await bus2.close();
+    await store.close();
+  });
+});

@@ -1,0 +1,56 @@
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { ensureBuilt, json, optex, tempDir, ROOT } from './support/cli';
+
+jest.setTimeout(180_000);
+
+interface Report {
+  summary: { byStatus: Record<string, number>; received: number; rejected: number; realizedMonthlySavings: number; totalExecutions: number };
+  optimizations: { recommendationId: string; status: string; actualMonthlySavings: number | null }[];
+  rejected: { index: number; errors: string[] }[];
+}
+
+beforeAll(() => ensureBuilt());
+
+// The outcomes examples/README.md documents, so the examples never rot.
+describe('examples/', () => {
+  it('default policy: 8 completed, 2 failed pre-validation, 14 awaiting approval; 380.09 USD/month realized', async () => {
+    const store = `sqlite:${join(tempDir('ex'), 'events.db')}`;
+    const report = json<Report>(await optex(['run', 'examples/recommendations.json', '--store', store, '--json']));
+    expect(report.summary.received).toBe(24);
+    expect(report.summary.byStatus).toEqual({ completed: 8, failed: 2, 'awaiting-approval': 14 });
+    expect(report.summary.realizedMonthlySavings).toBe(380.09);
+    expect(report.summary.totalExecutions).toBe(10);
+  });
+
+  it('examples/policy.json: 11 completed, 2 rolled back, 1 rollback-failed, 3 failed, 7 awaiting; 526.91 realized', async () => {
+    const store = `sqlite:${join(tempDir('ex'), 'events.db')}`;
+    const report = json<Report>(await optex(['run', 'examples/recommendations.json', '--store', store, '--policy', 'examples/policy.json', '--json']));
+    expect(report.summary.byStatus).toEqual({ completed: 11, 'rolled-back': 2, 'rollback-failed': 1, failed: 3, 'awaiting-approval': 7 });
+    expect(report.summary.realizedMonthlySavings).toBe(526.91);
+    const statusOf = (id: string) => report.optimizations.find((o) => o.recommendationId === id)?.status;
+    expect(statusOf('co-ec2-2026-11-0002')).toBe('rolled-back');
+    expect(statusOf('co-ec2-2026-11-0006')).toBe('rollback-failed');
+  });
+
+  it('the NDJSON file with errors: bad records are reported by field, the good ones go on', async () => {
+    const report = json<Report>(await optex(['run', 'examples/recommendations-with-errors.ndjson', '--store', 'memory:', '--json']));
+    expect(report.summary.rejected).toBe(2);
+    expect(report.rejected.every((r) => r.errors.length > 0 && r.errors.every((e) => /^[\w.[\]()]+: /.test(e)))).toBe(true);
+    expect(report.optimizations).toHaveLength(4);
+  });
+
+  it('npm start prints the summary table and exits 0', async () => {
+    const result = await new Promise<{ code: number | null; stdout: string }>((resolvePromise) => {
+      const child = spawn('npm', ['start', '--silent'], { cwd: ROOT, env: { ...process.env, OPTEX_LOG_LEVEL: 'error' } });
+      let stdout = '';
+      child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+      child.on('close', (code) => resolvePromise({ code, stdout }));
+    });
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(/OPTIMIZATION\s+RECOMMENDATION\s+RESOURCE\s+ACTION\s+RISK\s+APPROVAL\s+STATUS/);
+    expect(result.stdout).toMatch(/Received 24 recommendations/);
+    expect(result.stdout).toMatch(/success rate 80\.0 %/);
+    expect(result.stdout).toMatch(/realized \$380\.09/);
+  });
+});
