@@ -1,0 +1,365 @@
+// The deployment files (Dockerfile, docker-compose.yml, deploy/**) cannot be run on this machine
+// (no Docker engine, no cluster), so they are checked here: every YAML file parses, compose against
+// the Compose specification schema, each Kubernetes manifest against the Kubernetes OpenAPI schema
+// of its kind, and the cross-file facts a schema cannot see (deploy-checks.ts). Every check is also
+// run once on a deliberately broken copy, so that none of them can pass vacuously.
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, relative } from 'node:path';
+import {
+  OPTEX_SERVICES,
+  composeLintProblems,
+  composeProblems,
+  composeSchemaProblems,
+  dashboardProblems,
+  dockerIgnored,
+  dockerfileProblems,
+  grafanaProvisioningProblems,
+  k8sProblems,
+  k8sSchemaProblems,
+  parseYamlDocuments,
+  prometheusProblems,
+  promqlMetricNames,
+  readmeEnvVars,
+  type Manifest,
+} from './deploy-checks';
+
+const root = join(__dirname, '../../../..');
+const read = (path: string) => readFileSync(join(root, path), 'utf8');
+const exists = (path: string) => existsSync(join(root, path));
+const yamlOf = (path: string) => parseYamlDocuments(read(path), path);
+const clone = <T>(value: T): T => structuredClone(value);
+type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any -- free-form edits of parsed files
+type EditableManifest = Manifest & { readonly doc: Json };
+
+/** Every YAML file of the deployment, relative to the repository root. */
+function yamlFiles(): string[] {
+  const found: string[] = ['docker-compose.yml'];
+  const walk = (dir: string) => {
+    for (const entry of readdirSync(join(root, dir), { withFileTypes: true })) {
+      const path = `${dir}/${entry.name}`;
+      if (entry.isDirectory()) walk(path);
+      else if (/\.ya?ml$/.test(entry.name)) found.push(path);
+    }
+  };
+  walk('deploy');
+  return found.sort();
+}
+
+const readme = readmeEnvVars(read('README.md'));
+const compose = yamlOf('docker-compose.yml')[0] as Json;
+const k8sDir = 'deploy/k8s';
+const k8sFiles = readdirSync(join(root, k8sDir)).filter((f) => /\.ya?ml$/.test(f)).sort();
+const manifests: EditableManifest[] = k8sFiles.filter((f) => f !== 'kustomization.yaml').flatMap((f) => yamlOf(`${k8sDir}/${f}`).map((doc) => ({ file: `${k8sDir}/${f}`, doc: doc as Json })));
+const kustomization = { file: `${k8sDir}/kustomization.yaml`, doc: yamlOf(`${k8sDir}/kustomization.yaml`)[0], dirFiles: k8sFiles };
+
+/**
+ * The series the services export, read from the metric definitions (libs/services/engine/src/metrics.ts;
+ * read as text because importing @optex/engine here would make testing -> engine -> domain -> testing
+ * a cycle). Histograms and summaries are expanded to their `_bucket`/`_sum`/`_count` series.
+ */
+function exportedSeries(): Set<string> {
+  const source = read('libs/services/engine/src/metrics.ts');
+  const names = new Set<string>();
+  for (const m of source.matchAll(/new (Counter|Gauge|Histogram|Summary)\(\{\s*name:\s*'([a-z_:][a-z0-9_:]*)'/g)) {
+    names.add(m[2]!);
+    if (m[1] === 'Histogram' || m[1] === 'Summary') for (const suffix of ['_bucket', '_sum', '_count']) names.add(`${m[2]}${suffix}`);
+  }
+  return names;
+}
+/** The metrics the dashboard must show (the contract list of the design and the brief). */
+const REQUIRED_METRICS = [
+  'optex_executions_total',
+  'optex_execution_duration_seconds',
+  'optex_rollbacks_total',
+  'optex_realized_savings_usd_total',
+  'optex_queue_depth',
+  'optex_active_executions',
+  'optex_approvals_total',
+  'optex_pending_approvals',
+  'optex_consumer_lag',
+  'optex_messages_total',
+  'optex_recommendations_total',
+  'optex_validations_total',
+];
+const dashboardContext = () => ({ allowedMetrics: exportedSeries(), requiredMetrics: REQUIRED_METRICS, datasourceUid: 'optex-prometheus' });
+const dashboard = () => JSON.parse(read('deploy/grafana/dashboards/optex.json')) as Json;
+
+describe('every YAML file of the deployment', () => {
+  it.each(yamlFiles())('%s parses (merge keys resolved, no duplicate keys)', (file) => {
+    expect(yamlOf(file).length).toBeGreaterThan(0);
+  });
+
+  it('a syntax error or a duplicate key is reported with the file name', () => {
+    expect(() => parseYamlDocuments('a: [1, 2\n', 'broken.yml')).toThrow(/broken\.yml/);
+    expect(() => parseYamlDocuments('a: 1\na: 2\n', 'dup.yml')).toThrow(/dup\.yml.*[Dd]uplicate|dup\.yml.*unique/s);
+  });
+});
+
+describe('docker-compose.yml', () => {
+  it('is valid against the Compose specification schema', () => {
+    expect(composeSchemaProblems(compose)).toEqual([]);
+  });
+
+  it('the schema rejects an unknown service key and a wrong depends_on condition', () => {
+    const broken = clone(compose);
+    broken.services.executor.helthcheck = broken.services.executor.healthcheck;
+    broken.services.approval.depends_on.kafka.condition = 'service_ready';
+    const problems = composeSchemaProblems(broken);
+    expect(problems).toEqual(expect.arrayContaining([expect.stringContaining('/services/executor must NOT have additional properties (helthcheck)')]));
+    expect(problems.some((p) => p.includes('/services/approval/depends_on'))).toBe(true);
+  });
+
+  it('expands the x-optex-service anchor into five services built from the one Dockerfile', () => {
+    for (const name of OPTEX_SERVICES) {
+      expect(compose.services[name]).toMatchObject({ image: 'optex:local', build: { context: '.', dockerfile: 'Dockerfile' }, environment: { OPTEX_SERVICE: name } });
+    }
+  });
+
+  it('has a healthcheck and restart policy everywhere, every README variable on each optex service, and consistent wiring', () => {
+    expect(composeProblems(compose, { readme, exists })).toEqual([]);
+  });
+
+  it.each([
+    ['a service without a healthcheck', (c: Json) => delete c.services.validator.healthcheck, 'services.validator.healthcheck: missing or disabled'],
+    ['a misspelt OPTEX_ variable', (c: Json) => (c.services.scheduler.environment.OPTEX_BATCHMODE = 'parallel'), 'OPTEX_BATCHMODE is not a variable the README lists'],
+    ['a README variable left out', (c: Json) => delete c.services.executor.environment.OPTEX_MAX_ATTEMPTS, 'services.executor.environment: OPTEX_MAX_ATTEMPTS is not set'],
+    ['a bus address Kafka does not advertise', (c: Json) => (c.services.approval.environment.OPTEX_BUS = 'kafka://kafka:9999'), 'OPTEX_BUS: "kafka://kafka:9999" is not a listener Kafka advertises'],
+    ['two relays', (c: Json) => (c.services.executor.environment.OPTEX_RELAY = 'true'), '2 optex services set OPTEX_RELAY=true'],
+    ['a reused host port', (c: Json) => (c.services.validator.ports = ['127.0.0.1:9101:8080']), 'host port 9101 is already published by risk-assessor'],
+    ['a host port open on every interface', (c: Json) => (c.services.moto.ports = ['5000:5000']), 'services.moto.ports: 5000:5000 is not bound to 127.0.0.1'],
+    ['a dependency on a missing service', (c: Json) => (c.services.grafana.depends_on = { prometheus2: { condition: 'service_healthy' } }), 'services.grafana.depends_on.prometheus2: no such service'],
+    ['an untagged image', (c: Json) => (c.services.prometheus.image = 'prom/prometheus'), 'has no explicit version tag'],
+    ['a bind mount of a missing file', (c: Json) => (c.services.prometheus.volumes[0] = './deploy/prometheus/missing.yml:/etc/prometheus/prometheus.yml:ro'), './deploy/prometheus/missing.yml does not exist'],
+    ['Kafka not in KRaft combined mode', (c: Json) => (c.services.kafka.environment.KAFKA_PROCESS_ROLES = 'broker'), 'KAFKA_PROCESS_ROLES: expected broker,controller'],
+    ['a version key', (c: Json) => (c.version = '3.8'), 'has a "version" key'],
+  ])('reports %s', (_, breakIt, expected) => {
+    const broken = clone(compose);
+    breakIt(broken);
+    expect(composeProblems(broken, { readme, exists })).toEqual(expect.arrayContaining([expect.stringContaining(expected)]));
+  });
+
+  it('passes the correctness rules of dclint (bound ports, explicit tags, no duplicates)', () => {
+    expect(composeLintProblems(join(root, 'docker-compose.yml'))).toEqual([]);
+  });
+
+  it('dclint reports an unbound port and an untagged image in a broken copy', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'optex-deploy-'));
+    try {
+      const text = read('docker-compose.yml').replace('"127.0.0.1:9090:9090"', '"9090:9090"').replace('prom/prometheus:v3.5.0', 'prom/prometheus:latest');
+      writeFileSync(join(dir, 'docker-compose.yml'), text);
+      const problems = composeLintProblems(join(dir, 'docker-compose.yml'));
+      expect(problems.some((p) => p.includes('no-unbound-port-interfaces'))).toBe(true);
+      expect(problems.some((p) => p.includes('service-image-require-explicit-tag'))).toBe(true);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('Prometheus and Grafana', () => {
+  const prometheus = () => yamlOf('deploy/prometheus/prometheus.yml')[0] as Json;
+
+  it('Prometheus scrapes exactly the five services on their HTTP port', () => {
+    expect(prometheusProblems(prometheus(), compose)).toEqual([]);
+  });
+
+  it('reports a missing, an extra and a wrong-port target', () => {
+    const broken = prometheus();
+    const configs = broken.scrape_configs[0].static_configs;
+    configs[0].targets = ['risk-assessor:9101'];
+    configs.push({ targets: ['kafka:9092'] });
+    configs.splice(1, 1);
+    expect(prometheusProblems(broken, compose)).toEqual([
+      'deploy/prometheus/prometheus.yml: scrapes risk-assessor:9101, which is not one of the five optex services',
+      'deploy/prometheus/prometheus.yml: scrapes kafka:9092, which is not one of the five optex services',
+      'deploy/prometheus/prometheus.yml: does not scrape risk-assessor:8080',
+      'deploy/prometheus/prometheus.yml: does not scrape approval:8080',
+    ]);
+  });
+
+  it('the services define every metric the dashboard must show', () => {
+    const series = exportedSeries();
+    expect(series.has('optex_execution_duration_seconds_bucket')).toBe(true);
+    expect(REQUIRED_METRICS.filter((m) => !series.has(m))).toEqual([]);
+  });
+
+  it('the dashboard parses and its panels name only exported optex_ metrics, covering every required one', () => {
+    expect(dashboardProblems(dashboard(), dashboardContext())).toEqual([]);
+  });
+
+  it('reports a misspelt metric, a foreign metric, a broken expression and a missing panel', () => {
+    const broken = dashboard();
+    const panels = broken.panels as Json[];
+    const executions = panels.find((p) => p.title === 'Executions by result')!;
+    executions.targets[0].expr = 'sum by (result) (rate(optex_execution_total[$__rate_interval]))';
+    const lag = panels.find((p) => p.title === 'Consumer lag')!;
+    lag.targets[0].expr = 'sum(kafka_consumergroup_lag)';
+    const queue = panels.find((p) => p.title === 'Queue depth')!;
+    queue.targets[0].expr = 'sum(optex_queue_depth';
+    const problems = dashboardProblems(broken, dashboardContext());
+    expect(problems).toEqual(
+      expect.arrayContaining([
+        expect.stringContaining('uses optex_execution_total, which the services do not export'),
+        expect.stringContaining('uses kafka_consumergroup_lag, not an optex_ metric'),
+        expect.stringContaining('unbalanced parentheses'),
+      ]),
+    );
+    // optex_executions_total is still shown by the success-rate stat; the consumer lag no longer is.
+    expect(problems).toContain('deploy/grafana/dashboards/optex.json: no panel shows optex_consumer_lag');
+  });
+
+  it('reads metric names out of PromQL, skipping functions, labels, durations and variables', () => {
+    expect(promqlMetricNames('histogram_quantile(0.95, sum by (le, action) (rate(optex_execution_duration_seconds_bucket{action=~"a|b"}[5m])))')).toEqual(['optex_execution_duration_seconds_bucket']);
+    expect(promqlMetricNames('sum(increase(optex_executions_total{result="succeeded"}[$__range])) / sum(increase(optex_executions_total[1h] offset 1d))')).toEqual(['optex_executions_total']);
+    expect(promqlMetricNames('up == 0 or optex_queue_depth > bool 2')).toEqual(['up', 'optex_queue_depth']);
+  });
+
+  it('Grafana provisions the compose Prometheus and the dashboard directory compose mounts', () => {
+    const datasources = yamlOf('deploy/grafana/provisioning/datasources/prometheus.yml')[0];
+    const providers = yamlOf('deploy/grafana/provisioning/dashboards/optex.yml')[0] as Json;
+    expect(grafanaProvisioningProblems(datasources, providers, compose)).toEqual([]);
+    expect((datasources as Json).datasources[0].uid).toBe(dashboardContext().datasourceUid);
+    const broken = clone(providers);
+    broken.providers[0].options.path = '/var/lib/grafana/elsewhere';
+    expect(grafanaProvisioningProblems(datasources, broken, compose)).toEqual(['deploy/grafana/provisioning/dashboards: no provider reads /var/lib/grafana/dashboards/optex']);
+  });
+});
+
+describe('Kubernetes manifests (deploy/k8s)', () => {
+  it.each(manifests.map((m) => [`${m.file} ${String(m.doc.kind)}`, m] as const))('%s is valid against the Kubernetes schema of its kind', (_, manifest) => {
+    expect(k8sSchemaProblems(manifest.doc, manifest.file)).toEqual([]);
+  });
+
+  it('the schema rejects a wrong type, a missing required field and an unknown kind', () => {
+    const deployment = clone(manifests.find((m) => m.doc.kind === 'Deployment')!.doc);
+    deployment.spec.template.spec.containers[0].ports[0].containerPort = '8080';
+    expect(k8sSchemaProblems(deployment, 'x.yaml')).toEqual([expect.stringContaining('containerPort must be integer')]);
+    const noSelector = clone(manifests.find((m) => m.doc.kind === 'Deployment')!.doc);
+    delete noSelector.spec.selector;
+    expect(k8sSchemaProblems(noSelector, 'x.yaml')).toEqual([expect.stringContaining('data/spec must have required property selector')]);
+    expect(k8sSchemaProblems({ apiVersion: 'apps/v1', kind: 'Deploymnet' }, 'x.yaml')).toEqual(['x.yaml: unknown apiVersion/kind apps/v1/Deploymnet']);
+  });
+
+  it('has one probed, annotated, limited, non-root Deployment and a Service per optex service; the kustomization lists every file', () => {
+    expect(manifests.filter((m) => m.doc.kind === 'Deployment')).toHaveLength(5);
+    expect(k8sProblems(manifests, kustomization, readme)).toEqual([]);
+  });
+
+  const deploymentOf = (docs: EditableManifest[], service: string) => docs.find((m) => m.doc.kind === 'Deployment' && m.doc.metadata.name === `optex-${service}`)!.doc;
+  it.each([
+    ['a Deployment without a liveness probe', (d: EditableManifest[]) => delete deploymentOf(d, 'executor').spec.template.spec.containers[0].livenessProbe, 'container executor: livenessProbe must be an httpGet on /health'],
+    ['a readiness probe on the wrong path', (d: EditableManifest[]) => (deploymentOf(d, 'approval').spec.template.spec.containers[0].readinessProbe.httpGet.path = '/healthz'), 'container approval: readinessProbe must be an httpGet on /health'],
+    ['a Deployment without an image', (d: EditableManifest[]) => delete deploymentOf(d, 'scheduler').spec.template.spec.containers[0].image, 'container scheduler: no image'],
+    ['a writable root filesystem', (d: EditableManifest[]) => (deploymentOf(d, 'validator').spec.template.spec.containers[0].securityContext.readOnlyRootFilesystem = false), 'container validator: readOnlyRootFilesystem is not true'],
+    ['no memory limit', (d: EditableManifest[]) => delete deploymentOf(d, 'validator').spec.template.spec.containers[0].resources.limits.memory, 'container validator: resources.limits.memory missing'],
+    ['no scrape annotations', (d: EditableManifest[]) => delete deploymentOf(d, 'risk-assessor').spec.template.metadata.annotations, 'optex-risk-assessor: pod template needs prometheus.io/scrape'],
+    ['a real-looking key in the Secret', (d: EditableManifest[]) => (d.find((m) => m.doc.kind === 'Secret')!.doc.stringData.AWS_SECRET_ACCESS_KEY = 'wJalrXUtnFEMI'), 'AWS_SECRET_ACCESS_KEY must stay the placeholder CHANGE_ME'],
+    ['a ConfigMap without OPTEX_BUS', (d: EditableManifest[]) => delete d.find((m) => m.doc.kind === 'ConfigMap')!.doc.data.OPTEX_BUS, 'data: OPTEX_BUS is not set'],
+    ['a Deployment whose OPTEX_SERVICE names another service', (d: EditableManifest[]) => (deploymentOf(d, 'validator').spec.template.spec.containers[0].env[0].value = 'executor'), '0 Deployments run OPTEX_SERVICE=validator'],
+  ])('reports %s', (_, breakIt, expected) => {
+    const broken = clone(manifests);
+    breakIt(broken);
+    expect(k8sProblems(broken, kustomization, readme)).toEqual(expect.arrayContaining([expect.stringContaining(expected)]));
+  });
+
+  it('reports a kustomization that leaves a file out or lists one that is not there', () => {
+    const broken = clone(kustomization);
+    (broken.doc as Json).resources = (broken.doc as Json).resources.filter((r: string) => r !== 'executor.yaml').concat('ingress.yaml');
+    expect(k8sProblems(manifests, broken, readme)).toEqual([
+      'deploy/k8s/kustomization.yaml: resources does not list executor.yaml',
+      'deploy/k8s/kustomization.yaml: resources lists ingress.yaml, which is not a manifest in this directory',
+    ]);
+  });
+});
+
+describe('Dockerfile and .dockerignore', () => {
+  const dockerfile = read('Dockerfile');
+  const dockerignore = read('.dockerignore');
+
+  it('is a multi-stage node 20 build whose COPY sources exist and are in the build context', () => {
+    expect(dockerfileProblems(dockerfile, dockerignore, exists)).toEqual([]);
+  });
+
+  it('reports a COPY of an excluded or missing file, a root user and a missing prune', () => {
+    const broken = dockerfile.replace('USER 1000:1000', 'USER root').replace('npm prune --omit=dev', 'true').replace('COPY examples ./examples', 'COPY examples docs/design.md ./examples/');
+    const ignore = `${dockerignore}\nexamples\n`;
+    expect(dockerfileProblems(broken, ignore, exists)).toEqual(
+      expect.arrayContaining([
+        'Dockerfile: the build stage does not run "npm prune --omit=dev"',
+        'Dockerfile: the runtime stage must end as a non-root USER, got "root"',
+        expect.stringMatching(/^Dockerfile:\d+: COPY examples: excluded by \.dockerignore$/),
+        expect.stringMatching(/^Dockerfile:\d+: COPY docs\/design\.md: excluded by \.dockerignore$/),
+      ]),
+    );
+    expect(dockerfileProblems(dockerfile.replace('COPY scripts ./scripts', 'COPY scriptz ./scripts'), dockerignore, exists)).toEqual([expect.stringMatching(/COPY scriptz: no such file in the build context/)]);
+  });
+
+  it('.dockerignore keeps local state out and the sources, the lockfile and the two deploy/docker files in', () => {
+    for (const path of ['node_modules', 'libs/domain/node_modules/x', 'dist/apps/x.js', '.git/HEAD', '.optex/events.db', 'libs/domain/src/types.spec.ts', 'deploy/k8s/secret.yaml', '.env']) {
+      expect([path, dockerIgnored(dockerignore, path)]).toEqual([path, true]);
+    }
+    for (const path of ['package.json', 'package-lock.json', 'libs/domain/src/types.ts', 'apps/executor/src/main.ts', 'scripts/build.mjs', 'deploy/docker/entrypoint.sh', 'deploy/docker/healthcheck.cjs']) {
+      expect([path, dockerIgnored(dockerignore, path)]).toEqual([path, false]);
+    }
+  });
+
+  it('every service the entrypoint accepts has an app whose build output it runs', () => {
+    const entrypoint = read('deploy/docker/entrypoint.sh');
+    const accepted = /\n\s*([a-z|-]+)\)\n\s*exec node "dist\/apps\/\$\{OPTEX_SERVICE\}\/src\/main\.js"/.exec(entrypoint)?.[1]?.split('|');
+    expect(accepted).toEqual([...OPTEX_SERVICES]);
+    for (const service of OPTEX_SERVICES) expect(exists(`apps/${service}/src/main.ts`)).toBe(true);
+  });
+
+  it('the entrypoint refuses an unknown OPTEX_SERVICE and runs other commands as given', () => {
+    const script = join(root, 'deploy/docker/entrypoint.sh');
+    const refused = spawnSync('sh', [script], { env: { ...process.env, OPTEX_SERVICE: 'billing' }, encoding: 'utf8' });
+    expect(refused.status).toBe(2);
+    expect(refused.stderr).toContain("OPTEX_SERVICE must be one of risk-assessor, approval, scheduler, executor, validator (got 'billing')");
+    const passthrough = spawnSync('sh', [script, 'pwd'], { encoding: 'utf8' });
+    expect([passthrough.status, relative(root, passthrough.stdout.trim())]).toEqual([0, '']);
+  });
+});
+
+describe('the container health check (deploy/docker/healthcheck.cjs)', () => {
+  let server: Server;
+  let status = 200;
+  let port = 0;
+  beforeAll(async () => {
+    server = createServer((req, res) => {
+      res.statusCode = req.url === '/health' ? status : 404;
+      res.end(JSON.stringify({ status: status === 200 ? 'ok' : 'failing' }));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    port = (server.address() as AddressInfo).port;
+  });
+  afterAll(async () => {
+    await new Promise((resolve) => server.close(resolve));
+  });
+  const check = (httpPort: number) =>
+    new Promise<{ code: number | null; stderr: string }>((resolve) => {
+      const child = spawn(process.execPath, [join(root, 'deploy/docker/healthcheck.cjs')], { env: { ...process.env, OPTEX_HTTP_PORT: String(httpPort) } });
+      let stderr = '';
+      child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+      child.on('close', (code) => resolve({ code, stderr }));
+    });
+
+  it('is healthy on 200 from GET /health', async () => {
+    status = 200;
+    expect(await check(port)).toEqual({ code: 0, stderr: '' });
+  });
+
+  it('is unhealthy on 503, and when nothing listens', async () => {
+    status = 503;
+    const failing = await check(port);
+    expect(failing.code).toBe(1);
+    expect(failing.stderr).toContain('HTTP 503');
+    server.close();
+    const refused = await check(port);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/ECONNREFUSED/);
+  });
+});
