@@ -1,25 +1,12 @@
-/** vCPU counts of the instance types optex prices (the price book's list). */
+import { defaultPriceBook } from '@optex/domain';
+
+/** vCPU counts: the price book's, plus a few larger sizes the simulator accepts though they are not priced. */
 const VCPUS: Readonly<Record<string, number>> = {
-  't3.micro': 2,
-  't3.small': 2,
-  't3.medium': 2,
-  't3.large': 2,
-  't3.xlarge': 4,
+  ...defaultPriceBook.vcpus,
   't3.2xlarge': 8,
-  'm5.large': 2,
-  'm5.xlarge': 4,
-  'm5.2xlarge': 8,
-  'm5.4xlarge': 16,
-  'm5.8xlarge': 32,
-  'm5.12xlarge': 48,
   'm5.16xlarge': 64,
   'm5.24xlarge': 96,
-  'c5.large': 2,
-  'c5.xlarge': 4,
-  'c5.2xlarge': 8,
   'c5.4xlarge': 16,
-  'r5.large': 2,
-  'r5.xlarge': 4,
   'r5.2xlarge': 8,
   'r5.4xlarge': 16,
 };

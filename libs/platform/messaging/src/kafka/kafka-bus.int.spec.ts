@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { InfrastructureError, type Delivery, type HandlerOutcome } from '@optex/ports';
 import { busContract, kafkaToolingProblem, startKafka, type RunningKafka } from '@optex/testing';
 import { KafkaBus, type KafkaBusOptions } from './kafka-bus';
-import { DLQ_HEADERS } from './kafka-consumer';
+import { DLQ_HEADERS } from '../dead-letter';
 
 // Against a broker this file starts (Kafka 4.x from Maven Central jars), or the one named by
 // OPTEX_TEST_KAFKA_BROKERS. Without Java/Maven: fails under CI=true, skipped (with a warning) elsewhere.

@@ -1,16 +1,9 @@
+import { deadLetterMessage } from '../dead-letter';
 import type { Consumer as KafkaJsConsumer, EachMessagePayload, IHeaders, Kafka } from 'kafkajs';
 import type { BusMessage, Consumer, ConsumerOptions, Delivery, HandlerOutcome, Logger } from '@optex/ports';
 import { translating } from './kafka-errors';
 
 /** Headers on a dead-lettered message (besides the original message's own headers). */
-export const DLQ_HEADERS = {
-  reason: 'x-optex-dlq-reason',
-  attempts: 'x-optex-dlq-attempts',
-  originalTopic: 'x-optex-original-topic',
-  originalPartition: 'x-optex-original-partition',
-  originalOffset: 'x-optex-original-offset',
-} as const;
-
 /** Exponential backoff with full jitter between redeliveries of one message. */
 export interface RetryBackoff {
   /** Upper bound of the first delay. @defaultValue 100 */
@@ -181,21 +174,7 @@ export class KafkaSubscription implements Consumer {
       return;
     }
     this.log.warn({ topic: delivery.topic, partition: delivery.partition, offset: delivery.offset, reason, deadLetterTopic: target }, 'message dead-lettered');
-    await this.settings.publish([
-      {
-        topic: target,
-        key: delivery.key,
-        value: delivery.value,
-        headers: {
-          ...delivery.headers,
-          [DLQ_HEADERS.reason]: reason,
-          [DLQ_HEADERS.attempts]: String(delivery.attempt),
-          [DLQ_HEADERS.originalTopic]: delivery.topic,
-          [DLQ_HEADERS.originalPartition]: String(delivery.partition),
-          [DLQ_HEADERS.originalOffset]: delivery.offset,
-        },
-      },
-    ]);
+    await this.settings.publish([deadLetterMessage(delivery, target, reason)]);
   }
 }
 

@@ -1,6 +1,7 @@
 import { InfrastructureError, type Consumer, type Delivery, type HandlerOutcome } from '@optex/ports';
 import { busContract } from '@optex/testing';
-import { DLQ_HEADERS, InMemoryBus } from './in-memory-bus';
+import { InMemoryBus } from './in-memory-bus';
+import { DLQ_HEADERS } from '../dead-letter';
 import { partitionForKey } from './partitioner';
 
 busContract('in-memory', async () => new InMemoryBus(), { testTimeoutMs: 10_000, deliveryTimeoutMs: 5_000 });

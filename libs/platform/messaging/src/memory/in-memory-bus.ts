@@ -1,16 +1,9 @@
+import { deadLetterMessage } from '../dead-letter';
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { InfrastructureError, type Bus, type BusMessage, type Consumer, type ConsumerOptions, type Delivery, type HandlerOutcome } from '@optex/ports';
 import { partitionForKey } from './partitioner';
 
 /** Headers a dead-lettered message carries besides its own. */
-export const DLQ_HEADERS = {
-  reason: 'x-optex-dlq-reason',
-  attempts: 'x-optex-dlq-attempts',
-  originalTopic: 'x-optex-original-topic',
-  originalPartition: 'x-optex-original-partition',
-  originalOffset: 'x-optex-original-offset',
-} as const;
-
 /** Options of {@link InMemoryBus}. */
 export interface InMemoryBusOptions {
   /** Partitions of a topic created on first use. @defaultValue 4 */
@@ -58,7 +51,7 @@ const handlerContext = new AsyncLocalStorage<{ consumer: MemoryConsumer; worker:
  *   until the handler returns `ack` or `dead-letter`; a handler that throws (or resolves to
  *   something that is not an outcome) counts as `retry`. After the consumer's `maxAttempts`
  *   (default 5), or on `dead-letter`, the message is published to the consumer's
- *   `deadLetterTopic` with the headers of {@link DLQ_HEADERS}, then acknowledged. Later messages of
+ *   `deadLetterTopic` with the headers of DLQ_HEADERS (../dead-letter), then acknowledged. Later messages of
  *   that partition wait meanwhile, as in Kafka.
  * - Committed offsets are kept per group and partition for the bus's lifetime: a consumer that
  *   joins a group later starts after the group's last acknowledged message.
@@ -194,21 +187,7 @@ export class InMemoryBus implements Bus {
       }
       return;
     }
-    this.append([
-      {
-        topic,
-        key: delivery.key,
-        value: delivery.value,
-        headers: {
-          ...delivery.headers,
-          [DLQ_HEADERS.reason]: reason,
-          [DLQ_HEADERS.attempts]: String(delivery.attempt),
-          [DLQ_HEADERS.originalTopic]: delivery.topic,
-          [DLQ_HEADERS.originalPartition]: String(delivery.partition),
-          [DLQ_HEADERS.originalOffset]: delivery.offset,
-        },
-      },
-    ]);
+    this.append([deadLetterMessage(delivery, topic, reason)]);
   }
 
   /** Re-evaluates `idle()` waiters; called after every commit and every consumer change. */

@@ -1,2 +1,3 @@
-export { InMemoryBus, DLQ_HEADERS, type InMemoryBusOptions } from './in-memory-bus';
+export { InMemoryBus, type InMemoryBusOptions } from './in-memory-bus';
+export { DLQ_HEADERS } from '../dead-letter';
 export { partitionForKey, murmur2 } from './partitioner';
