@@ -1,12 +1,14 @@
 // Benchmark of the production topology on this machine: prints figures, asserts nothing.
 //
-//   npm run -s bench:stack -- [--latency N] [--throughput N] [--max-parallel N] [--json]
+//   npm run -s bench:stack -- [--latency N] [--throughput N] [--max-parallel N] [--partitions N] [--json]
 //
 // 1. `stack up` (Kafka, ESDB emulator, moto, five service processes): its wall time.
 // 2. Latency: N (default 100) auto-approved modify-volume recommendations on distinct moto
-//    volumes, published one every 100 ms; latency = recordedAt of ValidationPassed − publish time.
+//    volumes, one at a time (the next is published when the previous one is validated);
+//    latency = recordedAt of ValidationPassed − publish time.
 // 3. Throughput: M (default 1000) dry-run recommendations over 200 volumes, published at once;
-//    throughput = M / (last terminal event − first publish).
+//    throughput = M / (last terminal event − first publish), with `--partitions` (default 8)
+//    partitions per topic and `--max-parallel` (default 16) executions at once.
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,6 +20,7 @@ import { optimizationIdFor, OPTIMIZATION_STREAM_PREFIX } from '@optex/domain';
 import { stackDown, stackUp } from '../apps/optex/src/stack/stack';
 
 interface Args {
+  partitions: number;
   latency: number;
   throughput: number;
   maxParallel: number;
@@ -25,17 +28,18 @@ interface Args {
 }
 
 function parseArgs(argv: readonly string[]): Args {
-  const args: Args = { latency: 100, throughput: 1000, maxParallel: 16, json: false };
+  const args: Args = { partitions: 8, latency: 100, throughput: 1000, maxParallel: 16, json: false };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--json') args.json = true;
-    else if (a === '--latency' || a === '--throughput' || a === '--max-parallel') {
+    else if (a === '--latency' || a === '--throughput' || a === '--max-parallel' || a === '--partitions') {
       const n = Number(argv[++i]);
       if (!Number.isSafeInteger(n) || n < 1) throw new Error(`${a} needs a positive integer`);
       if (a === '--latency') args.latency = n;
       else if (a === '--throughput') args.throughput = n;
+      else if (a === '--partitions') args.partitions = n;
       else args.maxParallel = n;
-    } else throw new Error(`unknown argument ${a} (expected --latency N, --throughput N, --max-parallel N, --json)`);
+    } else throw new Error(`unknown argument ${a} (expected --latency N, --throughput N, --max-parallel N, --partitions N, --json)`);
   }
   return args;
 }
@@ -51,11 +55,11 @@ async function main(): Promise<void> {
   process.env['OPTEX_MAX_PARALLEL'] = String(args.maxParallel);
   process.env['OPTEX_LOG_LEVEL'] = 'warn';
   const t0 = Date.now();
-  const stack = await stackUp({ dir, partitions: 3, progress: log });
+  const stack = await stackUp({ dir, partitions: args.partitions, progress: log });
   const stackUpMs = Date.now() - t0;
   log(`stack up in ${stackUpMs} ms`);
   const ec2 = new EC2Client({ region: 'us-east-1', endpoint: stack.cloud.replace(/^aws:/, ''), credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } });
-  const bus = await KafkaBus.connect({ brokers: stack.bus.replace('kafka://', ''), clientId: 'bench' });
+  const bus = await KafkaBus.connect({ brokers: stack.bus.replace('kafka://', ''), clientId: 'bench', partitions: args.partitions });
   const store = EsdbEventStore.connect(stack.store);
   const terminalAt = new Map<string, { type: string; at: number }>();
   const subscription = store.subscribeToAll(
@@ -100,7 +104,7 @@ async function main(): Promise<void> {
       const recId = `latency-${i}`;
       published.set(optimizationIdFor('bench', recId), Date.now());
       await bus.publish([{ topic: TOPICS.recommendations, key: latencyVolumes[i]!, value: Buffer.from(record(recId, latencyVolumes[i]!)), headers: { [HEADERS.deliveryId]: `bench:latency:${i}` } }]);
-      await sleep(100);
+      while (!terminalAt.has(optimizationIdFor('bench', recId))) await sleep(5);
     }
     await waitFor([...published.keys()], 'latency');
     const latencies = [...published].map(([id, at]) => terminalAt.get(id)!.at - at).sort((a, b) => a - b);
@@ -127,7 +131,7 @@ async function main(): Promise<void> {
         maxMs: latencies[latencies.length - 1],
         outcomes: Object.fromEntries([...new Set(outcomes)].map((o) => [o, outcomes.filter((x) => x === o).length])),
       },
-      throughput: { recommendations: args.throughput, seconds: (end - start) / 1000, perSecond: Math.round((args.throughput / ((end - start) / 1000)) * 10) / 10, maxParallel: args.maxParallel },
+      throughput: { recommendations: args.throughput, seconds: (end - start) / 1000, perSecond: Math.round((args.throughput / ((end - start) / 1000)) * 10) / 10, maxParallel: args.maxParallel, partitions: args.partitions },
     };
     process.stdout.write(args.json ? `${JSON.stringify(result)}\n` : `${JSON.stringify(result, null, 2)}\n`);
   } finally {

@@ -32,7 +32,7 @@ export interface KafkaBusOptions {
   readonly rebalanceTimeoutMs?: number;
   /** How long a fetch waits for data on an idle partition; also bounds how long `stop()` waits for a fetch. @defaultValue 1000 */
   readonly maxWaitTimeMs?: number;
-  /** Partitions one consumer handles at the same time (each still one message at a time, in order). @defaultValue 1 */
+  /** Partitions one consumer handles at the same time (each still one message at a time, in order). @defaultValue the `partitions` count */
   readonly partitionsConsumedConcurrently?: number;
   /** kafkajs connection timeout. @defaultValue 3000 */
   readonly connectionTimeoutMs?: number;
@@ -200,7 +200,7 @@ export class KafkaBus implements Bus {
         heartbeatIntervalMs: this.options.heartbeatIntervalMs ?? 3000,
         rebalanceTimeoutMs: this.options.rebalanceTimeoutMs ?? 60_000,
         maxWaitTimeMs: this.options.maxWaitTimeMs ?? 1000,
-        partitionsConsumedConcurrently: this.options.partitionsConsumedConcurrently ?? 1,
+        partitionsConsumedConcurrently: this.options.partitionsConsumedConcurrently ?? this.options.partitions ?? 3,
         logger: this.options.logger ?? silentLogger,
         publish: (messages) => this.publish(messages),
       },
