@@ -100,6 +100,23 @@ describe('optex CLI, end to end on the embedded default', () => {
     expect([...times].sort((a, b) => a - b)).toEqual(times);
   });
 
+  it('an optimization can be named by a unique id prefix or by its recommendation id', async () => {
+    const id = byRec(first, 'e2e-gp3').optimizationId;
+    const byPrefix = json<{ optimizationId: string }>(await optex(['history', id.slice(0, 8), '--store', store, '--json']));
+    expect(byPrefix.optimizationId).toBe(id);
+    const byRecommendation = json<{ optimizationId: string }>(await optex(['history', 'e2e-gp3', '--store', store, '--json']));
+    expect(byRecommendation.optimizationId).toBe(id);
+    const missing = await optex(['history', 'no-such-thing', '--store', store]);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toMatch(/no optimization no-such-thing/);
+  });
+
+  it('list prints every optimization of the store with the run fields', async () => {
+    const listed = json<{ optimizations: View[] }>(await optex(['list', '--store', store, '--json']));
+    expect(listed.optimizations.map((o) => o.recommendationId).sort()).toEqual(first.optimizations.map((o) => o.recommendationId).sort());
+    expect(Object.keys(listed.optimizations[0]!)).toEqual(expect.arrayContaining(['optimizationId', 'recommendationId', 'resourceId', 'action', 'risk', 'approval', 'status', 'dryRun', 'estimatedMonthlySavings', 'actualMonthlySavings', 'accuracyPct', 'reversible', 'error']));
+  });
+
   it('replay folds the whole log into the same projections', async () => {
     const replay = json<{ events: number; summary: Record<string, unknown> }>(await optex(['replay', '--store', store, '--json']));
     const metrics = json<{ summary: Record<string, unknown> }>(await optex(['metrics', '--store', store, '--json']));

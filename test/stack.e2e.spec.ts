@@ -72,11 +72,19 @@ afterAll(async () => {
   if (dir) await stackDown(join(dir, 'stack'));
 });
 
-it('stack up reports Kafka, the store, the cloud and five healthy services', () => {
+it('stack up reports Kafka, the store, the cloud and five healthy services', async () => {
   expect(stack.bus).toMatch(/^kafka:\/\/127\.0\.0\.1:\d+$/);
   expect(stack.store).toMatch(/^esdb:\/\/127\.0\.0\.1:\d+/);
   expect(stack.cloud).toMatch(/^aws:http:\/\/127\.0\.0\.1:\d+$/);
   expect(Object.keys(stack.services).sort()).toEqual(['approval', 'executor', 'risk-assessor', 'scheduler', 'validator']);
+  for (const [name, { port }] of Object.entries(stack.services)) {
+    const health = await fetch(`http://127.0.0.1:${port}/health`);
+    expect(health.status).toBe(200);
+    expect(await health.json()).toMatchObject({ status: 'ok', service: name, checks: { store: 'ok' } });
+    const metrics = await fetch(`http://127.0.0.1:${port}/metrics`).then((r) => r.text());
+    expect(metrics).toMatch(/^# HELP optex_executions_total/m);
+    expect(metrics).toMatch(/^# TYPE optex_execution_duration_seconds histogram/m);
+  }
 });
 
 it('recommendations submitted through Kafka and approved over the CLI change moto as asked', async () => {
