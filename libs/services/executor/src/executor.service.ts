@@ -1,5 +1,6 @@
 import { Inject, Injectable, type OnApplicationBootstrap } from '@nestjs/common';
 import {
+  ACTIVE_EXECUTION_STATUSES,
   OPTIMIZATION_STREAM_PREFIX,
   executionPlan,
   preValidationProblems,
@@ -55,6 +56,7 @@ const DRIVES_EXECUTION = new Set([
 export class ExecutorService implements OnApplicationBootstrap {
   private readonly runner: StepRunner;
   private readonly locks = new KeyedMutex();
+  private projection = new OptimizationProjection();
 
   constructor(
     @Inject(EVENT_STORE) private readonly store: EventStore,
@@ -74,16 +76,20 @@ export class ExecutorService implements OnApplicationBootstrap {
     });
   }
 
-  /** Re-drives executions left mid-way (embedded mode: the message that drove them is gone). */
+  /**
+   * Loads the read model of every optimization (pre-validation checks that no other optimization is
+   * active on the same resource) and, in embedded mode, re-drives executions left mid-way.
+   */
   async onApplicationBootstrap(): Promise<void> {
+    this.projection = await OptimizationProjection.load(this.store);
     if (!this.options.recoverOnStart) return;
-    const projection = await OptimizationProjection.load(this.store);
-    for (const s of projection.all()) {
+    for (const s of this.projection.all()) {
       if (s.status === 'scheduled' || s.status === 'executing' || s.status === 'rolling-back') await this.drive(s.optimizationId, `recover:${s.optimizationId}`);
     }
   }
 
   async onEvent(event: IntegrationEvent): Promise<void> {
+    this.projection.apply(event);
     if (!DRIVES_EXECUTION.has(event.type) || !event.stream.startsWith(OPTIMIZATION_STREAM_PREFIX)) return;
     await this.drive(event.stream.slice(OPTIMIZATION_STREAM_PREFIX.length), event.id, event.revision);
   }
@@ -124,7 +130,7 @@ export class ExecutorService implements OnApplicationBootstrap {
         if (!ex.observed) {
           const windowEnd = now;
           const observed = await observeResource(this.gateway, this.metricsSource, s.recommendation, { from: new Date(windowEnd.getTime() - this.options.validationWindowMs), to: windowEnd });
-          const problems = preValidationProblems(s.recommendation, observed);
+          const problems = [...preValidationProblems(s.recommendation, observed, now), ...this.othersActiveOn(s)];
           return { type: 'RecordPreValidation', data: { ...(observed ? { observed } : {}), problems }, metadata: meta };
         }
         const plan = executionPlanOf(s);
@@ -151,6 +157,15 @@ export class ExecutorService implements OnApplicationBootstrap {
       default:
         return undefined;
     }
+  }
+
+  /** Other optimizations scheduled or running on the same resource (the scheduler prevents it; this is the safety net). */
+  private othersActiveOn(s: KnownOptimization): string[] {
+    const key = resourceKeyOf(s.recommendation);
+    return this.projection
+      .all()
+      .filter((o) => o.optimizationId !== s.optimizationId && ACTIVE_EXECUTION_STATUSES.includes(o.status) && resourceKeyOf(o.recommendation) === key)
+      .map((o) => `optimization ${o.optimizationId} (${o.recommendation.action.type}) is ${o.status} on ${s.recommendation.resource.id}`);
   }
 
   private observe(before: KnownOptimization, events: readonly OptimizationEvent[]): void {

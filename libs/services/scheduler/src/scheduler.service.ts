@@ -115,7 +115,10 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
         this.windowClosed = true;
         void this.tick()
           .catch((err) => this.logger.error({ err: String(err) }, 'scheduler tick failed'))
-          .finally(() => (this.windowTimer = undefined));
+          .finally(() => {
+            this.windowTimer = undefined;
+            this.windowClosed = false;
+          });
       }, this.options.batchWindowMs);
     }
 

@@ -1,0 +1,74 @@
+import { defaultPolicy, optimizationDecider, optimizationIdFor, optimizationStream, parseRecommendation, type OptimizationCommand, type Recommendation } from '@optex/domain';
+import { silentLogger } from '@optex/ports';
+import { SqliteEventStore } from '@optex/event-store';
+import { SimulatedFleet } from '@optex/cloud';
+import { OptexMetrics, defaultEngineOptions, handleCommand, loadStream } from '@optex/engine';
+import { ExecutorService } from './executor.service';
+
+const NOW = new Date('2026-11-26T10:00:00Z');
+const fleetFile = { volumes: [{ id: 'vol-1', accountId: '123456789012', region: 'us-east-1', volumeType: 'gp2', sizeGiB: 100, state: 'available' }] };
+
+function recommendation(id: string, action: Record<string, unknown>): Recommendation {
+  const parsed = parseRecommendation({
+    recommendationId: id,
+    source: 'spec',
+    accountId: '123456789012',
+    region: 'us-east-1',
+    resource: { type: 'ec2:volume', id: 'vol-1' },
+    action,
+    estimatedMonthlySavings: 2,
+    currency: 'USD',
+  });
+  if (!parsed.ok) throw new Error(JSON.stringify(parsed.errors));
+  return parsed.value;
+}
+
+async function upToScheduled(store: SqliteEventStore, rec: Recommendation): Promise<string> {
+  const id = optimizationIdFor(rec.source, rec.recommendationId);
+  const meta = { now: NOW };
+  const commands: OptimizationCommand[] = [
+    { type: 'ReceiveRecommendation', data: { optimizationId: id, recommendation: rec, dryRun: false, deliveryId: `d-${id}` }, metadata: meta },
+    { type: 'AssessRisk', data: { policy: defaultPolicy }, metadata: meta },
+    { type: 'DecideApproval', data: { policy: defaultPolicy }, metadata: meta },
+    { type: 'ScheduleExecution', data: { batchId: 'b1', notBefore: NOW }, metadata: meta },
+  ];
+  for (const [i, c] of commands.entries()) await handleCommand(store, optimizationStream(id), optimizationDecider, c, { causationKey: `setup-${i}`, recordedBy: 'spec' });
+  return id;
+}
+
+describe('ExecutorService pre-validation', () => {
+  it('refuses to execute on a resource another optimization is already executing on', async () => {
+    const store = SqliteEventStore.open(':memory:');
+    const fleet = SimulatedFleet.fromFleet(fleetFile, { clock: { now: () => NOW } });
+    const first = await upToScheduled(store, recommendation('first', { type: 'modify-volume', targetVolumeType: 'gp3' }));
+    await handleCommand(store, optimizationStream(first), optimizationDecider, { type: 'StartExecution', data: {}, metadata: { now: NOW } }, { causationKey: 'start', recordedBy: 'spec' });
+    const second = await upToScheduled(store, recommendation('second', { type: 'modify-volume', targetVolumeType: 'st1' }));
+    const executor = new ExecutorService(store, fleet, fleet, { now: () => NOW }, silentLogger, new OptexMetrics(), { ...defaultEngineOptions, recoverOnStart: false });
+    await executor.onApplicationBootstrap();
+
+    await executor.drive(second, 'spec-1'); // ExecutionStarted
+    await executor.drive(second, 'spec-2'); // pre-validation
+    const { state } = await loadStream(store, optimizationStream(second), optimizationDecider);
+    expect(state.status).toBe('failed');
+    const events = await store.readStream(optimizationStream(second));
+    const failed = events.find((e) => e.type === 'PreValidationFailed')!;
+    expect((failed.data as { reasons: string[] }).reasons.join(' ')).toMatch(new RegExp(`optimization ${first} \\(modify-volume\\) is executing on vol-1`));
+    expect((await fleet.describeVolume({ accountId: '123456789012', region: 'us-east-1', id: 'vol-1' }))?.volumeType).toBe('gp2');
+    await store.close();
+  });
+
+  it('acts only on the latest event of a stream: a replayed older event performs nothing', async () => {
+    const store = SqliteEventStore.open(':memory:');
+    const fleet = SimulatedFleet.fromFleet(fleetFile, { clock: { now: () => NOW } });
+    const id = await upToScheduled(store, recommendation('only', { type: 'modify-volume', targetVolumeType: 'gp3' }));
+    const executor = new ExecutorService(store, fleet, fleet, { now: () => NOW }, silentLogger, new OptexMetrics(), { ...defaultEngineOptions, recoverOnStart: false });
+    await executor.onApplicationBootstrap();
+    const scheduled = (await store.readStream(optimizationStream(id))).find((e) => e.type === 'ExecutionScheduled')!;
+    const asDelivered = { kind: 'event' as const, id: scheduled.id, type: scheduled.type, stream: scheduled.stream, revision: scheduled.revision, data: scheduled.data, metadata: scheduled.metadata, recordedAt: scheduled.recordedAt, deliveryId: 't/0/1', attempt: 1 };
+    await executor.onEvent(asDelivered);
+    const afterFirst = (await store.readStream(optimizationStream(id))).length;
+    await executor.onEvent(asDelivered); // redelivered: the stream has moved on
+    expect((await store.readStream(optimizationStream(id))).length).toBe(afterFirst);
+    await store.close();
+  });
+});
