@@ -10,7 +10,7 @@ import {
   type Summary,
   type FieldError,
 } from '@optex/domain';
-import { HEADERS, TOPICS, type EventStore } from '@optex/ports';
+import { HEADERS, TOPICS, type BusMessage, type EventStore } from '@optex/ports';
 import { OptimizationProjection, type EngineAdapters } from '@optex/engine';
 import { ALL_SERVICES, startEngine, type EngineHandle } from './engine-app';
 
@@ -52,15 +52,7 @@ export async function processUntilQuiescent(adapters: EngineAdapters, options: P
   const engine = await startEngine(adapters, { services: ALL_SERVICES });
   try {
     if (options.input) {
-      const { records, deliveryPrefix } = options.input;
-      await adapters.bus.publish(
-        records.map((raw, index) => ({
-          topic: TOPICS.recommendations,
-          key: recordKey(raw, index),
-          value: Buffer.from(raw),
-          headers: { [HEADERS.deliveryId]: `${deliveryPrefix}:${index}`, [HEADERS.index]: String(index), [HEADERS.dryRun]: String(options.dryRun) },
-        })),
-      );
+      await adapters.bus.publish(recommendationMessages(options.input, options.dryRun));
     }
     await untilQuiescent(engine, options.progress);
     const waitingUntil = engine.scheduler?.waitingUntil();
@@ -68,6 +60,19 @@ export async function processUntilQuiescent(adapters: EngineAdapters, options: P
   } finally {
     await engine.stop();
   }
+}
+
+/**
+ * The input topic's messages for an input: keyed per resource, each with its delivery id
+ * (`<input hash>:<index>`, so re-submitting the same content is a redelivery), index and dry-run flag.
+ */
+export function recommendationMessages(input: InputRecords, dryRun: boolean): BusMessage[] {
+  return input.records.map((raw, index) => ({
+    topic: TOPICS.recommendations,
+    key: recordKey(raw, index),
+    value: Buffer.from(raw),
+    headers: { [HEADERS.deliveryId]: `${input.deliveryPrefix}:${index}`, [HEADERS.index]: String(index), [HEADERS.dryRun]: String(dryRun) },
+  }));
 }
 
 /** Per-resource key of a raw record when it has one (ordering), else its index. */

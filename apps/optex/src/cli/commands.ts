@@ -1,9 +1,9 @@
 import { OPTIMIZATION_STREAM_PREFIX, optimizationStream, summarize, viewOf, DomainError, BATCH_MODES, type BatchMode } from '@optex/domain';
-import { TOPICS, HEADERS, type EventStore, type Logger } from '@optex/ports';
+import { TOPICS, type EventStore, type Logger } from '@optex/ports';
 import { OptimizationProjection } from '@optex/engine';
 import { recordApproval, recordDenial } from '@optex/approval';
 import { DUPLICATES_STREAM, REJECTED_STREAM } from '@optex/domain';
-import { openAdapters, openBus, openStore, processUntilQuiescent, recordKey, report, UsageError, type AdapterFlags } from '@optex/runtime';
+import { openAdapters, openBus, openStore, processUntilQuiescent, recommendationMessages, report, UsageError, type AdapterFlags } from '@optex/runtime';
 import { readInput } from './input';
 
 import { optimizationsTable, reportText, summaryText, table, toJson } from './format';
@@ -202,14 +202,7 @@ export async function submitCommand(io: Io, file: string, flags: { bus: string; 
   const input = await readInput(file);
   const bus = await openBus(flags.bus, 'optex-submit', flags.partitions, io.logger);
   try {
-    await bus.publish(
-      input.records.map((raw, index) => ({
-        topic: TOPICS.recommendations,
-        key: recordKey(raw, index),
-        value: Buffer.from(raw),
-        headers: { [HEADERS.deliveryId]: `${input.deliveryPrefix}:${index}`, [HEADERS.index]: String(index), [HEADERS.dryRun]: String(flags.dryRun ?? false) },
-      })),
-    );
+    await bus.publish(recommendationMessages(input, flags.dryRun ?? false));
     io.out(flags.json ? toJson({ submitted: input.records.length, topic: TOPICS.recommendations }) : `submitted ${input.records.length} recommendations to ${TOPICS.recommendations}`);
     return 0;
   } finally {

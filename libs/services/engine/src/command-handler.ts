@@ -89,3 +89,20 @@ export async function handleCommand<Command, Event extends { type: string; data:
 
 const commandName = (command: unknown): string =>
   typeof command === 'object' && command !== null && typeof (command as { type?: unknown }).type === 'string' ? (command as { type: string }).type : 'command';
+
+/**
+ * Appends one event that needs no decider (intake records, batch events) exactly once: its id derives
+ * from `stream` and `key`, so appending it again for the same key records nothing new.
+ */
+export async function appendOnce(
+  store: EventStore,
+  stream: string,
+  event: { type: string; data: unknown },
+  context: { key: string; causationId: string; recordedBy: string },
+): Promise<void> {
+  await store.appendToStream(
+    stream,
+    [{ id: eventIdFor(stream, context.key, 0), type: event.type, data: event.data, metadata: { schemaVersion: EVENT_SCHEMA_VERSION, recordedBy: context.recordedBy, causationId: context.causationId } }],
+    'any',
+  );
+}

@@ -2,7 +2,6 @@ import { Inject, Injectable, type OnApplicationBootstrap } from '@nestjs/common'
 import {
   DUPLICATES_STREAM,
   REJECTED_STREAM,
-  eventIdFor,
   optimizationDecider,
   optimizationIdFor,
   optimizationStream,
@@ -23,6 +22,7 @@ import {
   OPTEX_METRICS,
   POLICY,
   OptimizationProjection,
+  appendOnce,
   handleCommand,
   resourceKeyOf,
   type EngineOptions,
@@ -111,7 +111,7 @@ export class RiskAssessorService implements OnApplicationBootstrap {
       type: 'RecommendationRejected',
       data: { deliveryId: message.deliveryId, ...(message.index === undefined ? {} : { index: message.index }), ...(recommendationId ? { recommendationId } : {}), raw, errors, at: now.toISOString() },
     };
-    await this.store.appendToStream(REJECTED_STREAM, [{ id: eventIdFor(REJECTED_STREAM, message.deliveryId, 0), ...event, metadata: { schemaVersion: 1, recordedBy: RECORDED_BY, causationId: message.deliveryId } }], 'any');
+    await appendOnce(this.store, REJECTED_STREAM, event, { key: message.deliveryId, causationId: message.deliveryId, recordedBy: RECORDED_BY });
     this.metrics.recommendations.inc({ result: 'rejected' });
     this.logger.warn({ deliveryId: message.deliveryId, index: message.index, errors }, 'recommendation rejected');
   }
@@ -121,11 +121,7 @@ export class RiskAssessorService implements OnApplicationBootstrap {
       type: 'RecommendationDuplicated',
       data: { deliveryId: message.deliveryId, optimizationId, recommendationId, at: now.toISOString() },
     };
-    await this.store.appendToStream(
-      DUPLICATES_STREAM,
-      [{ id: eventIdFor(DUPLICATES_STREAM, message.deliveryId, 0), ...event, metadata: { schemaVersion: 1, recordedBy: RECORDED_BY, causationId: message.deliveryId } }],
-      'any',
-    );
+    await appendOnce(this.store, DUPLICATES_STREAM, event, { key: message.deliveryId, causationId: message.deliveryId, recordedBy: RECORDED_BY });
     this.metrics.recommendations.inc({ result: 'duplicate' });
     this.logger.info({ optimizationId, deliveryId: message.deliveryId }, 'duplicate recommendation ignored');
   }

@@ -19,6 +19,7 @@ import {
   LOGGER,
   OPTEX_METRICS,
   OptimizationProjection,
+  appendOnce,
   handleCommand,
   resourceKeyOf,
   type EngineOptions,
@@ -166,14 +167,14 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
       optimizationIds: ids,
       at: now.toISOString(),
     };
-    await this.store.appendToStream(batchStream(batchId), [{ id: eventIdFor(batchStream(batchId), 'planned', 0), type: 'BatchPlanned', data: plan, metadata: { schemaVersion: 1, recordedBy: RECORDED_BY, causationId: batchId } }], 'any');
+    await appendOnce(this.store, batchStream(batchId), { type: 'BatchPlanned', data: plan }, { key: 'planned', causationId: batchId, recordedBy: RECORDED_BY });
     this.batches.set(batchId, { plan, members: new Set(ids) });
     this.logger.info({ batchId, mode: plan.mode, maxParallel: plan.maxParallel, notBefore: plan.notBefore, size: ids.length }, 'batch planned');
   }
 
   private async completeBatch(batchId: string, now: Date): Promise<void> {
     const data: BatchCompleted['data'] = { batchId, at: now.toISOString() };
-    await this.store.appendToStream(batchStream(batchId), [{ id: eventIdFor(batchStream(batchId), 'completed', 0), type: 'BatchCompleted', data, metadata: { schemaVersion: 1, recordedBy: RECORDED_BY, causationId: batchId } }], 'any');
+    await appendOnce(this.store, batchStream(batchId), { type: 'BatchCompleted', data }, { key: 'completed', causationId: batchId, recordedBy: RECORDED_BY });
     this.batches.delete(batchId);
     this.logger.info({ batchId }, 'batch completed');
   }
