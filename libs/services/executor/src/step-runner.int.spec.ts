@@ -16,7 +16,9 @@ let moto: MotoServer;
 let sdk: EC2Client;
 let gateway: AwsEc2Gateway;
 let runner: StepRunner;
-let now = Date.parse('2026-11-26T10:00:00Z');
+// The gateway's clock starts at the real time, because moto stamps volume modifications with the real
+// time; tests only move it forward (the 6-hour cool-down), so they hold on any date.
+let now = Date.now();
 const noMetrics: MetricsSource = { cpuP95: async () => undefined, statusChecksPassed: async () => undefined };
 
 beforeAll(async () => {
