@@ -60,6 +60,35 @@ export interface ReservedInstancesOfferingInfo {
 export interface CallOptions {
   /** Send the call with EC2's `DryRun=true`: it then fails with `DryRunOperation` if it would have succeeded. */
   readonly dryRun?: boolean;
+  /**
+   * The idempotency token of this effect, derived by the executor from the optimization and the step and recorded
+   * (in the step's intent event) before the call. A call that creates something tags it
+   * {@link CLIENT_TOKEN_TAG} = token (and sends it as EC2's `ClientToken` where the operation takes one), so the
+   * `find*ByClientToken` look-ups can tell after a crash whether the effect happened.
+   */
+  readonly clientToken?: string;
+}
+
+/** The tag a creating call puts on what it creates, holding the call's {@link CallOptions.clientToken}. */
+export const CLIENT_TOKEN_TAG = 'optex:client-token';
+
+/** An account and region: where a look-up searches. */
+export interface AccountRegion {
+  readonly accountId: string;
+  readonly region: string;
+}
+
+/** A reservation bought from an offering, as `DescribeReservedInstances` reports it. */
+export interface ReservedInstancesInfo {
+  readonly reservedInstancesId: string;
+  readonly instanceType: string;
+  readonly instanceCount: number;
+  /** When the reservation started (the purchase time). */
+  readonly start: Date;
+  /** `payment-pending` | `active` | `payment-failed` | `retired` | … */
+  readonly state: string;
+  /** The offering it was bought from, where the source knows it (the simulated fleet does; EC2 does not report it). */
+  readonly offeringId?: string;
 }
 
 export interface CreateVolumeRequest {
@@ -97,6 +126,11 @@ export interface Ec2Gateway {
   deleteVolume(ref: ResourceRef, options?: CallOptions): Promise<void>;
   createVolume(request: CreateVolumeRequest, options?: CallOptions): Promise<{ volumeId: string }>;
 
+  /** The snapshot, volume or address tagged {@link CLIENT_TOKEN_TAG} = `clientToken` in that account and region, if any. */
+  findSnapshotByClientToken(scope: AccountRegion, clientToken: string): Promise<SnapshotInfo | undefined>;
+  findVolumeByClientToken(scope: AccountRegion, clientToken: string): Promise<VolumeInfo | undefined>;
+  findAddressByClientToken(scope: AccountRegion, clientToken: string): Promise<AddressInfo | undefined>;
+
   createSnapshot(volume: ResourceRef, request: { description: string; tags: Readonly<Record<string, string>> }, options?: CallOptions): Promise<{ snapshotId: string }>;
   waitForSnapshotCompleted(ref: ResourceRef, timeoutMs: number): Promise<void>;
   describeSnapshot(ref: ResourceRef): Promise<SnapshotInfo | undefined>;
@@ -116,6 +150,11 @@ export interface Ec2Gateway {
     request: { accountId: string; region: string; offeringId: string; instanceCount: number; limitPrice?: number },
     options?: CallOptions,
   ): Promise<{ reservedInstancesId: string }>;
+  /**
+   * Reservations of `instanceType` that started at or after `startedAtOrAfter` (the purchase's intent time), newest
+   * first: how a purchase is reconciled after a crash, since EC2's purchase call takes no client token.
+   */
+  findReservedInstances(scope: AccountRegion, query: { instanceType: string; startedAtOrAfter: Date }): Promise<ReservedInstancesInfo[]>;
   /** Lists purchased reserved instances on the RI Marketplace (rollback of a purchase, best effort). */
   createReservedInstancesListing(
     request: { accountId: string; region: string; reservedInstancesId: string; instanceCount: number; price: number },
