@@ -1,7 +1,10 @@
-import { Kafka, logLevel as KafkaLogLevel, Partitioners, type Admin, type LogEntry, type Producer } from 'kafkajs';
+import { Kafka, KafkaJSError, logLevel as KafkaLogLevel, Partitioners, type Admin, type LogEntry, type Producer } from 'kafkajs';
 import { silentLogger, type Bus, type BusMessage, type Consumer, type ConsumerOptions, type Delivery, type HandlerOutcome, type Logger } from '@optex/ports';
 import { KafkaSubscription, type RetryBackoff } from './kafka-consumer';
 import { translating } from './kafka-errors';
+
+/** How many times {@link KafkaBus.ensureTopics} tries while Kafka answers with retriable errors. */
+const ENSURE_TOPICS_ATTEMPTS = 8;
 
 /** kafkajs's own log levels, by name. */
 export type KafkaLogLevelName = 'nothing' | 'error' | 'warn' | 'info' | 'debug';
@@ -142,13 +145,26 @@ export class KafkaBus implements Bus {
   async ensureTopics(topics: readonly string[], partitions: number = this.options.partitions ?? 3): Promise<void> {
     if (!Number.isInteger(partitions) || partitions < 1) throw new Error(`ensureTopics: partitions must be a positive integer, got ${String(partitions)}`);
     for (const topic of topics) if (typeof topic !== 'string' || topic.length === 0) throw new Error('ensureTopics: a topic name is empty');
-    await translating(`create topics ${topics.join(', ')}`, async () => {
-      const existing = new Set(await this.admin.listTopics());
-      const missing = [...new Set(topics)].filter((t) => !existing.has(t));
-      if (missing.length === 0) return;
-      await this.admin.createTopics({ topics: missing.map((topic) => ({ topic, numPartitions: partitions })), waitForLeaders: true });
-      this.log.info({ topics: missing, partitions }, 'created topics');
-    });
+    // A broker that has just started may answer metadata requests for new topics with retriable errors
+    // ("This server does not host this topic-partition") for longer than kafkajs's own retries wait, when the
+    // machine is busy: retry the whole creation a few more times while the error stays retriable.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await translating(`create topics ${topics.join(', ')}`, async () => {
+          const existing = new Set(await this.admin.listTopics());
+          const missing = [...new Set(topics)].filter((t) => !existing.has(t));
+          if (missing.length === 0) return;
+          await this.admin.createTopics({ topics: missing.map((topic) => ({ topic, numPartitions: partitions })), waitForLeaders: true });
+          this.log.info({ topics: missing, partitions }, 'created topics');
+        });
+        return;
+      } catch (error) {
+        const cause = (error as { cause?: unknown }).cause;
+        if (attempt >= ENSURE_TOPICS_ATTEMPTS || !(cause instanceof KafkaJSError && cause.retriable)) throw error;
+        this.log.warn({ attempt, err: String(error) }, 'creating topics failed with a retriable error; trying again');
+        await new Promise((resolve) => setTimeout(resolve, 500 * attempt));
+      }
+    }
   }
 
   /**
