@@ -1,6 +1,17 @@
-import type { ErrorInfo } from './events';
-import type { ObservedResource, PerformanceImpact, Recommendation, RiskLevel, Step, StepOutputs } from './types';
+import type { ErrorInfo, StepPhase } from './events';
+import type { ObservedResource, Recommendation, RiskLevel, Step, StepOutputs } from './types';
 import type { Policy } from './policy';
+import type { PriceBook } from './pricing';
+import type { PerformanceSample } from './savings';
+import type { StepEvidence } from './reconciliation';
+import type { OptimizationStatus } from './decider';
+
+/** Another optimization that holds the same resource, as the executor's read model sees it. */
+export interface ActiveOnResource {
+  readonly optimizationId: string;
+  readonly action: string;
+  readonly status: OptimizationStatus;
+}
 
 type Cmd<T extends string, D> = { readonly type: T; readonly data: D; readonly metadata: { readonly now: Date } };
 
@@ -13,15 +24,26 @@ export type Deny = Cmd<'Deny', { by: string; reason: string }>;
 export type ExpireApproval = Cmd<'ExpireApproval', Record<string, never>>;
 export type ScheduleExecution = Cmd<'ScheduleExecution', { batchId: string; notBefore: Date }>;
 export type StartExecution = Cmd<'StartExecution', Record<string, never>>;
-/** `problems` empty → PreValidationPassed + RollbackPlanRecorded (plan computed by the domain); else PreValidationFailed. */
-export type RecordPreValidation = Cmd<'RecordPreValidation', { observed?: ObservedResource; problems: readonly string[] }>;
+/**
+ * What pre-validation observed: the live resource (absent when it does not exist) and the other optimizations active on
+ * it. The decider finds the problems itself: none → PreValidationPassed + RollbackPlanRecorded, else PreValidationFailed.
+ */
+export type RecordPreValidation = Cmd<'RecordPreValidation', { observed?: ObservedResource; activeOnResource: readonly ActiveOnResource[] }>;
+/** Records the intent of the next mutating step (index `index` of the phase's plan) before its EC2 call. */
+export type StartStep = Cmd<'StartStep', { phase: StepPhase; index: number }>;
+/** The outcome of a started step's look-up after a crash (see reconciliation.ts). */
+export type ReconcileStep = Cmd<'ReconcileStep', { phase: StepPhase; index: number; evidence: StepEvidence }>;
 export type CompleteExecutionStep = Cmd<'CompleteExecutionStep', { index: number; step: Step; outputs: StepOutputs }>;
 export type SucceedExecution = Cmd<'SucceedExecution', Record<string, never>>;
 /** ExecutionFailed, then RollbackStarted when mutating steps were completed, else status `failed`. */
 export type FailExecution = Cmd<'FailExecution', { error: ErrorInfo; failedStepIndex?: number }>;
+/**
+ * What post-validation observed: the resource after the change (absent when it is gone) and the performance sample;
+ * the decider judges the outcome, prices the savings (price book) and the performance (policy) itself.
+ */
 export type RecordValidation = Cmd<
   'RecordValidation',
-  { problems: readonly string[]; actualMonthlySavings?: number; accuracyPct?: number; performance: PerformanceImpact }
+  { observedAfter?: ObservedResource; sample: PerformanceSample; policy: Policy; priceBook: PriceBook }
 >;
 export type CompleteRollbackStep = Cmd<'CompleteRollbackStep', { index: number; step: Step; outputs: StepOutputs }>;
 export type CompleteRollback = Cmd<'CompleteRollback', Record<string, never>>;
@@ -38,6 +60,8 @@ export type OptimizationCommand =
   | ScheduleExecution
   | StartExecution
   | RecordPreValidation
+  | StartStep
+  | ReconcileStep
   | CompleteExecutionStep
   | SucceedExecution
   | FailExecution

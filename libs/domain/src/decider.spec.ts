@@ -5,6 +5,7 @@ import type { OptimizationState } from './decider';
 import { DomainError } from './errors';
 import { executionPlan, rollbackPlan } from './plans';
 import { defaultPolicy } from './policy';
+import { defaultPriceBook } from './pricing';
 import type { OptimizationEvent } from './events';
 import type { Recommendation, Step } from './types';
 
@@ -30,7 +31,7 @@ const scheduled = ev('ExecutionScheduled', { batchId: 'b-1', notBefore: AT, prio
 const started = (dryRun = false) => ev('ExecutionStarted', { dryRun });
 const steps = executionPlan(rec, running, OPT_ID);
 const prePassed = [ev('PreValidationPassed', { observed: running }), ev('RollbackPlanRecorded', { steps: rollbackPlan(rec, running), reversible: 'yes' })];
-const stepDone = (index: number, dryRun = false, step: Step = steps[index]!) => ev('ExecutionStepCompleted', { index, step, outputs: {}, dryRun });
+const stepDone = (index: number, dryRun = false, step: Step = steps[index]!) => ev('ExecutionStepCompleted', { index, step, outputs: {}, dryRun, reconciled: false });
 const allSteps = steps.map((_, i) => stepDone(i));
 
 const upToReceived: OptimizationEvent[] = [received()];
@@ -46,7 +47,7 @@ const upToRollingBack: OptimizationEvent[] = [
   ev('ValidationFailed', { reasons: ['x'], performance: { verdict: 'ok' } }),
   ev('RollbackStarted', { reason: 'validation failed: x', steps: fullRollback }),
 ];
-const rollbackDone = (index: number) => ev('RollbackStepCompleted', { index, step: fullRollback[index]!, outputs: {} });
+const rollbackDone = (index: number) => ev('RollbackStepCompleted', { index, step: fullRollback[index]!, outputs: {}, reconciled: false });
 
 const criticalRec = recommendation({ type: 'delete-snapshot' });
 const upToAwaitingTwo: OptimizationEvent[] = [received(criticalRec), assessed('CRITICAL'), requested(2)];
@@ -353,10 +354,11 @@ describe('StartExecution', () => {
 });
 
 describe('RecordPreValidation', () => {
+  const none = { activeOnResource: [] };
   it('records a passed pre-validation with the rollback plan computed by the domain', () => {
     spec
       .given(upToExecuting)
-      .when(cmd('RecordPreValidation', { observed: running, problems: [] }))
+      .when(cmd('RecordPreValidation', { observed: running, ...none }))
       .then([
         ev('PreValidationPassed', { observed: running }),
         ev('RollbackPlanRecorded', {
@@ -375,38 +377,57 @@ describe('RecordPreValidation', () => {
   it('records an empty plan and "no" for an irreversible action', () => {
     spec
       .given([received(recs.deleteVolumeNoSnapshot), assessed('CRITICAL'), requested(2), granted('a', ['a'], false), granted('b', ['a', 'b'], true), scheduled, started()])
-      .when(cmd('RecordPreValidation', { observed: observed.gp2Volume, problems: [] }))
+      .when(cmd('RecordPreValidation', { observed: observed.gp2Volume, ...none }))
       .then((events) => expect(events[1]).toEqual(ev('RollbackPlanRecorded', { steps: [], reversible: 'no' })));
   });
 
-  it('fails the optimization when pre-validation found problems', () => {
-    const stopped = observed.stoppedInstance;
+  it('fails the optimization when the live resource does not fit the recommendation (the domain finds the problem)', () => {
+    const other = { ...running, instanceType: 'm5.2xlarge' };
     spec
       .given(upToExecuting)
-      .when(cmd('RecordPreValidation', { observed: stopped, problems: ['instance i-0abc is m5.2xlarge'] }))
+      .when(cmd('RecordPreValidation', { observed: other, ...none }))
       .then((events, state) => {
-        expect(events).toEqual([ev('PreValidationFailed', { reasons: ['instance i-0abc is m5.2xlarge'], observed: stopped })]);
+        expect(events).toEqual([ev('PreValidationFailed', { reasons: ['instance i-0abc is m5.2xlarge, the recommendation expects m5.xlarge'], observed: other })]);
         expect(known(state).status).toBe('failed');
       });
+  });
+
+  it('fails when another optimization is active on the same resource', () => {
+    spec
+      .given(upToExecuting)
+      .when(cmd('RecordPreValidation', { observed: running, activeOnResource: [{ optimizationId: 'other-1', action: 'stop-idle', status: 'executing' }] }))
+      .then([ev('PreValidationFailed', { reasons: ['optimization other-1 (stop-idle) is executing on i-0abc'], observed: running })]);
+  });
+
+  it('ignores itself and optimizations on the resource that are not active', () => {
+    spec
+      .given(upToExecuting)
+      .when(
+        cmd('RecordPreValidation', {
+          observed: running,
+          activeOnResource: [
+            { optimizationId: OPT_ID, action: 'rightsize', status: 'executing' },
+            { optimizationId: 'old-1', action: 'stop-idle', status: 'completed' },
+            { optimizationId: 'waiting-1', action: 'stop-idle', status: 'awaiting-approval' },
+          ],
+        }),
+      )
+      .then((events) => expect(events[0]!.type).toBe('PreValidationPassed'));
   });
 
   it('records a failure for a missing resource without an observed resource', () => {
     spec
       .given(upToExecuting)
-      .when(cmd('RecordPreValidation', { problems: ['ec2:instance i-0abc not found'] }))
+      .when(cmd('RecordPreValidation', { ...none }))
       .then([ev('PreValidationFailed', { reasons: ['ec2:instance i-0abc not found'] })]);
   });
 
   it('does nothing once recorded', () => {
-    spec.given(upToPreValidated).when(cmd('RecordPreValidation', { observed: running, problems: [] })).thenNothing();
-  });
-
-  it('requires the observed resource when there is no problem', () => {
-    spec.given(upToExecuting).when(cmd('RecordPreValidation', { problems: [] })).thenThrows('INVALID_INPUT');
+    spec.given(upToPreValidated).when(cmd('RecordPreValidation', { observed: running, ...none })).thenNothing();
   });
 
   it('rejects pre-validation of an optimization that is not executing', () => {
-    spec.given(upToScheduled).when(cmd('RecordPreValidation', { observed: running, problems: [] })).thenThrows('INVALID_STATE');
+    spec.given(upToScheduled).when(cmd('RecordPreValidation', { observed: running, ...none })).thenThrows('INVALID_STATE');
   });
 });
 
@@ -422,7 +443,7 @@ describe('CompleteExecutionStep', () => {
     spec
       .given([...upToPreValidated, stepDone(0), stepDone(1)])
       .when(cmd('CompleteExecutionStep', { index: 2, step: steps[2]!, outputs: { previousType: 'm5.xlarge' } }))
-      .then([ev('ExecutionStepCompleted', { index: 2, step: steps[2]!, outputs: { previousType: 'm5.xlarge' }, dryRun: false })]);
+      .then([ev('ExecutionStepCompleted', { index: 2, step: steps[2]!, outputs: { previousType: 'm5.xlarge' }, dryRun: false, reconciled: false })]);
   });
 
   it('marks steps of a dry run', () => {
@@ -570,44 +591,41 @@ describe('FailExecution', () => {
 });
 
 describe('RecordValidation', () => {
-  it('completes an optimization whose validation passed', () => {
+  const config = { policy: defaultPolicy, priceBook: defaultPriceBook };
+  const large = { ...running, instanceType: 'm5.large', cpuP95: 60 };
+  const validate = (observedAfter: typeof running | undefined, sample: Record<string, number | boolean> = { cpuP95Before: 30, cpuP95After: 60 }) =>
+    cmd('RecordValidation', { ...(observedAfter ? { observedAfter } : {}), sample, ...config });
+
+  it('completes an optimization whose new state is as asked, pricing the savings from the price book', () => {
     spec
       .given(upToValidating)
-      .when(cmd('RecordValidation', { problems: [], actualMonthlySavings: 70.08, accuracyPct: 100, performance: { cpuP95Before: 30, cpuP95After: 60, verdict: 'ok' } }))
+      .when(validate(large))
       .then((events, state) => {
         expect(events).toEqual([ev('ValidationPassed', { actualMonthlySavings: 70.08, accuracyPct: 100, performance: { cpuP95Before: 30, cpuP95After: 60, verdict: 'ok' } })]);
         expect(known(state).status).toBe('completed');
       });
   });
 
-  it('computes the accuracy when it is not given', () => {
+  it('rolls the whole change back when the resource is not in the state asked for', () => {
     spec
       .given(upToValidating)
-      .when(cmd('RecordValidation', { problems: [], actualMonthlySavings: 63.07, performance: ok }))
-      .then([ev('ValidationPassed', { actualMonthlySavings: 63.07, accuracyPct: 90, performance: ok })]);
-  });
-
-  it('rolls the whole change back when validation found problems', () => {
-    spec
-      .given(upToValidating)
-      .when(cmd('RecordValidation', { problems: ['instance i-0abc is m5.xlarge, expected m5.large'], actualMonthlySavings: 0, performance: ok }))
+      .when(validate(running))
       .then((events, state) => {
-        expect(events).toEqual([
-          ev('ValidationFailed', { reasons: ['instance i-0abc is m5.xlarge, expected m5.large'], actualMonthlySavings: 0, accuracyPct: 0, performance: ok }),
-          ev('RollbackStarted', { reason: 'validation failed: instance i-0abc is m5.xlarge, expected m5.large', steps: fullRollback }),
-        ]);
+        expect(events.map((e) => e.type)).toEqual(['ValidationFailed', 'RollbackStarted']);
+        expect(events[0]!.data).toMatchObject({ actualMonthlySavings: 0, accuracyPct: 0 });
+        expect((events[0]!.data as unknown as { reasons: string[] }).reasons.join(' ')).toMatch(/m5\.xlarge/);
+        expect(events[1]!.data).toMatchObject({ steps: fullRollback });
         expect(known(state).status).toBe('rolling-back');
       });
   });
 
-  it('fails validation on degraded performance even without other problems', () => {
-    const performance = { cpuP95Before: 40, cpuP95After: 95, verdict: 'degraded' } as const;
+  it('fails validation on degraded performance (the policy CPU limit) even when the state is right', () => {
     spec
       .given(upToValidating)
-      .when(cmd('RecordValidation', { problems: [], actualMonthlySavings: 70.08, accuracyPct: 100, performance }))
+      .when(validate(large, { cpuP95Before: 40, cpuP95After: 95 }))
       .then((events) => {
         expect(events.map((e) => e.type)).toEqual(['ValidationFailed', 'RollbackStarted']);
-        expect(events[0]!.data).toMatchObject({ reasons: ['performance degraded: CPU p95 after the change 95%, before 40%'] });
+        expect(events[0]!.data).toMatchObject({ reasons: ['performance degraded: CPU p95 after the change 95%, before 40%'], performance: { verdict: 'degraded' } });
       });
   });
 
@@ -627,20 +645,21 @@ describe('RecordValidation', () => {
         stepDone(0, false, { kind: 'delete-snapshot', snapshotId: 'snap-0abc' }),
         ev('ExecutionSucceeded', { durationMs: 5, dryRun: false }),
       ])
-      .when(cmd('RecordValidation', { problems: ['ec2:snapshot snap-0abc still exists after the deletion'], performance: ok }))
+      .when(cmd('RecordValidation', { observedAfter: snap, sample: {}, ...config }))
       .then((events, state) => {
-        expect(events).toEqual([ev('ValidationFailed', { reasons: ['ec2:snapshot snap-0abc still exists after the deletion'], performance: ok })]);
+        expect(events.map((e) => e.type)).toEqual(['ValidationFailed']);
         expect(known(state).status).toBe('failed');
       });
   });
 
   it('passes without savings when the price book cannot tell them (unknown, not zero)', () => {
+    const usEast1 = defaultPriceBook.regions['us-east-1']!;
+    const unpriced = { ...config, priceBook: { ...defaultPriceBook, regions: { 'us-east-1': { ...usEast1, instanceHourly: {} } } } };
     spec
       .given(upToValidating)
-      .when(cmd('RecordValidation', { problems: [], performance: ok }))
+      .when(cmd('RecordValidation', { observedAfter: large, sample: { cpuP95After: 60 }, ...unpriced }))
       .then((events, state) => {
-        expect(events).toEqual([ev('ValidationPassed', { performance: ok })]);
-        expect(known(state).status).toBe('completed');
+        expect(events).toEqual([ev('ValidationPassed', { performance: { cpuP95After: 60, verdict: 'ok' } })]);
         expect(known(state).validation?.actualMonthlySavings).toBeUndefined();
       });
   });
@@ -648,12 +667,12 @@ describe('RecordValidation', () => {
   it('does nothing once validated', () => {
     spec
       .given([...upToValidating, ev('ValidationPassed', { actualMonthlySavings: 70.08, accuracyPct: 100, performance: ok })])
-      .when(cmd('RecordValidation', { problems: [], actualMonthlySavings: 1, performance: ok }))
+      .when(validate(large))
       .thenNothing();
   });
 
   it('rejects validation of an optimization that is not validating', () => {
-    spec.given(upToPreValidated).when(cmd('RecordValidation', { problems: [], actualMonthlySavings: 1, performance: ok })).thenThrows('INVALID_STATE');
+    spec.given(upToPreValidated).when(validate(large)).thenThrows('INVALID_STATE');
   });
 });
 
@@ -807,7 +826,7 @@ describe('evolve and fold', () => {
 
   it('knows the terminal and active statuses', () => {
     expect(TERMINAL_STATUSES).toEqual(['completed', 'dry-run-completed', 'denied', 'expired', 'cancelled', 'failed', 'rolled-back', 'rollback-failed']);
-    expect(ACTIVE_EXECUTION_STATUSES).toEqual(['scheduled', 'executing', 'validating', 'rolling-back']);
+    expect(ACTIVE_EXECUTION_STATUSES).toEqual(['scheduled', 'executing', 'validating', 'rolling-back', 'reconciliation-needed']);
     expect(isTerminal('rolled-back')).toBe(true);
     expect(isTerminal('awaiting-approval')).toBe(false);
     expect(isTerminal('initial')).toBe(false);

@@ -1,10 +1,13 @@
 import { DomainError } from './errors';
 import { rollbackPlan, rollbackStepsFor, reversibility, isMutatingStep } from './plans';
 import { assessRisk, decideApproval } from './policy';
-import { accuracyPct, performanceProblems } from './savings';
+import { accuracyPct, actualMonthlySavings, expectedOutcomeProblems, performanceImpact, performanceProblems } from './savings';
+import { executionPlan, preValidationProblems } from './plans';
+import { clientTokenFor } from './ids';
+import { judgeStepEffect } from './reconciliation';
 import type * as C from './commands';
 import type { OptimizationCommand } from './commands';
-import type { ErrorInfo, OptimizationEvent } from './events';
+import type { ErrorInfo, OptimizationEvent, StepPhase } from './events';
 import type { Authority, ObservedResource, PerformanceImpact, Recommendation, Reversibility, RiskAssessment, RiskLevel, Step, StepOutputs } from './types';
 
 // ── State ──
@@ -18,6 +21,7 @@ export type OptimizationStatus =
   | 'executing'
   | 'validating'
   | 'rolling-back'
+  | 'reconciliation-needed'
   | 'completed'
   | 'dry-run-completed'
   | 'denied'
@@ -39,7 +43,9 @@ export const TERMINAL_STATUSES: readonly OptimizationStatus[] = [
   'rollback-failed',
 ];
 /** Statuses in which an optimization holds its resource (another optimization of it must wait). */
-export const ACTIVE_EXECUTION_STATUSES: readonly OptimizationStatus[] = ['scheduled', 'executing', 'validating', 'rolling-back'];
+export const ACTIVE_EXECUTION_STATUSES: readonly OptimizationStatus[] = ['scheduled', 'executing', 'validating', 'rolling-back', 'reconciliation-needed'];
+/** Statuses that wait for a person: an approver, or an operator who must check what a crash left behind. */
+export const WAITING_FOR_PEOPLE_STATUSES: readonly OptimizationStatus[] = ['awaiting-approval', 'reconciliation-needed'];
 
 /** Whether `status` is terminal (`initial` is not). */
 export const isTerminal = (status: OptimizationStatus | 'initial'): boolean => (TERMINAL_STATUSES as readonly string[]).includes(status);
@@ -49,6 +55,17 @@ export interface CompletedStep {
   readonly index: number;
   readonly step: Step;
   readonly outputs: StepOutputs;
+  /** Found after a crash rather than performed. */
+  readonly reconciled?: boolean;
+}
+
+/** A mutating step whose intent is recorded and whose outcome is not (yet): in flight, or cut short by a crash. */
+export interface StartedStep {
+  readonly index: number;
+  readonly step: Step;
+  readonly clientToken: string;
+  /** ISO time the intent was recorded. */
+  readonly at: string;
 }
 
 /** What is known about an optimization once received. */
@@ -83,6 +100,8 @@ export interface OptimizationData {
     readonly reversible: Reversibility;
     readonly rollbackPlan?: readonly Step[];
     readonly completedSteps: readonly CompletedStep[];
+    /** The step whose intent is recorded but not its outcome. */
+    readonly startedStep?: StartedStep;
     readonly succeeded?: boolean;
     readonly durationMs?: number;
     readonly error?: ErrorInfo;
@@ -99,10 +118,13 @@ export interface OptimizationData {
     readonly reason: string;
     readonly steps: readonly Step[];
     readonly completedSteps: readonly CompletedStep[];
+    readonly startedStep?: StartedStep;
     readonly error?: ErrorInfo;
     readonly failedStepIndex?: number;
   };
   readonly cancellation?: { readonly by: string; readonly reason: string };
+  /** Why an operator must look: a started step whose effect EC2 could neither confirm nor rule out. */
+  readonly reconciliation?: { readonly phase: StepPhase; readonly index: number; readonly step: Step; readonly clientToken: string; readonly reason: string };
 }
 
 /** A received optimization in one of its statuses. */
@@ -263,15 +285,22 @@ function decideStart(command: C.StartExecution, s: KnownOptimizationState): Opti
   return [{ type: 'ExecutionStarted', data: { optimizationId: s.optimizationId, at, dryRun: s.dryRun } }];
 }
 
+/** Problems that other optimizations active on the same resource cause (the scheduler prevents them; this is the safety net). */
+function activeElsewhereProblems(s: KnownOptimizationState, active: C.RecordPreValidation['data']['activeOnResource']): string[] {
+  return active
+    .filter((o) => o.optimizationId !== s.optimizationId && ACTIVE_EXECUTION_STATUSES.includes(o.status))
+    .map((o) => `optimization ${o.optimizationId} (${o.action}) is ${o.status} on ${s.recommendation.resource.id}`);
+}
+
 function decidePreValidation(command: C.RecordPreValidation, s: KnownOptimizationState): OptimizationEvent[] {
   if (s.execution?.preValidation) return [];
   if (s.status !== 'executing') throw invalidState(command, s, 'executing');
   const { at } = nowOf(command);
-  const { observed, problems } = command.data;
-  if (problems.length > 0) {
-    return [{ type: 'PreValidationFailed', data: { optimizationId: s.optimizationId, at, reasons: [...problems], ...(observed ? { observed } : {}) } }];
+  const { observed, activeOnResource } = command.data;
+  const problems = [...preValidationProblems(s.recommendation, observed, command.metadata.now), ...activeElsewhereProblems(s, activeOnResource)];
+  if (problems.length > 0 || !observed) {
+    return [{ type: 'PreValidationFailed', data: { optimizationId: s.optimizationId, at, reasons: problems, ...(observed ? { observed } : {}) } }];
   }
-  if (!observed) throw new DomainError('INVALID_INPUT', 'RecordPreValidation: observed is required when pre-validation found no problem');
   return [
     { type: 'PreValidationPassed', data: { optimizationId: s.optimizationId, at, observed } },
     {
@@ -279,6 +308,65 @@ function decidePreValidation(command: C.RecordPreValidation, s: KnownOptimizatio
       data: { optimizationId: s.optimizationId, at, steps: rollbackPlan(s.recommendation, observed), reversible: reversibility(s.recommendation.action) },
     },
   ];
+}
+
+/** The plan of a phase: the execution plan derived from what pre-validation observed, or the recorded rollback steps. */
+export function planOf(s: KnownOptimizationState, phase: StepPhase): readonly Step[] {
+  if (phase === 'rollback') return s.rollback?.steps ?? [];
+  const observed = s.execution?.observed;
+  return observed && s.execution?.preValidation === 'passed' ? executionPlan(s.recommendation, observed, s.optimizationId) : [];
+}
+
+const phaseProgress = (s: KnownOptimizationState, phase: StepPhase) => (phase === 'execution' ? s.execution : s.rollback);
+
+function decideStartStep(command: C.StartStep, s: KnownOptimizationState): OptimizationEvent[] {
+  const { phase } = command.data;
+  const index = stepIndex(command, command.data.index);
+  const progress = phaseProgress(s, phase);
+  const done = progress?.completedSteps.length ?? 0;
+  if (index < done || progress?.startedStep?.index === index) return [];
+  const expected = phase === 'execution' ? 'executing' : 'rolling-back';
+  if (s.status !== expected) throw invalidState(command, s, expected);
+  if (phase === 'execution' && s.execution?.preValidation !== 'passed') {
+    throw new DomainError('INVALID_STATE', `StartStep is not possible: pre-validation of ${s.optimizationId} has not passed`);
+  }
+  if (progress?.startedStep) {
+    throw new DomainError('OUT_OF_ORDER', `StartStep: step ${progress.startedStep.index} of ${s.optimizationId} is started and has no outcome yet`);
+  }
+  if (index > done) throw new DomainError('OUT_OF_ORDER', `StartStep: ${phase} step ${index} of ${s.optimizationId} started before step ${done}`);
+  const step = planOf(s, phase)[index];
+  if (!step) throw new DomainError('INVALID_INPUT', `StartStep: the ${phase} plan of ${s.optimizationId} has no step ${index}`);
+  if (!isMutatingStep(step)) throw new DomainError('INVALID_INPUT', `StartStep: ${step.kind} changes nothing and needs no intent`);
+  if (s.dryRun && phase === 'execution') throw new DomainError('INVALID_INPUT', `StartStep: ${s.optimizationId} is a dry run; its calls change nothing and need no intent`);
+  const { at } = nowOf(command);
+  const clientToken = clientTokenFor(s.optimizationId, phase, index);
+  return [{ type: phase === 'execution' ? 'ExecutionStepStarted' : 'RollbackStepStarted', data: { optimizationId: s.optimizationId, at, index, step, clientToken } }];
+}
+
+function decideReconcileStep(command: C.ReconcileStep, s: KnownOptimizationState): OptimizationEvent[] {
+  const { phase, evidence } = command.data;
+  const index = stepIndex(command, command.data.index);
+  const started = phaseProgress(s, phase)?.startedStep;
+  if (!started || started.index !== index) return []; // already reconciled (a redelivered look-up)
+  const expected = phase === 'execution' ? 'executing' : 'rolling-back';
+  if (s.status !== expected) throw invalidState(command, s, expected);
+  const { at } = nowOf(command);
+  const verdict = judgeStepEffect(started.step, evidence);
+  const id = s.optimizationId;
+  switch (verdict.verdict) {
+    case 'happened':
+      return phase === 'execution'
+        ? [{ type: 'ExecutionStepCompleted', data: { optimizationId: id, at, index, step: started.step, outputs: verdict.outputs, dryRun: s.dryRun, clientToken: started.clientToken, reconciled: true } }]
+        : [{ type: 'RollbackStepCompleted', data: { optimizationId: id, at, index, step: started.step, outputs: verdict.outputs, clientToken: started.clientToken, reconciled: true } }];
+    case 'not-happened':
+      return [{ type: 'StepEffectNotFound', data: { optimizationId: id, at, phase, index, clientToken: started.clientToken, evidence: verdict.evidence } }];
+    case 'unknown':
+      return [{ type: 'ReconciliationRequired', data: { optimizationId: id, at, phase, index, step: started.step, clientToken: started.clientToken, reason: verdict.reason } }];
+    default: {
+      const _exhaustive: never = verdict;
+      return _exhaustive;
+    }
+  }
 }
 
 function decideExecutionStep(command: C.CompleteExecutionStep, s: KnownOptimizationState): OptimizationEvent[] {
@@ -290,11 +378,22 @@ function decideExecutionStep(command: C.CompleteExecutionStep, s: KnownOptimizat
     throw new DomainError('INVALID_STATE', `CompleteExecutionStep is not possible: pre-validation of ${s.optimizationId} has not passed`);
   }
   if (index > done) throw new DomainError('OUT_OF_ORDER', `CompleteExecutionStep: step ${index} of ${s.optimizationId} reported before step ${done}`);
+  const started = s.execution?.startedStep;
+  if (started && started.index !== index) throw new DomainError('OUT_OF_ORDER', `CompleteExecutionStep: step ${started.index} of ${s.optimizationId} is started, not step ${index}`);
   const { at } = nowOf(command);
   return [
     {
       type: 'ExecutionStepCompleted',
-      data: { optimizationId: s.optimizationId, at, index, step: command.data.step, outputs: command.data.outputs, dryRun: s.dryRun },
+      data: {
+        optimizationId: s.optimizationId,
+        at,
+        index,
+        step: command.data.step,
+        outputs: command.data.outputs,
+        dryRun: s.dryRun,
+        ...(started ? { clientToken: started.clientToken } : {}),
+        reconciled: false,
+      },
     },
   ];
 }
@@ -340,38 +439,18 @@ function decideValidation(command: C.RecordValidation, s: KnownOptimizationState
   if (s.validation) return [];
   if (s.status !== 'validating') throw invalidState(command, s, 'validating');
   const { at } = nowOf(command);
-  const { problems, actualMonthlySavings, performance } = command.data;
-  const accuracy =
-    command.data.accuracyPct ?? (actualMonthlySavings !== undefined ? accuracyPct(actualMonthlySavings, s.recommendation.estimatedMonthlySavings) : undefined);
-  const reasons = [...problems];
+  const { observedAfter, sample, policy, priceBook } = command.data;
+  const rec = s.recommendation;
+  const before = s.execution?.observed;
+  const outputs = Object.assign({}, ...(s.execution?.completedSteps ?? []).map((c) => c.outputs)) as StepOutputs;
+  const actual = before ? actualMonthlySavings(rec, before, observedAfter, rec.region, priceBook, outputs) : undefined;
+  const accuracy = actual === undefined ? undefined : accuracyPct(actual, rec.estimatedMonthlySavings);
+  const performance = performanceImpact(rec, sample, policy);
+  const reasons = before ? expectedOutcomeProblems(rec, before, observedAfter) : ['nothing was observed before the execution'];
   for (const reason of performanceProblems(performance)) if (!reasons.includes(reason)) reasons.push(reason);
-  if (reasons.length === 0) {
-    return [
-      {
-        type: 'ValidationPassed',
-        data: {
-          optimizationId: s.optimizationId,
-          at,
-          ...(actualMonthlySavings !== undefined ? { actualMonthlySavings } : {}),
-          ...(accuracy !== undefined ? { accuracyPct: accuracy } : {}),
-          performance,
-        },
-      },
-    ];
-  }
-  const events: OptimizationEvent[] = [
-    {
-      type: 'ValidationFailed',
-      data: {
-        optimizationId: s.optimizationId,
-        at,
-        reasons,
-        ...(actualMonthlySavings !== undefined ? { actualMonthlySavings } : {}),
-        ...(accuracy !== undefined ? { accuracyPct: accuracy } : {}),
-        performance,
-      },
-    },
-  ];
+  const figures = { ...(actual !== undefined ? { actualMonthlySavings: actual } : {}), ...(accuracy !== undefined ? { accuracyPct: accuracy } : {}), performance };
+  if (reasons.length === 0) return [{ type: 'ValidationPassed', data: { optimizationId: s.optimizationId, at, ...figures } }];
+  const events: OptimizationEvent[] = [{ type: 'ValidationFailed', data: { optimizationId: s.optimizationId, at, reasons, ...figures } }];
   const steps = undoSteps(s);
   if (steps.length > 0) {
     events.push({ type: 'RollbackStarted', data: { optimizationId: s.optimizationId, at, reason: `validation failed: ${reasons.join('; ')}`, steps } });
@@ -388,8 +467,15 @@ function decideRollbackStep(command: C.CompleteRollbackStep, s: KnownOptimizatio
   if (index >= s.rollback.steps.length) {
     throw new DomainError('INVALID_INPUT', `CompleteRollbackStep: the rollback of ${s.optimizationId} has ${s.rollback.steps.length} step(s), no step ${index}`);
   }
+  const started = s.rollback.startedStep;
+  if (started && started.index !== index) throw new DomainError('OUT_OF_ORDER', `CompleteRollbackStep: rollback step ${started.index} of ${s.optimizationId} is started, not step ${index}`);
   const { at } = nowOf(command);
-  return [{ type: 'RollbackStepCompleted', data: { optimizationId: s.optimizationId, at, index, step: command.data.step, outputs: command.data.outputs } }];
+  return [
+    {
+      type: 'RollbackStepCompleted',
+      data: { optimizationId: s.optimizationId, at, index, step: command.data.step, outputs: command.data.outputs, ...(started ? { clientToken: started.clientToken } : {}), reconciled: false },
+    },
+  ];
 }
 
 function decideCompleteRollback(command: C.CompleteRollback, s: KnownOptimizationState): OptimizationEvent[] {
@@ -448,6 +534,10 @@ export function decideOptimization(command: OptimizationCommand, state: Optimiza
       return decideStart(command, s);
     case 'RecordPreValidation':
       return decidePreValidation(command, s);
+    case 'StartStep':
+      return decideStartStep(command, s);
+    case 'ReconcileStep':
+      return decideReconcileStep(command, s);
     case 'CompleteExecutionStep':
       return decideExecutionStep(command, s);
     case 'SucceedExecution':
@@ -474,8 +564,9 @@ export function decideOptimization(command: OptimizationCommand, state: Optimiza
 // ── evolve ──
 
 /**
- * Applies one event to the state. Total and pure; an event other than OptimizationReceived on an empty stream
- * leaves the state as it is (it cannot come from {@link decideOptimization}).
+ * Applies one event to the state. Pure; an event other than OptimizationReceived on an empty stream leaves the state
+ * as it is (it cannot come from {@link decideOptimization}); an event of a type it does not know throws
+ * `DomainError('UNKNOWN_EVENT')` naming it (stored events are parsed first: event-schemas.ts).
  */
 export function evolveOptimization(state: OptimizationState, event: OptimizationEvent): OptimizationState {
   if (event.type === 'OptimizationReceived') {
@@ -534,10 +625,26 @@ export function evolveOptimization(state: OptimizationState, event: Optimization
     }
     case 'RollbackPlanRecorded':
       return { ...s, execution: { ...executionOf(s, event.data.at), rollbackPlan: event.data.steps, reversible: event.data.reversible } };
+    case 'ExecutionStepStarted': {
+      const { index, step, clientToken, at } = event.data;
+      return { ...s, execution: { ...executionOf(s, at), startedStep: { index, step, clientToken, at } } };
+    }
     case 'ExecutionStepCompleted': {
-      const execution = executionOf(s, event.data.at);
-      const { index, step, outputs } = event.data;
-      return { ...s, execution: { ...execution, completedSteps: [...execution.completedSteps, { index, step, outputs }] } };
+      const { startedStep: _done, ...execution } = executionOf(s, event.data.at);
+      const { index, step, outputs, reconciled } = event.data;
+      return { ...s, execution: { ...execution, completedSteps: [...execution.completedSteps, { index, step, outputs, ...(reconciled ? { reconciled } : {}) }] } };
+    }
+    case 'StepEffectNotFound': {
+      if (event.data.phase === 'execution') {
+        const { startedStep: _gone, ...execution } = executionOf(s, event.data.at);
+        return { ...s, execution };
+      }
+      const { startedStep: _gone, ...rollback } = s.rollback ?? { reason: '', steps: [], completedSteps: [] };
+      return { ...s, rollback };
+    }
+    case 'ReconciliationRequired': {
+      const { phase, index, step, clientToken, reason } = event.data;
+      return { ...s, status: 'reconciliation-needed', reconciliation: { phase, index, step, clientToken, reason } };
     }
     case 'ExecutionSucceeded':
       return {
@@ -547,10 +654,11 @@ export function evolveOptimization(state: OptimizationState, event: Optimization
       };
     case 'ExecutionFailed': {
       const { error, failedStepIndex, durationMs } = event.data;
+      const { startedStep: _failed, ...execution } = executionOf(s, event.data.at);
       return {
         ...s,
         status: 'failed',
-        execution: { ...executionOf(s, event.data.at), error, durationMs, ...(failedStepIndex !== undefined ? { failedStepIndex } : {}) },
+        execution: { ...execution, error, durationMs, ...(failedStepIndex !== undefined ? { failedStepIndex } : {}) },
       };
     }
     case 'ValidationPassed': {
@@ -573,15 +681,20 @@ export function evolveOptimization(state: OptimizationState, event: Optimization
     }
     case 'RollbackStarted':
       return { ...s, status: 'rolling-back', rollback: { reason: event.data.reason, steps: event.data.steps, completedSteps: [] } };
-    case 'RollbackStepCompleted': {
+    case 'RollbackStepStarted': {
+      const { index, step, clientToken, at } = event.data;
       const rollback = s.rollback ?? { reason: '', steps: [], completedSteps: [] };
-      const { index, step, outputs } = event.data;
-      return { ...s, rollback: { ...rollback, completedSteps: [...rollback.completedSteps, { index, step, outputs }] } };
+      return { ...s, rollback: { ...rollback, startedStep: { index, step, clientToken, at } } };
+    }
+    case 'RollbackStepCompleted': {
+      const { startedStep: _done, ...rollback } = s.rollback ?? { reason: '', steps: [], completedSteps: [] };
+      const { index, step, outputs, reconciled } = event.data;
+      return { ...s, rollback: { ...rollback, completedSteps: [...rollback.completedSteps, { index, step, outputs, ...(reconciled ? { reconciled } : {}) }] } };
     }
     case 'RollbackCompleted':
       return { ...s, status: 'rolled-back' };
     case 'RollbackFailed': {
-      const rollback = s.rollback ?? { reason: '', steps: [], completedSteps: [] };
+      const { startedStep: _failed, ...rollback } = s.rollback ?? { reason: '', steps: [], completedSteps: [] };
       const { error, failedStepIndex } = event.data;
       return { ...s, status: 'rollback-failed', rollback: { ...rollback, error, ...(failedStepIndex !== undefined ? { failedStepIndex } : {}) } };
     }
@@ -589,7 +702,7 @@ export function evolveOptimization(state: OptimizationState, event: Optimization
       return { ...s, status: 'cancelled', cancellation: { by: event.data.by, reason: event.data.reason } };
     default: {
       const _exhaustive: never = event;
-      return _exhaustive;
+      throw new DomainError('UNKNOWN_EVENT', `evolve: unknown optimization event type "${(_exhaustive as { type?: unknown }).type}"`);
     }
   }
 }

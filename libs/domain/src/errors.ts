@@ -1,5 +1,15 @@
 /** Why the domain refused a command. */
-export type DomainErrorCode = 'INVALID_STATE' | 'NOT_FOUND' | 'ALREADY_APPROVED' | 'APPROVAL_EXPIRED' | 'OUT_OF_ORDER' | 'INVALID_INPUT';
+export type DomainErrorCode =
+  | 'INVALID_STATE'
+  | 'NOT_FOUND'
+  | 'ALREADY_APPROVED'
+  | 'APPROVAL_EXPIRED'
+  | 'OUT_OF_ORDER'
+  | 'INVALID_INPUT'
+  /** A stored event of a type (or schema version) this code does not know. */
+  | 'UNKNOWN_EVENT'
+  /** A stored event whose data does not fit its type's schema. */
+  | 'INVALID_EVENT';
 
 /**
  * A rejection by the domain (a business rule, not an infrastructure fault). Infrastructure never

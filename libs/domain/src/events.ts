@@ -11,10 +11,17 @@ import type {
   Reversibility,
 } from './types';
 
-/** Stored event names: explicit, never derived from class names. Version travels in metadata.schemaVersion. */
+/**
+ * The schema version an event is written with when its type has no entry in {@link EVENT_SCHEMA_VERSIONS}.
+ * Stored event names are explicit, never derived from class names; the version travels in `metadata.schemaVersion`
+ * and stored events are upcast to the current version when read (event-schemas.ts).
+ */
 export const EVENT_SCHEMA_VERSION = 1;
 
 type Ev<T extends string, D> = { readonly type: T; readonly data: D };
+/** Which plan a step belongs to. */
+export type StepPhase = 'execution' | 'rollback';
+
 interface Base {
   readonly optimizationId: string;
   /** ISO-8601 time at which the decision was taken (from the command, never `new Date()` in the domain). */
@@ -37,14 +44,36 @@ export type ExecutionStarted = Ev<'ExecutionStarted', Base & { dryRun: boolean }
 export type PreValidationPassed = Ev<'PreValidationPassed', Base & { observed: ObservedResource }>;
 export type PreValidationFailed = Ev<'PreValidationFailed', Base & { reasons: readonly string[]; observed?: ObservedResource }>;
 export type RollbackPlanRecorded = Ev<'RollbackPlanRecorded', Base & { steps: readonly Step[]; reversible: Reversibility }>;
-export type ExecutionStepCompleted = Ev<'ExecutionStepCompleted', Base & { index: number; step: Step; outputs: StepOutputs; dryRun: boolean }>;
+/**
+ * The intent of a mutating step, recorded before its EC2 call: the step, its index and the client token of its
+ * effect ({@link clientTokenFor}). A step started but not completed is reconciled after a crash, never blindly repeated.
+ */
+export type ExecutionStepStarted = Ev<'ExecutionStepStarted', Base & { index: number; step: Step; clientToken: string }>;
+/**
+ * Version 2: `clientToken` (the token of the step's intent; absent for waits and dry runs) and `reconciled` (true when
+ * the step's effect was found after a crash instead of being performed). Version 1 events are upcast on read.
+ */
+export type ExecutionStepCompleted = Ev<
+  'ExecutionStepCompleted',
+  Base & { index: number; step: Step; outputs: StepOutputs; dryRun: boolean; clientToken?: string; reconciled: boolean }
+>;
+/** A started step whose effect was looked for after a crash and not found: the step may be performed again (same token). */
+export type StepEffectNotFound = Ev<'StepEffectNotFound', Base & { phase: StepPhase; index: number; clientToken: string; evidence: string }>;
+/**
+ * A started step whose effect EC2 cannot confirm nor rule out (e.g. a reservation purchase after a crash): the
+ * optimization stops in `reconciliation-needed` and waits for an operator; the call is never repeated.
+ */
+export type ReconciliationRequired = Ev<'ReconciliationRequired', Base & { phase: StepPhase; index: number; step: Step; clientToken: string; reason: string }>;
 export type ExecutionSucceeded = Ev<'ExecutionSucceeded', Base & { durationMs: number; dryRun: boolean }>;
 export type ExecutionFailed = Ev<'ExecutionFailed', Base & { error: ErrorInfo; failedStepIndex?: number; durationMs: number }>;
 /** Savings and accuracy are absent when the price book does not know a type involved (unknown, not zero). */
 export type ValidationPassed = Ev<'ValidationPassed', Base & { actualMonthlySavings?: number; accuracyPct?: number; performance: PerformanceImpact }>;
 export type ValidationFailed = Ev<'ValidationFailed', Base & { reasons: readonly string[]; actualMonthlySavings?: number; accuracyPct?: number; performance: PerformanceImpact }>;
 export type RollbackStarted = Ev<'RollbackStarted', Base & { reason: string; steps: readonly Step[] }>;
-export type RollbackStepCompleted = Ev<'RollbackStepCompleted', Base & { index: number; step: Step; outputs: StepOutputs }>;
+/** The intent of a mutating rollback step, recorded before its EC2 call (see {@link ExecutionStepStarted}). */
+export type RollbackStepStarted = Ev<'RollbackStepStarted', Base & { index: number; step: Step; clientToken: string }>;
+/** Version 2: `clientToken` and `reconciled`, as {@link ExecutionStepCompleted}. */
+export type RollbackStepCompleted = Ev<'RollbackStepCompleted', Base & { index: number; step: Step; outputs: StepOutputs; clientToken?: string; reconciled: boolean }>;
 export type RollbackCompleted = Ev<'RollbackCompleted', Base>;
 export type RollbackFailed = Ev<'RollbackFailed', Base & { error: ErrorInfo; failedStepIndex?: number }>;
 export type OptimizationCancelled = Ev<'OptimizationCancelled', Base & { by: string; reason: string }>;
@@ -61,12 +90,16 @@ export type OptimizationEvent =
   | PreValidationPassed
   | PreValidationFailed
   | RollbackPlanRecorded
+  | ExecutionStepStarted
   | ExecutionStepCompleted
+  | StepEffectNotFound
+  | ReconciliationRequired
   | ExecutionSucceeded
   | ExecutionFailed
   | ValidationPassed
   | ValidationFailed
   | RollbackStarted
+  | RollbackStepStarted
   | RollbackStepCompleted
   | RollbackCompleted
   | RollbackFailed

@@ -19,3 +19,12 @@ export function optimizationIdFor(source: string, recommendationId: string): str
 export function eventIdFor(streamOrId: string, causationKey: string, index: number): string {
   return uuidv5(`${streamOrId}/${causationKey}/${index}`, OPTEX_NAMESPACE);
 }
+
+/**
+ * The client token of one step's effect: `uuidv5("<optimizationId>/<phase>/<index>", OPTEX_NAMESPACE)`. Recorded in
+ * the step's intent before the EC2 call and sent with it, so that after a crash the effect is looked up by it
+ * instead of being made twice. Deterministic: the same step of the same optimization always has the same token.
+ */
+export function clientTokenFor(optimizationId: string, phase: 'execution' | 'rollback', index: number): string {
+  return uuidv5(`${optimizationId}/${phase}/${index}`, OPTEX_NAMESPACE);
+}

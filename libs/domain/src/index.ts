@@ -13,3 +13,6 @@ export * from './savings';
 export * from './decider';
 export * from './projection';
 export * from './scheduling';
+export * from './event-schemas';
+export * from './reconciliation';
+export * from './process';

@@ -96,6 +96,7 @@ const STARTED: ReadonlySet<OptimizationStatus> = new Set([
   'executing',
   'validating',
   'rolling-back',
+  'reconciliation-needed',
   'completed',
   'dry-run-completed',
   'failed',

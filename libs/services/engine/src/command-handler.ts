@@ -1,5 +1,5 @@
 import { ConcurrencyError, type EventStore, type RecordedEvent } from '@optex/ports';
-import { EVENT_SCHEMA_VERSION, eventIdFor } from '@optex/domain';
+import { eventIdFor, parseStoredEvent, schemaVersionOf } from '@optex/domain';
 
 /** A decider as the domain defines one (Emmett's shape). */
 export interface Decider<Command, Event extends { type: string; data: unknown }, State> {
@@ -31,7 +31,10 @@ export interface LoadedStream<State> {
   readonly recorded: readonly RecordedEvent[];
 }
 
-/** Reads a stream and folds it. */
+/**
+ * Reads a stream and folds it. Every stored event is parsed and upcast first ({@link parseStoredEvent}): an unknown
+ * type, a newer schema version or data that does not fit its schema throws a DomainError naming the event.
+ */
 export async function loadStream<Command, Event extends { type: string; data: unknown }, State>(
   store: EventStore,
   stream: string,
@@ -39,7 +42,7 @@ export async function loadStream<Command, Event extends { type: string; data: un
 ): Promise<LoadedStream<State>> {
   const recorded = await store.readStream(stream);
   let state = decider.initialState();
-  for (const e of recorded) state = decider.evolve(state, { type: e.type, data: e.data } as Event);
+  for (const e of recorded) state = decider.evolve(state, parseStoredEvent(e) as unknown as Event);
   const revision = recorded.length ? recorded[recorded.length - 1].revision : -1n;
   return { state, revision, recorded };
 }
@@ -63,28 +66,65 @@ export async function handleCommand<Command, Event extends { type: string; data:
     const { state, revision } = await loadStream(store, stream, decider);
     const cmd = typeof command === 'function' ? (command as (s: State) => Command | undefined)(state) : command;
     if (cmd === undefined) return { state, events: [], revision };
-    const events = decider.decide(cmd, state);
-    if (events.length === 0) return { state, events, revision };
-    const metadata = {
-      schemaVersion: EVENT_SCHEMA_VERSION,
-      causationId: context.causationKey,
-      correlationId: context.correlationId ?? context.causationKey,
-      recordedBy: context.recordedBy,
-      ...(typeof context.metadata === 'function' ? (context.metadata as (s: State) => Record<string, unknown>)(state) : context.metadata),
-    };
     try {
-      const result = await store.appendToStream(
-        stream,
-        events.map((e, i) => ({ id: eventIdFor(stream, `${context.causationKey}/${commandName(cmd)}`, i), type: e.type, data: e.data, metadata })),
-        revision < 0n ? 'no_stream' : revision,
-      );
-      const next = events.reduce((s, e) => decider.evolve(s, e), state);
-      return { state: next, events, revision: result.nextExpectedRevision };
+      return await decideAndAppend(store, stream, decider, cmd, state, revision, context);
     } catch (error) {
       if (error instanceof ConcurrencyError && attempt < maxAttempts) continue;
       throw error;
     }
   }
+}
+
+/**
+ * {@link handleCommand} for a caller that already holds the stream's state at `known.revision` (e.g. the executor,
+ * which appends each step of a plan in turn): decides and appends without reading the stream first; when the stream
+ * moved on meanwhile (a version conflict), falls back to {@link handleCommand}, which reads it again.
+ */
+export async function handleCommandAt<Command, Event extends { type: string; data: unknown }, State>(
+  store: EventStore,
+  stream: string,
+  decider: Decider<Command, Event, State>,
+  known: { readonly state: State; readonly revision: bigint },
+  command: Command,
+  context: CommandContext,
+): Promise<CommandResult<Event, State>> {
+  try {
+    return await decideAndAppend(store, stream, decider, command, known.state, known.revision, context);
+  } catch (error) {
+    if (!(error instanceof ConcurrencyError)) throw error;
+    return handleCommand(store, stream, decider, command, context);
+  }
+}
+
+async function decideAndAppend<Command, Event extends { type: string; data: unknown }, State>(
+  store: EventStore,
+  stream: string,
+  decider: Decider<Command, Event, State>,
+  cmd: Command,
+  state: State,
+  revision: bigint,
+  context: CommandContext,
+): Promise<CommandResult<Event, State>> {
+  const events = decider.decide(cmd, state);
+  if (events.length === 0) return { state, events, revision };
+  const common = {
+    causationId: context.causationKey,
+    correlationId: context.correlationId ?? context.causationKey,
+    recordedBy: context.recordedBy,
+    ...(typeof context.metadata === 'function' ? (context.metadata as (s: State) => Record<string, unknown>)(state) : context.metadata),
+  };
+  const result = await store.appendToStream(
+    stream,
+    events.map((e, i) => ({
+      id: eventIdFor(stream, `${context.causationKey}/${commandName(cmd)}`, i),
+      type: e.type,
+      data: e.data,
+      metadata: { schemaVersion: schemaVersionOf(e.type), ...common },
+    })),
+    revision < 0n ? 'no_stream' : revision,
+  );
+  const next = events.reduce((s, e) => decider.evolve(s, e), state);
+  return { state: next, events, revision: result.nextExpectedRevision };
 }
 
 const commandName = (command: unknown): string =>
@@ -102,7 +142,7 @@ export async function appendOnce(
 ): Promise<void> {
   await store.appendToStream(
     stream,
-    [{ id: eventIdFor(stream, context.key, 0), type: event.type, data: event.data, metadata: { schemaVersion: EVENT_SCHEMA_VERSION, recordedBy: context.recordedBy, causationId: context.causationId } }],
+    [{ id: eventIdFor(stream, context.key, 0), type: event.type, data: event.data, metadata: { schemaVersion: schemaVersionOf(event.type), recordedBy: context.recordedBy, causationId: context.causationId } }],
     'any',
   );
 }

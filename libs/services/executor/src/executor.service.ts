@@ -1,15 +1,12 @@
-import { Inject, Injectable, type OnApplicationBootstrap } from '@nestjs/common';
+import { Inject, Injectable, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
 import {
-  ACTIVE_EXECUTION_STATUSES,
   OPTIMIZATION_STREAM_PREFIX,
-  executionPlan,
-  preValidationProblems,
-  type Step,
+  nextMove,
   optimizationDecider,
   optimizationStream,
+  type Move,
   type OptimizationCommand,
   type OptimizationEvent,
-  type StepOutputs,
 } from '@optex/domain';
 import type { Clock, Ec2Gateway, EventStore, IntegrationEvent, Logger, MetricsSource } from '@optex/ports';
 import {
@@ -22,7 +19,7 @@ import {
   OPTEX_METRICS,
   OptimizationProjection,
   KeyedMutex,
-  handleCommand,
+  handleCommandAt,
   loadStream,
   observeResource,
   resourceKeyOf,
@@ -31,30 +28,30 @@ import {
   type OptexMetrics,
 } from '@optex/engine';
 import { StepRunner } from './step-runner';
+import { lookUpEffect } from './effect-lookup';
 
 const RECORDED_BY = 'executor';
 
-/** Events after which the executor has the next move. */
-const DRIVES_EXECUTION = new Set([
-  'ExecutionScheduled',
-  'ExecutionStarted',
-  'RollbackPlanRecorded',
-  'ExecutionStepCompleted',
-  'RollbackStarted',
-  'RollbackStepCompleted',
-]);
+/** Events that hand an optimization to the executor: dispatched by the scheduler, or a rollback the validator started. */
+const DRIVES_EXECUTION = new Set(['ExecutionScheduled', 'RollbackStarted']);
+
+/** A safety bound on the moves of one handling (the longest plan and its rollback take far fewer). */
+const MAX_MOVES_PER_HANDLING = 200;
 
 /**
- * Executes scheduled optimizations one recorded step at a time: start, pre-validation against the
- * live resource (rollback plan recorded before the first mutation), each step through EC2 with
- * timeouts and retries, success or failure (failure after a mutation starts the rollback), and the
- * rollback steps. It acts only on the latest event of a stream, so a redelivered or replayed
- * event never performs a step twice; after a crash the unacknowledged event is redelivered and
- * the execution continues where the log says it stopped.
+ * Executes scheduled optimizations: a thin loop around the domain's process manager ({@link nextMove}) — observe,
+ * decide, append, perform — that carries one optimization as far as it can go within one handling (start,
+ * pre-validation, every step of the plan, success or failure and rollback), appending each event as it goes.
+ * Before every mutating EC2 call the step's intent is appended with its client token; a step found started but
+ * without outcome (a crash, or another process) is reconciled by looking its effect up, never blindly called again.
+ * After a crash, the unacknowledged event is redelivered (or `recoverOnStart` re-drives) and the loop continues
+ * from where the log says it stopped.
  */
 @Injectable()
-export class ExecutorService implements OnApplicationBootstrap {
+export class ExecutorService implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly runner: StepRunner;
+  /** Set when the process shuts down: loops stop between moves (the log says where; the next handling continues). */
+  private stopping = false;
   private readonly locks = new KeyedMutex();
   private projection = new OptimizationProjection();
 
@@ -77,8 +74,8 @@ export class ExecutorService implements OnApplicationBootstrap {
   }
 
   /**
-   * Loads the read model of every optimization (pre-validation checks that no other optimization is
-   * active on the same resource) and, in embedded mode, re-drives executions left mid-way.
+   * Loads the read model of every optimization (pre-validation observes which others are active on the same
+   * resource) and, in embedded mode, re-drives executions left mid-way.
    */
   async onApplicationBootstrap(): Promise<void> {
     this.projection = await OptimizationProjection.load(this.store);
@@ -88,84 +85,90 @@ export class ExecutorService implements OnApplicationBootstrap {
     }
   }
 
+  onModuleDestroy(): void {
+    this.stopping = true;
+  }
+
   async onEvent(event: IntegrationEvent): Promise<void> {
     this.projection.apply(event);
     if (!DRIVES_EXECUTION.has(event.type) || !event.stream.startsWith(OPTIMIZATION_STREAM_PREFIX)) return;
-    await this.drive(event.stream.slice(OPTIMIZATION_STREAM_PREFIX.length), event.id, event.revision);
+    await this.drive(event.stream.slice(OPTIMIZATION_STREAM_PREFIX.length), event.id);
   }
 
-  /**
-   * Makes the next move of one optimization and records it; one move at a time per optimization.
-   * With `ifRevision`, only when the stream is still at that revision (the triggering event is the latest).
-   */
-  drive(optimizationId: string, causationKey: string, ifRevision?: bigint): Promise<void> {
-    return this.locks.run(optimizationId, () => this.move(optimizationId, causationKey, ifRevision));
+  /** Carries one optimization as far as it can go now; one handling at a time per optimization. */
+  drive(optimizationId: string, causationKey: string): Promise<void> {
+    return this.locks.run(optimizationId, () => this.carry(optimizationId, causationKey));
   }
 
-  private async move(optimizationId: string, causationKey: string, ifRevision?: bigint): Promise<void> {
+  private async carry(optimizationId: string, causationKey: string): Promise<void> {
     const stream = optimizationStream(optimizationId);
-    const { state, revision } = await loadStream(this.store, stream, optimizationDecider);
-    if (state.status === 'initial') return;
-    if (ifRevision !== undefined && revision !== ifRevision) return; // a later event drives the next move
-    const command = await this.nextMove(state as KnownOptimization);
-    if (!command) return;
-    const result = await handleCommand(this.store, stream, optimizationDecider, command, {
-      causationKey: `${causationKey}@${revision}`,
-      recordedBy: RECORDED_BY,
-      metadata: { resourceKey: resourceKeyOf(state.recommendation) },
-    });
-    this.observe(state as KnownOptimization, result.events);
-  }
-
-  private async nextMove(s: KnownOptimization): Promise<OptimizationCommand | undefined> {
-    const now = this.clock.now();
-    const meta = { now };
-    switch (s.status) {
-      case 'scheduled':
-        if (s.schedule && Date.parse(s.schedule.notBefore) > now.getTime()) return undefined;
-        return { type: 'StartExecution', data: {}, metadata: meta };
-      case 'executing': {
-        const ex = s.execution;
-        if (!ex) return undefined;
-        if (!ex.observed) {
-          const windowEnd = now;
-          const observed = await observeResource(this.gateway, this.metricsSource, s.recommendation, { from: new Date(windowEnd.getTime() - this.options.validationWindowMs), to: windowEnd });
-          const problems = [...preValidationProblems(s.recommendation, observed, now), ...this.othersActiveOn(s)];
-          return { type: 'RecordPreValidation', data: { ...(observed ? { observed } : {}), problems }, metadata: meta };
-        }
-        const plan = executionPlanOf(s);
-        const index = ex.completedSteps.length;
-        if (index >= plan.length) return { type: 'SucceedExecution', data: {}, metadata: meta };
-        const step = plan[index];
-        const result = await this.runner.run(step, { recommendation: s.recommendation, dryRun: s.dryRun, outputs: mergedOutputs(ex.completedSteps) });
-        if (result.ok) return { type: 'CompleteExecutionStep', data: { index, step, outputs: result.outputs }, metadata: meta };
-        this.logger.warn({ optimizationId: s.optimizationId, step: step.kind, error: result.error }, 'execution step failed');
-        return { type: 'FailExecution', data: { error: result.error, failedStepIndex: index }, metadata: meta };
-      }
-      case 'rolling-back': {
-        const rb = s.rollback;
-        if (!rb) return undefined;
-        const index = rb.completedSteps.length;
-        if (index >= rb.steps.length) return { type: 'CompleteRollback', data: {}, metadata: meta };
-        const step = rb.steps[index];
-        const outputs = { ...mergedOutputs(s.execution?.completedSteps ?? []), ...mergedOutputs(rb.completedSteps) };
-        const result = await this.runner.run(step, { recommendation: s.recommendation, dryRun: false, outputs });
-        if (result.ok) return { type: 'CompleteRollbackStep', data: { index, step, outputs: result.outputs }, metadata: meta };
-        this.logger.error({ optimizationId: s.optimizationId, step: step.kind, error: result.error }, 'rollback step failed');
-        return { type: 'FailRollback', data: { error: result.error, failedStepIndex: index }, metadata: meta };
-      }
-      default:
-        return undefined;
+    let { state, revision } = await loadStream(this.store, stream, optimizationDecider);
+    let justStarted: string | undefined;
+    for (let moves = 0; moves < MAX_MOVES_PER_HANDLING; moves++) {
+      if (state.status === 'initial' || this.stopping) return;
+      const now = this.clock.now();
+      const move = nextMove(state, { now, ...(justStarted ? { justStarted } : {}) });
+      const command = await this.commandFor(state as KnownOptimization, move, now);
+      if (!command) return;
+      const result = await handleCommandAt(this.store, stream, optimizationDecider, { state, revision }, command, {
+        // The revision the decision was taken at makes the event ids deterministic: a redelivery appends nothing new.
+        causationKey: `${causationKey}@${revision}`,
+        recordedBy: RECORDED_BY,
+        metadata: { resourceKey: resourceKeyOf(state.recommendation) },
+      });
+      this.observe(state as KnownOptimization, result.events);
+      if (result.events.length === 0) return; // nothing changed: another handling made this move already
+      justStarted = intentOf(result.events);
+      ({ state, revision } = result);
     }
+    this.logger.error({ optimizationId, moves: MAX_MOVES_PER_HANDLING }, 'execution loop stopped: too many moves in one handling');
   }
 
-  /** Other optimizations scheduled or running on the same resource (the scheduler prevents it; this is the safety net). */
-  private othersActiveOn(s: KnownOptimization): string[] {
-    const key = resourceKeyOf(s.recommendation);
-    return this.projection
-      .all()
-      .filter((o) => o.optimizationId !== s.optimizationId && ACTIVE_EXECUTION_STATUSES.includes(o.status) && resourceKeyOf(o.recommendation) === key)
-      .map((o) => `optimization ${o.optimizationId} (${o.recommendation.action.type}) is ${o.status} on ${s.recommendation.resource.id}`);
+  /** The command that records the outcome of a move, after performing what the move asks (observe, call, look up). */
+  private async commandFor(s: KnownOptimization, move: Move, now: Date): Promise<OptimizationCommand | undefined> {
+    const meta = { now };
+    switch (move.kind) {
+      case 'idle':
+      case 'validate':
+        return undefined;
+      case 'decide':
+        return move.command;
+      case 'pre-validate': {
+        const observed = await observeResource(this.gateway, this.metricsSource, s.recommendation, { from: new Date(now.getTime() - this.options.validationWindowMs), to: now });
+        const key = resourceKeyOf(s.recommendation);
+        const activeOnResource = this.projection
+          .all()
+          .filter((o) => o.optimizationId !== s.optimizationId && resourceKeyOf(o.recommendation) === key)
+          .map((o) => ({ optimizationId: o.optimizationId, action: o.recommendation.action.type, status: o.status }));
+        return { type: 'RecordPreValidation', data: { ...(observed ? { observed } : {}), activeOnResource }, metadata: meta };
+      }
+      case 'perform': {
+        const result = await this.runner.run(move.step, {
+          recommendation: s.recommendation,
+          dryRun: move.dryRun,
+          outputs: move.outputs,
+          ...(move.clientToken ? { clientToken: move.clientToken } : {}),
+        });
+        const at = { now: this.clock.now() };
+        if (move.phase === 'execution') {
+          if (result.ok) return { type: 'CompleteExecutionStep', data: { index: move.index, step: move.step, outputs: result.outputs }, metadata: at };
+          this.logger.warn({ optimizationId: s.optimizationId, step: move.step.kind, error: result.error }, 'execution step failed');
+          return { type: 'FailExecution', data: { error: result.error, failedStepIndex: move.index }, metadata: at };
+        }
+        if (result.ok) return { type: 'CompleteRollbackStep', data: { index: move.index, step: move.step, outputs: result.outputs }, metadata: at };
+        this.logger.error({ optimizationId: s.optimizationId, step: move.step.kind, error: result.error }, 'rollback step failed');
+        return { type: 'FailRollback', data: { error: result.error, failedStepIndex: move.index }, metadata: at };
+      }
+      case 'reconcile': {
+        this.logger.warn({ optimizationId: s.optimizationId, phase: move.phase, index: move.index, step: move.step.kind, lookup: move.lookup.kind }, 'step started without outcome; looking for its effect');
+        const evidence = await lookUpEffect(this.gateway, s.recommendation, move.lookup, move.clientToken);
+        return { type: 'ReconcileStep', data: { phase: move.phase, index: move.index, evidence }, metadata: meta };
+      }
+      default: {
+        const _exhaustive: never = move;
+        return _exhaustive;
+      }
+    }
   }
 
   private observe(before: KnownOptimization, events: readonly OptimizationEvent[]): void {
@@ -194,6 +197,12 @@ export class ExecutorService implements OnApplicationBootstrap {
         case 'RollbackFailed':
           this.metrics.rollbacks.inc({ action, result: 'failed' });
           break;
+        case 'ReconciliationRequired':
+          this.logger.error({ optimizationId: e.data.optimizationId, step: e.data.step.kind, reason: e.data.reason }, 'reconciliation needed: an operator must check this step');
+          break;
+        case 'StepEffectNotFound':
+          this.logger.warn({ optimizationId: e.data.optimizationId, index: e.data.index, evidence: e.data.evidence }, 'the started step had no effect; performing it again with the same client token');
+          break;
         default:
           break;
       }
@@ -201,12 +210,8 @@ export class ExecutorService implements OnApplicationBootstrap {
   }
 }
 
-function mergedOutputs(steps: readonly { outputs: StepOutputs }[]): StepOutputs {
-  return Object.assign({}, ...steps.map((s) => s.outputs)) as StepOutputs;
-}
-
-/** The execution plan the domain derives from what pre-validation observed. */
-function executionPlanOf(s: KnownOptimization): Step[] {
-  const observed = s.execution?.observed;
-  return observed ? executionPlan(s.recommendation, observed, s.optimizationId) : [];
+/** The client token of the intent among `events`, if the move recorded one. */
+function intentOf(events: readonly OptimizationEvent[]): string | undefined {
+  for (const e of events) if (e.type === 'ExecutionStepStarted' || e.type === 'RollbackStepStarted') return e.data.clientToken;
+  return undefined;
 }

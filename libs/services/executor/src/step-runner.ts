@@ -17,6 +17,8 @@ export interface StepContext {
   readonly dryRun: boolean;
   /** Outputs of the steps completed so far (e.g. `snapshotId`), merged. */
   readonly outputs: StepOutputs;
+  /** The client token of the step's recorded intent: sent with the call (and its retries) so the effect can be found. */
+  readonly clientToken?: string;
 }
 
 /** The outcome of a step: its outputs, or why it failed. */
@@ -26,8 +28,10 @@ export type StepResult = { readonly ok: true; readonly outputs: StepOutputs } | 
  * Performs one step of an execution or rollback plan through the Ec2Gateway: a timeout per
  * attempt, retries with jittered exponential backoff for transient EC2 errors only
  * (RequestLimitExceeded…), and dry runs through EC2's DryRun flag (`DryRunOperation` = success,
- * waits skipped). Steps are written to be safe to repeat after a crash (a stop of a stopped
- * instance, a type already changed, a volume or address already gone all count as done).
+ * waits skipped). Retries of one step share its client token. The runner does not decide whether a step may be
+ * repeated after a crash: the executor reconciles a started step (domain: reconciliation.ts) before it calls
+ * again. Within one step a type already changed, a volume already as asked, or a resource already gone count as
+ * done, so a retry after a timeout does not fail on its own earlier effect.
  */
 export class StepRunner {
   constructor(
@@ -61,7 +65,7 @@ export class StepRunner {
   private async perform(step: Step, ctx: StepContext): Promise<StepOutputs> {
     const rec = ctx.recommendation;
     const ref = (id: string) => refOf(rec, id);
-    const opts = { dryRun: ctx.dryRun };
+    const opts = { dryRun: ctx.dryRun, ...(ctx.clientToken ? { clientToken: ctx.clientToken } : {}) };
     const wait = this.options.waitTimeoutMs;
     switch (step.kind) {
       case 'stop-instance':

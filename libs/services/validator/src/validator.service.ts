@@ -1,16 +1,5 @@
 import { Inject, Injectable, type OnApplicationBootstrap } from '@nestjs/common';
-import {
-  OPTIMIZATION_STREAM_PREFIX,
-  accuracyPct,
-  actualMonthlySavings,
-  expectedOutcomeProblems,
-  optimizationDecider,
-  optimizationStream,
-  performanceImpact,
-  type PriceBook,
-  type Policy,
-  type StepOutputs,
-} from '@optex/domain';
+import { OPTIMIZATION_STREAM_PREFIX, nextMove, optimizationDecider, optimizationStream, type PriceBook, type Policy } from '@optex/domain';
 import type { Clock, Ec2Gateway, EventStore, IntegrationEvent, Logger, MetricsSource } from '@optex/ports';
 import {
   CLOCK,
@@ -23,7 +12,7 @@ import {
   POLICY,
   PRICE_BOOK,
   OptimizationProjection,
-  handleCommand,
+  handleCommandAt,
   loadStream,
   observeResource,
   refOf,
@@ -36,10 +25,10 @@ import {
 const RECORDED_BY = 'validator';
 
 /**
- * Post-validation of each executed optimization: the resource is in the state asked for, the
- * actual monthly savings and their accuracy against the estimate (price book), and performance
- * before vs after (CPU p95, status checks; "no data" is unknown, never a pass or a fail by
- * accident). A failed validation starts the rollback (the decider records both).
+ * Post-validation of each executed optimization: observes the resource after the change and its performance
+ * (CPU p95, status checks; "no data" is unknown) and hands them to the decider, which judges whether the resource is
+ * in the state asked for, prices the actual monthly savings and their accuracy (price book) and rates the
+ * performance (policy). A failed validation starts the rollback (the decider records both).
  */
 @Injectable()
 export class ValidatorService implements OnApplicationBootstrap {
@@ -70,44 +59,27 @@ export class ValidatorService implements OnApplicationBootstrap {
 
   async validate(optimizationId: string, causationKey: string): Promise<void> {
     const stream = optimizationStream(optimizationId);
-    const { state } = await loadStream(this.store, stream, optimizationDecider);
-    if (state.status !== 'validating') return;
+    const { state, revision } = await loadStream(this.store, stream, optimizationDecider);
+    const now = this.clock.now();
+    if (state.status === 'initial' || nextMove(state, { now }).kind !== 'validate') return;
     const s = state as KnownOptimization;
     const rec = s.recommendation;
     const before = s.execution?.observed;
-    const now = this.clock.now();
     const window = { from: new Date(now.getTime() - this.options.validationWindowMs), to: now };
     const after = await observeResource(this.gateway, this.metricsSource, rec, window);
-    // The decider adds the performance verdict's reason itself; only the outcome problems go here.
-    const problems = before ? expectedOutcomeProblems(rec, before, after) : ['nothing was observed before the execution'];
-    const outputs = Object.assign({}, ...(s.execution?.completedSteps ?? []).map((c) => c.outputs)) as StepOutputs;
-    const actual = before ? actualMonthlySavings(rec, before, after, rec.region, this.priceBook, outputs) : undefined;
-    const accuracy = actual === undefined ? undefined : accuracyPct(actual, rec.estimatedMonthlySavings);
-    const isInstance = rec.resource.type === 'ec2:instance';
-    const statusChecksPassed = isInstance && after ? await this.metricsSource.statusChecksPassed(refOf(rec, rec.resource.id), window) : undefined;
-    const performance = performanceImpact(
-      rec,
-      {
-        ...(before?.kind === 'instance' && before.cpuP95 !== undefined ? { cpuP95Before: before.cpuP95 } : {}),
-        ...(after?.kind === 'instance' && after.cpuP95 !== undefined ? { cpuP95After: after.cpuP95 } : {}),
-        ...(statusChecksPassed === undefined ? {} : { statusChecksPassed }),
-      },
-      this.policy,
-    );
-    const result = await handleCommand(
+    const statusChecksPassed = rec.resource.type === 'ec2:instance' && after ? await this.metricsSource.statusChecksPassed(refOf(rec, rec.resource.id), window) : undefined;
+    // Observations only: the decider judges the outcome, prices the savings and rates the performance.
+    const sample = {
+      ...(before?.kind === 'instance' && before.cpuP95 !== undefined ? { cpuP95Before: before.cpuP95 } : {}),
+      ...(after?.kind === 'instance' && after.cpuP95 !== undefined ? { cpuP95After: after.cpuP95 } : {}),
+      ...(statusChecksPassed === undefined ? {} : { statusChecksPassed }),
+    };
+    const result = await handleCommandAt(
       this.store,
       stream,
       optimizationDecider,
-      {
-        type: 'RecordValidation',
-        data: {
-          problems,
-          ...(actual === undefined ? {} : { actualMonthlySavings: actual }),
-          ...(accuracy === undefined ? {} : { accuracyPct: accuracy }),
-          performance,
-        },
-        metadata: { now },
-      },
+      { state, revision },
+      { type: 'RecordValidation', data: { ...(after ? { observedAfter: after } : {}), sample, policy: this.policy, priceBook: this.priceBook }, metadata: { now } },
       { causationKey, recordedBy: RECORDED_BY, metadata: { resourceKey: resourceKeyOf(rec) } },
     );
     for (const e of result.events) {

@@ -1,0 +1,58 @@
+import { OPT_ID, ev, recs } from './__fixtures__';
+import { clientTokenFor } from './ids';
+import { parseStoredEvent, schemaVersionOf, STORED_EVENT_TYPES } from './event-schemas';
+import { isDomainError } from './errors';
+
+// Stored events are parsed and upcast at the store boundary, never cast.
+
+const stream = `optimization-${OPT_ID}`;
+const modify = { kind: 'modify-volume', volumeId: 'vol-1', volumeType: 'gp3' } as const;
+
+describe('parseStoredEvent', () => {
+  it('returns a current-version event for current data', () => {
+    const e = ev('OptimizationReceived', { recommendation: recs.rightsize, dryRun: false, deliveryId: 'd-1' });
+    expect(parseStoredEvent({ type: e.type, data: e.data, metadata: { schemaVersion: 1 }, stream })).toEqual(e);
+  });
+
+  it('upcasts a version-1 step completion: the client token is derived as the executor derives it, and it was not reconciled', () => {
+    const v1 = { optimizationId: OPT_ID, at: '2026-03-01T10:00:00.000Z', index: 3, step: modify, outputs: {}, dryRun: false };
+    const parsed = parseStoredEvent({ type: 'ExecutionStepCompleted', data: v1, metadata: { schemaVersion: 1 }, stream });
+    expect(parsed.data).toEqual({ ...v1, clientToken: clientTokenFor(OPT_ID, 'execution', 3), reconciled: false });
+    expect(schemaVersionOf('ExecutionStepCompleted')).toBe(2);
+  });
+
+  it('a version-1 wait or dry-run step gets no token; a rollback step gets the rollback phase token', () => {
+    const wait = { optimizationId: OPT_ID, at: '2026-03-01T10:00:00.000Z', index: 1, step: { kind: 'wait-instance-stopped', instanceId: 'i-1' }, outputs: {}, dryRun: false };
+    expect(parseStoredEvent({ type: 'ExecutionStepCompleted', data: wait, metadata: { schemaVersion: 1 } }).data).not.toHaveProperty('clientToken');
+    const dry = { ...wait, step: modify, dryRun: true };
+    expect(parseStoredEvent({ type: 'ExecutionStepCompleted', data: dry, metadata: { schemaVersion: 1 } }).data).not.toHaveProperty('clientToken');
+    const rb = { optimizationId: OPT_ID, at: '2026-03-01T10:00:00.000Z', index: 0, step: modify, outputs: {} };
+    expect(parseStoredEvent({ type: 'RollbackStepCompleted', data: rb, metadata: {} }).data).toMatchObject({ clientToken: clientTokenFor(OPT_ID, 'rollback', 0), reconciled: false });
+  });
+
+  it('an unknown event type is an error naming it and where it is', () => {
+    expect(() => parseStoredEvent({ type: 'OptimizationTeleported', data: {}, metadata: { schemaVersion: 1 }, stream, revision: 7n })).toThrow(
+      /unknown event type "OptimizationTeleported" \(optimization-.+@7\)/,
+    );
+    try {
+      parseStoredEvent({ type: 'OptimizationTeleported', data: {} });
+    } catch (error) {
+      expect(isDomainError(error, 'UNKNOWN_EVENT')).toBe(true);
+    }
+  });
+
+  it('a schema version newer than this code knows is refused, not guessed', () => {
+    expect(() => parseStoredEvent({ type: 'ApprovalDenied', data: { optimizationId: OPT_ID, at: 'x', by: 'a', reason: 'r' }, metadata: { schemaVersion: 9 } })).toThrow(/schema version 9.*knows up to 1/);
+  });
+
+  it('data that does not fit the schema is an error naming the field', () => {
+    expect(() => parseStoredEvent({ type: 'ApprovalRequested', data: { optimizationId: OPT_ID, at: 'x', authority: 'the-janitor', requiredApprovals: 1, expiresAt: 'y' }, metadata: { schemaVersion: 1 } })).toThrow(
+      /ApprovalRequested: authority:/,
+    );
+    expect(() => parseStoredEvent({ type: 'ApprovalDenied', data: 'not an object', metadata: { schemaVersion: 1 } })).toThrow(/data is not an object/);
+  });
+
+  it('knows every event type the domain declares', () => {
+    expect(STORED_EVENT_TYPES).toEqual(expect.arrayContaining(['ExecutionStepStarted', 'RollbackStepStarted', 'StepEffectNotFound', 'ReconciliationRequired', 'RecommendationRejected', 'BatchPlanned']));
+  });
+});

@@ -1,0 +1,156 @@
+import { DeciderSpecification } from '@optex/testing';
+import { AT, NOW, OPT_ID, cmd, ev, observed, recs } from './__fixtures__';
+import { optimizationDecider, type OptimizationState } from './decider';
+import { clientTokenFor } from './ids';
+import { nextMove } from './process';
+import { executionPlan, rollbackPlan } from './plans';
+import type { OptimizationEvent } from './events';
+import type { Recommendation } from './types';
+
+// Each cloud effect exactly once: intents before mutating calls, reconciliation of a step cut short by a crash,
+// and the process manager that says which of them comes next.
+
+const spec = DeciderSpecification.for(optimizationDecider);
+const fold = (events: readonly OptimizationEvent[]): OptimizationState => events.reduce(optimizationDecider.evolve, optimizationDecider.initialState());
+const token = (phase: 'execution' | 'rollback', index: number) => clientTokenFor(OPT_ID, phase, index);
+
+function upToPreValidated(rec: Recommendation, seen: Parameters<typeof executionPlan>[1], dryRun = false): OptimizationEvent[] {
+  return [
+    ev('OptimizationReceived', { recommendation: rec, dryRun, deliveryId: 'd-1' }),
+    ev('RiskAssessed', { baseLevel: 'LOW', level: 'LOW', factors: [], policyVersion: 'v' }),
+    ev('ApprovalGranted', { mode: 'auto', approvers: [], final: true }),
+    ev('ExecutionScheduled', { batchId: 'b-1', notBefore: AT, priority: 'MEDIUM' }),
+    ev('ExecutionStarted', { dryRun }),
+    ev('PreValidationPassed', { observed: seen! }),
+    ev('RollbackPlanRecorded', { steps: rollbackPlan(rec, seen), reversible: 'yes' }),
+  ];
+}
+
+const delVol = recs.deleteVolume;
+const delVolPlan = executionPlan(delVol, observed.gp2Volume, OPT_ID); // create-snapshot, wait, delete-volume
+const delVolBase = upToPreValidated(delVol, observed.gp2Volume);
+const snapStarted = ev('ExecutionStepStarted', { index: 0, step: delVolPlan[0]!, clientToken: token('execution', 0) });
+
+const ri = recs.purchaseRI;
+const riPlan = executionPlan(ri, observed.offering, OPT_ID);
+const riBase = upToPreValidated(ri, observed.offering);
+const riStarted = ev('ExecutionStepStarted', { index: 0, step: riPlan[0]!, clientToken: token('execution', 0) });
+
+describe('StartStep: the intent of a mutating step, before its call', () => {
+  it('records the step of the plan with the client token derived from optimization, phase and index', () => {
+    spec.given(delVolBase).when(cmd('StartStep', { phase: 'execution', index: 0 })).then([snapStarted]);
+  });
+
+  it('is idempotent while the same step is started', () => {
+    spec.given([...delVolBase, snapStarted]).when(cmd('StartStep', { phase: 'execution', index: 0 })).thenNothing();
+  });
+
+  it('refuses a wait (it changes nothing), a step out of order and a dry run', () => {
+    const done0 = ev('ExecutionStepCompleted', { index: 0, step: delVolPlan[0]!, outputs: { snapshotId: 'snap-1' }, dryRun: false, clientToken: token('execution', 0), reconciled: false });
+    spec.given([...delVolBase, snapStarted, done0]).when(cmd('StartStep', { phase: 'execution', index: 1 })).thenThrows('INVALID_INPUT');
+    spec.given(delVolBase).when(cmd('StartStep', { phase: 'execution', index: 2 })).thenThrows('OUT_OF_ORDER');
+    spec.given(upToPreValidated(delVol, observed.gp2Volume, true)).when(cmd('StartStep', { phase: 'execution', index: 0 })).thenThrows('INVALID_INPUT');
+  });
+
+  it('the completion of a started step carries its client token', () => {
+    spec
+      .given([...delVolBase, snapStarted])
+      .when(cmd('CompleteExecutionStep', { index: 0, step: delVolPlan[0]!, outputs: { snapshotId: 'snap-1' } }))
+      .then((events, state) => {
+        expect(events).toEqual([ev('ExecutionStepCompleted', { index: 0, step: delVolPlan[0]!, outputs: { snapshotId: 'snap-1' }, dryRun: false, clientToken: token('execution', 0), reconciled: false })]);
+        expect(state.status !== 'initial' && state.execution?.startedStep).toBeUndefined();
+      });
+  });
+});
+
+describe('ReconcileStep: a started step without outcome after a crash', () => {
+  const reconcile = (evidence: Parameters<typeof cmd<'ReconcileStep'>>[1]['evidence']) => cmd('ReconcileStep', { phase: 'execution', index: 0, evidence });
+
+  it('records the snapshot found by its client token as the step completed (reconciled), never creating a second one', () => {
+    spec
+      .given([...delVolBase, snapStarted])
+      .when(reconcile({ kind: 'created', outputs: { snapshotId: 'snap-found' } }))
+      .then([ev('ExecutionStepCompleted', { index: 0, step: delVolPlan[0]!, outputs: { snapshotId: 'snap-found' }, dryRun: false, clientToken: token('execution', 0), reconciled: true })]);
+  });
+
+  it('records that nothing carries the token; the step may then be started again with the same token', () => {
+    spec
+      .given([...delVolBase, snapStarted])
+      .when(reconcile({ kind: 'created' }))
+      .then((events, state) => {
+        expect(events).toEqual([ev('StepEffectNotFound', { phase: 'execution', index: 0, clientToken: token('execution', 0), evidence: 'nothing carries the step client token' })]);
+        expect(nextMove(state, { now: NOW })).toEqual({ kind: 'decide', command: cmd('StartStep', { phase: 'execution', index: 0 }) });
+      });
+  });
+
+  it('a purchase with exactly one matching reservation since the intent is completed with it', () => {
+    spec
+      .given([...riBase, riStarted])
+      .when(reconcile({ kind: 'reservations', found: [{ reservedInstancesId: 'ri-1', instanceCount: 2, offeringId: 'ri-offering-0abc' }] }))
+      .then((events) => expect(events[0]).toMatchObject({ type: 'ExecutionStepCompleted', data: { outputs: { reservedInstancesId: 'ri-1' }, reconciled: true } }));
+  });
+
+  it('a purchase that EC2 cannot confirm stops for an operator and is never repeated', () => {
+    spec
+      .given([...riBase, riStarted])
+      .when(reconcile({ kind: 'reservations', found: [] }))
+      .then((events, state) => {
+        expect(events.map((e) => e.type)).toEqual(['ReconciliationRequired']);
+        expect(events[0]!.data).toMatchObject({ phase: 'execution', index: 0, clientToken: token('execution', 0) });
+        expect(state.status).toBe('reconciliation-needed');
+        expect(nextMove(state, { now: NOW }).kind).toBe('idle');
+      });
+  });
+
+  it('two reservations that could both be the purchase also stop for an operator', () => {
+    const found = [
+      { reservedInstancesId: 'ri-1', instanceCount: 2 },
+      { reservedInstancesId: 'ri-2', instanceCount: 2 },
+    ];
+    spec.given([...riBase, riStarted]).when(reconcile({ kind: 'reservations', found })).then((events) => expect(events[0]!.type).toBe('ReconciliationRequired'));
+  });
+
+  it('does nothing when the step has no open intent (a redelivered look-up)', () => {
+    spec.given(delVolBase).when(reconcile({ kind: 'created' })).thenNothing();
+  });
+});
+
+describe('nextMove: the process manager', () => {
+  it('an intent recorded by the caller itself is performed with its token; one found in the log is reconciled first', () => {
+    const state = fold([...delVolBase, snapStarted]);
+    expect(nextMove(state, { now: NOW, justStarted: token('execution', 0) })).toMatchObject({ kind: 'perform', index: 0, step: delVolPlan[0], clientToken: token('execution', 0) });
+    expect(nextMove(state, { now: NOW })).toEqual({
+      kind: 'reconcile',
+      phase: 'execution',
+      index: 0,
+      step: delVolPlan[0],
+      clientToken: token('execution', 0),
+      lookup: { kind: 'find-by-client-token', resource: 'snapshot' },
+    });
+  });
+
+  it('a purchase cut short is looked up by the offering type and the intent time', () => {
+    expect(nextMove(fold([...riBase, riStarted]), { now: NOW })).toMatchObject({ kind: 'reconcile', lookup: { kind: 'find-reservations', instanceType: 'm5.large', since: AT } });
+  });
+
+  it('walks a plan: intent for a mutating step, the wait performed without one, then success', () => {
+    const done0 = ev('ExecutionStepCompleted', { index: 0, step: delVolPlan[0]!, outputs: { snapshotId: 'snap-1' }, dryRun: false, clientToken: token('execution', 0), reconciled: false });
+    expect(nextMove(fold(delVolBase), { now: NOW })).toEqual({ kind: 'decide', command: cmd('StartStep', { phase: 'execution', index: 0 }) });
+    expect(nextMove(fold([...delVolBase, snapStarted, done0]), { now: NOW })).toMatchObject({ kind: 'perform', index: 1, step: { kind: 'wait-snapshot-completed' }, outputs: { snapshotId: 'snap-1' } });
+    const done1 = ev('ExecutionStepCompleted', { index: 1, step: delVolPlan[1]!, outputs: {}, dryRun: false, reconciled: false });
+    const done2 = ev('ExecutionStepCompleted', { index: 2, step: delVolPlan[2]!, outputs: {}, dryRun: false, reconciled: false });
+    expect(nextMove(fold([...delVolBase, snapStarted, done0, done1, done2]), { now: NOW })).toEqual({ kind: 'decide', command: cmd('SucceedExecution', {}) });
+  });
+
+  it('a dry run performs its mutating steps (with EC2 DryRun) without intents', () => {
+    expect(nextMove(fold(upToPreValidated(delVol, observed.gp2Volume, true)), { now: NOW })).toMatchObject({ kind: 'perform', index: 0, dryRun: true });
+  });
+
+  it('waits for notBefore, pre-validates once started, and leaves validation to the validator', () => {
+    const upToScheduled = delVolBase.slice(0, 3).concat(ev('ExecutionScheduled', { batchId: 'b', notBefore: new Date(NOW.getTime() + 60_000).toISOString(), priority: 'LOW' }));
+    expect(nextMove(fold(upToScheduled), { now: NOW }).kind).toBe('idle');
+    expect(nextMove(fold(upToScheduled), { now: new Date(NOW.getTime() + 60_000) })).toEqual({ kind: 'decide', command: cmd('StartExecution', {}, new Date(NOW.getTime() + 60_000)) });
+    expect(nextMove(fold(delVolBase.slice(0, 5)), { now: NOW })).toEqual({ kind: 'pre-validate' });
+    expect(nextMove(fold([...delVolBase.slice(0, 5)]), { now: NOW }).kind).toBe('pre-validate');
+  });
+});

@@ -1,0 +1,101 @@
+import { isMutatingStep } from './plans';
+import { planOf, type OptimizationState, type KnownOptimizationState } from './decider';
+import { effectLookupFor, type EffectLookup } from './reconciliation';
+import type { OptimizationCommand } from './commands';
+import type { StepPhase } from './events';
+import type { Step, StepOutputs } from './types';
+
+/** What happens next to an optimization: the process manager's answer, performed by the executor or the validator. */
+export type Move =
+  /** Nothing to do now (terminal, waiting for people, or for a later time). */
+  | { readonly kind: 'idle'; readonly reason: string }
+  /** A command the decider takes without any observation (start, succeed, complete the rollback, record an intent). */
+  | { readonly kind: 'decide'; readonly command: OptimizationCommand }
+  /** Describe the live resource (and the optimizations active on it), then `RecordPreValidation`. */
+  | { readonly kind: 'pre-validate' }
+  /** Describe the resource after the change and sample its performance, then `RecordValidation` (the validator's move). */
+  | { readonly kind: 'validate' }
+  /** Perform a step through EC2 (its intent is recorded when it mutates), then record its outcome. */
+  | {
+      readonly kind: 'perform';
+      readonly phase: StepPhase;
+      readonly index: number;
+      readonly step: Step;
+      readonly dryRun: boolean;
+      /** The intent's client token (absent for waits and dry runs, which record no intent). */
+      readonly clientToken?: string;
+      /** Outputs of the steps done so far (e.g. `snapshotId`), merged. */
+      readonly outputs: StepOutputs;
+    }
+  /** A step started before a crash: look for its effect, then `ReconcileStep` with what was found. */
+  | { readonly kind: 'reconcile'; readonly phase: StepPhase; readonly index: number; readonly step: Step; readonly clientToken: string; readonly lookup: EffectLookup };
+
+/** What the caller knows besides the log: the time, and the intent it recorded itself in this handling (if any). */
+export interface MoveContext {
+  readonly now: Date;
+  /**
+   * The client token of the intent this process has just recorded and not yet performed. A started step whose token
+   * is not this one was cut short (a crash, another process): it is reconciled before anything is called again.
+   */
+  readonly justStarted?: string;
+}
+
+const merged = (steps: readonly { outputs: StepOutputs }[]): StepOutputs => Object.assign({}, ...steps.map((s) => s.outputs)) as StepOutputs;
+
+/**
+ * The process manager: from an optimization's state, the next move. Pure. Scheduled → start once `notBefore` has
+ * come; executing → pre-validate, then each step of the plan (a mutating one: intent first, then the call), then
+ * succeed; a started step not recorded by the caller → reconcile; validating → validate; rolling back → each
+ * rollback step the same way, then complete the rollback.
+ */
+export function nextMove(state: OptimizationState, context: MoveContext): Move {
+  if (state.status === 'initial') return { kind: 'idle', reason: 'nothing received' };
+  const s = state;
+  const meta = { now: context.now };
+  switch (s.status) {
+    case 'scheduled': {
+      const notBefore = s.schedule ? Date.parse(s.schedule.notBefore) : Number.NEGATIVE_INFINITY;
+      if (notBefore > context.now.getTime()) return { kind: 'idle', reason: `scheduled not before ${s.schedule!.notBefore}` };
+      return { kind: 'decide', command: { type: 'StartExecution', data: {}, metadata: meta } };
+    }
+    case 'executing': {
+      const ex = s.execution;
+      if (!ex || !ex.preValidation) return { kind: 'pre-validate' };
+      return stepMove(s, 'execution', context) ?? { kind: 'decide', command: { type: 'SucceedExecution', data: {}, metadata: meta } };
+    }
+    case 'rolling-back':
+      return stepMove(s, 'rollback', context) ?? { kind: 'decide', command: { type: 'CompleteRollback', data: {}, metadata: meta } };
+    case 'validating':
+      return { kind: 'validate' };
+    case 'reconciliation-needed':
+      return { kind: 'idle', reason: `waits for an operator: ${s.reconciliation?.reason ?? 'reconciliation needed'}` };
+    case 'awaiting-approval':
+      return { kind: 'idle', reason: 'waits for approval' };
+    default:
+      return { kind: 'idle', reason: s.status };
+  }
+}
+
+/** The next move within a phase's plan, or undefined when every step is done. */
+function stepMove(s: KnownOptimizationState, phase: StepPhase, context: MoveContext): Move | undefined {
+  const progress = phase === 'execution' ? s.execution : s.rollback;
+  const completed = progress?.completedSteps ?? [];
+  const outputs = phase === 'execution' ? merged(completed) : { ...merged(s.execution?.completedSteps ?? []), ...merged(completed) };
+  const dryRun = phase === 'execution' && s.dryRun;
+  const started = progress?.startedStep;
+  if (started) {
+    if (started.clientToken === context.justStarted) {
+      return { kind: 'perform', phase, index: started.index, step: started.step, dryRun, clientToken: started.clientToken, outputs };
+    }
+    const observed = s.execution?.observed;
+    const offeringInstanceType = observed?.kind === 'reserved-instances-offering' ? observed.instanceType : undefined;
+    const lookup = effectLookupFor(started.step, { since: started.at, ...(offeringInstanceType ? { offeringInstanceType } : {}) });
+    return { kind: 'reconcile', phase, index: started.index, step: started.step, clientToken: started.clientToken, lookup };
+  }
+  const plan = planOf(s, phase);
+  const index = completed.length;
+  if (index >= plan.length) return undefined;
+  const step = plan[index]!;
+  if (isMutatingStep(step) && !dryRun) return { kind: 'decide', command: { type: 'StartStep', data: { phase, index }, metadata: { now: context.now } } };
+  return { kind: 'perform', phase, index, step, dryRun, outputs };
+}
