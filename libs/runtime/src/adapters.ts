@@ -5,6 +5,7 @@ import { createEventStore } from '@optex/event-store';
 import { InMemoryBus, KafkaBus } from '@optex/messaging';
 import { AwsEc2Gateway, CloudWatchMetricsSource, SimulatedFleet, stateFileFor } from '@optex/cloud';
 import { OptexMetrics, type EngineAdapters, type EngineOptions } from '@optex/engine';
+import { crashingGateway, crashingStore, parseCrashPoint, type CrashPoint } from './crash-points';
 
 /** A problem with how optex was invoked (exit code 2): a bad flag value, a missing or unreadable file. */
 export class UsageError extends Error {
@@ -88,15 +89,27 @@ export async function loadPolicy(file: string | undefined): Promise<Policy> {
   return parsed.value;
 }
 
-/** Opens every adapter the flags name. The caller owns them: `close()` when done. */
+function crashPointFromEnv(): CrashPoint | undefined {
+  try {
+    return parseCrashPoint(process.env['OPTEX_CRASH_AT']);
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+}
+
+/**
+ * Opens every adapter the flags name. The caller owns them: `close()` when done. With `OPTEX_CRASH_AT` set (crash
+ * tests only) the store and the gateway are wrapped to kill the process at that point (crash-points.ts).
+ */
 export async function openAdapters(
   flags: AdapterFlags,
   logger: Logger,
   options: Partial<EngineOptions> & { clientId?: string; clock?: Clock; kafkaSessionTimeoutMs?: number } = {},
 ): Promise<EngineAdapters & { close(): Promise<void> }> {
   const clock = options.clock ?? systemClock;
+  const crashAt = crashPointFromEnv();
   const policy = await loadPolicy(flags.policy);
-  const store = await openStore(flags.store);
+  const store = crashingStore(await openStore(flags.store), crashAt);
   let bus: Bus | undefined;
   try {
     bus = await openBus(flags.bus, options.clientId ?? 'optex', flags.partitions, logger, options.kafkaSessionTimeoutMs ? { sessionTimeoutMs: options.kafkaSessionTimeoutMs } : {});
@@ -105,7 +118,7 @@ export async function openAdapters(
     return {
       store,
       bus: openedBus,
-      ec2: cloud.ec2,
+      ec2: crashingGateway(cloud.ec2, crashAt),
       metricsSource: cloud.metricsSource,
       priceBook: defaultPriceBook,
       policy,

@@ -1,0 +1,67 @@
+import type { Ec2Gateway, EventStore } from '@optex/ports';
+
+/**
+ * Fault injection for crash tests (`OPTEX_CRASH_AT`): the process kills itself with SIGKILL at an exact step
+ * boundary, so a test can prove that what it left behind is reconciled and never repeated.
+ *
+ * - `call:N` — right after the N-th mutating EC2 call (not a dry run, not a describe, look-up or wait) returned,
+ *   before the executor could record its outcome: the window where a repeated call would double an effect.
+ * - `append:N` — right after the N-th append to an `optimization-*` stream was acknowledged by the store.
+ *
+ * Unset (the default) changes nothing. Never set it outside tests and game days.
+ */
+export interface CrashPoint {
+  readonly kind: 'call' | 'append';
+  readonly n: number;
+}
+
+/** Parses `OPTEX_CRASH_AT`; throws naming the variable when the value is not `call:N` or `append:N` (N ≥ 1). */
+export function parseCrashPoint(value: string | undefined): CrashPoint | undefined {
+  if (value === undefined || value.trim() === '') return undefined;
+  const match = /^(call|append):([1-9]\d*)$/.exec(value.trim());
+  if (!match) throw new Error(`OPTEX_CRASH_AT: expected call:N or append:N with N ≥ 1, got ${JSON.stringify(value)}`);
+  return { kind: match[1] as CrashPoint['kind'], n: Number(match[2]) };
+}
+
+const NOT_MUTATING = /^(describe|find|wait)/;
+
+/** How the process dies at the crash point (tests of this module replace it). */
+export type Kill = () => void;
+const sigkill: Kill = () => process.kill(process.pid, 'SIGKILL');
+
+/** Wraps the gateway so the process dies right after the N-th mutating call returned (`call:N`). */
+export function crashingGateway(inner: Ec2Gateway, point: CrashPoint | undefined, kill: Kill = sigkill): Ec2Gateway {
+  if (point?.kind !== 'call') return inner;
+  let calls = 0;
+  return new Proxy(inner, {
+    get(target, property, receiver) {
+      const value = Reflect.get(target, property, receiver) as unknown;
+      if (typeof value !== 'function') return value;
+      // Bound to the gateway itself, so that its own internal calls are not counted as calls.
+      if (typeof property !== 'string' || NOT_MUTATING.test(property)) return (value as (...a: unknown[]) => unknown).bind(target);
+      return async (...args: unknown[]) => {
+        const result = await (value as (...a: unknown[]) => Promise<unknown>).apply(target, args);
+        const options = args[args.length - 1] as { dryRun?: boolean } | undefined;
+        if (!(options && typeof options === 'object' && options.dryRun === true) && ++calls === point.n) kill();
+        return result;
+      };
+    },
+  });
+}
+
+/** Wraps the store so the process dies right after the N-th append to an optimization stream (`append:N`). */
+export function crashingStore(inner: EventStore, point: CrashPoint | undefined, kill: Kill = sigkill): EventStore {
+  if (point?.kind !== 'append') return inner;
+  let appends = 0;
+  return new Proxy(inner, {
+    get(target, property, receiver) {
+      const value = Reflect.get(target, property, receiver) as unknown;
+      if (property !== 'appendToStream' || typeof value !== 'function') return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+      return async (stream: string, ...rest: unknown[]) => {
+        const result = await (value as (...a: unknown[]) => Promise<unknown>).apply(target, [stream, ...rest]);
+        if (stream.startsWith('optimization-') && ++appends === point.n) kill();
+        return result;
+      };
+    },
+  });
+}
