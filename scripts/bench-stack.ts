@@ -9,6 +9,11 @@
 // 3. Throughput: M (default 1000) dry-run recommendations over 200 volumes, published at once;
 //    throughput = M / (last terminal event − first publish), with `--partitions` (default 8)
 //    partitions per topic and `--max-parallel` (default 16) executions at once.
+// 4. Baseline: a raw kafkajs relay of the same M messages over five hops on the same broker
+//    (topic 0 → 1 → … → 5, one consumer group per hop, each message produced to the next topic with
+//    acks=all before its offset is committed: the delivery semantics optex's bus has), and optex's
+//    throughput as a share of it. optex's own path is also about five hops (input → risk → approval →
+//    scheduler → executor → validator) plus a store append and the relay per event.
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,6 +21,7 @@ import { CreateVolumeCommand, EC2Client } from '@aws-sdk/client-ec2';
 import { EsdbEventStore } from '@optex/event-store';
 import { KafkaBus } from '@optex/messaging';
 import { HEADERS, TOPICS, type RecordedEvent } from '@optex/ports';
+import { Kafka, logLevel } from 'kafkajs';
 import { optimizationIdFor, OPTIMIZATION_STREAM_PREFIX } from '@optex/domain';
 import { stackDown, stackUp } from '../apps/optex/src/stack/stack';
 
@@ -47,6 +53,51 @@ function parseArgs(argv: readonly string[]): Args {
 const TERMINAL_EVENTS = new Set(['ValidationPassed', 'ValidationFailed', 'PreValidationFailed', 'ExecutionFailed', 'RollbackCompleted', 'RollbackFailed', 'ApprovalRequested']);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const percentile = (sorted: readonly number[], p: number) => sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? NaN;
+
+/** Messages per second through a plain kafkajs relay of `hops` hops (see 4. above). */
+async function rawRelay(brokers: string[], count: number, partitions: number, hops = 5): Promise<{ seconds: number; perSecond: number }> {
+  const kafka = new Kafka({ clientId: 'bench-raw-relay', brokers, logLevel: logLevel.NOTHING });
+  const admin = kafka.admin();
+  await admin.connect();
+  const prefix = `bench-raw-${Date.now()}`;
+  const topics = Array.from({ length: hops + 1 }, (_, i) => `${prefix}-${i}`);
+  await admin.createTopics({ topics: topics.map((topic) => ({ topic, numPartitions: partitions })), waitForLeaders: true });
+  const producer = kafka.producer();
+  await producer.connect();
+  const consumers = topics.map((_, i) => kafka.consumer({ groupId: `${prefix}-hop-${i}` }));
+  let arrived = 0;
+  let lastAt = 0;
+  try {
+    for (const [i, consumer] of consumers.entries()) {
+      await consumer.connect();
+      await consumer.subscribe({ topic: topics[i]!, fromBeginning: true });
+      await consumer.run({
+        partitionsConsumedConcurrently: partitions,
+        eachMessage: async ({ message }) => {
+          if (i === hops) {
+            arrived++;
+            lastAt = Date.now();
+            return;
+          }
+          await producer.send({ topic: topics[i + 1]!, acks: -1, messages: [{ key: message.key, value: message.value }] });
+        },
+      });
+    }
+    const start = Date.now();
+    const messages = Array.from({ length: count }, (_, i) => ({ key: `k-${i % 200}`, value: Buffer.from(`m-${i}`) }));
+    for (let i = 0; i < messages.length; i += 200) await producer.send({ topic: topics[0]!, acks: -1, messages: messages.slice(i, i + 200) });
+    const deadline = Date.now() + 10 * 60_000;
+    while (arrived < count && Date.now() < deadline) await sleep(20);
+    if (arrived < count) throw new Error(`raw relay: only ${arrived}/${count} messages arrived in 10 min`);
+    const seconds = (lastAt - start) / 1000;
+    return { seconds, perSecond: Math.round((count / seconds) * 10) / 10 };
+  } finally {
+    for (const c of consumers) await c.disconnect();
+    await producer.disconnect();
+    await admin.deleteTopics({ topics }).catch(() => undefined);
+    await admin.disconnect();
+  }
+}
 
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
@@ -122,6 +173,9 @@ async function main(): Promise<void> {
     for (let i = 0; i < messages.length; i += 200) await bus.publish(messages.slice(i, i + 200));
     await waitFor(ids, 'throughput');
     const end = Math.max(...ids.map((id) => terminalAt.get(id)!.at));
+    const optexPerSecond = args.throughput / ((end - start) / 1000);
+    log('raw kafkajs relay over five hops…');
+    const raw = await rawRelay(stack.bus.replace('kafka://', '').split(','), args.throughput, args.partitions);
     const result = {
       stackUpMs,
       latency: {
@@ -131,7 +185,10 @@ async function main(): Promise<void> {
         maxMs: latencies[latencies.length - 1],
         outcomes: Object.fromEntries([...new Set(outcomes)].map((o) => [o, outcomes.filter((x) => x === o).length])),
       },
-      throughput: { recommendations: args.throughput, seconds: (end - start) / 1000, perSecond: Math.round((args.throughput / ((end - start) / 1000)) * 10) / 10, maxParallel: args.maxParallel, partitions: args.partitions },
+      throughput: { recommendations: args.throughput, seconds: (end - start) / 1000, perSecond: Math.round(optexPerSecond * 10) / 10, maxParallel: args.maxParallel, partitions: args.partitions },
+      rawRelay: { messages: args.throughput, hops: 5, seconds: raw.seconds, perSecond: raw.perSecond },
+      ratios: { optexVsRawRelayPct: Math.round((optexPerSecond / raw.perSecond) * 1000) / 10 },
+      targets: { dryRunsPerSecond: 100, shareOfRawRelayPct: 20, medianAutoApprovedLatencyMs: 150 },
     };
     process.stdout.write(args.json ? `${JSON.stringify(result)}\n` : `${JSON.stringify(result, null, 2)}\n`);
   } finally {
