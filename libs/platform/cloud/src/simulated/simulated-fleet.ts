@@ -2,8 +2,10 @@ import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import {
+  CLIENT_TOKEN_TAG,
   ec2Error,
   systemClock,
+  type AccountRegion,
   type AddressInfo,
   type CallOptions,
   type Clock,
@@ -11,6 +13,7 @@ import {
   type Ec2Gateway,
   type InstanceInfo,
   type MetricsSource,
+  type ReservedInstancesInfo,
   type ReservedInstancesOfferingInfo,
   type ResourceRef,
   type SnapshotInfo,
@@ -59,6 +62,13 @@ export interface OpenSimulatedFleetOptions extends SimulatedFleetOptions {
   readonly statePath?: string;
 }
 
+/** What a call is about: its account and region, and the resource id faults and the call log name it by. */
+interface CallTarget {
+  readonly accountId: string;
+  readonly region: string;
+  readonly id: string;
+}
+
 interface CallContext {
   readonly state: FleetState;
   readonly now: Date;
@@ -84,6 +94,11 @@ function initialState(fleet: FleetFile, fleetSha256?: string): FleetState {
       releasedAddresses: [],
     },
   };
+}
+
+/** `tags` plus {@link CLIENT_TOKEN_TAG} = the call's client token, when it has one (a copy either way). */
+function withClientToken(tags: Readonly<Record<string, string>> | undefined, options: CallOptions | undefined): Record<string, string> {
+  return { ...(tags ?? {}), ...(options?.clientToken !== undefined ? { [CLIENT_TOKEN_TAG]: options.clientToken } : {}) };
 }
 
 const round2 = (value: number): number => Math.round(value * 100) / 100;
@@ -167,14 +182,14 @@ export class SimulatedFleet implements Ec2Gateway, MetricsSource {
   // ── Instances ──
 
   async describeInstance(ref: ResourceRef): Promise<InstanceInfo | undefined> {
-    return this.read('describeInstance', ref.id, ({ state }) => {
+    return this.read('describeInstance', ref, ({ state }) => {
       const instance = this.findInstance(state, ref);
       return instance && this.instanceInfo(instance);
     });
   }
 
   async stopInstance(ref: ResourceRef, options?: CallOptions): Promise<void> {
-    return this.mutate('stopInstance', ref.id, options, ({ state }) => {
+    return this.mutate('stopInstance', ref, options, ({ state }) => {
       const instance = this.requireInstance(state, ref, options);
       if (!['running', 'stopping', 'stopped'].includes(instance.state)) {
         throw ec2Error('IncorrectInstanceState', `The instance '${instance.id}' is not in a state from which it can be stopped (${instance.state}).`);
@@ -185,7 +200,7 @@ export class SimulatedFleet implements Ec2Gateway, MetricsSource {
   }
 
   async startInstance(ref: ResourceRef, options?: CallOptions): Promise<void> {
-    return this.mutate('startInstance', ref.id, options, ({ state }) => {
+    return this.mutate('startInstance', ref, options, ({ state }) => {
       const instance = this.requireInstance(state, ref, options);
       if (!['pending', 'running', 'stopped'].includes(instance.state)) {
         throw ec2Error('IncorrectInstanceState', `The instance '${instance.id}' is not in a state from which it can be started (${instance.state}).`);
@@ -196,7 +211,7 @@ export class SimulatedFleet implements Ec2Gateway, MetricsSource {
   }
 
   async modifyInstanceType(ref: ResourceRef, instanceType: string, options?: CallOptions): Promise<void> {
-    return this.mutate('modifyInstanceType', ref.id, options, ({ state }) => {
+    return this.mutate('modifyInstanceType', ref, options, ({ state }) => {
       const instance = this.requireInstance(state, ref, options);
       // A dry run of a rightsize sends the stop with DryRun too, so the instance is still running here:
       // like EC2 (whose DryRun checks no state), accept a state the preceding stop would have changed.
@@ -220,7 +235,7 @@ export class SimulatedFleet implements Ec2Gateway, MetricsSource {
   }
 
   async waitForInstanceState(ref: ResourceRef, state: 'running' | 'stopped', timeoutMs: number): Promise<void> {
-    return this.read('waitForInstanceState', ref.id, ({ state: fleet }) => {
+    return this.read('waitForInstanceState', ref, ({ state: fleet }) => {
       const instance = this.findInstance(fleet, ref);
       if (!instance) throw this.notFound('instance', ref);
       if (instance.state !== state) {
@@ -232,14 +247,14 @@ export class SimulatedFleet implements Ec2Gateway, MetricsSource {
   // ── Volumes ──
 
   async describeVolume(ref: ResourceRef): Promise<VolumeInfo | undefined> {
-    return this.read('describeVolume', ref.id, ({ state }) => {
+    return this.read('describeVolume', ref, ({ state }) => {
       const volume = this.findVolume(state, ref);
       return volume && this.volumeInfo(volume);
     });
   }
 
   async modifyVolume(ref: ResourceRef, target: { volumeType: string; iops?: number; throughput?: number }, options?: CallOptions): Promise<void> {
-    return this.mutate('modifyVolume', ref.id, options, ({ state, now }) => {
+    return this.mutate('modifyVolume', ref, options, ({ state, now }) => {
       const volume = this.requireVolume(state, ref, options);
       if (volume.state !== 'available' && volume.state !== 'in-use') {
         throw ec2Error('IncorrectState', `Volume '${volume.id}' is in the '${volume.state}' state and cannot be modified.`);
@@ -267,7 +282,7 @@ export class SimulatedFleet implements Ec2Gateway, MetricsSource {
   }
 
   async deleteVolume(ref: ResourceRef, options?: CallOptions): Promise<void> {
-    return this.mutate('deleteVolume', ref.id, options, ({ state }) => {
+    return this.mutate('deleteVolume', ref, options, ({ state }) => {
       const volume = this.requireVolume(state, ref, options);
       if (volume.attachedTo !== undefined || volume.state === 'in-use') {
         throw ec2Error('VolumeInUse', `Volume ${volume.id} is currently attached to ${volume.attachedTo ?? 'an instance'}.`);
@@ -279,7 +294,7 @@ export class SimulatedFleet implements Ec2Gateway, MetricsSource {
   }
 
   async createVolume(request: CreateVolumeRequest, options?: CallOptions): Promise<{ volumeId: string }> {
-    return this.mutate('createVolume', request.snapshotId ?? '*', options, ({ state }) => {
+    return this.mutate('createVolume', { accountId: request.accountId, region: request.region, id: request.snapshotId ?? '*' }, options, ({ state }) => {
       if (request.snapshotId !== undefined) {
         const snapshot = this.findSnapshot(state, { accountId: request.accountId, region: request.region, id: request.snapshotId });
         if (!snapshot) throw this.notFound('snapshot', { ...request, id: request.snapshotId });
@@ -311,7 +326,7 @@ export class SimulatedFleet implements Ec2Gateway, MetricsSource {
         sizeGiB: request.sizeGiB,
         state: 'available',
         availabilityZone: request.availabilityZone,
-        tags: { ...(request.tags ?? {}) },
+        tags: withClientToken(request.tags, options),
       };
       this.setPerformance(volume, result);
       state.volumes.push(volume);
@@ -326,7 +341,7 @@ export class SimulatedFleet implements Ec2Gateway, MetricsSource {
     request: { description: string; tags: Readonly<Record<string, string>> },
     options?: CallOptions,
   ): Promise<{ snapshotId: string }> {
-    return this.mutate('createSnapshot', volumeRef.id, options, ({ state }) => {
+    return this.mutate('createSnapshot', volumeRef, options, ({ state }) => {
       const volume = this.requireVolume(state, volumeRef, options);
       if (volume.state !== 'available' && volume.state !== 'in-use') {
         throw ec2Error('IncorrectState', `Volume '${volume.id}' is in the '${volume.state}' state.`);
@@ -341,14 +356,14 @@ export class SimulatedFleet implements Ec2Gateway, MetricsSource {
         volumeId: volume.id,
         state: 'completed',
         description: request.description,
-        tags: { ...request.tags },
+        tags: withClientToken(request.tags, options),
       });
       return { snapshotId };
     });
   }
 
   async waitForSnapshotCompleted(ref: ResourceRef, timeoutMs: number): Promise<void> {
-    return this.read('waitForSnapshotCompleted', ref.id, ({ state }) => {
+    return this.read('waitForSnapshotCompleted', ref, ({ state }) => {
       const snapshot = this.findSnapshot(state, ref);
       if (!snapshot) throw this.notFound('snapshot', ref);
       const status = snapshot.state ?? 'completed';
@@ -359,14 +374,14 @@ export class SimulatedFleet implements Ec2Gateway, MetricsSource {
   }
 
   async describeSnapshot(ref: ResourceRef): Promise<SnapshotInfo | undefined> {
-    return this.read('describeSnapshot', ref.id, ({ state }) => {
+    return this.read('describeSnapshot', ref, ({ state }) => {
       const snapshot = this.findSnapshot(state, ref);
       return snapshot && this.snapshotInfo(snapshot);
     });
   }
 
   async deleteSnapshot(ref: ResourceRef, options?: CallOptions): Promise<void> {
-    return this.mutate('deleteSnapshot', ref.id, options, ({ state }) => {
+    return this.mutate('deleteSnapshot', ref, options, ({ state }) => {
       const snapshot = this.findSnapshot(state, ref);
       if (!snapshot) throw this.notFound('snapshot', ref);
       this.authorize(options, snapshot.tags ?? {});
@@ -381,14 +396,14 @@ export class SimulatedFleet implements Ec2Gateway, MetricsSource {
   // ── Addresses ──
 
   async describeAddress(ref: ResourceRef): Promise<AddressInfo | undefined> {
-    return this.read('describeAddress', ref.id, ({ state }) => {
+    return this.read('describeAddress', ref, ({ state }) => {
       const address = state.addresses.find((a) => a.allocationId === ref.id && inScope(a, ref));
       return address && { allocationId: address.allocationId, publicIp: address.publicIp, ...(address.associationId !== undefined ? { associationId: address.associationId } : {}) };
     });
   }
 
   async releaseAddress(ref: ResourceRef, options?: CallOptions): Promise<void> {
-    return this.mutate('releaseAddress', ref.id, options, ({ state, now }) => {
+    return this.mutate('releaseAddress', ref, options, ({ state, now }) => {
       const address = state.addresses.find((a) => a.allocationId === ref.id && inScope(a, ref));
       if (!address) throw ec2Error('InvalidAllocationID.NotFound', `The allocation ID '${ref.id}' does not exist in ${ref.accountId}/${ref.region}.`);
       this.authorize(options, address.tags ?? {});
@@ -408,7 +423,7 @@ export class SimulatedFleet implements Ec2Gateway, MetricsSource {
   }
 
   async allocateAddress(request: { accountId: string; region: string; publicIp?: string }, options?: CallOptions): Promise<AddressInfo> {
-    return this.mutate('allocateAddress', request.publicIp ?? '*', options, ({ state }) => {
+    return this.mutate('allocateAddress', { accountId: request.accountId, region: request.region, id: request.publicIp ?? '*' }, options, ({ state }) => {
       this.authorize(options, {});
       const inUse = new Set(state.addresses.map((a) => a.publicIp));
       let publicIp = request.publicIp;
@@ -429,7 +444,13 @@ export class SimulatedFleet implements Ec2Gateway, MetricsSource {
       this.dryRunGate(options);
       if (recovered >= 0) state.simulator.releasedAddresses.splice(recovered, 1);
       const allocationId = `eipalloc-sim-${++state.simulator.counters.address}`;
-      state.addresses.push({ allocationId, accountId: request.accountId, region: request.region, publicIp });
+      state.addresses.push({
+        allocationId,
+        accountId: request.accountId,
+        region: request.region,
+        publicIp,
+        ...(options?.clientToken !== undefined ? { tags: withClientToken(undefined, options) } : {}),
+      });
       return { allocationId, publicIp };
     });
   }
@@ -437,7 +458,7 @@ export class SimulatedFleet implements Ec2Gateway, MetricsSource {
   // ── Reserved Instances ──
 
   async describeReservedInstancesOffering(ref: ResourceRef): Promise<ReservedInstancesOfferingInfo | undefined> {
-    return this.read('describeReservedInstancesOffering', ref.id, ({ state }) => {
+    return this.read('describeReservedInstancesOffering', ref, ({ state }) => {
       const offering = state.reservedInstanceOfferings.find((o) => o.offeringId === ref.id && o.region === ref.region);
       return (
         offering && {
@@ -455,7 +476,7 @@ export class SimulatedFleet implements Ec2Gateway, MetricsSource {
     request: { accountId: string; region: string; offeringId: string; instanceCount: number; limitPrice?: number },
     options?: CallOptions,
   ): Promise<{ reservedInstancesId: string }> {
-    return this.mutate('purchaseReservedInstancesOffering', request.offeringId, options, ({ state, now }) => {
+    return this.mutate('purchaseReservedInstancesOffering', { accountId: request.accountId, region: request.region, id: request.offeringId }, options, ({ state, now }) => {
       this.authorize(options, {});
       const offering = state.reservedInstanceOfferings.find((o) => o.offeringId === request.offeringId && o.region === request.region);
       if (!offering) {
@@ -493,7 +514,7 @@ export class SimulatedFleet implements Ec2Gateway, MetricsSource {
     request: { accountId: string; region: string; reservedInstancesId: string; instanceCount: number; price: number },
     options?: CallOptions,
   ): Promise<{ listingId: string }> {
-    return this.mutate('createReservedInstancesListing', request.reservedInstancesId, options, ({ state, now }) => {
+    return this.mutate('createReservedInstancesListing', { accountId: request.accountId, region: request.region, id: request.reservedInstancesId }, options, ({ state, now }) => {
       this.authorize(options, {});
       const purchased = state.simulator.reservedInstances.find((r) => r.reservedInstancesId === request.reservedInstancesId && inScope(r, request));
       if (!purchased) {
@@ -522,6 +543,47 @@ export class SimulatedFleet implements Ec2Gateway, MetricsSource {
     });
   }
 
+  // ── Look-ups by client token (reconciliation after a crash) ──
+
+  async findSnapshotByClientToken(scope: AccountRegion, clientToken: string): Promise<SnapshotInfo | undefined> {
+    return this.read('findSnapshotByClientToken', { ...scope, id: clientToken }, ({ state }) => {
+      const snapshot = state.snapshots.find((s) => inScope(s, scope) && s.tags?.[CLIENT_TOKEN_TAG] === clientToken);
+      return snapshot && this.snapshotInfo(snapshot);
+    });
+  }
+
+  async findVolumeByClientToken(scope: AccountRegion, clientToken: string): Promise<VolumeInfo | undefined> {
+    return this.read('findVolumeByClientToken', { ...scope, id: clientToken }, ({ state }) => {
+      const volume = state.volumes.find((v) => inScope(v, scope) && v.tags?.[CLIENT_TOKEN_TAG] === clientToken);
+      return volume && this.volumeInfo(volume);
+    });
+  }
+
+  async findAddressByClientToken(scope: AccountRegion, clientToken: string): Promise<AddressInfo | undefined> {
+    return this.read('findAddressByClientToken', { ...scope, id: clientToken }, ({ state }) => {
+      const address = state.addresses.find((a) => inScope(a, scope) && a.tags?.[CLIENT_TOKEN_TAG] === clientToken);
+      return address && { allocationId: address.allocationId, publicIp: address.publicIp, ...(address.associationId !== undefined ? { associationId: address.associationId } : {}) };
+    });
+  }
+
+  /** Reservations bought here of `instanceType` since `startedAtOrAfter` (their `purchasedAt`), newest first, with the offering they came from. */
+  async findReservedInstances(scope: AccountRegion, query: { instanceType: string; startedAtOrAfter: Date }): Promise<ReservedInstancesInfo[]> {
+    return this.read('findReservedInstances', { ...scope, id: query.instanceType }, ({ state }) => {
+      const from = query.startedAtOrAfter.getTime();
+      return state.simulator.reservedInstances
+        .filter((r) => inScope(r, scope) && r.instanceType === query.instanceType && Date.parse(r.purchasedAt) >= from)
+        .map((r) => ({
+          reservedInstancesId: r.reservedInstancesId,
+          instanceType: r.instanceType,
+          instanceCount: r.instanceCount,
+          start: new Date(r.purchasedAt),
+          state: 'active',
+          offeringId: r.offeringId,
+        }))
+        .sort((a, b) => b.start.getTime() - a.start.getTime());
+    });
+  }
+
   // ── MetricsSource ──
 
   /** The instance's current `cpuP95` (the window is not used): `0` when stopped, `undefined` when the fleet has no figure or no such instance. */
@@ -545,9 +607,9 @@ export class SimulatedFleet implements Ec2Gateway, MetricsSource {
   // ── Machinery ──
 
   /** A call that changes nothing: faults apply, nothing is written unless a fault was consumed. */
-  private async read<T>(operation: FleetOperation, resourceId: string, body: (context: CallContext) => T): Promise<T> {
+  private async read<T>(operation: FleetOperation, target: CallTarget, body: (context: CallContext) => T): Promise<T> {
     await this.delay();
-    const context = this.begin(operation, resourceId, false);
+    const context = this.begin(operation, target.id, false);
     return body(context);
   }
 
@@ -555,10 +617,10 @@ export class SimulatedFleet implements Ec2Gateway, MetricsSource {
    * A call that may change the fleet. `body` checks everything first and mutates last (after
    * {@link dryRunGate}), on a copy that is committed only when it returns.
    */
-  private async mutate<T>(operation: FleetOperation, resourceId: string, options: CallOptions | undefined, body: (context: CallContext) => T): Promise<T> {
+  private async mutate<T>(operation: FleetOperation, target: CallTarget, options: CallOptions | undefined, body: (context: CallContext) => T): Promise<T> {
     await this.delay();
     const dryRun = options?.dryRun === true;
-    const context = this.begin(operation, resourceId, dryRun);
+    const context = this.begin(operation, target.id, dryRun);
     if (dryRun && context.state.dryRunUnauthorized === true) throw this.unauthorized();
     const result = body(context);
     this.store.commit(context.state);
