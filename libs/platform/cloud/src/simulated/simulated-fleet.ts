@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import {
   CLIENT_TOKEN_TAG,
@@ -32,7 +32,7 @@ import {
 } from './fleet-schema';
 import { isKnownInstanceType, vcpusOf } from './instance-types';
 import { normalizeOperation, type FleetOperation } from './operations';
-import { FileStateStore, MemoryStateStore, type StateStore } from './state-store';
+import { MemoryStateStore, SqliteStateStore, type FleetCall, type StateStore } from './state-store';
 import { gp2Iops, resolveVolumePerformance } from './volume-rules';
 
 /** How long EC2 makes you wait between two modifications of the same volume. */
@@ -55,9 +55,10 @@ export interface OpenSimulatedFleetOptions extends SimulatedFleetOptions {
   /** The fleet file (JSON, see examples/README.md). Read, never written. */
   readonly fleetFile: string;
   /**
-   * Where the fleet's state persists. The first open copies the fleet file there; later opens load
-   * it, so successive processes see earlier effects. Every change is written (atomically) before the
-   * call resolves. Without it the fleet lives in memory. See {@link stateFileFor}.
+   * Where the fleet's state persists: a SQLite file (see {@link SqliteStateStore}). The first open copies the
+   * fleet file there; later opens load it, so successive processes see earlier effects. Every call writes the
+   * rows it changed and its call-log entry in one transaction before it resolves. Without it the fleet (and its
+   * call log) lives in memory. See {@link stateFileFor}.
    */
   readonly statePath?: string;
 }
@@ -147,12 +148,16 @@ export class SimulatedFleet implements Ec2Gateway, MetricsSource {
     }
     const digest = sha256(text);
     if (options.statePath === undefined) return new SimulatedFleet(new MemoryStateStore(initialState(fleet, digest)), options);
-    if (!existsSync(options.statePath)) {
-      return new SimulatedFleet(FileStateStore.create(options.statePath, initialState(fleet, digest)), options);
+    let store: SqliteStateStore;
+    try {
+      store = SqliteStateStore.open(options.statePath, () => initialState(fleet, digest));
+    } catch (error) {
+      if (error instanceof FleetFileError) throw error;
+      throw new FleetFileError(options.statePath, [{ path: '', message: `cannot open the fleet state (${(error as Error).message})` }]);
     }
-    const store = FileStateStore.load(options.statePath);
     const copiedFrom = store.current().simulator.fleetSha256;
     if (copiedFrom !== undefined && copiedFrom !== digest) {
+      store.close();
       throw new FleetFileError(options.statePath, [
         {
           path: 'simulator.fleetSha256',
@@ -177,6 +182,16 @@ export class SimulatedFleet implements Ec2Gateway, MetricsSource {
   /** A copy of the fleet as it is now (fleet-file format plus the simulator's bookkeeping). */
   snapshot(): FleetState {
     return structuredClone(this.store.current());
+  }
+
+  /** Every EC2 call this fleet answered (from its store: across processes when persisted), oldest first. */
+  calls(): FleetCall[] {
+    return this.store.calls();
+  }
+
+  /** Closes the state file, if any; the fleet is unusable afterwards. */
+  close(): void {
+    this.store.close();
   }
 
   // ── Instances ──
@@ -606,42 +621,44 @@ export class SimulatedFleet implements Ec2Gateway, MetricsSource {
 
   // ── Machinery ──
 
-  /** A call that changes nothing: faults apply, nothing is written unless a fault was consumed. */
+  /** A call that changes nothing: faults apply (a consumed fault is persisted); the call is logged. */
   private async read<T>(operation: FleetOperation, target: CallTarget, body: (context: CallContext) => T): Promise<T> {
     await this.delay();
-    const context = this.begin(operation, target.id, false);
-    return body(context);
+    return this.perform(operation, target, undefined, false, body);
   }
 
   /**
    * A call that may change the fleet. `body` checks everything first and mutates last (after
-   * {@link dryRunGate}), on a copy that is committed only when it returns.
+   * {@link dryRunGate}) through the state it is given, which tracks the change: only the rows it changed are
+   * written, with the call's log entry, before the call resolves; a failing call's changes are undone.
    */
   private async mutate<T>(operation: FleetOperation, target: CallTarget, options: CallOptions | undefined, body: (context: CallContext) => T): Promise<T> {
     await this.delay();
-    const dryRun = options?.dryRun === true;
-    const context = this.begin(operation, target.id, dryRun);
-    if (dryRun && context.state.dryRunUnauthorized === true) throw this.unauthorized();
-    const result = body(context);
-    this.store.commit(context.state);
-    return result;
+    return this.perform(operation, target, options, true, (context) => {
+      if (options?.dryRun === true && context.state.dryRunUnauthorized === true) throw this.unauthorized();
+      return body(context);
+    });
   }
 
-  /** A working copy of the state; consumes (and persists) a matching fault unless it is a dry run. */
-  private begin(operation: FleetOperation, resourceId: string, dryRun: boolean): CallContext {
-    const state = structuredClone(this.store.current());
+  /** Runs one call through the store: consumes a matching fault first (not in a dry run), then `body`. */
+  private perform<T>(operation: FleetOperation, target: CallTarget, options: CallOptions | undefined, mutating: boolean, body: (context: CallContext) => T): T {
     const now = this.clock.now();
-    if (!dryRun) {
-      const fault = state.faults.find(
-        (f) => f.times > 0 && normalizeOperation(f.operation) === operation && (f.resourceId === resourceId || f.resourceId === '*'),
-      );
-      if (fault) {
-        fault.times -= 1;
-        this.store.commit(state);
-        throw ec2Error(fault.error, fault.message ?? `Simulated fault on ${operation} ${resourceId} (${fault.times} more to come).`);
+    const dryRun = options?.dryRun === true;
+    const call = { operation, target, dryRun, mutating, at: now, ...(options?.clientToken !== undefined ? { clientToken: options.clientToken } : {}) };
+    return this.store.call(call, ({ state, transaction }) => {
+      if (!dryRun) {
+        const fault = state.faults.find(
+          (f) => f.times > 0 && normalizeOperation(f.operation) === operation && (f.resourceId === target.id || f.resourceId === '*'),
+        );
+        if (fault) {
+          transaction.keep('faults', fault, (f) => {
+            f.times -= 1;
+          });
+          throw ec2Error(fault.error, fault.message ?? `Simulated fault on ${operation} ${target.id} (${fault.times} more to come).`);
+        }
       }
-    }
-    return { state, now };
+      return body({ state, now });
+    });
   }
 
   private async delay(): Promise<void> {
@@ -666,8 +683,8 @@ export class SimulatedFleet implements Ec2Gateway, MetricsSource {
     return ec2Error(code, `The ${kind} ID '${ref.id}' does not exist in ${ref.accountId}/${ref.region}.`);
   }
 
-  private findInstance(state: FleetState, ref: ResourceRef): InstanceRecord | undefined {
-    return state.instances.find((i) => i.id === ref.id && inScope(i, ref));
+  private findInstance(_state: FleetState, ref: ResourceRef): InstanceRecord | undefined {
+    return this.store.lookup<InstanceRecord>('instances', ref);
   }
 
   private requireInstance(state: FleetState, ref: ResourceRef, options: CallOptions | undefined): InstanceRecord {
@@ -677,8 +694,8 @@ export class SimulatedFleet implements Ec2Gateway, MetricsSource {
     return instance;
   }
 
-  private findVolume(state: FleetState, ref: ResourceRef): VolumeRecord | undefined {
-    return state.volumes.find((v) => v.id === ref.id && inScope(v, ref));
+  private findVolume(_state: FleetState, ref: ResourceRef): VolumeRecord | undefined {
+    return this.store.lookup<VolumeRecord>('volumes', ref);
   }
 
   private requireVolume(state: FleetState, ref: ResourceRef, options: CallOptions | undefined): VolumeRecord {
@@ -688,8 +705,8 @@ export class SimulatedFleet implements Ec2Gateway, MetricsSource {
     return volume;
   }
 
-  private findSnapshot(state: FleetState, ref: ResourceRef): SnapshotRecord | undefined {
-    return state.snapshots.find((s) => s.id === ref.id && inScope(s, ref));
+  private findSnapshot(_state: FleetState, ref: ResourceRef): SnapshotRecord | undefined {
+    return this.store.lookup<SnapshotRecord>('snapshots', ref);
   }
 
   /** Instance types the fleet itself uses (instances and offerings): EC2 knows them by construction. */
