@@ -1,4 +1,5 @@
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -82,6 +83,20 @@ describe('SimulatedFleet persistence', () => {
     await expect(sim.deleteVolume(ref('vol-gp2-2000'))).rejects.toEqual(ec2('VolumeInUse'));
     expect(rows()).toEqual(before);
     expect(sim.calls().map((c) => `${c.operation} ${c.resourceId} ${c.result}`)).toEqual(['modifyVolume vol-gp2-500 DryRunOperation', 'deleteVolume vol-gp2-2000 VolumeInUse']);
+  });
+
+  it('starts from the JSON state file an earlier optex kept beside the store (events.db.fleet.json), leaving it as it is', async () => {
+    const earlier = SimulatedFleet.fromFleet(JSON.parse(fleetText));
+    await earlier.stopInstance(ref('i-running'));
+    const legacy = { ...earlier.snapshot(), simulator: { ...earlier.snapshot().simulator, fleetSha256: createHash('sha256').update(fleetText).digest('hex') } };
+    const legacyPath = join(dir, 'store', 'events.db.fleet.json');
+    mkdirSync(join(dir, 'store'));
+    writeFileSync(legacyPath, JSON.stringify(legacy));
+    const sim = await SimulatedFleet.open({ fleetFile, statePath });
+    await expect(sim.describeInstance(ref('i-running'))).resolves.toMatchObject({ state: 'stopped' });
+    expect(JSON.parse(readFileSync(legacyPath, 'utf8'))).toEqual(legacy);
+    await sim.startInstance(ref('i-running'));
+    await expect((await SimulatedFleet.open({ fleetFile, statePath })).describeInstance(ref('i-running'))).resolves.toMatchObject({ state: 'running' });
   });
 
   it('persists fault consumption across opens', async () => {

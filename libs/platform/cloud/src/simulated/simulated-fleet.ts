@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import {
   CLIENT_TOKEN_TAG,
@@ -22,6 +22,7 @@ import {
 import {
   FleetFileError,
   parseFleetFile,
+  parseFleetState,
   validateFleet,
   validateFleetState,
   type FleetFile,
@@ -102,6 +103,17 @@ function withClientToken(tags: Readonly<Record<string, string>> | undefined, opt
   return { ...(tags ?? {}), ...(options?.clientToken !== undefined ? { [CLIENT_TOKEN_TAG]: options.clientToken } : {}) };
 }
 
+/**
+ * The state an earlier optex kept as a JSON file beside the store (`events.db.fleet.json`, rewritten whole per
+ * call), when `statePath` is its SQLite successor (`events.db.fleet.db`) and that file exists: a new state file
+ * starts from it, so an upgrade keeps the effects of earlier commands. The JSON file is left as it is.
+ */
+function legacyState(statePath: string): FleetState | undefined {
+  if (!statePath.endsWith('.fleet.db')) return undefined;
+  const legacy = `${statePath.slice(0, -'.db'.length)}.json`;
+  return existsSync(legacy) ? parseFleetState(readFileSync(legacy, 'utf8'), legacy) : undefined;
+}
+
 const round2 = (value: number): number => Math.round(value * 100) / 100;
 
 /**
@@ -150,7 +162,7 @@ export class SimulatedFleet implements Ec2Gateway, MetricsSource {
     if (options.statePath === undefined) return new SimulatedFleet(new MemoryStateStore(initialState(fleet, digest)), options);
     let store: SqliteStateStore;
     try {
-      store = SqliteStateStore.open(options.statePath, () => initialState(fleet, digest));
+      store = SqliteStateStore.open(options.statePath, () => legacyState(options.statePath!) ?? initialState(fleet, digest));
     } catch (error) {
       if (error instanceof FleetFileError) throw error;
       throw new FleetFileError(options.statePath, [{ path: '', message: `cannot open the fleet state (${(error as Error).message})` }]);
