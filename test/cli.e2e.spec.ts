@@ -1,4 +1,4 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ensureBuilt, json, optex, tempDir, ROOT } from './support/cli';
 
@@ -15,6 +15,14 @@ interface View {
   accuracyPct: number | null;
   reversible: string;
   error: string | null;
+}
+interface FleetView {
+  instances: { id: string; instanceType: string; state: string }[];
+  volumes: { id: string; volumeType: string; state: string }[];
+  snapshots: { id: string; volumeId?: string; tags?: Record<string, string> }[];
+  reservedInstances: { reservedInstancesId: string; offeringId: string; instanceCount: number }[];
+  calls: { operation: string; resource: string; dryRun: boolean; result: string }[];
+  [key: string]: unknown;
 }
 interface Report {
   summary: Record<string, unknown> & { byStatus: Record<string, number>; received: number; rejected: number };
@@ -82,9 +90,33 @@ describe('optex CLI, end to end on the embedded default', () => {
     expect(metrics.summary).toEqual(resumed.summary);
 
     // the simulated fleet persisted next to the store: the rolled-back instance has its original type again
-    const fleet = JSON.parse(readFileSync(join(dir, 'events.db.fleet.json'), 'utf8')) as { instances: { id: string; instanceType: string; state: string }[] };
+    const fleet = json<FleetView>(await optex(['fleet', ...common, '--json']));
     expect(fleet.instances.find((i) => i.id === 'i-0e2e000000000001')).toMatchObject({ instanceType: 'm5.large', state: 'running' });
     expect(fleet.instances.find((i) => i.id === 'i-0e2e000000000002')).toMatchObject({ instanceType: 'm5.xlarge', state: 'running' });
+  });
+
+  it('fleet --json shows the effects and every EC2 call, each mutating one made once', async () => {
+    const result = await optex(['fleet', ...common, '--json']);
+    expect(result.code).toBe(0);
+    const fleet = json<FleetView>(result);
+    const input = JSON.parse(readFileSync(join(ROOT, FLEET), 'utf8')) as { volumes: { id: string }[] };
+    const deleted = input.volumes.filter((v) => !fleet.volumes.some((w) => w.id === v.id)).map((v) => v.id);
+    expect(deleted).toHaveLength(1);
+    const backup = fleet.snapshots.find((s) => s.volumeId === deleted[0]);
+    expect(backup).toBeDefined();
+    expect(fleet.reservedInstances).toHaveLength(1);
+
+    const ok = (operation: string, resource?: string) => fleet.calls.filter((c) => c.operation === operation && !c.dryRun && c.result === 'ok' && (resource === undefined || c.resource === resource));
+    expect(ok('deleteVolume', deleted[0])).toHaveLength(1);
+    expect(ok('createSnapshot', deleted[0])).toHaveLength(1);
+    expect(ok('purchaseReservedInstancesOffering')).toHaveLength(1);
+    expect(ok('modifyVolume')).toHaveLength(1);
+    for (const call of fleet.calls) expect(Object.keys(call)).toEqual(expect.arrayContaining(['operation', 'resource', 'dryRun', 'result']));
+
+    const text = await optex(['fleet', ...common]);
+    expect(text.code).toBe(0);
+    expect(text.stdout).toMatch(/volumes \d+/);
+    expect(text.stdout).toMatch(/deleteVolume +no +ok +1/);
   });
 
   it('history prints the events of one optimization in stream order', async () => {
@@ -145,9 +177,13 @@ describe('dry run', () => {
     expect(report.optimizations).toHaveLength(7);
     for (const o of report.optimizations) expect(o).toMatchObject({ status: 'dry-run-completed', dryRun: true, actualMonthlySavings: null });
     expect(readFileSync(fleetCopy, 'utf8')).toBe(original);
-    const state = JSON.parse(readFileSync(join(dir, 'events.db.fleet.json'), 'utf8')) as Record<string, unknown>;
+    const state = json<FleetView>(await optex(['fleet', '--store', store, '--cloud', `simulated:${fleetCopy}`, '--json']));
     const input = JSON.parse(original) as Record<string, unknown>;
     for (const key of ['instances', 'volumes', 'addresses', 'snapshots']) expect(state[key]).toEqual(input[key]);
+    expect(state.reservedInstances).toEqual([]);
+    const mutating = state.calls.filter((c) => !c.operation.startsWith('describe') && !c.operation.startsWith('waitFor') && !c.operation.startsWith('find'));
+    expect(mutating.length).toBeGreaterThan(0);
+    for (const call of mutating) expect(call).toMatchObject({ dryRun: true, result: 'DryRunOperation' });
   });
 });
 
@@ -167,6 +203,17 @@ describe('bad invocations exit 2 with one line naming the problem', () => {
     expect(result.stderr.trim().split('\n')).toHaveLength(1);
     expect(result.stderr).toMatch(pattern as RegExp);
     expect(result.stdout).toBe('');
+  });
+
+  it('fleet with a store that does not exist exits 2 naming it, and creates nothing', async () => {
+    const dir = tempDir('nostore');
+    const missing = join(dir, 'nowhere', 'events.db');
+    const result = await optex(['fleet', '--store', `sqlite:${missing}`, '--cloud', `simulated:${FLEET}`, '--json']);
+    expect(result.code).toBe(2);
+    expect(result.stderr.trim().split('\n')).toHaveLength(1);
+    expect(result.stderr).toContain(missing);
+    expect(result.stdout).toBe('');
+    expect(readdirSync(dir)).toEqual([]);
   });
 
   it('an unreadable JSON array exits 2', async () => {

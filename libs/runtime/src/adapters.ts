@@ -55,7 +55,7 @@ export async function openCloud(url: string, storeUrl: string, clock: Clock): Pr
     if (!fleetFile) throw new UsageError('--cloud: simulated: needs a fleet file, e.g. simulated:examples/fleet.json');
     try {
       const fleet = await SimulatedFleet.open({ fleetFile, statePath: stateFileFor(storeUrl), clock });
-      return { ec2: fleet, metricsSource: fleet, close: async () => undefined };
+      return { ec2: fleet, metricsSource: fleet, close: async () => fleet.close() };
     } catch (error) {
       throw new UsageError(`--cloud: ${(error as Error).message}`);
     }

@@ -4,9 +4,11 @@ import { OptimizationProjection } from '@optex/engine';
 import { recordApproval, recordDenial } from '@optex/approval';
 import { DUPLICATES_STREAM, REJECTED_STREAM } from '@optex/domain';
 import { openAdapters, openBus, openStore, processUntilQuiescent, recommendationMessages, report, UsageError, type AdapterFlags } from '@optex/runtime';
+import { existsSync } from 'node:fs';
+import { FleetFileError, SimulatedFleet, stateFileFor } from '@optex/cloud';
 import { readInput } from './input';
 
-import { optimizationsTable, reportText, summaryText, table, toJson } from './format';
+import { fleetText, optimizationsTable, reportText, summaryText, table, toJson } from './format';
 
 export interface Io {
   out(text: string): void;
@@ -207,5 +209,47 @@ export async function submitCommand(io: Io, file: string, flags: { bus: string; 
     return 0;
   } finally {
     await bus.close();
+  }
+}
+
+/**
+ * `fleet --store … --cloud simulated:FLEET.json`: the simulated fleet as it is now (its state beside a SQLite
+ * store), in the fleet file's format plus the purchased reservations, listings and every EC2 call it answered.
+ * Reads only: a store path that does not exist is a usage error, and without a persisted state yet the fleet
+ * file itself is shown (no calls).
+ */
+export async function fleetCommand(io: Io, flags: { store: string; cloud: string; json?: boolean }): Promise<number> {
+  if (!flags.cloud.startsWith('simulated:') || flags.cloud === 'simulated:') {
+    throw new UsageError(`--cloud: optex fleet shows a simulated fleet, expected simulated:FLEET.json, got ${JSON.stringify(flags.cloud)}`);
+  }
+  const fleetFile = flags.cloud.slice('simulated:'.length);
+  const sqlite = /^sqlite:(.+)$/.exec(flags.store.trim());
+  if (sqlite && sqlite[1] !== ':memory:' && !existsSync(sqlite[1]!)) throw new UsageError(`--store: ${sqlite[1]} does not exist`);
+  const statePath = stateFileFor(flags.store);
+  let fleet: SimulatedFleet;
+  try {
+    fleet = await SimulatedFleet.open({ fleetFile, ...(statePath !== undefined && existsSync(statePath) ? { statePath } : {}) });
+  } catch (error) {
+    if (error instanceof FleetFileError) throw new UsageError(`--cloud: ${error.message}`);
+    throw error;
+  }
+  try {
+    const { simulator, ...state } = fleet.snapshot();
+    const calls = fleet.calls().map((c) => ({
+      seq: c.seq,
+      at: c.at,
+      operation: c.operation,
+      resource: c.resourceId,
+      accountId: c.accountId,
+      region: c.region,
+      dryRun: c.dryRun,
+      result: c.result,
+      ...(c.clientToken !== undefined ? { clientToken: c.clientToken } : {}),
+    }));
+    const view = { ...state, reservedInstances: simulator.reservedInstances, listings: simulator.listings, calls };
+    io.out(flags.json ? toJson(view) : fleetText(view, { fleetFile, statePath: statePath !== undefined && existsSync(statePath) ? statePath : undefined }));
+    return 0;
+  } finally {
+    fleet.close();
   }
 }

@@ -63,3 +63,46 @@ export function reportText(r: RunReport): string {
 
 /** JSON with bigint turned into strings. */
 export const toJson = (value: unknown): string => JSON.stringify(value, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v), 2);
+
+/** The simulated fleet in text: how many of each kind (instances and volumes by state), then the calls by operation and result. */
+export function fleetText(
+  fleet: {
+    readonly instances: ReadonlyArray<{ readonly state: string }>;
+    readonly volumes: ReadonlyArray<{ readonly state: string }>;
+    readonly addresses: readonly unknown[];
+    readonly snapshots: readonly unknown[];
+    readonly reservedInstanceOfferings: readonly unknown[];
+    readonly faults: ReadonlyArray<{ readonly times: number }>;
+    readonly reservedInstances: readonly unknown[];
+    readonly listings: readonly unknown[];
+    readonly calls: ReadonlyArray<{ readonly operation: string; readonly dryRun: boolean; readonly result: string }>;
+  },
+  where: { readonly fleetFile: string; readonly statePath?: string },
+): string {
+  const byState = (items: ReadonlyArray<{ readonly state: string }>) => {
+    const counts = new Map<string, number>();
+    for (const item of items) counts.set(item.state, (counts.get(item.state) ?? 0) + 1);
+    return counts.size === 0 ? '' : ` (${[...counts].map(([state, n]) => `${n} ${state}`).join(', ')})`;
+  };
+  const pendingFaults = fleet.faults.filter((f) => f.times > 0).length;
+  const lines = [
+    `Simulated fleet from ${where.fleetFile}, ${where.statePath ? `state in ${where.statePath}` : 'no state persisted yet (as in the file)'}:`,
+    `  instances ${fleet.instances.length}${byState(fleet.instances)}`,
+    `  volumes ${fleet.volumes.length}${byState(fleet.volumes)}`,
+    `  addresses ${fleet.addresses.length}, snapshots ${fleet.snapshots.length}, reserved instance offerings ${fleet.reservedInstanceOfferings.length}`,
+    `  purchased reservations ${fleet.reservedInstances.length}, marketplace listings ${fleet.listings.length}, faults ${fleet.faults.length} (${pendingFaults} still to fire)`,
+    '',
+  ];
+  if (fleet.calls.length === 0) return [...lines, 'No EC2 calls answered yet.'].join('\n');
+  const counts = new Map<string, { operation: string; dryRun: boolean; result: string; n: number }>();
+  for (const call of fleet.calls) {
+    const key = `${call.operation}\u0000${call.dryRun}\u0000${call.result}`;
+    const entry = counts.get(key) ?? { operation: call.operation, dryRun: call.dryRun, result: call.result, n: 0 };
+    entry.n++;
+    counts.set(key, entry);
+  }
+  const rows = [...counts.values()]
+    .sort((a, b) => a.operation.localeCompare(b.operation) || Number(a.dryRun) - Number(b.dryRun) || a.result.localeCompare(b.result))
+    .map((c) => [c.operation, c.dryRun ? 'yes' : 'no', c.result, String(c.n)]);
+  return [...lines, `EC2 calls answered: ${fleet.calls.length}`, table(['OPERATION', 'DRY RUN', 'RESULT', 'CALLS'], rows, new Set([3]))].join('\n');
+}

@@ -2,7 +2,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { InfrastructureError } from '@optex/ports';
 import { createLogger } from '@optex/observability';
 import { DEFAULT_FLAGS, UsageError } from '@optex/runtime';
-import { decisionCommand, historyCommand, listCommand, metricsCommand, NotFound, replayCommand, runCommand, submitCommand, type Io } from './commands';
+import { decisionCommand, fleetCommand, historyCommand, listCommand, metricsCommand, NotFound, replayCommand, runCommand, submitCommand, type Io } from './commands';
 
 const storeOption = () => new Option('--store <url>', 'event store: sqlite:PATH, memory:, esdb://HOST:PORT?tls=false').default(DEFAULT_FLAGS.store);
 const jsonOption = () => new Option('--json', 'print JSON only on stdout (logs go to stderr)');
@@ -49,6 +49,11 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
   program.command('deny').description('record a denial').argument('<id>').requiredOption('--by <name>', 'who denies').requiredOption('--reason <text>', 'why')
     .addOption(storeOption()).addOption(jsonOption())
     .action(wrap((id: string, flags) => decisionCommand(io, 'deny', id, flags)));
+  program.command('fleet').description('the simulated fleet as it is now (fleet file format) and every EC2 call it answered')
+    .addOption(storeOption())
+    .addOption(new Option('--cloud <target>', 'the simulated fleet: simulated:FLEET.json').default(DEFAULT_FLAGS.cloud))
+    .addOption(jsonOption())
+    .action(wrap((flags) => fleetCommand(io, flags)));
   program.command('submit').description('publish recommendations to Kafka (optex.recommendations.v1)').argument('<file>')
     .requiredOption('--bus <url>', 'kafka://HOST:PORT').option('--dry-run', 'mark them dry runs').addOption(jsonOption())
     .action(wrap((file: string, flags) => submitCommand(io, file, flags)));

@@ -348,3 +348,80 @@ describe('AwsEc2Gateway with a fake client', () => {
     expect(error.message).toMatch(/terminated/);
   });
 });
+
+describe('AwsEc2Gateway client tokens (fake client)', () => {
+  const scope = { accountId: '123456789012', region: 'us-east-1' };
+
+  it('tags what a creating call creates with the token, and sends it as ClientToken where EC2 takes one', async () => {
+    const fake = new FakeEc2({
+      CreateVolume: () => ({ VolumeId: 'vol-9' }),
+      CreateSnapshot: () => ({ SnapshotId: 'snap-9' }),
+      AllocateAddress: () => ({ AllocationId: 'eipalloc-9', PublicIp: '203.0.113.9' }),
+      CreateReservedInstancesListing: () => ({ ReservedInstancesListings: [{ ReservedInstancesListingId: 'l-9' }] }),
+    });
+    const gw = gateway(fake);
+    const tag = (token: string) => ({ Key: 'optex:client-token', Value: token });
+    await gw.createVolume({ ...scope, availabilityZone: 'us-east-1a', volumeType: 'gp3', sizeGiB: 5, tags: { a: 'b' } }, { clientToken: 't-vol' });
+    await gw.createSnapshot(ref('vol-1'), { description: 'd', tags: {} }, { clientToken: 't-snap' });
+    await gw.allocateAddress(scope, { clientToken: 't-eip' });
+    await gw.createReservedInstancesListing({ ...scope, reservedInstancesId: 'ri-1', instanceCount: 1, price: 10 }, { clientToken: 't-list' });
+    const input = (command: string) => fake.calls.find((c) => c.command === command)!.input;
+    expect(input('CreateVolume')).toMatchObject({ ClientToken: 't-vol', TagSpecifications: [{ ResourceType: 'volume', Tags: [{ Key: 'a', Value: 'b' }, tag('t-vol')] }] });
+    expect(input('CreateSnapshot')).toMatchObject({ TagSpecifications: [{ ResourceType: 'snapshot', Tags: [tag('t-snap')] }] });
+    expect(input('AllocateAddress')).toMatchObject({ TagSpecifications: [{ ResourceType: 'elastic-ip', Tags: [tag('t-eip')] }] });
+    expect(input('CreateReservedInstancesListing')).toMatchObject({ ClientToken: 't-list' });
+  });
+
+  it('keeps one ClientToken across the retries of a call', async () => {
+    let n = 0;
+    const fake = new FakeEc2({
+      CreateVolume: () => {
+        if (++n < 3) throw sdkError('RequestLimitExceeded', 503);
+        return { VolumeId: 'vol-9' };
+      },
+    });
+    await gateway(fake).createVolume({ ...scope, availabilityZone: 'us-east-1a', volumeType: 'gp3', sizeGiB: 5 }, { clientToken: 't-1' });
+    expect(fake.calls.map((c) => c.input['ClientToken'])).toEqual(['t-1', 't-1', 't-1']);
+  });
+
+  it('sends no client-token tag without a token', async () => {
+    const fake = new FakeEc2({ AllocateAddress: () => ({ AllocationId: 'eipalloc-9', PublicIp: '203.0.113.9' }) });
+    await gateway(fake).allocateAddress(scope);
+    expect(fake.calls[0]!.input['TagSpecifications']).toBeUndefined();
+  });
+
+  it('looks snapshots, volumes and addresses up by the tag filter', async () => {
+    const tags = [{ Key: 'optex:client-token', Value: 't-1' }];
+    const fake = new FakeEc2({
+      DescribeSnapshots: (input) =>
+        input['SnapshotIds'] ? { Snapshots: [{ SnapshotId: 'snap-1', VolumeSize: 8, State: 'completed', Tags: tags }] } : { Snapshots: [{ SnapshotId: 'snap-1', Tags: tags }] },
+      DescribeImages: () => ({ Images: [] }),
+      DescribeVolumes: () => ({ Volumes: [] }),
+      DescribeAddresses: () => ({ Addresses: [{ AllocationId: 'eipalloc-1', PublicIp: '203.0.113.1', Tags: tags }] }),
+    });
+    const gw = gateway(fake);
+    await expect(gw.findSnapshotByClientToken(scope, 't-1')).resolves.toMatchObject({ id: 'snap-1', sizeGiB: 8 });
+    await expect(gw.findVolumeByClientToken(scope, 't-1')).resolves.toBeUndefined();
+    await expect(gw.findAddressByClientToken(scope, 't-1')).resolves.toEqual({ allocationId: 'eipalloc-1', publicIp: '203.0.113.1' });
+    const filter = [{ Name: 'tag:optex:client-token', Values: ['t-1'] }];
+    expect(fake.calls.find((c) => c.command === 'DescribeSnapshots')!.input).toEqual({ OwnerIds: ['self'], Filters: filter });
+    expect(fake.calls.find((c) => c.command === 'DescribeVolumes')!.input).toEqual({ Filters: filter });
+    expect(fake.calls.find((c) => c.command === 'DescribeAddresses')!.input).toEqual({ Filters: filter });
+  });
+
+  it('finds reservations of an instance type started at or after a time, newest first', async () => {
+    const fake = new FakeEc2({
+      DescribeReservedInstances: () => ({
+        ReservedInstances: [
+          { ReservedInstancesId: 'ri-old', InstanceType: 'm5.large', InstanceCount: 1, Start: new Date('2026-01-01T00:00:00Z'), State: 'active' },
+          { ReservedInstancesId: 'ri-a', InstanceType: 'm5.large', InstanceCount: 2, Start: new Date('2026-03-01T00:00:00Z'), State: 'active' },
+          { ReservedInstancesId: 'ri-b', InstanceType: 'm5.large', InstanceCount: 1, Start: new Date('2026-03-02T00:00:00Z'), State: 'payment-pending' },
+        ],
+      }),
+    });
+    const found = await gateway(fake).findReservedInstances(scope, { instanceType: 'm5.large', startedAtOrAfter: new Date('2026-03-01T00:00:00Z') });
+    expect(found.map((r) => r.reservedInstancesId)).toEqual(['ri-b', 'ri-a']);
+    expect(found[1]).toEqual({ reservedInstancesId: 'ri-a', instanceType: 'm5.large', instanceCount: 2, start: new Date('2026-03-01T00:00:00Z'), state: 'active' });
+    expect(fake.calls[0]!.input).toEqual({ Filters: [{ Name: 'instance-type', Values: ['m5.large'] }] });
+  });
+});

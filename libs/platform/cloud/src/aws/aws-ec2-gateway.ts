@@ -9,6 +9,7 @@ import {
   DescribeAddressesCommand,
   DescribeImagesCommand,
   DescribeInstancesCommand,
+  DescribeReservedInstancesCommand,
   DescribeReservedInstancesOfferingsCommand,
   DescribeSnapshotsCommand,
   DescribeVolumesCommand,
@@ -24,10 +25,11 @@ import {
   waitUntilInstanceStopped,
   waitUntilSnapshotCompleted,
 } from '@aws-sdk/client-ec2';
-import type { EC2ClientConfig, Image, Tag, VolumeModification, VolumeType } from '@aws-sdk/client-ec2';
+import type { EC2ClientConfig, Filter, Image, Tag, VolumeModification, VolumeType } from '@aws-sdk/client-ec2';
 import { VOLUME_MODIFICATION_COOLDOWN_MS } from '@optex/domain';
-import { Ec2Error, ec2Error, systemClock } from '@optex/ports';
+import { CLIENT_TOKEN_TAG, Ec2Error, ec2Error, systemClock } from '@optex/ports';
 import type {
+  AccountRegion,
   AddressInfo,
   CallOptions,
   Clock,
@@ -35,6 +37,7 @@ import type {
   Ec2Gateway,
   InstanceInfo,
   InstanceState,
+  ReservedInstancesInfo,
   ReservedInstancesOfferingInfo,
   ResourceRef,
   SnapshotInfo,
@@ -111,11 +114,16 @@ interface Ec2Call<T> {
  *   so the state rules above are not applied either. `CreateReservedInstancesListing` has no `DryRun` parameter in
  *   the EC2 API (the SDK drops it): its dry run validates the inputs locally and sends nothing. Should an endpoint
  *   ever perform a dry-run call, the adapter fails with `DryRunIgnored` rather than report success.
+ * - Client tokens: with {@link CallOptions.clientToken}, CreateSnapshot, CreateVolume and AllocateAddress tag what
+ *   they create {@link CLIENT_TOKEN_TAG} = token (`TagSpecifications`), and the `find*ByClientToken` look-ups find it
+ *   with a `tag:optex:client-token` filter; `findReservedInstances` asks `DescribeReservedInstances` by instance type
+ *   and start time (moto 5.2.1 implements neither the purchase nor that call).
  * - Every SDK error becomes an {@link Ec2Error} with the AWS code. Transient ones (throttling, 5xx, network,
  *   time-outs) are retried with exponential jittered backoff; calls that could take effect twice (CreateSnapshot,
  *   AllocateAddress, PurchaseReservedInstancesOffering: no idempotency token) are retried on throttling only, and
  *   a time-out or 5xx of theirs is reported as non-transient ("outcome unknown"). `CreateVolume` and
- *   `CreateReservedInstancesListing` carry a `ClientToken` shared by their retries; a delete retried after a
+ *   `CreateReservedInstancesListing` carry a `ClientToken` shared by their retries (the caller's
+ *   {@link CallOptions.clientToken} when given, else a random one per call); a delete retried after a
  *   transient failure takes a `*.NotFound` as done (the lost attempt did it). A circuit breaker per
  *   account and region fails calls fast (`CircuitOpen`, transient) after consecutive transient failures.
  *   The SDK waiters poll with the SDK's client directly (no retry/breaker; a failed poll just polls again).
@@ -337,8 +345,8 @@ export class AwsEc2Gateway implements Ec2Gateway {
     optionalPositiveInteger(request.iops, 'iops');
     optionalPositiveInteger(request.throughput, 'throughput');
     if (request.snapshotId !== undefined) requireText(request.snapshotId, 'snapshotId');
-    const tags = tagList(request.tags);
-    const clientToken = randomUUID();
+    const tags = tagList(withClientToken(request.tags, options));
+    const clientToken = options?.clientToken ?? randomUUID();
     const out = await this.mutate({
       ref: request,
       operation: 'CreateVolume',
@@ -372,7 +380,7 @@ export class AwsEc2Gateway implements Ec2Gateway {
   ): Promise<{ snapshotId: string }> {
     this.checkRef(volume);
     if (typeof request?.description !== 'string') throw ec2Error('InvalidParameterValue', 'description must be a string');
-    const tags = tagList(request.tags);
+    const tags = tagList(withClientToken(request.tags, options));
     const out = await this.mutate({
       ref: volume,
       operation: 'CreateSnapshot',
@@ -468,18 +476,28 @@ export class AwsEc2Gateway implements Ec2Gateway {
     });
   }
 
-  /** Sends `AllocateAddress` (VPC domain) with `Address = publicIp` when given; a refusal (the address is gone) is surfaced, never replaced by another address. */
+  /** Sends `AllocateAddress` (VPC domain) with `Address = publicIp` when given, tagged {@link CLIENT_TOKEN_TAG} when a client token is given; a refusal (the address is gone) is surfaced, never replaced by another address. */
   async allocateAddress(request: { accountId: string; region: string; publicIp?: string }, options?: CallOptions): Promise<AddressInfo> {
     this.checkRef({ ...request, id: 'new-address' });
     if (request.publicIp !== undefined && !/^(\d{1,3})(\.\d{1,3}){3}$/.test(request.publicIp)) {
       throw ec2Error('InvalidParameterValue', `publicIp must be an IPv4 address, got ${JSON.stringify(request.publicIp)}`);
     }
+    const tags = tagList(withClientToken(undefined, options));
     const out = await this.mutate({
       ref: request,
       operation: 'AllocateAddress',
       idempotent: false,
       dryRun: options?.dryRun,
-      send: (c, s) => c.send(new AllocateAddressCommand({ Domain: 'vpc', Address: request.publicIp, DryRun: options?.dryRun }), { abortSignal: s }),
+      send: (c, s) =>
+        c.send(
+          new AllocateAddressCommand({
+            Domain: 'vpc',
+            Address: request.publicIp,
+            TagSpecifications: tags.length > 0 ? [{ ResourceType: 'elastic-ip', Tags: tags }] : undefined,
+            DryRun: options?.dryRun,
+          }),
+          { abortSignal: s },
+        ),
     });
     return {
       allocationId: required(out.AllocationId, 'AllocateAddress', 'AllocationId'),
@@ -568,7 +586,7 @@ export class AwsEc2Gateway implements Ec2Gateway {
         'CreateReservedInstancesListing has no DryRun parameter in the EC2 API; the inputs are valid and nothing was sent',
       );
     }
-    const clientToken = randomUUID();
+    const clientToken = options?.clientToken ?? randomUUID();
     const out = await this.mutate({
       ref: request,
       operation: 'CreateReservedInstancesListing',
@@ -588,7 +606,94 @@ export class AwsEc2Gateway implements Ec2Gateway {
     return { listingId: required(listingId, 'CreateReservedInstancesListing', 'ReservedInstancesListings[0].ReservedInstancesListingId') };
   }
 
+  // ---- look-ups by client token (reconciliation after a crash) ----
+
+  /** `DescribeSnapshots` (`OwnerIds=[self]`) filtered by the tag {@link CLIENT_TOKEN_TAG}; the oldest match when several. */
+  async findSnapshotByClientToken(scope: AccountRegion, clientToken: string): Promise<SnapshotInfo | undefined> {
+    const anchor = this.scopeRef(scope, clientToken);
+    const out = await this.call({
+      ref: anchor,
+      operation: 'DescribeSnapshots',
+      idempotent: true,
+      send: (c, s) => c.send(new DescribeSnapshotsCommand({ OwnerIds: ['self'], Filters: tokenFilter(clientToken) }), { abortSignal: s }),
+    });
+    const found = [...(out.Snapshots ?? [])]
+      .filter((x) => x.SnapshotId && tagRecord(x.Tags)[CLIENT_TOKEN_TAG] === clientToken)
+      .sort((a, b) => (a.StartTime?.getTime() ?? 0) - (b.StartTime?.getTime() ?? 0))[0];
+    return found ? this.describeSnapshot({ ...scope, id: found.SnapshotId! }) : undefined;
+  }
+
+  /** `DescribeVolumes` filtered by the tag {@link CLIENT_TOKEN_TAG}; the oldest match when several. */
+  async findVolumeByClientToken(scope: AccountRegion, clientToken: string): Promise<VolumeInfo | undefined> {
+    const anchor = this.scopeRef(scope, clientToken);
+    const out = await this.call({
+      ref: anchor,
+      operation: 'DescribeVolumes',
+      idempotent: true,
+      send: (c, s) => c.send(new DescribeVolumesCommand({ Filters: tokenFilter(clientToken) }), { abortSignal: s }),
+    });
+    const found = [...(out.Volumes ?? [])]
+      .filter((x) => x.VolumeId && tagRecord(x.Tags)[CLIENT_TOKEN_TAG] === clientToken)
+      .sort((a, b) => (a.CreateTime?.getTime() ?? 0) - (b.CreateTime?.getTime() ?? 0))[0];
+    return found ? this.describeVolume({ ...scope, id: found.VolumeId! }) : undefined;
+  }
+
+  /** `DescribeAddresses` filtered by the tag {@link CLIENT_TOKEN_TAG}. */
+  async findAddressByClientToken(scope: AccountRegion, clientToken: string): Promise<AddressInfo | undefined> {
+    const anchor = this.scopeRef(scope, clientToken);
+    const out = await this.call({
+      ref: anchor,
+      operation: 'DescribeAddresses',
+      idempotent: true,
+      send: (c, s) => c.send(new DescribeAddressesCommand({ Filters: tokenFilter(clientToken) }), { abortSignal: s }),
+    });
+    const address = (out.Addresses ?? []).find((a) => a.AllocationId && tagRecord(a.Tags)[CLIENT_TOKEN_TAG] === clientToken);
+    if (address === undefined) return undefined;
+    return {
+      allocationId: address.AllocationId!,
+      publicIp: address.PublicIp ?? '',
+      ...(address.AssociationId ? { associationId: address.AssociationId } : {}),
+    };
+  }
+
+  /**
+   * `DescribeReservedInstances` filtered by `instance-type`, then by `Start >= startedAtOrAfter` here (EC2's `start`
+   * filter matches one exact time only); newest first. EC2 does not report the offering a reservation came from.
+   */
+  async findReservedInstances(scope: AccountRegion, query: { instanceType: string; startedAtOrAfter: Date }): Promise<ReservedInstancesInfo[]> {
+    const anchor = this.scopeRef(scope, 'reserved-instances');
+    requireText(query?.instanceType, 'instanceType');
+    if (!(query.startedAtOrAfter instanceof Date) || Number.isNaN(query.startedAtOrAfter.getTime())) {
+      throw ec2Error('InvalidParameterValue', `startedAtOrAfter must be a valid Date, got ${String(query.startedAtOrAfter)}`);
+    }
+    const out = await this.call({
+      ref: anchor,
+      operation: 'DescribeReservedInstances',
+      idempotent: true,
+      send: (c, s) => c.send(new DescribeReservedInstancesCommand({ Filters: [{ Name: 'instance-type', Values: [query.instanceType] }] }), { abortSignal: s }),
+    });
+    const from = query.startedAtOrAfter.getTime();
+    return (out.ReservedInstances ?? [])
+      .filter((r) => r.ReservedInstancesId && r.InstanceType === query.instanceType && r.Start !== undefined && r.Start.getTime() >= from)
+      .map((r) => ({
+        reservedInstancesId: r.ReservedInstancesId!,
+        instanceType: r.InstanceType!,
+        instanceCount: r.InstanceCount ?? 0,
+        start: r.Start!,
+        state: r.State ?? 'unknown',
+      }))
+      .sort((a, b) => b.start.getTime() - a.start.getTime());
+  }
+
   // ---- plumbing ----
+
+  /** Validates a look-up's scope and client token; the ref it returns keys the circuit breaker. */
+  private scopeRef(scope: AccountRegion, idOrToken: string): ResourceRef {
+    if (typeof scope !== 'object' || scope === null) throw ec2Error('InvalidParameterValue', 'scope must be an object {accountId, region}');
+    const ref = { accountId: scope.accountId, region: scope.region, id: idOrToken };
+    this.checkRef(ref);
+    return ref;
+  }
 
   private client(region: string): EC2Client {
     let client = this.clients.get(region);
@@ -738,6 +843,17 @@ function latestModification(modifications: readonly VolumeModification[]): Volum
     if (latest === undefined || (m.StartTime?.getTime() ?? 0) >= (latest.StartTime?.getTime() ?? 0)) latest = m;
   }
   return latest;
+}
+
+/** The caller's tags plus {@link CLIENT_TOKEN_TAG} = the call's client token, when it has one. */
+function withClientToken(tags: Readonly<Record<string, string>> | undefined, options: CallOptions | undefined): Readonly<Record<string, string>> | undefined {
+  if (options?.clientToken === undefined) return tags;
+  requireText(options.clientToken, 'clientToken');
+  return { ...(tags ?? {}), [CLIENT_TOKEN_TAG]: options.clientToken };
+}
+
+function tokenFilter(clientToken: string): Filter[] {
+  return [{ Name: `tag:${CLIENT_TOKEN_TAG}`, Values: [clientToken] }];
 }
 
 function tagRecord(tags: readonly Tag[] | undefined): Record<string, string> {

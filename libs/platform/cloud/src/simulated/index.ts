@@ -5,7 +5,7 @@ export {
   type SimulatedFleetOptions,
   type OpenSimulatedFleetOptions,
 } from './simulated-fleet';
-export { stateFileFor } from './state-store';
+export { stateFileFor, type FleetCall } from './state-store';
 export {
   FleetFileError,
   fleetFileSchema,

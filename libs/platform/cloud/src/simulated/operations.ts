@@ -22,6 +22,10 @@ export const FLEET_OPERATIONS = [
   'describeReservedInstancesOffering',
   'purchaseReservedInstancesOffering',
   'createReservedInstancesListing',
+  'findSnapshotByClientToken',
+  'findVolumeByClientToken',
+  'findAddressByClientToken',
+  'findReservedInstances',
 ] as const;
 
 /** One operation of the simulated fleet, named after the `Ec2Gateway` method. */
@@ -46,6 +50,7 @@ export const EC2_API_OPERATIONS: Readonly<Record<string, FleetOperation>> = {
   DescribeReservedInstancesOfferings: 'describeReservedInstancesOffering',
   PurchaseReservedInstancesOffering: 'purchaseReservedInstancesOffering',
   CreateReservedInstancesListing: 'createReservedInstancesListing',
+  DescribeReservedInstances: 'findReservedInstances',
 };
 
 const METHOD_NAMES: ReadonlySet<string> = new Set(FLEET_OPERATIONS);

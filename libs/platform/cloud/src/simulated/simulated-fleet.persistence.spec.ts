@@ -1,4 +1,6 @@
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import Database from 'better-sqlite3';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FleetFileError } from './fleet-schema';
@@ -17,11 +19,22 @@ describe('SimulatedFleet persistence', () => {
   beforeEach(() => {
     dir = mkdtempSync(join(tmpdir(), 'optex-fleet-'));
     fleetFile = join(dir, 'fleet.json');
-    statePath = join(dir, 'store', 'events.db.fleet.json');
+    statePath = join(dir, 'store', 'events.db.fleet.db');
     fleetText = JSON.stringify(fixtureFleet({ faults: [{ resourceId: 'i-stopped', operation: 'startInstance', error: 'RequestLimitExceeded', times: 2 }] }), null, 2);
     writeFileSync(fleetFile, fleetText);
   });
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  /** The stored rows, read from outside the fleet: `kind/id` → record. */
+  function rows(): Map<string, Record<string, unknown>> {
+    const db = new Database(statePath, { readonly: true });
+    try {
+      const all = db.prepare('SELECT kind, id, body FROM fleet_resources').all() as Array<{ kind: string; id: string; body: string }>;
+      return new Map(all.map((r) => [`${r.kind}/${r.id}`, JSON.parse(r.body) as Record<string, unknown>]));
+    } finally {
+      db.close();
+    }
+  }
 
   it('lives in memory without a state path: a second open starts from the file again', async () => {
     const first = await SimulatedFleet.open({ fleetFile });
@@ -32,24 +45,58 @@ describe('SimulatedFleet persistence', () => {
     expect(readdirSync(dir)).toEqual(['fleet.json']);
   });
 
-  it('copies the fleet into the state file on first open, creating its directory', async () => {
-    await SimulatedFleet.open({ fleetFile, statePath });
-    const state = JSON.parse(readFileSync(statePath, 'utf8'));
-    expect(state.instances).toEqual(JSON.parse(fleetText).instances);
-    expect(state.simulator).toMatchObject({ version: 1, counters: { snapshot: 0, volume: 0, address: 0, reservedInstances: 0, listing: 0 } });
+  it('copies the fleet into the state database on first open (one row per resource), creating its directory', async () => {
+    const sim = await SimulatedFleet.open({ fleetFile, statePath });
+    const stored = rows();
+    const fleet = JSON.parse(fleetText) as Record<string, Array<Record<string, unknown>>>;
+    expect(stored.size).toBe(Object.values(fleet).reduce((n, list) => n + list.length, 0));
+    expect(stored.get('instances/i-running')).toEqual(fleet['instances']![0]);
+    expect(stored.get('faults/#0')).toEqual(fleet['faults']![0]);
+    expect(sim.snapshot().simulator).toMatchObject({ version: 1, counters: { snapshot: 0, volume: 0, address: 0, reservedInstances: 0, listing: 0 } });
   });
 
-  it('writes every change to the state file before the call resolves, and later opens see it', async () => {
+  it('writes each change (only the rows it touched) before the call resolves, and later opens see it', async () => {
     const sim = await SimulatedFleet.open({ fleetFile, statePath });
+    const before = rows();
     await sim.stopInstance(ref('i-running'));
-    expect(JSON.parse(readFileSync(statePath, 'utf8')).instances[0]).toMatchObject({ id: 'i-running', state: 'stopped' });
+    const after = rows();
+    const changed = [...after].filter(([key, record]) => JSON.stringify(before.get(key)) !== JSON.stringify(record)).map(([key]) => key);
+    expect(changed).toEqual(['instances/i-running']);
+    expect(after.get('instances/i-running')).toMatchObject({ state: 'stopped' });
     const { snapshotId } = await sim.createSnapshot(ref('vol-gp2-500'), { description: 'd', tags: { k: 'v' } });
+    expect(rows().get(`snapshots/${snapshotId}`)).toMatchObject({ volumeId: 'vol-gp2-500', tags: { k: 'v' } });
+    await sim.deleteVolume(ref('vol-io1'));
+    expect(rows().has('volumes/vol-io1')).toBe(false);
 
     const reopened = await SimulatedFleet.open({ fleetFile, statePath });
     await expect(reopened.describeInstance(ref('i-running'))).resolves.toMatchObject({ state: 'stopped' });
     await expect(reopened.describeSnapshot(ref(snapshotId))).resolves.toMatchObject({ tags: { k: 'v' } });
-    await expect(reopened.createSnapshot(ref('vol-io1'), { description: 'd', tags: {} })).resolves.toEqual({ snapshotId: 'snap-sim-2' });
-    expect(reopened.snapshot()).toEqual(JSON.parse(readFileSync(statePath, 'utf8')));
+    await expect(reopened.describeVolume(ref('vol-io1'))).resolves.toBeUndefined();
+    await expect(reopened.createSnapshot(ref('vol-gp2-500'), { description: 'd', tags: {} })).resolves.toEqual({ snapshotId: 'snap-sim-2' });
+    expect(reopened.snapshot()).toEqual((await SimulatedFleet.open({ fleetFile, statePath })).snapshot());
+  });
+
+  it('writes nothing but the call log for a failed or dry-run call, and undoes a failed call completely', async () => {
+    const sim = await SimulatedFleet.open({ fleetFile, statePath });
+    const before = rows();
+    await expect(sim.modifyVolume(ref('vol-gp2-500'), { volumeType: 'gp3' }, { dryRun: true })).rejects.toEqual(ec2('DryRunOperation'));
+    await expect(sim.deleteVolume(ref('vol-gp2-2000'))).rejects.toEqual(ec2('VolumeInUse'));
+    expect(rows()).toEqual(before);
+    expect(sim.calls().map((c) => `${c.operation} ${c.resourceId} ${c.result}`)).toEqual(['modifyVolume vol-gp2-500 DryRunOperation', 'deleteVolume vol-gp2-2000 VolumeInUse']);
+  });
+
+  it('starts from the JSON state file an earlier optex kept beside the store (events.db.fleet.json), leaving it as it is', async () => {
+    const earlier = SimulatedFleet.fromFleet(JSON.parse(fleetText));
+    await earlier.stopInstance(ref('i-running'));
+    const legacy = { ...earlier.snapshot(), simulator: { ...earlier.snapshot().simulator, fleetSha256: createHash('sha256').update(fleetText).digest('hex') } };
+    const legacyPath = join(dir, 'store', 'events.db.fleet.json');
+    mkdirSync(join(dir, 'store'));
+    writeFileSync(legacyPath, JSON.stringify(legacy));
+    const sim = await SimulatedFleet.open({ fleetFile, statePath });
+    await expect(sim.describeInstance(ref('i-running'))).resolves.toMatchObject({ state: 'stopped' });
+    expect(JSON.parse(readFileSync(legacyPath, 'utf8'))).toEqual(legacy);
+    await sim.startInstance(ref('i-running'));
+    await expect((await SimulatedFleet.open({ fleetFile, statePath })).describeInstance(ref('i-running'))).resolves.toMatchObject({ state: 'running' });
   });
 
   it('persists fault consumption across opens', async () => {
@@ -74,11 +121,12 @@ describe('SimulatedFleet persistence', () => {
     expect(readFileSync(fleetFile, 'utf8')).toBe(fleetText);
   });
 
-  it('leaves no temporary files behind', async () => {
+  it('writes nothing but its SQLite file (and its WAL) beside the store', async () => {
     const sim = await SimulatedFleet.open({ fleetFile, statePath });
     await sim.stopInstance(ref('i-running'));
     await sim.startInstance(ref('i-running'));
-    expect(readdirSync(join(dir, 'store'))).toEqual(['events.db.fleet.json']);
+    expect(readdirSync(join(dir, 'store')).filter((name) => !name.startsWith('events.db.fleet.db'))).toEqual([]);
+    expect(readdirSync(dir).sort()).toEqual(['fleet.json', 'store']);
   });
 
   it('sees changes another process (another fleet object) wrote to the same state file', async () => {
@@ -104,11 +152,15 @@ describe('SimulatedFleet persistence', () => {
     const bad = join(dir, 'bad.json');
     writeFileSync(bad, JSON.stringify({ volumes: [{ id: 'v', accountId: '111122223333', region: 'us-east-1', volumeType: 'gp2', sizeGiB: '8', state: 'available' }] }));
     await expect(SimulatedFleet.open({ fleetFile: bad })).rejects.toThrow(`${bad}: volumes[0].sizeGiB: expected number, received string`);
-    await SimulatedFleet.open({ fleetFile, statePath });
-    const state = JSON.parse(readFileSync(statePath, 'utf8'));
-    state.instances[1].state = 'sleeping';
-    writeFileSync(statePath, JSON.stringify(state));
-    await expect(SimulatedFleet.open({ fleetFile, statePath })).rejects.toThrow(new RegExp(`events\\.db\\.fleet\\.json: instances\\[1\\]\\.state: `));
+    (await SimulatedFleet.open({ fleetFile, statePath })).close();
+    const db = new Database(statePath);
+    const body = JSON.parse((db.prepare("SELECT body FROM fleet_resources WHERE kind = 'instances' AND id = 'i-stopped'").get() as { body: string }).body);
+    db.prepare("UPDATE fleet_resources SET body = ? WHERE kind = 'instances' AND id = 'i-stopped'").run(JSON.stringify({ ...body, state: 'sleeping' }));
+    db.close();
+    await expect(SimulatedFleet.open({ fleetFile, statePath })).rejects.toThrow(new RegExp(`events\\.db\\.fleet\\.db: instances\\[1\\]\\.state: `));
+    const notADatabase = join(dir, 'old.fleet.json');
+    writeFileSync(notADatabase, '{"instances": []}');
+    await expect(SimulatedFleet.open({ fleetFile, statePath: notADatabase })).rejects.toThrow(/old\.fleet\.json: cannot open the fleet state/);
   });
 
   it('makes every call take latencyMs when asked', async () => {
@@ -123,8 +175,8 @@ describe('SimulatedFleet persistence', () => {
 
 describe('stateFileFor', () => {
   it('puts the fleet state beside a SQLite store and nowhere for stores without a file', () => {
-    expect(stateFileFor('sqlite:.optex/events.db')).toBe('.optex/events.db.fleet.json');
-    expect(stateFileFor('sqlite:/var/lib/optex/x.db')).toBe('/var/lib/optex/x.db.fleet.json');
+    expect(stateFileFor('sqlite:.optex/events.db')).toBe('.optex/events.db.fleet.db');
+    expect(stateFileFor('sqlite:/var/lib/optex/x.db')).toBe('/var/lib/optex/x.db.fleet.db');
     expect(stateFileFor('sqlite::memory:')).toBeUndefined();
     expect(stateFileFor('memory:')).toBeUndefined();
     expect(stateFileFor('esdb://localhost:2113?tls=false')).toBeUndefined();

@@ -2,8 +2,10 @@ import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import {
+  CLIENT_TOKEN_TAG,
   ec2Error,
   systemClock,
+  type AccountRegion,
   type AddressInfo,
   type CallOptions,
   type Clock,
@@ -11,6 +13,7 @@ import {
   type Ec2Gateway,
   type InstanceInfo,
   type MetricsSource,
+  type ReservedInstancesInfo,
   type ReservedInstancesOfferingInfo,
   type ResourceRef,
   type SnapshotInfo,
@@ -19,6 +22,7 @@ import {
 import {
   FleetFileError,
   parseFleetFile,
+  parseFleetState,
   validateFleet,
   validateFleetState,
   type FleetFile,
@@ -29,7 +33,7 @@ import {
 } from './fleet-schema';
 import { isKnownInstanceType, vcpusOf } from './instance-types';
 import { normalizeOperation, type FleetOperation } from './operations';
-import { FileStateStore, MemoryStateStore, type StateStore } from './state-store';
+import { MemoryStateStore, SqliteStateStore, type FleetCall, type StateStore } from './state-store';
 import { gp2Iops, resolveVolumePerformance } from './volume-rules';
 
 /** How long EC2 makes you wait between two modifications of the same volume. */
@@ -52,11 +56,19 @@ export interface OpenSimulatedFleetOptions extends SimulatedFleetOptions {
   /** The fleet file (JSON, see examples/README.md). Read, never written. */
   readonly fleetFile: string;
   /**
-   * Where the fleet's state persists. The first open copies the fleet file there; later opens load
-   * it, so successive processes see earlier effects. Every change is written (atomically) before the
-   * call resolves. Without it the fleet lives in memory. See {@link stateFileFor}.
+   * Where the fleet's state persists: a SQLite file (see {@link SqliteStateStore}). The first open copies the
+   * fleet file there; later opens load it, so successive processes see earlier effects. Every call writes the
+   * rows it changed and its call-log entry in one transaction before it resolves. Without it the fleet (and its
+   * call log) lives in memory. See {@link stateFileFor}.
    */
   readonly statePath?: string;
+}
+
+/** What a call is about: its account and region, and the resource id faults and the call log name it by. */
+interface CallTarget {
+  readonly accountId: string;
+  readonly region: string;
+  readonly id: string;
 }
 
 interface CallContext {
@@ -84,6 +96,22 @@ function initialState(fleet: FleetFile, fleetSha256?: string): FleetState {
       releasedAddresses: [],
     },
   };
+}
+
+/** `tags` plus {@link CLIENT_TOKEN_TAG} = the call's client token, when it has one (a copy either way). */
+function withClientToken(tags: Readonly<Record<string, string>> | undefined, options: CallOptions | undefined): Record<string, string> {
+  return { ...(tags ?? {}), ...(options?.clientToken !== undefined ? { [CLIENT_TOKEN_TAG]: options.clientToken } : {}) };
+}
+
+/**
+ * The state an earlier optex kept as a JSON file beside the store (`events.db.fleet.json`, rewritten whole per
+ * call), when `statePath` is its SQLite successor (`events.db.fleet.db`) and that file exists: a new state file
+ * starts from it, so an upgrade keeps the effects of earlier commands. The JSON file is left as it is.
+ */
+function legacyState(statePath: string): FleetState | undefined {
+  if (!statePath.endsWith('.fleet.db')) return undefined;
+  const legacy = `${statePath.slice(0, -'.db'.length)}.json`;
+  return existsSync(legacy) ? parseFleetState(readFileSync(legacy, 'utf8'), legacy) : undefined;
 }
 
 const round2 = (value: number): number => Math.round(value * 100) / 100;
@@ -132,12 +160,16 @@ export class SimulatedFleet implements Ec2Gateway, MetricsSource {
     }
     const digest = sha256(text);
     if (options.statePath === undefined) return new SimulatedFleet(new MemoryStateStore(initialState(fleet, digest)), options);
-    if (!existsSync(options.statePath)) {
-      return new SimulatedFleet(FileStateStore.create(options.statePath, initialState(fleet, digest)), options);
+    let store: SqliteStateStore;
+    try {
+      store = SqliteStateStore.open(options.statePath, () => legacyState(options.statePath!) ?? initialState(fleet, digest));
+    } catch (error) {
+      if (error instanceof FleetFileError) throw error;
+      throw new FleetFileError(options.statePath, [{ path: '', message: `cannot open the fleet state (${(error as Error).message})` }]);
     }
-    const store = FileStateStore.load(options.statePath);
     const copiedFrom = store.current().simulator.fleetSha256;
     if (copiedFrom !== undefined && copiedFrom !== digest) {
+      store.close();
       throw new FleetFileError(options.statePath, [
         {
           path: 'simulator.fleetSha256',
@@ -164,17 +196,27 @@ export class SimulatedFleet implements Ec2Gateway, MetricsSource {
     return structuredClone(this.store.current());
   }
 
+  /** Every EC2 call this fleet answered (from its store: across processes when persisted), oldest first. */
+  calls(): FleetCall[] {
+    return this.store.calls();
+  }
+
+  /** Closes the state file, if any; the fleet is unusable afterwards. */
+  close(): void {
+    this.store.close();
+  }
+
   // ── Instances ──
 
   async describeInstance(ref: ResourceRef): Promise<InstanceInfo | undefined> {
-    return this.read('describeInstance', ref.id, ({ state }) => {
+    return this.read('describeInstance', ref, ({ state }) => {
       const instance = this.findInstance(state, ref);
       return instance && this.instanceInfo(instance);
     });
   }
 
   async stopInstance(ref: ResourceRef, options?: CallOptions): Promise<void> {
-    return this.mutate('stopInstance', ref.id, options, ({ state }) => {
+    return this.mutate('stopInstance', ref, options, ({ state }) => {
       const instance = this.requireInstance(state, ref, options);
       if (!['running', 'stopping', 'stopped'].includes(instance.state)) {
         throw ec2Error('IncorrectInstanceState', `The instance '${instance.id}' is not in a state from which it can be stopped (${instance.state}).`);
@@ -185,7 +227,7 @@ export class SimulatedFleet implements Ec2Gateway, MetricsSource {
   }
 
   async startInstance(ref: ResourceRef, options?: CallOptions): Promise<void> {
-    return this.mutate('startInstance', ref.id, options, ({ state }) => {
+    return this.mutate('startInstance', ref, options, ({ state }) => {
       const instance = this.requireInstance(state, ref, options);
       if (!['pending', 'running', 'stopped'].includes(instance.state)) {
         throw ec2Error('IncorrectInstanceState', `The instance '${instance.id}' is not in a state from which it can be started (${instance.state}).`);
@@ -196,7 +238,7 @@ export class SimulatedFleet implements Ec2Gateway, MetricsSource {
   }
 
   async modifyInstanceType(ref: ResourceRef, instanceType: string, options?: CallOptions): Promise<void> {
-    return this.mutate('modifyInstanceType', ref.id, options, ({ state }) => {
+    return this.mutate('modifyInstanceType', ref, options, ({ state }) => {
       const instance = this.requireInstance(state, ref, options);
       // A dry run of a rightsize sends the stop with DryRun too, so the instance is still running here:
       // like EC2 (whose DryRun checks no state), accept a state the preceding stop would have changed.
@@ -220,7 +262,7 @@ export class SimulatedFleet implements Ec2Gateway, MetricsSource {
   }
 
   async waitForInstanceState(ref: ResourceRef, state: 'running' | 'stopped', timeoutMs: number): Promise<void> {
-    return this.read('waitForInstanceState', ref.id, ({ state: fleet }) => {
+    return this.read('waitForInstanceState', ref, ({ state: fleet }) => {
       const instance = this.findInstance(fleet, ref);
       if (!instance) throw this.notFound('instance', ref);
       if (instance.state !== state) {
@@ -232,14 +274,14 @@ export class SimulatedFleet implements Ec2Gateway, MetricsSource {
   // ── Volumes ──
 
   async describeVolume(ref: ResourceRef): Promise<VolumeInfo | undefined> {
-    return this.read('describeVolume', ref.id, ({ state }) => {
+    return this.read('describeVolume', ref, ({ state }) => {
       const volume = this.findVolume(state, ref);
       return volume && this.volumeInfo(volume);
     });
   }
 
   async modifyVolume(ref: ResourceRef, target: { volumeType: string; iops?: number; throughput?: number }, options?: CallOptions): Promise<void> {
-    return this.mutate('modifyVolume', ref.id, options, ({ state, now }) => {
+    return this.mutate('modifyVolume', ref, options, ({ state, now }) => {
       const volume = this.requireVolume(state, ref, options);
       if (volume.state !== 'available' && volume.state !== 'in-use') {
         throw ec2Error('IncorrectState', `Volume '${volume.id}' is in the '${volume.state}' state and cannot be modified.`);
@@ -267,7 +309,7 @@ export class SimulatedFleet implements Ec2Gateway, MetricsSource {
   }
 
   async deleteVolume(ref: ResourceRef, options?: CallOptions): Promise<void> {
-    return this.mutate('deleteVolume', ref.id, options, ({ state }) => {
+    return this.mutate('deleteVolume', ref, options, ({ state }) => {
       const volume = this.requireVolume(state, ref, options);
       if (volume.attachedTo !== undefined || volume.state === 'in-use') {
         throw ec2Error('VolumeInUse', `Volume ${volume.id} is currently attached to ${volume.attachedTo ?? 'an instance'}.`);
@@ -279,7 +321,7 @@ export class SimulatedFleet implements Ec2Gateway, MetricsSource {
   }
 
   async createVolume(request: CreateVolumeRequest, options?: CallOptions): Promise<{ volumeId: string }> {
-    return this.mutate('createVolume', request.snapshotId ?? '*', options, ({ state }) => {
+    return this.mutate('createVolume', { accountId: request.accountId, region: request.region, id: request.snapshotId ?? '*' }, options, ({ state }) => {
       if (request.snapshotId !== undefined) {
         const snapshot = this.findSnapshot(state, { accountId: request.accountId, region: request.region, id: request.snapshotId });
         if (!snapshot) throw this.notFound('snapshot', { ...request, id: request.snapshotId });
@@ -311,7 +353,7 @@ export class SimulatedFleet implements Ec2Gateway, MetricsSource {
         sizeGiB: request.sizeGiB,
         state: 'available',
         availabilityZone: request.availabilityZone,
-        tags: { ...(request.tags ?? {}) },
+        tags: withClientToken(request.tags, options),
       };
       this.setPerformance(volume, result);
       state.volumes.push(volume);
@@ -326,7 +368,7 @@ export class SimulatedFleet implements Ec2Gateway, MetricsSource {
     request: { description: string; tags: Readonly<Record<string, string>> },
     options?: CallOptions,
   ): Promise<{ snapshotId: string }> {
-    return this.mutate('createSnapshot', volumeRef.id, options, ({ state }) => {
+    return this.mutate('createSnapshot', volumeRef, options, ({ state }) => {
       const volume = this.requireVolume(state, volumeRef, options);
       if (volume.state !== 'available' && volume.state !== 'in-use') {
         throw ec2Error('IncorrectState', `Volume '${volume.id}' is in the '${volume.state}' state.`);
@@ -341,14 +383,14 @@ export class SimulatedFleet implements Ec2Gateway, MetricsSource {
         volumeId: volume.id,
         state: 'completed',
         description: request.description,
-        tags: { ...request.tags },
+        tags: withClientToken(request.tags, options),
       });
       return { snapshotId };
     });
   }
 
   async waitForSnapshotCompleted(ref: ResourceRef, timeoutMs: number): Promise<void> {
-    return this.read('waitForSnapshotCompleted', ref.id, ({ state }) => {
+    return this.read('waitForSnapshotCompleted', ref, ({ state }) => {
       const snapshot = this.findSnapshot(state, ref);
       if (!snapshot) throw this.notFound('snapshot', ref);
       const status = snapshot.state ?? 'completed';
@@ -359,14 +401,14 @@ export class SimulatedFleet implements Ec2Gateway, MetricsSource {
   }
 
   async describeSnapshot(ref: ResourceRef): Promise<SnapshotInfo | undefined> {
-    return this.read('describeSnapshot', ref.id, ({ state }) => {
+    return this.read('describeSnapshot', ref, ({ state }) => {
       const snapshot = this.findSnapshot(state, ref);
       return snapshot && this.snapshotInfo(snapshot);
     });
   }
 
   async deleteSnapshot(ref: ResourceRef, options?: CallOptions): Promise<void> {
-    return this.mutate('deleteSnapshot', ref.id, options, ({ state }) => {
+    return this.mutate('deleteSnapshot', ref, options, ({ state }) => {
       const snapshot = this.findSnapshot(state, ref);
       if (!snapshot) throw this.notFound('snapshot', ref);
       this.authorize(options, snapshot.tags ?? {});
@@ -381,14 +423,14 @@ export class SimulatedFleet implements Ec2Gateway, MetricsSource {
   // ── Addresses ──
 
   async describeAddress(ref: ResourceRef): Promise<AddressInfo | undefined> {
-    return this.read('describeAddress', ref.id, ({ state }) => {
+    return this.read('describeAddress', ref, ({ state }) => {
       const address = state.addresses.find((a) => a.allocationId === ref.id && inScope(a, ref));
       return address && { allocationId: address.allocationId, publicIp: address.publicIp, ...(address.associationId !== undefined ? { associationId: address.associationId } : {}) };
     });
   }
 
   async releaseAddress(ref: ResourceRef, options?: CallOptions): Promise<void> {
-    return this.mutate('releaseAddress', ref.id, options, ({ state, now }) => {
+    return this.mutate('releaseAddress', ref, options, ({ state, now }) => {
       const address = state.addresses.find((a) => a.allocationId === ref.id && inScope(a, ref));
       if (!address) throw ec2Error('InvalidAllocationID.NotFound', `The allocation ID '${ref.id}' does not exist in ${ref.accountId}/${ref.region}.`);
       this.authorize(options, address.tags ?? {});
@@ -408,7 +450,7 @@ export class SimulatedFleet implements Ec2Gateway, MetricsSource {
   }
 
   async allocateAddress(request: { accountId: string; region: string; publicIp?: string }, options?: CallOptions): Promise<AddressInfo> {
-    return this.mutate('allocateAddress', request.publicIp ?? '*', options, ({ state }) => {
+    return this.mutate('allocateAddress', { accountId: request.accountId, region: request.region, id: request.publicIp ?? '*' }, options, ({ state }) => {
       this.authorize(options, {});
       const inUse = new Set(state.addresses.map((a) => a.publicIp));
       let publicIp = request.publicIp;
@@ -429,7 +471,13 @@ export class SimulatedFleet implements Ec2Gateway, MetricsSource {
       this.dryRunGate(options);
       if (recovered >= 0) state.simulator.releasedAddresses.splice(recovered, 1);
       const allocationId = `eipalloc-sim-${++state.simulator.counters.address}`;
-      state.addresses.push({ allocationId, accountId: request.accountId, region: request.region, publicIp });
+      state.addresses.push({
+        allocationId,
+        accountId: request.accountId,
+        region: request.region,
+        publicIp,
+        ...(options?.clientToken !== undefined ? { tags: withClientToken(undefined, options) } : {}),
+      });
       return { allocationId, publicIp };
     });
   }
@@ -437,7 +485,7 @@ export class SimulatedFleet implements Ec2Gateway, MetricsSource {
   // ── Reserved Instances ──
 
   async describeReservedInstancesOffering(ref: ResourceRef): Promise<ReservedInstancesOfferingInfo | undefined> {
-    return this.read('describeReservedInstancesOffering', ref.id, ({ state }) => {
+    return this.read('describeReservedInstancesOffering', ref, ({ state }) => {
       const offering = state.reservedInstanceOfferings.find((o) => o.offeringId === ref.id && o.region === ref.region);
       return (
         offering && {
@@ -455,7 +503,7 @@ export class SimulatedFleet implements Ec2Gateway, MetricsSource {
     request: { accountId: string; region: string; offeringId: string; instanceCount: number; limitPrice?: number },
     options?: CallOptions,
   ): Promise<{ reservedInstancesId: string }> {
-    return this.mutate('purchaseReservedInstancesOffering', request.offeringId, options, ({ state, now }) => {
+    return this.mutate('purchaseReservedInstancesOffering', { accountId: request.accountId, region: request.region, id: request.offeringId }, options, ({ state, now }) => {
       this.authorize(options, {});
       const offering = state.reservedInstanceOfferings.find((o) => o.offeringId === request.offeringId && o.region === request.region);
       if (!offering) {
@@ -493,7 +541,7 @@ export class SimulatedFleet implements Ec2Gateway, MetricsSource {
     request: { accountId: string; region: string; reservedInstancesId: string; instanceCount: number; price: number },
     options?: CallOptions,
   ): Promise<{ listingId: string }> {
-    return this.mutate('createReservedInstancesListing', request.reservedInstancesId, options, ({ state, now }) => {
+    return this.mutate('createReservedInstancesListing', { accountId: request.accountId, region: request.region, id: request.reservedInstancesId }, options, ({ state, now }) => {
       this.authorize(options, {});
       const purchased = state.simulator.reservedInstances.find((r) => r.reservedInstancesId === request.reservedInstancesId && inScope(r, request));
       if (!purchased) {
@@ -522,6 +570,47 @@ export class SimulatedFleet implements Ec2Gateway, MetricsSource {
     });
   }
 
+  // ── Look-ups by client token (reconciliation after a crash) ──
+
+  async findSnapshotByClientToken(scope: AccountRegion, clientToken: string): Promise<SnapshotInfo | undefined> {
+    return this.read('findSnapshotByClientToken', { ...scope, id: clientToken }, ({ state }) => {
+      const snapshot = state.snapshots.find((s) => inScope(s, scope) && s.tags?.[CLIENT_TOKEN_TAG] === clientToken);
+      return snapshot && this.snapshotInfo(snapshot);
+    });
+  }
+
+  async findVolumeByClientToken(scope: AccountRegion, clientToken: string): Promise<VolumeInfo | undefined> {
+    return this.read('findVolumeByClientToken', { ...scope, id: clientToken }, ({ state }) => {
+      const volume = state.volumes.find((v) => inScope(v, scope) && v.tags?.[CLIENT_TOKEN_TAG] === clientToken);
+      return volume && this.volumeInfo(volume);
+    });
+  }
+
+  async findAddressByClientToken(scope: AccountRegion, clientToken: string): Promise<AddressInfo | undefined> {
+    return this.read('findAddressByClientToken', { ...scope, id: clientToken }, ({ state }) => {
+      const address = state.addresses.find((a) => inScope(a, scope) && a.tags?.[CLIENT_TOKEN_TAG] === clientToken);
+      return address && { allocationId: address.allocationId, publicIp: address.publicIp, ...(address.associationId !== undefined ? { associationId: address.associationId } : {}) };
+    });
+  }
+
+  /** Reservations bought here of `instanceType` since `startedAtOrAfter` (their `purchasedAt`), newest first, with the offering they came from. */
+  async findReservedInstances(scope: AccountRegion, query: { instanceType: string; startedAtOrAfter: Date }): Promise<ReservedInstancesInfo[]> {
+    return this.read('findReservedInstances', { ...scope, id: query.instanceType }, ({ state }) => {
+      const from = query.startedAtOrAfter.getTime();
+      return state.simulator.reservedInstances
+        .filter((r) => inScope(r, scope) && r.instanceType === query.instanceType && Date.parse(r.purchasedAt) >= from)
+        .map((r) => ({
+          reservedInstancesId: r.reservedInstancesId,
+          instanceType: r.instanceType,
+          instanceCount: r.instanceCount,
+          start: new Date(r.purchasedAt),
+          state: 'active',
+          offeringId: r.offeringId,
+        }))
+        .sort((a, b) => b.start.getTime() - a.start.getTime());
+    });
+  }
+
   // ── MetricsSource ──
 
   /** The instance's current `cpuP95` (the window is not used): `0` when stopped, `undefined` when the fleet has no figure or no such instance. */
@@ -544,42 +633,44 @@ export class SimulatedFleet implements Ec2Gateway, MetricsSource {
 
   // ── Machinery ──
 
-  /** A call that changes nothing: faults apply, nothing is written unless a fault was consumed. */
-  private async read<T>(operation: FleetOperation, resourceId: string, body: (context: CallContext) => T): Promise<T> {
+  /** A call that changes nothing: faults apply (a consumed fault is persisted); the call is logged. */
+  private async read<T>(operation: FleetOperation, target: CallTarget, body: (context: CallContext) => T): Promise<T> {
     await this.delay();
-    const context = this.begin(operation, resourceId, false);
-    return body(context);
+    return this.perform(operation, target, undefined, false, body);
   }
 
   /**
    * A call that may change the fleet. `body` checks everything first and mutates last (after
-   * {@link dryRunGate}), on a copy that is committed only when it returns.
+   * {@link dryRunGate}) through the state it is given, which tracks the change: only the rows it changed are
+   * written, with the call's log entry, before the call resolves; a failing call's changes are undone.
    */
-  private async mutate<T>(operation: FleetOperation, resourceId: string, options: CallOptions | undefined, body: (context: CallContext) => T): Promise<T> {
+  private async mutate<T>(operation: FleetOperation, target: CallTarget, options: CallOptions | undefined, body: (context: CallContext) => T): Promise<T> {
     await this.delay();
-    const dryRun = options?.dryRun === true;
-    const context = this.begin(operation, resourceId, dryRun);
-    if (dryRun && context.state.dryRunUnauthorized === true) throw this.unauthorized();
-    const result = body(context);
-    this.store.commit(context.state);
-    return result;
+    return this.perform(operation, target, options, true, (context) => {
+      if (options?.dryRun === true && context.state.dryRunUnauthorized === true) throw this.unauthorized();
+      return body(context);
+    });
   }
 
-  /** A working copy of the state; consumes (and persists) a matching fault unless it is a dry run. */
-  private begin(operation: FleetOperation, resourceId: string, dryRun: boolean): CallContext {
-    const state = structuredClone(this.store.current());
+  /** Runs one call through the store: consumes a matching fault first (not in a dry run), then `body`. */
+  private perform<T>(operation: FleetOperation, target: CallTarget, options: CallOptions | undefined, mutating: boolean, body: (context: CallContext) => T): T {
     const now = this.clock.now();
-    if (!dryRun) {
-      const fault = state.faults.find(
-        (f) => f.times > 0 && normalizeOperation(f.operation) === operation && (f.resourceId === resourceId || f.resourceId === '*'),
-      );
-      if (fault) {
-        fault.times -= 1;
-        this.store.commit(state);
-        throw ec2Error(fault.error, fault.message ?? `Simulated fault on ${operation} ${resourceId} (${fault.times} more to come).`);
+    const dryRun = options?.dryRun === true;
+    const call = { operation, target, dryRun, mutating, at: now, ...(options?.clientToken !== undefined ? { clientToken: options.clientToken } : {}) };
+    return this.store.call(call, ({ state, transaction }) => {
+      if (!dryRun) {
+        const fault = state.faults.find(
+          (f) => f.times > 0 && normalizeOperation(f.operation) === operation && (f.resourceId === target.id || f.resourceId === '*'),
+        );
+        if (fault) {
+          transaction.keep('faults', fault, (f) => {
+            f.times -= 1;
+          });
+          throw ec2Error(fault.error, fault.message ?? `Simulated fault on ${operation} ${target.id} (${fault.times} more to come).`);
+        }
       }
-    }
-    return { state, now };
+      return body({ state, now });
+    });
   }
 
   private async delay(): Promise<void> {
@@ -604,8 +695,8 @@ export class SimulatedFleet implements Ec2Gateway, MetricsSource {
     return ec2Error(code, `The ${kind} ID '${ref.id}' does not exist in ${ref.accountId}/${ref.region}.`);
   }
 
-  private findInstance(state: FleetState, ref: ResourceRef): InstanceRecord | undefined {
-    return state.instances.find((i) => i.id === ref.id && inScope(i, ref));
+  private findInstance(_state: FleetState, ref: ResourceRef): InstanceRecord | undefined {
+    return this.store.lookup<InstanceRecord>('instances', ref);
   }
 
   private requireInstance(state: FleetState, ref: ResourceRef, options: CallOptions | undefined): InstanceRecord {
@@ -615,8 +706,8 @@ export class SimulatedFleet implements Ec2Gateway, MetricsSource {
     return instance;
   }
 
-  private findVolume(state: FleetState, ref: ResourceRef): VolumeRecord | undefined {
-    return state.volumes.find((v) => v.id === ref.id && inScope(v, ref));
+  private findVolume(_state: FleetState, ref: ResourceRef): VolumeRecord | undefined {
+    return this.store.lookup<VolumeRecord>('volumes', ref);
   }
 
   private requireVolume(state: FleetState, ref: ResourceRef, options: CallOptions | undefined): VolumeRecord {
@@ -626,8 +717,8 @@ export class SimulatedFleet implements Ec2Gateway, MetricsSource {
     return volume;
   }
 
-  private findSnapshot(state: FleetState, ref: ResourceRef): SnapshotRecord | undefined {
-    return state.snapshots.find((s) => s.id === ref.id && inScope(s, ref));
+  private findSnapshot(_state: FleetState, ref: ResourceRef): SnapshotRecord | undefined {
+    return this.store.lookup<SnapshotRecord>('snapshots', ref);
   }
 
   /** Instance types the fleet itself uses (instances and offerings): EC2 knows them by construction. */
