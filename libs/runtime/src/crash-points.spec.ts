@@ -10,6 +10,7 @@ describe('OPTEX_CRASH_AT fault injection', () => {
     expect(parseCrashPoint(undefined)).toBeUndefined();
     expect(parseCrashPoint('call:2')).toEqual({ kind: 'call', n: 2 });
     expect(parseCrashPoint('append:11')).toEqual({ kind: 'append', n: 11 });
+    expect(parseCrashPoint('event:ExecutionStepStarted:2')).toEqual({ kind: 'event', eventType: 'ExecutionStepStarted', n: 2 });
     expect(() => parseCrashPoint('call:0')).toThrow(/OPTEX_CRASH_AT/);
     expect(() => parseCrashPoint('boom')).toThrow(/OPTEX_CRASH_AT/);
   });
@@ -38,4 +39,14 @@ describe('OPTEX_CRASH_AT fault injection', () => {
     expect(await store.readStream('optimization-1')).toHaveLength(2);
     await store.close();
   });
+});
+
+it('event:TYPE:N kills after the N-th append holding an event of that type', async () => {
+  const kill = jest.fn();
+  const store = crashingStore(SqliteEventStore.open(':memory:'), { kind: 'event', eventType: 'B', n: 1 }, kill);
+  await store.appendToStream('optimization-1', [{ id: '00000000-0000-4000-8000-000000000001', type: 'A', data: {} }], 'any');
+  expect(kill).not.toHaveBeenCalled();
+  await store.appendToStream('optimization-1', [{ id: '00000000-0000-4000-8000-000000000002', type: 'A', data: {} }, { id: '00000000-0000-4000-8000-000000000003', type: 'B', data: {} }], 'any');
+  expect(kill).toHaveBeenCalledTimes(1);
+  await store.close();
 });

@@ -7,19 +7,25 @@ import type { Ec2Gateway, EventStore } from '@optex/ports';
  * - `call:N` — right after the N-th mutating EC2 call (not a dry run, not a describe, look-up or wait) returned,
  *   before the executor could record its outcome: the window where a repeated call would double an effect.
  * - `append:N` — right after the N-th append to an `optimization-*` stream was acknowledged by the store.
+ * - `event:TYPE:N` — right after the N-th append that holds an event of type TYPE (e.g. `event:ExecutionStepStarted:1`:
+ *   the intent is recorded and the call not yet made).
  *
  * Unset (the default) changes nothing. Never set it outside tests and game days.
  */
 export interface CrashPoint {
-  readonly kind: 'call' | 'append';
+  readonly kind: 'call' | 'append' | 'event';
   readonly n: number;
+  /** The event type `event:TYPE:N` counts. */
+  readonly eventType?: string;
 }
 
-/** Parses `OPTEX_CRASH_AT`; throws naming the variable when the value is not `call:N` or `append:N` (N ≥ 1). */
+/** Parses `OPTEX_CRASH_AT`; throws naming the variable when the value is not `call:N`, `append:N` or `event:TYPE:N` (N ≥ 1). */
 export function parseCrashPoint(value: string | undefined): CrashPoint | undefined {
   if (value === undefined || value.trim() === '') return undefined;
+  const event = /^event:([A-Za-z]+):([1-9]\d*)$/.exec(value.trim());
+  if (event) return { kind: 'event', eventType: event[1]!, n: Number(event[2]) };
   const match = /^(call|append):([1-9]\d*)$/.exec(value.trim());
-  if (!match) throw new Error(`OPTEX_CRASH_AT: expected call:N or append:N with N ≥ 1, got ${JSON.stringify(value)}`);
+  if (!match) throw new Error(`OPTEX_CRASH_AT: expected call:N, append:N or event:TYPE:N with N ≥ 1, got ${JSON.stringify(value)}`);
   return { kind: match[1] as CrashPoint['kind'], n: Number(match[2]) };
 }
 
@@ -49,17 +55,18 @@ export function crashingGateway(inner: Ec2Gateway, point: CrashPoint | undefined
   });
 }
 
-/** Wraps the store so the process dies right after the N-th append to an optimization stream (`append:N`). */
+/** Wraps the store so the process dies right after the N-th append to an optimization stream (`append:N`, `event:TYPE:N`). */
 export function crashingStore(inner: EventStore, point: CrashPoint | undefined, kill: Kill = sigkill): EventStore {
-  if (point?.kind !== 'append') return inner;
+  if (point?.kind !== 'append' && point?.kind !== 'event') return inner;
   let appends = 0;
   return new Proxy(inner, {
     get(target, property, receiver) {
       const value = Reflect.get(target, property, receiver) as unknown;
       if (property !== 'appendToStream' || typeof value !== 'function') return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
-      return async (stream: string, ...rest: unknown[]) => {
-        const result = await (value as (...a: unknown[]) => Promise<unknown>).apply(target, [stream, ...rest]);
-        if (stream.startsWith('optimization-') && ++appends === point.n) kill();
+      return async (stream: string, events: readonly { type: string }[], ...rest: unknown[]) => {
+        const result = await (value as (...a: unknown[]) => Promise<unknown>).apply(target, [stream, events, ...rest]);
+        const counts = point.kind === 'append' ? stream.startsWith('optimization-') : events.some((e) => e.type === point.eventType);
+        if (counts && ++appends === point.n) kill();
         return result;
       };
     },
