@@ -68,7 +68,78 @@ export interface StartedStep {
   readonly at: string;
 }
 
-/** What is known about an optimization once received. */
+/** The approval part of an optimization. */
+export interface ApprovalData {
+  readonly mode?: 'auto' | 'manual';
+  readonly authority?: Authority;
+  readonly requiredApprovals?: number;
+  /** Distinct approvers so far (manual). */
+  readonly approvers: readonly string[];
+  readonly requestedAt?: string;
+  readonly expiresAt?: string;
+  /** Set once the approval is final (auto, or enough approvers). */
+  readonly grantedAt?: string;
+  readonly deniedBy?: string;
+  readonly denyReason?: string;
+  readonly expiredAt?: string;
+}
+
+/** When and in which batch an optimization was dispatched. */
+export interface ScheduleData {
+  readonly batchId: string;
+  readonly notBefore: string;
+  readonly priority: RiskLevel;
+}
+
+/** The execution part: pre-validation, the plan's progress and its outcome. */
+export interface ExecutionData {
+  readonly startedAt: string;
+  readonly preValidation?: 'passed' | 'failed';
+  readonly preValidationProblems?: readonly string[];
+  readonly observed?: ObservedResource;
+  readonly reversible: Reversibility;
+  readonly rollbackPlan?: readonly Step[];
+  readonly completedSteps: readonly CompletedStep[];
+  /** The step whose intent is recorded but not its outcome. */
+  readonly startedStep?: StartedStep;
+  readonly succeeded?: boolean;
+  readonly durationMs?: number;
+  readonly error?: ErrorInfo;
+  readonly failedStepIndex?: number;
+}
+
+/** The post-validation verdict. */
+export interface ValidationData {
+  readonly actualMonthlySavings?: number;
+  readonly accuracyPct?: number;
+  readonly performance?: PerformanceImpact;
+  readonly passed: boolean;
+  readonly problems: readonly string[];
+}
+
+/** A rollback's plan and progress. */
+export interface RollbackData {
+  readonly reason: string;
+  readonly steps: readonly Step[];
+  readonly completedSteps: readonly CompletedStep[];
+  readonly startedStep?: StartedStep;
+  readonly error?: ErrorInfo;
+  readonly failedStepIndex?: number;
+}
+
+/** Why an operator must look: a started step whose effect EC2 could neither confirm nor rule out. */
+export interface ReconciliationData {
+  readonly phase: StepPhase;
+  readonly index: number;
+  readonly step: Step;
+  readonly clientToken: string;
+  readonly reason: string;
+}
+
+/**
+ * What is known about any received optimization. The parts that only some statuses have are declared here as
+ * optional so that every status can be read the same way; each status below states which of them it guarantees.
+ */
 export interface OptimizationData {
   readonly optimizationId: string;
   readonly recommendation: Recommendation;
@@ -77,58 +148,39 @@ export interface OptimizationData {
   /** ISO time of OptimizationReceived. */
   readonly receivedAt: string;
   readonly risk?: RiskAssessment;
-  readonly approval: {
-    readonly mode?: 'auto' | 'manual';
-    readonly authority?: Authority;
-    readonly requiredApprovals?: number;
-    /** Distinct approvers so far (manual). */
-    readonly approvers: readonly string[];
-    readonly requestedAt?: string;
-    readonly expiresAt?: string;
-    /** Set once the approval is final (auto, or enough approvers). */
-    readonly grantedAt?: string;
-    readonly deniedBy?: string;
-    readonly denyReason?: string;
-    readonly expiredAt?: string;
-  };
-  readonly schedule?: { readonly batchId: string; readonly notBefore: string; readonly priority: RiskLevel };
-  readonly execution?: {
-    readonly startedAt: string;
-    readonly preValidation?: 'passed' | 'failed';
-    readonly preValidationProblems?: readonly string[];
-    readonly observed?: ObservedResource;
-    readonly reversible: Reversibility;
-    readonly rollbackPlan?: readonly Step[];
-    readonly completedSteps: readonly CompletedStep[];
-    /** The step whose intent is recorded but not its outcome. */
-    readonly startedStep?: StartedStep;
-    readonly succeeded?: boolean;
-    readonly durationMs?: number;
-    readonly error?: ErrorInfo;
-    readonly failedStepIndex?: number;
-  };
-  readonly validation?: {
-    readonly actualMonthlySavings?: number;
-    readonly accuracyPct?: number;
-    readonly performance?: PerformanceImpact;
-    readonly passed: boolean;
-    readonly problems: readonly string[];
-  };
-  readonly rollback?: {
-    readonly reason: string;
-    readonly steps: readonly Step[];
-    readonly completedSteps: readonly CompletedStep[];
-    readonly startedStep?: StartedStep;
-    readonly error?: ErrorInfo;
-    readonly failedStepIndex?: number;
-  };
+  readonly approval: ApprovalData;
+  readonly schedule?: ScheduleData;
+  readonly execution?: ExecutionData;
+  readonly validation?: ValidationData;
+  readonly rollback?: RollbackData;
   readonly cancellation?: { readonly by: string; readonly reason: string };
-  /** Why an operator must look: a started step whose effect EC2 could neither confirm nor rule out. */
-  readonly reconciliation?: { readonly phase: StepPhase; readonly index: number; readonly step: Step; readonly clientToken: string; readonly reason: string };
+  readonly reconciliation?: ReconciliationData;
 }
 
-/** A received optimization in one of its statuses. */
-export type KnownOptimizationState = OptimizationData & { readonly status: OptimizationStatus };
+type In<S extends OptimizationStatus, Guaranteed extends keyof OptimizationData = never> = OptimizationData & { readonly status: S } & Required<Pick<OptimizationData, Guaranteed>>;
+
+/**
+ * A received optimization: a union on `status`, each status guaranteeing the parts it cannot be without (an
+ * executing optimization has its schedule and execution, a rolling-back one its rollback, a completed one its
+ * validation…). `evolve` can only build states that keep these promises.
+ */
+export type KnownOptimizationState =
+  | In<'received'>
+  | In<'awaiting-approval', 'risk'>
+  | In<'approved', 'risk'>
+  | In<'scheduled', 'risk' | 'schedule'>
+  | In<'executing', 'risk' | 'schedule' | 'execution'>
+  | In<'validating', 'risk' | 'schedule' | 'execution'>
+  | In<'rolling-back', 'execution' | 'rollback'>
+  | In<'reconciliation-needed', 'execution' | 'reconciliation'>
+  | In<'completed', 'execution' | 'validation'>
+  | In<'dry-run-completed', 'execution'>
+  | In<'denied'>
+  | In<'expired'>
+  | In<'cancelled', 'cancellation'>
+  | In<'failed'>
+  | In<'rolled-back', 'execution' | 'rollback'>
+  | In<'rollback-failed', 'execution' | 'rollback'>;
 /** The state of one optimization stream: nothing yet, or a received optimization. */
 export type OptimizationState = { readonly status: 'initial' } | KnownOptimizationState;
 
@@ -586,6 +638,7 @@ export function evolveOptimization(state: OptimizationState, event: Optimization
       return {
         ...s,
         status: d.final ? 'approved' : 'awaiting-approval',
+        risk: need(s.risk, 'a risk assessment', event),
         approval: { ...s.approval, mode: d.mode, approvers: [...d.approvers], ...(d.final ? { grantedAt: d.at } : {}) },
       };
     }
@@ -594,6 +647,7 @@ export function evolveOptimization(state: OptimizationState, event: Optimization
       return {
         ...s,
         status: 'awaiting-approval',
+        risk: need(s.risk, 'a risk assessment', event),
         approval: { ...s.approval, mode: 'manual', authority: d.authority, requiredApprovals: d.requiredApprovals, requestedAt: d.at, expiresAt: d.expiresAt },
       };
     }
@@ -603,10 +657,16 @@ export function evolveOptimization(state: OptimizationState, event: Optimization
       return { ...s, status: 'expired', approval: { ...s.approval, expiredAt: event.data.at } };
     case 'ExecutionScheduled': {
       const { batchId, notBefore, priority } = event.data;
-      return { ...s, status: 'scheduled', schedule: { batchId, notBefore, priority } };
+      return { ...s, status: 'scheduled', risk: need(s.risk, 'a risk assessment', event), schedule: { batchId, notBefore, priority } };
     }
     case 'ExecutionStarted':
-      return { ...s, status: 'executing', execution: { startedAt: event.data.at, reversible: reversibility(s.recommendation.action), completedSteps: [] } };
+      return {
+        ...s,
+        status: 'executing',
+        risk: need(s.risk, 'a risk assessment', event),
+        schedule: need(s.schedule, 'a schedule', event),
+        execution: { startedAt: event.data.at, reversible: reversibility(s.recommendation.action), completedSteps: [] },
+      };
     case 'PreValidationPassed':
       return { ...s, execution: { ...executionOf(s, event.data.at), preValidation: 'passed', observed: event.data.observed } };
     case 'PreValidationFailed': {
@@ -644,14 +704,12 @@ export function evolveOptimization(state: OptimizationState, event: Optimization
     }
     case 'ReconciliationRequired': {
       const { phase, index, step, clientToken, reason } = event.data;
-      return { ...s, status: 'reconciliation-needed', reconciliation: { phase, index, step, clientToken, reason } };
+      return { ...s, status: 'reconciliation-needed', execution: need(s.execution, 'an execution', event), reconciliation: { phase, index, step, clientToken, reason } };
     }
     case 'ExecutionSucceeded':
-      return {
-        ...s,
-        status: event.data.dryRun ? 'dry-run-completed' : 'validating',
-        execution: { ...executionOf(s, event.data.at), succeeded: true, durationMs: event.data.durationMs },
-      };
+      const execution = { ...executionOf(s, event.data.at), succeeded: true, durationMs: event.data.durationMs };
+      if (event.data.dryRun) return { ...s, status: 'dry-run-completed', execution };
+      return { ...s, status: 'validating', risk: need(s.risk, 'a risk assessment', event), schedule: need(s.schedule, 'a schedule', event), execution };
     case 'ExecutionFailed': {
       const { error, failedStepIndex, durationMs } = event.data;
       const { startedStep: _failed, ...execution } = executionOf(s, event.data.at);
@@ -663,7 +721,12 @@ export function evolveOptimization(state: OptimizationState, event: Optimization
     }
     case 'ValidationPassed': {
       const { actualMonthlySavings, accuracyPct: accuracy, performance } = event.data;
-      return { ...s, status: 'completed', validation: { actualMonthlySavings, accuracyPct: accuracy, performance, passed: true, problems: [] } };
+      return {
+        ...s,
+        status: 'completed',
+        execution: need(s.execution, 'an execution', event),
+        validation: { actualMonthlySavings, accuracyPct: accuracy, performance, passed: true, problems: [] },
+      };
     }
     case 'ValidationFailed': {
       const { actualMonthlySavings, accuracyPct: accuracy, performance, reasons } = event.data;
@@ -680,7 +743,7 @@ export function evolveOptimization(state: OptimizationState, event: Optimization
       };
     }
     case 'RollbackStarted':
-      return { ...s, status: 'rolling-back', rollback: { reason: event.data.reason, steps: event.data.steps, completedSteps: [] } };
+      return { ...s, status: 'rolling-back', execution: need(s.execution, 'an execution', event), rollback: { reason: event.data.reason, steps: event.data.steps, completedSteps: [] } };
     case 'RollbackStepStarted': {
       const { index, step, clientToken, at } = event.data;
       const rollback = s.rollback ?? { reason: '', steps: [], completedSteps: [] };
@@ -692,11 +755,16 @@ export function evolveOptimization(state: OptimizationState, event: Optimization
       return { ...s, rollback: { ...rollback, completedSteps: [...rollback.completedSteps, { index, step, outputs, ...(reconciled ? { reconciled } : {}) }] } };
     }
     case 'RollbackCompleted':
-      return { ...s, status: 'rolled-back' };
+      return { ...s, status: 'rolled-back', execution: need(s.execution, 'an execution', event), rollback: need(s.rollback, 'a rollback', event) };
     case 'RollbackFailed': {
       const { startedStep: _failed, ...rollback } = s.rollback ?? { reason: '', steps: [], completedSteps: [] };
       const { error, failedStepIndex } = event.data;
-      return { ...s, status: 'rollback-failed', rollback: { ...rollback, error, ...(failedStepIndex !== undefined ? { failedStepIndex } : {}) } };
+      return {
+        ...s,
+        status: 'rollback-failed',
+        execution: need(s.execution, 'an execution', event),
+        rollback: { ...rollback, error, ...(failedStepIndex !== undefined ? { failedStepIndex } : {}) },
+      };
     }
     case 'OptimizationCancelled':
       return { ...s, status: 'cancelled', cancellation: { by: event.data.by, reason: event.data.reason } };
@@ -705,6 +773,12 @@ export function evolveOptimization(state: OptimizationState, event: Optimization
       throw new DomainError('UNKNOWN_EVENT', `evolve: unknown optimization event type "${(_exhaustive as { type?: unknown }).type}"`);
     }
   }
+}
+
+/** A part the state must already have for `event` to apply; a stored history without it is corrupt. */
+function need<T>(part: T | undefined, what: string, event: OptimizationEvent): T {
+  if (part === undefined) throw new DomainError('INVALID_EVENT', `${event.type} of ${event.data.optimizationId} cannot apply to a state without ${what}`);
+  return part;
 }
 
 const executionOf = (s: KnownOptimizationState, at: string): NonNullable<OptimizationData['execution']> =>

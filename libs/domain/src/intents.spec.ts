@@ -154,3 +154,18 @@ describe('nextMove: the process manager', () => {
     expect(nextMove(fold([...delVolBase.slice(0, 5)]), { now: NOW }).kind).toBe('pre-validate');
   });
 });
+
+describe('the state is a union on status', () => {
+  it('an event that needs a part the history never recorded is an error, not a half-built state', () => {
+    // ExecutionStarted without a schedule: a corrupt or hand-edited stream
+    const corrupt = [delVolBase[0]!, delVolBase[1]!, delVolBase[2]!, ev('ExecutionStarted', { dryRun: false })];
+    expect(() => fold(corrupt)).toThrow(/ExecutionStarted of .* cannot apply to a state without a schedule/);
+  });
+
+  it('each status carries the parts it promises', () => {
+    const s = fold([...delVolBase, snapStarted]);
+    if (s.status !== 'executing') throw new Error(`expected executing, got ${s.status}`);
+    // compile-time: schedule and execution are not optional here
+    expect([s.schedule.batchId, s.execution.startedStep?.clientToken]).toEqual(['b-1', token('execution', 0)]);
+  });
+});
