@@ -1,9 +1,11 @@
 import {
+  addressRecoveryViolation,
   addressReleaseViolation,
   gp2Iops,
   instanceTypeChangeViolation,
   isKnownInstanceType,
   notFoundViolation,
+  reservedInstancesListingViolation,
   reservedInstancesPurchaseViolation,
   snapshotCreationViolation,
   snapshotDeletionViolation,
@@ -183,5 +185,19 @@ describe('EC2 rules: Reserved Instances', () => {
   it('a count below 1 or fractional is InvalidParameterValue', () => {
     expect(code(reservedInstancesPurchaseViolation(offering, { instanceCount: 0 }))).toBe('InvalidParameterValue');
     expect(code(reservedInstancesPurchaseViolation(offering, { instanceCount: 1.5 }))).toBe('InvalidParameterValue');
+  });
+});
+
+describe('EC2 rules: listing Reserved Instances, recovering an address', () => {
+  const held = { reservedInstancesId: 'ri-1', instanceCount: 3, listedCount: 1 };
+  it('lists at most what is held and not yet listed, at a price of at least 0 (else InvalidParameterValue)', () => {
+    expect(reservedInstancesListingViolation(held, { instanceCount: 2, price: 100 })).toBeUndefined();
+    expect(code(reservedInstancesListingViolation(held, { instanceCount: 3, price: 100 }))).toBe('InvalidParameterValue');
+    expect(code(reservedInstancesListingViolation(held, { instanceCount: 1, price: -1 }))).toBe('InvalidParameterValue');
+  });
+  it('recovers only an address released here that nobody holds (else InvalidAddress.NotFound)', () => {
+    expect(addressRecoveryViolation('203.0.113.1', { inUse: false, releasedHere: true }, 'a/r')).toBeUndefined();
+    expect(code(addressRecoveryViolation('203.0.113.1', { inUse: true, releasedHere: true }, 'a/r'))).toBe('InvalidAddress.NotFound');
+    expect(code(addressRecoveryViolation('203.0.113.1', { inUse: false, releasedHere: false }, 'a/r'))).toBe('InvalidAddress.NotFound');
   });
 });

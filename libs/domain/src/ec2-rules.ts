@@ -26,6 +26,7 @@ export type Ec2RuleCode =
   | 'InvalidParameterDependency'
   | 'InvalidZone.NotFound'
   | 'LimitPriceExceeded'
+  | 'InvalidAddress.NotFound'
   | (typeof EC2_NOT_FOUND_CODES)[Ec2ResourceKind];
 
 // ── Resources as the rules see them (structural: the port's *Info types and the domain's observations both fit) ──
@@ -379,4 +380,31 @@ export function reservedInstancesPurchaseViolation(
     };
   }
   return undefined;
+}
+
+/**
+ * CreateReservedInstancesListing: a positive whole count no larger than what is held and not yet listed, and a
+ * price ≥ 0 (InvalidParameterValue). EC2's further conditions (active, held 30 days, …) are not modelled here.
+ */
+export function reservedInstancesListingViolation(
+  held: { readonly reservedInstancesId: string; readonly instanceCount: number; readonly listedCount: number },
+  request: { readonly instanceCount: number; readonly price: number },
+): Ec2Violation | undefined {
+  const available = held.instanceCount - held.listedCount;
+  if (!Number.isInteger(request.instanceCount) || request.instanceCount <= 0 || request.instanceCount > available) {
+    return { code: 'InvalidParameterValue', message: `Value (${request.instanceCount}) for parameter instanceCount is invalid: ${available} of ${held.reservedInstancesId} can be listed.` };
+  }
+  if (!Number.isFinite(request.price) || request.price < 0) return { code: 'InvalidParameterValue', message: `Value (${request.price}) for parameter price is invalid.` };
+  return undefined;
+}
+
+// ── Addresses (allocation) ──
+
+/**
+ * AllocateAddress asking for a specific `publicIp` (recovering a released address): only an address this account
+ * released in this region and nobody holds now (InvalidAddress.NotFound).
+ */
+export function addressRecoveryViolation(publicIp: string, situation: { readonly inUse: boolean; readonly releasedHere: boolean }, where: string): Ec2Violation | undefined {
+  if (!situation.inUse && situation.releasedHere) return undefined;
+  return { code: 'InvalidAddress.NotFound', message: `Address ${publicIp} is not available to recover in ${where}.` };
 }

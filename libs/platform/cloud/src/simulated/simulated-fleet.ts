@@ -2,10 +2,12 @@ import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import {
+  addressRecoveryViolation,
   addressReleaseViolation,
   gp2Iops,
   instanceTypeChangeViolation,
   notFoundViolation,
+  reservedInstancesListingViolation,
   reservedInstancesPurchaseViolation,
   snapshotCreationViolation,
   snapshotDeletionViolation,
@@ -401,9 +403,7 @@ export class SimulatedFleet implements Ec2Gateway, MetricsSource {
       let recovered = -1;
       if (publicIp !== undefined) {
         recovered = state.simulator.releasedAddresses.findIndex((r) => r.publicIp === publicIp && inScope(r, request));
-        if (inUse.has(publicIp) || recovered < 0) {
-          throw ec2Error('InvalidAddress.NotFound', `Address ${publicIp} is not available to recover in ${request.accountId}/${request.region}.`);
-        }
+        enforce(addressRecoveryViolation(publicIp, { inUse: inUse.has(publicIp), releasedHere: recovered >= 0 }, `${request.accountId}/${request.region}`));
       } else {
         const released = new Set(state.simulator.releasedAddresses.map((r) => r.publicIp));
         for (let host = 1; host < 255 && publicIp === undefined; host++) {
@@ -472,14 +472,8 @@ export class SimulatedFleet implements Ec2Gateway, MetricsSource {
       this.authorize(options, {});
       const purchased = state.simulator.reservedInstances.find((r) => r.reservedInstancesId === request.reservedInstancesId && inScope(r, request));
       if (!purchased) throw refusal(notFoundViolation('reserved-instances', request.reservedInstancesId, `${request.accountId}/${request.region}`));
-      const listed = state.simulator.listings.filter((l) => l.reservedInstancesId === purchased.reservedInstancesId).reduce((sum, l) => sum + l.instanceCount, 0);
-      const available = purchased.instanceCount - listed;
-      if (!Number.isInteger(request.instanceCount) || request.instanceCount <= 0 || request.instanceCount > available) {
-        throw ec2Error('InvalidParameterValue', `Value (${request.instanceCount}) for parameter instanceCount is invalid: ${available} of ${purchased.reservedInstancesId} can be listed.`);
-      }
-      if (!Number.isFinite(request.price) || request.price < 0) {
-        throw ec2Error('InvalidParameterValue', `Value (${request.price}) for parameter price is invalid.`);
-      }
+      const listedCount = state.simulator.listings.filter((l) => l.reservedInstancesId === purchased.reservedInstancesId).reduce((sum, l) => sum + l.instanceCount, 0);
+      enforce(reservedInstancesListingViolation({ reservedInstancesId: purchased.reservedInstancesId, instanceCount: purchased.instanceCount, listedCount }, request));
       this.dryRunGate(options);
       const listingId = `listing-sim-${++state.simulator.counters.listing}`;
       state.simulator.listings.push({
