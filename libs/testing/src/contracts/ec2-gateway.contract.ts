@@ -13,6 +13,8 @@ export interface Ec2ContractCapabilities {
   readonly reservedInstancesPurchase: Capability;
   /** A volume can be arranged with a modification still in progress (moto completes modifications at once). */
   readonly modificationInProgress: Capability;
+  /** A volume can be arranged that the caller lacks the permission to change (`UnauthorizedOperation`). */
+  readonly permissionDenial: Capability;
 }
 
 /** Creates resources in the backend under test, in the subject's account and region. Each call makes new ones. */
@@ -25,6 +27,8 @@ export interface Ec2ContractArrange {
   modifiedNow(volumeId: string): Promise<void>;
   /** A volume whose latest modification is still `modifying` (only needed with the `modificationInProgress` capability). */
   volumeBeingModified?(spec: { readonly sizeGiB: number }): Promise<string>;
+  /** A volume the caller has no permission to change (only needed with the `permissionDenial` capability). */
+  forbiddenVolume?(spec: { readonly sizeGiB: number }): Promise<string>;
   /** A completed snapshot of `sizeGiB`, used by an image (AMI) when `usedByImage`. */
   snapshot(spec: { readonly sizeGiB: number; readonly usedByImage?: boolean }): Promise<string>;
   /** An allocated Elastic IP, associated with an instance when `associated`. */
@@ -208,6 +212,15 @@ export function ec2GatewayContract(
           const target = { volumeType: 'gp3', iops: 3000, throughput: 125 };
           expect(await codeOf(gw().modifyVolume(ref(id), target, dryRun))).toBe('IncorrectModificationState');
           expect(await codeOf(gw().modifyVolume(ref(id), target))).toBe('IncorrectModificationState');
+        });
+      }
+
+      if (capabilities.permissionDenial === true) {
+        test('[permissionDenial] without the permission, a dry run fails with UnauthorizedOperation, not DryRunOperation', async () => {
+          const id = await subject.arrange.forbiddenVolume!({ sizeGiB: 100 });
+          expect(await codeOf(gw().modifyVolume(ref(id), { volumeType: 'gp3', iops: 3000, throughput: 125 }, dryRun))).toBe('UnauthorizedOperation');
+          expect(await codeOf(gw().deleteVolume(ref(id), dryRun))).toBe('UnauthorizedOperation');
+          await expect(gw().describeVolume(ref(id))).resolves.toMatchObject({ volumeType: 'gp2' });
         });
       }
 

@@ -108,6 +108,7 @@ async function motoSubject(): Promise<Ec2ContractSubject> {
 const capabilities = {
   reservedInstancesPurchase: { unsupported: 'moto 5.2.1 does not implement PurchaseReservedInstancesOffering (HTTP 500)' },
   modificationInProgress: { unsupported: 'moto 5.2.1 completes a volume modification at once, so none can be in progress' },
+  permissionDenial: { unsupported: 'moto_server authorizes every request unless IAM enforcement is switched on for the whole server' },
 } as const;
 
 if (shouldRunMotoTests()) {

@@ -1,7 +1,7 @@
 import type { Ec2Gateway } from '@optex/ports';
 import { ec2GatewayContract, type Ec2ContractSubject } from '@optex/testing';
 import type { FleetState } from './fleet-schema';
-import { SimulatedFleet } from './simulated-fleet';
+import { DRY_RUN_UNAUTHORIZED_TAG, SimulatedFleet } from './simulated-fleet';
 import { ACCOUNT, ManualClock, REGION } from './fleet.fixture';
 
 // The Ec2Gateway contract against the simulated fleet. Resources are arranged by adding them to the fleet's
@@ -66,6 +66,12 @@ async function simulatedSubject(): Promise<Ec2ContractSubject> {
         change((s) => s.volumes.push({ id, ...scoped, volumeType: 'gp2', sizeGiB, state: 'available', modificationState: 'modifying', lastModificationStartedAt: startedAt }));
         return id;
       },
+      // The fleet's permission model: DryRun calls on a resource tagged optex:dry-run-unauthorized=true are refused.
+      forbiddenVolume: async ({ sizeGiB }) => {
+        const id = `vol-contract${next()}`;
+        change((s) => s.volumes.push({ id, ...scoped, volumeType: 'gp2', sizeGiB, state: 'available', tags: { [DRY_RUN_UNAUTHORIZED_TAG]: 'true' } }));
+        return id;
+      },
       snapshot: async ({ sizeGiB, usedByImage }) => {
         const id = `snap-contract${next()}`;
         change((s) => s.snapshots.push({ id, ...scoped, sizeGiB, ...(usedByImage ? { usedByImage: `ami-contract${next()}` } : {}) }));
@@ -86,4 +92,4 @@ async function simulatedSubject(): Promise<Ec2ContractSubject> {
   };
 }
 
-ec2GatewayContract('simulated fleet', { reservedInstancesPurchase: true, modificationInProgress: true }, simulatedSubject, { testTimeoutMs: 10_000 });
+ec2GatewayContract('simulated fleet', { reservedInstancesPurchase: true, modificationInProgress: true, permissionDenial: true }, simulatedSubject, { testTimeoutMs: 10_000 });
