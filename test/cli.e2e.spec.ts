@@ -237,3 +237,20 @@ describe('stdin and JSON array input', () => {
     expect(report.optimizations).toHaveLength(2);
   });
 });
+
+describe('dry run meets injected faults', () => {
+  // A dry run is for finding a missing permission before the real run: a fleet fault UnauthorizedOperation on
+  // ModifyVolume fails the dry run of a modify-volume recommendation, with the code named in `error`.
+  it('a fault UnauthorizedOperation on ModifyVolume makes `run --dry-run` of a modify-volume end failed, naming the code', async () => {
+    const dir = tempDir('dry-fault');
+    const fleet = JSON.parse(readFileSync(join(ROOT, FLEET), 'utf8')) as Record<string, unknown>;
+    const fleetFile = join(dir, 'fleet.json');
+    writeFileSync(fleetFile, JSON.stringify({ ...fleet, faults: [{ resourceId: 'vol-0e2e000000000001', operation: 'ModifyVolume', error: 'UnauthorizedOperation', times: 1 }] }));
+    const input = readFileSync(join(ROOT, FIXTURE), 'utf8').split('\n').filter((line) => line.includes('"e2e-gp3"')).join('\n');
+    const result = await optex(['run', '-', '--store', `sqlite:${join(dir, 'events.db')}`, '--cloud', `simulated:${fleetFile}`, '--policy', 'test/fixtures/policy-auto.json', '--dry-run', '--json'], { input });
+    expect(result.code).toBe(0);
+    const report = json<Report>(result);
+    expect(report.optimizations).toHaveLength(1);
+    expect(byRec(report, 'e2e-gp3')).toMatchObject({ status: 'failed', dryRun: true, error: expect.stringContaining('UnauthorizedOperation') });
+  });
+});

@@ -54,3 +54,15 @@ describe('examples/', () => {
     expect(result.stdout).toMatch(/realized \$380\.09/);
   });
 });
+
+describe('examples/ in a dry run', () => {
+  it('examples/policy.json --dry-run: 12 dry-run-completed, 5 failed (the two rightsizes whose start has an Unsupported fault among them), 7 awaiting', async () => {
+    const report = json<Report>(await optex(['run', 'examples/recommendations.json', '--store', 'memory:', '--policy', 'examples/policy.json', '--dry-run', '--json']));
+    expect(report.summary.byStatus).toEqual({ 'dry-run-completed': 12, failed: 5, 'awaiting-approval': 7 });
+    const statusOf = (id: string) => report.optimizations.find((o) => o.recommendationId === id)?.status;
+    expect(statusOf('co-ec2-2026-11-0003')).toBe('failed');
+    expect(statusOf('co-ec2-2026-11-0006')).toBe('failed');
+    // transient faults (RequestLimitExceeded ×2 on a ModifyVolume) are absorbed by retries in a dry run too
+    expect(statusOf('co-ebs-2026-11-0004')).toBe('dry-run-completed');
+  });
+});

@@ -9,6 +9,7 @@ export * from './recommendation';
 export * from './pricing';
 export * from './policy';
 export * from './plans';
+export * from './ec2-rules';
 export * from './savings';
 export * from './decider';
 export * from './projection';

@@ -53,13 +53,18 @@ describe('preValidationProblems', () => {
     expect(preValidationProblems(recs.stopIdle, observed.stoppedInstance)).toEqual(['instance i-0abc is stopped, stop-idle needs it running']);
   });
 
+  it('rejects modify-volume to a target EC2 refuses (type/IOPS limits), with the AWS code', () => {
+    const rec = recommendation({ type: 'modify-volume', targetVolumeType: 'gp3', iops: 20000 });
+    expect(preValidationProblems(rec, gp2)).toEqual([expect.stringMatching(/^InvalidParameterValue: /)]);
+  });
+
   it('accepts modify-volume of an idle volume of another type', () => {
     expect(preValidationProblems(recs.modifyVolume, gp2)).toEqual([]);
     expect(preValidationProblems(recs.modifyVolume, inUseGp2)).toEqual([]);
   });
 
   it.each(['modifying', 'optimizing'])('rejects modify-volume while a modification is %s', (modificationState) => {
-    expect(preValidationProblems(recs.modifyVolume, { ...gp2, modificationState })).toEqual([`volume vol-0abc has a modification in progress (${modificationState})`]);
+    expect(preValidationProblems(recs.modifyVolume, { ...gp2, modificationState })).toEqual([`IncorrectModificationState: Volume 'vol-0abc' is already being modified (${modificationState}).`]);
   });
 
   it('accepts modify-volume after a completed modification', () => {
@@ -77,27 +82,26 @@ describe('preValidationProblems', () => {
 
   it('rejects modify-volume within the 6-hour cool-down when now is given', () => {
     const v = { ...gp2, modificationState: 'completed', lastModificationStartedAt: '2026-03-01T05:00:00.000Z' };
-    expect(preValidationProblems(recs.modifyVolume, v, new Date('2026-03-01T10:59:59.999Z'))).toHaveLength(1);
+    expect(preValidationProblems(recs.modifyVolume, v, new Date('2026-03-01T10:59:59.999Z'))).toEqual([expect.stringMatching(/^VolumeModificationRateExceeded: /)]);
+    expect(preValidationProblems(recs.modifyVolume, v)).toEqual([]);
     expect(preValidationProblems(recs.modifyVolume, v, new Date('2026-03-01T11:00:00.000Z'))).toEqual([]);
   });
 
   it('accepts delete-volume of an available volume and rejects an attached one', () => {
     expect(preValidationProblems(recs.deleteVolume, gp2)).toEqual([]);
-    expect(preValidationProblems(recs.deleteVolume, inUseGp2)).toEqual([
-      'volume vol-0abc is attached to i-0abc',
-      'volume vol-0abc is in-use, delete-volume needs it available (unattached)',
-    ]);
+    expect(preValidationProblems(recs.deleteVolume, inUseGp2)).toEqual(['VolumeInUse: Volume vol-0abc is currently attached to i-0abc.']);
+    expect(preValidationProblems(recs.deleteVolume, { ...gp2, state: 'deleting' })).toEqual(['volume vol-0abc is deleting, delete-volume needs it available (unattached)']);
   });
 
   it('rejects delete-snapshot of a snapshot used by an image', () => {
     expect(preValidationProblems(recs.deleteSnapshot, observed.snapshot)).toEqual([]);
-    expect(preValidationProblems(recs.deleteSnapshot, { ...observed.snapshot, usedByImages: ['ami-1'] })).toEqual(['snapshot snap-0abc is used by image(s) ami-1']);
+    expect(preValidationProblems(recs.deleteSnapshot, { ...observed.snapshot, usedByImages: ['ami-1'] })).toEqual(['InvalidSnapshot.InUse: The snapshot snap-0abc is currently in use by ami-1.']);
   });
 
   it('rejects release-address of an associated address', () => {
     expect(preValidationProblems(recs.releaseAddress, observed.address)).toEqual([]);
     expect(preValidationProblems(recs.releaseAddress, { ...observed.address, associationId: 'eipassoc-1' })).toEqual([
-      'address eipalloc-0abc (203.0.113.10) is associated (eipassoc-1)',
+      'InvalidIPAddress.InUse: Address 203.0.113.10 (eipalloc-0abc) is in use by association eipassoc-1.',
     ]);
   });
 
@@ -106,7 +110,7 @@ describe('preValidationProblems', () => {
     expect(preValidationProblems(recs.purchaseRI, observed.offering)).toEqual([]);
     expect(preValidationProblems(recs.purchaseRI, { ...observed.offering, fixedPrice: 1000 })).toEqual([]);
     expect(preValidationProblems(recs.purchaseRI, { ...observed.offering, fixedPrice: 1000.01 })).toEqual([
-      'offering ri-offering-0abc costs 1000.01 × 2 = 2000.02 upfront, above the limit price 2000',
+      'LimitPriceExceeded: The cost of the total order 2000.02 USD (2 × 1000.01 for ri-offering-0abc) is greater than the limit price 2000.00 USD.',
     ]);
   });
 

@@ -1,3 +1,5 @@
+import { addressReleaseViolation, reservedInstancesPurchaseViolation, snapshotDeletionViolation, volumeDeletionViolation, volumeModificationViolation } from './ec2-rules';
+import type { Ec2Violation } from './ec2-rules';
 import { DomainError } from './errors';
 import { defaultPriceBook } from './pricing';
 import { NON_MUTATING_STEPS } from './types';
@@ -35,9 +37,6 @@ export const isMutatingStep = (step: Step): boolean => !NON_MUTATING_STEPS.has(s
 
 /** Tag keys optex puts on what it creates. */
 export const OPTEX_TAGS = { optimizationId: 'optex:optimization-id', sourceVolume: 'optex:source-volume' } as const;
-
-/** EC2 refuses a volume modification within this long after the previous one started. */
-export const VOLUME_MODIFICATION_COOLDOWN_MS = 6 * 60 * 60 * 1000;
 
 // ── Volume performance ──
 
@@ -113,9 +112,11 @@ const observedId = (o: ObservedResource): string =>
 /**
  * What makes the live resource unfit for the recommendation (empty when it may go ahead): missing resource, wrong
  * kind or id, and per action — rightsize: type is `currentInstanceType`, state running or stopped; stop-idle: running;
- * modify-volume: no modification in progress, not already as asked, and (when `now` is given) not within the 6-hour
- * cool-down; delete-volume: `available` and unattached; delete-snapshot: no image uses it; release-address: not
- * associated; purchase-reserved-instances: the offering exists and `fixedPrice × instanceCount ≤ limitPrice`.
+ * modify-volume: not already as asked, then EC2's ModifyVolume rule on the planned target (state, no modification in
+ * progress, the 6-hour cool-down when `now` is given, type/IOPS/throughput limits); delete-volume: EC2's rule
+ * (unattached) and `available`; delete-snapshot, release-address, purchase-reserved-instances: EC2's rules (no image
+ * uses it; not associated; `fixedPrice × instanceCount ≤ limitPrice`). A problem from one of EC2's rules
+ * (see `ec2-rules.ts`) reads `<AWS code>: <message>`.
  */
 export function preValidationProblems(rec: Recommendation, observed: ObservedResource | undefined, now?: Date): string[] {
   const action = rec.action;
@@ -141,10 +142,6 @@ export function preValidationProblems(rec: Recommendation, observed: ObservedRes
     }
     case 'modify-volume': {
       const o = observed as ObservedVolume;
-      if (o.modificationState === 'modifying' || o.modificationState === 'optimizing') {
-        problems.push(`volume ${o.id} has a modification in progress (${o.modificationState})`);
-      }
-      if (o.state !== 'available' && o.state !== 'in-use') problems.push(`volume ${o.id} is ${o.state}, modify-volume needs it available or in-use`);
       const now_ = effectiveVolumePerformance(o);
       if (
         o.volumeType === action.targetVolumeType &&
@@ -152,45 +149,41 @@ export function preValidationProblems(rec: Recommendation, observed: ObservedRes
         (action.throughput === undefined || action.throughput === now_.throughput)
       ) {
         problems.push(`volume ${o.id} is already ${action.targetVolumeType}${action.iops !== undefined || action.throughput !== undefined ? ' with the requested IOPS/throughput' : ''}`);
+        break;
       }
-      if (now !== undefined && o.lastModificationStartedAt !== undefined) {
-        const since = now.getTime() - Date.parse(o.lastModificationStartedAt);
-        if (since >= 0 && since < VOLUME_MODIFICATION_COOLDOWN_MS) {
-          problems.push(`volume ${o.id} was modified at ${o.lastModificationStartedAt}; EC2 allows another modification only 6 hours later`);
-        }
-      }
+      // Without `now` the 6-hour rule cannot be judged: leave it to EC2.
+      const judged = now !== undefined ? o : { ...o, lastModificationStartedAt: undefined };
+      const target = { volumeType: action.targetVolumeType, ...volumeTarget(o, action.targetVolumeType, action.iops, action.throughput) };
+      pushViolation(problems, volumeModificationViolation(judged, target, now ?? new Date(0)));
       break;
     }
     case 'delete-volume': {
       const o = observed as ObservedVolume;
-      if (o.attachedTo !== undefined) problems.push(`volume ${o.id} is attached to ${o.attachedTo}`);
-      if (o.state !== 'available') problems.push(`volume ${o.id} is ${o.state}, delete-volume needs it available (unattached)`);
+      const violation = volumeDeletionViolation(o);
+      pushViolation(problems, violation);
+      if (violation === undefined && o.state !== 'available') problems.push(`volume ${o.id} is ${o.state}, delete-volume needs it available (unattached)`);
       break;
     }
-    case 'delete-snapshot': {
-      const o = observed as Extract<ObservedResource, { kind: 'snapshot' }>;
-      if (o.usedByImages.length > 0) problems.push(`snapshot ${o.id} is used by image(s) ${o.usedByImages.join(', ')}`);
+    case 'delete-snapshot':
+      pushViolation(problems, snapshotDeletionViolation(observed as Extract<ObservedResource, { kind: 'snapshot' }>));
       break;
-    }
-    case 'release-address': {
-      const o = observed as Extract<ObservedResource, { kind: 'address' }>;
-      if (o.associationId !== undefined) problems.push(`address ${o.allocationId} (${o.publicIp}) is associated (${o.associationId})`);
+    case 'release-address':
+      pushViolation(problems, addressReleaseViolation(observed as Extract<ObservedResource, { kind: 'address' }>));
       break;
-    }
-    case 'purchase-reserved-instances': {
-      const o = observed as Extract<ObservedResource, { kind: 'reserved-instances-offering' }>;
-      const total = o.fixedPrice * action.instanceCount;
-      if (action.limitPrice !== undefined && total > action.limitPrice) {
-        problems.push(`offering ${o.offeringId} costs ${o.fixedPrice} × ${action.instanceCount} = ${total} upfront, above the limit price ${action.limitPrice}`);
-      }
+    case 'purchase-reserved-instances':
+      pushViolation(problems, reservedInstancesPurchaseViolation(observed as Extract<ObservedResource, { kind: 'reserved-instances-offering' }>, action));
       break;
-    }
     default: {
       const _exhaustive: never = action;
       return _exhaustive;
     }
   }
   return problems;
+}
+
+/** A refusal by one of EC2's rules, as a pre-validation problem naming the AWS code. */
+function pushViolation(problems: string[], violation: Ec2Violation | undefined): void {
+  if (violation !== undefined) problems.push(`${violation.code}: ${violation.message}`);
 }
 
 // ── Execution plan ──

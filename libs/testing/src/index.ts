@@ -4,3 +4,4 @@ export { startEsdbEmulator, type EsdbEmulator, type EsdbEmulatorOptions } from '
 export { startKafka, ensureKafkaJars, kafkaToolingProblem, isProcessAlive, repoRoot, freePorts, type StartKafkaOptions, type RunningKafka, type KafkaJars } from './infra/kafka';
 export { startMoto, shouldRunMotoTests, motoServerPath, type MotoServer, type StartMotoOptions } from './infra/moto';
 export { startCountingProxy, type CountingProxy, type CountedRequest } from './infra/counting-proxy';
+export { MotoRulesGateway, type MotoRulesGatewayOptions } from './ec2/moto-rules-gateway';

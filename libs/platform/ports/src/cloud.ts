@@ -58,7 +58,11 @@ export interface ReservedInstancesOfferingInfo {
 }
 
 export interface CallOptions {
-  /** Send the call with EC2's `DryRun=true`: it then fails with `DryRunOperation` if it would have succeeded. */
+  /**
+   * Send the call with EC2's `DryRun=true`. A dry run changes nothing and always fails: with the code the real call
+   * would have failed with (`UnauthorizedOperation`, a `*.NotFound`, a rule's code, an injected fault in the
+   * simulated fleet), or with `DryRunOperation` when it would have succeeded.
+   */
   readonly dryRun?: boolean;
   /**
    * The idempotency token of this effect, derived by the executor from the optimization and the step and recorded
@@ -104,23 +108,30 @@ export interface CreateVolumeRequest {
 }
 
 /**
- * The EC2 operations optex performs. Both adapters (the simulated fleet and the AWS SDK one)
- * enforce EC2's rules and fail with {@link Ec2Error} carrying the AWS error code
- * (`IncorrectInstanceState`, `VolumeInUse`, `InvalidIPAddress.InUse`, `IncorrectModificationState`,
- * `InvalidVolume.NotFound`, `DryRunOperation`, `UnauthorizedOperation`, `RequestLimitExceeded`, …).
- * `describe*` resolve to `undefined` for a resource that does not exist.
+ * The EC2 operations optex performs, with EC2's rules and EC2's error codes: a refused call fails with
+ * {@link Ec2Error} carrying the AWS code (`IncorrectInstanceState`, `VolumeInUse`, `InvalidIPAddress.InUse`,
+ * `IncorrectModificationState`, `VolumeModificationRateExceeded`, `InvalidVolume.NotFound`, `DryRunOperation`,
+ * `UnauthorizedOperation`, `RequestLimitExceeded`, …). The rules themselves are `@optex/domain`'s `ec2-rules.ts`:
+ * the simulated fleet applies them; the AWS SDK adapter leaves them to EC2. A mutating call on a missing resource
+ * fails with its `*.NotFound` code; `describe*` resolve to `undefined` instead. `@optex/testing`'s
+ * `ec2GatewayContract` pins this behaviour for every adapter.
  */
 export interface Ec2Gateway {
   describeInstance(ref: ResourceRef): Promise<InstanceInfo | undefined>;
+  /** Refused unless the instance is `running`, `stopping` or `stopped` (`IncorrectInstanceState`). */
   stopInstance(ref: ResourceRef, options?: CallOptions): Promise<void>;
+  /** Refused unless the instance is `stopped`, `pending` or `running` (`IncorrectInstanceState`). */
   startInstance(ref: ResourceRef, options?: CallOptions): Promise<void>;
-  /** EC2 refuses this unless the instance is `stopped` (IncorrectInstanceState). */
+  /** Refused unless the instance is `stopped` (`IncorrectInstanceState`), or for a type EC2 does not know (`InvalidInstanceAttributeValue`). */
   modifyInstanceType(ref: ResourceRef, instanceType: string, options?: CallOptions): Promise<void>;
   /** Resolves once the instance reaches `state`; fails with `WaiterTimeout` after `timeoutMs`. */
   waitForInstanceState(ref: ResourceRef, state: 'running' | 'stopped', timeoutMs: number): Promise<void>;
 
   describeVolume(ref: ResourceRef): Promise<VolumeInfo | undefined>;
-  /** Refused while a modification is in progress or within 6 hours of the previous one (`VolumeModificationRateExceeded`). */
+  /**
+   * Refused while a modification is in progress (`IncorrectModificationState`), within 6 hours of the previous one's
+   * start (`VolumeModificationRateExceeded`), or for a type/IOPS/throughput outside the type's limits (`InvalidParameterValue`).
+   */
   modifyVolume(ref: ResourceRef, target: { volumeType: string; iops?: number; throughput?: number }, options?: CallOptions): Promise<void>;
   /** Refused while attached (`VolumeInUse`). */
   deleteVolume(ref: ResourceRef, options?: CallOptions): Promise<void>;
@@ -146,6 +157,7 @@ export interface Ec2Gateway {
 
   /** `ref.id` is the offering id. */
   describeReservedInstancesOffering(ref: ResourceRef): Promise<ReservedInstancesOfferingInfo | undefined>;
+  /** Refused when `fixedPrice × instanceCount` exceeds `limitPrice` (`LimitPriceExceeded`). */
   purchaseReservedInstancesOffering(
     request: { accountId: string; region: string; offeringId: string; instanceCount: number; limitPrice?: number },
     options?: CallOptions,

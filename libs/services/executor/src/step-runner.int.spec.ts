@@ -1,9 +1,9 @@
-import { AllocateAddressCommand, CreateVolumeCommand, CreateSnapshotCommand, DescribeImagesCommand, EC2Client, RunInstancesCommand } from '@aws-sdk/client-ec2';
+import { AllocateAddressCommand, CreateVolumeCommand, CreateSnapshotCommand, DescribeImagesCommand, DescribeReservedInstancesOfferingsCommand, EC2Client, RunInstancesCommand } from '@aws-sdk/client-ec2';
 import { executionPlan, parseRecommendation, rollbackStepsFor, type ObservedResource, type Recommendation, type Step, type StepOutputs } from '@optex/domain';
 import { AwsEc2Gateway } from '@optex/cloud';
 import { observeResource } from '@optex/engine';
 import type { MetricsSource } from '@optex/ports';
-import { startMoto, type MotoServer } from '@optex/testing';
+import { MotoRulesGateway, startMoto, type MotoServer } from '@optex/testing';
 import { StepRunner } from './step-runner';
 
 jest.setTimeout(120_000);
@@ -14,7 +14,9 @@ const ACCOUNT = '123456789012';
 const REGION = 'us-east-1';
 let moto: MotoServer;
 let sdk: EC2Client;
-let gateway: AwsEc2Gateway;
+let adapter: AwsEc2Gateway;
+// The adapter checks no EC2 rule; moto lacks the 6-hour modification rule, which the test-only MotoRulesGateway adds.
+let gateway: MotoRulesGateway;
 let runner: StepRunner;
 // The gateway's clock starts at the real time, because moto stamps volume modifications with the real
 // time; tests only move it forward (the 6-hour cool-down), so they hold on any date.
@@ -25,12 +27,13 @@ beforeAll(async () => {
   moto = process.env['OPTEX_TEST_EC2_ENDPOINT'] ? ({ endpoint: process.env['OPTEX_TEST_EC2_ENDPOINT'], stop: async () => undefined } as MotoServer) : await startMoto();
   const credentials = { accessKeyId: 'testing', secretAccessKey: 'testing' };
   sdk = new EC2Client({ region: REGION, endpoint: moto.endpoint, credentials });
-  gateway = AwsEc2Gateway.create({ endpoint: moto.endpoint, credentials, clock: { now: () => new Date(now) }, imageLookup: 'scan-own-images', waiter: { minDelaySeconds: 1, maxDelaySeconds: 1 } });
+  adapter = AwsEc2Gateway.create({ endpoint: moto.endpoint, credentials, imageLookup: 'scan-own-images', waiter: { minDelaySeconds: 1, maxDelaySeconds: 1 } });
+  gateway = new MotoRulesGateway(adapter, { clock: { now: () => new Date(now) } });
   runner = new StepRunner(gateway, { callTimeoutMs: 10_000, waitTimeoutMs: 30_000, attempts: 3, backoffMs: 50 });
 });
 
 afterAll(async () => {
-  gateway?.destroy();
+  adapter?.destroy();
   sdk?.destroy();
   await moto?.stop();
 });
@@ -127,9 +130,13 @@ describe('every action and its rollback against moto', () => {
   it('purchase-reserved-instances: a dry run of the purchase (moto 5.2.1 does not implement the purchase itself)', async () => {
     const offerings = await gateway.describeReservedInstancesOffering({ accountId: ACCOUNT, region: REGION, id: 'no-such-offering' });
     expect(offerings).toBeUndefined();
-    const r = rec({ type: 'ec2:reserved-instances', id: 'ri-1' }, { type: 'purchase-reserved-instances', offeringId: 'any', instanceCount: 1 });
-    const step: Step = { kind: 'purchase-reserved-instances', offeringId: 'any', instanceCount: 1 };
+    // A dry run checks what the real call would: the offering must exist (a missing one is InvalidReservedInstancesOfferingId.NotFound).
+    const offeringId = (await sdk.send(new DescribeReservedInstancesOfferingsCommand({ InstanceType: 'm5.large' }))).ReservedInstancesOfferings![0]!.ReservedInstancesOfferingId!;
+    const r = rec({ type: 'ec2:reserved-instances', id: 'ri-1' }, { type: 'purchase-reserved-instances', offeringId, instanceCount: 1 });
+    const step: Step = { kind: 'purchase-reserved-instances', offeringId, instanceCount: 1 };
     const result = await runner.run(step, { recommendation: r, dryRun: true, outputs: {} });
     expect(result).toEqual({ ok: true, outputs: {} });
+    const missing: Step = { kind: 'purchase-reserved-instances', offeringId: 'any', instanceCount: 1 };
+    expect(await runner.run(missing, { recommendation: r, dryRun: true, outputs: {} })).toMatchObject({ ok: false, error: { code: 'InvalidReservedInstancesOfferingId.NotFound' } });
   });
 });

@@ -246,42 +246,30 @@ describe('AwsEc2Gateway with a fake client', () => {
     });
   });
 
-  describe('EC2 rules enforced before the call', () => {
-    it('refuses an instance type change unless stopped', async () => {
-      const fake = new FakeEc2({ DescribeInstances: () => instance('running'), ModifyInstanceAttribute: () => ({}) });
+  describe('EC2 enforces its rules; the adapter reports its refusal with its code', () => {
+    it('sends an instance type change of a running instance without looking first, and passes IncorrectInstanceState on', async () => {
+      const fake = new FakeEc2({ ModifyInstanceAttribute: () => { throw sdkError('IncorrectInstanceState'); } });
       const error = await rejection(gateway(fake).modifyInstanceType(ref('i-1'), 't3.small'));
       expect(error.awsCode).toBe('IncorrectInstanceState');
-      expect(fake.count('ModifyInstanceAttribute')).toBe(0);
+      expect(fake.calls.map((c) => c.command)).toEqual(['ModifyInstanceAttribute']);
     });
 
-    it('refuses a volume modification within 6 hours of the last one, by the injected clock', async () => {
-      const started = new Date('2030-01-01T00:00:00Z');
-      let now = new Date('2030-01-01T05:59:00Z');
-      const fake = new FakeEc2({
-        DescribeVolumes: () => ({ Volumes: [{ VolumeId: 'vol-1', VolumeType: 'gp3', Size: 10, State: 'available', AvailabilityZone: 'us-east-1a' }] }),
-        DescribeVolumesModifications: () => ({ VolumesModifications: [{ VolumeId: 'vol-1', ModificationState: 'completed', StartTime: started }] }),
-        ModifyVolume: () => ({ VolumeModification: {} }),
-      });
-      const gw = gateway(fake, { clock: { now: () => now } });
-      expect((await rejection(gw.modifyVolume(ref('vol-1'), { volumeType: 'gp2' }))).awsCode).toBe('VolumeModificationRateExceeded');
-      expect(fake.count('ModifyVolume')).toBe(0);
-      now = new Date('2030-01-01T06:00:01Z');
-      await gw.modifyVolume(ref('vol-1'), { volumeType: 'gp2' });
-      expect(fake.count('ModifyVolume')).toBe(1);
+    it.each(['IncorrectModificationState', 'VolumeModificationRateExceeded'])('passes ModifyVolume\'s %s on, unchanged and not retried', async (code) => {
+      const fake = new FakeEc2({ ModifyVolume: () => { throw sdkError(code); } });
+      const error = await rejection(gateway(fake).modifyVolume(ref('vol-1'), { volumeType: 'gp3', iops: 3000, throughput: 125 }));
+      expect(error).toMatchObject({ awsCode: code, transient: false });
+      expect(fake.calls).toEqual([{ command: 'ModifyVolume', input: { VolumeId: 'vol-1', VolumeType: 'gp3', Iops: 3000, Throughput: 125, DryRun: undefined } }]);
     });
 
-    it('refuses a volume modification while one is optimizing; a volume never modified (NotFound modifications) is fine', async () => {
-      let modifications: () => unknown = () => ({ VolumesModifications: [{ VolumeId: 'vol-1', ModificationState: 'optimizing', StartTime: new Date(0) }] });
-      const fake = new FakeEc2({
-        DescribeVolumes: () => ({ Volumes: [{ VolumeId: 'vol-1', VolumeType: 'gp2', Size: 10, State: 'available', AvailabilityZone: 'us-east-1a' }] }),
-        DescribeVolumesModifications: () => modifications(),
-        ModifyVolume: () => ({ VolumeModification: {} }),
-      });
-      const gw = gateway(fake);
-      expect((await rejection(gw.modifyVolume(ref('vol-1'), { volumeType: 'gp3' }))).message).toMatch(/in progress \(optimizing\)/);
-      modifications = () => { throw sdkError('InvalidVolumeModification.NotFound'); };
-      await gw.modifyVolume(ref('vol-1'), { volumeType: 'gp3', iops: 3000, throughput: 125 });
-      expect(fake.calls.at(-1)).toEqual({ command: 'ModifyVolume', input: { VolumeId: 'vol-1', VolumeType: 'gp3', Iops: 3000, Throughput: 125, DryRun: undefined } });
+    it.each([
+      ['deleteVolume', 'DeleteVolume', 'VolumeInUse'],
+      ['deleteSnapshot', 'DeleteSnapshot', 'InvalidSnapshot.InUse'],
+      ['releaseAddress', 'ReleaseAddress', 'InvalidIPAddress.InUse'],
+    ] as const)('%s sends %s alone and passes %s on', async (method, command, code) => {
+      const fake = new FakeEc2({ [command]: () => { throw sdkError(code); } });
+      const error = await rejection(gateway(fake)[method](ref('x-1')));
+      expect(error.awsCode).toBe(code);
+      expect(fake.calls.map((c) => c.command)).toEqual([command]);
     });
   });
 

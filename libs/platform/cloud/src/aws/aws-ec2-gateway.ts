@@ -26,8 +26,7 @@ import {
   waitUntilSnapshotCompleted,
 } from '@aws-sdk/client-ec2';
 import type { EC2ClientConfig, Filter, Image, Tag, VolumeModification, VolumeType } from '@aws-sdk/client-ec2';
-import { VOLUME_MODIFICATION_COOLDOWN_MS } from '@optex/domain';
-import { CLIENT_TOKEN_TAG, Ec2Error, ec2Error, systemClock } from '@optex/ports';
+import { CLIENT_TOKEN_TAG, Ec2Error, ec2Error } from '@optex/ports';
 import type {
   AccountRegion,
   AddressInfo,
@@ -48,7 +47,6 @@ import { Resilience, resolveResilienceOptions } from './resilience';
 import type { ResilienceOptions, ResilientCall } from './resilience';
 
 const INSTANCE_STATES: ReadonlySet<string> = new Set(['pending', 'running', 'stopping', 'stopped', 'shutting-down', 'terminated']);
-const MODIFICATION_IN_PROGRESS: ReadonlySet<string> = new Set(['modifying', 'optimizing']);
 
 /** Options of {@link AwsEc2Gateway.create}. */
 export interface AwsEc2GatewayOptions extends ResilienceOptions {
@@ -69,7 +67,11 @@ export interface AwsEc2GatewayOptions extends ResilienceOptions {
    * retries are this adapter's own
    */
   readonly clientFor?: (region: string) => EC2Client;
-  /** Time source of the 6-hour volume modification rule. @defaultValue `systemClock` */
+  /**
+   * @deprecated Not read: EC2 enforces the 6-hour volume modification rule itself, and this adapter checks no rule
+   * (a test that needs the rule against moto wraps the adapter in `@optex/testing`'s `MotoRulesGateway`, which takes
+   * the clock). Still accepted so that existing callers compile.
+   */
   readonly clock?: Clock;
   /** Polling of the SDK waiters (`waitUntilInstanceStopped`/`Running`, `waitUntilSnapshotCompleted`). */
   readonly waiter?: {
@@ -102,18 +104,19 @@ interface Ec2Call<T> {
 /**
  * {@link Ec2Gateway} on the AWS SDK v3 (`@aws-sdk/client-ec2`), one `EC2Client` per region.
  *
- * - EC2's rules are checked before the mutating call (moto, used in tests, does not enforce them all):
- *   instance type changes only when `stopped` (`IncorrectInstanceState`); no stop of a `shutting-down`/`terminated`
- *   instance, start only from `stopped`/`pending`/`running` (`IncorrectInstanceState`); no volume modification while one is
- *   `modifying`/`optimizing` or within 6 hours of the previous one's start (`VolumeModificationRateExceeded`); no
- *   delete of an attached volume (`VolumeInUse`); no release of an associated address (`InvalidIPAddress.InUse`);
- *   no delete of a snapshot an image uses (`InvalidSnapshot.InUse`). A missing resource fails with its
- *   `*.NotFound` code; `describe*` resolve to `undefined` instead.
+ * - EC2 enforces EC2's rules: this adapter sends each call as asked (after checking only that its inputs are
+ *   well-formed: non-empty ids, positive integers, …) and reports EC2's refusal with EC2's code
+ *   (`IncorrectInstanceState`, `IncorrectModificationState`, `VolumeModificationRateExceeded`, `VolumeInUse`,
+ *   `InvalidIPAddress.InUse`, `InvalidSnapshot.InUse`, `*.NotFound`, …). It holds no copy of those rules (they live
+ *   in `@optex/domain`'s `ec2-rules.ts`, which the domain's pre-validation and the simulated fleet apply). Against an
+ *   endpoint that lacks some of them (moto), tests wrap it in `@optex/testing`'s `MotoRulesGateway`.
+ *   `describe*` resolve to `undefined` for a missing resource.
  * - With `dryRun`, the call is sent with `DryRun=true` and *always* rejects: `DryRunOperation` (it would have
- *   succeeded) or `UnauthorizedOperation`, as EC2 answers. EC2's dry run checks permissions, not resource state,
- *   so the state rules above are not applied either. `CreateReservedInstancesListing` has no `DryRun` parameter in
- *   the EC2 API (the SDK drops it): its dry run validates the inputs locally and sends nothing. Should an endpoint
- *   ever perform a dry-run call, the adapter fails with `DryRunIgnored` rather than report success.
+ *   succeeded), or whatever EC2 finds first (`UnauthorizedOperation`, a `*.NotFound`, a rule's code). What EC2 checks
+ *   in a dry run is EC2's business: permissions always, and the request as far as EC2 validates it before acting.
+ *   `CreateReservedInstancesListing` has no `DryRun` parameter in the EC2 API (the SDK drops it): its dry run
+ *   validates the inputs locally and sends nothing. Should an endpoint ever perform a dry-run call, the adapter
+ *   fails with `DryRunIgnored` rather than report success.
  * - Client tokens: with {@link CallOptions.clientToken}, CreateSnapshot, CreateVolume and AllocateAddress tag what
  *   they create {@link CLIENT_TOKEN_TAG} = token (`TagSpecifications`), and the `find*ByClientToken` look-ups find it
  *   with a `tag:optex:client-token` filter; `findReservedInstances` asks `DescribeReservedInstances` by instance type
@@ -131,7 +134,6 @@ interface Ec2Call<T> {
 export class AwsEc2Gateway implements Ec2Gateway {
   private readonly clients = new Map<string, EC2Client>();
   private readonly resilience: Resilience;
-  private readonly clock: Clock;
   private readonly waiterMinDelay: number;
   private readonly waiterMaxDelay: number;
 
@@ -148,7 +150,6 @@ export class AwsEc2Gateway implements Ec2Gateway {
           { cause },
         ),
     });
-    this.clock = options.clock ?? systemClock;
     this.waiterMinDelay = options.waiter?.minDelaySeconds ?? 2;
     this.waiterMaxDelay = options.waiter?.maxDelaySeconds ?? 15;
     if (!(this.waiterMinDelay > 0)) throw new RangeError(`AwsEc2Gateway: waiter.minDelaySeconds must be positive, got ${this.waiterMinDelay}`);
@@ -198,7 +199,6 @@ export class AwsEc2Gateway implements Ec2Gateway {
 
   async stopInstance(ref: ResourceRef, options?: CallOptions): Promise<void> {
     this.checkRef(ref);
-    if (!options?.dryRun) await this.requireInstanceState(ref, 'stopped', ['pending', 'running', 'stopping', 'stopped']);
     await this.mutate({
       ref,
       operation: 'StopInstances',
@@ -210,7 +210,6 @@ export class AwsEc2Gateway implements Ec2Gateway {
 
   async startInstance(ref: ResourceRef, options?: CallOptions): Promise<void> {
     this.checkRef(ref);
-    if (!options?.dryRun) await this.requireInstanceState(ref, 'started', ['stopped', 'pending', 'running']);
     await this.mutate({
       ref,
       operation: 'StartInstances',
@@ -223,7 +222,6 @@ export class AwsEc2Gateway implements Ec2Gateway {
   async modifyInstanceType(ref: ResourceRef, instanceType: string, options?: CallOptions): Promise<void> {
     this.checkRef(ref);
     requireText(instanceType, 'instanceType');
-    if (!options?.dryRun) await this.requireInstanceState(ref, 'modified', ['stopped']);
     await this.mutate({
       ref,
       operation: 'ModifyInstanceAttribute',
@@ -281,22 +279,6 @@ export class AwsEc2Gateway implements Ec2Gateway {
     requireText(target?.volumeType, 'target.volumeType');
     optionalPositiveInteger(target.iops, 'target.iops');
     optionalPositiveInteger(target.throughput, 'target.throughput');
-    if (!options?.dryRun) {
-      const volume = await this.describeVolume(ref);
-      if (volume === undefined) throw ec2Error('InvalidVolume.NotFound', `The volume '${ref.id}' does not exist.`);
-      if (volume.modificationState !== undefined && MODIFICATION_IN_PROGRESS.has(volume.modificationState)) {
-        throw ec2Error('VolumeModificationRateExceeded', `volume ${ref.id} has a modification in progress (${volume.modificationState})`);
-      }
-      if (volume.lastModificationStartedAt !== undefined) {
-        const allowedAt = volume.lastModificationStartedAt.getTime() + VOLUME_MODIFICATION_COOLDOWN_MS;
-        if (this.clock.now().getTime() < allowedAt) {
-          throw ec2Error(
-            'VolumeModificationRateExceeded',
-            `volume ${ref.id} was last modified at ${volume.lastModificationStartedAt.toISOString()}; the next modification is allowed from ${new Date(allowedAt).toISOString()}`,
-          );
-        }
-      }
-    }
     await this.mutate({
       ref,
       operation: 'ModifyVolume',
@@ -318,13 +300,6 @@ export class AwsEc2Gateway implements Ec2Gateway {
 
   async deleteVolume(ref: ResourceRef, options?: CallOptions): Promise<void> {
     this.checkRef(ref);
-    if (!options?.dryRun) {
-      const volume = await this.describeVolume(ref);
-      if (volume === undefined) throw ec2Error('InvalidVolume.NotFound', `The volume '${ref.id}' does not exist.`);
-      if (volume.attachedTo !== undefined || volume.state === 'in-use') {
-        throw ec2Error('VolumeInUse', `Volume ${ref.id} is currently attached to ${volume.attachedTo ?? 'an instance'}`);
-      }
-    }
     await this.mutate({
       ref,
       operation: 'DeleteVolume',
@@ -426,13 +401,6 @@ export class AwsEc2Gateway implements Ec2Gateway {
 
   async deleteSnapshot(ref: ResourceRef, options?: CallOptions): Promise<void> {
     this.checkRef(ref);
-    if (!options?.dryRun) {
-      const snapshot = await this.describeSnapshot(ref);
-      if (snapshot === undefined) throw ec2Error('InvalidSnapshot.NotFound', `The snapshot '${ref.id}' does not exist.`);
-      if (snapshot.usedByImages.length > 0) {
-        throw ec2Error('InvalidSnapshot.InUse', `The snapshot ${ref.id} is currently in use by ${snapshot.usedByImages.join(', ')}`);
-      }
-    }
     await this.mutate({
       ref,
       operation: 'DeleteSnapshot',
@@ -459,13 +427,6 @@ export class AwsEc2Gateway implements Ec2Gateway {
 
   async releaseAddress(ref: ResourceRef, options?: CallOptions): Promise<void> {
     this.checkRef(ref);
-    if (!options?.dryRun) {
-      const address = await this.describeAddress(ref);
-      if (address === undefined) throw ec2Error('InvalidAllocationID.NotFound', `Allocation ID '${ref.id}' not found.`);
-      if (address.associationId !== undefined) {
-        throw ec2Error('InvalidIPAddress.InUse', `Address ${address.publicIp} (${ref.id}) is in use by association ${address.associationId}`);
-      }
-    }
     await this.mutate({
       ref,
       operation: 'ReleaseAddress',
@@ -757,17 +718,6 @@ export class AwsEc2Gateway implements Ec2Gateway {
       throw ec2Error('DryRunIgnored', `${call.operation} was sent with DryRun=true but the endpoint performed it instead of answering DryRunOperation`);
     }
     return result;
-  }
-
-  private async requireInstanceState(ref: ResourceRef, verb: string, allowed: readonly InstanceState[]): Promise<void> {
-    const instance = await this.describeInstance(ref);
-    if (instance === undefined) throw ec2Error('InvalidInstanceID.NotFound', `The instance ID '${ref.id}' does not exist`);
-    if (!allowed.includes(instance.state)) {
-      throw ec2Error(
-        'IncorrectInstanceState',
-        `The instance '${ref.id}' is in state '${instance.state}' and cannot be ${verb} (allowed: ${allowed.join(', ')})`,
-      );
-    }
   }
 
   private async runWaiter(

@@ -128,10 +128,10 @@ describe('examples/', () => {
 
   it('finds every resource in the fleet; pre-validation fails exactly where the README says it does', async () => {
     const failing: Record<string, RegExp> = {
-      'co-ebs-2026-11-0006': /modification in progress/,
-      'finops-ri-2026-11-004': /above the limit price/,
+      'co-ebs-2026-11-0006': /IncorrectModificationState: .* is already being modified/,
+      'finops-ri-2026-11-004': /LimitPriceExceeded: .* greater than the limit price/,
       'co-ec2-2026-11-0004': /is t3\.2xlarge, the recommendation expects t3\.xlarge/,
-      'custodian-ebs-unattached-0002': /is attached to/,
+      'custodian-ebs-unattached-0002': /VolumeInUse: .* attached to/,
     };
     for (const rec of recommendations) {
       const problems = preValidationProblems(rec, await observe(fleet, rec));

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { FLEET_OPERATIONS, normalizeOperation } from './operations';
 import { INSTANCE_TYPE_PATTERN } from './instance-types';
-import { VOLUME_TYPES } from './volume-rules';
+import { VOLUME_TYPES } from '@optex/domain';
 
 // ── Field types ──
 const accountId = z.string().regex(/^[0-9]{12}$/, 'expected a 12-digit AWS account id');

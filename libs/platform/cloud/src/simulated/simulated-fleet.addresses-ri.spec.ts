@@ -85,9 +85,9 @@ describe('SimulatedFleet Reserved Instances', () => {
     ]);
   });
 
-  it('refuses a purchase whose upfront total exceeds the limit price (ReservedInstancesLimitPriceExceeded)', async () => {
+  it('refuses a purchase whose upfront total exceeds the limit price (LimitPriceExceeded)', async () => {
     await expect(sim.purchaseReservedInstancesOffering({ accountId: ACCOUNT, region: REGION, offeringId: 'offer-m5', instanceCount: 3, limitPrice: 1499.99 })).rejects.toEqual(
-      ec2('ReservedInstancesLimitPriceExceeded'),
+      ec2('LimitPriceExceeded'),
     );
     expect(sim.snapshot().simulator.reservedInstances).toEqual([]);
   });

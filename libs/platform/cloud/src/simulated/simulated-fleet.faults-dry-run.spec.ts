@@ -84,14 +84,30 @@ describe('SimulatedFleet dry runs', () => {
     ['purchaseReservedInstancesOffering', (sim) => sim.purchaseReservedInstancesOffering({ accountId: ACCOUNT, region: REGION, offeringId: 'offer-m5', instanceCount: 1 }, dryRun)],
   ];
 
-  it.each(mutatingCalls)('%s with DryRun fails with DryRunOperation, changes nothing and consumes no fault', async (operation, call) => {
-    const faults = [fault('*', operation, 'RequestLimitExceeded', 1)];
-    const sim = SimulatedFleet.fromFleet(fixtureFleet({ faults }));
+  it.each(mutatingCalls)('%s with DryRun fails with DryRunOperation and changes nothing', async (_operation, call) => {
+    const sim = SimulatedFleet.fromFleet(fixtureFleet());
     const before = sim.snapshot();
     const error = await call(sim).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(Ec2Error);
     expect(error).toMatchObject({ awsCode: 'DryRunOperation', transient: false, message: 'DryRunOperation: Request would have succeeded, but DryRun flag is set.' });
     expect(sim.snapshot()).toEqual(before);
+  });
+
+  // A dry run is for finding a missing permission: an injected rejection fails it, and stays for the real call.
+  it.each(mutatingCalls)('%s with DryRun fails with an injected UnauthorizedOperation, which it leaves in place', async (operation, call) => {
+    const sim = SimulatedFleet.fromFleet(fixtureFleet({ faults: [fault('*', operation, 'UnauthorizedOperation', 1)] }));
+    const before = sim.snapshot();
+    await expect(call(sim)).rejects.toEqual(ec2('UnauthorizedOperation'));
+    await expect(call(sim)).rejects.toEqual(ec2('UnauthorizedOperation'));
+    expect(sim.snapshot()).toEqual(before);
+  });
+
+  it('a transient fault fails a dry run and is consumed by it, as by a real call (so retries get past it)', async () => {
+    const sim = SimulatedFleet.fromFleet(fixtureFleet({ faults: [fault('vol-gp2-500', 'ModifyVolume', 'RequestLimitExceeded', 1)] }));
+    await expect(sim.modifyVolume(ref('vol-gp2-500'), { volumeType: 'gp3' }, dryRun)).rejects.toMatchObject({ awsCode: 'RequestLimitExceeded', transient: true });
+    await expect(sim.modifyVolume(ref('vol-gp2-500'), { volumeType: 'gp3' }, dryRun)).rejects.toEqual(ec2('DryRunOperation'));
+    expect(sim.snapshot().faults).toEqual([fault('vol-gp2-500', 'ModifyVolume', 'RequestLimitExceeded', 0)]);
+    await expect(sim.describeVolume(ref('vol-gp2-500'))).resolves.toMatchObject({ volumeType: 'gp2' });
   });
 
   it('createReservedInstancesListing with DryRun fails with DryRunOperation and lists nothing', async () => {
@@ -112,7 +128,7 @@ describe('SimulatedFleet dry runs', () => {
     await expect(sim.stopInstance(ref('i-missing'), dryRun)).rejects.toEqual(ec2('InvalidInstanceID.NotFound'));
     await expect(
       sim.purchaseReservedInstancesOffering({ accountId: ACCOUNT, region: REGION, offeringId: 'offer-m5', instanceCount: 2, limitPrice: 10 }, dryRun),
-    ).rejects.toEqual(ec2('ReservedInstancesLimitPriceExceeded'));
+    ).rejects.toEqual(ec2('LimitPriceExceeded'));
   });
 
   it('accepts a type change of a running instance, as a dry-run rightsize sends it after a dry-run stop', async () => {
@@ -124,9 +140,9 @@ describe('SimulatedFleet dry runs', () => {
     await expect(sim.modifyInstanceType(ref('i-running'), 'm5.large')).rejects.toEqual(ec2('IncorrectInstanceState'));
   });
 
-  it('leaves faults for the real call', async () => {
+  it('fails with a non-transient fault and leaves it for the real call', async () => {
     const sim = SimulatedFleet.fromFleet(fixtureFleet({ faults: [fault('i-running', 'stopInstance', 'IncorrectInstanceState', 1)] }));
-    await expect(sim.stopInstance(ref('i-running'), dryRun)).rejects.toEqual(ec2('DryRunOperation'));
+    await expect(sim.stopInstance(ref('i-running'), dryRun)).rejects.toEqual(ec2('IncorrectInstanceState'));
     await expect(sim.stopInstance(ref('i-running'))).rejects.toEqual(ec2('IncorrectInstanceState'));
     await sim.stopInstance(ref('i-running'));
   });

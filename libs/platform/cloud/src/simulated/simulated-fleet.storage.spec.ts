@@ -99,7 +99,7 @@ describe('SimulatedFleet volumes', () => {
     await expect(sim.modifyVolume(ref('vol-eu', ACCOUNT, OTHER_REGION), { volumeType: 'io1' })).rejects.toEqual(ec2('InvalidParameterValue')); // 3000 > 50 IOPS/GiB × 50
     const small = { accountId: ACCOUNT, region: REGION, availabilityZone: 'us-east-1a', sizeGiB: 10 };
     await expect(sim.createVolume({ ...small, volumeType: 'gp3', iops: 6000 })).rejects.toEqual(ec2('InvalidParameterValue')); // > 500 IOPS per GiB
-    await expect(sim.createVolume({ ...small, volumeType: 'io1' })).rejects.toEqual(ec2('MissingParameter'));
+    await expect(sim.createVolume({ ...small, volumeType: 'io1' })).rejects.toEqual(ec2('InvalidParameterDependency')); // as EC2 (and moto) answer
     await expect(sim.createVolume({ ...small, volumeType: 'st1' })).rejects.toEqual(ec2('InvalidParameterValue')); // st1 starts at 125 GiB
     await expect(sim.createVolume({ ...small, volumeType: 'gp3', iops: 5000, throughput: 1250 })).rejects.toEqual(ec2('InvalidParameterValue'));
     expect(sim.snapshot().volumes.map((v) => [v.id, v.volumeType])).toEqual((fixtureFleet().volumes as Array<{ id: string; volumeType: string }>).map((v) => [v.id, v.volumeType]));

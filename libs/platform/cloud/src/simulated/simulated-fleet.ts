@@ -2,9 +2,31 @@ import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import {
+  addressRecoveryViolation,
+  addressReleaseViolation,
+  gp2Iops,
+  instanceTypeChangeViolation,
+  notFoundViolation,
+  reservedInstancesListingViolation,
+  reservedInstancesPurchaseViolation,
+  snapshotCreationViolation,
+  snapshotDeletionViolation,
+  startInstanceViolation,
+  stopInstanceViolation,
+  volumeCreationViolation,
+  volumeDeletionViolation,
+  volumeModificationViolation,
+  volumePerformance,
+  VOLUME_MODIFICATION_COOLDOWN_MS,
+  type Ec2ResourceKind,
+  type Ec2Violation,
+  type VolumePerformance,
+} from '@optex/domain';
+import {
   CLIENT_TOKEN_TAG,
   ec2Error,
   systemClock,
+  TRANSIENT_EC2_CODES,
   type AccountRegion,
   type AddressInfo,
   type CallOptions,
@@ -31,13 +53,12 @@ import {
   type SnapshotRecord,
   type VolumeRecord,
 } from './fleet-schema';
-import { isKnownInstanceType, vcpusOf } from './instance-types';
+import { vcpusOf } from './instance-types';
 import { normalizeOperation, type FleetOperation } from './operations';
 import { MemoryStateStore, SqliteStateStore, type FleetCall, type StateStore } from './state-store';
-import { gp2Iops, resolveVolumePerformance } from './volume-rules';
 
-/** How long EC2 makes you wait between two modifications of the same volume. */
-export const VOLUME_MODIFICATION_COOLDOWN_MS = 6 * 60 * 60 * 1000;
+/** How long EC2 makes you wait between two modifications of the same volume (the domain's EC2 rule, re-exported). */
+export { VOLUME_MODIFICATION_COOLDOWN_MS };
 
 /** Tag that makes every DryRun call on the tagged resource fail with `UnauthorizedOperation`. */
 export const DRY_RUN_UNAUTHORIZED_TAG = 'optex:dry-run-unauthorized';
@@ -120,14 +141,25 @@ const round2 = (value: number): number => Math.round(value * 100) / 100;
  * A simulated EC2 fleet over a JSON fleet file: an {@link Ec2Gateway} that enforces EC2's rules with
  * AWS's error codes, and the {@link MetricsSource} that goes with it.
  *
+ * - Every rule is the domain's (`@optex/domain` `ec2-rules.ts`: `*Violation` functions); this class only finds the
+ *   resources, applies those rules and performs the effect. A missing resource fails with its `*.NotFound` code;
+ *   `describe*` resolve to `undefined` instead.
  * - Resources belong to an account and region; a ref naming another one does not find them.
  *   Reserved Instances offerings belong to a region only.
- * - State changes are immediate (a stop leaves the instance `stopped`); waiters check the state and
- *   fail with `WaiterTimeout` when it is not the one awaited.
+ * - State changes are immediate (a stop leaves the instance `stopped`, a volume modification is `completed`
+ *   at once and starts the 6-hour cool-down); waiters check the state and fail with `WaiterTimeout` when it is
+ *   not the one awaited.
  * - `faults` in the file make an operation on a resource fail with an error code a number of times,
  *   each failure consuming one (persistently).
- * - With `{dryRun: true}` a mutating call checks everything, consumes no fault, changes nothing and
- *   fails with `DryRunOperation` (or `UnauthorizedOperation`).
+ * - A dry run (`{dryRun: true}`) performs every check a real call would, in the same order — faults, existence,
+ *   permission (`dryRunUnauthorized`, the {@link DRY_RUN_UNAUTHORIZED_TAG} tag), state and EC2's rules — and only
+ *   then fails with `DryRunOperation`; it changes no resource. A fault fails a dry run as it fails a real call. A
+ *   dry run consumes one of the fault's `times` only when the fault's code is transient (throttling, 5xx: it
+ *   happens to the request, and retries must get past it as they would for a real call); a rejection
+ *   (`UnauthorizedOperation`, `Unsupported`, …) is not consumed, so the real call after a dry run meets it too, as
+ *   it would meet a missing permission in EC2.
+ * - One exception, for a dry-run rightsize (whose stop was itself a dry run and left the instance running): a dry
+ *   run of `modifyInstanceType` judges a `running`/`stopping` instance as the stop would have left it.
  */
 export class SimulatedFleet implements Ec2Gateway, MetricsSource {
   private readonly clock: Clock;
@@ -218,9 +250,7 @@ export class SimulatedFleet implements Ec2Gateway, MetricsSource {
   async stopInstance(ref: ResourceRef, options?: CallOptions): Promise<void> {
     return this.mutate('stopInstance', ref, options, ({ state }) => {
       const instance = this.requireInstance(state, ref, options);
-      if (!['running', 'stopping', 'stopped'].includes(instance.state)) {
-        throw ec2Error('IncorrectInstanceState', `The instance '${instance.id}' is not in a state from which it can be stopped (${instance.state}).`);
-      }
+      enforce(stopInstanceViolation(instance));
       this.dryRunGate(options);
       instance.state = 'stopped';
     });
@@ -229,9 +259,7 @@ export class SimulatedFleet implements Ec2Gateway, MetricsSource {
   async startInstance(ref: ResourceRef, options?: CallOptions): Promise<void> {
     return this.mutate('startInstance', ref, options, ({ state }) => {
       const instance = this.requireInstance(state, ref, options);
-      if (!['pending', 'running', 'stopped'].includes(instance.state)) {
-        throw ec2Error('IncorrectInstanceState', `The instance '${instance.id}' is not in a state from which it can be started (${instance.state}).`);
-      }
+      enforce(startInstanceViolation(instance));
       this.dryRunGate(options);
       if (instance.state === 'stopped') instance.state = 'running';
     });
@@ -241,14 +269,8 @@ export class SimulatedFleet implements Ec2Gateway, MetricsSource {
     return this.mutate('modifyInstanceType', ref, options, ({ state }) => {
       const instance = this.requireInstance(state, ref, options);
       // A dry run of a rightsize sends the stop with DryRun too, so the instance is still running here:
-      // like EC2 (whose DryRun checks no state), accept a state the preceding stop would have changed.
-      const stoppable = options?.dryRun === true && (instance.state === 'running' || instance.state === 'stopping');
-      if (instance.state !== 'stopped' && !stoppable) {
-        throw ec2Error('IncorrectInstanceState', `The instance '${instance.id}' is not in the 'stopped' state (it is ${instance.state}).`);
-      }
-      if (!this.knownInstanceTypes(state).has(instanceType) && !isKnownInstanceType(instanceType)) {
-        throw ec2Error('InvalidInstanceAttributeValue', `Value (${instanceType}) for parameter instanceType is invalid. Unknown instance type.`);
-      }
+      // judge it as the preceding stop would have left it.
+      enforce(instanceTypeChangeViolation(instance, instanceType, { knownTypes: this.knownInstanceTypes(state), afterStop: options?.dryRun === true }));
       this.dryRunGate(options);
       const before = instance.instanceType;
       instance.instanceType = instanceType;
@@ -283,23 +305,9 @@ export class SimulatedFleet implements Ec2Gateway, MetricsSource {
   async modifyVolume(ref: ResourceRef, target: { volumeType: string; iops?: number; throughput?: number }, options?: CallOptions): Promise<void> {
     return this.mutate('modifyVolume', ref, options, ({ state, now }) => {
       const volume = this.requireVolume(state, ref, options);
-      if (volume.state !== 'available' && volume.state !== 'in-use') {
-        throw ec2Error('IncorrectState', `Volume '${volume.id}' is in the '${volume.state}' state and cannot be modified.`);
-      }
-      if (volume.modificationState === 'modifying' || volume.modificationState === 'optimizing') {
-        throw ec2Error('IncorrectModificationState', `Volume '${volume.id}' is already being modified (${volume.modificationState}).`);
-      }
-      if (volume.lastModificationStartedAt !== undefined) {
-        const since = now.getTime() - Date.parse(volume.lastModificationStartedAt);
-        if (since < VOLUME_MODIFICATION_COOLDOWN_MS) {
-          throw ec2Error(
-            'VolumeModificationRateExceeded',
-            `You've reached the maximum modification rate per volume limit. Wait at least 6 hours between modifications per EBS volume (${volume.id} was last modified at ${volume.lastModificationStartedAt}).`,
-          );
-        }
-      }
       const current = this.volumeInfo(volume);
-      const result = resolveVolumePerformance(volume.sizeGiB, target, current);
+      enforce(volumeModificationViolation(current, target, now));
+      const result = performanceOf(volume.sizeGiB, target, current);
       this.dryRunGate(options);
       volume.volumeType = result.volumeType;
       this.setPerformance(volume, result);
@@ -311,10 +319,7 @@ export class SimulatedFleet implements Ec2Gateway, MetricsSource {
   async deleteVolume(ref: ResourceRef, options?: CallOptions): Promise<void> {
     return this.mutate('deleteVolume', ref, options, ({ state }) => {
       const volume = this.requireVolume(state, ref, options);
-      if (volume.attachedTo !== undefined || volume.state === 'in-use') {
-        throw ec2Error('VolumeInUse', `Volume ${volume.id} is currently attached to ${volume.attachedTo ?? 'an instance'}.`);
-      }
-      if (volume.state === 'creating') throw ec2Error('IncorrectState', `Volume '${volume.id}' is still being created.`);
+      enforce(volumeDeletionViolation(volume));
       this.dryRunGate(options);
       state.volumes.splice(state.volumes.indexOf(volume), 1);
     });
@@ -322,27 +327,16 @@ export class SimulatedFleet implements Ec2Gateway, MetricsSource {
 
   async createVolume(request: CreateVolumeRequest, options?: CallOptions): Promise<{ volumeId: string }> {
     return this.mutate('createVolume', { accountId: request.accountId, region: request.region, id: request.snapshotId ?? '*' }, options, ({ state }) => {
+      let source: SnapshotRecord | undefined;
       if (request.snapshotId !== undefined) {
-        const snapshot = this.findSnapshot(state, { accountId: request.accountId, region: request.region, id: request.snapshotId });
-        if (!snapshot) throw this.notFound('snapshot', { ...request, id: request.snapshotId });
-        this.authorize(options, snapshot.tags ?? {});
-        if ((snapshot.state ?? 'completed') !== 'completed') {
-          throw ec2Error('IncorrectState', `Snapshot '${snapshot.id}' is ${snapshot.state} and cannot be used to create a volume yet.`);
-        }
-        if (request.sizeGiB < snapshot.sizeGiB) {
-          throw ec2Error('InvalidParameterValue', `Volume of ${request.sizeGiB} GiB is smaller than snapshot '${snapshot.id}' (${snapshot.sizeGiB} GiB).`);
-        }
+        source = this.findSnapshot(state, { accountId: request.accountId, region: request.region, id: request.snapshotId });
+        if (!source) throw this.notFound('snapshot', { ...request, id: request.snapshotId });
+        this.authorize(options, source.tags ?? {});
       } else {
         this.authorize(options, request.tags ?? {});
       }
-      const zone = request.availabilityZone;
-      if (!zone.startsWith(request.region) || !/^[a-z]$/.test(zone.slice(request.region.length))) {
-        throw ec2Error('InvalidZone.NotFound', `The zone '${request.availabilityZone}' does not exist in ${request.region}.`);
-      }
-      if (!Number.isInteger(request.sizeGiB) || request.sizeGiB <= 0) {
-        throw ec2Error('InvalidParameterValue', `Value (${request.sizeGiB}) for parameter size is invalid.`);
-      }
-      const result = resolveVolumePerformance(request.sizeGiB, request);
+      enforce(volumeCreationViolation(request, source && this.snapshotInfo(source)));
+      const result = performanceOf(request.sizeGiB, request);
       this.dryRunGate(options);
       const volumeId = `vol-sim-${++state.simulator.counters.volume}`;
       const volume: VolumeRecord = {
@@ -370,9 +364,7 @@ export class SimulatedFleet implements Ec2Gateway, MetricsSource {
   ): Promise<{ snapshotId: string }> {
     return this.mutate('createSnapshot', volumeRef, options, ({ state }) => {
       const volume = this.requireVolume(state, volumeRef, options);
-      if (volume.state !== 'available' && volume.state !== 'in-use') {
-        throw ec2Error('IncorrectState', `Volume '${volume.id}' is in the '${volume.state}' state.`);
-      }
+      enforce(snapshotCreationViolation(volume));
       this.dryRunGate(options);
       const snapshotId = `snap-sim-${++state.simulator.counters.snapshot}`;
       state.snapshots.push({
@@ -412,9 +404,7 @@ export class SimulatedFleet implements Ec2Gateway, MetricsSource {
       const snapshot = this.findSnapshot(state, ref);
       if (!snapshot) throw this.notFound('snapshot', ref);
       this.authorize(options, snapshot.tags ?? {});
-      if (snapshot.usedByImage !== undefined) {
-        throw ec2Error('InvalidSnapshot.InUse', `The snapshot ${snapshot.id} is currently in use by ${snapshot.usedByImage}.`);
-      }
+      enforce(snapshotDeletionViolation(this.snapshotInfo(snapshot)));
       this.dryRunGate(options);
       state.snapshots.splice(state.snapshots.indexOf(snapshot), 1);
     });
@@ -432,11 +422,9 @@ export class SimulatedFleet implements Ec2Gateway, MetricsSource {
   async releaseAddress(ref: ResourceRef, options?: CallOptions): Promise<void> {
     return this.mutate('releaseAddress', ref, options, ({ state, now }) => {
       const address = state.addresses.find((a) => a.allocationId === ref.id && inScope(a, ref));
-      if (!address) throw ec2Error('InvalidAllocationID.NotFound', `The allocation ID '${ref.id}' does not exist in ${ref.accountId}/${ref.region}.`);
+      if (!address) throw this.notFound('address', ref);
       this.authorize(options, address.tags ?? {});
-      if (address.associationId !== undefined) {
-        throw ec2Error('InvalidIPAddress.InUse', `Address ${address.publicIp} (${address.allocationId}) is in use by association ${address.associationId}.`);
-      }
+      enforce(addressReleaseViolation(address));
       this.dryRunGate(options);
       state.addresses.splice(state.addresses.indexOf(address), 1);
       state.simulator.releasedAddresses.push({
@@ -457,9 +445,7 @@ export class SimulatedFleet implements Ec2Gateway, MetricsSource {
       let recovered = -1;
       if (publicIp !== undefined) {
         recovered = state.simulator.releasedAddresses.findIndex((r) => r.publicIp === publicIp && inScope(r, request));
-        if (inUse.has(publicIp) || recovered < 0) {
-          throw ec2Error('InvalidAddress.NotFound', `Address ${publicIp} is not available to recover in ${request.accountId}/${request.region}.`);
-        }
+        enforce(addressRecoveryViolation(publicIp, { inUse: inUse.has(publicIp), releasedHere: recovered >= 0 }, `${request.accountId}/${request.region}`));
       } else {
         const released = new Set(state.simulator.releasedAddresses.map((r) => r.publicIp));
         for (let host = 1; host < 255 && publicIp === undefined; host++) {
@@ -506,19 +492,8 @@ export class SimulatedFleet implements Ec2Gateway, MetricsSource {
     return this.mutate('purchaseReservedInstancesOffering', { accountId: request.accountId, region: request.region, id: request.offeringId }, options, ({ state, now }) => {
       this.authorize(options, {});
       const offering = state.reservedInstanceOfferings.find((o) => o.offeringId === request.offeringId && o.region === request.region);
-      if (!offering) {
-        throw ec2Error('InvalidReservedInstancesOfferingId.NotFound', `The Reserved Instances offering '${request.offeringId}' does not exist in ${request.region}.`);
-      }
-      if (!Number.isInteger(request.instanceCount) || request.instanceCount <= 0) {
-        throw ec2Error('InvalidParameterValue', `Value (${request.instanceCount}) for parameter instanceCount is invalid: expected a positive integer.`);
-      }
-      const total = offering.fixedPrice * request.instanceCount;
-      if (request.limitPrice !== undefined && total > request.limitPrice + 1e-9) {
-        throw ec2Error(
-          'ReservedInstancesLimitPriceExceeded',
-          `The total upfront price ${total.toFixed(2)} USD (${request.instanceCount} × ${offering.fixedPrice}) exceeds the limit price ${request.limitPrice.toFixed(2)} USD.`,
-        );
-      }
+      if (!offering) throw refusal(notFoundViolation('reserved-instances-offering', request.offeringId, request.region));
+      enforce(reservedInstancesPurchaseViolation(offering, request));
       this.dryRunGate(options);
       const reservedInstancesId = `ri-sim-${++state.simulator.counters.reservedInstances}`;
       state.simulator.reservedInstances.push({
@@ -544,17 +519,9 @@ export class SimulatedFleet implements Ec2Gateway, MetricsSource {
     return this.mutate('createReservedInstancesListing', { accountId: request.accountId, region: request.region, id: request.reservedInstancesId }, options, ({ state, now }) => {
       this.authorize(options, {});
       const purchased = state.simulator.reservedInstances.find((r) => r.reservedInstancesId === request.reservedInstancesId && inScope(r, request));
-      if (!purchased) {
-        throw ec2Error('InvalidReservedInstancesId.NotFound', `The Reserved Instances '${request.reservedInstancesId}' do not exist in ${request.accountId}/${request.region}.`);
-      }
-      const listed = state.simulator.listings.filter((l) => l.reservedInstancesId === purchased.reservedInstancesId).reduce((sum, l) => sum + l.instanceCount, 0);
-      const available = purchased.instanceCount - listed;
-      if (!Number.isInteger(request.instanceCount) || request.instanceCount <= 0 || request.instanceCount > available) {
-        throw ec2Error('InvalidParameterValue', `Value (${request.instanceCount}) for parameter instanceCount is invalid: ${available} of ${purchased.reservedInstancesId} can be listed.`);
-      }
-      if (!Number.isFinite(request.price) || request.price < 0) {
-        throw ec2Error('InvalidParameterValue', `Value (${request.price}) for parameter price is invalid.`);
-      }
+      if (!purchased) throw refusal(notFoundViolation('reserved-instances', request.reservedInstancesId, `${request.accountId}/${request.region}`));
+      const listedCount = state.simulator.listings.filter((l) => l.reservedInstancesId === purchased.reservedInstancesId).reduce((sum, l) => sum + l.instanceCount, 0);
+      enforce(reservedInstancesListingViolation({ reservedInstancesId: purchased.reservedInstancesId, instanceCount: purchased.instanceCount, listedCount }, request));
       this.dryRunGate(options);
       const listingId = `listing-sim-${++state.simulator.counters.listing}`;
       state.simulator.listings.push({
@@ -652,22 +619,24 @@ export class SimulatedFleet implements Ec2Gateway, MetricsSource {
     });
   }
 
-  /** Runs one call through the store: consumes a matching fault first (not in a dry run), then `body`. */
+  /** Runs one call through the store: a matching fault first (see above), then `body`. */
   private perform<T>(operation: FleetOperation, target: CallTarget, options: CallOptions | undefined, mutating: boolean, body: (context: CallContext) => T): T {
     const now = this.clock.now();
     const dryRun = options?.dryRun === true;
     const call = { operation, target, dryRun, mutating, at: now, ...(options?.clientToken !== undefined ? { clientToken: options.clientToken } : {}) };
     return this.store.call(call, ({ state, transaction }) => {
-      if (!dryRun) {
-        const fault = state.faults.find(
-          (f) => f.times > 0 && normalizeOperation(f.operation) === operation && (f.resourceId === target.id || f.resourceId === '*'),
-        );
-        if (fault) {
+      // A matching fault fails the call, dry runs included (a dry run meets what the real call would). It is
+      // consumed (and kept, though the call fails) by a real call, and by a dry run only when its code is transient.
+      const fault = state.faults.find(
+        (f) => f.times > 0 && normalizeOperation(f.operation) === operation && (f.resourceId === target.id || f.resourceId === '*'),
+      );
+      if (fault) {
+        if (!dryRun || TRANSIENT_EC2_CODES.has(fault.error)) {
           transaction.keep('faults', fault, (f) => {
             f.times -= 1;
           });
-          throw ec2Error(fault.error, fault.message ?? `Simulated fault on ${operation} ${target.id} (${fault.times} more to come).`);
         }
+        throw ec2Error(fault.error, fault.message ?? `Simulated fault on ${operation} ${target.id}${dryRun ? ' (dry run)' : ''} (${fault.times} more to come).`);
       }
       return body({ state, now });
     });
@@ -690,9 +659,8 @@ export class SimulatedFleet implements Ec2Gateway, MetricsSource {
     if (options?.dryRun === true) throw ec2Error('DryRunOperation', 'Request would have succeeded, but DryRun flag is set.');
   }
 
-  private notFound(kind: 'instance' | 'volume' | 'snapshot', ref: ResourceRef) {
-    const code = { instance: 'InvalidInstanceID.NotFound', volume: 'InvalidVolume.NotFound', snapshot: 'InvalidSnapshot.NotFound' }[kind];
-    return ec2Error(code, `The ${kind} ID '${ref.id}' does not exist in ${ref.accountId}/${ref.region}.`);
+  private notFound(kind: Ec2ResourceKind, ref: ResourceRef) {
+    return refusal(notFoundViolation(kind, ref.id, `${ref.accountId}/${ref.region}`));
   }
 
   private findInstance(_state: FleetState, ref: ResourceRef): InstanceRecord | undefined {
@@ -770,4 +738,25 @@ export class SimulatedFleet implements Ec2Gateway, MetricsSource {
       tags: { ...(snapshot.tags ?? {}) },
     };
   }
+}
+
+/** The error EC2 answers a refused call with. */
+function refusal(violation: Ec2Violation) {
+  return ec2Error(violation.code, violation.message);
+}
+
+/** Fails the call with the rule's AWS code when an EC2 rule refuses it. */
+function enforce(violation: Ec2Violation | undefined): void {
+  if (violation !== undefined) throw refusal(violation);
+}
+
+/** The figures a create/modify leaves a volume with (the request already passed the rule that refuses invalid ones). */
+function performanceOf(
+  sizeGiB: number,
+  requested: { volumeType: string; iops?: number; throughput?: number },
+  previous?: { volumeType: string; iops?: number; throughput?: number },
+): VolumePerformance {
+  const result = volumePerformance(sizeGiB, requested, previous);
+  if (!result.ok) throw refusal(result.violation);
+  return result.performance;
 }
