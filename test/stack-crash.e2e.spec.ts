@@ -29,7 +29,7 @@ let trialNo = 0;
 beforeAll(async () => {
   ensureBuilt();
   dir = tempDir('stack-crash');
-  const policy = join(dir, 'policy.json');
+  const policy = join(tempDir('stack-crash-policy'), 'policy.json'); // not in the stack's own folder, which stack up owns
   writeFileSync(policy, JSON.stringify({ approval: { autoApprove: { enabled: true, maxLevel: 'CRITICAL', maxMonthlySavings: 100000 } } }));
   stack = await stackUp(dir, { ...ENV, OPTEX_POLICY: policy });
   const moto = stack.cloud.replace(/^aws:/, '');
