@@ -4,3 +4,4 @@ export * from './service-process';
 export * from './health.controller';
 export * from './processing';
 export * from './delayed-gateway';
+export * from './quiescence';
