@@ -1,7 +1,7 @@
 // Benchmark of the embedded engine (what `optex run` does): prints figures and the issue's ratios, asserts nothing.
 //
 //   npm run -s bench:engine -- [--sizes 1000,10000,100000] [--modes dry,real] [--max-parallel N]
-//                              [--store-events N] [--cpu-prof DIR] [--json] [--keep]
+//                              [--store-events N] [--fleet file|sharded] [--cpu-prof DIR] [--json] [--keep]
 //
 // For each size N and mode, a fresh child process generates N modify-volume recommendations (gp2 → gp3,
 // LOW risk, auto-approved) and a simulated fleet of the N matching gp2 volumes in a temp dir, runs the
@@ -11,13 +11,17 @@
 // with bench:store's pattern (1–3 events per append over 1000 streams, expected revisions). Then the
 // ratios the issue targets: throughput at the largest size / at the smallest (≥ 80 %), engine events/s /
 // store append rate (≥ 40 %), dry runs ≥ 1,000 optimizations/s at 10k and 100k, peak RSS ≤ 1 GiB.
+// `--fleet sharded` is a diagnostic: every volume gets its own in-memory simulated fleet, so the
+// figures show the engine without the simulated fleet's cost per call (which grows with the fleet's
+// size while it copies its whole state on each call); the default `file` is what `optex run` uses.
 import { spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SqliteEventStore } from '@optex/event-store';
-import { silentLogger, type ExpectedRevision, type NewEvent } from '@optex/ports';
+import { SimulatedFleet } from '@optex/cloud';
+import { silentLogger, type Ec2Gateway, type ExpectedRevision, type MetricsSource, type NewEvent } from '@optex/ports';
 import { openAdapters, processUntilQuiescent } from '@optex/runtime';
 import { readInput } from '../apps/optex/src/cli/input';
 
@@ -25,12 +29,14 @@ import { readInput } from '../apps/optex/src/cli/input';
 class UsageError extends Error {}
 
 type Mode = 'dry' | 'real';
+type FleetKind = 'file' | 'sharded';
 
 interface Args {
   readonly sizes: readonly number[];
   readonly modes: readonly Mode[];
   readonly maxParallel: number;
   readonly storeEvents: number;
+  readonly fleet: FleetKind;
   readonly cpuProf?: string;
   readonly json: boolean;
   readonly keep: boolean;
@@ -48,6 +54,7 @@ function parseArgs(argv: readonly string[]): Args {
   let maxParallel = 4;
   let storeEvents = 20_000;
   let cpuProf: string | undefined;
+  let fleet: FleetKind = 'file';
   let json = false;
   let keep = false;
   for (let i = 0; i < argv.length; i++) {
@@ -60,12 +67,17 @@ function parseArgs(argv: readonly string[]): Args {
       if (modes.length === 0 || modes.some((m) => m !== 'dry' && m !== 'real')) throw new UsageError('--modes: expected dry, real or dry,real');
     } else if (arg === '--max-parallel') maxParallel = positive(arg, argv[++i]);
     else if (arg === '--store-events') storeEvents = positive(arg, argv[++i]);
+    else if (arg === '--fleet') {
+      const kind = argv[++i];
+      if (kind !== 'file' && kind !== 'sharded') throw new UsageError(`--fleet: expected file or sharded, got ${JSON.stringify(kind ?? '')}`);
+      fleet = kind;
+    }
     else if (arg === '--cpu-prof') {
       cpuProf = argv[++i];
       if (!cpuProf) throw new UsageError('--cpu-prof needs a directory');
-    } else throw new UsageError(`unknown argument ${JSON.stringify(arg)} (expected --sizes N,N, --modes dry,real, --max-parallel N, --store-events N, --cpu-prof DIR, --json, --keep)`);
+    } else throw new UsageError(`unknown argument ${JSON.stringify(arg)} (expected --sizes N,N, --modes dry,real, --max-parallel N, --store-events N, --fleet file|sharded, --cpu-prof DIR, --json, --keep)`);
   }
-  return { sizes, modes, maxParallel, storeEvents, ...(cpuProf ? { cpuProf } : {}), json, keep };
+  return { sizes, modes, maxParallel, storeEvents, fleet, ...(cpuProf ? { cpuProf } : {}), json, keep };
 }
 
 // ── child: one engine run ──
@@ -86,7 +98,40 @@ const ACCOUNT = '111122223333';
 const REGION = 'us-east-1';
 const volumeId = (i: number) => `vol-${i.toString(16).padStart(17, '0')}`;
 
-function writeInputs(dir: string, size: number): { recommendations: string; fleet: string } {
+function volumeOf(i: number) {
+  return { id: volumeId(i), accountId: ACCOUNT, region: REGION, volumeType: 'gp2', sizeGiB: 100, state: 'in-use', attachedTo: 'i-0a1b2c3d4e5f60001', tags: { env: 'dev' } };
+}
+
+/**
+ * Diagnostic gateway: one in-memory simulated fleet per volume, created on first use, each call routed
+ * by its resource id — the simulated fleet's rules, without its per-call cost growing with the fleet.
+ */
+function shardedFleet(): Ec2Gateway & MetricsSource {
+  const shards = new Map<string, SimulatedFleet>();
+  const shardOf = (id: string): SimulatedFleet => {
+    let shard = shards.get(id);
+    if (!shard) {
+      const i = Number.parseInt(id.replace(/^vol-/, ''), 16);
+      shard = SimulatedFleet.fromFleet({ instances: [], volumes: Number.isSafeInteger(i) ? [volumeOf(i)] : [], addresses: [], snapshots: [], reservedInstanceOfferings: [], faults: [] });
+      shards.set(id, shard);
+    }
+    return shard;
+  };
+  return new Proxy({} as Ec2Gateway & MetricsSource, {
+    get(_target, method) {
+      if (typeof (SimulatedFleet.prototype as unknown as Record<string | symbol, unknown>)[method] !== 'function') return undefined;
+      return (...args: unknown[]) => {
+        const first = args[0] as { id?: unknown; volumeId?: unknown } | undefined;
+        const id = typeof first?.id === 'string' ? first.id : typeof first?.volumeId === 'string' ? first.volumeId : '';
+        const shard = shardOf(id) as unknown as Record<string | symbol, (...a: unknown[]) => unknown>;
+        return shard[method].apply(shard, args);
+      };
+    },
+  });
+}
+
+/** Writes `size` recommendations and a fleet file holding their volumes (none with `withVolumes` false: the sharded fleet makes its own). */
+function writeInputs(dir: string, size: number, withVolumes: boolean): { recommendations: string; fleet: string } {
   const recommendations = join(dir, 'recommendations.ndjson');
   const fleet = join(dir, 'fleet.json');
   const lines: string[] = [];
@@ -105,17 +150,19 @@ function writeInputs(dir: string, size: number): { recommendations: string; flee
         currency: 'USD',
       }),
     );
-    volumes.push({ id, accountId: ACCOUNT, region: REGION, volumeType: 'gp2', sizeGiB: 100, state: 'in-use', attachedTo: 'i-0a1b2c3d4e5f60001', tags: { env: 'dev' } });
+    if (withVolumes) volumes.push(volumeOf(i));
   }
   writeFileSync(recommendations, `${lines.join('\n')}\n`);
   writeFileSync(fleet, JSON.stringify({ instances: [], volumes, addresses: [], snapshots: [], reservedInstanceOfferings: [], faults: [] }));
   return { recommendations, fleet };
 }
 
-async function childEngine(size: number, mode: Mode, maxParallel: number, dir: string): Promise<EngineFigures> {
-  const { fleet, recommendations } = writeInputs(dir, size);
+async function childEngine(size: number, mode: Mode, maxParallel: number, fleetKind: FleetKind, dir: string): Promise<EngineFigures> {
+  const { fleet, recommendations } = writeInputs(dir, size, fleetKind === 'file');
   const input = await readInput(recommendations);
-  const adapters = await openAdapters({ store: `sqlite:${join(dir, 'events.db')}`, bus: 'memory', cloud: `simulated:${fleet}` }, silentLogger, { maxParallel });
+  const opened = await openAdapters({ store: `sqlite:${join(dir, 'events.db')}`, bus: 'memory', cloud: `simulated:${fleet}` }, silentLogger, { maxParallel });
+  const sharded = fleetKind === 'sharded' ? shardedFleet() : undefined;
+  const adapters = sharded ? { ...opened, ec2: sharded, metricsSource: sharded } : opened;
   try {
     const started = performance.now();
     const result = await processUntilQuiescent(adapters, { input, dryRun: mode === 'dry', progress: (line) => process.stderr.write(`  [${size} ${mode}] ${line}\n`) });
@@ -227,20 +274,22 @@ const num = (n: number) => n.toLocaleString('en-US');
 async function main(): Promise<void> {
   const argv = process.argv.slice(2);
   if (argv[0] === '--child') {
-    const figures = argv[1] === 'store' ? await childStore(Number(argv[2]), argv[3]) : await childEngine(Number(argv[2]), argv[3] as Mode, Number(argv[4]), argv[5]);
+    const figures = argv[1] === 'store' ? await childStore(Number(argv[2]), argv[3]) : await childEngine(Number(argv[2]), argv[3] as Mode, Number(argv[4]), argv[5] as FleetKind, argv[6]);
     process.stdout.write(`${JSON.stringify(figures)}\n`);
     return;
   }
   const args = parseArgs(argv);
   const log = (line: string) => (args.json ? undefined : process.stderr.write(`${line}\n`));
-  log(`bench:engine — embedded default (SQLite store, in-memory bus, simulated fleet), modify-volume, max parallel ${args.maxParallel}, ${process.version}`);
+  log(
+    `bench:engine — embedded default (SQLite store, in-memory bus, ${args.fleet === 'file' ? 'simulated fleet' : 'simulated fleet sharded per volume (diagnostic)'}), modify-volume, max parallel ${args.maxParallel}, ${process.version}`,
+  );
   const store = runChild(args, ['store', String(args.storeEvents)], 'store-append') as StoreFigures;
   log(`  store append (bench:store pattern, ${num(store.events)} events): ${num(store.appendEventsPerSecond)} events/s`);
   const runs: EngineFigures[] = [];
   for (const mode of args.modes) {
     for (const size of args.sizes) {
       log(`  running ${num(size)} ${mode === 'dry' ? 'dry runs' : 'real runs'} …`);
-      const r = runChild(args, ['engine', String(size), mode, String(args.maxParallel)], `engine-${mode}-${size}`) as EngineFigures;
+      const r = runChild(args, ['engine', String(size), mode, String(args.maxParallel), args.fleet], `engine-${mode}-${size}`) as EngineFigures;
       runs.push(r);
       log(
         `    ${(r.wallMs / 1000).toFixed(1)} s, ${num(r.optimizationsPerSecond)} optimizations/s, ${num(r.eventsPerSecond)} events/s (${num(r.events)} events), peak RSS ${mib(r.peakRssBytes)} MiB — ${Object.entries(r.byStatus)
@@ -264,7 +313,7 @@ async function main(): Promise<void> {
     };
   });
   if (args.json) {
-    process.stdout.write(`${JSON.stringify({ node: process.version, maxParallel: args.maxParallel, store, runs, ratios })}\n`);
+    process.stdout.write(`${JSON.stringify({ node: process.version, maxParallel: args.maxParallel, fleet: args.fleet, store, runs, ratios })}\n`);
     return;
   }
   const rows = [['mode', 'N', 'wall s', 'opt/s', 'events', 'events/s', 'peak RSS MiB'], ...runs.map((r) => [r.mode, num(r.size), (r.wallMs / 1000).toFixed(1), num(r.optimizationsPerSecond), num(r.events), num(r.eventsPerSecond), String(mib(r.peakRssBytes))])];
