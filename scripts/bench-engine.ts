@@ -124,7 +124,7 @@ function shardedFleet(): Ec2Gateway & MetricsSource {
         const first = args[0] as { id?: unknown; volumeId?: unknown } | undefined;
         const id = typeof first?.id === 'string' ? first.id : typeof first?.volumeId === 'string' ? first.volumeId : '';
         const shard = shardOf(id) as unknown as Record<string | symbol, (...a: unknown[]) => unknown>;
-        return shard[method].apply(shard, args);
+        return shard[method](...args);
       };
     },
   });
