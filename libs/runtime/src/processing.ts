@@ -98,36 +98,36 @@ export function recordKey(raw: string, index: number): string {
 /**
  * Waits for a fixed point: the bus idle, the relay caught up, the scheduler's tick done, the bus idle
  * again and no event observed in between; then asks {@link isQuiescent}. Otherwise waits for the
- * next observed event (or 50 ms) and looks again.
+ * next observed event (or 50 ms) and looks again. Progress lines come from a timer reading its counters.
  */
 async function untilQuiescent(engine: EngineHandle, tracker: QuiescenceTracker, options: ProcessOptions): Promise<void> {
   const { bus } = engine.adapters;
   const started = Date.now();
-  const every = options.progressEveryMs ?? 2000;
   const stallMs = options.stallMs ?? 250;
   const caughtUp = async () => (await engine.relay?.caughtUp()) ?? true;
-  let lastReport = started;
-  for (;;) {
-    await bus.idle?.();
-    const before = tracker.counts().events;
-    let relayCaughtUp = await caughtUp();
-    if (relayCaughtUp) {
-      await engine.scheduler?.settled();
+  const progress = options.progress;
+  const timer = progress ? setInterval(() => progress(tracker.progressLine(Date.now() - started)), options.progressEveryMs ?? 2000) : undefined;
+  try {
+    for (;;) {
       await bus.idle?.();
-      relayCaughtUp = tracker.counts().events === before && (await caughtUp());
+      const before = tracker.counts().events;
+      let relayCaughtUp = await caughtUp();
+      if (relayCaughtUp) {
+        await engine.scheduler?.settled();
+        await bus.idle?.();
+        relayCaughtUp = tracker.counts().events === before && (await caughtUp());
+      }
+      const signals = {
+        relayCaughtUp,
+        schedulerBusy: engine.scheduler?.busy() ?? false,
+        waitingForLater: engine.scheduler?.waitingUntil() !== undefined,
+        quietMs: tracker.quietMs,
+      };
+      if (isQuiescent(tracker.counts(), signals, stallMs)) return;
+      await tracker.changed(50);
     }
-    const signals = {
-      relayCaughtUp,
-      schedulerBusy: engine.scheduler?.busy() ?? false,
-      waitingForLater: engine.scheduler?.waitingUntil() !== undefined,
-      quietMs: tracker.quietMs,
-    };
-    if (isQuiescent(tracker.counts(), signals, stallMs)) return;
-    if (options.progress && Date.now() - lastReport >= every) {
-      lastReport = Date.now();
-      options.progress(tracker.progressLine(lastReport - started));
-    }
-    await tracker.changed(50);
+  } finally {
+    if (timer) clearInterval(timer);
   }
 }
 
