@@ -187,6 +187,28 @@ describe('dry run', () => {
   });
 });
 
+describe('text report of a large run', () => {
+  it('prints the first rows and how many more, the summary of all, and --output holds the full --json report', async () => {
+    const dir = tempDir('rows');
+    const output = join(dir, 'out', 'report.json');
+    const args = ['run', FIXTURE, '--store', `sqlite:${join(dir, 'events.db')}`, '--cloud', `simulated:${FLEET}`, '--dry-run'];
+    const result = await optex([...args, '--rows', '2', '--output', output]);
+    expect(result.code).toBe(0);
+    const full = JSON.parse(readFileSync(output, 'utf8')) as Report;
+    const total = full.optimizations.length;
+    expect(total).toBeGreaterThan(2);
+    const tableRows = result.stdout.split('\n').filter((line) => full.optimizations.some((o) => line.startsWith(o.optimizationId.slice(0, 8))));
+    expect(tableRows).toHaveLength(2);
+    expect(result.stdout).toContain(`… and ${total - 2} more optimizations (all of them are in ${output})`);
+    expect(result.stdout).toContain(`Received ${full.summary.received} recommendations`);
+    expect(full.rejected.length).toBeGreaterThan(0);
+
+    const again = await optex(['resume', '--store', `sqlite:${join(dir, 'events.db')}`, '--cloud', `simulated:${FLEET}`, '--json', '--output', join(dir, 'resume.json')]);
+    expect(again.code).toBe(0);
+    expect(JSON.parse(readFileSync(join(dir, 'resume.json'), 'utf8'))).toEqual(json<Report>(again));
+  });
+});
+
 describe('bad invocations exit 2 with one line naming the problem', () => {
   it.each([
     [['run', 'no/such/file.json', '--store', 'memory:'], /no\/such\/file\.json/],
@@ -196,6 +218,7 @@ describe('bad invocations exit 2 with one line naming the problem', () => {
     [['run', FIXTURE, '--store', 'mysql://x'], /--store/],
     [['run', FIXTURE, '--store', 'memory:', '--cloud', 'gcp'], /--cloud/],
     [['run', FIXTURE, '--store', 'memory:', '--policy', 'no-policy.json'], /--policy/],
+    [['run', FIXTURE, '--store', 'memory:', '--rows', 'some'], /--rows/],
     [['frobnicate'], /frobnicate/],
   ])('optex %j', async (args, pattern) => {
     const result = await optex(args as string[]);

@@ -37,11 +37,37 @@ export function byPriority(a: QueuedItem, b: QueuedItem): number {
   );
 }
 
-/** Group key of an item in a grouped mode; groups run one after another. */
-function groupOf(mode: BatchMode, item: QueuedItem): string {
+/** Group key of an item in a grouped mode (resource type / account+region); groups run one after another. `''` in the other modes. */
+export function dispatchGroupOf(mode: BatchMode, item: QueuedItem): string {
   if (mode === 'resource-grouped') return item.resourceType;
   if (mode === 'region-grouped') return item.regionKey;
   return '';
+}
+
+/** How many more items of a batch may start now: 0 before `notBefore`, else the mode's limit minus its active items, capped by `globalCapacity`. */
+export function dispatchRoom(batch: Pick<BatchPlan, 'mode' | 'maxParallel' | 'notBefore'>, activeInBatch: number, now: Date, globalCapacity = Infinity): number {
+  if (now.getTime() < Date.parse(batch.notBefore)) return 0;
+  const limit = batch.mode === 'sequential' ? 1 : Math.max(1, batch.maxParallel);
+  return Math.max(0, Math.min(limit - activeInBatch, globalCapacity));
+}
+
+/**
+ * Takes up to `room` items from `candidates` (already in {@link byPriority} order and, in a grouped
+ * mode, already of the current group), skipping any whose resource is busy; an item taken makes its
+ * resource busy for the ones after it. Stops reading `candidates` as soon as `room` items are taken,
+ * so a caller can pass a lazy iterator over a long queue.
+ */
+export function takeDispatches(candidates: Iterable<QueuedItem>, isBusy: (resourceKey: string) => boolean, room: number): QueuedItem[] {
+  const chosen: QueuedItem[] = [];
+  if (room <= 0) return chosen;
+  const taken = new Set<string>();
+  for (const c of candidates) {
+    if (taken.has(c.resourceKey) || isBusy(c.resourceKey)) continue;
+    chosen.push(c);
+    taken.add(c.resourceKey);
+    if (chosen.length >= room) break;
+  }
+  return chosen;
 }
 
 /**
@@ -53,26 +79,17 @@ function groupOf(mode: BatchMode, item: QueuedItem): string {
  *   next group starts only when the current one has finished.
  * Always: nothing before `notBefore`; never two active on one resource (`busyKeys` holds the
  * resource keys active anywhere, in any batch); at most `globalCapacity` more starts overall.
+ * (The scheduler service applies the same rules incrementally with {@link dispatchRoom},
+ * {@link dispatchGroupOf} and {@link takeDispatches} over queues it keeps sorted.)
  */
 export function selectDispatches(batch: BatchPlan, now: Date, busyKeys: ReadonlySet<string>, globalCapacity = Infinity): QueuedItem[] {
-  if (now.getTime() < Date.parse(batch.notBefore)) return [];
-  const limit = batch.mode === 'sequential' ? 1 : Math.max(1, batch.maxParallel);
-  let room = Math.min(limit - batch.active.length, globalCapacity);
+  const room = dispatchRoom(batch, batch.active.length, now, globalCapacity);
   if (room <= 0) return [];
   let candidates = [...batch.queued].sort(byPriority);
   if (batch.mode === 'resource-grouped' || batch.mode === 'region-grouped') {
-    const current = batch.active.length > 0 ? groupOf(batch.mode, batch.active[0]) : candidates.length > 0 ? groupOf(batch.mode, candidates[0]) : undefined;
-    candidates = candidates.filter((c) => groupOf(batch.mode, c) === current);
+    const current = batch.active.length > 0 ? dispatchGroupOf(batch.mode, batch.active[0]) : candidates.length > 0 ? dispatchGroupOf(batch.mode, candidates[0]) : undefined;
+    candidates = candidates.filter((c) => dispatchGroupOf(batch.mode, c) === current);
   }
-  const busy = new Set(busyKeys);
-  for (const a of batch.active) busy.add(a.resourceKey);
-  const chosen: QueuedItem[] = [];
-  for (const c of candidates) {
-    if (room <= 0) break;
-    if (busy.has(c.resourceKey)) continue;
-    chosen.push(c);
-    busy.add(c.resourceKey);
-    room--;
-  }
-  return chosen;
+  const inBatch = new Set(batch.active.map((a) => a.resourceKey));
+  return takeDispatches(candidates, (key) => busyKeys.has(key) || inBatch.has(key), room);
 }

@@ -1,7 +1,7 @@
 import 'reflect-metadata';
 import { Module, type DynamicModule, type INestApplication, type LoggerService } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import { TOPICS, type Logger } from '@optex/ports';
+import { TOPICS, type Logger, type RecordedEvent } from '@optex/ports';
 import { BusServer, LogRelay } from '@optex/messaging';
 import { EngineModule, SERVICE_GROUPS, type EngineAdapters, type ServiceName } from '@optex/engine';
 import { RiskAssessorModule } from '@optex/risk-assessor';
@@ -40,6 +40,8 @@ export interface EngineAppOptions {
   readonly extraModules?: DynamicModule['module'][];
   /** Poison-message limit per delivery. @defaultValue 5 */
   readonly maxAttempts?: number;
+  /** Called with each event the relay published (e.g. to track quiescence). */
+  readonly onPublished?: (event: RecordedEvent) => void;
 }
 
 /**
@@ -72,7 +74,7 @@ export async function startEngine(adapters: EngineAdapters, options: EngineAppOp
   await app.startAllMicroservices();
   let relay: LogRelay | undefined;
   if (options.relay ?? true) {
-    relay = new LogRelay(adapters.store, adapters.bus, { logger: adapters.logger });
+    relay = new LogRelay(adapters.store, adapters.bus, { logger: adapters.logger, ...(options.onPublished ? { onPublished: options.onPublished } : {}) });
     await relay.start();
   }
   const scheduler = options.services.includes('scheduler') ? app.get(SchedulerService) : undefined;

@@ -5,3 +5,4 @@ export * from './health.controller';
 export * from './processing';
 export * from './delayed-gateway';
 export * from './crash-points';
+export * from './quiescence';

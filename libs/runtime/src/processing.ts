@@ -13,6 +13,7 @@ import {
 import { HEADERS, TOPICS, type BusMessage, type EventStore } from '@optex/ports';
 import { OptimizationProjection, type EngineAdapters } from '@optex/engine';
 import { ALL_SERVICES, startEngine, type EngineHandle } from './engine-app';
+import { QuiescenceTracker, isQuiescent } from './quiescence';
 
 /** Recommendations read from one input (a file, stdin). */
 export interface InputRecords {
@@ -40,23 +41,31 @@ export interface RunReport {
 export interface ProcessOptions {
   readonly input?: InputRecords;
   readonly dryRun: boolean;
-  /** Progress lines (stderr) for long runs. */
+  /** Progress lines (stderr) for long runs, about every `progressEveryMs`. */
   readonly progress?: (line: string) => void;
+  /** @defaultValue 2000 */
+  readonly progressEveryMs?: number;
+  /** How long nothing may happen before unsettled optimizations count as stuck (see {@link isQuiescent}). @defaultValue 250 */
+  readonly stallMs?: number;
 }
 
 /**
  * Runs the five services in this process until the work is quiescent: every optimization is
- * terminal, awaiting approval, or waiting for a later `notBefore`.
+ * terminal, awaiting approval, or waiting for a later `notBefore`, nothing is in flight on the bus
+ * and the relay has published everything recorded. It knows from a {@link QuiescenceTracker} fed
+ * by the relay's published events (counters, no polling of the store), and builds the report from
+ * that same read model.
  */
 export async function processUntilQuiescent(adapters: EngineAdapters, options: ProcessOptions): Promise<RunReport> {
-  const engine = await startEngine(adapters, { services: ALL_SERVICES });
+  const tracker = await QuiescenceTracker.load(adapters.store);
+  const engine = await startEngine(adapters, { services: ALL_SERVICES, onPublished: (event) => tracker.observe(event) });
   try {
     if (options.input) {
       await adapters.bus.publish(recommendationMessages(options.input, options.dryRun));
     }
-    await untilQuiescent(engine, options.progress);
+    await untilQuiescent(engine, tracker, options);
     const waitingUntil = engine.scheduler?.waitingUntil();
-    return { ...(await report(adapters.store, options.input)), ...(waitingUntil ? { waitingUntil: waitingUntil.toISOString() } : {}) };
+    return { ...(await report(adapters.store, options.input, tracker.projection)), ...(waitingUntil ? { waitingUntil: waitingUntil.toISOString() } : {}) };
   } finally {
     await engine.stop();
   }
@@ -86,49 +95,60 @@ export function recordKey(raw: string, index: number): string {
   return `record-${index}`;
 }
 
-async function untilQuiescent(engine: EngineHandle, progress?: (line: string) => void): Promise<void> {
-  const { bus, store } = engine.adapters;
+/**
+ * Waits for a fixed point: the bus idle, the relay caught up, the scheduler's tick done, the bus idle
+ * again and no event observed in between; then asks {@link isQuiescent}. Otherwise waits for the
+ * next observed event (or 50 ms) and looks again. Progress lines come from a timer reading its counters.
+ */
+async function untilQuiescent(engine: EngineHandle, tracker: QuiescenceTracker, options: ProcessOptions): Promise<void> {
+  const { bus } = engine.adapters;
   const started = Date.now();
-  let lastReport = started;
-  let stable = 0;
-  let lastHead = -1n;
-  for (;;) {
-    await bus.idle?.();
-    await new Promise((r) => setTimeout(r, 15));
-    const head = await headPosition(store);
-    const caughtUp = (await engine.relay?.caughtUp()) ?? true;
-    const schedulerBusy = engine.scheduler?.busy() ?? false;
-    stable = caughtUp && !schedulerBusy && head === lastHead ? stable + 1 : 0;
-    lastHead = head;
-    if (stable >= 3) return;
-    if (progress && Date.now() - lastReport > 2000) {
-      lastReport = Date.now();
-      const states = (await OptimizationProjection.load(store)).all();
-      const done = states.filter((s) => ['completed', 'dry-run-completed', 'denied', 'expired', 'cancelled', 'failed', 'rolled-back', 'rollback-failed', 'awaiting-approval'].includes(s.status)).length;
-      progress(`… ${done}/${states.length} optimizations settled after ${((Date.now() - started) / 1000).toFixed(0)} s`);
+  const stallMs = options.stallMs ?? 250;
+  const caughtUp = async () => (await engine.relay?.caughtUp()) ?? true;
+  const progress = options.progress;
+  const timer = progress ? setInterval(() => progress(tracker.progressLine(Date.now() - started)), options.progressEveryMs ?? 2000) : undefined;
+  try {
+    for (;;) {
+      await bus.idle?.();
+      const before = tracker.counts().events;
+      let relayCaughtUp = await caughtUp();
+      if (relayCaughtUp) {
+        await engine.scheduler?.settled();
+        await bus.idle?.();
+        relayCaughtUp = tracker.counts().events === before && (await caughtUp());
+      }
+      const signals = {
+        relayCaughtUp,
+        schedulerBusy: engine.scheduler?.busy() ?? false,
+        waitingForLater: engine.scheduler?.waitingUntil() !== undefined,
+        quietMs: tracker.quietMs,
+      };
+      if (isQuiescent(tracker.counts(), signals, stallMs)) return;
+      await tracker.changed(50);
     }
+  } finally {
+    if (timer) clearInterval(timer);
   }
 }
 
-async function headPosition(store: EventStore): Promise<bigint> {
-  for await (const e of store.readAll({ direction: 'backwards', maxCount: 1 })) return e.position.commit;
-  return -1n;
-}
-
-/** The report of a run (`input` given: that input's optimizations) or of the whole store. */
-export async function report(store: EventStore, input?: InputRecords): Promise<RunReport> {
-  const projection = await OptimizationProjection.load(store);
+/**
+ * The report of a run (`input` given: that input's optimizations) or of the whole store. `projection`
+ * is a read model already up to date with the store (else it is rebuilt from the log).
+ */
+export async function report(store: EventStore, input?: InputRecords, projection?: OptimizationProjection): Promise<RunReport> {
+  projection ??= await OptimizationProjection.load(store);
   const inRun = (deliveryId: string) => !input || deliveryId.startsWith(`${input.deliveryPrefix}:`);
   const rejectedEvents = (await store.readStream(REJECTED_STREAM)).map((e) => e.data as RecommendationRejected['data']).filter((d) => inRun(d.deliveryId));
   const duplicates = (await store.readStream(DUPLICATES_STREAM)).map((e) => e.data as RecommendationDuplicated['data']).filter((d) => inRun(d.deliveryId));
   let states = projection.all();
   if (input) {
-    const ids: string[] = [];
+    const ids = new Set<string>();
     for (const raw of input.records) {
       const id = idOf(raw);
-      if (id && !ids.includes(id)) ids.push(id);
+      if (id) ids.add(id);
     }
-    states = ids.map((id) => projection.get(id)).filter((s) => s !== undefined);
+    const known = projection;
+    states = [...ids].map((id) => known.get(id)).filter((s) => s !== undefined);
   }
   const optimizations = states.map(viewOf);
   const summary = summarize(optimizations, { rejected: rejectedEvents.length, duplicates: duplicates.length });

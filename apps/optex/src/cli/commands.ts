@@ -1,3 +1,5 @@
+import { mkdir, writeFile } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
 import { OPTIMIZATION_STREAM_PREFIX, optimizationStream, summarize, viewOf, DomainError, BATCH_MODES, type BatchMode } from '@optex/domain';
 import { TOPICS, type EventStore, type Logger } from '@optex/ports';
 import { OptimizationProjection } from '@optex/engine';
@@ -8,7 +10,7 @@ import { existsSync } from 'node:fs';
 import { FleetFileError, SimulatedFleet, stateFileFor } from '@optex/cloud';
 import { readInput } from './input';
 
-import { fleetText, optimizationsTable, reportText, summaryText, table, toJson } from './format';
+import { DEFAULT_REPORT_ROWS, fleetText, optimizationsTable, reportText, summaryText, table, toJson } from './format';
 
 export interface Io {
   out(text: string): void;
@@ -18,6 +20,10 @@ export interface Io {
 
 export interface RunFlags extends AdapterFlags {
   readonly json?: boolean;
+  /** Write the full report (the `--json` document) to this file. */
+  readonly output?: string;
+  /** Rows of each table in the text report. */
+  readonly rows?: string;
   readonly dryRun?: boolean;
   readonly batchMode?: string;
   readonly maxParallel?: string;
@@ -37,9 +43,18 @@ function engineOptions(flags: RunFlags) {
   return { batchMode, maxParallel, ...(notBefore ? { notBefore } : {}) };
 }
 
+function reportRows(flags: RunFlags): number {
+  if (flags.rows === undefined) return DEFAULT_REPORT_ROWS;
+  const rows = Number(flags.rows);
+  if (!Number.isInteger(rows) || rows < 0) throw new UsageError(`--rows: expected a whole number ≥ 0, got ${JSON.stringify(flags.rows)}`);
+  return rows;
+}
+
 /** `run FILE` and `resume`: process until quiescent and print the report. */
 export async function runCommand(io: Io, file: string | undefined, flags: RunFlags): Promise<number> {
   const options = engineOptions(flags);
+  const maxRows = reportRows(flags);
+  if (flags.output !== undefined && !flags.output.trim()) throw new UsageError('--output: the file name is empty');
   const input = file === undefined ? undefined : await readInput(file);
   const adapters = await openAdapters(flags, io.logger, options);
   try {
@@ -49,11 +64,21 @@ export async function runCommand(io: Io, file: string | undefined, flags: RunFla
       dryRun: flags.dryRun ?? false,
       progress: flags.json ? undefined : (line) => io.err(line),
     });
+    if (flags.output) await writeReport(flags.output, toJson(result));
     if (flags.json) io.out(toJson(result));
-    else io.out(`${reportText(result)}\nDone in ${((Date.now() - started) / 1000).toFixed(1)} s. Store: ${flags.store}`);
+    else io.out(`${reportText(result, { maxRows, ...(flags.output ? { outputFile: flags.output } : {}) })}\nDone in ${((Date.now() - started) / 1000).toFixed(1)} s. Store: ${flags.store}`);
     return 0;
   } finally {
     await adapters.close();
+  }
+}
+
+async function writeReport(file: string, json: string): Promise<void> {
+  try {
+    await mkdir(dirname(resolve(file)), { recursive: true });
+    await writeFile(file, `${json}\n`);
+  } catch (error) {
+    throw new UsageError(`--output: cannot write ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
   }
 }
 

@@ -51,9 +51,27 @@ export function summaryText(s: Summary): string {
   ].join('\n');
 }
 
-export function reportText(r: RunReport): string {
-  const parts = [optimizationsTable(r.optimizations)];
-  if (r.rejected.length) parts.push(`Rejected input:\n${rejectedTable(r.rejected)}`);
+/** How many rows of each table the text report of `run`/`resume` prints. @defaultValue 50 */
+export const DEFAULT_REPORT_ROWS = 50;
+
+export interface ReportTextOptions {
+  /** Rows of each table to print (the rest is counted, not printed). @defaultValue {@link DEFAULT_REPORT_ROWS} */
+  readonly maxRows?: number;
+  /** Where the full report was written (`--output`), to point at it. */
+  readonly outputFile?: string;
+}
+
+/**
+ * The text report of `run`/`resume`: the optimizations table (its first `maxRows` rows, then how many
+ * more), rejected input likewise, the summary and what to do next. `--json` or `--output FILE` give everything.
+ */
+export function reportText(r: RunReport, options: ReportTextOptions = {}): string {
+  const maxRows = options.maxRows ?? DEFAULT_REPORT_ROWS;
+  const more = (count: number, what: string) =>
+    `… and ${count} more ${what} (${options.outputFile ? `all of them are in ${options.outputFile}` : 'print them all with --json, or write them to a file with --output FILE'}).`;
+  const parts = [optimizationsTable(r.optimizations.slice(0, maxRows))];
+  if (r.optimizations.length > maxRows) parts[0] += `\n${more(r.optimizations.length - maxRows, 'optimizations')}`;
+  if (r.rejected.length) parts.push(`Rejected input:\n${rejectedTable(r.rejected.slice(0, maxRows))}${r.rejected.length > maxRows ? `\n${more(r.rejected.length - maxRows, 'rejected records')}` : ''}`);
   parts.push(summaryText(r.summary));
   const pending = r.optimizations.filter((o) => o.status === 'awaiting-approval');
   if (pending.length) parts.push(`${pending.length} awaiting approval: optex approve <OPTIMIZATION-ID> --by NAME, then optex resume.`);

@@ -17,6 +17,8 @@ function engineFlags(cmd: Command): Command {
     .addOption(new Option('--batch-mode <mode>', 'sequential, parallel, resource-grouped, region-grouped').default('parallel'))
     .addOption(new Option('--max-parallel <n>', 'most executions at once').default('4'))
     .option('--not-before <time>', 'start nothing before this ISO-8601 time')
+    .option('--output <file>', 'also write the full report (the --json document) to this file')
+    .addOption(new Option('--rows <n>', 'rows of each table in the text report (the rest is counted)').default('50'))
     .addOption(jsonOption());
 }
 

@@ -50,23 +50,30 @@ export class ApprovalService implements OnApplicationBootstrap, OnApplicationShu
 
   async onEvent(event: IntegrationEvent): Promise<void> {
     const state = this.projection.apply(event);
-    this.updateGauge();
+    if (state) this.updateGauge();
     if (event.type === 'RiskAssessed' && state) await this.decide(state.optimizationId, event.id);
   }
 
   /** Decides every assessed-but-undecided optimization and expires overdue requests (after a restart). */
   async recover(): Promise<void> {
-    for (const s of this.projection.all()) {
-      if (s.status === 'received' && s.risk && !s.approval.mode) await this.decide(s.optimizationId, `recover:${s.optimizationId}`);
+    for (const id of [...this.projection.idsByStatus('received')]) {
+      const s = this.projection.get(id);
+      if (s?.status === 'received' && s.risk && !s.approval.mode) await this.decide(s.optimizationId, `recover:${s.optimizationId}`);
     }
     await this.sweep();
   }
 
-  /** Expires approval requests past their deadline. */
+  /** Expires approval requests past their deadline. Looks only at the optimizations awaiting approval (the projection's index). */
   async sweep(): Promise<void> {
     const now = this.clock.now();
-    for (const s of this.projection.all()) {
-      if (s.status !== 'awaiting-approval' || !s.approval.expiresAt || Date.parse(s.approval.expiresAt) > now.getTime()) continue;
+    const overdue: string[] = [];
+    for (const id of this.projection.idsByStatus('awaiting-approval')) {
+      const expiresAt = this.projection.get(id)?.approval.expiresAt;
+      if (expiresAt && Date.parse(expiresAt) <= now.getTime()) overdue.push(id);
+    }
+    for (const id of overdue) {
+      const s = this.projection.get(id);
+      if (!s || s.status !== 'awaiting-approval' || !s.approval.expiresAt) continue;
       const result = await handleCommand(this.store, optimizationStream(s.optimizationId), optimizationDecider, { type: 'ExpireApproval', data: {}, metadata: { now } }, this.context(`expire:${s.approval.expiresAt}`, s.recommendation));
       this.track(result.events);
       this.projection.set(s.optimizationId, result.state, result.revision);
@@ -96,7 +103,7 @@ export class ApprovalService implements OnApplicationBootstrap, OnApplicationShu
   }
 
   private updateGauge(): void {
-    this.metrics.pendingApprovals.set(this.projection.all().filter((s) => s.status === 'awaiting-approval').length);
+    this.metrics.pendingApprovals.set(this.projection.countByStatus('awaiting-approval'));
   }
 
   private context(causationKey: string, rec: Parameters<typeof resourceKeyOf>[0]) {

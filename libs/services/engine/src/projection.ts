@@ -1,21 +1,49 @@
 import {
+  ACTIVE_EXECUTION_STATUSES,
   OPTIMIZATION_STREAM_PREFIX,
   optimizationDecider,
   type OptimizationEvent,
   type OptimizationState,
+  type OptimizationStatus,
 } from '@optex/domain';
 import type { EventStore, RecordedEvent } from '@optex/ports';
+import { resourceKeyOf } from './resource';
 
 export type KnownOptimization = Exclude<OptimizationState, { status: 'initial' }>;
 
 /**
+ * Called after an optimization's state changed (`before` is undefined the first time it is known).
+ * Listeners run synchronously inside `apply`/`set` and must not call them again.
+ */
+export type OptimizationChangeListener = (after: KnownOptimization, before: KnownOptimization | undefined) => void;
+
+interface Entry {
+  state: OptimizationState;
+  revision: bigint;
+  /** Cached `<accountId>/<region>/<resourceId>` of the recommendation (it never changes). */
+  resourceKey?: string;
+}
+
+const ACTIVE = new Set<string>(ACTIVE_EXECUTION_STATUSES);
+const EMPTY: ReadonlySet<string> = new Set();
+
+/**
  * Every optimization's state, folded from the log: the read model the scheduler, the approval
- * sweep, recovery and the CLI share. Feed it events in stream order (`apply`), or rebuild it from
- * the store (`load`). Events at or below a stream's known revision are ignored, so replays and
- * redeliveries are harmless.
+ * sweep, the executor's per-resource check, recovery and the CLI share. Feed it events in stream
+ * order (`apply`), or rebuild it from the store (`load`). Events at or below a stream's known
+ * revision are ignored, so replays and redeliveries are harmless.
+ *
+ * Indexed: every change costs O(1) and keeps, per status, the set of ids (so counts and "all
+ * awaiting approval" need no scan), and per resource key the optimizations actively executing on
+ * it (statuses `scheduled`, `executing`, `validating`, `rolling-back`). Only {@link all} walks
+ * every optimization.
  */
 export class OptimizationProjection {
-  private readonly states = new Map<string, { state: OptimizationState; revision: bigint }>();
+  private readonly entries = new Map<string, Entry>();
+  private readonly byStatus = new Map<OptimizationStatus, Set<string>>();
+  private readonly activeByResource = new Map<string, Set<string>>();
+  private activeTotal = 0;
+  private readonly listeners: OptimizationChangeListener[] = [];
 
   /** Rebuilds from the whole log. */
   static async load(store: EventStore): Promise<OptimizationProjection> {
@@ -28,24 +56,141 @@ export class OptimizationProjection {
   apply(event: Pick<RecordedEvent, 'stream' | 'revision' | 'type' | 'data'>): KnownOptimization | undefined {
     if (!event.stream.startsWith(OPTIMIZATION_STREAM_PREFIX)) return undefined;
     const id = event.stream.slice(OPTIMIZATION_STREAM_PREFIX.length);
-    const current = this.states.get(id) ?? { state: optimizationDecider.initialState(), revision: -1n };
-    if (event.revision <= current.revision) return undefined;
-    const state = optimizationDecider.evolve(current.state, { type: event.type, data: event.data } as OptimizationEvent);
-    this.states.set(id, { state, revision: event.revision });
+    const current = this.entries.get(id);
+    if (current && event.revision <= current.revision) return undefined;
+    const state = optimizationDecider.evolve(current?.state ?? optimizationDecider.initialState(), { type: event.type, data: event.data } as OptimizationEvent);
+    this.put(id, current, state, event.revision);
     return state.status === 'initial' ? undefined : (state as KnownOptimization);
   }
 
-  /** Replaces one optimization's state (after the caller folded the stream itself). */
+  /**
+   * Replaces one optimization's state (after the caller folded the stream itself, e.g. from a command's
+   * result). Ignored when the projection already holds a later revision of that stream.
+   */
   set(optimizationId: string, state: OptimizationState, revision: bigint): void {
-    this.states.set(optimizationId, { state, revision });
+    const current = this.entries.get(optimizationId);
+    if (current && revision < current.revision) return;
+    this.put(optimizationId, current, state, revision);
   }
 
   get(optimizationId: string): KnownOptimization | undefined {
-    const s = this.states.get(optimizationId)?.state;
+    const s = this.entries.get(optimizationId)?.state;
     return s && s.status !== 'initial' ? (s as KnownOptimization) : undefined;
   }
 
+  /** Revision of the last event applied to an optimization's stream, or undefined when unknown. */
+  revisionOf(optimizationId: string): bigint | undefined {
+    return this.entries.get(optimizationId)?.revision;
+  }
+
+  /** Every known optimization, in the order first seen. O(n): for reports and recovery, not per event. */
   all(): KnownOptimization[] {
-    return [...this.states.values()].map((s) => s.state).filter((s): s is KnownOptimization => s.status !== 'initial');
+    const out: KnownOptimization[] = [];
+    for (const e of this.entries.values()) if (e.state.status !== 'initial') out.push(e.state as KnownOptimization);
+    return out;
+  }
+
+  /** How many optimizations are known. */
+  get size(): number {
+    let n = 0;
+    for (const ids of this.byStatus.values()) n += ids.size;
+    return n;
+  }
+
+  /** How many optimizations are in `status`. O(1). */
+  countByStatus(status: OptimizationStatus): number {
+    return this.byStatus.get(status)?.size ?? 0;
+  }
+
+  /** Ids of the optimizations in `status` (a live view: copy it before changing the projection while iterating). */
+  idsByStatus(status: OptimizationStatus): ReadonlySet<string> {
+    return this.byStatus.get(status) ?? EMPTY;
+  }
+
+  /** How many optimizations are scheduled, executing, validating or rolling back. O(1). */
+  activeCount(): number {
+    return this.activeTotal;
+  }
+
+  /**
+   * The optimizations actively executing on a resource — status `scheduled`, `executing`,
+   * `validating`, `rolling-back` or `reconciliation-needed` (`ACTIVE_EXECUTION_STATUSES`) — as this projection last saw them.
+   * O(number returned). The executor passes the others (all but the one it drives) to the domain's
+   * pre-validation as "optimizations active on the same resource"; the scheduler never dispatches
+   * onto a key for which this is non-empty.
+   *
+   * @param resourceKey `<accountId>/<region>/<resourceId>` ({@link resourceKeyOf} of the recommendation).
+   * @returns the active optimizations on that resource, in no particular order; empty when none.
+   */
+  activeOnResource(resourceKey: string): KnownOptimization[] {
+    const ids = this.activeByResource.get(resourceKey);
+    if (!ids) return [];
+    const out: KnownOptimization[] = [];
+    for (const id of ids) {
+      const s = this.get(id);
+      if (s) out.push(s);
+    }
+    return out;
+  }
+
+  /** True when some optimization is actively executing on `resourceKey` (see {@link activeOnResource}). O(1). */
+  isResourceBusy(resourceKey: string): boolean {
+    return (this.activeByResource.get(resourceKey)?.size ?? 0) > 0;
+  }
+
+  /** `<accountId>/<region>/<resourceId>` of an optimization, computed once and cached; undefined when unknown. */
+  resourceKeyOf(optimizationId: string): string | undefined {
+    const entry = this.entries.get(optimizationId);
+    if (!entry || entry.state.status === 'initial') return undefined;
+    return (entry.resourceKey ??= resourceKeyOf((entry.state as KnownOptimization).recommendation));
+  }
+
+  /** Registers a listener called after every change of state (see {@link OptimizationChangeListener}); returns a function that removes it. */
+  onChange(listener: OptimizationChangeListener): () => void {
+    this.listeners.push(listener);
+    return () => {
+      const i = this.listeners.indexOf(listener);
+      if (i >= 0) this.listeners.splice(i, 1);
+    };
+  }
+
+  private put(id: string, current: Entry | undefined, state: OptimizationState, revision: bigint): void {
+    const before = current?.state;
+    const entry: Entry = current ?? { state, revision };
+    entry.state = state;
+    entry.revision = revision;
+    if (!current) this.entries.set(id, entry);
+    const from = before && before.status !== 'initial' ? before.status : undefined;
+    const to = state.status !== 'initial' ? state.status : undefined;
+    if (from !== to) {
+      if (from) this.byStatus.get(from)?.delete(id);
+      if (to) {
+        let ids = this.byStatus.get(to);
+        if (!ids) this.byStatus.set(to, (ids = new Set()));
+        ids.add(id);
+      }
+      const wasActive = from !== undefined && ACTIVE.has(from);
+      const isActive = to !== undefined && ACTIVE.has(to);
+      if (wasActive !== isActive) {
+        const key = to ? (entry.resourceKey ??= resourceKeyOf((state as KnownOptimization).recommendation)) : entry.resourceKey;
+        if (key !== undefined) {
+          if (isActive) {
+            let ids = this.activeByResource.get(key);
+            if (!ids) this.activeByResource.set(key, (ids = new Set()));
+            ids.add(id);
+            this.activeTotal++;
+          } else {
+            const ids = this.activeByResource.get(key);
+            if (ids?.delete(id)) this.activeTotal--;
+            if (ids && ids.size === 0) this.activeByResource.delete(key);
+          }
+        }
+      }
+    }
+    if (to && this.listeners.length > 0) {
+      const after = state as KnownOptimization;
+      const prior = from ? (before as KnownOptimization) : undefined;
+      for (const listener of this.listeners) listener(after, prior);
+    }
   }
 }

@@ -135,10 +135,8 @@ export class ExecutorService implements OnApplicationBootstrap, OnModuleDestroy 
         return move.command;
       case 'pre-validate': {
         const observed = await observeResource(this.gateway, this.metricsSource, s.recommendation, { from: new Date(now.getTime() - this.options.validationWindowMs), to: now });
-        const key = resourceKeyOf(s.recommendation);
         const activeOnResource = this.projection
-          .all()
-          .filter((o) => o.optimizationId !== s.optimizationId && resourceKeyOf(o.recommendation) === key)
+          .activeOnResource(resourceKeyOf(s.recommendation))
           .map((o) => ({ optimizationId: o.optimizationId, action: o.recommendation.action.type, status: o.status }));
         return { type: 'RecordPreValidation', data: { ...(observed ? { observed } : {}), activeOnResource }, metadata: meta };
       }

@@ -1,2 +1,3 @@
 export * from './scheduler.module';
 export * from './scheduler.service';
+export * from './scheduler-queue';

@@ -1,4 +1,4 @@
-import { Server, type CustomTransportStrategy } from '@nestjs/microservices';
+import { Server, type CustomTransportStrategy, type MessageHandler } from '@nestjs/microservices';
 import { lastValueFrom, defaultIfEmpty } from 'rxjs';
 import {
   HEADERS,
@@ -38,6 +38,8 @@ export interface BusServerOptions {
 export class BusServer extends Server implements CustomTransportStrategy {
   private consumer?: Consumer;
   private readonly log: Logger;
+  /** Handler per topic, looked up once (Nest's lookup parses the pattern as JSON first, and throws, on every call). */
+  private readonly handlers = new Map<string, MessageHandler | null>();
 
   constructor(
     private readonly bus: Bus,
@@ -70,7 +72,8 @@ export class BusServer extends Server implements CustomTransportStrategy {
   }
 
   private async outcomeOf(delivery: Delivery): Promise<HandlerOutcome> {
-    const handler = this.getHandlerByPattern(`${this.options.group}/${delivery.topic}`);
+    let handler = this.handlers.get(delivery.topic);
+    if (handler === undefined) this.handlers.set(delivery.topic, (handler = this.getHandlerByPattern(`${this.options.group}/${delivery.topic}`) ?? null));
     if (!handler) return { kind: 'dead-letter', reason: `no handler for topic ${delivery.topic} in group ${this.options.group}` };
     let payload: unknown;
     try {

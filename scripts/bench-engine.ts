@@ -1,0 +1,336 @@
+// Benchmark of the embedded engine (what `optex run` does): prints figures and the issue's ratios, asserts nothing.
+//
+//   npm run -s bench:engine -- [--sizes 1000,10000,100000] [--modes dry,real] [--max-parallel N]
+//                              [--store-events N] [--fleet file|sharded] [--cpu-prof DIR] [--json] [--keep]
+//
+// For each size N and mode, a fresh child process generates N modify-volume recommendations (gp2 → gp3,
+// LOW risk, auto-approved) and a simulated fleet of the N matching gp2 volumes in a temp dir, runs the
+// engine in-process exactly as `optex run [--dry-run]` does (SQLite store, in-memory bus, simulated
+// fleet, the runtime's processUntilQuiescent) and reports wall time, optimizations/s, events/s and its
+// own peak RSS (process.resourceUsage().maxRSS). Another child measures the SQLite store's append rate
+// with bench:store's pattern (1–3 events per append over 1000 streams, expected revisions). Then the
+// ratios the issue targets: throughput at the largest size / at the smallest (≥ 80 %), engine events/s /
+// store append rate (≥ 40 %), dry runs ≥ 1,000 optimizations/s at 10k and 100k, peak RSS ≤ 1 GiB.
+// `--fleet sharded` is a diagnostic: every volume gets its own in-memory simulated fleet, so the
+// figures show the engine without the simulated fleet's cost per call (which grows with the fleet's
+// size while it copies its whole state on each call); the default `file` is what `optex run` uses.
+import { spawnSync } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { SqliteEventStore } from '@optex/event-store';
+import { SimulatedFleet } from '@optex/cloud';
+import { silentLogger, type Ec2Gateway, type ExpectedRevision, type MetricsSource, type NewEvent } from '@optex/ports';
+import { openAdapters, processUntilQuiescent } from '@optex/runtime';
+import { readInput } from '../apps/optex/src/cli/input';
+
+/** A bad command line (exit code 2). */
+class UsageError extends Error {}
+
+type Mode = 'dry' | 'real';
+type FleetKind = 'file' | 'sharded';
+
+interface Args {
+  readonly sizes: readonly number[];
+  readonly modes: readonly Mode[];
+  readonly maxParallel: number;
+  readonly storeEvents: number;
+  readonly fleet: FleetKind;
+  readonly cpuProf?: string;
+  readonly json: boolean;
+  readonly keep: boolean;
+}
+
+function positive(flag: string, value: string | undefined): number {
+  const n = Number(value);
+  if (!Number.isSafeInteger(n) || n < 1) throw new UsageError(`${flag} needs a positive integer, got ${JSON.stringify(value ?? '')}`);
+  return n;
+}
+
+function parseArgs(argv: readonly string[]): Args {
+  let sizes: number[] = [1000, 10_000, 100_000];
+  let modes: Mode[] = ['dry', 'real'];
+  let maxParallel = 4;
+  let storeEvents = 20_000;
+  let cpuProf: string | undefined;
+  let fleet: FleetKind = 'file';
+  let json = false;
+  let keep = false;
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    if (arg === '--json') json = true;
+    else if (arg === '--keep') keep = true;
+    else if (arg === '--sizes') sizes = (argv[++i] ?? '').split(',').map((s) => positive('--sizes', s.replace(/_/g, '')));
+    else if (arg === '--modes') {
+      modes = (argv[++i] ?? '').split(',') as Mode[];
+      if (modes.length === 0 || modes.some((m) => m !== 'dry' && m !== 'real')) throw new UsageError('--modes: expected dry, real or dry,real');
+    } else if (arg === '--max-parallel') maxParallel = positive(arg, argv[++i]);
+    else if (arg === '--store-events') storeEvents = positive(arg, argv[++i]);
+    else if (arg === '--fleet') {
+      const kind = argv[++i];
+      if (kind !== 'file' && kind !== 'sharded') throw new UsageError(`--fleet: expected file or sharded, got ${JSON.stringify(kind ?? '')}`);
+      fleet = kind;
+    }
+    else if (arg === '--cpu-prof') {
+      cpuProf = argv[++i];
+      if (!cpuProf) throw new UsageError('--cpu-prof needs a directory');
+    } else throw new UsageError(`unknown argument ${JSON.stringify(arg)} (expected --sizes N,N, --modes dry,real, --max-parallel N, --store-events N, --fleet file|sharded, --cpu-prof DIR, --json, --keep)`);
+  }
+  return { sizes, modes, maxParallel, storeEvents, fleet, ...(cpuProf ? { cpuProf } : {}), json, keep };
+}
+
+// ── child: one engine run ──
+
+interface EngineFigures {
+  readonly kind: 'engine';
+  readonly size: number;
+  readonly mode: Mode;
+  readonly wallMs: number;
+  readonly optimizationsPerSecond: number;
+  readonly events: number;
+  readonly eventsPerSecond: number;
+  readonly peakRssBytes: number;
+  readonly byStatus: Record<string, number>;
+}
+
+const ACCOUNT = '111122223333';
+const REGION = 'us-east-1';
+const volumeId = (i: number) => `vol-${i.toString(16).padStart(17, '0')}`;
+
+function volumeOf(i: number) {
+  return { id: volumeId(i), accountId: ACCOUNT, region: REGION, volumeType: 'gp2', sizeGiB: 100, state: 'in-use', attachedTo: 'i-0a1b2c3d4e5f60001', tags: { env: 'dev' } };
+}
+
+/**
+ * Diagnostic gateway: one in-memory simulated fleet per volume, created on first use, each call routed
+ * by its resource id — the simulated fleet's rules, without its per-call cost growing with the fleet.
+ */
+function shardedFleet(): Ec2Gateway & MetricsSource {
+  const shards = new Map<string, SimulatedFleet>();
+  const shardOf = (id: string): SimulatedFleet => {
+    let shard = shards.get(id);
+    if (!shard) {
+      const i = Number.parseInt(id.replace(/^vol-/, ''), 16);
+      shard = SimulatedFleet.fromFleet({ instances: [], volumes: Number.isSafeInteger(i) ? [volumeOf(i)] : [], addresses: [], snapshots: [], reservedInstanceOfferings: [], faults: [] });
+      shards.set(id, shard);
+    }
+    return shard;
+  };
+  return new Proxy({} as Ec2Gateway & MetricsSource, {
+    get(_target, method) {
+      if (typeof (SimulatedFleet.prototype as unknown as Record<string | symbol, unknown>)[method] !== 'function') return undefined;
+      return (...args: unknown[]) => {
+        const first = args[0] as { id?: unknown; volumeId?: unknown } | undefined;
+        const id = typeof first?.id === 'string' ? first.id : typeof first?.volumeId === 'string' ? first.volumeId : '';
+        const shard = shardOf(id) as unknown as Record<string | symbol, (...a: unknown[]) => unknown>;
+        return shard[method](...args);
+      };
+    },
+  });
+}
+
+/** Writes `size` recommendations and a fleet file holding their volumes (none with `withVolumes` false: the sharded fleet makes its own). */
+function writeInputs(dir: string, size: number, withVolumes: boolean): { recommendations: string; fleet: string } {
+  const recommendations = join(dir, 'recommendations.ndjson');
+  const fleet = join(dir, 'fleet.json');
+  const lines: string[] = [];
+  const volumes: unknown[] = [];
+  for (let i = 0; i < size; i++) {
+    const id = volumeId(i);
+    lines.push(
+      JSON.stringify({
+        recommendationId: `bench-${i}`,
+        source: 'bench-engine',
+        accountId: ACCOUNT,
+        region: REGION,
+        resource: { type: 'ec2:volume', id, tags: { env: 'dev' }, monthlyCost: 10 },
+        action: { type: 'modify-volume', targetVolumeType: 'gp3' },
+        estimatedMonthlySavings: 2,
+        currency: 'USD',
+      }),
+    );
+    if (withVolumes) volumes.push(volumeOf(i));
+  }
+  writeFileSync(recommendations, `${lines.join('\n')}\n`);
+  writeFileSync(fleet, JSON.stringify({ instances: [], volumes, addresses: [], snapshots: [], reservedInstanceOfferings: [], faults: [] }));
+  return { recommendations, fleet };
+}
+
+async function childEngine(size: number, mode: Mode, maxParallel: number, fleetKind: FleetKind, dir: string): Promise<EngineFigures> {
+  const { fleet, recommendations } = writeInputs(dir, size, fleetKind === 'file');
+  const input = await readInput(recommendations);
+  const opened = await openAdapters({ store: `sqlite:${join(dir, 'events.db')}`, bus: 'memory', cloud: `simulated:${fleet}` }, silentLogger, { maxParallel });
+  const sharded = fleetKind === 'sharded' ? shardedFleet() : undefined;
+  const adapters = sharded ? { ...opened, ec2: sharded, metricsSource: sharded } : opened;
+  try {
+    const started = performance.now();
+    const result = await processUntilQuiescent(adapters, { input, dryRun: mode === 'dry', progress: (line) => process.stderr.write(`  [${size} ${mode}] ${line}\n`) });
+    const wallMs = performance.now() - started;
+    let events = 0;
+    for await (const e of adapters.store.readAll()) if (!e.stream.startsWith('relay-checkpoint-')) events++;
+    return {
+      kind: 'engine',
+      size,
+      mode,
+      wallMs: Math.round(wallMs),
+      optimizationsPerSecond: Math.round((size / wallMs) * 1000),
+      events,
+      eventsPerSecond: Math.round((events / wallMs) * 1000),
+      peakRssBytes: process.resourceUsage().maxRSS * 1024,
+      byStatus: result.summary.byStatus as Record<string, number>,
+    };
+  } finally {
+    await adapters.close();
+  }
+}
+
+// ── child: the store's own append rate (bench:store's pattern) ──
+
+interface StoreFigures {
+  readonly kind: 'store';
+  readonly events: number;
+  readonly appendEventsPerSecond: number;
+}
+
+function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function sampleEvent(stream: number, revision: number, random: () => number): NewEvent {
+  return {
+    id: randomUUID(),
+    type: 'ExecutionStepCompleted',
+    data: {
+      optimizationId: `opt-${stream}`,
+      recommendationId: `rec-${stream}`,
+      accountId: ACCOUNT,
+      region: REGION,
+      resourceId: volumeId(stream),
+      action: { type: 'modify-volume', targetVolumeType: 'gp3' },
+      estimatedMonthlySavings: Math.round(random() * 50_000) / 100,
+      at: new Date(Date.UTC(2026, 0, 1) + revision * 60_000).toISOString(),
+      note: 'step completed within the maintenance window',
+    },
+    metadata: { schemaVersion: 1, causationId: randomUUID(), correlationId: `corr-${stream}`, recordedBy: 'bench-engine' },
+  };
+}
+
+async function childStore(events: number, dir: string): Promise<StoreFigures> {
+  const store = SqliteEventStore.open(join(dir, 'append.db'));
+  try {
+    const random = prng(42);
+    const revisions = new Map<number, number>();
+    let appended = 0;
+    const started = performance.now();
+    while (appended < events) {
+      const stream = Math.floor(random() * 1000);
+      const count = Math.min(1 + Math.floor(random() * 3), events - appended);
+      const last = revisions.get(stream);
+      const expected: ExpectedRevision = last === undefined ? 'no_stream' : BigInt(last);
+      const first = last === undefined ? 0 : last + 1;
+      const result = await store.appendToStream(`optimization-${stream}`, Array.from({ length: count }, (_, i) => sampleEvent(stream, first + i, random)), expected);
+      revisions.set(stream, Number(result.nextExpectedRevision));
+      appended += count;
+    }
+    const ms = performance.now() - started;
+    return { kind: 'store', events: appended, appendEventsPerSecond: Math.round((appended / ms) * 1000) };
+  } finally {
+    await store.close();
+  }
+}
+
+// ── parent ──
+
+function runChild(args: Args, childArgs: string[], label: string): EngineFigures | StoreFigures {
+  const dir = mkdtempSync(join(tmpdir(), 'optex-bench-engine-'));
+  const nodeArgs = args.cpuProf ? ['--cpu-prof', '--cpu-prof-dir', args.cpuProf, '--cpu-prof-name', `${label}.cpuprofile`] : [];
+  try {
+    const child = spawnSync(process.execPath, [...nodeArgs, __filename, '--child', ...childArgs, dir], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', args.json ? 'ignore' : 'inherit'],
+      maxBuffer: 64 * 1024 * 1024,
+      env: { ...process.env, OPTEX_LOG_LEVEL: 'silent' },
+    });
+    if (child.status !== 0) throw new Error(`${label}: child exited with ${child.status ?? child.signal}`);
+    return JSON.parse(child.stdout.trim().split('\n').pop() ?? '') as EngineFigures | StoreFigures;
+  } finally {
+    if (args.keep) process.stderr.write(`  ${label}: kept ${dir}\n`);
+    else rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const pct = (a: number, b: number) => (b > 0 ? Math.round((a / b) * 1000) / 10 : NaN);
+const mib = (bytes: number) => Math.round(bytes / 1024 / 1024);
+const num = (n: number) => n.toLocaleString('en-US');
+
+async function main(): Promise<void> {
+  const argv = process.argv.slice(2);
+  if (argv[0] === '--child') {
+    const figures = argv[1] === 'store' ? await childStore(Number(argv[2]), argv[3]) : await childEngine(Number(argv[2]), argv[3] as Mode, Number(argv[4]), argv[5] as FleetKind, argv[6]);
+    process.stdout.write(`${JSON.stringify(figures)}\n`);
+    return;
+  }
+  const args = parseArgs(argv);
+  const log = (line: string) => (args.json ? undefined : process.stderr.write(`${line}\n`));
+  log(
+    `bench:engine — embedded default (SQLite store, in-memory bus, ${args.fleet === 'file' ? 'simulated fleet' : 'simulated fleet sharded per volume (diagnostic)'}), modify-volume, max parallel ${args.maxParallel}, ${process.version}`,
+  );
+  const store = runChild(args, ['store', String(args.storeEvents)], 'store-append') as StoreFigures;
+  log(`  store append (bench:store pattern, ${num(store.events)} events): ${num(store.appendEventsPerSecond)} events/s`);
+  const runs: EngineFigures[] = [];
+  for (const mode of args.modes) {
+    for (const size of args.sizes) {
+      log(`  running ${num(size)} ${mode === 'dry' ? 'dry runs' : 'real runs'} …`);
+      const r = runChild(args, ['engine', String(size), mode, String(args.maxParallel), args.fleet], `engine-${mode}-${size}`) as EngineFigures;
+      runs.push(r);
+      log(
+        `    ${(r.wallMs / 1000).toFixed(1)} s, ${num(r.optimizationsPerSecond)} optimizations/s, ${num(r.eventsPerSecond)} events/s (${num(r.events)} events), peak RSS ${mib(r.peakRssBytes)} MiB — ${Object.entries(r.byStatus)
+          .map(([k, v]) => `${k} ${v}`)
+          .join(', ')}`,
+      );
+    }
+  }
+  const ratios = args.modes.map((mode) => {
+    const of = runs.filter((r) => r.mode === mode).sort((x, y) => x.size - y.size);
+    const small = of[0];
+    const large = of[of.length - 1];
+    return {
+      mode,
+      throughputLargestVsSmallestPct: pct(large.optimizationsPerSecond, small.optimizationsPerSecond),
+      engineEventsVsStoreAppendPct: pct(Math.max(...of.map((r) => r.eventsPerSecond)), store.appendEventsPerSecond),
+      engineEventsVsStoreAppendAtLargestPct: pct(large.eventsPerSecond, store.appendEventsPerSecond),
+      peakRssAtLargestMiB: mib(large.peakRssBytes),
+      largest: large.size,
+      smallest: small.size,
+    };
+  });
+  if (args.json) {
+    process.stdout.write(`${JSON.stringify({ node: process.version, maxParallel: args.maxParallel, fleet: args.fleet, store, runs, ratios })}\n`);
+    return;
+  }
+  const rows = [['mode', 'N', 'wall s', 'opt/s', 'events', 'events/s', 'peak RSS MiB'], ...runs.map((r) => [r.mode, num(r.size), (r.wallMs / 1000).toFixed(1), num(r.optimizationsPerSecond), num(r.events), num(r.eventsPerSecond), String(mib(r.peakRssBytes))])];
+  const widths = rows[0].map((_, i) => Math.max(...rows.map((row) => row[i].length)));
+  const out = [''];
+  for (const row of rows) out.push(`  ${row.map((c, i) => (i < 1 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ')}`);
+  out.push('', `  store append rate: ${num(store.appendEventsPerSecond)} events/s`);
+  for (const r of ratios) {
+    const dryTarget = r.mode === 'dry' ? runs.filter((x) => x.mode === 'dry' && x.size >= 10_000).map((x) => `${num(x.size)}: ${num(x.optimizationsPerSecond)}/s ${x.optimizationsPerSecond >= 1000 ? 'ok' : 'BELOW'}`) : [];
+    out.push(
+      `  ${r.mode}: throughput at ${num(r.largest)} / at ${num(r.smallest)} = ${r.throughputLargestVsSmallestPct} % (target ≥ 80 %); engine events/s / store append = ${r.engineEventsVsStoreAppendPct} % best, ${r.engineEventsVsStoreAppendAtLargestPct} % at ${num(r.largest)} (target ≥ 40 %); peak RSS at ${num(r.largest)} = ${r.peakRssAtLargestMiB} MiB (target ≤ 1024)${dryTarget.length ? `; dry ≥ 1,000/s at ${dryTarget.join(', ')}` : ''}`,
+    );
+  }
+  process.stdout.write(`${out.join('\n')}\n`);
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`bench-engine: ${error instanceof Error ? error.message : String(error)}\n`);
+  process.exitCode = error instanceof UsageError ? 2 : 1;
+});
