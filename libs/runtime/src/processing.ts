@@ -1,6 +1,7 @@
 import {
   DUPLICATES_STREAM,
   REJECTED_STREAM,
+  parseStoredEvent,
   summarize,
   viewOf,
   optimizationIdFor,
@@ -138,8 +139,8 @@ async function untilQuiescent(engine: EngineHandle, tracker: QuiescenceTracker, 
 export async function report(store: EventStore, input?: InputRecords, projection?: OptimizationProjection): Promise<RunReport> {
   projection ??= await OptimizationProjection.load(store);
   const inRun = (deliveryId: string) => !input || deliveryId.startsWith(`${input.deliveryPrefix}:`);
-  const rejectedEvents = (await store.readStream(REJECTED_STREAM)).map((e) => e.data as RecommendationRejected['data']).filter((d) => inRun(d.deliveryId));
-  const duplicates = (await store.readStream(DUPLICATES_STREAM)).map((e) => e.data as RecommendationDuplicated['data']).filter((d) => inRun(d.deliveryId));
+  const rejectedEvents = (await store.readStream(REJECTED_STREAM)).map((e) => (parseStoredEvent(e) as RecommendationRejected).data).filter((d) => inRun(d.deliveryId));
+  const duplicates = (await store.readStream(DUPLICATES_STREAM)).map((e) => (parseStoredEvent(e) as RecommendationDuplicated).data).filter((d) => inRun(d.deliveryId));
   let states = projection.all();
   if (input) {
     const ids = new Set<string>();

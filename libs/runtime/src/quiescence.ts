@@ -66,7 +66,7 @@ export class QuiescenceTracker {
 
   /** Feeds one published event (the relay's `onPublished`). */
   observe(event: Pick<RecordedEvent, 'stream' | 'revision' | 'type' | 'data'>): void {
-    this.projection.apply(event);
+    this.projection.applyRelayed(event);
     this.eventCount++;
     this.lastEventAt = Date.now();
     for (const wake of this.waiters.splice(0)) wake();

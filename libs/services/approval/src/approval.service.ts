@@ -49,7 +49,7 @@ export class ApprovalService implements OnApplicationBootstrap, OnApplicationShu
   }
 
   async onEvent(event: IntegrationEvent): Promise<void> {
-    const state = this.projection.apply(event);
+    const state = this.projection.applyRelayed(event);
     if (state) this.updateGauge();
     if (event.type === 'RiskAssessed' && state) await this.decide(state.optimizationId, event.id);
   }

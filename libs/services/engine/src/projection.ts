@@ -5,6 +5,7 @@ import {
   type OptimizationEvent,
   type OptimizationState,
   type OptimizationStatus,
+  parseStoredEvent,
 } from '@optex/domain';
 import type { EventStore, RecordedEvent } from '@optex/ports';
 import { resourceKeyOf } from './resource';
@@ -52,14 +53,30 @@ export class OptimizationProjection {
     return projection;
   }
 
-  /** Applies one recorded (or relayed) event; returns the new state, or undefined when ignored. */
-  apply(event: Pick<RecordedEvent, 'stream' | 'revision' | 'type' | 'data'>): KnownOptimization | undefined {
+  /**
+   * Applies one event read from the store; returns the new state, or undefined when ignored. The event is parsed and
+   * upcast first ({@link parseStoredEvent}, by `metadata.schemaVersion`): an unknown type or bad data throws, naming it.
+   */
+  apply(event: Pick<RecordedEvent, 'stream' | 'revision' | 'type' | 'data'> & { readonly metadata?: Readonly<Record<string, unknown>> }): KnownOptimization | undefined {
     if (!event.stream.startsWith(OPTIMIZATION_STREAM_PREFIX)) return undefined;
-    const id = event.stream.slice(OPTIMIZATION_STREAM_PREFIX.length);
+    return this.applyParsed(event.stream, event.revision, parseStoredEvent(event) as OptimizationEvent);
+  }
+
+  /**
+   * Applies one event delivered on `optex.events.v1`: the relay (`LogRelay`) parsed and
+   * upcast it before publishing, so it is applied as it is.
+   */
+  applyRelayed(event: Pick<RecordedEvent, 'stream' | 'revision' | 'type' | 'data'>): KnownOptimization | undefined {
+    if (!event.stream.startsWith(OPTIMIZATION_STREAM_PREFIX)) return undefined;
+    return this.applyParsed(event.stream, event.revision, { type: event.type, data: event.data } as OptimizationEvent);
+  }
+
+  private applyParsed(stream: string, revision: bigint, event: OptimizationEvent): KnownOptimization | undefined {
+    const id = stream.slice(OPTIMIZATION_STREAM_PREFIX.length);
     const current = this.entries.get(id);
-    if (current && event.revision <= current.revision) return undefined;
-    const state = optimizationDecider.evolve(current?.state ?? optimizationDecider.initialState(), { type: event.type, data: event.data } as OptimizationEvent);
-    this.put(id, current, state, event.revision);
+    if (current && revision <= current.revision) return undefined;
+    const state = optimizationDecider.evolve(current?.state ?? optimizationDecider.initialState(), event);
+    this.put(id, current, state, revision);
     return state.status === 'initial' ? undefined : (state as KnownOptimization);
   }
 

@@ -90,7 +90,7 @@ export class ExecutorService implements OnApplicationBootstrap, OnModuleDestroy 
   }
 
   async onEvent(event: IntegrationEvent): Promise<void> {
-    this.projection.apply(event);
+    this.projection.applyRelayed(event);
     if (!DRIVES_EXECUTION.has(event.type) || !event.stream.startsWith(OPTIMIZATION_STREAM_PREFIX)) return;
     await this.drive(event.stream.slice(OPTIMIZATION_STREAM_PREFIX.length), event.id);
   }

@@ -1,5 +1,5 @@
 import { Inject, Injectable, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
-import { batchStream, eventIdFor, optimizationDecider, optimizationStream, type BatchCompleted, type BatchPlanned } from '@optex/domain';
+import { batchStream, eventIdFor, optimizationDecider, optimizationStream, parseStoredEvent, type BatchCompleted, type BatchPlanned } from '@optex/domain';
 import type { Clock, EventStore, IntegrationEvent, Logger } from '@optex/ports';
 import {
   CLOCK,
@@ -46,8 +46,9 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
     this.projection = await OptimizationProjection.load(this.store);
     this.queue = new SchedulerQueue(this.projection);
     for await (const e of this.store.readAll({ filter: { kind: 'streamName', prefixes: ['batch-'] } })) {
-      if (e.type === 'BatchPlanned') this.queue.addBatch(e.data as BatchPlanned['data']);
-      else if (e.type === 'BatchCompleted') this.queue.removeBatch((e.data as BatchCompleted['data']).batchId);
+      const event = parseStoredEvent(e);
+      if (event.type === 'BatchPlanned') this.queue.addBatch(event.data);
+      else if (event.type === 'BatchCompleted') this.queue.removeBatch(event.data.batchId);
     }
     await this.tick();
     this.timer = setInterval(() => void this.tick().catch((err) => this.logger.error({ err: String(err) }, 'scheduler tick failed')), this.options.schedulerTickMs);
@@ -65,7 +66,7 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
   }
 
   async onEvent(event: IntegrationEvent): Promise<void> {
-    if (!this.projection.apply(event)) return;
+    if (!this.projection.applyRelayed(event)) return;
     await this.tick();
   }
 

@@ -5,8 +5,16 @@ import { InMemoryBus } from '../memory';
 import { LogRelay } from './log-relay';
 import { decodeLifecycleEvent } from './lifecycle-codec';
 
-const append = (store: SqliteEventStore, stream: string, type: string, resourceKey = '111122223333/us-east-1/vol-1') =>
-  store.appendToStream(stream, [{ id: randomUUID(), type, data: { n: type }, metadata: { resourceKey, schemaVersion: 1 } }], 'any');
+const AT = '2026-03-01T10:00:00.000Z';
+/** Valid data of the few event types these specs record (the relay parses every event before publishing it). */
+const dataOf = (type: string, stream: string): unknown => {
+  const base = { optimizationId: stream.replace('optimization-', ''), at: AT };
+  if (type === 'RiskAssessed') return { ...base, baseLevel: 'LOW', level: 'LOW', factors: [], policyVersion: 'v1' };
+  if (type === 'OptimizationCancelled') return { ...base, by: 'alice', reason: 'not needed' };
+  return { n: type };
+};
+const append = (store: SqliteEventStore, stream: string, type: string, resourceKey = '111122223333/us-east-1/vol-1', schemaVersion = 1) =>
+  store.appendToStream(stream, [{ id: randomUUID(), type, data: dataOf(type, stream), metadata: { resourceKey, schemaVersion } }], 'any');
 
 async function collect(bus: InMemoryBus, group: string): Promise<Delivery[]> {
   const seen: Delivery[] = [];
@@ -27,7 +35,7 @@ describe('LogRelay (the log is the outbox)', () => {
   it('publishes every recorded lifecycle event once, as a keyed CloudEvent, and nothing else', async () => {
     const store = SqliteEventStore.open(':memory:');
     const bus = new InMemoryBus();
-    await append(store, 'optimization-a', 'OptimizationReceived');
+    await append(store, 'optimization-a', 'OptimizationCancelled');
     await append(store, 'optimization-a', 'RiskAssessed');
     await append(store, 'unrelated-stream', 'SomethingElse');
     const relay = new LogRelay(store, bus);
@@ -35,9 +43,9 @@ describe('LogRelay (the log is the outbox)', () => {
     await settle(relay);
     await relay.stop();
     const seen = await collect(bus, 'g1');
-    expect(seen.map((d) => decodeLifecycleEvent(d).type)).toEqual(['OptimizationReceived', 'RiskAssessed']);
+    expect(seen.map((d) => decodeLifecycleEvent(d).type)).toEqual(['OptimizationCancelled', 'RiskAssessed']);
     expect(seen.every((d) => d.key === '111122223333/us-east-1/vol-1' && d.headers['ce_specversion'] === '1.0')).toBe(true);
-    expect(decodeLifecycleEvent(seen[1]!)).toMatchObject({ stream: 'optimization-a', revision: 1n, data: { n: 'RiskAssessed' } });
+    expect(decodeLifecycleEvent(seen[1]!)).toMatchObject({ stream: 'optimization-a', revision: 1n, data: { level: 'LOW', policyVersion: 'v1' } });
     await bus.close();
     await store.close();
   });
@@ -45,7 +53,7 @@ describe('LogRelay (the log is the outbox)', () => {
   it('after a clean stop, a new relay publishes only what was recorded since the checkpoint', async () => {
     const store = SqliteEventStore.open(':memory:');
     const bus = new InMemoryBus();
-    await append(store, 'optimization-b', 'OptimizationReceived');
+    await append(store, 'optimization-b', 'OptimizationCancelled');
     const first = new LogRelay(store, bus);
     await first.start();
     await settle(first);
@@ -55,7 +63,7 @@ describe('LogRelay (the log is the outbox)', () => {
     await second.start();
     await settle(second);
     await second.stop();
-    expect((await collect(bus, 'g2')).map((d) => decodeLifecycleEvent(d).type)).toEqual(['OptimizationReceived', 'RiskAssessed']);
+    expect((await collect(bus, 'g2')).map((d) => decodeLifecycleEvent(d).type)).toEqual(['OptimizationCancelled', 'RiskAssessed']);
     await bus.close();
     await store.close();
   });
@@ -63,7 +71,7 @@ describe('LogRelay (the log is the outbox)', () => {
   it('a relay that dies before its checkpoint loses nothing: the next one republishes from the last checkpoint (at least once)', async () => {
     const store = SqliteEventStore.open(':memory:');
     const bus = new InMemoryBus();
-    await append(store, 'optimization-c', 'OptimizationReceived');
+    await append(store, 'optimization-c', 'OptimizationCancelled');
     const dying = new LogRelay(store, bus, { checkpointEvery: 1000 });
     await dying.start();
     await settle(dying);
@@ -74,9 +82,41 @@ describe('LogRelay (the log is the outbox)', () => {
     await successor.start();
     await settle(successor);
     await successor.stop();
-    expect((await collect(bus2, 'g3')).map((d) => decodeLifecycleEvent(d).type)).toEqual(['OptimizationReceived', 'RiskAssessed']);
+    expect((await collect(bus2, 'g3')).map((d) => decodeLifecycleEvent(d).type)).toEqual(['OptimizationCancelled', 'RiskAssessed']);
     await bus.close();
     await bus2.close();
+    await store.close();
+  });
+
+  it('does not publish an event it cannot read (unknown type or newer schema): it waits there, reports it, and publishes nothing after it', async () => {
+    const store = SqliteEventStore.open(':memory:');
+    const bus = new InMemoryBus();
+    await append(store, 'optimization-d', 'RiskAssessed');
+    await append(store, 'optimization-d', 'OptimizationTeleported');
+    await append(store, 'optimization-d', 'OptimizationCancelled');
+    const relay = new LogRelay(store, bus);
+    await relay.start();
+    for (let i = 0; i < 200 && !relay.lastError; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(String(relay.lastError)).toMatch(/unknown event type "OptimizationTeleported" \(optimization-d@1\)/);
+    expect(await relay.caughtUp()).toBe(false);
+    await relay.stop();
+    expect((await collect(bus, 'g4')).map((d) => decodeLifecycleEvent(d).type)).toEqual(['RiskAssessed']);
+    await bus.close();
+    await store.close();
+  });
+
+  it('publishes an older event upcast to its current schema version', async () => {
+    const store = SqliteEventStore.open(':memory:');
+    const bus = new InMemoryBus();
+    const step = { kind: 'modify-volume', volumeId: 'vol-1', volumeType: 'gp3' };
+    await store.appendToStream('optimization-e', [{ id: randomUUID(), type: 'ExecutionStepCompleted', data: { optimizationId: 'e', at: AT, index: 0, step, outputs: {}, dryRun: false }, metadata: { resourceKey: 'k', schemaVersion: 1 } }], 'any');
+    const relay = new LogRelay(store, bus);
+    await relay.start();
+    await settle(relay);
+    await relay.stop();
+    const [published] = await collect(bus, 'g5');
+    expect(decodeLifecycleEvent(published!)).toMatchObject({ type: 'ExecutionStepCompleted', data: { reconciled: false, clientToken: expect.any(String) }, metadata: { schemaVersion: 2 } });
+    await bus.close();
     await store.close();
   });
 });

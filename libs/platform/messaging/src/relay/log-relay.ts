@@ -8,6 +8,7 @@ import {
   type RecordedEvent,
   type Subscription,
 } from '@optex/ports';
+import { parseStoredEvent, schemaVersionOf } from '@optex/domain';
 import { encodeLifecycleEvent } from './lifecycle-codec';
 
 /** Streams whose events are published to `optex.events.v1`. */
@@ -28,6 +29,11 @@ export interface LogRelayOptions {
  * every lifecycle event to Kafka's `optex.events.v1` (CloudEvents binary mode, keyed by
  * `<accountId>/<region>/<resourceId>`). Nothing unrecorded is published; an event recorded
  * just before a crash is published after the restart (from the last checkpoint: at least once).
+ * Every event is parsed and upcast to its type's current schema version before it is published
+ * (`parseStoredEvent`), so consumers of the topic read current events only; an event that cannot be
+ * parsed (an unknown type, a newer version, bad data) is not published: the relay stops there,
+ * reports it (`lastError`, an error log naming the event) and tries again with backoff, since only a
+ * newer optex can read it.
  */
 export class LogRelay {
   private subscription?: Subscription;
@@ -37,6 +43,7 @@ export class LogRelay {
   private readonly checkpointStream: string;
   private readonly logger: Logger;
   private failure?: unknown;
+  private stopping = false;
 
   constructor(
     private readonly store: EventStore,
@@ -61,7 +68,24 @@ export class LogRelay {
     });
   }
 
-  private async publish(event: RecordedEvent): Promise<void> {
+  /** The event upcast to its current version and validated; retried with backoff (and reported) while it cannot be. */
+  private async current(event: RecordedEvent): Promise<RecordedEvent> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const parsed = parseStoredEvent(event);
+        return { ...event, type: parsed.type, data: parsed.data, metadata: { ...event.metadata, schemaVersion: schemaVersionOf(parsed.type) } };
+      } catch (error) {
+        this.failure = error;
+        this.logger.error({ err: String(error), eventId: event.id, stream: event.stream, revision: String(event.revision), attempt }, 'cannot read a stored event; the relay waits');
+        const until = Date.now() + Math.min(60_000, 100 * 2 ** Math.min(attempt, 10));
+        while (Date.now() < until && !this.stopping) await new Promise((r) => setTimeout(r, Math.min(250, until - Date.now())));
+        if (this.stopping) throw error; // ends this delivery; nothing after it was published
+      }
+    }
+  }
+
+  private async publish(stored: RecordedEvent): Promise<void> {
+    const event = await this.current(stored);
     for (let attempt = 1; ; attempt++) {
       try {
         await this.bus.publish([{ topic: TOPICS.events, ...encodeLifecycleEvent(event) }]);
@@ -110,6 +134,7 @@ export class LogRelay {
   }
 
   async stop(): Promise<void> {
+    this.stopping = true;
     await this.subscription?.unsubscribe();
     this.subscription = undefined;
     await this.checkpoint();
