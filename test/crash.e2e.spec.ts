@@ -59,7 +59,7 @@ interface Call {
 beforeAll(() => ensureBuilt());
 
 /** One trial: run with a crash point, then resume; what the log and the fleet say afterwards. */
-async function trial(c: Case, crashAt: string): Promise<{ crashed: boolean; status: string; calls: Call[]; events: string[] }> {
+async function trial(c: Case, crashAt: string): Promise<{ crashed: boolean; status: string; calls: Call[]; events: string[]; historyText: string }> {
   const dir = tempDir(`crash-${c.name}`);
   const fleetFile = join(dir, 'fleet.json');
   const input = join(dir, 'recommendations.json');
@@ -78,7 +78,8 @@ async function trial(c: Case, crashAt: string): Promise<{ crashed: boolean; stat
   const report = json<{ optimizations: { status: string }[] }>(resumed);
   const fleet = json<{ calls: Call[] }>(await optex(['fleet', ...flags.slice(0, 4), '--json']));
   const history = json<{ events: { type: string }[] }>(await optex(['history', `crash-${c.name}`, '--store', flags[1]!, '--json']));
-  return { crashed, status: report.optimizations[0]?.status ?? 'missing', calls: fleet.calls, events: history.events.map((e) => e.type) };
+  const historyText = (await optex(['history', `crash-${c.name}`, '--store', flags[1]!])).stdout;
+  return { crashed, status: report.optimizations[0]?.status ?? 'missing', calls: fleet.calls, events: history.events.map((e) => e.type), historyText };
 }
 
 const made = (calls: readonly Call[], operation: string) => calls.filter((c) => c.operation === operation && !c.dryRun && c.result === 'ok').length;
@@ -101,6 +102,8 @@ describe.each(CASES)('SIGKILL at the step boundaries of $name, then resume', (c)
         if (t.status === 'completed') {
           // every effect happened, each exactly once
           expect({ point, counts }).toEqual({ point, counts: c.mutating.map(() => 1) });
+          // killed right after the first call: its effect was found, recorded, and the history says so
+          if (point === 'call:1') expect(t.historyText).toMatch(/0: \S+ \(found after a crash, not repeated\)/);
         } else {
           // EC2 could not tell whether a purchase went through: an operator decides, nothing is repeated
           expect({ point, status: t.status, events: t.events.slice(-1) }).toEqual({ point, status: 'reconciliation-needed', events: ['ReconciliationRequired'] });

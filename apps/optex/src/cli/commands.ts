@@ -129,7 +129,14 @@ function detailOf(type: string, data: unknown): string {
       return `by ${String(d['by'])}: ${String(d['reason'])}`;
     case 'ExecutionStepCompleted':
     case 'RollbackStepCompleted':
-      return `${String(d['index'])}: ${(d['step'] as { kind: string }).kind}`;
+      return `${String(d['index'])}: ${(d['step'] as { kind: string }).kind}${d['reconciled'] === true ? ' (found after a crash, not repeated)' : ''}`;
+    case 'ExecutionStepStarted':
+    case 'RollbackStepStarted':
+      return `${String(d['index'])}: ${(d['step'] as { kind: string }).kind} (intent, token ${String(d['clientToken']).slice(0, 8)})`;
+    case 'StepEffectNotFound':
+      return `${String(d['index'])}: no effect found (${String(d['evidence'])}); performed again with the same token`;
+    case 'ReconciliationRequired':
+      return `${String(d['index'])}: ${(d['step'] as { kind: string }).kind}: ${String(d['reason'])}`;
     case 'ExecutionFailed':
     case 'RollbackFailed':
       return `${(d['error'] as { code: string }).code}: ${(d['error'] as { message: string }).message}`;
