@@ -1,4 +1,4 @@
-import { DeciderSpecification } from '@optex/testing';
+import { DeciderSpecification } from './__fixtures__/decider-spec';
 import { AT, NOW, OPT_ID, cmd, ev, observed, recommendation, recs } from './__fixtures__';
 import { ACTIVE_EXECUTION_STATUSES, TERMINAL_STATUSES, foldOptimization, isTerminal, optimizationDecider } from './decider';
 import type { OptimizationState } from './decider';

@@ -1,4 +1,4 @@
-import { DeciderSpecification } from '@optex/testing';
+import { DeciderSpecification } from './__fixtures__/decider-spec';
 import { AT, NOW, OPT_ID, cmd, ev, observed, recs } from './__fixtures__';
 import { optimizationDecider, type OptimizationState } from './decider';
 import { clientTokenFor } from './ids';

@@ -1,5 +1,4 @@
 export * from './contracts';
-export * from './decider-spec';
 export { startEsdbEmulator, type EsdbEmulator, type EsdbEmulatorOptions } from './esdb-emulator';
 export { startKafka, ensureKafkaJars, kafkaToolingProblem, isProcessAlive, repoRoot, freePorts, type StartKafkaOptions, type RunningKafka, type KafkaJars } from './infra/kafka';
 export { startMoto, shouldRunMotoTests, motoServerPath, type MotoServer, type StartMotoOptions } from './infra/moto';
