@@ -119,13 +119,16 @@ async function untilQuiescent(engine: EngineHandle, tracker: QuiescenceTracker, 
         await bus.idle?.();
         relayCaughtUp = tracker.counts().events === before && (await caughtUp());
       }
+      const counts = tracker.counts();
+      const unsettled = counts.total - counts.settled;
       const signals = {
         relayCaughtUp,
         schedulerBusy: engine.scheduler?.busy() ?? false,
-        waitingForLater: engine.scheduler?.waitingUntil() !== undefined,
+        // Only asked when it can matter (it looks at every open batch).
+        waitingForLater: relayCaughtUp && unsettled > 0 && unsettled === counts.approved && engine.scheduler?.waitingUntil() !== undefined,
         quietMs: tracker.quietMs,
       };
-      if (isQuiescent(tracker.counts(), signals, stallMs)) return;
+      if (isQuiescent(counts, signals, stallMs)) return;
       await tracker.changed(50);
     }
   } finally {

@@ -116,6 +116,7 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
     let capacity = this.options.maxParallel - this.projection.activeCount();
     for (const batch of this.queue.openBatches()) {
       if (capacity <= 0) break;
+      if (batch.waiting.size === 0) continue;
       const chosen = this.queue.select(batch, now, capacity, (key) => this.projection.isResourceBusy(key));
       for (const item of chosen) {
         if (!this.projection.get(item.optimizationId)) continue;
