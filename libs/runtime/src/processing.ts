@@ -53,14 +53,16 @@ export interface ProcessOptions {
 /**
  * Runs the five services in this process until the work is quiescent: every optimization is
  * terminal, awaiting approval, or waiting for a later `notBefore`, nothing is in flight on the bus
- * and the relay has published everything recorded. It knows from a {@link QuiescenceTracker} fed
- * by the relay's published events (counters, no polling of the store), and builds the report from
- * that same read model.
+ * and the relay has published everything recorded. It knows from a {@link QuiescenceTracker}
+ * signalled by the relay's published events and counting over the scheduler's read model (no
+ * polling of the store), and builds the report from that same read model.
  */
 export async function processUntilQuiescent(adapters: EngineAdapters, options: ProcessOptions): Promise<RunReport> {
-  const tracker = await QuiescenceTracker.load(adapters.store);
+  const tracker = QuiescenceTracker.empty();
   const engine = await startEngine(adapters, { services: ALL_SERVICES, onPublished: (event) => tracker.observe(event) });
   try {
+    if (engine.scheduler) tracker.countOver(engine.scheduler.readModel);
+    else throw new Error('processUntilQuiescent needs the scheduler in this process');
     if (options.input) {
       await adapters.bus.publish(recommendationMessages(options.input, options.dryRun));
     }
@@ -118,13 +120,16 @@ async function untilQuiescent(engine: EngineHandle, tracker: QuiescenceTracker, 
         await bus.idle?.();
         relayCaughtUp = tracker.counts().events === before && (await caughtUp());
       }
+      const counts = tracker.counts();
+      const unsettled = counts.total - counts.settled;
       const signals = {
         relayCaughtUp,
         schedulerBusy: engine.scheduler?.busy() ?? false,
-        waitingForLater: engine.scheduler?.waitingUntil() !== undefined,
+        // Only asked when it can matter (it looks at every open batch).
+        waitingForLater: relayCaughtUp && unsettled > 0 && unsettled === counts.approved && engine.scheduler?.waitingUntil() !== undefined,
         quietMs: tracker.quietMs,
       };
-      if (isQuiescent(tracker.counts(), signals, stallMs)) return;
+      if (isQuiescent(counts, signals, stallMs)) return;
       await tracker.changed(50);
     }
   } finally {

@@ -44,16 +44,21 @@ export function isQuiescent(counts: SettlementCounts, signals: QuiescenceSignals
 }
 
 /**
- * A read model of every optimization fed by the events the log relay publishes (so it sees exactly
- * what the services are being told), with counters of settled ones: `run`/`resume` know they are
- * done from it, without polling the store. `changed()` wakes the run loop on the next event.
+ * Counters of settled optimizations over a read model of every optimization, and a signal of every
+ * event the log relay publishes: `run`/`resume` know they are done from it, without polling the
+ * store. `changed()` wakes the run loop on the next event. The read model is either its own (fed by
+ * the observed events) or one kept up to date elsewhere ({@link countOver}: in the all-in-one
+ * process, the scheduler's, which every lifecycle event reaches — one copy of the state less).
  */
 export class QuiescenceTracker {
   private eventCount = 0;
   private lastEventAt = Date.now();
   private waiters: (() => void)[] = [];
+  private owned: boolean;
 
-  private constructor(readonly projection: OptimizationProjection) {}
+  private constructor(private source: OptimizationProjection) {
+    this.owned = true;
+  }
 
   /** Starts from the optimizations already in the store (e.g. for `resume`). */
   static async load(store: EventStore): Promise<QuiescenceTracker> {
@@ -64,9 +69,20 @@ export class QuiescenceTracker {
     return new QuiescenceTracker(new OptimizationProjection());
   }
 
+  /** From now on, counts over `projection`, which its owner keeps up to date; observed events only signal. */
+  countOver(projection: OptimizationProjection): void {
+    this.source = projection;
+    this.owned = false;
+  }
+
+  /** The read model the counters come from. */
+  get projection(): OptimizationProjection {
+    return this.source;
+  }
+
   /** Feeds one published event (the relay's `onPublished`). */
   observe(event: Pick<RecordedEvent, 'stream' | 'revision' | 'type' | 'data'>): void {
-    this.projection.applyRelayed(event);
+    if (this.owned) this.source.applyRelayed(event);
     this.eventCount++;
     this.lastEventAt = Date.now();
     for (const wake of this.waiters.splice(0)) wake();

@@ -153,8 +153,9 @@ export class SchedulerQueue {
   waitingUntil(now: Date): Date | undefined {
     let earliest: number | undefined;
     for (const b of this.ordered) {
+      if (b.waiting.size === 0) continue;
       const t = Date.parse(b.plan.notBefore);
-      if (t > now.getTime() && b.waiting.size > 0 && (earliest === undefined || t < earliest)) earliest = t;
+      if (t > now.getTime() && (earliest === undefined || t < earliest)) earliest = t;
     }
     return earliest === undefined ? undefined : new Date(earliest);
   }

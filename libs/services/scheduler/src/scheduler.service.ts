@@ -60,6 +60,14 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
     if (this.windowTimer) clearTimeout(this.windowTimer);
   }
 
+  /**
+   * The scheduler's read model of every optimization (fed by every lifecycle event it consumes and by
+   * its own dispatches), for read-only use by the process that runs it (e.g. to know when work is done).
+   */
+  get readModel(): OptimizationProjection {
+    return this.projection;
+  }
+
   /** True while approvals are being collected into the next batch (work is about to be planned). */
   busy(): boolean {
     return this.windowTimer !== undefined;
@@ -109,6 +117,7 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
     let capacity = this.options.maxParallel - this.projection.activeCount();
     for (const batch of this.queue.openBatches()) {
       if (capacity <= 0) break;
+      if (batch.waiting.size === 0) continue;
       const chosen = this.queue.select(batch, now, capacity, (key) => this.projection.isResourceBusy(key));
       for (const item of chosen) {
         if (!this.projection.get(item.optimizationId)) continue;

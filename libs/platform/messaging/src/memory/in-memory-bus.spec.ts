@@ -121,6 +121,37 @@ describe('InMemoryBus (specifics)', () => {
     expect(seen).toEqual(['published-before-anyone-subscribed']);
   });
 
+  it('with releaseConsumed, drops what every subscribed group acknowledged; a later group starts after it', async () => {
+    const releasing = new InMemoryBus({ partitions: 1, releaseConsumed: true });
+    try {
+      const fast: string[] = [];
+      let releaseSlow: () => void = () => undefined;
+      const slowGate = new Promise<void>((resolve) => (releaseSlow = resolve));
+      const slow: string[] = [];
+      await releasing.subscribe({ groupId: 'fast', topics: ['t'] }, recordValues(fast));
+      await releasing.subscribe({ groupId: 'slow', topics: ['t'] }, async (d) => {
+        await slowGate;
+        slow.push(d.value.toString());
+        return ack;
+      });
+      await releasing.publish([msg('t', 'k', 'one'), msg('t', 'k', 'two')]);
+      await new Promise((r) => setTimeout(r, 20));
+      expect(fast).toEqual(['one', 'two']);
+      await releasing.subscribe({ groupId: 'early-late', topics: ['t'] }, recordValues([]));
+      releaseSlow();
+      await releasing.idle();
+      expect(slow).toEqual(['one', 'two']);
+      const late: string[] = [];
+      await releasing.subscribe({ groupId: 'late', topics: ['t'] }, recordValues(late));
+      await releasing.publish([msg('t', 'k', 'three')]);
+      await releasing.idle();
+      expect(late).toEqual(['three']);
+      expect(slow).toEqual(['one', 'two', 'three']);
+    } finally {
+      await releasing.close();
+    }
+  });
+
   it('a handler may use its consumer on the very first delivery (deliveries start after subscribe() returned)', async () => {
     await bus.publish([msg('t', 'k', 'one'), msg('t', 'k', 'two')]);
     const seen: string[] = [];

@@ -19,6 +19,12 @@ export interface InMemoryBusOptions {
    * the message is then acknowledged and dropped. @defaultValue emits a process warning
    */
   readonly onDiscard?: (delivery: Delivery, reason: string) => void;
+  /**
+   * Drop a message once every group subscribed to its topic has acknowledged it, so a long run holds
+   * only what is still pending; a group subscribing later starts at the earliest message still held
+   * (as in Kafka after retention). @defaultValue false (every message is kept until `close()`)
+   */
+  readonly releaseConsumed?: boolean;
 }
 
 interface StoredMessage {
@@ -29,7 +35,10 @@ interface StoredMessage {
 
 interface Topic {
   readonly name: string;
-  readonly partitions: StoredMessage[][];
+  /** Messages by offset; released ones (see `releaseConsumed`) are holes. */
+  readonly partitions: (StoredMessage | undefined)[][];
+  /** Per partition, the first offset still held. */
+  readonly firstHeld: number[];
 }
 
 /** Which consumer's handler (run by which partition worker) the current async context is inside. */
@@ -57,8 +66,8 @@ const handlerContext = new AsyncLocalStorage<{ consumer: MemoryConsumer; worker:
  *   joins a group later starts after the group's last acknowledged message.
  * - A group subscribing to a topic for the first time starts at the beginning of the retained
  *   messages (Kafka's `fromBeginning`), so nothing published before the engine's consumers start
- *   is lost. Every message is retained until `close()`: the bus serves one process run, not
- *   days of traffic.
+ *   is lost. Every message is retained until `close()` (the bus serves one process run, not days of
+ *   traffic), or, with `releaseConsumed`, until every subscribed group has acknowledged it.
  */
 export class InMemoryBus implements Bus {
   private readonly topics = new Map<string, Topic>();
@@ -152,9 +161,23 @@ export class InMemoryBus implements Bus {
     return this.closed;
   }
 
-  /** Stored message at an offset, or undefined past the end. */
+  /** Stored message at an offset, or undefined past the end (or released). */
   messageAt(topic: Topic, partition: number, offset: number): StoredMessage | undefined {
     return topic.partitions[partition][offset];
+  }
+
+  /** With `releaseConsumed`: drops the messages of a partition that every group with a worker on it has acknowledged. */
+  consumed(topic: Topic, partition: number): void {
+    if (!this.options.releaseConsumed) return;
+    let upTo = Infinity;
+    for (const group of this.groups.values()) {
+      const worker = group.workers.get(topic.name)?.[partition];
+      if (worker) upTo = Math.min(upTo, worker.committedOffset);
+    }
+    const messages = topic.partitions[partition];
+    if (!Number.isFinite(upTo)) return;
+    for (let offset = topic.firstHeld[partition]; offset < upTo; offset++) messages[offset] = undefined;
+    topic.firstHeld[partition] = Math.max(topic.firstHeld[partition], upTo);
   }
 
   backoffMs(attempt: number): number {
@@ -215,7 +238,7 @@ export class InMemoryBus implements Bus {
     let topic = this.topics.get(name);
     if (!topic) {
       const count = this.options.topicPartitions?.[name] ?? this.defaultPartitions;
-      topic = { name, partitions: Array.from({ length: count }, () => []) };
+      topic = { name, partitions: Array.from({ length: count }, () => []), firstHeld: Array.from({ length: count }, () => 0) };
       this.topics.set(name, topic);
     }
     return topic;
@@ -261,7 +284,7 @@ class Group {
 /** Handles one partition for one group: one message at a time, from the committed offset on. */
 class PartitionWorker {
   /** Offset of the next message to handle (everything before it is acknowledged). */
-  private committed = 0;
+  private committed: number;
   private signalled = false;
   private wakeUp: (() => void) | undefined;
   readonly done: Promise<void>;
@@ -272,7 +295,12 @@ class PartitionWorker {
     private readonly topic: Topic,
     readonly partition: number,
   ) {
+    this.committed = topic.firstHeld[partition];
     this.done = this.run();
+  }
+
+  get committedOffset(): number {
+    return this.committed;
   }
 
   /** True while a message of this partition is waiting for this group's acknowledgement. */
@@ -297,6 +325,7 @@ class PartitionWorker {
       }
       if (await this.handle(message, offset)) {
         this.committed = offset + 1;
+        this.bus.consumed(this.topic, this.partition);
         this.bus.checkIdle();
       }
       // Handlers that settle at once would otherwise keep this loop in the microtask queue and
