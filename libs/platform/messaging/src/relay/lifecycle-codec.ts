@@ -27,8 +27,27 @@ export function encodeLifecycleEvent(event: RecordedEvent): Omit<BusMessage, 'to
   return { key: messageKeyOf(event), value, headers: { ...headers, [HEADERS.stream]: event.stream, [HEADERS.revision]: String(event.revision) } };
 }
 
-/** The reverse of {@link encodeLifecycleEvent}; throws an error naming the missing or bad attribute. */
+/**
+ * Decoded events by message body. The in-memory bus hands every consumer group the very same body, so the
+ * embedded engine decodes each event once instead of once per group (5 of them); Kafka deliveries have bodies of
+ * their own and simply miss. Held weakly: an entry goes with its message.
+ */
+const decoded = new WeakMap<Buffer, Omit<IntegrationEvent, 'deliveryId' | 'attempt'>>();
+
+/**
+ * The reverse of {@link encodeLifecycleEvent}; throws an error naming the missing or bad attribute. The event's
+ * `data` and `metadata` may be shared with other deliveries of the same message: treat them as read-only.
+ */
 export function decodeLifecycleEvent(delivery: Delivery): IntegrationEvent {
+  let event = decoded.get(delivery.value);
+  if (!event) {
+    event = decodeBody(delivery);
+    decoded.set(delivery.value, event);
+  }
+  return { ...event, deliveryId: `${delivery.topic}/${delivery.partition}/${delivery.offset}`, attempt: delivery.attempt };
+}
+
+function decodeBody(delivery: Delivery): Omit<IntegrationEvent, 'deliveryId' | 'attempt'> {
   const ce = decodeCloudEvent(delivery.headers, delivery.value);
   if (!ce.type.startsWith(TYPE_PREFIX)) throw new Error(`ce_type ${ce.type} is not an optex lifecycle event`);
   if (!ce.subject) throw new Error('ce_subject (the stream) is missing');
@@ -47,7 +66,5 @@ export function decodeLifecycleEvent(delivery: Delivery): IntegrationEvent {
     data: ce.data,
     metadata,
     recordedAt: new Date(ce.time ?? Date.now()),
-    deliveryId: `${delivery.topic}/${delivery.partition}/${delivery.offset}`,
-    attempt: delivery.attempt,
   };
 }

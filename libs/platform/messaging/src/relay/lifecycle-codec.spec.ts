@@ -1,0 +1,52 @@
+import type { Delivery, RecordedEvent } from '@optex/ports';
+import { decodeLifecycleEvent, encodeLifecycleEvent } from './lifecycle-codec';
+
+const recorded: RecordedEvent = {
+  id: '6d1c9d0e-2a47-5f3b-8c61-1f5b0e7a9c33',
+  stream: 'optimization-x',
+  type: 'RollbackCompleted',
+  revision: 4n,
+  position: { commit: 10n, prepare: 10n },
+  data: { optimizationId: 'x', at: '2026-03-01T10:00:00.000Z' },
+  metadata: { resourceKey: '123456789012/us-east-1/vol-1', schemaVersion: 1 },
+  recordedAt: new Date('2026-03-01T10:00:00.000Z'),
+};
+
+const delivery = (message: ReturnType<typeof encodeLifecycleEvent>, group: number, attempt = 1): Delivery => ({
+  topic: 'optex.events.v1',
+  key: message.key,
+  value: message.value,
+  headers: message.headers,
+  partition: group,
+  offset: String(7 + group),
+  attempt,
+});
+
+describe('lifecycle codec', () => {
+  it('round-trips a recorded event', () => {
+    const message = encodeLifecycleEvent(recorded);
+    expect(decodeLifecycleEvent(delivery(message, 0))).toEqual({
+      kind: 'event',
+      id: recorded.id,
+      type: 'RollbackCompleted',
+      stream: 'optimization-x',
+      revision: 4n,
+      data: recorded.data,
+      metadata: recorded.metadata,
+      recordedAt: recorded.recordedAt,
+      deliveryId: 'optex.events.v1/0/7',
+      attempt: 1,
+    });
+  });
+
+  it('decodes a body the in-memory bus hands to several groups once, each delivery keeping its own identity', () => {
+    const message = encodeLifecycleEvent(recorded);
+    const a = decodeLifecycleEvent(delivery(message, 1));
+    const b = decodeLifecycleEvent(delivery(message, 2, 3));
+    expect(b.data).toBe(a.data); // the same decoded object: decoded once
+    expect([a.deliveryId, a.attempt, b.deliveryId, b.attempt]).toEqual(['optex.events.v1/1/8', 1, 'optex.events.v1/2/9', 3]);
+    const copy = { ...delivery(message, 1), value: Buffer.from(message.value) }; // a Kafka delivery: a body of its own
+    expect(decodeLifecycleEvent(copy).data).not.toBe(a.data);
+    expect(decodeLifecycleEvent(copy).data).toEqual(a.data);
+  });
+});
