@@ -15,15 +15,15 @@
 // figures show the engine without the simulated fleet's cost per call (which grows with the fleet's
 // size while it copies its whole state on each call); the default `file` is what `optex run` uses.
 import { spawnSync } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SqliteEventStore } from '@optex/event-store';
 import { SimulatedFleet } from '@optex/cloud';
-import { silentLogger, type Ec2Gateway, type ExpectedRevision, type MetricsSource, type NewEvent } from '@optex/ports';
+import { silentLogger, type Ec2Gateway, type MetricsSource } from '@optex/ports';
 import { openAdapters, processUntilQuiescent } from '@optex/runtime';
 import { readInput } from '../apps/optex/src/cli/input';
+import { appendWorkload } from './support/store-workload';
 
 /** A bad command line (exit code 2). */
 class UsageError extends Error {}
@@ -193,54 +193,10 @@ interface StoreFigures {
   readonly appendEventsPerSecond: number;
 }
 
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-function sampleEvent(stream: number, revision: number, random: () => number): NewEvent {
-  return {
-    id: randomUUID(),
-    type: 'ExecutionStepCompleted',
-    data: {
-      optimizationId: `opt-${stream}`,
-      recommendationId: `rec-${stream}`,
-      accountId: ACCOUNT,
-      region: REGION,
-      resourceId: volumeId(stream),
-      action: { type: 'modify-volume', targetVolumeType: 'gp3' },
-      estimatedMonthlySavings: Math.round(random() * 50_000) / 100,
-      at: new Date(Date.UTC(2026, 0, 1) + revision * 60_000).toISOString(),
-      note: 'step completed within the maintenance window',
-    },
-    metadata: { schemaVersion: 1, causationId: randomUUID(), correlationId: `corr-${stream}`, recordedBy: 'bench-engine' },
-  };
-}
-
 async function childStore(events: number, dir: string): Promise<StoreFigures> {
   const store = SqliteEventStore.open(join(dir, 'append.db'));
   try {
-    const random = prng(42);
-    const revisions = new Map<number, number>();
-    let appended = 0;
-    const started = performance.now();
-    while (appended < events) {
-      const stream = Math.floor(random() * 1000);
-      const count = Math.min(1 + Math.floor(random() * 3), events - appended);
-      const last = revisions.get(stream);
-      const expected: ExpectedRevision = last === undefined ? 'no_stream' : BigInt(last);
-      const first = last === undefined ? 0 : last + 1;
-      const result = await store.appendToStream(`optimization-${stream}`, Array.from({ length: count }, (_, i) => sampleEvent(stream, first + i, random)), expected);
-      revisions.set(stream, Number(result.nextExpectedRevision));
-      appended += count;
-    }
-    const ms = performance.now() - started;
+    const { appended, ms } = await appendWorkload(store, { events, streams: 1000, recordedBy: 'bench-engine' });
     return { kind: 'store', events: appended, appendEventsPerSecond: Math.round((appended / ms) * 1000) };
   } finally {
     await store.close();

@@ -6,12 +6,11 @@
 // spread over 1000 streams, each append with the stream's expected revision (as the command
 // handler does). Then reads the whole log with readAll, reads every stream, and replays the log
 // through a catch-up subscription; prints events/s for each and the file size.
-import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SqliteEventStore } from '@optex/event-store';
-import type { ExpectedRevision, NewEvent } from '@optex/ports';
+import { appendWorkload } from './support/store-workload';
 
 /** A bad command line (exit code 2). */
 class UsageError extends Error {}
@@ -42,41 +41,6 @@ function parseArgs(argv: readonly string[]): Args {
   return { events, streams, json, keep };
 }
 
-/** Deterministic PRNG (mulberry32), so every run appends the same shape of batches. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-const TYPES = ['OptimizationReceived', 'RiskAssessed', 'ApprovalGranted', 'ExecutionScheduled', 'ExecutionStarted', 'ExecutionStepCompleted', 'ExecutionSucceeded', 'ValidationPassed'];
-
-/** An event shaped like optex's: a few hundred bytes of JSON data, the usual metadata. */
-function sampleEvent(stream: number, revision: number, random: () => number): NewEvent {
-  const correlationId = `corr-${stream}`;
-  return {
-    id: randomUUID(),
-    type: TYPES[revision % TYPES.length],
-    data: {
-      optimizationId: `opt-${stream}`,
-      recommendationId: `rec-${stream}`,
-      accountId: '123456789012',
-      region: 'us-east-1',
-      resourceId: `i-${(stream * 7919).toString(16).padStart(17, '0')}`,
-      action: { type: 'rightsize', currentInstanceType: 'm5.2xlarge', targetInstanceType: 'm5.xlarge' },
-      estimatedMonthlySavings: Math.round(random() * 50_000) / 100,
-      at: new Date(Date.UTC(2026, 0, 1) + revision * 60_000).toISOString(),
-      note: 'step completed within the maintenance window',
-    },
-    metadata: { schemaVersion: 1, causationId: randomUUID(), correlationId, recordedBy: 'bench-store' },
-  };
-}
-
 const rate = (count: number, ms: number): number => Math.round((count / ms) * 1000);
 const fileSize = (path: string): number => {
   try {
@@ -90,26 +54,9 @@ async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
   const dir = mkdtempSync(join(tmpdir(), 'optex-bench-store-'));
   const path = join(dir, 'events.db');
-  const random = prng(42);
   const store = SqliteEventStore.open(path);
   try {
-    const revisions = new Map<number, number>();
-    let appended = 0;
-    let appendCalls = 0;
-    const appendStart = performance.now();
-    while (appended < args.events) {
-      const stream = Math.floor(random() * args.streams);
-      const count = Math.min(1 + Math.floor(random() * 3), args.events - appended);
-      const last = revisions.get(stream);
-      const expected: ExpectedRevision = last === undefined ? 'no_stream' : BigInt(last);
-      const first = last === undefined ? 0 : last + 1;
-      const batch = Array.from({ length: count }, (_, i) => sampleEvent(stream, first + i, random));
-      const result = await store.appendToStream(`optimization-${stream}`, batch, expected);
-      revisions.set(stream, Number(result.nextExpectedRevision));
-      appended += count;
-      appendCalls++;
-    }
-    const appendMs = performance.now() - appendStart;
+    const { appended, appendCalls, revisions, ms: appendMs } = await appendWorkload(store, { events: args.events, streams: args.streams, recordedBy: 'bench-store' });
 
     const readAllStart = performance.now();
     let readAllCount = 0;
