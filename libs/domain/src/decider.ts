@@ -1,8 +1,7 @@
 import { DomainError } from './errors';
-import { rollbackPlan, rollbackStepsFor, reversibility, isMutatingStep } from './plans';
+import { executionPlan, isMutatingStep, preValidationProblems, reversibility, rollbackPlan, rollbackStepsFor } from './plans';
 import { assessRisk, decideApproval } from './policy';
 import { accuracyPct, actualMonthlySavings, expectedOutcomeProblems, performanceImpact, performanceProblems } from './savings';
-import { executionPlan, preValidationProblems } from './plans';
 import { clientTokenFor } from './ids';
 import { judgeStepEffect } from './reconciliation';
 import type * as C from './commands';
@@ -58,6 +57,9 @@ export interface CompletedStep {
   /** Found after a crash rather than performed. */
   readonly reconciled?: boolean;
 }
+
+/** The outputs of steps done (e.g. `snapshotId`), merged in order: what later steps and the validation read. */
+export const mergedOutputs = (steps: readonly { readonly outputs: StepOutputs }[]): StepOutputs => Object.assign({}, ...steps.map((s) => s.outputs)) as StepOutputs;
 
 /** A mutating step whose intent is recorded and whose outcome is not (yet): in flight, or cut short by a crash. */
 export interface StartedStep {
@@ -494,7 +496,7 @@ function decideValidation(command: C.RecordValidation, s: KnownOptimizationState
   const { observedAfter, sample, policy, priceBook } = command.data;
   const rec = s.recommendation;
   const before = s.execution?.observed;
-  const outputs = Object.assign({}, ...(s.execution?.completedSteps ?? []).map((c) => c.outputs)) as StepOutputs;
+  const outputs = mergedOutputs(s.execution?.completedSteps ?? []);
   const actual = before ? actualMonthlySavings(rec, before, observedAfter, rec.region, priceBook, outputs) : undefined;
   const accuracy = actual === undefined ? undefined : accuracyPct(actual, rec.estimatedMonthlySavings);
   const performance = performanceImpact(rec, sample, policy);

@@ -151,7 +151,9 @@ describe('nextMove: the process manager', () => {
     expect(nextMove(fold(upToScheduled), { now: NOW }).kind).toBe('idle');
     expect(nextMove(fold(upToScheduled), { now: new Date(NOW.getTime() + 60_000) })).toEqual({ kind: 'decide', command: cmd('StartExecution', {}, new Date(NOW.getTime() + 60_000)) });
     expect(nextMove(fold(delVolBase.slice(0, 5)), { now: NOW })).toEqual({ kind: 'pre-validate' });
-    expect(nextMove(fold([...delVolBase.slice(0, 5)]), { now: NOW }).kind).toBe('pre-validate');
+    const succeeded = ev('ExecutionSucceeded', { durationMs: 5, dryRun: false });
+    const done = (i: number, outputs: Record<string, string> = {}) => ev('ExecutionStepCompleted', { index: i, step: delVolPlan[i]!, outputs, dryRun: false, reconciled: false });
+    expect(nextMove(fold([...delVolBase, snapStarted, done(0, { snapshotId: 'snap-1' }), done(1), done(2), succeeded]), { now: NOW })).toEqual({ kind: 'validate' });
   });
 });
 

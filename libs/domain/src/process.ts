@@ -1,5 +1,5 @@
 import { isMutatingStep } from './plans';
-import { planOf, type OptimizationState, type KnownOptimizationState } from './decider';
+import { mergedOutputs, planOf, type OptimizationState, type KnownOptimizationState } from './decider';
 import { effectLookupFor, type EffectLookup } from './reconciliation';
 import type { OptimizationCommand } from './commands';
 import type { StepPhase } from './events';
@@ -40,8 +40,6 @@ export interface MoveContext {
   readonly justStarted?: string;
 }
 
-const merged = (steps: readonly { outputs: StepOutputs }[]): StepOutputs => Object.assign({}, ...steps.map((s) => s.outputs)) as StepOutputs;
-
 /**
  * The process manager: from an optimization's state, the next move. Pure. Scheduled → start once `notBefore` has
  * come; executing → pre-validate, then each step of the plan (a mutating one: intent first, then the call), then
@@ -80,7 +78,7 @@ export function nextMove(state: OptimizationState, context: MoveContext): Move {
 function stepMove(s: KnownOptimizationState, phase: StepPhase, context: MoveContext): Move | undefined {
   const progress = phase === 'execution' ? s.execution : s.rollback;
   const completed = progress?.completedSteps ?? [];
-  const outputs = phase === 'execution' ? merged(completed) : { ...merged(s.execution?.completedSteps ?? []), ...merged(completed) };
+  const outputs = phase === 'execution' ? mergedOutputs(completed) : { ...mergedOutputs(s.execution?.completedSteps ?? []), ...mergedOutputs(completed) };
   const dryRun = phase === 'execution' && s.dryRun;
   const started = progress?.startedStep;
   if (started) {
