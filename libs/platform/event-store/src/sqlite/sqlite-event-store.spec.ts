@@ -199,6 +199,84 @@ describe('SqliteEventStore (SQLite specifics)', () => {
     expect(() => store.subscribeToAll(async () => undefined)).toThrow(InfrastructureError);
   });
 
+  it('group commit: appends called together commit in one transaction, in call order, and a conflicting one fails alone', async () => {
+    const path = file();
+    const store = open(path);
+    const watcher = new Database(path, { readonly: true });
+    const version = () => Number(watcher.pragma('data_version', { simple: true }));
+    const before = version();
+    const results = await Promise.allSettled([
+      store.appendToStream('g-1', [event('A')], 'no_stream'),
+      store.appendToStream('g-2', [event('B'), event('C')], 'no_stream'),
+      store.appendToStream('g-1', [event('D')], 'no_stream'), // loses to the first call of the group
+      store.appendToStream('g-1', [event('E')], 0n), // sees the first call's write inside the same transaction
+    ]);
+    expect(version() - before).toBe(1); // one commit seen by another connection
+    watcher.close();
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'fulfilled', 'rejected', 'fulfilled']);
+    expect((results[2] as PromiseRejectedResult).reason).toBeInstanceOf(ConcurrencyError);
+    expect((await store.readStream('g-1')).map((e) => e.type)).toEqual(['A', 'E']);
+    const all: RecordedEvent[] = [];
+    for await (const e of store.readAll()) all.push(e);
+    expect(all.map((e) => e.type)).toEqual(['A', 'B', 'C', 'E']);
+  });
+
+  it('group commit: a driver failure rejects every append of the group and writes none of them', async () => {
+    const path = file();
+    const store = open(path, { busyTimeoutMs: 50 });
+    const locker = new Database(path);
+    locker.exec('BEGIN IMMEDIATE');
+    const results = await Promise.allSettled([store.appendToStream('x-1', [event('A')], 'any'), store.appendToStream('x-2', [event('B')], 'any')]);
+    locker.exec('ROLLBACK');
+    locker.close();
+    expect(results.map((r) => r.status)).toEqual(['rejected', 'rejected']);
+    for (const r of results) expect((r as PromiseRejectedResult).reason).toBeInstanceOf(InfrastructureError);
+    expect((results[0] as PromiseRejectedResult).reason.message).toMatch(/append to 2 streams.*database is locked/);
+    expect(await store.readStream('x-1')).toEqual([]);
+    expect(await store.readStream('x-2')).toEqual([]);
+  });
+
+  it('close() writes the appends already called before closing the file', async () => {
+    const path = file();
+    const store = SqliteEventStore.open(path);
+    const appended = store.appendToStream('late', [event('A')], 'no_stream');
+    await store.close();
+    await expect(appended).resolves.toMatchObject({ nextExpectedRevision: 0n });
+    const reopened = open(path);
+    expect((await reopened.readStream('late')).map((e) => e.type)).toEqual(['A']);
+  });
+
+  it('a stream this connection keeps is read from SQLite again once another connection appended to it', async () => {
+    const path = file();
+    const mine = open(path);
+    const other = open(path);
+    await mine.appendToStream('shared', [event('A')], 'no_stream');
+    expect((await mine.readStream('shared')).map((e) => e.type)).toEqual(['A']);
+    await other.appendToStream('shared', [event('B')], 0n);
+    expect((await mine.readStream('shared')).map((e) => e.type)).toEqual(['A', 'B']);
+    await expect(mine.appendToStream('shared', [event('C')], 0n)).rejects.toBeInstanceOf(ConcurrencyError);
+    await mine.appendToStream('shared', [event('C')], 1n);
+    expect((await other.readStream('shared')).map((e) => e.type)).toEqual(['A', 'B', 'C']);
+    const all: RecordedEvent[] = [];
+    for await (const e of mine.readAll()) all.push(e);
+    expect(all.map((e) => [e.type, e.revision, e.position.commit])).toEqual([['A', 0n, 1n], ['B', 1n, 2n], ['C', 2n, 3n]]);
+  });
+
+  it('a subscription fed from the events this connection wrote still gets, in order, those another connection wrote', async () => {
+    const path = file();
+    const mine = open(path, { pollIntervalMs: 10 });
+    const other = open(path);
+    const seen: string[] = [];
+    mine.subscribeToAll(async (e) => {
+      seen.push(e.type);
+    });
+    await mine.appendToStream('s1', [event('A')], 'any');
+    await other.appendToStream('s2', [event('B')], 'any');
+    await mine.appendToStream('s1', [event('C')], 'any');
+    await waitUntil(() => seen.length === 3);
+    expect(seen).toEqual(['A', 'B', 'C']);
+  });
+
   it('refuses a file whose schema is newer than this code knows', async () => {
     const path = file();
     const raw = new Database(path);

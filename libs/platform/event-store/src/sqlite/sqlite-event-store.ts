@@ -21,6 +21,7 @@ import { PartialDuplicateAppendError } from '../errors';
 import { assertExpectedRevision, assertFilter, assertPosition, assertReadAllOptions, assertReadStreamOptions, assertStreamName, serializeEvents, type SerializedEvent } from '../validation';
 import { SCHEMA_SQL, SCHEMA_VERSION } from './schema';
 import { SqliteSubscription, type SubscriptionPage, type SubscriptionSource } from './sqlite-subscription';
+import { RecentEvents } from './recent-events';
 
 /** Options of {@link SqliteEventStore.open}. */
 export interface SqliteEventStoreOptions {
@@ -49,10 +50,22 @@ interface EventRow {
   readonly recorded_at: bigint;
 }
 
-interface AppendOutcome {
-  readonly written: boolean;
-  readonly result: AppendResult;
+/** What one append did: nothing (every id already there), or wrote its events at these positions. */
+type AppendOutcome =
+  | { readonly written: false; readonly result: AppendResult }
+  | { readonly written: true; readonly result: AppendResult; readonly positions: readonly bigint[]; readonly firstRevision: bigint; readonly recordedAt: number };
+
+/** An append waiting for the next group commit. */
+interface PendingAppend {
+  readonly stream: string;
+  readonly events: readonly SerializedEvent[];
+  readonly expected: ExpectedRevision;
+  readonly resolve: (result: AppendResult) => void;
+  readonly reject: (error: unknown) => void;
 }
+
+/** Most appends one group commit takes; the rest wait for the next one. */
+const MAX_GROUP = 1000;
 
 const MAX_INT64 = 9223372036854775807n;
 const COLUMNS = 'position, stream, revision, event_id, type, data, metadata, recorded_at';
@@ -65,8 +78,20 @@ const COLUMNS = 'position, stream, revision, event_id, type, data, metadata, rec
  *   and `prepare`. Unique (stream, revision) and (stream, event id).
  * - WAL journal, `synchronous=NORMAL`: a commit is durable against a process crash, and against
  *   power loss up to the last checkpoint.
- * - Appends run in one `BEGIN IMMEDIATE` transaction per call, so several processes may share the
- *   file: writers queue on the lock (up to `busyTimeoutMs`), readers never block.
+ * - Group commit: appends called in the same turn of the event loop are written in one
+ *   `BEGIN IMMEDIATE` transaction (at most 1,000 per transaction), each inside its own savepoint, in
+ *   call order: a call that fails (a version conflict, a partial duplicate) is rolled back alone and
+ *   its promise rejects, the others commit. Every promise settles only after the commit, so an
+ *   acknowledged append is as durable as before; a commit that fails rejects every call of the group.
+ *   Committing costs far more than inserting (about 85 µs a commit against a few µs an insert, WAL
+ *   with `synchronous=NORMAL`, measured on the project's 2-core machine), so concurrent writers share it.
+ * - Reads without SQLite where they can: the whole content of recently used streams (4,096) and the
+ *   last events of `$all` (8,192 and more) are kept as this connection writes them, and serve
+ *   `readStream` (a whole stream, forwards) and subscription pages, as long as no other connection
+ *   has written (SQLite's `data_version` unchanged, looked at before every such read); when one has,
+ *   the kept events are dropped and SQLite answers.
+ * - Several processes may share the file: writers queue on the lock (up to `busyTimeoutMs`), readers
+ *   never block.
  * - Idempotent appends: when every event id of a call is already in the stream, the call writes
  *   nothing and returns the stream's current revision and last position, whatever the expected
  *   revision; when only some are, it fails with {@link PartialDuplicateAppendError}.
@@ -78,6 +103,12 @@ export class SqliteEventStore implements EventStore {
   private readonly readAllStatements = new Map<string, Database.Statement>();
   private readonly subscriptions = new Set<SqliteSubscription>();
   private readonly appendTransaction: Database.Transaction<(stream: string, events: readonly SerializedEvent[], expected: ExpectedRevision) => AppendOutcome>;
+  private readonly groupTransaction: Database.Transaction<(group: readonly PendingAppend[]) => (AppendOutcome | { failed: unknown })[]>;
+  private pending: PendingAppend[] = [];
+  private readonly recent = new RecentEvents({ streams: 4096, tail: 8192 });
+  /** `data_version` when {@link recent} was last known complete; it changes when another connection commits. */
+  private seenVersion: number | undefined;
+  private flushScheduled = false;
   private readonly pollIntervalMs: number;
   private readonly pageSize: number;
   private readonly clock: Clock;
@@ -95,6 +126,18 @@ export class SqliteEventStore implements EventStore {
     this.clock = options.clock ?? systemClock;
     this.statements = prepareStatements(db);
     this.appendTransaction = db.transaction((stream, events, expected) => this.appendInTransaction(stream, events, expected));
+    // Each call in its own savepoint (a nested better-sqlite3 transaction): an OptexError (conflict, partial duplicate)
+    // rolls back that call alone; anything else (a driver failure) aborts the whole group.
+    this.groupTransaction = db.transaction((group) =>
+      group.map((p) => {
+        try {
+          return this.appendTransaction(p.stream, p.events, p.expected);
+        } catch (error) {
+          if (error instanceof OptexError) return { failed: error };
+          throw error;
+        }
+      }),
+    );
   }
 
   /**
@@ -127,9 +170,41 @@ export class SqliteEventStore implements EventStore {
     assertStreamName(stream);
     assertExpectedRevision(expected);
     const serialized = serializeEvents(events);
-    const outcome = this.guard(`append to ${stream}`, () => this.appendTransaction.immediate(stream, serialized, expected));
-    if (outcome.written) for (const subscription of this.subscriptions) subscription.wake();
-    return outcome.result;
+    if (this.closing !== undefined || this.closed) throw new InfrastructureError(`cannot append to ${stream}: the SQLite event store at ${this.path} is closed`);
+    return new Promise<AppendResult>((resolve, reject) => {
+      this.pending.push({ stream, events: serialized, expected, resolve, reject });
+      if (!this.flushScheduled) {
+        this.flushScheduled = true;
+        setImmediate(() => this.flush());
+      }
+    });
+  }
+
+  /** Writes the waiting appends in one transaction (see the class comment), then settles their promises. */
+  private flush(): void {
+    const group = this.pending.splice(0, MAX_GROUP);
+    this.flushScheduled = this.pending.length > 0;
+    if (this.flushScheduled) setImmediate(() => this.flush());
+    if (group.length === 0) return;
+    let outcomes: (AppendOutcome | { failed: unknown })[];
+    try {
+      outcomes = this.guard(group.length === 1 ? `append to ${group[0].stream}` : `append to ${group.length} streams`, () => this.groupTransaction.immediate(group));
+    } catch (error) {
+      for (const p of group) p.reject(error);
+      return;
+    }
+    let written = false;
+    outcomes.forEach((outcome, i) => {
+      if ('failed' in outcome) group[i].reject(outcome.failed);
+      else {
+        if (outcome.written) {
+          written = true;
+          this.recent.appended(recordedOf(group[i], outcome));
+        }
+        group[i].resolve(outcome.result);
+      }
+    });
+    if (written) for (const subscription of this.subscriptions) subscription.wake();
   }
 
   async readStream(stream: string, options: ReadStreamOptions = {}): Promise<RecordedEvent[]> {
@@ -139,7 +214,17 @@ export class SqliteEventStore implements EventStore {
     const backwards = options.direction === 'backwards';
     const from = options.fromRevision ?? (backwards ? MAX_INT64 : 0n);
     const statement = backwards ? this.statements.readStreamBackwards : this.statements.readStreamForwards;
-    return this.guard(`read stream ${stream}`, () => (statement.all({ stream, from, limit: options.maxCount ?? -1 }) as EventRow[]).map(toRecordedEvent));
+    const whole = !backwards && from === 0n && options.maxCount === undefined;
+    return this.guard(`read stream ${stream}`, () => {
+      if (whole) {
+        this.refreshRecent();
+        const known = this.recent.stream(stream);
+        if (known) return known;
+      }
+      const events = (statement.all({ stream, from, limit: options.maxCount ?? -1 }) as EventRow[]).map(toRecordedEvent);
+      if (whole && events.length > 0) this.recent.rememberStream(stream, events);
+      return events;
+    });
   }
 
   readAll(options: ReadAllOptions = {}): AsyncIterable<RecordedEvent> {
@@ -163,6 +248,7 @@ export class SqliteEventStore implements EventStore {
   /** Stops every subscription (waiting for running handlers) and closes the file. Idempotent. */
   close(): Promise<void> {
     this.closing ??= (async () => {
+      while (this.pending.length > 0) this.flush(); // appends already called are written before the file closes
       await Promise.all([...this.subscriptions].map((s) => s.unsubscribe()));
       this.guard('close', () => this.db.close());
       this.closed = true;
@@ -185,12 +271,13 @@ export class SqliteEventStore implements EventStore {
     if (!ok) throw new ConcurrencyError(stream, expected, actual);
     const recordedAt = this.clock.now().getTime();
     let revision = last ? last.revision : -1n;
-    let position = 0n;
+    const firstRevision = revision + 1n;
+    const positions: bigint[] = [];
     for (const event of events) {
       revision += 1n;
-      position = BigInt(this.statements.insert.run(stream, revision, event.id, event.type, event.data, event.metadata, recordedAt).lastInsertRowid);
+      positions.push(BigInt(this.statements.insert.run(stream, revision, event.id, event.type, event.data, event.metadata, recordedAt).lastInsertRowid));
     }
-    return { written: true, result: { nextExpectedRevision: revision, position: positionOf(position) } };
+    return { written: true, result: { nextExpectedRevision: revision, position: positionOf(positions[positions.length - 1]) }, positions, firstRevision, recordedAt };
   }
 
   private async *readAllPages(options: ReadAllOptions): AsyncGenerator<RecordedEvent> {
@@ -212,6 +299,9 @@ export class SqliteEventStore implements EventStore {
 
   private readSubscriptionPage(after: bigint, filter: EventFilter | undefined, limit: number): SubscriptionPage {
     return this.guard('read $all for a subscription', () => {
+      this.refreshRecent();
+      const known = this.recent.page(after, filter, limit);
+      if (known) return known;
       const head = (this.statements.head.get() as { head: bigint | null }).head;
       if (head === null || head <= after) return { events: [], scannedUpTo: after };
       const statement = this.readAllStatement('subscription', filter);
@@ -235,6 +325,15 @@ export class SqliteEventStore implements EventStore {
       this.readAllStatements.set(key, statement);
     }
     return statement;
+  }
+
+  /** Drops what {@link recent} holds when another connection has committed since it was last complete. */
+  private refreshRecent(): void {
+    const version = this.statements.dataVersion.get() as number;
+    if (version === this.seenVersion) return;
+    this.seenVersion = version;
+    const head = (this.statements.head.get() as { head: bigint | null }).head;
+    this.recent.reset(head ?? 0n);
   }
 
   private assertOpen(): void {
@@ -262,6 +361,7 @@ function prepareStatements(db: Database.Database) {
     readStreamForwards: prepare(`SELECT ${COLUMNS} FROM events WHERE stream = @stream AND revision >= @from ORDER BY revision ASC LIMIT @limit`),
     readStreamBackwards: prepare(`SELECT ${COLUMNS} FROM events WHERE stream = @stream AND revision <= @from ORDER BY revision DESC LIMIT @limit`),
     head: prepare('SELECT MAX(position) AS head FROM events'),
+    dataVersion: db.prepare('PRAGMA data_version').pluck(),
   };
 }
 
@@ -276,6 +376,21 @@ function toRecordedEvent(row: EventRow): RecordedEvent {
     metadata: JSON.parse(row.metadata) as Record<string, unknown>,
     recordedAt: new Date(Number(row.recorded_at)),
   };
+}
+
+/** The events one append wrote, as a read would return them. */
+function recordedOf(append: PendingAppend, outcome: Extract<AppendOutcome, { written: true }>): RecordedEvent[] {
+  const recordedAt = new Date(outcome.recordedAt);
+  return append.events.map((e, i) => ({
+    id: e.id,
+    stream: append.stream,
+    type: e.type,
+    revision: outcome.firstRevision + BigInt(i),
+    position: positionOf(outcome.positions[i]),
+    data: JSON.parse(e.data) as unknown,
+    metadata: JSON.parse(e.metadata) as Record<string, unknown>,
+    recordedAt,
+  }));
 }
 
 function prefixParameters(filter: EventFilter | undefined): Record<string, string> {

@@ -10,7 +10,18 @@ export function messageKeyOf(event: Pick<RecordedEvent, 'stream' | 'metadata'>):
   return typeof key === 'string' && key.length > 0 ? key : event.stream;
 }
 
-/** A recorded event as a CloudEvents 1.0 binary-mode message (ce_* headers, JSON body). */
+/**
+ * Events by message body: encoded here, or decoded once. The in-memory bus hands every consumer group the very
+ * body the relay encoded, so the embedded engine never decodes; Kafka deliveries have bodies of their own and are
+ * decoded once each. Held weakly: an entry goes with its message.
+ */
+const decoded = new WeakMap<Buffer, Omit<IntegrationEvent, 'deliveryId' | 'attempt'>>();
+
+/**
+ * A recorded event as a CloudEvents 1.0 binary-mode message (ce_* headers, JSON body). The body is remembered with
+ * the event it encodes, so a consumer in this process (the in-memory bus hands over this very body) does not
+ * decode it again; a consumer elsewhere (Kafka) receives a body of its own and decodes it.
+ */
 export function encodeLifecycleEvent(event: RecordedEvent): Omit<BusMessage, 'topic'> {
   const { value, headers } = encodeCloudEvent({
     id: event.id,
@@ -24,15 +35,10 @@ export function encodeLifecycleEvent(event: RecordedEvent): Omit<BusMessage, 'to
       optexmetadata: JSON.stringify(event.metadata),
     },
   });
+  decoded.set(value, { kind: 'event', id: event.id, type: event.type, stream: event.stream, revision: event.revision, data: event.data, metadata: event.metadata, recordedAt: event.recordedAt });
   return { key: messageKeyOf(event), value, headers: { ...headers, [HEADERS.stream]: event.stream, [HEADERS.revision]: String(event.revision) } };
 }
 
-/**
- * Decoded events by message body. The in-memory bus hands every consumer group the very same body, so the
- * embedded engine decodes each event once instead of once per group (5 of them); Kafka deliveries have bodies of
- * their own and simply miss. Held weakly: an entry goes with its message.
- */
-const decoded = new WeakMap<Buffer, Omit<IntegrationEvent, 'deliveryId' | 'attempt'>>();
 
 /**
  * The reverse of {@link encodeLifecycleEvent}; throws an error naming the missing or bad attribute. The event's
