@@ -32,6 +32,14 @@ export interface LoadedStream<State> {
 }
 
 /**
+ * Folded states by the recorded event they end at, per decider. A store that hands out the same RecordedEvent objects
+ * again (the SQLite store keeps recently used streams) lets {@link loadStream} parse and fold only the events after
+ * the last one it folded; any other store simply misses. Sound because `evolve` is pure and states are never mutated.
+ * Held weakly: an entry goes with its event.
+ */
+const folds = new WeakMap<object, WeakMap<RecordedEvent, unknown>>();
+
+/**
  * Reads a stream and folds it. Every stored event is parsed and upcast first ({@link parseStoredEvent}): an unknown
  * type, a newer schema version or data that does not fit its schema throws a DomainError naming the event.
  */
@@ -41,8 +49,19 @@ export async function loadStream<Command, Event extends { type: string; data: un
   decider: Decider<Command, Event, State>,
 ): Promise<LoadedStream<State>> {
   const recorded = await store.readStream(stream);
+  let known = folds.get(decider);
+  if (!known) folds.set(decider, (known = new WeakMap()));
   let state = decider.initialState();
-  for (const e of recorded) state = decider.evolve(state, parseStoredEvent(e) as unknown as Event);
+  let from = 0;
+  for (let i = recorded.length - 1; i >= 0; i--) {
+    if (known.has(recorded[i])) {
+      state = known.get(recorded[i]) as State;
+      from = i + 1;
+      break;
+    }
+  }
+  for (let i = from; i < recorded.length; i++) state = decider.evolve(state, parseStoredEvent(recorded[i]) as unknown as Event);
+  if (recorded.length > 0) known.set(recorded[recorded.length - 1], state);
   const revision = recorded.length ? recorded[recorded.length - 1].revision : -1n;
   return { state, revision, recorded };
 }
