@@ -277,3 +277,102 @@ describe('dry run meets injected faults', () => {
     expect(byRec(report, 'e2e-gp3')).toMatchObject({ status: 'failed', dryRun: true, error: expect.stringContaining('UnauthorizedOperation') });
   });
 });
+
+describe('operator actions', () => {
+  // A delete-volume whose DeleteVolume is refused once: the rollback deletes the backup snapshot, which is refused once too.
+  const fleet = {
+    volumes: [
+      { id: 'vol-0op0000000000001', accountId: '123456789012', region: 'us-east-1', volumeType: 'gp2', sizeGiB: 100, state: 'available' },
+      { id: 'vol-0op0000000000002', accountId: '123456789012', region: 'us-east-1', volumeType: 'gp2', sizeGiB: 100, state: 'available' },
+    ],
+    faults: [
+      { resourceId: 'vol-0op0000000000001', operation: 'DeleteVolume', error: 'UnauthorizedOperation', times: 1 },
+      { resourceId: 'vol-0op0000000000002', operation: 'DeleteVolume', error: 'UnauthorizedOperation', times: 1 },
+      // Refused until used up: once for each optimization's rollback.
+      { resourceId: '*', operation: 'DeleteSnapshot', error: 'UnauthorizedOperation', times: 2 },
+    ],
+  };
+  const rec = (n: number) =>
+    JSON.stringify({
+      recommendationId: `op-delete-${n}`,
+      source: 'e2e',
+      accountId: '123456789012',
+      region: 'us-east-1',
+      resource: { type: 'ec2:volume', id: `vol-0op000000000000${n}` },
+      action: { type: 'delete-volume' },
+      estimatedMonthlySavings: 10,
+      currency: 'USD',
+    });
+
+  it('retry-rollback carries a failed rollback on after resume; resolve closes one with a note; both are in the history with who and why', async () => {
+    const dir = tempDir('operator');
+    const fleetFile = join(dir, 'fleet.json');
+    writeFileSync(fleetFile, JSON.stringify(fleet));
+    const input = join(dir, 'recs.ndjson');
+    writeFileSync(input, `${rec(1)}\n${rec(2)}\n`);
+    const store = `sqlite:${join(dir, 'events.db')}`;
+    const cloud = ['--cloud', `simulated:${fleetFile}`];
+    const first = json<Report>(await optex(['run', input, '--store', store, ...cloud, '--policy', 'test/fixtures/policy-auto.json', '--json']));
+    const [a, b] = [byRec(first, 'op-delete-1'), byRec(first, 'op-delete-2')];
+    expect([a.status, b.status]).toEqual(['rollback-failed', 'rollback-failed']);
+    expect(a.error).toMatch(/rollback failed: UnauthorizedOperation/);
+
+    const refused = await optex(['retry-rollback', a.optimizationId, '--by', 'oncall', '--reason', '', '--store', store]);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toMatch(/--reason/);
+
+    const retried = await optex(['retry-rollback', a.optimizationId, '--by', 'oncall', '--reason', 'permission fixed', '--store', store, '--json']);
+    expect(retried.code).toBe(0);
+    expect(json(retried)).toMatchObject({ optimizationId: a.optimizationId, status: 'rolling-back', by: 'oncall', reason: 'permission fixed' });
+    const resolved = await optex(['resolve', b.optimizationId, '--by', 'oncall', '--note', 'deleted snap by hand', '--store', store]);
+    expect(resolved.code).toBe(0);
+    expect(resolved.stdout).toContain(`${b.optimizationId}: resolved.`);
+
+    const after = json<Report>(await optex(['resume', '--store', store, ...cloud, '--json']));
+    expect(byRec(after, 'op-delete-1').status).toBe('rolled-back');
+    expect(byRec(after, 'op-delete-2').status).toBe('resolved');
+    expect(after.summary.byStatus).toMatchObject({ 'rolled-back': 1, resolved: 1 });
+    expect(after.summary).toMatchObject({ failedExecutions: 2, rollbacks: 2 });
+    const state = json<FleetView>(await optex(['fleet', '--store', store, ...cloud, '--json']));
+    expect(state.calls.filter((c) => c.operation === 'deleteSnapshot').map((c) => c.result)).toEqual(['UnauthorizedOperation', 'UnauthorizedOperation', 'ok']);
+
+    const history = json<{ events: { type: string; data: Record<string, unknown> }[] }>(await optex(['history', a.optimizationId, '--store', store, '--json']));
+    const types = history.events.map((e) => e.type);
+    expect(types.slice(types.indexOf('RollbackFailed'))).toEqual(['RollbackFailed', 'RollbackRetried', 'RollbackStepStarted', 'RollbackStepCompleted', 'RollbackCompleted']);
+    expect(history.events.find((e) => e.type === 'RollbackRetried')?.data).toMatchObject({ by: 'oncall', reason: 'permission fixed' });
+    const again = await optex(['resolve', b.optimizationId, '--by', 'oncall', '--note', 'twice', '--store', store]);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toMatch(/resolved, expected rollback-failed, reconciliation-needed/);
+  });
+});
+
+describe('approver roster', () => {
+  it('only someone holding the requested authority approves, identities compared whatever the case, recorded as the roster id', async () => {
+    const dir = tempDir('roster');
+    const store = `sqlite:${join(dir, 'events.db')}`;
+    const first = json<Report>(await optex(['run', FIXTURE, '--store', store, '--cloud', `simulated:${FLEET}`, '--policy', 'test/fixtures/policy-roster.json', '--json']));
+    const id = byRec(first, 'e2e-rightsize-ok').optimizationId; // MEDIUM: team-lead
+
+    const stranger = await optex(['approve', id, '--by', 'mallory', '--store', store]);
+    expect(stranger.code).toBe(1);
+    expect(stranger.stderr).toMatch(/mallory may not decide .* needs the team-lead authority and the roster names alice@acme\.example$/m);
+    const board = await optex(['deny', id, '--by', 'carol', '--reason', 'no', '--store', store]);
+    expect(board.code).toBe(1); // change-board, but the policy says only the requested authority decides
+
+    const approved = await optex(['approve', id, '--by', 'ALICE', '--store', store, '--json']);
+    expect(approved.code).toBe(0);
+    expect(json(approved)).toMatchObject({ optimizationId: id, status: 'approved', approvers: ['alice@acme.example'] });
+    const history = json<{ events: { type: string; data: Record<string, unknown> }[] }>(await optex(['history', id, '--store', store, '--json']));
+    expect(history.events.find((e) => e.type === 'ApprovalRequested')?.data).toMatchObject({ authority: 'team-lead', eligibleApprovers: [{ id: 'alice@acme.example', aliases: ['alice'] }] });
+    expect(history.events.find((e) => e.type === 'ApprovalGranted')?.data).toMatchObject({ by: 'alice@acme.example' });
+  });
+
+  it('a policy file with a bad roster entry exits 2 naming its path', async () => {
+    const dir = tempDir('roster-bad');
+    const policy = join(dir, 'policy.json');
+    writeFileSync(policy, JSON.stringify({ approval: { roster: [{ id: 'alice', authorities: ['boss'] }] } }));
+    const result = await optex(['run', FIXTURE, '--store', 'memory:', '--policy', policy]);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('approval.roster.0.authorities.0');
+  });
+});

@@ -49,6 +49,10 @@ export type CompleteRollbackStep = Cmd<'CompleteRollbackStep', { index: number; 
 export type CompleteRollback = Cmd<'CompleteRollback', Record<string, never>>;
 export type FailRollback = Cmd<'FailRollback', { error: ErrorInfo; failedStepIndex?: number }>;
 export type CancelOptimization = Cmd<'CancelOptimization', { by: string; reason: string }>;
+/** An operator sends a `rollback-failed` optimization back to rolling back, from the step that failed. */
+export type RetryRollback = Cmd<'RetryRollback', { by: string; reason: string }>;
+/** An operator closes an optimization that waits for one (`rollback-failed`, `reconciliation-needed`), saying what they found or did. */
+export type ResolveOptimization = Cmd<'ResolveOptimization', { by: string; note: string }>;
 
 export type OptimizationCommand =
   | ReceiveRecommendation
@@ -69,6 +73,8 @@ export type OptimizationCommand =
   | CompleteRollbackStep
   | CompleteRollback
   | FailRollback
-  | CancelOptimization;
+  | CancelOptimization
+  | RetryRollback
+  | ResolveOptimization;
 
 export type { RiskLevel };

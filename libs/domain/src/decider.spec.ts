@@ -4,6 +4,7 @@ import { ACTIVE_EXECUTION_STATUSES, TERMINAL_STATUSES, foldOptimization, isTermi
 import type { OptimizationState } from './decider';
 import { DomainError } from './errors';
 import { executionPlan, rollbackPlan } from './plans';
+import { nextMove } from './process';
 import { defaultPolicy } from './policy';
 import { defaultPriceBook } from './pricing';
 import type { OptimizationEvent } from './events';
@@ -166,6 +167,56 @@ describe('DecideApproval', () => {
 
   it('rejects an unknown optimization with NOT_FOUND', () => {
     spec.given([]).when(cmd('DecideApproval', { policy: defaultPolicy })).thenThrows('NOT_FOUND');
+  });
+});
+
+describe('approver identities (roster recorded on the request)', () => {
+  const roster = [
+    { id: 'alice@acme.example', aliases: ['alice'] },
+    { id: 'bob@acme.example' },
+  ];
+  const withRoster = (required = 1) => ev('ApprovalRequested', { authority: required === 2 ? 'change-board' : 'team-lead', requiredApprovals: required, expiresAt: EXPIRES, eligibleApprovers: roster });
+
+  it('given a request with a roster, when someone on it approves under another case or an alias, then the roster id is recorded', () => {
+    spec
+      .given([received(), assessed(), withRoster()])
+      .when(cmd('Approve', { by: '  ALICE ' }))
+      .then([ev('ApprovalGranted', { mode: 'manual', by: 'alice@acme.example', approvers: ['alice@acme.example'], final: true })]);
+  });
+
+  it('given a request with a roster, when someone not eligible approves or denies, then NOT_AUTHORIZED names the authority and who may', () => {
+    spec.given([received(), assessed(), withRoster()]).when(cmd('Approve', { by: 'mallory' })).thenThrows('NOT_AUTHORIZED');
+    spec.given([received(), assessed(), withRoster()]).when(cmd('Deny', { by: 'mallory', reason: 'no' })).thenThrows('NOT_AUTHORIZED');
+    expect(() => optimizationDecider.decide(cmd('Approve', { by: 'mallory' }), foldOptimization([received(), assessed(), withRoster()]))).toThrow(
+      /mallory may not decide .* needs the team-lead authority and the roster names alice@acme\.example, bob@acme\.example/,
+    );
+  });
+
+  it('given a CRITICAL request, when the same person approves twice by id and by alias, then the second is refused: four eyes are two people', () => {
+    spec
+      .given([received(criticalRec), assessed('CRITICAL'), withRoster(2), ev('ApprovalGranted', { mode: 'manual', by: 'alice@acme.example', approvers: ['alice@acme.example'], final: false })])
+      .when(cmd('Approve', { by: 'Alice' }))
+      .thenThrows('ALREADY_APPROVED');
+  });
+
+  it('given a request without a roster, when Alice and then alice approve a CRITICAL change, then the second is refused', () => {
+    spec
+      .given([...upToAwaitingTwo, ev('ApprovalGranted', { mode: 'manual', by: 'alice', approvers: ['alice'], final: false })])
+      .when(cmd('Approve', { by: 'Alice' }))
+      .thenThrows('ALREADY_APPROVED');
+  });
+
+  it('given a roster in the policy, when approval is asked, then the request records who may decide', () => {
+    const policy = { ...defaultPolicy, approval: { ...defaultPolicy.approval, roster: [{ id: 'Lead@Acme.example', authorities: ['team-lead' as const] }, { id: 'cfo', authorities: ['finops-manager' as const] }] } };
+    spec
+      .given([received(), assessed()])
+      .when(cmd('DecideApproval', { policy }))
+      .then([ev('ApprovalRequested', { authority: 'team-lead', requiredApprovals: 1, expiresAt: EXPIRES, eligibleApprovers: [{ id: 'lead@acme.example' }, { id: 'cfo' }] })]);
+    const strict = { ...policy, approval: { ...policy.approval, higherAuthorityDecides: false } };
+    spec
+      .given([received(), assessed()])
+      .when(cmd('DecideApproval', { policy: strict }))
+      .then([ev('ApprovalRequested', { authority: 'team-lead', requiredApprovals: 1, expiresAt: EXPIRES, eligibleApprovers: [{ id: 'lead@acme.example' }] })]);
   });
 });
 
@@ -760,6 +811,52 @@ describe('FailRollback', () => {
   });
 });
 
+describe('RetryRollback (operator)', () => {
+  const error = { code: 'InsufficientInstanceCapacity', message: 'no m5.xlarge capacity' };
+  const failedAtTwo = [...upToRollingBack, rollbackDone(0), rollbackDone(1), ev('RollbackFailed', { error, failedStepIndex: 2 })];
+
+  it('sends a failed rollback back to rolling-back, keeping the steps done, and the process manager resumes at the step that failed', () => {
+    spec
+      .given(failedAtTwo)
+      .when(cmd('RetryRollback', { by: 'oncall', reason: 'capacity is back' }))
+      .then((events, state) => {
+        expect(events).toEqual([ev('RollbackRetried', { by: 'oncall', reason: 'capacity is back', failedStepIndex: 2 })]);
+        const s = known(state);
+        expect(s.status).toBe('rolling-back');
+        expect(s.rollback).toEqual({ reason: expect.any(String), steps: fullRollback, completedSteps: [expect.objectContaining({ index: 0 }), expect.objectContaining({ index: 1 })] });
+        expect(nextMove(state, { now: NOW })).toEqual({ kind: 'decide', command: cmd('StartStep', { phase: 'rollback', index: 2 }) });
+      });
+  });
+
+  it('refuses a rollback that has not failed, and needs who and why', () => {
+    spec.given(upToRollingBack).when(cmd('RetryRollback', { by: 'oncall', reason: 'x' })).thenThrows('INVALID_STATE');
+    spec.given(failedAtTwo).when(cmd('RetryRollback', { by: ' ', reason: 'x' })).thenThrows('INVALID_INPUT');
+    spec.given(failedAtTwo).when(cmd('RetryRollback', { by: 'oncall', reason: '' })).thenThrows('INVALID_INPUT');
+  });
+});
+
+describe('ResolveOptimization (operator)', () => {
+  const error = { code: 'InsufficientInstanceCapacity', message: 'no m5.xlarge capacity' };
+
+  it('closes a failed rollback as resolved, with who, the note and where it came from; nothing moves it after', () => {
+    spec
+      .given([...upToRollingBack, ev('RollbackFailed', { error })])
+      .when(cmd('ResolveOptimization', { by: 'oncall', note: 'restored the instance by hand' }))
+      .then((events, state) => {
+        expect(events).toEqual([ev('OptimizationResolved', { by: 'oncall', note: 'restored the instance by hand', from: 'rollback-failed' })]);
+        expect(known(state)).toMatchObject({ status: 'resolved', resolution: { by: 'oncall', note: 'restored the instance by hand', from: 'rollback-failed' } });
+        expect(isTerminal(known(state).status)).toBe(true);
+        expect(nextMove(state, { now: NOW }).kind).toBe('idle');
+      });
+  });
+
+  it('refuses anything the engine is still working on or has finished on its own, and needs a note', () => {
+    spec.given(upToRollingBack).when(cmd('ResolveOptimization', { by: 'oncall', note: 'x' })).thenThrows('INVALID_STATE');
+    spec.given(upToValidating).when(cmd('ResolveOptimization', { by: 'oncall', note: 'x' })).thenThrows('INVALID_STATE');
+    spec.given([...upToRollingBack, ev('RollbackFailed', { error })]).when(cmd('ResolveOptimization', { by: 'oncall', note: ' ' })).thenThrows('INVALID_INPUT');
+  });
+});
+
 describe('CancelOptimization', () => {
   it.each<[string, OptimizationEvent[]]>([
     ['received', upToReceived],
@@ -825,7 +922,7 @@ describe('evolve and fold', () => {
   });
 
   it('knows the terminal and active statuses', () => {
-    expect(TERMINAL_STATUSES).toEqual(['completed', 'dry-run-completed', 'denied', 'expired', 'cancelled', 'failed', 'rolled-back', 'rollback-failed']);
+    expect(TERMINAL_STATUSES).toEqual(['completed', 'dry-run-completed', 'denied', 'expired', 'cancelled', 'failed', 'rolled-back', 'rollback-failed', 'resolved']);
     expect(ACTIVE_EXECUTION_STATUSES).toEqual(['scheduled', 'executing', 'validating', 'rolling-back', 'reconciliation-needed']);
     expect(isTerminal('rolled-back')).toBe(true);
     expect(isTerminal('awaiting-approval')).toBe(false);

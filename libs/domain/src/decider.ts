@@ -4,9 +4,10 @@ import { assessRisk, decideApproval } from './policy';
 import { accuracyPct, actualMonthlySavings, expectedOutcomeProblems, performanceImpact, performanceProblems } from './savings';
 import { clientTokenFor } from './ids';
 import { judgeStepEffect } from './reconciliation';
+import { eligibleIdentity, normalizeIdentity, type EligibleApprover } from './roster';
 import type * as C from './commands';
 import type { OptimizationCommand } from './commands';
-import type { ErrorInfo, OptimizationEvent, StepPhase } from './events';
+import type { ErrorInfo, OptimizationEvent, ResolvableStatus, StepPhase } from './events';
 import type { Authority, ObservedResource, PerformanceImpact, Recommendation, Reversibility, RiskAssessment, RiskLevel, Step, StepOutputs } from './types';
 
 // ── State ──
@@ -28,9 +29,13 @@ export type OptimizationStatus =
   | 'cancelled'
   | 'failed'
   | 'rolled-back'
-  | 'rollback-failed';
+  | 'rollback-failed'
+  | 'resolved';
 
-/** Statuses an optimization never leaves. */
+/**
+ * Statuses the engine never moves an optimization out of. Only an operator does, and only from `rollback-failed`
+ * (`retry-rollback` sends it back to `rolling-back`; `resolve` closes it as `resolved`).
+ */
 export const TERMINAL_STATUSES: readonly OptimizationStatus[] = [
   'completed',
   'dry-run-completed',
@@ -40,6 +45,7 @@ export const TERMINAL_STATUSES: readonly OptimizationStatus[] = [
   'failed',
   'rolled-back',
   'rollback-failed',
+  'resolved',
 ];
 /** Statuses in which an optimization holds its resource (another optimization of it must wait). */
 export const ACTIVE_EXECUTION_STATUSES: readonly OptimizationStatus[] = ['scheduled', 'executing', 'validating', 'rolling-back', 'reconciliation-needed'];
@@ -75,7 +81,9 @@ export interface ApprovalData {
   readonly mode?: 'auto' | 'manual';
   readonly authority?: Authority;
   readonly requiredApprovals?: number;
-  /** Distinct approvers so far (manual). */
+  /** Who may decide (normalized ids and aliases), when the policy had a roster at the request; absent: anyone. */
+  readonly eligibleApprovers?: readonly EligibleApprover[];
+  /** Distinct approvers so far (manual), as normalized identities (roster ids when there is a roster). */
   readonly approvers: readonly string[];
   readonly requestedAt?: string;
   readonly expiresAt?: string;
@@ -157,6 +165,8 @@ export interface OptimizationData {
   readonly rollback?: RollbackData;
   readonly cancellation?: { readonly by: string; readonly reason: string };
   readonly reconciliation?: ReconciliationData;
+  /** How an operator closed it (`resolved`). */
+  readonly resolution?: { readonly by: string; readonly note: string; readonly from: ResolvableStatus };
 }
 
 type In<S extends OptimizationStatus, Guaranteed extends keyof OptimizationData = never> = OptimizationData & { readonly status: S } & Required<Pick<OptimizationData, Guaranteed>>;
@@ -182,7 +192,8 @@ export type KnownOptimizationState =
   | In<'cancelled', 'cancellation'>
   | In<'failed'>
   | In<'rolled-back', 'execution' | 'rollback'>
-  | In<'rollback-failed', 'execution' | 'rollback'>;
+  | In<'rollback-failed', 'execution' | 'rollback'>
+  | In<'resolved', 'execution' | 'resolution'>;
 /** The state of one optimization stream: nothing yet, or a received optimization. */
 export type OptimizationState = { readonly status: 'initial' } | KnownOptimizationState;
 
@@ -229,6 +240,7 @@ const undoSteps = (state: KnownOptimizationState): Step[] =>
         state.recommendation,
         state.execution.observed,
         state.execution.completedSteps.map((s) => s.step).filter(isMutatingStep),
+        mergedOutputs(state.execution.completedSteps),
       );
 
 function decideReceive(command: C.ReceiveRecommendation, state: OptimizationState): OptimizationEvent[] {
@@ -264,6 +276,7 @@ function decideDecideApproval(command: C.DecideApproval, s: KnownOptimizationSta
         authority: decision.authority,
         requiredApprovals: decision.requiredApprovals,
         expiresAt: new Date(ms + decision.expiresInMs).toISOString(),
+        ...(decision.eligibleApprovers ? { eligibleApprovers: decision.eligibleApprovers } : {}),
       },
     },
   ];
@@ -277,11 +290,27 @@ function requirePendingApproval(command: C.Approve | C.Deny, s: KnownOptimizatio
   }
 }
 
+/**
+ * Who is deciding, as the identity recorded: with a roster on the request, the roster id `by` denotes (by id or
+ * alias, compared normalized), refused when that person may not decide this request; without one, `by` normalized.
+ */
+function deciderIdentity(command: C.Approve | C.Deny, s: KnownOptimizationState): string {
+  const by = requireText(command, 'by', command.data.by);
+  const eligible = s.approval.eligibleApprovers;
+  if (!eligible) return normalizeIdentity(by);
+  const identity = eligibleIdentity(eligible, by);
+  if (identity === undefined) {
+    const who = eligible.length === 0 ? 'nobody on the roster holds it' : `the roster names ${eligible.map((e) => e.id).join(', ')}`;
+    throw new DomainError('NOT_AUTHORIZED', `${command.type}: ${by} may not decide ${s.optimizationId}: it needs the ${s.approval.authority ?? 'requested'} authority and ${who}`);
+  }
+  return identity;
+}
+
 function decideApprove(command: C.Approve, s: KnownOptimizationState): OptimizationEvent[] {
   const { at, ms } = nowOf(command);
   requirePendingApproval(command, s, ms);
-  const by = requireText(command, 'by', command.data.by);
-  if (s.approval.approvers.includes(by)) {
+  const by = deciderIdentity(command, s);
+  if (s.approval.approvers.map(normalizeIdentity).includes(by)) {
     throw new DomainError('ALREADY_APPROVED', `Approve: ${by} has already approved ${s.optimizationId}; a second approval must come from someone else`);
   }
   const approvers = [...s.approval.approvers, by];
@@ -305,7 +334,7 @@ function decideApprove(command: C.Approve, s: KnownOptimizationState): Optimizat
 function decideDeny(command: C.Deny, s: KnownOptimizationState): OptimizationEvent[] {
   const { at, ms } = nowOf(command);
   requirePendingApproval(command, s, ms);
-  const by = requireText(command, 'by', command.data.by);
+  const by = deciderIdentity(command, s);
   const reason = requireText(command, 'reason', command.data.reason);
   return [{ type: 'ApprovalDenied', data: { optimizationId: s.optimizationId, at, by, reason } }];
 }
@@ -564,6 +593,23 @@ function decideCancel(command: C.CancelOptimization, s: KnownOptimizationState):
   return [{ type: 'OptimizationCancelled', data: { optimizationId: s.optimizationId, at, by, reason } }];
 }
 
+function decideRetryRollback(command: C.RetryRollback, s: KnownOptimizationState): OptimizationEvent[] {
+  if (s.status !== 'rollback-failed') throw invalidState(command, s, 'rollback-failed');
+  const { at } = nowOf(command);
+  const by = requireText(command, 'by', command.data.by);
+  const reason = requireText(command, 'reason', command.data.reason);
+  const failedStepIndex = s.rollback.failedStepIndex;
+  return [{ type: 'RollbackRetried', data: { optimizationId: s.optimizationId, at, by, reason, ...(failedStepIndex !== undefined ? { failedStepIndex } : {}) } }];
+}
+
+function decideResolve(command: C.ResolveOptimization, s: KnownOptimizationState): OptimizationEvent[] {
+  if (s.status !== 'rollback-failed' && s.status !== 'reconciliation-needed') throw invalidState(command, s, 'rollback-failed, reconciliation-needed');
+  const { at } = nowOf(command);
+  const by = requireText(command, 'by', command.data.by);
+  const note = requireText(command, 'note', command.data.note);
+  return [{ type: 'OptimizationResolved', data: { optimizationId: s.optimizationId, at, by, note, from: s.status } }];
+}
+
 /**
  * Decides what a command changes: the events to append (empty = nothing to do, e.g. a redelivered command).
  * Throws {@link DomainError} when the command is refused. Pure: time comes from `command.metadata.now`.
@@ -608,6 +654,10 @@ export function decideOptimization(command: OptimizationCommand, state: Optimiza
       return decideFailRollback(command, s);
     case 'CancelOptimization':
       return decideCancel(command, s);
+    case 'RetryRollback':
+      return decideRetryRollback(command, s);
+    case 'ResolveOptimization':
+      return decideResolve(command, s);
     default: {
       const _exhaustive: never = command;
       return _exhaustive;
@@ -650,7 +700,15 @@ export function evolveOptimization(state: OptimizationState, event: Optimization
         ...s,
         status: 'awaiting-approval',
         risk: need(s.risk, 'a risk assessment', event),
-        approval: { ...s.approval, mode: 'manual', authority: d.authority, requiredApprovals: d.requiredApprovals, requestedAt: d.at, expiresAt: d.expiresAt },
+        approval: {
+          ...s.approval,
+          mode: 'manual',
+          authority: d.authority,
+          requiredApprovals: d.requiredApprovals,
+          requestedAt: d.at,
+          expiresAt: d.expiresAt,
+          ...(d.eligibleApprovers ? { eligibleApprovers: d.eligibleApprovers } : {}),
+        },
       };
     }
     case 'ApprovalDenied':
@@ -770,6 +828,14 @@ export function evolveOptimization(state: OptimizationState, event: Optimization
     }
     case 'OptimizationCancelled':
       return { ...s, status: 'cancelled', cancellation: { by: event.data.by, reason: event.data.reason } };
+    case 'RollbackRetried': {
+      const { error: _failure, failedStepIndex: _at, ...rollback } = need(s.rollback, 'a rollback', event);
+      return { ...s, status: 'rolling-back', execution: need(s.execution, 'an execution', event), rollback };
+    }
+    case 'OptimizationResolved': {
+      const { by, note, from } = event.data;
+      return { ...s, status: 'resolved', execution: need(s.execution, 'an execution', event), resolution: { by, note, from } };
+    }
     default: {
       const _exhaustive: never = event;
       throw new DomainError('UNKNOWN_EVENT', `evolve: unknown optimization event type "${(_exhaustive as { type?: unknown }).type}"`);

@@ -3,6 +3,8 @@ export type DomainErrorCode =
   | 'INVALID_STATE'
   | 'NOT_FOUND'
   | 'ALREADY_APPROVED'
+  /** The person deciding does not hold the authority the request names (see the roster). */
+  | 'NOT_AUTHORIZED'
   | 'APPROVAL_EXPIRED'
   | 'OUT_OF_ORDER'
   | 'INVALID_INPUT'

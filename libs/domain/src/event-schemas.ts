@@ -107,7 +107,13 @@ const SCHEMAS = {
   OptimizationReceived: z.object({ ...base, recommendation: storedRecommendation, dryRun: z.boolean(), deliveryId: text }),
   RiskAssessed: z.object({ ...base, baseLevel: risk, level: risk, factors: z.array(factor), policyVersion: text }),
   ApprovalGranted: z.object({ ...base, mode: z.enum(['auto', 'manual']), by: text.optional(), reason: text.optional(), approvers: z.array(text), final: z.boolean() }),
-  ApprovalRequested: z.object({ ...base, authority, requiredApprovals: z.number().int().positive(), expiresAt: iso }),
+  ApprovalRequested: z.object({
+    ...base,
+    authority,
+    requiredApprovals: z.number().int().positive(),
+    expiresAt: iso,
+    eligibleApprovers: z.array(z.object({ id: text, aliases: z.array(text).optional() })).optional(),
+  }),
   ApprovalDenied: z.object({ ...base, by: text, reason: text }),
   ApprovalExpired: z.object({ ...base, expiresAt: iso }),
   ExecutionScheduled: z.object({ ...base, batchId: text, notBefore: iso, priority: risk }),
@@ -137,6 +143,8 @@ const SCHEMAS = {
   RollbackCompleted: z.object(base),
   RollbackFailed: z.object({ ...base, error: errorInfo, failedStepIndex: z.number().int().optional() }),
   OptimizationCancelled: z.object({ ...base, by: text, reason: text }),
+  RollbackRetried: z.object({ ...base, by: text, reason: text, failedStepIndex: z.number().int().nonnegative().optional() }),
+  OptimizationResolved: z.object({ ...base, by: text, note: text, from: z.enum(['rollback-failed', 'reconciliation-needed']) }),
   RecommendationRejected: z.object({
     deliveryId: text,
     index: z.number().int().optional(),

@@ -1,3 +1,4 @@
+import type { EligibleApprover } from './roster';
 import type {
   AppliedFactor,
   Authority,
@@ -36,7 +37,8 @@ export type OptimizationReceived = Ev<'OptimizationReceived', Base & { recommend
 export type RiskAssessed = Ev<'RiskAssessed', Base & { baseLevel: RiskLevel; level: RiskLevel; factors: readonly AppliedFactor[]; policyVersion: string }>;
 /** One per approver. `final` when the required number of distinct approvers is reached (or mode auto). */
 export type ApprovalGranted = Ev<'ApprovalGranted', Base & { mode: 'auto' | 'manual'; by?: string; reason?: string; approvers: readonly string[]; final: boolean }>;
-export type ApprovalRequested = Ev<'ApprovalRequested', Base & { authority: Authority; requiredApprovals: number; expiresAt: string }>;
+/** `eligibleApprovers`: who may decide (normalized roster ids and aliases) when the policy had a roster; absent: anyone. */
+export type ApprovalRequested = Ev<'ApprovalRequested', Base & { authority: Authority; requiredApprovals: number; expiresAt: string; eligibleApprovers?: readonly EligibleApprover[] }>;
 export type ApprovalDenied = Ev<'ApprovalDenied', Base & { by: string; reason: string }>;
 export type ApprovalExpired = Ev<'ApprovalExpired', Base & { expiresAt: string }>;
 export type ExecutionScheduled = Ev<'ExecutionScheduled', Base & { batchId: string; notBefore: string; priority: RiskLevel }>;
@@ -77,6 +79,15 @@ export type RollbackStepCompleted = Ev<'RollbackStepCompleted', Base & { index: 
 export type RollbackCompleted = Ev<'RollbackCompleted', Base>;
 export type RollbackFailed = Ev<'RollbackFailed', Base & { error: ErrorInfo; failedStepIndex?: number }>;
 export type OptimizationCancelled = Ev<'OptimizationCancelled', Base & { by: string; reason: string }>;
+/**
+ * An operator sent a failed rollback back to work: the optimization is `rolling-back` again and the executor resumes
+ * at the rollback step that failed (`failedStepIndex`, when the failure named one), with that step's client token.
+ */
+export type RollbackRetried = Ev<'RollbackRetried', Base & { by: string; reason: string; failedStepIndex?: number }>;
+/** The statuses an operator can resolve: the ones where the engine stops and waits for a person. */
+export type ResolvableStatus = 'rollback-failed' | 'reconciliation-needed';
+/** An operator closed an optimization the engine could not finish (`from`), with a note of what they found or did. */
+export type OptimizationResolved = Ev<'OptimizationResolved', Base & { by: string; note: string; from: ResolvableStatus }>;
 
 export type OptimizationEvent =
   | OptimizationReceived
@@ -103,7 +114,9 @@ export type OptimizationEvent =
   | RollbackStepCompleted
   | RollbackCompleted
   | RollbackFailed
-  | OptimizationCancelled;
+  | OptimizationCancelled
+  | RollbackRetried
+  | OptimizationResolved;
 export type OptimizationEventType = OptimizationEvent['type'];
 
 // ── Other streams ──

@@ -52,6 +52,22 @@ describe('StartStep: the intent of a mutating step, before its call', () => {
     spec.given(upToPreValidated(delVol, observed.gp2Volume, true)).when(cmd('StartStep', { phase: 'execution', index: 0 })).thenThrows('INVALID_INPUT');
   });
 
+  it('a delete-volume that fails after its backup snapshot rolls back by deleting that snapshot, leaving no orphan', () => {
+    const done0 = ev('ExecutionStepCompleted', { index: 0, step: delVolPlan[0]!, outputs: { snapshotId: 'snap-1' }, dryRun: false, clientToken: token('execution', 0), reconciled: false });
+    const waited = ev('ExecutionStepCompleted', { index: 1, step: delVolPlan[1]!, outputs: {}, dryRun: false, reconciled: false });
+    const deleteStarted = ev('ExecutionStepStarted', { index: 2, step: delVolPlan[2]!, clientToken: token('execution', 2) });
+    const error = { code: 'UnauthorizedOperation', message: 'not allowed' };
+    spec
+      .given([...delVolBase, snapStarted, done0, waited, deleteStarted])
+      .when(cmd('FailExecution', { error, failedStepIndex: 2 }))
+      .then((events, state) => {
+        expect(events.map((e) => e.type)).toEqual(['ExecutionFailed', 'RollbackStarted']);
+        expect(events[1]!.data).toMatchObject({ steps: [{ kind: 'delete-snapshot', snapshotId: 'snap-1' }] });
+        expect(nextMove(state, { now: NOW })).toEqual({ kind: 'decide', command: cmd('StartStep', { phase: 'rollback', index: 0 }) });
+      });
+    spec.given(delVolBase).when(cmd('FailExecution', { error, failedStepIndex: 0 })).then((events) => expect(events.map((e) => e.type)).toEqual(['ExecutionFailed']));
+  });
+
   it('the completion of a started step carries its client token', () => {
     spec
       .given([...delVolBase, snapStarted])
@@ -100,6 +116,19 @@ describe('ReconcileStep: a started step without outcome after a crash', () => {
         expect(state.status).toBe('reconciliation-needed');
         expect(nextMove(state, { now: NOW }).kind).toBe('idle');
       });
+  });
+
+  it('an operator who checked the account by hand resolves a purchase EC2 could not confirm; it is never bought again', () => {
+    const stopped = [...riBase, riStarted, ev('ReconciliationRequired', { phase: 'execution', index: 0, step: riPlan[0]!, clientToken: token('execution', 0), reason: 'no reservation found' })];
+    spec
+      .given(stopped)
+      .when(cmd('ResolveOptimization', { by: 'finops-lead', note: 'ri-1 was bought at 10:02, kept' }))
+      .then((events, state) => {
+        expect(events).toEqual([ev('OptimizationResolved', { by: 'finops-lead', note: 'ri-1 was bought at 10:02, kept', from: 'reconciliation-needed' })]);
+        expect(state.status).toBe('resolved');
+        expect(nextMove(state, { now: NOW }).kind).toBe('idle');
+      });
+    spec.given(stopped).when(cmd('RetryRollback', { by: 'finops-lead', reason: 'x' })).thenThrows('INVALID_STATE');
   });
 
   it('two reservations that could both be the purchase also stop for an operator', () => {

@@ -3,7 +3,7 @@ import type { Ec2Violation } from './ec2-rules';
 import { DomainError } from './errors';
 import { defaultPriceBook } from './pricing';
 import { NON_MUTATING_STEPS } from './types';
-import type { Action, ObservedResource, Recommendation, Reversibility, Step } from './types';
+import type { Action, ObservedResource, Recommendation, Reversibility, Step, StepOutputs } from './types';
 
 // ── Reversibility ──
 
@@ -273,12 +273,13 @@ const restorableTags = (tags: Readonly<Record<string, string>>): Record<string, 
  *   it was running; after only the stop: start + wait;
  * - stop-idle: start + wait; modify-volume: ModifyVolume back to the original type/IOPS/throughput;
  * - delete-volume after the delete: CreateVolume from the snapshot with the original AZ/type/size/IOPS/throughput/tags
- *   (nothing possible without a snapshot);
+ *   (nothing possible without a snapshot); before the delete, with the backup snapshot taken (its id in `outputs`):
+ *   delete that snapshot, which nothing needs any more, so a failed deletion leaves no orphan to pay for;
  * - release-address: allocate the same public IP; purchase-reserved-instances: list them at the upfront price paid;
  * - delete-snapshot: nothing.
  * Empty when nothing needs (or can get) undoing.
  */
-export function rollbackStepsFor(rec: Recommendation, observed: ObservedResource | undefined, completed: readonly Step[]): Step[] {
+export function rollbackStepsFor(rec: Recommendation, observed: ObservedResource | undefined, completed: readonly Step[], outputs: StepOutputs = {}): Step[] {
   const done = new Set(completed.filter(isMutatingStep).map((s) => s.kind));
   if (done.size === 0) return [];
   const action = rec.action;
@@ -314,6 +315,7 @@ export function rollbackStepsFor(rec: Recommendation, observed: ObservedResource
       return [{ kind: 'modify-volume', volumeId: id, ...originalVolumeSettings(volume) }];
     }
     case 'delete-volume': {
+      if (!done.has('delete-volume') && done.has('create-snapshot') && outputs.snapshotId !== undefined) return [{ kind: 'delete-snapshot', snapshotId: outputs.snapshotId }];
       if (!done.has('delete-volume') || !done.has('create-snapshot')) return [];
       const volume = observedAs(rec, observed, 'volume');
       const perf = originalVolumeSettings(volume);

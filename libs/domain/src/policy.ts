@@ -4,6 +4,7 @@ import { reversibility } from './plans';
 import { ACTION_TYPES, RISK_LEVELS } from './types';
 import type { ActionType, AppliedFactor, ApprovalDecision, Authority, Recommendation, RiskAssessment, RiskLevel } from './types';
 import type { ParseResult } from './recommendation';
+import { eligibleApprovers, rosterSchema, type RosterEntry } from './roster';
 
 // ── The policy ──
 
@@ -54,6 +55,14 @@ export interface Policy {
     readonly requiredApprovals: Readonly<Record<RiskLevel, number>>;
     /** A request not decided within this many hours expires. @defaultValue 168 (7 days) */
     readonly expiryHours: number;
+    /**
+     * Who may decide: people and their authorities (see roster.ts). Empty (the default): any name decides, compared
+     * normalized. Otherwise only an entry holding the requested authority (or, with `higherAuthorityDecides`, a
+     * higher one) may approve or deny. @defaultValue []
+     */
+    readonly roster: readonly RosterEntry[];
+    /** A holder of a higher authority (change-board > finops-manager > team-lead) may decide a lower request. @defaultValue true */
+    readonly higherAuthorityDecides: boolean;
   };
   readonly validation: {
     /** CPU p95 after the change strictly above this (percent) is a degradation. @defaultValue 80 */
@@ -87,6 +96,8 @@ export const defaultPolicy: Policy = {
     authority: { LOW: 'team-lead', MEDIUM: 'team-lead', HIGH: 'finops-manager', CRITICAL: 'change-board' },
     requiredApprovals: { LOW: 1, MEDIUM: 1, HIGH: 1, CRITICAL: 2 },
     expiryHours: 168,
+    roster: [],
+    higherAuthorityDecides: true,
   },
   validation: { maxCpuP95AfterPct: 80 },
 };
@@ -135,6 +146,8 @@ export const policySchema = z.strictObject({
     authority: perLevel(authority),
     requiredApprovals: perLevel(z.number().int({ error: 'must be a whole number' }).min(1, { error: 'must be at least 1' })),
     expiryHours: z.number().positive({ error: 'must be greater than 0' }),
+    roster: rosterSchema,
+    higherAuthorityDecides: z.boolean(),
   }),
   validation: z.strictObject({
     maxCpuP95AfterPct: z.number().min(0, { error: 'must be at least 0' }).max(100, { error: 'must be at most 100' }),
@@ -256,10 +269,13 @@ export function decideApproval(assessment: RiskAssessment, rec: Recommendation, 
   if (auto.enabled && levelIndex(assessment.level) <= levelIndex(auto.maxLevel) && rec.estimatedMonthlySavings <= auto.maxMonthlySavings) {
     return { mode: 'auto' };
   }
+  const authority = policy.approval.authority[assessment.level];
+  const eligible = eligibleApprovers(policy.approval.roster, authority, policy.approval.higherAuthorityDecides);
   return {
     mode: 'manual',
-    authority: policy.approval.authority[assessment.level],
+    authority,
     requiredApprovals: policy.approval.requiredApprovals[assessment.level],
     expiresInMs: Math.round(policy.approval.expiryHours * 60 * 60 * 1000),
+    ...(eligible ? { eligibleApprovers: eligible } : {}),
   };
 }

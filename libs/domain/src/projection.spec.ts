@@ -43,6 +43,7 @@ describe('viewOf', () => {
       reversible: 'yes',
       error: null,
       executionMs: null,
+      rolledBack: false,
     });
   });
 
@@ -120,6 +121,7 @@ const row = (status: OptimizationStatus, overrides: Partial<OptimizationView> = 
   reversible: 'yes',
   error: null,
   executionMs: null,
+  rolledBack: ['rolling-back', 'rolled-back', 'rollback-failed'].includes(status),
   ...overrides,
 });
 
@@ -166,6 +168,11 @@ describe('summarize', () => {
       realizedMonthlySavings: 70.18,
       rollbacks: 2,
     });
+  });
+
+  it('counts an optimization an operator resolved as a failed execution, and its rollback when one was started', () => {
+    const summary = summarize([row('resolved', { rolledBack: true }), row('resolved')], { rejected: 0, duplicates: 0 });
+    expect(summary).toMatchObject({ byStatus: { resolved: 2 }, totalExecutions: 2, failedExecutions: 2, successfulExecutions: 0, rollbacks: 1 });
   });
 
   it('rounds the success rate to 3 decimals', () => {

@@ -21,6 +21,8 @@ export interface OptimizationView {
   readonly error: string | null;
   /** Execution duration (ms) once it succeeded or failed; `null` before. */
   readonly executionMs: number | null;
+  /** Whether a rollback was started (whatever came of it). */
+  readonly rolledBack: boolean;
 }
 
 function approvalOf(state: Exclude<OptimizationState, { status: 'initial' }>): OptimizationView['approval'] {
@@ -62,6 +64,7 @@ export function viewOf(state: OptimizationState): OptimizationView {
     reversible: state.execution?.reversible ?? reversibility(rec.action),
     error: errorOf(state),
     executionMs: state.execution?.durationMs ?? null,
+    rolledBack: state.rollback !== undefined,
   };
 }
 
@@ -77,7 +80,7 @@ export interface Summary {
   readonly totalExecutions: number;
   /** completed + dry-run-completed. */
   readonly successfulExecutions: number;
-  /** failed after start + rolled-back + rollback-failed. */
+  /** failed after start + rolled-back + rollback-failed + resolved (an operator closed what the engine could not finish). */
   readonly failedExecutions: number;
   /** successful / total, 3 decimals; 0 without executions. */
   readonly successRate: number;
@@ -102,10 +105,10 @@ const STARTED: ReadonlySet<OptimizationStatus> = new Set([
   'failed',
   'rolled-back',
   'rollback-failed',
+  'resolved',
 ]);
 const SUCCEEDED: ReadonlySet<OptimizationStatus> = new Set(['completed', 'dry-run-completed']);
-const FAILED: ReadonlySet<OptimizationStatus> = new Set(['failed', 'rolled-back', 'rollback-failed']);
-const ROLLED: ReadonlySet<OptimizationStatus> = new Set(['rolling-back', 'rolled-back', 'rollback-failed']);
+const FAILED: ReadonlySet<OptimizationStatus> = new Set(['failed', 'rolled-back', 'rollback-failed', 'resolved']);
 
 /** Builds the {@link Summary} from the optimization views and the intake counters. Money rounded to cents. */
 export function summarize(views: readonly OptimizationView[], counts: { readonly rejected: number; readonly duplicates: number }): Summary {
@@ -122,7 +125,7 @@ export function summarize(views: readonly OptimizationView[], counts: { readonly
     if (STARTED.has(view.status)) totalExecutions += 1;
     if (SUCCEEDED.has(view.status)) successfulExecutions += 1;
     if (FAILED.has(view.status)) failedExecutions += 1;
-    if (ROLLED.has(view.status)) rollbacks += 1;
+    if (view.rolledBack) rollbacks += 1;
     estimated += view.estimatedMonthlySavings;
     if (view.status === 'completed' && view.actualMonthlySavings !== null) realized += view.actualMonthlySavings;
     if (view.executionMs !== null) durations.push(view.executionMs);

@@ -1,3 +1,4 @@
+import type { EligibleApprover } from './roster';
 // ── Recommendation (input contract; the zod schema in recommendation.ts must produce exactly this) ──
 export type RiskLevel = 'LOW' | 'MEDIUM' | 'HIGH' | 'CRITICAL';
 export const RISK_LEVELS: readonly RiskLevel[] = ['LOW', 'MEDIUM', 'HIGH', 'CRITICAL'];
@@ -62,7 +63,14 @@ export interface RiskAssessment {
 export type Authority = 'team-lead' | 'finops-manager' | 'change-board';
 export type ApprovalDecision =
   | { readonly mode: 'auto' }
-  | { readonly mode: 'manual'; readonly authority: Authority; readonly requiredApprovals: number; readonly expiresInMs: number };
+  | {
+      readonly mode: 'manual';
+      readonly authority: Authority;
+      readonly requiredApprovals: number;
+      readonly expiresInMs: number;
+      /** Who may decide, when the policy has a roster (see roster.ts); absent: anyone. */
+      readonly eligibleApprovers?: readonly EligibleApprover[];
+    };
 
 // ── Execution steps (data; the executor service performs them through the Ec2Gateway port) ──
 /** A value produced by an earlier step, e.g. the snapshot id created before a delete. */

@@ -1,9 +1,9 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
-import { OPTIMIZATION_STREAM_PREFIX, optimizationStream, summarize, viewOf, DomainError, BATCH_MODES, type BatchMode } from '@optex/domain';
+import { OPTIMIZATION_STREAM_PREFIX, optimizationStream, summarize, viewOf, DomainError, BATCH_MODES, type BatchMode, type OptimizationState } from '@optex/domain';
 import { TOPICS, type EventStore, type Logger } from '@optex/ports';
 import { OptimizationProjection } from '@optex/engine';
-import { recordApproval, recordDenial } from '@optex/approval';
+import { recordApproval, recordDenial, recordOperatorAction, type OperatorAction } from '@optex/approval';
 import { DUPLICATES_STREAM, REJECTED_STREAM } from '@optex/domain';
 import { openAdapters, openBus, openStore, processUntilQuiescent, recommendationMessages, report, UsageError, type AdapterFlags } from '@optex/runtime';
 import { existsSync } from 'node:fs';
@@ -203,32 +203,82 @@ export async function listCommand(io: Io, flags: { store: string; json?: boolean
   }
 }
 
-export async function decisionCommand(io: Io, kind: 'approve' | 'deny', id: string, flags: { store: string; by: string; reason?: string; json?: boolean }): Promise<number> {
-  if (!flags.by.trim()) throw new UsageError('--by: the approver name is empty');
-  if (kind === 'deny' && !flags.reason?.trim()) throw new UsageError('--reason: a denial needs a reason');
-  const store = await openStore(flags.store);
+/**
+ * Runs one person's decision about one optimization against the store: resolves the id, records it (`record`), prints
+ * the outcome; a domain refusal exits 1 with one line naming the command.
+ */
+async function recordDecision(
+  io: Io,
+  command: string,
+  storeUrl: string,
+  id: string,
+  record: (store: EventStore, optimizationId: string) => Promise<OptimizationState>,
+  print: (optimizationId: string, state: Exclude<OptimizationState, { status: 'initial' }>) => void,
+): Promise<number> {
+  const store = await openStore(storeUrl);
   try {
     const optimizationId = await resolveId(store, id);
-    const decision = { optimizationId, by: flags.by.trim(), ...(flags.reason ? { reason: flags.reason } : {}), now: new Date() };
-    const state = kind === 'approve' ? await recordApproval(store, decision) : await recordDenial(store, decision);
+    const state = await record(store, optimizationId);
     if (state.status === 'initial') throw new NotFound(`no optimization ${id}`);
-    const view = viewOf(state);
-    const approvers = state.approval.approvers;
-    if (flags.json) io.out(toJson({ optimizationId, status: view.status, approval: view.approval, approvers }));
-    else {
-      const more = state.status === 'awaiting-approval' ? ` — ${state.approval.requiredApprovals ?? 1} distinct approvals needed, ${approvers.length} so far` : '';
-      io.out(`${optimizationId}: ${view.status}${more}. Run optex resume to continue processing.`);
-    }
+    print(optimizationId, state);
     return 0;
   } catch (error) {
     if (error instanceof DomainError) {
-      io.err(`optex ${kind}: ${error.message}`);
+      io.err(`optex ${command}: ${error.message}`);
       return 1;
     }
     throw error;
   } finally {
     await store.close();
   }
+}
+
+export async function decisionCommand(io: Io, kind: 'approve' | 'deny', id: string, flags: { store: string; by: string; reason?: string; json?: boolean }): Promise<number> {
+  if (!flags.by.trim()) throw new UsageError('--by: the approver name is empty');
+  if (kind === 'deny' && !flags.reason?.trim()) throw new UsageError('--reason: a denial needs a reason');
+  return recordDecision(
+    io,
+    kind,
+    flags.store,
+    id,
+    (store, optimizationId) => {
+      const decision = { optimizationId, by: flags.by.trim(), ...(flags.reason ? { reason: flags.reason } : {}), now: new Date() };
+      return kind === 'approve' ? recordApproval(store, decision) : recordDenial(store, decision);
+    },
+    (optimizationId, state) => {
+      const view = viewOf(state);
+      const approvers = state.approval.approvers;
+      if (flags.json) io.out(toJson({ optimizationId, status: view.status, approval: view.approval, approvers }));
+      else {
+        const more = state.status === 'awaiting-approval' ? ` — ${state.approval.requiredApprovals ?? 1} distinct approvals needed, ${approvers.length} so far` : '';
+        io.out(`${optimizationId}: ${view.status}${more}. Run optex resume to continue processing.`);
+      }
+    },
+  );
+}
+
+/** What each operator action says when it worked, and the flag that carries its text. */
+const OPERATOR_ACTIONS: Record<OperatorAction, { readonly textFlag: 'reason' | 'note'; readonly next: string }> = {
+  cancel: { textFlag: 'reason', next: '' },
+  'retry-rollback': { textFlag: 'reason', next: ' Run optex resume to carry the rollback on.' },
+  resolve: { textFlag: 'note', next: '' },
+};
+
+/** `cancel ID`, `retry-rollback ID` (`--by`, `--reason`) and `resolve ID` (`--by`, `--note`): operator actions, recorded with who and why. */
+export async function operatorCommand(io: Io, action: OperatorAction, id: string, flags: { store: string; by: string; reason?: string; note?: string; json?: boolean }): Promise<number> {
+  const { textFlag, next } = OPERATOR_ACTIONS[action];
+  const text = flags[textFlag]?.trim() ?? '';
+  const by = flags.by.trim();
+  if (!by) throw new UsageError('--by: the operator name is empty');
+  if (!text) throw new UsageError(`--${textFlag}: ${action} needs a ${textFlag === 'note' ? 'note of what you found or did' : 'reason'}`);
+  return recordDecision(
+    io,
+    action,
+    flags.store,
+    id,
+    (store, optimizationId) => recordOperatorAction(store, action, { optimizationId, by, reason: text, now: new Date() }),
+    (optimizationId, state) => io.out(flags.json ? toJson({ optimizationId, status: state.status, by, [textFlag]: text }) : `${optimizationId}: ${state.status}.${next}`),
+  );
 }
 
 /** `submit FILE --bus kafka://…`: publishes recommendations to the input topic. */

@@ -2,7 +2,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { InfrastructureError } from '@optex/ports';
 import { createLogger } from '@optex/observability';
 import { DEFAULT_FLAGS, UsageError } from '@optex/runtime';
-import { decisionCommand, fleetCommand, historyCommand, listCommand, metricsCommand, NotFound, replayCommand, runCommand, submitCommand, type Io } from './commands';
+import { decisionCommand, fleetCommand, historyCommand, listCommand, metricsCommand, NotFound, operatorCommand, replayCommand, runCommand, submitCommand, type Io } from './commands';
 
 const storeOption = () => new Option('--store <url>', 'event store: sqlite:PATH, memory:, esdb://HOST:PORT?tls=false').default(DEFAULT_FLAGS.store);
 const jsonOption = () => new Option('--json', 'print JSON only on stdout (logs go to stderr)');
@@ -51,6 +51,17 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
   program.command('deny').description('record a denial').argument('<id>').requiredOption('--by <name>', 'who denies').requiredOption('--reason <text>', 'why')
     .addOption(storeOption()).addOption(jsonOption())
     .action(wrap((id: string, flags) => decisionCommand(io, 'deny', id, flags)));
+  program.command('cancel').description('cancel an optimization before it executes').argument('<id>').requiredOption('--by <name>', 'who cancels').requiredOption('--reason <text>', 'why')
+    .addOption(storeOption()).addOption(jsonOption())
+    .action(wrap((id: string, flags) => operatorCommand(io, 'cancel', id, flags)));
+  program.command('retry-rollback').description('send a rollback-failed optimization back to rolling back (then run resume)').argument('<id>')
+    .requiredOption('--by <name>', 'who retries').requiredOption('--reason <text>', 'why it should work now')
+    .addOption(storeOption()).addOption(jsonOption())
+    .action(wrap((id: string, flags) => operatorCommand(io, 'retry-rollback', id, flags)));
+  program.command('resolve').description('close a rollback-failed or reconciliation-needed optimization after checking it by hand').argument('<id>')
+    .requiredOption('--by <name>', 'who resolves').requiredOption('--note <text>', 'what you found or did')
+    .addOption(storeOption()).addOption(jsonOption())
+    .action(wrap((id: string, flags) => operatorCommand(io, 'resolve', id, flags)));
   program.command('fleet').description('the simulated fleet as it is now (fleet file format) and every EC2 call it answered')
     .addOption(storeOption())
     .addOption(new Option('--cloud <target>', 'the simulated fleet: simulated:FLEET.json').default(DEFAULT_FLAGS.cloud))

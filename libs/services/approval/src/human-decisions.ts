@@ -1,4 +1,4 @@
-import { optimizationDecider, optimizationStream, DomainError, type OptimizationState } from '@optex/domain';
+import { normalizeIdentity, optimizationDecider, optimizationStream, DomainError, type OptimizationCommand, type OptimizationState } from '@optex/domain';
 import type { EventStore } from '@optex/ports';
 import { handleCommand, resourceKeyOf } from '@optex/engine';
 
@@ -9,19 +9,42 @@ export interface HumanDecision {
   readonly now: Date;
 }
 
-async function decideAsHuman(store: EventStore, decision: HumanDecision, type: 'Approve' | 'Deny'): Promise<OptimizationState> {
+/** What a person can decide about one optimization. */
+type HumanCommand = Extract<OptimizationCommand, { type: 'Approve' | 'Deny' | 'CancelOptimization' | 'RetryRollback' | 'ResolveOptimization' }>;
+
+function commandOf(type: HumanCommand['type'], decision: HumanDecision): HumanCommand {
+  const metadata = { now: decision.now };
+  const text = decision.reason ?? '';
+  switch (type) {
+    case 'Approve':
+      return { type, data: { by: decision.by, ...(decision.reason ? { reason: decision.reason } : {}) }, metadata };
+    case 'Deny':
+    case 'CancelOptimization':
+    case 'RetryRollback':
+      return { type, data: { by: decision.by, reason: text }, metadata };
+    case 'ResolveOptimization':
+      return { type, data: { by: decision.by, note: text }, metadata };
+  }
+}
+
+/**
+ * Approvals and denials are keyed by the person (one approval each); operator actions by the person and the moment,
+ * since the same operator may retry a rollback that failed again.
+ */
+const causationOf = (type: HumanCommand['type'], decision: HumanDecision): string =>
+  type === 'Approve' || type === 'Deny' ? `${type.toLowerCase()}:${normalizeIdentity(decision.by)}` : `${type}:${normalizeIdentity(decision.by)}:${decision.now.toISOString()}`;
+
+async function decideAsHuman(store: EventStore, decision: HumanDecision, type: HumanCommand['type']): Promise<OptimizationState> {
   const result = await handleCommand(
     store,
     optimizationStream(decision.optimizationId),
     optimizationDecider,
     (state) => {
       if (state.status === 'initial') throw new DomainError('NOT_FOUND', `no optimization ${decision.optimizationId}`);
-      return type === 'Approve'
-        ? { type, data: { by: decision.by, ...(decision.reason ? { reason: decision.reason } : {}) }, metadata: { now: decision.now } }
-        : { type, data: { by: decision.by, reason: decision.reason ?? '' }, metadata: { now: decision.now } };
+      return commandOf(type, decision);
     },
     {
-      causationKey: `${type.toLowerCase()}:${decision.by}`,
+      causationKey: causationOf(type, decision),
       recordedBy: `human:${decision.by}`,
       metadata: (state: OptimizationState) => (state.status === 'initial' ? {} : { resourceKey: resourceKeyOf(state.recommendation) }),
     },
@@ -34,3 +57,12 @@ export const recordApproval = (store: EventStore, decision: HumanDecision): Prom
 
 /** Records a denial; `reason` is required. Throws DomainError when not allowed. */
 export const recordDenial = (store: EventStore, decision: HumanDecision): Promise<OptimizationState> => decideAsHuman(store, decision, 'Deny');
+
+/** Operator actions: cancel (before execution), retry a failed rollback, resolve what waits for an operator. */
+export type OperatorAction = 'cancel' | 'retry-rollback' | 'resolve';
+
+const OPERATOR_COMMANDS: Record<OperatorAction, HumanCommand['type']> = { cancel: 'CancelOptimization', 'retry-rollback': 'RetryRollback', resolve: 'ResolveOptimization' };
+
+/** Records an operator action; `reason` is the reason (cancel, retry-rollback) or the note (resolve), required. Throws DomainError when not allowed. */
+export const recordOperatorAction = (store: EventStore, action: OperatorAction, decision: HumanDecision): Promise<OptimizationState> =>
+  decideAsHuman(store, decision, OPERATOR_COMMANDS[action]);

@@ -32,8 +32,8 @@ import { lookUpEffect } from './effect-lookup';
 
 const RECORDED_BY = 'executor';
 
-/** Events that hand an optimization to the executor: dispatched by the scheduler, or a rollback the validator started. */
-const DRIVES_EXECUTION = new Set(['ExecutionScheduled', 'RollbackStarted']);
+/** Events that hand an optimization to the executor: dispatched by the scheduler, a rollback the validator started, or one an operator retries. */
+const DRIVES_EXECUTION = new Set(['ExecutionScheduled', 'RollbackStarted', 'RollbackRetried']);
 
 /** A safety bound on the moves of one handling (the longest plan and its rollback take far fewer). */
 const MAX_MOVES_PER_HANDLING = 200;
