@@ -4,9 +4,10 @@ import { assessRisk, decideApproval } from './policy';
 import { accuracyPct, actualMonthlySavings, expectedOutcomeProblems, performanceImpact, performanceProblems } from './savings';
 import { clientTokenFor } from './ids';
 import { judgeStepEffect } from './reconciliation';
+import { assessmentScopeViolations, preValidationScopeViolations, type ScopeViolation } from './scope';
 import type * as C from './commands';
 import type { OptimizationCommand } from './commands';
-import type { ErrorInfo, OptimizationEvent, StepPhase } from './events';
+import type { ErrorInfo, OptimizationEvent, ScopeStage, StepPhase } from './events';
 import type { Authority, ObservedResource, PerformanceImpact, Recommendation, Reversibility, RiskAssessment, RiskLevel, Step, StepOutputs } from './types';
 
 // ── State ──
@@ -28,7 +29,8 @@ export type OptimizationStatus =
   | 'cancelled'
   | 'failed'
   | 'rolled-back'
-  | 'rollback-failed';
+  | 'rollback-failed'
+  | 'out-of-scope';
 
 /** Statuses an optimization never leaves. */
 export const TERMINAL_STATUSES: readonly OptimizationStatus[] = [
@@ -40,6 +42,7 @@ export const TERMINAL_STATUSES: readonly OptimizationStatus[] = [
   'failed',
   'rolled-back',
   'rollback-failed',
+  'out-of-scope',
 ];
 /** Statuses in which an optimization holds its resource (another optimization of it must wait). */
 export const ACTIVE_EXECUTION_STATUSES: readonly OptimizationStatus[] = ['scheduled', 'executing', 'validating', 'rolling-back', 'reconciliation-needed'];
@@ -138,6 +141,12 @@ export interface ReconciliationData {
   readonly reason: string;
 }
 
+/** Why the scope guard refused the optimization, and when. */
+export interface OutOfScopeData {
+  readonly stage: ScopeStage;
+  readonly violations: readonly ScopeViolation[];
+}
+
 /**
  * What is known about any received optimization. The parts that only some statuses have are declared here as
  * optional so that every status can be read the same way; each status below states which of them it guarantees.
@@ -157,6 +166,7 @@ export interface OptimizationData {
   readonly rollback?: RollbackData;
   readonly cancellation?: { readonly by: string; readonly reason: string };
   readonly reconciliation?: ReconciliationData;
+  readonly outOfScope?: OutOfScopeData;
 }
 
 type In<S extends OptimizationStatus, Guaranteed extends keyof OptimizationData = never> = OptimizationData & { readonly status: S } & Required<Pick<OptimizationData, Guaranteed>>;
@@ -182,7 +192,8 @@ export type KnownOptimizationState =
   | In<'cancelled', 'cancellation'>
   | In<'failed'>
   | In<'rolled-back', 'execution' | 'rollback'>
-  | In<'rollback-failed', 'execution' | 'rollback'>;
+  | In<'rollback-failed', 'execution' | 'rollback'>
+  | In<'out-of-scope', 'outOfScope'>;
 /** The state of one optimization stream: nothing yet, or a received optimization. */
 export type OptimizationState = { readonly status: 'initial' } | KnownOptimizationState;
 
@@ -239,10 +250,13 @@ function decideReceive(command: C.ReceiveRecommendation, state: OptimizationStat
 }
 
 function decideAssessRisk(command: C.AssessRisk, s: KnownOptimizationState): OptimizationEvent[] {
-  if (s.risk) return [];
+  if (s.risk || s.status === 'out-of-scope') return [];
   if (s.status !== 'received') throw invalidState(command, s, 'received');
   const { at } = nowOf(command);
-  const risk = assessRisk(s.recommendation, command.data.policy);
+  const { policy, credentialsAccountId } = command.data;
+  const violations = assessmentScopeViolations(s.recommendation, policy.scope, credentialsAccountId);
+  if (violations.length > 0) return [{ type: 'OptimizationOutOfScope', data: { optimizationId: s.optimizationId, at, stage: 'assessment', violations } }];
+  const risk = assessRisk(s.recommendation, policy);
   return [{ type: 'RiskAssessed', data: { optimizationId: s.optimizationId, at, ...risk } }];
 }
 
@@ -347,10 +361,14 @@ function activeElsewhereProblems(s: KnownOptimizationState, active: C.RecordPreV
 }
 
 function decidePreValidation(command: C.RecordPreValidation, s: KnownOptimizationState): OptimizationEvent[] {
-  if (s.execution?.preValidation) return [];
+  if (s.execution?.preValidation || s.status === 'out-of-scope') return [];
   if (s.status !== 'executing') throw invalidState(command, s, 'executing');
   const { at } = nowOf(command);
-  const { observed, activeOnResource } = command.data;
+  const { observed, activeOnResource, scope } = command.data;
+  const violations = preValidationScopeViolations(s.recommendation, scope, observed);
+  if (violations.length > 0) {
+    return [{ type: 'OptimizationOutOfScope', data: { optimizationId: s.optimizationId, at, stage: 'pre-validation', violations, ...(observed ? { observed } : {}) } }];
+  }
   const problems = [...preValidationProblems(s.recommendation, observed, command.metadata.now), ...activeElsewhereProblems(s, activeOnResource)];
   if (problems.length > 0 || !observed) {
     return [{ type: 'PreValidationFailed', data: { optimizationId: s.optimizationId, at, reasons: problems, ...(observed ? { observed } : {}) } }];
@@ -770,6 +788,10 @@ export function evolveOptimization(state: OptimizationState, event: Optimization
     }
     case 'OptimizationCancelled':
       return { ...s, status: 'cancelled', cancellation: { by: event.data.by, reason: event.data.reason } };
+    case 'OptimizationOutOfScope': {
+      const { stage, violations } = event.data;
+      return { ...s, status: 'out-of-scope', outOfScope: { stage, violations } };
+    }
     default: {
       const _exhaustive: never = event;
       throw new DomainError('UNKNOWN_EVENT', `evolve: unknown optimization event type "${(_exhaustive as { type?: unknown }).type}"`);

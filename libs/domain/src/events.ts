@@ -10,6 +10,7 @@ import type {
   StepOutputs,
   Reversibility,
 } from './types';
+import type { ScopeViolation } from './scope';
 
 /**
  * The schema version an event is written with when its type has no entry in {@link EVENT_SCHEMA_VERSIONS}.
@@ -77,6 +78,13 @@ export type RollbackStepCompleted = Ev<'RollbackStepCompleted', Base & { index: 
 export type RollbackCompleted = Ev<'RollbackCompleted', Base>;
 export type RollbackFailed = Ev<'RollbackFailed', Base & { error: ErrorInfo; failedStepIndex?: number }>;
 export type OptimizationCancelled = Ev<'OptimizationCancelled', Base & { by: string; reason: string }>;
+/** Where the scope guard stopped an optimization: when it was assessed, or at pre-validation (the live resource). */
+export type ScopeStage = 'assessment' | 'pre-validation';
+/**
+ * The scope guard refused the optimization (policy `scope`, the credentials' account): status `out-of-scope`, terminal;
+ * nothing was changed. Every rule it broke, each with a reason naming the rule; at pre-validation, what was observed.
+ */
+export type OptimizationOutOfScope = Ev<'OptimizationOutOfScope', Base & { stage: ScopeStage; violations: readonly ScopeViolation[]; observed?: ObservedResource }>;
 
 export type OptimizationEvent =
   | OptimizationReceived
@@ -103,7 +111,8 @@ export type OptimizationEvent =
   | RollbackStepCompleted
   | RollbackCompleted
   | RollbackFailed
-  | OptimizationCancelled;
+  | OptimizationCancelled
+  | OptimizationOutOfScope;
 export type OptimizationEventType = OptimizationEvent['type'];
 
 // ── Other streams ──

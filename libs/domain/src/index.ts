@@ -17,3 +17,4 @@ export * from './scheduling';
 export * from './event-schemas';
 export * from './reconciliation';
 export * from './process';
+export * from './scope';
