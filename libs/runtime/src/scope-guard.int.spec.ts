@@ -1,7 +1,8 @@
 import { CreateVolumeCommand, DescribeVolumesCommand, EC2Client } from '@aws-sdk/client-ec2';
+import { STSClient } from '@aws-sdk/client-sts';
 import { StsCloudIdentity } from '@optex/cloud';
 import { Ec2Error, silentLogger, systemClock } from '@optex/ports';
-import { shouldRunMotoTests, startMoto } from '@optex/testing';
+import { recordSdkCommands, repoRoot, sentButNotCovered, shouldRunMotoTests, startMoto } from '@optex/testing';
 import type { MotoServer } from '@optex/testing';
 import { openAdapters, openCloud } from './adapters';
 import { processUntilQuiescent } from './processing';
@@ -66,12 +67,15 @@ describeMoto('scope guard against moto (STS + EC2)', () => {
     });
 
   it('STS GetCallerIdentity tells whose credentials these are', async () => {
-    const sts = StsCloudIdentity.create({ endpoint, credentials, region: REGION });
+    const sent = new Set<string>();
+    const sts = StsCloudIdentity.create({ client: () => recordSdkCommands(new STSClient({ region: REGION, endpoint, credentials }), 'sts', sent) });
     try {
       await expect(sts.credentialsAccountId()).resolves.toBe(MOTO_ACCOUNT);
     } finally {
       sts.destroy();
     }
+    expect([...sent]).toEqual(['sts:GetCallerIdentity']);
+    expect(sentButNotCovered(sent, repoRoot())).toEqual([]);
   });
 
   it('the runtime switches the AWS adapter guard on: a call for another account fails AccountMismatch', async () => {
