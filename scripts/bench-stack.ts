@@ -50,7 +50,7 @@ function parseArgs(argv: readonly string[]): Args {
   return args;
 }
 
-const TERMINAL_EVENTS = new Set(['ValidationPassed', 'ValidationFailed', 'PreValidationFailed', 'ExecutionFailed', 'RollbackCompleted', 'RollbackFailed', 'ApprovalRequested']);
+const TERMINAL_EVENTS = new Set(['ValidationPassed', 'ValidationFailed', 'PreValidationFailed', 'OptimizationOutOfScope', 'ExecutionFailed', 'RollbackCompleted', 'RollbackFailed', 'ApprovalRequested']);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const percentile = (sorted: readonly number[], p: number) => sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? NaN;
 

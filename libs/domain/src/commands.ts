@@ -1,6 +1,7 @@
 import type { ErrorInfo, StepPhase } from './events';
 import type { ObservedResource, Recommendation, RiskLevel, Step, StepOutputs } from './types';
 import type { Policy } from './policy';
+import type { ScopePolicy } from './scope';
 import type { PriceBook } from './pricing';
 import type { PerformanceSample } from './savings';
 import type { StepEvidence } from './reconciliation';
@@ -16,7 +17,12 @@ export interface ActiveOnResource {
 type Cmd<T extends string, D> = { readonly type: T; readonly data: D; readonly metadata: { readonly now: Date } };
 
 export type ReceiveRecommendation = Cmd<'ReceiveRecommendation', { optimizationId: string; recommendation: Recommendation; dryRun: boolean; deliveryId: string }>;
-export type AssessRisk = Cmd<'AssessRisk', { policy: Policy }>;
+/**
+ * Checks the scope guard, then assesses the risk: out of scope → OptimizationOutOfScope, else RiskAssessed.
+ * `credentialsAccountId` is the account of the cloud credentials as observed (STS `GetCallerIdentity`, or the simulated
+ * fleet's declared account); `undefined` when the cloud does not say, and the credentials check is then not made.
+ */
+export type AssessRisk = Cmd<'AssessRisk', { policy: Policy; credentialsAccountId: string | undefined }>;
 export type DecideApproval = Cmd<'DecideApproval', { policy: Policy }>;
 export type Approve = Cmd<'Approve', { by: string; reason?: string }>;
 export type Deny = Cmd<'Deny', { by: string; reason: string }>;
@@ -26,9 +32,11 @@ export type ScheduleExecution = Cmd<'ScheduleExecution', { batchId: string; notB
 export type StartExecution = Cmd<'StartExecution', Record<string, never>>;
 /**
  * What pre-validation observed: the live resource (absent when it does not exist) and the other optimizations active on
- * it. The decider finds the problems itself: none → PreValidationPassed + RollbackPlanRecorded, else PreValidationFailed.
+ * it, with the policy's scope. The decider finds the problems itself: out of scope (the live resource's opt-out tag, the
+ * allow-lists) → OptimizationOutOfScope; other problems → PreValidationFailed; none → PreValidationPassed +
+ * RollbackPlanRecorded.
  */
-export type RecordPreValidation = Cmd<'RecordPreValidation', { observed?: ObservedResource; activeOnResource: readonly ActiveOnResource[] }>;
+export type RecordPreValidation = Cmd<'RecordPreValidation', { observed?: ObservedResource; activeOnResource: readonly ActiveOnResource[]; scope: ScopePolicy }>;
 /** Records the intent of the next mutating step (index `index` of the phase's plan) before its EC2 call. */
 export type StartStep = Cmd<'StartStep', { phase: StepPhase; index: number }>;
 /** The outcome of a started step's look-up after a crash (see reconciliation.ts). */

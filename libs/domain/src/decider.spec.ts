@@ -4,9 +4,10 @@ import { ACTIVE_EXECUTION_STATUSES, TERMINAL_STATUSES, foldOptimization, isTermi
 import type { OptimizationState } from './decider';
 import { DomainError } from './errors';
 import { executionPlan, rollbackPlan } from './plans';
-import { nextMove } from './process';
 import { defaultPolicy } from './policy';
 import { defaultPriceBook } from './pricing';
+import { nextMove } from './process';
+import { viewOf } from './projection';
 import type { OptimizationEvent } from './events';
 import type { Recommendation, Step } from './types';
 
@@ -54,6 +55,8 @@ const criticalRec = recommendation({ type: 'delete-snapshot' });
 const upToAwaitingTwo: OptimizationEvent[] = [received(criticalRec), assessed('CRITICAL'), requested(2)];
 
 const ok = { verdict: 'ok' } as const;
+/** AssessRisk's data: the default policy, credentials of the fixtures' account. */
+const assess = { policy: defaultPolicy, credentialsAccountId: '123456789012' };
 
 describe('ReceiveRecommendation', () => {
   it('records the recommendation on an empty stream', () => {
@@ -83,7 +86,7 @@ describe('AssessRisk', () => {
     const prod = recommendation({ type: 'rightsize', currentInstanceType: 'm5.xlarge', targetInstanceType: 'm5.large' }, { resource: { type: 'ec2:instance', id: 'i-0abc', tags: { Env: 'Production' } } });
     spec
       .given([received(prod)])
-      .when(cmd('AssessRisk', { policy: defaultPolicy }))
+      .when(cmd('AssessRisk', assess))
       .then([
         ev('RiskAssessed', {
           baseLevel: 'MEDIUM',
@@ -95,18 +98,82 @@ describe('AssessRisk', () => {
   });
 
   it('does nothing once assessed', () => {
-    spec.given([received(), assessed()]).when(cmd('AssessRisk', { policy: defaultPolicy })).thenNothing();
+    spec.given([received(), assessed()]).when(cmd('AssessRisk', assess)).thenNothing();
   });
 
   it('rejects an unknown optimization with NOT_FOUND', () => {
-    spec.given([]).when(cmd('AssessRisk', { policy: defaultPolicy })).thenThrows('NOT_FOUND');
+    spec.given([]).when(cmd('AssessRisk', assess)).thenThrows('NOT_FOUND');
   });
 
   it('rejects a cancelled, unassessed optimization', () => {
     spec
       .given([received(), ev('OptimizationCancelled', { by: 'ops', reason: 'obsolete' })])
-      .when(cmd('AssessRisk', { policy: defaultPolicy }))
+      .when(cmd('AssessRisk', assess))
       .thenThrows('INVALID_STATE');
+  });
+});
+
+describe('AssessRisk: the scope guard', () => {
+  const inScope = { policy: defaultPolicy, credentialsAccountId: '123456789012' };
+  const policyWith = (scope: Partial<typeof defaultPolicy.scope>) => ({ ...defaultPolicy, scope: { ...defaultPolicy.scope, ...scope } });
+
+  it('records OptimizationOutOfScope instead of a risk assessment for a region outside the allow-list', () => {
+    spec
+      .given([received({ ...rec, region: 'eu-west-1' })])
+      .when(cmd('AssessRisk', { ...inScope, policy: policyWith({ regions: ['us-east-1'] }) }))
+      .then([
+        ev('OptimizationOutOfScope', {
+          stage: 'assessment',
+          violations: [{ rule: 'regions', reason: 'scope.regions: region eu-west-1 is not allowed (allowed: us-east-1)' }],
+        }),
+      ]);
+  });
+
+  it('ends the optimization out-of-scope (terminal), with the reason in its view', () => {
+    spec
+      .given([received({ ...rec, accountId: '999999999999' })])
+      .when(cmd('AssessRisk', { ...inScope, policy: policyWith({ accounts: ['123456789012'] }) }))
+      .then((events, state) => {
+        expect(events.map((e) => e.type)).toEqual(['OptimizationOutOfScope']);
+        expect(known(state).status).toBe('out-of-scope');
+        expect(isTerminal(known(state).status)).toBe(true);
+        expect(viewOf(state).error).toMatch(/^out of scope \(assessment\): scope\.accounts: account 999999999999 is not allowed/);
+        expect(viewOf(state).risk).toBeNull();
+      });
+  });
+
+  it('refuses a recommendation for another account than the credentials account', () => {
+    spec
+      .given([received({ ...rec, accountId: '999999999999' })])
+      .when(cmd('AssessRisk', inScope))
+      .then([
+        ev('OptimizationOutOfScope', {
+          stage: 'assessment',
+          violations: [{ rule: 'credentials-account', reason: 'credentials: account 999999999999 is not the account of the cloud credentials (123456789012)' }],
+        }),
+      ]);
+  });
+
+  it('refuses a recommendation whose tags carry the opt-out tag', () => {
+    const optedOut = { ...rec, resource: { ...rec.resource, tags: { 'optex:skip': 'true' } } };
+    spec
+      .given([received(optedOut)])
+      .when(cmd('AssessRisk', inScope))
+      .then((events) => expect(events).toEqual([ev('OptimizationOutOfScope', { stage: 'assessment', violations: [{ rule: 'opt-out-tag', reason: expect.stringContaining('optex:skip=true') }] })]));
+  });
+
+  it('assesses the risk when everything is in scope', () => {
+    spec
+      .given([received()])
+      .when(cmd('AssessRisk', { ...inScope, policy: policyWith({ accounts: ['123456789012'], regions: ['us-east-1'], resourceIdPattern: '^i-' }) }))
+      .then((events) => expect(events.map((e) => e.type)).toEqual(['RiskAssessed']));
+  });
+
+  it('does nothing once out of scope (a redelivered assessment), and nothing else moves it', () => {
+    const outOfScope = [received(), ev('OptimizationOutOfScope', { stage: 'assessment', violations: [{ rule: 'regions', reason: 'x' }] })];
+    spec.given(outOfScope).when(cmd('AssessRisk', inScope)).thenNothing();
+    spec.given(outOfScope).when(cmd('DecideApproval', { policy: defaultPolicy })).thenThrows('INVALID_STATE');
+    spec.given(outOfScope).when(cmd('Approve', { by: 'alice' })).thenThrows('INVALID_STATE');
   });
 });
 
@@ -405,7 +472,7 @@ describe('StartExecution', () => {
 });
 
 describe('RecordPreValidation', () => {
-  const none = { activeOnResource: [] };
+  const none = { activeOnResource: [], scope: defaultPolicy.scope };
   it('records a passed pre-validation with the rollback plan computed by the domain', () => {
     spec
       .given(upToExecuting)
@@ -446,7 +513,7 @@ describe('RecordPreValidation', () => {
   it('fails when another optimization is active on the same resource', () => {
     spec
       .given(upToExecuting)
-      .when(cmd('RecordPreValidation', { observed: running, activeOnResource: [{ optimizationId: 'other-1', action: 'stop-idle', status: 'executing' }] }))
+      .when(cmd('RecordPreValidation', { observed: running, activeOnResource: [{ optimizationId: 'other-1', action: 'stop-idle', status: 'executing' }], scope: defaultPolicy.scope }))
       .then([ev('PreValidationFailed', { reasons: ['optimization other-1 (stop-idle) is executing on i-0abc'], observed: running })]);
   });
 
@@ -461,6 +528,7 @@ describe('RecordPreValidation', () => {
             { optimizationId: 'old-1', action: 'stop-idle', status: 'completed' },
             { optimizationId: 'waiting-1', action: 'stop-idle', status: 'awaiting-approval' },
           ],
+          scope: defaultPolicy.scope,
         }),
       )
       .then((events) => expect(events[0]!.type).toBe('PreValidationPassed'));
@@ -471,6 +539,45 @@ describe('RecordPreValidation', () => {
       .given(upToExecuting)
       .when(cmd('RecordPreValidation', { ...none }))
       .then([ev('PreValidationFailed', { reasons: ['ec2:instance i-0abc not found'] })]);
+  });
+
+  it('stops the optimization out-of-scope when the live resource carries the opt-out tag, whatever else it finds', () => {
+    const optedOut = { ...running, instanceType: 'm5.2xlarge', tags: { 'optex:skip': 'true' } };
+    spec
+      .given(upToExecuting)
+      .when(cmd('RecordPreValidation', { observed: optedOut, ...none }))
+      .then((events, state) => {
+        expect(events).toEqual([
+          ev('OptimizationOutOfScope', {
+            stage: 'pre-validation',
+            violations: [{ rule: 'opt-out-tag', reason: 'scope.optOutTag: the live resource i-0abc is tagged optex:skip=true' }],
+            observed: optedOut,
+          }),
+        ]);
+        expect(known(state).status).toBe('out-of-scope');
+        expect(nextMove(state, { now: NOW })).toEqual({ kind: 'idle', reason: 'out-of-scope' });
+      });
+  });
+
+  it("honours the policy's opt-out tag (renamed, or switched off)", () => {
+    const tagged = { ...running, tags: { 'finops:exclude': 'yes' } };
+    const renamed = { enabled: true, key: 'finops:exclude', value: 'yes' };
+    spec
+      .given(upToExecuting)
+      .when(cmd('RecordPreValidation', { observed: tagged, activeOnResource: [], scope: { optOutTag: renamed } }))
+      .then((events) => expect(events.map((e) => e.type)).toEqual(['OptimizationOutOfScope']));
+    spec
+      .given(upToExecuting)
+      .when(cmd('RecordPreValidation', { observed: { ...running, tags: { 'optex:skip': 'true' } }, activeOnResource: [], scope: { optOutTag: { ...renamed, enabled: false } } }))
+      .then((events) => expect(events[0]!.type).toBe('PreValidationPassed'));
+  });
+
+  it('ends a dry run out-of-scope too (a preview says what the real run would do)', () => {
+    const dry = [received(rec, true), assessed(), requested(), granted(), scheduled, started(true)];
+    spec
+      .given(dry)
+      .when(cmd('RecordPreValidation', { observed: { ...running, tags: { 'optex:skip': 'TRUE' } }, ...none }))
+      .then((_events, state) => expect(known(state).status).toBe('out-of-scope'));
   });
 
   it('does nothing once recorded', () => {
@@ -922,7 +1029,7 @@ describe('evolve and fold', () => {
   });
 
   it('knows the terminal and active statuses', () => {
-    expect(TERMINAL_STATUSES).toEqual(['completed', 'dry-run-completed', 'denied', 'expired', 'cancelled', 'failed', 'rolled-back', 'rollback-failed', 'resolved']);
+    expect(TERMINAL_STATUSES).toEqual(['completed', 'dry-run-completed', 'denied', 'expired', 'cancelled', 'failed', 'rolled-back', 'rollback-failed', 'resolved', 'out-of-scope']);
     expect(ACTIVE_EXECUTION_STATUSES).toEqual(['scheduled', 'executing', 'validating', 'rolling-back', 'reconciliation-needed']);
     expect(isTerminal('rolled-back')).toBe(true);
     expect(isTerminal('awaiting-approval')).toBe(false);

@@ -5,9 +5,10 @@ import { accuracyPct, actualMonthlySavings, expectedOutcomeProblems, performance
 import { clientTokenFor } from './ids';
 import { judgeStepEffect } from './reconciliation';
 import { eligibleIdentity, normalizeIdentity, type EligibleApprover } from './roster';
+import { assessmentScopeViolations, preValidationScopeViolations, type ScopeViolation } from './scope';
 import type * as C from './commands';
 import type { OptimizationCommand } from './commands';
-import type { ErrorInfo, OptimizationEvent, ResolvableStatus, StepPhase } from './events';
+import type { ErrorInfo, OptimizationEvent, ResolvableStatus, ScopeStage, StepPhase } from './events';
 import type { Authority, ObservedResource, PerformanceImpact, Recommendation, Reversibility, RiskAssessment, RiskLevel, Step, StepOutputs } from './types';
 
 // ── State ──
@@ -30,7 +31,8 @@ export type OptimizationStatus =
   | 'failed'
   | 'rolled-back'
   | 'rollback-failed'
-  | 'resolved';
+  | 'resolved'
+  | 'out-of-scope';
 
 /**
  * Statuses the engine never moves an optimization out of. Only an operator does, and only from `rollback-failed`
@@ -46,6 +48,7 @@ export const TERMINAL_STATUSES: readonly OptimizationStatus[] = [
   'rolled-back',
   'rollback-failed',
   'resolved',
+  'out-of-scope',
 ];
 /** Statuses in which an optimization holds its resource (another optimization of it must wait). */
 export const ACTIVE_EXECUTION_STATUSES: readonly OptimizationStatus[] = ['scheduled', 'executing', 'validating', 'rolling-back', 'reconciliation-needed'];
@@ -146,6 +149,12 @@ export interface ReconciliationData {
   readonly reason: string;
 }
 
+/** Why the scope guard refused the optimization, and when. */
+export interface OutOfScopeData {
+  readonly stage: ScopeStage;
+  readonly violations: readonly ScopeViolation[];
+}
+
 /**
  * What is known about any received optimization. The parts that only some statuses have are declared here as
  * optional so that every status can be read the same way; each status below states which of them it guarantees.
@@ -167,6 +176,7 @@ export interface OptimizationData {
   readonly reconciliation?: ReconciliationData;
   /** How an operator closed it (`resolved`). */
   readonly resolution?: { readonly by: string; readonly note: string; readonly from: ResolvableStatus };
+  readonly outOfScope?: OutOfScopeData;
 }
 
 type In<S extends OptimizationStatus, Guaranteed extends keyof OptimizationData = never> = OptimizationData & { readonly status: S } & Required<Pick<OptimizationData, Guaranteed>>;
@@ -193,7 +203,8 @@ export type KnownOptimizationState =
   | In<'failed'>
   | In<'rolled-back', 'execution' | 'rollback'>
   | In<'rollback-failed', 'execution' | 'rollback'>
-  | In<'resolved', 'execution' | 'resolution'>;
+  | In<'resolved', 'execution' | 'resolution'>
+  | In<'out-of-scope', 'outOfScope'>;
 /** The state of one optimization stream: nothing yet, or a received optimization. */
 export type OptimizationState = { readonly status: 'initial' } | KnownOptimizationState;
 
@@ -251,10 +262,13 @@ function decideReceive(command: C.ReceiveRecommendation, state: OptimizationStat
 }
 
 function decideAssessRisk(command: C.AssessRisk, s: KnownOptimizationState): OptimizationEvent[] {
-  if (s.risk) return [];
+  if (s.risk || s.status === 'out-of-scope') return [];
   if (s.status !== 'received') throw invalidState(command, s, 'received');
   const { at } = nowOf(command);
-  const risk = assessRisk(s.recommendation, command.data.policy);
+  const { policy, credentialsAccountId } = command.data;
+  const violations = assessmentScopeViolations(s.recommendation, policy.scope, credentialsAccountId);
+  if (violations.length > 0) return [{ type: 'OptimizationOutOfScope', data: { optimizationId: s.optimizationId, at, stage: 'assessment', violations } }];
+  const risk = assessRisk(s.recommendation, policy);
   return [{ type: 'RiskAssessed', data: { optimizationId: s.optimizationId, at, ...risk } }];
 }
 
@@ -376,10 +390,14 @@ function activeElsewhereProblems(s: KnownOptimizationState, active: C.RecordPreV
 }
 
 function decidePreValidation(command: C.RecordPreValidation, s: KnownOptimizationState): OptimizationEvent[] {
-  if (s.execution?.preValidation) return [];
+  if (s.execution?.preValidation || s.status === 'out-of-scope') return [];
   if (s.status !== 'executing') throw invalidState(command, s, 'executing');
   const { at } = nowOf(command);
-  const { observed, activeOnResource } = command.data;
+  const { observed, activeOnResource, scope } = command.data;
+  const violations = preValidationScopeViolations(s.recommendation, scope, observed);
+  if (violations.length > 0) {
+    return [{ type: 'OptimizationOutOfScope', data: { optimizationId: s.optimizationId, at, stage: 'pre-validation', violations, ...(observed ? { observed } : {}) } }];
+  }
   const problems = [...preValidationProblems(s.recommendation, observed, command.metadata.now), ...activeElsewhereProblems(s, activeOnResource)];
   if (problems.length > 0 || !observed) {
     return [{ type: 'PreValidationFailed', data: { optimizationId: s.optimizationId, at, reasons: problems, ...(observed ? { observed } : {}) } }];
@@ -835,6 +853,10 @@ export function evolveOptimization(state: OptimizationState, event: Optimization
     case 'OptimizationResolved': {
       const { by, note, from } = event.data;
       return { ...s, status: 'resolved', execution: need(s.execution, 'an execution', event), resolution: { by, note, from } };
+    }
+    case 'OptimizationOutOfScope': {
+      const { stage, violations } = event.data;
+      return { ...s, status: 'out-of-scope', outOfScope: { stage, violations } };
     }
     default: {
       const _exhaustive: never = event;

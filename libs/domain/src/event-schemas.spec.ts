@@ -52,6 +52,13 @@ describe('parseStoredEvent', () => {
     expect(() => parseStoredEvent({ type: 'ApprovalDenied', data: 'not an object', metadata: { schemaVersion: 1 } })).toThrow(/data is not an object/);
   });
 
+  it('reads an out-of-scope decision with its rules, and refuses a rule it does not know', () => {
+    const e = ev('OptimizationOutOfScope', { stage: 'pre-validation', violations: [{ rule: 'opt-out-tag', reason: 'tagged optex:skip=true' }], observed: { kind: 'address', allocationId: 'eipalloc-1', publicIp: '203.0.113.1', tags: { 'optex:skip': 'true' } } });
+    expect(parseStoredEvent({ type: e.type, data: e.data, metadata: { schemaVersion: 1 }, stream })).toEqual(e);
+    const unknownRule = { ...e.data, violations: [{ rule: 'vibes', reason: 'x' }] };
+    expect(() => parseStoredEvent({ type: e.type, data: unknownRule, metadata: { schemaVersion: 1 } })).toThrow(/OptimizationOutOfScope: violations\.0\.rule:/);
+  });
+
   it('knows every event type the domain declares', () => {
     expect(STORED_EVENT_TYPES).toEqual(expect.arrayContaining(['ExecutionStepStarted', 'RollbackStepStarted', 'StepEffectNotFound', 'ReconciliationRequired', 'RecommendationRejected', 'BatchPlanned']));
   });

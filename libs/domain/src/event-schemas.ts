@@ -3,6 +3,7 @@ import { DomainError } from './errors';
 import { clientTokenFor } from './ids';
 import { BATCH_MODES, EVENT_SCHEMA_VERSION, type AnyOptexEvent } from './events';
 import { RISK_LEVELS } from './types';
+import { SCOPE_RULES, type ScopeRule } from './scope';
 
 // Stored events are parsed, never cast: every event read from the store goes through {@link parseStoredEvent},
 // which upcasts older schema versions to the current one and validates the data against the current schema.
@@ -58,8 +59,8 @@ const observedSchema = z.discriminatedUnion('kind', [
     modificationState: text.optional(),
     lastModificationStartedAt: iso.optional(),
   }),
-  z.object({ kind: z.literal('snapshot'), id: text, sizeGiB: z.number(), state: text, usedByImages: z.array(text) }),
-  z.object({ kind: z.literal('address'), allocationId: text, publicIp: text, associationId: text.optional() }),
+  z.object({ kind: z.literal('snapshot'), id: text, sizeGiB: z.number(), state: text, usedByImages: z.array(text), tags: tags.optional() }),
+  z.object({ kind: z.literal('address'), allocationId: text, publicIp: text, associationId: text.optional(), tags: tags.optional() }),
   z.object({ kind: z.literal('reserved-instances-offering'), offeringId: text, instanceType: text, fixedPrice: z.number(), recurringHourly: z.number(), durationSeconds: z.number() }),
 ]);
 
@@ -145,6 +146,12 @@ const SCHEMAS = {
   OptimizationCancelled: z.object({ ...base, by: text, reason: text }),
   RollbackRetried: z.object({ ...base, by: text, reason: text, failedStepIndex: z.number().int().nonnegative().optional() }),
   OptimizationResolved: z.object({ ...base, by: text, note: text, from: z.enum(['rollback-failed', 'reconciliation-needed']) }),
+  OptimizationOutOfScope: z.object({
+    ...base,
+    stage: z.enum(['assessment', 'pre-validation']),
+    violations: z.array(z.object({ rule: z.enum(SCOPE_RULES as unknown as [ScopeRule, ...ScopeRule[]]), reason: text })).min(1),
+    observed: observedSchema.optional(),
+  }),
   RecommendationRejected: z.object({
     deliveryId: text,
     index: z.number().int().optional(),

@@ -11,6 +11,7 @@ import type {
   StepOutputs,
   Reversibility,
 } from './types';
+import type { ScopeViolation } from './scope';
 
 /**
  * The schema version an event is written with when its type has no entry in {@link EVENT_SCHEMA_VERSIONS}.
@@ -88,6 +89,13 @@ export type RollbackRetried = Ev<'RollbackRetried', Base & { by: string; reason:
 export type ResolvableStatus = 'rollback-failed' | 'reconciliation-needed';
 /** An operator closed an optimization the engine could not finish (`from`), with a note of what they found or did. */
 export type OptimizationResolved = Ev<'OptimizationResolved', Base & { by: string; note: string; from: ResolvableStatus }>;
+/** Where the scope guard stopped an optimization: when it was assessed, or at pre-validation (the live resource). */
+export type ScopeStage = 'assessment' | 'pre-validation';
+/**
+ * The scope guard refused the optimization (policy `scope`, the credentials' account): status `out-of-scope`, terminal;
+ * nothing was changed. Every rule it broke, each with a reason naming the rule; at pre-validation, what was observed.
+ */
+export type OptimizationOutOfScope = Ev<'OptimizationOutOfScope', Base & { stage: ScopeStage; violations: readonly ScopeViolation[]; observed?: ObservedResource }>;
 
 export type OptimizationEvent =
   | OptimizationReceived
@@ -116,7 +124,8 @@ export type OptimizationEvent =
   | RollbackFailed
   | OptimizationCancelled
   | RollbackRetried
-  | OptimizationResolved;
+  | OptimizationResolved
+  | OptimizationOutOfScope;
 export type OptimizationEventType = OptimizationEvent['type'];
 
 // ── Other streams ──

@@ -18,3 +18,4 @@ export * from './event-schemas';
 export * from './reconciliation';
 export * from './process';
 export * from './roster';
+export * from './scope';

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { fieldErrorsOf } from './field-errors';
 import { reversibility } from './plans';
+import type { ScopePolicy } from './scope';
 import { ACTION_TYPES, RISK_LEVELS } from './types';
 import type { ActionType, AppliedFactor, ApprovalDecision, Authority, Recommendation, RiskAssessment, RiskLevel } from './types';
 import type { ParseResult } from './recommendation';
@@ -68,6 +69,8 @@ export interface Policy {
     /** CPU p95 after the change strictly above this (percent) is a degradation. @defaultValue 80 */
     readonly maxCpuP95AfterPct: number;
   };
+  /** Where optex may act: allow-lists (absent = everything) and the opt-out tag (on, `optex:skip=true`). See scope.ts. */
+  readonly scope: ScopePolicy;
 }
 
 /** The design's pinned default policy (`default-v1`). */
@@ -100,6 +103,7 @@ export const defaultPolicy: Policy = {
     higherAuthorityDecides: true,
   },
   validation: { maxCpuP95AfterPct: 80 },
+  scope: { optOutTag: { enabled: true, key: 'optex:skip', value: 'true' } },
 };
 
 // ── Parsing a policy file ──
@@ -118,6 +122,8 @@ const regexSource = z.string().refine(
   },
   { error: 'must be a valid regular expression' },
 );
+const atLeastOne = <T extends z.ZodType>(item: T, what: string) =>
+  z.array(item).min(1, { error: `must list at least one ${what}; leave the field out to allow every ${what}` });
 const tagFactor = z.strictObject({ enabled: z.boolean(), tagKeyPattern: regexSource, tagValuePattern: regexSource });
 const nonNegative = () => z.number().min(0, { error: 'must be at least 0' });
 const perLevel = <T extends z.ZodType>(value: T) => z.strictObject({ LOW: value, MEDIUM: value, HIGH: value, CRITICAL: value });
@@ -151,6 +157,12 @@ export const policySchema = z.strictObject({
   }),
   validation: z.strictObject({
     maxCpuP95AfterPct: z.number().min(0, { error: 'must be at least 0' }).max(100, { error: 'must be at most 100' }),
+  }),
+  scope: z.strictObject({
+    accounts: atLeastOne(z.string().regex(/^\d{12}$/, { error: 'must be exactly 12 digits' }), 'account').optional(),
+    regions: atLeastOne(z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d+$/, { error: 'must be an AWS region like us-east-1' }), 'region').optional(),
+    resourceIdPattern: regexSource.optional(),
+    optOutTag: z.strictObject({ enabled: z.boolean(), key: z.string().min(1, { error: 'must not be empty' }), value: z.string() }),
   }),
 });
 

@@ -36,6 +36,8 @@ function approvalOf(state: Exclude<OptimizationState, { status: 'initial' }>): O
 
 function errorOf(state: Exclude<OptimizationState, { status: 'initial' }>): string | null {
   const parts: string[] = [];
+  const scope = state.outOfScope;
+  if (scope) parts.push(`out of scope (${scope.stage}): ${scope.violations.map((v) => v.reason).join('; ')}`);
   const error = state.execution?.error;
   if (error) parts.push(error.code === 'PRE_VALIDATION_FAILED' ? `pre-validation failed: ${error.message}` : `${error.code}: ${error.message}`);
   if (state.validation && !state.validation.passed) parts.push(`validation failed: ${state.validation.problems.join('; ')}`);

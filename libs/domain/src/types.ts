@@ -124,8 +124,23 @@ export type ObservedResource =
       readonly modificationState?: string;
       readonly lastModificationStartedAt?: string;
     }
-  | { readonly kind: 'snapshot'; readonly id: string; readonly sizeGiB: number; readonly state: string; readonly usedByImages: readonly string[] }
-  | { readonly kind: 'address'; readonly allocationId: string; readonly publicIp: string; readonly associationId?: string }
+  | {
+      readonly kind: 'snapshot';
+      readonly id: string;
+      readonly sizeGiB: number;
+      readonly state: string;
+      readonly usedByImages: readonly string[];
+      /** Absent in events recorded before the scope guard read them. */
+      readonly tags?: Readonly<Record<string, string>>;
+    }
+  | {
+      readonly kind: 'address';
+      readonly allocationId: string;
+      readonly publicIp: string;
+      readonly associationId?: string;
+      /** Absent in events recorded before the scope guard read them. */
+      readonly tags?: Readonly<Record<string, string>>;
+    }
   | { readonly kind: 'reserved-instances-offering'; readonly offeringId: string; readonly instanceType: string; readonly fixedPrice: number; readonly recurringHourly: number; readonly durationSeconds: number };
 
 export interface PerformanceImpact {

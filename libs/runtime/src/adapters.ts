@@ -1,9 +1,9 @@
 import { readFile } from 'node:fs/promises';
 import { defaultPolicy, defaultPriceBook, parsePolicy, type Policy } from '@optex/domain';
-import { TOPICS, silentLogger, systemClock, type Bus, type Clock, type Ec2Gateway, type EventStore, type Logger, type MetricsSource } from '@optex/ports';
+import { TOPICS, silentLogger, systemClock, type Bus, type Clock, type CloudIdentity, type Ec2Gateway, type EventStore, type Logger, type MetricsSource } from '@optex/ports';
 import { createEventStore } from '@optex/event-store';
 import { InMemoryBus, KafkaBus } from '@optex/messaging';
-import { AwsEc2Gateway, CloudWatchMetricsSource, SimulatedFleet, stateFileFor } from '@optex/cloud';
+import { AwsEc2Gateway, CloudWatchMetricsSource, SimulatedFleet, StsCloudIdentity, stateFileFor } from '@optex/cloud';
 import { OptexMetrics, type EngineAdapters, type EngineOptions } from '@optex/engine';
 import { crashingGateway, crashingStore, parseCrashPoint, type CrashPoint } from './crash-points';
 
@@ -50,13 +50,26 @@ export async function openBus(url: string, clientId: string, partitions = 3, log
   return bus;
 }
 
-export async function openCloud(url: string, storeUrl: string, clock: Clock): Promise<{ ec2: Ec2Gateway; metricsSource: MetricsSource; close(): Promise<void> }> {
+/** The cloud adapters a `--cloud` value names, and whose credentials they act with. */
+export interface OpenedCloud {
+  readonly ec2: Ec2Gateway;
+  readonly metricsSource: MetricsSource;
+  readonly identity: CloudIdentity;
+  close(): Promise<void>;
+}
+
+/**
+ * Opens the cloud a `--cloud` value names. For AWS it first asks STS whose credentials these are
+ * (`GetCallerIdentity`; an `InfrastructureError` when it cannot) and builds the EC2 and CloudWatch adapters with that
+ * account, so a call for any other account fails `AccountMismatch` before reaching AWS.
+ */
+export async function openCloud(url: string, storeUrl: string, clock: Clock): Promise<OpenedCloud> {
   if (url.startsWith('simulated:')) {
     const fleetFile = url.slice('simulated:'.length);
     if (!fleetFile) throw new UsageError('--cloud: simulated: needs a fleet file, e.g. simulated:examples/fleet.json');
     try {
       const fleet = await SimulatedFleet.open({ fleetFile, statePath: stateFileFor(storeUrl), clock });
-      return { ec2: fleet, metricsSource: fleet, close: async () => fleet.close() };
+      return { ec2: fleet, metricsSource: fleet, identity: fleet, close: async () => fleet.close() };
     } catch (error) {
       throw new UsageError(`--cloud: ${(error as Error).message}`);
     }
@@ -64,9 +77,24 @@ export async function openCloud(url: string, storeUrl: string, clock: Clock): Pr
   if (url === 'aws' || url.startsWith('aws:')) {
     const endpoint = url === 'aws' ? undefined : url.slice('aws:'.length);
     if (endpoint !== undefined && !/^https?:\/\/.+/.test(endpoint)) throw new UsageError(`--cloud: aws:ENDPOINT needs an http(s) url, got ${JSON.stringify(endpoint)}`);
-    const ec2 = AwsEc2Gateway.create({ ...(endpoint ? { endpoint } : {}), clock });
-    const metricsSource = CloudWatchMetricsSource.create({ ...(endpoint ? { endpoint } : {}) });
-    return { ec2, metricsSource, close: async () => undefined };
+    const identity = StsCloudIdentity.create({ ...(endpoint ? { endpoint } : {}) });
+    let accountId: string;
+    try {
+      accountId = await identity.credentialsAccountId();
+    } finally {
+      identity.destroy();
+    }
+    const ec2 = AwsEc2Gateway.create({ ...(endpoint ? { endpoint } : {}), accountId, clock });
+    const metricsSource = CloudWatchMetricsSource.create({ ...(endpoint ? { endpoint } : {}), accountId });
+    return {
+      ec2,
+      metricsSource,
+      identity: { credentialsAccountId: async () => accountId },
+      close: async () => {
+        ec2.destroy();
+        metricsSource.destroy();
+      },
+    };
   }
   throw new UsageError(`--cloud: expected simulated:FLEET.json, aws or aws:ENDPOINT, got ${JSON.stringify(url)}`);
 }
@@ -121,6 +149,7 @@ export async function openAdapters(
       bus: openedBus,
       ec2: crashingGateway(cloud.ec2, crashAt),
       metricsSource: cloud.metricsSource,
+      identity: cloud.identity,
       priceBook: defaultPriceBook,
       policy,
       clock,

@@ -67,7 +67,7 @@ async function harness(fleetFile: unknown, options: { policy?: Policy; engine?: 
     const bus = new InMemoryBus();
     try {
       return await processUntilQuiescent(
-        { store, bus, ec2: fleet, metricsSource: fleet, priceBook: defaultPriceBook, policy: options.policy ?? defaultPolicy, clock, logger: silentLogger, metrics: new OptexMetrics(), options: { stepBackoffMs: 1, ...options.engine } },
+        { store, bus, ec2: fleet, metricsSource: fleet, identity: fleet, priceBook: defaultPriceBook, policy: options.policy ?? defaultPolicy, clock, logger: silentLogger, metrics: new OptexMetrics(), options: { stepBackoffMs: 1, ...options.engine } },
         {
           dryRun: opts.dryRun ?? false,
           ...(records ? { input: { records: records.map((r) => JSON.stringify(r)), deliveryPrefix: opts.deliveryPrefix ?? `spec-${counter++}`, name: 'spec' } } : {}),
@@ -221,7 +221,7 @@ describe('restarts and redeliveries', () => {
     const fleetFile = { instances: [{ id: 'i-slow', accountId: ACCOUNT, region: 'us-east-1', instanceType: 'm5.xlarge', state: 'running', cpuP95: 10 }] };
     const store = SqliteEventStore.open(':memory:');
     const fleet = SimulatedFleet.fromFleet(fleetFile, { latencyMs: 150 });
-    const adapters = { store, ec2: fleet, metricsSource: fleet, priceBook: defaultPriceBook, policy: autoPolicy, clock: { now: () => new Date() }, logger: silentLogger, metrics: new OptexMetrics(), options: {} };
+    const adapters = { store, ec2: fleet, metricsSource: fleet, identity: fleet, priceBook: defaultPriceBook, policy: autoPolicy, clock: { now: () => new Date() }, logger: silentLogger, metrics: new OptexMetrics(), options: {} };
     const bus1 = new InMemoryBus();
     const engine = await startEngine({ ...adapters, bus: bus1 }, { services: ['risk-assessor', 'approval', 'scheduler', 'executor', 'validator'] });
     await bus1.publish([{ topic: TOPICS.recommendations, key: 'k', value: Buffer.from(JSON.stringify(rightsize('slow', 'i-slow'))), headers: { [HEADERS.deliveryId]: 'crash-test:0' } }]);

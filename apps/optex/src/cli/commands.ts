@@ -147,6 +147,8 @@ function detailOf(type: string, data: unknown): string {
       return `actual $${String(d['actualMonthlySavings'])}/mo, accuracy ${String(d['accuracyPct'])} %`;
     case 'RollbackStarted':
       return String(d['reason']);
+    case 'OptimizationOutOfScope':
+      return `${String(d['stage'])}: ${(d['violations'] as { reason: string }[]).map((v) => v.reason).join('; ')}`;
     default:
       return '';
   }

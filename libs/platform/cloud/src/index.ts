@@ -3,5 +3,6 @@ export * from './simulated';
 // AWS SDK adapters (EC2 gateway, CloudWatch metrics)
 export { AwsEc2Gateway, type AwsEc2GatewayOptions } from './aws/aws-ec2-gateway';
 export { CloudWatchMetricsSource, type CloudWatchMetricsSourceOptions } from './aws/cloudwatch-metrics-source';
+export { StsCloudIdentity, type StsCloudIdentityOptions } from './aws/sts-cloud-identity';
 export { Resilience, resolveResilienceOptions, type RetryOptions, type BreakerOptions, type ResilienceOptions, type ResolvedResilienceOptions, type FailureModel, type ResilientCall } from './aws/resilience';
 export { describeAwsFailure, toEc2Error, THROTTLING_CODES, type AwsFailure } from './aws/aws-errors';

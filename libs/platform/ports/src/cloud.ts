@@ -47,6 +47,8 @@ export interface AddressInfo {
   readonly allocationId: string;
   readonly publicIp: string;
   readonly associationId?: string;
+  /** The address's tags, when it has any (`describeAddress`; the scope guard reads the opt-out tag). */
+  readonly tags?: Readonly<Record<string, string>>;
 }
 
 export interface ReservedInstancesOfferingInfo {
@@ -179,4 +181,14 @@ export interface MetricsSource {
   cpuP95(ref: ResourceRef, window: { from: Date; to: Date }): Promise<number | undefined>;
   /** `true` when every status check passed, `false` when one failed, `undefined` when unknown. */
   statusChecksPassed(ref: ResourceRef, window: { from: Date; to: Date }): Promise<boolean | undefined>;
+}
+
+/** Whose credentials the cloud adapters act with: what the scope guard checks every recommendation's account against. */
+export interface CloudIdentity {
+  /**
+   * The account of the credentials: STS `GetCallerIdentity` for AWS, the `accountId` a simulated fleet file declares;
+   * `undefined` when the cloud does not say (a simulated fleet file that declares no account). Rejects with an
+   * `InfrastructureError` when it cannot be asked.
+   */
+  credentialsAccountId(): Promise<string | undefined>;
 }

@@ -3,6 +3,7 @@ export const EVENT_STORE = Symbol('EVENT_STORE');
 export const BUS = Symbol('BUS');
 export const EC2_GATEWAY = Symbol('EC2_GATEWAY');
 export const METRICS_SOURCE = Symbol('METRICS_SOURCE');
+export const CLOUD_IDENTITY = Symbol('CLOUD_IDENTITY');
 export const PRICE_BOOK = Symbol('PRICE_BOOK');
 export const POLICY = Symbol('POLICY');
 export const CLOCK = Symbol('CLOCK');

@@ -1,7 +1,7 @@
 import { Global, Module, type DynamicModule } from '@nestjs/common';
 import type { PriceBook, Policy } from '@optex/domain';
-import type { Clock, EventStore, Ec2Gateway, Logger, MetricsSource, Bus } from '@optex/ports';
-import { BUS, CLOCK, EC2_GATEWAY, ENGINE_OPTIONS, EVENT_STORE, LOGGER, METRICS_SOURCE, OPTEX_METRICS, POLICY, PRICE_BOOK } from './engine.constants';
+import type { Clock, CloudIdentity, EventStore, Ec2Gateway, Logger, MetricsSource, Bus } from '@optex/ports';
+import { BUS, CLOCK, CLOUD_IDENTITY, EC2_GATEWAY, ENGINE_OPTIONS, EVENT_STORE, LOGGER, METRICS_SOURCE, OPTEX_METRICS, POLICY, PRICE_BOOK } from './engine.constants';
 import { defaultEngineOptions, type EngineOptions } from './engine-options';
 import { OptexMetrics } from './metrics';
 
@@ -11,6 +11,8 @@ export interface EngineAdapters {
   readonly bus: Bus;
   readonly ec2: Ec2Gateway;
   readonly metricsSource: MetricsSource;
+  /** Whose credentials `ec2` and `metricsSource` act with (the scope guard's credentials check). */
+  readonly identity: CloudIdentity;
   readonly priceBook: PriceBook;
   readonly policy: Policy;
   readonly clock: Clock;
@@ -29,6 +31,7 @@ export class EngineModule {
       { provide: BUS, useValue: adapters.bus },
       { provide: EC2_GATEWAY, useValue: adapters.ec2 },
       { provide: METRICS_SOURCE, useValue: adapters.metricsSource },
+      { provide: CLOUD_IDENTITY, useValue: adapters.identity },
       { provide: PRICE_BOOK, useValue: adapters.priceBook },
       { provide: POLICY, useValue: adapters.policy },
       { provide: CLOCK, useValue: adapters.clock },

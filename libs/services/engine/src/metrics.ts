@@ -12,6 +12,12 @@ export class OptexMetrics {
     labelNames: ['result'] as const,
     registers: [this.registry],
   });
+  readonly scopeRefusals = new Counter({
+    name: 'optex_scope_refusals_total',
+    help: 'Optimizations the scope guard refused, by stage (assessment, pre-validation) and rule broken (accounts, regions, resource-id-pattern, opt-out-tag, credentials-account).',
+    labelNames: ['stage', 'rule'] as const,
+    registers: [this.registry],
+  });
   readonly riskAssessments = new Counter({
     name: 'optex_risk_assessments_total',
     help: 'Risk assessments, by level.',

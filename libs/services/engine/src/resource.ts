@@ -49,11 +49,19 @@ export async function observeResource(
     }
     case 'ec2:snapshot': {
       const s = await gateway.describeSnapshot(ref);
-      return s && { kind: 'snapshot', id: s.id, sizeGiB: s.sizeGiB, state: s.state, usedByImages: s.usedByImages };
+      return s && { kind: 'snapshot', id: s.id, sizeGiB: s.sizeGiB, state: s.state, usedByImages: s.usedByImages, tags: s.tags };
     }
     case 'ec2:elastic-ip': {
       const a = await gateway.describeAddress(ref);
-      return a && { kind: 'address', allocationId: a.allocationId, publicIp: a.publicIp, ...(a.associationId ? { associationId: a.associationId } : {}) };
+      return (
+        a && {
+          kind: 'address',
+          allocationId: a.allocationId,
+          publicIp: a.publicIp,
+          ...(a.associationId ? { associationId: a.associationId } : {}),
+          ...(a.tags ? { tags: a.tags } : {}),
+        }
+      );
     }
     case 'ec2:reserved-instances': {
       if (rec.action.type !== 'purchase-reserved-instances') return undefined;

@@ -28,7 +28,7 @@ async function upToScheduled(store: SqliteEventStore, rec: Recommendation): Prom
   const meta = { now: NOW };
   const commands: OptimizationCommand[] = [
     { type: 'ReceiveRecommendation', data: { optimizationId: id, recommendation: rec, dryRun: false, deliveryId: `d-${id}` }, metadata: meta },
-    { type: 'AssessRisk', data: { policy: defaultPolicy }, metadata: meta },
+    { type: 'AssessRisk', data: { policy: defaultPolicy, credentialsAccountId: undefined }, metadata: meta },
     { type: 'DecideApproval', data: { policy: defaultPolicy }, metadata: meta },
     { type: 'ScheduleExecution', data: { batchId: 'b1', notBefore: NOW }, metadata: meta },
   ];
@@ -43,7 +43,7 @@ describe('ExecutorService pre-validation', () => {
     const first = await upToScheduled(store, recommendation('first', { type: 'modify-volume', targetVolumeType: 'gp3' }));
     await handleCommand(store, optimizationStream(first), optimizationDecider, { type: 'StartExecution', data: {}, metadata: { now: NOW } }, { causationKey: 'start', recordedBy: 'spec' });
     const second = await upToScheduled(store, recommendation('second', { type: 'modify-volume', targetVolumeType: 'st1' }));
-    const executor = new ExecutorService(store, fleet, fleet, { now: () => NOW }, silentLogger, new OptexMetrics(), { ...defaultEngineOptions, recoverOnStart: false });
+    const executor = new ExecutorService(store, fleet, fleet, defaultPolicy, { now: () => NOW }, silentLogger, new OptexMetrics(), { ...defaultEngineOptions, recoverOnStart: false });
     await executor.onApplicationBootstrap();
 
     await executor.drive(second, 'spec-1'); // ExecutionStarted
@@ -61,7 +61,7 @@ describe('ExecutorService pre-validation', () => {
     const store = SqliteEventStore.open(':memory:');
     const fleet = SimulatedFleet.fromFleet(fleetFile, { clock: { now: () => NOW } });
     const id = await upToScheduled(store, recommendation('only', { type: 'modify-volume', targetVolumeType: 'gp3' }));
-    const executor = new ExecutorService(store, fleet, fleet, { now: () => NOW }, silentLogger, new OptexMetrics(), { ...defaultEngineOptions, recoverOnStart: false });
+    const executor = new ExecutorService(store, fleet, fleet, defaultPolicy, { now: () => NOW }, silentLogger, new OptexMetrics(), { ...defaultEngineOptions, recoverOnStart: false });
     await executor.onApplicationBootstrap();
     const scheduled = (await store.readStream(optimizationStream(id))).find((e) => e.type === 'ExecutionScheduled')!;
     const asDelivered = { kind: 'event' as const, id: scheduled.id, type: scheduled.type, stream: scheduled.stream, revision: scheduled.revision, data: scheduled.data, metadata: scheduled.metadata, recordedAt: scheduled.recordedAt, deliveryId: 't/0/1', attempt: 1 };
@@ -69,6 +69,23 @@ describe('ExecutorService pre-validation', () => {
     const afterFirst = (await store.readStream(optimizationStream(id))).length;
     await executor.onEvent(asDelivered); // redelivered: the stream has moved on
     expect((await store.readStream(optimizationStream(id))).length).toBe(afterFirst);
+    await store.close();
+  });
+
+  it('never touches a live resource tagged with the opt-out tag: out-of-scope with the reason, no mutating call', async () => {
+    const store = SqliteEventStore.open(':memory:');
+    const tagged = { volumes: [{ ...fleetFile.volumes[0]!, tags: { 'optex:skip': 'true' } }] };
+    const fleet = SimulatedFleet.fromFleet(tagged, { clock: { now: () => NOW } });
+    const id = await upToScheduled(store, recommendation('skip-me', { type: 'modify-volume', targetVolumeType: 'gp3' }));
+    const executor = new ExecutorService(store, fleet, fleet, defaultPolicy, { now: () => NOW }, silentLogger, new OptexMetrics(), { ...defaultEngineOptions, recoverOnStart: false });
+    await executor.onApplicationBootstrap();
+
+    await executor.drive(id, 'spec-skip');
+    const { state } = await loadStream(store, optimizationStream(id), optimizationDecider);
+    expect(state.status).toBe('out-of-scope');
+    const outOfScope = (await store.readStream(optimizationStream(id))).find((e) => e.type === 'OptimizationOutOfScope')!;
+    expect(outOfScope.data).toMatchObject({ stage: 'pre-validation', violations: [{ rule: 'opt-out-tag', reason: 'scope.optOutTag: the live resource vol-1 is tagged optex:skip=true' }] });
+    expect(fleet.calls().map((c) => c.operation)).toEqual(['describeVolume']);
     await store.close();
   });
 });

@@ -7,6 +7,7 @@ import {
   type Move,
   type OptimizationCommand,
   type OptimizationEvent,
+  type Policy,
 } from '@optex/domain';
 import type { Clock, Ec2Gateway, EventStore, IntegrationEvent, Logger, MetricsSource } from '@optex/ports';
 import {
@@ -17,6 +18,7 @@ import {
   LOGGER,
   METRICS_SOURCE,
   OPTEX_METRICS,
+  POLICY,
   OptimizationProjection,
   KeyedMutex,
   handleCommandAt,
@@ -59,6 +61,7 @@ export class ExecutorService implements OnApplicationBootstrap, OnModuleDestroy 
     @Inject(EVENT_STORE) private readonly store: EventStore,
     @Inject(EC2_GATEWAY) private readonly gateway: Ec2Gateway,
     @Inject(METRICS_SOURCE) private readonly metricsSource: MetricsSource,
+    @Inject(POLICY) private readonly policy: Policy,
     @Inject(CLOCK) private readonly clock: Clock,
     @Inject(LOGGER) private readonly logger: Logger,
     @Inject(OPTEX_METRICS) private readonly metrics: OptexMetrics,
@@ -138,7 +141,7 @@ export class ExecutorService implements OnApplicationBootstrap, OnModuleDestroy 
         const activeOnResource = this.projection
           .activeOnResource(resourceKeyOf(s.recommendation))
           .map((o) => ({ optimizationId: o.optimizationId, action: o.recommendation.action.type, status: o.status }));
-        return { type: 'RecordPreValidation', data: { ...(observed ? { observed } : {}), activeOnResource }, metadata: meta };
+        return { type: 'RecordPreValidation', data: { ...(observed ? { observed } : {}), activeOnResource, scope: this.policy.scope }, metadata: meta };
       }
       case 'perform': {
         const result = await this.runner.run(move.step, {
@@ -179,6 +182,10 @@ export class ExecutorService implements OnApplicationBootstrap, OnModuleDestroy 
         case 'PreValidationFailed':
           this.metrics.executions.inc({ action, result: 'failed' });
           this.logger.warn({ optimizationId: e.data.optimizationId, reasons: e.data.reasons }, 'pre-validation failed');
+          break;
+        case 'OptimizationOutOfScope':
+          for (const v of e.data.violations) this.metrics.scopeRefusals.inc({ stage: e.data.stage, rule: v.rule });
+          this.logger.warn({ optimizationId: e.data.optimizationId, reasons: e.data.violations.map((v) => v.reason) }, 'out of scope at pre-validation: nothing changed');
           break;
         case 'ExecutionSucceeded':
           this.metrics.executions.inc({ action, result: e.data.dryRun ? 'dry-run' : 'succeeded' });

@@ -7,15 +7,17 @@ import {
   optimizationStream,
   parseRecommendation,
   type FieldError,
+  type AssessRisk,
   type OptimizationState,
   type Policy,
   type ReceiveRecommendation,
   type RecommendationDuplicated,
   type RecommendationRejected,
 } from '@optex/domain';
-import type { Clock, EventStore, HandlerOutcome, IncomingRecommendation, Logger } from '@optex/ports';
+import type { Clock, CloudIdentity, EventStore, HandlerOutcome, IncomingRecommendation, Logger } from '@optex/ports';
 import {
   CLOCK,
+  CLOUD_IDENTITY,
   ENGINE_OPTIONS,
   EVENT_STORE,
   LOGGER,
@@ -35,13 +37,15 @@ const RECORDED_BY = 'risk-assessor';
  * Ingests raw recommendations: validates them (an invalid one becomes `RecommendationRejected`
  * with the raw payload and every error, and goes to the dead-letter topic — it never stops the
  * others), opens the optimization (a known one is a duplicate: recorded for auditors, nothing
- * else changes) and assesses its risk with every factor recorded.
+ * else changes) and assesses it: the scope guard first (policy `scope` and the account of the
+ * cloud credentials; out of scope → `OptimizationOutOfScope`), then its risk with every factor recorded.
  */
 @Injectable()
 export class RiskAssessorService implements OnApplicationBootstrap {
   constructor(
     @Inject(EVENT_STORE) private readonly store: EventStore,
     @Inject(POLICY) private readonly policy: Policy,
+    @Inject(CLOUD_IDENTITY) private readonly identity: CloudIdentity,
     @Inject(CLOCK) private readonly clock: Clock,
     @Inject(LOGGER) private readonly logger: Logger,
     @Inject(OPTEX_METRICS) private readonly metrics: OptexMetrics,
@@ -55,7 +59,7 @@ export class RiskAssessorService implements OnApplicationBootstrap {
     const now = this.clock.now();
     for (const s of projection.all()) {
       if (s.status !== 'received' || s.risk) continue;
-      await handleCommand(this.store, optimizationStream(s.optimizationId), optimizationDecider, { type: 'AssessRisk', data: { policy: this.policy }, metadata: { now } }, {
+      await handleCommand(this.store, optimizationStream(s.optimizationId), optimizationDecider, await this.assessRisk(now), {
         causationKey: s.deliveryId,
         recordedBy: RECORDED_BY,
         metadata: { resourceKey: resourceKeyOf(s.recommendation) },
@@ -92,14 +96,23 @@ export class RiskAssessorService implements OnApplicationBootstrap {
       return { kind: 'ack' };
     }
     if (before?.status === 'initial') this.metrics.recommendations.inc({ result: 'accepted' });
-    const assessed = await handleCommand(this.store, stream, optimizationDecider, { type: 'AssessRisk', data: { policy: this.policy }, metadata: { now } }, context);
+    const assessed = await handleCommand(this.store, stream, optimizationDecider, await this.assessRisk(now), context);
     for (const e of assessed.events) {
       if (e.type === 'RiskAssessed') {
         this.metrics.riskAssessments.inc({ level: e.data.level });
         this.logger.info({ optimizationId, level: e.data.level, factors: e.data.factors.map((f) => f.factor) }, 'risk assessed');
       }
+      if (e.type === 'OptimizationOutOfScope') {
+        for (const v of e.data.violations) this.metrics.scopeRefusals.inc({ stage: e.data.stage, rule: v.rule });
+        this.logger.warn({ optimizationId, rules: e.data.violations.map((v) => v.rule), reasons: e.data.violations.map((v) => v.reason) }, 'out of scope: not assessed, never executed');
+      }
     }
     return { kind: 'ack' };
+  }
+
+  /** The assessment command, with the credentials' account as the cloud reports it (asked once, then kept by the adapter). */
+  private async assessRisk(now: Date): Promise<AssessRisk> {
+    return { type: 'AssessRisk', data: { policy: this.policy, credentialsAccountId: await this.identity.credentialsAccountId() }, metadata: { now } };
   }
 
   private async reject(message: IncomingRecommendation, raw: unknown, errors: readonly FieldError[], now: Date): Promise<void> {

@@ -13,7 +13,7 @@ import {
   StopInstancesCommand,
   TerminateInstancesCommand,
 } from '@aws-sdk/client-ec2';
-import { ec2GatewayContract, MotoRulesGateway, shouldRunMotoTests, startMoto, type Ec2ContractSubject, type MotoServer } from '@optex/testing';
+import { ec2GatewayContract, MotoRulesGateway, recordSdkCommands, repoRoot, sentButNotCovered, shouldRunMotoTests, startMoto, type Ec2ContractSubject, type MotoServer } from '@optex/testing';
 import { AwsEc2Gateway } from './aws-ec2-gateway';
 
 // The Ec2Gateway contract against moto_server 5.2.1 (started here, or OPTEX_TEST_EC2_ENDPOINT): the AWS SDK adapter
@@ -23,6 +23,8 @@ const ACCOUNT = '123456789012'; // moto's default account
 const REGION = 'us-east-1';
 const ZONE = `${REGION}a`;
 const credentials = { accessKeyId: 'testing', secretAccessKey: 'testing' };
+/** Every EC2 action the adapter sent during the contract (not the arranging client's): checked against deploy/iam. */
+const sent = new Set<string>();
 
 async function motoSubject(): Promise<Ec2ContractSubject> {
   const external = process.env['OPTEX_TEST_EC2_ENDPOINT'];
@@ -36,6 +38,7 @@ async function motoSubject(): Promise<Ec2ContractSubject> {
     imageLookup: 'scan-own-images',
     retry: { maxRetries: 2, initialDelayMs: 5, maxDelayMs: 20 },
     waiter: { minDelaySeconds: 0.1, maxDelaySeconds: 0.5 },
+    clientFor: (region) => recordSdkCommands(new EC2Client({ region, endpoint, credentials, maxAttempts: 1 }), 'ec2', sent),
   });
   // moto stamps volume modifications with the real time: the rules' clock starts there and only moves forward.
   let offsetMs = 0;
@@ -113,6 +116,13 @@ const capabilities = {
 
 if (shouldRunMotoTests()) {
   ec2GatewayContract('AwsEc2Gateway + MotoRulesGateway on moto 5.2.1', capabilities, motoSubject, { testTimeoutMs: 60_000 });
+  // Runs after the contract (jest keeps the order of definition): what the adapter really sent, against the IAM policy.
+  describe('deploy/iam/optex-policy.json against what the adapter sent during the contract', () => {
+    it('grants every EC2 action sent, and the code scan found each of them', () => {
+      expect(sent.size).toBeGreaterThanOrEqual(15);
+      expect(sentButNotCovered(sent, repoRoot())).toEqual([]);
+    });
+  });
 } else {
   // Outside CI without moto_server only (shouldRunMotoTests says why on stderr); under CI=true the suite runs and fails loudly.
   describe.skip('Ec2Gateway contract on moto (moto_server not installed)', () => it('needs moto_server', () => undefined));

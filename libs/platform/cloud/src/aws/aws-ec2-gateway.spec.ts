@@ -299,6 +299,17 @@ describe('AwsEc2Gateway with a fake client', () => {
     });
   });
 
+  it('describes an address with its tags when it has any', async () => {
+    const fake = new FakeEc2({
+      DescribeAddresses: (input) =>
+        (input['AllocationIds'] as string[])[0] === 'eipalloc-tagged'
+          ? { Addresses: [{ AllocationId: 'eipalloc-tagged', PublicIp: '203.0.113.1', Tags: [{ Key: 'optex:skip', Value: 'true' }] }] }
+          : { Addresses: [{ AllocationId: 'eipalloc-bare', PublicIp: '203.0.113.2' }] },
+    });
+    await expect(gateway(fake).describeAddress(ref('eipalloc-tagged'))).resolves.toEqual({ allocationId: 'eipalloc-tagged', publicIp: '203.0.113.1', tags: { 'optex:skip': 'true' } });
+    await expect(gateway(fake).describeAddress(ref('eipalloc-bare'))).resolves.toEqual({ allocationId: 'eipalloc-bare', publicIp: '203.0.113.2' });
+  });
+
   it('refuses a ref of another account when the gateway knows its account', async () => {
     const fake = new FakeEc2({});
     const error = await rejection(gateway(fake, { accountId: '999999999999' }).describeInstance(ref('i-1')));

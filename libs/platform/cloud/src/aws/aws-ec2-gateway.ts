@@ -55,10 +55,10 @@ export interface AwsEc2GatewayOptions extends ResilienceOptions {
   /** Credentials for every client; the SDK's default provider chain when absent. */
   readonly credentials?: EC2ClientConfig['credentials'];
   /**
-   * The account the credentials belong to. EC2 acts in the credentials' account whatever `ref.accountId` says,
-   * and this adapter does not ask STS who the caller is (no `@aws-sdk/client-sts` dependency), so: when set, a
-   * call whose `accountId` differs fails with `AccountMismatch` before reaching AWS; when absent, every
-   * `accountId` is taken to be the credentials' account (it then only keys the circuit breakers).
+   * The account the credentials belong to. EC2 acts in the credentials' account whatever `ref.accountId` says, so
+   * when set, a call whose `accountId` differs fails with `AccountMismatch` before reaching AWS; when absent, every
+   * `accountId` is taken to be the credentials' account (it then only keys the circuit breakers). The runtime sets it
+   * from STS `GetCallerIdentity` (`StsCloudIdentity`); this adapter does not ask STS itself.
    */
   readonly accountId?: string;
   /**
@@ -422,6 +422,7 @@ export class AwsEc2Gateway implements Ec2Gateway {
       allocationId: ref.id,
       publicIp: address.PublicIp ?? '',
       ...(address.AssociationId ? { associationId: address.AssociationId } : {}),
+      ...(address.Tags?.length ? { tags: tagRecord(address.Tags) } : {}),
     };
   }
 

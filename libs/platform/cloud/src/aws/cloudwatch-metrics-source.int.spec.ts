@@ -1,7 +1,7 @@
 import { CloudWatchClient, PutMetricDataCommand } from '@aws-sdk/client-cloudwatch';
 import { InfrastructureError } from '@optex/ports';
 import type { ResourceRef } from '@optex/ports';
-import { shouldRunMotoTests, startMoto } from '@optex/testing';
+import { recordSdkCommands, repoRoot, sentButNotCovered, shouldRunMotoTests, startMoto } from '@optex/testing';
 import type { MotoServer } from '@optex/testing';
 import { CloudWatchMetricsSource } from './cloudwatch-metrics-source';
 
@@ -17,11 +17,19 @@ describeMoto('CloudWatchMetricsSource against moto', () => {
   let endpoint: string;
   let cw: CloudWatchClient;
   const sources: CloudWatchMetricsSource[] = [];
+  /** What the sources sent, checked against deploy/iam/optex-policy.json at the end. */
+  const sent = new Set<string>();
   const now = new Date();
   const window = { from: new Date(now.getTime() - 3600_000), to: new Date(now.getTime() + 60_000) };
   const ref = (id: string): ResourceRef => ({ accountId: '123456789012', region: 'us-east-1', id });
   const source = (cpuStatistic?: string) => {
-    const created = CloudWatchMetricsSource.create({ endpoint, credentials, cpuStatistic, retry: { maxRetries: 0 } });
+    const created = CloudWatchMetricsSource.create({
+      endpoint,
+      credentials,
+      cpuStatistic,
+      retry: { maxRetries: 0 },
+      clientFor: (region) => recordSdkCommands(new CloudWatchClient({ region, endpoint, credentials, maxAttempts: 1 }), 'cloudwatch', sent),
+    });
     sources.push(created);
     return created;
   };
@@ -77,5 +85,10 @@ describeMoto('CloudWatchMetricsSource against moto', () => {
     const error = await source().cpuP95(ref('i-cw-p95'), window).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(InfrastructureError);
     expect((error as Error).message).toMatch(/InternalError: HTTP 500/);
+  });
+
+  it('sent only what deploy/iam/optex-policy.json grants (and the code scan finds)', () => {
+    expect([...sent]).toEqual(['cloudwatch:GetMetricData']);
+    expect(sentButNotCovered(sent, repoRoot())).toEqual([]);
   });
 });

@@ -134,6 +134,11 @@ const fleetShape = {
   faults: z.array(faultSchema).default([]),
   /** Every DryRun call fails with `UnauthorizedOperation` (the caller lacks the IAM permissions). */
   dryRunUnauthorized: z.boolean().optional(),
+  /**
+   * The account of the simulated credentials (what STS `GetCallerIdentity` would answer): recommendations and calls for
+   * another account are refused. Absent: the file does not say, and neither check is made (files written before it).
+   */
+  accountId: accountId.optional(),
 };
 
 /** Schema of the simulated fleet file (see examples/README.md). Every list may be left out. */

@@ -31,6 +31,7 @@ import {
   type AddressInfo,
   type CallOptions,
   type Clock,
+  type CloudIdentity,
   type CreateVolumeRequest,
   type Ec2Gateway,
   type InstanceInfo,
@@ -161,9 +162,11 @@ const round2 = (value: number): number => Math.round(value * 100) / 100;
  * - One exception, for a dry-run rightsize (whose stop was itself a dry run and left the instance running): a dry
  *   run of `modifyInstanceType` judges a `running`/`stopping` instance as the stop would have left it.
  */
-export class SimulatedFleet implements Ec2Gateway, MetricsSource {
+export class SimulatedFleet implements Ec2Gateway, MetricsSource, CloudIdentity {
   private readonly clock: Clock;
   private readonly latencyMs: number;
+  /** The fleet file's `accountId`: the simulated credentials' account, when it declares one. */
+  private readonly accountId: string | undefined;
 
   private constructor(
     private readonly store: StateStore,
@@ -172,6 +175,12 @@ export class SimulatedFleet implements Ec2Gateway, MetricsSource {
     this.clock = options.clock ?? systemClock;
     this.latencyMs = options.latencyMs ?? 0;
     if (!Number.isFinite(this.latencyMs) || this.latencyMs < 0) throw new RangeError(`latencyMs: expected a number ≥ 0, got ${options.latencyMs}`);
+    this.accountId = store.current().accountId;
+  }
+
+  /** The `accountId` the fleet file declares (the simulated STS answer), or `undefined` when it declares none. */
+  async credentialsAccountId(): Promise<string | undefined> {
+    return this.accountId;
   }
 
   /**
@@ -415,7 +424,14 @@ export class SimulatedFleet implements Ec2Gateway, MetricsSource {
   async describeAddress(ref: ResourceRef): Promise<AddressInfo | undefined> {
     return this.read('describeAddress', ref, ({ state }) => {
       const address = state.addresses.find((a) => a.allocationId === ref.id && inScope(a, ref));
-      return address && { allocationId: address.allocationId, publicIp: address.publicIp, ...(address.associationId !== undefined ? { associationId: address.associationId } : {}) };
+      return (
+        address && {
+          allocationId: address.allocationId,
+          publicIp: address.publicIp,
+          ...(address.associationId !== undefined ? { associationId: address.associationId } : {}),
+          ...(address.tags !== undefined && Object.keys(address.tags).length > 0 ? { tags: { ...address.tags } } : {}),
+        }
+      );
     });
   }
 
@@ -556,7 +572,13 @@ export class SimulatedFleet implements Ec2Gateway, MetricsSource {
   async findAddressByClientToken(scope: AccountRegion, clientToken: string): Promise<AddressInfo | undefined> {
     return this.read('findAddressByClientToken', { ...scope, id: clientToken }, ({ state }) => {
       const address = state.addresses.find((a) => inScope(a, scope) && a.tags?.[CLIENT_TOKEN_TAG] === clientToken);
-      return address && { allocationId: address.allocationId, publicIp: address.publicIp, ...(address.associationId !== undefined ? { associationId: address.associationId } : {}) };
+      return (
+        address && {
+          allocationId: address.allocationId,
+          publicIp: address.publicIp,
+          ...(address.associationId !== undefined ? { associationId: address.associationId } : {}),
+        }
+      );
     });
   }
 
@@ -621,6 +643,10 @@ export class SimulatedFleet implements Ec2Gateway, MetricsSource {
 
   /** Runs one call through the store: a matching fault first (see above), then `body`. */
   private perform<T>(operation: FleetOperation, target: CallTarget, options: CallOptions | undefined, mutating: boolean, body: (context: CallContext) => T): T {
+    // As the AWS adapter does once it knows its credentials' account: refused before reaching "EC2" (not in the call log).
+    if (this.accountId !== undefined && target.accountId !== this.accountId) {
+      throw ec2Error('AccountMismatch', `accountId ${target.accountId} is not the account of the fleet's credentials (${this.accountId})`);
+    }
     const now = this.clock.now();
     const dryRun = options?.dryRun === true;
     const call = { operation, target, dryRun, mutating, at: now, ...(options?.clientToken !== undefined ? { clientToken: options.clientToken } : {}) };
