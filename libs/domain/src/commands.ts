@@ -16,7 +16,8 @@ export interface ActiveOnResource {
 type Cmd<T extends string, D> = { readonly type: T; readonly data: D; readonly metadata: { readonly now: Date } };
 
 export type ReceiveRecommendation = Cmd<'ReceiveRecommendation', { optimizationId: string; recommendation: Recommendation; dryRun: boolean; deliveryId: string }>;
-export type AssessRisk = Cmd<'AssessRisk', { policy: Policy }>;
+/** `priceBook` prices a rightsize's target against its current type (the `costs-more` factor); without it that factor is not assessed. */
+export type AssessRisk = Cmd<'AssessRisk', { policy: Policy; priceBook?: PriceBook }>;
 export type DecideApproval = Cmd<'DecideApproval', { policy: Policy }>;
 export type Approve = Cmd<'Approve', { by: string; reason?: string }>;
 export type Deny = Cmd<'Deny', { by: string; reason: string }>;

@@ -652,15 +652,18 @@ describe('RecordValidation', () => {
       });
   });
 
-  it('passes without savings when the price book cannot tell them (unknown, not zero)', () => {
+  it('passes without savings, marked unpriced, when the price book cannot tell them (unknown, not zero)', () => {
     const usEast1 = defaultPriceBook.regions['us-east-1']!;
     const unpriced = { ...config, priceBook: { ...defaultPriceBook, regions: { 'us-east-1': { ...usEast1, instanceHourly: {} } } } };
     spec
       .given(upToValidating)
       .when(cmd('RecordValidation', { observedAfter: large, sample: { cpuP95After: 60 }, ...unpriced }))
       .then((events, state) => {
-        expect(events).toEqual([ev('ValidationPassed', { performance: { cpuP95After: 60, verdict: 'ok' } })]);
+        expect(events).toEqual([
+          ev('ValidationPassed', { unpriced: ['instance type m5.xlarge in us-east-1', 'instance type m5.large in us-east-1'], performance: { cpuP95After: 60, verdict: 'ok' } }),
+        ]);
         expect(known(state).validation?.actualMonthlySavings).toBeUndefined();
+        expect(known(state).validation?.unpriced).toHaveLength(2);
       });
   });
 

@@ -9,6 +9,7 @@ import {
   type FieldError,
   type OptimizationState,
   type Policy,
+  type PriceBook,
   type ReceiveRecommendation,
   type RecommendationDuplicated,
   type RecommendationRejected,
@@ -21,6 +22,7 @@ import {
   LOGGER,
   OPTEX_METRICS,
   POLICY,
+  PRICE_BOOK,
   OptimizationProjection,
   appendOnce,
   handleCommand,
@@ -35,13 +37,15 @@ const RECORDED_BY = 'risk-assessor';
  * Ingests raw recommendations: validates them (an invalid one becomes `RecommendationRejected`
  * with the raw payload and every error, and goes to the dead-letter topic — it never stops the
  * others), opens the optimization (a known one is a duplicate: recorded for auditors, nothing
- * else changes) and assesses its risk with every factor recorded.
+ * else changes) and assesses its risk with every factor recorded (a rightsize to a dearer type, by the price
+ * book, is the `costs-more` factor).
  */
 @Injectable()
 export class RiskAssessorService implements OnApplicationBootstrap {
   constructor(
     @Inject(EVENT_STORE) private readonly store: EventStore,
     @Inject(POLICY) private readonly policy: Policy,
+    @Inject(PRICE_BOOK) private readonly priceBook: PriceBook,
     @Inject(CLOCK) private readonly clock: Clock,
     @Inject(LOGGER) private readonly logger: Logger,
     @Inject(OPTEX_METRICS) private readonly metrics: OptexMetrics,
@@ -55,7 +59,7 @@ export class RiskAssessorService implements OnApplicationBootstrap {
     const now = this.clock.now();
     for (const s of projection.all()) {
       if (s.status !== 'received' || s.risk) continue;
-      await handleCommand(this.store, optimizationStream(s.optimizationId), optimizationDecider, { type: 'AssessRisk', data: { policy: this.policy }, metadata: { now } }, {
+      await handleCommand(this.store, optimizationStream(s.optimizationId), optimizationDecider, { type: 'AssessRisk', data: { policy: this.policy, priceBook: this.priceBook }, metadata: { now } }, {
         causationKey: s.deliveryId,
         recordedBy: RECORDED_BY,
         metadata: { resourceKey: resourceKeyOf(s.recommendation) },
@@ -92,7 +96,7 @@ export class RiskAssessorService implements OnApplicationBootstrap {
       return { kind: 'ack' };
     }
     if (before?.status === 'initial') this.metrics.recommendations.inc({ result: 'accepted' });
-    const assessed = await handleCommand(this.store, stream, optimizationDecider, { type: 'AssessRisk', data: { policy: this.policy }, metadata: { now } }, context);
+    const assessed = await handleCommand(this.store, stream, optimizationDecider, { type: 'AssessRisk', data: { policy: this.policy, priceBook: this.priceBook }, metadata: { now } }, context);
     for (const e of assessed.events) {
       if (e.type === 'RiskAssessed') {
         this.metrics.riskAssessments.inc({ level: e.data.level });
