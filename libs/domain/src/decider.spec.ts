@@ -97,6 +97,31 @@ describe('AssessRisk', () => {
     spec.given([received(), assessed()]).when(cmd('AssessRisk', { policy: defaultPolicy })).thenNothing();
   });
 
+  it('flags a rightsize to a dearer type as costs-more, from the price book of its region', () => {
+    const upsize = recommendation({ type: 'rightsize', currentInstanceType: 'm5.large', targetInstanceType: 'm5.xlarge' });
+    spec
+      .given([received(upsize)])
+      .when(cmd('AssessRisk', { policy: defaultPolicy, priceBook: defaultPriceBook }))
+      .then([
+        ev('RiskAssessed', {
+          baseLevel: 'MEDIUM',
+          level: 'HIGH',
+          factors: [{ factor: 'costs-more', detail: 'm5.large → m5.xlarge costs $70.08/month more in us-east-1 (70.08 → 140.16)' }],
+          policyVersion: 'default-v1',
+        }),
+      ]);
+  });
+
+  it('does not flag a downsize, nor a rightsize the price book cannot price', () => {
+    const unpricedRegion = recommendation({ type: 'rightsize', currentInstanceType: 'm5.large', targetInstanceType: 'm5.xlarge' }, { region: 'eu-west-1' });
+    for (const r of [rec, unpricedRegion]) {
+      spec
+        .given([received(r)])
+        .when(cmd('AssessRisk', { policy: defaultPolicy, priceBook: defaultPriceBook }))
+        .then((events) => expect(events).toEqual([ev('RiskAssessed', { baseLevel: 'MEDIUM', level: 'MEDIUM', factors: [], policyVersion: 'default-v1' })]));
+    }
+  });
+
   it('rejects an unknown optimization with NOT_FOUND', () => {
     spec.given([]).when(cmd('AssessRisk', { policy: defaultPolicy })).thenThrows('NOT_FOUND');
   });
@@ -110,6 +135,15 @@ describe('AssessRisk', () => {
 });
 
 describe('DecideApproval', () => {
+  it('never approves a change that costs more automatically, whatever the auto-approval limits', () => {
+    const approveAll = { ...defaultPolicy, approval: { ...defaultPolicy.approval, autoApprove: { enabled: true, maxLevel: 'CRITICAL' as const, maxMonthlySavings: 1_000_000 } } };
+    const costsMore = ev('RiskAssessed', { baseLevel: 'LOW', level: 'LOW', factors: [{ factor: 'costs-more', detail: 'gp3 → io1 costs more' }], policyVersion: 'default-v1' });
+    spec
+      .given([received(recs.modifyVolume), costsMore])
+      .when(cmd('DecideApproval', { policy: approveAll }))
+      .then((events) => expect(events.map((e) => [e.type, 'authority' in e.data ? e.data.authority : undefined])).toEqual([['ApprovalRequested', 'team-lead']]));
+  });
+
   it('auto-approves LOW risk with small savings', () => {
     spec
       .given([received(recs.modifyVolume), assessed('LOW')])
