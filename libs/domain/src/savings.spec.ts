@@ -1,6 +1,7 @@
 import { observed, recommendation, recs } from './__fixtures__';
 import { defaultPolicy } from './policy';
 import { defaultPriceBook as pb } from './pricing';
+import type { ObservedResource } from './types';
 import { accuracyPct, actualMonthlySavings, expectedOutcomeProblems, monthlyCostOf, performanceImpact, performanceProblems, savingsQuote } from './savings';
 
 const R = 'us-east-1';
@@ -198,7 +199,7 @@ describe('performanceImpact', () => {
 });
 
 describe('savingsQuote: net of every charge the change adds', () => {
-  const volume = (overrides: Partial<typeof gp2>) => ({ ...gp2, ...overrides });
+  const volume = (overrides: Partial<Extract<ObservedResource, { kind: 'volume' }>>): ObservedResource => ({ ...gp2, ...overrides });
   const toGp3 = recommendation({ type: 'modify-volume', targetVolumeType: 'gp3' });
 
   it('nets gp3 IOPS and throughput above the baseline: gp2 2,000 GiB → gp3 6,000 IOPS / 250 MiB/s saves 20, not 40', () => {
