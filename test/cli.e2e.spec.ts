@@ -56,7 +56,8 @@ describe('optex CLI, end to end on the embedded default', () => {
     expect(first.rejected[0].errors.join(' ')).toMatch(/accountId/);
     expect(first.rejected[0].errors.join(' ')).toMatch(/estimatedMonthlySavings/);
     expect(first.rejected[1].errors.join(' ')).toMatch(/JSON/);
-    expect(byRec(first, 'e2e-gp3')).toMatchObject({ status: 'completed', risk: 'LOW', approval: 'auto', actualMonthlySavings: 10 });
+    // gp2 500 GiB (250 MiB/s) → gp3 keeping 250 MiB/s: 50 − (40 + 125 × 0.04)
+    expect(byRec(first, 'e2e-gp3')).toMatchObject({ status: 'completed', risk: 'LOW', approval: 'auto', actualMonthlySavings: 5 });
     expect(byRec(first, 'e2e-ri')).toMatchObject({ status: 'completed', approval: 'auto' });
     expect(byRec(first, 'e2e-rightsize-ok')).toMatchObject({ status: 'awaiting-approval', risk: 'MEDIUM', approval: 'pending' });
     expect(byRec(first, 'e2e-release')).toMatchObject({ status: 'awaiting-approval', risk: 'HIGH' });

@@ -14,20 +14,20 @@ beforeAll(() => ensureBuilt());
 
 // The outcomes examples/README.md documents, so the examples never rot.
 describe('examples/', () => {
-  it('default policy: 8 completed, 2 failed pre-validation, 14 awaiting approval; 380.09 USD/month realized', async () => {
+  it('default policy: 8 completed, 2 failed pre-validation, 14 awaiting approval; 620.65 USD/month realized (2 unpriced)', async () => {
     const store = `sqlite:${join(tempDir('ex'), 'events.db')}`;
     const report = json<Report>(await optex(['run', 'examples/recommendations.json', '--store', store, '--json']));
     expect(report.summary.received).toBe(24);
     expect(report.summary.byStatus).toEqual({ completed: 8, failed: 2, 'awaiting-approval': 14 });
-    expect(report.summary.realizedMonthlySavings).toBe(380.09);
+    expect(report.summary.realizedMonthlySavings).toBe(620.65);
     expect(report.summary.totalExecutions).toBe(10);
   });
 
-  it('examples/policy.json: 11 completed, 2 rolled back, 1 rollback-failed, 3 failed, 7 awaiting; 526.91 realized', async () => {
+  it('examples/policy.json: 11 completed, 2 rolled back, 1 rollback-failed, 3 failed, 7 awaiting; 762.47 realized', async () => {
     const store = `sqlite:${join(tempDir('ex'), 'events.db')}`;
     const report = json<Report>(await optex(['run', 'examples/recommendations.json', '--store', store, '--policy', 'examples/policy.json', '--json']));
     expect(report.summary.byStatus).toEqual({ completed: 11, 'rolled-back': 2, 'rollback-failed': 1, failed: 3, 'awaiting-approval': 7 });
-    expect(report.summary.realizedMonthlySavings).toBe(526.91);
+    expect(report.summary.realizedMonthlySavings).toBe(762.47);
     const statusOf = (id: string) => report.optimizations.find((o) => o.recommendationId === id)?.status;
     expect(statusOf('co-ec2-2026-11-0002')).toBe('rolled-back');
     expect(statusOf('co-ec2-2026-11-0006')).toBe('rollback-failed');
@@ -51,7 +51,7 @@ describe('examples/', () => {
     expect(result.stdout).toMatch(/OPTIMIZATION\s+RECOMMENDATION\s+RESOURCE\s+ACTION\s+RISK\s+APPROVAL\s+STATUS/);
     expect(result.stdout).toMatch(/Received 24 recommendations/);
     expect(result.stdout).toMatch(/success rate 80\.0 %/);
-    expect(result.stdout).toMatch(/realized \$380\.09/);
+    expect(result.stdout).toMatch(/realized \$620\.65/);
   });
 });
 

@@ -21,8 +21,9 @@ export type ReceiveRecommendation = Cmd<'ReceiveRecommendation', { optimizationI
  * Checks the scope guard, then assesses the risk: out of scope → OptimizationOutOfScope, else RiskAssessed.
  * `credentialsAccountId` is the account of the cloud credentials as observed (STS `GetCallerIdentity`, or the simulated
  * fleet's declared account); `undefined` when the cloud does not say, and the credentials check is then not made.
+ * `priceBook` prices a rightsize's target against its current type (the `costs-more` factor); without it that factor is not assessed.
  */
-export type AssessRisk = Cmd<'AssessRisk', { policy: Policy; credentialsAccountId: string | undefined }>;
+export type AssessRisk = Cmd<'AssessRisk', { policy: Policy; credentialsAccountId: string | undefined; priceBook?: PriceBook }>;
 export type DecideApproval = Cmd<'DecideApproval', { policy: Policy }>;
 export type Approve = Cmd<'Approve', { by: string; reason?: string }>;
 export type Deny = Cmd<'Deny', { by: string; reason: string }>;

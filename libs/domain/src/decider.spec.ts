@@ -101,6 +101,31 @@ describe('AssessRisk', () => {
     spec.given([received(), assessed()]).when(cmd('AssessRisk', assess)).thenNothing();
   });
 
+  it('flags a rightsize to a dearer type as costs-more, from the price book of its region', () => {
+    const upsize = recommendation({ type: 'rightsize', currentInstanceType: 'm5.large', targetInstanceType: 'm5.xlarge' });
+    spec
+      .given([received(upsize)])
+      .when(cmd('AssessRisk', { policy: defaultPolicy, credentialsAccountId: undefined, priceBook: defaultPriceBook }))
+      .then([
+        ev('RiskAssessed', {
+          baseLevel: 'MEDIUM',
+          level: 'HIGH',
+          factors: [{ factor: 'costs-more', detail: 'm5.large → m5.xlarge costs $70.08/month more in us-east-1 (70.08 → 140.16)' }],
+          policyVersion: 'default-v1',
+        }),
+      ]);
+  });
+
+  it('does not flag a downsize, nor a rightsize the price book cannot price', () => {
+    const unpricedRegion = recommendation({ type: 'rightsize', currentInstanceType: 'm5.large', targetInstanceType: 'm5.xlarge' }, { region: 'eu-west-1' });
+    for (const r of [rec, unpricedRegion]) {
+      spec
+        .given([received(r)])
+        .when(cmd('AssessRisk', { policy: defaultPolicy, credentialsAccountId: undefined, priceBook: defaultPriceBook }))
+        .then((events) => expect(events).toEqual([ev('RiskAssessed', { baseLevel: 'MEDIUM', level: 'MEDIUM', factors: [], policyVersion: 'default-v1' })]));
+    }
+  });
+
   it('rejects an unknown optimization with NOT_FOUND', () => {
     spec.given([]).when(cmd('AssessRisk', assess)).thenThrows('NOT_FOUND');
   });
@@ -178,6 +203,15 @@ describe('AssessRisk: the scope guard', () => {
 });
 
 describe('DecideApproval', () => {
+  it('never approves a change that costs more automatically, whatever the auto-approval limits', () => {
+    const approveAll = { ...defaultPolicy, approval: { ...defaultPolicy.approval, autoApprove: { enabled: true, maxLevel: 'CRITICAL' as const, maxMonthlySavings: 1_000_000 } } };
+    const costsMore = ev('RiskAssessed', { baseLevel: 'LOW', level: 'LOW', factors: [{ factor: 'costs-more', detail: 'gp3 → io1 costs more' }], policyVersion: 'default-v1' });
+    spec
+      .given([received(recs.modifyVolume), costsMore])
+      .when(cmd('DecideApproval', { policy: approveAll }))
+      .then((events) => expect(events.map((e) => [e.type, 'authority' in e.data ? e.data.authority : undefined])).toEqual([['ApprovalRequested', 'team-lead']]));
+  });
+
   it('auto-approves LOW risk with small savings', () => {
     spec
       .given([received(recs.modifyVolume), assessed('LOW')])
@@ -810,15 +844,18 @@ describe('RecordValidation', () => {
       });
   });
 
-  it('passes without savings when the price book cannot tell them (unknown, not zero)', () => {
+  it('passes without savings, marked unpriced, when the price book cannot tell them (unknown, not zero)', () => {
     const usEast1 = defaultPriceBook.regions['us-east-1']!;
     const unpriced = { ...config, priceBook: { ...defaultPriceBook, regions: { 'us-east-1': { ...usEast1, instanceHourly: {} } } } };
     spec
       .given(upToValidating)
       .when(cmd('RecordValidation', { observedAfter: large, sample: { cpuP95After: 60 }, ...unpriced }))
       .then((events, state) => {
-        expect(events).toEqual([ev('ValidationPassed', { performance: { cpuP95After: 60, verdict: 'ok' } })]);
+        expect(events).toEqual([
+          ev('ValidationPassed', { unpriced: ['instance type m5.xlarge in us-east-1', 'instance type m5.large in us-east-1'], performance: { cpuP95After: 60, verdict: 'ok' } }),
+        ]);
         expect(known(state).validation?.actualMonthlySavings).toBeUndefined();
+        expect(known(state).validation?.unpriced).toHaveLength(2);
       });
   });
 

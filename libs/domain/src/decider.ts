@@ -1,7 +1,7 @@
 import { DomainError } from './errors';
 import { executionPlan, isMutatingStep, preValidationProblems, reversibility, rollbackPlan, rollbackStepsFor } from './plans';
 import { assessRisk, decideApproval } from './policy';
-import { accuracyPct, actualMonthlySavings, expectedOutcomeProblems, performanceImpact, performanceProblems } from './savings';
+import { accuracyPct, expectedOutcomeProblems, performanceImpact, performanceProblems, savingsQuote } from './savings';
 import { clientTokenFor } from './ids';
 import { judgeStepEffect } from './reconciliation';
 import { eligibleIdentity, normalizeIdentity, type EligibleApprover } from './roster';
@@ -125,6 +125,8 @@ export interface ExecutionData {
 export interface ValidationData {
   readonly actualMonthlySavings?: number;
   readonly accuracyPct?: number;
+  /** The price-book figures the actual savings needed and the book lacks (then `actualMonthlySavings` is absent). */
+  readonly unpriced?: readonly string[];
   readonly performance?: PerformanceImpact;
   readonly passed: boolean;
   readonly problems: readonly string[];
@@ -268,7 +270,7 @@ function decideAssessRisk(command: C.AssessRisk, s: KnownOptimizationState): Opt
   const { policy, credentialsAccountId } = command.data;
   const violations = assessmentScopeViolations(s.recommendation, policy.scope, credentialsAccountId);
   if (violations.length > 0) return [{ type: 'OptimizationOutOfScope', data: { optimizationId: s.optimizationId, at, stage: 'assessment', violations } }];
-  const risk = assessRisk(s.recommendation, policy);
+  const risk = assessRisk(s.recommendation, policy, command.data.priceBook);
   return [{ type: 'RiskAssessed', data: { optimizationId: s.optimizationId, at, ...risk } }];
 }
 
@@ -544,12 +546,19 @@ function decideValidation(command: C.RecordValidation, s: KnownOptimizationState
   const rec = s.recommendation;
   const before = s.execution?.observed;
   const outputs = mergedOutputs(s.execution?.completedSteps ?? []);
-  const actual = before ? actualMonthlySavings(rec, before, observedAfter, rec.region, priceBook, outputs) : undefined;
+  const quote = before ? savingsQuote(rec, before, observedAfter, rec.region, priceBook, outputs) : undefined;
+  const actual = quote && 'usd' in quote ? quote.usd : undefined;
+  const unpriced = quote && 'unpriced' in quote && quote.unpriced.length > 0 ? quote.unpriced : undefined;
   const accuracy = actual === undefined ? undefined : accuracyPct(actual, rec.estimatedMonthlySavings);
   const performance = performanceImpact(rec, sample, policy);
   const reasons = before ? expectedOutcomeProblems(rec, before, observedAfter) : ['nothing was observed before the execution'];
   for (const reason of performanceProblems(performance)) if (!reasons.includes(reason)) reasons.push(reason);
-  const figures = { ...(actual !== undefined ? { actualMonthlySavings: actual } : {}), ...(accuracy !== undefined ? { accuracyPct: accuracy } : {}), performance };
+  const figures = {
+    ...(actual !== undefined ? { actualMonthlySavings: actual } : {}),
+    ...(accuracy !== undefined ? { accuracyPct: accuracy } : {}),
+    ...(unpriced ? { unpriced } : {}),
+    performance,
+  };
   if (reasons.length === 0) return [{ type: 'ValidationPassed', data: { optimizationId: s.optimizationId, at, ...figures } }];
   const events: OptimizationEvent[] = [{ type: 'ValidationFailed', data: { optimizationId: s.optimizationId, at, reasons, ...figures } }];
   const steps = undoSteps(s);
@@ -798,22 +807,23 @@ export function evolveOptimization(state: OptimizationState, event: Optimization
       };
     }
     case 'ValidationPassed': {
-      const { actualMonthlySavings, accuracyPct: accuracy, performance } = event.data;
+      const { actualMonthlySavings, accuracyPct: accuracy, performance, unpriced } = event.data;
       return {
         ...s,
         status: 'completed',
         execution: need(s.execution, 'an execution', event),
-        validation: { actualMonthlySavings, accuracyPct: accuracy, performance, passed: true, problems: [] },
+        validation: { actualMonthlySavings, accuracyPct: accuracy, ...(unpriced ? { unpriced } : {}), performance, passed: true, problems: [] },
       };
     }
     case 'ValidationFailed': {
-      const { actualMonthlySavings, accuracyPct: accuracy, performance, reasons } = event.data;
+      const { actualMonthlySavings, accuracyPct: accuracy, performance, reasons, unpriced } = event.data;
       return {
         ...s,
         status: 'failed',
         validation: {
           ...(actualMonthlySavings !== undefined ? { actualMonthlySavings } : {}),
           ...(accuracy !== undefined ? { accuracyPct: accuracy } : {}),
+          ...(unpriced ? { unpriced } : {}),
           performance,
           passed: false,
           problems: reasons,

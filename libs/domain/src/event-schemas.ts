@@ -101,7 +101,7 @@ const performance = z.object({
 });
 const phase = z.enum(['execution', 'rollback']);
 const authority = z.enum(['team-lead', 'finops-manager', 'change-board']);
-const factor = z.object({ factor: z.enum(['production', 'criticality', 'large', 'big-impact', 'irreversible']), detail: text });
+const factor = z.object({ factor: z.enum(['production', 'criticality', 'large', 'big-impact', 'irreversible', 'costs-more']), detail: text });
 
 /** The current schema of every stored event type's data. */
 const SCHEMAS = {
@@ -136,8 +136,15 @@ const SCHEMAS = {
   ReconciliationRequired: z.object({ ...base, phase, index: z.number().int().min(0), step: stepSchema, clientToken: text, reason: text }),
   ExecutionSucceeded: z.object({ ...base, durationMs: z.number(), dryRun: z.boolean() }),
   ExecutionFailed: z.object({ ...base, error: errorInfo, failedStepIndex: z.number().int().optional(), durationMs: z.number() }),
-  ValidationPassed: z.object({ ...base, actualMonthlySavings: z.number().optional(), accuracyPct: z.number().optional(), performance }),
-  ValidationFailed: z.object({ ...base, reasons: z.array(text), actualMonthlySavings: z.number().optional(), accuracyPct: z.number().optional(), performance }),
+  ValidationPassed: z.object({ ...base, actualMonthlySavings: z.number().optional(), accuracyPct: z.number().optional(), unpriced: z.array(text).optional(), performance }),
+  ValidationFailed: z.object({
+    ...base,
+    reasons: z.array(text),
+    actualMonthlySavings: z.number().optional(),
+    accuracyPct: z.number().optional(),
+    unpriced: z.array(text).optional(),
+    performance,
+  }),
   RollbackStarted: z.object({ ...base, reason: text, steps: z.array(stepSchema) }),
   RollbackStepStarted: z.object({ ...base, index: z.number().int().min(0), step: stepSchema, clientToken: text }),
   RollbackStepCompleted: z.object({ ...base, index: z.number().int().min(0), step: stepSchema, outputs, clientToken: text.optional(), reconciled: z.boolean() }),

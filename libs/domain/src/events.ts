@@ -69,9 +69,15 @@ export type StepEffectNotFound = Ev<'StepEffectNotFound', Base & { phase: StepPh
 export type ReconciliationRequired = Ev<'ReconciliationRequired', Base & { phase: StepPhase; index: number; step: Step; clientToken: string; reason: string }>;
 export type ExecutionSucceeded = Ev<'ExecutionSucceeded', Base & { durationMs: number; dryRun: boolean }>;
 export type ExecutionFailed = Ev<'ExecutionFailed', Base & { error: ErrorInfo; failedStepIndex?: number; durationMs: number }>;
-/** Savings and accuracy are absent when the price book does not know a type involved (unknown, not zero). */
-export type ValidationPassed = Ev<'ValidationPassed', Base & { actualMonthlySavings?: number; accuracyPct?: number; performance: PerformanceImpact }>;
-export type ValidationFailed = Ev<'ValidationFailed', Base & { reasons: readonly string[]; actualMonthlySavings?: number; accuracyPct?: number; performance: PerformanceImpact }>;
+/**
+ * Savings and accuracy are absent when they cannot be priced (unknown, not zero); `unpriced` then names each price-book
+ * figure that was missing (e.g. `instance type m7g.large in eu-west-1`). Events written before `unpriced` existed lack it.
+ */
+export type ValidationPassed = Ev<'ValidationPassed', Base & { actualMonthlySavings?: number; accuracyPct?: number; unpriced?: readonly string[]; performance: PerformanceImpact }>;
+export type ValidationFailed = Ev<
+  'ValidationFailed',
+  Base & { reasons: readonly string[]; actualMonthlySavings?: number; accuracyPct?: number; unpriced?: readonly string[]; performance: PerformanceImpact }
+>;
 export type RollbackStarted = Ev<'RollbackStarted', Base & { reason: string; steps: readonly Step[] }>;
 /** The intent of a mutating rollback step, recorded before its EC2 call (see {@link ExecutionStepStarted}). */
 export type RollbackStepStarted = Ev<'RollbackStepStarted', Base & { index: number; step: Step; clientToken: string }>;

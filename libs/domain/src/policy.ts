@@ -2,6 +2,8 @@ import { z } from 'zod';
 import { fieldErrorsOf } from './field-errors';
 import { reversibility } from './plans';
 import type { ScopePolicy } from './scope';
+import { isPriced, quoteInstance } from './pricing';
+import type { PriceBook } from './pricing';
 import { ACTION_TYPES, RISK_LEVELS } from './types';
 import type { ActionType, AppliedFactor, ApprovalDecision, Authority, Recommendation, RiskAssessment, RiskLevel } from './types';
 import type { ParseResult } from './recommendation';
@@ -45,6 +47,11 @@ export interface Policy {
       };
       /** delete-snapshot, delete-volume without a snapshot. */
       readonly irreversible: { readonly enabled: boolean };
+      /**
+       * The change costs more per month than it saves, by the price book (a rightsize to a dearer type in the
+       * recommendation's region). Such a change is never approved automatically. @defaultValue enabled
+       */
+      readonly costsMore: { readonly enabled: boolean };
     };
   };
   readonly approval: {
@@ -92,6 +99,7 @@ export const defaultPolicy: Policy = {
       large: { enabled: true, actions: ['rightsize', 'stop-idle'], minXlargeMultiplier: 8, metal: true, monthlyCostAtLeast: 1000 },
       bigImpact: { enabled: true, savingsAbove: 5000 },
       irreversible: { enabled: true },
+      costsMore: { enabled: true },
     },
   },
   approval: {
@@ -145,6 +153,7 @@ export const policySchema = z.strictObject({
       }),
       bigImpact: z.strictObject({ enabled: z.boolean(), savingsAbove: nonNegative() }),
       irreversible: z.strictObject({ enabled: z.boolean() }),
+      costsMore: z.strictObject({ enabled: z.boolean() }),
     }),
   }),
   approval: z.strictObject({
@@ -235,14 +244,29 @@ function largeDetail(rec: Recommendation, policy: Policy['risk']['factors']['lar
 }
 
 /**
- * Risk of a recommendation under a policy: the action's base level, raised by one per applied factor
- * (production, criticality, large, big impact, irreversible), capped at CRITICAL. Every applied factor is
- * recorded with a detail saying why. The instance size is only known for rightsize (`currentInstanceType`);
- * for stop-idle only `resource.monthlyCost` can make it large.
+ * Why a change costs more per month than it saves, or `undefined`: a rightsize whose target type costs more than its
+ * current type in the recommendation's region, both priced by the book. Other actions' net cost needs the live
+ * resource (a volume's size and IOPS) and is not known from the recommendation.
  */
-export function assessRisk(rec: Recommendation, policy: Policy): RiskAssessment {
+function costsMoreDetail(rec: Recommendation, priceBook: PriceBook): string | undefined {
+  if (rec.action.type !== 'rightsize') return undefined;
+  const { currentInstanceType: from, targetInstanceType: to } = rec.action;
+  const current = quoteInstance(priceBook, rec.region, from);
+  const target = quoteInstance(priceBook, rec.region, to);
+  if (!isPriced(current) || !isPriced(target) || target.usd <= current.usd) return undefined;
+  const more = Math.round((target.usd - current.usd) * 100) / 100;
+  return `${from} → ${to} costs $${more.toFixed(2)}/month more in ${rec.region} (${current.usd} → ${target.usd})`;
+}
+
+/**
+ * Risk of a recommendation under a policy: the action's base level, raised by one per applied factor
+ * (production, criticality, large, big impact, irreversible, costs more), capped at CRITICAL. Every applied factor is
+ * recorded with a detail saying why. The instance size is only known for rightsize (`currentInstanceType`);
+ * for stop-idle only `resource.monthlyCost` can make it large. `costs-more` is assessed only with a price book.
+ */
+export function assessRisk(rec: Recommendation, policy: Policy, priceBook?: PriceBook): RiskAssessment {
   const baseLevel = policy.risk.baseLevels[rec.action.type];
-  const { production, criticality, large, bigImpact, irreversible } = policy.risk.factors;
+  const { production, criticality, large, bigImpact, irreversible, costsMore } = policy.risk.factors;
   const factors: AppliedFactor[] = [];
   if (production.enabled) {
     const tag = matchingTag(rec.resource.tags, production);
@@ -265,6 +289,10 @@ export function assessRisk(rec: Recommendation, policy: Policy): RiskAssessment 
       detail: rec.action.type === 'delete-volume' ? 'delete-volume without a snapshot cannot be undone' : `${rec.action.type} cannot be undone`,
     });
   }
+  if (costsMore.enabled && priceBook) {
+    const detail = costsMoreDetail(rec, priceBook);
+    if (detail) factors.push({ factor: 'costs-more', detail });
+  }
   const level = RISK_LEVELS[Math.min(levelIndex(baseLevel) + factors.length, RISK_LEVELS.length - 1)];
   return { baseLevel, level, factors, policyVersion: policy.version };
 }
@@ -272,13 +300,14 @@ export function assessRisk(rec: Recommendation, policy: Policy): RiskAssessment 
 // ── Approval ──
 
 /**
- * Auto approval when enabled, the assessed level is at most `autoApprove.maxLevel` and the estimated savings at most
- * `autoApprove.maxMonthlySavings` (both inclusive); otherwise a manual request to the level's authority, needing
+ * Auto approval when enabled, the assessed level is at most `autoApprove.maxLevel`, the estimated savings at most
+ * `autoApprove.maxMonthlySavings` (both inclusive) and the assessment has no `costs-more` factor; otherwise a manual request to the level's authority, needing
  * the level's number of distinct approvers and expiring after `expiryHours`.
  */
 export function decideApproval(assessment: RiskAssessment, rec: Recommendation, policy: Policy): ApprovalDecision {
   const auto = policy.approval.autoApprove;
-  if (auto.enabled && levelIndex(assessment.level) <= levelIndex(auto.maxLevel) && rec.estimatedMonthlySavings <= auto.maxMonthlySavings) {
+  const costsMore = assessment.factors.some((f) => f.factor === 'costs-more');
+  if (auto.enabled && !costsMore && levelIndex(assessment.level) <= levelIndex(auto.maxLevel) && rec.estimatedMonthlySavings <= auto.maxMonthlySavings) {
     return { mode: 'auto' };
   }
   const authority = policy.approval.authority[assessment.level];

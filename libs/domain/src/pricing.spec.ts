@@ -1,9 +1,23 @@
-import { addressMonthly, defaultPriceBook, instanceMonthly, regionPrices, snapshotMonthly, vcpusOf, volumeMonthly } from './pricing';
+import {
+  addressMonthly,
+  defaultPriceBook,
+  instanceMonthly,
+  quoteAddress,
+  quoteInstance,
+  quoteSnapshot,
+  quoteVolume,
+  regionPrices,
+  snapshotMonthly,
+  sumQuotes,
+  subtractQuotes,
+  vcpusOf,
+  volumeMonthly,
+} from './pricing';
 import type { PriceBook } from './pricing';
 
 const pb = defaultPriceBook;
 
-describe('defaultPriceBook', () => {
+describe('defaultPriceBook: the design contract for us-east-1', () => {
   it.each([
     ['t3.micro', 0.0104],
     ['t3.small', 0.0208],
@@ -25,55 +39,122 @@ describe('defaultPriceBook', () => {
     expect(pb.regions['us-east-1']!.instanceHourly[type]).toBe(hourly);
   });
 
-  it('holds the design EBS, snapshot and IPv4 figures and a 730-hour month', () => {
-    expect(pb.regions['us-east-1']!.volumeGiBMonth).toEqual({ gp2: 0.1, gp3: 0.08, io1: 0.125, st1: 0.045, sc1: 0.015 });
-    expect(pb.regions['us-east-1']!.snapshotGiBMonth).toBe(0.05);
-    expect(pb.regions['us-east-1']!.publicIpv4Hourly).toBe(0.005);
+  it('holds the design EBS, IOPS, throughput, snapshot and IPv4 figures and a 730-hour month', () => {
+    const usEast1 = pb.regions['us-east-1']!;
+    expect(usEast1.volumeGiBMonth).toEqual({ gp2: 0.1, gp3: 0.08, io1: 0.125, st1: 0.045, sc1: 0.015 });
+    expect(usEast1.gp3IopsMonth).toBe(0.005);
+    expect(usEast1.gp3ThroughputMiBpsMonth).toBe(0.04);
+    expect(usEast1.provisionedIops).toEqual({ io1: [{ upToIops: null, perIopsMonth: 0.065 }], io2: [{ upToIops: 32000, perIopsMonth: 0.065 }] });
+    expect(usEast1.snapshotGiBMonth).toBe(0.05);
+    expect(usEast1.publicIpv4Hourly).toBe(0.005);
     expect(pb.hoursPerMonth).toBe(730);
+    expect(pb.gp3Baseline).toEqual({ iops: 3000, throughputMBps: 125 });
   });
 
-  it('knows the gp3 baseline', () => {
-    expect(pb.gp3Baseline).toEqual({ iops: 3000, throughputMBps: 125 });
+  it('gives every region at least one source with a date, and only regions with figures', () => {
+    for (const [region, prices] of Object.entries(pb.regions)) {
+      expect(prices.sources.length).toBeGreaterThan(0);
+      for (const source of prices.sources) expect(source.takenOn).toMatch(/^\d{4}-\d{2}-\d{2}$/);
+      const figures = Object.keys(prices.instanceHourly).length + Object.keys(prices.volumeGiBMonth).length;
+      expect({ region, figures: figures > 0 }).toEqual({ region, figures: true });
+    }
   });
 });
 
-describe('price functions', () => {
-  it('computes instance monthly cost as hourly × 730', () => {
+describe('price lookups by region', () => {
+  it('prices the recommended families in us-east-1 (hourly × 730)', () => {
     expect(instanceMonthly(pb, 'us-east-1', 'm5.xlarge')).toBe(140.16);
-    expect(instanceMonthly(pb, 'us-east-1', 't3.micro')).toBe(7.592);
+    expect(instanceMonthly(pb, 'us-east-1', 'm7g.large')).toBe(59.568);
+    expect(instanceMonthly(pb, 'us-east-1', 'r7g.xlarge')).toBe(156.366);
+    expect(instanceMonthly(pb, 'us-east-1', 't4g.large')).toBe(49.056);
   });
 
-  it('returns undefined for an unknown instance type, never a made-up price', () => {
-    expect(instanceMonthly(pb, 'us-east-1', 'm7g.large')).toBeUndefined();
-    expect(instanceMonthly(pb, 'us-east-1', 'toString')).toBeUndefined();
+  it("prices another region with that region's own figures", () => {
+    expect(instanceMonthly(pb, 'eu-central-1', 't4g.small')).toBe(14.016);
+    expect(volumeMonthly(pb, 'eu-central-1', 'gp3', 32)).toBe(3.0464);
+    expect(volumeMonthly(pb, 'ap-northeast-1', 'gp2', 100)).toBe(12);
+    expect(addressMonthly(pb, 'eu-central-1')).toBe(3.65);
   });
 
-  it('computes volume cost as per-GiB price × size, without float noise', () => {
-    expect(volumeMonthly(pb, 'us-east-1', 'gp2', 100)).toBe(10);
-    expect(volumeMonthly(pb, 'us-east-1', 'gp3', 100)).toBe(8);
-    expect(volumeMonthly(pb, 'us-east-1', 'gp2', 3)).toBe(0.3);
+  it('never falls back to us-east-1: a region not in the book is unpriced', () => {
+    expect(regionPrices(pb, 'eu-west-3')).toBeUndefined();
+    expect(instanceMonthly(pb, 'eu-west-3', 'm5.large')).toBeUndefined();
+    expect(quoteInstance(pb, 'eu-west-3', 'm5.large')).toEqual({ unpriced: ['region eu-west-3 (not in the price book)'] });
+    expect(quoteAddress(pb, 'eu-west-1')).toEqual({ unpriced: ['region eu-west-1 (not in the price book)'] });
   });
 
-  it('returns undefined for an unknown volume type', () => {
+  it('reports a figure missing from a listed region as unpriced, naming it', () => {
+    expect(quoteInstance(pb, 'eu-central-1', 'm5.large')).toEqual({ unpriced: ['instance type m5.large in eu-central-1'] });
+    expect(quoteInstance(pb, 'us-east-1', 'toString')).toEqual({ unpriced: ['instance type toString in us-east-1'] });
+    expect(quoteSnapshot(pb, 'eu-central-1', 100)).toEqual({ unpriced: ['snapshot storage in eu-central-1'] });
+    expect(quoteAddress(pb, 'ap-northeast-1')).toEqual({ unpriced: ['public IPv4 address in ap-northeast-1'] });
     expect(volumeMonthly(pb, 'us-east-1', 'io2', 100)).toBeUndefined();
   });
 
   it('prices snapshots and public IPv4 addresses', () => {
     expect(snapshotMonthly(pb, 'us-east-1', 100)).toBe(5);
     expect(addressMonthly(pb, 'us-east-1')).toBe(3.65);
+    expect(snapshotMonthly(pb, 'eu-west-1', 100)).toBeUndefined();
   });
 
-  it('falls back to us-east-1 figures for a region the book does not list', () => {
-    expect(regionPrices(pb, 'eu-west-3')).toBe(pb.regions['us-east-1']);
-    expect(instanceMonthly(pb, 'eu-west-3', 'm5.large')).toBe(70.08);
+  it('computes storage as per-GiB price × size, without float noise', () => {
+    expect(volumeMonthly(pb, 'us-east-1', 'gp2', 100)).toBe(10);
+    expect(volumeMonthly(pb, 'us-east-1', 'gp2', 3)).toBe(0.3);
+  });
+});
+
+describe('quoteVolume: every charge a volume carries', () => {
+  it('charges gp3 nothing extra at its baseline (3,000 IOPS, 125 MiB/s) or without figures', () => {
+    expect(quoteVolume(pb, 'us-east-1', { volumeType: 'gp3', sizeGiB: 2000 })).toEqual({ usd: 160 });
+    expect(quoteVolume(pb, 'us-east-1', { volumeType: 'gp3', sizeGiB: 2000, iops: 3000, throughput: 125 })).toEqual({ usd: 160 });
   });
 
-  it("uses a listed region's own figures", () => {
-    const book: PriceBook = { ...pb, regions: { ...pb.regions, 'eu-west-1': { ...pb.regions['us-east-1']!, instanceHourly: { 'm5.large': 0.107 } } } };
+  it('charges gp3 IOPS above 3,000 and throughput above 125 MiB/s: 2,000 GiB at 6,000 IOPS / 250 MiB/s is 180 in us-east-1', () => {
+    // 2000 × 0.08 + (6000 − 3000) × 0.005 + (250 − 125) × 0.04 = 160 + 15 + 5
+    expect(quoteVolume(pb, 'us-east-1', { volumeType: 'gp3', sizeGiB: 2000, iops: 6000, throughput: 250 })).toEqual({ usd: 180 });
+  });
+
+  it("uses the region's own gp3 extras (ap-northeast-1: 0.096 / 0.006 / 0.048)", () => {
+    // 500 × 0.096 + 1000 × 0.006 + 75 × 0.048 = 48 + 6 + 3.6
+    expect(quoteVolume(pb, 'ap-northeast-1', { volumeType: 'gp3', sizeGiB: 500, iops: 4000, throughput: 200 })).toEqual({ usd: 57.6 });
+  });
+
+  it('is unpriced when a gp3 extra is missing from the region, but not when none is needed', () => {
+    expect(quoteVolume(pb, 'eu-central-1', { volumeType: 'gp3', sizeGiB: 100 })).toEqual({ usd: 9.52 });
+    expect(quoteVolume(pb, 'eu-central-1', { volumeType: 'gp3', sizeGiB: 100, iops: 4000, throughput: 200 })).toEqual({
+      unpriced: ['gp3 IOPS above 3000 in eu-central-1', 'gp3 throughput above 125 MiB/s in eu-central-1'],
+    });
+  });
+
+  it('charges io1 storage and provisioned IOPS', () => {
+    // 500 × 0.125 + 4000 × 0.065 = 62.5 + 260
+    expect(quoteVolume(pb, 'us-east-1', { volumeType: 'io1', sizeGiB: 500, iops: 4000 })).toEqual({ usd: 322.5 });
+    expect(quoteVolume(pb, 'us-east-1', { volumeType: 'io1', sizeGiB: 500 })).toEqual({ unpriced: ['io1 volume without its provisioned IOPS'] });
+  });
+
+  it('charges io2 IOPS by tier, and leaves IOPS beyond the known tiers unpriced', () => {
+    // ap-northeast-1: 500 × 0.142 + 32000 × 0.074 + 32000 × 0.0518 + 6000 × 0.03626
+    expect(quoteVolume(pb, 'ap-northeast-1', { volumeType: 'io2', sizeGiB: 500, iops: 70000 })).toEqual({ usd: 4314.16 });
+    // us-east-1: io2 storage is not in the book, nor the tiers above 32,000 IOPS.
+    expect(quoteVolume(pb, 'us-east-1', { volumeType: 'io2', sizeGiB: 500, iops: 40000 })).toEqual({
+      unpriced: ['io2 storage in us-east-1', 'io2 provisioned IOPS above 32000 in us-east-1'],
+    });
+  });
+
+  it('adds and subtracts quotes, collecting what is unpriced', () => {
+    expect(sumQuotes({ usd: 1.1 }, { usd: 2.2 })).toEqual({ usd: 3.3 });
+    expect(subtractQuotes({ usd: 200 }, { usd: 180 })).toEqual({ usd: 20 });
+    expect(subtractQuotes({ unpriced: ['a'] }, { unpriced: ['b', 'a'] })).toEqual({ unpriced: ['a', 'b'] });
+  });
+
+  it("uses a book's own figures when handed another book", () => {
+    const book: PriceBook = { ...pb, regions: { 'eu-west-1': { instanceHourly: { 'm5.large': 0.107 }, volumeGiBMonth: {}, sources: [] } } };
     expect(instanceMonthly(book, 'eu-west-1', 'm5.large')).toBe(78.11);
-    expect(instanceMonthly(book, 'eu-west-1', 'm5.xlarge')).toBeUndefined();
+    expect(instanceMonthly(book, 'us-east-1', 'm5.large')).toBeUndefined();
   });
+});
 
+describe('vcpusOf', () => {
   it.each([
     ['t3.micro', 2],
     ['t3.xlarge', 4],

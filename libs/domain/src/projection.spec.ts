@@ -40,6 +40,7 @@ describe('viewOf', () => {
       estimatedMonthlySavings: 70.08,
       actualMonthlySavings: null,
       accuracyPct: null,
+      unpriced: null,
       reversible: 'yes',
       error: null,
       executionMs: null,
@@ -118,6 +119,7 @@ const row = (status: OptimizationStatus, overrides: Partial<OptimizationView> = 
   estimatedMonthlySavings: 10,
   actualMonthlySavings: null,
   accuracyPct: null,
+  unpriced: null,
   reversible: 'yes',
   error: null,
   executionMs: null,
@@ -139,6 +141,8 @@ describe('summarize', () => {
       averageExecutionMs: 0,
       estimatedMonthlySavings: 0,
       realizedMonthlySavings: 0,
+      realizedCount: 0,
+      unpriced: 0,
       rollbacks: 0,
     });
   });
@@ -166,6 +170,8 @@ describe('summarize', () => {
       averageExecutionMs: 767,
       estimatedMonthlySavings: 130.28,
       realizedMonthlySavings: 70.18,
+      realizedCount: 2,
+      unpriced: 0,
       rollbacks: 2,
     });
   });
@@ -173,6 +179,14 @@ describe('summarize', () => {
   it('counts an optimization an operator resolved as a failed execution, and its rollback when one was started', () => {
     const summary = summarize([row('resolved', { rolledBack: true }), row('resolved')], { rejected: 0, duplicates: 0 });
     expect(summary).toMatchObject({ byStatus: { resolved: 2 }, totalExecutions: 2, failedExecutions: 2, successfulExecutions: 0, rollbacks: 1 });
+  });
+
+  it('leaves unpriced savings out of the realized total and of what its average divides by, and counts them', () => {
+    const views = [
+      row('completed', { actualMonthlySavings: 20, estimatedMonthlySavings: 40 }),
+      row('completed', { unpriced: ['instance type m5.large in eu-west-1'], estimatedMonthlySavings: 70.08 }),
+    ];
+    expect(summarize(views, { rejected: 0, duplicates: 0 })).toMatchObject({ estimatedMonthlySavings: 110.08, realizedMonthlySavings: 20, realizedCount: 1, unpriced: 1 });
   });
 
   it('rounds the success rate to 3 decimals', () => {
@@ -183,6 +197,11 @@ describe('summarize', () => {
   it('counts a rollback in progress as an execution and a rollback, not yet a failure', () => {
     const summary = summarize([row('rolling-back')], { rejected: 0, duplicates: 0 });
     expect(summary).toMatchObject({ totalExecutions: 1, failedExecutions: 0, rollbacks: 1, successRate: 0 });
+  });
+
+  it('shows an unpriced validation as unpriced, with no actual savings', () => {
+    const completed = viewOf(foldOptimization([...validating, ev('ValidationPassed', { unpriced: ['region eu-north-1 (not in the price book)'], performance: ok })]));
+    expect(completed).toMatchObject({ status: 'completed', actualMonthlySavings: null, accuracyPct: null, unpriced: ['region eu-north-1 (not in the price book)'] });
   });
 
   it('builds the same summary from folded streams', () => {

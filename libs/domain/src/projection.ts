@@ -15,8 +15,11 @@ export interface OptimizationView {
   readonly status: OptimizationStatus;
   readonly dryRun: boolean;
   readonly estimatedMonthlySavings: number;
+  /** Net realized savings of a `completed` optimization; `null` otherwise, and when they are unpriced (see `unpriced`). */
   readonly actualMonthlySavings: number | null;
   readonly accuracyPct: number | null;
+  /** The price-book figures a `completed` optimization's savings needed and the book lacks; `null` when priced (or not completed). */
+  readonly unpriced: readonly string[] | null;
   readonly reversible: Reversibility;
   readonly error: string | null;
   /** Execution duration (ms) once it succeeded or failed; `null` before. */
@@ -63,6 +66,7 @@ export function viewOf(state: OptimizationState): OptimizationView {
     // A change that was rolled back (or failed) realizes nothing, whatever validation measured before the rollback.
     actualMonthlySavings: state.status === 'completed' ? (state.validation?.actualMonthlySavings ?? null) : null,
     accuracyPct: state.status === 'completed' ? (state.validation?.accuracyPct ?? null) : null,
+    unpriced: state.status === 'completed' ? (state.validation?.unpriced ?? null) : null,
     reversible: state.execution?.reversible ?? reversibility(rec.action),
     error: errorOf(state),
     executionMs: state.execution?.durationMs ?? null,
@@ -90,8 +94,12 @@ export interface Summary {
   readonly averageExecutionMs: number;
   /** Sum of the estimates of every optimization. */
   readonly estimatedMonthlySavings: number;
-  /** Sum of the actual savings of `completed` optimizations. */
+  /** Sum of the actual savings of `completed` optimizations whose savings are priced (unpriced ones are left out). */
   readonly realizedMonthlySavings: number;
+  /** `completed` optimizations whose savings are priced: what an average of `realizedMonthlySavings` divides by. */
+  readonly realizedCount: number;
+  /** `completed` optimizations whose savings are unpriced (the price book lacks a figure they need). */
+  readonly unpriced: number;
   /** Optimizations that started a rollback. */
   readonly rollbacks: number;
 }
@@ -121,6 +129,8 @@ export function summarize(views: readonly OptimizationView[], counts: { readonly
   let rollbacks = 0;
   let estimated = 0;
   let realized = 0;
+  let realizedCount = 0;
+  let unpriced = 0;
   const durations: number[] = [];
   for (const view of views) {
     byStatus[view.status] = (byStatus[view.status] ?? 0) + 1;
@@ -129,7 +139,11 @@ export function summarize(views: readonly OptimizationView[], counts: { readonly
     if (FAILED.has(view.status)) failedExecutions += 1;
     if (view.rolledBack) rollbacks += 1;
     estimated += view.estimatedMonthlySavings;
-    if (view.status === 'completed' && view.actualMonthlySavings !== null) realized += view.actualMonthlySavings;
+    if (view.status === 'completed' && view.actualMonthlySavings !== null) {
+      realized += view.actualMonthlySavings;
+      realizedCount += 1;
+    }
+    if (view.status === 'completed' && view.unpriced !== null) unpriced += 1;
     if (view.executionMs !== null) durations.push(view.executionMs);
   }
   return {
@@ -144,6 +158,8 @@ export function summarize(views: readonly OptimizationView[], counts: { readonly
     averageExecutionMs: durations.length === 0 ? 0 : Math.round(durations.reduce((a, b) => a + b, 0) / durations.length),
     estimatedMonthlySavings: roundMoney(estimated),
     realizedMonthlySavings: roundMoney(realized),
+    realizedCount,
+    unpriced,
     rollbacks,
   };
 }

@@ -1,7 +1,8 @@
 import { observed, recommendation, recs } from './__fixtures__';
 import { defaultPolicy } from './policy';
 import { defaultPriceBook as pb } from './pricing';
-import { accuracyPct, actualMonthlySavings, expectedOutcomeProblems, monthlyCostOf, performanceImpact, performanceProblems } from './savings';
+import type { ObservedResource } from './types';
+import { accuracyPct, actualMonthlySavings, expectedOutcomeProblems, monthlyCostOf, performanceImpact, performanceProblems, savingsQuote } from './savings';
 
 const R = 'us-east-1';
 const running = observed.runningInstance;
@@ -21,6 +22,11 @@ describe('monthlyCostOf', () => {
     expect(monthlyCostOf(gp2, R, pb)).toBe(10);
     expect(monthlyCostOf(observed.snapshot, R, pb)).toBe(5);
     expect(monthlyCostOf(observed.address, R, pb)).toBe(3.65);
+  });
+
+  it('prices a volume with its provisioned IOPS and throughput', () => {
+    expect(monthlyCostOf({ ...gp2, volumeType: 'gp3', sizeGiB: 2000, iops: 6000, throughput: 250 }, R, pb)).toBe(180);
+    expect(monthlyCostOf({ ...gp2, volumeType: 'io1', sizeGiB: 400, iops: 6000 }, R, pb)).toBe(440);
   });
 
   it('does not price a reserved instances offering (not a recurring resource)', () => {
@@ -189,5 +195,39 @@ describe('performanceImpact', () => {
     expect(performanceProblems({ cpuP95Before: 40, cpuP95After: 92, verdict: 'degraded' })).toEqual(['performance degraded: CPU p95 after the change 92%, before 40%']);
     expect(performanceProblems({ statusChecksPassed: false, verdict: 'degraded' })).toEqual(['performance degraded: status checks failed after the change']);
     expect(performanceProblems({ cpuP95After: 50, verdict: 'ok' })).toEqual([]);
+  });
+});
+
+describe('savingsQuote: net of every charge the change adds', () => {
+  const volume = (overrides: Partial<Extract<ObservedResource, { kind: 'volume' }>>): ObservedResource => ({ ...gp2, ...overrides });
+  const toGp3 = recommendation({ type: 'modify-volume', targetVolumeType: 'gp3' });
+
+  it('nets gp3 IOPS and throughput above the baseline: gp2 2,000 GiB → gp3 6,000 IOPS / 250 MiB/s saves 20, not 40', () => {
+    const quote = savingsQuote(toGp3, volume({ sizeGiB: 2000 }), volume({ volumeType: 'gp3', sizeGiB: 2000, iops: 6000, throughput: 250 }), R, pb);
+    expect(quote).toEqual({ usd: 20 });
+  });
+
+  it('nets io1 provisioned IOPS: io1 400 GiB, 6,000 IOPS → gp3 keeping 6,000 IOPS / 250 MiB/s saves 388', () => {
+    const quote = savingsQuote(toGp3, volume({ volumeType: 'io1', sizeGiB: 400, iops: 6000 }), volume({ volumeType: 'gp3', sizeGiB: 400, iops: 6000, throughput: 250 }), R, pb);
+    expect(quote).toEqual({ usd: 388 });
+  });
+
+  it("prices another region with that region's figures (ap-northeast-1 gp2 100 GiB → gp3 128 MiB/s: 12 − 9.744)", () => {
+    const quote = savingsQuote({ ...toGp3, region: 'ap-northeast-1' }, volume({ sizeGiB: 100 }), volume({ volumeType: 'gp3', sizeGiB: 100, iops: 3000, throughput: 128 }), 'ap-northeast-1', pb);
+    expect(quote).toEqual({ usd: 2.26 });
+  });
+
+  it('is negative when the change costs more', () => {
+    const upsize = recommendation({ type: 'rightsize', currentInstanceType: 'm5.large', targetInstanceType: 'm5.xlarge' });
+    expect(savingsQuote(upsize, { ...running, instanceType: 'm5.large' }, running, R, pb)).toEqual({ usd: -70.08 });
+  });
+
+  it('reports a type or region the book lacks as unpriced, naming it', () => {
+    expect(savingsQuote(recs.rightsize, running, { ...running, instanceType: 'm5.large' }, 'eu-west-1', pb)).toEqual({ unpriced: ['region eu-west-1 (not in the price book)'] });
+    expect(savingsQuote(recs.rightsize, running, { ...running, instanceType: 'z9.huge' }, R, pb)).toEqual({ unpriced: ['instance type z9.huge in us-east-1'] });
+  });
+
+  it('has nothing to compare (an empty unpriced list) when the resource after the change is missing', () => {
+    expect(savingsQuote(recs.rightsize, running, undefined, R, pb)).toEqual({ unpriced: [] });
   });
 });

@@ -1,6 +1,6 @@
 import { roundMoney, roundTo } from './numbers';
-import { addressMonthly, instanceMonthly, snapshotMonthly, volumeMonthly } from './pricing';
-import type { PriceBook } from './pricing';
+import { isPriced, quoteAddress, quoteInstance, quoteSnapshot, quoteVolume, subtractQuotes } from './pricing';
+import type { PriceBook, PriceQuote } from './pricing';
 import { effectiveVolumePerformance } from './plans';
 import type { Policy } from './policy';
 import type { ObservedResource, PerformanceImpact, Recommendation, StepOutputs } from './types';
@@ -8,24 +8,28 @@ import type { ObservedResource, PerformanceImpact, Recommendation, StepOutputs }
 /** Instance states EC2 bills compute for. */
 const BILLED_INSTANCE_STATES: ReadonlySet<string> = new Set(['pending', 'running']);
 
+const free: PriceQuote = { usd: 0 };
+const notComparable: PriceQuote = { unpriced: [] };
+
 /**
  * What a resource costs per month from the price book: a running (or pending) instance hourly × 730, any other
- * instance state 0 (its volumes are priced separately); a volume per GiB-month × size (provisioned IOPS/throughput
- * not priced); a snapshot at full size; a public IPv4 address. `undefined` when the book does not know the type, and
- * for a reserved-instances offering (not a recurring resource: see {@link actualMonthlySavings}).
+ * instance state 0 (its volumes are priced separately); a volume with every charge it carries (storage, gp3 IOPS and
+ * throughput above the baseline, io1/io2 provisioned IOPS: its effective IOPS/throughput, gp2's following from its
+ * size); a snapshot at full size; a public IPv4 address. Unpriced when the book lacks a figure; a reserved-instances
+ * offering is not a recurring resource (see {@link savingsQuote}) and has no quote of its own.
  */
-export function monthlyCostOf(observed: ObservedResource, region: string, pb: PriceBook): number | undefined {
+export function quoteResource(observed: ObservedResource, region: string, pb: PriceBook): PriceQuote {
   switch (observed.kind) {
     case 'instance':
-      return BILLED_INSTANCE_STATES.has(observed.state) ? instanceMonthly(pb, region, observed.instanceType) : 0;
+      return BILLED_INSTANCE_STATES.has(observed.state) ? quoteInstance(pb, region, observed.instanceType) : free;
     case 'volume':
-      return volumeMonthly(pb, region, observed.volumeType, observed.sizeGiB);
+      return quoteVolume(pb, region, { volumeType: observed.volumeType, sizeGiB: observed.sizeGiB, ...effectiveVolumePerformance(observed) });
     case 'snapshot':
-      return snapshotMonthly(pb, region, observed.sizeGiB);
+      return quoteSnapshot(pb, region, observed.sizeGiB);
     case 'address':
-      return addressMonthly(pb, region);
+      return quoteAddress(pb, region);
     case 'reserved-instances-offering':
-      return undefined;
+      return notComparable;
     default: {
       const _exhaustive: never = observed;
       return _exhaustive;
@@ -33,17 +37,66 @@ export function monthlyCostOf(observed: ObservedResource, region: string, pb: Pr
   }
 }
 
-const difference = (before: number | undefined, after: number | undefined): number | undefined =>
-  before === undefined || after === undefined ? undefined : roundMoney(before - after);
+/** {@link quoteResource} as a number; `undefined` when unpriced. */
+export function monthlyCostOf(observed: ObservedResource, region: string, pb: PriceBook): number | undefined {
+  const quote = quoteResource(observed, region, pb);
+  return isPriced(quote) ? quote.usd : undefined;
+}
+
+const money = (quote: PriceQuote): PriceQuote => (isPriced(quote) ? { usd: roundMoney(quote.usd) } : quote);
 
 /**
- * Actual monthly savings (USD, 2 decimals) of a carried-out recommendation, from the price book: cost before minus
- * cost after. Per action — rightsize, stop-idle, modify-volume: before − after (needs `after`); delete-volume: the
- * volume's cost, minus the snapshot kept of the same size (when one was taken: `outputs.snapshotId`, or by default
- * `snapshotFirst`); delete-snapshot: the snapshot's cost; release-address: the address's cost (3.65);
+ * Net monthly savings (USD, 2 decimals) of a carried-out recommendation, from the price book: cost before minus cost
+ * after, each with every charge it carries. Per action — rightsize, stop-idle, modify-volume: before − after (gp3
+ * IOPS/throughput above the baseline and io1/io2 IOPS included on both sides); delete-volume: the volume's cost minus
+ * the backup snapshot kept of the same size (when one was taken: `outputs.snapshotId`, or by default `snapshotFirst`);
+ * delete-snapshot: the snapshot's cost; release-address: the address's cost (3.65 in us-east-1);
  * purchase-reserved-instances: (on-demand monthly − (fixedPrice / months of the term + recurringHourly × 730)) × count.
- * `undefined` when a price is unknown or the resource to compare is missing. May be negative.
+ * `{unpriced: [...]}` names every figure the book lacks; `{unpriced: []}` when there is nothing to compare (the
+ * resource after the change, or the one before, is missing or of another kind). May be negative: the change costs more.
  */
+export function savingsQuote(
+  rec: Recommendation,
+  before: ObservedResource,
+  after: ObservedResource | undefined,
+  region: string,
+  pb: PriceBook,
+  outputs?: StepOutputs,
+): PriceQuote {
+  const action = rec.action;
+  switch (action.type) {
+    case 'rightsize':
+    case 'stop-idle':
+    case 'modify-volume':
+      if (after === undefined || after.kind !== before.kind) return notComparable;
+      return money(subtractQuotes(quoteResource(before, region, pb), quoteResource(after, region, pb)));
+    case 'delete-volume': {
+      if (before.kind !== 'volume') return notComparable;
+      const snapshotKept = outputs !== undefined ? outputs['snapshotId'] !== undefined : action.snapshotFirst;
+      return money(subtractQuotes(quoteResource(before, region, pb), snapshotKept ? quoteSnapshot(pb, region, before.sizeGiB) : free));
+    }
+    case 'delete-snapshot':
+      if (before.kind !== 'snapshot') return notComparable;
+      return money(quoteSnapshot(pb, region, before.sizeGiB));
+    case 'release-address':
+      if (before.kind !== 'address') return notComparable;
+      return money(quoteAddress(pb, region));
+    case 'purchase-reserved-instances': {
+      if (before.kind !== 'reserved-instances-offering' || before.durationSeconds <= 0) return notComparable;
+      const onDemand = quoteInstance(pb, region, before.instanceType);
+      if (!isPriced(onDemand)) return onDemand;
+      const months = before.durationSeconds / (pb.hoursPerMonth * 3600);
+      const reserved = before.fixedPrice / months + before.recurringHourly * pb.hoursPerMonth;
+      return { usd: roundMoney((onDemand.usd - reserved) * action.instanceCount) };
+    }
+    default: {
+      const _exhaustive: never = action;
+      return _exhaustive;
+    }
+  }
+}
+
+/** {@link savingsQuote} as a number; `undefined` when unpriced or not comparable. */
 export function actualMonthlySavings(
   rec: Recommendation,
   before: ObservedResource,
@@ -52,37 +105,8 @@ export function actualMonthlySavings(
   pb: PriceBook,
   outputs?: StepOutputs,
 ): number | undefined {
-  const action = rec.action;
-  switch (action.type) {
-    case 'rightsize':
-    case 'stop-idle':
-    case 'modify-volume':
-      if (after === undefined || after.kind !== before.kind) return undefined;
-      return difference(monthlyCostOf(before, region, pb), monthlyCostOf(after, region, pb));
-    case 'delete-volume': {
-      if (before.kind !== 'volume') return undefined;
-      const snapshotKept = outputs !== undefined ? outputs['snapshotId'] !== undefined : action.snapshotFirst;
-      return difference(volumeMonthly(pb, region, before.volumeType, before.sizeGiB), snapshotKept ? snapshotMonthly(pb, region, before.sizeGiB) : 0);
-    }
-    case 'delete-snapshot':
-      if (before.kind !== 'snapshot') return undefined;
-      return roundMoney(snapshotMonthly(pb, region, before.sizeGiB));
-    case 'release-address':
-      if (before.kind !== 'address') return undefined;
-      return roundMoney(addressMonthly(pb, region));
-    case 'purchase-reserved-instances': {
-      if (before.kind !== 'reserved-instances-offering' || before.durationSeconds <= 0) return undefined;
-      const onDemand = instanceMonthly(pb, region, before.instanceType);
-      if (onDemand === undefined) return undefined;
-      const months = before.durationSeconds / (pb.hoursPerMonth * 3600);
-      const reserved = before.fixedPrice / months + before.recurringHourly * pb.hoursPerMonth;
-      return roundMoney((onDemand - reserved) * action.instanceCount);
-    }
-    default: {
-      const _exhaustive: never = action;
-      return _exhaustive;
-    }
-  }
+  const quote = savingsQuote(rec, before, after, region, pb, outputs);
+  return isPriced(quote) ? quote.usd : undefined;
 }
 
 /**

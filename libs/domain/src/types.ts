@@ -49,7 +49,7 @@ export interface FieldError {
 }
 
 // ── Policies ──
-export type RiskFactor = 'production' | 'criticality' | 'large' | 'big-impact' | 'irreversible';
+export type RiskFactor = 'production' | 'criticality' | 'large' | 'big-impact' | 'irreversible' | 'costs-more';
 export interface AppliedFactor {
   readonly factor: RiskFactor;
   readonly detail: string;

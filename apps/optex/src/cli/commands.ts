@@ -144,6 +144,8 @@ function detailOf(type: string, data: unknown): string {
     case 'ValidationFailed':
       return (d['reasons'] as string[]).join('; ');
     case 'ValidationPassed':
+      if (Array.isArray(d['unpriced'])) return `actual savings unpriced (${(d['unpriced'] as string[]).join('; ')})`;
+      if (d['actualMonthlySavings'] === undefined) return 'actual savings unknown';
       return `actual $${String(d['actualMonthlySavings'])}/mo, accuracy ${String(d['accuracyPct'])} %`;
     case 'RollbackStarted':
       return String(d['reason']);

@@ -10,6 +10,14 @@ export function table(headers: readonly string[], rows: readonly (readonly strin
   return [line(headers), line(widths.map((w) => '─'.repeat(w))), ...rows.map(line)].join('\n');
 }
 
+/** The NOTE column: the error, what could not be priced, a change that costs more. */
+function noteOf(v: OptimizationView): string {
+  const notes = v.error !== null ? [v.error] : [];
+  if (v.unpriced !== null) notes.push(`unpriced: ${v.unpriced.join('; ')}`);
+  if (v.actualMonthlySavings !== null && v.actualMonthlySavings < 0) notes.push(`costs ${money(-v.actualMonthlySavings)}/mo more`);
+  return notes.join('; ');
+}
+
 export function optimizationsTable(views: readonly OptimizationView[]): string {
   return table(
     ['OPTIMIZATION', 'RECOMMENDATION', 'RESOURCE', 'ACTION', 'RISK', 'APPROVAL', 'STATUS', 'EST/MO', 'ACTUAL/MO', 'ACC%', 'NOTE'],
@@ -22,9 +30,9 @@ export function optimizationsTable(views: readonly OptimizationView[]): string {
       v.approval ?? '—',
       v.status,
       money(v.estimatedMonthlySavings),
-      money(v.actualMonthlySavings),
+      v.unpriced !== null ? 'unpriced' : money(v.actualMonthlySavings),
       v.accuracyPct === null ? '—' : v.accuracyPct.toFixed(1),
-      v.error ?? '',
+      noteOf(v),
     ]),
     new Set([7, 8, 9]),
   );
@@ -47,7 +55,7 @@ export function summaryText(s: Summary): string {
     `Received ${s.received} recommendations: ${s.received - s.rejected - s.duplicates} optimizations, ${s.rejected} rejected, ${s.duplicates} duplicates.`,
     `By status: ${statuses || 'none'}.`,
     `Executions: ${s.totalExecutions} total, ${s.successfulExecutions} succeeded, ${s.failedExecutions} failed, success rate ${(s.successRate * 100).toFixed(1)} %, average ${s.averageExecutionMs} ms.`,
-    `Savings per month: estimated ${money(s.estimatedMonthlySavings)} (average ${money(average(s.estimatedMonthlySavings, s.received - s.rejected - s.duplicates))} per optimization), realized ${money(s.realizedMonthlySavings)} (average ${money(average(s.realizedMonthlySavings, s.byStatus['completed'] ?? 0))} per completed one).`,
+    `Savings per month: estimated ${money(s.estimatedMonthlySavings)} (average ${money(average(s.estimatedMonthlySavings, s.received - s.rejected - s.duplicates))} per optimization), realized ${money(s.realizedMonthlySavings)} (average ${money(average(s.realizedMonthlySavings, s.realizedCount))} per completed one priced)${s.unpriced > 0 ? `, ${s.unpriced} completed unpriced (left out)` : ''}.`,
   ].join('\n');
 }
 

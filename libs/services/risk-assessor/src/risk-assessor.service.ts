@@ -10,6 +10,7 @@ import {
   type AssessRisk,
   type OptimizationState,
   type Policy,
+  type PriceBook,
   type ReceiveRecommendation,
   type RecommendationDuplicated,
   type RecommendationRejected,
@@ -23,6 +24,7 @@ import {
   LOGGER,
   OPTEX_METRICS,
   POLICY,
+  PRICE_BOOK,
   OptimizationProjection,
   appendOnce,
   handleCommand,
@@ -38,7 +40,8 @@ const RECORDED_BY = 'risk-assessor';
  * with the raw payload and every error, and goes to the dead-letter topic — it never stops the
  * others), opens the optimization (a known one is a duplicate: recorded for auditors, nothing
  * else changes) and assesses it: the scope guard first (policy `scope` and the account of the
- * cloud credentials; out of scope → `OptimizationOutOfScope`), then its risk with every factor recorded.
+ * cloud credentials; out of scope → `OptimizationOutOfScope`), then its risk with every factor recorded (a rightsize
+ * to a dearer type, by the price book, is the `costs-more` factor).
  */
 @Injectable()
 export class RiskAssessorService implements OnApplicationBootstrap {
@@ -46,6 +49,7 @@ export class RiskAssessorService implements OnApplicationBootstrap {
     @Inject(EVENT_STORE) private readonly store: EventStore,
     @Inject(POLICY) private readonly policy: Policy,
     @Inject(CLOUD_IDENTITY) private readonly identity: CloudIdentity,
+    @Inject(PRICE_BOOK) private readonly priceBook: PriceBook,
     @Inject(CLOCK) private readonly clock: Clock,
     @Inject(LOGGER) private readonly logger: Logger,
     @Inject(OPTEX_METRICS) private readonly metrics: OptexMetrics,
@@ -112,7 +116,7 @@ export class RiskAssessorService implements OnApplicationBootstrap {
 
   /** The assessment command, with the credentials' account as the cloud reports it (asked once, then kept by the adapter). */
   private async assessRisk(now: Date): Promise<AssessRisk> {
-    return { type: 'AssessRisk', data: { policy: this.policy, credentialsAccountId: await this.identity.credentialsAccountId() }, metadata: { now } };
+    return { type: 'AssessRisk', data: { policy: this.policy, credentialsAccountId: await this.identity.credentialsAccountId(), priceBook: this.priceBook }, metadata: { now } };
   }
 
   private async reject(message: IncomingRecommendation, raw: unknown, errors: readonly FieldError[], now: Date): Promise<void> {

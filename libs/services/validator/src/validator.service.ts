@@ -86,7 +86,7 @@ export class ValidatorService implements OnApplicationBootstrap {
       if (e.type === 'ValidationPassed') {
         this.metrics.validations.inc({ action: rec.action.type, result: 'passed' });
         this.metrics.realizedSavings.inc({ action: rec.action.type }, Math.max(0, e.data.actualMonthlySavings ?? 0));
-        this.logger.info({ optimizationId, actualMonthlySavings: e.data.actualMonthlySavings, accuracyPct: e.data.accuracyPct }, 'validation passed');
+        this.logger.info({ optimizationId, actualMonthlySavings: e.data.actualMonthlySavings, accuracyPct: e.data.accuracyPct, unpriced: e.data.unpriced }, 'validation passed');
       } else if (e.type === 'ValidationFailed') {
         this.metrics.validations.inc({ action: rec.action.type, result: 'failed' });
         this.logger.warn({ optimizationId, reasons: e.data.reasons }, 'validation failed; rolling back');
