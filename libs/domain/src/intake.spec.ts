@@ -1,4 +1,4 @@
-import { defaultIntakeLimits, intakeRecord, invalidUtf8Offset, scanJsonText, type IntakeOutcome } from './intake';
+import { IntakeInvariantError, accountForRecords, defaultIntakeLimits, intakeRecord, invalidUtf8Offset, scanJsonText, type IntakeOutcome } from './intake';
 
 const valid = {
   recommendationId: 'rec-1',
@@ -174,5 +174,27 @@ describe('invalidUtf8Offset', () => {
 
   it('does not count a sequence cut at the end of a truncated record', () => {
     expect(invalidUtf8Offset(new Uint8Array([0x61, 0xe2, 0x82]), true)).toBe(3);
+  });
+});
+
+describe('accountForRecords: every record ends exactly once', () => {
+  it('given one fate per record, counts them: received = processed + rejected + duplicates', () => {
+    expect(accountForRecords(4, [[0, 'processed'], [1, 'rejected'], [2, 'duplicate'], [3, 'processed']])).toEqual({ received: 4, processed: 2, rejected: 1, duplicates: 1 });
+  });
+
+  it('given a record without a fate (lost), throws naming it', () => {
+    expect(() => accountForRecords(3, [[0, 'processed'], [2, 'rejected']])).toThrow(new IntakeInvariantError('of 3 records received, 1 with no outcome (record 1): every record must end processed, rejected or duplicate'));
+  });
+
+  it('given a record with two fates, throws naming both', () => {
+    expect(() => accountForRecords(1, [[0, 'processed'], [0, 'rejected']])).toThrow(/1 with more than one \(record 0 \(processed, rejected\)\)/);
+  });
+
+  it('given a fate of a record that was not received, throws', () => {
+    expect(() => accountForRecords(1, [[0, 'processed'], [1, 'duplicate']])).toThrow(/outcomes of records that were not received \(index 1\)/);
+  });
+
+  it('given nothing received, accounts for nothing', () => {
+    expect(accountForRecords(0, [])).toEqual({ received: 0, processed: 0, rejected: 0, duplicates: 0 });
   });
 });

@@ -356,3 +356,60 @@ export function scanJsonText(text: string, limits: Pick<IntakeLimits, 'maxDepth'
     return j;
   }
 }
+
+// ── Accounting ──
+
+/** What became of one input record. */
+export type RecordFate = 'processed' | 'rejected' | 'duplicate';
+
+/** How the records of one input ended: `received = processed + rejected + duplicates`. */
+export interface RecordAccount {
+  readonly received: number;
+  readonly processed: number;
+  readonly rejected: number;
+  readonly duplicates: number;
+}
+
+/** A record ended as none or more than one of processed, rejected, duplicate: a bug, never a state to report. */
+export class IntakeInvariantError extends Error {
+  readonly code = 'INTAKE_INVARIANT';
+  constructor(message: string) {
+    super(message);
+    Object.setPrototypeOf(this, new.target.prototype);
+  }
+}
+
+/**
+ * Accounts for the records of one input (indexes `0 … received-1`) from what the log says became of each: every
+ * record must have exactly one fate. Throws {@link IntakeInvariantError} naming the records that have none, more
+ * than one, or do not exist; so `received = processed + rejected + duplicates` holds whenever it returns.
+ */
+export function accountForRecords(received: number, fates: Iterable<readonly [index: number, fate: RecordFate]>): RecordAccount {
+  const seen: (RecordFate[] | undefined)[] = new Array<RecordFate[] | undefined>(received);
+  const counts = { processed: 0, rejected: 0, duplicate: 0 };
+  const outside: number[] = [];
+  for (const [index, fate] of fates) {
+    if (!Number.isInteger(index) || index < 0 || index >= received) {
+      outside.push(index);
+      continue;
+    }
+    (seen[index] ??= []).push(fate);
+    counts[fate]++;
+  }
+  const lost: number[] = [];
+  const twice: string[] = [];
+  for (let i = 0; i < received; i++) {
+    const f = seen[i];
+    if (!f) lost.push(i);
+    else if (f.length > 1) twice.push(`${i} (${f.join(', ')})`);
+  }
+  const problems = [
+    ...(lost.length ? [`${lost.length} with no outcome (record ${listed(lost)})`] : []),
+    ...(twice.length ? [`${twice.length} with more than one (record ${listed(twice)})`] : []),
+    ...(outside.length ? [`${outside.length} outcomes of records that were not received (index ${listed(outside)})`] : []),
+  ];
+  if (problems.length) throw new IntakeInvariantError(`of ${received} records received, ${problems.join('; ')}: every record must end processed, rejected or duplicate`);
+  return { received, processed: counts.processed, rejected: counts.rejected, duplicates: counts.duplicate };
+}
+
+const listed = (items: readonly (string | number)[]): string => (items.length > 10 ? `${items.slice(0, 10).join(', ')} and ${items.length - 10} more` : items.join(', '));

@@ -38,7 +38,7 @@ const tags = () =>
   });
 
 // The catalogue's fields, told apart in the JSON Schema export (which lists the regions and the instance type shapes).
-const catalogFields = new Map<z.ZodType, 'region' | 'instanceType'>();
+const catalogFields = new Map<unknown, 'region' | 'instanceType'>();
 const catalogField = <T extends z.ZodType>(kind: 'region' | 'instanceType', schema: T): T => {
   catalogFields.set(schema, kind);
   return schema;
@@ -191,7 +191,7 @@ export function recommendationJsonSchema(): Record<string, unknown> {
     io: 'input',
     target: 'draft-2020-12',
     override: (ctx) => {
-      const catalog = catalogFields.get(ctx.zodSchema as z.ZodType);
+      const catalog = catalogFields.get(ctx.zodSchema);
       if (catalog === 'region') ctx.jsonSchema.enum = [...AWS_REGIONS];
       if (catalog === 'instanceType') ctx.jsonSchema.pattern = `^(${INSTANCE_FAMILIES.join('|')})\\.(${INSTANCE_SIZES.join('|')})$`;
       if (ctx.zodSchema !== recommendationSchema) return;

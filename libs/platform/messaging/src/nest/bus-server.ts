@@ -113,9 +113,11 @@ export class BusServer extends Server implements CustomTransportStrategy {
 
 function decodeRecommendation(delivery: Delivery): IncomingRecommendation {
   const index = delivery.headers[HEADERS.index];
+  const recordBytes = delivery.headers[HEADERS.recordBytes];
   return {
     kind: 'recommendation',
-    raw: delivery.value.toString('utf8'),
+    bytes: delivery.value,
+    ...(recordBytes !== undefined && /^\d+$/.test(recordBytes) ? { receivedBytes: Number(recordBytes) } : {}),
     deliveryId: delivery.headers[HEADERS.deliveryId] ?? `${delivery.topic}/${delivery.partition}/${delivery.offset}`,
     index: index !== undefined && /^\d+$/.test(index) ? Number(index) : undefined,
     dryRun: delivery.headers[HEADERS.dryRun] === 'true',
