@@ -64,15 +64,44 @@ export class InputFormatError extends Error {
 const isBlank = (b: number): boolean => b === 0x20 || b === 0x09 || b === 0x0a || b === 0x0d;
 const BOM = [0xef, 0xbb, 0xbf] as const;
 
+/**
+ * Where the records' bytes live: copied one after the other into 1 MiB slabs (a record is a view of its slab), so
+ * that many small records cost their bytes, not one buffer each.
+ */
+class Slabs {
+  private static readonly SIZE = 1024 * 1024;
+  private slab = Buffer.alloc(0);
+  private used = 0;
+
+  copy(parts: readonly Uint8Array[], length: number): Uint8Array {
+    if (length > Slabs.SIZE / 4) return Buffer.concat(parts, length);
+    if (this.used + length > this.slab.length) {
+      this.slab = Buffer.alloc(Slabs.SIZE);
+      this.used = 0;
+    }
+    const start = this.used;
+    for (const part of parts) {
+      const n = Math.min(part.length, start + length - this.used);
+      this.slab.set(part.subarray(0, n), this.used);
+      this.used += n;
+    }
+    return this.slab.subarray(start, this.used);
+  }
+}
+
 /** Bytes of one record being read: keeps at most `limit` of them, counts them all. */
 class RecordBuilder {
+  /** Views of the chunks being read (a chunk is not reused by its stream); copied into a slab by {@link take}. */
   private readonly parts: Uint8Array[] = [];
   private kept = 0;
   /** Bytes seen, and bytes up to the last non-blank one (trailing blanks are not part of the record). */
   private seen = 0;
   private end = 0;
 
-  constructor(private readonly limit: number) {}
+  constructor(
+    private readonly limit: number,
+    private readonly slabs: Slabs,
+  ) {}
 
   get empty(): boolean {
     return this.end === 0;
@@ -91,15 +120,14 @@ class RecordBuilder {
     const room = this.limit - this.kept;
     if (room > 0) {
       const part = chunk.subarray(from, Math.min(to, from + room));
-      this.parts.push(Uint8Array.from(part));
+      this.parts.push(part);
       this.kept += part.length;
     }
     this.seen += to - from;
   }
 
   take(): InputRecord {
-    const all = this.parts.length === 1 ? this.parts[0]! : Buffer.concat(this.parts);
-    const record = { bytes: all.subarray(0, Math.min(all.length, this.end)), size: this.end };
+    const record = { bytes: this.slabs.copy(this.parts, Math.min(this.kept, this.end)), size: this.end };
     this.parts.length = 0;
     this.kept = 0;
     this.seen = 0;
@@ -129,10 +157,11 @@ export class RecordSplitter {
   private inString = false;
   private escaped = false;
 
-  constructor(private readonly limits: Pick<IntakeLimits, 'maxRecordBytes'>) {
-    this.current = new RecordBuilder(limits.maxRecordBytes);
+  constructor(limits: Pick<IntakeLimits, 'maxRecordBytes'>) {
+    this.current = new RecordBuilder(limits.maxRecordBytes, new Slabs());
   }
 
+  /** Feeds the next chunk; its bytes must not change afterwards (a record being read refers to them until it ends). */
   push(chunk: Uint8Array): void {
     let i = 0;
     if (!this.started) i = this.skipBom(chunk);

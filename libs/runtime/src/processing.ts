@@ -79,7 +79,7 @@ export function recommendationMessages(input: InputRecords, dryRun: boolean, lim
   return input.records.map((record, index) => ({
     topic: TOPICS.recommendations,
     key: recordKey(record, index, limits),
-    value: Buffer.isBuffer(record.bytes) ? record.bytes : Buffer.from(record.bytes),
+    value: Buffer.from(record.bytes.buffer, record.bytes.byteOffset, record.bytes.length),
     headers: {
       [HEADERS.deliveryId]: `${input.deliveryPrefix}:${index}`,
       [HEADERS.index]: String(index),

@@ -111,7 +111,12 @@ export class BusServer extends Server implements CustomTransportStrategy {
   }
 }
 
-function decodeRecommendation(delivery: Delivery): IncomingRecommendation {
+/**
+ * What the risk-assessor's handler receives for a delivery on `optex.recommendations.v1`: the bytes unchanged, the
+ * delivery id (the `x-optex-delivery-id` header, else `topic/partition/offset`), index, dry-run flag and, for a
+ * record the sender cut to a prefix, its full size (`x-optex-record-bytes`).
+ */
+export function decodeRecommendation(delivery: Delivery): IncomingRecommendation {
   const index = delivery.headers[HEADERS.index];
   const recordBytes = delivery.headers[HEADERS.recordBytes];
   return {
