@@ -4,6 +4,7 @@ import { once } from 'node:events';
 import { optimizationDecider, optimizationIdFor, optimizationStream, type Recommendation } from '@optex/domain';
 import { SqliteEventStore } from '@optex/event-store';
 import { handleCommand } from '@optex/engine';
+import { gp3Recommendation } from '@optex/testing';
 import { ensureBuilt, json, optex, tempDir, ROOT } from './support/cli';
 
 // Issue 7, findings 1, 2, 3 and 6, through the built CLI: every record ends processed, rejected or duplicate,
@@ -19,17 +20,7 @@ interface Report {
 
 const FLEET = 'test/fixtures/fleet.json';
 const PEAK_RSS = join(ROOT, 'scripts/support/report-peak-rss.cjs');
-const good = (recommendationId: string, extra: Record<string, unknown> = {}) => ({
-  recommendationId,
-  source: 'e2e-intake',
-  accountId: '123456789012',
-  region: 'us-east-1',
-  resource: { type: 'ec2:volume', id: 'vol-0e2e000000000002' },
-  action: { type: 'modify-volume', targetVolumeType: 'gp3' },
-  estimatedMonthlySavings: 2,
-  currency: 'USD',
-  ...extra,
-});
+const good = (recommendationId: string, extra: Record<string, unknown> = {}) => gp3Recommendation({ recommendationId, source: 'e2e-intake', volumeId: 'vol-0e2e000000000002' }, extra);
 const deep = (depth: number) => `${'{"a":'.repeat(depth)}1${'}'.repeat(depth)}`;
 const common = ['--store', 'memory:', '--cloud', `simulated:${FLEET}`, '--dry-run'];
 

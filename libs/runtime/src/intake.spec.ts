@@ -4,23 +4,14 @@ import { SqliteEventStore } from '@optex/event-store';
 import { InMemoryBus } from '@optex/messaging';
 import { SimulatedFleet } from '@optex/cloud';
 import { OptexMetrics } from '@optex/engine';
+import { gp3Recommendation } from '@optex/testing';
 import { RecordSplitter, inputRecord, type InputRecords } from './input';
 import { processUntilQuiescent, report } from './processing';
 
 jest.setTimeout(60_000);
 
 const ACCOUNT = '123456789012';
-const gp3 = (recommendationId: string, extra: Record<string, unknown> = {}) => ({
-  recommendationId,
-  source: 'spec',
-  accountId: ACCOUNT,
-  region: 'us-east-1',
-  resource: { type: 'ec2:volume', id: 'vol-1' },
-  action: { type: 'modify-volume', targetVolumeType: 'gp3' },
-  estimatedMonthlySavings: 2,
-  currency: 'USD',
-  ...extra,
-});
+const gp3 = (recommendationId: string, extra: Record<string, unknown> = {}) => gp3Recommendation({ recommendationId, source: 'spec', volumeId: 'vol-1' }, extra);
 const rightsize = (recommendationId: string, extra: Record<string, unknown> = {}, action: Record<string, unknown> = {}) =>
   gp3(recommendationId, { resource: { type: 'ec2:instance', id: 'i-1' }, action: { type: 'rightsize', currentInstanceType: 'm5.xlarge', targetInstanceType: 'm5.large', ...action }, ...extra });
 const fleet = { volumes: [{ id: 'vol-1', accountId: ACCOUNT, region: 'us-east-1', volumeType: 'gp2', sizeGiB: 100, state: 'available' }] };

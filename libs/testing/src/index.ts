@@ -4,3 +4,4 @@ export { startKafka, ensureKafkaJars, kafkaToolingProblem, isProcessAlive, repoR
 export { startMoto, shouldRunMotoTests, motoServerPath, type MotoServer, type StartMotoOptions } from './infra/moto';
 export { startCountingProxy, type CountingProxy, type CountedRequest } from './infra/counting-proxy';
 export { MotoRulesGateway, type MotoRulesGatewayOptions } from './ec2/moto-rules-gateway';
+export { gp3Recommendation } from './fixtures/recommendations';
