@@ -21,8 +21,7 @@ import { join } from 'node:path';
 import { SqliteEventStore } from '@optex/event-store';
 import { SimulatedFleet } from '@optex/cloud';
 import { silentLogger, type Ec2Gateway, type MetricsSource } from '@optex/ports';
-import { openAdapters, processUntilQuiescent } from '@optex/runtime';
-import { readInput } from '../apps/optex/src/cli/input';
+import { intakeLimitsFromEnv, openAdapters, processUntilQuiescent, readInput } from '@optex/runtime';
 import { appendWorkload } from './support/store-workload';
 
 /** A bad command line (exit code 2). */
@@ -159,7 +158,7 @@ function writeInputs(dir: string, size: number, withVolumes: boolean): { recomme
 
 async function childEngine(size: number, mode: Mode, maxParallel: number, fleetKind: FleetKind, dir: string): Promise<EngineFigures> {
   const { fleet, recommendations } = writeInputs(dir, size, fleetKind === 'file');
-  const input = await readInput(recommendations);
+  const input = await readInput(recommendations, intakeLimitsFromEnv());
   const opened = await openAdapters({ store: `sqlite:${join(dir, 'events.db')}`, bus: 'memory', cloud: `simulated:${fleet}` }, silentLogger, { maxParallel });
   const sharded = fleetKind === 'sharded' ? shardedFleet() : undefined;
   const adapters = sharded ? { ...opened, ec2: sharded, metricsSource: sharded } : opened;

@@ -18,10 +18,10 @@ export interface CliResult {
   readonly stderr: string;
 }
 
-/** Runs `optex ARGS` as a separate process, from the repository root. */
-export function optex(args: readonly string[], options: { input?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<CliResult> {
+/** Runs `optex ARGS` as a separate process, from the repository root (`nodeArgs` go to node before the script, e.g. a `--require`). */
+export function optex(args: readonly string[], options: { input?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number; nodeArgs?: readonly string[] } = {}): Promise<CliResult> {
   return new Promise((resolvePromise, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { cwd: ROOT, env: { ...process.env, OPTEX_LOG_LEVEL: 'warn', ...options.env } });
+    const child = spawn(process.execPath, [...(options.nodeArgs ?? []), CLI, ...args], { cwd: ROOT, env: { ...process.env, OPTEX_LOG_LEVEL: 'warn', ...options.env } });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));

@@ -3,7 +3,6 @@ import {
   addressReleaseViolation,
   gp2Iops,
   instanceTypeChangeViolation,
-  isKnownInstanceType,
   notFoundViolation,
   reservedInstancesListingViolation,
   reservedInstancesPurchaseViolation,
@@ -70,12 +69,6 @@ describe('EC2 rules: instances', () => {
     expect(code(instanceTypeChangeViolation({ id: 'i-1', state: 'stopped' }, 'm5.huge'))).toBe('InvalidInstanceAttributeValue');
     expect(code(instanceTypeChangeViolation({ id: 'i-1', state: 'stopped' }, 'x9.large'))).toBe('InvalidInstanceAttributeValue');
     expect(instanceTypeChangeViolation({ id: 'i-1', state: 'stopped' }, 'x9.large', { knownTypes: new Set(['x9.large']) })).toBeUndefined();
-  });
-  it('knows priced types and known families with valid sizes only', () => {
-    expect(isKnownInstanceType('t3.micro')).toBe(true);
-    expect(isKnownInstanceType('m6i.24xlarge')).toBe(true);
-    expect(isKnownInstanceType('m5.0xlarge')).toBe(false);
-    expect(isKnownInstanceType('m5.large.x')).toBe(false);
   });
 });
 

@@ -1,4 +1,4 @@
-import { defaultPriceBook } from './pricing';
+import { isKnownInstanceType } from './aws-catalog';
 
 // The rules EC2 enforces on the calls optex makes, each a pure function of the resource as described, the request
 // and the time, answering `undefined` (EC2 would accept) or the refusal EC2 answers with: its own error code and a
@@ -124,23 +124,6 @@ export function instanceTypeChangeViolation(
     return { code: 'InvalidInstanceAttributeValue', message: `Value (${instanceType}) for parameter instanceType is invalid. Unknown instance type.` };
   }
   return undefined;
-}
-
-/** Instance families recognised beyond the priced types. */
-const KNOWN_FAMILIES: ReadonlySet<string> = new Set([
-  't2', 't3', 't3a', 't4g',
-  'm4', 'm5', 'm5a', 'm5n', 'm5d', 'm6a', 'm6g', 'm6i', 'm7a', 'm7g', 'm7i',
-  'c4', 'c5', 'c5a', 'c5n', 'c5d', 'c6a', 'c6g', 'c6i', 'c7a', 'c7g', 'c7i',
-  'r4', 'r5', 'r5a', 'r5n', 'r5d', 'r6a', 'r6g', 'r6i', 'r7a', 'r7g', 'r7i',
-  'x1e', 'x2idn', 'z1d', 'i3', 'i3en', 'i4i', 'd3', 'p3', 'p4d', 'g4dn', 'g5', 'inf1',
-]);
-const SIZE = /^(nano|micro|small|medium|large|xlarge|[1-9][0-9]*xlarge|metal)$/;
-
-/** Whether EC2 knows `instanceType`: a priced type, or a known family (m5, c7g, …) with a valid size. */
-export function isKnownInstanceType(instanceType: string): boolean {
-  if (defaultPriceBook.vcpus[instanceType] !== undefined) return true;
-  const [family, size, ...rest] = instanceType.split('.');
-  return rest.length === 0 && family !== undefined && size !== undefined && KNOWN_FAMILIES.has(family) && SIZE.test(size);
 }
 
 // ── Volumes ──

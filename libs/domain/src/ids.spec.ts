@@ -13,6 +13,16 @@ describe('ids', () => {
     expect(id).toBe(v5('compute-optimizer/rec-1', OPTEX_NAMESPACE));
   });
 
+  it('keeps the ids of non-ASCII names as uuid computes them from the string (ids stored before stay valid)', () => {
+    expect(optimizationIdFor('analyzer-é', 'rec-日本-😀')).toBe(v5('analyzer-é/rec-日本-😀', OPTEX_NAMESPACE));
+  });
+
+  it('derives an id from a name with a lone surrogate instead of throwing (uuid alone throws URIError)', () => {
+    expect(() => v5('s/\ud800', OPTEX_NAMESPACE)).toThrow(URIError);
+    expect(version(optimizationIdFor('s', '\ud800'))).toBe(5);
+    expect(version(eventIdFor('s', 'delivery-\udc00', 0))).toBe(5);
+  });
+
   it('maps a duplicate recommendation to the same id and another source to another id', () => {
     expect(optimizationIdFor('custodian', 'r-9')).toBe(optimizationIdFor('custodian', 'r-9'));
     expect(optimizationIdFor('custodian', 'r-9')).not.toBe(optimizationIdFor('compute-optimizer', 'r-9'));

@@ -3,12 +3,19 @@ import { v5 as uuidv5 } from 'uuid';
 /** The fixed UUID namespace of every id optex derives (UUIDv5). Never change it: ids in stored streams depend on it. */
 export const OPTEX_NAMESPACE = '0b6f3a1e-5c7d-4e8a-9f21-6d3c8b7a4e50';
 
+const utf8 = new TextEncoder();
+
+// uuid hashes a string argument through `unescape(encodeURIComponent(…))`, which throws `URIError` on a lone
+// surrogate; the UTF-8 bytes are the same for every well-formed string, and encoding never throws (a lone
+// surrogate becomes U+FFFD). So ids are unchanged, and deriving one cannot fail.
+const uuidOf = (name: string): string => uuidv5(utf8.encode(name), OPTEX_NAMESPACE);
+
 /**
  * The optimization id of a recommendation: `uuidv5("<source>/<recommendationId>", OPTEX_NAMESPACE)`.
  * A duplicate recommendation maps to the same id, hence the same stream.
  */
 export function optimizationIdFor(source: string, recommendationId: string): string {
-  return uuidv5(`${source}/${recommendationId}`, OPTEX_NAMESPACE);
+  return uuidOf(`${source}/${recommendationId}`);
 }
 
 /**
@@ -17,7 +24,7 @@ export function optimizationIdFor(source: string, recommendationId: string): str
  * same ids, so the store appends nothing new.
  */
 export function eventIdFor(streamOrId: string, causationKey: string, index: number): string {
-  return uuidv5(`${streamOrId}/${causationKey}/${index}`, OPTEX_NAMESPACE);
+  return uuidOf(`${streamOrId}/${causationKey}/${index}`);
 }
 
 /**
@@ -26,5 +33,5 @@ export function eventIdFor(streamOrId: string, causationKey: string, index: numb
  * instead of being made twice. Deterministic: the same step of the same optimization always has the same token.
  */
 export function clientTokenFor(optimizationId: string, phase: 'execution' | 'rollback', index: number): string {
-  return uuidv5(`${optimizationId}/${phase}/${index}`, OPTEX_NAMESPACE);
+  return uuidOf(`${optimizationId}/${phase}/${index}`);
 }

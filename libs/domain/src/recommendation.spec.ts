@@ -67,6 +67,31 @@ describe('parseRecommendation', () => {
     expect(parseRecommendation({ ...valid, region }).ok).toBe(true);
   });
 
+  it.each(['xx-yy-1', 'us-east-9'])('rejects region %j, which fits the pattern but is not an AWS region', (region) => {
+    expect(errorsOf({ ...valid, region })).toEqual([{ path: 'region', message: `region must be a known AWS region (e.g. us-east-1, eu-west-1; the list ships with the price book), got "${region}"` }]);
+  });
+
+  it.each(['m5.huge', 'zz1.large', 'm5.large.x'])('rejects instance type %j, naming the field', (type) => {
+    expect(errorAt({ ...valid, action: { ...valid.action, currentInstanceType: type } }, 'action.currentInstanceType')?.message).toBe(
+      `action.currentInstanceType must be a known EC2 instance type (family.size, e.g. m5.large), got "${type}"`,
+    );
+  });
+
+  it.each([
+    ['recommendationId', { ...valid, recommendationId: ' ' }],
+    ['source', { ...valid, source: '\u00a0 ' }],
+    ['resource.id', { ...valid, resource: { ...valid.resource, id: '   ' } }],
+  ])('rejects a whitespace-only %s', (path, record) => {
+    expect(errorsOf(record)).toEqual([{ path, message: `${path} must not be blank (only whitespace)` }]);
+  });
+
+  it('rejects control characters and lone surrogates in a tag key, naming the tag', () => {
+    expect(errorsOf({ ...valid, resource: { ...valid.resource, tags: { 'a\u001b': 'x', b: '\ud800' } } })).toEqual([
+      { path: 'resource.tags.a\u001b', message: 'resource.tags.a\u001b key must not contain control characters: \\x1b at position 1' },
+      { path: 'resource.tags.b', message: 'resource.tags.b must be well-formed Unicode: a lone surrogate (\\ud800) at position 0' },
+    ]);
+  });
+
   it.each(['US-EAST-1', 'useast1', 'us-east', ''])('rejects region %j', (region) => {
     expect(errorAt({ ...valid, region }, 'region')?.message).toMatch(/^region must be an AWS region like us-east-1/);
   });
@@ -190,5 +215,11 @@ describe('recommendationJsonSchema', () => {
 
   it('rejects an action that does not fit the resource type', () => {
     expect(validateJson({ ...valid, resource: { type: 'ec2:volume', id: 'v' } })).toBe(false);
+  });
+
+  it('lists the catalogue: a region or an instance type that only fits the pattern is rejected, as parseRecommendation does', () => {
+    expect(validateJson({ ...valid, region: 'xx-yy-1' })).toBe(false);
+    expect(validateJson({ ...valid, action: { ...valid.action, targetInstanceType: 'm5.huge' } })).toBe(false);
+    expect(validateJson({ ...valid, region: 'ap-southeast-2', action: { ...valid.action, targetInstanceType: 'c7g.16xlarge' } })).toBe(true);
   });
 });

@@ -1,11 +1,57 @@
 import { z } from 'zod';
 import { ACTION_TYPES, RISK_LEVELS } from './types';
 import type { ActionType, FieldError, Recommendation, ResourceType } from './types';
-import { fieldErrorsOf } from './field-errors';
+import { describeValue, fieldErrorsOf } from './field-errors';
+import { AWS_REGIONS, INSTANCE_FAMILIES, INSTANCE_SIZES, isKnownInstanceType, isKnownRegion } from './aws-catalog';
+import { controlCharacterIn, loneSurrogateIn } from './text';
 
 // ── Building blocks ──
 
-const nonEmpty = () => z.string().min(1, { error: 'must not be empty' });
+const nonEmpty = () => z.string().min(1, { error: 'must not be empty', abort: true });
+
+/** Problems of a text field that would be printed or hashed: a lone surrogate, a control character. */
+function textProblem(value: string): string | undefined {
+  const lone = loneSurrogateIn(value);
+  if (lone) return `must be well-formed Unicode: a lone surrogate (${lone.escaped}) at position ${lone.index}`;
+  const control = controlCharacterIn(value);
+  if (control) return `must not contain control characters: ${control.escaped} at position ${control.index}`;
+  return undefined;
+}
+
+/** An identifier (recommendationId, source, resource.id, offeringId): not empty, not blank, no control characters, well-formed. */
+const identifier = () =>
+  nonEmpty().superRefine((value, ctx) => {
+    if (value.length > 0 && value.trim().length === 0) ctx.addIssue({ code: 'custom', message: 'must not be blank (only whitespace)', input: value });
+    const problem = textProblem(value);
+    if (problem) ctx.addIssue({ code: 'custom', message: problem, input: value });
+  });
+
+/** Resource tags: keys and values without control characters and well-formed (each key named in the error). */
+const tags = () =>
+  z.record(z.string(), z.string()).superRefine((record, ctx) => {
+    for (const [key, value] of Object.entries(record)) {
+      const keyProblem = textProblem(key);
+      if (keyProblem) ctx.addIssue({ code: 'custom', path: [key], message: `key ${keyProblem}`, input: key });
+      const valueProblem = textProblem(value);
+      if (valueProblem) ctx.addIssue({ code: 'custom', path: [key], message: valueProblem, input: value });
+    }
+  });
+
+// The catalogue's fields, told apart in the JSON Schema export (which lists the regions and the instance type shapes).
+const catalogFields = new Map<unknown, 'region' | 'instanceType'>();
+const catalogField = <T extends z.ZodType>(kind: 'region' | 'instanceType', schema: T): T => {
+  catalogFields.set(schema, kind);
+  return schema;
+};
+
+/** An EC2 instance type of {@link isKnownInstanceType} (`m5.huge` fits the pattern but is not one). */
+const instanceType = (description: string) =>
+  catalogField(
+    'instanceType',
+    nonEmpty()
+      .refine(isKnownInstanceType, { error: (issue) => `must be a known EC2 instance type (family.size, e.g. m5.large), got ${describeValue(issue.input)}` })
+      .describe(description),
+  );
 const positiveInt = () => z.number().int({ error: 'must be a whole number' }).positive({ error: 'must be greater than 0' });
 
 /** Which resource type each action applies to. */
@@ -19,13 +65,15 @@ export const RESOURCE_TYPE_OF_ACTION: Readonly<Record<ActionType, ResourceType>>
   'purchase-reserved-instances': 'ec2:reserved-instances',
 };
 
+const AWS_REGION_EXAMPLES = 'e.g. us-east-1, eu-west-1; the list ships with the price book';
+
 const RESOURCE_TYPES = ['ec2:instance', 'ec2:volume', 'ec2:elastic-ip', 'ec2:snapshot', 'ec2:reserved-instances'] as const satisfies readonly ResourceType[];
 
 const rightsizeAction = z
   .strictObject({
     type: z.literal('rightsize'),
-    currentInstanceType: nonEmpty().describe('Instance type the resource has now, e.g. m5.xlarge.'),
-    targetInstanceType: nonEmpty().describe('Instance type to move to; must differ from currentInstanceType.'),
+    currentInstanceType: instanceType('Instance type the resource has now, e.g. m5.xlarge.'),
+    targetInstanceType: instanceType('Instance type to move to; must differ from currentInstanceType.'),
   })
   .refine((a) => a.targetInstanceType !== a.currentInstanceType, {
     path: ['targetInstanceType'],
@@ -49,7 +97,7 @@ const actionSchema = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('release-address') }),
   z.strictObject({
     type: z.literal('purchase-reserved-instances'),
-    offeringId: nonEmpty(),
+    offeringId: identifier(),
     instanceCount: positiveInt(),
     limitPrice: z.number().positive({ error: 'must be greater than 0' }).optional().describe('Maximum total upfront price (USD) for the purchase.'),
   }),
@@ -62,14 +110,21 @@ const actionSchema = z.discriminatedUnion('type', [
  */
 export const recommendationSchema = z
   .strictObject({
-    recommendationId: nonEmpty().describe('Id of the recommendation at its source; (source, recommendationId) identifies it.'),
-    source: nonEmpty().describe('The analyzer that produced it, e.g. compute-optimizer.'),
+    recommendationId: identifier().describe('Id of the recommendation at its source; (source, recommendationId) identifies it.'),
+    source: identifier().describe('The analyzer that produced it, e.g. compute-optimizer.'),
     accountId: z.string().regex(/^\d{12}$/, { error: 'must be exactly 12 digits' }),
-    region: z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d+$/, { error: 'must be an AWS region like us-east-1' }),
+    region: catalogField(
+      'region',
+      z
+        .string()
+        .regex(/^[a-z]{2}(-[a-z]+)+-\d+$/, { error: 'must be an AWS region like us-east-1', abort: true })
+        .refine(isKnownRegion, { error: (issue) => `must be a known AWS region (${AWS_REGION_EXAMPLES}), got ${describeValue(issue.input)}` })
+        .describe('An AWS region of the list shipped with the price book (libs/domain/src/aws-catalog.ts).'),
+    ),
     resource: z.strictObject({
       type: z.enum(RESOURCE_TYPES),
-      id: nonEmpty().describe('Instance, volume or snapshot id; allocation id for addresses; offering id for reserved instances.'),
-      tags: z.record(z.string(), z.string()).optional(),
+      id: identifier().describe('Instance, volume or snapshot id; allocation id for addresses; offering id for reserved instances.'),
+      tags: tags().optional(),
       monthlyCost: z.number().min(0, { error: 'must be at least 0' }).optional().describe('What the resource costs per month now (USD).'),
     }),
     action: actionSchema,
@@ -136,6 +191,9 @@ export function recommendationJsonSchema(): Record<string, unknown> {
     io: 'input',
     target: 'draft-2020-12',
     override: (ctx) => {
+      const catalog = catalogFields.get(ctx.zodSchema);
+      if (catalog === 'region') ctx.jsonSchema.enum = [...AWS_REGIONS];
+      if (catalog === 'instanceType') ctx.jsonSchema.pattern = `^(${INSTANCE_FAMILIES.join('|')})\\.(${INSTANCE_SIZES.join('|')})$`;
       if (ctx.zodSchema !== recommendationSchema) return;
       ctx.jsonSchema.allOf = ACTION_TYPES.map((action) => ({
         if: { properties: { action: { properties: { type: { const: action } }, required: ['type'] } }, required: ['action'] },

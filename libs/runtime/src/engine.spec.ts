@@ -6,6 +6,7 @@ import { SimulatedFleet } from '@optex/cloud';
 import { OptexMetrics, type EngineOptions } from '@optex/engine';
 import { recordApproval } from '@optex/approval';
 import { processUntilQuiescent, type RunReport } from './processing';
+import { inputRecord } from './input';
 import { startEngine } from './engine-app';
 
 jest.setTimeout(60_000);
@@ -70,7 +71,7 @@ async function harness(fleetFile: unknown, options: { policy?: Policy; engine?: 
         { store, bus, ec2: fleet, metricsSource: fleet, identity: fleet, priceBook: defaultPriceBook, policy: options.policy ?? defaultPolicy, clock, logger: silentLogger, metrics: new OptexMetrics(), options: { stepBackoffMs: 1, ...options.engine } },
         {
           dryRun: opts.dryRun ?? false,
-          ...(records ? { input: { records: records.map((r) => JSON.stringify(r)), deliveryPrefix: opts.deliveryPrefix ?? `spec-${counter++}`, name: 'spec' } } : {}),
+          ...(records ? { input: { records: records.map((r) => inputRecord(JSON.stringify(r))), deliveryPrefix: opts.deliveryPrefix ?? `spec-${counter++}`, name: 'spec' } } : {}),
         },
       );
     } finally {

@@ -3,6 +3,7 @@ export * from './engine-app';
 export * from './service-process';
 export * from './health.controller';
 export * from './processing';
+export * from './input';
 export * from './delayed-gateway';
 export * from './crash-points';
 export * from './quiescence';

@@ -1,29 +1,25 @@
 import {
   DUPLICATES_STREAM,
   REJECTED_STREAM,
+  accountForRecords,
+  defaultIntakeLimits,
+  intakeRecord,
   parseStoredEvent,
   summarize,
   viewOf,
-  optimizationIdFor,
+  type IntakeLimits,
   type OptimizationView,
+  type RecordAccount,
   type RecommendationDuplicated,
   type RecommendationRejected,
   type Summary,
   type FieldError,
 } from '@optex/domain';
 import { HEADERS, TOPICS, type BusMessage, type EventStore } from '@optex/ports';
-import { OptimizationProjection, type EngineAdapters } from '@optex/engine';
+import { OptimizationProjection, resourceKeyOf, type EngineAdapters } from '@optex/engine';
+import type { InputRecord, InputRecords } from './input';
 import { ALL_SERVICES, startEngine, type EngineHandle } from './engine-app';
 import { QuiescenceTracker, isQuiescent } from './quiescence';
-
-/** Recommendations read from one input (a file, stdin). */
-export interface InputRecords {
-  /** Each record as raw text, in input order (may be invalid JSON: it is then rejected, not fatal). */
-  readonly records: readonly string[];
-  /** Stable per input content: the prefix of every record's delivery id. */
-  readonly deliveryPrefix: string;
-  readonly name: string;
-}
 
 export interface RejectedRow {
   readonly index: number | null;
@@ -64,7 +60,7 @@ export async function processUntilQuiescent(adapters: EngineAdapters, options: P
     if (engine.scheduler) tracker.countOver(engine.scheduler.readModel);
     else throw new Error('processUntilQuiescent needs the scheduler in this process');
     if (options.input) {
-      await adapters.bus.publish(recommendationMessages(options.input, options.dryRun));
+      await adapters.bus.publish(recommendationMessages(options.input, options.dryRun, adapters.options?.intakeLimits));
     }
     await untilQuiescent(engine, tracker, options);
     const waitingUntil = engine.scheduler?.waitingUntil();
@@ -76,26 +72,27 @@ export async function processUntilQuiescent(adapters: EngineAdapters, options: P
 
 /**
  * The input topic's messages for an input: keyed per resource, each with its delivery id
- * (`<input hash>:<index>`, so re-submitting the same content is a redelivery), index and dry-run flag.
+ * (`<input hash>:<index>`, so re-submitting the same content is a redelivery), index and dry-run flag; the bytes
+ * go unchanged (the risk-assessor's intake checks them), with the full size of a record cut to a prefix.
  */
-export function recommendationMessages(input: InputRecords, dryRun: boolean): BusMessage[] {
-  return input.records.map((raw, index) => ({
+export function recommendationMessages(input: InputRecords, dryRun: boolean, limits: IntakeLimits = defaultIntakeLimits): BusMessage[] {
+  return input.records.map((record, index) => ({
     topic: TOPICS.recommendations,
-    key: recordKey(raw, index),
-    value: Buffer.from(raw),
-    headers: { [HEADERS.deliveryId]: `${input.deliveryPrefix}:${index}`, [HEADERS.index]: String(index), [HEADERS.dryRun]: String(dryRun) },
+    key: recordKey(record, index, limits),
+    value: Buffer.from(record.bytes.buffer, record.bytes.byteOffset, record.bytes.length),
+    headers: {
+      [HEADERS.deliveryId]: `${input.deliveryPrefix}:${index}`,
+      [HEADERS.index]: String(index),
+      [HEADERS.dryRun]: String(dryRun),
+      ...(record.size > record.bytes.length ? { [HEADERS.recordBytes]: String(record.size) } : {}),
+    },
   }));
 }
 
-/** Per-resource key of a raw record when it has one (ordering), else its index. */
-export function recordKey(raw: string, index: number): string {
-  try {
-    const r = JSON.parse(raw) as { accountId?: unknown; region?: unknown; resource?: { id?: unknown } };
-    if (typeof r.accountId === 'string' && typeof r.region === 'string' && typeof r.resource?.id === 'string') return `${r.accountId}/${r.region}/${r.resource.id}`;
-  } catch {
-    // an unparseable record is keyed by its position; it will be rejected
-  }
-  return `record-${index}`;
+/** Per-resource key of a record that passes the intake (ordering), else its index (it will be rejected). */
+export function recordKey(record: InputRecord, index: number, limits: IntakeLimits = defaultIntakeLimits): string {
+  const outcome = intakeRecord(record.bytes, limits, record.size);
+  return outcome.ok ? resourceKeyOf(outcome.recommendation) : `record-${index}`;
 }
 
 /**
@@ -138,42 +135,41 @@ async function untilQuiescent(engine: EngineHandle, tracker: QuiescenceTracker, 
 }
 
 /**
- * The report of a run (`input` given: that input's optimizations) or of the whole store. `projection`
- * is a read model already up to date with the store (else it is rebuilt from the log).
+ * The report of a run (`input` given: that input's optimizations and the rejections and duplicates of its records)
+ * or of the whole store. `projection` is a read model already up to date with the store (else it is rebuilt from
+ * the log). For an input, what became of each record is read from the log (an optimization received with its
+ * delivery id, a rejection, a duplicate) and {@link accountForRecords} checks that each ended exactly once: a
+ * record that did not is an {@link IntakeInvariantError}, never a silently smaller report.
  */
 export async function report(store: EventStore, input?: InputRecords, projection?: OptimizationProjection): Promise<RunReport> {
   projection ??= await OptimizationProjection.load(store);
-  const inRun = (deliveryId: string) => !input || deliveryId.startsWith(`${input.deliveryPrefix}:`);
+  const prefix = input ? `${input.deliveryPrefix}:` : undefined;
+  const inRun = (deliveryId: string) => prefix === undefined || deliveryId.startsWith(prefix);
   const rejectedEvents = (await store.readStream(REJECTED_STREAM)).map((e) => (parseStoredEvent(e) as RecommendationRejected).data).filter((d) => inRun(d.deliveryId));
   const duplicates = (await store.readStream(DUPLICATES_STREAM)).map((e) => (parseStoredEvent(e) as RecommendationDuplicated).data).filter((d) => inRun(d.deliveryId));
   let states = projection.all();
-  if (input) {
-    const ids = new Set<string>();
-    for (const raw of input.records) {
-      const id = idOf(raw);
-      if (id) ids.add(id);
-    }
+  let account: RecordAccount | undefined;
+  if (input && prefix !== undefined) {
+    const received = states.filter((s) => s.deliveryId.startsWith(prefix));
+    const indexOf = (deliveryId: string) => Number(deliveryId.slice(prefix.length));
+    account = accountForRecords(input.records.length, [
+      ...received.map((s) => [indexOf(s.deliveryId), 'processed'] as const),
+      ...rejectedEvents.map((r) => [indexOf(r.deliveryId), 'rejected'] as const),
+      ...duplicates.map((d) => [indexOf(d.deliveryId), 'duplicate'] as const),
+    ]);
+    const ids = new Set([...received.map((s) => s.optimizationId), ...duplicates.map((d) => d.optimizationId)]);
     const known = projection;
     states = [...ids].map((id) => known.get(id)).filter((s) => s !== undefined);
   }
   const optimizations = states.map(viewOf);
   const summary = summarize(optimizations, { rejected: rejectedEvents.length, duplicates: duplicates.length });
   return {
-    summary: input ? { ...summary, received: input.records.length } : summary,
+    summary: account ? { ...summary, received: account.received } : summary,
     optimizations,
     rejected: rejectedEvents
       .map((r) => ({ index: r.index ?? null, recommendationId: r.recommendationId ?? null, errors: r.errors.map(formatError) }))
       .sort((a, b) => (a.index ?? 0) - (b.index ?? 0)),
   };
-}
-
-function idOf(raw: string): string | undefined {
-  try {
-    const r = JSON.parse(raw) as { source?: unknown; recommendationId?: unknown };
-    return typeof r.source === 'string' && typeof r.recommendationId === 'string' ? optimizationIdFor(r.source, r.recommendationId) : undefined;
-  } catch {
-    return undefined;
-  }
 }
 
 const formatError = (e: FieldError): string => `${e.path}: ${e.message}`;

@@ -8,6 +8,7 @@ import { SimulatedFleet } from '@optex/cloud';
 import { OptexMetrics } from '@optex/engine';
 import { recordApproval } from '@optex/approval';
 import { processUntilQuiescent, type RunReport } from './processing';
+import { inputRecord } from './input';
 
 // The realized savings of the examples and of a fixture, against a hand computation from the price book
 // (libs/domain/src/price-book: us-east-1 = the design's figures; eu-west-1 is not in the book).
@@ -32,7 +33,7 @@ async function runAll(fleetFile: unknown, records: readonly unknown[], policy: P
     try {
       return await processUntilQuiescent(
         { store, bus, ec2: fleet, metricsSource: fleet, identity: fleet, priceBook: defaultPriceBook, policy, clock: { now: () => new Date() }, logger: silentLogger, metrics: new OptexMetrics(), options: { stepBackoffMs: 1 } },
-        { dryRun: false, ...(input ? { input: { records: input.map((r) => JSON.stringify(r)), deliveryPrefix: 'spec', name: 'spec' } } : {}) },
+        { dryRun: false, ...(input ? { input: { records: input.map((r) => inputRecord(JSON.stringify(r))), deliveryPrefix: 'spec', name: 'spec' } } : {}) },
       );
     } finally {
       await bus.close();

@@ -6,6 +6,7 @@ import { recordSdkCommands, repoRoot, sentButNotCovered, shouldRunMotoTests, sta
 import type { MotoServer } from '@optex/testing';
 import { openAdapters, openCloud } from './adapters';
 import { processUntilQuiescent } from './processing';
+import { inputRecord } from './input';
 
 // The scope guard's credentials check against moto: STS GetCallerIdentity answers moto's default account
 // (123456789012), the runtime switches the AWS adapter's AccountMismatch guard on with it, and a recommendation for
@@ -99,7 +100,7 @@ describeMoto('scope guard against moto (STS + EC2)', () => {
     const adapters = await openAdapters({ store: 'memory:', bus: 'memory', cloud: `aws:${endpoint}` }, silentLogger, { stepBackoffMs: 1 });
     try {
       const report = await processUntilQuiescent(adapters, {
-        input: { records: [record('other-account', OTHER_ACCOUNT, volumeId), record('opted-out', MOTO_ACCOUNT, optedOut), record('control', MOTO_ACCOUNT, control)], deliveryPrefix: 'scope-int', name: 'scope-int' },
+        input: { records: [record('other-account', OTHER_ACCOUNT, volumeId), record('opted-out', MOTO_ACCOUNT, optedOut), record('control', MOTO_ACCOUNT, control)].map(inputRecord), deliveryPrefix: 'scope-int', name: 'scope-int' },
         dryRun: false,
       });
       const byId = Object.fromEntries(report.optimizations.map((o) => [o.recommendationId, o]));

@@ -1,3 +1,4 @@
+import { defaultIntakeLimits } from '@optex/domain';
 import { configFromEnv } from './service-process';
 
 describe('service process configuration from the environment', () => {
@@ -13,6 +14,7 @@ describe('service process configuration from the environment', () => {
       maxParallel: 4,
       maxAttempts: 5,
       ec2CallDelayMs: 0,
+      intakeLimits: defaultIntakeLimits,
     });
     expect(configFromEnv('executor', {}).relay).toBe(false);
   });
@@ -33,6 +35,10 @@ describe('service process configuration from the environment', () => {
       OPTEX_WAIT_TIMEOUT_MS: '60000',
       OPTEX_EC2_CALL_DELAY_MS: '150',
       OPTEX_KAFKA_SESSION_TIMEOUT_MS: '10000',
+      OPTEX_MAX_RECORD_BYTES: '4096',
+      OPTEX_MAX_STRING_LENGTH: '256',
+      OPTEX_MAX_DEPTH: '6',
+      OPTEX_MAX_TAGS: '10',
     });
     expect(config).toEqual({
       store: 'esdb://es:2113?tls=false',
@@ -49,6 +55,7 @@ describe('service process configuration from the environment', () => {
       waitTimeoutMs: 60000,
       ec2CallDelayMs: 150,
       kafkaSessionTimeoutMs: 10000,
+      intakeLimits: { maxRecordBytes: 4096, maxStringLength: 256, maxDepth: 6, maxTags: 10, maxFileBytes: defaultIntakeLimits.maxFileBytes },
     });
   });
 
@@ -58,6 +65,8 @@ describe('service process configuration from the environment', () => {
     ['OPTEX_BATCH_MODE', 'random', /OPTEX_BATCH_MODE must be one of/],
     ['OPTEX_MAX_PARALLEL', '1.5', /OPTEX_MAX_PARALLEL/],
     ['OPTEX_KAFKA_SESSION_TIMEOUT_MS', '100', /OPTEX_KAFKA_SESSION_TIMEOUT_MS must be an integer ≥ 6000/],
+    ['OPTEX_MAX_DEPTH', '0', /OPTEX_MAX_DEPTH must be a whole number ≥ 1, got "0"/],
+    ['OPTEX_MAX_RECORD_BYTES', '64k', /OPTEX_MAX_RECORD_BYTES must be a whole number ≥ 1, got "64k"/],
   ])('rejects %s=%s naming the variable', (name, value, message) => {
     expect(() => configFromEnv('approval', { [name]: value })).toThrow(message);
   });

@@ -4,9 +4,10 @@ import { OptexError, type Logger } from '@optex/ports';
 import { KafkaBus } from '@optex/messaging';
 import type { ServiceName } from '@optex/engine';
 import { OptexMetrics, SERVICE_GROUPS } from '@optex/engine';
-import { BATCH_MODES, type BatchMode } from '@optex/domain';
+import { BATCH_MODES, type BatchMode, type IntakeLimits } from '@optex/domain';
 import { openAdapters, DEFAULT_FLAGS } from './adapters';
 import { startEngine } from './engine-app';
+import { intakeLimitsFromEnv } from './input';
 import { delayedGateway } from './delayed-gateway';
 import { HealthController, PROCESS_INFO, type ProcessInfo } from './health.controller';
 
@@ -14,7 +15,8 @@ import { HealthController, PROCESS_INFO, type ProcessInfo } from './health.contr
  * Configuration of a service process, from environment variables (documented in the README):
  * OPTEX_STORE, OPTEX_BUS, OPTEX_CLOUD, OPTEX_POLICY, OPTEX_PARTITIONS, OPTEX_HTTP_HOST,
  * OPTEX_HTTP_PORT, OPTEX_RELAY, OPTEX_BATCH_MODE, OPTEX_MAX_PARALLEL, OPTEX_LOG_LEVEL,
- * OPTEX_MAX_ATTEMPTS, OPTEX_WAIT_TIMEOUT_MS, OPTEX_EC2_CALL_DELAY_MS, OPTEX_KAFKA_SESSION_TIMEOUT_MS.
+ * OPTEX_MAX_ATTEMPTS, OPTEX_WAIT_TIMEOUT_MS, OPTEX_EC2_CALL_DELAY_MS, OPTEX_KAFKA_SESSION_TIMEOUT_MS,
+ * and the intake limits (OPTEX_MAX_RECORD_BYTES, OPTEX_MAX_STRING_LENGTH, OPTEX_MAX_DEPTH, OPTEX_MAX_TAGS).
  */
 export interface ServiceProcessConfig {
   readonly store: string;
@@ -33,6 +35,8 @@ export interface ServiceProcessConfig {
   readonly ec2CallDelayMs: number;
   /** Kafka consumer session timeout: how soon a dead consumer's partitions move to another. */
   readonly kafkaSessionTimeoutMs?: number;
+  /** Limits on each input record (OPTEX_MAX_RECORD_BYTES, OPTEX_MAX_STRING_LENGTH, OPTEX_MAX_DEPTH, OPTEX_MAX_TAGS). */
+  readonly intakeLimits: IntakeLimits;
 }
 
 export function configFromEnv(service: ServiceName, env: NodeJS.ProcessEnv = process.env): ServiceProcessConfig {
@@ -60,6 +64,7 @@ export function configFromEnv(service: ServiceName, env: NodeJS.ProcessEnv = pro
     ...(env['OPTEX_WAIT_TIMEOUT_MS'] ? { waitTimeoutMs: int('OPTEX_WAIT_TIMEOUT_MS', 900_000, 1) } : {}),
     ec2CallDelayMs: int('OPTEX_EC2_CALL_DELAY_MS', 0),
     ...(env['OPTEX_KAFKA_SESSION_TIMEOUT_MS'] ? { kafkaSessionTimeoutMs: int('OPTEX_KAFKA_SESSION_TIMEOUT_MS', 30_000, 6000) } : {}),
+    intakeLimits: intakeLimitsFromEnv(env),
   };
 }
 
@@ -81,6 +86,7 @@ export async function runServiceProcess(service: ServiceName): Promise<void> {
     batchMode: config.batchMode,
     maxParallel: config.maxParallel,
     recoverOnStart: false,
+    intakeLimits: config.intakeLimits,
     ...(config.waitTimeoutMs ? { waitTimeoutMs: config.waitTimeoutMs } : {}),
   }));
   const adapters = { ...opened, ec2: delayedGateway(opened.ec2, config.ec2CallDelayMs) };

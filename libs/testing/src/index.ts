@@ -5,3 +5,4 @@ export { startMoto, shouldRunMotoTests, motoServerPath, type MotoServer, type St
 export { startCountingProxy, type CountingProxy, type CountedRequest } from './infra/counting-proxy';
 export { MotoRulesGateway, type MotoRulesGatewayOptions } from './ec2/moto-rules-gateway';
 export { OPTEX_POLICY_FILE, iamPolicyProblems, readOptexPolicy, recordSdkCommands, sdkActionsInSource, sdkActionsOfCode, sentButNotCovered, type IamPolicy, type SdkAction } from './deploy/iam-policy';
+export { gp3Recommendation } from './fixtures/recommendations';

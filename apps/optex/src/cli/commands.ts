@@ -5,12 +5,11 @@ import { TOPICS, type EventStore, type Logger } from '@optex/ports';
 import { OptimizationProjection } from '@optex/engine';
 import { recordApproval, recordDenial, recordOperatorAction, type OperatorAction } from '@optex/approval';
 import { DUPLICATES_STREAM, REJECTED_STREAM } from '@optex/domain';
-import { openAdapters, openBus, openStore, processUntilQuiescent, recommendationMessages, report, UsageError, type AdapterFlags } from '@optex/runtime';
+import { intakeLimitsFromEnv, openAdapters, openBus, openStore, processUntilQuiescent, readInput, recommendationMessages, report, UsageError, type AdapterFlags } from '@optex/runtime';
 import { existsSync } from 'node:fs';
 import { FleetFileError, SimulatedFleet, stateFileFor } from '@optex/cloud';
-import { readInput } from './input';
 
-import { DEFAULT_REPORT_ROWS, fleetText, optimizationsTable, reportText, summaryText, table, toJson } from './format';
+import { DEFAULT_REPORT_ROWS, fleetText, optimizationsTable, reportText, safe, summaryText, table, toJson } from './format';
 
 export interface Io {
   out(text: string): void;
@@ -55,8 +54,9 @@ export async function runCommand(io: Io, file: string | undefined, flags: RunFla
   const options = engineOptions(flags);
   const maxRows = reportRows(flags);
   if (flags.output !== undefined && !flags.output.trim()) throw new UsageError('--output: the file name is empty');
-  const input = file === undefined ? undefined : await readInput(file);
-  const adapters = await openAdapters(flags, io.logger, options);
+  const intakeLimits = intakeLimitsFromEnv();
+  const input = file === undefined ? undefined : await readInput(file, intakeLimits);
+  const adapters = await openAdapters(flags, io.logger, { ...options, intakeLimits });
   try {
     const started = Date.now();
     const result = await processUntilQuiescent(adapters, {
@@ -66,7 +66,7 @@ export async function runCommand(io: Io, file: string | undefined, flags: RunFla
     });
     if (flags.output) await writeReport(flags.output, toJson(result));
     if (flags.json) io.out(toJson(result));
-    else io.out(`${reportText(result, { maxRows, ...(flags.output ? { outputFile: flags.output } : {}) })}\nDone in ${((Date.now() - started) / 1000).toFixed(1)} s. Store: ${flags.store}`);
+    else io.out(`${reportText(result, { maxRows, ...(flags.output ? { outputFile: flags.output } : {}) })}\nDone in ${((Date.now() - started) / 1000).toFixed(1)} s. Store: ${safe(flags.store)}`);
     return 0;
   } finally {
     await adapters.close();
@@ -173,7 +173,7 @@ export async function replayCommand(io: Io, flags: { store: string; json?: boole
       if (e.stream === REJECTED_STREAM) rejected++;
       if (e.stream === DUPLICATES_STREAM) duplicates++;
       if (e.stream.startsWith(OPTIMIZATION_STREAM_PREFIX)) projection.apply(e);
-      if (!flags.json) lines.push(`${String(e.position.commit).padStart(6)}  ${e.recordedAt.toISOString()}  ${e.stream}  ${e.type}`);
+      if (!flags.json) lines.push(`${String(e.position.commit).padStart(6)}  ${e.recordedAt.toISOString()}  ${safe(e.stream)}  ${safe(e.type)}`);
     }
     const views = projection.all().map(viewOf);
     const summary = summarize(views, { rejected, duplicates });
@@ -228,7 +228,7 @@ async function recordDecision(
     return 0;
   } catch (error) {
     if (error instanceof DomainError) {
-      io.err(`optex ${command}: ${error.message}`);
+      io.err(`optex ${command}: ${safe(error.message)}`);
       return 1;
     }
     throw error;
@@ -255,7 +255,7 @@ export async function decisionCommand(io: Io, kind: 'approve' | 'deny', id: stri
       if (flags.json) io.out(toJson({ optimizationId, status: view.status, approval: view.approval, approvers }));
       else {
         const more = state.status === 'awaiting-approval' ? ` — ${state.approval.requiredApprovals ?? 1} distinct approvals needed, ${approvers.length} so far` : '';
-        io.out(`${optimizationId}: ${view.status}${more}. Run optex resume to continue processing.`);
+        io.out(`${optimizationId}: ${safe(view.status)}${more}. Run optex resume to continue processing.`);
       }
     },
   );
@@ -281,16 +281,17 @@ export async function operatorCommand(io: Io, action: OperatorAction, id: string
     flags.store,
     id,
     (store, optimizationId) => recordOperatorAction(store, action, { optimizationId, by, reason: text, now: new Date() }),
-    (optimizationId, state) => io.out(flags.json ? toJson({ optimizationId, status: state.status, by, [textFlag]: text }) : `${optimizationId}: ${state.status}.${next}`),
+    (optimizationId, state) => io.out(flags.json ? toJson({ optimizationId, status: state.status, by, [textFlag]: text }) : `${optimizationId}: ${safe(state.status)}.${next}`),
   );
 }
 
 /** `submit FILE --bus kafka://…`: publishes recommendations to the input topic. */
 export async function submitCommand(io: Io, file: string, flags: { bus: string; json?: boolean; dryRun?: boolean; partitions?: number }): Promise<number> {
-  const input = await readInput(file);
+  const intakeLimits = intakeLimitsFromEnv();
+  const input = await readInput(file, intakeLimits);
   const bus = await openBus(flags.bus, 'optex-submit', flags.partitions, io.logger);
   try {
-    await bus.publish(recommendationMessages(input, flags.dryRun ?? false));
+    await bus.publish(recommendationMessages(input, flags.dryRun ?? false, intakeLimits));
     io.out(flags.json ? toJson({ submitted: input.records.length, topic: TOPICS.recommendations }) : `submitted ${input.records.length} recommendations to ${TOPICS.recommendations}`);
     return 0;
   } finally {

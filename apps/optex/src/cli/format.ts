@@ -1,10 +1,22 @@
-import type { OptimizationView, Summary } from '@optex/domain';
+import { escapeControlCharacters, type OptimizationView, type Summary } from '@optex/domain';
 import type { RejectedRow, RunReport } from '@optex/runtime';
+
+/**
+ * A field for the terminal: control characters (C0, DEL, C1, ESC sequences, newlines, bidirectional controls)
+ * shown as escapes (`\n`, `\x1b`), never interpreted. Every value a text output prints from input, the log or
+ * the fleet goes through it; JSON output needs nothing (JSON.stringify escapes).
+ */
+export const safe = (value: string): string => escapeControlCharacters(value);
+
+/** Text of several lines for the terminal: each line made {@link safe}, the line breaks kept. */
+export const safeLines = (text: string): string => text.split('\n').map(safe).join('\n');
 
 const money = (n: number | null | undefined): string => (n === null || n === undefined ? '—' : `$${n.toFixed(2)}`);
 
 /** A plain text table: columns padded to their widest cell, numbers right-aligned. */
-export function table(headers: readonly string[], rows: readonly (readonly string[])[], rightAligned: ReadonlySet<number> = new Set()): string {
+export function table(rawHeaders: readonly string[], rawRows: readonly (readonly string[])[], rightAligned: ReadonlySet<number> = new Set()): string {
+  const headers = rawHeaders.map(safe);
+  const rows = rawRows.map((r) => r.map(safe));
   const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]?.length ?? 0)));
   const line = (cells: readonly string[]) => cells.map((c, i) => (rightAligned.has(i) ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join('  ').trimEnd();
   return [line(headers), line(widths.map((w) => '─'.repeat(w))), ...rows.map(line)].join('\n');
@@ -49,7 +61,7 @@ const average = (total: number, count: number): number => (count > 0 ? Math.roun
 
 export function summaryText(s: Summary): string {
   const statuses = Object.entries(s.byStatus)
-    .map(([k, v]) => `${k} ${v}`)
+    .map(([k, v]) => `${safe(k)} ${v}`)
     .join(', ');
   return [
     `Received ${s.received} recommendations: ${s.received - s.rejected - s.duplicates} optimizations, ${s.rejected} rejected, ${s.duplicates} duplicates.`,
@@ -76,14 +88,14 @@ export interface ReportTextOptions {
 export function reportText(r: RunReport, options: ReportTextOptions = {}): string {
   const maxRows = options.maxRows ?? DEFAULT_REPORT_ROWS;
   const more = (count: number, what: string) =>
-    `… and ${count} more ${what} (${options.outputFile ? `all of them are in ${options.outputFile}` : 'print them all with --json, or write them to a file with --output FILE'}).`;
+    `… and ${count} more ${what} (${options.outputFile ? `all of them are in ${safe(options.outputFile)}` : 'print them all with --json, or write them to a file with --output FILE'}).`;
   const parts = [optimizationsTable(r.optimizations.slice(0, maxRows))];
   if (r.optimizations.length > maxRows) parts[0] += `\n${more(r.optimizations.length - maxRows, 'optimizations')}`;
   if (r.rejected.length) parts.push(`Rejected input:\n${rejectedTable(r.rejected.slice(0, maxRows))}${r.rejected.length > maxRows ? `\n${more(r.rejected.length - maxRows, 'rejected records')}` : ''}`);
   parts.push(summaryText(r.summary));
   const pending = r.optimizations.filter((o) => o.status === 'awaiting-approval');
   if (pending.length) parts.push(`${pending.length} awaiting approval: optex approve <OPTIMIZATION-ID> --by NAME, then optex resume.`);
-  if (r.waitingUntil) parts.push(`Approved work is scheduled not before ${r.waitingUntil}: run optex resume after that time.`);
+  if (r.waitingUntil) parts.push(`Approved work is scheduled not before ${safe(r.waitingUntil)}: run optex resume after that time.`);
   return parts.join('\n\n');
 }
 
@@ -108,11 +120,11 @@ export function fleetText(
   const byState = (items: ReadonlyArray<{ readonly state: string }>) => {
     const counts = new Map<string, number>();
     for (const item of items) counts.set(item.state, (counts.get(item.state) ?? 0) + 1);
-    return counts.size === 0 ? '' : ` (${[...counts].map(([state, n]) => `${n} ${state}`).join(', ')})`;
+    return counts.size === 0 ? '' : ` (${[...counts].map(([state, n]) => `${n} ${safe(state)}`).join(', ')})`;
   };
   const pendingFaults = fleet.faults.filter((f) => f.times > 0).length;
   const lines = [
-    `Simulated fleet from ${where.fleetFile}, ${where.statePath ? `state in ${where.statePath}` : 'no state persisted yet (as in the file)'}:`,
+    `Simulated fleet from ${safe(where.fleetFile)}, ${where.statePath ? `state in ${safe(where.statePath)}` : 'no state persisted yet (as in the file)'}:`,
     `  instances ${fleet.instances.length}${byState(fleet.instances)}`,
     `  volumes ${fleet.volumes.length}${byState(fleet.volumes)}`,
     `  addresses ${fleet.addresses.length}, snapshots ${fleet.snapshots.length}, reserved instance offerings ${fleet.reservedInstanceOfferings.length}`,

@@ -1,7 +1,9 @@
 import { Command, CommanderError, Option } from 'commander';
+import { IntakeInvariantError } from '@optex/domain';
 import { InfrastructureError } from '@optex/ports';
 import { createLogger } from '@optex/observability';
 import { DEFAULT_FLAGS, UsageError } from '@optex/runtime';
+import { safe, safeLines } from './format';
 import { decisionCommand, fleetCommand, historyCommand, listCommand, metricsCommand, NotFound, operatorCommand, replayCommand, runCommand, submitCommand, type Io } from './commands';
 
 const storeOption = () => new Option('--store <url>', 'event store: sqlite:PATH, memory:, esdb://HOST:PORT?tls=false').default(DEFAULT_FLAGS.store);
@@ -28,7 +30,7 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     .description('Execute cloud cost optimizations safely: risk, approval, scheduling, execution, validation, rollback.')
     .exitOverride()
     .showSuggestionAfterError(true)
-    .configureOutput({ writeOut: (s) => io.out(s.trimEnd()), writeErr: (s) => io.err(s.trimEnd()) });
+    .configureOutput({ writeOut: (s) => io.out(safeLines(s.trimEnd())), writeErr: (s) => io.err(safeLines(s.trimEnd())) });
 
   const wrap = <A extends unknown[]>(fn: (...args: A) => Promise<number>) => async (...args: A) => setExit(await fn(...args));
 
@@ -89,18 +91,22 @@ export async function main(argv: readonly string[], io?: Partial<Io>): Promise<n
       return 2; // commander already printed its one-line message
     }
     if (error instanceof UsageError) {
-      err(`optex: ${error.message}`);
+      err(`optex: ${safe(error.message)}`);
       return 2;
     }
     if (error instanceof NotFound) {
-      err(`optex: ${error.message}`);
+      err(`optex: ${safe(error.message)}`);
       return 1;
     }
     if (error instanceof InfrastructureError) {
-      err(`optex: ${error.message}`);
+      err(`optex: ${safe(error.message)}`);
       return 3;
     }
-    err(`optex: ${(error as Error)?.stack ?? String(error)}`);
+    if (error instanceof IntakeInvariantError) {
+      err(`optex: internal error: ${safe(error.message)}`);
+      return 1;
+    }
+    err(`optex: ${safeLines((error as Error)?.stack ?? String(error))}`);
     return 1;
   }
 }

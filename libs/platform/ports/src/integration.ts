@@ -20,8 +20,10 @@ export interface IntegrationEvent {
 
 export interface IncomingRecommendation {
   readonly kind: 'recommendation';
-  /** Raw message text; may be anything, including invalid JSON. */
-  readonly raw: string;
+  /** The message as received, bytes unchanged: may be anything, including invalid UTF-8 or JSON. */
+  readonly bytes: Uint8Array;
+  /** The record's full size when `bytes` is only its first part (the CLI keeps a prefix of a record over the size limit). */
+  readonly receivedBytes?: number;
   /** Stable identity of this submission: a file's hash + index, or `topic/partition/offset`. */
   readonly deliveryId: string;
   /** Position of the record in its input file, when it came from one. */
@@ -35,6 +37,8 @@ export const HEADERS = {
   deliveryId: 'x-optex-delivery-id',
   index: 'x-optex-index',
   dryRun: 'x-optex-dry-run',
+  /** Set on a record the sender cut to a prefix (over the size limit): its full size in bytes. */
+  recordBytes: 'x-optex-record-bytes',
   stream: 'x-optex-stream',
   revision: 'x-optex-revision',
 } as const;

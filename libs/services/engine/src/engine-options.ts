@@ -1,4 +1,4 @@
-import type { BatchMode } from '@optex/domain';
+import { defaultIntakeLimits, type BatchMode, type IntakeLimits } from '@optex/domain';
 
 /** Tunables of the five services. Every field has a default (see {@link defaultEngineOptions}). */
 export interface EngineOptions {
@@ -26,6 +26,8 @@ export interface EngineOptions {
   readonly validationWindowMs: number;
   /** Run the startup recovery of every service (re-drive work whose triggering message is gone — embedded mode). @defaultValue true */
   readonly recoverOnStart: boolean;
+  /** Limits on each input record, checked before it is parsed (the same for the CLI and Kafka). @defaultValue {@link defaultIntakeLimits} */
+  readonly intakeLimits: IntakeLimits;
 }
 
 export const defaultEngineOptions: EngineOptions = {
@@ -40,4 +42,5 @@ export const defaultEngineOptions: EngineOptions = {
   schedulerTickMs: 1000,
   validationWindowMs: 60 * 60_000,
   recoverOnStart: true,
+  intakeLimits: defaultIntakeLimits,
 };

@@ -5,9 +5,9 @@ import {
   optimizationDecider,
   optimizationIdFor,
   optimizationStream,
-  parseRecommendation,
-  type FieldError,
   type AssessRisk,
+  intakeRecord,
+  type IntakeOutcome,
   type OptimizationState,
   type Policy,
   type PriceBook,
@@ -36,7 +36,8 @@ import {
 const RECORDED_BY = 'risk-assessor';
 
 /**
- * Ingests raw recommendations: validates them (an invalid one becomes `RecommendationRejected`
+ * Ingests raw recommendations: checks and validates their bytes with the domain's `intakeRecord` and the
+ * configured intake limits (an invalid one becomes `RecommendationRejected`
  * with the raw payload and every error, and goes to the dead-letter topic — it never stops the
  * others), opens the optimization (a known one is a duplicate: recorded for auditors, nothing
  * else changes) and assesses it: the scope guard first (policy `scope` and the account of the
@@ -73,13 +74,12 @@ export class RiskAssessorService implements OnApplicationBootstrap {
 
   async ingest(message: IncomingRecommendation): Promise<HandlerOutcome> {
     const now = this.clock.now();
-    const parsed = parseJson(message.raw);
-    const result = parsed.ok ? parseRecommendation(parsed.value) : { ok: false as const, errors: [parsed.error] };
-    if (!result.ok) {
-      await this.reject(message, parsed.ok ? parsed.value : message.raw, result.errors, now);
-      return { kind: 'dead-letter', reason: result.errors.map((e) => `${e.path}: ${e.message}`).join('; ') };
+    const outcome = intakeRecord(message.bytes, this.options.intakeLimits, message.receivedBytes);
+    if (!outcome.ok) {
+      await this.reject(message, outcome, now);
+      return { kind: 'dead-letter', reason: outcome.errors.map((e) => `${e.path}: ${e.message}`).join('; ') };
     }
-    const rec = result.value;
+    const rec = outcome.recommendation;
     const optimizationId = optimizationIdFor(rec.source, rec.recommendationId);
     const stream = optimizationStream(optimizationId);
     const context = { causationKey: message.deliveryId, recordedBy: RECORDED_BY, metadata: { resourceKey: resourceKeyOf(rec) } };
@@ -119,11 +119,9 @@ export class RiskAssessorService implements OnApplicationBootstrap {
     return { type: 'AssessRisk', data: { policy: this.policy, credentialsAccountId: await this.identity.credentialsAccountId(), priceBook: this.priceBook }, metadata: { now } };
   }
 
-  private async reject(message: IncomingRecommendation, raw: unknown, errors: readonly FieldError[], now: Date): Promise<void> {
-    const recommendationId =
-      typeof raw === 'object' && raw !== null && typeof (raw as { recommendationId?: unknown }).recommendationId === 'string'
-        ? (raw as { recommendationId: string }).recommendationId
-        : undefined;
+  /** Records the rejection: the record as {@link intakeRecord} keeps it (bounded, serialisable) and every error. */
+  private async reject(message: IncomingRecommendation, outcome: Extract<IntakeOutcome, { ok: false }>, now: Date): Promise<void> {
+    const { raw, errors, recommendationId } = outcome;
     const event: RecommendationRejected = {
       type: 'RecommendationRejected',
       data: { deliveryId: message.deliveryId, ...(message.index === undefined ? {} : { index: message.index }), ...(recommendationId ? { recommendationId } : {}), raw, errors, at: now.toISOString() },
@@ -144,10 +142,3 @@ export class RiskAssessorService implements OnApplicationBootstrap {
   }
 }
 
-function parseJson(raw: string): { ok: true; value: unknown } | { ok: false; error: FieldError } {
-  try {
-    return { ok: true, value: JSON.parse(raw) };
-  } catch (error) {
-    return { ok: false, error: { path: '(root)', message: `not valid JSON: ${(error as Error).message}` } };
-  }
-}

@@ -44,12 +44,23 @@ describe('BusServer (NestJS transport over the Bus port)', () => {
     await bus.close();
   });
 
-  it('hands the risk-assessor raw recommendations with their delivery id and dry-run flag', async () => {
+  it('hands the risk-assessor raw recommendations (bytes unchanged) with their delivery id and dry-run flag', async () => {
     const received: IncomingRecommendation[] = [];
     const { bus, server } = await serve(async (p) => void received.push(p as IncomingRecommendation), TOPICS.recommendations);
-    await bus.publish([{ topic: TOPICS.recommendations, key: 'k', value: Buffer.from('{"x":1}'), headers: { [HEADERS.deliveryId]: 'file:abc:3', [HEADERS.index]: '3', [HEADERS.dryRun]: 'true' } }]);
+    const value = Buffer.from([...Buffer.from('{"x":"'), 0xff, ...Buffer.from('"}')]);
+    await bus.publish([{ topic: TOPICS.recommendations, key: 'k', value, headers: { [HEADERS.deliveryId]: 'file:abc:3', [HEADERS.index]: '3', [HEADERS.dryRun]: 'true' } }]);
     await bus.idle();
-    expect(received).toEqual([{ kind: 'recommendation', raw: '{"x":1}', deliveryId: 'file:abc:3', index: 3, dryRun: true, attempt: 1 }]);
+    expect(received).toEqual([{ kind: 'recommendation', bytes: value, deliveryId: 'file:abc:3', index: 3, dryRun: true, attempt: 1 }]);
+    await server.close();
+    await bus.close();
+  });
+
+  it('passes on the full size of a record the sender cut to a prefix', async () => {
+    const received: IncomingRecommendation[] = [];
+    const { bus, server } = await serve(async (p) => void received.push(p as IncomingRecommendation), TOPICS.recommendations);
+    await bus.publish([{ topic: TOPICS.recommendations, key: 'k', value: Buffer.from('{"x":'), headers: { [HEADERS.recordBytes]: '52428800' } }]);
+    await bus.idle();
+    expect(received[0]).toMatchObject({ receivedBytes: 52_428_800 });
     await server.close();
     await bus.close();
   });

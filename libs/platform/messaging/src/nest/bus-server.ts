@@ -111,11 +111,18 @@ export class BusServer extends Server implements CustomTransportStrategy {
   }
 }
 
-function decodeRecommendation(delivery: Delivery): IncomingRecommendation {
+/**
+ * What the risk-assessor's handler receives for a delivery on `optex.recommendations.v1`: the bytes unchanged, the
+ * delivery id (the `x-optex-delivery-id` header, else `topic/partition/offset`), index, dry-run flag and, for a
+ * record the sender cut to a prefix, its full size (`x-optex-record-bytes`).
+ */
+export function decodeRecommendation(delivery: Delivery): IncomingRecommendation {
   const index = delivery.headers[HEADERS.index];
+  const recordBytes = delivery.headers[HEADERS.recordBytes];
   return {
     kind: 'recommendation',
-    raw: delivery.value.toString('utf8'),
+    bytes: delivery.value,
+    ...(recordBytes !== undefined && /^\d+$/.test(recordBytes) ? { receivedBytes: Number(recordBytes) } : {}),
     deliveryId: delivery.headers[HEADERS.deliveryId] ?? `${delivery.topic}/${delivery.partition}/${delivery.offset}`,
     index: index !== undefined && /^\d+$/.test(index) ? Number(index) : undefined,
     dryRun: delivery.headers[HEADERS.dryRun] === 'true',

@@ -1,0 +1,72 @@
+import type { OptimizationView, Summary } from '@optex/domain';
+import { fleetText, optimizationsTable, rejectedTable, safe, safeLines, summaryText, table } from './format';
+
+// What a terminal would interpret: any C0/C1 control, DEL, or a bidirectional control.
+const INTERPRETED = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]/;
+const FORGED = 'i-1\n│ fake row │\u001b[2J\u001b]0;pwned\u0007\r\u009b31m\u202eevil\u007f';
+
+const view: OptimizationView = {
+  optimizationId: '0b6f3a1e-5c7d-4e8a-9f21-6d3c8b7a4e50',
+  recommendationId: 'rec\u001b[31m-1',
+  resourceId: FORGED,
+  action: 'stop-idle',
+  risk: 'MEDIUM',
+  approval: 'pending',
+  status: 'awaiting-approval',
+  dryRun: false,
+  estimatedMonthlySavings: 10,
+  actualMonthlySavings: null,
+  accuracyPct: null,
+  reversible: 'yes',
+  error: 'boom\nsecond line',
+  executionMs: null,
+  unpriced: null,
+  rolledBack: false,
+};
+
+describe('terminal-safe text output', () => {
+  it('shows control characters as escapes, never as themselves', () => {
+    expect(safe(FORGED)).toBe('i-1\\n│ fake row │\\x1b[2J\\x1b]0;pwned\\x07\\r\\x9b31m\\u202eevil\\x7f');
+    expect(safe('plain é 日本 😀')).toBe('plain é 日本 😀');
+    expect(safe('lone \ud800')).toBe('lone \\ud800');
+  });
+
+  it('keeps the line breaks of multi-line text and escapes the rest', () => {
+    expect(safeLines('one\u001b[0m\ntwo\r')).toBe('one\\x1b[0m\ntwo\\r');
+  });
+
+  it('the optimizations table (run, list, replay) prints a forged resource id on its own row, escaped', () => {
+    const text = optimizationsTable([view]);
+    const lines = text.split('\n');
+    expect(lines).toHaveLength(3); // header, rule, one row: the newline in the id made no extra row
+    expect(text).not.toMatch(INTERPRETED);
+    expect(lines[2]).toContain('i-1\\n│ fake row │\\x1b[2J');
+    expect(lines[2]).toContain('rec\\x1b[31m-1');
+    expect(lines[2]).toContain('boom\\nsecond line');
+  });
+
+  it('the rejected table escapes ids and messages', () => {
+    const text = rejectedTable([{ index: 0, recommendationId: 'r\n1', errors: ['x\u001b: bad'] }]);
+    expect(text.split('\n')).toHaveLength(3);
+    expect(text).toContain('r\\n1');
+    expect(text).toContain('x\\x1b: bad');
+  });
+
+  it('aligns columns on the escaped text (what the terminal shows)', () => {
+    const text = table(['A', 'B'], [['\u001b', 'x'], ['ab', 'y']]);
+    expect(text.split('\n')).toEqual(['A     B', '────  ─', '\\x1b  x', 'ab    y']);
+  });
+
+  it('the summary and the fleet text escape what comes from the log or the fleet file', () => {
+    const summary = { received: 1, rejected: 0, duplicates: 0, byStatus: { 'odd\nstatus': 1 }, totalExecutions: 0, successfulExecutions: 0, failedExecutions: 0, successRate: 0, averageExecutionMs: 0, estimatedMonthlySavings: 0, realizedMonthlySavings: 0 } as unknown as Summary;
+    expect(summaryText(summary)).toContain('odd\\nstatus 1');
+    const fleet = fleetText(
+      { instances: [{ state: 'run\u001b[2Jning' }], volumes: [], addresses: [], snapshots: [], reservedInstanceOfferings: [], faults: [], reservedInstances: [], listings: [], calls: [{ operation: 'Stop\nInstances', dryRun: false, result: 'ok' }] },
+      { fleetFile: 'fleet\u0007.json' },
+    );
+    expect(fleet).not.toMatch(INTERPRETED);
+    expect(fleet).toContain('run\\x1b[2Jning');
+    expect(fleet).toContain('Stop\\nInstances');
+    expect(fleet).toContain('fleet\\x07.json');
+  });
+});

@@ -1,0 +1,121 @@
+import { IntakeInvariantError, REJECTED_STREAM, defaultIntakeLimits, defaultPolicy, defaultPriceBook, type IntakeLimits } from '@optex/domain';
+import { silentLogger } from '@optex/ports';
+import { SqliteEventStore } from '@optex/event-store';
+import { InMemoryBus } from '@optex/messaging';
+import { SimulatedFleet } from '@optex/cloud';
+import { OptexMetrics } from '@optex/engine';
+import { gp3Recommendation } from '@optex/testing';
+import { RecordSplitter, inputRecord, type InputRecords } from './input';
+import { processUntilQuiescent, report } from './processing';
+
+jest.setTimeout(60_000);
+
+const ACCOUNT = '123456789012';
+const gp3 = (recommendationId: string, extra: Record<string, unknown> = {}) => gp3Recommendation({ recommendationId, source: 'spec', volumeId: 'vol-1' }, extra);
+const rightsize = (recommendationId: string, extra: Record<string, unknown> = {}, action: Record<string, unknown> = {}) =>
+  gp3(recommendationId, { resource: { type: 'ec2:instance', id: 'i-1' }, action: { type: 'rightsize', currentInstanceType: 'm5.xlarge', targetInstanceType: 'm5.large', ...action }, ...extra });
+const fleet = { volumes: [{ id: 'vol-1', accountId: ACCOUNT, region: 'us-east-1', volumeType: 'gp2', sizeGiB: 100, state: 'available' }] };
+
+/** Runs `input` through the whole embedded engine (the CLI's path: bus → risk-assessor → …) on an in-memory store. */
+async function run(input: InputRecords, intakeLimits: IntakeLimits = defaultIntakeLimits) {
+  const store = SqliteEventStore.open(':memory:');
+  const bus = new InMemoryBus();
+  const sim = SimulatedFleet.fromFleet(fleet);
+  try {
+    const result = await processUntilQuiescent(
+      { store, bus, ec2: sim, metricsSource: sim, identity: sim, priceBook: defaultPriceBook, policy: defaultPolicy, clock: { now: () => new Date() }, logger: silentLogger, metrics: new OptexMetrics(), options: { stepBackoffMs: 1, intakeLimits } },
+      { input, dryRun: true },
+    );
+    const rejections = await store.readStream(REJECTED_STREAM);
+    return { result, rejections };
+  } finally {
+    await bus.close();
+    await store.close();
+  }
+}
+
+/** An input as the CLI reads it: split from bytes. */
+function splitInput(bytes: Buffer, deliveryPrefix: string): InputRecords {
+  const splitter = new RecordSplitter(defaultIntakeLimits);
+  splitter.push(bytes);
+  return { records: splitter.end().records, deliveryPrefix, name: 'spec' };
+}
+
+const line = (value: unknown) => Buffer.from(`${JSON.stringify(value)}\n`);
+const deep = (depth: number) => `${'{"a":'.repeat(depth)}1${'}'.repeat(depth)}`;
+
+describe('intake through the engine: every record ends processed, rejected or duplicate', () => {
+  it('issue 7 finding 1: one NDJSON line nested 10,000 deep is received 1, rejected 1 (it used to vanish)', async () => {
+    const { result, rejections } = await run(splitInput(Buffer.from(`${deep(10_000)}\n`), 'deep'));
+    expect(result.summary).toMatchObject({ received: 1, rejected: 1, duplicates: 0 });
+    expect(result.rejected).toEqual([{ index: 0, recommendationId: null, errors: [expect.stringMatching(/^a\.a\.a.*: a\.a\.a.* is nested deeper than the limit of 16 levels$/)] }]);
+    expect(rejections[0]!.data).toMatchObject({ raw: { truncated: true, bytes: deep(10_000).length } });
+  });
+
+  it('issue 7 finding 1: a lone surrogate in the id (URIError, retried, then gone) is rejected naming the field', async () => {
+    const text = JSON.stringify(gp3('rec-x')).replace('"rec-x"', '"rec-\\ud800"');
+    const { result } = await run({ records: [inputRecord(text)], deliveryPrefix: 'lone', name: 'spec' });
+    expect(result.summary).toMatchObject({ received: 1, rejected: 1 });
+    expect(result.rejected[0]!.errors).toEqual(['recommendationId: recommendationId must be well-formed Unicode: a lone surrogate (\\ud800) at position 4']);
+  });
+
+  it('issue 7 finding 3: a record over the size limit, cut by the reader, is rejected with its full size and the long field', async () => {
+    const huge = JSON.stringify(gp3('rec-huge', { resource: { type: 'ec2:volume', id: `vol-${'9'.repeat(300_000)}` } }));
+    const input = splitInput(Buffer.from(`${huge}\n`), 'huge');
+    expect(input.records[0]!.bytes.length).toBe(defaultIntakeLimits.maxRecordBytes);
+    const { result } = await run(input);
+    expect(result.summary).toMatchObject({ received: 1, rejected: 1 });
+    expect(result.rejected[0]!.errors).toEqual([`(root): (root) is ${huge.length} bytes, more than the limit of 65536`, 'resource.id: resource.id is longer than the limit of 1024 characters']);
+  });
+
+  it('issue 7 finding 3: invalid UTF-8, BOM, blank source, duplicate keys, m5.huge, xx-yy-1 in one NDJSON input', async () => {
+    const valid = gp3('rec-ok');
+    const [before, after] = JSON.stringify(gp3('rec-utf8')).split('vol-1');
+    const invalidUtf8 = Buffer.concat([Buffer.from(`${before}vol-`), Buffer.from([0xc3, 0x28]), Buffer.from(`${after}\n`)]);
+    const bytes = Buffer.concat([
+      Buffer.from([0xef, 0xbb, 0xbf]),
+      line(valid),
+      invalidUtf8,
+      line(gp3('rec-blank', { source: '  ' })),
+      Buffer.from(`${JSON.stringify(gp3('rec-dup-key')).replace('"currency":"USD"', '"currency":"USD","currency":"USD"')}\n`),
+      line(rightsize('rec-huge-type', {}, { targetInstanceType: 'm5.huge' })),
+      line(gp3('rec-region', { region: 'xx-yy-1' })),
+      line(valid),
+    ]);
+    const { result } = await run(splitInput(bytes, 'mixed'));
+    expect(result.summary).toMatchObject({ received: 7, rejected: 5, duplicates: 1 });
+    expect(result.optimizations.map((o) => o.recommendationId)).toEqual(['rec-ok']);
+    expect(result.rejected.map((r) => [r.index, r.errors])).toEqual([
+      [1, [expect.stringMatching(/^resource\.id: resource\.id is not valid UTF-8 \(byte 0xc3 at offset \d+\)$/)]],
+      [2, ['source: source must not be blank (only whitespace)']],
+      [3, ['currency: currency is given more than once (duplicate key)']],
+      [4, ['action.targetInstanceType: action.targetInstanceType must be a known EC2 instance type (family.size, e.g. m5.large), got "m5.huge"']],
+      [5, ['region: region must be a known AWS region (e.g. us-east-1, eu-west-1; the list ships with the price book), got "xx-yy-1"']],
+    ]);
+  });
+
+  it('issue 7 finding 2: a JSON array with a record nested 10,000 deep runs the others', async () => {
+    const bytes = Buffer.from(`[${JSON.stringify(gp3('rec-a'))},${deep(10_000)},${JSON.stringify(gp3('rec-b', { resource: { type: 'ec2:volume', id: 'vol-2' } }))}]`);
+    const { result } = await run(splitInput(bytes, 'array'));
+    expect(result.summary).toMatchObject({ received: 3, rejected: 1, duplicates: 0 });
+    expect(result.rejected.map((r) => r.index)).toEqual([1]);
+    expect(result.optimizations.map((o) => o.recommendationId).sort()).toEqual(['rec-a', 'rec-b']);
+  });
+
+  it('applies the configured limits on this path too', async () => {
+    const { result } = await run({ records: [inputRecord(JSON.stringify(gp3('rec-1')))], deliveryPrefix: 'limits', name: 'spec' }, { ...defaultIntakeLimits, maxDepth: 1 });
+    expect(result.rejected[0]!.errors).toEqual(['resource: resource is nested deeper than the limit of 1 levels']);
+  });
+});
+
+describe('report: the invariant is checked in code', () => {
+  it('throws an internal error naming the record when a record of the input has no outcome in the log', async () => {
+    const store = SqliteEventStore.open(':memory:');
+    try {
+      const input = { records: [inputRecord('{}')], deliveryPrefix: 'lost', name: 'spec' };
+      await expect(report(store, input)).rejects.toThrow(new IntakeInvariantError('of 1 records received, 1 with no outcome (record 0): every record must end processed, rejected or duplicate'));
+    } finally {
+      await store.close();
+    }
+  });
+});
