@@ -14,7 +14,8 @@ import { HealthController, PROCESS_INFO, type ProcessInfo } from './health.contr
  * Configuration of a service process, from environment variables (documented in the README):
  * OPTEX_STORE, OPTEX_BUS, OPTEX_CLOUD, OPTEX_POLICY, OPTEX_PARTITIONS, OPTEX_HTTP_HOST,
  * OPTEX_HTTP_PORT, OPTEX_RELAY, OPTEX_BATCH_MODE, OPTEX_MAX_PARALLEL, OPTEX_LOG_LEVEL,
- * OPTEX_MAX_ATTEMPTS, OPTEX_WAIT_TIMEOUT_MS, OPTEX_EC2_CALL_DELAY_MS, OPTEX_KAFKA_SESSION_TIMEOUT_MS.
+ * OPTEX_MAX_ATTEMPTS, OPTEX_WAIT_TIMEOUT_MS, OPTEX_EC2_CALL_DELAY_MS, OPTEX_KAFKA_SESSION_TIMEOUT_MS,
+ * OPTEX_SWEEP_EVERY_MS, OPTEX_SWEEP_AFTER_MS.
  */
 export interface ServiceProcessConfig {
   readonly store: string;
@@ -33,6 +34,10 @@ export interface ServiceProcessConfig {
   readonly ec2CallDelayMs: number;
   /** Kafka consumer session timeout: how soon a dead consumer's partitions move to another. */
   readonly kafkaSessionTimeoutMs?: number;
+  /** How often the executor and validator look for optimizations left mid-way (0 = never). */
+  readonly sweepEveryMs?: number;
+  /** How long such an optimization may go without an event before it is resumed. */
+  readonly sweepAfterMs?: number;
 }
 
 export function configFromEnv(service: ServiceName, env: NodeJS.ProcessEnv = process.env): ServiceProcessConfig {
@@ -60,6 +65,8 @@ export function configFromEnv(service: ServiceName, env: NodeJS.ProcessEnv = pro
     ...(env['OPTEX_WAIT_TIMEOUT_MS'] ? { waitTimeoutMs: int('OPTEX_WAIT_TIMEOUT_MS', 900_000, 1) } : {}),
     ec2CallDelayMs: int('OPTEX_EC2_CALL_DELAY_MS', 0),
     ...(env['OPTEX_KAFKA_SESSION_TIMEOUT_MS'] ? { kafkaSessionTimeoutMs: int('OPTEX_KAFKA_SESSION_TIMEOUT_MS', 30_000, 6000) } : {}),
+    ...(env['OPTEX_SWEEP_EVERY_MS'] ? { sweepEveryMs: int('OPTEX_SWEEP_EVERY_MS', 30_000) } : {}),
+    ...(env['OPTEX_SWEEP_AFTER_MS'] ? { sweepAfterMs: int('OPTEX_SWEEP_AFTER_MS', 0) } : {}),
   };
 }
 
@@ -82,6 +89,8 @@ export async function runServiceProcess(service: ServiceName): Promise<void> {
     maxParallel: config.maxParallel,
     recoverOnStart: false,
     ...(config.waitTimeoutMs ? { waitTimeoutMs: config.waitTimeoutMs } : {}),
+    ...(config.sweepEveryMs !== undefined ? { sweepEveryMs: config.sweepEveryMs } : {}),
+    ...(config.sweepAfterMs !== undefined ? { sweepAfterMs: config.sweepAfterMs } : {}),
   }));
   const adapters = { ...opened, ec2: delayedGateway(opened.ec2, config.ec2CallDelayMs) };
   const metrics: OptexMetrics = adapters.metrics;

@@ -26,7 +26,17 @@ export interface EngineOptions {
   readonly validationWindowMs: number;
   /** Run the startup recovery of every service (re-drive work whose triggering message is gone — embedded mode). @defaultValue true */
   readonly recoverOnStart: boolean;
+  /** How often the executor and the validator look for optimizations left mid-way (0 = never). @defaultValue 30 000 ms */
+  readonly sweepEveryMs: number;
+  /**
+   * How long an optimization the executor or validator must move may go without an event before it is resumed. It must
+   * exceed the longest silence of a live handling. @defaultValue `waitTimeoutMs + 2 × callTimeoutMs` (17 min)
+   */
+  readonly sweepAfterMs?: number;
 }
+
+/** The stall bound the sweepers use: `sweepAfterMs`, or longer than a wait for a state plus two calls. */
+export const sweepAfterMsOf = (options: EngineOptions): number => options.sweepAfterMs ?? options.waitTimeoutMs + 2 * options.callTimeoutMs;
 
 export const defaultEngineOptions: EngineOptions = {
   batchMode: 'parallel',
@@ -40,4 +50,5 @@ export const defaultEngineOptions: EngineOptions = {
   schedulerTickMs: 1000,
   validationWindowMs: 60 * 60_000,
   recoverOnStart: true,
+  sweepEveryMs: 30_000,
 };
