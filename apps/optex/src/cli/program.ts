@@ -1,7 +1,7 @@
 import { Command, CommanderError, Option } from 'commander';
 import { InfrastructureError } from '@optex/ports';
 import { createLogger } from '@optex/observability';
-import { DEFAULT_FLAGS, UsageError } from '@optex/runtime';
+import { DEFAULT_FLAGS, StoreInUseError, UsageError } from '@optex/runtime';
 import { decisionCommand, fleetCommand, historyCommand, listCommand, metricsCommand, NotFound, replayCommand, runCommand, submitCommand, type Io } from './commands';
 
 const storeOption = () => new Option('--store <url>', 'event store: sqlite:PATH, memory:, esdb://HOST:PORT?tls=false').default(DEFAULT_FLAGS.store);
@@ -81,7 +81,7 @@ export async function main(argv: readonly string[], io?: Partial<Io>): Promise<n
       err(`optex: ${error.message}`);
       return 2;
     }
-    if (error instanceof NotFound) {
+    if (error instanceof NotFound || error instanceof StoreInUseError) {
       err(`optex: ${error.message}`);
       return 1;
     }
