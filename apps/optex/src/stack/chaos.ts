@@ -7,7 +7,9 @@ import { EsdbEventStore } from '@optex/event-store';
 import { deadLetterTopicOf, openBus, recommendationMessages, report } from '@optex/runtime';
 import { SERVICE_GROUPS } from '@optex/engine';
 import { startCountingProxy, startMoto, type CountingProxy, type MotoServer } from '@optex/testing';
-import { STACK_SERVICES, kill, readStackState, serviceEnv, stackDown, stackRestart, stackUp, startServiceProcess, type StackComponent, type StackState } from './stack';
+import { execFile } from 'node:child_process';
+import { repoRoot } from '@optex/testing';
+import { STACK_SERVICES, kill, readStackState, serviceEnv, stackDown, stackUp, startServiceProcess, type StackComponent, type StackState } from './stack';
 
 /** What a chaos run does. */
 export interface ChaosOptions {
@@ -37,7 +39,7 @@ export interface ChaosKill {
   readonly atMs: number;
   readonly component: StackComponent | 'executor-2';
   readonly downMs: number;
-  /** Optimizations not terminal yet at the last look before the kill (the kill hit work under way when > 0). */
+  /** Optimizations submitted and not terminal at a look just before the kill (the kill hit work under way when > 0; -1: the store was down). */
   readonly pending: number;
 }
 
@@ -138,10 +140,23 @@ export async function runStackChaos(options: ChaosOptions): Promise<ChaosReport>
         currency: 'USD',
       }),
     );
-    const bus: Bus = await openBus(state.bus, 'optex-chaos', partitions);
-    await bus.publish(recommendationMessages({ records, deliveryPrefix: `chaos-${options.seed}`, name: 'chaos' }, false));
-    await bus.close();
-    progress(`${records.length} recommendations submitted`);
+    // Submitted in waves, one before each kill (when the previous ones are done), so every kill lands on work under way.
+    const messages = recommendationMessages({ records, deliveryPrefix: `chaos-${options.seed}`, name: 'chaos' }, false);
+    const waveSize = Math.ceil(messages.length / (options.kills + 1));
+    let submitted = 0;
+    const submitWave = async () => {
+      const wave = messages.slice(submitted, submitted + waveSize);
+      if (wave.length === 0) return;
+      const bus: Bus = await openBus(readStackState(dir)!.bus, 'optex-chaos', partitions);
+      try {
+        await bus.publish(wave);
+      } finally {
+        await bus.close();
+      }
+      submitted += wave.length;
+      progress(`${submitted} of ${records.length} recommendations submitted`);
+    };
+    await submitWave();
 
     const terminal = new Set<string>(TERMINAL_STATUSES);
     const store = EsdbEventStore.connect(state.store);
@@ -158,14 +173,20 @@ export async function runStackChaos(options: ChaosOptions): Promise<ChaosReport>
     // Kill at random times while the work goes on: first one of each kind, then anything.
     const kills: ChaosKill[] = [];
     let last: OptimizationView[] = [];
-    const pending = () => records.length - last.filter((o) => terminal.has(o.status)).length;
+    /** Submitted and not terminal yet, by a fresh look at the log (undefined while the store is down). */
+    const pending = async (): Promise<number | undefined> => {
+      const v = await views();
+      if (v) last = v;
+      return v ? submitted - v.filter((o) => terminal.has(o.status)).length : undefined;
+    };
     const kinds: ('service' | 'kafka' | 'store')[] = shuffle(['service', 'kafka', 'store'], random);
     const chaos = (async () => {
       while (kills.length < options.kills) {
+        if ((await pending()) === 0) await submitWave();
         await sleep(between(options.killEveryMs));
         const kind = kills.length < kinds.length ? kinds[kills.length]! : (['service', 'service', 'kafka', 'store'] as const)[Math.floor(random() * 4)]!;
         const atMs = Date.now() - started;
-        const pendingNow = pending();
+        const pendingNow = (await pending()) ?? -1;
         if (kind === 'service') {
           const targets: (StackComponent | 'executor-2')[] = [...STACK_SERVICES, ...(secondExecutor ? ['executor-2' as const] : [])];
           const target = targets[Math.floor(random() * targets.length)]!;
@@ -174,11 +195,11 @@ export async function runStackChaos(options: ChaosOptions): Promise<ChaosReport>
             process.kill(secondExecutor!.pid, 'SIGKILL');
             const current = readStackState(dir)!;
             secondExecutor = { ...(await startServiceProcess('executor', serviceEnv(current, partitions, current.serviceEnv ?? {}), secondExecutor!.log)), log: secondExecutor!.log };
-          } else await stackRestart(dir, target, { signal: 'SIGKILL' });
+          } else await restartWithCli(dir, target, 0);
           kills.push({ atMs, component: target, downMs: 0, pending: pendingNow });
         } else {
           progress(`kill -9 ${kind} at ${(atMs / 1000).toFixed(1)} s, down for ${options.downMs} ms`);
-          await stackRestart(dir, kind, { signal: 'SIGKILL', downMs: options.downMs });
+          await restartWithCli(dir, kind, options.downMs);
           kills.push({ atMs, component: kind, downMs: options.downMs, pending: pendingNow });
         }
       }
@@ -190,7 +211,8 @@ export async function runStackChaos(options: ChaosOptions): Promise<ChaosReport>
     for (;;) {
       const v = await views();
       if (v) last = v;
-      if (chaosDone && v && settled(v)) break;
+      if (chaosDone && submitted === records.length && v && settled(v)) break;
+      if (chaosDone && submitted < records.length) await submitWave();
       if (Date.now() > deadline) {
         progress('timed out waiting for every optimization to be terminal');
         break;
@@ -263,6 +285,19 @@ export async function runStackChaos(options: ChaosOptions): Promise<ChaosReport>
     await proxy?.stop();
     await moto?.stop();
   }
+}
+
+/** `stack restart COMPONENT --signal KILL --down MS`, the operator's command (built into dist/), so chaos runs exercise it. */
+function restartWithCli(dir: string, component: StackComponent, downMs: number): Promise<{ oldPid: number; pid: number }> {
+  const cli = join(repoRoot(), 'dist/apps/optex/src/stack-main.js');
+  return new Promise((resolvePromise, reject) => {
+    execFile(process.execPath, [cli, 'restart', component, '--dir', dir, '--signal', 'KILL', '--down', String(downMs), '--json'], { timeout: 180_000 }, (error, stdout, stderr) => {
+      if (error) return reject(new Error(`stack restart ${component} failed: ${stderr || error.message}`));
+      const result = JSON.parse(stdout) as { oldPid: number; pid: number };
+      if (result.pid === result.oldPid) return reject(new Error(`stack restart ${component} kept pid ${result.pid}`));
+      resolvePromise(result);
+    });
+  });
 }
 
 /** Every message in the services' dead-letter topics (read by a fresh consumer group from the beginning). */
