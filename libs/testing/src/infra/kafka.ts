@@ -148,18 +148,7 @@ async function startOnce(kafkaDir: string, partitions: number, options: StartKaf
   const log4jFile = join(dataDir, 'log4j2.properties');
   writeFileSync(log4jFile, LOG4J2_PROPERTIES);
 
-  const classpath = `${join(kafkaDir, 'lib')}/*`;
-  const jvm = [
-    `-Xmx${options.heap ?? '512m'}`,
-    '-Xms64m',
-    '-XX:+UseG1GC',
-    '-XX:MaxGCPauseMillis=20',
-    '-XX:+ExitOnOutOfMemoryError',
-    '-Djava.awt.headless=true',
-    `-Dlog4j2.configurationFile=${log4jFile}`,
-    '-cp',
-    classpath,
-  ];
+  const jvm = jvmArgs(kafkaDir, log4jFile, options.heap);
   const cleanup = (): void => rmSync(dataDir, { recursive: true, force: true });
 
   const clusterId = randomBytes(16).toString('base64url');
@@ -263,17 +252,7 @@ export async function restartKafka(options: { readonly dataDir: string; readonly
   const port = /^advertised\.listeners=PLAINTEXT:\/\/127\.0\.0\.1:(\d+)$/m.exec(props)?.[1];
   if (!port) throw new Error(`restartKafka: ${propsFile} names no PLAINTEXT listener`);
   const jars = await ensureKafkaJars();
-  const jvm = [
-    `-Xmx${options.heap ?? '512m'}`,
-    '-Xms64m',
-    '-XX:+UseG1GC',
-    '-XX:MaxGCPauseMillis=20',
-    '-XX:+ExitOnOutOfMemoryError',
-    '-Djava.awt.headless=true',
-    `-Dlog4j2.configurationFile=${join(options.dataDir, 'log4j2.properties')}`,
-    '-cp',
-    `${join(jars.dir, 'lib')}/*`,
-  ];
+  const jvm = jvmArgs(jars.dir, join(options.dataDir, 'log4j2.properties'), options.heap);
   const out = openSync(options.logFile, 'a');
   let child: ChildProcess;
   try {
@@ -307,6 +286,21 @@ export async function restartKafka(options: { readonly dataDir: string; readonly
     }
     await delay(250);
   }
+}
+
+/** The JVM's arguments for a broker: heap, GC, the log4j file, the jars' classpath. */
+function jvmArgs(kafkaDir: string, log4jFile: string, heap = '512m'): string[] {
+  return [
+    `-Xmx${heap}`,
+    '-Xms64m',
+    '-XX:+UseG1GC',
+    '-XX:MaxGCPauseMillis=20',
+    '-XX:+ExitOnOutOfMemoryError',
+    '-Djava.awt.headless=true',
+    `-Dlog4j2.configurationFile=${log4jFile}`,
+    '-cp',
+    `${join(kafkaDir, 'lib')}/*`,
+  ];
 }
 
 function serverProperties(p: { dataDir: string; brokerPort: number; controllerPort: number; partitions: number; autoCreate: boolean }): string {
