@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import 'reflect-metadata';
 import { Command, CommanderError, Option } from 'commander';
-import { stackDown, stackUp } from './stack/stack';
+import { STACK_COMPONENTS, stackDown, stackRestart, stackUp, type StackComponent } from './stack/stack';
 
 /** `npm run -s stack -- up|down`: the production topology on this machine, without Docker. */
 async function main(argv: readonly string[]): Promise<number> {
@@ -40,6 +40,28 @@ async function main(argv: readonly string[]): Promise<number> {
     .action(async (flags: { dir: string; json?: boolean }) => {
       const result = await stackDown(flags.dir, flags.json ? () => undefined : err);
       process.stdout.write(flags.json ? `${JSON.stringify(result)}\n` : result.stopped.length ? '' : 'no stack was up\n');
+    });
+  program
+    .command('restart <component>')
+    .description(`stop one process of the stack and start it again with what it had (${STACK_COMPONENTS.join(', ')})`)
+    .addOption(new Option('--dir <dir>', 'state, logs and data').default('.optex/stack'))
+    .addOption(new Option('--signal <signal>', 'how to stop it: TERM finishes the message in hand, KILL is a crash').choices(['TERM', 'KILL']).default('TERM'))
+    .addOption(new Option('--down <ms>', 'how long it stays down before it starts again').default('0'))
+    .option('--json', 'print only JSON on stdout')
+    .action(async (component: string, flags: { dir: string; signal: 'TERM' | 'KILL'; down: string; json?: boolean }) => {
+      if (!(STACK_COMPONENTS as readonly string[]).includes(component)) {
+        err(`stack: restart: expected one of ${STACK_COMPONENTS.join(', ')}, got ${JSON.stringify(component)}`);
+        code = 2;
+        return;
+      }
+      const downMs = Number(flags.down);
+      if (!Number.isInteger(downMs) || downMs < 0) {
+        err(`stack: --down must be a whole number of milliseconds, got ${JSON.stringify(flags.down)}`);
+        code = 2;
+        return;
+      }
+      const result = await stackRestart(flags.dir, component as StackComponent, { signal: `SIG${flags.signal}`, downMs, progress: flags.json ? undefined : err });
+      process.stdout.write(flags.json ? `${JSON.stringify(result)}\n` : `${component} restarted: pid ${result.oldPid} → ${result.pid}${result.port ? `, port ${result.port}` : ''}\n`);
     });
   try {
     await program.parseAsync([...argv], { from: 'user' });

@@ -2,7 +2,7 @@ import { DeciderSpecification } from './__fixtures__/decider-spec';
 import { AT, NOW, OPT_ID, cmd, ev, observed, recs } from './__fixtures__';
 import { optimizationDecider, type OptimizationState } from './decider';
 import { clientTokenFor } from './ids';
-import { nextMove } from './process';
+import { moverOf, nextMove } from './process';
 import { executionPlan, rollbackPlan } from './plans';
 import type { OptimizationEvent } from './events';
 import type { Recommendation } from './types';
@@ -198,5 +198,26 @@ describe('the state is a union on status', () => {
     if (s.status !== 'executing') throw new Error(`expected executing, got ${s.status}`);
     // compile-time: schedule and execution are not optional here
     expect([s.schedule.batchId, s.execution.startedStep?.clientToken]).toEqual(['b-1', token('execution', 0)]);
+  });
+});
+
+describe('moverOf: who resumes an optimization left mid-way (the sweeper asks)', () => {
+  it('the executor for an execution or rollback under way (including a step to reconcile), the validator for a validation', () => {
+    expect(moverOf(fold(delVolBase), { now: NOW })).toBe('executor');
+    expect(moverOf(fold([...delVolBase, snapStarted]), { now: NOW })).toBe('executor');
+    const done0 = ev('ExecutionStepCompleted', { index: 0, step: delVolPlan[0]!, outputs: { snapshotId: 'snap-1' }, dryRun: false, clientToken: token('execution', 0), reconciled: false });
+    const done1 = ev('ExecutionStepCompleted', { index: 1, step: delVolPlan[1]!, outputs: {}, dryRun: false, reconciled: false });
+    const started2 = ev('ExecutionStepStarted', { index: 2, step: delVolPlan[2]!, clientToken: token('execution', 2) });
+    const done2 = ev('ExecutionStepCompleted', { index: 2, step: delVolPlan[2]!, outputs: {}, dryRun: false, clientToken: token('execution', 2), reconciled: false });
+    const validating = [...delVolBase, snapStarted, done0, done1, started2, done2, ev('ExecutionSucceeded', { dryRun: false, durationMs: 10 })];
+    expect(moverOf(fold(validating), { now: NOW })).toBe('validator');
+  });
+
+  it('nobody for what waits for people or time, or is over', () => {
+    const received = [ev('OptimizationReceived', { recommendation: delVol, dryRun: false, deliveryId: 'd-1' }), ev('RiskAssessed', { baseLevel: 'HIGH', level: 'HIGH', factors: [], policyVersion: 'v' })];
+    expect(moverOf(fold([...received, ev('ApprovalRequested', { authority: 'finops-manager', requiredApprovals: 1, expiresAt: AT })]), { now: NOW })).toBeUndefined();
+    const later = [...received, ev('ApprovalGranted', { mode: 'manual', approvers: ['a'], final: true }), ev('ExecutionScheduled', { batchId: 'b-1', notBefore: '2999-01-01T00:00:00.000Z', priority: 'MEDIUM' })];
+    expect(moverOf(fold(later), { now: NOW })).toBeUndefined();
+    expect(moverOf(fold([...delVolBase.slice(0, 5), ev('PreValidationFailed', { reasons: ['gone'] })]), { now: NOW })).toBeUndefined();
   });
 });

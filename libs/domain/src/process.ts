@@ -97,3 +97,30 @@ function stepMove(s: KnownOptimizationState, phase: StepPhase, context: MoveCont
   if (isMutatingStep(step) && !dryRun) return { kind: 'decide', command: { type: 'StartStep', data: { phase, index }, metadata: { now: context.now } } };
   return { kind: 'perform', phase, index, step, dryRun, outputs };
 }
+
+/** The service that carries a move out: the validator validates, the executor does everything else. */
+export type Mover = 'executor' | 'validator';
+
+/**
+ * Who must act on an optimization now, or `undefined` when nothing is to be done without people or time (terminal,
+ * awaiting approval, reconciliation needed, scheduled for later). A sweeper resumes with it an optimization left
+ * mid-way — executing, validating, rolling back — after an outage, a crash or a lost message. Pure.
+ */
+export function moverOf(state: OptimizationState, context: MoveContext): Mover | undefined {
+  const move = nextMove(state, context);
+  switch (move.kind) {
+    case 'idle':
+      return undefined;
+    case 'validate':
+      return 'validator';
+    case 'decide':
+    case 'pre-validate':
+    case 'perform':
+    case 'reconcile':
+      return 'executor';
+    default: {
+      const _exhaustive: never = move;
+      return _exhaustive;
+    }
+  }
+}

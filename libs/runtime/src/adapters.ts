@@ -1,11 +1,14 @@
 import { readFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
 import { defaultPolicy, defaultPriceBook, parsePolicy, type Policy } from '@optex/domain';
 import { TOPICS, silentLogger, systemClock, type Bus, type Clock, type CloudIdentity, type Ec2Gateway, type EventStore, type Logger, type MetricsSource } from '@optex/ports';
-import { createEventStore } from '@optex/event-store';
+import { WriterLock, createEventStore } from '@optex/event-store';
 import { InMemoryBus, KafkaBus } from '@optex/messaging';
 import { AwsEc2Gateway, CloudWatchMetricsSource, SimulatedFleet, StsCloudIdentity, stateFileFor } from '@optex/cloud';
 import { OptexMetrics, type EngineAdapters, type EngineOptions } from '@optex/engine';
 import { crashingGateway, crashingStore, parseCrashPoint, type CrashPoint } from './crash-points';
+
+export { StoreInUseError } from '@optex/event-store';
 
 /** A problem with how optex was invoked (exit code 2): a bad flag value, a missing or unreadable file. */
 export class UsageError extends Error {
@@ -37,6 +40,17 @@ export async function openStore(url: string): Promise<EventStore> {
     if (error instanceof TypeError) throw new UsageError(`--store: ${error.message}`);
     throw error;
   }
+}
+
+/**
+ * The writer lock of a store that lives in a file on this machine (`sqlite:PATH`), taken for `command`; `undefined`
+ * for stores that are not a local file (`memory:` is private to the process; on EventStoreDB, concurrent writers are
+ * kept apart by Kafka's partition ownership and expected revisions). Throws `StoreInUseError` naming the holder.
+ */
+export function lockStoreForWriting(storeUrl: string, command: string): WriterLock | undefined {
+  const path = /^sqlite:(.+)$/i.exec(storeUrl)?.[1];
+  if (!path || path === ':memory:') return undefined;
+  return WriterLock.acquire(resolve(path), command);
 }
 
 export async function openBus(url: string, clientId: string, partitions = 3, logger: Logger = silentLogger, kafka: { sessionTimeoutMs?: number } = {}): Promise<Bus> {

@@ -2,7 +2,7 @@ import 'reflect-metadata';
 import { Module, type DynamicModule, type INestApplication, type LoggerService } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { TOPICS, type Logger, type RecordedEvent } from '@optex/ports';
-import { BusServer, LogRelay } from '@optex/messaging';
+import { BusServer, LogRelay, PassThroughRpcFilter } from '@optex/messaging';
 import { EngineModule, SERVICE_GROUPS, type EngineAdapters, type ServiceName } from '@optex/engine';
 import { RiskAssessorModule } from '@optex/risk-assessor';
 import { ApprovalModule } from '@optex/approval';
@@ -55,6 +55,9 @@ export async function startEngine(adapters: EngineAdapters, options: EngineAppOp
   class OptexAppModule {}
 
   const app = await NestFactory.create(OptexAppModule, { logger: nestLogger(adapters.logger), abortOnError: false });
+  // Before the microservices connect (filters are read when their handlers are registered): the bus transport
+  // must see what a handler threw to tell an outage (wait) from a rejection (ack) from a bug (retry, dead letter).
+  app.useGlobalFilters(new PassThroughRpcFilter(app.getHttpAdapter()));
   for (const s of options.services) {
     const { group } = MODULES[s];
     app.connectMicroservice(

@@ -15,7 +15,7 @@ import {
   type Summary,
   type FieldError,
 } from '@optex/domain';
-import { HEADERS, TOPICS, type BusMessage, type EventStore } from '@optex/ports';
+import { HEADERS, TOPICS, isOutage, type BusMessage, type EventStore } from '@optex/ports';
 import { OptimizationProjection, resourceKeyOf, type EngineAdapters } from '@optex/engine';
 import type { InputRecord, InputRecords } from './input';
 import { ALL_SERVICES, startEngine, type EngineHandle } from './engine-app';
@@ -104,7 +104,15 @@ async function untilQuiescent(engine: EngineHandle, tracker: QuiescenceTracker, 
   const { bus } = engine.adapters;
   const started = Date.now();
   const stallMs = options.stallMs ?? 250;
-  const caughtUp = async () => (await engine.relay?.caughtUp()) ?? true;
+  // The store unreachable (an outage): not caught up, look again later; the handlings wait it out meanwhile.
+  const caughtUp = async () => {
+    try {
+      return (await engine.relay?.caughtUp()) ?? true;
+    } catch (error) {
+      if (isOutage(error)) return false;
+      throw error;
+    }
+  };
   const progress = options.progress;
   const timer = progress ? setInterval(() => progress(tracker.progressLine(Date.now() - started)), options.progressEveryMs ?? 2000) : undefined;
   try {

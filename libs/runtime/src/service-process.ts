@@ -16,7 +16,8 @@ import { HealthController, PROCESS_INFO, type ProcessInfo } from './health.contr
  * OPTEX_STORE, OPTEX_BUS, OPTEX_CLOUD, OPTEX_POLICY, OPTEX_PARTITIONS, OPTEX_HTTP_HOST,
  * OPTEX_HTTP_PORT, OPTEX_RELAY, OPTEX_BATCH_MODE, OPTEX_MAX_PARALLEL, OPTEX_LOG_LEVEL,
  * OPTEX_MAX_ATTEMPTS, OPTEX_WAIT_TIMEOUT_MS, OPTEX_EC2_CALL_DELAY_MS, OPTEX_KAFKA_SESSION_TIMEOUT_MS,
- * and the intake limits (OPTEX_MAX_RECORD_BYTES, OPTEX_MAX_STRING_LENGTH, OPTEX_MAX_DEPTH, OPTEX_MAX_TAGS).
+ * and the intake limits (OPTEX_MAX_RECORD_BYTES, OPTEX_MAX_STRING_LENGTH, OPTEX_MAX_DEPTH, OPTEX_MAX_TAGS),
+ * OPTEX_SWEEP_EVERY_MS, OPTEX_SWEEP_AFTER_MS.
  */
 export interface ServiceProcessConfig {
   readonly store: string;
@@ -37,6 +38,10 @@ export interface ServiceProcessConfig {
   readonly kafkaSessionTimeoutMs?: number;
   /** Limits on each input record (OPTEX_MAX_RECORD_BYTES, OPTEX_MAX_STRING_LENGTH, OPTEX_MAX_DEPTH, OPTEX_MAX_TAGS). */
   readonly intakeLimits: IntakeLimits;
+  /** How often the executor and validator look for optimizations left mid-way (0 = never). */
+  readonly sweepEveryMs?: number;
+  /** How long such an optimization may go without an event before it is resumed. */
+  readonly sweepAfterMs?: number;
 }
 
 export function configFromEnv(service: ServiceName, env: NodeJS.ProcessEnv = process.env): ServiceProcessConfig {
@@ -65,6 +70,8 @@ export function configFromEnv(service: ServiceName, env: NodeJS.ProcessEnv = pro
     ec2CallDelayMs: int('OPTEX_EC2_CALL_DELAY_MS', 0),
     ...(env['OPTEX_KAFKA_SESSION_TIMEOUT_MS'] ? { kafkaSessionTimeoutMs: int('OPTEX_KAFKA_SESSION_TIMEOUT_MS', 30_000, 6000) } : {}),
     intakeLimits: intakeLimitsFromEnv(env),
+    ...(env['OPTEX_SWEEP_EVERY_MS'] ? { sweepEveryMs: int('OPTEX_SWEEP_EVERY_MS', 30_000) } : {}),
+    ...(env['OPTEX_SWEEP_AFTER_MS'] ? { sweepAfterMs: int('OPTEX_SWEEP_AFTER_MS', 0) } : {}),
   };
 }
 
@@ -88,6 +95,8 @@ export async function runServiceProcess(service: ServiceName): Promise<void> {
     recoverOnStart: false,
     intakeLimits: config.intakeLimits,
     ...(config.waitTimeoutMs ? { waitTimeoutMs: config.waitTimeoutMs } : {}),
+    ...(config.sweepEveryMs !== undefined ? { sweepEveryMs: config.sweepEveryMs } : {}),
+    ...(config.sweepAfterMs !== undefined ? { sweepAfterMs: config.sweepAfterMs } : {}),
   }));
   const adapters = { ...opened, ec2: delayedGateway(opened.ec2, config.ec2CallDelayMs) };
   const metrics: OptexMetrics = adapters.metrics;

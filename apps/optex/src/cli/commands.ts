@@ -5,7 +5,7 @@ import { TOPICS, type EventStore, type Logger } from '@optex/ports';
 import { OptimizationProjection } from '@optex/engine';
 import { recordApproval, recordDenial, recordOperatorAction, type OperatorAction } from '@optex/approval';
 import { DUPLICATES_STREAM, REJECTED_STREAM } from '@optex/domain';
-import { intakeLimitsFromEnv, openAdapters, openBus, openStore, processUntilQuiescent, readInput, recommendationMessages, report, UsageError, type AdapterFlags } from '@optex/runtime';
+import { delayedGateway, intakeLimitsFromEnv, lockStoreForWriting, openAdapters, openBus, openStore, processUntilQuiescent, readInput, recommendationMessages, report, UsageError, type AdapterFlags } from '@optex/runtime';
 import { existsSync } from 'node:fs';
 import { FleetFileError, SimulatedFleet, stateFileFor } from '@optex/cloud';
 
@@ -56,7 +56,16 @@ export async function runCommand(io: Io, file: string | undefined, flags: RunFla
   if (flags.output !== undefined && !flags.output.trim()) throw new UsageError('--output: the file name is empty');
   const intakeLimits = intakeLimitsFromEnv();
   const input = file === undefined ? undefined : await readInput(file, intakeLimits);
-  const adapters = await openAdapters(flags, io.logger, { ...options, intakeLimits });
+  // One writer per store: a second run/resume on it exits 1 naming the holder (readers do not lock).
+  const lock = lockStoreForWriting(flags.store, file === undefined ? 'resume' : `run ${file}`);
+  let adapters: Awaited<ReturnType<typeof openAdapters>>;
+  try {
+    const opened = await openAdapters(flags, io.logger, { ...options, intakeLimits });
+    adapters = { ...opened, ec2: delayedGateway(opened.ec2, ec2CallDelayMs()) };
+  } catch (error) {
+    lock?.release();
+    throw error;
+  }
   try {
     const started = Date.now();
     const result = await processUntilQuiescent(adapters, {
@@ -70,7 +79,17 @@ export async function runCommand(io: Io, file: string | undefined, flags: RunFla
     return 0;
   } finally {
     await adapters.close();
+    lock?.release();
   }
+}
+
+/** `OPTEX_EC2_CALL_DELAY_MS`: latency injected before every EC2 call (game days, tests that need a run to take a while). */
+function ec2CallDelayMs(): number {
+  const raw = process.env['OPTEX_EC2_CALL_DELAY_MS'];
+  if (raw === undefined || raw === '') return 0;
+  const ms = Number(raw);
+  if (!Number.isInteger(ms) || ms < 0) throw new UsageError(`OPTEX_EC2_CALL_DELAY_MS must be an integer ≥ 0, got ${JSON.stringify(raw)}`);
+  return ms;
 }
 
 async function writeReport(file: string, json: string): Promise<void> {

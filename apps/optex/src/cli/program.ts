@@ -2,7 +2,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { IntakeInvariantError } from '@optex/domain';
 import { InfrastructureError } from '@optex/ports';
 import { createLogger } from '@optex/observability';
-import { DEFAULT_FLAGS, UsageError } from '@optex/runtime';
+import { DEFAULT_FLAGS, StoreInUseError, UsageError } from '@optex/runtime';
 import { safe, safeLines } from './format';
 import { decisionCommand, fleetCommand, historyCommand, listCommand, metricsCommand, NotFound, operatorCommand, replayCommand, runCommand, submitCommand, type Io } from './commands';
 
@@ -94,7 +94,7 @@ export async function main(argv: readonly string[], io?: Partial<Io>): Promise<n
       err(`optex: ${safe(error.message)}`);
       return 2;
     }
-    if (error instanceof NotFound) {
+    if (error instanceof NotFound || error instanceof StoreInUseError) {
       err(`optex: ${safe(error.message)}`);
       return 1;
     }

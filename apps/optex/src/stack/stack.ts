@@ -6,7 +6,7 @@ import { TOPICS } from '@optex/ports';
 import { deadLetterTopicOf, openBus } from '@optex/runtime';
 import { KafkaBus } from '@optex/messaging';
 import { SERVICE_GROUPS } from '@optex/engine';
-import { isProcessAlive, repoRoot, startKafka, startMoto } from '@optex/testing';
+import { isProcessAlive, repoRoot, restartKafka, startKafka, startMoto } from '@optex/testing';
 
 export const STACK_SERVICES = ['risk-assessor', 'approval', 'scheduler', 'executor', 'validator'] as const;
 export type StackService = (typeof STACK_SERVICES)[number];
@@ -37,7 +37,14 @@ export interface StackState {
   };
   readonly startedInMs: number;
   readonly dir: string;
+  /** Partitions of the optex topics, and the extra service environment: what `stack restart` starts a service with. */
+  readonly partitions?: number;
+  readonly serviceEnv?: Readonly<Record<string, string>>;
 }
+
+/** What `stack restart` can restart: a service, Kafka, or the store (the ESDB emulator). */
+export const STACK_COMPONENTS = [...STACK_SERVICES, 'kafka', 'store'] as const;
+export type StackComponent = (typeof STACK_COMPONENTS)[number];
 
 const stateFile = (dir: string) => join(dir, 'stack.json');
 
@@ -114,18 +121,20 @@ export function healthy(port: number): Promise<boolean> {
   });
 }
 
-async function startEmulator(dir: string): Promise<{ pid: number; url: string; log: string; data: string }> {
+async function startEmulator(dir: string, port?: number): Promise<{ pid: number; url: string; log: string; data: string }> {
   const root = repoRoot();
   const log = join(dir, 'esdb-emulator.log');
   const data = join(dir, 'esdb-emulator.jsonl');
   const fd = openSync(log, 'a');
-  const child = spawn(process.execPath, [join(root, 'dist/libs/testing/src/esdb-emulator/main.js'), '--data', data], { cwd: root, detached: true, stdio: ['ignore', fd, fd] });
+  const seen = readFileSync(log, 'utf8').split('\n').length; // a restart appends to the log: look only at new lines
+  const child = spawn(process.execPath, [join(root, 'dist/libs/testing/src/esdb-emulator/main.js'), '--data', data, ...(port ? ['--port', String(port)] : [])], { cwd: root, detached: true, stdio: ['ignore', fd, fd] });
   closeSync(fd);
   child.unref();
   const pid = child.pid!;
   for (let i = 0; i < 300; i++) {
     const line = readFileSync(log, 'utf8')
       .split('\n')
+      .slice(seen - 1)
       .find((l) => l.includes('"url"'));
     if (line) return { pid, url: (JSON.parse(line) as { url: string }).url, log, data };
     if (!isProcessAlive(pid)) throw new Error(`the ESDB emulator exited during start:\n${tail(log)}`);
@@ -185,6 +194,8 @@ export async function stackUp(options: StackUpOptions): Promise<StackState> {
       infrastructure: { kafka: { pid: kafka.pid, dataDir: kafka.dataDir, log: kafka.logFile }, esdb: { pid: esdb.pid, log: esdb.log, data: esdb.data }, ...(moto ? { moto } : {}) },
       startedInMs: Date.now() - started,
       dir,
+      partitions: options.partitions,
+      ...(options.serviceEnv ? { serviceEnv: options.serviceEnv } : {}),
     };
     writeFileSync(stateFile(dir), JSON.stringify(state, null, 2));
     return state;
@@ -212,6 +223,65 @@ export async function stackDown(dir: string, progress: (line: string) => void): 
   rmSync(stateFile(state.dir), { force: true });
   for (const s of stopped) progress(`stopped ${s}`);
   return { stopped };
+}
+
+export interface RestartOptions {
+  /** `SIGTERM` (default: the service finishes the message in hand) or `SIGKILL` (a crash, for chaos runs). */
+  readonly signal?: 'SIGTERM' | 'SIGKILL';
+  /** How long the component stays down before it is started again (an outage). @defaultValue 0 */
+  readonly downMs?: number;
+  readonly progress?: (line: string) => void;
+}
+
+/**
+ * `stack restart COMPONENT`: stops one process of the stack `stack up` started in `dir` (a service, Kafka, or the store)
+ * and starts it again with what it had: a service with the same environment (a new pid and HTTP port), Kafka on the same
+ * data directory and port, the ESDB emulator on the same port and data file. Updates `stack.json`; resolves with the
+ * old and new pids.
+ */
+export async function stackRestart(dir: string, component: StackComponent, options: RestartOptions = {}): Promise<{ component: StackComponent; oldPid: number; pid: number; port?: number }> {
+  const state = readStackState(resolve(dir));
+  if (!state) throw new Error(`no stack is up in ${resolve(dir)}`);
+  const stop = async (pid: number, graceMs = 10_000) => {
+    if (options.signal === 'SIGKILL') {
+      if (!isProcessAlive(pid)) return;
+      process.kill(pid, 'SIGKILL');
+      for (let i = 0; i < 200 && isProcessAlive(pid); i++) await sleep(25);
+    } else await kill(pid, graceMs);
+  };
+  const progress = options.progress ?? (() => undefined);
+  let next: StackState;
+  let result: { component: StackComponent; oldPid: number; pid: number; port?: number };
+  if (component === 'kafka') {
+    const { kafka } = state.infrastructure;
+    await stop(kafka.pid, 15_000);
+    progress(`kafka (pid ${kafka.pid}) stopped`);
+    await sleep(options.downMs ?? 0);
+    const { pid } = await restartKafka({ dataDir: kafka.dataDir, logFile: kafka.log });
+    next = { ...state, infrastructure: { ...state.infrastructure, kafka: { ...kafka, pid } } };
+    result = { component, oldPid: kafka.pid, pid };
+  } else if (component === 'store') {
+    const { esdb } = state.infrastructure;
+    await stop(esdb.pid);
+    progress(`esdb-emulator (pid ${esdb.pid}) stopped`);
+    await sleep(options.downMs ?? 0);
+    const port = Number(new URL(state.store.replace(/^esdb:/, 'http:')).port);
+    const started = await startEmulator(state.dir, port);
+    next = { ...state, infrastructure: { ...state.infrastructure, esdb: { ...esdb, pid: started.pid } } };
+    result = { component, oldPid: esdb.pid, pid: started.pid };
+  } else {
+    const old = state.services[component];
+    await stop(old.pid);
+    progress(`${component} (pid ${old.pid}) stopped`);
+    await sleep(options.downMs ?? 0);
+    const env = serviceEnv(state, state.partitions ?? 3, state.serviceEnv ?? {});
+    const { pid, port } = await startServiceProcess(component, env, old.log);
+    next = { ...state, services: { ...state.services, [component]: { ...old, pid, port } } };
+    result = { component, oldPid: old.pid, pid, port };
+  }
+  writeFileSync(stateFile(state.dir), JSON.stringify(next, null, 2));
+  progress(`${component} started again (pid ${result.pid})`);
+  return result;
 }
 
 /** SIGTERM, then SIGKILL after `graceMs`; resolves true when it was running. */

@@ -15,15 +15,25 @@ export interface Delivery extends BusMessage {
 
 /**
  * What a handler decided about a delivery. `ack`: done (offset may be committed);
- * `retry`: a transient failure — redeliver later (with backoff); `dead-letter`: a poison
- * message — publish to the dead-letter topic with `reason` and ack.
+ * `retry`: a failure that may be the message's fault — redeliver later (with backoff), counted
+ * against `maxAttempts`; `pause`: an infrastructure outage (store, broker, cloud unavailable) —
+ * redeliver later with backoff for as long as it takes, not counted as an attempt (the next
+ * delivery has the same `attempt`) and never dead-lettered; `dead-letter`: a poison message —
+ * publish to the dead-letter topic with `reason` and ack.
  */
-export type HandlerOutcome = { readonly kind: 'ack' } | { readonly kind: 'retry'; readonly error: unknown } | { readonly kind: 'dead-letter'; readonly reason: string };
+export type HandlerOutcome =
+  | { readonly kind: 'ack' }
+  | { readonly kind: 'retry'; readonly error: unknown }
+  | { readonly kind: 'pause'; readonly error: unknown }
+  | { readonly kind: 'dead-letter'; readonly reason: string };
+
+/** The outcome kinds, for adapters checking what a handler returned. */
+export const HANDLER_OUTCOME_KINDS: ReadonlySet<string> = new Set(['ack', 'retry', 'pause', 'dead-letter']);
 
 export interface ConsumerOptions {
   readonly groupId: string;
   readonly topics: readonly string[];
-  /** After this many deliveries of one message it goes to the dead-letter topic. @defaultValue 5 */
+  /** After this many deliveries of one message it goes to the dead-letter topic (`pause` outcomes do not count). @defaultValue 5 */
   readonly maxAttempts?: number;
   /** Topic for messages that failed `maxAttempts` times or were dead-lettered by the handler. */
   readonly deadLetterTopic?: string;

@@ -60,3 +60,27 @@ export const TRANSIENT_EC2_CODES: ReadonlySet<string> = new Set([
 
 export const ec2Error = (awsCode: string, message: string, options?: { cause?: unknown }): Ec2Error =>
   new Ec2Error(awsCode, message, TRANSIENT_EC2_CODES.has(awsCode), options);
+
+/**
+ * Whether `error` is an infrastructure outage rather than something wrong with the message: the store or
+ * broker unreachable ({@link InfrastructureError}), or EC2 throttling / failing on its side (a transient
+ * {@link Ec2Error}). Consumers wait such errors out (redeliver with backoff, for as long as it takes) and
+ * never count them as poison-message attempts. A {@link ConcurrencyError} is not one: it is about the
+ * message's stream, and the command handler already retries it.
+ */
+export function isOutage(error: unknown): boolean {
+  return error instanceof InfrastructureError || (error instanceof Ec2Error && error.transient);
+}
+
+/** An error's text for logs and dead-letter headers: `Name: message` for errors, JSON for other objects (never `[object Object]`). */
+export function describeError(error: unknown): string {
+  if (error instanceof Error) return `${error.name}: ${error.message}`;
+  if (typeof error === 'object' && error !== null) {
+    try {
+      return JSON.stringify(error);
+    } catch {
+      return Object.prototype.toString.call(error);
+    }
+  }
+  return String(error);
+}

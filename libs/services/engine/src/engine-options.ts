@@ -28,7 +28,17 @@ export interface EngineOptions {
   readonly recoverOnStart: boolean;
   /** Limits on each input record, checked before it is parsed (the same for the CLI and Kafka). @defaultValue {@link defaultIntakeLimits} */
   readonly intakeLimits: IntakeLimits;
+  /** How often the executor and the validator look for optimizations left mid-way (0 = never). @defaultValue 30 000 ms */
+  readonly sweepEveryMs: number;
+  /**
+   * How long an optimization the executor or validator must move may go without an event before it is resumed. It must
+   * exceed the longest silence of a live handling. @defaultValue `waitTimeoutMs + 2 × callTimeoutMs` (17 min)
+   */
+  readonly sweepAfterMs?: number;
 }
+
+/** The stall bound the sweepers use: `sweepAfterMs`, or longer than a wait for a state plus two calls. */
+export const sweepAfterMsOf = (options: EngineOptions): number => options.sweepAfterMs ?? options.waitTimeoutMs + 2 * options.callTimeoutMs;
 
 export const defaultEngineOptions: EngineOptions = {
   batchMode: 'parallel',
@@ -43,4 +53,5 @@ export const defaultEngineOptions: EngineOptions = {
   validationWindowMs: 60 * 60_000,
   recoverOnStart: true,
   intakeLimits: defaultIntakeLimits,
+  sweepEveryMs: 30_000,
 };

@@ -6,3 +6,4 @@ export * from './metrics';
 export * from './projection';
 export * from './resource';
 export * from './keyed-mutex';
+export * from './sweeper';

@@ -89,3 +89,35 @@ describe('ExecutorService pre-validation', () => {
     await store.close();
   });
 });
+
+describe('ExecutorService sweeper', () => {
+  it('resumes an execution left mid-way whose message is gone (no recovery on start) and carries it to validation', async () => {
+    const store = SqliteEventStore.open(':memory:');
+    const fleet = SimulatedFleet.fromFleet(fleetFile, { clock: { now: () => NOW } });
+    const id = await upToScheduled(store, recommendation('left', { type: 'modify-volume', targetVolumeType: 'gp3' }));
+    // A handling started it, then its process went away after the message was acknowledged: nothing will redeliver it.
+    await handleCommand(store, optimizationStream(id), optimizationDecider, { type: 'StartExecution', data: {}, metadata: { now: NOW } }, { causationKey: 'start', recordedBy: 'spec' });
+    const executor = new ExecutorService(store, fleet, fleet, defaultPolicy, { now: () => NOW }, silentLogger, new OptexMetrics(), { ...defaultEngineOptions, recoverOnStart: false, sweepEveryMs: 0, sweepAfterMs: 0 });
+    await executor.onApplicationBootstrap();
+    expect((await loadStream(store, optimizationStream(id), optimizationDecider)).state.status).toBe('executing');
+
+    expect(await executor.sweep()).toEqual([id]);
+    expect((await loadStream(store, optimizationStream(id), optimizationDecider)).state.status).toBe('validating');
+    expect((await fleet.describeVolume({ accountId: '123456789012', region: 'us-east-1', id: 'vol-1' }))?.volumeType).toBe('gp3');
+    await executor.onModuleDestroy();
+    await store.close();
+  });
+
+  it('leaves alone an execution whose last progress is more recent than sweepAfterMs', async () => {
+    const store = SqliteEventStore.open(':memory:');
+    const fleet = SimulatedFleet.fromFleet(fleetFile, { clock: { now: () => NOW } });
+    const id = await upToScheduled(store, recommendation('busy', { type: 'modify-volume', targetVolumeType: 'gp3' }));
+    await handleCommand(store, optimizationStream(id), optimizationDecider, { type: 'StartExecution', data: {}, metadata: { now: NOW } }, { causationKey: 'start', recordedBy: 'spec' });
+    const executor = new ExecutorService(store, fleet, fleet, defaultPolicy, { now: () => NOW }, silentLogger, new OptexMetrics(), { ...defaultEngineOptions, recoverOnStart: false, sweepEveryMs: 0, sweepAfterMs: 60_000 });
+    await executor.onApplicationBootstrap();
+    expect(await executor.sweep()).toEqual([]);
+    expect((await loadStream(store, optimizationStream(id), optimizationDecider)).state.status).toBe('executing');
+    await executor.onModuleDestroy();
+    await store.close();
+  });
+});

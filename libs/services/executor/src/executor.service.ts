@@ -1,6 +1,7 @@
 import { Inject, Injectable, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
 import {
   OPTIMIZATION_STREAM_PREFIX,
+  moverOf,
   nextMove,
   optimizationDecider,
   optimizationStream,
@@ -9,7 +10,7 @@ import {
   type OptimizationEvent,
   type Policy,
 } from '@optex/domain';
-import type { Clock, Ec2Gateway, EventStore, IntegrationEvent, Logger, MetricsSource } from '@optex/ports';
+import { InfrastructureError, type Clock, type Ec2Gateway, type EventStore, type IntegrationEvent, type Logger, type MetricsSource } from '@optex/ports';
 import {
   CLOCK,
   EC2_GATEWAY,
@@ -21,10 +22,12 @@ import {
   POLICY,
   OptimizationProjection,
   KeyedMutex,
+  StallSweeper,
   handleCommandAt,
   loadStream,
   observeResource,
   resourceKeyOf,
+  sweepAfterMsOf,
   type EngineOptions,
   type KnownOptimization,
   type OptexMetrics,
@@ -47,7 +50,8 @@ const MAX_MOVES_PER_HANDLING = 200;
  * Before every mutating EC2 call the step's intent is appended with its client token; a step found started but
  * without outcome (a crash, or another process) is reconciled by looking its effect up, never blindly called again.
  * After a crash, the unacknowledged event is redelivered (or `recoverOnStart` re-drives) and the loop continues
- * from where the log says it stopped.
+ * from where the log says it stopped. A {@link StallSweeper} resumes what the executor must move (the domain's
+ * `moverOf`) and in which no event was seen for `sweepAfterMs`: an execution or rollback whose message is gone.
  */
 @Injectable()
 export class ExecutorService implements OnApplicationBootstrap, OnModuleDestroy {
@@ -56,6 +60,8 @@ export class ExecutorService implements OnApplicationBootstrap, OnModuleDestroy 
   private stopping = false;
   private readonly locks = new KeyedMutex();
   private projection = new OptimizationProjection();
+  private readonly sweeper: StallSweeper;
+  private sweeps = 0;
 
   constructor(
     @Inject(EVENT_STORE) private readonly store: EventStore,
@@ -74,6 +80,30 @@ export class ExecutorService implements OnApplicationBootstrap, OnModuleDestroy 
       backoffMs: options.stepBackoffMs,
       onRetry: (error, attempt) => this.logger.warn({ err: String(error), attempt }, 'transient EC2 error; retrying step'),
     });
+    this.sweeper = new StallSweeper({
+      everyMs: options.sweepEveryMs,
+      afterMs: sweepAfterMsOf(options),
+      now: () => Date.now(),
+      logger: logger.child({ component: 'executor-sweeper' }),
+      candidates: () => this.mustMove(),
+      resume: (id) => this.drive(id, `sweep:${id}:${++this.sweeps}`),
+    });
+  }
+
+  /** What the executor must move now (scheduled and due, executing, rolling back; not waiting for an operator). */
+  private *mustMove(): Iterable<string> {
+    const now = this.clock.now();
+    for (const status of ['scheduled', 'executing', 'rolling-back'] as const) {
+      for (const id of this.projection.idsByStatus(status)) {
+        const state = this.projection.get(id);
+        if (state && moverOf(state, { now }) === 'executor') yield id;
+      }
+    }
+  }
+
+  /** Resumes now what the executor must move and made no progress for `sweepAfterMs` (the timer does this every `sweepEveryMs`). */
+  sweep(): Promise<readonly string[]> {
+    return this.sweeper.sweep();
   }
 
   /**
@@ -82,18 +112,21 @@ export class ExecutorService implements OnApplicationBootstrap, OnModuleDestroy 
    */
   async onApplicationBootstrap(): Promise<void> {
     this.projection = await OptimizationProjection.load(this.store);
+    this.sweeper.start();
     if (!this.options.recoverOnStart) return;
     for (const s of this.projection.all()) {
       if (s.status === 'scheduled' || s.status === 'executing' || s.status === 'rolling-back') await this.drive(s.optimizationId, `recover:${s.optimizationId}`);
     }
   }
 
-  onModuleDestroy(): void {
+  async onModuleDestroy(): Promise<void> {
     this.stopping = true;
+    await this.sweeper.stop();
   }
 
   async onEvent(event: IntegrationEvent): Promise<void> {
-    this.projection.applyRelayed(event);
+    const known = this.projection.applyRelayed(event);
+    if (known) this.sweeper.progressed(known.optimizationId);
     if (!DRIVES_EXECUTION.has(event.type) || !event.stream.startsWith(OPTIMIZATION_STREAM_PREFIX)) return;
     await this.drive(event.stream.slice(OPTIMIZATION_STREAM_PREFIX.length), event.id);
   }
@@ -108,7 +141,9 @@ export class ExecutorService implements OnApplicationBootstrap, OnModuleDestroy 
     let { state, revision } = await loadStream(this.store, stream, optimizationDecider);
     let justStarted: string | undefined;
     for (let moves = 0; moves < MAX_MOVES_PER_HANDLING; moves++) {
-      if (state.status === 'initial' || this.stopping) return;
+      if (state.status === 'initial') return;
+      // Not acknowledged: the message is handled again after the restart, from where the log says this loop stopped.
+      if (this.stopping) throw new InfrastructureError(`executor shutting down before ${optimizationId} is done; handled again after the restart`);
       const now = this.clock.now();
       const move = nextMove(state, { now, ...(justStarted ? { justStarted } : {}) });
       const command = await this.commandFor(state as KnownOptimization, move, now);

@@ -1,6 +1,6 @@
 import { ExponentialBackoff, TimeoutStrategy, handleWhen, retry, timeout, wrap, TaskCancelledError } from 'cockatiel';
 import { NON_MUTATING_STEPS, type Recommendation, type Step, type StepOutputs } from '@optex/domain';
-import { Ec2Error, OptexError, ec2Error, type Ec2Gateway } from '@optex/ports';
+import { Ec2Error, InfrastructureError, OptexError, ec2Error, isOutage, type Ec2Gateway } from '@optex/ports';
 import { refOf } from '@optex/engine';
 
 export interface StepRunnerOptions {
@@ -32,6 +32,11 @@ export type StepResult = { readonly ok: true; readonly outputs: StepOutputs } | 
  * repeated after a crash: the executor reconciles a started step (domain: reconciliation.ts) before it calls
  * again. Within one step a type already changed, a volume already as asked, or a resource already gone count as
  * done, so a retry after a timeout does not fail on its own earlier effect.
+ *
+ * An outage is not a failed step: when EC2 still throttles or fails on its side after the step's attempts, or a call
+ * timed out (its outcome unknown), `run` throws that error (an {@link isOutage} one) instead of reporting a failure,
+ * so the handling waits and is redelivered; the step's recorded intent is then reconciled (looked up, never blindly
+ * repeated). A change is never rolled back, or left half-done, because the cloud was briefly unavailable.
  */
 export class StepRunner {
   constructor(
@@ -54,7 +59,11 @@ export class StepRunner {
       return { ok: true, outputs };
     } catch (error) {
       if (ctx.dryRun && error instanceof Ec2Error && error.awsCode === 'DryRunOperation') return { ok: true, outputs: {} };
-      if (error instanceof TaskCancelledError) return { ok: false, error: { code: 'StepTimeout', message: `${step.kind} timed out` } };
+      if (isOutage(error)) throw error;
+      if (error instanceof TaskCancelledError) {
+        if (!isWait) throw new InfrastructureError(`EC2 ${step.kind} timed out after ${this.options.callTimeoutMs} ms; its outcome is unknown`, { cause: error });
+        return { ok: false, error: { code: 'StepTimeout', message: `${step.kind} timed out` } };
+      }
       if (error instanceof Ec2Error) return { ok: false, error: { code: error.awsCode, message: error.message.replace(`${error.awsCode}: `, '') } };
       return { ok: false, error: { code: error instanceof OptexError ? error.code : 'Error', message: (error as Error)?.message ?? String(error) } };
     } finally {

@@ -1,5 +1,5 @@
-import { Inject, Injectable, type OnApplicationBootstrap } from '@nestjs/common';
-import { OPTIMIZATION_STREAM_PREFIX, nextMove, optimizationDecider, optimizationStream, type PriceBook, type Policy } from '@optex/domain';
+import { Inject, Injectable, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
+import { OPTIMIZATION_STREAM_PREFIX, moverOf, nextMove, optimizationDecider, optimizationStream, type PriceBook, type Policy } from '@optex/domain';
 import type { Clock, Ec2Gateway, EventStore, IntegrationEvent, Logger, MetricsSource } from '@optex/ports';
 import {
   CLOCK,
@@ -12,11 +12,14 @@ import {
   POLICY,
   PRICE_BOOK,
   OptimizationProjection,
+  KeyedMutex,
+  StallSweeper,
   handleCommandAt,
   loadStream,
   observeResource,
   refOf,
   resourceKeyOf,
+  sweepAfterMsOf,
   type EngineOptions,
   type KnownOptimization,
   type OptexMetrics,
@@ -28,10 +31,17 @@ const RECORDED_BY = 'validator';
  * Post-validation of each executed optimization: observes the resource after the change and its performance
  * (CPU p95, status checks; "no data" is unknown) and hands them to the decider, which judges whether the resource is
  * in the state asked for, prices the actual monthly savings and their accuracy (price book) and rates the
- * performance (policy). A failed validation starts the rollback (the decider records both).
+ * performance (policy). A failed validation starts the rollback (the decider records both). A {@link StallSweeper}
+ * validates what is left `validating` with no event seen for `sweepAfterMs` (its message gone).
  */
 @Injectable()
-export class ValidatorService implements OnApplicationBootstrap {
+export class ValidatorService implements OnApplicationBootstrap, OnModuleDestroy {
+  /** Every optimization's state, to know which wait for a validation (the sweeper's candidates). */
+  private projection = new OptimizationProjection();
+  private readonly locks = new KeyedMutex();
+  private readonly sweeper: StallSweeper;
+  private sweeps = 0;
+
   constructor(
     @Inject(EVENT_STORE) private readonly store: EventStore,
     @Inject(EC2_GATEWAY) private readonly gateway: Ec2Gateway,
@@ -42,22 +52,56 @@ export class ValidatorService implements OnApplicationBootstrap {
     @Inject(LOGGER) private readonly logger: Logger,
     @Inject(OPTEX_METRICS) private readonly metrics: OptexMetrics,
     @Inject(ENGINE_OPTIONS) private readonly options: EngineOptions,
-  ) {}
+  ) {
+    this.sweeper = new StallSweeper({
+      everyMs: options.sweepEveryMs,
+      afterMs: sweepAfterMsOf(options),
+      now: () => Date.now(),
+      logger: logger.child({ component: 'validator-sweeper' }),
+      candidates: () => this.mustValidate(),
+      resume: (id) => this.validate(id, `sweep:${id}:${++this.sweeps}`),
+    });
+  }
+
+  private *mustValidate(): Iterable<string> {
+    const now = this.clock.now();
+    for (const id of this.projection.idsByStatus('validating')) {
+      const state = this.projection.get(id);
+      if (state && moverOf(state, { now }) === 'validator') yield id;
+    }
+  }
 
   async onApplicationBootstrap(): Promise<void> {
+    this.projection = await OptimizationProjection.load(this.store);
+    this.sweeper.start();
     if (!this.options.recoverOnStart) return;
-    const projection = await OptimizationProjection.load(this.store);
-    for (const s of projection.all()) if (s.status === 'validating') await this.validate(s.optimizationId, `recover:${s.optimizationId}`);
+    for (const s of this.projection.all()) if (s.status === 'validating') await this.validate(s.optimizationId, `recover:${s.optimizationId}`);
+  }
+
+  async onModuleDestroy(): Promise<void> {
+    await this.sweeper.stop();
+  }
+
+  /** Validates now what waits for a validation and made no progress for `sweepAfterMs` (the timer does this every `sweepEveryMs`). */
+  sweep(): Promise<readonly string[]> {
+    return this.sweeper.sweep();
   }
 
   async onEvent(event: IntegrationEvent): Promise<void> {
+    const known = this.projection.applyRelayed(event);
+    if (known) this.sweeper.progressed(known.optimizationId);
     if (event.type !== 'ExecutionSucceeded' || !event.stream.startsWith(OPTIMIZATION_STREAM_PREFIX)) return;
     const { revision } = await loadStream(this.store, event.stream, optimizationDecider);
     if (revision !== event.revision) return;
     await this.validate(event.stream.slice(OPTIMIZATION_STREAM_PREFIX.length), event.id);
   }
 
-  async validate(optimizationId: string, causationKey: string): Promise<void> {
+  /** Validates one optimization if the process manager says so now; one validation at a time per optimization. */
+  validate(optimizationId: string, causationKey: string): Promise<void> {
+    return this.locks.run(optimizationId, () => this.validateNow(optimizationId, causationKey));
+  }
+
+  private async validateNow(optimizationId: string, causationKey: string): Promise<void> {
     const stream = optimizationStream(optimizationId);
     const { state, revision } = await loadStream(this.store, stream, optimizationDecider);
     const now = this.clock.now();

@@ -185,6 +185,28 @@ export function busContract(name: string, factory: () => Promise<Bus>, options: 
       expect(dead[0].headers['x-optex-dlq-reason']).toContain('boom: cannot parse');
     });
 
+    test("'pause' (an outage) redelivers the same attempt however often it takes, never dead-letters, and later messages of its key wait", async () => {
+      const topic = unique('outage');
+      const dlq = unique('outage.dlq');
+      const log: string[] = [];
+      const dead: Delivery[] = [];
+      await consume({ groupId: unique('dlq-reader'), topics: [dlq] }, async (d) => {
+        dead.push(d);
+        return ack;
+      });
+      let outage = 5;
+      await consume({ groupId: unique('g'), topics: [topic], maxAttempts: 2, deadLetterTopic: dlq }, async (d) => {
+        log.push(`${d.value.toString()}#${d.attempt}`);
+        if (d.value.toString() === 'first' && outage-- > 0) return { kind: 'pause', error: new Error('store unavailable') };
+        return ack;
+      });
+      await bus.publish([message(topic, 'k', 'first'), message(topic, 'k', 'second')]);
+      await waitFor(() => log.includes('second#1'), deliveryTimeout, 'the message behind the outage');
+      await sleep(quietPeriod);
+      expect(log).toEqual(['first#1', 'first#1', 'first#1', 'first#1', 'first#1', 'first#1', 'second#1']);
+      expect(dead).toEqual([]);
+    });
+
     test("a 'dead-letter' outcome publishes the message to the dead-letter topic at once, with the handler's reason", async () => {
       const topic = unique('reject');
       const dlq = unique('reject.dlq');

@@ -148,18 +148,7 @@ async function startOnce(kafkaDir: string, partitions: number, options: StartKaf
   const log4jFile = join(dataDir, 'log4j2.properties');
   writeFileSync(log4jFile, LOG4J2_PROPERTIES);
 
-  const classpath = `${join(kafkaDir, 'lib')}/*`;
-  const jvm = [
-    `-Xmx${options.heap ?? '512m'}`,
-    '-Xms64m',
-    '-XX:+UseG1GC',
-    '-XX:MaxGCPauseMillis=20',
-    '-XX:+ExitOnOutOfMemoryError',
-    '-Djava.awt.headless=true',
-    `-Dlog4j2.configurationFile=${log4jFile}`,
-    '-cp',
-    classpath,
-  ];
+  const jvm = jvmArgs(kafkaDir, log4jFile, options.heap);
   const cleanup = (): void => rmSync(dataDir, { recursive: true, force: true });
 
   const clusterId = randomBytes(16).toString('base64url');
@@ -249,6 +238,69 @@ async function startOnce(kafkaDir: string, partitions: number, options: StartKaf
     throw error;
   }
   return { brokers, pid, dataDir, logFile, startedInMs: Date.now() - spawned, stop };
+}
+
+/**
+ * Starts again, on the same data directory and ports, a broker that {@link startKafka} started (with `killOnExit:
+ * false`) and that is gone — killed, crashed, or stopped without removing its data (the local stack's chaos runs and
+ * `stack restart kafka`). Topics, committed offsets and messages survive. Resolves with the new JVM's pid once the
+ * broker answers again; the caller stops it by pid.
+ */
+export async function restartKafka(options: { readonly dataDir: string; readonly logFile: string; readonly heap?: string; readonly startTimeoutMs?: number }): Promise<{ pid: number; brokers: string }> {
+  const propsFile = join(options.dataDir, 'server.properties');
+  const props = readFileSync(propsFile, 'utf8');
+  const port = /^advertised\.listeners=PLAINTEXT:\/\/127\.0\.0\.1:(\d+)$/m.exec(props)?.[1];
+  if (!port) throw new Error(`restartKafka: ${propsFile} names no PLAINTEXT listener`);
+  const jars = await ensureKafkaJars();
+  const jvm = jvmArgs(jars.dir, join(options.dataDir, 'log4j2.properties'), options.heap);
+  const out = openSync(options.logFile, 'a');
+  let child: ChildProcess;
+  try {
+    child = spawn(javaBinary(), [...jvm, 'kafka.Kafka', propsFile], { cwd: options.dataDir, detached: true, stdio: ['ignore', out, out] });
+  } finally {
+    closeSync(out);
+  }
+  const pid = child.pid;
+  if (pid === undefined) throw new Error(`could not spawn ${javaBinary()} for Kafka`);
+  let exitInfo: string | undefined;
+  child.once('exit', (code, sig) => (exitInfo = sig ? `signal ${sig}` : `exit code ${String(code)}`));
+  child.once('error', () => undefined);
+  child.unref();
+  const brokers = `127.0.0.1:${port}`;
+  const deadline = Date.now() + (options.startTimeoutMs ?? 120_000);
+  const admin = new Kafka({ clientId: 'optex-kafka-launcher', brokers: [brokers], logLevel: logLevel.NOTHING, connectionTimeout: 1000, retry: { retries: 0 } }).admin();
+  for (;;) {
+    if (exitInfo !== undefined) throw new Error(`Kafka exited during its restart (${exitInfo}); last lines of ${options.logFile}:\n${tailOfFile(options.logFile, 40)}`);
+    try {
+      await admin.connect();
+      const cluster = await admin.describeCluster();
+      if (cluster.brokers.length > 0 && cluster.controller !== null) return { pid, brokers };
+    } catch {
+      // not up yet
+    } finally {
+      await admin.disconnect().catch(() => undefined);
+    }
+    if (Date.now() > deadline) {
+      signal(pid, 'SIGKILL');
+      throw new Error(`Kafka did not answer on ${brokers} within ${options.startTimeoutMs ?? 120_000} ms after its restart; last lines of ${options.logFile}:\n${tailOfFile(options.logFile, 40)}`);
+    }
+    await delay(250);
+  }
+}
+
+/** The JVM's arguments for a broker: heap, GC, the log4j file, the jars' classpath. */
+function jvmArgs(kafkaDir: string, log4jFile: string, heap = '512m'): string[] {
+  return [
+    `-Xmx${heap}`,
+    '-Xms64m',
+    '-XX:+UseG1GC',
+    '-XX:MaxGCPauseMillis=20',
+    '-XX:+ExitOnOutOfMemoryError',
+    '-Djava.awt.headless=true',
+    `-Dlog4j2.configurationFile=${log4jFile}`,
+    '-cp',
+    `${join(kafkaDir, 'lib')}/*`,
+  ];
 }
 
 function serverProperties(p: { dataDir: string; brokerPort: number; controllerPort: number; partitions: number; autoCreate: boolean }): string {

@@ -294,6 +294,23 @@ describeKafka('KafkaBus (kafkajs on a real Kafka 4.x broker)', () => {
     console.info(`rebalance: ${total} messages, ${duplicates} redelivered (at least once), partitions first=${[...byConsumer.first].join(',')} second=${[...byConsumer.second].join(',')}`);
   });
 
+  it('a handling longer than the session timeout keeps its partition: handled once, committed (the consumer heartbeats while it runs)', async () => {
+    const bus = await connect({ sessionTimeoutMs: 6000, heartbeatIntervalMs: 1000 });
+    const topic = `t-long-${tag()}`;
+    const groupId = `g-long-${tag()}`;
+    await bus.ensureTopics([topic], 1);
+    const handled: string[] = [];
+    await bus.subscribe({ groupId, topics: [topic] }, async (d) => {
+      handled.push(text(d));
+      if (text(d) === 'long') await sleep(15_000); // 2.5 × the session timeout, as an execution waiting for an instance
+      return ack;
+    });
+    await bus.publish([msg(topic, 'k', 'long'), msg(topic, 'k', 'next')]);
+    await waitUntil(() => handled.includes('next'), 'the message after the long one', 90_000);
+    await waitUntil(async () => (await bus.lag(groupId)).total === 0, 'every offset committed');
+    expect(handled).toEqual(['long', 'next']);
+  });
+
   it('reports consumer lag as high watermark minus committed offset', async () => {
     const bus = await connect();
     const topic = `t-lag-${tag()}`;

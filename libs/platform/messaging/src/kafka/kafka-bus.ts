@@ -27,9 +27,13 @@ export interface KafkaBusOptions {
   readonly createTopics?: boolean;
   /** Backoff between redeliveries of a message whose handler asked for a retry. */
   readonly retryBackoff?: RetryBackoff;
-  /** Consumer group session timeout (the broker allows 6000–300000 by default). @defaultValue 30000 */
+  /**
+   * Consumer group session timeout: how long the broker waits for a silent member before its partitions go to the others
+   * (the broker allows 6000–300000 by default). Kept short so a killed service stalls its partitions for about 10 s, not
+   * kafkajs's 30 s; a long handling keeps its partitions because the consumer heartbeats while it runs. @defaultValue 10000
+   */
   readonly sessionTimeoutMs?: number;
-  /** @defaultValue 3000 */
+  /** How often a member heartbeats (a tenth of the session timeout leaves room for missed beats). @defaultValue 1000 */
   readonly heartbeatIntervalMs?: number;
   /** @defaultValue 60000 */
   readonly rebalanceTimeoutMs?: number;
@@ -212,8 +216,8 @@ export class KafkaBus implements Bus {
       handler,
       {
         backoff: { initialMs: this.options.retryBackoff?.initialMs ?? 100, maxMs: this.options.retryBackoff?.maxMs ?? 5000 },
-        sessionTimeoutMs: this.options.sessionTimeoutMs ?? 30_000,
-        heartbeatIntervalMs: this.options.heartbeatIntervalMs ?? 3000,
+        sessionTimeoutMs: this.options.sessionTimeoutMs ?? 10_000,
+        heartbeatIntervalMs: this.options.heartbeatIntervalMs ?? Math.max(500, Math.min(3000, Math.floor((this.options.sessionTimeoutMs ?? 10_000) / 10))),
         rebalanceTimeoutMs: this.options.rebalanceTimeoutMs ?? 60_000,
         maxWaitTimeMs: this.options.maxWaitTimeMs ?? 1000,
         partitionsConsumedConcurrently: this.options.partitionsConsumedConcurrently ?? this.options.partitions ?? 3,

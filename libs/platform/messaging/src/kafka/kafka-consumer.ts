@@ -1,9 +1,8 @@
 import { deadLetterMessage } from '../dead-letter';
 import type { Consumer as KafkaJsConsumer, EachMessagePayload, IHeaders, Kafka } from 'kafkajs';
-import type { BusMessage, Consumer, ConsumerOptions, Delivery, HandlerOutcome, Logger } from '@optex/ports';
+import { HANDLER_OUTCOME_KINDS, describeError, type BusMessage, type Consumer, type ConsumerOptions, type Delivery, type HandlerOutcome, type Logger } from '@optex/ports';
 import { translating } from './kafka-errors';
 
-/** Headers on a dead-lettered message (besides the original message's own headers). */
 /** Exponential backoff with full jitter between redeliveries of one message. */
 export interface RetryBackoff {
   /** Upper bound of the first delay. @defaultValue 100 */
@@ -39,7 +38,10 @@ export function backoffDelay(attempt: number, backoff: Required<RetryBackoff>, r
  *   published to the dead-letter topic;
  * - `retry` (or a throw) seeks the partition back to the same offset and pauses it for a
  *   jittered exponential backoff, so nothing behind it in the partition (same key or not) is
- *   handled first;
+ *   handled first; `pause` (an outage) does the same for as long as it takes, without counting
+ *   an attempt, so an outage never dead-letters a message;
+ * - while a handler runs, the consumer heartbeats every `heartbeatIntervalMs`, so a long handling
+ *   (an execution waiting for an instance to stop) keeps its partitions with a short session timeout;
  * - after `maxAttempts` deliveries, or on `dead-letter`, the message goes to the dead-letter
  *   topic with `x-optex-dlq-*` headers.
  * A rebalance hands uncommitted messages to the new owner: at least once, never lost.
@@ -47,6 +49,8 @@ export function backoffDelay(attempt: number, backoff: Required<RetryBackoff>, r
 export class KafkaSubscription implements Consumer {
   private readonly consumer: KafkaJsConsumer;
   private readonly attempts = new Map<string, number>();
+  /** Outage pauses in a row per message (for the backoff; they are not attempts). */
+  private readonly pauses = new Map<string, number>();
   private readonly timers = new Set<NodeJS.Timeout>();
   private readonly inFlight = new Set<Promise<void>>();
   private readonly maxAttempts: number;
@@ -76,8 +80,10 @@ export class KafkaSubscription implements Consumer {
     this.consumer.on(this.consumer.events.GROUP_JOIN, ({ payload }) => {
       // Forget attempt counts of partitions this member no longer owns.
       const owned = new Set(Object.entries(payload.memberAssignment).flatMap(([topic, partitions]) => partitions.map((p) => `${topic}:${p}`)));
-      for (const key of this.attempts.keys()) {
-        if (!owned.has(key.slice(0, key.lastIndexOf(':')))) this.attempts.delete(key);
+      for (const counts of [this.attempts, this.pauses]) {
+        for (const key of counts.keys()) {
+          if (!owned.has(key.slice(0, key.lastIndexOf(':')))) counts.delete(key);
+        }
       }
       this.log.debug({ memberAssignment: payload.memberAssignment }, 'joined consumer group');
     });
@@ -118,7 +124,7 @@ export class KafkaSubscription implements Consumer {
     return work.finally(() => this.inFlight.delete(work));
   }
 
-  private async onMessage({ topic, partition, message, pause }: EachMessagePayload): Promise<void> {
+  private async onMessage({ topic, partition, message, pause, heartbeat }: EachMessagePayload): Promise<void> {
     // Between stop() and kafkajs noticing it: leave the message uncommitted for the next owner.
     if (this.stopping) return;
     const key = `${topic}:${partition}:${message.offset}`;
@@ -135,36 +141,60 @@ export class KafkaSubscription implements Consumer {
     };
 
     let outcome: HandlerOutcome;
+    // kafkajs heartbeats only between messages: a handling longer than the session timeout would lose the partition
+    // to another member while it still runs. Heartbeat while it runs (a failed heartbeat, e.g. during a rebalance,
+    // is kafkajs's to handle at the next fetch).
+    const beating = setInterval(() => heartbeat().catch((err: unknown) => this.log.debug({ err: describeError(err) }, 'heartbeat during a handling failed')), this.settings.heartbeatIntervalMs);
     try {
       outcome = await this.handler(delivery);
       if (!isOutcome(outcome)) outcome = { kind: 'retry', error: new Error(`handler returned ${JSON.stringify(outcome)}, not a HandlerOutcome`) };
     } catch (error) {
       outcome = { kind: 'retry', error };
+    } finally {
+      clearInterval(beating);
     }
+
+    if (outcome.kind === 'pause') {
+      // An outage is not an attempt: the next delivery has the same attempt number, and it is never dead-lettered.
+      this.attempts.set(key, attempt - 1);
+      if (this.stopping) return;
+      const pauses = (this.pauses.get(key) ?? 0) + 1;
+      this.pauses.set(key, pauses);
+      const wait = backoffDelay(pauses, this.settings.backoff);
+      this.log.warn({ topic, partition, offset: message.offset, pauses, retryInMs: wait, error: describeError(outcome.error) }, 'infrastructure unavailable; waiting it out');
+      this.redeliverAfter(topic, partition, message.offset, pause, wait);
+      return;
+    }
+    this.pauses.delete(key);
 
     if (outcome.kind === 'retry' && attempt < this.maxAttempts) {
       // Stopping: leave it uncommitted for the group's next owner of the partition.
       if (this.stopping) return;
       const wait = backoffDelay(attempt, this.settings.backoff);
-      this.log.warn({ topic, partition, offset: message.offset, attempt, retryInMs: wait, error: describe(outcome.error) }, 'handler asked for a retry');
-      this.consumer.seek({ topic, partition, offset: message.offset });
-      const resume = pause();
-      const timer = setTimeout(() => {
-        this.timers.delete(timer);
-        if (!this.stopping) resume();
-      }, wait);
-      this.timers.add(timer);
+      this.log.warn({ topic, partition, offset: message.offset, attempt, retryInMs: wait, error: describeError(outcome.error) }, 'handler asked for a retry');
+      this.redeliverAfter(topic, partition, message.offset, pause, wait);
       return;
     }
 
     if (outcome.kind !== 'ack') {
-      const reason = outcome.kind === 'dead-letter' ? outcome.reason : `failed ${attempt} times; last error: ${describe(outcome.error)}`;
+      const reason = outcome.kind === 'dead-letter' ? outcome.reason : `failed ${attempt} times; last error: ${describeError(outcome.error)}`;
       await this.deadLetter(delivery, reason);
     }
     // Not translated: kafkajs must see its own error (e.g. REBALANCE_IN_PROGRESS) to rejoin; the
     // message is then redelivered, which at-least-once allows.
     await this.consumer.commitOffsets([{ topic, partition, offset: (BigInt(message.offset) + 1n).toString() }]);
     this.attempts.delete(key);
+  }
+
+  /** Seeks the partition back to `offset` and pauses it for `wait` ms, so nothing behind the message overtakes it. */
+  private redeliverAfter(topic: string, partition: number, offset: string, pause: () => () => void, wait: number): void {
+    this.consumer.seek({ topic, partition, offset });
+    const resume = pause();
+    const timer = setTimeout(() => {
+      this.timers.delete(timer);
+      if (!this.stopping) resume();
+    }, wait);
+    this.timers.add(timer);
   }
 
   private async deadLetter(delivery: Delivery, reason: string): Promise<void> {
@@ -182,7 +212,7 @@ function isOutcome(value: unknown): value is HandlerOutcome {
   if (typeof value !== 'object' || value === null) return false;
   const kind = (value as { kind?: unknown }).kind;
   if (kind === 'dead-letter') return typeof (value as { reason?: unknown }).reason === 'string';
-  return kind === 'ack' || kind === 'retry';
+  return typeof kind === 'string' && HANDLER_OUTCOME_KINDS.has(kind);
 }
 
 /** kafkajs header values (Buffer, string, or arrays of them for repeated keys) as strings; a repeated key keeps its last value. */
@@ -194,8 +224,4 @@ export function headersToStrings(headers: IHeaders | undefined): Record<string, 
     out[name] = Buffer.isBuffer(last) ? last.toString('utf8') : String(last);
   }
   return out;
-}
-
-function describe(error: unknown): string {
-  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
 }

@@ -265,7 +265,7 @@ describe('InMemoryBus (specifics)', () => {
       await quiet.idle();
       expect(handled).toEqual(['bad#1', 'bad#2', 'worse#1', 'good#1']);
       expect(discarded).toEqual([
-        ['bad', 'gave up after 2 attempts: nope'],
+        ['bad', 'gave up after 2 attempts: Error: nope'],
         ['worse', 'poison'],
       ]);
       await quiet.close();
@@ -277,7 +277,7 @@ describe('InMemoryBus (specifics)', () => {
       await bus.subscribe({ groupId: 'g', topics: ['t'], maxAttempts: 2, deadLetterTopic: 't.dlq' }, (async () => undefined) as never);
       await bus.publish([msg('t', 'k', 'v')]);
       await bus.idle();
-      expect(dead[0].headers[DLQ_HEADERS.reason]).toMatch(/handler of group g resolved to undefined instead of \{kind: 'ack' \| 'retry' \| 'dead-letter'\}/);
+      expect(dead[0].headers[DLQ_HEADERS.reason]).toMatch(/handler of group g resolved to undefined instead of \{kind: 'ack' \| 'retry' \| 'pause' \| 'dead-letter'\}/);
     });
   });
 

@@ -1,6 +1,6 @@
 import { deadLetterMessage } from '../dead-letter';
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { InfrastructureError, type Bus, type BusMessage, type Consumer, type ConsumerOptions, type Delivery, type HandlerOutcome } from '@optex/ports';
+import { InfrastructureError, describeError, type Bus, type BusMessage, type Consumer, type ConsumerOptions, type Delivery, type HandlerOutcome } from '@optex/ports';
 import { partitionForKey } from './partitioner';
 
 /** Headers a dead-lettered message carries besides its own. */
@@ -58,7 +58,8 @@ const handlerContext = new AsyncLocalStorage<{ consumer: MemoryConsumer; worker:
  *   messages so that fast handlers do not starve timers and I/O.
  * - A delivery is retried (attempt + 1, after `retryBackoffMs` doubling up to `maxRetryBackoffMs`)
  *   until the handler returns `ack` or `dead-letter`; a handler that throws (or resolves to
- *   something that is not an outcome) counts as `retry`. After the consumer's `maxAttempts`
+ *   something that is not an outcome) counts as `retry`. `pause` (an outage) redelivers the same
+ *   attempt after the same doubling backoff, for as long as it takes, and never dead-letters. After the consumer's `maxAttempts`
  *   (default 5), or on `dead-letter`, the message is published to the consumer's
  *   `deadLetterTopic` with the headers of DLQ_HEADERS (../dead-letter), then acknowledged. Later messages of
  *   that partition wait meanwhile, as in Kafka.
@@ -337,6 +338,7 @@ class PartitionWorker {
   /** Delivers until acknowledged (or dead-lettered); false if the bus closed first. */
   private async handle(message: StoredMessage, offset: number): Promise<boolean> {
     let attempt = 1;
+    let pauses = 0;
     while (!this.bus.isClosed) {
       const consumer = this.group.ownerOf(this.topic.name, this.partition);
       if (!consumer) {
@@ -350,8 +352,14 @@ class PartitionWorker {
         this.bus.deadLetter(consumer, delivery, outcome.reason);
         return true;
       }
+      if (outcome.kind === 'pause') {
+        pauses++;
+        await this.bus.delay(this.bus.backoffMs(pauses + 1));
+        continue;
+      }
+      pauses = 0;
       if (attempt >= consumer.maxAttempts) {
-        this.bus.deadLetter(consumer, delivery, `gave up after ${attempt} attempts: ${messageOf(outcome.error)}`);
+        this.bus.deadLetter(consumer, delivery, `gave up after ${attempt} attempts: ${describeError(outcome.error)}`);
         return true;
       }
       attempt++;
@@ -398,7 +406,7 @@ class MemoryConsumer implements Consumer {
       const outcome = await handlerContext.run({ consumer: this, worker }, () => this.handler(delivery));
       return isOutcome(outcome)
         ? outcome
-        : { kind: 'retry', error: new TypeError(`handler of group ${this.group.id} resolved to ${describe(outcome)} instead of {kind: 'ack' | 'retry' | 'dead-letter'}`) };
+        : { kind: 'retry', error: new TypeError(`handler of group ${this.group.id} resolved to ${describe(outcome)} instead of {kind: 'ack' | 'retry' | 'pause' | 'dead-letter'}`) };
     } catch (error) {
       return { kind: 'retry', error };
     } finally {
@@ -457,7 +465,7 @@ function isOutcome(value: unknown): value is HandlerOutcome {
   if (value === null || typeof value !== 'object') return false;
   const kind = (value as { kind?: unknown }).kind;
   if (kind === 'dead-letter') return typeof (value as { reason?: unknown }).reason === 'string';
-  return kind === 'ack' || kind === 'retry';
+  return kind === 'ack' || kind === 'retry' || kind === 'pause';
 }
 
 function defaultDiscard(delivery: Delivery, reason: string): void {
@@ -477,8 +485,6 @@ function nonNegativeInteger(value: number, field: string): number {
 }
 
 const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
-
-const messageOf = (error: unknown): string => (error instanceof Error ? error.message : String(error));
 
 function describe(value: unknown): string {
   try {

@@ -1,16 +1,20 @@
 import { DomainError } from '@optex/domain';
-import { HEADERS, InfrastructureError, TOPICS, ec2Error, type Delivery, type HandlerOutcome, type IncomingRecommendation, type IntegrationEvent } from '@optex/ports';
+import { ConcurrencyError, HEADERS, InfrastructureError, TOPICS, ec2Error, type Delivery, type HandlerOutcome, type IncomingRecommendation, type IntegrationEvent } from '@optex/ports';
+import 'reflect-metadata';
+import { Controller, Module } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { EventPattern } from '@nestjs/microservices';
 import { InMemoryBus } from '../memory';
-import { BusServer } from './bus-server';
+import { BusServer, PassThroughRpcFilter } from './bus-server';
 import { encodeLifecycleEvent } from '../relay/lifecycle-codec';
 
 const GROUP = 'optex-test';
 
-async function serve(handler: (payload: unknown) => Promise<unknown>, topic: string = TOPICS.events) {
+async function serve(handler: (payload: unknown, delivery: Delivery) => Promise<unknown>, topic: string = TOPICS.events) {
   const bus = new InMemoryBus({ retryBackoffMs: 1, maxRetryBackoffMs: 2 });
   const outcomes: HandlerOutcome['kind'][] = [];
   const server = new BusServer(bus, { group: GROUP, maxAttempts: 3, deadLetterTopic: 'dlq', onOutcome: (o) => outcomes.push(o) });
-  server.addHandler(`${GROUP}/${topic}`, (payload: unknown) => handler(payload), true);
+  server.addHandler(`${GROUP}/${topic}`, (payload: unknown, delivery: Delivery) => handler(payload, delivery), true);
   await new Promise<void>((resolve, reject) => void server.listen((err?: unknown) => (err ? reject(err) : resolve())));
   const dlq: Delivery[] = [];
   await bus.subscribe({ groupId: 'dlq-reader', topics: ['dlq'] }, async (d) => {
@@ -79,28 +83,46 @@ describe('BusServer (NestJS transport over the Bus port)', () => {
     await bus.close();
   });
 
-  it('retries a transient failure until it succeeds', async () => {
+  it('waits out an outage (store unavailable, EC2 throttling) however many deliveries it takes: never an attempt, never dead-lettered', async () => {
     let calls = 0;
-    const { bus, server, outcomes } = await serve(async () => {
-      if (++calls < 3) throw new InfrastructureError('store unavailable');
+    const attempts: number[] = [];
+    const { bus, server, outcomes, dlq } = await serve(async (_payload, delivery) => {
+      attempts.push(delivery.attempt);
+      calls++;
+      if (calls <= 4) throw new InfrastructureError('EventStoreDB append failed (unavailable): 14 UNAVAILABLE');
+      if (calls <= 7) throw ec2Error('RequestLimitExceeded', 'Request limit exceeded.');
     });
     await bus.publish([{ topic: TOPICS.events, ...lifecycle() }]);
     await bus.idle();
-    expect(calls).toBe(3);
+    expect(calls).toBe(8); // more deliveries than maxAttempts (3)
+    expect(attempts).toEqual([1, 1, 1, 1, 1, 1, 1, 1]);
+    expect(outcomes).toEqual(['pause', 'pause', 'pause', 'pause', 'pause', 'pause', 'pause', 'ack']);
+    expect(dlq).toHaveLength(0);
+    await server.close();
+    await bus.close();
+  });
+
+  it('retries a concurrency conflict the command handler could not resolve, as an attempt', async () => {
+    let calls = 0;
+    const { bus, server, outcomes } = await serve(async () => {
+      if (++calls < 3) throw new ConcurrencyError('optimization-x', 3n, 4n);
+    });
+    await bus.publish([{ topic: TOPICS.events, ...lifecycle() }]);
+    await bus.idle();
     expect(outcomes).toEqual(['retry', 'retry', 'ack']);
     await server.close();
     await bus.close();
   });
 
-  it('dead-letters a poison message after maxAttempts, with the reason in headers (no endless loop)', async () => {
+  it('dead-letters a poison message after maxAttempts, with the error itself in headers (no endless loop)', async () => {
     const { bus, server, dlq } = await serve(async () => {
-      throw new Error('boom');
+      throw new TypeError("Cannot read properties of undefined (reading 'instanceType')");
     });
     await bus.publish([{ topic: TOPICS.events, ...lifecycle() }]);
     await bus.idle();
     expect(dlq).toHaveLength(1);
     expect(dlq[0]!.headers['x-optex-dlq-attempts']).toBe('3');
-    expect(dlq[0]!.headers['x-optex-dlq-reason']).toMatch(/boom|attempts/);
+    expect(dlq[0]!.headers['x-optex-dlq-reason']).toBe("gave up after 3 attempts: TypeError: Cannot read properties of undefined (reading 'instanceType')");
     await server.close();
     await bus.close();
   });
@@ -116,6 +138,44 @@ describe('BusServer (NestJS transport over the Bus port)', () => {
     const reasons = dlq.map((d) => d.headers['x-optex-dlq-reason']).sort();
     expect(reasons).toEqual([expect.stringMatching(/^UnauthorizedOperation/), expect.stringMatching(/^undecodable/)]);
     await server.close();
+    await bus.close();
+  });
+});
+
+describe('BusServer inside a Nest application (as the engine runs it)', () => {
+  it('sees the error a controller threw, not Nest\'s "Internal server error": outages wait, rejections ack, bugs dead-letter with their text', async () => {
+    const bus = new InMemoryBus({ retryBackoffMs: 1, maxRetryBackoffMs: 2 });
+    const toThrow: unknown[] = [
+      ...Array.from({ length: 5 }, () => new InfrastructureError('EventStoreDB append failed (unavailable): 14 UNAVAILABLE')),
+      new DomainError('INVALID_STATE', 'Approve: optimization is denied'),
+      ...Array.from({ length: 3 }, () => new TypeError('plan is not iterable')),
+    ];
+    @Controller()
+    class ThrowingController {
+      @EventPattern(`${GROUP}/${TOPICS.events}`)
+      on(_event: unknown): void {
+        const error = toThrow.shift();
+        if (error) throw error;
+      }
+    }
+    @Module({ controllers: [ThrowingController] })
+    class AppModule {}
+    const app = await NestFactory.create(AppModule, { logger: false });
+    app.useGlobalFilters(new PassThroughRpcFilter(app.getHttpAdapter()));
+    const outcomes: HandlerOutcome['kind'][] = [];
+    app.connectMicroservice({ strategy: new BusServer(bus, { group: GROUP, maxAttempts: 3, deadLetterTopic: 'dlq', onOutcome: (o) => outcomes.push(o) }) }, { inheritAppConfig: true });
+    await app.init();
+    await app.startAllMicroservices();
+    const dlq: Delivery[] = [];
+    await bus.subscribe({ groupId: 'dlq-reader', topics: ['dlq'] }, async (d) => {
+      dlq.push(d);
+      return { kind: 'ack' };
+    });
+    await bus.publish([{ topic: TOPICS.events, ...lifecycle() }, { topic: TOPICS.events, ...lifecycle() }]);
+    await bus.idle();
+    expect(outcomes).toEqual(['pause', 'pause', 'pause', 'pause', 'pause', 'ack', 'retry', 'retry', 'retry']);
+    expect(dlq.map((d) => d.headers['x-optex-dlq-reason'])).toEqual(['gave up after 3 attempts: TypeError: plan is not iterable']);
+    await app.close();
     await bus.close();
   });
 });

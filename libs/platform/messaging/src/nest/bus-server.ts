@@ -1,9 +1,15 @@
+import { Catch, type ArgumentsHost } from '@nestjs/common';
+import { BaseExceptionFilter } from '@nestjs/core';
 import { Server, type CustomTransportStrategy, type MessageHandler } from '@nestjs/microservices';
-import { lastValueFrom, defaultIfEmpty } from 'rxjs';
+import { lastValueFrom, defaultIfEmpty, throwError, type Observable } from 'rxjs';
 import {
+  ConcurrencyError,
+  HANDLER_OUTCOME_KINDS,
   HEADERS,
   OptexError,
   TOPICS,
+  describeError,
+  isOutage,
   silentLogger,
   type Bus,
   type Consumer,
@@ -32,8 +38,15 @@ export interface BusServerOptions {
  * handler a decoded message: an `IntegrationEvent` from `optex.events.v1`, an
  * `IncomingRecommendation` from `optex.recommendations.v1`. The handler's outcome decides the
  * offset: returning (or `{kind:'ack'}`) acknowledges; a domain rejection (`DomainError`) is
- * acknowledged and logged, never retried; a transient error is retried with backoff; anything
- * else is retried until `maxAttempts`, then dead-lettered with the reason in headers.
+ * acknowledged and logged, never retried; an infrastructure outage ({@link isOutage}: store or
+ * broker unavailable, EC2 throttling or failing) pauses the message — redelivered with backoff for
+ * as long as it takes, never counted as an attempt; a non-transient `OptexError` is dead-lettered at
+ * once; anything else (a bug, a concurrency conflict the command handler could not resolve) is
+ * retried until `maxAttempts`, then dead-lettered with the error's text in headers.
+ *
+ * Nest turns what a handler throws into `{status:'error', message:'Internal server error'}` unless an
+ * exception filter says otherwise: register {@link PassThroughRpcFilter} on the microservice, or every
+ * error looks like a bug here (and dead-letters as `[object Object]`).
  */
 export class BusServer extends Server implements CustomTransportStrategy {
   private consumer?: Consumer;
@@ -79,8 +92,8 @@ export class BusServer extends Server implements CustomTransportStrategy {
     try {
       payload = delivery.topic === TOPICS.recommendations ? decodeRecommendation(delivery) : decodeLifecycleEvent(delivery);
     } catch (error) {
-      this.log.error({ err: String(error), topic: delivery.topic, offset: delivery.offset }, 'undecodable message');
-      return { kind: 'dead-letter', reason: `undecodable message: ${(error as Error).message}` };
+      this.log.error({ err: describeError(error), topic: delivery.topic, offset: delivery.offset }, 'undecodable message');
+      return { kind: 'dead-letter', reason: `undecodable message: ${describeError(error)}` };
     }
     try {
       const result = await lastValueFrom(this.transformToObservable(await handler(payload, delivery)).pipe(defaultIfEmpty(undefined)));
@@ -90,9 +103,13 @@ export class BusServer extends Server implements CustomTransportStrategy {
         this.log.warn({ code: error.code, err: error.message, offset: delivery.offset }, 'domain rejection (not retried)');
         return { kind: 'ack' };
       }
+      if (isOutage(error)) {
+        this.log.warn({ err: describeError(error), topic: delivery.topic, offset: delivery.offset }, 'infrastructure unavailable; the message waits');
+        return { kind: 'pause', error };
+      }
       const transient = error instanceof OptexError ? error.transient : true;
-      this.log.warn({ err: String(error), attempt: delivery.attempt, transient }, 'handler failed');
-      if (!transient) return { kind: 'dead-letter', reason: String((error as Error).message ?? error) };
+      this.log.warn({ err: describeError(error), attempt: delivery.attempt, transient, conflict: error instanceof ConcurrencyError }, 'handler failed');
+      if (!transient) return { kind: 'dead-letter', reason: error instanceof Error ? error.message : describeError(error) };
       return { kind: 'retry', error };
     }
   }
@@ -108,6 +125,21 @@ export class BusServer extends Server implements CustomTransportStrategy {
 
   unwrap<T>(): T {
     return this.bus as T;
+  }
+}
+
+/**
+ * A global exception filter for an application whose microservices {@link BusServer} serves: in a bus handler
+ * (`rpc` context) it hands the thrown error to the transport as it is, so the transport can tell an outage from a
+ * domain rejection from a bug (Nest's default replaces every error by `{status:'error', message:'Internal server
+ * error'}`); elsewhere (HTTP) it does what Nest's default filter does. Register it with
+ * `app.useGlobalFilters(new PassThroughRpcFilter(app.getHttpAdapter()))` before `connectMicroservice(…, {inheritAppConfig: true})`.
+ */
+@Catch()
+export class PassThroughRpcFilter extends BaseExceptionFilter {
+  override catch(exception: unknown, host: ArgumentsHost): Observable<never> | void {
+    if (host.getType() === 'rpc') return throwError(() => exception);
+    super.catch(exception, host);
   }
 }
 
@@ -131,5 +163,5 @@ export function decodeRecommendation(delivery: Delivery): IncomingRecommendation
 }
 
 function isOutcome(value: unknown): value is HandlerOutcome {
-  return typeof value === 'object' && value !== null && ['ack', 'retry', 'dead-letter'].includes((value as { kind?: string }).kind ?? '');
+  return typeof value === 'object' && value !== null && HANDLER_OUTCOME_KINDS.has((value as { kind?: string }).kind ?? '');
 }

@@ -1,5 +1,7 @@
 import {
   TOPICS,
+  describeError,
+  isOutage,
   silentLogger,
   type Bus,
   type EventStore,
@@ -99,7 +101,20 @@ export class LogRelay {
     this.failure = undefined;
     this.lastPublished = event.position;
     this.options.onPublished?.(event);
-    if (++this.sinceCheckpoint >= (this.options.checkpointEvery ?? 100)) await this.checkpoint();
+    if (++this.sinceCheckpoint >= (this.options.checkpointEvery ?? 100)) await this.checkpointIfReachable();
+  }
+
+  /**
+   * A checkpoint the store cannot take now (an outage) is not worth stopping the relay for: it only bounds what a restart
+   * publishes again. Logged; the next one (after `checkpointEvery` more events, or on stop) tries again.
+   */
+  private async checkpointIfReachable(): Promise<void> {
+    try {
+      await this.checkpoint();
+    } catch (error) {
+      if (!isOutage(error)) throw error;
+      this.logger.warn({ err: describeError(error) }, 'relay checkpoint not stored (store unavailable); the next one tries again');
+    }
   }
 
   /** Stores the position of the last published event (no-op when nothing new was published). */
@@ -137,7 +152,7 @@ export class LogRelay {
     this.stopping = true;
     await this.subscription?.unsubscribe();
     this.subscription = undefined;
-    await this.checkpoint();
+    await this.checkpointIfReachable();
   }
 }
 

@@ -1,0 +1,55 @@
+import { silentLogger } from '@optex/ports';
+import { StallSweeper } from './sweeper';
+
+function sweeperOver(candidates: string[], resume: (id: string) => Promise<void>) {
+  let now = 1_000;
+  const sweeper = new StallSweeper({ everyMs: 0, afterMs: 100, now: () => now, logger: silentLogger, candidates: () => candidates, resume });
+  return { sweeper, advance: (ms: number) => (now += ms) };
+}
+
+describe('StallSweeper', () => {
+  it('resumes a candidate only once no progress was seen for afterMs, counting from when it was first noticed', async () => {
+    const resumed: string[] = [];
+    const { sweeper, advance } = sweeperOver(['a', 'b'], async (id) => void resumed.push(id));
+    expect(await sweeper.sweep()).toEqual([]); // first noticed now
+    advance(60);
+    sweeper.progressed('b');
+    advance(60);
+    expect(await sweeper.sweep()).toEqual(['a']); // b progressed 60 ms ago
+    advance(100);
+    expect(await sweeper.sweep()).toEqual(['a', 'b']);
+    expect(resumed).toEqual(['a', 'a', 'b']);
+  });
+
+  it('a failed resume is tried again afterMs later, not at every sweep', async () => {
+    let calls = 0;
+    const { sweeper, advance } = sweeperOver(['a'], async () => {
+      calls++;
+      throw new Error('store unavailable');
+    });
+    await sweeper.sweep();
+    advance(100);
+    expect(await sweeper.sweep()).toEqual([]);
+    expect(calls).toBe(1);
+    advance(50);
+    await sweeper.sweep();
+    expect(calls).toBe(1);
+    advance(50);
+    await sweeper.sweep();
+    expect(calls).toBe(2);
+  });
+
+  it('forgets what is no longer a candidate; after stop() it resumes nothing', async () => {
+    const candidates = ['a'];
+    const resumed: string[] = [];
+    const { sweeper, advance } = sweeperOver(candidates, async (id) => void resumed.push(id));
+    await sweeper.sweep();
+    candidates.splice(0, 1, 'b');
+    advance(100);
+    expect(await sweeper.sweep()).toEqual([]); // a is done; b noticed now
+    await sweeper.stop();
+    advance(100);
+    expect(await sweeper.sweep()).toEqual([]);
+    expect(resumed).toEqual([]);
+  });
+});

@@ -1,0 +1,54 @@
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { CLI, ROOT, ensureBuilt, json, optex, tempDir } from './support/cli';
+
+// Finding 5 of issue 7: two engines on one store fought (rollbacks doubled, an instance left stopped). The embedded engine
+// now holds an exclusive writer lock on its store for as long as run/resume works; readers do not need it.
+
+jest.setTimeout(120_000);
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe('one writer per store (embedded engine)', () => {
+  beforeAll(() => ensureBuilt());
+
+  it('a second run/resume on a store in use exits 1 naming the holder pid; readers still work; a SIGKILLed holder leaves no stale lock', async () => {
+    const dir = tempDir('lock');
+    const store = `sqlite:${join(dir, 'events.db')}`;
+    // The first run is slowed down (2 s before every EC2 call) so that it is still working when the others start.
+    const first = spawn(process.execPath, [CLI, 'run', 'examples/recommendations.json', '--store', store, '--json'], {
+      cwd: ROOT,
+      env: { ...process.env, OPTEX_LOG_LEVEL: 'error', OPTEX_EC2_CALL_DELAY_MS: '2000' },
+      stdio: 'ignore',
+    });
+    const exited = new Promise<number | null>((resolve) => first.once('exit', (code) => resolve(code)));
+    try {
+      const holderFile = join(dir, 'events.db.lock.json');
+      for (let i = 0; i < 200 && !(existsSync(holderFile) && readFileSync(holderFile, 'utf8').includes(`"pid":${first.pid}`)); i++) await sleep(50);
+      expect(JSON.parse(readFileSync(holderFile, 'utf8'))).toMatchObject({ pid: first.pid, command: 'run examples/recommendations.json' });
+
+      const second = await optex(['resume', '--store', store, '--json']);
+      expect(second.code).toBe(1);
+      expect(second.stdout).toBe('');
+      expect(second.stderr.trim().split('\n')).toEqual([expect.stringMatching(new RegExp(`^optex: .*events\\.db is in use by another optex process: pid ${first.pid} \\(run examples/recommendations\\.json, since .*\\); wait for it to finish, or stop it$`))]);
+      const again = await optex(['run', 'examples/recommendations.json', '--store', store]);
+      expect(again.code).toBe(1);
+
+      const list = await optex(['list', '--store', store, '--json']);
+      expect(list.code).toBe(0);
+      expect(json<{ optimizations: unknown[] }>(list).optimizations.length).toBeGreaterThan(0);
+      expect((await optex(['metrics', '--store', store, '--json'])).code).toBe(0);
+      expect((await optex(['fleet', '--store', store, '--json'])).code).toBe(0);
+    } finally {
+      first.kill('SIGKILL');
+    }
+    expect(await exited).toBeNull(); // killed mid-run, not finished
+
+    // The kernel dropped the lock with the process: the next engine goes on from the log.
+    const resumed = await optex(['resume', '--store', store, '--json']);
+    expect(resumed.code).toBe(0);
+    const statuses = json<{ optimizations: { status: string }[] }>(resumed).optimizations.map((o) => o.status);
+    expect(statuses.filter((s) => ['executing', 'validating', 'rolling-back', 'scheduled', 'approved'].includes(s))).toEqual([]);
+  });
+});
