@@ -182,8 +182,9 @@ export async function runStackChaos(options: ChaosOptions): Promise<ChaosReport>
     const kinds: ('service' | 'kafka' | 'store')[] = shuffle(['service', 'kafka', 'store'], random);
     const chaos = (async () => {
       while (kills.length < options.kills) {
-        if ((await pending()) === 0) await submitWave();
         await sleep(between(options.killEveryMs));
+        // Right before the kill, not before the sleep: work done during the sleep would leave the kill nothing to hit.
+        if ((await pending()) === 0) await submitWave();
         const kind = kills.length < kinds.length ? kinds[kills.length]! : (['service', 'service', 'kafka', 'store'] as const)[Math.floor(random() * 4)]!;
         const atMs = Date.now() - started;
         const pendingNow = (await pending()) ?? -1;
