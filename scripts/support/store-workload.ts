@@ -2,18 +2,7 @@
 // same run with exactly this pattern): 1–3 events per append, random streams, expected revisions.
 import { randomUUID } from 'node:crypto';
 import type { EventStore, ExpectedRevision, NewEvent } from '@optex/ports';
-
-/** Deterministic PRNG (mulberry32), so every run appends the same shape of batches. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seededRandom } from '@optex/testing';
 
 const TYPES = ['OptimizationReceived', 'RiskAssessed', 'ApprovalGranted', 'ExecutionScheduled', 'ExecutionStarted', 'ExecutionStepCompleted', 'ExecutionSucceeded', 'ValidationPassed'];
 
@@ -47,7 +36,7 @@ export interface AppendWorkloadResult {
 
 /** Appends `events` events over `streams` streams (seed 42), each append with the stream's expected revision. */
 export async function appendWorkload(store: EventStore, options: { events: number; streams: number; recordedBy: string }): Promise<AppendWorkloadResult> {
-  const random = prng(42);
+  const random = seededRandom(42);
   const revisions = new Map<number, number>();
   let appended = 0;
   let appendCalls = 0;

@@ -8,7 +8,7 @@ import { deadLetterTopicOf, inputRecord, openBus, recommendationMessages, report
 import { SERVICE_GROUPS } from '@optex/engine';
 import { startCountingProxy, startMoto, type CountingProxy, type MotoServer } from '@optex/testing';
 import { execFile } from 'node:child_process';
-import { repoRoot } from '@optex/testing';
+import { repoRoot, seededRandom } from '@optex/testing';
 import { STACK_SERVICES, kill, readStackState, serviceEnv, stackDown, stackUp, startServiceProcess, type StackComponent, type StackState } from './stack';
 
 /** What a chaos run does. */
@@ -86,7 +86,7 @@ const EXPLAINED: Readonly<Record<string, string>> = { 'reconciliation-needed': '
 export async function runStackChaos(options: ChaosOptions): Promise<ChaosReport> {
   const progress = options.progress ?? (() => undefined);
   const dir = resolve(options.dir);
-  const random = mulberry32(options.seed);
+  const random = seededRandom(options.seed);
   const between = ([min, max]: readonly [number, number]) => min + Math.floor(random() * (max - min + 1));
   const started = Date.now();
   let moto: MotoServer | undefined;
@@ -325,18 +325,6 @@ function countStarted(log: string): number {
   } catch {
     return 0;
   }
-}
-
-/** A small seeded PRNG (mulberry32), so a run's choices can be repeated. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 function shuffle<T>(items: T[], random: () => number): T[] {
