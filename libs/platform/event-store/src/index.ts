@@ -8,11 +8,13 @@ export { CHAIN_KEYS, HashChainedEventStore, eventHash, recordedHash, unchainedMe
 export {
   ANCHOR_EVENT_TYPE,
   ANCHOR_STREAM,
+  PeriodicAnchor,
   RunningDigest,
   coveredByAnchors,
   recordAnchor,
   verifyLog,
   type AuditAnchor,
+  type PeriodicAnchorOptions,
   type VerifyFailure,
   type VerifyOptions,
   type VerifyProblem,

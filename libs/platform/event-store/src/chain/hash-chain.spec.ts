@@ -8,7 +8,7 @@ import { eventStoreContract } from '@optex/testing';
 import { SqliteEventStore } from '../sqlite/sqlite-event-store';
 import { canonicalJson } from './canonical-json';
 import { CHAIN_KEYS, HashChainedEventStore, eventHash, unchainedMetadata } from './hash-chain';
-import { ANCHOR_STREAM, recordAnchor, verifyLog } from './verify';
+import { ANCHOR_STREAM, PeriodicAnchor, recordAnchor, verifyLog } from './verify';
 
 eventStoreContract('hash-chained sqlite :memory:', async () => new HashChainedEventStore(SqliteEventStore.open(':memory:')), { appendedMetadata: unchainedMetadata });
 
@@ -158,5 +158,25 @@ describe('HashChainedEventStore and verifyLog', () => {
     db.prepare(`DELETE FROM events WHERE position = ?`).run(last.p);
     db.close();
     expect((await verifyLog(store)).failure).toMatchObject({ problem: 'anchor-missed', event: { stream: ANCHOR_STREAM } });
+  });
+
+  it('PeriodicAnchor anchors while started and once more on stop; a failing anchor is reported, not thrown', async () => {
+    const { store } = open();
+    const errors: unknown[] = [];
+    const anchors = new PeriodicAnchor(store, { everyMs: 10, onError: (e) => errors.push(e) });
+    anchors.start();
+    await store.appendToStream('s', [event('A')], 'no_stream');
+    for (let i = 0; i < 200 && (await store.readStream(ANCHOR_STREAM)).length === 0; i++) await new Promise((r) => setTimeout(r, 10));
+    expect((await store.readStream(ANCHOR_STREAM)).map((e) => (e.data as { events: number }).events)).toEqual([1]);
+    await store.appendToStream('s', [event('B')], 0n);
+    await anchors.stop();
+    expect((await store.readStream(ANCHOR_STREAM)).map((e) => (e.data as { events: number }).events)).toEqual([1, 2]);
+    expect(errors).toEqual([]);
+
+    const { raw, store: other } = open();
+    await raw.appendToStream('legacy', [event('Unchained')], 'no_stream');
+    const failing = new PeriodicAnchor(other, { onError: (e) => errors.push(e) });
+    await failing.stop();
+    expect(String(errors[0])).toMatch(/cannot anchor: legacy@0 .* carries no chain hash/);
   });
 });

@@ -206,3 +206,52 @@ function anchorId(anchor: AuditAnchor): string {
   const h = createHash('sha256').update(`anchor:${anchor.throughCommit}:${anchor.digest}`).digest('hex');
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-5${h.slice(13, 16)}-${((parseInt(h[16], 16) & 3) | 8).toString(16)}${h.slice(17, 20)}-${h.slice(20, 32)}`;
 }
+
+export interface PeriodicAnchorOptions {
+  /** @defaultValue 60,000 */
+  readonly everyMs?: number;
+  /** Told of an anchor that could not be recorded (the next tick tries again). */
+  readonly onError?: (error: unknown) => void;
+  /** Told of each anchor recorded. */
+  readonly onAnchor?: (anchor: AuditAnchor) => void;
+}
+
+/**
+ * Records an anchor every `everyMs` while started, and a last one on stop, so a log is anchored up to the end of every
+ * run. Run it in one process per log (the one that runs the relay); another writer's anchor at the same time makes
+ * one of the two appends fail on its expected revision, which is reported and retried at the next tick.
+ */
+export class PeriodicAnchor {
+  private timer?: NodeJS.Timeout;
+  private running: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly store: EventStore,
+    private readonly options: PeriodicAnchorOptions = {},
+  ) {}
+
+  start(): void {
+    if (this.timer) return;
+    this.timer = setInterval(() => void this.tick(), this.options.everyMs ?? 60_000);
+    this.timer.unref();
+  }
+
+  /** Records an anchor now (after any tick in progress). */
+  tick(): Promise<void> {
+    this.running = this.running.then(async () => {
+      try {
+        const anchor = await recordAnchor(this.store);
+        if (anchor) this.options.onAnchor?.(anchor);
+      } catch (error) {
+        this.options.onError?.(error);
+      }
+    });
+    return this.running;
+  }
+
+  async stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+    await this.tick();
+  }
+}
