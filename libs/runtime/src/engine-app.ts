@@ -3,6 +3,7 @@ import { Module, type DynamicModule, type INestApplication, type LoggerService }
 import { NestFactory } from '@nestjs/core';
 import { TOPICS, type Logger, type RecordedEvent } from '@optex/ports';
 import { BusServer, LogRelay, PassThroughRpcFilter } from '@optex/messaging';
+import { PeriodicAnchor } from '@optex/event-store';
 import { EngineModule, SERVICE_GROUPS, type EngineAdapters, type ServiceName } from '@optex/engine';
 import { RiskAssessorModule } from '@optex/risk-assessor';
 import { ApprovalModule } from '@optex/approval';
@@ -42,6 +43,8 @@ export interface EngineAppOptions {
   readonly maxAttempts?: number;
   /** Called with each event the relay published (e.g. to track quiescence). */
   readonly onPublished?: (event: RecordedEvent) => void;
+  /** How often the process that runs the relay anchors the log (`optex verify` checks anchors); one last anchor on stop. @defaultValue 60,000 */
+  readonly anchorEveryMs?: number;
 }
 
 /**
@@ -76,9 +79,17 @@ export async function startEngine(adapters: EngineAdapters, options: EngineAppOp
   await app.init();
   await app.startAllMicroservices();
   let relay: LogRelay | undefined;
+  let anchors: PeriodicAnchor | undefined;
   if (options.relay ?? true) {
     relay = new LogRelay(adapters.store, adapters.bus, { logger: adapters.logger, ...(options.onPublished ? { onPublished: options.onPublished } : {}) });
     await relay.start();
+    const log = adapters.logger.child({ component: 'audit-anchor' });
+    anchors = new PeriodicAnchor(adapters.store, {
+      ...(options.anchorEveryMs !== undefined ? { everyMs: options.anchorEveryMs } : {}),
+      onError: (error) => log.warn({ err: String(error) }, 'could not anchor the log; trying again at the next tick'),
+      onAnchor: (anchor) => log.debug({ ...anchor }, 'log anchored'),
+    });
+    anchors.start();
   }
   const scheduler = options.services.includes('scheduler') ? app.get(SchedulerService) : undefined;
   return {
@@ -89,6 +100,7 @@ export async function startEngine(adapters: EngineAdapters, options: EngineAppOp
     async stop() {
       await relay?.stop();
       await app.close();
+      await anchors?.stop();
     },
   };
 }

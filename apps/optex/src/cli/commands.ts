@@ -102,7 +102,7 @@ async function writeReport(file: string, json: string): Promise<void> {
 }
 
 /** Resolves a full optimization id, or a unique prefix of one (as shown in tables). */
-async function resolveId(store: EventStore, id: string): Promise<string> {
+export async function resolveId(store: EventStore, id: string): Promise<string> {
   if (/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(id)) return id.toLowerCase();
   const matches = (await OptimizationProjection.load(store)).all().filter((s) => s.optimizationId.startsWith(id.toLowerCase()) || s.recommendation.recommendationId === id);
   if (matches.length === 1) return matches[0].optimizationId;

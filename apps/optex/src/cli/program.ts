@@ -4,6 +4,7 @@ import { InfrastructureError } from '@optex/ports';
 import { createLogger } from '@optex/observability';
 import { DEFAULT_FLAGS, StoreInUseError, UsageError } from '@optex/runtime';
 import { safe, safeLines } from './format';
+import { anchorCommand, exportCommand, stateCommand, verifyCommand } from './audit-commands';
 import { decisionCommand, fleetCommand, historyCommand, listCommand, metricsCommand, NotFound, operatorCommand, replayCommand, runCommand, submitCommand, type Io } from './commands';
 
 const storeOption = () => new Option('--store <url>', 'event store: sqlite:PATH, memory:, esdb://HOST:PORT?tls=false').default(DEFAULT_FLAGS.store);
@@ -41,8 +42,23 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
   program.command('history').description("an optimization's events in order").argument('<id>', 'optimization id (or a unique prefix, or the recommendation id)')
     .addOption(storeOption()).addOption(jsonOption())
     .action(wrap((id: string, flags) => historyCommand(io, id, flags)));
-  program.command('replay').description('fold the whole log from scratch and print what it yields').addOption(storeOption()).addOption(jsonOption())
-    .action(wrap((flags) => replayCommand(io, flags)));
+  program.command('replay').description('fold the whole log from scratch and print what it yields; with --format, export its events (filtered) as NDJSON or CSV')
+    .addOption(storeOption()).addOption(jsonOption())
+    .option('--format <format>', 'export the events instead: ndjson or csv (streamed; counts on stderr)')
+    .option('--from <time>', 'export events recorded at or after this ISO-8601 time').option('--to <time>', 'export events recorded at or before this time')
+    .option('--type <types>', 'export these event types (comma-separated)')
+    .option('--account <id>', 'export events of optimizations in this account').option('--region <region>', '… in this region')
+    .option('--resource <id>', '… of this resource').option('--optimization <id>', '… of this optimization (id, unique prefix or recommendation id)')
+    .option('--output <file>', 'write the export to this file instead of stdout')
+    .action(wrap((flags) => (flags.format === undefined ? replayCommand(io, flags) : exportCommand(io, flags))));
+  program.command('verify').description("recompute the log's hash chains and anchors; exit 1 naming the first event that does not match")
+    .option('--stream <name>', 'verify this stream only').addOption(storeOption()).addOption(jsonOption())
+    .action(wrap((flags) => verifyCommand(io, flags)));
+  program.command('anchor').description('fix the digest of the whole log so far (verify checks later logs against it)').addOption(storeOption()).addOption(jsonOption())
+    .action(wrap((flags) => anchorCommand(io, flags)));
+  program.command('state').description('an optimization as it was at an instant (its events up to then, folded)').argument('<id>', 'optimization id (or a unique prefix, or the recommendation id)')
+    .option('--at <time>', 'ISO-8601 instant (default: now)').addOption(storeOption()).addOption(jsonOption())
+    .action(wrap((id: string, flags) => stateCommand(io, id, flags)));
   program.command('metrics').description('engine metrics rebuilt from the log').addOption(storeOption()).addOption(jsonOption())
     .action(wrap((flags) => metricsCommand(io, flags)));
   program.command('list').description('every optimization in the store').addOption(storeOption()).addOption(jsonOption())

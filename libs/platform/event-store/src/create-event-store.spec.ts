@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { createEventStore } from './create-event-store';
 import { SqliteEventStore } from './sqlite/sqlite-event-store';
+import { HashChainedEventStore } from './chain/hash-chain';
 
 describe('createEventStore', () => {
   const dir = mkdtempSync(join(tmpdir(), 'optex-create-store-'));
@@ -12,7 +13,8 @@ describe('createEventStore', () => {
   it('sqlite:PATH opens a SQLite file, creating missing parent directories, and keeps what was written', async () => {
     const path = join(dir, 'nested', 'deeper', 'events.db');
     const store = await createEventStore(`sqlite:${path}`);
-    expect(store).toBeInstanceOf(SqliteEventStore);
+    expect(store).toBeInstanceOf(HashChainedEventStore);
+    expect((store as HashChainedEventStore).inner).toBeInstanceOf(SqliteEventStore);
     expect(existsSync(path)).toBe(true);
     await store.appendToStream('s', [{ id: randomUUID(), type: 'A', data: { x: 1 } }], 'no_stream');
     await store.close();
@@ -24,7 +26,7 @@ describe('createEventStore', () => {
   it('sqlite:PATH accepts a path relative to the working directory', async () => {
     const path = relative(process.cwd(), join(dir, 'rel', 'events.db'));
     const store = await createEventStore(`sqlite:${path}`);
-    expect((store as SqliteEventStore).path).toBe(join(dir, 'rel', 'events.db'));
+    expect(((store as HashChainedEventStore).inner as SqliteEventStore).path).toBe(join(dir, 'rel', 'events.db'));
     await store.close();
   });
 
@@ -34,7 +36,7 @@ describe('createEventStore', () => {
     await a.appendToStream('s', [{ id: randomUUID(), type: 'A', data: {} }], 'no_stream');
     expect(await a.readStream('s')).toHaveLength(1);
     expect(await b.readStream('s')).toEqual([]);
-    expect((a as SqliteEventStore).path).toBe(':memory:');
+    expect(((a as HashChainedEventStore).inner as SqliteEventStore).path).toBe(':memory:');
     await Promise.all([a.close(), b.close()]);
   });
 

@@ -3,6 +3,7 @@ import { dirname, resolve } from 'node:path';
 import { InfrastructureError, type EventStore } from '@optex/ports';
 import { SqliteEventStore, type SqliteEventStoreOptions } from './sqlite/sqlite-event-store';
 import { EsdbEventStore } from './esdb/esdb-event-store';
+import { HashChainedEventStore } from './chain/hash-chain';
 
 /** Options passed to whichever adapter the url selects (each takes what concerns it). */
 export type CreateEventStoreOptions = SqliteEventStoreOptions;
@@ -26,6 +27,9 @@ const OPENERS: Readonly<Record<string, EventStoreOpener>> = {
  * - `esdb://HOST:PORT?tls=false`, `esdb+discover://…` (EventStoreDB connection strings) — an
  *   EventStoreDB node or cluster.
  *
+ * Whichever it is, every event appended through the store returned carries a hash chained to the previous event of
+ * its stream ({@link HashChainedEventStore}; `verifyLog` checks the chains).
+ *
  * @throws TypeError naming the url when its scheme is unknown or PATH is empty;
  *         InfrastructureError when the store cannot be opened.
  */
@@ -36,7 +40,7 @@ export async function createEventStore(url: string, options: CreateEventStoreOpt
   if (!open) {
     throw new TypeError(`unsupported event store url ${JSON.stringify(url)}: expected one of ${Object.keys(OPENERS).map((s) => `${s}:`).join(', ')}`);
   }
-  return open(url, options);
+  return new HashChainedEventStore(await open(url, options));
 }
 
 function openSqliteFile(path: string, url: string, options: CreateEventStoreOptions): EventStore {

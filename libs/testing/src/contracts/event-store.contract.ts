@@ -10,6 +10,8 @@ export interface EventStoreContractOptions {
   readonly deliveryTimeoutMs?: number;
   /** How long to watch for deliveries that must not happen (after unsubscribe, after a handler failure). @defaultValue 400 */
   readonly quietPeriodMs?: number;
+  /** The part of read metadata the test compares with what it appended (a decorator may add keys of its own, e.g. the hash chain). @defaultValue identity */
+  readonly appendedMetadata?: (metadata: Record<string, unknown>) => Record<string, unknown>;
 }
 
 /**
@@ -62,7 +64,7 @@ export function eventStoreContract(name: string, factory: () => Promise<EventSto
         const read = await store.readStream(stream);
         expect(read.map((e) => [e.id, e.stream, e.type, e.revision])).toEqual(events.map((e, i) => [e.id, stream, e.type, BigInt(i)]));
         expect(read.map((e) => e.data)).toEqual([events[0].data, [1, 2, 3], null]);
-        expect(read.map((e) => e.metadata)).toEqual([{ schemaVersion: 1, correlationId: 'c-1' }, {}, { schemaVersion: 2 }]);
+        expect(read.map((e) => (options.appendedMetadata ?? ((m) => m))(e.metadata))).toEqual([{ schemaVersion: 1, correlationId: 'c-1' }, {}, { schemaVersion: 2 }]);
         expectIncreasing(read.map((e) => e.position));
         for (const e of read) {
           expect(e.recordedAt).toBeInstanceOf(Date);

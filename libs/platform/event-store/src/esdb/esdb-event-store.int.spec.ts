@@ -7,6 +7,8 @@ import { ConcurrencyError, InfrastructureError } from '@optex/ports';
 import type { EventStore, NewEvent, RecordedEvent, Subscription } from '@optex/ports';
 import { eventStoreContract, startEsdbEmulator, type EsdbEmulator } from '@optex/testing';
 import { createEventStore } from '../create-event-store';
+import { HashChainedEventStore, unchainedMetadata } from '../chain/hash-chain';
+import { recordAnchor, verifyLog } from '../chain/verify';
 import { EsdbEventStore } from './esdb-event-store';
 
 // The EventStoreDB adapter against the Streams emulator (libs/testing/src/esdb-emulator, a test
@@ -197,8 +199,34 @@ describe('EsdbEventStore (EventStoreDB specifics)', () => {
     it('opens an EsdbEventStore for esdb:// urls', async () => {
       const store = await createEventStore((await emulator()).url);
       stores.push(store);
-      expect(store).toBeInstanceOf(EsdbEventStore);
+      expect(store).toBeInstanceOf(HashChainedEventStore);
+      expect((store as HashChainedEventStore).inner).toBeInstanceOf(EsdbEventStore);
       expect((await store.appendToStream('factory', [event('A')], 'no_stream')).nextExpectedRevision).toBe(0n);
+    });
+  });
+
+  describe('hash chain on EventStoreDB', () => {
+    eventStoreContract('hash-chained EventStoreDB adapter on the emulator', async () => new HashChainedEventStore(EsdbEventStore.connect((await emulator()).url)), { appendedMetadata: unchainedMetadata });
+
+    it('a log written through createEventStore verifies; an event appended around optex (a forged approval) is named', async () => {
+      const server = await emulator();
+      const store = await createEventStore(server.url);
+      stores.push(store);
+      await store.appendToStream('optimization-1', [event('OptimizationReceived', { id: 1 }), event('RiskAssessed', { level: 'CRITICAL' })], 'no_stream');
+      await store.appendToStream('optimization-1', [event('ApprovalRequested', { authority: 'change-board' })], 1n);
+      await store.appendToStream('relay-checkpoint-a', [event('CheckpointRecorded')], 'any');
+      expect(await recordAnchor(store)).toMatchObject({ events: 4 });
+      expect(await verifyLog(store)).toMatchObject({ ok: true, events: 5, anchors: { checked: 1, total: 1 } });
+
+      const raw = EventStoreDBClient.connectionString(server.url);
+      try {
+        await raw.appendToStream('optimization-1', [jsonEvent({ type: 'ApprovalGranted', data: { by: 'mallory', final: true }, metadata: { recordedBy: 'approval', chainHash: 'f'.repeat(64) } })]);
+      } finally {
+        await raw.dispose();
+      }
+      const report = await verifyLog(store);
+      expect(report.failure).toMatchObject({ problem: 'broken-link', event: { stream: 'optimization-1', revision: '3', type: 'ApprovalGranted' } });
+      expect(report.failure?.message).toMatch(/optimization-1@3 \(ApprovalGranted, .*\) records previous hash null, but its predecessor's hash is [0-9a-f]{64}/);
     });
   });
 });

@@ -1,0 +1,182 @@
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import type { EventStore, NewEvent } from '@optex/ports';
+import { eventStoreContract } from '@optex/testing';
+import { SqliteEventStore } from '../sqlite/sqlite-event-store';
+import { canonicalJson } from './canonical-json';
+import { CHAIN_KEYS, HashChainedEventStore, eventHash, unchainedMetadata } from './hash-chain';
+import { ANCHOR_STREAM, PeriodicAnchor, recordAnchor, verifyLog } from './verify';
+
+eventStoreContract('hash-chained sqlite :memory:', async () => new HashChainedEventStore(SqliteEventStore.open(':memory:')), { appendedMetadata: unchainedMetadata });
+
+const event = (type: string, data: unknown = {}, metadata?: Record<string, unknown>): NewEvent => ({ id: randomUUID(), type, data, ...(metadata ? { metadata } : {}) });
+
+describe('canonicalJson', () => {
+  it('gives the same text whatever the key order, and leaves undefined members out as a JSON round trip does', () => {
+    expect(canonicalJson({ b: 1, a: { d: [1, 'x', null], c: true } })).toBe('{"a":{"c":true,"d":[1,"x",null]},"b":1}');
+    expect(canonicalJson({ a: { c: true, d: [1, 'x', null] }, b: 1 })).toBe(canonicalJson({ b: 1, a: { d: [1, 'x', null], c: true } }));
+    const value = { when: new Date('2026-12-02T10:00:00Z'), gone: undefined, n: 1.5e-7 };
+    expect(canonicalJson(value)).toBe(canonicalJson(JSON.parse(JSON.stringify(value))));
+  });
+
+  it('names the path of a value JSON cannot carry', () => {
+    expect(() => canonicalJson({ a: [1, { b: Number.NaN }] })).toThrow('$.a[1].b: NaN has no JSON form');
+    expect(() => canonicalJson({ f: () => 1 })).toThrow('$.f: a function has no JSON form');
+  });
+});
+
+describe('HashChainedEventStore and verifyLog', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'optex-chain-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const stores: EventStore[] = [];
+  afterEach(async () => {
+    await Promise.all(stores.splice(0).map((s) => s.close()));
+  });
+  const open = (file = join(dir, `${randomUUID()}.db`)): { file: string; raw: SqliteEventStore; store: HashChainedEventStore } => {
+    const raw = SqliteEventStore.open(file);
+    const store = new HashChainedEventStore(raw);
+    stores.push(store);
+    return { file, raw, store };
+  };
+
+  /** A log of three streams written the ways optex writes: at exact revisions, with `any`, in one and in several appends. */
+  async function lifecycle(store: EventStore): Promise<void> {
+    await store.appendToStream('optimization-a', [event('RecommendationReceived', { id: 'a' }, { schemaVersion: 1 }), event('RiskAssessed', { risk: 'LOW' })], 'no_stream');
+    await store.appendToStream('optimization-b', [event('RecommendationReceived', { id: 'b' })], 'no_stream');
+    await store.appendToStream('optimization-a', [event('OptimizationApproved', { by: 'alice' })], 1n);
+    await store.appendToStream('relay-checkpoint-x', [event('CheckpointRecorded', { at: 3 })], 'any');
+    await store.appendToStream('relay-checkpoint-x', [event('CheckpointRecorded', { at: 4 })], 'any');
+    await store.appendToStream('optimization-b', [event('RiskAssessed', { risk: 'HIGH' })], 'stream_exists');
+  }
+
+  it('chains every event to the previous one of its stream, and an untouched log verifies', async () => {
+    const { store } = open();
+    await lifecycle(store);
+    const a = await store.readStream('optimization-a');
+    expect(a[0].metadata[CHAIN_KEYS.prev]).toBeUndefined();
+    expect(a[0].metadata['schemaVersion']).toBe(1);
+    expect(a[1].metadata[CHAIN_KEYS.prev]).toBe(a[0].metadata[CHAIN_KEYS.hash]);
+    expect(a[2].metadata[CHAIN_KEYS.prev]).toBe(a[1].metadata[CHAIN_KEYS.hash]);
+    expect(a[2].metadata[CHAIN_KEYS.hash]).toBe(eventHash(a[1].metadata[CHAIN_KEYS.hash] as string, a[2]));
+    expect(await verifyLog(store)).toEqual({ ok: true, events: 7, streams: 3, anchors: { checked: 0, total: 0 } });
+    expect(await verifyLog(store, { stream: 'optimization-a' })).toMatchObject({ ok: true, events: 3, streams: 1 });
+  });
+
+  it('keeps the chain when writers that do not share a cache append to one stream with `any` at the same time', async () => {
+    const { file, store } = open();
+    const other = new HashChainedEventStore(SqliteEventStore.open(file));
+    stores.push(other);
+    await Promise.all(Array.from({ length: 20 }, (_, i) => (i % 2 ? store : other).appendToStream('shared', [event('Tick', { i })], 'any')));
+    expect(await store.readStream('shared')).toHaveLength(20);
+    expect(await verifyLog(store)).toMatchObject({ ok: true, events: 20 });
+  });
+
+  it('an idempotent repeat of an append does not put a wrong hash at the tip of the stream', async () => {
+    const { store } = open();
+    const first = [event('A', { n: 1 })];
+    await store.appendToStream('s', first, 'no_stream');
+    await store.appendToStream('s', [{ ...first[0], data: { n: 1, differs: true } }], 'no_stream'); // same id: the store keeps the first
+    await store.appendToStream('s', [event('B')], 0n);
+    expect(await store.readStream('s')).toHaveLength(2);
+    expect((await verifyLog(store)).ok).toBe(true);
+  });
+
+  it('names an event whose data was edited in the SQLite file', async () => {
+    const { file, store } = open();
+    await lifecycle(store);
+    const db = new Database(file);
+    db.prepare(`UPDATE events SET data = ? WHERE stream = 'optimization-a' AND revision = 1`).run(JSON.stringify({ risk: 'CRITICAL' }));
+    db.close();
+    const report = await verifyLog(store);
+    expect(report.ok).toBe(false);
+    expect(report.failure).toMatchObject({ problem: 'hash-mismatch', event: { stream: 'optimization-a', revision: '1', type: 'RiskAssessed' } });
+    expect(report.failure?.message).toMatch(/optimization-a@1 \(RiskAssessed, id .*\) records hash .*, but its content hashes to .*: it was changed after it was written/);
+  });
+
+  it('names an event whose metadata was edited, and the successor of a removed event', async () => {
+    const { file, store } = open();
+    await lifecycle(store);
+    const db = new Database(file);
+    const row = db.prepare(`SELECT metadata FROM events WHERE stream = 'optimization-a' AND revision = 0`).get() as { metadata: string };
+    db.prepare(`UPDATE events SET metadata = ? WHERE stream = 'optimization-a' AND revision = 0`).run(JSON.stringify({ ...JSON.parse(row.metadata), schemaVersion: 2 }));
+    expect((await verifyLog(store)).failure).toMatchObject({ problem: 'hash-mismatch', event: { stream: 'optimization-a', revision: '0' } });
+    db.prepare(`UPDATE events SET metadata = ? WHERE stream = 'optimization-a' AND revision = 0`).run(row.metadata);
+    db.prepare(`DELETE FROM events WHERE stream = 'optimization-a' AND revision = 1`).run();
+    db.close();
+    expect((await verifyLog(store)).failure).toMatchObject({ problem: 'revision-gap', event: { stream: 'optimization-a', revision: '2', type: 'OptimizationApproved' } });
+  });
+
+  it('names an event re-hashed after an edit by its successor, whose link no longer matches', async () => {
+    const { file, store } = open();
+    await lifecycle(store);
+    const [first] = await store.readStream('optimization-a');
+    const forgedData = { id: 'a', forged: true };
+    const hash = eventHash(null, { ...first, data: forgedData });
+    const db = new Database(file);
+    db.prepare(`UPDATE events SET data = ?, metadata = ? WHERE stream = 'optimization-a' AND revision = 0`).run(JSON.stringify(forgedData), JSON.stringify({ ...first.metadata, [CHAIN_KEYS.hash]: hash }));
+    db.close();
+    expect((await verifyLog(store)).failure).toMatchObject({ problem: 'broken-link', event: { stream: 'optimization-a', revision: '1' } });
+  });
+
+  it('names an event appended around the chain', async () => {
+    const { raw, store } = open();
+    await lifecycle(store);
+    await raw.appendToStream('optimization-b', [event('OptimizationApproved', { by: 'mallory' })], 1n);
+    expect((await verifyLog(store)).failure).toMatchObject({ problem: 'no-hash', event: { stream: 'optimization-b', revision: '2', type: 'OptimizationApproved' } });
+  });
+
+  it('anchors fix the whole log: removing the last event of a stream or a whole stream is found', async () => {
+    const { file, store } = open();
+    await lifecycle(store);
+    expect(await recordAnchor(store)).toMatchObject({ events: 7 });
+    expect(await recordAnchor(store)).toBeUndefined(); // nothing new
+    await store.appendToStream('optimization-c', [event('RecommendationReceived', { id: 'c' })], 'no_stream');
+    expect(await recordAnchor(store)).toMatchObject({ events: 8 });
+    expect(await store.readStream(ANCHOR_STREAM)).toHaveLength(2);
+    expect(await verifyLog(store)).toMatchObject({ ok: true, events: 10, anchors: { checked: 2, total: 2 } });
+
+    const db = new Database(file);
+    db.prepare(`DELETE FROM events WHERE stream = 'relay-checkpoint-x' AND revision = 1`).run(); // the stream's last event: its chain alone cannot tell
+    const report = await verifyLog(store);
+    expect(report.failure).toMatchObject({ problem: 'anchor-mismatch', event: { stream: ANCHOR_STREAM, revision: '0' } });
+    expect(report.failure?.message).toMatch(/anchor 0 fixed 7 events up to position \d+ .*; the log now gives 6 events/);
+    db.prepare(`DELETE FROM events WHERE stream = 'optimization-c'`).run();
+    db.close();
+    // The first anchor fails first; a log cut after it is named by the second.
+    expect((await verifyLog(store)).failure?.problem).toBe('anchor-mismatch');
+  });
+
+  it('an anchor past the end of a truncated log is named', async () => {
+    const { file, store } = open();
+    await lifecycle(store);
+    await recordAnchor(store);
+    const db = new Database(file);
+    const last = db.prepare(`SELECT MAX(position) AS p FROM events WHERE stream <> ?`).get(ANCHOR_STREAM) as { p: number };
+    db.prepare(`DELETE FROM events WHERE position = ?`).run(last.p);
+    db.close();
+    expect((await verifyLog(store)).failure).toMatchObject({ problem: 'anchor-missed', event: { stream: ANCHOR_STREAM } });
+  });
+
+  it('PeriodicAnchor anchors while started and once more on stop; a failing anchor is reported, not thrown', async () => {
+    const { store } = open();
+    const errors: unknown[] = [];
+    const anchors = new PeriodicAnchor(store, { everyMs: 10, onError: (e) => errors.push(e) });
+    anchors.start();
+    await store.appendToStream('s', [event('A')], 'no_stream');
+    for (let i = 0; i < 200 && (await store.readStream(ANCHOR_STREAM)).length === 0; i++) await new Promise((r) => setTimeout(r, 10));
+    expect((await store.readStream(ANCHOR_STREAM)).map((e) => (e.data as { events: number }).events)).toEqual([1]);
+    await store.appendToStream('s', [event('B')], 0n);
+    await anchors.stop();
+    expect((await store.readStream(ANCHOR_STREAM)).map((e) => (e.data as { events: number }).events)).toEqual([1, 2]);
+    expect(errors).toEqual([]);
+
+    const { raw, store: other } = open();
+    await raw.appendToStream('legacy', [event('Unchained')], 'no_stream');
+    const failing = new PeriodicAnchor(other, { onError: (e) => errors.push(e) });
+    await failing.stop();
+    expect(String(errors[0])).toMatch(/cannot anchor: legacy@0 .* carries no chain hash/);
+  });
+});
