@@ -22,3 +22,5 @@ export * from './reconciliation';
 export * from './process';
 export * from './roster';
 export * from './scope';
+export * from './access';
+export * from './queries';

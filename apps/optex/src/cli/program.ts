@@ -5,6 +5,7 @@ import { createLogger } from '@optex/observability';
 import { DEFAULT_FLAGS, StoreInUseError, UsageError } from '@optex/runtime';
 import { safe, safeLines } from './format';
 import { anchorCommand, exportCommand, stateCommand, verifyCommand } from './audit-commands';
+import { apiCommand, apiDecisionCommand, apiTokenCommand } from './api-commands';
 import { decisionCommand, fleetCommand, historyCommand, listCommand, metricsCommand, NotFound, operatorCommand, replayCommand, runCommand, submitCommand, type Io } from './commands';
 
 const storeOption = () => new Option('--store <url>', 'event store: sqlite:PATH, memory:, esdb://HOST:PORT?tls=false').default(DEFAULT_FLAGS.store);
@@ -63,12 +64,31 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     .action(wrap((flags) => metricsCommand(io, flags)));
   program.command('list').description('every optimization in the store').addOption(storeOption()).addOption(jsonOption())
     .action(wrap((flags) => listCommand(io, flags)));
-  program.command('approve').description('record an approval').argument('<id>').requiredOption('--by <name>', 'who approves').option('--reason <text>', 'why')
+  const decide = (kind: 'approve' | 'deny') => (id: string, flags: { api?: string; by?: string; store: string; reason?: string; json?: boolean }) => {
+    if (flags.api !== undefined) return apiDecisionCommand(io, kind, id, { ...flags, api: flags.api });
+    if (flags.by === undefined) throw new UsageError("--by: required when writing to the store directly (or give --api URL and OPTEX_TOKEN)");
+    return decisionCommand(io, kind, id, { ...flags, by: flags.by });
+  };
+  program.command('approve').description('record an approval (through the API with --api URL and OPTEX_TOKEN, else straight into the store)').argument('<id>')
+    .option('--by <name>', 'who approves (store access only)').option('--reason <text>', 'why').option('--api <url>', 'the optex API (the token in OPTEX_TOKEN says who you are)')
     .addOption(storeOption()).addOption(jsonOption())
-    .action(wrap((id: string, flags) => decisionCommand(io, 'approve', id, flags)));
-  program.command('deny').description('record a denial').argument('<id>').requiredOption('--by <name>', 'who denies').requiredOption('--reason <text>', 'why')
+    .action(wrap(decide('approve')));
+  program.command('deny').description('record a denial (through the API with --api URL and OPTEX_TOKEN, else straight into the store)').argument('<id>')
+    .option('--by <name>', 'who denies (store access only)').requiredOption('--reason <text>', 'why').option('--api <url>', 'the optex API (the token in OPTEX_TOKEN says who you are)')
     .addOption(storeOption()).addOption(jsonOption())
-    .action(wrap((id: string, flags) => decisionCommand(io, 'deny', id, flags)));
+    .action(wrap(decide('deny')));
+  program.command('api').description('serve the HTTP API (OpenAPI at /openapi.json) on loopback unless --host says otherwise')
+    .addOption(storeOption())
+    .option('--policy <file>', 'the policy file (its approval roster maps principals)')
+    .requiredOption('--auth <file>', 'authentication: JWT issuer/audience/key set and/or API token hashes (JSON)')
+    .addOption(new Option('--port <n>', 'port (0 = any free one)').default('8080'))
+    .addOption(new Option('--host <address>', 'address to bind').default('127.0.0.1'))
+    .option('--bus <url>', 'kafka://HOST:PORT: where submitted recommendations are published')
+    .action(wrap((flags) => apiCommand(io, flags)));
+  program.command('api-token').description('make a static API token for automation: prints it once, and the hash entry for the auth file')
+    .requiredOption('--subject <name>', 'who the token acts as').requiredOption('--roles <list>', 'comma-separated: reader, approver, operator, submitter')
+    .option('--name <name>', 'a label for the entry').addOption(jsonOption())
+    .action(wrap(async (flags) => apiTokenCommand(io, flags)));
   program.command('cancel').description('cancel an optimization before it executes').argument('<id>').requiredOption('--by <name>', 'who cancels').requiredOption('--reason <text>', 'why')
     .addOption(storeOption()).addOption(jsonOption())
     .action(wrap((id: string, flags) => operatorCommand(io, 'cancel', id, flags)));

@@ -1,0 +1,66 @@
+import { createHash } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { silentLogger } from '@optex/ports';
+import { UsageError } from '@optex/runtime';
+import { apiDecisionCommand, apiTokenCommand } from './api-commands';
+
+const io = () => {
+  const out: string[] = [];
+  const err: string[] = [];
+  return { out, err, io: { out: (s: string) => out.push(s), err: (s: string) => err.push(s), logger: silentLogger } };
+};
+
+describe('approve/deny --api: the decision goes through the HTTP API with OPTEX_TOKEN', () => {
+  let server: Server;
+  let url: string;
+  const seen: { method?: string; url?: string; authorization?: string; body: string }[] = [];
+  let answer: { status: number; body: unknown } = { status: 200, body: {} };
+  beforeAll(async () => {
+    server = createServer((req: IncomingMessage, res) => {
+      let body = '';
+      req.on('data', (c) => (body += c));
+      req.on('end', () => {
+        seen.push({ method: req.method, url: req.url, authorization: req.headers.authorization, body });
+        res.writeHead(answer.status, { 'content-type': 'application/json' }).end(JSON.stringify(answer.body));
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  afterAll(() => new Promise((resolve) => server.close(resolve)));
+
+  it('posts to /api/v1/optimizations/ID/approve with the bearer token and the reason, and prints who it was recorded as', async () => {
+    answer = { status: 200, body: { optimizationId: 'abc', status: 'approved', by: 'alice@acme.example' } };
+    const { out, io: cli } = io();
+    expect(await apiDecisionCommand(cli, 'approve', 'rec 1', { api: url, reason: 'fine' }, { OPTEX_TOKEN: 'tok' })).toBe(0);
+    expect(seen.at(-1)).toEqual({ method: 'POST', url: '/api/v1/optimizations/rec%201/approve', authorization: 'Bearer tok', body: '{"reason":"fine"}' });
+    expect(out).toEqual(['abc: approved (recorded as alice@acme.example).']);
+  });
+
+  it('a refusal exits 1 with the status and the API’s reason', async () => {
+    answer = { status: 403, body: { reason: 'bob holds reader; this needs the approver role' } };
+    const { err, io: cli } = io();
+    expect(await apiDecisionCommand(cli, 'deny', 'x', { api: url, reason: 'no' }, { OPTEX_TOKEN: 'tok' })).toBe(1);
+    expect(err).toEqual(['optex deny: 403: bob holds reader; this needs the approver role']);
+  });
+
+  it('refuses --by (the API decides who is asking) and a missing OPTEX_TOKEN, before any request', async () => {
+    const count = seen.length;
+    await expect(apiDecisionCommand(io().io, 'approve', 'x', { api: url, by: 'ceo' }, { OPTEX_TOKEN: 'tok' })).rejects.toThrow(UsageError);
+    await expect(apiDecisionCommand(io().io, 'approve', 'x', { api: url }, {})).rejects.toThrow(/OPTEX_TOKEN/);
+    expect(seen.length).toBe(count);
+  });
+});
+
+describe('api-token', () => {
+  it('prints a new token once and the entry holding only its SHA-256', () => {
+    const { out, io: cli } = io();
+    apiTokenCommand(cli, { subject: 'ci-bot', roles: 'reader,submitter', json: true });
+    const { token, entry } = JSON.parse(out[0]!);
+    expect(token).toMatch(/^optex_[A-Za-z0-9_-]{43}$/);
+    expect(entry).toEqual({ name: 'ci-bot', sha256: createHash('sha256').update(token).digest('hex'), subject: 'ci-bot', roles: ['reader', 'submitter'] });
+    expect(JSON.stringify(entry)).not.toContain(token);
+    expect(() => apiTokenCommand(cli, { subject: 'x', roles: 'root' })).toThrow(/--roles/);
+  });
+});

@@ -1,0 +1,89 @@
+import { loadAuthConfig, AuthConfigError, newApiToken, startApi } from '@optex/api';
+import { ROLES, type Role } from '@optex/domain';
+import { intakeLimitsFromEnv, loadPolicy, openBus, openStore, UsageError } from '@optex/runtime';
+import { safe, toJson } from './format';
+import type { Io } from './commands';
+
+export interface ApiFlags {
+  readonly store: string;
+  readonly policy?: string;
+  readonly auth?: string;
+  readonly port: string;
+  readonly host: string;
+  readonly bus?: string;
+}
+
+/**
+ * `optex api`: serves the HTTP API on loopback (unless `--host` says otherwise) until SIGINT/SIGTERM. It reads the log
+ * and appends people's decisions; it runs no engine (`resume` or the services carry approved work on).
+ */
+export async function apiCommand(io: Io, flags: ApiFlags, until: Promise<unknown> = stopSignal()): Promise<number> {
+  const port = Number(flags.port);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port: expected 0-65535, got ${JSON.stringify(flags.port)}`);
+  if (!flags.auth) throw new UsageError('--auth: the API needs an auth configuration (JWT issuer/audience/key set and/or API token hashes); see the README');
+  let auth;
+  try {
+    auth = await loadAuthConfig(flags.auth);
+  } catch (error) {
+    if (error instanceof AuthConfigError) throw new UsageError(error.message);
+    throw error;
+  }
+  const policy = await loadPolicy(flags.policy);
+  const store = await openStore(flags.store);
+  const bus = flags.bus ? await openBus(flags.bus, 'optex-api', undefined, io.logger) : undefined;
+  try {
+    const api = await startApi({ store, policy, auth, ...(bus ? { bus } : {}), intakeLimits: intakeLimitsFromEnv(), port, host: flags.host });
+    io.err(`optex api listening on ${api.url} (store ${safe(flags.store)}; OpenAPI at ${api.url}/openapi.json)`);
+    await until;
+    await api.close();
+    return 0;
+  } finally {
+    await bus?.close();
+    await store.close();
+  }
+}
+
+const stopSignal = (): Promise<void> => new Promise((resolve) => ['SIGINT', 'SIGTERM'].forEach((s) => process.once(s, () => resolve())));
+
+/** `optex api-token --subject NAME --roles reader,submitter`: a new static token, printed once, and the entry (hash only) for the auth file. */
+export function apiTokenCommand(io: Io, flags: { subject: string; roles: string; name?: string; json?: boolean }): number {
+  const roles = flags.roles.split(',').map((r) => r.trim()).filter(Boolean);
+  const unknown = roles.filter((r) => !(ROLES as readonly string[]).includes(r));
+  if (roles.length === 0 || unknown.length) throw new UsageError(`--roles: expected some of ${ROLES.join(', ')}, got ${JSON.stringify(flags.roles)}`);
+  if (!flags.subject.trim()) throw new UsageError('--subject: empty');
+  const { token, sha256 } = newApiToken();
+  const entry = { name: flags.name ?? flags.subject, sha256, subject: flags.subject, roles: roles as Role[] };
+  if (flags.json) io.out(toJson({ token, entry }));
+  else io.out(`token (shown once; give it to the automation as OPTEX_TOKEN): ${token}\nadd to "tokens" in the auth file:\n${JSON.stringify(entry)}`);
+  return 0;
+}
+
+/**
+ * `approve`/`deny ID --api URL`: the decision goes through the HTTP API with the bearer token in `OPTEX_TOKEN`, so it is
+ * recorded under the token's principal (a `--by` is refused: the API decides who is asking).
+ */
+export async function apiDecisionCommand(io: Io, kind: 'approve' | 'deny', id: string, flags: { api: string; by?: string; reason?: string; json?: boolean }, env: NodeJS.ProcessEnv = process.env): Promise<number> {
+  if (flags.by !== undefined) throw new UsageError('--by: with --api the decision is recorded under the token’s principal; leave --by out');
+  const token = env['OPTEX_TOKEN'];
+  if (!token) throw new UsageError('OPTEX_TOKEN: --api needs a bearer token in OPTEX_TOKEN');
+  let url: URL;
+  try {
+    url = new URL(`api/v1/optimizations/${encodeURIComponent(id)}/${kind}`, flags.api.endsWith('/') ? flags.api : `${flags.api}/`);
+  } catch {
+    throw new UsageError(`--api: not a URL: ${JSON.stringify(flags.api)}`);
+  }
+  const response = await fetch(url, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+    body: JSON.stringify(flags.reason !== undefined ? { reason: flags.reason } : {}),
+  }).catch((error: Error) => {
+    throw new UsageError(`--api: cannot reach ${url.origin}: ${error.message}`);
+  });
+  const body = (await response.json().catch(() => ({}))) as { reason?: string; status?: string; optimizationId?: string; by?: string; approvers?: string[] };
+  if (!response.ok) {
+    io.err(`optex ${kind}: ${response.status}: ${safe(body.reason ?? response.statusText)}`);
+    return 1;
+  }
+  io.out(flags.json ? toJson(body) : `${safe(body.optimizationId ?? id)}: ${safe(body.status ?? '')} (recorded as ${safe(body.by ?? '')}).`);
+  return 0;
+}

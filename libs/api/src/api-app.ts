@@ -1,0 +1,102 @@
+import 'reflect-metadata';
+import type { AddressInfo } from 'node:net';
+import type { INestApplication } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import type { NestExpressApplication } from '@nestjs/platform-express';
+import { DocumentBuilder, SwaggerModule, type OpenAPIObject } from '@nestjs/swagger';
+import { defaultIntakeLimits, defaultPolicy as defaultPolicyForDocument, recommendationJsonSchema, type IntakeLimits, type Policy } from '@optex/domain';
+import type { Bus, EventStore } from '@optex/ports';
+import type { AuthConfig } from './auth/auth-config';
+import { Authenticator } from './auth/authenticator';
+import { ApiModule } from './api.module';
+import { RECOMMENDATIONS_PATH } from './recommendations.controller';
+import { ApiReadModel } from './read-model';
+
+export interface ApiOptions {
+  readonly store: EventStore;
+  readonly policy: Policy;
+  readonly auth: AuthConfig;
+  readonly bus?: Bus;
+  readonly intakeLimits?: IntakeLimits;
+  readonly now?: () => Date;
+}
+
+export interface ApiApp {
+  readonly app: INestApplication;
+  readonly readModel: ApiReadModel;
+  readonly document: OpenAPIObject;
+}
+
+/** The OpenAPI document of the API (what `/openapi.json` serves and docs/openapi.json holds). */
+export function openApiDocument(app: INestApplication): OpenAPIObject {
+  const config = new DocumentBuilder()
+    .setTitle('optex operator API')
+    .setDescription('Optimizations, their history, metrics and savings; approvals and operator actions recorded under the authenticated principal; recommendation intake. Each operation names the role it needs in x-optex-role.')
+    .setVersion('1')
+    .addBearerAuth({ type: 'http', scheme: 'bearer', description: 'An OIDC JWT (issuer, audience, expiry checked) or a static optex_ API token' })
+    .build();
+  const document = SwaggerModule.createDocument(app, config);
+  const { $schema: _ignored, ...recommendation } = recommendationJsonSchema() as Record<string, unknown>;
+  document.components = { ...document.components, schemas: { ...document.components?.schemas, Recommendation: recommendation } };
+  return document;
+}
+
+/** Builds the API application (not listening): Nest, body parsers, the read model started, `/openapi.json`. */
+export async function createApiApp(options: ApiOptions): Promise<ApiApp> {
+  const intakeLimits = options.intakeLimits ?? defaultIntakeLimits;
+  const readModel = new ApiReadModel(options.store);
+  const deps = {
+    store: options.store,
+    policy: options.policy,
+    authenticator: new Authenticator(options.auth, options.policy.approval.roster),
+    readModel,
+    ...(options.bus ? { bus: options.bus } : {}),
+    intakeLimits,
+    now: options.now ?? (() => new Date()),
+  };
+  const app = await NestFactory.create<NestExpressApplication>(ApiModule.forRoot(deps), { logger: false, bodyParser: false, abortOnError: false });
+  app.disable('x-powered-by');
+  // Recommendations arrive as bytes (the intake checks them, as on Kafka); every other body is small JSON.
+  app.useBodyParser('raw', { type: (req: { url?: string }) => req.url?.split('?')[0] === RECOMMENDATIONS_PATH, limit: intakeLimits.maxFileBytes });
+  app.useBodyParser('json', { limit: '64kb' });
+  const document = openApiDocument(app);
+  app.getHttpAdapter().get('/openapi.json', (_req: unknown, res: { json(body: unknown): void }) => res.json(document));
+  readModel.start();
+  await app.init();
+  return { app, readModel, document };
+}
+
+export interface RunningApi extends ApiApp {
+  readonly url: string;
+  close(): Promise<void>;
+}
+
+/** Starts the API on `host:port` (loopback unless told otherwise; port 0 = any free one). */
+export async function startApi(options: ApiOptions & { readonly port: number; readonly host?: string }): Promise<RunningApi> {
+  const built = await createApiApp(options);
+  await built.app.listen(options.port, options.host ?? '127.0.0.1');
+  const address = built.app.getHttpServer().address() as AddressInfo;
+  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  return {
+    ...built,
+    url: `http://${host}:${address.port}`,
+    async close() {
+      await built.readModel.stop();
+      await built.app.close();
+    },
+  };
+}
+
+/**
+ * The committed docs/openapi.json's exact text: the document of an API built on an empty in-memory store (the routes
+ * and schemas do not depend on the store), 2-space JSON with a trailing newline.
+ */
+export async function openApiText(store: EventStore): Promise<string> {
+  const built = await createApiApp({ store, policy: defaultPolicyForDocument, auth: { tokens: [{ name: 'doc', sha256: '0'.repeat(64), subject: 'doc', roles: ['reader'] }] } });
+  try {
+    return `${JSON.stringify(built.document, null, 2)}\n`;
+  } finally {
+    await built.readModel.stop();
+    await built.app.close();
+  }
+}

@@ -1,0 +1,194 @@
+import { TOPICS } from '@optex/ports';
+import { apiHarness, rightsize, type ApiHarness } from './__fixtures__/api-harness';
+
+jest.setTimeout(60_000);
+
+let h: ApiHarness;
+beforeAll(async () => {
+  h = await apiHarness();
+});
+afterAll(() => h?.close());
+
+const idOf = (recommendationId: string): string => h.first.optimizations.find((o) => o.recommendationId === recommendationId)!.optimizationId;
+const alice = () => h.jwt({ sub: '00u-alice', email: 'Alice@ACME.example' });
+const reader = () => h.jwt({ sub: 'auditor', roles: ['reader'] });
+
+describe('the API: probes of every mutating route (nothing changes without the right credentials)', () => {
+  const mutating: [string, string, unknown][] = [
+    ['approve', 'rec-medium', {}],
+    ['deny', 'rec-medium', { reason: 'no' }],
+    ['cancel', 'rec-medium', { reason: 'no' }],
+    ['retry-rollback', 'rec-medium', { reason: 'again' }],
+    ['resolve', 'rec-medium', { note: 'checked' }],
+  ];
+
+  it.each(mutating)('%s: no token, a garbage header, an expired token, the wrong audience, the wrong issuer, a stranger’s key → 401 with a reason; nothing appended', async (action, rec, body) => {
+    const before = await h.eventCount();
+    const path = `/api/v1/optimizations/${idOf(rec)}/${action}`;
+    const tokens: [string | undefined, RegExp][] = [
+      [undefined, /no credentials/],
+      ['not-a-jwt', /token rejected/],
+      [await h.jwt({ sub: 'alice' }, { expiresIn: Math.floor(Date.now() / 1000) - 60 }), /token rejected: expired/],
+      [await h.jwt({ sub: 'alice' }, { audience: 'someone-else' }), /token rejected: claim aud/],
+      [await h.jwt({ sub: 'alice' }, { issuer: 'https://evil.example' }), /token rejected: claim iss/],
+      [await h.jwt({ sub: 'alice' }, { signWith: 'stranger' }), /token rejected: signature/],
+      ['optex_not-a-real-token', /unknown API token/],
+    ];
+    for (const [token, reason] of tokens) {
+      const response = await h.call('POST', path, { ...(token ? { token } : {}), body });
+      expect({ token, status: response.status }).toEqual({ token, status: 401 });
+      expect(response.body.reason).toMatch(reason);
+      expect(response.headers.get('www-authenticate')).toBe('Bearer realm="optex"');
+    }
+    expect(await h.eventCount()).toBe(before);
+  });
+
+  it.each(mutating)('%s: an authenticated caller without the role → 403 naming the role; nothing appended', async (action, rec, body) => {
+    const before = await h.eventCount();
+    const response = await h.call('POST', `/api/v1/optimizations/${idOf(rec)}/${action}`, { token: await reader(), body });
+    expect(response.status).toBe(403);
+    expect(response.body.reason).toMatch(/auditor holds reader; this needs the (approver|operator) role/);
+    expect(await h.eventCount()).toBe(before);
+  });
+
+  it('an approver off the authority the request names → 403 from the domain (NOT_AUTHORIZED); nothing appended', async () => {
+    const before = await h.eventCount();
+    // alice is a team-lead; the critical one needs the change board.
+    const response = await h.call('POST', `/api/v1/optimizations/${idOf('rec-critical')}/approve`, { token: await alice() });
+    expect(response.status).toBe(403);
+    expect(response.body).toMatchObject({ error: 'NOT_AUTHORIZED' });
+    expect(response.body.reason).toMatch(/change-board/);
+    // someone claiming the approver role but not on the roster
+    const mallory = await h.jwt({ sub: 'mallory', roles: ['approver'] });
+    expect((await h.call('POST', `/api/v1/optimizations/${idOf('rec-medium')}/approve`, { token: mallory })).status).toBe(403);
+    expect(await h.eventCount()).toBe(before);
+  });
+
+  it('submitting without the submitter role → 403; the static token of automation has it', async () => {
+    const record = JSON.stringify(rightsize('rec-new', 'i-09'));
+    expect((await h.call('POST', '/api/v1/recommendations', { token: await reader(), raw: record })).status).toBe(403);
+    expect((await h.call('POST', '/api/v1/recommendations', { raw: record })).status).toBe(401);
+  });
+});
+
+describe('the API: reading', () => {
+  it('lists with filters; a bad filter is answered 400 naming every bad parameter', async () => {
+    const token = await reader();
+    const all = await h.call('GET', '/api/v1/optimizations', { token });
+    expect(all.status).toBe(200);
+    expect(all.body.total).toBe(3);
+    const critical = await h.call('GET', '/api/v1/optimizations?risk=CRITICAL&status=awaiting-approval&authority=change-board&account=123456789012&region=us-east-1&action=rightsize', { token });
+    expect(critical.body.items.map((i: { recommendationId: string }) => i.recommendationId)).toEqual(['rec-critical']);
+    expect(critical.body.items[0]).toMatchObject({ risk: 'CRITICAL', authority: 'change-board', status: 'awaiting-approval', approval: 'pending' });
+    expect((await h.call('GET', '/api/v1/optimizations?receivedBefore=2000-01-01T00:00:00Z', { token })).body.total).toBe(0);
+    const bad = await h.call('GET', '/api/v1/optimizations?risk=EXTREME&receivedFrom=yesterday&limit=0', { token });
+    expect(bad.status).toBe(400);
+    expect(bad.body.errors.map((e: { path: string }) => e.path)).toEqual(expect.arrayContaining(['risk.0', 'receivedFrom', 'limit']));
+  });
+
+  it('shows one (by recommendation id too): recommendation, risk factors, approval asked, eligible approvers', async () => {
+    const shown = await h.call('GET', '/api/v1/optimizations/rec-critical', { token: await reader() });
+    expect(shown.status).toBe(200);
+    expect(shown.body.view.optimizationId).toBe(idOf('rec-critical'));
+    expect(shown.body.state.risk.factors.map((f: { factor: string }) => f.factor)).toEqual(expect.arrayContaining(['production', 'criticality']));
+    expect(shown.body.state.approval).toMatchObject({ authority: 'change-board', requiredApprovals: 2, approvers: [] });
+    expect((await h.call('GET', '/api/v1/optimizations/no-such-thing', { token: await reader() })).status).toBe(404);
+  });
+
+  it('history, metrics and savings', async () => {
+    const token = await reader();
+    const history = await h.call('GET', `/api/v1/optimizations/${idOf('rec-medium')}/history`, { token });
+    expect(history.body.events.map((e: { type: string }) => e.type)).toEqual(['OptimizationReceived', 'RiskAssessed', 'ApprovalRequested']);
+    const metrics = await h.call('GET', '/api/v1/metrics', { token });
+    expect(metrics.body.summary).toMatchObject({ received: 3, byStatus: { 'awaiting-approval': 3 } });
+    expect(metrics.body.readModel).toEqual({ lagEvents: 0 });
+    expect((await h.call('GET', '/api/v1/savings?by=action', { token })).body).toEqual({ by: 'action', rows: [] });
+    const bad = await h.call('GET', '/api/v1/savings?by=colour', { token });
+    expect(bad.status).toBe(400);
+    expect(bad.body.errors[0].path).toBe('by');
+  });
+
+  it('health and the OpenAPI document are public', async () => {
+    expect((await h.call('GET', '/health')).status).toBe(200);
+    const doc = await h.call('GET', '/openapi.json');
+    expect(doc.status).toBe(200);
+    expect(doc.body.paths['/api/v1/optimizations/{id}/approve'].post['x-optex-role']).toBe('approver');
+  });
+});
+
+describe('the API: decisions under the authenticated principal', () => {
+  it('approves as the roster id the token maps onto — a name typed in the body is refused, never recorded', async () => {
+    const id = idOf('rec-medium');
+    const typed = await h.call('POST', `/api/v1/optimizations/${id}/approve`, { token: await alice(), body: { by: 'ceo@acme.example' } });
+    expect(typed.status).toBe(400);
+    expect(typed.body.errors[0].path).toBe('by');
+    const approved = await h.call('POST', `/api/v1/optimizations/${id}/approve`, { token: await alice(), body: { reason: 'looks fine' } });
+    expect(approved.status).toBe(200);
+    expect(approved.body).toMatchObject({ by: 'alice@acme.example', status: 'approved', approvers: ['alice@acme.example'] });
+    const events = (await h.call('GET', `/api/v1/optimizations/${id}/history`, { token: await reader() })).body.events;
+    const granted = events.find((e: { type: string }) => e.type === 'ApprovalGranted');
+    expect(granted.data).toMatchObject({ by: 'alice@acme.example', mode: 'manual', reason: 'looks fine' });
+    expect(granted.metadata.recordedBy).toBe('human:alice@acme.example');
+    // the same approval again is a conflict, and appends nothing
+    expect((await h.call('POST', `/api/v1/optimizations/${id}/approve`, { token: await alice() })).status).toBe(409);
+  });
+
+  it('CRITICAL needs two distinct members of the change board: the same person twice is refused', async () => {
+    const id = idOf('rec-critical');
+    const carol = await h.jwt({ sub: 'carol@acme.example' });
+    const first = await h.call('POST', `/api/v1/optimizations/${id}/approve`, { token: carol });
+    expect(first.body).toMatchObject({ status: 'awaiting-approval', approvers: ['carol@acme.example'] });
+    const again = await h.call('POST', `/api/v1/optimizations/${id}/approve`, { token: await h.jwt({ sub: 'someone', email: 'Carol@acme.example' }) });
+    expect(again.status).toBe(409);
+    expect(again.body.error).toBe('ALREADY_APPROVED');
+    const second = await h.call('POST', `/api/v1/optimizations/${id}/approve`, { token: await h.jwt({ sub: 'dan@acme.example' }) });
+    expect(second.body).toMatchObject({ status: 'approved', approvers: ['carol@acme.example', 'dan@acme.example'] });
+  });
+
+  it('a denial needs a reason (400 naming it); an operator cancels with one', async () => {
+    const id = idOf('rec-other');
+    const noReason = await h.call('POST', `/api/v1/optimizations/${id}/deny`, { token: await alice(), body: {} });
+    expect(noReason.status).toBe(400);
+    expect(noReason.body.reason).toMatch(/reason/);
+    const operator = await h.jwt({ sub: 'oncall', roles: ['operator'] });
+    const cancelled = await h.call('POST', `/api/v1/optimizations/${id}/cancel`, { token: operator, body: { reason: 'change freeze' } });
+    expect(cancelled.body).toMatchObject({ status: 'cancelled', by: 'oncall' });
+    // resolve needs a rollback-failed or reconciliation-needed optimization: 409 naming the status
+    const resolve = await h.call('POST', `/api/v1/optimizations/${id}/resolve`, { token: operator, body: { note: 'x' } });
+    expect(resolve.status).toBe(409);
+  });
+
+  it('the approved ones execute on the next resume, and the list shows it', async () => {
+    await h.resume();
+    const list = await h.call('GET', '/api/v1/optimizations?status=completed', { token: await reader() });
+    expect(list.body.items.map((i: { recommendationId: string }) => i.recommendationId).sort()).toEqual(['rec-critical', 'rec-medium']);
+    const savings = await h.call('GET', '/api/v1/savings?by=account', { token: await reader() });
+    expect(savings.body.rows).toEqual([expect.objectContaining({ key: '123456789012', completed: 2, estimatedMonthlySavings: 140.16 })]);
+  });
+});
+
+describe('the API: submitting recommendations (the same intake as Kafka)', () => {
+  it('all good → 202 and published to the input topic; mixed → 207 naming every failing field; none → 400', async () => {
+    const published: string[] = [];
+    await h.bus.subscribe({ topics: [TOPICS.recommendations], groupId: 'spec' }, async (delivery) => {
+      published.push(JSON.parse(Buffer.from(delivery.value).toString('utf8')).recommendationId);
+      return { kind: 'ack' };
+    });
+    const good = await h.call('POST', '/api/v1/recommendations', { token: h.apiToken, raw: JSON.stringify([rightsize('rec-a', 'i-a'), rightsize('rec-b', 'i-b')]) });
+    expect(good.status).toBe(202);
+    expect(good.body.accepted.map((a: { recommendationId: string }) => a.recommendationId)).toEqual(['rec-a', 'rec-b']);
+    const bad = { ...rightsize('rec-bad', 'i-c'), accountId: '12', region: 'mars-1', colour: 'red' };
+    const mixed = await h.call('POST', '/api/v1/recommendations', { token: h.apiToken, raw: `${JSON.stringify(rightsize('rec-c', 'i-c'))}\n${JSON.stringify(bad)}\n`, contentType: 'application/x-ndjson' });
+    expect(mixed.status).toBe(207);
+    expect(mixed.body.accepted).toEqual([expect.objectContaining({ index: 0, recommendationId: 'rec-c' })]);
+    expect(mixed.body.rejected).toHaveLength(1);
+    expect(mixed.body.rejected[0].errors.map((e: { path: string }) => e.path)).toEqual(expect.arrayContaining(['accountId', 'region', 'colour']));
+    const none = await h.call('POST', '/api/v1/recommendations', { token: h.apiToken, raw: JSON.stringify(bad) });
+    expect(none.status).toBe(400);
+    expect(none.body.rejected[0].recommendationId).toBe('rec-bad');
+    const broken = await h.call('POST', '/api/v1/recommendations', { token: h.apiToken, raw: '[{"a":1},' });
+    expect(broken.status).toBe(400);
+    await h.bus.idle?.();
+    expect(published.sort()).toEqual(['rec-a', 'rec-b', 'rec-c']);
+  });
+});

@@ -1,0 +1,193 @@
+import { BadRequestException, Body, Controller, Get, HttpCode, Inject, NotFoundException, Param, Post, Query, Req } from '@nestjs/common';
+import { ApiBody, ApiOkResponse, ApiOperation, ApiParam, ApiProperty, ApiPropertyOptional, ApiQuery, ApiTags } from '@nestjs/swagger';
+import { z } from 'zod';
+import {
+  fieldErrorsOf,
+  foldOptimization,
+  matchesFilter,
+  optimizationStream,
+  parseOptimizationFilter,
+  parseStoredEvent,
+  viewOf,
+  type KnownOptimizationState,
+  type OptimizationEvent,
+  type OptimizationState,
+  type Principal,
+} from '@optex/domain';
+import { recordApproval, recordDenial, recordOperatorAction, type OperatorAction } from '@optex/approval';
+import { API_DEPS, type ApiDeps, type AuthenticatedRequest } from './api.constants';
+import { Requires } from './auth/access.guard';
+import { badRequest } from './http-errors';
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const MAX_PAGE = 500;
+
+export class DecisionBody {
+  @ApiPropertyOptional({ description: 'Why (required to deny, cancel and retry a rollback; optional to approve).', maxLength: 1024 })
+  reason?: string;
+}
+
+export class ResolveBody {
+  @ApiProperty({ description: 'What the operator found or did.', maxLength: 1024 })
+  note!: string;
+}
+
+const reasonBody = z.strictObject({ reason: z.string().max(1024).optional() });
+const noteBody = z.strictObject({ note: z.string().max(1024).optional() });
+
+function parseBody<T>(schema: z.ZodType<T>, body: unknown): T {
+  const parsed = schema.safeParse(body ?? {}, { reportInput: true });
+  if (!parsed.success) throw new BadRequestException(badRequest(fieldErrorsOf(parsed.error.issues)));
+  return parsed.data;
+}
+
+/** One row of the list: the projection's view plus what the filters look at. */
+export function rowOf(state: KnownOptimizationState) {
+  return {
+    ...viewOf(state),
+    accountId: state.recommendation.accountId,
+    region: state.recommendation.region,
+    authority: state.approval.authority ?? null,
+    receivedAt: state.receivedAt,
+    expiresAt: state.status === 'awaiting-approval' ? (state.approval.expiresAt ?? null) : null,
+  };
+}
+
+@ApiTags('optimizations')
+@Controller('api/v1/optimizations')
+export class OptimizationsController {
+  constructor(@Inject(API_DEPS) private readonly deps: ApiDeps) {}
+
+  @Get()
+  @Requires('reader')
+  @ApiOperation({ summary: 'List optimizations, filtered', description: 'Lists are comma-separated; a bad parameter is answered 400 naming it. Sorted by received time, newest first.' })
+  @ApiQuery({ name: 'status', required: false, description: 'e.g. awaiting-approval,rollback-failed' })
+  @ApiQuery({ name: 'risk', required: false, description: 'LOW, MEDIUM, HIGH, CRITICAL' })
+  @ApiQuery({ name: 'authority', required: false, description: 'team-lead, finops-manager, change-board' })
+  @ApiQuery({ name: 'account', required: false, description: '12-digit account ids' })
+  @ApiQuery({ name: 'region', required: false })
+  @ApiQuery({ name: 'action', required: false, description: 'rightsize, stop-idle, modify-volume, …' })
+  @ApiQuery({ name: 'receivedFrom', required: false, description: 'ISO-8601 time (inclusive)' })
+  @ApiQuery({ name: 'receivedBefore', required: false, description: 'ISO-8601 time (exclusive)' })
+  @ApiQuery({ name: 'limit', required: false, description: `at most ${MAX_PAGE}, default 100` })
+  @ApiQuery({ name: 'offset', required: false })
+  @ApiOkResponse({ description: '`{total, items: [row]}`' })
+  async list(@Query() query: Record<string, string>) {
+    const { limit: rawLimit, offset: rawOffset, ...criteria } = query;
+    const page = z
+      .strictObject({ limit: z.coerce.number().int().min(1).max(MAX_PAGE).default(100), offset: z.coerce.number().int().min(0).default(0) })
+      .safeParse({ ...(rawLimit !== undefined ? { limit: rawLimit } : {}), ...(rawOffset !== undefined ? { offset: rawOffset } : {}) }, { reportInput: true });
+    const filter = parseOptimizationFilter(criteria);
+    const errors = [...(filter.ok ? [] : filter.errors), ...(page.success ? [] : fieldErrorsOf(page.error.issues))];
+    if (!filter.ok || !page.success) throw new BadRequestException(badRequest(errors));
+    await this.deps.readModel.sync();
+    const matching = this.deps.readModel.projection
+      .all()
+      .filter((s) => matchesFilter(s, filter.value))
+      .sort((a, b) => b.receivedAt.localeCompare(a.receivedAt) || a.optimizationId.localeCompare(b.optimizationId));
+    return { total: matching.length, items: matching.slice(page.data.offset, page.data.offset + page.data.limit).map(rowOf) };
+  }
+
+  @Get(':id')
+  @Requires('reader')
+  @ApiOperation({ summary: 'One optimization as recorded: recommendation, risk and its factors, the approval (authority, approvers so far, expiry), plan, rollback plan and outcome' })
+  @ApiParam({ name: 'id', description: 'optimizationId, a unique prefix of it, or the recommendationId' })
+  async show(@Param('id') id: string) {
+    const state = await this.current(await this.idOf(id));
+    return { view: rowOf(state), state };
+  }
+
+  @Get(':id/history')
+  @Requires('reader')
+  @ApiOperation({ summary: 'The optimization’s events in stream order (as `optex history --json`)' })
+  @ApiParam({ name: 'id' })
+  async history(@Param('id') id: string) {
+    const optimizationId = await this.idOf(id);
+    const events = await this.deps.store.readStream(optimizationStream(optimizationId));
+    if (events.length === 0) throw new NotFoundException({ statusCode: 404, error: 'Not Found', reason: `no optimization ${id}` });
+    return { optimizationId, events: events.map((e) => ({ type: e.type, data: e.data, recordedAt: e.recordedAt.toISOString(), revision: Number(e.revision), id: e.id, metadata: e.metadata })) };
+  }
+
+  @Post(':id/approve')
+  @HttpCode(200)
+  @Requires('approver')
+  @ApiOperation({ summary: 'Approve as the authenticated principal', description: 'The decider checks the authority the request names, the roster, four eyes (distinct approvers) for CRITICAL; refused → 403/409, nothing appended.' })
+  @ApiParam({ name: 'id' })
+  @ApiBody({ type: DecisionBody, required: false })
+  async approve(@Param('id') id: string, @Body() body: unknown, @Req() request: AuthenticatedRequest) {
+    const { reason } = parseBody(reasonBody, body);
+    return this.decide(id, request, (decision) => recordApproval(this.deps.store, { ...decision, ...(reason?.trim() ? { reason } : {}) }));
+  }
+
+  @Post(':id/deny')
+  @HttpCode(200)
+  @Requires('approver')
+  @ApiOperation({ summary: 'Deny as the authenticated principal (reason required)' })
+  @ApiParam({ name: 'id' })
+  @ApiBody({ type: DecisionBody })
+  async deny(@Param('id') id: string, @Body() body: unknown, @Req() request: AuthenticatedRequest) {
+    const { reason } = parseBody(reasonBody, body);
+    return this.decide(id, request, (decision) => recordDenial(this.deps.store, { ...decision, reason: reason ?? '' }));
+  }
+
+  @Post(':id/cancel')
+  @HttpCode(200)
+  @Requires('operator')
+  @ApiOperation({ summary: 'Cancel one that has not started executing (reason required)' })
+  @ApiParam({ name: 'id' })
+  @ApiBody({ type: DecisionBody })
+  cancel(@Param('id') id: string, @Body() body: unknown, @Req() request: AuthenticatedRequest) {
+    return this.operate('cancel', id, parseBody(reasonBody, body).reason, request);
+  }
+
+  @Post(':id/retry-rollback')
+  @HttpCode(200)
+  @Requires('operator')
+  @ApiOperation({ summary: 'Send a rollback-failed optimization back to rolling-back (reason required)' })
+  @ApiParam({ name: 'id' })
+  @ApiBody({ type: DecisionBody })
+  retryRollback(@Param('id') id: string, @Body() body: unknown, @Req() request: AuthenticatedRequest) {
+    return this.operate('retry-rollback', id, parseBody(reasonBody, body).reason, request);
+  }
+
+  @Post(':id/resolve')
+  @HttpCode(200)
+  @Requires('operator')
+  @ApiOperation({ summary: 'Close a rollback-failed or reconciliation-needed optimization after checking it by hand (note required)' })
+  @ApiParam({ name: 'id' })
+  @ApiBody({ type: ResolveBody })
+  resolve(@Param('id') id: string, @Body() body: unknown, @Req() request: AuthenticatedRequest) {
+    return this.operate('resolve', id, parseBody(noteBody, body).note, request);
+  }
+
+  private operate(action: OperatorAction, id: string, text: string | undefined, request: AuthenticatedRequest) {
+    return this.decide(id, request, (decision) => recordOperatorAction(this.deps.store, action, { ...decision, reason: text ?? '' }));
+  }
+
+  /** Records a decision under the authenticated principal's identity (never a name from the body) and answers the new state. */
+  private async decide(id: string, request: AuthenticatedRequest, record: (decision: { optimizationId: string; by: string; now: Date }) => Promise<OptimizationState>) {
+    const principal = request.principal as Principal;
+    const optimizationId = await this.idOf(id);
+    const state = await record({ optimizationId, by: principal.identity, now: this.deps.now() });
+    if (state.status === 'initial') throw new NotFoundException({ statusCode: 404, error: 'Not Found', reason: `no optimization ${id}` });
+    return { optimizationId, by: principal.identity, status: state.status, approvers: state.approval.approvers, view: rowOf(state) };
+  }
+
+  private async current(optimizationId: string): Promise<KnownOptimizationState> {
+    const events = await this.deps.store.readStream(optimizationStream(optimizationId));
+    const state = foldOptimization(events.map((e) => parseStoredEvent(e) as OptimizationEvent));
+    if (state.status === 'initial') throw new NotFoundException({ statusCode: 404, error: 'Not Found', reason: `no optimization ${optimizationId}` });
+    return state;
+  }
+
+  /** A full id as it is; a unique prefix or a recommendation id through the read model. */
+  private async idOf(id: string): Promise<string> {
+    if (UUID.test(id)) return id.toLowerCase();
+    await this.deps.readModel.sync();
+    const key = id.toLowerCase();
+    const matches = this.deps.readModel.projection.all().filter((s) => s.optimizationId.startsWith(key) || s.recommendation.recommendationId === id);
+    if (matches.length === 1) return matches[0]!.optimizationId;
+    if (matches.length === 0) throw new NotFoundException({ statusCode: 404, error: 'Not Found', reason: `no optimization ${id}` });
+    throw new BadRequestException({ statusCode: 400, error: 'Bad Request', reason: `${id} is ambiguous: it matches ${matches.length} optimizations` });
+  }
+}

@@ -1,0 +1,72 @@
+import { createHash } from 'node:crypto';
+import { BadRequestException, Controller, HttpStatus, Inject, Post, Query, Req, Res, ServiceUnavailableException } from '@nestjs/common';
+import { ApiBody, ApiConsumes, ApiOperation, ApiQuery, ApiResponse, ApiTags } from '@nestjs/swagger';
+import { intakeRecord, optimizationIdFor, type FieldError } from '@optex/domain';
+import { InputFormatError, RecordSplitter, recommendationMessages } from '@optex/runtime';
+import { API_DEPS, type ApiDeps } from './api.constants';
+import { Requires } from './auth/access.guard';
+
+export const RECOMMENDATIONS_PATH = '/api/v1/recommendations';
+
+interface Verdicts {
+  readonly accepted: { index: number; recommendationId: string; optimizationId: string }[];
+  readonly rejected: { index: number; recommendationId?: string; errors: readonly FieldError[] }[];
+}
+
+@ApiTags('recommendations')
+@Controller()
+export class RecommendationsController {
+  constructor(@Inject(API_DEPS) private readonly deps: ApiDeps) {}
+
+  @Post(RECOMMENDATIONS_PATH)
+  @Requires('submitter')
+  @ApiOperation({
+    summary: 'Submit recommendations (a JSON array or NDJSON, or one JSON object)',
+    description:
+      'Each record goes through the same intake as Kafka (limits, UTF-8, duplicate keys, the schema). All accepted → 202, some → 207, none → 400; ' +
+      'every rejected record lists every failing field. Accepted records are published to optex.recommendations.v1, where the risk-assessor records them.',
+  })
+  @ApiConsumes('application/json', 'application/x-ndjson')
+  @ApiBody({ schema: { oneOf: [{ type: 'array', items: { $ref: '#/components/schemas/Recommendation' } }, { $ref: '#/components/schemas/Recommendation' }] } })
+  @ApiQuery({ name: 'dryRun', required: false, description: 'true: a preview (EC2 DryRun), changes nothing' })
+  @ApiResponse({ status: 202, description: 'every record accepted: `{accepted, rejected: []}`' })
+  @ApiResponse({ status: 207, description: 'some accepted, some rejected (each with every failing field)' })
+  @ApiResponse({ status: 400, description: 'no record accepted, or the body is neither JSON nor NDJSON' })
+  @ApiResponse({ status: 503, description: 'this API process has no bus to publish to (start it with --bus kafka://…)' })
+  async submit(@Req() request: { body?: unknown }, @Res({ passthrough: true }) response: { status(code: number): void }, @Query('dryRun') dryRun?: string) {
+    const body = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
+    const splitter = new RecordSplitter(this.deps.intakeLimits);
+    let records;
+    try {
+      splitter.push(isSingleObject(body) ? Buffer.concat([Buffer.from('['), withoutBom(body), Buffer.from(']')]) : body);
+      records = splitter.end().records;
+    } catch (error) {
+      if (error instanceof InputFormatError) throw new BadRequestException({ statusCode: 400, error: 'Bad Request', reason: error.message });
+      throw error;
+    }
+    if (records.length === 0) throw new BadRequestException({ statusCode: 400, error: 'Bad Request', reason: 'no record in the body: send a JSON array, NDJSON or one JSON object' });
+    const verdicts: Verdicts = { accepted: [], rejected: [] };
+    records.forEach((record, index) => {
+      const outcome = intakeRecord(record.bytes, this.deps.intakeLimits, record.size);
+      if (outcome.ok) verdicts.accepted.push({ index, recommendationId: outcome.recommendation.recommendationId, optimizationId: optimizationIdFor(outcome.recommendation.source, outcome.recommendation.recommendationId) });
+      else verdicts.rejected.push({ index, ...(outcome.recommendationId ? { recommendationId: outcome.recommendationId } : {}), errors: outcome.errors });
+    });
+    if (verdicts.accepted.length > 0) {
+      if (!this.deps.bus) throw new ServiceUnavailableException({ statusCode: 503, error: 'Service Unavailable', reason: 'this API has no bus to publish recommendations to: start it with --bus kafka://HOST:PORT', ...verdicts });
+      const input = { records, deliveryPrefix: `api:${createHash('sha256').update(body).digest('hex').slice(0, 16)}`, name: 'api' };
+      const accepted = new Set(verdicts.accepted.map((a) => a.index));
+      await this.deps.bus.publish(recommendationMessages(input, dryRun === 'true', this.deps.intakeLimits).filter((_, i) => accepted.has(i)));
+    }
+    const status = verdicts.rejected.length === 0 ? HttpStatus.ACCEPTED : verdicts.accepted.length === 0 ? HttpStatus.BAD_REQUEST : HttpStatus.MULTI_STATUS;
+    response.status(status);
+    return { ...(status === HttpStatus.BAD_REQUEST ? { statusCode: 400, error: 'Bad Request', reason: 'no record was accepted' } : {}), ...verdicts };
+  }
+}
+
+/** Whether the body is one JSON object (first non-space byte `{` and no second line starting with `{`): wrapped as an array of one. */
+function isSingleObject(body: Buffer): boolean {
+  const text = body.toString('utf8').replace(/^\uFEFF/, '').trim();
+  return text.startsWith('{') && !/\}\s*\n\s*\{/.test(text);
+}
+
+const withoutBom = (body: Buffer): Buffer => (body[0] === 0xef && body[1] === 0xbb && body[2] === 0xbf ? body.subarray(3) : body);

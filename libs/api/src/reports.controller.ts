@@ -1,0 +1,42 @@
+import { BadRequestException, Controller, Get, Inject, Query } from '@nestjs/common';
+import { ApiOkResponse, ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
+import { SAVINGS_GROUPINGS, savingsBy, summarize, viewOf, type SavingsGrouping } from '@optex/domain';
+import { API_DEPS, type ApiDeps } from './api.constants';
+import { Public, Requires } from './auth/access.guard';
+import { badRequest } from './http-errors';
+
+@ApiTags('reports')
+@Controller()
+export class ReportsController {
+  constructor(@Inject(API_DEPS) private readonly deps: ApiDeps) {}
+
+  @Get('api/v1/metrics')
+  @Requires('reader')
+  @ApiOperation({ summary: 'The run summary rebuilt from the log (as `optex metrics --json`), and the read model’s lag' })
+  @ApiOkResponse({ description: '`{summary, readModel: {lagEvents}}`' })
+  async metrics() {
+    const model = this.deps.readModel;
+    await model.sync();
+    const summary = summarize(model.projection.all().map(viewOf), { rejected: model.rejected, duplicates: model.duplicates });
+    return { summary, readModel: { lagEvents: await model.lag() } };
+  }
+
+  @Get('api/v1/savings')
+  @Requires('reader')
+  @ApiOperation({ summary: 'Savings realized against estimated, of completed optimizations, by account, action or month' })
+  @ApiQuery({ name: 'by', required: false, enum: SAVINGS_GROUPINGS, description: 'default month' })
+  async savings(@Query('by') by?: string) {
+    const grouping = (by ?? 'month') as SavingsGrouping;
+    if (!SAVINGS_GROUPINGS.includes(grouping)) throw new BadRequestException(badRequest([{ path: 'by', message: `by must be one of ${SAVINGS_GROUPINGS.join(', ')}, got ${JSON.stringify(by)}` }]));
+    await this.deps.readModel.sync();
+    return { by: grouping, rows: savingsBy(this.deps.readModel.projection.all(), grouping) };
+  }
+
+  @Get('health')
+  @Public()
+  @ApiOperation({ summary: 'Liveness: 200 when the store answers' })
+  async health() {
+    await this.deps.store.readStream('health-probe', { maxCount: 1 });
+    return { status: 'ok', readModelPosition: String(this.deps.readModel.appliedPosition) };
+  }
+}
