@@ -22,3 +22,4 @@ export * from './reconciliation';
 export * from './process';
 export * from './roster';
 export * from './scope';
+export * from './analyzers';

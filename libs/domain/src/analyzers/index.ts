@@ -1,0 +1,3 @@
+export * from './translation';
+export * from './cost-optimization-hub';
+export * from './registry';

@@ -1,0 +1,53 @@
+import { translateCostOptimizationHub } from './cost-optimization-hub';
+import type { TranslateOptions, Translation } from './translation';
+
+/** The analyzers `optex import --from` reads. */
+export const ANALYZER_FORMATS = ['coh'] as const;
+export type AnalyzerFormat = (typeof ANALYZER_FORMATS)[number];
+
+/** A native document: parsed JSON, or text for the CSV exports; Cloud Custodian's `metadata.json` beside its resources. */
+export interface AnalyzerDocument {
+  readonly document: unknown;
+  readonly metadata?: unknown;
+}
+
+interface Analyzer {
+  readonly title: string;
+  /** The CloudEvents `type` of one native item on `optex.recommendations.v1`. */
+  readonly cloudEventType: string;
+  readonly translate: (input: AnalyzerDocument, options: TranslateOptions) => Translation;
+  /** Whether a document looks like this format (to name it when another was given). */
+  readonly looksLike: (document: unknown) => boolean;
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const firstItem = (v: unknown): unknown => (Array.isArray(v) ? v[0] : isObject(v) && Array.isArray(v['items']) ? v['items'][0] : v);
+
+export const ANALYZERS: Readonly<Record<AnalyzerFormat, Analyzer>> = {
+  coh: {
+    title: 'AWS Cost Optimization Hub',
+    cloudEventType: 'com.amazonaws.cost-optimization-hub.recommendation',
+    translate: (input, options) => translateCostOptimizationHub(input.document, options),
+    looksLike: (document) => {
+      const item = firstItem(document);
+      return isObject(item) && typeof item['actionType'] === 'string' && ('currentResourceType' in item || 'resourceArn' in item);
+    },
+  },
+};
+
+/** Translates a native document of `format`. Throws {@link AnalyzerFormatError} when it is not that format. */
+export function translateAnalyzerDocument(format: AnalyzerFormat, input: AnalyzerDocument, options: TranslateOptions = {}): Translation {
+  return ANALYZERS[format].translate(input, options);
+}
+
+/** Which format a document looks like: an analyzer's, `optex` (already recommendations), or `undefined`. */
+export function detectAnalyzerFormat(document: unknown): AnalyzerFormat | 'optex' | undefined {
+  const item = firstItem(document);
+  if (isObject(item) && 'recommendationId' in item && isObject(item['action']) && 'resource' in item) return 'optex';
+  return ANALYZER_FORMATS.find((f) => ANALYZERS[f].looksLike(document));
+}
+
+/** The format a CloudEvents `type` names, if it names one. */
+export function analyzerFormatOfCloudEventType(type: string | undefined): AnalyzerFormat | undefined {
+  return type === undefined ? undefined : ANALYZER_FORMATS.find((f) => ANALYZERS[f].cloudEventType === type);
+}
