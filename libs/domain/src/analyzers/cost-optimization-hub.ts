@@ -12,6 +12,7 @@ import {
   parseItem,
   placeOf,
   skipped,
+  stableRecommendationId,
   tagRecord,
   type ItemResult,
   type TranslateOptions,
@@ -92,9 +93,6 @@ export function translateCostOptimizationHub(document: unknown, options: Transla
   return collect(cohItems(document).map(({ item, ref }) => translateItem(item, ref, options)));
 }
 
-/** The stable key: Cost Optimization Hub's own id lives at most 24 hours, the resource and the action do not. */
-export const cohRecommendationId = (item: Pick<CohRecommendation, 'resourceArn' | 'resourceId' | 'actionType'>): string =>
-  `${item.resourceArn || item.resourceId}#${item.actionType}`;
 
 function translateItem(raw: unknown, position: string, options: TranslateOptions): ItemResult {
   const parsed = parseItem(cohRecommendationSchema, raw, position);
@@ -114,7 +112,8 @@ function translateItem(raw: unknown, position: string, options: TranslateOptions
   const tags = tagRecord(item.tags);
   const createdAt = isoTime(item.lastRefreshTimestamp);
   const recommendation: Recommendation = {
-    recommendationId: cohRecommendationId(item),
+    // Cost Optimization Hub's own id lives at most 24 hours; the resource and the action do not.
+    recommendationId: stableRecommendationId(item.resourceArn || item.resourceId || '', item.actionType, action.action),
     source: COH_SOURCE,
     accountId: place.accountId,
     region: place.region,

@@ -1,3 +1,5 @@
 export * from './translation';
 export * from './cost-optimization-hub';
+export * from './compute-optimizer';
+export * from './csv';
 export * from './registry';

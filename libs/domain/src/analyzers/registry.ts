@@ -1,8 +1,9 @@
+import { translateComputeOptimizer } from './compute-optimizer';
 import { translateCostOptimizationHub } from './cost-optimization-hub';
 import type { TranslateOptions, Translation } from './translation';
 
 /** The analyzers `optex import --from` reads. */
-export const ANALYZER_FORMATS = ['coh'] as const;
+export const ANALYZER_FORMATS = ['coh', 'compute-optimizer'] as const;
 export type AnalyzerFormat = (typeof ANALYZER_FORMATS)[number];
 
 /** A native document: parsed JSON, or text for the CSV exports; Cloud Custodian's `metadata.json` beside its resources. */
@@ -32,6 +33,15 @@ export const ANALYZERS: Readonly<Record<AnalyzerFormat, Analyzer>> = {
       const item = firstItem(document);
       return isObject(item) && typeof item['actionType'] === 'string' && ('currentResourceType' in item || 'resourceArn' in item);
     },
+  },
+  'compute-optimizer': {
+    title: 'AWS Compute Optimizer',
+    cloudEventType: 'com.amazonaws.compute-optimizer.recommendation',
+    translate: (input, options) => translateComputeOptimizer(input.document, options),
+    looksLike: (document) =>
+      typeof document === 'string'
+        ? /^\uFEFF?[^\n]*\b(instanceArn|volumeArn)\b/i.test(document)
+        : isObject(document) && ['instanceRecommendations', 'volumeRecommendations', 'idleRecommendations'].some((k) => Array.isArray(document[k])),
   },
 };
 

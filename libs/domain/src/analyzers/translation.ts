@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { PriceBook } from '../pricing';
-import type { Recommendation } from '../types';
+import type { Action, Recommendation } from '../types';
 import { pathLabel } from '../field-errors';
 
 // ── What every translator returns ──
@@ -137,8 +137,20 @@ export function tagRecord(tags: readonly { key?: string; value?: string; Key?: s
 /** An AWS timestamp (epoch seconds on the wire, or an ISO string as the SDKs print them) as ISO-8601; `undefined` when unreadable. */
 export function isoTime(value: number | string | undefined): string | undefined {
   if (value === undefined || value === '') return undefined;
-  const date = typeof value === 'number' ? new Date(value * 1000) : /^\d+(\.\d+)?$/.test(value) ? new Date(Number(value) * 1000) : new Date(value);
+  // A zone-less date-time (the exports' `lastRefreshTimestamp_UTC`, `2026-01-01 00:00:00`) is UTC.
+  const text = typeof value === 'string' && /^\d{4}-\d\d-\d\d[ T]\d\d:\d\d(:\d\d(\.\d+)?)?$/.test(value) ? `${value.replace(' ', 'T')}Z` : value;
+  const date = typeof text === 'number' ? new Date(text * 1000) : /^\d+(\.\d+)?$/.test(text) ? new Date(Number(text) * 1000) : new Date(text);
   return Number.isNaN(date.getTime()) ? undefined : date.toISOString();
+}
+
+/**
+ * The stable `recommendationId` of an imported recommendation: the resource (its ARN, else its id), the analyzer's
+ * action and, for a change of type, the target (`…/i-0a1b#Rightsize:m5.large`). Deterministic: importing the same
+ * finding again is a duplicate; a new target for the same resource is a new recommendation.
+ */
+export function stableRecommendationId(resource: string, nativeAction: string, action: Action): string {
+  const target = action.type === 'rightsize' ? `:${action.targetInstanceType}` : action.type === 'modify-volume' ? `:${action.targetVolumeType}` : '';
+  return `${resource}#${nativeAction}${target}`;
 }
 
 /** Rounds money to cents (analyzers print more digits than they mean). */
