@@ -1,12 +1,11 @@
+import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, stat, writeFile, mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { Option, type Command } from 'commander';
 import {
   ANALYZER_FORMATS,
-  ANALYZERS,
   AnalyzerFormatError,
-  detectAnalyzerFormat,
   intakeRecord,
   translateAnalyzerDocument,
   type AnalyzerFormat,
@@ -23,6 +22,7 @@ export interface ImportFlags extends RunFlags {
   readonly account?: string;
   readonly region?: string;
   readonly metadata?: string;
+  readonly addresses?: string;
   /** `-o`: the recommendations as NDJSON. */
   readonly out?: string;
   readonly submit?: boolean;
@@ -60,6 +60,7 @@ export function registerImportCommand(program: Command, io: Io, engineFlags: (cm
     .option('--account <id>', 'account id where the document and its ARNs do not say')
     .option('--region <region>', 'region where the document and its ARNs do not say')
     .option('--metadata <file>', "Cloud Custodian: the run's metadata.json (default: metadata.json beside FILE, if there)")
+    .option('--addresses <file>', 'Trusted Advisor: an `aws ec2 describe-addresses` output, to find the allocation id of each flagged Elastic IP')
     .option('-o, --out <file>', 'write the recommendations as NDJSON to this file')
     .option('--submit', 'publish them to optex.recommendations.v1 (needs --bus kafka://…)')
     .option('--run', 'ingest and process them like `run` (same flags)');
@@ -75,18 +76,17 @@ export async function importCommand(io: Io, file: string, flags: ImportFlags): P
   const limits = intakeLimitsFromEnv();
   const document = await readDocument(file, limits.maxFileBytes);
   const metadata = await readMetadata(format, file, flags.metadata, limits.maxFileBytes);
+  const allocationIds = flags.addresses === undefined ? undefined : await readAddresses(format, flags.addresses, limits.maxFileBytes);
   let translation;
   try {
     translation = translateAnalyzerDocument(
       format,
       { document, ...(metadata === undefined ? {} : { metadata }) },
-      { ...(flags.action ? { action: flags.action } : {}), ...(flags.account ? { accountId: flags.account } : {}), ...(flags.region ? { region: flags.region } : {}) },
+      { ...(flags.action ? { action: flags.action } : {}), ...(flags.account ? { accountId: flags.account } : {}), ...(flags.region ? { region: flags.region } : {}), ...(allocationIds ? { allocationIds } : {}) },
     );
   } catch (error) {
-    if (!(error instanceof AnalyzerFormatError)) throw error;
-    const looks = detectAnalyzerFormat(document);
-    const hint = looks === 'optex' ? '; it looks like optex recommendations already: use optex run' : looks && looks !== format ? `; it looks like ${ANALYZERS[looks as AnalyzerFormat].title} (--from ${looks})` : '';
-    throw new UsageError(`${file}: ${error.message}${hint}`);
+    if (error instanceof AnalyzerFormatError) throw new UsageError(`${file}: ${error.message}`);
+    throw error;
   }
   const result = checked(translation.recommendations, translation.skipped, limits);
   const ndjson = result.recommendations.map((r) => JSON.stringify(r)).join('\n') + (result.recommendations.length > 0 ? '\n' : '');
@@ -166,15 +166,30 @@ async function readDocument(file: string, maxBytes: number): Promise<unknown> {
   }
 }
 
-async function readMetadata(format: AnalyzerFormat, file: string, metadataFile: string | undefined, maxBytes: number): Promise<unknown> {
-  if (metadataFile === undefined) return undefined;
-  if (format !== 'custodian' as string) throw new UsageError(`--metadata: only for --from custodian`);
-  const text = await readText(metadataFile, maxBytes, 'metadata');
+async function readJson(file: string, maxBytes: number, what: string): Promise<unknown> {
+  const text = await readText(file, maxBytes, what);
   try {
     return JSON.parse(text) as unknown;
   } catch (error) {
-    throw new UsageError(`unreadable metadata ${metadataFile}: not JSON (${(error as Error).message})`);
+    throw new UsageError(`unreadable ${what} ${file}: not JSON (${(error as Error).message})`);
   }
+}
+
+/** Custodian's metadata.json: `--metadata`, else the one its run wrote beside resources.json (`x.resources.json` → `x.metadata.json`). */
+async function readMetadata(format: AnalyzerFormat, file: string, metadataFile: string | undefined, maxBytes: number): Promise<unknown> {
+  if (metadataFile !== undefined && format !== 'custodian') throw new UsageError('--metadata: only for --from custodian');
+  if (format !== 'custodian') return undefined;
+  const beside = file.endsWith('resources.json') ? `${file.slice(0, -'resources.json'.length)}metadata.json` : undefined;
+  const chosen = metadataFile ?? (beside !== undefined && existsSync(beside) ? beside : undefined);
+  return chosen === undefined ? undefined : readJson(chosen, maxBytes, 'metadata');
+}
+
+/** `aws ec2 describe-addresses` output → allocation id by public IP. */
+async function readAddresses(format: AnalyzerFormat, file: string, maxBytes: number): Promise<Record<string, string>> {
+  if (format !== 'trusted-advisor') throw new UsageError('--addresses: only for --from trusted-advisor');
+  const doc = (await readJson(file, maxBytes, 'addresses')) as { Addresses?: { PublicIp?: string; AllocationId?: string }[] };
+  if (!Array.isArray(doc?.Addresses)) throw new UsageError(`--addresses: ${file} is not a describe-addresses output (no Addresses list)`);
+  return Object.fromEntries(doc.Addresses.filter((a) => a.PublicIp && a.AllocationId).map((a) => [a.PublicIp!, a.AllocationId!]));
 }
 
 async function writeOutput(file: string, text: string): Promise<void> {

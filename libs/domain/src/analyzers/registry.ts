@@ -1,9 +1,11 @@
 import { translateComputeOptimizer } from './compute-optimizer';
 import { translateCostOptimizationHub } from './cost-optimization-hub';
-import type { TranslateOptions, Translation } from './translation';
+import { translateCustodian } from './custodian';
+import { translateTrustedAdvisor } from './trusted-advisor';
+import { AnalyzerFormatError, type TranslateOptions, type Translation } from './translation';
 
 /** The analyzers `optex import --from` reads. */
-export const ANALYZER_FORMATS = ['coh', 'compute-optimizer'] as const;
+export const ANALYZER_FORMATS = ['coh', 'compute-optimizer', 'trusted-advisor', 'custodian'] as const;
 export type AnalyzerFormat = (typeof ANALYZER_FORMATS)[number];
 
 /** A native document: parsed JSON, or text for the CSV exports; Cloud Custodian's `metadata.json` beside its resources. */
@@ -43,10 +45,31 @@ export const ANALYZERS: Readonly<Record<AnalyzerFormat, Analyzer>> = {
         ? /^\uFEFF?[^\n]*\b(instanceArn|volumeArn)\b/i.test(document)
         : isObject(document) && ['instanceRecommendations', 'volumeRecommendations', 'idleRecommendations'].some((k) => Array.isArray(document[k])),
   },
+  'trusted-advisor': {
+    title: 'AWS Trusted Advisor',
+    cloudEventType: 'com.amazonaws.trusted-advisor.check-result',
+    translate: (input, options) => translateTrustedAdvisor(input.document, options),
+    looksLike: (document) => isObject(document) && (isObject(document['result']) ? Array.isArray(document['result']['flaggedResources']) : Array.isArray(document['flaggedResources'])),
+  },
+  custodian: {
+    title: 'Cloud Custodian',
+    cloudEventType: 'io.cloudcustodian.resources',
+    translate: (input, options) => translateCustodian(input.document, input.metadata, options),
+    looksLike: (document) => {
+      const item = firstItem(document);
+      return Array.isArray(document) && isObject(item) && ['InstanceId', 'VolumeId', 'AllocationId', 'SnapshotId'].some((k) => typeof item[k] === 'string');
+    },
+  },
 };
 
 /** Translates a native document of `format`. Throws {@link AnalyzerFormatError} when it is not that format. */
 export function translateAnalyzerDocument(format: AnalyzerFormat, input: AnalyzerDocument, options: TranslateOptions = {}): Translation {
+  if (!ANALYZERS[format].looksLike(input.document)) {
+    const a = /^[AEIOU]/.test(ANALYZERS[format].title) ? 'an' : 'a';
+    const other = detectAnalyzerFormat(input.document);
+    if (other === 'optex') throw new AnalyzerFormatError(`not ${a} ${ANALYZERS[format].title} document: it looks like optex recommendations already (use optex run)`);
+    if (other !== undefined) throw new AnalyzerFormatError(`not ${a} ${ANALYZERS[format].title} document: it looks like ${ANALYZERS[other].title} (--from ${other})`);
+  }
   return ANALYZERS[format].translate(input, options);
 }
 

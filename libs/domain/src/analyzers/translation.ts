@@ -46,6 +46,11 @@ export interface TranslateOptions {
    * monthly cost of what the action removes, `0` where the book has no figure. @defaultValue the shipped book
    */
   readonly priceBook?: PriceBook;
+  /**
+   * Allocation ids by public IP (from an `ec2 describe-addresses` output): Trusted Advisor names an Elastic IP by
+   * its address only, and EC2 releases a VPC address by its allocation id.
+   */
+  readonly allocationIds?: Readonly<Record<string, string>>;
 }
 
 /** One item's fate while it is translated. */
@@ -151,6 +156,18 @@ export function isoTime(value: number | string | undefined): string | undefined 
 export function stableRecommendationId(resource: string, nativeAction: string, action: Action): string {
   const target = action.type === 'rightsize' ? `:${action.targetInstanceType}` : action.type === 'modify-volume' ? `:${action.targetVolumeType}` : '';
   return `${resource}#${nativeAction}${target}`;
+}
+
+/** The ARN of an EC2 resource optex acts on, for analyzers that give only ids (Trusted Advisor, Cloud Custodian). */
+export function ec2Arn(region: string, accountId: string, resourceType: Recommendation['resource']['type'], id: string): string {
+  const kind = { 'ec2:instance': 'instance', 'ec2:volume': 'volume', 'ec2:elastic-ip': 'elastic-ip', 'ec2:snapshot': 'snapshot', 'ec2:reserved-instances': 'reserved-instances' }[resourceType];
+  return `arn:aws:ec2:${region}:${accountId}:${kind}/${id}`;
+}
+
+/** The region of an availability zone (`us-east-1b` → `us-east-1`; a Local Zone `us-east-1-bos-1a` → `us-east-1`). */
+export function regionOfZone(zone: string | undefined): string | undefined {
+  const m = zone === undefined ? null : /^([a-z]{2}(?:-[a-z]+)+-\d+)/.exec(zone);
+  return m ? m[1] : undefined;
 }
 
 /** Rounds money to cents (analyzers print more digits than they mean). */
