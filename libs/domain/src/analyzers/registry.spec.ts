@@ -1,5 +1,8 @@
 import { analyzerFixture } from './analyzers.spec-helpers';
-import { ANALYZER_FORMATS, ANALYZERS, analyzerFormatOfCloudEventType, detectAnalyzerFormat, translateAnalyzerDocument } from './registry';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import Ajv2020 from 'ajv/dist/2020';
+import { ANALYZER_FORMATS, ANALYZERS, analyzerFormatOfCloudEventType, analyzerJsonSchemas, detectAnalyzerFormat, translateAnalyzerDocument } from './registry';
 import { parseCsv } from './csv';
 
 describe('analyzer registry', () => {
@@ -40,5 +43,28 @@ describe('parseCsv', () => {
   it('refuses an unclosed quote and a row longer than the header, naming the line', () => {
     expect(() => parseCsv('a\n"open\n')).toThrow('line 2: a quoted field is not closed');
     expect(() => parseCsv('a\n1,2\n')).toThrow('line 2: 2 fields, the header has 1');
+  });
+});
+
+describe('analyzerJsonSchemas', () => {
+  const schemas = analyzerJsonSchemas();
+  const ajv = new Ajv2020({ allErrors: true, strict: false });
+
+  it.each(Object.keys(schemas))('%s matches the committed docs/analyzers file (regenerate with npm run schema)', (name) => {
+    const committed = JSON.parse(readFileSync(join(__dirname, '..', '..', '..', '..', 'docs', 'analyzers', `${name}.schema.json`), 'utf8'));
+    expect(committed).toEqual(schemas[name]);
+  });
+
+  it.each([
+    ['coh-document', 'coh-list-recommendations.json'],
+    ['coh-recommendation', 'coh-get-recommendation-ebs-upgrade.json'],
+    ['compute-optimizer-document', 'co-get-ebs-volume-recommendations.json'],
+    ['trusted-advisor-document', 'ta-low-utilization-ec2.json'],
+    ['custodian-resources', 'c7n-ebs-unattached.resources.json'],
+    ['custodian-metadata', 'c7n-ebs-gp2-to-gp3.metadata.json'],
+  ])('%s accepts the fixture %s, and refuses a wrongly typed field', (name, file) => {
+    const validate = ajv.compile(schemas[name]!);
+    expect(validate(analyzerFixture(file))).toBe(true);
+    expect(validate(name === 'custodian-resources' ? { not: 'an array' } : { actionType: 7, instanceRecommendations: 1, volumeRecommendations: 1, result: 1, policy: 1, checkId: 1 })).toBe(false);
   });
 });

@@ -1,7 +1,8 @@
-import { translateComputeOptimizer } from './compute-optimizer';
-import { translateCostOptimizationHub } from './cost-optimization-hub';
-import { translateCustodian } from './custodian';
-import { translateTrustedAdvisor } from './trusted-advisor';
+import { z } from 'zod';
+import { computeOptimizerDocumentSchema, idleRecommendationSchema, instanceRecommendationSchema, translateComputeOptimizer, volumeRecommendationSchema } from './compute-optimizer';
+import { cohDocumentSchema, cohRecommendationSchema, translateCostOptimizationHub } from './cost-optimization-hub';
+import { custodianMetadataSchema, custodianResourceSchema, custodianResourcesSchema, translateCustodian } from './custodian';
+import { translateTrustedAdvisor, trustedAdvisorDocumentSchema } from './trusted-advisor';
 import { AnalyzerFormatError, type TranslateOptions, type Translation } from './translation';
 
 /** The analyzers `optex import --from` reads. */
@@ -83,4 +84,27 @@ export function detectAnalyzerFormat(document: unknown): AnalyzerFormat | 'optex
 /** The format a CloudEvents `type` names, if it names one. */
 export function analyzerFormatOfCloudEventType(type: string | undefined): AnalyzerFormat | undefined {
   return type === undefined ? undefined : ANALYZER_FORMATS.find((f) => ANALYZERS[f].cloudEventType === type);
+}
+
+/** The input formats' zod schemas, by the file name they are exported under (`docs/analyzers/<name>.schema.json`). */
+const ANALYZER_SCHEMAS: Readonly<Record<string, z.ZodType>> = {
+  'coh-document': cohDocumentSchema,
+  'coh-recommendation': cohRecommendationSchema,
+  'compute-optimizer-document': computeOptimizerDocumentSchema,
+  'compute-optimizer-instance-recommendation': instanceRecommendationSchema,
+  'compute-optimizer-volume-recommendation': volumeRecommendationSchema,
+  'compute-optimizer-idle-recommendation': idleRecommendationSchema,
+  'trusted-advisor-document': trustedAdvisorDocumentSchema,
+  'custodian-resources': custodianResourcesSchema,
+  'custodian-resource': custodianResourceSchema,
+  'custodian-metadata': custodianMetadataSchema,
+};
+
+/**
+ * The analyzers' input formats as JSON Schema (draft 2020-12), as optex reads them: objects are open (AWS adds
+ * fields), the fields optex reads are typed. The Compute Optimizer export CSVs have no JSON Schema; their columns
+ * are listed in docs/design.md.
+ */
+export function analyzerJsonSchemas(): Record<string, Record<string, unknown>> {
+  return Object.fromEntries(Object.entries(ANALYZER_SCHEMAS).map(([name, schema]) => [name, z.toJSONSchema(schema, { io: 'input', target: 'draft-2020-12' }) as Record<string, unknown>]));
 }
