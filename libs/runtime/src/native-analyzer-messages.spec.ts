@@ -17,7 +17,10 @@ const fleet = {
     { id: 'i-0a1b2c3d4e5f60789', accountId: ACCOUNT, region: 'us-east-1', instanceType: 'm5.xlarge', state: 'running' },
     { id: 'i-0fedcba9876543210', accountId: ACCOUNT, region: 'us-east-1', instanceType: 't3.large', state: 'running' },
   ],
-  volumes: [{ id: 'vol-0aaaabbbbccccdddd', accountId: ACCOUNT, region: 'eu-west-1', volumeType: 'gp3', sizeGiB: 100, state: 'available' }],
+  volumes: [
+    { id: 'vol-0aaaabbbbccccdddd', accountId: ACCOUNT, region: 'eu-west-1', volumeType: 'gp3', sizeGiB: 100, state: 'available' },
+    { id: 'vol-0aaaabbbbcccc0001', accountId: ACCOUNT, region: 'us-east-1', volumeType: 'gp3', sizeGiB: 100, state: 'available' },
+  ],
 };
 
 /** A message on the input topic as an analyzer (or a bridge in front of it) would publish it: its own document, typed by `ce_type`. */
@@ -70,13 +73,19 @@ describe('native analyzer messages on optex.recommendations.v1 (the CloudEvents 
     expect(rejected).toEqual([]);
   });
 
-  it('given a Custodian message with its resources and metadata, then the policy action applies; an unreadable body is rejected whole', async () => {
+  it('given Custodian resources with metadata and a Trusted Advisor result with its account, then each maps; an unreadable body is rejected whole', async () => {
     const custodian = Buffer.from(JSON.stringify({ resources: JSON.parse(fixture('c7n-ec2-idle-stop.resources.json').toString()), metadata: JSON.parse(fixture('c7n-ec2-idle-stop.metadata.json').toString()) }));
+    const trustedAdvisor = Buffer.from(JSON.stringify({ ...JSON.parse(fixture('ta-underutilized-ebs.json').toString()), accountId: ACCOUNT }));
     const { optimizations, rejected } = await run([
       native(ANALYZERS.custodian.cloudEventType, custodian, 'c7n-1'),
+      native(ANALYZERS['trusted-advisor'].cloudEventType, trustedAdvisor, 'ta-2'),
       native(ANALYZERS['trusted-advisor'].cloudEventType, Buffer.from('{"not": "a check result"}'), 'ta-1'),
     ]);
-    expect(optimizations.map((o) => [o.recommendation.source, o.recommendation.action.type])).toEqual([['cloud-custodian', 'stop-idle']]);
-    expect(rejected).toEqual([expect.objectContaining({ deliveryId: 'ta-1', errors: [{ path: '(root)', message: expect.stringMatching(/^\(root\) is not a trusted-advisor document \(ce_type com\.amazonaws\.trusted-advisor\.check-result\): not a Trusted Advisor document/) }] })]);
+    expect(optimizations.map((o) => [o.recommendation.source, o.recommendation.action.type]).sort()).toEqual([
+      ['aws-trusted-advisor', 'delete-volume'],
+      ['cloud-custodian', 'stop-idle'],
+    ]);
+    expect(rejected.filter((r) => r.deliveryId.startsWith('ta-2'))).toEqual([expect.objectContaining({ deliveryId: 'ta-2#skipped-0', errors: [{ path: '(root)', message: '(root) metadata "Volume ID": missing' }] })]);
+    expect(rejected.filter((r) => r.deliveryId === 'ta-1')).toEqual([expect.objectContaining({ deliveryId: 'ta-1', errors: [{ path: '(root)', message: expect.stringMatching(/^\(root\) is not a trusted-advisor document \(ce_type com\.amazonaws\.trusted-advisor\.check-result\): not a Trusted Advisor document/) }] })]);
   });
 });

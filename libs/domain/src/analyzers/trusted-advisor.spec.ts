@@ -22,6 +22,11 @@ describe('Trusted Advisor translation', () => {
     expect(translateTrustedAdvisor(lowUtilization).skipped[0]?.reason).toBe('accountId (Trusted Advisor does not say): missing (not in the item nor its ARN); pass --account');
   });
 
+  it("takes the document's accountId (added by a sender: Trusted Advisor's responses name none) before the flag", () => {
+    const [rec] = translateTrustedAdvisor({ ...lowUtilization, accountId: '111122223333' }, account).recommendations;
+    expect(rec?.accountId).toBe('111122223333');
+  });
+
   it('maps the metadata by the column list DescribeTrustedAdvisorChecks gives, whatever its order', () => {
     const columns = lowUtilization.checks[0]!.metadata;
     const swap = (list: readonly (string | null)[]) => [list[1], list[0], ...list.slice(2)];

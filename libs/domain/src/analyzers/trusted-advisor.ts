@@ -36,9 +36,20 @@ const checkResult = z.looseObject({
 type CheckResult = z.infer<typeof checkResult>;
 const checkDescription = z.looseObject({ id: z.string(), name: z.string().optional(), category: z.string().optional(), metadata: z.array(z.string()).optional() });
 
-/** What `optex import --from trusted-advisor` reads: `{result, checks?}` (the two responses merged, e.g. `jq -s add`), or the result alone. */
+/**
+ * What `optex import --from trusted-advisor` reads: `{result, checks?, accountId?}` (the two responses merged, e.g.
+ * `jq -s add`; Trusted Advisor's responses do not say which account they are about, so a sender may add it), or the
+ * result alone.
+ */
 export const trustedAdvisorDocumentSchema = z
-  .union([z.looseObject({ result: checkResult, checks: z.array(checkDescription).optional() }), checkResult])
+  .union([
+    z.looseObject({
+      result: checkResult,
+      checks: z.array(checkDescription).optional(),
+      accountId: z.string().optional().describe('The account the check ran in (not part of the AWS responses; --account otherwise).'),
+    }),
+    checkResult,
+  ])
   .meta({ title: 'AWS Trusted Advisor DescribeTrustedAdvisorCheckResult response (+ DescribeTrustedAdvisorChecks checks)' });
 
 export const TRUSTED_ADVISOR_SOURCE = 'aws-trusted-advisor';
@@ -73,7 +84,8 @@ export const TRUSTED_ADVISOR_CHECKS: Readonly<Record<string, CostCheck>> = {
 export function translateTrustedAdvisor(document: unknown, options: TranslateOptions = {}): Translation {
   const parsed = trustedAdvisorDocumentSchema.safeParse(document);
   if (!parsed.success) throw new AnalyzerFormatError('not a Trusted Advisor document: expected a DescribeTrustedAdvisorCheckResult response ({result: {checkId, flaggedResources}}), optionally with the checks of DescribeTrustedAdvisorChecks');
-  const doc = parsed.data as { result?: CheckResult; checks?: z.infer<typeof checkDescription>[] };
+  const doc = parsed.data as { result?: CheckResult; checks?: z.infer<typeof checkDescription>[]; accountId?: string };
+  const withAccount: TranslateOptions = doc.accountId ? { ...options, accountId: doc.accountId } : options;
   const result: CheckResult = doc.result ?? (parsed.data as CheckResult);
   const described = doc.checks?.find((c) => c.id === result.checkId);
   const check = TRUSTED_ADVISOR_CHECKS[result.checkId] ?? Object.values(TRUSTED_ADVISOR_CHECKS).find((c) => c.name === described?.name);
@@ -92,7 +104,7 @@ export function translateTrustedAdvisor(document: unknown, options: TranslateOpt
         const v = item.metadata?.[k];
         if (v !== undefined && v !== null && v !== '') row[c] = v;
       });
-      return flaggedItem(check, row, item, item.resourceId ?? position, result.timestamp, options);
+      return flaggedItem(check, row, item, item.resourceId ?? position, result.timestamp, withAccount);
     }),
   );
 }
