@@ -6,6 +6,7 @@ import { DEFAULT_FLAGS, StoreInUseError, UsageError } from '@optex/runtime';
 import { safe, safeLines } from './format';
 import { anchorCommand, exportCommand, stateCommand, verifyCommand } from './audit-commands';
 import { apiCommand, apiDecisionCommand, apiTokenCommand } from './api-commands';
+import { registerImportCommand } from './import-command';
 import { decisionCommand, fleetCommand, historyCommand, listCommand, metricsCommand, NotFound, operatorCommand, replayCommand, runCommand, submitCommand, type Io } from './commands';
 
 const storeOption = () => new Option('--store <url>', 'event store: sqlite:PATH, memory:, esdb://HOST:PORT?tls=false').default(DEFAULT_FLAGS.store);
@@ -108,6 +109,7 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
   program.command('submit').description('publish recommendations to Kafka (optex.recommendations.v1)').argument('<file>')
     .requiredOption('--bus <url>', 'kafka://HOST:PORT').option('--dry-run', 'mark them dry runs').addOption(jsonOption())
     .action(wrap((file: string, flags) => submitCommand(io, file, flags)));
+  registerImportCommand(program, io, engineFlags, wrap);
   return program;
 }
 
