@@ -71,6 +71,7 @@ export async function createApiApp(options: ApiOptions): Promise<ApiApp> {
   // Recommendations arrive as bytes (the intake checks them, as on Kafka); every other body is small JSON.
   app.useBodyParser('raw', { type: (req: { url?: string }) => req.url?.split('?')[0] === RECOMMENDATIONS_PATH, limit: intakeLimits.maxFileBytes });
   app.useBodyParser('json', { limit: '64kb' });
+  app.useBodyParser('urlencoded', { limit: '16kb', extended: false }); // the console's forms
   const document = openApiDocument(app);
   app.getHttpAdapter().get('/openapi.json', (_req: unknown, res: { json(body: unknown): void }) => res.json(document));
   readModel.start();

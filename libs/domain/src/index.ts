@@ -25,3 +25,4 @@ export * from './scope';
 export * from './access';
 export * from './queries';
 export * from './notifications';
+export * from './work-queues';
