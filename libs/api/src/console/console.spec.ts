@@ -1,3 +1,6 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parsePolicy } from '@optex/domain';
 import { apiHarness, type ApiHarness } from '../__fixtures__/api-harness';
 
 jest.setTimeout(60_000);
@@ -121,5 +124,14 @@ describe('the console: decisions', () => {
     await post(`/console/optimizations/${id}/deny`, cookie, { csrf, reason: 'not this quarter' });
     const history = await h.call('GET', `/api/v1/optimizations/${id}/history`, { token: h.apiToken });
     expect(history.body.events.at(-1)).toMatchObject({ type: 'ApprovalDenied', data: { by: 'dan@acme.example', reason: 'not this quarter' } });
+  });
+});
+
+describe('the README', () => {
+  it('its webhook policy example is a valid policy file', () => {
+    const readme = readFileSync(join(__dirname, '../../../../README.md'), 'utf8');
+    const example = /```json\n(\{\n  "notifications"[\s\S]*?)\n```/.exec(readme)![1]!;
+    const parsed = parsePolicy(JSON.parse(example));
+    expect(parsed.ok && parsed.value.notifications.webhooks.map((w) => w.name)).toEqual(['finops-approvals', 'on-call']);
   });
 });
