@@ -25,3 +25,5 @@ export * from './scope';
 export * from './access';
 export * from './queries';
 export * from './analyzers';
+export * from './notifications';
+export * from './work-queues';

@@ -85,6 +85,7 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     .addOption(new Option('--port <n>', 'port (0 = any free one)').default('8080'))
     .addOption(new Option('--host <address>', 'address to bind').default('127.0.0.1'))
     .option('--bus <url>', 'kafka://HOST:PORT: where submitted recommendations are published')
+    .addOption(new Option('--notifications <on|off>', 'POST the policy\'s webhooks from this process (off in every replica but one)').choices(['on', 'off']).default('on'))
     .action(wrap((flags) => apiCommand(io, flags)));
   program.command('api-token').description('make a static API token for automation: prints it once, and the hash entry for the auth file')
     .requiredOption('--subject <name>', 'who the token acts as').requiredOption('--roles <list>', 'comma-separated: reader, approver, operator, submitter')
