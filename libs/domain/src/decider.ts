@@ -1,6 +1,6 @@
 import { DomainError } from './errors';
 import { executionPlan, isMutatingStep, preValidationProblems, reversibility, rollbackPlan, rollbackStepsFor } from './plans';
-import { assessRisk, decideApproval } from './policy';
+import { assessRisk, decideApproval, isHigherRisk } from './policy';
 import { accuracyPct, expectedOutcomeProblems, performanceImpact, performanceProblems, savingsQuote } from './savings';
 import { clientTokenFor } from './ids';
 import { judgeStepEffect } from './reconciliation';
@@ -9,7 +9,7 @@ import { assessmentScopeViolations, preValidationScopeViolations, type ScopeViol
 import type * as C from './commands';
 import type { OptimizationCommand } from './commands';
 import type { ErrorInfo, OptimizationEvent, ResolvableStatus, ScopeStage, StepPhase } from './events';
-import type { Authority, ObservedResource, PerformanceImpact, Recommendation, Reversibility, RiskAssessment, RiskLevel, Step, StepOutputs } from './types';
+import type { ApprovalDecision, Authority, ObservedResource, PerformanceImpact, Recommendation, Reversibility, RiskAssessment, RiskLevel, Step, StepOutputs } from './types';
 
 // ── State ──
 
@@ -270,8 +270,23 @@ function decideAssessRisk(command: C.AssessRisk, s: KnownOptimizationState): Opt
   const { policy, credentialsAccountId } = command.data;
   const violations = assessmentScopeViolations(s.recommendation, policy.scope, credentialsAccountId);
   if (violations.length > 0) return [{ type: 'OptimizationOutOfScope', data: { optimizationId: s.optimizationId, at, stage: 'assessment', violations } }];
-  const risk = assessRisk(s.recommendation, policy, command.data.priceBook);
+  const risk = assessRisk(s.recommendation, policy, command.data.priceBook, command.data.live);
   return [{ type: 'RiskAssessed', data: { optimizationId: s.optimizationId, at, ...risk } }];
+}
+
+/** The request a manual approval decision makes, expiring `expiresInMs` after `ms`. */
+function approvalRequest(optimizationId: string, at: string, ms: number, decision: Extract<ApprovalDecision, { mode: 'manual' }>): OptimizationEvent {
+  return {
+    type: 'ApprovalRequested',
+    data: {
+      optimizationId,
+      at,
+      authority: decision.authority,
+      requiredApprovals: decision.requiredApprovals,
+      expiresAt: new Date(ms + decision.expiresInMs).toISOString(),
+      ...(decision.eligibleApprovers ? { eligibleApprovers: decision.eligibleApprovers } : {}),
+    },
+  };
 }
 
 function decideDecideApproval(command: C.DecideApproval, s: KnownOptimizationState): OptimizationEvent[] {
@@ -283,19 +298,7 @@ function decideDecideApproval(command: C.DecideApproval, s: KnownOptimizationSta
   if (decision.mode === 'auto') {
     return [{ type: 'ApprovalGranted', data: { optimizationId: s.optimizationId, at, mode: 'auto', approvers: [], final: true } }];
   }
-  return [
-    {
-      type: 'ApprovalRequested',
-      data: {
-        optimizationId: s.optimizationId,
-        at,
-        authority: decision.authority,
-        requiredApprovals: decision.requiredApprovals,
-        expiresAt: new Date(ms + decision.expiresInMs).toISOString(),
-        ...(decision.eligibleApprovers ? { eligibleApprovers: decision.eligibleApprovers } : {}),
-      },
-    },
-  ];
+  return [approvalRequest(s.optimizationId, at, ms, decision)];
 }
 
 function requirePendingApproval(command: C.Approve | C.Deny, s: KnownOptimizationState, ms: number): void {
@@ -404,13 +407,33 @@ function decidePreValidation(command: C.RecordPreValidation, s: KnownOptimizatio
   if (problems.length > 0 || !observed) {
     return [{ type: 'PreValidationFailed', data: { optimizationId: s.optimizationId, at, reasons: problems, ...(observed ? { observed } : {}) } }];
   }
+  const drift = riskDrift(command, s, observed);
+  if (drift.some((e) => e.type === 'ApprovalRequested')) return drift;
   return [
+    ...drift,
     { type: 'PreValidationPassed', data: { optimizationId: s.optimizationId, at, observed } },
     {
       type: 'RollbackPlanRecorded',
       data: { optimizationId: s.optimizationId, at, steps: rollbackPlan(s.recommendation, observed), reversible: reversibility(s.recommendation.action) },
     },
   ];
+}
+
+/**
+ * The risk again, on the resource as pre-validation observed it: nothing when it is not higher than the assessed
+ * level (or for a dry run, or without a policy); else `RiskReassessed`, followed by `ApprovalRequested` when the
+ * policy does not approve the new level automatically.
+ */
+function riskDrift(command: C.RecordPreValidation, s: KnownOptimizationState, observed: ObservedResource): OptimizationEvent[] {
+  const { policy, priceBook } = command.data;
+  if (!policy || s.dryRun || !s.risk) return [];
+  const risk = assessRisk(s.recommendation, policy, priceBook, { observed });
+  if (!isHigherRisk(risk.level, s.risk.level)) return [];
+  const { at, ms } = nowOf(command);
+  const decision = decideApproval(risk, s.recommendation, policy);
+  const returnedForApproval = decision.mode === 'manual';
+  const reassessed: OptimizationEvent = { type: 'RiskReassessed', data: { optimizationId: s.optimizationId, at, previousLevel: s.risk.level, ...risk, returnedForApproval } };
+  return decision.mode === 'manual' ? [reassessed, approvalRequest(s.optimizationId, at, ms, decision)] : [reassessed];
 }
 
 /** The plan of a phase: the execution plan derived from what pre-validation observed, or the recorded rollback steps. */
@@ -709,8 +732,16 @@ export function evolveOptimization(state: OptimizationState, event: Optimization
   const s = state;
   switch (event.type) {
     case 'RiskAssessed': {
-      const { baseLevel, level, factors, policyVersion } = event.data;
-      return { ...s, risk: { baseLevel, level, factors, policyVersion } };
+      const { baseLevel, level, factors, policyVersion, basis } = event.data;
+      return { ...s, risk: { baseLevel, level, factors, policyVersion, ...(basis ? { basis } : {}) } };
+    }
+    case 'RiskReassessed': {
+      const { baseLevel, level, factors, policyVersion, basis, returnedForApproval } = event.data;
+      const risk = { baseLevel, level, factors, policyVersion, ...(basis ? { basis } : {}) };
+      if (!returnedForApproval) return { ...s, risk };
+      // Back to assessed and undecided: the schedule, the execution that did not start and the approvals given are void.
+      const { schedule: _schedule, execution: _execution, ...rest } = s;
+      return { ...rest, status: 'received', risk, approval: { approvers: [] } };
     }
     case 'ApprovalGranted': {
       const d = event.data;

@@ -103,10 +103,27 @@ const phase = z.enum(['execution', 'rollback']);
 const authority = z.enum(['team-lead', 'finops-manager', 'change-board']);
 const factor = z.object({ factor: z.enum(['production', 'criticality', 'large', 'big-impact', 'irreversible', 'costs-more']), detail: text });
 
+const riskBasis = z.object({
+  stated: z.object({ tags: tags.optional(), monthlyCost: z.number().optional(), instanceType: text.optional() }),
+  live: z
+    .object({ found: z.boolean(), observed: observedSchema.optional(), monthlyCost: z.number().optional(), unpriced: z.array(text).optional() })
+    .optional(),
+});
+
 /** The current schema of every stored event type's data. */
 const SCHEMAS = {
   OptimizationReceived: z.object({ ...base, recommendation: storedRecommendation, dryRun: z.boolean(), deliveryId: text }),
-  RiskAssessed: z.object({ ...base, baseLevel: risk, level: risk, factors: z.array(factor), policyVersion: text }),
+  RiskAssessed: z.object({ ...base, baseLevel: risk, level: risk, factors: z.array(factor), policyVersion: text, basis: riskBasis.optional() }),
+  RiskReassessed: z.object({
+    ...base,
+    previousLevel: risk,
+    baseLevel: risk,
+    level: risk,
+    factors: z.array(factor),
+    policyVersion: text,
+    basis: riskBasis.optional(),
+    returnedForApproval: z.boolean(),
+  }),
   ApprovalGranted: z.object({ ...base, mode: z.enum(['auto', 'manual']), by: text.optional(), reason: text.optional(), approvers: z.array(text), final: z.boolean() }),
   ApprovalRequested: z.object({
     ...base,

@@ -10,6 +10,7 @@ import type {
   Step,
   StepOutputs,
   Reversibility,
+  RiskBasis,
 } from './types';
 import type { ScopeViolation } from './scope';
 
@@ -35,7 +36,17 @@ export interface ErrorInfo {
 }
 
 export type OptimizationReceived = Ev<'OptimizationReceived', Base & { recommendation: Recommendation; dryRun: boolean; deliveryId: string }>;
-export type RiskAssessed = Ev<'RiskAssessed', Base & { baseLevel: RiskLevel; level: RiskLevel; factors: readonly AppliedFactor[]; policyVersion: string }>;
+/** `basis`: what the recommendation stated and what the live resource was (absent in events recorded before risk read it). */
+export type RiskAssessed = Ev<'RiskAssessed', Base & { baseLevel: RiskLevel; level: RiskLevel; factors: readonly AppliedFactor[]; policyVersion: string; basis?: RiskBasis }>;
+/**
+ * Pre-validation found the live resource at a higher risk than the one approved (`previousLevel`): the new assessment,
+ * on what it observed. `returnedForApproval`: the new level needs a person (an `ApprovalRequested` follows; the
+ * optimization's schedule, execution and approvals so far are void); otherwise the execution goes on.
+ */
+export type RiskReassessed = Ev<
+  'RiskReassessed',
+  Base & { previousLevel: RiskLevel; baseLevel: RiskLevel; level: RiskLevel; factors: readonly AppliedFactor[]; policyVersion: string; basis?: RiskBasis; returnedForApproval: boolean }
+>;
 /** One per approver. `final` when the required number of distinct approvers is reached (or mode auto). */
 export type ApprovalGranted = Ev<'ApprovalGranted', Base & { mode: 'auto' | 'manual'; by?: string; reason?: string; approvers: readonly string[]; final: boolean }>;
 /** `eligibleApprovers`: who may decide (normalized roster ids and aliases) when the policy had a roster; absent: anyone. */
@@ -106,6 +117,7 @@ export type OptimizationOutOfScope = Ev<'OptimizationOutOfScope', Base & { stage
 export type OptimizationEvent =
   | OptimizationReceived
   | RiskAssessed
+  | RiskReassessed
   | ApprovalGranted
   | ApprovalRequested
   | ApprovalDenied

@@ -135,11 +135,23 @@ export async function historyCommand(io: Io, id: string, flags: { store: string;
   }
 }
 
+/** What risk saw of the live resource, for the history line. */
+function liveNote(basis: unknown): string {
+  const live = (basis as RiskBasis | undefined)?.live;
+  if (!live) return '';
+  if (!live.found) return '; live resource not found';
+  return live.monthlyCost !== undefined ? `; live resource $${live.monthlyCost}/mo` : '; live resource seen';
+}
+
 function detailOf(type: string, data: unknown): string {
   const d = data as Record<string, unknown>;
   switch (type) {
     case 'RiskAssessed':
-      return `${String(d['level'])} (${(d['factors'] as { factor: string }[]).map((f) => f.factor).join(', ') || 'no factors'})`;
+      return `${String(d['level'])} (${(d['factors'] as { factor: string }[]).map((f) => f.factor).join(', ') || 'no factors'})${liveNote(d['basis'])}`;
+    case 'RiskReassessed':
+      return `${String(d['previousLevel'])} → ${String(d['level'])} on the live resource (${(d['factors'] as { factor: string }[]).map((f) => f.factor).join(', ')})${
+        d['returnedForApproval'] === true ? ': back for approval, nothing executed' : ''
+      }`;
     case 'ApprovalGranted':
       return d['mode'] === 'auto' ? 'auto' : `by ${String(d['by'])}${d['final'] ? '' : ' (more approvals needed)'}`;
     case 'ApprovalRequested':
