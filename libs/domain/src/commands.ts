@@ -26,7 +26,8 @@ export type ReceiveRecommendation = Cmd<'ReceiveRecommendation', { optimizationI
  * what the recommendation states and what is there, and both are recorded (`RiskAssessed.basis`).
  */
 export type AssessRisk = Cmd<'AssessRisk', { policy: Policy; credentialsAccountId: string | undefined; priceBook?: PriceBook; live?: LiveResource }>;
-export type DecideApproval = Cmd<'DecideApproval', { policy: Policy }>;
+/** `priceBook` prices the plan recorded with the approval (its net monthly cost change); without it that figure is unpriced. */
+export type DecideApproval = Cmd<'DecideApproval', { policy: Policy; priceBook?: PriceBook }>;
 export type Approve = Cmd<'Approve', { by: string; reason?: string }>;
 export type Deny = Cmd<'Deny', { by: string; reason: string }>;
 /** Expires a pending approval request if `now` is at or after its `expiresAt`; otherwise nothing. */

@@ -3,6 +3,8 @@ import { executionPlan, isMutatingStep, preValidationProblems, reversibility, ro
 import { assessRisk, decideApproval, isHigherRisk } from './policy';
 import { accuracyPct, expectedOutcomeProblems, performanceImpact, performanceProblems, savingsQuote } from './savings';
 import { clientTokenFor } from './ids';
+import { changePlanOf, planDifferences, type ChangePlan } from './change-plan';
+import type { PriceBook } from './pricing';
 import { judgeStepEffect } from './reconciliation';
 import { eligibleIdentity, normalizeIdentity, type EligibleApprover } from './roster';
 import { assessmentScopeViolations, preValidationScopeViolations, type ScopeViolation } from './scope';
@@ -88,6 +90,8 @@ export interface ApprovalData {
   readonly eligibleApprovers?: readonly EligibleApprover[];
   /** Distinct approvers so far (manual), as normalized identities (roster ids when there is a roster). */
   readonly approvers: readonly string[];
+  /** The exact change asked for and approved (absent when the live resource was not seen at assessment). */
+  readonly plan?: ChangePlan;
   readonly requestedAt?: string;
   readonly expiresAt?: string;
   /** Set once the approval is final (auto, or enough approvers). */
@@ -275,7 +279,7 @@ function decideAssessRisk(command: C.AssessRisk, s: KnownOptimizationState): Opt
 }
 
 /** The request a manual approval decision makes, expiring `expiresInMs` after `ms`. */
-function approvalRequest(optimizationId: string, at: string, ms: number, decision: Extract<ApprovalDecision, { mode: 'manual' }>): OptimizationEvent {
+function approvalRequest(optimizationId: string, at: string, ms: number, decision: Extract<ApprovalDecision, { mode: 'manual' }>, plan: ChangePlan | undefined): OptimizationEvent {
   return {
     type: 'ApprovalRequested',
     data: {
@@ -285,8 +289,21 @@ function approvalRequest(optimizationId: string, at: string, ms: number, decisio
       requiredApprovals: decision.requiredApprovals,
       expiresAt: new Date(ms + decision.expiresInMs).toISOString(),
       ...(decision.eligibleApprovers ? { eligibleApprovers: decision.eligibleApprovers } : {}),
+      ...(plan ? { plan } : {}),
     },
   };
+}
+
+/** The approval of `plan` under `decision`: granted automatically, or asked of the decision's authority. */
+function approvalOf(optimizationId: string, at: string, ms: number, decision: ApprovalDecision, plan: ChangePlan | undefined): OptimizationEvent {
+  if (decision.mode === 'manual') return approvalRequest(optimizationId, at, ms, decision, plan);
+  return { type: 'ApprovalGranted', data: { optimizationId, at, mode: 'auto', approvers: [], final: true, ...(plan ? { plan } : {}) } };
+}
+
+/** The plan of the change on the live resource the risk assessment observed; `undefined` when it saw none. */
+function assessedPlan(s: KnownOptimizationState, risk: RiskAssessment, pb: PriceBook | undefined): ChangePlan | undefined {
+  const observed = risk.basis?.live?.observed;
+  return observed ? changePlanOf(s.recommendation, observed, s.optimizationId, risk, pb) : undefined;
 }
 
 function decideDecideApproval(command: C.DecideApproval, s: KnownOptimizationState): OptimizationEvent[] {
@@ -295,10 +312,7 @@ function decideDecideApproval(command: C.DecideApproval, s: KnownOptimizationSta
   if (!s.risk) throw new DomainError('INVALID_STATE', `DecideApproval is not possible: optimization ${s.optimizationId} has no risk assessment yet`);
   const { at, ms } = nowOf(command);
   const decision = decideApproval(s.risk, s.recommendation, command.data.policy);
-  if (decision.mode === 'auto') {
-    return [{ type: 'ApprovalGranted', data: { optimizationId: s.optimizationId, at, mode: 'auto', approvers: [], final: true } }];
-  }
-  return [approvalRequest(s.optimizationId, at, ms, decision)];
+  return [approvalOf(s.optimizationId, at, ms, decision, assessedPlan(s, s.risk, command.data.priceBook))];
 }
 
 function requirePendingApproval(command: C.Approve | C.Deny, s: KnownOptimizationState, ms: number): void {
@@ -407,8 +421,8 @@ function decidePreValidation(command: C.RecordPreValidation, s: KnownOptimizatio
   if (problems.length > 0 || !observed) {
     return [{ type: 'PreValidationFailed', data: { optimizationId: s.optimizationId, at, reasons: problems, ...(observed ? { observed } : {}) } }];
   }
-  const drift = riskDrift(command, s, observed);
-  if (drift.some((e) => e.type === 'ApprovalRequested')) return drift;
+  const drift = approvalDrift(command, s, observed);
+  if (drift.some((e) => e.type === 'ApprovalRequested' || e.type === 'ApprovalGranted')) return drift;
   return [
     ...drift,
     { type: 'PreValidationPassed', data: { optimizationId: s.optimizationId, at, observed } },
@@ -420,20 +434,30 @@ function decidePreValidation(command: C.RecordPreValidation, s: KnownOptimizatio
 }
 
 /**
- * The risk again, on the resource as pre-validation observed it: nothing when it is not higher than the assessed
- * level (or for a dry run, or without a policy); else `RiskReassessed`, followed by `ApprovalRequested` when the
- * policy does not approve the new level automatically.
+ * What approval the resource as pre-validation observed it needs (nothing for a dry run, or without a policy): the risk
+ * again — higher than assessed → `RiskReassessed` — and the plan again — different from the approved one →
+ * `PlanChanged`. A higher risk the policy still approves automatically, with the same plan, goes on (the reassessment
+ * recorded); otherwise the approval of the new plan follows (`ApprovalRequested`, or an automatic `ApprovalGranted`
+ * when only the plan changed and the policy approves it) and nothing executes.
  */
-function riskDrift(command: C.RecordPreValidation, s: KnownOptimizationState, observed: ObservedResource): OptimizationEvent[] {
+function approvalDrift(command: C.RecordPreValidation, s: KnownOptimizationState, observed: ObservedResource): OptimizationEvent[] {
   const { policy, priceBook } = command.data;
   if (!policy || s.dryRun || !s.risk) return [];
-  const risk = assessRisk(s.recommendation, policy, priceBook, { observed });
-  if (!isHigherRisk(risk.level, s.risk.level)) return [];
+  const assessed = assessRisk(s.recommendation, policy, priceBook, { observed });
+  const higher = isHigherRisk(assessed.level, s.risk.level);
+  const risk = higher ? assessed : s.risk;
+  const approved = s.approval.plan;
+  const plan = changePlanOf(s.recommendation, observed, s.optimizationId, risk, priceBook);
+  const differences = approved && plan ? planDifferences(approved, plan) : [];
+  if (!higher && differences.length === 0) return [];
   const { at, ms } = nowOf(command);
   const decision = decideApproval(risk, s.recommendation, policy);
-  const returnedForApproval = decision.mode === 'manual';
-  const reassessed: OptimizationEvent = { type: 'RiskReassessed', data: { optimizationId: s.optimizationId, at, previousLevel: s.risk.level, ...risk, returnedForApproval } };
-  return decision.mode === 'manual' ? [reassessed, approvalRequest(s.optimizationId, at, ms, decision)] : [reassessed];
+  const returnedForApproval = decision.mode === 'manual' || differences.length > 0;
+  const events: OptimizationEvent[] = [];
+  if (higher) events.push({ type: 'RiskReassessed', data: { optimizationId: s.optimizationId, at, previousLevel: s.risk.level, ...assessed, returnedForApproval } });
+  if (differences.length > 0 && plan) events.push({ type: 'PlanChanged', data: { optimizationId: s.optimizationId, at, differences, plan } });
+  if (returnedForApproval) events.push(approvalOf(s.optimizationId, at, ms, decision, plan));
+  return events;
 }
 
 /** The plan of a phase: the execution plan derived from what pre-validation observed, or the recorded rollback steps. */
@@ -738,10 +762,7 @@ export function evolveOptimization(state: OptimizationState, event: Optimization
     case 'RiskReassessed': {
       const { baseLevel, level, factors, policyVersion, basis, returnedForApproval } = event.data;
       const risk = { baseLevel, level, factors, policyVersion, ...(basis ? { basis } : {}) };
-      if (!returnedForApproval) return { ...s, risk };
-      // Back to assessed and undecided: the schedule, the execution that did not start and the approvals given are void.
-      const { schedule: _schedule, execution: _execution, ...rest } = s;
-      return { ...rest, status: 'received', risk, approval: { approvers: [] } };
+      return returnedForApproval ? backToApproval(s, risk) : { ...s, risk };
     }
     case 'ApprovalGranted': {
       const d = event.data;
@@ -749,9 +770,11 @@ export function evolveOptimization(state: OptimizationState, event: Optimization
         ...s,
         status: d.final ? 'approved' : 'awaiting-approval',
         risk: need(s.risk, 'a risk assessment', event),
-        approval: { ...s.approval, mode: d.mode, approvers: [...d.approvers], ...(d.final ? { grantedAt: d.at } : {}) },
+        approval: { ...s.approval, mode: d.mode, approvers: [...d.approvers], ...(d.final ? { grantedAt: d.at } : {}), ...(d.plan ? { plan: d.plan } : {}) },
       };
     }
+    case 'PlanChanged':
+      return backToApproval(s, need(s.risk, 'a risk assessment', event));
     case 'ApprovalRequested': {
       const d = event.data;
       return {
@@ -766,6 +789,7 @@ export function evolveOptimization(state: OptimizationState, event: Optimization
           requestedAt: d.at,
           expiresAt: d.expiresAt,
           ...(d.eligibleApprovers ? { eligibleApprovers: d.eligibleApprovers } : {}),
+          ...(d.plan ? { plan: d.plan } : {}),
         },
       };
     }
@@ -904,6 +928,12 @@ export function evolveOptimization(state: OptimizationState, event: Optimization
       throw new DomainError('UNKNOWN_EVENT', `evolve: unknown optimization event type "${(_exhaustive as { type?: unknown }).type}"`);
     }
   }
+}
+
+/** Back to assessed and undecided: the schedule, the execution that did not start and the approvals given are void. */
+function backToApproval(s: KnownOptimizationState, risk: RiskAssessment): KnownOptimizationState {
+  const { schedule: _schedule, execution: _execution, ...rest } = s;
+  return { ...rest, status: 'received', risk, approval: { approvers: [] } };
 }
 
 /** A part the state must already have for `event` to apply; a stored history without it is corrupt. */

@@ -2,7 +2,8 @@ import { DomainError } from './errors';
 import { roundMoney, roundTo } from './numbers';
 import { reversibility } from './plans';
 import type { OptimizationState, OptimizationStatus } from './decider';
-import type { ActionType, Reversibility, RiskLevel } from './types';
+import type { ActionType, Authority, Recommendation, Reversibility, RiskAssessment, RiskLevel } from './types';
+import type { ChangePlan } from './change-plan';
 
 /** One row of `run --json`'s `optimizations` (the contract), plus `executionMs`. */
 export interface OptimizationView {
@@ -161,5 +162,67 @@ export function summarize(views: readonly OptimizationView[], counts: { readonly
     realizedCount,
     unpriced,
     rollbacks,
+  };
+}
+
+/**
+ * What `optex show` prints of one optimization: the recommendation, the risk with its factors and what it was
+ * assessed on (stated and live), the exact plan asked for and approved, the authority asked for, who may decide,
+ * the approvals so far and the expiry, and where it stands.
+ */
+export interface OptimizationDetail {
+  readonly optimizationId: string;
+  readonly recommendationId: string;
+  readonly resourceId: string;
+  readonly action: ActionType;
+  readonly status: OptimizationStatus;
+  readonly dryRun: boolean;
+  readonly recommendation: Recommendation;
+  readonly risk: RiskAssessment | null;
+  readonly plan: ChangePlan | null;
+  readonly approval: {
+    readonly state: OptimizationView['approval'];
+    readonly authority: Authority | null;
+    readonly requiredApprovals: number | null;
+    readonly approvers: readonly string[];
+    /** Who may decide (roster ids), when the policy had a roster; `null`: anyone. */
+    readonly eligibleApprovers: readonly string[] | null;
+    readonly requestedAt: string | null;
+    readonly expiresAt: string | null;
+    readonly grantedAt: string | null;
+    readonly deniedBy: string | null;
+    readonly denyReason: string | null;
+  };
+  readonly error: string | null;
+}
+
+/** The detail of an optimization (see {@link OptimizationDetail}). Throws `DomainError('NOT_FOUND')` for an empty stream. */
+export function optimizationDetail(state: OptimizationState): OptimizationDetail {
+  const view = viewOf(state);
+  if (state.status === 'initial') throw new DomainError('NOT_FOUND', 'optimizationDetail: no optimization received on this stream');
+  const a = state.approval;
+  return {
+    optimizationId: view.optimizationId,
+    recommendationId: view.recommendationId,
+    resourceId: view.resourceId,
+    action: view.action,
+    status: view.status,
+    dryRun: view.dryRun,
+    recommendation: state.recommendation,
+    risk: state.risk ?? null,
+    plan: a.plan ?? null,
+    approval: {
+      state: view.approval,
+      authority: a.authority ?? null,
+      requiredApprovals: a.requiredApprovals ?? null,
+      approvers: a.approvers,
+      eligibleApprovers: a.eligibleApprovers ? a.eligibleApprovers.map((e) => e.id) : null,
+      requestedAt: a.requestedAt ?? null,
+      expiresAt: a.expiresAt ?? null,
+      grantedAt: a.grantedAt ?? null,
+      deniedBy: a.deniedBy ?? null,
+      denyReason: a.denyReason ?? null,
+    },
+    error: view.error,
   };
 }

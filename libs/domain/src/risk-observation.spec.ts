@@ -1,7 +1,8 @@
 import { DeciderSpecification } from './__fixtures__/decider-spec';
-import { AT, NOW, cmd, ev, observed, recommendation, recs } from './__fixtures__';
+import { AT, NOW, OPT_ID, cmd, ev, observed, recommendation, recs } from './__fixtures__';
 import { optimizationDecider, type OptimizationState } from './decider';
 import { executionPlan, rollbackPlan } from './plans';
+import { changePlanOf } from './change-plan';
 import { defaultPolicy, parsePolicy, type Policy } from './policy';
 import { defaultPriceBook } from './pricing';
 import { summarize, viewOf } from './projection';
@@ -136,7 +137,12 @@ describe('RecordPreValidation: a resource that drifted to a higher risk', () => 
             basis: { stated: { instanceType: 'm5.xlarge' }, live: { found: true, observed: nowProduction, monthlyCost: 140.16 } },
             returnedForApproval: true,
           }),
-          ev('ApprovalRequested', { authority: 'finops-manager', requiredApprovals: 1, expiresAt: new Date(NOW.getTime() + 168 * 3600 * 1000).toISOString() }),
+          ev('ApprovalRequested', {
+            authority: 'finops-manager',
+            requiredApprovals: 1,
+            expiresAt: new Date(NOW.getTime() + 168 * 3600 * 1000).toISOString(),
+            plan: changePlanOf(rightsize, nowProduction, OPT_ID, { baseLevel: 'MEDIUM', level: 'HIGH', factors: [{ factor: 'production', detail: 'tag env=production on the live resource marks a production resource' }], policyVersion: 'default-v1' }, defaultPriceBook),
+          }),
         ]);
         expect(state.status).toBe('awaiting-approval');
         if (state.status === 'initial') throw new Error('unreachable');

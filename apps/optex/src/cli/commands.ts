@@ -1,15 +1,15 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
-import { OPTIMIZATION_STREAM_PREFIX, optimizationStream, summarize, viewOf, DomainError, BATCH_MODES, type BatchMode, type OptimizationState, type RiskBasis } from '@optex/domain';
+import { OPTIMIZATION_STREAM_PREFIX, optimizationDecider, optimizationDetail, optimizationStream, summarize, viewOf, DomainError, BATCH_MODES, type BatchMode, type OptimizationState, type RiskBasis } from '@optex/domain';
 import { TOPICS, type EventStore, type Logger } from '@optex/ports';
-import { OptimizationProjection } from '@optex/engine';
+import { OptimizationProjection, loadStream } from '@optex/engine';
 import { recordApproval, recordDenial, recordOperatorAction, type OperatorAction } from '@optex/approval';
 import { DUPLICATES_STREAM, REJECTED_STREAM } from '@optex/domain';
 import { delayedGateway, intakeLimitsFromEnv, lockStoreForWriting, openAdapters, openBus, openStore, processUntilQuiescent, readInput, recommendationMessages, report, UsageError, type AdapterFlags } from '@optex/runtime';
 import { existsSync } from 'node:fs';
 import { FleetFileError, SimulatedFleet, stateFileFor } from '@optex/cloud';
 
-import { DEFAULT_REPORT_ROWS, fleetText, optimizationsTable, reportText, safe, summaryText, table, toJson } from './format';
+import { DEFAULT_REPORT_ROWS, detailText, fleetText, optimizationsTable, reportText, safe, summaryText, table, toJson } from './format';
 
 export interface Io {
   out(text: string): void;
@@ -185,6 +185,31 @@ function detailOf(type: string, data: unknown): string {
     default:
       return '';
   }
+}
+
+/** `show ID`: the optimization with its risk, the exact plan asked for and approved, and the approval (authority, approvals so far, expiry). */
+export async function showCommand(io: Io, id: string, flags: { store: string; json?: boolean }): Promise<number> {
+  const store = await openExistingStore(flags.store);
+  try {
+    const optimizationId = await resolveId(store, id);
+    const { state } = await loadStream(store, optimizationStream(optimizationId), optimizationDecider);
+    if (state.status === 'initial') throw new NotFound(`no optimization ${id} in this store`);
+    const detail = optimizationDetail(state);
+    io.out(flags.json ? toJson(detail) : detailText(detail));
+    return 0;
+  } finally {
+    await store.close();
+  }
+}
+
+/**
+ * Opens a store a command only reads or appends a decision to: a `sqlite:` path that does not exist is refused
+ * (exit 1) instead of being created, so a mistyped path never looks like an empty store.
+ */
+export async function openExistingStore(url: string): Promise<EventStore> {
+  const sqlite = /^sqlite:(.+)$/.exec(url.trim());
+  if (sqlite && sqlite[1] !== ':memory:' && !existsSync(sqlite[1]!)) throw new NotFound(`--store: ${sqlite[1]} does not exist (nothing was run against it)`);
+  return openStore(url);
 }
 
 /** `replay`: folds the whole log from scratch and prints the projections it yields. */

@@ -4,7 +4,7 @@ import { InfrastructureError } from '@optex/ports';
 import { createLogger } from '@optex/observability';
 import { DEFAULT_FLAGS, StoreInUseError, UsageError } from '@optex/runtime';
 import { safe, safeLines } from './format';
-import { decisionCommand, fleetCommand, historyCommand, listCommand, metricsCommand, NotFound, operatorCommand, replayCommand, runCommand, submitCommand, type Io } from './commands';
+import { decisionCommand, fleetCommand, historyCommand, listCommand, showCommand, metricsCommand, NotFound, operatorCommand, replayCommand, runCommand, submitCommand, type Io } from './commands';
 
 const storeOption = () => new Option('--store <url>', 'event store: sqlite:PATH, memory:, esdb://HOST:PORT?tls=false').default(DEFAULT_FLAGS.store);
 const jsonOption = () => new Option('--json', 'print JSON only on stdout (logs go to stderr)');
@@ -41,6 +41,10 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
   program.command('history').description("an optimization's events in order").argument('<id>', 'optimization id (or a unique prefix, or the recommendation id)')
     .addOption(storeOption()).addOption(jsonOption())
     .action(wrap((id: string, flags) => historyCommand(io, id, flags)));
+  program.command('show').description('an optimization: its risk, the exact plan asked for and approved, the authority asked for, approvals so far, expiry')
+    .argument('<id>', 'optimization id (or a unique prefix, or the recommendation id)')
+    .addOption(storeOption()).addOption(jsonOption())
+    .action(wrap((id: string, flags) => showCommand(io, id, flags)));
   program.command('replay').description('fold the whole log from scratch and print what it yields').addOption(storeOption()).addOption(jsonOption())
     .action(wrap((flags) => replayCommand(io, flags)));
   program.command('metrics').description('engine metrics rebuilt from the log').addOption(storeOption()).addOption(jsonOption())
