@@ -115,3 +115,26 @@ describe('the live resource no longer matches the approved plan', () => {
     expect(fleet.calls.filter((c) => c.operation === 'modifyInstanceType')).toEqual([]);
   });
 });
+
+describe('a dry run is a preview', () => {
+  it('needs no approval, is not an execution in metrics, and a later real run of the same file runs it', async () => {
+    const store = storeIn(tempDir('d8'));
+    const preview = json<Report>(await optex(['run', `${F}/untagged.ndjson`, '--store', store, '--cloud', CLOUD, '--dry-run', '--json']));
+    expect(preview.optimizations.map((o) => [o.recommendationId, o.status, o.approval]).sort()).toEqual([
+      ['d8-big-idle', 'dry-run-completed', 'auto'],
+      ['d8-untagged-prod', 'dry-run-completed', 'auto'],
+    ]);
+    const metrics = json<{ summary: Report['summary'] }>(await optex(['metrics', '--store', store, '--json']));
+    expect(metrics.summary.totalExecutions).toBe(0);
+
+    const real = json<Report & { summary: { duplicates: number } }>(await optex(['run', `${F}/untagged.ndjson`, '--store', store, '--cloud', CLOUD, '--json']));
+    expect(real.summary.duplicates).toBe(0);
+    expect(real.optimizations.map((o) => [o.recommendationId, o.status]).sort()).toEqual([
+      ['d8-big-idle', 'awaiting-approval'],
+      ['d8-untagged-prod', 'awaiting-approval'],
+    ]);
+    expect(real.optimizations.every((o) => !preview.optimizations.some((p) => p.optimizationId === o.optimizationId))).toBe(true);
+    // The recommendation id names the real optimization, not its preview.
+    expect(json<Detail>(await optex(['show', 'd8-big-idle', '--store', store, '--json'])).status).toBe('awaiting-approval');
+  });
+});

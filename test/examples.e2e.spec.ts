@@ -58,9 +58,10 @@ describe('examples/', () => {
 });
 
 describe('examples/ in a dry run', () => {
-  it('examples/policy.json --dry-run: 12 dry-run-completed, 5 failed (the two rightsizes whose start has an Unsupported fault among them), 8 awaiting', async () => {
+  it('examples/policy.json --dry-run: a preview needs no approval and is no execution: 19 dry-run-completed, 6 failed (the two rightsizes whose start has an Unsupported fault among them)', async () => {
     const report = json<Report>(await optex(['run', 'examples/recommendations.json', '--store', 'memory:', '--policy', 'examples/policy.json', '--dry-run', '--json']));
-    expect(report.summary.byStatus).toEqual({ 'dry-run-completed': 12, failed: 5, 'awaiting-approval': 8 });
+    expect(report.summary.byStatus).toEqual({ 'dry-run-completed': 19, failed: 6 });
+    expect(report.summary.totalExecutions).toBe(0);
     const statusOf = (id: string) => report.optimizations.find((o) => o.recommendationId === id)?.status;
     expect(statusOf('co-ec2-2026-11-0003')).toBe('failed');
     expect(statusOf('co-ec2-2026-11-0006')).toBe('failed');

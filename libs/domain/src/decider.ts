@@ -311,7 +311,8 @@ function decideDecideApproval(command: C.DecideApproval, s: KnownOptimizationSta
   if (s.status !== 'received') throw invalidState(command, s, 'received');
   if (!s.risk) throw new DomainError('INVALID_STATE', `DecideApproval is not possible: optimization ${s.optimizationId} has no risk assessment yet`);
   const { at, ms } = nowOf(command);
-  const decision = decideApproval(s.risk, s.recommendation, command.data.policy);
+  // A dry run is a preview: it changes nothing, so it needs no approval (its risk and plan are still recorded).
+  const decision: ApprovalDecision = s.dryRun ? { mode: 'auto' } : decideApproval(s.risk, s.recommendation, command.data.policy);
   return [approvalOf(s.optimizationId, at, ms, decision, assessedPlan(s, s.risk, command.data.priceBook))];
 }
 

@@ -83,15 +83,15 @@ export interface Summary {
   readonly duplicates: number;
   /** Optimizations per status (only statuses present). */
   readonly byStatus: Partial<Record<OptimizationStatus, number>>;
-  /** Optimizations whose execution started. */
+  /** Optimizations whose execution started (dry runs are previews, not executions). */
   readonly totalExecutions: number;
-  /** completed + dry-run-completed. */
+  /** completed. */
   readonly successfulExecutions: number;
   /** failed after start + rolled-back + rollback-failed + resolved (an operator closed what the engine could not finish). */
   readonly failedExecutions: number;
   /** successful / total, 3 decimals; 0 without executions. */
   readonly successRate: number;
-  /** Mean execution duration (ms, integer) of executions that ended; 0 when none. */
+  /** Mean execution duration (ms, integer) of executions that ended (dry runs left out); 0 when none. */
   readonly averageExecutionMs: number;
   /** Sum of the estimates of every optimization. */
   readonly estimatedMonthlySavings: number;
@@ -135,9 +135,10 @@ export function summarize(views: readonly OptimizationView[], counts: { readonly
   const durations: number[] = [];
   for (const view of views) {
     byStatus[view.status] = (byStatus[view.status] ?? 0) + 1;
-    if (STARTED.has(view.status)) totalExecutions += 1;
-    if (SUCCEEDED.has(view.status)) successfulExecutions += 1;
-    if (FAILED.has(view.status)) failedExecutions += 1;
+    const execution = !view.dryRun; // a dry run is a preview: never counted as an execution
+    if (execution && STARTED.has(view.status)) totalExecutions += 1;
+    if (execution && SUCCEEDED.has(view.status)) successfulExecutions += 1;
+    if (execution && FAILED.has(view.status)) failedExecutions += 1;
     if (view.rolledBack) rollbacks += 1;
     estimated += view.estimatedMonthlySavings;
     if (view.status === 'completed' && view.actualMonthlySavings !== null) {
@@ -145,7 +146,7 @@ export function summarize(views: readonly OptimizationView[], counts: { readonly
       realizedCount += 1;
     }
     if (view.status === 'completed' && view.unpriced !== null) unpriced += 1;
-    if (view.executionMs !== null) durations.push(view.executionMs);
+    if (execution && view.executionMs !== null) durations.push(view.executionMs);
   }
   return {
     received: views.length + counts.rejected + counts.duplicates,

@@ -193,3 +193,15 @@ describe('RecordPreValidation: a resource that drifted to a higher risk', () => 
       .then((events) => expect(events.map((e) => e.type)).toEqual(['PreValidationPassed', 'RollbackPlanRecorded']));
   });
 });
+
+describe('DecideApproval of a dry run (a preview)', () => {
+  it('given a CRITICAL dry run, when approval is decided, then it needs none: a preview changes nothing', () => {
+    spec
+      .given([received(stopIdle, true), ...optimizationDecider.decide(assess({ observed: productionInstance }), fold([received(stopIdle, true)]))])
+      .when(cmd('DecideApproval', { policy: defaultPolicy, priceBook: defaultPriceBook }))
+      .then((events) => {
+        expect(events.map((e) => e.type)).toEqual(['ApprovalGranted']);
+        expect(events[0]).toMatchObject({ data: { mode: 'auto', final: true, plan: { riskLevel: 'CRITICAL' } } });
+      });
+  });
+});

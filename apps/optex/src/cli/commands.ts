@@ -5,7 +5,7 @@ import { TOPICS, type EventStore, type Logger } from '@optex/ports';
 import { OptimizationProjection, loadStream } from '@optex/engine';
 import { recordApproval, recordDenial, recordOperatorAction, type OperatorAction } from '@optex/approval';
 import { DUPLICATES_STREAM, REJECTED_STREAM } from '@optex/domain';
-import { delayedGateway, intakeLimitsFromEnv, lockStoreForWriting, openAdapters, openBus, openStore, processUntilQuiescent, readInput, recommendationMessages, report, UsageError, type AdapterFlags } from '@optex/runtime';
+import { asPreview, delayedGateway, intakeLimitsFromEnv, lockStoreForWriting, openAdapters, openBus, openStore, processUntilQuiescent, readInput, recommendationMessages, report, UsageError, type AdapterFlags } from '@optex/runtime';
 import { existsSync } from 'node:fs';
 import { FleetFileError, SimulatedFleet, stateFileFor } from '@optex/cloud';
 
@@ -55,7 +55,8 @@ export async function runCommand(io: Io, file: string | undefined, flags: RunFla
   const maxRows = reportRows(flags);
   if (flags.output !== undefined && !flags.output.trim()) throw new UsageError('--output: the file name is empty');
   const intakeLimits = intakeLimitsFromEnv();
-  const input = file === undefined ? undefined : await readInput(file, intakeLimits);
+  const read = file === undefined ? undefined : await readInput(file, intakeLimits);
+  const input = read && flags.dryRun ? asPreview(read) : read;
   // One writer per store: a second run/resume on it exits 1 naming the holder (readers do not lock).
   const lock = lockStoreForWriting(flags.store, file === undefined ? 'resume' : `run ${file}`);
   let adapters: Awaited<ReturnType<typeof openAdapters>>;
@@ -106,6 +107,9 @@ async function resolveId(store: EventStore, id: string): Promise<string> {
   if (/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(id)) return id.toLowerCase();
   const matches = (await OptimizationProjection.load(store)).all().filter((s) => s.optimizationId.startsWith(id.toLowerCase()) || s.recommendation.recommendationId === id);
   if (matches.length === 1) return matches[0].optimizationId;
+  // A recommendation id names the real optimization and its dry-run preview: the real one is meant.
+  const real = matches.filter((m) => !m.dryRun);
+  if (real.length === 1 && matches.every((m) => m.recommendation.recommendationId === id)) return real[0].optimizationId;
   if (matches.length === 0) throw new NotFound(`no optimization ${id} in this store`);
   throw new UsageError(`${id} is ambiguous: it matches ${matches.length} optimizations (${matches.map((m) => m.optimizationId.slice(0, 13)).join(', ')})`);
 }
@@ -344,7 +348,8 @@ export async function operatorCommand(io: Io, action: OperatorAction, id: string
 /** `submit FILE --bus kafka://…`: publishes recommendations to the input topic. */
 export async function submitCommand(io: Io, file: string, flags: { bus: string; json?: boolean; dryRun?: boolean; partitions?: number }): Promise<number> {
   const intakeLimits = intakeLimitsFromEnv();
-  const input = await readInput(file, intakeLimits);
+  const read = await readInput(file, intakeLimits);
+  const input = flags.dryRun ? asPreview(read) : read;
   const bus = await openBus(flags.bus, 'optex-submit', flags.partitions, io.logger);
   try {
     await bus.publish(recommendationMessages(input, flags.dryRun ?? false, intakeLimits));

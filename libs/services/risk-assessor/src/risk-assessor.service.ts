@@ -5,6 +5,7 @@ import {
   assessmentScopeViolations,
   optimizationDecider,
   optimizationIdFor,
+  previewIdFor,
   optimizationStream,
   type AssessRisk,
   intakeRecord,
@@ -91,7 +92,8 @@ export class RiskAssessorService implements OnApplicationBootstrap {
       return { kind: 'dead-letter', reason: outcome.errors.map((e) => `${e.path}: ${e.message}`).join('; ') };
     }
     const rec = outcome.recommendation;
-    const optimizationId = optimizationIdFor(rec.source, rec.recommendationId);
+    // A dry run is a preview with a stream of its own: it never uses the recommendation up.
+    const optimizationId = message.dryRun ? previewIdFor(rec.source, rec.recommendationId) : optimizationIdFor(rec.source, rec.recommendationId);
     const stream = optimizationStream(optimizationId);
     const context = { causationKey: message.deliveryId, recordedBy: RECORDED_BY, metadata: { resourceKey: resourceKeyOf(rec) } };
     let before: OptimizationState | undefined;
