@@ -138,3 +138,18 @@ describe('a dry run is a preview', () => {
     expect(json<Detail>(await optex(['show', 'd8-big-idle', '--store', store, '--json'])).status).toBe('awaiting-approval');
   });
 });
+
+describe('conflicts', () => {
+  it('a rightsize from x86_64 to Graviton (m5 → m6g) is refused at pre-validation with the reason, and the instance is not touched', async () => {
+    const store = storeIn(tempDir('d8'));
+    const report = json<Report & { optimizations: (Row & { error: string | null })[] }>(
+      await optex(['run', `${F}/graviton.ndjson`, '--store', store, '--cloud', CLOUD, '--policy', 'test/fixtures/policy-auto.json', '--json']),
+    );
+    const o = report.optimizations[0]!;
+    expect(o.status).toBe('failed');
+    expect(o.error).toMatch(/architecture: m5\.xlarge is x86_64 and m6g\.large is arm64/);
+    const fleet = json<{ calls: { operation: string }[] }>(await optex(['fleet', '--store', store, '--cloud', CLOUD, '--json']));
+    // described at assessment (risk) and at pre-validation; nothing else
+    expect(fleet.calls.map((c) => c.operation)).toEqual(['describeInstance', 'describeInstance']);
+  });
+});

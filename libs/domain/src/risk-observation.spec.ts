@@ -205,3 +205,29 @@ describe('DecideApproval of a dry run (a preview)', () => {
       });
   });
 });
+
+describe('RecordPreValidation: a rightsize to another architecture', () => {
+  it('given an approved m5.xlarge → m6g.large rightsize, when pre-validated, then it fails naming both architectures, nothing executes', () => {
+    const toGraviton = recommendation({ type: 'rightsize', currentInstanceType: 'm5.xlarge', targetInstanceType: 'm6g.large' });
+    const history = approvedAndStarted().map((e) => (e.type === 'OptimizationReceived' ? received(toGraviton) : e));
+    spec
+      .given(history)
+      .when(preValidate(running))
+      .then([
+        ev('PreValidationFailed', {
+          reasons: ['architecture: m5.xlarge is x86_64 and m6g.large is arm64; a type change cannot move an instance to another architecture (its AMI and software are built for x86_64)'],
+          observed: running,
+        }),
+      ]);
+  });
+
+  it('given a Graviton to Graviton rightsize (m6g.xlarge → m7g.large), then the architecture is no problem', () => {
+    const graviton = recommendation({ type: 'rightsize', currentInstanceType: 'm6g.xlarge', targetInstanceType: 'm7g.large' });
+    const live: ObservedResource = { ...running, instanceType: 'm6g.xlarge' };
+    const history = approvedAndStarted().map((e) => (e.type === 'OptimizationReceived' ? received(graviton) : e));
+    spec
+      .given(history)
+      .when(preValidate(live))
+      .then((events) => expect(events.map((e) => e.type)).toEqual(['PreValidationPassed', 'RollbackPlanRecorded']));
+  });
+});
