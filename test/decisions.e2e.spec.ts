@@ -153,3 +153,20 @@ describe('conflicts', () => {
     expect(fleet.calls.map((c) => c.operation)).toEqual(['describeInstance', 'describeInstance']);
   });
 });
+
+describe('commands that read a store refuse a missing one', () => {
+  it.each([
+    ['list'],
+    ['metrics'],
+    ['replay'],
+    ['history', 'x'],
+    ['approve', 'x', '--by', 'alice'],
+    ['cancel', 'x', '--by', 'ops', '--reason', 'r'],
+  ])('%s exits 1 naming the store, and creates nothing', async (...args: string[]) => {
+    const dir = tempDir('d8');
+    const result = await optex([...args, '--store', storeIn(dir)]);
+    expect(result.code).toBe(1);
+    expect(result.stderr.trim().split('\n')).toEqual([expect.stringMatching(/^optex: --store: .*events\.db does not exist/)]);
+    expect(existsSync(join(dir, 'events.db'))).toBe(false);
+  });
+});

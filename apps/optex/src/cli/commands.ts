@@ -122,7 +122,7 @@ export class NotFound extends Error {
 }
 
 export async function historyCommand(io: Io, id: string, flags: { store: string; json?: boolean }): Promise<number> {
-  const store = await openStore(flags.store);
+  const store = await openExistingStore(flags.store);
   try {
     const optimizationId = await resolveId(store, id);
     const events = await store.readStream(optimizationStream(optimizationId));
@@ -218,7 +218,7 @@ export async function openExistingStore(url: string): Promise<EventStore> {
 
 /** `replay`: folds the whole log from scratch and prints the projections it yields. */
 export async function replayCommand(io: Io, flags: { store: string; json?: boolean }): Promise<number> {
-  const store = await openStore(flags.store);
+  const store = await openExistingStore(flags.store);
   try {
     const projection = new OptimizationProjection();
     let events = 0;
@@ -246,7 +246,7 @@ export async function replayCommand(io: Io, flags: { store: string; json?: boole
 }
 
 export async function metricsCommand(io: Io, flags: { store: string; json?: boolean }): Promise<number> {
-  const store = await openStore(flags.store);
+  const store = await openExistingStore(flags.store);
   try {
     const { summary } = await report(store);
     io.out(flags.json ? toJson({ summary }) : summaryText(summary));
@@ -257,7 +257,7 @@ export async function metricsCommand(io: Io, flags: { store: string; json?: bool
 }
 
 export async function listCommand(io: Io, flags: { store: string; json?: boolean }): Promise<number> {
-  const store = await openStore(flags.store);
+  const store = await openExistingStore(flags.store);
   try {
     const { optimizations } = await report(store);
     io.out(flags.json ? toJson({ optimizations }) : optimizationsTable(optimizations));
@@ -279,7 +279,7 @@ async function recordDecision(
   record: (store: EventStore, optimizationId: string) => Promise<OptimizationState>,
   print: (optimizationId: string, state: Exclude<OptimizationState, { status: 'initial' }>) => void,
 ): Promise<number> {
-  const store = await openStore(storeUrl);
+  const store = await openExistingStore(storeUrl);
   try {
     const optimizationId = await resolveId(store, id);
     const state = await record(store, optimizationId);
