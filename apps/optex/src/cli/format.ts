@@ -59,6 +59,13 @@ export function rejectedTable(rows: readonly RejectedRow[]): string {
 
 const average = (total: number, count: number): number => (count > 0 ? Math.round((total / count) * 100) / 100 : 0);
 
+/** Rollbacks started and how they ended, and what waits for an operator (a failed rollback, a step to reconcile). */
+function rollbackLine(s: Summary): string {
+  const by = (status: keyof Summary['byStatus']) => s.byStatus[status] ?? 0;
+  const operator = by('rollback-failed') + by('reconciliation-needed');
+  return `Rollbacks: ${s.rollbacks} started (${by('rolled-back')} rolled back, ${by('rollback-failed')} failed); needs an operator: ${operator}${operator > 0 ? ' (see retry-rollback, resolve)' : ''}.`;
+}
+
 export function summaryText(s: Summary): string {
   const statuses = Object.entries(s.byStatus)
     .map(([k, v]) => `${safe(k)} ${v}`)
@@ -67,6 +74,7 @@ export function summaryText(s: Summary): string {
     `Received ${s.received} recommendations: ${s.received - s.rejected - s.duplicates} optimizations, ${s.rejected} rejected, ${s.duplicates} duplicates.`,
     `By status: ${statuses || 'none'}.`,
     `Executions: ${s.totalExecutions} total, ${s.successfulExecutions} succeeded, ${s.failedExecutions} failed, success rate ${(s.successRate * 100).toFixed(1)} %, average ${s.averageExecutionMs} ms.`,
+    rollbackLine(s),
     `Savings per month: estimated ${money(s.estimatedMonthlySavings)} (average ${money(average(s.estimatedMonthlySavings, s.received - s.rejected - s.duplicates))} per optimization), realized ${money(s.realizedMonthlySavings)} (average ${money(average(s.realizedMonthlySavings, s.realizedCount))} per completed one priced)${s.unpriced > 0 ? `, ${s.unpriced} completed unpriced (left out)` : ''}.`,
   ].join('\n');
 }
