@@ -6,7 +6,7 @@ jest.setTimeout(180_000);
 
 interface Report {
   summary: { byStatus: Record<string, number>; received: number; rejected: number; realizedMonthlySavings: number; totalExecutions: number };
-  optimizations: { recommendationId: string; status: string; actualMonthlySavings: number | null }[];
+  optimizations: { recommendationId: string; status: string; risk: string; approval: string; actualMonthlySavings: number | null }[];
   rejected: { index: number; errors: string[] }[];
 }
 
@@ -14,21 +14,23 @@ beforeAll(() => ensureBuilt());
 
 // The outcomes examples/README.md documents, so the examples never rot.
 describe('examples/', () => {
-  it('default policy: 8 completed, 2 failed pre-validation, 14 awaiting approval; 620.65 USD/month realized (2 unpriced)', async () => {
+  it('default policy: 8 completed, 2 failed pre-validation, 15 awaiting approval; 620.65 USD/month realized (2 unpriced)', async () => {
     const store = `sqlite:${join(tempDir('ex'), 'events.db')}`;
     const report = json<Report>(await optex(['run', 'examples/recommendations.json', '--store', store, '--json']));
-    expect(report.summary.received).toBe(24);
-    expect(report.summary.byStatus).toEqual({ completed: 8, failed: 2, 'awaiting-approval': 14 });
+    expect(report.summary.received).toBe(25);
+    expect(report.summary.byStatus).toEqual({ completed: 8, failed: 2, 'awaiting-approval': 15 });
     expect(report.summary.realizedMonthlySavings).toBe(620.65);
     expect(report.summary.totalExecutions).toBe(10);
   });
 
-  it('examples/policy.json: 11 completed, 2 rolled back, 1 rollback-failed, 3 failed, 7 awaiting; 762.47 realized', async () => {
+  it('examples/policy.json: 11 completed, 2 rolled back, 1 rollback-failed, 3 failed, 8 awaiting; 762.47 realized; the untagged stop-idle of a production instance is CRITICAL, not auto-approved', async () => {
     const store = `sqlite:${join(tempDir('ex'), 'events.db')}`;
     const report = json<Report>(await optex(['run', 'examples/recommendations.json', '--store', store, '--policy', 'examples/policy.json', '--json']));
-    expect(report.summary.byStatus).toEqual({ completed: 11, 'rolled-back': 2, 'rollback-failed': 1, failed: 3, 'awaiting-approval': 7 });
+    expect(report.summary.byStatus).toEqual({ completed: 11, 'rolled-back': 2, 'rollback-failed': 1, failed: 3, 'awaiting-approval': 8 });
     expect(report.summary.realizedMonthlySavings).toBe(762.47);
     const statusOf = (id: string) => report.optimizations.find((o) => o.recommendationId === id)?.status;
+    // Sent without tags; the live instance is tagged env=production, criticality=critical (examples/fleet.json).
+    expect(report.optimizations.find((o) => o.recommendationId === 'custodian-ec2-idle-0003')).toMatchObject({ risk: 'CRITICAL', approval: 'pending', status: 'awaiting-approval' });
     expect(statusOf('co-ec2-2026-11-0002')).toBe('rolled-back');
     expect(statusOf('co-ec2-2026-11-0006')).toBe('rollback-failed');
   });
@@ -49,16 +51,17 @@ describe('examples/', () => {
     });
     expect(result.code).toBe(0);
     expect(result.stdout).toMatch(/OPTIMIZATION\s+RECOMMENDATION\s+RESOURCE\s+ACTION\s+RISK\s+APPROVAL\s+STATUS/);
-    expect(result.stdout).toMatch(/Received 24 recommendations/);
+    expect(result.stdout).toMatch(/Received 25 recommendations/);
     expect(result.stdout).toMatch(/success rate 80\.0 %/);
     expect(result.stdout).toMatch(/realized \$620\.65/);
   });
 });
 
 describe('examples/ in a dry run', () => {
-  it('examples/policy.json --dry-run: 12 dry-run-completed, 5 failed (the two rightsizes whose start has an Unsupported fault among them), 7 awaiting', async () => {
+  it('examples/policy.json --dry-run: a preview needs no approval and is no execution: 19 dry-run-completed, 6 failed (the two rightsizes whose start has an Unsupported fault among them)', async () => {
     const report = json<Report>(await optex(['run', 'examples/recommendations.json', '--store', 'memory:', '--policy', 'examples/policy.json', '--dry-run', '--json']));
-    expect(report.summary.byStatus).toEqual({ 'dry-run-completed': 12, failed: 5, 'awaiting-approval': 7 });
+    expect(report.summary.byStatus).toEqual({ 'dry-run-completed': 19, failed: 6 });
+    expect(report.summary.totalExecutions).toBe(0);
     const statusOf = (id: string) => report.optimizations.find((o) => o.recommendationId === id)?.status;
     expect(statusOf('co-ec2-2026-11-0003')).toBe('failed');
     expect(statusOf('co-ec2-2026-11-0006')).toBe('failed');

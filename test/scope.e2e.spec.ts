@@ -87,13 +87,14 @@ describe('scope guard, end to end on the simulated fleet', () => {
     expect(byRec('scope-tag-live')).toMatchObject({ status: 'out-of-scope', error: 'out of scope (pre-validation): scope.optOutTag: the live resource vol-0scope0000000tag is tagged optex:skip=true' });
   });
 
-  it('fleet: nothing was called for a refused recommendation but the describe of pre-validation; the volumes are unchanged', async () => {
+  it('fleet: nothing was called for a refused recommendation but the describes of risk assessment and pre-validation; the volumes are unchanged', async () => {
     const view = json<FleetView>(await optex(['fleet', '--store', store, '--cloud', `simulated:${fleetFile}`, '--json']));
     const callsOn = (id: string) => view.calls.filter((c) => c.resource === id).map((c) => `${c.operation}${c.dryRun ? ' dry' : ''} ${c.result}`);
     expect(callsOn('vol-0scope0000000eu1')).toEqual([]);
     expect(callsOn('vol-0scope000000acct')).toEqual([]);
     expect(callsOn('vol-0scope000000rtag')).toEqual([]);
-    expect(callsOn('vol-0scope0000000tag')).toEqual(['describeVolume ok']);
+    // described when its risk is assessed (the live resource, issue 8) and at pre-validation, where the opt-out tag stops it
+    expect(callsOn('vol-0scope0000000tag')).toEqual(['describeVolume ok', 'describeVolume ok']);
     expect(callsOn('vol-0scope00000000ok')).toContain('modifyVolume ok');
     expect(view.calls.every((c) => c.accountId === ACCOUNT && c.region === 'us-east-1')).toBe(true);
     expect(view.accountId).toBe(ACCOUNT);

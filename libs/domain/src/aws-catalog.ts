@@ -64,3 +64,14 @@ export function isKnownInstanceType(instanceType: string): boolean {
   if (dot < 0 || instanceType.indexOf('.', dot + 1) >= 0) return false;
   return FAMILIES.has(instanceType.slice(0, dot)) && SIZES.has(instanceType.slice(dot + 1));
 }
+
+/** Families whose processors are 64-bit Arm (AWS Graviton; mac2's Apple M1): every other family is x86_64. */
+const ARM64_FAMILIES: ReadonlySet<string> = new Set([
+  'a1', 't4g', 'm6g', 'm6gd', 'm7g', 'm7gd', 'm8g', 'c6g', 'c6gd', 'c6gn', 'c7g', 'c7gd', 'c7gn', 'c8g',
+  'r6g', 'r6gd', 'r7g', 'r7gd', 'r8g', 'x2gd', 'i4g', 'im4gn', 'is4gen', 'g5g', 'hpc7g', 'mac2',
+]);
+
+/** The processor architecture of an instance type (`m5.large` → `x86_64`, `m6g.large` → `arm64`). */
+export function architectureOf(instanceType: string): 'x86_64' | 'arm64' {
+  return ARM64_FAMILIES.has(instanceType.slice(0, instanceType.indexOf('.'))) ? 'arm64' : 'x86_64';
+}

@@ -1,5 +1,5 @@
 import type { ErrorInfo, StepPhase } from './events';
-import type { ObservedResource, Recommendation, RiskLevel, Step, StepOutputs } from './types';
+import type { LiveResource, ObservedResource, Recommendation, RiskLevel, Step, StepOutputs } from './types';
 import type { Policy } from './policy';
 import type { ScopePolicy } from './scope';
 import type { PriceBook } from './pricing';
@@ -22,9 +22,12 @@ export type ReceiveRecommendation = Cmd<'ReceiveRecommendation', { optimizationI
  * `credentialsAccountId` is the account of the cloud credentials as observed (STS `GetCallerIdentity`, or the simulated
  * fleet's declared account); `undefined` when the cloud does not say, and the credentials check is then not made.
  * `priceBook` prices a rightsize's target against its current type (the `costs-more` factor); without it that factor is not assessed.
+ * `live` is the resource as the cloud describes it (absent `observed`: not found): the risk is assessed on the union of
+ * what the recommendation states and what is there, and both are recorded (`RiskAssessed.basis`).
  */
-export type AssessRisk = Cmd<'AssessRisk', { policy: Policy; credentialsAccountId: string | undefined; priceBook?: PriceBook }>;
-export type DecideApproval = Cmd<'DecideApproval', { policy: Policy }>;
+export type AssessRisk = Cmd<'AssessRisk', { policy: Policy; credentialsAccountId: string | undefined; priceBook?: PriceBook; live?: LiveResource }>;
+/** `priceBook` prices the plan recorded with the approval (its net monthly cost change); without it that figure is unpriced. */
+export type DecideApproval = Cmd<'DecideApproval', { policy: Policy; priceBook?: PriceBook }>;
 export type Approve = Cmd<'Approve', { by: string; reason?: string }>;
 export type Deny = Cmd<'Deny', { by: string; reason: string }>;
 /** Expires a pending approval request if `now` is at or after its `expiresAt`; otherwise nothing. */
@@ -35,9 +38,14 @@ export type StartExecution = Cmd<'StartExecution', Record<string, never>>;
  * What pre-validation observed: the live resource (absent when it does not exist) and the other optimizations active on
  * it, with the policy's scope. The decider finds the problems itself: out of scope (the live resource's opt-out tag, the
  * allow-lists) → OptimizationOutOfScope; other problems → PreValidationFailed; none → PreValidationPassed +
- * RollbackPlanRecorded.
+ * RollbackPlanRecorded. With `policy`, the risk is assessed again on the resource as it is now: a higher level than
+ * the one approved is recorded (`RiskReassessed`) and, unless the policy approves the new level automatically, the
+ * optimization goes back for approval (`ApprovalRequested`) instead of executing. Dry runs are not re-approved.
  */
-export type RecordPreValidation = Cmd<'RecordPreValidation', { observed?: ObservedResource; activeOnResource: readonly ActiveOnResource[]; scope: ScopePolicy }>;
+export type RecordPreValidation = Cmd<
+  'RecordPreValidation',
+  { observed?: ObservedResource; activeOnResource: readonly ActiveOnResource[]; scope: ScopePolicy; policy?: Policy; priceBook?: PriceBook }
+>;
 /** Records the intent of the next mutating step (index `index` of the phase's plan) before its EC2 call. */
 export type StartStep = Cmd<'StartStep', { phase: StepPhase; index: number }>;
 /** The outcome of a started step's look-up after a crash (see reconciliation.ts). */

@@ -1,15 +1,17 @@
 import { DomainError } from './errors';
 import { executionPlan, isMutatingStep, preValidationProblems, reversibility, rollbackPlan, rollbackStepsFor } from './plans';
-import { assessRisk, decideApproval } from './policy';
+import { assessRisk, decideApproval, isHigherRisk } from './policy';
 import { accuracyPct, expectedOutcomeProblems, performanceImpact, performanceProblems, savingsQuote } from './savings';
 import { clientTokenFor } from './ids';
+import { changePlanOf, planDifferences, type ChangePlan } from './change-plan';
+import type { PriceBook } from './pricing';
 import { judgeStepEffect } from './reconciliation';
 import { eligibleIdentity, normalizeIdentity, type EligibleApprover } from './roster';
 import { assessmentScopeViolations, preValidationScopeViolations, type ScopeViolation } from './scope';
 import type * as C from './commands';
 import type { OptimizationCommand } from './commands';
 import type { ErrorInfo, OptimizationEvent, ResolvableStatus, ScopeStage, StepPhase } from './events';
-import type { Authority, ObservedResource, PerformanceImpact, Recommendation, Reversibility, RiskAssessment, RiskLevel, Step, StepOutputs } from './types';
+import type { ApprovalDecision, Authority, ObservedResource, PerformanceImpact, Recommendation, Reversibility, RiskAssessment, RiskLevel, Step, StepOutputs } from './types';
 
 // ── State ──
 
@@ -88,6 +90,8 @@ export interface ApprovalData {
   readonly eligibleApprovers?: readonly EligibleApprover[];
   /** Distinct approvers so far (manual), as normalized identities (roster ids when there is a roster). */
   readonly approvers: readonly string[];
+  /** The exact change asked for and approved (absent when the live resource was not seen at assessment). */
+  readonly plan?: ChangePlan;
   readonly requestedAt?: string;
   readonly expiresAt?: string;
   /** Set once the approval is final (auto, or enough approvers). */
@@ -270,8 +274,36 @@ function decideAssessRisk(command: C.AssessRisk, s: KnownOptimizationState): Opt
   const { policy, credentialsAccountId } = command.data;
   const violations = assessmentScopeViolations(s.recommendation, policy.scope, credentialsAccountId);
   if (violations.length > 0) return [{ type: 'OptimizationOutOfScope', data: { optimizationId: s.optimizationId, at, stage: 'assessment', violations } }];
-  const risk = assessRisk(s.recommendation, policy, command.data.priceBook);
+  const risk = assessRisk(s.recommendation, policy, command.data.priceBook, command.data.live);
   return [{ type: 'RiskAssessed', data: { optimizationId: s.optimizationId, at, ...risk } }];
+}
+
+/** The request a manual approval decision makes, expiring `expiresInMs` after `ms`. */
+function approvalRequest(optimizationId: string, at: string, ms: number, decision: Extract<ApprovalDecision, { mode: 'manual' }>, plan: ChangePlan | undefined): OptimizationEvent {
+  return {
+    type: 'ApprovalRequested',
+    data: {
+      optimizationId,
+      at,
+      authority: decision.authority,
+      requiredApprovals: decision.requiredApprovals,
+      expiresAt: new Date(ms + decision.expiresInMs).toISOString(),
+      ...(decision.eligibleApprovers ? { eligibleApprovers: decision.eligibleApprovers } : {}),
+      ...(plan ? { plan } : {}),
+    },
+  };
+}
+
+/** The approval of `plan` under `decision`: granted automatically, or asked of the decision's authority. */
+function approvalOf(optimizationId: string, at: string, ms: number, decision: ApprovalDecision, plan: ChangePlan | undefined): OptimizationEvent {
+  if (decision.mode === 'manual') return approvalRequest(optimizationId, at, ms, decision, plan);
+  return { type: 'ApprovalGranted', data: { optimizationId, at, mode: 'auto', approvers: [], final: true, ...(plan ? { plan } : {}) } };
+}
+
+/** The plan of the change on the live resource the risk assessment observed; `undefined` when it saw none. */
+function assessedPlan(s: KnownOptimizationState, risk: RiskAssessment, pb: PriceBook | undefined): ChangePlan | undefined {
+  const observed = risk.basis?.live?.observed;
+  return observed ? changePlanOf(s.recommendation, observed, s.optimizationId, risk, pb) : undefined;
 }
 
 function decideDecideApproval(command: C.DecideApproval, s: KnownOptimizationState): OptimizationEvent[] {
@@ -279,23 +311,9 @@ function decideDecideApproval(command: C.DecideApproval, s: KnownOptimizationSta
   if (s.status !== 'received') throw invalidState(command, s, 'received');
   if (!s.risk) throw new DomainError('INVALID_STATE', `DecideApproval is not possible: optimization ${s.optimizationId} has no risk assessment yet`);
   const { at, ms } = nowOf(command);
-  const decision = decideApproval(s.risk, s.recommendation, command.data.policy);
-  if (decision.mode === 'auto') {
-    return [{ type: 'ApprovalGranted', data: { optimizationId: s.optimizationId, at, mode: 'auto', approvers: [], final: true } }];
-  }
-  return [
-    {
-      type: 'ApprovalRequested',
-      data: {
-        optimizationId: s.optimizationId,
-        at,
-        authority: decision.authority,
-        requiredApprovals: decision.requiredApprovals,
-        expiresAt: new Date(ms + decision.expiresInMs).toISOString(),
-        ...(decision.eligibleApprovers ? { eligibleApprovers: decision.eligibleApprovers } : {}),
-      },
-    },
-  ];
+  // A dry run is a preview: it changes nothing, so it needs no approval (its risk and plan are still recorded).
+  const decision: ApprovalDecision = s.dryRun ? { mode: 'auto' } : decideApproval(s.risk, s.recommendation, command.data.policy);
+  return [approvalOf(s.optimizationId, at, ms, decision, assessedPlan(s, s.risk, command.data.priceBook))];
 }
 
 function requirePendingApproval(command: C.Approve | C.Deny, s: KnownOptimizationState, ms: number): void {
@@ -404,13 +422,43 @@ function decidePreValidation(command: C.RecordPreValidation, s: KnownOptimizatio
   if (problems.length > 0 || !observed) {
     return [{ type: 'PreValidationFailed', data: { optimizationId: s.optimizationId, at, reasons: problems, ...(observed ? { observed } : {}) } }];
   }
+  const drift = approvalDrift(command, s, observed);
+  if (drift.some((e) => e.type === 'ApprovalRequested' || e.type === 'ApprovalGranted')) return drift;
   return [
+    ...drift,
     { type: 'PreValidationPassed', data: { optimizationId: s.optimizationId, at, observed } },
     {
       type: 'RollbackPlanRecorded',
       data: { optimizationId: s.optimizationId, at, steps: rollbackPlan(s.recommendation, observed), reversible: reversibility(s.recommendation.action) },
     },
   ];
+}
+
+/**
+ * What approval the resource as pre-validation observed it needs (nothing for a dry run, or without a policy): the risk
+ * again — higher than assessed → `RiskReassessed` — and the plan again — different from the approved one →
+ * `PlanChanged`. A higher risk the policy still approves automatically, with the same plan, goes on (the reassessment
+ * recorded); otherwise the approval of the new plan follows (`ApprovalRequested`, or an automatic `ApprovalGranted`
+ * when only the plan changed and the policy approves it) and nothing executes.
+ */
+function approvalDrift(command: C.RecordPreValidation, s: KnownOptimizationState, observed: ObservedResource): OptimizationEvent[] {
+  const { policy, priceBook } = command.data;
+  if (!policy || s.dryRun || !s.risk) return [];
+  const assessed = assessRisk(s.recommendation, policy, priceBook, { observed });
+  const higher = isHigherRisk(assessed.level, s.risk.level);
+  const risk = higher ? assessed : s.risk;
+  const approved = s.approval.plan;
+  const plan = changePlanOf(s.recommendation, observed, s.optimizationId, risk, priceBook);
+  const differences = approved && plan ? planDifferences(approved, plan) : [];
+  if (!higher && differences.length === 0) return [];
+  const { at, ms } = nowOf(command);
+  const decision = decideApproval(risk, s.recommendation, policy);
+  const returnedForApproval = decision.mode === 'manual' || differences.length > 0;
+  const events: OptimizationEvent[] = [];
+  if (higher) events.push({ type: 'RiskReassessed', data: { optimizationId: s.optimizationId, at, previousLevel: s.risk.level, ...assessed, returnedForApproval } });
+  if (differences.length > 0 && plan) events.push({ type: 'PlanChanged', data: { optimizationId: s.optimizationId, at, differences, plan } });
+  if (returnedForApproval) events.push(approvalOf(s.optimizationId, at, ms, decision, plan));
+  return events;
 }
 
 /** The plan of a phase: the execution plan derived from what pre-validation observed, or the recorded rollback steps. */
@@ -709,8 +757,13 @@ export function evolveOptimization(state: OptimizationState, event: Optimization
   const s = state;
   switch (event.type) {
     case 'RiskAssessed': {
-      const { baseLevel, level, factors, policyVersion } = event.data;
-      return { ...s, risk: { baseLevel, level, factors, policyVersion } };
+      const { baseLevel, level, factors, policyVersion, basis } = event.data;
+      return { ...s, risk: { baseLevel, level, factors, policyVersion, ...(basis ? { basis } : {}) } };
+    }
+    case 'RiskReassessed': {
+      const { baseLevel, level, factors, policyVersion, basis, returnedForApproval } = event.data;
+      const risk = { baseLevel, level, factors, policyVersion, ...(basis ? { basis } : {}) };
+      return returnedForApproval ? backToApproval(s, risk) : { ...s, risk };
     }
     case 'ApprovalGranted': {
       const d = event.data;
@@ -718,9 +771,11 @@ export function evolveOptimization(state: OptimizationState, event: Optimization
         ...s,
         status: d.final ? 'approved' : 'awaiting-approval',
         risk: need(s.risk, 'a risk assessment', event),
-        approval: { ...s.approval, mode: d.mode, approvers: [...d.approvers], ...(d.final ? { grantedAt: d.at } : {}) },
+        approval: { ...s.approval, mode: d.mode, approvers: [...d.approvers], ...(d.final ? { grantedAt: d.at } : {}), ...(d.plan ? { plan: d.plan } : {}) },
       };
     }
+    case 'PlanChanged':
+      return backToApproval(s, need(s.risk, 'a risk assessment', event));
     case 'ApprovalRequested': {
       const d = event.data;
       return {
@@ -735,6 +790,7 @@ export function evolveOptimization(state: OptimizationState, event: Optimization
           requestedAt: d.at,
           expiresAt: d.expiresAt,
           ...(d.eligibleApprovers ? { eligibleApprovers: d.eligibleApprovers } : {}),
+          ...(d.plan ? { plan: d.plan } : {}),
         },
       };
     }
@@ -873,6 +929,12 @@ export function evolveOptimization(state: OptimizationState, event: Optimization
       throw new DomainError('UNKNOWN_EVENT', `evolve: unknown optimization event type "${(_exhaustive as { type?: unknown }).type}"`);
     }
   }
+}
+
+/** Back to assessed and undecided: the schedule, the execution that did not start and the approvals given are void. */
+function backToApproval(s: KnownOptimizationState, risk: RiskAssessment): KnownOptimizationState {
+  const { schedule: _schedule, execution: _execution, ...rest } = s;
+  return { ...rest, status: 'received', risk, approval: { approvers: [] } };
 }
 
 /** A part the state must already have for `event` to apply; a stored history without it is corrupt. */

@@ -103,17 +103,56 @@ const phase = z.enum(['execution', 'rollback']);
 const authority = z.enum(['team-lead', 'finops-manager', 'change-board']);
 const factor = z.object({ factor: z.enum(['production', 'criticality', 'large', 'big-impact', 'irreversible', 'costs-more']), detail: text });
 
+const riskBasis = z.object({
+  stated: z.object({ tags: tags.optional(), monthlyCost: z.number().optional(), instanceType: text.optional() }),
+  live: z
+    .object({ found: z.boolean(), observed: observedSchema.optional(), monthlyCost: z.number().optional(), unpriced: z.array(text).optional() })
+    .optional(),
+});
+
+const changePlan = z.object({
+  observed: observedSchema,
+  change: text,
+  steps: z.array(stepSchema),
+  rollback: z.array(stepSchema),
+  reversible: z.enum(['yes', 'partial', 'no']),
+  monthlyCostChange: z.number().optional(),
+  unpriced: z.array(text).optional(),
+  riskLevel: risk,
+  riskFactors: z.array(factor),
+});
+
 /** The current schema of every stored event type's data. */
 const SCHEMAS = {
   OptimizationReceived: z.object({ ...base, recommendation: storedRecommendation, dryRun: z.boolean(), deliveryId: text }),
-  RiskAssessed: z.object({ ...base, baseLevel: risk, level: risk, factors: z.array(factor), policyVersion: text }),
-  ApprovalGranted: z.object({ ...base, mode: z.enum(['auto', 'manual']), by: text.optional(), reason: text.optional(), approvers: z.array(text), final: z.boolean() }),
+  RiskAssessed: z.object({ ...base, baseLevel: risk, level: risk, factors: z.array(factor), policyVersion: text, basis: riskBasis.optional() }),
+  RiskReassessed: z.object({
+    ...base,
+    previousLevel: risk,
+    baseLevel: risk,
+    level: risk,
+    factors: z.array(factor),
+    policyVersion: text,
+    basis: riskBasis.optional(),
+    returnedForApproval: z.boolean(),
+  }),
+  ApprovalGranted: z.object({
+    ...base,
+    mode: z.enum(['auto', 'manual']),
+    by: text.optional(),
+    reason: text.optional(),
+    approvers: z.array(text),
+    final: z.boolean(),
+    plan: changePlan.optional(),
+  }),
+  PlanChanged: z.object({ ...base, differences: z.array(text), plan: changePlan }),
   ApprovalRequested: z.object({
     ...base,
     authority,
     requiredApprovals: z.number().int().positive(),
     expiresAt: iso,
     eligibleApprovers: z.array(z.object({ id: text, aliases: z.array(text).optional() })).optional(),
+    plan: changePlan.optional(),
   }),
   ApprovalDenied: z.object({ ...base, by: text, reason: text }),
   ApprovalExpired: z.object({ ...base, expiresAt: iso }),

@@ -1,4 +1,5 @@
 import type { EligibleApprover } from './roster';
+import type { ChangePlan } from './change-plan';
 import type {
   AppliedFactor,
   Authority,
@@ -10,6 +11,7 @@ import type {
   Step,
   StepOutputs,
   Reversibility,
+  RiskBasis,
 } from './types';
 import type { ScopeViolation } from './scope';
 
@@ -35,11 +37,34 @@ export interface ErrorInfo {
 }
 
 export type OptimizationReceived = Ev<'OptimizationReceived', Base & { recommendation: Recommendation; dryRun: boolean; deliveryId: string }>;
-export type RiskAssessed = Ev<'RiskAssessed', Base & { baseLevel: RiskLevel; level: RiskLevel; factors: readonly AppliedFactor[]; policyVersion: string }>;
+/** `basis`: what the recommendation stated and what the live resource was (absent in events recorded before risk read it). */
+export type RiskAssessed = Ev<'RiskAssessed', Base & { baseLevel: RiskLevel; level: RiskLevel; factors: readonly AppliedFactor[]; policyVersion: string; basis?: RiskBasis }>;
+/**
+ * Pre-validation found the live resource at a higher risk than the one approved (`previousLevel`): the new assessment,
+ * on what it observed. `returnedForApproval`: the new level needs a person (an `ApprovalRequested` follows; the
+ * optimization's schedule, execution and approvals so far are void); otherwise the execution goes on.
+ */
+export type RiskReassessed = Ev<
+  'RiskReassessed',
+  Base & { previousLevel: RiskLevel; baseLevel: RiskLevel; level: RiskLevel; factors: readonly AppliedFactor[]; policyVersion: string; basis?: RiskBasis; returnedForApproval: boolean }
+>;
 /** One per approver. `final` when the required number of distinct approvers is reached (or mode auto). */
-export type ApprovalGranted = Ev<'ApprovalGranted', Base & { mode: 'auto' | 'manual'; by?: string; reason?: string; approvers: readonly string[]; final: boolean }>;
+export type ApprovalGranted = Ev<
+  'ApprovalGranted',
+  Base & { mode: 'auto' | 'manual'; by?: string; reason?: string; approvers: readonly string[]; final: boolean; /** The plan approved automatically (auto only). */ plan?: ChangePlan }
+>;
 /** `eligibleApprovers`: who may decide (normalized roster ids and aliases) when the policy had a roster; absent: anyone. */
-export type ApprovalRequested = Ev<'ApprovalRequested', Base & { authority: Authority; requiredApprovals: number; expiresAt: string; eligibleApprovers?: readonly EligibleApprover[] }>;
+/** `plan`: the exact change asked for (absent when the live resource was not seen, and in events recorded before plans). */
+export type ApprovalRequested = Ev<
+  'ApprovalRequested',
+  Base & { authority: Authority; requiredApprovals: number; expiresAt: string; eligibleApprovers?: readonly EligibleApprover[]; plan?: ChangePlan }
+>;
+/**
+ * Pre-validation derived a different plan from the live resource than the one approved (`differences`, in words): the
+ * approval is void and the new `plan` goes through approval again (an ApprovalRequested, or an automatic
+ * ApprovalGranted when the policy approves it), instead of executing.
+ */
+export type PlanChanged = Ev<'PlanChanged', Base & { differences: readonly string[]; plan: ChangePlan }>;
 export type ApprovalDenied = Ev<'ApprovalDenied', Base & { by: string; reason: string }>;
 export type ApprovalExpired = Ev<'ApprovalExpired', Base & { expiresAt: string }>;
 export type ExecutionScheduled = Ev<'ExecutionScheduled', Base & { batchId: string; notBefore: string; priority: RiskLevel }>;
@@ -106,8 +131,10 @@ export type OptimizationOutOfScope = Ev<'OptimizationOutOfScope', Base & { stage
 export type OptimizationEvent =
   | OptimizationReceived
   | RiskAssessed
+  | RiskReassessed
   | ApprovalGranted
   | ApprovalRequested
+  | PlanChanged
   | ApprovalDenied
   | ApprovalExpired
   | ExecutionScheduled

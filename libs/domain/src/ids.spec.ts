@@ -1,5 +1,5 @@
 import { validate, version, v5 } from 'uuid';
-import { OPTEX_NAMESPACE, eventIdFor, optimizationIdFor } from './ids';
+import { OPTEX_NAMESPACE, eventIdFor, optimizationIdFor, previewIdFor } from './ids';
 
 describe('ids', () => {
   it('uses a valid, fixed UUID namespace', () => {
@@ -37,5 +37,13 @@ describe('ids', () => {
   it('gives different event ids for different indexes and causations', () => {
     const ids = new Set([eventIdFor('s', 'c', 0), eventIdFor('s', 'c', 1), eventIdFor('s', 'd', 0), eventIdFor('t', 'c', 0)]);
     expect(ids.size).toBe(4);
+  });
+});
+
+describe('previewIdFor', () => {
+  it('gives a dry run a stream of its own, never the recommendation\'s', () => {
+    expect(previewIdFor('co', 'rec-1')).not.toBe(optimizationIdFor('co', 'rec-1'));
+    expect(previewIdFor('co', 'rec-1')).toBe(previewIdFor('co', 'rec-1'));
+    expect(previewIdFor('co', 'rec-1')).not.toBe(previewIdFor('co', 'rec-2'));
   });
 });

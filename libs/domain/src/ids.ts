@@ -19,6 +19,16 @@ export function optimizationIdFor(source: string, recommendationId: string): str
 }
 
 /**
+ * The optimization id of a dry run (a preview) of a recommendation: `uuidv5("<source>/<recommendationId>/dry-run",
+ * OPTEX_NAMESPACE)`. A preview has a stream of its own, so it never uses the recommendation up: a later real
+ * submission opens the recommendation's own stream ({@link optimizationIdFor}) and runs. A second dry run of the same
+ * recommendation is a duplicate of its preview, as a second real submission is of the real one.
+ */
+export function previewIdFor(source: string, recommendationId: string): string {
+  return uuidOf(`${source}/${recommendationId}/dry-run`);
+}
+
+/**
  * Deterministic id of the `index`-th event appended in reaction to one message:
  * `uuidv5("<streamOrId>/<causationKey>/<index>", OPTEX_NAMESPACE)`. A redelivered message yields the
  * same ids, so the store appends nothing new.

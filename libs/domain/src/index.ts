@@ -12,6 +12,7 @@ export * from './pricing';
 export * from './aws-catalog';
 export * from './policy';
 export * from './plans';
+export * from './change-plan';
 export * from './ec2-rules';
 export * from './savings';
 export * from './decider';

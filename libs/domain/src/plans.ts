@@ -1,6 +1,7 @@
 import { addressReleaseViolation, reservedInstancesPurchaseViolation, snapshotDeletionViolation, volumeDeletionViolation, volumeModificationViolation } from './ec2-rules';
 import type { Ec2Violation } from './ec2-rules';
 import { DomainError } from './errors';
+import { architectureOf } from './aws-catalog';
 import { defaultPriceBook } from './pricing';
 import { NON_MUTATING_STEPS } from './types';
 import type { Action, ObservedResource, Recommendation, Reversibility, Step, StepOutputs } from './types';
@@ -133,6 +134,12 @@ export function preValidationProblems(rec: Recommendation, observed: ObservedRes
       const o = observed as Extract<ObservedResource, { kind: 'instance' }>;
       if (o.instanceType !== action.currentInstanceType) problems.push(`instance ${o.id} is ${o.instanceType}, the recommendation expects ${action.currentInstanceType}`);
       if (o.state !== 'running' && o.state !== 'stopped') problems.push(`instance ${o.id} is ${o.state}, rightsize needs it running or stopped`);
+      const [from, to] = [architectureOf(o.instanceType), architectureOf(action.targetInstanceType)];
+      if (from !== to) {
+        problems.push(
+          `architecture: ${o.instanceType} is ${from} and ${action.targetInstanceType} is ${to}; a type change cannot move an instance to another architecture (its AMI and software are built for ${from})`,
+        );
+      }
       break;
     }
     case 'stop-idle': {

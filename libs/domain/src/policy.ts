@@ -5,7 +5,8 @@ import type { ScopePolicy } from './scope';
 import { isPriced, quoteInstance } from './pricing';
 import type { PriceBook } from './pricing';
 import { ACTION_TYPES, RISK_LEVELS } from './types';
-import type { ActionType, AppliedFactor, ApprovalDecision, Authority, Recommendation, RiskAssessment, RiskLevel } from './types';
+import type { ActionType, AppliedFactor, ApprovalDecision, Authority, LiveResource, Recommendation, RiskAssessment, RiskBasis, RiskLevel } from './types';
+import { quoteInUse } from './savings';
 import type { ParseResult } from './recommendation';
 import { eligibleApprovers, rosterSchema, type RosterEntry } from './roster';
 import { NOTIFICATION_KINDS, type NotificationKind } from './notifications';
@@ -285,21 +286,70 @@ function matchingTag(tags: Readonly<Record<string, string>> | undefined, factor:
   return hit ? `${hit[0]}=${hit[1]}` : undefined;
 }
 
-/** Why the instance counts as large for the `large` factor, or `undefined`. */
-function largeDetail(rec: Recommendation, policy: Policy['risk']['factors']['large']): string | undefined {
+/** Where a fact came from: the recommendation (what the analyzer stated) or the live resource (what is there). */
+const LIVE = 'on the live resource';
+
+/** Why `instanceType` counts as large by its size, or `undefined`. */
+function largeSize(instanceType: string, policy: Policy['risk']['factors']['large']): string | undefined {
+  const size = instanceType.slice(instanceType.indexOf('.') + 1);
+  const xlarge = /^(\d+)xlarge$/.exec(size);
+  if (policy.metal && size.startsWith('metal')) return `instance size ${size} (${instanceType}) is metal`;
+  if (xlarge && Number(xlarge[1]) >= policy.minXlargeMultiplier) return `instance size ${size} (${instanceType}) is at least ${policy.minXlargeMultiplier}xlarge`;
+  return undefined;
+}
+
+/**
+ * Why the resource counts as large for the `large` factor, or `undefined`: by the instance size the recommendation
+ * states (rightsize) or the live instance has, or by the monthly cost the recommendation states or the price book
+ * gives the live resource.
+ */
+function largeDetail(rec: Recommendation, basis: RiskBasis, policy: Policy['risk']['factors']['large']): string | undefined {
   const reasons: string[] = [];
-  if (rec.action.type === 'rightsize') {
-    const instanceType = rec.action.currentInstanceType;
-    const size = instanceType.slice(instanceType.indexOf('.') + 1);
-    const xlarge = /^(\d+)xlarge$/.exec(size);
-    if (policy.metal && size.startsWith('metal')) reasons.push(`instance size ${size} (${instanceType}) is metal`);
-    else if (xlarge && Number(xlarge[1]) >= policy.minXlargeMultiplier) {
-      reasons.push(`instance size ${size} (${instanceType}) is at least ${policy.minXlargeMultiplier}xlarge`);
-    }
-  }
+  const stated = basis.stated.instanceType;
+  const live = basis.live?.observed?.kind === 'instance' ? basis.live.observed.instanceType : undefined;
+  const statedSize = stated === undefined ? undefined : largeSize(stated, policy);
+  if (statedSize) reasons.push(statedSize);
+  const liveSize = live === undefined || live === stated ? undefined : largeSize(live, policy);
+  if (liveSize) reasons.push(`${liveSize} ${LIVE}`);
   const cost = rec.resource.monthlyCost;
   if (cost !== undefined && cost >= policy.monthlyCostAtLeast) reasons.push(`monthly cost ${cost} is at least ${policy.monthlyCostAtLeast}`);
+  const liveCost = basis.live?.monthlyCost;
+  if (liveCost !== undefined && liveCost >= policy.monthlyCostAtLeast && (cost === undefined || cost < policy.monthlyCostAtLeast)) {
+    reasons.push(`monthly cost ${liveCost} (price book) ${LIVE} is at least ${policy.monthlyCostAtLeast}`);
+  }
   return reasons.length > 0 ? reasons.join('; ') : undefined;
+}
+
+/**
+ * What an assessment is made on: what the recommendation states and, when the live resource was described
+ * (`live`), what it is — found or not, and its monthly cost by the price book (`unpriced` when the book lacks it).
+ */
+export function riskBasis(rec: Recommendation, live: LiveResource | undefined, priceBook: PriceBook | undefined): RiskBasis {
+  const stated = {
+    ...(rec.resource.tags ? { tags: rec.resource.tags } : {}),
+    ...(rec.resource.monthlyCost !== undefined ? { monthlyCost: rec.resource.monthlyCost } : {}),
+    ...(rec.action.type === 'rightsize' ? { instanceType: rec.action.currentInstanceType } : {}),
+  };
+  if (!live) return { stated };
+  const observed = live.observed;
+  if (!observed) return { stated, live: { found: false } };
+  const quote = priceBook ? quoteInUse(observed, rec.region, priceBook) : undefined;
+  const cost = quote && isPriced(quote) ? { monthlyCost: quote.usd } : quote && quote.unpriced.length > 0 ? { unpriced: quote.unpriced } : {};
+  return { stated, live: { found: true, observed, ...cost } };
+}
+
+/** The live resource's tags, when it has any. */
+const liveTags = (basis: RiskBasis): Readonly<Record<string, string>> | undefined => {
+  const observed = basis.live?.observed;
+  return observed && 'tags' in observed ? observed.tags : undefined;
+};
+
+/** The tag factor's detail: a matching tag the recommendation states, else one the live resource carries. */
+function tagDetail(basis: RiskBasis, factor: TagFactorPolicy, marks: string): string | undefined {
+  const stated = matchingTag(basis.stated.tags, factor);
+  if (stated) return `tag ${stated} marks ${marks}`;
+  const live = matchingTag(liveTags(basis), factor);
+  return live ? `tag ${live} ${LIVE} marks ${marks}` : undefined;
 }
 
 /**
@@ -320,23 +370,26 @@ function costsMoreDetail(rec: Recommendation, priceBook: PriceBook): string | un
 /**
  * Risk of a recommendation under a policy: the action's base level, raised by one per applied factor
  * (production, criticality, large, big impact, irreversible, costs more), capped at CRITICAL. Every applied factor is
- * recorded with a detail saying why. The instance size is only known for rightsize (`currentInstanceType`);
- * for stop-idle only `resource.monthlyCost` can make it large. `costs-more` is assessed only with a price book.
+ * recorded with a detail saying why. The factors apply to the union of what the recommendation states and what the
+ * live resource is (`live`, as described by the cloud: its tags, its instance type, its monthly cost from the price
+ * book), so an analyzer that leaves the tags or the cost out does not lower the risk; {@link RiskAssessment.basis}
+ * records both. Without `live` only the recommendation counts. `costs-more` is assessed only with a price book.
  */
-export function assessRisk(rec: Recommendation, policy: Policy, priceBook?: PriceBook): RiskAssessment {
+export function assessRisk(rec: Recommendation, policy: Policy, priceBook?: PriceBook, live?: LiveResource): RiskAssessment {
   const baseLevel = policy.risk.baseLevels[rec.action.type];
   const { production, criticality, large, bigImpact, irreversible, costsMore } = policy.risk.factors;
+  const basis = riskBasis(rec, live, priceBook);
   const factors: AppliedFactor[] = [];
   if (production.enabled) {
-    const tag = matchingTag(rec.resource.tags, production);
-    if (tag) factors.push({ factor: 'production', detail: `tag ${tag} marks a production resource` });
+    const detail = tagDetail(basis, production, 'a production resource');
+    if (detail) factors.push({ factor: 'production', detail });
   }
   if (criticality.enabled) {
-    const tag = matchingTag(rec.resource.tags, criticality);
-    if (tag) factors.push({ factor: 'criticality', detail: `tag ${tag} marks a critical resource` });
+    const detail = tagDetail(basis, criticality, 'a critical resource');
+    if (detail) factors.push({ factor: 'criticality', detail });
   }
   if (large.enabled && large.actions.includes(rec.action.type)) {
-    const detail = largeDetail(rec, large);
+    const detail = largeDetail(rec, basis, large);
     if (detail) factors.push({ factor: 'large', detail });
   }
   if (bigImpact.enabled && rec.estimatedMonthlySavings > bigImpact.savingsAbove) {
@@ -353,8 +406,11 @@ export function assessRisk(rec: Recommendation, policy: Policy, priceBook?: Pric
     if (detail) factors.push({ factor: 'costs-more', detail });
   }
   const level = RISK_LEVELS[Math.min(levelIndex(baseLevel) + factors.length, RISK_LEVELS.length - 1)];
-  return { baseLevel, level, factors, policyVersion: policy.version };
+  return { baseLevel, level, factors, policyVersion: policy.version, ...(live ? { basis } : {}) };
 }
+
+/** Whether `level` is above `than`. */
+export const isHigherRisk = (level: RiskLevel, than: RiskLevel): boolean => levelIndex(level) > levelIndex(than);
 
 // ── Approval ──
 

@@ -163,17 +163,22 @@ describe('summarize', () => {
       rejected: 2,
       duplicates: 1,
       byStatus: { completed: 2, 'dry-run-completed': 1, failed: 1, 'rolled-back': 1, 'rollback-failed': 1, 'awaiting-approval': 1, denied: 1 },
-      totalExecutions: 6,
-      successfulExecutions: 3,
+      totalExecutions: 5,
+      successfulExecutions: 2,
       failedExecutions: 3,
-      successRate: 0.5,
-      averageExecutionMs: 767,
+      successRate: 0.4,
+      averageExecutionMs: 820,
       estimatedMonthlySavings: 130.28,
       realizedMonthlySavings: 70.18,
       realizedCount: 2,
       unpriced: 0,
       rollbacks: 2,
     });
+  });
+
+  it('never counts a dry run (a preview) as an execution, whether it succeeded or failed, nor in the average duration', () => {
+    const summary = summarize([row('dry-run-completed', { executionMs: 500, dryRun: true }), row('failed', { executionMs: 900, dryRun: true }), row('completed', { executionMs: 100 })], { rejected: 0, duplicates: 0 });
+    expect(summary).toMatchObject({ totalExecutions: 1, successfulExecutions: 1, failedExecutions: 0, successRate: 1, averageExecutionMs: 100 });
   });
 
   it('counts an optimization an operator resolved as a failed execution, and its rollback when one was started', () => {

@@ -2,7 +2,8 @@ import { DomainError } from './errors';
 import { roundMoney, roundTo } from './numbers';
 import { reversibility } from './plans';
 import type { OptimizationState, OptimizationStatus } from './decider';
-import type { ActionType, Reversibility, RiskLevel } from './types';
+import type { ActionType, Authority, Recommendation, Reversibility, RiskAssessment, RiskLevel } from './types';
+import type { ChangePlan } from './change-plan';
 
 /** One row of `run --json`'s `optimizations` (the contract), plus `executionMs`. */
 export interface OptimizationView {
@@ -82,15 +83,15 @@ export interface Summary {
   readonly duplicates: number;
   /** Optimizations per status (only statuses present). */
   readonly byStatus: Partial<Record<OptimizationStatus, number>>;
-  /** Optimizations whose execution started. */
+  /** Optimizations whose execution started (dry runs are previews, not executions). */
   readonly totalExecutions: number;
-  /** completed + dry-run-completed. */
+  /** completed. */
   readonly successfulExecutions: number;
   /** failed after start + rolled-back + rollback-failed + resolved (an operator closed what the engine could not finish). */
   readonly failedExecutions: number;
   /** successful / total, 3 decimals; 0 without executions. */
   readonly successRate: number;
-  /** Mean execution duration (ms, integer) of executions that ended; 0 when none. */
+  /** Mean execution duration (ms, integer) of executions that ended (dry runs left out); 0 when none. */
   readonly averageExecutionMs: number;
   /** Sum of the estimates of every optimization. */
   readonly estimatedMonthlySavings: number;
@@ -134,9 +135,10 @@ export function summarize(views: readonly OptimizationView[], counts: { readonly
   const durations: number[] = [];
   for (const view of views) {
     byStatus[view.status] = (byStatus[view.status] ?? 0) + 1;
-    if (STARTED.has(view.status)) totalExecutions += 1;
-    if (SUCCEEDED.has(view.status)) successfulExecutions += 1;
-    if (FAILED.has(view.status)) failedExecutions += 1;
+    const execution = !view.dryRun; // a dry run is a preview: never counted as an execution
+    if (execution && STARTED.has(view.status)) totalExecutions += 1;
+    if (execution && SUCCEEDED.has(view.status)) successfulExecutions += 1;
+    if (execution && FAILED.has(view.status)) failedExecutions += 1;
     if (view.rolledBack) rollbacks += 1;
     estimated += view.estimatedMonthlySavings;
     if (view.status === 'completed' && view.actualMonthlySavings !== null) {
@@ -144,7 +146,7 @@ export function summarize(views: readonly OptimizationView[], counts: { readonly
       realizedCount += 1;
     }
     if (view.status === 'completed' && view.unpriced !== null) unpriced += 1;
-    if (view.executionMs !== null) durations.push(view.executionMs);
+    if (execution && view.executionMs !== null) durations.push(view.executionMs);
   }
   return {
     received: views.length + counts.rejected + counts.duplicates,
@@ -161,5 +163,67 @@ export function summarize(views: readonly OptimizationView[], counts: { readonly
     realizedCount,
     unpriced,
     rollbacks,
+  };
+}
+
+/**
+ * What `optex show` prints of one optimization: the recommendation, the risk with its factors and what it was
+ * assessed on (stated and live), the exact plan asked for and approved, the authority asked for, who may decide,
+ * the approvals so far and the expiry, and where it stands.
+ */
+export interface OptimizationDetail {
+  readonly optimizationId: string;
+  readonly recommendationId: string;
+  readonly resourceId: string;
+  readonly action: ActionType;
+  readonly status: OptimizationStatus;
+  readonly dryRun: boolean;
+  readonly recommendation: Recommendation;
+  readonly risk: RiskAssessment | null;
+  readonly plan: ChangePlan | null;
+  readonly approval: {
+    readonly state: OptimizationView['approval'];
+    readonly authority: Authority | null;
+    readonly requiredApprovals: number | null;
+    readonly approvers: readonly string[];
+    /** Who may decide (roster ids), when the policy had a roster; `null`: anyone. */
+    readonly eligibleApprovers: readonly string[] | null;
+    readonly requestedAt: string | null;
+    readonly expiresAt: string | null;
+    readonly grantedAt: string | null;
+    readonly deniedBy: string | null;
+    readonly denyReason: string | null;
+  };
+  readonly error: string | null;
+}
+
+/** The detail of an optimization (see {@link OptimizationDetail}). Throws `DomainError('NOT_FOUND')` for an empty stream. */
+export function optimizationDetail(state: OptimizationState): OptimizationDetail {
+  const view = viewOf(state);
+  if (state.status === 'initial') throw new DomainError('NOT_FOUND', 'optimizationDetail: no optimization received on this stream');
+  const a = state.approval;
+  return {
+    optimizationId: view.optimizationId,
+    recommendationId: view.recommendationId,
+    resourceId: view.resourceId,
+    action: view.action,
+    status: view.status,
+    dryRun: view.dryRun,
+    recommendation: state.recommendation,
+    risk: state.risk ?? null,
+    plan: a.plan ?? null,
+    approval: {
+      state: view.approval,
+      authority: a.authority ?? null,
+      requiredApprovals: a.requiredApprovals ?? null,
+      approvers: a.approvers,
+      eligibleApprovers: a.eligibleApprovers ? a.eligibleApprovers.map((e) => e.id) : null,
+      requestedAt: a.requestedAt ?? null,
+      expiresAt: a.expiresAt ?? null,
+      grantedAt: a.grantedAt ?? null,
+      deniedBy: a.deniedBy ?? null,
+      denyReason: a.denyReason ?? null,
+    },
+    error: view.error,
   };
 }

@@ -37,6 +37,14 @@ export function quoteResource(observed: ObservedResource, region: string, pb: Pr
   }
 }
 
+/**
+ * What a resource costs per month when in use, for the risk's `large` factor: an instance at its type's on-demand
+ * price whatever its state (a stopped m5.24xlarge is a large instance), anything else as {@link quoteResource}.
+ */
+export function quoteInUse(observed: ObservedResource, region: string, pb: PriceBook): PriceQuote {
+  return observed.kind === 'instance' ? quoteInstance(pb, region, observed.instanceType) : quoteResource(observed, region, pb);
+}
+
 /** {@link quoteResource} as a number; `undefined` when unpriced. */
 export function monthlyCostOf(observed: ObservedResource, region: string, pb: PriceBook): number | undefined {
   const quote = quoteResource(observed, region, pb);

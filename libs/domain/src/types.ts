@@ -54,11 +54,39 @@ export interface AppliedFactor {
   readonly factor: RiskFactor;
   readonly detail: string;
 }
+/** The live resource as the cloud described it when the risk was assessed (see {@link RiskBasis}). */
+export interface LiveResource {
+  /** Absent: the resource was described and not found. */
+  readonly observed?: ObservedResource;
+}
+/**
+ * What a risk assessment was made on: what the analyzer stated (the recommendation's tags, monthly cost and instance
+ * type) and what the live resource is (its tags and type, its monthly cost from the price book). The factors apply
+ * to the union of the two.
+ */
+export interface RiskBasis {
+  readonly stated: {
+    readonly tags?: Readonly<Record<string, string>>;
+    readonly monthlyCost?: number;
+    readonly instanceType?: string;
+  };
+  /** Absent when the live resource was not described (events recorded before risk read it). */
+  readonly live?: {
+    readonly found: boolean;
+    readonly observed?: ObservedResource;
+    /** Its monthly cost by the price book (an instance at its type's on-demand price, whatever its state). */
+    readonly monthlyCost?: number;
+    /** The price-book figures its monthly cost needed and the book lacks. */
+    readonly unpriced?: readonly string[];
+  };
+}
 export interface RiskAssessment {
   readonly baseLevel: RiskLevel;
   readonly level: RiskLevel;
   readonly factors: readonly AppliedFactor[];
   readonly policyVersion: string;
+  /** What the assessment was made on; absent in events recorded before risk read the live resource. */
+  readonly basis?: RiskBasis;
 }
 export type Authority = 'team-lead' | 'finops-manager' | 'change-board';
 export type ApprovalDecision =

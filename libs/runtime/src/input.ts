@@ -297,3 +297,12 @@ function unreadable(file: string, error: unknown): UsageError {
   const code = (error as NodeJS.ErrnoException).code;
   return new UsageError(`cannot read ${file}: ${code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory' : (code ?? (error as Error).message)}`);
 }
+
+/**
+ * The same input delivered as a dry run: its delivery ids become `dry-run:<input hash>:<index>`, so a preview and a
+ * later real run of the same content are two deliveries (the real one is no redelivery of the preview) and a run's
+ * report finds the outcome of each.
+ */
+export function asPreview(input: InputRecords): InputRecords {
+  return { ...input, deliveryPrefix: `dry-run:${input.deliveryPrefix}` };
+}

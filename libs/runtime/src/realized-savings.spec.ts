@@ -82,10 +82,12 @@ describe('realized savings of examples/recommendations.json on examples/fleet.js
         'custodian-snapshot-old-0001': 12.5,
         // 0.005 × 730
         'custodian-eip-unused-0001': 3.65,
+        // m5.xlarge running 0.192 × 730, stopped 0 (sent without tags: CRITICAL from the live tags; this policy approves everything)
+        'custodian-ec2-idle-0003': 140.16,
       });
       // co-ec2-2026-11-0003 and -0006 are rolled back by the fleet's faults (examples/README.md): they realize nothing.
-      const total = 5 + 15 + 388 + 20 + 11 + 105.12 + 87.53 + 2102.4 + 70.08 + 1121.28 + 60.74 + 5 + 12.5 + 3.65;
-      expect(report.summary).toMatchObject({ realizedMonthlySavings: Math.round(total * 100) / 100, realizedCount: 14, unpriced: 3 });
+      const total = 5 + 15 + 388 + 20 + 11 + 105.12 + 87.53 + 2102.4 + 70.08 + 1121.28 + 60.74 + 5 + 12.5 + 3.65 + 140.16;
+      expect(report.summary).toMatchObject({ realizedMonthlySavings: Math.round(total * 100) / 100, realizedCount: 15, unpriced: 3 });
     } finally {
       await store.close();
     }

@@ -1,15 +1,15 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
-import { OPTIMIZATION_STREAM_PREFIX, optimizationStream, summarize, viewOf, DomainError, BATCH_MODES, type BatchMode, type OptimizationState } from '@optex/domain';
+import { OPTIMIZATION_STREAM_PREFIX, optimizationDecider, optimizationDetail, optimizationStream, summarize, viewOf, DomainError, BATCH_MODES, type BatchMode, type OptimizationState, type RiskBasis } from '@optex/domain';
 import { TOPICS, type EventStore, type Logger } from '@optex/ports';
-import { OptimizationProjection } from '@optex/engine';
+import { OptimizationProjection, loadStream } from '@optex/engine';
 import { recordApproval, recordDenial, recordOperatorAction, type OperatorAction } from '@optex/approval';
 import { DUPLICATES_STREAM, REJECTED_STREAM } from '@optex/domain';
-import { delayedGateway, intakeLimitsFromEnv, lockStoreForWriting, openAdapters, openBus, openStore, processUntilQuiescent, readInput, recommendationMessages, report, UsageError, type AdapterFlags } from '@optex/runtime';
+import { asPreview, delayedGateway, intakeLimitsFromEnv, lockStoreForWriting, openAdapters, openBus, openStore, processUntilQuiescent, readInput, recommendationMessages, report, UsageError, type AdapterFlags } from '@optex/runtime';
 import { existsSync } from 'node:fs';
 import { FleetFileError, SimulatedFleet, stateFileFor } from '@optex/cloud';
 
-import { DEFAULT_REPORT_ROWS, fleetText, optimizationsTable, reportText, safe, summaryText, table, toJson } from './format';
+import { DEFAULT_REPORT_ROWS, detailText, fleetText, optimizationsTable, reportText, safe, summaryText, table, toJson } from './format';
 
 export interface Io {
   out(text: string): void;
@@ -55,7 +55,8 @@ export async function runCommand(io: Io, file: string | undefined, flags: RunFla
   const maxRows = reportRows(flags);
   if (flags.output !== undefined && !flags.output.trim()) throw new UsageError('--output: the file name is empty');
   const intakeLimits = intakeLimitsFromEnv();
-  const input = file === undefined ? undefined : await readInput(file, intakeLimits);
+  const read = file === undefined ? undefined : await readInput(file, intakeLimits);
+  const input = read && flags.dryRun ? asPreview(read) : read;
   // One writer per store: a second run/resume on it exits 1 naming the holder (readers do not lock).
   const lock = lockStoreForWriting(flags.store, file === undefined ? 'resume' : `run ${file}`);
   let adapters: Awaited<ReturnType<typeof openAdapters>>;
@@ -106,6 +107,9 @@ export async function resolveId(store: EventStore, id: string): Promise<string> 
   if (/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(id)) return id.toLowerCase();
   const matches = (await OptimizationProjection.load(store)).all().filter((s) => s.optimizationId.startsWith(id.toLowerCase()) || s.recommendation.recommendationId === id);
   if (matches.length === 1) return matches[0].optimizationId;
+  // A recommendation id names the real optimization and its dry-run preview: the real one is meant.
+  const real = matches.filter((m) => !m.dryRun);
+  if (real.length === 1 && matches.every((m) => m.recommendation.recommendationId === id)) return real[0].optimizationId;
   if (matches.length === 0) throw new NotFound(`no optimization ${id} in this store`);
   throw new UsageError(`${id} is ambiguous: it matches ${matches.length} optimizations (${matches.map((m) => m.optimizationId.slice(0, 13)).join(', ')})`);
 }
@@ -118,7 +122,7 @@ export class NotFound extends Error {
 }
 
 export async function historyCommand(io: Io, id: string, flags: { store: string; json?: boolean }): Promise<number> {
-  const store = await openStore(flags.store);
+  const store = await openExistingStore(flags.store);
   try {
     const optimizationId = await resolveId(store, id);
     const events = await store.readStream(optimizationStream(optimizationId));
@@ -135,11 +139,23 @@ export async function historyCommand(io: Io, id: string, flags: { store: string;
   }
 }
 
+/** What risk saw of the live resource, for the history line. */
+function liveNote(basis: unknown): string {
+  const live = (basis as RiskBasis | undefined)?.live;
+  if (!live) return '';
+  if (!live.found) return '; live resource not found';
+  return live.monthlyCost !== undefined ? `; live resource $${live.monthlyCost}/mo` : '; live resource seen';
+}
+
 function detailOf(type: string, data: unknown): string {
   const d = data as Record<string, unknown>;
   switch (type) {
     case 'RiskAssessed':
-      return `${String(d['level'])} (${(d['factors'] as { factor: string }[]).map((f) => f.factor).join(', ') || 'no factors'})`;
+      return `${String(d['level'])} (${(d['factors'] as { factor: string }[]).map((f) => f.factor).join(', ') || 'no factors'})${liveNote(d['basis'])}`;
+    case 'RiskReassessed':
+      return `${String(d['previousLevel'])} → ${String(d['level'])} on the live resource (${(d['factors'] as { factor: string }[]).map((f) => f.factor).join(', ')})${
+        d['returnedForApproval'] === true ? ': back for approval, nothing executed' : ''
+      }`;
     case 'ApprovalGranted':
       return d['mode'] === 'auto' ? 'auto' : `by ${String(d['by'])}${d['final'] ? '' : ' (more approvals needed)'}`;
     case 'ApprovalRequested':
@@ -175,9 +191,34 @@ function detailOf(type: string, data: unknown): string {
   }
 }
 
+/** `show ID`: the optimization with its risk, the exact plan asked for and approved, and the approval (authority, approvals so far, expiry). */
+export async function showCommand(io: Io, id: string, flags: { store: string; json?: boolean }): Promise<number> {
+  const store = await openExistingStore(flags.store);
+  try {
+    const optimizationId = await resolveId(store, id);
+    const { state } = await loadStream(store, optimizationStream(optimizationId), optimizationDecider);
+    if (state.status === 'initial') throw new NotFound(`no optimization ${id} in this store`);
+    const detail = optimizationDetail(state);
+    io.out(flags.json ? toJson(detail) : detailText(detail));
+    return 0;
+  } finally {
+    await store.close();
+  }
+}
+
+/**
+ * Opens a store a command only reads or appends a decision to: a `sqlite:` path that does not exist is refused
+ * (exit 1) instead of being created, so a mistyped path never looks like an empty store.
+ */
+export async function openExistingStore(url: string): Promise<EventStore> {
+  const sqlite = /^sqlite:(.+)$/.exec(url.trim());
+  if (sqlite && sqlite[1] !== ':memory:' && !existsSync(sqlite[1]!)) throw new NotFound(`--store: ${sqlite[1]} does not exist (nothing was run against it)`);
+  return openStore(url);
+}
+
 /** `replay`: folds the whole log from scratch and prints the projections it yields. */
 export async function replayCommand(io: Io, flags: { store: string; json?: boolean }): Promise<number> {
-  const store = await openStore(flags.store);
+  const store = await openExistingStore(flags.store);
   try {
     const projection = new OptimizationProjection();
     let events = 0;
@@ -205,7 +246,7 @@ export async function replayCommand(io: Io, flags: { store: string; json?: boole
 }
 
 export async function metricsCommand(io: Io, flags: { store: string; json?: boolean }): Promise<number> {
-  const store = await openStore(flags.store);
+  const store = await openExistingStore(flags.store);
   try {
     const { summary } = await report(store);
     io.out(flags.json ? toJson({ summary }) : summaryText(summary));
@@ -216,7 +257,7 @@ export async function metricsCommand(io: Io, flags: { store: string; json?: bool
 }
 
 export async function listCommand(io: Io, flags: { store: string; json?: boolean }): Promise<number> {
-  const store = await openStore(flags.store);
+  const store = await openExistingStore(flags.store);
   try {
     const { optimizations } = await report(store);
     io.out(flags.json ? toJson({ optimizations }) : optimizationsTable(optimizations));
@@ -238,7 +279,7 @@ async function recordDecision(
   record: (store: EventStore, optimizationId: string) => Promise<OptimizationState>,
   print: (optimizationId: string, state: Exclude<OptimizationState, { status: 'initial' }>) => void,
 ): Promise<number> {
-  const store = await openStore(storeUrl);
+  const store = await openExistingStore(storeUrl);
   try {
     const optimizationId = await resolveId(store, id);
     const state = await record(store, optimizationId);
@@ -307,7 +348,8 @@ export async function operatorCommand(io: Io, action: OperatorAction, id: string
 /** `submit FILE --bus kafka://…`: publishes recommendations to the input topic. */
 export async function submitCommand(io: Io, file: string, flags: { bus: string; json?: boolean; dryRun?: boolean; partitions?: number }): Promise<number> {
   const intakeLimits = intakeLimitsFromEnv();
-  const input = await readInput(file, intakeLimits);
+  const read = await readInput(file, intakeLimits);
+  const input = flags.dryRun ? asPreview(read) : read;
   const bus = await openBus(flags.bus, 'optex-submit', flags.partitions, io.logger);
   try {
     await bus.publish(recommendationMessages(input, flags.dryRun ?? false, intakeLimits));

@@ -70,3 +70,15 @@ describe('terminal-safe text output', () => {
     expect(fleet).toContain('fleet\\x07.json');
   });
 });
+
+describe('summaryText', () => {
+  it('says how many rollbacks were started and how they ended, and what needs an operator', () => {
+    const text = summaryText({
+      received: 4, rejected: 0, duplicates: 0,
+      byStatus: { completed: 1, 'rolled-back': 1, 'rollback-failed': 1, 'reconciliation-needed': 1 },
+      totalExecutions: 4, successfulExecutions: 1, failedExecutions: 2, successRate: 0.25, averageExecutionMs: 10,
+      estimatedMonthlySavings: 4, realizedMonthlySavings: 1, realizedCount: 1, unpriced: 0, rollbacks: 2,
+    });
+    expect(text).toMatch(/^Rollbacks: 2 started \(1 rolled back, 1 failed\); needs an operator: 2 \(see retry-rollback, resolve\)\.$/m);
+  });
+});

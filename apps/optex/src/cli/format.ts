@@ -1,4 +1,4 @@
-import { escapeControlCharacters, type OptimizationView, type Summary } from '@optex/domain';
+import { escapeControlCharacters, type OptimizationDetail, type OptimizationView, type Step, type Summary } from '@optex/domain';
 import type { RejectedRow, RunReport } from '@optex/runtime';
 
 /**
@@ -59,6 +59,13 @@ export function rejectedTable(rows: readonly RejectedRow[]): string {
 
 const average = (total: number, count: number): number => (count > 0 ? Math.round((total / count) * 100) / 100 : 0);
 
+/** Rollbacks started and how they ended, and what waits for an operator (a failed rollback, a step to reconcile). */
+function rollbackLine(s: Summary): string {
+  const by = (status: keyof Summary['byStatus']) => s.byStatus[status] ?? 0;
+  const operator = by('rollback-failed') + by('reconciliation-needed');
+  return `Rollbacks: ${s.rollbacks} started (${by('rolled-back')} rolled back, ${by('rollback-failed')} failed); needs an operator: ${operator}${operator > 0 ? ' (see retry-rollback, resolve)' : ''}.`;
+}
+
 export function summaryText(s: Summary): string {
   const statuses = Object.entries(s.byStatus)
     .map(([k, v]) => `${safe(k)} ${v}`)
@@ -67,6 +74,7 @@ export function summaryText(s: Summary): string {
     `Received ${s.received} recommendations: ${s.received - s.rejected - s.duplicates} optimizations, ${s.rejected} rejected, ${s.duplicates} duplicates.`,
     `By status: ${statuses || 'none'}.`,
     `Executions: ${s.totalExecutions} total, ${s.successfulExecutions} succeeded, ${s.failedExecutions} failed, success rate ${(s.successRate * 100).toFixed(1)} %, average ${s.averageExecutionMs} ms.`,
+    rollbackLine(s),
     `Savings per month: estimated ${money(s.estimatedMonthlySavings)} (average ${money(average(s.estimatedMonthlySavings, s.received - s.rejected - s.duplicates))} per optimization), realized ${money(s.realizedMonthlySavings)} (average ${money(average(s.realizedMonthlySavings, s.realizedCount))} per completed one priced)${s.unpriced > 0 ? `, ${s.unpriced} completed unpriced (left out)` : ''}.`,
   ].join('\n');
 }
@@ -143,4 +151,50 @@ export function fleetText(
     .sort((a, b) => a.operation.localeCompare(b.operation) || Number(a.dryRun) - Number(b.dryRun) || a.result.localeCompare(b.result))
     .map((c) => [c.operation, c.dryRun ? 'yes' : 'no', c.result, String(c.n)]);
   return [...lines, `EC2 calls answered: ${fleet.calls.length}`, table(['OPERATION', 'DRY RUN', 'RESULT', 'CALLS'], rows, new Set([3]))].join('\n');
+}
+
+/** A step of a plan in one line: its kind and its targets. */
+function stepText(step: Step): string {
+  const { kind, ...targets } = step;
+  const parts = Object.entries(targets).map(([k, v]) => `${k}=${typeof v === 'object' ? JSON.stringify(v) : String(v)}`);
+  return parts.length > 0 ? `${kind} ${parts.join(' ')}` : kind;
+}
+
+/** `optex show`: the optimization, its risk, the exact plan, and the approval asked for (authority, approvals so far, expiry). */
+export function detailText(d: OptimizationDetail): string {
+  const lines: string[] = [];
+  const rec = d.recommendation;
+  lines.push(`Optimization ${d.optimizationId}${d.dryRun ? ' (dry run)' : ''}`);
+  lines.push(`  recommendation  ${rec.recommendationId} from ${rec.source}, account ${rec.accountId}, ${rec.region}`);
+  lines.push(`  resource        ${rec.resource.type} ${rec.resource.id}`);
+  lines.push(`  action          ${d.action}; estimated savings ${money(rec.estimatedMonthlySavings)}/mo`);
+  lines.push(`  status          ${d.status}${d.error ? ` — ${d.error}` : ''}`);
+  if (d.risk) {
+    lines.push(`Risk: ${d.risk.level} (base ${d.risk.baseLevel}, policy ${d.risk.policyVersion})`);
+    for (const f of d.risk.factors) lines.push(`  + ${f.factor}: ${f.detail}`);
+    const stated = d.risk.basis?.stated;
+    const live = d.risk.basis?.live;
+    if (stated) lines.push(`  stated by the analyzer: tags ${JSON.stringify(stated.tags ?? {})}, monthly cost ${money(stated.monthlyCost)}${stated.instanceType ? `, type ${stated.instanceType}` : ''}`);
+    if (live) {
+      const tags = live.observed && 'tags' in live.observed ? JSON.stringify(live.observed.tags ?? {}) : '—';
+      lines.push(live.found ? `  live resource: tags ${tags}, monthly cost ${live.monthlyCost !== undefined ? money(live.monthlyCost) : `unpriced (${(live.unpriced ?? []).join('; ')})`}` : '  live resource: not found');
+    }
+  } else lines.push('Risk: not assessed yet');
+  if (d.plan) {
+    const p = d.plan;
+    lines.push(`Plan (what is approved): ${p.change}`);
+    p.steps.forEach((s, i) => lines.push(`  ${i + 1}. ${stepText(s)}`));
+    lines.push(`  rollback: ${p.rollback.length === 0 ? 'none' : p.rollback.map(stepText).join(' → ')}`);
+    lines.push(`  reversible: ${p.reversible}`);
+    lines.push(`  net monthly cost change: ${p.monthlyCostChange !== undefined ? `${p.monthlyCostChange < 0 ? '−' : '+'}${money(Math.abs(p.monthlyCostChange))}` : `unpriced (${(p.unpriced ?? []).join('; ')})`}`);
+    lines.push(`  risk factors: ${p.riskFactors.map((f) => f.factor).join(', ') || 'none'} (${p.riskLevel})`);
+  } else lines.push('Plan: none recorded (the live resource was not seen when approval was decided)');
+  const a = d.approval;
+  lines.push(`Approval: ${a.state ?? 'not decided yet'}`);
+  if (a.authority) lines.push(`  authority asked for: ${a.authority}, ${a.requiredApprovals ?? 1} distinct approval(s) needed`);
+  if (a.eligibleApprovers) lines.push(`  who may decide: ${a.eligibleApprovers.join(', ') || 'nobody on the roster'}`);
+  if (a.authority || a.approvers.length > 0) lines.push(`  approvals so far: ${a.approvers.length === 0 ? 'none' : a.approvers.join(', ')}`);
+  if (a.expiresAt) lines.push(`  expires: ${a.expiresAt}`);
+  if (a.deniedBy) lines.push(`  denied by ${a.deniedBy}: ${a.denyReason ?? ''}`);
+  return safeLines(lines.join('\n'));
 }

@@ -7,7 +7,7 @@ import { safe, safeLines } from './format';
 import { anchorCommand, exportCommand, stateCommand, verifyCommand } from './audit-commands';
 import { apiCommand, apiDecisionCommand, apiTokenCommand } from './api-commands';
 import { registerImportCommand } from './import-command';
-import { decisionCommand, fleetCommand, historyCommand, listCommand, metricsCommand, NotFound, operatorCommand, replayCommand, runCommand, submitCommand, type Io } from './commands';
+import { decisionCommand, fleetCommand, historyCommand, listCommand, showCommand, metricsCommand, NotFound, operatorCommand, replayCommand, runCommand, submitCommand, type Io } from './commands';
 
 const storeOption = () => new Option('--store <url>', 'event store: sqlite:PATH, memory:, esdb://HOST:PORT?tls=false').default(DEFAULT_FLAGS.store);
 const jsonOption = () => new Option('--json', 'print JSON only on stdout (logs go to stderr)');
@@ -44,6 +44,10 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
   program.command('history').description("an optimization's events in order").argument('<id>', 'optimization id (or a unique prefix, or the recommendation id)')
     .addOption(storeOption()).addOption(jsonOption())
     .action(wrap((id: string, flags) => historyCommand(io, id, flags)));
+  program.command('show').description('an optimization: its risk, the exact plan asked for and approved, the authority asked for, approvals so far, expiry')
+    .argument('<id>', 'optimization id (or a unique prefix, or the recommendation id)')
+    .addOption(storeOption()).addOption(jsonOption())
+    .action(wrap((id: string, flags) => showCommand(io, id, flags)));
   program.command('replay').description('fold the whole log from scratch and print what it yields; with --format, export its events (filtered) as NDJSON or CSV')
     .addOption(storeOption()).addOption(jsonOption())
     .option('--format <format>', 'export the events instead: ndjson or csv (streamed; counts on stderr)')

@@ -14,6 +14,7 @@ import {
 } from '@optex/domain';
 import { TOPICS, silentLogger, type CloudIdentity } from '@optex/ports';
 import { SqliteEventStore } from '@optex/event-store';
+import { SimulatedFleet } from '@optex/cloud';
 import { decodeRecommendation } from '@optex/messaging';
 import { OptexMetrics, defaultEngineOptions } from '@optex/engine';
 import { RiskAssessorService } from '@optex/risk-assessor';
@@ -263,7 +264,7 @@ export async function fuzzInputs(numRuns: number, options: { seed?: number; limi
       const store = SqliteEventStore.open(':memory:');
       try {
         const clock = { now: () => new Date('2026-12-01T00:00:00Z') };
-        const service = new RiskAssessorService(store, defaultPolicy, noIdentity, defaultPriceBook, clock, silentLogger, metrics, engineOptions);
+        const service = new RiskAssessorService(store, defaultPolicy, noIdentity, SimulatedFleet.fromFleet({}), defaultPriceBook, clock, silentLogger, metrics, engineOptions);
         const messages = recommendationMessages(input, false, limits);
         let expectedRejected = 0;
         for (const [offset, message] of messages.entries()) {

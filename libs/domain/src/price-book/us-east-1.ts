@@ -3,6 +3,9 @@ import type { RegionPrices } from './types';
 const KARPENTER =
   'aws/karpenter-provider-aws pkg/providers/pricing/zz_generated.pricing_aws.go, commit 6fc13b5236fd04fd16ff3f9dc7490d0813994099 ' +
   '(generated from the AWS Price List API "for us-east-1", https://github.com/aws/karpenter-provider-aws/blob/6fc13b5236fd04fd16ff3f9dc7490d0813994099/pkg/providers/pricing/zz_generated.pricing_aws.go)';
+const KARPENTER_2026_01 =
+  'aws/karpenter-provider-aws pkg/providers/pricing/zz_generated.pricing_aws.go, commit 031e72b6099630e960dacb88b48a7e9bb780945f ' +
+  '("generated at 2026-01-19T13:23:24Z for us-east-1" from the AWS Price List API, https://github.com/aws/karpenter-provider-aws/blob/031e72b6099630e960dacb88b48a7e9bb780945f/pkg/providers/pricing/zz_generated.pricing_aws.go)';
 const DESIGN =
   'docs/design.md, Contracts, "Price book, us-east-1" (the project contract; it gives no date of its own, the date is when it entered the project; ' +
   'every instance figure of it equals the Karpenter file)';
@@ -22,6 +25,9 @@ export const usEast1: RegionPrices = {
     'm5.4xlarge': 0.768,
     'm5.8xlarge': 1.536,
     'm5.12xlarge': 2.304,
+    // Karpenter's file at a later commit (KARPENTER_2026_01): the larger m5 sizes the risk's price-book cost needs.
+    'm5.16xlarge': 3.072,
+    'm5.24xlarge': 4.608,
     'c5.large': 0.085,
     'c5.xlarge': 0.17,
     'c5.2xlarge': 0.34,
@@ -106,6 +112,7 @@ export const usEast1: RegionPrices = {
   publicIpv4Hourly: 0.005,
   sources: [
     { covers: 'instanceHourly of t3.micro…xlarge, m5.large…12xlarge, c5.large…2xlarge, r5.large/xlarge; all EBS, snapshot and IPv4 figures', source: DESIGN, takenOn: '2026-11-26' },
+    { covers: 'instanceHourly of m5.16xlarge and m5.24xlarge', source: KARPENTER_2026_01, takenOn: '2026-01-19' },
     { covers: 'instanceHourly of the other types (t3, t4g, m6i, m7i, m6g, m7g, c5, c6i, c7g, r5, r6i, r7g)', source: KARPENTER, takenOn: '2026-07-20' },
   ],
 };

@@ -1,5 +1,5 @@
 import { Inject, Injectable, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
-import { optimizationDecider, optimizationStream, type OptimizationEvent, type Policy } from '@optex/domain';
+import { optimizationDecider, optimizationStream, type OptimizationEvent, type Policy, type PriceBook } from '@optex/domain';
 import type { Clock, EventStore, IntegrationEvent, Logger } from '@optex/ports';
 import {
   CLOCK,
@@ -8,6 +8,7 @@ import {
   LOGGER,
   OPTEX_METRICS,
   POLICY,
+  PRICE_BOOK,
   OptimizationProjection,
   handleCommand,
   resourceKeyOf,
@@ -30,6 +31,7 @@ export class ApprovalService implements OnApplicationBootstrap, OnApplicationShu
   constructor(
     @Inject(EVENT_STORE) private readonly store: EventStore,
     @Inject(POLICY) private readonly policy: Policy,
+    @Inject(PRICE_BOOK) private readonly priceBook: PriceBook,
     @Inject(CLOCK) private readonly clock: Clock,
     @Inject(LOGGER) private readonly logger: Logger,
     @Inject(OPTEX_METRICS) private readonly metrics: OptexMetrics,
@@ -85,7 +87,7 @@ export class ApprovalService implements OnApplicationBootstrap, OnApplicationShu
     const now = this.clock.now();
     const state = this.projection.get(optimizationId);
     if (!state) return;
-    const result = await handleCommand(this.store, optimizationStream(optimizationId), optimizationDecider, { type: 'DecideApproval', data: { policy: this.policy }, metadata: { now } }, this.context(causationKey, state.recommendation));
+    const result = await handleCommand(this.store, optimizationStream(optimizationId), optimizationDecider, { type: 'DecideApproval', data: { policy: this.policy, priceBook: this.priceBook }, metadata: { now } }, this.context(causationKey, state.recommendation));
     this.track(result.events);
     this.projection.set(optimizationId, result.state, result.revision);
     this.updateGauge();

@@ -21,13 +21,19 @@ export async function observeResource(
   rec: Recommendation,
   window: { from: Date; to: Date },
 ): Promise<ObservedResource | undefined> {
+  const observed = await describeResource(gateway, rec);
+  if (observed?.kind !== 'instance') return observed;
+  const cpuP95 = await metrics.cpuP95(refOf(rec, rec.resource.id), window);
+  return cpuP95 === undefined ? observed : { ...observed, cpuP95 };
+}
+
+/** The live resource a recommendation targets as EC2 describes it (no metrics); `undefined` when it does not exist. */
+export async function describeResource(gateway: Ec2Gateway, rec: Recommendation): Promise<ObservedResource | undefined> {
   const ref = refOf(rec, rec.resource.id);
   switch (rec.resource.type) {
     case 'ec2:instance': {
       const i = await gateway.describeInstance(ref);
-      if (!i) return undefined;
-      const cpuP95 = await metrics.cpuP95(ref, window);
-      return { kind: 'instance', id: i.id, instanceType: i.instanceType, state: i.state, tags: i.tags, ...(cpuP95 === undefined ? {} : { cpuP95 }) };
+      return i && { kind: 'instance', id: i.id, instanceType: i.instanceType, state: i.state, tags: i.tags };
     }
     case 'ec2:volume': {
       const v = await gateway.describeVolume(ref);

@@ -1,4 +1,4 @@
-import { defaultPolicy, optimizationDecider, optimizationIdFor, optimizationStream, parseRecommendation, type OptimizationCommand, type Recommendation } from '@optex/domain';
+import { defaultPolicy, defaultPriceBook, optimizationDecider, optimizationIdFor, optimizationStream, parseRecommendation, type OptimizationCommand, type Recommendation } from '@optex/domain';
 import { silentLogger } from '@optex/ports';
 import { SqliteEventStore } from '@optex/event-store';
 import { SimulatedFleet } from '@optex/cloud';
@@ -43,7 +43,7 @@ describe('ExecutorService pre-validation', () => {
     const first = await upToScheduled(store, recommendation('first', { type: 'modify-volume', targetVolumeType: 'gp3' }));
     await handleCommand(store, optimizationStream(first), optimizationDecider, { type: 'StartExecution', data: {}, metadata: { now: NOW } }, { causationKey: 'start', recordedBy: 'spec' });
     const second = await upToScheduled(store, recommendation('second', { type: 'modify-volume', targetVolumeType: 'st1' }));
-    const executor = new ExecutorService(store, fleet, fleet, defaultPolicy, { now: () => NOW }, silentLogger, new OptexMetrics(), { ...defaultEngineOptions, recoverOnStart: false });
+    const executor = new ExecutorService(store, fleet, fleet, defaultPolicy, defaultPriceBook, { now: () => NOW }, silentLogger, new OptexMetrics(), { ...defaultEngineOptions, recoverOnStart: false });
     await executor.onApplicationBootstrap();
 
     await executor.drive(second, 'spec-1'); // ExecutionStarted
@@ -61,7 +61,7 @@ describe('ExecutorService pre-validation', () => {
     const store = SqliteEventStore.open(':memory:');
     const fleet = SimulatedFleet.fromFleet(fleetFile, { clock: { now: () => NOW } });
     const id = await upToScheduled(store, recommendation('only', { type: 'modify-volume', targetVolumeType: 'gp3' }));
-    const executor = new ExecutorService(store, fleet, fleet, defaultPolicy, { now: () => NOW }, silentLogger, new OptexMetrics(), { ...defaultEngineOptions, recoverOnStart: false });
+    const executor = new ExecutorService(store, fleet, fleet, defaultPolicy, defaultPriceBook, { now: () => NOW }, silentLogger, new OptexMetrics(), { ...defaultEngineOptions, recoverOnStart: false });
     await executor.onApplicationBootstrap();
     const scheduled = (await store.readStream(optimizationStream(id))).find((e) => e.type === 'ExecutionScheduled')!;
     const asDelivered = { kind: 'event' as const, id: scheduled.id, type: scheduled.type, stream: scheduled.stream, revision: scheduled.revision, data: scheduled.data, metadata: scheduled.metadata, recordedAt: scheduled.recordedAt, deliveryId: 't/0/1', attempt: 1 };
@@ -72,12 +72,30 @@ describe('ExecutorService pre-validation', () => {
     await store.close();
   });
 
+  it('sends a change back for approval when the live resource drifted to a higher risk since it was approved: nothing changes', async () => {
+    const store = SqliteEventStore.open(':memory:');
+    // Assessed LOW and auto-approved (the recommendation states no tags); the volume is tagged production by now.
+    const drifted = { volumes: [{ ...fleetFile.volumes[0]!, tags: { env: 'production' } }] };
+    const fleet = SimulatedFleet.fromFleet(drifted, { clock: { now: () => NOW } });
+    const id = await upToScheduled(store, recommendation('drifted', { type: 'modify-volume', targetVolumeType: 'gp3' }));
+    const executor = new ExecutorService(store, fleet, fleet, defaultPolicy, defaultPriceBook, { now: () => NOW }, silentLogger, new OptexMetrics(), { ...defaultEngineOptions, recoverOnStart: false });
+    await executor.onApplicationBootstrap();
+
+    await executor.drive(id, 'spec-drift');
+    const { state } = await loadStream(store, optimizationStream(id), optimizationDecider);
+    expect(state.status).toBe('awaiting-approval');
+    const types = (await store.readStream(optimizationStream(id))).map((e) => e.type);
+    expect(types.slice(-2)).toEqual(['RiskReassessed', 'ApprovalRequested']);
+    expect(fleet.calls().map((c) => c.operation)).toEqual(['describeVolume']);
+    await store.close();
+  });
+
   it('never touches a live resource tagged with the opt-out tag: out-of-scope with the reason, no mutating call', async () => {
     const store = SqliteEventStore.open(':memory:');
     const tagged = { volumes: [{ ...fleetFile.volumes[0]!, tags: { 'optex:skip': 'true' } }] };
     const fleet = SimulatedFleet.fromFleet(tagged, { clock: { now: () => NOW } });
     const id = await upToScheduled(store, recommendation('skip-me', { type: 'modify-volume', targetVolumeType: 'gp3' }));
-    const executor = new ExecutorService(store, fleet, fleet, defaultPolicy, { now: () => NOW }, silentLogger, new OptexMetrics(), { ...defaultEngineOptions, recoverOnStart: false });
+    const executor = new ExecutorService(store, fleet, fleet, defaultPolicy, defaultPriceBook, { now: () => NOW }, silentLogger, new OptexMetrics(), { ...defaultEngineOptions, recoverOnStart: false });
     await executor.onApplicationBootstrap();
 
     await executor.drive(id, 'spec-skip');
@@ -97,7 +115,7 @@ describe('ExecutorService sweeper', () => {
     const id = await upToScheduled(store, recommendation('left', { type: 'modify-volume', targetVolumeType: 'gp3' }));
     // A handling started it, then its process went away after the message was acknowledged: nothing will redeliver it.
     await handleCommand(store, optimizationStream(id), optimizationDecider, { type: 'StartExecution', data: {}, metadata: { now: NOW } }, { causationKey: 'start', recordedBy: 'spec' });
-    const executor = new ExecutorService(store, fleet, fleet, defaultPolicy, { now: () => NOW }, silentLogger, new OptexMetrics(), { ...defaultEngineOptions, recoverOnStart: false, sweepEveryMs: 0, sweepAfterMs: 0 });
+    const executor = new ExecutorService(store, fleet, fleet, defaultPolicy, defaultPriceBook, { now: () => NOW }, silentLogger, new OptexMetrics(), { ...defaultEngineOptions, recoverOnStart: false, sweepEveryMs: 0, sweepAfterMs: 0 });
     await executor.onApplicationBootstrap();
     expect((await loadStream(store, optimizationStream(id), optimizationDecider)).state.status).toBe('executing');
 
@@ -113,7 +131,7 @@ describe('ExecutorService sweeper', () => {
     const fleet = SimulatedFleet.fromFleet(fleetFile, { clock: { now: () => NOW } });
     const id = await upToScheduled(store, recommendation('busy', { type: 'modify-volume', targetVolumeType: 'gp3' }));
     await handleCommand(store, optimizationStream(id), optimizationDecider, { type: 'StartExecution', data: {}, metadata: { now: NOW } }, { causationKey: 'start', recordedBy: 'spec' });
-    const executor = new ExecutorService(store, fleet, fleet, defaultPolicy, { now: () => NOW }, silentLogger, new OptexMetrics(), { ...defaultEngineOptions, recoverOnStart: false, sweepEveryMs: 0, sweepAfterMs: 60_000 });
+    const executor = new ExecutorService(store, fleet, fleet, defaultPolicy, defaultPriceBook, { now: () => NOW }, silentLogger, new OptexMetrics(), { ...defaultEngineOptions, recoverOnStart: false, sweepEveryMs: 0, sweepAfterMs: 60_000 });
     await executor.onApplicationBootstrap();
     expect(await executor.sweep()).toEqual([]);
     expect((await loadStream(store, optimizationStream(id), optimizationDecider)).state.status).toBe('executing');

@@ -9,6 +9,7 @@ import {
   type OptimizationCommand,
   type OptimizationEvent,
   type Policy,
+  type PriceBook,
 } from '@optex/domain';
 import { InfrastructureError, type Clock, type Ec2Gateway, type EventStore, type IntegrationEvent, type Logger, type MetricsSource } from '@optex/ports';
 import {
@@ -20,6 +21,7 @@ import {
   METRICS_SOURCE,
   OPTEX_METRICS,
   POLICY,
+  PRICE_BOOK,
   OptimizationProjection,
   KeyedMutex,
   StallSweeper,
@@ -68,6 +70,7 @@ export class ExecutorService implements OnApplicationBootstrap, OnModuleDestroy 
     @Inject(EC2_GATEWAY) private readonly gateway: Ec2Gateway,
     @Inject(METRICS_SOURCE) private readonly metricsSource: MetricsSource,
     @Inject(POLICY) private readonly policy: Policy,
+    @Inject(PRICE_BOOK) private readonly priceBook: PriceBook,
     @Inject(CLOCK) private readonly clock: Clock,
     @Inject(LOGGER) private readonly logger: Logger,
     @Inject(OPTEX_METRICS) private readonly metrics: OptexMetrics,
@@ -176,7 +179,8 @@ export class ExecutorService implements OnApplicationBootstrap, OnModuleDestroy 
         const activeOnResource = this.projection
           .activeOnResource(resourceKeyOf(s.recommendation))
           .map((o) => ({ optimizationId: o.optimizationId, action: o.recommendation.action.type, status: o.status }));
-        return { type: 'RecordPreValidation', data: { ...(observed ? { observed } : {}), activeOnResource, scope: this.policy.scope }, metadata: meta };
+        const reassess = { policy: this.policy, priceBook: this.priceBook };
+        return { type: 'RecordPreValidation', data: { ...(observed ? { observed } : {}), activeOnResource, scope: this.policy.scope, ...reassess }, metadata: meta };
       }
       case 'perform': {
         const result = await this.runner.run(move.step, {
@@ -213,6 +217,12 @@ export class ExecutorService implements OnApplicationBootstrap, OnModuleDestroy 
       switch (e.type) {
         case 'ExecutionStarted':
           this.logger.info({ optimizationId: e.data.optimizationId, action, dryRun: e.data.dryRun }, 'execution started');
+          break;
+        case 'RiskReassessed':
+          this.logger.warn(
+            { optimizationId: e.data.optimizationId, from: e.data.previousLevel, to: e.data.level, factors: e.data.factors.map((f) => f.factor), returnedForApproval: e.data.returnedForApproval },
+            e.data.returnedForApproval ? 'the live resource is riskier than when approved: back for approval, nothing executed' : 'the live resource is riskier than when assessed; still approved by the policy',
+          );
           break;
         case 'PreValidationFailed':
           this.metrics.executions.inc({ action, result: 'failed' });

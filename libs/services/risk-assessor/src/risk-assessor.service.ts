@@ -4,8 +4,10 @@ import {
   type AnalyzerFormat,
   DUPLICATES_STREAM,
   REJECTED_STREAM,
+  assessmentScopeViolations,
   optimizationDecider,
   optimizationIdFor,
+  previewIdFor,
   optimizationStream,
   type AssessRisk,
   intakeRecord,
@@ -13,14 +15,18 @@ import {
   type OptimizationState,
   type Policy,
   type PriceBook,
+  type ObservedResource,
+  type LiveResource,
+  type Recommendation,
   type ReceiveRecommendation,
   type RecommendationDuplicated,
   type RecommendationRejected,
 } from '@optex/domain';
-import type { Clock, CloudIdentity, EventStore, HandlerOutcome, IncomingRecommendation, Logger } from '@optex/ports';
+import type { Clock, CloudIdentity, Ec2Gateway, EventStore, HandlerOutcome, IncomingRecommendation, Logger } from '@optex/ports';
 import {
   CLOCK,
   CLOUD_IDENTITY,
+  EC2_GATEWAY,
   ENGINE_OPTIONS,
   EVENT_STORE,
   LOGGER,
@@ -29,6 +35,7 @@ import {
   PRICE_BOOK,
   OptimizationProjection,
   appendOnce,
+  describeResource,
   handleCommand,
   resourceKeyOf,
   type EngineOptions,
@@ -38,6 +45,9 @@ import { expandNativeMessage } from './native-messages';
 
 const RECORDED_BY = 'risk-assessor';
 
+/** The live resource as described: absent `observed` when EC2 does not know it. */
+const liveResource = (observed: ObservedResource | undefined): LiveResource => (observed ? { observed } : {});
+
 /**
  * Ingests raw recommendations: checks and validates their bytes with the domain's `intakeRecord` and the
  * configured intake limits (an invalid one becomes `RecommendationRejected`
@@ -45,7 +55,8 @@ const RECORDED_BY = 'risk-assessor';
  * others), opens the optimization (a known one is a duplicate: recorded for auditors, nothing
  * else changes) and assesses it: the scope guard first (policy `scope` and the account of the
  * cloud credentials; out of scope → `OptimizationOutOfScope`), then its risk with every factor recorded (a rightsize
- * to a dearer type, by the price book, is the `costs-more` factor).
+ * to a dearer type, by the price book, is the `costs-more` factor), on what the recommendation says and on the live
+ * resource as EC2 describes it (its tags, type and, by the price book, monthly cost).
  */
 @Injectable()
 export class RiskAssessorService implements OnApplicationBootstrap {
@@ -53,6 +64,7 @@ export class RiskAssessorService implements OnApplicationBootstrap {
     @Inject(EVENT_STORE) private readonly store: EventStore,
     @Inject(POLICY) private readonly policy: Policy,
     @Inject(CLOUD_IDENTITY) private readonly identity: CloudIdentity,
+    @Inject(EC2_GATEWAY) private readonly gateway: Ec2Gateway,
     @Inject(PRICE_BOOK) private readonly priceBook: PriceBook,
     @Inject(CLOCK) private readonly clock: Clock,
     @Inject(LOGGER) private readonly logger: Logger,
@@ -67,7 +79,7 @@ export class RiskAssessorService implements OnApplicationBootstrap {
     const now = this.clock.now();
     for (const s of projection.all()) {
       if (s.status !== 'received' || s.risk) continue;
-      await handleCommand(this.store, optimizationStream(s.optimizationId), optimizationDecider, await this.assessRisk(now), {
+      await handleCommand(this.store, optimizationStream(s.optimizationId), optimizationDecider, await this.assessRisk(s.recommendation, now), {
         causationKey: s.deliveryId,
         recordedBy: RECORDED_BY,
         metadata: { resourceKey: resourceKeyOf(s.recommendation) },
@@ -85,7 +97,8 @@ export class RiskAssessorService implements OnApplicationBootstrap {
       return { kind: 'dead-letter', reason: outcome.errors.map((e) => `${e.path}: ${e.message}`).join('; ') };
     }
     const rec = outcome.recommendation;
-    const optimizationId = optimizationIdFor(rec.source, rec.recommendationId);
+    // A dry run is a preview with a stream of its own: it never uses the recommendation up.
+    const optimizationId = message.dryRun ? previewIdFor(rec.source, rec.recommendationId) : optimizationIdFor(rec.source, rec.recommendationId);
     const stream = optimizationStream(optimizationId);
     const context = { causationKey: message.deliveryId, recordedBy: RECORDED_BY, metadata: { resourceKey: resourceKeyOf(rec) } };
     let before: OptimizationState | undefined;
@@ -105,7 +118,7 @@ export class RiskAssessorService implements OnApplicationBootstrap {
       return { kind: 'ack' };
     }
     if (before?.status === 'initial') this.metrics.recommendations.inc({ result: 'accepted' });
-    const assessed = await handleCommand(this.store, stream, optimizationDecider, await this.assessRisk(now), context);
+    const assessed = await handleCommand(this.store, stream, optimizationDecider, await this.assessRisk(rec, now), context);
     for (const e of assessed.events) {
       if (e.type === 'RiskAssessed') {
         this.metrics.riskAssessments.inc({ level: e.data.level });
@@ -135,9 +148,16 @@ export class RiskAssessorService implements OnApplicationBootstrap {
     return outcome;
   }
 
-  /** The assessment command, with the credentials' account as the cloud reports it (asked once, then kept by the adapter). */
-  private async assessRisk(now: Date): Promise<AssessRisk> {
-    return { type: 'AssessRisk', data: { policy: this.policy, credentialsAccountId: await this.identity.credentialsAccountId(), priceBook: this.priceBook }, metadata: { now } };
+  /**
+   * The assessment command: the credentials' account as the cloud reports it (asked once, then kept by the adapter)
+   * and the live resource as EC2 describes it now, so the risk is assessed on what is there as well as on what the
+   * analyzer said. A recommendation the scope guard refuses is not described (its account may not be ours to ask).
+   */
+  private async assessRisk(rec: Recommendation, now: Date): Promise<AssessRisk> {
+    const credentialsAccountId = await this.identity.credentialsAccountId();
+    const inScope = assessmentScopeViolations(rec, this.policy.scope, credentialsAccountId).length === 0;
+    const live = inScope ? { live: liveResource(await describeResource(this.gateway, rec)) } : {};
+    return { type: 'AssessRisk', data: { policy: this.policy, credentialsAccountId, priceBook: this.priceBook, ...live }, metadata: { now } };
   }
 
   /** Records the rejection: the record as {@link intakeRecord} keeps it (bounded, serialisable) and every error. */

@@ -50,6 +50,8 @@ const EXPECTED: Record<string, [string, Outcome, Outcome]> = {
   'custodian-ebs-unattached-0002': ['HIGH', 'awaiting-approval', 'awaiting-approval'],
   'custodian-snapshot-old-0001': ['CRITICAL', 'awaiting-approval', 'awaiting-approval'],
   'custodian-eip-unused-0001': ['HIGH', 'awaiting-approval', 'awaiting-approval'],
+  // sent without tags; the live instance is tagged env=production, criticality=critical
+  'custodian-ec2-idle-0003': ['CRITICAL', 'awaiting-approval', 'awaiting-approval'],
 };
 
 const window = { from: new Date(0), to: new Date(1) };
@@ -98,8 +100,8 @@ describe('examples/', () => {
     fleet = await SimulatedFleet.open({ fleetFile: join(examples, 'fleet.json') });
   });
 
-  it('holds 24 valid recommendations over all seven actions, two accounts and two regions, as the README tabulates', () => {
-    expect(recommendations).toHaveLength(24);
+  it('holds 25 valid recommendations over all seven actions, two accounts and two regions, as the README tabulates', () => {
+    expect(recommendations).toHaveLength(25);
     expect(new Set(recommendations.map((r) => r.action.type)).size).toBe(7);
     expect(new Set(recommendations.map((r) => r.accountId)).size).toBe(2);
     expect(new Set(recommendations.map((r) => r.region))).toEqual(new Set(['us-east-1', 'eu-west-1']));
@@ -107,14 +109,15 @@ describe('examples/', () => {
     expect(recommendations.map((r) => r.recommendationId).sort()).toEqual(Object.keys(EXPECTED).sort());
   });
 
-  it('assesses risk and approval as the README says, under the default policy and examples/policy.json', () => {
+  it('assesses risk (on the recommendation and the live resource, as the risk-assessor does) and approval as the README says, under the default policy and examples/policy.json', async () => {
     for (const rec of recommendations) {
       const [risk, underDefault, underExample] = EXPECTED[rec.recommendationId]!;
+      const live = { observed: await observe(fleet, rec) };
       for (const [policy, outcome] of [
         [defaultPolicy, underDefault],
         [examplePolicy, underExample],
       ] as const) {
-        const assessment = assessRisk(rec, policy);
+        const assessment = assessRisk(rec, policy, undefined, live);
         expect({ id: rec.recommendationId, risk: assessment.level }).toEqual({ id: rec.recommendationId, risk });
         const mode = decideApproval(assessment, rec, policy).mode;
         expect({ id: rec.recommendationId, mode }).toEqual({ id: rec.recommendationId, mode: outcome === 'awaiting-approval' ? 'manual' : 'auto' });

@@ -1,0 +1,158 @@
+import { DeciderSpecification } from './__fixtures__/decider-spec';
+import { AT, NOW, OPT_ID, cmd, ev, observed, recs } from './__fixtures__';
+import { changePlanOf, planDifferences } from './change-plan';
+import { optimizationDecider, type OptimizationState } from './decider';
+import { defaultPolicy, parsePolicy, type Policy } from './policy';
+import { defaultPriceBook } from './pricing';
+import type { OptimizationEvent } from './events';
+import type { ObservedResource, Recommendation, RiskAssessment } from './types';
+
+// Approval of an exact plan (issue 8): what is approved is the recorded plan; a different plan at execution asks again.
+
+const spec = DeciderSpecification.for(optimizationDecider);
+const fold = (events: readonly OptimizationEvent[]): OptimizationState => events.reduce(optimizationDecider.evolve, optimizationDecider.initialState());
+const running = observed.runningInstance;
+const stopped = observed.stoppedInstance;
+const rightsize = recs.rightsize;
+const medium: RiskAssessment = { baseLevel: 'MEDIUM', level: 'MEDIUM', factors: [], policyVersion: 'default-v1' };
+const received = (r: Recommendation = rightsize, dryRun = false) => ev('OptimizationReceived', { recommendation: r, dryRun, deliveryId: 'd-1' });
+const assessedOn = (live: ObservedResource, r: Recommendation = rightsize, level: RiskAssessment = medium) =>
+  ev('RiskAssessed', { ...level, basis: { stated: r.action.type === 'rightsize' ? { instanceType: r.action.currentInstanceType } : {}, live: { found: true, observed: live } } });
+const decide = (policy: Policy = defaultPolicy) => cmd('DecideApproval', { policy, priceBook: defaultPriceBook });
+const autoAll = (() => {
+  const p = parsePolicy({ approval: { autoApprove: { maxLevel: 'CRITICAL', maxMonthlySavings: 1_000_000 } } });
+  if (!p.ok) throw new Error(JSON.stringify(p.errors));
+  return p.value;
+})();
+
+describe('changePlanOf', () => {
+  it('holds the steps with their targets, the rollback, the reversibility, the net monthly cost change and the risk', () => {
+    expect(changePlanOf(rightsize, running, OPT_ID, medium, defaultPriceBook)).toEqual({
+      observed: running,
+      change: 'm5.xlarge (running) → m5.large (running)',
+      steps: [
+        { kind: 'stop-instance', instanceId: 'i-0abc' },
+        { kind: 'wait-instance-stopped', instanceId: 'i-0abc' },
+        { kind: 'modify-instance-type', instanceId: 'i-0abc', instanceType: 'm5.large' },
+        { kind: 'start-instance', instanceId: 'i-0abc' },
+        { kind: 'wait-instance-running', instanceId: 'i-0abc' },
+      ],
+      rollback: [
+        { kind: 'stop-instance', instanceId: 'i-0abc' },
+        { kind: 'wait-instance-stopped', instanceId: 'i-0abc' },
+        { kind: 'modify-instance-type', instanceId: 'i-0abc', instanceType: 'm5.xlarge' },
+        { kind: 'start-instance', instanceId: 'i-0abc' },
+        { kind: 'wait-instance-running', instanceId: 'i-0abc' },
+      ],
+      reversible: 'yes',
+      monthlyCostChange: -70.08,
+      riskLevel: 'MEDIUM',
+      riskFactors: [],
+    });
+  });
+
+  it('gives a gp2 → gp3 change its IOPS and throughput targets and its net cost (100 GiB gp2 10.00 → gp3 8.00 + 3 MiB/s above the baseline 0.12: it saves 1.88)', () => {
+    const plan = changePlanOf(recs.modifyVolume, observed.gp2Volume, OPT_ID, medium, defaultPriceBook);
+    expect(plan?.steps).toEqual([{ kind: 'modify-volume', volumeId: 'vol-0abc', volumeType: 'gp3', iops: 3000, throughput: 128 }]);
+    expect(plan?.monthlyCostChange).toBe(-1.88);
+  });
+
+  it('says unpriced, never 0, when the region is not in the price book', () => {
+    const euWest = { ...rightsize, region: 'eu-west-1' };
+    expect(changePlanOf(euWest, running, OPT_ID, medium, defaultPriceBook)).toMatchObject({ unpriced: ['region eu-west-1 (not in the price book)'] });
+    expect(changePlanOf(euWest, running, OPT_ID, medium, defaultPriceBook)?.monthlyCostChange).toBeUndefined();
+  });
+
+  it('has no plan for a resource of another kind than the action needs', () => {
+    expect(changePlanOf(rightsize, observed.gp2Volume, OPT_ID, medium, defaultPriceBook)).toBeUndefined();
+  });
+
+  it('planDifferences names what changed, and nothing for the same plan', () => {
+    const approved = changePlanOf(rightsize, running, OPT_ID, medium, defaultPriceBook)!;
+    expect(planDifferences(approved, approved)).toEqual([]);
+    expect(planDifferences(approved, changePlanOf(rightsize, stopped, OPT_ID, medium, defaultPriceBook)!)).toEqual([
+      'steps: stop-instance, wait-instance-stopped, modify-instance-type, start-instance, wait-instance-running → modify-instance-type (m5.xlarge (running) → m5.large (running) approved; the resource is now m5.xlarge (stopped) → m5.large (stopped))',
+      'rollback: the steps that would undo it changed',
+      'net monthly cost change: -70.08 → 0',
+    ]);
+  });
+});
+
+describe('DecideApproval records the plan', () => {
+  it('given a risk assessed on the live instance, when approval is asked, then the request carries the exact plan', () => {
+    spec
+      .given([received(), assessedOn(running)])
+      .when(decide())
+      .then((events) => {
+        expect(events).toEqual([
+          ev('ApprovalRequested', { authority: 'team-lead', requiredApprovals: 1, expiresAt: '2026-03-08T10:00:00.000Z', plan: changePlanOf(rightsize, running, OPT_ID, medium, defaultPriceBook)! }),
+        ]);
+      });
+  });
+
+  it('given an automatic approval, then the grant carries the plan approved', () => {
+    spec
+      .given([received(), assessedOn(running)])
+      .when(decide(autoAll))
+      .then([ev('ApprovalGranted', { mode: 'auto', approvers: [], final: true, plan: changePlanOf(rightsize, running, OPT_ID, medium, defaultPriceBook)! })]);
+  });
+
+  it('given no live resource seen (an older assessment), then no plan is recorded', () => {
+    spec
+      .given([received(), ev('RiskAssessed', medium)])
+      .when(decide())
+      .then([ev('ApprovalRequested', { authority: 'team-lead', requiredApprovals: 1, expiresAt: '2026-03-08T10:00:00.000Z' })]);
+  });
+});
+
+describe('RecordPreValidation: the live resource no longer matches the approved plan', () => {
+  const upToStarted = (policy: Policy = defaultPolicy): OptimizationEvent[] => {
+    const history: OptimizationEvent[] = [received(), assessedOn(running)];
+    history.push(...optimizationDecider.decide(decide(policy), fold(history)));
+    if (policy === defaultPolicy) history.push(ev('ApprovalGranted', { mode: 'manual', by: 'alice', approvers: ['alice'], final: true }));
+    history.push(ev('ExecutionScheduled', { batchId: 'b-1', notBefore: AT, priority: 'MEDIUM' }), ev('ExecutionStarted', { dryRun: false }));
+    return history;
+  };
+  const preValidate = (obs: ObservedResource, policy: Policy = defaultPolicy) =>
+    cmd('RecordPreValidation', { observed: obs, activeOnResource: [], scope: defaultPolicy.scope, policy, priceBook: defaultPriceBook });
+
+  it('given a rightsize approved on a running instance, when the instance is found stopped, then the plan change is recorded and approval is asked again, nothing executes', () => {
+    spec
+      .given(upToStarted())
+      .when(preValidate(stopped))
+      .then((events, state) => {
+        const plan = changePlanOf(rightsize, stopped, OPT_ID, medium, defaultPriceBook)!;
+        expect(events).toEqual([
+          ev('PlanChanged', { differences: planDifferences(changePlanOf(rightsize, running, OPT_ID, medium, defaultPriceBook)!, plan), plan }),
+          ev('ApprovalRequested', { authority: 'team-lead', requiredApprovals: 1, expiresAt: new Date(NOW.getTime() + 168 * 3600 * 1000).toISOString(), plan }),
+        ]);
+        expect(state).toMatchObject({ status: 'awaiting-approval', approval: { approvers: [], plan } });
+      });
+  });
+
+  it('given the same plan, then pre-validation passes', () => {
+    spec
+      .given(upToStarted())
+      .when(preValidate(running))
+      .then((events) => expect(events.map((e) => e.type)).toEqual(['PreValidationPassed', 'RollbackPlanRecorded']));
+  });
+
+  it('given a policy that approves the new plan automatically, then it is re-approved with the new plan and dispatched again, not executed in this pass', () => {
+    spec
+      .given(upToStarted(autoAll))
+      .when(preValidate(stopped, autoAll))
+      .then((events, state) => {
+        expect(events.map((e) => e.type)).toEqual(['PlanChanged', 'ApprovalGranted']);
+        expect(state).toMatchObject({ status: 'approved', approval: { mode: 'auto', plan: { steps: [{ kind: 'modify-instance-type' }] } } });
+        if (state.status === 'initial') throw new Error('unreachable');
+        expect(state.schedule).toBeUndefined();
+      });
+  });
+
+  it('given a dry run, then the plan is not re-approved', () => {
+    spec
+      .given([received(rightsize, true), ...upToStarted().slice(1, -1), ev('ExecutionStarted', { dryRun: true })])
+      .when(preValidate(stopped))
+      .then((events) => expect(events.map((e) => e.type)).toEqual(['PreValidationPassed', 'RollbackPlanRecorded']));
+  });
+});

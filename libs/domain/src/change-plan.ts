@@ -1,0 +1,129 @@
+import { executionPlan, reversibility, rollbackPlan } from './plans';
+import { isPriced, type PriceBook } from './pricing';
+import { savingsQuote } from './savings';
+import { roundMoney } from './numbers';
+import type { AppliedFactor, ObservedResource, Recommendation, Reversibility, RiskAssessment, RiskLevel, Step } from './types';
+
+/**
+ * The exact change an approver approves: the steps and their targets (instance type, volume type, IOPS, throughput),
+ * the rollback, the reversibility, the net change of the monthly bill and the risk it was assessed at, all derived
+ * from the live resource as observed. Recorded on the approval (`ApprovalRequested.plan`, or the automatic
+ * `ApprovalGranted.plan`); pre-validation derives it again from the resource as it is then, and a different plan
+ * goes back for approval instead of executing.
+ */
+export interface ChangePlan {
+  /** The resource as observed when the plan was made. */
+  readonly observed: ObservedResource;
+  /** One line: what becomes what, e.g. `m5.xlarge (running) → m5.large`. */
+  readonly change: string;
+  readonly steps: readonly Step[];
+  readonly rollback: readonly Step[];
+  readonly reversible: Reversibility;
+  /** Net change of the monthly bill by the price book (negative = saves); absent when unpriced (see `unpriced`). */
+  readonly monthlyCostChange?: number;
+  readonly unpriced?: readonly string[];
+  readonly riskLevel: RiskLevel;
+  readonly riskFactors: readonly AppliedFactor[];
+}
+
+function describeResource(observed: ObservedResource): string {
+  switch (observed.kind) {
+    case 'instance':
+      return `${observed.instanceType} (${observed.state})`;
+    case 'volume':
+      return `${observed.volumeType} ${observed.sizeGiB} GiB${observed.iops !== undefined ? `, ${observed.iops} IOPS` : ''}${observed.throughput !== undefined ? `, ${observed.throughput} MiB/s` : ''}${observed.attachedTo ? `, attached to ${observed.attachedTo}` : ''}`;
+    case 'snapshot':
+      return `snapshot ${observed.sizeGiB} GiB`;
+    case 'address':
+      return `address ${observed.publicIp}${observed.associationId ? ' (associated)' : ''}`;
+    case 'reserved-instances-offering':
+      return `offering ${observed.offeringId} (${observed.instanceType}, fixed ${observed.fixedPrice}, ${observed.recurringHourly}/h)`;
+    default: {
+      const _exhaustive: never = observed;
+      return _exhaustive;
+    }
+  }
+}
+
+/** What the resource is expected to be after the steps (for the net cost change); `undefined` when it is gone. */
+function expectedAfter(observed: ObservedResource, steps: readonly Step[]): ObservedResource | undefined {
+  let after: ObservedResource | undefined = observed;
+  for (const step of steps) {
+    if (after === undefined) break;
+    if (step.kind === 'modify-instance-type' && after.kind === 'instance') after = { ...after, instanceType: step.instanceType };
+    else if (step.kind === 'stop-instance' && after.kind === 'instance') after = { ...after, state: 'stopped' };
+    else if (step.kind === 'start-instance' && after.kind === 'instance') after = { ...after, state: 'running' };
+    else if (step.kind === 'modify-volume' && after.kind === 'volume') {
+      after = { ...after, volumeType: step.volumeType, ...(step.iops !== undefined ? { iops: step.iops } : {}), ...(step.throughput !== undefined ? { throughput: step.throughput } : {}) };
+    } else if (step.kind === 'delete-volume' || step.kind === 'delete-snapshot' || step.kind === 'release-address') after = undefined;
+  }
+  return after;
+}
+
+function changeOf(rec: Recommendation, observed: ObservedResource, after: ObservedResource | undefined): string {
+  const before = describeResource(observed);
+  switch (rec.action.type) {
+    case 'rightsize':
+    case 'stop-idle':
+    case 'modify-volume':
+      return `${before} → ${after ? describeResource(after) : 'gone'}`;
+    case 'delete-volume':
+      return `${before} → deleted${rec.action.snapshotFirst ? ', backup snapshot kept' : ', no backup'}`;
+    case 'delete-snapshot':
+    case 'release-address':
+      return `${before} → deleted`;
+    case 'purchase-reserved-instances':
+      return `${before} → ${rec.action.instanceCount} reserved${rec.action.limitPrice !== undefined ? `, limit ${rec.action.limitPrice}` : ''}`;
+    default: {
+      const _exhaustive: never = rec.action;
+      return _exhaustive;
+    }
+  }
+}
+
+/**
+ * The plan of `rec` on the resource as `observed`, at the risk `risk`; `undefined` when the observed resource is not
+ * the kind the action needs (pre-validation then fails it). Pure.
+ */
+export function changePlanOf(rec: Recommendation, observed: ObservedResource, optimizationId: string, risk: RiskAssessment, pb: PriceBook | undefined): ChangePlan | undefined {
+  let steps: Step[];
+  try {
+    steps = executionPlan(rec, observed, optimizationId);
+  } catch {
+    return undefined;
+  }
+  const after = expectedAfter(observed, steps);
+  const quote = pb ? savingsQuote(rec, observed, after, rec.region, pb) : { unpriced: ['no price book'] };
+  const cost = isPriced(quote) ? { monthlyCostChange: roundMoney(-quote.usd) + 0 } : quote.unpriced.length > 0 ? { unpriced: quote.unpriced } : {};
+  return {
+    observed,
+    change: changeOf(rec, observed, after),
+    steps,
+    rollback: rollbackPlan(rec, observed),
+    reversible: reversibility(rec.action),
+    ...cost,
+    riskLevel: risk.level,
+    riskFactors: risk.factors,
+  };
+}
+
+const same = (a: unknown, b: unknown): boolean => JSON.stringify(a) === JSON.stringify(b);
+
+/**
+ * How the plan derived now differs from the approved one, in words (empty: the same change). Compares what the
+ * change does — steps and their targets, rollback, reversibility, the net monthly cost change — not the risk
+ * (a higher risk is `RiskReassessed`'s concern).
+ */
+export function planDifferences(approved: ChangePlan, now: ChangePlan): string[] {
+  const differences: string[] = [];
+  if (!same(approved.steps, now.steps)) {
+    differences.push(`steps: ${approved.steps.map((s) => s.kind).join(', ')} → ${now.steps.map((s) => s.kind).join(', ')} (${approved.change} approved; the resource is now ${now.change})`);
+  }
+  if (!same(approved.rollback, now.rollback)) differences.push('rollback: the steps that would undo it changed');
+  if (approved.reversible !== now.reversible) differences.push(`reversible: ${approved.reversible} → ${now.reversible}`);
+  if (approved.monthlyCostChange !== now.monthlyCostChange) {
+    const show = (p: ChangePlan) => (p.monthlyCostChange === undefined ? 'unpriced' : `${p.monthlyCostChange}`);
+    differences.push(`net monthly cost change: ${show(approved)} → ${show(now)}`);
+  }
+  return differences;
+}
