@@ -11,6 +11,7 @@ export * from './intake';
 export * from './pricing';
 export * from './aws-catalog';
 export * from './policy';
+export * from './api-budget';
 export * from './plans';
 export * from './ec2-rules';
 export * from './savings';

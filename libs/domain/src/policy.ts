@@ -8,6 +8,7 @@ import { ACTION_TYPES, RISK_LEVELS } from './types';
 import type { ActionType, AppliedFactor, ApprovalDecision, Authority, Recommendation, RiskAssessment, RiskLevel } from './types';
 import type { ParseResult } from './recommendation';
 import { eligibleApprovers, rosterSchema, type RosterEntry } from './roster';
+import { DEFAULT_API_BUDGET, apiBudgetSchema, type ApiBudgetPolicy } from './api-budget';
 
 // ── The policy ──
 
@@ -78,6 +79,8 @@ export interface Policy {
   };
   /** Where optex may act: allow-lists (absent = everything) and the opt-out tag (on, `optex:skip=true`). See scope.ts. */
   readonly scope: ScopePolicy;
+  /** What optex allows itself of each account-region's EC2 request budget (see api-budget.ts). */
+  readonly apiBudget: ApiBudgetPolicy;
 }
 
 /** The design's pinned default policy (`default-v1`). */
@@ -112,6 +115,7 @@ export const defaultPolicy: Policy = {
   },
   validation: { maxCpuP95AfterPct: 80 },
   scope: { optOutTag: { enabled: true, key: 'optex:skip', value: 'true' } },
+  apiBudget: DEFAULT_API_BUDGET,
 };
 
 // ── Parsing a policy file ──
@@ -173,6 +177,7 @@ export const policySchema = z.strictObject({
     resourceIdPattern: regexSource.optional(),
     optOutTag: z.strictObject({ enabled: z.boolean(), key: z.string().min(1, { error: 'must not be empty' }), value: z.string() }),
   }),
+  apiBudget: apiBudgetSchema,
 });
 
 // Compile-time proof that the schema and the interface agree.
