@@ -12,6 +12,7 @@ import type {
   Reversibility,
 } from './types';
 import type { ScopeViolation } from './scope';
+import type { ControlEvent } from './control';
 
 /**
  * The schema version an event is written with when its type has no entry in {@link EVENT_SCHEMA_VERSIONS}.
@@ -147,7 +148,7 @@ export type BatchCompleted = Ev<'BatchCompleted', { batchId: string; at: string 
 export type BatchEvent = BatchPlanned | BatchCompleted;
 
 export type IntakeEvent = RecommendationRejected | RecommendationDuplicated;
-export type AnyOptexEvent = OptimizationEvent | IntakeEvent | BatchEvent;
+export type AnyOptexEvent = OptimizationEvent | IntakeEvent | BatchEvent | ControlEvent;
 
 export const optimizationStream = (optimizationId: string): string => `optimization-${optimizationId}`;
 export const batchStream = (batchId: string): string => `batch-${batchId}`;

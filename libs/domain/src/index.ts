@@ -25,3 +25,4 @@ export * from './roster';
 export * from './scope';
 export * from './access';
 export * from './queries';
+export * from './control';
