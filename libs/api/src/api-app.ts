@@ -5,7 +5,9 @@ import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { DocumentBuilder, SwaggerModule, type OpenAPIObject } from '@nestjs/swagger';
 import { defaultIntakeLimits, defaultPolicy as defaultPolicyForDocument, recommendationJsonSchema, type IntakeLimits, type Policy } from '@optex/domain';
-import type { Bus, EventStore } from '@optex/ports';
+import { Registry } from 'prom-client';
+import { silentLogger, type Bus, type EventStore, type Logger } from '@optex/ports';
+import { WebhookNotifier } from '@optex/messaging';
 import type { AuthConfig } from './auth/auth-config';
 import { Authenticator } from './auth/authenticator';
 import { ApiModule } from './api.module';
@@ -19,12 +21,20 @@ export interface ApiOptions {
   readonly bus?: Bus;
   readonly intakeLimits?: IntakeLimits;
   readonly now?: () => Date;
+  readonly logger?: Logger;
+  /**
+   * Follow the log and POST the policy's webhooks (`notifications.webhooks`) from this process. Turn it off in every
+   * API replica but one. @defaultValue true
+   */
+  readonly notifications?: boolean;
 }
 
 export interface ApiApp {
   readonly app: INestApplication;
   readonly readModel: ApiReadModel;
   readonly document: OpenAPIObject;
+  /** What `GET /metrics` serves (Prometheus text): the notifier's counters. */
+  readonly registry: Registry;
 }
 
 /** The OpenAPI document of the API (what `/openapi.json` serves and docs/openapi.json holds). */
@@ -45,7 +55,9 @@ export function openApiDocument(app: INestApplication): OpenAPIObject {
 export async function createApiApp(options: ApiOptions): Promise<ApiApp> {
   const intakeLimits = options.intakeLimits ?? defaultIntakeLimits;
   const readModel = new ApiReadModel(options.store);
+  const registry = new Registry();
   const deps = {
+    registry,
     store: options.store,
     policy: options.policy,
     authenticator: new Authenticator(options.auth, options.policy.approval.roster),
@@ -59,15 +71,18 @@ export async function createApiApp(options: ApiOptions): Promise<ApiApp> {
   // Recommendations arrive as bytes (the intake checks them, as on Kafka); every other body is small JSON.
   app.useBodyParser('raw', { type: (req: { url?: string }) => req.url?.split('?')[0] === RECOMMENDATIONS_PATH, limit: intakeLimits.maxFileBytes });
   app.useBodyParser('json', { limit: '64kb' });
+  app.useBodyParser('urlencoded', { limit: '16kb', extended: false }); // the console's forms
   const document = openApiDocument(app);
   app.getHttpAdapter().get('/openapi.json', (_req: unknown, res: { json(body: unknown): void }) => res.json(document));
   readModel.start();
   await app.init();
-  return { app, readModel, document };
+  return { app, readModel, document, registry };
 }
 
 export interface RunningApi extends ApiApp {
   readonly url: string;
+  /** The webhook notifier, when the policy has webhooks and `notifications` is not off. */
+  readonly notifier?: WebhookNotifier;
   close(): Promise<void>;
 }
 
@@ -75,12 +90,19 @@ export interface RunningApi extends ApiApp {
 export async function startApi(options: ApiOptions & { readonly port: number; readonly host?: string }): Promise<RunningApi> {
   const built = await createApiApp(options);
   await built.app.listen(options.port, options.host ?? '127.0.0.1');
+  const notifier =
+    options.notifications !== false && options.policy.notifications.webhooks.length > 0
+      ? new WebhookNotifier(options.store, options.policy.notifications, { logger: options.logger ?? silentLogger, registry: built.registry, ...(options.now ? { now: options.now } : {}) })
+      : undefined;
+  await notifier?.start();
   const address = built.app.getHttpServer().address() as AddressInfo;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   return {
     ...built,
     url: `http://${host}:${address.port}`,
+    ...(notifier ? { notifier } : {}),
     async close() {
+      await notifier?.stop();
       await built.readModel.stop();
       await built.app.close();
     },

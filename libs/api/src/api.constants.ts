@@ -1,4 +1,5 @@
 import type { IntakeLimits, Policy } from '@optex/domain';
+import type { Registry } from 'prom-client';
 import type { Bus, EventStore } from '@optex/ports';
 import type { Authenticator } from './auth/authenticator';
 import type { ApiReadModel } from './read-model';
@@ -16,6 +17,8 @@ export interface ApiDeps {
   readonly bus?: Bus;
   readonly intakeLimits: IntakeLimits;
   readonly now: () => Date;
+  /** Prometheus registry of this process (`GET /metrics`). */
+  readonly registry: Registry;
 }
 
 /** The request, once the guard authenticated it. */

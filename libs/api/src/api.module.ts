@@ -3,6 +3,7 @@ import { APP_FILTER, APP_GUARD } from '@nestjs/core';
 import { API_DEPS, type ApiDeps } from './api.constants';
 import { AccessGuard } from './auth/access.guard';
 import { DomainErrorFilter } from './http-errors';
+import { ConsoleController } from './console/console.controller';
 import { OptimizationsController } from './optimizations.controller';
 import { RecommendationsController } from './recommendations.controller';
 import { ReportsController } from './reports.controller';
@@ -13,7 +14,7 @@ export class ApiModule {
   static forRoot(deps: ApiDeps): DynamicModule {
     return {
       module: ApiModule,
-      controllers: [OptimizationsController, ReportsController, RecommendationsController],
+      controllers: [OptimizationsController, ReportsController, RecommendationsController, ConsoleController],
       providers: [
         { provide: API_DEPS, useValue: deps },
         { provide: APP_GUARD, useClass: AccessGuard },

@@ -1,4 +1,4 @@
-import { BadRequestException, Controller, Get, Inject, Query } from '@nestjs/common';
+import { BadRequestException, Controller, Get, Header, Inject, Query } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
 import { SAVINGS_GROUPINGS, savingsBy, summarize, viewOf, type SavingsGrouping } from '@optex/domain';
 import { API_DEPS, type ApiDeps } from './api.constants';
@@ -30,6 +30,14 @@ export class ReportsController {
     if (!SAVINGS_GROUPINGS.includes(grouping)) throw new BadRequestException(badRequest([{ path: 'by', message: `by must be one of ${SAVINGS_GROUPINGS.join(', ')}, got ${JSON.stringify(by)}` }]));
     await this.deps.readModel.sync();
     return { by: grouping, rows: savingsBy(this.deps.readModel.projection.all(), grouping) };
+  }
+
+  @Get('metrics')
+  @Requires('reader')
+  @Header('content-type', 'text/plain; version=0.0.4; charset=utf-8')
+  @ApiOperation({ summary: 'Prometheus metrics of this process (the webhook notifier: optex_notifications_total, optex_notifier_failing)' })
+  prometheus(): Promise<string> {
+    return this.deps.registry.metrics();
   }
 
   @Get('health')

@@ -26,3 +26,6 @@ export * from './scope';
 export * from './access';
 export * from './queries';
 export * from './control';
+export * from './analyzers';
+export * from './notifications';
+export * from './work-queues';

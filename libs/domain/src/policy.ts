@@ -9,6 +9,7 @@ import type { ActionType, AppliedFactor, ApprovalDecision, Authority, Recommenda
 import type { ParseResult } from './recommendation';
 import { eligibleApprovers, rosterSchema, type RosterEntry } from './roster';
 import { DEFAULT_API_BUDGET, apiBudgetSchema, type ApiBudgetPolicy } from './api-budget';
+import { NOTIFICATION_KINDS, type NotificationKind } from './notifications';
 
 // ── The policy ──
 
@@ -81,6 +82,27 @@ export interface Policy {
   readonly scope: ScopePolicy;
   /** What optex allows itself of each account-region's EC2 request budget (see api-budget.ts). */
   readonly apiBudget: ApiBudgetPolicy;
+  /** Outgoing webhooks (Slack-compatible JSON). @defaultValue no webhooks, warnings 24 hours before an approval expires */
+  readonly notifications: NotificationPolicy;
+}
+
+/** One outgoing webhook: where, and which notifications it wants. */
+export interface WebhookPolicy {
+  /** Names it in logs and metrics (the URL is a secret and is never logged). */
+  readonly name: string;
+  /** https, or http on loopback only. */
+  readonly url: string;
+  /** @defaultValue every kind */
+  readonly events: readonly NotificationKind[];
+}
+
+export interface NotificationPolicy {
+  /** @defaultValue [] */
+  readonly webhooks: readonly WebhookPolicy[];
+  /** Warn this many hours before a pending approval expires; less than `approval.expiryHours` when a webhook wants the warning. @defaultValue 24 */
+  readonly expiryWarningHours: number;
+  /** Where the console is (notifications link to the optimization's timeline there). */
+  readonly consoleUrl?: string;
 }
 
 /** The design's pinned default policy (`default-v1`). */
@@ -116,6 +138,7 @@ export const defaultPolicy: Policy = {
   validation: { maxCpuP95AfterPct: 80 },
   scope: { optOutTag: { enabled: true, key: 'optex:skip', value: 'true' } },
   apiBudget: DEFAULT_API_BUDGET,
+  notifications: { webhooks: [], expiryWarningHours: 24 },
 };
 
 // ── Parsing a policy file ──
@@ -138,6 +161,16 @@ const atLeastOne = <T extends z.ZodType>(item: T, what: string) =>
   z.array(item).min(1, { error: `must list at least one ${what}; leave the field out to allow every ${what}` });
 const tagFactor = z.strictObject({ enabled: z.boolean(), tagKeyPattern: regexSource, tagValuePattern: regexSource });
 const nonNegative = () => z.number().min(0, { error: 'must be at least 0' });
+const isLoopback = (url: URL): boolean => ['127.0.0.1', 'localhost', '[::1]'].includes(url.hostname);
+const webUrl = (what: string) =>
+  z.url({ error: 'must be a URL' }).refine(
+    (u) => {
+      if (!URL.canParse(u)) return true; // reported by z.url
+      const url = new URL(u);
+      return url.protocol === 'https:' || (url.protocol === 'http:' && isLoopback(url));
+    },
+    { error: `${what} must be https (plain http only on loopback)` },
+  );
 const perLevel = <T extends z.ZodType>(value: T) => z.strictObject({ LOW: value, MEDIUM: value, HIGH: value, CRITICAL: value });
 
 /** zod schema of a complete policy (what {@link parsePolicy} checks after merging the override onto the default). */
@@ -178,6 +211,32 @@ export const policySchema = z.strictObject({
     optOutTag: z.strictObject({ enabled: z.boolean(), key: z.string().min(1, { error: 'must not be empty' }), value: z.string() }),
   }),
   apiBudget: apiBudgetSchema,
+  notifications: z.strictObject({
+    webhooks: z
+      .array(
+        z.strictObject({
+          name: z.string().regex(/^[a-z0-9][a-z0-9._-]{0,62}$/i, { error: 'must be 1-63 letters, digits, ".", "_" or "-" (it names the webhook in logs and metrics)' }),
+          url: webUrl('a webhook URL'),
+          events: z
+            .array(z.enum(NOTIFICATION_KINDS), { error: `must list some of ${NOTIFICATION_KINDS.join(', ')}` })
+            .min(1, { error: 'must list at least one notification; leave the field out for all of them' })
+            .default([...NOTIFICATION_KINDS]),
+        }),
+      )
+      .refine((hooks) => new Set(hooks.map((h) => h.name)).size === hooks.length, { error: 'webhook names must be unique' }),
+    expiryWarningHours: z.number().positive({ error: 'must be greater than 0' }),
+    consoleUrl: webUrl('the console URL').optional(),
+  }),
+}).superRefine((policy, ctx) => {
+  const warns = policy.notifications.webhooks.some((h) => h.events.includes('approval-expiring'));
+  if (warns && policy.notifications.expiryWarningHours >= policy.approval.expiryHours) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['notifications', 'expiryWarningHours'],
+      message: `must be less than approval.expiryHours (${policy.approval.expiryHours}): the warning would come with the request`,
+      input: policy.notifications.expiryWarningHours,
+    });
+  }
 });
 
 // Compile-time proof that the schema and the interface agree.

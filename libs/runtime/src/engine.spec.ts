@@ -135,7 +135,8 @@ describe('scheduling through the engine', () => {
   });
 
   it('records the batch with its mode and members', async () => {
-    const h = await harness(fleet, { engine: { batchMode: 'resource-grouped', maxParallel: 3 } });
+    // A batch window long enough for the four approvals to land in one batch on a loaded machine.
+    const h = await harness(fleet, { engine: { batchMode: 'resource-grouped', maxParallel: 3, batchWindowMs: 2000 } });
     await h.run(recs);
     const batches = (await allEvents(h.store)).filter((e) => e.stream.startsWith('batch-'));
     expect(batches.map((e) => e.type)).toEqual(['BatchPlanned', 'BatchCompleted']);
@@ -146,7 +147,7 @@ describe('scheduling through the engine', () => {
 
   it('region-grouped: one region finishes before the next starts', async () => {
     const twoRegions = { volumes: [volume('vol-e1'), volume('vol-e2'), volume('vol-w1', 'us-west-2'), volume('vol-w2', 'us-west-2')] };
-    const h = await harness(twoRegions, { engine: { batchMode: 'region-grouped', maxParallel: 4 }, latencyMs: 5 });
+    const h = await harness(twoRegions, { engine: { batchMode: 'region-grouped', maxParallel: 4, batchWindowMs: 2000 }, latencyMs: 5 });
     await h.run([gp3('e1', 'vol-e1'), gp3('w1', 'vol-w1', 'us-west-2'), gp3('e2', 'vol-e2'), gp3('w2', 'vol-w2', 'us-west-2')]);
     const events = await allEvents(h.store);
     const regionOf = (e: RecordedEvent) => String(e.metadata['resourceKey']).split('/')[1];

@@ -11,6 +11,7 @@ export interface ApiFlags {
   readonly port: string;
   readonly host: string;
   readonly bus?: string;
+  readonly notifications?: 'on' | 'off';
 }
 
 /**
@@ -32,8 +33,9 @@ export async function apiCommand(io: Io, flags: ApiFlags, until: Promise<unknown
   const store = await openStore(flags.store);
   const bus = flags.bus ? await openBus(flags.bus, 'optex-api', undefined, io.logger) : undefined;
   try {
-    const api = await startApi({ store, policy, auth, ...(bus ? { bus } : {}), intakeLimits: intakeLimitsFromEnv(), port, host: flags.host });
-    io.err(`optex api listening on ${api.url} (store ${safe(flags.store)}; OpenAPI at ${api.url}/openapi.json)`);
+    const api = await startApi({ store, policy, auth, ...(bus ? { bus } : {}), intakeLimits: intakeLimitsFromEnv(), port, host: flags.host, logger: io.logger, notifications: flags.notifications !== 'off' });
+    io.err(`optex api listening on ${api.url} (store ${safe(flags.store)}; OpenAPI at ${api.url}/openapi.json; console at ${api.url}/console)`);
+    if (api.notifier) io.err(`notifications: POSTing to webhooks ${policy.notifications.webhooks.map((h) => safe(h.name)).join(', ')}`);
     await until;
     await api.close();
     return 0;

@@ -7,6 +7,7 @@ import { safe, safeLines } from './format';
 import { anchorCommand, exportCommand, stateCommand, verifyCommand } from './audit-commands';
 import { apiCommand, apiDecisionCommand, apiTokenCommand } from './api-commands';
 import { controlCommand } from './control-commands';
+import { registerImportCommand } from './import-command';
 import { decisionCommand, fleetCommand, historyCommand, listCommand, metricsCommand, NotFound, operatorCommand, replayCommand, runCommand, submitCommand, type Io } from './commands';
 
 const storeOption = () => new Option('--store <url>', 'event store: sqlite:PATH, memory:, esdb://HOST:PORT?tls=false').default(DEFAULT_FLAGS.store);
@@ -85,6 +86,7 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     .addOption(new Option('--port <n>', 'port (0 = any free one)').default('8080'))
     .addOption(new Option('--host <address>', 'address to bind').default('127.0.0.1'))
     .option('--bus <url>', 'kafka://HOST:PORT: where submitted recommendations are published')
+    .addOption(new Option('--notifications <on|off>', 'POST the policy\'s webhooks from this process (off in every replica but one)').choices(['on', 'off']).default('on'))
     .action(wrap((flags) => apiCommand(io, flags)));
   program.command('api-token').description('make a static API token for automation: prints it once, and the hash entry for the auth file')
     .requiredOption('--subject <name>', 'who the token acts as').requiredOption('--roles <list>', 'comma-separated: reader, approver, operator, submitter')
@@ -117,6 +119,7 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
   program.command('submit').description('publish recommendations to Kafka (optex.recommendations.v1)').argument('<file>')
     .requiredOption('--bus <url>', 'kafka://HOST:PORT').option('--dry-run', 'mark them dry runs').addOption(jsonOption())
     .action(wrap((file: string, flags) => submitCommand(io, file, flags)));
+  registerImportCommand(program, io, engineFlags, wrap);
   return program;
 }
 

@@ -30,6 +30,11 @@ export interface IncomingRecommendation {
   readonly index?: number;
   readonly dryRun: boolean;
   readonly attempt: number;
+  /**
+   * The message's CloudEvents `type` (`ce_type` header), when it has one: an analyzer's type (e.g.
+   * `com.amazonaws.cost-optimization-hub.recommendation`) says the body is that analyzer's own document.
+   */
+  readonly cloudEventType?: string;
 }
 
 /** Headers optex sets on messages it publishes besides the CloudEvents ones. */

@@ -1,5 +1,7 @@
 import { Inject, Injectable, type OnApplicationBootstrap } from '@nestjs/common';
 import {
+  analyzerFormatOfCloudEventType,
+  type AnalyzerFormat,
   DUPLICATES_STREAM,
   REJECTED_STREAM,
   optimizationDecider,
@@ -32,6 +34,7 @@ import {
   type EngineOptions,
   type OptexMetrics,
 } from '@optex/engine';
+import { expandNativeMessage } from './native-messages';
 
 const RECORDED_BY = 'risk-assessor';
 
@@ -73,6 +76,8 @@ export class RiskAssessorService implements OnApplicationBootstrap {
   }
 
   async ingest(message: IncomingRecommendation): Promise<HandlerOutcome> {
+    const native = analyzerFormatOfCloudEventType(message.cloudEventType);
+    if (native) return this.ingestNative(native, message);
     const now = this.clock.now();
     const outcome = intakeRecord(message.bytes, this.options.intakeLimits, message.receivedBytes);
     if (!outcome.ok) {
@@ -112,6 +117,22 @@ export class RiskAssessorService implements OnApplicationBootstrap {
       }
     }
     return { kind: 'ack' };
+  }
+
+  /**
+   * A message in an analyzer's own format (its CloudEvents type says which): each translated recommendation is
+   * ingested as a record of its own, each skipped item is recorded as rejected with its reason. Dead-lettered when
+   * the message cannot be read as that format or one of its records fails the intake.
+   */
+  private async ingestNative(format: AnalyzerFormat, message: IncomingRecommendation): Promise<HandlerOutcome> {
+    const expansion = expandNativeMessage(format, message);
+    for (const rejection of expansion.rejections) await this.reject(rejection.message, rejection.outcome, this.clock.now());
+    let outcome: HandlerOutcome = expansion.unusable ? { kind: 'dead-letter', reason: expansion.unusable } : { kind: 'ack' };
+    for (const record of expansion.records) {
+      const recordOutcome = await this.ingest(record);
+      if (recordOutcome.kind !== 'ack' && outcome.kind === 'ack') outcome = recordOutcome;
+    }
+    return outcome;
   }
 
   /** The assessment command, with the credentials' account as the cloud reports it (asked once, then kept by the adapter). */

@@ -146,11 +146,13 @@ export class PassThroughRpcFilter extends BaseExceptionFilter {
 /**
  * What the risk-assessor's handler receives for a delivery on `optex.recommendations.v1`: the bytes unchanged, the
  * delivery id (the `x-optex-delivery-id` header, else `topic/partition/offset`), index, dry-run flag and, for a
- * record the sender cut to a prefix, its full size (`x-optex-record-bytes`).
+ * record the sender cut to a prefix, its full size (`x-optex-record-bytes`), and the CloudEvents `type` (`ce_type`), which
+ * names an analyzer's own format when the body is one.
  */
 export function decodeRecommendation(delivery: Delivery): IncomingRecommendation {
   const index = delivery.headers[HEADERS.index];
   const recordBytes = delivery.headers[HEADERS.recordBytes];
+  const cloudEventType = delivery.headers['ce_type'];
   return {
     kind: 'recommendation',
     bytes: delivery.value,
@@ -159,6 +161,7 @@ export function decodeRecommendation(delivery: Delivery): IncomingRecommendation
     index: index !== undefined && /^\d+$/.test(index) ? Number(index) : undefined,
     dryRun: delivery.headers[HEADERS.dryRun] === 'true',
     attempt: delivery.attempt,
+    ...(cloudEventType ? { cloudEventType } : {}),
   };
 }
 

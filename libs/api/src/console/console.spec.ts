@@ -1,0 +1,137 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parsePolicy } from '@optex/domain';
+import { apiHarness, type ApiHarness } from '../__fixtures__/api-harness';
+
+jest.setTimeout(60_000);
+
+let h: ApiHarness;
+beforeAll(async () => {
+  h = await apiHarness();
+});
+afterAll(() => h?.close());
+
+const idOf = (recommendationId: string): string => h.first.optimizations.find((o) => o.recommendationId === recommendationId)!.optimizationId;
+
+/** Signs in through the form; returns the session cookie. */
+async function signIn(token: string): Promise<string> {
+  const response = await fetch(`${h.api.url}/console/sign-in`, { method: 'POST', redirect: 'manual', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ token }) });
+  expect(response.status).toBe(303);
+  const cookie = response.headers.get('set-cookie')!;
+  expect(cookie).toMatch(/^optex_console=[^;]+; Path=\/console; HttpOnly; SameSite=Strict/);
+  return cookie.split(';')[0]!;
+}
+const page = async (path: string, cookie?: string) => {
+  const response = await fetch(`${h.api.url}${path}`, { redirect: 'manual', headers: cookie ? { cookie } : {} });
+  return { status: response.status, location: response.headers.get('location'), text: await response.text(), headers: response.headers };
+};
+const csrfOf = (html: string): string => /name="csrf" value="([^"]+)"/.exec(html)![1]!;
+const post = (path: string, cookie: string, form: Record<string, string>) =>
+  fetch(`${h.api.url}${path}`, { method: 'POST', redirect: 'manual', headers: { cookie, 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(form) });
+
+describe('the console: sessions', () => {
+  it.each(['/console/approvals', '/console/operator', '/console/batches', '/console/savings', `/console/optimizations/00000000-0000-4000-8000-000000000000`])('%s without a session redirects to sign-in', async (path) => {
+    const response = await page(path);
+    expect([response.status, response.location]).toEqual([303, '/console/sign-in']);
+  });
+
+  it('a POST without a session is 401 and changes nothing; a bad token does not sign in', async () => {
+    const before = await h.eventCount();
+    const response = await post(`/console/optimizations/${idOf('rec-medium')}/approve`, 'optex_console=garbage', { csrf: 'x' });
+    expect(response.status).toBe(401);
+    const bad = await fetch(`${h.api.url}/console/sign-in`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'token=optex_nope' });
+    expect(bad.status).toBe(401);
+    expect(await bad.text()).toContain('unknown API token');
+    expect(await h.eventCount()).toBe(before);
+  });
+
+  it('the sign-in form is accessible: a labelled field, a heading, a CSP', async () => {
+    const response = await page('/console/sign-in');
+    expect(response.text).toMatch(/<label for="token">/);
+    expect(response.text).toMatch(/<h1>Sign in<\/h1>/);
+    expect(response.headers.get('content-security-policy')).toContain("script-src 'self'");
+  });
+});
+
+describe('the console: pages by role', () => {
+  it('a reader sees the operator list, batches, timelines and savings, but not the approvals queue (403)', async () => {
+    const cookie = await signIn(await h.jwt({ sub: 'auditor', roles: ['reader'] }));
+    expect((await page('/console/approvals', cookie)).status).toBe(403);
+    const operator = await page('/console/operator', cookie);
+    expect([operator.status, operator.text]).toEqual([200, expect.stringContaining('<h1>Needs an operator</h1>')]);
+    const batches = await page('/console/batches', cookie);
+    expect(batches.text).toContain('<h1>Batch progress</h1>');
+    const timeline = await page(`/console/optimizations/${idOf('rec-medium')}`, cookie);
+    expect(timeline.status).toBe(200);
+    expect(timeline.text).toMatch(/OptimizationReceived[\s\S]*RiskAssessed[\s\S]*ApprovalRequested/);
+  });
+
+  it('the savings page holds the data of every grouping and loads chart.js, served from node_modules', async () => {
+    const cookie = await signIn(h.apiToken);
+    const savings = await page('/console/savings', cookie);
+    expect(savings.status).toBe(200);
+    const data = JSON.parse(/<script type="application\/json" id="savings-data">(.*?)<\/script>/s.exec(savings.text)![1]!);
+    expect(Object.keys(data)).toEqual(['account', 'action', 'month']);
+    expect(savings.text).toContain('<script src="/console/assets/chart.umd.js"></script>');
+    expect(savings.text).toMatch(/<canvas id="chart-month" data-by="month" role="img" aria-label="[^"]+">/);
+    const chart = await page('/console/assets/chart.umd.js');
+    expect(chart.status).toBe(200);
+    expect(chart.text).toContain('Chart.js v4.');
+  });
+
+  it('an approver sees the requests they may decide, with risk factors, plan, savings and expiry', async () => {
+    const cookie = await signIn(await h.jwt({ sub: '00u-carol', email: 'carol@acme.example' }));
+    const queue = await page('/console/approvals', cookie);
+    expect(queue.status).toBe(200);
+    expect(queue.text).toContain('Approvals waiting for carol@acme.example');
+    expect(queue.text).toContain(`/console/optimizations/${idOf('rec-critical')}/approve`);
+    expect(queue.text).toContain(`/console/optimizations/${idOf('rec-medium')}/approve`); // a team-lead request: the board may decide it too
+    expect(queue.text).toMatch(/<strong>production<\/strong>: tag env=prod/);
+    expect(queue.text).toContain('Estimated net savings');
+    expect(queue.text).toMatch(/<dt>Expires<\/dt><dd><time datetime="20/);
+    const alice = await signIn(await h.jwt({ sub: '00u-alice', email: 'alice@acme.example' }));
+    const hers = await page('/console/approvals', alice);
+    expect(hers.text).toContain(`/console/optimizations/${idOf('rec-medium')}/approve`);
+    expect(hers.text).not.toContain(`/console/optimizations/${idOf('rec-critical')}/approve`); // a change-board request; alice is a team lead
+  });
+});
+
+describe('the console: decisions', () => {
+  it('approve through the console records the signed-in principal; a POST without the CSRF token is refused', async () => {
+    const cookie = await signIn(await h.jwt({ sub: '00u-alice', email: 'alice@acme.example' }));
+    const queue = await page('/console/approvals', cookie);
+    const id = idOf('rec-medium');
+    const before = await h.eventCount();
+    expect((await post(`/console/optimizations/${id}/approve`, cookie, { reason: 'x' })).status).toBe(403);
+    expect((await post(`/console/optimizations/${id}/approve`, cookie, { csrf: 'forged'.padEnd(43, 'x') })).status).toBe(403);
+    expect(await h.eventCount()).toBe(before);
+    const response = await post(`/console/optimizations/${id}/approve`, cookie, { csrf: csrfOf(queue.text), reason: 'looked fine', by: 'mallory' });
+    expect(response.status).toBe(303);
+    const after = await page(response.headers.get('location')!, cookie);
+    expect(after.text).toContain('Recorded as alice@acme.example.');
+    const history = await h.call('GET', `/api/v1/optimizations/${id}/history`, { token: await h.jwt({ sub: 'auditor', roles: ['reader'] }) });
+    expect(history.body.events.at(-1)).toMatchObject({ type: 'ApprovalGranted', data: { by: 'alice@acme.example', reason: 'looked fine' } });
+  });
+
+  it('deny records the principal; a refusal of the domain is shown and appends nothing', async () => {
+    const cookie = await signIn(await h.jwt({ sub: '00u-dan', email: 'dan@acme.example' }));
+    const csrf = csrfOf((await page('/console/approvals', cookie)).text);
+    const id = idOf('rec-critical');
+    const before = await h.eventCount();
+    const refused = await post(`/console/optimizations/${id}/deny`, cookie, { csrf, reason: '' });
+    expect((await page(refused.headers.get('location')!, cookie)).text).toMatch(/role="alert" class="error">[A-Z_]+: /);
+    expect(await h.eventCount()).toBe(before);
+    await post(`/console/optimizations/${id}/deny`, cookie, { csrf, reason: 'not this quarter' });
+    const history = await h.call('GET', `/api/v1/optimizations/${id}/history`, { token: h.apiToken });
+    expect(history.body.events.at(-1)).toMatchObject({ type: 'ApprovalDenied', data: { by: 'dan@acme.example', reason: 'not this quarter' } });
+  });
+});
+
+describe('the README', () => {
+  it('its webhook policy example is a valid policy file', () => {
+    const readme = readFileSync(join(__dirname, '../../../../README.md'), 'utf8');
+    const example = /```json\n(\{\n  "notifications"[\s\S]*?)\n```/.exec(readme)![1]!;
+    const parsed = parsePolicy(JSON.parse(example));
+    expect(parsed.ok && parsed.value.notifications.webhooks.map((w) => w.name)).toEqual(['finops-approvals', 'on-call']);
+  });
+});

@@ -1,0 +1,89 @@
+import { analyzerFixture, outcomes, schemaErrorsOf } from './analyzers.spec-helpers';
+import { translateComputeOptimizer } from './compute-optimizer';
+import { AnalyzerFormatError } from './translation';
+
+const instances = analyzerFixture('co-get-ec2-instance-recommendations.json') as { instanceRecommendations: Record<string, unknown>[] };
+const instance = instances.instanceRecommendations[0]!;
+
+describe('Compute Optimizer translation', () => {
+  it.each([
+    ['co-get-ec2-instance-recommendations.json', ['i-0a1b2c3d4e5f60789 → rightsize']],
+    ['co-get-ebs-volume-recommendations.json', ['vol-0123456789abcdef0 → modify-volume']],
+    [
+      'co-get-idle-recommendations.json',
+      ['i-0fedcba9876543210 → stop-idle', 'vol-0aaaabbbbccccdddd → delete-volume', 'arn:aws:ec2:us-east-1:123456789012:instance/i-0000000000000dead skipped analyzer-error'],
+    ],
+    [
+      'co-export-ec2-instance.csv',
+      [
+        'i-0a1b2c3d4e5f60789 → rightsize',
+        'arn:aws:ec2:us-east-1:123456789012:instance/i-0a1b2c3d4e5f60790 skipped no-saving',
+        'arn:aws:ec2:us-east-1:123456789012:instance/i-0a1b2c3d4e5f60791 skipped unsupported-action',
+        'arn:aws:ec2:us-east-1:123456789012:instance/i-0a1b2c3d4e5f60792 skipped no-saving',
+        'arn:aws:ec2:us-east-1:123456789012:instance/i-0a1b2c3d4e5f60793 skipped analyzer-error',
+      ],
+    ],
+    ['co-export-ebs-volume.csv', ['vol-0123456789abcdef1 → modify-volume', 'vol-0123456789abcdef3 → modify-volume', 'arn:aws:ec2:us-east-1:123456789012:volume/vol-0123456789abcdef2 skipped no-saving']],
+  ])('round-trips %s: every item (and every error entry) maps or is skipped with its reason', (file, expected) => {
+    const t = translateComputeOptimizer(analyzerFixture(file));
+    expect(outcomes(t)).toEqual(expected);
+    expect(t.skipped.every((s) => s.reason.length > 0)).toBe(true);
+    expect(schemaErrorsOf(t)).toEqual([]);
+  });
+
+  it('takes the top-ranked option, its savings at public prices, and keys on the ARN and the target', () => {
+    const shuffled = { instanceRecommendations: [{ ...instance, recommendationOptions: [...(instance['recommendationOptions'] as unknown[])].reverse() }] };
+    expect(translateComputeOptimizer(shuffled).recommendations).toEqual([
+      {
+        recommendationId: 'arn:aws:ec2:us-east-1:123456789012:instance/i-0a1b2c3d4e5f60789#rightsize:m5.large',
+        source: 'aws-compute-optimizer',
+        accountId: '123456789012',
+        region: 'us-east-1',
+        resource: { type: 'ec2:instance', id: 'i-0a1b2c3d4e5f60789', tags: { env: 'staging' } },
+        action: { type: 'rightsize', currentInstanceType: 'm5.xlarge', targetInstanceType: 'm5.large' },
+        estimatedMonthlySavings: 35.04,
+        currency: 'USD',
+        createdAt: '2026-01-01T00:00:00.000Z',
+      },
+    ]);
+  });
+
+  it('reads an export row the same as the API item it exports', () => {
+    const fromApi = translateComputeOptimizer(instances).recommendations[0]!;
+    const fromCsv = translateComputeOptimizer(analyzerFixture('co-export-ec2-instance.csv')).recommendations[0]!;
+    const { resource: _a, ...api } = fromApi;
+    const { resource: _b, ...csv } = fromCsv;
+    expect(csv).toEqual(api);
+  });
+
+  it.each([
+    [{ finding: 'Optimized' }, 'no-saving', 'finding: Optimized, nothing to change'],
+    [{ finding: 'Underprovisioned' }, 'no-saving', 'finding: Underprovisioned, a larger instance costs more'],
+    [{ currentInstanceType: undefined }, 'missing-field', 'currentInstanceType: missing'],
+    [{ recommendationOptions: [] }, 'missing-field', 'recommendationOptions[rank 1].instanceType: missing'],
+    [
+      { recommendationOptions: [{ instanceType: 'm5.large', rank: 1, savingsOpportunity: { estimatedMonthlySavings: { currency: 'CNY', value: 200 } } }] },
+      'unsupported-currency',
+      "recommendationOptions[rank 1].savingsOpportunity.estimatedMonthlySavings.currency: CNY, optex's savings are in USD",
+    ],
+    [{ recommendationOptions: [{ instanceType: 'm5.large', rank: 1 }] }, 'missing-field', 'recommendationOptions[rank 1].savingsOpportunity.estimatedMonthlySavings.value: missing'],
+  ])('given an instance recommendation with %j, then it is skipped (%s) naming the field', (change, code, reason) => {
+    const t = translateComputeOptimizer({ instanceRecommendations: [{ ...instance, ...change }] });
+    expect(t.skipped.map((s) => [s.code, s.reason])).toEqual([[code, reason]]);
+  });
+
+  it('skips an idle resource optex does not act on, and a volume whose size would change', () => {
+    const idle = { idleRecommendations: [{ resourceArn: 'arn:aws:rds:us-east-1:123456789012:db:orders', resourceId: 'orders', resourceType: 'RDSDBInstance', finding: 'Idle' }] };
+    expect(translateComputeOptimizer(idle).skipped.map((s) => s.code)).toEqual(['unsupported-resource-type']);
+    const volumes = analyzerFixture('co-get-ebs-volume-recommendations.json') as { volumeRecommendations: { volumeRecommendationOptions: { configuration: object }[] }[] };
+    const volume = volumes.volumeRecommendations[0]!;
+    const option = volume.volumeRecommendationOptions[0]!;
+    const bigger = { ...volume, volumeRecommendationOptions: [{ ...option, configuration: { ...option.configuration, volumeSize: 300 } }] };
+    expect(translateComputeOptimizer({ volumeRecommendations: [bigger] }).skipped[0]?.reason).toMatch(/^volumeRecommendationOptions\[rank 1\]\.configuration\.volumeSize: 300 GiB \(now 200\)/);
+  });
+
+  it('refuses a document that is none of its responses or exports', () => {
+    expect(() => translateComputeOptimizer({ items: [] })).toThrow(AnalyzerFormatError);
+    expect(() => translateComputeOptimizer('a,b\n1,2\n')).toThrow(/neither an instanceArn .* nor a volumeArn/);
+  });
+});

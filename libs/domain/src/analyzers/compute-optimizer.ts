@@ -1,0 +1,295 @@
+import { z } from 'zod';
+import type { Action, Recommendation } from '../types';
+import { parseCsv } from './csv';
+import { volumeModification } from './cost-optimization-hub';
+import {
+  AnalyzerFormatError,
+  awsTags,
+  awsTimestamp,
+  cents,
+  collect,
+  isoTime,
+  mapped,
+  parseArn,
+  parseItem,
+  placeOf,
+  skipped,
+  stableRecommendationId,
+  tagRecord,
+  type ItemResult,
+  type SkipCode,
+  type TranslateOptions,
+  type Translation,
+} from './translation';
+
+// ── The format: @aws-sdk/client-compute-optimizer responses (the client is not installed here; shapes from its
+//    model) and the S3 export CSVs (column names from the Compute Optimizer user guide, "Exported files"). ──
+
+const money = z.looseObject({ currency: z.string().optional(), value: z.number().optional() });
+const savingsOpportunity = z.looseObject({ savingsOpportunityPercentage: z.number().optional(), estimatedMonthlySavings: money.optional() }).optional();
+const ranked = { rank: z.number().optional(), savingsOpportunity, savingsOpportunityAfterDiscounts: savingsOpportunity };
+
+export const instanceRecommendationSchema = z
+  .looseObject({
+    instanceArn: z.string().optional(),
+    accountId: z.string().optional(),
+    instanceName: z.string().optional(),
+    currentInstanceType: z.string().optional(),
+    finding: z.string().optional().describe('Underprovisioned, Overprovisioned, Optimized, NotOptimized'),
+    recommendationOptions: z.array(z.looseObject({ instanceType: z.string().optional(), platformDifferences: z.array(z.string()).optional(), ...ranked })).optional(),
+    lastRefreshTimestamp: awsTimestamp,
+    tags: awsTags,
+  })
+  .meta({ title: 'AWS Compute Optimizer InstanceRecommendation' });
+
+const volumeConfiguration = z.looseObject({
+  volumeType: z.string().optional(),
+  volumeSize: z.number().optional(),
+  volumeBaselineIOPS: z.number().optional(),
+  volumeBaselineThroughput: z.number().optional(),
+});
+export const volumeRecommendationSchema = z
+  .looseObject({
+    volumeArn: z.string().optional(),
+    accountId: z.string().optional(),
+    currentConfiguration: volumeConfiguration.optional(),
+    finding: z.string().optional().describe('Optimized, NotOptimized'),
+    volumeRecommendationOptions: z.array(z.looseObject({ configuration: volumeConfiguration.optional(), ...ranked })).optional(),
+    lastRefreshTimestamp: awsTimestamp,
+    tags: awsTags,
+  })
+  .meta({ title: 'AWS Compute Optimizer VolumeRecommendation' });
+
+export const idleRecommendationSchema = z
+  .looseObject({
+    resourceArn: z.string().optional(),
+    resourceId: z.string().optional(),
+    resourceType: z.string().optional().describe('EC2Instance, EBSVolume, AutoScalingGroup, ECSService, RDSDBInstance, NatGateway, …'),
+    accountId: z.string().optional(),
+    finding: z.string().optional().describe('Idle, Unattached'),
+    savingsOpportunity,
+    savingsOpportunityAfterDiscounts: savingsOpportunity,
+    lastRefreshTimestamp: awsTimestamp,
+    tags: awsTags,
+  })
+  .meta({ title: 'AWS Compute Optimizer IdleRecommendation' });
+
+const errorEntry = z.looseObject({ identifier: z.string().optional(), code: z.string().optional(), message: z.string().optional() });
+
+/** The JSON documents `optex import --from compute-optimizer` reads (the CSV exports are read as text). */
+export const computeOptimizerDocumentSchema = z
+  .union([
+    z.looseObject({ instanceRecommendations: z.array(z.unknown()), errors: z.array(errorEntry).nullish() }),
+    z.looseObject({ volumeRecommendations: z.array(z.unknown()), errors: z.array(errorEntry).nullish() }),
+    z.looseObject({ idleRecommendations: z.array(z.unknown()), errors: z.array(errorEntry).nullish() }),
+  ])
+  .meta({ title: 'AWS Compute Optimizer GetEC2InstanceRecommendations, GetEBSVolumeRecommendations or GetIdleRecommendations response' });
+
+export const COMPUTE_OPTIMIZER_SOURCE = 'aws-compute-optimizer';
+
+type Kind = 'instance' | 'volume' | 'idle';
+
+/** Translates a Compute Optimizer response (JSON) or S3 export (CSV text). */
+export function translateComputeOptimizer(document: unknown, options: TranslateOptions = {}): Translation {
+  if (typeof document === 'string') return translateExport(document, options);
+  const parsed = computeOptimizerDocumentSchema.safeParse(document);
+  if (!parsed.success) {
+    throw new AnalyzerFormatError(
+      'not a Compute Optimizer document: expected a GetEC2InstanceRecommendations, GetEBSVolumeRecommendations or GetIdleRecommendations response, or an EC2 instance or EBS volume export (CSV)',
+    );
+  }
+  const doc = parsed.data as Record<string, unknown> & { errors?: z.infer<typeof errorEntry>[] | null };
+  const [key, kind] = (
+    [
+      ['instanceRecommendations', 'instance'],
+      ['volumeRecommendations', 'volume'],
+      ['idleRecommendations', 'idle'],
+    ] as const
+  ).find(([k]) => Array.isArray(doc[k]))!;
+  const items = (doc[key] as unknown[]).map((item, i) => translateItem(kind, item, `${key}[${i}]`, options));
+  const errors = (doc.errors ?? []).map((e, i) =>
+    skipped(e.identifier ?? `errors[${i}]`, 'analyzer-error', `errors[${i}]: Compute Optimizer could not recommend: ${e.code ?? 'no code'}${e.message ? `: ${e.message}` : ''}`),
+  );
+  return collect([...items, ...errors]);
+}
+
+function translateItem(kind: Kind, raw: unknown, position: string, options: TranslateOptions): ItemResult {
+  switch (kind) {
+    case 'instance':
+      return instanceItem(raw, position, options);
+    case 'volume':
+      return volumeItem(raw, position, options);
+    case 'idle':
+      return idleItem(raw, position, options);
+    default: {
+      const _exhaustive: never = kind;
+      return _exhaustive;
+    }
+  }
+}
+
+/** Findings as the API spells them (`Overprovisioned`) and as the exports do (`OVER_PROVISIONED`). */
+const normalFinding = (finding: string | undefined): string => (finding ?? '').replace(/_/g, '').toLowerCase();
+
+type Option = { rank?: number | undefined; savingsOpportunity?: z.infer<typeof savingsOpportunity>; savingsOpportunityAfterDiscounts?: z.infer<typeof savingsOpportunity> };
+const topRanked = <T extends Option>(options: readonly T[] | undefined): T | undefined =>
+  options && options.length > 0 ? [...options].sort((a, b) => (a.rank ?? Number.MAX_SAFE_INTEGER) - (b.rank ?? Number.MAX_SAFE_INTEGER))[0] : undefined;
+
+/** The savings at public prices (what optex's price book realizes), else after discounts; a skip when missing or not USD. */
+function savingsOf(option: Option, field: string): { ok: true; usd: number } | { ok: false; code: SkipCode; reason: string } {
+  const money = option.savingsOpportunity?.estimatedMonthlySavings ?? option.savingsOpportunityAfterDiscounts?.estimatedMonthlySavings;
+  if (money?.value === undefined) return { ok: false, code: 'missing-field', reason: `${field}.savingsOpportunity.estimatedMonthlySavings.value: missing` };
+  if (money.currency !== 'USD') return { ok: false, code: 'unsupported-currency', reason: `${field}.savingsOpportunity.estimatedMonthlySavings.currency: ${money.currency ?? 'missing'}, optex's savings are in USD` };
+  return { ok: true, usd: cents(Math.max(0, money.value)) };
+}
+
+interface Common {
+  readonly arn?: string | undefined;
+  readonly resourceId?: string | undefined;
+  readonly accountId?: string | undefined;
+  readonly tags?: z.infer<typeof awsTags>;
+  readonly lastRefreshTimestamp?: number | string | undefined;
+}
+
+function recommendationOf(common: Common, nativeAction: string, action: Action, resourceType: Recommendation['resource']['type'], usd: number, ref: string, options: TranslateOptions): ItemResult {
+  const arn = parseArn(common.arn);
+  const place = placeOf({ accountId: common.accountId }, arn, options);
+  if (!place.ok) return skipped(ref, 'missing-field', place.reason);
+  const id = common.resourceId || arn?.resourceId;
+  if (!id) return skipped(ref, 'missing-field', 'resourceArn: missing');
+  const tags = tagRecord(common.tags);
+  const createdAt = isoTime(common.lastRefreshTimestamp);
+  return mapped({
+    recommendationId: stableRecommendationId(common.arn || id, nativeAction, action),
+    source: COMPUTE_OPTIMIZER_SOURCE,
+    accountId: place.accountId,
+    region: place.region,
+    resource: { type: resourceType, id, ...(tags ? { tags } : {}) },
+    action,
+    estimatedMonthlySavings: usd,
+    currency: 'USD',
+    ...(createdAt ? { createdAt } : {}),
+  });
+}
+
+function instanceItem(raw: unknown, position: string, options: TranslateOptions): ItemResult {
+  const parsed = parseItem(instanceRecommendationSchema, raw, position);
+  if (!parsed.ok) return parsed.result;
+  const item = parsed.value;
+  const ref = item.instanceArn || position;
+  const finding = normalFinding(item.finding);
+  if (finding === 'optimized') return skipped(ref, 'no-saving', 'finding: Optimized, nothing to change');
+  if (finding === 'underprovisioned') return skipped(ref, 'no-saving', 'finding: Underprovisioned, a larger instance costs more');
+  if (!item.currentInstanceType) return skipped(ref, 'missing-field', 'currentInstanceType: missing');
+  const top = topRanked(item.recommendationOptions);
+  if (!top?.instanceType) return skipped(ref, 'missing-field', 'recommendationOptions[rank 1].instanceType: missing');
+  if (top.instanceType === item.currentInstanceType) return skipped(ref, 'no-saving', `recommendationOptions[rank 1].instanceType: ${top.instanceType}, the type it has`);
+  if (top.platformDifferences?.includes('Architecture')) {
+    return skipped(ref, 'unsupported-action', `recommendationOptions[rank 1].platformDifferences: Architecture (${top.instanceType}) needs a build of the workload for that architecture; optex changes instance types only`);
+  }
+  const savings = savingsOf(top, 'recommendationOptions[rank 1]');
+  if (!savings.ok) return skipped(ref, savings.code, savings.reason);
+  const action: Action = { type: 'rightsize', currentInstanceType: item.currentInstanceType, targetInstanceType: top.instanceType };
+  return recommendationOf({ ...item, arn: item.instanceArn }, 'rightsize', action, 'ec2:instance', savings.usd, ref, options);
+}
+
+function volumeItem(raw: unknown, position: string, options: TranslateOptions): ItemResult {
+  const parsed = parseItem(volumeRecommendationSchema, raw, position);
+  if (!parsed.ok) return parsed.result;
+  const item = parsed.value;
+  const ref = item.volumeArn || position;
+  if (normalFinding(item.finding) === 'optimized') return skipped(ref, 'no-saving', 'finding: Optimized, nothing to change');
+  const current = item.currentConfiguration;
+  const top = topRanked(item.volumeRecommendationOptions);
+  const target = top?.configuration;
+  if (!top || !target?.volumeType) return skipped(ref, 'missing-field', 'volumeRecommendationOptions[rank 1].configuration.volumeType: missing');
+  if (current?.volumeSize !== undefined && target.volumeSize !== undefined && target.volumeSize !== current.volumeSize) {
+    return skipped(ref, 'unsupported-action', `volumeRecommendationOptions[rank 1].configuration.volumeSize: ${target.volumeSize} GiB (now ${current.volumeSize}); optex changes a volume's type, IOPS and throughput, not its size`);
+  }
+  const action = volumeModification(target.volumeType, target.volumeBaselineIOPS, target.volumeBaselineThroughput);
+  if (current?.volumeType === target.volumeType && current.volumeBaselineIOPS === target.volumeBaselineIOPS && current.volumeBaselineThroughput === target.volumeBaselineThroughput) {
+    return skipped(ref, 'no-saving', `volumeRecommendationOptions[rank 1].configuration: the configuration it has (${target.volumeType})`);
+  }
+  const savings = savingsOf(top, 'volumeRecommendationOptions[rank 1]');
+  if (!savings.ok) return skipped(ref, savings.code, savings.reason);
+  return recommendationOf({ ...item, arn: item.volumeArn }, 'modify-volume', action, 'ec2:volume', savings.usd, ref, options);
+}
+
+function idleItem(raw: unknown, position: string, options: TranslateOptions): ItemResult {
+  const parsed = parseItem(idleRecommendationSchema, raw, position);
+  if (!parsed.ok) return parsed.result;
+  const item = parsed.value;
+  const ref = item.resourceArn || item.resourceId || position;
+  const mapping =
+    item.resourceType === 'EC2Instance'
+      ? ({ action: { type: 'stop-idle' }, resourceType: 'ec2:instance' } as const)
+      : item.resourceType === 'EBSVolume'
+        ? ({ action: { type: 'delete-volume', snapshotFirst: true }, resourceType: 'ec2:volume' } as const)
+        : undefined;
+  if (!mapping) return skipped(ref, 'unsupported-resource-type', `resourceType: ${item.resourceType ?? 'missing'} is not a resource optex acts on when idle (EC2Instance, EBSVolume)`);
+  const savings = savingsOf(item, 'savingsOpportunity');
+  if (!savings.ok) return skipped(ref, savings.code, savings.reason.replace('savingsOpportunity.savingsOpportunity', 'savingsOpportunity'));
+  return recommendationOf({ ...item, arn: item.resourceArn }, mapping.action.type, mapping.action, mapping.resourceType, savings.usd, ref, options);
+}
+
+// ── The S3 exports (CSV): the same items, read from the columns of rank 1 ──
+
+function translateExport(text: string, options: TranslateOptions): Translation {
+  let csv: ReturnType<typeof parseCsv>;
+  try {
+    csv = parseCsv(text);
+  } catch (error) {
+    throw new AnalyzerFormatError(`not a Compute Optimizer export: unreadable CSV (${(error as Error).message})`);
+  }
+  const lower = new Map(csv.header.map((h) => [h.toLowerCase(), h]));
+  const kind: Kind | undefined = lower.has('instancearn') ? 'instance' : lower.has('volumearn') ? 'volume' : undefined;
+  if (!kind) throw new AnalyzerFormatError('not a Compute Optimizer export: the CSV has neither an instanceArn (EC2 instance export) nor a volumeArn (EBS volume export) column');
+  return collect(
+    csv.rows.map((row, i) => {
+      const col = (name: string): string | undefined => {
+        const key = lower.get(name.toLowerCase());
+        const value = key === undefined ? undefined : row[key]?.trim();
+        return value === '' ? undefined : value;
+      };
+      const line = `line ${i + 2}`;
+      const errorCode = col('errorCode');
+      if (errorCode) return skipped(col('instanceArn') ?? col('volumeArn') ?? line, 'analyzer-error', `errorCode: ${errorCode}${col('errorMessage') ? `: ${col('errorMessage')}` : ''}`);
+      const num = (name: string): number | undefined => (col(name) === undefined || Number.isNaN(Number(col(name))) ? undefined : Number(col(name)));
+      const savings = {
+        estimatedMonthlySavings: { currency: col('recommendationOptions_1_estimatedMonthlySavings_currency'), value: num('recommendationOptions_1_estimatedMonthlySavings_value') },
+      };
+      const common = { accountId: col('accountId'), finding: col('finding'), lastRefreshTimestamp: col('lastRefreshTimestamp_UTC') ?? col('lastRefreshTimestamp') };
+      if (kind === 'instance') {
+        const differences = col('recommendationOptions_1_platformDifferences');
+        return instanceItem(
+          {
+            ...common,
+            instanceArn: col('instanceArn'),
+            currentInstanceType: col('currentInstanceType') ?? col('current_instanceType'),
+            recommendationOptions: col('recommendationOptions_1_instanceType')
+              ? [{ rank: 1, instanceType: col('recommendationOptions_1_instanceType'), savingsOpportunity: savings, ...(differences ? { platformDifferences: differences.split(/[|;,]/).map((d) => d.trim()) } : {}) }]
+              : [],
+          },
+          line,
+          options,
+        );
+      }
+      const configuration = (prefix: string) => ({
+        volumeType: col(`${prefix}_volumeType`),
+        volumeSize: num(`${prefix}_volumeSize`),
+        volumeBaselineIOPS: num(`${prefix}_volumeBaselineIOPS`),
+        volumeBaselineThroughput: num(`${prefix}_volumeBaselineThroughput`),
+      });
+      return volumeItem(
+        {
+          ...common,
+          volumeArn: col('volumeArn'),
+          currentConfiguration: configuration('currentConfiguration'),
+          volumeRecommendationOptions: col('recommendationOptions_1_configuration_volumeType') ? [{ rank: 1, configuration: configuration('recommendationOptions_1_configuration'), savingsOpportunity: savings }] : [],
+        },
+        line,
+        options,
+      );
+    }),
+  );
+}
