@@ -171,6 +171,7 @@ const SCHEMAS = {
   RecommendationDuplicated: z.object({ deliveryId: text, optimizationId: text, recommendationId: text, at: iso }),
   BatchPlanned: z.object({ batchId: text, mode: z.enum(BATCH_MODES as unknown as ['sequential']), maxParallel: z.number().int().positive(), notBefore: iso, optimizationIds: z.array(text), at: iso }),
   BatchCompleted: z.object({ batchId: text, at: iso }),
+  ExecutionDeferred: z.object({ batchId: text, optimizationId: text, until: iso, reason: text, at: iso }),
   ...controlSchemas,
 } satisfies Record<AnyOptexEvent['type'], z.ZodType>;
 

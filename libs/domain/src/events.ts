@@ -145,7 +145,9 @@ export type BatchMode = 'sequential' | 'parallel' | 'resource-grouped' | 'region
 export const BATCH_MODES: readonly BatchMode[] = ['sequential', 'parallel', 'resource-grouped', 'region-grouped'];
 export type BatchPlanned = Ev<'BatchPlanned', { batchId: string; mode: BatchMode; maxParallel: number; notBefore: string; optimizationIds: readonly string[]; at: string }>;
 export type BatchCompleted = Ev<'BatchCompleted', { batchId: string; at: string }>;
-export type BatchEvent = BatchPlanned | BatchCompleted;
+/** A member of the batch waits: outside its change windows or in a freeze (recorded once per member and `until`). */
+export type ExecutionDeferred = Ev<'ExecutionDeferred', { batchId: string; optimizationId: string; until: string; reason: string; at: string }>;
+export type BatchEvent = BatchPlanned | BatchCompleted | ExecutionDeferred;
 
 export type IntakeEvent = RecommendationRejected | RecommendationDuplicated;
 export type AnyOptexEvent = OptimizationEvent | IntakeEvent | BatchEvent | ControlEvent;

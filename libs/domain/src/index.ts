@@ -29,3 +29,4 @@ export * from './control';
 export * from './analyzers';
 export * from './notifications';
 export * from './work-queues';
+export * from './change-windows';

@@ -9,6 +9,7 @@ import type { ActionType, AppliedFactor, ApprovalDecision, Authority, Recommenda
 import type { ParseResult } from './recommendation';
 import { eligibleApprovers, rosterSchema, type RosterEntry } from './roster';
 import { DEFAULT_API_BUDGET, apiBudgetSchema, type ApiBudgetPolicy } from './api-budget';
+import { DEFAULT_CHANGE_WINDOWS, changeWindowsSchema, type ChangeWindowPolicy } from './change-windows';
 import { NOTIFICATION_KINDS, type NotificationKind } from './notifications';
 
 // ── The policy ──
@@ -82,6 +83,8 @@ export interface Policy {
   readonly scope: ScopePolicy;
   /** What optex allows itself of each account-region's EC2 request budget (see api-budget.ts). */
   readonly apiBudget: ApiBudgetPolicy;
+  /** When execution may start: maintenance windows and freezes (see change-windows.ts). @defaultValue none: any time */
+  readonly changeWindows: ChangeWindowPolicy;
   /** Outgoing webhooks (Slack-compatible JSON). @defaultValue no webhooks, warnings 24 hours before an approval expires */
   readonly notifications: NotificationPolicy;
 }
@@ -138,6 +141,7 @@ export const defaultPolicy: Policy = {
   validation: { maxCpuP95AfterPct: 80 },
   scope: { optOutTag: { enabled: true, key: 'optex:skip', value: 'true' } },
   apiBudget: DEFAULT_API_BUDGET,
+  changeWindows: DEFAULT_CHANGE_WINDOWS,
   notifications: { webhooks: [], expiryWarningHours: 24 },
 };
 
@@ -211,6 +215,7 @@ export const policySchema = z.strictObject({
     optOutTag: z.strictObject({ enabled: z.boolean(), key: z.string().min(1, { error: 'must not be empty' }), value: z.string() }),
   }),
   apiBudget: apiBudgetSchema,
+  changeWindows: changeWindowsSchema,
   notifications: z.strictObject({
     webhooks: z
       .array(

@@ -267,6 +267,42 @@ describe('kill switch (optex pause / resume-execution)', () => {
   });
 });
 
+describe('change windows and freezes', () => {
+  it('in a freeze, approved work waits (ExecutionDeferred with the reason), nothing is sent to EC2, and the run reports until when', async () => {
+    const now = Date.now();
+    const parsed = parsePolicy({
+      changeWindows: {
+        freezes: [{ name: 'incident', from: new Date(now - 3_600_000).toISOString(), to: new Date(now + 3_600_000).toISOString(), reason: 'INC-9 under way' }],
+      },
+    });
+    if (!parsed.ok) throw new Error(JSON.stringify(parsed.errors));
+    const h = await harness({ volumes: [volume('vol-f1'), volume('vol-f2')] }, { policy: parsed.value });
+    const report = await h.run([gp3('f1', 'vol-f1'), gp3('f2', 'vol-f2')]);
+    expect(statuses(report)).toEqual({ f1: 'approved', f2: 'approved' });
+    expect(report.waitingUntil).toBe(new Date(now + 3_600_000).toISOString());
+    const deferred = (await allEvents(h.store)).filter((e) => e.type === 'ExecutionDeferred');
+    expect(deferred).toHaveLength(2);
+    expect(deferred[0].data).toMatchObject({ until: new Date(now + 3_600_000).toISOString(), reason: expect.stringMatching(/^freeze incident until .*: INC-9 under way$/) });
+    expect(h.fleet.calls().filter((c) => c.operation === 'modifyVolume')).toEqual([]);
+    await h.close();
+  });
+
+  it('a production resource outside its only window waits for the next opening; others go ahead', async () => {
+    // A daily one-minute window twelve hours from now: closed now on any date, next open at exactly that minute.
+    const opens = new Date(Math.floor((Date.now() + 12 * 3_600_000) / 60_000) * 60_000);
+    const parsed = parsePolicy({
+      approval: { autoApprove: { maxLevel: 'CRITICAL', maxMonthlySavings: 1_000_000 } },
+      changeWindows: { windows: [{ name: 'nightly', cron: `${opens.getUTCMinutes()} ${opens.getUTCHours()} * * *`, timeZone: 'UTC', durationMinutes: 1, tags: { env: 'production' } }], freezes: [] },
+    });
+    if (!parsed.ok) throw new Error(JSON.stringify(parsed.errors));
+    const h = await harness({ volumes: [volume('vol-p'), volume('vol-d')] }, { policy: parsed.value });
+    const report = await h.run([gp3('p', 'vol-p', 'us-east-1', { resource: { type: 'ec2:volume', id: 'vol-p', tags: { env: 'production' } } }), gp3('d', 'vol-d')]);
+    expect(statuses(report)).toEqual({ p: 'approved', d: 'completed' });
+    expect(report.waitingUntil).toBe(opens.toISOString());
+    await h.close();
+  });
+});
+
 describe('restarts and redeliveries', () => {
   it('an execution interrupted between steps continues after a restart, each step recorded exactly once', async () => {
     const fleetFile = { instances: [{ id: 'i-slow', accountId: ACCOUNT, region: 'us-east-1', instanceType: 'm5.xlarge', state: 'running', cpuP95: 10 }] };
