@@ -25,6 +25,7 @@ interface Args {
   readonly steps: number;
   readonly scale: number;
   readonly customerShare: number;
+  readonly guard: boolean;
   readonly json: boolean;
 }
 
@@ -33,6 +34,7 @@ function parseArgs(argv: readonly string[]): Args {
   let scale = 10;
   let customerShare = 0.5;
   let json = false;
+  let guard = true;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     const value = () => Number(argv[++i]);
@@ -40,12 +42,17 @@ function parseArgs(argv: readonly string[]): Args {
     else if (arg === '--steps') steps = value();
     else if (arg === '--scale') scale = value();
     else if (arg === '--customer-share') customerShare = value();
-    else throw new UsageError(`unknown argument ${JSON.stringify(arg)} (expected --steps N, --scale X, --customer-share S, --json)`);
+    else if (arg === '--guard') {
+      const v = argv[++i];
+      if (v !== 'on' && v !== 'off') throw new UsageError('--guard: expected on or off');
+      guard = v === 'on';
+    }
+    else throw new UsageError(`unknown argument ${JSON.stringify(arg)} (expected --steps N, --scale X, --customer-share S, --guard on|off, --json)`);
   }
   if (!Number.isInteger(steps) || steps < 1) throw new UsageError('--steps needs a positive whole number');
   if (!(scale > 0)) throw new UsageError('--scale needs a positive number');
   if (!(customerShare >= 0 && customerShare <= 0.95)) throw new UsageError('--customer-share must be between 0 and 0.95');
-  return { steps, scale, customerShare, json };
+  return { steps, scale, customerShare, guard, json };
 }
 
 const volumeId = (i: number) => `vol-${i.toString(16).padStart(17, '0')}`;
@@ -67,10 +74,10 @@ async function main(): Promise<void> {
     }
     writeFileSync(fleetFile, JSON.stringify({ volumes, apiLimits: limits }));
     writeFileSync(input, `${lines.join('\n')}\n`);
-    writeFileSync(policyFile, JSON.stringify({ apiBudget: { customerShare: args.customerShare } }));
-    const optex = optexFigures({ customerShare: args.customerShare, buckets: {} }, 'mutating', limits);
+    writeFileSync(policyFile, JSON.stringify({ apiBudget: { enabled: args.guard, customerShare: args.customerShare } }));
+    const optex = optexFigures({ enabled: true, customerShare: args.customerShare, buckets: {} }, 'mutating', limits);
     log(`bench:budget — ${args.steps.toLocaleString('en-US')} modify-volume executions against one simulated account-region (${ACCOUNT}/${REGION}), ${process.version}`);
-    log(`  the account's mutating bucket: ${limits.mutating.capacity} tokens, +${limits.mutating.refillPerSecond}/s (AWS's × ${args.scale}); optex allows itself ${optex.capacity}, +${optex.refillPerSecond}/s (customer share ${args.customerShare * 100} %)`);
+    log(`  the account's mutating bucket: ${limits.mutating.capacity} tokens, +${limits.mutating.refillPerSecond}/s (AWS's × ${args.scale}); optex allows itself ${optex.capacity}, +${optex.refillPerSecond}/s (customer share ${args.customerShare * 100} %)${args.guard ? '' : ' — GUARD OFF: optex spends no tokens'}`);
 
     const store = `sqlite:${join(dir, 'events.db')}`;
     const adapters = await openAdapters({ store, bus: 'memory', cloud: `simulated:${fleetFile}`, policy: policyFile }, silentLogger, { maxParallel: 16 });
@@ -92,7 +99,7 @@ async function main(): Promise<void> {
     const windowS = (Math.max(...times) - Math.min(...times)) / 1000;
     const allowed = optex.capacity + optex.refillPerSecond * windowS;
     const usedPct = Math.round((mutating.length / allowed) * 1000) / 10;
-    const figures = { steps: args.steps, scale: args.scale, customerShare: args.customerShare, wallMs, byStatus, mutatingCalls: mutating.length, describeCalls: calls.length - mutating.length, throttles, windowS, optexBudget: optex, allowedTokens: Math.round(allowed), budgetUsedPct: usedPct };
+    const figures = { guard: args.guard, steps: args.steps, scale: args.scale, customerShare: args.customerShare, wallMs, byStatus, mutatingCalls: mutating.length, describeCalls: calls.length - mutating.length, throttles, windowS, optexBudget: optex, allowedTokens: Math.round(allowed), budgetUsedPct: usedPct };
     if (args.json) {
       process.stdout.write(`${JSON.stringify(figures)}\n`);
       return;

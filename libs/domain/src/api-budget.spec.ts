@@ -35,15 +35,15 @@ describe('EC2 request budget (token buckets)', () => {
   it("optex allows itself the account's figures less the customer's share (default 50 %), policy figures replacing AWS's", () => {
     expect(optexFigures(DEFAULT_API_BUDGET, 'mutating')).toEqual({ capacity: 25, refillPerSecond: 2.5 });
     expect(optexFigures(DEFAULT_API_BUDGET, 'PurchaseReservedInstancesOffering')).toEqual({ capacity: 2, refillPerSecond: 2.5 });
-    const raised = { customerShare: 0.2, buckets: { mutating: { capacity: 200, refillPerSecond: 20 } } };
+    const raised = { enabled: true, customerShare: 0.2, buckets: { mutating: { capacity: 200, refillPerSecond: 20 } } };
     expect(optexFigures(raised, 'mutating')).toEqual({ capacity: 160, refillPerSecond: 16 });
     expect(optexFigures(raised, 'non-mutating')).toEqual({ capacity: 80, refillPerSecond: AWS_EC2_BUCKETS['non-mutating'].refillPerSecond * 0.8 });
   });
 
   it('the policy file sets apiBudget; bad values are named by their path', () => {
-    expect(defaultPolicy.apiBudget).toEqual({ customerShare: 0.5, buckets: {} });
+    expect(defaultPolicy.apiBudget).toEqual({ enabled: true, customerShare: 0.5, buckets: {} });
     const ok = parsePolicy({ apiBudget: { customerShare: 0.3, buckets: { StartInstances: { capacity: 10, refillPerSecond: 4 } } } });
-    expect(ok.ok && ok.value.apiBudget).toEqual({ customerShare: 0.3, buckets: { StartInstances: { capacity: 10, refillPerSecond: 4 } } });
+    expect(ok.ok && ok.value.apiBudget).toEqual({ enabled: true, customerShare: 0.3, buckets: { StartInstances: { capacity: 10, refillPerSecond: 4 } } });
     const bad = parsePolicy({ apiBudget: { customerShare: 1, buckets: { mutating: { capacity: 0, refillPerSecond: 5 }, Teleport: { capacity: 1, refillPerSecond: 1 } } } });
     expect(bad.ok).toBe(false);
     const paths = bad.ok ? [] : bad.errors.map((e) => e.path);

@@ -62,13 +62,15 @@ export function takeToken(state: BucketState | undefined, figures: BucketFigures
 
 /** The policy's `apiBudget`: what optex allows itself of each account-region's EC2 budget. */
 export interface ApiBudgetPolicy {
+  /** Spend tokens before every call. Off: optex sends as fast as it works (EC2 throttles it). @defaultValue true */
+  readonly enabled: boolean;
   /** Share of every bucket (capacity and refill) left to the customer's own traffic. @defaultValue 0.5 */
   readonly customerShare: number;
   /** The account's figures where they differ from AWS's defaults (raised limits), per bucket. */
   readonly buckets: Readonly<Partial<Record<Ec2Bucket, BucketFigures>>>;
 }
 
-export const DEFAULT_API_BUDGET: ApiBudgetPolicy = { customerShare: 0.5, buckets: {} };
+export const DEFAULT_API_BUDGET: ApiBudgetPolicy = { enabled: true, customerShare: 0.5, buckets: {} };
 
 const figuresSchema = z.strictObject({
   capacity: z.number().positive({ error: 'must be greater than 0' }),
@@ -76,6 +78,7 @@ const figuresSchema = z.strictObject({
 });
 
 export const apiBudgetSchema = z.strictObject({
+  enabled: z.boolean(),
   customerShare: z.number().min(0, { error: 'must be at least 0' }).max(0.95, { error: 'must be at most 0.95 (optex needs some of the budget)' }),
   buckets: z.strictObject(Object.fromEntries(EC2_BUCKETS.map((b) => [b, figuresSchema.optional()])) as Record<Ec2Bucket, z.ZodOptional<typeof figuresSchema>>),
 });

@@ -122,7 +122,7 @@ export async function openCloud(url: string, storeUrl: string, clock: Clock): Pr
  */
 export function budgeted(cloud: Pick<OpenedCloud, 'ec2' | 'apiLimits'>, policy: Policy, clock: Clock): Ec2Gateway {
   const base = cloud.apiLimits;
-  if (!base) return cloud.ec2;
+  if (!base || !policy.apiBudget.enabled) return cloud.ec2;
   return new BudgetedEc2Gateway(cloud.ec2, new Ec2ApiBudget({ figures: (bucket) => optexFigures(policy.apiBudget, bucket, base), now: () => clock.now().getTime() }));
 }
 

@@ -55,7 +55,7 @@ describe('the simulated fleet throttles as EC2 does; optex spending its budget i
   it('through the budget (half the figures), 40 modifications and 40 describes in a burst: all succeed, 0 throttled, paced by the refill', async () => {
     const fleet = SimulatedFleet.fromFleet({ volumes: volumes(40), apiLimits: limits });
     const base = fleet.apiLimits as Record<Ec2Bucket, BucketFigures>;
-    const budget = new Ec2ApiBudget({ figures: (b) => optexFigures({ customerShare: 0.5, buckets: {} }, b, base) });
+    const budget = new Ec2ApiBudget({ figures: (b) => optexFigures({ enabled: true, customerShare: 0.5, buckets: {} }, b, base) });
     const gateway = new BudgetedEc2Gateway(fleet, budget);
     const started = Date.now();
     await Promise.all(Array.from({ length: 40 }, (_, i) => Promise.all([gateway.describeVolume(ref(i)), gateway.modifyVolume(ref(i), { volumeType: 'gp3' })])));
