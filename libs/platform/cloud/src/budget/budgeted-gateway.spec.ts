@@ -1,5 +1,5 @@
 import { optexFigures, type BucketFigures, type Ec2Bucket } from '@optex/domain';
-import { Ec2Error } from '@optex/ports';
+import type { Ec2Error } from '@optex/ports';
 import { SimulatedFleet } from '../simulated/simulated-fleet';
 import { BudgetedEc2Gateway } from './budgeted-gateway';
 import { Ec2ApiBudget } from './ec2-api-budget';
