@@ -4,6 +4,7 @@ import { API_DEPS, type ApiDeps } from './api.constants';
 import { AccessGuard } from './auth/access.guard';
 import { DomainErrorFilter } from './http-errors';
 import { ConsoleController } from './console/console.controller';
+import { ExecutionController } from './execution.controller';
 import { OptimizationsController } from './optimizations.controller';
 import { RecommendationsController } from './recommendations.controller';
 import { ReportsController } from './reports.controller';
@@ -14,7 +15,7 @@ export class ApiModule {
   static forRoot(deps: ApiDeps): DynamicModule {
     return {
       module: ApiModule,
-      controllers: [OptimizationsController, ReportsController, RecommendationsController, ConsoleController],
+      controllers: [OptimizationsController, ReportsController, RecommendationsController, ExecutionController, ConsoleController],
       providers: [
         { provide: API_DEPS, useValue: deps },
         { provide: APP_GUARD, useClass: AccessGuard },

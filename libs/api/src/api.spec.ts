@@ -192,3 +192,27 @@ describe('the API: submitting recommendations (the same intake as Kafka)', () =>
     expect(published.sort()).toEqual(['rec-a', 'rec-b', 'rec-c']);
   });
 });
+
+describe('the API: the kill switch', () => {
+  it('an operator pauses under their own identity; a reader sees it; pausing again → 409; resume lifts it; a reader cannot pull it', async () => {
+    const operator = await h.jwt({ sub: 'oncall', roles: ['operator'] });
+    const before = await h.eventCount();
+    const refused = await h.call('POST', '/api/v1/execution/pause', { token: await reader(), body: { reason: 'incident' } });
+    expect(refused.status).toBe(403);
+    const noReason = await h.call('POST', '/api/v1/execution/pause', { token: operator, body: {} });
+    expect(noReason.status).toBe(400);
+    expect(noReason.body.reason).toMatch(/reason/);
+    expect(await h.eventCount()).toBe(before);
+
+    const paused = await h.call('POST', '/api/v1/execution/pause', { token: operator, body: { reason: 'incident INC-9' } });
+    expect(paused.status).toBe(200);
+    expect(paused.body).toMatchObject({ paused: true, by: 'oncall', reason: 'incident INC-9' });
+    expect((await h.call('GET', '/api/v1/execution', { token: await reader() })).body).toMatchObject({ paused: true, by: 'oncall' });
+    const again = await h.call('POST', '/api/v1/execution/pause', { token: operator, body: { reason: 'twice' } });
+    expect(again.status).toBe(409);
+    expect(again.body.reason).toMatch(/already paused \(by oncall/);
+    const resumed = await h.call('POST', '/api/v1/execution/resume', { token: operator, body: { reason: 'resolved' } });
+    expect(resumed.body).toEqual({ paused: false });
+    expect(await h.eventCount()).toBe(before + 2);
+  });
+});

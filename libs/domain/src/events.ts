@@ -14,6 +14,7 @@ import type {
   RiskBasis,
 } from './types';
 import type { ScopeViolation } from './scope';
+import type { ControlEvent } from './control';
 
 /**
  * The schema version an event is written with when its type has no entry in {@link EVENT_SCHEMA_VERSIONS}.
@@ -171,10 +172,12 @@ export type BatchMode = 'sequential' | 'parallel' | 'resource-grouped' | 'region
 export const BATCH_MODES: readonly BatchMode[] = ['sequential', 'parallel', 'resource-grouped', 'region-grouped'];
 export type BatchPlanned = Ev<'BatchPlanned', { batchId: string; mode: BatchMode; maxParallel: number; notBefore: string; optimizationIds: readonly string[]; at: string }>;
 export type BatchCompleted = Ev<'BatchCompleted', { batchId: string; at: string }>;
-export type BatchEvent = BatchPlanned | BatchCompleted;
+/** A member of the batch waits: outside its change windows or in a freeze (recorded once per member and `until`). */
+export type ExecutionDeferred = Ev<'ExecutionDeferred', { batchId: string; optimizationId: string; until: string; reason: string; at: string }>;
+export type BatchEvent = BatchPlanned | BatchCompleted | ExecutionDeferred;
 
 export type IntakeEvent = RecommendationRejected | RecommendationDuplicated;
-export type AnyOptexEvent = OptimizationEvent | IntakeEvent | BatchEvent;
+export type AnyOptexEvent = OptimizationEvent | IntakeEvent | BatchEvent | ControlEvent;
 
 export const optimizationStream = (optimizationId: string): string => `optimization-${optimizationId}`;
 export const batchStream = (batchId: string): string => `batch-${batchId}`;

@@ -9,6 +9,8 @@ import type { ActionType, AppliedFactor, ApprovalDecision, Authority, LiveResour
 import { quoteInUse } from './savings';
 import type { ParseResult } from './recommendation';
 import { eligibleApprovers, rosterSchema, type RosterEntry } from './roster';
+import { DEFAULT_API_BUDGET, apiBudgetSchema, type ApiBudgetPolicy } from './api-budget';
+import { DEFAULT_CHANGE_WINDOWS, changeWindowsSchema, type ChangeWindowPolicy } from './change-windows';
 import { NOTIFICATION_KINDS, type NotificationKind } from './notifications';
 
 // ── The policy ──
@@ -80,6 +82,10 @@ export interface Policy {
   };
   /** Where optex may act: allow-lists (absent = everything) and the opt-out tag (on, `optex:skip=true`). See scope.ts. */
   readonly scope: ScopePolicy;
+  /** What optex allows itself of each account-region's EC2 request budget (see api-budget.ts). */
+  readonly apiBudget: ApiBudgetPolicy;
+  /** When execution may start: maintenance windows and freezes (see change-windows.ts). @defaultValue none: any time */
+  readonly changeWindows: ChangeWindowPolicy;
   /** Outgoing webhooks (Slack-compatible JSON). @defaultValue no webhooks, warnings 24 hours before an approval expires */
   readonly notifications: NotificationPolicy;
 }
@@ -135,6 +141,8 @@ export const defaultPolicy: Policy = {
   },
   validation: { maxCpuP95AfterPct: 80 },
   scope: { optOutTag: { enabled: true, key: 'optex:skip', value: 'true' } },
+  apiBudget: DEFAULT_API_BUDGET,
+  changeWindows: DEFAULT_CHANGE_WINDOWS,
   notifications: { webhooks: [], expiryWarningHours: 24 },
 };
 
@@ -207,6 +215,8 @@ export const policySchema = z.strictObject({
     resourceIdPattern: regexSource.optional(),
     optOutTag: z.strictObject({ enabled: z.boolean(), key: z.string().min(1, { error: 'must not be empty' }), value: z.string() }),
   }),
+  apiBudget: apiBudgetSchema,
+  changeWindows: changeWindowsSchema,
   notifications: z.strictObject({
     webhooks: z
       .array(

@@ -54,15 +54,16 @@ export function dispatchRoom(batch: Pick<BatchPlan, 'mode' | 'maxParallel' | 'no
 /**
  * Takes up to `room` items from `candidates` (already in {@link byPriority} order and, in a grouped
  * mode, already of the current group), skipping any whose resource is busy; an item taken makes its
- * resource busy for the ones after it. Stops reading `candidates` as soon as `room` items are taken,
- * so a caller can pass a lazy iterator over a long queue.
+ * resource busy for the ones after it; and skipping any `held` (e.g. outside its change windows), which keeps its
+ * place for a later tick. Stops reading `candidates` as soon as `room` items are taken, so a caller can pass a lazy
+ * iterator over a long queue.
  */
-export function takeDispatches(candidates: Iterable<QueuedItem>, isBusy: (resourceKey: string) => boolean, room: number): QueuedItem[] {
+export function takeDispatches(candidates: Iterable<QueuedItem>, isBusy: (resourceKey: string) => boolean, room: number, held: (item: QueuedItem) => boolean = () => false): QueuedItem[] {
   const chosen: QueuedItem[] = [];
   if (room <= 0) return chosen;
   const taken = new Set<string>();
   for (const c of candidates) {
-    if (taken.has(c.resourceKey) || isBusy(c.resourceKey)) continue;
+    if (taken.has(c.resourceKey) || isBusy(c.resourceKey) || held(c)) continue;
     chosen.push(c);
     taken.add(c.resourceKey);
     if (chosen.length >= room) break;

@@ -1,10 +1,10 @@
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { defaultPolicy, defaultPriceBook, parsePolicy, type Policy } from '@optex/domain';
+import { AWS_EC2_BUCKETS, defaultPolicy, defaultPriceBook, optexFigures, parsePolicy, type BucketFigures, type Ec2Bucket, type Policy } from '@optex/domain';
 import { TOPICS, silentLogger, systemClock, type Bus, type Clock, type CloudIdentity, type Ec2Gateway, type EventStore, type Logger, type MetricsSource } from '@optex/ports';
 import { WriterLock, createEventStore } from '@optex/event-store';
 import { InMemoryBus, KafkaBus } from '@optex/messaging';
-import { AwsEc2Gateway, CloudWatchMetricsSource, SimulatedFleet, StsCloudIdentity, stateFileFor } from '@optex/cloud';
+import { AwsEc2Gateway, BudgetedEc2Gateway, CloudWatchMetricsSource, Ec2ApiBudget, SimulatedFleet, StsCloudIdentity, stateFileFor } from '@optex/cloud';
 import { OptexMetrics, type EngineAdapters, type EngineOptions } from '@optex/engine';
 import { crashingGateway, crashingStore, parseCrashPoint, type CrashPoint } from './crash-points';
 
@@ -69,6 +69,8 @@ export interface OpenedCloud {
   readonly ec2: Ec2Gateway;
   readonly metricsSource: MetricsSource;
   readonly identity: CloudIdentity;
+  /** The account's EC2 request budget (per bucket), which optex takes its share of; `undefined`: unlimited (a simulated fleet that does not throttle). */
+  readonly apiLimits: Readonly<Record<Ec2Bucket, BucketFigures>> | undefined;
   close(): Promise<void>;
 }
 
@@ -83,7 +85,7 @@ export async function openCloud(url: string, storeUrl: string, clock: Clock): Pr
     if (!fleetFile) throw new UsageError('--cloud: simulated: needs a fleet file, e.g. simulated:examples/fleet.json');
     try {
       const fleet = await SimulatedFleet.open({ fleetFile, statePath: stateFileFor(storeUrl), clock });
-      return { ec2: fleet, metricsSource: fleet, identity: fleet, close: async () => fleet.close() };
+      return { ec2: fleet, metricsSource: fleet, identity: fleet, apiLimits: fleet.apiLimits, close: async () => fleet.close() };
     } catch (error) {
       throw new UsageError(`--cloud: ${(error as Error).message}`);
     }
@@ -104,6 +106,7 @@ export async function openCloud(url: string, storeUrl: string, clock: Clock): Pr
       ec2,
       metricsSource,
       identity: { credentialsAccountId: async () => accountId },
+      apiLimits: AWS_EC2_BUCKETS,
       close: async () => {
         ec2.destroy();
         metricsSource.destroy();
@@ -111,6 +114,16 @@ export async function openCloud(url: string, storeUrl: string, clock: Clock): Pr
     };
   }
   throw new UsageError(`--cloud: expected simulated:FLEET.json, aws or aws:ENDPOINT, got ${JSON.stringify(url)}`);
+}
+
+/**
+ * The cloud's gateway spending optex's share of the account's EC2 request budget before every call (the policy's
+ * `apiBudget`: the customer's share, figures of raised limits), or the gateway itself when the cloud does not throttle.
+ */
+export function budgeted(cloud: Pick<OpenedCloud, 'ec2' | 'apiLimits'>, policy: Policy, clock: Clock): Ec2Gateway {
+  const base = cloud.apiLimits;
+  if (!base || !policy.apiBudget.enabled) return cloud.ec2;
+  return new BudgetedEc2Gateway(cloud.ec2, new Ec2ApiBudget({ figures: (bucket) => optexFigures(policy.apiBudget, bucket, base), now: () => clock.now().getTime() }));
 }
 
 export async function loadPolicy(file: string | undefined): Promise<Policy> {
@@ -161,7 +174,7 @@ export async function openAdapters(
     return {
       store,
       bus: openedBus,
-      ec2: crashingGateway(cloud.ec2, crashAt),
+      ec2: crashingGateway(budgeted(cloud, policy, clock), crashAt),
       metricsSource: cloud.metricsSource,
       identity: cloud.identity,
       priceBook: defaultPriceBook,

@@ -4,7 +4,7 @@ import { SqliteEventStore } from '@optex/event-store';
 import { InMemoryBus } from '@optex/messaging';
 import { SimulatedFleet } from '@optex/cloud';
 import { OptexMetrics, type EngineOptions } from '@optex/engine';
-import { recordApproval } from '@optex/approval';
+import { recordApproval, recordExecutionControl } from '@optex/approval';
 import { processUntilQuiescent, type RunReport } from './processing';
 import { inputRecord } from './input';
 import { startEngine } from './engine-app';
@@ -214,6 +214,91 @@ describe('execution failures and rollback', () => {
     expect(report.optimizations[0].status).toBe('failed');
     expect(report.optimizations[0].error).toMatch(/m5\.2xlarge/);
     expect((await h.fleet.describeInstance({ accountId: ACCOUNT, region: 'us-east-1', id: 'i-2' }))!.instanceType).toBe('m5.2xlarge');
+    await h.close();
+  });
+});
+
+describe('kill switch (optex pause / resume-execution)', () => {
+  const control = (store: EventStore, action: 'pause' | 'resume') => recordExecutionControl(store, action, { by: 'oncall', reason: 'incident INC-7', now: new Date() });
+
+  it('paused before the run: assessed, approved and scheduled, nothing executed and no EC2 change; resumed: completed', async () => {
+    const h = await harness({ volumes: [volume('vol-k1'), volume('vol-k2')] });
+    await control(h.store, 'pause');
+    const paused = await h.run([gp3('k1', 'vol-k1'), gp3('k2', 'vol-k2')]);
+    expect(Object.values(statuses(paused)).every((s) => s === 'scheduled')).toBe(true);
+    expect(h.fleet.calls().filter((c) => c.operation === 'modifyVolume')).toEqual([]);
+    await control(h.store, 'resume');
+    const resumed = await h.resume();
+    expect(statuses(resumed)).toEqual({ k1: 'completed', k2: 'completed' });
+    expect(h.fleet.calls().filter((c) => c.operation === 'modifyVolume' && c.result === 'ok')).toHaveLength(2);
+    await h.close();
+  });
+
+  it('pulled during an execution: the step in flight finishes, no further step starts; resumed: the plan goes on from there', async () => {
+    const fleet = { instances: [{ id: 'i-k', accountId: ACCOUNT, region: 'us-east-1', instanceType: 'm5.xlarge', state: 'running', cpuP95: 20 }] };
+    const h = await harness(fleet, { policy: autoPolicy, latencyMs: 30 });
+    let pulled: Promise<unknown> | undefined;
+    const watch = h.store.subscribeToAll(async (e) => {
+      if (!pulled && e.type === 'ExecutionStepStarted') pulled = control(h.store, 'pause'); // the stop is in flight
+    });
+    const report = await h.run([rightsize('rs-k', 'i-k')]);
+    await watch.unsubscribe();
+    await pulled;
+    expect(report.optimizations[0].status).toBe('executing');
+    const id = optimizationIdFor('spec', 'rs-k');
+    const types = (await h.store.readStream(optimizationStream(id))).map((e) => e.type);
+    expect(types.filter((t) => t === 'ExecutionStepStarted')).toHaveLength(1);
+    expect(types.filter((t) => t === 'ExecutionStepCompleted').length).toBeGreaterThanOrEqual(1);
+    expect(h.fleet.calls().filter((c) => c.operation === 'modifyInstanceType')).toEqual([]);
+    await control(h.store, 'resume');
+    const resumed = await h.resume();
+    expect(resumed.optimizations[0]).toMatchObject({ status: 'completed' });
+    expect(h.fleet.calls().filter((c) => c.operation === 'stopInstance' && !c.dryRun)).toHaveLength(1);
+    await h.close();
+  });
+
+  it('pausing twice or resuming running execution is refused, naming who paused', async () => {
+    const store = SqliteEventStore.open(':memory:');
+    await control(store, 'pause');
+    await expect(control(store, 'pause')).rejects.toThrow(/already paused \(by oncall since .*: incident INC-7\)/);
+    await control(store, 'resume');
+    await expect(control(store, 'resume')).rejects.toThrow(DomainError);
+    await store.close();
+  });
+});
+
+describe('change windows and freezes', () => {
+  it('in a freeze, approved work waits (ExecutionDeferred with the reason), nothing is sent to EC2, and the run reports until when', async () => {
+    const now = Date.now();
+    const parsed = parsePolicy({
+      changeWindows: {
+        freezes: [{ name: 'incident', from: new Date(now - 3_600_000).toISOString(), to: new Date(now + 3_600_000).toISOString(), reason: 'INC-9 under way' }],
+      },
+    });
+    if (!parsed.ok) throw new Error(JSON.stringify(parsed.errors));
+    const h = await harness({ volumes: [volume('vol-f1'), volume('vol-f2')] }, { policy: parsed.value });
+    const report = await h.run([gp3('f1', 'vol-f1'), gp3('f2', 'vol-f2')]);
+    expect(statuses(report)).toEqual({ f1: 'approved', f2: 'approved' });
+    expect(report.waitingUntil).toBe(new Date(now + 3_600_000).toISOString());
+    const deferred = (await allEvents(h.store)).filter((e) => e.type === 'ExecutionDeferred');
+    expect(deferred).toHaveLength(2);
+    expect(deferred[0].data).toMatchObject({ until: new Date(now + 3_600_000).toISOString(), reason: expect.stringMatching(/^freeze incident until .*: INC-9 under way$/) });
+    expect(h.fleet.calls().filter((c) => c.operation === 'modifyVolume')).toEqual([]);
+    await h.close();
+  });
+
+  it('a production resource outside its only window waits for the next opening; others go ahead', async () => {
+    // A daily one-minute window twelve hours from now: closed now on any date, next open at exactly that minute.
+    const opens = new Date(Math.floor((Date.now() + 12 * 3_600_000) / 60_000) * 60_000);
+    const parsed = parsePolicy({
+      approval: { autoApprove: { maxLevel: 'CRITICAL', maxMonthlySavings: 1_000_000 } },
+      changeWindows: { windows: [{ name: 'nightly', cron: `${opens.getUTCMinutes()} ${opens.getUTCHours()} * * *`, timeZone: 'UTC', durationMinutes: 1, tags: { env: 'production' } }], freezes: [] },
+    });
+    if (!parsed.ok) throw new Error(JSON.stringify(parsed.errors));
+    const h = await harness({ volumes: [volume('vol-p'), volume('vol-d')] }, { policy: parsed.value });
+    const report = await h.run([gp3('p', 'vol-p', 'us-east-1', { resource: { type: 'ec2:volume', id: 'vol-p', tags: { env: 'production' } } }), gp3('d', 'vol-d')]);
+    expect(statuses(report)).toEqual({ p: 'approved', d: 'completed' });
+    expect(report.waitingUntil).toBe(opens.toISOString());
     await h.close();
   });
 });

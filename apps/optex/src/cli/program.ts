@@ -6,6 +6,7 @@ import { DEFAULT_FLAGS, StoreInUseError, UsageError } from '@optex/runtime';
 import { safe, safeLines } from './format';
 import { anchorCommand, exportCommand, stateCommand, verifyCommand } from './audit-commands';
 import { apiCommand, apiDecisionCommand, apiTokenCommand } from './api-commands';
+import { controlCommand } from './control-commands';
 import { registerImportCommand } from './import-command';
 import { decisionCommand, fleetCommand, historyCommand, listCommand, showCommand, metricsCommand, NotFound, operatorCommand, replayCommand, runCommand, submitCommand, type Io } from './commands';
 
@@ -106,6 +107,14 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     .requiredOption('--by <name>', 'who resolves').requiredOption('--note <text>', 'what you found or did')
     .addOption(storeOption()).addOption(jsonOption())
     .action(wrap((id: string, flags) => operatorCommand(io, 'resolve', id, flags)));
+  program.command('pause').description('kill switch: no execution or execution step starts until resume-execution (without --by: show the state)')
+    .option('--by <name>', 'who pauses').option('--reason <text>', 'why')
+    .addOption(storeOption()).addOption(jsonOption())
+    .action(wrap((flags) => controlCommand(io, 'pause', flags)));
+  program.command('resume-execution').description('lift the kill switch (then optex resume continues what waited)')
+    .option('--by <name>', 'who resumes').option('--reason <text>', 'why it is safe again')
+    .addOption(storeOption()).addOption(jsonOption())
+    .action(wrap((flags) => controlCommand(io, 'resume', flags)));
   program.command('fleet').description('the simulated fleet as it is now (fleet file format) and every EC2 call it answered')
     .addOption(storeOption())
     .addOption(new Option('--cloud <target>', 'the simulated fleet: simulated:FLEET.json').default(DEFAULT_FLAGS.cloud))

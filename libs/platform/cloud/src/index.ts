@@ -6,3 +6,5 @@ export { CloudWatchMetricsSource, type CloudWatchMetricsSourceOptions } from './
 export { StsCloudIdentity, type StsCloudIdentityOptions } from './aws/sts-cloud-identity';
 export { Resilience, resolveResilienceOptions, type RetryOptions, type BreakerOptions, type ResilienceOptions, type ResolvedResilienceOptions, type FailureModel, type ResilientCall } from './aws/resilience';
 export { describeAwsFailure, toEc2Error, THROTTLING_CODES, type AwsFailure } from './aws/aws-errors';
+export { Ec2ApiBudget, type Ec2ApiBudgetOptions, type BudgetStats } from './budget/ec2-api-budget';
+export { BudgetedEc2Gateway } from './budget/budgeted-gateway';

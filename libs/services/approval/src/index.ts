@@ -1,3 +1,4 @@
 export * from './approval.module';
 export * from './approval.service';
 export * from './human-decisions';
+export * from './execution-control';

@@ -127,7 +127,7 @@ export class SchedulerQueue {
    * resource, nothing before its `notBefore`; in a grouped mode only from the current group (that of
    * its active items, else that of its highest-priority waiting item).
    */
-  select(batch: QueuedBatch, now: Date, capacity: number, isBusy: (resourceKey: string) => boolean): QueuedItem[] {
+  select(batch: QueuedBatch, now: Date, capacity: number, isBusy: (resourceKey: string) => boolean, held?: (item: QueuedItem) => boolean): QueuedItem[] {
     const room = dispatchRoom(batch.plan, batch.active.size, now, capacity);
     if (room <= 0 || batch.waiting.size === 0) return [];
     let lane: Lane | undefined;
@@ -146,7 +146,7 @@ export class SchedulerQueue {
       }
     } else lane = batch.lanes.get('');
     if (!lane) return [];
-    return takeDispatches(this.waitingIn(batch, lane), isBusy, room);
+    return takeDispatches(this.waitingIn(batch, lane), isBusy, room, held);
   }
 
   /** Earliest `notBefore` after `now` of a batch with waiting members, if any. */

@@ -1,5 +1,5 @@
 import { Inject, Injectable, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
-import { batchStream, eventIdFor, optimizationDecider, optimizationStream, parseStoredEvent, type BatchCompleted, type BatchPlanned } from '@optex/domain';
+import { batchStream, eventIdFor, executionWindow, optimizationDecider, optimizationStream, parseStoredEvent, type BatchCompleted, type BatchPlanned, type ExecutionDeferred, type Policy, type QueuedItem } from '@optex/domain';
 import type { Clock, EventStore, IntegrationEvent, Logger } from '@optex/ports';
 import {
   CLOCK,
@@ -7,6 +7,7 @@ import {
   EVENT_STORE,
   LOGGER,
   OPTEX_METRICS,
+  POLICY,
   OptimizationProjection,
   appendOnce,
   handleCommand,
@@ -40,7 +41,39 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
     @Inject(LOGGER) private readonly logger: Logger,
     @Inject(OPTEX_METRICS) private readonly metrics: OptexMetrics,
     @Inject(ENGINE_OPTIONS) private readonly options: EngineOptions,
+    @Inject(POLICY) private readonly policy: Policy,
   ) {}
+
+  /** Members waiting for a change window or the end of a freeze: optimization id → until when (ISO). */
+  private readonly deferred = new Map<string, string>();
+
+  /**
+   * Whether the policy's change windows and freezes hold `item` now; the first time (and whenever `until` changes)
+   * an `ExecutionDeferred` is recorded in the batch's stream, so history says why it waited.
+   */
+  private holds(batchId: string, now: Date): { held: (item: QueuedItem) => boolean; record: () => Promise<void> } {
+    const holds: { item: QueuedItem; until: string; reason: string }[] = [];
+    const held = (item: QueuedItem): boolean => {
+      const state = this.projection.get(item.optimizationId);
+      if (!state) return false;
+      const verdict = executionWindow(this.policy.changeWindows, state.recommendation, now);
+      if (verdict.allowed) {
+        this.deferred.delete(item.optimizationId);
+        return false;
+      }
+      if (this.deferred.get(item.optimizationId) !== verdict.until) holds.push({ item, until: verdict.until, reason: verdict.reason });
+      this.deferred.set(item.optimizationId, verdict.until);
+      return true;
+    };
+    const record = async (): Promise<void> => {
+      for (const { item, until, reason } of holds.splice(0)) {
+        const data: ExecutionDeferred['data'] = { batchId, optimizationId: item.optimizationId, until, reason, at: now.toISOString() };
+        await appendOnce(this.store, batchStream(batchId), { type: 'ExecutionDeferred', data }, { key: `deferred:${item.optimizationId}:${until}`, causationId: batchId, recordedBy: RECORDED_BY });
+        this.logger.info({ batchId, optimizationId: item.optimizationId, until, reason }, 'execution deferred');
+      }
+    };
+    return { held, record };
+  }
 
   async onApplicationBootstrap(): Promise<void> {
     this.projection = await OptimizationProjection.load(this.store);
@@ -87,7 +120,13 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
 
   /** Earliest `notBefore` of a batch that still has items waiting for it, if any is in the future. */
   waitingUntil(): Date | undefined {
-    return this.queue.waitingUntil(this.clock.now());
+    const now = this.clock.now();
+    let earliest = this.queue.waitingUntil(now)?.getTime();
+    for (const [id, until] of this.deferred) {
+      const t = Date.parse(until);
+      if (t > now.getTime() && this.projection.get(id)?.status === 'approved' && (earliest === undefined || t < earliest)) earliest = t;
+    }
+    return earliest === undefined ? undefined : new Date(earliest);
   }
 
   /** Resolves when the tick running now (if any) has finished. */
@@ -118,7 +157,9 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
     for (const batch of this.queue.openBatches()) {
       if (capacity <= 0) break;
       if (batch.waiting.size === 0) continue;
-      const chosen = this.queue.select(batch, now, capacity, (key) => this.projection.isResourceBusy(key));
+      const { held, record } = this.holds(batch.plan.batchId, now);
+      const chosen = this.queue.select(batch, now, capacity, (key) => this.projection.isResourceBusy(key), held);
+      await record();
       for (const item of chosen) {
         if (!this.projection.get(item.optimizationId)) continue;
         const result = await handleCommand(

@@ -1,3 +1,4 @@
+import { EC2_BUCKETS, type Ec2Bucket } from '@optex/domain';
 import { z } from 'zod';
 import { FLEET_OPERATIONS, normalizeOperation } from './operations';
 import { INSTANCE_TYPE_PATTERN } from './instance-types';
@@ -141,8 +142,17 @@ const fleetShape = {
   accountId: accountId.optional(),
 };
 
-/** Schema of the simulated fleet file (see examples/README.md). Every list may be left out. */
-export const fleetFileSchema = z.strictObject(fleetShape);
+const bucketFiguresSchema = z.strictObject({ capacity: z.number().positive(), refillPerSecond: z.number().positive() });
+
+/**
+ * Schema of the simulated fleet file (see examples/README.md). Every list may be left out. `apiLimits`: the fleet
+ * throttles as EC2 does (per account and region, AWS's default figures for the buckets not listed) and answers
+ * `RequestLimitExceeded` when a bucket is empty; absent, the fleet does not throttle.
+ */
+export const fleetFileSchema = z.strictObject({
+  ...fleetShape,
+  apiLimits: z.strictObject(Object.fromEntries(EC2_BUCKETS.map((b) => [b, bucketFiguresSchema.optional()])) as Record<Ec2Bucket, z.ZodOptional<typeof bucketFiguresSchema>>).optional(),
+});
 
 const purchasedSchema = z.strictObject({
   reservedInstancesId: id,

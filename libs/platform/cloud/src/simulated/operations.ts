@@ -60,3 +60,13 @@ export function normalizeOperation(name: string): FleetOperation | undefined {
   if (METHOD_NAMES.has(name)) return name as FleetOperation;
   return EC2_API_OPERATIONS[name];
 }
+
+/** The EC2 API action each operation sends (the one whose throttling bucket it spends from; a waiter's first poll). */
+export const API_ACTION_OF: Readonly<Record<FleetOperation, string>> = {
+  ...(Object.fromEntries(Object.entries(EC2_API_OPERATIONS).map(([action, op]) => [op, action])) as Record<FleetOperation, string>),
+  waitForInstanceState: 'DescribeInstances',
+  waitForSnapshotCompleted: 'DescribeSnapshots',
+  findSnapshotByClientToken: 'DescribeSnapshots',
+  findVolumeByClientToken: 'DescribeVolumes',
+  findAddressByClientToken: 'DescribeAddresses',
+};

@@ -21,6 +21,13 @@ import {
   type Ec2ResourceKind,
   type Ec2Violation,
   type VolumePerformance,
+  AWS_EC2_BUCKETS,
+  EC2_BUCKETS,
+  bucketOf,
+  takeToken,
+  type BucketFigures,
+  type BucketState,
+  type Ec2Bucket,
 } from '@optex/domain';
 import {
   CLIENT_TOKEN_TAG,
@@ -55,7 +62,7 @@ import {
   type VolumeRecord,
 } from './fleet-schema';
 import { vcpusOf } from './instance-types';
-import { normalizeOperation, type FleetOperation } from './operations';
+import { API_ACTION_OF, normalizeOperation, type FleetOperation } from './operations';
 import { MemoryStateStore, SqliteStateStore, type FleetCall, type StateStore } from './state-store';
 
 /** How long EC2 makes you wait between two modifications of the same volume (the domain's EC2 rule, re-exported). */
@@ -72,6 +79,12 @@ export interface SimulatedFleetOptions {
   readonly clock?: Clock;
   /** Every call waits this long before acting, to make multi-step executions take time. @defaultValue 0 */
   readonly latencyMs?: number;
+  /**
+   * Throttle as EC2 does: these figures per bucket (AWS's defaults for the others), per account and region, on the
+   * fleet's clock; a call finding its bucket empty fails `RequestLimitExceeded` (logged). Absent: no throttling.
+   * `open` takes them from the fleet file's `apiLimits`.
+   */
+  readonly apiLimits?: Readonly<Partial<Record<Ec2Bucket, BucketFigures>>>;
 }
 
 export interface OpenSimulatedFleetOptions extends SimulatedFleetOptions {
@@ -107,8 +120,9 @@ function sha256(text: string): string {
 }
 
 function initialState(fleet: FleetFile, fleetSha256?: string): FleetState {
+  const { apiLimits: _limits, ...resources } = fleet; // configuration of the simulator, not state
   return {
-    ...structuredClone(fleet),
+    ...structuredClone(resources),
     simulator: {
       version: 1,
       ...(fleetSha256 !== undefined ? { fleetSha256 } : {}),
@@ -176,6 +190,21 @@ export class SimulatedFleet implements Ec2Gateway, MetricsSource, CloudIdentity 
     this.latencyMs = options.latencyMs ?? 0;
     if (!Number.isFinite(this.latencyMs) || this.latencyMs < 0) throw new RangeError(`latencyMs: expected a number ≥ 0, got ${options.latencyMs}`);
     this.accountId = store.current().accountId;
+    this.apiLimits = options.apiLimits ? (Object.fromEntries(EC2_BUCKETS.map((b) => [b, options.apiLimits?.[b] ?? AWS_EC2_BUCKETS[b]])) as Record<Ec2Bucket, BucketFigures>) : undefined;
+  }
+
+  /** The figures the fleet throttles with (every bucket), or `undefined` when it does not throttle. */
+  readonly apiLimits: Readonly<Record<Ec2Bucket, BucketFigures>> | undefined;
+  private readonly buckets = new Map<string, BucketState>();
+
+  /** EC2's throttling: spends a token of the call's bucket, or fails `RequestLimitExceeded` when there is none. */
+  private throttle(operation: FleetOperation, target: CallTarget, now: Date): void {
+    if (!this.apiLimits) return;
+    const bucket = bucketOf(API_ACTION_OF[operation]);
+    const key = `${target.accountId}/${target.region}/${bucket}`;
+    const result = takeToken(this.buckets.get(key), this.apiLimits[bucket], now.getTime());
+    this.buckets.set(key, result.state);
+    if (!result.granted) throw ec2Error('RequestLimitExceeded', `Request limit exceeded (${bucket} bucket of ${target.accountId}/${target.region}).`);
   }
 
   /** The `accountId` the fleet file declares (the simulated STS answer), or `undefined` when it declares none. */
@@ -200,6 +229,7 @@ export class SimulatedFleet implements Ec2Gateway, MetricsSource, CloudIdentity 
       throw new FleetFileError(options.fleetFile, [{ path: '', message: 'the state file must not be the fleet file itself (the fleet file is never rewritten)' }]);
     }
     const digest = sha256(text);
+    if (fleet.apiLimits && !options.apiLimits) options = { ...options, apiLimits: fleet.apiLimits };
     if (options.statePath === undefined) return new SimulatedFleet(new MemoryStateStore(initialState(fleet, digest)), options);
     let store: SqliteStateStore;
     try {
@@ -228,8 +258,9 @@ export class SimulatedFleet implements Ec2Gateway, MetricsSource, CloudIdentity 
   static fromFleet(fleet: unknown, options: SimulatedFleetOptions & { readonly name?: string } = {}): SimulatedFleet {
     const name = options.name ?? 'fleet';
     const isState = typeof fleet === 'object' && fleet !== null && 'simulator' in fleet;
-    const state = isState ? validateFleetState(fleet, name) : initialState(validateFleet(fleet, name));
-    return new SimulatedFleet(new MemoryStateStore(state), options);
+    const file = isState ? undefined : validateFleet(fleet, name);
+    const state = file ? initialState(file) : validateFleetState(fleet, name);
+    return new SimulatedFleet(new MemoryStateStore(state), file?.apiLimits && !options.apiLimits ? { ...options, apiLimits: file.apiLimits } : options);
   }
 
   /** A copy of the fleet as it is now (fleet-file format plus the simulator's bookkeeping). */
@@ -651,6 +682,7 @@ export class SimulatedFleet implements Ec2Gateway, MetricsSource, CloudIdentity 
     const dryRun = options?.dryRun === true;
     const call = { operation, target, dryRun, mutating, at: now, ...(options?.clientToken !== undefined ? { clientToken: options.clientToken } : {}) };
     return this.store.call(call, ({ state, transaction }) => {
+      this.throttle(operation, target, now);
       // A matching fault fails the call, dry runs included (a dry run meets what the real call would). It is
       // consumed (and kept, though the call fails) by a real call, and by a dry run only when its code is transient.
       const fault = state.faults.find(

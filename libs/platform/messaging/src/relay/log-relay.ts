@@ -14,7 +14,7 @@ import { parseStoredEvent, schemaVersionOf } from '@optex/domain';
 import { encodeLifecycleEvent } from './lifecycle-codec';
 
 /** Streams whose events are published to `optex.events.v1`. */
-export const PUBLISHED_STREAM_PREFIXES = ['optimization-', 'rejected-recommendations', 'duplicate-recommendations', 'batch-'] as const;
+export const PUBLISHED_STREAM_PREFIXES = ['optimization-', 'rejected-recommendations', 'duplicate-recommendations', 'batch-', 'optex-control'] as const;
 
 export interface LogRelayOptions {
   /** Name of the relay; its checkpoint lives in stream `relay-checkpoint-<name>`. @defaultValue `events` */

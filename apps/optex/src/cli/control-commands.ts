@@ -1,0 +1,40 @@
+import { DomainError, type ControlState } from '@optex/domain';
+import { executionControlState, recordExecutionControl, type ExecutionControlAction } from '@optex/approval';
+import { openStore, UsageError } from '@optex/runtime';
+import { safe, toJson } from './format';
+import type { Io } from './commands';
+
+const describe = (s: ControlState): string => (s.paused ? `Execution is PAUSED (by ${safe(s.by)} since ${s.since}: ${safe(s.reason)}).` : 'Execution is running.');
+
+/**
+ * `pause --by --reason` / `resume-execution --by --reason`: the kill switch, recorded on the control stream. While paused
+ * no execution and no execution step starts (steps already sent finish; rollbacks go on); `resume-execution` lets
+ * everything continue (a running engine drives it at once; otherwise the next `resume`). Without `--by`: print the state.
+ */
+export async function controlCommand(io: Io, action: ExecutionControlAction, flags: { store: string; by?: string; reason?: string; json?: boolean }): Promise<number> {
+  const store = await openStore(flags.store);
+  try {
+    if (flags.by === undefined && flags.reason === undefined) {
+      const state = await executionControlState(store);
+      io.out(flags.json ? toJson(state) : describe(state));
+      return 0;
+    }
+    const by = flags.by?.trim() ?? '';
+    const reason = flags.reason?.trim() ?? '';
+    if (!by) throw new UsageError('--by: say who pulls the switch');
+    if (!reason) throw new UsageError(`--reason: say why execution ${action === 'pause' ? 'stops' : 'may go on'}`);
+    try {
+      const state = await recordExecutionControl(store, action, { by, reason, now: new Date() });
+      io.out(flags.json ? toJson(state) : `${describe(state)}${state.paused ? ' Steps already sent finish; rollbacks go on. Lift it with optex resume-execution.' : ' Run optex resume to continue what waited.'}`);
+      return 0;
+    } catch (error) {
+      if (error instanceof DomainError) {
+        io.err(`optex ${action === 'pause' ? 'pause' : 'resume-execution'}: ${safe(error.message)}`);
+        return 1;
+      }
+      throw error;
+    }
+  } finally {
+    await store.close();
+  }
+}

@@ -1,0 +1,73 @@
+import { executionWindow, type ChangeWindowPolicy } from './change-windows';
+import { parsePolicy } from './policy';
+import type { Recommendation } from './types';
+
+const rec = (over: Partial<Recommendation> = {}, tags?: Record<string, string>): Recommendation =>
+  ({
+    recommendationId: 'r',
+    source: 'spec',
+    accountId: '123456789012',
+    region: 'eu-central-1',
+    resource: { type: 'ec2:volume', id: 'vol-1', ...(tags ? { tags } : {}) },
+    action: { type: 'modify-volume', targetVolumeType: 'gp3' },
+    estimatedMonthlySavings: 2,
+    currency: 'USD',
+    ...over,
+  }) as Recommendation;
+
+// Weeknights 22:00–02:00 Berlin time, for production only; a year-end freeze for everything.
+const policy: ChangeWindowPolicy = {
+  windows: [{ name: 'prod-nights', cron: '0 22 * * 1-5', timeZone: 'Europe/Berlin', durationMinutes: 240, tags: { env: 'production' } }],
+  freezes: [{ name: 'year-end', from: '2026-12-20T00:00:00Z', to: '2027-01-04T00:00:00Z', reason: 'holiday freeze' }],
+};
+const prod = rec({}, { env: 'production' });
+
+describe('change windows and freezes (given a policy, when may an execution start)', () => {
+  it('given a production resource on Wednesday 13:00 Berlin, then it waits for the window opening at 22:00 Berlin (21:00 UTC)', () => {
+    expect(executionWindow(policy, prod, new Date('2026-12-02T12:00:00Z'))).toEqual({
+      allowed: false,
+      until: '2026-12-02T21:00:00.000Z',
+      reason: 'outside its change windows; prod-nights opens at 2026-12-02T21:00:00.000Z (0 22 * * 1-5, Europe/Berlin)',
+    });
+  });
+
+  it('inside the window (23:30 Berlin, and 01:30 the next night, before it closes at 02:00) it may start; at 02:00 it may not', () => {
+    expect(executionWindow(policy, prod, new Date('2026-12-02T22:30:00Z'))).toEqual({ allowed: true });
+    expect(executionWindow(policy, prod, new Date('2026-12-03T00:30:00Z'))).toEqual({ allowed: true });
+    expect(executionWindow(policy, prod, new Date('2026-12-03T01:00:00Z'))).toMatchObject({ allowed: false, until: '2026-12-03T21:00:00.000Z' });
+  });
+
+  it('Friday night runs into Saturday; Saturday evening waits for Monday 22:00', () => {
+    expect(executionWindow(policy, prod, new Date('2026-12-05T00:59:00Z'))).toEqual({ allowed: true });
+    expect(executionWindow(policy, prod, new Date('2026-12-05T18:00:00Z'))).toMatchObject({ allowed: false, until: '2026-12-07T21:00:00.000Z' });
+  });
+
+  it('a resource no window applies to starts any time, except in a freeze', () => {
+    expect(executionWindow(policy, rec({}, { env: 'dev' }), new Date('2026-12-02T12:00:00Z'))).toEqual({ allowed: true });
+    expect(executionWindow(policy, rec(), new Date('2026-12-24T12:00:00Z'))).toEqual({
+      allowed: false,
+      until: '2027-01-04T00:00:00.000Z',
+      reason: 'freeze year-end until 2027-01-04T00:00:00.000Z: holiday freeze',
+    });
+  });
+
+  it('a freeze wins over an open window; scope by account and region', () => {
+    expect(executionWindow(policy, prod, new Date('2026-12-21T21:30:00Z'))).toMatchObject({ allowed: false, until: '2027-01-04T00:00:00.000Z' });
+    const scoped: ChangeWindowPolicy = { windows: [{ name: 'us', cron: '0 3 * * *', timeZone: 'UTC', durationMinutes: 60, regions: ['us-east-1'], accounts: ['123456789012'] }], freezes: [] };
+    expect(executionWindow(scoped, rec(), new Date('2026-12-02T12:00:00Z'))).toEqual({ allowed: true }); // eu-central-1: no window applies
+    expect(executionWindow(scoped, rec({ region: 'us-east-1' }), new Date('2026-12-02T12:00:00Z'))).toMatchObject({ allowed: false, until: '2026-12-03T03:00:00.000Z' });
+  });
+
+  it('the policy file: a bad cron, time zone, duration or freeze is named by its path', () => {
+    const ok = parsePolicy({ changeWindows: { windows: [{ name: 'n', cron: '0 22 * * 1-5', durationMinutes: 60 }], freezes: [] } });
+    expect(ok.ok && ok.value.changeWindows.windows[0]).toMatchObject({ timeZone: 'UTC' });
+    const bad = parsePolicy({
+      changeWindows: {
+        windows: [{ name: 'n', cron: 'every night', timeZone: 'Mars/Olympus', durationMinutes: 0 }],
+        freezes: [{ name: 'f', from: '2026-12-20T00:00:00Z', to: '2026-12-19T00:00:00Z', reason: 'x' }],
+      },
+    });
+    const paths = bad.ok ? [] : bad.errors.map((e) => e.path);
+    expect(paths).toEqual(expect.arrayContaining(['changeWindows.windows.0.cron', 'changeWindows.windows.0.timeZone', 'changeWindows.windows.0.durationMinutes', 'changeWindows.freezes.0.to']));
+  });
+});

@@ -1,0 +1,121 @@
+import { Cron } from 'croner';
+import { z } from 'zod';
+import type { Recommendation } from './types';
+
+/**
+ * When execution may start. A maintenance window opens at each time its cron expression names, in its time zone, and
+ * stays open `durationMinutes`; it applies to the recommendations its scope matches (accounts, regions, tags — every
+ * given part must match; none given: all). A recommendation that some window applies to starts only inside one of
+ * them; one that no window applies to may start any time. A freeze blocks every start, auto-approved work included,
+ * from `from` to `to`. Pure: the instant comes in.
+ */
+export interface ChangeWindow {
+  readonly name: string;
+  /** Five or six fields (croner's syntax: minute hour day-of-month month day-of-week, seconds first when six). */
+  readonly cron: string;
+  /** IANA time zone the cron expression is read in. @defaultValue UTC */
+  readonly timeZone: string;
+  readonly durationMinutes: number;
+  readonly accounts?: readonly string[];
+  readonly regions?: readonly string[];
+  /** Every listed tag must be on the resource with that value. */
+  readonly tags?: Readonly<Record<string, string>>;
+}
+
+export interface Freeze {
+  readonly name: string;
+  readonly from: string;
+  readonly to: string;
+  readonly reason: string;
+}
+
+export interface ChangeWindowPolicy {
+  readonly windows: readonly ChangeWindow[];
+  readonly freezes: readonly Freeze[];
+}
+
+export const DEFAULT_CHANGE_WINDOWS: ChangeWindowPolicy = { windows: [], freezes: [] };
+
+const validCron = (expression: string): boolean => {
+  try {
+    new Cron(expression, { paused: true });
+    return true;
+  } catch {
+    return false;
+  }
+};
+const validTimeZone = (zone: string): boolean => {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: zone });
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+export const changeWindowsSchema = z.strictObject({
+  windows: z.array(
+    z.strictObject({
+      name: z.string().min(1, { error: 'must not be empty' }),
+      cron: z.string().refine(validCron, { error: 'must be a cron expression (minute hour day-of-month month day-of-week)' }),
+      timeZone: z.string().refine(validTimeZone, { error: 'must be an IANA time zone such as Europe/Berlin' }).default('UTC'),
+      durationMinutes: z.number().int({ error: 'must be a whole number' }).positive({ error: 'must be greater than 0' }),
+      accounts: z.array(z.string().regex(/^\d{12}$/, { error: 'must be exactly 12 digits' })).min(1).optional(),
+      regions: z.array(z.string().min(1)).min(1).optional(),
+      tags: z.record(z.string(), z.string()).optional(),
+    }),
+  ),
+  freezes: z.array(
+    z
+      .strictObject({ name: z.string().min(1, { error: 'must not be empty' }), from: z.iso.datetime({ offset: true }), to: z.iso.datetime({ offset: true }), reason: z.string().min(1, { error: 'must say why' }) })
+      .refine((f) => Date.parse(f.from) < Date.parse(f.to), { error: 'to must be after from', path: ['to'] }),
+  ),
+});
+
+export type ExecutionWindowVerdict =
+  | { readonly allowed: true }
+  /** `until`: when it may start (the freeze's end, the next window's opening). */
+  | { readonly allowed: false; readonly until: string; readonly reason: string };
+
+function applies(window: ChangeWindow, rec: Recommendation): boolean {
+  if (window.accounts && !window.accounts.includes(rec.accountId)) return false;
+  if (window.regions && !window.regions.includes(rec.region)) return false;
+  if (window.tags) {
+    const tags = rec.resource.tags ?? {};
+    for (const [key, value] of Object.entries(window.tags)) if (tags[key] !== value) return false;
+  }
+  return true;
+}
+
+/** The window's opening at or before `now` that is still open, else its next opening. */
+function windowAt(window: ChangeWindow, now: Date): { open: boolean; start: Date } | undefined {
+  const cron = new Cron(window.cron, { timezone: window.timeZone, paused: true });
+  const durationMs = window.durationMinutes * 60_000;
+  // The first opening strictly after (now − duration) is still open at now if it is at or before now (windows are
+  // [opening, opening + duration)); otherwise it is the next opening.
+  const start = cron.nextRun(new Date(now.getTime() - durationMs));
+  if (!start) return undefined;
+  if (start.getTime() <= now.getTime()) return { open: true, start };
+  return { open: false, start };
+}
+
+/** Whether `rec` may start executing at `now`; if not, until when and why. */
+export function executionWindow(policy: ChangeWindowPolicy, rec: Recommendation, now: Date): ExecutionWindowVerdict {
+  const t = now.getTime();
+  for (const freeze of policy.freezes) {
+    if (Date.parse(freeze.from) <= t && t < Date.parse(freeze.to)) {
+      return { allowed: false, until: new Date(freeze.to).toISOString(), reason: `freeze ${freeze.name} until ${new Date(freeze.to).toISOString()}: ${freeze.reason}` };
+    }
+  }
+  const windows = policy.windows.filter((w) => applies(w, rec));
+  if (windows.length === 0) return { allowed: true };
+  let next: { start: Date; window: ChangeWindow } | undefined;
+  for (const window of windows) {
+    const at = windowAt(window, now);
+    if (!at) continue;
+    if (at.open) return { allowed: true };
+    if (!next || at.start < next.start) next = { start: at.start, window };
+  }
+  if (!next) return { allowed: false, until: '9999-12-31T23:59:59.999Z', reason: `outside every change window (${windows.map((w) => w.name).join(', ')}), and none opens again` };
+  return { allowed: false, until: next.start.toISOString(), reason: `outside its change windows; ${next.window.name} opens at ${next.start.toISOString()} (${next.window.cron}, ${next.window.timeZone})` };
+}

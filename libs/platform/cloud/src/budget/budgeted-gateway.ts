@@ -1,0 +1,130 @@
+import type {
+  AccountRegion,
+  AddressInfo,
+  CallOptions,
+  CreateVolumeRequest,
+  Ec2Gateway,
+  InstanceInfo,
+  ReservedInstancesInfo,
+  ReservedInstancesOfferingInfo,
+  ResourceRef,
+  SnapshotInfo,
+  VolumeInfo,
+} from '@optex/ports';
+import type { Ec2ApiBudget } from './ec2-api-budget';
+
+/**
+ * An {@link Ec2Gateway} that spends a token of optex's {@link Ec2ApiBudget} before each call, from the bucket of the
+ * EC2 API action the call sends, so optex never sends a call it has no token for. A waiter (`waitFor…`) spends one
+ * token before it starts; the AWS adapter's waiter then polls `Describe…` every few seconds on its own, which this
+ * decorator does not see (the non-mutating bucket, 100 tokens refilled 20 a second by default, is not what limits).
+ */
+export class BudgetedEc2Gateway implements Ec2Gateway {
+  constructor(
+    readonly inner: Ec2Gateway,
+    private readonly budget: Ec2ApiBudget,
+  ) {}
+
+  private async spend(scope: AccountRegion, action: string): Promise<void> {
+    await this.budget.spend({ accountId: scope.accountId, region: scope.region }, action);
+  }
+
+  async describeInstance(ref: ResourceRef): Promise<InstanceInfo | undefined> {
+    await this.spend(ref, 'DescribeInstances');
+    return this.inner.describeInstance(ref);
+  }
+  async stopInstance(ref: ResourceRef, options?: CallOptions): Promise<void> {
+    await this.spend(ref, 'StopInstances');
+    return this.inner.stopInstance(ref, options);
+  }
+  async startInstance(ref: ResourceRef, options?: CallOptions): Promise<void> {
+    await this.spend(ref, 'StartInstances');
+    return this.inner.startInstance(ref, options);
+  }
+  async modifyInstanceType(ref: ResourceRef, instanceType: string, options?: CallOptions): Promise<void> {
+    await this.spend(ref, 'ModifyInstanceAttribute');
+    return this.inner.modifyInstanceType(ref, instanceType, options);
+  }
+  async waitForInstanceState(ref: ResourceRef, state: 'running' | 'stopped', timeoutMs: number): Promise<void> {
+    await this.spend(ref, 'DescribeInstances');
+    return this.inner.waitForInstanceState(ref, state, timeoutMs);
+  }
+  async describeVolume(ref: ResourceRef): Promise<VolumeInfo | undefined> {
+    await this.spend(ref, 'DescribeVolumes');
+    return this.inner.describeVolume(ref);
+  }
+  async modifyVolume(ref: ResourceRef, target: { volumeType: string; iops?: number; throughput?: number }, options?: CallOptions): Promise<void> {
+    await this.spend(ref, 'ModifyVolume');
+    return this.inner.modifyVolume(ref, target, options);
+  }
+  async deleteVolume(ref: ResourceRef, options?: CallOptions): Promise<void> {
+    await this.spend(ref, 'DeleteVolume');
+    return this.inner.deleteVolume(ref, options);
+  }
+  async createVolume(request: CreateVolumeRequest, options?: CallOptions): Promise<{ volumeId: string }> {
+    await this.spend(request, 'CreateVolume');
+    return this.inner.createVolume(request, options);
+  }
+  async findSnapshotByClientToken(scope: AccountRegion, clientToken: string): Promise<SnapshotInfo | undefined> {
+    await this.spend(scope, 'DescribeSnapshots');
+    return this.inner.findSnapshotByClientToken(scope, clientToken);
+  }
+  async findVolumeByClientToken(scope: AccountRegion, clientToken: string): Promise<VolumeInfo | undefined> {
+    await this.spend(scope, 'DescribeVolumes');
+    return this.inner.findVolumeByClientToken(scope, clientToken);
+  }
+  async findAddressByClientToken(scope: AccountRegion, clientToken: string): Promise<AddressInfo | undefined> {
+    await this.spend(scope, 'DescribeAddresses');
+    return this.inner.findAddressByClientToken(scope, clientToken);
+  }
+  async createSnapshot(volume: ResourceRef, request: { description: string; tags: Readonly<Record<string, string>> }, options?: CallOptions): Promise<{ snapshotId: string }> {
+    await this.spend(volume, 'CreateSnapshot');
+    return this.inner.createSnapshot(volume, request, options);
+  }
+  async waitForSnapshotCompleted(ref: ResourceRef, timeoutMs: number): Promise<void> {
+    await this.spend(ref, 'DescribeSnapshots');
+    return this.inner.waitForSnapshotCompleted(ref, timeoutMs);
+  }
+  async describeSnapshot(ref: ResourceRef): Promise<SnapshotInfo | undefined> {
+    await this.spend(ref, 'DescribeSnapshots');
+    return this.inner.describeSnapshot(ref);
+  }
+  async deleteSnapshot(ref: ResourceRef, options?: CallOptions): Promise<void> {
+    await this.spend(ref, 'DeleteSnapshot');
+    return this.inner.deleteSnapshot(ref, options);
+  }
+  async describeAddress(ref: ResourceRef): Promise<AddressInfo | undefined> {
+    await this.spend(ref, 'DescribeAddresses');
+    return this.inner.describeAddress(ref);
+  }
+  async releaseAddress(ref: ResourceRef, options?: CallOptions): Promise<void> {
+    await this.spend(ref, 'ReleaseAddress');
+    return this.inner.releaseAddress(ref, options);
+  }
+  async allocateAddress(request: { accountId: string; region: string; publicIp?: string }, options?: CallOptions): Promise<AddressInfo> {
+    await this.spend(request, 'AllocateAddress');
+    return this.inner.allocateAddress(request, options);
+  }
+  async describeReservedInstancesOffering(ref: ResourceRef): Promise<ReservedInstancesOfferingInfo | undefined> {
+    await this.spend(ref, 'DescribeReservedInstancesOfferings');
+    return this.inner.describeReservedInstancesOffering(ref);
+  }
+  async purchaseReservedInstancesOffering(
+    request: { accountId: string; region: string; offeringId: string; instanceCount: number; limitPrice?: number },
+    options?: CallOptions,
+  ): Promise<{ reservedInstancesId: string }> {
+    await this.spend(request, 'PurchaseReservedInstancesOffering');
+    return this.inner.purchaseReservedInstancesOffering(request, options);
+  }
+  async findReservedInstances(scope: AccountRegion, query: { instanceType: string; startedAtOrAfter: Date }): Promise<ReservedInstancesInfo[]> {
+    await this.spend(scope, 'DescribeReservedInstances');
+    return this.inner.findReservedInstances(scope, query);
+  }
+  async createReservedInstancesListing(
+    request: { accountId: string; region: string; reservedInstancesId: string; instanceCount: number; price: number },
+    options?: CallOptions,
+  ): Promise<{ listingId: string }> {
+    await this.spend(request, 'CreateReservedInstancesListing');
+    return this.inner.createReservedInstancesListing(request, options);
+  }
+}
