@@ -43,13 +43,16 @@ describe('audit: verify, anchor, state --at, replay --format', () => {
     expect(byRec('e2e-rightsize-hot').status).toBe('rolled-back');
   });
 
-  it('verify: the log run wrote verifies, whole and per stream; an anchor is recorded and checked', async () => {
+  it('verify: the log run wrote (anchored when the run ended) verifies, whole and per stream; anchor fixes what came after', async () => {
     const whole = await optex(['verify', '--store', store]);
     expect(whole.code).toBe(0);
-    expect(whole.stdout).toMatch(/^OK: \d+ events in \d+ streams, 0 of 0 anchors verified in [\d.]+ s; every hash chain is intact and every anchor matches\.$/m);
+    expect(whole.stdout).toMatch(/^OK: \d+ events in \d+ streams, 1 of 1 anchors verified in [\d.]+ s; every hash chain is intact and every anchor matches\.$/m);
+    expect(json<{ anchor: unknown }>(await optex(['anchor', '--store', store, '--json']))).toEqual({ anchor: null }); // nothing since the run's
+    expect((await optex(['pause', '--by', 'auditor', '--reason', 'audit drill', '--store', store])).code).toBe(0);
+    expect((await optex(['resume-execution', '--by', 'auditor', '--reason', 'audit drill over', '--store', store])).code).toBe(0);
     const anchored = await optex(['anchor', '--store', store, '--json']);
     expect(json<{ anchor: { events: number; digest: string } }>(anchored).anchor).toMatchObject({ events: expect.any(Number), digest: expect.stringMatching(/^[0-9a-f]{64}$/) });
-    expect(json<{ ok: boolean; anchors: { checked: number } }>(await optex(['verify', '--store', store, '--json']))).toMatchObject({ ok: true, anchors: { checked: 1 } });
+    expect(json<{ ok: boolean; anchors: { checked: number } }>(await optex(['verify', '--store', store, '--json']))).toMatchObject({ ok: true, anchors: { checked: 2 } });
     const one = await optex(['verify', '--stream', `optimization-${byRec('e2e-gp3').optimizationId}`, '--store', store]);
     expect(one.code).toBe(0);
     expect(one.stdout).toMatch(/^OK: \d+ events of stream optimization-/);

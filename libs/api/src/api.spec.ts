@@ -167,6 +167,21 @@ describe('the API: decisions under the authenticated principal', () => {
   });
 });
 
+describe('the API: time travel', () => {
+  it('GET /optimizations/:id/state?at= folds the stream up to the instant; a bad instant is answered 400 naming at', async () => {
+    const id = idOf('rec-medium');
+    const history = (await h.call('GET', `/api/v1/optimizations/${id}/history`, { token: await reader() })).body.events as { type: string; recordedAt: string }[];
+    const first = await h.call('GET', `/api/v1/optimizations/${id}/state?at=${encodeURIComponent(history[0].recordedAt)}`, { token: await reader() });
+    expect(first.status).toBe(200);
+    expect(first.body).toMatchObject({ optimizationId: id, eventsApplied: history.filter((e) => e.recordedAt <= history[0].recordedAt).length, asOf: { revision: 0 } });
+    const before = await h.call('GET', `/api/v1/optimizations/${id}/state?at=${encodeURIComponent(new Date(Date.parse(history[0].recordedAt) - 1000).toISOString())}`, { token: await reader() });
+    expect(before.body).toMatchObject({ asOf: null, eventsApplied: 0, state: { status: 'initial' }, view: null });
+    const bad = await h.call('GET', `/api/v1/optimizations/${id}/state?at=yesterday`, { token: await reader() });
+    expect(bad.status).toBe(400);
+    expect(bad.body.reason).toMatch(/^at: expected an ISO-8601 instant/);
+  });
+});
+
 describe('the API: submitting recommendations (the same intake as Kafka)', () => {
   it('all good → 202 and published to the input topic; mixed → 207 naming every failing field; none → 400', async () => {
     const published: string[] = [];

@@ -5,6 +5,7 @@ import {
   fieldErrorsOf,
   foldOptimization,
   matchesFilter,
+  optimizationStateAt,
   optimizationStream,
   parseOptimizationFilter,
   parseStoredEvent,
@@ -95,6 +96,21 @@ export class OptimizationsController {
   async show(@Param('id') id: string) {
     const state = await this.current(await this.idOf(id));
     return { view: rowOf(state), state };
+  }
+
+  @Get(':id/state')
+  @Requires('reader')
+  @ApiOperation({ summary: 'Time travel: the optimization as it was at an instant (its events recorded up to then, folded; as `optex state ID --at`)' })
+  @ApiParam({ name: 'id' })
+  @ApiQuery({ name: 'at', required: true, description: 'ISO-8601 instant' })
+  async stateAt(@Param('id') id: string, @Query('at') at: string | undefined) {
+    const instant = at === undefined ? undefined : new Date(at);
+    if (!instant || Number.isNaN(instant.getTime())) throw new BadRequestException({ statusCode: 400, error: 'Bad Request', reason: `at: expected an ISO-8601 instant, got ${JSON.stringify(at ?? '')}` });
+    const optimizationId = await this.idOf(id);
+    const events = await this.deps.store.readStream(optimizationStream(optimizationId));
+    if (events.length === 0) throw new NotFoundException({ statusCode: 404, error: 'Not Found', reason: `no optimization ${id}` });
+    const { state, applied, after, asOf } = optimizationStateAt(events, instant);
+    return { optimizationId, at: instant.toISOString(), asOf, eventsApplied: applied, eventsAfter: after, state, view: state.status === 'initial' ? null : rowOf(state) };
   }
 
   @Get(':id/history')

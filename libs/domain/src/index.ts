@@ -31,3 +31,4 @@ export * from './analyzers';
 export * from './notifications';
 export * from './work-queues';
 export * from './change-windows';
+export * from './time-travel';

@@ -2,7 +2,7 @@ import { createWriteStream, existsSync, openSync } from 'node:fs';
 import { once } from 'node:events';
 import { resolve } from 'node:path';
 import type { Writable } from 'node:stream';
-import { OPTIMIZATION_STREAM_PREFIX, optimizationDecider, optimizationStream, parseStoredEvent, viewOf, type OptimizationState } from '@optex/domain';
+import { OPTIMIZATION_STREAM_PREFIX, optimizationStateAt, optimizationStream, viewOf } from '@optex/domain';
 import type { EventStore, RecordedEvent } from '@optex/ports';
 import { recordAnchor, verifyLog, type VerifyReport } from '@optex/event-store';
 import { openStore, UsageError } from '@optex/runtime';
@@ -76,22 +76,19 @@ export async function stateCommand(io: Io, id: string, flags: { store: string; a
     const optimizationId = await resolveId(store, id);
     const events = await store.readStream(optimizationStream(optimizationId));
     if (events.length === 0) throw new NotFound(`no optimization ${id} in this store`);
-    const upTo = events.filter((e) => e.recordedAt.getTime() <= at.getTime());
-    const state = upTo.reduce<OptimizationState>((s, e) => optimizationDecider.evolve(s, parseStoredEvent(e) as never), optimizationDecider.initialState());
-    const last = upTo[upTo.length - 1];
-    const asOf = last ? { revision: Number(last.revision), type: last.type, recordedAt: last.recordedAt.toISOString() } : null;
+    const { state, applied, after, asOf } = optimizationStateAt(events, at);
     if (flags.json) {
-      io.out(toJson({ optimizationId, at: at.toISOString(), asOf, eventsApplied: upTo.length, eventsAfter: events.length - upTo.length, state, view: state.status === 'initial' ? null : viewOf(state) }));
+      io.out(toJson({ optimizationId, at: at.toISOString(), asOf, eventsApplied: applied, eventsAfter: after, state, view: state.status === 'initial' ? null : viewOf(state) }));
       return 0;
     }
-    if (!last || state.status === 'initial') {
+    if (!asOf || state.status === 'initial') {
       io.out(`At ${at.toISOString()} optimization ${optimizationId} did not exist yet: its first event was recorded at ${events[0].recordedAt.toISOString()}.`);
       return 0;
     }
     const v = viewOf(state);
     io.out(
       [
-        `Optimization ${optimizationId} at ${at.toISOString()} (after event ${last.revision}, ${safe(last.type)}, recorded ${last.recordedAt.toISOString()}; ${events.length - upTo.length} later events not applied):`,
+        `Optimization ${optimizationId} at ${at.toISOString()} (after event ${asOf.revision}, ${safe(asOf.type)}, recorded ${asOf.recordedAt}; ${after} later events not applied):`,
         '',
         table(
           ['FIELD', 'VALUE'],
