@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The README's test command (npm test): lint and typecheck every project (Nx), build, then the
 # three jest tiers — unit, integration (real Kafka, moto, the ESDB emulator, SQLite), e2e
-# (the CLI and the process stack). Prints per-tier counts and one closing "N passed, N failed" line.
+# (the CLI, the process stack, and the console in Debian's chromium, which scripts/ensure-chromium.sh installs
+# when missing). Prints per-tier counts and one closing "N passed, N failed" line.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 export NX_DAEMON=false NX_NO_CLOUD=true NX_TUI=false
@@ -13,6 +14,10 @@ npx nx run-many -t lint typecheck --parallel=2 --outputStyle=static || status=1
 
 echo "── build"
 npm run -s build || status=1
+
+echo "── browser (Debian's chromium for the console's browser tests)"
+browser_ok=1
+bash scripts/ensure-chromium.sh || browser_ok=0
 
 passed=0; failed=0; skipped=0
 for tier in unit integration e2e; do
@@ -26,6 +31,7 @@ for tier in unit integration e2e; do
     passed=$((passed+p)); failed=$((failed+f)); skipped=$((skipped+s))
     if [ "$p" = 0 ] && [ "${CI:-}" = true ]; then echo "tier $tier ran no test"; status=1; fi
     if [ "$s" != 0 ] && [ "${CI:-}" = true ]; then echo "tier $tier skipped $s tests under CI=true"; status=1; fi
+    if [ "$tier" = e2e ] && [ "$browser_ok" = 0 ] && [ "${CI:-}" = true ]; then echo "tier e2e: no browser under CI=true"; status=1; fi
   else
     echo "tier $tier: no result file"; status=1
   fi

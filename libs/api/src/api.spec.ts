@@ -206,6 +206,22 @@ describe('the API: submitting recommendations (the same intake as Kafka)', () =>
     await h.bus.idle?.();
     expect(published.sort()).toEqual(['rec-a', 'rec-b', 'rec-c']);
   });
+
+  it('requestedBy: the caller may name only itself (recorded, so it can never approve); anyone else is refused, naming the field', async () => {
+    const published: unknown[] = [];
+    await h.bus.subscribe({ topics: [TOPICS.recommendations], groupId: 'spec-requested-by' }, async (delivery) => {
+      published.push(JSON.parse(Buffer.from(delivery.value).toString('utf8')));
+      return { kind: 'ack' };
+    });
+    const self = await h.call('POST', '/api/v1/recommendations', { token: h.apiToken, raw: JSON.stringify({ ...rightsize('rec-self', 'i-s'), requestedBy: 'CI-Bot' }) });
+    expect(self.status).toBe(202);
+    const other = await h.call('POST', '/api/v1/recommendations', { token: h.apiToken, raw: JSON.stringify({ ...rightsize('rec-other-requester', 'i-o'), requestedBy: 'alice' }) });
+    expect(other.status).toBe(400);
+    expect(other.body.rejected).toEqual([{ index: 0, recommendationId: 'rec-other-requester', errors: [{ path: 'requestedBy', message: 'must be the authenticated principal (ci-bot) or left out' }] }]);
+    await h.bus.idle?.();
+    const mine = published.filter((r) => ['rec-self', 'rec-other-requester'].includes((r as { recommendationId: string }).recommendationId)); // a new group reads the topic from its start
+    expect(mine).toEqual([expect.objectContaining({ recommendationId: 'rec-self', requestedBy: 'CI-Bot' })]);
+  });
 });
 
 describe('the API: the kill switch', () => {

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { BadRequestException, Controller, HttpStatus, Inject, Post, Query, Req, Res, ServiceUnavailableException } from '@nestjs/common';
 import { ApiBody, ApiConsumes, ApiOperation, ApiQuery, ApiResponse, ApiTags } from '@nestjs/swagger';
-import { intakeRecord, optimizationIdFor, type FieldError } from '@optex/domain';
+import { intakeRecord, normalizeIdentity, optimizationIdFor, type FieldError, type Principal } from '@optex/domain';
 import { InputFormatError, RecordSplitter, recommendationMessages } from '@optex/runtime';
 import { API_DEPS, type ApiDeps } from './api.constants';
 import { Requires } from './auth/access.guard';
@@ -33,7 +33,7 @@ export class RecommendationsController {
   @ApiResponse({ status: 207, description: 'some accepted, some rejected (each with every failing field)' })
   @ApiResponse({ status: 400, description: 'no record accepted, or the body is neither JSON nor NDJSON' })
   @ApiResponse({ status: 503, description: 'this API process has no bus to publish to (start it with --bus kafka://…)' })
-  async submit(@Req() request: { body?: unknown }, @Res({ passthrough: true }) response: { status(code: number): void }, @Query('dryRun') dryRun?: string) {
+  async submit(@Req() request: { body?: unknown; principal?: Principal }, @Res({ passthrough: true }) response: { status(code: number): void }, @Query('dryRun') dryRun?: string) {
     const body = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
     const splitter = new RecordSplitter(this.deps.intakeLimits);
     let records;
@@ -48,8 +48,19 @@ export class RecommendationsController {
     const verdicts: Verdicts = { accepted: [], rejected: [] };
     records.forEach((record, index) => {
       const outcome = intakeRecord(record.bytes, this.deps.intakeLimits, record.size);
-      if (outcome.ok) verdicts.accepted.push({ index, recommendationId: outcome.recommendation.recommendationId, optimizationId: optimizationIdFor(outcome.recommendation.source, outcome.recommendation.recommendationId) });
-      else verdicts.rejected.push({ index, ...(outcome.recommendationId ? { recommendationId: outcome.recommendationId } : {}), errors: outcome.errors });
+      if (!outcome.ok) {
+        verdicts.rejected.push({ index, ...(outcome.recommendationId ? { recommendationId: outcome.recommendationId } : {}), errors: outcome.errors });
+        return;
+      }
+      const { recommendationId, source, requestedBy } = outcome.recommendation;
+      const identity = request.principal?.identity ?? '';
+      // The caller may name only itself as the requester (whoever is named can never approve it), as a decision is
+      // recorded only under the authenticated principal.
+      if (requestedBy !== undefined && normalizeIdentity(requestedBy) !== normalizeIdentity(identity)) {
+        verdicts.rejected.push({ index, recommendationId, errors: [{ path: 'requestedBy', message: `must be the authenticated principal (${identity}) or left out` }] });
+        return;
+      }
+      verdicts.accepted.push({ index, recommendationId, optimizationId: optimizationIdFor(source, recommendationId) });
     });
     if (verdicts.accepted.length > 0) {
       if (!this.deps.bus) throw new ServiceUnavailableException({ statusCode: 503, error: 'Service Unavailable', reason: 'this API has no bus to publish recommendations to: start it with --bus kafka://HOST:PORT', ...verdicts });

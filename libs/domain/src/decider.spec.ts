@@ -300,6 +300,31 @@ describe('approver identities (roster recorded on the request)', () => {
       .thenThrows('ALREADY_APPROVED');
   });
 
+  it('given a request Alice asked for (by alias), when alice@acme.example approves, then NOT_AUTHORIZED: never the requester', () => {
+    const asked = received({ ...rec, requestedBy: 'ALICE' });
+    spec.given([asked, assessed(), withRoster()]).when(cmd('Approve', { by: 'alice@acme.example' })).thenThrows('NOT_AUTHORIZED');
+    expect(() => optimizationDecider.decide(cmd('Approve', { by: 'alice' }), foldOptimization([asked, assessed(), withRoster()]))).toThrow(/alice@acme\.example requested .* and may not approve it/);
+  });
+
+  it('given a request Alice asked for, when Bob approves, then it is granted; when Alice denies (withdraws), then it is denied', () => {
+    const asked = received({ ...rec, requestedBy: 'alice@acme.example' });
+    spec
+      .given([asked, assessed(), withRoster()])
+      .when(cmd('Approve', { by: 'bob@acme.example' }))
+      .then([ev('ApprovalGranted', { mode: 'manual', by: 'bob@acme.example', approvers: ['bob@acme.example'], final: true })]);
+    spec
+      .given([asked, assessed(), withRoster()])
+      .when(cmd('Deny', { by: 'alice', reason: 'asked by mistake' }))
+      .then((events) => expect(events.map((e) => e.type)).toEqual(['ApprovalDenied']));
+  });
+
+  it('given a request without a roster that " Carol " asked for, when carol approves, then NOT_AUTHORIZED', () => {
+    spec
+      .given([received({ ...rec, requestedBy: ' Carol ' }), assessed(), requested()])
+      .when(cmd('Approve', { by: 'carol' }))
+      .thenThrows('NOT_AUTHORIZED');
+  });
+
   it('given a request without a roster, when Alice and then alice approve a CRITICAL change, then the second is refused', () => {
     spec
       .given([...upToAwaitingTwo, ev('ApprovalGranted', { mode: 'manual', by: 'alice', approvers: ['alice'], final: false })])

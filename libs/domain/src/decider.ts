@@ -340,10 +340,25 @@ function deciderIdentity(command: C.Approve | C.Deny, s: KnownOptimizationState)
   return identity;
 }
 
+/**
+ * Whether `identity` (as a decision records it: a roster id, or a normalized name) is who asked for the optimization
+ * (`recommendation.requestedBy`, compared normalized; with a roster on the request, an alias denotes its entry's id).
+ */
+export function isRequester(s: KnownOptimizationState, identity: string): boolean {
+  const requestedBy = s.recommendation.requestedBy;
+  if (requestedBy === undefined) return false;
+  const requester = normalizeIdentity(requestedBy);
+  const eligible = s.approval.eligibleApprovers;
+  return requester === identity || (eligible !== undefined && eligibleIdentity(eligible, requester) === identity);
+}
+
 function decideApprove(command: C.Approve, s: KnownOptimizationState): OptimizationEvent[] {
   const { at, ms } = nowOf(command);
   requirePendingApproval(command, s, ms);
   const by = deciderIdentity(command, s);
+  if (isRequester(s, by)) {
+    throw new DomainError('NOT_AUTHORIZED', `Approve: ${by} requested ${s.optimizationId} and may not approve it; the approval must come from someone else`);
+  }
   if (s.approval.approvers.map(normalizeIdentity).includes(by)) {
     throw new DomainError('ALREADY_APPROVED', `Approve: ${by} has already approved ${s.optimizationId}; a second approval must come from someone else`);
   }

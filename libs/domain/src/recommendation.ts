@@ -132,6 +132,9 @@ export const recommendationSchema = z
     currency: z.literal('USD'),
     priority: z.enum(RISK_LEVELS as unknown as ['LOW', 'MEDIUM', 'HIGH', 'CRITICAL']).optional(),
     createdAt: z.iso.datetime({ offset: true, error: 'must be an ISO-8601 date-time, e.g. 2026-01-31T12:00:00Z' }).optional(),
+    requestedBy: identifier()
+      .optional()
+      .describe('Who asked for the change (a person’s id, email or roster alias). Optional; when given, that person may never approve it (four eyes: never the requester).'),
   })
   .refine((r) => RESOURCE_TYPE_OF_ACTION[r.action.type] === r.resource.type, {
     path: ['action', 'type'],

@@ -40,6 +40,8 @@ export interface Recommendation {
   readonly currency: 'USD';
   readonly priority?: RiskLevel;
   readonly createdAt?: string;
+  /** Who asked for the change; that identity may never approve it (compared normalized, roster aliases resolved). */
+  readonly requestedBy?: string;
 }
 
 export interface FieldError {

@@ -21,6 +21,13 @@ describe('approvalQueueFor', () => {
     expect(approvalQueueFor(all, 'alice@acme.example')).toEqual([]);
   });
 
+  it('given a request Carol asked for, then Carol does not see it (never the requester) and Dan does', () => {
+    const asked = ev('OptimizationReceived', { recommendation: { ...recs.rightsize, requestedBy: 'carol' }, dryRun: false, deliveryId: 'd-1' });
+    const all = [state('a', [asked, assessed, requested('2026-03-08T00:00:00.000Z', ['carol@acme.example', 'dan@acme.example'])])];
+    expect(approvalQueueFor(all, 'carol@acme.example')).toEqual([]);
+    expect(approvalQueueFor(all, 'dan@acme.example').map((s) => s.optimizationId)).toEqual(['a']);
+  });
+
   it('without a roster at the request, anyone sees it', () => {
     expect(approvalQueueFor([state('a', [received, assessed, requested('2026-03-08T00:00:00.000Z')])], 'whoever')).toHaveLength(1);
   });

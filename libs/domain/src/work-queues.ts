@@ -1,10 +1,11 @@
-import type { KnownOptimizationState, OptimizationStatus } from './decider';
+import { isRequester, type KnownOptimizationState, type OptimizationStatus } from './decider';
 import { NEEDS_OPERATOR_STATUSES } from './queries';
 import { eligibleIdentity, normalizeIdentity } from './roster';
 
 /**
  * The approvals waiting for `identity`: awaiting approval, `identity` among the eligible approvers the request recorded
- * (anyone when it recorded none) and not one of its approvers yet (one approval per person); soonest expiry first.
+ * (anyone when it recorded none), not one of its approvers yet (one approval per person) and not its requester;
+ * soonest expiry first.
  * The decider still checks everything again when the person decides.
  */
 export function approvalQueueFor(states: Iterable<KnownOptimizationState>, identity: string): KnownOptimizationState[] {
@@ -14,7 +15,7 @@ export function approvalQueueFor(states: Iterable<KnownOptimizationState>, ident
       if (s.status !== 'awaiting-approval') return false;
       const eligible = s.approval.eligibleApprovers;
       const as = eligible ? eligibleIdentity(eligible, me) : me;
-      return as !== undefined && !s.approval.approvers.includes(as);
+      return as !== undefined && !s.approval.approvers.includes(as) && !isRequester(s, as);
     })
     .sort((a, b) => (a.approval.expiresAt ?? '').localeCompare(b.approval.expiresAt ?? '') || a.optimizationId.localeCompare(b.optimizationId));
 }

@@ -231,7 +231,7 @@ export class ConsoleController {
     return { principal: decision.principal, csrf };
   }
 
-  /** A POST with an Origin header must come from this host. */
+  /** A POST with an Origin header must come from this host (`Origin: null`, an opaque origin, is refused). */
   private sameOrigin(req: ConsoleRequest): boolean {
     const origin = header(req, 'origin');
     if (!origin) return true;
@@ -245,7 +245,8 @@ export class ConsoleController {
   private html(res: ConsoleResponse, status: number, body: string): void {
     res.setHeader('content-security-policy', CSP);
     res.setHeader('x-content-type-options', 'nosniff');
-    res.setHeader('referrer-policy', 'no-referrer');
+    // not no-referrer: under it a browser posts forms with `Origin: null`, which sameOrigin rightly refuses
+    res.setHeader('referrer-policy', 'same-origin');
     res.setHeader('cache-control', 'no-store');
     res.status(status).type('text/html; charset=utf-8').send(body);
   }

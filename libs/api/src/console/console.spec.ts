@@ -45,6 +45,15 @@ describe('the console: sessions', () => {
     expect(await h.eventCount()).toBe(before);
   });
 
+  it('sign-in from the same origin works; an opaque (null) or foreign Origin is refused; pages let browsers send their origin', async () => {
+    const form = (origin: string) => fetch(`${h.api.url}/console/sign-in`, { method: 'POST', redirect: 'manual', headers: { origin, 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ token: h.apiToken }) });
+    expect((await form(h.api.url)).status).toBe(303);
+    expect((await form('null')).status).toBe(403);
+    expect((await form('https://evil.example')).status).toBe(403);
+    // under no-referrer a browser sends `Origin: null` with its own form posts, and every sign-in would be refused
+    expect((await page('/console/sign-in')).headers.get('referrer-policy')).toBe('same-origin');
+  });
+
   it('the sign-in form is accessible: a labelled field, a heading, a CSP', async () => {
     const response = await page('/console/sign-in');
     expect(response.text).toMatch(/<label for="token">/);
