@@ -18,6 +18,7 @@ import { optimizationIdFor, optimizationStream } from '@optex/domain';
 import { ensureBuilt, optex, tempDir } from './support/cli';
 import { stackDown, stackUp, waitForList, list, type StackInfo } from './support/stack';
 import { kill, startServiceProcess, serviceEnv } from '../apps/optex/src/stack/stack';
+import { isProcessAlive } from '@optex/testing';
 
 jest.setTimeout(300_000);
 
@@ -147,17 +148,19 @@ it('an executor killed with SIGKILL mid-execution is restarted and the execution
   const store = EsdbEventStore.connect(stack.store);
   const stream = optimizationStream(pending!.optimizationId);
   try {
+    // An executor that kills itself (SIGKILL) right after it records the plan's first completed step: mid-execution
+    // whatever the machine's load (a test polling for that step and then killing could come too late).
+    await kill(stack.services['executor']!.pid);
+    const crashing = await startServiceProcess('executor', { ...serviceEnv(stack, 3, ENV), OPTEX_CRASH_AT: 'event:ExecutionStepCompleted:1' }, join(dir, 'stack', 'executor-crashing.log'));
+    stack.services['executor'] = { pid: crashing.pid, port: crashing.port };
     await optex(['approve', pending!.optimizationId, '--by', 'alice', '--store', stack.store]);
-    // wait for the first step to be recorded, then kill the executor in the middle of the plan
-    const deadline = Date.now() + 60_000;
-    for (;;) {
-      const types = (await store.readStream(stream)).map((e) => e.type);
-      if (types.includes('ExecutionStepCompleted')) break;
-      if (Date.now() > deadline) throw new Error(`no step recorded: ${types.join(', ')}`);
-      await new Promise((r) => setTimeout(r, 20));
+    const deadline = Date.now() + 120_000;
+    while (isProcessAlive(crashing.pid)) {
+      if (Date.now() > deadline) throw new Error(`the executor did not reach its crash point: ${(await store.readStream(stream)).map((e) => e.type).join(', ')}`);
+      await new Promise((r) => setTimeout(r, 50));
     }
-    process.kill(stack.services['executor']!.pid, 'SIGKILL');
     const mid = (await store.readStream(stream)).map((e) => e.type);
+    expect(mid).toContain('ExecutionStepCompleted');
     expect(mid).not.toContain('ExecutionSucceeded');
 
     const restarted = await startServiceProcess('executor', serviceEnv(stack, 3, ENV), join(dir, 'stack', 'executor-restarted.log'));
