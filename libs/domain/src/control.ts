@@ -80,13 +80,12 @@ export const controlDecider = {
 };
 
 /**
- * Whether the process manager's next move waits while execution is paused: starting an execution, recording the
- * intent of an execution step, or performing an execution step that has no intent yet (a wait, a dry-run call). A
- * step whose intent is recorded is in flight: it is performed and its outcome recorded. Everything else goes on
- * (pre-validation, recording outcomes, validation, every rollback move).
+ * Whether a pause holds the process manager's next move: starting an execution, recording the intent of an execution
+ * step, or performing an execution step that has no intent yet (a wait, a dry-run call). A step whose intent is
+ * recorded is in flight: it is performed and its outcome recorded. Everything else goes on (pre-validation, recording
+ * outcomes, validation, every rollback move).
  */
-export function heldByPause(state: ControlState, move: Move): boolean {
-  if (!state.paused) return false;
+export function pauseHolds(move: Move): boolean {
   switch (move.kind) {
     case 'decide':
       return move.command.type === 'StartExecution' || (move.command.type === 'StartStep' && move.command.data.phase === 'execution');
@@ -95,4 +94,9 @@ export function heldByPause(state: ControlState, move: Move): boolean {
     default:
       return false;
   }
+}
+
+/** Whether the move waits under `state`: execution is paused and {@link pauseHolds} the move. */
+export function heldByPause(state: ControlState, move: Move): boolean {
+  return state.paused && pauseHolds(move);
 }

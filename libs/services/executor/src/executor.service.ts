@@ -2,8 +2,8 @@ import { Inject, Injectable, type OnApplicationBootstrap, type OnModuleDestroy }
 import {
   CONTROL_STREAM,
   controlDecider,
-  heldByPause,
   parseControlEvent,
+  pauseHolds,
   type ControlState,
   OPTIMIZATION_STREAM_PREFIX,
   moverOf,
@@ -47,9 +47,6 @@ const RECORDED_BY = 'executor';
 /** Events that hand an optimization to the executor: dispatched by the scheduler, a rollback the validator started, or one an operator retries. */
 const DRIVES_EXECUTION = new Set(['ExecutionScheduled', 'RollbackStarted', 'RollbackRetried']);
 
-/** Any paused state: asks {@link heldByPause} whether a move is one a pause would hold. */
-const PAUSED: ControlState = { paused: true, by: '', reason: '', since: '' };
-
 /** A safety bound on the moves of one handling (the longest plan and its rollback take far fewer). */
 const MAX_MOVES_PER_HANDLING = 200;
 
@@ -72,8 +69,6 @@ export class ExecutorService implements OnApplicationBootstrap, OnModuleDestroy 
   private projection = new OptimizationProjection();
   private readonly sweeper: StallSweeper;
   private sweeps = 0;
-  /** The kill switch (`optex pause` / `resume-execution`): while paused, no execution or execution step starts. */
-  private control: ControlState = controlDecider.initialState();
 
   constructor(
     @Inject(EVENT_STORE) private readonly store: EventStore,
@@ -125,7 +120,6 @@ export class ExecutorService implements OnApplicationBootstrap, OnModuleDestroy 
    */
   async onApplicationBootstrap(): Promise<void> {
     this.projection = await OptimizationProjection.load(this.store);
-    for (const e of await this.store.readStream(CONTROL_STREAM)) this.control = controlDecider.evolve(this.control, parseControlEvent(e));
     this.sweeper.start();
     if (!this.options.recoverOnStart) return;
     for (const s of this.projection.all()) {
@@ -152,15 +146,15 @@ export class ExecutorService implements OnApplicationBootstrap, OnModuleDestroy 
    */
   private async controlNow(): Promise<ControlState> {
     const [last] = await this.store.readStream(CONTROL_STREAM, { direction: 'backwards', maxCount: 1 });
-    if (last) this.control = controlDecider.evolve(this.control, parseControlEvent(last));
-    return this.control;
+    // The switch's state is its last event (paused or resumed): nothing before it matters.
+    return last ? controlDecider.evolve(controlDecider.initialState(), parseControlEvent(last)) : controlDecider.initialState();
   }
 
   /** Pause: held moves stop at their next turn. Resume: everything the executor must move is driven again. */
   private async onControl(event: IntegrationEvent): Promise<void> {
-    this.control = controlDecider.evolve(this.control, parseControlEvent(event));
-    this.logger.warn({ control: this.control }, this.control.paused ? 'execution paused: no execution or execution step starts' : 'execution resumed');
-    if (!this.control.paused) await Promise.all([...this.mustMove()].map((id) => this.drive(id, `resumed:${event.id}:${id}`)));
+    const control = parseControlEvent(event);
+    this.logger.warn({ control: control.data }, control.type === 'ExecutionPaused' ? 'execution paused: no execution or execution step starts' : 'execution resumed');
+    if (control.type === 'ExecutionResumed') await Promise.all([...this.mustMove()].map((id) => this.drive(id, `resumed:${event.id}:${id}`)));
   }
 
   /** Carries one optimization as far as it can go now; one handling at a time per optimization. */
@@ -178,7 +172,7 @@ export class ExecutorService implements OnApplicationBootstrap, OnModuleDestroy 
       if (this.stopping) throw new InfrastructureError(`executor shutting down before ${optimizationId} is done; handled again after the restart`);
       const now = this.clock.now();
       const move = nextMove(state, { now, ...(justStarted ? { justStarted } : {}) });
-      if (heldByPause(PAUSED, move) && (await this.controlNow()).paused) return; // resumed by ExecutionResumed (or the sweeper, once resumed)
+      if (pauseHolds(move) && (await this.controlNow()).paused) return; // resumed by ExecutionResumed (or the sweeper, once resumed)
       const command = await this.commandFor(state as KnownOptimization, move, now);
       if (!command) return;
       const result = await handleCommandAt(this.store, stream, optimizationDecider, { state, revision }, command, {
