@@ -1,5 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { EventStore, GlobalPosition, RecordedEvent } from '@optex/ports';
+import { eventIdFor } from '@optex/domain';
+import { comparePositions } from '../esdb/mapping';
 import { CHAIN_KEYS, eventHash, recordedHash } from './hash-chain';
 
 /** The stream of anchors: each one fixes the digest of every chained event in `$all` up to a position. */
@@ -72,11 +74,6 @@ interface Link {
 }
 
 const positionOf = (a: AuditAnchor): GlobalPosition => ({ commit: BigInt(a.throughCommit), prepare: BigInt(a.throughPrepare) });
-/** Orders positions as `$all` does: by commit, then prepare. */
-function compare(a: GlobalPosition, b: GlobalPosition): number {
-  if (a.commit !== b.commit) return a.commit < b.commit ? -1 : 1;
-  return a.prepare < b.prepare ? -1 : a.prepare > b.prepare ? 1 : 0;
-}
 
 const describe = (e: RecordedEvent): NonNullable<VerifyFailure['event']> => ({
   id: e.id,
@@ -94,7 +91,7 @@ const describe = (e: RecordedEvent): NonNullable<VerifyFailure['event']> => ({
 export async function verifyLog(store: EventStore, options: VerifyOptions = {}): Promise<VerifyReport> {
   const whole = options.stream === undefined;
   const anchors = whole ? (await store.readStream(ANCHOR_STREAM)).map((e) => ({ event: e, anchor: e.data as AuditAnchor })) : [];
-  const pending = anchors.map((a) => ({ ...a, through: positionOf(a.anchor) })).sort((a, b) => compare(a.through, b.through));
+  const pending = anchors.map((a) => ({ ...a, through: positionOf(a.anchor) })).sort((a, b) => comparePositions(a.through, b.through));
   let checked = 0;
   const digest = new RunningDigest();
   const links = new Map<string, Link>();
@@ -111,7 +108,7 @@ export async function verifyLog(store: EventStore, options: VerifyOptions = {}):
   for await (const e of source) {
     if (e.stream.startsWith('$')) continue;
     // Anchors whose position the log has gone past without meeting it.
-    while (pending.length > 0 && compare(e.position, pending[0].through) > 0) {
+    while (pending.length > 0 && comparePositions(e.position, pending[0].through) > 0) {
       const missed = pending.shift() as (typeof pending)[number];
       return report({
         problem: 'anchor-missed',
@@ -127,7 +124,7 @@ export async function verifyLog(store: EventStore, options: VerifyOptions = {}):
     links.set(e.stream, { revision: e.revision, hash });
     if (!whole || !coveredByAnchors(e.stream)) continue;
     digest.add(hash);
-    if (pending.length > 0 && compare(e.position, pending[0].through) === 0) {
+    if (pending.length > 0 && comparePositions(e.position, pending[0].through) === 0) {
       const due = pending.shift() as (typeof pending)[number];
       if (due.anchor.digest !== digest.digest || due.anchor.events !== digest.events) {
         return report({
@@ -189,7 +186,7 @@ export async function recordAnchor(store: EventStore, now: Date = new Date()): P
   let through: GlobalPosition | undefined;
   for await (const e of store.readAll(from ? { fromPosition: from } : {})) {
     if (!coveredByAnchors(e.stream)) continue;
-    if (from && compare(e.position, from) <= 0) continue; // fromPosition is inclusive
+    if (from && comparePositions(e.position, from) <= 0) continue; // fromPosition is inclusive
     const hash = recordedHash(e);
     if (hash === undefined) throw new Error(`cannot anchor: ${e.stream}@${e.revision} (id ${e.id}) carries no chain hash`);
     digest.add(hash);
@@ -197,14 +194,8 @@ export async function recordAnchor(store: EventStore, now: Date = new Date()): P
   }
   if (through === undefined) return undefined;
   const anchor: AuditAnchor = { throughCommit: through.commit.toString(), throughPrepare: through.prepare.toString(), events: digest.events, digest: digest.digest };
-  await store.appendToStream(ANCHOR_STREAM, [{ id: anchorId(anchor), type: ANCHOR_EVENT_TYPE, data: anchor, metadata: { recordedBy: 'audit', at: now.toISOString(), schemaVersion: 1 } }], last ? last.revision : 'no_stream');
+  await store.appendToStream(ANCHOR_STREAM, [{ id: eventIdFor(ANCHOR_STREAM, `${anchor.throughCommit}:${anchor.digest}`, 0), type: ANCHOR_EVENT_TYPE, data: anchor, metadata: { recordedBy: 'audit', at: now.toISOString(), schemaVersion: 1 } }], last ? last.revision : 'no_stream');
   return anchor;
-}
-
-/** A deterministic id (UUID-shaped, from the digest): recording the same anchor twice appends it once. */
-function anchorId(anchor: AuditAnchor): string {
-  const h = createHash('sha256').update(`anchor:${anchor.throughCommit}:${anchor.digest}`).digest('hex');
-  return `${h.slice(0, 8)}-${h.slice(8, 12)}-5${h.slice(13, 16)}-${((parseInt(h[16], 16) & 3) | 8).toString(16)}${h.slice(17, 20)}-${h.slice(20, 32)}`;
 }
 
 export interface PeriodicAnchorOptions {
