@@ -122,7 +122,7 @@ describe('audit: verify, anchor, state --at, replay --format', () => {
     for (const args of [['verify'], ['anchor'], ['replay', '--format', 'csv'], ['state', 'x']]) {
       const result = await optex([...args, '--store', `sqlite:${missing}`]);
       expect(result.code).toBe(1);
-      expect(result.stderr).toMatch(/no event store at/);
+      expect(result.stderr).toMatch(/--store: .*nope\/events\.db does not exist \(nothing was run against it\)/);
     }
   });
 

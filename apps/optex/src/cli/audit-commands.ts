@@ -1,23 +1,13 @@
-import { createWriteStream, existsSync, openSync } from 'node:fs';
+import { createWriteStream, openSync } from 'node:fs';
 import { once } from 'node:events';
 import { resolve } from 'node:path';
 import type { Writable } from 'node:stream';
 import { OPTIMIZATION_STREAM_PREFIX, optimizationStateAt, optimizationStream, viewOf } from '@optex/domain';
 import type { EventStore, RecordedEvent } from '@optex/ports';
 import { recordAnchor, verifyLog, type VerifyReport } from '@optex/event-store';
-import { openStore, UsageError } from '@optex/runtime';
+import { UsageError } from '@optex/runtime';
 import { safe, table, toJson } from './format';
-import { NotFound, resolveId, type Io } from './commands';
-
-/**
- * Opens a store the audit commands only read: a `sqlite:PATH` that does not exist is refused (exit 1) rather than
- * created empty, which would verify as an empty log.
- */
-async function openExisting(url: string): Promise<EventStore> {
-  const path = /^sqlite:(.+)$/i.exec(url)?.[1];
-  if (path && path !== ':memory:' && !existsSync(resolve(path))) throw new NotFound(`no event store at ${resolve(path)} (--store ${url})`);
-  return openStore(url);
-}
+import { NotFound, openExistingStore, resolveId, type Io } from './commands';
 
 function timeFlag(flag: string, value: string | undefined): Date | undefined {
   if (value === undefined) return undefined;
@@ -28,7 +18,7 @@ function timeFlag(flag: string, value: string | undefined): Date | undefined {
 
 /** `verify [--stream S]`: recomputes the hash chains (and the anchors over the whole log); exit 1 naming the first event that does not match. */
 export async function verifyCommand(io: Io, flags: { store: string; stream?: string; json?: boolean }): Promise<number> {
-  const store = await openExisting(flags.store);
+  const store = await openExistingStore(flags.store);
   try {
     const started = Date.now();
     const report = await verifyLog(store, {
@@ -56,7 +46,7 @@ function verifyText(r: VerifyReport, stream: string | undefined, ms: number): st
 
 /** `anchor`: fixes the digest of the whole log so far (print it and keep it outside the log too). */
 export async function anchorCommand(io: Io, flags: { store: string; json?: boolean }): Promise<number> {
-  const store = await openExisting(flags.store);
+  const store = await openExistingStore(flags.store);
   try {
     const anchor = await recordAnchor(store);
     if (flags.json) io.out(toJson({ anchor: anchor ?? null }));
@@ -71,7 +61,7 @@ export async function anchorCommand(io: Io, flags: { store: string; json?: boole
 /** `state ID --at TIME`: the optimization as it was at that instant (its stream folded up to the last event recorded by then). */
 export async function stateCommand(io: Io, id: string, flags: { store: string; at?: string; json?: boolean }): Promise<number> {
   const at = timeFlag('--at', flags.at) ?? new Date();
-  const store = await openExisting(flags.store);
+  const store = await openExistingStore(flags.store);
   try {
     const optimizationId = await resolveId(store, id);
     const events = await store.readStream(optimizationStream(optimizationId));
@@ -245,7 +235,7 @@ export async function exportCommand(io: Io, flags: ExportFlags, stdout: Writable
     }
   }
   const out = fd === undefined ? stdout : createWriteStream('', { fd });
-  const store = await openExisting(flags.store).catch(async (error: unknown) => {
+  const store = await openExistingStore(flags.store).catch(async (error: unknown) => {
     if (out !== stdout) out.destroy();
     throw error;
   });
