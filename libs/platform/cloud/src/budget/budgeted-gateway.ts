@@ -11,11 +11,12 @@ import type {
   SnapshotInfo,
   VolumeInfo,
 } from '@optex/ports';
+import { API_ACTION_OF } from '../simulated/operations';
 import type { Ec2ApiBudget } from './ec2-api-budget';
 
 /**
  * An {@link Ec2Gateway} that spends a token of optex's {@link Ec2ApiBudget} before each call, from the bucket of the
- * EC2 API action the call sends, so optex never sends a call it has no token for. A waiter (`waitFor…`) spends one
+ * EC2 API action the call sends (`API_ACTION_OF`, the map the simulated fleet throttles by too), so optex never sends a call it has no token for. A waiter (`waitFor…`) spends one
  * token before it starts; the AWS adapter's waiter then polls `Describe…` every few seconds on its own, which this
  * decorator does not see (the non-mutating bucket, 100 tokens refilled 20 a second by default, is not what limits).
  */
@@ -30,101 +31,101 @@ export class BudgetedEc2Gateway implements Ec2Gateway {
   }
 
   async describeInstance(ref: ResourceRef): Promise<InstanceInfo | undefined> {
-    await this.spend(ref, 'DescribeInstances');
+    await this.spend(ref, API_ACTION_OF.describeInstance);
     return this.inner.describeInstance(ref);
   }
   async stopInstance(ref: ResourceRef, options?: CallOptions): Promise<void> {
-    await this.spend(ref, 'StopInstances');
+    await this.spend(ref, API_ACTION_OF.stopInstance);
     return this.inner.stopInstance(ref, options);
   }
   async startInstance(ref: ResourceRef, options?: CallOptions): Promise<void> {
-    await this.spend(ref, 'StartInstances');
+    await this.spend(ref, API_ACTION_OF.startInstance);
     return this.inner.startInstance(ref, options);
   }
   async modifyInstanceType(ref: ResourceRef, instanceType: string, options?: CallOptions): Promise<void> {
-    await this.spend(ref, 'ModifyInstanceAttribute');
+    await this.spend(ref, API_ACTION_OF.modifyInstanceType);
     return this.inner.modifyInstanceType(ref, instanceType, options);
   }
   async waitForInstanceState(ref: ResourceRef, state: 'running' | 'stopped', timeoutMs: number): Promise<void> {
-    await this.spend(ref, 'DescribeInstances');
+    await this.spend(ref, API_ACTION_OF.waitForInstanceState);
     return this.inner.waitForInstanceState(ref, state, timeoutMs);
   }
   async describeVolume(ref: ResourceRef): Promise<VolumeInfo | undefined> {
-    await this.spend(ref, 'DescribeVolumes');
+    await this.spend(ref, API_ACTION_OF.describeVolume);
     return this.inner.describeVolume(ref);
   }
   async modifyVolume(ref: ResourceRef, target: { volumeType: string; iops?: number; throughput?: number }, options?: CallOptions): Promise<void> {
-    await this.spend(ref, 'ModifyVolume');
+    await this.spend(ref, API_ACTION_OF.modifyVolume);
     return this.inner.modifyVolume(ref, target, options);
   }
   async deleteVolume(ref: ResourceRef, options?: CallOptions): Promise<void> {
-    await this.spend(ref, 'DeleteVolume');
+    await this.spend(ref, API_ACTION_OF.deleteVolume);
     return this.inner.deleteVolume(ref, options);
   }
   async createVolume(request: CreateVolumeRequest, options?: CallOptions): Promise<{ volumeId: string }> {
-    await this.spend(request, 'CreateVolume');
+    await this.spend(request, API_ACTION_OF.createVolume);
     return this.inner.createVolume(request, options);
   }
   async findSnapshotByClientToken(scope: AccountRegion, clientToken: string): Promise<SnapshotInfo | undefined> {
-    await this.spend(scope, 'DescribeSnapshots');
+    await this.spend(scope, API_ACTION_OF.findSnapshotByClientToken);
     return this.inner.findSnapshotByClientToken(scope, clientToken);
   }
   async findVolumeByClientToken(scope: AccountRegion, clientToken: string): Promise<VolumeInfo | undefined> {
-    await this.spend(scope, 'DescribeVolumes');
+    await this.spend(scope, API_ACTION_OF.findVolumeByClientToken);
     return this.inner.findVolumeByClientToken(scope, clientToken);
   }
   async findAddressByClientToken(scope: AccountRegion, clientToken: string): Promise<AddressInfo | undefined> {
-    await this.spend(scope, 'DescribeAddresses');
+    await this.spend(scope, API_ACTION_OF.findAddressByClientToken);
     return this.inner.findAddressByClientToken(scope, clientToken);
   }
   async createSnapshot(volume: ResourceRef, request: { description: string; tags: Readonly<Record<string, string>> }, options?: CallOptions): Promise<{ snapshotId: string }> {
-    await this.spend(volume, 'CreateSnapshot');
+    await this.spend(volume, API_ACTION_OF.createSnapshot);
     return this.inner.createSnapshot(volume, request, options);
   }
   async waitForSnapshotCompleted(ref: ResourceRef, timeoutMs: number): Promise<void> {
-    await this.spend(ref, 'DescribeSnapshots');
+    await this.spend(ref, API_ACTION_OF.waitForSnapshotCompleted);
     return this.inner.waitForSnapshotCompleted(ref, timeoutMs);
   }
   async describeSnapshot(ref: ResourceRef): Promise<SnapshotInfo | undefined> {
-    await this.spend(ref, 'DescribeSnapshots');
+    await this.spend(ref, API_ACTION_OF.describeSnapshot);
     return this.inner.describeSnapshot(ref);
   }
   async deleteSnapshot(ref: ResourceRef, options?: CallOptions): Promise<void> {
-    await this.spend(ref, 'DeleteSnapshot');
+    await this.spend(ref, API_ACTION_OF.deleteSnapshot);
     return this.inner.deleteSnapshot(ref, options);
   }
   async describeAddress(ref: ResourceRef): Promise<AddressInfo | undefined> {
-    await this.spend(ref, 'DescribeAddresses');
+    await this.spend(ref, API_ACTION_OF.describeAddress);
     return this.inner.describeAddress(ref);
   }
   async releaseAddress(ref: ResourceRef, options?: CallOptions): Promise<void> {
-    await this.spend(ref, 'ReleaseAddress');
+    await this.spend(ref, API_ACTION_OF.releaseAddress);
     return this.inner.releaseAddress(ref, options);
   }
   async allocateAddress(request: { accountId: string; region: string; publicIp?: string }, options?: CallOptions): Promise<AddressInfo> {
-    await this.spend(request, 'AllocateAddress');
+    await this.spend(request, API_ACTION_OF.allocateAddress);
     return this.inner.allocateAddress(request, options);
   }
   async describeReservedInstancesOffering(ref: ResourceRef): Promise<ReservedInstancesOfferingInfo | undefined> {
-    await this.spend(ref, 'DescribeReservedInstancesOfferings');
+    await this.spend(ref, API_ACTION_OF.describeReservedInstancesOffering);
     return this.inner.describeReservedInstancesOffering(ref);
   }
   async purchaseReservedInstancesOffering(
     request: { accountId: string; region: string; offeringId: string; instanceCount: number; limitPrice?: number },
     options?: CallOptions,
   ): Promise<{ reservedInstancesId: string }> {
-    await this.spend(request, 'PurchaseReservedInstancesOffering');
+    await this.spend(request, API_ACTION_OF.purchaseReservedInstancesOffering);
     return this.inner.purchaseReservedInstancesOffering(request, options);
   }
   async findReservedInstances(scope: AccountRegion, query: { instanceType: string; startedAtOrAfter: Date }): Promise<ReservedInstancesInfo[]> {
-    await this.spend(scope, 'DescribeReservedInstances');
+    await this.spend(scope, API_ACTION_OF.findReservedInstances);
     return this.inner.findReservedInstances(scope, query);
   }
   async createReservedInstancesListing(
     request: { accountId: string; region: string; reservedInstancesId: string; instanceCount: number; price: number },
     options?: CallOptions,
   ): Promise<{ listingId: string }> {
-    await this.spend(request, 'CreateReservedInstancesListing');
+    await this.spend(request, API_ACTION_OF.createReservedInstancesListing);
     return this.inner.createReservedInstancesListing(request, options);
   }
 }
