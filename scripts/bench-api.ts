@@ -8,9 +8,10 @@
 // Starts the API on 127.0.0.1 over that store, as `optex api` does, and times sequential requests (keep-alive, a JWT of
 // a roster approver verified on every request) of: the approvals queue through the API (`GET /api/v1/optimizations
 // ?status=awaiting-approval`), the console's queue page (`GET /console/approvals`), and `show` of random optimizations
-// (`GET /api/v1/optimizations/{id}`). Also prints the time of the read model's first catch-up (the first request).
+// (`GET /api/v1/optimizations/{id}`). Also prints the time of the read model's first catch-up (the first request), and
+// after a restart of the API from the checkpoint the first run left (`events.db.read-model.db`), the same time again.
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
@@ -20,6 +21,7 @@ import { defaultPriceBook, parsePolicy, type Policy } from '@optex/domain';
 import { OptexMetrics } from '@optex/engine';
 import { createEventStore, SqliteEventStore } from '@optex/event-store';
 import { InMemoryBus } from '@optex/messaging';
+import { SqliteReadModelCheckpoints } from '@optex/projections';
 import { silentLogger, type NewEvent } from '@optex/ports';
 import { inputRecord, processUntilQuiescent } from '@optex/runtime';
 
@@ -158,14 +160,24 @@ async function main(): Promise<void> {
     const jwk = { ...(await exportJWK(idp.publicKey)), kid: 'bench', alg: 'ES256' };
     const auth = { jwt: { issuer: 'https://idp.bench.example', audience: 'optex-api', jwks: { keys: [jwk] }, clockToleranceSeconds: 5, algorithms: ['ES256' as const], subjectClaim: 'sub', nameClaims: ['email'], rolesClaim: 'roles' }, tokens: [] };
     const token = await new SignJWT({ sub: '00u-alice', email: 'alice@acme.example', roles: ['reader'] }).setProtectedHeader({ alg: 'ES256', kid: 'bench' }).setIssuer(auth.jwt.issuer).setAudience(auth.jwt.audience).setIssuedAt().setExpirationTime('1h').sign(idp.privateKey);
-    const firstStarted = performance.now(); // the read model catches up in the background from start; the first request waits for it
-    const api = await startApi({ store, policy, auth, port: 0, host: '127.0.0.1', notifications: false });
+    const checkpointPath = join(dir, 'events.db.read-model.db');
+    /** Starts the API as `optex api` does (checkpoints next to the store) and times start → first queue answer. */
+    const startTimed = async () => {
+      const started = performance.now(); // the read model catches up (or restores its checkpoint) at start; the first request waits for it
+      const checkpoints = SqliteReadModelCheckpoints.open(checkpointPath);
+      const api = await startApi({ store, policy, auth, checkpoints, port: 0, host: '127.0.0.1', notifications: false });
+      const first = await fetch(`${api.url}/api/v1/optimizations?status=awaiting-approval`, { headers: { authorization: `Bearer ${token}` } });
+      const body = (await first.json()) as { total?: number; optimizations?: unknown[] };
+      return { api, checkpoints, ms: Math.round(performance.now() - started), awaiting: body.total ?? body.optimizations?.length };
+    };
+    const started = await startTimed();
+    const { api, checkpoints } = started;
+    const catchUpMs = started.ms;
+    let restartMs: number | undefined;
+    let firstClosed = false;
     try {
       const headers = { authorization: `Bearer ${token}` };
-      const first = await fetch(`${api.url}/api/v1/optimizations?status=awaiting-approval`, { headers });
-      const firstBody = (await first.json()) as { total?: number; optimizations?: unknown[] };
-      const catchUpMs = Math.round(performance.now() - firstStarted);
-      log(`API start to the first queue answer (the read model caught up on ${args.optimizations.toLocaleString('en-US')} optimizations): ${catchUpMs} ms; ${firstBody.total ?? firstBody.optimizations?.length} awaiting approval`);
+      log(`API start to the first queue answer, no checkpoint (the read model folds ${args.optimizations.toLocaleString('en-US')} optimizations' events): ${catchUpMs} ms; ${started.awaiting} awaiting approval`);
       const signIn = await fetch(`${api.url}/console/sign-in`, { method: 'POST', redirect: 'manual', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ token }) });
       const cookie = (signIn.headers.get('set-cookie') ?? '').split(';')[0]!;
       if (signIn.status !== 303 || !cookie) throw new Error(`console sign-in: ${signIn.status}`);
@@ -175,7 +187,16 @@ async function main(): Promise<void> {
         queueConsole: await time(args.requests, () => fetch(`${api.url}/console/approvals`, { headers: { cookie } })),
         show: await time(args.requests, (i) => fetch(`${api.url}/api/v1/optimizations/${ids[(i * 7919) % ids.length]}`, { headers })),
       };
-      if (args.json) console.log(JSON.stringify({ optimizations: args.optimizations, awaiting: args.awaiting, requests: args.requests, writtenMs: written, catchUpMs, ...results }));
+      firstClosed = true;
+      await api.close(); // saves the read model's checkpoint
+      await checkpoints.close();
+      const restarted = await startTimed();
+      restartMs = restarted.ms;
+      await restarted.api.close();
+      await restarted.checkpoints.close();
+      const checkpointBytes = statSync(checkpointPath).size;
+      log(`API restart to the first queue answer, from the checkpoint (${(checkpointBytes / 2 ** 20).toFixed(1)} MiB): ${restartMs} ms (${((100 * restartMs) / catchUpMs).toFixed(0)} % of the start without one); ${restarted.awaiting} awaiting approval`);
+      if (args.json) console.log(JSON.stringify({ optimizations: args.optimizations, awaiting: args.awaiting, requests: args.requests, writtenMs: written, catchUpMs, restartFromCheckpointMs: restartMs, checkpointBytes, ...results }));
       else {
         log(`${args.requests} sequential requests each (keep-alive; ES256 JWT verified on every request):`);
         log('route                                              p50 ms   p95 ms   max ms   response bytes');
@@ -185,7 +206,10 @@ async function main(): Promise<void> {
         line('GET /api/v1/optimizations/{id} (show)', results.show);
       }
     } finally {
-      await api.close();
+      if (!firstClosed) {
+        await api.close();
+        await checkpoints.close();
+      }
       await store.close();
     }
   } finally {

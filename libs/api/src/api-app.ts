@@ -5,14 +5,15 @@ import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { DocumentBuilder, SwaggerModule, type OpenAPIObject } from '@nestjs/swagger';
 import { defaultIntakeLimits, defaultPolicy as defaultPolicyForDocument, recommendationJsonSchema, type IntakeLimits, type Policy } from '@optex/domain';
-import { Registry } from 'prom-client';
+import { Gauge, Registry } from 'prom-client';
 import { silentLogger, type Bus, type EventStore, type Logger } from '@optex/ports';
 import { WebhookNotifier } from '@optex/messaging';
+import type { ReadModelCheckpoints } from '@optex/projections';
 import type { AuthConfig } from './auth/auth-config';
 import { Authenticator } from './auth/authenticator';
 import { ApiModule } from './api.module';
 import { RECOMMENDATIONS_PATH } from './recommendations.controller';
-import { ApiReadModel } from './read-model';
+import { API_READ_MODEL, ApiReadModel } from './read-model';
 
 export interface ApiOptions {
   readonly store: EventStore;
@@ -27,6 +28,8 @@ export interface ApiOptions {
    * API replica but one. @defaultValue true
    */
   readonly notifications?: boolean;
+  /** Where the read model keeps its checkpoints (`optex api --read-model`); without, it folds the whole log at start. */
+  readonly checkpoints?: ReadModelCheckpoints;
 }
 
 export interface ApiApp {
@@ -54,8 +57,9 @@ export function openApiDocument(app: INestApplication): OpenAPIObject {
 /** Builds the API application (not listening): Nest, body parsers, the read model started, `/openapi.json`. */
 export async function createApiApp(options: ApiOptions): Promise<ApiApp> {
   const intakeLimits = options.intakeLimits ?? defaultIntakeLimits;
-  const readModel = new ApiReadModel(options.store);
+  const readModel = new ApiReadModel(options.store, { ...(options.checkpoints ? { checkpoints: options.checkpoints } : {}), ...(options.logger ? { logger: options.logger } : {}) });
   const registry = new Registry();
+  readModelMetrics(registry, readModel);
   const deps = {
     registry,
     store: options.store,
@@ -74,9 +78,34 @@ export async function createApiApp(options: ApiOptions): Promise<ApiApp> {
   app.useBodyParser('urlencoded', { limit: '16kb', extended: false }); // the console's forms
   const document = openApiDocument(app);
   app.getHttpAdapter().get('/openapi.json', (_req: unknown, res: { json(body: unknown): void }) => res.json(document));
-  readModel.start();
+  await readModel.start();
   await app.init();
   return { app, readModel, document, registry };
+}
+
+/**
+ * The read model's gauges, computed when `/metrics` is scraped: `optex_projection_lag_events` (events of the streams it
+ * reads that it has not applied) and `optex_projection_position` (commit position of the last one it applied).
+ */
+function readModelMetrics(registry: Registry, readModel: ApiReadModel): void {
+  new Gauge({
+    name: 'optex_projection_lag_events',
+    help: 'Events of the log a read model reads and has not applied yet',
+    labelNames: ['projection'],
+    registers: [registry],
+    async collect() {
+      this.set({ projection: API_READ_MODEL }, await readModel.lag());
+    },
+  });
+  new Gauge({
+    name: 'optex_projection_position',
+    help: 'Commit position of the last event a read model applied (-1 before any)',
+    labelNames: ['projection'],
+    registers: [registry],
+    collect() {
+      this.set({ projection: API_READ_MODEL }, Number(readModel.appliedPosition));
+    },
+  });
 }
 
 export interface RunningApi extends ApiApp {

@@ -1,82 +1,122 @@
-import { DUPLICATES_STREAM, OPTIMIZATION_STREAM_PREFIX, REJECTED_STREAM } from '@optex/domain';
-import type { EventFilter, EventStore, GlobalPosition, Subscription } from '@optex/ports';
+import { DUPLICATES_STREAM, OPTIMIZATION_STREAM_PREFIX, REJECTED_STREAM, type OptimizationState } from '@optex/domain';
+import type { EventFilter, EventStore, Logger, RecordedEvent } from '@optex/ports';
 import { OptimizationProjection } from '@optex/engine';
+import { CheckpointedProjection, type ProjectionDefinition, type ProjectionStart, type ReadModelCheckpoints } from '@optex/projections';
 
-const FILTER: EventFilter = { kind: 'streamName', prefixes: [OPTIMIZATION_STREAM_PREFIX, REJECTED_STREAM, DUPLICATES_STREAM] };
+/** The checkpoint name of the API's read model. */
+export const API_READ_MODEL = 'api';
+/**
+ * Version of the API read model's fold and rows. Bump it when the decider's `evolve`, the projection or the row
+ * shapes change: checkpoints of another version are ignored and the read model is rebuilt from the log.
+ */
+export const API_READ_MODEL_VERSION = 1;
+/** The streams the API's read model reads. */
+export const API_READ_MODEL_FILTER: EventFilter = { kind: 'streamName', prefixes: [OPTIMIZATION_STREAM_PREFIX, REJECTED_STREAM, DUPLICATES_STREAM] };
+
+const COUNTS_KEY = 'counts';
+const OPTIMIZATION_KEY = 'optimization:';
+
+/** A checkpoint row of one optimization. */
+interface OptimizationRow {
+  readonly revision: string;
+  readonly state: OptimizationState;
+}
+
+export interface ApiReadModelOptions {
+  /** Where its checkpoints are kept; without, it folds the whole log at every start. */
+  readonly checkpoints?: ReadModelCheckpoints;
+  /** @defaultValue 1000 */
+  readonly checkpointEveryMs?: number;
+  readonly logger?: Logger;
+}
 
 /**
  * The API's read model: every optimization's state (the engine's `OptimizationProjection`) and the rejected and
- * duplicate counts, kept by a catch-up subscription to the log, so a list does not re-read every stream.
- * `sync()` waits until it has applied everything the log held when it was called (read-your-writes for a caller
- * that just acted).
+ * duplicate counts, kept by a checkpointed catch-up subscription to the log ({@link CheckpointedProjection}): a list
+ * does not re-read every stream, and a restart folds only what the log gained since the last checkpoint. `sync()`
+ * waits until it has applied everything the log held when it was called (read-your-writes for a caller that just
+ * acted). `optex projections rebuild` drops the checkpoint and folds the whole log again.
  */
 export class ApiReadModel {
   readonly projection = new OptimizationProjection();
   rejected = 0;
   duplicates = 0;
-  private applied = -1n;
-  private lastPosition?: GlobalPosition;
-  private subscription?: Subscription;
-  private failure?: unknown;
-  private readonly waiters = new Set<() => void>();
+  private readonly runner: CheckpointedProjection;
 
-  constructor(private readonly store: EventStore) {}
+  constructor(store: EventStore, options: ApiReadModelOptions = {}) {
+    const definition: ProjectionDefinition = {
+      name: API_READ_MODEL,
+      version: API_READ_MODEL_VERSION,
+      filter: API_READ_MODEL_FILTER,
+      apply: (event) => this.apply(event),
+      row: (key) => this.row(key),
+      restore: (rows) => this.restore(rows),
+    };
+    this.runner = new CheckpointedProjection(store, definition, {
+      ...(options.checkpoints ? { checkpoints: options.checkpoints } : {}),
+      ...(options.checkpointEveryMs ? { checkpointEveryMs: options.checkpointEveryMs } : {}),
+      ...(options.logger ? { logger: options.logger } : {}),
+    });
+  }
 
-  start(): void {
-    this.subscription = this.store.subscribeToAll(
-      async (event) => {
-        if (event.stream === REJECTED_STREAM) this.rejected++;
-        else if (event.stream === DUPLICATES_STREAM) this.duplicates++;
-        else this.projection.apply(event);
-        this.applied = event.position.commit;
-        this.lastPosition = event.position;
-        for (const wake of this.waiters) wake();
-      },
-      { filter: FILTER, onDropped: (error) => (this.failure = error) },
-    );
+  /** Restores the last checkpoint (if any) and follows the log from there. */
+  start(): Promise<ProjectionStart> {
+    return this.runner.start();
   }
 
   /** Position (commit) of the last event applied; -1 before any. */
   get appliedPosition(): bigint {
-    return this.applied;
+    return this.runner.position?.commit ?? -1n;
   }
 
   /** Events of the log (of the streams it reads) not applied yet: the lag. */
-  async lag(): Promise<number> {
-    const head = await this.head();
-    if (head < 0n || head <= this.applied) return 0;
-    let behind = 0;
-    for await (const e of this.store.readAll({ ...(this.lastPosition ? { fromPosition: this.lastPosition } : {}), filter: FILTER })) if (e.position.commit > this.applied) behind++;
-    return behind;
+  lag(): Promise<number> {
+    return this.runner.lag();
   }
 
   /** Resolves once every event the log held at the call is applied; rejects after `timeoutMs`. */
-  async sync(timeoutMs = 5000): Promise<void> {
-    if (this.failure) throw this.failure;
-    const head = await this.head();
-    if (head <= this.applied) return;
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.waiters.delete(check);
-        reject(new Error(`the read model is behind the log by more than ${timeoutMs} ms`));
-      }, timeoutMs);
-      const check = () => {
-        if (this.applied < head) return;
-        clearTimeout(timer);
-        this.waiters.delete(check);
-        resolve();
-      };
-      this.waiters.add(check);
-      check();
-    });
+  sync(timeoutMs = 5000): Promise<void> {
+    return this.runner.sync(timeoutMs);
   }
 
-  private async head(): Promise<bigint> {
-    for await (const e of this.store.readAll({ direction: 'backwards', maxCount: 1, filter: FILTER })) return e.position.commit;
-    return -1n;
+  /** Saves what changed since the last checkpoint now. */
+  checkpoint(): Promise<void> {
+    return this.runner.checkpoint();
   }
 
-  async stop(): Promise<void> {
-    await this.subscription?.unsubscribe();
+  /** Stops following the log, after a last checkpoint. */
+  stop(): Promise<void> {
+    return this.runner.stop();
+  }
+
+  private apply(event: RecordedEvent): string[] {
+    if (event.stream === REJECTED_STREAM) this.rejected++;
+    else if (event.stream === DUPLICATES_STREAM) this.duplicates++;
+    else {
+      const changed = this.projection.apply(event);
+      return changed ? [OPTIMIZATION_KEY + changed.optimizationId] : [];
+    }
+    return [COUNTS_KEY];
+  }
+
+  private row(key: string): unknown {
+    if (key === COUNTS_KEY) return { rejected: this.rejected, duplicates: this.duplicates };
+    const id = key.slice(OPTIMIZATION_KEY.length);
+    const state = this.projection.get(id);
+    const revision = this.projection.revisionOf(id);
+    return state && revision !== undefined ? ({ revision: revision.toString(), state } satisfies OptimizationRow) : undefined;
+  }
+
+  private restore(rows: ReadonlyMap<string, unknown>): void {
+    for (const [key, value] of rows) {
+      if (key === COUNTS_KEY) {
+        const counts = value as { rejected: number; duplicates: number };
+        this.rejected = counts.rejected;
+        this.duplicates = counts.duplicates;
+      } else if (key.startsWith(OPTIMIZATION_KEY)) {
+        const row = value as OptimizationRow;
+        this.projection.set(key.slice(OPTIMIZATION_KEY.length), row.state, BigInt(row.revision));
+      }
+    }
   }
 }

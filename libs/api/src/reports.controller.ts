@@ -35,7 +35,7 @@ export class ReportsController {
   @Get('metrics')
   @Requires('reader')
   @Header('content-type', 'text/plain; version=0.0.4; charset=utf-8')
-  @ApiOperation({ summary: 'Prometheus metrics of this process (the webhook notifier: optex_notifications_total, optex_notifier_failing)' })
+  @ApiOperation({ summary: 'Prometheus metrics of this process: the read model (optex_projection_lag_events, optex_projection_position) and the webhook notifier (optex_notifications_total, optex_notifier_failing)' })
   prometheus(): Promise<string> {
     return this.deps.registry.metrics();
   }

@@ -1,11 +1,13 @@
+import { mkdirSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { AWS_EC2_BUCKETS, defaultPolicy, defaultPriceBook, optexFigures, parsePolicy, type BucketFigures, type Ec2Bucket, type Policy } from '@optex/domain';
 import { TOPICS, silentLogger, systemClock, type Bus, type Clock, type CloudIdentity, type Ec2Gateway, type EventStore, type Logger, type MetricsSource } from '@optex/ports';
 import { WriterLock, createEventStore } from '@optex/event-store';
 import { InMemoryBus, KafkaBus } from '@optex/messaging';
 import { AwsEc2Gateway, BudgetedEc2Gateway, CloudWatchMetricsSource, Ec2ApiBudget, SimulatedFleet, StsCloudIdentity, stateFileFor } from '@optex/cloud';
 import { OptexMetrics, type EngineAdapters, type EngineOptions } from '@optex/engine';
+import { MemoryReadModelCheckpoints, SqliteReadModelCheckpoints, type ReadModelCheckpoints } from '@optex/projections';
 import { crashingGateway, crashingStore, parseCrashPoint, type CrashPoint } from './crash-points';
 
 export { StoreInUseError } from '@optex/event-store';
@@ -40,6 +42,26 @@ export async function openStore(url: string): Promise<EventStore> {
     if (error instanceof TypeError) throw new UsageError(`--store: ${error.message}`);
     throw error;
   }
+}
+
+/** Where read models keep their checkpoints when `--read-model` is not given, from the store's URL. */
+export function defaultReadModelLocation(storeUrl: string): string {
+  const path = /^sqlite:(.+)$/i.exec(storeUrl.trim())?.[1];
+  if (path === ':memory:' || /^memory:/i.test(storeUrl.trim())) return 'memory:';
+  return path ? `${path}.read-model.db` : '.optex/read-model.db';
+}
+
+/**
+ * Opens the read-model checkpoints at `location` (`memory:`, `sqlite:PATH` or a path; default: next to a `sqlite:`
+ * store, `.optex/read-model.db` for EventStoreDB, in memory for `memory:`), creating the file's directory.
+ */
+export function openReadModelCheckpoints(storeUrl: string, location?: string): ReadModelCheckpoints {
+  const where = (location ?? defaultReadModelLocation(storeUrl)).trim();
+  if (where.length === 0) throw new UsageError('--read-model: empty');
+  if (/^memory:$/i.test(where)) return new MemoryReadModelCheckpoints();
+  const path = where.replace(/^sqlite:/i, '');
+  mkdirSync(dirname(resolve(path)), { recursive: true });
+  return SqliteReadModelCheckpoints.open(path);
 }
 
 /**

@@ -1,6 +1,6 @@
 import { loadAuthConfig, AuthConfigError, newApiToken, startApi } from '@optex/api';
 import { ROLES, type Role } from '@optex/domain';
-import { intakeLimitsFromEnv, loadPolicy, openBus, openStore, UsageError } from '@optex/runtime';
+import { intakeLimitsFromEnv, loadPolicy, openBus, openReadModelCheckpoints, openStore, UsageError } from '@optex/runtime';
 import { safe, toJson } from './format';
 import type { Io } from './commands';
 
@@ -12,6 +12,7 @@ export interface ApiFlags {
   readonly host: string;
   readonly bus?: string;
   readonly notifications?: 'on' | 'off';
+  readonly readModel?: string;
 }
 
 /**
@@ -31,16 +32,24 @@ export async function apiCommand(io: Io, flags: ApiFlags, until: Promise<unknown
   }
   const policy = await loadPolicy(flags.policy);
   const store = await openStore(flags.store);
+  let checkpoints;
+  try {
+    checkpoints = openReadModelCheckpoints(flags.store, flags.readModel);
+  } catch (error) {
+    await store.close();
+    throw error;
+  }
   const bus = flags.bus ? await openBus(flags.bus, 'optex-api', undefined, io.logger) : undefined;
   try {
-    const api = await startApi({ store, policy, auth, ...(bus ? { bus } : {}), intakeLimits: intakeLimitsFromEnv(), port, host: flags.host, logger: io.logger, notifications: flags.notifications !== 'off' });
-    io.err(`optex api listening on ${api.url} (store ${safe(flags.store)}; OpenAPI at ${api.url}/openapi.json; console at ${api.url}/console)`);
+    const api = await startApi({ store, policy, auth, checkpoints, ...(bus ? { bus } : {}), intakeLimits: intakeLimitsFromEnv(), port, host: flags.host, logger: io.logger, notifications: flags.notifications !== 'off' });
+    io.err(`optex api listening on ${api.url} (store ${safe(flags.store)}; read model ${safe(checkpoints.location)}; OpenAPI at ${api.url}/openapi.json; console at ${api.url}/console)`);
     if (api.notifier) io.err(`notifications: POSTing to webhooks ${policy.notifications.webhooks.map((h) => safe(h.name)).join(', ')}`);
     await until;
     await api.close();
     return 0;
   } finally {
     await bus?.close();
+    await checkpoints.close();
     await store.close();
   }
 }

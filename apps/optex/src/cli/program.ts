@@ -8,6 +8,7 @@ import { anchorCommand, exportCommand, stateCommand, verifyCommand } from './aud
 import { apiCommand, apiDecisionCommand, apiTokenCommand } from './api-commands';
 import { controlCommand } from './control-commands';
 import { registerImportCommand } from './import-command';
+import { registerProjectionCommands } from './projection-commands';
 import { decisionCommand, fleetCommand, historyCommand, listCommand, showCommand, metricsCommand, NotFound, operatorCommand, replayCommand, runCommand, submitCommand, type Io } from './commands';
 
 const storeOption = () => new Option('--store <url>', 'event store: sqlite:PATH, memory:, esdb://HOST:PORT?tls=false').default(DEFAULT_FLAGS.store);
@@ -91,6 +92,7 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     .addOption(new Option('--host <address>', 'address to bind').default('127.0.0.1'))
     .option('--bus <url>', 'kafka://HOST:PORT: where submitted recommendations are published')
     .addOption(new Option('--notifications <on|off>', 'POST the policy\'s webhooks from this process (off in every replica but one)').choices(['on', 'off']).default('on'))
+    .option('--read-model <location>', "the read model's checkpoint file (default: next to a sqlite: store, .optex/read-model.db for EventStoreDB) or memory:")
     .action(wrap((flags) => apiCommand(io, flags)));
   program.command('api-token').description('make a static API token for automation: prints it once, and the hash entry for the auth file')
     .requiredOption('--subject <name>', 'who the token acts as').requiredOption('--roles <list>', 'comma-separated: reader, approver, operator, submitter')
@@ -124,6 +126,7 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     .requiredOption('--bus <url>', 'kafka://HOST:PORT').option('--dry-run', 'mark them dry runs').addOption(jsonOption())
     .action(wrap((file: string, flags) => submitCommand(io, file, flags)));
   registerImportCommand(program, io, engineFlags, wrap);
+  registerProjectionCommands(program, io, storeOption, jsonOption, wrap);
   return program;
 }
 

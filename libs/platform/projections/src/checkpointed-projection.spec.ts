@@ -1,0 +1,142 @@
+import { randomUUID } from 'node:crypto';
+import type { EventStore, RecordedEvent } from '@optex/ports';
+import { SqliteEventStore } from '@optex/event-store';
+import { CheckpointedProjection, MemoryReadModelCheckpoints, type CheckpointChanges, type ProjectionDefinition } from './index';
+
+/** A toy read model: events per stream of `counted-*`, one row per stream; it records what it was asked to do. */
+class CountPerStream implements ProjectionDefinition {
+  readonly name = 'counts';
+  readonly filter = { kind: 'streamName', prefixes: ['counted-'] } as const;
+  readonly counts = new Map<string, number>();
+  applied: string[] = [];
+  restored: number | undefined;
+  constructor(readonly version = 1) {}
+  apply(event: RecordedEvent): string[] {
+    this.applied.push(`${event.stream}@${event.revision}`);
+    this.counts.set(event.stream, (this.counts.get(event.stream) ?? 0) + 1);
+    return [event.stream];
+  }
+  row(key: string): unknown {
+    return this.counts.get(key);
+  }
+  restore(rows: ReadonlyMap<string, unknown>): void {
+    this.restored = rows.size;
+    for (const [k, v] of rows) this.counts.set(k, v as number);
+  }
+}
+
+const append = async (store: EventStore, stream: string, n = 1) => {
+  for (let i = 0; i < n; i++) await store.appendToStream(stream, [{ id: randomUUID(), type: 'Counted', data: { i } }], 'any');
+};
+
+describe('CheckpointedProjection', () => {
+  let store: SqliteEventStore;
+  beforeEach(() => (store = SqliteEventStore.open(':memory:')));
+  afterEach(() => store.close());
+
+  it('given no checkpoint, folds the whole log; on stop it saves every changed row at the last position', async () => {
+    await append(store, 'counted-a', 2);
+    await append(store, 'other-x');
+    await append(store, 'counted-b');
+    const checkpoints = new MemoryReadModelCheckpoints();
+    const model = new CountPerStream();
+    const runner = new CheckpointedProjection(store, model, { checkpoints });
+    expect(await runner.start()).toEqual({ rows: 0 });
+    await runner.sync();
+    await runner.stop();
+    expect(model.applied).toEqual(['counted-a@0', 'counted-a@1', 'counted-b@0']);
+    const saved = await checkpoints.load('counts', 1);
+    expect(Object.fromEntries(saved!.rows)).toEqual({ 'counted-a': 2, 'counted-b': 1 });
+    expect(saved!.header.position).toEqual(runner.position);
+  });
+
+  it('given a checkpoint, restores it and folds only the events after it', async () => {
+    const checkpoints = new MemoryReadModelCheckpoints();
+    await append(store, 'counted-a', 3);
+    const first = new CheckpointedProjection(store, new CountPerStream(), { checkpoints });
+    await first.start();
+    await first.sync();
+    await first.stop();
+    await append(store, 'counted-a');
+    await append(store, 'counted-c', 2);
+
+    const model = new CountPerStream();
+    const second = new CheckpointedProjection(store, model, { checkpoints });
+    const start = await second.start();
+    expect(start.restoredFrom?.position).toEqual(first.position);
+    expect(start.rows).toBe(1);
+    await second.sync();
+    expect(model.applied).toEqual(['counted-a@3', 'counted-c@0', 'counted-c@1']);
+    expect(Object.fromEntries(model.counts)).toEqual({ 'counted-a': 4, 'counted-c': 2 });
+    await second.stop();
+  });
+
+  it('given a checkpoint of another version, ignores it and folds the whole log', async () => {
+    const checkpoints = new MemoryReadModelCheckpoints();
+    await append(store, 'counted-a', 2);
+    const v1 = new CheckpointedProjection(store, new CountPerStream(1), { checkpoints });
+    await v1.start();
+    await v1.sync();
+    await v1.stop();
+    const model = new CountPerStream(2);
+    const v2 = new CheckpointedProjection(store, model, { checkpoints });
+    expect((await v2.start()).restoredFrom).toBeUndefined();
+    await v2.sync();
+    await v2.stop();
+    expect(model.restored).toBeUndefined();
+    expect(model.applied).toEqual(['counted-a@0', 'counted-a@1']);
+    expect((await checkpoints.describe('counts'))?.version).toBe(2);
+  });
+
+  it('saves while events arrive after checkpointEveryEvents, without waiting for stop', async () => {
+    const checkpoints = new MemoryReadModelCheckpoints();
+    const runner = new CheckpointedProjection(store, new CountPerStream(), { checkpoints, checkpointEveryEvents: 3, checkpointEveryMs: 3_600_000 });
+    await runner.start();
+    const positions = [];
+    for (let i = 0; i < 4; i++) positions.push((await store.appendToStream('counted-a', [{ id: randomUUID(), type: 'Counted', data: { i } }], 'any')).position);
+    await runner.sync();
+    // The third event's save is done before the fourth is applied; the fourth waits for the timer (an hour) or stop.
+    expect((await checkpoints.describe('counts'))?.position).toEqual(positions[2]);
+    expect(Object.fromEntries((await checkpoints.load('counts', 1))!.rows)).toEqual({ 'counted-a': 3 });
+    await runner.stop();
+    expect((await checkpoints.describe('counts'))?.position).toEqual(positions[3]);
+  });
+
+  it('keeps the rows of a failed save and writes them with the next one', async () => {
+    const inner = new MemoryReadModelCheckpoints();
+    let failures = 1;
+    const saves: CheckpointChanges[] = [];
+    const flaky = Object.assign(Object.create(inner) as MemoryReadModelCheckpoints, {
+      save: async (name: string, changes: CheckpointChanges) => {
+        saves.push(changes);
+        if (failures-- > 0) throw new Error('disk full');
+        return inner.save(name, changes);
+      },
+    });
+    const runner = new CheckpointedProjection(store, new CountPerStream(), { checkpoints: flaky, checkpointEveryMs: 3_600_000 });
+    await runner.start();
+    await append(store, 'counted-a');
+    await runner.sync();
+    await runner.checkpoint();
+    expect(runner.checkpointPosition).toBeUndefined();
+    await append(store, 'counted-b');
+    await runner.sync();
+    await runner.stop();
+    expect(saves).toHaveLength(2);
+    expect([...saves[1]!.rows.keys()].sort()).toEqual(['counted-a', 'counted-b']);
+    expect(Object.fromEntries((await inner.load('counts', 1))!.rows)).toEqual({ 'counted-a': 1, 'counted-b': 1 });
+  });
+
+  it('reports its lag: the events of its streams it has not applied', async () => {
+    await append(store, 'counted-a', 2);
+    await append(store, 'other-x', 5);
+    const runner = new CheckpointedProjection(store, new CountPerStream());
+    expect(await runner.lag()).toBe(2);
+    await runner.start();
+    await runner.sync();
+    expect(await runner.lag()).toBe(0);
+    await runner.stop();
+    await append(store, 'counted-b', 3);
+    expect(await runner.lag()).toBe(3);
+  });
+});

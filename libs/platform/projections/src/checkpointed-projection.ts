@@ -1,0 +1,184 @@
+import { silentLogger, type EventFilter, type EventStore, type GlobalPosition, type Logger, type RecordedEvent, type Subscription } from '@optex/ports';
+import type { CheckpointHeader, ReadModelCheckpoints } from './checkpoints';
+
+/** What a read model tells the runner: how to fold an event, and how its state maps to checkpoint rows. */
+export interface ProjectionDefinition {
+  /** The checkpoint's name. */
+  readonly name: string;
+  /** Bump when the fold changes: a checkpoint of another version is ignored and the read model rebuilt from the log. */
+  readonly version: number;
+  /** The events it reads (the subscription's filter). */
+  readonly filter: EventFilter;
+  /** Folds one event; returns the keys of the rows it changed (saved at the next checkpoint). */
+  apply(event: RecordedEvent): Iterable<string>;
+  /** The current value of a row (undefined: the row is gone). */
+  row(key: string): unknown;
+  /** Restores the state from a checkpoint's rows (called once, before any `apply`). */
+  restore(rows: ReadonlyMap<string, unknown>): void;
+}
+
+export interface CheckpointedProjectionOptions {
+  /** Where checkpoints are kept; without it the read model folds the whole log at every start. */
+  readonly checkpoints?: ReadModelCheckpoints;
+  /** Saves at most this often while events arrive. @defaultValue 1000 */
+  readonly checkpointEveryMs?: number;
+  /** … and at once after this many events since the last save. @defaultValue 10000 */
+  readonly checkpointEveryEvents?: number;
+  readonly logger?: Logger;
+}
+
+/** How a start went: from a checkpoint (its header) or from the beginning of the log. */
+export interface ProjectionStart {
+  readonly restoredFrom?: CheckpointHeader;
+  /** Rows restored. */
+  readonly rows: number;
+}
+
+/**
+ * Keeps a read model up to date with the log and checkpointed: at start it restores the last checkpoint of its
+ * version and subscribes after the checkpoint's position (else from the beginning); while events arrive it saves the
+ * rows they changed with the position reached, every `checkpointEveryMs` or `checkpointEveryEvents`, and once more on
+ * stop. A restart therefore folds only what the log gained since the last save. A save that fails is logged and
+ * retried with the next one (the changed rows stay pending); the read model keeps serving meanwhile.
+ */
+export class CheckpointedProjection {
+  private subscription?: Subscription;
+  private applied?: GlobalPosition;
+  private savedAt?: GlobalPosition;
+  private readonly dirty = new Set<string>();
+  private sinceSave = 0;
+  private timer?: NodeJS.Timeout;
+  private saving: Promise<void> = Promise.resolve();
+  private failure?: unknown;
+  private readonly waiters = new Set<() => void>();
+  private readonly log: Logger;
+  private readonly everyMs: number;
+  private readonly everyEvents: number;
+
+  constructor(
+    private readonly store: EventStore,
+    private readonly definition: ProjectionDefinition,
+    private readonly options: CheckpointedProjectionOptions = {},
+  ) {
+    this.log = (options.logger ?? silentLogger).child({ component: 'read-model', readModel: definition.name });
+    this.everyMs = positive(options.checkpointEveryMs ?? 1000, 'checkpointEveryMs');
+    this.everyEvents = positive(options.checkpointEveryEvents ?? 10_000, 'checkpointEveryEvents');
+  }
+
+  /** Restores the checkpoint (if any) and starts following the log after it. */
+  async start(): Promise<ProjectionStart> {
+    const loaded = await this.options.checkpoints?.load(this.definition.name, this.definition.version);
+    if (loaded) {
+      this.definition.restore(loaded.rows);
+      this.applied = this.savedAt = loaded.header.position;
+    } else {
+      const stale = await this.options.checkpoints?.describe(this.definition.name);
+      if (stale) this.log.info({ stored: stale.version, current: this.definition.version }, 'checkpoint of another version ignored: folding the whole log');
+    }
+    this.subscription = this.store.subscribeToAll((event) => this.onEvent(event), {
+      ...(this.applied ? { fromPosition: this.applied } : {}),
+      filter: this.definition.filter,
+      onDropped: (error) => (this.failure = error),
+    });
+    return { ...(loaded ? { restoredFrom: loaded.header } : {}), rows: loaded?.rows.size ?? 0 };
+  }
+
+  /** The position of the last event applied (undefined before any). */
+  get position(): GlobalPosition | undefined {
+    return this.applied;
+  }
+
+  /** The position the last successful save stands at (undefined before any). */
+  get checkpointPosition(): GlobalPosition | undefined {
+    return this.savedAt;
+  }
+
+  /** Events of the log this read model reads and has not applied yet. */
+  async lag(): Promise<number> {
+    const head = await this.head();
+    if (head === undefined || (this.applied && head.commit <= this.applied.commit)) return 0;
+    let behind = 0;
+    for await (const e of this.store.readAll({ ...(this.applied ? { fromPosition: this.applied } : {}), filter: this.definition.filter })) {
+      if (!this.applied || e.position.commit > this.applied.commit) behind++;
+    }
+    return behind;
+  }
+
+  /** Resolves once every event the log held at the call is applied; rejects after `timeoutMs` or when the subscription dropped. */
+  async sync(timeoutMs = 5000): Promise<void> {
+    if (this.failure) throw this.failure;
+    const head = await this.head();
+    if (head === undefined || (this.applied && head.commit <= this.applied.commit)) return;
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.waiters.delete(check);
+        reject(new Error(`the ${this.definition.name} read model is behind the log by more than ${timeoutMs} ms`));
+      }, timeoutMs);
+      const check = () => {
+        if (!this.applied || this.applied.commit < head.commit) return;
+        clearTimeout(timer);
+        this.waiters.delete(check);
+        resolve();
+      };
+      this.waiters.add(check);
+      check();
+    });
+  }
+
+  /** Saves the rows changed since the last save with the position reached (nothing to do when nothing changed). */
+  checkpoint(): Promise<void> {
+    this.saving = this.saving.then(() => this.save());
+    return this.saving;
+  }
+
+  /** Stops following the log and saves a last checkpoint. */
+  async stop(): Promise<void> {
+    await this.subscription?.unsubscribe();
+    this.subscription = undefined;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    await this.checkpoint();
+  }
+
+  private async onEvent(event: RecordedEvent): Promise<void> {
+    for (const key of this.definition.apply(event)) this.dirty.add(key);
+    this.applied = event.position;
+    this.sinceSave++;
+    for (const wake of this.waiters) wake();
+    if (!this.options.checkpoints) return;
+    if (this.sinceSave >= this.everyEvents) await this.checkpoint();
+    else this.timer ??= setTimeout(() => {
+      this.timer = undefined;
+      void this.checkpoint();
+    }, this.everyMs);
+  }
+
+  private async save(): Promise<void> {
+    const checkpoints = this.options.checkpoints;
+    const position = this.applied;
+    if (!checkpoints || !position || (this.savedAt && this.savedAt.commit === position.commit)) return;
+    const keys = [...this.dirty];
+    const rows = new Map(keys.map((key) => [key, this.definition.row(key)] as const));
+    const events = this.sinceSave;
+    this.dirty.clear();
+    this.sinceSave = 0;
+    try {
+      await checkpoints.save(this.definition.name, { version: this.definition.version, position, rows });
+      this.savedAt = position;
+    } catch (error) {
+      for (const key of keys) this.dirty.add(key);
+      this.sinceSave += events;
+      this.log.warn({ err: error instanceof Error ? error.message : String(error) }, 'read-model checkpoint failed; retried with the next one');
+    }
+  }
+
+  private async head(): Promise<GlobalPosition | undefined> {
+    for await (const e of this.store.readAll({ direction: 'backwards', maxCount: 1, filter: this.definition.filter })) return e.position;
+    return undefined;
+  }
+}
+
+function positive(value: number, field: string): number {
+  if (!Number.isSafeInteger(value) || value < 1) throw new RangeError(`${field} must be a positive integer, got ${String(value)}`);
+  return value;
+}

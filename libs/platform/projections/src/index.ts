@@ -1,0 +1,3 @@
+export * from './checkpoints';
+export * from './sqlite-checkpoints';
+export * from './checkpointed-projection';

@@ -1,0 +1,86 @@
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ensureBuilt, json, optex, tempDir } from './support/cli';
+
+jest.setTimeout(120_000);
+
+interface Status {
+  name: string;
+  location: string;
+  version: number;
+  checkpoint: { version: number; position: string; rows: number; savedAt: string; current: boolean } | null;
+  lagEvents: number;
+}
+interface Rebuild {
+  name: string;
+  droppedCheckpoint: boolean;
+  events: number;
+  optimizations: number;
+  rejected: number;
+  duplicates: number;
+  position: string | null;
+}
+
+beforeAll(() => ensureBuilt());
+
+// The API's read model on the embedded default: `projections status` says how far its checkpoint is behind the log,
+// `projections rebuild` folds the whole log into a new checkpoint next to the store.
+describe('optex projections status|rebuild', () => {
+  const dir = tempDir('projections');
+  const file = join(dir, 'events.db');
+  const store = `sqlite:${file}`;
+  const common = ['--store', store, '--cloud', 'simulated:test/fixtures/fleet.json', '--policy', 'test/fixtures/policy-auto.json'];
+  let optimizations: number;
+
+  beforeAll(async () => {
+    const run = await optex(['run', 'test/fixtures/recommendations.ndjson', ...common, '--json']);
+    expect(run.code).toBe(0);
+    optimizations = json<{ optimizations: unknown[] }>(run).optimizations.length;
+    expect(optimizations).toBeGreaterThan(3);
+  });
+
+  it('without a checkpoint, status counts every event the next start would fold', async () => {
+    const [status] = json<Status[]>(await optex(['projections', 'status', '--store', store, '--json']));
+    expect(status).toMatchObject({ name: 'api', location: `${file}.read-model.db`, checkpoint: null });
+    expect(status!.lagEvents).toBeGreaterThan(optimizations);
+  });
+
+  it('rebuild folds the whole log into a checkpoint next to the store; status then finds nothing after it', async () => {
+    const before = json<Status[]>(await optex(['projections', 'status', '--store', store, '--json']))[0]!;
+    const rebuilt = json<Rebuild>(await optex(['projections', 'rebuild', '--store', store, '--json']));
+    expect(rebuilt).toMatchObject({ name: 'api', droppedCheckpoint: false, events: before.lagEvents, optimizations, position: expect.stringMatching(/^\d+$/) });
+    expect(existsSync(`${file}.read-model.db`)).toBe(true);
+    const [after] = json<Status[]>(await optex(['projections', 'status', '--store', store, '--json']));
+    expect(after).toMatchObject({ checkpoint: { version: after!.version, position: rebuilt.position, rows: optimizations + (rebuilt.rejected + rebuilt.duplicates > 0 ? 1 : 0), current: true }, lagEvents: 0 });
+
+    const text = await optex(['projections', 'status', '--store', store]);
+    expect(text.code).toBe(0);
+    expect(text.stdout).toMatch(/^api\s+\d+\s+current\s+\d+\s+\d+\s+\S+\s+0$/m);
+  });
+
+  it('after more work, status counts only the new events; a second rebuild drops the old checkpoint', async () => {
+    const checkpointed = json<Status[]>(await optex(['projections', 'status', '--store', store, '--json']))[0]!;
+    // The same records with one more blank line: another input (its own delivery ids), each record a duplicate of one recorded.
+    const again = join(dir, 'again.ndjson');
+    writeFileSync(again, `${readFileSync('test/fixtures/recommendations.ndjson', 'utf8')}\n`);
+    const rerun = json<{ summary: { duplicates: number } }>(await optex(['run', again, ...common, '--json']));
+    expect(rerun.summary.duplicates).toBeGreaterThan(0);
+    const [later] = json<Status[]>(await optex(['projections', 'status', '--store', store, '--json']));
+    expect(later!.checkpoint!.position).toBe(checkpointed.checkpoint!.position);
+    expect(later!.lagEvents).toBe(rerun.summary.duplicates);
+    const rebuilt = await optex(['projections', 'rebuild', '--store', store]);
+    expect(rebuilt.code).toBe(0);
+    expect(rebuilt.stdout.trim()).toMatch(
+      new RegExp(`^rebuilt read model api from \\d+ events: ${optimizations} optimizations, \\d+ rejected, ${rerun.summary.duplicates} duplicate records in [\\d.]+ s; checkpoint at position \\d+ in .*events\\.db\\.read-model\\.db \\(the previous one was dropped\\)$`),
+    );
+    expect(json<Status[]>(await optex(['projections', 'status', '--store', store, '--json']))[0]!.lagEvents).toBe(0);
+  });
+
+  it('refuses a store that does not exist, creating nothing', async () => {
+    const missing = join(dir, 'nope', 'events.db');
+    const result = await optex(['projections', 'rebuild', '--store', `sqlite:${missing}`]);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain('does not exist');
+    expect(existsSync(`${missing}.read-model.db`)).toBe(false);
+  });
+});
