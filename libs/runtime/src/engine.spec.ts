@@ -311,7 +311,7 @@ const policyOf = (override: Record<string, unknown>): Policy => {
 const instance = (id: string, cpuP95 = 20) => ({ id, accountId: ACCOUNT, region: 'us-east-1', instanceType: 'm5.xlarge', state: 'running', cpuP95 });
 const withPriority = (rec: Record<string, unknown>, priority: string) => ({ ...rec, priority });
 const batchEvents = async (store: EventStore, type: string) => (await allEvents(store)).filter((e) => e.type === type);
-const mutatingCallsOn = (fleet: SimulatedFleet, resource: string) => fleet.calls().filter((c) => c.resource === resource && !c.dryRun && c.operation !== 'describeInstance' && !c.operation.startsWith('describe'));
+const mutatingCallsOn = (fleet: SimulatedFleet, resource: string) => fleet.calls().filter((c) => c.resourceId === resource && !c.dryRun && !c.operation.startsWith('describe'));
 
 describe('blast radius', () => {
   // A test clock: the same instants on any date, no dependence on wall-clock timing.
@@ -351,6 +351,7 @@ describe('blast radius', () => {
     await recordBatchContinue(h.store, (halted.data as { batchId: string }).batchId, { by: 'Oncall', reason: 'e1 was a stale recommendation', now: clock.now() });
     const resumed = await h.resume();
     expect(statuses(resumed)).toEqual({ e1: 'failed', e2: 'completed', e3: 'completed' });
+    expect(mutatingCallsOn(h.fleet, 'i-e2').map((c) => c.operation)).toContain('modifyInstanceType');
     expect((await batchEvents(h.store, 'BatchContinued'))[0].data).toMatchObject({ by: 'oncall', reason: 'e1 was a stale recommendation', rule: 'max-errors' });
     await h.close();
   });
@@ -388,6 +389,7 @@ describe('staged rollout', () => {
     expect(s2.find((e) => e.type === 'RollbackStarted')?.data).toMatchObject({ reason: expect.stringMatching(/^stage 2 of batch .* failed its gate: /) });
     const fleetNow = h.fleet.snapshot();
     expect(fleetNow.instances.find((i: { id: string }) => i.id === 'i-s2')).toMatchObject({ instanceType: 'm5.xlarge', state: 'running' });
+    expect(mutatingCallsOn(h.fleet, 'i-s2').map((c) => c.operation)).toContain('modifyInstanceType'); // changed, then rolled back
     expect(mutatingCallsOn(h.fleet, 'i-s4')).toEqual([]);
     await h.close();
   });
