@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { startApi } from '@optex/api';
 import { SimulatedFleet } from '@optex/cloud';
-import { defaultPriceBook, parsePolicy, type Policy } from '@optex/domain';
+import { NO_BLAST_RADIUS, defaultPriceBook, parsePolicy, type Policy } from '@optex/domain';
 import { OptexMetrics } from '@optex/engine';
 import { createEventStore, SqliteEventStore } from '@optex/event-store';
 import { InMemoryBus } from '@optex/messaging';
@@ -54,7 +54,7 @@ function parseArgs(argv: readonly string[]): Args {
 
 const ACCOUNT = '123456789012';
 const policy: Policy = (() => {
-  const p = parsePolicy({ version: 'bench-api', approval: { roster: [{ id: 'alice@acme.example', authorities: ['team-lead'] }] } });
+  const p = parsePolicy({ version: 'bench-api', approval: { roster: [{ id: 'alice@acme.example', authorities: ['team-lead'] }] }, blastRadius: NO_BLAST_RADIUS });
   if (!p.ok) throw new Error(JSON.stringify(p.errors));
   return p.value;
 })();

@@ -13,7 +13,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { AWS_EC2_BUCKETS, EC2_BUCKETS, optexFigures, type BucketFigures, type Ec2Bucket } from '@optex/domain';
+import { AWS_EC2_BUCKETS, EC2_BUCKETS, NO_BLAST_RADIUS, optexFigures, type BucketFigures, type Ec2Bucket } from '@optex/domain';
 import { silentLogger } from '@optex/ports';
 import { SimulatedFleet } from '@optex/cloud';
 import { intakeLimitsFromEnv, openAdapters, processUntilQuiescent, readInput } from '@optex/runtime';
@@ -86,7 +86,7 @@ async function runOnce(args: Args, guard: boolean, limits: Record<Ec2Bucket, Buc
     }
     writeFileSync(fleetFile, JSON.stringify({ volumes, apiLimits: limits }));
     writeFileSync(input, `${lines.join('\n')}\n`);
-    writeFileSync(policyFile, JSON.stringify({ apiBudget: { enabled: guard, customerShare: args.customerShare } }));
+    writeFileSync(policyFile, JSON.stringify({ apiBudget: { enabled: guard, customerShare: args.customerShare }, blastRadius: NO_BLAST_RADIUS }));
     const optex = optexFigures({ enabled: true, customerShare: args.customerShare, buckets: {} }, 'mutating', limits);
     log(`  guard ${guard ? 'ON' : 'OFF'}: running ${args.steps.toLocaleString('en-US')} executions …`);
     const adapters = await openAdapters({ store: `sqlite:${join(dir, 'events.db')}`, bus: 'memory', cloud: `simulated:${fleetFile}`, policy: policyFile }, silentLogger, { maxParallel: 16 });

@@ -22,6 +22,7 @@ import { SqliteEventStore } from '@optex/event-store';
 import { SimulatedFleet } from '@optex/cloud';
 import { silentLogger, type Ec2Gateway, type MetricsSource } from '@optex/ports';
 import { intakeLimitsFromEnv, openAdapters, processUntilQuiescent, readInput } from '@optex/runtime';
+import { NO_BLAST_RADIUS } from '@optex/domain';
 import { appendWorkload } from './support/store-workload';
 
 /** A bad command line (exit code 2). */
@@ -159,7 +160,9 @@ function writeInputs(dir: string, size: number, withVolumes: boolean): { recomme
 async function childEngine(size: number, mode: Mode, maxParallel: number, fleetKind: FleetKind, dir: string): Promise<EngineFigures> {
   const { fleet, recommendations } = writeInputs(dir, size, fleetKind === 'file');
   const input = await readInput(recommendations, intakeLimitsFromEnv());
-  const opened = await openAdapters({ store: `sqlite:${join(dir, 'events.db')}`, bus: 'memory', cloud: `simulated:${fleet}` }, silentLogger, { maxParallel });
+  const policy = join(dir, 'policy.json');
+  writeFileSync(policy, JSON.stringify({ blastRadius: NO_BLAST_RADIUS }));
+  const opened = await openAdapters({ store: `sqlite:${join(dir, 'events.db')}`, bus: 'memory', cloud: `simulated:${fleet}`, policy }, silentLogger, { maxParallel });
   const sharded = fleetKind === 'sharded' ? shardedFleet() : undefined;
   const adapters = sharded ? { ...opened, ec2: sharded, metricsSource: sharded } : opened;
   try {

@@ -1,14 +1,14 @@
-import { BadRequestException, Body, Controller, Get, HttpCode, Inject, Post, Req } from '@nestjs/common';
-import { ApiBody, ApiOperation, ApiProperty, ApiTags } from '@nestjs/swagger';
+import { BadRequestException, Body, Controller, Get, HttpCode, Inject, Param, Post, Req } from '@nestjs/common';
+import { ApiBody, ApiOperation, ApiParam, ApiProperty, ApiTags } from '@nestjs/swagger';
 import { z } from 'zod';
 import { fieldErrorsOf, type Principal } from '@optex/domain';
-import { executionControlState, recordExecutionControl } from '@optex/approval';
+import { executionControlState, recordBatchContinue, recordExecutionControl } from '@optex/approval';
 import { API_DEPS, type ApiDeps, type AuthenticatedRequest } from './api.constants';
 import { Requires } from './auth/access.guard';
 import { badRequest } from './http-errors';
 
 export class ControlBody {
-  @ApiProperty({ description: 'Why execution stops (pause) or may go on (resume).', maxLength: 1024 })
+  @ApiProperty({ description: 'Why execution stops (pause) or may go on (resume, continuing a batch).', maxLength: 1024 })
   reason!: string;
 }
 
@@ -45,10 +45,28 @@ export class ExecutionController {
     return this.record('resume', body, request);
   }
 
-  private record(action: 'pause' | 'resume', body: unknown, request: AuthenticatedRequest) {
+  @Post('batches/:batchId/continue')
+  @HttpCode(200)
+  @Requires('operator')
+  @ApiOperation({
+    summary: 'Let a batch halted by a blast-radius limit or a failed stage gate go on',
+    description: 'Records BatchContinued with the principal and the reason; the scheduler dispatches the rest. Not halted or completed → 409, no such batch → 404, nothing appended.',
+  })
+  @ApiParam({ name: 'batchId', description: 'The batch id (BatchPlanned.batchId; `run` prints it when a batch halts).' })
+  @ApiBody({ type: ControlBody })
+  continueBatch(@Param('batchId') batchId: string, @Body() body: unknown, @Req() request: AuthenticatedRequest) {
+    const reason = this.reasonOf(body);
+    return recordBatchContinue(this.deps.store, batchId, { by: (request.principal as Principal).identity, reason, now: this.deps.now() });
+  }
+
+  private reasonOf(body: unknown): string {
     const parsed = controlBody.safeParse(body ?? {}, { reportInput: true });
     if (!parsed.success) throw new BadRequestException(badRequest(fieldErrorsOf(parsed.error.issues)));
+    return parsed.data.reason;
+  }
+
+  private record(action: 'pause' | 'resume', body: unknown, request: AuthenticatedRequest) {
     const principal = request.principal as Principal;
-    return recordExecutionControl(this.deps.store, action, { by: principal.identity, reason: parsed.data.reason, now: this.deps.now() });
+    return recordExecutionControl(this.deps.store, action, { by: principal.identity, reason: this.reasonOf(body), now: this.deps.now() });
   }
 }

@@ -70,6 +70,8 @@ export type CancelOptimization = Cmd<'CancelOptimization', { by: string; reason:
 export type RetryRollback = Cmd<'RetryRollback', { by: string; reason: string }>;
 /** An operator closes an optimization that waits for one (`rollback-failed`, `reconciliation-needed`), saying what they found or did. */
 export type ResolveOptimization = Cmd<'ResolveOptimization', { by: string; note: string }>;
+/** A stage of a staged batch failed its gate: a completed member of that stage is rolled back (staged-rollout.ts). */
+export type RollBackStage = Cmd<'RollBackStage', { batchId: string; stage: number; reason: string }>;
 
 export type OptimizationCommand =
   | ReceiveRecommendation
@@ -92,6 +94,7 @@ export type OptimizationCommand =
   | FailRollback
   | CancelOptimization
   | RetryRollback
-  | ResolveOptimization;
+  | ResolveOptimization
+  | RollBackStage;
 
 export type { RiskLevel };

@@ -980,6 +980,33 @@ describe('FailRollback', () => {
   });
 });
 
+describe('RollBackStage (a failed stage gate)', () => {
+  const completed = [...upToValidating, ev('ValidationPassed', { actualMonthlySavings: 70, accuracyPct: 100, performance: ok })];
+  const rollBack = cmd('RollBackStage', { batchId: 'b-1', stage: 2, reason: 'o-9 failed validation' });
+
+  it('given a completed member of the stage, then its whole change is rolled back, the stage named in the reason, and the process manager undoes it', () => {
+    spec.given(completed).when(rollBack).then((events, state) => {
+      expect(events).toEqual([ev('RollbackStarted', { reason: 'stage 2 of batch b-1 failed its gate: o-9 failed validation', steps: fullRollback })]);
+      expect(known(state).status).toBe('rolling-back');
+      expect(nextMove(state, { now: NOW })).toEqual({ kind: 'decide', command: cmd('StartStep', { phase: 'rollback', index: 0 }) });
+    });
+  });
+
+  it('given its rollback started already (a redelivery), then nothing', () => {
+    const rolling = [...completed, ev('RollbackStarted', { reason: 'stage 2 of batch b-1 failed its gate: x', steps: fullRollback })];
+    spec.given(rolling).when(rollBack).thenNothing();
+  });
+
+  it('given a dry run that completed, then nothing is undone', () => {
+    const preview = [received(rec, true), assessed(), ev('ApprovalGranted', { mode: 'auto', approvers: [], final: true }), scheduled, started(true), ...prePassed, ...steps.map((_, i) => stepDone(i, true)), ev('ExecutionSucceeded', { durationMs: 1, dryRun: true })];
+    spec.given(preview).when(rollBack).thenNothing();
+  });
+
+  it('given a member that is not completed, then it is refused', () => {
+    spec.given(upToValidating).when(rollBack).thenThrows('INVALID_STATE');
+  });
+});
+
 describe('RetryRollback (operator)', () => {
   const error = { code: 'InsufficientInstanceCapacity', message: 'no m5.xlarge capacity' };
   const failedAtTwo = [...upToRollingBack, rollbackDone(0), rollbackDone(1), ev('RollbackFailed', { error, failedStepIndex: 2 })];
@@ -1071,7 +1098,7 @@ describe('evolve and fold', () => {
     expect(state.status).toBe('completed');
     expect(state.risk?.level).toBe('MEDIUM');
     expect(state.approval).toMatchObject({ mode: 'manual', authority: 'team-lead', approvers: ['alice'], grantedAt: AT, expiresAt: EXPIRES });
-    expect(state.schedule).toEqual({ batchId: 'b-1', notBefore: AT, priority: 'MEDIUM' });
+    expect(state.schedule).toEqual({ batchId: 'b-1', notBefore: AT, priority: 'MEDIUM', scheduledAt: AT });
     expect(state.execution).toMatchObject({ observed: running, reversible: 'yes', durationMs: 1000, succeeded: true, rollbackPlan: fullRollback });
     expect(state.execution?.completedSteps.map((s) => s.index)).toEqual([0, 1, 2, 3, 4]);
     expect(state.validation).toEqual({ actualMonthlySavings: 70.08, accuracyPct: 100, performance: ok, passed: true, problems: [] });

@@ -15,50 +15,9 @@ import type { ApprovalDecision, Authority, ObservedResource, PerformanceImpact, 
 
 // ── State ──
 
-/** Where an optimization is in its life. */
-export type OptimizationStatus =
-  | 'received'
-  | 'awaiting-approval'
-  | 'approved'
-  | 'scheduled'
-  | 'executing'
-  | 'validating'
-  | 'rolling-back'
-  | 'reconciliation-needed'
-  | 'completed'
-  | 'dry-run-completed'
-  | 'denied'
-  | 'expired'
-  | 'cancelled'
-  | 'failed'
-  | 'rolled-back'
-  | 'rollback-failed'
-  | 'resolved'
-  | 'out-of-scope';
+import { TERMINAL_STATUSES, ACTIVE_EXECUTION_STATUSES, WAITING_FOR_PEOPLE_STATUSES, isTerminal, type OptimizationStatus } from './statuses';
 
-/**
- * Statuses the engine never moves an optimization out of. Only an operator does, and only from `rollback-failed`
- * (`retry-rollback` sends it back to `rolling-back`; `resolve` closes it as `resolved`).
- */
-export const TERMINAL_STATUSES: readonly OptimizationStatus[] = [
-  'completed',
-  'dry-run-completed',
-  'denied',
-  'expired',
-  'cancelled',
-  'failed',
-  'rolled-back',
-  'rollback-failed',
-  'resolved',
-  'out-of-scope',
-];
-/** Statuses in which an optimization holds its resource (another optimization of it must wait). */
-export const ACTIVE_EXECUTION_STATUSES: readonly OptimizationStatus[] = ['scheduled', 'executing', 'validating', 'rolling-back', 'reconciliation-needed'];
-/** Statuses that wait for a person: an approver, or an operator who must check what a crash left behind. */
-export const WAITING_FOR_PEOPLE_STATUSES: readonly OptimizationStatus[] = ['awaiting-approval', 'reconciliation-needed'];
-
-/** Whether `status` is terminal (`initial` is not). */
-export const isTerminal = (status: OptimizationStatus | 'initial'): boolean => (TERMINAL_STATUSES as readonly string[]).includes(status);
+export { TERMINAL_STATUSES, ACTIVE_EXECUTION_STATUSES, WAITING_FOR_PEOPLE_STATUSES, isTerminal, type OptimizationStatus };
 
 /** A step done, with what it produced (e.g. `snapshotId`). */
 export interface CompletedStep {
@@ -106,6 +65,8 @@ export interface ScheduleData {
   readonly batchId: string;
   readonly notBefore: string;
   readonly priority: RiskLevel;
+  /** When it was dispatched (what the daily blast-radius limit counts). */
+  readonly scheduledAt: string;
 }
 
 /** The execution part: pre-validation, the plan's progress and its outcome. */
@@ -692,6 +653,20 @@ function decideRetryRollback(command: C.RetryRollback, s: KnownOptimizationState
   return [{ type: 'RollbackRetried', data: { optimizationId: s.optimizationId, at, by, reason, ...(failedStepIndex !== undefined ? { failedStepIndex } : {}) } }];
 }
 
+/**
+ * A completed member of a stage whose gate failed is rolled back: `RollbackStarted` with the stage in its reason. Nothing
+ * when its rollback has started already (a redelivery) or nothing of it needs undoing (a dry run); refused otherwise unless completed.
+ */
+function decideRollBackStage(command: C.RollBackStage, s: KnownOptimizationState): OptimizationEvent[] {
+  if (s.rollback || s.status === 'dry-run-completed') return [];
+  if (s.status !== 'completed') throw invalidState(command, s, 'completed');
+  const steps = undoSteps(s);
+  if (steps.length === 0) return [];
+  const { at } = nowOf(command);
+  const reason = requireText(command, 'reason', command.data.reason);
+  return [{ type: 'RollbackStarted', data: { optimizationId: s.optimizationId, at, reason: `stage ${command.data.stage} of batch ${command.data.batchId} failed its gate: ${reason}`, steps } }];
+}
+
 function decideResolve(command: C.ResolveOptimization, s: KnownOptimizationState): OptimizationEvent[] {
   if (s.status !== 'rollback-failed' && s.status !== 'reconciliation-needed') throw invalidState(command, s, 'rollback-failed, reconciliation-needed');
   const { at } = nowOf(command);
@@ -748,6 +723,8 @@ export function decideOptimization(command: OptimizationCommand, state: Optimiza
       return decideRetryRollback(command, s);
     case 'ResolveOptimization':
       return decideResolve(command, s);
+    case 'RollBackStage':
+      return decideRollBackStage(command, s);
     default: {
       const _exhaustive: never = command;
       return _exhaustive;
@@ -814,8 +791,8 @@ export function evolveOptimization(state: OptimizationState, event: Optimization
     case 'ApprovalExpired':
       return { ...s, status: 'expired', approval: { ...s.approval, expiredAt: event.data.at } };
     case 'ExecutionScheduled': {
-      const { batchId, notBefore, priority } = event.data;
-      return { ...s, status: 'scheduled', risk: need(s.risk, 'a risk assessment', event), schedule: { batchId, notBefore, priority } };
+      const { batchId, notBefore, priority, at } = event.data;
+      return { ...s, status: 'scheduled', risk: need(s.risk, 'a risk assessment', event), schedule: { batchId, notBefore, priority, scheduledAt: at } };
     }
     case 'ExecutionStarted':
       return {

@@ -5,6 +5,7 @@ import { BATCH_MODES, EVENT_SCHEMA_VERSION, type AnyOptexEvent } from './events'
 import { RISK_LEVELS } from './types';
 import { SCOPE_RULES, type ScopeRule } from './scope';
 import { controlSchemas } from './control';
+import { HALT_RULES, type HaltRule } from './blast-radius';
 
 // Stored events are parsed, never cast: every event read from the store goes through {@link parseStoredEvent},
 // which upcasts older schema versions to the current one and validates the data against the current schema.
@@ -211,6 +212,11 @@ const SCHEMAS = {
   BatchPlanned: z.object({ batchId: text, mode: z.enum(BATCH_MODES as unknown as ['sequential']), maxParallel: z.number().int().positive(), notBefore: iso, optimizationIds: z.array(text), at: iso }),
   BatchCompleted: z.object({ batchId: text, at: iso }),
   ExecutionDeferred: z.object({ batchId: text, optimizationId: text, until: iso, reason: text, at: iso }),
+  BatchHalted: z.object({ batchId: text, rule: z.enum(HALT_RULES as unknown as [HaltRule, ...HaltRule[]]), reason: text, dispatched: z.number().int().min(0), errors: z.number().int().min(0), stage: z.number().int().positive().optional(), at: iso }),
+  BatchContinued: z.object({ batchId: text, by: text, reason: text, rule: z.enum(HALT_RULES as unknown as [HaltRule, ...HaltRule[]]), at: iso }),
+  StageStarted: z.object({ batchId: text, stage: z.number().int().positive(), of: z.number().int().positive(), optimizationIds: z.array(text), at: iso }),
+  StagePassed: z.object({ batchId: text, stage: z.number().int().positive(), of: z.number().int().positive(), at: iso }),
+  StageFailed: z.object({ batchId: text, stage: z.number().int().positive(), of: z.number().int().positive(), failed: z.array(text), rolledBack: z.array(text), at: iso }),
   ...controlSchemas,
 } satisfies Record<AnyOptexEvent['type'], z.ZodType>;
 

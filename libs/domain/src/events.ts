@@ -15,6 +15,7 @@ import type {
 } from './types';
 import type { ScopeViolation } from './scope';
 import type { ControlEvent } from './control';
+import type { HaltRule } from './blast-radius';
 
 /**
  * The schema version an event is written with when its type has no entry in {@link EVENT_SCHEMA_VERSIONS}.
@@ -174,7 +175,17 @@ export type BatchPlanned = Ev<'BatchPlanned', { batchId: string; mode: BatchMode
 export type BatchCompleted = Ev<'BatchCompleted', { batchId: string; at: string }>;
 /** A member of the batch waits: outside its change windows or in a freeze (recorded once per member and `until`). */
 export type ExecutionDeferred = Ev<'ExecutionDeferred', { batchId: string; optimizationId: string; until: string; reason: string; at: string }>;
-export type BatchEvent = BatchPlanned | BatchCompleted | ExecutionDeferred;
+/** The rest of the batch waits for an operator: a blast-radius limit or a stage's gate (see blast-radius.ts, staged-rollout.ts). `dispatched`/`errors`: the counts that tripped it. */
+export type BatchHalted = Ev<'BatchHalted', { batchId: string; rule: HaltRule; reason: string; dispatched: number; errors: number; stage?: number; at: string }>;
+/** An operator lets a halted batch go on; counts start again from those of the halt. */
+export type BatchContinued = Ev<'BatchContinued', { batchId: string; by: string; reason: string; rule: HaltRule; at: string }>;
+/** A stage of a staged batch starts: its members (the last stage: every member still waiting). */
+export type StageStarted = Ev<'StageStarted', { batchId: string; stage: number; of: number; optimizationIds: readonly string[]; at: string }>;
+/** Every member of the stage ended and none went wrong: the gate passed; the soak runs from `at`. */
+export type StagePassed = Ev<'StagePassed', { batchId: string; stage: number; of: number; at: string }>;
+/** A member of the stage went wrong: the batch halts (a `BatchHalted` follows) and `rolledBack` are rolled back by the policy. */
+export type StageFailed = Ev<'StageFailed', { batchId: string; stage: number; of: number; failed: readonly string[]; rolledBack: readonly string[]; at: string }>;
+export type BatchEvent = BatchPlanned | BatchCompleted | ExecutionDeferred | BatchHalted | BatchContinued | StageStarted | StagePassed | StageFailed;
 
 export type IntakeEvent = RecommendationRejected | RecommendationDuplicated;
 export type AnyOptexEvent = OptimizationEvent | IntakeEvent | BatchEvent | ControlEvent;

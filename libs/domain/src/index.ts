@@ -32,3 +32,6 @@ export * from './notifications';
 export * from './work-queues';
 export * from './change-windows';
 export * from './time-travel';
+export * from './blast-radius';
+export * from './staged-rollout';
+export * from './batch-guard';

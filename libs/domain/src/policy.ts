@@ -12,6 +12,8 @@ import { eligibleApprovers, rosterSchema, type RosterEntry } from './roster';
 import { DEFAULT_API_BUDGET, apiBudgetSchema, type ApiBudgetPolicy } from './api-budget';
 import { DEFAULT_CHANGE_WINDOWS, changeWindowsSchema, type ChangeWindowPolicy } from './change-windows';
 import { NOTIFICATION_KINDS, type NotificationKind } from './notifications';
+import { DEFAULT_BLAST_RADIUS, blastRadiusSchema, type BlastRadiusPolicy } from './blast-radius';
+import { DEFAULT_STAGED_ROLLOUT, stagedRolloutSchema, type StagedRolloutPolicy } from './staged-rollout';
 
 // ── The policy ──
 
@@ -86,6 +88,10 @@ export interface Policy {
   readonly apiBudget: ApiBudgetPolicy;
   /** When execution may start: maintenance windows and freezes (see change-windows.ts). @defaultValue none: any time */
   readonly changeWindows: ChangeWindowPolicy;
+  /** How much changes before a person looks: per account, region and action per day, per batch, and the error threshold (see blast-radius.ts). */
+  readonly blastRadius: BlastRadiusPolicy;
+  /** A batch as stages (one, a canary share, the rest), each gated on the previous (see staged-rollout.ts). @defaultValue off */
+  readonly stagedRollout: StagedRolloutPolicy;
   /** Outgoing webhooks (Slack-compatible JSON). @defaultValue no webhooks, warnings 24 hours before an approval expires */
   readonly notifications: NotificationPolicy;
 }
@@ -143,6 +149,8 @@ export const defaultPolicy: Policy = {
   scope: { optOutTag: { enabled: true, key: 'optex:skip', value: 'true' } },
   apiBudget: DEFAULT_API_BUDGET,
   changeWindows: DEFAULT_CHANGE_WINDOWS,
+  blastRadius: DEFAULT_BLAST_RADIUS,
+  stagedRollout: DEFAULT_STAGED_ROLLOUT,
   notifications: { webhooks: [], expiryWarningHours: 24 },
 };
 
@@ -217,6 +225,8 @@ export const policySchema = z.strictObject({
   }),
   apiBudget: apiBudgetSchema,
   changeWindows: changeWindowsSchema,
+  blastRadius: blastRadiusSchema,
+  stagedRollout: stagedRolloutSchema,
   notifications: z.strictObject({
     webhooks: z
       .array(

@@ -4,7 +4,7 @@ import { SqliteEventStore } from '@optex/event-store';
 import { InMemoryBus } from '@optex/messaging';
 import { SimulatedFleet } from '@optex/cloud';
 import { OptexMetrics, type EngineOptions } from '@optex/engine';
-import { recordApproval, recordExecutionControl } from '@optex/approval';
+import { recordApproval, recordBatchContinue, recordExecutionControl } from '@optex/approval';
 import { processUntilQuiescent, type RunReport } from './processing';
 import { inputRecord } from './input';
 import { startEngine } from './engine-app';
@@ -299,6 +299,98 @@ describe('change windows and freezes', () => {
     const report = await h.run([gp3('p', 'vol-p', 'us-east-1', { resource: { type: 'ec2:volume', id: 'vol-p', tags: { env: 'production' } } }), gp3('d', 'vol-d')]);
     expect(statuses(report)).toEqual({ p: 'approved', d: 'completed' });
     expect(report.waitingUntil).toBe(opens.toISOString());
+    await h.close();
+  });
+});
+
+const policyOf = (override: Record<string, unknown>): Policy => {
+  const parsed = parsePolicy({ approval: { autoApprove: { maxLevel: 'CRITICAL', maxMonthlySavings: 1_000_000 } }, ...override });
+  if (!parsed.ok) throw new Error(JSON.stringify(parsed.errors));
+  return parsed.value;
+};
+const instance = (id: string, cpuP95 = 20) => ({ id, accountId: ACCOUNT, region: 'us-east-1', instanceType: 'm5.xlarge', state: 'running', cpuP95 });
+const withPriority = (rec: Record<string, unknown>, priority: string) => ({ ...rec, priority });
+const batchEvents = async (store: EventStore, type: string) => (await allEvents(store)).filter((e) => e.type === type);
+const mutatingCallsOn = (fleet: SimulatedFleet, resource: string) => fleet.calls().filter((c) => c.resourceId === resource && !c.dryRun && !c.operation.startsWith('describe'));
+
+describe('blast radius', () => {
+  // A test clock: the same instants on any date, no dependence on wall-clock timing.
+  const T0 = Date.parse('2026-03-02T09:00:00.000Z');
+
+  it('per account, region and action per day: past the limit, members wait (ExecutionDeferred) until the oldest execution leaves the day, then run', async () => {
+    const clock = new ManualClock(T0);
+    const h = await harness({ volumes: ['vol-d1', 'vol-d2', 'vol-d3'].map((v) => volume(v)) }, { policy: policyOf({ blastRadius: { perDay: { maxExecutions: 2 } } }), clock });
+    const report = await h.run([gp3('d1', 'vol-d1'), gp3('d2', 'vol-d2'), gp3('d3', 'vol-d3')]);
+    expect(Object.values(statuses(report)).sort()).toEqual(['approved', 'completed', 'completed']);
+    const until = new Date(T0 + 24 * 3_600_000).toISOString();
+    expect(report.waitingUntil).toBe(until);
+    const deferred = await batchEvents(h.store, 'ExecutionDeferred');
+    expect(deferred).toHaveLength(1);
+    expect(deferred[0].data).toMatchObject({ until, reason: expect.stringMatching(/^blast radius: 2 executions of 123456789012\/us-east-1\/modify-volume in the last 24 hours reach the daily limit of 2 executions/) });
+    expect(h.fleet.calls().filter((c) => c.operation === 'modifyVolume' && !c.dryRun)).toHaveLength(2);
+    clock.advance(24 * 3_600_000 + 1);
+    const resumed = await h.resume();
+    expect(Object.values(statuses(resumed))).toEqual(['completed', 'completed', 'completed']);
+    await h.close();
+  });
+
+  it('error threshold: the batch halts after too many failures (BatchHalted), the rest waits; an operator continues it and the rest runs', async () => {
+    const clock = new ManualClock(T0);
+    const h = await harness({ instances: [instance('i-e1'), instance('i-e2'), instance('i-e3')] }, { policy: policyOf({ blastRadius: { maxErrors: { count: 0 } } }), clock, engine: { batchMode: 'sequential' } });
+    // The first to run (CRITICAL) says the instance is an m5.2xlarge: pre-validation fails it.
+    const bad = withPriority(rightsize('e1', 'i-e1', 'm5.2xlarge', 'm5.xlarge'), 'CRITICAL');
+    const report = await h.run([bad, rightsize('e2', 'i-e2'), rightsize('e3', 'i-e3')]);
+    expect(statuses(report)).toEqual({ e1: 'failed', e2: 'approved', e3: 'approved' });
+    const [halted] = await batchEvents(h.store, 'BatchHalted');
+    expect(halted.data).toMatchObject({ rule: 'max-errors', errors: 1, dispatched: 1, reason: 'error threshold: 1 executions failed, more than the 0 allowed; 2 waiting member(s) wait for an operator' });
+    expect(report.haltedBatches).toEqual([{ batchId: (halted.data as { batchId: string }).batchId, rule: 'max-errors', reason: expect.any(String), waiting: 2 }]);
+    expect(mutatingCallsOn(h.fleet, 'i-e2')).toEqual([]);
+
+    // Resuming without the operator changes nothing.
+    expect(statuses(await h.resume())).toEqual({ e1: 'failed', e2: 'approved', e3: 'approved' });
+    await recordBatchContinue(h.store, (halted.data as { batchId: string }).batchId, { by: 'Oncall', reason: 'e1 was a stale recommendation', now: clock.now() });
+    const resumed = await h.resume();
+    expect(statuses(resumed)).toEqual({ e1: 'failed', e2: 'completed', e3: 'completed' });
+    expect(mutatingCallsOn(h.fleet, 'i-e2').map((c) => c.operation)).toContain('modifyInstanceType');
+    expect((await batchEvents(h.store, 'BatchContinued'))[0].data).toMatchObject({ by: 'oncall', reason: 'e1 was a stale recommendation', rule: 'max-errors' });
+    await h.close();
+  });
+
+  it('per batch: once the limit is dispatched, the rest of the batch waits for an operator', async () => {
+    const h = await harness({ volumes: ['vol-b1', 'vol-b2', 'vol-b3'].map((v) => volume(v)) }, { policy: policyOf({ blastRadius: { perBatch: { maxExecutions: 2 } } }), clock: new ManualClock(T0) });
+    const report = await h.run([gp3('b1', 'vol-b1'), gp3('b2', 'vol-b2'), gp3('b3', 'vol-b3')]);
+    expect(Object.values(statuses(report)).sort()).toEqual(['approved', 'completed', 'completed']);
+    expect((await batchEvents(h.store, 'BatchHalted')).map((e) => e.data)).toEqual([expect.objectContaining({ rule: 'batch-limit', dispatched: 2 })]);
+    await h.close();
+  });
+});
+
+describe('staged rollout', () => {
+  it('a failing canary: the batch halts, the stage is rolled back, the rest is never executed', async () => {
+    const clock = new ManualClock(Date.parse('2026-03-02T09:00:00.000Z'));
+    // Four members, a 50% canary: stage 1 = s1 (CRITICAL first), stage 2 = s2 and s3 (HIGH), stage 3 = s4.
+    // s3's CPU doubles on half the vCPUs (50 % → 100 % p95): its validation fails and it rolls back.
+    const fleetFile = { instances: [instance('i-s1'), instance('i-s2'), instance('i-s3', 50), instance('i-s4')] };
+    const h = await harness(fleetFile, { policy: policyOf({ stagedRollout: { enabled: true, canaryPct: 50, soakMinutes: 0 } }), clock });
+    const report = await h.run([
+      withPriority(rightsize('s1', 'i-s1'), 'CRITICAL'),
+      withPriority(rightsize('s2', 'i-s2'), 'HIGH'),
+      withPriority(rightsize('s3', 'i-s3'), 'HIGH'),
+      withPriority(rightsize('s4', 'i-s4'), 'LOW'),
+    ]);
+    expect(statuses(report)).toEqual({ s1: 'completed', s2: 'rolled-back', s3: 'rolled-back', s4: 'approved' });
+    const started = (await batchEvents(h.store, 'StageStarted')).map((e) => (e.data as { optimizationIds: string[] }).optimizationIds.length);
+    expect(started).toEqual([1, 2]);
+    expect((await batchEvents(h.store, 'StagePassed')).map((e) => (e.data as { stage: number }).stage)).toEqual([1]);
+    const [failed] = await batchEvents(h.store, 'StageFailed');
+    expect(failed.data).toMatchObject({ stage: 2, of: 3, failed: [optimizationIdFor('spec', 's3')], rolledBack: [optimizationIdFor('spec', 's2')] });
+    expect((await batchEvents(h.store, 'BatchHalted'))[0].data).toMatchObject({ rule: 'stage-gate', stage: 2 });
+    const s2 = await h.store.readStream(optimizationStream(optimizationIdFor('spec', 's2')));
+    expect(s2.find((e) => e.type === 'RollbackStarted')?.data).toMatchObject({ reason: expect.stringMatching(/^stage 2 of batch .* failed its gate: /) });
+    const fleetNow = h.fleet.snapshot();
+    expect(fleetNow.instances.find((i: { id: string }) => i.id === 'i-s2')).toMatchObject({ instanceType: 'm5.xlarge', state: 'running' });
+    expect(mutatingCallsOn(h.fleet, 'i-s2').map((c) => c.operation)).toContain('modifyInstanceType'); // changed, then rolled back
+    expect(mutatingCallsOn(h.fleet, 'i-s4')).toEqual([]);
     await h.close();
   });
 });

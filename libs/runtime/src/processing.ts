@@ -33,6 +33,8 @@ export interface RunReport {
   readonly rejected: RejectedRow[];
   /** Set when approved work waits for a later `--not-before`: run `resume` after it. */
   readonly waitingUntil?: string;
+  /** Batches halted by a blast-radius limit or a stage's gate: their waiting members wait for `optex continue-batch`. */
+  readonly haltedBatches?: readonly { readonly batchId: string; readonly rule: string; readonly reason: string; readonly waiting: number }[];
 }
 
 export interface ProcessOptions {
@@ -64,7 +66,12 @@ export async function processUntilQuiescent(adapters: EngineAdapters, options: P
     }
     await untilQuiescent(engine, tracker, options);
     const waitingUntil = engine.scheduler?.waitingUntil();
-    return { ...(await report(adapters.store, options.input, tracker.projection)), ...(waitingUntil ? { waitingUntil: waitingUntil.toISOString() } : {}) };
+    const halted = engine.scheduler?.haltedBatches() ?? [];
+    return {
+      ...(await report(adapters.store, options.input, tracker.projection)),
+      ...(waitingUntil ? { waitingUntil: waitingUntil.toISOString() } : {}),
+      ...(halted.length > 0 ? { haltedBatches: halted } : {}),
+    };
   } finally {
     await engine.stop();
   }
@@ -131,7 +138,8 @@ async function untilQuiescent(engine: EngineHandle, tracker: QuiescenceTracker, 
         relayCaughtUp,
         schedulerBusy: engine.scheduler?.busy() ?? false,
         // Only asked when it can matter (it looks at every open batch).
-        waitingForLater: relayCaughtUp && unsettled > 0 && unsettled === counts.approved && engine.scheduler?.waitingUntil() !== undefined,
+        waitingForLater:
+          relayCaughtUp && unsettled > 0 && unsettled === counts.approved && (engine.scheduler?.waitingUntil() !== undefined || (engine.scheduler?.haltedBatches().length ?? 0) > 0),
         quietMs: tracker.quietMs,
       };
       if (isQuiescent(counts, signals, stallMs)) return;

@@ -1,8 +1,8 @@
 import { DomainError, type ControlState } from '@optex/domain';
-import { executionControlState, recordExecutionControl, type ExecutionControlAction } from '@optex/approval';
+import { executionControlState, recordBatchContinue, recordExecutionControl, type ExecutionControlAction } from '@optex/approval';
 import { openStore, UsageError } from '@optex/runtime';
 import { safe, toJson } from './format';
-import type { Io } from './commands';
+import { openExistingStore, type Io } from './commands';
 
 const describe = (s: ControlState): string => (s.paused ? `Execution is PAUSED (by ${safe(s.by)} since ${s.since}: ${safe(s.reason)}).` : 'Execution is running.');
 
@@ -34,6 +34,31 @@ export async function controlCommand(io: Io, action: ExecutionControlAction, fla
       }
       throw error;
     }
+  } finally {
+    await store.close();
+  }
+}
+
+/**
+ * `continue-batch BATCH --by --reason`: lets a batch halted by a blast-radius limit or a stage's gate go on, recorded
+ * as `BatchContinued` in its stream; the next `resume` (or the running scheduler) dispatches the rest.
+ */
+export async function continueBatchCommand(io: Io, batchId: string, flags: { store: string; by: string; reason: string; json?: boolean }): Promise<number> {
+  const by = flags.by.trim();
+  const reason = flags.reason.trim();
+  if (!by) throw new UsageError('--by: say who lets the batch go on');
+  if (!reason) throw new UsageError('--reason: say why the batch may go on');
+  const store = await openExistingStore(flags.store);
+  try {
+    const state = await recordBatchContinue(store, batchId, { by, reason, now: new Date() });
+    io.out(flags.json ? toJson(state) : `Batch ${safe(batchId)} continues (by ${safe(by)}: ${safe(reason)}). Run optex resume to dispatch what waited.`);
+    return 0;
+  } catch (error) {
+    if (error instanceof DomainError) {
+      io.err(`optex continue-batch: ${safe(error.message)}`);
+      return 1;
+    }
+    throw error;
   } finally {
     await store.close();
   }

@@ -6,7 +6,7 @@ import { DEFAULT_FLAGS, StoreInUseError, UsageError } from '@optex/runtime';
 import { safe, safeLines } from './format';
 import { anchorCommand, exportCommand, stateCommand, verifyCommand } from './audit-commands';
 import { apiCommand, apiDecisionCommand, apiTokenCommand } from './api-commands';
-import { controlCommand } from './control-commands';
+import { continueBatchCommand, controlCommand } from './control-commands';
 import { registerImportCommand } from './import-command';
 import { registerProjectionCommands } from './projection-commands';
 import { decisionCommand, fleetCommand, historyCommand, listCommand, showCommand, metricsCommand, NotFound, operatorCommand, replayCommand, runCommand, submitCommand, type Io } from './commands';
@@ -117,6 +117,10 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     .option('--by <name>', 'who resumes').option('--reason <text>', 'why it is safe again')
     .addOption(storeOption()).addOption(jsonOption())
     .action(wrap((flags) => controlCommand(io, 'resume', flags)));
+  program.command('continue-batch').description('let a batch halted by a blast-radius limit or a failed stage gate go on (then optex resume)').argument('<batch-id>')
+    .requiredOption('--by <name>', 'who lets it go on').requiredOption('--reason <text>', 'why it is safe to go on')
+    .addOption(storeOption()).addOption(jsonOption())
+    .action(wrap((batchId: string, flags) => continueBatchCommand(io, batchId, flags)));
   program.command('fleet').description('the simulated fleet as it is now (fleet file format) and every EC2 call it answered')
     .addOption(storeOption())
     .addOption(new Option('--cloud <target>', 'the simulated fleet: simulated:FLEET.json').default(DEFAULT_FLAGS.cloud))

@@ -1,7 +1,7 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { CreateVolumeCommand, DescribeSnapshotsCommand, DescribeVolumesCommand, EC2Client } from '@aws-sdk/client-ec2';
-import { TERMINAL_STATUSES, type OptimizationView } from '@optex/domain';
+import { NO_BLAST_RADIUS, TERMINAL_STATUSES, type OptimizationView } from '@optex/domain';
 import { TOPICS, isOutage, type Bus, type Delivery } from '@optex/ports';
 import { EsdbEventStore } from '@optex/event-store';
 import { deadLetterTopicOf, inputRecord, openBus, recommendationMessages, report } from '@optex/runtime';
@@ -99,7 +99,7 @@ export async function runStackChaos(options: ChaosOptions): Promise<ChaosReport>
     const policyDir = `${dir}-policy`;
     mkdirSync(policyDir, { recursive: true });
     const policy = join(policyDir, 'policy.json');
-    writeFileSync(policy, JSON.stringify({ version: 'chaos', approval: { autoApprove: { maxLevel: 'CRITICAL', maxMonthlySavings: 1_000_000 } } }));
+    writeFileSync(policy, JSON.stringify({ version: 'chaos', approval: { autoApprove: { maxLevel: 'CRITICAL', maxMonthlySavings: 1_000_000 } }, blastRadius: NO_BLAST_RADIUS }));
     const partitions = options.partitions ?? 3;
     progress(`stack up in ${dir} (moto behind a counting proxy at ${proxy.endpoint})…`);
     const state = await stackUp({

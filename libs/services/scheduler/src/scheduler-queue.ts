@@ -3,6 +3,7 @@ import {
   byPriority,
   dispatchGroupOf,
   dispatchRoom,
+  isExecutionError,
   isTerminal,
   takeDispatches,
   type BatchPlanned,
@@ -30,6 +31,10 @@ export interface QueuedBatch {
   readonly active: Map<string, QueuedItem>;
   /** Members known and not terminal: the batch completes when this is empty. */
   readonly open: Set<string>;
+  /** Members (not dry runs) ever dispatched in this batch: what the per-batch limit counts. */
+  readonly dispatched: Set<string>;
+  /** Members (not dry runs) whose execution went wrong: what the error threshold counts. */
+  readonly errors: Set<string>;
   readonly lanes: Map<string, Lane>;
 }
 
@@ -95,7 +100,7 @@ export class SchedulerQueue {
   /** Records a planned batch: its members leave the unbatched set and are classified by their current state. */
   addBatch(plan: BatchPlanned['data']): void {
     if (this.batches.has(plan.batchId)) return;
-    const batch: QueuedBatch = { plan, members: new Set(plan.optimizationIds), waiting: new Set(), active: new Map(), open: new Set(), lanes: new Map() };
+    const batch: QueuedBatch = { plan, members: new Set(plan.optimizationIds), waiting: new Set(), active: new Map(), open: new Set(), dispatched: new Set(), errors: new Set(), lanes: new Map() };
     this.batches.set(plan.batchId, batch);
     this.ordered.push(batch);
     this.ordered.sort((a, b) => a.plan.at.localeCompare(b.plan.at) || a.plan.batchId.localeCompare(b.plan.batchId));
@@ -149,6 +154,20 @@ export class SchedulerQueue {
     return takeDispatches(this.waitingIn(batch, lane), isBusy, room, held);
   }
 
+  /**
+   * What of `members` (a stage of a staged batch) may start now: in priority order whatever the mode's groups (a stage
+   * is small), with the batch's own limit and `capacity`, never onto a busy resource, nothing before `notBefore`.
+   */
+  selectAmong(batch: QueuedBatch, members: ReadonlySet<string>, now: Date, capacity: number, isBusy: (resourceKey: string) => boolean, held?: (item: QueuedItem) => boolean): QueuedItem[] {
+    const room = dispatchRoom(batch.plan, batch.active.size, now, capacity);
+    const items: QueuedItem[] = [];
+    for (const id of members) {
+      const state = batch.waiting.has(id) ? this.projection.get(id) : undefined;
+      if (state) items.push(queuedItemOf(state, this.projection.resourceKeyOf(id)));
+    }
+    return takeDispatches(items.sort(byPriority), isBusy, room, held);
+  }
+
   /** Earliest `notBefore` after `now` of a batch with waiting members, if any. */
   waitingUntil(now: Date): Date | undefined {
     let earliest: number | undefined;
@@ -183,6 +202,9 @@ export class SchedulerQueue {
     if (ACTIVE.has(state.status)) {
       if (!batch.active.has(id)) batch.active.set(id, queuedItemOf(state, this.projection.resourceKeyOf(id)));
     } else batch.active.delete(id);
+    if (!state.dryRun && state.schedule?.batchId === batch.plan.batchId) batch.dispatched.add(id);
+    if (!state.dryRun && isExecutionError(state.status)) batch.errors.add(id);
+    else batch.errors.delete(id);
     if (isTerminal(state.status)) {
       if (batch.open.delete(id) && batch.open.size === 0) this.completable.add(batch.plan.batchId);
     } else batch.open.add(id);

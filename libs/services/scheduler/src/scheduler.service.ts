@@ -1,5 +1,29 @@
 import { Inject, Injectable, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
-import { batchStream, eventIdFor, executionWindow, optimizationDecider, optimizationStream, parseStoredEvent, type BatchCompleted, type BatchPlanned, type ExecutionDeferred, type Policy, type QueuedItem } from '@optex/domain';
+import {
+  batchGuardDecider,
+  batchHalt,
+  batchRoom,
+  batchStream,
+  byPriority,
+  eventIdFor,
+  executionWindow,
+  optimizationDecider,
+  optimizationStream,
+  parseStoredEvent,
+  soakUntil,
+  stageGate,
+  stageName,
+  stageSizes,
+  type BatchCompleted,
+  type BatchEvent,
+  type BatchGuardState,
+  type BatchPlanned,
+  type ExecutionDeferred,
+  type LimitVerdict,
+  type OptimizationStatus,
+  type Policy,
+  type QueuedItem,
+} from '@optex/domain';
 import type { Clock, EventStore, IntegrationEvent, Logger } from '@optex/ports';
 import {
   CLOCK,
@@ -14,7 +38,8 @@ import {
   type EngineOptions,
   type OptexMetrics,
 } from '@optex/engine';
-import { SchedulerQueue } from './scheduler-queue';
+import { DailyTally } from './daily-tally';
+import { SchedulerQueue, queuedItemOf, type QueuedBatch } from './scheduler-queue';
 
 const RECORDED_BY = 'scheduler';
 
@@ -44,21 +69,32 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
     @Inject(POLICY) private readonly policy: Policy,
   ) {}
 
-  /** Members waiting for a change window or the end of a freeze: optimization id → until when (ISO). */
+  /** Members waiting for a change window, a freeze, the daily blast-radius limit or a stage's soak: optimization id → until when (ISO). */
   private readonly deferred = new Map<string, string>();
+  /** Each open batch's guards, folded from its stream (see batch-guard.ts), and the batch events already folded. */
+  private readonly guards = new Map<string, BatchGuardState>();
+  private readonly folded = new Set<string>();
+  private tally = new DailyTally(this.projection);
 
   /**
-   * Whether the policy's change windows and freezes hold `item` now; the first time (and whenever `until` changes)
-   * an `ExecutionDeferred` is recorded in the batch's stream, so history says why it waited.
+   * Whether `item` waits now: outside its change windows or in a freeze, over the daily blast-radius limit of its
+   * account, region and action, or (`soakUntil`) in the soak of a staged batch. The first time (and whenever `until`
+   * changes) an `ExecutionDeferred` is recorded in the batch's stream, so history says why it waited.
    */
-  private holds(batchId: string, now: Date): { held: (item: QueuedItem) => boolean; record: () => Promise<void> } {
+  private holds(batchId: string, now: Date, soak?: { until: string; reason: string }): { held: (item: QueuedItem) => boolean; record: () => Promise<void> } {
     const holds: { item: QueuedItem; until: string; reason: string }[] = [];
+    const tentative = new Map<string, number>();
     const held = (item: QueuedItem): boolean => {
       const state = this.projection.get(item.optimizationId);
       if (!state) return false;
-      const verdict = executionWindow(this.policy.changeWindows, state.recommendation, now);
+      let verdict: LimitVerdict = soak ? { allowed: false, ...soak } : executionWindow(this.policy.changeWindows, state.recommendation, now);
+      if (verdict.allowed && !state.dryRun) verdict = this.tally.verdict(this.policy.blastRadius.perDay, state, now, tentative);
       if (verdict.allowed) {
         this.deferred.delete(item.optimizationId);
+        if (!state.dryRun) {
+          const key = `${state.recommendation.accountId}/${state.recommendation.region}/${state.recommendation.action.type}`;
+          tentative.set(key, (tentative.get(key) ?? 0) + 1);
+        }
         return false;
       }
       if (this.deferred.get(item.optimizationId) !== verdict.until) holds.push({ item, until: verdict.until, reason: verdict.reason });
@@ -68,21 +104,31 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
     const record = async (): Promise<void> => {
       for (const { item, until, reason } of holds.splice(0)) {
         const data: ExecutionDeferred['data'] = { batchId, optimizationId: item.optimizationId, until, reason, at: now.toISOString() };
-        await appendOnce(this.store, batchStream(batchId), { type: 'ExecutionDeferred', data }, { key: `deferred:${item.optimizationId}:${until}`, causationId: batchId, recordedBy: RECORDED_BY });
+        await this.appendBatchEvent(batchId, { type: 'ExecutionDeferred', data }, `deferred:${item.optimizationId}:${until}`);
         this.logger.info({ batchId, optimizationId: item.optimizationId, until, reason }, 'execution deferred');
       }
     };
     return { held, record };
   }
 
+  /** Appends a batch event once (its id derives from the key) and folds it into the batch's guards. */
+  private async appendBatchEvent(batchId: string, event: BatchEvent, key: string): Promise<void> {
+    const stream = batchStream(batchId);
+    await appendOnce(this.store, stream, event, { key, causationId: batchId, recordedBy: RECORDED_BY });
+    this.fold(batchId, eventIdFor(stream, key, 0), event);
+  }
+
+  private fold(batchId: string, eventId: string, event: BatchEvent): void {
+    if (this.folded.has(eventId)) return;
+    this.folded.add(eventId);
+    this.guards.set(batchId, batchGuardDecider.evolve(this.guards.get(batchId) ?? batchGuardDecider.initialState(), event));
+  }
+
   async onApplicationBootstrap(): Promise<void> {
     this.projection = await OptimizationProjection.load(this.store);
     this.queue = new SchedulerQueue(this.projection);
-    for await (const e of this.store.readAll({ filter: { kind: 'streamName', prefixes: ['batch-'] } })) {
-      const event = parseStoredEvent(e);
-      if (event.type === 'BatchPlanned') this.queue.addBatch(event.data);
-      else if (event.type === 'BatchCompleted') this.queue.removeBatch(event.data.batchId);
-    }
+    this.tally = new DailyTally(this.projection);
+    for await (const e of this.store.readAll({ filter: { kind: 'streamName', prefixes: ['batch-'] } })) this.onBatchEvent(e.id, parseStoredEvent(e) as BatchEvent);
     await this.tick();
     this.timer = setInterval(() => void this.tick().catch((err) => this.logger.error({ err: String(err) }, 'scheduler tick failed')), this.options.schedulerTickMs);
     this.timer.unref();
@@ -107,8 +153,25 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
   }
 
   async onEvent(event: IntegrationEvent): Promise<void> {
+    if (event.stream.startsWith('batch-')) {
+      // An operator's BatchContinued (the scheduler's own batch events are folded when it appends them).
+      if (event.type !== 'BatchContinued' || this.folded.has(event.id)) return;
+      this.onBatchEvent(event.id, parseStoredEvent(event) as BatchEvent);
+      await this.tick();
+      return;
+    }
     if (!this.projection.applyRelayed(event)) return;
     await this.tick();
+  }
+
+  private onBatchEvent(eventId: string, event: BatchEvent): void {
+    if (event.type === 'BatchPlanned') this.queue.addBatch(event.data);
+    else if (event.type === 'BatchCompleted') {
+      this.queue.removeBatch(event.data.batchId);
+      this.guards.delete(event.data.batchId);
+      return;
+    }
+    this.fold(event.data.batchId, eventId, event);
   }
 
   /** Plans a batch for newly approved optimizations and dispatches what may start now. Serialized. */
@@ -127,6 +190,16 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
       if (t > now.getTime() && this.projection.get(id)?.status === 'approved' && (earliest === undefined || t < earliest)) earliest = t;
     }
     return earliest === undefined ? undefined : new Date(earliest);
+  }
+
+  /** Open batches halted by a blast-radius limit or a stage's gate, with members waiting for an operator (`optex continue-batch`). */
+  haltedBatches(): { batchId: string; rule: string; reason: string; waiting: number }[] {
+    const halted: { batchId: string; rule: string; reason: string; waiting: number }[] = [];
+    for (const batch of this.queue.openBatches()) {
+      const h = this.guards.get(batch.plan.batchId)?.halted;
+      if (h && batch.waiting.size > 0) halted.push({ batchId: batch.plan.batchId, rule: h.rule, reason: h.reason, waiting: batch.waiting.size });
+    }
+    return halted;
   }
 
   /** Resolves when the tick running now (if any) has finished. */
@@ -152,13 +225,19 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
       }, this.options.batchWindowMs);
     }
 
+    for (const batch of this.queue.openBatches()) await this.judgeStage(batch, now);
     for (const batchId of this.queue.takeCompletable()) await this.completeBatch(batchId, now);
     let capacity = this.options.maxParallel - this.projection.activeCount();
     for (const batch of this.queue.openBatches()) {
       if (capacity <= 0) break;
       if (batch.waiting.size === 0) continue;
-      const { held, record } = this.holds(batch.plan.batchId, now);
-      const chosen = this.queue.select(batch, now, capacity, (key) => this.projection.isResourceBusy(key), held);
+      const guard = this.guards.get(batch.plan.batchId) ?? batchGuardDecider.initialState();
+      if (guard.halted || (await this.halt(batch, guard, now))) continue;
+      const stage = await this.currentStage(batch, guard, now);
+      if (stage === 'waiting') continue;
+      const room = Math.min(capacity, batchRoom(this.policy.blastRadius.perBatch, batch.members.size, batch.dispatched.size - guard.baseline.dispatched));
+      const { held, record } = this.holds(batch.plan.batchId, now, stage.soak);
+      const chosen = stage.members ? this.queue.selectAmong(batch, stage.members, now, room, (key) => this.projection.isResourceBusy(key), held) : this.queue.select(batch, now, room, (key) => this.projection.isResourceBusy(key), held);
       await record();
       for (const item of chosen) {
         if (!this.projection.get(item.optimizationId)) continue;
@@ -175,6 +254,98 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
     }
     this.metrics.queueDepth.set(this.projection.countByStatus('approved'));
     this.metrics.activeExecutions.set(this.projection.activeCount());
+  }
+
+  /**
+   * The blast-radius check of a batch with waiting members: the error threshold and the per-batch limit, counted since
+   * the last continue. When one trips, `BatchHalted` records why and the rest of the batch waits for an operator.
+   */
+  private async halt(batch: QueuedBatch, guard: BatchGuardState, now: Date): Promise<boolean> {
+    const dispatched = batch.dispatched.size;
+    const errors = batch.errors.size;
+    const verdict = batchHalt(this.policy.blastRadius, { members: batch.members.size, dispatched: dispatched - guard.baseline.dispatched, errors: errors - guard.baseline.errors, waiting: batch.waiting.size });
+    if (!verdict) return false;
+    const { batchId } = batch.plan;
+    await this.appendBatchEvent(batchId, { type: 'BatchHalted', data: { batchId, rule: verdict.rule, reason: verdict.reason, dispatched, errors, at: now.toISOString() } }, `halted:${verdict.rule}:${dispatched}:${errors}`);
+    this.logger.warn({ batchId, rule: verdict.rule, reason: verdict.reason }, 'batch halted: the rest waits for an operator');
+    return true;
+  }
+
+  /** The status of each member of a stage, as the scheduler's projection has it. */
+  private statusesOf(ids: readonly string[]): Map<string, OptimizationStatus> {
+    const statuses = new Map<string, OptimizationStatus>();
+    for (const id of ids) {
+      const status = this.projection.get(id)?.status;
+      if (status) statuses.set(id, status);
+    }
+    return statuses;
+  }
+
+  /**
+   * A staged batch's gate: once every member of its current stage ended, `StagePassed`, or `StageFailed` then
+   * `BatchHalted` (rule `stage-gate`) and, as the policy says, the completed members of the stage rolled back.
+   */
+  private async judgeStage(batch: QueuedBatch, now: Date): Promise<void> {
+    const { batchId } = batch.plan;
+    const stage = this.guards.get(batchId)?.stages.at(-1);
+    if (!stage || stage.passedAt || stage.failed) return;
+    const gate = stageGate(this.statusesOf(stage.optimizationIds));
+    if (gate.kind === 'running') return;
+    const at = now.toISOString();
+    if (gate.kind === 'passed') {
+      await this.appendBatchEvent(batchId, { type: 'StagePassed', data: { batchId, stage: stage.stage, of: stage.of, at } }, `stage-passed:${stage.stage}`);
+      this.logger.info({ batchId, stage: stage.stage, of: stage.of }, 'stage passed its gate');
+      return;
+    }
+    const rollBack = this.policy.stagedRollout.onGateFailure === 'roll-back-stage';
+    const rolledBack = rollBack ? stage.optimizationIds.filter((id) => this.projection.get(id)?.status === 'completed').sort() : [];
+    const name = stageName(stage.stage, stage.of);
+    const reason = `${name} failed its gate: ${gate.failed.join(', ')} went wrong${rolledBack.length > 0 ? `; rolling back ${rolledBack.join(', ')}` : ''}`;
+    await this.appendBatchEvent(batchId, { type: 'StageFailed', data: { batchId, stage: stage.stage, of: stage.of, failed: gate.failed, rolledBack, at } }, `stage-failed:${stage.stage}`);
+    await this.appendBatchEvent(
+      batchId,
+      { type: 'BatchHalted', data: { batchId, rule: 'stage-gate', reason, dispatched: batch.dispatched.size, errors: batch.errors.size, stage: stage.stage, at } },
+      `halted:stage-gate:${stage.stage}`,
+    );
+    this.logger.warn({ batchId, stage: stage.stage, failed: gate.failed, rolledBack }, 'stage failed its gate: batch halted');
+    for (const id of rolledBack) {
+      const result = await handleCommand(
+        this.store,
+        optimizationStream(id),
+        optimizationDecider,
+        { type: 'RollBackStage', data: { batchId, stage: stage.stage, reason: `${gate.failed.join(', ')} went wrong` }, metadata: { now } },
+        { causationKey: `stage-rollback:${batchId}:${stage.stage}`, recordedBy: RECORDED_BY, metadata: { resourceKey: this.projection.resourceKeyOf(id) } },
+      );
+      this.projection.set(id, result.state, result.revision);
+    }
+  }
+
+  /**
+   * What of a batch may be dispatched under staged rollout: without staging, anything (`{}`); the current stage's
+   * members; the next stage's, started (`StageStarted`) once the previous one passed and soaked; during the soak,
+   * nothing, each waiting member deferred until it ends (`soak`). `'waiting'`: the current stage still runs with
+   * nothing of it left to dispatch.
+   */
+  private async currentStage(batch: QueuedBatch, guard: BatchGuardState, now: Date): Promise<{ members?: ReadonlySet<string>; soak?: { until: string; reason: string } } | 'waiting'> {
+    const sizes = stageSizes(this.policy.stagedRollout, batch.members.size);
+    if (!this.policy.stagedRollout.enabled || sizes.length === 1) return {};
+    const { batchId } = batch.plan;
+    const last = guard.stages.at(-1);
+    if (last && last.stage === last.of) return {};
+    if (last && !last.passedAt && !last.failed) {
+      const open = last.optimizationIds.filter((id) => batch.waiting.has(id));
+      return open.length > 0 ? { members: new Set(open) } : 'waiting';
+    }
+    if (last?.passedAt) {
+      const until = soakUntil(this.policy.stagedRollout, last.passedAt);
+      if (Date.parse(until) > now.getTime()) return { soak: { until, reason: `staged rollout: ${stageName(last.stage, last.of)} passed; soaking until ${until}` } };
+    }
+    const next = (last?.stage ?? 0) + 1;
+    const waiting = [...batch.waiting].map((id) => this.projection.get(id)).filter((s) => s !== undefined).map((s) => queuedItemOf(s, this.projection.resourceKeyOf(s.optimizationId))).sort(byPriority);
+    const ids = (next === sizes.length ? waiting : waiting.slice(0, sizes[next - 1])).map((i) => i.optimizationId);
+    await this.appendBatchEvent(batchId, { type: 'StageStarted', data: { batchId, stage: next, of: sizes.length, optimizationIds: ids, at: now.toISOString() } }, `stage-started:${next}`);
+    this.logger.info({ batchId, stage: next, of: sizes.length, size: ids.length }, 'stage started');
+    return next === sizes.length ? {} : { members: new Set(ids) };
   }
 
   private async openBatch(unbatched: readonly string[], now: Date): Promise<void> {

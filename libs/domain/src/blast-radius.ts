@@ -1,0 +1,144 @@
+import { z } from 'zod';
+import type { OptimizationStatus } from './statuses';
+import type { ActionType } from './types';
+
+/**
+ * Blast radius: how much optex changes before a person looks. Three limits, each `null` to turn it off:
+ * - per account, region and action, in any 24 hours (a rolling day): a count of executions, and a share of the fleet
+ *   (the resources of that type in that account and region); a member over either waits (`ExecutionDeferred`) until
+ *   the oldest execution counted leaves the day;
+ * - per batch: a count, or a percentage of the batch's members; once that many were dispatched, the rest of the batch
+ *   waits for an operator (`BatchHalted`), who may let it go on for as many again (`BatchContinued`);
+ * - the error threshold (SSM's `MaxErrors`): when the batch's failed executions exceed the count or the percentage of
+ *   its members, the rest of the batch waits for an operator.
+ * Counts after a continue start from the figures the halt recorded. Pure: the instant and the counts come in.
+ */
+export interface BlastRadiusPolicy {
+  readonly perDay: {
+    /** Executions started per account, region and action in any 24 hours. @defaultValue 500 */
+    readonly maxExecutions: number | null;
+    /** The same, as a percentage of the fleet (resources of the action's type in that account and region). @defaultValue null (off) */
+    readonly maxFleetPct: number | null;
+  };
+  readonly perBatch: {
+    /** Members dispatched before the batch waits for an operator. @defaultValue 1000 */
+    readonly maxExecutions: number | null;
+    /** The same, as a percentage of the batch's members (rounded up, at least one). @defaultValue null (off) */
+    readonly maxPct: number | null;
+  };
+  readonly maxErrors: {
+    /** The batch halts when more than this many of its executions failed. @defaultValue 5 */
+    readonly count: number | null;
+    /** The batch halts when more than this percentage of its members failed. @defaultValue null (off) */
+    readonly pct: number | null;
+  };
+}
+
+export const DEFAULT_BLAST_RADIUS: BlastRadiusPolicy = {
+  perDay: { maxExecutions: 500, maxFleetPct: null },
+  perBatch: { maxExecutions: 1000, maxPct: null },
+  maxErrors: { count: 5, pct: null },
+};
+
+/** Every limit off: for benchmarks and chaos runs, which measure throughput and crash safety, not the guards. */
+export const NO_BLAST_RADIUS: BlastRadiusPolicy = {
+  perDay: { maxExecutions: null, maxFleetPct: null },
+  perBatch: { maxExecutions: null, maxPct: null },
+  maxErrors: { count: null, pct: null },
+};
+
+const count = z.number().int({ error: 'must be a whole number' }).min(0, { error: 'must be at least 0' }).nullable();
+const positiveCount = z.number().int({ error: 'must be a whole number' }).min(1, { error: 'must be at least 1' }).nullable();
+const pct = z.number().gt(0, { error: 'must be greater than 0' }).max(100, { error: 'must be at most 100' }).nullable();
+
+export const blastRadiusSchema = z.strictObject({
+  perDay: z.strictObject({ maxExecutions: positiveCount, maxFleetPct: pct }),
+  perBatch: z.strictObject({ maxExecutions: positiveCount, maxPct: pct }),
+  maxErrors: z.strictObject({ count, pct: z.number().min(0, { error: 'must be at least 0' }).max(100, { error: 'must be at most 100' }).nullable() }),
+});
+
+/** Statuses of an execution that went wrong: what the error threshold and a stage's gate count. */
+export const EXECUTION_ERROR_STATUSES: readonly OptimizationStatus[] = ['failed', 'rolled-back', 'rollback-failed', 'reconciliation-needed', 'resolved'];
+export const isExecutionError = (status: OptimizationStatus): boolean => EXECUTION_ERROR_STATUSES.includes(status);
+
+const DAY_MS = 24 * 60 * 60 * 1000;
+
+/** What the daily limit counts by: `<accountId>/<region>/<action>`. */
+export const dailyKeyOf = (accountId: string, region: string, action: ActionType): string => `${accountId}/${region}/${action}`;
+
+export type LimitVerdict = { readonly allowed: true } | { readonly allowed: false; readonly until: string; readonly reason: string };
+
+/**
+ * Whether one more execution of `key` may start at `now`, given the start times of the executions of that key
+ * (any order; those older than a day are ignored) and the fleet's size (resources of the action's type in that account
+ * and region; `undefined` when not known, and then the share is not judged). Refused: until when the oldest
+ * execution that makes the difference leaves the rolling day, and why.
+ */
+export function dailyLimit(policy: BlastRadiusPolicy['perDay'], key: string, startedAt: readonly string[], fleetSize: number | undefined, now: Date): LimitVerdict {
+  const since = now.getTime() - DAY_MS;
+  const recent = startedAt.map((t) => Date.parse(t)).filter((t) => t > since && t <= now.getTime()).sort((a, b) => a - b);
+  const limits: { max: number; what: string }[] = [];
+  if (policy.maxExecutions !== null) limits.push({ max: policy.maxExecutions, what: `${policy.maxExecutions} executions` });
+  if (policy.maxFleetPct !== null && fleetSize !== undefined) {
+    const max = Math.floor((fleetSize * policy.maxFleetPct) / 100);
+    limits.push({ max, what: `${policy.maxFleetPct}% of a fleet of ${fleetSize} (${max})` });
+  }
+  const hit = limits.filter((l) => recent.length >= l.max).sort((a, b) => a.max - b.max)[0];
+  if (!hit) return { allowed: true };
+  // Waiting for enough of the day's executions to age out: the (n − max + 1)-th oldest leaves at its time + 1 day.
+  const index = recent.length - hit.max;
+  const until = index < recent.length ? new Date(recent[index] + DAY_MS).toISOString() : '9999-12-31T23:59:59.999Z';
+  return { allowed: false, until, reason: `blast radius: ${recent.length} executions of ${key} in the last 24 hours reach the daily limit of ${hit.what}; next at ${until}` };
+}
+
+/** What the batch has done since its last continue (or its start). */
+export interface BatchTally {
+  /** Members of the batch. */
+  readonly members: number;
+  /** Members dispatched since the last continue. */
+  readonly dispatched: number;
+  /** Members whose execution went wrong ({@link isExecutionError}) since the last continue. */
+  readonly errors: number;
+  /** Members still waiting to be dispatched. */
+  readonly waiting: number;
+}
+
+export type HaltRule = 'batch-limit' | 'max-errors' | 'stage-gate';
+export const HALT_RULES: readonly HaltRule[] = ['batch-limit', 'max-errors', 'stage-gate'];
+
+/** The per-batch limit in members (the smaller of the count and the share), or `undefined` when both are off. */
+export function batchLimitOf(policy: BlastRadiusPolicy['perBatch'], members: number): number | undefined {
+  const limits: number[] = [];
+  if (policy.maxExecutions !== null) limits.push(policy.maxExecutions);
+  if (policy.maxPct !== null) limits.push(Math.max(1, Math.ceil((members * policy.maxPct) / 100)));
+  return limits.length === 0 ? undefined : Math.min(...limits);
+}
+
+/**
+ * Whether the batch must stop and wait for an operator: its failed executions exceed the error threshold, or its
+ * dispatches reached the per-batch limit while members still wait. Nothing to stop when no member waits.
+ */
+export function batchHalt(policy: BlastRadiusPolicy, progress: BatchTally): { readonly rule: HaltRule; readonly reason: string } | undefined {
+  if (progress.waiting === 0) return undefined;
+  const { count: maxCount, pct: maxPct } = policy.maxErrors;
+  if (maxCount !== null && progress.errors > maxCount) {
+    return { rule: 'max-errors', reason: `error threshold: ${progress.errors} executions failed, more than the ${maxCount} allowed; ${progress.waiting} waiting member(s) wait for an operator` };
+  }
+  if (maxPct !== null && progress.members > 0 && (progress.errors * 100) / progress.members > maxPct) {
+    return {
+      rule: 'max-errors',
+      reason: `error threshold: ${progress.errors} of ${progress.members} executions failed, more than ${maxPct}%; ${progress.waiting} waiting member(s) wait for an operator`,
+    };
+  }
+  const limit = batchLimitOf(policy.perBatch, progress.members);
+  if (limit !== undefined && progress.dispatched >= limit) {
+    return { rule: 'batch-limit', reason: `batch limit: ${progress.dispatched} of ${progress.members} members dispatched reach the limit of ${limit}; ${progress.waiting} waiting member(s) wait for an operator` };
+  }
+  return undefined;
+}
+
+/** How many more members of the batch may be dispatched before the per-batch limit (Infinity when it is off). */
+export function batchRoom(policy: BlastRadiusPolicy['perBatch'], members: number, dispatched: number): number {
+  const limit = batchLimitOf(policy, members);
+  return limit === undefined ? Infinity : Math.max(0, limit - dispatched);
+}

@@ -1,0 +1,47 @@
+// ── Statuses (a module of their own, so that rules the policy imports can use them without importing the decider) ──
+
+/** Where an optimization is in its life. */
+export type OptimizationStatus =
+  | 'received'
+  | 'awaiting-approval'
+  | 'approved'
+  | 'scheduled'
+  | 'executing'
+  | 'validating'
+  | 'rolling-back'
+  | 'reconciliation-needed'
+  | 'completed'
+  | 'dry-run-completed'
+  | 'denied'
+  | 'expired'
+  | 'cancelled'
+  | 'failed'
+  | 'rolled-back'
+  | 'rollback-failed'
+  | 'resolved'
+  | 'out-of-scope';
+
+/**
+ * Statuses the engine never moves an optimization out of on its own. An operator does from `rollback-failed`
+ * (`retry-rollback` sends it back to `rolling-back`; `resolve` closes it as `resolved`), and a failed stage gate of a
+ * staged batch rolls back its `completed` members (`RollBackStage`).
+ */
+export const TERMINAL_STATUSES: readonly OptimizationStatus[] = [
+  'completed',
+  'dry-run-completed',
+  'denied',
+  'expired',
+  'cancelled',
+  'failed',
+  'rolled-back',
+  'rollback-failed',
+  'resolved',
+  'out-of-scope',
+];
+/** Statuses in which an optimization holds its resource (another optimization of it must wait). */
+export const ACTIVE_EXECUTION_STATUSES: readonly OptimizationStatus[] = ['scheduled', 'executing', 'validating', 'rolling-back', 'reconciliation-needed'];
+/** Statuses that wait for a person: an approver, or an operator who must check what a crash left behind. */
+export const WAITING_FOR_PEOPLE_STATUSES: readonly OptimizationStatus[] = ['awaiting-approval', 'reconciliation-needed'];
+
+/** Whether `status` is terminal (`initial` is not). */
+export const isTerminal = (status: OptimizationStatus | 'initial'): boolean => (TERMINAL_STATUSES as readonly string[]).includes(status);
