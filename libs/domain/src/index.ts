@@ -32,3 +32,4 @@ export * from './notifications';
 export * from './work-queues';
 export * from './change-windows';
 export * from './time-travel';
+export * from './integration-events';

@@ -60,7 +60,7 @@ export async function openBus(url: string, clientId: string, partitions = 3, log
   if (!match) throw new UsageError(`--bus: expected memory or kafka://host:port[,host:port], got ${JSON.stringify(url)}`);
   const brokers = match[1].split(',').filter(Boolean);
   const bus = await KafkaBus.connect({ brokers, clientId, partitions, logger: logger.child({ component: 'kafkajs' }), ...kafka });
-  await bus.ensureTopics([TOPICS.recommendations, TOPICS.events, TOPICS.recommendationsDlq], partitions);
+  await bus.ensureTopics(Object.values(TOPICS), partitions);
   return bus;
 }
 
