@@ -15,6 +15,7 @@ import type {
 } from './types';
 import type { ScopeViolation } from './scope';
 import type { ControlEvent } from './control';
+import type { CircuitBreakerEvent } from './circuit-breakers';
 
 /**
  * The schema version an event is written with when its type has no entry in {@link EVENT_SCHEMA_VERSIONS}.
@@ -177,7 +178,7 @@ export type ExecutionDeferred = Ev<'ExecutionDeferred', { batchId: string; optim
 export type BatchEvent = BatchPlanned | BatchCompleted | ExecutionDeferred;
 
 export type IntakeEvent = RecommendationRejected | RecommendationDuplicated;
-export type AnyOptexEvent = OptimizationEvent | IntakeEvent | BatchEvent | ControlEvent;
+export type AnyOptexEvent = OptimizationEvent | IntakeEvent | BatchEvent | ControlEvent | CircuitBreakerEvent;
 
 export const optimizationStream = (optimizationId: string): string => `optimization-${optimizationId}`;
 export const batchStream = (batchId: string): string => `batch-${batchId}`;

@@ -33,3 +33,4 @@ export * from './work-queues';
 export * from './change-windows';
 export * from './time-travel';
 export * from './integration-events';
+export * from './circuit-breakers';
