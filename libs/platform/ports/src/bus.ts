@@ -67,4 +67,9 @@ export const TOPICS = {
   recommendationsDlq: 'optex.recommendations.dlq.v1',
   /** The stored events as the log holds them (`io.optex.<EventName>`), for optex's own services only: they change with optex. */
   internalEvents: 'optex.internal.events.v1',
+  /**
+   * The same stored events for the executor alone, keyed `<accountId>/<region>`: Kafka gives each key's partition to one
+   * member of the executor group at a time, so one executor instance owns an account-region's EC2 request budget.
+   */
+  executions: 'optex.internal.executions.v1',
 } as const;

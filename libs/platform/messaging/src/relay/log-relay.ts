@@ -12,7 +12,7 @@ import {
   type Subscription,
 } from '@optex/ports';
 import { parseStoredEvent, schemaVersionOf } from '@optex/domain';
-import { encodeLifecycleEvent, messageKeyOf } from './lifecycle-codec';
+import { internalMessagesOf, messageKeyOf } from './lifecycle-codec';
 import { IntegrationTranslator, encodeIntegrationEvent } from './integration-codec';
 
 /** Streams whose events are published (to `optex.internal.events.v1`, and translated to `optex.events.v1`). */
@@ -36,7 +36,8 @@ export interface LogRelayOptions {
 /**
  * The log is the outbox: a checkpointed catch-up subscription to the whole log that publishes
  * every lifecycle event to `optex.internal.events.v1` for optex's own services (CloudEvents binary mode,
- * `io.optex.<EventName>`, keyed by `<accountId>/<region>/<resourceId>`) and, in the same publish, its public
+ * `io.optex.<EventName>`, keyed by `<accountId>/<region>/<resourceId>`), to `optex.internal.executions.v1` for the
+ * executor (keyed by `<accountId>/<region>`: one budget owner per account-region) and, in the same publish, its public
  * integration event, if it has one, to `optex.events.v1` (`com.optex.*.v1`, translated by the domain's
  * `integration-events.ts` through {@link IntegrationTranslator}). Nothing unrecorded is published; an event recorded
  * just before a crash is published after the restart (from the last checkpoint: at least once).
@@ -117,7 +118,7 @@ export class LogRelay {
     const event = await this.current(stored);
     for (let attempt = 1; ; attempt++) {
       try {
-        const messages: BusMessage[] = [{ topic: TOPICS.internalEvents, ...encodeLifecycleEvent(event) }, ...(await this.integrationMessages(event))];
+        const messages: BusMessage[] = [...internalMessagesOf(event), ...(await this.integrationMessages(event))];
         await this.bus.publish(messages);
         break;
       } catch (error) {
