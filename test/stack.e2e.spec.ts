@@ -198,7 +198,7 @@ it('the same recommendation and the same event delivered twice append and execut
     // the same event published twice more: the executor and validator must not act again
     const scheduled = first.find((e) => e.type === 'ExecutionScheduled')!;
     const succeeded = first.find((e) => e.type === 'ExecutionSucceeded')!;
-    for (const e of [scheduled, scheduled, succeeded, succeeded]) await bus.publish([{ topic: TOPICS.events, ...encodeLifecycleEvent(e) }]);
+    for (const e of [scheduled, scheduled, succeeded, succeeded]) await bus.publish([{ topic: TOPICS.internalEvents, ...encodeLifecycleEvent(e) }]);
     // a second, distinct submission of the same recommendation: a recorded duplicate, nothing else
     await optex(['submit', writeNdjson('dup-again.ndjson', [record, record]), '--bus', stack.bus]);
     await new Promise((r) => setTimeout(r, 4000));

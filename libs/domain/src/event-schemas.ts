@@ -6,6 +6,7 @@ import { RISK_LEVELS } from './types';
 import { SCOPE_RULES, type ScopeRule } from './scope';
 import { controlSchemas } from './control';
 import { HALT_RULES, type HaltRule } from './blast-radius';
+import { circuitBreakerSchemas } from './circuit-breakers';
 
 // Stored events are parsed, never cast: every event read from the store goes through {@link parseStoredEvent},
 // which upcasts older schema versions to the current one and validates the data against the current schema.
@@ -218,6 +219,7 @@ const SCHEMAS = {
   StagePassed: z.object({ batchId: text, stage: z.number().int().positive(), of: z.number().int().positive(), at: iso }),
   StageFailed: z.object({ batchId: text, stage: z.number().int().positive(), of: z.number().int().positive(), failed: z.array(text), rolledBack: z.array(text), at: iso }),
   ...controlSchemas,
+  ...circuitBreakerSchemas,
 } satisfies Record<AnyOptexEvent['type'], z.ZodType>;
 
 /** Every event type optex stores. */

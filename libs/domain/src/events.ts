@@ -16,6 +16,7 @@ import type {
 import type { ScopeViolation } from './scope';
 import type { ControlEvent } from './control';
 import type { HaltRule } from './blast-radius';
+import type { CircuitBreakerEvent } from './circuit-breakers';
 
 /**
  * The schema version an event is written with when its type has no entry in {@link EVENT_SCHEMA_VERSIONS}.
@@ -188,7 +189,7 @@ export type StageFailed = Ev<'StageFailed', { batchId: string; stage: number; of
 export type BatchEvent = BatchPlanned | BatchCompleted | ExecutionDeferred | BatchHalted | BatchContinued | StageStarted | StagePassed | StageFailed;
 
 export type IntakeEvent = RecommendationRejected | RecommendationDuplicated;
-export type AnyOptexEvent = OptimizationEvent | IntakeEvent | BatchEvent | ControlEvent;
+export type AnyOptexEvent = OptimizationEvent | IntakeEvent | BatchEvent | ControlEvent | CircuitBreakerEvent;
 
 export const optimizationStream = (optimizationId: string): string => `optimization-${optimizationId}`;
 export const batchStream = (batchId: string): string => `batch-${batchId}`;

@@ -35,3 +35,5 @@ export * from './time-travel';
 export * from './blast-radius';
 export * from './staged-rollout';
 export * from './batch-guard';
+export * from './integration-events';
+export * from './circuit-breakers';

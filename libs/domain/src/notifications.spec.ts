@@ -121,7 +121,7 @@ describe('the policy file: notifications', () => {
   it('defaults to no webhooks and a 24-hour warning; a webhook without events gets every kind', () => {
     expect(defaultPolicy.notifications).toEqual({ webhooks: [], expiryWarningHours: 24 });
     const parsed = parsePolicy({ notifications: { webhooks: [{ name: 'finops', url: 'https://hooks.slack.com/services/T/B/X' }] } });
-    expect(parsed.ok && parsed.value.notifications.webhooks[0]!.events).toEqual(['approval-requested', 'approval-expiring', 'rollback-failed', 'reconciliation-needed']);
+    expect(parsed.ok && parsed.value.notifications.webhooks[0]!.events).toEqual(['approval-requested', 'approval-expiring', 'rollback-failed', 'reconciliation-needed', 'circuit-breaker-open']);
   });
 
   it('names the field of every problem', () => {

@@ -5,17 +5,18 @@ import type { Action } from './types';
 // ── What is notified ──
 
 /**
- * What an outgoing webhook can be told about. A circuit breaker opening is not among them: the EC2 adapter's breaker
- * lives in the process that calls EC2 and records no event, and notifications follow the log only.
+ * What an outgoing webhook can be told about. A circuit breaker opening is recorded by the process whose breaker opened
+ * (`CircuitBreakerOpened`, circuit-breakers.ts), since notifications follow the log only.
  */
-export const NOTIFICATION_KINDS = ['approval-requested', 'approval-expiring', 'rollback-failed', 'reconciliation-needed'] as const;
+export const NOTIFICATION_KINDS = ['approval-requested', 'approval-expiring', 'rollback-failed', 'reconciliation-needed', 'circuit-breaker-open'] as const;
 export type NotificationKind = (typeof NOTIFICATION_KINDS)[number];
 
 /** A notification, before it is shaped for a receiver. `key` is its idempotency key: the same for every attempt and every re-delivery. */
 export interface Notification {
   readonly kind: NotificationKind;
   readonly key: string;
-  readonly optimizationId: string;
+  /** The optimization it is about; absent for what concerns no single one (a circuit breaker). */
+  readonly optimizationId?: string;
   readonly title: string;
   readonly summary: string;
   readonly fields: readonly { readonly label: string; readonly value: string }[];
@@ -217,10 +218,10 @@ export function slackMessageOf(notification: Notification, consoleUrl?: string):
     { type: 'section', text: { type: 'mrkdwn', text: cut(escapeMrkdwn(notification.summary), 3000) } },
     { type: 'section', fields: notification.fields.slice(0, 10).map((f) => ({ type: 'mrkdwn', text: cut(`*${escapeMrkdwn(f.label)}*\n${escapeMrkdwn(f.value)}`, 2000) })) },
   ];
-  if (consoleUrl) {
+  if (consoleUrl && notification.optimizationId !== undefined) {
     const url = new URL(`console/optimizations/${encodeURIComponent(notification.optimizationId)}`, consoleUrl.endsWith('/') ? consoleUrl : `${consoleUrl}/`).toString();
     blocks.push({ type: 'actions', elements: [{ type: 'button', text: { type: 'plain_text', text: 'Open in the optex console' }, url }] });
   }
-  blocks.push({ type: 'context', elements: [{ type: 'mrkdwn', text: escapeMrkdwn(`optex ${notification.kind} · optimization ${notification.optimizationId}`) }] });
+  blocks.push({ type: 'context', elements: [{ type: 'mrkdwn', text: escapeMrkdwn(`optex ${notification.kind}${notification.optimizationId !== undefined ? ` · optimization ${notification.optimizationId}` : ''}`) }] });
   return { text: escapeMrkdwn(`${notification.title}: ${notification.summary}`), blocks };
 }

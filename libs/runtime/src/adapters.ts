@@ -6,8 +6,8 @@ import { TOPICS, silentLogger, systemClock, type Bus, type Clock, type CloudIden
 import { WriterLock, createEventStore } from '@optex/event-store';
 import { InMemoryBus, KafkaBus } from '@optex/messaging';
 import { AwsEc2Gateway, BudgetedEc2Gateway, CloudWatchMetricsSource, Ec2ApiBudget, SimulatedFleet, StsCloudIdentity, stateFileFor } from '@optex/cloud';
-import { OptexMetrics, type EngineAdapters, type EngineOptions } from '@optex/engine';
 import { MemoryReadModelCheckpoints, SqliteReadModelCheckpoints, type ReadModelCheckpoints } from '@optex/projections';
+import { CircuitBreakerRecorder, OptexMetrics, type EngineAdapters, type EngineOptions, type OpenedBreaker } from '@optex/engine';
 import { crashingGateway, crashingStore, parseCrashPoint, type CrashPoint } from './crash-points';
 
 export { StoreInUseError } from '@optex/event-store';
@@ -82,7 +82,7 @@ export async function openBus(url: string, clientId: string, partitions = 3, log
   if (!match) throw new UsageError(`--bus: expected memory or kafka://host:port[,host:port], got ${JSON.stringify(url)}`);
   const brokers = match[1].split(',').filter(Boolean);
   const bus = await KafkaBus.connect({ brokers, clientId, partitions, logger: logger.child({ component: 'kafkajs' }), ...kafka });
-  await bus.ensureTopics([TOPICS.recommendations, TOPICS.events, TOPICS.recommendationsDlq], partitions);
+  await bus.ensureTopics(Object.values(TOPICS), partitions);
   return bus;
 }
 
@@ -101,7 +101,13 @@ export interface OpenedCloud {
  * (`GetCallerIdentity`; an `InfrastructureError` when it cannot) and builds the EC2 and CloudWatch adapters with that
  * account, so a call for any other account fails `AccountMismatch` before reaching AWS.
  */
-export async function openCloud(url: string, storeUrl: string, clock: Clock): Promise<OpenedCloud> {
+export async function openCloud(
+  url: string,
+  storeUrl: string,
+  clock: Clock,
+  /** Told when an AWS adapter's circuit breaker opens (the simulated fleet has none). */
+  onCircuitOpened?: { readonly ec2?: (opened: OpenedBreaker) => void; readonly cloudwatch?: (opened: OpenedBreaker) => void },
+): Promise<OpenedCloud> {
   if (url.startsWith('simulated:')) {
     const fleetFile = url.slice('simulated:'.length);
     if (!fleetFile) throw new UsageError('--cloud: simulated: needs a fleet file, e.g. simulated:examples/fleet.json');
@@ -122,8 +128,8 @@ export async function openCloud(url: string, storeUrl: string, clock: Clock): Pr
     } finally {
       identity.destroy();
     }
-    const ec2 = AwsEc2Gateway.create({ ...(endpoint ? { endpoint } : {}), accountId, clock });
-    const metricsSource = CloudWatchMetricsSource.create({ ...(endpoint ? { endpoint } : {}), accountId });
+    const ec2 = AwsEc2Gateway.create({ ...(endpoint ? { endpoint } : {}), accountId, clock, ...(onCircuitOpened?.ec2 ? { onCircuitOpened: onCircuitOpened.ec2 } : {}) });
+    const metricsSource = CloudWatchMetricsSource.create({ ...(endpoint ? { endpoint } : {}), accountId, ...(onCircuitOpened?.cloudwatch ? { onCircuitOpened: onCircuitOpened.cloudwatch } : {}) });
     return {
       ec2,
       metricsSource,
@@ -191,7 +197,9 @@ export async function openAdapters(
   let bus: Bus | undefined;
   try {
     bus = await openBus(flags.bus, options.clientId ?? 'optex', flags.partitions, logger, options.kafkaSessionTimeoutMs ? { sessionTimeoutMs: options.kafkaSessionTimeoutMs } : {});
-    const cloud = await openCloud(flags.cloud, flags.store, clock);
+    // A breaker that opens is recorded in the log (CircuitBreakerOpened), which the webhook notifier follows.
+    const recorder = new CircuitBreakerRecorder(store, { process: options.clientId ?? 'optex', clock, logger });
+    const cloud = await openCloud(flags.cloud, flags.store, clock, { ec2: recorder.listenerFor('ec2'), cloudwatch: recorder.listenerFor('cloudwatch') });
     const openedBus = bus;
     return {
       store,
@@ -208,6 +216,7 @@ export async function openAdapters(
       async close() {
         await openedBus.close();
         await cloud.close();
+        await recorder.flush();
         await store.close();
       },
     };

@@ -12,7 +12,7 @@ import { ExecutorModule } from '@optex/executor';
 import { ValidatorModule } from '@optex/validator';
 
 /** Dead-letter topic of a service's consumer group (the risk-assessor's is the contract's DLQ). */
-export const deadLetterTopicOf = (group: string): string => (group === SERVICE_GROUPS.riskAssessor ? TOPICS.recommendationsDlq : `${TOPICS.events}.${group}.dlq`);
+export const deadLetterTopicOf = (group: string): string => (group === SERVICE_GROUPS.riskAssessor ? TOPICS.recommendationsDlq : `${TOPICS.internalEvents}.${group}.dlq`);
 
 export const ALL_SERVICES: readonly ServiceName[] = ['risk-assessor', 'approval', 'scheduler', 'executor', 'validator'];
 

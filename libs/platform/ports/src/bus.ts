@@ -52,11 +52,24 @@ export interface Bus {
   subscribe(options: ConsumerOptions, handler: (delivery: Delivery) => Promise<HandlerOutcome>): Promise<Consumer>;
   /** Resolves when every message published so far has been handled (acked or dead-lettered) by every group. In-memory only; Kafka resolves on a best-effort basis. */
   idle?(): Promise<void>;
+  /**
+   * True when the bus never carries a message out of this process (the in-memory bus): nothing outside can read it, so
+   * messages meant only for other systems (the public integration events) are not worth publishing to it.
+   */
+  readonly local?: boolean;
   close(): Promise<void>;
 }
 
 export const TOPICS = {
   recommendations: 'optex.recommendations.v1',
+  /** The public contract: versioned integration events (`com.optex.*.v1`, schemas in docs/events/) for dashboards and other systems. */
   events: 'optex.events.v1',
   recommendationsDlq: 'optex.recommendations.dlq.v1',
+  /** The stored events as the log holds them (`io.optex.<EventName>`), for optex's own services only: they change with optex. */
+  internalEvents: 'optex.internal.events.v1',
+  /**
+   * The same stored events for the executor alone, keyed `<accountId>/<region>`: Kafka gives each key's partition to one
+   * member of the executor group at a time, so one executor instance owns an account-region's EC2 request budget.
+   */
+  executions: 'optex.internal.executions.v1',
 } as const;

@@ -1,6 +1,6 @@
 /**
  * What a service receives from the bus once the transport has decoded it: a lifecycle event
- * published from the log (topic `optex.events.v1`, CloudEvents binary mode), or a raw
+ * published from the log (topic `optex.internal.events.v1`, CloudEvents binary mode), or a raw
  * recommendation (topic `optex.recommendations.v1`). Services never see transport headers.
  */
 export interface IntegrationEvent {

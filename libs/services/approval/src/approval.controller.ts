@@ -8,7 +8,7 @@ import { ApprovalService } from './approval.service';
 export class ApprovalController {
   constructor(private readonly service: ApprovalService) {}
 
-  @EventPattern<string>(busPattern(SERVICE_GROUPS.approval, TOPICS.events))
+  @EventPattern<string>(busPattern(SERVICE_GROUPS.approval, TOPICS.internalEvents))
   onEvent(@Payload() event: IntegrationEvent): Promise<void> {
     return this.service.onEvent(event);
   }

@@ -7,3 +7,4 @@ export * from './projection';
 export * from './resource';
 export * from './keyed-mutex';
 export * from './sweeper';
+export * from './circuit-breaker-recorder';

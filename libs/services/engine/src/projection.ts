@@ -63,7 +63,7 @@ export class OptimizationProjection {
   }
 
   /**
-   * Applies one event delivered on `optex.events.v1`: the relay (`LogRelay`) parsed and
+   * Applies one event delivered on `optex.internal.events.v1`: the relay (`LogRelay`) parsed and
    * upcast it before publishing, so it is applied as it is.
    */
   applyRelayed(event: Pick<RecordedEvent, 'stream' | 'revision' | 'type' | 'data'>): KnownOptimization | undefined {

@@ -8,7 +8,7 @@ import { ExecutorService } from './executor.service';
 export class ExecutorController {
   constructor(private readonly service: ExecutorService) {}
 
-  @EventPattern<string>(busPattern(SERVICE_GROUPS.executor, TOPICS.events))
+  @EventPattern<string>(busPattern(SERVICE_GROUPS.executor, TOPICS.executions))
   onEvent(@Payload() event: IntegrationEvent): Promise<void> {
     return this.service.onEvent(event);
   }

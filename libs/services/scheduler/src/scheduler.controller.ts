@@ -8,7 +8,7 @@ import { SchedulerService } from './scheduler.service';
 export class SchedulerController {
   constructor(private readonly service: SchedulerService) {}
 
-  @EventPattern<string>(busPattern(SERVICE_GROUPS.scheduler, TOPICS.events))
+  @EventPattern<string>(busPattern(SERVICE_GROUPS.scheduler, TOPICS.internalEvents))
   onEvent(@Payload() event: IntegrationEvent): Promise<void> {
     return this.service.onEvent(event);
   }

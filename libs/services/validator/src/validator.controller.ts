@@ -8,7 +8,7 @@ import { ValidatorService } from './validator.service';
 export class ValidatorController {
   constructor(private readonly service: ValidatorService) {}
 
-  @EventPattern<string>(busPattern(SERVICE_GROUPS.validator, TOPICS.events))
+  @EventPattern<string>(busPattern(SERVICE_GROUPS.validator, TOPICS.internalEvents))
   onEvent(@Payload() event: IntegrationEvent): Promise<void> {
     return this.service.onEvent(event);
   }

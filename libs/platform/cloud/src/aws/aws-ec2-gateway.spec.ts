@@ -151,6 +151,17 @@ describe('AwsEc2Gateway with a fake client', () => {
     await expect(gw.describeInstance(ref('i-1'))).resolves.toMatchObject({ state: 'running' });
   });
 
+  it('tells onCircuitOpened once when a breaker opens, with its key, its settings and the failure that opened it', async () => {
+    const fake = new FakeEc2({ DescribeInstances: () => { throw sdkError('InternalError', 500); } });
+    const opened: { key: string; consecutiveFailures: number; halfOpenAfterMs: number; lastError: unknown }[] = [];
+    const gw = gateway(fake, { retry: { maxRetries: 0 }, breaker: { consecutiveFailures: 2, halfOpenAfterMs: 60_000 }, onCircuitOpened: (o) => opened.push(o) });
+    await rejection(gw.describeInstance(ref('i-1')));
+    expect(opened).toEqual([]);
+    await rejection(gw.describeInstance(ref('i-1')));
+    for (let i = 0; i < 3; i++) expect((await rejection(gw.describeInstance(ref('i-1')))).awsCode).toBe('CircuitOpen');
+    expect(opened).toEqual([{ key: '123456789012/us-east-1', consecutiveFailures: 2, halfOpenAfterMs: 60_000, lastError: expect.objectContaining({ awsCode: 'InternalError' }) }]);
+  });
+
   it('does not count rejections (4xx business codes) towards the breaker', async () => {
     const fake = new FakeEc2({ DescribeInstances: () => { throw sdkError('UnauthorizedOperation', 403); } });
     const gw = gateway(fake, { retry: { maxRetries: 0 }, breaker: { consecutiveFailures: 2, halfOpenAfterMs: 60_000 } });

@@ -149,7 +149,7 @@ export class AwsEc2Gateway implements Ec2Gateway {
           true,
           { cause },
         ),
-    });
+    }, options.onCircuitOpened);
     this.waiterMinDelay = options.waiter?.minDelaySeconds ?? 2;
     this.waiterMaxDelay = options.waiter?.maxDelaySeconds ?? 15;
     if (!(this.waiterMinDelay > 0)) throw new RangeError(`AwsEc2Gateway: waiter.minDelaySeconds must be positive, got ${this.waiterMinDelay}`);

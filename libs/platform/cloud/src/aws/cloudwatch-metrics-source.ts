@@ -59,7 +59,7 @@ export class CloudWatchMetricsSource implements MetricsSource {
       timeoutError: (call, ms, cause) => new InfrastructureError(`CloudWatch ${call.operation}: no answer within ${ms} ms`, { cause }),
       circuitOpenError: (call, ms, cause) =>
         new InfrastructureError(`CloudWatch ${call.operation}: calls for ${call.key} are suspended after repeated failures (retry after ${ms} ms)`, { cause }),
-    });
+    }, options.onCircuitOpened);
     this.clock = options.clock ?? systemClock;
     this.cpuStatistic = options.cpuStatistic ?? 'p95';
     if (this.cpuStatistic.trim() === '') throw new RangeError('CloudWatchMetricsSource: cpuStatistic must be a non-empty string');

@@ -56,6 +56,20 @@ export interface ResilienceOptions {
   readonly callTimeoutMs?: number;
   readonly retry?: RetryOptions;
   readonly breaker?: BreakerOptions;
+  /**
+   * Told each time a breaker opens (after the failure that opened it), e.g. to record it in the log and notify on-call.
+   * Called synchronously from the failing call; it must not throw (what it throws is ignored) and should not block.
+   */
+  readonly onCircuitOpened?: (opened: CircuitOpened) => void;
+}
+
+/** A breaker that just opened: its key, the settings it opened under and the failure that opened it. */
+export interface CircuitOpened {
+  /** The breaker's key: `<accountId>/<region>`. */
+  readonly key: string;
+  readonly consecutiveFailures: number;
+  readonly halfOpenAfterMs: number;
+  readonly lastError: unknown;
 }
 
 /** The resolved settings, every default applied. */
@@ -133,6 +147,7 @@ export class Resilience {
   constructor(
     readonly options: ResolvedResilienceOptions,
     private readonly failures: FailureModel,
+    private readonly onCircuitOpened?: (opened: CircuitOpened) => void,
   ) {
     const backoff = new ExponentialBackoff({ initialDelay: options.retry.initialDelayMs, maxDelay: options.retry.maxDelayMs });
     const isTimeout = (error: Error): boolean => error instanceof TaskCancelledError;
@@ -177,6 +192,14 @@ export class Resilience {
           breaker: new ConsecutiveBreaker(this.options.breaker.consecutiveFailures),
         },
       );
+      const { consecutiveFailures, halfOpenAfterMs } = this.options.breaker;
+      breaker.onBreak((reason) => {
+        try {
+          this.onCircuitOpened?.({ key, consecutiveFailures, halfOpenAfterMs, lastError: 'error' in reason ? reason.error : reason });
+        } catch {
+          // a listener's failure must not change the outcome of the call that opened the breaker
+        }
+      });
       this.breakers.set(key, breaker);
     }
     return breaker;

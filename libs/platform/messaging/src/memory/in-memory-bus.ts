@@ -71,6 +71,8 @@ const handlerContext = new AsyncLocalStorage<{ consumer: MemoryConsumer; worker:
  *   traffic), or, with `releaseConsumed`, until every subscribed group has acknowledged it.
  */
 export class InMemoryBus implements Bus {
+  /** Nothing outside this process can read this bus. */
+  readonly local = true;
   private readonly topics = new Map<string, Topic>();
   private readonly groups = new Map<string, Group>();
   private readonly idleWaiters: { resolve: () => void; reject: (error: Error) => void }[] = [];

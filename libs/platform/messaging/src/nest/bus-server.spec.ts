@@ -10,7 +10,7 @@ import { encodeLifecycleEvent } from '../relay/lifecycle-codec';
 
 const GROUP = 'optex-test';
 
-async function serve(handler: (payload: unknown, delivery: Delivery) => Promise<unknown>, topic: string = TOPICS.events) {
+async function serve(handler: (payload: unknown, delivery: Delivery) => Promise<unknown>, topic: string = TOPICS.internalEvents) {
   const bus = new InMemoryBus({ retryBackoffMs: 1, maxRetryBackoffMs: 2 });
   const outcomes: HandlerOutcome['kind'][] = [];
   const server = new BusServer(bus, { group: GROUP, maxAttempts: 3, deadLetterTopic: 'dlq', onOutcome: (o) => outcomes.push(o) });
@@ -40,7 +40,7 @@ describe('BusServer (NestJS transport over the Bus port)', () => {
   it('hands handlers a decoded lifecycle event and acknowledges on success', async () => {
     const received: IntegrationEvent[] = [];
     const { bus, server, outcomes } = await serve(async (p) => void received.push(p as IntegrationEvent));
-    await bus.publish([{ topic: TOPICS.events, ...lifecycle() }]);
+    await bus.publish([{ topic: TOPICS.internalEvents, ...lifecycle() }]);
     await bus.idle();
     expect(received[0]).toMatchObject({ kind: 'event', type: 'RiskAssessed', stream: 'optimization-x', revision: 1n, data: { level: 'LOW' }, metadata: { resourceKey: 'a/b/c' } });
     expect(outcomes).toEqual(['ack']);
@@ -75,7 +75,7 @@ describe('BusServer (NestJS transport over the Bus port)', () => {
       calls++;
       throw new DomainError('INVALID_STATE', 'Approve: optimization is denied');
     });
-    await bus.publish([{ topic: TOPICS.events, ...lifecycle() }]);
+    await bus.publish([{ topic: TOPICS.internalEvents, ...lifecycle() }]);
     await bus.idle();
     expect(calls).toBe(1);
     expect(outcomes).toEqual(['ack']);
@@ -92,7 +92,7 @@ describe('BusServer (NestJS transport over the Bus port)', () => {
       if (calls <= 4) throw new InfrastructureError('EventStoreDB append failed (unavailable): 14 UNAVAILABLE');
       if (calls <= 7) throw ec2Error('RequestLimitExceeded', 'Request limit exceeded.');
     });
-    await bus.publish([{ topic: TOPICS.events, ...lifecycle() }]);
+    await bus.publish([{ topic: TOPICS.internalEvents, ...lifecycle() }]);
     await bus.idle();
     expect(calls).toBe(8); // more deliveries than maxAttempts (3)
     expect(attempts).toEqual([1, 1, 1, 1, 1, 1, 1, 1]);
@@ -107,7 +107,7 @@ describe('BusServer (NestJS transport over the Bus port)', () => {
     const { bus, server, outcomes } = await serve(async () => {
       if (++calls < 3) throw new ConcurrencyError('optimization-x', 3n, 4n);
     });
-    await bus.publish([{ topic: TOPICS.events, ...lifecycle() }]);
+    await bus.publish([{ topic: TOPICS.internalEvents, ...lifecycle() }]);
     await bus.idle();
     expect(outcomes).toEqual(['retry', 'retry', 'ack']);
     await server.close();
@@ -118,7 +118,7 @@ describe('BusServer (NestJS transport over the Bus port)', () => {
     const { bus, server, dlq } = await serve(async () => {
       throw new TypeError("Cannot read properties of undefined (reading 'instanceType')");
     });
-    await bus.publish([{ topic: TOPICS.events, ...lifecycle() }]);
+    await bus.publish([{ topic: TOPICS.internalEvents, ...lifecycle() }]);
     await bus.idle();
     expect(dlq).toHaveLength(1);
     expect(dlq[0]!.headers['x-optex-dlq-attempts']).toBe('3');
@@ -131,8 +131,8 @@ describe('BusServer (NestJS transport over the Bus port)', () => {
     const { bus, server, dlq, outcomes } = await serve(async () => {
       throw ec2Error('UnauthorizedOperation', 'not allowed');
     });
-    await bus.publish([{ topic: TOPICS.events, ...lifecycle() }]);
-    await bus.publish([{ topic: TOPICS.events, key: 'k', value: Buffer.from('junk'), headers: {} }]);
+    await bus.publish([{ topic: TOPICS.internalEvents, ...lifecycle() }]);
+    await bus.publish([{ topic: TOPICS.internalEvents, key: 'k', value: Buffer.from('junk'), headers: {} }]);
     await bus.idle();
     expect(outcomes).toEqual(['dead-letter', 'dead-letter']);
     const reasons = dlq.map((d) => d.headers['x-optex-dlq-reason']).sort();
@@ -152,7 +152,7 @@ describe('BusServer inside a Nest application (as the engine runs it)', () => {
     ];
     @Controller()
     class ThrowingController {
-      @EventPattern(`${GROUP}/${TOPICS.events}`)
+      @EventPattern(`${GROUP}/${TOPICS.internalEvents}`)
       on(_event: unknown): void {
         const error = toThrow.shift();
         if (error) throw error;
@@ -171,7 +171,7 @@ describe('BusServer inside a Nest application (as the engine runs it)', () => {
       dlq.push(d);
       return { kind: 'ack' };
     });
-    await bus.publish([{ topic: TOPICS.events, ...lifecycle() }, { topic: TOPICS.events, ...lifecycle() }]);
+    await bus.publish([{ topic: TOPICS.internalEvents, ...lifecycle() }, { topic: TOPICS.internalEvents, ...lifecycle() }]);
     await bus.idle();
     expect(outcomes).toEqual(['pause', 'pause', 'pause', 'pause', 'pause', 'ack', 'retry', 'retry', 'retry']);
     expect(dlq.map((d) => d.headers['x-optex-dlq-reason'])).toEqual(['gave up after 3 attempts: TypeError: plan is not iterable']);

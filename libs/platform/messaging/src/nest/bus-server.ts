@@ -35,7 +35,7 @@ export interface BusServerOptions {
 /**
  * A NestJS microservice transport over optex's Bus port (Kafka in production, in-memory in the
  * embedded default). It subscribes the group to the topics its handlers name and hands each
- * handler a decoded message: an `IntegrationEvent` from `optex.events.v1`, an
+ * handler a decoded message: an `IntegrationEvent` from `optex.internal.events.v1`, an
  * `IncomingRecommendation` from `optex.recommendations.v1`. The handler's outcome decides the
  * offset: returning (or `{kind:'ack'}`) acknowledges; a domain rejection (`DomainError`) is
  * acknowledged and logged, never retried; an infrastructure outage ({@link isOutage}: store or

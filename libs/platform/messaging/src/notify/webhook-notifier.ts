@@ -6,6 +6,8 @@ import {
   expiryWarningOf,
   foldOptimization,
   notificationOf,
+  CIRCUIT_BREAKER_STREAM,
+  circuitBreakerNotificationOf,
   optimizationStream,
   parseStoredEvent,
   slackMessageOf,
@@ -120,7 +122,7 @@ export class WebhookNotifier {
     this.logger.info({ from: this.position ? String(this.position.commit) : 'start', webhooks: this.policy.webhooks.map((h) => h.name) }, 'notifier starting');
     this.subscription = this.store.subscribeToAll((event) => this.serially(() => this.handleUntilDone(event)), {
       ...(this.position ? { fromPosition: this.position } : {}),
-      filter: { kind: 'streamName', prefixes: [OPTIMIZATION_STREAM_PREFIX] },
+      filter: { kind: 'streamName', prefixes: [OPTIMIZATION_STREAM_PREFIX, CIRCUIT_BREAKER_STREAM] },
       onDropped: (error) => this.logger.warn({ err: String(error) }, 'notifier subscription dropped; resubscribing'),
     });
     this.timer = setInterval(() => void this.serially(() => this.warnExpiring()).catch((error) => this.logger.error({ err: describeError(error) }, 'expiry check failed')), this.options.checkEveryMs ?? 60_000);
@@ -173,6 +175,7 @@ export class WebhookNotifier {
 
   private async handle(stored: RecordedEvent): Promise<void> {
     if (this.abort.signal.aborted) throw new Error('the notifier is stopping');
+    if (stored.stream === CIRCUIT_BREAKER_STREAM) return this.handleBreaker(stored);
     const event = { ...(parseStoredEvent(stored) as OptimizationEvent), id: stored.id } as IdentifiedEvent;
     const before = this.pending;
     this.pending = trackPendingApprovals(this.pending, event);
@@ -186,6 +189,15 @@ export class WebhookNotifier {
       const notification = notificationOf(event, foldOptimization(history.map((e) => parseStoredEvent(e) as OptimizationEvent)));
       if (notification) notified = await this.deliver(notification);
     }
+    this.position = stored.position;
+    if (notified) await this.checkpointIfReachable();
+    else if (++this.sinceCheckpoint >= (this.options.checkpointEvery ?? 100)) await this.checkpointIfReachable();
+  }
+
+  /** A circuit breaker that opened: notified as it is (the event says everything), then checkpointed. */
+  private async handleBreaker(stored: RecordedEvent): Promise<void> {
+    const event = parseStoredEvent(stored);
+    const notified = event.type === 'CircuitBreakerOpened' && (await this.deliver(circuitBreakerNotificationOf({ ...event, id: stored.id })));
     this.position = stored.position;
     if (notified) await this.checkpointIfReachable();
     else if (++this.sinceCheckpoint >= (this.options.checkpointEvery ?? 100)) await this.checkpointIfReachable();

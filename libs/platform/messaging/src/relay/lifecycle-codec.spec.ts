@@ -1,5 +1,5 @@
-import type { Delivery, RecordedEvent } from '@optex/ports';
-import { decodeLifecycleEvent, encodeLifecycleEvent } from './lifecycle-codec';
+import { TOPICS, type Delivery, type RecordedEvent } from '@optex/ports';
+import { decodeLifecycleEvent, encodeLifecycleEvent, executionKeyOf, internalMessagesOf } from './lifecycle-codec';
 
 const recorded: RecordedEvent = {
   id: '6d1c9d0e-2a47-5f3b-8c61-1f5b0e7a9c33',
@@ -57,5 +57,27 @@ describe('lifecycle codec', () => {
     const b = decodeLifecycleEvent({ ...received, partition: 2 });
     expect(a.data).not.toBe(recorded.data);
     expect(b.data).toBe(a.data);
+  });
+});
+
+describe('internal messages: one budget owner per account-region', () => {
+  it('keys the executor topic by <accountId>/<region> and the services topic by resource, with the same body', () => {
+    const [services, executor] = internalMessagesOf(recorded);
+    expect(services).toMatchObject({ topic: TOPICS.internalEvents, key: '123456789012/us-east-1/vol-1' });
+    expect(executor).toMatchObject({ topic: TOPICS.executions, key: '123456789012/us-east-1' });
+    expect(executor!.value).toBe(services!.value);
+    expect(executor!.headers).toEqual(services!.headers);
+  });
+
+  it('puts every resource of one account-region on one key, and other regions or accounts on others', () => {
+    const at = (resourceKey: string) => executionKeyOf({ stream: 'optimization-y', metadata: { resourceKey } });
+    expect(new Set([at('123456789012/us-east-1/vol-1'), at('123456789012/us-east-1/i-2'), at('123456789012/us-east-1/eipalloc-3')])).toEqual(new Set(['123456789012/us-east-1']));
+    expect(at('123456789012/eu-west-1/vol-1')).toBe('123456789012/eu-west-1');
+    expect(at('210987654321/us-east-1/vol-1')).toBe('210987654321/us-east-1');
+  });
+
+  it('keeps the stream as key for events about no resource (batches, the kill switch)', () => {
+    expect(executionKeyOf({ stream: 'optex-control', metadata: {} })).toBe('optex-control');
+    expect(executionKeyOf({ stream: 'batch-1', metadata: {} })).toBe('batch-1');
   });
 });

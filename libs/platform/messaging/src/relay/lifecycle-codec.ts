@@ -1,4 +1,4 @@
-import { HEADERS, type BusMessage, type IntegrationEvent, type RecordedEvent, type Delivery } from '@optex/ports';
+import { HEADERS, TOPICS, type BusMessage, type IntegrationEvent, type RecordedEvent, type Delivery } from '@optex/ports';
 import { decodeCloudEvent, encodeCloudEvent } from '../cloudevents';
 
 export const CLOUDEVENT_SOURCE = 'urn:optex:event-store';
@@ -8,6 +8,29 @@ const TYPE_PREFIX = 'io.optex.';
 export function messageKeyOf(event: Pick<RecordedEvent, 'stream' | 'metadata'>): string {
   const key = event.metadata['resourceKey'];
   return typeof key === 'string' && key.length > 0 ? key : event.stream;
+}
+
+/**
+ * Kafka message key of an event on the executor's topic: `<accountId>/<region>` (the first two parts of the resource
+ * key), so every execution in one account and region lands on one partition and one executor instance owns that
+ * account-region's EC2 request budget; events about no resource keep their stream as key.
+ */
+export function executionKeyOf(event: Pick<RecordedEvent, 'stream' | 'metadata'>): string {
+  const key = messageKeyOf(event);
+  const parts = key.split('/');
+  return key === event.stream || parts.length < 3 ? key : `${parts[0]}/${parts[1]}`;
+}
+
+/**
+ * The internal messages of a stored event: one on `optex.internal.events.v1` keyed per resource (every service but the
+ * executor), and the same body on `optex.internal.executions.v1` keyed per account and region (the executor).
+ */
+export function internalMessagesOf(event: RecordedEvent): BusMessage[] {
+  const message = encodeLifecycleEvent(event);
+  return [
+    { topic: TOPICS.internalEvents, ...message },
+    { topic: TOPICS.executions, ...message, key: executionKeyOf(event) },
+  ];
 }
 
 /**

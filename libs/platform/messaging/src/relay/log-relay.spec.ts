@@ -18,7 +18,7 @@ const append = (store: SqliteEventStore, stream: string, type: string, resourceK
 
 async function collect(bus: InMemoryBus, group: string): Promise<Delivery[]> {
   const seen: Delivery[] = [];
-  const consumer = await bus.subscribe({ groupId: group, topics: [TOPICS.events] }, async (d) => {
+  const consumer = await bus.subscribe({ groupId: group, topics: [TOPICS.internalEvents] }, async (d) => {
     seen.push(d);
     return { kind: 'ack' };
   });

@@ -4,6 +4,7 @@ import {
   isOutage,
   silentLogger,
   type Bus,
+  type BusMessage,
   type EventStore,
   type GlobalPosition,
   type Logger,
@@ -11,9 +12,10 @@ import {
   type Subscription,
 } from '@optex/ports';
 import { parseStoredEvent, schemaVersionOf } from '@optex/domain';
-import { encodeLifecycleEvent } from './lifecycle-codec';
+import { internalMessagesOf, messageKeyOf } from './lifecycle-codec';
+import { IntegrationTranslator, encodeIntegrationEvent } from './integration-codec';
 
-/** Streams whose events are published to `optex.events.v1`. */
+/** Streams whose events are published (to `optex.internal.events.v1`, and translated to `optex.events.v1`). */
 export const PUBLISHED_STREAM_PREFIXES = ['optimization-', 'rejected-recommendations', 'duplicate-recommendations', 'batch-', 'optex-control'] as const;
 
 export interface LogRelayOptions {
@@ -24,12 +26,20 @@ export interface LogRelayOptions {
   readonly logger?: Logger;
   /** Called after each publish (metrics). */
   readonly onPublished?: (event: RecordedEvent) => void;
+  /**
+   * Also publish the public integration events (`optex.events.v1`).
+   * @defaultValue true, unless the bus is local to this process (`Bus.local`: nobody outside could read them)
+   */
+  readonly integrationEvents?: boolean;
 }
 
 /**
  * The log is the outbox: a checkpointed catch-up subscription to the whole log that publishes
- * every lifecycle event to Kafka's `optex.events.v1` (CloudEvents binary mode, keyed by
- * `<accountId>/<region>/<resourceId>`). Nothing unrecorded is published; an event recorded
+ * every lifecycle event to `optex.internal.events.v1` for optex's own services (CloudEvents binary mode,
+ * `io.optex.<EventName>`, keyed by `<accountId>/<region>/<resourceId>`), to `optex.internal.executions.v1` for the
+ * executor (keyed by `<accountId>/<region>`: one budget owner per account-region) and, in the same publish, its public
+ * integration event, if it has one, to `optex.events.v1` (`com.optex.*.v1`, translated by the domain's
+ * `integration-events.ts` through {@link IntegrationTranslator}). Nothing unrecorded is published; an event recorded
  * just before a crash is published after the restart (from the last checkpoint: at least once).
  * Every event is parsed and upcast to its type's current schema version before it is published
  * (`parseStoredEvent`), so consumers of the topic read current events only; an event that cannot be
@@ -46,6 +56,7 @@ export class LogRelay {
   private readonly logger: Logger;
   private failure?: unknown;
   private stopping = false;
+  private readonly translator?: IntegrationTranslator;
 
   constructor(
     private readonly store: EventStore,
@@ -54,6 +65,7 @@ export class LogRelay {
   ) {
     this.checkpointStream = `relay-checkpoint-${options.name ?? 'events'}`;
     this.logger = (options.logger ?? silentLogger).child({ component: 'log-relay' });
+    if (options.integrationEvents ?? !bus.local) this.translator = new IntegrationTranslator(store);
   }
 
   /** Reads the stored checkpoint and starts publishing from just after it. */
@@ -86,11 +98,28 @@ export class LogRelay {
     }
   }
 
+  /**
+   * The public message of an event, if any. A translation that fails (a bug: the translator's output breaks its own
+   * schema) is logged and the public event left out, rather than stopping optex's own services behind it.
+   */
+  private async integrationMessages(event: RecordedEvent): Promise<BusMessage[]> {
+    if (!this.translator) return [];
+    try {
+      const translated = await this.translator.translate(event);
+      return translated.map((out) => ({ topic: TOPICS.events, ...encodeIntegrationEvent(out, event, messageKeyOf(event)) }));
+    } catch (error) {
+      if (isOutage(error)) throw error;
+      this.logger.error({ err: describeError(error), eventId: event.id, stream: event.stream, type: event.type }, 'integration event not published: translation failed');
+      return [];
+    }
+  }
+
   private async publish(stored: RecordedEvent): Promise<void> {
     const event = await this.current(stored);
     for (let attempt = 1; ; attempt++) {
       try {
-        await this.bus.publish([{ topic: TOPICS.events, ...encodeLifecycleEvent(event) }]);
+        const messages: BusMessage[] = [...internalMessagesOf(event), ...(await this.integrationMessages(event))];
+        await this.bus.publish(messages);
         break;
       } catch (error) {
         this.failure = error;
