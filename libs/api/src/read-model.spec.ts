@@ -4,10 +4,12 @@ import { MemoryReadModelCheckpoints } from '@optex/projections';
 import { apiHarness, type ApiHarness } from './__fixtures__/api-harness';
 import { API_READ_MODEL, API_READ_MODEL_VERSION, ApiReadModel } from './read-model';
 
+jest.setTimeout(60_000); // the harness runs the engine once
+
 describe('ApiReadModel checkpoints', () => {
   let h: ApiHarness;
   beforeAll(async () => (h = await apiHarness({ bus: false })));
-  afterAll(() => h.close());
+  afterAll(() => h?.close());
 
   it('given a checkpoint, a restart restores every optimization and count without folding the log again', async () => {
     await h.store.appendToStream(REJECTED_STREAM, [{ id: randomUUID(), type: 'RecommendationRejected', data: { deliveryId: 'spec:0', index: 0, errors: [{ path: 'region', message: 'required' }] } }], 'any');
