@@ -2,10 +2,10 @@ import { mkdirSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { AWS_EC2_BUCKETS, defaultPolicy, defaultPriceBook, optexFigures, parsePolicy, type BucketFigures, type Ec2Bucket, type Policy } from '@optex/domain';
-import { TOPICS, silentLogger, systemClock, type Bus, type Clock, type CloudIdentity, type Ec2Gateway, type EventStore, type Logger, type MetricsSource } from '@optex/ports';
+import { TOPICS, silentLogger, systemClock, tracingEnabled, type Bus, type Clock, type CloudIdentity, type Ec2Gateway, type EventStore, type Logger, type MetricsSource } from '@optex/ports';
 import { WriterLock, createEventStore } from '@optex/event-store';
 import { InMemoryBus, KafkaBus } from '@optex/messaging';
-import { AwsEc2Gateway, BudgetedEc2Gateway, CloudWatchMetricsSource, Ec2ApiBudget, SimulatedFleet, StsCloudIdentity, stateFileFor } from '@optex/cloud';
+import { AwsEc2Gateway, BudgetedEc2Gateway, CloudWatchMetricsSource, Ec2ApiBudget, SimulatedFleet, StsCloudIdentity, TracedEc2Gateway, stateFileFor } from '@optex/cloud';
 import { MemoryReadModelCheckpoints, SqliteReadModelCheckpoints, type ReadModelCheckpoints } from '@optex/projections';
 import { CircuitBreakerRecorder, OptexMetrics, type EngineAdapters, type EngineOptions, type OpenedBreaker } from '@optex/engine';
 import { crashingGateway, crashingStore, parseCrashPoint, type CrashPoint } from './crash-points';
@@ -154,6 +154,14 @@ export function budgeted(cloud: Pick<OpenedCloud, 'ec2' | 'apiLimits'>, policy: 
   return new BudgetedEc2Gateway(cloud.ec2, new Ec2ApiBudget({ figures: (bucket) => optexFigures(policy.apiBudget, bucket, base), now: () => clock.now().getTime() }));
 }
 
+/**
+ * The gateway with a client span around every EC2 call ({@link TracedEc2Gateway}), when tracing is on in this process
+ * (`startTracing` ran first); the gateway itself otherwise, so a process without tracing pays nothing per call.
+ */
+export function traced(ec2: Ec2Gateway): Ec2Gateway {
+  return tracingEnabled() ? new TracedEc2Gateway(ec2) : ec2;
+}
+
 export async function loadPolicy(file: string | undefined): Promise<Policy> {
   if (!file) return defaultPolicy;
   let text: string;
@@ -204,7 +212,8 @@ export async function openAdapters(
     return {
       store,
       bus: openedBus,
-      ec2: crashingGateway(budgeted(cloud, policy, clock), crashAt),
+      // Spans time the EC2 call itself; the wait for a budget token shows in the handler's span around it.
+      ec2: crashingGateway(budgeted({ ...cloud, ec2: traced(cloud.ec2) }, policy, clock), crashAt),
       metricsSource: cloud.metricsSource,
       identity: cloud.identity,
       priceBook: defaultPriceBook,

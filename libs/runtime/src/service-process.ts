@@ -1,5 +1,5 @@
 import { Module, type DynamicModule } from '@nestjs/common';
-import { createLogger } from '@optex/observability';
+import { createLogger, startTracing } from '@optex/observability';
 import { OptexError, type Logger } from '@optex/ports';
 import { KafkaBus } from '@optex/messaging';
 import type { ServiceName } from '@optex/engine';
@@ -86,6 +86,8 @@ export async function runServiceProcess(service: ServiceName): Promise<void> {
     process.exitCode = 2;
     return;
   }
+  // OTLP/HTTP traces when OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT is set; else nothing is registered.
+  const stopTracing = startTracing({ serviceName: `optex-${service}` });
   const groupKey = ({ 'risk-assessor': 'riskAssessor', approval: 'approval', scheduler: 'scheduler', executor: 'executor', validator: 'validator' } as const)[service];
   const opened = await untilReady(logger, () => openAdapters({ store: config.store, bus: config.bus, cloud: config.cloud, partitions: config.partitions, ...(config.policy ? { policy: config.policy } : {}) }, logger, {
     ...(config.kafkaSessionTimeoutMs ? { kafkaSessionTimeoutMs: config.kafkaSessionTimeoutMs } : {}),
@@ -136,6 +138,7 @@ export async function runServiceProcess(service: ServiceName): Promise<void> {
     clearInterval(lagTimer);
     await engine.stop();
     await adapters.close();
+    await stopTracing();
     logger.info({}, 'stopped');
     process.exit(0);
   };

@@ -8,3 +8,4 @@ export { Resilience, resolveResilienceOptions, type RetryOptions, type BreakerOp
 export { describeAwsFailure, toEc2Error, THROTTLING_CODES, type AwsFailure } from './aws/aws-errors';
 export { Ec2ApiBudget, type Ec2ApiBudgetOptions, type BudgetStats } from './budget/ec2-api-budget';
 export { BudgetedEc2Gateway } from './budget/budgeted-gateway';
+export { TracedEc2Gateway } from './tracing/traced-gateway';

@@ -5,3 +5,4 @@ export * from './cloud';
 export * from './clock';
 export * from './integration';
 export * from './logger';
+export * from './tracing';

@@ -1,4 +1,4 @@
-import { ConcurrencyError, type EventStore, type RecordedEvent } from '@optex/ports';
+import { ConcurrencyError, TRACEPARENT, activeTraceparent, traceparentOf, tracingEnabled, type EventStore, type RecordedEvent } from '@optex/ports';
 import { eventIdFor, parseStoredEvent, schemaVersionOf } from '@optex/domain';
 
 /** A decider as the domain defines one (Emmett's shape). */
@@ -82,11 +82,11 @@ export async function handleCommand<Command, Event extends { type: string; data:
 ): Promise<CommandResult<Event, State>> {
   const maxAttempts = options.maxAttempts ?? 10;
   for (let attempt = 1; ; attempt++) {
-    const { state, revision } = await loadStream(store, stream, decider);
+    const { state, revision, recorded } = await loadStream(store, stream, decider);
     const cmd = typeof command === 'function' ? (command as (s: State) => Command | undefined)(state) : command;
     if (cmd === undefined) return { state, events: [], revision };
     try {
-      return await decideAndAppend(store, stream, decider, cmd, state, revision, context);
+      return await decideAndAppend(store, stream, decider, cmd, state, revision, context, recorded);
     } catch (error) {
       if (error instanceof ConcurrencyError && attempt < maxAttempts) continue;
       throw error;
@@ -123,14 +123,17 @@ async function decideAndAppend<Command, Event extends { type: string; data: unkn
   state: State,
   revision: bigint,
   context: CommandContext,
+  recorded?: readonly RecordedEvent[],
 ): Promise<CommandResult<Event, State>> {
   const events = decider.decide(cmd, state);
   if (events.length === 0) return { state, events, revision };
+  const traceparent = traceOfAppend(recorded);
   const common = {
     causationId: context.causationKey,
     correlationId: context.correlationId ?? context.causationKey,
     recordedBy: context.recordedBy,
     ...(typeof context.metadata === 'function' ? (context.metadata as (s: State) => Record<string, unknown>)(state) : context.metadata),
+    ...(traceparent !== undefined ? { [TRACEPARENT]: traceparent } : {}),
   };
   const result = await store.appendToStream(
     stream,
@@ -146,6 +149,16 @@ async function decideAndAppend<Command, Event extends { type: string; data: unkn
   return { state: next, events, revision: result.nextExpectedRevision };
 }
 
+/**
+ * The trace an append belongs to: the active span's (a service handling a delivery runs inside one), else, for a stream
+ * that already has events (a decision made from the CLI or the API, outside any span), the trace of its last event, so
+ * an optimization stays one trace. `undefined` when tracing is off.
+ */
+function traceOfAppend(recorded: readonly RecordedEvent[] | undefined): string | undefined {
+  if (!tracingEnabled()) return undefined;
+  return activeTraceparent() ?? (recorded && recorded.length > 0 ? traceparentOf(recorded[recorded.length - 1].metadata) : undefined);
+}
+
 const commandName = (command: unknown): string =>
   typeof command === 'object' && command !== null && typeof (command as { type?: unknown }).type === 'string' ? (command as { type: string }).type : 'command';
 
@@ -159,9 +172,17 @@ export async function appendOnce(
   event: { type: string; data: unknown },
   context: { key: string; causationId: string; recordedBy: string },
 ): Promise<void> {
+  const traceparent = traceOfAppend(undefined);
   await store.appendToStream(
     stream,
-    [{ id: eventIdFor(stream, context.key, 0), type: event.type, data: event.data, metadata: { schemaVersion: schemaVersionOf(event.type), recordedBy: context.recordedBy, causationId: context.causationId } }],
+    [
+      {
+        id: eventIdFor(stream, context.key, 0),
+        type: event.type,
+        data: event.data,
+        metadata: { schemaVersion: schemaVersionOf(event.type), recordedBy: context.recordedBy, causationId: context.causationId, ...(traceparent !== undefined ? { [TRACEPARENT]: traceparent } : {}) },
+      },
+    ],
     'any',
   );
 }

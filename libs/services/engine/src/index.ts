@@ -8,3 +8,4 @@ export * from './resource';
 export * from './keyed-mutex';
 export * from './sweeper';
 export * from './circuit-breaker-recorder';
+export * from './stream-span';

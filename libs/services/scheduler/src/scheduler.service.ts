@@ -24,7 +24,7 @@ import {
   type Policy,
   type QueuedItem,
 } from '@optex/domain';
-import type { Clock, EventStore, IntegrationEvent, Logger } from '@optex/ports';
+import { outsideTrace, type Clock, type EventStore, type IntegrationEvent, type Logger } from '@optex/ports';
 import {
   CLOCK,
   ENGINE_OPTIONS,
@@ -35,6 +35,7 @@ import {
   OptimizationProjection,
   appendOnce,
   handleCommand,
+  inStreamSpan,
   type EngineOptions,
   type OptexMetrics,
 } from '@optex/engine';
@@ -176,7 +177,9 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
 
   /** Plans a batch for newly approved optimizations and dispatches what may start now. Serialized. */
   tick(): Promise<void> {
-    const next = this.running.then(() => this.plan());
+    // Outside the trace of whichever delivery triggered it: a tick plans batches and dispatches other optimizations,
+    // each in a span of its own trace (inStreamSpan).
+    const next = this.running.then(() => outsideTrace(() => this.plan()));
     this.running = next.catch(() => undefined);
     return next;
   }
@@ -241,12 +244,15 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
       await record();
       for (const item of chosen) {
         if (!this.projection.get(item.optimizationId)) continue;
-        const result = await handleCommand(
-          this.store,
-          optimizationStream(item.optimizationId),
-          optimizationDecider,
-          { type: 'ScheduleExecution', data: { batchId: batch.plan.batchId, notBefore: new Date(batch.plan.notBefore) }, metadata: { now } },
-          { causationKey: `schedule:${batch.plan.batchId}`, recordedBy: RECORDED_BY, metadata: { resourceKey: item.resourceKey } },
+        const stream = optimizationStream(item.optimizationId);
+        const result = await inStreamSpan(this.store, stream, 'scheduler dispatch', { 'optex.service': RECORDED_BY, 'optex.optimization_id': item.optimizationId, 'optex.batch_id': batch.plan.batchId }, () =>
+          handleCommand(
+            this.store,
+            stream,
+            optimizationDecider,
+            { type: 'ScheduleExecution', data: { batchId: batch.plan.batchId, notBefore: new Date(batch.plan.notBefore) }, metadata: { now } },
+            { causationKey: `schedule:${batch.plan.batchId}`, recordedBy: RECORDED_BY, metadata: { resourceKey: item.resourceKey } },
+          ),
         );
         this.projection.set(item.optimizationId, result.state, result.revision);
         capacity--;

@@ -1,6 +1,7 @@
 import { Catch, type ArgumentsHost } from '@nestjs/common';
 import { BaseExceptionFilter } from '@nestjs/core';
 import { Server, type CustomTransportStrategy, type MessageHandler } from '@nestjs/microservices';
+import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
 import { lastValueFrom, defaultIfEmpty, throwError, type Observable } from 'rxjs';
 import {
   ConcurrencyError,
@@ -8,8 +9,11 @@ import {
   HEADERS,
   OptexError,
   TOPICS,
+  TRACEPARENT,
   describeError,
+  inSpan,
   isOutage,
+  tracingEnabled,
   silentLogger,
   type Bus,
   type Consumer,
@@ -79,9 +83,43 @@ export class BusServer extends Server implements CustomTransportStrategy {
   }
 
   private async dispatch(delivery: Delivery): Promise<HandlerOutcome> {
-    const outcome = await this.outcomeOf(delivery);
+    const outcome = tracingEnabled() ? await this.tracedOutcomeOf(delivery) : await this.outcomeOf(delivery);
     this.options.onOutcome?.(outcome.kind, delivery);
     return outcome;
+  }
+
+  /**
+   * {@link outcomeOf} inside a consumer span: the child of the span that recorded the event (its CloudEvents
+   * `traceparent` extension, header `ce_traceparent`; on the recommendations topic also a plain `traceparent` header an
+   * analyzer sent), or the root of a new trace when the message carries none. What the handler appends records this
+   * span as its trace (the command handler reads the active span).
+   */
+  private tracedOutcomeOf(delivery: Delivery): Promise<HandlerOutcome> {
+    const recommendation = delivery.topic === TOPICS.recommendations;
+    const parent = delivery.headers[`ce_${TRACEPARENT}`] ?? (recommendation ? delivery.headers[TRACEPARENT] : undefined);
+    const type = delivery.headers['ce_type'];
+    const name = `${this.options.group} ${recommendation ? 'recommendation' : (type?.replace(/^io\.optex\./, '') ?? delivery.topic)}`;
+    const attributes: Record<string, string | number> = {
+      'messaging.system': 'kafka',
+      'messaging.operation.type': 'process',
+      'messaging.destination.name': delivery.topic,
+      'messaging.consumer.group.name': this.options.group,
+      'messaging.destination.partition.id': String(delivery.partition),
+      'messaging.kafka.offset': Number(delivery.offset),
+      'optex.delivery.attempt': delivery.attempt,
+    };
+    if (type !== undefined) attributes['cloudevents.event_type'] = type;
+    const id = delivery.headers['ce_id'];
+    if (id !== undefined) attributes['cloudevents.event_id'] = id;
+    const subject = delivery.headers['ce_subject'];
+    if (subject !== undefined) attributes['cloudevents.event_subject'] = subject;
+    return inSpan(name, { kind: SpanKind.CONSUMER, parent: parent ?? 'root', attributes }, async (span) => {
+      const outcome = await this.outcomeOf(delivery);
+      span?.setAttribute('optex.outcome', outcome.kind);
+      if (outcome.kind === 'dead-letter') span?.setStatus({ code: SpanStatusCode.ERROR, message: outcome.reason });
+      else if (outcome.kind !== 'ack') span?.setStatus({ code: SpanStatusCode.ERROR, message: describeError(outcome.error) });
+      return outcome;
+    });
   }
 
   private async outcomeOf(delivery: Delivery): Promise<HandlerOutcome> {

@@ -1,4 +1,4 @@
-import { HEADERS, TOPICS, type BusMessage, type IntegrationEvent, type RecordedEvent, type Delivery } from '@optex/ports';
+import { HEADERS, TOPICS, TRACEPARENT, traceparentOf, type BusMessage, type IntegrationEvent, type RecordedEvent, type Delivery } from '@optex/ports';
 import { decodeCloudEvent, encodeCloudEvent } from '../cloudevents';
 
 export const CLOUDEVENT_SOURCE = 'urn:optex:event-store';
@@ -56,6 +56,7 @@ export function encodeLifecycleEvent(event: RecordedEvent): Omit<BusMessage, 'to
     extensions: {
       optexrevision: String(event.revision),
       optexmetadata: JSON.stringify(event.metadata),
+      ...traceExtension(event),
     },
   });
   decoded.set(value, { kind: 'event', id: event.id, type: event.type, stream: event.stream, revision: event.revision, data: event.data, metadata: event.metadata, recordedAt: event.recordedAt });
@@ -96,4 +97,13 @@ function decodeBody(delivery: Delivery): Omit<IntegrationEvent, 'deliveryId' | '
     metadata,
     recordedAt: new Date(ce.time ?? Date.now()),
   };
+}
+
+/**
+ * The CloudEvents distributed-tracing extension of a recorded event: `traceparent` (header `ce_traceparent`) from its
+ * `metadata.traceparent`, when it has a valid one; else nothing.
+ */
+export function traceExtension(event: Pick<RecordedEvent, 'metadata'>): Record<string, string> {
+  const traceparent = traceparentOf(event.metadata);
+  return traceparent !== undefined ? { [TRACEPARENT]: traceparent } : {};
 }

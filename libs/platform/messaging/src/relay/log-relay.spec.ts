@@ -120,3 +120,41 @@ describe('LogRelay (the log is the outbox)', () => {
     await store.close();
   });
 });
+
+describe('LogRelay and trace context (CloudEvents distributed-tracing extension)', () => {
+  const TRACEPARENT = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
+
+  async function published(metadata: Record<string, unknown>): Promise<Delivery[]> {
+    const store = SqliteEventStore.open(':memory:');
+    const bus = new InMemoryBus();
+    const seen: Delivery[] = [];
+    const consumer = await bus.subscribe({ groupId: 'tap', topics: [TOPICS.internalEvents, TOPICS.executions, TOPICS.events] }, async (d) => {
+      seen.push(d);
+      return { kind: 'ack' };
+    });
+    await store.appendToStream('optex-control', [{ id: randomUUID(), type: 'ExecutionPaused', data: { by: 'alice', reason: 'game day', at: AT }, metadata: { schemaVersion: 1, ...metadata } }], 'any');
+    const relay = new LogRelay(store, bus, { integrationEvents: true });
+    await relay.start();
+    await settle(relay);
+    await relay.stop();
+    await bus.idle();
+    await consumer.stop();
+    await bus.close();
+    await store.close();
+    return seen;
+  }
+
+  it('puts the event’s metadata.traceparent on every message it publishes as ce_traceparent', async () => {
+    const seen = await published({ traceparent: TRACEPARENT });
+    expect(seen.map((d) => d.topic).sort()).toEqual([TOPICS.events, TOPICS.executions, TOPICS.internalEvents].sort());
+    for (const d of seen) expect(d.headers['ce_traceparent']).toBe(TRACEPARENT);
+  });
+
+  it('publishes no ce_traceparent for an event recorded without one, or with one that is not a W3C traceparent', async () => {
+    for (const metadata of [{}, { traceparent: 'not-a-traceparent' }]) {
+      const seen = await published(metadata);
+      expect(seen).toHaveLength(3);
+      for (const d of seen) expect(d.headers['ce_traceparent']).toBeUndefined();
+    }
+  });
+});

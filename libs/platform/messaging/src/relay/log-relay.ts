@@ -12,7 +12,7 @@ import {
   type Subscription,
 } from '@optex/ports';
 import { parseStoredEvent, schemaVersionOf } from '@optex/domain';
-import { internalMessagesOf, messageKeyOf } from './lifecycle-codec';
+import { internalMessagesOf, messageKeyOf, traceExtension } from './lifecycle-codec';
 import { IntegrationTranslator, encodeIntegrationEvent } from './integration-codec';
 
 /** Streams whose events are published (to `optex.internal.events.v1`, and translated to `optex.events.v1`). */
@@ -106,7 +106,7 @@ export class LogRelay {
     if (!this.translator) return [];
     try {
       const translated = await this.translator.translate(event);
-      return translated.map((out) => ({ topic: TOPICS.events, ...encodeIntegrationEvent(out, event, messageKeyOf(event)) }));
+      return translated.map((out) => ({ topic: TOPICS.events, ...encodeIntegrationEvent(out, event, messageKeyOf(event), traceExtension(event)) }));
     } catch (error) {
       if (isOutage(error)) throw error;
       this.logger.error({ err: describeError(error), eventId: event.id, stream: event.stream, type: event.type }, 'integration event not published: translation failed');
