@@ -69,6 +69,12 @@ describe('internal messages: one budget owner per account-region', () => {
     expect(executor!.headers).toEqual(services!.headers);
   });
 
+  it('keys the executor topic per resource on a bus inside one process (its one executor owns every budget)', () => {
+    const [services, executor] = internalMessagesOf(recorded, { executionsByResource: true });
+    expect(executor).toMatchObject({ topic: TOPICS.executions, key: '123456789012/us-east-1/vol-1' });
+    expect(executor!.value).toBe(services!.value);
+  });
+
   it('puts every resource of one account-region on one key, and other regions or accounts on others', () => {
     const at = (resourceKey: string) => executionKeyOf({ stream: 'optimization-y', metadata: { resourceKey } });
     expect(new Set([at('123456789012/us-east-1/vol-1'), at('123456789012/us-east-1/i-2'), at('123456789012/us-east-1/eipalloc-3')])).toEqual(new Set(['123456789012/us-east-1']));

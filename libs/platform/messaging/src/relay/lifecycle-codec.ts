@@ -23,13 +23,15 @@ export function executionKeyOf(event: Pick<RecordedEvent, 'stream' | 'metadata'>
 
 /**
  * The internal messages of a stored event: one on `optex.internal.events.v1` keyed per resource (every service but the
- * executor), and the same body on `optex.internal.executions.v1` keyed per account and region (the executor).
+ * executor), and the same body on `optex.internal.executions.v1` keyed per account and region (the executor), or per
+ * resource with `executionsByResource` — for a bus inside one process, whose one executor owns every budget anyway and
+ * would otherwise handle an account-region's executions one at a time.
  */
-export function internalMessagesOf(event: RecordedEvent): BusMessage[] {
+export function internalMessagesOf(event: RecordedEvent, options: { readonly executionsByResource?: boolean } = {}): BusMessage[] {
   const message = encodeLifecycleEvent(event);
   return [
     { topic: TOPICS.internalEvents, ...message },
-    { topic: TOPICS.executions, ...message, key: executionKeyOf(event) },
+    { topic: TOPICS.executions, ...message, key: options.executionsByResource ? message.key : executionKeyOf(event) },
   ];
 }
 

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { TOPICS, type Delivery } from '@optex/ports';
+import { TOPICS, type Bus, type BusMessage, type Delivery } from '@optex/ports';
 import { SqliteEventStore } from '@optex/event-store';
 import { InMemoryBus } from '../memory';
 import { LogRelay } from './log-relay';
@@ -118,6 +118,24 @@ describe('LogRelay (the log is the outbox)', () => {
     expect(decodeLifecycleEvent(published!)).toMatchObject({ type: 'ExecutionStepCompleted', data: { reconciled: false, clientToken: expect.any(String) }, metadata: { schemaVersion: 2 } });
     await bus.close();
     await store.close();
+  });
+});
+
+describe('LogRelay: the executor topic’s key', () => {
+  it('is the account-region on a shared bus (one budget owner per account-region), the resource on a bus inside one process', async () => {
+    for (const local of [false, true]) {
+      const store = SqliteEventStore.open(':memory:');
+      const sent: BusMessage[] = [];
+      const bus = { local, publish: async (messages: readonly BusMessage[]) => void sent.push(...messages) } as unknown as Bus;
+      await append(store, 'optimization-a', 'RiskAssessed');
+      const relay = new LogRelay(store, bus, { integrationEvents: false });
+      await relay.start();
+      await settle(relay);
+      await relay.stop();
+      await store.close();
+      expect(sent.find((m) => m.topic === TOPICS.internalEvents)?.key).toBe('111122223333/us-east-1/vol-1');
+      expect(sent.find((m) => m.topic === TOPICS.executions)?.key).toBe(local ? '111122223333/us-east-1/vol-1' : '111122223333/us-east-1');
+    }
   });
 });
 

@@ -37,7 +37,8 @@ export interface LogRelayOptions {
  * The log is the outbox: a checkpointed catch-up subscription to the whole log that publishes
  * every lifecycle event to `optex.internal.events.v1` for optex's own services (CloudEvents binary mode,
  * `io.optex.<EventName>`, keyed by `<accountId>/<region>/<resourceId>`), to `optex.internal.executions.v1` for the
- * executor (keyed by `<accountId>/<region>`: one budget owner per account-region) and, in the same publish, its public
+ * executor (keyed by `<accountId>/<region>`: one budget owner per account-region; per resource on a bus inside one
+ * process, whose one executor owns every budget) and, in the same publish, its public
  * integration event, if it has one, to `optex.events.v1` (`com.optex.*.v1`, translated by the domain's
  * `integration-events.ts` through {@link IntegrationTranslator}). Nothing unrecorded is published; an event recorded
  * just before a crash is published after the restart (from the last checkpoint: at least once).
@@ -118,7 +119,7 @@ export class LogRelay {
     const event = await this.current(stored);
     for (let attempt = 1; ; attempt++) {
       try {
-        const messages: BusMessage[] = [...internalMessagesOf(event), ...(await this.integrationMessages(event))];
+        const messages: BusMessage[] = [...internalMessagesOf(event, { executionsByResource: this.bus.local === true }), ...(await this.integrationMessages(event))];
         await this.bus.publish(messages);
         break;
       } catch (error) {
