@@ -144,6 +144,8 @@ export interface RollbackData {
   readonly startedStep?: StartedStep;
   readonly error?: ErrorInfo;
   readonly failedStepIndex?: number;
+  /** ISO time the rollback completed or failed. */
+  readonly endedAt?: string;
 }
 
 /** Why an operator must look: a started step whose effect EC2 could neither confirm nor rule out. */
@@ -914,7 +916,7 @@ export function evolveOptimization(state: OptimizationState, event: Optimization
       return { ...s, rollback: { ...rollback, completedSteps: [...rollback.completedSteps, { index, step, outputs, ...(reconciled ? { reconciled } : {}) }] } };
     }
     case 'RollbackCompleted':
-      return { ...s, status: 'rolled-back', execution: need(s.execution, 'an execution', event), rollback: need(s.rollback, 'a rollback', event) };
+      return { ...s, status: 'rolled-back', execution: need(s.execution, 'an execution', event), rollback: { ...need(s.rollback, 'a rollback', event), endedAt: event.data.at } };
     case 'RollbackFailed': {
       const { startedStep: _failed, ...rollback } = s.rollback ?? { reason: '', steps: [], completedSteps: [] };
       const { error, failedStepIndex } = event.data;
@@ -922,13 +924,13 @@ export function evolveOptimization(state: OptimizationState, event: Optimization
         ...s,
         status: 'rollback-failed',
         execution: need(s.execution, 'an execution', event),
-        rollback: { ...rollback, error, ...(failedStepIndex !== undefined ? { failedStepIndex } : {}) },
+        rollback: { ...rollback, error, ...(failedStepIndex !== undefined ? { failedStepIndex } : {}), endedAt: event.data.at },
       };
     }
     case 'OptimizationCancelled':
       return { ...s, status: 'cancelled', cancellation: { by: event.data.by, reason: event.data.reason } };
     case 'RollbackRetried': {
-      const { error: _failure, failedStepIndex: _at, ...rollback } = need(s.rollback, 'a rollback', event);
+      const { error: _failure, failedStepIndex: _at, endedAt: _ended, ...rollback } = need(s.rollback, 'a rollback', event);
       return { ...s, status: 'rolling-back', execution: need(s.execution, 'an execution', event), rollback };
     }
     case 'OptimizationResolved': {

@@ -5,6 +5,7 @@ import { BATCH_MODES, EVENT_SCHEMA_VERSION, type AnyOptexEvent } from './events'
 import { RISK_LEVELS } from './types';
 import { SCOPE_RULES, type ScopeRule } from './scope';
 import { controlSchemas } from './control';
+import { START_HOLDS } from './cool-down';
 
 // Stored events are parsed, never cast: every event read from the store goes through {@link parseStoredEvent},
 // which upcasts older schema versions to the current one and validates the data against the current schema.
@@ -210,7 +211,7 @@ const SCHEMAS = {
   RecommendationDuplicated: z.object({ deliveryId: text, optimizationId: text, recommendationId: text, at: iso }),
   BatchPlanned: z.object({ batchId: text, mode: z.enum(BATCH_MODES as unknown as ['sequential']), maxParallel: z.number().int().positive(), notBefore: iso, optimizationIds: z.array(text), at: iso }),
   BatchCompleted: z.object({ batchId: text, at: iso }),
-  ExecutionDeferred: z.object({ batchId: text, optimizationId: text, until: iso, reason: text, at: iso }),
+  ExecutionDeferred: z.object({ batchId: text, optimizationId: text, hold: z.enum(START_HOLDS).optional(), until: iso, reason: text, at: iso }),
   ...controlSchemas,
 } satisfies Record<AnyOptexEvent['type'], z.ZodType>;
 

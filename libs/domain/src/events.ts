@@ -15,6 +15,7 @@ import type {
 } from './types';
 import type { ScopeViolation } from './scope';
 import type { ControlEvent } from './control';
+import type { StartHold } from './cool-down';
 
 /**
  * The schema version an event is written with when its type has no entry in {@link EVENT_SCHEMA_VERSIONS}.
@@ -173,7 +174,8 @@ export const BATCH_MODES: readonly BatchMode[] = ['sequential', 'parallel', 'res
 export type BatchPlanned = Ev<'BatchPlanned', { batchId: string; mode: BatchMode; maxParallel: number; notBefore: string; optimizationIds: readonly string[]; at: string }>;
 export type BatchCompleted = Ev<'BatchCompleted', { batchId: string; at: string }>;
 /** A member of the batch waits: outside its change windows or in a freeze (recorded once per member and `until`). */
-export type ExecutionDeferred = Ev<'ExecutionDeferred', { batchId: string; optimizationId: string; until: string; reason: string; at: string }>;
+/** `hold`: what holds it (absent in events recorded before cool-downs: a freeze or a change window, as `reason` says). */
+export type ExecutionDeferred = Ev<'ExecutionDeferred', { batchId: string; optimizationId: string; hold?: StartHold; until: string; reason: string; at: string }>;
 export type BatchEvent = BatchPlanned | BatchCompleted | ExecutionDeferred;
 
 export type IntakeEvent = RecommendationRejected | RecommendationDuplicated;

@@ -31,4 +31,5 @@ export * from './analyzers';
 export * from './notifications';
 export * from './work-queues';
 export * from './change-windows';
+export * from './cool-down';
 export * from './time-travel';

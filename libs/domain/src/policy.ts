@@ -11,6 +11,7 @@ import type { ParseResult } from './recommendation';
 import { eligibleApprovers, rosterSchema, type RosterEntry } from './roster';
 import { DEFAULT_API_BUDGET, apiBudgetSchema, type ApiBudgetPolicy } from './api-budget';
 import { DEFAULT_CHANGE_WINDOWS, changeWindowsSchema, type ChangeWindowPolicy } from './change-windows';
+import { DEFAULT_COOL_DOWN, coolDownSchema, type CoolDownPolicy } from './cool-down';
 import { NOTIFICATION_KINDS, type NotificationKind } from './notifications';
 
 // ── The policy ──
@@ -86,6 +87,8 @@ export interface Policy {
   readonly apiBudget: ApiBudgetPolicy;
   /** When execution may start: maintenance windows and freezes (see change-windows.ts). @defaultValue none: any time */
   readonly changeWindows: ChangeWindowPolicy;
+  /** No execution starts on a resource within `coolDown.days` of the last change to it (see cool-down.ts). @defaultValue 0 days: off */
+  readonly coolDown: CoolDownPolicy;
   /** Outgoing webhooks (Slack-compatible JSON). @defaultValue no webhooks, warnings 24 hours before an approval expires */
   readonly notifications: NotificationPolicy;
 }
@@ -143,6 +146,7 @@ export const defaultPolicy: Policy = {
   scope: { optOutTag: { enabled: true, key: 'optex:skip', value: 'true' } },
   apiBudget: DEFAULT_API_BUDGET,
   changeWindows: DEFAULT_CHANGE_WINDOWS,
+  coolDown: DEFAULT_COOL_DOWN,
   notifications: { webhooks: [], expiryWarningHours: 24 },
 };
 
@@ -217,6 +221,7 @@ export const policySchema = z.strictObject({
   }),
   apiBudget: apiBudgetSchema,
   changeWindows: changeWindowsSchema,
+  coolDown: coolDownSchema,
   notifications: z.strictObject({
     webhooks: z
       .array(

@@ -303,6 +303,56 @@ describe('change windows and freezes', () => {
   });
 });
 
+describe('a change window on a test clock', () => {
+  it('a change outside its window waits until the window opens, then runs; nothing is sent to EC2 before', async () => {
+    // Thursday 10:00 UTC on a test clock; the window opens every day at 22:00 UTC for an hour.
+    const clock = new ManualClock(Date.parse('2026-11-26T10:00:00Z'));
+    const parsed = parsePolicy({ changeWindows: { windows: [{ name: 'nightly', cron: '0 22 * * *', timeZone: 'UTC', durationMinutes: 60 }], freezes: [] } });
+    if (!parsed.ok) throw new Error(JSON.stringify(parsed.errors));
+    const h = await harness({ volumes: [volume('vol-w')] }, { policy: parsed.value, clock });
+    const report = await h.run([gp3('w', 'vol-w')]);
+    expect(statuses(report)).toEqual({ w: 'approved' });
+    expect(report.waitingUntil).toBe('2026-11-26T22:00:00.000Z');
+    const deferred = (await allEvents(h.store)).filter((e) => e.type === 'ExecutionDeferred');
+    expect(deferred.map((e) => e.data)).toEqual([expect.objectContaining({ hold: 'change-window', until: '2026-11-26T22:00:00.000Z', reason: expect.stringMatching(/^outside its change windows; nightly opens/) })]);
+
+    clock.advance(12 * 3_600_000 - 60_000); // 21:59: still closed
+    expect(statuses(await h.resume())).toEqual({ w: 'approved' });
+    expect(h.fleet.calls().filter((c) => c.operation === 'modifyVolume')).toEqual([]);
+
+    clock.advance(60_000); // 22:00: open
+    expect(statuses(await h.resume())).toEqual({ w: 'completed' });
+    const started = (await h.store.readStream(optimizationStream(optimizationIdFor('spec', 'w')))).find((e) => e.type === 'ExecutionStarted');
+    expect((started?.data as { at: string }).at).toBe('2026-11-26T22:00:00.000Z');
+    expect(h.fleet.calls().filter((c) => c.operation === 'modifyVolume' && !c.dryRun)).toHaveLength(1);
+    await h.close();
+  });
+});
+
+describe('cool-down per resource', () => {
+  it('a second change to a resource waits out the cool-down after the first (ExecutionDeferred, until when), then runs', async () => {
+    const clock = new ManualClock(Date.parse('2026-11-26T10:00:00Z'));
+    const parsed = parsePolicy({ approval: { autoApprove: { maxLevel: 'CRITICAL', maxMonthlySavings: 1_000_000 } }, coolDown: { days: 7 } });
+    if (!parsed.ok) throw new Error(JSON.stringify(parsed.errors));
+    const h = await harness({ volumes: [volume('vol-c'), volume('vol-other')] }, { policy: parsed.value, clock });
+    expect(statuses(await h.run([gp3('first', 'vol-c')]))).toEqual({ first: 'completed' });
+    const firstEnd = (await h.store.readStream(optimizationStream(optimizationIdFor('spec', 'first')))).find((e) => e.type === 'ExecutionSucceeded')!;
+    const changedAt = Date.parse((firstEnd.data as { at: string }).at);
+
+    clock.advance(3_600_000);
+    const second = await h.run([gp3('second', 'vol-c', 'us-east-1', { action: { type: 'modify-volume', targetVolumeType: 'gp3', iops: 4000 } }), gp3('elsewhere', 'vol-other')]);
+    expect(statuses(second)).toEqual({ second: 'approved', elsewhere: 'completed' });
+    const until = new Date(changedAt + 7 * 24 * 3_600_000).toISOString();
+    expect(second.waitingUntil).toBe(until);
+    const deferred = (await allEvents(h.store)).filter((e) => e.type === 'ExecutionDeferred');
+    expect(deferred.map((e) => e.data)).toEqual([expect.objectContaining({ optimizationId: optimizationIdFor('spec', 'second'), hold: 'cool-down', until })]);
+
+    clock.advance(Date.parse(until) - clock.now().getTime());
+    expect(statuses(await h.resume())).toEqual({ first: 'completed', second: 'completed', elsewhere: 'completed' });
+    await h.close();
+  });
+});
+
 describe('restarts and redeliveries', () => {
   it('an execution interrupted between steps continues after a restart, each step recorded exactly once', async () => {
     const fleetFile = { instances: [{ id: 'i-slow', accountId: ACCOUNT, region: 'us-east-1', instanceType: 'm5.xlarge', state: 'running', cpuP95: 10 }] };

@@ -1,5 +1,5 @@
 import { Inject, Injectable, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
-import { batchStream, eventIdFor, executionWindow, optimizationDecider, optimizationStream, parseStoredEvent, type BatchCompleted, type BatchPlanned, type ExecutionDeferred, type Policy, type QueuedItem } from '@optex/domain';
+import { batchStream, eventIdFor, startVerdict, optimizationDecider, optimizationStream, parseStoredEvent, type BatchCompleted, type BatchPlanned, type ExecutionDeferred, type Policy, type QueuedItem } from '@optex/domain';
 import type { Clock, EventStore, IntegrationEvent, Logger } from '@optex/ports';
 import {
   CLOCK,
@@ -44,30 +44,30 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
     @Inject(POLICY) private readonly policy: Policy,
   ) {}
 
-  /** Members waiting for a change window or the end of a freeze: optimization id → until when (ISO). */
+  /** Members waiting for a change window, the end of a freeze or of a cool-down: optimization id → until when (ISO). */
   private readonly deferred = new Map<string, string>();
 
   /**
-   * Whether the policy's change windows and freezes hold `item` now; the first time (and whenever `until` changes)
+   * Whether the policy's cool-down, change windows and freezes hold `item` now (the domain's `startVerdict`); the first time (and whenever `until` changes)
    * an `ExecutionDeferred` is recorded in the batch's stream, so history says why it waited.
    */
   private holds(batchId: string, now: Date): { held: (item: QueuedItem) => boolean; record: () => Promise<void> } {
-    const holds: { item: QueuedItem; until: string; reason: string }[] = [];
+    const holds: { item: QueuedItem; hold: ExecutionDeferred['data']['hold']; until: string; reason: string }[] = [];
     const held = (item: QueuedItem): boolean => {
       const state = this.projection.get(item.optimizationId);
       if (!state) return false;
-      const verdict = executionWindow(this.policy.changeWindows, state.recommendation, now);
+      const verdict = startVerdict(this.policy, state.recommendation, now, this.projection.lastChangeOn(item.resourceKey));
       if (verdict.allowed) {
         this.deferred.delete(item.optimizationId);
         return false;
       }
-      if (this.deferred.get(item.optimizationId) !== verdict.until) holds.push({ item, until: verdict.until, reason: verdict.reason });
+      if (this.deferred.get(item.optimizationId) !== verdict.until) holds.push({ item, hold: verdict.hold, until: verdict.until, reason: verdict.reason });
       this.deferred.set(item.optimizationId, verdict.until);
       return true;
     };
     const record = async (): Promise<void> => {
-      for (const { item, until, reason } of holds.splice(0)) {
-        const data: ExecutionDeferred['data'] = { batchId, optimizationId: item.optimizationId, until, reason, at: now.toISOString() };
+      for (const { item, hold, until, reason } of holds.splice(0)) {
+        const data: ExecutionDeferred['data'] = { batchId, optimizationId: item.optimizationId, hold, until, reason, at: now.toISOString() };
         await appendOnce(this.store, batchStream(batchId), { type: 'ExecutionDeferred', data }, { key: `deferred:${item.optimizationId}:${until}`, causationId: batchId, recordedBy: RECORDED_BY });
         this.logger.info({ batchId, optimizationId: item.optimizationId, until, reason }, 'execution deferred');
       }
