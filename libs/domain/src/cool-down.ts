@@ -22,6 +22,11 @@ export const coolDownSchema = z.strictObject({
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 
+/** When an execution ended (ISO): its start plus its duration; `undefined` while it runs. */
+export function executionEndedAt(execution: { readonly startedAt: string; readonly durationMs?: number }): string | undefined {
+  return execution.durationMs === undefined ? undefined : new Date(Date.parse(execution.startedAt) + execution.durationMs).toISOString();
+}
+
 /**
  * When an optimization last changed its resource (ISO), or `undefined` when it never did: a dry run, or nothing
  * mutating was completed. The end of its rollback when it rolled back, else the end of its execution; while the
@@ -31,8 +36,7 @@ export function lastChangeAt(state: KnownOptimizationState): string | undefined 
   const execution = state.execution;
   if (state.dryRun || !execution || !execution.completedSteps.some((s) => isMutatingStep(s.step))) return undefined;
   if (state.rollback?.endedAt) return state.rollback.endedAt;
-  if (execution.durationMs !== undefined) return new Date(Date.parse(execution.startedAt) + execution.durationMs).toISOString();
-  return execution.startedAt;
+  return executionEndedAt(execution) ?? execution.startedAt;
 }
 
 /** What holds an execution that may not start now. */

@@ -1,7 +1,8 @@
 import { DomainError } from './errors';
 import { executionPlan, isMutatingStep, preValidationProblems, reversibility, rollbackPlan, rollbackStepsFor } from './plans';
 import { assessRisk, decideApproval, isHigherRisk } from './policy';
-import { accuracyPct, expectedOutcomeProblems, performanceImpact, performanceProblems, savingsQuote } from './savings';
+import { accuracyPct, expectedOutcomeProblems, savingsQuote } from './savings';
+import { performanceImpact, performanceProblems } from './performance';
 import { clientTokenFor } from './ids';
 import { changePlanOf, planDifferences, type ChangePlan } from './change-plan';
 import type { PriceBook } from './pricing';
@@ -617,7 +618,7 @@ function decideValidation(command: C.RecordValidation, s: KnownOptimizationState
   const accuracy = actual === undefined ? undefined : accuracyPct(actual, rec.estimatedMonthlySavings);
   const performance = performanceImpact(rec, sample, policy);
   const reasons = before ? expectedOutcomeProblems(rec, before, observedAfter) : ['nothing was observed before the execution'];
-  for (const reason of performanceProblems(performance)) if (!reasons.includes(reason)) reasons.push(reason);
+  for (const reason of performanceProblems(performance, policy)) if (!reasons.includes(reason)) reasons.push(reason);
   const figures = {
     ...(actual !== undefined ? { actualMonthlySavings: actual } : {}),
     ...(accuracy !== undefined ? { accuracyPct: accuracy } : {}),

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { DomainError } from './errors';
 import { clientTokenFor } from './ids';
 import { BATCH_MODES, EVENT_SCHEMA_VERSION, type AnyOptexEvent } from './events';
-import { RISK_LEVELS } from './types';
+import { PERFORMANCE_METRICS, RISK_LEVELS } from './types';
 import { SCOPE_RULES, type ScopeRule } from './scope';
 import { controlSchemas } from './control';
 import { START_HOLDS } from './cool-down';
@@ -95,11 +95,26 @@ const storedRecommendation = z.object({
   createdAt: iso.optional(),
 });
 
+const performanceVerdict = z.enum(['ok', 'degraded', 'unknown']);
 const performance = z.object({
   cpuP95Before: z.number().optional(),
   cpuP95After: z.number().optional(),
   statusChecksPassed: z.boolean().optional(),
-  verdict: z.enum(['ok', 'degraded', 'unknown']),
+  afterWindow: z.object({ from: iso, to: iso }).optional(),
+  soakMinutes: z.number().optional(),
+  comparison: z
+    .array(
+      z.object({
+        metric: z.enum(PERFORMANCE_METRICS),
+        before: z.union([z.number(), z.boolean()]).optional(),
+        after: z.union([z.number(), z.boolean()]).optional(),
+        verdict: performanceVerdict,
+        counts: z.boolean(),
+        detail: text,
+      }),
+    )
+    .optional(),
+  verdict: performanceVerdict,
 });
 const phase = z.enum(['execution', 'rollback']);
 const authority = z.enum(['team-lead', 'finops-manager', 'change-board']);

@@ -16,6 +16,7 @@ export * from './plans';
 export * from './change-plan';
 export * from './ec2-rules';
 export * from './savings';
+export * from './performance';
 export * from './decider';
 export * from './projection';
 export * from './scheduling';

@@ -77,9 +77,22 @@ export interface Policy {
     /** A holder of a higher authority (change-board > finops-manager > team-lead) may decide a lower request. @defaultValue true */
     readonly higherAuthorityDecides: boolean;
   };
+  /** Post-validation of a change's performance (see performance.ts). */
   readonly validation: {
     /** CPU p95 after the change strictly above this (percent) is a degradation. @defaultValue 80 */
     readonly maxCpuP95AfterPct: number;
+    /** Memory used (CloudWatch agent `mem_used_percent`) after the change strictly above this (percent) is a degradation. @defaultValue 90 */
+    readonly maxMemoryUsedPctAfter: number;
+    /** Network in or out falling by more than this share (percent of the rate before) is a degradation. @defaultValue 50 */
+    readonly maxNetworkDropPct: number;
+    /**
+     * Minutes the validator waits after the change before it reads the "after" metrics, over a window that starts when
+     * the change ended. @defaultValue 0 (the simulated fleet answers at once; on AWS use at least 10: basic monitoring
+     * publishes every 5 minutes, and an empty window is unknown)
+     */
+    readonly soakMinutes: number;
+    /** A metric without data after the change (unknown) fails the validation instead of being recorded as unknown. @defaultValue false */
+    readonly unknownBlocks: boolean;
   };
   /** Where optex may act: allow-lists (absent = everything) and the opt-out tag (on, `optex:skip=true`). See scope.ts. */
   readonly scope: ScopePolicy;
@@ -142,7 +155,7 @@ export const defaultPolicy: Policy = {
     roster: [],
     higherAuthorityDecides: true,
   },
-  validation: { maxCpuP95AfterPct: 80 },
+  validation: { maxCpuP95AfterPct: 80, maxMemoryUsedPctAfter: 90, maxNetworkDropPct: 50, soakMinutes: 0, unknownBlocks: false },
   scope: { optOutTag: { enabled: true, key: 'optex:skip', value: 'true' } },
   apiBudget: DEFAULT_API_BUDGET,
   changeWindows: DEFAULT_CHANGE_WINDOWS,
@@ -180,6 +193,7 @@ const webUrl = (what: string) =>
     },
     { error: `${what} must be https (plain http only on loopback)` },
   );
+const percent = () => z.number({ error: 'must be a percentage' }).min(0, { error: 'must be at least 0' }).max(100, { error: 'must be at most 100' });
 const perLevel = <T extends z.ZodType>(value: T) => z.strictObject({ LOW: value, MEDIUM: value, HIGH: value, CRITICAL: value });
 
 /** zod schema of a complete policy (what {@link parsePolicy} checks after merging the override onto the default). */
@@ -211,7 +225,11 @@ export const policySchema = z.strictObject({
     higherAuthorityDecides: z.boolean(),
   }),
   validation: z.strictObject({
-    maxCpuP95AfterPct: z.number().min(0, { error: 'must be at least 0' }).max(100, { error: 'must be at most 100' }),
+    maxCpuP95AfterPct: percent(),
+    maxMemoryUsedPctAfter: percent(),
+    maxNetworkDropPct: percent(),
+    soakMinutes: z.number({ error: 'must be a number of minutes' }).min(0, { error: 'must be at least 0' }).max(7 * 24 * 60, { error: 'must be at most 10080 (7 days)' }),
+    unknownBlocks: z.boolean(),
   }),
   scope: z.strictObject({
     accounts: atLeastOne(z.string().regex(/^\d{12}$/, { error: 'must be exactly 12 digits' }), 'account').optional(),

@@ -1,4 +1,4 @@
-import { defaultPolicy, defaultPriceBook, optimizationIdFor, optimizationStream, parsePolicy, type Policy, DomainError } from '@optex/domain';
+import { defaultPolicy, defaultPriceBook, optimizationIdFor, optimizationStream, parsePolicy, type PerformanceImpact, type Policy, DomainError } from '@optex/domain';
 import { HEADERS, TOPICS, silentLogger, type Clock, type EventStore, type RecordedEvent } from '@optex/ports';
 import { SqliteEventStore } from '@optex/event-store';
 import { InMemoryBus } from '@optex/messaging';
@@ -299,6 +299,62 @@ describe('change windows and freezes', () => {
     const report = await h.run([gp3('p', 'vol-p', 'us-east-1', { resource: { type: 'ec2:volume', id: 'vol-p', tags: { env: 'production' } } }), gp3('d', 'vol-d')]);
     expect(statuses(report)).toEqual({ p: 'approved', d: 'completed' });
     expect(report.waitingUntil).toBe(opens.toISOString());
+    await h.close();
+  });
+});
+
+describe('soak before validation, the whole performance picture', () => {
+  const instance = (id: string, extra: Record<string, unknown> = {}) => ({
+    id,
+    accountId: ACCOUNT,
+    region: 'us-east-1',
+    instanceType: 'm5.xlarge',
+    state: 'running',
+    cpuP95: 20,
+    memoryUsedPct: 40,
+    networkInBytesPerSec: 5000,
+    networkOutBytesPerSec: 2000,
+    ...extra,
+  });
+  const policyWith = (validation: Record<string, unknown>) => {
+    const parsed = parsePolicy({ approval: { autoApprove: { maxLevel: 'CRITICAL', maxMonthlySavings: 1_000_000 } }, validation });
+    if (!parsed.ok) throw new Error(JSON.stringify(parsed.errors));
+    return parsed.value;
+  };
+  const eventsOf = async (h: Harness, recId: string) => h.store.readStream(optimizationStream(optimizationIdFor('spec', recId)));
+
+  it('waits the soak after the change, then compares before and after over a window that starts when the change ended', async () => {
+    const clock = new ManualClock(Date.parse('2026-11-26T10:00:00Z'));
+    const h = await harness({ instances: [instance('i-soak')] }, { policy: policyWith({ soakMinutes: 15 }), clock });
+    const first = await h.run([rightsize('soak', 'i-soak')]);
+    expect(statuses(first)).toEqual({ soak: 'validating' });
+    const ended = ((await eventsOf(h, 'soak')).find((e) => e.type === 'ExecutionSucceeded')!.data as { at: string }).at;
+    expect(first.waitingUntil).toBe(new Date(Date.parse(ended) + 15 * 60_000).toISOString());
+
+    clock.advance(14 * 60_000); // not yet
+    expect(statuses(await h.resume())).toEqual({ soak: 'validating' });
+    clock.advance(60_000);
+    expect(statuses(await h.resume())).toEqual({ soak: 'completed' });
+    const events = await eventsOf(h, 'soak');
+    const { performance } = events.find((e) => e.type === 'ValidationPassed')!.data as { performance: PerformanceImpact };
+    expect(performance.afterWindow!.from).toBe(ended);
+    expect(performance.afterWindow!.to).toBe(new Date(Date.parse(ended) + 15 * 60_000).toISOString());
+    expect(performance).toMatchObject({ soakMinutes: 15, verdict: 'ok' });
+    expect(performance.comparison!.map((c) => [c.metric, c.before, c.after, c.verdict])).toEqual([
+      ['cpu-p95', 20, 40, 'ok'], // half the vCPUs
+      ['memory-used', 40, 40, 'ok'],
+      ['network-in', 5000, 5000, 'ok'],
+      ['network-out', 2000, 2000, 'ok'],
+      ['status-checks', true, true, 'ok'],
+    ]);
+    await h.close();
+  });
+
+  it('memory above the policy limit after a rightsize fails the validation and rolls the change back', async () => {
+    const h = await harness({ instances: [instance('i-mem', { memoryUsedPct: 95 })] }, { policy: policyWith({}) });
+    expect(statuses(await h.run([rightsize('mem', 'i-mem')]))).toEqual({ mem: 'rolled-back' });
+    const failed = (await eventsOf(h, 'mem')).find((e) => e.type === 'ValidationFailed')!;
+    expect((failed.data as { reasons: string[] }).reasons).toEqual(['performance degraded: memory used after the change 95% is above 90%']);
     await h.close();
   });
 });

@@ -63,12 +63,14 @@ export async function processUntilQuiescent(adapters: EngineAdapters, options: P
       await adapters.bus.publish(recommendationMessages(options.input, options.dryRun, adapters.options?.intakeLimits));
     }
     await untilQuiescent(engine, tracker, options);
-    const waitingUntil = engine.scheduler?.waitingUntil();
+    const waitingUntil = earliest(engine.scheduler?.waitingUntil(), engine.validator?.soakingUntil());
     return { ...(await report(adapters.store, options.input, tracker.projection)), ...(waitingUntil ? { waitingUntil: waitingUntil.toISOString() } : {}) };
   } finally {
     await engine.stop();
   }
 }
+
+const earliest = (a: Date | undefined, b: Date | undefined): Date | undefined => (a === undefined ? b : b === undefined || a <= b ? a : b);
 
 /**
  * The input topic's messages for an input: keyed per resource, each with its delivery id
