@@ -33,4 +33,5 @@ export * from './notifications';
 export * from './work-queues';
 export * from './change-windows';
 export * from './cool-down';
+export * from './waiting';
 export * from './time-travel';
