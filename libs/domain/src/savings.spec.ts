@@ -1,5 +1,4 @@
 import { observed, recommendation, recs } from './__fixtures__';
-import { defaultPolicy } from './policy';
 import { defaultPriceBook as pb } from './pricing';
 import type { ObservedResource } from './types';
 import { accuracyPct, actualMonthlySavings, expectedOutcomeProblems, monthlyCostOf, savingsQuote } from './savings';

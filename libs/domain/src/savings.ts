@@ -2,8 +2,7 @@ import { roundMoney, roundTo } from './numbers';
 import { isPriced, quoteAddress, quoteInstance, quoteSnapshot, quoteVolume, subtractQuotes } from './pricing';
 import type { PriceBook, PriceQuote } from './pricing';
 import { effectiveVolumePerformance } from './plans';
-import type { Policy } from './policy';
-import type { ObservedResource, PerformanceImpact, Recommendation, StepOutputs } from './types';
+import type { ObservedResource, Recommendation, StepOutputs } from './types';
 
 /** Instance states EC2 bills compute for. */
 const BILLED_INSTANCE_STATES: ReadonlySet<string> = new Set(['pending', 'running']);
