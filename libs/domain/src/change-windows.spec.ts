@@ -26,6 +26,7 @@ describe('change windows and freezes (given a policy, when may an execution star
   it('given a production resource on Wednesday 13:00 Berlin, then it waits for the window opening at 22:00 Berlin (21:00 UTC)', () => {
     expect(executionWindow(policy, prod, new Date('2026-12-02T12:00:00Z'))).toEqual({
       allowed: false,
+      hold: 'change-window',
       until: '2026-12-02T21:00:00.000Z',
       reason: 'outside its change windows; prod-nights opens at 2026-12-02T21:00:00.000Z (0 22 * * 1-5, Europe/Berlin)',
     });
@@ -46,6 +47,7 @@ describe('change windows and freezes (given a policy, when may an execution star
     expect(executionWindow(policy, rec({}, { env: 'dev' }), new Date('2026-12-02T12:00:00Z'))).toEqual({ allowed: true });
     expect(executionWindow(policy, rec(), new Date('2026-12-24T12:00:00Z'))).toEqual({
       allowed: false,
+      hold: 'freeze',
       until: '2027-01-04T00:00:00.000Z',
       reason: 'freeze year-end until 2027-01-04T00:00:00.000Z: holiday freeze',
     });

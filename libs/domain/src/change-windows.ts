@@ -74,8 +74,8 @@ export const changeWindowsSchema = z.strictObject({
 
 export type ExecutionWindowVerdict =
   | { readonly allowed: true }
-  /** `until`: when it may start (the freeze's end, the next window's opening). */
-  | { readonly allowed: false; readonly until: string; readonly reason: string };
+  /** `until`: when it may start (the freeze's end, the next window's opening); `hold`: which of the two holds it. */
+  | { readonly allowed: false; readonly hold: 'freeze' | 'change-window'; readonly until: string; readonly reason: string };
 
 function applies(window: ChangeWindow, rec: Recommendation): boolean {
   if (window.accounts && !window.accounts.includes(rec.accountId)) return false;
@@ -104,7 +104,7 @@ export function executionWindow(policy: ChangeWindowPolicy, rec: Recommendation,
   const t = now.getTime();
   for (const freeze of policy.freezes) {
     if (Date.parse(freeze.from) <= t && t < Date.parse(freeze.to)) {
-      return { allowed: false, until: new Date(freeze.to).toISOString(), reason: `freeze ${freeze.name} until ${new Date(freeze.to).toISOString()}: ${freeze.reason}` };
+      return { allowed: false, hold: 'freeze', until: new Date(freeze.to).toISOString(), reason: `freeze ${freeze.name} until ${new Date(freeze.to).toISOString()}: ${freeze.reason}` };
     }
   }
   const windows = policy.windows.filter((w) => applies(w, rec));
@@ -116,6 +116,6 @@ export function executionWindow(policy: ChangeWindowPolicy, rec: Recommendation,
     if (at.open) return { allowed: true };
     if (!next || at.start < next.start) next = { start: at.start, window };
   }
-  if (!next) return { allowed: false, until: '9999-12-31T23:59:59.999Z', reason: `outside every change window (${windows.map((w) => w.name).join(', ')}), and none opens again` };
-  return { allowed: false, until: next.start.toISOString(), reason: `outside its change windows; ${next.window.name} opens at ${next.start.toISOString()} (${next.window.cron}, ${next.window.timeZone})` };
+  if (!next) return { allowed: false, hold: 'change-window', until: '9999-12-31T23:59:59.999Z', reason: `outside every change window (${windows.map((w) => w.name).join(', ')}), and none opens again` };
+  return { allowed: false, hold: 'change-window', until: next.start.toISOString(), reason: `outside its change windows; ${next.window.name} opens at ${next.start.toISOString()} (${next.window.cron}, ${next.window.timeZone})` };
 }

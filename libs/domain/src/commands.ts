@@ -3,7 +3,7 @@ import type { LiveResource, ObservedResource, Recommendation, RiskLevel, Step, S
 import type { Policy } from './policy';
 import type { ScopePolicy } from './scope';
 import type { PriceBook } from './pricing';
-import type { PerformanceSample } from './savings';
+import type { PerformanceSample } from './performance';
 import type { StepEvidence } from './reconciliation';
 import type { OptimizationStatus } from './decider';
 

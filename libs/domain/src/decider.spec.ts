@@ -9,7 +9,8 @@ import { defaultPriceBook } from './pricing';
 import { nextMove } from './process';
 import { viewOf } from './projection';
 import type { OptimizationEvent } from './events';
-import type { Recommendation, Step } from './types';
+import type { PerformanceImpact, Recommendation, Step } from './types';
+import type { PerformanceSample } from './performance';
 
 const spec = DeciderSpecification.for(optimizationDecider);
 const at = (iso: string) => new Date(iso);
@@ -810,15 +811,30 @@ describe('FailExecution', () => {
 describe('RecordValidation', () => {
   const config = { policy: defaultPolicy, priceBook: defaultPriceBook };
   const large = { ...running, instanceType: 'm5.large', cpuP95: 60 };
-  const validate = (observedAfter: typeof running | undefined, sample: Record<string, number | boolean> = { cpuP95Before: 30, cpuP95After: 60 }) =>
-    cmd('RecordValidation', { ...(observedAfter ? { observedAfter } : {}), sample, ...config });
+  /** A healthy picture: CPU 30 → 60 %, memory 40 → 70 %, network steady, status checks passing. */
+  const healthy = {
+    before: { cpuP95: 30, memoryUsedPct: 40, networkInBytesPerSec: 1000, networkOutBytesPerSec: 500, statusChecksPassed: true },
+    after: { cpuP95: 60, memoryUsedPct: 70, networkInBytesPerSec: 1000, networkOutBytesPerSec: 500, statusChecksPassed: true },
+  };
+  const validate = (observedAfter: typeof running | undefined, sample: PerformanceSample = healthy, policy = defaultPolicy) =>
+    cmd('RecordValidation', { ...(observedAfter ? { observedAfter } : {}), sample, ...config, policy });
 
   it('completes an optimization whose new state is as asked, pricing the savings from the price book', () => {
     spec
       .given(upToValidating)
       .when(validate(large))
       .then((events, state) => {
-        expect(events).toEqual([ev('ValidationPassed', { actualMonthlySavings: 70.08, accuracyPct: 100, performance: { cpuP95Before: 30, cpuP95After: 60, verdict: 'ok' } })]);
+        expect(events).toEqual([
+          ev('ValidationPassed', { actualMonthlySavings: 70.08, accuracyPct: 100, performance: expect.objectContaining({ cpuP95Before: 30, cpuP95After: 60, statusChecksPassed: true, verdict: 'ok' }) }),
+        ]);
+        const comparison = (events[0]!.data as { performance: PerformanceImpact }).performance.comparison!;
+        expect(comparison.map((c) => [c.metric, c.before, c.after, c.verdict])).toEqual([
+          ['cpu-p95', 30, 60, 'ok'],
+          ['memory-used', 40, 70, 'ok'],
+          ['network-in', 1000, 1000, 'ok'],
+          ['network-out', 500, 500, 'ok'],
+          ['status-checks', true, true, 'ok'],
+        ]);
         expect(known(state).status).toBe('completed');
       });
   });
@@ -839,10 +855,42 @@ describe('RecordValidation', () => {
   it('fails validation on degraded performance (the policy CPU limit) even when the state is right', () => {
     spec
       .given(upToValidating)
-      .when(validate(large, { cpuP95Before: 40, cpuP95After: 95 }))
+      .when(validate(large, { ...healthy, after: { ...healthy.after, cpuP95: 95 } }))
       .then((events) => {
         expect(events.map((e) => e.type)).toEqual(['ValidationFailed', 'RollbackStarted']);
-        expect(events[0]!.data).toMatchObject({ reasons: ['performance degraded: CPU p95 after the change 95%, before 40%'], performance: { verdict: 'degraded' } });
+        expect(events[0]!.data).toMatchObject({ reasons: ['performance degraded: CPU p95 after the change 95% is above 80%'], performance: { verdict: 'degraded' } });
+      });
+  });
+
+  it('given memory above the policy limit or network in halved after a rightsize, then it fails and rolls back naming each', () => {
+    spec
+      .given(upToValidating)
+      .when(validate(large, { ...healthy, after: { ...healthy.after, memoryUsedPct: 97, networkInBytesPerSec: 400 } }))
+      .then((events) => {
+        expect(events.map((e) => e.type)).toEqual(['ValidationFailed', 'RollbackStarted']);
+        expect((events[0]!.data as unknown as { reasons: string[] }).reasons).toEqual([
+          'performance degraded: memory used after the change 97% is above 90%',
+          'performance degraded: network in fell 60% after the change (1000 → 400 B/s), more than 50%',
+        ]);
+      });
+  });
+
+  it('given no CPU data after the change, then it is recorded unknown (never ok) and passes; with unknownBlocks it fails', () => {
+    const noCpu = { ...healthy, after: { ...healthy.after, cpuP95: undefined } };
+    spec
+      .given(upToValidating)
+      .when(validate(large, noCpu))
+      .then((events) => {
+        expect(events.map((e) => e.type)).toEqual(['ValidationPassed']);
+        expect(events[0]!.data).toMatchObject({ performance: { verdict: 'unknown', comparison: expect.arrayContaining([expect.objectContaining({ metric: 'cpu-p95', before: 30, verdict: 'unknown' })]) } });
+      });
+    const strict = { ...defaultPolicy, validation: { ...defaultPolicy.validation, unknownBlocks: true } };
+    spec
+      .given(upToValidating)
+      .when(validate(large, noCpu, strict))
+      .then((events) => {
+        expect(events.map((e) => e.type)).toEqual(['ValidationFailed', 'RollbackStarted']);
+        expect((events[0]!.data as unknown as { reasons: string[] }).reasons).toEqual(['performance unknown: CPU p95: no data after the change']);
       });
   });
 
@@ -874,10 +922,10 @@ describe('RecordValidation', () => {
     const unpriced = { ...config, priceBook: { ...defaultPriceBook, regions: { 'us-east-1': { ...usEast1, instanceHourly: {} } } } };
     spec
       .given(upToValidating)
-      .when(cmd('RecordValidation', { observedAfter: large, sample: { cpuP95After: 60 }, ...unpriced }))
+      .when(cmd('RecordValidation', { observedAfter: large, sample: healthy, ...unpriced }))
       .then((events, state) => {
         expect(events).toEqual([
-          ev('ValidationPassed', { unpriced: ['instance type m5.xlarge in us-east-1', 'instance type m5.large in us-east-1'], performance: { cpuP95After: 60, verdict: 'ok' } }),
+          ev('ValidationPassed', { unpriced: ['instance type m5.xlarge in us-east-1', 'instance type m5.large in us-east-1'], performance: expect.objectContaining({ cpuP95After: 60, verdict: 'ok' }) }),
         ]);
         expect(known(state).validation?.actualMonthlySavings).toBeUndefined();
         expect(known(state).validation?.unpriced).toHaveLength(2);

@@ -1,7 +1,8 @@
 import { DomainError } from './errors';
 import { executionPlan, isMutatingStep, preValidationProblems, reversibility, rollbackPlan, rollbackStepsFor } from './plans';
 import { assessRisk, decideApproval, isHigherRisk } from './policy';
-import { accuracyPct, expectedOutcomeProblems, performanceImpact, performanceProblems, savingsQuote } from './savings';
+import { accuracyPct, expectedOutcomeProblems, savingsQuote } from './savings';
+import { performanceImpact, performanceProblems } from './performance';
 import { clientTokenFor } from './ids';
 import { changePlanOf, planDifferences, type ChangePlan } from './change-plan';
 import type { PriceBook } from './pricing';
@@ -105,6 +106,8 @@ export interface RollbackData {
   readonly startedStep?: StartedStep;
   readonly error?: ErrorInfo;
   readonly failedStepIndex?: number;
+  /** ISO time the rollback completed or failed. */
+  readonly endedAt?: string;
 }
 
 /** Why an operator must look: a started step whose effect EC2 could neither confirm nor rule out. */
@@ -576,7 +579,7 @@ function decideValidation(command: C.RecordValidation, s: KnownOptimizationState
   const accuracy = actual === undefined ? undefined : accuracyPct(actual, rec.estimatedMonthlySavings);
   const performance = performanceImpact(rec, sample, policy);
   const reasons = before ? expectedOutcomeProblems(rec, before, observedAfter) : ['nothing was observed before the execution'];
-  for (const reason of performanceProblems(performance)) if (!reasons.includes(reason)) reasons.push(reason);
+  for (const reason of performanceProblems(performance, policy)) if (!reasons.includes(reason)) reasons.push(reason);
   const figures = {
     ...(actual !== undefined ? { actualMonthlySavings: actual } : {}),
     ...(accuracy !== undefined ? { accuracyPct: accuracy } : {}),
@@ -891,7 +894,7 @@ export function evolveOptimization(state: OptimizationState, event: Optimization
       return { ...s, rollback: { ...rollback, completedSteps: [...rollback.completedSteps, { index, step, outputs, ...(reconciled ? { reconciled } : {}) }] } };
     }
     case 'RollbackCompleted':
-      return { ...s, status: 'rolled-back', execution: need(s.execution, 'an execution', event), rollback: need(s.rollback, 'a rollback', event) };
+      return { ...s, status: 'rolled-back', execution: need(s.execution, 'an execution', event), rollback: { ...need(s.rollback, 'a rollback', event), endedAt: event.data.at } };
     case 'RollbackFailed': {
       const { startedStep: _failed, ...rollback } = s.rollback ?? { reason: '', steps: [], completedSteps: [] };
       const { error, failedStepIndex } = event.data;
@@ -899,13 +902,13 @@ export function evolveOptimization(state: OptimizationState, event: Optimization
         ...s,
         status: 'rollback-failed',
         execution: need(s.execution, 'an execution', event),
-        rollback: { ...rollback, error, ...(failedStepIndex !== undefined ? { failedStepIndex } : {}) },
+        rollback: { ...rollback, error, ...(failedStepIndex !== undefined ? { failedStepIndex } : {}), endedAt: event.data.at },
       };
     }
     case 'OptimizationCancelled':
       return { ...s, status: 'cancelled', cancellation: { by: event.data.by, reason: event.data.reason } };
     case 'RollbackRetried': {
-      const { error: _failure, failedStepIndex: _at, ...rollback } = need(s.rollback, 'a rollback', event);
+      const { error: _failure, failedStepIndex: _at, endedAt: _ended, ...rollback } = need(s.rollback, 'a rollback', event);
       return { ...s, status: 'rolling-back', execution: need(s.execution, 'an execution', event), rollback };
     }
     case 'OptimizationResolved': {

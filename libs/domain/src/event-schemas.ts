@@ -2,11 +2,12 @@ import { z } from 'zod';
 import { DomainError } from './errors';
 import { clientTokenFor } from './ids';
 import { BATCH_MODES, EVENT_SCHEMA_VERSION, type AnyOptexEvent } from './events';
-import { RISK_LEVELS } from './types';
+import { PERFORMANCE_METRICS, RISK_LEVELS } from './types';
 import { SCOPE_RULES, type ScopeRule } from './scope';
 import { controlSchemas } from './control';
 import { HALT_RULES, type HaltRule } from './blast-radius';
 import { circuitBreakerSchemas } from './circuit-breakers';
+import { START_HOLDS } from './cool-down';
 
 // Stored events are parsed, never cast: every event read from the store goes through {@link parseStoredEvent},
 // which upcasts older schema versions to the current one and validates the data against the current schema.
@@ -96,11 +97,26 @@ const storedRecommendation = z.object({
   createdAt: iso.optional(),
 });
 
+const performanceVerdict = z.enum(['ok', 'degraded', 'unknown']);
 const performance = z.object({
   cpuP95Before: z.number().optional(),
   cpuP95After: z.number().optional(),
   statusChecksPassed: z.boolean().optional(),
-  verdict: z.enum(['ok', 'degraded', 'unknown']),
+  afterWindow: z.object({ from: iso, to: iso }).optional(),
+  soakMinutes: z.number().optional(),
+  comparison: z
+    .array(
+      z.object({
+        metric: z.enum(PERFORMANCE_METRICS),
+        before: z.union([z.number(), z.boolean()]).optional(),
+        after: z.union([z.number(), z.boolean()]).optional(),
+        verdict: performanceVerdict,
+        counts: z.boolean(),
+        detail: text,
+      }),
+    )
+    .optional(),
+  verdict: performanceVerdict,
 });
 const phase = z.enum(['execution', 'rollback']);
 const authority = z.enum(['team-lead', 'finops-manager', 'change-board']);
@@ -212,7 +228,7 @@ const SCHEMAS = {
   RecommendationDuplicated: z.object({ deliveryId: text, optimizationId: text, recommendationId: text, at: iso }),
   BatchPlanned: z.object({ batchId: text, mode: z.enum(BATCH_MODES as unknown as ['sequential']), maxParallel: z.number().int().positive(), notBefore: iso, optimizationIds: z.array(text), at: iso }),
   BatchCompleted: z.object({ batchId: text, at: iso }),
-  ExecutionDeferred: z.object({ batchId: text, optimizationId: text, until: iso, reason: text, at: iso }),
+  ExecutionDeferred: z.object({ batchId: text, optimizationId: text, hold: z.enum(START_HOLDS).optional(), until: iso, reason: text, at: iso }),
   BatchHalted: z.object({ batchId: text, rule: z.enum(HALT_RULES as unknown as [HaltRule, ...HaltRule[]]), reason: text, dispatched: z.number().int().min(0), errors: z.number().int().min(0), stage: z.number().int().positive().optional(), at: iso }),
   BatchContinued: z.object({ batchId: text, by: text, reason: text, rule: z.enum(HALT_RULES as unknown as [HaltRule, ...HaltRule[]]), at: iso }),
   StageStarted: z.object({ batchId: text, stage: z.number().int().positive(), of: z.number().int().positive(), optimizationIds: z.array(text), at: iso }),

@@ -17,6 +17,7 @@ import type { ScopeViolation } from './scope';
 import type { ControlEvent } from './control';
 import type { HaltRule } from './blast-radius';
 import type { CircuitBreakerEvent } from './circuit-breakers';
+import type { StartHold } from './cool-down';
 
 /**
  * The schema version an event is written with when its type has no entry in {@link EVENT_SCHEMA_VERSIONS}.
@@ -175,7 +176,8 @@ export const BATCH_MODES: readonly BatchMode[] = ['sequential', 'parallel', 'res
 export type BatchPlanned = Ev<'BatchPlanned', { batchId: string; mode: BatchMode; maxParallel: number; notBefore: string; optimizationIds: readonly string[]; at: string }>;
 export type BatchCompleted = Ev<'BatchCompleted', { batchId: string; at: string }>;
 /** A member of the batch waits: outside its change windows or in a freeze (recorded once per member and `until`). */
-export type ExecutionDeferred = Ev<'ExecutionDeferred', { batchId: string; optimizationId: string; until: string; reason: string; at: string }>;
+/** `hold`: what holds it (absent in events recorded before cool-downs: a freeze or a change window, as `reason` says). */
+export type ExecutionDeferred = Ev<'ExecutionDeferred', { batchId: string; optimizationId: string; hold?: StartHold; until: string; reason: string; at: string }>;
 /** The rest of the batch waits for an operator: a blast-radius limit or a stage's gate (see blast-radius.ts, staged-rollout.ts). `dispatched`/`errors`: the counts that tripped it. */
 export type BatchHalted = Ev<'BatchHalted', { batchId: string; rule: HaltRule; reason: string; dispatched: number; errors: number; stage?: number; at: string }>;
 /** An operator lets a halted batch go on; counts start again from those of the halt. */

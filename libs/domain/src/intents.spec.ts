@@ -184,6 +184,14 @@ describe('nextMove: the process manager', () => {
     const done = (i: number, outputs: Record<string, string> = {}) => ev('ExecutionStepCompleted', { index: i, step: delVolPlan[i]!, outputs, dryRun: false, reconciled: false });
     expect(nextMove(fold([...delVolBase, snapStarted, done(0, { snapshotId: 'snap-1' }), done(1), done(2), succeeded]), { now: NOW })).toEqual({ kind: 'validate' });
   });
+
+  it('given a 15-minute soak, then a validating optimization waits until 15 minutes after the change ended, then is validated', () => {
+    const state = fold([...delVolBase, snapStarted, ev('ExecutionStepCompleted', { index: 0, step: delVolPlan[0]!, outputs: { snapshotId: 'snap-1' }, dryRun: false, reconciled: false }), ...[1, 2].map((i) => ev('ExecutionStepCompleted', { index: i, step: delVolPlan[i]!, outputs: {}, dryRun: false, reconciled: false })), ev('ExecutionSucceeded', { durationMs: 60_000, dryRun: false })]);
+    const due = new Date(NOW.getTime() + 16 * 60_000);
+    expect(nextMove(state, { now: new Date(due.getTime() - 1), soakMinutes: 15 })).toEqual({ kind: 'idle', reason: `soaking until ${due.toISOString()}` });
+    expect(moverOf(state, { now: new Date(due.getTime() - 1), soakMinutes: 15 })).toBeUndefined();
+    expect(nextMove(state, { now: due, soakMinutes: 15 })).toEqual({ kind: 'validate' });
+  });
 });
 
 describe('the state is a union on status', () => {

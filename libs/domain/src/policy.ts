@@ -11,6 +11,7 @@ import type { ParseResult } from './recommendation';
 import { eligibleApprovers, rosterSchema, type RosterEntry } from './roster';
 import { DEFAULT_API_BUDGET, apiBudgetSchema, type ApiBudgetPolicy } from './api-budget';
 import { DEFAULT_CHANGE_WINDOWS, changeWindowsSchema, type ChangeWindowPolicy } from './change-windows';
+import { DEFAULT_COOL_DOWN, coolDownSchema, type CoolDownPolicy } from './cool-down';
 import { NOTIFICATION_KINDS, type NotificationKind } from './notifications';
 import { DEFAULT_BLAST_RADIUS, blastRadiusSchema, type BlastRadiusPolicy } from './blast-radius';
 import { DEFAULT_STAGED_ROLLOUT, stagedRolloutSchema, type StagedRolloutPolicy } from './staged-rollout';
@@ -78,9 +79,22 @@ export interface Policy {
     /** A holder of a higher authority (change-board > finops-manager > team-lead) may decide a lower request. @defaultValue true */
     readonly higherAuthorityDecides: boolean;
   };
+  /** Post-validation of a change's performance (see performance.ts). */
   readonly validation: {
     /** CPU p95 after the change strictly above this (percent) is a degradation. @defaultValue 80 */
     readonly maxCpuP95AfterPct: number;
+    /** Memory used (CloudWatch agent `mem_used_percent`) after the change strictly above this (percent) is a degradation. @defaultValue 90 */
+    readonly maxMemoryUsedPctAfter: number;
+    /** Network in or out falling by more than this share (percent of the rate before) is a degradation. @defaultValue 50 */
+    readonly maxNetworkDropPct: number;
+    /**
+     * Minutes the validator waits after the change before it reads the "after" metrics, over a window that starts when
+     * the change ended. @defaultValue 0 (the simulated fleet answers at once; on AWS use at least 10: basic monitoring
+     * publishes every 5 minutes, and an empty window is unknown)
+     */
+    readonly soakMinutes: number;
+    /** A metric without data after the change (unknown) fails the validation instead of being recorded as unknown. @defaultValue false */
+    readonly unknownBlocks: boolean;
   };
   /** Where optex may act: allow-lists (absent = everything) and the opt-out tag (on, `optex:skip=true`). See scope.ts. */
   readonly scope: ScopePolicy;
@@ -92,6 +106,8 @@ export interface Policy {
   readonly blastRadius: BlastRadiusPolicy;
   /** A batch as stages (one, a canary share, the rest), each gated on the previous (see staged-rollout.ts). @defaultValue off */
   readonly stagedRollout: StagedRolloutPolicy;
+  /** No execution starts on a resource within `coolDown.days` of the last change to it (see cool-down.ts). @defaultValue 0 days: off */
+  readonly coolDown: CoolDownPolicy;
   /** Outgoing webhooks (Slack-compatible JSON). @defaultValue no webhooks, warnings 24 hours before an approval expires */
   readonly notifications: NotificationPolicy;
 }
@@ -145,12 +161,13 @@ export const defaultPolicy: Policy = {
     roster: [],
     higherAuthorityDecides: true,
   },
-  validation: { maxCpuP95AfterPct: 80 },
+  validation: { maxCpuP95AfterPct: 80, maxMemoryUsedPctAfter: 90, maxNetworkDropPct: 50, soakMinutes: 0, unknownBlocks: false },
   scope: { optOutTag: { enabled: true, key: 'optex:skip', value: 'true' } },
   apiBudget: DEFAULT_API_BUDGET,
   changeWindows: DEFAULT_CHANGE_WINDOWS,
   blastRadius: DEFAULT_BLAST_RADIUS,
   stagedRollout: DEFAULT_STAGED_ROLLOUT,
+  coolDown: DEFAULT_COOL_DOWN,
   notifications: { webhooks: [], expiryWarningHours: 24 },
 };
 
@@ -184,6 +201,7 @@ const webUrl = (what: string) =>
     },
     { error: `${what} must be https (plain http only on loopback)` },
   );
+const percent = () => z.number({ error: 'must be a percentage' }).min(0, { error: 'must be at least 0' }).max(100, { error: 'must be at most 100' });
 const perLevel = <T extends z.ZodType>(value: T) => z.strictObject({ LOW: value, MEDIUM: value, HIGH: value, CRITICAL: value });
 
 /** zod schema of a complete policy (what {@link parsePolicy} checks after merging the override onto the default). */
@@ -215,7 +233,11 @@ export const policySchema = z.strictObject({
     higherAuthorityDecides: z.boolean(),
   }),
   validation: z.strictObject({
-    maxCpuP95AfterPct: z.number().min(0, { error: 'must be at least 0' }).max(100, { error: 'must be at most 100' }),
+    maxCpuP95AfterPct: percent(),
+    maxMemoryUsedPctAfter: percent(),
+    maxNetworkDropPct: percent(),
+    soakMinutes: z.number({ error: 'must be a number of minutes' }).min(0, { error: 'must be at least 0' }).max(7 * 24 * 60, { error: 'must be at most 10080 (7 days)' }),
+    unknownBlocks: z.boolean(),
   }),
   scope: z.strictObject({
     accounts: atLeastOne(z.string().regex(/^\d{12}$/, { error: 'must be exactly 12 digits' }), 'account').optional(),
@@ -227,6 +249,7 @@ export const policySchema = z.strictObject({
   changeWindows: changeWindowsSchema,
   blastRadius: blastRadiusSchema,
   stagedRollout: stagedRolloutSchema,
+  coolDown: coolDownSchema,
   notifications: z.strictObject({
     webhooks: z
       .array(

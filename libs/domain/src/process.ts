@@ -1,4 +1,5 @@
 import { isMutatingStep } from './plans';
+import { executionEndedAt } from './cool-down';
 import { mergedOutputs, planOf, type OptimizationState, type KnownOptimizationState } from './decider';
 import { effectLookupFor, type EffectLookup } from './reconciliation';
 import type { OptimizationCommand } from './commands';
@@ -38,12 +39,21 @@ export interface MoveContext {
    * is not this one was cut short (a crash, another process): it is reconciled before anything is called again.
    */
   readonly justStarted?: string;
+  /** Minutes to wait after a change before validating it (the policy's `validation.soakMinutes`). @defaultValue 0 */
+  readonly soakMinutes?: number;
+}
+
+/** When a validating optimization may be validated: the end of its execution plus the soak. */
+export function validationDueAt(s: KnownOptimizationState, soakMinutes: number): Date {
+  const ended = s.execution ? executionEndedAt(s.execution) : undefined;
+  return new Date((ended === undefined ? Number.NEGATIVE_INFINITY : Date.parse(ended)) + soakMinutes * 60_000);
 }
 
 /**
  * The process manager: from an optimization's state, the next move. Pure. Scheduled → start once `notBefore` has
  * come; executing → pre-validate, then each step of the plan (a mutating one: intent first, then the call), then
- * succeed; a started step not recorded by the caller → reconcile; validating → validate; rolling back → each
+ * succeed; a started step not recorded by the caller → reconcile; validating → validate once the soak after the
+ * change is over (`soakMinutes`); rolling back → each
  * rollback step the same way, then complete the rollback.
  */
 export function nextMove(state: OptimizationState, context: MoveContext): Move {
@@ -63,8 +73,12 @@ export function nextMove(state: OptimizationState, context: MoveContext): Move {
     }
     case 'rolling-back':
       return stepMove(s, 'rollback', context) ?? { kind: 'decide', command: { type: 'CompleteRollback', data: {}, metadata: meta } };
-    case 'validating':
+    case 'validating': {
+      const soak = context.soakMinutes ?? 0;
+      const due = validationDueAt(s, soak);
+      if (soak > 0 && due.getTime() > context.now.getTime()) return { kind: 'idle', reason: `soaking until ${due.toISOString()}` };
       return { kind: 'validate' };
+    }
     case 'reconciliation-needed':
       return { kind: 'idle', reason: `waits for an operator: ${s.reconciliation?.reason ?? 'reconciliation needed'}` };
     case 'awaiting-approval':

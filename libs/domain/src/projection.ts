@@ -2,7 +2,7 @@ import { DomainError } from './errors';
 import { roundMoney, roundTo } from './numbers';
 import { reversibility } from './plans';
 import type { OptimizationState, OptimizationStatus } from './decider';
-import type { ActionType, Authority, Recommendation, Reversibility, RiskAssessment, RiskLevel } from './types';
+import type { ActionType, Authority, PerformanceImpact, Recommendation, Reversibility, RiskAssessment, RiskLevel } from './types';
 import type { ChangePlan } from './change-plan';
 
 /** One row of `run --json`'s `optimizations` (the contract), plus `executionMs`. */
@@ -194,6 +194,8 @@ export interface OptimizationDetail {
     readonly deniedBy: string | null;
     readonly denyReason: string | null;
   };
+  /** Post-validation's performance picture: each metric before and after, the window after the soak; `null` before validation. */
+  readonly performance: PerformanceImpact | null;
   readonly error: string | null;
 }
 
@@ -224,6 +226,7 @@ export function optimizationDetail(state: OptimizationState): OptimizationDetail
       deniedBy: a.deniedBy ?? null,
       denyReason: a.denyReason ?? null,
     },
+    performance: state.validation?.performance ?? null,
     error: view.error,
   };
 }

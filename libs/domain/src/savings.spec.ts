@@ -1,8 +1,7 @@
 import { observed, recommendation, recs } from './__fixtures__';
-import { defaultPolicy } from './policy';
 import { defaultPriceBook as pb } from './pricing';
 import type { ObservedResource } from './types';
-import { accuracyPct, actualMonthlySavings, expectedOutcomeProblems, monthlyCostOf, performanceImpact, performanceProblems, savingsQuote } from './savings';
+import { accuracyPct, actualMonthlySavings, expectedOutcomeProblems, monthlyCostOf, savingsQuote } from './savings';
 
 const R = 'us-east-1';
 const running = observed.runningInstance;
@@ -153,48 +152,6 @@ describe('expectedOutcomeProblems', () => {
 
   it('has nothing to check after an RI purchase', () => {
     expect(expectedOutcomeProblems(recs.purchaseRI, observed.offering, undefined)).toEqual([]);
-  });
-});
-
-describe('performanceImpact', () => {
-  it('is degraded when CPU p95 after is above 80', () => {
-    expect(performanceImpact(recs.rightsize, { cpuP95Before: 40, cpuP95After: 80.1 }, defaultPolicy)).toEqual({ cpuP95Before: 40, cpuP95After: 80.1, verdict: 'degraded' });
-  });
-
-  it('is ok at exactly 80', () => {
-    expect(performanceImpact(recs.rightsize, { cpuP95After: 80 }, defaultPolicy).verdict).toBe('ok');
-  });
-
-  it('is degraded when a status check failed, whatever the CPU', () => {
-    expect(performanceImpact(recs.rightsize, { cpuP95After: 10, statusChecksPassed: false }, defaultPolicy).verdict).toBe('degraded');
-    expect(performanceImpact(recs.stopIdle, { statusChecksPassed: false }, defaultPolicy).verdict).toBe('degraded');
-  });
-
-  it('is unknown for a rightsize without data after', () => {
-    expect(performanceImpact(recs.rightsize, { cpuP95Before: 30 }, defaultPolicy)).toEqual({ cpuP95Before: 30, verdict: 'unknown' });
-  });
-
-  it('is ok for a rightsize with passing status checks but no CPU data', () => {
-    expect(performanceImpact(recs.rightsize, { statusChecksPassed: true }, defaultPolicy).verdict).toBe('ok');
-  });
-
-  it('is ok for a stopped idle instance, whose CPU after is meaningless', () => {
-    expect(performanceImpact(recs.stopIdle, { cpuP95Before: 2, cpuP95After: 95 }, defaultPolicy).verdict).toBe('ok');
-  });
-
-  it('is ok for actions that do not touch compute when there is no data', () => {
-    expect(performanceImpact(recs.deleteSnapshot, {}, defaultPolicy)).toEqual({ verdict: 'ok' });
-  });
-
-  it('follows the policy threshold', () => {
-    const policy = { ...defaultPolicy, validation: { maxCpuP95AfterPct: 60 } };
-    expect(performanceImpact(recs.rightsize, { cpuP95After: 61 }, policy).verdict).toBe('degraded');
-  });
-
-  it('describes a degradation as a validation problem', () => {
-    expect(performanceProblems({ cpuP95Before: 40, cpuP95After: 92, verdict: 'degraded' })).toEqual(['performance degraded: CPU p95 after the change 92%, before 40%']);
-    expect(performanceProblems({ statusChecksPassed: false, verdict: 'degraded' })).toEqual(['performance degraded: status checks failed after the change']);
-    expect(performanceProblems({ cpuP95After: 50, verdict: 'ok' })).toEqual([]);
   });
 });
 

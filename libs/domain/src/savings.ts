@@ -2,8 +2,7 @@ import { roundMoney, roundTo } from './numbers';
 import { isPriced, quoteAddress, quoteInstance, quoteSnapshot, quoteVolume, subtractQuotes } from './pricing';
 import type { PriceBook, PriceQuote } from './pricing';
 import { effectiveVolumePerformance } from './plans';
-import type { Policy } from './policy';
-import type { ObservedResource, PerformanceImpact, Recommendation, StepOutputs } from './types';
+import type { ObservedResource, Recommendation, StepOutputs } from './types';
 
 /** Instance states EC2 bills compute for. */
 const BILLED_INSTANCE_STATES: ReadonlySet<string> = new Set(['pending', 'running']);
@@ -173,38 +172,4 @@ export function expectedOutcomeProblems(rec: Recommendation, before: ObservedRes
       return _exhaustive;
     }
   }
-}
-
-/** Performance figures around a change; `undefined` = no data. */
-export interface PerformanceSample {
-  readonly cpuP95Before?: number;
-  readonly cpuP95After?: number;
-  readonly statusChecksPassed?: boolean;
-}
-
-/**
- * Performance verdict of a change: `degraded` when CPU p95 after is above the policy's
- * `validation.maxCpuP95AfterPct` (80) or a status check failed; `unknown` for a rightsize without any data after;
- * `ok` otherwise. A stopped instance (stop-idle) has no load to measure: `ok` unless a status check failed.
- * Actions that do not touch compute are `ok` without data.
- */
-export function performanceImpact(rec: Recommendation, sample: PerformanceSample, policy: Policy): PerformanceImpact {
-  const figures = {
-    ...(sample.cpuP95Before !== undefined ? { cpuP95Before: sample.cpuP95Before } : {}),
-    ...(sample.cpuP95After !== undefined ? { cpuP95After: sample.cpuP95After } : {}),
-    ...(sample.statusChecksPassed !== undefined ? { statusChecksPassed: sample.statusChecksPassed } : {}),
-  };
-  if (sample.statusChecksPassed === false) return { ...figures, verdict: 'degraded' };
-  if (rec.action.type === 'stop-idle') return { ...figures, verdict: 'ok' };
-  if (sample.cpuP95After !== undefined && sample.cpuP95After > policy.validation.maxCpuP95AfterPct) return { ...figures, verdict: 'degraded' };
-  if (rec.action.type === 'rightsize' && sample.cpuP95After === undefined && sample.statusChecksPassed === undefined) return { ...figures, verdict: 'unknown' };
-  return { ...figures, verdict: 'ok' };
-}
-
-/** The reasons a performance impact fails validation (empty unless `degraded`). */
-export function performanceProblems(impact: PerformanceImpact): string[] {
-  if (impact.verdict !== 'degraded') return [];
-  const cpu = impact.cpuP95After !== undefined ? `CPU p95 after the change ${impact.cpuP95After}%` : undefined;
-  if (impact.statusChecksPassed === false) return [`performance degraded: status checks failed after the change${cpu ? ` (${cpu})` : ''}`];
-  return [`performance degraded: ${cpu ?? 'no detail'}${cpu && impact.cpuP95Before !== undefined ? `, before ${impact.cpuP95Before}%` : ''}`];
 }

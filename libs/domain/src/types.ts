@@ -173,10 +173,42 @@ export type ObservedResource =
     }
   | { readonly kind: 'reserved-instances-offering'; readonly offeringId: string; readonly instanceType: string; readonly fixedPrice: number; readonly recurringHourly: number; readonly durationSeconds: number };
 
+/** An instance's performance over a window; each figure `undefined` when the metrics source had no data. */
+export interface PerformanceFigures {
+  /** CPUUtilization p95, percent. */
+  readonly cpuP95?: number;
+  /** The CloudWatch agent's `mem_used_percent` (namespace CWAgent), highest in the window. */
+  readonly memoryUsedPct?: number;
+  /** NetworkIn / NetworkOut summed over the window, per second. */
+  readonly networkInBytesPerSec?: number;
+  readonly networkOutBytesPerSec?: number;
+  /** StatusCheckFailed: `true` when every check passed in the window. */
+  readonly statusChecksPassed?: boolean;
+}
+
+export const PERFORMANCE_METRICS = ['cpu-p95', 'memory-used', 'network-in', 'network-out', 'status-checks'] as const;
+
+/** One metric before and after a change, and what the policy makes of it. */
+export interface MetricComparison {
+  readonly metric: (typeof PERFORMANCE_METRICS)[number];
+  readonly before?: number | boolean;
+  readonly after?: number | boolean;
+  /** `unknown`: no data, neither a pass nor a fail. */
+  readonly verdict: 'ok' | 'degraded' | 'unknown';
+  /** Whether an unknown counts (memory is not counted where the instance never published it). */
+  readonly counts: boolean;
+  readonly detail: string;
+}
+
 export interface PerformanceImpact {
   readonly cpuP95Before?: number;
   readonly cpuP95After?: number;
   readonly statusChecksPassed?: boolean;
-  /** `unknown` when the source had no data: neither a pass nor a fail. */
+  /** The window the "after" figures were read over (from the end of the change, after the soak). */
+  readonly afterWindow?: { readonly from: string; readonly to: string };
+  readonly soakMinutes?: number;
+  /** Each metric before and after (a rightsize; absent in events recorded before it). */
+  readonly comparison?: readonly MetricComparison[];
+  /** `unknown` when a metric that counts had no data: neither a pass nor a fail. */
   readonly verdict: 'ok' | 'degraded' | 'unknown';
 }

@@ -9,7 +9,7 @@ import { RiskAssessorModule } from '@optex/risk-assessor';
 import { ApprovalModule } from '@optex/approval';
 import { SchedulerModule, SchedulerService } from '@optex/scheduler';
 import { ExecutorModule } from '@optex/executor';
-import { ValidatorModule } from '@optex/validator';
+import { ValidatorModule, ValidatorService } from '@optex/validator';
 
 /** Dead-letter topic of a service's consumer group (the risk-assessor's is the contract's DLQ). */
 export const deadLetterTopicOf = (group: string): string => (group === SERVICE_GROUPS.riskAssessor ? TOPICS.recommendationsDlq : `${TOPICS.internalEvents}.${group}.dlq`);
@@ -30,6 +30,8 @@ export interface EngineHandle {
   readonly adapters: EngineAdapters;
   /** The scheduler, when this process runs it (to know whether work waits for a later time). */
   readonly scheduler?: SchedulerService;
+  /** The validator, when this process runs it (to know whether a validation waits for its soak). */
+  readonly validator?: ValidatorService;
   stop(): Promise<void>;
 }
 
@@ -92,11 +94,13 @@ export async function startEngine(adapters: EngineAdapters, options: EngineAppOp
     anchors.start();
   }
   const scheduler = options.services.includes('scheduler') ? app.get(SchedulerService) : undefined;
+  const validator = options.services.includes('validator') ? app.get(ValidatorService) : undefined;
   return {
     app,
     relay,
     adapters,
     scheduler,
+    validator,
     async stop() {
       await relay?.stop();
       await app.close();

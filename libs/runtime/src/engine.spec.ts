@@ -1,4 +1,4 @@
-import { defaultPolicy, defaultPriceBook, optimizationIdFor, optimizationStream, parsePolicy, type Policy, DomainError } from '@optex/domain';
+import { defaultPolicy, defaultPriceBook, optimizationIdFor, optimizationStream, parsePolicy, type PerformanceImpact, type Policy, DomainError } from '@optex/domain';
 import { HEADERS, TOPICS, silentLogger, type Clock, type EventStore, type RecordedEvent } from '@optex/ports';
 import { SqliteEventStore } from '@optex/event-store';
 import { InMemoryBus } from '@optex/messaging';
@@ -391,6 +391,112 @@ describe('staged rollout', () => {
     expect(fleetNow.instances.find((i: { id: string }) => i.id === 'i-s2')).toMatchObject({ instanceType: 'm5.xlarge', state: 'running' });
     expect(mutatingCallsOn(h.fleet, 'i-s2').map((c) => c.operation)).toContain('modifyInstanceType'); // changed, then rolled back
     expect(mutatingCallsOn(h.fleet, 'i-s4')).toEqual([]);
+    await h.close();
+  });
+});
+
+describe('soak before validation, the whole performance picture', () => {
+  const instance = (id: string, extra: Record<string, unknown> = {}) => ({
+    id,
+    accountId: ACCOUNT,
+    region: 'us-east-1',
+    instanceType: 'm5.xlarge',
+    state: 'running',
+    cpuP95: 20,
+    memoryUsedPct: 40,
+    networkInBytesPerSec: 5000,
+    networkOutBytesPerSec: 2000,
+    ...extra,
+  });
+  const policyWith = (validation: Record<string, unknown>) => {
+    const parsed = parsePolicy({ approval: { autoApprove: { maxLevel: 'CRITICAL', maxMonthlySavings: 1_000_000 } }, validation });
+    if (!parsed.ok) throw new Error(JSON.stringify(parsed.errors));
+    return parsed.value;
+  };
+  const eventsOf = async (h: Harness, recId: string) => h.store.readStream(optimizationStream(optimizationIdFor('spec', recId)));
+
+  it('waits the soak after the change, then compares before and after over a window that starts when the change ended', async () => {
+    const clock = new ManualClock(Date.parse('2026-11-26T10:00:00Z'));
+    const h = await harness({ instances: [instance('i-soak')] }, { policy: policyWith({ soakMinutes: 15 }), clock });
+    const first = await h.run([rightsize('soak', 'i-soak')]);
+    expect(statuses(first)).toEqual({ soak: 'validating' });
+    const ended = ((await eventsOf(h, 'soak')).find((e) => e.type === 'ExecutionSucceeded')!.data as { at: string }).at;
+    expect(first.waitingUntil).toBe(new Date(Date.parse(ended) + 15 * 60_000).toISOString());
+
+    clock.advance(14 * 60_000); // not yet
+    expect(statuses(await h.resume())).toEqual({ soak: 'validating' });
+    clock.advance(60_000);
+    expect(statuses(await h.resume())).toEqual({ soak: 'completed' });
+    const events = await eventsOf(h, 'soak');
+    const { performance } = events.find((e) => e.type === 'ValidationPassed')!.data as { performance: PerformanceImpact };
+    expect(performance.afterWindow!.from).toBe(ended);
+    expect(performance.afterWindow!.to).toBe(new Date(Date.parse(ended) + 15 * 60_000).toISOString());
+    expect(performance).toMatchObject({ soakMinutes: 15, verdict: 'ok' });
+    expect(performance.comparison!.map((c) => [c.metric, c.before, c.after, c.verdict])).toEqual([
+      ['cpu-p95', 20, 40, 'ok'], // half the vCPUs
+      ['memory-used', 40, 40, 'ok'],
+      ['network-in', 5000, 5000, 'ok'],
+      ['network-out', 2000, 2000, 'ok'],
+      ['status-checks', true, true, 'ok'],
+    ]);
+    await h.close();
+  });
+
+  it('memory above the policy limit after a rightsize fails the validation and rolls the change back', async () => {
+    const h = await harness({ instances: [instance('i-mem', { memoryUsedPct: 95 })] }, { policy: policyWith({}) });
+    expect(statuses(await h.run([rightsize('mem', 'i-mem')]))).toEqual({ mem: 'rolled-back' });
+    const failed = (await eventsOf(h, 'mem')).find((e) => e.type === 'ValidationFailed')!;
+    expect((failed.data as { reasons: string[] }).reasons).toEqual(['performance degraded: memory used after the change 95% is above 90%']);
+    await h.close();
+  });
+});
+
+describe('a change window on a test clock', () => {
+  it('a change outside its window waits until the window opens, then runs; nothing is sent to EC2 before', async () => {
+    // Thursday 10:00 UTC on a test clock; the window opens every day at 22:00 UTC for an hour.
+    const clock = new ManualClock(Date.parse('2026-11-26T10:00:00Z'));
+    const parsed = parsePolicy({ changeWindows: { windows: [{ name: 'nightly', cron: '0 22 * * *', timeZone: 'UTC', durationMinutes: 60 }], freezes: [] } });
+    if (!parsed.ok) throw new Error(JSON.stringify(parsed.errors));
+    const h = await harness({ volumes: [volume('vol-w')] }, { policy: parsed.value, clock });
+    const report = await h.run([gp3('w', 'vol-w')]);
+    expect(statuses(report)).toEqual({ w: 'approved' });
+    expect(report.waitingUntil).toBe('2026-11-26T22:00:00.000Z');
+    const deferred = (await allEvents(h.store)).filter((e) => e.type === 'ExecutionDeferred');
+    expect(deferred.map((e) => e.data)).toEqual([expect.objectContaining({ hold: 'change-window', until: '2026-11-26T22:00:00.000Z', reason: expect.stringMatching(/^outside its change windows; nightly opens/) })]);
+
+    clock.advance(12 * 3_600_000 - 60_000); // 21:59: still closed
+    expect(statuses(await h.resume())).toEqual({ w: 'approved' });
+    expect(h.fleet.calls().filter((c) => c.operation === 'modifyVolume')).toEqual([]);
+
+    clock.advance(60_000); // 22:00: open
+    expect(statuses(await h.resume())).toEqual({ w: 'completed' });
+    const started = (await h.store.readStream(optimizationStream(optimizationIdFor('spec', 'w')))).find((e) => e.type === 'ExecutionStarted');
+    expect((started?.data as { at: string }).at).toBe('2026-11-26T22:00:00.000Z');
+    expect(h.fleet.calls().filter((c) => c.operation === 'modifyVolume' && !c.dryRun)).toHaveLength(1);
+    await h.close();
+  });
+});
+
+describe('cool-down per resource', () => {
+  it('a second change to a resource waits out the cool-down after the first (ExecutionDeferred, until when), then runs', async () => {
+    const clock = new ManualClock(Date.parse('2026-11-26T10:00:00Z'));
+    const parsed = parsePolicy({ approval: { autoApprove: { maxLevel: 'CRITICAL', maxMonthlySavings: 1_000_000 } }, coolDown: { days: 7 } });
+    if (!parsed.ok) throw new Error(JSON.stringify(parsed.errors));
+    const h = await harness({ volumes: [volume('vol-c'), volume('vol-other')] }, { policy: parsed.value, clock });
+    expect(statuses(await h.run([gp3('first', 'vol-c')]))).toEqual({ first: 'completed' });
+    const firstEnd = (await h.store.readStream(optimizationStream(optimizationIdFor('spec', 'first')))).find((e) => e.type === 'ExecutionSucceeded')!;
+    const changedAt = Date.parse((firstEnd.data as { at: string }).at);
+
+    clock.advance(3_600_000);
+    const second = await h.run([gp3('second', 'vol-c', 'us-east-1', { action: { type: 'modify-volume', targetVolumeType: 'gp3', iops: 4000 } }), gp3('elsewhere', 'vol-other')]);
+    expect(statuses(second)).toEqual({ second: 'approved', elsewhere: 'completed' });
+    const until = new Date(changedAt + 7 * 24 * 3_600_000).toISOString();
+    expect(second.waitingUntil).toBe(until);
+    const deferred = (await allEvents(h.store)).filter((e) => e.type === 'ExecutionDeferred');
+    expect(deferred.map((e) => e.data)).toEqual([expect.objectContaining({ optimizationId: optimizationIdFor('spec', 'second'), hold: 'cool-down', until })]);
+
+    clock.advance(Date.parse(until) - clock.now().getTime());
+    expect(statuses(await h.resume())).toEqual({ first: 'completed', second: 'completed', elsewhere: 'completed' });
     await h.close();
   });
 });

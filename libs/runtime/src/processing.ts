@@ -65,7 +65,7 @@ export async function processUntilQuiescent(adapters: EngineAdapters, options: P
       await adapters.bus.publish(recommendationMessages(options.input, options.dryRun, adapters.options?.intakeLimits));
     }
     await untilQuiescent(engine, tracker, options);
-    const waitingUntil = engine.scheduler?.waitingUntil();
+    const waitingUntil = earliest(engine.scheduler?.waitingUntil(), engine.validator?.soakingUntil());
     const halted = engine.scheduler?.haltedBatches() ?? [];
     return {
       ...(await report(adapters.store, options.input, tracker.projection)),
@@ -76,6 +76,8 @@ export async function processUntilQuiescent(adapters: EngineAdapters, options: P
     await engine.stop();
   }
 }
+
+const earliest = (a: Date | undefined, b: Date | undefined): Date | undefined => (a === undefined ? b : b === undefined || a <= b ? a : b);
 
 /**
  * The input topic's messages for an input: keyed per resource, each with its delivery id

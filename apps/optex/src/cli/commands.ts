@@ -1,6 +1,6 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
-import { OPTIMIZATION_STREAM_PREFIX, optimizationDecider, optimizationDetail, optimizationStream, summarize, viewOf, DomainError, BATCH_MODES, type BatchMode, type OptimizationState, type RiskBasis } from '@optex/domain';
+import { OPTIMIZATION_STREAM_PREFIX, optimizationDecider, optimizationDetail, optimizationStream, summarize, viewOf, DomainError, BATCH_MODES, type BatchMode, type OptimizationState, type PerformanceImpact, type RiskBasis } from '@optex/domain';
 import { TOPICS, type EventStore, type Logger } from '@optex/ports';
 import { OptimizationProjection, loadStream } from '@optex/engine';
 import { recordApproval, recordDenial, recordOperatorAction, type OperatorAction } from '@optex/approval';
@@ -9,7 +9,7 @@ import { asPreview, delayedGateway, intakeLimitsFromEnv, lockStoreForWriting, op
 import { existsSync } from 'node:fs';
 import { FleetFileError, SimulatedFleet, stateFileFor } from '@optex/cloud';
 
-import { DEFAULT_REPORT_ROWS, detailText, fleetText, optimizationsTable, reportText, safe, summaryText, table, toJson } from './format';
+import { DEFAULT_REPORT_ROWS, detailText, fleetText, performanceSummary, optimizationsTable, reportText, safe, summaryText, table, toJson } from './format';
 
 export interface Io {
   out(text: string): void;
@@ -176,12 +176,17 @@ function detailOf(type: string, data: unknown): string {
     case 'RollbackFailed':
       return `${(d['error'] as { code: string }).code}: ${(d['error'] as { message: string }).message}`;
     case 'PreValidationFailed':
-    case 'ValidationFailed':
       return (d['reasons'] as string[]).join('; ');
-    case 'ValidationPassed':
-      if (Array.isArray(d['unpriced'])) return `actual savings unpriced (${(d['unpriced'] as string[]).join('; ')})`;
-      if (d['actualMonthlySavings'] === undefined) return 'actual savings unknown';
-      return `actual $${String(d['actualMonthlySavings'])}/mo, accuracy ${String(d['accuracyPct'])} %`;
+    case 'ValidationFailed':
+      return `${(d['reasons'] as string[]).join('; ')}; ${performanceSummary(d['performance'] as PerformanceImpact)}`;
+    case 'ValidationPassed': {
+      const savings = Array.isArray(d['unpriced'])
+        ? `actual savings unpriced (${(d['unpriced'] as string[]).join('; ')})`
+        : d['actualMonthlySavings'] === undefined
+          ? 'actual savings unknown'
+          : `actual $${String(d['actualMonthlySavings'])}/mo, accuracy ${String(d['accuracyPct'])} %`;
+      return `${savings}; ${performanceSummary(d['performance'] as PerformanceImpact)}`;
+    }
     case 'RollbackStarted':
       return String(d['reason']);
     case 'OptimizationOutOfScope':

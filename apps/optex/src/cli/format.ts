@@ -1,4 +1,4 @@
-import { escapeControlCharacters, type OptimizationDetail, type OptimizationView, type Step, type Summary } from '@optex/domain';
+import { escapeControlCharacters, type OptimizationDetail, type OptimizationView, type PerformanceImpact, type Step, type Summary } from '@optex/domain';
 import type { RejectedRow, RunReport } from '@optex/runtime';
 
 /**
@@ -199,5 +199,20 @@ export function detailText(d: OptimizationDetail): string {
   if (a.authority || a.approvers.length > 0) lines.push(`  approvals so far: ${a.approvers.length === 0 ? 'none' : a.approvers.join(', ')}`);
   if (a.expiresAt) lines.push(`  expires: ${a.expiresAt}`);
   if (a.deniedBy) lines.push(`  denied by ${a.deniedBy}: ${a.denyReason ?? ''}`);
+  if (d.performance) lines.push(...performanceLines(d.performance));
   return safeLines(lines.join('\n'));
+}
+
+/** Post-validation's performance picture: the verdict, the window after the soak, each metric before → after. */
+export function performanceLines(p: PerformanceImpact): string[] {
+  const window = p.afterWindow ? `; after = ${p.afterWindow.from} → ${p.afterWindow.to}${p.soakMinutes !== undefined ? ` (soak ${p.soakMinutes} min)` : ''}` : '';
+  const lines = [`Performance: ${p.verdict}${window}`];
+  const figure = (v: number | boolean | undefined) => (v === undefined ? 'no data' : String(v));
+  for (const c of p.comparison ?? []) lines.push(`  ${c.metric.padEnd(13)} ${figure(c.before)} → ${figure(c.after)}  ${c.verdict}${c.verdict === 'unknown' && !c.counts ? ' (not counted)' : ''}: ${c.detail}`);
+  return lines;
+}
+
+/** One line of the performance picture for history: the verdict and each metric's. */
+export function performanceSummary(p: PerformanceImpact): string {
+  return `performance ${p.verdict}${p.comparison ? ` (${p.comparison.map((c) => `${c.metric} ${c.verdict}`).join(', ')})` : ''}`;
 }

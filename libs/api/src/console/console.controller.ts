@@ -8,17 +8,20 @@ import {
   SAVINGS_GROUPINGS,
   approvalQueueFor,
   authorize,
+  batchStream,
   batchProgress,
   foldOptimization,
   needingAnOperator,
   optimizationStream,
   parseStoredEvent,
   savingsBy,
+  whyWaiting,
+  type ExecutionDeferred,
   type OptimizationEvent,
   type Principal,
   type Role,
 } from '@optex/domain';
-import { recordApproval, recordDenial } from '@optex/approval';
+import { executionControlState, recordApproval, recordDenial } from '@optex/approval';
 import { API_DEPS, type ApiDeps } from '../api.constants';
 import { Public } from '../auth/access.guard';
 import { CONSOLE_CSS, CONSOLE_JS, approvalsPage, batchesPage, operatorPage, savingsPage, signInPage, timelinePage } from './pages';
@@ -148,7 +151,19 @@ export class ConsoleController {
     const stored = UUID.test(id) ? await this.deps.store.readStream(optimizationStream(id.toLowerCase())) : [];
     const state = foldOptimization(stored.map((e) => parseStoredEvent(e) as OptimizationEvent));
     if (state.status === 'initial') return this.html(res, 404, `<!doctype html><html lang="en"><title>Not found</title><h1>No optimization ${id.replace(/[^0-9a-f-]/gi, '')}</h1></html>`);
-    this.html(res, 200, timelinePage(state, stored.map((e) => ({ type: e.type, recordedAt: e.recordedAt.toISOString(), data: e.data })), session));
+    const waiting = whyWaiting(state, { now: this.deps.now(), control: await executionControlState(this.deps.store), deferral: await this.lastDeferral(state.optimizationId), soakMinutes: this.deps.policy.validation.soakMinutes });
+    this.html(res, 200, timelinePage(state, stored.map((e) => ({ type: e.type, recordedAt: e.recordedAt.toISOString(), data: e.data })), session, waiting));
+  }
+
+  /** The scheduler's latest `ExecutionDeferred` of an optimization, from the batch streams (it may not be scheduled, so its batch is not in its state). */
+  private async lastDeferral(optimizationId: string): Promise<ExecutionDeferred['data'] | undefined> {
+    let last: ExecutionDeferred['data'] | undefined;
+    for await (const e of this.deps.store.readAll({ filter: { kind: 'streamName', prefixes: [batchStream('')] } })) {
+      if (e.type !== 'ExecutionDeferred') continue;
+      const event = parseStoredEvent(e) as ExecutionDeferred;
+      if (event.data.optimizationId === optimizationId) last = event.data;
+    }
+    return last;
   }
 
   @Get('operator')

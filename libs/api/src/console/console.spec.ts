@@ -136,6 +136,21 @@ describe('the console: decisions', () => {
   });
 });
 
+describe('the console: why an optimization waits', () => {
+  it('an approved optimization held by the kill switch says so on its timeline, with who paused and why; once resumed it no longer does', async () => {
+    const id = idOf('rec-medium'); // approved by the decisions above, not executed
+    const operator = await h.jwt({ sub: 'oncall', roles: ['operator'] });
+    const cookie = await signIn(await h.jwt({ sub: 'auditor', roles: ['reader'] }));
+    expect((await page(`/console/optimizations/${id}`, cookie)).text).not.toContain('class="waiting"');
+    expect((await h.call('POST', '/api/v1/execution/pause', { token: operator, body: { reason: 'incident INC-12' } })).status).toBe(200);
+    const held = await page(`/console/optimizations/${id}`, cookie);
+    expect(held.text).toContain('now <strong>approved</strong>');
+    expect(held.text).toMatch(/<p class="waiting" role="status">Waits for the <strong>kill-switch<\/strong> until it is lifted: execution paused by oncall since [^:]+:[^:]+:[^:]+: incident INC-12<\/p>/);
+    expect((await h.call('POST', '/api/v1/execution/resume', { token: operator, body: { reason: 'resolved' } })).status).toBe(200);
+    expect((await page(`/console/optimizations/${id}`, cookie)).text).not.toContain('class="waiting"');
+  });
+});
+
 describe('the README', () => {
   it('its webhook policy example is a valid policy file', () => {
     const readme = readFileSync(join(__dirname, '../../../../README.md'), 'utf8');

@@ -1,6 +1,6 @@
 // Server-rendered HTML of the console. Every recorded value goes through `h` (HTML-escaped); data for the charts
 // travels as JSON in a non-executed <script type="application/json">, with "<" escaped.
-import { describeChange, planOf, type BatchProgress, type KnownOptimizationState, type Principal, type SavingsGrouping, type SavingsRow } from '@optex/domain';
+import { describeChange, planOf, type BatchProgress, type KnownOptimizationState, type Principal, type SavingsGrouping, type SavingsRow, type WaitReason } from '@optex/domain';
 
 export const h = (value: unknown): string =>
   String(value ?? '').replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
@@ -91,11 +91,13 @@ export interface TimelineEvent {
   readonly data: unknown;
 }
 
-export function timelinePage(state: KnownOptimizationState, events: readonly TimelineEvent[], session: { principal: Principal; csrf: string }): string {
+export function timelinePage(state: KnownOptimizationState, events: readonly TimelineEvent[], session: { principal: Principal; csrf: string }, waiting?: WaitReason): string {
   const items = events
     .map((e) => `<li><time datetime="${h(e.recordedAt)}">${h(e.recordedAt)}</time> <strong>${h(e.type)}</strong><details><summary>Data</summary><pre>${h(JSON.stringify(e.data, null, 2))}</pre></details></li>`)
     .join('');
-  return layout(`Timeline: ${describeChange(state)}`, `<p>Optimization <code>${h(state.optimizationId)}</code>, now <strong>${h(state.status)}</strong>.</p><ol class="timeline">${items}</ol>`, session);
+  const until = waiting?.until ? ` until <time datetime="${h(waiting.until)}">${h(waiting.until)}</time>` : waiting ? ' until it is lifted' : '';
+  const why = waiting ? `<p class="waiting" role="status">Waits for the <strong>${h(waiting.hold)}</strong>${until}: ${h(waiting.reason)}</p>` : '';
+  return layout(`Timeline: ${describeChange(state)}`, `<p>Optimization <code>${h(state.optimizationId)}</code>, now <strong>${h(state.status)}</strong>.</p>${why}<ol class="timeline">${items}</ol>`, session);
 }
 
 /** Realized against estimated savings as bar charts (chart.js, configured by console.js from the JSON below). */

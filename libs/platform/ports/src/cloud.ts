@@ -1,3 +1,5 @@
+import type { PerformanceFigures } from '@optex/domain';
+
 /** Identifies one EC2 resource: the account and region it lives in, and its id (allocation id for addresses, offering id for RI offerings). */
 export interface ResourceRef {
   readonly accountId: string;
@@ -181,6 +183,11 @@ export interface MetricsSource {
   cpuP95(ref: ResourceRef, window: { from: Date; to: Date }): Promise<number | undefined>;
   /** `true` when every status check passed, `false` when one failed, `undefined` when unknown. */
   statusChecksPassed(ref: ResourceRef, window: { from: Date; to: Date }): Promise<boolean | undefined>;
+  /**
+   * The whole picture over the window: CPU p95, memory used (the CloudWatch agent's `mem_used_percent`, where the
+   * instance publishes it), network in and out per second, status checks. Each figure absent when there is no data.
+   */
+  performance(ref: ResourceRef, window: { from: Date; to: Date }): Promise<PerformanceFigures>;
 }
 
 /** Whose credentials the cloud adapters act with: what the scope guard checks every recommendation's account against. */

@@ -1,6 +1,7 @@
 import {
   ACTIVE_EXECUTION_STATUSES,
   OPTIMIZATION_STREAM_PREFIX,
+  lastChangeAt,
   optimizationDecider,
   type OptimizationEvent,
   type OptimizationState,
@@ -44,6 +45,8 @@ export class OptimizationProjection {
   private readonly byStatus = new Map<OptimizationStatus, Set<string>>();
   private readonly activeByResource = new Map<string, Set<string>>();
   private activeTotal = 0;
+  /** Per resource key, the latest change any optimization made to it (ms), for the cool-down. */
+  private readonly lastChangeByResource = new Map<string, number>();
   private readonly listeners: OptimizationChangeListener[] = [];
 
   /** Rebuilds from the whole log. */
@@ -155,6 +158,15 @@ export class OptimizationProjection {
     return (this.activeByResource.get(resourceKey)?.size ?? 0) > 0;
   }
 
+  /**
+   * When an optimization last changed the resource (ISO; the domain's `lastChangeAt` over every optimization on it), or
+   * undefined when none did. Updated when an optimization's status changes, O(1).
+   */
+  lastChangeOn(resourceKey: string): string | undefined {
+    const ms = this.lastChangeByResource.get(resourceKey);
+    return ms === undefined ? undefined : new Date(ms).toISOString();
+  }
+
   /** `<accountId>/<region>/<resourceId>` of an optimization, computed once and cached; undefined when unknown. */
   resourceKeyOf(optimizationId: string): string | undefined {
     const entry = this.entries.get(optimizationId);
@@ -185,6 +197,12 @@ export class OptimizationProjection {
         let ids = this.byStatus.get(to);
         if (!ids) this.byStatus.set(to, (ids = new Set()));
         ids.add(id);
+      }
+      const changed = to ? lastChangeAt(state as KnownOptimization) : undefined;
+      if (changed !== undefined) {
+        const key = (entry.resourceKey ??= resourceKeyOf((state as KnownOptimization).recommendation));
+        const ms = Date.parse(changed);
+        if (ms > (this.lastChangeByResource.get(key) ?? Number.NEGATIVE_INFINITY)) this.lastChangeByResource.set(key, ms);
       }
       const wasActive = from !== undefined && ACTIVE.has(from);
       const isActive = to !== undefined && ACTIVE.has(to);

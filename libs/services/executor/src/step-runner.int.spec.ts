@@ -21,7 +21,7 @@ let runner: StepRunner;
 // The gateway's clock starts at the real time, because moto stamps volume modifications with the real
 // time; tests only move it forward (the 6-hour cool-down), so they hold on any date.
 let now = Date.now();
-const noMetrics: MetricsSource = { cpuP95: async () => undefined, statusChecksPassed: async () => undefined };
+const noMetrics: MetricsSource = { cpuP95: async () => undefined, statusChecksPassed: async () => undefined, performance: async () => ({}) };
 
 beforeAll(async () => {
   moto = process.env['OPTEX_TEST_EC2_ENDPOINT'] ? ({ endpoint: process.env['OPTEX_TEST_EC2_ENDPOINT'], stop: async () => undefined } as MotoServer) : await startMoto();

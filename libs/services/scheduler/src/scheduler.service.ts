@@ -6,7 +6,7 @@ import {
   batchStream,
   byPriority,
   eventIdFor,
-  executionWindow,
+  startVerdict,
   optimizationDecider,
   optimizationStream,
   parseStoredEvent,
@@ -19,6 +19,8 @@ import {
   type BatchGuardState,
   type BatchPlanned,
   type ExecutionDeferred,
+  type StartHold,
+  type StartVerdict,
   type LimitVerdict,
   type OptimizationStatus,
   type Policy,
@@ -70,7 +72,7 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
     @Inject(POLICY) private readonly policy: Policy,
   ) {}
 
-  /** Members waiting for a change window, a freeze, the daily blast-radius limit or a stage's soak: optimization id → until when (ISO). */
+  /** Members waiting for a change window, a freeze, a cool-down, the daily blast-radius limit or a stage's soak: optimization id → until when (ISO). */
   private readonly deferred = new Map<string, string>();
   /** Each open batch's guards, folded from its stream (see batch-guard.ts), and the batch events already folded. */
   private readonly guards = new Map<string, BatchGuardState>();
@@ -78,17 +80,18 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
   private tally = new DailyTally(this.projection);
 
   /**
-   * Whether `item` waits now: outside its change windows or in a freeze, over the daily blast-radius limit of its
-   * account, region and action, or (`soakUntil`) in the soak of a staged batch. The first time (and whenever `until`
-   * changes) an `ExecutionDeferred` is recorded in the batch's stream, so history says why it waited.
+   * Whether `item` waits now: its cool-down, outside its change windows or in a freeze (the domain's `startVerdict`), over
+   * the daily blast-radius limit of its account, region and action, or (`soakUntil`) in the soak of a staged batch. The
+   * first time (and whenever `until` changes) an `ExecutionDeferred` is recorded in the batch's stream, so history says
+   * why it waited.
    */
   private holds(batchId: string, now: Date, soak?: { until: string; reason: string }): { held: (item: QueuedItem) => boolean; record: () => Promise<void> } {
-    const holds: { item: QueuedItem; until: string; reason: string }[] = [];
+    const holds: { item: QueuedItem; hold: StartHold | undefined; until: string; reason: string }[] = [];
     const tentative = new Map<string, number>();
     const held = (item: QueuedItem): boolean => {
       const state = this.projection.get(item.optimizationId);
       if (!state) return false;
-      let verdict: LimitVerdict = soak ? { allowed: false, ...soak } : executionWindow(this.policy.changeWindows, state.recommendation, now);
+      let verdict: StartVerdict | LimitVerdict = soak ? { allowed: false, ...soak } : startVerdict(this.policy, state.recommendation, now, this.projection.lastChangeOn(item.resourceKey));
       if (verdict.allowed && !state.dryRun) verdict = this.tally.verdict(this.policy.blastRadius.perDay, state, now, tentative);
       if (verdict.allowed) {
         this.deferred.delete(item.optimizationId);
@@ -98,13 +101,13 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
         }
         return false;
       }
-      if (this.deferred.get(item.optimizationId) !== verdict.until) holds.push({ item, until: verdict.until, reason: verdict.reason });
+      if (this.deferred.get(item.optimizationId) !== verdict.until) holds.push({ item, hold: 'hold' in verdict ? verdict.hold : undefined, until: verdict.until, reason: verdict.reason });
       this.deferred.set(item.optimizationId, verdict.until);
       return true;
     };
     const record = async (): Promise<void> => {
-      for (const { item, until, reason } of holds.splice(0)) {
-        const data: ExecutionDeferred['data'] = { batchId, optimizationId: item.optimizationId, until, reason, at: now.toISOString() };
+      for (const { item, hold, until, reason } of holds.splice(0)) {
+        const data: ExecutionDeferred['data'] = { batchId, optimizationId: item.optimizationId, ...(hold ? { hold } : {}), until, reason, at: now.toISOString() };
         await this.appendBatchEvent(batchId, { type: 'ExecutionDeferred', data }, `deferred:${item.optimizationId}:${until}`);
         this.logger.info({ batchId, optimizationId: item.optimizationId, until, reason }, 'execution deferred');
       }

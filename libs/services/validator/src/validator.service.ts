@@ -1,5 +1,5 @@
 import { Inject, Injectable, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
-import { OPTIMIZATION_STREAM_PREFIX, moverOf, nextMove, optimizationDecider, optimizationStream, type PriceBook, type Policy } from '@optex/domain';
+import { OPTIMIZATION_STREAM_PREFIX, executionEndedAt, moverOf, nextMove, optimizationDecider, optimizationStream, validationDueAt, type PerformanceFigures, type PerformanceSample, type PriceBook, type Policy } from '@optex/domain';
 import type { Clock, Ec2Gateway, EventStore, IntegrationEvent, Logger, MetricsSource } from '@optex/ports';
 import {
   CLOCK,
@@ -16,7 +16,7 @@ import {
   StallSweeper,
   handleCommandAt,
   loadStream,
-  observeResource,
+  describeResource,
   refOf,
   resourceKeyOf,
   sweepAfterMsOf,
@@ -28,11 +28,13 @@ import {
 const RECORDED_BY = 'validator';
 
 /**
- * Post-validation of each executed optimization: observes the resource after the change and its performance
- * (CPU p95, status checks; "no data" is unknown) and hands them to the decider, which judges whether the resource is
- * in the state asked for, prices the actual monthly savings and their accuracy (price book) and rates the
- * performance (policy). A failed validation starts the rollback (the decider records both). A {@link StallSweeper}
- * validates what is left `validating` with no event seen for `sweepAfterMs` (its message gone).
+ * Post-validation of each executed optimization: once the policy's soak (`validation.soakMinutes`) after the change is
+ * over, observes the resource and, for an instance, its performance — CPU p95, memory used, network in and out, status
+ * checks — over a window that ends when the execution started (before) and one that starts when it ended (after);
+ * "no data" is unknown. It hands them to the decider, which judges whether the resource is in the state asked for,
+ * prices the actual monthly savings and their accuracy (price book) and compares the performance (policy). A failed
+ * validation starts the rollback (the decider records both). A soaking optimization is validated by a timer when its
+ * soak ends; a {@link StallSweeper} validates what is left `validating` with no event seen for `sweepAfterMs`.
  */
 @Injectable()
 export class ValidatorService implements OnApplicationBootstrap, OnModuleDestroy {
@@ -41,6 +43,10 @@ export class ValidatorService implements OnApplicationBootstrap, OnModuleDestroy
   private readonly locks = new KeyedMutex();
   private readonly sweeper: StallSweeper;
   private sweeps = 0;
+  /** Timers that validate an optimization when its soak ends. */
+  private readonly soaking = new Map<string, NodeJS.Timeout>();
+  /** When each of those soaks ends (ms). */
+  private readonly soakEnds = new Map<string, number>();
 
   constructor(
     @Inject(EVENT_STORE) private readonly store: EventStore,
@@ -67,7 +73,7 @@ export class ValidatorService implements OnApplicationBootstrap, OnModuleDestroy
     const now = this.clock.now();
     for (const id of this.projection.idsByStatus('validating')) {
       const state = this.projection.get(id);
-      if (state && moverOf(state, { now }) === 'validator') yield id;
+      if (state && moverOf(state, { now, soakMinutes: this.policy.validation.soakMinutes }) === 'validator') yield id;
     }
   }
 
@@ -79,7 +85,20 @@ export class ValidatorService implements OnApplicationBootstrap, OnModuleDestroy
   }
 
   async onModuleDestroy(): Promise<void> {
+    for (const timer of this.soaking.values()) clearTimeout(timer);
+    this.soaking.clear();
+    this.soakEnds.clear();
     await this.sweeper.stop();
+  }
+
+  /** The earliest end of a soak still awaited (an optimization validating once it is over), if any. */
+  soakingUntil(): Date | undefined {
+    let earliest: number | undefined;
+    for (const [id, due] of this.soakEnds) {
+      if (this.projection.get(id)?.status !== 'validating') continue;
+      if (earliest === undefined || due < earliest) earliest = due;
+    }
+    return earliest === undefined ? undefined : new Date(earliest);
   }
 
   /** Validates now what waits for a validation and made no progress for `sweepAfterMs` (the timer does this every `sweepEveryMs`). */
@@ -105,19 +124,15 @@ export class ValidatorService implements OnApplicationBootstrap, OnModuleDestroy
     const stream = optimizationStream(optimizationId);
     const { state, revision } = await loadStream(this.store, stream, optimizationDecider);
     const now = this.clock.now();
-    if (state.status === 'initial' || nextMove(state, { now }).kind !== 'validate') return;
+    if (state.status !== 'validating') return;
+    const soakMinutes = this.policy.validation.soakMinutes;
+    const move = nextMove(state, { now, soakMinutes });
+    if (move.kind === 'idle') return this.validateLater(optimizationId, validationDueAt(state, soakMinutes), now);
+    if (move.kind !== 'validate') return;
     const s = state as KnownOptimization;
     const rec = s.recommendation;
-    const before = s.execution?.observed;
-    const window = { from: new Date(now.getTime() - this.options.validationWindowMs), to: now };
-    const after = await observeResource(this.gateway, this.metricsSource, rec, window);
-    const statusChecksPassed = rec.resource.type === 'ec2:instance' && after ? await this.metricsSource.statusChecksPassed(refOf(rec, rec.resource.id), window) : undefined;
-    // Observations only: the decider judges the outcome, prices the savings and rates the performance.
-    const sample = {
-      ...(before?.kind === 'instance' && before.cpuP95 !== undefined ? { cpuP95Before: before.cpuP95 } : {}),
-      ...(after?.kind === 'instance' && after.cpuP95 !== undefined ? { cpuP95After: after.cpuP95 } : {}),
-      ...(statusChecksPassed === undefined ? {} : { statusChecksPassed }),
-    };
+    const after = await describeResource(this.gateway, rec);
+    const sample = await this.performanceSample(s, after !== undefined, now);
     const result = await handleCommandAt(
       this.store,
       stream,
@@ -136,5 +151,37 @@ export class ValidatorService implements OnApplicationBootstrap, OnModuleDestroy
         this.logger.warn({ optimizationId, reasons: e.data.reasons }, 'validation failed; rolling back');
       }
     }
+  }
+
+  /**
+   * Observations only (the decider compares them): for an instance that still exists, its performance over the window
+   * before the execution started (`validationWindowMs` long) and over the window from the end of the change until now.
+   * An empty "after" window (no time has passed on the clock) is not asked: no data, unknown.
+   */
+  private async performanceSample(s: KnownOptimization, exists: boolean, now: Date): Promise<PerformanceSample> {
+    const soakMinutes = this.policy.validation.soakMinutes;
+    const execution = s.execution;
+    const ended = execution ? executionEndedAt(execution) : undefined;
+    if (s.recommendation.resource.type !== 'ec2:instance' || !exists || !execution || ended === undefined) return { soakMinutes };
+    const ref = refOf(s.recommendation, s.recommendation.resource.id);
+    const startedAt = new Date(execution.startedAt);
+    const before = await this.metricsSource.performance(ref, { from: new Date(startedAt.getTime() - this.options.validationWindowMs), to: startedAt });
+    const from = new Date(ended);
+    const after: PerformanceFigures = from < now ? await this.metricsSource.performance(ref, { from, to: now }) : {};
+    return { before, after, afterWindow: { from: from.toISOString(), to: now.toISOString() }, soakMinutes };
+  }
+
+  /** Validates the optimization when its soak ends (one timer per optimization; the sweeper is the fallback). */
+  private validateLater(optimizationId: string, due: Date, now: Date): void {
+    if (this.soaking.has(optimizationId)) return;
+    const timer = setTimeout(() => {
+      this.soaking.delete(optimizationId);
+      this.soakEnds.delete(optimizationId);
+      void this.validate(optimizationId, `soak:${optimizationId}:${due.toISOString()}`).catch((err) => this.logger.error({ optimizationId, err: String(err) }, 'validation after the soak failed'));
+    }, Math.max(0, due.getTime() - now.getTime()));
+    timer.unref();
+    this.soaking.set(optimizationId, timer);
+    this.soakEnds.set(optimizationId, due.getTime());
+    this.logger.info({ optimizationId, until: due.toISOString() }, 'soaking before validation');
   }
 }

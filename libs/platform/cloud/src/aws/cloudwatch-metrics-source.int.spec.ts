@@ -1,7 +1,8 @@
 import { CloudWatchClient, PutMetricDataCommand } from '@aws-sdk/client-cloudwatch';
 import { InfrastructureError } from '@optex/ports';
 import type { ResourceRef } from '@optex/ports';
-import { recordSdkCommands, repoRoot, sentButNotCovered, shouldRunMotoTests, startMoto } from '@optex/testing';
+import type { PerformanceFigures } from '@optex/domain';
+import { metricsSourceContract, recordSdkCommands, repoRoot, sentButNotCovered, shouldRunMotoTests, startMoto } from '@optex/testing';
 import type { MotoServer } from '@optex/testing';
 import { CloudWatchMetricsSource } from './cloudwatch-metrics-source';
 
@@ -92,3 +93,63 @@ describeMoto('CloudWatchMetricsSource against moto', () => {
     expect(sentButNotCovered(sent, repoRoot())).toEqual([]);
   });
 });
+
+// The MetricsSource contract (the simulated fleet meets the same one in the unit tier): figures are arranged as the
+// instance and the CloudWatch agent publish them, one datapoint 5 minutes before the change and one 5 minutes after
+// (network as the bytes of the 10-minute window the contract reads). Maximum stands in for p95 (moto's gap above).
+if (shouldRunMotoTests()) {
+  metricsSourceContract('CloudWatch through moto', async () => {
+    const external = process.env['OPTEX_TEST_EC2_ENDPOINT'];
+    const moto = external ? undefined : await startMoto();
+    const endpoint = external ?? moto!.endpoint;
+    const cw = new CloudWatchClient({ region: 'us-east-1', endpoint, credentials, maxAttempts: 1 });
+    const sent = new Set<string>();
+    const source = CloudWatchMetricsSource.create({
+      endpoint,
+      credentials,
+      cpuStatistic: 'Maximum',
+      retry: { maxRetries: 0 },
+      clientFor: (region) => recordSdkCommands(new CloudWatchClient({ region, endpoint, credentials, maxAttempts: 1 }), 'cloudwatch', sent),
+    });
+    let counter = 0;
+    const WINDOW_SECONDS = 600;
+    const publish = async (id: string, figures: PerformanceFigures, at: Date) => {
+      const datum = (namespace: string, name: string, value: number | undefined) => (value === undefined ? [] : [{ namespace, name, value }]);
+      const data = [
+        ...datum('AWS/EC2', 'CPUUtilization', figures.cpuP95),
+        ...datum('CWAgent', 'mem_used_percent', figures.memoryUsedPct),
+        ...datum('AWS/EC2', 'NetworkIn', figures.networkInBytesPerSec === undefined ? undefined : figures.networkInBytesPerSec * WINDOW_SECONDS),
+        ...datum('AWS/EC2', 'NetworkOut', figures.networkOutBytesPerSec === undefined ? undefined : figures.networkOutBytesPerSec * WINDOW_SECONDS),
+        ...datum('AWS/EC2', 'StatusCheckFailed', figures.statusChecksPassed === undefined ? undefined : figures.statusChecksPassed ? 0 : 1),
+      ];
+      for (const namespace of ['AWS/EC2', 'CWAgent']) {
+        const mine = data.filter((d) => d.namespace === namespace);
+        if (mine.length === 0) continue;
+        await cw.send(
+          new PutMetricDataCommand({
+            Namespace: namespace,
+            MetricData: mine.map((d) => ({ MetricName: d.name, Dimensions: [{ Name: 'InstanceId', Value: id }], Value: d.value, Timestamp: at })),
+          }),
+        );
+      }
+    };
+    return {
+      source,
+      accountId: '123456789012',
+      region: 'us-east-1',
+      now: () => new Date(),
+      instance: async ({ before, after, changedAt }) => {
+        const id = `i-cwcontract${String(++counter).padStart(4, '0')}`;
+        await publish(id, before, new Date(changedAt.getTime() - 5 * 60_000));
+        await publish(id, after, new Date(changedAt.getTime() + 5 * 60_000));
+        return id;
+      },
+      close: async () => {
+        expect([...sent]).toEqual(['cloudwatch:GetMetricData']);
+        source.destroy();
+        cw.destroy();
+        await moto?.stop();
+      },
+    };
+  }, { testTimeoutMs: 60_000 });
+}

@@ -2,6 +2,7 @@ import { CloudWatchClient, GetMetricDataCommand } from '@aws-sdk/client-cloudwat
 import type { CloudWatchClientConfig, GetMetricDataCommandOutput } from '@aws-sdk/client-cloudwatch';
 import { InfrastructureError, systemClock } from '@optex/ports';
 import type { Clock, MetricsSource, ResourceRef } from '@optex/ports';
+import type { PerformanceFigures } from '@optex/domain';
 import { describeAwsFailure } from './aws-errors';
 import { Resilience, resolveResilienceOptions } from './resilience';
 import type { ResilienceOptions } from './resilience';
@@ -31,11 +32,15 @@ export interface CloudWatchMetricsSourceOptions extends ResilienceOptions {
   readonly clock?: Clock;
 }
 
-/** One statistic of one `AWS/EC2` metric of one instance, over a window. */
+/** One statistic of one metric of one instance (dimension `InstanceId`), over a window. */
 interface MetricQuery {
+  /** @defaultValue `AWS/EC2` */
+  readonly namespace?: string;
   readonly metricName: string;
   readonly statistic: string;
 }
+
+const MINUTE_MS = 60_000;
 
 /**
  * {@link MetricsSource} on CloudWatch `GetMetricData` (namespace `AWS/EC2`, dimension `InstanceId`).
@@ -92,6 +97,35 @@ export class CloudWatchMetricsSource implements MetricsSource {
     return Math.max(...values) <= 0;
   }
 
+  /**
+   * The whole picture over the window: `CPUUtilization` at the configured statistic, `mem_used_percent` Maximum in
+   * namespace `CWAgent` (the CloudWatch agent's; none when the instance does not publish it), `NetworkIn`/`NetworkOut`
+   * Sum divided by the window's seconds, `StatusCheckFailed` as {@link statusChecksPassed}. CloudWatch rounds a
+   * `StartTime` down to the minute, so `from` is first rounded *up* to one: no datapoint from before `from` (before
+   * the change, for an "after" window) is counted. A window left empty by that has no data.
+   */
+  async performance(ref: ResourceRef, window: { from: Date; to: Date }): Promise<PerformanceFigures> {
+    const { to } = checkWindow(window);
+    const from = new Date(Math.ceil(window.from.getTime() / MINUTE_MS) * MINUTE_MS);
+    if (from.getTime() >= to.getTime()) return {};
+    const inner = { from, to };
+    const seconds = (to.getTime() - from.getTime()) / 1000;
+    const highest = (values: number[]) => (values.length === 0 ? undefined : Math.max(...values));
+    const perSecond = (values: number[]) => (values.length === 0 ? undefined : Math.round((values.reduce((a, b) => a + b, 0) / seconds) * 100) / 100);
+    const cpuP95 = await this.cpuP95(ref, inner);
+    const memoryUsedPct = highest(await this.values(ref, inner, { namespace: 'CWAgent', metricName: 'mem_used_percent', statistic: 'Maximum' }));
+    const networkInBytesPerSec = perSecond(await this.values(ref, inner, { metricName: 'NetworkIn', statistic: 'Sum' }));
+    const networkOutBytesPerSec = perSecond(await this.values(ref, inner, { metricName: 'NetworkOut', statistic: 'Sum' }));
+    const statusChecksPassed = await this.statusChecksPassed(ref, inner);
+    return {
+      ...(cpuP95 === undefined ? {} : { cpuP95 }),
+      ...(memoryUsedPct === undefined ? {} : { memoryUsedPct }),
+      ...(networkInBytesPerSec === undefined ? {} : { networkInBytesPerSec }),
+      ...(networkOutBytesPerSec === undefined ? {} : { networkOutBytesPerSec }),
+      ...(statusChecksPassed === undefined ? {} : { statusChecksPassed }),
+    };
+  }
+
   private async values(ref: ResourceRef, window: { from: Date; to: Date }, query: MetricQuery): Promise<number[]> {
     checkRef(ref, this.options.accountId);
     const { from, to } = checkWindow(window);
@@ -117,7 +151,7 @@ export class CloudWatchMetricsSource implements MetricsSource {
                     Id: 'm',
                     ReturnData: true,
                     MetricStat: {
-                      Metric: { Namespace: 'AWS/EC2', MetricName: query.metricName, Dimensions: [{ Name: 'InstanceId', Value: ref.id }] },
+                      Metric: { Namespace: query.namespace ?? 'AWS/EC2', MetricName: query.metricName, Dimensions: [{ Name: 'InstanceId', Value: ref.id }] },
                       Period: period,
                       Stat: query.statistic,
                     },

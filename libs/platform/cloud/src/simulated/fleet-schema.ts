@@ -24,6 +24,25 @@ const instanceSchema = z.strictObject({
   cpuP95: z.number().min(0).max(100).optional(),
   /** Status checks verdict reported by the metrics source; absent = passed while running, unknown otherwise. */
   statusChecksPassed: z.boolean().optional(),
+  /** The CloudWatch agent's `mem_used_percent`; absent = the instance does not publish it (no agent). */
+  memoryUsedPct: z.number().min(0).max(100).optional(),
+  /** Network traffic in bytes per second; absent = no data. */
+  networkInBytesPerSec: z.number().min(0).finite().optional(),
+  networkOutBytesPerSec: z.number().min(0).finite().optional(),
+  /**
+   * The figures the instance had until it was last stopped (the simulator records them; a fleet file may give them):
+   * a metrics window that ends by `until` reads these, so "before" figures stay those from before the change.
+   */
+  metricsBefore: z
+    .strictObject({
+      until: isoDate,
+      cpuP95: z.number().min(0).max(100).optional(),
+      memoryUsedPct: z.number().min(0).max(100).optional(),
+      networkInBytesPerSec: z.number().min(0).finite().optional(),
+      networkOutBytesPerSec: z.number().min(0).finite().optional(),
+      statusChecksPassed: z.boolean().optional(),
+    })
+    .optional(),
   /** Defaults to `<region>a`. */
   availabilityZone: z.string().min(1).optional(),
 });

@@ -21,6 +21,7 @@ import {
   type Ec2ResourceKind,
   type Ec2Violation,
   type VolumePerformance,
+  type PerformanceFigures,
   AWS_EC2_BUCKETS,
   EC2_BUCKETS,
   bucketOf,
@@ -151,6 +152,17 @@ function legacyState(statePath: string): FleetState | undefined {
 }
 
 const round2 = (value: number): number => Math.round(value * 100) / 100;
+
+/** A running instance's current performance figures, each only when the fleet has it (status checks pass unless it says otherwise). */
+function figuresOf(instance: InstanceRecord): PerformanceFigures {
+  return {
+    ...(instance.cpuP95 !== undefined ? { cpuP95: instance.cpuP95 } : {}),
+    ...(instance.memoryUsedPct !== undefined ? { memoryUsedPct: instance.memoryUsedPct } : {}),
+    ...(instance.networkInBytesPerSec !== undefined ? { networkInBytesPerSec: instance.networkInBytesPerSec } : {}),
+    ...(instance.networkOutBytesPerSec !== undefined ? { networkOutBytesPerSec: instance.networkOutBytesPerSec } : {}),
+    statusChecksPassed: instance.statusChecksPassed ?? true,
+  };
+}
 
 /**
  * A simulated EC2 fleet over a JSON fleet file: an {@link Ec2Gateway} that enforces EC2's rules with
@@ -292,6 +304,7 @@ export class SimulatedFleet implements Ec2Gateway, MetricsSource, CloudIdentity 
       const instance = this.requireInstance(state, ref, options);
       enforce(stopInstanceViolation(instance));
       this.dryRunGate(options);
+      if (instance.state === 'running') instance.metricsBefore = { until: this.clock.now().toISOString(), ...figuresOf(instance) };
       instance.state = 'stopped';
     });
   }
@@ -640,6 +653,23 @@ export class SimulatedFleet implements Ec2Gateway, MetricsSource, CloudIdentity 
     if (!instance) return undefined;
     if (instance.state === 'stopped' || instance.state === 'stopping') return 0;
     return instance.state === 'running' ? instance.cpuP95 : undefined;
+  }
+
+  /**
+   * The instance's figures over the window: those recorded when it was last stopped (`metricsBefore`) for a window
+   * that ends by then, else its current ones while it runs — no data (`{}`) when it does not run, as CloudWatch
+   * has none. Memory and network only where the fleet file gives them; status checks as {@link statusChecksPassed}.
+   */
+  async performance(ref: ResourceRef, window: { from: Date; to: Date }): Promise<PerformanceFigures> {
+    await this.delay();
+    const instance = this.findInstance(this.store.current(), ref);
+    if (!instance) return {};
+    const before = instance.metricsBefore;
+    if (before && window.to.getTime() <= Date.parse(before.until)) {
+      const { until: _until, ...figures } = before;
+      return figures;
+    }
+    return instance.state === 'running' ? figuresOf(instance) : {};
   }
 
   /** The instance's `statusChecksPassed` when the fleet gives one; else `true` when running, `undefined` otherwise. */

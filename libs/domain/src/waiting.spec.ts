@@ -1,0 +1,39 @@
+import { AT, NOW, ev, recs } from './__fixtures__';
+import { foldOptimization, type KnownOptimizationState } from './decider';
+import type { OptimizationEvent } from './events';
+import { whyWaiting } from './waiting';
+
+const approved: OptimizationEvent[] = [
+  ev('OptimizationReceived', { recommendation: recs.modifyVolume, dryRun: false, deliveryId: 'd-1' }),
+  ev('RiskAssessed', { baseLevel: 'LOW', level: 'LOW', factors: [], policyVersion: 'default-v1' }),
+  ev('ApprovalGranted', { mode: 'auto', approvers: [], final: true }),
+];
+const state = (events: OptimizationEvent[]) => foldOptimization(events) as KnownOptimizationState;
+const running = { paused: false } as const;
+const later = new Date(NOW.getTime() + 3_600_000).toISOString();
+
+describe('why an optimization waits (given what the log recorded, when asked now)', () => {
+  it('given a cool-down deferral ahead, then it waits for the cool-down until then', () => {
+    const deferral = { hold: 'cool-down' as const, until: later, reason: 'cool-down of 7 day(s) …' };
+    expect(whyWaiting(state(approved), { now: NOW, control: running, deferral, soakMinutes: 0 })).toEqual({ hold: 'cool-down', until: later, reason: 'cool-down of 7 day(s) …' });
+  });
+
+  it('given a deferral recorded before holds were named, then its reason says freeze or change window', () => {
+    const freeze = { until: later, reason: 'freeze year-end until …: holiday' };
+    expect(whyWaiting(state(approved), { now: NOW, control: running, deferral: freeze, soakMinutes: 0 })).toMatchObject({ hold: 'freeze' });
+    expect(whyWaiting(state(approved), { now: NOW, control: running, deferral: { until: later, reason: 'outside its change windows; …' }, soakMinutes: 0 })).toMatchObject({ hold: 'change-window' });
+  });
+
+  it('given a deferral whose until has passed, then it no longer waits for it', () => {
+    expect(whyWaiting(state(approved), { now: new Date(later), control: running, deferral: { hold: 'change-window', until: later, reason: 'x' }, soakMinutes: 0 })).toBeUndefined();
+  });
+
+  it('given paused execution, then the kill switch holds it (before any deferral), with who and why', () => {
+    const control = { paused: true as const, by: 'oncall', reason: 'INC-7', since: AT };
+    expect(whyWaiting(state(approved), { now: NOW, control, deferral: { hold: 'cool-down', until: later, reason: 'x' }, soakMinutes: 0 })).toEqual({ hold: 'kill-switch', reason: `execution paused by oncall since ${AT}: INC-7` });
+  });
+
+  it('given one awaiting approval, then none of these holds it', () => {
+    expect(whyWaiting(state(approved.slice(0, 2)), { now: NOW, control: { paused: true, by: 'o', reason: 'r', since: AT }, soakMinutes: 0 })).toBeUndefined();
+  });
+});
