@@ -139,9 +139,12 @@ describe('summarize', () => {
       failedExecutions: 0,
       successRate: 0,
       averageExecutionMs: 0,
+      optimizations: 0,
       estimatedMonthlySavings: 0,
+      averageEstimatedMonthlySavings: null,
       realizedMonthlySavings: 0,
       realizedCount: 0,
+      averageRealizedMonthlySavings: null,
       unpriced: 0,
       rollbacks: 0,
     });
@@ -168,9 +171,12 @@ describe('summarize', () => {
       failedExecutions: 3,
       successRate: 0.4,
       averageExecutionMs: 820,
+      optimizations: 8,
       estimatedMonthlySavings: 130.28,
+      averageEstimatedMonthlySavings: 16.29,
       realizedMonthlySavings: 70.18,
       realizedCount: 2,
+      averageRealizedMonthlySavings: 35.09,
       unpriced: 0,
       rollbacks: 2,
     });
@@ -191,7 +197,19 @@ describe('summarize', () => {
       row('completed', { actualMonthlySavings: 20, estimatedMonthlySavings: 40 }),
       row('completed', { unpriced: ['instance type m5.large in eu-west-1'], estimatedMonthlySavings: 70.08 }),
     ];
-    expect(summarize(views, { rejected: 0, duplicates: 0 })).toMatchObject({ estimatedMonthlySavings: 110.08, realizedMonthlySavings: 20, realizedCount: 1, unpriced: 1 });
+    expect(summarize(views, { rejected: 0, duplicates: 0 })).toMatchObject({ estimatedMonthlySavings: 110.08, realizedMonthlySavings: 20, realizedCount: 1, unpriced: 1, averageRealizedMonthlySavings: 20 });
+  });
+
+  it('averages over the optimizations it sums, also when a re-run reports them all as duplicates (issue 8: "estimated $304.63 (average $0.00)")', () => {
+    const views = [
+      row('completed', { actualMonthlySavings: 15, estimatedMonthlySavings: 20 }),
+      row('completed', { unpriced: ['region eu-west-1 (not in the price book)'], estimatedMonthlySavings: 6 }),
+      row('awaiting-approval', { approval: 'pending', estimatedMonthlySavings: 70.08 }),
+    ];
+    // A re-run of the same recommendations under other delivery ids: every record is a duplicate of a reported optimization.
+    const summary = summarize(views, { rejected: 0, duplicates: 3 });
+    expect(summary).toMatchObject({ duplicates: 3, optimizations: 3, estimatedMonthlySavings: 96.08, averageEstimatedMonthlySavings: 32.03 });
+    expect(summary).toMatchObject({ realizedMonthlySavings: 15, realizedCount: 1, averageRealizedMonthlySavings: 15, unpriced: 1 });
   });
 
   it('rounds the success rate to 3 decimals', () => {

@@ -93,12 +93,18 @@ export interface Summary {
   readonly successRate: number;
   /** Mean execution duration (ms, integer) of executions that ended (dry runs left out); 0 when none. */
   readonly averageExecutionMs: number;
+  /** The optimizations this summary covers (a re-run's duplicates included): what the estimated average divides by. */
+  readonly optimizations: number;
   /** Sum of the estimates of every optimization. */
   readonly estimatedMonthlySavings: number;
+  /** `estimatedMonthlySavings / optimizations`, to the cent; `null` without optimizations. */
+  readonly averageEstimatedMonthlySavings: number | null;
   /** Sum of the actual savings of `completed` optimizations whose savings are priced (unpriced ones are left out). */
   readonly realizedMonthlySavings: number;
   /** `completed` optimizations whose savings are priced: what an average of `realizedMonthlySavings` divides by. */
   readonly realizedCount: number;
+  /** `realizedMonthlySavings / realizedCount`, to the cent (unpriced ones left out); `null` when none is priced. */
+  readonly averageRealizedMonthlySavings: number | null;
   /** `completed` optimizations whose savings are unpriced (the price book lacks a figure they need). */
   readonly unpriced: number;
   /** Optimizations that started a rollback. */
@@ -158,9 +164,12 @@ export function summarize(views: readonly OptimizationView[], counts: { readonly
     failedExecutions,
     successRate: totalExecutions === 0 ? 0 : roundTo(successfulExecutions / totalExecutions, 3),
     averageExecutionMs: durations.length === 0 ? 0 : Math.round(durations.reduce((a, b) => a + b, 0) / durations.length),
+    optimizations: views.length,
     estimatedMonthlySavings: roundMoney(estimated),
+    averageEstimatedMonthlySavings: views.length === 0 ? null : roundMoney(estimated / views.length),
     realizedMonthlySavings: roundMoney(realized),
     realizedCount,
+    averageRealizedMonthlySavings: realizedCount === 0 ? null : roundMoney(realized / realizedCount),
     unpriced,
     rollbacks,
   };

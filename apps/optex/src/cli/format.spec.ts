@@ -1,4 +1,4 @@
-import type { OptimizationView, Summary } from '@optex/domain';
+import { summarize, type OptimizationView, type Summary } from '@optex/domain';
 import { fleetText, optimizationsTable, rejectedTable, safe, safeLines, summaryText, table } from './format';
 
 // What a terminal would interpret: any C0/C1 control, DEL, or a bidirectional control.
@@ -77,8 +77,24 @@ describe('summaryText', () => {
       received: 4, rejected: 0, duplicates: 0,
       byStatus: { completed: 1, 'rolled-back': 1, 'rollback-failed': 1, 'reconciliation-needed': 1 },
       totalExecutions: 4, successfulExecutions: 1, failedExecutions: 2, successRate: 0.25, averageExecutionMs: 10,
-      estimatedMonthlySavings: 4, realizedMonthlySavings: 1, realizedCount: 1, unpriced: 0, rollbacks: 2,
+      optimizations: 4, estimatedMonthlySavings: 4, averageEstimatedMonthlySavings: 1, realizedMonthlySavings: 1, realizedCount: 1, averageRealizedMonthlySavings: 1, unpriced: 0, rollbacks: 2,
     });
     expect(text).toMatch(/^Rollbacks: 2 started \(1 rolled back, 1 failed\); needs an operator: 2 \(see retry-rollback, resolve\)\.$/m);
+  });
+
+  it('prints the averages of a re-run over the optimizations it reports, not over new ones (issue 8: "estimated $304.63 (average $0.00)")', () => {
+    const views = [
+      { ...view, status: 'completed', actualMonthlySavings: 15, estimatedMonthlySavings: 20 },
+      { ...view, status: 'completed', unpriced: ['region eu-west-1 (not in the price book)'], estimatedMonthlySavings: 6 },
+      { ...view, estimatedMonthlySavings: 278.63 },
+    ] as OptimizationView[];
+    // What `report` gives for an input of 3 records that all name optimizations already in the store.
+    const text = summaryText({ ...summarize(views, { rejected: 0, duplicates: 3 }), received: 3 });
+    expect(text).toMatch(/^Received 3 recommendations: 0 new optimizations, 0 rejected, 3 duplicates; 3 optimizations reported\.$/m);
+    expect(text).toContain('estimated $304.63 (average $101.54 over 3 optimizations), realized $15.00 (average $15.00 over 1 completed and priced), 1 completed unpriced (left out).');
+  });
+
+  it('prints no average where there is nothing to divide by', () => {
+    expect(summaryText(summarize([], { rejected: 0, duplicates: 0 }))).toContain('estimated $0.00 (average — over 0 optimizations), realized $0.00 (average — over 0 completed and priced).');
   });
 });

@@ -57,8 +57,6 @@ export function rejectedTable(rows: readonly RejectedRow[]): string {
   );
 }
 
-const average = (total: number, count: number): number => (count > 0 ? Math.round((total / count) * 100) / 100 : 0);
-
 /** Rollbacks started and how they ended, and what waits for an operator (a failed rollback, a step to reconcile). */
 function rollbackLine(s: Summary): string {
   const by = (status: keyof Summary['byStatus']) => s.byStatus[status] ?? 0;
@@ -70,12 +68,15 @@ export function summaryText(s: Summary): string {
   const statuses = Object.entries(s.byStatus)
     .map(([k, v]) => `${safe(k)} ${v}`)
     .join(', ');
+  const fresh = s.received - s.rejected - s.duplicates;
+  // The averages divide by what their totals sum over: every optimization reported (a re-run's duplicates included),
+  // and the completed ones whose savings are priced.
   return [
-    `Received ${s.received} recommendations: ${s.received - s.rejected - s.duplicates} optimizations, ${s.rejected} rejected, ${s.duplicates} duplicates.`,
+    `Received ${s.received} recommendations: ${fresh} new optimizations, ${s.rejected} rejected, ${s.duplicates} duplicates${s.optimizations !== fresh ? `; ${s.optimizations} optimizations reported` : ''}.`,
     `By status: ${statuses || 'none'}.`,
     `Executions: ${s.totalExecutions} total, ${s.successfulExecutions} succeeded, ${s.failedExecutions} failed, success rate ${(s.successRate * 100).toFixed(1)} %, average ${s.averageExecutionMs} ms.`,
     rollbackLine(s),
-    `Savings per month: estimated ${money(s.estimatedMonthlySavings)} (average ${money(average(s.estimatedMonthlySavings, s.received - s.rejected - s.duplicates))} per optimization), realized ${money(s.realizedMonthlySavings)} (average ${money(average(s.realizedMonthlySavings, s.realizedCount))} per completed one priced)${s.unpriced > 0 ? `, ${s.unpriced} completed unpriced (left out)` : ''}.`,
+    `Savings per month: estimated ${money(s.estimatedMonthlySavings)} (average ${money(s.averageEstimatedMonthlySavings)} over ${s.optimizations} optimizations), realized ${money(s.realizedMonthlySavings)} (average ${money(s.averageRealizedMonthlySavings)} over ${s.realizedCount} completed and priced)${s.unpriced > 0 ? `, ${s.unpriced} completed unpriced (left out)` : ''}.`,
   ].join('\n');
 }
 
