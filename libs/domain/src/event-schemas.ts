@@ -126,6 +126,12 @@ const changePlan = z.object({
 /** The current schema of every stored event type's data. */
 const SCHEMAS = {
   OptimizationReceived: z.object({ ...base, recommendation: storedRecommendation, dryRun: z.boolean(), deliveryId: text }),
+  ResubmissionConflicted: z.object({
+    ...base,
+    deliveryId: text,
+    recommendation: storedRecommendation,
+    differences: z.array(z.object({ path: text, recorded: z.unknown().optional(), resubmitted: z.unknown().optional() })).min(1),
+  }),
   RiskAssessed: z.object({ ...base, baseLevel: risk, level: risk, factors: z.array(factor), policyVersion: text, basis: riskBasis.optional() }),
   RiskReassessed: z.object({
     ...base,

@@ -15,6 +15,7 @@ import type {
 } from './types';
 import type { ScopeViolation } from './scope';
 import type { ControlEvent } from './control';
+import type { RecommendationDifference } from './resubmission';
 
 /**
  * The schema version an event is written with when its type has no entry in {@link EVENT_SCHEMA_VERSIONS}.
@@ -38,6 +39,12 @@ export interface ErrorInfo {
 }
 
 export type OptimizationReceived = Ev<'OptimizationReceived', Base & { recommendation: Recommendation; dryRun: boolean; deliveryId: string }>;
+/**
+ * A recommendation came again under the id of this optimization (same source and `recommendationId`) with other
+ * content (`differences`, field by field): a conflict, recorded with the resubmitted recommendation as it came and
+ * its delivery. The optimization keeps the recommendation received first; nothing else changes.
+ */
+export type ResubmissionConflicted = Ev<'ResubmissionConflicted', Base & { deliveryId: string; recommendation: Recommendation; differences: readonly RecommendationDifference[] }>;
 /** `basis`: what the recommendation stated and what the live resource was (absent in events recorded before risk read it). */
 export type RiskAssessed = Ev<'RiskAssessed', Base & { baseLevel: RiskLevel; level: RiskLevel; factors: readonly AppliedFactor[]; policyVersion: string; basis?: RiskBasis }>;
 /**
@@ -131,6 +138,7 @@ export type OptimizationOutOfScope = Ev<'OptimizationOutOfScope', Base & { stage
 
 export type OptimizationEvent =
   | OptimizationReceived
+  | ResubmissionConflicted
   | RiskAssessed
   | RiskReassessed
   | ApprovalGranted

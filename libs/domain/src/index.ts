@@ -7,6 +7,7 @@ export * from './numbers';
 export * from './field-errors';
 export * from './text';
 export * from './recommendation';
+export * from './resubmission';
 export * from './intake';
 export * from './pricing';
 export * from './aws-catalog';

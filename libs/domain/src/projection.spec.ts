@@ -45,6 +45,7 @@ describe('viewOf', () => {
       error: null,
       executionMs: null,
       rolledBack: false,
+      conflicts: 0,
     });
   });
 
@@ -124,6 +125,7 @@ const row = (status: OptimizationStatus, overrides: Partial<OptimizationView> = 
   error: null,
   executionMs: null,
   rolledBack: ['rolling-back', 'rolled-back', 'rollback-failed'].includes(status),
+  conflicts: 0,
   ...overrides,
 });
 
@@ -133,6 +135,7 @@ describe('summarize', () => {
       received: 0,
       rejected: 0,
       duplicates: 0,
+      conflicts: 0,
       byStatus: {},
       totalExecutions: 0,
       successfulExecutions: 0,
@@ -165,6 +168,7 @@ describe('summarize', () => {
       received: 11,
       rejected: 2,
       duplicates: 1,
+      conflicts: 0,
       byStatus: { completed: 2, 'dry-run-completed': 1, failed: 1, 'rolled-back': 1, 'rollback-failed': 1, 'awaiting-approval': 1, denied: 1 },
       totalExecutions: 5,
       successfulExecutions: 2,
