@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ensureBuilt, json, optex, tempDir } from './support/cli';
 
@@ -151,6 +151,46 @@ describe('conflicts', () => {
     const fleet = json<{ calls: { operation: string }[] }>(await optex(['fleet', '--store', store, '--cloud', CLOUD, '--json']));
     // described at assessment (risk) and at pre-validation; nothing else
     expect(fleet.calls.map((c) => c.operation)).toEqual(['describeInstance', 'describeInstance']);
+  });
+});
+
+describe('changed resubmissions', () => {
+  interface ConflictReport extends Report {
+    summary: Report['summary'] & { duplicates: number; conflicts: number };
+    conflicts: { index: number | null; optimizationId: string; recommendationId: string; differences: { path: string; recorded?: unknown; resubmitted?: unknown }[] }[];
+    optimizations: (Row & { action: string; conflicts: number })[];
+  }
+
+  it('the same id with another action is recorded as a conflict and shown (run text and --json, history, show); the same content again is a no-op', async () => {
+    const store = storeIn(tempDir('d8'));
+    const first = json<ConflictReport>(await optex(['run', `${F}/stop.ndjson`, '--store', store, '--cloud', CLOUD, '--json']));
+    const id = first.optimizations[0]!.optimizationId;
+    // The same recommendation with its keys in another order: another delivery, the same content.
+    const same = JSON.stringify(Object.fromEntries(Object.entries(JSON.parse(readFileSync(`${F}/stop.ndjson`, 'utf8')) as Record<string, unknown>).reverse()));
+    const identical = json<ConflictReport>(await optex(['run', '-', '--store', store, '--cloud', CLOUD, '--json'], { input: same }));
+    expect(identical.summary).toMatchObject({ duplicates: 1, conflicts: 0 });
+    expect(identical.conflicts).toEqual([]);
+
+    const changed = json<ConflictReport>(await optex(['run', `${F}/resubmitted.ndjson`, '--store', store, '--cloud', CLOUD, '--json']));
+    expect(changed.summary).toMatchObject({ duplicates: 1, conflicts: 1 });
+    expect(changed.conflicts).toEqual([
+      expect.objectContaining({ index: 0, optimizationId: id, recommendationId: 'd8-stop', differences: expect.arrayContaining([{ path: 'action.type', recorded: 'stop-idle', resubmitted: 'rightsize' }]) }),
+    ]);
+    // The optimization keeps the recommendation received first.
+    expect(changed.optimizations).toEqual([expect.objectContaining({ optimizationId: id, action: 'stop-idle', status: first.optimizations[0]!.status, conflicts: 1 })]);
+
+    const text = await optex(['history', id, '--store', store, '--wide']);
+    expect(text.stdout).toMatch(/ResubmissionConflicted +risk-assessor +resubmitted with other content, not applied: .*action\.type: "stop-idle" → "rightsize"/);
+    const shown = await optex(['show', id, '--store', store]);
+    expect(shown.stdout).toMatch(/conflict +resubmitted .* with other content, not applied: .*action\.type: "stop-idle" → "rightsize"/);
+    // A new input with the same changed recommendation (another delivery) in text: the conflicts table and the summary say so.
+    const again = await optex(['run', '-', '--store', store, '--cloud', CLOUD], { input: `${readFileSync(`${F}/resubmitted.ndjson`, 'utf8')}\n` });
+    expect(again.code).toBe(0);
+    expect(again.stdout).toMatch(/^Resubmitted with other content \(conflicts; each optimization keeps the recommendation it received first\):$/m);
+    expect(again.stdout).toMatch(new RegExp(`^ +0 +${id.slice(0, 8)} +d8-stop +action\\.type: "stop-idle" → "rightsize"; `, 'm'));
+    expect(again.stdout).toMatch(/1 duplicates \(1 with other content: conflicts\)/);
+    const events = json<{ events: { type: string }[] }>(await optex(['history', id, '--store', store, '--json'])).events.map((e) => e.type);
+    expect(events.filter((t) => t === 'ResubmissionConflicted')).toHaveLength(2);
   });
 });
 

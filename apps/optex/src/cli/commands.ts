@@ -1,6 +1,6 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
-import { OPTIMIZATION_STREAM_PREFIX, optimizationDecider, optimizationDetail, optimizationStream, summarize, viewOf, DomainError, BATCH_MODES, type BatchMode, type OptimizationState, type RiskBasis } from '@optex/domain';
+import { OPTIMIZATION_STREAM_PREFIX, differenceText, optimizationDecider, optimizationDetail, optimizationStream, summarize, viewOf, DomainError, BATCH_MODES, type BatchMode, type OptimizationState, type RecommendationDifference, type RiskBasis } from '@optex/domain';
 import { TOPICS, type EventStore, type Logger } from '@optex/ports';
 import { OptimizationProjection, loadStream } from '@optex/engine';
 import { recordApproval, recordDenial, recordOperatorAction, type OperatorAction } from '@optex/approval';
@@ -23,6 +23,8 @@ export interface RunFlags extends AdapterFlags {
   readonly output?: string;
   /** Rows of each table in the text report. */
   readonly rows?: string;
+  /** Every table column whole (tables fit 120 columns otherwise). */
+  readonly wide?: boolean;
   readonly dryRun?: boolean;
   readonly batchMode?: string;
   readonly maxParallel?: string;
@@ -76,7 +78,7 @@ export async function runCommand(io: Io, file: string | undefined, flags: RunFla
     });
     if (flags.output) await writeReport(flags.output, toJson(result));
     if (flags.json) io.out(toJson(result));
-    else io.out(`${reportText(result, { maxRows, ...(flags.output ? { outputFile: flags.output } : {}) })}\nDone in ${((Date.now() - started) / 1000).toFixed(1)} s. Store: ${safe(flags.store)}`);
+    else io.out(`${reportText(result, { maxRows, wide: flags.wide ?? false, ...(flags.output ? { outputFile: flags.output } : {}) })}\nDone in ${((Date.now() - started) / 1000).toFixed(1)} s. Store: ${safe(flags.store)}`);
     return 0;
   } finally {
     await adapters.close();
@@ -121,7 +123,7 @@ export class NotFound extends Error {
   }
 }
 
-export async function historyCommand(io: Io, id: string, flags: { store: string; json?: boolean }): Promise<number> {
+export async function historyCommand(io: Io, id: string, flags: { store: string; json?: boolean; wide?: boolean }): Promise<number> {
   const store = await openExistingStore(flags.store);
   try {
     const optimizationId = await resolveId(store, id);
@@ -131,7 +133,13 @@ export async function historyCommand(io: Io, id: string, flags: { store: string;
     if (flags.json) io.out(toJson({ optimizationId, events: rows }));
     else {
       io.out(`History of optimization ${optimizationId}:\n`);
-      io.out(table(['#', 'RECORDED AT', 'EVENT', 'BY', 'DETAIL'], rows.map((r) => [String(r.revision), r.recordedAt, r.type, String(r.metadata['recordedBy'] ?? ''), detailOf(r.type, r.data)]), new Set([0])));
+      io.out(
+        table(
+          ['#', 'RECORDED AT', 'EVENT', 'BY', 'DETAIL'],
+          rows.map((r) => [String(r.revision), r.recordedAt, r.type, String(r.metadata['recordedBy'] ?? ''), detailOf(r.type, r.data)]),
+          { wide: flags.wide ?? false, rightAligned: new Set([0]), fit: { 1: { whole: true }, 2: { whole: true }, 4: { minWidth: 20 } } },
+        ),
+      );
     }
     return 0;
   } finally {
@@ -150,6 +158,8 @@ function liveNote(basis: unknown): string {
 function detailOf(type: string, data: unknown): string {
   const d = data as Record<string, unknown>;
   switch (type) {
+    case 'ResubmissionConflicted':
+      return `resubmitted with other content, not applied: ${(d['differences'] as RecommendationDifference[]).map(differenceText).join('; ')} (delivery ${String(d['deliveryId'])})`;
     case 'RiskAssessed':
       return `${String(d['level'])} (${(d['factors'] as { factor: string }[]).map((f) => f.factor).join(', ') || 'no factors'})${liveNote(d['basis'])}`;
     case 'RiskReassessed':
@@ -217,7 +227,7 @@ export async function openExistingStore(url: string): Promise<EventStore> {
 }
 
 /** `replay`: folds the whole log from scratch and prints the projections it yields. */
-export async function replayCommand(io: Io, flags: { store: string; json?: boolean }): Promise<number> {
+export async function replayCommand(io: Io, flags: { store: string; json?: boolean; wide?: boolean }): Promise<number> {
   const store = await openExistingStore(flags.store);
   try {
     const projection = new OptimizationProjection();
@@ -238,7 +248,7 @@ export async function replayCommand(io: Io, flags: { store: string; json?: boole
     const views = projection.all().map(viewOf);
     const summary = summarize(views, { rejected, duplicates });
     if (flags.json) io.out(toJson({ events, streams: streams.size, summary, optimizations: views }));
-    else io.out(`${lines.join('\n')}\n\nReplayed ${events} events from ${streams.size} streams.\n\n${optimizationsTable(views)}\n\n${summaryText(summary)}`);
+    else io.out(`${lines.join('\n')}\n\nReplayed ${events} events from ${streams.size} streams.\n\n${optimizationsTable(views, { wide: flags.wide ?? false })}\n\n${summaryText(summary)}`);
     return 0;
   } finally {
     await store.close();
@@ -256,11 +266,11 @@ export async function metricsCommand(io: Io, flags: { store: string; json?: bool
   }
 }
 
-export async function listCommand(io: Io, flags: { store: string; json?: boolean }): Promise<number> {
+export async function listCommand(io: Io, flags: { store: string; json?: boolean; wide?: boolean }): Promise<number> {
   const store = await openExistingStore(flags.store);
   try {
     const { optimizations } = await report(store);
-    io.out(flags.json ? toJson({ optimizations }) : optimizationsTable(optimizations));
+    io.out(flags.json ? toJson({ optimizations }) : optimizationsTable(optimizations, { wide: flags.wide ?? false }));
     return 0;
   } finally {
     await store.close();
@@ -366,7 +376,7 @@ export async function submitCommand(io: Io, file: string, flags: { bus: string; 
  * Reads only: a store path that does not exist is a usage error, and without a persisted state yet the fleet
  * file itself is shown (no calls).
  */
-export async function fleetCommand(io: Io, flags: { store: string; cloud: string; json?: boolean }): Promise<number> {
+export async function fleetCommand(io: Io, flags: { store: string; cloud: string; json?: boolean; wide?: boolean }): Promise<number> {
   if (!flags.cloud.startsWith('simulated:') || flags.cloud === 'simulated:') {
     throw new UsageError(`--cloud: optex fleet shows a simulated fleet, expected simulated:FLEET.json, got ${JSON.stringify(flags.cloud)}`);
   }
@@ -395,7 +405,7 @@ export async function fleetCommand(io: Io, flags: { store: string; cloud: string
       ...(c.clientToken !== undefined ? { clientToken: c.clientToken } : {}),
     }));
     const view = { ...state, reservedInstances: simulator.reservedInstances, listings: simulator.listings, calls };
-    io.out(flags.json ? toJson(view) : fleetText(view, { fleetFile, statePath: statePath !== undefined && existsSync(statePath) ? statePath : undefined }));
+    io.out(flags.json ? toJson(view) : fleetText(view, { fleetFile, statePath: statePath !== undefined && existsSync(statePath) ? statePath : undefined }, { wide: flags.wide ?? false }));
     return 0;
   } finally {
     fleet.close();

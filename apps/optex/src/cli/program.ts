@@ -12,6 +12,7 @@ import { decisionCommand, fleetCommand, historyCommand, listCommand, showCommand
 
 const storeOption = () => new Option('--store <url>', 'event store: sqlite:PATH, memory:, esdb://HOST:PORT?tls=false').default(DEFAULT_FLAGS.store);
 const jsonOption = () => new Option('--json', 'print JSON only on stdout (logs go to stderr)');
+const wideOption = () => new Option('--wide', 'print every table column whole (tables fit 120 columns otherwise)');
 
 function engineFlags(cmd: Command): Command {
   return cmd
@@ -25,6 +26,7 @@ function engineFlags(cmd: Command): Command {
     .option('--not-before <time>', 'start nothing before this ISO-8601 time')
     .option('--output <file>', 'also write the full report (the --json document) to this file')
     .addOption(new Option('--rows <n>', 'rows of each table in the text report (the rest is counted)').default('50'))
+    .addOption(wideOption())
     .addOption(jsonOption());
 }
 
@@ -43,14 +45,14 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
   engineFlags(program.command('resume').description('continue processing what the store holds (e.g. after approvals)'))
     .action(wrap((flags) => runCommand(io, undefined, flags)));
   program.command('history').description("an optimization's events in order").argument('<id>', 'optimization id (or a unique prefix, or the recommendation id)')
-    .addOption(storeOption()).addOption(jsonOption())
+    .addOption(storeOption()).addOption(wideOption()).addOption(jsonOption())
     .action(wrap((id: string, flags) => historyCommand(io, id, flags)));
   program.command('show').description('an optimization: its risk, the exact plan asked for and approved, the authority asked for, approvals so far, expiry')
     .argument('<id>', 'optimization id (or a unique prefix, or the recommendation id)')
     .addOption(storeOption()).addOption(jsonOption())
     .action(wrap((id: string, flags) => showCommand(io, id, flags)));
   program.command('replay').description('fold the whole log from scratch and print what it yields; with --format, export its events (filtered) as NDJSON or CSV')
-    .addOption(storeOption()).addOption(jsonOption())
+    .addOption(storeOption()).addOption(wideOption()).addOption(jsonOption())
     .option('--format <format>', 'export the events instead: ndjson or csv (streamed; counts on stderr)')
     .option('--from <time>', 'export events recorded at or after this ISO-8601 time').option('--to <time>', 'export events recorded at or before this time')
     .option('--type <types>', 'export these event types (comma-separated)')
@@ -64,11 +66,11 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
   program.command('anchor').description('fix the digest of the whole log so far (verify checks later logs against it)').addOption(storeOption()).addOption(jsonOption())
     .action(wrap((flags) => anchorCommand(io, flags)));
   program.command('state').description('an optimization as it was at an instant (its events up to then, folded)').argument('<id>', 'optimization id (or a unique prefix, or the recommendation id)')
-    .option('--at <time>', 'ISO-8601 instant (default: now)').addOption(storeOption()).addOption(jsonOption())
+    .option('--at <time>', 'ISO-8601 instant (default: now)').addOption(storeOption()).addOption(wideOption()).addOption(jsonOption())
     .action(wrap((id: string, flags) => stateCommand(io, id, flags)));
   program.command('metrics').description('engine metrics rebuilt from the log').addOption(storeOption()).addOption(jsonOption())
     .action(wrap((flags) => metricsCommand(io, flags)));
-  program.command('list').description('every optimization in the store').addOption(storeOption()).addOption(jsonOption())
+  program.command('list').description('every optimization in the store').addOption(storeOption()).addOption(wideOption()).addOption(jsonOption())
     .action(wrap((flags) => listCommand(io, flags)));
   const decide = (kind: 'approve' | 'deny') => (id: string, flags: { api?: string; by?: string; store: string; reason?: string; json?: boolean }) => {
     if (flags.api !== undefined) return apiDecisionCommand(io, kind, id, { ...flags, api: flags.api });
@@ -118,6 +120,7 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
   program.command('fleet').description('the simulated fleet as it is now (fleet file format) and every EC2 call it answered')
     .addOption(storeOption())
     .addOption(new Option('--cloud <target>', 'the simulated fleet: simulated:FLEET.json').default(DEFAULT_FLAGS.cloud))
+    .addOption(wideOption())
     .addOption(jsonOption())
     .action(wrap((flags) => fleetCommand(io, flags)));
   program.command('submit').description('publish recommendations to Kafka (optex.recommendations.v1)').argument('<file>')
