@@ -52,9 +52,11 @@ export interface RunReport {
 export interface ProcessOptions {
   readonly input?: InputRecords;
   readonly dryRun: boolean;
-  /** Progress lines (stderr) for long runs, about every `progressEveryMs`. */
+  /** Progress lines for long runs: the first after `progressAfterMs`, then about every `progressEveryMs`. */
   readonly progress?: (line: string) => void;
-  /** @defaultValue 2000 */
+  /** @defaultValue 1000 */
+  readonly progressAfterMs?: number;
+  /** @defaultValue 1000 */
   readonly progressEveryMs?: number;
   /** How long nothing may happen before unsettled optimizations count as stuck (see {@link isQuiescent}). @defaultValue 250 */
   readonly stallMs?: number;
@@ -128,7 +130,14 @@ async function untilQuiescent(engine: EngineHandle, tracker: QuiescenceTracker, 
     }
   };
   const progress = options.progress;
-  const timer = progress ? setInterval(() => progress(tracker.progressLine(Date.now() - started)), options.progressEveryMs ?? 2000) : undefined;
+  let timer: NodeJS.Timeout | undefined;
+  if (progress) {
+    const show = () => progress(tracker.progressLine(Date.now() - started));
+    timer = setTimeout(() => {
+      show();
+      timer = setInterval(show, options.progressEveryMs ?? 1000);
+    }, options.progressAfterMs ?? 1000);
+  }
   try {
     for (;;) {
       await bus.idle?.();
@@ -152,7 +161,8 @@ async function untilQuiescent(engine: EngineHandle, tracker: QuiescenceTracker, 
       await tracker.changed(50);
     }
   } finally {
-    if (timer) clearInterval(timer);
+    // clearTimeout and clearInterval clear either kind of timer.
+    clearTimeout(timer);
   }
 }
 

@@ -9,6 +9,7 @@ import { asPreview, delayedGateway, intakeLimitsFromEnv, lockStoreForWriting, op
 import { existsSync } from 'node:fs';
 import { FleetFileError, SimulatedFleet, stateFileFor } from '@optex/cloud';
 
+import { PROGRESS_AFTER_MS, PROGRESS_EVERY_MS, progressMode, progressReporter } from './progress';
 import { DEFAULT_REPORT_ROWS, detailText, fleetText, optimizationsTable, reportText, safe, summaryText, table, toJson } from './format';
 
 export interface Io {
@@ -71,11 +72,19 @@ export async function runCommand(io: Io, file: string | undefined, flags: RunFla
   }
   try {
     const started = Date.now();
-    const result = await processUntilQuiescent(adapters, {
-      ...(input ? { input } : {}),
-      dryRun: flags.dryRun ?? false,
-      progress: flags.json ? undefined : (line) => io.err(line),
-    });
+    // Progress only for a person at a terminal (stderr a TTY), from the first second on; never into a pipe or a file.
+    const mode = progressMode(process.stderr, process.env);
+    const progress = mode === 'off' ? undefined : progressReporter(mode, (raw) => process.stderr.write(raw));
+    let result: Awaited<ReturnType<typeof processUntilQuiescent>>;
+    try {
+      result = await processUntilQuiescent(adapters, {
+        ...(input ? { input } : {}),
+        dryRun: flags.dryRun ?? false,
+        ...(progress ? { progress: (line: string) => progress.line(safe(line)), progressAfterMs: PROGRESS_AFTER_MS, progressEveryMs: PROGRESS_EVERY_MS } : {}),
+      });
+    } finally {
+      progress?.done();
+    }
     if (flags.output) await writeReport(flags.output, toJson(result));
     if (flags.json) io.out(toJson(result));
     else io.out(`${reportText(result, { maxRows, wide: flags.wide ?? false, ...(flags.output ? { outputFile: flags.output } : {}) })}\nDone in ${((Date.now() - started) / 1000).toFixed(1)} s. Store: ${safe(flags.store)}`);
