@@ -5,6 +5,7 @@ import { BATCH_MODES, EVENT_SCHEMA_VERSION, type AnyOptexEvent } from './events'
 import { RISK_LEVELS } from './types';
 import { SCOPE_RULES, type ScopeRule } from './scope';
 import { controlSchemas } from './control';
+import { settingsSchemas } from './store-settings';
 
 // Stored events are parsed, never cast: every event read from the store goes through {@link parseStoredEvent},
 // which upcasts older schema versions to the current one and validates the data against the current schema.
@@ -218,6 +219,7 @@ const SCHEMAS = {
   BatchCompleted: z.object({ batchId: text, at: iso }),
   ExecutionDeferred: z.object({ batchId: text, optimizationId: text, until: iso, reason: text, at: iso }),
   ...controlSchemas,
+  ...settingsSchemas,
 } satisfies Record<AnyOptexEvent['type'], z.ZodType>;
 
 /** Every event type optex stores. */

@@ -15,6 +15,7 @@ import type {
 } from './types';
 import type { ScopeViolation } from './scope';
 import type { ControlEvent } from './control';
+import type { SettingsEvent } from './store-settings';
 import type { RecommendationDifference } from './resubmission';
 
 /**
@@ -185,7 +186,7 @@ export type ExecutionDeferred = Ev<'ExecutionDeferred', { batchId: string; optim
 export type BatchEvent = BatchPlanned | BatchCompleted | ExecutionDeferred;
 
 export type IntakeEvent = RecommendationRejected | RecommendationDuplicated;
-export type AnyOptexEvent = OptimizationEvent | IntakeEvent | BatchEvent | ControlEvent;
+export type AnyOptexEvent = OptimizationEvent | IntakeEvent | BatchEvent | ControlEvent | SettingsEvent;
 
 export const optimizationStream = (optimizationId: string): string => `optimization-${optimizationId}`;
 export const batchStream = (batchId: string): string => `batch-${batchId}`;

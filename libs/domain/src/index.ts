@@ -28,6 +28,7 @@ export * from './scope';
 export * from './access';
 export * from './queries';
 export * from './control';
+export * from './store-settings';
 export * from './analyzers';
 export * from './notifications';
 export * from './work-queues';

@@ -1,11 +1,11 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
-import { OPTIMIZATION_STREAM_PREFIX, differenceText, optimizationDecider, optimizationDetail, optimizationStream, summarize, viewOf, DomainError, BATCH_MODES, type BatchMode, type OptimizationState, type RecommendationDifference, type RiskBasis } from '@optex/domain';
+import { OPTIMIZATION_STREAM_PREFIX, differenceText, optimizationDecider, optimizationDetail, optimizationStream, summarize, viewOf, DomainError, BATCH_MODES, type BatchMode, type OptimizationState, type RecommendationDifference, type RiskBasis, type SettingSource } from '@optex/domain';
 import { TOPICS, type EventStore, type Logger } from '@optex/ports';
 import { OptimizationProjection, loadStream } from '@optex/engine';
 import { recordApproval, recordDenial, recordOperatorAction, type OperatorAction } from '@optex/approval';
 import { DUPLICATES_STREAM, REJECTED_STREAM } from '@optex/domain';
-import { asPreview, delayedGateway, intakeLimitsFromEnv, lockStoreForWriting, openAdapters, openBus, openStore, processUntilQuiescent, readInput, recommendationMessages, report, UsageError, type AdapterFlags } from '@optex/runtime';
+import { DEFAULT_FLAGS, asPreview, delayedGateway, intakeLimitsFromEnv, lockStoreForWriting, openAdapters, openBus, openStore, processUntilQuiescent, readInput, recommendationMessages, rememberedSettings, report, UsageError, type AdapterFlags, type SettingsInForce } from '@optex/runtime';
 import { existsSync } from 'node:fs';
 import { FleetFileError, SimulatedFleet, stateFileFor } from '@optex/cloud';
 
@@ -64,7 +64,7 @@ export async function runCommand(io: Io, file: string | undefined, flags: RunFla
   const lock = lockStoreForWriting(flags.store, file === undefined ? 'resume' : `run ${file}`);
   let adapters: Awaited<ReturnType<typeof openAdapters>>;
   try {
-    const opened = await openAdapters(flags, io.logger, { ...options, intakeLimits });
+    const opened = await openAdapters(flags, io.logger, { ...options, intakeLimits, rememberAs: file === undefined ? 'resume' : `run ${file}` });
     adapters = { ...opened, ec2: delayedGateway(opened.ec2, ec2CallDelayMs()) };
   } catch (error) {
     lock?.release();
@@ -85,14 +85,25 @@ export async function runCommand(io: Io, file: string | undefined, flags: RunFla
     } finally {
       progress?.done();
     }
-    if (flags.output) await writeReport(flags.output, toJson(result));
-    if (flags.json) io.out(toJson(result));
-    else io.out(`${reportText(result, { maxRows, wide: flags.wide ?? false, ...(flags.output ? { outputFile: flags.output } : {}) })}\nDone in ${((Date.now() - started) / 1000).toFixed(1)} s. Store: ${safe(flags.store)}`);
+    const document = { ...result, settings: adapters.settings };
+    if (flags.output) await writeReport(flags.output, toJson(document));
+    if (flags.json) io.out(toJson(document));
+    else {
+      const text = reportText(result, { maxRows, wide: flags.wide ?? false, ...(flags.output ? { outputFile: flags.output } : {}) });
+      io.out(`${text}\nDone in ${((Date.now() - started) / 1000).toFixed(1)} s. Store: ${safe(flags.store)}\n${settingsText(adapters.settings)}`);
+    }
     return 0;
   } finally {
     await adapters.close();
     lock?.release();
   }
+}
+
+/** Which cloud and policy the run used, and that the store remembers them for the commands after it. */
+function settingsText(settings: SettingsInForce): string {
+  const from = (s: SettingSource) => (s === 'flag' ? 'given now' : s === 'store' ? 'remembered with the store' : 'the default');
+  const policy = settings.policy.value === undefined ? 'the default policy' : safe(settings.policy.value);
+  return `Cloud ${safe(settings.cloud.value)} (${from(settings.cloud.from)}), policy ${policy} (${from(settings.policy.from)}); later commands on this store use them unless given --cloud/--policy.`;
 }
 
 /** `OPTEX_EC2_CALL_DELAY_MS`: latency injected before every EC2 call (game days, tests that need a run to take a while). */
@@ -385,13 +396,14 @@ export async function submitCommand(io: Io, file: string, flags: { bus: string; 
  * Reads only: a store path that does not exist is a usage error, and without a persisted state yet the fleet
  * file itself is shown (no calls).
  */
-export async function fleetCommand(io: Io, flags: { store: string; cloud: string; json?: boolean; wide?: boolean }): Promise<number> {
-  if (!flags.cloud.startsWith('simulated:') || flags.cloud === 'simulated:') {
-    throw new UsageError(`--cloud: optex fleet shows a simulated fleet, expected simulated:FLEET.json, got ${JSON.stringify(flags.cloud)}`);
-  }
-  const fleetFile = flags.cloud.slice('simulated:'.length);
+export async function fleetCommand(io: Io, flags: { store: string; cloud?: string; json?: boolean; wide?: boolean }): Promise<number> {
   const sqlite = /^sqlite:(.+)$/.exec(flags.store.trim());
   if (sqlite && sqlite[1] !== ':memory:' && !existsSync(sqlite[1]!)) throw new UsageError(`--store: ${sqlite[1]} does not exist`);
+  const cloud = flags.cloud ?? (sqlite ? (await rememberedSettings(flags.store)).cloud : undefined) ?? DEFAULT_FLAGS.cloud;
+  if (!cloud.startsWith('simulated:') || cloud === 'simulated:') {
+    throw new UsageError(`--cloud: optex fleet shows a simulated fleet, expected simulated:FLEET.json, got ${JSON.stringify(cloud)}`);
+  }
+  const fleetFile = cloud.slice('simulated:'.length);
   const statePath = stateFileFor(flags.store);
   let fleet: SimulatedFleet;
   try {

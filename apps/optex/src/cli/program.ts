@@ -18,9 +18,9 @@ function engineFlags(cmd: Command): Command {
   return cmd
     .addOption(storeOption())
     .addOption(new Option('--bus <url>', 'message bus: memory, kafka://HOST:PORT[,HOST:PORT]').default(DEFAULT_FLAGS.bus))
-    .addOption(new Option('--cloud <target>', 'EC2: simulated:FLEET.json, aws, aws:ENDPOINT').default(DEFAULT_FLAGS.cloud))
+    .addOption(new Option('--cloud <target>', `EC2: simulated:FLEET.json, aws, aws:ENDPOINT (remembered with the store; default ${DEFAULT_FLAGS.cloud})`))
     .option('--dry-run', 'pre-validate and send every mutating call with EC2 DryRun; change nothing')
-    .option('--policy <file>', 'risk and approval policy override (JSON)')
+    .option('--policy <file>', 'risk and approval policy override (JSON; remembered with the store)')
     .addOption(new Option('--batch-mode <mode>', 'sequential, parallel, resource-grouped, region-grouped').default('parallel'))
     .addOption(new Option('--max-parallel <n>', 'most executions at once').default('4'))
     .option('--not-before <time>', 'start nothing before this ISO-8601 time')
@@ -87,7 +87,7 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     .action(wrap(decide('deny')));
   program.command('api').description('serve the HTTP API (OpenAPI at /openapi.json) on loopback unless --host says otherwise')
     .addOption(storeOption())
-    .option('--policy <file>', 'the policy file (its approval roster maps principals)')
+    .option('--policy <file>', 'the policy file (its approval roster maps principals; default: the one remembered with the store)')
     .requiredOption('--auth <file>', 'authentication: JWT issuer/audience/key set and/or API token hashes (JSON)')
     .addOption(new Option('--port <n>', 'port (0 = any free one)').default('8080'))
     .addOption(new Option('--host <address>', 'address to bind').default('127.0.0.1'))
@@ -119,7 +119,7 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     .action(wrap((flags) => controlCommand(io, 'resume', flags)));
   program.command('fleet').description('the simulated fleet as it is now (fleet file format) and every EC2 call it answered')
     .addOption(storeOption())
-    .addOption(new Option('--cloud <target>', 'the simulated fleet: simulated:FLEET.json').default(DEFAULT_FLAGS.cloud))
+    .addOption(new Option('--cloud <target>', `the simulated fleet: simulated:FLEET.json (default: the one remembered with the store, else ${DEFAULT_FLAGS.cloud})`))
     .addOption(wideOption())
     .addOption(jsonOption())
     .action(wrap((flags) => fleetCommand(io, flags)));
