@@ -377,3 +377,20 @@ describe('approver roster', () => {
     expect(result.stderr).toContain('approval.roster.0.authorities.0');
   });
 });
+
+describe('progress on stderr', () => {
+  it('prints no progress line into a pipe, however long the run (the TTY decision itself: apps/optex/src/cli/progress.spec.ts)', async () => {
+    const store = `sqlite:${join(tempDir('progress'), 'events.db')}`;
+    const delayMs = 250;
+    const result = await optex(['run', FIXTURE, '--store', store, '--cloud', `simulated:${FLEET}`, '--policy', 'test/fixtures/policy-auto.json', '--batch-mode', 'sequential'], {
+      env: { OPTEX_EC2_CALL_DELAY_MS: String(delayMs) },
+    });
+    expect(result.code).toBe(0);
+    // Every EC2 call waited `delayMs` first: the run lasted longer than the second after which a terminal gets progress.
+    const fleet = json<FleetView>(await optex(['fleet', '--store', store, '--cloud', `simulated:${FLEET}`, '--json']));
+    expect(fleet.calls.length * delayMs).toBeGreaterThan(2000);
+    expect(result.stderr).not.toMatch(/settled after/);
+    expect(result.stderr).not.toContain('\x1b');
+    expect(result.stdout).toMatch(/^Received 9 recommendations/m);
+  });
+});

@@ -1,6 +1,6 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ensureBuilt, json, optex, tempDir } from './support/cli';
+import { ensureBuilt, json, optex, tempDir, ROOT } from './support/cli';
 
 // Issue 8 through the built CLI: risk from the live resource, `show` and the exact plan, a changed plan asks again.
 
@@ -154,6 +154,46 @@ describe('conflicts', () => {
   });
 });
 
+describe('changed resubmissions', () => {
+  interface ConflictReport extends Report {
+    summary: Report['summary'] & { duplicates: number; conflicts: number };
+    conflicts: { index: number | null; optimizationId: string; recommendationId: string; differences: { path: string; recorded?: unknown; resubmitted?: unknown }[] }[];
+    optimizations: (Row & { action: string; conflicts: number })[];
+  }
+
+  it('the same id with another action is recorded as a conflict and shown (run text and --json, history, show); the same content again is a no-op', async () => {
+    const store = storeIn(tempDir('d8'));
+    const first = json<ConflictReport>(await optex(['run', `${F}/stop.ndjson`, '--store', store, '--cloud', CLOUD, '--json']));
+    const id = first.optimizations[0]!.optimizationId;
+    // The same recommendation with its keys in another order: another delivery, the same content.
+    const same = JSON.stringify(Object.fromEntries(Object.entries(JSON.parse(readFileSync(`${F}/stop.ndjson`, 'utf8')) as Record<string, unknown>).reverse()));
+    const identical = json<ConflictReport>(await optex(['run', '-', '--store', store, '--cloud', CLOUD, '--json'], { input: same }));
+    expect(identical.summary).toMatchObject({ duplicates: 1, conflicts: 0 });
+    expect(identical.conflicts).toEqual([]);
+
+    const changed = json<ConflictReport>(await optex(['run', `${F}/resubmitted.ndjson`, '--store', store, '--cloud', CLOUD, '--json']));
+    expect(changed.summary).toMatchObject({ duplicates: 1, conflicts: 1 });
+    expect(changed.conflicts).toEqual([
+      expect.objectContaining({ index: 0, optimizationId: id, recommendationId: 'd8-stop', differences: expect.arrayContaining([{ path: 'action.type', recorded: 'stop-idle', resubmitted: 'rightsize' }]) }),
+    ]);
+    // The optimization keeps the recommendation received first.
+    expect(changed.optimizations).toEqual([expect.objectContaining({ optimizationId: id, action: 'stop-idle', status: first.optimizations[0]!.status, conflicts: 1 })]);
+
+    const text = await optex(['history', id, '--store', store, '--wide']);
+    expect(text.stdout).toMatch(/ResubmissionConflicted +risk-assessor +resubmitted with other content, not applied: .*action\.type: "stop-idle" → "rightsize"/);
+    const shown = await optex(['show', id, '--store', store]);
+    expect(shown.stdout).toMatch(/conflict +resubmitted .* with other content, not applied: .*action\.type: "stop-idle" → "rightsize"/);
+    // A new input with the same changed recommendation (another delivery) in text: the conflicts table and the summary say so.
+    const again = await optex(['run', '-', '--store', store, '--cloud', CLOUD], { input: `${readFileSync(`${F}/resubmitted.ndjson`, 'utf8')}\n` });
+    expect(again.code).toBe(0);
+    expect(again.stdout).toMatch(/^Resubmitted with other content \(conflicts; each optimization keeps the recommendation it received first\):$/m);
+    expect(again.stdout).toMatch(new RegExp(`^ +0 +${id.slice(0, 8)} +d8-stop +action\\.type: "stop-idle" → "rightsize"; `, 'm'));
+    expect(again.stdout).toMatch(/1 duplicates \(1 with other content: conflicts\)/);
+    const events = json<{ events: { type: string }[] }>(await optex(['history', id, '--store', store, '--json'])).events.map((e) => e.type);
+    expect(events.filter((t) => t === 'ResubmissionConflicted')).toHaveLength(2);
+  });
+});
+
 describe('commands that read a store refuse a missing one', () => {
   it.each([
     ['list'],
@@ -168,5 +208,41 @@ describe('commands that read a store refuse a missing one', () => {
     expect(result.code).toBe(1);
     expect(result.stderr.trim().split('\n')).toEqual([expect.stringMatching(/^optex: --store: .*events\.db does not exist/)]);
     expect(existsSync(join(dir, 'events.db'))).toBe(false);
+  });
+});
+
+describe('--cloud and --policy are remembered with the store', () => {
+  interface Settings {
+    settings: { cloud: { value: string; from: string }; policy: { value: string | null; from: string } };
+  }
+  type Run = Report & Settings & { optimizations: (Row & { error: string | null })[] };
+
+  it('given once, later commands on the store use them (run, resume, fleet) until given again; recorded in the log and said in the output', async () => {
+    const store = storeIn(tempDir('d8'));
+    const first = json<Run>(await optex(['run', `${F}/graviton.ndjson`, '--store', store, '--cloud', CLOUD, '--policy', `${F}/policy-medium.json`, '--json']));
+    expect(first.settings).toEqual({ cloud: { value: `simulated:${join(ROOT, F, 'fleet.json')}`, from: 'flag' }, policy: { value: join(ROOT, F, 'policy-medium.json'), from: 'flag' } });
+
+    // No flags: the stop-idle (MEDIUM, $140.16) is approved automatically only under policy-medium.json, and its instance is only in the decisions fleet.
+    const second = json<Run>(await optex(['run', `${F}/stop.ndjson`, '--store', store, '--json']));
+    expect(second.settings).toEqual({ cloud: { ...first.settings.cloud, from: 'store' }, policy: { ...first.settings.policy, from: 'store' } });
+    expect(row(second, 'd8-stop')).toMatchObject({ risk: 'MEDIUM', approval: 'auto', status: 'completed' });
+    const fleet = json<{ calls: { operation: string; resource: string }[] }>(await optex(['fleet', '--store', store, '--json']));
+    expect(fleet.calls).toContainEqual(expect.objectContaining({ operation: 'stopInstance', resource: 'i-0d800000000000003' }));
+
+    // Given again: it applies, and is what the store remembers from then on.
+    const third = await optex(['resume', '--store', store, '--policy', 'test/fixtures/policy-auto.json']);
+    expect(third.stdout).toMatch(/policy .*test\/fixtures\/policy-auto\.json \(given now\)/);
+    expect(third.stdout).toMatch(/Cloud simulated:.*decisions\/fleet\.json \(remembered with the store\)/);
+    const fourth = json<Run>(await optex(['resume', '--store', store, '--json']));
+    expect(fourth.settings.policy).toEqual({ value: join(ROOT, 'test/fixtures/policy-auto.json'), from: 'store' });
+
+    const replay = json<{ events: number }>(await optex(['replay', '--store', store, '--json']));
+    expect(replay.events).toBeGreaterThan(0);
+    const recorded = await optex(['replay', '--store', store, '--format', 'ndjson', '--type', 'StoreSettingsRecorded']);
+    const settings = recorded.stdout.trim().split('\n').map((l) => JSON.parse(l) as { data: { cloud?: string; policyFile?: string; by: string } });
+    expect(settings.map((e) => e.data)).toEqual([
+      expect.objectContaining({ cloud: first.settings.cloud.value, policyFile: first.settings.policy.value, by: `run ${F}/graviton.ndjson` }),
+      expect.objectContaining({ policyFile: join(ROOT, 'test/fixtures/policy-auto.json'), by: 'resume' }),
+    ]);
   });
 });

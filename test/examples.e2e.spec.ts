@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ensureBuilt, json, optex, tempDir, ROOT } from './support/cli';
 
@@ -11,6 +12,9 @@ interface Report {
 }
 
 beforeAll(() => ensureBuilt());
+
+/** The widest line of a text output, in characters (what a terminal shows of it). */
+const widest = (text: string): number => Math.max(...text.split('\n').map((line) => Array.from(line).length));
 
 // The outcomes examples/README.md documents, so the examples never rot.
 describe('examples/', () => {
@@ -50,10 +54,53 @@ describe('examples/', () => {
       child.on('close', (code) => resolvePromise({ code, stdout }));
     });
     expect(result.code).toBe(0);
-    expect(result.stdout).toMatch(/OPTIMIZATION\s+RECOMMENDATION\s+RESOURCE\s+ACTION\s+RISK\s+APPROVAL\s+STATUS/);
+    expect(result.stdout).toMatch(/OPTIMIZATION\s+RESOURCE\s+ACTION\s+RISK\s+STATUS\s+EST\/MO\s+ACTUAL\/MO/);
+    expect(widest(result.stdout)).toBeLessThanOrEqual(120);
     expect(result.stdout).toMatch(/Received 25 recommendations/);
     expect(result.stdout).toMatch(/success rate 80\.0 %/);
     expect(result.stdout).toMatch(/realized \$620\.65/);
+  });
+});
+
+describe('text output of the examples fits 120 columns (--wide for every column)', () => {
+  it('run, list, history, replay, fleet: every table fits 120 columns and says so; --wide prints every column whole', async () => {
+    const store = `sqlite:${join(tempDir('ex'), 'events.db')}`;
+    const cloud = 'simulated:examples/fleet.json';
+    const run = await optex(['run', 'examples/recommendations.json', '--store', store, '--policy', 'examples/policy.json']);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toMatch(/^\(fitted to 120 columns: RECOMMENDATION, APPROVAL, ACC% left out; --wide prints every column whole\)$/m);
+    expect(run.stdout).toMatch(/^ {4}note: validation failed: /m);
+    const outputs = [
+      run,
+      await optex(['list', '--store', store]),
+      await optex(['history', 'co-ec2-2026-11-0006', '--store', store]),
+      await optex(['replay', '--store', store]),
+      await optex(['fleet', '--store', store, '--cloud', cloud]),
+    ];
+    for (const output of outputs) {
+      expect(output.code).toBe(0);
+      expect(widest(output.stdout)).toBeLessThanOrEqual(120);
+    }
+    const wide = await optex(['list', '--store', store, '--wide']);
+    expect(wide.stdout).toMatch(/^OPTIMIZATION +RECOMMENDATION +RESOURCE +ACTION +RISK +APPROVAL +STATUS +EST\/MO +ACTUAL\/MO +ACC% +NOTE$/m);
+    expect(wide.stdout).not.toMatch(/fitted to 120 columns/);
+    expect(widest(wide.stdout)).toBeGreaterThan(120);
+    const history = await optex(['history', 'co-ec2-2026-11-0006', '--store', store, '--wide']);
+    expect(widest(history.stdout)).toBeGreaterThan(120);
+  });
+
+  it('a re-run of the same recommendations (other bytes: all duplicates) averages over the optimizations it reports, not "$0.00"', async () => {
+    const dir = tempDir('ex');
+    const store = `sqlite:${join(dir, 'events.db')}`;
+    await optex(['run', 'examples/recommendations.json', '--store', store, '--json']);
+    const again = join(dir, 'again.json');
+    writeFileSync(again, JSON.stringify(JSON.parse(readFileSync(join(ROOT, 'examples/recommendations.json'), 'utf8'))));
+    const text = await optex(['run', again, '--store', store]);
+    expect(text.stdout).toMatch(/^Received 25 recommendations: 0 new optimizations, 0 rejected, 25 duplicates; 25 optimizations reported\.$/m);
+    expect(text.stdout).toMatch(/^Savings per month: estimated \$4448\.00 \(average \$177\.92 over 25 optimizations\),$/m);
+    expect(text.stdout).toMatch(/^ {2}realized \$620\.65 \(average \$103\.44 over 6 completed and priced\), 2 completed unpriced \(left out\)\.$/m);
+    const report = json<Report & { summary: { averageEstimatedMonthlySavings: number; averageRealizedMonthlySavings: number } }>(await optex(['run', again, '--store', store, '--json']));
+    expect(report.summary).toMatchObject({ averageEstimatedMonthlySavings: 177.92, averageRealizedMonthlySavings: 103.44 });
   });
 });
 

@@ -74,6 +74,51 @@ describe('ReceiveRecommendation', () => {
       .thenNothing();
   });
 
+  it('is idempotent for a resubmission of the same content, whatever its key order and createdAt', () => {
+    const same = JSON.parse(JSON.stringify({ createdAt: '2026-02-28T00:00:00Z', ...rec, resource: { ...rec.resource } })) as Recommendation;
+    spec
+      .given(upToReceived)
+      .when(cmd('ReceiveRecommendation', { optimizationId: OPT_ID, recommendation: same, dryRun: false, deliveryId: 'd-2' }))
+      .thenNothing();
+  });
+
+  it('records a resubmission with another action as a conflict, and keeps the recommendation received first', () => {
+    const changed: Recommendation = { ...rec, action: { type: 'stop-idle' }, estimatedMonthlySavings: 140.16 };
+    spec
+      .given(upToAwaiting)
+      .when(cmd('ReceiveRecommendation', { optimizationId: OPT_ID, recommendation: changed, dryRun: false, deliveryId: 'd-2' }))
+      .then([
+        ev('ResubmissionConflicted', {
+          deliveryId: 'd-2',
+          recommendation: changed,
+          differences: [
+            { path: 'action.type', recorded: 'rightsize', resubmitted: 'stop-idle' },
+            { path: 'action.currentInstanceType', recorded: 'm5.xlarge' },
+            { path: 'action.targetInstanceType', recorded: 'm5.large' },
+            { path: 'estimatedMonthlySavings', recorded: 70.08, resubmitted: 140.16 },
+          ],
+        }),
+      ]);
+    const state = known(foldOptimization([...upToAwaiting, ev('ResubmissionConflicted', { deliveryId: 'd-2', recommendation: changed, differences: [{ path: 'action.type', recorded: 'rightsize', resubmitted: 'stop-idle' }] })]));
+    expect(state).toMatchObject({ status: 'awaiting-approval', recommendation: rec, conflicts: [{ deliveryId: 'd-2', at: AT, differences: [{ path: 'action.type' }] }] });
+  });
+
+  it('records a conflict once per delivery: the same changed delivery again changes nothing', () => {
+    const changed: Recommendation = { ...rec, resource: { ...rec.resource, tags: { env: 'prod' } } };
+    spec
+      .given([...upToReceived, ev('ResubmissionConflicted', { deliveryId: 'd-2', recommendation: changed, differences: [{ path: 'resource.tags', resubmitted: { env: 'prod' } }] })])
+      .when(cmd('ReceiveRecommendation', { optimizationId: OPT_ID, recommendation: changed, dryRun: false, deliveryId: 'd-2' }))
+      .thenNothing();
+  });
+
+  it('records a changed resubmission of a finished optimization too', () => {
+    const changed: Recommendation = { ...rec, region: 'eu-west-1' };
+    spec
+      .given([...upToReceived, ev('OptimizationCancelled', { by: 'op', reason: 'not now' })])
+      .when(cmd('ReceiveRecommendation', { optimizationId: OPT_ID, recommendation: changed, dryRun: false, deliveryId: 'd-3' }))
+      .then([ev('ResubmissionConflicted', { deliveryId: 'd-3', recommendation: changed, differences: [{ path: 'region', recorded: 'us-east-1', resubmitted: 'eu-west-1' }] })]);
+  });
+
   it('rejects a command without a valid time', () => {
     spec
       .given([])

@@ -9,6 +9,7 @@ import type { PriceBook } from './pricing';
 import { judgeStepEffect } from './reconciliation';
 import { eligibleIdentity, normalizeIdentity, type EligibleApprover } from './roster';
 import { assessmentScopeViolations, preValidationScopeViolations, type ScopeViolation } from './scope';
+import { recommendationDifferences, type RecommendationDifference } from './resubmission';
 import type * as C from './commands';
 import type { OptimizationCommand } from './commands';
 import type { ErrorInfo, OptimizationEvent, ResolvableStatus, ScopeStage, StepPhase } from './events';
@@ -147,6 +148,15 @@ export interface OptimizationData {
   /** How an operator closed it (`resolved`). */
   readonly resolution?: { readonly by: string; readonly note: string; readonly from: ResolvableStatus };
   readonly outOfScope?: OutOfScopeData;
+  /** Resubmissions under this optimization's id with other content, in order (see ResubmissionConflicted). */
+  readonly conflicts?: readonly ConflictData[];
+}
+
+/** A changed resubmission, as the state keeps it: its delivery, when, and what it changed. */
+export interface ConflictData {
+  readonly deliveryId: string;
+  readonly at: string;
+  readonly differences: readonly RecommendationDifference[];
 }
 
 type In<S extends OptimizationStatus, Guaranteed extends keyof OptimizationData = never> = OptimizationData & { readonly status: S } & Required<Pick<OptimizationData, Guaranteed>>;
@@ -224,11 +234,19 @@ const undoSteps = (state: KnownOptimizationState): Step[] =>
         mergedOutputs(state.execution.completedSteps),
       );
 
+/**
+ * The first delivery opens the optimization. A later one of the same recommendation is a duplicate: nothing changes
+ * when its content is the same (or it is the first delivery again), and a changed one is a conflict, recorded once
+ * per delivery, while the optimization keeps what it received first.
+ */
 function decideReceive(command: C.ReceiveRecommendation, state: OptimizationState): OptimizationEvent[] {
-  if (state.status !== 'initial') return [];
   const { at } = nowOf(command);
   const { optimizationId, recommendation, dryRun, deliveryId } = command.data;
-  return [{ type: 'OptimizationReceived', data: { optimizationId, at, recommendation, dryRun, deliveryId } }];
+  if (state.status === 'initial') return [{ type: 'OptimizationReceived', data: { optimizationId, at, recommendation, dryRun, deliveryId } }];
+  if (state.deliveryId === deliveryId || state.conflicts?.some((c) => c.deliveryId === deliveryId)) return [];
+  const differences = recommendationDifferences(state.recommendation, recommendation);
+  if (differences.length === 0) return [];
+  return [{ type: 'ResubmissionConflicted', data: { optimizationId: state.optimizationId, at, deliveryId, recommendation, differences } }];
 }
 
 function decideAssessRisk(command: C.AssessRisk, s: KnownOptimizationState): OptimizationEvent[] {
@@ -918,6 +936,10 @@ export function evolveOptimization(state: OptimizationState, event: Optimization
     case 'OptimizationOutOfScope': {
       const { stage, violations } = event.data;
       return { ...s, status: 'out-of-scope', outOfScope: { stage, violations } };
+    }
+    case 'ResubmissionConflicted': {
+      const { deliveryId, at, differences } = event.data;
+      return { ...s, conflicts: [...(s.conflicts ?? []), { deliveryId, at, differences }] };
     }
     default: {
       const _exhaustive: never = event;

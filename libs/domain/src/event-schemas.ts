@@ -8,6 +8,7 @@ import { controlSchemas } from './control';
 import { HALT_RULES, type HaltRule } from './blast-radius';
 import { circuitBreakerSchemas } from './circuit-breakers';
 import { START_HOLDS } from './cool-down';
+import { settingsSchemas } from './store-settings';
 
 // Stored events are parsed, never cast: every event read from the store goes through {@link parseStoredEvent},
 // which upcasts older schema versions to the current one and validates the data against the current schema.
@@ -144,6 +145,12 @@ const changePlan = z.object({
 /** The current schema of every stored event type's data. */
 const SCHEMAS = {
   OptimizationReceived: z.object({ ...base, recommendation: storedRecommendation, dryRun: z.boolean(), deliveryId: text }),
+  ResubmissionConflicted: z.object({
+    ...base,
+    deliveryId: text,
+    recommendation: storedRecommendation,
+    differences: z.array(z.object({ path: text, recorded: z.unknown().optional(), resubmitted: z.unknown().optional() })).min(1),
+  }),
   RiskAssessed: z.object({ ...base, baseLevel: risk, level: risk, factors: z.array(factor), policyVersion: text, basis: riskBasis.optional() }),
   RiskReassessed: z.object({
     ...base,
@@ -236,6 +243,7 @@ const SCHEMAS = {
   StageFailed: z.object({ batchId: text, stage: z.number().int().positive(), of: z.number().int().positive(), failed: z.array(text), rolledBack: z.array(text), at: iso }),
   ...controlSchemas,
   ...circuitBreakerSchemas,
+  ...settingsSchemas,
 } satisfies Record<AnyOptexEvent['type'], z.ZodType>;
 
 /** Every event type optex stores. */

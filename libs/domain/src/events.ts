@@ -18,6 +18,8 @@ import type { ControlEvent } from './control';
 import type { HaltRule } from './blast-radius';
 import type { CircuitBreakerEvent } from './circuit-breakers';
 import type { StartHold } from './cool-down';
+import type { SettingsEvent } from './store-settings';
+import type { RecommendationDifference } from './resubmission';
 
 /**
  * The schema version an event is written with when its type has no entry in {@link EVENT_SCHEMA_VERSIONS}.
@@ -41,6 +43,12 @@ export interface ErrorInfo {
 }
 
 export type OptimizationReceived = Ev<'OptimizationReceived', Base & { recommendation: Recommendation; dryRun: boolean; deliveryId: string }>;
+/**
+ * A recommendation came again under the id of this optimization (same source and `recommendationId`) with other
+ * content (`differences`, field by field): a conflict, recorded with the resubmitted recommendation as it came and
+ * its delivery. The optimization keeps the recommendation received first; nothing else changes.
+ */
+export type ResubmissionConflicted = Ev<'ResubmissionConflicted', Base & { deliveryId: string; recommendation: Recommendation; differences: readonly RecommendationDifference[] }>;
 /** `basis`: what the recommendation stated and what the live resource was (absent in events recorded before risk read it). */
 export type RiskAssessed = Ev<'RiskAssessed', Base & { baseLevel: RiskLevel; level: RiskLevel; factors: readonly AppliedFactor[]; policyVersion: string; basis?: RiskBasis }>;
 /**
@@ -134,6 +142,7 @@ export type OptimizationOutOfScope = Ev<'OptimizationOutOfScope', Base & { stage
 
 export type OptimizationEvent =
   | OptimizationReceived
+  | ResubmissionConflicted
   | RiskAssessed
   | RiskReassessed
   | ApprovalGranted
@@ -191,7 +200,7 @@ export type StageFailed = Ev<'StageFailed', { batchId: string; stage: number; of
 export type BatchEvent = BatchPlanned | BatchCompleted | ExecutionDeferred | BatchHalted | BatchContinued | StageStarted | StagePassed | StageFailed;
 
 export type IntakeEvent = RecommendationRejected | RecommendationDuplicated;
-export type AnyOptexEvent = OptimizationEvent | IntakeEvent | BatchEvent | ControlEvent | CircuitBreakerEvent;
+export type AnyOptexEvent = OptimizationEvent | IntakeEvent | BatchEvent | ControlEvent | CircuitBreakerEvent | SettingsEvent;
 
 export const optimizationStream = (optimizationId: string): string => `optimization-${optimizationId}`;
 export const batchStream = (batchId: string): string => `batch-${batchId}`;

@@ -1,6 +1,6 @@
 import { OPT_ID, observed, recommendation, recs } from './__fixtures__';
 import { DomainError } from './errors';
-import { effectiveVolumePerformance, executionPlan, isMutatingStep, preValidationProblems, reversibility, rollbackPlan, rollbackStepsFor } from './plans';
+import { backupSnapshotTags, effectiveVolumePerformance, executionPlan, isMutatingStep, preValidationProblems, reversibility, rollbackPlan, rollbackStepsFor } from './plans';
 import type { ObservedResource, Recommendation, Step } from './types';
 
 const gp2 = observed.gp2Volume;
@@ -172,17 +172,35 @@ describe('executionPlan', () => {
     expect(executionPlan(rec, { ...gp2, volumeType: 'io1', iops: 5000 }, OPT_ID)).toEqual([{ kind: 'modify-volume', volumeId: 'vol-0abc', volumeType: 'io2', iops: 5000 }]);
   });
 
-  it('snapshots (tagged with the optimization id), waits, then deletes a volume', () => {
+  it("snapshots (tagged with the volume's tags and the optimization id), waits, then deletes a volume", () => {
     expect(executionPlan(recs.deleteVolume, gp2, OPT_ID)).toEqual([
       {
         kind: 'create-snapshot',
         volumeId: 'vol-0abc',
         description: `optex ${OPT_ID}: snapshot of vol-0abc before deletion`,
-        tags: { 'optex:optimization-id': OPT_ID, 'optex:source-volume': 'vol-0abc' },
+        tags: { Name: 'data', 'optex:optimization-id': OPT_ID, 'optex:source-volume': 'vol-0abc' },
       },
       { kind: 'wait-snapshot-completed', snapshotFrom: 'create-snapshot' },
       { kind: 'delete-volume', volumeId: 'vol-0abc' },
     ]);
+  });
+
+  it("tags the backup snapshot with the volume's tags (cost allocation, owner) plus optex's, never aws: or the volume's own optex: tags", () => {
+    const tagged = { ...gp2, tags: { CostCenter: 'cc-42', team: 'payments', 'aws:cloudformation:stack-name': 'stack', 'optex:client-token': 'restore-token' } };
+    expect(executionPlan(recs.deleteVolume, tagged, OPT_ID)[0]).toEqual({
+      kind: 'create-snapshot',
+      volumeId: 'vol-0abc',
+      description: `optex ${OPT_ID}: snapshot of vol-0abc before deletion`,
+      tags: { CostCenter: 'cc-42', team: 'payments', 'optex:optimization-id': OPT_ID, 'optex:source-volume': 'vol-0abc' },
+    });
+  });
+
+  it("keeps the backup snapshot within EC2's 50 tags: optex's, and the volume's in key order up to 47 (the adapters add the client token)", () => {
+    const many = Object.fromEntries(Array.from({ length: 50 }, (_, i) => [`k${String(i).padStart(2, '0')}`, 'v']));
+    const tags = backupSnapshotTags(many, OPT_ID, 'vol-0abc');
+    expect(Object.keys(tags)).toHaveLength(49);
+    expect(tags).toMatchObject({ k00: 'v', k46: 'v', 'optex:optimization-id': OPT_ID, 'optex:source-volume': 'vol-0abc' });
+    expect(tags).not.toHaveProperty('k47');
   });
 
   it('only deletes a volume when snapshotFirst is false', () => {

@@ -39,6 +39,25 @@ export const isMutatingStep = (step: Step): boolean => !NON_MUTATING_STEPS.has(s
 /** Tag keys optex puts on what it creates. */
 export const OPTEX_TAGS = { optimizationId: 'optex:optimization-id', sourceVolume: 'optex:source-volume' } as const;
 
+/** Most tags EC2 allows on a resource. */
+export const EC2_MAX_TAGS = 50;
+/** Tags optex itself puts on a backup snapshot: its two below, and `optex:client-token`, which the adapters add. */
+const OPTEX_BACKUP_TAG_COUNT = 3;
+
+/**
+ * The tags of the backup snapshot a delete-volume takes: the volume's own tags (its cost allocation tags, owner…),
+ * except those EC2 reserves (`aws:`) and the volume's own `optex:` tags (a volume optex restored carries a client
+ * token that must not name the snapshot too), plus `optex:optimization-id` and `optex:source-volume`. Within EC2's
+ * 50 tags: the volume's tags in key order up to what the optex tags leave.
+ */
+export function backupSnapshotTags(volumeTags: Readonly<Record<string, string>>, optimizationId: string, volumeId: string): Record<string, string> {
+  const copied = Object.entries(volumeTags)
+    .filter(([key]) => !/^(aws|optex):/i.test(key))
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .slice(0, EC2_MAX_TAGS - OPTEX_BACKUP_TAG_COUNT);
+  return { ...Object.fromEntries(copied), [OPTEX_TAGS.optimizationId]: optimizationId, [OPTEX_TAGS.sourceVolume]: volumeId };
+}
+
 // ── Volume performance ──
 
 /** Volume types whose IOPS can be provisioned (ModifyVolume `Iops`). */
@@ -230,19 +249,20 @@ export function executionPlan(rec: Recommendation, observed: ObservedResource | 
       const volume = observedAs(rec, observed, 'volume');
       return [{ kind: 'modify-volume', volumeId: id, volumeType: action.targetVolumeType, ...volumeTarget(volume, action.targetVolumeType, action.iops, action.throughput) }];
     }
-    case 'delete-volume':
-      observedAs(rec, observed, 'volume');
+    case 'delete-volume': {
+      const volume = observedAs(rec, observed, 'volume');
       if (!action.snapshotFirst) return [{ kind: 'delete-volume', volumeId: id }];
       return [
         {
           kind: 'create-snapshot',
           volumeId: id,
           description: `optex ${optimizationId}: snapshot of ${id} before deletion`,
-          tags: { [OPTEX_TAGS.optimizationId]: optimizationId, [OPTEX_TAGS.sourceVolume]: id },
+          tags: backupSnapshotTags(volume.tags, optimizationId, id),
         },
         { kind: 'wait-snapshot-completed', snapshotFrom: 'create-snapshot' },
         { kind: 'delete-volume', volumeId: id },
       ];
+    }
     case 'delete-snapshot':
       observedAs(rec, observed, 'snapshot');
       return [{ kind: 'delete-snapshot', snapshotId: id }];

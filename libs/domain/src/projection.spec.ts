@@ -45,6 +45,7 @@ describe('viewOf', () => {
       error: null,
       executionMs: null,
       rolledBack: false,
+      conflicts: 0,
     });
   });
 
@@ -124,6 +125,7 @@ const row = (status: OptimizationStatus, overrides: Partial<OptimizationView> = 
   error: null,
   executionMs: null,
   rolledBack: ['rolling-back', 'rolled-back', 'rollback-failed'].includes(status),
+  conflicts: 0,
   ...overrides,
 });
 
@@ -133,15 +135,19 @@ describe('summarize', () => {
       received: 0,
       rejected: 0,
       duplicates: 0,
+      conflicts: 0,
       byStatus: {},
       totalExecutions: 0,
       successfulExecutions: 0,
       failedExecutions: 0,
       successRate: 0,
       averageExecutionMs: 0,
+      optimizations: 0,
       estimatedMonthlySavings: 0,
+      averageEstimatedMonthlySavings: null,
       realizedMonthlySavings: 0,
       realizedCount: 0,
+      averageRealizedMonthlySavings: null,
       unpriced: 0,
       rollbacks: 0,
     });
@@ -162,15 +168,19 @@ describe('summarize', () => {
       received: 11,
       rejected: 2,
       duplicates: 1,
+      conflicts: 0,
       byStatus: { completed: 2, 'dry-run-completed': 1, failed: 1, 'rolled-back': 1, 'rollback-failed': 1, 'awaiting-approval': 1, denied: 1 },
       totalExecutions: 5,
       successfulExecutions: 2,
       failedExecutions: 3,
       successRate: 0.4,
       averageExecutionMs: 820,
+      optimizations: 8,
       estimatedMonthlySavings: 130.28,
+      averageEstimatedMonthlySavings: 16.29,
       realizedMonthlySavings: 70.18,
       realizedCount: 2,
+      averageRealizedMonthlySavings: 35.09,
       unpriced: 0,
       rollbacks: 2,
     });
@@ -191,7 +201,19 @@ describe('summarize', () => {
       row('completed', { actualMonthlySavings: 20, estimatedMonthlySavings: 40 }),
       row('completed', { unpriced: ['instance type m5.large in eu-west-1'], estimatedMonthlySavings: 70.08 }),
     ];
-    expect(summarize(views, { rejected: 0, duplicates: 0 })).toMatchObject({ estimatedMonthlySavings: 110.08, realizedMonthlySavings: 20, realizedCount: 1, unpriced: 1 });
+    expect(summarize(views, { rejected: 0, duplicates: 0 })).toMatchObject({ estimatedMonthlySavings: 110.08, realizedMonthlySavings: 20, realizedCount: 1, unpriced: 1, averageRealizedMonthlySavings: 20 });
+  });
+
+  it('averages over the optimizations it sums, also when a re-run reports them all as duplicates (issue 8: "estimated $304.63 (average $0.00)")', () => {
+    const views = [
+      row('completed', { actualMonthlySavings: 15, estimatedMonthlySavings: 20 }),
+      row('completed', { unpriced: ['region eu-west-1 (not in the price book)'], estimatedMonthlySavings: 6 }),
+      row('awaiting-approval', { approval: 'pending', estimatedMonthlySavings: 70.08 }),
+    ];
+    // A re-run of the same recommendations under other delivery ids: every record is a duplicate of a reported optimization.
+    const summary = summarize(views, { rejected: 0, duplicates: 3 });
+    expect(summary).toMatchObject({ duplicates: 3, optimizations: 3, estimatedMonthlySavings: 96.08, averageEstimatedMonthlySavings: 32.03 });
+    expect(summary).toMatchObject({ realizedMonthlySavings: 15, realizedCount: 1, averageRealizedMonthlySavings: 15, unpriced: 1 });
   });
 
   it('rounds the success rate to 3 decimals', () => {

@@ -1,7 +1,7 @@
 import { DomainError } from './errors';
 import { roundMoney, roundTo } from './numbers';
 import { reversibility } from './plans';
-import type { OptimizationState, OptimizationStatus } from './decider';
+import type { ConflictData, OptimizationState, OptimizationStatus } from './decider';
 import type { ActionType, Authority, PerformanceImpact, Recommendation, Reversibility, RiskAssessment, RiskLevel } from './types';
 import type { ChangePlan } from './change-plan';
 
@@ -27,6 +27,8 @@ export interface OptimizationView {
   readonly executionMs: number | null;
   /** Whether a rollback was started (whatever came of it). */
   readonly rolledBack: boolean;
+  /** Resubmissions under its id with other content, recorded as conflicts (ResubmissionConflicted). */
+  readonly conflicts: number;
 }
 
 function approvalOf(state: Exclude<OptimizationState, { status: 'initial' }>): OptimizationView['approval'] {
@@ -72,6 +74,7 @@ export function viewOf(state: OptimizationState): OptimizationView {
     error: errorOf(state),
     executionMs: state.execution?.durationMs ?? null,
     rolledBack: state.rollback !== undefined,
+    conflicts: state.conflicts?.length ?? 0,
   };
 }
 
@@ -80,7 +83,10 @@ export interface Summary {
   /** Every input: optimizations + rejected + duplicates. */
   readonly received: number;
   readonly rejected: number;
+  /** Records naming an optimization already known (conflicts included). */
   readonly duplicates: number;
+  /** Duplicates whose content differed from the recommendation recorded first: recorded as conflicts. */
+  readonly conflicts: number;
   /** Optimizations per status (only statuses present). */
   readonly byStatus: Partial<Record<OptimizationStatus, number>>;
   /** Optimizations whose execution started (dry runs are previews, not executions). */
@@ -93,12 +99,18 @@ export interface Summary {
   readonly successRate: number;
   /** Mean execution duration (ms, integer) of executions that ended (dry runs left out); 0 when none. */
   readonly averageExecutionMs: number;
+  /** The optimizations this summary covers (a re-run's duplicates included): what the estimated average divides by. */
+  readonly optimizations: number;
   /** Sum of the estimates of every optimization. */
   readonly estimatedMonthlySavings: number;
+  /** `estimatedMonthlySavings / optimizations`, to the cent; `null` without optimizations. */
+  readonly averageEstimatedMonthlySavings: number | null;
   /** Sum of the actual savings of `completed` optimizations whose savings are priced (unpriced ones are left out). */
   readonly realizedMonthlySavings: number;
   /** `completed` optimizations whose savings are priced: what an average of `realizedMonthlySavings` divides by. */
   readonly realizedCount: number;
+  /** `realizedMonthlySavings / realizedCount`, to the cent (unpriced ones left out); `null` when none is priced. */
+  readonly averageRealizedMonthlySavings: number | null;
   /** `completed` optimizations whose savings are unpriced (the price book lacks a figure they need). */
   readonly unpriced: number;
   /** Optimizations that started a rollback. */
@@ -121,8 +133,11 @@ const STARTED: ReadonlySet<OptimizationStatus> = new Set([
 const SUCCEEDED: ReadonlySet<OptimizationStatus> = new Set(['completed', 'dry-run-completed']);
 const FAILED: ReadonlySet<OptimizationStatus> = new Set(['failed', 'rolled-back', 'rollback-failed', 'resolved']);
 
-/** Builds the {@link Summary} from the optimization views and the intake counters. Money rounded to cents. */
-export function summarize(views: readonly OptimizationView[], counts: { readonly rejected: number; readonly duplicates: number }): Summary {
+/**
+ * Builds the {@link Summary} from the optimization views and the intake counters (`conflicts`: those of the input
+ * reported, else every conflict the views hold). Money rounded to cents.
+ */
+export function summarize(views: readonly OptimizationView[], counts: { readonly rejected: number; readonly duplicates: number; readonly conflicts?: number }): Summary {
   const byStatus: Partial<Record<OptimizationStatus, number>> = {};
   let totalExecutions = 0;
   let successfulExecutions = 0;
@@ -152,15 +167,19 @@ export function summarize(views: readonly OptimizationView[], counts: { readonly
     received: views.length + counts.rejected + counts.duplicates,
     rejected: counts.rejected,
     duplicates: counts.duplicates,
+    conflicts: counts.conflicts ?? views.reduce((n, v) => n + v.conflicts, 0),
     byStatus,
     totalExecutions,
     successfulExecutions,
     failedExecutions,
     successRate: totalExecutions === 0 ? 0 : roundTo(successfulExecutions / totalExecutions, 3),
     averageExecutionMs: durations.length === 0 ? 0 : Math.round(durations.reduce((a, b) => a + b, 0) / durations.length),
+    optimizations: views.length,
     estimatedMonthlySavings: roundMoney(estimated),
+    averageEstimatedMonthlySavings: views.length === 0 ? null : roundMoney(estimated / views.length),
     realizedMonthlySavings: roundMoney(realized),
     realizedCount,
+    averageRealizedMonthlySavings: realizedCount === 0 ? null : roundMoney(realized / realizedCount),
     unpriced,
     rollbacks,
   };
@@ -197,6 +216,8 @@ export interface OptimizationDetail {
   /** Post-validation's performance picture: each metric before and after, the window after the soak; `null` before validation. */
   readonly performance: PerformanceImpact | null;
   readonly error: string | null;
+  /** Resubmissions with other content, recorded as conflicts and not applied. */
+  readonly conflicts: readonly ConflictData[];
 }
 
 /** The detail of an optimization (see {@link OptimizationDetail}). Throws `DomainError('NOT_FOUND')` for an empty stream. */
@@ -228,5 +249,6 @@ export function optimizationDetail(state: OptimizationState): OptimizationDetail
     },
     performance: state.validation?.performance ?? null,
     error: view.error,
+    conflicts: state.conflicts ?? [],
   };
 }

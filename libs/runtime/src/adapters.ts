@@ -1,13 +1,13 @@
 import { mkdirSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
-import { AWS_EC2_BUCKETS, defaultPolicy, defaultPriceBook, optexFigures, parsePolicy, type BucketFigures, type Ec2Bucket, type Policy } from '@optex/domain';
+import { AWS_EC2_BUCKETS, SETTINGS_STREAM, defaultPolicy, defaultPriceBook, optexFigures, parsePolicy, parseSettingsEvent, settingsOf, settleSettings, type BucketFigures, type Ec2Bucket, type Policy, type SettingInForce, type StoreSettings } from '@optex/domain';
 import { TOPICS, silentLogger, systemClock, tracingEnabled, type Bus, type Clock, type CloudIdentity, type Ec2Gateway, type EventStore, type Logger, type MetricsSource } from '@optex/ports';
 import { WriterLock, createEventStore } from '@optex/event-store';
 import { InMemoryBus, KafkaBus } from '@optex/messaging';
 import { AwsEc2Gateway, BudgetedEc2Gateway, CloudWatchMetricsSource, Ec2ApiBudget, SimulatedFleet, StsCloudIdentity, TracedEc2Gateway, stateFileFor } from '@optex/cloud';
 import { MemoryReadModelCheckpoints, SqliteReadModelCheckpoints, type ReadModelCheckpoints } from '@optex/projections';
-import { CircuitBreakerRecorder, OptexMetrics, type EngineAdapters, type EngineOptions, type OpenedBreaker } from '@optex/engine';
+import { CircuitBreakerRecorder, OptexMetrics, appendOnce, type EngineAdapters, type EngineOptions, type OpenedBreaker } from '@optex/engine';
 import { crashingGateway, crashingStore, parseCrashPoint, type CrashPoint } from './crash-points';
 
 export { StoreInUseError } from '@optex/event-store';
@@ -23,17 +23,54 @@ export class UsageError extends Error {
 export interface AdapterFlags {
   readonly store: string;
   readonly bus: string;
-  readonly cloud: string;
+  /** Absent: the one the store remembers ({@link settingsInForce}), else {@link DEFAULT_FLAGS}' `cloud`. */
+  readonly cloud?: string;
+  /** Absent: the one the store remembers, else the default policy. */
   readonly policy?: string;
   /** Partitions of the topics optex creates on Kafka. @defaultValue 3 */
   readonly partitions?: number;
 }
 
-export const DEFAULT_FLAGS: AdapterFlags = {
+export const DEFAULT_FLAGS = {
   store: 'sqlite:.optex/events.db',
   bus: 'memory',
   cloud: 'simulated:examples/fleet.json',
-};
+} as const satisfies AdapterFlags;
+
+/** The `--cloud` and `--policy` a command works with, and where each came from (the flag, the store, the default). */
+export interface SettingsInForce {
+  readonly cloud: SettingInForce & { readonly value: string };
+  readonly policy: SettingInForce;
+}
+
+/** A `--cloud` value with its fleet file made absolute (it is remembered for commands run from anywhere). */
+const absoluteCloud = (cloud: string): string => (cloud.startsWith('simulated:') && cloud.length > 'simulated:'.length ? `simulated:${resolve(cloud.slice('simulated:'.length))}` : cloud);
+
+/**
+ * The `--cloud` and `--policy` in force on `store`: those given, else those the store remembers (stream
+ * `optex-settings`), else the defaults. `remember()` records the values given that differ from the remembered ones
+ * (`StoreSettingsRecorded`, `by` the command), for later commands on the store; call it once they proved usable. A
+ * `memory:` store remembers nothing (it ends with the process).
+ */
+export async function settingsInForce(
+  store: EventStore,
+  storeUrl: string,
+  flags: Pick<AdapterFlags, 'cloud' | 'policy'>,
+  context: { by: string; now: Date },
+): Promise<SettingsInForce & { remember(): Promise<void> }> {
+  const given = { ...(flags.cloud !== undefined ? { cloud: absoluteCloud(flags.cloud) } : {}), ...(flags.policy !== undefined ? { policyFile: resolve(flags.policy) } : {}) };
+  const durable = !/^memory:/i.test(storeUrl.trim());
+  const remembered = durable ? settingsOf((await store.readStream(SETTINGS_STREAM)).map(parseSettingsEvent)) : {};
+  const settled = settleSettings(remembered, given, { cloud: DEFAULT_FLAGS.cloud }, context);
+  const record = durable ? settled.record : undefined;
+  return {
+    cloud: { ...settled.cloud, value: settled.cloud.value ?? DEFAULT_FLAGS.cloud },
+    policy: settled.policy,
+    remember: async () => {
+      if (record) await appendOnce(store, SETTINGS_STREAM, record, { key: `${record.data.at}:${JSON.stringify(record.data)}`, causationId: context.by, recordedBy: 'optex-cli' });
+    },
+  };
+}
 
 export async function openStore(url: string): Promise<EventStore> {
   try {
@@ -84,6 +121,17 @@ export async function openBus(url: string, clientId: string, partitions = 3, log
   const bus = await KafkaBus.connect({ brokers, clientId, partitions, logger: logger.child({ component: 'kafkajs' }), ...kafka });
   await bus.ensureTopics(Object.values(TOPICS), partitions);
   return bus;
+}
+
+/** What a store remembers (`--cloud`, `--policy` given to an earlier run or resume), for commands that only read it. */
+export async function rememberedSettings(storeUrl: string): Promise<StoreSettings> {
+  if (/^memory:/i.test(storeUrl.trim())) return {};
+  const store = await openStore(storeUrl);
+  try {
+    return settingsOf((await store.readStream(SETTINGS_STREAM)).map(parseSettingsEvent));
+  } finally {
+    await store.close();
+  }
 }
 
 /** The cloud adapters a `--cloud` value names, and whose credentials they act with. */
@@ -162,13 +210,15 @@ export function traced(ec2: Ec2Gateway): Ec2Gateway {
   return tracingEnabled() ? new TracedEc2Gateway(ec2) : ec2;
 }
 
-export async function loadPolicy(file: string | undefined): Promise<Policy> {
+/** `remembered`: the file came from the store's settings, not the command line (the error then says so). */
+export async function loadPolicy(file: string | undefined, remembered = false): Promise<Policy> {
   if (!file) return defaultPolicy;
   let text: string;
   try {
     text = await readFile(file, 'utf8');
   } catch (error) {
-    throw new UsageError(`--policy: cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+    const again = remembered ? ' (the policy file remembered with the store: give --policy again)' : '';
+    throw new UsageError(`--policy: cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}${again}`);
   }
   let raw: unknown;
   try {
@@ -196,18 +246,35 @@ function crashPointFromEnv(): CrashPoint | undefined {
 export async function openAdapters(
   flags: AdapterFlags,
   logger: Logger,
-  options: Partial<EngineOptions> & { clientId?: string; clock?: Clock; kafkaSessionTimeoutMs?: number } = {},
-): Promise<EngineAdapters & { close(): Promise<void> }> {
+  options: Partial<EngineOptions> & {
+    clientId?: string;
+    clock?: Clock;
+    kafkaSessionTimeoutMs?: number;
+    /** Use and record the `--cloud`/`--policy` the store remembers ({@link settingsInForce}), as this command. */
+    rememberAs?: string;
+  } = {},
+): Promise<EngineAdapters & { settings: SettingsInForce; close(): Promise<void> }> {
   const clock = options.clock ?? systemClock;
   const crashAt = crashPointFromEnv();
-  const policy = await loadPolicy(flags.policy);
+  // A bad policy file given on the command line is refused before anything is opened (or created).
+  if (flags.policy !== undefined) await loadPolicy(flags.policy);
   const store = crashingStore(await openStore(flags.store), crashAt);
   let bus: Bus | undefined;
   try {
+    const inForce = options.rememberAs
+      ? await settingsInForce(store, flags.store, flags, { by: options.rememberAs, now: clock.now() })
+      : {
+          cloud: { value: flags.cloud ?? DEFAULT_FLAGS.cloud, from: flags.cloud !== undefined ? 'flag' : 'default' } as const,
+          policy: { value: flags.policy, from: flags.policy !== undefined ? 'flag' : 'default' } as const,
+          remember: async () => undefined,
+        };
+    const policy = await loadPolicy(inForce.policy.value, inForce.policy.from === 'store');
     bus = await openBus(flags.bus, options.clientId ?? 'optex', flags.partitions, logger, options.kafkaSessionTimeoutMs ? { sessionTimeoutMs: options.kafkaSessionTimeoutMs } : {});
     // A breaker that opens is recorded in the log (CircuitBreakerOpened), which the webhook notifier follows.
     const recorder = new CircuitBreakerRecorder(store, { process: options.clientId ?? 'optex', clock, logger });
-    const cloud = await openCloud(flags.cloud, flags.store, clock, { ec2: recorder.listenerFor('ec2'), cloudwatch: recorder.listenerFor('cloudwatch') });
+    const cloud = await openCloud(inForce.cloud.value, flags.store, clock, { ec2: recorder.listenerFor('ec2'), cloudwatch: recorder.listenerFor('cloudwatch') });
+    await inForce.remember();
+    const settings: SettingsInForce = { cloud: inForce.cloud, policy: inForce.policy };
     const openedBus = bus;
     return {
       store,
@@ -218,6 +285,7 @@ export async function openAdapters(
       identity: cloud.identity,
       priceBook: defaultPriceBook,
       policy,
+      settings,
       clock,
       logger,
       metrics: new OptexMetrics(),

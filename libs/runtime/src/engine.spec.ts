@@ -543,6 +543,29 @@ describe('restarts and redeliveries', () => {
     expect(third.summary.duplicates).toBe(1);
     expect((await h.store.readStream(stream)).length).toBe(before);
     expect(await h.store.readStream('duplicate-recommendations')).toHaveLength(1);
+    expect(third.conflicts).toEqual([]);
+    await h.close();
+  });
+
+  it('a resubmission with another action is a duplicate recorded as a conflict, reported with the record and what changed', async () => {
+    const h = await harness({ volumes: [volume('vol-c')] });
+    const rec = gp3('conflict', 'vol-c');
+    const first = await h.run([rec], { deliveryPrefix: 'first' });
+    const optimizationId = optimizationIdFor('spec', 'conflict');
+    const changed = { ...rec, action: { type: 'delete-volume', snapshotFirst: true } };
+    const second = await h.run([rec, changed], { deliveryPrefix: 'second' });
+    expect(second.summary).toMatchObject({ received: 2, duplicates: 2, conflicts: 1 });
+    expect(second.conflicts).toEqual([
+      expect.objectContaining({ index: 1, optimizationId, recommendationId: 'conflict', deliveryId: 'second:1', differences: expect.arrayContaining([{ path: 'action.type', recorded: 'modify-volume', resubmitted: 'delete-volume' }]) }),
+    ]);
+    // The first recommendation stands: same status, same action; the conflict is on the optimization's stream.
+    expect(second.optimizations).toEqual([expect.objectContaining({ optimizationId, action: 'modify-volume', status: first.optimizations[0]!.status, conflicts: 1 })]);
+    const types = (await h.store.readStream(optimizationStream(optimizationId))).map((e) => e.type);
+    expect(types.filter((t) => t === 'ResubmissionConflicted')).toHaveLength(1);
+    // The same input again is a redelivery: nothing new.
+    const again = await h.run([rec, changed], { deliveryPrefix: 'second' });
+    expect((await h.store.readStream(optimizationStream(optimizationId))).map((e) => e.type)).toEqual(types);
+    expect(again.conflicts).toHaveLength(1);
     await h.close();
   });
 });

@@ -11,6 +11,7 @@ import {
   type OptimizationView,
   type RecordAccount,
   type RecommendationDuplicated,
+  type RecommendationDifference,
   type RecommendationRejected,
   type Summary,
   type FieldError,
@@ -27,10 +28,23 @@ export interface RejectedRow {
   readonly errors: readonly string[];
 }
 
+/** A changed resubmission (ResubmissionConflicted): the record, the optimization it names, and what it changed. */
+export interface ConflictRow {
+  /** The record's index in this run's input; `null` for one from elsewhere (another input, Kafka). */
+  readonly index: number | null;
+  readonly optimizationId: string;
+  readonly recommendationId: string;
+  readonly deliveryId: string;
+  readonly at: string;
+  readonly differences: readonly RecommendationDifference[];
+}
+
 export interface RunReport {
   readonly summary: Summary;
   readonly optimizations: OptimizationView[];
   readonly rejected: RejectedRow[];
+  /** Resubmissions with other content than the recommendation recorded first, each recorded as a conflict. */
+  readonly conflicts: ConflictRow[];
   /** Set when approved work waits for a later `--not-before`: run `resume` after it. */
   readonly waitingUntil?: string;
   /** Batches halted by a blast-radius limit or a stage's gate: their waiting members wait for `optex continue-batch`. */
@@ -40,9 +54,11 @@ export interface RunReport {
 export interface ProcessOptions {
   readonly input?: InputRecords;
   readonly dryRun: boolean;
-  /** Progress lines (stderr) for long runs, about every `progressEveryMs`. */
+  /** Progress lines for long runs: the first after `progressAfterMs`, then about every `progressEveryMs`. */
   readonly progress?: (line: string) => void;
-  /** @defaultValue 2000 */
+  /** @defaultValue 1000 */
+  readonly progressAfterMs?: number;
+  /** @defaultValue 1000 */
   readonly progressEveryMs?: number;
   /** How long nothing may happen before unsettled optimizations count as stuck (see {@link isQuiescent}). @defaultValue 250 */
   readonly stallMs?: number;
@@ -123,7 +139,14 @@ async function untilQuiescent(engine: EngineHandle, tracker: QuiescenceTracker, 
     }
   };
   const progress = options.progress;
-  const timer = progress ? setInterval(() => progress(tracker.progressLine(Date.now() - started)), options.progressEveryMs ?? 2000) : undefined;
+  let timer: NodeJS.Timeout | undefined;
+  if (progress) {
+    const show = () => progress(tracker.progressLine(Date.now() - started));
+    timer = setTimeout(() => {
+      show();
+      timer = setInterval(show, options.progressEveryMs ?? 1000);
+    }, options.progressAfterMs ?? 1000);
+  }
   try {
     for (;;) {
       await bus.idle?.();
@@ -148,7 +171,8 @@ async function untilQuiescent(engine: EngineHandle, tracker: QuiescenceTracker, 
       await tracker.changed(50);
     }
   } finally {
-    if (timer) clearInterval(timer);
+    // clearTimeout and clearInterval clear either kind of timer.
+    clearTimeout(timer);
   }
 }
 
@@ -180,10 +204,22 @@ export async function report(store: EventStore, input?: InputRecords, projection
     states = [...ids].map((id) => known.get(id)).filter((s) => s !== undefined);
   }
   const optimizations = states.map(viewOf);
-  const summary = summarize(optimizations, { rejected: rejectedEvents.length, duplicates: duplicates.length });
+  const conflicts = states
+    .flatMap((s) => (s.conflicts ?? []).filter((c) => inRun(c.deliveryId)).map((c) => ({ state: s, conflict: c })))
+    .map(({ state, conflict }) => ({
+      index: prefix === undefined ? null : Number(conflict.deliveryId.slice(prefix.length)),
+      optimizationId: state.optimizationId,
+      recommendationId: state.recommendation.recommendationId,
+      deliveryId: conflict.deliveryId,
+      at: conflict.at,
+      differences: conflict.differences,
+    }))
+    .sort((a, b) => (a.index ?? 0) - (b.index ?? 0) || a.at.localeCompare(b.at));
+  const summary = summarize(optimizations, { rejected: rejectedEvents.length, duplicates: duplicates.length, conflicts: conflicts.length });
   return {
     summary: account ? { ...summary, received: account.received } : summary,
     optimizations,
+    conflicts,
     rejected: rejectedEvents
       .map((r) => ({ index: r.index ?? null, recommendationId: r.recommendationId ?? null, errors: r.errors.map(formatError) }))
       .sort((a, b) => (a.index ?? 0) - (b.index ?? 0)),

@@ -1,6 +1,6 @@
 import { loadAuthConfig, AuthConfigError, newApiToken, startApi } from '@optex/api';
 import { ROLES, type Role } from '@optex/domain';
-import { intakeLimitsFromEnv, loadPolicy, openBus, openReadModelCheckpoints, openStore, UsageError } from '@optex/runtime';
+import { intakeLimitsFromEnv, loadPolicy, openBus, openReadModelCheckpoints, openStore, rememberedSettings, UsageError } from '@optex/runtime';
 import { safe, toJson } from './format';
 import type { Io } from './commands';
 
@@ -30,7 +30,9 @@ export async function apiCommand(io: Io, flags: ApiFlags, until: Promise<unknown
     if (error instanceof AuthConfigError) throw new UsageError(error.message);
     throw error;
   }
-  const policy = await loadPolicy(flags.policy);
+  // Without --policy, the policy file remembered with the store (the one its runs use), else the default policy.
+  const remembered = flags.policy === undefined ? (await rememberedSettings(flags.store)).policyFile : undefined;
+  const policy = await loadPolicy(flags.policy ?? remembered, remembered !== undefined);
   const store = await openStore(flags.store);
   let checkpoints;
   try {

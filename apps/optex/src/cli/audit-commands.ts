@@ -59,7 +59,7 @@ export async function anchorCommand(io: Io, flags: { store: string; json?: boole
 }
 
 /** `state ID --at TIME`: the optimization as it was at that instant (its stream folded up to the last event recorded by then). */
-export async function stateCommand(io: Io, id: string, flags: { store: string; at?: string; json?: boolean }): Promise<number> {
+export async function stateCommand(io: Io, id: string, flags: { store: string; at?: string; json?: boolean; wide?: boolean }): Promise<number> {
   const at = timeFlag('--at', flags.at) ?? new Date();
   const store = await openExistingStore(flags.store);
   try {
@@ -93,6 +93,7 @@ export async function stateCommand(io: Io, id: string, flags: { store: string; a
             ['rolled back', v.rolledBack ? 'yes' : 'no'],
             ['error', v.error ?? '—'],
           ],
+          { wide: flags.wide ?? false },
         ),
       ].join('\n'),
     );

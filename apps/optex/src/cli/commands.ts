@@ -1,14 +1,15 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
-import { OPTIMIZATION_STREAM_PREFIX, optimizationDecider, optimizationDetail, optimizationStream, summarize, viewOf, DomainError, BATCH_MODES, type BatchMode, type OptimizationState, type PerformanceImpact, type RiskBasis } from '@optex/domain';
+import { OPTIMIZATION_STREAM_PREFIX, differenceText, optimizationDecider, optimizationDetail, optimizationStream, summarize, viewOf, DomainError, BATCH_MODES, type BatchMode, type OptimizationState, type PerformanceImpact, type RecommendationDifference, type RiskBasis, type SettingSource } from '@optex/domain';
 import { TOPICS, type EventStore, type Logger } from '@optex/ports';
 import { OptimizationProjection, loadStream } from '@optex/engine';
 import { recordApproval, recordDenial, recordOperatorAction, type OperatorAction } from '@optex/approval';
 import { DUPLICATES_STREAM, REJECTED_STREAM } from '@optex/domain';
-import { asPreview, delayedGateway, intakeLimitsFromEnv, lockStoreForWriting, openAdapters, openBus, openStore, processUntilQuiescent, readInput, recommendationMessages, report, UsageError, type AdapterFlags } from '@optex/runtime';
+import { DEFAULT_FLAGS, asPreview, delayedGateway, intakeLimitsFromEnv, lockStoreForWriting, openAdapters, openBus, openStore, processUntilQuiescent, readInput, recommendationMessages, rememberedSettings, report, UsageError, type AdapterFlags, type SettingsInForce } from '@optex/runtime';
 import { existsSync } from 'node:fs';
 import { FleetFileError, SimulatedFleet, stateFileFor } from '@optex/cloud';
 
+import { PROGRESS_AFTER_MS, PROGRESS_EVERY_MS, progressMode, progressReporter } from './progress';
 import { DEFAULT_REPORT_ROWS, detailText, fleetText, performanceSummary, optimizationsTable, reportText, safe, summaryText, table, toJson } from './format';
 
 export interface Io {
@@ -23,6 +24,8 @@ export interface RunFlags extends AdapterFlags {
   readonly output?: string;
   /** Rows of each table in the text report. */
   readonly rows?: string;
+  /** Every table column whole (tables fit 120 columns otherwise). */
+  readonly wide?: boolean;
   readonly dryRun?: boolean;
   readonly batchMode?: string;
   readonly maxParallel?: string;
@@ -61,7 +64,7 @@ export async function runCommand(io: Io, file: string | undefined, flags: RunFla
   const lock = lockStoreForWriting(flags.store, file === undefined ? 'resume' : `run ${file}`);
   let adapters: Awaited<ReturnType<typeof openAdapters>>;
   try {
-    const opened = await openAdapters(flags, io.logger, { ...options, intakeLimits });
+    const opened = await openAdapters(flags, io.logger, { ...options, intakeLimits, rememberAs: file === undefined ? 'resume' : `run ${file}` });
     adapters = { ...opened, ec2: delayedGateway(opened.ec2, ec2CallDelayMs()) };
   } catch (error) {
     lock?.release();
@@ -69,19 +72,38 @@ export async function runCommand(io: Io, file: string | undefined, flags: RunFla
   }
   try {
     const started = Date.now();
-    const result = await processUntilQuiescent(adapters, {
-      ...(input ? { input } : {}),
-      dryRun: flags.dryRun ?? false,
-      progress: flags.json ? undefined : (line) => io.err(line),
-    });
-    if (flags.output) await writeReport(flags.output, toJson(result));
-    if (flags.json) io.out(toJson(result));
-    else io.out(`${reportText(result, { maxRows, ...(flags.output ? { outputFile: flags.output } : {}) })}\nDone in ${((Date.now() - started) / 1000).toFixed(1)} s. Store: ${safe(flags.store)}`);
+    // Progress only for a person at a terminal (stderr a TTY), from the first second on; never into a pipe or a file.
+    const mode = progressMode(process.stderr, process.env);
+    const progress = mode === 'off' ? undefined : progressReporter(mode, (raw) => process.stderr.write(raw));
+    let result: Awaited<ReturnType<typeof processUntilQuiescent>>;
+    try {
+      result = await processUntilQuiescent(adapters, {
+        ...(input ? { input } : {}),
+        dryRun: flags.dryRun ?? false,
+        ...(progress ? { progress: (line: string) => progress.line(safe(line)), progressAfterMs: PROGRESS_AFTER_MS, progressEveryMs: PROGRESS_EVERY_MS } : {}),
+      });
+    } finally {
+      progress?.done();
+    }
+    const document = { ...result, settings: adapters.settings };
+    if (flags.output) await writeReport(flags.output, toJson(document));
+    if (flags.json) io.out(toJson(document));
+    else {
+      const text = reportText(result, { maxRows, wide: flags.wide ?? false, ...(flags.output ? { outputFile: flags.output } : {}) });
+      io.out(`${text}\nDone in ${((Date.now() - started) / 1000).toFixed(1)} s. Store: ${safe(flags.store)}\n${settingsText(adapters.settings)}`);
+    }
     return 0;
   } finally {
     await adapters.close();
     lock?.release();
   }
+}
+
+/** Which cloud and policy the run used, and that the store remembers them for the commands after it. */
+function settingsText(settings: SettingsInForce): string {
+  const from = (s: SettingSource) => (s === 'flag' ? 'given now' : s === 'store' ? 'remembered with the store' : 'the default');
+  const policy = settings.policy.value === undefined ? 'the default policy' : safe(settings.policy.value);
+  return `Cloud ${safe(settings.cloud.value)} (${from(settings.cloud.from)}), policy ${policy} (${from(settings.policy.from)}); later commands on this store use them unless given --cloud/--policy.`;
 }
 
 /** `OPTEX_EC2_CALL_DELAY_MS`: latency injected before every EC2 call (game days, tests that need a run to take a while). */
@@ -121,7 +143,7 @@ export class NotFound extends Error {
   }
 }
 
-export async function historyCommand(io: Io, id: string, flags: { store: string; json?: boolean }): Promise<number> {
+export async function historyCommand(io: Io, id: string, flags: { store: string; json?: boolean; wide?: boolean }): Promise<number> {
   const store = await openExistingStore(flags.store);
   try {
     const optimizationId = await resolveId(store, id);
@@ -131,7 +153,13 @@ export async function historyCommand(io: Io, id: string, flags: { store: string;
     if (flags.json) io.out(toJson({ optimizationId, events: rows }));
     else {
       io.out(`History of optimization ${optimizationId}:\n`);
-      io.out(table(['#', 'RECORDED AT', 'EVENT', 'BY', 'DETAIL'], rows.map((r) => [String(r.revision), r.recordedAt, r.type, String(r.metadata['recordedBy'] ?? ''), detailOf(r.type, r.data)]), new Set([0])));
+      io.out(
+        table(
+          ['#', 'RECORDED AT', 'EVENT', 'BY', 'DETAIL'],
+          rows.map((r) => [String(r.revision), r.recordedAt, r.type, String(r.metadata['recordedBy'] ?? ''), detailOf(r.type, r.data)]),
+          { wide: flags.wide ?? false, rightAligned: new Set([0]), fit: { 1: { whole: true }, 2: { whole: true }, 4: { minWidth: 20 } } },
+        ),
+      );
     }
     return 0;
   } finally {
@@ -150,6 +178,8 @@ function liveNote(basis: unknown): string {
 function detailOf(type: string, data: unknown): string {
   const d = data as Record<string, unknown>;
   switch (type) {
+    case 'ResubmissionConflicted':
+      return `resubmitted with other content, not applied: ${(d['differences'] as RecommendationDifference[]).map(differenceText).join('; ')} (delivery ${String(d['deliveryId'])})`;
     case 'RiskAssessed':
       return `${String(d['level'])} (${(d['factors'] as { factor: string }[]).map((f) => f.factor).join(', ') || 'no factors'})${liveNote(d['basis'])}`;
     case 'RiskReassessed':
@@ -222,7 +252,7 @@ export async function openExistingStore(url: string): Promise<EventStore> {
 }
 
 /** `replay`: folds the whole log from scratch and prints the projections it yields. */
-export async function replayCommand(io: Io, flags: { store: string; json?: boolean }): Promise<number> {
+export async function replayCommand(io: Io, flags: { store: string; json?: boolean; wide?: boolean }): Promise<number> {
   const store = await openExistingStore(flags.store);
   try {
     const projection = new OptimizationProjection();
@@ -243,7 +273,7 @@ export async function replayCommand(io: Io, flags: { store: string; json?: boole
     const views = projection.all().map(viewOf);
     const summary = summarize(views, { rejected, duplicates });
     if (flags.json) io.out(toJson({ events, streams: streams.size, summary, optimizations: views }));
-    else io.out(`${lines.join('\n')}\n\nReplayed ${events} events from ${streams.size} streams.\n\n${optimizationsTable(views)}\n\n${summaryText(summary)}`);
+    else io.out(`${lines.join('\n')}\n\nReplayed ${events} events from ${streams.size} streams.\n\n${optimizationsTable(views, { wide: flags.wide ?? false })}\n\n${summaryText(summary)}`);
     return 0;
   } finally {
     await store.close();
@@ -261,11 +291,11 @@ export async function metricsCommand(io: Io, flags: { store: string; json?: bool
   }
 }
 
-export async function listCommand(io: Io, flags: { store: string; json?: boolean }): Promise<number> {
+export async function listCommand(io: Io, flags: { store: string; json?: boolean; wide?: boolean }): Promise<number> {
   const store = await openExistingStore(flags.store);
   try {
     const { optimizations } = await report(store);
-    io.out(flags.json ? toJson({ optimizations }) : optimizationsTable(optimizations));
+    io.out(flags.json ? toJson({ optimizations }) : optimizationsTable(optimizations, { wide: flags.wide ?? false }));
     return 0;
   } finally {
     await store.close();
@@ -371,13 +401,14 @@ export async function submitCommand(io: Io, file: string, flags: { bus: string; 
  * Reads only: a store path that does not exist is a usage error, and without a persisted state yet the fleet
  * file itself is shown (no calls).
  */
-export async function fleetCommand(io: Io, flags: { store: string; cloud: string; json?: boolean }): Promise<number> {
-  if (!flags.cloud.startsWith('simulated:') || flags.cloud === 'simulated:') {
-    throw new UsageError(`--cloud: optex fleet shows a simulated fleet, expected simulated:FLEET.json, got ${JSON.stringify(flags.cloud)}`);
-  }
-  const fleetFile = flags.cloud.slice('simulated:'.length);
+export async function fleetCommand(io: Io, flags: { store: string; cloud?: string; json?: boolean; wide?: boolean }): Promise<number> {
   const sqlite = /^sqlite:(.+)$/.exec(flags.store.trim());
   if (sqlite && sqlite[1] !== ':memory:' && !existsSync(sqlite[1]!)) throw new UsageError(`--store: ${sqlite[1]} does not exist`);
+  const cloud = flags.cloud ?? (sqlite ? (await rememberedSettings(flags.store)).cloud : undefined) ?? DEFAULT_FLAGS.cloud;
+  if (!cloud.startsWith('simulated:') || cloud === 'simulated:') {
+    throw new UsageError(`--cloud: optex fleet shows a simulated fleet, expected simulated:FLEET.json, got ${JSON.stringify(cloud)}`);
+  }
+  const fleetFile = cloud.slice('simulated:'.length);
   const statePath = stateFileFor(flags.store);
   let fleet: SimulatedFleet;
   try {
@@ -400,7 +431,7 @@ export async function fleetCommand(io: Io, flags: { store: string; cloud: string
       ...(c.clientToken !== undefined ? { clientToken: c.clientToken } : {}),
     }));
     const view = { ...state, reservedInstances: simulator.reservedInstances, listings: simulator.listings, calls };
-    io.out(flags.json ? toJson(view) : fleetText(view, { fleetFile, statePath: statePath !== undefined && existsSync(statePath) ? statePath : undefined }));
+    io.out(flags.json ? toJson(view) : fleetText(view, { fleetFile, statePath: statePath !== undefined && existsSync(statePath) ? statePath : undefined }, { wide: flags.wide ?? false }));
     return 0;
   } finally {
     fleet.close();

@@ -1,4 +1,4 @@
-import type { OptimizationView, Summary } from '@optex/domain';
+import { summarize, type OptimizationView, type Summary } from '@optex/domain';
 import { fleetText, optimizationsTable, rejectedTable, safe, safeLines, summaryText, table } from './format';
 
 // What a terminal would interpret: any C0/C1 control, DEL, or a bidirectional control.
@@ -22,6 +22,7 @@ const view: OptimizationView = {
   executionMs: null,
   unpriced: null,
   rolledBack: false,
+  conflicts: 0,
 };
 
 describe('terminal-safe text output', () => {
@@ -36,13 +37,17 @@ describe('terminal-safe text output', () => {
   });
 
   it('the optimizations table (run, list, replay) prints a forged resource id on its own row, escaped', () => {
-    const text = optimizationsTable([view]);
+    const text = optimizationsTable([view], { wide: true });
     const lines = text.split('\n');
     expect(lines).toHaveLength(3); // header, rule, one row: the newline in the id made no extra row
     expect(text).not.toMatch(INTERPRETED);
     expect(lines[2]).toContain('i-1\\n│ fake row │\\x1b[2J');
     expect(lines[2]).toContain('rec\\x1b[31m-1');
     expect(lines[2]).toContain('boom\\nsecond line');
+    // Fitted to 120 columns: the row, its note under it (escaped too), and the line that says so.
+    const fitted = optimizationsTable([view]);
+    expect(fitted).not.toMatch(INTERPRETED);
+    expect(fitted.split('\n').slice(2)).toEqual([expect.stringContaining('i-1\\n│ fake row │\\x1b[2J'), '    note: boom\\nsecond line', expect.stringMatching(/^\(fitted to 120 columns/)]);
   });
 
   it('the rejected table escapes ids and messages', () => {
@@ -71,14 +76,76 @@ describe('terminal-safe text output', () => {
   });
 });
 
+describe('tables fit 120 columns unless --wide', () => {
+  const long = (n: number) => `x${'-abcdefghij'.repeat(n)}`;
+  const rows = (n: number) =>
+    Array.from({ length: n }, (_, i): OptimizationView => ({
+      ...view,
+      optimizationId: `${i}b6f3a1e-5c7d-4e8a-9f21-6d3c8b7a4e50`,
+      recommendationId: `custodian-ebs-unattached-000${i}`,
+      resourceId: '3e1f6a2b-7c4d-4e8f-9a0b-1c2d3e4f5a02',
+      action: 'purchase-reserved-instances',
+      status: 'reconciliation-needed',
+      estimatedMonthlySavings: 2102.4,
+      error: i === 0 ? `pre-validation failed: ${long(20)}` : null,
+    }));
+
+  it('leaves a table that fits as it is', () => {
+    expect(table(['A', 'B'], [['1', '2']])).toBe('A  B\n─  ─\n1  2');
+  });
+
+  it('fits the optimizations table: the note under its row, optional columns left out, long ids cut with …, and says so', () => {
+    const lines = optimizationsTable(rows(3)).split('\n');
+    for (const line of lines) expect(line.length).toBeLessThanOrEqual(120);
+    expect(lines[0]).toMatch(/^OPTIMIZATION +RESOURCE +ACTION +RISK +STATUS +EST\/MO +ACTUAL\/MO$/);
+    expect(lines[2]).toMatch(/^0b6f3a1e +3e1f6a2b-7c4d-4e8f-[0-9a-f-]*…  purchase-reserved-instances +MEDIUM +reconciliation-needed +\$2102\.40 +—$/);
+    expect(lines[3]).toMatch(/^ {4}note: pre-validation failed: x-abcdefghij.*…$/);
+    expect(lines[3]).toHaveLength(120);
+    expect(lines[4]).toMatch(/^1b6f3a1e /);
+    expect(lines.at(-1)).toBe('(fitted to 120 columns: RECOMMENDATION, APPROVAL, ACC% left out; --wide prints every column whole)');
+  });
+
+  it('prints every column whole with --wide', () => {
+    const lines = optimizationsTable(rows(3), { wide: true }).split('\n');
+    expect(lines[0]).toMatch(/^OPTIMIZATION +RECOMMENDATION +RESOURCE +ACTION +RISK +APPROVAL +STATUS +EST\/MO +ACTUAL\/MO +ACC% +NOTE$/);
+    expect(lines[2]).toContain(`3e1f6a2b-7c4d-4e8f-9a0b-1c2d3e4f5a02  purchase-reserved-instances`);
+    expect(lines[2]).toContain(`pre-validation failed: ${long(20)}`);
+    expect(lines).toHaveLength(5);
+  });
+
+  it('cuts the widest cuttable column first, never a right-aligned one, and never splits a surrogate pair', () => {
+    const text = table(['ID', 'TEXT', 'N'], [['a', `😀${'y'.repeat(200)}`, '12345']], { rightAligned: new Set([2]), width: 40 });
+    const lines = text.split('\n');
+    expect(lines[2]).toMatch(/^a {3}😀y+…  12345$/);
+    expect(Array.from(lines[2]!)).toHaveLength(40);
+    expect(text).not.toMatch(/[\ud800-\udbff](?![\udc00-\udfff])/);
+  });
+});
+
 describe('summaryText', () => {
   it('says how many rollbacks were started and how they ended, and what needs an operator', () => {
     const text = summaryText({
-      received: 4, rejected: 0, duplicates: 0,
+      received: 4, rejected: 0, duplicates: 0, conflicts: 0,
       byStatus: { completed: 1, 'rolled-back': 1, 'rollback-failed': 1, 'reconciliation-needed': 1 },
       totalExecutions: 4, successfulExecutions: 1, failedExecutions: 2, successRate: 0.25, averageExecutionMs: 10,
-      estimatedMonthlySavings: 4, realizedMonthlySavings: 1, realizedCount: 1, unpriced: 0, rollbacks: 2,
+      optimizations: 4, estimatedMonthlySavings: 4, averageEstimatedMonthlySavings: 1, realizedMonthlySavings: 1, realizedCount: 1, averageRealizedMonthlySavings: 1, unpriced: 0, rollbacks: 2,
     });
     expect(text).toMatch(/^Rollbacks: 2 started \(1 rolled back, 1 failed\); needs an operator: 2 \(see retry-rollback, resolve\)\.$/m);
+  });
+
+  it('prints the averages of a re-run over the optimizations it reports, not over new ones (issue 8: "estimated $304.63 (average $0.00)")', () => {
+    const views = [
+      { ...view, status: 'completed', actualMonthlySavings: 15, estimatedMonthlySavings: 20 },
+      { ...view, status: 'completed', unpriced: ['region eu-west-1 (not in the price book)'], estimatedMonthlySavings: 6 },
+      { ...view, estimatedMonthlySavings: 278.63 },
+    ] as OptimizationView[];
+    // What `report` gives for an input of 3 records that all name optimizations already in the store.
+    const text = summaryText({ ...summarize(views, { rejected: 0, duplicates: 3 }), received: 3 });
+    expect(text).toMatch(/^Received 3 recommendations: 0 new optimizations, 0 rejected, 3 duplicates; 3 optimizations reported\.$/m);
+    expect(text).toContain('estimated $304.63 (average $101.54 over 3 optimizations),\n  realized $15.00 (average $15.00 over 1 completed and priced), 1 completed unpriced (left out).');
+  });
+
+  it('prints no average where there is nothing to divide by', () => {
+    expect(summaryText(summarize([], { rejected: 0, duplicates: 0 }))).toContain('estimated $0.00 (average — over 0 optimizations),\n  realized $0.00 (average — over 0 completed and priced).');
   });
 });

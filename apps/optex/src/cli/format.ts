@@ -1,5 +1,5 @@
-import { escapeControlCharacters, type OptimizationDetail, type OptimizationView, type PerformanceImpact, type Step, type Summary } from '@optex/domain';
-import type { RejectedRow, RunReport } from '@optex/runtime';
+import { differenceText, escapeControlCharacters, type OptimizationDetail, type OptimizationView, type PerformanceImpact, type Step, type Summary } from '@optex/domain';
+import type { ConflictRow, RejectedRow, RunReport } from '@optex/runtime';
 
 /**
  * A field for the terminal: control characters (C0, DEL, C1, ESC sequences, newlines, bidirectional controls)
@@ -13,13 +13,98 @@ export const safeLines = (text: string): string => text.split('\n').map(safe).jo
 
 const money = (n: number | null | undefined): string => (n === null || n === undefined ? '—' : `$${n.toFixed(2)}`);
 
-/** A plain text table: columns padded to their widest cell, numbers right-aligned. */
-export function table(rawHeaders: readonly string[], rawRows: readonly (readonly string[])[], rightAligned: ReadonlySet<number> = new Set()): string {
+/** The width text tables fit by default (`--wide`: no limit). */
+export const TABLE_WIDTH = 120;
+
+/** How a table is laid out: fitted to {@link TABLE_WIDTH} columns unless `wide`. */
+export interface TableLayout {
+  /** Every column, every cell whole (`--wide`). @defaultValue false */
+  readonly wide?: boolean;
+  /** @defaultValue {@link TABLE_WIDTH} */
+  readonly width?: number;
+}
+
+/** How a column gives way when the table is too wide. */
+export interface ColumnFit {
+  /** Left out (in the order of the columns given `optional`) when cutting alone cannot fit the table. */
+  readonly optional?: boolean;
+  /** Never cut below this width (cells longer are cut with `…`). @defaultValue the header's width, at least 8 */
+  readonly minWidth?: number;
+  /** Never cut (ids, numbers). Right-aligned columns never are. */
+  readonly whole?: boolean;
+  /** Printed on a line of its own under its row instead of as a column, when the table does not fit. */
+  readonly below?: boolean;
+}
+
+export interface TableOptions extends TableLayout {
+  readonly rightAligned?: ReadonlySet<number>;
+  /** By column index. */
+  readonly fit?: Readonly<Record<number, ColumnFit>>;
+}
+
+const SEPARATOR = 2;
+const chars = (text: string): string[] => Array.from(text);
+/** `text` cut to `width` characters, the last one `…` when anything was cut (never inside a surrogate pair). */
+export function cut(text: string, width: number): string {
+  const c = chars(text);
+  return c.length <= width ? text : width <= 0 ? '' : `${c.slice(0, width - 1).join('')}…`;
+}
+
+/**
+ * A plain text table: columns padded to their widest cell, right-aligned ones padded on the left. Unless `wide`, a
+ * table wider than `width` is fitted: `below` columns go under their rows, then the widest cuttable columns are cut
+ * (cells end in `…`), then `optional` columns are left out; a last line says so and that `--wide` prints it all.
+ * Cells are escaped before they are measured, so columns line up with what the terminal shows.
+ */
+export function table(rawHeaders: readonly string[], rawRows: readonly (readonly string[])[], options: TableOptions | ReadonlySet<number> = {}): string {
+  const o: TableOptions = options instanceof Set ? { rightAligned: options } : (options as TableOptions);
+  const right = o.rightAligned ?? new Set<number>();
+  const width = o.width ?? TABLE_WIDTH;
   const headers = rawHeaders.map(safe);
-  const rows = rawRows.map((r) => r.map(safe));
-  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]?.length ?? 0)));
-  const line = (cells: readonly string[]) => cells.map((c, i) => (rightAligned.has(i) ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join('  ').trimEnd();
-  return [line(headers), line(widths.map((w) => '─'.repeat(w))), ...rows.map(line)].join('\n');
+  const rows = rawRows.map((r) => headers.map((_, i) => safe(r[i] ?? '')));
+  const natural = headers.map((h, i) => Math.max(chars(h).length, ...rows.map((r) => chars(r[i]!).length)));
+  const total = (columns: readonly number[], widths: readonly number[]) => columns.reduce((sum, i) => sum + widths[i]!, 0) + SEPARATOR * Math.max(0, columns.length - 1);
+  let columns = headers.map((_, i) => i);
+  const widths = [...natural];
+  const fitOf = (i: number): ColumnFit => o.fit?.[i] ?? {};
+  let below: number[] = [];
+  const left: string[] = [];
+  let narrowed = false;
+  if (!o.wide && total(columns, widths) > width) {
+    narrowed = true;
+    below = columns.filter((i) => fitOf(i).below);
+    columns = columns.filter((i) => !fitOf(i).below);
+    const minOf = (i: number) => (right.has(i) || fitOf(i).whole ? widths[i]! : Math.min(natural[i]!, fitOf(i).minWidth ?? Math.max(chars(headers[i]!).length, 8)));
+    const shrink = () => {
+      // Cut the widest cuttable column by one until the table fits or nothing can be cut.
+      while (total(columns, widths) > width) {
+        const widest = columns.filter((i) => widths[i]! > minOf(i)).sort((a, b) => widths[b]! - widths[a]! || b - a)[0];
+        if (widest === undefined) return;
+        widths[widest]! -= 1;
+      }
+    };
+    shrink();
+    for (const i of headers.map((_, j) => j).filter((j) => fitOf(j).optional)) {
+      if (total(columns, widths) <= width) break;
+      columns = columns.filter((c) => c !== i);
+      left.push(headers[i]!);
+      for (const c of columns) widths[c] = natural[c]!;
+      shrink();
+    }
+  }
+  const pad = (c: string, i: number) => {
+    const shown = cut(c, widths[i]!);
+    const fill = ' '.repeat(Math.max(0, widths[i]! - chars(shown).length));
+    return right.has(i) ? fill + shown : shown + fill;
+  };
+  const line = (cells: readonly string[]) => columns.map((i) => pad(cells[i]!, i)).join(' '.repeat(SEPARATOR)).trimEnd();
+  const out = [line(headers), line(widths.map((w) => '─'.repeat(w))).replace(/ +$/, '')];
+  for (const r of rows) {
+    out.push(line(r));
+    for (const i of below) if (r[i]) out.push(cut(`    ${headers[i]!.toLowerCase()}: ${r[i]!}`, width));
+  }
+  if (narrowed) out.push(cut(`(fitted to ${width} columns${left.length ? `: ${left.join(', ')} left out` : ''}; --wide prints every column whole)`, width));
+  return out.join('\n');
 }
 
 /** The NOTE column: the error, what could not be priced, a change that costs more. */
@@ -27,10 +112,15 @@ function noteOf(v: OptimizationView): string {
   const notes = v.error !== null ? [v.error] : [];
   if (v.unpriced !== null) notes.push(`unpriced: ${v.unpriced.join('; ')}`);
   if (v.actualMonthlySavings !== null && v.actualMonthlySavings < 0) notes.push(`costs ${money(-v.actualMonthlySavings)}/mo more`);
+  if (v.conflicts > 0) notes.push(`resubmitted with other content ${v.conflicts === 1 ? 'once' : `${v.conflicts} times`} (conflict)`);
   return notes.join('; ');
 }
 
-export function optimizationsTable(views: readonly OptimizationView[]): string {
+/**
+ * The optimizations (run, resume, list, replay). Fitted: the NOTE goes under its row, RECOMMENDATION, APPROVAL and
+ * ACC% are left out as needed, long resource ids and actions are cut.
+ */
+export function optimizationsTable(views: readonly OptimizationView[], layout: TableLayout = {}): string {
   return table(
     ['OPTIMIZATION', 'RECOMMENDATION', 'RESOURCE', 'ACTION', 'RISK', 'APPROVAL', 'STATUS', 'EST/MO', 'ACTUAL/MO', 'ACC%', 'NOTE'],
     views.map((v) => [
@@ -46,18 +136,30 @@ export function optimizationsTable(views: readonly OptimizationView[]): string {
       v.accuracyPct === null ? '—' : v.accuracyPct.toFixed(1),
       noteOf(v),
     ]),
-    new Set([7, 8, 9]),
+    {
+      ...layout,
+      rightAligned: new Set([7, 8, 9]),
+      fit: { 0: { whole: true }, 1: { optional: true, minWidth: 20 }, 2: { minWidth: 21 }, 3: { whole: true }, 4: { whole: true }, 5: { optional: true }, 6: { whole: true }, 9: { optional: true }, 10: { below: true } },
+    },
   );
 }
 
-export function rejectedTable(rows: readonly RejectedRow[]): string {
+/** Changed resubmissions: the record, the optimization it names (which keeps what it received first) and what changed. */
+export function conflictsTable(rows: readonly ConflictRow[], layout: TableLayout = {}): string {
+  return table(
+    ['INDEX', 'OPTIMIZATION', 'RECOMMENDATION', 'CHANGED (recorded → resubmitted)'],
+    rows.map((c) => [c.index === null ? '—' : String(c.index), c.optimizationId.slice(0, 8), c.recommendationId, c.differences.map(differenceText).join('; ')]),
+    { ...layout, rightAligned: new Set([0]), fit: { 1: { whole: true }, 2: { minWidth: 20 } } },
+  );
+}
+
+export function rejectedTable(rows: readonly RejectedRow[], layout: TableLayout = {}): string {
   return table(
     ['INDEX', 'RECOMMENDATION', 'ERRORS'],
     rows.map((r) => [r.index === null ? '—' : String(r.index), r.recommendationId ?? '—', r.errors.join('; ')]),
+    { ...layout, fit: { 1: { minWidth: 20 } } },
   );
 }
-
-const average = (total: number, count: number): number => (count > 0 ? Math.round((total / count) * 100) / 100 : 0);
 
 /** Rollbacks started and how they ended, and what waits for an operator (a failed rollback, a step to reconcile). */
 function rollbackLine(s: Summary): string {
@@ -70,19 +172,23 @@ export function summaryText(s: Summary): string {
   const statuses = Object.entries(s.byStatus)
     .map(([k, v]) => `${safe(k)} ${v}`)
     .join(', ');
+  const fresh = s.received - s.rejected - s.duplicates;
+  // The averages divide by what their totals sum over: every optimization reported (a re-run's duplicates included),
+  // and the completed ones whose savings are priced.
   return [
-    `Received ${s.received} recommendations: ${s.received - s.rejected - s.duplicates} optimizations, ${s.rejected} rejected, ${s.duplicates} duplicates.`,
+    `Received ${s.received} recommendations: ${fresh} new optimizations, ${s.rejected} rejected, ${s.duplicates} duplicates${s.conflicts > 0 ? ` (${s.conflicts} with other content: conflicts)` : ''}${s.optimizations !== fresh ? `; ${s.optimizations} optimizations reported` : ''}.`,
     `By status: ${statuses || 'none'}.`,
     `Executions: ${s.totalExecutions} total, ${s.successfulExecutions} succeeded, ${s.failedExecutions} failed, success rate ${(s.successRate * 100).toFixed(1)} %, average ${s.averageExecutionMs} ms.`,
     rollbackLine(s),
-    `Savings per month: estimated ${money(s.estimatedMonthlySavings)} (average ${money(average(s.estimatedMonthlySavings, s.received - s.rejected - s.duplicates))} per optimization), realized ${money(s.realizedMonthlySavings)} (average ${money(average(s.realizedMonthlySavings, s.realizedCount))} per completed one priced)${s.unpriced > 0 ? `, ${s.unpriced} completed unpriced (left out)` : ''}.`,
+    `Savings per month: estimated ${money(s.estimatedMonthlySavings)} (average ${money(s.averageEstimatedMonthlySavings)} over ${s.optimizations} optimizations),`,
+    `  realized ${money(s.realizedMonthlySavings)} (average ${money(s.averageRealizedMonthlySavings)} over ${s.realizedCount} completed and priced)${s.unpriced > 0 ? `, ${s.unpriced} completed unpriced (left out)` : ''}.`,
   ].join('\n');
 }
 
 /** How many rows of each table the text report of `run`/`resume` prints. @defaultValue 50 */
 export const DEFAULT_REPORT_ROWS = 50;
 
-export interface ReportTextOptions {
+export interface ReportTextOptions extends TableLayout {
   /** Rows of each table to print (the rest is counted, not printed). @defaultValue {@link DEFAULT_REPORT_ROWS} */
   readonly maxRows?: number;
   /** Where the full report was written (`--output`), to point at it. */
@@ -97,9 +203,15 @@ export function reportText(r: RunReport, options: ReportTextOptions = {}): strin
   const maxRows = options.maxRows ?? DEFAULT_REPORT_ROWS;
   const more = (count: number, what: string) =>
     `… and ${count} more ${what} (${options.outputFile ? `all of them are in ${safe(options.outputFile)}` : 'print them all with --json, or write them to a file with --output FILE'}).`;
-  const parts = [optimizationsTable(r.optimizations.slice(0, maxRows))];
+  const layout: TableLayout = { ...(options.wide !== undefined ? { wide: options.wide } : {}), ...(options.width !== undefined ? { width: options.width } : {}) };
+  const parts = [optimizationsTable(r.optimizations.slice(0, maxRows), layout)];
   if (r.optimizations.length > maxRows) parts[0] += `\n${more(r.optimizations.length - maxRows, 'optimizations')}`;
-  if (r.rejected.length) parts.push(`Rejected input:\n${rejectedTable(r.rejected.slice(0, maxRows))}${r.rejected.length > maxRows ? `\n${more(r.rejected.length - maxRows, 'rejected records')}` : ''}`);
+  if (r.conflicts.length) {
+    parts.push(
+      `Resubmitted with other content (conflicts; each optimization keeps the recommendation it received first):\n${conflictsTable(r.conflicts.slice(0, maxRows), layout)}${r.conflicts.length > maxRows ? `\n${more(r.conflicts.length - maxRows, 'conflicts')}` : ''}`,
+    );
+  }
+  if (r.rejected.length) parts.push(`Rejected input:\n${rejectedTable(r.rejected.slice(0, maxRows), layout)}${r.rejected.length > maxRows ? `\n${more(r.rejected.length - maxRows, 'rejected records')}` : ''}`);
   parts.push(summaryText(r.summary));
   const pending = r.optimizations.filter((o) => o.status === 'awaiting-approval');
   if (pending.length) parts.push(`${pending.length} awaiting approval: optex approve <OPTIMIZATION-ID> --by NAME, then optex resume.`);
@@ -127,6 +239,7 @@ export function fleetText(
     readonly calls: ReadonlyArray<{ readonly operation: string; readonly dryRun: boolean; readonly result: string }>;
   },
   where: { readonly fleetFile: string; readonly statePath?: string },
+  layout: TableLayout = {},
 ): string {
   const byState = (items: ReadonlyArray<{ readonly state: string }>) => {
     const counts = new Map<string, number>();
@@ -153,7 +266,7 @@ export function fleetText(
   const rows = [...counts.values()]
     .sort((a, b) => a.operation.localeCompare(b.operation) || Number(a.dryRun) - Number(b.dryRun) || a.result.localeCompare(b.result))
     .map((c) => [c.operation, c.dryRun ? 'yes' : 'no', c.result, String(c.n)]);
-  return [...lines, `EC2 calls answered: ${fleet.calls.length}`, table(['OPERATION', 'DRY RUN', 'RESULT', 'CALLS'], rows, new Set([3]))].join('\n');
+  return [...lines, `EC2 calls answered: ${fleet.calls.length}`, table(['OPERATION', 'DRY RUN', 'RESULT', 'CALLS'], rows, { ...layout, rightAligned: new Set([3]) })].join('\n');
 }
 
 /** A step of a plan in one line: its kind and its targets. */
@@ -172,6 +285,7 @@ export function detailText(d: OptimizationDetail): string {
   lines.push(`  resource        ${rec.resource.type} ${rec.resource.id}`);
   lines.push(`  action          ${d.action}; estimated savings ${money(rec.estimatedMonthlySavings)}/mo`);
   lines.push(`  status          ${d.status}${d.error ? ` — ${d.error}` : ''}`);
+  for (const c of d.conflicts) lines.push(`  conflict        resubmitted ${c.at} (delivery ${c.deliveryId}) with other content, not applied: ${c.differences.map(differenceText).join('; ')}`);
   if (d.risk) {
     lines.push(`Risk: ${d.risk.level} (base ${d.risk.baseLevel}, policy ${d.risk.policyVersion})`);
     for (const f of d.risk.factors) lines.push(`  + ${f.factor}: ${f.detail}`);

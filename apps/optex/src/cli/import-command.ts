@@ -101,13 +101,13 @@ export async function importCommand(io: Io, file: string, flags: ImportFlags): P
       const inner: Io = { ...io, out: (text) => (captured += text) };
       const code = flags.run ? await runCommand(inner, input, flags) : await submitCommand(inner, input, { bus: flags.bus, json: flags.json, dryRun: flags.dryRun });
       if (flags.json) io.out(toJson({ ...result, [flags.run ? 'run' : 'submit']: JSON.parse(captured) as unknown }));
-      else io.out(`${importText(result, flags.out)}\n\n${captured}`);
+      else io.out(`${importText(result, flags.out, flags.wide ?? false)}\n\n${captured}`);
       return code;
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
   }
-  io.out(flags.json ? toJson(result) : importText(result, flags.out));
+  io.out(flags.json ? toJson(result) : importText(result, flags.out, flags.wide ?? false));
   return 0;
 }
 
@@ -130,14 +130,14 @@ function checked(recommendations: readonly Recommendation[], skips: readonly Ski
   };
 }
 
-function importText(r: ImportResult, out: string | undefined): string {
+function importText(r: ImportResult, out: string | undefined, wide: boolean): string {
   const c = r.counts;
   const lines = [
     `${c.items} items: ${c.recommendations} recommendations, ${c.skipped} skipped, ${c.rejected} rejected by the intake${out ? ` (written to ${safe(out)})` : ''}`,
   ];
   for (const [code, n] of Object.entries(c.skippedByCode)) lines.push(`  skipped ${code}: ${n}`);
-  if (r.skipped.length > 0) lines.push('', table(['ITEM', 'SKIPPED', 'REASON'], r.skipped.map((s) => [s.itemRef, s.code, s.reason])));
-  if (r.rejected.length > 0) lines.push('', table(['ITEM', 'RECOMMENDATION', 'REJECTED'], r.rejected.map((x) => [x.itemRef, x.recommendationId, x.errors.join('; ')])));
+  if (r.skipped.length > 0) lines.push('', table(['ITEM', 'SKIPPED', 'REASON'], r.skipped.map((s) => [s.itemRef, s.code, s.reason]), { wide }));
+  if (r.rejected.length > 0) lines.push('', table(['ITEM', 'RECOMMENDATION', 'REJECTED'], r.rejected.map((x) => [x.itemRef, x.recommendationId, x.errors.join('; ')]), { wide }));
   return lines.join('\n');
 }
 

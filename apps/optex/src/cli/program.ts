@@ -13,19 +13,21 @@ import { decisionCommand, fleetCommand, historyCommand, listCommand, showCommand
 
 const storeOption = () => new Option('--store <url>', 'event store: sqlite:PATH, memory:, esdb://HOST:PORT?tls=false').default(DEFAULT_FLAGS.store);
 const jsonOption = () => new Option('--json', 'print JSON only on stdout (logs go to stderr)');
+const wideOption = () => new Option('--wide', 'print every table column whole (tables fit 120 columns otherwise)');
 
 function engineFlags(cmd: Command): Command {
   return cmd
     .addOption(storeOption())
     .addOption(new Option('--bus <url>', 'message bus: memory, kafka://HOST:PORT[,HOST:PORT]').default(DEFAULT_FLAGS.bus))
-    .addOption(new Option('--cloud <target>', 'EC2: simulated:FLEET.json, aws, aws:ENDPOINT').default(DEFAULT_FLAGS.cloud))
+    .addOption(new Option('--cloud <target>', `EC2: simulated:FLEET.json, aws, aws:ENDPOINT (remembered with the store; default ${DEFAULT_FLAGS.cloud})`))
     .option('--dry-run', 'pre-validate and send every mutating call with EC2 DryRun; change nothing')
-    .option('--policy <file>', 'risk and approval policy override (JSON)')
+    .option('--policy <file>', 'risk and approval policy override (JSON; remembered with the store)')
     .addOption(new Option('--batch-mode <mode>', 'sequential, parallel, resource-grouped, region-grouped').default('parallel'))
     .addOption(new Option('--max-parallel <n>', 'most executions at once').default('4'))
     .option('--not-before <time>', 'start nothing before this ISO-8601 time')
     .option('--output <file>', 'also write the full report (the --json document) to this file')
     .addOption(new Option('--rows <n>', 'rows of each table in the text report (the rest is counted)').default('50'))
+    .addOption(wideOption())
     .addOption(jsonOption());
 }
 
@@ -44,14 +46,14 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
   engineFlags(program.command('resume').description('continue processing what the store holds (e.g. after approvals)'))
     .action(wrap((flags) => runCommand(io, undefined, flags)));
   program.command('history').description("an optimization's events in order").argument('<id>', 'optimization id (or a unique prefix, or the recommendation id)')
-    .addOption(storeOption()).addOption(jsonOption())
+    .addOption(storeOption()).addOption(wideOption()).addOption(jsonOption())
     .action(wrap((id: string, flags) => historyCommand(io, id, flags)));
   program.command('show').description('an optimization: its risk, the exact plan asked for and approved, the authority asked for, approvals so far, expiry')
     .argument('<id>', 'optimization id (or a unique prefix, or the recommendation id)')
     .addOption(storeOption()).addOption(jsonOption())
     .action(wrap((id: string, flags) => showCommand(io, id, flags)));
   program.command('replay').description('fold the whole log from scratch and print what it yields; with --format, export its events (filtered) as NDJSON or CSV')
-    .addOption(storeOption()).addOption(jsonOption())
+    .addOption(storeOption()).addOption(wideOption()).addOption(jsonOption())
     .option('--format <format>', 'export the events instead: ndjson or csv (streamed; counts on stderr)')
     .option('--from <time>', 'export events recorded at or after this ISO-8601 time').option('--to <time>', 'export events recorded at or before this time')
     .option('--type <types>', 'export these event types (comma-separated)')
@@ -65,11 +67,11 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
   program.command('anchor').description('fix the digest of the whole log so far (verify checks later logs against it)').addOption(storeOption()).addOption(jsonOption())
     .action(wrap((flags) => anchorCommand(io, flags)));
   program.command('state').description('an optimization as it was at an instant (its events up to then, folded)').argument('<id>', 'optimization id (or a unique prefix, or the recommendation id)')
-    .option('--at <time>', 'ISO-8601 instant (default: now)').addOption(storeOption()).addOption(jsonOption())
+    .option('--at <time>', 'ISO-8601 instant (default: now)').addOption(storeOption()).addOption(wideOption()).addOption(jsonOption())
     .action(wrap((id: string, flags) => stateCommand(io, id, flags)));
   program.command('metrics').description('engine metrics rebuilt from the log').addOption(storeOption()).addOption(jsonOption())
     .action(wrap((flags) => metricsCommand(io, flags)));
-  program.command('list').description('every optimization in the store').addOption(storeOption()).addOption(jsonOption())
+  program.command('list').description('every optimization in the store').addOption(storeOption()).addOption(wideOption()).addOption(jsonOption())
     .action(wrap((flags) => listCommand(io, flags)));
   const decide = (kind: 'approve' | 'deny') => (id: string, flags: { api?: string; by?: string; store: string; reason?: string; json?: boolean }) => {
     if (flags.api !== undefined) return apiDecisionCommand(io, kind, id, { ...flags, api: flags.api });
@@ -86,7 +88,7 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     .action(wrap(decide('deny')));
   program.command('api').description('serve the HTTP API (OpenAPI at /openapi.json) on loopback unless --host says otherwise')
     .addOption(storeOption())
-    .option('--policy <file>', 'the policy file (its approval roster maps principals)')
+    .option('--policy <file>', 'the policy file (its approval roster maps principals; default: the one remembered with the store)')
     .requiredOption('--auth <file>', 'authentication: JWT issuer/audience/key set and/or API token hashes (JSON)')
     .addOption(new Option('--port <n>', 'port (0 = any free one)').default('8080'))
     .addOption(new Option('--host <address>', 'address to bind').default('127.0.0.1'))
@@ -123,7 +125,8 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     .action(wrap((batchId: string, flags) => continueBatchCommand(io, batchId, flags)));
   program.command('fleet').description('the simulated fleet as it is now (fleet file format) and every EC2 call it answered')
     .addOption(storeOption())
-    .addOption(new Option('--cloud <target>', 'the simulated fleet: simulated:FLEET.json').default(DEFAULT_FLAGS.cloud))
+    .addOption(new Option('--cloud <target>', `the simulated fleet: simulated:FLEET.json (default: the one remembered with the store, else ${DEFAULT_FLAGS.cloud})`))
+    .addOption(wideOption())
     .addOption(jsonOption())
     .action(wrap((flags) => fleetCommand(io, flags)));
   program.command('submit').description('publish recommendations to Kafka (optex.recommendations.v1)').argument('<file>')

@@ -8,7 +8,7 @@ export class OptexMetrics {
   readonly registry = new Registry();
   readonly recommendations = new Counter({
     name: 'optex_recommendations_total',
-    help: 'Recommendations received, by result (accepted, rejected, duplicate).',
+    help: 'Recommendations received, by result (accepted, rejected, duplicate, conflict: a duplicate with other content).',
     labelNames: ['result'] as const,
     registers: [this.registry],
   });

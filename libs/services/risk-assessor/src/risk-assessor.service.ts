@@ -102,7 +102,7 @@ export class RiskAssessorService implements OnApplicationBootstrap {
     const stream = optimizationStream(optimizationId);
     const context = { causationKey: message.deliveryId, recordedBy: RECORDED_BY, metadata: { resourceKey: resourceKeyOf(rec) } };
     let before: OptimizationState | undefined;
-    await handleCommand(
+    const received = await handleCommand(
       this.store,
       stream,
       optimizationDecider,
@@ -114,7 +114,10 @@ export class RiskAssessorService implements OnApplicationBootstrap {
       context,
     );
     if (before && before.status !== 'initial' && before.deliveryId !== message.deliveryId) {
-      await this.recordDuplicate(message, optimizationId, rec.recommendationId, now);
+      // A duplicate for the intake's accounting; one with other content is also a conflict on the optimization.
+      const conflict = received.events.find((e) => e.type === 'ResubmissionConflicted');
+      if (conflict) this.logger.warn({ optimizationId, deliveryId: message.deliveryId, changed: conflict.data.differences.map((d) => d.path) }, 'resubmitted with other content: conflict recorded, the first recommendation stands');
+      await this.recordDuplicate(message, optimizationId, rec.recommendationId, now, conflict !== undefined);
       return { kind: 'ack' };
     }
     if (before?.status === 'initial') this.metrics.recommendations.inc({ result: 'accepted' });
@@ -172,14 +175,14 @@ export class RiskAssessorService implements OnApplicationBootstrap {
     this.logger.warn({ deliveryId: message.deliveryId, index: message.index, errors }, 'recommendation rejected');
   }
 
-  private async recordDuplicate(message: IncomingRecommendation, optimizationId: string, recommendationId: string, now: Date): Promise<void> {
+  private async recordDuplicate(message: IncomingRecommendation, optimizationId: string, recommendationId: string, now: Date, conflict: boolean): Promise<void> {
     const event: RecommendationDuplicated = {
       type: 'RecommendationDuplicated',
       data: { deliveryId: message.deliveryId, optimizationId, recommendationId, at: now.toISOString() },
     };
     await appendOnce(this.store, DUPLICATES_STREAM, event, { key: message.deliveryId, causationId: message.deliveryId, recordedBy: RECORDED_BY });
-    this.metrics.recommendations.inc({ result: 'duplicate' });
-    this.logger.info({ optimizationId, deliveryId: message.deliveryId }, 'duplicate recommendation ignored');
+    this.metrics.recommendations.inc({ result: conflict ? 'conflict' : 'duplicate' });
+    if (!conflict) this.logger.info({ optimizationId, deliveryId: message.deliveryId }, 'duplicate recommendation ignored');
   }
 }
 

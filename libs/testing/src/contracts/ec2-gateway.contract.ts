@@ -1,3 +1,4 @@
+import { backupSnapshotTags } from '@optex/domain';
 import { Ec2Error, type AddressInfo, type Ec2Gateway, type ResourceRef } from '@optex/ports';
 
 /** `true`, or why the backend cannot do it. */
@@ -22,7 +23,7 @@ export interface Ec2ContractArrange {
   /** An instance in that state; returns its id. */
   instance(spec: { readonly instanceType: string; readonly state: 'running' | 'stopped' | 'terminated' }): Promise<string>;
   /** An unattached (`available`) volume, or one attached to a new instance (`in-use`), in the subject's `availabilityZone`. */
-  volume(spec: { readonly volumeType: 'gp2' | 'gp3'; readonly sizeGiB: number; readonly attached?: boolean }): Promise<string>;
+  volume(spec: { readonly volumeType: 'gp2' | 'gp3'; readonly sizeGiB: number; readonly attached?: boolean; readonly tags?: Readonly<Record<string, string>> }): Promise<string>;
   /** Makes a completed modification of the volume start now, by the clock the gateway's rules read (the 6-hour rule). */
   modifiedNow(volumeId: string): Promise<void>;
   /** A volume whose latest modification is still `modifying` (only needed with the `modificationInProgress` capability). */
@@ -294,6 +295,21 @@ export function ec2GatewayContract(
           usedByImages: [],
           tags: expect.objectContaining({ 'optex:optimization-id': 'opt-1' }),
         });
+      });
+
+      test("a delete-volume's backup snapshot carries the volume's tags as described plus optex's (backupSnapshotTags), and the client token", async () => {
+        const volumeTags = { CostCenter: 'cc-42', team: 'payments', 'optex:client-token': 'token-of-a-restore' };
+        const volumeId = await subject.arrange.volume({ volumeType: 'gp2', sizeGiB: 9, tags: volumeTags });
+        const described = await gw().describeVolume(ref(volumeId));
+        expect(described?.tags).toEqual(expect.objectContaining(volumeTags));
+        const tags = backupSnapshotTags(described!.tags, 'opt-tags', volumeId);
+        const { snapshotId } = await gw().createSnapshot(ref(volumeId), { description: 'contract backup', tags }, { clientToken: 'backup-token' });
+        await gw().waitForSnapshotCompleted(ref(snapshotId), 10_000);
+        const snapshot = await gw().describeSnapshot(ref(snapshotId));
+        expect(snapshot?.tags).toEqual({ CostCenter: 'cc-42', team: 'payments', 'optex:optimization-id': 'opt-tags', 'optex:source-volume': volumeId, 'optex:client-token': 'backup-token' });
+        await expect(gw().findSnapshotByClientToken(ref(volumeId), 'backup-token')).resolves.toMatchObject({ id: snapshotId });
+        // The volume's own token was not copied: looking for what that token created never finds the backup.
+        await expect(gw().findSnapshotByClientToken(ref(volumeId), 'token-of-a-restore')).resolves.toBeUndefined();
       });
 
       test('delete: a free snapshot is gone; a dry run answers DryRunOperation and keeps it', async () => {

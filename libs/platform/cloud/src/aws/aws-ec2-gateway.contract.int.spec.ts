@@ -50,8 +50,17 @@ async function motoSubject(): Promise<Ec2ContractSubject> {
   const runInstance = async (instanceType: string): Promise<string> =>
     (await sdk.send(new RunInstancesCommand({ ImageId: imageId, MinCount: 1, MaxCount: 1, InstanceType: instanceType as never, Placement: { AvailabilityZone: ZONE } })))
       .Instances![0]!.InstanceId!;
-  const createVolume = async (volumeType: 'gp2' | 'gp3', sizeGiB: number): Promise<string> =>
-    (await sdk.send(new CreateVolumeCommand({ AvailabilityZone: ZONE, VolumeType: volumeType, Size: sizeGiB }))).VolumeId!;
+  const createVolume = async (volumeType: 'gp2' | 'gp3', sizeGiB: number, tags?: Readonly<Record<string, string>>): Promise<string> =>
+    (
+      await sdk.send(
+        new CreateVolumeCommand({
+          AvailabilityZone: ZONE,
+          VolumeType: volumeType,
+          Size: sizeGiB,
+          ...(tags ? { TagSpecifications: [{ ResourceType: 'volume', Tags: Object.entries(tags).map(([Key, Value]) => ({ Key, Value })) }] } : {}),
+        }),
+      )
+    ).VolumeId!;
 
   return {
     gateway,
@@ -73,8 +82,8 @@ async function motoSubject(): Promise<Ec2ContractSubject> {
         if (state === 'terminated') await sdk.send(new TerminateInstancesCommand({ InstanceIds: [id] }));
         return id;
       },
-      volume: async ({ volumeType, sizeGiB, attached }) => {
-        const id = await createVolume(volumeType, sizeGiB);
+      volume: async ({ volumeType, sizeGiB, attached, tags }) => {
+        const id = await createVolume(volumeType, sizeGiB, tags);
         if (attached) await sdk.send(new AttachVolumeCommand({ VolumeId: id, InstanceId: await runInstance('m5.large'), Device: '/dev/sdf' }));
         return id;
       },

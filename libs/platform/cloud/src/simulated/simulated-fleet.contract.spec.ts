@@ -38,7 +38,7 @@ async function simulatedSubject(): Promise<Ec2ContractSubject> {
     advanceClock: (ms) => clock.advance(ms),
     arrange: {
       instance: async ({ instanceType, state }) => addInstance(instanceType, state),
-      volume: async ({ volumeType, sizeGiB, attached }) => {
+      volume: async ({ volumeType, sizeGiB, attached, tags }) => {
         const attachedTo = attached ? addInstance('m5.large', 'running') : undefined;
         const id = `vol-contract${next()}`;
         change((s) =>
@@ -50,6 +50,7 @@ async function simulatedSubject(): Promise<Ec2ContractSubject> {
             state: attachedTo !== undefined ? 'in-use' : 'available',
             availabilityZone: `${REGION}a`,
             ...(attachedTo !== undefined ? { attachedTo } : {}),
+            ...(tags !== undefined ? { tags: { ...tags } } : {}),
           }),
         );
         return id;
