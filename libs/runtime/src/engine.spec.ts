@@ -41,10 +41,16 @@ const rightsize = (recId: string, instanceId: string, from = 'm5.xlarge', to = '
   currency: 'USD',
 });
 
+/** A test clock: it stands still (moved by `advance`), or with `tickMs` moves that much after every reading. */
 class ManualClock implements Clock {
-  constructor(private t: number) {}
+  constructor(
+    private t: number,
+    private readonly tickMs = 0,
+  ) {}
   now(): Date {
-    return new Date(this.t);
+    const now = new Date(this.t);
+    this.t += this.tickMs;
+    return now;
   }
   advance(ms: number): void {
     this.t += ms;
@@ -367,9 +373,11 @@ describe('blast radius', () => {
 
 describe('staged rollout', () => {
   it('a failing canary: the batch halts, the stage is rolled back, the rest is never executed', async () => {
-    const clock = new ManualClock(Date.parse('2026-03-02T09:00:00.000Z'));
     // Four members, a 50% canary: stage 1 = s1 (CRITICAL first), stage 2 = s2 and s3 (HIGH), stage 3 = s4.
-    // s3's CPU doubles on half the vCPUs (50 % → 100 % p95): its validation fails and it rolls back.
+    // s3's CPU doubles on half the vCPUs (50 % → 100 % p95): its validation fails and it rolls back. The clock ticks a
+    // millisecond per reading: validation reads "after" over the time since the change, which a clock standing still
+    // would leave empty (unknown, not a failure).
+    const clock = new ManualClock(Date.parse('2026-03-02T09:00:00.000Z'), 1);
     const fleetFile = { instances: [instance('i-s1'), instance('i-s2'), instance('i-s3', 50), instance('i-s4')] };
     const h = await harness(fleetFile, { policy: policyOf({ stagedRollout: { enabled: true, canaryPct: 50, soakMinutes: 0 } }), clock });
     const report = await h.run([
@@ -443,7 +451,8 @@ describe('soak before validation, the whole performance picture', () => {
   });
 
   it('memory above the policy limit after a rightsize fails the validation and rolls the change back', async () => {
-    const h = await harness({ instances: [instance('i-mem', { memoryUsedPct: 95 })] }, { policy: policyWith({}) });
+    // A clock ticking a millisecond per reading: the window after the change is never empty, whatever the machine's speed.
+    const h = await harness({ instances: [instance('i-mem', { memoryUsedPct: 95 })] }, { policy: policyWith({}), clock: new ManualClock(Date.parse('2026-11-26T10:00:00Z'), 1) });
     expect(statuses(await h.run([rightsize('mem', 'i-mem')]))).toEqual({ mem: 'rolled-back' });
     const failed = (await eventsOf(h, 'mem')).find((e) => e.type === 'ValidationFailed')!;
     expect((failed.data as { reasons: string[] }).reasons).toEqual(['performance degraded: memory used after the change 95% is above 90%']);
