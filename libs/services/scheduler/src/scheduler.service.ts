@@ -77,6 +77,8 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
   /** Each open batch's guards, folded from its stream (see batch-guard.ts), and the batch events already folded. */
   private readonly guards = new Map<string, BatchGuardState>();
   private readonly folded = new Set<string>();
+  /** Staged batches whose current stage waits for its gate (the only ones a tick judges). */
+  private readonly judging = new Set<string>();
   private tally = new DailyTally(this.projection);
 
   /**
@@ -125,7 +127,11 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
   private fold(batchId: string, eventId: string, event: BatchEvent): void {
     if (this.folded.has(eventId)) return;
     this.folded.add(eventId);
-    this.guards.set(batchId, batchGuardDecider.evolve(this.guards.get(batchId) ?? batchGuardDecider.initialState(), event));
+    const guard = batchGuardDecider.evolve(this.guards.get(batchId) ?? batchGuardDecider.initialState(), event);
+    this.guards.set(batchId, guard);
+    const stage = guard.stages.at(-1);
+    if (stage && !stage.passedAt && !stage.failed) this.judging.add(batchId);
+    else this.judging.delete(batchId);
   }
 
   async onApplicationBootstrap(): Promise<void> {
@@ -231,7 +237,7 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
       }, this.options.batchWindowMs);
     }
 
-    for (const batch of this.queue.openBatches()) await this.judgeStage(batch, now);
+    if (this.judging.size > 0) for (const batch of this.queue.openBatches()) if (this.judging.has(batch.plan.batchId)) await this.judgeStage(batch, now);
     for (const batchId of this.queue.takeCompletable()) await this.completeBatch(batchId, now);
     let capacity = this.options.maxParallel - this.projection.activeCount();
     for (const batch of this.queue.openBatches()) {

@@ -335,6 +335,20 @@ describe('InMemoryBus (specifics)', () => {
     expect(seen).toEqual(['original']);
   });
 
+  it('keeps one copy of a body published to several topics at once, so every delivery of it is the same buffer', async () => {
+    const value = Buffer.from('one body');
+    const bodies: Buffer[] = [];
+    await bus.publish([{ topic: 't', key: 'k', value, headers: {} }, { topic: 'u', key: 'other', value, headers: {} }, { topic: 'u', key: 'k', value: Buffer.from('one body'), headers: {} }]);
+    await bus.subscribe({ groupId: 'g', topics: ['t', 'u'] }, async (d) => {
+      bodies.push(d.value);
+      return ack;
+    });
+    await bus.idle();
+    expect(bodies).toHaveLength(3);
+    expect(new Set(bodies).size).toBe(2); // one copy of the shared body (two deliveries), one of the other body
+    expect(bodies.every((b) => b !== value && b.toString() === 'one body')).toBe(true);
+  });
+
   it('rejects bad arguments with errors naming the field', async () => {
     await expect(bus.publish([msg('', 'k', 'v')])).rejects.toThrow(/messages\[0\]\.topic/);
     await expect(bus.publish([msg('t', 'k', 'v'), { topic: 't', key: 'k', value: 'text' as never, headers: {} }])).rejects.toThrow(/messages\[1\]\.value must be a Buffer/);

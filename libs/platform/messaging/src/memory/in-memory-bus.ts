@@ -94,7 +94,10 @@ export class InMemoryBus implements Bus {
   async publish(messages: readonly BusMessage[]): Promise<void> {
     this.assertOpen();
     if (!Array.isArray(messages)) throw new TypeError('messages must be an array');
-    const checked = messages.map((m, i) => checkMessage(m, `messages[${i}]`));
+    // One copy per distinct body: a message sent to several topics (the relay's internal topics) stays one body, so
+    // its consumers in this process decode it once.
+    const copies = new Map<Buffer, Buffer>();
+    const checked = messages.map((m, i) => checkMessage(m, `messages[${i}]`, copies));
     this.append(checked);
   }
 
@@ -437,7 +440,8 @@ class MemoryConsumer implements Consumer {
   }
 }
 
-function checkMessage(message: BusMessage, field: string): BusMessage {
+/** The message checked, its headers frozen and its body copied (the caller may reuse its buffer; `copies` shares one copy per body). */
+function checkMessage(message: BusMessage, field: string, copies: Map<Buffer, Buffer>): BusMessage {
   if (message === null || typeof message !== 'object') throw new TypeError(`${field} must be an object`);
   if (typeof message.topic !== 'string' || message.topic.length === 0) throw new TypeError(`${field}.topic must be a non-empty string`);
   if (typeof message.key !== 'string') throw new TypeError(`${field}.key must be a string`);
@@ -447,7 +451,9 @@ function checkMessage(message: BusMessage, field: string): BusMessage {
   for (const [name, value] of Object.entries(headers)) {
     if (typeof value !== 'string') throw new TypeError(`${field}.headers[${JSON.stringify(name)}] must be a string`);
   }
-  return { topic: message.topic, key: message.key, value: Buffer.from(message.value), headers: Object.freeze({ ...headers }) };
+  let value = copies.get(message.value);
+  if (!value) copies.set(message.value, (value = Buffer.from(message.value)));
+  return { topic: message.topic, key: message.key, value, headers: Object.freeze({ ...headers }) };
 }
 
 function checkConsumerOptions(options: ConsumerOptions): void {

@@ -36,16 +36,16 @@ export function internalMessagesOf(event: RecordedEvent, options: { readonly exe
 }
 
 /**
- * Events by message body: encoded here, or decoded once. The in-memory bus hands every consumer group the very
- * body the relay encoded, so the embedded engine never decodes; Kafka deliveries have bodies of their own and are
- * decoded once each. Held weakly: an entry goes with its message.
+ * Events by message body: encoded here, or decoded once. The in-memory bus keeps one copy of a published body for
+ * every topic and consumer group it goes to, so the embedded engine decodes each event once; Kafka deliveries have
+ * bodies of their own and are decoded once each. Held weakly: an entry goes with its message.
  */
 const decoded = new WeakMap<Buffer, Omit<IntegrationEvent, 'deliveryId' | 'attempt'>>();
 
 /**
  * A recorded event as a CloudEvents 1.0 binary-mode message (ce_* headers, JSON body). The body is remembered with
- * the event it encodes, so a consumer in this process (the in-memory bus hands over this very body) does not
- * decode it again; a consumer elsewhere (Kafka) receives a body of its own and decodes it.
+ * the event it encodes, so a consumer handed this very body does not decode it; a bus that copies it (the in-memory
+ * bus, once per publish) or sends it elsewhere (Kafka) has its consumers decode their copy once.
  */
 export function encodeLifecycleEvent(event: RecordedEvent): Omit<BusMessage, 'topic'> {
   const { value, headers } = encodeCloudEvent({
