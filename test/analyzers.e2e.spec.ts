@@ -159,7 +159,7 @@ describe('optex import, then run: every analyzer fixture runs end to end on the 
   });
 
   it('prints counts per outcome and every skip with its item without --json', async () => {
-    const result = await optex(['import', '--from', 'coh', `${F}/coh-list-recommendations.json`]);
+    const result = await optex(['import', '--from', 'coh', `${F}/coh-list-recommendations.json`, '--wide']); // every cell whole
     expect(result.code).toBe(0);
     expect(result.stdout).toContain('10 items: 3 recommendations, 7 skipped, 0 rejected by the intake');
     expect(result.stdout).toContain('skipped unsupported-action: 3');

@@ -78,7 +78,7 @@ async function trial(c: Case, crashAt: string): Promise<{ crashed: boolean; stat
   const report = json<{ optimizations: { status: string }[] }>(resumed);
   const fleet = json<{ calls: Call[] }>(await optex(['fleet', ...flags.slice(0, 4), '--json']));
   const history = json<{ events: { type: string }[] }>(await optex(['history', `crash-${c.name}`, '--store', flags[1]!, '--json']));
-  const historyText = (await optex(['history', `crash-${c.name}`, '--store', flags[1]!])).stdout;
+  const historyText = (await optex(['history', `crash-${c.name}`, '--store', flags[1]!, '--wide'])).stdout; // every detail whole
   return { crashed, status: report.optimizations[0]?.status ?? 'missing', calls: fleet.calls, events: history.events.map((e) => e.type), historyText };
 }
 

@@ -103,7 +103,9 @@ describe('the live resource no longer matches the approved plan', () => {
     expect(row(second, 'd8-stop').status).toBe('completed');
 
     expect((await optex(['approve', 'd8-rightsize', '--by', 'alice', '--store', store])).code).toBe(0);
-    const resumed = json<Report>(await optex(['resume', '--store', store, '--cloud', CLOUD, '--json']));
+    // Back to the default policy's figures (the store remembers the stop-idle's --policy otherwise, which would approve
+    // the new plan automatically).
+    const resumed = json<Report>(await optex(['resume', '--store', store, '--cloud', CLOUD, '--policy', `${F}/policy-default.json`, '--json']));
     expect(row(resumed, 'd8-rightsize')).toMatchObject({ status: 'awaiting-approval', approval: 'pending' });
     const again = json<Detail>(await optex(['show', 'd8-rightsize', '--store', store, '--json']));
     expect(again.plan?.steps.map((s) => s.kind)).toEqual(['modify-instance-type']);

@@ -117,7 +117,7 @@ describe('terminal-safe output (issue 7 finding 6)', () => {
 
   it('run: a recommendation id with a newline and ANSI escapes is printed escaped in the rejected table', async () => {
     const input = `${JSON.stringify(good(FORGED))}\n`;
-    const result = await optex(['run', '-', ...common], { input });
+    const result = await optex(['run', '-', ...common, '--wide'], { input }); // every cell whole: the escapes are all there
     expect(result.code).toBe(0);
     expect(result.stdout).not.toMatch(INTERPRETED);
     expect(result.stdout).toContain('i-1\\n8f00  fake-row  i-forged  stop-idle  LOW  auto  completed\\x1b[2J\\x1b[H');
@@ -138,7 +138,7 @@ describe('terminal-safe output (issue 7 finding 6)', () => {
       { causationKey: 'written-before-intake-checks', recordedBy: 'e2e', metadata: { resourceKey: 'forged' } },
     );
     await store.close();
-    const result = await optex(['list', '--store', `sqlite:${path}`]);
+    const result = await optex(['list', '--store', `sqlite:${path}`, '--wide']); // every cell whole, no "fitted" line
     expect(result.code).toBe(0);
     expect(result.stdout).not.toMatch(INTERPRETED);
     expect(result.stdout.trimEnd().split('\n')).toHaveLength(3);

@@ -103,7 +103,10 @@ export async function runCommand(io: Io, file: string | undefined, flags: RunFla
 function settingsText(settings: SettingsInForce): string {
   const from = (s: SettingSource) => (s === 'flag' ? 'given now' : s === 'store' ? 'remembered with the store' : 'the default');
   const policy = settings.policy.value === undefined ? 'the default policy' : safe(settings.policy.value);
-  return `Cloud ${safe(settings.cloud.value)} (${from(settings.cloud.from)}), policy ${policy} (${from(settings.policy.from)}); later commands on this store use them unless given --cloud/--policy.`;
+  // One line each, so a long path does not take the line past the 120 columns the report fits.
+  return `Cloud ${safe(settings.cloud.value)} (${from(settings.cloud.from)}),
+policy ${policy} (${from(settings.policy.from)});
+later commands on this store use them unless given --cloud/--policy.`;
 }
 
 /** `OPTEX_EC2_CALL_DELAY_MS`: latency injected before every EC2 call (game days, tests that need a run to take a while). */
