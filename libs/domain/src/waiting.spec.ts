@@ -33,6 +33,15 @@ describe('why an optimization waits (given what the log recorded, when asked now
     expect(whyWaiting(state(approved), { now: NOW, control, deferral: { hold: 'cool-down', until: later, reason: 'x' }, soakMinutes: 0 })).toEqual({ hold: 'kill-switch', reason: `execution paused by oncall since ${AT}: INC-7` });
   });
 
+  it('given its batch halted and not continued, then it waits for an operator (before any deferral), naming the batch and why', () => {
+    const halt = { batchId: 'b-1', reason: 'error threshold: 6 executions failed, more than the 5 allowed' };
+    expect(whyWaiting(state(approved), { now: NOW, control: running, halt, deferral: { hold: 'cool-down', until: later, reason: 'x' }, soakMinutes: 0 })).toEqual({
+      hold: 'batch-halted',
+      reason: 'batch b-1 halted: error threshold: 6 executions failed, more than the 5 allowed; an operator lets it go on (optex continue-batch)',
+    });
+    expect(whyWaiting(state(approved), { now: NOW, control: { paused: true, by: 'o', reason: 'r', since: AT }, halt, soakMinutes: 0 })).toMatchObject({ hold: 'kill-switch' });
+  });
+
   it('given one awaiting approval, then none of these holds it', () => {
     expect(whyWaiting(state(approved.slice(0, 2)), { now: NOW, control: { paused: true, by: 'o', reason: 'r', since: AT }, soakMinutes: 0 })).toBeUndefined();
   });

@@ -5,7 +5,7 @@ import { validationDueAt } from './process';
 
 /** Why an optimization that could move does not, and until when (absent: until someone lifts it). */
 export interface WaitReason {
-  readonly hold: StartHold | 'kill-switch' | 'soak';
+  readonly hold: StartHold | 'kill-switch' | 'batch-halted' | 'soak';
   readonly until?: string;
   readonly reason: string;
 }
@@ -17,18 +17,26 @@ export interface RecordedDeferral {
   readonly reason: string;
 }
 
+/** The optimization's batch halted (a blast-radius limit, the error threshold, a stage's gate) and not continued since. */
+export interface RecordedHalt {
+  readonly batchId: string;
+  readonly reason: string;
+}
+
 const HELD_BY_PAUSE = new Set(['approved', 'scheduled', 'executing']);
 
 /**
  * Why an optimization waits now, from what the log recorded: the kill switch (an approved, scheduled or executing one
- * while execution is paused; no new step starts), else the scheduler's last deferral of an approved one while its
+ * while execution is paused; no new step starts), else its batch's halt (an approved one in a batch halted and not
+ * continued since: it waits for an operator's `continue-batch`), else the scheduler's last deferral of an approved one while its
  * `until` is ahead (a freeze, outside its change windows, a cool-down; deferrals recorded before `hold` existed are a
  * freeze or a window, as their reason says), else the soak of a validating one. `undefined` when it does not wait for
  * any of these (it moves, waits for people, or is over). Pure.
  */
-export function whyWaiting(state: KnownOptimizationState, context: { readonly now: Date; readonly control: ControlState; readonly deferral?: RecordedDeferral; readonly soakMinutes: number }): WaitReason | undefined {
-  const { now, control, deferral } = context;
+export function whyWaiting(state: KnownOptimizationState, context: { readonly now: Date; readonly control: ControlState; readonly halt?: RecordedHalt; readonly deferral?: RecordedDeferral; readonly soakMinutes: number }): WaitReason | undefined {
+  const { now, control, deferral, halt } = context;
   if (control.paused && HELD_BY_PAUSE.has(state.status)) return { hold: 'kill-switch', reason: `execution paused by ${control.by} since ${control.since}: ${control.reason}` };
+  if (state.status === 'approved' && halt) return { hold: 'batch-halted', reason: `batch ${halt.batchId} halted: ${halt.reason}; an operator lets it go on (optex continue-batch)` };
   if (state.status === 'approved' && deferral && Date.parse(deferral.until) > now.getTime()) {
     return { hold: deferral.hold ?? (deferral.reason.startsWith('freeze ') ? 'freeze' : 'change-window'), until: deferral.until, reason: deferral.reason };
   }

@@ -1,6 +1,7 @@
+import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parsePolicy } from '@optex/domain';
+import { batchStream, parsePolicy } from '@optex/domain';
 import { apiHarness, type ApiHarness } from '../__fixtures__/api-harness';
 
 jest.setTimeout(60_000);
@@ -147,6 +148,19 @@ describe('the console: why an optimization waits', () => {
     expect(held.text).toContain('now <strong>approved</strong>');
     expect(held.text).toMatch(/<p class="waiting" role="status">Waits for the <strong>kill-switch<\/strong> until it is lifted: execution paused by oncall since [^:]+:[^:]+:[^:]+: incident INC-12<\/p>/);
     expect((await h.call('POST', '/api/v1/execution/resume', { token: operator, body: { reason: 'resolved' } })).status).toBe(200);
+    expect((await page(`/console/optimizations/${id}`, cookie)).text).not.toContain('class="waiting"');
+  });
+
+  it('an approved optimization in a halted batch says it waits for an operator, until the batch is continued', async () => {
+    const id = idOf('rec-medium');
+    const cookie = await signIn(await h.jwt({ sub: 'auditor', roles: ['reader'] }));
+    const at = new Date().toISOString();
+    const batch = (type: string, data: Record<string, unknown>) => ({ id: randomUUID(), type, data: { batchId: 'b-console', ...data, at }, metadata: { schemaVersion: 1 } });
+    await h.store.appendToStream(batchStream('b-console'), [batch('BatchPlanned', { mode: 'parallel', maxParallel: 4, notBefore: at, optimizationIds: [id] }), batch('BatchHalted', { rule: 'max-errors', reason: 'error threshold: 6 executions failed, more than the 5 allowed', dispatched: 6, errors: 6 })], 'no_stream');
+    expect((await page(`/console/optimizations/${id}`, cookie)).text).toMatch(
+      /<p class="waiting" role="status">Waits for the <strong>batch-halted<\/strong> until it is lifted: batch b-console halted: error threshold: 6 executions failed, more than the 5 allowed; an operator lets it go on \(optex continue-batch\)<\/p>/,
+    );
+    await h.store.appendToStream(batchStream('b-console'), [batch('BatchContinued', { by: 'oncall', reason: 'checked', rule: 'max-errors' })], 1n);
     expect((await page(`/console/optimizations/${id}`, cookie)).text).not.toContain('class="waiting"');
   });
 });
