@@ -1,7 +1,6 @@
 import type { Command, Option } from 'commander';
 import { API_READ_MODEL, API_READ_MODEL_FILTER, API_READ_MODEL_VERSION, ApiReadModel } from '@optex/api';
-import type { EventStore, GlobalPosition } from '@optex/ports';
-import type { CheckpointHeader } from '@optex/projections';
+import { eventsAfter, type CheckpointHeader } from '@optex/projections';
 import { openReadModelCheckpoints } from '@optex/runtime';
 import { safe, table, toJson } from './format';
 import { openExistingStore, type Io } from './commands';
@@ -47,7 +46,7 @@ async function statusCommand(io: Io, flags: ProjectionFlags): Promise<number> {
         location: checkpoints.location,
         version: API_READ_MODEL_VERSION,
         checkpoint: header ? describeCheckpoint(header) : null,
-        lagEvents: await eventsAfter(store, current?.position),
+        lagEvents: await eventsAfter(store, API_READ_MODEL_FILTER, current?.position),
       };
       if (flags.json) io.out(toJson([status]));
       else {
@@ -74,7 +73,7 @@ async function rebuildCommand(io: Io, flags: ProjectionFlags): Promise<number> {
     try {
       const started = Date.now();
       const dropped = await checkpoints.drop(API_READ_MODEL);
-      const events = await eventsAfter(store, undefined);
+      const events = await eventsAfter(store, API_READ_MODEL_FILTER, undefined);
       const model = new ApiReadModel(store, { checkpoints, logger: io.logger });
       const progress = process.stderr.isTTY ? setInterval(() => io.err(`… ${model.projection.size} optimizations folded after ${((Date.now() - started) / 1000).toFixed(0)} s`), 1000) : undefined;
       try {
@@ -119,13 +118,4 @@ function describeCheckpoint(header: CheckpointHeader) {
 function checkpointState(status: ReadModelStatus): string {
   if (!status.checkpoint) return 'none (the next start folds the whole log)';
   return status.checkpoint.current ? 'current' : `version ${status.checkpoint.version}: ignored (the next start folds the whole log)`;
-}
-
-/** Events of the streams the API's read model reads, after `position` (all of them without one). */
-async function eventsAfter(store: EventStore, position: GlobalPosition | undefined): Promise<number> {
-  let count = 0;
-  for await (const e of store.readAll({ ...(position ? { fromPosition: position } : {}), filter: API_READ_MODEL_FILTER })) {
-    if (!position || e.position.commit > position.commit) count++;
-  }
-  return count;
 }

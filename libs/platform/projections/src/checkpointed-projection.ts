@@ -97,11 +97,7 @@ export class CheckpointedProjection {
   async lag(): Promise<number> {
     const head = await this.head();
     if (head === undefined || (this.applied && head.commit <= this.applied.commit)) return 0;
-    let behind = 0;
-    for await (const e of this.store.readAll({ ...(this.applied ? { fromPosition: this.applied } : {}), filter: this.definition.filter })) {
-      if (!this.applied || e.position.commit > this.applied.commit) behind++;
-    }
-    return behind;
+    return eventsAfter(this.store, this.definition.filter, this.applied);
   }
 
   /** Resolves once every event the log held at the call is applied; rejects after `timeoutMs` or when the subscription dropped. */
@@ -176,6 +172,15 @@ export class CheckpointedProjection {
     for await (const e of this.store.readAll({ direction: 'backwards', maxCount: 1, filter: this.definition.filter })) return e.position;
     return undefined;
   }
+}
+
+/** How many events of `filter` the log holds after `position` (all of them without one). */
+export async function eventsAfter(store: EventStore, filter: EventFilter, position: GlobalPosition | undefined): Promise<number> {
+  let count = 0;
+  for await (const e of store.readAll({ ...(position ? { fromPosition: position } : {}), filter })) {
+    if (!position || e.position.commit > position.commit) count++;
+  }
+  return count;
 }
 
 function positive(value: number, field: string): number {
