@@ -71,7 +71,14 @@ export interface ChaosReport {
   readonly violations: number;
 }
 
-const REGION = 'us-east-1';
+/**
+ * The executor's topic is keyed per account and region (one executor owns an account-region's EC2 budget), so a run in
+ * one region would give all its executions to one executor. These three regions' keys (`123456789012/<region>`) fall
+ * on partitions 2, 0 and 1 of a three-partition topic under kafkajs's default partitioner, so both executors of the
+ * group own work whichever partitions the group gives them.
+ */
+export const CHAOS_REGIONS = ['us-east-1', 'us-east-2', 'eu-central-1'] as const;
+const regionOf = (i: number): string => CHAOS_REGIONS[i % CHAOS_REGIONS.length]!;
 const ACCOUNT = '123456789012';
 const MUTATING = ['ModifyVolume', 'CreateSnapshot', 'DeleteVolume'] as const;
 const EXPLAINED: Readonly<Record<string, string>> = { 'reconciliation-needed': 'an operator must check a step EC2 could not confirm', 'awaiting-approval': 'waits for a person' };
@@ -125,15 +132,16 @@ export async function runStackChaos(options: ChaosOptions): Promise<ChaosReport>
     }
 
     // The cloud: one unattached gp2 volume per recommendation, created in moto directly (not counted).
-    const ec2 = new EC2Client({ region: REGION, endpoint: moto.endpoint, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } });
+    const clients = new Map(CHAOS_REGIONS.map((region) => [region, new EC2Client({ region, endpoint: moto!.endpoint, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } })]));
+    const ec2Of = (i: number): EC2Client => clients.get(regionOf(i) as (typeof CHAOS_REGIONS)[number])!;
     const volumes: string[] = [];
-    for (let i = 0; i < options.recommendations; i++) volumes.push((await ec2.send(new CreateVolumeCommand({ AvailabilityZone: `${REGION}a`, VolumeType: 'gp2', Size: 10 }))).VolumeId!);
+    for (let i = 0; i < options.recommendations; i++) volumes.push((await ec2Of(i).send(new CreateVolumeCommand({ AvailabilityZone: `${regionOf(i)}a`, VolumeType: 'gp2', Size: 10 }))).VolumeId!);
     const records = volumes.map((id, i) =>
       JSON.stringify({
         recommendationId: `chaos-${i}`,
         source: 'chaos',
         accountId: ACCOUNT,
-        region: REGION,
+        region: regionOf(i),
         resource: { type: 'ec2:volume', id },
         action: i % 2 === 0 ? { type: 'modify-volume', targetVolumeType: 'gp3' } : { type: 'delete-volume' },
         estimatedMonthlySavings: 1,
@@ -241,6 +249,7 @@ export async function runStackChaos(options: ChaosOptions): Promise<ChaosReport>
     for (const [i, volumeId] of volumes.entries()) {
       const o = byRec.get(`chaos-${i}`);
       if (!o) continue;
+      const ec2 = ec2Of(i);
       const described = await ec2.send(new DescribeVolumesCommand({ Filters: [{ Name: 'volume-id', Values: [volumeId] }] }));
       const volume = described.Volumes?.[0];
       if (o.action === 'modify-volume') {
@@ -253,7 +262,7 @@ export async function runStackChaos(options: ChaosOptions): Promise<ChaosReport>
         if (o.status !== 'completed' && !volume) cloudMismatches.push(`${volumeId}: ${o.status}, but moto has deleted it`);
       }
     }
-    ec2.destroy();
+    for (const client of clients.values()) client.destroy();
     const deadLettered = await readDeadLetters(readStackState(dir)!, partitions);
     const executionsByExecutor = secondExecutor ? [countStarted(readStackState(dir)!.services.executor.log), countStarted(secondExecutor.log)] : undefined;
     const statuses: Record<string, number> = {};
