@@ -2,7 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { AWS_EC2_BUCKETS, SETTINGS_STREAM, defaultPolicy, defaultPriceBook, optexFigures, parsePolicy, parseSettingsEvent, settingsOf, settleSettings, type BucketFigures, type Ec2Bucket, type Policy, type SettingInForce, type StoreSettings } from '@optex/domain';
-import { TOPICS, silentLogger, systemClock, tracingEnabled, type Bus, type Clock, type CloudIdentity, type Ec2Gateway, type EventStore, type Logger, type MetricsSource } from '@optex/ports';
+import { TOPICS, silentLogger, systemClock, tracingEnabled, sqliteFileOf, type Bus, type Clock, type CloudIdentity, type Ec2Gateway, type EventStore, type Logger, type MetricsSource } from '@optex/ports';
 import { WriterLock, createEventStore } from '@optex/event-store';
 import { InMemoryBus, KafkaBus } from '@optex/messaging';
 import { AwsEc2Gateway, BudgetedEc2Gateway, CloudWatchMetricsSource, Ec2ApiBudget, SimulatedFleet, StsCloudIdentity, TracedEc2Gateway, stateFileFor } from '@optex/cloud';
@@ -83,8 +83,8 @@ export async function openStore(url: string): Promise<EventStore> {
 
 /** Where read models keep their checkpoints when `--read-model` is not given, from the store's URL. */
 export function defaultReadModelLocation(storeUrl: string): string {
-  const path = /^sqlite:(.+)$/i.exec(storeUrl.trim())?.[1];
-  if (path === ':memory:' || /^memory:/i.test(storeUrl.trim())) return 'memory:';
+  if (/^(sqlite::memory:|memory:)$/i.test(storeUrl)) return 'memory:';
+  const path = sqliteFileOf(storeUrl);
   return path ? `${path}.read-model.db` : '.optex/read-model.db';
 }
 
@@ -107,8 +107,8 @@ export function openReadModelCheckpoints(storeUrl: string, location?: string): R
  * kept apart by Kafka's partition ownership and expected revisions). Throws `StoreInUseError` naming the holder.
  */
 export function lockStoreForWriting(storeUrl: string, command: string): WriterLock | undefined {
-  const path = /^sqlite:(.+)$/i.exec(storeUrl)?.[1];
-  if (!path || path === ':memory:') return undefined;
+  const path = sqliteFileOf(storeUrl);
+  if (!path) return undefined;
   return WriterLock.acquire(resolve(path), command);
 }
 

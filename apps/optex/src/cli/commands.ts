@@ -1,7 +1,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { OPTIMIZATION_STREAM_PREFIX, differenceText, optimizationDecider, optimizationDetail, optimizationStream, summarize, viewOf, DomainError, BATCH_MODES, type BatchMode, type OptimizationState, type PerformanceImpact, type RecommendationDifference, type RiskBasis, type SettingSource } from '@optex/domain';
-import { TOPICS, type EventStore, type Logger } from '@optex/ports';
+import { TOPICS, sqliteFileOf, type EventStore, type Logger } from '@optex/ports';
 import { OptimizationProjection, loadStream } from '@optex/engine';
 import { recordApproval, recordDenial, recordOperatorAction, type OperatorAction } from '@optex/approval';
 import { DUPLICATES_STREAM, REJECTED_STREAM } from '@optex/domain';
@@ -249,8 +249,8 @@ export async function showCommand(io: Io, id: string, flags: { store: string; js
  * (exit 1) instead of being created, so a mistyped path never looks like an empty store.
  */
 export async function openExistingStore(url: string): Promise<EventStore> {
-  const sqlite = /^sqlite:(.+)$/.exec(url.trim());
-  if (sqlite && sqlite[1] !== ':memory:' && !existsSync(sqlite[1]!)) throw new NotFound(`--store: ${sqlite[1]} does not exist (nothing was run against it)`);
+  const file = sqliteFileOf(url);
+  if (file !== undefined && !existsSync(file)) throw new NotFound(`--store: ${file} does not exist (nothing was run against it)`);
   return openStore(url);
 }
 
@@ -405,9 +405,9 @@ export async function submitCommand(io: Io, file: string, flags: { bus: string; 
  * file itself is shown (no calls).
  */
 export async function fleetCommand(io: Io, flags: { store: string; cloud?: string; json?: boolean; wide?: boolean }): Promise<number> {
-  const sqlite = /^sqlite:(.+)$/.exec(flags.store.trim());
-  if (sqlite && sqlite[1] !== ':memory:' && !existsSync(sqlite[1]!)) throw new UsageError(`--store: ${sqlite[1]} does not exist`);
-  const cloud = flags.cloud ?? (sqlite ? (await rememberedSettings(flags.store)).cloud : undefined) ?? DEFAULT_FLAGS.cloud;
+  const file = sqliteFileOf(flags.store);
+  if (file !== undefined && !existsSync(file)) throw new UsageError(`--store: ${file} does not exist`);
+  const cloud = flags.cloud ?? (file !== undefined ? (await rememberedSettings(flags.store)).cloud : undefined) ?? DEFAULT_FLAGS.cloud;
   if (!cloud.startsWith('simulated:') || cloud === 'simulated:') {
     throw new UsageError(`--cloud: optex fleet shows a simulated fleet, expected simulated:FLEET.json, got ${JSON.stringify(cloud)}`);
   }

@@ -85,3 +85,14 @@ export interface EventStore {
   subscribeToAll(handler: (event: RecordedEvent) => Promise<void>, options?: SubscribeOptions): Subscription;
   close(): Promise<void>;
 }
+
+/**
+ * The file a `sqlite:PATH` event store url names, read as `createEventStore` reads it (scheme case-insensitive, the
+ * rest taken as it is); `undefined` for a store that is not a file on this machine (`sqlite::memory:`, `memory:`,
+ * `esdb://…`) or a url that names no file. The one reading of that url for everything kept beside the store (the
+ * writer lock, the simulated fleet's state, read-model checkpoints) and for commands that refuse a missing store.
+ */
+export function sqliteFileOf(storeUrl: string): string | undefined {
+  const path = /^sqlite:(.+)$/is.exec(storeUrl)?.[1];
+  return path === undefined || path === ':memory:' ? undefined : path;
+}

@@ -178,6 +178,7 @@ describe('stateFileFor', () => {
     expect(stateFileFor('sqlite:.optex/events.db')).toBe('.optex/events.db.fleet.db');
     expect(stateFileFor('sqlite:/var/lib/optex/x.db')).toBe('/var/lib/optex/x.db.fleet.db');
     expect(stateFileFor('sqlite::memory:')).toBeUndefined();
+    expect(stateFileFor('SQLITE:.optex/events.db')).toBe('.optex/events.db.fleet.db'); // as createEventStore reads the scheme
     expect(stateFileFor('memory:')).toBeUndefined();
     expect(stateFileFor('esdb://localhost:2113?tls=false')).toBeUndefined();
   });

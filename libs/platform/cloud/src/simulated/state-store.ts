@@ -1,6 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
+import { sqliteFileOf } from '@optex/ports';
 import { validateFleetState, type FleetState } from './fleet-schema';
 import { FLEET_KINDS, FleetTransaction, LiveFleet, SIMULATOR_KINDS, type FleetChanges, type IndexedKind, type RecordKind } from './fleet-transaction';
 
@@ -11,11 +12,8 @@ import { FLEET_KINDS, FleetTransaction, LiveFleet, SIMULATOR_KINDS, type FleetCh
  * `undefined` for stores without a file (`memory:`, `esdb://…`): the fleet then lives in memory.
  */
 export function stateFileFor(storeUrl: string): string | undefined {
-  const match = /^sqlite:(.+)$/.exec(storeUrl.trim());
-  if (!match) return undefined;
-  const path = match[1]!;
-  if (path === ':memory:') return undefined;
-  return `${path}.fleet.db`;
+  const path = sqliteFileOf(storeUrl);
+  return path === undefined ? undefined : `${path}.fleet.db`;
 }
 
 /** One EC2 call the simulated fleet answered, as its call log keeps it. */
