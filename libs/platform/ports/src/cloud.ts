@@ -159,6 +159,14 @@ export interface Ec2Gateway {
   /** Allocates an address, asking for `publicIp` when given (best effort: it may be gone). */
   allocateAddress(request: { accountId: string; region: string; publicIp?: string }, options?: CallOptions): Promise<AddressInfo>;
 
+  /**
+   * Whether EC2 offers `instanceType` in the zone `availabilityZone` (of `scope.region`) when given, else anywhere in
+   * `scope.region`: `DescribeInstanceTypeOfferings` (`LocationType` `availability-zone` or `region`, filters
+   * `instance-type` and `location`) lists it. `false` for a type EC2 does not know. Describes only; a type not
+   * offered where an instance lives is one EC2 refuses to change it to (`Unsupported`).
+   */
+  isInstanceTypeOffered(scope: AccountRegion, instanceType: string, availabilityZone?: string): Promise<boolean>;
+
   /** `ref.id` is the offering id. */
   describeReservedInstancesOffering(ref: ResourceRef): Promise<ReservedInstancesOfferingInfo | undefined>;
   /** Refused when `fixedPrice × instanceCount` exceeds `limitPrice` (`LimitPriceExceeded`). */

@@ -172,6 +172,10 @@ export class MotoRulesGateway implements Ec2Gateway {
     return this.inner.allocateAddress(request, options);
   }
 
+  isInstanceTypeOffered(scope: AccountRegion, instanceType: string, availabilityZone?: string): Promise<boolean> {
+    return this.inner.isInstanceTypeOffered(scope, instanceType, availabilityZone);
+  }
+
   // ── Reserved Instances ──
 
   describeReservedInstancesOffering(ref: ResourceRef): Promise<ReservedInstancesOfferingInfo | undefined> {

@@ -6,6 +6,7 @@ import {
   addressReleaseViolation,
   gp2Iops,
   instanceTypeChangeViolation,
+  isKnownInstanceType,
   notFoundViolation,
   reservedInstancesListingViolation,
   reservedInstancesPurchaseViolation,
@@ -114,6 +115,11 @@ interface CallContext {
 
 function inScope(record: { accountId: string; region: string }, ref: { accountId: string; region: string }): boolean {
   return record.accountId === ref.accountId && record.region === ref.region;
+}
+
+/** Whether `zone` is one of `region`'s (`us-east-1a`, or a Local Zone such as `us-east-1-bos-1a`). */
+function isZoneOf(zone: string, region: string): boolean {
+  return zone.startsWith(region) && /^(-[a-z0-9-]+)?[a-z]$/.test(zone.slice(region.length));
 }
 
 function sha256(text: string): string {
@@ -525,6 +531,22 @@ export class SimulatedFleet implements Ec2Gateway, MetricsSource, CloudIdentity 
         ...(options?.clientToken !== undefined ? { tags: withClientToken(undefined, options) } : {}),
       });
       return { allocationId, publicIp };
+    });
+  }
+
+  // ── Instance type offerings ──
+
+  /**
+   * Every instance type EC2 knows (the domain's `isKnownInstanceType`, and the types the fleet uses) is offered in
+   * every region and zone, except those the fleet file's `instanceTypesNotOffered` lists under `scope.region` or under
+   * the zone asked about. A zone outside `scope.region` offers nothing.
+   */
+  async isInstanceTypeOffered(scope: AccountRegion, instanceType: string, availabilityZone?: string): Promise<boolean> {
+    return this.read('isInstanceTypeOffered', { ...scope, id: instanceType }, ({ state }) => {
+      if (!this.knownInstanceTypes(state).has(instanceType) && !isKnownInstanceType(instanceType)) return false;
+      if (availabilityZone !== undefined && !isZoneOf(availabilityZone, scope.region)) return false;
+      const locations = availabilityZone !== undefined ? [scope.region, availabilityZone] : [scope.region];
+      return !locations.some((location) => state.instanceTypesNotOffered?.[location]?.includes(instanceType));
     });
   }
 
