@@ -192,18 +192,18 @@ export function ec2GatewayContract(
       test('a type EC2 offers is offered in the region and in a zone of it; a type EC2 does not know is offered nowhere', async () => {
         const scope = { accountId: subject.accountId, region: subject.region };
         for (const type of ['m5.large', 'm6g.large']) {
-          await expect(gw().isInstanceTypeOffered(scope, type)).resolves.toBe(true);
-          await expect(gw().isInstanceTypeOffered(scope, type, subject.availabilityZone)).resolves.toBe(true);
+          await expect(gw().describeInstanceTypeOffering(scope, type)).resolves.toEqual({ instanceType: type, location: subject.region });
+          await expect(gw().describeInstanceTypeOffering(scope, type, subject.availabilityZone)).resolves.toEqual({ instanceType: type, location: subject.availabilityZone });
         }
-        await expect(gw().isInstanceTypeOffered(scope, 'm5.huge')).resolves.toBe(false);
-        await expect(gw().isInstanceTypeOffered(scope, 'm5.huge', subject.availabilityZone)).resolves.toBe(false);
+        await expect(gw().describeInstanceTypeOffering(scope, 'm5.huge')).resolves.toBeUndefined();
+        await expect(gw().describeInstanceTypeOffering(scope, 'm5.huge', subject.availabilityZone)).resolves.toBeUndefined();
       });
 
       test('a zone that does not offer a type the region offers: not offered there', async () => {
         const scope = { accountId: subject.accountId, region: subject.region };
         const zone = await subject.arrange.zoneNotOffering('m5.large');
-        await expect(gw().isInstanceTypeOffered(scope, 'm5.large', zone)).resolves.toBe(false);
-        await expect(gw().isInstanceTypeOffered(scope, 'm5.large')).resolves.toBe(true);
+        await expect(gw().describeInstanceTypeOffering(scope, 'm5.large', zone)).resolves.toBeUndefined();
+        await expect(gw().describeInstanceTypeOffering(scope, 'm5.large')).resolves.toEqual({ instanceType: 'm5.large', location: subject.region });
       });
     });
 

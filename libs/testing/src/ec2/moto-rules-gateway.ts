@@ -22,6 +22,7 @@ import type {
   CreateVolumeRequest,
   Ec2Gateway,
   InstanceInfo,
+  InstanceTypeOfferingInfo,
   ReservedInstancesInfo,
   ReservedInstancesOfferingInfo,
   ResourceRef,
@@ -172,8 +173,8 @@ export class MotoRulesGateway implements Ec2Gateway {
     return this.inner.allocateAddress(request, options);
   }
 
-  isInstanceTypeOffered(scope: AccountRegion, instanceType: string, availabilityZone?: string): Promise<boolean> {
-    return this.inner.isInstanceTypeOffered(scope, instanceType, availabilityZone);
+  describeInstanceTypeOffering(scope: AccountRegion, instanceType: string, availabilityZone?: string): Promise<InstanceTypeOfferingInfo | undefined> {
+    return this.inner.describeInstanceTypeOffering(scope, instanceType, availabilityZone);
   }
 
   // ── Reserved Instances ──

@@ -132,9 +132,9 @@ describe('AwsEc2Gateway with a fake client', () => {
     });
     const gw = gateway(fake);
     const scope = { accountId: '123456789012', region: 'us-east-1' };
-    await expect(gw.isInstanceTypeOffered(scope, 'm5.large', 'us-east-1b')).resolves.toBe(true);
-    await expect(gw.isInstanceTypeOffered(scope, 'm5.large')).resolves.toBe(true);
-    await expect(gw.isInstanceTypeOffered(scope, 'm7g.large', 'us-east-1b')).resolves.toBe(false);
+    await expect(gw.describeInstanceTypeOffering(scope, 'm5.large', 'us-east-1b')).resolves.toEqual({ instanceType: 'm5.large', location: 'us-east-1b' });
+    await expect(gw.describeInstanceTypeOffering(scope, 'm5.large')).resolves.toEqual({ instanceType: 'm5.large', location: 'us-east-1' });
+    await expect(gw.describeInstanceTypeOffering(scope, 'm7g.large', 'us-east-1b')).resolves.toBeUndefined();
     expect(fake.calls.map((c) => c.input)).toEqual([
       { LocationType: 'availability-zone', Filters: [{ Name: 'instance-type', Values: ['m5.large'] }, { Name: 'location', Values: ['us-east-1b'] }] },
       { LocationType: 'region', Filters: [{ Name: 'instance-type', Values: ['m5.large'] }, { Name: 'location', Values: ['us-east-1'] }] },

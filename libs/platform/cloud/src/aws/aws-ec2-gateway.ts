@@ -37,6 +37,7 @@ import type {
   Ec2Gateway,
   InstanceInfo,
   InstanceState,
+  InstanceTypeOfferingInfo,
   ReservedInstancesInfo,
   ReservedInstancesOfferingInfo,
   ResourceRef,
@@ -472,9 +473,9 @@ export class AwsEc2Gateway implements Ec2Gateway {
 
   /**
    * `DescribeInstanceTypeOfferings` with `LocationType` `availability-zone` (the zone given) or `region`, filtered by
-   * `instance-type` and `location`: offered when EC2 lists the type there (at most one row, so no paging).
+   * `instance-type` and `location`: the row EC2 lists for the type there (at most one, so no paging), if any.
    */
-  async isInstanceTypeOffered(scope: AccountRegion, instanceType: string, availabilityZone?: string): Promise<boolean> {
+  async describeInstanceTypeOffering(scope: AccountRegion, instanceType: string, availabilityZone?: string): Promise<InstanceTypeOfferingInfo | undefined> {
     requireText(instanceType, 'instanceType');
     if (availabilityZone !== undefined) requireText(availabilityZone, 'availabilityZone');
     const anchor = this.scopeRef(scope, instanceType);
@@ -495,7 +496,7 @@ export class AwsEc2Gateway implements Ec2Gateway {
           { abortSignal: s },
         ),
     });
-    return (out.InstanceTypeOfferings ?? []).some((o) => o.InstanceType === instanceType && o.Location === location);
+    return (out.InstanceTypeOfferings ?? []).some((o) => o.InstanceType === instanceType && o.Location === location) ? { instanceType, location } : undefined;
   }
 
   // ---- reserved instances ----

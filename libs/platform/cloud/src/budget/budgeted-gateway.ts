@@ -5,6 +5,7 @@ import type {
   CreateVolumeRequest,
   Ec2Gateway,
   InstanceInfo,
+  InstanceTypeOfferingInfo,
   ReservedInstancesInfo,
   ReservedInstancesOfferingInfo,
   ResourceRef,
@@ -106,9 +107,9 @@ export class BudgetedEc2Gateway implements Ec2Gateway {
     await this.spend(request, API_ACTION_OF.allocateAddress);
     return this.inner.allocateAddress(request, options);
   }
-  async isInstanceTypeOffered(scope: AccountRegion, instanceType: string, availabilityZone?: string): Promise<boolean> {
-    await this.spend(scope, API_ACTION_OF.isInstanceTypeOffered);
-    return this.inner.isInstanceTypeOffered(scope, instanceType, availabilityZone);
+  async describeInstanceTypeOffering(scope: AccountRegion, instanceType: string, availabilityZone?: string): Promise<InstanceTypeOfferingInfo | undefined> {
+    await this.spend(scope, API_ACTION_OF.describeInstanceTypeOffering);
+    return this.inner.describeInstanceTypeOffering(scope, instanceType, availabilityZone);
   }
   async describeReservedInstancesOffering(ref: ResourceRef): Promise<ReservedInstancesOfferingInfo | undefined> {
     await this.spend(ref, API_ACTION_OF.describeReservedInstancesOffering);

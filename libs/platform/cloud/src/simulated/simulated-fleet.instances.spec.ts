@@ -147,31 +147,31 @@ describe('SimulatedFleet metrics', () => {
     it('by default offers every type EC2 knows in every region and zone, and no type it does not know', async () => {
       const sim = fleet();
       for (const type of ['m5.large', 'm7g.large', 'c5.2xlarge']) {
-        await expect(sim.isInstanceTypeOffered(scope, type)).resolves.toBe(true);
-        await expect(sim.isInstanceTypeOffered(scope, type, 'us-east-1d')).resolves.toBe(true);
-        await expect(sim.isInstanceTypeOffered({ ...scope, region: OTHER_REGION }, type)).resolves.toBe(true);
+        await expect(sim.describeInstanceTypeOffering(scope, type)).resolves.toEqual({ instanceType: type, location: 'us-east-1' });
+        await expect(sim.describeInstanceTypeOffering(scope, type, 'us-east-1d')).resolves.toEqual({ instanceType: type, location: 'us-east-1d' });
+        await expect(sim.describeInstanceTypeOffering({ ...scope, region: OTHER_REGION }, type)).resolves.toEqual({ instanceType: type, location: OTHER_REGION });
       }
-      await expect(sim.isInstanceTypeOffered(scope, 'm5.huge')).resolves.toBe(false);
-      await expect(sim.isInstanceTypeOffered(scope, 'm5.large', 'eu-west-1a')).resolves.toBe(false);
+      await expect(sim.describeInstanceTypeOffering(scope, 'm5.huge')).resolves.toBeUndefined();
+      await expect(sim.describeInstanceTypeOffering(scope, 'm5.large', 'eu-west-1a')).resolves.toBeUndefined();
     });
 
     it('leaves out what the fleet file lists under a region (nowhere in it) or a zone (only there)', async () => {
       const sim = SimulatedFleet.fromFleet(fixtureFleet({ instanceTypesNotOffered: { 'us-east-1': ['m7g.large'], 'us-east-1b': ['c5.2xlarge'] } }));
-      await expect(sim.isInstanceTypeOffered(scope, 'm7g.large')).resolves.toBe(false);
-      await expect(sim.isInstanceTypeOffered(scope, 'm7g.large', 'us-east-1a')).resolves.toBe(false);
-      await expect(sim.isInstanceTypeOffered({ ...scope, region: OTHER_REGION }, 'm7g.large')).resolves.toBe(true);
-      await expect(sim.isInstanceTypeOffered(scope, 'c5.2xlarge', 'us-east-1b')).resolves.toBe(false);
-      await expect(sim.isInstanceTypeOffered(scope, 'c5.2xlarge', 'us-east-1a')).resolves.toBe(true);
-      await expect(sim.isInstanceTypeOffered(scope, 'c5.2xlarge')).resolves.toBe(true);
+      await expect(sim.describeInstanceTypeOffering(scope, 'm7g.large')).resolves.toBeUndefined();
+      await expect(sim.describeInstanceTypeOffering(scope, 'm7g.large', 'us-east-1a')).resolves.toBeUndefined();
+      await expect(sim.describeInstanceTypeOffering({ ...scope, region: OTHER_REGION }, 'm7g.large')).resolves.toEqual({ instanceType: 'm7g.large', location: OTHER_REGION });
+      await expect(sim.describeInstanceTypeOffering(scope, 'c5.2xlarge', 'us-east-1b')).resolves.toBeUndefined();
+      await expect(sim.describeInstanceTypeOffering(scope, 'c5.2xlarge', 'us-east-1a')).resolves.toEqual({ instanceType: 'c5.2xlarge', location: 'us-east-1a' });
+      await expect(sim.describeInstanceTypeOffering(scope, 'c5.2xlarge')).resolves.toEqual({ instanceType: 'c5.2xlarge', location: 'us-east-1' });
     });
 
     it('is logged like any call, and a fault on DescribeInstanceTypeOfferings fails it', async () => {
       const sim = SimulatedFleet.fromFleet(fixtureFleet({ faults: [{ resourceId: 'm5.large', operation: 'DescribeInstanceTypeOfferings', error: 'UnauthorizedOperation', times: 1 }] }));
-      await expect(sim.isInstanceTypeOffered(scope, 'm5.large')).rejects.toEqual(ec2('UnauthorizedOperation'));
-      await expect(sim.isInstanceTypeOffered(scope, 'm5.large')).resolves.toBe(true);
+      await expect(sim.describeInstanceTypeOffering(scope, 'm5.large')).rejects.toEqual(ec2('UnauthorizedOperation'));
+      await expect(sim.describeInstanceTypeOffering(scope, 'm5.large')).resolves.toEqual({ instanceType: 'm5.large', location: 'us-east-1' });
       expect(sim.calls().map((c) => [c.operation, c.resourceId, c.result])).toEqual([
-        ['isInstanceTypeOffered', 'm5.large', 'UnauthorizedOperation'],
-        ['isInstanceTypeOffered', 'm5.large', 'ok'],
+        ['describeInstanceTypeOffering', 'm5.large', 'UnauthorizedOperation'],
+        ['describeInstanceTypeOffering', 'm5.large', 'ok'],
       ]);
     });
   });

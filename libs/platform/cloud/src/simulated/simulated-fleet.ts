@@ -44,6 +44,7 @@ import {
   type CreateVolumeRequest,
   type Ec2Gateway,
   type InstanceInfo,
+  type InstanceTypeOfferingInfo,
   type MetricsSource,
   type ReservedInstancesInfo,
   type ReservedInstancesOfferingInfo,
@@ -541,12 +542,13 @@ export class SimulatedFleet implements Ec2Gateway, MetricsSource, CloudIdentity 
    * every region and zone, except those the fleet file's `instanceTypesNotOffered` lists under `scope.region` or under
    * the zone asked about. A zone outside `scope.region` offers nothing.
    */
-  async isInstanceTypeOffered(scope: AccountRegion, instanceType: string, availabilityZone?: string): Promise<boolean> {
-    return this.read('isInstanceTypeOffered', { ...scope, id: instanceType }, ({ state }) => {
-      if (!this.knownInstanceTypes(state).has(instanceType) && !isKnownInstanceType(instanceType)) return false;
-      if (availabilityZone !== undefined && !isZoneOf(availabilityZone, scope.region)) return false;
+  async describeInstanceTypeOffering(scope: AccountRegion, instanceType: string, availabilityZone?: string): Promise<InstanceTypeOfferingInfo | undefined> {
+    return this.read('describeInstanceTypeOffering', { ...scope, id: instanceType }, ({ state }) => {
+      if (!this.knownInstanceTypes(state).has(instanceType) && !isKnownInstanceType(instanceType)) return undefined;
+      if (availabilityZone !== undefined && !isZoneOf(availabilityZone, scope.region)) return undefined;
       const locations = availabilityZone !== undefined ? [scope.region, availabilityZone] : [scope.region];
-      return !locations.some((location) => state.instanceTypesNotOffered?.[location]?.includes(instanceType));
+      if (locations.some((location) => state.instanceTypesNotOffered?.[location]?.includes(instanceType))) return undefined;
+      return { instanceType, location: availabilityZone ?? scope.region };
     });
   }
 
