@@ -151,8 +151,8 @@ describe('conflicts', () => {
     expect(o.status).toBe('failed');
     expect(o.error).toMatch(/architecture: m5\.xlarge is x86_64 and m6g\.large is arm64/);
     const fleet = json<{ calls: { operation: string }[] }>(await optex(['fleet', '--store', store, '--cloud', CLOUD, '--json']));
-    // described at assessment (risk) and at pre-validation; nothing else
-    expect(fleet.calls.map((c) => c.operation)).toEqual(['describeInstance', 'describeInstance']);
+    // described at assessment (risk) and at pre-validation, which also asks whether the target is offered; nothing else
+    expect(fleet.calls.map((c) => c.operation)).toEqual(['describeInstance', 'describeInstance', 'describeInstanceTypeOffering']);
   });
 });
 

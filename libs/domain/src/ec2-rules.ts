@@ -27,6 +27,7 @@ export type Ec2RuleCode =
   | 'InvalidZone.NotFound'
   | 'LimitPriceExceeded'
   | 'InvalidAddress.NotFound'
+  | 'Unsupported'
   | (typeof EC2_NOT_FOUND_CODES)[Ec2ResourceKind];
 
 // ── Resources as the rules see them (structural: the port's *Info types and the domain's observations both fit) ──
@@ -124,6 +125,15 @@ export function instanceTypeChangeViolation(
     return { code: 'InvalidInstanceAttributeValue', message: `Value (${instanceType}) for parameter instanceType is invalid. Unknown instance type.` };
   }
   return undefined;
+}
+
+/**
+ * An instance type EC2 does not offer where the instance lives (`DescribeInstanceTypeOfferings` does not list it at
+ * the instance's zone, or region): EC2 refuses to run the instance as that type (`Unsupported`).
+ */
+export function instanceTypeOfferingViolation(offering: { readonly instanceType: string; readonly location: string; readonly offered: boolean }): Ec2Violation | undefined {
+  if (offering.offered) return undefined;
+  return { code: 'Unsupported', message: `${offering.instanceType} is not offered in ${offering.location}` };
 }
 
 // ── Volumes ──

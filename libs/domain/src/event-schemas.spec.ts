@@ -59,6 +59,12 @@ describe('parseStoredEvent', () => {
     expect(() => parseStoredEvent({ type: e.type, data: unknownRule, metadata: { schemaVersion: 1 } })).toThrow(/OptimizationOutOfScope: violations\.0\.rule:/);
   });
 
+  it('keeps the target offering a rightsize pre-validation observed', () => {
+    const observed = { kind: 'instance', id: 'i-1', instanceType: 'm5.xlarge', state: 'running', tags: {}, targetOffering: { instanceType: 'm5.large', location: 'us-east-1a', offered: false } } as const;
+    const e = ev('PreValidationFailed', { reasons: ['Unsupported: m5.large is not offered in us-east-1a'], observed });
+    expect(parseStoredEvent({ type: e.type, data: e.data, metadata: { schemaVersion: 1 }, stream })).toEqual(e);
+  });
+
   it('knows every event type the domain declares', () => {
     expect(STORED_EVENT_TYPES).toEqual(expect.arrayContaining(['ExecutionStepStarted', 'RollbackStepStarted', 'StepEffectNotFound', 'ReconciliationRequired', 'RecommendationRejected', 'BatchPlanned']));
   });

@@ -49,7 +49,15 @@ const stepSchema = z.discriminatedUnion('kind', [
 ]);
 
 const observedSchema = z.discriminatedUnion('kind', [
-  z.object({ kind: z.literal('instance'), id: text, instanceType: text, state: text, tags, cpuP95: z.number().optional() }),
+  z.object({
+    kind: z.literal('instance'),
+    id: text,
+    instanceType: text,
+    state: text,
+    tags,
+    cpuP95: z.number().optional(),
+    targetOffering: z.object({ instanceType: text, location: text, offered: z.boolean() }).optional(),
+  }),
   z.object({
     kind: z.literal('volume'),
     id: text,

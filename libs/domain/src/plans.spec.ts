@@ -48,6 +48,13 @@ describe('preValidationProblems', () => {
     ]);
   });
 
+  it('rejects a rightsize whose target type is observed not offered where the instance lives, with EC2\'s code; an absent observation is none', () => {
+    const offering = (offered: boolean) => ({ instanceType: 'm5.large', location: 'us-east-1a', offered });
+    expect(preValidationProblems(recs.rightsize, { ...observed.runningInstance, targetOffering: offering(false) })).toEqual(['Unsupported: m5.large is not offered in us-east-1a']);
+    expect(preValidationProblems(recs.rightsize, { ...observed.runningInstance, targetOffering: offering(true) })).toEqual([]);
+    expect(preValidationProblems(recs.rightsize, observed.runningInstance)).toEqual([]);
+  });
+
   it('requires stop-idle instances to be running', () => {
     expect(preValidationProblems(recs.stopIdle, observed.runningInstance)).toEqual([]);
     expect(preValidationProblems(recs.stopIdle, observed.stoppedInstance)).toEqual(['instance i-0abc is stopped, stop-idle needs it running']);

@@ -1,4 +1,4 @@
-import { addressReleaseViolation, reservedInstancesPurchaseViolation, snapshotDeletionViolation, volumeDeletionViolation, volumeModificationViolation } from './ec2-rules';
+import { addressReleaseViolation, instanceTypeOfferingViolation, reservedInstancesPurchaseViolation, snapshotDeletionViolation, volumeDeletionViolation, volumeModificationViolation } from './ec2-rules';
 import type { Ec2Violation } from './ec2-rules';
 import { DomainError } from './errors';
 import { architectureOf } from './aws-catalog';
@@ -159,6 +159,8 @@ export function preValidationProblems(rec: Recommendation, observed: ObservedRes
           `architecture: ${o.instanceType} is ${from} and ${action.targetInstanceType} is ${to}; a type change cannot move an instance to another architecture (its AMI and software are built for ${from})`,
         );
       }
+      // Only an observation of this target counts; none (older events, a describe not made) is no problem.
+      if (o.targetOffering?.instanceType === action.targetInstanceType) pushViolation(problems, instanceTypeOfferingViolation(o.targetOffering));
       break;
     }
     case 'stop-idle': {

@@ -231,3 +231,34 @@ describe('RecordPreValidation: a rightsize to another architecture', () => {
       .then((events) => expect(events.map((e) => e.type)).toEqual(['PreValidationPassed', 'RollbackPlanRecorded']));
   });
 });
+
+describe('RecordPreValidation: a rightsize to a type not offered where the instance lives', () => {
+  const offering = (offered: boolean, instanceType = 'm5.large') => ({ instanceType, location: 'us-east-1a', offered });
+
+  it('given an approved m5.xlarge → m5.large rightsize, when pre-validation observes m5.large not offered in the instance\'s zone, then it fails with EC2\'s Unsupported, nothing executes', () => {
+    const live: ObservedResource = { ...running, targetOffering: offering(false) };
+    spec
+      .given(approvedAndStarted())
+      .when(preValidate(live))
+      .then((events, state) => {
+        expect(events).toEqual([ev('PreValidationFailed', { reasons: ['Unsupported: m5.large is not offered in us-east-1a'], observed: live })]);
+        expect(state).toMatchObject({ status: 'failed', execution: { preValidation: 'failed', error: { code: 'PRE_VALIDATION_FAILED', message: 'Unsupported: m5.large is not offered in us-east-1a' } } });
+      });
+  });
+
+  it('given the target observed offered there, then the offering is no problem', () => {
+    spec
+      .given(approvedAndStarted())
+      .when(preValidate({ ...running, targetOffering: offering(true) }))
+      .then((events) => expect(events.map((e) => e.type)).toEqual(['PreValidationPassed', 'RollbackPlanRecorded']));
+  });
+
+  it('given no offering observed (events before it, a describe not made), or one of another type, then it is no problem either', () => {
+    for (const live of [running, { ...running, targetOffering: offering(false, 'm5.2xlarge') }]) {
+      spec
+        .given(approvedAndStarted())
+        .when(preValidate(live))
+        .then((events) => expect(events.map((e) => e.type)).toEqual(['PreValidationPassed', 'RollbackPlanRecorded']));
+    }
+  });
+});

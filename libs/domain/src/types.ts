@@ -138,8 +138,28 @@ export const NON_MUTATING_STEPS: ReadonlySet<StepKind> = new Set(['wait-instance
 export type Reversibility = 'yes' | 'partial' | 'no';
 
 /** What pre-validation saw of the live resource: the input of the execution and rollback plans. */
+/** Whether EC2 offers an instance type at a location (`DescribeInstanceTypeOfferings`), as pre-validation observed it. */
+export interface InstanceTypeOffering {
+  readonly instanceType: string;
+  /** The zone asked about (the instance's), or the region when the zone was not known. */
+  readonly location: string;
+  readonly offered: boolean;
+}
+
 export type ObservedResource =
-  | { readonly kind: 'instance'; readonly id: string; readonly instanceType: string; readonly state: string; readonly tags: Readonly<Record<string, string>>; readonly cpuP95?: number }
+  | {
+      readonly kind: 'instance';
+      readonly id: string;
+      readonly instanceType: string;
+      readonly state: string;
+      readonly tags: Readonly<Record<string, string>>;
+      readonly cpuP95?: number;
+      /**
+       * A rightsize's target type, offered or not where the instance lives; observed by pre-validation only (absent
+       * elsewhere, in events recorded before it was observed, and when the describe was not allowed).
+       */
+      readonly targetOffering?: InstanceTypeOffering;
+    }
   | {
       readonly kind: 'volume';
       readonly id: string;

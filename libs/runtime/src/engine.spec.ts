@@ -224,6 +224,50 @@ describe('execution failures and rollback', () => {
   });
 });
 
+describe('a rightsize to a type not offered where the instance lives', () => {
+  /** An m5.xlarge in `availabilityZone`, in a fleet whose us-east-1b does not offer m5.large. */
+  const fleetWith = (id: string, availabilityZone: string) => ({
+    instances: [{ id, accountId: ACCOUNT, region: 'us-east-1', instanceType: 'm5.xlarge', state: 'running', availabilityZone, cpuP95: 20 }],
+    instanceTypesNotOffered: { 'us-east-1b': ['m5.large'] },
+  });
+
+  it('fails pre-validation with EC2\'s Unsupported and never changes the instance type', async () => {
+    const h = await harness(fleetWith('i-3', 'us-east-1b'), { policy: autoPolicy });
+    const report = await h.run([rightsize('not-offered', 'i-3')]);
+    expect(report.optimizations[0]).toMatchObject({ status: 'failed', error: 'pre-validation failed: Unsupported: m5.large is not offered in us-east-1b' });
+    const events = await h.store.readStream(optimizationStream(optimizationIdFor('spec', 'not-offered')));
+    const failed = events.find((e) => e.type === 'PreValidationFailed');
+    expect(failed?.data).toMatchObject({
+      reasons: ['Unsupported: m5.large is not offered in us-east-1b'],
+      observed: { targetOffering: { instanceType: 'm5.large', location: 'us-east-1b', offered: false } },
+    });
+    expect(events.map((e) => e.type)).not.toContain('ExecutionStepStarted');
+    const operations = h.fleet.calls().map((c) => c.operation);
+    expect(operations).toContain('describeInstanceTypeOffering');
+    expect(operations.filter((o) => o === 'stopInstance' || o === 'modifyInstanceType')).toEqual([]);
+    expect((await h.fleet.describeInstance({ accountId: ACCOUNT, region: 'us-east-1', id: 'i-3' }))!).toMatchObject({ instanceType: 'm5.xlarge', state: 'running' });
+    await h.close();
+  });
+
+  it('offered in the instance\'s zone (the fleet restricts another), the same rightsize completes', async () => {
+    const h = await harness(fleetWith('i-4', 'us-east-1a'), { policy: autoPolicy });
+    const report = await h.run([rightsize('offered', 'i-4')]);
+    expect(report.optimizations[0]?.status).toBe('completed');
+    expect((await h.fleet.describeInstance({ accountId: ACCOUNT, region: 'us-east-1', id: 'i-4' }))!.instanceType).toBe('m5.large');
+    await h.close();
+  });
+
+  it('credentials refused DescribeInstanceTypeOfferings (a policy from before optex asked): no observation, no problem; the rightsize runs', async () => {
+    const fleet = { ...fleetWith('i-5', 'us-east-1a'), faults: [{ resourceId: '*', operation: 'DescribeInstanceTypeOfferings', error: 'UnauthorizedOperation', times: 10 }] };
+    const h = await harness(fleet, { policy: autoPolicy });
+    const report = await h.run([rightsize('unasked', 'i-5')]);
+    expect(report.optimizations[0]?.status).toBe('completed');
+    const events = await h.store.readStream(optimizationStream(optimizationIdFor('spec', 'unasked')));
+    expect(events.find((e) => e.type === 'PreValidationPassed')?.data).not.toHaveProperty('observed.targetOffering');
+    await h.close();
+  });
+});
+
 describe('kill switch (optex pause / resume-execution)', () => {
   const control = (store: EventStore, action: 'pause' | 'resume') => recordExecutionControl(store, action, { by: 'oncall', reason: 'incident INC-7', now: new Date() });
 

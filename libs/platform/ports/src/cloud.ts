@@ -53,6 +53,13 @@ export interface AddressInfo {
   readonly tags?: Readonly<Record<string, string>>;
 }
 
+/** An instance type EC2 offers at a location, as `DescribeInstanceTypeOfferings` lists it. */
+export interface InstanceTypeOfferingInfo {
+  readonly instanceType: string;
+  /** The zone (`us-east-1a`) or region (`us-east-1`) asked about. */
+  readonly location: string;
+}
+
 export interface ReservedInstancesOfferingInfo {
   readonly offeringId: string;
   readonly instanceType: string;
@@ -158,6 +165,14 @@ export interface Ec2Gateway {
   releaseAddress(ref: ResourceRef, options?: CallOptions): Promise<void>;
   /** Allocates an address, asking for `publicIp` when given (best effort: it may be gone). */
   allocateAddress(request: { accountId: string; region: string; publicIp?: string }, options?: CallOptions): Promise<AddressInfo>;
+
+  /**
+   * The offering of `instanceType` in the zone `availabilityZone` (of `scope.region`) when given, else in
+   * `scope.region`: what `DescribeInstanceTypeOfferings` (`LocationType` `availability-zone` or `region`, filters
+   * `instance-type` and `location`) lists; `undefined` when EC2 does not offer it there (or does not know the type).
+   * A type not offered where an instance lives is one EC2 refuses to change it to (`Unsupported`).
+   */
+  describeInstanceTypeOffering(scope: AccountRegion, instanceType: string, availabilityZone?: string): Promise<InstanceTypeOfferingInfo | undefined>;
 
   /** `ref.id` is the offering id. */
   describeReservedInstancesOffering(ref: ResourceRef): Promise<ReservedInstancesOfferingInfo | undefined>;

@@ -1,5 +1,5 @@
-import type { ObservedResource, Recommendation } from '@optex/domain';
-import type { Ec2Gateway, MetricsSource, ResourceRef } from '@optex/ports';
+import type { InstanceTypeOffering, ObservedResource, Recommendation } from '@optex/domain';
+import { Ec2Error, type Ec2Gateway, type MetricsSource, type ResourceRef } from '@optex/ports';
 
 /** `<accountId>/<region>/<resourceId>`: the Kafka key and the per-resource lock. */
 export const resourceKeyOf = (rec: Pick<Recommendation, 'accountId' | 'region' | 'resource'>): string =>
@@ -12,8 +12,9 @@ export const refOf = (rec: Pick<Recommendation, 'accountId' | 'region'>, id: str
 });
 
 /**
- * Looks at the live resource a recommendation targets, as the domain's plans and checks expect it.
- * `undefined` when it does not exist. CPU p95 is read for instances over `window` (undefined = no data).
+ * Looks at the live resource a recommendation targets, as the domain's pre-validation expects it.
+ * `undefined` when it does not exist. CPU p95 is read for instances over `window` (undefined = no data); for a
+ * rightsize, whether its target type is offered in the instance's zone (see {@link describeResource}).
  */
 export async function observeResource(
   gateway: Ec2Gateway,
@@ -21,19 +22,27 @@ export async function observeResource(
   rec: Recommendation,
   window: { from: Date; to: Date },
 ): Promise<ObservedResource | undefined> {
-  const observed = await describeResource(gateway, rec);
+  const observed = await describeResource(gateway, rec, { targetOffering: true });
   if (observed?.kind !== 'instance') return observed;
   const cpuP95 = await metrics.cpuP95(refOf(rec, rec.resource.id), window);
   return cpuP95 === undefined ? observed : { ...observed, cpuP95 };
 }
 
-/** The live resource a recommendation targets as EC2 describes it (no metrics); `undefined` when it does not exist. */
-export async function describeResource(gateway: Ec2Gateway, rec: Recommendation): Promise<ObservedResource | undefined> {
+/**
+ * The live resource a recommendation targets as EC2 describes it (no metrics); `undefined` when it does not exist.
+ * With `targetOffering`, a rightsize's instance also carries whether EC2 offers the target type in the instance's zone
+ * (its region when the zone is not known): one `DescribeInstanceTypeOfferings`.
+ */
+export async function describeResource(gateway: Ec2Gateway, rec: Recommendation, options: { readonly targetOffering?: boolean } = {}): Promise<ObservedResource | undefined> {
   const ref = refOf(rec, rec.resource.id);
   switch (rec.resource.type) {
     case 'ec2:instance': {
       const i = await gateway.describeInstance(ref);
-      return i && { kind: 'instance', id: i.id, instanceType: i.instanceType, state: i.state, tags: i.tags };
+      if (!i) return undefined;
+      const observed = { kind: 'instance' as const, id: i.id, instanceType: i.instanceType, state: i.state, tags: i.tags };
+      if (options.targetOffering !== true || rec.action.type !== 'rightsize') return observed;
+      const targetOffering = await offeringOf(gateway, rec, rec.action.targetInstanceType, i.availabilityZone);
+      return targetOffering ? { ...observed, targetOffering } : observed;
     }
     case 'ec2:volume': {
       const v = await gateway.describeVolume(ref);
@@ -74,5 +83,19 @@ export async function describeResource(gateway: Ec2Gateway, rec: Recommendation)
       const o = await gateway.describeReservedInstancesOffering(refOf(rec, rec.action.offeringId));
       return o && { kind: 'reserved-instances-offering', ...o };
     }
+  }
+}
+
+/**
+ * Whether `instanceType` is offered at the zone (or in the region). `undefined` when the credentials may not ask
+ * (`UnauthorizedOperation`: a policy from before optex asked): no observation, which pre-validation takes as no problem.
+ */
+async function offeringOf(gateway: Ec2Gateway, rec: Recommendation, instanceType: string, availabilityZone: string | undefined): Promise<InstanceTypeOffering | undefined> {
+  try {
+    const offering = await gateway.describeInstanceTypeOffering({ accountId: rec.accountId, region: rec.region }, instanceType, availabilityZone);
+    return { instanceType, location: availabilityZone ?? rec.region, offered: offering !== undefined };
+  } catch (error) {
+    if (error instanceof Ec2Error && error.awsCode === 'UnauthorizedOperation') return undefined;
+    throw error;
   }
 }

@@ -34,6 +34,8 @@ export interface Ec2ContractArrange {
   snapshot(spec: { readonly sizeGiB: number; readonly usedByImage?: boolean }): Promise<string>;
   /** An allocated Elastic IP, associated with an instance when `associated`. */
   address(spec: { readonly associated?: boolean }): Promise<AddressInfo>;
+  /** A zone of the subject's region where `instanceType` is not offered (though the region offers it). */
+  zoneNotOffering(instanceType: string): Promise<string>;
   /** A Reserved Instances offering with a positive upfront price, in the subject's region. */
   offering(): Promise<{ readonly offeringId: string; readonly instanceType: string; readonly fixedPrice: number }>;
 }
@@ -183,6 +185,25 @@ export function ec2GatewayContract(
         expect(await codeOf(gw().modifyInstanceType(ref(running), 'm5.large', dryRun))).toBe('DryRunOperation');
         await expect(gw().describeInstance(ref(stopped))).resolves.toMatchObject({ instanceType: 'm5.xlarge', state: 'stopped' });
         await expect(gw().describeInstance(ref(running))).resolves.toMatchObject({ instanceType: 'm5.xlarge', state: 'running' });
+      });
+    });
+
+    describe('instance type offerings', () => {
+      test('a type EC2 offers is offered in the region and in a zone of it; a type EC2 does not know is offered nowhere', async () => {
+        const scope = { accountId: subject.accountId, region: subject.region };
+        for (const type of ['m5.large', 'm6g.large']) {
+          await expect(gw().describeInstanceTypeOffering(scope, type)).resolves.toEqual({ instanceType: type, location: subject.region });
+          await expect(gw().describeInstanceTypeOffering(scope, type, subject.availabilityZone)).resolves.toEqual({ instanceType: type, location: subject.availabilityZone });
+        }
+        await expect(gw().describeInstanceTypeOffering(scope, 'm5.huge')).resolves.toBeUndefined();
+        await expect(gw().describeInstanceTypeOffering(scope, 'm5.huge', subject.availabilityZone)).resolves.toBeUndefined();
+      });
+
+      test('a zone that does not offer a type the region offers: not offered there', async () => {
+        const scope = { accountId: subject.accountId, region: subject.region };
+        const zone = await subject.arrange.zoneNotOffering('m5.large');
+        await expect(gw().describeInstanceTypeOffering(scope, 'm5.large', zone)).resolves.toBeUndefined();
+        await expect(gw().describeInstanceTypeOffering(scope, 'm5.large')).resolves.toEqual({ instanceType: 'm5.large', location: subject.region });
       });
     });
 

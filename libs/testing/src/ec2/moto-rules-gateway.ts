@@ -22,6 +22,7 @@ import type {
   CreateVolumeRequest,
   Ec2Gateway,
   InstanceInfo,
+  InstanceTypeOfferingInfo,
   ReservedInstancesInfo,
   ReservedInstancesOfferingInfo,
   ResourceRef,
@@ -170,6 +171,10 @@ export class MotoRulesGateway implements Ec2Gateway {
 
   allocateAddress(request: { accountId: string; region: string; publicIp?: string }, options?: CallOptions): Promise<AddressInfo> {
     return this.inner.allocateAddress(request, options);
+  }
+
+  describeInstanceTypeOffering(scope: AccountRegion, instanceType: string, availabilityZone?: string): Promise<InstanceTypeOfferingInfo | undefined> {
+    return this.inner.describeInstanceTypeOffering(scope, instanceType, availabilityZone);
   }
 
   // ── Reserved Instances ──

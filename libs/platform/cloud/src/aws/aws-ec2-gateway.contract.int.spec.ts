@@ -4,7 +4,9 @@ import {
   AttachVolumeCommand,
   CreateSnapshotCommand,
   CreateVolumeCommand,
+  DescribeAvailabilityZonesCommand,
   DescribeImagesCommand,
+  DescribeInstanceTypeOfferingsCommand,
   DescribeReservedInstancesOfferingsCommand,
   EC2Client,
   ModifyVolumeCommand,
@@ -106,6 +108,16 @@ async function motoSubject(): Promise<Ec2ContractSubject> {
         if (!associated) return address;
         const association = await sdk.send(new AssociateAddressCommand({ AllocationId: address.allocationId, InstanceId: await runInstance('t3.micro') }));
         return { ...address, associationId: association.AssociationId! };
+      },
+      // moto ships EC2's offerings per zone (us-east-1e, for one, lacks most current types): a zone of the region
+      // whose list leaves the type out, found with the arranging client.
+      zoneNotOffering: async (instanceType) => {
+        const offered = await sdk.send(new DescribeInstanceTypeOfferingsCommand({ LocationType: 'availability-zone', Filters: [{ Name: 'instance-type', Values: [instanceType] }] }));
+        const offering = new Set((offered.InstanceTypeOfferings ?? []).map((o) => o.Location));
+        const zones = (await sdk.send(new DescribeAvailabilityZonesCommand({}))).AvailabilityZones ?? [];
+        const zone = zones.map((z) => z.ZoneName!).find((name) => !offering.has(name));
+        if (zone === undefined) throw new Error(`moto offers ${instanceType} in every zone of ${REGION}`);
+        return zone;
       },
       offering: async () => {
         const out = await sdk.send(new DescribeReservedInstancesOfferingsCommand({ InstanceType: 'm5.large' }));

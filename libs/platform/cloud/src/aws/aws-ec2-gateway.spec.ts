@@ -122,6 +122,26 @@ describe('AwsEc2Gateway with a fake client', () => {
     await expect(gw.describeReservedInstancesOffering(ref('off-x'))).resolves.toBeUndefined();
   });
 
+  it('asks DescribeInstanceTypeOfferings for the type at the zone, or in the region without one: offered when it is listed there', async () => {
+    const fake = new FakeEc2({
+      DescribeInstanceTypeOfferings: (input) => {
+        const filters = input['Filters'] as { Name: string; Values: string[] }[];
+        const [type, location] = ['instance-type', 'location'].map((name) => filters.find((f) => f.Name === name)!.Values[0]!);
+        return { InstanceTypeOfferings: type === 'm5.large' ? [{ InstanceType: type, LocationType: input['LocationType'], Location: location }] : [] };
+      },
+    });
+    const gw = gateway(fake);
+    const scope = { accountId: '123456789012', region: 'us-east-1' };
+    await expect(gw.describeInstanceTypeOffering(scope, 'm5.large', 'us-east-1b')).resolves.toEqual({ instanceType: 'm5.large', location: 'us-east-1b' });
+    await expect(gw.describeInstanceTypeOffering(scope, 'm5.large')).resolves.toEqual({ instanceType: 'm5.large', location: 'us-east-1' });
+    await expect(gw.describeInstanceTypeOffering(scope, 'm7g.large', 'us-east-1b')).resolves.toBeUndefined();
+    expect(fake.calls.map((c) => c.input)).toEqual([
+      { LocationType: 'availability-zone', Filters: [{ Name: 'instance-type', Values: ['m5.large'] }, { Name: 'location', Values: ['us-east-1b'] }] },
+      { LocationType: 'region', Filters: [{ Name: 'instance-type', Values: ['m5.large'] }, { Name: 'location', Values: ['us-east-1'] }] },
+      { LocationType: 'availability-zone', Filters: [{ Name: 'instance-type', Values: ['m7g.large'] }, { Name: 'location', Values: ['us-east-1b'] }] },
+    ]);
+  });
+
   it('opens the breaker of one account+region after consecutive transient failures, then half-opens after the cool-down', async () => {
     let failing = true;
     const east = new FakeEc2({

@@ -9,6 +9,7 @@ import {
   DescribeAddressesCommand,
   DescribeImagesCommand,
   DescribeInstancesCommand,
+  DescribeInstanceTypeOfferingsCommand,
   DescribeReservedInstancesCommand,
   DescribeReservedInstancesOfferingsCommand,
   DescribeSnapshotsCommand,
@@ -36,6 +37,7 @@ import type {
   Ec2Gateway,
   InstanceInfo,
   InstanceState,
+  InstanceTypeOfferingInfo,
   ReservedInstancesInfo,
   ReservedInstancesOfferingInfo,
   ResourceRef,
@@ -465,6 +467,36 @@ export class AwsEc2Gateway implements Ec2Gateway {
       allocationId: required(out.AllocationId, 'AllocateAddress', 'AllocationId'),
       publicIp: required(out.PublicIp, 'AllocateAddress', 'PublicIp'),
     };
+  }
+
+  // ---- instance type offerings ----
+
+  /**
+   * `DescribeInstanceTypeOfferings` with `LocationType` `availability-zone` (the zone given) or `region`, filtered by
+   * `instance-type` and `location`: the row EC2 lists for the type there (at most one, so no paging), if any.
+   */
+  async describeInstanceTypeOffering(scope: AccountRegion, instanceType: string, availabilityZone?: string): Promise<InstanceTypeOfferingInfo | undefined> {
+    requireText(instanceType, 'instanceType');
+    if (availabilityZone !== undefined) requireText(availabilityZone, 'availabilityZone');
+    const anchor = this.scopeRef(scope, instanceType);
+    const location = availabilityZone ?? scope.region;
+    const out = await this.call({
+      ref: anchor,
+      operation: 'DescribeInstanceTypeOfferings',
+      idempotent: true,
+      send: (c, s) =>
+        c.send(
+          new DescribeInstanceTypeOfferingsCommand({
+            LocationType: availabilityZone !== undefined ? 'availability-zone' : 'region',
+            Filters: [
+              { Name: 'instance-type', Values: [instanceType] },
+              { Name: 'location', Values: [location] },
+            ],
+          }),
+          { abortSignal: s },
+        ),
+    });
+    return (out.InstanceTypeOfferings ?? []).some((o) => o.InstanceType === instanceType && o.Location === location) ? { instanceType, location } : undefined;
   }
 
   // ---- reserved instances ----

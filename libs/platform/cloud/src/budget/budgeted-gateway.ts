@@ -5,6 +5,7 @@ import type {
   CreateVolumeRequest,
   Ec2Gateway,
   InstanceInfo,
+  InstanceTypeOfferingInfo,
   ReservedInstancesInfo,
   ReservedInstancesOfferingInfo,
   ResourceRef,
@@ -105,6 +106,10 @@ export class BudgetedEc2Gateway implements Ec2Gateway {
   async allocateAddress(request: { accountId: string; region: string; publicIp?: string }, options?: CallOptions): Promise<AddressInfo> {
     await this.spend(request, API_ACTION_OF.allocateAddress);
     return this.inner.allocateAddress(request, options);
+  }
+  async describeInstanceTypeOffering(scope: AccountRegion, instanceType: string, availabilityZone?: string): Promise<InstanceTypeOfferingInfo | undefined> {
+    await this.spend(scope, API_ACTION_OF.describeInstanceTypeOffering);
+    return this.inner.describeInstanceTypeOffering(scope, instanceType, availabilityZone);
   }
   async describeReservedInstancesOffering(ref: ResourceRef): Promise<ReservedInstancesOfferingInfo | undefined> {
     await this.spend(ref, API_ACTION_OF.describeReservedInstancesOffering);

@@ -66,6 +66,15 @@ describe('fleet file schema', () => {
     expect(fleet.faults[0]!.operation).toBe('StopInstances');
   });
 
+  it('takes the instance types not offered per region or zone, naming a bad location or type by its path', () => {
+    const fleet = validateFleet({ instanceTypesNotOffered: { 'us-east-1': ['m7g.large'], 'us-east-1b': ['c5.2xlarge', 'm5.large'] } }, 'f');
+    expect(fleet.instanceTypesNotOffered).toEqual({ 'us-east-1': ['m7g.large'], 'us-east-1b': ['c5.2xlarge', 'm5.large'] });
+    expect(issuesOf({ instanceTypesNotOffered: { 'us-east-1': ['m7g.large', 'huge'], moon: ['m5.large'] } })).toEqual([
+      'instanceTypesNotOffered.us-east-1[1]: expected an instance type such as m5.large',
+      'instanceTypesNotOffered.moon: expected a region such as us-east-1 or a zone such as us-east-1a',
+    ]);
+  });
+
   it('reports text that is not JSON with the file name', () => {
     expect(() => parseFleetFile('{"instances": [', 'broken.json')).toThrow(/^broken\.json: not valid JSON/);
     expect(() => parseFleetFile('[]', 'array.json')).toThrow('array.json: expected object, received array');

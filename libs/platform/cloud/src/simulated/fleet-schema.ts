@@ -10,6 +10,8 @@ const region = z.string().regex(/^[a-z]{2}(-[a-z]+)+-[0-9]+$/, 'expected an AWS 
 const id = z.string().min(1, 'expected a non-empty id');
 const tags = z.record(z.string(), z.string());
 const instanceType = z.string().regex(INSTANCE_TYPE_PATTERN, 'expected an instance type such as m5.large');
+/** A region, or one of its zones (the region and a letter, e.g. `us-east-1a`). */
+const location = z.string().regex(/^[a-z]{2}(-[a-z]+)+-[0-9]+[a-z]?$/, 'expected a region such as us-east-1 or a zone such as us-east-1a');
 const isoDate = z.iso.datetime({ offset: true });
 const money = z.number().nonnegative().finite();
 
@@ -159,6 +161,11 @@ const fleetShape = {
    * another account are refused. Absent: the file does not say, and neither check is made (files written before it).
    */
   accountId: accountId.optional(),
+  /**
+   * What `DescribeInstanceTypeOfferings` leaves out: every instance type EC2 knows is offered in every region and zone
+   * except these, listed under a region (offered nowhere in it) or a zone (not offered in that zone).
+   */
+  instanceTypesNotOffered: z.record(location, z.array(instanceType)).optional(),
 };
 
 const bucketFiguresSchema = z.strictObject({ capacity: z.number().positive(), refillPerSecond: z.number().positive() });
@@ -255,6 +262,7 @@ function toIssues(error: z.ZodError): FleetFileIssue[] {
     if (issue.code === 'unrecognized_keys') {
       return issue.keys.map((key) => ({ path: formatPath([...issue.path, key]), message: 'unknown field' }));
     }
+    if (issue.code === 'invalid_key') return [{ path: formatPath(issue.path), message: issue.issues.map((i) => i.message).join('; ') }];
     return [{ path: formatPath(issue.path), message: issue.message.replace(/^Invalid input: /, '') }];
   });
 }

@@ -84,6 +84,13 @@ async function simulatedSubject(): Promise<Ec2ContractSubject> {
         change((s) => s.addresses.push({ ...address, ...scoped, ...(associated ? { associationId: `eipassoc-contract${n}` } : {}) }));
         return associated ? { ...address, associationId: `eipassoc-contract${n}` } : address;
       },
+      zoneNotOffering: async (instanceType) => {
+        const zone = `${REGION}e`;
+        change((s) => {
+          s.instanceTypesNotOffered = { ...s.instanceTypesNotOffered, [zone]: [...(s.instanceTypesNotOffered?.[zone] ?? []), instanceType] };
+        });
+        return zone;
+      },
       offering: async () => {
         const offering = { offeringId: `offer-contract${next()}`, instanceType: 'm5.large', fixedPrice: 500 };
         change((s) => s.reservedInstanceOfferings.push({ ...offering, region: REGION, recurringHourly: 0.02, durationSeconds: 31_536_000 }));

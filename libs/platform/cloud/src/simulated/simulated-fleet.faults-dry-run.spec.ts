@@ -32,7 +32,7 @@ describe('SimulatedFleet faults', () => {
   });
 
   it('accepts EC2 API action names for the port methods', async () => {
-    expect(Object.keys(EC2_API_OPERATIONS)).toHaveLength(18);
+    expect(Object.keys(EC2_API_OPERATIONS)).toHaveLength(19);
     const sim = SimulatedFleet.fromFleet(
       fixtureFleet({
         faults: [

@@ -140,4 +140,39 @@ describe('SimulatedFleet metrics', () => {
     await expect(sim.statusChecksPassed(ref('i-stopped'), window)).resolves.toBeUndefined();
     await expect(sim.statusChecksPassed(ref('i-missing'), window)).resolves.toBeUndefined();
   });
+
+  describe('instance type offerings', () => {
+    const scope = { accountId: ACCOUNT, region: 'us-east-1' };
+
+    it('by default offers every type EC2 knows in every region and zone, and no type it does not know', async () => {
+      const sim = fleet();
+      for (const type of ['m5.large', 'm7g.large', 'c5.2xlarge']) {
+        await expect(sim.describeInstanceTypeOffering(scope, type)).resolves.toEqual({ instanceType: type, location: 'us-east-1' });
+        await expect(sim.describeInstanceTypeOffering(scope, type, 'us-east-1d')).resolves.toEqual({ instanceType: type, location: 'us-east-1d' });
+        await expect(sim.describeInstanceTypeOffering({ ...scope, region: OTHER_REGION }, type)).resolves.toEqual({ instanceType: type, location: OTHER_REGION });
+      }
+      await expect(sim.describeInstanceTypeOffering(scope, 'm5.huge')).resolves.toBeUndefined();
+      await expect(sim.describeInstanceTypeOffering(scope, 'm5.large', 'eu-west-1a')).resolves.toBeUndefined();
+    });
+
+    it('leaves out what the fleet file lists under a region (nowhere in it) or a zone (only there)', async () => {
+      const sim = SimulatedFleet.fromFleet(fixtureFleet({ instanceTypesNotOffered: { 'us-east-1': ['m7g.large'], 'us-east-1b': ['c5.2xlarge'] } }));
+      await expect(sim.describeInstanceTypeOffering(scope, 'm7g.large')).resolves.toBeUndefined();
+      await expect(sim.describeInstanceTypeOffering(scope, 'm7g.large', 'us-east-1a')).resolves.toBeUndefined();
+      await expect(sim.describeInstanceTypeOffering({ ...scope, region: OTHER_REGION }, 'm7g.large')).resolves.toEqual({ instanceType: 'm7g.large', location: OTHER_REGION });
+      await expect(sim.describeInstanceTypeOffering(scope, 'c5.2xlarge', 'us-east-1b')).resolves.toBeUndefined();
+      await expect(sim.describeInstanceTypeOffering(scope, 'c5.2xlarge', 'us-east-1a')).resolves.toEqual({ instanceType: 'c5.2xlarge', location: 'us-east-1a' });
+      await expect(sim.describeInstanceTypeOffering(scope, 'c5.2xlarge')).resolves.toEqual({ instanceType: 'c5.2xlarge', location: 'us-east-1' });
+    });
+
+    it('is logged like any call, and a fault on DescribeInstanceTypeOfferings fails it', async () => {
+      const sim = SimulatedFleet.fromFleet(fixtureFleet({ faults: [{ resourceId: 'm5.large', operation: 'DescribeInstanceTypeOfferings', error: 'UnauthorizedOperation', times: 1 }] }));
+      await expect(sim.describeInstanceTypeOffering(scope, 'm5.large')).rejects.toEqual(ec2('UnauthorizedOperation'));
+      await expect(sim.describeInstanceTypeOffering(scope, 'm5.large')).resolves.toEqual({ instanceType: 'm5.large', location: 'us-east-1' });
+      expect(sim.calls().map((c) => [c.operation, c.resourceId, c.result])).toEqual([
+        ['describeInstanceTypeOffering', 'm5.large', 'UnauthorizedOperation'],
+        ['describeInstanceTypeOffering', 'm5.large', 'ok'],
+      ]);
+    });
+  });
 });

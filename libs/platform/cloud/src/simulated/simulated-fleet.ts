@@ -6,6 +6,7 @@ import {
   addressReleaseViolation,
   gp2Iops,
   instanceTypeChangeViolation,
+  isKnownInstanceType,
   notFoundViolation,
   reservedInstancesListingViolation,
   reservedInstancesPurchaseViolation,
@@ -43,6 +44,7 @@ import {
   type CreateVolumeRequest,
   type Ec2Gateway,
   type InstanceInfo,
+  type InstanceTypeOfferingInfo,
   type MetricsSource,
   type ReservedInstancesInfo,
   type ReservedInstancesOfferingInfo,
@@ -114,6 +116,11 @@ interface CallContext {
 
 function inScope(record: { accountId: string; region: string }, ref: { accountId: string; region: string }): boolean {
   return record.accountId === ref.accountId && record.region === ref.region;
+}
+
+/** Whether `zone` is one of `region`'s (`us-east-1a`, or a Local Zone such as `us-east-1-bos-1a`). */
+function isZoneOf(zone: string, region: string): boolean {
+  return zone.startsWith(region) && /^(-[a-z0-9-]+)?[a-z]$/.test(zone.slice(region.length));
 }
 
 function sha256(text: string): string {
@@ -525,6 +532,23 @@ export class SimulatedFleet implements Ec2Gateway, MetricsSource, CloudIdentity 
         ...(options?.clientToken !== undefined ? { tags: withClientToken(undefined, options) } : {}),
       });
       return { allocationId, publicIp };
+    });
+  }
+
+  // ── Instance type offerings ──
+
+  /**
+   * Every instance type EC2 knows (the domain's `isKnownInstanceType`, and the types the fleet uses) is offered in
+   * every region and zone, except those the fleet file's `instanceTypesNotOffered` lists under `scope.region` or under
+   * the zone asked about. A zone outside `scope.region` offers nothing.
+   */
+  async describeInstanceTypeOffering(scope: AccountRegion, instanceType: string, availabilityZone?: string): Promise<InstanceTypeOfferingInfo | undefined> {
+    return this.read('describeInstanceTypeOffering', { ...scope, id: instanceType }, ({ state }) => {
+      if (!this.knownInstanceTypes(state).has(instanceType) && !isKnownInstanceType(instanceType)) return undefined;
+      if (availabilityZone !== undefined && !isZoneOf(availabilityZone, scope.region)) return undefined;
+      const locations = availabilityZone !== undefined ? [scope.region, availabilityZone] : [scope.region];
+      if (locations.some((location) => state.instanceTypesNotOffered?.[location]?.includes(instanceType))) return undefined;
+      return { instanceType, location: availabilityZone ?? scope.region };
     });
   }
 

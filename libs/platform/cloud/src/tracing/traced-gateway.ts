@@ -9,6 +9,7 @@ import {
   type CreateVolumeRequest,
   type Ec2Gateway,
   type InstanceInfo,
+  type InstanceTypeOfferingInfo,
   type ReservedInstancesInfo,
   type ReservedInstancesOfferingInfo,
   type ResourceRef,
@@ -123,6 +124,9 @@ export class TracedEc2Gateway implements Ec2Gateway {
   }
   allocateAddress(request: { accountId: string; region: string; publicIp?: string }, options?: CallOptions): Promise<AddressInfo> {
     return this.call('allocateAddress', request, undefined, options, () => this.inner.allocateAddress(request, options), (r) => r.allocationId);
+  }
+  describeInstanceTypeOffering(scope: AccountRegion, instanceType: string, availabilityZone?: string): Promise<InstanceTypeOfferingInfo | undefined> {
+    return this.call('describeInstanceTypeOffering', scope, undefined, undefined, () => this.inner.describeInstanceTypeOffering(scope, instanceType, availabilityZone));
   }
   describeReservedInstancesOffering(ref: ResourceRef): Promise<ReservedInstancesOfferingInfo | undefined> {
     return this.call('describeReservedInstancesOffering', ref, ref.id, undefined, () => this.inner.describeReservedInstancesOffering(ref));
