@@ -6,6 +6,7 @@ import type { PriceBook } from './pricing';
 import type { PerformanceSample } from './performance';
 import type { StepEvidence } from './reconciliation';
 import type { OptimizationStatus } from './decider';
+import type { BackupExpiryOutcome } from './backups';
 
 /** Another optimization that holds the same resource, as the executor's read model sees it. */
 export interface ActiveOnResource {
@@ -72,6 +73,12 @@ export type RetryRollback = Cmd<'RetryRollback', { by: string; reason: string }>
 export type ResolveOptimization = Cmd<'ResolveOptimization', { by: string; note: string }>;
 /** A stage of a staged batch failed its gate: a completed member of that stage is rolled back (staged-rollout.ts). */
 export type RollBackStage = Cmd<'RollBackStage', { batchId: string; stage: number; reason: string }>;
+/**
+ * Records the expiry of the optimization's backup snapshot under a retention of `retentionDays`, once the caller has
+ * asked EC2 to delete it: `outcome` what came of that (`error`: EC2's refusal, with `refused`). Refused unless the
+ * backup is due (see backups.ts); nothing when it expired already.
+ */
+export type ExpireBackupSnapshot = Cmd<'ExpireBackupSnapshot', { retentionDays: number; outcome: BackupExpiryOutcome; error?: ErrorInfo }>;
 
 export type OptimizationCommand =
   | ReceiveRecommendation
@@ -95,6 +102,7 @@ export type OptimizationCommand =
   | CancelOptimization
   | RetryRollback
   | ResolveOptimization
-  | RollBackStage;
+  | RollBackStage
+  | ExpireBackupSnapshot;
 
 export type { RiskLevel };

@@ -10,6 +10,7 @@ import { judgeStepEffect } from './reconciliation';
 import { eligibleIdentity, normalizeIdentity, type EligibleApprover } from './roster';
 import { assessmentScopeViolations, preValidationScopeViolations, type ScopeViolation } from './scope';
 import { recommendationDifferences, type RecommendationDifference } from './resubmission';
+import { backupExpiresAt, rollbackRefusal, type BackupData } from './backups';
 import type * as C from './commands';
 import type { OptimizationCommand } from './commands';
 import type { ErrorInfo, OptimizationEvent, ResolvableStatus, ScopeStage, StepPhase } from './events';
@@ -150,6 +151,11 @@ export interface OptimizationData {
   readonly outOfScope?: OutOfScopeData;
   /** Resubmissions under this optimization's id with other content, in order (see ResubmissionConflicted). */
   readonly conflicts?: readonly ConflictData[];
+  /**
+   * The backup snapshot a delete-volume took before deleting the volume, while optex holds it or after it expired
+   * (absent when none was taken, or the rollback of a deletion that failed before the volume went deleted it).
+   */
+  readonly backup?: BackupData;
 }
 
 /** A changed resubmission, as the state keeps it: its delivery, when, and what it changed. */
@@ -667,6 +673,7 @@ function decideCancel(command: C.CancelOptimization, s: KnownOptimizationState):
 
 function decideRetryRollback(command: C.RetryRollback, s: KnownOptimizationState): OptimizationEvent[] {
   if (s.status !== 'rollback-failed') throw invalidState(command, s, 'rollback-failed');
+  requireReversible(command, s);
   const { at } = nowOf(command);
   const by = requireText(command, 'by', command.data.by);
   const reason = requireText(command, 'reason', command.data.reason);
@@ -681,11 +688,52 @@ function decideRetryRollback(command: C.RetryRollback, s: KnownOptimizationState
 function decideRollBackStage(command: C.RollBackStage, s: KnownOptimizationState): OptimizationEvent[] {
   if (s.rollback || s.status === 'dry-run-completed') return [];
   if (s.status !== 'completed') throw invalidState(command, s, 'completed');
+  requireReversible(command, s);
   const steps = undoSteps(s);
   if (steps.length === 0) return [];
   const { at } = nowOf(command);
   const reason = requireText(command, 'reason', command.data.reason);
   return [{ type: 'RollbackStarted', data: { optimizationId: s.optimizationId, at, reason: `stage ${command.data.stage} of batch ${command.data.batchId} failed its gate: ${reason}`, steps } }];
+}
+
+/** Refuses a rollback of an optimization that can no longer be undone: its backup snapshot expired (backups.ts). */
+function requireReversible(command: OptimizationCommand, s: KnownOptimizationState): void {
+  const refusal = rollbackRefusal(s);
+  if (refusal !== undefined) throw new DomainError('INVALID_STATE', `${command.type} is not possible: ${refusal}`);
+}
+
+/**
+ * The expiry of the backup snapshot, once it is due: the optimization ended with the deletion standing (`completed`)
+ * or undone (`rolled-back`) and the snapshot is at least `retentionDays` old. Nothing when it expired already.
+ */
+function decideExpireBackup(command: C.ExpireBackupSnapshot, s: KnownOptimizationState): OptimizationEvent[] {
+  const backup = s.backup;
+  if (!backup) throw new DomainError('INVALID_STATE', `ExpireBackupSnapshot is not possible: optimization ${s.optimizationId} holds no backup snapshot`);
+  if (backup.expiry) return [];
+  if (s.status !== 'completed' && s.status !== 'rolled-back') throw invalidState(command, s, 'completed, rolled-back');
+  const { retentionDays, outcome, error } = command.data;
+  if (!Number.isInteger(retentionDays) || retentionDays < 1) throw new DomainError('INVALID_INPUT', `ExpireBackupSnapshot: retentionDays must be a whole number ≥ 1, got ${retentionDays}`);
+  const { at, ms } = nowOf(command);
+  const due = backupExpiresAt(backup.createdAt, retentionDays)!;
+  if (ms < Date.parse(due)) {
+    throw new DomainError('INVALID_STATE', `ExpireBackupSnapshot is not possible: the backup snapshot ${backup.snapshotId} of ${s.optimizationId} is kept until ${due} (${retentionDays} day(s) after ${backup.createdAt})`);
+  }
+  if (outcome === 'refused' && !error) throw new DomainError('INVALID_INPUT', 'ExpireBackupSnapshot: a refused expiry needs the error EC2 refused it with');
+  return [
+    {
+      type: 'BackupSnapshotExpired',
+      data: {
+        optimizationId: s.optimizationId,
+        at,
+        snapshotId: backup.snapshotId,
+        volumeId: backup.volumeId,
+        createdAt: backup.createdAt,
+        retentionDays,
+        outcome,
+        ...(outcome === 'refused' && error ? { error } : {}),
+      },
+    },
+  ];
 }
 
 function decideResolve(command: C.ResolveOptimization, s: KnownOptimizationState): OptimizationEvent[] {
@@ -746,6 +794,8 @@ export function decideOptimization(command: OptimizationCommand, state: Optimiza
       return decideResolve(command, s);
     case 'RollBackStage':
       return decideRollBackStage(command, s);
+    case 'ExpireBackupSnapshot':
+      return decideExpireBackup(command, s);
     default: {
       const _exhaustive: never = command;
       return _exhaustive;
@@ -847,8 +897,9 @@ export function evolveOptimization(state: OptimizationState, event: Optimization
     }
     case 'ExecutionStepCompleted': {
       const { startedStep: _done, ...execution } = executionOf(s, event.data.at);
-      const { index, step, outputs, reconciled } = event.data;
-      return { ...s, execution: { ...execution, completedSteps: [...execution.completedSteps, { index, step, outputs, ...(reconciled ? { reconciled } : {}) }] } };
+      const { index, step, outputs, reconciled, dryRun, at } = event.data;
+      const backup = step.kind === 'create-snapshot' && !dryRun && outputs.snapshotId !== undefined ? { backup: { snapshotId: outputs.snapshotId, volumeId: step.volumeId, createdAt: at } } : {};
+      return { ...s, ...backup, execution: { ...execution, completedSteps: [...execution.completedSteps, { index, step, outputs, ...(reconciled ? { reconciled } : {}) }] } };
     }
     case 'StepEffectNotFound': {
       if (event.data.phase === 'execution') {
@@ -909,7 +960,13 @@ export function evolveOptimization(state: OptimizationState, event: Optimization
     case 'RollbackStepCompleted': {
       const { startedStep: _done, ...rollback } = s.rollback ?? { reason: '', steps: [], completedSteps: [] };
       const { index, step, outputs, reconciled } = event.data;
-      return { ...s, rollback: { ...rollback, completedSteps: [...rollback.completedSteps, { index, step, outputs, ...(reconciled ? { reconciled } : {}) }] } };
+      const next = { ...s, rollback: { ...rollback, completedSteps: [...rollback.completedSteps, { index, step, outputs, ...(reconciled ? { reconciled } : {}) }] } };
+      // The rollback of a deletion that failed before the volume went deletes the backup: optex holds it no more.
+      if (step.kind === 'delete-snapshot' && s.backup?.snapshotId === step.snapshotId) {
+        const { backup: _deleted, ...rest } = next;
+        return rest;
+      }
+      return next;
     }
     case 'RollbackCompleted':
       return { ...s, status: 'rolled-back', execution: need(s.execution, 'an execution', event), rollback: { ...need(s.rollback, 'a rollback', event), endedAt: event.data.at } };
@@ -940,6 +997,13 @@ export function evolveOptimization(state: OptimizationState, event: Optimization
     case 'ResubmissionConflicted': {
       const { deliveryId, at, differences } = event.data;
       return { ...s, conflicts: [...(s.conflicts ?? []), { deliveryId, at, differences }] };
+    }
+    case 'BackupSnapshotExpired': {
+      const { at, retentionDays, outcome, error } = event.data;
+      const backup = need(s.backup, 'a backup snapshot', event);
+      // The volume can no longer be created again from the backup: the optimization is not reversible any more.
+      const execution = s.execution ? { execution: { ...s.execution, reversible: 'no' as const } } : {};
+      return { ...s, ...execution, backup: { ...backup, expiry: { at, retentionDays, outcome, ...(error ? { error } : {}) } } };
     }
     default: {
       const _exhaustive: never = event;

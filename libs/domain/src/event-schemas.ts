@@ -8,6 +8,7 @@ import { controlSchemas } from './control';
 import { HALT_RULES, type HaltRule } from './blast-radius';
 import { circuitBreakerSchemas } from './circuit-breakers';
 import { START_HOLDS } from './cool-down';
+import { BACKUP_EXPIRY_OUTCOMES } from './backups';
 import { settingsSchemas } from './store-settings';
 
 // Stored events are parsed, never cast: every event read from the store goes through {@link parseStoredEvent},
@@ -231,6 +232,15 @@ const SCHEMAS = {
     stage: z.enum(['assessment', 'pre-validation']),
     violations: z.array(z.object({ rule: z.enum(SCOPE_RULES as unknown as [ScopeRule, ...ScopeRule[]]), reason: text })).min(1),
     observed: observedSchema.optional(),
+  }),
+  BackupSnapshotExpired: z.object({
+    ...base,
+    snapshotId: text,
+    volumeId: text,
+    createdAt: iso,
+    retentionDays: z.number().int().positive(),
+    outcome: z.enum(BACKUP_EXPIRY_OUTCOMES),
+    error: errorInfo.optional(),
   }),
   RecommendationRejected: z.object({
     deliveryId: text,

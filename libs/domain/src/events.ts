@@ -20,6 +20,7 @@ import type { CircuitBreakerEvent } from './circuit-breakers';
 import type { StartHold } from './cool-down';
 import type { SettingsEvent } from './store-settings';
 import type { RecommendationDifference } from './resubmission';
+import type { BackupExpiryOutcome } from './backups';
 
 /**
  * The schema version an event is written with when its type has no entry in {@link EVENT_SCHEMA_VERSIONS}.
@@ -139,6 +140,15 @@ export type ScopeStage = 'assessment' | 'pre-validation';
  * nothing was changed. Every rule it broke, each with a reason naming the rule; at pre-validation, what was observed.
  */
 export type OptimizationOutOfScope = Ev<'OptimizationOutOfScope', Base & { stage: ScopeStage; violations: readonly ScopeViolation[]; observed?: ObservedResource }>;
+/**
+ * The backup snapshot of a delete-volume (see backups.ts) was expired after `retentionDays`: `outcome` deleted, found
+ * gone already, or refused by EC2 (`error`, e.g. `InvalidSnapshot.InUse` when an image uses it: left as it is and
+ * not tried again). The status does not change; the optimization is no longer reversible.
+ */
+export type BackupSnapshotExpired = Ev<
+  'BackupSnapshotExpired',
+  Base & { snapshotId: string; volumeId: string; createdAt: string; retentionDays: number; outcome: BackupExpiryOutcome; error?: ErrorInfo }
+>;
 
 export type OptimizationEvent =
   | OptimizationReceived
@@ -171,7 +181,8 @@ export type OptimizationEvent =
   | OptimizationCancelled
   | RollbackRetried
   | OptimizationResolved
-  | OptimizationOutOfScope;
+  | OptimizationOutOfScope
+  | BackupSnapshotExpired;
 export type OptimizationEventType = OptimizationEvent['type'];
 
 // ── Other streams ──

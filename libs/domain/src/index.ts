@@ -35,6 +35,7 @@ export * from './notifications';
 export * from './work-queues';
 export * from './change-windows';
 export * from './cool-down';
+export * from './backups';
 export * from './waiting';
 export * from './time-travel';
 export * from './blast-radius';

@@ -15,6 +15,7 @@ import { DEFAULT_COOL_DOWN, coolDownSchema, type CoolDownPolicy } from './cool-d
 import { NOTIFICATION_KINDS, type NotificationKind } from './notifications';
 import { DEFAULT_BLAST_RADIUS, blastRadiusSchema, type BlastRadiusPolicy } from './blast-radius';
 import { DEFAULT_STAGED_ROLLOUT, stagedRolloutSchema, type StagedRolloutPolicy } from './staged-rollout';
+import { DEFAULT_BACKUPS, backupsSchema, type BackupPolicy } from './backups';
 
 // ── The policy ──
 
@@ -110,6 +111,8 @@ export interface Policy {
   readonly coolDown: CoolDownPolicy;
   /** Outgoing webhooks (Slack-compatible JSON). @defaultValue no webhooks, warnings 24 hours before an approval expires */
   readonly notifications: NotificationPolicy;
+  /** How long a delete-volume's backup snapshot is kept before `optex backups expire` deletes it (see backups.ts). @defaultValue 30 days */
+  readonly backups: BackupPolicy;
 }
 
 /** One outgoing webhook: where, and which notifications it wants. */
@@ -169,6 +172,7 @@ export const defaultPolicy: Policy = {
   stagedRollout: DEFAULT_STAGED_ROLLOUT,
   coolDown: DEFAULT_COOL_DOWN,
   notifications: { webhooks: [], expiryWarningHours: 24 },
+  backups: DEFAULT_BACKUPS,
 };
 
 // ── Parsing a policy file ──
@@ -266,6 +270,7 @@ export const policySchema = z.strictObject({
     expiryWarningHours: z.number().positive({ error: 'must be greater than 0' }),
     consoleUrl: webUrl('the console URL').optional(),
   }),
+  backups: backupsSchema,
 }).superRefine((policy, ctx) => {
   const warns = policy.notifications.webhooks.some((h) => h.events.includes('approval-expiring'));
   if (warns && policy.notifications.expiryWarningHours >= policy.approval.expiryHours) {

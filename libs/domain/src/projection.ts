@@ -4,6 +4,7 @@ import { reversibility } from './plans';
 import type { ConflictData, OptimizationState, OptimizationStatus } from './decider';
 import type { ActionType, Authority, PerformanceImpact, Recommendation, Reversibility, RiskAssessment, RiskLevel } from './types';
 import type { ChangePlan } from './change-plan';
+import type { BackupData } from './backups';
 
 /** One row of `run --json`'s `optimizations` (the contract), plus `executionMs`. */
 export interface OptimizationView {
@@ -218,6 +219,8 @@ export interface OptimizationDetail {
   readonly error: string | null;
   /** Resubmissions with other content, recorded as conflicts and not applied. */
   readonly conflicts: readonly ConflictData[];
+  /** The backup snapshot a delete-volume took, and its expiry once recorded; `null` when it holds none. */
+  readonly backup: BackupData | null;
 }
 
 /** The detail of an optimization (see {@link OptimizationDetail}). Throws `DomainError('NOT_FOUND')` for an empty stream. */
@@ -250,5 +253,6 @@ export function optimizationDetail(state: OptimizationState): OptimizationDetail
     performance: state.validation?.performance ?? null,
     error: view.error,
     conflicts: state.conflicts ?? [],
+    backup: state.backup ?? null,
   };
 }

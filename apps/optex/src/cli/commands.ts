@@ -224,6 +224,11 @@ function detailOf(type: string, data: unknown): string {
       return String(d['reason']);
     case 'OptimizationOutOfScope':
       return `${String(d['stage'])}: ${(d['violations'] as { reason: string }[]).map((v) => v.reason).join('; ')}`;
+    case 'BackupSnapshotExpired': {
+      const error = d['error'] as { code: string; message: string } | undefined;
+      const outcome = d['outcome'] === 'refused' ? `refused by EC2 (${error?.code ?? '?'}: ${error?.message ?? ''}), left as it is` : d['outcome'] === 'already-gone' ? 'gone already' : 'deleted';
+      return `${String(d['snapshotId'])} of ${String(d['volumeId'])} after ${String(d['retentionDays'])} day(s): ${outcome}; no longer reversible`;
+    }
     default:
       return '';
   }

@@ -1,4 +1,4 @@
-import { differenceText, escapeControlCharacters, type OptimizationDetail, type OptimizationView, type PerformanceImpact, type Step, type Summary } from '@optex/domain';
+import { differenceText, escapeControlCharacters, type BackupData, type OptimizationDetail, type OptimizationView, type PerformanceImpact, type Step, type Summary } from '@optex/domain';
 import type { ConflictRow, RejectedRow, RunReport } from '@optex/runtime';
 
 /**
@@ -314,7 +314,17 @@ export function detailText(d: OptimizationDetail): string {
   if (a.expiresAt) lines.push(`  expires: ${a.expiresAt}`);
   if (a.deniedBy) lines.push(`  denied by ${a.deniedBy}: ${a.denyReason ?? ''}`);
   if (d.performance) lines.push(...performanceLines(d.performance));
+  if (d.backup) lines.push(backupLine(d.backup));
   return safeLines(lines.join('\n'));
+}
+
+/** The backup snapshot of a delete-volume, and whether it expired (then nothing can roll the deletion back). */
+function backupLine(b: BackupData): string {
+  const taken = `Backup: ${b.snapshotId} of ${b.volumeId}, taken ${b.createdAt}`;
+  const e = b.expiry;
+  if (!e) return `${taken}; kept for the retention of the policy (optex backups says until when)`;
+  const outcome = e.outcome === 'refused' ? `EC2 refused to delete it (${e.error?.code ?? '?'}: ${e.error?.message ?? ''}), left as it is` : e.outcome === 'already-gone' ? 'it was gone already' : 'deleted';
+  return `${taken}; expired ${e.at} after ${e.retentionDays} day(s): ${outcome}. Not reversible any more.`;
 }
 
 /** Post-validation's performance picture: the verdict, the window after the soak, each metric before → after. */

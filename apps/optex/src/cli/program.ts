@@ -7,6 +7,7 @@ import { safe, safeLines } from './format';
 import { anchorCommand, exportCommand, stateCommand, verifyCommand } from './audit-commands';
 import { apiCommand, apiDecisionCommand, apiTokenCommand } from './api-commands';
 import { continueBatchCommand, controlCommand } from './control-commands';
+import { backupsCommand, backupsExpireCommand } from './backup-commands';
 import { registerImportCommand } from './import-command';
 import { registerProjectionCommands } from './projection-commands';
 import { decisionCommand, fleetCommand, historyCommand, listCommand, showCommand, metricsCommand, NotFound, operatorCommand, replayCommand, runCommand, submitCommand, type Io } from './commands';
@@ -123,6 +124,17 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     .requiredOption('--by <name>', 'who lets it go on').requiredOption('--reason <text>', 'why it is safe to go on')
     .addOption(storeOption()).addOption(jsonOption())
     .action(wrap((batchId: string, flags) => continueBatchCommand(io, batchId, flags)));
+  // The flags belong to `backups`; `backups expire` reads them from there (commander gives a parent's options after the subcommand to the parent).
+  const backups = program.command('backups').description("the backup snapshots delete-volume took: optimization, volume, snapshot, created, expires (the policy's backups.retentionDays), status")
+    .addOption(storeOption())
+    .addOption(new Option('--cloud <target>', 'EC2: simulated:FLEET.json, aws, aws:ENDPOINT (default: the one remembered with the store)'))
+    .option('--policy <file>', 'the policy whose backups.retentionDays applies (default: the one remembered with the store)')
+    .addOption(wideOption())
+    .addOption(jsonOption())
+    .action(wrap((flags) => backupsCommand(io, flags)));
+  backups.command('expire').description('delete the backup snapshots past their retention and record it (the optimizations are then no longer reversible); takes the flags of backups')
+    .option('--dry-run', 'send each DeleteSnapshot with EC2 DryRun and record nothing')
+    .action(wrap((flags: { dryRun?: boolean }) => backupsExpireCommand(io, { ...backups.opts<{ store: string; cloud?: string; policy?: string; json?: boolean; wide?: boolean }>(), ...flags })));
   program.command('fleet').description('the simulated fleet as it is now (fleet file format) and every EC2 call it answered')
     .addOption(storeOption())
     .addOption(new Option('--cloud <target>', `the simulated fleet: simulated:FLEET.json (default: the one remembered with the store, else ${DEFAULT_FLAGS.cloud})`))

@@ -7,6 +7,7 @@ import {
   byPriority,
   eventIdFor,
   startVerdict,
+  rollbackRefusal,
   optimizationDecider,
   optimizationStream,
   parseStoredEvent,
@@ -313,7 +314,11 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
       return;
     }
     const rollBack = this.policy.stagedRollout.onGateFailure === 'roll-back-stage';
-    const rolledBack = rollBack ? stage.optimizationIds.filter((id) => this.projection.get(id)?.status === 'completed').sort() : [];
+    // A member whose backup snapshot expired can no longer be undone (rollbackRefusal): it is left as it is.
+    const completed = rollBack ? stage.optimizationIds.filter((id) => this.projection.get(id)?.status === 'completed') : [];
+    const irreversible = completed.filter((id) => rollbackRefusal(this.projection.get(id)!) !== undefined);
+    if (irreversible.length > 0) this.logger.warn({ batchId, stage: stage.stage, irreversible }, 'stage failed its gate: members whose backup expired are not rolled back');
+    const rolledBack = completed.filter((id) => !irreversible.includes(id)).sort();
     const name = stageName(stage.stage, stage.of);
     const reason = `${name} failed its gate: ${gate.failed.join(', ')} went wrong${rolledBack.length > 0 ? `; rolling back ${rolledBack.join(', ')}` : ''}`;
     await this.appendBatchEvent(batchId, { type: 'StageFailed', data: { batchId, stage: stage.stage, of: stage.of, failed: gate.failed, rolledBack, at } }, `stage-failed:${stage.stage}`);
