@@ -58,9 +58,15 @@ describe('changePlanOf', () => {
   });
 
   it('says unpriced, never 0, when the region is not in the price book', () => {
+    const saEast = { ...rightsize, region: 'sa-east-1' };
+    expect(changePlanOf(saEast, running, OPT_ID, medium, defaultPriceBook)).toMatchObject({ unpriced: ['region sa-east-1 (not in the price book)'] });
+    expect(changePlanOf(saEast, running, OPT_ID, medium, defaultPriceBook)?.monthlyCostChange).toBeUndefined();
+  });
+
+  it("prices another region with that region's own figures", () => {
+    // eu-west-1: m5.large 0.107 × 730 = 78.11, m5.xlarge 0.214 × 730 = 156.22; 78.11 − 156.22 = −78.11
     const euWest = { ...rightsize, region: 'eu-west-1' };
-    expect(changePlanOf(euWest, running, OPT_ID, medium, defaultPriceBook)).toMatchObject({ unpriced: ['region eu-west-1 (not in the price book)'] });
-    expect(changePlanOf(euWest, running, OPT_ID, medium, defaultPriceBook)?.monthlyCostChange).toBeUndefined();
+    expect(changePlanOf(euWest, running, OPT_ID, medium, defaultPriceBook)?.monthlyCostChange).toBe(-78.11);
   });
 
   it('has no plan for a resource of another kind than the action needs', () => {

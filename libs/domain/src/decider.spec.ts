@@ -163,7 +163,7 @@ describe('AssessRisk', () => {
   });
 
   it('does not flag a downsize, nor a rightsize the price book cannot price', () => {
-    const unpricedRegion = recommendation({ type: 'rightsize', currentInstanceType: 'm5.large', targetInstanceType: 'm5.xlarge' }, { region: 'eu-west-1' });
+    const unpricedRegion = recommendation({ type: 'rightsize', currentInstanceType: 'm5.large', targetInstanceType: 'm5.xlarge' }, { region: 'sa-east-1' });
     for (const r of [rec, unpricedRegion]) {
       spec
         .given([received(r)])

@@ -41,7 +41,8 @@ describe('defaultPriceBook: the design contract for us-east-1', () => {
 
   it('holds the design EBS, IOPS, throughput, snapshot and IPv4 figures and a 730-hour month', () => {
     const usEast1 = pb.regions['us-east-1']!;
-    expect(usEast1.volumeGiBMonth).toEqual({ gp2: 0.1, gp3: 0.08, io1: 0.125, st1: 0.045, sc1: 0.015 });
+    // io2 is not in the contract: it comes from the AWS Price List snapshot of 2026-10-06 (SOURCES.md).
+    expect(usEast1.volumeGiBMonth).toEqual({ gp2: 0.1, gp3: 0.08, io1: 0.125, io2: 0.125, st1: 0.045, sc1: 0.015 });
     expect(usEast1.gp3IopsMonth).toBe(0.005);
     expect(usEast1.gp3ThroughputMiBpsMonth).toBe(0.04);
     expect(usEast1.provisionedIops).toEqual({ io1: [{ upToIops: null, perIopsMonth: 0.065 }], io2: [{ upToIops: 32000, perIopsMonth: 0.065 }] });
@@ -76,11 +77,59 @@ describe('price lookups by region', () => {
     expect(addressMonthly(pb, 'eu-central-1')).toBe(3.65);
   });
 
+  // One figure per source group of the regions added from the AWS Price List snapshot of 2026-10-06 and the Singapore
+  // price reference of 2026-08-12 (SOURCES.md), as the source gives it, so a typo in the book fails here.
+  it.each([
+    ['us-east-2', 'm5.large', 0.096],
+    ['us-east-2', 'c7g.large', 0.0723],
+    ['us-east-2', 'c7g.12xlarge', 1.7342],
+    ['us-west-2', 'm7i.xlarge', 0.2016],
+    ['us-west-2', 'c7g.medium', 0.0363],
+    ['us-west-2', 't4g.large', 0.0672],
+    ['eu-west-1', 'm5.large', 0.107],
+    ['eu-west-1', 'm7i.large', 0.11235],
+    ['eu-west-1', 'c6i.large', 0.0912],
+    ['eu-west-1', 'r7g.12xlarge', 2.8764],
+    ['eu-west-1', 't3.nano', 0.0057],
+    ['ap-southeast-1', 't3.small', 0.0264],
+    ['ap-southeast-1', 't3.xlarge', 0.2112],
+  ])('%s %s is %s per hour, as its source gives it', (region, type, hourly) => {
+    expect(regionPrices(pb, region)!.instanceHourly[type]).toBe(hourly);
+  });
+
+  it.each([
+    ['us-east-2', { gp2: 0.1, gp3: 0.08, io2: 0.125, st1: 0.045 }],
+    ['us-west-2', { gp2: 0.1, gp3: 0.08, io2: 0.125, st1: 0.045 }],
+    ['eu-west-1', { gp2: 0.11, gp3: 0.088, io2: 0.138, st1: 0.05 }],
+    ['ap-southeast-1', { gp3: 0.096 }],
+  ])('%s holds its sourced EBS storage figures and no other', (region, volumes) => {
+    expect(regionPrices(pb, region)!.volumeGiBMonth).toEqual(volumes);
+  });
+
+  it('prices the added regions with their own figures (hourly × 730, GiB × per-GiB)', () => {
+    // eu-west-1 m5.xlarge 0.214 × 730 = 156.22; us-east-1's 0.192 would give 140.16
+    expect(instanceMonthly(pb, 'eu-west-1', 'm5.xlarge')).toBe(156.22);
+    // 100 GiB gp3: eu-west-1 100 × 0.088 = 8.8; ap-southeast-1 100 × 0.096 = 9.6
+    expect(volumeMonthly(pb, 'eu-west-1', 'gp3', 100)).toBe(8.8);
+    expect(volumeMonthly(pb, 'ap-southeast-1', 'gp3', 100)).toBe(9.6);
+    // us-west-2 c7g.medium 0.0363 × 730 = 26.499; us-east-2 c7g.medium 0.0361 × 730 = 26.353
+    expect(instanceMonthly(pb, 'us-west-2', 'c7g.medium')).toBe(26.499);
+    expect(instanceMonthly(pb, 'us-east-2', 'c7g.medium')).toBe(26.353);
+  });
+
+  it('gives every added figure a source and the date the source took it', () => {
+    for (const region of ['us-east-2', 'us-west-2', 'eu-west-1', 'ap-southeast-1']) {
+      const sources = regionPrices(pb, region)!.sources;
+      expect(sources.length).toBeGreaterThan(0);
+      for (const s of sources) expect(s.takenOn).toMatch(/^\d{4}-\d{2}-\d{2}$/);
+    }
+  });
+
   it('never falls back to us-east-1: a region not in the book is unpriced', () => {
     expect(regionPrices(pb, 'eu-west-3')).toBeUndefined();
     expect(instanceMonthly(pb, 'eu-west-3', 'm5.large')).toBeUndefined();
     expect(quoteInstance(pb, 'eu-west-3', 'm5.large')).toEqual({ unpriced: ['region eu-west-3 (not in the price book)'] });
-    expect(quoteAddress(pb, 'eu-west-1')).toEqual({ unpriced: ['region eu-west-1 (not in the price book)'] });
+    expect(quoteAddress(pb, 'sa-east-1')).toEqual({ unpriced: ['region sa-east-1 (not in the price book)'] });
   });
 
   it('reports a figure missing from a listed region as unpriced, naming it', () => {
@@ -88,13 +137,17 @@ describe('price lookups by region', () => {
     expect(quoteInstance(pb, 'us-east-1', 'toString')).toEqual({ unpriced: ['instance type toString in us-east-1'] });
     expect(quoteSnapshot(pb, 'eu-central-1', 100)).toEqual({ unpriced: ['snapshot storage in eu-central-1'] });
     expect(quoteAddress(pb, 'ap-northeast-1')).toEqual({ unpriced: ['public IPv4 address in ap-northeast-1'] });
-    expect(volumeMonthly(pb, 'us-east-1', 'io2', 100)).toBeUndefined();
+    expect(volumeMonthly(pb, 'eu-west-1', 'io1', 100)).toBeUndefined();
+    // The sources of the added regions give no snapshot or IPv4 figure, and ap-southeast-1 only three t3 sizes.
+    expect(quoteSnapshot(pb, 'us-west-2', 100)).toEqual({ unpriced: ['snapshot storage in us-west-2'] });
+    expect(quoteAddress(pb, 'eu-west-1')).toEqual({ unpriced: ['public IPv4 address in eu-west-1'] });
+    expect(quoteInstance(pb, 'ap-southeast-1', 't3.medium')).toEqual({ unpriced: ['instance type t3.medium in ap-southeast-1'] });
   });
 
   it('prices snapshots and public IPv4 addresses', () => {
     expect(snapshotMonthly(pb, 'us-east-1', 100)).toBe(5);
     expect(addressMonthly(pb, 'us-east-1')).toBe(3.65);
-    expect(snapshotMonthly(pb, 'eu-west-1', 100)).toBeUndefined();
+    expect(snapshotMonthly(pb, 'sa-east-1', 100)).toBeUndefined();
   });
 
   it('computes storage as per-GiB price × size, without float noise', () => {
@@ -135,10 +188,11 @@ describe('quoteVolume: every charge a volume carries', () => {
   it('charges io2 IOPS by tier, and leaves IOPS beyond the known tiers unpriced', () => {
     // ap-northeast-1: 500 × 0.142 + 32000 × 0.074 + 32000 × 0.0518 + 6000 × 0.03626
     expect(quoteVolume(pb, 'ap-northeast-1', { volumeType: 'io2', sizeGiB: 500, iops: 70000 })).toEqual({ usd: 4314.16 });
-    // us-east-1: io2 storage is not in the book, nor the tiers above 32,000 IOPS.
-    expect(quoteVolume(pb, 'us-east-1', { volumeType: 'io2', sizeGiB: 500, iops: 40000 })).toEqual({
-      unpriced: ['io2 storage in us-east-1', 'io2 provisioned IOPS above 32000 in us-east-1'],
-    });
+    // us-east-1: the tiers above 32,000 IOPS are not in the book; up to 32,000: 500 × 0.125 + 32000 × 0.065 = 62.5 + 2080
+    expect(quoteVolume(pb, 'us-east-1', { volumeType: 'io2', sizeGiB: 500, iops: 40000 })).toEqual({ unpriced: ['io2 provisioned IOPS above 32000 in us-east-1'] });
+    expect(quoteVolume(pb, 'us-east-1', { volumeType: 'io2', sizeGiB: 500, iops: 32000 })).toEqual({ usd: 2142.5 });
+    // eu-west-1: io2 storage 0.138 is in the book, its provisioned IOPS are not.
+    expect(quoteVolume(pb, 'eu-west-1', { volumeType: 'io2', sizeGiB: 500, iops: 4000 })).toEqual({ unpriced: ['io2 provisioned IOPS in eu-west-1'] });
   });
 
   it('adds and subtracts quotes, collecting what is unpriced', () => {

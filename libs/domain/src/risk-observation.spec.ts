@@ -97,11 +97,11 @@ describe('AssessRisk on the live resource', () => {
   });
 
   it('records what the price book lacks for the live resource as unpriced', () => {
-    const euWest = recommendation({ type: 'stop-idle' }, { region: 'eu-west-1' });
+    const saEast = recommendation({ type: 'stop-idle' }, { region: 'sa-east-1' });
     spec
-      .given([received(euWest)])
+      .given([received(saEast)])
       .when(assess({ observed: observed.runningInstance }))
-      .then((events) => expect(events[0]).toMatchObject({ data: { level: 'MEDIUM', basis: { live: { found: true, unpriced: ['region eu-west-1 (not in the price book)'] } } } }));
+      .then((events) => expect(events[0]).toMatchObject({ data: { level: 'MEDIUM', basis: { live: { found: true, unpriced: ['region sa-east-1 (not in the price book)'] } } } }));
   });
 });
 

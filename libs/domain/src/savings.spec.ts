@@ -180,7 +180,7 @@ describe('savingsQuote: net of every charge the change adds', () => {
   });
 
   it('reports a type or region the book lacks as unpriced, naming it', () => {
-    expect(savingsQuote(recs.rightsize, running, { ...running, instanceType: 'm5.large' }, 'eu-west-1', pb)).toEqual({ unpriced: ['region eu-west-1 (not in the price book)'] });
+    expect(savingsQuote(recs.rightsize, running, { ...running, instanceType: 'm5.large' }, 'sa-east-1', pb)).toEqual({ unpriced: ['region sa-east-1 (not in the price book)'] });
     expect(savingsQuote(recs.rightsize, running, { ...running, instanceType: 'z9.huge' }, R, pb)).toEqual({ unpriced: ['instance type z9.huge in us-east-1'] });
   });
 

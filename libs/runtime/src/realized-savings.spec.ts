@@ -58,15 +58,17 @@ describe('realized savings of examples/recommendations.json on examples/fleet.js
         'co-ebs-2026-11-0003': 388,
         // gp2 2,000 GiB (6,000 IOPS, 250 MiB/s) → gp3 keeping both: 200 − (160 + 15 + 5) = 20, not 40
         'co-ebs-2026-11-0004': 20,
-        // eu-west-1 is not in the price book: unpriced, never priced as us-east-1
-        'co-ebs-2026-11-0005': { unpriced: ['region eu-west-1 (not in the price book)'] },
+        // gp2 300 GiB (900 IOPS, 250 MiB/s) → gp3 keeping 250 MiB/s: eu-west-1 has no gp3 throughput figure, so unpriced,
+        // never priced with us-east-1's 0.04
+        'co-ebs-2026-11-0005': { unpriced: ['gp3 throughput above 125 MiB/s in eu-west-1'] },
         // gp2 800 GiB (2,400 IOPS, 250 MiB/s) → gp3 3,000 IOPS / 250 MiB/s: 80 − (64 + 5) = 11
         'finops-ebs-gp3-0007': 11,
         // m5.large 70.08 on demand − 0.06 × 730 reserved, × 4
         'finops-ri-2026-11-001': 105.12,
         // c5.xlarge 124.10 − (526 / 12 + 0.05 × 730), × 2
         'finops-ri-2026-11-002': 87.53,
-        'finops-ri-2026-11-003': { unpriced: ['region eu-west-1 (not in the price book)'] },
+        // eu-west-1 m5.xlarge 0.214 × 730 = 156.22 − 0.128 × 730 = 93.44 reserved, × 2 = 62.78 × 2
+        'finops-ri-2026-11-003': 125.56,
         // m5.4xlarge 560.64 − 0.48 × 730, × 10
         'finops-ri-2026-11-005': 2102.4,
         // m5.xlarge 140.16 − m5.large 70.08
@@ -75,7 +77,8 @@ describe('realized savings of examples/recommendations.json on examples/fleet.js
         'co-ec2-2026-11-0005': 1121.28,
         // t3.large running 0.0832 × 730 = 60.736, stopped 0
         'custodian-ec2-idle-0001': 60.74,
-        'co-ec2-idle-2026-11-0002': { unpriced: ['region eu-west-1 (not in the price book)'] },
+        // eu-west-1 r5.large running 0.141 × 730 = 102.93, stopped 0
+        'co-ec2-idle-2026-11-0002': 102.93,
         // gp2 100 GiB 10 − the backup snapshot kept, 100 × 0.05 = 5
         'custodian-ebs-unattached-0001': 5,
         // 250 GiB × 0.05
@@ -86,8 +89,8 @@ describe('realized savings of examples/recommendations.json on examples/fleet.js
         'custodian-ec2-idle-0003': 140.16,
       });
       // co-ec2-2026-11-0003 and -0006 are rolled back by the fleet's faults (examples/README.md): they realize nothing.
-      const total = 5 + 15 + 388 + 20 + 11 + 105.12 + 87.53 + 2102.4 + 70.08 + 1121.28 + 60.74 + 5 + 12.5 + 3.65 + 140.16;
-      expect(report.summary).toMatchObject({ realizedMonthlySavings: Math.round(total * 100) / 100, realizedCount: 15, unpriced: 3 });
+      const total = 5 + 15 + 388 + 20 + 11 + 105.12 + 87.53 + 125.56 + 2102.4 + 70.08 + 1121.28 + 60.74 + 102.93 + 5 + 12.5 + 3.65 + 140.16;
+      expect(report.summary).toMatchObject({ realizedMonthlySavings: Math.round(total * 100) / 100, realizedCount: 17, unpriced: 1 });
     } finally {
       await store.close();
     }

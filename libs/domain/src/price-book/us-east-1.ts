@@ -1,3 +1,4 @@
+import { COMMITCOST_SNAPSHOT } from './sources';
 import type { RegionPrices } from './types';
 
 const KARPENTER =
@@ -102,8 +103,8 @@ export const usEast1: RegionPrices = {
     'r7g.8xlarge': 1.7136,
     'r7g.12xlarge': 2.5704,
   },
-  // io2 storage: not in the contract and not found in a source (unpriced).
-  volumeGiBMonth: { gp2: 0.1, gp3: 0.08, io1: 0.125, st1: 0.045, sc1: 0.015 },
+  // io2 storage is not in the contract; 0.125 is from the AWS Price List snapshot of 2026-10-06 (COMMITCOST_SNAPSHOT).
+  volumeGiBMonth: { gp2: 0.1, gp3: 0.08, io1: 0.125, io2: 0.125, st1: 0.045, sc1: 0.015 },
   gp3IopsMonth: 0.005,
   gp3ThroughputMiBpsMonth: 0.04,
   // The contract's 0.065 for io1/io2. io2 is tiered above 32,000 IOPS; those tiers' us-east-1 prices were not found.
@@ -114,5 +115,6 @@ export const usEast1: RegionPrices = {
     { covers: 'instanceHourly of t3.micro…xlarge, m5.large…12xlarge, c5.large…2xlarge, r5.large/xlarge; all EBS, snapshot and IPv4 figures', source: DESIGN, takenOn: '2026-11-26' },
     { covers: 'instanceHourly of m5.16xlarge and m5.24xlarge', source: KARPENTER_2026_01, takenOn: '2026-01-19' },
     { covers: 'instanceHourly of the other types (t3, t4g, m6i, m7i, m6g, m7g, c5, c6i, c7g, r5, r6i, r7g)', source: KARPENTER, takenOn: '2026-07-20' },
+    { covers: 'volumeGiBMonth.io2', source: COMMITCOST_SNAPSHOT, takenOn: '2026-10-06' },
   ],
 };

@@ -144,9 +144,11 @@ describe('examples/', () => {
     }
   });
 
-  it("gives the analyzers' gross estimates (rightsize, stop-idle, storage only for modify-volume) of the priced regions; others are unpriced", async () => {
+  it("gives the analyzers' gross estimates (rightsize, stop-idle, storage only for modify-volume) of us-east-1 from the book", async () => {
     // The examples' estimates are what analyzers send: a modify-volume estimate is the storage difference, without the
     // gp3 IOPS/throughput the change adds (the net realized savings are checked in libs/runtime/src/realized-savings.spec.ts).
+    // Their eu-west-1 estimates were made with us-east-1 figures (examples/README.md), as an analyzer might; the book prices
+    // eu-west-1 with its own figures, so those estimates differ from it (0.141 × 730 = 102.93 for the r5.large, not 91.98).
     const money = (value: number) => Math.round(value * 100) / 100;
     const difference = (a: number | undefined, b: number | undefined) => (a === undefined || b === undefined ? undefined : a - b);
     let compared = 0;
@@ -161,11 +163,11 @@ describe('examples/', () => {
       } else if (rec.action.type === 'modify-volume' && observed?.kind === 'volume') {
         expected = difference(volumeMonthly(defaultPriceBook, rec.region, observed.volumeType, observed.sizeGiB), volumeMonthly(defaultPriceBook, rec.region, rec.action.targetVolumeType, observed.sizeGiB));
       }
-      if (expected !== undefined) {
+      if (expected !== undefined && rec.region === 'us-east-1') {
         compared += 1;
         expect({ id: rec.recommendationId, savings: rec.estimatedMonthlySavings }).toEqual({ id: rec.recommendationId, savings: money(expected) });
-      } else if (rec.region !== 'us-east-1') {
-        expect({ id: rec.recommendationId, priced: instanceMonthly(defaultPriceBook, rec.region, 'm5.large') }).toEqual({ id: rec.recommendationId, priced: undefined });
+      } else if (expected !== undefined) {
+        expect({ id: rec.recommendationId, region: rec.region, differs: rec.estimatedMonthlySavings !== money(expected) }).toEqual({ id: rec.recommendationId, region: 'eu-west-1', differs: true });
       }
     }
     expect(compared).toBeGreaterThan(10);
