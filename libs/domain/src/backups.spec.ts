@@ -1,6 +1,6 @@
 import { DeciderSpecification } from './__fixtures__/decider-spec';
 import { AT, NOW, OPT_ID, cmd, ev, observed, recs } from './__fixtures__';
-import { backupExpiryOutcomeOf, backupSnapshotOf, backupSnapshots, DEFAULT_BACKUPS, rollbackRefusal } from './backups';
+import { backupExpiryOutcomeOf, backupExpiryText, backupSnapshotOf, backupSnapshots, DEFAULT_BACKUPS, rollbackRefusal } from './backups';
 import { foldOptimization, optimizationDecider, type OptimizationState } from './decider';
 import { parseStoredEvent } from './event-schemas';
 import { executionPlan, rollbackPlan, rollbackStepsFor } from './plans';
@@ -189,5 +189,15 @@ describe('what an EC2 refusal of DeleteSnapshot means for the expiry', () => {
     expect(backupExpiryOutcomeOf('InvalidSnapshot.InUse')).toBe('refused');
     expect(backupExpiryOutcomeOf('RequestLimitExceeded')).toBeUndefined();
     expect(backupExpiryOutcomeOf('UnauthorizedOperation')).toBeUndefined();
+  });
+});
+
+describe('what became of an expired backup, in words (backups, show and history print it)', () => {
+  it('deleted; gone already; refused with EC2 code and message, left as it is', () => {
+    expect(backupExpiryText({ outcome: 'deleted' })).toBe('deleted');
+    expect(backupExpiryText({ outcome: 'already-gone' })).toBe('gone already');
+    expect(backupExpiryText({ outcome: 'refused', error: { code: 'InvalidSnapshot.InUse', message: 'snap-1 is in use by ami-1' } })).toBe(
+      'refused by EC2 (InvalidSnapshot.InUse: snap-1 is in use by ami-1), left as it is',
+    );
   });
 });

@@ -47,6 +47,15 @@ export interface BackupExpiry {
   readonly error?: ErrorInfo;
 }
 
+/**
+ * What became of an expired backup, in words, for every place that prints it (`backups`, `show`, `history`):
+ * `deleted`, `gone already`, or EC2's refusal with its code and `left as it is`.
+ */
+export function backupExpiryText(e: Pick<BackupExpiry, 'outcome' | 'error'>): string {
+  if (e.outcome === 'refused') return `refused by EC2 (${e.error ? `${e.error.code}: ${e.error.message}` : 'no reason given'}), left as it is`;
+  return e.outcome === 'already-gone' ? 'gone already' : 'deleted';
+}
+
 /** The backup snapshot an optimization took, as its state keeps it (from the create-snapshot step's completion). */
 export interface BackupData {
   readonly snapshotId: string;
@@ -112,12 +121,8 @@ export function backupSnapshotOf(state: OptimizationState, policy: BackupPolicy,
   const common = { optimizationId: state.optimizationId, accountId: rec.accountId, region: rec.region, volumeId: b.volumeId, snapshotId: b.snapshotId, createdAt: b.createdAt };
   if (b.expiry) {
     const e = b.expiry;
-    const reason =
-      e.outcome === 'deleted'
-        ? `expired ${e.at} after ${e.retentionDays} day(s): deleted`
-        : e.outcome === 'already-gone'
-          ? `expired ${e.at} after ${e.retentionDays} day(s): it was gone already`
-          : `expired ${e.at} after ${e.retentionDays} day(s), but EC2 refused to delete it (${e.error ? `${e.error.code}: ${e.error.message}` : 'no reason given'}): it is left as it is and not tried again; delete it by hand once nothing uses it`;
+    const advice = e.outcome === 'refused' ? ' and not tried again; delete it by hand once nothing uses it' : '';
+    const reason = `expired ${e.at} after ${e.retentionDays} day(s): ${backupExpiryText(e)}${advice}`;
     return { ...common, expiresAt: backupExpiresAt(b.createdAt, e.retentionDays), status: e.outcome, reason, expiry: e };
   }
   const expiresAt = backupExpiresAt(b.createdAt, policy.retentionDays);

@@ -1,6 +1,6 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
-import { OPTIMIZATION_STREAM_PREFIX, differenceText, optimizationDecider, optimizationDetail, optimizationStream, summarize, viewOf, DomainError, BATCH_MODES, type BatchMode, type OptimizationState, type PerformanceImpact, type RecommendationDifference, type RiskBasis, type SettingSource } from '@optex/domain';
+import { OPTIMIZATION_STREAM_PREFIX, backupExpiryText, differenceText, optimizationDecider, optimizationDetail, optimizationStream, summarize, viewOf, DomainError, BATCH_MODES, type BatchMode, type BackupExpiry, type OptimizationState, type PerformanceImpact, type RecommendationDifference, type RiskBasis, type SettingSource } from '@optex/domain';
 import { TOPICS, sqliteFileOf, type EventStore, type Logger } from '@optex/ports';
 import { OptimizationProjection, loadStream } from '@optex/engine';
 import { recordApproval, recordDenial, recordOperatorAction, type OperatorAction } from '@optex/approval';
@@ -225,9 +225,8 @@ function detailOf(type: string, data: unknown): string {
     case 'OptimizationOutOfScope':
       return `${String(d['stage'])}: ${(d['violations'] as { reason: string }[]).map((v) => v.reason).join('; ')}`;
     case 'BackupSnapshotExpired': {
-      const error = d['error'] as { code: string; message: string } | undefined;
-      const outcome = d['outcome'] === 'refused' ? `refused by EC2 (${error?.code ?? '?'}: ${error?.message ?? ''}), left as it is` : d['outcome'] === 'already-gone' ? 'gone already' : 'deleted';
-      return `${String(d['snapshotId'])} of ${String(d['volumeId'])} after ${String(d['retentionDays'])} day(s): ${outcome}; no longer reversible`;
+      const expiry = d as unknown as BackupExpiry;
+      return `${String(d['snapshotId'])} of ${String(d['volumeId'])} after ${String(d['retentionDays'])} day(s): ${backupExpiryText(expiry)}; no longer reversible`;
     }
     default:
       return '';

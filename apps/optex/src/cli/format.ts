@@ -1,4 +1,4 @@
-import { differenceText, escapeControlCharacters, type BackupData, type OptimizationDetail, type OptimizationView, type PerformanceImpact, type Step, type Summary } from '@optex/domain';
+import { backupExpiryText, differenceText, escapeControlCharacters, type BackupData, type OptimizationDetail, type OptimizationView, type PerformanceImpact, type Step, type Summary } from '@optex/domain';
 import type { ConflictRow, RejectedRow, RunReport } from '@optex/runtime';
 
 /**
@@ -323,8 +323,7 @@ function backupLine(b: BackupData): string {
   const taken = `Backup: ${b.snapshotId} of ${b.volumeId}, taken ${b.createdAt}`;
   const e = b.expiry;
   if (!e) return `${taken}; kept for the retention of the policy (optex backups says until when)`;
-  const outcome = e.outcome === 'refused' ? `EC2 refused to delete it (${e.error?.code ?? '?'}: ${e.error?.message ?? ''}), left as it is` : e.outcome === 'already-gone' ? 'it was gone already' : 'deleted';
-  return `${taken}; expired ${e.at} after ${e.retentionDays} day(s): ${outcome}. Not reversible any more.`;
+  return `${taken}; expired ${e.at} after ${e.retentionDays} day(s): ${backupExpiryText(e)}. Not reversible any more.`;
 }
 
 /** Post-validation's performance picture: the verdict, the window after the soak, each metric before → after. */
