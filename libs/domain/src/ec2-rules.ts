@@ -108,6 +108,11 @@ export function startInstanceViolation(instance: RuleInstance): Ec2Violation | u
   return { code: 'IncorrectInstanceState', message: `The instance '${instance.id}' is not in a state from which it can be started (${instance.state}).` };
 }
 
+/** Whether EC2 knows `instanceType`: {@link isKnownInstanceType}, or one of `knownTypes` (the types a fleet uses). */
+export function knownToEc2(instanceType: string, knownTypes?: ReadonlySet<string>): boolean {
+  return knownTypes?.has(instanceType) === true || isKnownInstanceType(instanceType);
+}
+
 /**
  * ModifyInstanceAttribute InstanceType: the instance must be `stopped` (IncorrectInstanceState) and the type one EC2
  * knows (InvalidInstanceAttributeValue; see {@link isKnownInstanceType}, `knownTypes` adds more).
@@ -121,7 +126,7 @@ export function instanceTypeChangeViolation(
 ): Ec2Violation | undefined {
   const stopped = instance.state === 'stopped' || (options.afterStop === true && (instance.state === 'running' || instance.state === 'stopping'));
   if (!stopped) return { code: 'IncorrectInstanceState', message: `The instance '${instance.id}' is not in the 'stopped' state (it is ${instance.state}).` };
-  if (!options.knownTypes?.has(instanceType) && !isKnownInstanceType(instanceType)) {
+  if (!knownToEc2(instanceType, options.knownTypes)) {
     return { code: 'InvalidInstanceAttributeValue', message: `Value (${instanceType}) for parameter instanceType is invalid. Unknown instance type.` };
   }
   return undefined;

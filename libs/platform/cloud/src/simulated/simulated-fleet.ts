@@ -6,7 +6,7 @@ import {
   addressReleaseViolation,
   gp2Iops,
   instanceTypeChangeViolation,
-  isKnownInstanceType,
+  knownToEc2,
   notFoundViolation,
   reservedInstancesListingViolation,
   reservedInstancesPurchaseViolation,
@@ -538,13 +538,13 @@ export class SimulatedFleet implements Ec2Gateway, MetricsSource, CloudIdentity 
   // ── Instance type offerings ──
 
   /**
-   * Every instance type EC2 knows (the domain's `isKnownInstanceType`, and the types the fleet uses) is offered in
+   * Every instance type EC2 knows (the domain's `knownToEc2`: its catalogue, and the types the fleet uses) is offered in
    * every region and zone, except those the fleet file's `instanceTypesNotOffered` lists under `scope.region` or under
    * the zone asked about. A zone outside `scope.region` offers nothing.
    */
   async describeInstanceTypeOffering(scope: AccountRegion, instanceType: string, availabilityZone?: string): Promise<InstanceTypeOfferingInfo | undefined> {
     return this.read('describeInstanceTypeOffering', { ...scope, id: instanceType }, ({ state }) => {
-      if (!this.knownInstanceTypes(state).has(instanceType) && !isKnownInstanceType(instanceType)) return undefined;
+      if (!knownToEc2(instanceType, this.knownInstanceTypes(state))) return undefined;
       if (availabilityZone !== undefined && !isZoneOf(availabilityZone, scope.region)) return undefined;
       const locations = availabilityZone !== undefined ? [scope.region, availabilityZone] : [scope.region];
       if (locations.some((location) => state.instanceTypesNotOffered?.[location]?.includes(instanceType))) return undefined;
