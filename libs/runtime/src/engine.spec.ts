@@ -3,7 +3,7 @@ import { HEADERS, TOPICS, silentLogger, type Clock, type EventStore, type Record
 import { SqliteEventStore } from '@optex/event-store';
 import { InMemoryBus } from '@optex/messaging';
 import { SimulatedFleet } from '@optex/cloud';
-import { OptexMetrics, type EngineOptions } from '@optex/engine';
+import { OptexMetrics, READ_MODEL, type EngineOptions, type SharedReadModel } from '@optex/engine';
 import { recordApproval, recordBatchContinue, recordExecutionControl } from '@optex/approval';
 import { processUntilQuiescent, type RunReport } from './processing';
 import { inputRecord } from './input';
@@ -562,6 +562,8 @@ describe('restarts and redeliveries', () => {
     const adapters = { store, ec2: fleet, metricsSource: fleet, identity: fleet, priceBook: defaultPriceBook, policy: autoPolicy, clock: { now: () => new Date() }, logger: silentLogger, metrics: new OptexMetrics(), options: {} };
     const bus1 = new InMemoryBus();
     const engine = await startEngine({ ...adapters, bus: bus1 }, { services: ['risk-assessor', 'approval', 'scheduler', 'executor', 'validator'] });
+    // The services of one process share one read model (the scheduler's is the process's).
+    expect(engine.app.get<SharedReadModel>(READ_MODEL).projection).toBe(engine.scheduler?.readModel);
     await bus1.publish([{ topic: TOPICS.recommendations, key: 'k', value: Buffer.from(JSON.stringify(rightsize('slow', 'i-slow'))), headers: { [HEADERS.deliveryId]: 'crash-test:0' } }]);
     const stream = optimizationStream(optimizationIdFor('spec', 'slow'));
     for (let i = 0; i < 200; i++) {

@@ -1,5 +1,5 @@
-import { Inject, Injectable, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
-import { optimizationDecider, optimizationStream, type OptimizationEvent, type Policy, type PriceBook } from '@optex/domain';
+import { Inject, Injectable, Optional, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import { OPTIMIZATION_STREAM_PREFIX, optimizationDecider, optimizationStream, type OptimizationEvent, type Policy, type PriceBook } from '@optex/domain';
 import type { Clock, EventStore, IntegrationEvent, Logger } from '@optex/ports';
 import {
   CLOCK,
@@ -14,6 +14,9 @@ import {
   resourceKeyOf,
   type EngineOptions,
   type OptexMetrics,
+  READ_MODEL,
+  readModelOf,
+  type SharedReadModel,
 } from '@optex/engine';
 
 const RECORDED_BY = 'approval';
@@ -36,10 +39,12 @@ export class ApprovalService implements OnApplicationBootstrap, OnApplicationShu
     @Inject(LOGGER) private readonly logger: Logger,
     @Inject(OPTEX_METRICS) private readonly metrics: OptexMetrics,
     @Inject(ENGINE_OPTIONS) private readonly options: EngineOptions,
+    /** The read model this process's services share (absent when a service is built on its own, as in unit specs). */
+    @Optional() @Inject(READ_MODEL) private readonly sharedReadModel?: SharedReadModel,
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
-    this.projection = await OptimizationProjection.load(this.store);
+    this.projection = await readModelOf(this.store, this.sharedReadModel);
     this.updateGauge();
     if (this.options.recoverOnStart) await this.recover();
     this.sweepTimer = setInterval(() => void this.sweep().catch((err) => this.logger.error({ err: String(err) }, 'approval sweep failed')), this.options.approvalSweepMs);
@@ -51,9 +56,12 @@ export class ApprovalService implements OnApplicationBootstrap, OnApplicationShu
   }
 
   async onEvent(event: IntegrationEvent): Promise<void> {
-    const state = this.projection.applyRelayed(event);
-    if (state) this.updateGauge();
-    if (event.type === 'RiskAssessed' && state) await this.decide(state.optimizationId, event.id);
+    this.projection.applyRelayed(event);
+    this.updateGauge();
+    if (event.type !== 'RiskAssessed' || !event.stream.startsWith(OPTIMIZATION_STREAM_PREFIX)) return;
+    // The read model may be ahead of this delivery (shared with the process's other services): decide only what still waits for a decision.
+    const state = this.projection.get(event.stream.slice(OPTIMIZATION_STREAM_PREFIX.length));
+    if (state?.status === 'received' && state.risk && !state.approval.mode) await this.decide(state.optimizationId, event.id);
   }
 
   /** Decides every assessed-but-undecided optimization and expires overdue requests (after a restart). */

@@ -10,6 +10,8 @@ export const CLOCK = Symbol('CLOCK');
 export const LOGGER = Symbol('LOGGER');
 export const ENGINE_OPTIONS = Symbol('ENGINE_OPTIONS');
 export const OPTEX_METRICS = Symbol('OPTEX_METRICS');
+/** The {@link SharedReadModel} of the services in one process. */
+export const READ_MODEL = Symbol('READ_MODEL');
 
 /** Consumer group names, one per service; also the prefix of each service's bus patterns. */
 export const SERVICE_GROUPS = {

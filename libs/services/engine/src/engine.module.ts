@@ -1,7 +1,8 @@
 import { Global, Module, type DynamicModule } from '@nestjs/common';
 import type { PriceBook, Policy } from '@optex/domain';
 import type { Clock, CloudIdentity, EventStore, Ec2Gateway, Logger, MetricsSource, Bus } from '@optex/ports';
-import { BUS, CLOCK, CLOUD_IDENTITY, EC2_GATEWAY, ENGINE_OPTIONS, EVENT_STORE, LOGGER, METRICS_SOURCE, OPTEX_METRICS, POLICY, PRICE_BOOK } from './engine.constants';
+import { BUS, CLOCK, CLOUD_IDENTITY, EC2_GATEWAY, ENGINE_OPTIONS, EVENT_STORE, LOGGER, METRICS_SOURCE, OPTEX_METRICS, POLICY, PRICE_BOOK, READ_MODEL } from './engine.constants';
+import { SharedReadModel } from './shared-read-model';
 import { defaultEngineOptions, type EngineOptions } from './engine-options';
 import { OptexMetrics } from './metrics';
 
@@ -21,7 +22,7 @@ export interface EngineAdapters {
   readonly options?: Partial<EngineOptions>;
 }
 
-/** Global module exposing the chosen adapters under the engine's tokens. Only apps call `forRoot`. */
+/** Global module exposing the chosen adapters under the engine's tokens, and the read model the process's services share. Only apps call `forRoot`. */
 @Global()
 @Module({})
 export class EngineModule {
@@ -38,6 +39,7 @@ export class EngineModule {
       { provide: LOGGER, useValue: adapters.logger },
       { provide: OPTEX_METRICS, useValue: adapters.metrics },
       { provide: ENGINE_OPTIONS, useValue: { ...defaultEngineOptions, ...adapters.options } },
+      { provide: READ_MODEL, useValue: new SharedReadModel(adapters.store) },
     ];
     return { module: EngineModule, providers, exports: providers.map((p) => p.provide) };
   }

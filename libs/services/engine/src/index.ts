@@ -9,3 +9,4 @@ export * from './keyed-mutex';
 export * from './sweeper';
 export * from './circuit-breaker-recorder';
 export * from './stream-span';
+export * from './shared-read-model';

@@ -51,9 +51,13 @@ export class OptimizationProjection {
 
   /** Rebuilds from the whole log. */
   static async load(store: EventStore): Promise<OptimizationProjection> {
-    const projection = new OptimizationProjection();
-    for await (const e of store.readAll({ filter: { kind: 'streamName', prefixes: [OPTIMIZATION_STREAM_PREFIX] } })) projection.apply(e);
-    return projection;
+    return new OptimizationProjection().catchUp(store);
+  }
+
+  /** Folds every optimization event of the log into this projection (what it already holds is ignored by revision). */
+  async catchUp(store: EventStore): Promise<this> {
+    for await (const e of store.readAll({ filter: { kind: 'streamName', prefixes: [OPTIMIZATION_STREAM_PREFIX] } })) this.apply(e);
+    return this;
   }
 
   /**

@@ -1,4 +1,4 @@
-import { Inject, Injectable, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
+import { Inject, Injectable, Optional, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
 import {
   CONTROL_STREAM,
   controlDecider,
@@ -38,6 +38,9 @@ import {
   type EngineOptions,
   type KnownOptimization,
   type OptexMetrics,
+  READ_MODEL,
+  readModelOf,
+  type SharedReadModel,
 } from '@optex/engine';
 import { StepRunner } from './step-runner';
 import { lookUpEffect } from './effect-lookup';
@@ -80,6 +83,8 @@ export class ExecutorService implements OnApplicationBootstrap, OnModuleDestroy 
     @Inject(LOGGER) private readonly logger: Logger,
     @Inject(OPTEX_METRICS) private readonly metrics: OptexMetrics,
     @Inject(ENGINE_OPTIONS) private readonly options: EngineOptions,
+    /** The read model this process's services share (absent when a service is built on its own, as in unit specs). */
+    @Optional() @Inject(READ_MODEL) private readonly sharedReadModel?: SharedReadModel,
   ) {
     this.runner = new StepRunner(gateway, {
       callTimeoutMs: options.callTimeoutMs,
@@ -119,7 +124,7 @@ export class ExecutorService implements OnApplicationBootstrap, OnModuleDestroy 
    * resource) and, in embedded mode, re-drives executions left mid-way.
    */
   async onApplicationBootstrap(): Promise<void> {
-    this.projection = await OptimizationProjection.load(this.store);
+    this.projection = await readModelOf(this.store, this.sharedReadModel);
     this.sweeper.start();
     if (!this.options.recoverOnStart) return;
     for (const s of this.projection.all()) {
@@ -134,9 +139,10 @@ export class ExecutorService implements OnApplicationBootstrap, OnModuleDestroy 
 
   async onEvent(event: IntegrationEvent): Promise<void> {
     if (event.stream === CONTROL_STREAM) return this.onControl(event);
-    const known = this.projection.applyRelayed(event);
-    if (known) this.sweeper.progressed(known.optimizationId);
-    if (!DRIVES_EXECUTION.has(event.type) || !event.stream.startsWith(OPTIMIZATION_STREAM_PREFIX)) return;
+    if (!event.stream.startsWith(OPTIMIZATION_STREAM_PREFIX)) return;
+    this.projection.applyRelayed(event);
+    this.sweeper.progressed(event.stream.slice(OPTIMIZATION_STREAM_PREFIX.length));
+    if (!DRIVES_EXECUTION.has(event.type)) return;
     await this.drive(event.stream.slice(OPTIMIZATION_STREAM_PREFIX.length), event.id);
   }
 

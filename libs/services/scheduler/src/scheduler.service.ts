@@ -1,5 +1,6 @@
-import { Inject, Injectable, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import { Inject, Injectable, Optional, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import {
+  OPTIMIZATION_STREAM_PREFIX,
   batchGuardDecider,
   batchHalt,
   batchRoom,
@@ -41,6 +42,9 @@ import {
   inStreamSpan,
   type EngineOptions,
   type OptexMetrics,
+  READ_MODEL,
+  readModelOf,
+  type SharedReadModel,
 } from '@optex/engine';
 import { DailyTally } from './daily-tally';
 import { SchedulerQueue, queuedItemOf, type QueuedBatch } from './scheduler-queue';
@@ -71,6 +75,8 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
     @Inject(OPTEX_METRICS) private readonly metrics: OptexMetrics,
     @Inject(ENGINE_OPTIONS) private readonly options: EngineOptions,
     @Inject(POLICY) private readonly policy: Policy,
+    /** The read model this process's services share (absent when a service is built on its own, as in unit specs). */
+    @Optional() @Inject(READ_MODEL) private readonly sharedReadModel?: SharedReadModel,
   ) {}
 
   /** Members waiting for a change window, a freeze, a cool-down, the daily blast-radius limit or a stage's soak: optimization id → until when (ISO). */
@@ -136,7 +142,7 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
   }
 
   async onApplicationBootstrap(): Promise<void> {
-    this.projection = await OptimizationProjection.load(this.store);
+    this.projection = await readModelOf(this.store, this.sharedReadModel);
     this.queue = new SchedulerQueue(this.projection);
     this.tally = new DailyTally(this.projection);
     for await (const e of this.store.readAll({ filter: { kind: 'streamName', prefixes: ['batch-'] } })) this.onBatchEvent(e.id, parseStoredEvent(e) as BatchEvent);
@@ -151,8 +157,9 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
   }
 
   /**
-   * The scheduler's read model of every optimization (fed by every lifecycle event it consumes and by
-   * its own dispatches), for read-only use by the process that runs it (e.g. to know when work is done).
+   * The scheduler's read model of every optimization — the process's shared one when the app provides it — fed by every
+   * lifecycle event consumed there and by the commands its services append, for read-only use by the process that runs
+   * it (e.g. to know when work is done).
    */
   get readModel(): OptimizationProjection {
     return this.projection;
@@ -171,7 +178,9 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
       await this.tick();
       return;
     }
-    if (!this.projection.applyRelayed(event)) return;
+    if (!event.stream.startsWith(OPTIMIZATION_STREAM_PREFIX)) return;
+    // Ticks for every optimization event delivered, whether or not another service of the process folded it first.
+    this.projection.applyRelayed(event);
     await this.tick();
   }
 

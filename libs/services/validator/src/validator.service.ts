@@ -1,4 +1,4 @@
-import { Inject, Injectable, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
+import { Inject, Injectable, Optional, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
 import { OPTIMIZATION_STREAM_PREFIX, executionEndedAt, moverOf, nextMove, optimizationDecider, optimizationStream, validationDueAt, type PerformanceFigures, type PerformanceSample, type PriceBook, type Policy } from '@optex/domain';
 import type { Clock, Ec2Gateway, EventStore, IntegrationEvent, Logger, MetricsSource } from '@optex/ports';
 import {
@@ -23,6 +23,9 @@ import {
   type EngineOptions,
   type KnownOptimization,
   type OptexMetrics,
+  READ_MODEL,
+  readModelOf,
+  type SharedReadModel,
 } from '@optex/engine';
 
 const RECORDED_BY = 'validator';
@@ -58,6 +61,8 @@ export class ValidatorService implements OnApplicationBootstrap, OnModuleDestroy
     @Inject(LOGGER) private readonly logger: Logger,
     @Inject(OPTEX_METRICS) private readonly metrics: OptexMetrics,
     @Inject(ENGINE_OPTIONS) private readonly options: EngineOptions,
+    /** The read model this process's services share (absent when a service is built on its own, as in unit specs). */
+    @Optional() @Inject(READ_MODEL) private readonly sharedReadModel?: SharedReadModel,
   ) {
     this.sweeper = new StallSweeper({
       everyMs: options.sweepEveryMs,
@@ -78,7 +83,7 @@ export class ValidatorService implements OnApplicationBootstrap, OnModuleDestroy
   }
 
   async onApplicationBootstrap(): Promise<void> {
-    this.projection = await OptimizationProjection.load(this.store);
+    this.projection = await readModelOf(this.store, this.sharedReadModel);
     this.sweeper.start();
     if (!this.options.recoverOnStart) return;
     for (const s of this.projection.all()) if (s.status === 'validating') await this.validate(s.optimizationId, `recover:${s.optimizationId}`);
@@ -107,9 +112,10 @@ export class ValidatorService implements OnApplicationBootstrap, OnModuleDestroy
   }
 
   async onEvent(event: IntegrationEvent): Promise<void> {
-    const known = this.projection.applyRelayed(event);
-    if (known) this.sweeper.progressed(known.optimizationId);
-    if (event.type !== 'ExecutionSucceeded' || !event.stream.startsWith(OPTIMIZATION_STREAM_PREFIX)) return;
+    if (!event.stream.startsWith(OPTIMIZATION_STREAM_PREFIX)) return;
+    this.projection.applyRelayed(event);
+    this.sweeper.progressed(event.stream.slice(OPTIMIZATION_STREAM_PREFIX.length));
+    if (event.type !== 'ExecutionSucceeded') return;
     const { revision } = await loadStream(this.store, event.stream, optimizationDecider);
     if (revision !== event.revision) return;
     await this.validate(event.stream.slice(OPTIMIZATION_STREAM_PREFIX.length), event.id);
