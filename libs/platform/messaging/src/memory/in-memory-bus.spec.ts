@@ -3,6 +3,7 @@ import { busContract } from '@optex/testing';
 import { InMemoryBus } from './in-memory-bus';
 import { DLQ_HEADERS } from '../dead-letter';
 import { partitionForKey } from './partitioner';
+import { isSealedBody, sealBody } from '../sealed-bodies';
 
 busContract('in-memory', async () => new InMemoryBus(), { testTimeoutMs: 10_000, deliveryTimeoutMs: 5_000 });
 
@@ -347,6 +348,23 @@ describe('InMemoryBus (specifics)', () => {
     expect(bodies).toHaveLength(3);
     expect(new Set(bodies).size).toBe(2); // one copy of the shared body (two deliveries), one of the other body
     expect(bodies.every((b) => b !== value && b.toString() === 'one body')).toBe(true);
+  });
+
+  it('delivers a sealed body (its maker never changes it) as it is, to every topic and group, and still copies an unsealed one', async () => {
+    const sealed = sealBody(Buffer.from('sealed'));
+    const plain = Buffer.from('plain');
+    const bodies: Buffer[] = [];
+    await bus.publish([{ topic: 't', key: 'k', value: sealed, headers: {} }, { topic: 'u', key: 'k', value: sealed, headers: {} }, { topic: 't', key: 'k', value: plain, headers: {} }]);
+    for (const groupId of ['g1', 'g2']) {
+      await bus.subscribe({ groupId, topics: ['t', 'u'] }, async (d) => {
+        bodies.push(d.value);
+        return ack;
+      });
+    }
+    await bus.idle();
+    expect(bodies.filter((b) => b === sealed)).toHaveLength(4);
+    expect(bodies.filter((b) => b.toString() === 'plain').every((b) => b !== plain)).toBe(true);
+    expect(isSealedBody(plain)).toBe(false);
   });
 
   it('rejects bad arguments with errors naming the field', async () => {

@@ -2,6 +2,7 @@ import { deadLetterMessage } from '../dead-letter';
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { InfrastructureError, describeError, type Bus, type BusMessage, type Consumer, type ConsumerOptions, type Delivery, type HandlerOutcome } from '@optex/ports';
 import { partitionForKey } from './partitioner';
+import { isSealedBody } from '../sealed-bodies';
 
 /** Headers a dead-lettered message carries besides its own. */
 /** Options of {@link InMemoryBus}. */
@@ -440,7 +441,10 @@ class MemoryConsumer implements Consumer {
   }
 }
 
-/** The message checked, its headers frozen and its body copied (the caller may reuse its buffer; `copies` shares one copy per body). */
+/**
+ * The message checked, its headers frozen and its body copied (the caller may reuse its buffer; `copies` shares one copy
+ * per body), unless its maker sealed it ({@link sealBody}: never changed again), which is delivered as it is.
+ */
 function checkMessage(message: BusMessage, field: string, copies: Map<Buffer, Buffer>): BusMessage {
   if (message === null || typeof message !== 'object') throw new TypeError(`${field} must be an object`);
   if (typeof message.topic !== 'string' || message.topic.length === 0) throw new TypeError(`${field}.topic must be a non-empty string`);
@@ -452,7 +456,7 @@ function checkMessage(message: BusMessage, field: string, copies: Map<Buffer, Bu
     if (typeof value !== 'string') throw new TypeError(`${field}.headers[${JSON.stringify(name)}] must be a string`);
   }
   let value = copies.get(message.value);
-  if (!value) copies.set(message.value, (value = Buffer.from(message.value)));
+  if (!value) copies.set(message.value, (value = isSealedBody(message.value) ? message.value : Buffer.from(message.value)));
   return { topic: message.topic, key: message.key, value, headers: Object.freeze({ ...headers }) };
 }
 

@@ -1,5 +1,7 @@
 import { TOPICS, type Delivery, type RecordedEvent } from '@optex/ports';
 import { decodeLifecycleEvent, encodeLifecycleEvent, executionKeyOf, internalMessagesOf } from './lifecycle-codec';
+import { InMemoryBus } from '../memory';
+import { isSealedBody } from '../sealed-bodies';
 
 const recorded: RecordedEvent = {
   id: '6d1c9d0e-2a47-5f3b-8c61-1f5b0e7a9c33',
@@ -44,11 +46,28 @@ describe('lifecycle codec', () => {
     const a = decodeLifecycleEvent(delivery(message, 1));
     const b = decodeLifecycleEvent(delivery(message, 2, 3));
     expect(a.data).toBe(recorded.data); // the recorded event itself: not decoded
+    expect(isSealedBody(message.value)).toBe(true);
     expect(b.data).toBe(a.data);
     expect([a.deliveryId, a.attempt, b.deliveryId, b.attempt]).toEqual(['optex.events.v1/1/8', 1, 'optex.events.v1/2/9', 3]);
     const copy = { ...delivery(message, 1), value: Buffer.from(message.value) }; // a Kafka delivery: a body of its own
     expect(decodeLifecycleEvent(copy).data).not.toBe(a.data);
     expect(decodeLifecycleEvent(copy).data).toEqual(a.data);
+  });
+
+  it('through the in-memory bus, every group of the embedded engine is handed the recorded event itself (no copy, no decoding)', async () => {
+    const bus = new InMemoryBus();
+    const seen: unknown[] = [];
+    await bus.publish(internalMessagesOf(recorded, { executionsByResource: true }));
+    for (const groupId of ['optex-scheduler', 'optex-executor']) {
+      await bus.subscribe({ groupId, topics: [TOPICS.internalEvents, TOPICS.executions] }, async (d) => {
+        seen.push(decodeLifecycleEvent(d).data);
+        return { kind: 'ack' };
+      });
+    }
+    await bus.idle();
+    await bus.close();
+    expect(seen).toHaveLength(4);
+    expect(seen.every((data) => data === recorded.data)).toBe(true);
   });
 
   it('decodes a body received from elsewhere once for all the groups it is handed to', () => {

@@ -1,5 +1,6 @@
 import { HEADERS, TOPICS, TRACEPARENT, traceparentOf, type BusMessage, type IntegrationEvent, type RecordedEvent, type Delivery } from '@optex/ports';
 import { decodeCloudEvent, encodeCloudEvent } from '../cloudevents';
+import { sealBody } from '../sealed-bodies';
 
 export const CLOUDEVENT_SOURCE = 'urn:optex:event-store';
 const TYPE_PREFIX = 'io.optex.';
@@ -36,16 +37,17 @@ export function internalMessagesOf(event: RecordedEvent, options: { readonly exe
 }
 
 /**
- * Events by message body: encoded here, or decoded once. The in-memory bus keeps one copy of a published body for
- * every topic and consumer group it goes to, so the embedded engine decodes each event once; Kafka deliveries have
- * bodies of their own and are decoded once each. Held weakly: an entry goes with its message.
+ * Events by message body: encoded here, or decoded once. The in-memory bus delivers the sealed body itself to every
+ * topic and consumer group it goes to, so the embedded engine decodes no event; Kafka deliveries have bodies of their
+ * own and are decoded once each. Held weakly: an entry goes with its message.
  */
 const decoded = new WeakMap<Buffer, Omit<IntegrationEvent, 'deliveryId' | 'attempt'>>();
 
 /**
  * A recorded event as a CloudEvents 1.0 binary-mode message (ce_* headers, JSON body). The body is remembered with
- * the event it encodes, so a consumer handed this very body does not decode it; a bus that copies it (the in-memory
- * bus, once per publish) or sends it elsewhere (Kafka) has its consumers decode their copy once.
+ * the event it encodes, so a consumer handed this very body does not decode it, and sealed ({@link sealBody}): it is never
+ * changed, so the in-memory bus delivers it uncopied and the embedded engine decodes nothing; a bus that sends it
+ * elsewhere (Kafka) has its consumers decode their copy once.
  */
 export function encodeLifecycleEvent(event: RecordedEvent): Omit<BusMessage, 'topic'> {
   const { value, headers } = encodeCloudEvent({
@@ -61,6 +63,7 @@ export function encodeLifecycleEvent(event: RecordedEvent): Omit<BusMessage, 'to
       ...traceExtension(event),
     },
   });
+  sealBody(value);
   decoded.set(value, { kind: 'event', id: event.id, type: event.type, stream: event.stream, revision: event.revision, data: event.data, metadata: event.metadata, recordedAt: event.recordedAt });
   return { key: messageKeyOf(event), value, headers: { ...headers, [HEADERS.stream]: event.stream, [HEADERS.revision]: String(event.revision) } };
 }
