@@ -7,7 +7,8 @@
 // LOW risk, auto-approved) and a simulated fleet of the N matching gp2 volumes in a temp dir, runs the
 // engine in-process exactly as `optex run [--dry-run]` does (SQLite store, in-memory bus, simulated
 // fleet, the runtime's processUntilQuiescent) and reports wall time, optimizations/s, events/s and its
-// own peak RSS (process.resourceUsage().maxRSS). Another child measures the SQLite store's append rate
+// own peak RSS (process.resourceUsage().maxRSS), and, sampled every second, the most messages each consumer group
+// had not acknowledged yet (the in-memory bus's lag: which service falls behind). Another child measures the SQLite store's append rate
 // with bench:store's pattern (1–3 events per append over 1000 streams, expected revisions). Then the
 // ratios the issue targets: throughput at the largest size / at the smallest (≥ 80 %), engine events/s /
 // store append rate (≥ 40 %), dry runs ≥ 1,000 optimizations/s at 10k and 100k, peak RSS ≤ 1 GiB.
@@ -20,6 +21,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SqliteEventStore } from '@optex/event-store';
 import { SimulatedFleet } from '@optex/cloud';
+import type { InMemoryBus } from '@optex/messaging';
 import { silentLogger, type Ec2Gateway, type MetricsSource } from '@optex/ports';
 import { intakeLimitsFromEnv, openAdapters, processUntilQuiescent, readInput } from '@optex/runtime';
 import { NO_BLAST_RADIUS } from '@optex/domain';
@@ -92,6 +94,8 @@ interface EngineFigures {
   readonly eventsPerSecond: number;
   readonly peakRssBytes: number;
   readonly byStatus: Record<string, number>;
+  /** Per consumer group, the most messages it had not acknowledged yet at one of the samples taken every second. */
+  readonly peakLag: Record<string, number>;
 }
 
 const ACCOUNT = '111122223333';
@@ -167,7 +171,14 @@ async function childEngine(size: number, mode: Mode, maxParallel: number, fleetK
   const adapters = sharded ? { ...opened, ec2: sharded, metricsSource: sharded } : opened;
   try {
     const started = performance.now();
-    const result = await processUntilQuiescent(adapters, { input, dryRun: mode === 'dry', progress: (line) => process.stderr.write(`  [${size} ${mode}] ${line}\n`) });
+    const peakLag: Record<string, number> = {};
+    const bus = adapters.bus as Partial<InMemoryBus>;
+    const sampler = setInterval(() => {
+      const byGroup = new Map<string, number>();
+      for (const l of bus.lag?.() ?? []) byGroup.set(l.group, (byGroup.get(l.group) ?? 0) + l.messages);
+      for (const [group, messages] of byGroup) peakLag[group] = Math.max(peakLag[group] ?? 0, messages);
+    }, 1000);
+    const result = await processUntilQuiescent(adapters, { input, dryRun: mode === 'dry', progress: (line) => process.stderr.write(`  [${size} ${mode}] ${line}\n`) }).finally(() => clearInterval(sampler));
     const wallMs = performance.now() - started;
     let events = 0;
     for await (const e of adapters.store.readAll()) if (!e.stream.startsWith('relay-checkpoint-')) events++;
@@ -181,6 +192,7 @@ async function childEngine(size: number, mode: Mode, maxParallel: number, fleetK
       eventsPerSecond: Math.round((events / wallMs) * 1000),
       peakRssBytes: process.resourceUsage().maxRSS * 1024,
       byStatus: result.summary.byStatus as Record<string, number>,
+      peakLag,
     };
   } finally {
     await adapters.close();
@@ -252,6 +264,8 @@ async function main(): Promise<void> {
       log(
         `    ${(r.wallMs / 1000).toFixed(1)} s, ${num(r.optimizationsPerSecond)} optimizations/s, ${num(r.eventsPerSecond)} events/s (${num(r.events)} events), peak RSS ${mib(r.peakRssBytes)} MiB — ${Object.entries(r.byStatus)
           .map(([k, v]) => `${k} ${v}`)
+          .join(', ')}; most messages a group had not acknowledged: ${Object.entries(r.peakLag)
+          .map(([group, n]) => `${group.replace(/^optex-/, '')} ${num(n)}`)
           .join(', ')}`,
       );
     }

@@ -367,6 +367,26 @@ describe('InMemoryBus (specifics)', () => {
     expect(isSealedBody(plain)).toBe(false);
   });
 
+  it("reports each group's lag per topic: what it has not acknowledged yet", async () => {
+    await bus.publish([msg('t', 'a', '1'), msg('t', 'b', '2'), msg('t', 'c', '3'), msg('u', 'a', '4')]);
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    await bus.subscribe({ groupId: 'fast', topics: ['t', 'u'] }, async () => ack);
+    await bus.subscribe({ groupId: 'slow', topics: ['t'] }, async () => {
+      await gate;
+      return ack;
+    });
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(bus.lag()).toEqual([
+      { group: 'fast', topic: 't', messages: 0 },
+      { group: 'fast', topic: 'u', messages: 0 },
+      { group: 'slow', topic: 't', messages: 3 },
+    ]);
+    release();
+    await bus.idle();
+    expect(bus.lag().every((l) => l.messages === 0)).toBe(true);
+  });
+
   it('rejects bad arguments with errors naming the field', async () => {
     await expect(bus.publish([msg('', 'k', 'v')])).rejects.toThrow(/messages\[0\]\.topic/);
     await expect(bus.publish([msg('t', 'k', 'v'), { topic: 't', key: 'k', value: 'text' as never, headers: {} }])).rejects.toThrow(/messages\[1\]\.value must be a Buffer/);

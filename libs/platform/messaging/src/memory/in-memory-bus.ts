@@ -142,6 +142,22 @@ export class InMemoryBus implements Bus {
     return new Promise((resolve, reject) => this.idleWaiters.push({ resolve, reject }));
   }
 
+  /**
+   * Each group's lag per topic: the messages published to the topic that the group has not acknowledged yet (Kafka's
+   * consumer lag, summed over the partitions), in the order the groups subscribed. For a look at a running engine
+   * (`bench:engine` samples it): which group falls behind, and how many messages it keeps in memory.
+   */
+  lag(): { readonly group: string; readonly topic: string; readonly messages: number }[] {
+    const out: { group: string; topic: string; messages: number }[] = [];
+    for (const group of this.groups.values()) {
+      for (const [topic, workers] of group.workers) {
+        const partitions = this.topics.get(topic)?.partitions ?? [];
+        out.push({ group: group.id, topic, messages: workers.reduce((n, w) => n + (partitions[w.partition]?.length ?? 0) - w.committedOffset, 0) });
+      }
+    }
+    return out;
+  }
+
   /** Stops every consumer (waiting for running handlers, except the caller's own) and rejects pending `idle()` calls. Idempotent. */
   close(): Promise<void> {
     this.closing ??= (async () => {
