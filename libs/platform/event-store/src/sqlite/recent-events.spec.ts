@@ -40,6 +40,21 @@ describe('RecentEvents', () => {
     expect(recent.stream('u')).toBeUndefined();
   });
 
+  it('serves the newest events of a known stream, newest first, and knows a stream found empty until it is written', () => {
+    const recent = new RecentEvents({ streams: 10, tail: 10 });
+    expect(recent.last('a', 1)).toBeUndefined();
+    recent.rememberStream('a', [recorded('a', 0n), recorded('a', 1n), recorded('a', 2n)]);
+    expect(recent.last('a', 1)?.map((e) => e.revision)).toEqual([2n]);
+    expect(recent.last('a', 2)?.map((e) => e.revision)).toEqual([2n, 1n]);
+    expect(recent.last('a', Number.POSITIVE_INFINITY)?.map((e) => e.revision)).toEqual([2n, 1n, 0n]);
+    recent.rememberStream('empty', []);
+    expect(recent.last('empty', 1)).toEqual([]);
+    recent.appended([recorded('empty', 0n, 'First')]);
+    expect(recent.last('empty', 1)?.map((e) => e.type)).toEqual(['First']);
+    recent.reset(10n);
+    expect(recent.last('empty', 1)).toBeUndefined();
+  });
+
   it('hands out copies, so a caller cannot change what it keeps', () => {
     const recent = new RecentEvents({ streams: 10, tail: 10 });
     recent.rememberStream('a', [recorded('a', 0n)]);

@@ -40,7 +40,19 @@ export class RecentEvents {
     return events.slice();
   }
 
-  /** Remembers a stream read whole from SQLite. */
+  /**
+   * The last `count` events of a known stream, newest first (a new array): `[]` for a stream known to be empty;
+   * undefined when the stream is not known.
+   */
+  last(name: string, count: number): RecordedEvent[] | undefined {
+    const events = this.streams.get(name);
+    if (!events) return undefined;
+    this.streams.delete(name);
+    this.streams.set(name, events);
+    return events.slice(Math.max(0, events.length - count)).reverse();
+  }
+
+  /** Remembers a stream read whole from SQLite (`[]`: the stream has no events). */
   rememberStream(name: string, events: readonly RecordedEvent[]): void {
     this.keep(name, events.slice());
   }

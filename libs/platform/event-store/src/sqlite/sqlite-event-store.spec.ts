@@ -262,6 +262,23 @@ describe('SqliteEventStore (SQLite specifics)', () => {
     expect(all.map((e) => [e.type, e.revision, e.position.commit])).toEqual([['A', 0n, 1n], ['B', 1n, 2n], ['C', 2n, 3n]]);
   });
 
+  it('the newest event of a stream, and a stream found empty, are read from SQLite again once another connection appended to it', async () => {
+    const path = file();
+    const mine = open(path);
+    const other = open(path);
+    const newest = async (store: SqliteEventStore, stream: string) => (await store.readStream(stream, { direction: 'backwards', maxCount: 1 })).map((e) => e.type);
+    expect(await newest(mine, 'control')).toEqual([]); // found empty: remembered as such
+    await mine.appendToStream('control', [event('Paused')], 'no_stream');
+    expect(await newest(mine, 'control')).toEqual(['Paused']);
+    await other.appendToStream('control', [event('Resumed')], 0n);
+    expect(await newest(mine, 'control')).toEqual(['Resumed']);
+    expect(await newest(mine, 'never')).toEqual([]);
+    await other.appendToStream('never', [event('Written')], 'no_stream');
+    expect(await newest(mine, 'never')).toEqual(['Written']);
+    expect((await mine.readStream('control', { direction: 'backwards', maxCount: 5 })).map((e) => e.type)).toEqual(['Resumed', 'Paused']);
+    expect((await mine.readStream('control', { direction: 'backwards', fromRevision: 0n })).map((e) => e.type)).toEqual(['Paused']);
+  });
+
   it('a subscription fed from the events this connection wrote still gets, in order, those another connection wrote', async () => {
     const path = file();
     const mine = open(path, { pollIntervalMs: 10 });

@@ -85,9 +85,9 @@ const COLUMNS = 'position, stream, revision, event_id, type, data, metadata, rec
  *   acknowledged append is as durable as before; a commit that fails rejects every call of the group.
  *   Committing costs far more than inserting (about 85 µs a commit against a few µs an insert, WAL
  *   with `synchronous=NORMAL`, measured on the project's 2-core machine), so concurrent writers share it.
- * - Reads without SQLite where they can: the whole content of recently used streams (4,096) and the
- *   last events of `$all` (8,192 and more) are kept as this connection writes them, and serve
- *   `readStream` (a whole stream, forwards) and subscription pages, as long as no other connection
+ * - Reads without SQLite where they can: the whole content of recently used streams (4,096; a stream
+ *   found empty too) and the last events of `$all` (8,192 and more) are kept as this connection writes them, and
+ *   serve `readStream` (a whole stream forwards, or its newest events backwards) and subscription pages, as long as no other connection
  *   has written (SQLite's `data_version` unchanged, looked at before every such read); when one has,
  *   the kept events are dropped and SQLite answers.
  * - Several processes may share the file: writers queue on the lock (up to `busyTimeoutMs`), readers
@@ -215,14 +215,17 @@ export class SqliteEventStore implements EventStore {
     const from = options.fromRevision ?? (backwards ? MAX_INT64 : 0n);
     const statement = backwards ? this.statements.readStreamBackwards : this.statements.readStreamForwards;
     const whole = !backwards && from === 0n && options.maxCount === undefined;
+    // The newest events (e.g. the last one: the kill switch's state, a hash chain's tip) are served from a known stream too.
+    const latest = backwards && options.fromRevision === undefined;
     return this.guard(`read stream ${stream}`, () => {
-      if (whole) {
+      if (whole || latest) {
         this.refreshRecent();
-        const known = this.recent.stream(stream);
+        const known = whole ? this.recent.stream(stream) : this.recent.last(stream, options.maxCount ?? Number.POSITIVE_INFINITY);
         if (known) return known;
       }
       const events = (statement.all({ stream, from, limit: options.maxCount ?? -1 }) as EventRow[]).map(toRecordedEvent);
-      if (whole && events.length > 0) this.recent.rememberStream(stream, events);
+      // A stream read whole is remembered, and so is one found empty (until this connection appends to it, or another does).
+      if (whole || (latest && events.length === 0)) this.recent.rememberStream(stream, events);
       return events;
     });
   }
