@@ -60,7 +60,7 @@ class ManualClock implements Clock {
 interface Harness {
   store: EventStore;
   fleet: SimulatedFleet;
-  run(records: readonly unknown[], options?: { dryRun?: boolean; deliveryPrefix?: string }): Promise<RunReport>;
+  run(records: readonly unknown[], options?: { dryRun?: boolean; deliveryPrefix?: string; intakeWindow?: number }): Promise<RunReport>;
   resume(): Promise<RunReport>;
   close(): Promise<void>;
 }
@@ -70,13 +70,14 @@ async function harness(fleetFile: unknown, options: { policy?: Policy; engine?: 
   const clock = options.clock ?? { now: () => new Date() };
   const fleet = options.fleet ?? SimulatedFleet.fromFleet(fleetFile, { clock, latencyMs: options.latencyMs ?? 0 });
   let counter = 0;
-  const go = async (records?: readonly unknown[], opts: { dryRun?: boolean; deliveryPrefix?: string } = {}) => {
+  const go = async (records?: readonly unknown[], opts: { dryRun?: boolean; deliveryPrefix?: string; intakeWindow?: number } = {}) => {
     const bus = new InMemoryBus();
     try {
       return await processUntilQuiescent(
         { store, bus, ec2: fleet, metricsSource: fleet, identity: fleet, priceBook: defaultPriceBook, policy: options.policy ?? defaultPolicy, clock, logger: silentLogger, metrics: new OptexMetrics(), options: { stepBackoffMs: 1, ...options.engine } },
         {
           dryRun: opts.dryRun ?? false,
+          ...(opts.intakeWindow ? { intakeWindow: opts.intakeWindow } : {}),
           ...(records ? { input: { records: records.map((r) => inputRecord(JSON.stringify(r))), deliveryPrefix: opts.deliveryPrefix ?? `spec-${counter++}`, name: 'spec' } } : {}),
         },
       );
@@ -183,6 +184,37 @@ describe('scheduling through the engine', () => {
     clock.advance(13 * 3600_000);
     const later = await h.resume();
     expect(Object.values(statuses(later))).toEqual(['completed', 'completed']);
+    await h.close();
+  });
+});
+
+describe('the input taken in a window at a time', () => {
+  const fleet = { volumes: ['w1', 'w2', 'w3', 'w4', 'w5'].map((v) => volume(`vol-${v}`)) };
+  const recs = ['w1', 'w2', 'w3', 'w4', 'w5'].map((v) => gp3(`rec-${v}`, `vol-${v}`));
+
+  it('optimizations run while the rest of the input waits, and every record is accounted for: rejected, duplicate, processed', async () => {
+    const h = await harness(fleet);
+    const input = [recs[0], recs[1], { recommendationId: 'broken' }, recs[2], recs[0], recs[3], recs[4]];
+    const report = await h.run(input, { intakeWindow: 2 });
+    expect(report.summary).toMatchObject({ received: 7, rejected: 1, duplicates: 1 });
+    expect(Object.values(statuses(report))).toEqual(['completed', 'completed', 'completed', 'completed', 'completed']);
+    expect(report.rejected).toEqual([expect.objectContaining({ index: 2 })]);
+    const events = await allEvents(h.store);
+    const firstSettled = events.findIndex((e) => e.type === 'ValidationPassed');
+    const lastReceived = events.map((e) => e.type).lastIndexOf('OptimizationReceived');
+    expect(firstSettled).toBeGreaterThanOrEqual(0);
+    expect(firstSettled).toBeLessThan(lastReceived);
+    await h.close();
+  });
+
+  it('optimizations that wait for a later --not-before never settle: the next window goes out when nothing moves', async () => {
+    const clock = new ManualClock(Date.parse('2026-11-26T10:00:00Z'));
+    const notBefore = new Date('2026-11-26T22:00:00Z');
+    const h = await harness(fleet, { engine: { notBefore }, clock });
+    const report = await h.run(recs, { intakeWindow: 1 });
+    expect(report.summary).toMatchObject({ received: 5 });
+    expect(Object.values(statuses(report))).toEqual(['approved', 'approved', 'approved', 'approved', 'approved']);
+    expect(report.waitingUntil).toBe(notBefore.toISOString());
     await h.close();
   });
 });

@@ -21,6 +21,7 @@ import { OptimizationProjection, resourceKeyOf, type EngineAdapters } from '@opt
 import type { InputRecord, InputRecords } from './input';
 import { ALL_SERVICES, startEngine, type EngineHandle } from './engine-app';
 import { QuiescenceTracker, isQuiescent } from './quiescence';
+import { DEFAULT_INTAKE_WINDOW, IntakeWindow } from './intake-window';
 
 export interface RejectedRow {
   readonly index: number | null;
@@ -62,6 +63,8 @@ export interface ProcessOptions {
   readonly progressEveryMs?: number;
   /** How long nothing may happen before unsettled optimizations count as stuck (see {@link isQuiescent}). @defaultValue 250 */
   readonly stallMs?: number;
+  /** Records of the input in flight at once (see {@link IntakeWindow}). @defaultValue {@link DEFAULT_INTAKE_WINDOW} */
+  readonly intakeWindow?: number;
 }
 
 /**
@@ -73,14 +76,34 @@ export interface ProcessOptions {
  */
 export async function processUntilQuiescent(adapters: EngineAdapters, options: ProcessOptions): Promise<RunReport> {
   const tracker = QuiescenceTracker.empty();
-  const engine = await startEngine(adapters, { services: ALL_SERVICES, onPublished: (event) => tracker.observe(event) });
+  let intake: IntakeWindow | undefined;
+  const engine = await startEngine(adapters, {
+    services: ALL_SERVICES,
+    onPublished: (event) => {
+      tracker.observe(event);
+      intake?.pump();
+    },
+  });
   try {
     if (engine.scheduler) tracker.countOver(engine.scheduler.readModel);
     else throw new Error('processUntilQuiescent needs the scheduler in this process');
     if (options.input) {
-      await adapters.bus.publish(recommendationMessages(options.input, options.dryRun, adapters.options?.intakeLimits));
+      // In flight: records published whose optimization has not settled since the run began.
+      const settledBefore = tracker.counts().settled;
+      let published = 0;
+      const input = options.input;
+      const limits = adapters.options?.intakeLimits;
+      const window = new IntakeWindow(
+        { publish: (batch) => ((published += batch.length), adapters.bus.publish(batch)) },
+        input.records.length,
+        (index) => recommendationMessage(input, index, options.dryRun, limits),
+        () => published - (tracker.counts().settled - settledBefore),
+        options.intakeWindow ?? DEFAULT_INTAKE_WINDOW,
+      );
+      await window.start();
+      intake = window;
     }
-    await untilQuiescent(engine, tracker, options);
+    await untilQuiescent(engine, tracker, options, intake);
     const waitingUntil = earliest(engine.scheduler?.waitingUntil(), engine.validator?.soakingUntil());
     const halted = engine.scheduler?.haltedBatches() ?? [];
     return {
@@ -101,7 +124,14 @@ const earliest = (a: Date | undefined, b: Date | undefined): Date | undefined =>
  * go unchanged (the risk-assessor's intake checks them), with the full size of a record cut to a prefix.
  */
 export function recommendationMessages(input: InputRecords, dryRun: boolean, limits: IntakeLimits = defaultIntakeLimits): BusMessage[] {
-  return input.records.map((record, index) => ({
+  return input.records.map((_, index) => recommendationMessage(input, index, dryRun, limits));
+}
+
+/** The input topic's message of the record at `index` (see {@link recommendationMessages}). */
+export function recommendationMessage(input: InputRecords, index: number, dryRun: boolean, limits: IntakeLimits = defaultIntakeLimits): BusMessage {
+  const record = input.records[index];
+  if (record === undefined) throw new RangeError(`index ${index} is outside the input's ${input.records.length} records`);
+  return {
     topic: TOPICS.recommendations,
     key: recordKey(record, index, limits),
     value: Buffer.from(record.bytes.buffer, record.bytes.byteOffset, record.bytes.length),
@@ -111,7 +141,7 @@ export function recommendationMessages(input: InputRecords, dryRun: boolean, lim
       [HEADERS.dryRun]: String(dryRun),
       ...(record.size > record.bytes.length ? { [HEADERS.recordBytes]: String(record.size) } : {}),
     },
-  }));
+  };
 }
 
 /** Per-resource key of a record that passes the intake (ordering), else its index (it will be rejected). */
@@ -125,7 +155,7 @@ export function recordKey(record: InputRecord, index: number, limits: IntakeLimi
  * again and no event observed in between; then asks {@link isQuiescent}. Otherwise waits for the
  * next observed event (or 50 ms) and looks again. Progress lines come from a timer reading its counters.
  */
-async function untilQuiescent(engine: EngineHandle, tracker: QuiescenceTracker, options: ProcessOptions): Promise<void> {
+async function untilQuiescent(engine: EngineHandle, tracker: QuiescenceTracker, options: ProcessOptions, intake?: IntakeWindow): Promise<void> {
   const { bus } = engine.adapters;
   const started = Date.now();
   const stallMs = options.stallMs ?? 250;
@@ -156,6 +186,13 @@ async function untilQuiescent(engine: EngineHandle, tracker: QuiescenceTracker, 
         await engine.scheduler?.settled();
         await bus.idle?.();
         relayCaughtUp = tracker.counts().events === before && (await caughtUp());
+      }
+      if (intake && intake.remaining > 0) {
+        // Records are left: when nothing moves (those in flight settled without a counted optimization, or wait for
+        // something), the next window goes out; otherwise the window refills itself as optimizations settle.
+        if (relayCaughtUp && !(engine.scheduler?.busy() ?? false)) await intake.forceNext();
+        else await tracker.changed(50);
+        continue;
       }
       const counts = tracker.counts();
       const unsettled = counts.total - counts.settled;
