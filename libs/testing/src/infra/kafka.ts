@@ -151,7 +151,7 @@ async function startOnce(kafkaDir: string, partitions: number, options: StartKaf
   const jvm = jvmArgs(kafkaDir, log4jFile, options.heap);
   const cleanup = (): void => rmSync(dataDir, { recursive: true, force: true });
 
-  const clusterId = randomBytes(16).toString('base64url');
+  const clusterId = newClusterId();
   const format = await run(javaBinary(), [...jvm.filter((a) => !a.startsWith('-Xms')), 'kafka.tools.StorageTool', 'format', '-t', clusterId, '-c', propsFile, '--standalone'], { timeoutMs: 120_000 });
   if (format.code !== 0) {
     cleanup();
@@ -289,6 +289,18 @@ export async function restartKafka(options: { readonly dataDir: string; readonly
 }
 
 /** The JVM's arguments for a broker: heap, GC, the log4j file, the jars' classpath. */
+/**
+ * A KRaft cluster id: 16 random bytes in base64url (22 characters), never starting with `-`, which `kafka-storage
+ * format -t ID` would take for an option ("argument --cluster-id/-t: expected one argument", 1 start in 64). Kafka's own
+ * `Uuid.randomUuid()` draws again for the same reason.
+ */
+export function newClusterId(random: (size: number) => Buffer = randomBytes): string {
+  for (;;) {
+    const id = random(16).toString('base64url');
+    if (!id.startsWith('-')) return id;
+  }
+}
+
 function jvmArgs(kafkaDir: string, log4jFile: string, heap = '512m'): string[] {
   return [
     `-Xmx${heap}`,
