@@ -221,6 +221,22 @@ describe('SqliteEventStore (SQLite specifics)', () => {
     expect(all.map((e) => e.type)).toEqual(['A', 'B', 'C', 'E']);
   });
 
+  it('group commit: a partial repeat fails alone, writing none of its new events, and the calls around it commit', async () => {
+    const store = open(file());
+    const first = event('A');
+    await store.appendToStream('p-1', [first], 'no_stream');
+    const fresh = event('B');
+    const results = await Promise.allSettled([
+      store.appendToStream('p-2', [event('X')], 'no_stream'),
+      store.appendToStream('p-1', [first, fresh], 'any'), // A is there, B is not
+      store.appendToStream('p-1', [event('C')], 0n), // the partial repeat wrote nothing: revision 0 is still the last
+    ]);
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+    expect((results[1] as PromiseRejectedResult).reason).toBeInstanceOf(PartialDuplicateAppendError);
+    expect((await store.readStream('p-1')).map((e) => e.type)).toEqual(['A', 'C']);
+    expect((await store.readStream('p-2')).map((e) => e.type)).toEqual(['X']);
+  });
+
   it('group commit: a driver failure rejects every append of the group and writes none of them', async () => {
     const path = file();
     const store = open(path, { busyTimeoutMs: 50 });
