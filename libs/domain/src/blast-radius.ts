@@ -72,11 +72,30 @@ export type LimitVerdict = { readonly allowed: true } | { readonly allowed: fals
  * Whether one more execution of `key` may start at `now`, given the start times of the executions of that key
  * (any order; those older than a day are ignored) and the fleet's size (resources of the action's type in that account
  * and region; `undefined` when not known, and then the share is not judged). Refused: until when the oldest
- * execution that makes the difference leaves the rolling day, and why.
+ * execution that makes the difference leaves the rolling day, and why. The rule itself is {@link dailyLimitOf}.
  */
 export function dailyLimit(policy: BlastRadiusPolicy['perDay'], key: string, startedAt: readonly string[], fleetSize: number | undefined, now: Date): LimitVerdict {
   const since = now.getTime() - DAY_MS;
   const recent = startedAt.map((t) => Date.parse(t)).filter((t) => t > since && t <= now.getTime()).sort((a, b) => a - b);
+  return dailyLimitOf(policy, key, recent, fleetSize);
+}
+
+/**
+ * The start times (epoch ms) of a key's executions within the rolling day before a verdict, oldest first: an array, or
+ * a view a caller keeps (the scheduler's tally) so a verdict costs no walk over the day.
+ */
+export interface DayStarts {
+  readonly length: number;
+  /** The `index`-th oldest, for 0 ≤ index < length. */
+  at(index: number): number | undefined;
+}
+
+/**
+ * The daily limit over the day's starts already chosen and ordered ({@link DayStarts}): refused when they reach the
+ * smaller of the count and the share of the fleet, until the oldest that makes the difference leaves the rolling day.
+ * Looks at one of them, whatever their number.
+ */
+export function dailyLimitOf(policy: BlastRadiusPolicy['perDay'], key: string, recent: DayStarts, fleetSize: number | undefined): LimitVerdict {
   const limits: { max: number; what: string }[] = [];
   if (policy.maxExecutions !== null) limits.push({ max: policy.maxExecutions, what: `${policy.maxExecutions} executions` });
   if (policy.maxFleetPct !== null && fleetSize !== undefined) {
@@ -87,7 +106,8 @@ export function dailyLimit(policy: BlastRadiusPolicy['perDay'], key: string, sta
   if (!hit) return { allowed: true };
   // Waiting for enough of the day's executions to age out: the (n − max + 1)-th oldest leaves at its time + 1 day.
   const index = recent.length - hit.max;
-  const until = index < recent.length ? new Date(recent[index] + DAY_MS).toISOString() : '9999-12-31T23:59:59.999Z';
+  const oldest = index < recent.length ? recent.at(index) : undefined;
+  const until = oldest !== undefined ? new Date(oldest + DAY_MS).toISOString() : '9999-12-31T23:59:59.999Z';
   return { allowed: false, until, reason: `blast radius: ${recent.length} executions of ${key} in the last 24 hours reach the daily limit of ${hit.what}; next at ${until}` };
 }
 
