@@ -22,7 +22,7 @@ import { EsdbEventStore } from '@optex/event-store';
 import { KafkaBus } from '@optex/messaging';
 import { HEADERS, TOPICS, type RecordedEvent } from '@optex/ports';
 import { Kafka, logLevel } from 'kafkajs';
-import { optimizationIdFor, OPTIMIZATION_STREAM_PREFIX } from '@optex/domain';
+import { optimizationIdFor, previewIdFor, OPTIMIZATION_STREAM_PREFIX } from '@optex/domain';
 import { stackDown, stackUp } from '../apps/optex/src/stack/stack';
 
 interface Args {
@@ -165,7 +165,7 @@ async function main(): Promise<void> {
     const ids: string[] = [];
     const messages = Array.from({ length: args.throughput }, (_, i) => {
       const recId = `dry-${i}`;
-      ids.push(optimizationIdFor('bench', recId));
+      ids.push(previewIdFor('bench', recId)); // a dry run is a preview, with an id of its own
       const volumeId = dryVolumes[i % dryVolumes.length]!;
       return { topic: TOPICS.recommendations, key: volumeId, value: Buffer.from(record(recId, volumeId)), headers: { [HEADERS.deliveryId]: `bench:dry:${i}`, [HEADERS.dryRun]: 'true' } };
     });
