@@ -1,4 +1,4 @@
-import { DEFAULT_BLAST_RADIUS, batchHalt, batchLimitOf, batchRoom, dailyLimit, type BlastRadiusPolicy } from './blast-radius';
+import { DEFAULT_BLAST_RADIUS, StartTimes, batchHalt, batchLimitOf, batchRoom, dailyLimit, type BlastRadiusPolicy } from './blast-radius';
 import { defaultPolicy, parsePolicy } from './policy';
 
 const NOW = new Date('2026-03-01T10:00:00.000Z');
@@ -98,5 +98,19 @@ describe('blast radius in the policy file', () => {
     const paths = !parsed.ok ? parsed.errors.map((e) => e.path).sort() : [];
     expect(paths).toEqual(['blastRadius.maxErrors.count', 'blastRadius.perBatch.maxPct', 'blastRadius.perDay.maxExecutions']);
     expect(parsePolicy({ blastRadius: { perDay: { maxExecutions: 10, perWeek: 1 } } })).toMatchObject({ ok: false, errors: [{ path: 'blastRadius.perDay.perWeek' }] });
+  });
+});
+
+describe('StartTimes', () => {
+  it('keeps times in order whatever order they come in, and a day excludes its start and what comes after now', () => {
+    const START = NOW.getTime();
+    const HOUR = 3_600_000;
+    const times = new StartTimes();
+    for (const t of [5, 1, 9, 3, 3, 7]) times.add(START + t * HOUR);
+    const day = times.day(START + 24 * HOUR + 3 * HOUR, 1); // after START + 3 h, up to START + 27 h
+    expect(Array.from({ length: day.length }, (_, i) => day.at(i))).toEqual([5, 7, 9].map((t) => START + t * HOUR).concat(START + 27 * HOUR));
+    expect(day.at(day.length)).toBeUndefined();
+    const earlier = times.day(START + 4 * HOUR, 0);
+    expect(Array.from({ length: earlier.length }, (_, i) => earlier.at(i))).toEqual([1, 3, 3].map((t) => START + t * HOUR));
   });
 });

@@ -75,9 +75,7 @@ export type LimitVerdict = { readonly allowed: true } | { readonly allowed: fals
  * execution that makes the difference leaves the rolling day, and why. The rule itself is {@link dailyLimitOf}.
  */
 export function dailyLimit(policy: BlastRadiusPolicy['perDay'], key: string, startedAt: readonly string[], fleetSize: number | undefined, now: Date): LimitVerdict {
-  const since = now.getTime() - DAY_MS;
-  const recent = startedAt.map((t) => Date.parse(t)).filter((t) => t > since && t <= now.getTime()).sort((a, b) => a - b);
-  return dailyLimitOf(policy, key, recent, fleetSize);
+  return dailyLimitOf(policy, key, StartTimes.of(startedAt.map((t) => Date.parse(t))).day(now.getTime(), 0), fleetSize);
 }
 
 /**
@@ -88,6 +86,57 @@ export interface DayStarts {
   readonly length: number;
   /** The `index`-th oldest, for 0 ≤ index < length. */
   at(index: number): number | undefined;
+}
+
+/**
+ * One key's start times (epoch ms), kept in order, and the rolling day a verdict looks at ({@link StartTimes.day}): the
+ * scheduler keeps one per key as executions are dispatched, so a verdict costs two binary searches however many
+ * executions the day holds.
+ */
+export class StartTimes {
+  private times: number[] = [];
+
+  /** Start times in any order (unparseable ones, NaN, are left out). */
+  static of(times: readonly number[]): StartTimes {
+    const starts = new StartTimes();
+    starts.times = times.filter((t) => !Number.isNaN(t)).sort((a, b) => a - b);
+    return starts;
+  }
+
+  add(at: number): void {
+    if (Number.isNaN(at)) return;
+    const times = this.times;
+    if (times.length === 0 || times[times.length - 1] <= at) times.push(at);
+    else times.splice(firstAfter(times, at), 0, at);
+  }
+
+  /**
+   * The rolling day before `now` (after `now − 24 h`, at or before `now`), then `pending` more at `now` (chosen but not
+   * dispatched yet), oldest first. Drops what is older than that day once it is most of what is kept: ask with a `now`
+   * that does not go back.
+   */
+  day(now: number, pending: number): DayStarts {
+    let from = firstAfter(this.times, now - DAY_MS);
+    if (from > 64 && from * 2 > this.times.length) {
+      this.times = this.times.slice(from);
+      from = 0;
+    }
+    const times = this.times;
+    const kept = firstAfter(times, now) - from;
+    return { length: kept + pending, at: (index) => (index < 0 || index >= kept + pending ? undefined : index < kept ? times[from + index] : now) };
+  }
+}
+
+/** The first index whose time is after `t` (`times.length` when none is). */
+function firstAfter(times: readonly number[], t: number): number {
+  let lo = 0;
+  let hi = times.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (times[mid] <= t) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }
 
 /**

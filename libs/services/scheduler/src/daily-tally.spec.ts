@@ -1,6 +1,6 @@
 import { dailyKeyOf, dailyLimit, type BlastRadiusPolicy } from '@optex/domain';
 import type { KnownOptimization, OptimizationChangeListener, OptimizationProjection } from '@optex/engine';
-import { DailyTally, StartTimes } from './daily-tally';
+import { DailyTally } from './daily-tally';
 
 const ACCOUNT = '123456789012';
 const REGION = 'us-east-1';
@@ -89,17 +89,5 @@ describe('DailyTally (given executions dispatched over days, when the scheduler 
     const now = new Date(START);
     expect(tally.verdict({ maxExecutions: 2, maxFleetPct: null }, stateOf(1, undefined), now, new Map([[KEY, 1]]))).toEqual({ allowed: true });
     expect(tally.verdict({ maxExecutions: 2, maxFleetPct: null }, stateOf(1, undefined), now, new Map([[KEY, 2]]))).toMatchObject({ allowed: false, until: new Date(START + 24 * HOUR).toISOString() });
-  });
-});
-
-describe('StartTimes', () => {
-  it('keeps times in order whatever order they come in, and a day excludes its start and what comes after now', () => {
-    const times = new StartTimes();
-    for (const t of [5, 1, 9, 3, 3, 7]) times.add(START + t * HOUR);
-    const day = times.day(START + 24 * HOUR + 3 * HOUR, 1); // after 03:00 on day 1, up to 03:00 on day 2
-    expect(Array.from({ length: day.length }, (_, i) => day.at(i))).toEqual([5, 7, 9].map((t) => START + t * HOUR).concat(START + 27 * HOUR));
-    expect(day.at(day.length)).toBeUndefined();
-    const earlier = times.day(START + 4 * HOUR, 0);
-    expect(Array.from({ length: earlier.length }, (_, i) => earlier.at(i))).toEqual([1, 3, 3].map((t) => START + t * HOUR));
   });
 });
