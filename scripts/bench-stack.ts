@@ -1,43 +1,52 @@
 // Benchmark of the production topology on this machine: prints figures, asserts nothing.
 //
-//   npm run -s bench:stack -- [--latency N] [--throughput N] [--max-parallel N] [--partitions N] [--json]
+//   npm run -s bench:stack -- [--latency N] [--throughput N] [--max-parallel N] [--partitions N] [--guards] [--json]
 //
-// 1. `stack up` (Kafka, ESDB emulator, moto, five service processes): its wall time.
+// 1. `stack up` (Kafka, ESDB emulator, moto, five service processes): its wall time. The services run with a policy
+//    that turns off the EC2 request budget and the blast radius (as bench:engine does): with the default budget every
+//    ModifyVolume, dry run or not, waits for optex's share of the mutating bucket (2.5 calls/s after 25), so the
+//    throughput phase would measure that bucket (1,000 dry runs in ~390 s) and not optex. `--guards` keeps the
+//    default policy; `npm run bench:budget` measures the budget itself.
 // 2. Latency: N (default 100) auto-approved modify-volume recommendations on distinct moto
 //    volumes, one at a time (the next is published when the previous one is validated);
-//    latency = recordedAt of ValidationPassed − publish time.
+//    latency = recordedAt of ValidationPassed − publish time; `between`: median and p95 between each pair of
+//    consecutive events (their recordedAt), which says where the latency goes.
 // 3. Throughput: M (default 1000) dry-run recommendations over 200 volumes, published at once;
 //    throughput = M / (last terminal event − first publish), with `--partitions` (default 8)
-//    partitions per topic and `--max-parallel` (default 16) executions at once.
+//    partitions per topic and `--max-parallel` (default 16) executions at once; `throughputCpu`: the CPU seconds each
+//    process (the five services, Kafka, the emulator, moto, this one) used meanwhile, from /proc (Linux).
 // 4. Baseline: a raw kafkajs relay of the same M messages over five hops on the same broker
 //    (topic 0 → 1 → … → 5, one consumer group per hop, each message produced to the next topic with
 //    acks=all before its offset is committed: the delivery semantics optex's bus has), and optex's
 //    throughput as a share of it. optex's own path is also about five hops (input → risk → approval →
 //    scheduler → executor → validator) plus a store append and the relay per event.
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CreateVolumeCommand, EC2Client } from '@aws-sdk/client-ec2';
 import { EsdbEventStore } from '@optex/event-store';
 import { KafkaBus } from '@optex/messaging';
 import { HEADERS, TOPICS, type RecordedEvent } from '@optex/ports';
 import { Kafka, logLevel } from 'kafkajs';
-import { optimizationIdFor, previewIdFor, OPTIMIZATION_STREAM_PREFIX } from '@optex/domain';
+import { NO_BLAST_RADIUS, optimizationIdFor, previewIdFor, OPTIMIZATION_STREAM_PREFIX } from '@optex/domain';
 import { stackDown, stackUp } from '../apps/optex/src/stack/stack';
+import { cpuSecondsOf, cpuShares, percentile, transitions, type TimedEvent } from './support/stack-figures';
 
 interface Args {
   partitions: number;
   latency: number;
   throughput: number;
   maxParallel: number;
+  guards: boolean;
   json: boolean;
 }
 
 function parseArgs(argv: readonly string[]): Args {
-  const args: Args = { partitions: 8, latency: 100, throughput: 1000, maxParallel: 16, json: false };
+  const args: Args = { partitions: 8, latency: 100, throughput: 1000, maxParallel: 16, guards: false, json: false };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--json') args.json = true;
+    else if (a === '--guards') args.guards = true;
     else if (a === '--latency' || a === '--throughput' || a === '--max-parallel' || a === '--partitions') {
       const n = Number(argv[++i]);
       if (!Number.isSafeInteger(n) || n < 1) throw new Error(`${a} needs a positive integer`);
@@ -45,14 +54,13 @@ function parseArgs(argv: readonly string[]): Args {
       else if (a === '--throughput') args.throughput = n;
       else if (a === '--partitions') args.partitions = n;
       else args.maxParallel = n;
-    } else throw new Error(`unknown argument ${a} (expected --latency N, --throughput N, --max-parallel N, --partitions N, --json)`);
+    } else throw new Error(`unknown argument ${a} (expected --latency N, --throughput N, --max-parallel N, --partitions N, --guards, --json)`);
   }
   return args;
 }
 
 const TERMINAL_EVENTS = new Set(['ValidationPassed', 'ValidationFailed', 'PreValidationFailed', 'OptimizationOutOfScope', 'ExecutionFailed', 'RollbackCompleted', 'RollbackFailed', 'ApprovalRequested']);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const percentile = (sorted: readonly number[], p: number) => sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? NaN;
 
 /** Messages per second through a plain kafkajs relay of `hops` hops (see 4. above). */
 async function rawRelay(brokers: string[], count: number, partitions: number, hops = 5): Promise<{ seconds: number; perSecond: number }> {
@@ -106,15 +114,20 @@ async function main(): Promise<void> {
   process.env['OPTEX_MAX_PARALLEL'] = String(args.maxParallel);
   process.env['OPTEX_LOG_LEVEL'] = 'warn';
   const t0 = Date.now();
-  const stack = await stackUp({ dir, partitions: args.partitions, progress: log });
+  const policy = join(mkdtempSync(join(tmpdir(), 'optex-bench-stack-policy-')), 'policy.json'); // stack up empties its dir
+  writeFileSync(policy, JSON.stringify(args.guards ? {} : { apiBudget: { enabled: false }, blastRadius: NO_BLAST_RADIUS }));
+  const stack = await stackUp({ dir, partitions: args.partitions, progress: log, serviceEnv: { OPTEX_POLICY: policy } });
   const stackUpMs = Date.now() - t0;
   log(`stack up in ${stackUpMs} ms`);
   const ec2 = new EC2Client({ region: 'us-east-1', endpoint: stack.cloud.replace(/^aws:/, ''), credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } });
   const bus = await KafkaBus.connect({ brokers: stack.bus.replace('kafka://', ''), clientId: 'bench', partitions: args.partitions });
   const store = EsdbEventStore.connect(stack.store);
   const terminalAt = new Map<string, { type: string; at: number }>();
+  /** Every event of the latency phase's optimizations, in order: where their time goes. */
+  const timelines = new Map<string, TimedEvent[]>();
   const subscription = store.subscribeToAll(
     async (e: RecordedEvent) => {
+      timelines.get(e.stream.slice(OPTIMIZATION_STREAM_PREFIX.length))?.push({ type: e.type, at: e.recordedAt.getTime() });
       if (TERMINAL_EVENTS.has(e.type) || (e.type === 'ExecutionSucceeded' && (e.data as { dryRun: boolean }).dryRun)) {
         terminalAt.set(e.stream.slice(OPTIMIZATION_STREAM_PREFIX.length), { type: e.type, at: e.recordedAt.getTime() });
       }
@@ -154,6 +167,7 @@ async function main(): Promise<void> {
     for (let i = 0; i < args.latency; i++) {
       const recId = `latency-${i}`;
       published.set(optimizationIdFor('bench', recId), Date.now());
+      timelines.set(optimizationIdFor('bench', recId), []);
       await bus.publish([{ topic: TOPICS.recommendations, key: latencyVolumes[i]!, value: Buffer.from(record(recId, latencyVolumes[i]!)), headers: { [HEADERS.deliveryId]: `bench:latency:${i}` } }]);
       while (!terminalAt.has(optimizationIdFor('bench', recId))) await sleep(5);
     }
@@ -169,23 +183,37 @@ async function main(): Promise<void> {
       const volumeId = dryVolumes[i % dryVolumes.length]!;
       return { topic: TOPICS.recommendations, key: volumeId, value: Buffer.from(record(recId, volumeId)), headers: { [HEADERS.deliveryId]: `bench:dry:${i}`, [HEADERS.dryRun]: 'true' } };
     });
+    const pids = {
+      ...Object.fromEntries(Object.entries(stack.services).map(([name, s]) => [name, s.pid])),
+      kafka: stack.infrastructure.kafka.pid,
+      'esdb-emulator': stack.infrastructure.esdb.pid,
+      ...(stack.infrastructure.moto ? { moto: stack.infrastructure.moto.pid } : {}),
+      'bench (this process)': process.pid,
+    };
+    const cpuBefore = cpuSecondsOf(pids);
     const start = Date.now();
     for (let i = 0; i < messages.length; i += 200) await bus.publish(messages.slice(i, i + 200));
     await waitFor(ids, 'throughput');
     const end = Math.max(...ids.map((id) => terminalAt.get(id)!.at));
+    const cpu = cpuShares(cpuBefore, cpuSecondsOf(pids), (Date.now() - start) / 1000, cpus().length);
     const optexPerSecond = args.throughput / ((end - start) / 1000);
     log('raw kafkajs relay over five hops…');
     const raw = await rawRelay(stack.bus.replace('kafka://', '').split(','), args.throughput, args.partitions);
     const result = {
       stackUpMs,
+      guards: args.guards ? 'default policy (EC2 request budget and blast radius on)' : 'off (apiBudget.enabled false, no blast radius)',
       latency: {
         count: latencies.length,
         medianMs: percentile(latencies, 50),
         p95Ms: percentile(latencies, 95),
         maxMs: latencies[latencies.length - 1],
         outcomes: Object.fromEntries([...new Set(outcomes)].map((o) => [o, outcomes.filter((x) => x === o).length])),
+        /** Median and p95 between consecutive events (the store's recordedAt): where the latency goes. */
+        between: transitions(timelines.values()).map((t) => ({ step: `${t.from} → ${t.to}`, count: t.count, medianMs: t.medianMs, p95Ms: t.p95Ms })),
       },
       throughput: { recommendations: args.throughput, seconds: (end - start) / 1000, perSecond: Math.round(optexPerSecond * 10) / 10, maxParallel: args.maxParallel, partitions: args.partitions },
+      /** CPU each process used while the throughput phase ran (Linux /proc; empty elsewhere), of all cores × its wall time. */
+      throughputCpu: { cores: cpus().length, processes: cpu },
       rawRelay: { messages: args.throughput, hops: 5, seconds: raw.seconds, perSecond: raw.perSecond },
       ratios: { optexVsRawRelayPct: Math.round((optexPerSecond / raw.perSecond) * 1000) / 10 },
       targets: { dryRunsPerSecond: 100, shareOfRawRelayPct: 20, medianAutoApprovedLatencyMs: 150 },
