@@ -24,6 +24,7 @@ import { InMemoryBus } from '@optex/messaging';
 import { SqliteReadModelCheckpoints } from '@optex/projections';
 import { silentLogger, type NewEvent } from '@optex/ports';
 import { inputRecord, processUntilQuiescent } from '@optex/runtime';
+import { percentile } from './support/percentile';
 
 /** A bad command line (exit code 2). */
 class UsageError extends Error {}
@@ -114,8 +115,6 @@ function copy(t: Template, i: number): { optimizationId: string; events: NewEven
   const events = (JSON.parse(text) as Template['events']).map((e) => ({ id: randomUUID(), ...e }));
   return { optimizationId, events };
 }
-
-const percentile = (sorted: readonly number[], p: number): number => sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
 
 async function time(n: number, request: (i: number) => Promise<Response>): Promise<{ p50: number; p95: number; max: number; bytes: number }> {
   const ms: number[] = [];

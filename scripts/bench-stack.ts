@@ -30,7 +30,8 @@ import { HEADERS, TOPICS, type RecordedEvent } from '@optex/ports';
 import { Kafka, logLevel } from 'kafkajs';
 import { NO_BLAST_RADIUS, optimizationIdFor, previewIdFor, OPTIMIZATION_STREAM_PREFIX } from '@optex/domain';
 import { stackDown, stackUp } from '../apps/optex/src/stack/stack';
-import { cpuSecondsOf, cpuShares, percentile, transitions, type TimedEvent } from './support/stack-figures';
+import { percentile } from './support/percentile';
+import { cpuSecondsOf, cpuShares, transitions, type TimedEvent } from './support/stack-figures';
 
 interface Args {
   partitions: number;
@@ -127,9 +128,10 @@ async function main(): Promise<void> {
   const timelines = new Map<string, TimedEvent[]>();
   const subscription = store.subscribeToAll(
     async (e: RecordedEvent) => {
-      timelines.get(e.stream.slice(OPTIMIZATION_STREAM_PREFIX.length))?.push({ type: e.type, at: e.recordedAt.getTime() });
+      const id = e.stream.slice(OPTIMIZATION_STREAM_PREFIX.length);
+      timelines.get(id)?.push({ type: e.type, at: e.recordedAt.getTime() });
       if (TERMINAL_EVENTS.has(e.type) || (e.type === 'ExecutionSucceeded' && (e.data as { dryRun: boolean }).dryRun)) {
-        terminalAt.set(e.stream.slice(OPTIMIZATION_STREAM_PREFIX.length), { type: e.type, at: e.recordedAt.getTime() });
+        terminalAt.set(id, { type: e.type, at: e.recordedAt.getTime() });
       }
     },
     { filter: { kind: 'streamName', prefixes: [OPTIMIZATION_STREAM_PREFIX] } },
@@ -166,10 +168,11 @@ async function main(): Promise<void> {
     const published = new Map<string, number>();
     for (let i = 0; i < args.latency; i++) {
       const recId = `latency-${i}`;
-      published.set(optimizationIdFor('bench', recId), Date.now());
-      timelines.set(optimizationIdFor('bench', recId), []);
+      const id = optimizationIdFor('bench', recId);
+      published.set(id, Date.now());
+      timelines.set(id, []);
       await bus.publish([{ topic: TOPICS.recommendations, key: latencyVolumes[i]!, value: Buffer.from(record(recId, latencyVolumes[i]!)), headers: { [HEADERS.deliveryId]: `bench:latency:${i}` } }]);
-      while (!terminalAt.has(optimizationIdFor('bench', recId))) await sleep(5);
+      while (!terminalAt.has(id)) await sleep(5);
     }
     await waitFor([...published.keys()], 'latency');
     const latencies = [...published].map(([id, at]) => terminalAt.get(id)!.at - at).sort((a, b) => a - b);

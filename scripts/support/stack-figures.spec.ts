@@ -1,4 +1,5 @@
-import { cpuShares, cpuTicksOfStat, percentile, transitions } from './stack-figures';
+import { percentile } from './percentile';
+import { cpuShares, cpuTicksOfStat, transitions } from './stack-figures';
 
 describe('bench:stack figures', () => {
   it('times each pair of consecutive event types across optimizations, in lifecycle order', () => {

@@ -2,6 +2,7 @@
 // process spent the machine's CPU. Pure functions (and one /proc reader), tested in stack-figures.spec.ts.
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { percentile } from './percentile';
 
 export interface TimedEvent {
   readonly type: string;
@@ -18,8 +19,6 @@ export interface Transition {
   readonly p95Ms: number;
 }
 
-/** The `p`th percentile (nearest rank) of ascending values; NaN when there are none. */
-export const percentile = (sorted: readonly number[], p: number): number => sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? NaN;
 
 /**
  * Time between consecutive events of each optimization, grouped by the pair of event types: where the end-to-end
@@ -57,14 +56,23 @@ export function cpuTicksOfStat(stat: string): number {
   return utime + stime;
 }
 
+let clockTicks: number | undefined;
+
+/** Clock ticks per second of /proc's CPU times (`getconf CLK_TCK`, asked once; 100 where it cannot be asked). */
+function ticksPerSecond(): number {
+  if (clockTicks === undefined) {
+    try {
+      clockTicks = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+    } catch {
+      clockTicks = 100;
+    }
+  }
+  return clockTicks;
+}
+
 /** CPU seconds each named process has used so far, or undefined where /proc is missing (not Linux) or the process is gone. */
 export function cpuSecondsOf(pids: Readonly<Record<string, number>>): Record<string, number | undefined> {
-  let tick: number;
-  try {
-    tick = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
-  } catch {
-    tick = 100;
-  }
+  const tick = ticksPerSecond();
   const out: Record<string, number | undefined> = {};
   for (const [name, pid] of Object.entries(pids)) {
     try {
