@@ -1,4 +1,4 @@
-import { selectDispatches, type BatchPlan, type QueuedItem } from './scheduling';
+import { batchWindowClosesAt, selectDispatches, type BatchPlan, type QueuedItem } from './scheduling';
 
 const item = (id: string, over: Partial<QueuedItem> = {}): QueuedItem => ({
   optimizationId: id,
@@ -78,5 +78,30 @@ describe('selectDispatches', () => {
   it('region-grouped: runs one account/region at a time', () => {
     const queued = [item('east'), item('west', { regionKey: '111122223333/us-west-2' }), item('east2')];
     expect(ids(selectDispatches(batch({ mode: 'region-grouped', queued }), now, new Set()))).toEqual(['east', 'east2']);
+  });
+});
+
+describe('batchWindowClosesAt', () => {
+  const settings = { windowMs: 100, quietMs: 20 };
+
+  it('closes a lone approval\'s window after the quiet time', () => {
+    expect(batchWindowClosesAt(1_000, 1_000, settings)).toBe(1_020);
+  });
+
+  it('keeps the window open while approvals keep arriving within the quiet time', () => {
+    expect(batchWindowClosesAt(1_000, 1_050, settings)).toBe(1_070);
+  });
+
+  it('closes at the longest window however busy the arrivals', () => {
+    expect(batchWindowClosesAt(1_000, 1_090, settings)).toBe(1_100);
+    expect(batchWindowClosesAt(1_000, 5_000, settings)).toBe(1_100);
+  });
+
+  it('never closes early with no quiet time (the window alone decides)', () => {
+    expect(batchWindowClosesAt(1_000, 1_000, { windowMs: 100, quietMs: 0 })).toBe(1_100);
+  });
+
+  it('counts the quiet time from the opening when the last approval reads as earlier', () => {
+    expect(batchWindowClosesAt(1_000, 900, settings)).toBe(1_020);
   });
 });

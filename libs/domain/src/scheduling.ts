@@ -94,3 +94,23 @@ export function selectDispatches(batch: BatchPlan, now: Date, busyKeys: Readonly
   const inBatch = new Set(batch.active.map((a) => a.resourceKey));
   return takeDispatches(candidates, (key) => busyKeys.has(key) || inBatch.has(key), room);
 }
+
+// ── The batch window: which approvals form one batch (pure; the times come in) ──
+
+export interface BatchWindowSettings {
+  /** Longest a window stays open, from its first approval. */
+  readonly windowMs: number;
+  /** The window closes early once this long passes without another approval (0: never early). */
+  readonly quietMs: number;
+}
+
+/**
+ * When a batch window closes: `windowMs` after it opened, or `quietMs` after the last approval it gathered, whichever
+ * comes first. A burst of approvals keeps the window open up to `windowMs` and forms one batch; a lone approval waits
+ * only `quietMs`. Times are milliseconds on one clock (the scheduler's wall clock).
+ */
+export function batchWindowClosesAt(openedAt: number, lastApprovalAt: number, settings: BatchWindowSettings): number {
+  const latest = openedAt + settings.windowMs;
+  if (settings.quietMs <= 0) return latest;
+  return Math.min(latest, Math.max(openedAt, lastApprovalAt) + settings.quietMs);
+}

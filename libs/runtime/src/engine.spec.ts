@@ -65,6 +65,9 @@ interface Harness {
   close(): Promise<void>;
 }
 
+/** A spec whose members must form one batch: its window is never closed early by a gap between two approvals. */
+const ONE_BATCH: Partial<EngineOptions> = { batchQuietMs: 0 };
+
 async function harness(fleetFile: unknown, options: { policy?: Policy; engine?: Partial<EngineOptions>; clock?: Clock; latencyMs?: number; store?: EventStore; fleet?: SimulatedFleet } = {}): Promise<Harness> {
   const store = options.store ?? SqliteEventStore.open(':memory:');
   const clock = options.clock ?? { now: () => new Date() };
@@ -142,8 +145,8 @@ describe('scheduling through the engine', () => {
   });
 
   it('records the batch with its mode and members', async () => {
-    // A batch window long enough for the four approvals to land in one batch on a loaded machine.
-    const h = await harness(fleet, { engine: { batchMode: 'resource-grouped', maxParallel: 3, batchWindowMs: 2000 } });
+    // A batch window long enough for the four approvals to land in one batch on a loaded machine, never closed early.
+    const h = await harness(fleet, { engine: { batchMode: 'resource-grouped', maxParallel: 3, batchWindowMs: 2000, ...ONE_BATCH } });
     await h.run(recs);
     const batches = (await allEvents(h.store)).filter((e) => e.stream.startsWith('batch-'));
     expect(batches.map((e) => e.type)).toEqual(['BatchPlanned', 'BatchCompleted']);
@@ -152,9 +155,18 @@ describe('scheduling through the engine', () => {
     await h.close();
   });
 
+  it('a lone approval waits only the quiet time, not the whole batch window', async () => {
+    // A ten-minute window: were it not closed by the 20 ms without another approval, the run would outlast the spec's timeout.
+    const h = await harness(fleet, { engine: { batchWindowMs: 600_000, batchQuietMs: 20 } });
+    const report = await h.run([recs[0]]);
+    expect(Object.values(statuses(report))).toEqual(['completed']);
+    expect((await allEvents(h.store)).filter((e) => e.type === 'BatchPlanned').map((e) => (e.data as { optimizationIds: string[] }).optimizationIds.length)).toEqual([1]);
+    await h.close();
+  });
+
   it('region-grouped: one region finishes before the next starts', async () => {
     const twoRegions = { volumes: [volume('vol-e1'), volume('vol-e2'), volume('vol-w1', 'us-west-2'), volume('vol-w2', 'us-west-2')] };
-    const h = await harness(twoRegions, { engine: { batchMode: 'region-grouped', maxParallel: 4, batchWindowMs: 2000 }, latencyMs: 5 });
+    const h = await harness(twoRegions, { engine: { batchMode: 'region-grouped', maxParallel: 4, batchWindowMs: 2000, ...ONE_BATCH }, latencyMs: 5 });
     await h.run([gp3('e1', 'vol-e1'), gp3('w1', 'vol-w1', 'us-west-2'), gp3('e2', 'vol-e2'), gp3('w2', 'vol-w2', 'us-west-2')]);
     const events = await allEvents(h.store);
     const regionOf = (e: RecordedEvent) => String(e.metadata['resourceKey']).split('/')[1];
@@ -418,7 +430,7 @@ describe('blast radius', () => {
 
   it('error threshold: the batch halts after too many failures (BatchHalted), the rest waits; an operator continues it and the rest runs', async () => {
     const clock = new ManualClock(T0);
-    const h = await harness({ instances: [instance('i-e1'), instance('i-e2'), instance('i-e3')] }, { policy: policyOf({ blastRadius: { maxErrors: { count: 0 } } }), clock, engine: { batchMode: 'sequential' } });
+    const h = await harness({ instances: [instance('i-e1'), instance('i-e2'), instance('i-e3')] }, { policy: policyOf({ blastRadius: { maxErrors: { count: 0 } } }), clock, engine: { batchMode: 'sequential', ...ONE_BATCH } });
     // The first to run (CRITICAL) says the instance is an m5.2xlarge: pre-validation fails it.
     const bad = withPriority(rightsize('e1', 'i-e1', 'm5.2xlarge', 'm5.xlarge'), 'CRITICAL');
     const report = await h.run([bad, rightsize('e2', 'i-e2'), rightsize('e3', 'i-e3')]);
@@ -439,7 +451,7 @@ describe('blast radius', () => {
   });
 
   it('per batch: once the limit is dispatched, the rest of the batch waits for an operator', async () => {
-    const h = await harness({ volumes: ['vol-b1', 'vol-b2', 'vol-b3'].map((v) => volume(v)) }, { policy: policyOf({ blastRadius: { perBatch: { maxExecutions: 2 } } }), clock: new ManualClock(T0) });
+    const h = await harness({ volumes: ['vol-b1', 'vol-b2', 'vol-b3'].map((v) => volume(v)) }, { policy: policyOf({ blastRadius: { perBatch: { maxExecutions: 2 } } }), clock: new ManualClock(T0), engine: ONE_BATCH });
     const report = await h.run([gp3('b1', 'vol-b1'), gp3('b2', 'vol-b2'), gp3('b3', 'vol-b3')]);
     expect(Object.values(statuses(report)).sort()).toEqual(['approved', 'completed', 'completed']);
     expect((await batchEvents(h.store, 'BatchHalted')).map((e) => e.data)).toEqual([expect.objectContaining({ rule: 'batch-limit', dispatched: 2 })]);
@@ -455,7 +467,7 @@ describe('staged rollout', () => {
     // would leave empty (unknown, not a failure).
     const clock = new ManualClock(Date.parse('2026-03-02T09:00:00.000Z'), 1);
     const fleetFile = { instances: [instance('i-s1'), instance('i-s2'), instance('i-s3', 50), instance('i-s4')] };
-    const h = await harness(fleetFile, { policy: policyOf({ stagedRollout: { enabled: true, canaryPct: 50, soakMinutes: 0 } }), clock });
+    const h = await harness(fleetFile, { policy: policyOf({ stagedRollout: { enabled: true, canaryPct: 50, soakMinutes: 0 } }), clock, engine: ONE_BATCH });
     const report = await h.run([
       withPriority(rightsize('s1', 'i-s1'), 'CRITICAL'),
       withPriority(rightsize('s2', 'i-s2'), 'HIGH'),

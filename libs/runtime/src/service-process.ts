@@ -14,7 +14,7 @@ import { HealthController, PROCESS_INFO, type ProcessInfo } from './health.contr
 /**
  * Configuration of a service process, from environment variables (documented in the README):
  * OPTEX_STORE, OPTEX_BUS, OPTEX_CLOUD, OPTEX_POLICY, OPTEX_PARTITIONS, OPTEX_HTTP_HOST,
- * OPTEX_HTTP_PORT, OPTEX_RELAY, OPTEX_BATCH_MODE, OPTEX_MAX_PARALLEL, OPTEX_LOG_LEVEL,
+ * OPTEX_HTTP_PORT, OPTEX_RELAY, OPTEX_BATCH_MODE, OPTEX_MAX_PARALLEL, OPTEX_BATCH_WINDOW_MS, OPTEX_BATCH_QUIET_MS, OPTEX_LOG_LEVEL,
  * OPTEX_MAX_ATTEMPTS, OPTEX_WAIT_TIMEOUT_MS, OPTEX_EC2_CALL_DELAY_MS, OPTEX_KAFKA_SESSION_TIMEOUT_MS,
  * and the intake limits (OPTEX_MAX_RECORD_BYTES, OPTEX_MAX_STRING_LENGTH, OPTEX_MAX_DEPTH, OPTEX_MAX_TAGS),
  * OPTEX_SWEEP_EVERY_MS, OPTEX_SWEEP_AFTER_MS.
@@ -30,6 +30,9 @@ export interface ServiceProcessConfig {
   readonly relay: boolean;
   readonly batchMode: BatchMode;
   readonly maxParallel: number;
+  /** The scheduler's batch window and its quiet close (engine defaults when unset). */
+  readonly batchWindowMs?: number;
+  readonly batchQuietMs?: number;
   readonly maxAttempts: number;
   readonly waitTimeoutMs?: number;
   /** Latency injected before every EC2 call (game days, crash tests). */
@@ -65,6 +68,8 @@ export function configFromEnv(service: ServiceName, env: NodeJS.ProcessEnv = pro
     relay: (env['OPTEX_RELAY'] ?? (service === 'risk-assessor' ? 'true' : 'false')) === 'true',
     batchMode,
     maxParallel: int('OPTEX_MAX_PARALLEL', 4, 1),
+    ...(env['OPTEX_BATCH_WINDOW_MS'] ? { batchWindowMs: int('OPTEX_BATCH_WINDOW_MS', 100, 1) } : {}),
+    ...(env['OPTEX_BATCH_QUIET_MS'] ? { batchQuietMs: int('OPTEX_BATCH_QUIET_MS', 20) } : {}),
     maxAttempts: int('OPTEX_MAX_ATTEMPTS', 5, 1),
     ...(env['OPTEX_WAIT_TIMEOUT_MS'] ? { waitTimeoutMs: int('OPTEX_WAIT_TIMEOUT_MS', 900_000, 1) } : {}),
     ec2CallDelayMs: int('OPTEX_EC2_CALL_DELAY_MS', 0),
@@ -94,6 +99,8 @@ export async function runServiceProcess(service: ServiceName): Promise<void> {
     clientId: `optex-${service}`,
     batchMode: config.batchMode,
     maxParallel: config.maxParallel,
+    ...(config.batchWindowMs !== undefined ? { batchWindowMs: config.batchWindowMs } : {}),
+    ...(config.batchQuietMs !== undefined ? { batchQuietMs: config.batchQuietMs } : {}),
     recoverOnStart: false,
     intakeLimits: config.intakeLimits,
     ...(config.waitTimeoutMs ? { waitTimeoutMs: config.waitTimeoutMs } : {}),

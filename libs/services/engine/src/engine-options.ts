@@ -18,8 +18,13 @@ export interface EngineOptions {
   readonly stepBackoffMs: number;
   /** How often the approval service looks for expired requests. @defaultValue 60 000 ms */
   readonly approvalSweepMs: number;
-  /** Approvals arriving within this window (wall-clock) form one batch. @defaultValue 100 ms */
+  /** Approvals arriving within this window (wall-clock, from the first of them) form one batch. @defaultValue 100 ms */
   readonly batchWindowMs: number;
+  /**
+   * The batch window closes early once this long passes without another approval (0: it stays open `batchWindowMs`),
+   * so a lone approval is not held for the whole window. @defaultValue 20 ms
+   */
+  readonly batchQuietMs: number;
   /** How often the scheduler re-evaluates (time-based `notBefore`). @defaultValue 1000 ms */
   readonly schedulerTickMs: number;
   /** Window over which the validator compares performance before and after. @defaultValue 1 hour */
@@ -49,6 +54,7 @@ export const defaultEngineOptions: EngineOptions = {
   stepBackoffMs: 200,
   approvalSweepMs: 60_000,
   batchWindowMs: 100,
+  batchQuietMs: 20,
   schedulerTickMs: 1000,
   validationWindowMs: 60 * 60_000,
   recoverOnStart: true,

@@ -5,6 +5,7 @@ import {
   batchHalt,
   batchRoom,
   batchStream,
+  batchWindowClosesAt,
   byPriority,
   eventIdFor,
   startVerdict,
@@ -67,6 +68,8 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
   private windowTimer?: NodeJS.Timeout;
   private running: Promise<void> = Promise.resolve();
   private windowClosed = false;
+  /** The open window: when it opened and last gathered an approval (`performance.now()`), and how many it holds. */
+  private window?: { readonly openedAt: number; readonly lastApprovalAt: number; readonly unbatched: number; closing: boolean };
 
   constructor(
     @Inject(EVENT_STORE) private readonly store: EventStore,
@@ -154,6 +157,7 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
   onApplicationShutdown(): void {
     if (this.timer) clearInterval(this.timer);
     if (this.windowTimer) clearTimeout(this.windowTimer);
+    this.window = undefined;
   }
 
   /**
@@ -167,7 +171,7 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
 
   /** True while approvals are being collected into the next batch (work is about to be planned). */
   busy(): boolean {
-    return this.windowTimer !== undefined;
+    return this.window !== undefined;
   }
 
   async onEvent(event: IntegrationEvent): Promise<void> {
@@ -234,18 +238,7 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
     if (this.queue.unbatchedCount > 0 && this.windowClosed) {
       this.windowClosed = false;
       await this.openBatch(this.queue.unbatchedIds(), now);
-    } else if (this.queue.unbatchedCount > 0 && !this.windowTimer) {
-      // Collect what is approved within the window into one batch.
-      this.windowTimer = setTimeout(() => {
-        this.windowClosed = true;
-        void this.tick()
-          .catch((err) => this.logger.error({ err: String(err) }, 'scheduler tick failed'))
-          .finally(() => {
-            this.windowTimer = undefined;
-            this.windowClosed = false;
-          });
-      }, this.options.batchWindowMs);
-    }
+    } else if (this.queue.unbatchedCount > 0) this.gather();
 
     if (this.judging.size > 0) for (const batch of this.queue.openBatches()) if (this.judging.has(batch.plan.batchId)) await this.judgeStage(batch, now);
     for (const batchId of this.queue.takeCompletable()) await this.completeBatch(batchId, now);
@@ -279,6 +272,36 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
     }
     this.metrics.queueDepth.set(this.projection.countByStatus('approved'));
     this.metrics.activeExecutions.set(this.projection.activeCount());
+  }
+
+  /**
+   * Collects what is approved within the batch window into one batch: opens the window at the first approval and, on
+   * each later one, moves its closing as `batchWindowClosesAt` says (at most `batchWindowMs` after the opening, or
+   * `batchQuietMs` after the last approval). Wall-clock: the window groups arrivals, it is not a scheduled time.
+   */
+  private gather(): void {
+    const at = performance.now();
+    const unbatched = this.queue.unbatchedCount;
+    const open = this.window;
+    if (open && (open.closing || unbatched <= open.unbatched)) return;
+    const window = open ? { ...open, lastApprovalAt: at, unbatched } : { openedAt: at, lastApprovalAt: at, unbatched, closing: false };
+    this.window = window;
+    const closesAt = batchWindowClosesAt(window.openedAt, window.lastApprovalAt, { windowMs: this.options.batchWindowMs, quietMs: this.options.batchQuietMs });
+    if (this.windowTimer) clearTimeout(this.windowTimer);
+    this.windowTimer = setTimeout(() => {
+      window.closing = true;
+      this.windowClosed = true;
+      void this.tick()
+        .catch((err) => this.logger.error({ err: String(err) }, 'scheduler tick failed'))
+        .finally(() => {
+          if (this.window !== window) return;
+          this.window = undefined;
+          this.windowTimer = undefined;
+          this.windowClosed = false;
+          // Approvals that came while the window was closing open the next one now, not at the next periodic tick.
+          if (this.queue.unbatchedCount > 0) void this.tick().catch((err) => this.logger.error({ err: String(err) }, 'scheduler tick failed'));
+        });
+    }, Math.max(0, closesAt - at));
   }
 
   /**
