@@ -1,8 +1,9 @@
-import { defaultPolicy, defaultPriceBook, optimizationDecider, optimizationIdFor, optimizationStream, parseRecommendation, type OptimizationCommand, type Recommendation } from '@optex/domain';
+import { defaultPolicy, defaultPriceBook, optimizationDecider, optimizationStream, parseRecommendation, type Recommendation } from '@optex/domain';
 import { silentLogger } from '@optex/ports';
 import { SqliteEventStore } from '@optex/event-store';
 import { SimulatedFleet } from '@optex/cloud';
 import { OptexMetrics, defaultEngineOptions, handleCommand, loadStream } from '@optex/engine';
+import { upToScheduled as upToScheduledAt } from '@optex/testing';
 import { ExecutorService } from './executor.service';
 
 const NOW = new Date('2026-11-26T10:00:00Z');
@@ -23,18 +24,7 @@ function recommendation(id: string, action: Record<string, unknown>): Recommenda
   return parsed.value;
 }
 
-async function upToScheduled(store: SqliteEventStore, rec: Recommendation): Promise<string> {
-  const id = optimizationIdFor(rec.source, rec.recommendationId);
-  const meta = { now: NOW };
-  const commands: OptimizationCommand[] = [
-    { type: 'ReceiveRecommendation', data: { optimizationId: id, recommendation: rec, dryRun: false, deliveryId: `d-${id}` }, metadata: meta },
-    { type: 'AssessRisk', data: { policy: defaultPolicy, credentialsAccountId: undefined }, metadata: meta },
-    { type: 'DecideApproval', data: { policy: defaultPolicy }, metadata: meta },
-    { type: 'ScheduleExecution', data: { batchId: 'b1', notBefore: NOW }, metadata: meta },
-  ];
-  for (const [i, c] of commands.entries()) await handleCommand(store, optimizationStream(id), optimizationDecider, c, { causationKey: `setup-${i}`, recordedBy: 'spec' });
-  return id;
-}
+const upToScheduled = (store: SqliteEventStore, rec: Recommendation) => upToScheduledAt(store, rec, NOW);
 
 describe('ExecutorService pre-validation', () => {
   it('refuses to execute on a resource another optimization is already executing on', async () => {

@@ -116,19 +116,22 @@ export class ValidatorService implements OnApplicationBootstrap, OnModuleDestroy
     this.projection.applyRelayed(event);
     this.sweeper.progressed(event.stream.slice(OPTIMIZATION_STREAM_PREFIX.length));
     if (event.type !== 'ExecutionSucceeded') return;
-    const { revision } = await loadStream(this.store, event.stream, optimizationDecider);
-    if (revision !== event.revision) return;
-    await this.validate(event.stream.slice(OPTIMIZATION_STREAM_PREFIX.length), event.id);
+    // Only while it is the stream's last event: the validation's event ids derive from it.
+    await this.validate(event.stream.slice(OPTIMIZATION_STREAM_PREFIX.length), event.id, event.revision);
   }
 
-  /** Validates one optimization if the process manager says so now; one validation at a time per optimization. */
-  validate(optimizationId: string, causationKey: string): Promise<void> {
-    return this.locks.run(optimizationId, () => this.validateNow(optimizationId, causationKey));
+  /**
+   * Validates one optimization if the process manager says so now; one validation at a time per optimization. With
+   * `onlyAt`, only if the stream's last revision is still that one (the event that asked for it is the last).
+   */
+  validate(optimizationId: string, causationKey: string, onlyAt?: bigint): Promise<void> {
+    return this.locks.run(optimizationId, () => this.validateNow(optimizationId, causationKey, onlyAt));
   }
 
-  private async validateNow(optimizationId: string, causationKey: string): Promise<void> {
+  private async validateNow(optimizationId: string, causationKey: string, onlyAt?: bigint): Promise<void> {
     const stream = optimizationStream(optimizationId);
     const { state, revision } = await loadStream(this.store, stream, optimizationDecider);
+    if (onlyAt !== undefined && revision !== onlyAt) return;
     const now = this.clock.now();
     if (state.status !== 'validating') return;
     const soakMinutes = this.policy.validation.soakMinutes;
