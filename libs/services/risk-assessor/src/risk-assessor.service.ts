@@ -37,6 +37,7 @@ import {
   appendOnce,
   describeResource,
   handleCommand,
+  handleCommandAt,
   resourceKeyOf,
   type EngineOptions,
   type OptexMetrics,
@@ -121,7 +122,8 @@ export class RiskAssessorService implements OnApplicationBootstrap {
       return { kind: 'ack' };
     }
     if (before?.status === 'initial') this.metrics.recommendations.inc({ result: 'accepted' });
-    const assessed = await handleCommand(this.store, stream, optimizationDecider, await this.assessRisk(rec, now), context);
+    // Decided on the state the receipt left (no second read); a stream that moved on meanwhile is read again.
+    const assessed = await handleCommandAt(this.store, stream, optimizationDecider, received, await this.assessRisk(rec, now), context);
     for (const e of assessed.events) {
       if (e.type === 'RiskAssessed') {
         this.metrics.riskAssessments.inc({ level: e.data.level });
