@@ -1,23 +1,26 @@
 // Benchmark of the embedded engine (what `optex run` does): prints figures and the issue's ratios, asserts nothing.
 //
 //   npm run -s bench:engine -- [--sizes 1000,10000,100000] [--modes dry,real] [--max-parallel N]
-//                              [--store-events N] [--fleet file|sharded] [--cpu-prof DIR] [--json] [--keep]
+//                              [--store-events N] [--fleet file|sharded] [--heap-mb N] [--cpu-prof DIR] [--json] [--keep]
 //
 // For each size N and mode, a fresh child process generates N modify-volume recommendations (gp2 → gp3,
 // LOW risk, auto-approved) and a simulated fleet of the N matching gp2 volumes in a temp dir, runs the
 // engine in-process exactly as `optex run [--dry-run]` does (SQLite store, in-memory bus, simulated
 // fleet, the runtime's processUntilQuiescent) and reports wall time, optimizations/s, events/s and its
-// own peak RSS (process.resourceUsage().maxRSS), and, sampled every second, the most messages each consumer group
-// had not acknowledged yet (the in-memory bus's lag: which service falls behind). Another child measures the SQLite store's append rate
-// with bench:store's pattern (1–3 events per append over 1000 streams, expected revisions). Then the
-// ratios the issue targets: throughput at the largest size / at the smallest (≥ 80 %), engine events/s /
+// own peak RSS (process.resourceUsage().maxRSS) and V8 heap limit, and, sampled every second, the most messages each consumer group
+// had not acknowledged yet (the in-memory bus's lag: which service falls behind). `--heap-mb N` runs the engine
+// children with `--max-old-space-size=N` (as `NODE_OPTIONS=--max-old-space-size=N optex run …` would): V8 sizes its
+// heap limit from the machine's memory and collects lazily below it, so peak RSS on a large machine is mostly headroom.
+// Another child measures the SQLite store's append rate with bench:store's pattern (1–3 events per append over 1000
+// streams, expected revisions). Then the ratios the issue targets: throughput at the largest size / at the smallest (≥ 80 %), engine events/s /
 // store append rate (≥ 40 %), dry runs ≥ 1,000 optimizations/s at 10k and 100k, peak RSS ≤ 1 GiB.
 // `--fleet sharded` is a diagnostic: every volume gets its own in-memory simulated fleet, so the
-// figures show the engine without the simulated fleet's cost per call (which grows with the fleet's
-// size while it copies its whole state on each call); the default `file` is what `optex run` uses.
+// figures show the engine without the simulated fleet's own cost per call (the rows it changed and
+// its call-log entry, written to its SQLite file in one transaction); the default `file` is what `optex run` uses.
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { getHeapStatistics } from 'node:v8';
 import { join } from 'node:path';
 import { SqliteEventStore } from '@optex/event-store';
 import { SimulatedFleet } from '@optex/cloud';
@@ -39,6 +42,7 @@ interface Args {
   readonly maxParallel: number;
   readonly storeEvents: number;
   readonly fleet: FleetKind;
+  readonly heapMb?: number;
   readonly cpuProf?: string;
   readonly json: boolean;
   readonly keep: boolean;
@@ -56,6 +60,7 @@ function parseArgs(argv: readonly string[]): Args {
   let maxParallel = 4;
   let storeEvents = 20_000;
   let cpuProf: string | undefined;
+  let heapMb: number | undefined;
   let fleet: FleetKind = 'file';
   let json = false;
   let keep = false;
@@ -69,6 +74,7 @@ function parseArgs(argv: readonly string[]): Args {
       if (modes.length === 0 || modes.some((m) => m !== 'dry' && m !== 'real')) throw new UsageError('--modes: expected dry, real or dry,real');
     } else if (arg === '--max-parallel') maxParallel = positive(arg, argv[++i]);
     else if (arg === '--store-events') storeEvents = positive(arg, argv[++i]);
+    else if (arg === '--heap-mb') heapMb = positive(arg, argv[++i]);
     else if (arg === '--fleet') {
       const kind = argv[++i];
       if (kind !== 'file' && kind !== 'sharded') throw new UsageError(`--fleet: expected file or sharded, got ${JSON.stringify(kind ?? '')}`);
@@ -77,9 +83,9 @@ function parseArgs(argv: readonly string[]): Args {
     else if (arg === '--cpu-prof') {
       cpuProf = argv[++i];
       if (!cpuProf) throw new UsageError('--cpu-prof needs a directory');
-    } else throw new UsageError(`unknown argument ${JSON.stringify(arg)} (expected --sizes N,N, --modes dry,real, --max-parallel N, --store-events N, --fleet file|sharded, --cpu-prof DIR, --json, --keep)`);
+    } else throw new UsageError(`unknown argument ${JSON.stringify(arg)} (expected --sizes N,N, --modes dry,real, --max-parallel N, --store-events N, --fleet file|sharded, --heap-mb N, --cpu-prof DIR, --json, --keep)`);
   }
-  return { sizes, modes, maxParallel, storeEvents, fleet, ...(cpuProf ? { cpuProf } : {}), json, keep };
+  return { sizes, modes, maxParallel, storeEvents, fleet, ...(heapMb ? { heapMb } : {}), ...(cpuProf ? { cpuProf } : {}), json, keep };
 }
 
 // ── child: one engine run ──
@@ -93,6 +99,8 @@ interface EngineFigures {
   readonly events: number;
   readonly eventsPerSecond: number;
   readonly peakRssBytes: number;
+  /** V8's limit on the heap (`--max-old-space-size` or its default for this machine's memory). */
+  readonly heapLimitBytes: number;
   readonly byStatus: Record<string, number>;
   /** Per consumer group, the most messages it had not acknowledged yet at one of the samples taken every second. */
   readonly peakLag: Record<string, number>;
@@ -191,6 +199,7 @@ async function childEngine(size: number, mode: Mode, maxParallel: number, fleetK
       events,
       eventsPerSecond: Math.round((events / wallMs) * 1000),
       peakRssBytes: process.resourceUsage().maxRSS * 1024,
+      heapLimitBytes: getHeapStatistics().heap_size_limit,
       byStatus: result.summary.byStatus as Record<string, number>,
       peakLag,
     };
@@ -221,7 +230,7 @@ async function childStore(events: number, dir: string): Promise<StoreFigures> {
 
 function runChild(args: Args, childArgs: string[], label: string): EngineFigures | StoreFigures {
   const dir = mkdtempSync(join(tmpdir(), 'optex-bench-engine-'));
-  const nodeArgs = args.cpuProf ? ['--cpu-prof', '--cpu-prof-dir', args.cpuProf, '--cpu-prof-name', `${label}.cpuprofile`] : [];
+  const nodeArgs = [...(args.heapMb ? [`--max-old-space-size=${args.heapMb}`] : []), ...(args.cpuProf ? ['--cpu-prof', '--cpu-prof-dir', args.cpuProf, '--cpu-prof-name', `${label}.cpuprofile`] : [])];
   try {
     const child = spawnSync(process.execPath, [...nodeArgs, __filename, '--child', ...childArgs, dir], {
       encoding: 'utf8',
@@ -251,7 +260,7 @@ async function main(): Promise<void> {
   const args = parseArgs(argv);
   const log = (line: string) => (args.json ? undefined : process.stderr.write(`${line}\n`));
   log(
-    `bench:engine — embedded default (SQLite store, in-memory bus, ${args.fleet === 'file' ? 'simulated fleet' : 'simulated fleet sharded per volume (diagnostic)'}), modify-volume, max parallel ${args.maxParallel}, ${process.version}`,
+    `bench:engine — embedded default (SQLite store, in-memory bus, ${args.fleet === 'file' ? 'simulated fleet' : 'simulated fleet sharded per volume (diagnostic)'}), modify-volume, max parallel ${args.maxParallel}, ${args.heapMb ? `heap limit ${args.heapMb} MiB` : 'default heap limit'}, ${process.version}`,
   );
   const store = runChild(args, ['store', String(args.storeEvents)], 'store-append') as StoreFigures;
   log(`  store append (bench:store pattern, ${num(store.events)} events): ${num(store.appendEventsPerSecond)} events/s`);
@@ -262,7 +271,7 @@ async function main(): Promise<void> {
       const r = runChild(args, ['engine', String(size), mode, String(args.maxParallel), args.fleet], `engine-${mode}-${size}`) as EngineFigures;
       runs.push(r);
       log(
-        `    ${(r.wallMs / 1000).toFixed(1)} s, ${num(r.optimizationsPerSecond)} optimizations/s, ${num(r.eventsPerSecond)} events/s (${num(r.events)} events), peak RSS ${mib(r.peakRssBytes)} MiB — ${Object.entries(r.byStatus)
+        `    ${(r.wallMs / 1000).toFixed(1)} s, ${num(r.optimizationsPerSecond)} optimizations/s, ${num(r.eventsPerSecond)} events/s (${num(r.events)} events), peak RSS ${mib(r.peakRssBytes)} MiB (V8 heap limit ${mib(r.heapLimitBytes)} MiB) — ${Object.entries(r.byStatus)
           .map(([k, v]) => `${k} ${v}`)
           .join(', ')}; most messages a group had not acknowledged: ${Object.entries(r.peakLag)
           .map(([group, n]) => `${group.replace(/^optex-/, '')} ${num(n)}`)
@@ -285,10 +294,13 @@ async function main(): Promise<void> {
     };
   });
   if (args.json) {
-    process.stdout.write(`${JSON.stringify({ node: process.version, maxParallel: args.maxParallel, fleet: args.fleet, store, runs, ratios })}\n`);
+    process.stdout.write(`${JSON.stringify({ node: process.version, maxParallel: args.maxParallel, fleet: args.fleet, ...(args.heapMb ? { heapMb: args.heapMb } : {}), store, runs, ratios })}\n`);
     return;
   }
-  const rows = [['mode', 'N', 'wall s', 'opt/s', 'events', 'events/s', 'peak RSS MiB'], ...runs.map((r) => [r.mode, num(r.size), (r.wallMs / 1000).toFixed(1), num(r.optimizationsPerSecond), num(r.events), num(r.eventsPerSecond), String(mib(r.peakRssBytes))])];
+  const rows = [
+    ['mode', 'N', 'wall s', 'opt/s', 'events', 'events/s', 'peak RSS MiB', 'heap limit MiB'],
+    ...runs.map((r) => [r.mode, num(r.size), (r.wallMs / 1000).toFixed(1), num(r.optimizationsPerSecond), num(r.events), num(r.eventsPerSecond), String(mib(r.peakRssBytes)), String(mib(r.heapLimitBytes))]),
+  ];
   const widths = rows[0].map((_, i) => Math.max(...rows.map((row) => row[i].length)));
   const out = [''];
   for (const row of rows) out.push(`  ${row.map((c, i) => (i < 1 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ')}`);
