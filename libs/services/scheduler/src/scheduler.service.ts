@@ -150,7 +150,7 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
     this.tally = new DailyTally(this.projection);
     for await (const e of this.store.readAll({ filter: { kind: 'streamName', prefixes: ['batch-'] } })) this.onBatchEvent(e.id, parseStoredEvent(e) as BatchEvent);
     await this.tick();
-    this.timer = setInterval(() => void this.tick().catch((err) => this.logger.error({ err: String(err) }, 'scheduler tick failed')), this.options.schedulerTickMs);
+    this.timer = setInterval(() => void this.tickInBackground(), this.options.schedulerTickMs);
     this.timer.unref();
   }
 
@@ -205,6 +205,11 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
     const next = this.running.then(() => outsideTrace(() => this.plan()));
     this.running = next.catch(() => undefined);
     return next;
+  }
+
+  /** A tick nobody awaits (a timer's): its failure is logged. */
+  private tickInBackground(): Promise<void> {
+    return this.tick().catch((err) => this.logger.error({ err: String(err) }, 'scheduler tick failed'));
   }
 
   /** Earliest `notBefore` of a batch that still has items waiting for it, if any is in the future. */
@@ -291,16 +296,14 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
     this.windowTimer = setTimeout(() => {
       window.closing = true;
       this.windowClosed = true;
-      void this.tick()
-        .catch((err) => this.logger.error({ err: String(err) }, 'scheduler tick failed'))
-        .finally(() => {
-          if (this.window !== window) return;
-          this.window = undefined;
-          this.windowTimer = undefined;
-          this.windowClosed = false;
-          // Approvals that came while the window was closing open the next one now, not at the next periodic tick.
-          if (this.queue.unbatchedCount > 0) void this.tick().catch((err) => this.logger.error({ err: String(err) }, 'scheduler tick failed'));
-        });
+      void this.tickInBackground().finally(() => {
+        if (this.window !== window) return;
+        this.window = undefined;
+        this.windowTimer = undefined;
+        this.windowClosed = false;
+        // Approvals that came while the window was closing open the next one now, not at the next periodic tick.
+        if (this.queue.unbatchedCount > 0) void this.tickInBackground();
+      });
     }, Math.max(0, closesAt - at));
   }
 
