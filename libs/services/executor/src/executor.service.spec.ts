@@ -3,7 +3,7 @@ import { silentLogger } from '@optex/ports';
 import { SqliteEventStore } from '@optex/event-store';
 import { SimulatedFleet } from '@optex/cloud';
 import { OptexMetrics, defaultEngineOptions, handleCommand, loadStream } from '@optex/engine';
-import { upToScheduled as upToScheduledAt } from '@optex/testing';
+import { asDelivered, upToScheduled as upToScheduledAt } from '@optex/testing';
 import { ExecutorService } from './executor.service';
 
 const NOW = new Date('2026-11-26T10:00:00Z');
@@ -54,10 +54,10 @@ describe('ExecutorService pre-validation', () => {
     const executor = new ExecutorService(store, fleet, fleet, defaultPolicy, defaultPriceBook, { now: () => NOW }, silentLogger, new OptexMetrics(), { ...defaultEngineOptions, recoverOnStart: false });
     await executor.onApplicationBootstrap();
     const scheduled = (await store.readStream(optimizationStream(id))).find((e) => e.type === 'ExecutionScheduled')!;
-    const asDelivered = { kind: 'event' as const, id: scheduled.id, type: scheduled.type, stream: scheduled.stream, revision: scheduled.revision, data: scheduled.data, metadata: scheduled.metadata, recordedAt: scheduled.recordedAt, deliveryId: 't/0/1', attempt: 1 };
-    await executor.onEvent(asDelivered);
+    const delivered = asDelivered(scheduled);
+    await executor.onEvent(delivered);
     const afterFirst = (await store.readStream(optimizationStream(id))).length;
-    await executor.onEvent(asDelivered); // redelivered: the stream has moved on
+    await executor.onEvent(delivered); // redelivered: the stream has moved on
     expect((await store.readStream(optimizationStream(id))).length).toBe(afterFirst);
     await store.close();
   });

@@ -1,10 +1,10 @@
 import { defaultPolicy, defaultPriceBook, optimizationDecider, optimizationStream, parseRecommendation, type Recommendation } from '@optex/domain';
-import { silentLogger, type IntegrationEvent, type RecordedEvent } from '@optex/ports';
+import { silentLogger } from '@optex/ports';
 import { SqliteEventStore } from '@optex/event-store';
 import { SimulatedFleet } from '@optex/cloud';
 import { OptexMetrics, defaultEngineOptions, loadStream } from '@optex/engine';
 import { ExecutorService } from '@optex/executor';
-import { upToScheduled } from '@optex/testing';
+import { asDelivered, gp3Recommendation, upToScheduled } from '@optex/testing';
 import { ValidatorService } from './validator.service';
 
 const NOW = new Date('2026-11-26T10:00:00Z');
@@ -12,12 +12,10 @@ const clock = { now: () => NOW };
 const fleetFile = { volumes: [{ id: 'vol-1', accountId: '123456789012', region: 'us-east-1', volumeType: 'gp2', sizeGiB: 100, state: 'available' }] };
 
 function gp3(id: string): Recommendation {
-  const parsed = parseRecommendation({ recommendationId: id, source: 'spec', accountId: '123456789012', region: 'us-east-1', resource: { type: 'ec2:volume', id: 'vol-1' }, action: { type: 'modify-volume', targetVolumeType: 'gp3' }, estimatedMonthlySavings: 2, currency: 'USD' });
+  const parsed = parseRecommendation(gp3Recommendation({ recommendationId: id, source: 'spec', volumeId: 'vol-1' }));
   if (!parsed.ok) throw new Error(JSON.stringify(parsed.errors));
   return parsed.value;
 }
-
-const delivered = (e: RecordedEvent, revision = e.revision): IntegrationEvent => ({ kind: 'event', id: e.id, type: e.type, stream: e.stream, revision, data: e.data, metadata: e.metadata, recordedAt: e.recordedAt, deliveryId: 't/0/1', attempt: 1 });
 
 /** A store holding one modify-volume optimization the executor carried to `validating`, and a validator on it. */
 async function executed() {
@@ -39,7 +37,7 @@ async function executed() {
 describe('ValidatorService', () => {
   it('validates an optimization when the ExecutionSucceeded it is handed is the last event of its stream', async () => {
     const { store, id, validator, succeeded } = await executed();
-    await validator.onEvent(delivered(succeeded));
+    await validator.onEvent(asDelivered(succeeded));
     const { state } = await loadStream(store, optimizationStream(id), optimizationDecider);
     expect(state.status).toBe('completed');
     expect((await store.readStream(optimizationStream(id))).at(-1)?.type).toBe('ValidationPassed');
@@ -50,7 +48,7 @@ describe('ValidatorService', () => {
   it('does nothing for an ExecutionSucceeded the stream has moved past (its validation event ids would derive from a stale event)', async () => {
     const { store, id, validator, succeeded } = await executed();
     const before = (await store.readStream(optimizationStream(id))).length;
-    await validator.onEvent(delivered(succeeded, succeeded.revision - 1n));
+    await validator.onEvent(asDelivered(succeeded, succeeded.revision - 1n));
     expect((await store.readStream(optimizationStream(id))).length).toBe(before);
     expect((await loadStream(store, optimizationStream(id), optimizationDecider)).state.status).toBe('validating');
     await validator.onModuleDestroy();
