@@ -1,6 +1,16 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import * as ts from 'typescript';
+import type * as TypeScript from 'typescript';
+
+let compiler: typeof TypeScript | undefined;
+/**
+ * The TypeScript compiler, loaded on first use: only the IAM policy check parses source, and every importer of
+ * `@optex/testing` (benchmarks measuring their memory among them) would otherwise load its ~9 MB.
+ */
+function typescript(): typeof TypeScript {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- deferred on purpose, see above
+  return (compiler ??= require('typescript') as typeof TypeScript);
+}
 
 // What deploy/iam/optex-policy.json must grant, found from the code: every AWS SDK command, waiter and paginator the
 // runtime code imports (libs/ and apps/, tests and libs/testing excluded), as IAM actions (`ec2:ModifyVolume`). The
@@ -55,6 +65,7 @@ export interface SdkAction {
  * SDK client package or a waiter it does not know, so a new one cannot slip through unchecked.
  */
 export function sdkActionsInSource(text: string, file: string): SdkAction[] {
+  const ts = typescript();
   const source = ts.createSourceFile(file, text, ts.ScriptTarget.Latest, false, ts.ScriptKind.TS);
   const found: SdkAction[] = [];
   for (const statement of source.statements) {
