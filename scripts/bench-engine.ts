@@ -101,6 +101,10 @@ interface EngineFigures {
   readonly peakRssBytes: number;
   /** V8's limit on the heap (`--max-old-space-size` or its default for this machine's memory). */
   readonly heapLimitBytes: number;
+  /** Sampled every second (`process.memoryUsage()`): the most V8 heap committed and used, and the most memory outside it (ArrayBuffers, native). */
+  readonly peakHeapTotalBytes: number;
+  readonly peakHeapUsedBytes: number;
+  readonly peakExternalBytes: number;
   readonly byStatus: Record<string, number>;
   /** Per consumer group, the most messages it had not acknowledged yet at one of the samples taken every second. */
   readonly peakLag: Record<string, number>;
@@ -180,8 +184,13 @@ async function childEngine(size: number, mode: Mode, maxParallel: number, fleetK
   try {
     const started = performance.now();
     const peakLag: Record<string, number> = {};
+    const memory = { heapTotal: 0, heapUsed: 0, external: 0 };
     const bus = adapters.bus as Partial<InMemoryBus>;
     const sampler = setInterval(() => {
+      const m = process.memoryUsage();
+      memory.heapTotal = Math.max(memory.heapTotal, m.heapTotal);
+      memory.heapUsed = Math.max(memory.heapUsed, m.heapUsed);
+      memory.external = Math.max(memory.external, m.external);
       const byGroup = new Map<string, number>();
       for (const l of bus.lag?.() ?? []) byGroup.set(l.group, (byGroup.get(l.group) ?? 0) + l.messages);
       for (const [group, messages] of byGroup) peakLag[group] = Math.max(peakLag[group] ?? 0, messages);
@@ -200,6 +209,9 @@ async function childEngine(size: number, mode: Mode, maxParallel: number, fleetK
       eventsPerSecond: Math.round((events / wallMs) * 1000),
       peakRssBytes: process.resourceUsage().maxRSS * 1024,
       heapLimitBytes: getHeapStatistics().heap_size_limit,
+      peakHeapTotalBytes: memory.heapTotal,
+      peakHeapUsedBytes: memory.heapUsed,
+      peakExternalBytes: memory.external,
       byStatus: result.summary.byStatus as Record<string, number>,
       peakLag,
     };
@@ -271,7 +283,7 @@ async function main(): Promise<void> {
       const r = runChild(args, ['engine', String(size), mode, String(args.maxParallel), args.fleet], `engine-${mode}-${size}`) as EngineFigures;
       runs.push(r);
       log(
-        `    ${(r.wallMs / 1000).toFixed(1)} s, ${num(r.optimizationsPerSecond)} optimizations/s, ${num(r.eventsPerSecond)} events/s (${num(r.events)} events), peak RSS ${mib(r.peakRssBytes)} MiB (V8 heap limit ${mib(r.heapLimitBytes)} MiB) — ${Object.entries(r.byStatus)
+        `    ${(r.wallMs / 1000).toFixed(1)} s, ${num(r.optimizationsPerSecond)} optimizations/s, ${num(r.eventsPerSecond)} events/s (${num(r.events)} events), peak RSS ${mib(r.peakRssBytes)} MiB (V8 heap limit ${mib(r.heapLimitBytes)} MiB; sampled each second, at most ${mib(r.peakHeapTotalBytes)} MiB heap committed, ${mib(r.peakHeapUsedBytes)} used, ${mib(r.peakExternalBytes)} outside it) — ${Object.entries(r.byStatus)
           .map(([k, v]) => `${k} ${v}`)
           .join(', ')}; most messages a group had not acknowledged: ${Object.entries(r.peakLag)
           .map(([group, n]) => `${group.replace(/^optex-/, '')} ${num(n)}`)
