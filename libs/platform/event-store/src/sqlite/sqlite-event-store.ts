@@ -86,7 +86,8 @@ const COLUMNS = 'position, stream, revision, event_id, type, data, metadata, rec
  *   call of the group.
  *   Committing costs far more than inserting (about 85 µs a commit against a few µs an insert, WAL
  *   with `synchronous=NORMAL`, measured on the project's 2-core machine), so concurrent writers share it.
- * - Reads without SQLite where they can: the whole content of recently used streams (4,096; a stream
+ * - Reads without SQLite where they can: the whole content of recently used streams (2,048, twice `run`'s window of
+ *   records in flight; a stream
  *   found empty too) and the last events of `$all` (8,192 and more) are kept as this connection writes them, and
  *   serve `readStream` (a whole stream forwards, or its newest events backwards) and subscription pages, as long as no other connection
  *   has written (SQLite's `data_version` unchanged, looked at before every such read); when one has,
@@ -105,7 +106,7 @@ export class SqliteEventStore implements EventStore {
   private readonly subscriptions = new Set<SqliteSubscription>();
   private readonly groupTransaction: Database.Transaction<(group: readonly PendingAppend[]) => (AppendOutcome | { failed: unknown })[]>;
   private pending: PendingAppend[] = [];
-  private readonly recent = new RecentEvents({ streams: 4096, tail: 8192 });
+  private readonly recent = new RecentEvents({ streams: 2048, tail: 8192 });
   /** `data_version` when {@link recent} was last known complete; it changes when another connection commits. */
   private seenVersion: number | undefined;
   private flushScheduled = false;
