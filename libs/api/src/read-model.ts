@@ -38,7 +38,11 @@ export interface ApiReadModelOptions {
  * acted). `optex projections rebuild` drops the checkpoint and folds the whole log again.
  */
 export class ApiReadModel {
-  readonly projection = new OptimizationProjection();
+  /**
+   * Never packs settled optimizations (`unpackedSettled: Infinity`): a list filters every optimization on any field
+   * per request, which would unpack each packed one every time (~20 µs each).
+   */
+  readonly projection = new OptimizationProjection({ unpackedSettled: Infinity });
   rejected = 0;
   duplicates = 0;
   private readonly runner: CheckpointedProjection;

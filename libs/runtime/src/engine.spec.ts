@@ -460,14 +460,18 @@ describe('blast radius', () => {
 });
 
 describe('staged rollout', () => {
-  it('a failing canary: the batch halts, the stage is rolled back, the rest is never executed', async () => {
+  // With `unpackedSettled: 0` the read model packs each member as it completes: rolling the stage back unpacks it.
+  it.each([
+    ['', {}],
+    [' (every settled optimization held packed)', { unpackedSettled: 0 }],
+  ] as const)('a failing canary: the batch halts, the stage is rolled back, the rest is never executed%s', async (_, packing) => {
     // Four members, a 50% canary: stage 1 = s1 (CRITICAL first), stage 2 = s2 and s3 (HIGH), stage 3 = s4.
     // s3's CPU doubles on half the vCPUs (50 % → 100 % p95): its validation fails and it rolls back. The clock ticks a
     // millisecond per reading: validation reads "after" over the time since the change, which a clock standing still
     // would leave empty (unknown, not a failure).
     const clock = new ManualClock(Date.parse('2026-03-02T09:00:00.000Z'), 1);
     const fleetFile = { instances: [instance('i-s1'), instance('i-s2'), instance('i-s3', 50), instance('i-s4')] };
-    const h = await harness(fleetFile, { policy: policyOf({ stagedRollout: { enabled: true, canaryPct: 50, soakMinutes: 0 } }), clock, engine: ONE_BATCH });
+    const h = await harness(fleetFile, { policy: policyOf({ stagedRollout: { enabled: true, canaryPct: 50, soakMinutes: 0 } }), clock, engine: { ...ONE_BATCH, ...packing } });
     const report = await h.run([
       withPriority(rightsize('s1', 'i-s1'), 'CRITICAL'),
       withPriority(rightsize('s2', 'i-s2'), 'HIGH'),
@@ -646,8 +650,11 @@ describe('restarts and redeliveries', () => {
     await h.close();
   });
 
-  it('a resubmission with another action is a duplicate recorded as a conflict, reported with the record and what changed', async () => {
-    const h = await harness({ volumes: [volume('vol-c')] });
+  it.each([
+    ['', {}],
+    [' (every settled optimization held packed)', { unpackedSettled: 0 }],
+  ] as const)('a resubmission with another action is a duplicate recorded as a conflict, reported with the record and what changed%s', async (_, packing) => {
+    const h = await harness({ volumes: [volume('vol-c')] }, { engine: packing });
     const rec = gp3('conflict', 'vol-c');
     const first = await h.run([rec], { deliveryPrefix: 'first' });
     const optimizationId = optimizationIdFor('spec', 'conflict');

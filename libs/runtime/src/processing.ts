@@ -17,7 +17,7 @@ import {
   type FieldError,
 } from '@optex/domain';
 import { HEADERS, TOPICS, isOutage, type BusMessage, type EventStore } from '@optex/ports';
-import { OptimizationProjection, resourceKeyOf, type EngineAdapters } from '@optex/engine';
+import { OptimizationProjection, resourceKeyOf, type EngineAdapters, type KnownOptimization } from '@optex/engine';
 import type { InputRecord, InputRecords } from './input';
 import { ALL_SERVICES, startEngine, type EngineHandle } from './engine-app';
 import { QuiescenceTracker, isQuiescent } from './quiescence';
@@ -226,32 +226,46 @@ export async function report(store: EventStore, input?: InputRecords, projection
   const inRun = (deliveryId: string) => prefix === undefined || deliveryId.startsWith(prefix);
   const rejectedEvents = (await store.readStream(REJECTED_STREAM)).map((e) => (parseStoredEvent(e) as RecommendationRejected).data).filter((d) => inRun(d.deliveryId));
   const duplicates = (await store.readStream(DUPLICATES_STREAM)).map((e) => (parseStoredEvent(e) as RecommendationDuplicated).data).filter((d) => inRun(d.deliveryId));
-  let states = projection.all();
+  // One state at a time (settled ones are held packed by the projection): keep the small view and the conflicts.
+  const optimizations: OptimizationView[] = [];
+  const conflicts: RunReport['conflicts'][number][] = [];
+  const take = (s: KnownOptimization): void => {
+    optimizations.push(viewOf(s));
+    for (const c of s.conflicts ?? []) {
+      if (!inRun(c.deliveryId)) continue;
+      conflicts.push({
+        index: prefix === undefined ? null : Number(c.deliveryId.slice(prefix.length)),
+        optimizationId: s.optimizationId,
+        recommendationId: s.recommendation.recommendationId,
+        deliveryId: c.deliveryId,
+        at: c.at,
+        differences: c.differences,
+      });
+    }
+  };
   let account: RecordAccount | undefined;
   if (input && prefix !== undefined) {
-    const received = states.filter((s) => s.deliveryId.startsWith(prefix));
+    // This input's optimizations (received with its delivery ids), then those only its duplicates named.
     const indexOf = (deliveryId: string) => Number(deliveryId.slice(prefix.length));
-    account = accountForRecords(input.records.length, [
-      ...received.map((s) => [indexOf(s.deliveryId), 'processed'] as const),
-      ...rejectedEvents.map((r) => [indexOf(r.deliveryId), 'rejected'] as const),
-      ...duplicates.map((d) => [indexOf(d.deliveryId), 'duplicate'] as const),
-    ]);
-    const ids = new Set([...received.map((s) => s.optimizationId), ...duplicates.map((d) => d.optimizationId)]);
-    const known = projection;
-    states = [...ids].map((id) => known.get(id)).filter((s) => s !== undefined);
-  }
-  const optimizations = states.map(viewOf);
-  const conflicts = states
-    .flatMap((s) => (s.conflicts ?? []).filter((c) => inRun(c.deliveryId)).map((c) => ({ state: s, conflict: c })))
-    .map(({ state, conflict }) => ({
-      index: prefix === undefined ? null : Number(conflict.deliveryId.slice(prefix.length)),
-      optimizationId: state.optimizationId,
-      recommendationId: state.recommendation.recommendationId,
-      deliveryId: conflict.deliveryId,
-      at: conflict.at,
-      differences: conflict.differences,
-    }))
-    .sort((a, b) => (a.index ?? 0) - (b.index ?? 0) || a.at.localeCompare(b.at));
+    const outcomes: (readonly [number, 'processed' | 'rejected' | 'duplicate'])[] = [];
+    const taken = new Set<string>();
+    for (const s of projection.states()) {
+      if (!s.deliveryId.startsWith(prefix)) continue;
+      outcomes.push([indexOf(s.deliveryId), 'processed']);
+      taken.add(s.optimizationId);
+      take(s);
+    }
+    for (const r of rejectedEvents) outcomes.push([indexOf(r.deliveryId), 'rejected']);
+    for (const d of duplicates) outcomes.push([indexOf(d.deliveryId), 'duplicate']);
+    account = accountForRecords(input.records.length, outcomes);
+    for (const d of duplicates) {
+      if (taken.has(d.optimizationId)) continue;
+      taken.add(d.optimizationId);
+      const s = projection.get(d.optimizationId);
+      if (s) take(s);
+    }
+  } else for (const s of projection.states()) take(s);
+  conflicts.sort((a, b) => (a.index ?? 0) - (b.index ?? 0) || a.at.localeCompare(b.at));
   const summary = summarize(optimizations, { rejected: rejectedEvents.length, duplicates: duplicates.length, conflicts: conflicts.length });
   return {
     summary: account ? { ...summary, received: account.received } : summary,

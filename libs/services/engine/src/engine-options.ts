@@ -1,4 +1,5 @@
 import { defaultIntakeLimits, type BatchMode, type IntakeLimits } from '@optex/domain';
+import { DEFAULT_UNPACKED_SETTLED } from './projection';
 
 /** Tunables of the five services. Every field has a default (see {@link defaultEngineOptions}). */
 export interface EngineOptions {
@@ -25,6 +26,11 @@ export interface EngineOptions {
    * so a lone approval is not held for the whole window. @defaultValue 20 ms
    */
   readonly batchQuietMs: number;
+  /**
+   * How many settled optimizations the process's shared read model keeps as objects; older ones it holds packed
+   * (`OptimizationProjection`'s `unpackedSettled`: ~0.2 KB instead of ~5 KB each). @defaultValue 1024
+   */
+  readonly unpackedSettled: number;
   /** How often the scheduler re-evaluates (time-based `notBefore`). @defaultValue 1000 ms */
   readonly schedulerTickMs: number;
   /** Window over which the validator compares performance before and after. @defaultValue 1 hour */
@@ -55,6 +61,7 @@ export const defaultEngineOptions: EngineOptions = {
   approvalSweepMs: 60_000,
   batchWindowMs: 100,
   batchQuietMs: 20,
+  unpackedSettled: DEFAULT_UNPACKED_SETTLED,
   schedulerTickMs: 1000,
   validationWindowMs: 60 * 60_000,
   recoverOnStart: true,

@@ -27,6 +27,7 @@ export interface EngineAdapters {
 @Module({})
 export class EngineModule {
   static forRoot(adapters: EngineAdapters): DynamicModule {
+    const options: EngineOptions = { ...defaultEngineOptions, ...adapters.options };
     const providers = [
       { provide: EVENT_STORE, useValue: adapters.store },
       { provide: BUS, useValue: adapters.bus },
@@ -38,8 +39,8 @@ export class EngineModule {
       { provide: CLOCK, useValue: adapters.clock },
       { provide: LOGGER, useValue: adapters.logger },
       { provide: OPTEX_METRICS, useValue: adapters.metrics },
-      { provide: ENGINE_OPTIONS, useValue: { ...defaultEngineOptions, ...adapters.options } },
-      { provide: READ_MODEL, useValue: new SharedReadModel(adapters.store) },
+      { provide: ENGINE_OPTIONS, useValue: options },
+      { provide: READ_MODEL, useValue: new SharedReadModel(adapters.store, { unpackedSettled: options.unpackedSettled }) },
     ];
     return { module: EngineModule, providers, exports: providers.map((p) => p.provide) };
   }

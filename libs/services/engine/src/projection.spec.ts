@@ -27,6 +27,8 @@ function stream(id: string, volumeId = `vol-${id}`) {
     scheduled: () => event('ExecutionScheduled', { batchId: 'b1', notBefore: AT, priority: 'MEDIUM' }),
     started: () => event('ExecutionStarted', { dryRun: false }),
     preValidationFailed: () => event('PreValidationFailed', { reasons: ['gone'] }),
+    conflicted: (deliveryId: string) =>
+      event('ResubmissionConflicted', { deliveryId, recommendation: { ...rec(volumeId, id), estimatedMonthlySavings: 3 }, differences: [{ path: 'estimatedMonthlySavings', recorded: 2, resubmitted: 3 }] }),
   };
 }
 
@@ -144,5 +146,66 @@ describe('OptimizationProjection indexes', () => {
     const p = new OptimizationProjection();
     expect(p.apply({ stream: 'batch-1', revision: 0n, type: 'BatchPlanned', data: {} })).toBeUndefined();
     expect(p.size).toBe(0);
+  });
+});
+
+describe('OptimizationProjection holding settled optimizations packed', () => {
+  /** `a` and `b` denied (settled), `c` awaiting approval, fed to a projection that keeps `unpackedSettled` unpacked. */
+  function fed(unpackedSettled?: number) {
+    const p = new OptimizationProjection(unpackedSettled === undefined ? {} : { unpackedSettled });
+    const [a, b, c] = [stream('a'), stream('b'), stream('c')];
+    for (const x of [a, b]) for (const e of [x.received(), x.assessed(), x.requested(), x.denied()]) p.apply(e);
+    for (const e of [c.received(), c.assessed(), c.requested()]) p.apply(e);
+    return { p, a, b, c };
+  }
+
+  it('reads a packed optimization back as the same state, with the same indexes', () => {
+    const plain = fed().p;
+    const packed = fed(0).p;
+    for (const id of ['a', 'b', 'c']) {
+      expect(packed.get(id)).toEqual(plain.get(id));
+      expect(packed.statusOf(id)).toBe(plain.statusOf(id));
+      expect(packed.revisionOf(id)).toBe(plain.revisionOf(id));
+      expect(packed.resourceKeyOf(id)).toBe(`123456789012/us-east-1/vol-${id}`);
+    }
+    expect(packed.statusOf('nope')).toBeUndefined();
+    expect(ids(packed.idsByStatus('denied'))).toEqual(['a', 'b']);
+    expect(packed.all()).toEqual(plain.all());
+    expect([...packed.states()].map((s) => s.optimizationId)).toEqual(['a', 'b', 'c']);
+  });
+
+  it('packs the optimizations that settled longest ago beyond the limit, and only settled ones', () => {
+    const { p } = fed(1);
+    // A packed state is unpacked into a new object on every read; an unpacked one is the object held.
+    expect(p.get('a')).not.toBe(p.get('a'));
+    expect(p.get('b')).toBe(p.get('b'));
+    expect(p.get('c')).toBe(p.get('c'));
+    const all = fed(0).p;
+    expect(all.get('b')).not.toBe(all.get('b'));
+    expect(all.get('c')).toBe(all.get('c'));
+    const none = fed(Number.POSITIVE_INFINITY).p;
+    expect(none.get('a')).toBe(none.get('a'));
+  });
+
+  it('folds an event into a packed optimization from its unpacked state, and tells listeners the state before', () => {
+    const { p, a } = fed(0);
+    const seen: [string, number, number][] = [];
+    p.onChange((after, before) => seen.push([after.status, before?.conflicts?.length ?? 0, after.conflicts?.length ?? 0]));
+    p.apply(a.conflicted('d:again'));
+    p.apply(a.conflicted('d:third'));
+    expect(seen).toEqual([
+      ['denied', 0, 1],
+      ['denied', 1, 2],
+    ]);
+    const state = p.get('a');
+    expect(state?.status).toBe('denied');
+    expect(state?.conflicts?.map((c) => c.deliveryId)).toEqual(['d:again', 'd:third']);
+    expect(state?.recommendation.estimatedMonthlySavings).toBe(2);
+    expect(p.revisionOf('a')).toBe(5n);
+  });
+
+  it('refuses a limit that is not a whole number', () => {
+    expect(() => new OptimizationProjection({ unpackedSettled: -1 })).toThrow('unpackedSettled must be a whole number ≥ 0 or Infinity, got -1');
+    expect(() => new OptimizationProjection({ unpackedSettled: 1.5 })).toThrow(/unpackedSettled/);
   });
 });

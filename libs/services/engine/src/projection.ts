@@ -1,3 +1,4 @@
+import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import {
   ACTIVE_EXECUTION_STATUSES,
   OPTIMIZATION_STREAM_PREFIX,
@@ -6,6 +7,7 @@ import {
   type OptimizationEvent,
   type OptimizationState,
   type OptimizationStatus,
+  isTerminal,
   parseStoredEvent,
 } from '@optex/domain';
 import type { EventStore, RecordedEvent } from '@optex/ports';
@@ -20,14 +22,33 @@ export type KnownOptimization = Exclude<OptimizationState, { status: 'initial' }
 export type OptimizationChangeListener = (after: KnownOptimization, before: KnownOptimization | undefined) => void;
 
 interface Entry {
-  state: OptimizationState;
+  /** The optimization's id: the one string every index of this projection holds for it. */
+  readonly id: string;
+  /** The state; undefined while it is held packed (a settled optimization, see {@link OptimizationProjection}). */
+  state: OptimizationState | undefined;
+  /** The settled state as deflated JSON (bytes as a latin1 string) while `state` is undefined. */
+  packed?: string;
+  /** `state.status`, kept beside it so that a packed entry's status needs no unpacking. */
+  status: OptimizationStatus | 'initial';
   revision: bigint;
-  /** Cached `<accountId>/<region>/<resourceId>` of the recommendation (it never changes). */
+  /** Cached `<accountId>/<region>/<resourceId>` of the recommendation (it never changes); dropped when packed. */
   resourceKey?: string;
 }
 
 const ACTIVE = new Set<string>(ACTIVE_EXECUTION_STATUSES);
 const EMPTY: ReadonlySet<string> = new Set();
+
+/** How many settled optimizations a projection keeps as objects before it packs the oldest of them. */
+export const DEFAULT_UNPACKED_SETTLED = 1024;
+
+export interface OptimizationProjectionOptions {
+  /**
+   * How many settled (terminal) optimizations stay unpacked, most recently settled first; older ones are held packed
+   * and unpacked on each read. 0 packs every settled optimization at once; `Infinity` never packs (a reader that scans
+   * everything often, such as the API's list). Default {@link DEFAULT_UNPACKED_SETTLED}.
+   */
+  readonly unpackedSettled?: number;
+}
 
 /**
  * Every optimization's state, folded from the log: the read model the scheduler, the approval
@@ -37,11 +58,22 @@ const EMPTY: ReadonlySet<string> = new Set();
  *
  * Indexed: every change costs O(1) and keeps, per status, the set of ids (so counts and "all
  * awaiting approval" need no scan), and per resource key the optimizations actively executing on
- * it (statuses `scheduled`, `executing`, `validating`, `rolling-back`). Only {@link all} walks
+ * it (statuses `scheduled`, `executing`, `validating`, `rolling-back`). Only {@link states} and {@link all} walk
  * every optimization.
+ *
+ * Settled optimizations are held packed: once more than `unpackedSettled` (default 1,024) optimizations are in a
+ * terminal status (`TERMINAL_STATUSES`), the one that settled longest ago is kept as its state's JSON deflated
+ * with a dictionary (the JSON of the first state this projection packed; settled states of one fleet share most of
+ * their text), ~0.2 KB instead of ~5 KB of objects for a modify-volume. Reading one ({@link get}, {@link states},
+ * {@link all}) unpacks it into a new object each time (~20 µs) and leaves it packed; an event for it unpacks it for
+ * good until it settles again. The choice is invisible to callers except for that cost and object identity.
  */
 export class OptimizationProjection {
   private readonly entries = new Map<string, Entry>();
+  /** Ids of settled optimizations still held unpacked, the one settled longest ago first. */
+  private readonly unpackedSettled = new Set<string>();
+  private readonly unpackedSettledLimit: number;
+  private dictionary: Buffer | undefined;
   private readonly byStatus = new Map<OptimizationStatus, Set<string>>();
   private readonly activeByResource = new Map<string, Set<string>>();
   private activeTotal = 0;
@@ -49,9 +81,15 @@ export class OptimizationProjection {
   private readonly lastChangeByResource = new Map<string, number>();
   private readonly listeners: OptimizationChangeListener[] = [];
 
+  constructor(options: OptimizationProjectionOptions = {}) {
+    const limit = options.unpackedSettled ?? DEFAULT_UNPACKED_SETTLED;
+    if (limit !== Number.POSITIVE_INFINITY && (!Number.isSafeInteger(limit) || limit < 0)) throw new RangeError(`unpackedSettled must be a whole number ≥ 0 or Infinity, got ${limit}`);
+    this.unpackedSettledLimit = limit;
+  }
+
   /** Rebuilds from the whole log. */
-  static async load(store: EventStore): Promise<OptimizationProjection> {
-    return new OptimizationProjection().catchUp(store);
+  static async load(store: EventStore, options?: OptimizationProjectionOptions): Promise<OptimizationProjection> {
+    return new OptimizationProjection(options).catchUp(store);
   }
 
   /** Folds every optimization event of the log into this projection (what it already holds is ignored by revision). */
@@ -82,7 +120,7 @@ export class OptimizationProjection {
     const id = stream.slice(OPTIMIZATION_STREAM_PREFIX.length);
     const current = this.entries.get(id);
     if (current && revision <= current.revision) return undefined;
-    const state = optimizationDecider.evolve(current?.state ?? optimizationDecider.initialState(), event);
+    const state = optimizationDecider.evolve(current ? this.stateOf(current) : optimizationDecider.initialState(), event);
     this.put(id, current, state, revision);
     return state.status === 'initial' ? undefined : (state as KnownOptimization);
   }
@@ -97,9 +135,16 @@ export class OptimizationProjection {
     this.put(optimizationId, current, state, revision);
   }
 
+  /** An optimization's state, or undefined when unknown. A packed (settled) one is unpacked into a new object. */
   get(optimizationId: string): KnownOptimization | undefined {
-    const s = this.entries.get(optimizationId)?.state;
-    return s && s.status !== 'initial' ? (s as KnownOptimization) : undefined;
+    const entry = this.entries.get(optimizationId);
+    return entry && entry.status !== 'initial' ? (this.stateOf(entry) as KnownOptimization) : undefined;
+  }
+
+  /** The status of an optimization, or undefined when unknown. O(1), never unpacks. */
+  statusOf(optimizationId: string): OptimizationStatus | undefined {
+    const status = this.entries.get(optimizationId)?.status;
+    return status === 'initial' ? undefined : status;
   }
 
   /** Revision of the last event applied to an optimization's stream, or undefined when unknown. */
@@ -107,11 +152,21 @@ export class OptimizationProjection {
     return this.entries.get(optimizationId)?.revision;
   }
 
-  /** Every known optimization, in the order first seen. O(n): for reports and recovery, not per event. */
+  /**
+   * Every known optimization, in the order first seen, one at a time: a packed one is unpacked when reached and is
+   * garbage once the caller moves on. O(n): for reports and recovery, not per event. Do not change the projection
+   * while iterating.
+   */
+  *states(): IterableIterator<KnownOptimization> {
+    for (const e of this.entries.values()) if (e.status !== 'initial') yield this.stateOf(e) as KnownOptimization;
+  }
+
+  /**
+   * Every known optimization, in the order first seen, as one array. O(n), and every packed one is unpacked at once:
+   * prefer {@link states} when the caller looks at one at a time.
+   */
   all(): KnownOptimization[] {
-    const out: KnownOptimization[] = [];
-    for (const e of this.entries.values()) if (e.state.status !== 'initial') out.push(e.state as KnownOptimization);
-    return out;
+    return [...this.states()];
   }
 
   /** How many optimizations are known. */
@@ -174,8 +229,8 @@ export class OptimizationProjection {
   /** `<accountId>/<region>/<resourceId>` of an optimization, computed once and cached; undefined when unknown. */
   resourceKeyOf(optimizationId: string): string | undefined {
     const entry = this.entries.get(optimizationId);
-    if (!entry || entry.state.status === 'initial') return undefined;
-    return (entry.resourceKey ??= resourceKeyOf((entry.state as KnownOptimization).recommendation));
+    if (!entry || entry.status === 'initial') return undefined;
+    return (entry.resourceKey ??= resourceKeyOf((this.stateOf(entry) as KnownOptimization).recommendation));
   }
 
   /** Registers a listener called after every change of state (see {@link OptimizationChangeListener}); returns a function that removes it. */
@@ -187,12 +242,22 @@ export class OptimizationProjection {
     };
   }
 
-  private put(id: string, current: Entry | undefined, state: OptimizationState, revision: bigint): void {
-    const before = current?.state;
-    const entry: Entry = current ?? { state, revision };
+  private put(optimizationId: string, current: Entry | undefined, state: OptimizationState, revision: bigint): void {
+    const before = current ? this.stateOf(current) : undefined;
+    // Every field set up front (one object shape, no out-of-object property array); the id copied flat, since a slice
+    // of the stream name would keep the whole name alive with it.
+    const entry: Entry = current ?? { id: flat(optimizationId), state, packed: undefined, status: state.status, revision, resourceKey: undefined };
+    const id = entry.id;
     entry.state = state;
+    entry.packed = undefined;
+    entry.status = state.status;
     entry.revision = revision;
     if (!current) this.entries.set(id, entry);
+    this.unpackedSettled.delete(id);
+    if (isTerminal(state.status)) {
+      this.unpackedSettled.add(id);
+      if (this.unpackedSettled.size > this.unpackedSettledLimit) this.pack(this.unpackedSettled.keys().next().value as string);
+    }
     const from = before && before.status !== 'initial' ? before.status : undefined;
     const to = state.status !== 'initial' ? state.status : undefined;
     if (from !== to) {
@@ -232,4 +297,27 @@ export class OptimizationProjection {
       for (const listener of this.listeners) listener(after, prior);
     }
   }
+
+  /** The entry's state, unpacked into a new object when it is held packed. */
+  private stateOf(entry: Entry): OptimizationState {
+    if (entry.state) return entry.state;
+    const json = inflateRawSync(Buffer.from(entry.packed as string, 'latin1'), { dictionary: this.dictionary }).toString('utf8');
+    return JSON.parse(json) as OptimizationState;
+  }
+
+  /** Packs a settled optimization's state (see the class comment). */
+  private pack(id: string): void {
+    this.unpackedSettled.delete(id);
+    const entry = this.entries.get(id);
+    if (!entry?.state) return;
+    const json = Buffer.from(JSON.stringify(entry.state), 'utf8');
+    this.dictionary ??= json;
+    entry.packed = deflateRawSync(json, { dictionary: this.dictionary }).toString('latin1');
+    entry.state = undefined;
+    // Built from the state's strings, it would keep them alive; recomputed from the unpacked state when asked.
+    entry.resourceKey = undefined;
+  }
 }
+
+/** A flat copy of a string (not a slice or concatenation that keeps its parts alive). */
+const flat = (s: string): string => Buffer.from(s, 'utf8').toString('utf8');

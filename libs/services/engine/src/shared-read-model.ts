@@ -1,5 +1,5 @@
 import type { EventStore } from '@optex/ports';
-import { OptimizationProjection } from './projection';
+import { OptimizationProjection, type OptimizationProjectionOptions } from './projection';
 
 /**
  * The one read model of every optimization that the services of one process share (approval, scheduler, executor,
@@ -10,10 +10,15 @@ import { OptimizationProjection } from './projection';
  * it was handed, and reads states from the read model as they are now.
  */
 export class SharedReadModel {
-  readonly projection = new OptimizationProjection();
+  readonly projection: OptimizationProjection;
   private loading?: Promise<OptimizationProjection>;
 
-  constructor(private readonly store: EventStore) {}
+  constructor(
+    private readonly store: EventStore,
+    options?: OptimizationProjectionOptions,
+  ) {
+    this.projection = new OptimizationProjection(options);
+  }
 
   /** Folds the log into the shared projection the first time it is asked; every later call waits for that same load. A failed load is tried again by the next call. */
   load(): Promise<OptimizationProjection> {

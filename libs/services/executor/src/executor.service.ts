@@ -127,9 +127,9 @@ export class ExecutorService implements OnApplicationBootstrap, OnModuleDestroy 
     this.projection = await readModelOf(this.store, this.sharedReadModel);
     this.sweeper.start();
     if (!this.options.recoverOnStart) return;
-    for (const s of this.projection.all()) {
-      if (s.status === 'scheduled' || s.status === 'executing' || s.status === 'rolling-back') await this.drive(s.optimizationId, `recover:${s.optimizationId}`);
-    }
+    // By status, so that no settled optimization is unpacked; executions under way before those not yet started.
+    const ids = [...this.projection.idsByStatus('executing'), ...this.projection.idsByStatus('rolling-back'), ...this.projection.idsByStatus('scheduled')];
+    for (const id of ids) await this.drive(id, `recover:${id}`);
   }
 
   async onModuleDestroy(): Promise<void> {

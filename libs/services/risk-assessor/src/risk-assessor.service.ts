@@ -78,8 +78,9 @@ export class RiskAssessorService implements OnApplicationBootstrap {
     if (!this.options.recoverOnStart) return;
     const projection = await OptimizationProjection.load(this.store);
     const now = this.clock.now();
-    for (const s of projection.all()) {
-      if (s.status !== 'received' || s.risk) continue;
+    for (const id of [...projection.idsByStatus('received')]) {
+      const s = projection.get(id);
+      if (s?.status !== 'received' || s.risk) continue;
       await handleCommand(this.store, optimizationStream(s.optimizationId), optimizationDecider, await this.assessRisk(s.recommendation, now), {
         causationKey: s.deliveryId,
         recordedBy: RECORDED_BY,

@@ -22,7 +22,7 @@ function stateOf(id: number, scheduledAt: number | undefined, dryRun = false): K
 function projectionOf(initial: KnownOptimization[]) {
   let listener: OptimizationChangeListener | undefined;
   const projection = {
-    all: () => initial,
+    states: () => initial.values(),
     onChange: (l: OptimizationChangeListener) => {
       listener = l;
       return () => undefined;

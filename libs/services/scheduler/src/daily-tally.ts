@@ -16,7 +16,7 @@ export class DailyTally {
   private readonly fleet = new Map<string, Set<string>>();
 
   constructor(projection: OptimizationProjection) {
-    for (const state of projection.all()) this.track(state);
+    for (const state of projection.states()) this.track(state);
     projection.onChange((after) => this.track(after));
   }
 

@@ -123,7 +123,7 @@ export class SchedulerQueue {
     for (const id of batch.members) {
       if (this.batchOf.get(id) !== batchId) continue;
       this.batchOf.delete(id);
-      if (this.projection.get(id)?.status === 'approved') this.unbatched.add(id);
+      if (this.projection.statusOf(id) === 'approved') this.unbatched.add(id);
     }
   }
 

@@ -218,7 +218,7 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
     let earliest = this.queue.waitingUntil(now)?.getTime();
     for (const [id, until] of this.deferred) {
       const t = Date.parse(until);
-      if (t > now.getTime() && this.projection.get(id)?.status === 'approved' && (earliest === undefined || t < earliest)) earliest = t;
+      if (t > now.getTime() && this.projection.statusOf(id) === 'approved' && (earliest === undefined || t < earliest)) earliest = t;
     }
     return earliest === undefined ? undefined : new Date(earliest);
   }
@@ -326,7 +326,7 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
   private statusesOf(ids: readonly string[]): Map<string, OptimizationStatus> {
     const statuses = new Map<string, OptimizationStatus>();
     for (const id of ids) {
-      const status = this.projection.get(id)?.status;
+      const status = this.projection.statusOf(id);
       if (status) statuses.set(id, status);
     }
     return statuses;
@@ -350,7 +350,7 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
     }
     const rollBack = this.policy.stagedRollout.onGateFailure === 'roll-back-stage';
     // A member whose backup snapshot expired can no longer be undone (rollbackRefusal): it is left as it is.
-    const completed = rollBack ? stage.optimizationIds.filter((id) => this.projection.get(id)?.status === 'completed') : [];
+    const completed = rollBack ? stage.optimizationIds.filter((id) => this.projection.statusOf(id) === 'completed') : [];
     const irreversible = completed.filter((id) => rollbackRefusal(this.projection.get(id)!) !== undefined);
     if (irreversible.length > 0) this.logger.warn({ batchId, stage: stage.stage, irreversible }, 'stage failed its gate: members whose backup expired are not rolled back');
     const rolledBack = completed.filter((id) => !irreversible.includes(id)).sort();

@@ -86,7 +86,7 @@ export class ValidatorService implements OnApplicationBootstrap, OnModuleDestroy
     this.projection = await readModelOf(this.store, this.sharedReadModel);
     this.sweeper.start();
     if (!this.options.recoverOnStart) return;
-    for (const s of this.projection.all()) if (s.status === 'validating') await this.validate(s.optimizationId, `recover:${s.optimizationId}`);
+    for (const id of [...this.projection.idsByStatus('validating')]) await this.validate(id, `recover:${id}`);
   }
 
   async onModuleDestroy(): Promise<void> {
@@ -100,7 +100,7 @@ export class ValidatorService implements OnApplicationBootstrap, OnModuleDestroy
   soakingUntil(): Date | undefined {
     let earliest: number | undefined;
     for (const [id, due] of this.soakEnds) {
-      if (this.projection.get(id)?.status !== 'validating') continue;
+      if (this.projection.statusOf(id) !== 'validating') continue;
       if (earliest === undefined || due < earliest) earliest = due;
     }
     return earliest === undefined ? undefined : new Date(earliest);
