@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { FLEET_OPERATIONS, normalizeOperation } from './operations';
 import { INSTANCE_TYPE_PATTERN } from './instance-types';
 import { VOLUME_TYPES } from '@optex/domain';
+import { compactJsonParser } from './compact-json';
 
 // ── Field types ──
 const accountId = z.string().regex(/^[0-9]{12}$/, 'expected a 12-digit AWS account id');
@@ -269,7 +270,7 @@ function toIssues(error: z.ZodError): FleetFileIssue[] {
 
 function parseJson(text: string, file: string): unknown {
   try {
-    return JSON.parse(text);
+    return compactJsonParser()(text);
   } catch (error) {
     throw new FleetFileError(file, [{ path: '', message: `not valid JSON (${(error as Error).message})` }]);
   }

@@ -4,6 +4,7 @@ import Database from 'better-sqlite3';
 import { sqliteFileOf } from '@optex/ports';
 import { validateFleetState, type FleetState } from './fleet-schema';
 import { FLEET_KINDS, FleetTransaction, LiveFleet, SIMULATOR_KINDS, type FleetChanges, type IndexedKind, type RecordKind } from './fleet-transaction';
+import { compactJsonParser } from './compact-json';
 
 /**
  * Where the simulated fleet's state persists beside an event store, so successive CLI commands
@@ -326,8 +327,9 @@ export class SqliteStateStore extends StateStore {
     for (const kind of FLEET_KINDS) state[kind] = [];
     for (const [key, value] of meta) if (key.startsWith('fleet.')) state[key.slice('fleet.'.length)] = value;
     const faultIds: string[] = [];
+    const parse = compactJsonParser();
     for (const row of this.statements.rows.all() as Array<{ kind: RecordKind; id: string; body: string }>) {
-      const record = JSON.parse(row.body) as unknown;
+      const record = parse(row.body);
       if ((SIMULATOR_KINDS as readonly string[]).includes(row.kind)) ((state['simulator'] as Record<string, unknown[]>)[row.kind] ??= []).push(record);
       else ((state[row.kind] as unknown[] | undefined) ?? (state[row.kind] = [])).push(record);
       if (row.kind === 'faults') faultIds.push(row.id);
