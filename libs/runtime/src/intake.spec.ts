@@ -45,6 +45,16 @@ const line = (value: unknown) => Buffer.from(`${JSON.stringify(value)}\n`);
 const deep = (depth: number) => `${'{"a":'.repeat(depth)}1${'}'.repeat(depth)}`;
 
 describe('intake through the engine: every record ends processed, rejected or duplicate', () => {
+  it('the run spends its input: each record keeps its size and lets go of its bytes once its message went out', async () => {
+    const input = splitInput(Buffer.concat([line(gp3('rec-a')), line({ recommendationId: 'broken' }), line(gp3('rec-a'))]), 'spent');
+    const sizes = input.records.map((r) => r.size);
+    expect(input.records.every((r) => r.bytes.length > 0)).toBe(true);
+    const { result } = await run(input);
+    expect(result.summary).toMatchObject({ received: 3, rejected: 1, duplicates: 1 });
+    expect(result.optimizations).toEqual([expect.objectContaining({ recommendationId: 'rec-a', status: 'dry-run-completed' })]);
+    expect(input.records.map((r) => [r.bytes.length, r.size])).toEqual(sizes.map((size) => [0, size]));
+  });
+
   it('issue 7 finding 1: one NDJSON line nested 10,000 deep is received 1, rejected 1 (it used to vanish)', async () => {
     const { result, rejections } = await run(splitInput(Buffer.from(`${deep(10_000)}\n`), 'deep'));
     expect(result.summary).toMatchObject({ received: 1, rejected: 1, duplicates: 0 });
