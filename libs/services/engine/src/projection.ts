@@ -120,8 +120,9 @@ export class OptimizationProjection {
     const id = stream.slice(OPTIMIZATION_STREAM_PREFIX.length);
     const current = this.entries.get(id);
     if (current && revision <= current.revision) return undefined;
-    const state = optimizationDecider.evolve(current ? this.stateOf(current) : optimizationDecider.initialState(), event);
-    this.put(id, current, state, revision);
+    const before = current ? this.stateOf(current) : undefined;
+    const state = optimizationDecider.evolve(before ?? optimizationDecider.initialState(), event);
+    this.put(id, current, before, state, revision);
     return state.status === 'initial' ? undefined : (state as KnownOptimization);
   }
 
@@ -132,7 +133,7 @@ export class OptimizationProjection {
   set(optimizationId: string, state: OptimizationState, revision: bigint): void {
     const current = this.entries.get(optimizationId);
     if (current && revision < current.revision) return;
-    this.put(optimizationId, current, state, revision);
+    this.put(optimizationId, current, current ? this.stateOf(current) : undefined, state, revision);
   }
 
   /** An optimization's state, or undefined when unknown. A packed (settled) one is unpacked into a new object. */
@@ -242,8 +243,8 @@ export class OptimizationProjection {
     };
   }
 
-  private put(optimizationId: string, current: Entry | undefined, state: OptimizationState, revision: bigint): void {
-    const before = current ? this.stateOf(current) : undefined;
+  /** `before` is `current`'s state, already unpacked by the caller (a packed entry is inflated once per change). */
+  private put(optimizationId: string, current: Entry | undefined, before: OptimizationState | undefined, state: OptimizationState, revision: bigint): void {
     // Every field set up front (one object shape, no out-of-object property array); the id copied flat, since a slice
     // of the stream name would keep the whole name alive with it.
     const entry: Entry = current ?? { id: flat(optimizationId), state, packed: undefined, status: state.status, revision, resourceKey: undefined };
