@@ -11,6 +11,8 @@
 // had not acknowledged yet (the in-memory bus's lag: which service falls behind). `--heap-mb N` runs the engine
 // children with `--max-old-space-size=N` (as `NODE_OPTIONS=--max-old-space-size=N optex run …` would): V8 sizes its
 // heap limit from the machine's memory and collects lazily below it, so peak RSS on a large machine is mostly headroom.
+// Every child sets V8's heap growth as the `optex` entry point does (`limitHeapGrowth`: OPTEX_HEAP_GROWTH_PERCENT,
+// default 50 %; `OPTEX_HEAP_GROWTH_PERCENT=v8 npm run bench:engine` measures V8's own policy).
 // Another child measures the SQLite store's append rate with bench:store's pattern (1–3 events per append over 1000
 // streams, expected revisions). Then the ratios the issue targets: throughput at the largest size / at the smallest (≥ 80 %), engine events/s /
 // store append rate (≥ 40 %), dry runs ≥ 1,000 optimizations/s at 10k and 100k, peak RSS ≤ 1 GiB.
@@ -26,7 +28,7 @@ import { SqliteEventStore } from '@optex/event-store';
 import { SimulatedFleet } from '@optex/cloud';
 import type { InMemoryBus } from '@optex/messaging';
 import { silentLogger, type Ec2Gateway, type MetricsSource } from '@optex/ports';
-import { intakeLimitsFromEnv, openAdapters, processUntilQuiescent, readInput } from '@optex/runtime';
+import { heapGrowthFromEnv, intakeLimitsFromEnv, limitHeapGrowth, openAdapters, processUntilQuiescent, readInput } from '@optex/runtime';
 import { NO_BLAST_RADIUS } from '@optex/domain';
 import { appendWorkload } from './support/store-workload';
 
@@ -265,14 +267,16 @@ const num = (n: number) => n.toLocaleString('en-US');
 async function main(): Promise<void> {
   const argv = process.argv.slice(2);
   if (argv[0] === '--child') {
+    limitHeapGrowth();
     const figures = argv[1] === 'store' ? await childStore(Number(argv[2]), argv[3]) : await childEngine(Number(argv[2]), argv[3] as Mode, Number(argv[4]), argv[5] as FleetKind, argv[6]);
     process.stdout.write(`${JSON.stringify(figures)}\n`);
     return;
   }
   const args = parseArgs(argv);
+  const heapGrowth = heapGrowthFromEnv();
   const log = (line: string) => (args.json ? undefined : process.stderr.write(`${line}\n`));
   log(
-    `bench:engine — embedded default (SQLite store, in-memory bus, ${args.fleet === 'file' ? 'simulated fleet' : 'simulated fleet sharded per volume (diagnostic)'}), modify-volume, max parallel ${args.maxParallel}, ${args.heapMb ? `heap limit ${args.heapMb} MiB` : 'default heap limit'}, ${process.version}`,
+    `bench:engine — embedded default (SQLite store, in-memory bus, ${args.fleet === 'file' ? 'simulated fleet' : 'simulated fleet sharded per volume (diagnostic)'}), modify-volume, max parallel ${args.maxParallel}, ${args.heapMb ? `heap limit ${args.heapMb} MiB` : 'default heap limit'}, heap growth ${heapGrowth === undefined ? "V8's own" : `${heapGrowth} %`} (OPTEX_HEAP_GROWTH_PERCENT), ${process.version}`,
   );
   const store = runChild(args, ['store', String(args.storeEvents)], 'store-append') as StoreFigures;
   log(`  store append (bench:store pattern, ${num(store.events)} events): ${num(store.appendEventsPerSecond)} events/s`);
@@ -306,7 +310,7 @@ async function main(): Promise<void> {
     };
   });
   if (args.json) {
-    process.stdout.write(`${JSON.stringify({ node: process.version, maxParallel: args.maxParallel, fleet: args.fleet, ...(args.heapMb ? { heapMb: args.heapMb } : {}), store, runs, ratios })}\n`);
+    process.stdout.write(`${JSON.stringify({ node: process.version, maxParallel: args.maxParallel, fleet: args.fleet, ...(args.heapMb ? { heapMb: args.heapMb } : {}), heapGrowthPercent: heapGrowth ?? null, store, runs, ratios })}\n`);
     return;
   }
   const rows = [

@@ -240,6 +240,19 @@ describe('bad invocations exit 2 with one line naming the problem', () => {
     expect(readdirSync(dir)).toEqual([]);
   });
 
+  it('a bad OPTEX_HEAP_GROWTH_PERCENT exits 2 naming it before anything runs; v8 keeps V8 own policy and runs', async () => {
+    const dir = tempDir('heap');
+    const store = `sqlite:${join(dir, 'events.db')}`;
+    const bad = await optex(['run', FIXTURE, '--store', store, '--cloud', `simulated:${FLEET}`, '--dry-run'], { env: { OPTEX_HEAP_GROWTH_PERCENT: 'lots' } });
+    expect(bad.code).toBe(2);
+    expect(bad.stderr.trim().split('\n')).toEqual(['optex: OPTEX_HEAP_GROWTH_PERCENT must be an integer from 10 to 1000, or v8 (V8\'s own policy), got "lots"']);
+    expect(bad.stdout).toBe('');
+    expect(readdirSync(dir)).toEqual([]);
+    const own = await optex(['run', FIXTURE, '--store', store, '--cloud', `simulated:${FLEET}`, '--dry-run', '--json'], { env: { OPTEX_HEAP_GROWTH_PERCENT: 'v8' } });
+    expect(own.code).toBe(0);
+    expect(json<{ summary: { received: number } }>(own).summary.received).toBe(9);
+  });
+
   it('an unreadable JSON array exits 2', async () => {
     const dir = tempDir('bad');
     const file = join(dir, 'broken.json');

@@ -7,3 +7,4 @@ export * from './input';
 export * from './delayed-gateway';
 export * from './crash-points';
 export * from './quiescence';
+export * from './heap-growth';

@@ -15,6 +15,7 @@ describe('service process configuration from the environment', () => {
       maxAttempts: 5,
       ec2CallDelayMs: 0,
       intakeLimits: defaultIntakeLimits,
+      heapGrowthPercent: 50,
     });
     expect(configFromEnv('executor', {}).relay).toBe(false);
   });
@@ -41,6 +42,7 @@ describe('service process configuration from the environment', () => {
       OPTEX_MAX_STRING_LENGTH: '256',
       OPTEX_MAX_DEPTH: '6',
       OPTEX_MAX_TAGS: '10',
+      OPTEX_HEAP_GROWTH_PERCENT: '150',
     });
     expect(config).toEqual({
       store: 'esdb://es:2113?tls=false',
@@ -60,7 +62,9 @@ describe('service process configuration from the environment', () => {
       ec2CallDelayMs: 150,
       kafkaSessionTimeoutMs: 10000,
       intakeLimits: { maxRecordBytes: 4096, maxStringLength: 256, maxDepth: 6, maxTags: 10, maxFileBytes: defaultIntakeLimits.maxFileBytes },
+      heapGrowthPercent: 150,
     });
+    expect(configFromEnv('executor', { OPTEX_HEAP_GROWTH_PERCENT: 'v8' }).heapGrowthPercent).toBeUndefined();
   });
 
   it.each([
@@ -73,6 +77,7 @@ describe('service process configuration from the environment', () => {
     ['OPTEX_KAFKA_SESSION_TIMEOUT_MS', '100', /OPTEX_KAFKA_SESSION_TIMEOUT_MS must be an integer ≥ 6000/],
     ['OPTEX_MAX_DEPTH', '0', /OPTEX_MAX_DEPTH must be a whole number ≥ 1, got "0"/],
     ['OPTEX_MAX_RECORD_BYTES', '64k', /OPTEX_MAX_RECORD_BYTES must be a whole number ≥ 1, got "64k"/],
+    ['OPTEX_HEAP_GROWTH_PERCENT', '5', /OPTEX_HEAP_GROWTH_PERCENT must be an integer from 10 to 1000, or v8 \(V8's own policy\), got "5"/],
   ])('rejects %s=%s naming the variable', (name, value, message) => {
     expect(() => configFromEnv('approval', { [name]: value })).toThrow(message);
   });

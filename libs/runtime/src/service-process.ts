@@ -8,6 +8,7 @@ import { BATCH_MODES, type BatchMode, type IntakeLimits } from '@optex/domain';
 import { openAdapters, DEFAULT_FLAGS } from './adapters';
 import { startEngine } from './engine-app';
 import { intakeLimitsFromEnv } from './input';
+import { heapGrowthFromEnv, setHeapGrowth } from './heap-growth';
 import { delayedGateway } from './delayed-gateway';
 import { HealthController, PROCESS_INFO, type ProcessInfo } from './health.controller';
 
@@ -17,7 +18,7 @@ import { HealthController, PROCESS_INFO, type ProcessInfo } from './health.contr
  * OPTEX_HTTP_PORT, OPTEX_RELAY, OPTEX_BATCH_MODE, OPTEX_MAX_PARALLEL, OPTEX_BATCH_WINDOW_MS, OPTEX_BATCH_QUIET_MS, OPTEX_LOG_LEVEL,
  * OPTEX_MAX_ATTEMPTS, OPTEX_WAIT_TIMEOUT_MS, OPTEX_EC2_CALL_DELAY_MS, OPTEX_KAFKA_SESSION_TIMEOUT_MS,
  * and the intake limits (OPTEX_MAX_RECORD_BYTES, OPTEX_MAX_STRING_LENGTH, OPTEX_MAX_DEPTH, OPTEX_MAX_TAGS),
- * OPTEX_SWEEP_EVERY_MS, OPTEX_SWEEP_AFTER_MS.
+ * OPTEX_SWEEP_EVERY_MS, OPTEX_SWEEP_AFTER_MS, OPTEX_HEAP_GROWTH_PERCENT.
  */
 export interface ServiceProcessConfig {
   readonly store: string;
@@ -45,6 +46,8 @@ export interface ServiceProcessConfig {
   readonly sweepEveryMs?: number;
   /** How long such an optimization may go without an event before it is resumed. */
   readonly sweepAfterMs?: number;
+  /** How far V8 may grow the heap past what a full collection kept, in percent (`undefined`: V8's own policy). */
+  readonly heapGrowthPercent: number | undefined;
 }
 
 export function configFromEnv(service: ServiceName, env: NodeJS.ProcessEnv = process.env): ServiceProcessConfig {
@@ -77,6 +80,7 @@ export function configFromEnv(service: ServiceName, env: NodeJS.ProcessEnv = pro
     intakeLimits: intakeLimitsFromEnv(env),
     ...(env['OPTEX_SWEEP_EVERY_MS'] ? { sweepEveryMs: int('OPTEX_SWEEP_EVERY_MS', 30_000) } : {}),
     ...(env['OPTEX_SWEEP_AFTER_MS'] ? { sweepAfterMs: int('OPTEX_SWEEP_AFTER_MS', 0) } : {}),
+    heapGrowthPercent: heapGrowthFromEnv(env),
   };
 }
 
@@ -91,6 +95,7 @@ export async function runServiceProcess(service: ServiceName): Promise<void> {
     process.exitCode = 2;
     return;
   }
+  setHeapGrowth(config.heapGrowthPercent);
   // OTLP/HTTP traces when OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT is set; else nothing is registered.
   const stopTracing = startTracing({ serviceName: `optex-${service}` });
   const groupKey = ({ 'risk-assessor': 'riskAssessor', approval: 'approval', scheduler: 'scheduler', executor: 'executor', validator: 'validator' } as const)[service];
