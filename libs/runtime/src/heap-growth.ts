@@ -6,10 +6,10 @@ import { setFlagsFromString } from 'node:v8';
  *
  * V8's own policy lets a heap with a large limit (4 GiB on a 24 GiB machine) grow to up to four times what survived
  * when collecting looks cheap next to the program's allocation rate (`--trace-gc` showed ~3.8 times here). In a long
- * `run` that headroom is most of the memory the process takes (100,000 embedded real runs: ~150 MB live after a full
- * collection, 937 MiB of heap committed, 1,104 MiB peak RSS). At 50 %, 20,000 real runs peaked at 419 MiB RSS
- * instead of 655 MiB at the same throughput (143 against 145 per second); `bench:engine` applies the same setting to
- * its runs and prints the figures.
+ * `run` that headroom is most of the memory the process takes: 100,000 embedded real runs committed 937 MiB of heap
+ * (1,104 MiB peak RSS), while heap snapshots at 10,000 and 30,000 held 123 and 129 MB (~150 MB at 100,000 by that
+ * slope). At 50 %, 20,000 real runs peaked at 419 MiB RSS instead of 655 MiB at the same throughput (143 against 145
+ * per second), and 100,000 at 603 MiB; `bench:engine` applies the same setting to its runs and prints the figures.
  */
 export const DEFAULT_HEAP_GROWTH_PERCENT = 50;
 
