@@ -1,4 +1,4 @@
-import { ConcurrencyError, TRACEPARENT, activeTraceparent, traceparentOf, tracingEnabled, type EventStore, type RecordedEvent } from '@optex/ports';
+import { ConcurrencyError, TRACEPARENT, activeTraceparent, traceparentOf, tracingEnabled, type EventStore, type NewEvent, type RecordedEvent } from '@optex/ports';
 import { eventIdFor, parseStoredEvent, schemaVersionOf } from '@optex/domain';
 
 /** A decider as the domain defines one (Emmett's shape). */
@@ -127,7 +127,20 @@ async function decideAndAppend<Command, Event extends { type: string; data: unkn
 ): Promise<CommandResult<Event, State>> {
   const events = decider.decide(cmd, state);
   if (events.length === 0) return { state, events, revision };
-  const traceparent = traceOfAppend(recorded);
+  const result = await store.appendToStream(stream, toNewEvents(stream, cmd, events, state, context, traceOfAppend(recorded)), revision < 0n ? 'no_stream' : revision);
+  const next = events.reduce((s, e) => decider.evolve(s, e), state);
+  return { state: next, events, revision: result.nextExpectedRevision };
+}
+
+/** The events a decision yields as the store takes them: ids derived from the cause, the command and the index; the usual metadata. */
+function toNewEvents<Command, Event extends { type: string; data: unknown }, State>(
+  stream: string,
+  cmd: Command,
+  events: readonly Event[],
+  state: State,
+  context: CommandContext,
+  traceparent: string | undefined,
+): NewEvent[] {
   const common = {
     causationId: context.causationKey,
     correlationId: context.correlationId ?? context.causationKey,
@@ -135,18 +148,94 @@ async function decideAndAppend<Command, Event extends { type: string; data: unkn
     ...(typeof context.metadata === 'function' ? (context.metadata as (s: State) => Record<string, unknown>)(state) : context.metadata),
     ...(traceparent !== undefined ? { [TRACEPARENT]: traceparent } : {}),
   };
-  const result = await store.appendToStream(
-    stream,
-    events.map((e, i) => ({
-      id: eventIdFor(stream, `${context.causationKey}/${commandName(cmd)}`, i),
-      type: e.type,
-      data: e.data,
-      metadata: { schemaVersion: schemaVersionOf(e.type), ...common },
-    })),
-    revision < 0n ? 'no_stream' : revision,
-  );
-  const next = events.reduce((s, e) => decider.evolve(s, e), state);
-  return { state: next, events, revision: result.nextExpectedRevision };
+  return events.map((e, i) => ({
+    id: eventIdFor(stream, `${context.causationKey}/${commandName(cmd)}`, i),
+    type: e.type,
+    data: e.data,
+    metadata: { schemaVersion: schemaVersionOf(e.type), ...common },
+  }));
+}
+
+/**
+ * Several commands on one stream decided in turn, each on the state the previous one left, and appended together by
+ * {@link flush} with the revision the first was decided at: for a caller that makes several decisions in one handling
+ * and has no reason to make each durable before the next (the executor between EC2 calls that change nothing).
+ * Each command's events get the ids, metadata and revision they would have had appended one by one, so a handling
+ * repeated after a crash appends nothing twice whichever way the first one appended them. Nothing is written before
+ * {@link flush}: what is pending is lost with the process, and re-decided when the message is handled again.
+ */
+export class PendingDecisions<Command, Event extends { type: string; data: unknown }, State> {
+  private base: bigint;
+  private current: { state: State; revision: bigint };
+  private readonly queued: NewEvent[] = [];
+  private readonly decided: Event[] = [];
+  private failed = false;
+
+  constructor(
+    private readonly store: EventStore,
+    private readonly stream: string,
+    private readonly decider: Decider<Command, Event, State>,
+    known: { readonly state: State; readonly revision: bigint },
+  ) {
+    this.base = known.revision;
+    this.current = { state: known.state, revision: known.revision };
+  }
+
+  /** The state after every decision so far, flushed or not, and the revision its last event will have. */
+  get state(): State {
+    return this.current.state;
+  }
+
+  get revision(): bigint {
+    return this.current.revision;
+  }
+
+  /** Events decided and not yet appended. */
+  get pending(): number {
+    return this.queued.length;
+  }
+
+  /**
+   * Decides `command` on {@link state}; its events (none: nothing to do) are kept for {@link flush}. `context` is read
+   * now (its metadata function gets the state before the command). Domain errors thrown by `decide` propagate.
+   */
+  decide(command: Command, context: CommandContext): readonly Event[] {
+    this.assertUsable();
+    const { state, revision } = this.current;
+    const events = this.decider.decide(command, state);
+    if (events.length === 0) return events;
+    this.queued.push(...toNewEvents(this.stream, command, events, state, context, traceOfAppend(undefined)));
+    this.decided.push(...events);
+    this.current = { state: events.reduce((s, e) => this.decider.evolve(s, e), state), revision: revision + BigInt(events.length) };
+    return events;
+  }
+
+  /**
+   * Appends every pending event in one call, expecting the stream at the revision the first was decided at, and
+   * returns them (none: nothing was pending). When the append fails (a stream that moved on meanwhile: the store's
+   * `ConcurrencyError`; an outage) the error propagates, the pending events are dropped and this object refuses any
+   * further use: the caller reads the stream again and decides anew.
+   */
+  async flush(): Promise<readonly Event[]> {
+    this.assertUsable();
+    if (this.queued.length === 0) return [];
+    const events = this.queued.splice(0);
+    const decided = this.decided.splice(0);
+    const expected = this.base;
+    try {
+      const result = await this.store.appendToStream(this.stream, events, expected < 0n ? 'no_stream' : expected);
+      this.base = result.nextExpectedRevision;
+      this.current = { state: this.current.state, revision: result.nextExpectedRevision };
+      return decided;
+    } catch (error) {
+      this.failed = true;
+      throw error;
+    }
+  }
+
+  private assertUsable(): void {
+    if (this.failed) throw new Error(`pending decisions on ${this.stream}: an earlier flush failed; read the stream again`);
+  }
 }
 
 /**
