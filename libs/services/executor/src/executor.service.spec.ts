@@ -1,4 +1,4 @@
-import { defaultPolicy, defaultPriceBook, optimizationDecider, optimizationStream, parseRecommendation, type Recommendation } from '@optex/domain';
+import { defaultPolicy, defaultPriceBook, optimizationDecider, optimizationIdFor, optimizationStream, parseRecommendation, type Recommendation } from '@optex/domain';
 import { silentLogger } from '@optex/ports';
 import { SqliteEventStore } from '@optex/event-store';
 import { SimulatedFleet } from '@optex/cloud';
@@ -125,6 +125,99 @@ describe('ExecutorService sweeper', () => {
     await executor.onApplicationBootstrap();
     expect(await executor.sweep()).toEqual([]);
     expect((await loadStream(store, optimizationStream(id), optimizationDecider)).state.status).toBe('executing');
+    await executor.onModuleDestroy();
+    await store.close();
+  });
+});
+
+describe('ExecutorService appends', () => {
+  /** Received, assessed, approved and scheduled, as a dry run when `dryRun`. */
+  async function scheduled(store: SqliteEventStore, rec: Recommendation, dryRun: boolean): Promise<string> {
+    const id = optimizationIdFor(rec.source, rec.recommendationId);
+    const meta = { now: NOW };
+    const commands = [
+      { type: 'ReceiveRecommendation', data: { optimizationId: id, recommendation: rec, dryRun, deliveryId: `d-${id}` }, metadata: meta },
+      { type: 'AssessRisk', data: { policy: defaultPolicy, credentialsAccountId: undefined }, metadata: meta },
+      { type: 'DecideApproval', data: { policy: defaultPolicy }, metadata: meta },
+      { type: 'ScheduleExecution', data: { batchId: 'b1', notBefore: NOW }, metadata: meta },
+    ] as const;
+    for (const [i, c] of commands.entries()) await handleCommand(store, optimizationStream(id), optimizationDecider, c, { causationKey: `setup-${i}`, recordedBy: 'spec' });
+    return id;
+  }
+
+  /** A store holding one scheduled modify-volume to gp3 of vol-1, the fleet and a started executor. */
+  async function setUp(name: string, dryRun: boolean) {
+    const store = SqliteEventStore.open(':memory:');
+    const fleet = SimulatedFleet.fromFleet(fleetFile, { clock: { now: () => NOW } });
+    const id = await scheduled(store, recommendation(name, { type: 'modify-volume', targetVolumeType: 'gp3' }), dryRun);
+    const executor = new ExecutorService(store, fleet, fleet, defaultPolicy, defaultPriceBook, { now: () => NOW }, silentLogger, new OptexMetrics(), { ...defaultEngineOptions, recoverOnStart: false });
+    await executor.onApplicationBootstrap();
+    return { store, fleet, id, executor };
+  }
+
+  it('a dry run is decided through to its end and appended once: started, pre-validated, the step, succeeded', async () => {
+    const { store, fleet, id, executor } = await setUp('dry', true);
+    const append = jest.spyOn(store, 'appendToStream');
+
+    await executor.drive(id, 'spec');
+
+    expect(append).toHaveBeenCalledTimes(1);
+    expect(append.mock.calls[0]![1].map((e) => e.type)).toEqual(['ExecutionStarted', 'PreValidationPassed', 'RollbackPlanRecorded', 'ExecutionStepCompleted', 'ExecutionSucceeded']);
+    expect(append.mock.calls[0]![2]).toBe(3n); // the revision of ExecutionScheduled, where the first decision was taken
+    expect((await loadStream(store, optimizationStream(id), optimizationDecider)).state.status).toBe('dry-run-completed');
+    expect(fleet.calls().filter((c) => c.operation === 'modifyVolume').map((c) => c.dryRun)).toEqual([true]);
+
+    // Handled again (a redelivery): nothing is appended, nothing is called.
+    await executor.drive(id, 'spec');
+    expect(append).toHaveBeenCalledTimes(1);
+    expect(fleet.calls().filter((c) => c.operation === 'modifyVolume')).toHaveLength(1);
+    await executor.onModuleDestroy();
+    await store.close();
+  });
+
+  it('a real run appends the intent before the EC2 call that changes the volume and the outcome right after it', async () => {
+    const { store, fleet, id, executor } = await setUp('real', false);
+    const append = jest.spyOn(store, 'appendToStream');
+    const modify = fleet.modifyVolume.bind(fleet);
+    const storedAtCall: string[][] = [];
+    jest.spyOn(fleet, 'modifyVolume').mockImplementation(async (...args) => {
+      storedAtCall.push((await store.readStream(optimizationStream(id))).map((e) => e.type));
+      return modify(...args);
+    });
+
+    await executor.drive(id, 'spec');
+
+    expect(storedAtCall).toHaveLength(1);
+    expect(storedAtCall[0]!.slice(-4)).toEqual(['ExecutionStarted', 'PreValidationPassed', 'RollbackPlanRecorded', 'ExecutionStepStarted']);
+    expect(append.mock.calls.map((c) => c[1].map((e) => e.type))).toEqual([
+      ['ExecutionStarted', 'PreValidationPassed', 'RollbackPlanRecorded', 'ExecutionStepStarted'],
+      ['ExecutionStepCompleted'],
+      ['ExecutionSucceeded'],
+    ]);
+    expect((await loadStream(store, optimizationStream(id), optimizationDecider)).state.status).toBe('validating');
+    await executor.onModuleDestroy();
+    await store.close();
+  });
+
+  it('a stream that moved on while decisions were pending is read again and decided anew, nothing appended twice', async () => {
+    const { store, fleet, id, executor } = await setUp('raced', true);
+    // Another handling starts the execution while this one describes the volume.
+    const describe = fleet.describeVolume.bind(fleet);
+    let raced = false;
+    jest.spyOn(fleet, 'describeVolume').mockImplementation(async (...args) => {
+      if (!raced) {
+        raced = true;
+        await handleCommand(store, optimizationStream(id), optimizationDecider, { type: 'StartExecution', data: {}, metadata: { now: NOW } }, { causationKey: 'other', recordedBy: 'spec' });
+      }
+      return describe(...args);
+    });
+
+    await executor.drive(id, 'spec');
+
+    const types = (await store.readStream(optimizationStream(id))).map((e) => e.type);
+    expect(types.filter((t) => t === 'ExecutionStarted')).toHaveLength(1);
+    expect(types.slice(-4)).toEqual(['PreValidationPassed', 'RollbackPlanRecorded', 'ExecutionStepCompleted', 'ExecutionSucceeded']);
+    expect((await loadStream(store, optimizationStream(id), optimizationDecider)).state.status).toBe('dry-run-completed');
     await executor.onModuleDestroy();
     await store.close();
   });

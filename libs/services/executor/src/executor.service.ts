@@ -16,7 +16,7 @@ import {
   type Policy,
   type PriceBook,
 } from '@optex/domain';
-import { InfrastructureError, type Clock, type Ec2Gateway, type EventStore, type IntegrationEvent, type Logger, type MetricsSource } from '@optex/ports';
+import { ConcurrencyError, InfrastructureError, type Clock, type Ec2Gateway, type EventStore, type IntegrationEvent, type Logger, type MetricsSource } from '@optex/ports';
 import {
   CLOCK,
   EC2_GATEWAY,
@@ -30,6 +30,7 @@ import {
   OptimizationProjection,
   KeyedMutex,
   StallSweeper,
+  PendingDecisions,
   handleCommandAt,
   loadStream,
   observeResource,
@@ -56,8 +57,10 @@ const MAX_MOVES_PER_HANDLING = 200;
 /**
  * Executes scheduled optimizations: a thin loop around the domain's process manager ({@link nextMove}) — observe,
  * decide, append, perform — that carries one optimization as far as it can go within one handling (start,
- * pre-validation, every step of the plan, success or failure and rollback), appending each event as it goes.
- * Before every mutating EC2 call the step's intent is appended with its client token; a step found started but
+ * pre-validation, every step of the plan, success or failure and rollback). Decisions between EC2 calls that change
+ * nothing (observing the resource, dry-run calls) are appended together ({@link PendingDecisions}): a dry run appends
+ * once. Before every EC2 call that may change something, what is pending is appended, the step's intent with its
+ * client token among it, and the call's outcome is appended as soon as it returns; a step found started but
  * without outcome (a crash, or another process) is reconciled by looking its effect up, never blindly called again.
  * After a crash, the unacknowledged event is redelivered (or `recoverOnStart` re-drives) and the loop continues
  * from where the log says it stopped. A {@link StallSweeper} resumes what the executor must move (the domain's
@@ -170,28 +173,59 @@ export class ExecutorService implements OnApplicationBootstrap, OnModuleDestroy 
 
   private async carry(optimizationId: string, causationKey: string): Promise<void> {
     const stream = optimizationStream(optimizationId);
-    let { state, revision } = await loadStream(this.store, stream, optimizationDecider);
+    const reload = async () => new PendingDecisions(this.store, stream, optimizationDecider, await loadStream(this.store, stream, optimizationDecider));
+    let decisions = await reload();
     let justStarted: string | undefined;
+    /** Appends what is pending; false when the stream moved on meanwhile (then read again: decide anew from the log). */
+    const flush = async (): Promise<boolean> => {
+      const before = decisions.state as KnownOptimization;
+      try {
+        this.observe(before, await decisions.flush());
+        return true;
+      } catch (error) {
+        if (!(error instanceof ConcurrencyError)) throw error;
+        decisions = await reload();
+        justStarted = undefined;
+        return false;
+      }
+    };
     for (let moves = 0; moves < MAX_MOVES_PER_HANDLING; moves++) {
+      const state = decisions.state;
       if (state.status === 'initial') return;
       // Not acknowledged: the message is handled again after the restart, from where the log says this loop stopped.
       if (this.stopping) throw new InfrastructureError(`executor shutting down before ${optimizationId} is done; handled again after the restart`);
       const now = this.clock.now();
       const move = nextMove(state, { now, ...(justStarted ? { justStarted } : {}) });
-      if (pauseHolds(move) && (await this.controlNow()).paused) return; // resumed by ExecutionResumed (or the sweeper, once resumed)
+      // An EC2 call that may change something (or the look-up of one cut short) runs with everything before it
+      // appended (its intent among them) and has its outcome appended at once; observing, dry runs and the
+      // decisions in between are appended together at the next such call or when the handling ends.
+      const changesEc2 = (move.kind === 'perform' && !move.dryRun) || move.kind === 'reconcile';
+      if (changesEc2 && !(await flush())) continue;
+      if (pauseHolds(move) && (await this.controlNow()).paused) {
+        if (await flush()) return; // resumed by ExecutionResumed (or the sweeper, once resumed)
+        continue;
+      }
       const command = await this.commandFor(state as KnownOptimization, move, now);
-      if (!command) return;
-      const result = await handleCommandAt(this.store, stream, optimizationDecider, { state, revision }, command, {
-        // The revision the decision was taken at makes the event ids deterministic: a redelivery appends nothing new.
-        causationKey: `${causationKey}@${revision}`,
-        recordedBy: RECORDED_BY,
-        metadata: { resourceKey: resourceKeyOf(state.recommendation) },
-      });
-      this.observe(state as KnownOptimization, result.events);
-      if (result.events.length === 0) return; // nothing changed: another handling made this move already
-      justStarted = intentOf(result.events);
-      ({ state, revision } = result);
+      // The revision the decision was taken at makes the event ids deterministic: a redelivery appends nothing new.
+      const context = { causationKey: `${causationKey}@${decisions.revision}`, recordedBy: RECORDED_BY, metadata: { resourceKey: resourceKeyOf(state.recommendation) } };
+      if (command && changesEc2) {
+        // Nothing is pending here; a conflict re-decides this outcome on the stream as it is now (handleCommandAt).
+        const result = await handleCommandAt(this.store, stream, optimizationDecider, { state, revision: decisions.revision }, command, context);
+        this.observe(state as KnownOptimization, result.events);
+        if (result.events.length === 0) return; // nothing changed: another handling made this move already
+        justStarted = intentOf(result.events);
+        decisions = new PendingDecisions(this.store, stream, optimizationDecider, result);
+        continue;
+      }
+      // No command, or one that changes nothing (another handling made this move already): this handling ends here.
+      const events = command ? decisions.decide(command, context) : [];
+      if (events.length === 0) {
+        if (await flush()) return;
+        continue;
+      }
+      justStarted = intentOf(events);
     }
+    await flush();
     this.logger.error({ optimizationId, moves: MAX_MOVES_PER_HANDLING }, 'execution loop stopped: too many moves in one handling');
   }
 
