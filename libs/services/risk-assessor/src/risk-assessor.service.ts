@@ -12,6 +12,8 @@ import {
   type AssessRisk,
   intakeRecord,
   type IntakeOutcome,
+  type OptimizationCommand,
+  type OptimizationEvent,
   type OptimizationState,
   type Policy,
   type PriceBook,
@@ -22,7 +24,7 @@ import {
   type RecommendationDuplicated,
   type RecommendationRejected,
 } from '@optex/domain';
-import type { Clock, CloudIdentity, Ec2Gateway, EventStore, HandlerOutcome, IncomingRecommendation, Logger } from '@optex/ports';
+import { ConcurrencyError, type Clock, type CloudIdentity, type Ec2Gateway, type EventStore, type HandlerOutcome, type IncomingRecommendation, type Logger } from '@optex/ports';
 import {
   CLOCK,
   CLOUD_IDENTITY,
@@ -36,8 +38,10 @@ import {
   OptimizationProjection,
   appendOnce,
   describeResource,
+  PendingDecisions,
   handleCommand,
   handleCommandAt,
+  loadStream,
   resourceKeyOf,
   type EngineOptions,
   type OptexMetrics,
@@ -103,6 +107,29 @@ export class RiskAssessorService implements OnApplicationBootstrap {
     const optimizationId = message.dryRun ? previewIdFor(rec.source, rec.recommendationId) : optimizationIdFor(rec.source, rec.recommendationId);
     const stream = optimizationStream(optimizationId);
     const context = { causationKey: message.deliveryId, recordedBy: RECORDED_BY, metadata: { resourceKey: resourceKeyOf(rec) } };
+    const receive: ReceiveRecommendation = { type: 'ReceiveRecommendation', data: { optimizationId, recommendation: rec, dryRun: message.dryRun, deliveryId: message.deliveryId }, metadata: { now } };
+    const loaded = await loadStream(this.store, stream, optimizationDecider);
+    if (loaded.state.status === 'initial') {
+      // A new optimization: received and assessed in one append, once the live resource is described. When that fails
+      // (an outage), the receipt alone is appended and the delivery fails: it is assessed when handled again.
+      const decisions = new PendingDecisions(this.store, stream, optimizationDecider, loaded);
+      decisions.decide(receive, context);
+      let assess: AssessRisk;
+      try {
+        assess = await this.assessRisk(rec, now);
+      } catch (error) {
+        if ((await this.flushOpened(decisions)) !== undefined) this.metrics.recommendations.inc({ result: 'accepted' });
+        throw error;
+      }
+      decisions.decide(assess, context);
+      const events = await this.flushOpened(decisions);
+      if (events !== undefined) {
+        this.metrics.recommendations.inc({ result: 'accepted' });
+        this.observeAssessment(optimizationId, events);
+        return { kind: 'ack' };
+      }
+      // Someone else opened it meanwhile (the same recommendation twice in one batch): as a delivery of a known one.
+    }
     let before: OptimizationState | undefined;
     const received = await handleCommand(
       this.store,
@@ -110,8 +137,7 @@ export class RiskAssessorService implements OnApplicationBootstrap {
       optimizationDecider,
       (state) => {
         before = state;
-        const command: ReceiveRecommendation = { type: 'ReceiveRecommendation', data: { optimizationId, recommendation: rec, dryRun: message.dryRun, deliveryId: message.deliveryId }, metadata: { now } };
-        return command;
+        return receive;
       },
       context,
     );
@@ -125,7 +151,22 @@ export class RiskAssessorService implements OnApplicationBootstrap {
     if (before?.status === 'initial') this.metrics.recommendations.inc({ result: 'accepted' });
     // Decided on the state the receipt left (no second read); a stream that moved on meanwhile is read again.
     const assessed = await handleCommandAt(this.store, stream, optimizationDecider, received, await this.assessRisk(rec, now), context);
-    for (const e of assessed.events) {
+    this.observeAssessment(optimizationId, assessed.events);
+    return { kind: 'ack' };
+  }
+
+  /** Appends the opening decisions; `undefined` when the stream was opened meanwhile by another delivery. */
+  private async flushOpened(decisions: PendingDecisions<OptimizationCommand, OptimizationEvent, OptimizationState>): Promise<readonly OptimizationEvent[] | undefined> {
+    try {
+      return await decisions.flush();
+    } catch (error) {
+      if (error instanceof ConcurrencyError) return undefined;
+      throw error;
+    }
+  }
+
+  private observeAssessment(optimizationId: string, events: readonly OptimizationEvent[]): void {
+    for (const e of events) {
       if (e.type === 'RiskAssessed') {
         this.metrics.riskAssessments.inc({ level: e.data.level });
         this.logger.info({ optimizationId, level: e.data.level, factors: e.data.factors.map((f) => f.factor) }, 'risk assessed');
@@ -135,7 +176,6 @@ export class RiskAssessorService implements OnApplicationBootstrap {
         this.logger.warn({ optimizationId, rules: e.data.violations.map((v) => v.rule), reasons: e.data.violations.map((v) => v.reason) }, 'out of scope: not assessed, never executed');
       }
     }
-    return { kind: 'ack' };
   }
 
   /**
