@@ -1,14 +1,16 @@
-import { v5 as uuidv5 } from 'uuid';
+import { parse as parseUuid, v5 as uuidv5 } from 'uuid';
 
 /** The fixed UUID namespace of every id optex derives (UUIDv5). Never change it: ids in stored streams depend on it. */
 export const OPTEX_NAMESPACE = '0b6f3a1e-5c7d-4e8a-9f21-6d3c8b7a4e50';
 
 const utf8 = new TextEncoder();
+/** The namespace as uuid's 16 bytes, parsed once (uuid would parse the string on every call: a third of its cost). */
+const NAMESPACE_BYTES = parseUuid(OPTEX_NAMESPACE);
 
 // uuid hashes a string argument through `unescape(encodeURIComponent(…))`, which throws `URIError` on a lone
 // surrogate; the UTF-8 bytes are the same for every well-formed string, and encoding never throws (a lone
 // surrogate becomes U+FFFD). So ids are unchanged, and deriving one cannot fail.
-const uuidOf = (name: string): string => uuidv5(utf8.encode(name), OPTEX_NAMESPACE);
+const uuidOf = (name: string): string => uuidv5(utf8.encode(name), NAMESPACE_BYTES);
 
 /**
  * The optimization id of a recommendation: `uuidv5("<source>/<recommendationId>", OPTEX_NAMESPACE)`.
