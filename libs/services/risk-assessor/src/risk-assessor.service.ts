@@ -77,7 +77,7 @@ export class RiskAssessorService implements OnApplicationBootstrap {
     @Inject(ENGINE_OPTIONS) private readonly options: EngineOptions,
   ) {}
 
-  /** Assesses optimizations received but not assessed (a crash between the two appends). */
+  /** Assesses optimizations received but not assessed: a receipt appended alone (describing the resource failed and the delivery was not handled again before a crash), or by an optex that appended the two apart. */
   async onApplicationBootstrap(): Promise<void> {
     if (!this.options.recoverOnStart) return;
     const projection = await OptimizationProjection.load(this.store);
