@@ -4,6 +4,7 @@ import 'reflect-metadata';
 import { Controller, Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { EventPattern } from '@nestjs/microservices';
+import { EMPTY, of } from 'rxjs';
 import { InMemoryBus } from '../memory';
 import { BusServer, PassThroughRpcFilter } from './bus-server';
 import { encodeLifecycleEvent } from '../relay/lifecycle-codec';
@@ -65,6 +66,20 @@ describe('BusServer (NestJS transport over the Bus port)', () => {
     await bus.publish([{ topic: TOPICS.recommendations, key: 'k', value: Buffer.from('{"x":'), headers: { [HEADERS.recordBytes]: '52428800' } }]);
     await bus.idle();
     expect(received[0]).toMatchObject({ receivedBytes: 52_428_800 });
+    await server.close();
+    await bus.close();
+  });
+
+  it.each([
+    ['a value', async () => ({ kind: 'dead-letter', reason: 'told to' }), 'dead-letter'],
+    ['an Observable (an interceptor\'s): its last value', async () => of({ kind: 'retry', error: new Error('first') }, { kind: 'dead-letter', reason: 'last' }), 'dead-letter'],
+    ['an empty Observable', async () => EMPTY, 'ack'],
+    ['nothing', async () => undefined, 'ack'],
+  ])('takes the outcome a handler resolves to as %s', async (_what, handler, expected) => {
+    const { bus, server, outcomes } = await serve(handler);
+    await bus.publish([{ topic: TOPICS.internalEvents, ...lifecycle() }]);
+    await bus.idle();
+    expect(outcomes).toEqual([expected]);
     await server.close();
     await bus.close();
   });

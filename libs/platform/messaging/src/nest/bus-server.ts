@@ -2,7 +2,7 @@ import { Catch, type ArgumentsHost } from '@nestjs/common';
 import { BaseExceptionFilter } from '@nestjs/core';
 import { Server, type CustomTransportStrategy, type MessageHandler } from '@nestjs/microservices';
 import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
-import { lastValueFrom, defaultIfEmpty, throwError, type Observable } from 'rxjs';
+import { isObservable, lastValueFrom, defaultIfEmpty, throwError, type Observable } from 'rxjs';
 import {
   ConcurrencyError,
   HANDLER_OUTCOME_KINDS,
@@ -134,7 +134,9 @@ export class BusServer extends Server implements CustomTransportStrategy {
       return { kind: 'dead-letter', reason: `undecodable message: ${describeError(error)}` };
     }
     try {
-      const result = await lastValueFrom(this.transformToObservable(await handler(payload, delivery)).pipe(defaultIfEmpty(undefined)));
+      // What Nest's handler resolves to: the controller's value, or an Observable (an interceptor's); the last value counts.
+      const returned: unknown = await handler(payload, delivery);
+      const result = isObservable(returned) ? await lastValueFrom(returned.pipe(defaultIfEmpty(undefined))) : await returned;
       return isOutcome(result) ? result : { kind: 'ack' };
     } catch (error) {
       if (error instanceof DomainError) {
