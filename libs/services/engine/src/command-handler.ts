@@ -165,8 +165,10 @@ function toNewEvents<Command, Event extends { type: string; data: unknown }, Sta
  * {@link flush}: what is pending is lost with the process, and re-decided when the message is handled again.
  */
 export class PendingDecisions<Command, Event extends { type: string; data: unknown }, State> {
+  /** The revision of the stream's last appended event (-1n: none), which the next flush expects. */
   private base: bigint;
-  private current: { state: State; revision: bigint };
+  private latest: State;
+  /** The pending events as the store takes them, and as decided (one for one). */
   private readonly queued: NewEvent[] = [];
   private readonly decided: Event[] = [];
   private failed = false;
@@ -178,16 +180,17 @@ export class PendingDecisions<Command, Event extends { type: string; data: unkno
     known: { readonly state: State; readonly revision: bigint },
   ) {
     this.base = known.revision;
-    this.current = { state: known.state, revision: known.revision };
+    this.latest = known.state;
   }
 
-  /** The state after every decision so far, flushed or not, and the revision its last event will have. */
+  /** The state after every decision so far, flushed or not. */
   get state(): State {
-    return this.current.state;
+    return this.latest;
   }
 
+  /** The revision the last decided event will have once appended. */
   get revision(): bigint {
-    return this.current.revision;
+    return this.base + BigInt(this.queued.length);
   }
 
   /** Events decided and not yet appended. */
@@ -201,12 +204,12 @@ export class PendingDecisions<Command, Event extends { type: string; data: unkno
    */
   decide(command: Command, context: CommandContext): readonly Event[] {
     this.assertUsable();
-    const { state, revision } = this.current;
+    const state = this.latest;
     const events = this.decider.decide(command, state);
     if (events.length === 0) return events;
     this.queued.push(...toNewEvents(this.stream, command, events, state, context, traceOfAppend(undefined)));
     this.decided.push(...events);
-    this.current = { state: events.reduce((s, e) => this.decider.evolve(s, e), state), revision: revision + BigInt(events.length) };
+    this.latest = events.reduce((s, e) => this.decider.evolve(s, e), state);
     return events;
   }
 
@@ -221,11 +224,9 @@ export class PendingDecisions<Command, Event extends { type: string; data: unkno
     if (this.queued.length === 0) return [];
     const events = this.queued.splice(0);
     const decided = this.decided.splice(0);
-    const expected = this.base;
     try {
-      const result = await this.store.appendToStream(this.stream, events, expected < 0n ? 'no_stream' : expected);
+      const result = await this.store.appendToStream(this.stream, events, this.base < 0n ? 'no_stream' : this.base);
       this.base = result.nextExpectedRevision;
-      this.current = { state: this.current.state, revision: result.nextExpectedRevision };
       return decided;
     } catch (error) {
       this.failed = true;
