@@ -63,7 +63,10 @@ export interface SubscribeOptions {
 }
 
 export interface Subscription {
-  /** Stops delivery; resolves once the handler will no longer be called. */
+  /**
+   * Stops delivery; resolves once the handler is not running and will no longer be called. Called from inside the
+   * handler, delivery stops at once and the promise settles after that handler has returned: do not await it there.
+   */
   unsubscribe(): Promise<void>;
 }
 

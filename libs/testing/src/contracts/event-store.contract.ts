@@ -370,22 +370,25 @@ export function eventStoreContract(name: string, factory: () => Promise<EventSto
         expect(seen).toEqual([first.id]);
       });
 
-      test('unsubscribe called from inside the handler (during catch-up) resolves and stops delivery', async () => {
+      test('unsubscribe called from inside the handler (during catch-up) stops delivery at once and settles after the handler returns', async () => {
         const prefix = streamName('selfunsub');
         await store.appendToStream(`${prefix}-1`, [event('A'), event('B'), event('C')], 'no_stream');
         const seen: string[] = [];
         let unsubscribed = false;
+        let settledBeforeReturn: boolean | undefined;
         const subscription: Subscription = subscribe(
           async (e) => {
             seen.push(e.type);
             if (seen.length === 2) {
-              await subscription.unsubscribe();
-              unsubscribed = true;
+              void subscription.unsubscribe().then(() => (unsubscribed = true));
+              await sleep(10);
+              settledBeforeReturn = unsubscribed;
             }
           },
           { filter: { kind: 'streamName', prefixes: [prefix] } },
         );
-        await waitFor(() => unsubscribed, deliveryTimeout, 'unsubscribe() inside the handler to resolve');
+        await waitFor(() => unsubscribed, deliveryTimeout, 'unsubscribe() called inside the handler to settle');
+        expect(settledBeforeReturn).toBe(false);
         await store.appendToStream(`${prefix}-1`, [event('D')], 'any');
         await sleep(quietPeriod);
         expect(seen).toEqual(['A', 'B']);

@@ -1,4 +1,3 @@
-import { AsyncLocalStorage } from 'node:async_hooks';
 import { START, eventTypeFilter, streamNameFilter } from '@eventstore/db-client';
 import type { AllStreamSubscription, EventStoreDBClient, Filter } from '@eventstore/db-client';
 import { InfrastructureError } from '@optex/ports';
@@ -14,9 +13,6 @@ export interface ResubscribeBackoff {
   readonly maxDelayMs?: number;
 }
 
-/** Marks the handler's own async context, so `unsubscribe()` called from inside it does not wait for itself. */
-const insideHandler = new AsyncLocalStorage<EsdbSubscription>();
-
 /**
  * A catch-up subscription to `$all` that survives dropped connections: on a driver error (or the
  * server ending the call) it reports an `InfrastructureError` through `onDropped`, waits
@@ -24,6 +20,11 @@ const insideHandler = new AsyncLocalStorage<EsdbSubscription>();
  * and subscribes again strictly after the last event it saw, so the handler gets every event
  * once, in order. A handler that throws ends the subscription (the same event would fail again);
  * its error goes to `onDropped`, or a process warning without one.
+ *
+ * `unsubscribe()` resolves once the handler is not running and will not be called again; called from inside the
+ * handler it stops delivery at once, but its promise settles only after that handler has returned, so the handler must
+ * not await it. (No `AsyncLocalStorage` to tell the handler's own call apart: in Node 20 one hooks every promise of the
+ * process; see the SQLite subscription.)
  */
 export class EsdbSubscription implements Subscription {
   private stopped = false;
@@ -59,8 +60,8 @@ export class EsdbSubscription implements Subscription {
         current.destroy();
       }
     }
-    // Waiting for the loop from inside the handler would wait for ourselves.
-    if (insideHandler.getStore() !== this) await this.loop;
+    // From inside the handler this waits for that handler to return: it must not await it (see the class comment).
+    await this.loop;
   }
 
   private async run(): Promise<void> {
@@ -80,7 +81,7 @@ export class EsdbSubscription implements Subscription {
           if (!event) continue;
           if (!isSystemEventType(event.type) && this.matches(event)) {
             try {
-              await insideHandler.run(this, () => this.handler(event));
+              await this.handler(event);
             } catch (error) {
               // The same event would fail again: the subscription ends, the caller hears why.
               this.stopped = true;

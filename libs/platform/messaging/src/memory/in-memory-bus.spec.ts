@@ -158,7 +158,7 @@ describe('InMemoryBus (specifics)', () => {
     const seen: string[] = [];
     const consumer: Consumer = await bus.subscribe({ groupId: 'g', topics: ['t'] }, async (d) => {
       seen.push(d.value.toString());
-      await consumer.stop();
+      void consumer.stop(); // not awaited: it settles once this handler has returned
       return ack;
     });
     await new Promise((resolve) => setTimeout(resolve, 50));
@@ -283,7 +283,7 @@ describe('InMemoryBus (specifics)', () => {
   });
 
   describe('stop and close', () => {
-    it('stop() waits for the running handler; stop() and close() from inside a handler resolve', async () => {
+    it('stop() waits for the running handler; from inside a handler, stop() and close() stop delivery at once and settle after it returns', async () => {
       let running = false;
       const consumer = await bus.subscribe({ groupId: 'g', topics: ['t'] }, async () => {
         running = true;
@@ -297,14 +297,24 @@ describe('InMemoryBus (specifics)', () => {
       await consumer.stop();
       expect(running).toBe(false);
 
-      let closedInside = false;
-      await bus.subscribe({ groupId: 'closer', topics: ['c'] }, async () => {
-        await bus.close();
-        closedInside = true;
-        return ack;
-      });
-      await bus.publish([msg('c', 'k', 'v')]);
-      await waitUntil(() => closedInside);
+      // From inside a handler, stop() and close() deliver nothing more of the partition and settle once the handler has returned.
+      const stopFromInside = async (topic: string, stop: (consumer: Consumer) => Promise<void>) => {
+        const handled: string[] = [];
+        let settled = false;
+        let settledBeforeReturn: boolean | undefined;
+        const consumer: Consumer = await bus.subscribe({ groupId: topic, topics: [topic] }, async (delivery) => {
+          handled.push(delivery.value.toString());
+          void stop(consumer).then(() => (settled = true));
+          await new Promise((resolve) => setTimeout(resolve, 10));
+          settledBeforeReturn = settled;
+          return ack;
+        });
+        await bus.publish([msg(topic, 'k', 'one'), msg(topic, 'k', 'two')]);
+        await waitUntil(() => settled);
+        return { handled, settledBeforeReturn };
+      };
+      await expect(stopFromInside('stopper', (consumer) => consumer.stop())).resolves.toEqual({ handled: ['one'], settledBeforeReturn: false });
+      await expect(stopFromInside('closer', () => bus.close())).resolves.toEqual({ handled: ['one'], settledBeforeReturn: false });
       await bus.close();
     });
 
