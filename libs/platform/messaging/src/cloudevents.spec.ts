@@ -77,6 +77,19 @@ describe('encodeCloudEvent (Kafka binary mode)', () => {
     expect(error.field).toBe('source');
   });
 
+  it.each([
+    ['with a subject and extensions', event],
+    ['without a subject or extensions', { ...event, subject: undefined, extensions: undefined }],
+  ])("has the headers of the package's own Kafka binding (%s), content-type for ce_datacontenttype", (_, input) => {
+    const { headers, value } = encodeCloudEvent(input);
+    const { data, extensions, ...attributes } = input;
+    const bound = Kafka.binary(new CloudEvent<unknown>({ ...extensions, ...attributes, specversion: '1.0', datacontenttype: 'application/json', data }));
+    const { ce_datacontenttype, ...expected } = bound.headers as Record<string, string>;
+    expect(ce_datacontenttype).toBe('application/json');
+    expect(headers).toEqual(Object.fromEntries(Object.entries(expected).filter(([, v]) => v !== undefined)));
+    expect(JSON.parse(value.toString('utf8'))).toEqual(bound.value);
+  });
+
   it('is readable by the cloudevents package itself', () => {
     const { value, headers } = encodeCloudEvent(event);
     const message: KafkaMessage<Buffer> = { headers, value, key: 'k', body: undefined };
