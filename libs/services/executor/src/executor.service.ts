@@ -178,9 +178,8 @@ export class ExecutorService implements OnApplicationBootstrap, OnModuleDestroy 
     let justStarted: string | undefined;
     /** Appends what is pending; false when the stream moved on meanwhile (then read again: decide anew from the log). */
     const flush = async (): Promise<boolean> => {
-      const before = decisions.state as KnownOptimization;
       try {
-        this.observe(before, await decisions.flush());
+        this.observe(decisions.state as KnownOptimization, await decisions.flush()); // observe reads only the action
         return true;
       } catch (error) {
         if (!(error instanceof ConcurrencyError)) throw error;
