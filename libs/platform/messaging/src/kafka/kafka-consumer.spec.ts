@@ -1,6 +1,6 @@
-import { KafkaJSConnectionError, KafkaJSError } from 'kafkajs';
-import { InfrastructureError } from '@optex/ports';
-import { backoffDelay, headersToStrings } from './kafka-consumer';
+import { KafkaJSConnectionError, KafkaJSError, type EachMessagePayload, type Kafka } from 'kafkajs';
+import { InfrastructureError, silentLogger, type HandlerOutcome } from '@optex/ports';
+import { KafkaSubscription, backoffDelay, headersToStrings } from './kafka-consumer';
 import { toInfrastructureError } from './kafka-errors';
 
 describe('backoffDelay', () => {
@@ -41,5 +41,165 @@ describe('toInfrastructureError', () => {
   it('lets errors that are not the driver’s pass through', () => {
     const bug = new TypeError('undefined is not a function');
     expect(toInfrastructureError(bug, 'publish')).toBe(bug);
+  });
+});
+
+/**
+ * The consumer's offset commits against a kafkajs consumer double: the test hands messages to `eachMessage` itself and
+ * decides when each commit request answers, so it can see what runs while a commit is in flight.
+ */
+describe('KafkaSubscription offset commits', () => {
+  type Offsets = { topic: string; partition: number; offset: string }[];
+
+  async function subscription(handler: (offset: string) => HandlerOutcome = () => ({ kind: 'ack' })) {
+    const commits: Offsets[] = [];
+    const answers: { resolve: () => void; reject: (error: Error) => void }[] = [];
+    const listeners = new Map<string, (event: { payload: unknown }) => void>();
+    let eachMessage: ((payload: EachMessagePayload) => Promise<void>) | undefined;
+    const order: string[] = [];
+    const consumer = {
+      events: { CRASH: 'consumer.crash', GROUP_JOIN: 'consumer.group_join' },
+      on: (event: string, listener: (event: { payload: unknown }) => void) => listeners.set(event, listener),
+      connect: async () => undefined,
+      subscribe: async () => undefined,
+      run: async (options: { eachMessage: (payload: EachMessagePayload) => Promise<void> }) => {
+        eachMessage = options.eachMessage;
+      },
+      commitOffsets: (offsets: Offsets) => {
+        commits.push(offsets.map((o) => ({ ...o })));
+        order.push(`commit ${offsets.map((o) => `${o.partition}@${o.offset}`).join(',')}`);
+        return new Promise<void>((resolve, reject) => answers.push({ resolve, reject }));
+      },
+      disconnect: async () => {
+        order.push('disconnect');
+      },
+      seek: () => undefined,
+    };
+    const settings = {
+      backoff: { initialMs: 1, maxMs: 1 },
+      sessionTimeoutMs: 10_000,
+      heartbeatIntervalMs: 1000,
+      rebalanceTimeoutMs: 60_000,
+      maxWaitTimeMs: 100,
+      partitionsConsumedConcurrently: 2,
+      logger: silentLogger,
+      publish: async () => undefined,
+    };
+    const sub = new KafkaSubscription(
+      { consumer: () => consumer } as unknown as Kafka,
+      { groupId: 'g', topics: ['t'] },
+      async (delivery) => {
+        order.push(`handle ${delivery.partition}@${delivery.offset}`);
+        return handler(delivery.offset);
+      },
+      settings,
+      () => undefined,
+    );
+    await sub.start();
+    const deliver = (partition: number, offset: number) =>
+      eachMessage!({
+        topic: 't',
+        partition,
+        message: { offset: String(offset), key: Buffer.from('k'), value: Buffer.from('v'), headers: {}, timestamp: '0', attributes: 0 },
+        pause: () => () => undefined,
+        heartbeat: async () => undefined,
+      } as unknown as EachMessagePayload);
+    const groupJoin = (assignment: Record<string, number[]>) => listeners.get('consumer.group_join')!({ payload: { memberAssignment: assignment } });
+    return { sub, deliver, commits, answers, order, groupJoin };
+  }
+
+  const settle = () => new Promise((r) => setImmediate(r));
+
+  it('handles the next messages while a commit runs, and commits what they acknowledged in one request per round', async () => {
+    const { deliver, commits, answers, order } = await subscription();
+    await deliver(0, 0); // acknowledged: the first commit starts, and is not awaited
+    await deliver(0, 1);
+    await deliver(0, 2);
+    await deliver(1, 0);
+    expect(order).toEqual(['handle 0@0', 'commit 0@1', 'handle 0@1', 'handle 0@2', 'handle 1@0']);
+    answers[0].resolve();
+    await settle();
+    expect(commits).toEqual([
+      [{ topic: 't', partition: 0, offset: '1' }],
+      [
+        { topic: 't', partition: 0, offset: '3' },
+        { topic: 't', partition: 1, offset: '1' },
+      ],
+    ]);
+    answers[1].resolve();
+    await settle();
+    expect(commits).toHaveLength(2); // nothing left to commit
+  });
+
+  it('commits nothing for a message to be redelivered', async () => {
+    const { deliver, commits } = await subscription((offset) => (offset === '0' ? { kind: 'retry', error: new Error('not yet') } : { kind: 'ack' }));
+    await deliver(0, 0);
+    await settle();
+    expect(commits).toEqual([]);
+  });
+
+  it('stop() waits for the running commit, then commits what was acknowledged since, then leaves the group', async () => {
+    const { sub, deliver, answers, order } = await subscription();
+    await deliver(0, 0);
+    await deliver(0, 1);
+    const stopped = sub.stop();
+    await settle();
+    expect(order).toEqual(['handle 0@0', 'commit 0@1', 'handle 0@1']);
+    answers[0].resolve();
+    await settle();
+    expect(order.slice(-1)).toEqual(['commit 0@2']);
+    answers[1].resolve();
+    await stopped;
+    expect(order.slice(-2)).toEqual(['commit 0@2', 'disconnect']);
+  });
+
+  it('a failed commit is tried again a second later, with what was acknowledged meanwhile', async () => {
+    jest.useFakeTimers({ doNotFake: ['setImmediate', 'nextTick', 'queueMicrotask'] });
+    try {
+      const { deliver, commits, answers } = await subscription();
+      await deliver(0, 0);
+      await deliver(0, 1);
+      answers[0].reject(new Error('broker unreachable'));
+      await settle();
+      expect(commits).toHaveLength(1);
+      await deliver(1, 4);
+      await settle();
+      expect(commits).toHaveLength(1); // waits for the retry, not for the next acknowledgement
+      await jest.advanceTimersByTimeAsync(1000);
+      expect(commits[1]).toEqual([
+        { topic: 't', partition: 0, offset: '2' },
+        { topic: 't', partition: 1, offset: '5' },
+      ]);
+    } finally {
+      jest.useRealTimers();
+    }
+  });
+
+  it('drops the offsets of partitions a rebalance gave to another member', async () => {
+    const { deliver, commits, answers, groupJoin } = await subscription();
+    await deliver(0, 0);
+    await deliver(0, 1);
+    await deliver(1, 0);
+    groupJoin({ t: [1] }); // partition 0 went to another member
+    answers[0].resolve();
+    await settle();
+    expect(commits[1]).toEqual([{ topic: 't', partition: 1, offset: '1' }]);
+  });
+
+  it('after a failed commit, puts back only the offsets of partitions it still owns', async () => {
+    jest.useFakeTimers({ doNotFake: ['setImmediate', 'nextTick', 'queueMicrotask'] });
+    try {
+      const { deliver, commits, answers, groupJoin } = await subscription();
+      groupJoin({ t: [0, 1] });
+      await deliver(0, 0);
+      await deliver(1, 7);
+      groupJoin({ t: [1] }); // during the failing commit, partition 0 went to another member
+      answers[0].reject(new Error('rebalance in progress'));
+      await settle();
+      await jest.advanceTimersByTimeAsync(1000);
+      expect(commits).toEqual([[{ topic: 't', partition: 0, offset: '1' }], [{ topic: 't', partition: 1, offset: '8' }]]);
+    } finally {
+      jest.useRealTimers();
+    }
   });
 });

@@ -35,7 +35,13 @@ export function backoffDelay(attempt: number, backoff: Required<RetryBackoff>, r
 /**
  * One kafkajs consumer in one group, handling messages one at a time per partition:
  * - the offset is committed only after the handler returned `ack`, or after the message was
- *   published to the dead-letter topic;
+ *   published to the dead-letter topic; commits are coalesced, not awaited per message: an acknowledgement
+ *   starts a commit when none is running, and those that arrive while one runs go together in the next one, a
+ *   request for every partition that moved. The next message of the partition is handled meanwhile, so an offset
+ *   commit (a broker round trip) is no longer on every message's path; `stop()` commits what was acknowledged before
+ *   it leaves the group. A commit that fails (the broker unreachable after kafkajs's retries) is tried again a second
+ *   later with whatever was acknowledged since; offsets of partitions a rebalance took away are dropped, and their
+ *   new owner handles those messages again (at least once);
  * - `retry` (or a throw) seeks the partition back to the same offset and pauses it for a
  *   jittered exponential backoff, so nothing behind it in the partition (same key or not) is
  *   handled first; `pause` (an outage) does the same for as long as it takes, without counting
@@ -56,6 +62,13 @@ export class KafkaSubscription implements Consumer {
   private readonly maxAttempts: number;
   private stopping: Promise<void> | undefined;
   private readonly log: Logger;
+  /** Per `topic:partition`, the next offset to commit: acknowledged, not committed yet. */
+  private readonly uncommitted = new Map<string, { readonly topic: string; readonly partition: number; readonly offset: string }>();
+  /** The commit running now, if any (one at a time). */
+  private committing: Promise<void> | undefined;
+  private retryCommitTimer: NodeJS.Timeout | undefined;
+  /** `topic:partition` of every partition the group's last assignment gave this member (unknown before the first). */
+  private owned: ReadonlySet<string> | undefined;
 
   constructor(
     kafka: Kafka,
@@ -85,6 +98,9 @@ export class KafkaSubscription implements Consumer {
           if (!owned.has(key.slice(0, key.lastIndexOf(':')))) counts.delete(key);
         }
       }
+      // Offsets of partitions another member owns now are not ours to commit: it may be past them already.
+      this.owned = owned;
+      for (const key of this.uncommitted.keys()) if (!owned.has(key)) this.uncommitted.delete(key);
       this.log.debug({ memberAssignment: payload.memberAssignment }, 'joined consumer group');
     });
   }
@@ -108,8 +124,12 @@ export class KafkaSubscription implements Consumer {
       for (const timer of this.timers) clearTimeout(timer);
       this.timers.clear();
       // kafkajs's disconnect does not wait for a running eachMessage (it leaves the group under
-      // it, so its commit would fail): let the in-flight handler finish and commit first.
+      // it, so its commit would fail): let the in-flight handler finish, then commit what was acknowledged.
       await Promise.allSettled([...this.inFlight]);
+      clearTimeout(this.retryCommitTimer);
+      this.retryCommitTimer = undefined;
+      await this.committing;
+      if (this.uncommitted.size > 0) await this.commitAcknowledged();
       try {
         await translating(`stop group ${this.options.groupId}`, () => this.consumer.disconnect());
       } finally {
@@ -180,10 +200,48 @@ export class KafkaSubscription implements Consumer {
       const reason = outcome.kind === 'dead-letter' ? outcome.reason : `failed ${attempt} times; last error: ${describeError(outcome.error)}`;
       await this.deadLetter(delivery, reason);
     }
-    // Not translated: kafkajs must see its own error (e.g. REBALANCE_IN_PROGRESS) to rejoin; the
-    // message is then redelivered, which at-least-once allows.
-    await this.consumer.commitOffsets([{ topic, partition, offset: (BigInt(message.offset) + 1n).toString() }]);
     this.attempts.delete(key);
+    this.uncommitted.set(`${topic}:${partition}`, { topic, partition, offset: (BigInt(message.offset) + 1n).toString() });
+    this.commitSoon();
+  }
+
+  /** Starts a commit unless one is running (it takes this acknowledgement in its next round) or a retry waits. */
+  private commitSoon(): void {
+    if (this.retryCommitTimer === undefined) this.committing ??= this.commitAcknowledged();
+  }
+
+  /**
+   * Commits what was acknowledged, in rounds until nothing is left (each round one request for every partition that
+   * moved). Never throws: a failed round puts its offsets back (unless newer ones came meanwhile, or a rebalance gave the
+   * partition away) and tries again a
+   * second later; while the consumer stops, `stop()` makes the last attempt itself.
+   */
+  private async commitAcknowledged(): Promise<void> {
+    try {
+      while (this.uncommitted.size > 0) {
+        const offsets = [...this.uncommitted.values()];
+        this.uncommitted.clear();
+        try {
+          await this.consumer.commitOffsets(offsets);
+        } catch (error) {
+          for (const o of offsets) {
+            const key = `${o.topic}:${o.partition}`;
+            if (!this.uncommitted.has(key) && (this.owned === undefined || this.owned.has(key))) this.uncommitted.set(key, o);
+          }
+          this.log.warn({ err: describeError(error), partitions: offsets.length }, 'offset commit failed; trying again in a second (the messages stay acknowledged)');
+          if (!this.stopping) {
+            clearTimeout(this.retryCommitTimer);
+            this.retryCommitTimer = setTimeout(() => {
+              this.retryCommitTimer = undefined;
+              if (!this.stopping) this.commitSoon();
+            }, 1000);
+          }
+          return;
+        }
+      }
+    } finally {
+      this.committing = undefined;
+    }
   }
 
   /** Seeks the partition back to `offset` and pauses it for `wait` ms, so nothing behind the message overtakes it. */
