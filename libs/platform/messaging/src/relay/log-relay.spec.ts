@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { TOPICS, type Bus, type BusMessage, type Delivery } from '@optex/ports';
+import { TOPICS, type Bus, type BusMessage, type Delivery, type RecordedEvent, type SubscribeOptions } from '@optex/ports';
 import { SqliteEventStore } from '@optex/event-store';
 import { InMemoryBus } from '../memory';
 import { LogRelay } from './log-relay';
@@ -174,5 +174,98 @@ describe('LogRelay and trace context (CloudEvents distributed-tracing extension)
       expect(seen).toHaveLength(3);
       for (const d of seen) expect(d.headers['ce_traceparent']).toBeUndefined();
     }
+  });
+});
+
+describe('LogRelay: batched publishes', () => {
+  /** A bus that records every publish and holds each one until the test releases it. */
+  function heldBus() {
+    const inner = new InMemoryBus();
+    const publishes: BusMessage[][] = [];
+    const releases: (() => void)[] = [];
+    const bus: Bus = {
+      local: true,
+      publish: async (messages) => {
+        publishes.push([...messages]);
+        await new Promise<void>((resolve) => releases.push(resolve));
+        await inner.publish(messages);
+      },
+      subscribe: (options, handler) => inner.subscribe(options, handler),
+      close: () => inner.close(),
+    };
+    const releaseNext = async () => {
+      for (let i = 0; i < 200 && releases.length === 0; i++) await new Promise((r) => setTimeout(r, 5));
+      releases.shift()!();
+    };
+    return { inner, bus, publishes, releaseNext };
+  }
+  const eventsOf = (messages: readonly BusMessage[]) =>
+    messages.filter((m) => m.topic === TOPICS.internalEvents).map((m) => decodeLifecycleEvent({ ...m, partition: 0, offset: '0', attempt: 1, headers: m.headers ?? {} } as Delivery).type);
+
+  it('publishes the first event at once and those recorded while that publish runs together in the next one, in log order', async () => {
+    const store = SqliteEventStore.open(':memory:');
+    const { inner, bus, publishes, releaseNext } = heldBus();
+    await append(store, 'optimization-f', 'OptimizationCancelled');
+    const relay = new LogRelay(store, bus);
+    await relay.start();
+    for (let i = 0; i < 200 && publishes.length === 0; i++) await new Promise((r) => setTimeout(r, 5));
+    await append(store, 'optimization-f', 'RiskAssessed');
+    await append(store, 'optimization-g', 'RiskAssessed');
+    await append(store, 'optimization-f', 'OptimizationCancelled');
+    await new Promise((r) => setTimeout(r, 50)); // the subscription delivers them while the first publish is held
+    expect(await relay.caughtUp()).toBe(false); // nothing counts as published before the bus took it
+    await releaseNext();
+    await releaseNext();
+    await settle(relay);
+    expect(publishes.map(eventsOf)).toEqual([['OptimizationCancelled'], ['RiskAssessed', 'RiskAssessed', 'OptimizationCancelled']]);
+    await relay.stop();
+    expect(publishes).toHaveLength(2); // stop() had nothing left to publish
+    expect((await collect(inner, 'g6')).map((d) => decodeLifecycleEvent(d).stream)).toEqual(['optimization-f', 'optimization-f', 'optimization-g', 'optimization-f']);
+    await inner.close();
+    await store.close();
+  });
+
+  it('holds the subscription back once maxBatch events wait, and publishes at most maxBatch a time', async () => {
+    const store = SqliteEventStore.open(':memory:');
+    const { inner, bus, publishes, releaseNext } = heldBus();
+    for (let i = 0; i < 7; i++) await append(store, `optimization-h${i}`, 'RiskAssessed');
+    const delivered: string[] = [];
+    // Counts the subscription's deliveries to the relay, and those the relay has returned from.
+    let received = 0;
+    let returned = 0;
+    const counting = new Proxy(store, {
+      get: (target, property) => {
+        if (property === 'subscribeToAll') {
+          return (handler: (e: RecordedEvent) => Promise<void>, options: SubscribeOptions) =>
+            target.subscribeToAll(async (e) => {
+              received++;
+              await handler(e);
+              returned++;
+            }, options);
+        }
+        const value: unknown = Reflect.get(target, property);
+        return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+      },
+    });
+    const relay = new LogRelay(counting, bus, { maxBatch: 2, onPublished: (e) => delivered.push(e.stream) });
+    await relay.start();
+    await new Promise((r) => setTimeout(r, 50));
+    // The first event went out alone; the next two wait for it, and the delivery that filled the queue holds the subscription.
+    expect(publishes.map((p) => eventsOf(p).length)).toEqual([1]);
+    expect(delivered).toEqual([]);
+    expect({ received, returned }).toEqual({ received: 3, returned: 2 });
+    for (let i = 0; i < 4; i++) await releaseNext();
+    await settle(relay);
+    expect(publishes.map((p) => eventsOf(p).length)).toEqual([1, 2, 2, 2]);
+    expect(delivered).toEqual([0, 1, 2, 3, 4, 5, 6].map((i) => `optimization-h${i}`));
+    await relay.stop();
+    await inner.close();
+    await store.close();
+  });
+
+  it('rejects a maxBatch that is not a positive integer, naming it', () => {
+    const store = SqliteEventStore.open(':memory:');
+    expect(() => new LogRelay(store, new InMemoryBus(), { maxBatch: 0 })).toThrow(/maxBatch must be a positive integer, got 0/);
+    void store.close();
   });
 });

@@ -27,6 +27,11 @@ export interface LogRelayOptions {
   /** Called after each publish (metrics). */
   readonly onPublished?: (event: RecordedEvent) => void;
   /**
+   * Most events one publish carries: events the subscription delivers while a publish runs wait and go together in the
+   * next one; with this many waiting, the subscription waits too. @defaultValue 100
+   */
+  readonly maxBatch?: number;
+  /**
    * Also publish the public integration events (`optex.events.v1`).
    * @defaultValue true, unless the bus is local to this process (`Bus.local`: nobody outside could read them)
    */
@@ -42,6 +47,10 @@ export interface LogRelayOptions {
  * integration event, if it has one, to `optex.events.v1` (`com.optex.*.v1`, translated by the domain's
  * `integration-events.ts` through {@link IntegrationTranslator}). Nothing unrecorded is published; an event recorded
  * just before a crash is published after the restart (from the last checkpoint: at least once).
+ * Publishes are batched, not awaited per event: the first event goes out at once, and those the subscription delivers
+ * while that publish runs (an `acks=all` round trip on Kafka) go together in the next one — one `Bus.publish`, one
+ * produce request — in log order, at most `maxBatch` (100) events each; the checkpoint and `onPublished` follow each
+ * publish, so `position` and `caughtUp()` count only what the bus acknowledged.
  * Every event is parsed and upcast to its type's current schema version before it is published
  * (`parseStoredEvent`), so consumers of the topic read current events only; an event that cannot be
  * parsed (an unknown type, a newer version, bad data) is not published: the relay stops there,
@@ -58,6 +67,13 @@ export class LogRelay {
   private failure?: unknown;
   private stopping = false;
   private readonly translator?: IntegrationTranslator;
+  private readonly maxBatch: number;
+  /** Events read and encoded, waiting for the publish that runs now; published together next, in log order. */
+  private queued: { readonly event: RecordedEvent; readonly messages: readonly BusMessage[] }[] = [];
+  /** The loop that publishes {@link queued}, while it runs. */
+  private publishing: Promise<void> | undefined;
+  /** Subscription deliveries waiting for room in {@link queued}. */
+  private waitingForRoom: (() => void)[] = [];
 
   constructor(
     private readonly store: EventStore,
@@ -67,6 +83,8 @@ export class LogRelay {
     this.checkpointStream = `relay-checkpoint-${options.name ?? 'events'}`;
     this.logger = (options.logger ?? silentLogger).child({ component: 'log-relay' });
     if (options.integrationEvents ?? !bus.local) this.translator = new IntegrationTranslator(store);
+    this.maxBatch = options.maxBatch ?? 100;
+    if (!Number.isSafeInteger(this.maxBatch) || this.maxBatch < 1) throw new RangeError(`LogRelay: maxBatch must be a positive integer, got ${String(options.maxBatch)}`);
   }
 
   /** Reads the stored checkpoint and starts publishing from just after it. */
@@ -76,7 +94,7 @@ export class LogRelay {
     this.lastPublished = from;
     this.lastCheckpointed = from;
     this.logger.info({ from: from ? String(from.commit) : 'start' }, 'relay starting');
-    this.subscription = this.store.subscribeToAll(async (event) => this.publish(event), {
+    this.subscription = this.store.subscribeToAll(async (event) => this.enqueue(event), {
       fromPosition: from,
       filter: { kind: 'streamName', prefixes: [...PUBLISHED_STREAM_PREFIXES] },
       onDropped: (error) => this.logger.warn({ err: String(error) }, 'relay subscription dropped; resubscribing'),
@@ -115,34 +133,57 @@ export class LogRelay {
     }
   }
 
-  private async publish(stored: RecordedEvent): Promise<void> {
+  /** A delivery of the subscription: the event read and encoded, queued for the next publish; waits while the queue is full. */
+  private async enqueue(stored: RecordedEvent): Promise<void> {
     const event = await this.current(stored);
-    for (let attempt = 1; ; attempt++) {
-      try {
-        const messages: BusMessage[] = [...internalMessagesOf(event, { executionsByResource: this.bus.local === true }), ...(await this.integrationMessages(event))];
-        await this.bus.publish(messages);
-        break;
-      } catch (error) {
-        this.failure = error;
-        this.logger.warn({ err: String(error), attempt, eventId: event.id }, 'publish failed; retrying');
-        await new Promise((r) => setTimeout(r, Math.min(5000, 50 * 2 ** Math.min(attempt, 7))));
+    const messages = [...internalMessagesOf(event, { executionsByResource: this.bus.local === true }), ...(await this.integrationMessages(event))];
+    this.queued.push({ event, messages });
+    this.publishing ??= this.publishQueued();
+    while (this.queued.length >= this.maxBatch) await new Promise<void>((resolve) => this.waitingForRoom.push(resolve));
+  }
+
+  /** Publishes what is queued, a batch at a time, until nothing is; each batch retried (with backoff) until the bus takes it. */
+  private async publishQueued(): Promise<void> {
+    try {
+      while (this.queued.length > 0) {
+        const batch = this.queued.splice(0, this.maxBatch);
+        for (const wake of this.waitingForRoom.splice(0)) wake();
+        const messages = batch.flatMap((b) => b.messages);
+        for (let attempt = 1; ; attempt++) {
+          try {
+            await this.bus.publish(messages);
+            break;
+          } catch (error) {
+            this.failure = error;
+            this.logger.warn({ err: String(error), attempt, events: batch.length, firstEventId: batch[0].event.id }, 'publish failed; retrying');
+            await new Promise((r) => setTimeout(r, Math.min(5000, 50 * 2 ** Math.min(attempt, 7))));
+          }
+        }
+        this.failure = undefined;
+        this.lastPublished = batch[batch.length - 1].event.position;
+        for (const { event } of batch) this.options.onPublished?.(event);
+        this.sinceCheckpoint += batch.length;
+        if (this.sinceCheckpoint >= (this.options.checkpointEvery ?? 100)) await this.checkpointIfReachable();
       }
+    } finally {
+      this.publishing = undefined;
     }
-    this.failure = undefined;
-    this.lastPublished = event.position;
-    this.options.onPublished?.(event);
-    if (++this.sinceCheckpoint >= (this.options.checkpointEvery ?? 100)) await this.checkpointIfReachable();
   }
 
   /**
-   * A checkpoint the store cannot take now (an outage) is not worth stopping the relay for: it only bounds what a restart
-   * publishes again. Logged; the next one (after `checkpointEvery` more events, or on stop) tries again.
+   * A checkpoint the store cannot take now (an outage, or any other failure) is not worth stopping the relay for: it only
+   * bounds what a restart publishes again. Logged (an error when it is not an outage); the next one (after
+   * `checkpointEvery` more events, or on stop) tries again.
    */
   private async checkpointIfReachable(): Promise<void> {
     try {
       await this.checkpoint();
     } catch (error) {
-      if (!isOutage(error)) throw error;
+      if (!isOutage(error)) {
+        // Not an outage (a bug): published events stay published; a restart republishes from the last stored checkpoint.
+        this.logger.error({ err: describeError(error) }, 'relay checkpoint not stored; the next one tries again');
+        return;
+      }
       this.logger.warn({ err: describeError(error) }, 'relay checkpoint not stored (store unavailable); the next one tries again');
     }
   }
@@ -182,6 +223,7 @@ export class LogRelay {
     this.stopping = true;
     await this.subscription?.unsubscribe();
     this.subscription = undefined;
+    await this.publishing; // what was queued goes out before the last checkpoint
     await this.checkpointIfReachable();
   }
 }
