@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { TOPICS, type Bus, type BusMessage, type Delivery, type RecordedEvent, type SubscribeOptions } from '@optex/ports';
+import { InfrastructureError, TOPICS, type Bus, type BusMessage, type Delivery, type RecordedEvent, type SubscribeOptions } from '@optex/ports';
 import { SqliteEventStore } from '@optex/event-store';
 import { InMemoryBus } from '../memory';
 import { LogRelay } from './log-relay';
@@ -259,6 +259,46 @@ describe('LogRelay: batched publishes', () => {
     expect(publishes.map((p) => eventsOf(p).length)).toEqual([1, 2, 2, 2]);
     expect(delivered).toEqual([0, 1, 2, 3, 4, 5, 6].map((i) => `optimization-h${i}`));
     await relay.stop();
+    await inner.close();
+    await store.close();
+  });
+
+  it('waits out a store outage while translating an event, then publishes it once, with nothing after it published first', async () => {
+    const store = SqliteEventStore.open(':memory:');
+    const inner = new InMemoryBus();
+    const shared: Bus = { local: false, publish: (m) => inner.publish(m), subscribe: (o, h) => inner.subscribe(o, h), close: () => inner.close() };
+    await append(store, 'optimization-o', 'RiskAssessed');
+    const first = new LogRelay(store, shared);
+    await first.start();
+    await settle(first);
+    await first.stop();
+    await append(store, 'optimization-o', 'OptimizationCancelled'); // a new relay's translator must read the stream for it
+    await append(store, 'optimization-p', 'RiskAssessed');
+    let failures = 2;
+    const flaky = new Proxy(store, {
+      get: (target, property) => {
+        if (property === 'readStream') {
+          return (stream: string, options?: object) => {
+            if (stream.startsWith('optimization-') && failures > 0) {
+              failures--;
+              return Promise.reject(new InfrastructureError('store unavailable'));
+            }
+            return target.readStream(stream, options);
+          };
+        }
+        const value: unknown = Reflect.get(target, property);
+        return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+      },
+    });
+    const relay = new LogRelay(flaky, shared);
+    await relay.start();
+    for (let i = 0; i < 200 && !relay.lastError; i++) await new Promise((r) => setTimeout(r, 5));
+    expect(String(relay.lastError)).toMatch(/store unavailable/);
+    await settle(relay);
+    await relay.stop();
+    expect(failures).toBe(0);
+    const seen = (await collect(inner, 'g7')).map((d) => decodeLifecycleEvent(d));
+    expect(seen.map((e) => `${e.stream}@${e.revision}`)).toEqual(['optimization-o@0', 'optimization-o@1', 'optimization-p@0']);
     await inner.close();
     await store.close();
   });

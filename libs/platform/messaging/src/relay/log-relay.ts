@@ -136,7 +136,11 @@ export class LogRelay {
   /** A delivery of the subscription: the event read and encoded, queued for the next publish; waits while the queue is full. */
   private async enqueue(stored: RecordedEvent): Promise<void> {
     const event = await this.current(stored);
-    const messages = [...internalMessagesOf(event, { executionsByResource: this.bus.local === true }), ...(await this.integrationMessages(event))];
+    // The translation may read the store: an outage there waits here, before anything after this event is queued.
+    const messages = await this.untilItWorks('encoding', { eventId: event.id }, async () => [
+      ...internalMessagesOf(event, { executionsByResource: this.bus.local === true }),
+      ...(await this.integrationMessages(event)),
+    ]);
     this.queued.push({ event, messages });
     this.publishing ??= this.publishQueued();
     while (this.queued.length >= this.maxBatch) await new Promise<void>((resolve) => this.waitingForRoom.push(resolve));
@@ -149,16 +153,7 @@ export class LogRelay {
         const batch = this.queued.splice(0, this.maxBatch);
         for (const wake of this.waitingForRoom.splice(0)) wake();
         const messages = batch.flatMap((b) => b.messages);
-        for (let attempt = 1; ; attempt++) {
-          try {
-            await this.bus.publish(messages);
-            break;
-          } catch (error) {
-            this.failure = error;
-            this.logger.warn({ err: String(error), attempt, events: batch.length, firstEventId: batch[0].event.id }, 'publish failed; retrying');
-            await new Promise((r) => setTimeout(r, Math.min(5000, 50 * 2 ** Math.min(attempt, 7))));
-          }
-        }
+        await this.untilItWorks('publish', { events: batch.length, firstEventId: batch[0].event.id }, () => this.bus.publish(messages));
         this.failure = undefined;
         this.lastPublished = batch[batch.length - 1].event.position;
         for (const { event } of batch) this.options.onPublished?.(event);
@@ -167,6 +162,19 @@ export class LogRelay {
       }
     } finally {
       this.publishing = undefined;
+    }
+  }
+
+  /** Runs `run` until it succeeds, 100 ms, 200 ms, … (at most 5 s) apart; each failure is {@link lastError} and a warning. */
+  private async untilItWorks<T>(what: string, fields: Record<string, unknown>, run: () => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await run();
+      } catch (error) {
+        this.failure = error;
+        this.logger.warn({ err: String(error), attempt, ...fields }, `${what} failed; retrying`);
+        await new Promise((r) => setTimeout(r, Math.min(5000, 50 * 2 ** Math.min(attempt, 7))));
+      }
     }
   }
 
