@@ -194,11 +194,35 @@ describe('LogRelay: batched publishes', () => {
       close: () => inner.close(),
     };
     const releaseNext = async () => {
-      for (let i = 0; i < 200 && releases.length === 0; i++) await new Promise((r) => setTimeout(r, 5));
+      for (let i = 0; i < 400 && releases.length === 0; i++) await new Promise((r) => setTimeout(r, 5));
       releases.shift()!();
     };
     return { inner, bus, publishes, releaseNext };
   }
+  /** The store with some of its methods replaced; the others bound to it. */
+  function storeWith(store: SqliteEventStore, replaced: Partial<Pick<SqliteEventStore, 'readStream' | 'subscribeToAll'>>): SqliteEventStore {
+    return new Proxy(store, {
+      get: (target, property) => {
+        if (property in replaced) return replaced[property as keyof typeof replaced];
+        const value: unknown = Reflect.get(target, property);
+        return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+      },
+    });
+  }
+  /** The store, counting the subscription's deliveries to the relay and those the relay has returned from. */
+  function counted(store: SqliteEventStore) {
+    const counts = { received: 0, returned: 0 };
+    const subscribeToAll = (handler: (e: RecordedEvent) => Promise<void>, options?: SubscribeOptions) =>
+      store.subscribeToAll(async (e) => {
+        counts.received++;
+        await handler(e);
+        counts.returned++;
+      }, options);
+    return { counting: storeWith(store, { subscribeToAll }), counts };
+  }
+  const until = async (condition: () => boolean) => {
+    for (let i = 0; i < 400 && !condition(); i++) await new Promise((r) => setTimeout(r, 5));
+  };
   const eventsOf = (messages: readonly BusMessage[]) =>
     messages.filter((m) => m.topic === TOPICS.internalEvents).map((m) => decodeLifecycleEvent({ ...m, partition: 0, offset: '0', attempt: 1, headers: m.headers ?? {} } as Delivery).type);
 
@@ -206,13 +230,15 @@ describe('LogRelay: batched publishes', () => {
     const store = SqliteEventStore.open(':memory:');
     const { inner, bus, publishes, releaseNext } = heldBus();
     await append(store, 'optimization-f', 'OptimizationCancelled');
-    const relay = new LogRelay(store, bus);
+    const { counting, counts } = counted(store);
+    const relay = new LogRelay(counting, bus);
     await relay.start();
-    for (let i = 0; i < 200 && publishes.length === 0; i++) await new Promise((r) => setTimeout(r, 5));
+    await until(() => publishes.length > 0);
     await append(store, 'optimization-f', 'RiskAssessed');
     await append(store, 'optimization-g', 'RiskAssessed');
     await append(store, 'optimization-f', 'OptimizationCancelled');
-    await new Promise((r) => setTimeout(r, 50)); // the subscription delivers them while the first publish is held
+    await until(() => counts.returned === 4); // the subscription delivered them while the first publish is held
+    expect(publishes).toHaveLength(1);
     expect(await relay.caughtUp()).toBe(false); // nothing counts as published before the bus took it
     await releaseNext();
     await releaseNext();
@@ -230,30 +256,15 @@ describe('LogRelay: batched publishes', () => {
     const { inner, bus, publishes, releaseNext } = heldBus();
     for (let i = 0; i < 7; i++) await append(store, `optimization-h${i}`, 'RiskAssessed');
     const delivered: string[] = [];
-    // Counts the subscription's deliveries to the relay, and those the relay has returned from.
-    let received = 0;
-    let returned = 0;
-    const counting = new Proxy(store, {
-      get: (target, property) => {
-        if (property === 'subscribeToAll') {
-          return (handler: (e: RecordedEvent) => Promise<void>, options: SubscribeOptions) =>
-            target.subscribeToAll(async (e) => {
-              received++;
-              await handler(e);
-              returned++;
-            }, options);
-        }
-        const value: unknown = Reflect.get(target, property);
-        return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
-      },
-    });
+    const { counting, counts } = counted(store);
     const relay = new LogRelay(counting, bus, { maxBatch: 2, onPublished: (e) => delivered.push(e.stream) });
     await relay.start();
-    await new Promise((r) => setTimeout(r, 50));
+    await until(() => counts.received >= 3);
+    await new Promise((r) => setTimeout(r, 30)); // room to run ahead, if it did
     // The first event went out alone; the next two wait for it, and the delivery that filled the queue holds the subscription.
     expect(publishes.map((p) => eventsOf(p).length)).toEqual([1]);
     expect(delivered).toEqual([]);
-    expect({ received, returned }).toEqual({ received: 3, returned: 2 });
+    expect(counts).toEqual({ received: 3, returned: 2 });
     for (let i = 0; i < 4; i++) await releaseNext();
     await settle(relay);
     expect(publishes.map((p) => eventsOf(p).length)).toEqual([1, 2, 2, 2]);
@@ -275,24 +286,18 @@ describe('LogRelay: batched publishes', () => {
     await append(store, 'optimization-o', 'OptimizationCancelled'); // a new relay's translator must read the stream for it
     await append(store, 'optimization-p', 'RiskAssessed');
     let failures = 2;
-    const flaky = new Proxy(store, {
-      get: (target, property) => {
-        if (property === 'readStream') {
-          return (stream: string, options?: object) => {
-            if (stream.startsWith('optimization-') && failures > 0) {
-              failures--;
-              return Promise.reject(new InfrastructureError('store unavailable'));
-            }
-            return target.readStream(stream, options);
-          };
+    const flaky = storeWith(store, {
+      readStream: (stream, options) => {
+        if (stream.startsWith('optimization-') && failures > 0) {
+          failures--;
+          return Promise.reject(new InfrastructureError('store unavailable'));
         }
-        const value: unknown = Reflect.get(target, property);
-        return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+        return store.readStream(stream, options);
       },
     });
     const relay = new LogRelay(flaky, shared);
     await relay.start();
-    for (let i = 0; i < 200 && !relay.lastError; i++) await new Promise((r) => setTimeout(r, 5));
+    await until(() => relay.lastError !== undefined);
     expect(String(relay.lastError)).toMatch(/store unavailable/);
     await settle(relay);
     await relay.stop();
