@@ -6,32 +6,75 @@
  * stored and after it is read back, whatever key order the store or its client gives it.
  *
  * Written here rather than taken from a package: for values that came from (or go to) `JSON.parse`/`JSON.stringify`
- * the whole scheme is these twenty lines, and the hash chain must not change with a dependency's release.
+ * the whole scheme is these few lines, and the hash chain must not change with a dependency's release. The text is
+ * built in one string as the value is walked; the path of a bad value is put together only when there is one.
  *
  * @throws TypeError naming the path of a value JSON cannot carry (a function, a symbol, a bigint, a non-finite number).
  */
-export function canonicalJson(value: unknown, path = '$'): string {
+export function canonicalJson(value: unknown): string {
+  try {
+    return write(value);
+  } catch (error) {
+    if (error instanceof NoJsonForm) throw new TypeError(`$${error.path.reverse().join('')}: ${error.what} has no JSON form`);
+    throw error;
+  }
+}
+
+/** A value JSON cannot carry; `path` collects the segments from the value up to the root as the walk unwinds. */
+class NoJsonForm extends Error {
+  readonly path: string[] = [];
+  constructor(readonly what: string) {
+    super(what);
+  }
+}
+
+function write(value: unknown): string {
   if (value === null) return 'null';
   switch (typeof value) {
     case 'string':
+      return JSON.stringify(value);
     case 'boolean':
-      return JSON.stringify(value);
+      return value ? 'true' : 'false';
     case 'number':
-      if (!Number.isFinite(value)) throw new TypeError(`${path}: ${value} has no JSON form`);
+      if (!Number.isFinite(value)) throw new NoJsonForm(String(value));
       return JSON.stringify(value);
-    case 'object': {
-      const json = (value as { toJSON?: () => unknown }).toJSON;
-      if (typeof json === 'function') return canonicalJson(json.call(value), path);
-      if (Array.isArray(value)) return `[${value.map((v, i) => (v === undefined ? 'null' : canonicalJson(v, `${path}[${i}]`))).join(',')}]`;
-      const members: string[] = [];
-      for (const key of Object.keys(value).sort()) {
-        const member = (value as Record<string, unknown>)[key];
-        if (member === undefined) continue;
-        members.push(`${JSON.stringify(key)}:${canonicalJson(member, `${path}.${key}`)}`);
-      }
-      return `{${members.join(',')}}`;
-    }
+    case 'object':
+      return writeObject(value);
     default:
-      throw new TypeError(`${path}: a ${typeof value} has no JSON form`);
+      throw new NoJsonForm(`a ${typeof value}`);
   }
+}
+
+function writeObject(value: object): string {
+  const json = (value as { toJSON?: () => unknown }).toJSON;
+  if (typeof json === 'function') return write(json.call(value));
+  if (Array.isArray(value)) {
+    let text = '[';
+    for (let i = 0; i < value.length; i++) {
+      const item: unknown = value[i];
+      if (i > 0) text += ',';
+      try {
+        text += item === undefined ? 'null' : write(item);
+      } catch (error) {
+        if (error instanceof NoJsonForm) error.path.push(`[${i}]`);
+        throw error;
+      }
+    }
+    return `${text}]`;
+  }
+  const keys = Object.keys(value);
+  if (keys.length > 1) keys.sort();
+  let text = '{';
+  for (const key of keys) {
+    const member = (value as Record<string, unknown>)[key];
+    if (member === undefined) continue;
+    if (text.length > 1) text += ',';
+    try {
+      text += `${JSON.stringify(key)}:${write(member)}`;
+    } catch (error) {
+      if (error instanceof NoJsonForm) error.path.push(`.${key}`);
+      throw error;
+    }
+  }
+  return `${text}}`;
 }

@@ -22,6 +22,16 @@ describe('canonicalJson', () => {
     expect(canonicalJson(value)).toBe(canonicalJson(JSON.parse(JSON.stringify(value))));
   });
 
+  it('keeps the text and the event hash the chain has always written (logs written before must still verify)', () => {
+    // Both strings were computed by the first implementation (before the text was built in one string); a rewrite that
+    // changes one byte breaks every stored chain.
+    const data = { z: [1, 2.5, -0, 1e21, 'é"\\\n', null, undefined, { b: true, a: false }], a: { '10': 1, '9': 2, '': 3, é: 4, e: 5 }, n: null, skip: undefined, when: new Date('2026-12-05T04:00:00Z') };
+    expect(canonicalJson(data)).toBe('{"a":{"":3,"10":1,"9":2,"e":5,"é":4},"n":null,"when":"2026-12-05T04:00:00.000Z","z":[1,2.5,0,1e+21,"é\\"\\\\\\n",null,null,{"a":false,"b":true}]}');
+    expect(eventHash('ab', { stream: 'optimization-1', revision: 7n, type: 'RiskAssessed', data, metadata: { schemaVersion: 1, correlationId: 'c' } })).toBe(
+      '3465b5e05514bc369d832402027710f82028d12269cfa3f9c85794a3217acdb7',
+    );
+  });
+
   it('names the path of a value JSON cannot carry', () => {
     expect(() => canonicalJson({ a: [1, { b: Number.NaN }] })).toThrow('$.a[1].b: NaN has no JSON form');
     expect(() => canonicalJson({ f: () => 1 })).toThrow('$.f: a function has no JSON form');
