@@ -41,6 +41,11 @@ export interface KafkaBusOptions {
   readonly maxWaitTimeMs?: number;
   /** Partitions one consumer handles at the same time (each still one message at a time, in order). @defaultValue the `partitions` count */
   readonly partitionsConsumedConcurrently?: number;
+  /**
+   * The least time between two offset commit requests of one consumer (acknowledged offsets wait for the next one; a
+   * crash redelivers them, handlers being idempotent). 0 commits round after round. @defaultValue 100
+   */
+  readonly commitIntervalMs?: number;
   /** kafkajs connection timeout. @defaultValue 3000 */
   readonly connectionTimeoutMs?: number;
   /** How often kafkajs retries a failed request (connect, produce, admin) before giving up. @defaultValue 5 */
@@ -107,6 +112,8 @@ export class KafkaBus implements Bus {
     if (!options.clientId) throw new Error('KafkaBus.connect: clientId is required');
     const partitions = options.partitions ?? 3;
     if (!Number.isInteger(partitions) || partitions < 1) throw new Error(`KafkaBus.connect: partitions must be a positive integer, got ${String(options.partitions)}`);
+    const commitIntervalMs = options.commitIntervalMs ?? 100;
+    if (!Number.isInteger(commitIntervalMs) || commitIntervalMs < 0) throw new Error(`KafkaBus.connect: commitIntervalMs must be a non-negative integer, got ${String(options.commitIntervalMs)}`);
     const level = options.logLevel ?? 'error';
     if (!(level in LOG_LEVELS)) throw new Error(`KafkaBus.connect: logLevel must be one of ${Object.keys(LOG_LEVELS).join(', ')}, got ${String(level)}`);
 
@@ -221,6 +228,7 @@ export class KafkaBus implements Bus {
         rebalanceTimeoutMs: this.options.rebalanceTimeoutMs ?? 60_000,
         maxWaitTimeMs: this.options.maxWaitTimeMs ?? 1000,
         partitionsConsumedConcurrently: this.options.partitionsConsumedConcurrently ?? this.options.partitions ?? 3,
+        commitIntervalMs: this.options.commitIntervalMs ?? 100,
         logger: this.options.logger ?? silentLogger,
         publish: (messages) => this.publish(messages),
       },

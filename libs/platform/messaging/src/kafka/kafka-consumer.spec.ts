@@ -2,6 +2,13 @@ import { KafkaJSConnectionError, KafkaJSError, type EachMessagePayload, type Kaf
 import { InfrastructureError, silentLogger, type HandlerOutcome } from '@optex/ports';
 import { KafkaSubscription, backoffDelay, headersToStrings } from './kafka-consumer';
 import { toInfrastructureError } from './kafka-errors';
+import { KafkaBus } from './kafka-bus';
+
+describe('KafkaBus.connect options', () => {
+  it.each([-1, 1.5, Number.NaN])('refuses commitIntervalMs %p before connecting, naming it', async (commitIntervalMs) => {
+    await expect(KafkaBus.connect({ brokers: '127.0.0.1:1', clientId: 'spec', commitIntervalMs })).rejects.toThrow(`commitIntervalMs must be a non-negative integer, got ${commitIntervalMs}`);
+  });
+});
 
 describe('backoffDelay', () => {
   const backoff = { initialMs: 100, maxMs: 1000 };
@@ -51,7 +58,7 @@ describe('toInfrastructureError', () => {
 describe('KafkaSubscription offset commits', () => {
   type Offsets = { topic: string; partition: number; offset: string }[];
 
-  async function subscription(handler: (offset: string) => HandlerOutcome = () => ({ kind: 'ack' })) {
+  async function subscription(handler: (offset: string) => HandlerOutcome = () => ({ kind: 'ack' }), commitIntervalMs = 0) {
     const commits: Offsets[] = [];
     const answers: { resolve: () => void; reject: (error: Error) => void }[] = [];
     const listeners = new Map<string, (event: { payload: unknown }) => void>();
@@ -82,6 +89,7 @@ describe('KafkaSubscription offset commits', () => {
       rebalanceTimeoutMs: 60_000,
       maxWaitTimeMs: 100,
       partitionsConsumedConcurrently: 2,
+      commitIntervalMs,
       logger: silentLogger,
       publish: async () => undefined,
     };
@@ -198,6 +206,54 @@ describe('KafkaSubscription offset commits', () => {
       await settle();
       await jest.advanceTimersByTimeAsync(1000);
       expect(commits).toEqual([[{ topic: 't', partition: 0, offset: '1' }], [{ topic: 't', partition: 1, offset: '8' }]]);
+    } finally {
+      jest.useRealTimers();
+    }
+  });
+
+  it('with commitIntervalMs, starts commit rounds that far apart, the first after a quiet spell at once', async () => {
+    jest.useFakeTimers({ doNotFake: ['setImmediate', 'nextTick', 'queueMicrotask'] });
+    try {
+      const { deliver, commits, answers } = await subscription(undefined, 100);
+      await deliver(0, 0);
+      expect(commits).toHaveLength(1); // at once
+      await jest.advanceTimersByTimeAsync(10);
+      answers[0].resolve();
+      await deliver(0, 1);
+      await deliver(1, 3);
+      await jest.advanceTimersByTimeAsync(80);
+      expect(commits).toHaveLength(1); // 90 ms after the first round started
+      await jest.advanceTimersByTimeAsync(10);
+      expect(commits[1]).toEqual([
+        { topic: 't', partition: 0, offset: '2' },
+        { topic: 't', partition: 1, offset: '4' },
+      ]);
+      answers[1].resolve();
+      await jest.advanceTimersByTimeAsync(100); // the pause after the second round: nothing was acknowledged meanwhile
+      expect(commits).toHaveLength(2);
+      await deliver(0, 2);
+      expect(commits).toHaveLength(3); // quiet since: at once again
+      expect(commits[2]).toEqual([{ topic: 't', partition: 0, offset: '3' }]);
+    } finally {
+      jest.useRealTimers();
+    }
+  });
+
+  it('with commitIntervalMs, stop() commits what waits for the next round at once, then leaves the group', async () => {
+    jest.useFakeTimers({ doNotFake: ['setImmediate', 'nextTick', 'queueMicrotask'] });
+    try {
+      const { sub, deliver, answers, order } = await subscription(undefined, 60_000);
+      await deliver(0, 0);
+      answers[0].resolve();
+      await deliver(0, 1);
+      await jest.advanceTimersByTimeAsync(1);
+      expect(order).toEqual(['handle 0@0', 'commit 0@1', 'handle 0@1']); // 0@2 waits a minute for its round
+      const stopped = sub.stop();
+      await jest.advanceTimersByTimeAsync(1);
+      expect(order.slice(-1)).toEqual(['commit 0@2']);
+      answers[1].resolve();
+      await stopped;
+      expect(order.slice(-2)).toEqual(['commit 0@2', 'disconnect']);
     } finally {
       jest.useRealTimers();
     }

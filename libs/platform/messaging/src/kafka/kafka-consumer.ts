@@ -19,6 +19,8 @@ export interface KafkaConsumerSettings {
   readonly rebalanceTimeoutMs: number;
   readonly maxWaitTimeMs: number;
   readonly partitionsConsumedConcurrently: number;
+  /** At most one offset commit request per this many ms (0: one round right after another). */
+  readonly commitIntervalMs: number;
   readonly logger: Logger;
   /** Publishes through the bus's idempotent producer (used for the dead-letter topic). */
   readonly publish: (messages: readonly BusMessage[]) => Promise<void>;
@@ -38,8 +40,11 @@ export function backoffDelay(attempt: number, backoff: Required<RetryBackoff>, r
  *   published to the dead-letter topic; commits are coalesced, not awaited per message: an acknowledgement
  *   starts a commit when none is running, and those that arrive while one runs go together in the next one, a
  *   request for every partition that moved. The next message of the partition is handled meanwhile, so an offset
- *   commit (a broker round trip) is no longer on every message's path; `stop()` commits what was acknowledged before
- *   it leaves the group. A commit that fails (the broker unreachable after kafkajs's retries) is tried again a second
+ *   commit (a broker round trip) is no longer on every message's path. Rounds start at least `commitIntervalMs` apart
+ *   (the first acknowledgement after a quiet spell commits at once): the broker writes every commit to its offsets log,
+ *   and at a few messages a round that cost Kafka more CPU than the messages; a crash redelivers at most that
+ *   interval's worth more. `stop()` commits what was acknowledged before it leaves the group, without waiting for the
+ *   interval. A commit that fails (the broker unreachable after kafkajs's retries) is tried again a second
  *   later with whatever was acknowledged since; offsets of partitions a rebalance took away are dropped, and their
  *   new owner handles those messages again (at least once);
  * - `retry` (or a throw) seeks the partition back to the same offset and pauses it for a
@@ -67,6 +72,8 @@ export class KafkaSubscription implements Consumer {
   /** The commit running now, if any (one at a time). */
   private committing: Promise<void> | undefined;
   private retryCommitTimer: NodeJS.Timeout | undefined;
+  /** Ends the wait between two commit rounds at once (set while the commit loop waits out `commitIntervalMs`). */
+  private endCommitPause: (() => void) | undefined;
   /** `topic:partition` of every partition the group's last assignment gave this member (unknown before the first). */
   private owned: ReadonlySet<string> | undefined;
 
@@ -126,6 +133,7 @@ export class KafkaSubscription implements Consumer {
       // kafkajs's disconnect does not wait for a running eachMessage (it leaves the group under
       // it, so its commit would fail): let the in-flight handler finish, then commit what was acknowledged.
       await Promise.allSettled([...this.inFlight]);
+      this.endCommitPause?.();
       clearTimeout(this.retryCommitTimer);
       this.retryCommitTimer = undefined;
       await this.committing;
@@ -212,7 +220,7 @@ export class KafkaSubscription implements Consumer {
 
   /**
    * Commits what was acknowledged, in rounds until nothing is left (each round one request for every partition that
-   * moved). Never throws: a failed round puts its offsets back (unless newer ones came meanwhile, or a rebalance gave the
+   * moved, rounds at least `commitIntervalMs` apart unless the consumer stops). Never throws: a failed round puts its offsets back (unless newer ones came meanwhile, or a rebalance gave the
    * partition away) and tries again a second later; while the consumer stops, `stop()` makes the last attempt itself.
    */
   private async commitAcknowledged(): Promise<void> {
@@ -220,6 +228,7 @@ export class KafkaSubscription implements Consumer {
       while (this.uncommitted.size > 0) {
         const offsets = [...this.uncommitted.values()];
         this.uncommitted.clear();
+        const started = Date.now();
         try {
           await this.consumer.commitOffsets(offsets);
         } catch (error) {
@@ -237,10 +246,25 @@ export class KafkaSubscription implements Consumer {
           }
           return;
         }
+        // Acknowledgements that come during the pause wait for it: this loop is still the running commit.
+        await this.pauseBetweenCommits(started + this.settings.commitIntervalMs - Date.now());
       }
     } finally {
       this.committing = undefined;
     }
+  }
+
+  /** Waits `ms` (when positive and the consumer is not stopping); `stop()` ends the wait at once. */
+  private pauseBetweenCommits(ms: number): Promise<void> {
+    if (ms <= 0 || this.stopping) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(() => this.endCommitPause?.(), ms);
+      this.endCommitPause = () => {
+        clearTimeout(timer);
+        this.endCommitPause = undefined;
+        resolve();
+      };
+    });
   }
 
   /** Seeks the partition back to `offset` and pauses it for `wait` ms, so nothing behind the message overtakes it. */
