@@ -220,8 +220,9 @@ export class KafkaSubscription implements Consumer {
 
   /**
    * Commits what was acknowledged, in rounds until nothing is left (each round one request for every partition that
-   * moved, rounds at least `commitIntervalMs` apart unless the consumer stops). Never throws: a failed round puts its offsets back (unless newer ones came meanwhile, or a rebalance gave the
-   * partition away) and tries again a second later; while the consumer stops, `stop()` makes the last attempt itself.
+   * moved, rounds at least `commitIntervalMs` apart unless the consumer stops). Never throws: a failed round puts its
+   * offsets back (unless newer ones came meanwhile, or a rebalance gave the partition away) and tries again a second
+   * later; while the consumer stops, `stop()` makes the last attempt itself.
    */
   private async commitAcknowledged(): Promise<void> {
     try {
