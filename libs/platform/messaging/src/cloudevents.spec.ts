@@ -77,6 +77,18 @@ describe('encodeCloudEvent (Kafka binary mode)', () => {
     expect(error.field).toBe('source');
   });
 
+  it('asks the package about each source until it passed: a bad one is refused every time, a good one keeps working', () => {
+    for (let i = 0; i < 3; i++) {
+      expect(encodeCloudEvent({ ...event, id: `good-${i}` }).headers['ce_source']).toBe(event.source);
+      expect(errorOf(() => encodeCloudEvent({ ...event, id: `bad-${i}`, source: 'not a uri either' })).field).toBe('source');
+    }
+    // What the package's check would add for a passed source is checked before it, every time.
+    expect(errorOf(() => encodeCloudEvent({ ...event, id: '' })).field).toBe('id');
+    expect(errorOf(() => encodeCloudEvent({ ...event, subject: '' })).field).toBe('subject');
+    expect(errorOf(() => encodeCloudEvent({ ...event, extensions: { Bad: 'x' } })).field).toBe('extensions.Bad');
+    expect(errorOf(() => encodeCloudEvent({ ...event, extensions: { n: 1 as unknown as string } })).field).toBe('extensions.n');
+  });
+
   it.each([
     ['with a subject and extensions', event],
     ['without a subject or extensions', { ...event, subject: undefined, extensions: undefined }],

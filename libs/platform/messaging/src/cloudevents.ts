@@ -3,8 +3,8 @@ import { CloudEvent, ValidationError } from 'cloudevents';
 /**
  * CloudEvents 1.0 over Kafka in binary content mode: the event's attributes travel as `ce_*`
  * headers, `content-type` carries `datacontenttype`, and the message value is the JSON data.
- * Built on the `cloudevents` package: its schema validates the attributes of every event encoded and decoded, and the
- * headers are its Kafka binding's mapping (the spec checks them against `Kafka.binary` and `Kafka.toEvent`); this module
+ * Built on the `cloudevents` package: its schema validates the attributes of every event decoded, and of an event encoded
+ * from a source it has not passed yet (see {@link encodeCloudEvent}), and the headers are its Kafka binding's mapping (the spec checks them against `Kafka.binary` and `Kafka.toEvent`); this module
  * adds the strictness the package leaves out (required attributes named in errors, string-only headers, JSON bodies).
  */
 
@@ -80,6 +80,9 @@ const CORE_HEADERS: Readonly<Record<string, string>> = {
 const REQUIRED_HEADERS = ['ce_specversion', 'ce_id', 'ce_type', 'ce_source'] as const;
 const EXTENSION_NAME = /^[a-z0-9]+$/;
 const RESERVED_NAMES = new Set(['specversion', 'id', 'type', 'source', 'time', 'subject', 'datacontenttype', 'dataschema', 'data', 'data_base64']);
+/** Sources the package's schema accepted in an encoded event (a process encodes from one or two); at most 64 kept. */
+const acceptedSources = new Set<string>();
+const MAX_ACCEPTED_SOURCES = 64;
 
 /**
  * Encodes an event in CloudEvents 1.0 Kafka binary mode.
@@ -89,8 +92,8 @@ const RESERVED_NAMES = new Set(['specversion', 'id', 'type', 'source', 'time', '
  * `content-type: application/json`. The value is `JSON.stringify(data)` in UTF-8.
  *
  * @throws CloudEventCodecError naming the attribute when a required one is empty, `time` is not a
- *   date, an extension name is not lower-case alphanumeric or clashes with a core attribute, or
- *   `data` is not JSON-serialisable.
+ *   date, an extension name is not lower-case alphanumeric or clashes with a core attribute,
+ *   `data` is not JSON-serialisable, or `source` is not a URI reference (the package's schema, asked once per source).
  */
 export function encodeCloudEvent(input: CloudEventInput): EncodedCloudEvent {
   for (const field of ['id', 'type', 'source', 'time'] as const) {
@@ -117,20 +120,26 @@ export function encodeCloudEvent(input: CloudEventInput): EncodedCloudEvent {
   if (json === undefined) throw new CloudEventCodecError('data', 'CloudEvent data is not JSON-serialisable (undefined or a function)');
 
   const time = new Date(millis).toISOString();
-  try {
-    // The package's schema validation of the attributes (source as a URI reference, …); the data was checked above.
-    new CloudEvent<unknown>({
-      ...extensions,
-      specversion: SPEC_VERSION,
-      id: input.id,
-      type: input.type,
-      source: input.source,
-      ...(input.subject !== undefined ? { subject: input.subject } : {}),
-      time,
-      datacontenttype: CLOUDEVENT_CONTENT_TYPE,
-    });
-  } catch (error) {
-    throw asCodecError(error, 'event');
+  // The package's schema validation of the attributes. Of what it checks, only `source` (a URI reference) is not
+  // checked above (`time` is written here as ISO 8601, the extensions' names and values were checked, the rest are
+  // non-empty strings): once a source passed, events from it skip the package — building its CloudEvent took ~5 % of
+  // the embedded engine's time (paired runs of 3,000 dry runs, wall 0.95).
+  if (!acceptedSources.has(input.source)) {
+    try {
+      new CloudEvent<unknown>({
+        ...extensions,
+        specversion: SPEC_VERSION,
+        id: input.id,
+        type: input.type,
+        source: input.source,
+        ...(input.subject !== undefined ? { subject: input.subject } : {}),
+        time,
+        datacontenttype: CLOUDEVENT_CONTENT_TYPE,
+      });
+    } catch (error) {
+      throw asCodecError(error, 'event');
+    }
+    if (acceptedSources.size < MAX_ACCEPTED_SOURCES) acceptedSources.add(input.source);
   }
   // The binding's mapping (every attribute but data as a `ce_<name>` header) written out: the package's
   // `Kafka.binary` took ~17 µs an event for it, a third of encoding a lifecycle event. Binary mode carries
