@@ -79,7 +79,19 @@ export function decodeLifecycleEvent(delivery: Delivery): IntegrationEvent {
     event = decodeBody(delivery);
     decoded.set(delivery.value, event);
   }
-  return { ...event, deliveryId: `${delivery.topic}/${delivery.partition}/${delivery.offset}`, attempt: delivery.attempt };
+  // Written out member by member, not spread: one object shape for every delivery (the engine makes four an event).
+  return {
+    kind: 'event',
+    id: event.id,
+    type: event.type,
+    stream: event.stream,
+    revision: event.revision,
+    data: event.data,
+    metadata: event.metadata,
+    recordedAt: event.recordedAt,
+    deliveryId: `${delivery.topic}/${delivery.partition}/${delivery.offset}`,
+    attempt: delivery.attempt,
+  };
 }
 
 function decodeBody(delivery: Delivery): Omit<IntegrationEvent, 'deliveryId' | 'attempt'> {
