@@ -229,7 +229,7 @@ export class KafkaSubscription implements Consumer {
       while (this.uncommitted.size > 0) {
         const offsets = [...this.uncommitted.values()];
         this.uncommitted.clear();
-        const started = Date.now();
+        const started = performance.now(); // monotonic: a wall-clock step back must not stretch the pause
         try {
           await this.consumer.commitOffsets(offsets);
         } catch (error) {
@@ -248,7 +248,7 @@ export class KafkaSubscription implements Consumer {
           return;
         }
         // Acknowledgements that come during the pause wait for it: this loop is still the running commit.
-        await this.pauseBetweenCommits(started + this.settings.commitIntervalMs - Date.now());
+        await this.pauseBetweenCommits(started + this.settings.commitIntervalMs - performance.now());
       }
     } finally {
       this.committing = undefined;
