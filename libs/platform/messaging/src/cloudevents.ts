@@ -3,9 +3,10 @@ import { CloudEvent, ValidationError } from 'cloudevents';
 /**
  * CloudEvents 1.0 over Kafka in binary content mode: the event's attributes travel as `ce_*`
  * headers, `content-type` carries `datacontenttype`, and the message value is the JSON data.
- * Built on the `cloudevents` package: its schema validates the attributes of every event decoded, and of an event encoded
- * from a source it has not passed yet (see {@link encodeCloudEvent}), and the headers are its Kafka binding's mapping (the spec checks them against `Kafka.binary` and `Kafka.toEvent`); this module
- * adds the strictness the package leaves out (required attributes named in errors, string-only headers, JSON bodies).
+ * Built on the `cloudevents` package: its schema validates the attributes of every event decoded, and of an event
+ * encoded from a source it has not passed yet (see {@link encodeCloudEvent}), and the headers are its Kafka binding's
+ * mapping (the spec checks them against `Kafka.binary` and `Kafka.toEvent`); this module adds the strictness the
+ * package leaves out (required attributes named in errors, string-only headers, JSON bodies).
  */
 
 /** The attributes of a CloudEvent optex publishes. */

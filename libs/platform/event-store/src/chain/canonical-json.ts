@@ -6,7 +6,7 @@
  * stored and after it is read back, whatever key order the store or its client gives it.
  *
  * Written here rather than taken from a package: for values that came from (or go to) `JSON.parse`/`JSON.stringify`
- * the whole scheme is these few lines, and the hash chain must not change with a dependency's release. The text is
+ * the whole scheme is this file, and the hash chain must not change with a dependency's release. The text is
  * built in one string as the value is walked; the path of a bad value is put together only when there is one.
  *
  * @throws TypeError naming the path of a value JSON cannot carry (a function, a symbol, a bigint, a non-finite number).

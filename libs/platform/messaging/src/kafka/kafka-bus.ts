@@ -60,6 +60,11 @@ export interface GroupLag {
   readonly partitions: readonly { readonly topic: string; readonly partition: number; readonly high: string; readonly committed: string; readonly lag: number }[];
 }
 
+/** Partitions of a topic the bus creates, and consumers' concurrency, unless the options say otherwise. */
+const DEFAULT_PARTITIONS = 3;
+/** See {@link KafkaBusOptions.commitIntervalMs}. */
+const DEFAULT_COMMIT_INTERVAL_MS = 100;
+
 const LOG_LEVELS: Readonly<Record<KafkaLogLevelName, KafkaLogLevel>> = {
   nothing: KafkaLogLevel.NOTHING,
   error: KafkaLogLevel.ERROR,
@@ -110,9 +115,9 @@ export class KafkaBus implements Bus {
     const list = brokers.map((b) => b.trim()).filter((b) => b.length > 0);
     if (list.length === 0) throw new Error('KafkaBus.connect: brokers is empty');
     if (!options.clientId) throw new Error('KafkaBus.connect: clientId is required');
-    const partitions = options.partitions ?? 3;
+    const partitions = options.partitions ?? DEFAULT_PARTITIONS;
     if (!Number.isInteger(partitions) || partitions < 1) throw new Error(`KafkaBus.connect: partitions must be a positive integer, got ${String(options.partitions)}`);
-    const commitIntervalMs = options.commitIntervalMs ?? 100;
+    const commitIntervalMs = options.commitIntervalMs ?? DEFAULT_COMMIT_INTERVAL_MS;
     if (!Number.isInteger(commitIntervalMs) || commitIntervalMs < 0) throw new Error(`KafkaBus.connect: commitIntervalMs must be a non-negative integer, got ${String(options.commitIntervalMs)}`);
     const level = options.logLevel ?? 'error';
     if (!(level in LOG_LEVELS)) throw new Error(`KafkaBus.connect: logLevel must be one of ${Object.keys(LOG_LEVELS).join(', ')}, got ${String(level)}`);
@@ -153,7 +158,7 @@ export class KafkaBus implements Bus {
    * @param partitions - defaults to the bus's `partitions` option
    * @throws InfrastructureError when Kafka fails.
    */
-  async ensureTopics(topics: readonly string[], partitions: number = this.options.partitions ?? 3): Promise<void> {
+  async ensureTopics(topics: readonly string[], partitions: number = this.options.partitions ?? DEFAULT_PARTITIONS): Promise<void> {
     if (!Number.isInteger(partitions) || partitions < 1) throw new Error(`ensureTopics: partitions must be a positive integer, got ${String(partitions)}`);
     for (const topic of topics) if (typeof topic !== 'string' || topic.length === 0) throw new Error('ensureTopics: a topic name is empty');
     // A broker that has just started may answer metadata requests for new topics with retriable errors
@@ -227,8 +232,8 @@ export class KafkaBus implements Bus {
         heartbeatIntervalMs: this.options.heartbeatIntervalMs ?? Math.max(500, Math.min(3000, Math.floor((this.options.sessionTimeoutMs ?? 10_000) / 10))),
         rebalanceTimeoutMs: this.options.rebalanceTimeoutMs ?? 60_000,
         maxWaitTimeMs: this.options.maxWaitTimeMs ?? 1000,
-        partitionsConsumedConcurrently: this.options.partitionsConsumedConcurrently ?? this.options.partitions ?? 3,
-        commitIntervalMs: this.options.commitIntervalMs ?? 100,
+        partitionsConsumedConcurrently: this.options.partitionsConsumedConcurrently ?? this.options.partitions ?? DEFAULT_PARTITIONS,
+        commitIntervalMs: this.options.commitIntervalMs ?? DEFAULT_COMMIT_INTERVAL_MS,
         logger: this.options.logger ?? silentLogger,
         publish: (messages) => this.publish(messages),
       },
