@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import type { EventStore, NewEvent } from '@optex/ports';
+import { ConcurrencyError, type EventStore, type NewEvent } from '@optex/ports';
 import { eventStoreContract } from '@optex/testing';
 import { SqliteEventStore } from '../sqlite/sqlite-event-store';
 import { canonicalJson } from './canonical-json';
@@ -92,6 +92,42 @@ describe('HashChainedEventStore and verifyLog', () => {
     await store.appendToStream('s', [event('B')], 0n);
     expect(await store.readStream('s')).toHaveLength(2);
     expect((await verifyLog(store)).ok).toBe(true);
+  });
+
+  it('an append at the revision a read showed last does not read the tip again, and a stale one is refused', async () => {
+    const { file, store: writer } = open();
+    const raw = SqliteEventStore.open(file);
+    const reads: string[] = [];
+    const counting: EventStore = Object.assign(Object.create(raw) as SqliteEventStore, {
+      readStream: (stream: string, options?: Parameters<EventStore['readStream']>[1]) => {
+        reads.push(`${stream} ${options?.direction ?? 'forwards'}`);
+        return raw.readStream(stream, options);
+      },
+    });
+    const reader = new HashChainedEventStore(counting); // shares nothing with the writer: it knows the stream by reading
+    stores.push(reader);
+    await writer.appendToStream('s', [event('A'), event('B')], 'no_stream');
+
+    const whole = await reader.readStream('s');
+    await reader.appendToStream('s', [event('C')], whole[whole.length - 1].revision);
+    const [newest] = await reader.readStream('s', { direction: 'backwards', maxCount: 1 });
+    await reader.appendToStream('s', [event('D')], newest.revision);
+    expect(reads).toEqual(['s forwards', 's backwards']); // the reads asked for, and no read of the tip before either append
+
+    // Another writer moves the stream on after a read: the append at the revision read is refused, the chain stays whole.
+    const seen = await reader.readStream('s');
+    await writer.appendToStream('s', [event('E')], 'stream_exists');
+    await expect(reader.appendToStream('s', [event('F')], seen[seen.length - 1].revision)).rejects.toThrow(ConcurrencyError);
+    await reader.appendToStream('s', [event('F')], seen[seen.length - 1].revision + 1n);
+    // A partial read (a page, or backwards from a revision) says nothing about the tip: the append reads it.
+    reads.length = 0;
+    await reader.readStream('s', { maxCount: 2 });
+    await reader.readStream('s', { direction: 'backwards', fromRevision: 1n });
+    await writer.appendToStream('s', [event('G')], 'stream_exists');
+    await reader.appendToStream('s', [event('H')], 6n);
+    expect(reads).toEqual(['s forwards', 's backwards', 's backwards']);
+    expect((await reader.readStream('s')).map((e) => e.type)).toEqual(['A', 'B', 'C', 'D', 'E', 'F', 'G', 'H']);
+    expect(await verifyLog(writer)).toMatchObject({ ok: true, events: 8 });
   });
 
   it('names an event whose data was edited in the SQLite file', async () => {

@@ -73,8 +73,9 @@ interface Tip {
  *
  * The previous hash must be the hash of the event actually before the new ones, so every append is made at an exact
  * revision: the caller's, or — for `any`/`stream_exists` — the revision read just before (such appends queue per stream
- * within the process), retried after a random pause (up to `attempts` tries) when another writer got there first. The last hash of recently written streams is remembered; any other stream's
- * last event is read back first.
+ * within the process), retried after a random pause (up to `attempts` tries) when another writer got there first. The
+ * last hash of recently written streams is remembered, and so is the last event of a stream read to its end (see
+ * {@link readStream}); any other stream's last event is read back first.
  */
 export class HashChainedEventStore implements EventStore {
   private readonly tips = new Map<string, Tip>();
@@ -173,8 +174,26 @@ export class HashChainedEventStore implements EventStore {
     if (this.tips.size > this.remembered) this.tips.delete(this.tips.keys().next().value as string);
   }
 
-  readStream(stream: string, options?: ReadStreamOptions): Promise<RecordedEvent[]> {
-    return this.inner.readStream(stream, options);
+  /**
+   * Passes through; a read that shows the stream's last event (forwards to the end, or the newest first) also remembers
+   * its revision and hash, so an append at that revision — a command handled on what it just read — need not read the
+   * tip again. Sound whatever happened since: a remembered tip is a stored event's own revision and hash, and the
+   * append names that revision, so the adapter refuses it if the stream has moved on.
+   */
+  async readStream(stream: string, options: ReadStreamOptions = {}): Promise<RecordedEvent[]> {
+    const events = await this.inner.readStream(stream, options);
+    if (events.length > 0) {
+      if (options.direction === 'backwards') {
+        if (options.fromRevision === undefined) this.rememberRead(stream, events[0]);
+      } else if (options.maxCount === undefined) this.rememberRead(stream, events[events.length - 1]);
+    }
+    return events;
+  }
+
+  private rememberRead(stream: string, last: RecordedEvent): void {
+    // A newer tip written or read here already stays: a read that started before it answers after it.
+    if ((this.tips.get(stream)?.revision ?? -1n) > last.revision) return;
+    this.remember(stream, { revision: last.revision, hash: recordedHash(last) ?? null });
   }
 
   readAll(options?: ReadAllOptions): AsyncIterable<RecordedEvent> {
