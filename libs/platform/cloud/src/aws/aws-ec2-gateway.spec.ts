@@ -122,6 +122,32 @@ describe('AwsEc2Gateway with a fake client', () => {
     await expect(gw.describeReservedInstancesOffering(ref('off-x'))).resolves.toBeUndefined();
   });
 
+  it('asks DescribeVolumes and DescribeVolumesModifications at once; the second counts only for a volume that exists', async () => {
+    let modificationsAsked!: () => void;
+    const asked = new Promise<void>((resolve) => (modificationsAsked = resolve));
+    const volume = { VolumeId: 'vol-1', VolumeType: 'gp2', Size: 8, State: 'available', AvailabilityZone: 'us-east-1a', Attachments: [] };
+    const fake = new FakeEc2({
+      // Answers only once the modifications are asked too: a gateway that waits for this answer first never gets it.
+      DescribeVolumes: async () => {
+        await Promise.race([asked, new Promise((_, reject) => setTimeout(() => reject(sdkError('AuthFailure', 401, 'DescribeVolumesModifications was not asked meanwhile')), 500))]);
+        return { Volumes: [volume] };
+      },
+      DescribeVolumesModifications: () => {
+        modificationsAsked();
+        return { VolumesModifications: [{ VolumeId: 'vol-1', ModificationState: 'optimizing', StartTime: new Date('2026-12-05T10:00:00Z') }] };
+      },
+    });
+    await expect(gateway(fake).describeVolume(ref('vol-1'))).resolves.toMatchObject({ id: 'vol-1', volumeType: 'gp2', modificationState: 'optimizing' });
+
+    const denied = () => {
+      throw sdkError('UnauthorizedOperation', 403);
+    };
+    const failing = new FakeEc2({ DescribeVolumes: () => ({ Volumes: [volume] }), DescribeVolumesModifications: denied });
+    expect((await rejection(gateway(failing).describeVolume(ref('vol-1')))).awsCode).toBe('UnauthorizedOperation');
+    const gone = new FakeEc2({ DescribeVolumes: () => ({ Volumes: [] }), DescribeVolumesModifications: denied });
+    await expect(gateway(gone).describeVolume(ref('vol-1'))).resolves.toBeUndefined();
+  });
+
   it('asks DescribeInstanceTypeOfferings for the type at the zone, or in the region without one: offered when it is listed there', async () => {
     const fake = new FakeEc2({
       DescribeInstanceTypeOfferings: (input) => {

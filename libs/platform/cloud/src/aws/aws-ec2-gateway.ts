@@ -253,12 +253,16 @@ export class AwsEc2Gateway implements Ec2Gateway {
 
   async describeVolume(ref: ResourceRef): Promise<VolumeInfo | undefined> {
     this.checkRef(ref);
-    const out = await this.describe(ref, 'DescribeVolumes', (c, s) => c.send(new DescribeVolumesCommand({ VolumeIds: [ref.id] }), { abortSignal: s }));
-    const volume = out?.Volumes?.find((v) => v.VolumeId === ref.id);
+    // Both asked at once (one round trip of waiting, not two); what the second says counts only when the volume exists.
+    const [described, modified] = await Promise.allSettled([
+      this.describe(ref, 'DescribeVolumes', (c, s) => c.send(new DescribeVolumesCommand({ VolumeIds: [ref.id] }), { abortSignal: s })),
+      this.describe(ref, 'DescribeVolumesModifications', (c, s) => c.send(new DescribeVolumesModificationsCommand({ VolumeIds: [ref.id] }), { abortSignal: s })),
+    ]);
+    if (described.status === 'rejected') throw described.reason;
+    const volume = described.value?.Volumes?.find((v) => v.VolumeId === ref.id);
     if (volume === undefined) return undefined;
-    const modifications = await this.describe(ref, 'DescribeVolumesModifications', (c, s) =>
-      c.send(new DescribeVolumesModificationsCommand({ VolumeIds: [ref.id] }), { abortSignal: s }),
-    );
+    if (modified.status === 'rejected') throw modified.reason;
+    const modifications = modified.value;
     const latest = latestModification(modifications?.VolumesModifications ?? []);
     const attachment = (volume.Attachments ?? []).find((a) => a.State !== 'detached' && a.InstanceId);
     return {
