@@ -66,6 +66,11 @@ interface Tip {
   readonly hash: string | null;
 }
 
+/** The tip a stored event makes when it is its stream's last: its revision and the hash it records. */
+function tipOf(last: RecordedEvent): Tip {
+  return { revision: last.revision, hash: recordedHash(last) ?? null };
+}
+
 /**
  * An {@link EventStore} whose every appended event carries a SHA-256 hash chained to the previous event of its stream
  * (metadata `chainHash`, and `chainPrev` = the previous event's hash), so that an edited, removed, reordered or forged
@@ -164,8 +169,7 @@ export class HashChainedEventStore implements EventStore {
 
   private async readTip(stream: string): Promise<Tip | undefined> {
     const [last] = await this.inner.readStream(stream, { direction: 'backwards', maxCount: 1 });
-    if (!last) return undefined;
-    return { revision: last.revision, hash: recordedHash(last) ?? null };
+    return last ? tipOf(last) : undefined;
   }
 
   private remember(stream: string, tip: Tip): void {
@@ -193,7 +197,7 @@ export class HashChainedEventStore implements EventStore {
   private rememberRead(stream: string, last: RecordedEvent): void {
     // A newer tip written or read here already stays: a read that started before it answers after it.
     if ((this.tips.get(stream)?.revision ?? -1n) > last.revision) return;
-    this.remember(stream, { revision: last.revision, hash: recordedHash(last) ?? null });
+    this.remember(stream, tipOf(last));
   }
 
   readAll(options?: ReadAllOptions): AsyncIterable<RecordedEvent> {
