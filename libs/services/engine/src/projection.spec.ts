@@ -204,6 +204,25 @@ describe('OptimizationProjection holding settled optimizations packed', () => {
     expect(p.revisionOf('a')).toBe(5n);
   });
 
+  it('packs and reads back states of tens of KiB, the first of them (the dictionary) too', () => {
+    const packed = new OptimizationProjection({ unpackedSettled: 0 });
+    const reference = new OptimizationProjection({ unpackedSettled: Number.POSITIVE_INFINITY });
+    for (const id of ['x', 'y']) {
+      const s = stream(id);
+      const events = [s.received(), s.assessed(), s.requested(), ...Array.from({ length: 300 }, (_, i) => s.conflicted(`d:${id}:${i}`)), s.denied()];
+      for (const e of events) {
+        packed.apply(e);
+        reference.apply(e);
+      }
+    }
+    // 'x' settled first: its JSON is the dictionary, larger than zlib's 32 KiB window.
+    expect(JSON.stringify(reference.get('x')).length).toBeGreaterThan(32 * 1024);
+    for (const id of ['x', 'y']) {
+      expect(packed.get(id)).not.toBe(packed.get(id)); // held packed
+      expect(packed.get(id)).toEqual(reference.get(id));
+    }
+  });
+
   it('refuses a limit that is not a whole number', () => {
     expect(() => new OptimizationProjection({ unpackedSettled: -1 })).toThrow('unpackedSettled must be a whole number ≥ 0 or Infinity, got -1');
     expect(() => new OptimizationProjection({ unpackedSettled: 1.5 })).toThrow(/unpackedSettled/);
