@@ -1,6 +1,6 @@
 import Database from 'better-sqlite3';
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { eventStoreContract } from '@optex/testing';
@@ -173,6 +173,7 @@ describe('SqliteEventStore (SQLite specifics)', () => {
     await expect(store.readAll({ direction: 'sideways' as never })[Symbol.asyncIterator]().next()).rejects.toThrow(/direction/);
     expect(() => store.subscribeToAll(async () => undefined, { fromPosition: { commit: 1 } as never })).toThrow(/fromPosition/);
     expect(() => SqliteEventStore.open(':memory:', { pollIntervalMs: 0 })).toThrow(/pollIntervalMs/);
+    for (const bad of [-1, 1.5, Number.NaN]) expect(() => SqliteEventStore.open(file(), { checkpointEveryMs: bad })).toThrow(/checkpointEveryMs must be a non-negative integer/);
     expect(await store.readStream('s')).toEqual([]);
   });
 
@@ -260,6 +261,32 @@ describe('SqliteEventStore (SQLite specifics)', () => {
     await expect(appended).resolves.toMatchObject({ nextExpectedRevision: 0n });
     const reopened = open(path);
     expect((await reopened.readStream('late')).map((e) => e.type)).toEqual(['A']);
+  });
+
+  it('checkpoints on a worker every checkpointEveryMs, not in the commits; close() ends the worker and its connection', async () => {
+    const sizeOf = (path: string) => statSync(path).size;
+    const appendSome = async (store: SqliteEventStore) => {
+      for (let i = 0; i < 20; i++) await store.appendToStream(`s-${i}`, [event('A', { text: 'x'.repeat(2000) })], 'no_stream');
+    };
+    // checkpointEveryMs 0: SQLite's own rule (1,000 pages of WAL) — 20 small appends stay in the WAL.
+    const own = file();
+    const left = open(own, { checkpointEveryMs: 0 });
+    const ownStart = sizeOf(own);
+    await appendSome(left);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(sizeOf(own)).toBe(ownStart);
+
+    // The worker copies them into the database file meanwhile; the writer's own rule would not have yet (10,000 pages).
+    const path = file();
+    const store = SqliteEventStore.open(path, { checkpointEveryMs: 20 });
+    const start = sizeOf(path);
+    await appendSome(store);
+    for (let i = 0; i < 150 && sizeOf(path) === start; i++) await new Promise((r) => setTimeout(r, 20));
+    expect(sizeOf(path)).toBeGreaterThan(start);
+    // The last connection to close removes the WAL: none is left open by the worker.
+    await store.close();
+    expect(existsSync(`${path}-wal`)).toBe(false);
+    expect((await open(path).readStream('s-19')).map((e) => e.type)).toEqual(['A']);
   });
 
   it('a stream this connection keeps is read from SQLite again once another connection appended to it', async () => {
