@@ -289,6 +289,21 @@ describe('SqliteEventStore (SQLite specifics)', () => {
     expect((await open(path).readStream('s-19')).map((e) => e.type)).toEqual(['A']);
   });
 
+  it('starts its checkpoint worker at its first append: a store that is only read checkpoints nothing', async () => {
+    const sizeOf = (path: string) => statSync(path).size;
+    const path = file();
+    const writer = open(path, { checkpointEveryMs: 0 }); // keeps the WAL: its connection stays open, and 20 appends are under 1,000 pages
+    for (let i = 0; i < 20; i++) await writer.appendToStream(`s-${i}`, [event('A', { text: 'x'.repeat(2000) })], 'no_stream');
+    const start = sizeOf(path);
+    const reader = open(path, { checkpointEveryMs: 20 });
+    expect((await reader.readStream('s-3')).map((e) => e.type)).toEqual(['A']);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(sizeOf(path)).toBe(start);
+    await reader.appendToStream('s-last', [event('B')], 'no_stream');
+    for (let i = 0; i < 150 && sizeOf(path) === start; i++) await new Promise((r) => setTimeout(r, 20));
+    expect(sizeOf(path)).toBeGreaterThan(start);
+  });
+
   it('a stream this connection keeps is read from SQLite again once another connection appended to it', async () => {
     const path = file();
     const mine = open(path);

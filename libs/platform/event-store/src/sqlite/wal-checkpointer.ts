@@ -66,6 +66,9 @@ export class WalCheckpointer {
     this.stopped ??= new Promise<void>((resolve) => {
       if (this.exited) return resolve(); // it failed and ended already
       this.worker.once('exit', () => resolve());
+      // Referenced again while it stops: an unreferenced worker does not keep the process alive, so a caller awaiting
+      // this with nothing else pending would see the process end before its await returned (and its exit code lost).
+      this.worker.ref();
       this.worker.postMessage('stop');
     });
     return this.stopped;
