@@ -142,14 +142,14 @@ export class SqliteEventStore implements EventStore {
     private readonly db: Database.Database,
     /** The file this store writes to (`:memory:` for an in-memory store). */
     readonly path: string,
-    options: SqliteEventStoreOptions,
+    settings: Settings,
   ) {
-    this.pollIntervalMs = positiveInteger(options.pollIntervalMs ?? 100, 'pollIntervalMs');
-    this.pageSize = positiveInteger(options.pageSize ?? 500, 'pageSize');
-    this.clock = options.clock ?? systemClock;
+    this.pollIntervalMs = settings.pollIntervalMs;
+    this.pageSize = settings.pageSize;
+    this.clock = settings.clock;
     this.statements = prepareStatements(db);
-    this.checkpointEveryMs = path === ':memory:' ? 0 : nonNegativeInteger(options.checkpointEveryMs ?? DEFAULT_CHECKPOINT_EVERY_MS, 'checkpointEveryMs');
-    this.busyTimeoutMs = positiveInteger(options.busyTimeoutMs ?? 5000, 'busyTimeoutMs');
+    this.checkpointEveryMs = path === ':memory:' ? 0 : settings.checkpointEveryMs;
+    this.busyTimeoutMs = settings.busyTimeoutMs;
     // A call's OptexError (conflict, partial duplicate) comes from its checks, before it writes anything (see
     // appendInTransaction), so that call fails alone with no savepoint to roll back; anything else (a driver failure)
     // aborts the whole group.
@@ -172,20 +172,17 @@ export class SqliteEventStore implements EventStore {
    */
   static open(path: string, options: SqliteEventStoreOptions = {}): SqliteEventStore {
     assertStreamName(path, 'path');
-    const busyTimeoutMs = positiveInteger(options.busyTimeoutMs ?? 5000, 'busyTimeoutMs');
-    positiveInteger(options.pollIntervalMs ?? 100, 'pollIntervalMs');
-    positiveInteger(options.pageSize ?? 500, 'pageSize');
-    nonNegativeInteger(options.checkpointEveryMs ?? DEFAULT_CHECKPOINT_EVERY_MS, 'checkpointEveryMs');
+    const settings = settingsOf(options);
     let db: Database.Database | undefined;
     try {
-      db = new Database(path, { timeout: busyTimeoutMs });
+      db = new Database(path, { timeout: settings.busyTimeoutMs });
       db.pragma('journal_mode = WAL');
       db.pragma('synchronous = NORMAL');
       const version = Number(db.pragma('user_version', { simple: true }));
       if (version > SCHEMA_VERSION) throw new Error(`schema version ${version} is newer than the ${SCHEMA_VERSION} this optex knows`);
       db.exec(SCHEMA_SQL);
       if (version < SCHEMA_VERSION) db.pragma(`user_version = ${SCHEMA_VERSION}`);
-      return new SqliteEventStore(db, path, options);
+      return new SqliteEventStore(db, path, settings);
     } catch (error) {
       db?.close();
       throw new InfrastructureError(`cannot open the SQLite event store at ${path}: ${messageOf(error)}`, { cause: error });
@@ -449,6 +446,25 @@ const positionOf = (position: bigint): GlobalPosition => ({ commit: position, pr
 function positiveInteger(value: number, field: string): number {
   if (!Number.isSafeInteger(value) || value <= 0) throw new RangeError(`${field} must be a positive integer, got ${String(value)}`);
   return value;
+}
+
+/** The options with their defaults, each checked once, before anything is opened. */
+interface Settings {
+  readonly pollIntervalMs: number;
+  readonly pageSize: number;
+  readonly busyTimeoutMs: number;
+  readonly checkpointEveryMs: number;
+  readonly clock: Clock;
+}
+
+function settingsOf(options: SqliteEventStoreOptions): Settings {
+  return {
+    busyTimeoutMs: positiveInteger(options.busyTimeoutMs ?? 5000, 'busyTimeoutMs'),
+    pollIntervalMs: positiveInteger(options.pollIntervalMs ?? 100, 'pollIntervalMs'),
+    pageSize: positiveInteger(options.pageSize ?? 500, 'pageSize'),
+    checkpointEveryMs: nonNegativeInteger(options.checkpointEveryMs ?? DEFAULT_CHECKPOINT_EVERY_MS, 'checkpointEveryMs'),
+    clock: options.clock ?? systemClock,
+  };
 }
 
 function nonNegativeInteger(value: number, field: string): number {
