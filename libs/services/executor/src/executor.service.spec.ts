@@ -2,7 +2,7 @@ import { defaultPolicy, defaultPriceBook, optimizationDecider, optimizationIdFor
 import { silentLogger } from '@optex/ports';
 import { SqliteEventStore } from '@optex/event-store';
 import { SimulatedFleet } from '@optex/cloud';
-import { OptexMetrics, defaultEngineOptions, handleCommand, loadStream } from '@optex/engine';
+import { OptexMetrics, defaultEngineOptions, handleCommand, loadStream, observeResource } from '@optex/engine';
 import { asDelivered, upToScheduled as upToScheduledAt } from '@optex/testing';
 import { ExecutorService } from './executor.service';
 
@@ -195,6 +195,33 @@ describe('ExecutorService appends', () => {
       ['ExecutionSucceeded'],
     ]);
     expect((await loadStream(store, optimizationStream(id), optimizationDecider)).state.status).toBe('validating');
+    // The volume described once (the pre-validation); the change itself does not describe it again.
+    expect(fleet.calls().map((c) => c.operation)).toEqual(['describeVolume', 'modifyVolume']);
+    await executor.onModuleDestroy();
+    await store.close();
+  });
+
+  it('a handling that did not pre-validate the volume itself describes it before changing it', async () => {
+    const { store, fleet, id, executor } = await setUp('pre-validated-earlier', false);
+    // An earlier handling started the execution and recorded the pre-validation, then went away before the step.
+    const stream = optimizationStream(id);
+    const context = { causationKey: 'earlier', recordedBy: 'spec' };
+    await handleCommand(store, stream, optimizationDecider, { type: 'StartExecution', data: {}, metadata: { now: NOW } }, context);
+    const { state } = await loadStream(store, stream, optimizationDecider);
+    const observed = await observeResource(fleet, fleet, (state as { recommendation: Recommendation }).recommendation, { from: new Date(NOW.getTime() - 3_600_000), to: NOW });
+    await handleCommand(
+      store,
+      stream,
+      optimizationDecider,
+      { type: 'RecordPreValidation', data: { observed, activeOnResource: [], scope: defaultPolicy.scope, policy: defaultPolicy, priceBook: defaultPriceBook }, metadata: { now: NOW } },
+      context,
+    );
+    const before = fleet.calls().length;
+
+    await executor.drive(id, 'spec');
+
+    expect(fleet.calls().slice(before).map((c) => c.operation)).toEqual(['describeVolume', 'modifyVolume']);
+    expect((await loadStream(store, stream, optimizationDecider)).state.status).toBe('validating');
     await executor.onModuleDestroy();
     await store.close();
   });

@@ -176,6 +176,11 @@ export class ExecutorService implements OnApplicationBootstrap, OnModuleDestroy 
     const reload = async () => new PendingDecisions(this.store, stream, optimizationDecider, await loadStream(this.store, stream, optimizationDecider));
     let decisions = await reload();
     let justStarted: string | undefined;
+    /**
+     * True from this handling's pre-validation (it described the resource) until anything else touches the resource or
+     * the stream is read again: the first step's call then need not describe the resource once more.
+     */
+    let observedJustBefore = false;
     /** Appends what is pending; false when the stream moved on meanwhile (then read again: decide anew from the log). */
     const flush = async (): Promise<boolean> => {
       try {
@@ -185,6 +190,7 @@ export class ExecutorService implements OnApplicationBootstrap, OnModuleDestroy 
         if (!(error instanceof ConcurrencyError)) throw error;
         decisions = await reload();
         justStarted = undefined;
+        observedJustBefore = false;
         return false;
       }
     };
@@ -204,7 +210,8 @@ export class ExecutorService implements OnApplicationBootstrap, OnModuleDestroy 
         if (await flush()) return; // resumed by ExecutionResumed (or the sweeper, once resumed)
         continue;
       }
-      const command = await this.commandFor(state as KnownOptimization, move, now);
+      const command = await this.commandFor(state as KnownOptimization, move, now, observedJustBefore);
+      observedJustBefore = move.kind === 'pre-validate' || (observedJustBefore && move.kind === 'decide');
       // The revision the decision was taken at makes the event ids deterministic: a redelivery appends nothing new.
       const context = { causationKey: `${causationKey}@${decisions.revision}`, recordedBy: RECORDED_BY, metadata: { resourceKey: resourceKeyOf(state.recommendation) } };
       if (command && changesEc2) {
@@ -229,7 +236,7 @@ export class ExecutorService implements OnApplicationBootstrap, OnModuleDestroy 
   }
 
   /** The command that records the outcome of a move, after performing what the move asks (observe, call, look up). */
-  private async commandFor(s: KnownOptimization, move: Move, now: Date): Promise<OptimizationCommand | undefined> {
+  private async commandFor(s: KnownOptimization, move: Move, now: Date, observedJustBefore: boolean): Promise<OptimizationCommand | undefined> {
     const meta = { now };
     switch (move.kind) {
       case 'idle':
@@ -251,6 +258,7 @@ export class ExecutorService implements OnApplicationBootstrap, OnModuleDestroy 
           dryRun: move.dryRun,
           outputs: move.outputs,
           ...(move.clientToken ? { clientToken: move.clientToken } : {}),
+          observedJustBefore: observedJustBefore && move.phase === 'execution' && move.index === 0,
         });
         const at = { now: this.clock.now() };
         if (move.phase === 'execution') {

@@ -19,6 +19,13 @@ export interface StepContext {
   readonly outputs: StepOutputs;
   /** The client token of the step's recorded intent: sent with the call (and its retries) so the effect can be found. */
   readonly clientToken?: string;
+  /**
+   * The step's resource was described moments ago, in this handling (a pre-validation that refuses a resource already
+   * as asked passed on it), and nothing has been done to it since: the first attempt of a modify-volume or
+   * modify-instance-type call skips its own "already as asked?" look-up. A retry still looks (its earlier attempt may
+   * have changed the resource). @defaultValue false
+   */
+  readonly observedJustBefore?: boolean;
 }
 
 /** The outcome of a step: its outputs, or why it failed. */
@@ -31,7 +38,9 @@ export type StepResult = { readonly ok: true; readonly outputs: StepOutputs } | 
  * waits skipped). Retries of one step share its client token. The runner does not decide whether a step may be
  * repeated after a crash: the executor reconciles a started step (domain: reconciliation.ts) before it calls
  * again. Within one step a type already changed, a volume already as asked, or a resource already gone count as
- * done, so a retry after a timeout does not fail on its own earlier effect.
+ * done, so a retry after a timeout does not fail on its own earlier effect: a type or volume change describes its
+ * resource before each attempt, except a first attempt made right after the pre-validation that described it
+ * ({@link StepContext.observedJustBefore}).
  *
  * An outage is not a failed step: when EC2 still throttles or fails on its side after the step's attempts, or a call
  * timed out (its outcome unknown), `run` throws that error (an {@link isOutage} one) instead of reporting a failure,
@@ -54,8 +63,9 @@ export class StepRunner {
     const onRetry = this.options.onRetry;
     const listener = onRetry ? retryPolicy.onRetry((e) => onRetry('error' in e ? e.error : undefined, e.attempt)) : undefined;
     const policy = wrap(retryPolicy, timeout(isWait ? this.options.waitTimeoutMs + 5_000 : this.options.callTimeoutMs, TimeoutStrategy.Aggressive));
+    let attempt = 0;
     try {
-      const outputs = await policy.execute(() => this.perform(step, ctx));
+      const outputs = await policy.execute(() => this.perform(step, ctx, ++attempt));
       return { ok: true, outputs };
     } catch (error) {
       if (ctx.dryRun && error instanceof Ec2Error && error.awsCode === 'DryRunOperation') return { ok: true, outputs: {} };
@@ -71,8 +81,11 @@ export class StepRunner {
     }
   }
 
-  private async perform(step: Step, ctx: StepContext): Promise<StepOutputs> {
+  private async perform(step: Step, ctx: StepContext, attempt: number): Promise<StepOutputs> {
     const rec = ctx.recommendation;
+    // Is the resource already as the step asks (by an earlier attempt of this step)? Not asked in a dry run, nor on a
+    // first attempt right after the pre-validation that described it.
+    const lookFirst = !ctx.dryRun && (attempt > 1 || ctx.observedJustBefore !== true);
     const ref = (id: string) => refOf(rec, id);
     const opts = { dryRun: ctx.dryRun, ...(ctx.clientToken ? { clientToken: ctx.clientToken } : {}) };
     const wait = this.options.waitTimeoutMs;
@@ -84,7 +97,7 @@ export class StepRunner {
         await this.gateway.waitForInstanceState(ref(step.instanceId), 'stopped', wait);
         return {};
       case 'modify-instance-type': {
-        if (!ctx.dryRun) {
+        if (lookFirst) {
           const current = await this.gateway.describeInstance(ref(step.instanceId));
           if (current?.instanceType === step.instanceType) return {};
         }
@@ -98,7 +111,7 @@ export class StepRunner {
         await this.gateway.waitForInstanceState(ref(step.instanceId), 'running', wait);
         return {};
       case 'modify-volume': {
-        if (!ctx.dryRun) {
+        if (lookFirst) {
           const v = await this.gateway.describeVolume(ref(step.volumeId));
           if (v && v.volumeType === step.volumeType && (step.iops === undefined || v.iops === step.iops) && (step.throughput === undefined || v.throughput === step.throughput)) return {};
         }

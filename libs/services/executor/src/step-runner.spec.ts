@@ -1,0 +1,84 @@
+import { parseRecommendation, type Recommendation, type Step } from '@optex/domain';
+import { SimulatedFleet } from '@optex/cloud';
+import { ec2Error } from '@optex/ports';
+import { StepRunner } from './step-runner';
+
+// When the step runner describes a volume before changing it: the look-up that makes a retry after an earlier attempt
+// that already took effect count as done, and that a first attempt right after the pre-validation does not repeat.
+const ACCOUNT = '123456789012';
+const REGION = 'us-east-1';
+const NOW = new Date('2026-11-26T10:00:00Z');
+const modify: Step = { kind: 'modify-volume', volumeId: 'vol-1', volumeType: 'gp3' };
+
+function recommendation(): Recommendation {
+  const parsed = parseRecommendation({
+    recommendationId: 'r-1',
+    source: 'spec',
+    accountId: ACCOUNT,
+    region: REGION,
+    resource: { type: 'ec2:volume', id: 'vol-1' },
+    action: { type: 'modify-volume', targetVolumeType: 'gp3' },
+    estimatedMonthlySavings: 2,
+    currency: 'USD',
+  });
+  if (!parsed.ok) throw new Error(JSON.stringify(parsed.errors));
+  return parsed.value;
+}
+
+function fleetWith(faults: readonly Record<string, unknown>[] = []): SimulatedFleet {
+  const volumes = [{ id: 'vol-1', accountId: ACCOUNT, region: REGION, volumeType: 'gp2', sizeGiB: 100, state: 'available' }];
+  return SimulatedFleet.fromFleet({ volumes, faults }, { clock: { now: () => NOW } });
+}
+
+const runnerOn = (fleet: SimulatedFleet) => new StepRunner(fleet, { callTimeoutMs: 5_000, waitTimeoutMs: 5_000, attempts: 3, backoffMs: 1 });
+const operations = (fleet: SimulatedFleet) => fleet.calls().map((c) => `${c.operation}${c.dryRun ? ' (dry run)' : ''}${c.result === 'ok' ? '' : ` → ${c.result}`}`);
+
+describe('StepRunner: looking before a type or volume change', () => {
+  it('describes the volume before changing it when nothing said it was just observed', async () => {
+    const fleet = fleetWith();
+    await expect(runnerOn(fleet).run(modify, { recommendation: recommendation(), dryRun: false, outputs: {} })).resolves.toEqual({ ok: true, outputs: {} });
+    expect(operations(fleet)).toEqual(['describeVolume', 'modifyVolume']);
+  });
+
+  it('finds a volume already as asked done, without calling ModifyVolume', async () => {
+    const fleet = fleetWith();
+    await fleet.modifyVolume({ accountId: ACCOUNT, region: REGION, id: 'vol-1' }, { volumeType: 'gp3' });
+    await expect(runnerOn(fleet).run(modify, { recommendation: recommendation(), dryRun: false, outputs: {} })).resolves.toEqual({ ok: true, outputs: {} });
+    expect(operations(fleet)).toEqual(['modifyVolume', 'describeVolume']);
+  });
+
+  it('right after the pre-validation described it, the first attempt changes the volume without describing it again', async () => {
+    const fleet = fleetWith();
+    await expect(runnerOn(fleet).run(modify, { recommendation: recommendation(), dryRun: false, outputs: {}, observedJustBefore: true })).resolves.toEqual({ ok: true, outputs: {} });
+    expect(operations(fleet)).toEqual(['modifyVolume']);
+    await expect(fleet.describeVolume({ accountId: ACCOUNT, region: REGION, id: 'vol-1' })).resolves.toMatchObject({ volumeType: 'gp3' });
+  });
+
+  it('a retry still looks first, even right after the pre-validation', async () => {
+    const fleet = fleetWith([{ resourceId: 'vol-1', operation: 'modifyVolume', error: 'RequestLimitExceeded', times: 1 }]);
+    await expect(runnerOn(fleet).run(modify, { recommendation: recommendation(), dryRun: false, outputs: {}, observedJustBefore: true })).resolves.toEqual({ ok: true, outputs: {} });
+    expect(operations(fleet)).toEqual(['modifyVolume → RequestLimitExceeded', 'describeVolume', 'modifyVolume']);
+  });
+
+  it('a retry after an attempt that took effect but came back as an error counts the change as done: one ModifyVolume', async () => {
+    const fleet = fleetWith();
+    const real = fleet.modifyVolume.bind(fleet);
+    let calls = 0;
+    // The first call changes the volume and then fails as a throttled request would after the fact (its answer lost).
+    jest.spyOn(fleet, 'modifyVolume').mockImplementation(async (...args) => {
+      calls++;
+      const result = await real(...args);
+      if (calls === 1) throw ec2Error('RequestLimitExceeded', 'the answer was lost');
+      return result;
+    });
+    await expect(runnerOn(fleet).run(modify, { recommendation: recommendation(), dryRun: false, outputs: {}, observedJustBefore: true })).resolves.toEqual({ ok: true, outputs: {} });
+    expect(calls).toBe(1);
+    expect(operations(fleet)).toEqual(['modifyVolume', 'describeVolume']);
+  });
+
+  it('a dry run never describes: EC2 checks the call itself', async () => {
+    const fleet = fleetWith();
+    await expect(runnerOn(fleet).run(modify, { recommendation: recommendation(), dryRun: true, outputs: {} })).resolves.toEqual({ ok: true, outputs: {} });
+    expect(operations(fleet)).toEqual(['modifyVolume (dry run) → DryRunOperation']);
+  });
+});
