@@ -6,5 +6,5 @@ export { startCountingProxy, type CountingProxy, type CountedRequest } from './i
 export { MotoRulesGateway, type MotoRulesGatewayOptions } from './ec2/moto-rules-gateway';
 export { OPTEX_POLICY_FILE, iamPolicyProblems, readOptexPolicy, recordSdkCommands, sdkActionsInSource, sdkActionsOfCode, sentButNotCovered, type IamPolicy, type SdkAction } from './deploy/iam-policy';
 export { gp3Recommendation } from './fixtures/recommendations';
-export { asDelivered, upToScheduled } from './fixtures/optimizations';
+export { asDelivered, recordUpTo, upToScheduled, type RecordedStage } from './fixtures/optimizations';
 export { seededRandom } from './random/seeded-random';

@@ -1,5 +1,5 @@
 import { Inject, Injectable, Optional, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
-import { OPTIMIZATION_STREAM_PREFIX, optimizationDecider, optimizationStream, type OptimizationEvent, type Policy, type PriceBook } from '@optex/domain';
+import { OPTIMIZATION_STREAM_PREFIX, optimizationDecider, optimizationStream, type OptimizationCommand, type OptimizationEvent, type Policy, type PriceBook } from '@optex/domain';
 import type { Clock, EventStore, IntegrationEvent, Logger } from '@optex/ports';
 import {
   CLOCK,
@@ -11,6 +11,7 @@ import {
   PRICE_BOOK,
   OptimizationProjection,
   handleCommand,
+  handleCommandAt,
   resourceKeyOf,
   type EngineOptions,
   type OptexMetrics,
@@ -61,7 +62,7 @@ export class ApprovalService implements OnApplicationBootstrap, OnApplicationShu
     if (event.type !== 'RiskAssessed' || !event.stream.startsWith(OPTIMIZATION_STREAM_PREFIX)) return;
     // The read model may be ahead of this delivery (shared with the process's other services): decide only what still waits for a decision.
     const state = this.projection.get(event.stream.slice(OPTIMIZATION_STREAM_PREFIX.length));
-    if (state?.status === 'received' && state.risk && !state.approval.mode) await this.decide(state.optimizationId, event.id);
+    if (state?.status === 'received' && state.risk && !state.approval.mode) await this.decide(state.optimizationId, event.id, event.revision);
   }
 
   /** Decides every assessed-but-undecided optimization and expires overdue requests (after a restart). */
@@ -91,11 +92,17 @@ export class ApprovalService implements OnApplicationBootstrap, OnApplicationShu
     this.updateGauge();
   }
 
-  private async decide(optimizationId: string, causationKey: string): Promise<void> {
+  /**
+   * Decides on the state the read model folded when it is at `atRevision` (the delivered event is still the last one
+   * it folded: no read of the stream), else on the stream read again.
+   */
+  private async decide(optimizationId: string, causationKey: string, atRevision?: bigint): Promise<void> {
     const now = this.clock.now();
     const state = this.projection.get(optimizationId);
     if (!state) return;
-    const result = await handleCommand(this.store, optimizationStream(optimizationId), optimizationDecider, { type: 'DecideApproval', data: { policy: this.policy, priceBook: this.priceBook }, metadata: { now } }, this.context(causationKey, state.recommendation));
+    const known = atRevision === undefined ? undefined : this.projection.knownAt(optimizationId, atRevision);
+    const command: OptimizationCommand = { type: 'DecideApproval', data: { policy: this.policy, priceBook: this.priceBook }, metadata: { now } };
+    const result = await handleCommandAt(this.store, optimizationStream(optimizationId), optimizationDecider, known, command, this.context(causationKey, state.recommendation));
     this.track(result.events);
     this.projection.set(optimizationId, result.state, result.revision);
     this.updateGauge();

@@ -96,17 +96,19 @@ export async function handleCommand<Command, Event extends { type: string; data:
 
 /**
  * {@link handleCommand} for a caller that already holds the stream's state at `known.revision` (e.g. the executor,
- * which appends each step of a plan in turn): decides and appends without reading the stream first; when the stream
- * moved on meanwhile (a version conflict), falls back to {@link handleCommand}, which reads it again.
+ * which appends each step of a plan in turn, or a service whose read model has folded the event it is handling):
+ * decides and appends without reading the stream first; when the stream moved on meanwhile (a version conflict),
+ * falls back to {@link handleCommand}, which reads it again. `known` undefined: just {@link handleCommand}.
  */
 export async function handleCommandAt<Command, Event extends { type: string; data: unknown }, State>(
   store: EventStore,
   stream: string,
   decider: Decider<Command, Event, State>,
-  known: { readonly state: State; readonly revision: bigint },
+  known: { readonly state: State; readonly revision: bigint } | undefined,
   command: Command,
   context: CommandContext,
 ): Promise<CommandResult<Event, State>> {
+  if (known === undefined) return handleCommand(store, stream, decider, command, context);
   try {
     return await decideAndAppend(store, stream, decider, command, known.state, known.revision, context);
   } catch (error) {

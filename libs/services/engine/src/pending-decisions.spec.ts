@@ -93,3 +93,29 @@ describe('PendingDecisions', () => {
     await expect(decisions.flush()).rejects.toThrow(/an earlier flush failed/);
   });
 });
+
+describe('handleCommandAt', () => {
+  it('decides on the state it is given without reading the stream; a stale one conflicts and is decided again on the stream read', async () => {
+    const store = memoryStore();
+    const read = jest.spyOn(store, 'readStream');
+    const first = await handleCommandAt(store, STREAM, adder, { state: adder.initialState(), revision: -1n }, add(2), context('a'));
+    expect(first).toMatchObject({ state: { total: 2 }, revision: 0n });
+    expect(read).not.toHaveBeenCalled();
+
+    // Given the state before `first` (a read model behind the stream): the append conflicts, the stream is read, total 2 + 5.
+    const stale = await handleCommandAt(store, STREAM, adder, { state: adder.initialState(), revision: -1n }, add(5), context('b'));
+    expect(stale).toMatchObject({ state: { total: 7 }, revision: 1n });
+    expect(read).toHaveBeenCalledTimes(1);
+    expect((await store.readStream(STREAM)).map((e) => e.data)).toEqual([{ n: 2, total: 2 }, { n: 5, total: 7 }]);
+  });
+
+  it('without a known state, reads the stream first (handleCommand)', async () => {
+    const store = memoryStore();
+    await handleCommandAt(store, STREAM, adder, undefined, add(2), context('a'));
+    const read = jest.spyOn(store, 'readStream');
+    const result = await handleCommandAt(store, STREAM, adder, undefined, add(3), context('b'));
+    expect(result).toMatchObject({ state: { total: 5 }, revision: 1n });
+    expect(read).toHaveBeenCalledTimes(1);
+    expect(store.appends.map((a) => a.expected)).toEqual(['no_stream', 0n]);
+  });
+});

@@ -111,6 +111,22 @@ describe('OptimizationProjection indexes', () => {
     expect(p.size).toBe(1);
   });
 
+  it('knownAt() gives the state and revision only while the last event folded is the one asked for', () => {
+    const p = new OptimizationProjection();
+    const a = stream('a');
+    p.apply(a.received());
+    const assessed = a.assessed();
+    p.apply(assessed);
+    expect(p.knownAt('a', assessed.revision)).toEqual({ state: p.get('a'), revision: 1n });
+    expect(p.knownAt('a', assessed.revision)?.state.status).toBe('received');
+    expect(p.knownAt('a', 0n)).toBeUndefined(); // moved past it
+    expect(p.knownAt('a', 2n)).toBeUndefined(); // not folded yet
+    expect(p.knownAt('b', 0n)).toBeUndefined(); // unknown
+    p.apply(a.approved());
+    expect(p.knownAt('a', assessed.revision)).toBeUndefined();
+    expect(p.knownAt('a', 2n)?.state.status).toBe('approved');
+  });
+
   it('set() moves an optimization between indexes, but never back to an older revision', () => {
     const source = new OptimizationProjection();
     const a = stream('a');

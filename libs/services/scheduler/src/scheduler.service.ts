@@ -40,6 +40,7 @@ import {
   OptimizationProjection,
   appendOnce,
   handleCommand,
+  handleCommandAt,
   inStreamSpan,
   type EngineOptions,
   type OptexMetrics,
@@ -262,11 +263,15 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
       for (const item of chosen) {
         if (!this.projection.get(item.optimizationId)) continue;
         const stream = optimizationStream(item.optimizationId);
+        // Decided on the read model's state (no read of the stream); a stream that moved on past it is read after all.
+        const revision = this.projection.revisionOf(item.optimizationId);
+        const known = revision === undefined ? undefined : this.projection.knownAt(item.optimizationId, revision);
         const result = await inStreamSpan(this.store, stream, 'scheduler dispatch', { 'optex.service': RECORDED_BY, 'optex.optimization_id': item.optimizationId, 'optex.batch_id': batch.plan.batchId }, () =>
-          handleCommand(
+          handleCommandAt(
             this.store,
             stream,
             optimizationDecider,
+            known,
             { type: 'ScheduleExecution', data: { batchId: batch.plan.batchId, notBefore: new Date(batch.plan.notBefore) }, metadata: { now } },
             { causationKey: `schedule:${batch.plan.batchId}`, recordedBy: RECORDED_BY, metadata: { resourceKey: item.resourceKey } },
           ),

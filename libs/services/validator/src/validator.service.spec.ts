@@ -31,7 +31,7 @@ async function executed() {
   const validator = new ValidatorService(store, fleet, fleet, defaultPriceBook, defaultPolicy, clock, silentLogger, new OptexMetrics(), options);
   await validator.onApplicationBootstrap();
   const succeeded = (await store.readStream(optimizationStream(id))).find((e) => e.type === 'ExecutionSucceeded')!;
-  return { store, id, validator, succeeded };
+  return { store, id, validator, succeeded, fleet };
 }
 
 describe('ValidatorService', () => {
@@ -41,6 +41,37 @@ describe('ValidatorService', () => {
     const { state } = await loadStream(store, optimizationStream(id), optimizationDecider);
     expect(state.status).toBe('completed');
     expect((await store.readStream(optimizationStream(id))).at(-1)?.type).toBe('ValidationPassed');
+    await validator.onModuleDestroy();
+    await store.close();
+  });
+
+  it('validates on the state its read model folded: no read of the stream; handed the same event again, does nothing', async () => {
+    const { store, id, validator, succeeded, fleet } = await executed();
+    const read = jest.spyOn(store, 'readStream');
+    const describes = () => fleet.calls().filter((c) => c.operation === 'describeVolume').length;
+    const before = describes();
+    await validator.onEvent(asDelivered(succeeded));
+    expect(read.mock.calls.filter(([stream]) => stream === optimizationStream(id))).toHaveLength(0);
+    expect(describes()).toBe(before + 1);
+
+    await validator.onEvent(asDelivered(succeeded)); // redelivered: the read model is past it, the stream says so
+    expect(describes()).toBe(before + 1);
+    read.mockRestore();
+    expect((await store.readStream(optimizationStream(id))).filter((e) => e.type === 'ValidationPassed')).toHaveLength(1);
+    await validator.onModuleDestroy();
+    await store.close();
+  });
+
+  it('a stream that moved on past its read model (another validator validated it meanwhile): its events are the same, appended once', async () => {
+    const { store, id, validator, succeeded, fleet } = await executed();
+    const other = new ValidatorService(store, fleet, fleet, defaultPriceBook, defaultPolicy, clock, silentLogger, new OptexMetrics(), { ...defaultEngineOptions, recoverOnStart: false, sweepEveryMs: 0 });
+    await other.onApplicationBootstrap();
+    await other.onEvent(asDelivered(succeeded));
+    await validator.onEvent(asDelivered(succeeded));
+    const types = (await store.readStream(optimizationStream(id))).map((e) => e.type);
+    expect(types.filter((t) => t === 'ValidationPassed')).toHaveLength(1);
+    expect(types.at(-1)).toBe('ValidationPassed');
+    await other.onModuleDestroy();
     await validator.onModuleDestroy();
     await store.close();
   });

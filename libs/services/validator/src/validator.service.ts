@@ -130,7 +130,9 @@ export class ValidatorService implements OnApplicationBootstrap, OnModuleDestroy
 
   private async validateNow(optimizationId: string, causationKey: string, onlyAt?: bigint): Promise<void> {
     const stream = optimizationStream(optimizationId);
-    const { state, revision } = await loadStream(this.store, stream, optimizationDecider);
+    // The read model's state when it is at `onlyAt` (the delivered event is the last it folded), else the stream's:
+    // a stream that moved on meanwhile makes the append conflict, and the decision is taken again on the stream read.
+    const { state, revision } = (onlyAt !== undefined ? this.projection.knownAt(optimizationId, onlyAt) : undefined) ?? (await loadStream(this.store, stream, optimizationDecider));
     if (onlyAt !== undefined && revision !== onlyAt) return;
     const now = this.clock.now();
     if (state.status !== 'validating') return;
@@ -150,6 +152,8 @@ export class ValidatorService implements OnApplicationBootstrap, OnModuleDestroy
       { type: 'RecordValidation', data: { ...(after ? { observedAfter: after } : {}), sample, policy: this.policy, priceBook: this.priceBook }, metadata: { now } },
       { causationKey, recordedBy: RECORDED_BY, metadata: { resourceKey: resourceKeyOf(rec) } },
     );
+    // Folded at once: a redelivery of the event that asked for this validation finds the read model past it.
+    this.projection.set(optimizationId, result.state, result.revision);
     for (const e of result.events) {
       if (e.type === 'ValidationPassed') {
         this.metrics.validations.inc({ action: rec.action.type, result: 'passed' });
