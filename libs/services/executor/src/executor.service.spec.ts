@@ -249,3 +249,49 @@ describe('ExecutorService appends', () => {
     await store.close();
   });
 });
+
+describe('ExecutorService starting from its read model', () => {
+  async function delivered(name: string) {
+    const store = SqliteEventStore.open(':memory:');
+    const fleet = SimulatedFleet.fromFleet(fleetFile, { clock: { now: () => NOW } });
+    const id = await upToScheduled(store, recommendation(name, { type: 'modify-volume', targetVolumeType: 'gp3' }));
+    const executor = new ExecutorService(store, fleet, fleet, defaultPolicy, defaultPriceBook, { now: () => NOW }, silentLogger, new OptexMetrics(), { ...defaultEngineOptions, recoverOnStart: false });
+    await executor.onApplicationBootstrap(); // its read model: up to ExecutionScheduled
+    const scheduledEvent = (await store.readStream(optimizationStream(id))).find((e) => e.type === 'ExecutionScheduled')!;
+    return { store, fleet, id, executor, scheduledEvent };
+  }
+  const readsOf = (read: jest.SpyInstance, id: string) => read.mock.calls.filter(([stream]) => stream === optimizationStream(id)).length;
+
+  it('carries a delivered ExecutionScheduled from the state its read model folded (no read of the stream); a redelivery calls nothing', async () => {
+    const { store, fleet, id, executor, scheduledEvent } = await delivered('folded');
+    const read = jest.spyOn(store, 'readStream');
+
+    await executor.onEvent(asDelivered(scheduledEvent));
+    expect(readsOf(read, id)).toBe(0);
+    expect(fleet.calls().map((c) => c.operation)).toEqual(['describeVolume', 'modifyVolume']);
+
+    // Handed the same event again: the read model is past it (the handling folded what it appended), the stream is read.
+    await executor.onEvent(asDelivered(scheduledEvent));
+    expect(readsOf(read, id)).toBe(1);
+    expect(fleet.calls()).toHaveLength(2);
+    read.mockRestore();
+    expect((await loadStream(store, optimizationStream(id), optimizationDecider)).state.status).toBe('validating');
+    await executor.onModuleDestroy();
+    await store.close();
+  });
+
+  it('a read model behind the stream (another handling started the execution): the intent append conflicts, the stream is read, one ModifyVolume', async () => {
+    const { store, fleet, id, executor, scheduledEvent } = await delivered('behind');
+    await handleCommand(store, optimizationStream(id), optimizationDecider, { type: 'StartExecution', data: {}, metadata: { now: NOW } }, { causationKey: 'other', recordedBy: 'spec' });
+
+    await executor.onEvent(asDelivered(scheduledEvent));
+
+    expect(fleet.calls().filter((c) => c.operation === 'modifyVolume')).toHaveLength(1);
+    const types = (await store.readStream(optimizationStream(id))).map((e) => e.type);
+    expect(types.filter((t) => t === 'ExecutionStarted')).toHaveLength(1);
+    expect(types.filter((t) => t === 'ExecutionStepCompleted')).toHaveLength(1);
+    expect((await loadStream(store, optimizationStream(id), optimizationDecider)).state.status).toBe('validating');
+    await executor.onModuleDestroy();
+    await store.close();
+  });
+});

@@ -13,6 +13,7 @@ import {
   type Move,
   type OptimizationCommand,
   type OptimizationEvent,
+  type OptimizationState,
   type Policy,
   type PriceBook,
 } from '@optex/domain';
@@ -146,7 +147,7 @@ export class ExecutorService implements OnApplicationBootstrap, OnModuleDestroy 
     this.projection.applyRelayed(event);
     this.sweeper.progressed(event.stream.slice(OPTIMIZATION_STREAM_PREFIX.length));
     if (!DRIVES_EXECUTION.has(event.type)) return;
-    await this.drive(event.stream.slice(OPTIMIZATION_STREAM_PREFIX.length), event.id);
+    await this.drive(event.stream.slice(OPTIMIZATION_STREAM_PREFIX.length), event.id, event.revision);
   }
 
   /**
@@ -166,15 +167,23 @@ export class ExecutorService implements OnApplicationBootstrap, OnModuleDestroy 
     if (control.type === 'ExecutionResumed') await Promise.all([...this.mustMove()].map((id) => this.drive(id, `resumed:${event.id}:${id}`)));
   }
 
-  /** Carries one optimization as far as it can go now; one handling at a time per optimization. */
-  drive(optimizationId: string, causationKey: string): Promise<void> {
-    return this.locks.run(optimizationId, () => this.carry(optimizationId, causationKey));
+  /**
+   * Carries one optimization as far as it can go now; one handling at a time per optimization. With `atRevision` (the
+   * delivered event's), it starts from the read model's state when that is the last event the read model folded, and
+   * reads the stream otherwise. Either way, every EC2 call that may change something follows an append that names the
+   * revision its decision was taken at, so a stream that moved on is read again before any such call.
+   */
+  drive(optimizationId: string, causationKey: string, atRevision?: bigint): Promise<void> {
+    return this.locks.run(optimizationId, () => this.carry(optimizationId, causationKey, atRevision));
   }
 
-  private async carry(optimizationId: string, causationKey: string): Promise<void> {
+  private async carry(optimizationId: string, causationKey: string, atRevision?: bigint): Promise<void> {
     const stream = optimizationStream(optimizationId);
     const reload = async () => new PendingDecisions(this.store, stream, optimizationDecider, await loadStream(this.store, stream, optimizationDecider));
-    let decisions = await reload();
+    const folded = atRevision === undefined ? undefined : this.projection.knownAt(optimizationId, atRevision);
+    let decisions = folded ? new PendingDecisions<OptimizationCommand, OptimizationEvent, OptimizationState>(this.store, stream, optimizationDecider, folded) : await reload();
+    // What this handling appended is folded at once: a redelivery of the same event then reads the stream.
+    const remember = () => this.projection.set(optimizationId, decisions.state, decisions.revision);
     let justStarted: string | undefined;
     /**
      * True from this handling's pre-validation (it described the resource) until anything else touches the resource or
@@ -185,6 +194,7 @@ export class ExecutorService implements OnApplicationBootstrap, OnModuleDestroy 
     const flush = async (): Promise<boolean> => {
       try {
         this.observe(decisions.state as KnownOptimization, await decisions.flush()); // observe reads only the action
+        remember();
         return true;
       } catch (error) {
         if (!(error instanceof ConcurrencyError)) throw error;
@@ -221,6 +231,7 @@ export class ExecutorService implements OnApplicationBootstrap, OnModuleDestroy 
         if (result.events.length === 0) return; // nothing changed: another handling made this move already
         justStarted = intentOf(result.events);
         decisions = new PendingDecisions(this.store, stream, optimizationDecider, result);
+        remember();
         continue;
       }
       // No command, or one that changes nothing (another handling made this move already): this handling ends here.
