@@ -98,9 +98,9 @@ export class ApprovalService implements OnApplicationBootstrap, OnApplicationShu
    */
   private async decide(optimizationId: string, causationKey: string, atRevision?: bigint): Promise<void> {
     const now = this.clock.now();
-    const state = this.projection.get(optimizationId);
-    if (!state) return;
     const known = atRevision === undefined ? undefined : this.projection.knownAt(optimizationId, atRevision);
+    const state = known?.state ?? this.projection.get(optimizationId);
+    if (!state) return;
     const command: OptimizationCommand = { type: 'DecideApproval', data: { policy: this.policy, priceBook: this.priceBook }, metadata: { now } };
     const result = await handleCommandAt(this.store, optimizationStream(optimizationId), optimizationDecider, known, command, this.context(causationKey, state.recommendation));
     this.track(result.events);

@@ -261,11 +261,11 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
       const chosen = stage.members ? this.queue.selectAmong(batch, stage.members, now, room, (key) => this.projection.isResourceBusy(key), held) : this.queue.select(batch, now, room, (key) => this.projection.isResourceBusy(key), held);
       await record();
       for (const item of chosen) {
-        if (!this.projection.get(item.optimizationId)) continue;
-        const stream = optimizationStream(item.optimizationId);
         // Decided on the read model's state (no read of the stream); a stream that moved on past it is read after all.
         const revision = this.projection.revisionOf(item.optimizationId);
         const known = revision === undefined ? undefined : this.projection.knownAt(item.optimizationId, revision);
+        if (!known) continue;
+        const stream = optimizationStream(item.optimizationId);
         const result = await inStreamSpan(this.store, stream, 'scheduler dispatch', { 'optex.service': RECORDED_BY, 'optex.optimization_id': item.optimizationId, 'optex.batch_id': batch.plan.batchId }, () =>
           handleCommandAt(
             this.store,
