@@ -6,3 +6,4 @@ export * from './clock';
 export * from './integration';
 export * from './logger';
 export * from './tracing';
+export * from './turn-batcher';

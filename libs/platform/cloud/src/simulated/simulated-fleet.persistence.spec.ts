@@ -85,6 +85,68 @@ describe('SimulatedFleet persistence', () => {
     expect(sim.calls().map((c) => `${c.operation} ${c.resourceId} ${c.result}`)).toEqual(['modifyVolume vol-gp2-500 DryRunOperation', 'deleteVolume vol-gp2-2000 VolumeInUse']);
   });
 
+  /** Transactions committed to the state file's WAL so far: its frames that end a commit (their "database size" is set). */
+  function commitsInWal(): number {
+    const wal = readFileSync(`${statePath}-wal`);
+    const pageSize = wal.readUInt32BE(8);
+    let commits = 0;
+    for (let offset = 32; offset + 24 + pageSize <= wal.length; offset += 24 + pageSize) if (wal.readUInt32BE(offset + 4) !== 0) commits += 1;
+    return commits;
+  }
+
+  it('answers the calls made in one turn together: one commit, in call order, each seeing the changes before it', async () => {
+    const sim = await SimulatedFleet.open({ fleetFile, statePath });
+    const before = commitsInWal();
+    const stop = sim.stopInstance(ref('i-running'));
+    const modify = sim.modifyInstanceType(ref('i-running'), 'm5.large'); // needs the stop before it
+    const refused = sim.deleteVolume(ref('vol-gp2-2000')); // fails alone: the volume is attached
+    const remove = sim.deleteVolume(ref('vol-io1'));
+    await expect(Promise.all([stop, modify, remove])).resolves.toBeDefined();
+    await expect(refused).rejects.toEqual(ec2('VolumeInUse'));
+    expect(commitsInWal() - before).toBe(1);
+    expect(sim.calls().map((c) => `${c.operation} ${c.resourceId} ${c.result}`)).toEqual([
+      'stopInstance i-running ok',
+      'modifyInstanceType i-running ok',
+      'deleteVolume vol-gp2-2000 VolumeInUse',
+      'deleteVolume vol-io1 ok',
+    ]);
+    expect(rows().get('instances/i-running')).toMatchObject({ state: 'stopped', instanceType: 'm5.large' });
+    expect(rows().has('volumes/vol-io1')).toBe(false);
+
+    await sim.startInstance(ref('i-running'));
+    await sim.describeInstance(ref('i-running'));
+    expect(commitsInWal() - before).toBe(3); // calls awaited one by one: a commit each
+  });
+
+  it('fails every call of a group whose commit fails, and answers the next calls from the file again', async () => {
+    const sim = await SimulatedFleet.open({ fleetFile, statePath });
+    const stop = sim.stopInstance(ref('i-running'));
+    const remove = sim.deleteVolume(ref('vol-io1'));
+    const other = new Database(statePath);
+    other.exec('ALTER TABLE calls RENAME TO calls_elsewhere'); // the group's call-log inserts now fail inside its transaction
+    // better-sqlite3's SqliteError may come from another test file's realm (the addon keeps the first one's class): its message, not instanceof.
+    const messageOf = (failed: Promise<unknown>) => failed.then(() => 'resolved', (error: { message?: unknown }) => String(error.message));
+    await expect(messageOf(stop)).resolves.toMatch(/no such table: calls/);
+    await expect(messageOf(remove)).resolves.toMatch(/no such table: calls/);
+    other.exec('ALTER TABLE calls_elsewhere RENAME TO calls');
+    other.close();
+    await expect(sim.describeInstance(ref('i-running'))).resolves.toMatchObject({ state: 'running' });
+    await expect(sim.describeVolume(ref('vol-io1'))).resolves.toMatchObject({ id: 'vol-io1' });
+    expect(rows().get('instances/i-running')).toMatchObject({ state: 'running' });
+    expect(sim.calls().map((c) => c.operation)).toEqual(['describeInstance', 'describeVolume']);
+  });
+
+  it('answers the calls already made before it closes', async () => {
+    const sim = await SimulatedFleet.open({ fleetFile, statePath });
+    const stop = sim.stopInstance(ref('i-running'));
+    await Promise.resolve(); // the call reaches the store (after its latency, none here)
+    await Promise.resolve();
+    sim.close();
+    await expect(stop).resolves.toBeUndefined();
+    await expect((await SimulatedFleet.open({ fleetFile, statePath })).describeInstance(ref('i-running'))).resolves.toMatchObject({ state: 'stopped' });
+    await expect(sim.describeInstance(ref('i-running'))).rejects.toThrow(/closed/);
+  });
+
   it('starts from the JSON state file an earlier optex kept beside the store (events.db.fleet.json), leaving it as it is', async () => {
     const earlier = SimulatedFleet.fromFleet(JSON.parse(fleetText));
     await earlier.stopInstance(ref('i-running'));

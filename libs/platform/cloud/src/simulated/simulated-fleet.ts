@@ -726,8 +726,11 @@ export class SimulatedFleet implements Ec2Gateway, MetricsSource, CloudIdentity 
     });
   }
 
-  /** Runs one call through the store: a matching fault first (see above), then `body`. */
-  private perform<T>(operation: FleetOperation, target: CallTarget, options: CallOptions | undefined, mutating: boolean, body: (context: CallContext) => T): T {
+  /**
+   * Runs one call through the store: a matching fault first (see above), then `body`. The store answers the calls
+   * made in one turn of the event loop together (one commit for a file: its class comment).
+   */
+  private perform<T>(operation: FleetOperation, target: CallTarget, options: CallOptions | undefined, mutating: boolean, body: (context: CallContext) => T): Promise<T> {
     // As the AWS adapter does once it knows its credentials' account: refused before reaching "EC2" (not in the call log).
     if (this.accountId !== undefined && target.accountId !== this.accountId) {
       throw ec2Error('AccountMismatch', `accountId ${target.accountId} is not the account of the fleet's credentials (${this.accountId})`);

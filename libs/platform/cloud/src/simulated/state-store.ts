@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
-import { sqliteFileOf } from '@optex/ports';
+import { TurnBatcher, sqliteFileOf } from '@optex/ports';
 import { validateFleetState, type FleetState } from './fleet-schema';
 import { FLEET_KINDS, FleetTransaction, LiveFleet, SIMULATOR_KINDS, type FleetChanges, type IndexedKind, type RecordKind } from './fleet-transaction';
 import { compactJsonParser } from './compact-json';
@@ -60,6 +60,17 @@ function resultOf(error: unknown): string {
   return typeof name === 'string' && name !== '' ? name : 'Error';
 }
 
+/** A call waiting for its store to answer it (see {@link StateStore.call}). */
+interface PendingCall {
+  readonly info: CallInfo;
+  readonly work: (scope: CallScope) => unknown;
+  readonly resolve: (value: unknown) => void;
+  readonly reject: (error: unknown) => void;
+}
+
+/** The outcome of one call's work, before its commit. */
+type CallOutcome = { readonly ok: true; readonly value: unknown } | { readonly ok: false; readonly error: unknown };
+
 /**
  * Holds the fleet state and its call log. Every call runs through {@link call}: its changes are
  * tracked, written (rows of what changed only) together with the call's log entry, or undone when
@@ -83,41 +94,61 @@ export abstract class StateStore {
 
   /**
    * Answers one call: `work` runs on the live state (a tracked view when mutating). When it returns, its
-   * changes and the call's log entry (`ok`) are recorded, in one transaction for a file; when it throws,
-   * its changes are undone except what it {@link FleetTransaction.keep kept} (a consumed fault), the
-   * failure is logged with its code, and the error is rethrown.
+   * changes and the call's log entry (`ok`) are recorded; when it throws, its changes are undone except what
+   * it {@link FleetTransaction.keep kept} (a consumed fault), the failure is logged with its code, and the
+   * promise rejects with the error. The promise settles only once the call's rows are written (for a file: committed).
+   * When and with which other calls the work runs is the subclass's ({@link answer}): calls are answered in the
+   * order they were made.
    */
-  call<T>(info: CallInfo, work: (scope: CallScope) => T): T {
-    let outcome: { ok: true; value: T } | { ok: false; error: unknown } | undefined;
-    this.atomically(() => {
-      this.refreshNow();
-      const transaction = new FleetTransaction(this.live);
-      this.active = info.mutating ? transaction : undefined;
-      let result = 'ok';
-      try {
-        outcome = { ok: true, value: work({ state: info.mutating ? transaction.state : this.live.state, transaction }) };
-      } catch (error) {
-        transaction.rollback();
-        outcome = { ok: false, error };
-        result = resultOf(error);
-      } finally {
-        this.active = undefined;
-      }
-      const entry = {
-        at: info.at.toISOString(),
-        operation: info.operation,
-        resourceId: info.target.id,
-        accountId: info.target.accountId,
-        region: info.target.region,
-        dryRun: info.dryRun,
-        result,
-        ...(info.clientToken !== undefined ? { clientToken: info.clientToken } : {}),
-      };
-      this.write(transaction.changes(), entry);
+  call<T>(info: CallInfo, work: (scope: CallScope) => T): Promise<T> {
+    return new Promise<T>((resolve, reject) => this.answer({ info, work, resolve: resolve as (value: unknown) => void, reject }));
+  }
+
+  /** Runs the waiting calls, in order, in one {@link atomically} (one transaction for a file), then settles each. */
+  protected runCalls(calls: readonly PendingCall[]): void {
+    const outcomes: CallOutcome[] = [];
+    try {
+      this.atomically(() => {
+        this.refreshNow();
+        for (const pending of calls) outcomes.push(this.runOne(pending));
+      });
+    } catch (error) {
+      // Nothing of the group was written: every call of it fails (the subclass reloads the state first).
+      for (const pending of calls) pending.reject(error);
+      return;
+    }
+    calls.forEach((pending, i) => {
+      const outcome = outcomes[i];
+      if (outcome.ok) pending.resolve(outcome.value);
+      else pending.reject(outcome.error);
     });
-    if (outcome === undefined) throw new Error('SimulatedFleet: the call did not run');
-    if (!outcome.ok) throw outcome.error;
-    return outcome.value;
+  }
+
+  private runOne({ info, work }: PendingCall): CallOutcome {
+    const transaction = new FleetTransaction(this.live);
+    this.active = info.mutating ? transaction : undefined;
+    let outcome: CallOutcome;
+    let result = 'ok';
+    try {
+      outcome = { ok: true, value: work({ state: info.mutating ? transaction.state : this.live.state, transaction }) };
+    } catch (error) {
+      transaction.rollback();
+      outcome = { ok: false, error };
+      result = resultOf(error);
+    } finally {
+      this.active = undefined;
+    }
+    this.write(transaction.changes(), {
+      at: info.at.toISOString(),
+      operation: info.operation,
+      resourceId: info.target.id,
+      accountId: info.target.accountId,
+      region: info.target.region,
+      dryRun: info.dryRun,
+      result,
+      ...(info.clientToken !== undefined ? { clientToken: info.clientToken } : {}),
+    });
+    return outcome;
   }
 
   /** Every call answered so far, oldest first. */
@@ -125,6 +156,8 @@ export abstract class StateStore {
   /** Releases the file, if any. */
   abstract close(): void;
 
+  /** Runs `pending` through {@link runCalls}, now or together with other calls. */
+  protected abstract answer(pending: PendingCall): void;
   protected abstract atomically(body: () => void): void;
   /** Reloads the state when another process changed it (the cheap check is the subclass's). */
   protected abstract refresh(): void;
@@ -146,6 +179,9 @@ export class MemoryStateStore extends StateStore {
     return this.log.map((c) => ({ ...c }));
   }
   close(): void {}
+  protected answer(pending: PendingCall): void {
+    this.runCalls([pending]);
+  }
   protected atomically(body: () => void): void {
     body();
   }
@@ -156,24 +192,32 @@ export class MemoryStateStore extends StateStore {
 }
 
 const SCHEMA_VERSION = 1;
+/** Most calls one transaction of {@link SqliteStateStore} answers. */
+const MAX_GROUP = 1000;
 
 /**
  * The fleet in a SQLite file of its own (better-sqlite3): one row per record in `fleet_resources`,
  * keyed by kind + account + region + id (faults by their position in the fleet file) and holding the
  * record as JSON; the simulator's counters and flags in `fleet_meta`; every answered call in `calls`.
  *
- * A call writes only the rows it changed plus its `calls` row, in one `BEGIN IMMEDIATE` transaction,
- * so its cost does not grow with the fleet. WAL with `synchronous=NORMAL`, like the event store: a
- * commit is in the WAL (the OS's page cache) before the call resolves, so a SIGKILL of the process
- * loses nothing that was answered; only a power loss or OS crash can lose the last commits, and the
- * event store beside it makes the same trade. Other processes' commits are seen through
- * `PRAGMA data_version`, checked at the start of every call (the state is then reloaded).
+ * A call writes only the rows it changed plus its `calls` row, so its cost does not grow with the fleet.
+ * Group commit, as in the event store: the calls made in one turn of the event loop are answered together, in
+ * call order, in one `BEGIN IMMEDIATE` transaction (at most 1,000), on the next turn; each call's work sees the
+ * changes of the calls before it, and a call whose work fails fails alone (its changes undone, its log entry
+ * written). A commit that fails rejects every call of its group and the state is reloaded from the file.
+ * WAL with `synchronous=NORMAL`, like the event store: a commit is in the WAL (the OS's page cache) before
+ * any call of it resolves, so a SIGKILL of the process loses nothing that was answered; only a power loss or OS
+ * crash can lose the last commits, and the event store beside it makes the same trade. Other processes'
+ * commits are seen through `PRAGMA data_version`, checked at the start of every transaction (the state is
+ * then reloaded) and by {@link current}.
  */
 export class SqliteStateStore extends StateStore {
   private dataVersion = -1;
   private stale = false;
   private nextOrd = 0;
   private readonly statements;
+  /** Calls made since the last group was answered (see the class comment). */
+  private readonly pending = new TurnBatcher<PendingCall>(MAX_GROUP, (group) => this.answerGroup(group));
 
   private constructor(
     private readonly db: Database.Database,
@@ -264,8 +308,25 @@ export class SqliteStateStore extends StateStore {
     }));
   }
 
+  /** Answers the calls already made (see the class comment), then closes the file. */
   close(): void {
+    if (this.db.open) this.pending.drain();
     if (this.db.open) this.db.close();
+  }
+
+  protected answer(pending: PendingCall): void {
+    if (this.db.open) this.pending.add(pending);
+    else pending.reject(this.closedError());
+  }
+
+  /** Answers a group of calls (at most {@link MAX_GROUP}) in one transaction. */
+  private answerGroup(group: PendingCall[]): void {
+    if (this.db.open) this.runCalls(group);
+    else for (const pending of group) pending.reject(this.closedError());
+  }
+
+  private closedError(): Error {
+    return new Error(`the simulated fleet's state store ${this.path} is closed`);
   }
 
   protected atomically(body: () => void): void {

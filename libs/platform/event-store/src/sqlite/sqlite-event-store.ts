@@ -3,6 +3,7 @@ import {
   ConcurrencyError,
   InfrastructureError,
   OptexError,
+  TurnBatcher,
   systemClock,
   type AppendResult,
   type Clock,
@@ -123,11 +124,11 @@ export class SqliteEventStore implements EventStore {
   private readonly readAllStatements = new Map<string, Database.Statement>();
   private readonly subscriptions = new Set<SqliteSubscription>();
   private readonly groupTransaction: Database.Transaction<(group: readonly PendingAppend[]) => (AppendOutcome | { failed: unknown })[]>;
-  private pending: PendingAppend[] = [];
+  /** Appends waiting for the next group commit. */
+  private readonly pending = new TurnBatcher<PendingAppend>(MAX_GROUP, (group) => this.commitGroup(group));
   private readonly recent = new RecentEvents({ streams: 2048, tail: 8192 });
   /** `data_version` when {@link recent} was last known complete; it changes when another connection commits. */
   private seenVersion: number | undefined;
-  private flushScheduled = false;
   private readonly pollIntervalMs: number;
   private readonly pageSize: number;
   private readonly clock: Clock;
@@ -196,20 +197,12 @@ export class SqliteEventStore implements EventStore {
     if (this.closing !== undefined || this.closed) throw new InfrastructureError(`cannot append to ${stream}: the SQLite event store at ${this.path} is closed`);
     if (this.checkpointer === undefined && this.checkpointEveryMs > 0) this.startCheckpointer();
     return new Promise<AppendResult>((resolve, reject) => {
-      this.pending.push({ stream, events: serialized, expected, resolve, reject });
-      if (!this.flushScheduled) {
-        this.flushScheduled = true;
-        setImmediate(() => this.flush());
-      }
+      this.pending.add({ stream, events: serialized, expected, resolve, reject });
     });
   }
 
   /** Writes the waiting appends in one transaction (see the class comment), then settles their promises. */
-  private flush(): void {
-    const group = this.pending.splice(0, MAX_GROUP);
-    this.flushScheduled = this.pending.length > 0;
-    if (this.flushScheduled) setImmediate(() => this.flush());
-    if (group.length === 0) return;
+  private commitGroup(group: readonly PendingAppend[]): void {
     let outcomes: (AppendOutcome | { failed: unknown })[];
     try {
       outcomes = this.guard(group.length === 1 ? `append to ${group[0].stream}` : `append to ${group.length} streams`, () => this.groupTransaction.immediate(group));
@@ -275,7 +268,7 @@ export class SqliteEventStore implements EventStore {
   /** Stops every subscription (waiting for running handlers) and closes the file. Idempotent. */
   close(): Promise<void> {
     this.closing ??= (async () => {
-      while (this.pending.length > 0) this.flush(); // appends already called are written before the file closes
+      this.pending.drain(); // appends already called are written before the file closes
       await Promise.all([...this.subscriptions].map((s) => s.unsubscribe()));
       await this.checkpointer?.stop();
       this.guard('close', () => this.db.close());
