@@ -29,7 +29,7 @@ export interface SubscriptionSource {
  * `unsubscribe()` called from inside the handler stops delivery at once, but its promise settles only after that
  * handler has returned: the handler must not await it (it would wait for itself). No `AsyncLocalStorage` tells the
  * handler's own call apart: in Node 20 one hooks every promise of the process, which cost the embedded engine about
- * 10 % of its throughput (README, Benchmarks).
+ * 10 % of its throughput (docs/benchmarks.md).
  */
 export class SqliteSubscription implements Subscription {
   private stopped = false;

@@ -69,7 +69,7 @@ interface Topic {
  * - `stop()` and `close()` wait for running handlers. Called from inside a handler they stop delivery at once, but their
  *   promise settles only after that handler has returned: the handler must not await it (it would wait for itself).
  *   No `AsyncLocalStorage` tells the handler's own call apart: in Node 20 one hooks every promise of the process, which
- *   cost the embedded engine about 10 % of its throughput (README, Benchmarks).
+ *   cost the embedded engine about 10 % of its throughput (docs/benchmarks.md).
  */
 export class InMemoryBus implements Bus {
   /** Nothing outside this process can read this bus. */
