@@ -113,7 +113,7 @@ export abstract class StateStore {
         for (const pending of calls) outcomes.push(this.runOne(pending));
       });
     } catch (error) {
-      // Nothing of the group was written: every call of it fails (the subclass reloads the state first).
+      // Nothing of the group was written: every call of it fails (the subclass reloads the state before its next use).
       for (const pending of calls) pending.reject(error);
       return;
     }
