@@ -106,9 +106,8 @@ export class ApiReadModel {
   private row(key: string): unknown {
     if (key === COUNTS_KEY) return { rejected: this.rejected, duplicates: this.duplicates };
     const id = key.slice(OPTIMIZATION_KEY.length);
-    const state = this.projection.get(id);
-    const revision = this.projection.revisionOf(id);
-    return state && revision !== undefined ? ({ revision: revision.toString(), state } satisfies OptimizationRow) : undefined;
+    const known = this.projection.known(id);
+    return known ? ({ revision: known.revision.toString(), state: known.state } satisfies OptimizationRow) : undefined;
   }
 
   private restore(rows: ReadonlyMap<string, unknown>): void {

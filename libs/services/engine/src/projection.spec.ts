@@ -125,6 +125,8 @@ describe('OptimizationProjection indexes', () => {
     p.apply(a.approved());
     expect(p.knownAt('a', assessed.revision)).toBeUndefined();
     expect(p.knownAt('a', 2n)?.state.status).toBe('approved');
+    expect(p.known('a')).toEqual({ state: p.get('a'), revision: 2n }); // whatever revision it is at
+    expect(p.known('b')).toBeUndefined();
   });
 
   it('set() moves an optimization between indexes, but never back to an older revision', () => {

@@ -142,15 +142,23 @@ export class OptimizationProjection {
     return entry && entry.status !== 'initial' ? (this.stateOf(entry) as KnownOptimization) : undefined;
   }
 
+  /** An optimization's state and the revision it was folded to (one look-up), or undefined when unknown. */
+  known(optimizationId: string): { readonly state: KnownOptimization; readonly revision: bigint } | undefined {
+    return this.knownOf(this.entries.get(optimizationId));
+  }
+
   /**
-   * An optimization's state and the revision it was folded to, when that revision is `revision` (the event a service
-   * is handling is still the last one it folded); undefined otherwise. For deciding without reading the stream again
-   * (`handleCommandAt`: a stream that moved on since is read after all).
+   * {@link known}, when the revision it was folded to is `revision` (the event a service is handling is still the last
+   * one it folded); undefined otherwise. For deciding without reading the stream again (`handleCommandAt`: a stream
+   * that moved on since is read after all).
    */
   knownAt(optimizationId: string, revision: bigint): { readonly state: KnownOptimization; readonly revision: bigint } | undefined {
     const entry = this.entries.get(optimizationId);
-    if (!entry || entry.status === 'initial' || entry.revision !== revision) return undefined;
-    return { state: this.stateOf(entry) as KnownOptimization, revision };
+    return entry?.revision === revision ? this.knownOf(entry) : undefined;
+  }
+
+  private knownOf(entry: Entry | undefined): { readonly state: KnownOptimization; readonly revision: bigint } | undefined {
+    return entry && entry.status !== 'initial' ? { state: this.stateOf(entry) as KnownOptimization, revision: entry.revision } : undefined;
   }
 
   /** The status of an optimization, or undefined when unknown. O(1), never unpacks. */

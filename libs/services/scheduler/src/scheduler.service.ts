@@ -262,8 +262,7 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
       await record();
       for (const item of chosen) {
         // Decided on the read model's state (no read of the stream); a stream that moved on past it is read after all.
-        const revision = this.projection.revisionOf(item.optimizationId);
-        const known = revision === undefined ? undefined : this.projection.knownAt(item.optimizationId, revision);
+        const known = this.projection.known(item.optimizationId);
         if (!known) continue;
         const stream = optimizationStream(item.optimizationId);
         const result = await inStreamSpan(this.store, stream, 'scheduler dispatch', { 'optex.service': RECORDED_BY, 'optex.optimization_id': item.optimizationId, 'optex.batch_id': batch.plan.batchId }, () =>

@@ -310,8 +310,9 @@ export class SqliteStateStore extends StateStore {
 
   /** Answers the calls already made (see the class comment), then closes the file. */
   close(): void {
-    if (this.db.open) this.pending.drain();
-    if (this.db.open) this.db.close();
+    if (!this.db.open) return;
+    this.pending.drain();
+    this.db.close();
   }
 
   protected answer(pending: PendingCall): void {
