@@ -217,7 +217,7 @@ export class SqliteStateStore extends StateStore {
   private nextOrd = 0;
   private readonly statements;
   /** Calls made since the last group was answered (see the class comment). */
-  private readonly pending = new TurnBatcher<PendingCall>(MAX_GROUP, (group) => this.answerGroup(group));
+  private readonly pending = new TurnBatcher<PendingCall>(MAX_GROUP, (group) => this.runCalls(group));
 
   private constructor(
     private readonly db: Database.Database,
@@ -317,17 +317,7 @@ export class SqliteStateStore extends StateStore {
 
   protected answer(pending: PendingCall): void {
     if (this.db.open) this.pending.add(pending);
-    else pending.reject(this.closedError());
-  }
-
-  /** Answers a group of calls (at most {@link MAX_GROUP}) in one transaction. */
-  private answerGroup(group: PendingCall[]): void {
-    if (this.db.open) this.runCalls(group);
-    else for (const pending of group) pending.reject(this.closedError());
-  }
-
-  private closedError(): Error {
-    return new Error(`the simulated fleet's state store ${this.path} is closed`);
+    else pending.reject(new Error(`the simulated fleet's state store ${this.path} is closed`));
   }
 
   protected atomically(body: () => void): void {
