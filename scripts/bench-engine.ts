@@ -19,8 +19,13 @@
 // `--fleet sharded` is a diagnostic: every volume gets its own in-memory simulated fleet, so the
 // figures show the engine without the simulated fleet's own cost per call (the rows it changed and
 // its call-log entry, written to its SQLite file in one transaction); the default `file` is what `optex run` uses.
+// `--cpu-prof DIR` profiles each engine run with V8's sampling profiler (as `node --cpu-prof` does, but from the run's
+// start to its end only: DIR/engine-<mode>-<N>.cpuprofile, the thread that runs the engine) and prints where that
+// CPU went by layer of optex, in µs per optimization (scripts/support/cpu-layers.ts: each sample goes to its nearest
+// frame in a layer's files).
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
 import { tmpdir } from 'node:os';
 import { getHeapStatistics } from 'node:v8';
 import { join } from 'node:path';
@@ -31,6 +36,7 @@ import { silentLogger, type Ec2Gateway, type MetricsSource } from '@optex/ports'
 import { heapGrowthFromEnv, intakeLimitsFromEnv, limitHeapGrowth, openAdapters, processUntilQuiescent, readInput } from '@optex/runtime';
 import { NO_BLAST_RADIUS } from '@optex/domain';
 import { appendWorkload } from './support/store-workload';
+import { layerTable, layerTimes, readCpuProfile, type CpuProfile, type LayerTime } from './support/cpu-layers';
 
 /** A bad command line (exit code 2). */
 class UsageError extends Error {}
@@ -110,6 +116,26 @@ interface EngineFigures {
   readonly byStatus: Record<string, number>;
   /** Per consumer group, the most messages it had not acknowledged yet at one of the samples taken every second. */
   readonly peakLag: Record<string, number>;
+  /** With `--cpu-prof`: the run's CPU time by layer (scripts/support/cpu-layers.ts), added by the parent. */
+  readonly cpuLayers?: readonly LayerTime[];
+}
+
+/**
+ * V8's sampling profiler on this thread through the inspector (what `node --cpu-prof` runs for the whole process), so
+ * the profile covers the measured run only: not start-up, nor the count of events after it.
+ */
+async function startProfiler(): Promise<{ stop(): Promise<CpuProfile> }> {
+  const session = new Session();
+  session.connect();
+  await session.post('Profiler.enable');
+  await session.post('Profiler.start');
+  return {
+    async stop() {
+      const { profile } = await session.post('Profiler.stop');
+      session.disconnect();
+      return profile as unknown as CpuProfile;
+    },
+  };
 }
 
 const ACCOUNT = '111122223333';
@@ -197,8 +223,10 @@ async function childEngine(size: number, mode: Mode, maxParallel: number, fleetK
       for (const l of bus.lag?.() ?? []) byGroup.set(l.group, (byGroup.get(l.group) ?? 0) + l.messages);
       for (const [group, messages] of byGroup) peakLag[group] = Math.max(peakLag[group] ?? 0, messages);
     }, 1000);
+    const profiler = process.env['OPTEX_BENCH_CPU_PROFILE'] ? await startProfiler() : undefined;
     const result = await processUntilQuiescent(adapters, { input, dryRun: mode === 'dry', progress: (line) => process.stderr.write(`  [${size} ${mode}] ${line}\n`) }).finally(() => clearInterval(sampler));
     const wallMs = performance.now() - started;
+    if (profiler) writeFileSync(process.env['OPTEX_BENCH_CPU_PROFILE']!, JSON.stringify(await profiler.stop()));
     let events = 0;
     for await (const e of adapters.store.readAll()) if (!e.stream.startsWith('relay-checkpoint-')) events++;
     return {
@@ -244,16 +272,18 @@ async function childStore(events: number, dir: string): Promise<StoreFigures> {
 
 function runChild(args: Args, childArgs: string[], label: string): EngineFigures | StoreFigures {
   const dir = mkdtempSync(join(tmpdir(), 'optex-bench-engine-'));
-  const nodeArgs = [...(args.heapMb ? [`--max-old-space-size=${args.heapMb}`] : []), ...(args.cpuProf ? ['--cpu-prof', '--cpu-prof-dir', args.cpuProf, '--cpu-prof-name', `${label}.cpuprofile`] : [])];
+  const profile = args.cpuProf && childArgs[0] === 'engine' ? join(args.cpuProf, `${label}.cpuprofile`) : undefined;
+  const nodeArgs = args.heapMb ? [`--max-old-space-size=${args.heapMb}`] : [];
   try {
     const child = spawnSync(process.execPath, [...nodeArgs, __filename, '--child', ...childArgs, dir], {
       encoding: 'utf8',
       stdio: ['ignore', 'pipe', args.json ? 'ignore' : 'inherit'],
       maxBuffer: 64 * 1024 * 1024,
-      env: { ...process.env, OPTEX_LOG_LEVEL: 'silent' },
+      env: { ...process.env, OPTEX_LOG_LEVEL: 'silent', ...(profile ? { OPTEX_BENCH_CPU_PROFILE: profile } : {}) },
     });
     if (child.status !== 0) throw new Error(`${label}: child exited with ${child.status ?? child.signal}`);
-    return JSON.parse(child.stdout.trim().split('\n').pop() ?? '') as EngineFigures | StoreFigures;
+    const figures = JSON.parse(child.stdout.trim().split('\n').pop() ?? '') as EngineFigures | StoreFigures;
+    return profile && figures.kind === 'engine' ? { ...figures, cpuLayers: layerTimes(readCpuProfile(profile)) } : figures;
   } finally {
     if (args.keep) process.stderr.write(`  ${label}: kept ${dir}\n`);
     else rmSync(dir, { recursive: true, force: true });
@@ -273,6 +303,7 @@ async function main(): Promise<void> {
     return;
   }
   const args = parseArgs(argv);
+  if (args.cpuProf) mkdirSync(args.cpuProf, { recursive: true });
   const heapGrowth = heapGrowthFromEnv();
   const log = (line: string) => (args.json ? undefined : process.stderr.write(`${line}\n`));
   log(
@@ -293,6 +324,7 @@ async function main(): Promise<void> {
           .map(([group, n]) => `${group.replace(/^optex-/, '')} ${num(n)}`)
           .join(', ')}`,
       );
+      if (r.cpuLayers) log([`    CPU of the run's thread by layer (scripts/support/cpu-layers.ts; profile ${args.cpuProf}/engine-${mode}-${size}.cpuprofile):`, ...layerTable(r.cpuLayers, r.size, 'optimization').map((line) => `      ${line}`)].join('\n'));
     }
   }
   const ratios = args.modes.map((mode) => {
