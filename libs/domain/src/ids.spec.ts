@@ -23,6 +23,13 @@ describe('ids', () => {
     expect(version(eventIdFor('s', 'delivery-\udc00', 0))).toBe(5);
   });
 
+  it('gives the uuid package\'s v5 of the name\'s UTF-8 bytes for any name: empty, long, any code point', () => {
+    const utf8 = new TextEncoder();
+    const pick = (i: number, n: number) => String.fromCodePoint([0x41 + (i % 26), 0xe9, 0x65e5, 0x1f600, 0x2f, 0x20][(i * 7 + n) % 6]);
+    const names = ['', 'x'.repeat(5000), ...Array.from({ length: 500 }, (_, i) => Array.from({ length: i % 40 }, (_, n) => pick(i, n)).join(''))];
+    for (const name of names) expect(eventIdFor(name, 'c', 0)).toBe(v5(utf8.encode(`${name}/c/0`), OPTEX_NAMESPACE));
+  });
+
   it('maps a duplicate recommendation to the same id and another source to another id', () => {
     expect(optimizationIdFor('custodian', 'r-9')).toBe(optimizationIdFor('custodian', 'r-9'));
     expect(optimizationIdFor('custodian', 'r-9')).not.toBe(optimizationIdFor('compute-optimizer', 'r-9'));

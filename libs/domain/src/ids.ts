@@ -1,16 +1,29 @@
-import { parse as parseUuid, v5 as uuidv5 } from 'uuid';
+import { hash } from 'node:crypto';
+import { parse as parseUuid } from 'uuid';
 
 /** The fixed UUID namespace of every id optex derives (UUIDv5). Never change it: ids in stored streams depend on it. */
 export const OPTEX_NAMESPACE = '0b6f3a1e-5c7d-4e8a-9f21-6d3c8b7a4e50';
 
-const utf8 = new TextEncoder();
-/** The namespace as uuid's 16 bytes, parsed once (uuid would parse the string on every call: a third of its cost). */
-const NAMESPACE_BYTES = parseUuid(OPTEX_NAMESPACE);
+/** The namespace as 16 bytes, parsed once. */
+const NAMESPACE_BYTES = Buffer.from(parseUuid(OPTEX_NAMESPACE));
 
-// uuid hashes a string argument through `unescape(encodeURIComponent(…))`, which throws `URIError` on a lone
-// surrogate; the UTF-8 bytes are the same for every well-formed string, and encoding never throws (a lone
-// surrogate becomes U+FFFD). So ids are unchanged, and deriving one cannot fail.
-const uuidOf = (name: string): string => uuidv5(utf8.encode(name), NAMESPACE_BYTES);
+/**
+ * UUIDv5 (RFC 9562 §5.5) of `name` in {@link OPTEX_NAMESPACE}: SHA-1 of the namespace's bytes and the name's UTF-8
+ * bytes, its first 16 bytes with the version (5) and the variant (10) set — what `uuid`'s `v5` returns for the name's
+ * UTF-8 bytes (the spec compares the two), with one SHA-1 call instead of its hash object and copies: ids are derived
+ * ~25 times a dry run, ~120 µs of its ~3,600 through `uuid`.
+ *
+ * The name is taken as UTF-8 bytes, not as uuid takes a string (`unescape(encodeURIComponent(…))`, which throws
+ * `URIError` on a lone surrogate): the bytes are the same for every well-formed string, and encoding never throws (a
+ * lone surrogate becomes U+FFFD). So ids are those uuid gives, and deriving one cannot fail.
+ */
+const uuidOf = (name: string): string => {
+  const digest = hash('sha1', Buffer.concat([NAMESPACE_BYTES, Buffer.from(name, 'utf8')]), 'buffer');
+  digest[6] = (digest[6] & 0x0f) | 0x50;
+  digest[8] = (digest[8] & 0x3f) | 0x80;
+  const hex = digest.toString('hex', 0, 16);
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20, 32)}`;
+};
 
 /**
  * The optimization id of a recommendation: `uuidv5("<source>/<recommendationId>", OPTEX_NAMESPACE)`.
