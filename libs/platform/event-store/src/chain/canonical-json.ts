@@ -70,11 +70,28 @@ function writeObject(value: object): string {
     if (member === undefined) continue;
     if (text.length > 1) text += ',';
     try {
-      text += `${JSON.stringify(key)}:${write(member)}`;
+      text += `${quotedKey(key)}:${write(member)}`;
     } catch (error) {
       if (error instanceof NoJsonForm) error.path.push(`.${key}`);
       throw error;
     }
   }
   return `${text}}`;
+}
+
+/**
+ * Object keys as JSON strings, remembered: an event log's values use a few hundred keys over and over, and quoting one
+ * costs more than finding it (the canonical form of a typical event, ~900 characters, 15 → 11 µs). At most
+ * {@link MAX_QUOTED_KEYS} are kept; others are quoted each time.
+ */
+const quotedKeys = new Map<string, string>();
+const MAX_QUOTED_KEYS = 4096;
+
+function quotedKey(key: string): string {
+  let quoted = quotedKeys.get(key);
+  if (quoted === undefined) {
+    quoted = JSON.stringify(key);
+    if (quotedKeys.size < MAX_QUOTED_KEYS) quotedKeys.set(key, quoted);
+  }
+  return quoted;
 }

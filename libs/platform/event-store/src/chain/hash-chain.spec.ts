@@ -32,6 +32,15 @@ describe('canonicalJson', () => {
     );
   });
 
+  it('quotes keys that need escaping the same the first time and every time after, and any number of distinct keys', () => {
+    const odd = { 'a"b': 1, '\n': 2, 'é\\': 3 };
+    expect(canonicalJson(odd)).toBe('{"\\n":2,"a\\"b":1,"é\\\\":3}');
+    expect(canonicalJson(odd)).toBe('{"\\n":2,"a\\"b":1,"é\\\\":3}');
+    const many = Object.fromEntries(Array.from({ length: 6000 }, (_, i) => [`k"${String(i).padStart(5, '0')}`, i]));
+    expect(canonicalJson(many)).toBe(JSON.stringify(many));
+    expect(canonicalJson(many)).toBe(JSON.stringify(many));
+  });
+
   it('names the path of a value JSON cannot carry', () => {
     expect(() => canonicalJson({ a: [1, { b: Number.NaN }] })).toThrow('$.a[1].b: NaN has no JSON form');
     expect(() => canonicalJson({ f: () => 1 })).toThrow('$.f: a function has no JSON form');

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash as digestOf } from 'node:crypto';
 import {
   ConcurrencyError,
   type AppendResult,
@@ -44,7 +44,7 @@ export function eventHash(prev: string | null, event: ChainedContent): string {
     metadata: unchainedMetadata(event.metadata),
     prev,
   });
-  return createHash('sha256').update(text).digest('hex');
+  return digestOf('sha256', text, 'hex');
 }
 
 /** The hash an event records (`undefined` when it carries none). */
