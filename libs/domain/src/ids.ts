@@ -10,8 +10,8 @@ const NAMESPACE_BYTES = Buffer.from(parseUuid(OPTEX_NAMESPACE));
 /**
  * UUIDv5 (RFC 9562 §5.5) of `name` in {@link OPTEX_NAMESPACE}: SHA-1 of the namespace's bytes and the name's UTF-8
  * bytes, its first 16 bytes with the version (5) and the variant (10) set — what `uuid`'s `v5` returns for the name's
- * UTF-8 bytes (the spec compares the two), with one SHA-1 call instead of its hash object and copies: ids are derived
- * ~25 times a dry run, ~120 µs of its ~3,600 through `uuid`.
+ * UTF-8 bytes (the spec compares the two), with one SHA-1 call instead of its hash object and copies, which cost
+ * 104–116 µs of a dry run's ~3,600 (`bench:engine --cpu-prof`).
  *
  * The name is taken as UTF-8 bytes, not as uuid takes a string (`unescape(encodeURIComponent(…))`, which throws
  * `URIError` on a lone surrogate): the bytes are the same for every well-formed string, and encoding never throws (a

@@ -81,8 +81,9 @@ function writeObject(value: object): string {
 
 /**
  * Object keys as JSON strings, remembered: an event log's values use a few hundred keys over and over, and quoting one
- * costs more than finding it (the canonical form of a typical event, ~900 characters, 15 → 11 µs). At most
- * {@link MAX_QUOTED_KEYS} are kept; others are quoted each time.
+ * costs more than finding it (the canonical form of a typical event, ~900 characters, 15 → 11 µs). The first
+ * {@link MAX_QUOTED_KEYS} distinct keys are kept (a few MiB at most, with keys as long as the intake allows); later
+ * ones are quoted each time.
  */
 const quotedKeys = new Map<string, string>();
 const MAX_QUOTED_KEYS = 4096;
