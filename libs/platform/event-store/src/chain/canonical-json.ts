@@ -82,7 +82,7 @@ function writeObject(value: object): string {
 /**
  * Object keys as JSON strings, remembered: an event log's values use a few hundred keys over and over, and quoting one
  * costs more than finding it (the canonical form of a typical event, ~900 characters, 15 → 11 µs). The first
- * {@link MAX_QUOTED_KEYS} distinct keys are kept (a few MiB at most, with keys as long as the intake allows); later
+ * {@link MAX_QUOTED_KEYS} distinct keys are kept (at most ~16 MiB, were each 1,024 two-byte characters long); later
  * ones are quoted each time.
  */
 const quotedKeys = new Map<string, string>();
