@@ -150,7 +150,8 @@ async function main(): Promise<void> {
       estimatedMonthlySavings: 0.2,
       currency: 'USD',
     });
-  const waitFor = async (ids: readonly string[], label: string) => {
+  /** Polls every `everyMs` until each of `ids` has its terminal event; fails after 15 minutes. */
+  const waitFor = async (ids: readonly string[], label: string, everyMs = 100) => {
     const deadline = Date.now() + 15 * 60_000;
     let lastReport = 0;
     for (;;) {
@@ -161,7 +162,7 @@ async function main(): Promise<void> {
         lastReport = Date.now();
         log(`${label}: ${done}/${ids.length}`);
       }
-      await sleep(100);
+      await sleep(everyMs);
     }
   };
   try {
@@ -178,9 +179,8 @@ async function main(): Promise<void> {
         published.set(id, at);
         timelines.set(id, [{ type: '(published to optex.recommendations.v1)', at }]);
         await bus.publish([{ topic: TOPICS.recommendations, key: latencyVolumes[i]!, value: Buffer.from(record(recId, latencyVolumes[i]!)), headers: { [HEADERS.deliveryId]: `bench:${label}:${i}` } }]);
-        while (!terminalAt.has(id)) await sleep(5);
+        await waitFor([id], label, 5);
       }
-      await waitFor([...published.keys()], label);
       const latencies = [...published].map(([id, at]) => terminalAt.get(id)!.at - at).sort((a, b) => a - b);
       const outcomes = [...published.keys()].map((id) => terminalAt.get(id)!.type);
       return {
