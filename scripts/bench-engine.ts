@@ -223,10 +223,11 @@ async function childEngine(size: number, mode: Mode, maxParallel: number, fleetK
       for (const l of bus.lag?.() ?? []) byGroup.set(l.group, (byGroup.get(l.group) ?? 0) + l.messages);
       for (const [group, messages] of byGroup) peakLag[group] = Math.max(peakLag[group] ?? 0, messages);
     }, 1000);
-    const profiler = process.env['OPTEX_BENCH_CPU_PROFILE'] ? await startProfiler() : undefined;
+    const profilePath = process.env['OPTEX_BENCH_CPU_PROFILE'];
+    const profiler = profilePath ? await startProfiler() : undefined;
     const result = await processUntilQuiescent(adapters, { input, dryRun: mode === 'dry', progress: (line) => process.stderr.write(`  [${size} ${mode}] ${line}\n`) }).finally(() => clearInterval(sampler));
     const wallMs = performance.now() - started;
-    if (profiler) writeFileSync(process.env['OPTEX_BENCH_CPU_PROFILE']!, JSON.stringify(await profiler.stop()));
+    if (profiler && profilePath) writeFileSync(profilePath, JSON.stringify(await profiler.stop()));
     let events = 0;
     for await (const e of adapters.store.readAll()) if (!e.stream.startsWith('relay-checkpoint-')) events++;
     return {
