@@ -12,6 +12,11 @@ export default [
     rules: {
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
       '@typescript-eslint/consistent-type-imports': ['error', { disallowTypeAnnotations: false }],
+      // The build re-exports values through barrels (scripts/support/swc-build.mjs): a reassigned export would not reach them.
+      'no-restricted-syntax': [
+        'error',
+        { selector: "ExportNamedDeclaration > VariableDeclaration[kind!='const']", message: 'export a const: the build copies re-exported values, so a reassigned export would not reach importers (scripts/support/swc-build.mjs)' },
+      ],
       '@nx/enforce-module-boundaries': [
         'error',
         {

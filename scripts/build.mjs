@@ -1,9 +1,10 @@
 #!/usr/bin/env node
 // Compiles apps/, libs/ and scripts/*.ts to dist/ with SWC: CommonJS, decorator metadata,
-// `@optex/*` path aliases rewritten to relative requires. Type checking is tsc's job (`npm run typecheck`).
+// `@optex/*` path aliases rewritten to relative requires, barrels re-exporting values (support/swc-build.mjs). Type checking is tsc's job (`npm run typecheck`).
 import { transformFile } from '@swc/core';
 import { mkdir, readdir, writeFile, readFile } from 'node:fs/promises';
 import { dirname, join, relative, resolve } from 'node:path';
+import { SWC_OPTIONS, valueReExports } from './support/swc-build.mjs';
 
 const root = resolve(dirname(new URL(import.meta.url).pathname), '..');
 const out = join(root, 'dist');
@@ -28,17 +29,8 @@ const started = Date.now();
 await Promise.all(
   files.map(async (file) => {
     const target = join(out, relative(root, file)).replace(/\.ts$/, '.js');
-    const { code, map } = await transformFile(file, {
-      sourceMaps: true,
-      jsc: {
-        parser: { syntax: 'typescript', decorators: true },
-        transform: { legacyDecorator: true, decoratorMetadata: true },
-        target: 'es2022',
-        keepClassNames: true,
-      },
-      module: { type: 'commonjs', ignoreDynamic: true },
-    });
-    const rewritten = code.replace(/require\("(@optex\/[a-z-]+)"\)/g, (whole, name) => {
+    const { code, map } = await transformFile(file, SWC_OPTIONS);
+    const rewritten = valueReExports(code, file).replace(/require\("(@optex\/[a-z-]+)"\)/g, (whole, name) => {
       const to = aliases[name];
       if (!to) return whole;
       let rel = relative(dirname(file), to);
