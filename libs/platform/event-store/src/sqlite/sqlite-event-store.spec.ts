@@ -200,6 +200,37 @@ describe('SqliteEventStore (SQLite specifics)', () => {
     expect(() => store.subscribeToAll(async () => undefined)).toThrow(InfrastructureError);
   });
 
+  it('kept events: another instance of this process that commits to the file is seen by the next read, in the same turn', async () => {
+    const path = file();
+    const a = open(path);
+    const b = open(path);
+    await a.appendToStream('kept-1', [event('A')], 'no_stream');
+    const appended = b.appendToStream('kept-1', [event('B')], 0n); // its commit waits for the next turn
+    expect((await a.readStream('kept-1')).map((e) => e.type)).toEqual(['A']); // a looks at data_version in this turn
+    await appended; // b commits, and this continues before the turn that a looked in has ended
+    expect((await a.readStream('kept-1')).map((e) => e.type)).toEqual(['A', 'B']);
+    expect((await a.readStream('kept-1', { direction: 'backwards', maxCount: 1 })).map((e) => e.type)).toEqual(['B']);
+  });
+
+  it('kept events: another connection’s commit is seen by a read in a later turn', async () => {
+    const path = file();
+    const store = open(path);
+    await store.appendToStream('kept-2', [event('A')], 'no_stream');
+    expect((await store.readStream('kept-2')).map((e) => e.type)).toEqual(['A']);
+    const other = new Database(path);
+    other
+      .prepare('INSERT INTO events (stream, revision, event_id, type, data, metadata, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?)')
+      .run('kept-2', 1, randomUUID(), 'FromOther', '{}', '{}', Date.now());
+    other.close();
+    await new Promise((resolve) => setImmediate(resolve)); // whatever tells this process of it arrives in a later turn
+    expect((await store.readStream('kept-2')).map((e) => e.type)).toEqual(['A', 'FromOther']);
+    const seen: string[] = [];
+    const subscription = store.subscribeToAll(async (e) => void seen.push(e.type));
+    await waitUntil(() => seen.length === 2);
+    await subscription.unsubscribe();
+    expect(seen).toEqual(['A', 'FromOther']);
+  });
+
   it('group commit: appends called together commit in one transaction, in call order, and a conflicting one fails alone', async () => {
     const path = file();
     const store = open(path);

@@ -1,3 +1,4 @@
+import { resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import {
   ConcurrencyError,
@@ -82,6 +83,12 @@ interface PendingAppend {
 /** Most appends one group commit takes; the rest wait for the next one. */
 const MAX_GROUP = 1000;
 
+/**
+ * Commits that wrote, by every {@link SqliteEventStore} of this process, by file: for one instance, another's commit
+ * is another connection's, which its kept events may miss.
+ */
+const commitsByFile = new Map<string, number>();
+
 const MAX_INT64 = 9223372036854775807n;
 const COLUMNS = 'position, stream, revision, event_id, type, data, metadata, recorded_at';
 
@@ -109,8 +116,9 @@ const COLUMNS = 'position, stream, revision, event_id, type, data, metadata, rec
  *   records in flight; a stream
  *   found empty too) and the last events of `$all` (8,192 and more) are kept as this connection writes them, and
  *   serve `readStream` (a whole stream forwards, or its newest events backwards) and subscription pages, as long as no other connection
- *   has written (SQLite's `data_version` unchanged, looked at before every such read); when one has,
- *   the kept events are dropped and SQLite answers.
+ *   has written (SQLite's `data_version` unchanged, looked at before the first such read of each turn of the event loop
+ *   and after another instance of this process commits to the file); when one has, the kept events are dropped and
+ *   SQLite answers.
  * - Several processes may share the file: writers queue on the lock (up to `busyTimeoutMs`), readers
  *   never block.
  * - Idempotent appends: when every event id of a call is already in the stream, the call writes
@@ -129,6 +137,16 @@ export class SqliteEventStore implements EventStore {
   private readonly recent = new RecentEvents({ streams: 2048, tail: 8192 });
   /** `data_version` when {@link recent} was last known complete; it changes when another connection commits. */
   private seenVersion: number | undefined;
+  /** Whether `data_version` was read in this turn of the event loop, and what {@link commitsByOthers} was then. */
+  private checkedInTurn = false;
+  private othersAtCheck = 0;
+  /** Commits that wrote through this instance (counted in {@link commitsByFile} too). */
+  private ownCommits = 0;
+  /** The key of {@link commitsByFile}: the file's absolute path. */
+  private readonly fileKey: string;
+  private readonly endTurn = (): void => {
+    this.checkedInTurn = false;
+  };
   private readonly pollIntervalMs: number;
   private readonly pageSize: number;
   private readonly clock: Clock;
@@ -150,6 +168,7 @@ export class SqliteEventStore implements EventStore {
     this.clock = settings.clock;
     this.statements = prepareStatements(db);
     this.checkpointEveryMs = path === ':memory:' ? 0 : settings.checkpointEveryMs;
+    this.fileKey = path === ':memory:' ? path : resolve(path);
     this.busyTimeoutMs = settings.busyTimeoutMs;
     // A call's OptexError (conflict, partial duplicate) comes from its checks, before it writes anything (see
     // appendInTransaction), so that call fails alone with no savepoint to roll back; anything else (a driver failure)
@@ -221,7 +240,10 @@ export class SqliteEventStore implements EventStore {
         group[i].resolve(outcome.result);
       }
     });
-    if (written) for (const subscription of this.subscriptions) subscription.wake();
+    if (!written) return;
+    this.ownCommits += 1;
+    commitsByFile.set(this.fileKey, (commitsByFile.get(this.fileKey) ?? 0) + 1);
+    for (const subscription of this.subscriptions) subscription.wake();
   }
 
   async readStream(stream: string, options: ReadStreamOptions = {}): Promise<RecordedEvent[]> {
@@ -352,13 +374,30 @@ export class SqliteEventStore implements EventStore {
     return statement;
   }
 
-  /** Drops what {@link recent} holds when another connection has committed since it was last complete. */
+  /**
+   * Drops what {@link recent} holds when another connection has committed since it was last complete. `data_version`
+   * is read once a turn of the event loop (reading it opens a read transaction on the WAL: 18 µs, 6.4 times a dry run),
+   * and again in the same turn when another instance in this process has committed to the file since. Whatever tells
+   * this process that another one committed (a message, a timer, a child's exit) arrives in a later turn, so a read
+   * after it still sees that commit; an in-memory store's connection is its own, and it reads `data_version` once.
+   */
   private refreshRecent(): void {
+    if (this.seenVersion !== undefined && this.path === ':memory:') return;
+    const others = this.commitsByOthers();
+    if (this.checkedInTurn && others === this.othersAtCheck) return;
+    if (!this.checkedInTurn) setImmediate(this.endTurn).unref();
+    this.checkedInTurn = true;
+    this.othersAtCheck = others;
     const version = this.statements.dataVersion.get() as number;
     if (version === this.seenVersion) return;
     this.seenVersion = version;
     const head = (this.statements.head.get() as { head: bigint | null }).head;
     this.recent.reset(head ?? 0n);
+  }
+
+  /** Commits to this file by the other instances of this process. */
+  private commitsByOthers(): number {
+    return (commitsByFile.get(this.fileKey) ?? 0) - this.ownCommits;
   }
 
   /** From now on WAL checkpoints run on the worker; the writer's own rule stays as a backstop at 10,000 pages. */
