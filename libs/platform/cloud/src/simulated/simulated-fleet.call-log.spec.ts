@@ -9,6 +9,18 @@ const ec2 = (awsCode: string) => expect.objectContaining({ name: 'Ec2Error', aws
 const brief = (fleet: SimulatedFleet) => fleet.calls().map((c) => `${c.operation} ${c.resourceId} ${c.dryRun ? 'dry ' : ''}${c.result}`);
 
 describe('SimulatedFleet call log', () => {
+  it('answers a dry run that would succeed with DryRunOperation, made without a stack trace (it reports success), and leaves the stack trace limit as it was', async () => {
+    const sim = SimulatedFleet.fromFleet(fixtureFleet());
+    const limit = Error.stackTraceLimit;
+    const error = (await sim.stopInstance(ref('i-running'), { dryRun: true }).catch((e: unknown) => e)) as Error;
+    expect(error).toEqual(ec2('DryRunOperation'));
+    expect(error.stack).toBe(`Ec2Error: ${error.message}`);
+    expect(Error.stackTraceLimit).toBe(limit);
+    const refused = (await sim.deleteVolume(ref('vol-nope'), { dryRun: true }).catch((e: unknown) => e)) as Error;
+    expect(refused).toEqual(ec2('InvalidVolume.NotFound'));
+    expect(refused.stack?.split('\n').length).toBeGreaterThan(1); // a refusal keeps its stack
+  });
+
   it('records every call it answered: operation, resource, account, region, dry run, result, client token, time', async () => {
     const clock = new ManualClock();
     const sim = SimulatedFleet.fromFleet(fixtureFleet({ faults: [{ resourceId: 'i-stopped', operation: 'StartInstances', error: 'RequestLimitExceeded', times: 1 }] }), { clock });

@@ -216,6 +216,8 @@ export class SqliteStateStore extends StateStore {
   private stale = false;
   private nextOrd = 0;
   private readonly statements;
+  /** `BEGIN IMMEDIATE`, the body, `COMMIT`: made once (better-sqlite3 builds a transaction function in ~14 µs). */
+  private readonly transaction: Database.Transaction<(body: () => void) => void>;
   /** Calls made since the last group was answered (see the class comment). */
   private readonly pending = new TurnBatcher<PendingCall>(MAX_GROUP, (group) => this.runCalls(group));
 
@@ -224,6 +226,7 @@ export class SqliteStateStore extends StateStore {
     private readonly path: string,
   ) {
     super();
+    this.transaction = db.transaction((body: () => void) => body());
     this.statements = {
       dataVersion: db.prepare('PRAGMA data_version').pluck(),
       rows: db.prepare('SELECT kind, id, body FROM fleet_resources ORDER BY ord'),
@@ -322,7 +325,7 @@ export class SqliteStateStore extends StateStore {
 
   protected atomically(body: () => void): void {
     try {
-      this.db.transaction(body).immediate();
+      this.transaction.immediate(body);
     } catch (error) {
       // The memory may now hold changes the file does not: reload before the next call.
       this.stale = true;
