@@ -150,10 +150,10 @@ async function main(): Promise<void> {
       estimatedMonthlySavings: 0.2,
       currency: 'USD',
     });
-  /** Polls every `everyMs` until each of `ids` has its terminal event; fails after 15 minutes. */
+  /** Polls every `everyMs` until each of `ids` has its terminal event, reporting progress every 5 s; fails after 15 minutes. */
   const waitFor = async (ids: readonly string[], label: string, everyMs = 100) => {
     const deadline = Date.now() + 15 * 60_000;
-    let lastReport = 0;
+    let lastReport = Date.now();
     for (;;) {
       const done = ids.filter((id) => terminalAt.has(id)).length;
       if (done === ids.length) return;
