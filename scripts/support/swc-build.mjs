@@ -4,7 +4,7 @@
 // Re-exports as values: SWC compiles `export * from './x'` to a call of its `_export_star` helper, which defines one getter on the barrel's
 // `exports` per name. A barrel such as `@optex/domain` re-exports hundreds of names, so V8 keeps its `exports` as a
 // dictionary and every `(0, _domain.decide)(…)` in another library is a lookup plus a getter call that TurboFan cannot
-// inline. In `bench:engine --cpu-prof` those getters took 55–62 µs of a dry run's ~3,100 (10,000 dry runs), and the
+// inline. In `bench:engine --cpu-prof` the barrels' getters took 58–67 µs of a dry run's ~3,100 (the domain's 43–47) (10,000 dry runs), and the
 // functions behind them were not inlined either: with values, a dry run took 7 % less CPU (2 pairs, 3,265/3,028 →
 // 2,908/2,942 µs).
 //

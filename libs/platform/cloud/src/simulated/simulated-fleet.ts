@@ -879,7 +879,7 @@ function performanceOf(
 
 /**
  * EC2's answer to a dry run that would have succeeded. It reports success, not a fault, so it is made without a stack
- * trace: capturing one took ~20 µs of each simulated dry run (`bench:engine --cpu-prof`).
+ * trace: capturing one took 20–48 µs of each simulated dry run (`bench:engine --cpu-prof`).
  */
 function dryRunSucceeded(): Ec2Error {
   const limit = Error.stackTraceLimit;
