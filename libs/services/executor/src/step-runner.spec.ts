@@ -82,3 +82,51 @@ describe('StepRunner: looking before a type or volume change', () => {
     expect(operations(fleet)).toEqual(['modifyVolume (dry run) → DryRunOperation']);
   });
 });
+
+describe('StepRunner: time-outs and retries, the policies built once per runner', () => {
+  const never = () => new Promise<never>(() => undefined);
+
+  it('a call that does not answer within the call time-out throws an outage naming the step: its outcome is unknown', async () => {
+    const fleet = fleetWith();
+    jest.spyOn(fleet, 'modifyVolume').mockImplementation(never);
+    const runner = new StepRunner(fleet, { callTimeoutMs: 30, waitTimeoutMs: 5_000, attempts: 1, backoffMs: 1 });
+    await expect(runner.run(modify, { recommendation: recommendation(), dryRun: false, outputs: {}, observedJustBefore: true })).rejects.toThrow(
+      'EC2 modify-volume timed out after 30 ms; its outcome is unknown',
+    );
+  });
+
+  it('a wait that outlasts its time-out (the wait time-out plus 5 s) fails the step as StepTimeout', async () => {
+    const fleet = fleetWith();
+    jest.spyOn(fleet, 'waitForInstanceState').mockImplementation(never);
+    jest.useFakeTimers({ doNotFake: ['nextTick', 'setImmediate', 'queueMicrotask'] });
+    try {
+      const runner = new StepRunner(fleet, { callTimeoutMs: 5_000, waitTimeoutMs: 10, attempts: 1, backoffMs: 1 });
+      const result = runner.run({ kind: 'wait-instance-stopped', instanceId: 'i-1' }, { recommendation: recommendation(), dryRun: false, outputs: {} });
+      let settled = false;
+      void result.then(() => (settled = true));
+      await jest.advanceTimersByTimeAsync(5_000);
+      expect(settled).toBe(false);
+      await jest.advanceTimersByTimeAsync(20);
+      await expect(result).resolves.toEqual({ ok: false, error: { code: 'StepTimeout', message: 'wait-instance-stopped timed out' } });
+    } finally {
+      jest.useRealTimers();
+    }
+  });
+
+  it('one runner, many steps: each run gets its own attempts, and each retry is reported once', async () => {
+    const volumes = ['vol-1', 'vol-2'].map((id) => ({ id, accountId: ACCOUNT, region: REGION, volumeType: 'gp2', sizeGiB: 100, state: 'available' }));
+    const faults = ['vol-1', 'vol-2'].map((resourceId) => ({ resourceId, operation: 'modifyVolume', error: 'RequestLimitExceeded', times: 2 }));
+    const fleet = SimulatedFleet.fromFleet({ volumes, faults }, { clock: { now: () => NOW } });
+    const retries: number[] = [];
+    const runner = new StepRunner(fleet, { callTimeoutMs: 5_000, waitTimeoutMs: 5_000, attempts: 3, backoffMs: 1, onRetry: (_e, attempt) => retries.push(attempt) });
+    const ctx = { recommendation: recommendation(), dryRun: true, outputs: {} };
+    await expect(runner.run(modify, ctx)).resolves.toEqual({ ok: true, outputs: {} });
+    expect(retries).toEqual([1, 2]);
+    // Two throttles again on the second volume: the run must again have all three attempts.
+    await expect(runner.run({ ...modify, volumeId: 'vol-2' }, ctx)).resolves.toEqual({ ok: true, outputs: {} });
+    expect(retries).toEqual([1, 2, 1, 2]);
+    await expect(runner.run(modify, ctx)).resolves.toEqual({ ok: true, outputs: {} });
+    expect(retries).toEqual([1, 2, 1, 2]);
+    expect(operations(fleet).filter((o) => o.endsWith('RequestLimitExceeded'))).toHaveLength(4);
+  });
+});

@@ -1,4 +1,4 @@
-import { ExponentialBackoff, TimeoutStrategy, handleWhen, retry, timeout, wrap, TaskCancelledError } from 'cockatiel';
+import { ExponentialBackoff, TimeoutStrategy, handleWhen, retry, timeout, wrap, TaskCancelledError, type IPolicy } from 'cockatiel';
 import { NON_MUTATING_STEPS, type Recommendation, type Step, type StepOutputs } from '@optex/domain';
 import { Ec2Error, InfrastructureError, OptexError, ec2Error, isOutage, type Ec2Gateway } from '@optex/ports';
 import { refOf } from '@optex/engine';
@@ -48,21 +48,33 @@ export type StepResult = { readonly ok: true; readonly outputs: StepOutputs } | 
  * repeated). A change is never rolled back, or left half-done, because the cloud was briefly unavailable.
  */
 export class StepRunner {
+  /** Retry outside, a time-out per attempt inside: one pair for calls, one for waits, built once (the attempt counter is per run). */
+  private readonly callPolicy: IPolicy;
+  private readonly waitPolicy: IPolicy;
+
   constructor(
     private readonly gateway: Ec2Gateway,
     private readonly options: StepRunnerOptions,
-  ) {}
+  ) {
+    const policy = (timeoutMs: number): IPolicy => {
+      const retryPolicy = retry(handleWhen((e) => e instanceof OptexError && e.transient), {
+        maxAttempts: Math.max(0, options.attempts - 1),
+        backoff: new ExponentialBackoff({ initialDelay: options.backoffMs, maxDelay: 30_000 }),
+      });
+      const onRetry = options.onRetry;
+      if (onRetry) retryPolicy.onRetry((e) => onRetry('error' in e ? e.error : undefined, e.attempt));
+      // No attempt listens to the time-out's signal, so aborting it when an attempt returns (cockatiel's default)
+      // would only build a DOMException with its stack for nobody; a time-out still ends the attempt (Aggressive).
+      return wrap(retryPolicy, timeout(timeoutMs, { strategy: TimeoutStrategy.Aggressive, abortOnReturn: false }));
+    };
+    this.callPolicy = policy(options.callTimeoutMs);
+    this.waitPolicy = policy(options.waitTimeoutMs + 5_000);
+  }
 
   async run(step: Step, ctx: StepContext): Promise<StepResult> {
     if (ctx.dryRun && NON_MUTATING_STEPS.has(step.kind)) return { ok: true, outputs: {} };
     const isWait = NON_MUTATING_STEPS.has(step.kind);
-    const retryPolicy = retry(handleWhen((e) => e instanceof OptexError && e.transient), {
-      maxAttempts: Math.max(0, this.options.attempts - 1),
-      backoff: new ExponentialBackoff({ initialDelay: this.options.backoffMs, maxDelay: 30_000 }),
-    });
-    const onRetry = this.options.onRetry;
-    const listener = onRetry ? retryPolicy.onRetry((e) => onRetry('error' in e ? e.error : undefined, e.attempt)) : undefined;
-    const policy = wrap(retryPolicy, timeout(isWait ? this.options.waitTimeoutMs + 5_000 : this.options.callTimeoutMs, TimeoutStrategy.Aggressive));
+    const policy = isWait ? this.waitPolicy : this.callPolicy;
     let attempt = 0;
     try {
       const outputs = await policy.execute(() => this.perform(step, ctx, ++attempt));
@@ -76,8 +88,6 @@ export class StepRunner {
       }
       if (error instanceof Ec2Error) return { ok: false, error: { code: error.awsCode, message: error.message.replace(`${error.awsCode}: `, '') } };
       return { ok: false, error: { code: error instanceof OptexError ? error.code : 'Error', message: (error as Error)?.message ?? String(error) } };
-    } finally {
-      listener?.dispose();
     }
   }
 
