@@ -45,6 +45,19 @@ describe('encodeCloudEvent (Kafka binary mode)', () => {
     expect(Object.keys(headers).filter((h) => h.startsWith('ce_')).sort()).toEqual(['ce_id', 'ce_source', 'ce_specversion', 'ce_time', 'ce_type']);
   });
 
+  it('writes each time given as its own UTC instant, when times repeat, change and come back, and still refuses a bad one after a good one', () => {
+    const times = ['2026-11-26T12:15:30+02:00', '2026-11-26T12:15:30+02:00', '2026-11-26T10:15:30.001Z', '2026-11-26T12:15:30+02:00', '2026-02-30T00:00:00Z'];
+    expect(times.map((time) => encodeCloudEvent({ ...event, time }).headers['ce_time'])).toEqual([
+      '2026-11-26T10:15:30.000Z',
+      '2026-11-26T10:15:30.000Z',
+      '2026-11-26T10:15:30.001Z',
+      '2026-11-26T10:15:30.000Z',
+      '2026-03-02T00:00:00.000Z', // as Date.parse reads it
+    ]);
+    expect(() => encodeCloudEvent({ ...event, time: 'yesterday' })).toThrow(CloudEventCodecError);
+    expect(encodeCloudEvent({ ...event, time: '2026-02-30T00:00:00Z' }).headers['ce_time']).toBe('2026-03-02T00:00:00.000Z');
+  });
+
   it('only produces string header values', () => {
     const { headers } = encodeCloudEvent(event);
     for (const value of Object.values(headers)) expect(typeof value).toBe('string');

@@ -377,6 +377,22 @@ describe('InMemoryBus (specifics)', () => {
     expect(isSealedBody(plain)).toBe(false);
   });
 
+  it('keeps one frozen copy of headers the messages of a publish share, which later changes to the given object do not reach', async () => {
+    const headers: Record<string, string> = { h: 'original' };
+    const seen: { topic: string; headers: Readonly<Record<string, string>> }[] = [];
+    await bus.publish([{ topic: 't', key: 'k', value: Buffer.from('1'), headers }, { topic: 'u', key: 'other', value: Buffer.from('2'), headers }]);
+    headers['h'] = 'mutated';
+    await bus.subscribe({ groupId: 'g', topics: ['t', 'u'] }, async (d) => {
+      seen.push({ topic: d.topic, headers: d.headers });
+      return ack;
+    });
+    await bus.idle();
+    expect(seen.map((s) => s.headers['h'])).toEqual(['original', 'original']);
+    expect(seen[0].headers).toBe(seen[1].headers);
+    expect(seen[0].headers).not.toBe(headers);
+    expect(Object.isFrozen(seen[0].headers)).toBe(true);
+  });
+
   it("reports each group's lag per topic: what it has not acknowledged yet", async () => {
     await bus.publish([msg('t', 'a', '1'), msg('t', 'b', '2'), msg('t', 'c', '3'), msg('u', 'a', '4')]);
     let release: () => void = () => undefined;

@@ -98,7 +98,8 @@ export class InMemoryBus implements Bus {
     // One copy per distinct body: a message sent to several topics (the relay's internal topics) stays one body, so
     // its consumers in this process decode it once.
     const copies = new Map<Buffer, Buffer>();
-    const checked = messages.map((m, i) => checkMessage(m, `messages[${i}]`, copies));
+    const headerCopies = new Map<object, Readonly<Record<string, string>>>();
+    const checked = messages.map((m, i) => checkMessage(m, `messages[${i}]`, copies, headerCopies));
     this.append(checked);
   }
 
@@ -242,16 +243,20 @@ export class InMemoryBus implements Bus {
   }
 
   private append(messages: readonly BusMessage[]): void {
-    const touched = new Set<string>();
+    // The partitions written, per topic: a flag per partition, so waking the groups' workers costs an index each.
+    const touched = new Map<string, boolean[]>();
     for (const message of messages) {
       const topic = this.topic(message.topic);
       const partition = partitionForKey(message.key, topic.partitions.length);
       topic.partitions[partition].push({ key: message.key, value: message.value, headers: message.headers });
-      touched.add(`${topic.name}\u0000${partition}`);
+      let flags = touched.get(topic.name);
+      if (!flags) touched.set(topic.name, (flags = []));
+      flags[partition] = true;
     }
     for (const group of this.groups.values()) {
       for (const [name, workers] of group.workers) {
-        for (const worker of workers) if (touched.has(`${name}\u0000${worker.partition}`)) worker.signal();
+        const flags = touched.get(name);
+        if (flags) for (const worker of workers) if (flags[worker.partition]) worker.signal();
       }
     }
   }
@@ -458,21 +463,28 @@ class MemoryConsumer implements Consumer {
 
 /**
  * The message checked, its headers frozen and its body copied (the caller may reuse its buffer; `copies` shares one copy
- * per body), unless its maker sealed it ({@link sealBody}: never changed again), which is delivered as it is.
+ * per body), unless its maker sealed it ({@link sealBody}: never changed again), which is delivered as it is. Headers
+ * likewise: one checked, frozen copy per headers object of the publish (the relay's two internal messages of an event
+ * share theirs).
  */
-function checkMessage(message: BusMessage, field: string, copies: Map<Buffer, Buffer>): BusMessage {
+function checkMessage(message: BusMessage, field: string, copies: Map<Buffer, Buffer>, headerCopies: Map<object, Readonly<Record<string, string>>>): BusMessage {
   if (message === null || typeof message !== 'object') throw new TypeError(`${field} must be an object`);
   if (typeof message.topic !== 'string' || message.topic.length === 0) throw new TypeError(`${field}.topic must be a non-empty string`);
   if (typeof message.key !== 'string') throw new TypeError(`${field}.key must be a string`);
   if (!Buffer.isBuffer(message.value)) throw new TypeError(`${field}.value must be a Buffer`);
-  const headers = message.headers ?? {};
-  if (headers === null || typeof headers !== 'object') throw new TypeError(`${field}.headers must be an object of strings`);
-  for (const [name, value] of Object.entries(headers)) {
-    if (typeof value !== 'string') throw new TypeError(`${field}.headers[${JSON.stringify(name)}] must be a string`);
+  const given = message.headers ?? EMPTY_HEADERS;
+  let headers = headerCopies.get(given);
+  if (!headers) {
+    if (given === null || typeof given !== 'object') throw new TypeError(`${field}.headers must be an object of strings`);
+    for (const name in given) {
+      if (!Object.hasOwn(given, name)) continue;
+      if (typeof given[name] !== 'string') throw new TypeError(`${field}.headers[${JSON.stringify(name)}] must be a string`);
+    }
+    headerCopies.set(given, (headers = Object.freeze({ ...given })));
   }
   let value = copies.get(message.value);
   if (!value) copies.set(message.value, (value = isSealedBody(message.value) ? message.value : Buffer.from(message.value)));
-  return { topic: message.topic, key: message.key, value, headers: Object.freeze({ ...headers }) };
+  return { topic: message.topic, key: message.key, value, headers };
 }
 
 function checkConsumerOptions(options: ConsumerOptions): void {
@@ -511,6 +523,7 @@ function nonNegativeInteger(value: number, field: string): number {
   return value;
 }
 
+const EMPTY_HEADERS: Readonly<Record<string, string>> = Object.freeze({});
 const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 function describe(value: unknown): string {

@@ -50,24 +50,36 @@ const decoded = new WeakMap<Buffer, Omit<IntegrationEvent, 'deliveryId' | 'attem
  * elsewhere (Kafka) has its consumers decode their copy once.
  */
 export function encodeLifecycleEvent(event: RecordedEvent): Omit<BusMessage, 'topic'> {
+  const revision = String(event.revision);
   const { value, headers } = encodeCloudEvent({
     id: event.id,
     type: `${TYPE_PREFIX}${event.type}`,
     source: CLOUDEVENT_SOURCE,
     subject: event.stream,
-    time: event.recordedAt.toISOString(),
+    time: isoOf(event.recordedAt),
     data: event.data,
     extensions: {
-      optexrevision: String(event.revision),
+      optexrevision: revision,
       optexmetadata: JSON.stringify(event.metadata),
       ...traceExtension(event),
     },
   });
   sealBody(value);
   decoded.set(value, { kind: 'event', id: event.id, type: event.type, stream: event.stream, revision: event.revision, data: event.data, metadata: event.metadata, recordedAt: event.recordedAt });
-  return { key: messageKeyOf(event), value, headers: { ...headers, [HEADERS.stream]: event.stream, [HEADERS.revision]: String(event.revision) } };
+  // The codec's headers object is this message's own: completed in place, not copied.
+  headers[HEADERS.stream] = event.stream;
+  headers[HEADERS.revision] = revision;
+  return { key: messageKeyOf(event), value, headers };
 }
 
+/** The last recorded time written and its ISO 8601 form: the events of one append share their `recordedAt`. */
+let lastRecordedAt: { readonly millis: number; readonly iso: string } | undefined;
+
+function isoOf(recordedAt: Date): string {
+  const millis = recordedAt.getTime();
+  if (lastRecordedAt?.millis !== millis) lastRecordedAt = { millis, iso: recordedAt.toISOString() };
+  return lastRecordedAt.iso;
+}
 
 /**
  * The reverse of {@link encodeLifecycleEvent}; throws an error naming the missing or bad attribute. The event's
