@@ -82,11 +82,25 @@ export interface EventStore {
   readStream(stream: string, options?: ReadStreamOptions): Promise<RecordedEvent[]>;
   readAll(options?: ReadAllOptions): AsyncIterable<RecordedEvent>;
   /**
+   * Optional: `readAll` without each event's data, for a reader that needs only ids, streams, types, positions and
+   * metadata (the audit anchor), from a store that can leave the data unread (SQLite neither fetches nor parses it).
+   * Where a store has none, {@link readAllWithoutData} reads `readAll`.
+   */
+  readAllWithoutData?(options?: ReadAllOptions): AsyncIterable<RecordedEventWithoutData>;
+  /**
    * Catch-up subscription to the whole log: first every stored event after `fromPosition`,
    * then live ones, in global order. The handler is awaited before the next event is delivered.
    */
   subscribeToAll(handler: (event: RecordedEvent) => Promise<void>, options?: SubscribeOptions): Subscription;
   close(): Promise<void>;
+}
+
+/** A recorded event as {@link EventStore.readAllWithoutData} reads it. */
+export type RecordedEventWithoutData = Omit<RecordedEvent, 'data'>;
+
+/** The store's `readAllWithoutData` when it has one, else its `readAll` (the data read, and not looked at). */
+export function readAllWithoutData(store: EventStore, options?: ReadAllOptions): AsyncIterable<RecordedEventWithoutData> {
+  return store.readAllWithoutData ? store.readAllWithoutData(options) : store.readAll(options);
 }
 
 /**

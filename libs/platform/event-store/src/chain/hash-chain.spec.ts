@@ -204,6 +204,27 @@ describe('HashChainedEventStore and verifyLog', () => {
     expect((await verifyLog(store)).failure?.problem).toBe('anchor-mismatch');
   });
 
+  it('an anchor reads no event data where the store can leave it; through readAll alone (EventStoreDB) it anchors the same', async () => {
+    const { store } = open();
+    await lifecycle(store);
+    const readAll = jest.spyOn(store, 'readAll');
+    expect(await recordAnchor(store)).toMatchObject({ events: 7 });
+    expect(readAll).not.toHaveBeenCalled();
+    readAll.mockRestore();
+    // verifyLog reads every event with its data and recomputes the digest each anchor fixed.
+    expect(await verifyLog(store)).toMatchObject({ ok: true, anchors: { checked: 1, total: 1 } });
+    const readAllOnly: EventStore = {
+      appendToStream: (stream, events, expected) => store.appendToStream(stream, events, expected),
+      readStream: (stream, options) => store.readStream(stream, options),
+      readAll: (options) => store.readAll(options),
+      subscribeToAll: (handler, options) => store.subscribeToAll(handler, options),
+      close: async () => undefined,
+    };
+    await store.appendToStream('optimization-c', [event('RecommendationReceived', { id: 'c' })], 'no_stream');
+    expect(await recordAnchor(readAllOnly)).toMatchObject({ events: 8 });
+    expect(await verifyLog(store)).toMatchObject({ ok: true, anchors: { checked: 2, total: 2 } });
+  });
+
   it('an anchor past the end of a truncated log is named', async () => {
     const { file, store } = open();
     await lifecycle(store);

@@ -1,6 +1,7 @@
 import { hash as digestOf } from 'node:crypto';
 import {
   ConcurrencyError,
+  readAllWithoutData,
   type AppendResult,
   type EventStore,
   type ExpectedRevision,
@@ -8,6 +9,7 @@ import {
   type ReadAllOptions,
   type ReadStreamOptions,
   type RecordedEvent,
+  type RecordedEventWithoutData,
   type SubscribeOptions,
   type Subscription,
 } from '@optex/ports';
@@ -202,6 +204,10 @@ export class HashChainedEventStore implements EventStore {
 
   readAll(options?: ReadAllOptions): AsyncIterable<RecordedEvent> {
     return this.inner.readAll(options);
+  }
+
+  readAllWithoutData(options?: ReadAllOptions): AsyncIterable<RecordedEventWithoutData> {
+    return readAllWithoutData(this.inner, options);
   }
 
   subscribeToAll(handler: (event: RecordedEvent) => Promise<void>, options?: SubscribeOptions): Subscription {

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { EventStore, GlobalPosition, RecordedEvent } from '@optex/ports';
+import { readAllWithoutData, type EventStore, type GlobalPosition, type RecordedEvent } from '@optex/ports';
 import { eventIdFor } from '@optex/domain';
 import { comparePositions } from '../esdb/mapping';
 import { CHAIN_KEYS, eventHash, recordedHash } from './hash-chain';
@@ -184,7 +184,8 @@ export async function recordAnchor(store: EventStore, now: Date = new Date()): P
   const digest = new RunningDigest(previous?.digest ?? '', previous?.events ?? 0);
   const from = previous ? positionOf(previous) : undefined;
   let through: GlobalPosition | undefined;
-  for await (const e of store.readAll(from ? { fromPosition: from } : {})) {
+  // Only the streams, positions and hashes count: the events' data are not read where the store can leave them.
+  for await (const e of readAllWithoutData(store, from ? { fromPosition: from } : {})) {
     if (!coveredByAnchors(e.stream)) continue;
     if (from && comparePositions(e.position, from) <= 0) continue; // fromPosition is inclusive
     const hash = recordedHash(e);

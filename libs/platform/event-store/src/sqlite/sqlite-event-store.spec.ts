@@ -118,6 +118,29 @@ describe('SqliteEventStore (SQLite specifics)', () => {
     expect(await read({})).toHaveLength(24);
   });
 
+  it('readAllWithoutData reads what readAll reads, every field but the data, and leaves the data column unread', async () => {
+    const store = open(':memory:', { pageSize: 3 });
+    for (let i = 0; i < 5; i++) await store.appendToStream(`w-${i}`, [event('Keep', { i, big: 'x'.repeat(100) }), event('Skip', { i })], 'no_stream');
+    const all = async (iterable: AsyncIterable<object>) => {
+      const out: object[] = [];
+      for await (const e of iterable) out.push(e);
+      return out;
+    };
+    const [first] = await all(store.readAll({ maxCount: 1 }));
+    const optionsList = [{}, { direction: 'backwards' as const }, { maxCount: 4 }, { filter: { kind: 'eventType' as const, prefixes: ['Keep'] } }, { fromPosition: (first as { position: never }).position, direction: 'forwards' as const }];
+    for (const options of optionsList) {
+      const withData = (await all(store.readAll(options))) as { data: unknown }[];
+      const without = await all(store.readAllWithoutData(options));
+      expect(without).toEqual(withData.map(({ data: _data, ...rest }) => rest));
+      expect(without.every((e) => !('data' in e))).toBe(true);
+    }
+    // The statement it prepares does not name the data column.
+    const prepared = (store as unknown as { readAllStatements: Map<string, { source: string }> }).readAllStatements;
+    const sources = [...prepared].filter(([key]) => key.includes('without data')).map(([, st]) => st.source);
+    expect(sources.length).toBeGreaterThan(0);
+    expect(sources.every((source) => !/\bdata\b/.test(source))).toBe(true);
+  });
+
   it('an append whose ids are all already in the stream, even not at its end, writes nothing and returns the current revision', async () => {
     const store = open(':memory:');
     const early = [event('A'), event('B')];

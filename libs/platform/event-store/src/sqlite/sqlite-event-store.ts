@@ -16,6 +16,7 @@ import {
   type ReadAllOptions,
   type ReadStreamOptions,
   type RecordedEvent,
+  type RecordedEventWithoutData,
   type SubscribeOptions,
   type Subscription,
 } from '@optex/ports';
@@ -91,6 +92,9 @@ const commitsByFile = new Map<string, number>();
 
 const MAX_INT64 = 9223372036854775807n;
 const COLUMNS = 'position, stream, revision, event_id, type, data, metadata, recorded_at';
+const COLUMNS_WITHOUT_DATA = 'position, stream, revision, event_id, type, metadata, recorded_at';
+/** The reads of `$all` a statement is prepared for: each direction with or without the data column, and subscription pages. */
+type ReadAllMode = 'forwards' | 'backwards' | 'forwards without data' | 'backwards without data' | 'subscription';
 
 /**
  * The event log in one SQLite file (better-sqlite3), for the embedded default and for tests
@@ -270,7 +274,12 @@ export class SqliteEventStore implements EventStore {
   }
 
   readAll(options: ReadAllOptions = {}): AsyncIterable<RecordedEvent> {
-    return this.readAllPages(options);
+    return this.readAllPages(options, 'forwards', toRecordedEvent);
+  }
+
+  /** `readAll` with the data column neither fetched nor parsed. */
+  readAllWithoutData(options: ReadAllOptions = {}): AsyncIterable<RecordedEventWithoutData> {
+    return this.readAllPages(options, 'forwards without data', toRecordedEventWithoutData);
   }
 
   subscribeToAll(handler: (event: RecordedEvent) => Promise<void>, options: SubscribeOptions = {}): Subscription {
@@ -327,15 +336,20 @@ export class SqliteEventStore implements EventStore {
     return { written: true, result: { nextExpectedRevision: revision, position: positionOf(positions[positions.length - 1]) }, positions, firstRevision, recordedAt };
   }
 
-  private async *readAllPages(options: ReadAllOptions): AsyncGenerator<RecordedEvent> {
+  private async *readAllPages<E extends RecordedEventWithoutData>(
+    options: ReadAllOptions,
+    columns: 'forwards' | 'forwards without data',
+    toEvent: (row: EventRow) => E,
+  ): AsyncGenerator<E> {
     assertReadAllOptions(options);
     const backwards = options.direction === 'backwards';
-    const statement = this.guard('read $all', () => this.readAllStatement(backwards ? 'backwards' : 'forwards', options.filter));
+    const mode = backwards ? (columns === 'forwards' ? 'backwards' : 'backwards without data') : columns;
+    const statement = this.guard('read $all', () => this.readAllStatement(mode, options.filter));
     let from = options.fromPosition?.commit ?? (backwards ? MAX_INT64 : 0n);
     let remaining = options.maxCount ?? Number.POSITIVE_INFINITY;
     while (remaining > 0) {
       const limit = Math.min(this.pageSize, remaining);
-      const events = this.guard('read $all', () => (statement.all({ ...prefixParameters(options.filter), from, limit }) as EventRow[]).map(toRecordedEvent));
+      const events = this.guard('read $all', () => (statement.all({ ...prefixParameters(options.filter), from, limit }) as EventRow[]).map(toEvent));
       for (const event of events) yield event;
       remaining -= events.length;
       if (events.length < limit) return;
@@ -358,17 +372,20 @@ export class SqliteEventStore implements EventStore {
   }
 
   /** A cached statement per direction and filter shape; prefixes are bound as `@p0`, `@p1`, … */
-  private readAllStatement(mode: 'forwards' | 'backwards' | 'subscription', filter: EventFilter | undefined): Database.Statement {
+  private readAllStatement(mode: ReadAllMode, filter: EventFilter | undefined): Database.Statement {
     const key = `${mode}/${filter?.kind ?? 'all'}/${filter?.prefixes.length ?? 0}`;
     let statement = this.readAllStatements.get(key);
     if (!statement) {
-      const conditions = [mode === 'forwards' ? 'position >= @from' : mode === 'backwards' ? 'position <= @from' : 'position > @from AND position <= @head'];
+      const forwards = mode === 'forwards' || mode === 'forwards without data';
+      const backwards = mode === 'backwards' || mode === 'backwards without data';
+      const columns = mode.endsWith('without data') ? COLUMNS_WITHOUT_DATA : COLUMNS;
+      const conditions = [forwards ? 'position >= @from' : backwards ? 'position <= @from' : 'position > @from AND position <= @head'];
       if (filter) {
         const column = filter.kind === 'eventType' ? 'type' : 'stream';
         conditions.push(`(${filter.prefixes.map((_, i) => `substr(${column}, 1, length(@p${i})) = @p${i}`).join(' OR ')})`);
       }
-      const order = mode === 'backwards' ? 'DESC' : 'ASC';
-      statement = this.db.prepare(`SELECT ${COLUMNS} FROM events WHERE ${conditions.join(' AND ')} ORDER BY position ${order} LIMIT @limit`).safeIntegers(true);
+      const order = backwards ? 'DESC' : 'ASC';
+      statement = this.db.prepare(`SELECT ${columns} FROM events WHERE ${conditions.join(' AND ')} ORDER BY position ${order} LIMIT @limit`).safeIntegers(true);
       this.readAllStatements.set(key, statement);
     }
     return statement;
@@ -442,13 +459,18 @@ function prepareStatements(db: Database.Database) {
 }
 
 function toRecordedEvent(row: EventRow): RecordedEvent {
+  // Member by member, the data in its place: one object shape for every event the store returns (reads and its cache).
+  const { id, stream, type, revision, position, metadata, recordedAt } = toRecordedEventWithoutData(row);
+  return { id, stream, type, revision, position, data: JSON.parse(row.data) as unknown, metadata, recordedAt };
+}
+
+function toRecordedEventWithoutData(row: EventRow): RecordedEventWithoutData {
   return {
     id: row.event_id,
     stream: row.stream,
     type: row.type,
     revision: row.revision,
     position: positionOf(row.position),
-    data: JSON.parse(row.data) as unknown,
     metadata: JSON.parse(row.metadata) as Record<string, unknown>,
     recordedAt: new Date(Number(row.recorded_at)),
   };
