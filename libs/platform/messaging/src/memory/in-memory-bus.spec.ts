@@ -393,6 +393,20 @@ describe('InMemoryBus (specifics)', () => {
     expect(Object.isFrozen(seen[0].headers)).toBe(true);
   });
 
+  it('delivers frozen headers (which cannot change after the publish) as they are, and still checks their values', async () => {
+    const headers = Object.freeze({ h: 'fixed' });
+    const seen: object[] = [];
+    await bus.publish([{ topic: 't', key: 'k', value: Buffer.from('1'), headers }]);
+    await bus.subscribe({ groupId: 'g', topics: ['t'] }, async (d) => {
+      seen.push(d.headers);
+      return ack;
+    });
+    await bus.idle();
+    expect(seen).toEqual([headers]);
+    expect(seen[0]).toBe(headers);
+    await expect(bus.publish([{ topic: 't', key: 'k', value: Buffer.from('2'), headers: Object.freeze({ n: 1 as never }) }])).rejects.toThrow(/messages\[0\]\.headers\["n"\]/);
+  });
+
   it("reports each group's lag per topic: what it has not acknowledged yet", async () => {
     await bus.publish([msg('t', 'a', '1'), msg('t', 'b', '2'), msg('t', 'c', '3'), msg('u', 'a', '4')]);
     let release: () => void = () => undefined;

@@ -114,6 +114,7 @@ export class InMemoryBus implements Bus {
     }
     const consumer = new MemoryConsumer(this, group, options, handler);
     group.consumers.push(consumer);
+    group.membershipChanged();
     for (const name of options.topics) {
       if (!group.workers.has(name)) {
         const topic = this.topic(name);
@@ -126,6 +127,7 @@ export class InMemoryBus implements Bus {
     // Deliveries start after the caller has received the consumer (a handler may refer to it).
     setImmediate(() => {
       consumer.ready = true;
+      group.membershipChanged();
       group.signalAll();
     });
     return consumer;
@@ -290,16 +292,24 @@ export class InMemoryBus implements Bus {
 class Group {
   readonly consumers: MemoryConsumer[] = [];
   readonly workers = new Map<string, PartitionWorker[]>();
+  /** Per topic, the ready consumers of it in joining order; worked out again after {@link membershipChanged}. */
+  private readonly owners = new Map<string, readonly MemoryConsumer[]>();
 
   constructor(readonly id: string) {}
+
+  /** A consumer joined, became ready or left: who owns what is worked out again when next asked. */
+  membershipChanged(): void {
+    this.owners.clear();
+  }
 
   hasConsumerFor(topic: string): boolean {
     return this.consumers.some((c) => c.options.topics.includes(topic));
   }
 
-  /** The consumer that owns a partition now: the (p mod n)-th of the group's consumers of that topic. */
+  /** The consumer that owns a partition now: the (p mod n)-th of the group's ready consumers of that topic. */
   ownerOf(topic: string, partition: number): MemoryConsumer | undefined {
-    const candidates = this.consumers.filter((c) => c.ready && c.options.topics.includes(topic));
+    let candidates = this.owners.get(topic);
+    if (!candidates) this.owners.set(topic, (candidates = this.consumers.filter((c) => c.ready && c.options.topics.includes(topic))));
     return candidates.length === 0 ? undefined : candidates[partition % candidates.length];
   }
 
@@ -447,6 +457,7 @@ class MemoryConsumer implements Consumer {
       this.stopped = true;
       const index = this.group.consumers.indexOf(this);
       if (index >= 0) this.group.consumers.splice(index, 1);
+      this.group.membershipChanged();
       this.group.signalAll();
       this.bus.checkIdle();
     }
@@ -464,8 +475,8 @@ class MemoryConsumer implements Consumer {
 /**
  * The message checked, its headers frozen and its body copied (the caller may reuse its buffer; `copies` shares one copy
  * per body), unless its maker sealed it ({@link sealBody}: never changed again), which is delivered as it is. Headers
- * likewise: one checked, frozen copy per headers object of the publish (the relay's two internal messages of an event
- * share theirs).
+ * likewise: checked once per headers object of the publish (the relay's two internal messages of an event share
+ * theirs), and delivered as they are when frozen, else as a frozen copy.
  */
 function checkMessage(message: BusMessage, field: string, copies: Map<Buffer, Buffer>, headerCopies: Map<object, Readonly<Record<string, string>>>): BusMessage {
   if (message === null || typeof message !== 'object') throw new TypeError(`${field} must be an object`);
@@ -480,7 +491,8 @@ function checkMessage(message: BusMessage, field: string, copies: Map<Buffer, Bu
       if (!Object.hasOwn(given, name)) continue;
       if (typeof given[name] !== 'string') throw new TypeError(`${field}.headers[${JSON.stringify(name)}] must be a string`);
     }
-    headerCopies.set(given, (headers = Object.freeze({ ...given })));
+    // A frozen object cannot change after the publish: kept as it is (the relay's are); any other is copied.
+    headerCopies.set(given, (headers = Object.isFrozen(given) ? given : Object.freeze({ ...given })));
   }
   let value = copies.get(message.value);
   if (!value) copies.set(message.value, (value = isSealedBody(message.value) ? message.value : Buffer.from(message.value)));

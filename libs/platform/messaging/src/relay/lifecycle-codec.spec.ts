@@ -44,6 +44,7 @@ describe('lifecycle codec', () => {
   it("writes each event's own recorded time, one after another with the same time or another, and its stream and revision as headers", () => {
     const at = (iso: string, revision: bigint) => ({ ...recorded, revision, recordedAt: new Date(iso) });
     const events = [at('2026-03-01T10:00:00.000Z', 4n), at('2026-03-01T10:00:00.000Z', 5n), at('2026-03-01T10:00:00.007Z', 6n), at('2026-03-01T10:00:00.000Z', 7n)];
+    expect(events.every((e) => Object.isFrozen(encodeLifecycleEvent(e).headers))).toBe(true);
     expect(events.map((e) => encodeLifecycleEvent(e).headers)).toEqual(
       events.map((e) => expect.objectContaining({ ce_time: e.recordedAt.toISOString(), ce_optexrevision: String(e.revision), 'x-optex-stream': 'optimization-x', 'x-optex-revision': String(e.revision) })),
     );

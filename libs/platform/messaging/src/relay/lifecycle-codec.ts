@@ -66,10 +66,11 @@ export function encodeLifecycleEvent(event: RecordedEvent): Omit<BusMessage, 'to
   });
   sealBody(value);
   decoded.set(value, { kind: 'event', id: event.id, type: event.type, stream: event.stream, revision: event.revision, data: event.data, metadata: event.metadata, recordedAt: event.recordedAt });
-  // The codec's headers object is this message's own: completed in place, not copied.
+  // The codec's headers object is this message's own: completed in place, not copied, then frozen (like the body,
+  // never changed again, so the in-memory bus delivers it as it is).
   headers[HEADERS.stream] = event.stream;
   headers[HEADERS.revision] = revision;
-  return { key: messageKeyOf(event), value, headers };
+  return { key: messageKeyOf(event), value, headers: Object.freeze(headers) };
 }
 
 /** The last recorded time written and its ISO 8601 form: the events of one append share their `recordedAt`. */
