@@ -506,6 +506,15 @@ describe('ExpireApproval', () => {
       });
   });
 
+  it("stamps each command's own time, when times repeat, change and come back, and refuses a command without a valid time", () => {
+    const times = [EXPIRES, EXPIRES, '2026-03-08T10:00:00.001Z', EXPIRES, '2026-03-09T00:00:00.000Z'];
+    const stamped = times.map((time) => (optimizationDecider.decide(cmd('ExpireApproval', {}, at(time)), foldOptimization(upToAwaiting))[0]?.data as { at: string }).at);
+    expect(stamped).toEqual(times);
+    expect(() => optimizationDecider.decide(cmd('ExpireApproval', {}, new Date(Number.NaN)), foldOptimization(upToAwaiting))).toThrow(
+      new DomainError('INVALID_INPUT', 'ExpireApproval: metadata.now is not a valid date'),
+    );
+  });
+
   it('does nothing before the expiry', () => {
     spec.given(upToAwaiting).when(cmd('ExpireApproval', {}, later(7 * DAY - 1))).thenNothing();
   });

@@ -203,10 +203,14 @@ export interface Decider<Command, Event, State> {
 
 // ── decide ──
 
-const nowOf = (command: OptimizationCommand): { at: string; ms: number } => {
+/** The last command time and its ISO form: the commands of one busy millisecond share it (`toISOString` ~2 µs each). */
+let lastNow: { readonly at: string; readonly ms: number } | undefined;
+
+const nowOf = (command: OptimizationCommand): { readonly at: string; readonly ms: number } => {
   const ms = command.metadata.now.getTime();
   if (Number.isNaN(ms)) throw new DomainError('INVALID_INPUT', `${command.type}: metadata.now is not a valid date`);
-  return { at: new Date(ms).toISOString(), ms };
+  if (lastNow?.ms !== ms) lastNow = { at: new Date(ms).toISOString(), ms };
+  return lastNow;
 };
 
 function requireKnown(command: OptimizationCommand, state: OptimizationState): KnownOptimizationState {
