@@ -72,7 +72,7 @@ export async function startEngine(adapters: EngineAdapters, options: EngineAppOp
           maxAttempts: options.maxAttempts ?? 5,
           deadLetterTopic: deadLetterTopicOf(group),
           logger: adapters.logger,
-          onOutcome: (outcome) => adapters.metrics.messages.inc({ group, outcome }),
+          onOutcome: adapters.metrics.messagesOf(group),
         }),
       },
       { inheritAppConfig: true },

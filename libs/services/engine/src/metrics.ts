@@ -82,15 +82,42 @@ export class OptexMetrics {
     labelNames: ['group', 'topic'] as const,
     registers: [this.registry],
   });
-  readonly messages = new Counter({
+  /**
+   * Read it through the registry (or its `get()`): what {@link messagesOf} counted is added when it is read. Counted
+   * per message in a map of its own, not by `inc` per message: prom-client's labelled `inc` hashes and checks the
+   * labels on every call (~0.5 µs; the embedded engine handles ~45 messages a dry run).
+   */
+  readonly messages: Counter<'group' | 'outcome'> = new Counter({
     name: 'optex_messages_total',
     help: 'Bus messages handled, by group and outcome (ack, retry, dead-letter).',
     labelNames: ['group', 'outcome'] as const,
     registers: [this.registry],
+    collect: () => this.addCountedMessages(),
   });
+  /** Messages counted by {@link messagesOf} and not yet added to {@link messages}: per group, per outcome. */
+  private readonly countedMessages = new Map<string, Map<string, number>>();
 
   constructor(options: { defaultMetrics?: boolean; labels?: Record<string, string> } = {}) {
     if (options.labels) this.registry.setDefaultLabels(options.labels);
     if (options.defaultMetrics) collectDefaultMetrics({ register: this.registry, prefix: 'optex_process_' });
   }
+
+  /** Counts one group's handled messages by outcome in `optex_messages_total` (added when the registry is read). */
+  messagesOf(group: string): (outcome: string) => void {
+    let counts = this.countedMessages.get(group);
+    if (!counts) this.countedMessages.set(group, (counts = new Map()));
+    const tally = counts;
+    return (outcome) => void tally.set(outcome, (tally.get(outcome) ?? 0) + 1);
+  }
+
+  private addCountedMessages(): void {
+    for (const [group, counts] of this.countedMessages) {
+      for (const [outcome, n] of counts) {
+        if (n === 0) continue;
+        this.messages.inc({ group, outcome }, n);
+        counts.set(outcome, 0);
+      }
+    }
+  }
 }
+
