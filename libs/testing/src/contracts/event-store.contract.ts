@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { ConcurrencyError, type EventFilter, type EventStore, type GlobalPosition, type NewEvent, type RecordedEvent, type Subscription } from '@optex/ports';
+import { ConcurrencyError, readAllWithoutData, type EventFilter, type EventStore, type GlobalPosition, type NewEvent, type RecordedEvent, type Subscription } from '@optex/ports';
 import { sleep, uniqueTag, waitFor } from './wait';
 
 /** Tuning of {@link eventStoreContract} for slower adapters. */
@@ -223,6 +223,17 @@ export function eventStoreContract(name: string, factory: () => Promise<EventSto
         expect((await collect(store.readAll({ filter, maxCount: 2 }))).map((e) => e.id)).toEqual(ids.slice(0, 2));
         expect((await collect(store.readAll({ filter, maxCount: 2, direction: 'backwards' }))).map((e) => e.id)).toEqual(ids.slice(3).reverse());
         expect((await collect(store.readAll({ filter, fromPosition: all[1].position, maxCount: 2 }))).map((e) => e.id)).toEqual(ids.slice(1, 3));
+      });
+
+      test('readAllWithoutData (the store\'s, else readAll) reads what readAll reads, every field but the data', async () => {
+        const { prefix } = await interleaved();
+        const filter: EventFilter = { kind: 'streamName', prefixes: [prefix] };
+        const all = await collect(store.readAll({ filter }));
+        for (const options of [{ filter }, { filter, direction: 'backwards' as const }, { filter, fromPosition: all[1].position, maxCount: 3 }]) {
+          const withData = await collect(store.readAll(options));
+          const without = await collect(readAllWithoutData(store, options));
+          expect(without.map((e) => ({ ...e, data: undefined }))).toEqual(withData.map((e) => ({ ...e, data: undefined })));
+        }
       });
 
       test('filters by stream-name prefixes (any of several)', async () => {
@@ -484,8 +495,8 @@ function event(type: string, data: unknown = {}, metadata?: Record<string, unkno
   return metadata ? { id: randomUUID(), type, data, metadata } : { id: randomUUID(), type, data };
 }
 
-async function collect(events: AsyncIterable<RecordedEvent>): Promise<RecordedEvent[]> {
-  const out: RecordedEvent[] = [];
+async function collect<E>(events: AsyncIterable<E>): Promise<E[]> {
+  const out: E[] = [];
   for await (const e of events) out.push(e);
   return out;
 }
