@@ -341,16 +341,25 @@ export function scanJsonText(text: string, limits: Pick<IntakeLimits, 'maxDepth'
     }
     if (closed && pendingHigh) lone ??= pendingHigh;
     if (isKey && units > limits.maxStringLength) key += '…';
-    const path = currentPath();
-    if (isKey) path.push(key);
-    const at = label(path);
+    // The field's path, put together only for an error (most strings have none).
+    const field = (): string => {
+      const path = currentPath();
+      if (isKey) path.push(key);
+      return label(path);
+    };
     if (units > limits.maxStringLength) {
+      const at = field();
       errors.add(at, closed ? `${at} is ${units} characters long, more than the limit of ${limits.maxStringLength}` : `${at} is longer than the limit of ${limits.maxStringLength} characters`);
     }
-    if (lone) errors.add(at, `${at} must be well-formed Unicode: a lone surrogate (${escapedCodeUnit(lone.unit)}) at position ${lone.index}`);
+    if (lone) {
+      const at = field();
+      errors.add(at, `${at} must be well-formed Unicode: a lone surrogate (${escapedCodeUnit(lone.unit)}) at position ${lone.index}`);
+    }
     if (isKey && closed) {
-      if (top.keys!.has(key)) errors.add(at, `${at} is given more than once (duplicate key)`);
-      else top.keys!.add(key);
+      if (top.keys!.has(key)) {
+        const at = field();
+        errors.add(at, `${at} is given more than once (duplicate key)`);
+      } else top.keys!.add(key);
       top.segment = key;
     }
     return j;
