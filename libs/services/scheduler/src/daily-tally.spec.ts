@@ -28,7 +28,7 @@ function projectionOf(initial: KnownOptimization[]) {
       return () => undefined;
     },
   } as unknown as OptimizationProjection;
-  return { projection, change: (state: KnownOptimization) => listener?.(state, undefined) };
+  return { projection, change: (state: KnownOptimization, prior?: KnownOptimization) => listener?.(state, prior) };
 }
 
 /** Deterministic pseudo-random numbers in [0, 1) (mulberry32). */
@@ -59,15 +59,15 @@ describe('DailyTally (given executions dispatched over days, when the scheduler 
     const known: number[] = times.slice(0, 300);
     // The fleet: every resource the log knows of (dry runs too).
     const resources = new Set(known.map((_, i) => stateOf(i, undefined).recommendation.resource.id));
-    const feed = (state: KnownOptimization) => {
-      change(state);
+    const feed = (state: KnownOptimization, prior?: KnownOptimization) => {
+      change(state, prior);
       resources.add(state.recommendation.resource.id);
     };
     let checked = 0;
     let latest = START;
     for (let i = 300; i < times.length; i++) {
       feed(stateOf(i, times[i]));
-      feed(stateOf(i, times[i])); // a later change of the same optimization: not counted again
+      feed(stateOf(i, times[i]), stateOf(i, times[i])); // a later change of the same optimization: not counted again
       feed(stateOf(10_000 + i, times[i], true)); // a dry run: never counted
       known.push(times[i]);
       if (i % 25 !== 0) continue;

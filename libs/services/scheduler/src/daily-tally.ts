@@ -16,8 +16,8 @@ export class DailyTally {
   private readonly fleet = new Map<string, Set<string>>();
 
   constructor(projection: OptimizationProjection) {
-    for (const state of projection.states()) this.track(state);
-    projection.onChange((after) => this.track(after));
+    for (const state of projection.states()) this.track(state, undefined);
+    projection.onChange((after, prior) => this.track(after, prior));
   }
 
   /**
@@ -31,10 +31,15 @@ export class DailyTally {
     return dailyLimitOf(policy, key, day, this.fleet.get(fleetKeyOf(state))?.size);
   }
 
-  private track(state: KnownOptimization): void {
-    const members = this.fleet.get(fleetKeyOf(state)) ?? new Set<string>();
-    members.add(state.recommendation.resource.id);
-    this.fleet.set(fleetKeyOf(state), members);
+  /** `prior` is the optimization's state before this change, undefined when it is new here (its resource not yet counted). */
+  private track(state: KnownOptimization, prior: KnownOptimization | undefined): void {
+    if (!prior) {
+      // An optimization's recommendation never changes: its resource joins the fleet once.
+      const fleetKey = fleetKeyOf(state);
+      let members = this.fleet.get(fleetKey);
+      if (!members) this.fleet.set(fleetKey, (members = new Set<string>()));
+      members.add(state.recommendation.resource.id);
+    }
     const at = state.schedule?.scheduledAt;
     if (state.dryRun || at === undefined || this.counted.has(state.optimizationId)) return;
     this.counted.add(state.optimizationId);
