@@ -192,10 +192,16 @@ export async function runStackChaos(options: ChaosOptions): Promise<ChaosReport>
       while (kills.length < options.kills) {
         await sleep(between(options.killEveryMs));
         // Right before the kill, not before the sleep: work done during the sleep would leave the kill nothing to hit.
-        if ((await pending()) === 0) await submitWave();
+        // The look that decides on a new wave is the one reported: a second look (a read of the whole log) could find
+        // the last of the work done in between, and did once the stack got faster.
+        let look = await pending();
+        if (look === 0) {
+          await submitWave();
+          look = await pending();
+        }
+        const pendingNow = look ?? -1;
         const kind = kills.length < kinds.length ? kinds[kills.length]! : (['service', 'service', 'kafka', 'store'] as const)[Math.floor(random() * 4)]!;
         const atMs = Date.now() - started;
-        const pendingNow = (await pending()) ?? -1;
         if (kind === 'service') {
           const targets: (StackComponent | 'executor-2')[] = [...STACK_SERVICES, ...(secondExecutor ? ['executor-2' as const] : [])];
           const target = targets[Math.floor(random() * targets.length)]!;
