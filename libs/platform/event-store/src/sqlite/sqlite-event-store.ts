@@ -93,8 +93,6 @@ const commitsByFile = new Map<string, number>();
 const MAX_INT64 = 9223372036854775807n;
 const COLUMNS = 'position, stream, revision, event_id, type, data, metadata, recorded_at';
 const COLUMNS_WITHOUT_DATA = 'position, stream, revision, event_id, type, metadata, recorded_at';
-/** The reads of `$all` a statement is prepared for: each direction with or without the data column, and subscription pages. */
-type ReadAllMode = 'forwards' | 'backwards' | 'forwards without data' | 'backwards without data' | 'subscription';
 
 /**
  * The event log in one SQLite file (better-sqlite3), for the embedded default and for tests
@@ -274,12 +272,12 @@ export class SqliteEventStore implements EventStore {
   }
 
   readAll(options: ReadAllOptions = {}): AsyncIterable<RecordedEvent> {
-    return this.readAllPages(options, 'forwards', toRecordedEvent);
+    return this.readAllPages(options, true, toRecordedEvent);
   }
 
   /** `readAll` with the data column neither fetched nor parsed. */
   readAllWithoutData(options: ReadAllOptions = {}): AsyncIterable<RecordedEventWithoutData> {
-    return this.readAllPages(options, 'forwards without data', toRecordedEventWithoutData);
+    return this.readAllPages(options, false, toRecordedEventWithoutData);
   }
 
   subscribeToAll(handler: (event: RecordedEvent) => Promise<void>, options: SubscribeOptions = {}): Subscription {
@@ -338,13 +336,12 @@ export class SqliteEventStore implements EventStore {
 
   private async *readAllPages<E extends RecordedEventWithoutData>(
     options: ReadAllOptions,
-    columns: 'forwards' | 'forwards without data',
+    withData: boolean,
     toEvent: (row: EventRow) => E,
   ): AsyncGenerator<E> {
     assertReadAllOptions(options);
     const backwards = options.direction === 'backwards';
-    const mode = backwards ? (columns === 'forwards' ? 'backwards' : 'backwards without data') : columns;
-    const statement = this.guard('read $all', () => this.readAllStatement(mode, options.filter));
+    const statement = this.guard('read $all', () => this.readAllStatement(backwards ? 'backwards' : 'forwards', options.filter, withData));
     let from = options.fromPosition?.commit ?? (backwards ? MAX_INT64 : 0n);
     let remaining = options.maxCount ?? Number.POSITIVE_INFINITY;
     while (remaining > 0) {
@@ -371,21 +368,18 @@ export class SqliteEventStore implements EventStore {
     });
   }
 
-  /** A cached statement per direction and filter shape; prefixes are bound as `@p0`, `@p1`, … */
-  private readAllStatement(mode: ReadAllMode, filter: EventFilter | undefined): Database.Statement {
-    const key = `${mode}/${filter?.kind ?? 'all'}/${filter?.prefixes.length ?? 0}`;
+  /** A cached statement per direction, filter shape and column set; prefixes are bound as `@p0`, `@p1`, … */
+  private readAllStatement(mode: 'forwards' | 'backwards' | 'subscription', filter: EventFilter | undefined, withData = true): Database.Statement {
+    const key = `${mode}${withData ? '' : ' without data'}/${filter?.kind ?? 'all'}/${filter?.prefixes.length ?? 0}`;
     let statement = this.readAllStatements.get(key);
     if (!statement) {
-      const forwards = mode === 'forwards' || mode === 'forwards without data';
-      const backwards = mode === 'backwards' || mode === 'backwards without data';
-      const columns = mode.endsWith('without data') ? COLUMNS_WITHOUT_DATA : COLUMNS;
-      const conditions = [forwards ? 'position >= @from' : backwards ? 'position <= @from' : 'position > @from AND position <= @head'];
+      const conditions = [mode === 'forwards' ? 'position >= @from' : mode === 'backwards' ? 'position <= @from' : 'position > @from AND position <= @head'];
       if (filter) {
         const column = filter.kind === 'eventType' ? 'type' : 'stream';
         conditions.push(`(${filter.prefixes.map((_, i) => `substr(${column}, 1, length(@p${i})) = @p${i}`).join(' OR ')})`);
       }
-      const order = backwards ? 'DESC' : 'ASC';
-      statement = this.db.prepare(`SELECT ${columns} FROM events WHERE ${conditions.join(' AND ')} ORDER BY position ${order} LIMIT @limit`).safeIntegers(true);
+      const order = mode === 'backwards' ? 'DESC' : 'ASC';
+      statement = this.db.prepare(`SELECT ${withData ? COLUMNS : COLUMNS_WITHOUT_DATA} FROM events WHERE ${conditions.join(' AND ')} ORDER BY position ${order} LIMIT @limit`).safeIntegers(true);
       this.readAllStatements.set(key, statement);
     }
     return statement;
