@@ -113,8 +113,7 @@ export class InMemoryBus implements Bus {
       this.groups.set(group.id, group);
     }
     const consumer = new MemoryConsumer(this, group, options, handler);
-    group.consumers.push(consumer);
-    group.membershipChanged();
+    group.join(consumer);
     for (const name of options.topics) {
       if (!group.workers.has(name)) {
         const topic = this.topic(name);
@@ -126,8 +125,7 @@ export class InMemoryBus implements Bus {
     }
     // Deliveries start after the caller has received the consumer (a handler may refer to it).
     setImmediate(() => {
-      consumer.ready = true;
-      group.membershipChanged();
+      group.ready(consumer);
       group.signalAll();
     });
     return consumer;
@@ -290,15 +288,32 @@ export class InMemoryBus implements Bus {
 
 /** A consumer group: its consumers (joining order) and one worker per subscribed topic partition. */
 class Group {
-  readonly consumers: MemoryConsumer[] = [];
+  /** Its consumers in joining order: changed only by {@link join}, {@link leave} and {@link ready}, which keep {@link owners} true. */
+  private readonly members: MemoryConsumer[] = [];
   readonly workers = new Map<string, PartitionWorker[]>();
-  /** Per topic, the ready consumers of it in joining order; worked out again after {@link membershipChanged}. */
+  /** Per topic, the ready consumers of it in joining order; worked out again when asked after a membership change. */
   private readonly owners = new Map<string, readonly MemoryConsumer[]>();
 
   constructor(readonly id: string) {}
 
-  /** A consumer joined, became ready or left: who owns what is worked out again when next asked. */
-  membershipChanged(): void {
+  get consumers(): readonly MemoryConsumer[] {
+    return this.members;
+  }
+
+  join(consumer: MemoryConsumer): void {
+    this.members.push(consumer);
+    this.owners.clear();
+  }
+
+  /** The consumer may own partitions from now on. */
+  ready(consumer: MemoryConsumer): void {
+    consumer.ready = true;
+    this.owners.clear();
+  }
+
+  leave(consumer: MemoryConsumer): void {
+    const index = this.members.indexOf(consumer);
+    if (index >= 0) this.members.splice(index, 1);
     this.owners.clear();
   }
 
@@ -455,9 +470,7 @@ class MemoryConsumer implements Consumer {
   async stop(): Promise<void> {
     if (!this.stopped) {
       this.stopped = true;
-      const index = this.group.consumers.indexOf(this);
-      if (index >= 0) this.group.consumers.splice(index, 1);
-      this.group.membershipChanged();
+      this.group.leave(this);
       this.group.signalAll();
       this.bus.checkIdle();
     }
