@@ -1,5 +1,5 @@
 import { CloudEvent, Kafka, type KafkaMessage } from 'cloudevents';
-import { CloudEventCodecError, decodeCloudEvent, encodeCloudEvent, type CloudEventInput } from './cloudevents';
+import { CloudEventCodecError, decodeCloudEvent, encodeCloudEvent, isoTime, type CloudEventInput } from './cloudevents';
 
 const event: CloudEventInput = {
   id: '6f1c2c1e-5b0e-4e38-9d55-1b1f0c7f6a10',
@@ -56,6 +56,18 @@ describe('encodeCloudEvent (Kafka binary mode)', () => {
     ]);
     expect(() => encodeCloudEvent({ ...event, time: 'yesterday' })).toThrow(CloudEventCodecError);
     expect(encodeCloudEvent({ ...event, time: '2026-02-30T00:00:00Z' }).headers['ce_time']).toBe('2026-03-02T00:00:00.000Z');
+  });
+
+  it('isoTime formats a Date as the codec writes a time, and the codec reads that text back, between other times', () => {
+    const dates = ['2026-11-26T10:15:30.000Z', '2026-11-26T10:15:30.000Z', '2026-11-26T10:15:30.001Z', '+275760-09-13T00:00:00.000Z'].map((t) => new Date(t));
+    for (const date of dates) {
+      const iso = isoTime(date);
+      expect(iso).toBe(date.toISOString());
+      expect(encodeCloudEvent({ ...event, time: iso }).headers['ce_time']).toBe(date.toISOString());
+      expect(encodeCloudEvent({ ...event, time: '2026-11-26T12:15:30+02:00' }).headers['ce_time']).toBe('2026-11-26T10:15:30.000Z');
+      expect(isoTime(date)).toBe(date.toISOString());
+    }
+    expect(() => isoTime(new Date(Number.NaN))).toThrow(RangeError);
   });
 
   it('only produces string header values', () => {

@@ -153,12 +153,26 @@ export function encodeCloudEvent(input: CloudEventInput): EncodedCloudEvent {
   return { value: Buffer.from(json, 'utf8'), headers };
 }
 
-/** The last `time` encoded and its ISO 8601 UTC form: the events of one commit share their time. */
-let lastTime: { readonly given: string; readonly iso: string } | undefined;
+/**
+ * The last time formatted: as given (its text, or a `Date`'s milliseconds through {@link isoTime}) and in ISO 8601 UTC.
+ * The events of one append share their time.
+ */
+let lastTime: { readonly given: string | number; readonly iso: string } | undefined;
+
+/**
+ * A `Date` in ISO 8601 UTC, as {@link encodeCloudEvent} writes a `time`, formatted once per distinct time: encoding an
+ * event with the text returned formats nothing again.
+ */
+export function isoTime(date: Date): string {
+  const millis = date.getTime();
+  if (lastTime?.given !== millis) lastTime = { given: millis, iso: date.toISOString() };
+  return lastTime.iso;
+}
 
 /** `time` as ISO 8601 UTC (`Date#toISOString`), or a codec error naming `time` when it is not a date. */
 function isoTimeOf(given: string): string {
-  if (lastTime?.given === given) return lastTime.iso;
+  // The ISO text last written is its own normal form (toISOString's output reads back to itself).
+  if (lastTime !== undefined && (lastTime.given === given || lastTime.iso === given)) return lastTime.iso;
   const millis = Date.parse(given);
   if (Number.isNaN(millis)) throw new CloudEventCodecError('time', `CloudEvent attribute time is not a date: ${JSON.stringify(given)}`);
   lastTime = { given, iso: new Date(millis).toISOString() };

@@ -1,5 +1,5 @@
 import { HEADERS, TOPICS, TRACEPARENT, traceparentOf, type BusMessage, type IntegrationEvent, type RecordedEvent, type Delivery } from '@optex/ports';
-import { decodeCloudEvent, encodeCloudEvent } from '../cloudevents';
+import { decodeCloudEvent, encodeCloudEvent, isoTime } from '../cloudevents';
 import { sealBody } from '../sealed-bodies';
 
 export const CLOUDEVENT_SOURCE = 'urn:optex:event-store';
@@ -56,7 +56,7 @@ export function encodeLifecycleEvent(event: RecordedEvent): Omit<BusMessage, 'to
     type: `${TYPE_PREFIX}${event.type}`,
     source: CLOUDEVENT_SOURCE,
     subject: event.stream,
-    time: isoOf(event.recordedAt),
+    time: isoTime(event.recordedAt),
     data: event.data,
     extensions: {
       optexrevision: revision,
@@ -71,15 +71,6 @@ export function encodeLifecycleEvent(event: RecordedEvent): Omit<BusMessage, 'to
   headers[HEADERS.stream] = event.stream;
   headers[HEADERS.revision] = revision;
   return { key: messageKeyOf(event), value, headers: Object.freeze(headers) };
-}
-
-/** The last recorded time written and its ISO 8601 form: the events of one append share their `recordedAt`. */
-let lastRecordedAt: { readonly millis: number; readonly iso: string } | undefined;
-
-function isoOf(recordedAt: Date): string {
-  const millis = recordedAt.getTime();
-  if (lastRecordedAt?.millis !== millis) lastRecordedAt = { millis, iso: recordedAt.toISOString() };
-  return lastRecordedAt.iso;
 }
 
 /**
