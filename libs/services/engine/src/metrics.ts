@@ -104,10 +104,9 @@ export class OptexMetrics {
 
   /** Counts one group's handled messages by outcome in `optex_messages_total` (added when the registry is read). */
   messagesOf(group: string): (outcome: string) => void {
-    let counts = this.countedMessages.get(group);
-    if (!counts) this.countedMessages.set(group, (counts = new Map()));
-    const tally = counts;
-    return (outcome) => void tally.set(outcome, (tally.get(outcome) ?? 0) + 1);
+    const counts = this.countedMessages.get(group) ?? new Map<string, number>();
+    this.countedMessages.set(group, counts);
+    return (outcome) => void counts.set(outcome, (counts.get(outcome) ?? 0) + 1);
   }
 
   private addCountedMessages(): void {
@@ -120,4 +119,3 @@ export class OptexMetrics {
     }
   }
 }
-
