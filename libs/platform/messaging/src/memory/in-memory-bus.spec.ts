@@ -36,6 +36,35 @@ describe('InMemoryBus (specifics)', () => {
     }
   });
 
+  it('a partition whose handler settles at once handles several messages a turn, and still lets timers run within a backlog', async () => {
+    const handledAt: number[] = [];
+    let turn = 0; // turns of the event loop, counted by a chain of setImmediate
+    const countTurns = (): void => {
+      turn++;
+      if (!done) setImmediate(countTurns);
+    };
+    let done = false;
+    setImmediate(countTurns);
+    let handledWhenTimerFired: number | undefined;
+    await bus.subscribe({ groupId: 'g', topics: ['t'] }, async () => {
+      handledAt.push(turn);
+      const until = performance.now() + 0.05; // each handling takes 50 µs of CPU
+      while (performance.now() < until);
+      return ack;
+    });
+    await new Promise((resolve) => setImmediate(resolve));
+    const total = 2000; // ~100 ms of handling on one partition (one key)
+    await bus.publish(Array.from({ length: total }, (_, i) => msg('t', 'one-key', String(i))));
+    setTimeout(() => (handledWhenTimerFired = handledAt.length), 0);
+    await bus.idle();
+    done = true;
+    // the timer ran while the backlog was being handled, not after it
+    expect(handledWhenTimerFired).toBeDefined();
+    expect(handledWhenTimerFired as number).toBeLessThan(total);
+    // and messages were not handled one turn of the event loop each
+    expect(new Set(handledAt).size).toBeLessThan(total / 4);
+  });
+
   it('a topic has 4 partitions by default; one key always lands on one partition, with consecutive offsets', async () => {
     const seen: Delivery[] = [];
     await bus.subscribe({ groupId: 'g', topics: ['t'] }, async (d) => {
