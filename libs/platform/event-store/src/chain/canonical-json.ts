@@ -63,7 +63,8 @@ function writeObject(value: object): string {
     return `${text}]`;
   }
   const keys = Object.keys(value);
-  if (keys.length > 1) keys.sort();
+  if (keys.length > SMALL_OBJECT) keys.sort();
+  else if (keys.length > 1) sortSmall(keys);
   let text = '{';
   for (const key of keys) {
     const member = (value as Record<string, unknown>)[key];
@@ -77,6 +78,26 @@ function writeObject(value: object): string {
     }
   }
   return `${text}}`;
+}
+
+/** Up to this many keys an object's keys are sorted by {@link sortSmall}; more by `Array.prototype.sort`. */
+const SMALL_OBJECT = 16;
+
+/**
+ * Sorts a few keys in place, in the order `Array.prototype.sort` gives strings (UTF-16 code units: `<` compares them
+ * so). An insertion sort: the objects of an event have about five keys, and V8's sort copies the array into a work
+ * array first (the canonical form of a typical event, 3.7 → 3.1 µs).
+ */
+function sortSmall(keys: string[]): void {
+  for (let i = 1; i < keys.length; i++) {
+    const key = keys[i];
+    let j = i - 1;
+    while (j >= 0 && keys[j] > key) {
+      keys[j + 1] = keys[j];
+      j--;
+    }
+    keys[j + 1] = key;
+  }
 }
 
 /**

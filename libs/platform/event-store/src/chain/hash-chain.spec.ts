@@ -41,6 +41,25 @@ describe('canonicalJson', () => {
     expect(canonicalJson(many)).toBe(JSON.stringify(many));
   });
 
+  it("orders keys as JavaScript's default sort does, for few keys and for many, surrogate pairs and digits included", () => {
+    const alphabet = ['a', 'B', 'é', 'É', '0', '10', '9', '', ' ', '\u{1F600}', '\uFFFF', '\u{10000}', 'aa', 'a\u0000', '_', '~'];
+    let seed = 7;
+    const random = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+    for (const size of [2, 3, 5, 9, 16, 17, 40]) {
+      for (let round = 0; round < 20; round++) {
+        const keys = new Set<string>();
+        while (keys.size < size) keys.add(Array.from({ length: 1 + Math.floor(random() * 3) }, () => alphabet[Math.floor(random() * alphabet.length)]).join(''));
+        const shuffled = [...keys].sort(() => random() - 0.5);
+        const value = Object.fromEntries(shuffled.map((k, i) => [k, i]));
+        const expected = `{${Object.keys(value)
+          .sort()
+          .map((k) => `${JSON.stringify(k)}:${value[k]}`)
+          .join(',')}}`;
+        expect(canonicalJson(value)).toBe(expected);
+      }
+    }
+  });
+
   it('names the path of a value JSON cannot carry', () => {
     expect(() => canonicalJson({ a: [1, { b: Number.NaN }] })).toThrow('$.a[1].b: NaN has no JSON form');
     expect(() => canonicalJson({ f: () => 1 })).toThrow('$.f: a function has no JSON form');
