@@ -118,6 +118,20 @@ describe('SqliteEventStore (SQLite specifics)', () => {
     expect(await read({})).toHaveLength(24);
   });
 
+  it('reads with more distinct limits than it prepares with the number written in still return what they ask for', async () => {
+    const store = open(':memory:', { pageSize: 7 });
+    const events = Array.from({ length: 60 }, (_, i) => event('E', { i }));
+    await store.appendToStream('long', events, 'no_stream');
+    // 59 distinct maxCounts per query: the first ones prepared with their number written in, the rest bound
+    for (let count = 1; count < 60; count++) {
+      expect((await store.readStream('long', { maxCount: count, fromRevision: 1n })).map((e) => e.revision)).toEqual(Array.from({ length: count }, (_, i) => BigInt(i + 1)));
+      expect((await store.readStream('long', { direction: 'backwards', maxCount: count, fromRevision: 58n })).map((e) => e.revision)).toEqual(Array.from({ length: count }, (_, i) => BigInt(58 - i)));
+      const all: bigint[] = [];
+      for await (const e of store.readAll({ maxCount: count })) all.push(e.revision);
+      expect(all).toEqual(Array.from({ length: count }, (_, i) => BigInt(i)));
+    }
+  });
+
   it('readAllWithoutData reads what readAll reads, every field but the data, and leaves the data column unread', async () => {
     const store = open(':memory:', { pageSize: 3 });
     for (let i = 0; i < 5; i++) await store.appendToStream(`w-${i}`, [event('Keep', { i, big: 'x'.repeat(100) }), event('Skip', { i })], 'no_stream');
@@ -134,9 +148,9 @@ describe('SqliteEventStore (SQLite specifics)', () => {
       expect(without).toEqual(withData.map(({ data: _data, ...rest }) => rest));
       expect(without.every((e) => !('data' in e))).toBe(true);
     }
-    // The statement it prepares does not name the data column.
-    const prepared = (store as unknown as { readAllStatements: Map<string, { source: string }> }).readAllStatements;
-    const sources = [...prepared].filter(([key]) => key.includes('without data')).map(([, st]) => st.source);
+    // The query it prepares does not name the data column.
+    const queries = (store as unknown as { readAllQueries: Map<string, string> }).readAllQueries;
+    const sources = [...queries].filter(([key]) => key.includes('without data')).map(([, sql]) => sql);
     expect(sources.length).toBeGreaterThan(0);
     expect(sources.every((source) => !/\bdata\b/.test(source))).toBe(true);
   });

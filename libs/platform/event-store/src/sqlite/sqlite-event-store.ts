@@ -26,6 +26,7 @@ import { SCHEMA_SQL, SCHEMA_VERSION } from './schema';
 import { SqliteSubscription, type SubscriptionPage, type SubscriptionSource } from './sqlite-subscription';
 import { RecentEvents } from './recent-events';
 import { WalCheckpointer } from './wal-checkpointer';
+import { LimitedStatements } from './limited-statements';
 
 /**
  * Time between WAL checkpoints on the store's worker thread: about what a power loss may undo (a commit is in the WAL,
@@ -93,6 +94,9 @@ const commitsByFile = new Map<string, number>();
 const MAX_INT64 = 9223372036854775807n;
 const COLUMNS = 'position, stream, revision, event_id, type, data, metadata, recorded_at';
 const COLUMNS_WITHOUT_DATA = 'position, stream, revision, event_id, type, metadata, recorded_at';
+/** A stream's events from a revision on, and back from one (the LIMIT is {@link LimitedStatements}'). */
+const READ_STREAM_FORWARDS = `SELECT ${COLUMNS} FROM events WHERE stream = @stream AND revision >= @from ORDER BY revision ASC`;
+const READ_STREAM_BACKWARDS = `SELECT ${COLUMNS} FROM events WHERE stream = @stream AND revision <= @from ORDER BY revision DESC`;
 
 /**
  * The event log in one SQLite file (better-sqlite3), for the embedded default and for tests
@@ -131,7 +135,10 @@ const COLUMNS_WITHOUT_DATA = 'position, stream, revision, event_id, type, metada
  */
 export class SqliteEventStore implements EventStore {
   private readonly statements: ReturnType<typeof prepareStatements>;
-  private readonly readAllStatements = new Map<string, Database.Statement>();
+  /** The queries that end in a LIMIT, prepared per limit ({@link LimitedStatements}). */
+  private readonly limited: LimitedStatements;
+  /** The SQL (without its LIMIT) of each `$all` read: per direction, filter shape and column set. */
+  private readonly readAllQueries = new Map<string, string>();
   private readonly subscriptions = new Set<SqliteSubscription>();
   private readonly groupTransaction: Database.Transaction<(group: readonly PendingAppend[]) => (AppendOutcome | { failed: unknown })[]>;
   /** Appends waiting for the next group commit. */
@@ -169,6 +176,7 @@ export class SqliteEventStore implements EventStore {
     this.pageSize = settings.pageSize;
     this.clock = settings.clock;
     this.statements = prepareStatements(db);
+    this.limited = new LimitedStatements(db);
     this.checkpointEveryMs = path === ':memory:' ? 0 : settings.checkpointEveryMs;
     this.fileKey = path === ':memory:' ? path : resolve(path);
     this.busyTimeoutMs = settings.busyTimeoutMs;
@@ -254,7 +262,7 @@ export class SqliteEventStore implements EventStore {
     if (options.maxCount === 0) return [];
     const backwards = options.direction === 'backwards';
     const from = options.fromRevision ?? (backwards ? MAX_INT64 : 0n);
-    const statement = backwards ? this.statements.readStreamBackwards : this.statements.readStreamForwards;
+    const query = backwards ? READ_STREAM_BACKWARDS : READ_STREAM_FORWARDS;
     const whole = !backwards && from === 0n && options.maxCount === undefined;
     // The newest events (e.g. the last one: the kill switch's state, a hash chain's tip) are served from a known stream too.
     const latest = backwards && options.fromRevision === undefined;
@@ -264,7 +272,8 @@ export class SqliteEventStore implements EventStore {
         const known = whole ? this.recent.stream(stream) : this.recent.last(stream, options.maxCount ?? Number.POSITIVE_INFINITY);
         if (known) return known;
       }
-      const events = (statement.all({ stream, from, limit: options.maxCount ?? -1 }) as EventRow[]).map(toRecordedEvent);
+      const limit = options.maxCount ?? -1;
+      const events = (this.limited.get(query, limit).all({ stream, from, limit }) as EventRow[]).map(toRecordedEvent);
       // A stream read whole is remembered, and so is one found empty (until this connection appends to it, or another does).
       if (whole || (latest && events.length === 0)) this.recent.rememberStream(stream, events);
       return events;
@@ -341,12 +350,12 @@ export class SqliteEventStore implements EventStore {
   ): AsyncGenerator<E> {
     assertReadAllOptions(options);
     const backwards = options.direction === 'backwards';
-    const statement = this.guard('read $all', () => this.readAllStatement(backwards ? 'backwards' : 'forwards', options.filter, withData));
+    const query = this.readAllQuery(backwards ? 'backwards' : 'forwards', options.filter, withData);
     let from = options.fromPosition?.commit ?? (backwards ? MAX_INT64 : 0n);
     let remaining = options.maxCount ?? Number.POSITIVE_INFINITY;
     while (remaining > 0) {
       const limit = Math.min(this.pageSize, remaining);
-      const events = this.guard('read $all', () => (statement.all({ ...prefixParameters(options.filter), from, limit }) as EventRow[]).map(toEvent));
+      const events = this.guard('read $all', () => (this.limited.get(query, limit).all({ ...prefixParameters(options.filter), from, limit }) as EventRow[]).map(toEvent));
       for (const event of events) yield event;
       remaining -= events.length;
       if (events.length < limit) return;
@@ -362,27 +371,26 @@ export class SqliteEventStore implements EventStore {
       if (known) return known;
       const head = (this.statements.head.get() as { head: bigint | null }).head;
       if (head === null || head <= after) return { events: [], scannedUpTo: after };
-      const statement = this.readAllStatement('subscription', filter);
-      const rows = statement.all({ ...prefixParameters(filter), from: after, head, limit }) as EventRow[];
+      const rows = this.limited.get(this.readAllQuery('subscription', filter), limit).all({ ...prefixParameters(filter), from: after, head, limit }) as EventRow[];
       return { events: rows.map(toRecordedEvent), scannedUpTo: head };
     });
   }
 
-  /** A cached statement per direction, filter shape and column set; prefixes are bound as `@p0`, `@p1`, … */
-  private readAllStatement(mode: 'forwards' | 'backwards' | 'subscription', filter: EventFilter | undefined, withData = true): Database.Statement {
+  /** The SQL of a `$all` read (without its LIMIT), per direction, filter shape and column set; prefixes are bound as `@p0`, `@p1`, … */
+  private readAllQuery(mode: 'forwards' | 'backwards' | 'subscription', filter: EventFilter | undefined, withData = true): string {
     const key = `${mode}${withData ? '' : ' without data'}/${filter?.kind ?? 'all'}/${filter?.prefixes.length ?? 0}`;
-    let statement = this.readAllStatements.get(key);
-    if (!statement) {
+    let query = this.readAllQueries.get(key);
+    if (!query) {
       const conditions = [mode === 'forwards' ? 'position >= @from' : mode === 'backwards' ? 'position <= @from' : 'position > @from AND position <= @head'];
       if (filter) {
         const column = filter.kind === 'eventType' ? 'type' : 'stream';
         conditions.push(`(${filter.prefixes.map((_, i) => `substr(${column}, 1, length(@p${i})) = @p${i}`).join(' OR ')})`);
       }
       const order = mode === 'backwards' ? 'DESC' : 'ASC';
-      statement = this.db.prepare(`SELECT ${withData ? COLUMNS : COLUMNS_WITHOUT_DATA} FROM events WHERE ${conditions.join(' AND ')} ORDER BY position ${order} LIMIT @limit`).safeIntegers(true);
-      this.readAllStatements.set(key, statement);
+      query = `SELECT ${withData ? COLUMNS : COLUMNS_WITHOUT_DATA} FROM events WHERE ${conditions.join(' AND ')} ORDER BY position ${order}`;
+      this.readAllQueries.set(key, query);
     }
-    return statement;
+    return query;
   }
 
   /**
@@ -445,8 +453,6 @@ function prepareStatements(db: Database.Database) {
     lastOfStream: prepare('SELECT revision, position FROM events WHERE stream = ? ORDER BY revision DESC LIMIT 1'),
     findEventId: prepare('SELECT revision FROM events WHERE stream = ? AND event_id = ?'),
     insert: prepare('INSERT INTO events (stream, revision, event_id, type, data, metadata, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?)'),
-    readStreamForwards: prepare(`SELECT ${COLUMNS} FROM events WHERE stream = @stream AND revision >= @from ORDER BY revision ASC LIMIT @limit`),
-    readStreamBackwards: prepare(`SELECT ${COLUMNS} FROM events WHERE stream = @stream AND revision <= @from ORDER BY revision DESC LIMIT @limit`),
     head: prepare('SELECT MAX(position) AS head FROM events'),
     dataVersion: db.prepare('PRAGMA data_version').pluck(),
   };
