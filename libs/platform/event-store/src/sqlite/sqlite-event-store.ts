@@ -33,7 +33,7 @@ import { LimitedStatements } from './limited-statements';
  * not yet synced, until the checkpoint after it). 100 ms measured no faster than SQLite's own rule (3,000 dry runs,
  * wall 0.98 of it, 6 pairs); 1 s, 0.92 (10 pairs).
  */
-export const DEFAULT_CHECKPOINT_EVERY_MS = 1000;
+export const DEFAULT_CHECKPOINT_EVERY_MS = 250;
 
 /** Options of {@link SqliteEventStore.open}. */
 export interface SqliteEventStoreOptions {
@@ -52,7 +52,7 @@ export interface SqliteEventStoreOptions {
   /**
    * Time between WAL checkpoints, run on a worker thread with its own connection (a file store only); 0 leaves them to
    * SQLite, inside the commit that passes 1,000 pages of WAL. With the worker, the writer's own checkpoint waits for
-   * 10,000 pages, for a worker that falls behind. @defaultValue {@link DEFAULT_CHECKPOINT_EVERY_MS} (1 s)
+   * 10,000 pages, for a worker that falls behind. @defaultValue {@link DEFAULT_CHECKPOINT_EVERY_MS} (250 ms)
    */
   readonly checkpointEveryMs?: number;
 }
@@ -105,11 +105,15 @@ const READ_STREAM_BACKWARDS = `SELECT ${COLUMNS} FROM events WHERE stream = @str
  * - One `events` table; the global position is the AUTOINCREMENT rowid, used as both `commit`
  *   and `prepare`. Unique (stream, revision) and (stream, event id).
  * - WAL journal, `synchronous=NORMAL`: a commit is durable against a process crash, and against
- *   power loss up to the last checkpoint. Checkpoints run every `checkpointEveryMs` (1 s) on a worker thread with its
- *   own connection ({@link WalCheckpointer}, started by the first append), not inside a commit: a power loss may undo
- *   about the last second of commits, busy or idle. SQLite's own rule — a checkpoint inside the commit that passes
- *   1,000 pages of WAL — left a few tenths of a second at full load but an idle store's last commits unsynced until
- *   the next 1,000 pages; it stays as a backstop at 10,000 pages.
+ *   power loss up to the last checkpoint. Checkpoints run every `checkpointEveryMs` (250 ms) on a worker thread with
+ *   its own connection ({@link WalCheckpointer}, started by the first append), not inside a commit: a power loss may
+ *   undo about the last quarter second of commits, busy or idle. SQLite's own rule — a checkpoint inside the commit
+ *   that passes 1,000 pages of WAL — left a few tenths of a second at full load but an idle store's last commits
+ *   unsynced until the next 1,000 pages; it stays as a backstop at 10,000 pages. Under a steady load that backstop still
+ *   runs (a worker's checkpoint beside a writer that does not pause rarely leaves the WAL all copied, which the WAL
+ *   needs to start over; a checkpoint inside a commit does), once every ~10,000 pages; each of those copies only what the worker has not, so a worker
+ *   that checkpoints every 250 ms rather than every second halved them (12–22 ms against 30–45 ms on this machine's
+ *   ext4; docs/benchmarks.md, twentieth part).
  * - Group commit: appends called in the same turn of the event loop are written in one
  *   `BEGIN IMMEDIATE` transaction (at most 1,000 per transaction), in call order: a call that fails
  *   (a version conflict, a partial duplicate) fails in its checks, before it writes anything, so it
