@@ -109,11 +109,11 @@ const READ_STREAM_BACKWARDS = `SELECT ${COLUMNS} FROM events WHERE stream = @str
  *   its own connection ({@link WalCheckpointer}, started by the first append), not inside a commit: a power loss may
  *   undo about the last quarter second of commits, busy or idle. SQLite's own rule — a checkpoint inside the commit
  *   that passes 1,000 pages of WAL — left a few tenths of a second at full load but an idle store's last commits
- *   unsynced until the next 1,000 pages; it stays as a backstop at 10,000 pages. Under a steady load that backstop still
- *   runs (a worker's checkpoint beside a writer that does not pause rarely leaves the WAL all copied, which the WAL
- *   needs to start over; a checkpoint inside a commit does), once every ~10,000 pages; each of those copies only what the worker has not, so a worker
- *   that checkpoints every 250 ms rather than every second halved them (12–22 ms against 30–45 ms on this machine's
- *   ext4; docs/benchmarks.md, twentieth part).
+ *   unsynced until the next 1,000 pages; it stays as a backstop at 10,000 pages. Under a steady load that backstop
+ *   still runs, once every ~10,000 pages: a worker's checkpoint beside a writer that does not pause rarely leaves the
+ *   WAL all copied, which the WAL needs to start over, and a checkpoint inside a commit does. Each of those copies only
+ *   what the worker has not, so a worker every 250 ms rather than every second halved them (12–22 ms against 30–45 ms
+ *   on this machine's ext4; docs/benchmarks.md, twentieth part).
  * - Group commit: appends called in the same turn of the event loop are written in one
  *   `BEGIN IMMEDIATE` transaction (at most 1,000 per transaction), in call order: a call that fails
  *   (a version conflict, a partial duplicate) fails in its checks, before it writes anything, so it
