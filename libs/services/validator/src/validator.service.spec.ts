@@ -1,10 +1,10 @@
-import { defaultPolicy, defaultPriceBook, optimizationDecider, optimizationStream, parseRecommendation, type Recommendation } from '@optex/domain';
-import { silentLogger } from '@optex/ports';
+import { defaultPolicy, defaultPriceBook, optimizationDecider, optimizationStream, parseRecommendation, type OptimizationCommand, type Recommendation } from '@optex/domain';
+import { silentLogger, type Clock } from '@optex/ports';
 import { SqliteEventStore } from '@optex/event-store';
 import { SimulatedFleet } from '@optex/cloud';
-import { OptexMetrics, defaultEngineOptions, loadStream } from '@optex/engine';
+import { OptexMetrics, defaultEngineOptions, handleCommand, loadStream } from '@optex/engine';
 import { ExecutorService } from '@optex/executor';
-import { asDelivered, gp3Recommendation, upToScheduled } from '@optex/testing';
+import { asDelivered, gp3Recommendation, recordUpTo, upToScheduled } from '@optex/testing';
 import { ValidatorService } from './validator.service';
 
 const NOW = new Date('2026-11-26T10:00:00Z');
@@ -22,16 +22,21 @@ async function executed() {
   const store = SqliteEventStore.open(':memory:');
   const fleet = SimulatedFleet.fromFleet(fleetFile, { clock });
   const id = await upToScheduled(store, gp3('v1'), NOW);
+  return { store, id, fleet, ...(await executedBy(store, fleet, id, clock)) };
+}
+
+/** The executor carries the scheduled optimization `id` to `validating`; a validator on it, and its ExecutionSucceeded. */
+async function executedBy(store: SqliteEventStore, fleet: SimulatedFleet, id: string, at: Clock) {
   const options = { ...defaultEngineOptions, recoverOnStart: false, sweepEveryMs: 0 };
-  const executor = new ExecutorService(store, fleet, fleet, defaultPolicy, defaultPriceBook, clock, silentLogger, new OptexMetrics(), options);
+  const executor = new ExecutorService(store, fleet, fleet, defaultPolicy, defaultPriceBook, at, silentLogger, new OptexMetrics(), options);
   await executor.onApplicationBootstrap();
   await executor.drive(id, 'spec');
   await executor.onModuleDestroy();
   expect((await loadStream(store, optimizationStream(id), optimizationDecider)).state.status).toBe('validating');
-  const validator = new ValidatorService(store, fleet, fleet, defaultPriceBook, defaultPolicy, clock, silentLogger, new OptexMetrics(), options);
+  const validator = new ValidatorService(store, fleet, fleet, defaultPriceBook, defaultPolicy, at, silentLogger, new OptexMetrics(), options);
   await validator.onApplicationBootstrap();
   const succeeded = (await store.readStream(optimizationStream(id))).find((e) => e.type === 'ExecutionSucceeded')!;
-  return { store, id, validator, succeeded, fleet };
+  return { validator, succeeded };
 }
 
 describe('ValidatorService', () => {
@@ -82,6 +87,44 @@ describe('ValidatorService', () => {
     await validator.onEvent(asDelivered(succeeded, succeeded.revision - 1n));
     expect((await store.readStream(optimizationStream(id))).length).toBe(before);
     expect((await loadStream(store, optimizationStream(id), optimizationDecider)).state.status).toBe('validating');
+    await validator.onModuleDestroy();
+    await store.close();
+  });
+
+  it("an instance's change validated in the millisecond it ended is sampled once the clock has moved, not passed unseen", async () => {
+    // The clock stands still at NOW (the executor ends the change at NOW) until a timer moves it 5 ms on: the first
+    // macrotask after the validator is handed the event, which only its wait for the clock gives.
+    let current = NOW;
+    const clockThatMoves = { now: () => current };
+    const fleet = SimulatedFleet.fromFleet(
+      { instances: [{ id: 'i-1', accountId: '123456789012', region: 'us-east-1', instanceType: 'c5.2xlarge', state: 'running', cpuP95: 47 }] },
+      { clock: clockThatMoves },
+    );
+    const parsed = parseRecommendation({
+      recommendationId: 'rs1',
+      source: 'spec',
+      accountId: '123456789012',
+      region: 'us-east-1',
+      resource: { type: 'ec2:instance', id: 'i-1' },
+      action: { type: 'rightsize', currentInstanceType: 'c5.2xlarge', targetInstanceType: 'c5.xlarge' },
+      estimatedMonthlySavings: 124.1,
+      currency: 'USD',
+    });
+    if (!parsed.ok) throw new Error(JSON.stringify(parsed.errors));
+    const store = SqliteEventStore.open(':memory:');
+    // a rightsize is MEDIUM risk: approved by a person before it is scheduled
+    const id = await recordUpTo(store, parsed.value, NOW, 'approved');
+    const stream = optimizationStream(id);
+    const command = (c: OptimizationCommand, key: string) => handleCommand(store, stream, optimizationDecider, c, { causationKey: key, recordedBy: 'spec' });
+    await command({ type: 'Approve', data: { by: 'alice' }, metadata: { now: NOW } }, 'spec-approve');
+    await command({ type: 'ScheduleExecution', data: { batchId: 'b1', notBefore: NOW }, metadata: { now: NOW } }, 'spec-schedule');
+    const { validator, succeeded } = await executedBy(store, fleet, id, clockThatMoves);
+    setTimeout(() => (current = new Date(NOW.getTime() + 5)), 0);
+    await validator.onEvent(asDelivered(succeeded));
+    // c5.2xlarge at 47 % → c5.xlarge at 94 %, above the default policy's 80 %: failed, and rolled back
+    const types = (await store.readStream(optimizationStream(id))).map((e) => e.type);
+    expect(types).toContain('ValidationFailed');
+    expect(types).not.toContain('ValidationPassed');
     await validator.onModuleDestroy();
     await store.close();
   });

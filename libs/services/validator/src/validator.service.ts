@@ -29,6 +29,8 @@ import {
 } from '@optex/engine';
 
 const RECORDED_BY = 'validator';
+/** Waits of a millisecond each for the clock to pass the end of a change before its "after" window is sampled. */
+const CLOCK_WAITS = 3;
 
 /**
  * Post-validation of each executed optimization: once the policy's soak (`validation.soakMinutes`) after the change is
@@ -142,14 +144,15 @@ export class ValidatorService implements OnApplicationBootstrap, OnModuleDestroy
     if (move.kind !== 'validate') return;
     const s = state as KnownOptimization;
     const rec = s.recommendation;
+    const at = await this.pastTheChange(s, now);
     const after = await describeResource(this.gateway, rec);
-    const sample = await this.performanceSample(s, after !== undefined, now);
+    const sample = await this.performanceSample(s, after !== undefined, at);
     const result = await handleCommandAt(
       this.store,
       stream,
       optimizationDecider,
       { state, revision },
-      { type: 'RecordValidation', data: { ...(after ? { observedAfter: after } : {}), sample, policy: this.policy, priceBook: this.priceBook }, metadata: { now } },
+      { type: 'RecordValidation', data: { ...(after ? { observedAfter: after } : {}), sample, policy: this.policy, priceBook: this.priceBook }, metadata: { now: at } },
       { causationKey, recordedBy: RECORDED_BY, metadata: { resourceKey: resourceKeyOf(rec) } },
     );
     // Folded at once: a redelivery of the event that asked for this validation finds the read model past it.
@@ -164,6 +167,25 @@ export class ValidatorService implements OnApplicationBootstrap, OnModuleDestroy
         this.logger.warn({ optimizationId, reasons: e.data.reasons }, 'validation failed; rolling back');
       }
     }
+  }
+
+  /**
+   * `now`, unless an instance's change ended in this very millisecond (or later, by a clock a little behind the
+   * executor's): its "after" window would be empty — no data, unknown, which does not block — and a validator quick
+   * enough (the embedded engine's, in the same turn) would pass a change whose figures are there a millisecond later.
+   * Then the clock is read again after a millisecond, up to {@link CLOCK_WAITS} times; one that does not move (a test's
+   * fixed clock) leaves the window empty, as before.
+   */
+  private async pastTheChange(s: KnownOptimization, now: Date): Promise<Date> {
+    const ended = s.execution ? executionEndedAt(s.execution) : undefined;
+    if (s.recommendation.resource.type !== 'ec2:instance' || ended === undefined) return now;
+    const end = Date.parse(ended);
+    let at = now;
+    for (let wait = 0; wait < CLOCK_WAITS && at.getTime() <= end; wait++) {
+      await new Promise((resolve) => setTimeout(resolve, 1));
+      at = this.clock.now();
+    }
+    return at;
   }
 
   /**
