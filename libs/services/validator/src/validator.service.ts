@@ -144,9 +144,8 @@ export class ValidatorService implements OnApplicationBootstrap, OnModuleDestroy
     if (move.kind !== 'validate') return;
     const s = state as KnownOptimization;
     const rec = s.recommendation;
-    const at = await this.pastTheChange(s, now);
     const after = await describeResource(this.gateway, rec);
-    const sample = await this.performanceSample(s, after !== undefined, at);
+    const { sample, at } = await this.performanceSample(s, after !== undefined, now);
     const result = await handleCommandAt(
       this.store,
       stream,
@@ -170,40 +169,39 @@ export class ValidatorService implements OnApplicationBootstrap, OnModuleDestroy
   }
 
   /**
-   * `now`, unless an instance's change ended in this very millisecond (or later, by a clock a little behind the
-   * executor's): its "after" window would be empty — no data, unknown, which does not block — and a validator quick
-   * enough (the embedded engine's, in the same turn) would pass a change whose figures are there a millisecond later.
-   * Then the clock is read again after a millisecond, up to {@link CLOCK_WAITS} times; one that does not move (a test's
-   * fixed clock) leaves the window empty, as before.
+   * Observations only (the decider compares them), and the time they were taken at: for an instance that still exists,
+   * its performance over the window before the execution started (`validationWindowMs` long) and over the window from
+   * the end of the change until then ({@link pastTheChange}). An empty "after" window (no time has passed on the clock)
+   * is not asked: no data, unknown.
    */
-  private async pastTheChange(s: KnownOptimization, now: Date): Promise<Date> {
-    const ended = s.execution ? executionEndedAt(s.execution) : undefined;
-    if (s.recommendation.resource.type !== 'ec2:instance' || ended === undefined) return now;
-    const end = Date.parse(ended);
-    let at = now;
-    for (let wait = 0; wait < CLOCK_WAITS && at.getTime() <= end; wait++) {
-      await new Promise((resolve) => setTimeout(resolve, 1));
-      at = this.clock.now();
-    }
-    return at;
-  }
-
-  /**
-   * Observations only (the decider compares them): for an instance that still exists, its performance over the window
-   * before the execution started (`validationWindowMs` long) and over the window from the end of the change until now.
-   * An empty "after" window (no time has passed on the clock) is not asked: no data, unknown.
-   */
-  private async performanceSample(s: KnownOptimization, exists: boolean, now: Date): Promise<PerformanceSample> {
+  private async performanceSample(s: KnownOptimization, exists: boolean, now: Date): Promise<{ sample: PerformanceSample; at: Date }> {
     const soakMinutes = this.policy.validation.soakMinutes;
     const execution = s.execution;
     const ended = execution ? executionEndedAt(execution) : undefined;
-    if (s.recommendation.resource.type !== 'ec2:instance' || !exists || !execution || ended === undefined) return { soakMinutes };
+    if (s.recommendation.resource.type !== 'ec2:instance' || !exists || !execution || ended === undefined) return { sample: { soakMinutes }, at: now };
     const ref = refOf(s.recommendation, s.recommendation.resource.id);
     const startedAt = new Date(execution.startedAt);
     const before = await this.metricsSource.performance(ref, { from: new Date(startedAt.getTime() - this.options.validationWindowMs), to: startedAt });
     const from = new Date(ended);
-    const after: PerformanceFigures = from < now ? await this.metricsSource.performance(ref, { from, to: now }) : {};
-    return { before, after, afterWindow: { from: from.toISOString(), to: now.toISOString() }, soakMinutes };
+    const at = await this.pastTheChange(from, now);
+    const after: PerformanceFigures = from < at ? await this.metricsSource.performance(ref, { from, to: at }) : {};
+    return { sample: { before, after, afterWindow: { from: from.toISOString(), to: at.toISOString() }, soakMinutes }, at };
+  }
+
+  /**
+   * `now`, unless the change ended at `end` in this very millisecond (or later, by a clock a little behind the
+   * executor's): the "after" window would be empty — no data, unknown, which does not block — and a validator quick
+   * enough (the embedded engine's, in the same turn) would pass a change whose figures are there a millisecond later.
+   * Then the clock is read again after a millisecond, up to {@link CLOCK_WAITS} times; one that does not move (a test's
+   * fixed clock) leaves the window empty, as before.
+   */
+  private async pastTheChange(end: Date, now: Date): Promise<Date> {
+    let at = now;
+    for (let wait = 0; wait < CLOCK_WAITS && at <= end; wait++) {
+      await new Promise((resolve) => setTimeout(resolve, 1));
+      at = this.clock.now();
+    }
+    return at;
   }
 
   /** Validates the optimization when its soak ends (one timer per optimization; the sweeper is the fallback). */
