@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { eventStoreContract } from '@optex/testing';
 import { ConcurrencyError, InfrastructureError, type NewEvent, type RecordedEvent } from '@optex/ports';
 import { PartialDuplicateAppendError } from '../errors';
+import { SCHEMA_V1_SQL } from './schema';
 import { SqliteEventStore } from './sqlite-event-store';
 
 const dir = mkdtempSync(join(tmpdir(), 'optex-sqlite-store-'));
@@ -28,7 +29,7 @@ describe('SqliteEventStore (SQLite specifics)', () => {
   });
   const event = (type: string, data: unknown = {}): NewEvent => ({ id: randomUUID(), type, data });
 
-  it('creates the schema (WAL, synchronous=NORMAL, user_version 1) and keeps events across a reopen', async () => {
+  it('creates the schema (WAL, synchronous=NORMAL, user_version 2) and keeps events across a reopen', async () => {
     const path = file();
     const first = open(path);
     await first.appendToStream('s-1', [event('A'), event('B')], 'no_stream');
@@ -36,8 +37,9 @@ describe('SqliteEventStore (SQLite specifics)', () => {
 
     const raw = new Database(path, { readonly: true });
     expect(raw.pragma('journal_mode', { simple: true })).toBe('wal');
-    expect(raw.pragma('user_version', { simple: true })).toBe(1);
+    expect(raw.pragma('user_version', { simple: true })).toBe(2);
     expect(raw.prepare('SELECT COUNT(*) AS n FROM events').get()).toEqual({ n: 2 });
+    expect(raw.prepare('SELECT id, name FROM streams').all()).toEqual([{ id: 1, name: 's-1' }]);
     raw.close();
 
     const second = open(path);
@@ -256,8 +258,8 @@ describe('SqliteEventStore (SQLite specifics)', () => {
     expect((await store.readStream('kept-2')).map((e) => e.type)).toEqual(['A']);
     const other = new Database(path);
     other
-      .prepare('INSERT INTO events (stream, revision, event_id, type, data, metadata, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?)')
-      .run('kept-2', 1, randomUUID(), 'FromOther', '{}', '{}', Date.now());
+      .prepare('INSERT INTO events (stream_id, stream, revision, event_id, type, data, metadata, recorded_at) SELECT id, name, ?, ?, ?, ?, ?, ? FROM streams WHERE name = ?')
+      .run(1, randomUUID(), 'FromOther', '{}', '{}', Date.now(), 'kept-2');
     other.close();
     await new Promise((resolve) => setImmediate(resolve)); // whatever tells this process of it arrives in a later turn
     expect((await store.readStream('kept-2')).map((e) => e.type)).toEqual(['A', 'FromOther']);
@@ -418,6 +420,83 @@ describe('SqliteEventStore (SQLite specifics)', () => {
     await mine.appendToStream('s1', [event('C')], 'any');
     await waitUntil(() => seen.length === 3);
     expect(seen).toEqual(['A', 'B', 'C']);
+  });
+
+  it('numbers streams in the order they are created and keys both unique indexes on that number', async () => {
+    const path = file();
+    const store = open(path);
+    await store.appendToStream('zz-first', [event('A')], 'no_stream');
+    await store.appendToStream('aa-second', [event('B'), event('C')], 'no_stream');
+    await store.appendToStream('zz-first', [event('D')], 0n);
+    await store.close();
+    const raw = new Database(path, { readonly: true });
+    expect(raw.prepare('SELECT id, name FROM streams ORDER BY id').all()).toEqual([
+      { id: 1, name: 'zz-first' },
+      { id: 2, name: 'aa-second' },
+    ]);
+    expect(raw.prepare('SELECT stream_id, stream, revision FROM events ORDER BY position').all()).toEqual([
+      { stream_id: 1, stream: 'zz-first', revision: 0 },
+      { stream_id: 2, stream: 'aa-second', revision: 0 },
+      { stream_id: 2, stream: 'aa-second', revision: 1 },
+      { stream_id: 1, stream: 'zz-first', revision: 1 },
+    ]);
+    const indexed = (raw.prepare("SELECT name FROM pragma_index_list('events') WHERE \"unique\" = 1").all() as { name: string }[]).map(
+      ({ name }) => (raw.prepare('SELECT name FROM pragma_index_info(?) ORDER BY seqno').all(name) as { name: string }[]).map((c) => c.name),
+    );
+    expect(indexed.sort()).toEqual([
+      ['stream_id', 'event_id'],
+      ['stream_id', 'revision'],
+    ]);
+    raw.close();
+  });
+
+  it('migrates a version-1 log in place: the same events at the same positions, appends go on after its last position', async () => {
+    const path = file();
+    const raw = new Database(path);
+    raw.pragma('journal_mode = WAL');
+    raw.exec(SCHEMA_V1_SQL);
+    raw.pragma('user_version = 1');
+    const insert = raw.prepare('INSERT INTO events (stream, revision, event_id, type, data, metadata, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?)');
+    const ids = [randomUUID(), randomUUID(), randomUUID(), randomUUID(), randomUUID()];
+    insert.run('old-b', 0, ids[0], 'B0', '{"n":0}', '{"m":"b0"}', 1_000);
+    insert.run('old-a', 0, ids[1], 'A0', '{"n":1}', '{}', 2_000);
+    insert.run('old-b', 1, ids[2], 'B1', '{"n":2}', '{}', 3_000);
+    insert.run('old-a', 1, ids[3], 'A1', '{"n":3}', '{}', 4_000);
+    insert.run('old-c', 0, ids[4], 'C0', '{"n":4}', '{}', 5_000);
+    // The last row deleted: AUTOINCREMENT's high-water mark (5) is above every position left, and must stay so.
+    raw.prepare("DELETE FROM events WHERE stream = 'old-c'").run();
+    raw.close();
+
+    const store = open(path);
+    const all = [];
+    for await (const e of store.readAll()) all.push([e.stream, e.revision, e.type, e.position.commit, e.data, e.metadata, e.recordedAt.getTime()]);
+    expect(all).toEqual([
+      ['old-b', 0n, 'B0', 1n, { n: 0 }, { m: 'b0' }, 1_000],
+      ['old-a', 0n, 'A0', 2n, { n: 1 }, {}, 2_000],
+      ['old-b', 1n, 'B1', 3n, { n: 2 }, {}, 3_000],
+      ['old-a', 1n, 'A1', 4n, { n: 3 }, {}, 4_000],
+    ]);
+    expect((await store.readStream('old-a')).map((e) => e.type)).toEqual(['A0', 'A1']);
+    expect((await store.readStream('old-b', { direction: 'backwards', maxCount: 1 })).map((e) => e.type)).toEqual(['B1']);
+    // Idempotency and the expected revision go by the migrated rows.
+    expect(await store.appendToStream('old-b', [{ id: ids[2], type: 'B1', data: { n: 2 } }], 'any')).toEqual({ nextExpectedRevision: 1n, position: { commit: 3n, prepare: 3n } });
+    await expect(store.appendToStream('old-a', [event('A2')], 0n)).rejects.toBeInstanceOf(ConcurrencyError);
+    const next = await store.appendToStream('old-a', [event('A2')], 1n);
+    expect(next.position.commit).toBe(6n);
+    expect((await store.appendToStream('new-d', [event('D0')], 'no_stream')).position.commit).toBe(7n);
+    await store.close();
+
+    const after = new Database(path, { readonly: true });
+    expect(after.pragma('user_version', { simple: true })).toBe(2);
+    expect(after.prepare('SELECT id, name FROM streams ORDER BY id').all()).toEqual([
+      { id: 1, name: 'old-b' },
+      { id: 2, name: 'old-a' },
+      { id: 3, name: 'new-d' },
+    ]);
+    expect(after.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").pluck().all()).toEqual(['events', 'sqlite_sequence', 'streams']);
+    after.close();
+    // Opened again, a migrated file is left as it is.
+    expect((await open(path).readStream('old-a')).map((e) => e.type)).toEqual(['A0', 'A1', 'A2']);
   });
 
   it('refuses a file whose schema is newer than this code knows', async () => {

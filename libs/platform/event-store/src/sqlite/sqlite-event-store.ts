@@ -22,7 +22,7 @@ import {
 } from '@optex/ports';
 import { PartialDuplicateAppendError } from '../errors';
 import { assertExpectedRevision, assertFilter, assertPosition, assertReadAllOptions, assertReadStreamOptions, assertStreamName, serializeEvents, type SerializedEvent } from '../validation';
-import { SCHEMA_SQL, SCHEMA_VERSION } from './schema';
+import { MIGRATE_FROM_1, SCHEMA_SQL, SCHEMA_VERSION } from './schema';
 import { SqliteSubscription, type SubscriptionPage, type SubscriptionSource } from './sqlite-subscription';
 import { RecentEvents } from './recent-events';
 import { WalCheckpointer } from './wal-checkpointer';
@@ -95,15 +95,17 @@ const MAX_INT64 = 9223372036854775807n;
 const COLUMNS = 'position, stream, revision, event_id, type, data, metadata, recorded_at';
 const COLUMNS_WITHOUT_DATA = 'position, stream, revision, event_id, type, metadata, recorded_at';
 /** A stream's events from a revision on, and back from one (the LIMIT is {@link LimitedStatements}'). */
-const READ_STREAM_FORWARDS = `SELECT ${COLUMNS} FROM events WHERE stream = @stream AND revision >= @from ORDER BY revision ASC`;
-const READ_STREAM_BACKWARDS = `SELECT ${COLUMNS} FROM events WHERE stream = @stream AND revision <= @from ORDER BY revision DESC`;
+const STREAM_ID = '(SELECT id FROM streams WHERE name = @stream)';
+const READ_STREAM_FORWARDS = `SELECT ${COLUMNS} FROM events WHERE stream_id = ${STREAM_ID} AND revision >= @from ORDER BY revision ASC`;
+const READ_STREAM_BACKWARDS = `SELECT ${COLUMNS} FROM events WHERE stream_id = ${STREAM_ID} AND revision <= @from ORDER BY revision DESC`;
 
 /**
  * The event log in one SQLite file (better-sqlite3), for the embedded default and for tests
  * (`:memory:`). The driver is synchronous; the port's promises wrap it.
  *
- * - One `events` table; the global position is the AUTOINCREMENT rowid, used as both `commit`
- *   and `prepare`. Unique (stream, revision) and (stream, event id).
+ * - An `events` table, the global position its AUTOINCREMENT rowid, used as both `commit` and `prepare`, and a
+ *   `streams` table numbering streams in the order they were created; unique (stream number, revision) and (stream
+ *   number, event id) — see `schema.ts` for why by number. A version-1 file is migrated when opened.
  * - WAL journal, `synchronous=NORMAL`: a commit is durable against a process crash, and against
  *   power loss up to the last checkpoint. Checkpoints run every `checkpointEveryMs` (250 ms) on a worker thread with
  *   its own connection ({@link WalCheckpointer}, started by the first append), not inside a commit: a power loss may
@@ -214,8 +216,7 @@ export class SqliteEventStore implements EventStore {
       db.pragma('synchronous = NORMAL');
       const version = Number(db.pragma('user_version', { simple: true }));
       if (version > SCHEMA_VERSION) throw new Error(`schema version ${version} is newer than the ${SCHEMA_VERSION} this optex knows`);
-      db.exec(SCHEMA_SQL);
-      if (version < SCHEMA_VERSION) db.pragma(`user_version = ${SCHEMA_VERSION}`);
+      if (version < SCHEMA_VERSION) upgrade(db);
       return new SqliteEventStore(db, path, settings);
     } catch (error) {
       db?.close();
@@ -324,8 +325,10 @@ export class SqliteEventStore implements EventStore {
    * insert, so an OptexError leaves nothing written and the group goes on without it.
    */
   private appendInTransaction(stream: string, events: readonly SerializedEvent[], expected: ExpectedRevision): AppendOutcome {
-    const last = this.statements.lastOfStream.get(stream) as { revision: bigint; position: bigint } | undefined;
-    const duplicateIds = events.filter((e) => this.statements.findEventId.get(stream, e.id) !== undefined).map((e) => e.id);
+    let streamId = this.statements.streamId.get(stream) as bigint | undefined;
+    const known = streamId;
+    const last = known === undefined ? undefined : (this.statements.lastOfStream.get(known) as { revision: bigint; position: bigint } | undefined);
+    const duplicateIds = known === undefined ? [] : events.filter((e) => this.statements.findEventId.get(known, e.id) !== undefined).map((e) => e.id);
     if (last && duplicateIds.length === events.length) {
       return { written: false, result: { nextExpectedRevision: last.revision, position: positionOf(last.position) } };
     }
@@ -340,9 +343,11 @@ export class SqliteEventStore implements EventStore {
     let revision = last ? last.revision : -1n;
     const firstRevision = revision + 1n;
     const positions: bigint[] = [];
+    // A new stream is numbered by its first append, in the same transaction.
+    if (streamId === undefined) streamId = BigInt(this.statements.newStream.run(stream).lastInsertRowid);
     for (const event of events) {
       revision += 1n;
-      positions.push(BigInt(this.statements.insert.run(stream, revision, event.id, event.type, event.data, event.metadata, recordedAt).lastInsertRowid));
+      positions.push(BigInt(this.statements.insert.run(streamId, stream, revision, event.id, event.type, event.data, event.metadata, recordedAt).lastInsertRowid));
     }
     return { written: true, result: { nextExpectedRevision: revision, position: positionOf(positions[positions.length - 1]) }, positions, firstRevision, recordedAt };
   }
@@ -451,12 +456,29 @@ export class SqliteEventStore implements EventStore {
   }
 }
 
+/**
+ * Brings the file to {@link SCHEMA_VERSION} in one write transaction: a new file gets the schema, a version-1 log is
+ * migrated ({@link MIGRATE_FROM_1}). The version is read again inside the transaction, so of several processes opening
+ * one old file at once the first migrates it and the others find it done.
+ */
+function upgrade(db: Database.Database): void {
+  db.transaction(() => {
+    const version = Number(db.pragma('user_version', { simple: true }));
+    if (version === SCHEMA_VERSION) return;
+    if (version > SCHEMA_VERSION) throw new Error(`schema version ${version} is newer than the ${SCHEMA_VERSION} this optex knows`);
+    db.exec(version === 1 ? MIGRATE_FROM_1 : SCHEMA_SQL);
+    db.pragma(`user_version = ${SCHEMA_VERSION}`);
+  }).immediate();
+}
+
 function prepareStatements(db: Database.Database) {
   const prepare = (sql: string) => db.prepare(sql).safeIntegers(true);
   return {
-    lastOfStream: prepare('SELECT revision, position FROM events WHERE stream = ? ORDER BY revision DESC LIMIT 1'),
-    findEventId: prepare('SELECT revision FROM events WHERE stream = ? AND event_id = ?'),
-    insert: prepare('INSERT INTO events (stream, revision, event_id, type, data, metadata, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?)'),
+    streamId: prepare('SELECT id FROM streams WHERE name = ?').pluck(),
+    newStream: prepare('INSERT INTO streams (name) VALUES (?)'),
+    lastOfStream: prepare('SELECT revision, position FROM events WHERE stream_id = ? ORDER BY revision DESC LIMIT 1'),
+    findEventId: prepare('SELECT revision FROM events WHERE stream_id = ? AND event_id = ?'),
+    insert: prepare('INSERT INTO events (stream_id, stream, revision, event_id, type, data, metadata, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)'),
     head: prepare('SELECT MAX(position) AS head FROM events'),
     dataVersion: db.prepare('PRAGMA data_version').pluck(),
   };
