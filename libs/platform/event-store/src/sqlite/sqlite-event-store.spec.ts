@@ -467,7 +467,14 @@ describe('SqliteEventStore (SQLite specifics)', () => {
     raw.prepare("DELETE FROM events WHERE stream = 'old-c'").run();
     raw.close();
 
-    const store = open(path);
+    const warn = jest.spyOn(process, 'emitWarning').mockImplementation(() => undefined);
+    let store: SqliteEventStore;
+    try {
+      store = open(path);
+      expect(warn.mock.calls).toEqual([[`the SQLite event store at ${path} has schema version 1: migrating it to version 2, a one-time copy of its events (positions up to 4)`, 'OptexStoreWarning']]);
+    } finally {
+      warn.mockRestore();
+    }
     const all = [];
     for await (const e of store.readAll()) all.push([e.stream, e.revision, e.type, e.position.commit, e.data, e.metadata, e.recordedAt.getTime()]);
     expect(all).toEqual([
@@ -494,6 +501,7 @@ describe('SqliteEventStore (SQLite specifics)', () => {
       { id: 3, name: 'new-d' },
     ]);
     expect(after.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").pluck().all()).toEqual(['events', 'sqlite_sequence', 'streams']);
+    expect(after.pragma('freelist_count', { simple: true })).toBe(0); // vacuumed: the version-1 table's pages given back
     after.close();
     // Opened again, a migrated file is left as it is.
     expect((await open(path).readStream('old-a')).map((e) => e.type)).toEqual(['A0', 'A1', 'A2']);
