@@ -1,6 +1,7 @@
 export { createEventStore, type CreateEventStoreOptions } from './create-event-store';
 export { PartialDuplicateAppendError } from './errors';
 export { SqliteEventStore, type SqliteEventStoreOptions } from './sqlite/sqlite-event-store';
+export { SCHEMA_V1_SQL } from './sqlite/schema';
 export { EsdbEventStore, type EsdbEventStoreOptions, type ResubscribeBackoff } from './esdb';
 export { WriterLock, StoreInUseError, type WriterLockHolder } from './sqlite/writer-lock';
 export { canonicalJson } from './chain/canonical-json';

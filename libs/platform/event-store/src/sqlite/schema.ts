@@ -68,5 +68,5 @@ DROP TABLE events;
 ALTER TABLE events_v2 RENAME TO events;
 `;
 
-/** Version 1's schema, for the migration's tests (and nothing else: a store never creates it). */
+/** Version 1's schema, for tests that build a version-1 log to migrate (a store never creates it). */
 export const SCHEMA_V1_SQL = eventsTable('events', 1);
