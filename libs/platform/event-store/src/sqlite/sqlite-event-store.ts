@@ -94,8 +94,11 @@ const commitsByFile = new Map<string, number>();
 const MAX_INT64 = 9223372036854775807n;
 const COLUMNS = 'position, stream, revision, event_id, type, data, metadata, recorded_at';
 const COLUMNS_WITHOUT_DATA = 'position, stream, revision, event_id, type, metadata, recorded_at';
-/** A stream's events from a revision on, and back from one (the LIMIT is {@link LimitedStatements}'). */
+/** The log's last position (NULL when it is empty). */
+const HEAD = 'SELECT MAX(position) AS head FROM events';
+/** The number of the stream named `@stream` (NULL, so no rows, for a stream not created yet). */
 const STREAM_ID = '(SELECT id FROM streams WHERE name = @stream)';
+/** A stream's events from a revision on, and back from one (the LIMIT is {@link LimitedStatements}'). */
 const READ_STREAM_FORWARDS = `SELECT ${COLUMNS} FROM events WHERE stream_id = ${STREAM_ID} AND revision >= @from ORDER BY revision ASC`;
 const READ_STREAM_BACKWARDS = `SELECT ${COLUMNS} FROM events WHERE stream_id = ${STREAM_ID} AND revision <= @from ORDER BY revision DESC`;
 
@@ -214,8 +217,7 @@ export class SqliteEventStore implements EventStore {
       db = new Database(path, { timeout: settings.busyTimeoutMs });
       db.pragma('journal_mode = WAL');
       db.pragma('synchronous = NORMAL');
-      const version = Number(db.pragma('user_version', { simple: true }));
-      if (version > SCHEMA_VERSION) throw new Error(`schema version ${version} is newer than the ${SCHEMA_VERSION} this optex knows`);
+      const version = knownSchemaVersion(db);
       if (version < SCHEMA_VERSION && upgrade(db, path)) db.exec('VACUUM'); // the old table's pages, free after a migration, given back
       return new SqliteEventStore(db, path, settings);
     } catch (error) {
@@ -325,8 +327,7 @@ export class SqliteEventStore implements EventStore {
    * insert, so an OptexError leaves nothing written and the group goes on without it.
    */
   private appendInTransaction(stream: string, events: readonly SerializedEvent[], expected: ExpectedRevision): AppendOutcome {
-    let streamId = this.statements.streamId.get(stream) as bigint | undefined;
-    const known = streamId;
+    const known = this.statements.streamId.get(stream) as bigint | undefined;
     const last = known === undefined ? undefined : (this.statements.lastOfStream.get(known) as { revision: bigint; position: bigint } | undefined);
     const duplicateIds = known === undefined ? [] : events.filter((e) => this.statements.findEventId.get(known, e.id) !== undefined).map((e) => e.id);
     if (last && duplicateIds.length === events.length) {
@@ -344,7 +345,7 @@ export class SqliteEventStore implements EventStore {
     const firstRevision = revision + 1n;
     const positions: bigint[] = [];
     // A new stream is numbered by its first append, in the same transaction.
-    if (streamId === undefined) streamId = BigInt(this.statements.newStream.run(stream).lastInsertRowid);
+    const streamId = known ?? BigInt(this.statements.newStream.run(stream).lastInsertRowid);
     for (const event of events) {
       revision += 1n;
       positions.push(BigInt(this.statements.insert.run(streamId, stream, revision, event.id, event.type, event.data, event.metadata, recordedAt).lastInsertRowid));
@@ -466,11 +467,10 @@ export class SqliteEventStore implements EventStore {
 function upgrade(db: Database.Database, path: string): boolean {
   return db
     .transaction(() => {
-      const version = Number(db.pragma('user_version', { simple: true }));
+      const version = knownSchemaVersion(db);
       if (version === SCHEMA_VERSION) return false;
-      if (version > SCHEMA_VERSION) throw new Error(`schema version ${version} is newer than the ${SCHEMA_VERSION} this optex knows`);
       if (version === 1) {
-        const head = (db.prepare('SELECT MAX(position) AS head FROM events').get() as { head: number | null }).head ?? 0;
+        const head = (db.prepare(HEAD).get() as { head: number | null }).head ?? 0;
         process.emitWarning(`the SQLite event store at ${path} has schema version 1: migrating it to version ${SCHEMA_VERSION}, a one-time copy of its events (positions up to ${head})`, 'OptexStoreWarning');
       }
       db.exec(version === 1 ? MIGRATE_FROM_1 : SCHEMA_SQL);
@@ -478,6 +478,13 @@ function upgrade(db: Database.Database, path: string): boolean {
       return version === 1;
     })
     .immediate();
+}
+
+/** The file's schema version (`PRAGMA user_version`); throws when it is newer than this code knows. */
+function knownSchemaVersion(db: Database.Database): number {
+  const version = Number(db.pragma('user_version', { simple: true }));
+  if (version > SCHEMA_VERSION) throw new Error(`schema version ${version} is newer than the ${SCHEMA_VERSION} this optex knows`);
+  return version;
 }
 
 function prepareStatements(db: Database.Database) {
@@ -488,7 +495,7 @@ function prepareStatements(db: Database.Database) {
     lastOfStream: prepare('SELECT revision, position FROM events WHERE stream_id = ? ORDER BY revision DESC LIMIT 1'),
     findEventId: prepare('SELECT revision FROM events WHERE stream_id = ? AND event_id = ?'),
     insert: prepare('INSERT INTO events (stream_id, stream, revision, event_id, type, data, metadata, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)'),
-    head: prepare('SELECT MAX(position) AS head FROM events'),
+    head: prepare(HEAD),
     dataVersion: db.prepare('PRAGMA data_version').pluck(),
   };
 }
