@@ -92,6 +92,14 @@ export interface EventStore {
    * then live ones, in global order. The handler is awaited before the next event is delivered.
    */
   subscribeToAll(handler: (event: RecordedEvent) => Promise<void>, options?: SubscribeOptions): Subscription;
+  /**
+   * Optional: a stored event this process learned of without reading it — a delivery of the relay, with the stream,
+   * revision and metadata it has in the log. A store that remembers the last event of streams may remember it (the hash
+   * chain then appends at that revision without reading the stream's last event first); where a store has no such
+   * memory it has no such method. The append still names its expected revision, so a stream that moved on since is
+   * refused as ever.
+   */
+  rememberDelivered?(event: Pick<RecordedEvent, 'stream' | 'revision' | 'metadata'>): void;
   close(): Promise<void>;
 }
 

@@ -1,6 +1,6 @@
 import { defaultPolicy, defaultPriceBook, optimizationDecider, optimizationStream, parseRecommendation } from '@optex/domain';
-import { silentLogger } from '@optex/ports';
-import { SqliteEventStore } from '@optex/event-store';
+import { silentLogger, type EventStore } from '@optex/ports';
+import { HashChainedEventStore, SqliteEventStore, verifyLog } from '@optex/event-store';
 import { OptexMetrics, defaultEngineOptions, handleCommand } from '@optex/engine';
 import { asDelivered, gp3Recommendation, recordUpTo } from '@optex/testing';
 import { ApprovalService } from './approval.service';
@@ -18,7 +18,7 @@ async function assessed() {
   return { store, id, riskAssessed };
 }
 
-async function approvalOn(store: SqliteEventStore): Promise<ApprovalService> {
+async function approvalOn(store: EventStore): Promise<ApprovalService> {
   const service = new ApprovalService(store, defaultPolicy, defaultPriceBook, clock, silentLogger, new OptexMetrics(), { ...defaultEngineOptions, recoverOnStart: false });
   await service.onApplicationBootstrap();
   return service;
@@ -37,6 +37,28 @@ describe('ApprovalService', () => {
     const events = await store.readStream(optimizationStream(id));
     expect(events.map((e) => e.type)).toEqual(['OptimizationReceived', 'RiskAssessed', 'ApprovalGranted']);
     expect(events[2]!.data).toMatchObject({ mode: 'auto' });
+    await approval.onApplicationShutdown();
+    await store.close();
+  });
+
+  it('on a hash-chained log another process wrote, appends after the delivered event without reading the stream\'s last event first', async () => {
+    const raw = SqliteEventStore.open(':memory:');
+    const parsed = parseRecommendation(gp3Recommendation({ recommendationId: 'a2', source: 'spec', volumeId: 'vol-2' }));
+    if (!parsed.ok) throw new Error(JSON.stringify(parsed.errors));
+    const id = await recordUpTo(new HashChainedEventStore(raw), parsed.value, NOW, 'assessed'); // the other process's chain
+    const riskAssessed = (await raw.readStream(optimizationStream(id))).find((e) => e.type === 'RiskAssessed')!;
+    const store = new HashChainedEventStore(raw); // this process's: it has written and read nothing of the stream
+    const approval = await approvalOn(store);
+    const read = jest.spyOn(raw, 'readStream');
+
+    await approval.onEvent(asDelivered(riskAssessed));
+
+    // Neither the state (the read model's) nor the chain's tip (the delivered event's hash) is read from the log.
+    expect(read.mock.calls.filter(([stream]) => stream === optimizationStream(id))).toHaveLength(0);
+    read.mockRestore();
+    const events = await raw.readStream(optimizationStream(id));
+    expect(events.map((e) => e.type)).toEqual(['OptimizationReceived', 'RiskAssessed', 'ApprovalGranted']);
+    expect(await verifyLog(raw)).toMatchObject({ ok: true, events: 3 });
     await approval.onApplicationShutdown();
     await store.close();
   });

@@ -58,6 +58,7 @@ export class ApprovalService implements OnApplicationBootstrap, OnApplicationShu
 
   async onEvent(event: IntegrationEvent): Promise<void> {
     this.projection.applyRelayed(event);
+    this.store.rememberDelivered?.(event);
     this.updateGauge();
     if (event.type !== 'RiskAssessed' || !event.stream.startsWith(OPTIMIZATION_STREAM_PREFIX)) return;
     // The read model may be ahead of this delivery (shared with the process's other services): decide only what still waits for a decision.

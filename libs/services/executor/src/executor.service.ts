@@ -145,6 +145,7 @@ export class ExecutorService implements OnApplicationBootstrap, OnModuleDestroy 
     if (event.stream === CONTROL_STREAM) return this.onControl(event);
     if (!event.stream.startsWith(OPTIMIZATION_STREAM_PREFIX)) return;
     this.projection.applyRelayed(event);
+    this.store.rememberDelivered?.(event);
     this.sweeper.progressed(event.stream.slice(OPTIMIZATION_STREAM_PREFIX.length));
     if (!DRIVES_EXECUTION.has(event.type)) return;
     await this.drive(event.stream.slice(OPTIMIZATION_STREAM_PREFIX.length), event.id, event.revision);

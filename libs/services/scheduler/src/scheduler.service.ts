@@ -186,6 +186,7 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
     if (!event.stream.startsWith(OPTIMIZATION_STREAM_PREFIX)) return;
     // Ticks for every optimization event delivered, whether or not another service of the process folded it first.
     this.projection.applyRelayed(event);
+    this.store.rememberDelivered?.(event);
     await this.tick();
   }
 

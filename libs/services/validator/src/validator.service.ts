@@ -116,6 +116,7 @@ export class ValidatorService implements OnApplicationBootstrap, OnModuleDestroy
   async onEvent(event: IntegrationEvent): Promise<void> {
     if (!event.stream.startsWith(OPTIMIZATION_STREAM_PREFIX)) return;
     this.projection.applyRelayed(event);
+    this.store.rememberDelivered?.(event);
     this.sweeper.progressed(event.stream.slice(OPTIMIZATION_STREAM_PREFIX.length));
     if (event.type !== 'ExecutionSucceeded') return;
     // Only while it is the stream's last event: the validation's event ids derive from it.

@@ -80,6 +80,18 @@ describe('HashChainedEventStore and verifyLog', () => {
     return { file, raw, store };
   };
 
+  /** `raw` with every `readStream` it answers noted as `<stream> <direction>` in `reads`. */
+  const countingReads = (raw: SqliteEventStore): { counting: EventStore; reads: string[] } => {
+    const reads: string[] = [];
+    const counting: EventStore = Object.assign(Object.create(raw) as SqliteEventStore, {
+      readStream: (stream: string, options?: Parameters<EventStore['readStream']>[1]) => {
+        reads.push(`${stream} ${options?.direction ?? 'forwards'}`);
+        return raw.readStream(stream, options);
+      },
+    });
+    return { counting, reads };
+  };
+
   /** A log of three streams written the ways optex writes: at exact revisions, with `any`, in one and in several appends. */
   async function lifecycle(store: EventStore): Promise<void> {
     await store.appendToStream('optimization-a', [event('RecommendationReceived', { id: 'a' }, { schemaVersion: 1 }), event('RiskAssessed', { risk: 'LOW' })], 'no_stream');
@@ -125,13 +137,7 @@ describe('HashChainedEventStore and verifyLog', () => {
   it('an append at the revision a read showed last does not read the tip again, and a stale one is refused', async () => {
     const { file, store: writer } = open();
     const raw = SqliteEventStore.open(file);
-    const reads: string[] = [];
-    const counting: EventStore = Object.assign(Object.create(raw) as SqliteEventStore, {
-      readStream: (stream: string, options?: Parameters<EventStore['readStream']>[1]) => {
-        reads.push(`${stream} ${options?.direction ?? 'forwards'}`);
-        return raw.readStream(stream, options);
-      },
-    });
+    const { counting, reads } = countingReads(raw);
     const reader = new HashChainedEventStore(counting); // shares nothing with the writer: it knows the stream by reading
     stores.push(reader);
     await writer.appendToStream('s', [event('A'), event('B')], 'no_stream');
@@ -156,6 +162,37 @@ describe('HashChainedEventStore and verifyLog', () => {
     expect(reads).toEqual(['s forwards', 's backwards', 's backwards']);
     expect((await reader.readStream('s')).map((e) => e.type)).toEqual(['A', 'B', 'C', 'D', 'E', 'F', 'G', 'H']);
     expect(await verifyLog(writer)).toMatchObject({ ok: true, events: 8 });
+  });
+
+  it('an append at the revision the relay delivered does not read the tip; an older delivery, or one without a hash, changes nothing', async () => {
+    const { file, store: writer } = open();
+    const raw = SqliteEventStore.open(file);
+    const { counting, reads } = countingReads(raw);
+    const service = new HashChainedEventStore(counting); // another process: it knows the stream only from deliveries
+    stores.push(service);
+    await writer.appendToStream('s', [event('A'), event('B')], 'no_stream');
+    const [a, b] = await writer.readStream('s');
+
+    service.rememberDelivered(b);
+    service.rememberDelivered(a); // a late redelivery of an older event: the tip stays at B
+    await service.appendToStream('s', [event('C')], b.revision);
+    expect(reads).toEqual([]);
+
+    // Delivered, then moved on by another writer: the append at the delivered revision is refused, the chain stays whole.
+    const [c] = await writer.readStream('s', { direction: 'backwards', maxCount: 1 });
+    await writer.appendToStream('s', [event('D')], c.revision);
+    const delivered = (await writer.readStream('s')).at(-1)!;
+    await writer.appendToStream('s', [event('E')], delivered.revision);
+    service.rememberDelivered(delivered);
+    await expect(service.appendToStream('s', [event('F')], delivered.revision)).rejects.toThrow(ConcurrencyError);
+    // An event without a chain hash (written around the chain) is not taken for a tip: the append reads it.
+    await raw.appendToStream('u', [event('Unchained')], 'no_stream');
+    const [unchained] = await raw.readStream('u');
+    service.rememberDelivered(unchained);
+    reads.length = 0;
+    await service.appendToStream('u', [event('Next')], unchained.revision);
+    expect(reads).toEqual(['u backwards']);
+    expect(await verifyLog(writer, { stream: 's' })).toMatchObject({ ok: true, events: 5 });
   });
 
   it('names an event whose data was edited in the SQLite file', async () => {

@@ -69,7 +69,7 @@ interface Tip {
 }
 
 /** The tip a stored event makes when it is its stream's last: its revision and the hash it records. */
-function tipOf(last: RecordedEvent): Tip {
+function tipOf(last: Pick<RecordedEvent, 'revision' | 'metadata'>): Tip {
   return { revision: last.revision, hash: recordedHash(last) ?? null };
 }
 
@@ -82,7 +82,8 @@ function tipOf(last: RecordedEvent): Tip {
  * revision: the caller's, or — for `any`/`stream_exists` — the revision read just before (such appends queue per stream
  * within the process), retried after a random pause (up to `attempts` tries) when another writer got there first. The
  * last hash of recently written streams is remembered, and so is the last event of a stream read to its end (see
- * {@link readStream}); any other stream's last event is read back first.
+ * {@link readStream}) or delivered by the relay ({@link rememberDelivered}); any other stream's last event is read back
+ * first.
  */
 export class HashChainedEventStore implements EventStore {
   private readonly tips = new Map<string, Tip>();
@@ -196,10 +197,23 @@ export class HashChainedEventStore implements EventStore {
     return events;
   }
 
-  private rememberRead(stream: string, last: RecordedEvent): void {
+  private rememberRead(stream: string, last: Pick<RecordedEvent, 'revision' | 'metadata'>): void {
     // A newer tip written or read here already stays: a read that started before it answers after it.
     if ((this.tips.get(stream)?.revision ?? -1n) > last.revision) return;
     this.remember(stream, tipOf(last));
+  }
+
+  /**
+   * Remembers a delivered event as its stream's tip, as a read of the stream's newest event would (see
+   * {@link readStream}): a service that handles the relay's delivery of event N and appends at revision N then needs no
+   * read of the tip first. Sound for the same reason: the event is a stored one, with its own revision and hash, and the
+   * append names that revision. One the tip remembered here is already at or past changes nothing (this process wrote
+   * or read it, or it was delivered before), so a redelivery or a late delivery never moves the tip back; nor does an
+   * event without a hash, which a chained log's events all have.
+   */
+  rememberDelivered(event: Pick<RecordedEvent, 'stream' | 'revision' | 'metadata'>): void {
+    if ((this.tips.get(event.stream)?.revision ?? -1n) >= event.revision || recordedHash(event) === undefined) return;
+    this.remember(event.stream, tipOf(event));
   }
 
   readAll(options?: ReadAllOptions): AsyncIterable<RecordedEvent> {
