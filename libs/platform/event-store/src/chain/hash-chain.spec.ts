@@ -124,6 +124,29 @@ describe('HashChainedEventStore and verifyLog', () => {
     expect(await verifyLog(store)).toMatchObject({ ok: true, events: 20 });
   });
 
+  it('an append with `any` to a stream whose tip it remembers reads nothing; a tip gone stale is read again and the append lands after', async () => {
+    const { file, store: other } = open();
+    const raw = SqliteEventStore.open(file);
+    const { counting, reads } = countingReads(raw);
+    const writer = new HashChainedEventStore(counting);
+    stores.push(writer);
+    // A new stream: its tip is read (none); its first append, at `no_stream`, may have been an idempotent repeat of
+    // another's, so what it hashed is not remembered and the second append reads the tip too. From then on, none.
+    await writer.appendToStream('batch', [event('Planned')], 'any');
+    await writer.appendToStream('batch', [event('Dispatched', { n: 1 })], 'any');
+    reads.length = 0;
+    await writer.appendToStream('batch', [event('Dispatched', { n: 2 })], 'any');
+    await writer.appendToStream('batch', [event('Dispatched', { n: 3 })], 'stream_exists');
+    expect(reads).toEqual([]);
+
+    await other.appendToStream('batch', [event('Continued')], 'any'); // another process moves the stream on
+    reads.length = 0;
+    await writer.appendToStream('batch', [event('Dispatched', { n: 4 })], 'any');
+    expect(reads).toEqual(['batch backwards']); // refused at the remembered revision, then read once
+    expect((await raw.readStream('batch')).map((e) => e.data)).toEqual([{}, { n: 1 }, { n: 2 }, { n: 3 }, {}, { n: 4 }]);
+    expect(await verifyLog(raw)).toMatchObject({ ok: true, events: 6 });
+  });
+
   it('an idempotent repeat of an append does not put a wrong hash at the tip of the stream', async () => {
     const { store } = open();
     const first = [event('A', { n: 1 })];

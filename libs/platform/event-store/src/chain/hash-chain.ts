@@ -79,11 +79,11 @@ function tipOf(last: Pick<RecordedEvent, 'revision' | 'metadata'>): Tip {
  * event no longer matches the chain (`verifyLog`). Wraps any adapter; reads pass through.
  *
  * The previous hash must be the hash of the event actually before the new ones, so every append is made at an exact
- * revision: the caller's, or — for `any`/`stream_exists` — the revision read just before (such appends queue per stream
- * within the process), retried after a random pause (up to `attempts` tries) when another writer got there first. The
- * last hash of recently written streams is remembered, and so is the last event of a stream read to its end (see
- * {@link readStream}) or delivered by the relay ({@link rememberDelivered}); any other stream's last event is read back
- * first.
+ * revision: the caller's, or — for `any`/`stream_exists` — the remembered tip's, else the revision read just before
+ * (such appends queue per stream within the process); when another writer got there first, the tip is read again and
+ * the append retried after a random pause (up to `attempts` tries). The last hash of recently written streams is
+ * remembered, and so is the last event of a stream read to its end (see {@link readStream}) or delivered by the relay
+ * ({@link rememberDelivered}); any other stream's last event is read back first.
  */
 export class HashChainedEventStore implements EventStore {
   private readonly tips = new Map<string, Tip>();
@@ -117,6 +117,16 @@ export class HashChainedEventStore implements EventStore {
   }
 
   private async appendAtTip(stream: string, events: readonly NewEvent[], expected: 'any' | 'stream_exists'): Promise<AppendResult> {
+    // A stream whose tip this process knows (it wrote, read or was delivered the last event) is appended to at that
+    // revision without a read; a tip gone stale is refused by the adapter, forgotten, and read as any other.
+    const remembered = this.tips.get(stream);
+    if (remembered) {
+      try {
+        return await this.appendAt(stream, events, remembered.revision, remembered);
+      } catch (error) {
+        if (!(error instanceof ConcurrencyError)) throw error;
+      }
+    }
     for (let attempt = 1; ; attempt++) {
       const tip = await this.readTip(stream);
       if (!tip && expected === 'stream_exists') return this.inner.appendToStream(stream, events, expected); // the adapter says why
