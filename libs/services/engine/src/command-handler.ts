@@ -263,6 +263,8 @@ export async function appendOnce(
   stream: string,
   event: { type: string; data: unknown },
   context: { key: string; causationId: string; recordedBy: string },
+  /** `no_stream` for the event that opens its stream: the hash chain then reads no tip first. @defaultValue `any` */
+  expected: 'any' | 'no_stream' = 'any',
 ): Promise<void> {
   const traceparent = traceOfAppend(undefined);
   await store.appendToStream(
@@ -275,6 +277,6 @@ export async function appendOnce(
         metadata: { schemaVersion: schemaVersionOf(event.type), recordedBy: context.recordedBy, causationId: context.causationId, ...(traceparent !== undefined ? { [TRACEPARENT]: traceparent } : {}) },
       },
     ],
-    'any',
+    expected,
   );
 }

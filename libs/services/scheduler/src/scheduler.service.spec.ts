@@ -1,7 +1,7 @@
-import { defaultPolicy, optimizationStream, parseRecommendation } from '@optex/domain';
-import { silentLogger } from '@optex/ports';
-import { SqliteEventStore } from '@optex/event-store';
-import { OptexMetrics, defaultEngineOptions } from '@optex/engine';
+import { defaultPolicy, optimizationDecider, optimizationStream, parseRecommendation } from '@optex/domain';
+import { silentLogger, type EventStore } from '@optex/ports';
+import { HashChainedEventStore, SqliteEventStore, verifyLog } from '@optex/event-store';
+import { OptexMetrics, defaultEngineOptions, handleCommand } from '@optex/engine';
 import { asDelivered, gp3Recommendation, recordUpTo } from '@optex/testing';
 import { SchedulerService } from './scheduler.service';
 
@@ -9,7 +9,7 @@ const NOW = new Date('2026-11-26T10:00:00Z');
 const clock = { now: () => NOW };
 
 /** A store holding one optimization received, assessed and auto-approved; its ApprovalGranted event. */
-async function approved(store: SqliteEventStore) {
+async function approved(store: EventStore) {
   const parsed = parseRecommendation(gp3Recommendation({ recommendationId: 's1', source: 'spec', volumeId: 'vol-1' }));
   if (!parsed.ok) throw new Error(JSON.stringify(parsed.errors));
   const id = await recordUpTo(store, parsed.value, NOW, 'approved');
@@ -38,4 +38,46 @@ describe('SchedulerService dispatch', () => {
     scheduler.onApplicationShutdown();
     await store.close();
   });
+
+  it('on a hash-chained log other processes write, plans and completes a batch without reading the batch stream', async () => {
+    const raw = SqliteEventStore.open(':memory:');
+    const others = new HashChainedEventStore(raw); // the other services' processes
+    const store = new HashChainedEventStore(raw); // the scheduler's
+    const scheduler = new SchedulerService(store, clock, silentLogger, new OptexMetrics(), { ...defaultEngineOptions, recoverOnStart: false, batchWindowMs: 10, batchQuietMs: 0 }, defaultPolicy);
+    const { id, granted } = await approved(others);
+    await scheduler.onApplicationBootstrap();
+    const read = jest.spyOn(raw, 'readStream');
+    const batchReads = () => read.mock.calls.filter(([stream]) => stream.startsWith('batch-')).length;
+    const relay = async (stream: string, after = -1n) => {
+      for (const e of await SqliteEventStore.prototype.readStream.call(raw, stream)) if (e.revision > after) await scheduler.onEvent(asDelivered(e));
+    };
+
+    await scheduler.onEvent(asDelivered(granted));
+    const types = async () => (await SqliteEventStore.prototype.readStream.call(raw, optimizationStream(id))).map((e) => e.type);
+    await until(async () => (await types()).includes('ExecutionScheduled'));
+    await scheduler.settled();
+    const [batch] = await batchStreamsOf(raw);
+    if (!batch) throw new Error('no batch planned');
+    await relay(batch); // the relay delivers BatchPlanned to the scheduler
+    await relay(optimizationStream(id), granted.revision);
+    // Cancelled by an operator (another process): the batch's only member settles, so the batch completes.
+    await handleCommand(others, optimizationStream(id), optimizationDecider, { type: 'CancelOptimization', data: { by: 'oncall', reason: 'spec' }, metadata: { now: NOW } }, { causationKey: 'cancel', recordedBy: 'spec' });
+    await relay(optimizationStream(id), granted.revision + 1n);
+    await until(async () => (await SqliteEventStore.prototype.readStream.call(raw, batch)).length === 2);
+    await scheduler.settled();
+
+    expect((await SqliteEventStore.prototype.readStream.call(raw, batch)).map((e) => e.type)).toEqual(['BatchPlanned', 'BatchCompleted']);
+    expect(batchReads()).toBe(0);
+    read.mockRestore();
+    expect(await verifyLog(raw)).toMatchObject({ ok: true });
+    scheduler.onApplicationShutdown();
+    await store.close();
+  });
 });
+
+/** The batch streams in the log, in order. */
+async function batchStreamsOf(store: SqliteEventStore): Promise<string[]> {
+  const streams: string[] = [];
+  for await (const e of store.readAll()) if (e.stream.startsWith('batch-') && !streams.includes(e.stream)) streams.push(e.stream);
+  return streams;
+}

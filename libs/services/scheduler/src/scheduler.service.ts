@@ -176,6 +176,9 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
   }
 
   async onEvent(event: IntegrationEvent): Promise<void> {
+    // Each delivery is its stream's last event as the log had it, a batch's as well as an optimization's: the next
+    // append after it reads no tip.
+    this.store.rememberDelivered?.(event);
     if (event.stream.startsWith('batch-')) {
       // An operator's BatchContinued (the scheduler's own batch events are folded when it appends them).
       if (event.type !== 'BatchContinued' || this.folded.has(event.id)) return;
@@ -186,7 +189,6 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
     if (!event.stream.startsWith(OPTIMIZATION_STREAM_PREFIX)) return;
     // Ticks for every optimization event delivered, whether or not another service of the process folded it first.
     this.projection.applyRelayed(event);
-    this.store.rememberDelivered?.(event);
     await this.tick();
   }
 
@@ -420,7 +422,8 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
       optimizationIds: ids,
       at: now.toISOString(),
     };
-    await appendOnce(this.store, batchStream(batchId), { type: 'BatchPlanned', data: plan }, { key: 'planned', causationId: batchId, recordedBy: RECORDED_BY });
+    // The batch's first event (its id is its members'; planned again after a crash, the same event is already there).
+    await appendOnce(this.store, batchStream(batchId), { type: 'BatchPlanned', data: plan }, { key: 'planned', causationId: batchId, recordedBy: RECORDED_BY }, 'no_stream');
     this.queue.addBatch(plan);
     this.logger.info({ batchId, mode: plan.mode, maxParallel: plan.maxParallel, notBefore: plan.notBefore, size: ids.length }, 'batch planned');
   }
