@@ -231,7 +231,7 @@ async function main(): Promise<void> {
     log(`throughput (warm): ${args.throughput} more…`);
     const warmPass = await throughputPass('warm');
     // ── latency, warm: the same again after the throughput phase, as a stack that has been running answers ──
-    log(`latency (warm, after ${args.throughput} dry runs): ${args.latency} auto-approved recommendations, one at a time…`);
+    log(`latency (warm, after ${2 * args.throughput} dry runs): ${args.latency} auto-approved recommendations, one at a time…`);
     const warm = await latencyPhase('latency', args.latency);
     log('raw kafkajs relay over five hops…');
     const raw = await rawRelay(stack.bus.replace('kafka://', '').split(','), args.throughput, args.partitions);
