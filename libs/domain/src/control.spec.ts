@@ -1,5 +1,5 @@
 import { DomainError } from './errors';
-import { controlDecider, heldByPause, parseControlEvent, type ControlCommand, type ControlEvent, type ControlState } from './control';
+import { controlDecider, heldByPause, joinsOutcome, parseControlEvent, type ControlCommand, type ControlEvent, type ControlState } from './control';
 import type { Move } from './process';
 
 const at = new Date('2026-12-02T12:00:00Z');
@@ -50,6 +50,25 @@ describe('kill switch (given/when/then over the control stream)', () => {
     it.each(moves)('%s: held %s', (_name, move, held) => {
       expect(heldByPause(paused, move)).toBe(held);
       expect(heldByPause({ paused: false }, move)).toBe(false);
+    });
+  });
+
+  describe('what is appended together with an EC2 call\'s outcome', () => {
+    const decide = (type: string, data: Record<string, unknown> = {}): Move => ({ kind: 'decide', command: { type, data, metadata: { now: at } } as never });
+    const step = { kind: 'modify-volume' } as never;
+    const moves: [string, boolean, Move][] = [
+      ['succeeding the execution', true, decide('SucceedExecution')],
+      ['completing the rollback', true, decide('CompleteRollback')],
+      ['a rollback intent', true, decide('StartStep', { phase: 'rollback', index: 0 })],
+      ['an execution step intent (held by a pause: the kill switch is read first)', false, decide('StartStep', { phase: 'execution', index: 1 })],
+      ['starting an execution', false, decide('StartExecution')],
+      ['a call (an execution step in flight)', false, { kind: 'perform', phase: 'execution', index: 1, step, dryRun: false, clientToken: 't', outputs: {} }],
+      ['a wait', false, { kind: 'perform', phase: 'execution', index: 1, step, dryRun: false, outputs: {} }],
+      ['pre-validation', false, { kind: 'pre-validate' }],
+      ['validation', false, { kind: 'validate' }],
+    ];
+    it.each(moves)('%s: joins %s', (_name, joins, move) => {
+      expect(joinsOutcome(move)).toBe(joins);
     });
   });
 });

@@ -96,6 +96,16 @@ export function pauseHolds(move: Move): boolean {
   }
 }
 
+/**
+ * Whether a move the process manager answers right after an EC2 call's outcome is decided and appended together with
+ * that outcome: a decision (no call, no look-up, no observation) that a pause does not hold — completing the plan
+ * (`SucceedExecution`, `CompleteRollback`), a rollback step's intent. A held decision (an execution step's intent)
+ * waits for the executor's read of the kill switch, which comes before it is decided.
+ */
+export function joinsOutcome(move: Move): move is Extract<Move, { kind: 'decide' }> {
+  return move.kind === 'decide' && !pauseHolds(move);
+}
+
 /** Whether the move waits under `state`: execution is paused and {@link pauseHolds} the move. */
 export function heldByPause(state: ControlState, move: Move): boolean {
   return state.paused && pauseHolds(move);

@@ -175,7 +175,7 @@ describe('ExecutorService appends', () => {
     await store.close();
   });
 
-  it('a real run appends the intent before the EC2 call that changes the volume and the outcome right after it', async () => {
+  it('a real run appends the intent before the EC2 call that changes the volume, and the outcome with ExecutionSucceeded in one append right after it', async () => {
     const { store, fleet, id, executor } = await setUp('real', false);
     const append = jest.spyOn(store, 'appendToStream');
     const modify = fleet.modifyVolume.bind(fleet);
@@ -191,12 +191,40 @@ describe('ExecutorService appends', () => {
     expect(storedAtCall[0]!.slice(-4)).toEqual(['ExecutionStarted', 'PreValidationPassed', 'RollbackPlanRecorded', 'ExecutionStepStarted']);
     expect(append.mock.calls.map((c) => c[1].map((e) => e.type))).toEqual([
       ['ExecutionStarted', 'PreValidationPassed', 'RollbackPlanRecorded', 'ExecutionStepStarted'],
-      ['ExecutionStepCompleted'],
-      ['ExecutionSucceeded'],
+      ['ExecutionStepCompleted', 'ExecutionSucceeded'],
     ]);
+    // Each event has the id it would have had appended alone: the revision its decision was taken at names it.
+    const [completed, succeeded] = append.mock.calls[1]![1];
+    expect(completed!.metadata?.['causationId']).toBe('spec@7');
+    expect(succeeded!.metadata?.['causationId']).toBe('spec@8');
     expect((await loadStream(store, optimizationStream(id), optimizationDecider)).state.status).toBe('validating');
     // The volume described once (the pre-validation); the change itself does not describe it again.
     expect(fleet.calls().map((c) => c.operation)).toEqual(['describeVolume', 'modifyVolume']);
+    await executor.onModuleDestroy();
+    await store.close();
+  });
+
+  it('an outcome whose append meets a stream that moved on during the call is decided again alone on the stream as it is, then the rest', async () => {
+    const { store, fleet, id, executor } = await setUp('moved-on', false);
+    const stream = optimizationStream(id);
+    const append = jest.spyOn(store, 'appendToStream');
+    const modify = fleet.modifyVolume.bind(fleet);
+    jest.spyOn(fleet, 'modifyVolume').mockImplementation(async (...args) => {
+      // The same recommendation resubmitted with other content while the volume changes: the intake records a conflict.
+      const changed = recommendation('moved-on', { type: 'modify-volume', targetVolumeType: 'gp3' });
+      const resubmitted = { ...changed, estimatedMonthlySavings: 3 };
+      await handleCommand(store, stream, optimizationDecider, { type: 'ReceiveRecommendation', data: { optimizationId: id, recommendation: resubmitted, dryRun: false, deliveryId: 'd-again' }, metadata: { now: NOW } }, { causationKey: 'intake', recordedBy: 'spec' });
+      return modify(...args);
+    });
+
+    await executor.drive(id, 'spec');
+
+    const types = (await store.readStream(stream)).map((e) => e.type);
+    expect(types.slice(-4)).toEqual(['ExecutionStepStarted', 'ResubmissionConflicted', 'ExecutionStepCompleted', 'ExecutionSucceeded']);
+    const byExecutor = append.mock.calls.filter((c) => c[1][0]!.metadata?.['recordedBy'] === 'executor').map((c) => c[1].map((e) => e.type));
+    expect(byExecutor.slice(1)).toEqual([['ExecutionStepCompleted', 'ExecutionSucceeded'], ['ExecutionStepCompleted'], ['ExecutionSucceeded']]);
+    expect(fleet.calls().filter((c) => c.operation === 'modifyVolume')).toHaveLength(1);
+    expect((await loadStream(store, stream, optimizationDecider)).state.status).toBe('validating');
     await executor.onModuleDestroy();
     await store.close();
   });

@@ -4,6 +4,7 @@ import {
   controlDecider,
   parseControlEvent,
   pauseHolds,
+  joinsOutcome,
   type ControlState,
   OPTIMIZATION_STREAM_PREFIX,
   moverOf,
@@ -32,6 +33,8 @@ import {
   KeyedMutex,
   StallSweeper,
   PendingDecisions,
+  type CommandContext,
+  type CommandResult,
   handleCommandAt,
   loadStream,
   observeResource,
@@ -213,8 +216,9 @@ export class ExecutorService implements OnApplicationBootstrap, OnModuleDestroy 
       const now = this.clock.now();
       const move = nextMove(state, { now, ...(justStarted ? { justStarted } : {}) });
       // An EC2 call that may change something (or the look-up of one cut short) runs with everything before it
-      // appended (its intent among them) and has its outcome appended at once; observing, dry runs and the
-      // decisions in between are appended together at the next such call or when the handling ends.
+      // appended (its intent among them) and has its outcome appended at once, with the decisions that follow it and
+      // that no pause holds (the last step's completion and ExecutionSucceeded go together); observing, dry runs and
+      // the other decisions in between are appended together at the next such call or when the handling ends.
       const changesEc2 = (move.kind === 'perform' && !move.dryRun) || move.kind === 'reconcile';
       if (changesEc2 && !(await flush())) continue;
       if (pauseHolds(move) && (await this.controlNow()).paused) {
@@ -224,10 +228,12 @@ export class ExecutorService implements OnApplicationBootstrap, OnModuleDestroy 
       const command = await this.commandFor(state as KnownOptimization, move, now, observedJustBefore);
       observedJustBefore = move.kind === 'pre-validate' || (observedJustBefore && move.kind === 'decide');
       // The revision the decision was taken at makes the event ids deterministic: a redelivery appends nothing new.
-      const context = { causationKey: `${causationKey}@${decisions.revision}`, recordedBy: RECORDED_BY, metadata: { resourceKey: resourceKeyOf(state.recommendation) } };
+      const resourceKey = resourceKeyOf(state.recommendation);
+      const contextAt = (revision: bigint) => ({ causationKey: `${causationKey}@${revision}`, recordedBy: RECORDED_BY, metadata: { resourceKey } });
+      const context = contextAt(decisions.revision);
       if (command && changesEc2) {
-        // Nothing is pending here; a conflict re-decides this outcome on the stream as it is now (handleCommandAt).
-        const result = await handleCommandAt(this.store, stream, optimizationDecider, { state, revision: decisions.revision }, command, context);
+        // Nothing is pending here; a conflict re-decides this outcome alone on the stream as it is now.
+        const result = await this.recordOutcome(stream, { state, revision: decisions.revision }, command, contextAt);
         this.observe(state as KnownOptimization, result.events);
         if (result.events.length === 0) return; // nothing changed: another handling made this move already
         justStarted = intentOf(result.events);
@@ -245,6 +251,40 @@ export class ExecutorService implements OnApplicationBootstrap, OnModuleDestroy 
     }
     await flush();
     this.logger.error({ optimizationId, moves: MAX_MOVES_PER_HANDLING }, 'execution loop stopped: too many moves in one handling');
+  }
+
+  /**
+   * Appends the outcome of an EC2 call that may have changed something together with the decisions that follow it on
+   * their own (the domain's `joinsOutcome`: e.g. the last step's completion and `ExecutionSucceeded`, a failure and the
+   * rollback's first intent), in one append: they are durable at once, one
+   * round trip instead of two. Each event gets the id it would have had appended alone (`contextAt` the revision it
+   * was decided at). When the stream moved on meanwhile, the outcome alone is decided again on the stream as it is
+   * now (`handleCommandAt` reads it) and the loop decides what follows.
+   */
+  private async recordOutcome(
+    stream: string,
+    known: { readonly state: OptimizationState; readonly revision: bigint },
+    outcome: OptimizationCommand,
+    contextAt: (revision: bigint) => CommandContext,
+  ): Promise<CommandResult<OptimizationEvent, OptimizationState>> {
+    const together = new PendingDecisions<OptimizationCommand, OptimizationEvent, OptimizationState>(this.store, stream, optimizationDecider, known);
+    const decided = together.decide(outcome, contextAt(known.revision));
+    if (decided.length === 0) return { state: known.state, events: [], revision: known.revision };
+    let justStarted = intentOf(decided);
+    for (let moves = 0; moves < MAX_MOVES_PER_HANDLING; moves++) {
+      const move = nextMove(together.state, { now: this.clock.now(), ...(justStarted ? { justStarted } : {}) });
+      if (!joinsOutcome(move)) break;
+      const more = together.decide(move.command, contextAt(together.revision));
+      if (more.length === 0) break;
+      justStarted = intentOf(more) ?? justStarted;
+    }
+    try {
+      const events = await together.flush();
+      return { state: together.state, events, revision: together.revision };
+    } catch (error) {
+      if (!(error instanceof ConcurrencyError)) throw error;
+      return handleCommandAt(this.store, stream, optimizationDecider, undefined, outcome, contextAt(known.revision));
+    }
   }
 
   /** The command that records the outcome of a move, after performing what the move asks (observe, call, look up). */
