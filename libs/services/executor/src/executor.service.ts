@@ -35,7 +35,7 @@ import {
   PendingDecisions,
   type CommandContext,
   type CommandResult,
-  handleCommandAt,
+  handleCommand,
   loadStream,
   observeResource,
   resourceKeyOf,
@@ -256,10 +256,10 @@ export class ExecutorService implements OnApplicationBootstrap, OnModuleDestroy 
   /**
    * Appends the outcome of an EC2 call that may have changed something together with the decisions that follow it on
    * their own (the domain's `joinsOutcome`: e.g. the last step's completion and `ExecutionSucceeded`, a failure and the
-   * rollback's first intent), in one append: they are durable at once, one
-   * round trip instead of two. Each event gets the id it would have had appended alone (`contextAt` the revision it
-   * was decided at). When the stream moved on meanwhile, the outcome alone is decided again on the stream as it is
-   * now (`handleCommandAt` reads it) and the loop decides what follows.
+   * rollback's first intent), in one append: durable at once, in one round trip instead of two. Each event gets the id
+   * it would have had appended alone (`contextAt` the revision it was decided at). When the stream moved on meanwhile,
+   * the outcome alone is decided again on the stream as it is now (`handleCommand` reads it) and the loop decides what
+   * follows.
    */
   private async recordOutcome(
     stream: string,
@@ -283,7 +283,7 @@ export class ExecutorService implements OnApplicationBootstrap, OnModuleDestroy 
       return { state: together.state, events, revision: together.revision };
     } catch (error) {
       if (!(error instanceof ConcurrencyError)) throw error;
-      return handleCommandAt(this.store, stream, optimizationDecider, undefined, outcome, contextAt(known.revision));
+      return handleCommand(this.store, stream, optimizationDecider, outcome, contextAt(known.revision));
     }
   }
 
