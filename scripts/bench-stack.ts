@@ -1,7 +1,9 @@
 // Benchmark of the production topology on this machine: prints figures, asserts nothing.
 //
-//   npm run -s bench:stack -- [--latency N] [--throughput N] [--max-parallel N] [--partitions N] [--guards] [--json]
+//   npm run -s bench:stack -- [--latency N] [--throughput N] [--max-parallel N] [--partitions N] [--guards] [--json] [--keep]
 //
+// Its working directory (the services', Kafka's and the emulator's logs, the emulator's data, the policy file) is
+// removed after `stack down` when the run succeeds, and kept — its path printed — when it fails or with `--keep`.
 // 1. `stack up` (Kafka, ESDB emulator, moto, five service processes): its wall time. The services run with a policy
 //    that turns off the EC2 request budget and the blast radius (as bench:engine does): with the default budget every
 //    ModifyVolume, dry run or not, waits for optex's share of the mutating bucket (2.5 calls/s after 25), so the
@@ -25,8 +27,8 @@
 //    acks=all before its offset is committed: the delivery semantics optex's bus has), and optex's
 //    throughput as a share of it. optex's own path is also about five hops (input → risk → approval →
 //    scheduler → executor → validator) plus a store append and the relay per event.
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { cpus, tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { CreateVolumeCommand, EC2Client } from '@aws-sdk/client-ec2';
 import { EsdbEventStore } from '@optex/event-store';
@@ -36,6 +38,7 @@ import { Kafka, logLevel } from 'kafkajs';
 import { NO_BLAST_RADIUS, optimizationIdFor, previewIdFor, OPTIMIZATION_STREAM_PREFIX } from '@optex/domain';
 import { stackDown, stackUp } from '../apps/optex/src/stack/stack';
 import { percentile } from './support/percentile';
+import { inScratchDir } from './support/scratch-dir';
 import { cpuSecondsOf, cpuShares, transitions, type TimedEvent } from './support/stack-figures';
 
 interface Args {
@@ -45,14 +48,16 @@ interface Args {
   maxParallel: number;
   guards: boolean;
   json: boolean;
+  keep: boolean;
 }
 
 function parseArgs(argv: readonly string[]): Args {
-  const args: Args = { partitions: 8, latency: 100, throughput: 1000, maxParallel: 16, guards: false, json: false };
+  const args: Args = { partitions: 8, latency: 100, throughput: 1000, maxParallel: 16, guards: false, json: false, keep: false };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--json') args.json = true;
     else if (a === '--guards') args.guards = true;
+    else if (a === '--keep') args.keep = true;
     else if (a === '--latency' || a === '--throughput' || a === '--max-parallel' || a === '--partitions') {
       const n = Number(argv[++i]);
       if (!Number.isSafeInteger(n) || n < 1) throw new Error(`${a} needs a positive integer`);
@@ -60,7 +65,7 @@ function parseArgs(argv: readonly string[]): Args {
       else if (a === '--throughput') args.throughput = n;
       else if (a === '--partitions') args.partitions = n;
       else args.maxParallel = n;
-    } else throw new Error(`unknown argument ${a} (expected --latency N, --throughput N, --max-parallel N, --partitions N, --guards, --json)`);
+    } else throw new Error(`unknown argument ${a} (expected --latency N, --throughput N, --max-parallel N, --partitions N, --guards, --json, --keep)`);
   }
   return args;
 }
@@ -116,11 +121,16 @@ async function rawRelay(brokers: string[], count: number, partitions: number, ho
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
   const log = (s: string) => (args.json ? undefined : process.stderr.write(`${s}\n`));
-  const dir = mkdtempSync(join(tmpdir(), 'optex-bench-stack-'));
+  await inScratchDir('bench-stack', { keep: args.keep, holds: "the stack's logs in stack/, the policy file", report: (line) => process.stderr.write(`bench:stack: ${line}\n`) }, (root) => measure(args, root, log));
+}
+
+/** Steps 1–4 above, on a stack whose files go under `root`: the stack's directory `stack/` and the services' policy. */
+async function measure(args: Args, root: string, log: (line: string) => void): Promise<void> {
+  const dir = join(root, 'stack');
   process.env['OPTEX_MAX_PARALLEL'] = String(args.maxParallel);
   process.env['OPTEX_LOG_LEVEL'] = 'warn';
   const t0 = Date.now();
-  const policy = join(mkdtempSync(join(tmpdir(), 'optex-bench-stack-policy-')), 'policy.json'); // stack up empties its dir
+  const policy = join(root, 'policy.json'); // beside the stack's directory, which stack up empties
   writeFileSync(policy, JSON.stringify(args.guards ? {} : { apiBudget: { enabled: false }, blastRadius: NO_BLAST_RADIUS }));
   const stack = await stackUp({ dir, partitions: args.partitions, progress: log, serviceEnv: { OPTEX_POLICY: policy } });
   const stackUpMs = Date.now() - t0;

@@ -2,19 +2,20 @@
 // processed and checks the invariants afterwards against the log and moto. Prints figures; exits 1 on a violation.
 //
 //   npm run -s chaos:stack -- [--recommendations 1000] [--kills 12] [--every 5000-20000] [--down 5000] [--seed N]
-//                             [--timeout 3600000] [--one-executor] [--json]
+//                             [--timeout 3600000] [--one-executor] [--json] [--keep]
 //
 // Kills (SIGKILL): a service (restarted at once; the second executor too), Kafka or the ESDB emulator (started again
 // after --down ms); the first three are one of each kind. Invariants: 0 lost (every recommendation is an optimization
 // in the log), 0 stuck (every optimization terminal, or waiting for an operator with a reason), 0 mutating EC2 calls
 // made twice for one volume (counted by a proxy in front of moto), moto as the log says, 0 dead letters.
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+// The working directory (every process's log, Kafka's and the emulator's data) is removed after a run without a
+// violation, and kept — its path printed — after a violation, a failure, or with `--keep`.
 import { join } from 'node:path';
 import { runStackChaos, type ChaosReport } from '../apps/optex/src/stack/chaos';
+import { inScratchDir } from './support/scratch-dir';
 
 function parseArgs(argv: readonly string[]) {
-  const args = { recommendations: 1000, kills: 12, every: [5000, 20000] as [number, number], down: 5000, seed: Date.now() % 100_000, timeout: 3_600_000, twoExecutors: true, json: false };
+  const args = { recommendations: 1000, kills: 12, every: [5000, 20000] as [number, number], down: 5000, seed: Date.now() % 100_000, timeout: 3_600_000, twoExecutors: true, json: false, keep: false };
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i]!;
     const value = () => {
@@ -38,6 +39,7 @@ function parseArgs(argv: readonly string[]) {
     else if (flag === '--timeout') args.timeout = int(value());
     else if (flag === '--one-executor') args.twoExecutors = false;
     else if (flag === '--json') args.json = true;
+    else if (flag === '--keep') args.keep = true;
     else throw new Error(`unknown flag ${flag}`);
   }
   return args;
@@ -62,7 +64,13 @@ function figures(r: ChaosReport, seed: number): string {
 
 async function main(): Promise<number> {
   const args = parseArgs(process.argv.slice(2));
-  const dir = join(mkdtempSync(join(tmpdir(), 'optex-chaos-')), 'stack');
+  const holds = "every process's log in stack/";
+  const clean = await inScratchDir('chaos', { keep: args.keep, holds, succeeded: (ok: boolean) => ok, report: (line) => process.stderr.write(`chaos-stack: ${line}\n`) }, (root) => chaos(args, join(root, 'stack')));
+  return clean ? 0 : 1;
+}
+
+/** Runs the chaos in `dir` and prints its report; true when no invariant was violated. */
+async function chaos(args: ReturnType<typeof parseArgs>, dir: string): Promise<boolean> {
   const report = await runStackChaos({
     dir,
     recommendations: args.recommendations,
@@ -75,7 +83,7 @@ async function main(): Promise<number> {
     progress: (line) => process.stderr.write(`${line}\n`),
   });
   process.stdout.write(args.json ? `${JSON.stringify({ seed: args.seed, ...report })}\n` : `${figures(report, args.seed)}\n`);
-  return report.violations === 0 ? 0 : 1;
+  return report.violations === 0;
 }
 
 main().then(
