@@ -165,7 +165,7 @@ export async function stackUp(options: StackUpOptions): Promise<StackState> {
     let moto: { pid: number; log: string } | undefined;
     if (!cloud) {
       options.progress('starting moto_server…');
-      const m = await startMoto();
+      const m = await startMoto({ logDir: dir });
       moto = { pid: m.pid, log: m.logFile };
       cleanup.push(() => m.stop());
       cloud = `aws:${m.endpoint}`;

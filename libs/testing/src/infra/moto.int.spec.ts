@@ -1,5 +1,7 @@
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { request } from 'node:http';
+import { tmpdir } from 'node:os';
+import { basename, dirname, join } from 'node:path';
 import { motoServerPath, startMoto, type MotoServer } from './moto';
 
 // The launcher itself is under test: always starts its own server. Without moto_server it is skipped
@@ -48,6 +50,21 @@ describeMoto('startMoto', () => {
     expect(existsSync(logFile)).toBe(false);
     expect(await get(`${endpoint}/moto-api/`)).toBeUndefined();
     await moto.stop(); // idempotent
+  });
+
+  it("writes its log into the caller's logDir and leaves it there after stop()", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'optex-moto-logdir-'));
+    try {
+      const server = await startMoto({ logDir: dir });
+      expect(dirname(server.logFile)).toBe(dir);
+      expect(await get(`${server.endpoint}/moto-api/`)).toBe(200);
+      await server.stop();
+      expect(alive(server.pid)).toBe(false);
+      expect(readdirSync(dir)).toEqual([basename(server.logFile)]);
+      expect(readFileSync(server.logFile, 'utf8')).toMatch(/moto-api/); // the request log: what a user reads after a failure
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('fails with the install hint when the executable is missing', async () => {

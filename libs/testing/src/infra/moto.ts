@@ -12,7 +12,7 @@ export interface MotoServer {
   readonly endpoint: string;
   /** Process id of the `moto_server` process (the one {@link MotoServer.stop} kills). */
   readonly pid: number;
-  /** File that receives moto's stdout and stderr (request log, tracebacks). Removed by `stop()`. */
+  /** File that receives moto's stdout and stderr (request log, tracebacks). Removed by `stop()` unless it is in the caller's `logDir`. */
   readonly logFile: string;
   /** Drops every resource moto holds (`POST /moto-api/reset`). */
   reset(): Promise<void>;
@@ -31,6 +31,12 @@ export interface StartMotoOptions {
    * @defaultValue `"moto_server"` (looked up on `PATH`)
    */
   readonly command?: string;
+  /**
+   * Directory for the log file (`moto-<port>.log`), which is then the caller's: kept after `stop()` and after a start
+   * that fails, beside the caller's other logs (`stack up` puts it in the stack's directory).
+   * @defaultValue the system's temporary directory, the file removed by `stop()` and by a failed start
+   */
+  readonly logDir?: string;
 }
 
 const INSTALL_HINT = "install it with `pip install 'moto[server]==5.2.1'` so that `moto_server` is on PATH";
@@ -78,7 +84,7 @@ export async function startMoto(options: StartMotoOptions = {}): Promise<MotoSer
   for (let attempt = 1; attempt <= 3; attempt++) {
     const port = await freeLoopbackPort();
     try {
-      return await launch(executable, port, startTimeoutMs);
+      return await launch(executable, port, startTimeoutMs, options.logDir);
     } catch (error) {
       lastError = error as Error;
       if (!(error instanceof PortInUseError)) throw error;
@@ -89,8 +95,10 @@ export async function startMoto(options: StartMotoOptions = {}): Promise<MotoSer
 
 class PortInUseError extends Error {}
 
-async function launch(executable: string, port: number, startTimeoutMs: number): Promise<MotoServer> {
-  const logFile = join(tmpdir(), `optex-moto-${process.pid}-${port}.log`);
+async function launch(executable: string, port: number, startTimeoutMs: number, logDir?: string): Promise<MotoServer> {
+  const logFile = logDir ? join(logDir, `moto-${port}.log`) : join(tmpdir(), `optex-moto-${process.pid}-${port}.log`);
+  /** A log in the system's temporary directory is this launcher's, gone with the process; one in `logDir` the caller's. */
+  const dropLog = () => (logDir ? undefined : rmSync(logFile, { force: true }));
   const logFd = openSync(logFile, 'w');
   let child: ChildProcess;
   try {
@@ -135,14 +143,14 @@ async function launch(executable: string, port: number, startTimeoutMs: number):
         await exited;
       }
     }
-    rmSync(logFile, { force: true });
+    dropLog();
   };
 
   const deadline = Date.now() + startTimeoutMs;
   for (;;) {
     if (exit !== undefined) {
       const log = tail(logFile);
-      rmSync(logFile, { force: true });
+      dropLog();
       if (/address already in use/i.test(log)) throw new PortInUseError(`port ${port} in use`);
       throw new Error(
         `startMoto: ${executable} exited before answering (code ${String(exit.code)}, signal ${String(exit.signal)}); its output:\n${log}`,
