@@ -25,6 +25,9 @@ const base = {
   },
   transformIgnorePatterns: [`/node_modules/(?!(${esmOnly.join('|')})/)`],
   setupFiles: ['reflect-metadata'],
+  // In the project, not the system's temporary directory: npm test gives each run a temporary directory of its own
+  // (scripts/test.sh) and removes it after, which would throw the transform cache away every run.
+  cacheDirectory: '<rootDir>/node_modules/.cache/jest',
 };
 
 module.exports = {
