@@ -54,8 +54,9 @@ describeMoto('startMoto', () => {
 
   it("writes its log into the caller's logDir and leaves it there after stop()", async () => {
     const dir = mkdtempSync(join(tmpdir(), 'optex-moto-logdir-'));
+    let server: MotoServer | undefined;
     try {
-      const server = await startMoto({ logDir: dir });
+      server = await startMoto({ logDir: dir });
       expect(dirname(server.logFile)).toBe(dir);
       expect(await get(`${server.endpoint}/moto-api/`)).toBe(200);
       await server.stop();
@@ -63,6 +64,7 @@ describeMoto('startMoto', () => {
       expect(readdirSync(dir)).toEqual([basename(server.logFile)]);
       expect(readFileSync(server.logFile, 'utf8')).toMatch(/moto-api/); // the request log: what a user reads after a failure
     } finally {
+      await server?.stop(); // a failed expectation must not leave the server running (stop is idempotent)
       rmSync(dir, { recursive: true, force: true });
     }
   });
