@@ -64,7 +64,7 @@ function figures(r: ChaosReport, seed: number): string {
 
 async function main(): Promise<number> {
   const args = parseArgs(process.argv.slice(2));
-  const holds = "every process's log in stack/";
+  const holds = "every process's log in stack/, moto's and the policy in stack-chaos/";
   const clean = await inScratchDir('chaos', { keep: args.keep, holds, succeeded: (ok: boolean) => ok, report: (line) => process.stderr.write(`chaos-stack: ${line}\n`) }, (root) => chaos(args, join(root, 'stack')));
   return clean ? 0 : 1;
 }

@@ -1,4 +1,5 @@
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { ensureBuilt, tempDir } from './support/cli';
 import { runStackChaos } from '../apps/optex/src/stack/chaos';
 
@@ -11,8 +12,9 @@ jest.setTimeout(900_000);
 
 it('kills of a service, Kafka and the store lose nothing, leave nothing stuck and repeat no EC2 call; two executors share the work', async () => {
   ensureBuilt();
+  const dir = join(tempDir('stack-chaos'), 'stack');
   const report = await runStackChaos({
-    dir: join(tempDir('stack-chaos'), 'stack'),
+    dir,
     recommendations: 16,
     kills: 3,
     killEveryMs: [1000, 3000],
@@ -36,6 +38,9 @@ it('kills of a service, Kafka and the store lose nothing, leave nothing stuck an
     deadLettered: [],
   });
   expect(report.violations).toBe(0);
+  // moto's request log outlives the run beside the stack's logs (its own moto's stop() removed it until 2026-12-06).
+  expect(dirname(report.motoLog)).toBe(`${dir}-chaos`);
+  expect(readFileSync(report.motoLog, 'utf8')).toMatch(/POST \/ HTTP\/1\.[01]" 200/);
   expect(report.statuses).toEqual({ completed: 16 });
   // Both executors executed: the group split the partitions between them, and no step was performed twice.
   expect(report.executionsByExecutor?.every((n) => n > 0)).toBe(true);

@@ -13,7 +13,10 @@ import { STACK_SERVICES, kill, readStackState, serviceEnv, stackDown, stackUp, s
 
 /** What a chaos run does. */
 export interface ChaosOptions {
-  /** Where the stack lives (it is brought up and down by the run). */
+  /**
+   * Where the stack lives (it is brought up and down by the run; its processes' logs stay there). The harness's own
+   * files — the policy the services run with and the log of the moto it starts — go in `<dir>-chaos` beside it.
+   */
   readonly dir: string;
   /** Recommendations submitted (half gp2→gp3 modifications, half deletions of unattached volumes). */
   readonly recommendations: number;
@@ -68,6 +71,8 @@ export interface ChaosReport {
   readonly calls: Readonly<Record<string, number>>;
   /** Optimizations each executor started (from their logs), when two ran. */
   readonly executionsByExecutor?: readonly number[];
+  /** moto's request log (in `<dir>-chaos`, kept after the run with the stack's logs). */
+  readonly motoLog: string;
   readonly violations: number;
 }
 
@@ -101,11 +106,12 @@ export async function runStackChaos(options: ChaosOptions): Promise<ChaosReport>
   let secondExecutor: { pid: number; log: string } | undefined;
   let stackStarted = false;
   try {
-    moto = await startMoto();
+    // Not in `dir`: `stack up` empties that before it starts, and moto runs before it (the stack's cloud is its proxy).
+    const ownDir = `${dir}-chaos`;
+    mkdirSync(ownDir, { recursive: true });
+    moto = await startMoto({ logDir: ownDir });
     proxy = await startCountingProxy(moto.endpoint);
-    const policyDir = `${dir}-policy`;
-    mkdirSync(policyDir, { recursive: true });
-    const policy = join(policyDir, 'policy.json');
+    const policy = join(ownDir, 'policy.json');
     writeFileSync(policy, JSON.stringify({ version: 'chaos', approval: { autoApprove: { maxLevel: 'CRITICAL', maxMonthlySavings: 1_000_000 } }, blastRadius: NO_BLAST_RADIUS }));
     const partitions = options.partitions ?? 3;
     progress(`stack up in ${dir} (moto behind a counting proxy at ${proxy.endpoint})…`);
@@ -293,6 +299,7 @@ export async function runStackChaos(options: ChaosOptions): Promise<ChaosReport>
       deadLettered,
       calls,
       ...(executionsByExecutor ? { executionsByExecutor } : {}),
+      motoLog: moto.logFile,
       violations: lost.length + stuck.length + duplicatedCalls.length + cloudMismatches.length + deadLettered.length,
     };
   } finally {
