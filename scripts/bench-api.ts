@@ -10,9 +10,9 @@
 // ?status=awaiting-approval`), the console's queue page (`GET /console/approvals`), and `show` of random optimizations
 // (`GET /api/v1/optimizations/{id}`). Also prints the time of the read model's first catch-up (the first request), and
 // after a restart of the API from the checkpoint the first run left (`events.db.read-model.db`), the same time again.
+// The temp directory is removed after the run; kept, its path printed, after a failure.
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { startApi } from '@optex/api';
@@ -25,6 +25,7 @@ import { SqliteReadModelCheckpoints } from '@optex/projections';
 import { silentLogger, type NewEvent } from '@optex/ports';
 import { inputRecord, processUntilQuiescent } from '@optex/runtime';
 import { percentile } from './support/percentile';
+import { inScratchDir } from './support/scratch-dir';
 
 /** A bad command line (exit code 2). */
 class UsageError extends Error {}
@@ -135,8 +136,7 @@ async function time(n: number, request: (i: number) => Promise<Response>): Promi
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
   const log = (line: string) => (args.json ? undefined : console.log(line));
-  const dir = mkdtempSync(join(tmpdir(), 'optex-bench-api-'));
-  try {
+  await inScratchDir('bench-api', { keep: false, holds: 'the store and the keys', report: (line) => process.stderr.write(`bench-api: ${line}\n`) }, async (dir) => {
     const { waiting, completed } = await templates();
     const store = await createEventStore(`sqlite:${join(dir, 'events.db')}`);
     const ids: string[] = [];
@@ -211,9 +211,7 @@ async function main(): Promise<void> {
       }
       await store.close();
     }
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  });
 }
 
 main().catch((error: unknown) => {

@@ -6,12 +6,13 @@
 // first carrying its recommendation, so filters by account/region/resource have something to find), then runs the
 // real CLI as child processes — `replay --format ndjson`, `replay --format csv`, a filtered export, `verify` — each
 // timed as a whole process with its own peak RSS (read from process.resourceUsage() at exit by a preloaded hook).
+// The temp directory is removed after the run; kept, its path printed, after a failure or with --keep.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { createEventStore } from '@optex/event-store';
 import type { NewEvent } from '@optex/ports';
+import { inScratchDir } from './support/scratch-dir';
 
 /** A bad command line (exit code 2). */
 class UsageError extends Error {}
@@ -105,8 +106,7 @@ const mib = (bytes: number) => Math.round(bytes / 1024 / 1024);
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
   const log = (line: string) => (args.json ? undefined : process.stderr.write(`${line}\n`));
-  const dir = mkdtempSync(join(tmpdir(), 'optex-bench-audit-'));
-  try {
+  await inScratchDir('bench-audit', { keep: args.keep, holds: 'the log and the exports', report: (line) => process.stderr.write(`  ${line}\n`) }, async (dir) => {
     const hook = join(dir, 'rss-hook.js');
     writeFileSync(hook, "process.on('exit', () => require('fs').writeSync(2, `\\nBENCH_MAX_RSS_KIB ${process.resourceUsage().maxRSS}\\n`));\n");
     const db = join(dir, 'events.db');
@@ -131,10 +131,7 @@ async function main(): Promise<void> {
     const worst = Math.max(...runs.map((r) => r.peakRssBytes));
     out.push('', `  ${num(events)} events read by each command; the largest peak RSS is ${mib(worst)} MiB (${((worst / statSync(db).size) * 100).toFixed(1)} % of the log's file size).`);
     process.stdout.write(`${out.join('\n')}\n`);
-  } finally {
-    if (args.keep) process.stderr.write(`  kept ${dir}\n`);
-    else rmSync(dir, { recursive: true, force: true });
-  }
+  });
 }
 
 main().catch((error: unknown) => {

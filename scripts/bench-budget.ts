@@ -10,13 +10,14 @@
 // that it used: mutating calls / (optex's burst + optex's refill × the time from the first to the last mutating call).
 // By default the same run twice: with optex's budget (the guard), then without it (policy `apiBudget.enabled: false`),
 // which shows the throttles the guard avoids.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+// The temp directory is removed after the run; kept, its path printed, after a failure.
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { AWS_EC2_BUCKETS, EC2_BUCKETS, NO_BLAST_RADIUS, optexFigures, type BucketFigures, type Ec2Bucket } from '@optex/domain';
 import { silentLogger } from '@optex/ports';
 import { SimulatedFleet } from '@optex/cloud';
 import { intakeLimitsFromEnv, openAdapters, processUntilQuiescent, readInput } from '@optex/runtime';
+import { inScratchDir } from './support/scratch-dir';
 
 class UsageError extends Error {}
 
@@ -73,8 +74,8 @@ interface RunFigures {
 
 /** One `optex run` of the workload in a fresh directory, with optex's budget on or off; figures from the fleet's call log. */
 async function runOnce(args: Args, guard: boolean, limits: Record<Ec2Bucket, BucketFigures>, log: (line: string) => void): Promise<RunFigures> {
-  const dir = mkdtempSync(join(tmpdir(), 'optex-bench-budget-'));
-  try {
+  const keeping = { keep: false, holds: "the run's store, fleet and input", report: (line: string) => process.stderr.write(`bench-budget: ${line}\n`) };
+  return inScratchDir('bench-budget', keeping, async (dir) => {
     const fleetFile = join(dir, 'fleet.json');
     const input = join(dir, 'recommendations.ndjson');
     const policyFile = join(dir, 'policy.json');
@@ -118,9 +119,7 @@ async function runOnce(args: Args, guard: boolean, limits: Record<Ec2Bucket, Buc
       allowedTokens: Math.round(allowed),
       budgetUsedPct: Math.round((mutating.length / allowed) * 1000) / 10,
     };
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  });
 }
 
 async function main(): Promise<void> {

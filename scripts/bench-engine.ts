@@ -24,9 +24,8 @@
 // CPU went by layer of optex, in µs per optimization (scripts/support/cpu-layers.ts: each sample goes to its nearest
 // frame in a layer's files).
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
-import { tmpdir } from 'node:os';
 import { getHeapStatistics } from 'node:v8';
 import { join } from 'node:path';
 import { SqliteEventStore } from '@optex/event-store';
@@ -37,6 +36,7 @@ import { heapGrowthFromEnv, intakeLimitsFromEnv, limitHeapGrowth, openAdapters, 
 import { NO_BLAST_RADIUS } from '@optex/domain';
 import { appendWorkload } from './support/store-workload';
 import { layerTable, layerTimes, readCpuProfile, type CpuProfile, type LayerTime } from './support/cpu-layers';
+import { inScratchDirSync } from './support/scratch-dir';
 
 /** A bad command line (exit code 2). */
 class UsageError extends Error {}
@@ -272,10 +272,10 @@ async function childStore(events: number, dir: string): Promise<StoreFigures> {
 // ── parent ──
 
 function runChild(args: Args, childArgs: string[], label: string): EngineFigures | StoreFigures {
-  const dir = mkdtempSync(join(tmpdir(), 'optex-bench-engine-'));
   const profile = args.cpuProf && childArgs[0] === 'engine' ? join(args.cpuProf, `${label}.cpuprofile`) : undefined;
   const nodeArgs = args.heapMb ? [`--max-old-space-size=${args.heapMb}`] : [];
-  try {
+  const keeping = { keep: args.keep, holds: childArgs[0] === 'engine' ? "the run's store, fleet and input" : 'the store', report: (line: string) => process.stderr.write(`  ${label}: ${line}\n`) };
+  return inScratchDirSync('bench-engine', keeping, (dir) => {
     const child = spawnSync(process.execPath, [...nodeArgs, __filename, '--child', ...childArgs, dir], {
       encoding: 'utf8',
       stdio: ['ignore', 'pipe', args.json ? 'ignore' : 'inherit'],
@@ -285,10 +285,7 @@ function runChild(args: Args, childArgs: string[], label: string): EngineFigures
     if (child.status !== 0) throw new Error(`${label}: child exited with ${child.status ?? child.signal}`);
     const figures = JSON.parse(child.stdout.trim().split('\n').pop() ?? '') as EngineFigures | StoreFigures;
     return profile && figures.kind === 'engine' ? { ...figures, cpuLayers: layerTimes(readCpuProfile(profile)) } : figures;
-  } finally {
-    if (args.keep) process.stderr.write(`  ${label}: kept ${dir}\n`);
-    else rmSync(dir, { recursive: true, force: true });
-  }
+  });
 }
 
 const pct = (a: number, b: number) => (b > 0 ? Math.round((a / b) * 1000) / 10 : NaN);

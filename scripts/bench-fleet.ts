@@ -5,10 +5,11 @@
 // Opens a fleet of N volumes (default 2000) persisted beside a store in a temp directory, then makes
 // `--calls` calls (default 10000): for each volume in turn a describeVolume, a dry-run modifyVolume
 // and, every tenth, a real modifyVolume (a write). Prints the wall time and calls/s.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+// The temp directory is removed after the run; kept, its path printed, after a failure.
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SimulatedFleet, stateFileFor } from '@optex/cloud';
+import { inScratchDir } from './support/scratch-dir';
 
 function arg(name: string, fallback: number): number {
   const at = process.argv.indexOf(name);
@@ -21,8 +22,7 @@ function arg(name: string, fallback: number): number {
 async function main(): Promise<void> {
   const volumes = arg('--volumes', 2000);
   const calls = arg('--calls', 10_000);
-  const dir = mkdtempSync(join(tmpdir(), 'optex-bench-fleet-'));
-  try {
+  await inScratchDir('bench-fleet', { keep: false, holds: 'the fleet file and its state', report: (line) => process.stderr.write(`bench-fleet: ${line}\n`) }, async (dir) => {
     const fleetFile = join(dir, 'fleet.json');
     const accountId = '111122223333';
     const region = 'us-east-1';
@@ -50,9 +50,7 @@ async function main(): Promise<void> {
     }
     const ms = Number(process.hrtime.bigint() - started) / 1e6;
     console.log(`volumes ${volumes}, calls ${made}: open ${openMs} ms, calls ${ms.toFixed(0)} ms, ${Math.round((made / ms) * 1000)} calls/s`);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  });
 }
 
 main().catch((error: unknown) => {

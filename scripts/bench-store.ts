@@ -6,11 +6,12 @@
 // spread over 1000 streams, each append with the stream's expected revision (as the command
 // handler does). Then reads the whole log with readAll, reads every stream, and replays the log
 // through a catch-up subscription; prints events/s for each and the file size.
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+// The temp directory is removed after the run; kept, its path printed, after a failure or with --keep.
+import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { SqliteEventStore } from '@optex/event-store';
 import { appendWorkload } from './support/store-workload';
+import { inScratchDir } from './support/scratch-dir';
 
 /** A bad command line (exit code 2). */
 class UsageError extends Error {}
@@ -52,8 +53,11 @@ const fileSize = (path: string): number => {
 
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
-  const dir = mkdtempSync(join(tmpdir(), 'optex-bench-store-'));
-  const path = join(dir, 'events.db');
+  await inScratchDir('bench-store', { keep: args.keep, holds: 'the store', report: (line) => process.stderr.write(`bench-store: ${line}\n`) }, (dir) => measure(args, join(dir, 'events.db')));
+}
+
+/** Appends the workload to a new store at `path`, reads it back three ways and prints the figures. */
+async function measure(args: Args, path: string): Promise<void> {
   const store = SqliteEventStore.open(path);
   try {
     const { appended, appendCalls, revisions, ms: appendMs } = await appendWorkload(store, { events: args.events, streams: args.streams, recordedBy: 'bench-store' });
@@ -112,14 +116,12 @@ async function main(): Promise<void> {
           `  readStream   ${figures.readStream.eventsPerSecond.toLocaleString('en-US')} events/s (${revisions.size} streams, ${figures.readStream.ms} ms)`,
           `  catch-up     ${figures.subscriptionCatchUp.eventsPerSecond.toLocaleString('en-US')} events/s (${figures.subscriptionCatchUp.ms} ms)`,
           `  file         ${mib(fileBytes)} (${figures.bytesPerEvent} bytes/event, data ≈ ${figures.averageDataBytes} bytes/event; WAL before close ${mib(walBytes)})`,
-          ...(args.keep ? [`  kept at      ${path}`] : []),
           '',
         ].join('\n'),
       );
     }
   } finally {
     await store.close();
-    if (!args.keep) rmSync(dir, { recursive: true, force: true });
   }
 }
 

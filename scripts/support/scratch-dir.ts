@@ -19,14 +19,33 @@ export interface ScratchDirOptions<T> {
  * its result is not a success — keeps it, as `keep` does, and reports its path: what is in it (logs, data) says why.
  */
 export async function inScratchDir<T>(prefix: string, options: ScratchDirOptions<T>, work: (dir: string) => Promise<T>): Promise<T> {
-  const dir = mkdtempSync(join(tmpdir(), `optex-${prefix}-`));
+  const dir = makeScratchDir(prefix);
   let succeeded = false;
   try {
     const result = await work(dir);
     succeeded = options.succeeded ? options.succeeded(result) : true;
     return result;
   } finally {
-    if (succeeded && !options.keep) rmSync(dir, { recursive: true, force: true });
-    else options.report(`kept ${dir} (${options.holds})`);
+    leaveScratchDir(dir, succeeded, options);
   }
+}
+
+/** {@link inScratchDir} for synchronous work (a benchmark's `spawnSync` of its child). */
+export function inScratchDirSync<T>(prefix: string, options: ScratchDirOptions<T>, work: (dir: string) => T): T {
+  const dir = makeScratchDir(prefix);
+  let succeeded = false;
+  try {
+    const result = work(dir);
+    succeeded = options.succeeded ? options.succeeded(result) : true;
+    return result;
+  } finally {
+    leaveScratchDir(dir, succeeded, options);
+  }
+}
+
+const makeScratchDir = (prefix: string): string => mkdtempSync(join(tmpdir(), `optex-${prefix}-`));
+
+function leaveScratchDir(dir: string, succeeded: boolean, options: Pick<ScratchDirOptions<unknown>, 'keep' | 'report' | 'holds'>): void {
+  if (succeeded && !options.keep) rmSync(dir, { recursive: true, force: true });
+  else options.report(`kept ${dir} (${options.holds})`);
 }
