@@ -25,12 +25,14 @@ const base = {
   },
   transformIgnorePatterns: [`/node_modules/(?!(${esmOnly.join('|')})/)`],
   setupFiles: ['reflect-metadata'],
-  // In the project, not the system's temporary directory: npm test gives each run a temporary directory of its own
-  // (scripts/test.sh) and removes it after, which would throw the transform cache away every run.
+  // In the project, not the system's temporary directory: each run gets a temporary directory of its own
+  // (scripts/support/jest-run-tmp.cjs), removed after it, which would throw the transform cache away every run.
   cacheDirectory: '<rootDir>/node_modules/.cache/jest',
 };
 
 module.exports = {
+  // Each run's temporary files in a directory of its own, removed when the run passes (scripts/support/jest-run-tmp.cjs).
+  reporters: ['default', '<rootDir>/scripts/support/jest-run-tmp.cjs'],
   projects: [
     { ...base, displayName: 'unit', testMatch: ['<rootDir>/{apps,libs,scripts}/**/*.spec.ts'], testPathIgnorePatterns: ['\\.int\\.spec\\.ts$', '/node_modules/'] },
     { ...base, displayName: 'integration', testMatch: ['<rootDir>/{apps,libs}/**/*.int.spec.ts'] },

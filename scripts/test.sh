@@ -2,8 +2,8 @@
 # The README's test command (npm test): lint and typecheck every project (Nx), build, then the
 # three jest tiers — unit, integration (real Kafka, moto, the ESDB emulator, SQLite), e2e
 # (the CLI, the process stack, and the console in Debian's chromium, which scripts/ensure-chromium.sh installs
-# when missing). Prints per-tier counts and one closing "N passed, N failed" line. The tiers run with TMPDIR set to a
-# directory of their own, removed after a run that passes.
+# when missing). Prints per-tier counts and one closing "N passed, N failed" line. Each tier's temporary files go to a
+# directory of its own, removed after a tier that passes (jest.config.js's reporter scripts/support/jest-run-tmp.cjs).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 export NX_DAEMON=false NX_NO_CLOUD=true NX_TUI=false
@@ -19,11 +19,6 @@ npm run -s build || status=1
 echo "── browser (Debian's chromium for the console's browser tests)"
 browser_ok=1
 bash scripts/ensure-chromium.sh || browser_ok=0
-
-# What the tests write to the temporary directory (CLI stores and inputs, Kafka's data, moto's and the stacks' logs,
-# chromium's profiles) goes under one directory of this run: removed when the run passes, kept and named when it fails.
-run_tmp=$(mktemp -d "${TMPDIR:-/tmp}/optex-test-XXXXXX")
-export TMPDIR="$run_tmp"
 
 passed=0; failed=0; skipped=0
 for tier in unit integration e2e; do
@@ -43,6 +38,5 @@ for tier in unit integration e2e; do
   fi
 done
 echo
-if [ "$status" = 0 ]; then rm -rf "$run_tmp"; else echo "kept the run's temporary files in $run_tmp"; fi
 echo "$passed passed, $failed failed, $skipped skipped"
 exit $status
