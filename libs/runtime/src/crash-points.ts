@@ -55,7 +55,10 @@ export function crashingGateway(inner: Ec2Gateway, point: CrashPoint | undefined
   });
 }
 
-/** Wraps the store so the process dies right after the N-th append to an optimization stream (`append:N`, `event:TYPE:N`). */
+/**
+ * Wraps the store so the process dies right after the N-th append to an `optimization-*` stream (`append:N`), or the N-th
+ * append holding an event of type TYPE, on any stream (`event:TYPE:N`).
+ */
 export function crashingStore(inner: EventStore, point: CrashPoint | undefined, kill: Kill = sigkill): EventStore {
   if (point?.kind !== 'append' && point?.kind !== 'event') return inner;
   let appends = 0;

@@ -299,7 +299,7 @@ function unreadable(file: string, error: unknown): UsageError {
 }
 
 /**
- * The same input delivered as a dry run: its delivery ids become `dry-run:<input hash>:<index>`, so a preview and a
+ * The same input delivered as a dry run: its delivery ids become `dry-run:input:<input hash>:<index>`, so a preview and a
  * later real run of the same content are two deliveries (the real one is no redelivery of the preview) and a run's
  * report finds the outcome of each.
  */

@@ -133,7 +133,7 @@ const earliest = (a: Date | undefined, b: Date | undefined): Date | undefined =>
 
 /**
  * The input topic's messages for an input: keyed per resource, each with its delivery id
- * (`<input hash>:<index>`, so re-submitting the same content is a redelivery), index and dry-run flag; the bytes
+ * (`input:<input hash>:<index>`, so re-submitting the same content is a redelivery), index and dry-run flag; the bytes
  * go unchanged (the risk-assessor's intake checks them), with the full size of a record cut to a prefix.
  */
 export function recommendationMessages(input: InputRecords, dryRun: boolean, limits: IntakeLimits = defaultIntakeLimits): BusMessage[] {

@@ -41,7 +41,7 @@ function nowOf(): Date {
 /** The store's optimizations' backups, under the policy (and cloud) given or remembered with the store. */
 async function backupsOf(store: EventStore, flags: BackupFlags, now: Date): Promise<{ policy: Policy; cloud: string; backups: BackupSnapshotView[] }> {
   if (flags.policy !== undefined) await loadPolicy(flags.policy);
-  // Used, not remembered: only run, resume, import --run, fleet and api change what the store remembers.
+  // Used, not remembered: only run, resume and import --run change what the store remembers.
   const inForce = await settingsInForce(store, flags.store, flags, { by: 'backups', now });
   const policy = await loadPolicy(inForce.policy.value, inForce.policy.from === 'store');
   const states = (await OptimizationProjection.load(store)).all();

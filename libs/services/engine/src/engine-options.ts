@@ -33,7 +33,10 @@ export interface EngineOptions {
   readonly unpackedSettled: number;
   /** How often the scheduler re-evaluates (time-based `notBefore`). @defaultValue 1000 ms */
   readonly schedulerTickMs: number;
-  /** Window over which the validator compares performance before and after. @defaultValue 1 hour */
+  /**
+   * Length of the performance window before the execution started, which the validator compares with the window from
+   * the change's end to the validation, and of the CPU p95 window read at pre-validation. @defaultValue 1 hour
+   */
   readonly validationWindowMs: number;
   /** Run the startup recovery of every service (re-drive work whose triggering message is gone — embedded mode). @defaultValue true */
   readonly recoverOnStart: boolean;

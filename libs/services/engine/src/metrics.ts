@@ -68,7 +68,7 @@ export class OptexMetrics {
   });
   readonly activeExecutions = new Gauge({
     name: 'optex_active_executions',
-    help: 'Optimizations scheduled, executing, validating or rolling back.',
+    help: 'Optimizations holding their resource: scheduled, executing, validating, rolling back or waiting for reconciliation.',
     registers: [this.registry],
   });
   readonly pendingApprovals = new Gauge({

@@ -57,8 +57,8 @@ export interface OptimizationProjectionOptions {
  * revision are ignored, so replays and redeliveries are harmless.
  *
  * Indexed: every change costs O(1) and keeps, per status, the set of ids (so counts and "all
- * awaiting approval" need no scan), and per resource key the optimizations actively executing on
- * it (statuses `scheduled`, `executing`, `validating`, `rolling-back`). Only {@link states} and {@link all} walk
+ * awaiting approval" need no scan), and per resource key the optimizations holding it
+ * (`ACTIVE_EXECUTION_STATUSES`: `scheduled`, `executing`, `validating`, `rolling-back`, `reconciliation-needed`). Only {@link states} and {@link all} walk
  * every optimization.
  *
  * Settled optimizations are held packed: once more than `unpackedSettled` (default 1,024) optimizations are in a
@@ -206,7 +206,11 @@ export class OptimizationProjection {
     return this.byStatus.get(status) ?? EMPTY;
   }
 
-  /** How many optimizations are scheduled, executing, validating or rolling back. O(1). */
+  /**
+   * How many optimizations hold their resource: scheduled, executing, validating, rolling back or waiting for an
+   * operator's reconciliation (`ACTIVE_EXECUTION_STATUSES`). The scheduler's parallel slots are `maxParallel` less this,
+   * so an optimization waiting for an operator keeps its slot until the operator settles it. O(1).
+   */
   activeCount(): number {
     return this.activeTotal;
   }

@@ -27,7 +27,7 @@ export interface QueuedBatch {
   readonly members: ReadonlySet<string>;
   /** Members approved and not dispatched yet. */
   readonly waiting: Set<string>;
-  /** Members dispatched and not finished (scheduled, executing, validating, rolling back), in the order they became so. */
+  /** Members dispatched and holding their resource (`ACTIVE_EXECUTION_STATUSES`, waiting for an operator's reconciliation included), in the order they became so. */
   readonly active: Map<string, QueuedItem>;
   /** Members known and not terminal: the batch completes when this is empty. */
   readonly open: Set<string>;

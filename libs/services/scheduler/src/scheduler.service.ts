@@ -216,7 +216,10 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
     return this.tick().catch((err) => this.logger.error({ err: String(err) }, 'scheduler tick failed'));
   }
 
-  /** Earliest `notBefore` of a batch that still has items waiting for it, if any is in the future. */
+  /**
+   * The earliest future time something waiting may start: a batch's `notBefore` while it has members waiting for it,
+   * or the end of an approved member's deferral (a change window, a freeze, a cool-down, the daily limit, a soak).
+   */
   waitingUntil(): Date | undefined {
     const now = this.clock.now();
     let earliest = this.queue.waitingUntil(now)?.getTime();

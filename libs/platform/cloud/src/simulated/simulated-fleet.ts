@@ -186,9 +186,10 @@ function figuresOf(instance: InstanceRecord): PerformanceFigures {
  *   not the one awaited.
  * - `faults` in the file make an operation on a resource fail with an error code a number of times,
  *   each failure consuming one (persistently).
- * - A dry run (`{dryRun: true}`) performs every check a real call would, in the same order — faults, existence,
- *   permission (`dryRunUnauthorized`, the {@link DRY_RUN_UNAUTHORIZED_TAG} tag), state and EC2's rules — and only
- *   then fails with `DryRunOperation`; it changes no resource. A fault fails a dry run as it fails a real call. A
+ * - A dry run (`{dryRun: true}`) performs every check a real call would, in the same order — throttling, faults,
+ *   existence, state and EC2's rules — plus the permission check (the fleet's `dryRunUnauthorized` before existence,
+ *   the resource's {@link DRY_RUN_UNAUTHORIZED_TAG} tag after it), and only then fails with `DryRunOperation`; it
+ *   changes no resource. A fault fails a dry run as it fails a real call. A
  *   dry run consumes one of the fault's `times` only when the fault's code is transient (throttling, 5xx: it
  *   happens to the request, and retries must get past it as they would for a real call); a rejection
  *   (`UnauthorizedOperation`, `Unsupported`, …) is not consumed, so the real call after a dry run meets it too, as
@@ -728,7 +729,8 @@ export class SimulatedFleet implements Ec2Gateway, MetricsSource, CloudIdentity 
   }
 
   /**
-   * Runs one call through the store: a matching fault first (see above), then `body`. The store answers the calls
+   * Runs one call through the store: the account-region's request budget (throttling), a matching fault (see above),
+   * then `body`. The store answers the calls
    * made in one turn of the event loop together (one commit for a file: its class comment).
    */
   private perform<T>(operation: FleetOperation, target: CallTarget, options: CallOptions | undefined, mutating: boolean, body: (context: CallContext) => T): Promise<T> {

@@ -22,7 +22,8 @@ import { API_ACTION_OF, type FleetOperation } from '../simulated/operations';
  * An {@link Ec2Gateway} that runs every call in an OpenTelemetry client span, a child of the active span (the executor's
  * or validator's handling of the optimization's event), named `EC2 <Action>` (the API action the call sends, e.g.
  * `EC2 ModifyVolume`; waiters and client-token lookups name the `Describe…` they poll). Attributes: `rpc.system`
- * `aws-api`, `rpc.service` `EC2`, `rpc.method` and `aws.ec2.operation` (the gateway method), `cloud.account.id`,
+ * `aws-api`, `rpc.service` `EC2`, `rpc.method` (the API action, e.g. `ModifyVolume`), `aws.ec2.operation` (the gateway
+ * method, e.g. `modifyVolume`), `cloud.account.id`,
  * `cloud.region`, `aws.ec2.resource_id` (the resource the call is about, or the one it created), `aws.ec2.dry_run`,
  * `aws.ec2.result` (`ok`, `not-found` for a describe that found nothing, `dry-run-ok`, `error`) and, on a failure,
  * `aws.ec2.error_code` (the AWS code, e.g. `IncorrectInstanceState`). A failure marks the span as an error, except

@@ -24,7 +24,7 @@ export class RecentEvents {
 
   constructor(private readonly limits: RecentEventsLimits) {}
 
-  /** Forgets everything; `head` is the log's last position now (-1n when empty), or undefined when unknown. */
+  /** Forgets everything; `head` is the log's last position now (0n when empty: positions start at 1), or undefined when unknown. */
   reset(head: bigint | undefined): void {
     this.streams.clear();
     this.tail = [];

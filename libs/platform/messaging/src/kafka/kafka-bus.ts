@@ -33,7 +33,10 @@ export interface KafkaBusOptions {
    * kafkajs's 30 s; a long handling keeps its partitions because the consumer heartbeats while it runs. @defaultValue 10000
    */
   readonly sessionTimeoutMs?: number;
-  /** How often a member heartbeats (a tenth of the session timeout leaves room for missed beats). @defaultValue 1000 */
+  /**
+   * How often a member heartbeats (a tenth of the session timeout leaves room for missed beats).
+   * @defaultValue a tenth of `sessionTimeoutMs`, within 500–3000 ms (1000 with the default session timeout)
+   */
   readonly heartbeatIntervalMs?: number;
   /** @defaultValue 60000 */
   readonly rebalanceTimeoutMs?: number;

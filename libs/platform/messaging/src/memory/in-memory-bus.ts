@@ -3,7 +3,6 @@ import { InfrastructureError, describeError, type Bus, type BusMessage, type Con
 import { partitionForKey } from './partitioner';
 import { isSealedBody } from '../sealed-bodies';
 
-/** Headers a dead-lettered message carries besides its own. */
 /** Options of {@link InMemoryBus}. */
 export interface InMemoryBusOptions {
   /** Partitions of a topic created on first use. @defaultValue 4 */

@@ -66,8 +66,9 @@ const REFUSED = new Set([400, 413, 415, 422]);
  * nothing with the engine, so a slow or failing webhook only delays notifications). Each POST carries the
  * {@link IDEMPOTENCY_HEADER} derived from the event id, and is retried with exponential backoff until the receiver
  * answers 2xx (a 400/413/415/422 is logged, counted as `refused` and not retried: the same body would be refused
- * again). The checkpoint is stored after every notification acknowledged, so a restart re-sends none of them; it
- * also holds the approvals still pending and the expiry warnings already sent.
+ * again). A checkpoint is stored after every notification acknowledged; one the store cannot take (an outage) is
+ * taken with the next, so a restart in between sends those notifications again, with the same idempotency key. The
+ * checkpoint also holds the approvals still pending and the expiry warnings already sent.
  */
 export class WebhookNotifier {
   private subscription?: Subscription;

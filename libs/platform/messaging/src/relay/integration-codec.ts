@@ -76,7 +76,8 @@ export class IntegrationTranslator {
 /**
  * An integration event as a CloudEvents 1.0 binary-mode message for `optex.events.v1`: `ce_id` is the stored event's id
  * (one stored event yields at most one integration event, and a re-publish after a restart keeps the id, so consumers
- * can de-duplicate), `ce_type` the versioned type, `ce_subject` the optimization id, key as the stored event's.
+ * can de-duplicate), `ce_type` the versioned type, `ce_subject` the optimization id (the stream's name for an event about
+ * no optimization: a rejection, a pause or resume), key as the stored event's.
  */
 export function encodeIntegrationEvent(event: IntegrationEventOut, cause: Pick<RecordedEvent, 'id' | 'recordedAt'>, key: string, extensions: Readonly<Record<string, string>> = {}): Omit<BusMessage, 'topic'> {
   const { value, headers } = encodeCloudEvent({

@@ -21,7 +21,7 @@ export const PUBLISHED_STREAM_PREFIXES = ['optimization-', 'rejected-recommendat
 export interface LogRelayOptions {
   /** Name of the relay; its checkpoint lives in stream `relay-checkpoint-<name>`. @defaultValue `events` */
   readonly name?: string;
-  /** Store a checkpoint after this many published events, and whenever the relay goes idle. @defaultValue 100 */
+  /** Store a checkpoint after this many published events, and once more on stop. @defaultValue 100 */
   readonly checkpointEvery?: number;
   readonly logger?: Logger;
   /** Called after each publish (metrics). */
@@ -49,8 +49,9 @@ export interface LogRelayOptions {
  * just before a crash is published after the restart (from the last checkpoint: at least once).
  * Publishes are batched, not awaited per event: the first event goes out at once, and those the subscription delivers
  * while that publish runs (an `acks=all` round trip on Kafka) go together in the next one — one `Bus.publish`, one
- * produce request — in log order, at most `maxBatch` (100) events each; the checkpoint and `onPublished` follow each
- * publish, so `position` and `caughtUp()` count only what the bus acknowledged.
+ * produce request — in log order, at most `maxBatch` (100) events each; `onPublished` follows each publish, and a
+ * checkpoint every `checkpointEvery` published events, so `position` and `caughtUp()` count only what the bus
+ * acknowledged.
  * Every event is parsed and upcast to its type's current schema version before it is published
  * (`parseStoredEvent`), so consumers of the topic read current events only; an event that cannot be
  * parsed (an unknown type, a newer version, bad data) is not published: the relay stops there,
