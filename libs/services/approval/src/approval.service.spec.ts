@@ -4,6 +4,7 @@ import { HashChainedEventStore, SqliteEventStore, verifyLog } from '@optex/event
 import { OptexMetrics, defaultEngineOptions, handleCommand } from '@optex/engine';
 import { asDelivered, gp3Recommendation, recordUpTo } from '@optex/testing';
 import { ApprovalService } from './approval.service';
+import { recordApproval, recordDenial } from './human-decisions';
 
 const NOW = new Date('2026-11-26T10:00:00Z');
 const clock = { now: () => NOW };
@@ -77,5 +78,38 @@ describe('ApprovalService', () => {
     expect((await store.readStream(optimizationStream(id))).map((e) => e.type)).toEqual(['OptimizationReceived', 'RiskAssessed', 'ApprovalGranted']);
     await approval.onApplicationShutdown();
     await store.close();
+  });
+
+  describe('optex_approvals_total', () => {
+    /** Two optimizations whose savings need a person's approval (over the default $500/month), each awaiting approval. */
+    async function awaitingTwo() {
+      const store = SqliteEventStore.open(':memory:');
+      const ids: string[] = [];
+      for (const n of [1, 2]) {
+        const parsed = parseRecommendation(gp3Recommendation({ recommendationId: `m${n}`, source: 'spec', volumeId: `vol-m${n}` }, { estimatedMonthlySavings: 900 }));
+        if (!parsed.ok) throw new Error(JSON.stringify(parsed.errors));
+        ids.push(await recordUpTo(store, parsed.value, NOW, 'assessed'));
+      }
+      const metrics = new OptexMetrics();
+      const approval = new ApprovalService(store, defaultPolicy, defaultPriceBook, clock, silentLogger, metrics, { ...defaultEngineOptions, recoverOnStart: false });
+      await approval.onApplicationBootstrap();
+      for (const id of ids) await approval.onEvent(asDelivered((await store.readStream(optimizationStream(id))).find((e) => e.type === 'RiskAssessed')!));
+      return { store, metrics, approval, ids };
+    }
+    const counted = async (metrics: OptexMetrics) =>
+      Object.fromEntries((await metrics.approvals.get()).values.map((v) => [`${v.labels.mode}/${v.labels.decision}`, v.value]));
+
+    it('counts the decisions people record in the log (CLI, API) as the approval service receives them, as it counts its own', async () => {
+      const { store, metrics, approval, ids } = await awaitingTwo();
+      expect(await counted(metrics)).toEqual({ 'manual/requested': 2 });
+
+      await recordApproval(store, { optimizationId: ids[0]!, by: 'alice@example.com', now: NOW });
+      await recordDenial(store, { optimizationId: ids[1]!, by: 'bob@example.com', reason: 'not this quarter', now: NOW });
+      for (const id of ids) await approval.onEvent(asDelivered((await store.readStream(optimizationStream(id))).at(-1)!));
+
+      expect(await counted(metrics)).toEqual({ 'manual/requested': 2, 'manual/granted': 1, 'manual/denied': 1 });
+      await approval.onApplicationShutdown();
+      await store.close();
+    });
   });
 });

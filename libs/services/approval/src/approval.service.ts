@@ -25,7 +25,8 @@ const RECORDED_BY = 'approval';
 /**
  * Decides approvals: automatic when the policy allows it, otherwise a request to the right
  * authority; expires requests nobody decided in time. Human decisions come in through
- * {@link recordApproval} / {@link recordDenial} (the CLI), straight into the log.
+ * {@link recordApproval} / {@link recordDenial} (the CLI, the API), straight into the log; this service counts them
+ * in `optex_approvals_total` as it receives them.
  */
 @Injectable()
 export class ApprovalService implements OnApplicationBootstrap, OnApplicationShutdown {
@@ -60,7 +61,9 @@ export class ApprovalService implements OnApplicationBootstrap, OnApplicationShu
     this.projection.applyRelayed(event);
     this.store.rememberDelivered?.(event);
     this.updateGauge();
-    if (event.type !== 'RiskAssessed' || !event.stream.startsWith(OPTIMIZATION_STREAM_PREFIX)) return;
+    if (!event.stream.startsWith(OPTIMIZATION_STREAM_PREFIX)) return;
+    this.countHumanDecision(event);
+    if (event.type !== 'RiskAssessed') return;
     // The read model may be ahead of this delivery (shared with the process's other services): decide only what still waits for a decision.
     const state = this.projection.get(event.stream.slice(OPTIMIZATION_STREAM_PREFIX.length));
     if (state?.status === 'received' && state.risk && !state.approval.mode) await this.decide(state.optimizationId, event.id, event.revision);
@@ -107,6 +110,16 @@ export class ApprovalService implements OnApplicationBootstrap, OnApplicationShu
     this.track(result.events);
     this.projection.set(optimizationId, result.state, result.revision);
     this.updateGauge();
+  }
+
+  /**
+   * A person's approval or denial, recorded straight into the log (the CLI, the API), counted in
+   * `optex_approvals_total` when the approval service receives it — at least once, as its deliveries are: a message
+   * redelivered after a rebalance counts again. What this service decides itself is counted as it appends it ({@link track}).
+   */
+  private countHumanDecision(event: IntegrationEvent): void {
+    if (event.type === 'ApprovalGranted' && (event.data as { mode?: unknown }).mode === 'manual') this.metrics.approvals.inc({ mode: 'manual', decision: 'granted' });
+    else if (event.type === 'ApprovalDenied') this.metrics.approvals.inc({ mode: 'manual', decision: 'denied' });
   }
 
   private track(events: readonly OptimizationEvent[]): void {
