@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ensureBuilt, json, optex, tempDir, ROOT } from './support/cli';
 
@@ -246,5 +246,24 @@ describe('--cloud and --policy are remembered with the store', () => {
       expect.objectContaining({ cloud: first.settings.cloud.value, policyFile: first.settings.policy.value, by: `run ${F}/graviton.ndjson` }),
       expect.objectContaining({ policyFile: join(ROOT, 'test/fixtures/policy-auto.json'), by: 'resume' }),
     ]);
+  });
+});
+
+describe('four eyes: whoever asked for a change never approves it', () => {
+  it('the requester named in the input is refused when approving in a later command (its name read back from the store), another person is not', async () => {
+    const dir = tempDir('d8');
+    const store = storeIn(dir);
+    const input = join(dir, 'asked.ndjson');
+    const big = readFileSync(`${F}/untagged.ndjson`, 'utf8').split('\n').find((l) => l.includes('d8-big-idle'))!;
+    writeFileSync(input, `${JSON.stringify({ ...JSON.parse(big), recommendationId: 'd8-asked', requestedBy: 'Alice' })}\n`);
+    expect(row(json<Report>(await optex(['run', input, '--store', store, '--cloud', CLOUD, '--json'])), 'd8-asked')).toMatchObject({ risk: 'HIGH', status: 'awaiting-approval' });
+
+    const own = await optex(['approve', 'd8-asked', '--by', 'alice', '--store', store]);
+    expect(own.code).toBe(1);
+    expect(own.stderr).toMatch(/alice requested .* and may not approve it/);
+    expect(json<Detail>(await optex(['show', 'd8-asked', '--store', store, '--json'])).approval).toMatchObject({ state: 'pending', approvers: [] });
+
+    expect((await optex(['approve', 'd8-asked', '--by', 'bob', '--store', store])).code).toBe(0);
+    expect(json<Detail>(await optex(['show', 'd8-asked', '--store', store, '--json'])).approval).toMatchObject({ approvers: ['bob'] });
   });
 });

@@ -2,6 +2,7 @@ import { OPT_ID, ev, recs } from './__fixtures__';
 import { clientTokenFor } from './ids';
 import { parseStoredEvent, schemaVersionOf, STORED_EVENT_TYPES } from './event-schemas';
 import { isDomainError } from './errors';
+import type { Recommendation } from './types';
 
 // Stored events are parsed and upcast at the store boundary, never cast.
 
@@ -12,6 +13,18 @@ describe('parseStoredEvent', () => {
   it('returns a current-version event for current data', () => {
     const e = ev('OptimizationReceived', { recommendation: recs.rightsize, dryRun: false, deliveryId: 'd-1' });
     expect(parseStoredEvent({ type: e.type, data: e.data, metadata: { schemaVersion: 1 }, stream })).toEqual(e);
+  });
+
+  it('reads back every field a recommendation can carry, requestedBy among them (the four-eyes rule needs it)', () => {
+    const everything: Required<Recommendation> = {
+      ...recs.rightsize,
+      resource: { ...recs.rightsize.resource, tags: { env: 'prod' }, monthlyCost: 120 },
+      priority: 'HIGH',
+      createdAt: '2026-03-01T09:00:00.000Z',
+      requestedBy: 'alice@acme.example',
+    };
+    const e = ev('OptimizationReceived', { recommendation: everything, dryRun: false, deliveryId: 'd-1' });
+    expect(parseStoredEvent({ type: e.type, data: JSON.parse(JSON.stringify(e.data)), metadata: { schemaVersion: 1 }, stream }).data).toEqual(e.data);
   });
 
   it('upcasts a version-1 step completion: the client token is derived as the executor derives it, and it was not reconciled', () => {

@@ -79,7 +79,8 @@ const observedSchema = z.discriminatedUnion('kind', [
 ]);
 
 // The recommendation as stored: the shape the input schema produced, read leniently (the input contract may
-// tighten over time; what was accepted then must still be readable).
+// tighten over time; what was accepted then must still be readable). Every field of `Recommendation` must be here:
+// zod drops keys a shape does not name, so a field left out is lost on every read (the spec checks each one).
 const storedAction = z.discriminatedUnion('type', [
   z.object({ type: z.literal('rightsize'), currentInstanceType: text, targetInstanceType: text }),
   z.object({ type: z.literal('stop-idle') }),
@@ -105,6 +106,7 @@ const storedRecommendation = z.object({
   currency: z.literal('USD'),
   priority: risk.optional(),
   createdAt: iso.optional(),
+  requestedBy: text.optional(),
 });
 
 const performanceVerdict = z.enum(['ok', 'degraded', 'unknown']);
