@@ -43,6 +43,10 @@ export function lastChangeAt(state: KnownOptimizationState): string | undefined 
 export const START_HOLDS = ['freeze', 'change-window', 'cool-down'] as const;
 export type StartHold = (typeof START_HOLDS)[number];
 
+/** What an `ExecutionDeferred` says holds a batch member: a start hold, the daily blast-radius limit or a staged batch's soak. */
+export const DEFERRAL_HOLDS = [...START_HOLDS, 'daily-limit', 'stage-soak'] as const;
+export type DeferralHold = (typeof DEFERRAL_HOLDS)[number];
+
 export type StartVerdict = { readonly allowed: true } | { readonly allowed: false; readonly hold: StartHold; readonly until: string; readonly reason: string };
 
 /**

@@ -34,6 +34,18 @@ describe('parseStoredEvent', () => {
     expect(schemaVersionOf('ExecutionStepCompleted')).toBe(2);
   });
 
+  it('upcasts a version-1 deferral: the hold it did not name is read from its reason; one it named is kept', () => {
+    const v1 = (reason: string, hold?: string) => parseStoredEvent({ type: 'ExecutionDeferred', data: { batchId: 'b-1', optimizationId: OPT_ID, ...(hold ? { hold } : {}), until: '2026-03-02T00:00:00.000Z', reason, at: '2026-03-01T10:00:00.000Z' }, metadata: { schemaVersion: 1 } });
+    expect(v1('freeze year-end until 2026-03-02T00:00:00.000Z: holiday').data).toMatchObject({ hold: 'freeze' });
+    expect(v1('outside its change windows; nightly opens at 2026-03-02T00:00:00.000Z (0 0 * * *, UTC)').data).toMatchObject({ hold: 'change-window' });
+    expect(v1('blast radius: 2 executions of 123456789012/us-east-1/modify-volume in the last 24 hours reach the daily limit of 2 executions; next at 2026-03-02T00:00:00.000Z').data).toMatchObject({ hold: 'daily-limit' });
+    expect(v1('staged rollout: stage 1 of 3 passed; soaking until 2026-03-02T00:00:00.000Z').data).toMatchObject({ hold: 'stage-soak' });
+    expect(v1('cool-down of 7 day(s) after the last change', 'cool-down').data).toMatchObject({ hold: 'cool-down' });
+    expect(schemaVersionOf('ExecutionDeferred')).toBe(2);
+    // Version 2 names its hold: one missing is an error naming the field, not a guess.
+    expect(() => parseStoredEvent({ type: 'ExecutionDeferred', data: { batchId: 'b-1', optimizationId: OPT_ID, until: '2026-03-02T00:00:00.000Z', reason: 'x', at: '2026-03-01T10:00:00.000Z' }, metadata: { schemaVersion: 2 } })).toThrow(/hold/);
+  });
+
   it('a version-1 wait or dry-run step gets no token; a rollback step gets the rollback phase token', () => {
     const wait = { optimizationId: OPT_ID, at: '2026-03-01T10:00:00.000Z', index: 1, step: { kind: 'wait-instance-stopped', instanceId: 'i-1' }, outputs: {}, dryRun: false };
     expect(parseStoredEvent({ type: 'ExecutionStepCompleted', data: wait, metadata: { schemaVersion: 1 } }).data).not.toHaveProperty('clientToken');

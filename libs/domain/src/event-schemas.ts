@@ -7,7 +7,7 @@ import { SCOPE_RULES, type ScopeRule } from './scope';
 import { controlSchemas } from './control';
 import { HALT_RULES, type HaltRule } from './blast-radius';
 import { circuitBreakerSchemas } from './circuit-breakers';
-import { START_HOLDS } from './cool-down';
+import { DEFERRAL_HOLDS, type DeferralHold } from './cool-down';
 import { BACKUP_EXPIRY_OUTCOMES } from './backups';
 import { settingsSchemas } from './store-settings';
 
@@ -255,7 +255,7 @@ const SCHEMAS = {
   RecommendationDuplicated: z.object({ deliveryId: text, optimizationId: text, recommendationId: text, at: iso }),
   BatchPlanned: z.object({ batchId: text, mode: z.enum(BATCH_MODES as unknown as ['sequential']), maxParallel: z.number().int().positive(), notBefore: iso, optimizationIds: z.array(text), at: iso }),
   BatchCompleted: z.object({ batchId: text, at: iso }),
-  ExecutionDeferred: z.object({ batchId: text, optimizationId: text, hold: z.enum(START_HOLDS).optional(), until: iso, reason: text, at: iso }),
+  ExecutionDeferred: z.object({ batchId: text, optimizationId: text, hold: z.enum(DEFERRAL_HOLDS), until: iso, reason: text, at: iso }),
   BatchHalted: z.object({ batchId: text, rule: z.enum(HALT_RULES as unknown as [HaltRule, ...HaltRule[]]), reason: text, dispatched: z.number().int().min(0), errors: z.number().int().min(0), stage: z.number().int().positive().optional(), at: iso }),
   BatchContinued: z.object({ batchId: text, by: text, reason: text, rule: z.enum(HALT_RULES as unknown as [HaltRule, ...HaltRule[]]), at: iso }),
   StageStarted: z.object({ batchId: text, stage: z.number().int().positive(), of: z.number().int().positive(), optimizationIds: z.array(text), at: iso }),
@@ -273,6 +273,7 @@ export const STORED_EVENT_TYPES = Object.keys(SCHEMAS) as readonly AnyOptexEvent
 export const EVENT_SCHEMA_VERSIONS: Readonly<Partial<Record<AnyOptexEvent['type'], number>>> = {
   ExecutionStepCompleted: 2,
   RollbackStepCompleted: 2,
+  ExecutionDeferred: 2,
 };
 
 /** The version an event of `type` is written with now. */
@@ -286,7 +287,8 @@ const idOfStream = (stream: string): string => stream.replace(/^optimization-/, 
 /**
  * Upcasters from version N to N+1, by type. Version 1 step completions had no client token: it is derived the
  * way the executor derives it ({@link clientTokenFor}) for mutating steps that were not dry runs, and they were
- * never reconciled.
+ * never reconciled. A version 1 `ExecutionDeferred` named its hold for start holds only (and not before cool-downs
+ * existed): the hold is read from the reason the scheduler wrote ({@link deferralHoldOfReason}).
  */
 const UPCASTERS: Readonly<Partial<Record<AnyOptexEvent['type'], Readonly<Record<number, Upcaster>>>>> = {
   ExecutionStepCompleted: {
@@ -303,7 +305,21 @@ const UPCASTERS: Readonly<Partial<Record<AnyOptexEvent['type'], Readonly<Record<
       reconciled: false,
     }),
   },
+  ExecutionDeferred: {
+    1: (d) => ({ ...d, hold: d['hold'] ?? deferralHoldOfReason(String(d['reason'] ?? '')) }),
+  },
 };
+
+/**
+ * The hold of a version 1 `ExecutionDeferred` without one, from how its reason begins: `freeze …`, `blast radius: …`
+ * (the daily limit), `staged rollout: …` (a stage's soak), else outside the change windows.
+ */
+export function deferralHoldOfReason(reason: string): DeferralHold {
+  if (reason.startsWith('freeze ')) return 'freeze';
+  if (reason.startsWith('blast radius: ')) return 'daily-limit';
+  if (reason.startsWith('staged rollout: ')) return 'stage-soak';
+  return 'change-window';
+}
 
 function isWait(step: unknown): boolean {
   const kind = step !== null && typeof step === 'object' ? (step as { kind?: unknown }).kind : undefined;

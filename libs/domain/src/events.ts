@@ -17,7 +17,7 @@ import type { ScopeViolation } from './scope';
 import type { ControlEvent } from './control';
 import type { HaltRule } from './blast-radius';
 import type { CircuitBreakerEvent } from './circuit-breakers';
-import type { StartHold } from './cool-down';
+import type { DeferralHold } from './cool-down';
 import type { SettingsEvent } from './store-settings';
 import type { RecommendationDifference } from './resubmission';
 import type { BackupExpiryOutcome } from './backups';
@@ -195,9 +195,12 @@ export type BatchMode = 'sequential' | 'parallel' | 'resource-grouped' | 'region
 export const BATCH_MODES: readonly BatchMode[] = ['sequential', 'parallel', 'resource-grouped', 'region-grouped'];
 export type BatchPlanned = Ev<'BatchPlanned', { batchId: string; mode: BatchMode; maxParallel: number; notBefore: string; optimizationIds: readonly string[]; at: string }>;
 export type BatchCompleted = Ev<'BatchCompleted', { batchId: string; at: string }>;
-/** A member of the batch waits: outside its change windows or in a freeze (recorded once per member and `until`). */
-/** `hold`: what holds it (absent in events recorded before cool-downs: a freeze or a change window, as `reason` says). */
-export type ExecutionDeferred = Ev<'ExecutionDeferred', { batchId: string; optimizationId: string; hold?: StartHold; until: string; reason: string; at: string }>;
+/**
+ * A member of the batch waits (recorded once per member and `until`): `hold` says for what — a freeze, outside its change
+ * windows, a cool-down, the daily blast-radius limit, a staged batch's soak. Schema version 1 had no `hold` for the last
+ * two, nor any before cool-downs existed: the upcast derives it from `reason`.
+ */
+export type ExecutionDeferred = Ev<'ExecutionDeferred', { batchId: string; optimizationId: string; hold: DeferralHold; until: string; reason: string; at: string }>;
 /** The rest of the batch waits for an operator: a blast-radius limit or a stage's gate (see blast-radius.ts, staged-rollout.ts). `dispatched`/`errors`: the counts that tripped it. */
 export type BatchHalted = Ev<'BatchHalted', { batchId: string; rule: HaltRule; reason: string; dispatched: number; errors: number; stage?: number; at: string }>;
 /** An operator lets a halted batch go on; counts start again from those of the halt. */

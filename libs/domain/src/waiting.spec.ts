@@ -18,10 +18,11 @@ describe('why an optimization waits (given what the log recorded, when asked now
     expect(whyWaiting(state(approved), { now: NOW, control: running, deferral, soakMinutes: 0 })).toEqual({ hold: 'cool-down', until: later, reason: 'cool-down of 7 day(s) …' });
   });
 
-  it('given a deferral recorded before holds were named, then its reason says freeze or change window', () => {
-    const freeze = { until: later, reason: 'freeze year-end until …: holiday' };
-    expect(whyWaiting(state(approved), { now: NOW, control: running, deferral: freeze, soakMinutes: 0 })).toMatchObject({ hold: 'freeze' });
-    expect(whyWaiting(state(approved), { now: NOW, control: running, deferral: { until: later, reason: 'outside its change windows; …' }, soakMinutes: 0 })).toMatchObject({ hold: 'change-window' });
+  it('given a deferral for the daily limit or for a staged batch\'s soak, then it waits for that, not for a change window', () => {
+    const daily = { hold: 'daily-limit' as const, until: later, reason: 'blast radius: 2 executions of … reach the daily limit of 2 executions; next at …' };
+    expect(whyWaiting(state(approved), { now: NOW, control: running, deferral: daily, soakMinutes: 0 })).toEqual({ hold: 'daily-limit', until: later, reason: daily.reason });
+    const soak = { hold: 'stage-soak' as const, until: later, reason: 'staged rollout: stage 1 of 2 passed; soaking until …' };
+    expect(whyWaiting(state(approved), { now: NOW, control: running, deferral: soak, soakMinutes: 0 })).toMatchObject({ hold: 'stage-soak' });
   });
 
   it('given a deferral whose until has passed, then it no longer waits for it', () => {

@@ -420,7 +420,7 @@ describe('blast radius', () => {
     expect(report.waitingUntil).toBe(until);
     const deferred = await batchEvents(h.store, 'ExecutionDeferred');
     expect(deferred).toHaveLength(1);
-    expect(deferred[0].data).toMatchObject({ until, reason: expect.stringMatching(/^blast radius: 2 executions of 123456789012\/us-east-1\/modify-volume in the last 24 hours reach the daily limit of 2 executions/) });
+    expect(deferred[0].data).toMatchObject({ hold: 'daily-limit', until, reason: expect.stringMatching(/^blast radius: 2 executions of 123456789012\/us-east-1\/modify-volume in the last 24 hours reach the daily limit of 2 executions/) });
     expect(h.fleet.calls().filter((c) => c.operation === 'modifyVolume' && !c.dryRun)).toHaveLength(2);
     clock.advance(24 * 3_600_000 + 1);
     const resumed = await h.resume();
@@ -460,6 +460,20 @@ describe('blast radius', () => {
 });
 
 describe('staged rollout', () => {
+  it('after a stage passes, the next one waits out its soak (ExecutionDeferred, hold stage-soak), then runs', async () => {
+    const clock = new ManualClock(Date.parse('2026-03-02T09:00:00.000Z'), 1);
+    const h = await harness({ volumes: ['vol-k1', 'vol-k2'].map((v) => volume(v)) }, { policy: policyOf({ stagedRollout: { enabled: true, canaryPct: 50, soakMinutes: 30 } }), clock, engine: ONE_BATCH });
+    const report = await h.run([gp3('k1', 'vol-k1'), gp3('k2', 'vol-k2')]);
+    expect(Object.values(statuses(report)).sort()).toEqual(['approved', 'completed']);
+    const deferred = await batchEvents(h.store, 'ExecutionDeferred');
+    expect(deferred.map((e) => e.data)).toEqual([expect.objectContaining({ hold: 'stage-soak', reason: expect.stringMatching(/^staged rollout: .* passed; soaking until /) })]);
+    expect(report.waitingUntil).toBe((deferred[0]!.data as { until: string }).until);
+    clock.advance(31 * 60_000);
+    expect(Object.values(statuses(await h.resume()))).toEqual(['completed', 'completed']);
+    await h.close();
+  });
+
+
   // With `unpackedSettled: 0` the read model packs each member as it completes: rolling the stage back unpacks it.
   it.each([
     ['', {}],

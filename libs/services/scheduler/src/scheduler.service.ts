@@ -22,9 +22,8 @@ import {
   type BatchGuardState,
   type BatchPlanned,
   type ExecutionDeferred,
-  type StartHold,
+  type DeferralHold,
   type StartVerdict,
-  type LimitVerdict,
   type OptimizationStatus,
   type Policy,
   type QueuedItem,
@@ -51,6 +50,9 @@ import {
 import { DailyTally } from './daily-tally';
 import { SchedulerQueue, queuedItemOf, type QueuedBatch } from './scheduler-queue';
 
+
+/** Whether a batch member may start now, and when it may not, what holds it (what its `ExecutionDeferred` records). */
+type DeferralVerdict = { readonly allowed: true } | { readonly allowed: false; readonly hold: DeferralHold; readonly until: string; readonly reason: string };
 const RECORDED_BY = 'scheduler';
 
 /**
@@ -99,13 +101,16 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
    * why it waited.
    */
   private holds(batchId: string, now: Date, soak?: { until: string; reason: string }): { held: (item: QueuedItem) => boolean; record: () => Promise<void> } {
-    const holds: { item: QueuedItem; hold: StartHold | undefined; until: string; reason: string }[] = [];
+    const holds: { item: QueuedItem; hold: DeferralHold; until: string; reason: string }[] = [];
     const tentative = new Map<string, number>();
     const held = (item: QueuedItem): boolean => {
       const state = this.projection.get(item.optimizationId);
       if (!state) return false;
-      let verdict: StartVerdict | LimitVerdict = soak ? { allowed: false, ...soak } : startVerdict(this.policy, state.recommendation, now, this.projection.lastChangeOn(item.resourceKey));
-      if (verdict.allowed && !state.dryRun) verdict = this.tally.verdict(this.policy.blastRadius.perDay, state, now, tentative);
+      let verdict: StartVerdict | DeferralVerdict = soak ? { allowed: false, hold: 'stage-soak', ...soak } : startVerdict(this.policy, state.recommendation, now, this.projection.lastChangeOn(item.resourceKey));
+      if (verdict.allowed && !state.dryRun) {
+        const limit = this.tally.verdict(this.policy.blastRadius.perDay, state, now, tentative);
+        verdict = limit.allowed ? limit : { ...limit, hold: 'daily-limit' };
+      }
       if (verdict.allowed) {
         this.deferred.delete(item.optimizationId);
         if (!state.dryRun) {
@@ -114,13 +119,13 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
         }
         return false;
       }
-      if (this.deferred.get(item.optimizationId) !== verdict.until) holds.push({ item, hold: 'hold' in verdict ? verdict.hold : undefined, until: verdict.until, reason: verdict.reason });
+      if (this.deferred.get(item.optimizationId) !== verdict.until) holds.push({ item, hold: verdict.hold, until: verdict.until, reason: verdict.reason });
       this.deferred.set(item.optimizationId, verdict.until);
       return true;
     };
     const record = async (): Promise<void> => {
       for (const { item, hold, until, reason } of holds.splice(0)) {
-        const data: ExecutionDeferred['data'] = { batchId, optimizationId: item.optimizationId, ...(hold ? { hold } : {}), until, reason, at: now.toISOString() };
+        const data: ExecutionDeferred['data'] = { batchId, optimizationId: item.optimizationId, hold, until, reason, at: now.toISOString() };
         await this.appendBatchEvent(batchId, { type: 'ExecutionDeferred', data }, `deferred:${item.optimizationId}:${until}`);
         this.logger.info({ batchId, optimizationId: item.optimizationId, until, reason }, 'execution deferred');
       }
