@@ -1,6 +1,6 @@
 import { DeciderSpecification } from './__fixtures__/decider-spec';
 import { AT, NOW, OPT_ID, cmd, ev, observed, recs } from './__fixtures__';
-import { changePlanOf, planDifferences } from './change-plan';
+import { changePlanOf, monthlyCostChangeText, planDifferences, stepText } from './change-plan';
 import { optimizationDecider, type OptimizationState } from './decider';
 import { defaultPolicy, parsePolicy, type Policy } from './policy';
 import { defaultPriceBook } from './pricing';
@@ -160,5 +160,15 @@ describe('RecordPreValidation: the live resource no longer matches the approved 
       .given([received(rightsize, true), ...upToStarted().slice(1, -1), ev('ExecutionStarted', { dryRun: true })])
       .when(preValidate(stopped))
       .then((events) => expect(events.map((e) => e.type)).toEqual(['PreValidationPassed', 'RollbackPlanRecorded']));
+  });
+});
+
+describe('a plan in words (the CLI and the console print it alike)', () => {
+  it('a step is its kind and its targets; the net monthly change is signed, or unpriced with why', () => {
+    expect(stepText({ kind: 'modify-volume', volumeId: 'vol-1', volumeType: 'gp3' })).toBe('modify-volume volumeId=vol-1 volumeType=gp3');
+    expect(stepText({ kind: 'wait-instance-stopped', instanceId: 'i-1' })).toBe('wait-instance-stopped instanceId=i-1');
+    expect(monthlyCostChangeText({ monthlyCostChange: -70.08 })).toBe('−$70.08');
+    expect(monthlyCostChangeText({ monthlyCostChange: 3 })).toBe('+$3.00');
+    expect(monthlyCostChangeText({ unpriced: ['no price for io2 in ap-east-2'] })).toBe('unpriced (no price for io2 in ap-east-2)');
   });
 });

@@ -127,3 +127,17 @@ export function planDifferences(approved: ChangePlan, now: ChangePlan): string[]
   }
   return differences;
 }
+
+/** A step of a plan in one line: its kind and its targets, e.g. `modify-volume volumeId=vol-1 volumeType=gp3`. */
+export function stepText(step: Step): string {
+  const { kind, ...targets } = step;
+  const parts = Object.entries(targets).map(([k, v]) => `${k}=${typeof v === 'object' ? JSON.stringify(v) : String(v)}`);
+  return parts.length > 0 ? `${kind} ${parts.join(' ')}` : kind;
+}
+
+/** A plan's net change of the monthly bill by the price book: `−$140.16` (it saves), `+$3.00`, or `unpriced (why)`. */
+export function monthlyCostChangeText(plan: Pick<ChangePlan, 'monthlyCostChange' | 'unpriced'>): string {
+  const change = plan.monthlyCostChange;
+  if (change === undefined) return `unpriced (${(plan.unpriced ?? []).join('; ')})`;
+  return `${change < 0 ? '−' : '+'}$${Math.abs(change).toFixed(2)}`;
+}

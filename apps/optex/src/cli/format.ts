@@ -1,4 +1,4 @@
-import { backupExpiryText, differenceText, escapeControlCharacters, type BackupData, type OptimizationDetail, type OptimizationView, type PerformanceImpact, type Step, type Summary } from '@optex/domain';
+import { backupExpiryText, differenceText, escapeControlCharacters, monthlyCostChangeText, stepText, type BackupData, type OptimizationDetail, type OptimizationView, type PerformanceImpact, type Summary } from '@optex/domain';
 import type { ConflictRow, RejectedRow, RunReport } from '@optex/runtime';
 
 /**
@@ -269,13 +269,6 @@ export function fleetText(
   return [...lines, `EC2 calls answered: ${fleet.calls.length}`, table(['OPERATION', 'DRY RUN', 'RESULT', 'CALLS'], rows, { ...layout, rightAligned: new Set([3]) })].join('\n');
 }
 
-/** A step of a plan in one line: its kind and its targets. */
-function stepText(step: Step): string {
-  const { kind, ...targets } = step;
-  const parts = Object.entries(targets).map(([k, v]) => `${k}=${typeof v === 'object' ? JSON.stringify(v) : String(v)}`);
-  return parts.length > 0 ? `${kind} ${parts.join(' ')}` : kind;
-}
-
 /** `optex show`: the optimization, its risk, the exact plan, and the approval asked for (authority, approvals so far, expiry). */
 export function detailText(d: OptimizationDetail): string {
   const lines: string[] = [];
@@ -303,7 +296,7 @@ export function detailText(d: OptimizationDetail): string {
     p.steps.forEach((s, i) => lines.push(`  ${i + 1}. ${stepText(s)}`));
     lines.push(`  rollback: ${p.rollback.length === 0 ? 'none' : p.rollback.map(stepText).join(' → ')}`);
     lines.push(`  reversible: ${p.reversible}`);
-    lines.push(`  net monthly cost change: ${p.monthlyCostChange !== undefined ? `${p.monthlyCostChange < 0 ? '−' : '+'}${money(Math.abs(p.monthlyCostChange))}` : `unpriced (${(p.unpriced ?? []).join('; ')})`}`);
+    lines.push(`  net monthly cost change: ${monthlyCostChangeText(p)}`);
     lines.push(`  risk factors: ${p.riskFactors.map((f) => f.factor).join(', ') || 'none'} (${p.riskLevel})`);
   } else lines.push('Plan: none recorded (the live resource was not seen when approval was decided)');
   const a = d.approval;

@@ -97,7 +97,13 @@ describe('the console: pages by role', () => {
     expect(queue.text).toContain(`/console/optimizations/${idOf('rec-critical')}/approve`);
     expect(queue.text).toContain(`/console/optimizations/${idOf('rec-medium')}/approve`); // a team-lead request: the board may decide it too
     expect(queue.text).toMatch(/<strong>production<\/strong>: tag env=prod/);
-    expect(queue.text).toContain('Estimated net savings');
+    expect(queue.text).toContain("<dt>Estimated savings (the analyzer's)</dt>");
+    // The plan recorded with the request — what the approver approves — with its rollback and its price by the price book.
+    const card = queue.text.slice(0, queue.text.indexOf(`/console/optimizations/${idOf('rec-medium')}/approve`)).split('<article').at(-1)!; // rec-medium's card, up to its form
+    expect(card).toContain('<dt>Net monthly cost change (price book)</dt><dd>−$70.08</dd>');
+    expect(card).toMatch(/<h4>Plan<\/h4><ol>.*<code>modify-instance-type instanceId=i-01 [^<]*m5\.large[^<]*<\/code>/s);
+    expect(card).toMatch(/<h4>Rollback<\/h4><ol>.*<code>modify-instance-type instanceId=i-01 [^<]*m5\.xlarge[^<]*<\/code>/s);
+    expect(card).not.toContain('Decided at execution');
     expect(queue.text).toMatch(/<dt>Expires<\/dt><dd><time datetime="20/);
     const alice = await signIn(await h.jwt({ sub: '00u-alice', email: 'alice@acme.example' }));
     const hers = await page('/console/approvals', alice);

@@ -1,6 +1,6 @@
 // Server-rendered HTML of the console. Every recorded value goes through `h` (HTML-escaped); data for the charts
 // travels as JSON in a non-executed <script type="application/json">, with "<" escaped.
-import { describeChange, planOf, type BatchProgress, type KnownOptimizationState, type Principal, type SavingsGrouping, type SavingsRow, type WaitReason } from '@optex/domain';
+import { describeChange, monthlyCostChangeText, stepText, type BatchProgress, type ChangePlan, type KnownOptimizationState, type Principal, type SavingsGrouping, type SavingsRow, type WaitReason } from '@optex/domain';
 
 export const h = (value: unknown): string =>
   String(value ?? '').replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
@@ -38,9 +38,21 @@ export function signInPage(error?: string): string {
 }
 
 const money = (n: number): string => `$${n.toFixed(2)}`;
-const steps = (list: readonly { kind: string }[]): string => (list.length ? `<ol>${list.map((s) => `<li><code>${h(JSON.stringify(s))}</code></li>`).join('')}</ol>` : '<p>Decided at execution, from what pre-validation observes.</p>');
 
-/** One approval request: what, risk factors, plan and rollback, net savings, expiry, and the approve/deny forms. */
+/** The plan recorded with the request — what the approver approves — with its rollback; or why there is none. */
+function planDetails(plan: ChangePlan | undefined): string {
+  if (!plan) {
+    const none = '<p>No plan recorded: the live resource was not seen when approval was asked for. Pre-validation derives the steps from what it observes at execution.</p>';
+    return `<h4>Plan</h4>${none}<h4>Rollback</h4><p>Derived with the plan at execution.</p>`;
+  }
+  const list = (steps: readonly ChangePlan['steps'][number][]) => `<ol>${steps.map((s) => `<li><code>${h(stepText(s))}</code></li>`).join('')}</ol>`;
+  return `<p>${h(plan.change)} (reversible: ${h(plan.reversible)})</p><h4>Plan</h4>${list(plan.steps)}<h4>Rollback</h4>${plan.rollback.length ? list(plan.rollback) : '<p>None: this change cannot be undone.</p>'}`;
+}
+
+/**
+ * One approval request: what, the risk and its factors, the analyzer's estimated savings and the plan's net monthly
+ * change by the price book, the expiry, the plan recorded with the request and its rollback, and the approve/deny forms.
+ */
 function approvalCard(s: KnownOptimizationState, csrf: string): string {
   const id = h(s.optimizationId);
   const factors = s.risk?.factors.length ? `<ul>${s.risk.factors.map((f) => `<li><strong>${h(f.factor)}</strong>: ${h(f.detail)}</li>`).join('')}</ul>` : '<p>No risk factor applied.</p>';
@@ -48,10 +60,11 @@ function approvalCard(s: KnownOptimizationState, csrf: string): string {
 <h2 id="t-${id}">${h(describeChange(s))}</h2>
 <dl><dt>Account / region</dt><dd>${h(s.recommendation.accountId)} / ${h(s.recommendation.region)}</dd>
 <dt>Risk</dt><dd>${h(s.risk?.level ?? 'not assessed')} (needs ${h(s.approval.requiredApprovals ?? 1)} of ${h(s.approval.authority ?? 'anyone')}; ${h(s.approval.approvers.length)} so far)</dd>
-<dt>Estimated net savings</dt><dd>${money(s.recommendation.estimatedMonthlySavings)}/month</dd>
+<dt>Estimated savings (the analyzer's)</dt><dd>${money(s.recommendation.estimatedMonthlySavings)}/month</dd>
+<dt>Net monthly cost change (price book)</dt><dd>${s.approval.plan ? h(monthlyCostChangeText(s.approval.plan)) : 'not planned yet'}</dd>
 <dt>Expires</dt><dd><time datetime="${h(s.approval.expiresAt)}">${h(s.approval.expiresAt ?? 'never')}</time></dd></dl>
 <h3>Risk factors</h3>${factors}
-<details><summary>Plan and rollback</summary><h4>Plan</h4>${steps(planOf(s, 'execution'))}<h4>Rollback</h4>${steps(s.execution?.rollbackPlan ?? planOf(s, 'rollback'))}</details>
+<details><summary>Plan and rollback</summary>${planDetails(s.approval.plan)}</details>
 <p><a href="/console/optimizations/${id}">Timeline</a></p>
 <form method="post" action="/console/optimizations/${id}/approve" class="decide"><input type="hidden" name="csrf" value="${h(csrf)}">
 <label for="ar-${id}">Reason (optional)</label><input id="ar-${id}" name="reason" maxlength="1024"><button type="submit">Approve</button></form>
