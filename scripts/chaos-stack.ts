@@ -8,8 +8,9 @@
 // after --down ms); the first three are one of each kind. Invariants: 0 lost (every recommendation is an optimization
 // in the log), 0 stuck (every optimization terminal, or waiting for an operator with a reason), 0 mutating EC2 calls
 // made twice for one volume (counted by a proxy in front of moto), moto as the log says, 0 dead letters.
-// The working directory (every process's log, Kafka's and the emulator's data) is removed after a run without a
-// violation, and kept — its path printed — after a violation, a failure, or with `--keep`.
+// The working directory (every process's log and the emulator's data in stack/, moto's log and the policy in
+// stack-chaos/) is removed after a run without a violation, and kept — its path printed — after a violation, a failure,
+// or with `--keep`. Kafka's data directory is removed by `stack down` in every case.
 import { join } from 'node:path';
 import { runStackChaos, type ChaosReport } from '../apps/optex/src/stack/chaos';
 import { inScratchDir } from './support/scratch-dir';

@@ -2,8 +2,8 @@
 //
 //   npm run -s console [-- --port 8080]
 //
-// Prepares the demo store as `npm start` does when it is not there yet (.optex/demo/events.db: the 24 example
-// recommendations, 14 left waiting for approval), makes a fresh static API token for a demo principal with the roles
+// Prepares the demo store as `npm start` does when it is not there yet (.optex/demo/events.db: the 25 example
+// recommendations, 15 left waiting for approval), makes a fresh static API token for a demo principal with the roles
 // reader, approver and operator (the examples' policy has no roster: any authenticated approver decides), writes its
 // hash to .optex/demo/auth.json (mode 600), prints the token once and runs `optex api` on 127.0.0.1 until Ctrl-C.
 // Approved work moves on with `npm run -s optex -- resume --store sqlite:.optex/demo/events.db --cloud simulated:examples/fleet.json`.

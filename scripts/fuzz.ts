@@ -11,7 +11,7 @@
 // --rss         also measure peak RSS (a preload reads process.resourceUsage().maxRSS at exit) of
 //               (1) `optex run --dry-run` on a 50 MB NDJSON input whose first record has a 50 MB resource.id, and
 //               (2) the intake path alone (stream, split, check and parse every record) on 50 MB of NDJSON
-//               holding about 150,000 records, valid and broken
+//               holding about 240,000 records, half of them broken
 // --rss-only    only the RSS measurements
 import { spawnSync } from 'node:child_process';
 import { createWriteStream, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -91,7 +91,7 @@ async function writeHugeId(file: string, megabytes: number): Promise<void> {
   await once(out, 'close');
 }
 
-/** Writes about `megabytes` MB of NDJSON records, one in eight broken (bad region, blank source, cut, deep). */
+/** Writes about `megabytes` MB of NDJSON records, four in eight broken (one each: bad region, blank source, cut, deep). */
 async function writeManyRecords(file: string, megabytes: number): Promise<number> {
   const out = createWriteStream(file);
   let bytes = 0;

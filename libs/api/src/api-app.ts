@@ -36,7 +36,7 @@ export interface ApiApp {
   readonly app: INestApplication;
   readonly readModel: ApiReadModel;
   readonly document: OpenAPIObject;
-  /** What `GET /metrics` serves (Prometheus text): the notifier's counters. */
+  /** What `GET /metrics` serves (Prometheus text): the read model's gauges, and the webhook notifier's metrics when it runs. */
   readonly registry: Registry;
 }
 

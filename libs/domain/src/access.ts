@@ -5,7 +5,8 @@ import { normalizeIdentity, rosterEntryFor, type RosterEntry } from './roster';
 /**
  * What a caller may do: `reader` lists, shows, reads history, metrics and savings; `approver` approves and denies
  * (the decider still checks the authority the request names, four eyes and the roster); `operator` cancels, retries a
- * failed rollback and resolves; `submitter` submits recommendations.
+ * failed rollback, resolves, pauses and resumes execution and lets a halted batch go on; `submitter` submits
+ * recommendations.
  */
 export const ROLES = ['reader', 'approver', 'operator', 'submitter'] as const;
 export type Role = (typeof ROLES)[number];

@@ -54,8 +54,9 @@ export type ResubmissionConflicted = Ev<'ResubmissionConflicted', Base & { deliv
 export type RiskAssessed = Ev<'RiskAssessed', Base & { baseLevel: RiskLevel; level: RiskLevel; factors: readonly AppliedFactor[]; policyVersion: string; basis?: RiskBasis }>;
 /**
  * Pre-validation found the live resource at a higher risk than the one approved (`previousLevel`): the new assessment,
- * on what it observed. `returnedForApproval`: the new level needs a person (an `ApprovalRequested` follows; the
- * optimization's schedule, execution and approvals so far are void); otherwise the execution goes on.
+ * on what it observed. `returnedForApproval`: the approval is void — the new level needs a person, or the plan changed —
+ * and the optimization goes back to approval (an `ApprovalRequested`, or an automatic `ApprovalGranted` when the policy
+ * approves it; its schedule, execution and approvals so far are void); otherwise the execution goes on.
  */
 export type RiskReassessed = Ev<
   'RiskReassessed',

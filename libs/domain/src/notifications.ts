@@ -210,7 +210,8 @@ const cut = (text: string, max: number): string => (text.length <= max ? text : 
 
 /**
  * The Slack-compatible body of a notification: a header, the summary, up to 10 fields, a button to the console's
- * timeline of the optimization when `consoleUrl` is given, and a context line with the optimization id and the key.
+ * timeline of the optimization when `consoleUrl` is given, and a context line naming the notification's kind and the
+ * optimization id.
  */
 export function slackMessageOf(notification: Notification, consoleUrl?: string): SlackMessage {
   const blocks: SlackBlock[] = [

@@ -38,7 +38,7 @@ export type EffectVerdict =
   | { readonly verdict: 'unknown'; readonly reason: string };
 
 /**
- * Which look-up tells whether `step` took effect. `instanceType` is the reserved-instances offering's type (from the
+ * Which look-up tells whether `step` took effect. `offeringInstanceType` is the reserved-instances offering's type (from the
  * pre-validation observation) and `since` the intent's time, for purchases.
  */
 export function effectLookupFor(step: Step, context: { readonly since: string; readonly offeringInstanceType?: string }): EffectLookup {
@@ -82,9 +82,9 @@ const mismatch = (step: Step, evidence: StepEvidence): EffectVerdict => ({
 /**
  * Judges a started step from its look-up. Idempotent changes are judged by the resource's state (a stop happened when
  * the instance is stopping or stopped, a deletion when the resource is gone…); creations by the client token's tag; a
- * reservation purchase happened when exactly one reservation of the type started since the intent — none or several
- * cannot be told apart from EC2's eventual consistency or the customer's own purchases, so an operator decides and
- * the purchase is never repeated.
+ * reservation purchase happened when exactly one reservation of the type started since the intent has the purchase's
+ * instance count (and its offering, when EC2 names it) — none or several cannot be told apart from EC2's eventual
+ * consistency or the customer's own purchases, so an operator decides and the purchase is never repeated.
  */
 export function judgeStepEffect(step: Step, evidence: StepEvidence): EffectVerdict {
   switch (step.kind) {

@@ -9,7 +9,8 @@ const describe = (s: ControlState): string => (s.paused ? `Execution is PAUSED (
 /**
  * `pause --by --reason` / `resume-execution --by --reason`: the kill switch, recorded on the control stream. While paused
  * no execution and no execution step starts (steps already sent finish; rollbacks go on); `resume-execution` lets
- * everything continue (a running engine drives it at once; otherwise the next `resume`). Without `--by`: print the state.
+ * everything continue (a running engine drives it at once; otherwise the next `resume`). Without `--by` and `--reason`:
+ * print the state (one without the other is a usage error).
  */
 export async function controlCommand(io: Io, action: ExecutionControlAction, flags: { store: string; by?: string; reason?: string; json?: boolean }): Promise<number> {
   const store = await openStore(flags.store);

@@ -118,7 +118,7 @@ function noteOf(v: OptimizationView): string {
 
 /**
  * The optimizations (run, resume, list, replay). Fitted: the NOTE goes under its row, RECOMMENDATION, APPROVAL and
- * ACC% are left out as needed, long resource ids and actions are cut.
+ * ACC% are left out as needed, long recommendation and resource ids are cut (actions never are).
  */
 export function optimizationsTable(views: readonly OptimizationView[], layout: TableLayout = {}): string {
   return table(

@@ -43,13 +43,13 @@ export interface ImportResult {
   readonly counts: { items: number; recommendations: number; skipped: number; rejected: number; skippedByCode: Record<string, number> };
 }
 
+type Wrap = <A extends unknown[]>(fn: (...args: A) => Promise<number>) => (...args: A) => Promise<void>;
+
 /**
  * Adds `import --from SOURCE FILE`: translates an analyzer's own document into recommendations, checks each with the
  * intake, and writes them (`-o`), publishes them (`--submit`) or runs them (`--run`, with `run`'s flags).
  * `engineFlags` adds `run`'s flags; `wrap` turns the exit code into the process's.
  */
-type Wrap = <A extends unknown[]>(fn: (...args: A) => Promise<number>) => (...args: A) => Promise<void>;
-
 export function registerImportCommand(program: Command, io: Io, engineFlags: (cmd: Command) => Command, wrap: Wrap): void {
   const cmd = program
     .command('import')
@@ -59,7 +59,7 @@ export function registerImportCommand(program: Command, io: Io, engineFlags: (cm
     .option('--action <action>', "Cloud Custodian: the action to take (optex's, e.g. delete-volume, or the policy's, e.g. delete)")
     .option('--account <id>', 'account id where the document and its ARNs do not say')
     .option('--region <region>', 'region where the document and its ARNs do not say')
-    .option('--metadata <file>', "Cloud Custodian: the run's metadata.json (default: metadata.json beside FILE, if there)")
+    .option('--metadata <file>', "Cloud Custodian: the run's metadata.json (default: for FILE named …resources.json, the …metadata.json beside it, if there)")
     .option('--addresses <file>', 'Trusted Advisor: an `aws ec2 describe-addresses` output, to find the allocation id of each flagged Elastic IP')
     .option('-o, --out <file>', 'write the recommendations as NDJSON to this file')
     .option('--submit', 'publish them to optex.recommendations.v1 (needs --bus kafka://…)')

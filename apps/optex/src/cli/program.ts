@@ -112,7 +112,7 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     .requiredOption('--by <name>', 'who resolves').requiredOption('--note <text>', 'what you found or did')
     .addOption(storeOption()).addOption(jsonOption())
     .action(wrap((id: string, flags) => operatorCommand(io, 'resolve', id, flags)));
-  program.command('pause').description('kill switch: no execution or execution step starts until resume-execution (without --by: show the state)')
+  program.command('pause').description('kill switch: no execution or execution step starts until resume-execution (without --by and --reason: show the state)')
     .option('--by <name>', 'who pauses').option('--reason <text>', 'why')
     .addOption(storeOption()).addOption(jsonOption())
     .action(wrap((flags) => controlCommand(io, 'pause', flags)));

@@ -55,7 +55,7 @@ export interface ChaosReport {
   readonly outages: number;
   readonly durationMs: number;
   readonly statuses: Readonly<Record<string, number>>;
-  /** Submitted and neither an optimization nor a rejection in the log. */
+  /** Recommendations generated for the run without an optimization in the log (rejected or never submitted ones count as lost). */
   readonly lost: readonly string[];
   /** Not terminal at the end, without an explanation. */
   readonly stuck: readonly { readonly recommendationId: string; readonly status: string }[];
@@ -65,7 +65,11 @@ export interface ChaosReport {
   readonly duplicatedCalls: readonly { readonly action: string; readonly resource: string; readonly times: number }[];
   /** Where moto's state disagrees with what the log says was done. */
   readonly cloudMismatches: readonly string[];
-  /** Messages in the services' dead-letter topics. */
+  /**
+   * Messages in the dead-letter topics of approval, scheduler, executor and validator. Not the risk-assessor's
+   * (`optex.recommendations.dlq.v1`): it holds rejected input by design; a valid recommendation dead-lettered there
+   * has no optimization and counts as lost.
+   */
   readonly deadLettered: readonly string[];
   /** Mutating EC2 calls made, by action. */
   readonly calls: Readonly<Record<string, number>>;
@@ -323,7 +327,7 @@ function restartWithCli(dir: string, component: StackComponent, downMs: number):
   });
 }
 
-/** Every message in the services' dead-letter topics (read by a fresh consumer group from the beginning). */
+/** Every message in the dead-letter topics of the services after the risk-assessor (read by a fresh consumer group from the beginning). */
 async function readDeadLetters(state: StackState, partitions: number): Promise<string[]> {
   const bus = await openBus(state.bus, 'optex-chaos-dlq', partitions);
   const found: string[] = [];

@@ -26,7 +26,7 @@ export const usEast1: RegionPrices = {
     'm5.4xlarge': 0.768,
     'm5.8xlarge': 1.536,
     'm5.12xlarge': 2.304,
-    // Karpenter's file at a later commit (KARPENTER_2026_01): the larger m5 sizes the risk's price-book cost needs.
+    // Karpenter's file at another commit (KARPENTER_2026_01, generated 2026-01-19): the larger m5 sizes the risk's price-book cost needs.
     'm5.16xlarge': 3.072,
     'm5.24xlarge': 4.608,
     'c5.large': 0.085,

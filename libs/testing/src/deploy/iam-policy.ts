@@ -93,10 +93,10 @@ export function sdkActionsInSource(text: string, file: string): SdkAction[] {
   return found;
 }
 
-/** Every runtime source file (`.ts` under libs/ and apps/, without specs, fixtures and libs/testing). */
 /** Test harnesses shipped in apps/ that set moto up and read its state themselves: not what optex calls on AWS. */
 const HARNESSES: readonly string[] = [join('apps', 'optex', 'src', 'stack', 'chaos.ts')];
 
+/** Every runtime source file (`.ts` under libs/ and apps/, without specs, fixtures, libs/testing and the {@link HARNESSES}). */
 function runtimeSources(root: string): string[] {
   const files: string[] = [];
   const walk = (dir: string): void => {

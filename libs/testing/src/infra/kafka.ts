@@ -288,7 +288,6 @@ export async function restartKafka(options: { readonly dataDir: string; readonly
   }
 }
 
-/** The JVM's arguments for a broker: heap, GC, the log4j file, the jars' classpath. */
 /**
  * A KRaft cluster id: 16 random bytes in base64url (22 characters), never starting with `-`, which `kafka-storage
  * format -t ID` would take for an option ("argument --cluster-id/-t: expected one argument", 1 start in 64). Kafka's own
@@ -301,6 +300,7 @@ export function newClusterId(random: (size: number) => Buffer = randomBytes): st
   }
 }
 
+/** The JVM's arguments for a broker: heap, GC, the log4j file, the jars' classpath. */
 function jvmArgs(kafkaDir: string, log4jFile: string, heap = '512m'): string[] {
   return [
     `-Xmx${heap}`,
