@@ -6,6 +6,7 @@
 set -uo pipefail
 browser="${OPTEX_CHROMIUM:-/usr/bin/chromium}"
 [ -x "$browser" ] && exit 0
+cd "$(dirname "$0")/.." && mkdir -p tmp # apt's log goes to the project's tmp/, wherever this is run from
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
   echo "installing Debian's chromium for the browser tests (apt-get install -y chromium)"
   DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium >tmp/apt-chromium.log 2>&1 \
