@@ -221,6 +221,8 @@ describe('bad invocations exit 2 with one line naming the problem', () => {
     [['run', FIXTURE, '--store', 'memory:', '--policy', 'no-policy.json'], /--policy/],
     [['run', FIXTURE, '--store', 'memory:', '--rows', 'some'], /--rows/],
     [['frobnicate'], /frobnicate/],
+    [['run', FIXTURE, '--store', 'memory:', '--dryrun'], /unknown option '--dryrun' \(Did you mean --dry-run\?\)/],
+    [['hisory', 'x'], /unknown command 'hisory' \(Did you mean history\?\)/],
   ])('optex %j', async (args, pattern) => {
     const result = await optex(args as string[]);
     expect(result.code).toBe(2);

@@ -38,7 +38,12 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     .description('Execute cloud cost optimizations safely: risk, approval, scheduling, execution, validation, rollback.')
     .exitOverride()
     .showSuggestionAfterError(true)
-    .configureOutput({ writeOut: (s) => io.out(safeLines(s.trimEnd())), writeErr: (s) => io.err(safeLines(s.trimEnd())) });
+    .configureOutput({
+      writeOut: (s) => io.out(safeLines(s.trimEnd())),
+      writeErr: (s) => io.err(safeLines(s.trimEnd())),
+      // One line per error: commander puts its "(Did you mean …?)" on a line of its own.
+      outputError: (s, write) => write(s.replace(/\n(?=\(Did you mean )/, ' ')),
+    });
 
   const wrap = <A extends unknown[]>(fn: (...args: A) => Promise<number>) => async (...args: A) => setExit(await fn(...args));
 
