@@ -29,6 +29,8 @@ export interface CompletedStep {
   readonly outputs: StepOutputs;
   /** Found after a crash rather than performed. */
   readonly reconciled?: boolean;
+  /** When its outcome was recorded: after the call, so no earlier than the change began in EC2. */
+  readonly at?: string;
 }
 
 /** The outputs of steps done (e.g. `snapshotId`), merged in order: what later steps and the validation read. */
@@ -903,7 +905,7 @@ export function evolveOptimization(state: OptimizationState, event: Optimization
       const { startedStep: _done, ...execution } = executionOf(s, event.data.at);
       const { index, step, outputs, reconciled, dryRun, at } = event.data;
       const backup = step.kind === 'create-snapshot' && !dryRun && outputs.snapshotId !== undefined ? { backup: { snapshotId: outputs.snapshotId, volumeId: step.volumeId, createdAt: at } } : {};
-      return { ...s, ...backup, execution: { ...execution, completedSteps: [...execution.completedSteps, { index, step, outputs, ...(reconciled ? { reconciled } : {}) }] } };
+      return { ...s, ...backup, execution: { ...execution, completedSteps: [...execution.completedSteps, { index, step, outputs, ...(reconciled ? { reconciled } : {}), at }] } };
     }
     case 'StepEffectNotFound': {
       if (event.data.phase === 'execution') {
@@ -963,8 +965,8 @@ export function evolveOptimization(state: OptimizationState, event: Optimization
     }
     case 'RollbackStepCompleted': {
       const { startedStep: _done, ...rollback } = s.rollback ?? { reason: '', steps: [], completedSteps: [] };
-      const { index, step, outputs, reconciled } = event.data;
-      const next = { ...s, rollback: { ...rollback, completedSteps: [...rollback.completedSteps, { index, step, outputs, ...(reconciled ? { reconciled } : {}) }] } };
+      const { index, step, outputs, reconciled, at } = event.data;
+      const next = { ...s, rollback: { ...rollback, completedSteps: [...rollback.completedSteps, { index, step, outputs, ...(reconciled ? { reconciled } : {}), at }] } };
       // The rollback of a deletion that failed before the volume went deletes the backup: optex holds it no more.
       if (step.kind === 'delete-snapshot' && s.backup?.snapshotId === step.snapshotId) {
         const { backup: _deleted, ...rest } = next;

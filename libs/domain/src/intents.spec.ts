@@ -3,6 +3,8 @@ import { AT, NOW, OPT_ID, cmd, ev, observed, recs } from './__fixtures__';
 import { optimizationDecider, type OptimizationState } from './decider';
 import { clientTokenFor } from './ids';
 import { moverOf, nextMove } from './process';
+import { whyWaiting } from './waiting';
+import type { KnownOptimizationState } from './decider';
 import { executionPlan, rollbackPlan } from './plans';
 import type { OptimizationEvent } from './events';
 import type { Recommendation } from './types';
@@ -227,5 +229,47 @@ describe('moverOf: who resumes an optimization left mid-way (the sweeper asks)',
     const later = [...received, ev('ApprovalGranted', { mode: 'manual', approvers: ['a'], final: true }), ev('ExecutionScheduled', { batchId: 'b-1', notBefore: '2999-01-01T00:00:00.000Z', priority: 'MEDIUM' })];
     expect(moverOf(fold(later), { now: NOW })).toBeUndefined();
     expect(moverOf(fold([...delVolBase.slice(0, 5), ev('PreValidationFailed', { reasons: ['gone'] })]), { now: NOW })).toBeUndefined();
+  });
+});
+
+describe("a rollback's volume modification waits out EC2's 6-hour cool-down", () => {
+  // EC2 refuses a second modification of a volume within 6 hours of the first (VolumeModificationRateExceeded): a
+  // gp3 conversion rolled back at once would fail and leave it rollback-failed for an operator.
+  const mv = recs.modifyVolume;
+  const [forward] = executionPlan(mv, observed.gp2Volume, OPT_ID);
+  const completedAt = '2026-03-01T10:00:00.000Z';
+  const rolledBack = [
+    ...upToPreValidated(mv, observed.gp2Volume),
+    ev('ExecutionStepStarted', { index: 0, step: forward!, clientToken: token('execution', 0) }),
+    ev('ExecutionStepCompleted', { index: 0, step: forward!, outputs: {}, dryRun: false, clientToken: token('execution', 0), reconciled: false, at: completedAt }),
+    ev('ExecutionSucceeded', { durationMs: 1000, dryRun: false, at: completedAt }),
+    ev('RollbackStarted', { reason: 'validation failed', steps: rollbackPlan(mv, observed.gp2Volume), at: '2026-03-01T10:05:00.000Z' }),
+  ];
+  const until = '2026-03-01T16:01:00.000Z'; // 6 hours after the modification was recorded, and a minute for the clocks
+
+  it('given the modification recorded at 10:00, when asked at 11:00, then the rollback waits until 16:01 (nothing for EC2 before)', () => {
+    const state = fold(rolledBack);
+    const move = nextMove(state, { now: new Date('2026-03-01T11:00:00.000Z') });
+    expect(move).toEqual({ kind: 'idle', reason: expect.stringMatching(/6-hour modification cool-down of vol-\w+ until 2026-03-01T16:01:00\.000Z/), until });
+    expect(moverOf(state, { now: new Date('2026-03-01T11:00:00.000Z') })).toBeUndefined();
+    expect(whyWaiting(state as KnownOptimizationState, { now: new Date('2026-03-01T11:00:00.000Z'), control: { paused: false }, soakMinutes: 0 })).toMatchObject({ hold: 'cool-down', until });
+  });
+
+  it('when asked at 16:01, then the rollback step starts: its intent first', () => {
+    const state = fold(rolledBack);
+    expect(nextMove(state, { now: new Date(until) })).toEqual({ kind: 'decide', command: cmd('StartStep', { phase: 'rollback', index: 0 }, new Date(until)) });
+    expect(moverOf(state, { now: new Date(until) })).toBe('executor');
+  });
+
+  it('other rollbacks do not wait (a rightsize modifies an instance, not a volume)', () => {
+    const rs = recs.rightsize;
+    const steps = executionPlan(rs, observed.runningInstance, OPT_ID);
+    const events = [
+      ...upToPreValidated(rs, observed.runningInstance),
+      ...steps.flatMap((step, index) => [ev('ExecutionStepCompleted', { index, step, outputs: {}, dryRun: false, reconciled: false, at: completedAt })]),
+      ev('ExecutionSucceeded', { durationMs: 1000, dryRun: false, at: completedAt }),
+      ev('RollbackStarted', { reason: 'validation failed', steps: rollbackPlan(rs, observed.runningInstance) }),
+    ];
+    expect(nextMove(fold(events), { now: new Date('2026-03-01T11:00:00.000Z') }).kind).not.toBe('idle');
   });
 });

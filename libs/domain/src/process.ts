@@ -1,5 +1,6 @@
 import { isMutatingStep } from './plans';
 import { executionEndedAt } from './cool-down';
+import { VOLUME_MODIFICATION_COOLDOWN_MS } from './ec2-rules';
 import { mergedOutputs, planOf, type OptimizationState, type KnownOptimizationState } from './decider';
 import { effectLookupFor, type EffectLookup } from './reconciliation';
 import type { OptimizationCommand } from './commands';
@@ -8,8 +9,8 @@ import type { Step, StepOutputs } from './types';
 
 /** What happens next to an optimization: the process manager's answer, performed by the executor or the validator. */
 export type Move =
-  /** Nothing to do now (terminal, waiting for people, or for a later time). */
-  | { readonly kind: 'idle'; readonly reason: string }
+  /** Nothing to do now (terminal, waiting for people, or for a later time: `until`, when the process manager knows it). */
+  | { readonly kind: 'idle'; readonly reason: string; readonly until?: string }
   /** A command the decider takes without any observation (start, succeed, complete the rollback, record an intent). */
   | { readonly kind: 'decide'; readonly command: OptimizationCommand }
   /** Describe the live resource (and the optimizations active on it), then `RecordPreValidation`. */
@@ -54,7 +55,8 @@ export function validationDueAt(s: KnownOptimizationState, soakMinutes: number):
  * come; executing → pre-validate, then each step of the plan (a mutating one: intent first, then the call), then
  * succeed; a started step not recorded by the caller → reconcile; validating → validate once the soak after the
  * change is over (`soakMinutes`); rolling back → each
- * rollback step the same way, then complete the rollback.
+ * rollback step the same way (a volume modified by the execution is modified back only once EC2's 6-hour cool-down
+ * after that modification is over: {@link modificationCoolDownUntil}), then complete the rollback.
  */
 export function nextMove(state: OptimizationState, context: MoveContext): Move {
   if (state.status === 'initial') return { kind: 'idle', reason: 'nothing received' };
@@ -108,8 +110,33 @@ function stepMove(s: KnownOptimizationState, phase: StepPhase, context: MoveCont
   const index = completed.length;
   if (index >= plan.length) return undefined;
   const step = plan[index]!;
+  if (phase === 'rollback') {
+    const until = modificationCoolDownUntil(s, step);
+    if (until !== undefined && Date.parse(until) > context.now.getTime()) {
+      return { kind: 'idle', reason: `the rollback waits for EC2's 6-hour modification cool-down of ${(step as { volumeId: string }).volumeId} until ${until}`, until };
+    }
+  }
   if (isMutatingStep(step) && !dryRun) return { kind: 'decide', command: { type: 'StartStep', data: { phase, index }, metadata: { now: context.now } } };
   return { kind: 'perform', phase, index, step, dryRun, outputs };
+}
+
+/** Slack past EC2's 6 hours for the clocks of EC2 and optex, which the wait is measured across. */
+export const COOL_DOWN_MARGIN_MS = 60_000;
+
+/**
+ * When a rollback's `modify-volume` may modify the volume back: EC2 refuses a modification within 6 hours of the
+ * previous one (`VolumeModificationRateExceeded`), so the rollback waits until 6 hours (and {@link COOL_DOWN_MARGIN_MS})
+ * after the execution's modification of the same volume was recorded — a time no earlier than EC2 began it. Undefined
+ * for any other step, or when the execution did not modify that volume (or its record predates the time being kept).
+ */
+export function modificationCoolDownUntil(s: KnownOptimizationState, step: Step): string | undefined {
+  if (step.kind !== 'modify-volume') return undefined;
+  let last: number | undefined;
+  for (const done of s.execution?.completedSteps ?? []) {
+    if (done.step.kind !== 'modify-volume' || done.step.volumeId !== step.volumeId || done.at === undefined) continue;
+    last = Math.max(last ?? Number.NEGATIVE_INFINITY, Date.parse(done.at));
+  }
+  return last === undefined ? undefined : new Date(last + VOLUME_MODIFICATION_COOLDOWN_MS + COOL_DOWN_MARGIN_MS).toISOString();
 }
 
 /** The service that carries a move out: the validator validates, the executor does everything else. */

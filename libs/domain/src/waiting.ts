@@ -1,7 +1,7 @@
 import type { ControlState } from './control';
 import type { DeferralHold } from './cool-down';
 import type { KnownOptimizationState } from './decider';
-import { validationDueAt } from './process';
+import { nextMove, validationDueAt } from './process';
 
 /** Why an optimization that could move does not, and until when (absent: until someone lifts it). */
 export interface WaitReason {
@@ -30,7 +30,8 @@ const HELD_BY_PAUSE = new Set(['approved', 'scheduled', 'executing']);
  * while execution is paused; no new step starts), else its batch's halt (an approved one in a batch halted and not
  * continued since: it waits for an operator's `continue-batch`), else the scheduler's last deferral of an approved one while its
  * `until` is ahead (a freeze, outside its change windows, a cool-down, the daily blast-radius limit, a staged batch's
- * soak), else the soak of a validating one before its validation. `undefined` when it does not wait for
+ * soak), else the wait of a rolling-back one for EC2's 6-hour volume modification cool-down, else the soak of a
+ * validating one before its validation. `undefined` when it does not wait for
  * any of these (it moves, waits for people, or is over). Pure.
  */
 export function whyWaiting(state: KnownOptimizationState, context: { readonly now: Date; readonly control: ControlState; readonly halt?: RecordedHalt; readonly deferral?: RecordedDeferral; readonly soakMinutes: number }): WaitReason | undefined {
@@ -39,6 +40,10 @@ export function whyWaiting(state: KnownOptimizationState, context: { readonly no
   if (state.status === 'approved' && halt) return { hold: 'batch-halted', reason: `batch ${halt.batchId} halted: ${halt.reason}; an operator lets it go on (optex continue-batch)` };
   if (state.status === 'approved' && deferral && Date.parse(deferral.until) > now.getTime()) {
     return { hold: deferral.hold, until: deferral.until, reason: deferral.reason };
+  }
+  if (state.status === 'rolling-back') {
+    const move = nextMove(state, { now });
+    if (move.kind === 'idle' && move.until !== undefined) return { hold: 'cool-down', until: move.until, reason: move.reason };
   }
   if (state.status === 'validating' && context.soakMinutes > 0) {
     const due = validationDueAt(state, context.soakMinutes);

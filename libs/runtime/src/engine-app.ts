@@ -8,7 +8,7 @@ import { EngineModule, SERVICE_GROUPS, type EngineAdapters, type ServiceName } f
 import { RiskAssessorModule } from '@optex/risk-assessor';
 import { ApprovalModule } from '@optex/approval';
 import { SchedulerModule, SchedulerService } from '@optex/scheduler';
-import { ExecutorModule } from '@optex/executor';
+import { ExecutorModule, ExecutorService } from '@optex/executor';
 import { ValidatorModule, ValidatorService } from '@optex/validator';
 
 /** Dead-letter topic of a service's consumer group (the risk-assessor's is the contract's DLQ). */
@@ -32,6 +32,8 @@ export interface EngineHandle {
   readonly scheduler?: SchedulerService;
   /** The validator, when this process runs it (to know whether a validation waits for its soak). */
   readonly validator?: ValidatorService;
+  /** The executor, when this process runs it (to know whether a rollback waits for EC2's volume modification cool-down). */
+  readonly executor?: ExecutorService;
   stop(): Promise<void>;
 }
 
@@ -95,12 +97,14 @@ export async function startEngine(adapters: EngineAdapters, options: EngineAppOp
   }
   const scheduler = options.services.includes('scheduler') ? app.get(SchedulerService) : undefined;
   const validator = options.services.includes('validator') ? app.get(ValidatorService) : undefined;
+  const executor = options.services.includes('executor') ? app.get(ExecutorService) : undefined;
   return {
     app,
     relay,
     adapters,
     scheduler,
     validator,
+    executor,
     async stop() {
       await relay?.stop();
       await app.close();

@@ -460,6 +460,28 @@ describe('blast radius', () => {
 });
 
 describe('staged rollout', () => {
+  it("a failed stage rolls back a gp3 conversion after EC2's 6-hour modification cool-down, not into a refusal", async () => {
+    // Stage 1 = s1; stage 2 = v2 (a gp2 → gp3 conversion) and s3, whose validation fails (its CPU doubles): the stage's
+    // gate fails and rolls v2 back. EC2 refuses a second modification of vol-v2 within 6 hours of the first, so the
+    // rollback waits (the run reports until when) and modifies it back once that is over.
+    const clock = new ManualClock(Date.parse('2026-03-02T09:00:00.000Z'), 1);
+    const fleetFile = { instances: [instance('i-s1'), instance('i-s3', 50)], volumes: [volume('vol-v2')] };
+    const h = await harness(fleetFile, { policy: policyOf({ stagedRollout: { enabled: true, canaryPct: 50, soakMinutes: 0 } }), clock, engine: ONE_BATCH });
+    const report = await h.run([withPriority(rightsize('s1', 'i-s1'), 'CRITICAL'), withPriority(gp3('v2', 'vol-v2'), 'HIGH'), withPriority(rightsize('s3', 'i-s3'), 'HIGH')]);
+    expect(statuses(report)).toEqual({ s1: 'completed', v2: 'rolling-back', s3: 'rolled-back' });
+    const modified = h.fleet.calls().find((c) => c.operation === 'modifyVolume' && c.resourceId === 'vol-v2' && !c.dryRun)!;
+    // Until 6 hours and a minute after the modification was recorded (a few ticks of the test clock after the call).
+    expect(Date.parse(report.waitingUntil!) - Date.parse(modified.at)).toBeGreaterThanOrEqual(6 * 3_600_000 + 60_000);
+    expect(Date.parse(report.waitingUntil!) - Date.parse(modified.at)).toBeLessThan(6 * 3_600_000 + 120_000);
+    expect(mutatingCallsOn(h.fleet, 'vol-v2').map((c) => `${c.operation} ${c.result}`)).toEqual(['modifyVolume ok']);
+
+    clock.advance(6 * 3_600_000 + 120_000);
+    expect(statuses(await h.resume())).toEqual({ s1: 'completed', v2: 'rolled-back', s3: 'rolled-back' });
+    expect(mutatingCallsOn(h.fleet, 'vol-v2').map((c) => `${c.operation} ${c.result}`)).toEqual(['modifyVolume ok', 'modifyVolume ok']);
+    expect(h.fleet.snapshot().volumes.find((v: { id: string }) => v.id === 'vol-v2')).toMatchObject({ volumeType: 'gp2' });
+    await h.close();
+  });
+
   it('after a stage passes, the next one waits out its soak (ExecutionDeferred, hold stage-soak), then runs', async () => {
     const clock = new ManualClock(Date.parse('2026-03-02T09:00:00.000Z'), 1);
     const h = await harness({ volumes: ['vol-k1', 'vol-k2'].map((v) => volume(v)) }, { policy: policyOf({ stagedRollout: { enabled: true, canaryPct: 50, soakMinutes: 30 } }), clock, engine: ONE_BATCH });

@@ -113,7 +113,7 @@ export async function processUntilQuiescent(adapters: EngineAdapters, options: P
       intake = window;
     }
     await untilQuiescent(engine, tracker, options, intake);
-    const waitingUntil = earliest(engine.scheduler?.waitingUntil(), engine.validator?.soakingUntil());
+    const waitingUntil = earliest(engine.scheduler?.waitingUntil(), engine.validator?.soakingUntil(), engine.executor?.coolingUntil());
     const halted = engine.scheduler?.haltedBatches() ?? [];
     return {
       ...(await report(adapters.store, options.input, tracker.projection)),
@@ -129,7 +129,8 @@ const NO_BYTES = new Uint8Array(0);
 /** A record whose message went out: its size stays, its bytes go. */
 const spent = (record: InputRecord): InputRecord => ({ bytes: NO_BYTES, size: record.size });
 
-const earliest = (a: Date | undefined, b: Date | undefined): Date | undefined => (a === undefined ? b : b === undefined || a <= b ? a : b);
+/** The earliest of the times given (undefined ones left out), if any. */
+const earliest = (...times: (Date | undefined)[]): Date | undefined => times.reduce<Date | undefined>((a, b) => (a === undefined ? b : b === undefined || a <= b ? a : b), undefined);
 
 /**
  * The input topic's messages for an input: keyed per resource, each with its delivery id

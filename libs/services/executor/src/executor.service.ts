@@ -79,6 +79,8 @@ export class ExecutorService implements OnApplicationBootstrap, OnModuleDestroy 
   private projection = new OptimizationProjection();
   private readonly sweeper: StallSweeper;
   private sweeps = 0;
+  /** Timers that drive a rollback again when EC2's volume modification cool-down it waits for is over, and when (ms). */
+  private readonly coolingDown = new Map<string, { readonly timer: NodeJS.Timeout; readonly until: number }>();
 
   constructor(
     @Inject(EVENT_STORE) private readonly store: EventStore,
@@ -141,7 +143,32 @@ export class ExecutorService implements OnApplicationBootstrap, OnModuleDestroy 
 
   async onModuleDestroy(): Promise<void> {
     this.stopping = true;
+    for (const { timer } of this.coolingDown.values()) clearTimeout(timer);
+    this.coolingDown.clear();
     await this.sweeper.stop();
+  }
+
+  /** The earliest end of a cool-down a rollback still waits for (an optimization rolling back once it is over), if any. */
+  coolingUntil(): Date | undefined {
+    let earliest: number | undefined;
+    for (const [id, { until }] of this.coolingDown) {
+      if (this.projection.statusOf(id) !== 'rolling-back') continue;
+      if (earliest === undefined || until < earliest) earliest = until;
+    }
+    return earliest === undefined ? undefined : new Date(earliest);
+  }
+
+  /** Drives the optimization again at `until` (a time the process manager said it waits for), once per optimization. */
+  private driveLater(optimizationId: string, until: string, reason: string): void {
+    if (this.coolingDown.has(optimizationId)) return;
+    const at = Date.parse(until);
+    const timer = setTimeout(() => {
+      this.coolingDown.delete(optimizationId);
+      void this.drive(optimizationId, `until:${optimizationId}:${until}`).catch((err) => this.logger.error({ optimizationId, err: String(err) }, 'driving after the wait failed'));
+    }, Math.max(0, at - this.clock.now().getTime()));
+    timer.unref();
+    this.coolingDown.set(optimizationId, { timer, until: at });
+    this.logger.info({ optimizationId, until, reason }, 'waiting before the next move');
   }
 
   async onEvent(event: IntegrationEvent): Promise<void> {
@@ -215,6 +242,7 @@ export class ExecutorService implements OnApplicationBootstrap, OnModuleDestroy 
       if (this.stopping) throw new InfrastructureError(`executor shutting down before ${optimizationId} is done; handled again after the restart`);
       const now = this.clock.now();
       const move = nextMove(state, { now, ...(justStarted ? { justStarted } : {}) });
+      if (move.kind === 'idle' && move.until !== undefined) this.driveLater(optimizationId, move.until, move.reason);
       // An EC2 call that may change something (or the look-up of one cut short) runs with everything before it
       // appended (its intent among them) and has its outcome appended at once, with the decisions that follow it and
       // that no pause holds (the last step's completion and ExecutionSucceeded go together); observing, dry runs and
