@@ -50,9 +50,9 @@ import {
 import { DailyTally } from './daily-tally';
 import { SchedulerQueue, queuedItemOf, type QueuedBatch } from './scheduler-queue';
 
-
 /** Whether a batch member may start now, and when it may not, what holds it (what its `ExecutionDeferred` records). */
 type DeferralVerdict = { readonly allowed: true } | { readonly allowed: false; readonly hold: DeferralHold; readonly until: string; readonly reason: string };
+
 const RECORDED_BY = 'scheduler';
 
 /**
