@@ -10,3 +10,4 @@ export * from './sweeper';
 export * from './circuit-breaker-recorder';
 export * from './stream-span';
 export * from './shared-read-model';
+export * from './wake-ups';

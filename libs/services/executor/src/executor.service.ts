@@ -46,6 +46,7 @@ import {
   READ_MODEL,
   readModelOf,
   type SharedReadModel,
+  WakeUps,
 } from '@optex/engine';
 import { StepRunner } from './step-runner';
 import { lookUpEffect } from './effect-lookup';
@@ -79,8 +80,8 @@ export class ExecutorService implements OnApplicationBootstrap, OnModuleDestroy 
   private projection = new OptimizationProjection();
   private readonly sweeper: StallSweeper;
   private sweeps = 0;
-  /** Timers that drive a rollback again when EC2's volume modification cool-down it waits for is over, and when (ms). */
-  private readonly coolingDown = new Map<string, { readonly timer: NodeJS.Timeout; readonly until: number }>();
+  /** Timers that drive a rollback again when EC2's volume modification cool-down it waits for is over. */
+  private readonly coolingDown = new WakeUps();
 
   constructor(
     @Inject(EVENT_STORE) private readonly store: EventStore,
@@ -143,32 +144,19 @@ export class ExecutorService implements OnApplicationBootstrap, OnModuleDestroy 
 
   async onModuleDestroy(): Promise<void> {
     this.stopping = true;
-    for (const { timer } of this.coolingDown.values()) clearTimeout(timer);
     this.coolingDown.clear();
     await this.sweeper.stop();
   }
 
   /** The earliest end of a cool-down a rollback still waits for (an optimization rolling back once it is over), if any. */
   coolingUntil(): Date | undefined {
-    let earliest: number | undefined;
-    for (const [id, { until }] of this.coolingDown) {
-      if (this.projection.statusOf(id) !== 'rolling-back') continue;
-      if (earliest === undefined || until < earliest) earliest = until;
-    }
-    return earliest === undefined ? undefined : new Date(earliest);
+    return this.coolingDown.earliest((id) => this.projection.statusOf(id) === 'rolling-back');
   }
 
   /** Drives the optimization again at `until` (a time the process manager said it waits for), once per optimization. */
   private driveLater(optimizationId: string, until: string, reason: string): void {
-    if (this.coolingDown.has(optimizationId)) return;
-    const at = Date.parse(until);
-    const timer = setTimeout(() => {
-      this.coolingDown.delete(optimizationId);
-      void this.drive(optimizationId, `until:${optimizationId}:${until}`).catch((err) => this.logger.error({ optimizationId, err: String(err) }, 'driving after the wait failed'));
-    }, Math.max(0, at - this.clock.now().getTime()));
-    timer.unref();
-    this.coolingDown.set(optimizationId, { timer, until: at });
-    this.logger.info({ optimizationId, until, reason }, 'waiting before the next move');
+    const drive = () => void this.drive(optimizationId, `until:${optimizationId}:${until}`).catch((err) => this.logger.error({ optimizationId, err: String(err) }, 'driving after the wait failed'));
+    if (this.coolingDown.set(optimizationId, Date.parse(until), this.clock.now().getTime(), drive)) this.logger.info({ optimizationId, until, reason }, 'waiting before the next move');
   }
 
   async onEvent(event: IntegrationEvent): Promise<void> {

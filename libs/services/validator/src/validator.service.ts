@@ -26,6 +26,7 @@ import {
   READ_MODEL,
   readModelOf,
   type SharedReadModel,
+  WakeUps,
 } from '@optex/engine';
 
 const RECORDED_BY = 'validator';
@@ -49,9 +50,7 @@ export class ValidatorService implements OnApplicationBootstrap, OnModuleDestroy
   private readonly sweeper: StallSweeper;
   private sweeps = 0;
   /** Timers that validate an optimization when its soak ends. */
-  private readonly soaking = new Map<string, NodeJS.Timeout>();
-  /** When each of those soaks ends (ms). */
-  private readonly soakEnds = new Map<string, number>();
+  private readonly soaking = new WakeUps();
 
   constructor(
     @Inject(EVENT_STORE) private readonly store: EventStore,
@@ -92,20 +91,13 @@ export class ValidatorService implements OnApplicationBootstrap, OnModuleDestroy
   }
 
   async onModuleDestroy(): Promise<void> {
-    for (const timer of this.soaking.values()) clearTimeout(timer);
     this.soaking.clear();
-    this.soakEnds.clear();
     await this.sweeper.stop();
   }
 
   /** The earliest end of a soak still awaited (an optimization validating once it is over), if any. */
   soakingUntil(): Date | undefined {
-    let earliest: number | undefined;
-    for (const [id, due] of this.soakEnds) {
-      if (this.projection.statusOf(id) !== 'validating') continue;
-      if (earliest === undefined || due < earliest) earliest = due;
-    }
-    return earliest === undefined ? undefined : new Date(earliest);
+    return this.soaking.earliest((id) => this.projection.statusOf(id) === 'validating');
   }
 
   /** Validates now what waits for a validation and made no progress for `sweepAfterMs` (the timer does this every `sweepEveryMs`). */
@@ -207,15 +199,8 @@ export class ValidatorService implements OnApplicationBootstrap, OnModuleDestroy
 
   /** Validates the optimization when its soak ends (one timer per optimization; the sweeper is the fallback). */
   private validateLater(optimizationId: string, due: Date, now: Date): void {
-    if (this.soaking.has(optimizationId)) return;
-    const timer = setTimeout(() => {
-      this.soaking.delete(optimizationId);
-      this.soakEnds.delete(optimizationId);
+    const validate = () =>
       void this.validate(optimizationId, `soak:${optimizationId}:${due.toISOString()}`).catch((err) => this.logger.error({ optimizationId, err: String(err) }, 'validation after the soak failed'));
-    }, Math.max(0, due.getTime() - now.getTime()));
-    timer.unref();
-    this.soaking.set(optimizationId, timer);
-    this.soakEnds.set(optimizationId, due.getTime());
-    this.logger.info({ optimizationId, until: due.toISOString() }, 'soaking before validation');
+    if (this.soaking.set(optimizationId, due.getTime(), now.getTime(), validate)) this.logger.info({ optimizationId, until: due.toISOString() }, 'soaking before validation');
   }
 }
