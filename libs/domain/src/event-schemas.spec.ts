@@ -2,7 +2,9 @@ import { OPT_ID, ev, recs } from './__fixtures__';
 import { clientTokenFor } from './ids';
 import { parseStoredEvent, schemaVersionOf, STORED_EVENT_TYPES } from './event-schemas';
 import { isDomainError } from './errors';
-import type { ObservedResource, Recommendation, Step } from './types';
+import type { AnyOptexEvent } from './events';
+import type { ChangePlan } from './change-plan';
+import type { ObservedResource, PerformanceImpact, Recommendation, RiskBasis, Step } from './types';
 
 // Stored events are parsed and upcast at the store boundary, never cast.
 
@@ -149,5 +151,109 @@ describe('what the domain writes reads back whole', () => {
   it.each(Object.keys(EVERY_OBSERVED))('an observed %s, with every field', (kind) => {
     const e = ev('PreValidationPassed', { observed: EVERY_OBSERVED[kind as ObservedResource['kind']] });
     expect(roundTrip(e)).toEqual(e.data);
+  });
+});
+
+// The same guard for every event type, every field set at every depth (a union such as Step, ObservedResource or the
+// action is one of its members here; the fixtures above cover every member). A new event type, or a new field
+// anywhere in one, is a compile error until its fixture has it; the round trip fails until the stored schema reads it.
+type DeepRequired<T> = T extends readonly (infer E)[] ? readonly DeepRequired<E>[] : T extends object ? { -readonly [K in keyof T]-?: DeepRequired<T[K]> } : T;
+type EveryEvent = { [T in AnyOptexEvent['type']]: DeepRequired<Extract<AnyOptexEvent, { type: T }>['data']> };
+
+const at = '2026-03-01T10:00:00.000Z';
+const base = { optimizationId: OPT_ID, at };
+const recommendation: DeepRequired<Recommendation> = {
+  ...recs.rightsize,
+  action: { type: 'rightsize', currentInstanceType: 'm5.xlarge', targetInstanceType: 'm5.large' },
+  resource: { type: 'ec2:instance', id: 'i-1', tags, monthlyCost: 140.16 },
+  priority: 'HIGH',
+  createdAt: at,
+  requestedBy: 'alice@acme.example',
+};
+const factors = [{ factor: 'production', detail: 'tag env=prod' }] as const;
+const plan: DeepRequired<ChangePlan> = {
+  observed: EVERY_OBSERVED.instance,
+  change: 'm5.xlarge (running) → m5.large',
+  steps: [EVERY_STEP['stop-instance'], EVERY_STEP['modify-instance-type']],
+  rollback: [EVERY_STEP['modify-instance-type']],
+  reversible: 'yes',
+  monthlyCostChange: -70.08,
+  unpriced: ['m5.large in eu-north-1'],
+  riskLevel: 'MEDIUM',
+  riskFactors: [...factors],
+};
+const basis: DeepRequired<RiskBasis> = {
+  stated: { tags, monthlyCost: 140.16, instanceType: 'm5.xlarge' },
+  live: { found: true, observed: EVERY_OBSERVED.instance, monthlyCost: 140.16, unpriced: ['cpu credits'] },
+};
+const performance: DeepRequired<PerformanceImpact> = {
+  cpuP95Before: 40,
+  cpuP95After: 55,
+  statusChecksPassed: true,
+  afterWindow: { from: at, to: '2026-03-01T11:00:00.000Z' },
+  soakMinutes: 60,
+  comparison: [{ metric: 'cpu-p95', before: 40, after: 55, verdict: 'ok', counts: true, detail: '40 → 55 %' }],
+  verdict: 'ok',
+};
+const error = { code: 'UnauthorizedOperation', message: 'not allowed' };
+const step = EVERY_STEP['modify-volume'];
+const EVERY_EVENT: EveryEvent = {
+  OptimizationReceived: { ...base, recommendation, dryRun: false, deliveryId: 'd-1' },
+  ResubmissionConflicted: { ...base, deliveryId: 'd-2', recommendation, differences: [{ path: 'estimatedMonthlySavings', recorded: 70, resubmitted: 90 }] },
+  RiskAssessed: { ...base, baseLevel: 'LOW', level: 'MEDIUM', factors: [...factors], policyVersion: 'default-1', basis },
+  RiskReassessed: { ...base, previousLevel: 'LOW', baseLevel: 'LOW', level: 'HIGH', factors: [...factors], policyVersion: 'default-1', basis, returnedForApproval: true },
+  ApprovalGranted: { ...base, mode: 'manual', by: 'bob', reason: 'ok', approvers: ['bob'], final: true, plan },
+  ApprovalRequested: { ...base, authority: 'team-lead', requiredApprovals: 2, expiresAt: '2026-03-02T10:00:00.000Z', eligibleApprovers: [{ id: 'bob', aliases: ['bob@acme.example'] }], plan },
+  PlanChanged: { ...base, differences: ['instance type m5.xlarge → m5.2xlarge'], plan },
+  ApprovalDenied: { ...base, by: 'bob', reason: 'no' },
+  ApprovalExpired: { ...base, expiresAt: at },
+  ExecutionScheduled: { ...base, batchId: 'b-1', notBefore: at, priority: 'HIGH' },
+  ExecutionStarted: { ...base, dryRun: true },
+  PreValidationPassed: { ...base, observed: EVERY_OBSERVED.volume },
+  PreValidationFailed: { ...base, reasons: ['volume is being modified'], observed: EVERY_OBSERVED.volume },
+  RollbackPlanRecorded: { ...base, steps: [step], reversible: 'partial' },
+  ExecutionStepStarted: { ...base, index: 0, step, clientToken: 'tok-1' },
+  ExecutionStepCompleted: { ...base, index: 0, step, outputs: { modificationState: 'modifying' }, dryRun: false, clientToken: 'tok-1', reconciled: true },
+  StepEffectNotFound: { ...base, phase: 'rollback', index: 1, clientToken: 'tok-2', evidence: 'no snapshot tagged optex:client-token=tok-2' },
+  ReconciliationRequired: { ...base, phase: 'execution', index: 2, step, clientToken: 'tok-3', reason: 'EC2 cannot tell' },
+  ExecutionSucceeded: { ...base, durationMs: 1200, dryRun: false },
+  ExecutionFailed: { ...base, error, failedStepIndex: 2, durationMs: 900 },
+  ValidationPassed: { ...base, actualMonthlySavings: 70.08, accuracyPct: 100, unpriced: ['x'], performance },
+  ValidationFailed: { ...base, reasons: ['cpu p95 up'], actualMonthlySavings: 10, accuracyPct: 14.3, unpriced: ['x'], performance: { ...performance, verdict: 'degraded' } },
+  RollbackStarted: { ...base, reason: 'validation failed', steps: [step] },
+  RollbackStepStarted: { ...base, index: 0, step, clientToken: 'tok-r' },
+  RollbackStepCompleted: { ...base, index: 0, step, outputs: { volumeId: 'vol-1' }, clientToken: 'tok-r', reconciled: false },
+  RollbackCompleted: { ...base },
+  RollbackFailed: { ...base, error, failedStepIndex: 0 },
+  OptimizationCancelled: { ...base, by: 'bob', reason: 'changed our minds' },
+  RollbackRetried: { ...base, by: 'bob', reason: 'fixed the permission', failedStepIndex: 0 },
+  OptimizationResolved: { ...base, by: 'bob', note: 'done by hand', from: 'reconciliation-needed' },
+  OptimizationOutOfScope: { ...base, stage: 'pre-validation', violations: [{ rule: 'regions', reason: 'scope.regions: eu-west-1 is not allowed' }], observed: EVERY_OBSERVED.instance },
+  BackupSnapshotExpired: { ...base, snapshotId: 'snap-1', volumeId: 'vol-1', createdAt: at, retentionDays: 30, outcome: 'refused', error },
+  RecommendationRejected: { deliveryId: 'd-1', index: 3, recommendationId: 'rec-3', raw: { accountId: '1' }, errors: [{ path: 'accountId', message: 'must be 12 digits' }], at },
+  RecommendationDuplicated: { deliveryId: 'd-1', optimizationId: OPT_ID, recommendationId: 'rec-1', at },
+  BatchPlanned: { batchId: 'b-1', mode: 'parallel', maxParallel: 4, notBefore: at, optimizationIds: [OPT_ID], at },
+  BatchCompleted: { batchId: 'b-1', at },
+  ExecutionDeferred: { batchId: 'b-1', optimizationId: OPT_ID, hold: 'stage-soak', until: at, reason: 'staged rollout: soak', at },
+  BatchHalted: { batchId: 'b-1', rule: 'stage-gate', reason: 'stage 1 failed', dispatched: 3, errors: 1, stage: 1, at },
+  BatchContinued: { batchId: 'b-1', by: 'bob', reason: 'looked', rule: 'max-errors', at },
+  StageStarted: { batchId: 'b-1', stage: 1, of: 3, optimizationIds: [OPT_ID], at },
+  StagePassed: { batchId: 'b-1', stage: 1, of: 3, at },
+  StageFailed: { batchId: 'b-1', stage: 2, of: 3, failed: [OPT_ID], rolledBack: [OPT_ID], at },
+  ExecutionPaused: { by: 'bob', reason: 'incident', at },
+  ExecutionResumed: { by: 'bob', reason: 'over', at, pausedSince: at },
+  CircuitBreakerOpened: { api: 'ec2', accountId: '123456789012', region: 'us-east-1', consecutiveFailures: 5, halfOpenAfterMs: 30_000, lastError: 'Throttling: slow down', process: 'executor-1', at },
+  StoreSettingsRecorded: { cloud: 'aws', policyFile: '/etc/optex/policy.json', by: 'optex run', at },
+};
+
+describe('every event type reads back whole, every field set', () => {
+  it.each(Object.keys(EVERY_EVENT))('%s', (type) => {
+    const data = EVERY_EVENT[type as AnyOptexEvent['type']];
+    const read = parseStoredEvent({ type, data: JSON.parse(JSON.stringify(data)), metadata: { schemaVersion: schemaVersionOf(type) }, stream });
+    expect(read.data).toEqual(data);
+  });
+
+  it('the fixtures cover every type the store reads', () => {
+    expect(Object.keys(EVERY_EVENT).sort()).toEqual([...STORED_EVENT_TYPES].sort());
   });
 });
