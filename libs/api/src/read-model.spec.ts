@@ -38,6 +38,35 @@ describe('ApiReadModel checkpoints', () => {
     await second.stop();
   });
 
+  it.each([
+    ['counts', (_id: string): [string, unknown] => ['counts', { rejected: -1, duplicates: 0 }], 'rejected: Too small'],
+    ['a revision', (id: string): [string, unknown] => [`optimization:${id}`, { revision: 'x', state: {} }], 'revision: must be a whole number'],
+    ['a status', (id: string): [string, unknown] => [`optimization:${id}`, { revision: '3', state: { optimizationId: id, status: 'teleported', recommendation: {}, approval: {}, dryRun: false, receivedAt: '2026-03-01T10:00:00.000Z' } }], 'state.status: Invalid option'],
+    ['an id', (id: string): [string, unknown] => [`optimization:${id}`, { revision: '3', state: { optimizationId: 'someone-else', status: 'completed', recommendation: {}, approval: {}, dryRun: false, receivedAt: '2026-03-01T10:00:00.000Z' } }], 'state.optimizationId: "someone-else" is not the row'],
+    ['a key', (_id: string): [string, unknown] => ['surprise', 1], 'not a row this read model writes'],
+  ] as const)('given a checkpoint with a bad row (%s), drops it and folds the whole log into the same state', async (_what, bad, message) => {
+    const checkpoints = new MemoryReadModelCheckpoints();
+    const first = new ApiReadModel(h.store, { checkpoints });
+    await first.start();
+    await first.sync();
+    await first.stop();
+    const header = (await checkpoints.describe(API_READ_MODEL))!;
+    const [key, value] = bad(first.projection.all()[0]!.optimizationId);
+    await checkpoints.save(API_READ_MODEL, { version: API_READ_MODEL_VERSION, position: header.position, rows: new Map<string, unknown>([[key, value]]) });
+
+    const second = new ApiReadModel(h.store, { checkpoints });
+    const start = await second.start();
+    expect(start.restoredFrom).toBeUndefined();
+    expect(start.unreadable).toContain(`row "${key}" of read model api's checkpoint: `);
+    expect(start.unreadable).toContain(message);
+    await second.sync();
+    await second.stop();
+    expect(second.projection.all()).toEqual(first.projection.all());
+    expect([second.rejected, second.duplicates]).toEqual([first.rejected, first.duplicates]);
+    // The new checkpoint is whole again.
+    expect(await checkpoints.describe(API_READ_MODEL)).toMatchObject({ rows: first.projection.size + 1, position: header.position });
+  });
+
   it('serves its lag and position as Prometheus gauges', async () => {
     const token = await h.jwt({ sub: 'alice@acme.example', roles: ['reader'] });
     const metrics = await h.call('GET', '/metrics', { token });

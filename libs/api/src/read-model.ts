@@ -1,7 +1,8 @@
-import { DUPLICATES_STREAM, OPTIMIZATION_STREAM_PREFIX, REJECTED_STREAM, type OptimizationState } from '@optex/domain';
+import { z } from 'zod';
+import { DUPLICATES_STREAM, OPTIMIZATION_STATUSES, OPTIMIZATION_STREAM_PREFIX, REJECTED_STREAM, type OptimizationState } from '@optex/domain';
 import type { EventFilter, EventStore, Logger, RecordedEvent } from '@optex/ports';
 import { OptimizationProjection } from '@optex/engine';
-import { CheckpointedProjection, type ProjectionDefinition, type ProjectionStart, type ReadModelCheckpoints } from '@optex/projections';
+import { CheckpointedProjection, CheckpointUnreadable, type ProjectionDefinition, type ProjectionStart, type ReadModelCheckpoints } from '@optex/projections';
 
 /** The checkpoint name of the API's read model. */
 export const API_READ_MODEL = 'api';
@@ -20,6 +21,33 @@ const OPTIMIZATION_KEY = 'optimization:';
 interface OptimizationRow {
   readonly revision: string;
   readonly state: OptimizationState;
+}
+
+/**
+ * What `restore` checks of a row before it believes it: the counts are whole numbers ≥ 0; an optimization row has a
+ * revision and a state with its id, a known status, its recommendation, approval, dry-run flag and time of receipt.
+ * The parts a status guarantees beyond those are not checked: the rows are the fold's own output at the same
+ * version, so these checks are for a file edited or damaged since.
+ */
+const countsRow = z.object({ rejected: z.int().nonnegative(), duplicates: z.int().nonnegative() });
+const optimizationRow = z.object({
+  revision: z.string().regex(/^\d+$/, 'must be a whole number'),
+  state: z.object({
+    optimizationId: z.string(),
+    status: z.enum(OPTIMIZATION_STATUSES),
+    recommendation: z.object({}),
+    approval: z.object({}),
+    dryRun: z.boolean(),
+    receivedAt: z.string(),
+  }),
+});
+
+/** The row's value when `schema` accepts it (the value itself, not zod's copy of it), else CheckpointUnreadable. */
+function checked<T>(schema: z.ZodType, key: string, value: unknown): T {
+  const result = schema.safeParse(value);
+  if (result.success) return value as T;
+  const issue = result.error.issues[0]!;
+  throw new CheckpointUnreadable(API_READ_MODEL, key, `${issue.path.length ? issue.path.join('.') : '(row)'}: ${issue.message}`);
 }
 
 export interface ApiReadModelOptions {
@@ -110,16 +138,24 @@ export class ApiReadModel {
     return known ? ({ revision: known.revision.toString(), state: known.state } satisfies OptimizationRow) : undefined;
   }
 
+  /** Checks every row first (CheckpointUnreadable names the first bad one, with nothing restored), then restores them. */
   private restore(rows: ReadonlyMap<string, unknown>): void {
+    let counts: z.infer<typeof countsRow> | undefined;
+    const optimizations: [string, OptimizationRow][] = [];
     for (const [key, value] of rows) {
-      if (key === COUNTS_KEY) {
-        const counts = value as { rejected: number; duplicates: number };
-        this.rejected = counts.rejected;
-        this.duplicates = counts.duplicates;
-      } else if (key.startsWith(OPTIMIZATION_KEY)) {
-        const row = value as OptimizationRow;
-        this.projection.set(key.slice(OPTIMIZATION_KEY.length), row.state, BigInt(row.revision));
-      }
+      if (key === COUNTS_KEY) counts = checked(countsRow, key, value);
+      else if (key.startsWith(OPTIMIZATION_KEY)) {
+        const id = key.slice(OPTIMIZATION_KEY.length);
+        const row = checked<OptimizationRow>(optimizationRow, key, value);
+        const stateId = (row.state as { optimizationId: string }).optimizationId; // checked above
+        if (stateId !== id) throw new CheckpointUnreadable(API_READ_MODEL, key, `state.optimizationId: ${JSON.stringify(stateId)} is not the row's ${id}`);
+        optimizations.push([id, row]);
+      } else throw new CheckpointUnreadable(API_READ_MODEL, key, 'not a row this read model writes');
     }
+    if (counts) {
+      this.rejected = counts.rejected;
+      this.duplicates = counts.duplicates;
+    }
+    for (const [id, row] of optimizations) this.projection.set(id, row.state, BigInt(row.revision));
   }
 }

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { EventStore, RecordedEvent } from '@optex/ports';
 import { SqliteEventStore } from '@optex/event-store';
-import { CheckpointedProjection, MemoryReadModelCheckpoints, type CheckpointChanges, type ProjectionDefinition } from './index';
+import { CheckpointedProjection, CheckpointUnreadable, MemoryReadModelCheckpoints, type CheckpointChanges, type ProjectionDefinition } from './index';
 
 /** A toy read model: events per stream of `counted-*`, one row per stream; it records what it was asked to do. */
 class CountPerStream implements ProjectionDefinition {
@@ -20,6 +20,7 @@ class CountPerStream implements ProjectionDefinition {
     return this.counts.get(key);
   }
   restore(rows: ReadonlyMap<string, unknown>): void {
+    for (const [k, v] of rows) if (typeof v !== 'number') throw new CheckpointUnreadable(this.name, k, 'not a count');
     this.restored = rows.size;
     for (const [k, v] of rows) this.counts.set(k, v as number);
   }
@@ -27,6 +28,11 @@ class CountPerStream implements ProjectionDefinition {
 
 const append = async (store: EventStore, stream: string, n = 1) => {
   for (let i = 0; i < n; i++) await store.appendToStream(stream, [{ id: randomUUID(), type: 'Counted', data: { i } }], 'any');
+};
+
+const lastPosition = async (store: EventStore) => {
+  for await (const e of store.readAll({ direction: 'backwards', maxCount: 1 })) return e.position;
+  return undefined;
 };
 
 describe('CheckpointedProjection', () => {
@@ -86,6 +92,31 @@ describe('CheckpointedProjection', () => {
     expect(model.restored).toBeUndefined();
     expect(model.applied).toEqual(['counted-a@0', 'counted-a@1']);
     expect((await checkpoints.describe('counts'))?.version).toBe(2);
+  });
+
+  it('given a checkpoint it cannot read back, drops it and folds the whole log; the next start restores the new one', async () => {
+    const checkpoints = new MemoryReadModelCheckpoints();
+    await append(store, 'counted-a', 2);
+    await append(store, 'counted-b');
+    await checkpoints.save('counts', { version: 1, position: (await lastPosition(store))!, rows: new Map<string, unknown>([['counted-a', 2], ['counted-b', 'one']]) });
+    const model = new CountPerStream();
+    const runner = new CheckpointedProjection(store, model, { checkpoints });
+    const start = await runner.start();
+    expect(start).toEqual({ unreadable: 'row "counted-b" of read model counts\'s checkpoint: not a count', rows: 0 });
+    expect(await checkpoints.describe('counts')).toBeUndefined();
+    await runner.sync();
+    await runner.stop();
+    expect(model.applied).toEqual(['counted-a@0', 'counted-a@1', 'counted-b@0']);
+    expect(Object.fromEntries(model.counts)).toEqual({ 'counted-a': 2, 'counted-b': 1 });
+
+    const again = await new CheckpointedProjection(store, new CountPerStream(), { checkpoints }).start();
+    expect(again).toMatchObject({ rows: 2, restoredFrom: { position: runner.position } });
+  });
+
+  it('a checkpoint store that fails to load fails the start: only an unreadable checkpoint is dropped', async () => {
+    const checkpoints = new MemoryReadModelCheckpoints();
+    const failing = Object.assign(Object.create(checkpoints) as MemoryReadModelCheckpoints, { load: () => Promise.reject(new Error('disk I/O error')) });
+    await expect(new CheckpointedProjection(store, new CountPerStream(), { checkpoints: failing }).start()).rejects.toThrow('disk I/O error');
   });
 
   it('saves while events arrive after checkpointEveryEvents, without waiting for stop', async () => {

@@ -1,5 +1,5 @@
 import { silentLogger, type EventFilter, type EventStore, type GlobalPosition, type Logger, type RecordedEvent, type Subscription } from '@optex/ports';
-import type { CheckpointHeader, ReadModelCheckpoints } from './checkpoints';
+import { CheckpointUnreadable, type CheckpointHeader, type LoadedCheckpoint, type ReadModelCheckpoints } from './checkpoints';
 
 /** What a read model tells the runner: how to fold an event, and how its state maps to checkpoint rows. */
 export interface ProjectionDefinition {
@@ -13,7 +13,10 @@ export interface ProjectionDefinition {
   apply(event: RecordedEvent): Iterable<string>;
   /** The current value of a row (undefined: the row is gone). */
   row(key: string): unknown;
-  /** Restores the state from a checkpoint's rows (called once, before any `apply`). */
+  /**
+   * Restores the state from a checkpoint's rows (called once, before any `apply`). Throws {@link CheckpointUnreadable}
+   * for a row it cannot read, before it changes any state: the runner then folds the whole log into the empty state.
+   */
   restore(rows: ReadonlyMap<string, unknown>): void;
 }
 
@@ -30,6 +33,8 @@ export interface CheckpointedProjectionOptions {
 /** How a start went: from a checkpoint (its header) or from the beginning of the log. */
 export interface ProjectionStart {
   readonly restoredFrom?: CheckpointHeader;
+  /** Why the checkpoint there was could not be read (it was dropped, and the whole log folded). */
+  readonly unreadable?: string;
   /** Rows restored. */
   readonly rows: number;
 }
@@ -39,7 +44,9 @@ export interface ProjectionStart {
  * version and subscribes after the checkpoint's position (else from the beginning); while events arrive it saves the
  * rows they changed with the position reached, every `checkpointEveryMs` or `checkpointEveryEvents`, and once more on
  * stop. A restart therefore folds only what the log gained since the last save. A save that fails is logged and
- * retried with the next one (the changed rows stay pending); the read model keeps serving meanwhile.
+ * retried with the next one (the changed rows stay pending); the read model keeps serving meanwhile. A checkpoint
+ * that cannot be read back (a row that is not JSON, or one `restore` refuses: an edited or damaged file) is a cache
+ * gone bad, not a reason to stop: it is logged, dropped, and the whole log folded, as with no checkpoint.
  */
 export class CheckpointedProjection {
   private subscription?: Subscription;
@@ -67,11 +74,21 @@ export class CheckpointedProjection {
 
   /** Restores the checkpoint (if any) and starts following the log after it. */
   async start(): Promise<ProjectionStart> {
-    const loaded = await this.options.checkpoints?.load(this.definition.name, this.definition.version);
+    let loaded: LoadedCheckpoint | undefined;
+    let unreadable: string | undefined;
+    try {
+      loaded = await this.options.checkpoints?.load(this.definition.name, this.definition.version);
+      if (loaded) this.definition.restore(loaded.rows);
+    } catch (error) {
+      if (!(error instanceof CheckpointUnreadable)) throw error;
+      loaded = undefined;
+      unreadable = error.message;
+      this.log.warn({ err: unreadable, location: this.options.checkpoints?.location }, 'checkpoint unreadable: dropped, folding the whole log');
+      await this.options.checkpoints?.drop(this.definition.name);
+    }
     if (loaded) {
-      this.definition.restore(loaded.rows);
       this.applied = this.savedAt = loaded.header.position;
-    } else {
+    } else if (unreadable === undefined) {
       const stale = await this.options.checkpoints?.describe(this.definition.name);
       if (stale) this.log.info({ stored: stale.version, current: this.definition.version }, 'checkpoint of another version ignored: folding the whole log');
     }
@@ -80,7 +97,7 @@ export class CheckpointedProjection {
       filter: this.definition.filter,
       onDropped: (error) => (this.failure = error),
     });
-    return { ...(loaded ? { restoredFrom: loaded.header } : {}), rows: loaded?.rows.size ?? 0 };
+    return { ...(loaded ? { restoredFrom: loaded.header } : {}), ...(unreadable !== undefined ? { unreadable } : {}), rows: loaded?.rows.size ?? 0 };
   }
 
   /** The position of the last event applied (undefined before any). */

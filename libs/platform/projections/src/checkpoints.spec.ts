@@ -2,7 +2,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { InfrastructureError } from '@optex/ports';
-import { MemoryReadModelCheckpoints, SqliteReadModelCheckpoints, type ReadModelCheckpoints } from './index';
+import Database from 'better-sqlite3';
+import { CheckpointUnreadable, MemoryReadModelCheckpoints, SqliteReadModelCheckpoints, type ReadModelCheckpoints } from './index';
 
 const at = (n: number) => ({ commit: BigInt(n), prepare: BigInt(n) });
 
@@ -104,6 +105,26 @@ describe('SqliteReadModelCheckpoints', () => {
     }
     const next = SqliteReadModelCheckpoints.open(path);
     await next.close();
+  });
+
+  it('a row that is no longer JSON (the file edited or damaged) is CheckpointUnreadable naming the row, not a failure of the file', async () => {
+    const path = join(dir, 'rm.db');
+    const first = SqliteReadModelCheckpoints.open(path);
+    await first.save('api', { version: 1, position: at(7), rows: new Map([['a', 1], ['b', 2]]) });
+    await first.close();
+    const db = new Database(path);
+    db.prepare("UPDATE read_model_rows SET value = '{\"torn' WHERE key = 'b'").run();
+    db.close();
+    const second = SqliteReadModelCheckpoints.open(path);
+    try {
+      const error = await second.load('api', 1).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(CheckpointUnreadable);
+      expect(error).toMatchObject({ readModel: 'api', key: 'b' });
+      expect((error as Error).message).toMatch(/^row "b" of read model api's checkpoint: not JSON \(/);
+      expect(await second.drop('api')).toBe(true);
+    } finally {
+      await second.close();
+    }
   });
 
   it('names the file it cannot open', () => {

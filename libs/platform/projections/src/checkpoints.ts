@@ -34,7 +34,7 @@ export interface CheckpointChanges {
 export interface ReadModelCheckpoints {
   /** Where the checkpoints live (a file path, or `memory:`), for messages. */
   readonly location: string;
-  /** The checkpoint of `name` at `version`, or undefined (none, or another version's). */
+  /** The checkpoint of `name` at `version`, or undefined (none, or another version's); {@link CheckpointUnreadable} for a row that is not JSON. */
   load(name: string, version: number): Promise<LoadedCheckpoint | undefined>;
   save(name: string, changes: CheckpointChanges): Promise<void>;
   /** The header of `name`'s checkpoint whatever its version, or undefined. */
@@ -52,7 +52,7 @@ export class MemoryReadModelCheckpoints implements ReadModelCheckpoints {
   async load(name: string, version: number): Promise<LoadedCheckpoint | undefined> {
     const model = this.models.get(name);
     if (!model || model.header.version !== version) return undefined;
-    return { header: model.header, rows: new Map([...model.rows].map(([k, v]) => [k, JSON.parse(v) as unknown])) };
+    return { header: model.header, rows: new Map([...model.rows].map(([k, v]) => [k, parseRow(name, k, v)])) };
   }
 
   async save(name: string, changes: CheckpointChanges): Promise<void> {
@@ -84,6 +84,31 @@ export function assertChanges(name: string, changes: CheckpointChanges): void {
   if (typeof name !== 'string' || name.length === 0) throw new TypeError('name must be a non-empty string');
   if (!Number.isSafeInteger(changes.version) || changes.version < 1) throw new RangeError(`version must be a positive integer, got ${String(changes.version)}`);
   if (typeof changes.position?.commit !== 'bigint' || typeof changes.position?.prepare !== 'bigint') throw new TypeError('position must be a GlobalPosition (bigint commit and prepare)');
+}
+
+/**
+ * A checkpoint that cannot be read back: a row that is not JSON, or (thrown by a read model's `restore`) a row of the
+ * wrong shape. A checkpoint is a cache of what the log says, so the runner drops it and folds the whole log
+ * ({@link CheckpointedProjection.start}).
+ */
+export class CheckpointUnreadable extends Error {
+  constructor(
+    readonly readModel: string,
+    readonly key: string,
+    detail: string,
+  ) {
+    super(`row ${JSON.stringify(key)} of read model ${readModel}'s checkpoint: ${detail}`);
+    this.name = 'CheckpointUnreadable';
+  }
+}
+
+/** A row's value from its JSON text; text that is not JSON is {@link CheckpointUnreadable} naming the row. */
+export function parseRow(name: string, key: string, text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (error) {
+    throw new CheckpointUnreadable(name, key, `not JSON (${error instanceof Error ? error.message : String(error)})`);
+  }
 }
 
 /** A row's JSON text; a value JSON cannot hold is a TypeError naming the row. */

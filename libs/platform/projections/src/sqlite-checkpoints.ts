@@ -1,6 +1,6 @@
 import Database from 'better-sqlite3';
 import { InfrastructureError } from '@optex/ports';
-import { assertChanges, toJson, type CheckpointChanges, type CheckpointHeader, type LoadedCheckpoint, type ReadModelCheckpoints } from './checkpoints';
+import { assertChanges, CheckpointUnreadable, parseRow, toJson, type CheckpointChanges, type CheckpointHeader, type LoadedCheckpoint, type ReadModelCheckpoints } from './checkpoints';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS read_models (
@@ -102,7 +102,7 @@ export class SqliteReadModelCheckpoints implements ReadModelCheckpoints {
     if (!header || header.version !== version) return undefined;
     return this.guard(`load read model ${name}`, () => {
       const rows = new Map<string, unknown>();
-      for (const row of this.statements.rows.iterate(name) as Iterable<{ key: string; value: string }>) rows.set(row.key, JSON.parse(row.value) as unknown);
+      for (const row of this.statements.rows.iterate(name) as Iterable<{ key: string; value: string }>) rows.set(row.key, parseRow(name, row.key, row.value));
       return { header, rows };
     });
   }
@@ -145,7 +145,7 @@ export class SqliteReadModelCheckpoints implements ReadModelCheckpoints {
     try {
       return run();
     } catch (error) {
-      if (error instanceof TypeError || error instanceof RangeError) throw error;
+      if (error instanceof TypeError || error instanceof RangeError || error instanceof CheckpointUnreadable) throw error;
       throw new InfrastructureError(`cannot ${operation} at ${this.location}: ${messageOf(error)}`, { cause: error });
     }
   }
