@@ -123,6 +123,14 @@ describe('intakeRecord: honest parsing', () => {
     expect(outcome.raw).toBe('{"recommendationId": ');
   });
 
+  it('keeps a record holding a number too large for a double as its text: parsed, it would not be JSON again', () => {
+    const text = JSON.stringify(valid).replace('70.08', '-1e999');
+    const outcome = rejected(intakeText(text));
+    expect(outcome.errors).toEqual([{ path: 'estimatedMonthlySavings', message: 'estimatedMonthlySavings must be a number, got -Infinity' }]);
+    expect(outcome.raw).toBe(text);
+    expect(outcome.recommendationId).toBe('rec-1');
+  });
+
   it('keeps the parsed record and its id in a rejection of a parseable one', () => {
     const outcome = rejected(intakeText(JSON.stringify({ ...valid, source: '   ' })));
     expect(outcome.errors).toEqual([{ path: 'source', message: 'source must not be blank (only whitespace)' }]);

@@ -96,7 +96,9 @@ function intake(bytes: Uint8Array, limits: IntakeLimits, size: number): IntakeOu
   if (tags && Object.keys(tags).length > limits.maxTags) errors.add('resource.tags', `resource.tags has ${Object.keys(tags).length} tags, more than the limit of ${limits.maxTags}`);
   const parsed = parseRecommendation(value);
   if (!parsed.ok) errors.addAll(parsed.errors);
-  if (!parsed.ok || errors.size > 0) return reject(errors, value, recommendationIdOf(value));
+  // A number too large for a double (`1e400`) parses to ±Infinity, which JSON cannot carry: such a record is kept as
+  // its text, as one that is not JSON is, so that its rejection can be recorded.
+  if (!parsed.ok || errors.size > 0) return reject(errors, hasNonFiniteNumber(value) ? text : value, recommendationIdOf(value));
   return { ok: true, recommendation: parsed.value };
 }
 
@@ -113,6 +115,14 @@ const tagsOf = (value: unknown): object | undefined => {
 function recommendationIdOf(value: unknown): string | undefined {
   const id = isObject(value) ? (value as { recommendationId?: unknown }).recommendationId : undefined;
   return typeof id === 'string' ? id : undefined;
+}
+
+/** Whether a parsed JSON value holds a number JSON cannot write back (JSON.parse turns `1e400` into Infinity). */
+function hasNonFiniteNumber(value: unknown): boolean {
+  if (typeof value === 'number') return !Number.isFinite(value);
+  if (typeof value !== 'object' || value === null) return false;
+  for (const member of Array.isArray(value) ? value : Object.values(value)) if (hasNonFiniteNumber(member)) return true;
+  return false;
 }
 
 const isObject = (value: unknown): value is object => typeof value === 'object' && value !== null && !Array.isArray(value);

@@ -112,6 +112,19 @@ describe('intake through the engine: every record ends processed, rejected or du
     expect(result.optimizations.map((o) => o.recommendationId).sort()).toEqual(['rec-a', 'rec-b']);
   });
 
+  it('a number too large for a double (1e400, in a field or an unknown key) is rejected naming the field, and the others run', async () => {
+    const text = (id: string, field: string) => JSON.stringify(gp3(id, { [field]: 0 })).replace(`"${field}":0`, `"${field}":1e400`);
+    const bytes = Buffer.from(`${text('rec-big', 'estimatedMonthlySavings')}\n${text('rec-note', 'note')}\n${JSON.stringify(gp3('rec-ok'))}\n`);
+    const { result, rejections } = await run(splitInput(bytes, 'big'));
+    expect(result.summary).toMatchObject({ received: 3, rejected: 2, duplicates: 0 });
+    expect(result.rejected.map((r) => [r.index, r.recommendationId, r.errors])).toEqual([
+      [0, 'rec-big', ['estimatedMonthlySavings: estimatedMonthlySavings must be a number, got Infinity']],
+      [1, 'rec-note', [expect.stringMatching(/^note: /)]],
+    ]);
+    expect(rejections.map((e) => (e.data as { raw: unknown }).raw).sort()).toEqual([text('rec-big', 'estimatedMonthlySavings'), text('rec-note', 'note')].sort());
+    expect(result.optimizations.map((o) => o.recommendationId)).toEqual(['rec-ok']);
+  });
+
   it('applies the configured limits on this path too', async () => {
     const { result } = await run({ records: [inputRecord(JSON.stringify(gp3('rec-1')))], deliveryPrefix: 'limits', name: 'spec' }, { ...defaultIntakeLimits, maxDepth: 1 });
     expect(result.rejected[0]!.errors).toEqual(['resource: resource is nested deeper than the limit of 1 levels']);
