@@ -71,6 +71,11 @@ describe('parseRecommendation', () => {
     expect(errorsOf({ ...valid, region })).toEqual([{ path: 'region', message: `region must be a known AWS region (e.g. us-east-1, eu-west-1; the list ships with the price book), got "${region}"` }]);
   });
 
+  it.each(['gp9', '  ', 'gp3\u0000', 'GP3'])('rejects target volume type %j, naming the field (EC2 would refuse it at pre-validation)', (targetVolumeType) => {
+    const volume = { ...valid, resource: { type: 'ec2:volume', id: 'vol-1' }, action: { type: 'modify-volume', targetVolumeType } };
+    expect(errorAt(volume, 'action.targetVolumeType')?.message).toBe(`action.targetVolumeType must be one of "gp2", "gp3", "io1", "io2", "st1", "sc1", "standard", got ${JSON.stringify(targetVolumeType)}`);
+  });
+
   it.each(['m5.huge', 'zz1.large', 'm5.large.x'])('rejects instance type %j, naming the field', (type) => {
     expect(errorAt({ ...valid, action: { ...valid.action, currentInstanceType: type } }, 'action.currentInstanceType')?.message).toBe(
       `action.currentInstanceType must be a known EC2 instance type (family.size, e.g. m5.large), got "${type}"`,

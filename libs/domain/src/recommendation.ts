@@ -4,6 +4,7 @@ import type { ActionType, FieldError, Recommendation, ResourceType } from './typ
 import { describeValue, fieldErrorsOf } from './field-errors';
 import { AWS_REGIONS, INSTANCE_FAMILIES, INSTANCE_SIZES, isKnownInstanceType, isKnownRegion } from './aws-catalog';
 import { controlCharacterIn, loneSurrogateIn } from './text';
+import { VOLUME_TYPES } from './ec2-rules';
 
 // ── Building blocks ──
 
@@ -85,7 +86,7 @@ const actionSchema = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('stop-idle') }),
   z.strictObject({
     type: z.literal('modify-volume'),
-    targetVolumeType: nonEmpty().describe('EBS volume type to move to, e.g. gp3.'),
+    targetVolumeType: z.enum(VOLUME_TYPES).describe('EBS volume type to move to, e.g. gp3.'),
     iops: positiveInt().optional().describe('Provisioned IOPS; when left out, at least what the volume has now.'),
     throughput: positiveInt().optional().describe('Throughput in MiB/s; when left out, at least what the volume has now.'),
   }),

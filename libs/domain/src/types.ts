@@ -1,4 +1,5 @@
 import type { EligibleApprover } from './roster';
+import type { VolumeType } from './ec2-rules';
 // ── Recommendation (input contract; the zod schema in recommendation.ts must produce exactly this) ──
 export type RiskLevel = 'LOW' | 'MEDIUM' | 'HIGH' | 'CRITICAL';
 export const RISK_LEVELS: readonly RiskLevel[] = ['LOW', 'MEDIUM', 'HIGH', 'CRITICAL'];
@@ -8,7 +9,7 @@ export type ResourceType = 'ec2:instance' | 'ec2:volume' | 'ec2:elastic-ip' | 'e
 export type Action =
   | { readonly type: 'rightsize'; readonly currentInstanceType: string; readonly targetInstanceType: string }
   | { readonly type: 'stop-idle' }
-  | { readonly type: 'modify-volume'; readonly targetVolumeType: string; readonly iops?: number; readonly throughput?: number }
+  | { readonly type: 'modify-volume'; readonly targetVolumeType: VolumeType; readonly iops?: number; readonly throughput?: number }
   | { readonly type: 'delete-volume'; readonly snapshotFirst: boolean }
   | { readonly type: 'delete-snapshot' }
   | { readonly type: 'release-address' }

@@ -1,7 +1,8 @@
 import { z } from 'zod';
 import type { Action, Recommendation } from '../types';
 import { parseCsv } from './csv';
-import { volumeModification } from './cost-optimization-hub';
+import { notAVolumeType, volumeModification } from './cost-optimization-hub';
+import { isVolumeType } from '../ec2-rules';
 import {
   AnalyzerFormatError,
   awsTags,
@@ -206,6 +207,7 @@ function volumeItem(raw: unknown, position: string, options: TranslateOptions): 
   if (current?.volumeSize !== undefined && target.volumeSize !== undefined && target.volumeSize !== current.volumeSize) {
     return skipped(ref, 'unsupported-action', `volumeRecommendationOptions[rank 1].configuration.volumeSize: ${target.volumeSize} GiB (now ${current.volumeSize}); optex changes a volume's type, IOPS and throughput, not its size`);
   }
+  if (!isVolumeType(target.volumeType)) return skipped(ref, 'unsupported-action', notAVolumeType('volumeRecommendationOptions[rank 1].configuration.volumeType', target.volumeType));
   const action = volumeModification(target.volumeType, target.volumeBaselineIOPS, target.volumeBaselineThroughput);
   if (current?.volumeType === target.volumeType && current.volumeBaselineIOPS === target.volumeBaselineIOPS && current.volumeBaselineThroughput === target.volumeBaselineThroughput) {
     return skipped(ref, 'no-saving', `volumeRecommendationOptions[rank 1].configuration: the configuration it has (${target.volumeType})`);

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { Action, Recommendation } from '../types';
+import { isVolumeType, VOLUME_TYPES, type VolumeType } from '../ec2-rules';
 import {
   AnalyzerFormatError,
   awsTags,
@@ -185,11 +186,15 @@ function modifyVolume(item: CohRecommendation): ActionOutcome {
       reason: 'recommendedResourceDetails.ebsVolume.configuration.storage.type: missing (a ListRecommendations item has only a summary: import the GetRecommendation response)',
     };
   }
+  if (!isVolumeType(type)) return { ok: false, code: 'unsupported-action', reason: notAVolumeType('recommendedResourceDetails.ebsVolume.configuration.storage.type', type) };
   return { ok: true, action: volumeModification(type, recommended?.performance?.iops, recommended?.performance?.throughput), resourceType: 'ec2:volume' };
 }
 
+/** Why a target volume type an analyzer gave cannot be a modify-volume action. */
+export const notAVolumeType = (field: string, value: string): string => `${field}: ${JSON.stringify(value)} is not an EBS volume type EC2 accepts (${VOLUME_TYPES.join(', ')})`;
+
 /** A modify-volume action with the IOPS and throughput the target type takes (gp3: both; io1/io2: IOPS; others: neither). */
-export function volumeModification(targetVolumeType: string, iops: number | undefined, throughput: number | undefined): Action {
+export function volumeModification(targetVolumeType: VolumeType, iops: number | undefined, throughput: number | undefined): Action {
   const takesIops = ['gp3', 'io1', 'io2'].includes(targetVolumeType);
   return {
     type: 'modify-volume',

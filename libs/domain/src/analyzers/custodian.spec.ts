@@ -51,6 +51,15 @@ describe('Cloud Custodian translation', () => {
     expect(translateCustodian(unattached, unattachedMetadata, options).skipped).toEqual([{ itemRef: 'vol-0aaaabbbbccccdddd', code, reason }]);
   });
 
+  it('skips a volume whose target type is not one EC2 has (an analyzer typo), naming the field and the types', () => {
+    const metadata = analyzerFixture('c7n-ebs-gp2-to-gp3.metadata.json') as { policy: { actions: unknown[] } };
+    const typo = JSON.parse(JSON.stringify(metadata).replace('"volume-type":"gp3"', '"volume-type":"gp9"')) as object;
+    expect(JSON.stringify(typo)).toContain('gp9');
+    const t = translateCustodian(analyzerFixture('c7n-ebs-gp2-to-gp3.resources.json'), typo);
+    expect(t.recommendations).toEqual([]);
+    expect(t.skipped[0]).toEqual({ itemRef: 'vol-0123456789abcdef1', code: 'unsupported-action', reason: 'policy.actions[modify].volume-type: "gp9" is not an EBS volume type EC2 accepts (gp2, gp3, io1, io2, st1, sc1, standard)' });
+  });
+
   it('skips every resource of a policy on a resource optex does not act on', () => {
     const t = translateCustodian([{ DBInstanceIdentifier: 'orders' }], { policy: { name: 'rds-idle', resource: 'aws.rds', actions: ['stop'] } });
     expect(t.skipped.map((s) => s.code)).toEqual(['unsupported-resource-type']);

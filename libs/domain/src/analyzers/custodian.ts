@@ -1,7 +1,8 @@
 import { z } from 'zod';
 import { ACTION_TYPES, type Action, type ActionType, type Recommendation } from '../types';
 import { defaultPriceBook, addressMonthly, instanceMonthly, snapshotMonthly, volumeMonthly, type PriceBook } from '../pricing';
-import { volumeModification } from './cost-optimization-hub';
+import { notAVolumeType, volumeModification } from './cost-optimization-hub';
+import { isVolumeType } from '../ec2-rules';
 import {
   AnalyzerFormatError,
   cents,
@@ -174,6 +175,7 @@ function actionOf(intent: Intent, record: z.infer<typeof custodianResourceSchema
     case 'modify-volume': {
       const target = intent.params['volume-type'];
       if (typeof target !== 'string') return { ok: false, code: 'missing-field', reason: "policy.actions[modify].volume-type: missing (optex needs the policy's modify action to know the target type)" };
+      if (!isVolumeType(target)) return { ok: false, code: 'unsupported-action', reason: notAVolumeType('policy.actions[modify].volume-type', target) };
       const num = (k: string) => (typeof intent.params[k] === 'number' ? (intent.params[k] as number) : undefined);
       return { ok: true, action: volumeModification(target, num('iops'), num('throughput')) };
     }
