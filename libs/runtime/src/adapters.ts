@@ -222,7 +222,7 @@ export async function loadPolicy(file: string | undefined, remembered = false): 
   }
   let raw: unknown;
   try {
-    raw = JSON.parse(text);
+    raw = JSON.parse(text.replace(/^\uFEFF/, '')); // a leading byte order mark is dropped, as from every input
   } catch (error) {
     throw new UsageError(`--policy: ${file} is not valid JSON: ${(error as Error).message}`);
   }

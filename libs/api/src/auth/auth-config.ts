@@ -69,7 +69,7 @@ export async function loadAuthConfig(file: string): Promise<AuthConfig> {
   }
   let raw: unknown;
   try {
-    raw = JSON.parse(text);
+    raw = JSON.parse(text.replace(/^\uFEFF/, '')); // a leading byte order mark is dropped, as from every input
   } catch (error) {
     throw new AuthConfigError(`--auth: ${file} is not valid JSON: ${(error as Error).message}`);
   }

@@ -75,6 +75,12 @@ describe('fleet file schema', () => {
     ]);
   });
 
+  it('reads a file that starts with a byte order mark as one without it', () => {
+    const text = JSON.stringify({ volumes: [volume] });
+    expect(parseFleetFile(`\uFEFF${text}`, 'bom.json')).toEqual(parseFleetFile(text, 'plain.json'));
+    expect(parseFleetFile(`\uFEFF${text}`, 'bom.json').volumes.map((v) => v.id)).toEqual(['vol-1']);
+  });
+
   it('reports text that is not JSON with the file name', () => {
     expect(() => parseFleetFile('{"instances": [', 'broken.json')).toThrow(/^broken\.json: not valid JSON/);
     expect(() => parseFleetFile('[]', 'array.json')).toThrow('array.json: expected object, received array');

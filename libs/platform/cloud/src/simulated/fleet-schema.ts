@@ -268,9 +268,10 @@ function toIssues(error: z.ZodError): FleetFileIssue[] {
   });
 }
 
+/** JSON text as a value; a leading byte order mark (editors on Windows write one) is dropped, as the CLI's inputs drop it. */
 function parseJson(text: string, file: string): unknown {
   try {
-    return compactJsonParser()(text);
+    return compactJsonParser()(text.replace(/^\uFEFF/, ''));
   } catch (error) {
     throw new FleetFileError(file, [{ path: '', message: `not valid JSON (${(error as Error).message})` }]);
   }
