@@ -188,6 +188,38 @@ describe('dry run', () => {
   });
 });
 
+describe('a dry run changes nothing, even on a store that holds real work', () => {
+  it('run --dry-run and resume --dry-run exit 2 naming the real work in progress, and call nothing; after resume, the preview runs', async () => {
+    const dir = tempDir('dry-real');
+    const store = `sqlite:${join(dir, 'events.db')}`;
+    const cloud = ['--cloud', 'simulated:examples/fleet.json'];
+    expect((await optex(['run', 'examples/recommendations.json', '--store', store, ...cloud, '--json'])).code).toBe(0);
+    expect((await optex(['approve', 'custodian-ebs-unattached-0001', '--by', 'alice', '--store', store])).code).toBe(0);
+    const calls = async () => json<FleetView>(await optex(['fleet', '--store', store, ...cloud, '--json'])).calls;
+    const before = await calls();
+
+    for (const args of [['run', 'examples/recommendations.json', '--dry-run'], ['resume', '--dry-run']]) {
+      const refused = await optex([...args, '--store', store, ...cloud, '--json']);
+      expect(refused.code).toBe(2);
+      expect(refused.stdout).toBe('');
+      expect(refused.stderr.trim().split('\n')).toHaveLength(1);
+    }
+    const refused = await optex(['run', 'examples/recommendations.json', '--dry-run', '--store', store, ...cloud]);
+    expect(refused.stderr).toContain('holds 1 real optimization in progress (custodian-ebs-unattached-0001 (approved)) that this run would carry on for real');
+    expect((await optex(['resume', '--dry-run', '--store', store])).stderr).toContain('resume has no --dry-run');
+    expect(await calls()).toEqual(before);
+
+    expect((await optex(['resume', '--store', store, ...cloud, '--json'])).code).toBe(0);
+    const resumed = await calls();
+    expect(resumed.slice(before.length).some((c) => c.operation === 'deleteVolume' && !c.dryRun)).toBe(true);
+    const preview = await optex(['run', 'examples/recommendations.json', '--dry-run', '--store', store, ...cloud, '--json']);
+    expect(preview.code).toBe(0);
+    const mutating = (await calls()).slice(resumed.length).filter((c) => !c.operation.startsWith('describe') && !c.operation.startsWith('waitFor') && !c.operation.startsWith('find'));
+    expect(mutating.length).toBeGreaterThan(0);
+    for (const call of mutating) expect(call.dryRun).toBe(true);
+  });
+});
+
 describe('text report of a large run', () => {
   it('prints the first rows and how many more, the summary of all, and --output holds the full --json report', async () => {
     const dir = tempDir('rows');

@@ -21,6 +21,7 @@ import type { ApprovalDecision, Authority, ObservedResource, PerformanceImpact, 
 import { TERMINAL_STATUSES, ACTIVE_EXECUTION_STATUSES, WAITING_FOR_PEOPLE_STATUSES, isTerminal, type OptimizationStatus } from './statuses';
 
 export { TERMINAL_STATUSES, ACTIVE_EXECUTION_STATUSES, WAITING_FOR_PEOPLE_STATUSES, isTerminal, type OptimizationStatus };
+export { MOVING_STATUSES, goesOnForReal } from './statuses';
 
 /** A step done, with what it produced (e.g. `snapshotId`). */
 export interface CompletedStep {

@@ -45,3 +45,14 @@ export const WAITING_FOR_PEOPLE_STATUSES: readonly OptimizationStatus[] = ['awai
 
 /** Whether `status` is terminal (`initial` is not). */
 export const isTerminal = (status: OptimizationStatus | 'initial'): boolean => (TERMINAL_STATUSES as readonly string[]).includes(status);
+
+/** Statuses the engine moves on from by itself when it runs (neither terminal nor waiting for a person). */
+export const MOVING_STATUSES: readonly OptimizationStatus[] = ['received', 'approved', 'scheduled', 'executing', 'validating', 'rolling-back'];
+
+/**
+ * Whether running the engine would go on with this optimization for real, changing the cloud: it is not a preview
+ * and the engine moves it by itself ({@link MOVING_STATUSES}). A `--dry-run` never runs the engine over a store that
+ * holds such work: the engine carries on everything the store holds, and a preview must change nothing.
+ */
+export const goesOnForReal = (s: { readonly status: OptimizationStatus | 'initial'; readonly dryRun?: boolean }): boolean =>
+  s.dryRun !== true && (MOVING_STATUSES as readonly string[]).includes(s.status);

@@ -1,6 +1,6 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
-import { OPTIMIZATION_STREAM_PREFIX, backupExpiryText, differenceText, optimizationDecider, optimizationDetail, optimizationStream, summarize, viewOf, DomainError, BATCH_MODES, type BatchMode, type BackupExpiry, type OptimizationState, type PerformanceImpact, type RecommendationDifference, type RiskBasis, type SettingSource } from '@optex/domain';
+import { MOVING_STATUSES, OPTIMIZATION_STREAM_PREFIX, backupExpiryText, goesOnForReal, differenceText, optimizationDecider, optimizationDetail, optimizationStream, summarize, viewOf, DomainError, BATCH_MODES, type BatchMode, type BackupExpiry, type OptimizationState, type PerformanceImpact, type RecommendationDifference, type RiskBasis, type SettingSource } from '@optex/domain';
 import { TOPICS, sqliteFileOf, type EventStore, type Logger } from '@optex/ports';
 import { OptimizationProjection, loadStream } from '@optex/engine';
 import { recordApproval, recordDenial, recordOperatorAction, type OperatorAction } from '@optex/approval';
@@ -54,6 +54,9 @@ function reportRows(flags: RunFlags): number {
 
 /** `run FILE` and `resume`: process until quiescent and print the report. */
 export async function runCommand(io: Io, file: string | undefined, flags: RunFlags): Promise<number> {
+  if (file === undefined && flags.dryRun) {
+    throw new UsageError('resume has no --dry-run: it carries on what the store holds as each was submitted (previews stay previews); to preview, use run FILE --dry-run');
+  }
   const options = engineOptions(flags);
   const maxRows = reportRows(flags);
   if (flags.output !== undefined && !flags.output.trim()) throw new UsageError('--output: the file name is empty');
@@ -71,6 +74,7 @@ export async function runCommand(io: Io, file: string | undefined, flags: RunFla
     throw error;
   }
   try {
+    if (flags.dryRun) await refuseRealWork(adapters.store, flags.store);
     const started = Date.now();
     // Progress only for a person at a terminal (stderr a TTY), from the first second on; never into a pipe or a file.
     const mode = progressMode(process.stderr, process.env);
@@ -97,6 +101,30 @@ export async function runCommand(io: Io, file: string | undefined, flags: RunFla
     await adapters.close();
     lock?.release();
   }
+}
+
+/**
+ * A preview runs the engine, and the engine carries on everything the store holds: refuses (exit 2) when the store
+ * holds real work the engine would go on with ({@link goesOnForReal}), naming a few of them, so that `--dry-run`
+ * changes nothing.
+ */
+async function refuseRealWork(store: EventStore, storeFlag: string): Promise<void> {
+  const projection = await OptimizationProjection.load(store);
+  const real: string[] = [];
+  let count = 0;
+  for (const status of MOVING_STATUSES) {
+    for (const id of projection.idsByStatus(status)) {
+      const state = projection.get(id);
+      if (!state || !goesOnForReal(state)) continue;
+      count++;
+      if (real.length < 3) real.push(`${state.recommendation.recommendationId} (${state.status})`);
+    }
+  }
+  if (count === 0) return;
+  throw new UsageError(
+    `--dry-run: ${safe(storeFlag)} holds ${count} real optimization${count === 1 ? '' : 's'} in progress (${real.map(safe).join(', ')}${count > real.length ? ', …' : ''}) that this run would carry on for real; ` +
+      'run optex resume first, or preview with another --store',
+  );
 }
 
 /** Which cloud and policy the run used, and that the store remembers them for the commands after it. */

@@ -16,12 +16,16 @@ const storeOption = () => new Option('--store <url>', 'event store: sqlite:PATH,
 const jsonOption = () => new Option('--json', 'print JSON only on stdout (logs go to stderr)');
 const wideOption = () => new Option('--wide', 'print every table column whole (tables fit 120 columns otherwise)');
 
-function engineFlags(cmd: Command): Command {
+function engineFlags(cmd: Command, dryRun: 'offered' | 'refused'): Command {
   return cmd
     .addOption(storeOption())
     .addOption(new Option('--bus <url>', 'message bus: memory, kafka://HOST:PORT[,HOST:PORT]').default(DEFAULT_FLAGS.bus))
     .addOption(new Option('--cloud <target>', `EC2: simulated:FLEET.json, aws, aws:ENDPOINT (remembered with the store; default ${DEFAULT_FLAGS.cloud})`))
-    .option('--dry-run', 'pre-validate and send every mutating call with EC2 DryRun; change nothing')
+    .addOption(
+      dryRun === 'offered'
+        ? new Option('--dry-run', "ingest the file as previews: pre-validate and send every mutating call with EC2 DryRun (refused when the store holds real work in progress)")
+        : new Option('--dry-run').hideHelp(), // accepted only to say why not (runCommand)
+    )
     .option('--policy <file>', 'risk and approval policy override (JSON; remembered with the store)')
     .addOption(new Option('--batch-mode <mode>', 'sequential, parallel, resource-grouped, region-grouped').default('parallel'))
     .addOption(new Option('--max-parallel <n>', 'most executions at once').default('4'))
@@ -47,9 +51,9 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
 
   const wrap = <A extends unknown[]>(fn: (...args: A) => Promise<number>) => async (...args: A) => setExit(await fn(...args));
 
-  engineFlags(program.command('run').description('ingest recommendations (JSON array or NDJSON; - = stdin) and process until quiescent').argument('<file>'))
+  engineFlags(program.command('run').description('ingest recommendations (JSON array or NDJSON; - = stdin) and process until quiescent').argument('<file>'), 'offered')
     .action(wrap((file: string, flags) => runCommand(io, file, flags)));
-  engineFlags(program.command('resume').description('continue processing what the store holds (e.g. after approvals)'))
+  engineFlags(program.command('resume').description('continue processing what the store holds (e.g. after approvals)'), 'refused')
     .action(wrap((flags) => runCommand(io, undefined, flags)));
   program.command('history').description("an optimization's events in order").argument('<id>', 'optimization id (or a unique prefix, or the recommendation id)')
     .addOption(storeOption()).addOption(wideOption()).addOption(jsonOption())
@@ -149,7 +153,7 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
   program.command('submit').description('publish recommendations to Kafka (optex.recommendations.v1)').argument('<file>')
     .requiredOption('--bus <url>', 'kafka://HOST:PORT').option('--dry-run', 'mark them dry runs').addOption(jsonOption())
     .action(wrap((file: string, flags) => submitCommand(io, file, flags)));
-  registerImportCommand(program, io, engineFlags, wrap);
+  registerImportCommand(program, io, (cmd) => engineFlags(cmd, 'offered'), wrap);
   registerProjectionCommands(program, io, storeOption, jsonOption, wrap);
   return program;
 }
