@@ -18,9 +18,11 @@ let adapter: AwsEc2Gateway;
 // The adapter checks no EC2 rule; moto lacks the 6-hour modification rule, which the test-only MotoRulesGateway adds.
 let gateway: MotoRulesGateway;
 let runner: StepRunner;
-// The gateway's clock starts at the real time, because moto stamps volume modifications with the real
-// time; tests only move it forward (the 6-hour cool-down), so they hold on any date.
-let now = Date.now();
+// The gateway's clock is the real time plus an offset, because moto stamps volume modifications with the real time;
+// tests only move the offset forward (the 6-hour cool-down), so they hold on any date and however long moto and the
+// tests before take (a clock frozen when the file loaded left the rollback a minute of slack).
+let offsetMs = 0;
+const now = (): number => Date.now() + offsetMs;
 const noMetrics: MetricsSource = { cpuP95: async () => undefined, statusChecksPassed: async () => undefined, performance: async () => ({}) };
 
 beforeAll(async () => {
@@ -28,7 +30,7 @@ beforeAll(async () => {
   const credentials = { accessKeyId: 'testing', secretAccessKey: 'testing' };
   sdk = new EC2Client({ region: REGION, endpoint: moto.endpoint, credentials });
   adapter = AwsEc2Gateway.create({ endpoint: moto.endpoint, credentials, imageLookup: 'scan-own-images', waiter: { minDelaySeconds: 1, maxDelaySeconds: 1 } });
-  gateway = new MotoRulesGateway(adapter, { clock: { now: () => new Date(now) } });
+  gateway = new MotoRulesGateway(adapter, { clock: { now: () => new Date(now()) } });
   runner = new StepRunner(gateway, { callTimeoutMs: 10_000, waitTimeoutMs: 30_000, attempts: 3, backoffMs: 50 });
 });
 
@@ -56,7 +58,7 @@ async function perform(r: Recommendation, steps: readonly Step[], outputs: StepO
 
 /** Observe, execute the plan, then roll every step back; returns what was seen at each stage. */
 async function executeThenRollBack(r: Recommendation): Promise<{ before: ObservedResource; during: ObservedResource | undefined; after: ObservedResource | undefined; outputs: StepOutputs; rollback: Step[] }> {
-  const observe = () => observeResource(gateway, noMetrics, r, { from: new Date(now - 3600_000), to: new Date(now) });
+  const observe = () => observeResource(gateway, noMetrics, r, { from: new Date(now() - 3600_000), to: new Date(now()) });
   const before = (await observe())!;
   const plan = executionPlan(r, before, 'opt-int');
   const outputs = await perform(r, plan);
@@ -91,13 +93,13 @@ describe('every action and its rollback against moto', () => {
   it('modify-volume: gp2 → gp3; the rollback is refused inside the 6-hour cool-down and works after it', async () => {
     const volumeId = (await sdk.send(new CreateVolumeCommand({ AvailabilityZone: `${REGION}a`, VolumeType: 'gp2', Size: 100 }))).VolumeId!;
     const r = rec({ type: 'ec2:volume', id: volumeId }, { type: 'modify-volume', targetVolumeType: 'gp3' });
-    const before = (await observeResource(gateway, noMetrics, r, { from: new Date(now), to: new Date(now) }))!;
+    const before = (await observeResource(gateway, noMetrics, r, { from: new Date(now()), to: new Date(now()) }))!;
     const plan = executionPlan(r, before, 'opt-int');
     await perform(r, plan);
     expect(await gateway.describeVolume({ accountId: ACCOUNT, region: REGION, id: volumeId })).toMatchObject({ volumeType: 'gp3' });
     const rollback = rollbackStepsFor(r, before, plan);
     await expect(perform(r, rollback)).rejects.toMatchObject({ code: 'VolumeModificationRateExceeded' });
-    now += 6 * 3600_000 + 60_000;
+    offsetMs += 6 * 3600_000 + 60_000;
     await perform(r, rollback);
     expect(await gateway.describeVolume({ accountId: ACCOUNT, region: REGION, id: volumeId })).toMatchObject({ volumeType: 'gp2' });
   });
