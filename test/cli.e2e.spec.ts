@@ -324,6 +324,23 @@ describe('dry run meets injected faults', () => {
     expect(report.optimizations).toHaveLength(1);
     expect(byRec(report, 'e2e-gp3')).toMatchObject({ status: 'failed', dryRun: true, error: expect.stringContaining('UnauthorizedOperation') });
   });
+
+  it.each([
+    [1, { status: 'dry-run-completed', error: null }],
+    [9, { status: 'failed', error: expect.stringMatching(/^pre-validation failed: vol-0e2e000000000001 could not be described: UnauthorizedOperation: /) }],
+  ])('a DescribeVolumes refused %i time(s) is no reason to stall: assessed on what was stated, then pre-validated', async (times, outcome) => {
+    const dir = tempDir('describe-fault');
+    const fleet = JSON.parse(readFileSync(join(ROOT, FLEET), 'utf8')) as Record<string, unknown>;
+    const fleetFile = join(dir, 'fleet.json');
+    writeFileSync(fleetFile, JSON.stringify({ ...fleet, faults: [{ resourceId: 'vol-0e2e000000000001', operation: 'DescribeVolumes', error: 'UnauthorizedOperation', times }] }));
+    const input = readFileSync(join(ROOT, FIXTURE), 'utf8').split('\n').filter((line) => line.includes('"e2e-gp3"')).join('\n');
+    const store = `sqlite:${join(dir, 'events.db')}`;
+    const result = await optex(['run', '-', '--store', store, '--cloud', `simulated:${fleetFile}`, '--policy', 'test/fixtures/policy-auto.json', '--dry-run', '--json'], { input });
+    expect(result.code).toBe(0);
+    expect(byRec(json<Report>(result), 'e2e-gp3')).toMatchObject({ dryRun: true, ...outcome });
+    const show = await optex(['show', 'e2e-gp3', '--store', store]);
+    expect(show.stdout).toContain('live resource: could not be described (UnauthorizedOperation: ');
+  });
 });
 
 describe('operator actions', () => {

@@ -42,10 +42,19 @@ export type StartExecution = Cmd<'StartExecution', Record<string, never>>;
  * RollbackPlanRecorded. With `policy`, the risk is assessed again on the resource as it is now: a higher level than
  * the one approved is recorded (`RiskReassessed`) and, unless the policy approves the new level automatically, the
  * optimization goes back for approval (`ApprovalRequested`) instead of executing. Dry runs are not re-approved.
+ * `describeError`: EC2 refused to describe the resource (a refusal retrying would not change, such as a missing
+ * permission) → PreValidationFailed naming the code, in a dry run too: nothing may change on a resource not seen.
  */
 export type RecordPreValidation = Cmd<
   'RecordPreValidation',
-  { observed?: ObservedResource; activeOnResource: readonly ActiveOnResource[]; scope: ScopePolicy; policy?: Policy; priceBook?: PriceBook }
+  {
+    observed?: ObservedResource;
+    describeError?: { readonly code: string; readonly message: string };
+    activeOnResource: readonly ActiveOnResource[];
+    scope: ScopePolicy;
+    policy?: Policy;
+    priceBook?: PriceBook;
+  }
 >;
 /** Records the intent of the next mutating step (index `index` of the phase's plan) before its EC2 call. */
 export type StartStep = Cmd<'StartStep', { phase: StepPhase; index: number }>;

@@ -147,6 +147,14 @@ describe('AssessRisk', () => {
     spec.given([received(), assessed()]).when(cmd('AssessRisk', assess)).thenNothing();
   });
 
+  it('assesses on what the recommendation states when EC2 refused to describe the live resource, recording why', () => {
+    const error = { code: 'UnauthorizedOperation', message: 'not allowed' };
+    spec
+      .given([received()])
+      .when(cmd('AssessRisk', { ...assess, live: { error } }))
+      .then((events) => expect(events).toEqual([expect.objectContaining({ type: 'RiskAssessed', data: expect.objectContaining({ basis: { stated: { instanceType: 'm5.xlarge' }, live: { found: false, error } } }) })]));
+  });
+
   it('flags a rightsize to a dearer type as costs-more, from the price book of its region', () => {
     const upsize = recommendation({ type: 'rightsize', currentInstanceType: 'm5.large', targetInstanceType: 'm5.xlarge' });
     spec
@@ -611,6 +619,16 @@ describe('RecordPreValidation', () => {
       .given([received(recs.deleteVolumeNoSnapshot), assessed('CRITICAL'), requested(2), granted('a', ['a'], false), granted('b', ['a', 'b'], true), scheduled, started()])
       .when(cmd('RecordPreValidation', { observed: observed.gp2Volume, ...none }))
       .then((events) => expect(events[1]).toEqual(ev('RollbackPlanRecorded', { steps: [], reversible: 'no' })));
+  });
+
+  it('fails the optimization, naming the code, when EC2 refused to describe the resource (nothing changes on a resource not seen)', () => {
+    spec
+      .given(upToExecuting)
+      .when(cmd('RecordPreValidation', { describeError: { code: 'UnauthorizedOperation', message: 'not allowed' }, ...none }))
+      .then((events, state) => {
+        expect(events).toEqual([ev('PreValidationFailed', { reasons: ['i-0abc could not be described: UnauthorizedOperation: not allowed'] })]);
+        expect(known(state)).toMatchObject({ status: 'failed', execution: { error: { code: 'PRE_VALIDATION_FAILED', message: 'i-0abc could not be described: UnauthorizedOperation: not allowed' } } });
+      });
   });
 
   it('fails the optimization when the live resource does not fit the recommendation (the domain finds the problem)', () => {

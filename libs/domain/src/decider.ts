@@ -423,7 +423,11 @@ function decidePreValidation(command: C.RecordPreValidation, s: KnownOptimizatio
   if (s.execution?.preValidation || s.status === 'out-of-scope') return [];
   if (s.status !== 'executing') throw invalidState(command, s, 'executing');
   const { at } = nowOf(command);
-  const { observed, activeOnResource, scope } = command.data;
+  const { observed, activeOnResource, scope, describeError } = command.data;
+  if (describeError) {
+    const reason = `${s.recommendation.resource.id} could not be described: ${describeError.code}: ${describeError.message}`;
+    return [{ type: 'PreValidationFailed', data: { optimizationId: s.optimizationId, at, reasons: [reason] } }];
+  }
   const violations = preValidationScopeViolations(s.recommendation, scope, observed);
   if (violations.length > 0) {
     return [{ type: 'OptimizationOutOfScope', data: { optimizationId: s.optimizationId, at, stage: 'pre-validation', violations, ...(observed ? { observed } : {}) } }];

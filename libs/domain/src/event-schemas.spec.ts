@@ -184,7 +184,7 @@ const plan: DeepRequired<ChangePlan> = {
 };
 const basis: DeepRequired<RiskBasis> = {
   stated: { tags, monthlyCost: 140.16, instanceType: 'm5.xlarge' },
-  live: { found: true, observed: EVERY_OBSERVED.instance, monthlyCost: 140.16, unpriced: ['cpu credits'] },
+  live: { found: true, error: { code: 'UnauthorizedOperation', message: 'not allowed' }, observed: EVERY_OBSERVED.instance, monthlyCost: 140.16, unpriced: ['cpu credits'] },
 };
 const performance: DeepRequired<PerformanceImpact> = {
   cpuP95Before: 40,

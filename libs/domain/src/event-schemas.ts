@@ -137,7 +137,7 @@ const factor = z.object({ factor: z.enum(['production', 'criticality', 'large', 
 const riskBasis = z.object({
   stated: z.object({ tags: tags.optional(), monthlyCost: z.number().optional(), instanceType: text.optional() }),
   live: z
-    .object({ found: z.boolean(), observed: observedSchema.optional(), monthlyCost: z.number().optional(), unpriced: z.array(text).optional() })
+    .object({ found: z.boolean(), error: errorInfo.optional(), observed: observedSchema.optional(), monthlyCost: z.number().optional(), unpriced: z.array(text).optional() })
     .optional(),
 });
 

@@ -370,7 +370,8 @@ function largeDetail(rec: Recommendation, basis: RiskBasis, policy: Policy['risk
 
 /**
  * What an assessment is made on: what the recommendation states and, when the live resource was described
- * (`live`), what it is — found or not, and its monthly cost by the price book (`unpriced` when the book lacks it).
+ * (`live`), what it is — found or not, and its monthly cost by the price book (`unpriced` when the book lacks it) —
+ * or why it could not be described (`error`).
  */
 export function riskBasis(rec: Recommendation, live: LiveResource | undefined, priceBook: PriceBook | undefined): RiskBasis {
   const stated = {
@@ -379,6 +380,7 @@ export function riskBasis(rec: Recommendation, live: LiveResource | undefined, p
     ...(rec.action.type === 'rightsize' ? { instanceType: rec.action.currentInstanceType } : {}),
   };
   if (!live) return { stated };
+  if (live.error) return { stated, live: { found: false, error: live.error } };
   const observed = live.observed;
   if (!observed) return { stated, live: { found: false } };
   const quote = priceBook ? quoteInUse(observed, rec.region, priceBook) : undefined;

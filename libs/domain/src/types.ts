@@ -59,8 +59,14 @@ export interface AppliedFactor {
 }
 /** The live resource as the cloud described it when the risk was assessed (see {@link RiskBasis}). */
 export interface LiveResource {
-  /** Absent: the resource was described and not found. */
+  /** Absent: the resource was described and not found (or, with `error`, could not be described). */
   readonly observed?: ObservedResource;
+  /**
+   * Why the resource could not be described: a refusal that retrying would not change (a missing permission, say;
+   * throttling and outages are retried instead). The assessment is then made on what the recommendation states, and
+   * pre-validation describes the resource again before anything changes (and assesses it again on what it finds).
+   */
+  readonly error?: { readonly code: string; readonly message: string };
 }
 /**
  * What a risk assessment was made on: what the analyzer stated (the recommendation's tags, monthly cost and instance
@@ -75,7 +81,10 @@ export interface RiskBasis {
   };
   /** Absent when the live resource was not described (events recorded before risk read it). */
   readonly live?: {
+    /** false also when it could not be described (`error`). */
     readonly found: boolean;
+    /** Why it could not be described (see {@link LiveResource.error}). */
+    readonly error?: { readonly code: string; readonly message: string };
     readonly observed?: ObservedResource;
     /** Its monthly cost by the price book (an instance at its type's on-demand price, whatever its state). */
     readonly monthlyCost?: number;

@@ -202,6 +202,7 @@ export async function historyCommand(io: Io, id: string, flags: { store: string;
 function liveNote(basis: unknown): string {
   const live = (basis as RiskBasis | undefined)?.live;
   if (!live) return '';
+  if (live.error) return `; live resource could not be described (${live.error.code})`;
   if (!live.found) return '; live resource not found';
   return live.monthlyCost !== undefined ? `; live resource $${live.monthlyCost}/mo` : '; live resource seen';
 }

@@ -287,7 +287,8 @@ export function detailText(d: OptimizationDetail): string {
     if (stated) lines.push(`  stated by the analyzer: tags ${JSON.stringify(stated.tags ?? {})}, monthly cost ${money(stated.monthlyCost)}${stated.instanceType ? `, type ${stated.instanceType}` : ''}`);
     if (live) {
       const tags = live.observed && 'tags' in live.observed ? JSON.stringify(live.observed.tags ?? {}) : '—';
-      lines.push(live.found ? `  live resource: tags ${tags}, monthly cost ${live.monthlyCost !== undefined ? money(live.monthlyCost) : `unpriced (${(live.unpriced ?? []).join('; ')})`}` : '  live resource: not found');
+      const unknown = live.error ? `  live resource: could not be described (${safe(`${live.error.code}: ${live.error.message}`)}); assessed on what the analyzer stated` : '  live resource: not found';
+      lines.push(live.found ? `  live resource: tags ${tags}, monthly cost ${live.monthlyCost !== undefined ? money(live.monthlyCost) : `unpriced (${(live.unpriced ?? []).join('; ')})`}` : unknown);
     }
   } else lines.push('Risk: not assessed yet');
   if (d.plan) {

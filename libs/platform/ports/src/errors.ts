@@ -62,6 +62,15 @@ export const ec2Error = (awsCode: string, message: string, options?: { cause?: u
   new Ec2Error(awsCode, message, TRANSIENT_EC2_CODES.has(awsCode), options);
 
 /**
+ * EC2's refusal as `{code, message}` when `error` is one that retrying would not change (a non-transient
+ * {@link Ec2Error}: a missing permission, a rule); `undefined` for anything else (throttling, outages, bugs).
+ */
+export function ec2Refusal(error: unknown): { code: string; message: string } | undefined {
+  if (!(error instanceof Ec2Error) || error.transient) return undefined;
+  return { code: error.awsCode, message: error.message.replace(`${error.awsCode}: `, '') };
+}
+
+/**
  * Whether `error` is an infrastructure outage rather than something wrong with the message: the store or
  * broker unreachable ({@link InfrastructureError}), or EC2 throttling / failing on its side (a transient
  * {@link Ec2Error}). Consumers wait such errors out (redeliver with backoff, for as long as it takes) and

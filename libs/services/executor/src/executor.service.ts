@@ -12,13 +12,14 @@ import {
   optimizationDecider,
   optimizationStream,
   type Move,
+  type ObservedResource,
   type OptimizationCommand,
   type OptimizationEvent,
   type OptimizationState,
   type Policy,
   type PriceBook,
 } from '@optex/domain';
-import { ConcurrencyError, InfrastructureError, type Clock, type Ec2Gateway, type EventStore, type IntegrationEvent, type Logger, type MetricsSource } from '@optex/ports';
+import { ConcurrencyError, ec2Refusal, InfrastructureError, type Clock, type Ec2Gateway, type EventStore, type IntegrationEvent, type Logger, type MetricsSource } from '@optex/ports';
 import {
   CLOCK,
   EC2_GATEWAY,
@@ -303,6 +304,22 @@ export class ExecutorService implements OnApplicationBootstrap, OnModuleDestroy 
     }
   }
 
+  /**
+   * The resource as pre-validation sees it; a refusal to describe it that retrying would not change (a missing
+   * permission, say) is returned for the decider to fail on, naming the code. Throttling, EC2's own failures and
+   * outages are thrown, so the delivery is retried.
+   */
+  private async observeForPreValidation(s: KnownOptimization, now: Date): Promise<{ observed?: ObservedResource; describeError?: { code: string; message: string } }> {
+    try {
+      const observed = await observeResource(this.gateway, this.metricsSource, s.recommendation, { from: new Date(now.getTime() - this.options.validationWindowMs), to: now });
+      return observed ? { observed } : {};
+    } catch (error) {
+      const refusal = ec2Refusal(error);
+      if (!refusal) throw error;
+      return { describeError: refusal };
+    }
+  }
+
   /** The command that records the outcome of a move, after performing what the move asks (observe, call, look up). */
   private async commandFor(s: KnownOptimization, move: Move, now: Date, observedJustBefore: boolean): Promise<OptimizationCommand | undefined> {
     const meta = { now };
@@ -313,12 +330,12 @@ export class ExecutorService implements OnApplicationBootstrap, OnModuleDestroy 
       case 'decide':
         return move.command;
       case 'pre-validate': {
-        const observed = await observeResource(this.gateway, this.metricsSource, s.recommendation, { from: new Date(now.getTime() - this.options.validationWindowMs), to: now });
+        const seen = await this.observeForPreValidation(s, now);
         const activeOnResource = this.projection
           .activeOnResource(resourceKeyOf(s.recommendation))
           .map((o) => ({ optimizationId: o.optimizationId, action: o.recommendation.action.type, status: o.status }));
         const reassess = { policy: this.policy, priceBook: this.priceBook };
-        return { type: 'RecordPreValidation', data: { ...(observed ? { observed } : {}), activeOnResource, scope: this.policy.scope, ...reassess }, metadata: meta };
+        return { type: 'RecordPreValidation', data: { ...seen, activeOnResource, scope: this.policy.scope, ...reassess }, metadata: meta };
       }
       case 'perform': {
         const result = await this.runner.run(move.step, {

@@ -24,7 +24,7 @@ import {
   type RecommendationDuplicated,
   type RecommendationRejected,
 } from '@optex/domain';
-import { ConcurrencyError, type Clock, type CloudIdentity, type Ec2Gateway, type EventStore, type HandlerOutcome, type IncomingRecommendation, type Logger } from '@optex/ports';
+import { ConcurrencyError, ec2Refusal, type Clock, type CloudIdentity, type Ec2Gateway, type EventStore, type HandlerOutcome, type IncomingRecommendation, type Logger } from '@optex/ports';
 import {
   CLOCK,
   CLOUD_IDENTITY,
@@ -202,8 +202,25 @@ export class RiskAssessorService implements OnApplicationBootstrap {
   private async assessRisk(rec: Recommendation, now: Date): Promise<AssessRisk> {
     const credentialsAccountId = await this.identity.credentialsAccountId();
     const inScope = assessmentScopeViolations(rec, this.policy.scope, credentialsAccountId).length === 0;
-    const live = inScope ? { live: liveResource(await describeResource(this.gateway, rec)) } : {};
+    const live = inScope ? { live: await this.describeLive(rec) } : {};
     return { type: 'AssessRisk', data: { policy: this.policy, credentialsAccountId, priceBook: this.priceBook, ...live }, metadata: { now } };
+  }
+
+  /**
+   * The live resource as EC2 describes it. A refusal that retrying would not change (a missing permission, say) is
+   * recorded as why it could not be described, and the assessment goes on with what the recommendation states
+   * (pre-validation describes it again before anything changes); throttling, EC2's own failures and outages are
+   * thrown, so the delivery is retried.
+   */
+  private async describeLive(rec: Recommendation): Promise<LiveResource> {
+    try {
+      return liveResource(await describeResource(this.gateway, rec));
+    } catch (error) {
+      const refusal = ec2Refusal(error);
+      if (!refusal) throw error;
+      this.logger.warn({ recommendationId: rec.recommendationId, resourceId: rec.resource.id, code: refusal.code }, 'the live resource could not be described: assessed on what the recommendation states');
+      return { error: refusal };
+    }
   }
 
   /** Records the rejection: the record as {@link intakeRecord} keeps it (bounded, serialisable) and every error. */
