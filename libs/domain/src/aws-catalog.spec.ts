@@ -6,7 +6,11 @@ describe('the AWS catalogue shipped with the price book', () => {
     expect(isKnownInstanceType('t3.micro')).toBe(true);
     expect(isKnownInstanceType('m6i.24xlarge')).toBe(true);
     expect(isKnownInstanceType('m7i-flex.2xlarge')).toBe(true);
-    expect(isKnownInstanceType('c7g.metal-16xl')).toBe(true);
+    expect(isKnownInstanceType('c7i.metal-24xl')).toBe(true);
+    // They fit family.size, and EC2 has neither.
+    expect(isKnownInstanceType('m5.nano')).toBe(false);
+    expect(isKnownInstanceType('t3.metal')).toBe(false);
+    expect(isKnownInstanceType('c7g.metal-16xl')).toBe(false);
     expect(isKnownInstanceType('m5.huge')).toBe(false);
     expect(isKnownInstanceType('m5.0xlarge')).toBe(false);
     expect(isKnownInstanceType('m5.7xlarge')).toBe(false);

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { ACTION_TYPES, RISK_LEVELS } from './types';
 import type { ActionType, FieldError, Recommendation, ResourceType } from './types';
 import { describeValue, fieldErrorsOf } from './field-errors';
-import { AWS_REGIONS, INSTANCE_FAMILIES, INSTANCE_SIZES, isKnownInstanceType, isKnownRegion } from './aws-catalog';
+import { AWS_REGIONS, KNOWN_INSTANCE_TYPES, isKnownInstanceType, isKnownRegion } from './aws-catalog';
 import { controlCharacterIn, loneSurrogateIn } from './text';
 import { VOLUME_TYPES } from './ec2-rules';
 
@@ -197,7 +197,7 @@ export function recommendationJsonSchema(): Record<string, unknown> {
     override: (ctx) => {
       const catalog = catalogFields.get(ctx.zodSchema);
       if (catalog === 'region') ctx.jsonSchema.enum = [...AWS_REGIONS];
-      if (catalog === 'instanceType') ctx.jsonSchema.pattern = `^(${INSTANCE_FAMILIES.join('|')})\\.(${INSTANCE_SIZES.join('|')})$`;
+      if (catalog === 'instanceType') ctx.jsonSchema.enum = [...KNOWN_INSTANCE_TYPES];
       if (ctx.zodSchema !== recommendationSchema) return;
       ctx.jsonSchema.allOf = ACTION_TYPES.map((action) => ({
         if: { properties: { action: { properties: { type: { const: action } }, required: ['type'] } }, required: ['action'] },

@@ -1,3 +1,5 @@
+import { _InstanceType } from '@aws-sdk/client-ec2';
+import { EC2_INSTANCE_TYPES } from '@optex/domain';
 import { isKnownInstanceType, vcpusOf } from './instance-types';
 import { normalizeOperation } from './operations';
 
@@ -23,6 +25,10 @@ describe('instance types', () => {
     expect(isKnownInstanceType('m5.huge')).toBe(false);
     expect(isKnownInstanceType('m5.0xlarge')).toBe(false);
     expect(isKnownInstanceType('m5.large.x')).toBe(false);
+  });
+
+  it("the domain's list is the pinned AWS SDK's EC2 model (after an SDK upgrade: npm run -s build && node dist/scripts/export-instance-types.js)", () => {
+    expect(EC2_INSTANCE_TYPES).toEqual([...new Set(Object.values(_InstanceType))].sort());
   });
 
   it('maps EC2 API action names to port methods', () => {
