@@ -99,7 +99,7 @@ describe('text output of the examples fits 120 columns (--wide for every column)
     const again = join(dir, 'again.json');
     writeFileSync(again, JSON.stringify(JSON.parse(readFileSync(join(ROOT, 'examples/recommendations.json'), 'utf8'))));
     const text = await optex(['run', again, '--store', store]);
-    expect(text.stdout).toMatch(/^Received 25 recommendations: 0 new optimizations, 0 rejected, 25 duplicates; 25 optimizations reported\.$/m);
+    expect(text.stdout).toMatch(/^Received 25 recommendations: 0 accepted, 0 rejected, 25 duplicates; 25 optimizations reported\.$/m);
     expect(text.stdout).toMatch(/^Savings per month: estimated \$4448\.00 \(average \$177\.92 over 25 optimizations\),$/m);
     // 746.21 / 7 = 106.601…
     expect(text.stdout).toMatch(/^ {2}realized \$746\.21 \(average \$106\.60 over 7 completed and priced\), 1 completed unpriced \(left out\)\.$/m);

@@ -94,7 +94,7 @@ export async function runCommand(io: Io, file: string | undefined, flags: RunFla
     if (flags.json) io.out(toJson(document));
     else {
       const text = reportText(result, { maxRows, wide: flags.wide ?? false, ...(flags.output ? { outputFile: flags.output } : {}) });
-      io.out(`${text}\nDone in ${((Date.now() - started) / 1000).toFixed(1)} s. Store: ${safe(flags.store)}\n${settingsText(adapters.settings)}`);
+      io.out(`${text}\nDone in ${((Date.now() - started) / 1000).toFixed(1)} s. Store: ${safe(flags.store)}\n${settingsText(adapters.settings, flags.store)}`);
     }
     return 0;
   } finally {
@@ -127,14 +127,17 @@ async function refuseRealWork(store: EventStore, storeFlag: string): Promise<voi
   );
 }
 
-/** Which cloud and policy the run used, and that the store remembers them for the commands after it. */
-function settingsText(settings: SettingsInForce): string {
+/**
+ * Which cloud and policy the run used, and — for a store that outlives the command — that the store remembers them for
+ * the commands after it (a `memory:` store ends with the command, and remembers nothing).
+ */
+export function settingsText(settings: SettingsInForce, store: string): string {
   const from = (s: SettingSource) => (s === 'flag' ? 'given now' : s === 'store' ? 'remembered with the store' : 'the default');
   const policy = settings.policy.value === undefined ? 'the default policy' : safe(settings.policy.value);
   // One line each, so a long path does not take the line past the 120 columns the report fits.
-  return `Cloud ${safe(settings.cloud.value)} (${from(settings.cloud.from)}),
-policy ${policy} (${from(settings.policy.from)});
-later commands on this store use them unless given --cloud/--policy.`;
+  const used = `Cloud ${safe(settings.cloud.value)} (${from(settings.cloud.from)}),\npolicy ${policy} (${from(settings.policy.from)})`;
+  if (store.startsWith('memory:')) return `${used}.`;
+  return `${used};\nlater commands on this store use them unless given --cloud/--policy.`;
 }
 
 /** `OPTEX_EC2_CALL_DELAY_MS`: latency injected before every EC2 call (game days, tests that need a run to take a while). */

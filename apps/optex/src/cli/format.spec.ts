@@ -141,7 +141,7 @@ describe('summaryText', () => {
     ] as OptimizationView[];
     // What `report` gives for an input of 3 records that all name optimizations already in the store.
     const text = summaryText({ ...summarize(views, { rejected: 0, duplicates: 3 }), received: 3 });
-    expect(text).toMatch(/^Received 3 recommendations: 0 new optimizations, 0 rejected, 3 duplicates; 3 optimizations reported\.$/m);
+    expect(text).toMatch(/^Received 3 recommendations: 0 accepted, 0 rejected, 3 duplicates; 3 optimizations reported\.$/m);
     expect(text).toContain('estimated $304.63 (average $101.54 over 3 optimizations),\n  realized $15.00 (average $15.00 over 1 completed and priced), 1 completed unpriced (left out).');
   });
 

@@ -176,7 +176,7 @@ export function summaryText(s: Summary): string {
   // The averages divide by what their totals sum over: every optimization reported (a re-run's duplicates included),
   // and the completed ones whose savings are priced.
   return [
-    `Received ${s.received} recommendations: ${fresh} new optimizations, ${s.rejected} rejected, ${s.duplicates} duplicates${s.conflicts > 0 ? ` (${s.conflicts} with other content: conflicts)` : ''}${s.optimizations !== fresh ? `; ${s.optimizations} optimizations reported` : ''}.`,
+    `Received ${s.received} recommendations: ${fresh} accepted, ${s.rejected} rejected, ${s.duplicates} duplicates${s.conflicts > 0 ? ` (${s.conflicts} with other content: conflicts)` : ''}${s.optimizations !== fresh ? `; ${s.optimizations} optimizations reported` : ''}.`,
     `By status: ${statuses || 'none'}.`,
     `Executions: ${s.totalExecutions} total, ${s.successfulExecutions} succeeded, ${s.failedExecutions} failed, success rate ${(s.successRate * 100).toFixed(1)} %, average ${s.averageExecutionMs} ms.`,
     rollbackLine(s),
