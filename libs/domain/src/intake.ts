@@ -1,6 +1,6 @@
 import type { FieldError, Recommendation } from './types';
 import { pathLabel } from './field-errors';
-import { parseRecommendation } from './recommendation';
+import { DEFAULT_MAX_STRING_LENGTH, DEFAULT_MAX_TAGS, parseRecommendation } from './recommendation';
 import { escapedCodeUnit } from './text';
 
 // ── Limits ──
@@ -21,9 +21,9 @@ export interface IntakeLimits {
 
 export const defaultIntakeLimits: IntakeLimits = {
   maxRecordBytes: 64 * 1024,
-  maxStringLength: 1024,
+  maxStringLength: DEFAULT_MAX_STRING_LENGTH,
   maxDepth: 16,
-  maxTags: 50,
+  maxTags: DEFAULT_MAX_TAGS,
   maxFileBytes: 100 * 1024 * 1024,
 };
 

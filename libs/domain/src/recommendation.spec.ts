@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import Ajv2020 from 'ajv/dist/2020';
 import addFormats from 'ajv-formats';
 import { parseRecommendation, recommendationJsonSchema } from './recommendation';
+import { intakeRecord } from './intake';
 import type { FieldError } from './types';
 
 const valid = {
@@ -226,5 +227,26 @@ describe('recommendationJsonSchema', () => {
     expect(validateJson({ ...valid, region: 'xx-yy-1' })).toBe(false);
     expect(validateJson({ ...valid, action: { ...valid.action, targetInstanceType: 'm5.huge' } })).toBe(false);
     expect(validateJson({ ...valid, region: 'ap-southeast-2', action: { ...valid.action, targetInstanceType: 'c7g.16xlarge' } })).toBe(true);
+  });
+
+  // Each case: JSON Schema and the intake (schema and limits, at their defaults) agree.
+  const volume = { ...valid, resource: { type: 'ec2:volume', id: 'vol-1' } };
+  const tagsOf = (n: number) => Object.fromEntries(Array.from({ length: n }, (_, i) => [`k${i}`, 'v']));
+  it.each([
+    ['a blank recommendationId', { ...valid, recommendationId: '   ' }, false],
+    ['a tab in source', { ...valid, source: 'a\tb' }, false],
+    ['a bidi override in resource.id', { ...valid, resource: { ...valid.resource, id: 'i-1\u202e' } }, false],
+    ['an id of 1,025 characters', { ...valid, recommendationId: 'r'.repeat(1025) }, false],
+    ['an id of 1,024 characters', { ...valid, recommendationId: 'r'.repeat(1024) }, true],
+    ['an escape in a tag value', { ...valid, resource: { ...valid.resource, tags: { env: 'x\u001b[2J' } } }, false],
+    ['a newline in a tag key', { ...valid, resource: { ...valid.resource, tags: { 'e\nv': 'x' } } }, false],
+    ['50 tags', { ...valid, resource: { ...valid.resource, tags: tagsOf(50) } }, true],
+    ['51 tags', { ...valid, resource: { ...valid.resource, tags: tagsOf(51) } }, false],
+    ['a volume type EC2 lacks', { ...volume, action: { type: 'modify-volume', targetVolumeType: 'gp9' } }, false],
+    ['an instance type that fits family.size only', { ...valid, action: { ...valid.action, targetInstanceType: 'm5.nano' } }, false],
+    ['an offering id with a space inside', { ...valid, resource: { type: 'ec2:reserved-instances', id: 'ri' }, action: { type: 'purchase-reserved-instances', offeringId: 'a b', instanceCount: 1 } }, true],
+  ])('%s: JSON Schema and the intake agree', (_what, record, ok) => {
+    expect(validateJson(record)).toBe(ok);
+    expect(intakeRecord(new TextEncoder().encode(JSON.stringify(record))).ok).toBe(ok);
   });
 });

@@ -19,17 +19,25 @@ function textProblem(value: string): string | undefined {
   return undefined;
 }
 
+/** Identifier schemas, told apart in the JSON Schema export (which states their rules as patterns). */
+const identifiers = new Set<unknown>();
+/** Tag records, told apart in the JSON Schema export (no control characters in keys or values, at most so many). */
+const tagRecords = new Set<unknown>();
+
 /** An identifier (recommendationId, source, resource.id, offeringId): not empty, not blank, no control characters, well-formed. */
-const identifier = () =>
-  nonEmpty().superRefine((value, ctx) => {
+const identifier = () => {
+  const schema = nonEmpty().superRefine((value, ctx) => {
     if (value.length > 0 && value.trim().length === 0) ctx.addIssue({ code: 'custom', message: 'must not be blank (only whitespace)', input: value });
     const problem = textProblem(value);
     if (problem) ctx.addIssue({ code: 'custom', message: problem, input: value });
   });
+  identifiers.add(schema);
+  return schema;
+};
 
 /** Resource tags: keys and values without control characters and well-formed (each key named in the error). */
-const tags = () =>
-  z.record(z.string(), z.string()).superRefine((record, ctx) => {
+const tags = () => {
+  const schema = z.record(z.string(), z.string()).superRefine((record, ctx) => {
     for (const [key, value] of Object.entries(record)) {
       const keyProblem = textProblem(key);
       if (keyProblem) ctx.addIssue({ code: 'custom', path: [key], message: `key ${keyProblem}`, input: key });
@@ -37,6 +45,9 @@ const tags = () =>
       if (valueProblem) ctx.addIssue({ code: 'custom', path: [key], message: valueProblem, input: value });
     }
   });
+  tagRecords.add(schema);
+  return schema;
+};
 
 // The catalogue's fields, told apart in the JSON Schema export (which lists the regions and the instance type shapes).
 const catalogFields = new Map<unknown, 'region' | 'instanceType'>();
@@ -185,16 +196,34 @@ export function parseRecommendation(raw: unknown): ParseResult<Recommendation> {
   return { ok: false, errors: fieldErrorsOf(result.error.issues) };
 }
 
+/** The intake's default limits that the JSON Schema export states (intake.ts's `defaultIntakeLimits` uses the same). */
+export const DEFAULT_MAX_STRING_LENGTH = 1024;
+export const DEFAULT_MAX_TAGS = 50;
+
+/** No control character (text.ts's set), as a JSON Schema pattern. */
+const NO_CONTROL_CHARACTERS = '^[^\\u0000-\\u001f\\u007f-\\u009f\\u2028\\u2029\\u200e\\u200f\\u202a-\\u202e\\u2066-\\u2069]*$';
+
 /**
  * The recommendation contract as JSON Schema (draft 2020-12, input shape: fields with defaults are optional),
- * for analyzers. The action/resource pairing is expressed as `allOf` if/then rules; "targetInstanceType differs
- * from currentInstanceType" cannot be expressed in JSON Schema and is only in the description.
+ * for analyzers. The action/resource pairing is expressed as `allOf` if/then rules; identifiers carry patterns (not
+ * blank, no control characters); strings are at most `maxStringLength` long and tags at most `maxTags` (the intake's
+ * default limits). What JSON Schema cannot say is only in the description and checked by the intake: a
+ * targetInstanceType equal to currentInstanceType, lone surrogates, duplicate keys, numbers beyond a double, and the
+ * record's size and nesting limits.
  */
-export function recommendationJsonSchema(): Record<string, unknown> {
+export function recommendationJsonSchema(limits: { readonly maxStringLength: number; readonly maxTags: number } = { maxStringLength: DEFAULT_MAX_STRING_LENGTH, maxTags: DEFAULT_MAX_TAGS }): Record<string, unknown> {
   return z.toJSONSchema(recommendationSchema, {
     io: 'input',
     target: 'draft-2020-12',
     override: (ctx) => {
+      const json = ctx.jsonSchema as Record<string, unknown>;
+      if (json['type'] === 'string') json['maxLength'] = Math.min(limits.maxStringLength, (json['maxLength'] as number | undefined) ?? Infinity);
+      if (identifiers.has(ctx.zodSchema)) json['allOf'] = [{ pattern: '\\S' }, { pattern: NO_CONTROL_CHARACTERS }];
+      if (tagRecords.has(ctx.zodSchema)) {
+        json['maxProperties'] = limits.maxTags;
+        json['propertyNames'] = { ...(json['propertyNames'] as object | undefined), pattern: NO_CONTROL_CHARACTERS, maxLength: limits.maxStringLength };
+        json['additionalProperties'] = { ...(json['additionalProperties'] as object | undefined), pattern: NO_CONTROL_CHARACTERS };
+      }
       const catalog = catalogFields.get(ctx.zodSchema);
       if (catalog === 'region') ctx.jsonSchema.enum = [...AWS_REGIONS];
       if (catalog === 'instanceType') ctx.jsonSchema.enum = [...KNOWN_INSTANCE_TYPES];
