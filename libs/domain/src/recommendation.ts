@@ -164,7 +164,9 @@ export const recommendationSchema = z
     description:
       'A cost optimization recommendation for optex. The action type must fit resource.type: rightsize and stop-idle → ec2:instance; ' +
       'modify-volume and delete-volume → ec2:volume; delete-snapshot → ec2:snapshot; release-address → ec2:elastic-ip; ' +
-      'purchase-reserved-instances → ec2:reserved-instances. For rightsize, targetInstanceType must differ from currentInstanceType.',
+      'purchase-reserved-instances → ec2:reserved-instances. For rightsize, targetInstanceType must differ from currentInstanceType. ' +
+      'optex also refuses what this schema cannot state: a lone surrogate in a string, a key given twice, a number beyond a double ' +
+      '(1e400), a record over 64 KiB or nested deeper than 16 levels (its default limits; maxLength here counts characters, optex UTF-16 code units).',
   });
 
 function actionAndResourceTypes(value: unknown): { action: ActionType; resource: ResourceType } | undefined {
