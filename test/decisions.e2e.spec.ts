@@ -115,6 +115,18 @@ describe('the live resource no longer matches the approved plan', () => {
     expect(history.events.map((e) => e.type).slice(-2)).toEqual(['PlanChanged', 'ApprovalRequested']);
     const fleet = json<{ calls: { operation: string; resource: string }[] }>(await optex(['fleet', '--store', store, '--cloud', CLOUD, '--json']));
     expect(fleet.calls.filter((c) => c.operation === 'modifyInstanceType')).toEqual([]);
+
+    // Asked again, the same approver approves the new plan: recorded (it used to take the first approval's event id,
+    // so the store dropped it as a repeat while the CLI said "approved"), and the next resume schedules and runs it (the
+    // schedule used to take the first schedule's event id, and the optimization stayed approved for ever).
+    expect((await optex(['approve', 'd8-rightsize', '--by', 'alice', '--store', store])).code).toBe(0);
+    const approved = json<{ events: { type: string }[] }>(await optex(['history', 'd8-rightsize', '--store', store, '--json']));
+    expect(approved.events.map((e) => e.type).slice(-1)).toEqual(['ApprovalGranted']);
+    expect(json<Detail>(await optex(['show', 'd8-rightsize', '--store', store, '--json'])).status).toBe('approved');
+    const ran = json<Report>(await optex(['resume', '--store', store, '--cloud', CLOUD, '--policy', `${F}/policy-default.json`, '--json']));
+    expect(row(ran, 'd8-rightsize').status).toBe('completed');
+    const after = json<{ calls: { operation: string; dryRun: boolean }[] }>(await optex(['fleet', '--store', store, '--cloud', CLOUD, '--json']));
+    expect(after.calls.filter((c) => c.operation === 'modifyInstanceType' && !c.dryRun)).toHaveLength(1);
   });
 });
 

@@ -28,11 +28,13 @@ function commandOf(type: HumanCommand['type'], decision: HumanDecision): HumanCo
 }
 
 /**
- * Approvals and denials are keyed by the person (one approval each); operator actions by the person and the moment,
- * since the same operator may retry a rollback that failed again.
+ * Every decision is keyed by the person and the moment: the decider refuses what may not repeat (a second approval by
+ * the same person in one request: ALREADY_APPROVED), and a person may decide again when asked again — a request
+ * made after a plan drifted, a rollback that failed again. (Approvals were keyed by the person alone until the
+ * twenty-sixth part: an approval of the second request got the first one's event id, the store took it for a
+ * repeat, and the CLI said "approved" with nothing recorded.)
  */
-const causationOf = (type: HumanCommand['type'], decision: HumanDecision): string =>
-  type === 'Approve' || type === 'Deny' ? `${type.toLowerCase()}:${normalizeIdentity(decision.by)}` : `${type}:${normalizeIdentity(decision.by)}:${decision.now.toISOString()}`;
+const causationOf = (type: HumanCommand['type'], decision: HumanDecision): string => `${type}:${normalizeIdentity(decision.by)}:${decision.now.toISOString()}`;
 
 async function decideAsHuman(store: EventStore, decision: HumanDecision, type: HumanCommand['type']): Promise<OptimizationState> {
   const result = await handleCommand(

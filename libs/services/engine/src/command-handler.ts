@@ -9,7 +9,7 @@ export interface Decider<Command, Event extends { type: string; data: unknown },
 }
 
 export interface CommandContext {
-  /** Identifies what caused the command (a message id, `approve:<by>`…). Event ids derive from it, so a redelivered cause appends nothing new. */
+  /** Identifies what caused the command (a message id, `Approve:<by>:<time>`…). Event ids derive from it, so a redelivered cause appends nothing new. */
   readonly causationKey: string;
   readonly correlationId?: string;
   /** Service or user that recorded the events. */

@@ -283,7 +283,9 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
             optimizationDecider,
             known,
             { type: 'ScheduleExecution', data: { batchId: batch.plan.batchId, notBefore: new Date(batch.plan.notBefore) }, metadata: { now } },
-            { causationKey: `schedule:${batch.plan.batchId}`, recordedBy: RECORDED_BY, metadata: { resourceKey: item.resourceKey } },
+            // Keyed by the batch and the revision decided at: an optimization approved again (after its plan drifted)
+            // is scheduled again in its batch, and that schedule must not take the first one's event id.
+            { causationKey: `schedule:${batch.plan.batchId}@${known.revision}`, recordedBy: RECORDED_BY, metadata: { resourceKey: item.resourceKey } },
           ),
         );
         this.projection.set(item.optimizationId, result.state, result.revision);
