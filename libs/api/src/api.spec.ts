@@ -1,4 +1,5 @@
-import { TOPICS } from '@optex/ports';
+import { HEADERS, TOPICS } from '@optex/ports';
+import { previewIdFor } from '@optex/domain';
 import { apiHarness, rightsize, type ApiHarness } from './__fixtures__/api-harness';
 
 jest.setTimeout(60_000);
@@ -207,6 +208,25 @@ describe('the API: submitting recommendations (the same intake as Kafka)', () =>
     expect(broken.status).toBe(400);
     await h.bus.idle?.();
     expect(published.sort()).toEqual(['rec-a', 'rec-b', 'rec-c']);
+  });
+
+  it('dryRun=true publishes a preview and answers its preview id; a dryRun other than true or false is a 400 naming it and publishes nothing', async () => {
+    const published: { recommendationId: string; dryRun: string | undefined }[] = [];
+    await h.bus.subscribe({ topics: [TOPICS.recommendations], groupId: 'spec-dry-run' }, async (delivery) => {
+      const id = (JSON.parse(Buffer.from(delivery.value).toString('utf8')) as { recommendationId: string }).recommendationId;
+      if (id.startsWith('rec-dry')) published.push({ recommendationId: id, dryRun: delivery.headers[HEADERS.dryRun] as string | undefined });
+      return { kind: 'ack' };
+    });
+    const preview = await h.call('POST', '/api/v1/recommendations?dryRun=true', { token: h.apiToken, raw: JSON.stringify(rightsize('rec-dry-1', 'i-d')) });
+    expect(preview.status).toBe(202);
+    expect(preview.body.accepted).toEqual([{ index: 0, recommendationId: 'rec-dry-1', optimizationId: previewIdFor('api-spec', 'rec-dry-1') }]);
+    for (const bad of ['TRUE', '1', 'yes', 'true&dryRun=true']) {
+      const refused = await h.call('POST', `/api/v1/recommendations?dryRun=${bad}`, { token: h.apiToken, raw: JSON.stringify(rightsize('rec-dry-2', 'i-d')) });
+      expect(refused.status).toBe(400);
+      expect(refused.body.reason).toMatch(/^dryRun: expected true or false, got /);
+    }
+    await h.bus.idle?.();
+    expect(published).toEqual([{ recommendationId: 'rec-dry-1', dryRun: 'true' }]);
   });
 
   it('requestedBy: the caller may name only itself (recorded, so it can never approve); anyone else is refused, naming the field', async () => {

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { BadRequestException, Controller, HttpStatus, Inject, Post, Query, Req, Res, ServiceUnavailableException } from '@nestjs/common';
 import { ApiBody, ApiConsumes, ApiOperation, ApiQuery, ApiResponse, ApiTags } from '@nestjs/swagger';
-import { intakeRecord, normalizeIdentity, optimizationIdFor, type FieldError, type Principal } from '@optex/domain';
+import { intakeRecord, normalizeIdentity, optimizationIdFor, previewIdFor, type FieldError, type Principal } from '@optex/domain';
 import { InputFormatError, RecordSplitter, recommendationMessages } from '@optex/runtime';
 import { API_DEPS, type ApiDeps } from './api.constants';
 import { Requires } from './auth/access.guard';
@@ -28,12 +28,13 @@ export class RecommendationsController {
   })
   @ApiConsumes('application/json', 'application/x-ndjson')
   @ApiBody({ schema: { oneOf: [{ type: 'array', items: { $ref: '#/components/schemas/Recommendation' } }, { $ref: '#/components/schemas/Recommendation' }] } })
-  @ApiQuery({ name: 'dryRun', required: false, description: 'true: a preview (EC2 DryRun), changes nothing' })
+  @ApiQuery({ name: 'dryRun', required: false, enum: ['true', 'false'], description: 'true: a preview (EC2 DryRun), changes nothing; anything but true or false is a 400' })
   @ApiResponse({ status: 202, description: 'every record accepted: `{accepted, rejected: []}`' })
   @ApiResponse({ status: 207, description: 'some accepted, some rejected (each with every failing field)' })
   @ApiResponse({ status: 400, description: 'no record accepted, or the body is neither JSON nor NDJSON' })
   @ApiResponse({ status: 503, description: 'this API process has no bus to publish to (start it with --bus kafka://…)' })
-  async submit(@Req() request: { body?: unknown; principal?: Principal }, @Res({ passthrough: true }) response: { status(code: number): void }, @Query('dryRun') dryRun?: string) {
+  async submit(@Req() request: { body?: unknown; principal?: Principal }, @Res({ passthrough: true }) response: { status(code: number): void }, @Query('dryRun') dryRunParam?: unknown) {
+    const dryRun = dryRunOf(dryRunParam);
     const body = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
     const splitter = new RecordSplitter(this.deps.intakeLimits);
     let records;
@@ -60,18 +61,28 @@ export class RecommendationsController {
         verdicts.rejected.push({ index, recommendationId, errors: [{ path: 'requestedBy', message: `must be the authenticated principal (${identity}) or left out` }] });
         return;
       }
-      verdicts.accepted.push({ index, recommendationId, optimizationId: optimizationIdFor(source, recommendationId) });
+      verdicts.accepted.push({ index, recommendationId, optimizationId: dryRun ? previewIdFor(source, recommendationId) : optimizationIdFor(source, recommendationId) });
     });
     if (verdicts.accepted.length > 0) {
       if (!this.deps.bus) throw new ServiceUnavailableException({ statusCode: 503, error: 'Service Unavailable', reason: 'this API has no bus to publish recommendations to: start it with --bus kafka://HOST:PORT', ...verdicts });
       const input = { records, deliveryPrefix: `api:${createHash('sha256').update(body).digest('hex').slice(0, 16)}`, name: 'api' };
       const accepted = new Set(verdicts.accepted.map((a) => a.index));
-      await this.deps.bus.publish(recommendationMessages(input, dryRun === 'true', this.deps.intakeLimits).filter((_, i) => accepted.has(i)));
+      await this.deps.bus.publish(recommendationMessages(input, dryRun, this.deps.intakeLimits).filter((_, i) => accepted.has(i)));
     }
     const status = verdicts.rejected.length === 0 ? HttpStatus.ACCEPTED : verdicts.accepted.length === 0 ? HttpStatus.BAD_REQUEST : HttpStatus.MULTI_STATUS;
     response.status(status);
     return { ...(status === HttpStatus.BAD_REQUEST ? { statusCode: 400, error: 'Bad Request', reason: 'no record was accepted' } : {}), ...verdicts };
   }
+}
+
+/**
+ * The `dryRun` query parameter: absent or `false` → a real change, `true` → a preview; anything else (`TRUE`, `1`,
+ * given twice) is a 400 naming it, never a real change in place of the preview meant.
+ */
+function dryRunOf(value: unknown): boolean {
+  if (value === undefined || value === 'false') return false;
+  if (value === 'true') return true;
+  throw new BadRequestException({ statusCode: 400, error: 'Bad Request', reason: `dryRun: expected true or false, got ${JSON.stringify(value)}` });
 }
 
 /** Whether the body is one JSON object (first non-space byte `{` and no second line starting with `{`): wrapped as an array of one. */
