@@ -72,8 +72,9 @@ export async function createApiApp(options: ApiOptions): Promise<ApiApp> {
   };
   const app = await NestFactory.create<NestExpressApplication>(ApiModule.forRoot(deps), { logger: false, bodyParser: false, abortOnError: false });
   app.disable('x-powered-by');
+  app.use(beforeBodies(deps.authenticator));
   // Recommendations arrive as bytes (the intake checks them, as on Kafka); every other body is small JSON.
-  app.useBodyParser('raw', { type: (req: { url?: string }) => req.url?.split('?')[0] === RECOMMENDATIONS_PATH, limit: intakeLimits.maxFileBytes });
+  app.useBodyParser('raw', { type: (req: BodyRequest) => req.optexRecommendations === true, limit: intakeLimits.maxFileBytes });
   app.useBodyParser('json', { limit: '64kb' });
   app.useBodyParser('urlencoded', { limit: '16kb', extended: false }); // the console's forms
   const document = openApiDocument(app);
@@ -81,6 +82,54 @@ export async function createApiApp(options: ApiOptions): Promise<ApiApp> {
   await readModel.start();
   await app.init();
   return { app, readModel, document, registry };
+}
+
+interface BodyRequest {
+  method?: string;
+  url?: string;
+  headers: Record<string, string | string[] | undefined>;
+  /** Set by {@link beforeBodies}: the body is recommendations, read as bytes. */
+  optexRecommendations?: boolean;
+}
+interface BodyResponse {
+  status(code: number): BodyResponse;
+  setHeader(name: string, value: string): void;
+  json(body: unknown): void;
+}
+
+/** A path as Express routes it: without the query, a trailing slash or case. */
+const routedPath = (url: string | undefined): string => (url ?? '').split('?')[0]!.replace(/\/+$/, '').toLowerCase();
+
+/**
+ * Runs before any body is read. A recommendations POST (the one body read up to the intake's file limit) must
+ * authenticate first, so that nobody without a credential makes the API buffer 100 MiB (the role is checked by the
+ * guard as for every route); the path is matched as Express routes it (a trailing slash, another case). Any other
+ * body must be JSON or a form: one of another type was dropped unread, and the route ran as if none had been sent.
+ */
+function beforeBodies(authenticator: Authenticator) {
+  return (req: BodyRequest, res: BodyResponse, next: (error?: unknown) => void): void => {
+    if (req.method === 'POST' && routedPath(req.url) === RECOMMENDATIONS_PATH.toLowerCase()) {
+      const header = req.headers['authorization'];
+      authenticator.authenticate(Array.isArray(header) ? header[0] : header).then((authentication) => {
+        if (!authentication.ok) {
+          res.setHeader('WWW-Authenticate', 'Bearer realm="optex"');
+          res.status(401).json({ statusCode: 401, error: 'Unauthorized', reason: authentication.reason });
+          return;
+        }
+        req.optexRecommendations = true;
+        next();
+      }, next);
+      return;
+    }
+    const length = req.headers['content-length'];
+    const hasBody = (length !== undefined && length !== '0') || req.headers['transfer-encoding'] !== undefined;
+    const type = String(req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+    if (hasBody && type !== 'application/json' && !type.endsWith('+json') && type !== 'application/x-www-form-urlencoded') {
+      res.status(415).json({ statusCode: 415, error: 'Unsupported Media Type', reason: `content-type: send the body as application/json${type ? `, not ${type}` : ''}` });
+      return;
+    }
+    next();
+  };
 }
 
 /**

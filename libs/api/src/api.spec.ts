@@ -52,6 +52,16 @@ describe('the API: probes of every mutating route (nothing changes without the r
     expect(await h.eventCount()).toBe(before);
   });
 
+  it.each(mutating)('%s: a body that is not JSON (text/plain, XML) → 415 naming the content type; nothing appended (it used to be dropped unread, and the route ran as if no body had been sent)', async (action, rec) => {
+    const before = await h.eventCount();
+    for (const contentType of ['text/plain', 'application/xml']) {
+      const response = await h.call('POST', `/api/v1/optimizations/${idOf(rec)}/${action}`, { token: await alice(), raw: '{"by":"mallory","reason":"x","note":"x"}', contentType });
+      expect(response.status).toBe(415);
+      expect(response.body.reason).toBe(`content-type: send the body as application/json, not ${contentType}`);
+    }
+    expect(await h.eventCount()).toBe(before);
+  });
+
   it('an approver off the authority the request names → 403 from the domain (NOT_AUTHORIZED); nothing appended', async () => {
     const before = await h.eventCount();
     // alice is a team-lead; the critical one needs the change board.
@@ -208,6 +218,19 @@ describe('the API: submitting recommendations (the same intake as Kafka)', () =>
     expect(broken.status).toBe(400);
     await h.bus.idle?.();
     expect(published.sort()).toEqual(['rec-a', 'rec-b', 'rec-c']);
+  });
+
+  it('a recommendations POST without a valid credential is refused before its body is read; the path matches as routed (a trailing slash, another case)', async () => {
+    const big = JSON.stringify(Array.from({ length: 2000 }, (_, i) => rightsize(`rec-big-${i}`, `i-big-${i}`)));
+    for (const token of [undefined, 'optex_not-a-real-token']) {
+      const refused = await h.call('POST', '/api/v1/recommendations', { ...(token ? { token } : {}), raw: big });
+      expect(refused.status).toBe(401);
+      expect(refused.headers.get('www-authenticate')).toBe('Bearer realm="optex"');
+    }
+    for (const path of ['/api/v1/recommendations/', '/Api/V1/Recommendations']) {
+      const accepted = await h.call('POST', path, { token: h.apiToken, raw: JSON.stringify(rightsize('rec-routed', 'i-routed')), contentType: 'application/x-ndjson' });
+      expect({ path, status: accepted.status }).toEqual({ path, status: 202 });
+    }
   });
 
   it('dryRun=true publishes a preview and answers its preview id; a dryRun other than true or false is a 400 naming it and publishes nothing', async () => {
