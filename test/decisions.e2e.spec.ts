@@ -82,9 +82,14 @@ describe('optex show', () => {
     expect(text.stdout).toMatch(/expires: \d{4}-/);
   });
 
-  it('refuses a store that does not exist with exit 1, and creates nothing', async () => {
+  it.each([
+    [['show', 'anything']],
+    [['pause', '--by', 'ops', '--reason', 'incident']],
+    [['pause']],
+    [['resume-execution', '--by', 'ops', '--reason', 'over']],
+  ])('%j refuses a store that does not exist with exit 1, and creates nothing (a mistyped path never pulls the switch on an empty store)', async (args) => {
     const dir = tempDir('d8');
-    const result = await optex(['show', 'anything', '--store', storeIn(dir)]);
+    const result = await optex([...args, '--store', storeIn(dir)]);
     expect(result.code).toBe(1);
     expect(result.stderr.trim().split('\n')).toEqual([expect.stringMatching(/^optex: --store: .*events\.db does not exist/)]);
     expect(existsSync(join(dir, 'events.db'))).toBe(false);

@@ -16,6 +16,8 @@ describe('optex pause / resume-execution', () => {
   const common = ['--store', store, '--cloud', 'simulated:test/fixtures/fleet.json', '--policy', 'test/fixtures/policy-auto.json'];
 
   it('paused: a run assesses and schedules but executes nothing; resumed: the next resume executes', async () => {
+    // The switch is pulled on a store that exists (a path that does not is refused): an empty run makes it.
+    expect((await optex(['run', '-', ...common], { input: '[]' })).code).toBe(0);
     const paused = await optex(['pause', '--by', 'oncall', '--reason', 'incident INC-7', '--store', store]);
     expect(paused.code).toBe(0);
     expect(paused.stdout).toMatch(/^Execution is PAUSED \(by oncall since .*: incident INC-7\)\. Steps already sent finish; rollbacks go on\./);

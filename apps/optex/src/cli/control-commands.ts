@@ -1,6 +1,6 @@
 import { DomainError, type ControlState } from '@optex/domain';
 import { executionControlState, recordBatchContinue, recordExecutionControl, type ExecutionControlAction } from '@optex/approval';
-import { openStore, UsageError } from '@optex/runtime';
+import { UsageError } from '@optex/runtime';
 import { safe, toJson } from './format';
 import { openExistingStore, type Io } from './commands';
 
@@ -13,7 +13,8 @@ const describe = (s: ControlState): string => (s.paused ? `Execution is PAUSED (
  * print the state (one without the other is a usage error).
  */
 export async function controlCommand(io: Io, action: ExecutionControlAction, flags: { store: string; by?: string; reason?: string; json?: boolean }): Promise<number> {
-  const store = await openStore(flags.store);
+  // A store that does not exist is refused, never created: a mistyped path would pull the switch on an empty store.
+  const store = await openExistingStore(flags.store);
   try {
     if (flags.by === undefined && flags.reason === undefined) {
       const state = await executionControlState(store);
