@@ -1200,11 +1200,11 @@ describe('CancelOptimization', () => {
       .thenThrows('INVALID_STATE');
   });
 
-  it('does nothing once cancelled', () => {
+  it('refuses a second cancel, naming who cancelled and why (reporting it done would credit the second caller)', () => {
     spec
-      .given([...upToReceived, ev('OptimizationCancelled', { by: 'ops', reason: 'x' })])
-      .when(cmd('CancelOptimization', { by: 'ops', reason: 'x' }))
-      .thenNothing();
+      .given([...upToReceived, ev('OptimizationCancelled', { by: 'ops', reason: 'first' })])
+      .when(cmd('CancelOptimization', { by: 'mallory', reason: 'second' }))
+      .thenThrows((e) => e instanceof Error && (e as { code?: string }).code === 'INVALID_STATE' && /already cancelled by ops \(first\)$/.test(e.message));
   });
 
   it('requires a reason', () => {

@@ -674,7 +674,10 @@ function decideFailRollback(command: C.FailRollback, s: KnownOptimizationState):
 const CANCELLABLE: readonly OptimizationStatus[] = ['received', 'awaiting-approval', 'approved', 'scheduled'];
 
 function decideCancel(command: C.CancelOptimization, s: KnownOptimizationState): OptimizationEvent[] {
-  if (s.status === 'cancelled') return [];
+  // A second cancel is refused, naming who cancelled and why: reporting it done would credit someone who did not.
+  if (s.status === 'cancelled') {
+    throw new DomainError('INVALID_STATE', `${command.type} is not possible: optimization ${s.optimizationId} was already cancelled by ${s.cancellation?.by ?? 'someone'} (${s.cancellation?.reason ?? 'no reason recorded'})`);
+  }
   if (!CANCELLABLE.includes(s.status)) throw invalidState(command, s, CANCELLABLE.join(', '));
   const { at } = nowOf(command);
   const by = requireText(command, 'by', command.data.by);
