@@ -263,9 +263,12 @@ describe('the API: submitting recommendations (the same intake as Kafka)', () =>
     const other = await h.call('POST', '/api/v1/recommendations', { token: h.apiToken, raw: JSON.stringify({ ...rightsize('rec-other-requester', 'i-o'), requestedBy: 'alice' }) });
     expect(other.status).toBe(400);
     expect(other.body.rejected).toEqual([{ index: 0, recommendationId: 'rec-other-requester', errors: [{ path: 'requestedBy', message: 'must be the authenticated principal (ci-bot) or left out' }] }]);
+    // alice may name herself by her roster alias: it maps onto her roster id, the identity she decides under.
+    const alias = await h.call('POST', '/api/v1/recommendations', { token: await h.jwt({ sub: 'alice', roles: ['submitter'] }), raw: JSON.stringify({ ...rightsize('rec-alias', 'i-al'), requestedBy: 'Alice' }) });
+    expect(alias.status).toBe(202);
     await h.bus.idle?.();
-    const mine = published.filter((r) => ['rec-self', 'rec-other-requester'].includes((r as { recommendationId: string }).recommendationId)); // a new group reads the topic from its start
-    expect(mine).toEqual([expect.objectContaining({ recommendationId: 'rec-self', requestedBy: 'CI-Bot' })]);
+    const mine = published.filter((r) => ['rec-self', 'rec-other-requester', 'rec-alias'].includes((r as { recommendationId: string }).recommendationId)); // a new group reads the topic from its start
+    expect(mine).toEqual([expect.objectContaining({ recommendationId: 'rec-self', requestedBy: 'CI-Bot' }), expect.objectContaining({ recommendationId: 'rec-alias', requestedBy: 'Alice' })]);
   });
 });
 

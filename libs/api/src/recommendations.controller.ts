@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { BadRequestException, Controller, HttpStatus, Inject, Post, Query, Req, Res, ServiceUnavailableException } from '@nestjs/common';
 import { ApiBody, ApiConsumes, ApiOperation, ApiQuery, ApiResponse, ApiTags } from '@nestjs/swagger';
-import { intakeRecord, normalizeIdentity, optimizationIdFor, previewIdFor, type FieldError, type Principal } from '@optex/domain';
+import { intakeRecord, normalizeIdentity, rosterEntryFor, optimizationIdFor, previewIdFor, type FieldError, type Principal } from '@optex/domain';
 import { InputFormatError, RecordSplitter, recommendationMessages } from '@optex/runtime';
 import { API_DEPS, type ApiDeps } from './api.constants';
 import { Requires } from './auth/access.guard';
@@ -56,8 +56,9 @@ export class RecommendationsController {
       const { recommendationId, source, requestedBy } = outcome.recommendation;
       const identity = request.principal?.identity ?? '';
       // The caller may name only itself as the requester (whoever is named can never approve it), as a decision is
-      // recorded only under the authenticated principal.
-      if (requestedBy !== undefined && normalizeIdentity(requestedBy) !== normalizeIdentity(identity)) {
+      // recorded only under the authenticated principal: by its roster id, an alias of it, or its subject.
+      const roster = this.deps.policy.approval.roster ?? [];
+      if (requestedBy !== undefined && normalizeIdentity(rosterEntryFor(roster, requestedBy)?.id ?? requestedBy) !== normalizeIdentity(identity)) {
         verdicts.rejected.push({ index, recommendationId, errors: [{ path: 'requestedBy', message: `must be the authenticated principal (${identity}) or left out` }] });
         return;
       }
