@@ -75,6 +75,13 @@ describe('audit: verify, anchor, state --at, replay --format', () => {
     const now = await stateAt(new Date().toISOString());
     expect(now).toMatchObject({ state: { status: 'rolled-back' }, eventsAfter: 0, eventsApplied: events.length });
 
+    // One instant, anywhere: a bare number or a time without its zone is refused, naming the flag.
+    for (const bad of ['1', at('RollbackStarted').replace(/Z$/, '')]) {
+      const refused = await optex(['state', id, '--at', bad, '--store', store]);
+      expect({ bad, code: refused.code }).toEqual({ bad, code: 2 });
+      expect(refused.stderr).toMatch(/^optex: --at: expected an ISO-8601 time such as 2026-12-02T10:00:00Z, got /);
+    }
+
     const text = await optex(['state', id.slice(0, 8), '--at', at('RollbackStarted'), '--store', store]);
     expect(text.code).toBe(0);
     expect(text.stdout).toMatch(/status\s+rolling-back/);

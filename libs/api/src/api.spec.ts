@@ -95,6 +95,13 @@ describe('the API: reading', () => {
     const bad = await h.call('GET', '/api/v1/optimizations?risk=EXTREME&receivedFrom=yesterday&limit=0', { token });
     expect(bad.status).toBe(400);
     expect(bad.body.errors.map((e: { path: string }) => e.path)).toEqual(expect.arrayContaining(['risk.0', 'receivedFrom', 'limit']));
+    // Pages are whole numbers in digits: 1e2, 0x10 and an empty value are refused, naming the parameter.
+    for (const query of ['limit=1e2', 'offset=0x10', 'offset=', 'limit=']) {
+      const refused = await h.call('GET', `/api/v1/optimizations?${query}`, { token });
+      expect({ query, status: refused.status }).toEqual({ query, status: 400 });
+      expect(refused.body.errors[0].path).toBe(query.split('=')[0]);
+    }
+    expect((await h.call('GET', '/api/v1/optimizations?limit=2&offset=1', { token })).body.items).toHaveLength(2);
   });
 
   it('shows one (by recommendation id too): recommendation, risk factors, approval asked, eligible approvers', async () => {
@@ -192,6 +199,10 @@ describe('the API: time travel', () => {
     const bad = await h.call('GET', `/api/v1/optimizations/${id}/state?at=yesterday`, { token: await reader() });
     expect(bad.status).toBe(400);
     expect(bad.body.reason).toMatch(/^at: expected an ISO-8601 instant/);
+    for (const at of ['1', '2026-03-01T10:00:00']) {
+      const refused = await h.call('GET', `/api/v1/optimizations/${id}/state?at=${at}`, { token: await reader() });
+      expect({ at, status: refused.status }).toEqual({ at, status: 400 });
+    }
   });
 });
 

@@ -36,6 +36,9 @@ export class ResolveBody {
 const reasonBody = z.strictObject({ reason: z.string().max(1024).optional() });
 const noteBody = z.strictObject({ note: z.string().max(1024).optional() });
 
+/** A query parameter holding a whole number ≥ 0 in decimal digits (`1e2`, `0x10` and an empty value are not). */
+const wholeNumber = () => z.string().regex(/^\d{1,9}$/, { error: (issue) => `must be a whole number ≥ 0 in digits, got ${JSON.stringify(issue.input)}` }).transform(Number);
+
 function parseBody<T>(schema: z.ZodType<T>, body: unknown): T {
   const parsed = schema.safeParse(body ?? {}, { reportInput: true });
   if (!parsed.success) throw new BadRequestException(badRequest(fieldErrorsOf(parsed.error.issues)));
@@ -76,7 +79,7 @@ export class OptimizationsController {
   async list(@Query() query: Record<string, string>) {
     const { limit: rawLimit, offset: rawOffset, ...criteria } = query;
     const page = z
-      .strictObject({ limit: z.coerce.number().int().min(1).max(MAX_PAGE).default(100), offset: z.coerce.number().int().min(0).default(0) })
+      .strictObject({ limit: wholeNumber().pipe(z.number().min(1).max(MAX_PAGE)).default(100), offset: wholeNumber().default(0) })
       .safeParse({ ...(rawLimit !== undefined ? { limit: rawLimit } : {}), ...(rawOffset !== undefined ? { offset: rawOffset } : {}) }, { reportInput: true });
     const filter = parseOptimizationFilter(criteria);
     const errors = [...(filter.ok ? [] : filter.errors), ...(page.success ? [] : fieldErrorsOf(page.error.issues))];
@@ -104,8 +107,8 @@ export class OptimizationsController {
   @ApiParam({ name: 'id' })
   @ApiQuery({ name: 'at', required: true, description: 'ISO-8601 instant' })
   async stateAt(@Param('id') id: string, @Query('at') at: string | undefined) {
-    const instant = at === undefined ? undefined : new Date(at);
-    if (!instant || Number.isNaN(instant.getTime())) throw new BadRequestException({ statusCode: 400, error: 'Bad Request', reason: `at: expected an ISO-8601 instant, got ${JSON.stringify(at ?? '')}` });
+    const instant = typeof at === 'string' && z.iso.datetime({ offset: true }).safeParse(at).success ? new Date(at) : undefined;
+    if (!instant) throw new BadRequestException({ statusCode: 400, error: 'Bad Request', reason: `at: expected an ISO-8601 instant with a zone (e.g. 2026-11-01T00:00:00Z), got ${JSON.stringify(at ?? '')}` });
     const optimizationId = await this.idOf(id);
     const events = await this.deps.store.readStream(optimizationStream(optimizationId));
     if (events.length === 0) throw new NotFoundException({ statusCode: 404, error: 'Not Found', reason: `no optimization ${id}` });
