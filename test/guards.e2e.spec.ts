@@ -30,15 +30,19 @@ describe('optex pause / resume-execution', () => {
     expect(noReason.code).toBe(2);
     expect(noReason.stderr).toMatch(/--reason/);
 
-    const run = json<Report>(await optex(['run', 'test/fixtures/recommendations.ndjson', ...common, '--json']));
+    const run = json<Report & { paused?: unknown }>(await optex(['run', 'test/fixtures/recommendations.ndjson', ...common, '--json']));
+    expect(run.paused).toEqual({ by: 'oncall', reason: 'incident INC-7', since: expect.any(String) });
     expect(run.optimizations.length).toBeGreaterThan(3);
+    // The text report says why nothing ran, and what lifts it.
+    expect((await optex(['resume', ...common])).stdout).toMatch(/^Execution is PAUSED \(by oncall since .*: incident INC-7\): no execution starts until optex resume-execution/m);
     expect(new Set(run.optimizations.map((o) => o.status))).toEqual(new Set(['scheduled', 'approved'])); // the rest of the batch waits for a slot
     const fleet = json<{ calls: { operation: string; dryRun: boolean }[] }>(await optex(['fleet', ...common.slice(0, 4), '--json']));
     expect(fleet.calls.filter((c) => !c.operation.startsWith('describe') && !c.operation.startsWith('find') && !c.operation.startsWith('waitFor'))).toEqual([]);
 
     const resumed = await optex(['resume-execution', '--by', 'oncall', '--reason', 'resolved', '--store', store]);
     expect(resumed.stdout).toMatch(/^Execution is running\. Run optex resume to continue what waited\./);
-    const after = json<Report>(await optex(['resume', ...common, '--json']));
+    const after = json<Report & { paused?: unknown }>(await optex(['resume', ...common, '--json']));
+    expect(after.paused).toBeUndefined();
     expect(after.optimizations.filter((o) => o.status === 'scheduled' || o.status === 'approved')).toEqual([]);
     expect(after.optimizations.some((o) => o.status === 'completed')).toBe(true);
     const notPaused = await optex(['resume-execution', '--by', 'oncall', '--reason', 'again', '--store', store]);

@@ -1,4 +1,8 @@
 import {
+  CONTROL_STREAM,
+  controlDecider,
+  parseControlEvent,
+  type ControlState,
   DUPLICATES_STREAM,
   REJECTED_STREAM,
   accountForRecords,
@@ -50,6 +54,8 @@ export interface RunReport {
   readonly waitingUntil?: string;
   /** Batches halted by a blast-radius limit or a stage's gate: their waiting members wait for `optex continue-batch`. */
   readonly haltedBatches?: readonly { readonly batchId: string; readonly rule: string; readonly reason: string; readonly waiting: number }[];
+  /** Set when the kill switch is on at the end of the run: nothing starts until `optex resume-execution`. */
+  readonly paused?: { readonly by: string; readonly reason: string; readonly since: string };
 }
 
 export interface ProcessOptions {
@@ -115,14 +121,22 @@ export async function processUntilQuiescent(adapters: EngineAdapters, options: P
     await untilQuiescent(engine, tracker, options, intake);
     const waitingUntil = earliest(engine.scheduler?.waitingUntil(), engine.validator?.soakingUntil(), engine.executor?.coolingUntil());
     const halted = engine.scheduler?.haltedBatches() ?? [];
+    const control = await controlState(adapters.store);
     return {
       ...(await report(adapters.store, options.input, tracker.projection)),
       ...(waitingUntil ? { waitingUntil: waitingUntil.toISOString() } : {}),
       ...(halted.length > 0 ? { haltedBatches: halted } : {}),
+      ...(control.paused ? { paused: { by: control.by, reason: control.reason, since: control.since } } : {}),
     };
   } finally {
     await engine.stop();
   }
+}
+
+/** The kill switch as the log says now (its last event). */
+async function controlState(store: EventStore): Promise<ControlState> {
+  const [last] = await store.readStream(CONTROL_STREAM, { direction: 'backwards', maxCount: 1 });
+  return last ? controlDecider.evolve(controlDecider.initialState(), parseControlEvent(last)) : controlDecider.initialState();
 }
 
 const NO_BYTES = new Uint8Array(0);

@@ -216,6 +216,9 @@ export function reportText(r: RunReport, options: ReportTextOptions = {}): strin
   const pending = r.optimizations.filter((o) => o.status === 'awaiting-approval');
   if (pending.length) parts.push(`${pending.length} awaiting approval: optex approve <OPTIMIZATION-ID> --by NAME, then optex resume.`);
   if (r.waitingUntil) parts.push(`Approved work is scheduled not before ${safe(r.waitingUntil)}: run optex resume after that time.`);
+  if (r.paused) {
+    parts.push(`Execution is PAUSED (by ${safe(r.paused.by)} since ${r.paused.since}: ${safe(r.paused.reason)}): no execution starts until optex resume-execution --by NAME --reason R, then optex resume.`);
+  }
   for (const b of r.haltedBatches ?? []) {
     parts.push(`Batch ${safe(b.batchId)} is halted (${safe(b.rule)}): ${safe(b.reason)}. To let its ${b.waiting} waiting member(s) go on: optex continue-batch ${safe(b.batchId)} --by NAME --reason R, then optex resume.`);
   }
