@@ -1,8 +1,4 @@
 import {
-  CONTROL_STREAM,
-  controlDecider,
-  parseControlEvent,
-  type ControlState,
   DUPLICATES_STREAM,
   REJECTED_STREAM,
   accountForRecords,
@@ -23,6 +19,7 @@ import {
 import { HEADERS, TOPICS, isOutage, type BusMessage, type EventStore } from '@optex/ports';
 import { OptimizationProjection, resourceKeyOf, type EngineAdapters, type KnownOptimization } from '@optex/engine';
 import type { InputRecord, InputRecords } from './input';
+import { executionControlState } from '@optex/approval';
 import { ALL_SERVICES, startEngine, type EngineHandle } from './engine-app';
 import { QuiescenceTracker, isQuiescent } from './quiescence';
 import { DEFAULT_INTAKE_WINDOW, IntakeWindow } from './intake-window';
@@ -121,7 +118,7 @@ export async function processUntilQuiescent(adapters: EngineAdapters, options: P
     await untilQuiescent(engine, tracker, options, intake);
     const waitingUntil = earliest(engine.scheduler?.waitingUntil(), engine.validator?.soakingUntil(), engine.executor?.coolingUntil());
     const halted = engine.scheduler?.haltedBatches() ?? [];
-    const control = await controlState(adapters.store);
+    const control = await executionControlState(adapters.store);
     return {
       ...(await report(adapters.store, options.input, tracker.projection)),
       ...(waitingUntil ? { waitingUntil: waitingUntil.toISOString() } : {}),
@@ -131,12 +128,6 @@ export async function processUntilQuiescent(adapters: EngineAdapters, options: P
   } finally {
     await engine.stop();
   }
-}
-
-/** The kill switch as the log says now (its last event). */
-async function controlState(store: EventStore): Promise<ControlState> {
-  const [last] = await store.readStream(CONTROL_STREAM, { direction: 'backwards', maxCount: 1 });
-  return last ? controlDecider.evolve(controlDecider.initialState(), parseControlEvent(last)) : controlDecider.initialState();
 }
 
 const NO_BYTES = new Uint8Array(0);
