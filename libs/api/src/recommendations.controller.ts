@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { BadRequestException, Controller, HttpStatus, Inject, Post, Query, Req, Res, ServiceUnavailableException } from '@nestjs/common';
 import { ApiBody, ApiConsumes, ApiOperation, ApiQuery, ApiResponse, ApiTags } from '@nestjs/swagger';
-import { intakeRecord, normalizeIdentity, rosterEntryFor, optimizationIdFor, previewIdFor, type FieldError, type Principal } from '@optex/domain';
+import { intakeRecord, withoutByteOrderMark, normalizeIdentity, rosterEntryFor, optimizationIdFor, previewIdFor, type FieldError, type Principal } from '@optex/domain';
 import { InputFormatError, RecordSplitter, recommendationMessages } from '@optex/runtime';
 import { API_DEPS, type ApiDeps } from './api.constants';
 import { Requires } from './auth/access.guard';
@@ -88,7 +88,7 @@ function dryRunOf(value: unknown): boolean {
 
 /** Whether the body is one JSON object (first non-space byte `{` and no second line starting with `{`): wrapped as an array of one. */
 function isSingleObject(body: Buffer): boolean {
-  const text = body.toString('utf8').replace(/^\uFEFF/, '').trim();
+  const text = withoutByteOrderMark(body.toString('utf8')).trim();
   return text.startsWith('{') && !/\}\s*\n\s*\{/.test(text);
 }
 

@@ -49,3 +49,6 @@ export function escapeControlCharacters(value: string): string {
   const escaped = value.replace(CONTROL_ALL, (c) => escapedCodeUnit(c.charCodeAt(0)));
   return LONE_SURROGATE.test(escaped) ? escaped.replace(new RegExp(LONE_SURROGATE.source, 'g'), (c) => escapedCodeUnit(c.charCodeAt(0))) : escaped;
 }
+
+/** `text` without a leading byte order mark (editors on Windows write one; JSON.parse refuses it). */
+export const withoutByteOrderMark = (text: string): string => (text.charCodeAt(0) === 0xfeff ? text.slice(1) : text);

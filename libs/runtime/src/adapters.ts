@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
-import { AWS_EC2_BUCKETS, SETTINGS_STREAM, defaultPolicy, defaultPriceBook, optexFigures, parsePolicy, parseSettingsEvent, settingsOf, settleSettings, type BucketFigures, type Ec2Bucket, type Policy, type SettingInForce, type StoreSettings } from '@optex/domain';
+import { AWS_EC2_BUCKETS, SETTINGS_STREAM, withoutByteOrderMark, defaultPolicy, defaultPriceBook, optexFigures, parsePolicy, parseSettingsEvent, settingsOf, settleSettings, type BucketFigures, type Ec2Bucket, type Policy, type SettingInForce, type StoreSettings } from '@optex/domain';
 import { TOPICS, silentLogger, systemClock, tracingEnabled, sqliteFileOf, type Bus, type Clock, type CloudIdentity, type Ec2Gateway, type EventStore, type Logger, type MetricsSource } from '@optex/ports';
 import { WriterLock, createEventStore } from '@optex/event-store';
 import { InMemoryBus, KafkaBus } from '@optex/messaging';
@@ -222,7 +222,7 @@ export async function loadPolicy(file: string | undefined, remembered = false): 
   }
   let raw: unknown;
   try {
-    raw = JSON.parse(text.replace(/^\uFEFF/, '')); // a leading byte order mark is dropped, as from every input
+    raw = JSON.parse(withoutByteOrderMark(text));
   } catch (error) {
     throw new UsageError(`--policy: ${file} is not valid JSON: ${(error as Error).message}`);
   }

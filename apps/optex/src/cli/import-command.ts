@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { Option, type Command } from 'commander';
 import {
+  withoutByteOrderMark,
   ANALYZER_FORMATS,
   AnalyzerFormatError,
   intakeRecord,
@@ -146,7 +147,7 @@ async function readText(file: string, maxBytes: number, what: string): Promise<s
     const info = await stat(file);
     if (info.isDirectory()) throw new UsageError(`cannot read ${what} ${file}: is a directory`);
     if (info.size > maxBytes) throw new UsageError(`${file} is ${info.size} bytes, more than the input limit of ${maxBytes} (OPTEX_MAX_FILE_BYTES)`);
-    return (await readFile(file, 'utf8')).replace(/^\uFEFF/, '');
+    return withoutByteOrderMark(await readFile(file, 'utf8'));
   } catch (error) {
     if (error instanceof UsageError) throw error;
     const code = (error as NodeJS.ErrnoException).code;

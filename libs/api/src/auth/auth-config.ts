@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
-import { ROLES, fieldErrorsOf } from '@optex/domain';
+import { ROLES, fieldErrorsOf, withoutByteOrderMark } from '@optex/domain';
 
 const loopback = (url: URL): boolean => ['127.0.0.1', 'localhost', '[::1]'].includes(url.hostname);
 
@@ -69,7 +69,7 @@ export async function loadAuthConfig(file: string): Promise<AuthConfig> {
   }
   let raw: unknown;
   try {
-    raw = JSON.parse(text.replace(/^\uFEFF/, '')); // a leading byte order mark is dropped, as from every input
+    raw = JSON.parse(withoutByteOrderMark(text));
   } catch (error) {
     throw new AuthConfigError(`--auth: ${file} is not valid JSON: ${(error as Error).message}`);
   }

@@ -1,9 +1,10 @@
+import { withoutByteOrderMark } from '../text';
 /**
  * Parses RFC 4180 CSV (quoted fields, `""` escapes, CRLF or LF, a leading BOM) into rows keyed by the header's
  * column names. Throws with the line number when a quote is left open or a row has more fields than the header.
  */
 export function parseCsv(text: string): { header: string[]; rows: Record<string, string>[] } {
-  const records = csvRecords(text.replace(/^\uFEFF/, ''));
+  const records = csvRecords(withoutByteOrderMark(text));
   const header = (records.shift() ?? { fields: [], line: 1 }).fields.map((h) => h.trim());
   const rows: Record<string, string>[] = [];
   for (const { fields, line } of records) {

@@ -1,4 +1,4 @@
-import { EC2_BUCKETS, type Ec2Bucket } from '@optex/domain';
+import { EC2_BUCKETS, withoutByteOrderMark, type Ec2Bucket } from '@optex/domain';
 import { z } from 'zod';
 import { FLEET_OPERATIONS, normalizeOperation } from './operations';
 import { INSTANCE_TYPE_PATTERN } from './instance-types';
@@ -271,7 +271,7 @@ function toIssues(error: z.ZodError): FleetFileIssue[] {
 /** JSON text as a value; a leading byte order mark (editors on Windows write one) is dropped, as the CLI's inputs drop it. */
 function parseJson(text: string, file: string): unknown {
   try {
-    return compactJsonParser()(text.replace(/^\uFEFF/, ''));
+    return compactJsonParser()(withoutByteOrderMark(text));
   } catch (error) {
     throw new FleetFileError(file, [{ path: '', message: `not valid JSON (${(error as Error).message})` }]);
   }
