@@ -5,6 +5,7 @@ import {
   fieldErrorsOf,
   foldOptimization,
   matchesFilter,
+  parseInstant,
   optimizationStateAt,
   optimizationStream,
   parseOptimizationFilter,
@@ -107,7 +108,7 @@ export class OptimizationsController {
   @ApiParam({ name: 'id' })
   @ApiQuery({ name: 'at', required: true, description: 'ISO-8601 instant' })
   async stateAt(@Param('id') id: string, @Query('at') at: string | undefined) {
-    const instant = typeof at === 'string' && z.iso.datetime({ offset: true }).safeParse(at).success ? new Date(at) : undefined;
+    const instant = typeof at === 'string' ? parseInstant(at) : undefined;
     if (!instant) throw new BadRequestException({ statusCode: 400, error: 'Bad Request', reason: `at: expected an ISO-8601 instant with a zone (e.g. 2026-11-01T00:00:00Z), got ${JSON.stringify(at ?? '')}` });
     const optimizationId = await this.idOf(id);
     const events = await this.deps.store.readStream(optimizationStream(optimizationId));

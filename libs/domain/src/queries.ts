@@ -49,7 +49,14 @@ export interface OptimizationFilter {
 
 const list = <T extends string>(values: readonly T[]) =>
   z.preprocess((raw) => (typeof raw === 'string' ? raw.split(',').map((s) => s.trim()).filter(Boolean) : raw), z.array(z.enum(values as unknown as [T, ...T[]])).min(1));
-const time = z.iso.datetime({ offset: true, error: 'must be an ISO-8601 time with a zone, e.g. 2026-11-01T00:00:00Z' }).transform((s) => new Date(s));
+/** An ISO-8601 time with its zone: one instant, anywhere (`1`, or a time read in the machine's zone, is not one). */
+const instant = z.iso.datetime({ offset: true, error: 'must be an ISO-8601 time with a zone, e.g. 2026-11-01T00:00:00Z' });
+const time = instant.transform((s) => new Date(s));
+
+/** `value` as an instant when it is an ISO-8601 time with its zone, else undefined (the API's `at`, the CLI's `--at`). */
+export function parseInstant(value: string): Date | undefined {
+  return instant.safeParse(value).success ? new Date(value) : undefined;
+}
 
 const filterSchema = z.strictObject({
   status: list(OPTIMIZATION_STATUSES).optional(),

@@ -2,19 +2,18 @@ import { createWriteStream, openSync } from 'node:fs';
 import { once } from 'node:events';
 import { resolve } from 'node:path';
 import type { Writable } from 'node:stream';
-import { OPTIMIZATION_STREAM_PREFIX, optimizationStateAt, optimizationStream, viewOf } from '@optex/domain';
+import { OPTIMIZATION_STREAM_PREFIX, optimizationStateAt, parseInstant, optimizationStream, viewOf } from '@optex/domain';
 import type { EventStore, RecordedEvent } from '@optex/ports';
 import { recordAnchor, verifyLog, type VerifyReport } from '@optex/event-store';
 import { UsageError } from '@optex/runtime';
 import { safe, table, toJson } from './format';
-import { z } from 'zod';
 import { NotFound, openExistingStore, resolveId, type Io } from './commands';
 
-/** An ISO-8601 time with its zone (`1`, or a time without a zone read in the machine's, is refused: one instant, anywhere). */
+/** An ISO-8601 time with its zone (domain `parseInstant`). */
 function timeFlag(flag: string, value: string | undefined): Date | undefined {
   if (value === undefined) return undefined;
-  const at = new Date(value);
-  if (!z.iso.datetime({ offset: true }).safeParse(value).success || Number.isNaN(at.getTime())) throw new UsageError(`${flag}: expected an ISO-8601 time such as 2026-12-02T10:00:00Z, got ${JSON.stringify(value)}`);
+  const at = parseInstant(value);
+  if (!at) throw new UsageError(`${flag}: expected an ISO-8601 time such as 2026-12-02T10:00:00Z, got ${JSON.stringify(value)}`);
   return at;
 }
 
