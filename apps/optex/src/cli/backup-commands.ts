@@ -10,7 +10,7 @@ import {
   type OptimizationState,
   type Policy,
 } from '@optex/domain';
-import { Ec2Error, type Clock, type Ec2Gateway, type EventStore } from '@optex/ports';
+import { Ec2Error, ec2ErrorInfo, type Clock, type Ec2Gateway, type EventStore } from '@optex/ports';
 import { OptimizationProjection, handleCommand, resourceKeyOf } from '@optex/engine';
 import { budgeted, loadPolicy, lockStoreForWriting, openCloud, settingsInForce, UsageError } from '@optex/runtime';
 import { openExistingStore, type Io } from './commands';
@@ -94,7 +94,7 @@ async function deleteBackup(ec2: Ec2Gateway, b: BackupSnapshotView, dryRun: bool
     return { outcome: 'deleted' };
   } catch (error) {
     if (!(error instanceof Ec2Error)) throw error;
-    const info = { code: error.awsCode, message: error.message.replace(`${error.awsCode}: `, '') };
+    const info = ec2ErrorInfo(error);
     if (dryRun && error.awsCode === 'DryRunOperation') return { outcome: 'deleted' };
     const outcome = backupExpiryOutcomeOf(error.awsCode);
     return outcome === undefined ? { error: info } : { outcome, ...(outcome === 'refused' ? { error: info } : {}) };

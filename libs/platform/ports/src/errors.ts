@@ -66,7 +66,11 @@ export const ec2Error = (awsCode: string, message: string, options?: { cause?: u
  * {@link Ec2Error}: a missing permission, a rule); `undefined` for anything else (throttling, outages, bugs).
  */
 export function ec2Refusal(error: unknown): { code: string; message: string } | undefined {
-  if (!(error instanceof Ec2Error) || error.transient) return undefined;
+  return error instanceof Ec2Error && !error.transient ? ec2ErrorInfo(error) : undefined;
+}
+
+/** An EC2 error as `{code, message}`: AWS's code, and the message without the `Code: ` prefix the error's own message has. */
+export function ec2ErrorInfo(error: Ec2Error): { code: string; message: string } {
   return { code: error.awsCode, message: error.message.replace(`${error.awsCode}: `, '') };
 }
 

@@ -1,6 +1,6 @@
 import { ExponentialBackoff, TimeoutStrategy, handleWhen, retry, timeout, wrap, TaskCancelledError, type IPolicy } from 'cockatiel';
 import { NON_MUTATING_STEPS, type Recommendation, type Step, type StepOutputs } from '@optex/domain';
-import { Ec2Error, InfrastructureError, OptexError, ec2Error, isOutage, type Ec2Gateway } from '@optex/ports';
+import { Ec2Error, InfrastructureError, OptexError, ec2Error, ec2ErrorInfo, isOutage, type Ec2Gateway } from '@optex/ports';
 import { refOf } from '@optex/engine';
 
 export interface StepRunnerOptions {
@@ -86,7 +86,7 @@ export class StepRunner {
         if (!isWait) throw new InfrastructureError(`EC2 ${step.kind} timed out after ${this.options.callTimeoutMs} ms; its outcome is unknown`, { cause: error });
         return { ok: false, error: { code: 'StepTimeout', message: `${step.kind} timed out` } };
       }
-      if (error instanceof Ec2Error) return { ok: false, error: { code: error.awsCode, message: error.message.replace(`${error.awsCode}: `, '') } };
+      if (error instanceof Ec2Error) return { ok: false, error: ec2ErrorInfo(error) };
       return { ok: false, error: { code: error instanceof OptexError ? error.code : 'Error', message: (error as Error)?.message ?? String(error) } };
     }
   }
