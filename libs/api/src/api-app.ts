@@ -11,6 +11,7 @@ import { WebhookNotifier } from '@optex/messaging';
 import type { ReadModelCheckpoints } from '@optex/projections';
 import type { AuthConfig } from './auth/auth-config';
 import { Authenticator } from './auth/authenticator';
+import type { AuthenticatedRequest } from './api.constants';
 import { ApiModule } from './api.module';
 import { RECOMMENDATIONS_PATH } from './recommendations.controller';
 import { API_READ_MODEL, ApiReadModel } from './read-model';
@@ -84,10 +85,9 @@ export async function createApiApp(options: ApiOptions): Promise<ApiApp> {
   return { app, readModel, document, registry };
 }
 
-interface BodyRequest {
+interface BodyRequest extends AuthenticatedRequest {
   method?: string;
   url?: string;
-  headers: Record<string, string | string[] | undefined>;
   /** Set by {@link beforeBodies}: the body is recommendations, read as bytes. */
   optexRecommendations?: boolean;
 }
@@ -102,8 +102,8 @@ const routedPath = (url: string | undefined): string => (url ?? '').split('?')[0
 
 /**
  * Runs before any body is read. A recommendations POST (the one body read up to the intake's file limit) must
- * authenticate first, so that nobody without a credential makes the API buffer 100 MiB (the role is checked by the
- * guard as for every route); the path is matched as Express routes it (a trailing slash, another case). Any other
+ * authenticate first, so that nobody without a credential makes the API buffer 100 MiB (the guard checks the role on
+ * that authentication, as for every route); the path is matched as Express routes it (a trailing slash, another case). Any other
  * body must be JSON or a form: one of another type was dropped unread, and the route ran as if none had been sent.
  */
 function beforeBodies(authenticator: Authenticator) {
@@ -117,6 +117,7 @@ function beforeBodies(authenticator: Authenticator) {
           return;
         }
         req.optexRecommendations = true;
+        req.authentication = authentication; // the guard checks the role on it, without verifying the token again
         next();
       }, next);
       return;

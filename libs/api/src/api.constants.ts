@@ -25,4 +25,6 @@ export interface ApiDeps {
 export interface AuthenticatedRequest {
   principal?: import('@optex/domain').Principal;
   headers: Record<string, string | string[] | undefined>;
+  /** Set when the credential was checked before the body was read (a recommendations POST): the guard uses it. */
+  authentication?: import('./auth/authenticator').Authentication;
 }

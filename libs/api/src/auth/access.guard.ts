@@ -37,7 +37,7 @@ export class AccessGuard implements CanActivate {
     if (access === undefined) throw new ForbiddenException({ statusCode: 403, error: 'Forbidden', reason: 'this route declares no role' });
     const request = context.switchToHttp().getRequest<AuthenticatedRequest>();
     const header = request.headers['authorization'];
-    const authentication = await this.deps.authenticator.authenticate(Array.isArray(header) ? header[0] : header);
+    const authentication = request.authentication ?? (await this.deps.authenticator.authenticate(Array.isArray(header) ? header[0] : header));
     const decision = authorize(authentication.ok ? authentication.principal : undefined, access.role, authentication.ok ? undefined : authentication.reason);
     if (!decision.allowed) {
       if (decision.status === 401) {
