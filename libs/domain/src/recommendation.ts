@@ -19,46 +19,46 @@ function textProblem(value: string): string | undefined {
   return undefined;
 }
 
-/** Identifier schemas, told apart in the JSON Schema export (which states their rules as patterns). */
-const identifiers = new Set<unknown>();
-/** Tag records, told apart in the JSON Schema export (no control characters in keys or values, at most so many). */
-const tagRecords = new Set<unknown>();
+/**
+ * Schemas whose rules zod's JSON Schema export cannot see (refinements), told apart so that {@link recommendationJsonSchema}
+ * states them: identifiers (patterns), tag records (no control characters, at most so many), and the catalogue's
+ * fields (the regions and instance types listed).
+ */
+type ExportKind = 'identifier' | 'tags' | 'region' | 'instanceType';
+const exportKinds = new Map<unknown, ExportKind>();
+const exported = <T extends z.ZodType>(kind: ExportKind, schema: T): T => {
+  exportKinds.set(schema, kind);
+  return schema;
+};
 
 /** An identifier (recommendationId, source, resource.id, offeringId): not empty, not blank, no control characters, well-formed. */
-const identifier = () => {
-  const schema = nonEmpty().superRefine((value, ctx) => {
-    if (value.length > 0 && value.trim().length === 0) ctx.addIssue({ code: 'custom', message: 'must not be blank (only whitespace)', input: value });
-    const problem = textProblem(value);
-    if (problem) ctx.addIssue({ code: 'custom', message: problem, input: value });
-  });
-  identifiers.add(schema);
-  return schema;
-};
+const identifier = () =>
+  exported(
+    'identifier',
+    nonEmpty().superRefine((value, ctx) => {
+      if (value.length > 0 && value.trim().length === 0) ctx.addIssue({ code: 'custom', message: 'must not be blank (only whitespace)', input: value });
+      const problem = textProblem(value);
+      if (problem) ctx.addIssue({ code: 'custom', message: problem, input: value });
+    }),
+  );
 
 /** Resource tags: keys and values without control characters and well-formed (each key named in the error). */
-const tags = () => {
-  const schema = z.record(z.string(), z.string()).superRefine((record, ctx) => {
-    for (const [key, value] of Object.entries(record)) {
-      const keyProblem = textProblem(key);
-      if (keyProblem) ctx.addIssue({ code: 'custom', path: [key], message: `key ${keyProblem}`, input: key });
-      const valueProblem = textProblem(value);
-      if (valueProblem) ctx.addIssue({ code: 'custom', path: [key], message: valueProblem, input: value });
-    }
-  });
-  tagRecords.add(schema);
-  return schema;
-};
-
-// The catalogue's fields, told apart in the JSON Schema export (which lists the regions and the instance type shapes).
-const catalogFields = new Map<unknown, 'region' | 'instanceType'>();
-const catalogField = <T extends z.ZodType>(kind: 'region' | 'instanceType', schema: T): T => {
-  catalogFields.set(schema, kind);
-  return schema;
-};
+const tags = () =>
+  exported(
+    'tags',
+    z.record(z.string(), z.string()).superRefine((record, ctx) => {
+      for (const [key, value] of Object.entries(record)) {
+        const keyProblem = textProblem(key);
+        if (keyProblem) ctx.addIssue({ code: 'custom', path: [key], message: `key ${keyProblem}`, input: key });
+        const valueProblem = textProblem(value);
+        if (valueProblem) ctx.addIssue({ code: 'custom', path: [key], message: valueProblem, input: value });
+      }
+    }),
+  );
 
 /** An EC2 instance type of {@link isKnownInstanceType} (`m5.huge` fits the pattern but is not one). */
 const instanceType = (description: string) =>
-  catalogField(
+  exported(
     'instanceType',
     nonEmpty()
       .refine(isKnownInstanceType, { error: (issue) => `must be a known EC2 instance type (family.size, e.g. m5.large), got ${describeValue(issue.input)}` })
@@ -125,7 +125,7 @@ export const recommendationSchema = z
     recommendationId: identifier().describe('Id of the recommendation at its source; (source, recommendationId) identifies it.'),
     source: identifier().describe('The analyzer that produced it, e.g. compute-optimizer.'),
     accountId: z.string().regex(/^\d{12}$/, { error: 'must be exactly 12 digits' }),
-    region: catalogField(
+    region: exported(
       'region',
       z
         .string()
@@ -220,15 +220,15 @@ export function recommendationJsonSchema(limits: { readonly maxStringLength: num
     override: (ctx) => {
       const json = ctx.jsonSchema as Record<string, unknown>;
       if (json['type'] === 'string') json['maxLength'] = Math.min(limits.maxStringLength, (json['maxLength'] as number | undefined) ?? Infinity);
-      if (identifiers.has(ctx.zodSchema)) json['allOf'] = [{ pattern: '\\S' }, { pattern: NO_CONTROL_CHARACTERS }];
-      if (tagRecords.has(ctx.zodSchema)) {
+      const kind = exportKinds.get(ctx.zodSchema);
+      if (kind === 'identifier') json['allOf'] = [{ pattern: '\\S' }, { pattern: NO_CONTROL_CHARACTERS }];
+      if (kind === 'tags') {
         json['maxProperties'] = limits.maxTags;
         json['propertyNames'] = { ...(json['propertyNames'] as object | undefined), pattern: NO_CONTROL_CHARACTERS, maxLength: limits.maxStringLength };
         json['additionalProperties'] = { ...(json['additionalProperties'] as object | undefined), pattern: NO_CONTROL_CHARACTERS };
       }
-      const catalog = catalogFields.get(ctx.zodSchema);
-      if (catalog === 'region') ctx.jsonSchema.enum = [...AWS_REGIONS];
-      if (catalog === 'instanceType') ctx.jsonSchema.enum = [...KNOWN_INSTANCE_TYPES];
+      if (kind === 'region') json['enum'] = [...AWS_REGIONS];
+      if (kind === 'instanceType') json['enum'] = [...KNOWN_INSTANCE_TYPES];
       if (ctx.zodSchema !== recommendationSchema) return;
       ctx.jsonSchema.allOf = ACTION_TYPES.map((action) => ({
         if: { properties: { action: { properties: { type: { const: action } }, required: ['type'] } }, required: ['action'] },
