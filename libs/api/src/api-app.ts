@@ -15,6 +15,7 @@ import type { AuthenticatedRequest } from './api.constants';
 import { ApiModule } from './api.module';
 import { RECOMMENDATIONS_PATH } from './recommendations.controller';
 import { API_READ_MODEL, ApiReadModel } from './read-model';
+import { API_SCHEMAS } from './openapi-schemas';
 
 export interface ApiOptions {
   readonly store: EventStore;
@@ -51,7 +52,7 @@ export function openApiDocument(app: INestApplication): OpenAPIObject {
     .build();
   const document = SwaggerModule.createDocument(app, config);
   const { $schema: _ignored, ...recommendation } = recommendationJsonSchema() as Record<string, unknown>;
-  document.components = { ...document.components, schemas: { ...document.components?.schemas, Recommendation: recommendation } };
+  document.components = { ...document.components, schemas: { ...document.components?.schemas, ...API_SCHEMAS, Recommendation: recommendation } };
   return document;
 }
 

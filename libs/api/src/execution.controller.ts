@@ -6,6 +6,7 @@ import { executionControlState, recordBatchContinue, recordExecutionControl } fr
 import { API_DEPS, type ApiDeps, type AuthenticatedRequest } from './api.constants';
 import { Requires } from './auth/access.guard';
 import { badRequest } from './http-errors';
+import { NOT_JSON, Refuses, Responds } from './openapi-schemas';
 
 export class ControlBody {
   @ApiProperty({ description: 'Why execution stops (pause) or may go on (resume, continuing a batch).', maxLength: 1024 })
@@ -23,6 +24,7 @@ export class ExecutionController {
   @Get()
   @Requires('reader')
   @ApiOperation({ summary: 'Whether execution is paused (by whom, since when, why)' })
+  @Responds(200, 'ExecutionControl', 'The kill switch now.')
   state() {
     return executionControlState(this.deps.store);
   }
@@ -32,6 +34,8 @@ export class ExecutionController {
   @Requires('operator')
   @ApiOperation({ summary: 'Kill switch: no execution or execution step starts until resumed', description: 'Steps already sent finish; rollbacks go on. Already paused → 409, nothing appended.' })
   @ApiBody({ type: ControlBody })
+  @Responds(200, 'ExecutionControl', 'Paused under the caller’s identity.')
+  @Refuses([400, 'No reason given (`errors` names it).'], [409, 'Already paused; nothing was appended.'], NOT_JSON)
   pause(@Body() body: unknown, @Req() request: AuthenticatedRequest) {
     return this.record('pause', body, request);
   }
@@ -41,6 +45,8 @@ export class ExecutionController {
   @Requires('operator')
   @ApiOperation({ summary: 'Lift the kill switch: the engine drives what waited', description: 'Not paused → 409, nothing appended.' })
   @ApiBody({ type: ControlBody })
+  @Responds(200, 'ExecutionControl', 'No longer paused.')
+  @Refuses([400, 'No reason given (`errors` names it).'], [409, 'Not paused; nothing was appended.'], NOT_JSON)
   resume(@Body() body: unknown, @Req() request: AuthenticatedRequest) {
     return this.record('resume', body, request);
   }
@@ -54,6 +60,8 @@ export class ExecutionController {
   })
   @ApiParam({ name: 'batchId', description: 'The batch id (BatchPlanned.batchId; `run` prints it when a batch halts).' })
   @ApiBody({ type: ControlBody })
+  @Responds(200, 'BatchGuard', 'Continued: the batch’s guard now.')
+  @Refuses([400, 'No reason given (`errors` names it).'], [404, 'No such batch.'], [409, 'The batch is not halted, or it has completed; nothing was appended.'], NOT_JSON)
   continueBatch(@Param('batchId') batchId: string, @Body() body: unknown, @Req() request: AuthenticatedRequest) {
     const reason = this.reasonOf(body);
     return recordBatchContinue(this.deps.store, batchId, { by: (request.principal as Principal).identity, reason, now: this.deps.now() });

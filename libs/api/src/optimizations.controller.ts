@@ -1,5 +1,5 @@
 import { BadRequestException, Body, Controller, Get, HttpCode, Inject, NotFoundException, Param, Post, Query, Req } from '@nestjs/common';
-import { ApiBody, ApiOkResponse, ApiOperation, ApiParam, ApiProperty, ApiPropertyOptional, ApiQuery, ApiTags } from '@nestjs/swagger';
+import { ApiBody, ApiOperation, ApiParam, ApiProperty, ApiPropertyOptional, ApiQuery, ApiTags } from '@nestjs/swagger';
 import { z } from 'zod';
 import {
   fieldErrorsOf,
@@ -20,6 +20,7 @@ import { recordApproval, recordDenial, recordOperatorAction, type OperatorAction
 import { API_DEPS, type ApiDeps, type AuthenticatedRequest } from './api.constants';
 import { Requires } from './auth/access.guard';
 import { badRequest } from './http-errors';
+import { AMBIGUOUS_OR_BAD, NOT_FOUND, NOT_JSON, Refuses, Responds } from './openapi-schemas';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const MAX_PAGE = 500;
@@ -76,7 +77,8 @@ export class OptimizationsController {
   @ApiQuery({ name: 'receivedBefore', required: false, description: 'ISO-8601 time (exclusive)' })
   @ApiQuery({ name: 'limit', required: false, description: `at most ${MAX_PAGE}, default 100` })
   @ApiQuery({ name: 'offset', required: false })
-  @ApiOkResponse({ description: '`{total, items: [row]}`' })
+  @Responds(200, 'OptimizationPage', 'The page asked for, and how many match in all.')
+  @Refuses([400, 'A bad parameter; `errors` names every one.'])
   async list(@Query() query: Record<string, string>) {
     const { limit: rawLimit, offset: rawOffset, ...criteria } = query;
     const page = z
@@ -97,6 +99,8 @@ export class OptimizationsController {
   @Requires('reader')
   @ApiOperation({ summary: 'One optimization as recorded: recommendation, risk and its factors, the approval (authority, approvers so far, expiry), plan, rollback plan and outcome' })
   @ApiParam({ name: 'id', description: 'optimizationId, a unique prefix of it, or the recommendationId' })
+  @Responds(200, 'Optimization', 'Its row and its whole state.')
+  @Refuses(NOT_FOUND, [400, 'The id prefix matches more than one optimization.'])
   async show(@Param('id') id: string) {
     const state = await this.current(await this.idOf(id));
     return { view: rowOf(state), state };
@@ -107,6 +111,8 @@ export class OptimizationsController {
   @ApiOperation({ summary: 'Time travel: the optimization as it was at an instant (its events recorded up to then, folded; as `optex state ID --at`)' })
   @ApiParam({ name: 'id' })
   @ApiQuery({ name: 'at', required: true, description: 'ISO-8601 instant' })
+  @Responds(200, 'OptimizationAt', 'The state at the instant, and how many of its events were recorded up to then and after.')
+  @Refuses(NOT_FOUND, [400, '`at` is not an instant with a zone, or the id prefix matches more than one optimization.'])
   async stateAt(@Param('id') id: string, @Query('at') at: string | undefined) {
     const instant = typeof at === 'string' ? parseInstant(at) : undefined;
     if (!instant) throw new BadRequestException({ statusCode: 400, error: 'Bad Request', reason: `at: expected an ISO-8601 instant with a zone (e.g. 2026-11-01T00:00:00Z), got ${JSON.stringify(at ?? '')}` });
@@ -121,6 +127,8 @@ export class OptimizationsController {
   @Requires('reader')
   @ApiOperation({ summary: 'The optimization’s events in stream order (as `optex history --json`)' })
   @ApiParam({ name: 'id' })
+  @Responds(200, 'History', 'Every event of its stream, oldest first.')
+  @Refuses(NOT_FOUND, [400, 'The id prefix matches more than one optimization.'])
   async history(@Param('id') id: string) {
     const optimizationId = await this.idOf(id);
     const events = await this.deps.store.readStream(optimizationStream(optimizationId));
@@ -134,6 +142,8 @@ export class OptimizationsController {
   @ApiOperation({ summary: 'Approve as the authenticated principal', description: 'The decider checks the authority the request names, the roster, four eyes (distinct approvers) for CRITICAL; refused → 403/409, nothing appended.' })
   @ApiParam({ name: 'id' })
   @ApiBody({ type: DecisionBody, required: false })
+  @Responds(200, 'Decision', 'Recorded; the optimization as it is now.')
+  @Refuses(NOT_FOUND, AMBIGUOUS_OR_BAD, [409, 'Not awaiting approval (e.g. already denied, expired or executed); nothing was appended.'], NOT_JSON)
   async approve(@Param('id') id: string, @Body() body: unknown, @Req() request: AuthenticatedRequest) {
     const { reason } = parseBody(reasonBody, body);
     return this.decide(id, request, (decision) => recordApproval(this.deps.store, { ...decision, ...(reason?.trim() ? { reason } : {}) }));
@@ -145,6 +155,8 @@ export class OptimizationsController {
   @ApiOperation({ summary: 'Deny as the authenticated principal (reason required)' })
   @ApiParam({ name: 'id' })
   @ApiBody({ type: DecisionBody })
+  @Responds(200, 'Decision', 'Recorded; the optimization as it is now.')
+  @Refuses(NOT_FOUND, AMBIGUOUS_OR_BAD, [409, 'Not awaiting approval; nothing was appended.'], NOT_JSON)
   async deny(@Param('id') id: string, @Body() body: unknown, @Req() request: AuthenticatedRequest) {
     const { reason } = parseBody(reasonBody, body);
     return this.decide(id, request, (decision) => recordDenial(this.deps.store, { ...decision, reason: reason ?? '' }));
@@ -156,6 +168,8 @@ export class OptimizationsController {
   @ApiOperation({ summary: 'Cancel one that has not started executing (reason required)' })
   @ApiParam({ name: 'id' })
   @ApiBody({ type: DecisionBody })
+  @Responds(200, 'Decision', 'Recorded; the optimization as it is now.')
+  @Refuses(NOT_FOUND, AMBIGUOUS_OR_BAD, [409, 'It has started executing, or has ended; nothing was appended.'], NOT_JSON)
   cancel(@Param('id') id: string, @Body() body: unknown, @Req() request: AuthenticatedRequest) {
     return this.operate('cancel', id, parseBody(reasonBody, body).reason, request);
   }
@@ -166,6 +180,8 @@ export class OptimizationsController {
   @ApiOperation({ summary: 'Send a rollback-failed optimization back to rolling-back (reason required)' })
   @ApiParam({ name: 'id' })
   @ApiBody({ type: DecisionBody })
+  @Responds(200, 'Decision', 'Recorded; the optimization as it is now.')
+  @Refuses(NOT_FOUND, AMBIGUOUS_OR_BAD, [409, 'It is not rollback-failed; nothing was appended.'], NOT_JSON)
   retryRollback(@Param('id') id: string, @Body() body: unknown, @Req() request: AuthenticatedRequest) {
     return this.operate('retry-rollback', id, parseBody(reasonBody, body).reason, request);
   }
@@ -176,6 +192,8 @@ export class OptimizationsController {
   @ApiOperation({ summary: 'Close a rollback-failed or reconciliation-needed optimization after checking it by hand (note required)' })
   @ApiParam({ name: 'id' })
   @ApiBody({ type: ResolveBody })
+  @Responds(200, 'Decision', 'Recorded; the optimization as it is now.')
+  @Refuses(NOT_FOUND, AMBIGUOUS_OR_BAD, [409, 'It is neither rollback-failed nor reconciliation-needed; nothing was appended.'], NOT_JSON)
   resolve(@Param('id') id: string, @Body() body: unknown, @Req() request: AuthenticatedRequest) {
     return this.operate('resolve', id, parseBody(noteBody, body).note, request);
   }

@@ -4,6 +4,7 @@ import { ApiBody, ApiConsumes, ApiOperation, ApiQuery, ApiResponse, ApiTags } fr
 import { intakeRecord, withoutByteOrderMark, normalizeIdentity, rosterEntryFor, optimizationIdFor, previewIdFor, type FieldError, type Principal } from '@optex/domain';
 import { InputFormatError, RecordSplitter, recommendationMessages } from '@optex/runtime';
 import { API_DEPS, type ApiDeps } from './api.constants';
+import { Responds } from './openapi-schemas';
 import { Requires } from './auth/access.guard';
 
 export const RECOMMENDATIONS_PATH = '/api/v1/recommendations';
@@ -29,10 +30,14 @@ export class RecommendationsController {
   @ApiConsumes('application/json', 'application/x-ndjson')
   @ApiBody({ schema: { oneOf: [{ type: 'array', items: { $ref: '#/components/schemas/Recommendation' } }, { $ref: '#/components/schemas/Recommendation' }] } })
   @ApiQuery({ name: 'dryRun', required: false, enum: ['true', 'false'], description: 'true: a preview (EC2 DryRun), changes nothing; anything but true or false is a 400' })
-  @ApiResponse({ status: 202, description: 'every record accepted: `{accepted, rejected: []}`' })
-  @ApiResponse({ status: 207, description: 'some accepted, some rejected (each with every failing field)' })
-  @ApiResponse({ status: 400, description: 'no record accepted, or the body is neither JSON nor NDJSON' })
-  @ApiResponse({ status: 503, description: 'this API process has no bus to publish to (start it with --bus kafka://…)' })
+  @Responds(202, 'Submission', 'Every record accepted and published: `rejected` is empty.')
+  @Responds(207, 'Submission', 'Some accepted and published, some rejected (each with every failing field).')
+  @ApiResponse({
+    status: 400,
+    description: 'No record accepted (`SubmissionRefused`, each rejected record with every failing field), or the body is neither JSON nor NDJSON, holds no record, or `dryRun` is neither true nor false (`Error`).',
+    content: { 'application/json': { schema: { oneOf: [{ $ref: '#/components/schemas/SubmissionRefused' }, { $ref: '#/components/schemas/Error' }] } } },
+  })
+  @Responds(503, 'SubmissionRefused', 'This API process has no bus to publish to (start it with --bus kafka://…): nothing was published.')
   async submit(@Req() request: { body?: unknown; principal?: Principal }, @Res({ passthrough: true }) response: { status(code: number): void }, @Query('dryRun') dryRunParam?: unknown) {
     const dryRun = dryRunOf(dryRunParam);
     const body = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);

@@ -1,5 +1,6 @@
 import { BadRequestException, Controller, Get, Header, Inject, Query } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
+import { Refuses, Responds } from './openapi-schemas';
 import { SAVINGS_GROUPINGS, savingsBy, summarize, viewOf, type SavingsGrouping } from '@optex/domain';
 import { API_DEPS, type ApiDeps } from './api.constants';
 import { Public, Requires } from './auth/access.guard';
@@ -13,7 +14,7 @@ export class ReportsController {
   @Get('api/v1/metrics')
   @Requires('reader')
   @ApiOperation({ summary: 'The run summary rebuilt from the log (as `optex metrics --json`), and the read model’s lag' })
-  @ApiOkResponse({ description: '`{summary, readModel: {lagEvents}}`' })
+  @Responds(200, 'Metrics', 'The summary, and how many events of the log the read model has not applied yet.')
   async metrics() {
     const model = this.deps.readModel;
     await model.sync();
@@ -25,6 +26,8 @@ export class ReportsController {
   @Requires('reader')
   @ApiOperation({ summary: 'Savings realized against estimated, of completed optimizations, by account, action or month' })
   @ApiQuery({ name: 'by', required: false, enum: SAVINGS_GROUPINGS, description: 'default month' })
+  @Responds(200, 'Savings', 'One row per group, sorted by key.')
+  @Refuses([400, '`by` is not account, action or month (`errors` names it).'])
   async savings(@Query('by') by?: string) {
     const grouping = (by ?? 'month') as SavingsGrouping;
     if (!SAVINGS_GROUPINGS.includes(grouping)) throw new BadRequestException(badRequest([{ path: 'by', message: `by must be one of ${SAVINGS_GROUPINGS.join(', ')}, got ${JSON.stringify(by)}` }]));
@@ -36,6 +39,7 @@ export class ReportsController {
   @Requires('reader')
   @Header('content-type', 'text/plain; version=0.0.4; charset=utf-8')
   @ApiOperation({ summary: 'Prometheus metrics of this process: the read model (optex_projection_lag_events, optex_projection_position) and the webhook notifier (optex_notifications_total, optex_notifier_failing)' })
+  @ApiOkResponse({ description: 'Prometheus text exposition format 0.0.4.', content: { 'text/plain': { schema: { type: 'string' } } } })
   prometheus(): Promise<string> {
     return this.deps.registry.metrics();
   }
@@ -43,6 +47,7 @@ export class ReportsController {
   @Get('health')
   @Public()
   @ApiOperation({ summary: 'Liveness: 200 when the store answers' })
+  @Responds(200, 'Health', 'The store answered.')
   async health() {
     await this.deps.store.readStream('health-probe', { maxCount: 1 });
     return { status: 'ok', readModelPosition: String(this.deps.readModel.appliedPosition) };

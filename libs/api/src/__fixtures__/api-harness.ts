@@ -10,6 +10,7 @@ import { OptexMetrics } from '@optex/engine';
 import { inputRecord, processUntilQuiescent, type RunReport } from '@optex/runtime';
 import { newApiToken, startApi, type RunningApi } from '../index';
 import type { AuthConfig } from '../auth/auth-config';
+import { openApiResponseCheck, type ResponseCheck } from './openapi-check';
 
 export const ISSUER = 'https://idp.test.example';
 export const AUDIENCE = 'optex-api';
@@ -51,20 +52,24 @@ export interface ApiHarness {
   readonly apiToken: string;
   jwt(claims: JWTPayload, options?: { expiresIn?: string | number; audience?: string; issuer?: string; signWith?: 'ours' | 'stranger' }): Promise<string>;
   call(method: string, path: string, options?: { token?: string; body?: unknown; raw?: string; contentType?: string }): Promise<{ status: number; body: any; headers: Headers }>; // eslint-disable-line @typescript-eslint/no-explicit-any -- JSON of the response, read by the specs
+  /** What checks every response `call` receives against the served OpenAPI document (and which it has seen). */
+  readonly responses: ResponseCheck;
   /** Number of events in the whole log (to check that a refused call appended nothing). */
   eventCount(): Promise<number>;
   resume(): Promise<RunReport>;
   close(): Promise<void>;
 }
 
-export async function apiHarness(options: { bus?: boolean } = {}): Promise<ApiHarness> {
+/** `policy`: the engine's and the API's (default {@link policy}). */
+export async function apiHarness(options: { bus?: boolean; policy?: Policy } = {}): Promise<ApiHarness> {
+  const chosen = options.policy ?? policy;
   const store = SqliteEventStore.open(':memory:');
   const fleet = SimulatedFleet.fromFleet({ instances: [instance('i-01'), instance('i-02'), instance('i-03')], volumes: [], addresses: [], snapshots: [], reservedInstanceOfferings: [], faults: [] }, { latencyMs: 0 });
   const run = async (records?: unknown[]) => {
     const bus = new InMemoryBus();
     try {
       return await processUntilQuiescent(
-        { store, bus, ec2: fleet, metricsSource: fleet, identity: fleet, priceBook: defaultPriceBook, policy, clock: { now: () => new Date() }, logger: silentLogger, metrics: new OptexMetrics(), options: { stepBackoffMs: 1 } },
+        { store, bus, ec2: fleet, metricsSource: fleet, identity: fleet, priceBook: defaultPriceBook, policy: chosen, clock: { now: () => new Date() }, logger: silentLogger, metrics: new OptexMetrics(), options: { stepBackoffMs: 1 } },
         { dryRun: false, ...(records ? { input: { records: records.map((r) => inputRecord(JSON.stringify(r))), deliveryPrefix: 'api-spec', name: 'spec' } } : {}) },
       );
     } finally {
@@ -85,13 +90,15 @@ export async function apiHarness(options: { bus?: boolean } = {}): Promise<ApiHa
     tokens: [{ name: 'ci', sha256, subject: 'ci-bot', roles: ['reader', 'submitter'] }],
   };
   const bus = new InMemoryBus();
-  const api = await startApi({ store, policy, auth, ...(options.bus === false ? {} : { bus }), port: 0 });
+  const api = await startApi({ store, policy: chosen, auth, ...(options.bus === false ? {} : { bus }), port: 0 });
+  const responses = openApiResponseCheck(JSON.parse(JSON.stringify(api.document)) as Record<string, unknown>);
   return {
     api,
     store,
     bus,
     first,
     apiToken,
+    responses,
     async jwt(claims, o = {}) {
       const key = o.signWith === 'stranger' ? stranger.privateKey : ours.privateKey;
       return new SignJWT(claims)
@@ -121,6 +128,7 @@ export async function apiHarness(options: { bus?: boolean } = {}): Promise<ApiHa
       } catch {
         // not JSON: kept as text
       }
+      responses(method, path, response.status, response.headers.get('content-type'), parsed);
       return { status: response.status, body: parsed, headers: response.headers };
     },
     async eventCount() {

@@ -1,8 +1,9 @@
 import { applyDecorators, ForbiddenException, Inject, Injectable, SetMetadata, UnauthorizedException, type CanActivate, type ExecutionContext } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
-import { ApiBearerAuth, ApiExtension, ApiForbiddenResponse, ApiUnauthorizedResponse } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiExtension } from '@nestjs/swagger';
 import { authorize, type Role } from '@optex/domain';
 import { API_DEPS, type ApiDeps, type AuthenticatedRequest } from '../api.constants';
+import { Refuses } from '../openapi-schemas';
 
 const ACCESS = 'optex:access';
 type Access = { readonly role: Role } | 'public';
@@ -13,8 +14,10 @@ export const Requires = (role: Role) =>
     SetMetadata(ACCESS, { role } satisfies Access),
     ApiBearerAuth(),
     ApiExtension('x-optex-role', role),
-    ApiUnauthorizedResponse({ description: 'No, bad, expired or wrong-audience credentials; the body says why. Nothing was changed.' }),
-    ApiForbiddenResponse({ description: `The caller lacks the ${role} role (or, for a decision, the authority the request names). Nothing was changed.` }),
+    Refuses(
+      [401, 'No, bad, expired or wrong-audience credentials; the body says why. Nothing was changed.'],
+      [403, `The caller lacks the ${role} role (or, for a decision, the authority the request names). Nothing was changed.`],
+    ),
   );
 
 /** A route anyone may call (health, the OpenAPI document). */
