@@ -1,7 +1,7 @@
 import { BadRequestException, Body, Controller, Get, HttpCode, Inject, Param, Post, Req } from '@nestjs/common';
 import { ApiBody, ApiOperation, ApiParam, ApiProperty, ApiTags } from '@nestjs/swagger';
 import { z } from 'zod';
-import { fieldErrorsOf, type Principal } from '@optex/domain';
+import { MAX_STATED_TEXT, fieldErrorsOf, type Principal } from '@optex/domain';
 import { executionControlState, recordBatchContinue, recordExecutionControl } from '@optex/approval';
 import { API_DEPS, type ApiDeps, type AuthenticatedRequest } from './api.constants';
 import { Requires } from './auth/access.guard';
@@ -9,11 +9,11 @@ import { badRequest } from './http-errors';
 import { NOT_JSON, Refuses, Responds } from './openapi-schemas';
 
 export class ControlBody {
-  @ApiProperty({ description: 'Why execution stops (pause) or may go on (resume, continuing a batch).', maxLength: 1024 })
+  @ApiProperty({ description: 'Why execution stops (pause) or may go on (resume, continuing a batch).', maxLength: MAX_STATED_TEXT })
   reason!: string;
 }
 
-const controlBody = z.strictObject({ reason: z.string().trim().min(1, { error: 'must say why' }).max(1024) });
+const controlBody = z.strictObject({ reason: z.string().trim().min(1, { error: 'must say why' }).max(MAX_STATED_TEXT) });
 
 /** The kill switch over HTTP: `optex pause` / `resume-execution` under the authenticated principal. */
 @ApiTags('execution')

@@ -2,6 +2,7 @@ import { BadRequestException, Body, Controller, Get, HttpCode, Inject, NotFoundE
 import { ApiBody, ApiOperation, ApiParam, ApiProperty, ApiPropertyOptional, ApiQuery, ApiTags } from '@nestjs/swagger';
 import { z } from 'zod';
 import {
+  MAX_STATED_TEXT,
   fieldErrorsOf,
   foldOptimization,
   matchesFilter,
@@ -26,17 +27,17 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const MAX_PAGE = 500;
 
 export class DecisionBody {
-  @ApiPropertyOptional({ description: 'Why (required to deny, cancel and retry a rollback; optional to approve).', maxLength: 1024 })
+  @ApiPropertyOptional({ description: 'Why (required to deny, cancel and retry a rollback; optional to approve).', maxLength: MAX_STATED_TEXT })
   reason?: string;
 }
 
 export class ResolveBody {
-  @ApiProperty({ description: 'What the operator found or did.', maxLength: 1024 })
+  @ApiProperty({ description: 'What the operator found or did.', maxLength: MAX_STATED_TEXT })
   note!: string;
 }
 
-const reasonBody = z.strictObject({ reason: z.string().max(1024).optional() });
-const noteBody = z.strictObject({ note: z.string().max(1024).optional() });
+const reasonBody = z.strictObject({ reason: z.string().max(MAX_STATED_TEXT).optional() });
+const noteBody = z.strictObject({ note: z.string().max(MAX_STATED_TEXT).optional() });
 
 /** A query parameter holding a whole number ≥ 0 in decimal digits (`1e2`, `0x10` and an empty value are not). */
 const wholeNumber = () => z.string().regex(/^\d{1,9}$/, { error: (issue) => `must be a whole number ≥ 0 in digits, got ${JSON.stringify(issue.input)}` }).transform(Number);

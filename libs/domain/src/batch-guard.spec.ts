@@ -23,6 +23,10 @@ describe('continuing a halted batch (operator)', () => {
     expect(state.halted).toBeUndefined();
   });
 
+  it('given a halted batch, when the reason is over 1,024 characters, then continuing is refused naming it', () => {
+    spec.given([planned, halted]).when(proceed('alice', 'x'.repeat(1025))).thenThrows('INVALID_INPUT');
+  });
+
   it('given a batch that is not halted, then continuing is refused', () => {
     spec.given([planned]).when(proceed()).thenThrows('INVALID_STATE');
   });

@@ -1,3 +1,4 @@
+import { statedText } from './text';
 import { DomainError } from './errors';
 import type { HaltRule } from './blast-radius';
 import type { BatchEvent } from './events';
@@ -63,8 +64,8 @@ export function evolveBatchGuard(state: BatchGuardState, event: BatchEvent): Bat
  */
 export function decideBatchGuard(command: BatchGuardCommand, state: BatchGuardState): BatchEvent[] {
   if (!state.batchId) throw new DomainError('NOT_FOUND', 'no such batch');
-  const by = command.data.by.trim();
-  const reason = command.data.reason.trim();
+  const by = statedText('ContinueBatch', 'by', command.data.by);
+  const reason = statedText('ContinueBatch', 'reason', command.data.reason);
   if (by === '' || reason === '') throw new DomainError('INVALID_INPUT', `${by === '' ? 'by' : 'reason'} must not be empty: say who and why`);
   if (state.completed) throw new DomainError('INVALID_STATE', `batch ${state.batchId} is completed`);
   if (!state.halted) throw new DomainError('INVALID_STATE', `batch ${state.batchId} is not halted`);

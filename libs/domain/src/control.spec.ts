@@ -26,6 +26,7 @@ describe('kill switch (given/when/then over the control stream)', () => {
     expect(() => controlDecider.decide(resume(), given([]))).toThrow(new DomainError('INVALID_STATE', 'execution is not paused'));
     expect(() => controlDecider.decide(pause('  '), given([]))).toThrow(/by must not be empty/);
     expect(() => controlDecider.decide(pause('alice', ''), given([]))).toThrow(/reason must not be empty/);
+    expect(() => controlDecider.decide(pause('alice', 'x'.repeat(1025)), given([]))).toThrow('execution control: reason must be at most 1024 characters, got 1025');
   });
 
   it('stored control events are parsed; an unknown or malformed one is named', () => {

@@ -1,3 +1,4 @@
+import { statedText } from './text';
 import { z } from 'zod';
 import { DomainError } from './errors';
 import { normalizeIdentity } from './roster';
@@ -52,7 +53,7 @@ export function evolveControl(_state: ControlState, event: ControlEvent): Contro
 }
 
 function checked(field: 'by' | 'reason', value: string): string {
-  const trimmed = value.trim();
+  const trimmed = statedText('execution control', field, value);
   if (trimmed === '') throw new DomainError('INVALID_INPUT', `${field} must not be empty: say who and why`);
   return field === 'by' ? normalizeIdentity(trimmed) : trimmed;
 }

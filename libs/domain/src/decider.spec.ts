@@ -379,6 +379,18 @@ describe('approver identities (roster recorded on the request)', () => {
       .thenThrows('NOT_AUTHORIZED');
   });
 
+  it('given a request without a roster, when carol and then carol with a zero-width space (or another invisible character) approve a CRITICAL change, then the second is refused: it prints as carol', () => {
+    for (const second of ['carol\u200b', '\u2060Carol', 'ca\u00adrol', '\ufeffcarol'])
+      spec
+        .given([...upToAwaitingTwo, ev('ApprovalGranted', { mode: 'manual', by: 'carol', approvers: ['carol'], final: false })])
+        .when(cmd('Approve', { by: second }))
+        .thenThrows('ALREADY_APPROVED');
+    spec
+      .given([received({ ...rec, requestedBy: 'carol' }), assessed(), requested()])
+      .when(cmd('Approve', { by: 'carol\u200d' }))
+      .thenThrows('NOT_AUTHORIZED');
+  });
+
   it('given a request without a roster, when Alice and then alice approve a CRITICAL change, then the second is refused', () => {
     spec
       .given([...upToAwaitingTwo, ev('ApprovalGranted', { mode: 'manual', by: 'alice', approvers: ['alice'], final: false })])
@@ -492,6 +504,17 @@ describe('Deny', () => {
 
   it('requires a reason', () => {
     spec.given(upToAwaiting).when(cmd('Deny', { by: 'carol', reason: ' ' })).thenThrows('INVALID_INPUT');
+  });
+
+  it('refuses a reason, a note or a name over 1,024 characters (whichever way it came: API, console or CLI), naming the field', () => {
+    const long = 'z'.repeat(1025);
+    spec.given(upToAwaiting).when(cmd('Deny', { by: 'carol', reason: long })).thenThrows('INVALID_INPUT');
+    spec.given(upToAwaiting).when(cmd('Approve', { by: 'carol', reason: long })).thenThrows('INVALID_INPUT');
+    spec.given(upToAwaiting).when(cmd('CancelOptimization', { by: 'ops', reason: long })).thenThrows('INVALID_INPUT');
+    spec.given(upToAwaiting).when(cmd('CancelOptimization', { by: long, reason: 'superseded' })).thenThrows('INVALID_INPUT');
+    expect(() => optimizationDecider.decide(cmd('Approve', { by: 'carol', reason: long }), foldOptimization(upToAwaiting))).toThrow('Approve: reason must be at most 1024 characters, got 1025');
+    // 1,024 characters once trimmed is within it
+    spec.given(upToAwaiting).when(cmd('Deny', { by: 'carol', reason: ` ${'z'.repeat(1024)} ` })).then([ev('ApprovalDenied', { by: 'carol', reason: 'z'.repeat(1024) })]);
   });
 
   it('rejects denying an optimization that is not awaiting approval', () => {

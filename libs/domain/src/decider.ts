@@ -1,3 +1,4 @@
+import { statedText } from './text';
 import { DomainError } from './errors';
 import { executionPlan, isMutatingStep, preValidationProblems, reversibility, rollbackPlan, rollbackStepsFor } from './plans';
 import { assessRisk, decideApproval, isHigherRisk } from './policy';
@@ -225,7 +226,7 @@ const invalidState = (command: OptimizationCommand, state: KnownOptimizationStat
   new DomainError('INVALID_STATE', `${command.type} is not possible: optimization ${state.optimizationId} is ${state.status}, expected ${expected}`);
 
 function requireText(command: OptimizationCommand, field: string, value: string | undefined): string {
-  const text = value?.trim() ?? '';
+  const text = statedText(command.type, field, value ?? '');
   if (text === '') throw new DomainError('INVALID_INPUT', `${command.type}: ${field} is required and must not be empty`);
   return text;
 }
@@ -358,7 +359,7 @@ function decideApprove(command: C.Approve, s: KnownOptimizationState): Optimizat
     throw new DomainError('ALREADY_APPROVED', `Approve: ${by} has already approved ${s.optimizationId}; a second approval must come from someone else`);
   }
   const approvers = [...s.approval.approvers, by];
-  const reason = command.data.reason?.trim();
+  const reason = statedText(command.type, 'reason', command.data.reason ?? '');
   return [
     {
       type: 'ApprovalGranted',

@@ -5,6 +5,8 @@ describe('roster', () => {
   it('normalizes identities: NFKC, trimmed, inner space collapsed, lower case', () => {
     expect(normalizeIdentity('  Alice   Smith ')).toBe('alice smith');
     expect(normalizeIdentity('ＡＬＩＣＥ')).toBe('alice');
+    // Invisible format characters print as nothing: one person, not two approvers (four eyes met by one).
+    for (const invisible of ['\u200b', '\u200c', '\u200d', '\u2060', '\ufeff', '\u00ad', '\u200e']) expect(normalizeIdentity(`ca${invisible}rol${invisible}`)).toBe('carol');
     expect(normalizeIdentity('Alice')).toBe(normalizeIdentity('alice'));
   });
 

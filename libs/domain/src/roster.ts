@@ -18,10 +18,18 @@ export interface RosterEntry {
 export const AUTHORITY_ORDER: readonly Authority[] = ['team-lead', 'finops-manager', 'change-board'];
 
 /**
- * The one form identities are compared in: Unicode NFKC, surrounding space removed, inner runs of space made one
- * space, lower case. `Alice`, ` alice ` and `ALICE` are one person; so are the full-width `ａｌｉｃｅ` and `alice`.
+ * The one form identities are compared in: Unicode NFKC, invisible format characters (Unicode's Cf: the zero-width
+ * space and joiners, the word joiner, the soft hyphen, a byte order mark, bidirectional marks) removed, surrounding
+ * space removed, inner runs of space made one space, lower case. `Alice`, ` alice ` and `ALICE` are one person; so are
+ * the full-width `ａｌｉｃｅ`, `alice` and `ali\u200bce` (which prints as `alice`: two approvals by one person otherwise).
  */
-export const normalizeIdentity = (identity: string): string => identity.normalize('NFKC').trim().replace(/\s+/g, ' ').toLowerCase();
+export const normalizeIdentity = (identity: string): string =>
+  identity
+    .normalize('NFKC')
+    .replace(/\p{Cf}/gu, '')
+    .trim()
+    .replace(/\s+/g, ' ')
+    .toLowerCase();
 
 const identity = z
   .string()

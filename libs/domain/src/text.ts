@@ -1,3 +1,5 @@
+import { DomainError } from './errors';
+
 // Characters that must not reach a terminal or a hash as they are: control characters and lone surrogates.
 
 /**
@@ -52,3 +54,16 @@ export function escapeControlCharacters(value: string): string {
 
 /** `text` without a leading byte order mark (editors on Windows write one; JSON.parse refuses it). */
 export const withoutByteOrderMark = (text: string): string => (text.charCodeAt(0) === 0xfeff ? text.slice(1) : text);
+
+/**
+ * The most characters (UTF-16 code units) a person's stated text may have — a decision's or an operator action's
+ * reason or note, a name —, whether it comes through the API, the console or the CLI.
+ */
+export const MAX_STATED_TEXT = 1024;
+
+/** `text` trimmed; throws `DomainError('INVALID_INPUT')` naming `field` (in `where`) when it is longer than {@link MAX_STATED_TEXT}. */
+export function statedText(where: string, field: string, text: string): string {
+  const trimmed = text.trim();
+  if (trimmed.length > MAX_STATED_TEXT) throw new DomainError('INVALID_INPUT', `${where}: ${field} must be at most ${MAX_STATED_TEXT} characters, got ${trimmed.length}`);
+  return trimmed;
+}
