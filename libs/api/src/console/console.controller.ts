@@ -50,11 +50,18 @@ const header = (req: ConsoleRequest, name: string): string | undefined => {
   const v = req.headers[name];
   return Array.isArray(v) ? v[0] : v;
 };
-const cookieOf = (req: ConsoleRequest): string | undefined =>
-  (header(req, 'cookie') ?? '')
+/** The session's token from its cookie; a value that is not percent-encoding (`%ZZ`) is no session. */
+const cookieOf = (req: ConsoleRequest): string | undefined => {
+  const raw = (header(req, 'cookie') ?? '')
     .split(';')
     .map((c) => c.trim().split('='))
     .find(([k]) => k === SESSION_COOKIE)?.[1];
+  try {
+    return raw === undefined ? undefined : decodeURIComponent(raw);
+  } catch {
+    return undefined;
+  }
+};
 const field = (req: ConsoleRequest, name: string): string => (typeof req.body?.[name] === 'string' ? (req.body[name] as string) : '');
 
 /**
@@ -136,13 +143,13 @@ export class ConsoleController {
   @Post('optimizations/:id/approve')
   @Public()
   approve(@Param('id') id: string, @Req() req: ConsoleRequest, @Res() res: ConsoleResponse) {
-    return this.decide(id, req, res, (by, now) => recordApproval(this.deps.store, { optimizationId: id, by, now, ...(field(req, 'reason').trim() ? { reason: field(req, 'reason') } : {}) }));
+    return this.decide(id, req, res, (optimizationId, by, now) => recordApproval(this.deps.store, { optimizationId, by, now, ...(field(req, 'reason').trim() ? { reason: field(req, 'reason') } : {}) }));
   }
 
   @Post('optimizations/:id/deny')
   @Public()
   deny(@Param('id') id: string, @Req() req: ConsoleRequest, @Res() res: ConsoleResponse) {
-    return this.decide(id, req, res, (by, now) => recordDenial(this.deps.store, { optimizationId: id, by, now, reason: field(req, 'reason') }));
+    return this.decide(id, req, res, (optimizationId, by, now) => recordDenial(this.deps.store, { optimizationId, by, now, reason: field(req, 'reason') }));
   }
 
   @Get('optimizations/:id')
@@ -207,25 +214,37 @@ export class ConsoleController {
     this.html(res, 200, savingsPage(data, session));
   }
 
-  /** A decision under the signed-in principal (never a name from the form); the outcome is shown on the queue. */
-  private async decide(id: string, req: ConsoleRequest, res: ConsoleResponse, record: (by: string, now: Date) => Promise<unknown>) {
+  /**
+   * A decision under the signed-in principal (never a name from the form), on the optimization the id names in any
+   * letter case; the outcome is shown on the queue. The domain checks the reason (its length too, as for the API).
+   */
+  private async decide(id: string, req: ConsoleRequest, res: ConsoleResponse, record: (optimizationId: string, by: string, now: Date) => Promise<unknown>) {
     const session = await this.session(req, res, 'approver', 'post');
     if (!session) return;
     if (!UUID.test(id)) return this.html(res, 404, 'no such optimization');
     let notice: string;
     try {
-      await record(session.principal.identity, this.deps.now());
+      await record(id.toLowerCase(), session.principal.identity, this.deps.now());
       notice = `ok:Recorded as ${session.principal.identity}.`;
     } catch (error) {
       if (!(error instanceof DomainError)) throw error;
       notice = `error:${error.code}: ${error.message}`;
     }
-    res.redirect(303, `/console/approvals?notice=${encodeURIComponent(notice)}`);
+    res.redirect(303, `/console/approvals?notice=${encodeURIComponent(notice)}&sig=${this.noticeSignature(notice)}`);
   }
 
+  /** An HMAC of a notice under this process's key: the queue shows only notices a decision of this process wrote. */
+  private noticeSignature(notice: string): string {
+    return createHmac('sha256', this.csrfKey).update(`notice:${notice}`).digest('base64url');
+  }
+
+  /** The notice a decision redirected with, if its signature holds (a link someone else wrote shows nothing). */
   private noticeOf(req: ConsoleRequest & { query?: Record<string, unknown> }): { ok: boolean; text: string } | undefined {
     const raw = typeof req.query?.['notice'] === 'string' ? (req.query['notice'] as string) : undefined;
-    if (!raw) return undefined;
+    const signature = typeof req.query?.['sig'] === 'string' ? Buffer.from(req.query['sig'] as string) : undefined;
+    if (!raw || !signature) return undefined;
+    const expected = Buffer.from(this.noticeSignature(raw));
+    if (signature.length !== expected.length || !timingSafeEqual(signature, expected)) return undefined;
     return { ok: raw.startsWith('ok:'), text: raw.replace(/^(ok|error):/, '').slice(0, 500) };
   }
 
@@ -236,7 +255,7 @@ export class ConsoleController {
    */
   private async session(req: ConsoleRequest, res: ConsoleResponse, role: Role, kind: 'page' | 'post'): Promise<Session | undefined> {
     const token = cookieOf(req);
-    const authentication = token ? await this.deps.authenticator.authenticate(`Bearer ${decodeURIComponent(token)}`) : undefined;
+    const authentication = token ? await this.deps.authenticator.authenticate(`Bearer ${token}`) : undefined;
     const decision = authorize(authentication?.ok ? authentication.principal : undefined, role, authentication && !authentication.ok ? authentication.reason : 'not signed in');
     if (!decision.allowed) {
       if (decision.status === 401 && kind === 'page') {

@@ -143,6 +143,38 @@ describe('the console: decisions', () => {
   });
 });
 
+describe('the console: what it takes from the request', () => {
+  it('a notice in the queue’s link that no decision of the server wrote (none, or a forged signature) is not shown', async () => {
+    const cookie = await signIn(await h.jwt({ sub: '00u-alice', email: 'alice@acme.example' }));
+    const phishing = encodeURIComponent('ok:Session expiring: re-enter your token at https://evil.example');
+    for (const query of [`notice=${phishing}`, `notice=${phishing}&sig=${'A'.repeat(43)}`, `notice=${phishing}&sig=`]) {
+      const queue = await page(`/console/approvals?${query}`, cookie);
+      expect(queue.status).toBe(200);
+      expect(queue.text).not.toContain('evil.example');
+      expect(queue.text).not.toMatch(/role="(status|alert)"/);
+    }
+  });
+
+  it('a session cookie that is not percent-encoding is no session: pages redirect to sign-in, a POST is 401 (it was a 500 on every page)', async () => {
+    for (const path of ['/console/approvals', '/console/operator', '/console/savings']) expect((await page(path, 'optex_console=%ZZ')).status).toBe(303);
+    expect((await post('/console/sign-out', 'optex_console=%ZZ', { csrf: 'x' })).status).toBe(401);
+  });
+
+  it('a reason longer than 1,024 characters is refused as the API refuses it, and appends nothing; an id in capitals names the same optimization', async () => {
+    const cookie = await signIn(await h.jwt({ sub: '00u-alice', email: 'alice@acme.example' }));
+    const csrf = csrfOf((await page('/console/approvals', cookie)).text);
+    const id = idOf('rec-other');
+    const before = await h.eventCount();
+    const refused = await post(`/console/optimizations/${id}/approve`, cookie, { csrf, reason: 'Z'.repeat(1025) });
+    expect((await page(refused.headers.get('location')!, cookie)).text).toContain('INVALID_INPUT: Approve: reason must be at most 1024 characters, got 1025');
+    expect(await h.eventCount()).toBe(before);
+    const approved = await post(`/console/optimizations/${id.toUpperCase()}/approve`, cookie, { csrf, reason: 'Z'.repeat(1024) });
+    expect((await page(approved.headers.get('location')!, cookie)).text).toContain('Recorded as alice@acme.example.');
+    const history = await h.call('GET', `/api/v1/optimizations/${id}/history`, { token: h.apiToken });
+    expect(history.body.events.at(-1)).toMatchObject({ type: 'ApprovalGranted', data: { by: 'alice@acme.example', reason: 'Z'.repeat(1024) } });
+  });
+});
+
 describe('the console: why an optimization waits', () => {
   it('an approved optimization held by the kill switch says so on its timeline, with who paused and why; once resumed it no longer does', async () => {
     const id = idOf('rec-medium'); // approved by the decisions above, not executed
