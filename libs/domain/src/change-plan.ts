@@ -82,6 +82,23 @@ function changeOf(rec: Recommendation, observed: ObservedResource, after: Observ
 }
 
 /**
+ * How much `rec` would add to the monthly bill on the resource as `observed` (its size, type, IOPS and throughput,
+ * priced by the book; what `ChangePlan.monthlyCostChange` says), when it adds anything; `undefined` when it saves, costs
+ * nothing more, is unpriced, or the resource is not the kind the action needs. The risk's `costs-more` factor for
+ * every action but a rightsize (whose target type the recommendation itself names).
+ */
+export function addedMonthlyCost(rec: Recommendation, observed: ObservedResource, pb: PriceBook): number | undefined {
+  let steps: Step[];
+  try {
+    steps = executionPlan(rec, observed, 'cost');
+  } catch {
+    return undefined;
+  }
+  const quote = savingsQuote(rec, observed, expectedAfter(observed, steps), rec.region, pb);
+  return isPriced(quote) && roundMoney(-quote.usd) > 0 ? roundMoney(-quote.usd) : undefined;
+}
+
+/**
  * The plan of `rec` on the resource as `observed`, at the risk `risk`; `undefined` when the observed resource is not
  * the kind the action needs (pre-validation then fails it). Pure.
  */

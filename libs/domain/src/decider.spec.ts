@@ -9,7 +9,7 @@ import { defaultPriceBook } from './pricing';
 import { nextMove } from './process';
 import { viewOf } from './projection';
 import type { OptimizationEvent } from './events';
-import type { PerformanceImpact, Recommendation, Step } from './types';
+import type { LiveResource, PerformanceImpact, Recommendation, Step } from './types';
 import type { PerformanceSample } from './performance';
 
 const spec = DeciderSpecification.for(optimizationDecider);
@@ -168,6 +168,23 @@ describe('AssessRisk', () => {
           policyVersion: 'default-v1',
         }),
       ]);
+  });
+
+  it('flags any other action as costs-more when its plan on the live resource as described adds to the bill (a gp3 with extra IOPS and throughput), and not one that saves', () => {
+    const faster = recommendation({ type: 'modify-volume', targetVolumeType: 'gp3', iops: 16000, throughput: 1000 }, { resource: { type: 'ec2:volume', id: 'vol-0abc' }, estimatedMonthlySavings: 10 });
+    const gp2 = { kind: 'volume' as const, id: 'vol-0abc', volumeType: 'gp2', sizeGiB: 500, iops: 1500, state: 'available', availabilityZone: 'us-east-1a', tags: {} };
+    const assessWith = (live?: LiveResource) => cmd('AssessRisk', { policy: defaultPolicy, credentialsAccountId: undefined, priceBook: defaultPriceBook, ...(live ? { live } : {}) });
+    // gp2 500 GiB: $50; gp3 500 GiB at 16,000 IOPS and 1,000 MiB/s: 40 + 13,000 × 0.005 + 875 × 0.04 = $140
+    spec
+      .given([received(faster)])
+      .when(assessWith({ observed: gp2 }))
+      .then((events) => expect((events[0]!.data as { factors: unknown }).factors).toEqual([{ factor: 'costs-more', detail: 'modify-volume of vol-0abc as it is now adds $90.00/month to the bill in us-east-1' }]));
+    const plain = recommendation({ type: 'modify-volume', targetVolumeType: 'gp3' }, { resource: { type: 'ec2:volume', id: 'vol-0abc' }, estimatedMonthlySavings: 10 });
+    for (const [r, live] of [[plain, { observed: gp2 }], [faster, undefined]] as const)
+      spec
+        .given([received(r)])
+        .when(assessWith(live))
+        .then((events) => expect((events[0]!.data as { factors: unknown }).factors).toEqual([]));
   });
 
   it('does not flag a downsize, nor a rightsize the price book cannot price', () => {

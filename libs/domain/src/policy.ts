@@ -7,6 +7,7 @@ import type { PriceBook } from './pricing';
 import { ACTION_TYPES, RISK_LEVELS } from './types';
 import type { ActionType, AppliedFactor, ApprovalDecision, Authority, LiveResource, Recommendation, RiskAssessment, RiskBasis, RiskLevel } from './types';
 import { quoteInUse } from './savings';
+import { addedMonthlyCost } from './change-plan';
 import type { ParseResult } from './recommendation';
 import { eligibleApprovers, rosterSchema, type RosterEntry } from './roster';
 import { DEFAULT_API_BUDGET, apiBudgetSchema, type ApiBudgetPolicy } from './api-budget';
@@ -404,11 +405,15 @@ function tagDetail(basis: RiskBasis, factor: TagFactorPolicy, marks: string): st
 
 /**
  * Why a change costs more per month than it saves, or `undefined`: a rightsize whose target type costs more than its
- * current type in the recommendation's region, both priced by the book. Other actions' net cost needs the live
- * resource (a volume's size and IOPS) and is not known from the recommendation.
+ * current type in the recommendation's region, both priced by the book; any other action whose plan on the live
+ * resource as described (a volume's size, type, IOPS and throughput, say) adds to the bill, as the approved plan's
+ * net monthly cost change would say ({@link addedMonthlyCost}). Without the live resource only a rightsize is judged.
  */
-function costsMoreDetail(rec: Recommendation, priceBook: PriceBook): string | undefined {
-  if (rec.action.type !== 'rightsize') return undefined;
+function costsMoreDetail(rec: Recommendation, priceBook: PriceBook, live: LiveResource | undefined): string | undefined {
+  if (rec.action.type !== 'rightsize') {
+    const added = live?.observed ? addedMonthlyCost(rec, live.observed, priceBook) : undefined;
+    return added === undefined ? undefined : `${rec.action.type} of ${rec.resource.id} as it is now adds $${added.toFixed(2)}/month to the bill in ${rec.region}`;
+  }
   const { currentInstanceType: from, targetInstanceType: to } = rec.action;
   const current = quoteInstance(priceBook, rec.region, from);
   const target = quoteInstance(priceBook, rec.region, to);
@@ -452,7 +457,7 @@ export function assessRisk(rec: Recommendation, policy: Policy, priceBook?: Pric
     });
   }
   if (costsMore.enabled && priceBook) {
-    const detail = costsMoreDetail(rec, priceBook);
+    const detail = costsMoreDetail(rec, priceBook, live);
     if (detail) factors.push({ factor: 'costs-more', detail });
   }
   const level = RISK_LEVELS[Math.min(levelIndex(baseLevel) + factors.length, RISK_LEVELS.length - 1)];

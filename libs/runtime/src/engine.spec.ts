@@ -619,13 +619,14 @@ describe('cool-down per resource', () => {
     const clock = new ManualClock(Date.parse('2026-11-26T10:00:00Z'));
     const parsed = parsePolicy({ approval: { autoApprove: { maxLevel: 'CRITICAL', maxMonthlySavings: 1_000_000 } }, coolDown: { days: 7 } });
     if (!parsed.ok) throw new Error(JSON.stringify(parsed.errors));
-    const h = await harness({ volumes: [volume('vol-c'), volume('vol-other')] }, { policy: parsed.value, clock });
-    expect(statuses(await h.run([gp3('first', 'vol-c')]))).toEqual({ first: 'completed' });
+    // gp2 1,000 GiB ($100) → gp3 at 6,000 IOPS ($95) → gp3 at 3,000 IOPS ($80): each change saves (one that adds to the bill waits for a person)
+    const h = await harness({ volumes: [{ ...volume('vol-c'), sizeGiB: 1000 }, volume('vol-other')] }, { policy: parsed.value, clock });
+    expect(statuses(await h.run([gp3('first', 'vol-c', 'us-east-1', { action: { type: 'modify-volume', targetVolumeType: 'gp3', iops: 6000 } })]))).toEqual({ first: 'completed' });
     const firstEnd = (await h.store.readStream(optimizationStream(optimizationIdFor('spec', 'first')))).find((e) => e.type === 'ExecutionSucceeded')!;
     const changedAt = Date.parse((firstEnd.data as { at: string }).at);
 
     clock.advance(3_600_000);
-    const second = await h.run([gp3('second', 'vol-c', 'us-east-1', { action: { type: 'modify-volume', targetVolumeType: 'gp3', iops: 4000 } }), gp3('elsewhere', 'vol-other')]);
+    const second = await h.run([gp3('second', 'vol-c', 'us-east-1', { action: { type: 'modify-volume', targetVolumeType: 'gp3', iops: 3000 } }), gp3('elsewhere', 'vol-other')]);
     expect(statuses(second)).toEqual({ second: 'approved', elsewhere: 'completed' });
     const until = new Date(changedAt + 7 * 24 * 3_600_000).toISOString();
     expect(second.waitingUntil).toBe(until);

@@ -142,20 +142,21 @@ describe('realized savings of a fixture: gp3 with extra IOPS/throughput, io1 →
     rec('fx-upsize', 'us-east-1', { type: 'ec2:instance', id: 'i-0000000000000e003' }, { type: 'rightsize', currentInstanceType: 'm5.large', targetInstanceType: 'm5.xlarge' }, 0),
   ];
 
-  it('prices each from the book by hand, marks the unpriced one, and holds the upsize for a person', async () => {
+  it('prices each from the book by hand, marks the unpriced one, and holds the two that add to the bill for a person (the upsize, and the extra IOPS on the volume as it is)', async () => {
     const { store, report, resume } = await runAll(fleet, records, approveAll);
     try {
       expect(realized(report.optimizations)).toEqual({
-        'fx-gp3-extra': -25,
         'fx-io1-gp3': 277.5,
         'fx-tokyo-gp3': 2.26,
         'fx-unpriced-type': { unpriced: ['instance type t4g.micro in eu-central-1'] },
       });
       const upsize = report.optimizations.find((o) => o.recommendationId === 'fx-upsize')!;
       expect(upsize).toMatchObject({ status: 'awaiting-approval', approval: 'pending', risk: 'HIGH' });
-      await recordApproval(store, { optimizationId: upsize.optimizationId, by: 'alice', now: new Date() });
+      const extra = report.optimizations.find((o) => o.recommendationId === 'fx-gp3-extra')!;
+      expect(extra).toMatchObject({ status: 'awaiting-approval', approval: 'pending' });
+      for (const { optimizationId } of [upsize, extra]) await recordApproval(store, { optimizationId, by: 'alice', now: new Date() });
       const after = await resume();
-      expect(realized(after.optimizations)).toMatchObject({ 'fx-upsize': -70.08 });
+      expect(realized(after.optimizations)).toMatchObject({ 'fx-upsize': -70.08, 'fx-gp3-extra': -25 });
     } finally {
       await store.close();
     }
