@@ -28,6 +28,15 @@ describe('blast radius per account, region and action per day (given the day so 
     expect(verdict).toMatchObject({ allowed: false, until: new Date(Date.parse(ago(3)) + 86_400_000).toISOString(), reason: expect.stringContaining('10% of a fleet of 30 (3)') });
   });
 
+  it('given a share of a fleet so small that it rounds down to none, then one a day may still start (it held every member for ever)', () => {
+    expect(dailyLimit({ maxExecutions: 500, maxFleetPct: 10 }, KEY, [], 4, NOW)).toEqual({ allowed: true });
+    expect(dailyLimit({ maxExecutions: 500, maxFleetPct: 10 }, KEY, [ago(5)], 4, NOW)).toMatchObject({
+      allowed: false,
+      until: new Date(Date.parse(ago(5)) + 86_400_000).toISOString(),
+      reason: expect.stringContaining('10% of a fleet of 4 (1)'),
+    });
+  });
+
   it('given a share of the fleet but the fleet size unknown, then only the count is judged', () => {
     expect(dailyLimit({ maxExecutions: 100, maxFleetPct: 10 }, KEY, [ago(1), ago(2), ago(3)], undefined, NOW)).toEqual({ allowed: true });
   });

@@ -148,7 +148,8 @@ export function dailyLimitOf(policy: BlastRadiusPolicy['perDay'], key: string, r
   const limits: { max: number; what: string }[] = [];
   if (policy.maxExecutions !== null) limits.push({ max: policy.maxExecutions, what: `${policy.maxExecutions} executions` });
   if (policy.maxFleetPct !== null && fleetSize !== undefined) {
-    const max = Math.floor((fleetSize * policy.maxFleetPct) / 100);
+    // At least one a day: a share of a small fleet that rounds down to none would hold its members for ever.
+    const max = Math.max(1, Math.floor((fleetSize * policy.maxFleetPct) / 100));
     limits.push({ max, what: `${policy.maxFleetPct}% of a fleet of ${fleetSize} (${max})` });
   }
   const hit = limits.filter((l) => recent.length >= l.max).sort((a, b) => a.max - b.max)[0];

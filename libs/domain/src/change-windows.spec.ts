@@ -65,11 +65,27 @@ describe('change windows and freezes (given a policy, when may an execution star
     expect(ok.ok && ok.value.changeWindows.windows[0]).toMatchObject({ timeZone: 'UTC' });
     const bad = parsePolicy({
       changeWindows: {
-        windows: [{ name: 'n', cron: 'every night', timeZone: 'Mars/Olympus', durationMinutes: 0 }],
+        windows: [
+          { name: 'n', cron: 'every night', timeZone: 'Mars/Olympus', durationMinutes: 0 },
+          { name: 'typo', cron: '0 22 * * *', durationMinutes: 60, regions: ['us-east-1', 'US-EAST-1', 'mars-1'] },
+        ],
         freezes: [{ name: 'f', from: '2026-12-20T00:00:00Z', to: '2026-12-19T00:00:00Z', reason: 'x' }],
       },
     });
     const paths = bad.ok ? [] : bad.errors.map((e) => e.path);
     expect(paths).toEqual(expect.arrayContaining(['changeWindows.windows.0.cron', 'changeWindows.windows.0.timeZone', 'changeWindows.windows.0.durationMinutes', 'changeWindows.freezes.0.to']));
+    // A region no window could ever match silently took the window away: refused, each by its path.
+    expect(bad.ok ? [] : bad.errors.filter((e) => e.path.startsWith('changeWindows.windows.1'))).toEqual([
+      { path: 'changeWindows.windows.1.regions.1', message: expect.stringContaining('must be an AWS region such as us-east-1, got "US-EAST-1"') },
+      { path: 'changeWindows.windows.1.regions.2', message: expect.stringContaining('got "mars-1"') },
+    ]);
+  });
+
+  it('a window for tagged resources governs a resource whose live tags carry them, though the recommendation states none', () => {
+    const wednesdayNoon = new Date('2026-12-02T12:00:00Z');
+    expect(executionWindow(policy, rec(), wednesdayNoon)).toEqual({ allowed: true });
+    expect(executionWindow(policy, rec(), wednesdayNoon, { env: 'production' })).toMatchObject({ allowed: false, hold: 'change-window', until: '2026-12-02T21:00:00.000Z' });
+    expect(executionWindow(policy, rec({}, { env: 'dev' }), wednesdayNoon, { env: 'production' })).toMatchObject({ allowed: false, hold: 'change-window' });
+    expect(executionWindow(policy, rec(), wednesdayNoon, { env: 'dev' })).toEqual({ allowed: true });
   });
 });

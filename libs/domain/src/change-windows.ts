@@ -1,6 +1,7 @@
 import { Cron } from 'croner';
 import { z } from 'zod';
 import type { Recommendation } from './types';
+import { isKnownRegion } from './aws-catalog';
 
 /**
  * When execution may start. A maintenance window opens at each time its cron expression names, in its time zone, and
@@ -61,7 +62,7 @@ export const changeWindowsSchema = z.strictObject({
       timeZone: z.string().refine(validTimeZone, { error: 'must be an IANA time zone such as Europe/Berlin' }).default('UTC'),
       durationMinutes: z.number().int({ error: 'must be a whole number' }).positive({ error: 'must be greater than 0' }),
       accounts: z.array(z.string().regex(/^\d{12}$/, { error: 'must be exactly 12 digits' })).min(1).optional(),
-      regions: z.array(z.string().min(1)).min(1).optional(),
+      regions: z.array(z.string().refine(isKnownRegion, { error: (issue) => `must be an AWS region such as us-east-1, got ${JSON.stringify(issue.input)}` })).min(1).optional(),
       tags: z.record(z.string(), z.string()).optional(),
     }),
   ),
@@ -77,12 +78,17 @@ export type ExecutionWindowVerdict =
   /** `until`: when it may start (the freeze's end, the next window's opening); `hold`: which of the two holds it. */
   | { readonly allowed: false; readonly hold: 'freeze' | 'change-window'; readonly until: string; readonly reason: string };
 
-function applies(window: ChangeWindow, rec: Recommendation): boolean {
+/**
+ * Whether the window governs `rec`: its accounts, its regions, and each of its tags carried by the resource — as the
+ * recommendation states it or as the live resource was described (an analyzer that leaves the tags out does not take a
+ * production volume out of its window, as it does not lower its risk).
+ */
+function applies(window: ChangeWindow, rec: Recommendation, liveTags: Readonly<Record<string, string>> | undefined): boolean {
   if (window.accounts && !window.accounts.includes(rec.accountId)) return false;
   if (window.regions && !window.regions.includes(rec.region)) return false;
   if (window.tags) {
-    const tags = rec.resource.tags ?? {};
-    for (const [key, value] of Object.entries(window.tags)) if (tags[key] !== value) return false;
+    const stated = rec.resource.tags ?? {};
+    for (const [key, value] of Object.entries(window.tags)) if (stated[key] !== value && liveTags?.[key] !== value) return false;
   }
   return true;
 }
@@ -99,15 +105,15 @@ function windowAt(window: ChangeWindow, now: Date): { open: boolean; start: Date
   return { open: false, start };
 }
 
-/** Whether `rec` may start executing at `now`; if not, until when and why. */
-export function executionWindow(policy: ChangeWindowPolicy, rec: Recommendation, now: Date): ExecutionWindowVerdict {
+/** Whether `rec` (whose live resource carries `liveTags`, when described) may start executing at `now`; if not, until when and why. */
+export function executionWindow(policy: ChangeWindowPolicy, rec: Recommendation, now: Date, liveTags?: Readonly<Record<string, string>>): ExecutionWindowVerdict {
   const t = now.getTime();
   for (const freeze of policy.freezes) {
     if (Date.parse(freeze.from) <= t && t < Date.parse(freeze.to)) {
       return { allowed: false, hold: 'freeze', until: new Date(freeze.to).toISOString(), reason: `freeze ${freeze.name} until ${new Date(freeze.to).toISOString()}: ${freeze.reason}` };
     }
   }
-  const windows = policy.windows.filter((w) => applies(w, rec));
+  const windows = policy.windows.filter((w) => applies(w, rec, liveTags));
   if (windows.length === 0) return { allowed: true };
   let next: { start: Date; window: ChangeWindow } | undefined;
   for (const window of windows) {

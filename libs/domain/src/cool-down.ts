@@ -59,6 +59,7 @@ export function startVerdict(
   rec: Recommendation,
   now: Date,
   lastChange: string | undefined,
+  liveTags?: Readonly<Record<string, string>>,
 ): StartVerdict {
   if (policy.coolDown.days > 0 && lastChange !== undefined) {
     const until = Date.parse(lastChange) + policy.coolDown.days * DAY_MS;
@@ -67,5 +68,5 @@ export function startVerdict(
       return { allowed: false, hold: 'cool-down', until: at, reason: `cool-down of ${policy.coolDown.days} day(s) after the last change to ${rec.resource.id} at ${lastChange}: waits until ${at}` };
     }
   }
-  return executionWindow(policy.changeWindows, rec, now);
+  return executionWindow(policy.changeWindows, rec, now, liveTags);
 }

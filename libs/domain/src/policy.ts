@@ -389,8 +389,8 @@ export function riskBasis(rec: Recommendation, live: LiveResource | undefined, p
   return { stated, live: { found: true, observed, ...cost } };
 }
 
-/** The live resource's tags, when it has any. */
-const liveTags = (basis: RiskBasis): Readonly<Record<string, string>> | undefined => {
+/** The live resource's tags as the risk assessment described it, when it has any. */
+export const liveTags = (basis: RiskBasis): Readonly<Record<string, string>> | undefined => {
   const observed = basis.live?.observed;
   return observed && 'tags' in observed ? observed.tags : undefined;
 };

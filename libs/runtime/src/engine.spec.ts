@@ -614,6 +614,23 @@ describe('a change window on a test clock', () => {
   });
 });
 
+describe('a change window for tagged resources', () => {
+  it('holds a change to a resource whose live tags it names, though the recommendation states no tags', async () => {
+    const clock = new ManualClock(Date.parse('2026-11-26T10:00:00Z'));
+    const parsed = parsePolicy({
+      approval: { autoApprove: { maxLevel: 'MEDIUM', maxMonthlySavings: 500 } },
+      changeWindows: { windows: [{ name: 'prod-nights', cron: '0 22 * * *', timeZone: 'UTC', durationMinutes: 60, tags: { env: 'production' } }], freezes: [] },
+    });
+    if (!parsed.ok) throw new Error(JSON.stringify(parsed.errors));
+    const h = await harness({ volumes: [{ ...volume('vol-p'), tags: { env: 'production' } }, volume('vol-d')] }, { policy: parsed.value, clock });
+    const report = await h.run([gp3('p', 'vol-p'), gp3('d', 'vol-d')]);
+    expect(statuses(report)).toEqual({ p: 'approved', d: 'completed' });
+    expect(report.waitingUntil).toBe('2026-11-26T22:00:00.000Z');
+    expect(h.fleet.calls().filter((c) => c.operation === 'modifyVolume' && !c.dryRun).map((c) => c.resourceId)).toEqual(['vol-d']);
+    await h.close();
+  });
+});
+
 describe('cool-down per resource', () => {
   it('a second change to a resource waits out the cool-down after the first (ExecutionDeferred, until when), then runs', async () => {
     const clock = new ManualClock(Date.parse('2026-11-26T10:00:00Z'));

@@ -8,6 +8,7 @@ import {
   batchWindowClosesAt,
   byPriority,
   eventIdFor,
+  liveTags,
   startVerdict,
   rollbackRefusal,
   optimizationDecider,
@@ -106,7 +107,7 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
     const held = (item: QueuedItem): boolean => {
       const state = this.projection.get(item.optimizationId);
       if (!state) return false;
-      let verdict: StartVerdict | DeferralVerdict = soak ? { allowed: false, hold: 'stage-soak', ...soak } : startVerdict(this.policy, state.recommendation, now, this.projection.lastChangeOn(item.resourceKey));
+      let verdict: StartVerdict | DeferralVerdict = soak ? { allowed: false, hold: 'stage-soak', ...soak } : startVerdict(this.policy, state.recommendation, now, this.projection.lastChangeOn(item.resourceKey), state.risk?.basis && liveTags(state.risk.basis));
       if (verdict.allowed && !state.dryRun) {
         const limit = this.tally.verdict(this.policy.blastRadius.perDay, state, now, tentative);
         verdict = limit.allowed ? limit : { ...limit, hold: 'daily-limit' };
