@@ -35,7 +35,7 @@ describe('optex pause / resume-execution', () => {
     expect(run.optimizations.length).toBeGreaterThan(3);
     // The text report says why nothing ran, and what lifts it.
     expect((await optex(['resume', ...common])).stdout).toMatch(/^Execution is PAUSED \(by oncall since .*: incident INC-7\): no execution starts until optex resume-execution/m);
-    expect(new Set(run.optimizations.map((o) => o.status))).toEqual(new Set(['scheduled', 'approved'])); // the rest of the batch waits for a slot
+    expect(new Set(run.optimizations.map((o) => o.status))).toEqual(new Set(['approved'])); // nothing is dispatched while paused: windows and limits are judged at the resume
     const fleet = json<{ calls: { operation: string; dryRun: boolean }[] }>(await optex(['fleet', ...common.slice(0, 4), '--json']));
     expect(fleet.calls.filter((c) => !c.operation.startsWith('describe') && !c.operation.startsWith('find') && !c.operation.startsWith('waitFor'))).toEqual([]);
 

@@ -315,16 +315,35 @@ describe('a rightsize to a type not offered where the instance lives', () => {
 describe('kill switch (optex pause / resume-execution)', () => {
   const control = (store: EventStore, action: 'pause' | 'resume') => recordExecutionControl(store, action, { by: 'oncall', reason: 'incident INC-7', now: new Date() });
 
-  it('paused before the run: assessed, approved and scheduled, nothing executed and no EC2 change; resumed: completed', async () => {
+  it('paused before the run: assessed and approved, not scheduled, nothing executed and no EC2 change; resumed: completed', async () => {
     const h = await harness({ volumes: [volume('vol-k1'), volume('vol-k2')] });
     await control(h.store, 'pause');
     const paused = await h.run([gp3('k1', 'vol-k1'), gp3('k2', 'vol-k2')]);
-    expect(Object.values(statuses(paused)).every((s) => s === 'scheduled')).toBe(true);
+    expect(statuses(paused)).toEqual({ k1: 'approved', k2: 'approved' });
     expect(h.fleet.calls().filter((c) => c.operation === 'modifyVolume')).toEqual([]);
     await control(h.store, 'resume');
     const resumed = await h.resume();
     expect(statuses(resumed)).toEqual({ k1: 'completed', k2: 'completed' });
     expect(h.fleet.calls().filter((c) => c.operation === 'modifyVolume' && c.result === 'ok')).toHaveLength(2);
+    await h.close();
+  });
+
+  it('paused inside a change window and resumed after it closed: nothing was scheduled meanwhile, so the work waits for the next window (it started outside it, as the schedule taken before had allowed)', async () => {
+    const clock = new ManualClock(Date.parse('2027-03-01T22:05:00Z'));
+    const now = () => clock.now();
+    const parsed = parsePolicy({ changeWindows: { windows: [{ name: 'nightly', cron: '0 22 * * *', timeZone: 'UTC', durationMinutes: 60 }], freezes: [] } });
+    if (!parsed.ok) throw new Error(JSON.stringify(parsed.errors));
+    const h = await harness({ volumes: [volume('vol-w1'), volume('vol-w2')] }, { policy: parsed.value, clock });
+    await recordExecutionControl(h.store, 'pause', { by: 'oncall', reason: 'incident', now: now() });
+    expect(statuses(await h.run([gp3('w1', 'vol-w1'), gp3('w2', 'vol-w2')]))).toEqual({ w1: 'approved', w2: 'approved' });
+    clock.advance(14 * 3_600_000); // 12:05 the next day: the window closed at 23:00
+    await recordExecutionControl(h.store, 'resume', { by: 'oncall', reason: 'over', now: now() });
+    const resumed = await h.resume();
+    expect(statuses(resumed)).toEqual({ w1: 'approved', w2: 'approved' });
+    expect(resumed.waitingUntil).toBe('2027-03-02T22:00:00.000Z');
+    expect(h.fleet.calls().filter((c) => c.operation === 'modifyVolume' && !c.dryRun)).toEqual([]);
+    clock.advance(Date.parse('2027-03-02T22:00:00Z') - clock.now().getTime());
+    expect(statuses(await h.resume())).toEqual({ w1: 'completed', w2: 'completed' });
     await h.close();
   });
 

@@ -8,7 +8,9 @@ import {
   batchWindowClosesAt,
   byPriority,
   eventIdFor,
+  CONTROL_STREAM,
   liveTags,
+  parseControlEvent,
   startVerdict,
   rollbackRefusal,
   optimizationDecider,
@@ -71,6 +73,8 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
   /** Set while the batch window is open: approvals are being collected into one batch. */
   private windowTimer?: NodeJS.Timeout;
   private running: Promise<void> = Promise.resolve();
+  /** Whether the kill switch is pulled (ExecutionPaused last in the control stream): nothing is dispatched meanwhile. */
+  private paused = false;
   private windowClosed = false;
   /** The open window: when it opened and last gathered an approval (`performance.now()`), and how many it holds. */
   private window?: { readonly openedAt: number; readonly lastApprovalAt: number; readonly unbatched: number; closing: boolean };
@@ -156,6 +160,9 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
     this.queue = new SchedulerQueue(this.projection);
     this.tally = new DailyTally(this.projection);
     for await (const e of this.store.readAll({ filter: { kind: 'streamName', prefixes: ['batch-'] } })) this.onBatchEvent(e.id, parseStoredEvent(e) as BatchEvent);
+    // The kill switch as the log has it now (its last event); deliveries of the control stream keep it current.
+    const [control] = await this.store.readStream(CONTROL_STREAM, { direction: 'backwards', maxCount: 1 });
+    this.paused = control ? parseControlEvent(control).type === 'ExecutionPaused' : false;
     await this.tick();
     this.timer = setInterval(() => void this.tickInBackground(), this.options.schedulerTickMs);
     this.timer.unref();
@@ -185,6 +192,11 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
     // Each delivery is its stream's last event as the log had it, a batch's as well as an optimization's: the next
     // append after it reads no tip.
     this.store.rememberDelivered?.(event);
+    if (event.stream === CONTROL_STREAM) {
+      this.paused = parseControlEvent(event).type === 'ExecutionPaused';
+      if (!this.paused) await this.tick(); // what waited is judged now: its windows, freezes and the daily limit as they are at the resume
+      return;
+    }
     if (event.stream.startsWith('batch-')) {
       // An operator's BatchContinued (the scheduler's own batch events are folded when it appends them).
       if (event.type !== 'BatchContinued' || this.folded.has(event.id)) return;
@@ -260,7 +272,9 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
 
     if (this.judging.size > 0) for (const batch of this.queue.openBatches()) if (this.judging.has(batch.plan.batchId)) await this.judgeStage(batch, now);
     for (const batchId of this.queue.takeCompletable()) await this.completeBatch(batchId, now);
-    let capacity = this.options.maxParallel - this.projection.activeCount();
+    // Paused: nothing is dispatched, so the holds (windows, freezes, the daily limit, cool-downs) are judged when
+    // execution resumes, not now — a schedule taken inside a window would otherwise start after the pause, outside it.
+    let capacity = this.paused ? 0 : this.options.maxParallel - this.projection.activeCount();
     for (const batch of this.queue.openBatches()) {
       if (capacity <= 0) break;
       if (batch.waiting.size === 0) continue;
