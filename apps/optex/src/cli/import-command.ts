@@ -42,6 +42,8 @@ export interface ImportResult {
   readonly skipped: Skip[];
   readonly rejected: ImportRejection[];
   readonly counts: { items: number; recommendations: number; skipped: number; rejected: number; skippedByCode: Record<string, number> };
+  /** Set when the document is one page of several (its `nextToken`): the other pages' items are not imported. */
+  readonly partial?: { readonly nextToken: string };
 }
 
 type Wrap = <A extends unknown[]>(fn: (...args: A) => Promise<number>) => (...args: A) => Promise<void>;
@@ -74,6 +76,7 @@ export async function importCommand(io: Io, file: string, flags: ImportFlags): P
   if (flags.submit && flags.run) throw new UsageError('--submit and --run: choose one');
   if (flags.submit && !flags.bus.startsWith('kafka://')) throw new UsageError(`--submit needs --bus kafka://HOST:PORT, got ${JSON.stringify(flags.bus)}`);
   if (flags.account !== undefined && !/^\d{12}$/.test(flags.account)) throw new UsageError(`--account: expected 12 digits, got ${JSON.stringify(flags.account)}`);
+  if (flags.action !== undefined && format !== 'custodian') throw new UsageError('--action: only for --from custodian');
   const limits = intakeLimitsFromEnv();
   const document = await readDocument(file, limits.maxFileBytes);
   const metadata = await readMetadata(format, file, flags.metadata, limits.maxFileBytes);
@@ -89,7 +92,9 @@ export async function importCommand(io: Io, file: string, flags: ImportFlags): P
     if (error instanceof AnalyzerFormatError) throw new UsageError(`${file}: ${error.message}`);
     throw error;
   }
-  const result = checked(translation.recommendations, translation.skipped, limits);
+  const result = { ...checked(translation.recommendations, translation.skipped, limits), ...(translation.partial ? { partial: translation.partial } : {}) };
+  // One page of several: said on stderr in text (--json carries `partial`); the import itself goes on.
+  if (result.partial && !flags.json) io.err(partialWarning(file, result.partial.nextToken));
   const ndjson = result.recommendations.map((r) => JSON.stringify(r)).join('\n') + (result.recommendations.length > 0 ? '\n' : '');
   if (flags.out) await writeOutput(flags.out, ndjson);
 
@@ -130,6 +135,10 @@ function checked(recommendations: readonly Recommendation[], skips: readonly Ski
     counts: { items: recommendations.length + skips.length, recommendations: accepted.length, skipped: skips.length, rejected: rejected.length, skippedByCode },
   };
 }
+
+/** The warning that a document is one page of a paginated response. */
+export const partialWarning = (file: string, nextToken: string): string =>
+  `warning: ${safe(file)} is one page of several (nextToken ${safe(JSON.stringify(nextToken))}): only its items are imported; fetch and import the other pages too (or let the AWS CLI paginate: no --max-items, no --no-paginate)`;
 
 function importText(r: ImportResult, out: string | undefined, wide: boolean): string {
   const c = r.counts;

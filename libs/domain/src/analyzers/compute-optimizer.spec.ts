@@ -86,4 +86,65 @@ describe('Compute Optimizer translation', () => {
     expect(() => translateComputeOptimizer({ items: [] })).toThrow(AnalyzerFormatError);
     expect(() => translateComputeOptimizer('a,b\n1,2\n')).toThrow(/neither an instanceArn .* nor a volumeArn/);
   });
+
+  describe('several responses merged into one document (jq -s add)', () => {
+    const volumes = analyzerFixture('co-get-ebs-volume-recommendations.json') as object;
+    const idle = analyzerFixture('co-get-idle-recommendations.json') as object;
+
+    it('translates every list it holds, each item named by its list, and each errors entry once', () => {
+      expect(outcomes(translateComputeOptimizer({ ...instances, ...volumes }))).toEqual(['i-0a1b2c3d4e5f60789 → rightsize', 'vol-0123456789abcdef0 → modify-volume']);
+      const all = translateComputeOptimizer({ ...instances, ...volumes, ...idle });
+      expect(outcomes(all)).toEqual([
+        'i-0a1b2c3d4e5f60789 → rightsize',
+        'vol-0123456789abcdef0 → modify-volume',
+        'i-0fedcba9876543210 → stop-idle',
+        'vol-0aaaabbbbccccdddd → delete-volume',
+        'arn:aws:ec2:us-east-1:123456789012:instance/i-0000000000000dead skipped analyzer-error',
+      ]);
+      expect(schemaErrorsOf(all)).toEqual([]);
+      const bad = { volumeRecommendations: [{}] };
+      expect(translateComputeOptimizer({ ...instances, ...bad }).skipped.map((s) => s.itemRef)).toEqual(['volumeRecommendations[0]']);
+    });
+
+    it('keeps one recommendation per resource: an instance to rightsize and to stop as idle keeps the higher savings', () => {
+      const arn = 'arn:aws:ec2:us-east-1:123456789012:instance/i-0a1b2c3d4e5f60789';
+      const idleSame = { idleRecommendations: [{ ...(idle as { idleRecommendations: object[] }).idleRecommendations[0], resourceArn: arn, resourceId: 'i-0a1b2c3d4e5f60789' }] };
+      const t = translateComputeOptimizer({ ...instances, ...idleSame });
+      expect(t.recommendations.map((r) => r.recommendationId)).toEqual([`${arn}#stop-idle`]);
+      expect(t.skipped.map((s) => [s.itemRef, s.code])).toEqual([[arn, 'competing-recommendation']]);
+      expect(t.skipped[0]?.reason).toMatch(/^recommendationId: .*#rightsize:m5\.large \(rightsize, 35\.04 a month\) competes with .*#stop-idle \(stop-idle, 60\.74 a month\)/);
+    });
+
+    it('refuses a document whose list is not a list, naming it', () => {
+      expect(() => translateComputeOptimizer({ ...instances, volumeRecommendations: 5 })).toThrow('not a Compute Optimizer document: volumeRecommendations is not a list');
+    });
+  });
+
+  it.each([
+    [{ savingsOpportunity: { estimatedMonthlySavings: { currency: 'USD', value: -20.5 } } }, 'recommendationOptions[rank 1].savingsOpportunity.estimatedMonthlySavings.value: -20.5, the change costs more than it saves'],
+    [{ savingsOpportunityAfterDiscounts: { estimatedMonthlySavings: { currency: 'USD', value: -3 } } }, 'recommendationOptions[rank 1].savingsOpportunityAfterDiscounts.estimatedMonthlySavings.value: -3, the change costs more than it saves'],
+  ])('skips (no-saving) a top option whose savings are negative (%j), naming the field, never importing it at 0', (savings, reason) => {
+    const t = translateComputeOptimizer({ instanceRecommendations: [{ ...instance, recommendationOptions: [{ instanceType: 'm5.large', rank: 1, ...savings }] }] });
+    expect(t.recommendations).toEqual([]);
+    expect(t.skipped.map((s) => [s.code, s.reason])).toEqual([['no-saving', reason]]);
+    const idle = { idleRecommendations: [{ resourceArn: 'arn:aws:ec2:us-east-1:123456789012:instance/i-0fedcba9876543210', resourceType: 'EC2Instance', savingsOpportunity: { estimatedMonthlySavings: { currency: 'USD', value: -1 } } }] };
+    expect(translateComputeOptimizer(idle).skipped.map((s) => s.reason)).toEqual(['savingsOpportunity.estimatedMonthlySavings.value: -1, the change costs more than it saves']);
+    const zero = { instanceRecommendations: [{ ...instance, recommendationOptions: [{ instanceType: 'm5.large', rank: 1, savingsOpportunity: { estimatedMonthlySavings: { currency: 'USD', value: 0 } } }] }] };
+    expect(translateComputeOptimizer(zero).recommendations.map((r) => r.estimatedMonthlySavings)).toEqual([0]);
+  });
+
+  it('names the missing ARN by its field: instanceArn, volumeArn, resourceArn', () => {
+    const volumes = analyzerFixture('co-get-ebs-volume-recommendations.json') as { volumeRecommendations: object[] };
+    const reasons = [
+      { instanceRecommendations: [{ ...instance, instanceArn: undefined }] },
+      { volumeRecommendations: [{ ...volumes.volumeRecommendations[0], volumeArn: undefined }] },
+      { idleRecommendations: [{ resourceType: 'EC2Instance', accountId: '123456789012', savingsOpportunity: { estimatedMonthlySavings: { currency: 'USD', value: 1 } } }] },
+    ].map((doc) => translateComputeOptimizer(doc, { region: 'us-east-1' }).skipped.map((s) => [s.code, s.reason]));
+    expect(reasons).toEqual([[['missing-field', 'instanceArn: missing']], [['missing-field', 'volumeArn: missing']], [['missing-field', 'resourceArn: missing (and no resourceId)']]]);
+  });
+
+  it('says a response with a nextToken is partial (one page of several); the fixtures (nextToken null) are not', () => {
+    expect(translateComputeOptimizer({ ...instances, nextToken: 'abc' }).partial).toEqual({ nextToken: 'abc' });
+    expect(translateComputeOptimizer(instances).partial).toBeUndefined();
+  });
 });

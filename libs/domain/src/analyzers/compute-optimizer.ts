@@ -9,11 +9,15 @@ import {
   awsTimestamp,
   cents,
   collect,
+  costsMoreReason,
   isoTime,
   mapped,
+  onePerResource,
   parseArn,
   parseItem,
+  partialOf,
   placeOf,
+  resourceIdOf,
   skipped,
   stableRecommendationId,
   tagRecord,
@@ -77,12 +81,16 @@ export const idleRecommendationSchema = z
 
 const errorEntry = z.looseObject({ identifier: z.string().optional(), code: z.string().optional(), message: z.string().optional() });
 
-/** The JSON documents `optex import --from compute-optimizer` reads (the CSV exports are read as text). */
+const pageFields = { errors: z.array(errorEntry).nullish(), nextToken: z.string().nullish() };
+/**
+ * The JSON documents `optex import --from compute-optimizer` reads (the CSV exports are read as text): one response,
+ * or several merged into one object (`jq -s add`), each of its lists translated.
+ */
 export const computeOptimizerDocumentSchema = z
   .union([
-    z.looseObject({ instanceRecommendations: z.array(z.unknown()), errors: z.array(errorEntry).nullish() }),
-    z.looseObject({ volumeRecommendations: z.array(z.unknown()), errors: z.array(errorEntry).nullish() }),
-    z.looseObject({ idleRecommendations: z.array(z.unknown()), errors: z.array(errorEntry).nullish() }),
+    z.looseObject({ instanceRecommendations: z.array(z.unknown()), ...pageFields }),
+    z.looseObject({ volumeRecommendations: z.array(z.unknown()), ...pageFields }),
+    z.looseObject({ idleRecommendations: z.array(z.unknown()), ...pageFields }),
   ])
   .meta({ title: 'AWS Compute Optimizer GetEC2InstanceRecommendations, GetEBSVolumeRecommendations or GetIdleRecommendations response' });
 
@@ -90,7 +98,20 @@ export const COMPUTE_OPTIMIZER_SOURCE = 'aws-compute-optimizer';
 
 type Kind = 'instance' | 'volume' | 'idle';
 
-/** Translates a Compute Optimizer response (JSON) or S3 export (CSV text). */
+/** The recommendation lists of the responses, in the order they are translated. */
+const LISTS = [
+  ['instanceRecommendations', 'instance'],
+  ['volumeRecommendations', 'volume'],
+  ['idleRecommendations', 'idle'],
+] as const;
+
+/**
+ * Translates a Compute Optimizer response (JSON) or S3 export (CSV text). Every list the document holds is translated
+ * (`instanceRecommendations`, then `volumeRecommendations`, then `idleRecommendations`: several responses merged with
+ * `jq -s add`), then each `errors` entry is an `analyzer-error` skip of the resource it names (`identifier`). Of
+ * recommendations for one resource (an instance to rightsize and to stop as idle) one is kept, the one with the
+ * highest estimated savings (see {@link onePerResource}); a `nextToken` makes the translation `partial`.
+ */
 export function translateComputeOptimizer(document: unknown, options: TranslateOptions = {}): Translation {
   if (typeof document === 'string') return translateExport(document, options);
   const parsed = computeOptimizerDocumentSchema.safeParse(document);
@@ -100,18 +121,13 @@ export function translateComputeOptimizer(document: unknown, options: TranslateO
     );
   }
   const doc = parsed.data as Record<string, unknown> & { errors?: z.infer<typeof errorEntry>[] | null };
-  const [key, kind] = (
-    [
-      ['instanceRecommendations', 'instance'],
-      ['volumeRecommendations', 'volume'],
-      ['idleRecommendations', 'idle'],
-    ] as const
-  ).find(([k]) => Array.isArray(doc[k]))!;
-  const items = (doc[key] as unknown[]).map((item, i) => translateItem(kind, item, `${key}[${i}]`, options));
+  const notAList = LISTS.find(([key]) => doc[key] !== undefined && !Array.isArray(doc[key]));
+  if (notAList) throw new AnalyzerFormatError(`not a Compute Optimizer document: ${notAList[0]} is not a list`);
+  const items = LISTS.flatMap(([key, kind]) => ((doc[key] as unknown[] | undefined) ?? []).map((item, i) => translateItem(kind, item, `${key}[${i}]`, options)));
   const errors = (doc.errors ?? []).map((e, i) =>
     skipped(e.identifier ?? `errors[${i}]`, 'analyzer-error', `errors[${i}]: Compute Optimizer could not recommend: ${e.code ?? 'no code'}${e.message ? `: ${e.message}` : ''}`),
   );
-  return collect([...items, ...errors]);
+  return { ...collect([...onePerResource(items), ...errors]), ...partialOf(document) };
 }
 
 function translateItem(kind: Kind, raw: unknown, position: string, options: TranslateOptions): ItemResult {
@@ -136,16 +152,24 @@ type Option = { rank?: number | undefined; savingsOpportunity?: z.infer<typeof s
 const topRanked = <T extends Option>(options: readonly T[] | undefined): T | undefined =>
   options && options.length > 0 ? [...options].sort((a, b) => (a.rank ?? Number.MAX_SAFE_INTEGER) - (b.rank ?? Number.MAX_SAFE_INTEGER))[0] : undefined;
 
-/** The savings at public prices (what optex's price book realizes), else after discounts; a skip when missing or not USD. */
+/**
+ * The savings at public prices (what optex's price book realizes), else after discounts, of the option at `field`
+ * (`''`: the item itself); a skip when missing or not USD, and a `no-saving` skip when negative (the change costs more).
+ */
 function savingsOf(option: Option, field: string): { ok: true; usd: number } | { ok: false; code: SkipCode; reason: string } {
-  const money = option.savingsOpportunity?.estimatedMonthlySavings ?? option.savingsOpportunityAfterDiscounts?.estimatedMonthlySavings;
-  if (money?.value === undefined) return { ok: false, code: 'missing-field', reason: `${field}.savingsOpportunity.estimatedMonthlySavings.value: missing` };
-  if (money.currency !== 'USD') return { ok: false, code: 'unsupported-currency', reason: `${field}.savingsOpportunity.estimatedMonthlySavings.currency: ${money.currency ?? 'missing'}, optex's savings are in USD` };
-  return { ok: true, usd: cents(Math.max(0, money.value)) };
+  const at = field === '' ? '' : `${field}.`;
+  const which = option.savingsOpportunity?.estimatedMonthlySavings ? 'savingsOpportunity' : 'savingsOpportunityAfterDiscounts';
+  const money = option[which]?.estimatedMonthlySavings;
+  if (money?.value === undefined) return { ok: false, code: 'missing-field', reason: `${at}savingsOpportunity.estimatedMonthlySavings.value: missing` };
+  if (money.currency !== 'USD') return { ok: false, code: 'unsupported-currency', reason: `${at}${which}.estimatedMonthlySavings.currency: ${money.currency ?? 'missing'}, optex's savings are in USD` };
+  if (cents(money.value) < 0) return { ok: false, code: 'no-saving', reason: costsMoreReason(`${at}${which}.estimatedMonthlySavings.value`, money.value) };
+  return { ok: true, usd: cents(money.value) };
 }
 
 interface Common {
   readonly arn?: string | undefined;
+  /** The item's name for its ARN (`instanceArn`, `volumeArn`, `resourceArn`), for the skip when it is missing. */
+  readonly arnField: string;
   readonly resourceId?: string | undefined;
   readonly accountId?: string | undefined;
   readonly tags?: z.infer<typeof awsTags>;
@@ -154,13 +178,13 @@ interface Common {
 
 function recommendationOf(common: Common, nativeAction: string, action: Action, resourceType: Recommendation['resource']['type'], usd: number, ref: string, options: TranslateOptions): ItemResult {
   const arn = parseArn(common.arn);
+  const id = resourceIdOf(common.resourceId, arn);
+  if (!id) return skipped(ref, 'missing-field', `${common.arnField}: missing${common.arnField === 'resourceArn' ? ' (and no resourceId)' : ''}`);
   const place = placeOf({ accountId: common.accountId }, arn, options);
   if (!place.ok) return skipped(ref, 'missing-field', place.reason);
-  const id = common.resourceId || arn?.resourceId;
-  if (!id) return skipped(ref, 'missing-field', 'resourceArn: missing');
   const tags = tagRecord(common.tags);
   const createdAt = isoTime(common.lastRefreshTimestamp);
-  return mapped({
+  const recommendation: Recommendation = {
     recommendationId: stableRecommendationId(common.arn || id, nativeAction, action),
     source: COMPUTE_OPTIMIZER_SOURCE,
     accountId: place.accountId,
@@ -170,7 +194,8 @@ function recommendationOf(common: Common, nativeAction: string, action: Action, 
     estimatedMonthlySavings: usd,
     currency: 'USD',
     ...(createdAt ? { createdAt } : {}),
-  });
+  };
+  return mapped(recommendation, ref);
 }
 
 function instanceItem(raw: unknown, position: string, options: TranslateOptions): ItemResult {
@@ -191,7 +216,7 @@ function instanceItem(raw: unknown, position: string, options: TranslateOptions)
   const savings = savingsOf(top, 'recommendationOptions[rank 1]');
   if (!savings.ok) return skipped(ref, savings.code, savings.reason);
   const action: Action = { type: 'rightsize', currentInstanceType: item.currentInstanceType, targetInstanceType: top.instanceType };
-  return recommendationOf({ ...item, arn: item.instanceArn }, 'rightsize', action, 'ec2:instance', savings.usd, ref, options);
+  return recommendationOf({ ...item, arn: item.instanceArn, arnField: 'instanceArn' }, 'rightsize', action, 'ec2:instance', savings.usd, ref, options);
 }
 
 function volumeItem(raw: unknown, position: string, options: TranslateOptions): ItemResult {
@@ -214,7 +239,7 @@ function volumeItem(raw: unknown, position: string, options: TranslateOptions): 
   }
   const savings = savingsOf(top, 'volumeRecommendationOptions[rank 1]');
   if (!savings.ok) return skipped(ref, savings.code, savings.reason);
-  return recommendationOf({ ...item, arn: item.volumeArn }, 'modify-volume', action, 'ec2:volume', savings.usd, ref, options);
+  return recommendationOf({ ...item, arn: item.volumeArn, arnField: 'volumeArn' }, 'modify-volume', action, 'ec2:volume', savings.usd, ref, options);
 }
 
 function idleItem(raw: unknown, position: string, options: TranslateOptions): ItemResult {
@@ -229,9 +254,9 @@ function idleItem(raw: unknown, position: string, options: TranslateOptions): It
         ? ({ action: { type: 'delete-volume', snapshotFirst: true }, resourceType: 'ec2:volume' } as const)
         : undefined;
   if (!mapping) return skipped(ref, 'unsupported-resource-type', `resourceType: ${item.resourceType ?? 'missing'} is not a resource optex acts on when idle (EC2Instance, EBSVolume)`);
-  const savings = savingsOf(item, 'savingsOpportunity');
-  if (!savings.ok) return skipped(ref, savings.code, savings.reason.replace('savingsOpportunity.savingsOpportunity', 'savingsOpportunity'));
-  return recommendationOf({ ...item, arn: item.resourceArn }, mapping.action.type, mapping.action, mapping.resourceType, savings.usd, ref, options);
+  const savings = savingsOf(item, '');
+  if (!savings.ok) return skipped(ref, savings.code, savings.reason);
+  return recommendationOf({ ...item, arn: item.resourceArn, arnField: 'resourceArn' }, mapping.action.type, mapping.action, mapping.resourceType, savings.usd, ref, options);
 }
 
 // ── The S3 exports (CSV): the same items, read from the columns of rank 1 ──

@@ -89,4 +89,81 @@ describe('Cost Optimization Hub translation', () => {
     const t = translateCostOptimizationHub({ items: [{ ...item, currentResourceSummary: 'm5.xlarge', recommendedResourceSummary: 'm5.large' }] });
     expect(t.recommendations[0]?.action).toEqual({ type: 'rightsize', currentInstanceType: 'm5.xlarge', targetInstanceType: 'm5.large' });
   });
+
+  it('skips (no-saving) an item whose estimated savings are negative, never importing it at 0; zero savings are imported', () => {
+    const t = translateCostOptimizationHub({ items: [{ ...rightsize, estimatedMonthlySavings: -12.5 }] });
+    expect(t.recommendations).toEqual([]);
+    expect(t.skipped).toEqual([
+      { itemRef: 'arn:aws:ec2:us-east-1:123456789012:instance/i-0a1b2c3d4e5f60789', code: 'no-saving', reason: 'estimatedMonthlySavings: -12.5, the change costs more than it saves' },
+    ]);
+    expect(translateCostOptimizationHub({ ...rightsize, estimatedMonthlySavings: 0 }).recommendations.map((r) => r.estimatedMonthlySavings)).toEqual([0]);
+  });
+
+  it('takes the resource id from a resourceId that is the ARN ("the same as the ARN, if available"), and places the item by it', () => {
+    const arn = 'arn:aws:ec2:us-east-1:123456789012:instance/i-0a1b2c3d4e5f60789';
+    const { accountId: _a, region: _r, resourceArn: _n, ...bare } = rightsize;
+    for (const item of [{ ...rightsize, resourceId: arn }, { ...bare, resourceId: arn }]) {
+      const t = translateCostOptimizationHub(item);
+      expect(t.recommendations[0]).toMatchObject({ recommendationId: `${arn}#Rightsize:m5.large`, accountId: '123456789012', region: 'us-east-1', resource: { id: 'i-0a1b2c3d4e5f60789' } });
+      expect(schemaErrorsOf(t)).toEqual([]);
+    }
+  });
+
+  it('skips (unsupported-action) an EBS Upgrade whose recommended size is not the current one, as Compute Optimizer’s', () => {
+    const upgrade = analyzerFixture('coh-get-recommendation-ebs-upgrade.json') as { recommendedResourceDetails: { ebsVolume: { configuration: { storage: object } } } };
+    const configuration = upgrade.recommendedResourceDetails.ebsVolume.configuration;
+    const bigger = { ...upgrade, recommendedResourceDetails: { ebsVolume: { configuration: { ...configuration, storage: { type: 'gp3', sizeInGb: 300 } } } } };
+    expect(translateCostOptimizationHub(bigger)).toEqual({
+      recommendations: [],
+      skipped: [
+        {
+          itemRef: 'arn:aws:ec2:eu-west-1:123456789012:volume/vol-0123456789abcdef0',
+          code: 'unsupported-action',
+          reason: "recommendedResourceDetails.ebsVolume.configuration.storage.sizeInGb: 300 GiB (now 200); optex changes a volume's type, IOPS and throughput, not its size",
+        },
+      ],
+    });
+  });
+
+  describe('alternatives for one resource (includeAllRecommendations)', () => {
+    const stop = analyzerFixture('coh-get-recommendation-ec2-stop.json') as Record<string, unknown>;
+    const arn = 'arn:aws:ec2:us-east-1:123456789012:instance/i-0a1b2c3d4e5f60789';
+    const stopSame = { ...stop, resourceId: 'i-0a1b2c3d4e5f60789', resourceArn: arn, accountId: '123456789012', region: 'us-east-1', estimatedMonthlySavings: 70.08 };
+
+    it('keeps the one with the highest estimated savings and skips the other (competing-recommendation) naming the one kept, whatever the order', () => {
+      for (const items of [
+        [rightsize, stopSame],
+        [stopSame, rightsize],
+      ]) {
+        const t = translateCostOptimizationHub({ items });
+        expect(t.recommendations.map((r) => r.recommendationId)).toEqual([`${arn}#Stop`]);
+        expect(t.skipped).toEqual([
+          {
+            itemRef: arn,
+            code: 'competing-recommendation',
+            reason: `recommendationId: ${arn}#Rightsize:m5.large (rightsize, 35.04 a month) competes with ${arn}#Stop (stop-idle, 70.08 a month) for ec2:instance i-0a1b2c3d4e5f60789; one recommendation per resource is kept, the one with the highest estimated savings`,
+          },
+        ]);
+      }
+    });
+
+    it('breaks a tie by the smaller recommendationId, and leaves other resources alone', () => {
+      const tie = { ...stopSame, estimatedMonthlySavings: 35.04 };
+      for (const items of [
+        [rightsize, tie],
+        [tie, rightsize],
+      ]) {
+        expect(translateCostOptimizationHub({ items }).recommendations.map((r) => r.recommendationId)).toEqual([`${arn}#Rightsize:m5.large`]);
+      }
+      const t = translateCostOptimizationHub(analyzerFixture('coh-list-recommendations.json'));
+      expect(t.skipped.filter((s) => s.code === 'competing-recommendation')).toEqual([]);
+    });
+  });
+
+  it('says a ListRecommendations page with a nextToken is partial (one page of several); a null or absent nextToken is not', () => {
+    expect(translateCostOptimizationHub({ items: [rightsize], nextToken: 'abc' }).partial).toEqual({ nextToken: 'abc' });
+    expect(translateCostOptimizationHub({ items: [rightsize], NextToken: 'eyJ' }).partial).toEqual({ nextToken: 'eyJ' });
+    expect(translateCostOptimizationHub(analyzerFixture('coh-list-recommendations.json')).partial).toBeUndefined();
+    expect(translateCostOptimizationHub(rightsize).partial).toBeUndefined();
+  });
 });

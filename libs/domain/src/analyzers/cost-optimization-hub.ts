@@ -7,11 +7,15 @@ import {
   awsTimestamp,
   cents,
   collect,
+  costsMoreReason,
   isoTime,
   mapped,
+  onePerResource,
   parseArn,
   parseItem,
+  partialOf,
   placeOf,
+  resourceIdOf,
   skipped,
   stableRecommendationId,
   tagRecord,
@@ -89,11 +93,15 @@ function cohItems(document: unknown): { item: unknown; ref: string }[] {
   return [{ item: doc, ref: '(document)' }];
 }
 
-/** Translates a Cost Optimization Hub document: each item becomes a recommendation or a skip with its reason. */
+/**
+ * Translates a Cost Optimization Hub document: each item becomes a recommendation or a skip with its reason. Of
+ * alternatives for one resource (`includeAllRecommendations`) one is kept, the one with the highest estimated savings
+ * (the others are `competing-recommendation` skips, see {@link onePerResource}); a `nextToken` makes it `partial`.
+ */
 export function translateCostOptimizationHub(document: unknown, options: TranslateOptions = {}): Translation {
-  return collect(cohItems(document).map(({ item, ref }) => translateItem(item, ref, options)));
+  const results = cohItems(document).map(({ item, ref }) => translateItem(item, ref, options));
+  return { ...collect(onePerResource(results)), ...partialOf(document) };
 }
-
 
 function translateItem(raw: unknown, position: string, options: TranslateOptions): ItemResult {
   const parsed = parseItem(cohRecommendationSchema, raw, position);
@@ -107,7 +115,10 @@ function translateItem(raw: unknown, position: string, options: TranslateOptions
   if (item.currencyCode === undefined) return skipped(ref, 'missing-field', 'currencyCode: missing');
   if (item.currencyCode !== 'USD') return skipped(ref, 'unsupported-currency', `currencyCode: ${item.currencyCode}, optex's savings are in USD`);
   if (item.estimatedMonthlySavings === undefined) return skipped(ref, 'missing-field', 'estimatedMonthlySavings: missing');
-  const arn = parseArn(item.resourceArn);
+  const savings = cents(item.estimatedMonthlySavings);
+  if (savings < 0) return skipped(ref, 'no-saving', costsMoreReason('estimatedMonthlySavings', item.estimatedMonthlySavings));
+  // resourceId "is the same as the ARN, if available": an ARN there places the item and names the resource too.
+  const arn = parseArn(item.resourceArn) ?? parseArn(item.resourceId);
   const place = placeOf(item, arn, options);
   if (!place.ok) return skipped(ref, 'missing-field', place.reason);
   const tags = tagRecord(item.tags);
@@ -120,16 +131,16 @@ function translateItem(raw: unknown, position: string, options: TranslateOptions
     region: place.region,
     resource: {
       type: action.resourceType,
-      id: item.resourceId || arn?.resourceId || '',
+      id: resourceIdOf(item.resourceId, arn) ?? '',
       ...(tags ? { tags } : {}),
       ...(item.estimatedMonthlyCost !== undefined && item.estimatedMonthlyCost >= 0 ? { monthlyCost: cents(item.estimatedMonthlyCost) } : {}),
     },
     action: action.action,
-    estimatedMonthlySavings: cents(Math.max(0, item.estimatedMonthlySavings)),
+    estimatedMonthlySavings: savings,
     currency: 'USD',
     ...(createdAt ? { createdAt } : {}),
   };
-  return mapped(recommendation);
+  return mapped(recommendation, ref);
 }
 
 type ActionOutcome =
@@ -176,6 +187,10 @@ function rightsize(item: CohRecommendation): ActionOutcome {
   return { ok: true, action: { type: 'rightsize', currentInstanceType: current, targetInstanceType: target }, resourceType: 'ec2:instance' };
 }
 
+/**
+ * The modify-volume of an EBS `Rightsize`/`Upgrade`: the recommended type, IOPS and throughput. A recommended size
+ * other than the current one is `unsupported-action` (optex does not resize volumes; the savings would be the resize's).
+ */
 function modifyVolume(item: CohRecommendation): ActionOutcome {
   const recommended = item.recommendedResourceDetails?.ebsVolume?.configuration;
   const type = recommended?.storage?.type;
@@ -184,6 +199,14 @@ function modifyVolume(item: CohRecommendation): ActionOutcome {
       ok: false,
       code: 'missing-field',
       reason: 'recommendedResourceDetails.ebsVolume.configuration.storage.type: missing (a ListRecommendations item has only a summary: import the GetRecommendation response)',
+    };
+  }
+  const [size, now] = [recommended?.storage?.sizeInGb, item.currentResourceDetails?.ebsVolume?.configuration?.storage?.sizeInGb];
+  if (size !== undefined && now !== undefined && size !== now) {
+    return {
+      ok: false,
+      code: 'unsupported-action',
+      reason: `recommendedResourceDetails.ebsVolume.configuration.storage.sizeInGb: ${size} GiB (now ${now}); optex changes a volume's type, IOPS and throughput, not its size`,
     };
   }
   if (!isVolumeType(type)) return { ok: false, code: 'unsupported-action', reason: notAVolumeType('recommendedResourceDetails.ebsVolume.configuration.storage.type', type) };

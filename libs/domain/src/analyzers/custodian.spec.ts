@@ -34,7 +34,8 @@ describe('Cloud Custodian translation', () => {
 
   it("derives the action from the policy: modify's volume-type on ebs is modify-volume, stop on ec2 is stop-idle", () => {
     const modify = translateCustodian(analyzerFixture('c7n-ebs-gp2-to-gp3.resources.json'), analyzerFixture('c7n-ebs-gp2-to-gp3.metadata.json'));
-    expect(modify.recommendations[0]).toMatchObject({ action: { type: 'modify-volume', targetVolumeType: 'gp3' }, estimatedMonthlySavings: 10, resource: { tags: { env: 'staging' } } });
+    // 500 GiB gp2 at 50 a month → gp3 at 40 plus the 250 MiB/s the executor keeps (125 above the baseline × 0.04 = 5).
+    expect(modify.recommendations[0]).toMatchObject({ action: { type: 'modify-volume', targetVolumeType: 'gp3' }, estimatedMonthlySavings: 5, resource: { tags: { env: 'staging' } } });
     const stop = translateCustodian(analyzerFixture('c7n-ec2-idle-stop.resources.json'), analyzerFixture('c7n-ec2-idle-stop.metadata.json'));
     expect(stop.recommendations[0]).toMatchObject({ action: { type: 'stop-idle' }, estimatedMonthlySavings: 60.74, region: 'us-east-1' });
   });
@@ -63,5 +64,53 @@ describe('Cloud Custodian translation', () => {
   it('skips every resource of a policy on a resource optex does not act on', () => {
     const t = translateCustodian([{ DBInstanceIdentifier: 'orders' }], { policy: { name: 'rds-idle', resource: 'aws.rds', actions: ['stop'] } });
     expect(t.skipped.map((s) => s.code)).toEqual(['unsupported-resource-type']);
+  });
+
+  describe('savings by the price book, provisioned IOPS and throughput included', () => {
+    const gp2 = { VolumeId: 'vol-0123456789abcdef1', AvailabilityZone: 'us-east-1a', VolumeType: 'gp2', Size: 500, Iops: 1500 };
+    const policy = (action: object) => ({ policy: { name: 'ebs-tune', resource: 'aws.ebs', actions: [action] }, config: { account_id: '123456789012' } });
+
+    it('skips (no-saving) a modify to gp3 whose IOPS and throughput cost more than the storage saves, naming both costs', () => {
+      // gp2 500 GiB: 50; gp3 500 GiB: 40 + (16000 − 3000) × 0.005 + (1000 − 125) × 0.04 = 140.
+      const t = translateCustodian([gp2], policy({ type: 'modify', 'volume-type': 'gp3', iops: 16000, throughput: 1000 }));
+      expect(t.recommendations).toEqual([]);
+      expect(t.skipped).toEqual([
+        { itemRef: 'vol-0123456789abcdef1', code: 'no-saving', reason: 'estimatedMonthlySavings: -90 by the price book (50 a month now, 140 after modify-volume), the change costs more than it saves' },
+      ]);
+    });
+
+    it('prices a modify without figures at what the executor sets: the volume’s IOPS and throughput kept, at least the gp3 baseline', () => {
+      const small = { ...gp2, Size: 100, Iops: 300 }; // gp2 100 GiB (10): 300 IOPS, 128 MiB/s → gp3 8 + 3000 IOPS + 128 MiB/s (3 × 0.04)
+      expect(translateCustodian([small], policy({ type: 'modify', 'volume-type': 'gp3' })).recommendations[0]?.estimatedMonthlySavings).toBe(1.88);
+      const io1 = { ...gp2, VolumeType: 'io1', Size: 100, Iops: 5000 }; // 12.5 + 325 → gp3 8 + 2000 × 0.005 (IOPS kept) = 18
+      expect(translateCustodian([io1], policy({ type: 'modify', 'volume-type': 'gp3' })).recommendations[0]?.estimatedMonthlySavings).toBe(319.5);
+    });
+
+    it('counts the provisioned IOPS and throughput a deletion stops paying for (io1 IOPS at 0.065, gp3 above its baseline), net of the backup snapshot', () => {
+      const delete_ = { ...policy({ type: 'delete' }) };
+      const io1 = { ...gp2, VolumeType: 'io1', Size: 100, Iops: 5000 }; // 12.5 + 5000 × 0.065 − 100 × 0.05
+      const gp3 = { ...gp2, VolumeId: 'vol-0123456789abcdef2', VolumeType: 'gp3', Size: 100, Iops: 6000, Throughput: 250 }; // 8 + 15 + 5 − 5
+      expect(translateCustodian([io1, gp3], delete_).recommendations.map((r) => r.estimatedMonthlySavings)).toEqual([332.5, 23]);
+    });
+
+    it('skips (no-saving) a resize to a dearer type; savings the book cannot price stay 0 and are imported', () => {
+      const instance = { InstanceId: 'i-0a1b2c3d4e5f60789', InstanceType: 'm5.large', Placement: { AvailabilityZone: 'us-east-1a' } };
+      const resize = { policy: { name: 'grow', resource: 'aws.ec2', actions: [{ type: 'resize', default: 'm5.xlarge' }] }, config: { account_id: '123456789012' } };
+      expect(translateCustodian([instance], resize).skipped.map((s) => [s.code, s.reason])).toEqual([
+        ['no-saving', 'estimatedMonthlySavings: -70.08 by the price book (70.08 a month now, 140.16 after rightsize), the change costs more than it saves'],
+      ]);
+      const unpriced = { ...gp2, VolumeType: 'io1', Iops: undefined }; // an io1 volume without its IOPS: unpriced
+      expect(translateCustodian([unpriced], policy({ type: 'delete' })).recommendations.map((r) => r.estimatedMonthlySavings)).toEqual([0]);
+    });
+  });
+
+  it("keys on Custodian's name of the action whichever spelling --action used: one recommendation per volume and action", () => {
+    const ids = ['delete', 'delete-volume'].map((action) => translateCustodian(unattached, unattachedMetadata, { action }).recommendations.map((r) => r.recommendationId));
+    expect(ids).toEqual([
+      ['arn:aws:ec2:eu-west-1:123456789012:volume/vol-0aaaabbbbccccdddd#ebs-unattached/delete'],
+      ['arn:aws:ec2:eu-west-1:123456789012:volume/vol-0aaaabbbbccccdddd#ebs-unattached/delete'],
+    ]);
+    const eip = translateCustodian(analyzerFixture('c7n-eip-unassociated.resources.json'), undefined, { action: 'release-address', accountId: '123456789012' });
+    expect(eip.recommendations[0]?.recommendationId).toBe('arn:aws:ec2:us-east-1:123456789012:elastic-ip/eipalloc-0123456789abcdef0#release');
   });
 });

@@ -1,12 +1,14 @@
 import { z } from 'zod';
-import { ACTION_TYPES, type Action, type ActionType, type Recommendation } from '../types';
-import { defaultPriceBook, addressMonthly, instanceMonthly, snapshotMonthly, volumeMonthly, type PriceBook } from '../pricing';
+import { ACTION_TYPES, type Action, type ActionType, type ObservedResource, type Recommendation } from '../types';
+import { defaultPriceBook, isPriced, quoteAddress, quoteInstance, quoteSnapshot, quoteVolume, subtractQuotes, type PriceBook, type PriceQuote, type VolumeShape } from '../pricing';
+import { effectiveVolumePerformance } from '../plans';
 import { notAVolumeType, volumeModification } from './cost-optimization-hub';
 import { isVolumeType } from '../ec2-rules';
 import {
   AnalyzerFormatError,
   cents,
   collect,
+  costsMoreReason,
   ec2Arn,
   isoTime,
   mapped,
@@ -79,8 +81,10 @@ type Intent = { nativeName: string; type: ActionType; params: Record<string, unk
 /**
  * Translates a Custodian run: `resources` is `resources.json`, `metadata` its `metadata.json` (optional). The
  * action is `options.action` (optex's name, e.g. `delete-volume`, or Custodian's, e.g. `delete`), else the policy's
- * first action optex performs. Savings are estimated with the price book (Custodian gives none): what the action
- * stops paying for, `0` where the book has no figure.
+ * first action optex performs; the `recommendationId` names it by Custodian's name whichever was given
+ * (`…#<policy>/delete`). Savings are estimated with the price book (Custodian gives none): what the resource costs
+ * now minus what it costs after the action (see {@link costsOf}), `0` where the book lacks a figure; a resource the
+ * action would cost more is a `no-saving` skip.
  */
 export function translateCustodian(resources: unknown, metadata?: unknown, options: TranslateOptions = {}): Translation {
   const records = custodianResourcesSchema.safeParse(resources);
@@ -115,6 +119,12 @@ export function translateCustodian(resources: unknown, metadata?: unknown, optio
       const zone = record.AvailabilityZone ?? record.Placement?.AvailabilityZone;
       const place = placeOf({ accountId: md?.config?.account_id ?? record.OwnerId, region: regionOfZone(zone) ?? regionOfZone(record.NetworkBorderGroup) ?? md?.config?.region }, undefined, options);
       if (!place.ok) return skipped(id, 'missing-field', place.reason);
+      const costs = costsOf(action.action, record, place.region, pb);
+      const saved = subtractQuotes(costs.now, costs.after);
+      const usd = isPriced(saved) ? cents(saved.usd) : 0;
+      if (usd < 0 && isPriced(costs.now) && isPriced(costs.after)) {
+        return skipped(id, 'no-saving', costsMoreReason('estimatedMonthlySavings', usd, ` by the price book (${cents(costs.now.usd)} a month now, ${cents(costs.after.usd)} after ${action.action.type})`));
+      }
       const tags = tagRecord(record.Tags);
       const createdAt = isoTime(md?.execution?.start);
       return mapped({
@@ -124,7 +134,7 @@ export function translateCustodian(resources: unknown, metadata?: unknown, optio
         region: place.region,
         resource: { type: RESOURCE_TYPE[kind], id, ...(tags ? { tags } : {}) },
         action: action.action,
-        estimatedMonthlySavings: cents(Math.max(0, estimatedSavings(action.action, record, place.region, pb))),
+        estimatedMonthlySavings: usd,
         currency: 'USD',
         ...(createdAt ? { createdAt } : {}),
       });
@@ -146,7 +156,11 @@ function kindOfRecord(r: z.infer<typeof custodianResourceSchema>): Kind | undefi
 
 type Failure = { ok: false; code: 'unsupported-action' | 'missing-field'; reason: string };
 
-/** The action from the command line, else the policy's first action optex performs on this resource. */
+/**
+ * The action from the command line, else the policy's first action optex performs on this resource; its `nativeName`
+ * (the `recommendationId`'s) is Custodian's name of the action (`delete`, `modify`, `stop`, `resize`, `release`) however
+ * `--action` spelled it.
+ */
 function intentOf(kind: Kind, given: string | undefined, policyActions: readonly PolicyAction[] | undefined): { ok: true; intent: Intent } | Failure {
   const supported = CUSTODIAN_ACTIONS[kind];
   const choices = `${Object.entries(supported).map(([c, o]) => `${c} (${o})`).join(', ')}`;
@@ -155,7 +169,9 @@ function intentOf(kind: Kind, given: string | undefined, policyActions: readonly
     const type = asOptex ?? supported[given];
     if (!type || !Object.values(supported).includes(type)) return { ok: false, code: 'unsupported-action', reason: `--action: ${given} does not apply to ${kind} resources (${choices})` };
     const fromPolicy = policyActions?.map(named).find((a) => supported[a.type] === type);
-    return { ok: true, intent: { nativeName: given, type, params: fromPolicy?.params ?? {} } };
+    // Custodian's name whichever spelling was given: `--action delete` and `--action delete-volume` are one recommendation.
+    const custodianName = Object.keys(supported).find((c) => supported[c] === type)!;
+    return { ok: true, intent: { nativeName: custodianName, type, params: fromPolicy?.params ?? {} } };
   }
   const found = (policyActions ?? []).map(named).find((a) => supported[a.type] !== undefined);
   if (!found) return { ok: false, code: 'unsupported-action', reason: `policy.actions: ${(policyActions ?? []).map((a) => named(a).type).join(', ')} — none that optex performs on ${kind} (${choices})` };
@@ -196,27 +212,76 @@ function actionOf(intent: Intent, record: z.infer<typeof custodianResourceSchema
   }
 }
 
-/** What the action stops paying for, by the price book; an unpriced figure counts 0. */
-function estimatedSavings(action: Action, r: z.infer<typeof custodianResourceSchema>, region: string, pb: PriceBook): number {
-  const volume = (type: string | undefined) => (type && r.Size !== undefined ? (volumeMonthly(pb, region, type, r.Size) ?? 0) : 0);
+type Resource = z.infer<typeof custodianResourceSchema>;
+
+/**
+ * What the resource costs a month now and after the action, by the price book; unpriced where the book lacks a
+ * figure (or the record a field: `InstanceType`, `Size`, an io1/io2 volume's `Iops`). A volume is priced with every
+ * charge it carries (`quoteVolume`): its `Iops`/`Throughput` as the executor reads them (`effectiveVolumePerformance`:
+ * gp2's from its size, gp3's baseline when the record has none). stop-idle: the instance, then 0; rightsize: the
+ * current type, then the target; delete-volume: the volume, then its backup snapshot at full size; modify-volume: the
+ * volume, then the target type with the action's `iops`/`throughput`, else what the executor sets (the volume's
+ * IOPS and throughput kept, at least gp3's 3,000/125 MiB/s or io1/io2's 100 IOPS); delete-snapshot: the snapshot,
+ * then 0; release-address: the address, then 0.
+ */
+function costsOf(action: Action, r: Resource, region: string, pb: PriceBook): { now: PriceQuote; after: PriceQuote } {
+  const free: PriceQuote = { usd: 0 };
+  const missing = (field: string): PriceQuote => ({ unpriced: [`${field} (not in the record)`] });
   switch (action.type) {
     case 'stop-idle':
-      return r.InstanceType ? (instanceMonthly(pb, region, r.InstanceType) ?? 0) : 0;
+      return { now: r.InstanceType ? quoteInstance(pb, region, r.InstanceType) : missing('InstanceType'), after: free };
     case 'rightsize':
-      return (instanceMonthly(pb, region, action.currentInstanceType) ?? 0) - (instanceMonthly(pb, region, action.targetInstanceType) ?? Infinity);
-    case 'delete-volume':
-      return volume(r.VolumeType) - (r.Size !== undefined ? (snapshotMonthly(pb, region, r.Size) ?? 0) : 0);
-    case 'modify-volume':
-      return volume(r.VolumeType) - (r.Size !== undefined ? (volumeMonthly(pb, region, action.targetVolumeType, r.Size) ?? Infinity) : Infinity);
+      return { now: quoteInstance(pb, region, action.currentInstanceType), after: quoteInstance(pb, region, action.targetInstanceType) };
+    case 'delete-volume': {
+      const now = volumeNow(r);
+      return { now: now ? quoteVolume(pb, region, now) : missing('VolumeType/Size'), after: r.Size !== undefined ? quoteSnapshot(pb, region, r.Size) : missing('Size') };
+    }
+    case 'modify-volume': {
+      const now = volumeNow(r);
+      if (!now) return { now: missing('VolumeType/Size'), after: missing('VolumeType/Size') };
+      return { now: quoteVolume(pb, region, now), after: quoteVolume(pb, region, { volumeType: action.targetVolumeType, sizeGiB: now.sizeGiB, ...performanceAfter(now, action) }) };
+    }
     case 'delete-snapshot':
-      return r.VolumeSize !== undefined ? (snapshotMonthly(pb, region, r.VolumeSize) ?? 0) : 0;
+      return { now: r.VolumeSize !== undefined ? quoteSnapshot(pb, region, r.VolumeSize) : missing('VolumeSize'), after: free };
     case 'release-address':
-      return addressMonthly(pb, region) ?? 0;
+      return { now: quoteAddress(pb, region), after: free };
     case 'purchase-reserved-instances':
-      return 0;
+      return { now: free, after: free };
     default: {
       const _exhaustive: never = action;
       return _exhaustive;
     }
   }
+}
+
+/** The volume of the record with the IOPS and throughput it delivers (as the executor reads an observed volume); needs `VolumeType` and `Size`. */
+function volumeNow(r: Resource): VolumeShape | undefined {
+  if (r.VolumeType === undefined || r.Size === undefined) return undefined;
+  // effectiveVolumePerformance reads the type, size, IOPS and throughput only; the other fields are the type's.
+  const observed: Extract<ObservedResource, { kind: 'volume' }> = {
+    kind: 'volume',
+    id: r.VolumeId ?? '',
+    volumeType: r.VolumeType,
+    sizeGiB: r.Size,
+    ...(r.Iops !== undefined ? { iops: r.Iops } : {}),
+    ...(r.Throughput !== undefined ? { throughput: r.Throughput } : {}),
+    state: '',
+    availabilityZone: r.AvailabilityZone ?? '',
+    tags: {},
+  };
+  return { volumeType: r.VolumeType, sizeGiB: r.Size, ...effectiveVolumePerformance(observed) };
+}
+
+/**
+ * The IOPS and throughput a modify-volume sets, as the executor plans it (plans.ts `volumeTarget`): the action's
+ * figures, else the volume's kept, at least the target type's floor (gp3 3,000 IOPS and 125 MiB/s, io1/io2 100 IOPS);
+ * none for a type that takes none.
+ */
+function performanceAfter(now: VolumeShape, action: Extract<Action, { type: 'modify-volume' }>): { iops?: number; throughput?: number } {
+  const type = action.targetVolumeType;
+  const baseline = defaultPriceBook.gp3Baseline;
+  return {
+    ...(['gp3', 'io1', 'io2'].includes(type) ? { iops: action.iops ?? Math.max(type === 'gp3' ? baseline.iops : 100, now.iops ?? 0) } : {}),
+    ...(type === 'gp3' ? { throughput: action.throughput ?? Math.max(baseline.throughputMBps, now.throughput ?? 0) } : {}),
+  };
 }

@@ -15,6 +15,7 @@ export const SKIP_CODES = [
   'analyzer-error',
   'suppressed',
   'invalid-item',
+  'competing-recommendation',
 ] as const;
 export type SkipCode = (typeof SKIP_CODES)[number];
 
@@ -31,6 +32,11 @@ export interface Skip {
 export interface Translation {
   readonly recommendations: Recommendation[];
   readonly skipped: Skip[];
+  /**
+   * Set when the document is one page of several: its non-blank `nextToken` (the API's) or `NextToken` (the AWS
+   * CLI's, with `--max-items`). The items of the other pages are not in this translation.
+   */
+  readonly partial?: { readonly nextToken: string };
 }
 
 /** What the command line adds to a document. */
@@ -42,8 +48,8 @@ export interface TranslateOptions {
   /** Region when the document and the ARN do not say. */
   readonly region?: string;
   /**
-   * Prices for analyzers that give no savings (Trusted Advisor's Elastic IP check, Cloud Custodian): the
-   * monthly cost of what the action removes, `0` where the book has no figure. @defaultValue the shipped book
+   * Prices for analyzers that give no savings (Trusted Advisor's Elastic IP check, Cloud Custodian): the monthly cost
+   * of what the action removes minus what it adds, `0` where the book has no figure. @defaultValue the shipped book
    */
   readonly priceBook?: PriceBook;
   /**
@@ -53,10 +59,10 @@ export interface TranslateOptions {
   readonly allocationIds?: Readonly<Record<string, string>>;
 }
 
-/** One item's fate while it is translated. */
-export type ItemResult = { readonly ok: true; readonly recommendation: Recommendation } | { readonly ok: false; readonly skip: Skip };
+/** One item's fate while it is translated; a recommendation may carry its item's reference (for a later skip of it). */
+export type ItemResult = { readonly ok: true; readonly recommendation: Recommendation; readonly itemRef?: string } | { readonly ok: false; readonly skip: Skip };
 
-export const mapped = (recommendation: Recommendation): ItemResult => ({ ok: true, recommendation });
+export const mapped = (recommendation: Recommendation, itemRef?: string): ItemResult => ({ ok: true, recommendation, ...(itemRef === undefined ? {} : { itemRef }) });
 export const skipped = (itemRef: string, code: SkipCode, reason: string): ItemResult => ({ ok: false, skip: { itemRef, code, reason } });
 
 /** Collects item results into a {@link Translation}, in input order. */
@@ -70,11 +76,59 @@ export function collect(results: Iterable<ItemResult>): Translation {
   return { recommendations, skipped: skips };
 }
 
-/** Parses one item with its zod schema; a failure is an `invalid-item` skip naming the field. */
+/**
+ * The page token of a paginated response (`nextToken` of the API, `NextToken` of the AWS CLI with `--max-items`),
+ * as {@link Translation.partial}; `{}` when the document has none (absent, `null` or blank), or is not an object.
+ */
+export function partialOf(document: unknown): { partial?: { nextToken: string } } {
+  if (typeof document !== 'object' || document === null || Array.isArray(document)) return {};
+  const fields = document as Record<string, unknown>;
+  const token = [fields['nextToken'], fields['NextToken']].find((t): t is string => typeof t === 'string' && t.trim() !== '');
+  return token === undefined ? {} : { partial: { nextToken: token } };
+}
+
+/**
+ * One recommendation per resource (same account, region, resource type and id): an analyzer may give alternatives for
+ * one resource (Cost Optimization Hub with `includeAllRecommendations`: Rightsize and Stop of one instance; Compute
+ * Optimizer's instance and idle lists merged), and executing both would act twice on it. Keeps the one with the
+ * highest `estimatedMonthlySavings`, on a tie the smallest `recommendationId` (so the input order does not matter);
+ * every other becomes a `competing-recommendation` skip naming the one kept (its item: the reference it was
+ * {@link mapped} with, else its resource id). Skips pass through; the order is kept.
+ */
+export function onePerResource(results: readonly ItemResult[]): ItemResult[] {
+  const keyOf = (r: Recommendation) => JSON.stringify([r.accountId, r.region, r.resource.type, r.resource.id]);
+  const better = (a: Recommendation, b: Recommendation) =>
+    a.estimatedMonthlySavings !== b.estimatedMonthlySavings ? a.estimatedMonthlySavings > b.estimatedMonthlySavings : a.recommendationId < b.recommendationId;
+  const kept = new Map<string, { recommendation: Recommendation; index: number }>();
+  results.forEach((result, index) => {
+    if (!result.ok) return;
+    const key = keyOf(result.recommendation);
+    const held = kept.get(key);
+    if (!held || better(result.recommendation, held.recommendation)) kept.set(key, { recommendation: result.recommendation, index });
+  });
+  return results.map((result, index) => {
+    if (!result.ok) return result;
+    const winner = kept.get(keyOf(result.recommendation))!;
+    if (winner.index === index) return result;
+    const [loser, keep] = [result.recommendation, winner.recommendation];
+    return skipped(
+      result.itemRef ?? loser.resource.id,
+      'competing-recommendation',
+      `recommendationId: ${loser.recommendationId} (${loser.action.type}, ${loser.estimatedMonthlySavings} a month) competes with ${keep.recommendationId} (${keep.action.type}, ${keep.estimatedMonthlySavings} a month) for ${loser.resource.type} ${loser.resource.id}; one recommendation per resource is kept, the one with the highest estimated savings`,
+    );
+  });
+}
+
+/**
+ * Parses one item with its zod schema; a failure is an `invalid-item` skip naming the field (up to three): `prefix`
+ * then the field's path (`flaggedResources[0].` + `metadata.0`), the item itself (`prefix` without its dot, else
+ * `(root)`) when it is the item that is wrong.
+ */
 export function parseItem<T>(schema: z.ZodType<T>, item: unknown, itemRef: string, prefix = ''): { ok: true; value: T } | { ok: false; result: ItemResult } {
   const parsed = schema.safeParse(item);
   if (parsed.success) return { ok: true, value: parsed.data };
-  const issues = parsed.error.issues.slice(0, 3).map((i) => `${prefix}${pathLabel(i.path)}: ${i.message}`);
+  const label = (path: readonly PropertyKey[]) => (path.length === 0 ? prefix.replace(/\.$/, '') || '(root)' : `${prefix}${pathLabel(path)}`);
+  const issues = parsed.error.issues.slice(0, 3).map((i) => `${label(i.path)}: ${i.message}`);
   return { ok: false, result: skipped(itemRef, 'invalid-item', issues.join('; ')) };
 }
 
@@ -110,6 +164,14 @@ export function parseArn(arn: string | undefined): ArnParts | undefined {
     resourceType: slash < 0 ? '' : resource.slice(0, slash),
     resourceId: slash < 0 ? resource : resource.slice(slash + 1),
   };
+}
+
+/**
+ * The resource id of an item: its id field, or the id its ARN ends with. An id field that is itself an ARN (Cost
+ * Optimization Hub: resourceId "is the same as the ARN, if available") gives the id that ARN ends with (`i-…`, `vol-…`).
+ */
+export function resourceIdOf(id: string | undefined, arn: ArnParts | undefined): string | undefined {
+  return parseArn(id)?.resourceId || id || arn?.resourceId || undefined;
 }
 
 /** Where the item is: the document's own field first, then its ARN, then the command line's flag. */
@@ -169,6 +231,12 @@ export function regionOfZone(zone: string | undefined): string | undefined {
   const m = zone === undefined ? null : /^([a-z]{2}(?:-[a-z]+)+-\d+)/.exec(zone);
   return m ? m[1] : undefined;
 }
+
+/**
+ * The reason of a `no-saving` skip for negative estimated savings (the change costs more than it saves): such an item
+ * is skipped, never imported with its savings turned into 0. Zero savings are not negative: they are imported.
+ */
+export const costsMoreReason = (field: string, usd: number, detail = ''): string => `${field}: ${usd}${detail}, the change costs more than it saves`;
 
 /** Rounds money to cents (analyzers print more digits than they mean). */
 export const cents = (usd: number): number => Math.round(usd * 100) / 100;

@@ -41,4 +41,25 @@ describe('Trusted Advisor translation', () => {
     const other = { result: { checkId: 'Ti39halfu8', flaggedResources: [{ status: 'warning', resourceId: 'r1', metadata: ['us-east-1', 'db-1'] }] } };
     expect(translateTrustedAdvisor(other, account).skipped).toEqual([{ itemRef: 'r1', code: 'unsupported-action', reason: 'checkId: Ti39halfu8 is not a cost check optex acts on (Qch7DwouX1, Z4AUBRNSmz, DAvU99Dc4C)' }]);
   });
+
+  it.each([
+    [{ isSuppressed: 'no' }, 'flaggedResources[0].isSuppressed: Invalid input: expected boolean, received string'],
+    [{ metadata: [7] }, 'flaggedResources[0].metadata.0: Invalid input: expected string, received number'],
+  ])('skips a flagged resource with a field of the wrong type (invalid-item, %j), naming the field', (change, reason) => {
+    const [first] = lowUtilization.result.flaggedResources;
+    const doc = { ...lowUtilization, result: { ...lowUtilization.result, flaggedResources: [{ ...first, ...change }] } };
+    expect(translateTrustedAdvisor(doc, account).skipped).toEqual([{ itemRef: 'flaggedResources[0]', code: 'invalid-item', reason }]);
+    const notAnObject = { ...lowUtilization, result: { ...lowUtilization.result, flaggedResources: ['i-0fedcba9876543210'] } };
+    expect(translateTrustedAdvisor(notAnObject, account).skipped[0]?.reason).toBe('flaggedResources[0]: Invalid input: expected object, received string');
+  });
+
+  it('skips (no-saving) a resource whose estimated savings are negative, naming the column, never importing it at 0', () => {
+    const [first] = lowUtilization.result.flaggedResources;
+    const negative = { ...first, metadata: first!.metadata.map((v, k) => (k === 4 ? '-$12.00' : v)) };
+    const doc = { ...lowUtilization, result: { ...lowUtilization.result, flaggedResources: [negative] } };
+    expect(translateTrustedAdvisor(doc, account)).toEqual({
+      recommendations: [],
+      skipped: [{ itemRef: 'i-0fedcba9876543210', code: 'no-saving', reason: 'metadata "Estimated Monthly Savings": -12, the change costs more than it saves' }],
+    });
+  });
 });

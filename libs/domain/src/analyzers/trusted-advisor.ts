@@ -5,9 +5,11 @@ import {
   AnalyzerFormatError,
   cents,
   collect,
+  costsMoreReason,
   ec2Arn,
   isoTime,
   mapped,
+  parseItem,
   placeOf,
   regionOfZone,
   skipped,
@@ -93,9 +95,9 @@ export function translateTrustedAdvisor(document: unknown, options: TranslateOpt
   return collect(
     result.flaggedResources.map((raw, i): ItemResult => {
       const position = `flaggedResources[${i}]`;
-      const parsedItem = flaggedResource.safeParse(raw);
-      if (!parsedItem.success) return skipped(position, 'invalid-item', `${position}: ${parsedItem.error.issues[0]?.message ?? 'not a flagged resource'}`);
-      const item = parsedItem.data;
+      const parsedItem = parseItem(flaggedResource, raw, position, `${position}.`);
+      if (!parsedItem.ok) return parsedItem.result;
+      const item = parsedItem.value;
       if (!check || !columns) {
         return skipped(item.resourceId ?? position, 'unsupported-action', `checkId: ${result.checkId}${described?.name ? ` (${described.name})` : ''} is not a cost check optex acts on (${Object.keys(TRUSTED_ADVISOR_CHECKS).join(', ')})`);
       }
@@ -137,6 +139,7 @@ function flaggedItem(check: CostCheck, row: Record<string, string>, item: z.infe
     const column = check.resourceType === 'ec2:instance' ? 'Estimated Monthly Savings' : 'Monthly Storage Cost';
     usd = dollars(row[column]);
     if (usd === undefined) return skipped(ref, 'missing-field', `metadata "${column}": missing or not an amount`);
+    if (cents(usd) < 0) return skipped(ref, 'no-saving', costsMoreReason(`metadata "${column}"`, usd));
   }
   const createdAt = isoTime(timestamp);
   return mapped({
@@ -146,7 +149,7 @@ function flaggedItem(check: CostCheck, row: Record<string, string>, item: z.infe
     region: place.region,
     resource: { type: check.resourceType, id },
     action: check.action,
-    estimatedMonthlySavings: cents(Math.max(0, usd)),
+    estimatedMonthlySavings: cents(usd),
     currency: 'USD',
     ...(createdAt ? { createdAt } : {}),
   });
