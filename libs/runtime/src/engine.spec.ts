@@ -1,5 +1,5 @@
 import { defaultPolicy, defaultPriceBook, optimizationIdFor, optimizationStream, parsePolicy, type PerformanceImpact, type Policy, DomainError } from '@optex/domain';
-import { HEADERS, TOPICS, silentLogger, type Clock, type EventStore, type RecordedEvent } from '@optex/ports';
+import { Ec2Error, HEADERS, TOPICS, silentLogger, type Clock, type EventStore, type RecordedEvent } from '@optex/ports';
 import { SqliteEventStore } from '@optex/event-store';
 import { InMemoryBus } from '@optex/messaging';
 import { SimulatedFleet } from '@optex/cloud';
@@ -629,6 +629,28 @@ describe('a change window on a test clock', () => {
     const started = (await h.store.readStream(optimizationStream(optimizationIdFor('spec', 'w')))).find((e) => e.type === 'ExecutionStarted');
     expect((started?.data as { at: string }).at).toBe('2026-11-26T22:00:00.000Z');
     expect(h.fleet.calls().filter((c) => c.operation === 'modifyVolume' && !c.dryRun)).toHaveLength(1);
+    await h.close();
+  });
+});
+
+describe('a purchase whose outcome EC2 left unknown', () => {
+  it('a 5xx after the reservation was bought (AWS answered InternalError) is reconciled from the recorded intent: found, completed, bought once — it was recorded failed while the money was spent', async () => {
+    const offeringId = '3e1f6a2b-7c4d-4e8f-9a0b-1c2d3e4f5a01';
+    const fleet = SimulatedFleet.fromFleet({ reservedInstanceOfferings: [{ offeringId, region: 'us-east-1', instanceType: 'm5.large', fixedPrice: 0, recurringHourly: 0.06, durationSeconds: 31536000 }] }, { latencyMs: 0 });
+    const buy = fleet.purchaseReservedInstancesOffering.bind(fleet);
+    jest.spyOn(fleet, 'purchaseReservedInstancesOffering').mockImplementationOnce(async (...args) => {
+      await buy(...args);
+      throw new Ec2Error('InternalError', 'We encountered an internal error (outcome unknown: the request may have taken effect; check before repeating it)', false, { outcomeUnknown: true });
+    });
+    const h = await harness({}, { policy: autoPolicy, fleet });
+    const report = await h.run([
+      { recommendationId: 'ri', source: 'spec', accountId: ACCOUNT, region: 'us-east-1', resource: { type: 'ec2:reserved-instances', id: offeringId }, action: { type: 'purchase-reserved-instances', offeringId, instanceCount: 4 }, estimatedMonthlySavings: 105.12, currency: 'USD' },
+    ]);
+    expect(statuses(report)).toEqual({ ri: 'completed' });
+    expect(fleet.calls().filter((c) => c.operation === 'purchaseReservedInstancesOffering' && !c.dryRun).map((c) => c.result)).toEqual(['ok']);
+    const types = (await h.store.readStream(optimizationStream(optimizationIdFor('spec', 'ri')))).map((e) => e.type);
+    expect(types).toEqual(expect.arrayContaining(['ExecutionStepStarted', 'ExecutionStepCompleted', 'ExecutionSucceeded']));
+    expect(types).not.toContain('ExecutionFailed');
     await h.close();
   });
 });

@@ -33,16 +33,22 @@ export class InfrastructureError extends OptexError {
   readonly transient = true;
 }
 
-/** An EC2 API error, with the AWS error code (e.g. `IncorrectInstanceState`, `RequestLimitExceeded`). */
+/**
+ * An EC2 API error, with the AWS error code (e.g. `IncorrectInstanceState`, `RequestLimitExceeded`). `outcomeUnknown`:
+ * a call that may take effect twice failed in a way that does not say whether it took effect (a 5xx, a time-out, a
+ * lost connection); it is not retried blindly, and the step's recorded intent is reconciled instead.
+ */
 export class Ec2Error extends OptexError {
   readonly code = 'EC2';
+  readonly outcomeUnknown: boolean;
   constructor(
     readonly awsCode: string,
     message: string,
     readonly transient: boolean,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; outcomeUnknown?: boolean },
   ) {
     super(`${awsCode}: ${message}`, options);
+    this.outcomeUnknown = options?.outcomeUnknown ?? false;
   }
 }
 

@@ -1,6 +1,6 @@
 import { parseRecommendation, type Recommendation, type Step } from '@optex/domain';
 import { SimulatedFleet } from '@optex/cloud';
-import { ec2Error } from '@optex/ports';
+import { Ec2Error, InfrastructureError, ec2Error } from '@optex/ports';
 import { StepRunner } from './step-runner';
 
 // When the step runner describes a volume before changing it: the look-up that makes a retry after an earlier attempt
@@ -93,6 +93,19 @@ describe('StepRunner: time-outs and retries, the policies built once per runner'
     await expect(runner.run(modify, { recommendation: recommendation(), dryRun: false, outputs: {}, observedJustBefore: true })).rejects.toThrow(
       'EC2 modify-volume timed out after 30 ms; its outcome is unknown',
     );
+  });
+
+  it('a call whose outcome EC2 left unknown (a 5xx on a call that may take effect twice) throws an outage naming the step: the intent is reconciled, never failed as if nothing happened', async () => {
+    const fleet = fleetWith();
+    jest.spyOn(fleet, 'modifyVolume').mockRejectedValue(new Ec2Error('InternalError', 'We encountered an internal error (outcome unknown: …)', false, { outcomeUnknown: true }));
+    const runner = new StepRunner(fleet, { callTimeoutMs: 5_000, waitTimeoutMs: 5_000, attempts: 3, backoffMs: 1 });
+    const failure = runner.run(modify, { recommendation: recommendation(), dryRun: false, outputs: {}, observedJustBefore: true });
+    await expect(failure).rejects.toThrow('EC2 modify-volume answered InternalError; its outcome is unknown');
+    await expect(failure).rejects.toBeInstanceOf(InfrastructureError);
+    expect(fleet.modifyVolume).toHaveBeenCalledTimes(1);
+    // The same code with its outcome known (a refusal) fails the step, as before.
+    jest.spyOn(fleet, 'modifyVolume').mockRejectedValue(new Ec2Error('UnauthorizedOperation', 'no', false));
+    await expect(runner.run(modify, { recommendation: recommendation(), dryRun: false, outputs: {}, observedJustBefore: true })).resolves.toMatchObject({ ok: false, error: { code: 'UnauthorizedOperation' } });
   });
 
   it('a wait that outlasts its time-out (the wait time-out plus 5 s) fails the step as StepTimeout', async () => {

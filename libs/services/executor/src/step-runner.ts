@@ -86,6 +86,9 @@ export class StepRunner {
         if (!isWait) throw new InfrastructureError(`EC2 ${step.kind} timed out after ${this.options.callTimeoutMs} ms; its outcome is unknown`, { cause: error });
         return { ok: false, error: { code: 'StepTimeout', message: `${step.kind} timed out` } };
       }
+      // Whether it took effect is unknown (a 5xx on a purchase, say): an outage, as a time-out is — the delivery comes
+      // again and the recorded intent is reconciled by looking the effect up, never failed as if nothing happened.
+      if (error instanceof Ec2Error && error.outcomeUnknown) throw new InfrastructureError(`EC2 ${step.kind} answered ${error.awsCode}; its outcome is unknown`, { cause: error });
       if (error instanceof Ec2Error) return { ok: false, error: ec2ErrorInfo(error) };
       return { ok: false, error: { code: error instanceof OptexError ? error.code : 'Error', message: (error as Error)?.message ?? String(error) } };
     }

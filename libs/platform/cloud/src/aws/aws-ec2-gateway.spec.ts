@@ -252,6 +252,7 @@ describe('AwsEc2Gateway with a fake client', () => {
     expect(failing.count('PurchaseReservedInstancesOffering')).toBe(1);
     expect(error.awsCode).toBe('InternalError');
     expect(error.transient).toBe(false);
+    expect(error.outcomeUnknown).toBe(true);
     expect(error.message).toMatch(/outcome unknown/);
   });
 

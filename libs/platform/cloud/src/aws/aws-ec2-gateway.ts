@@ -820,7 +820,7 @@ function unknownOutcome(call: ResilientCall<unknown>, error: Ec2Error): Ec2Error
     error.awsCode,
     `${error.message.replace(`${error.awsCode}: `, '')} (outcome unknown: the request may have taken effect; check before repeating it)`,
     false,
-    { cause: error.cause ?? error },
+    { cause: error.cause ?? error, outcomeUnknown: true },
   );
 }
 
