@@ -68,9 +68,14 @@ export type FailExecution = Cmd<'FailExecution', { error: ErrorInfo; failedStepI
  * What post-validation observed: the resource after the change (absent when it is gone) and the performance sample;
  * the decider judges the outcome, prices the savings (price book) and the performance (policy) itself.
  */
+/**
+ * `describeError`: EC2 refused to describe the resource after the change (a refusal retrying would not change, such as
+ * a missing permission): the change cannot be verified, so validation fails naming the code (and the change is rolled
+ * back), instead of the optimization staying `validating` for ever.
+ */
 export type RecordValidation = Cmd<
   'RecordValidation',
-  { observedAfter?: ObservedResource; sample: PerformanceSample; policy: Policy; priceBook: PriceBook }
+  { observedAfter?: ObservedResource; sample: PerformanceSample; policy: Policy; priceBook: PriceBook; describeError?: { readonly code: string; readonly message: string } }
 >;
 export type CompleteRollbackStep = Cmd<'CompleteRollbackStep', { index: number; step: Step; outputs: StepOutputs }>;
 export type CompleteRollback = Cmd<'CompleteRollback', Record<string, never>>;

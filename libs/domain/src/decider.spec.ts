@@ -951,6 +951,17 @@ describe('RecordValidation', () => {
       });
   });
 
+  it('fails the validation naming the code when EC2 refused to describe the resource after the change, and rolls the change back: it cannot be verified', () => {
+    spec
+      .given(upToValidating)
+      .when(cmd('RecordValidation', { sample: { soakMinutes: 0 }, ...config, describeError: { code: 'UnauthorizedOperation', message: 'not allowed' } }))
+      .then((events, state) => {
+        expect(events.map((e) => e.type)).toEqual(['ValidationFailed', 'RollbackStarted']);
+        expect((events[0]!.data as unknown as { reasons: string[] }).reasons).toEqual([expect.stringMatching(/could not be described after the change \(UnauthorizedOperation: not allowed\), so the change cannot be verified$/)]);
+        expect(known(state).status).toBe('rolling-back');
+      });
+  });
+
   it('rolls the whole change back when the resource is not in the state asked for', () => {
     spec
       .given(upToValidating)

@@ -14,7 +14,7 @@ import { recommendationDifferences, type RecommendationDifference } from './resu
 import { backupExpiresAt, rollbackRefusal, type BackupData } from './backups';
 import type * as C from './commands';
 import type { OptimizationCommand } from './commands';
-import type { ErrorInfo, OptimizationEvent, ResolvableStatus, ScopeStage, StepPhase } from './events';
+import type { ErrorInfo, OptimizationEvent, ResolvableStatus, ScopeStage, StepPhase, ValidationFailed } from './events';
 import type { ApprovalDecision, Authority, ObservedResource, PerformanceImpact, Recommendation, Reversibility, RiskAssessment, RiskLevel, Step, StepOutputs } from './types';
 
 // ── State ──
@@ -605,9 +605,13 @@ function decideValidation(command: C.RecordValidation, s: KnownOptimizationState
   if (s.validation) return [];
   if (s.status !== 'validating') throw invalidState(command, s, 'validating');
   const { at } = nowOf(command);
-  const { observedAfter, sample, policy, priceBook } = command.data;
+  const { observedAfter, sample, policy, priceBook, describeError: refused } = command.data;
   const rec = s.recommendation;
   const before = s.execution?.observed;
+  if (refused) {
+    const reason = `${rec.resource.id} could not be described after the change (${describeError(refused)}), so the change cannot be verified`;
+    return validationFailed(s, at, [reason], { performance: performanceImpact(rec, sample, policy) });
+  }
   const outputs = mergedOutputs(s.execution?.completedSteps ?? []);
   const quote = before ? savingsQuote(rec, before, observedAfter, rec.region, priceBook, outputs) : undefined;
   const actual = quote && 'usd' in quote ? quote.usd : undefined;
@@ -623,6 +627,11 @@ function decideValidation(command: C.RecordValidation, s: KnownOptimizationState
     performance,
   };
   if (reasons.length === 0) return [{ type: 'ValidationPassed', data: { optimizationId: s.optimizationId, at, ...figures } }];
+  return validationFailed(s, at, reasons, figures);
+}
+
+/** ValidationFailed with its reasons and figures, and the rollback of what the execution did (when it did anything). */
+function validationFailed(s: KnownOptimizationState, at: string, reasons: string[], figures: Omit<ValidationFailed['data'], 'optimizationId' | 'at' | 'reasons'>): OptimizationEvent[] {
   const events: OptimizationEvent[] = [{ type: 'ValidationFailed', data: { optimizationId: s.optimizationId, at, reasons, ...figures } }];
   const steps = undoSteps(s);
   if (steps.length > 0) {

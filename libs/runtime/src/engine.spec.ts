@@ -1,5 +1,5 @@
 import { defaultPolicy, defaultPriceBook, optimizationIdFor, optimizationStream, parsePolicy, type PerformanceImpact, type Policy, DomainError } from '@optex/domain';
-import { Ec2Error, HEADERS, TOPICS, silentLogger, type Clock, type EventStore, type RecordedEvent } from '@optex/ports';
+import { Ec2Error, HEADERS, TOPICS, ec2Error, silentLogger, type Clock, type EventStore, type RecordedEvent } from '@optex/ports';
 import { SqliteEventStore } from '@optex/event-store';
 import { InMemoryBus } from '@optex/messaging';
 import { SimulatedFleet } from '@optex/cloud';
@@ -651,6 +651,29 @@ describe('a purchase whose outcome EC2 left unknown', () => {
     const types = (await h.store.readStream(optimizationStream(optimizationIdFor('spec', 'ri')))).map((e) => e.type);
     expect(types).toEqual(expect.arrayContaining(['ExecutionStepStarted', 'ExecutionStepCompleted', 'ExecutionSucceeded']));
     expect(types).not.toContain('ExecutionFailed');
+    await h.close();
+  });
+});
+
+describe('a validation EC2 refuses to describe for', () => {
+  it('a refusal (UnauthorizedOperation) to describe the resource after the change fails the validation naming it — it stayed validating for ever, dead-lettered, while the run said done', async () => {
+    const fleet = SimulatedFleet.fromFleet({ snapshots: [{ id: 'snap-v', accountId: ACCOUNT, region: 'us-east-1', sizeGiB: 10 }] }, { latencyMs: 0 });
+    const deleteSnapshot = fleet.deleteSnapshot.bind(fleet);
+    const describeSnapshot = fleet.describeSnapshot.bind(fleet);
+    let deleted = false;
+    jest.spyOn(fleet, 'deleteSnapshot').mockImplementation(async (...args) => {
+      await deleteSnapshot(...args);
+      if (!args[1]?.dryRun) deleted = true;
+    });
+    jest.spyOn(fleet, 'describeSnapshot').mockImplementation(async (...args) => {
+      if (deleted) throw ec2Error('UnauthorizedOperation', 'You are not authorized to perform this operation.');
+      return describeSnapshot(...args);
+    });
+    const h = await harness({}, { policy: autoPolicy, fleet });
+    const report = await h.run([
+      { recommendationId: 'v', source: 'spec', accountId: ACCOUNT, region: 'us-east-1', resource: { type: 'ec2:snapshot', id: 'snap-v' }, action: { type: 'delete-snapshot' }, estimatedMonthlySavings: 0.5, currency: 'USD' },
+    ]);
+    expect(report.optimizations[0]).toMatchObject({ status: 'failed', error: expect.stringContaining('snap-v could not be described after the change (UnauthorizedOperation: You are not authorized') });
     await h.close();
   });
 });

@@ -1,6 +1,6 @@
 import { Inject, Injectable, Optional, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
 import { OPTIMIZATION_STREAM_PREFIX, executionEndedAt, moverOf, nextMove, optimizationDecider, optimizationStream, validationDueAt, type PerformanceFigures, type PerformanceSample, type PriceBook, type Policy } from '@optex/domain';
-import type { Clock, Ec2Gateway, EventStore, IntegrationEvent, Logger, MetricsSource } from '@optex/ports';
+import { ec2Refusal, type Clock, type Ec2Gateway, type EventStore, type IntegrationEvent, type Logger, type MetricsSource } from '@optex/ports';
 import {
   CLOCK,
   EC2_GATEWAY,
@@ -137,14 +137,23 @@ export class ValidatorService implements OnApplicationBootstrap, OnModuleDestroy
     if (move.kind !== 'validate') return;
     const s = state as KnownOptimization;
     const rec = s.recommendation;
-    const after = await describeResource(this.gateway, rec);
-    const { sample, at } = await this.performanceSample(s, after !== undefined, now);
+    let after: Awaited<ReturnType<typeof describeResource>>;
+    let describeError: { code: string; message: string } | undefined;
+    try {
+      after = await describeResource(this.gateway, rec);
+    } catch (error) {
+      // A refusal retrying would not change (a missing permission): the decider fails the validation naming it.
+      // Throttling and outages are thrown on, and the delivery comes again.
+      describeError = ec2Refusal(error);
+      if (!describeError) throw error;
+    }
+    const { sample, at } = describeError ? { sample: { soakMinutes: this.policy.validation.soakMinutes }, at: now } : await this.performanceSample(s, after !== undefined, now);
     const result = await handleCommandAt(
       this.store,
       stream,
       optimizationDecider,
       { state, revision },
-      { type: 'RecordValidation', data: { ...(after ? { observedAfter: after } : {}), sample, policy: this.policy, priceBook: this.priceBook }, metadata: { now: at } },
+      { type: 'RecordValidation', data: { ...(after ? { observedAfter: after } : {}), ...(describeError ? { describeError } : {}), sample, policy: this.policy, priceBook: this.priceBook }, metadata: { now: at } },
       { causationKey, recordedBy: RECORDED_BY, metadata: { resourceKey: resourceKeyOf(rec) } },
     );
     // Folded at once: a redelivery of the event that asked for this validation finds the read model past it.
