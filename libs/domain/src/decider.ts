@@ -238,7 +238,8 @@ function stepIndex(command: OptimizationCommand, index: number): number {
 
 const describeError = (error: ErrorInfo): string => `${error.code}: ${error.message}`;
 
-const undoSteps = (state: KnownOptimizationState): Step[] =>
+/** The rollback of what the execution did; `stillThere`: validation found the resource a deletion or release had removed (see {@link rollbackStepsFor}). */
+const undoSteps = (state: KnownOptimizationState, stillThere = false): Step[] =>
   state.dryRun || !state.execution?.observed
     ? []
     : rollbackStepsFor(
@@ -246,6 +247,7 @@ const undoSteps = (state: KnownOptimizationState): Step[] =>
         state.execution.observed,
         state.execution.completedSteps.map((s) => s.step).filter(isMutatingStep),
         mergedOutputs(state.execution.completedSteps),
+        stillThere,
       );
 
 /**
@@ -627,13 +629,17 @@ function decideValidation(command: C.RecordValidation, s: KnownOptimizationState
     performance,
   };
   if (reasons.length === 0) return [{ type: 'ValidationPassed', data: { optimizationId: s.optimizationId, at, ...figures } }];
-  return validationFailed(s, at, reasons, figures);
+  const removes = rec.action.type === 'delete-volume' || rec.action.type === 'release-address';
+  return validationFailed(s, at, reasons, figures, removes && observedAfter !== undefined);
 }
 
-/** ValidationFailed with its reasons and figures, and the rollback of what the execution did (when it did anything). */
-function validationFailed(s: KnownOptimizationState, at: string, reasons: string[], figures: Omit<ValidationFailed['data'], 'optimizationId' | 'at' | 'reasons'>): OptimizationEvent[] {
+/**
+ * ValidationFailed with its reasons and figures, and the rollback of what the execution did (when it did anything);
+ * `stillThere`: the resource a deletion or release removed was described after it, so it is not created again.
+ */
+function validationFailed(s: KnownOptimizationState, at: string, reasons: string[], figures: Omit<ValidationFailed['data'], 'optimizationId' | 'at' | 'reasons'>, stillThere = false): OptimizationEvent[] {
   const events: OptimizationEvent[] = [{ type: 'ValidationFailed', data: { optimizationId: s.optimizationId, at, reasons, ...figures } }];
-  const steps = undoSteps(s);
+  const steps = undoSteps(s, stillThere);
   if (steps.length > 0) {
     events.push({ type: 'RollbackStarted', data: { optimizationId: s.optimizationId, at, reason: `validation failed: ${reasons.join('; ')}`, steps } });
   }

@@ -300,6 +300,15 @@ describe('rollbackStepsFor', () => {
     ]);
   });
 
+  it('creates nothing again when validation found the volume or address still there after its deletion or release was recorded (EC2 answered NotFound): the backup snapshot goes, nothing else', () => {
+    const done = plan(recs.deleteVolume, gp2).filter(isMutatingStep);
+    expect(rollbackStepsFor(recs.deleteVolume, gp2, done, { snapshotId: 'snap-backup' }, true)).toEqual([{ kind: 'delete-snapshot', snapshotId: 'snap-backup' }]);
+    expect(rollbackStepsFor(recs.deleteVolume, gp2, done, { snapshotId: 'snap-backup' })).toEqual([expect.objectContaining({ kind: 'create-volume-from-snapshot' })]);
+    const release = recommendation({ type: 'release-address' }, { resource: { type: 'ec2:elastic-ip', id: 'eipalloc-1' } });
+    const address = { kind: 'address' as const, allocationId: 'eipalloc-1', publicIp: '54.0.0.1', tags: {} };
+    expect(rollbackStepsFor(release, address, [{ kind: 'release-address', allocationId: 'eipalloc-1' }], {}, true)).toEqual([]);
+  });
+
   it('undoes nothing when only the snapshot was taken', () => {
     expect(rollbackStepsFor(recs.deleteVolume, gp2, plan(recs.deleteVolume, gp2).slice(0, 2))).toEqual([]);
   });

@@ -306,10 +306,14 @@ const restorableTags = (tags: Readonly<Record<string, string>>): Record<string, 
  *   delete that snapshot, which nothing needs any more, so a failed deletion leaves no orphan to pay for;
  * - release-address: allocate the same public IP; purchase-reserved-instances: list them at the upfront price paid;
  * - delete-snapshot: nothing.
+ * `stillThere`: validation described the volume or address after its deletion or release was recorded done (EC2
+ * answered NotFound, which the step takes as already gone): what it deleted is not gone, so it is not created again —
+ * a delete-volume deletes only its backup snapshot, a release-address undoes nothing.
  * Empty when nothing needs (or can get) undoing.
  */
-export function rollbackStepsFor(rec: Recommendation, observed: ObservedResource | undefined, completed: readonly Step[], outputs: StepOutputs = {}): Step[] {
-  const done = new Set(completed.filter(isMutatingStep).map((s) => s.kind));
+export function rollbackStepsFor(rec: Recommendation, observed: ObservedResource | undefined, completed: readonly Step[], outputs: StepOutputs = {}, stillThere = false): Step[] {
+  const kinds = completed.filter(isMutatingStep).map((s) => s.kind);
+  const done = new Set(stillThere ? kinds.filter((k) => k !== 'delete-volume' && k !== 'release-address') : kinds);
   if (done.size === 0) return [];
   const action = rec.action;
   const id = rec.resource.id;

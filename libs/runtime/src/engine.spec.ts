@@ -653,6 +653,22 @@ describe('a purchase whose outcome EC2 left unknown', () => {
   });
 });
 
+describe('a deletion EC2 answered NotFound for, though the volume is still there', () => {
+  it('rolls back by deleting the backup snapshot only: no copy of the volume is created beside it (an orphan volume and snapshot were left to pay for)', async () => {
+    const h = await harness(
+      { volumes: [volume('vol-n')], faults: [{ resourceId: 'vol-n', operation: 'DeleteVolume', error: 'InvalidVolume.NotFound', times: 1 }] },
+      { policy: autoPolicy },
+    );
+    const report = await h.run([{ ...gp3('n', 'vol-n'), action: { type: 'delete-volume' } }]);
+    expect(report.optimizations[0]).toMatchObject({ status: 'rolled-back', error: expect.stringContaining('still exists') });
+    const state = h.fleet.snapshot();
+    expect(state.volumes.map((v) => v.id)).toEqual(['vol-n']);
+    expect(state.snapshots).toEqual([]);
+    expect(h.fleet.calls().filter((c) => c.operation === 'createVolume')).toEqual([]);
+    await h.close();
+  });
+});
+
 describe('a validation EC2 refuses to describe for', () => {
   it('a refusal (UnauthorizedOperation) to describe the resource after the change fails the validation naming it — it stayed validating for ever, dead-lettered, while the run said done', async () => {
     const fleet = SimulatedFleet.fromFleet({ snapshots: [{ id: 'snap-v', accountId: ACCOUNT, region: 'us-east-1', sizeGiB: 10 }] }, { latencyMs: 0 });
