@@ -2,7 +2,7 @@ import { AT, OPT_ID, ev, observed, recs } from './__fixtures__';
 import { foldOptimization } from './decider';
 import type { OptimizationStatus } from './decider';
 import { executionPlan } from './plans';
-import { summarize, viewOf } from './projection';
+import { optimizationDetail, summarize, viewOf } from './projection';
 import type { OptimizationView } from './projection';
 import type { OptimizationEvent } from './events';
 
@@ -51,6 +51,15 @@ describe('viewOf', () => {
 
   it('shows a pending manual approval with the risk', () => {
     expect(view([received(), assessed, requested])).toMatchObject({ risk: 'MEDIUM', approval: 'pending', status: 'awaiting-approval' });
+  });
+
+  it('a cancelled optimization is not pending approval: nobody decided (null); one approved before it was cancelled stays approved', () => {
+    const cancelled = ev('OptimizationCancelled', { by: 'bob', reason: 'freeze week' });
+    expect(view([received(), assessed, requested, cancelled])).toMatchObject({ status: 'cancelled', approval: null });
+    expect(view([received(), cancelled])).toMatchObject({ status: 'cancelled', approval: null });
+    expect(view([received(), assessed, requested, granted, cancelled])).toMatchObject({ status: 'cancelled', approval: 'manual' });
+    expect(optimizationDetail(foldOptimization([received(), assessed, requested, cancelled]))).toMatchObject({ approval: { state: null }, cancellation: { by: 'bob', reason: 'freeze week' } });
+    expect(optimizationDetail(foldOptimization([received(), assessed, requested])).cancellation).toBeNull();
   });
 
   it('shows a pending approval while a second approver is missing', () => {

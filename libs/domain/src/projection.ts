@@ -37,7 +37,11 @@ function approvalOf(state: Exclude<OptimizationState, { status: 'initial' }>): O
   if (state.status === 'expired') return 'expired';
   const { mode, grantedAt } = state.approval;
   if (mode === 'auto') return 'auto';
-  if (mode === 'manual') return grantedAt !== undefined ? 'manual' : 'pending';
+  if (mode === 'manual') {
+    if (grantedAt !== undefined) return 'manual';
+    // Cancelled while it waited: nobody will decide any more, so nothing is pending (and it was never approved).
+    return state.status === 'cancelled' ? null : 'pending';
+  }
   return null;
 }
 
@@ -221,6 +225,8 @@ export interface OptimizationDetail {
   readonly conflicts: readonly ConflictData[];
   /** The backup snapshot a delete-volume took, and its expiry once recorded; `null` when it holds none. */
   readonly backup: BackupData | null;
+  /** Who cancelled it and why (`cancel`); `null` unless it was cancelled. */
+  readonly cancellation: { readonly by: string; readonly reason: string } | null;
 }
 
 /** The detail of an optimization (see {@link OptimizationDetail}). Throws `DomainError('NOT_FOUND')` for an empty stream. */
@@ -254,5 +260,6 @@ export function optimizationDetail(state: OptimizationState): OptimizationDetail
     error: view.error,
     conflicts: state.conflicts ?? [],
     backup: state.backup ?? null,
+    cancellation: state.status === 'cancelled' && state.cancellation ? { by: state.cancellation.by, reason: state.cancellation.reason } : null,
   };
 }

@@ -1,10 +1,10 @@
-import { createWriteStream, openSync } from 'node:fs';
+import { createWriteStream, openSync, renameSync, statSync, unlinkSync } from 'node:fs';
 import { once } from 'node:events';
-import { resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import type { Writable } from 'node:stream';
-import { OPTIMIZATION_STREAM_PREFIX, optimizationStateAt, parseInstant, optimizationStream, viewOf } from '@optex/domain';
+import { AWS_REGIONS, DomainError, OPTIMIZATION_STREAM_PREFIX, STORED_EVENT_TYPES, isKnownRegion, optimizationStateAt, parseInstant, optimizationStream, viewOf, type StateAt } from '@optex/domain';
 import type { EventStore, RecordedEvent } from '@optex/ports';
-import { recordAnchor, verifyLog, type VerifyReport } from '@optex/event-store';
+import { ANCHOR_EVENT_TYPE, recordAnchor, verifyLog, type VerifyReport } from '@optex/event-store';
 import { UsageError } from '@optex/runtime';
 import { safe, table, toJson } from './format';
 import { NotFound, openExistingStore, resolveId, type Io } from './commands';
@@ -21,26 +21,58 @@ function timeFlag(flag: string, value: string | undefined): Date | undefined {
 export async function verifyCommand(io: Io, flags: { store: string; stream?: string; json?: boolean }): Promise<number> {
   const store = await openExistingStore(flags.store);
   try {
+    const target = flags.stream === undefined ? undefined : await streamToVerify(store, flags.stream);
     const started = Date.now();
     const report = await verifyLog(store, {
-      ...(flags.stream !== undefined ? { stream: flags.stream } : {}),
+      ...(target !== undefined ? { stream: target.stream } : {}),
       ...(process.stderr.isTTY ? { onProgress: (n: number) => process.stderr.write(`\rverified ${n.toLocaleString('en-US')} events …`) } : {}),
     });
     if (process.stderr.isTTY) process.stderr.write('\r\x1b[K');
-    if (flags.json) io.out(toJson(report));
-    else io.out(verifyText(report, flags.stream, Date.now() - started));
+    const warnings = target === undefined && report.anchors.total === 0 ? [NO_ANCHOR_WARNING] : [];
+    if (flags.json) {
+      io.out(toJson({ ...report, ...(target !== undefined ? { stream: target.stream } : {}), ...(target?.resolvedFrom !== undefined ? { resolvedFrom: target.resolvedFrom } : {}), ...(warnings.length > 0 ? { warnings } : {}) }));
+    } else {
+      const lines: string[] = [];
+      if (target?.resolvedFrom !== undefined) lines.push(`No stream is named ${safe(target.resolvedFrom)}; it names optimization ${target.stream.slice(OPTIMIZATION_STREAM_PREFIX.length)}: verifying its stream ${safe(target.stream)}.`);
+      lines.push(verifyText(report, target?.stream, Date.now() - started));
+      for (const w of warnings) lines.push(`WARNING: ${w}`);
+      io.out(lines.join('\n'));
+    }
     return report.ok ? 0 : 1;
   } finally {
     await store.close();
   }
 }
 
+/** Why a whole-log verify without any anchor is weaker than it looks. */
+const NO_ANCHOR_WARNING =
+  'the log holds no anchor, so the removal of a whole stream (or of the last events of a stream) cannot be detected; run optex anchor (run and resume anchor when they stop) and keep the digest it prints outside the log';
+
+/**
+ * The stream `verify --stream S` checks: S when the log has it; else the stream of the one optimization S names (an
+ * id, a unique prefix or a recommendation id, as other commands resolve them), said so; else not found (exit 1).
+ */
+async function streamToVerify(store: EventStore, stream: string): Promise<{ stream: string; resolvedFrom?: string }> {
+  if ((await store.readStream(stream, { maxCount: 1 })).length > 0) return { stream };
+  let optimizationId: string;
+  try {
+    optimizationId = await resolveId(store, stream);
+  } catch (error) {
+    if (error instanceof NotFound) throw new NotFound(`--stream: the log has no stream ${stream}, and no optimization id, unique prefix or recommendation id is ${stream} either`);
+    throw error;
+  }
+  const resolved = optimizationStream(optimizationId);
+  if ((await store.readStream(resolved, { maxCount: 1 })).length === 0) throw new NotFound(`--stream: the log has no stream ${stream}, nor ${resolved}`);
+  return { stream: resolved, resolvedFrom: stream };
+}
+
 function verifyText(r: VerifyReport, stream: string | undefined, ms: number): string {
-  const what = stream === undefined ? `${r.events} events in ${r.streams} streams, ${r.anchors.checked} of ${r.anchors.total} anchors` : `${r.events} events of stream ${safe(stream)}`;
-  if (r.ok) return `OK: ${what} verified in ${(ms / 1000).toFixed(1)} s; every hash chain is intact${stream === undefined ? ' and every anchor matches' : ''}.`;
+  const anchored = r.anchors.total > 0;
+  const what = stream === undefined ? `${r.events} events in ${r.streams} streams, ${anchored ? `${r.anchors.checked} of ${r.anchors.total} anchors` : 'no anchor'}` : `${r.events} events of stream ${safe(stream)}`;
+  if (r.ok) return `OK: ${what} verified in ${(ms / 1000).toFixed(1)} s; every hash chain is intact${stream === undefined && anchored ? ' and every anchor matches' : ''}.`;
   const f = r.failure as NonNullable<VerifyReport['failure']>;
   const lines = [`FAILED (${f.problem}): ${safe(f.message)}`];
-  if (f.event) lines.push(`  first event that does not match: ${safe(f.event.stream)}@${f.event.revision}  ${safe(f.event.type)}  id ${f.event.id}  position ${f.event.position}  recorded ${f.event.recordedAt}`);
+  if (f.event) lines.push(`  first event that does not match: ${safe(f.event.stream)}@${f.event.revision}  ${safe(f.event.type)}  id ${safe(f.event.id)}  position ${f.event.position}  recorded ${f.event.recordedAt}`);
   lines.push(`  checked before it: ${what}`);
   return lines.join('\n');
 }
@@ -67,7 +99,18 @@ export async function stateCommand(io: Io, id: string, flags: { store: string; a
     const optimizationId = await resolveId(store, id);
     const events = await store.readStream(optimizationStream(optimizationId));
     if (events.length === 0) throw new NotFound(`no optimization ${id} in this store`);
-    const { state, applied, after, asOf } = optimizationStateAt(events, at);
+    let folded: StateAt;
+    try {
+      folded = optimizationStateAt(events, at);
+    } catch (error) {
+      // A stream that does not fold (an event out of place, a type or schema this optex does not know): say what, no stack.
+      if (error instanceof DomainError) {
+        io.err(`optex state: cannot show optimization ${optimizationId} at ${at.toISOString()}: ${safe(error.message)}`);
+        return 1;
+      }
+      throw error;
+    }
+    const { state, applied, after, asOf } = folded;
     if (flags.json) {
       io.out(toJson({ optimizationId, at: at.toISOString(), asOf, eventsApplied: applied, eventsAfter: after, state, view: state.status === 'initial' ? null : viewOf(state) }));
       return 0;
@@ -145,10 +188,69 @@ export interface ExportRow {
 
 const CSV_COLUMNS = ['position', 'recordedAt', 'stream', 'revision', 'id', 'type', 'optimizationId', 'accountId', 'region', 'resourceId', 'data', 'metadata'] as const;
 
-/** RFC 4180: a field with a comma, quote, CR or LF is quoted, quotes doubled (four lines; no CSV package needed for writing). */
-function csvField(value: unknown): string {
-  const text = value === null || value === undefined ? '' : typeof value === 'string' ? value : JSON.stringify(value);
-  return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
+/**
+ * A cell a spreadsheet would read as a formula (OWASP, CSV injection): one that starts with `=`, `+`, `-`, `@`, a tab
+ * or a carriage return. `=HYPERLINK(…)` in a resource id must stay text when an auditor opens the export.
+ */
+const FORMULA_START = /^[=+\-@\t\r]/;
+
+/**
+ * One CSV cell: RFC 4180 (a field with a comma, quote, CR or LF is quoted, quotes doubled), and a cell a spreadsheet
+ * would take for a formula neutralised as OWASP says: a single quote before it, inside a quoted field
+ * (`-2+3` → `"'-2+3"`). NDJSON carries every value as it is.
+ */
+export function csvField(value: unknown): string {
+  const raw = value === null || value === undefined ? '' : typeof value === 'string' ? value : JSON.stringify(value);
+  const formula = FORMULA_START.test(raw);
+  const text = formula ? `'${raw}` : raw;
+  return formula || /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
+}
+
+/**
+ * Every event type `replay --type` accepts: the ones optex stores, its audit anchors, and the webhook notifier's
+ * checkpoints (the relay's are never exported).
+ */
+export const EXPORTABLE_EVENT_TYPES: readonly string[] = [...STORED_EVENT_TYPES, ANCHOR_EVENT_TYPE, 'NotifierCheckpointReached'];
+
+/** `--type A,B`: each an exact event type name (a wrong case is refused, suggesting the right one). */
+function typesFlag(value: string | undefined): Set<string> | undefined {
+  if (value === undefined) return undefined;
+  const types = new Set(value.split(',').map((t) => t.trim()).filter((t) => t.length > 0));
+  if (types.size === 0) throw new UsageError('--type: expected one or more event types separated by commas');
+  for (const type of types) {
+    if (EXPORTABLE_EVENT_TYPES.includes(type)) continue;
+    const near = EXPORTABLE_EVENT_TYPES.find((t) => t.toLowerCase() === type.toLowerCase());
+    throw new UsageError(
+      `--type: unknown event type ${JSON.stringify(type)}${near ? ` (did you mean ${near}? names are case-sensitive)` : ''}; the event types are ${EXPORTABLE_EVENT_TYPES.join(', ')}`,
+    );
+  }
+  return types;
+}
+
+/** `--region R`: an AWS region of the catalog (`libs/domain/src/aws-catalog.ts`). */
+function regionFlag(value: string | undefined): string | undefined {
+  if (value === undefined || isKnownRegion(value)) return value;
+  const near = AWS_REGIONS.find((r) => r === value.trim().toLowerCase());
+  throw new UsageError(`--region: ${JSON.stringify(value)} is not an AWS region${near ? ` (did you mean ${near}?)` : ''}; the regions are ${AWS_REGIONS.join(', ')}`);
+}
+
+/** The export's filters and output: flags that mean nothing to `replay` without `--format`. */
+export const EXPORT_ONLY_FLAGS = ['from', 'to', 'type', 'account', 'region', 'resource', 'optimization', 'output'] as const;
+
+/**
+ * Refuses (exit 2) a `replay` whose flags contradict each other: export filters without `--format` (they would be
+ * ignored, and the whole log folded), and `--format` with `--json` (stdout would hold CSV or NDJSON, not one JSON
+ * document).
+ */
+export function checkReplayFlags(flags: Partial<Record<(typeof EXPORT_ONLY_FLAGS)[number] | 'format', string>> & { json?: boolean }): void {
+  if (flags.format === undefined) {
+    const given = EXPORT_ONLY_FLAGS.filter((f) => flags[f] !== undefined).map((f) => `--${f}`);
+    if (given.length > 0) {
+      throw new UsageError(`${given.join(', ')}: ${given.length === 1 ? 'filters or redirects' : 'filter or redirect'} the export only: add --format ndjson or --format csv (replay without --format folds the whole log)`);
+    }
+  } else if (flags.json) {
+    throw new UsageError(`--json: replay --format ${flags.format} writes ${flags.format === 'csv' ? 'CSV' : 'NDJSON'}, not one JSON document; drop --json (--format ndjson gives one JSON object per line)`);
+  }
 }
 
 function placeOf(first: RecordedEvent): Place | undefined {
@@ -218,33 +320,84 @@ class ChunkedWriter {
   }
 }
 
-/** `replay --format ndjson|csv` with filters: the audit export. Writes to `--output FILE` or stdout; counts go to stderr. */
+/**
+ * Where the export goes: stdout, or `--output FILE`. A regular file (or a new one) is written as a temporary file
+ * beside it and renamed over it at the end, so the file is replaced only by a whole export: a failure (or a refused
+ * flag, store or id: those are checked before this is opened) leaves it as it was. Anything else (`/dev/stdout`, a
+ * FIFO) is written in place.
+ */
+interface ExportTarget {
+  readonly out: Writable;
+  /** Makes the export the file's content (renames the temporary file); after the last write. */
+  commit(): Promise<void>;
+  /** Closes and removes what was written, leaving the file as it was. */
+  abandon(): Promise<void>;
+}
+
+async function closeStream(out: Writable): Promise<void> {
+  if (out.closed) return;
+  const closed = once(out, 'close');
+  out.end();
+  await closed;
+}
+
+function openTarget(output: string | undefined, stdout: Writable): ExportTarget {
+  if (output === undefined) return { out: stdout, commit: async () => undefined, abandon: async () => undefined };
+  const file = resolve(output);
+  let special = false;
+  try {
+    special = !statSync(file).isFile();
+  } catch {
+    // not there yet: a new regular file
+  }
+  const path = special ? file : join(dirname(file), `.${basename(file)}.${process.pid}.${Date.now().toString(36)}.tmp`);
+  let fd: number;
+  try {
+    fd = openSync(path, special ? 'w' : 'wx');
+  } catch (error) {
+    throw new UsageError(`--output: cannot write ${file}: ${(error as Error).message}`);
+  }
+  const out = createWriteStream('', { fd });
+  return {
+    out,
+    commit: async () => {
+      await closeStream(out);
+      if (!special) renameSync(path, file);
+    },
+    abandon: async () => {
+      await closeStream(out).catch(() => undefined);
+      if (!special) {
+        try {
+          unlinkSync(path);
+        } catch {
+          // already gone
+        }
+      }
+    },
+  };
+}
+
+/**
+ * `replay --format ndjson|csv` with filters: the audit export. Writes to `--output FILE` or stdout; counts go to
+ * stderr. Every flag, the store and `--optimization` are checked before anything is written or any file opened.
+ */
 export async function exportCommand(io: Io, flags: ExportFlags, stdout: Writable = process.stdout): Promise<number> {
   if (!(EXPORT_FORMATS as readonly string[]).includes(flags.format)) throw new UsageError(`--format: expected ${EXPORT_FORMATS.join(' or ')}, got ${JSON.stringify(flags.format)}`);
   const format = flags.format as ExportFormat;
   const from = timeFlag('--from', flags.from);
   const to = timeFlag('--to', flags.to);
   if (from && to && from > to) throw new UsageError(`--from ${flags.from} is after --to ${flags.to}`);
-  const types = flags.type === undefined ? undefined : new Set(flags.type.split(',').map((t) => t.trim()).filter((t) => t.length > 0));
-  if (types && types.size === 0) throw new UsageError('--type: expected one or more event types separated by commas');
+  const types = typesFlag(flags.type);
   if (flags.account !== undefined && !/^\d{12}$/.test(flags.account)) throw new UsageError(`--account: expected a 12-digit AWS account id, got ${JSON.stringify(flags.account)}`);
-  let fd: number | undefined;
-  if (flags.output !== undefined) {
-    try {
-      fd = openSync(resolve(flags.output), 'w');
-    } catch (error) {
-      throw new UsageError(`--output: cannot write ${resolve(flags.output)}: ${(error as Error).message}`);
-    }
-  }
-  const out = fd === undefined ? stdout : createWriteStream('', { fd });
-  const store = await openExistingStore(flags.store).catch(async (error: unknown) => {
-    if (out !== stdout) out.destroy();
-    throw error;
-  });
+  const region = regionFlag(flags.region);
+  if (flags.output !== undefined && !flags.output.trim()) throw new UsageError('--output: the file name is empty');
+  const store = await openExistingStore(flags.store);
+  let target: ExportTarget | undefined;
   try {
     let optimization: string | undefined;
     if (flags.optimization !== undefined) optimization = await resolveId(store, flags.optimization);
-    const writer = new ChunkedWriter(out);
+    target = openTarget(flags.output, stdout);
+    const writer = new ChunkedWriter(target.out);
     if (format === 'csv') await writer.write(`${CSV_COLUMNS.join(',')}\r\n`);
     let rows = 0;
     const rowsOf = exportRows(store, {
@@ -252,7 +405,7 @@ export async function exportCommand(io: Io, flags: ExportFlags, stdout: Writable
       ...(to ? { to } : {}),
       ...(types ? { types } : {}),
       ...(flags.account !== undefined ? { account: flags.account } : {}),
-      ...(flags.region !== undefined ? { region: flags.region } : {}),
+      ...(region !== undefined ? { region } : {}),
       ...(flags.resource !== undefined ? { resource: flags.resource } : {}),
       ...(optimization !== undefined ? { optimization } : {}),
     });
@@ -261,13 +414,12 @@ export async function exportCommand(io: Io, flags: ExportFlags, stdout: Writable
       await writer.write(format === 'ndjson' ? `${JSON.stringify(row)}\n` : `${CSV_COLUMNS.map((c) => csvField(row[c])).join(',')}\r\n`);
     }
     await writer.flush();
-    io.err(`exported ${rows} events as ${format}${flags.output !== undefined ? ` to ${flags.output}` : ''}`);
+    await target.commit();
+    target = undefined;
+    io.err(`exported ${rows} events as ${format}${flags.output !== undefined ? ` to ${safe(flags.output)}` : ''}`);
     return 0;
   } finally {
-    if (out !== stdout) {
-      out.end();
-      await once(out, 'close');
-    }
+    await target?.abandon();
     await store.close();
   }
 }

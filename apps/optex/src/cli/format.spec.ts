@@ -1,5 +1,5 @@
-import { summarize, type OptimizationView, type Summary } from '@optex/domain';
-import { fleetText, optimizationsTable, rejectedTable, safe, safeLines, summaryText, table } from './format';
+import { summarize, type OptimizationDetail, type OptimizationView, type Summary } from '@optex/domain';
+import { detailText, fleetText, optimizationsTable, rejectedTable, safe, safeLines, summaryText, table } from './format';
 
 // What a terminal would interpret: any C0/C1 control, DEL, or a bidirectional control.
 const INTERPRETED = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]/;
@@ -147,5 +147,53 @@ describe('summaryText', () => {
 
   it('prints no average where there is nothing to divide by', () => {
     expect(summaryText(summarize([], { rejected: 0, duplicates: 0 }))).toContain('estimated $0.00 (average — over 0 optimizations),\n  realized $0.00 (average — over 0 completed and priced).');
+  });
+});
+
+describe('detailText (optex show)', () => {
+  const detail = (over: { status?: OptimizationDetail['status']; approval?: Partial<OptimizationDetail['approval']>; cancellation?: { by: string; reason: string } | null } = {}): OptimizationDetail =>
+    ({
+      optimizationId: view.optimizationId,
+      recommendationId: 'rec-1',
+      resourceId: 'vol-1',
+      action: 'modify-volume',
+      status: over.status ?? 'denied',
+      dryRun: false,
+      recommendation: { recommendationId: 'rec-1', source: 'spec', accountId: '123456789012', region: 'eu-west-1', resource: { type: 'ec2:volume', id: 'vol-1' }, action: { type: 'modify-volume', targetVolumeType: 'gp3' }, estimatedMonthlySavings: 2, currency: 'USD' },
+      risk: null,
+      plan: null,
+      approval: {
+        state: 'denied',
+        authority: 'finops-manager',
+        requiredApprovals: 1,
+        approvers: [],
+        eligibleApprovers: null,
+        requestedAt: '2026-12-02T10:00:00.000Z',
+        expiresAt: '2026-12-09T10:00:00.000Z',
+        grantedAt: null,
+        deniedBy: 'bob',
+        denyReason: 'ok\n  approvals so far: alice (finops-manager)',
+        ...over.approval,
+      },
+      performance: null,
+      error: null,
+      conflicts: [],
+      backup: null,
+      cancellation: over.cancellation ?? null,
+    }) as OptimizationDetail;
+
+  it('a deny reason with a line break forges no line: the break shows escaped inside its field', () => {
+    const text = detailText(detail());
+    const lines = text.split('\n');
+    expect(lines.filter((l) => l.trimStart().startsWith('approvals so far:'))).toEqual(['  approvals so far: none']);
+    expect(lines).toContain('  denied by bob: ok\\n  approvals so far: alice (finops-manager)');
+    expect(text).not.toMatch(INTERPRETED);
+  });
+
+  it('a cancelled optimization: who cancelled it and why; no pending approval, no expiry', () => {
+    const text = detailText(detail({ status: 'cancelled', approval: { state: null, deniedBy: null, denyReason: null }, cancellation: { by: 'carol', reason: 'freeze\nweek' } }));
+    expect(text).toContain('  cancelled by    carol: freeze\\nweek');
+    expect(text).toContain('Approval: none (cancelled before a decision)');
+    expect(text).not.toMatch(/pending|expires|not decided yet/);
   });
 });

@@ -281,6 +281,7 @@ export function detailText(d: OptimizationDetail): string {
   lines.push(`  resource        ${rec.resource.type} ${rec.resource.id}`);
   lines.push(`  action          ${d.action}; estimated savings ${money(rec.estimatedMonthlySavings)}/mo`);
   lines.push(`  status          ${d.status}${d.error ? ` — ${d.error}` : ''}`);
+  if (d.cancellation) lines.push(`  cancelled by    ${d.cancellation.by}: ${d.cancellation.reason}`);
   for (const c of d.conflicts) lines.push(`  conflict        resubmitted ${c.at} (delivery ${c.deliveryId}) with other content, not applied: ${c.differences.map(differenceText).join('; ')}`);
   if (d.risk) {
     lines.push(`Risk: ${d.risk.level} (base ${d.risk.baseLevel}, policy ${d.risk.policyVersion})`);
@@ -304,15 +305,17 @@ export function detailText(d: OptimizationDetail): string {
     lines.push(`  risk factors: ${p.riskFactors.map((f) => f.factor).join(', ') || 'none'} (${p.riskLevel})`);
   } else lines.push('Plan: none recorded (the live resource was not seen when approval was decided)');
   const a = d.approval;
-  lines.push(`Approval: ${a.state ?? 'not decided yet'}`);
+  const cancelledUndecided = d.status === 'cancelled' && a.state === null;
+  lines.push(`Approval: ${a.state ?? (cancelledUndecided ? 'none (cancelled before a decision)' : 'not decided yet')}`);
   if (a.authority) lines.push(`  authority asked for: ${a.authority}, ${a.requiredApprovals ?? 1} distinct approval(s) needed`);
   if (a.eligibleApprovers) lines.push(`  who may decide: ${a.eligibleApprovers.join(', ') || 'nobody on the roster'}`);
   if (a.authority || a.approvers.length > 0) lines.push(`  approvals so far: ${a.approvers.length === 0 ? 'none' : a.approvers.join(', ')}`);
-  if (a.expiresAt) lines.push(`  expires: ${a.expiresAt}`);
+  if (a.expiresAt && !cancelledUndecided) lines.push(`  expires: ${a.expiresAt}`);
   if (a.deniedBy) lines.push(`  denied by ${a.deniedBy}: ${a.denyReason ?? ''}`);
   if (d.performance) lines.push(...performanceLines(d.performance));
   if (d.backup) lines.push(backupLine(d.backup));
-  return safeLines(lines.join('\n'));
+  // Each element is one line: its fields' line breaks (a reason, an id) are escaped with it, never printed as new lines.
+  return lines.map(safe).join('\n');
 }
 
 /** The backup snapshot of a delete-volume, and whether it expired (then nothing can roll the deletion back). */

@@ -1,10 +1,10 @@
 import { Command, CommanderError, Option } from 'commander';
-import { IntakeInvariantError } from '@optex/domain';
+import { DomainError, IntakeInvariantError } from '@optex/domain';
 import { InfrastructureError } from '@optex/ports';
 import { createLogger } from '@optex/observability';
 import { DEFAULT_FLAGS, StoreInUseError, UsageError } from '@optex/runtime';
 import { safe, safeLines } from './format';
-import { anchorCommand, exportCommand, stateCommand, verifyCommand } from './audit-commands';
+import { anchorCommand, checkReplayFlags, exportCommand, stateCommand, verifyCommand } from './audit-commands';
 import { apiCommand, apiDecisionCommand, apiTokenCommand } from './api-commands';
 import { continueBatchCommand, controlCommand } from './control-commands';
 import { backupsCommand, backupsExpireCommand } from './backup-commands';
@@ -70,7 +70,12 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     .option('--account <id>', 'export events of optimizations in this account').option('--region <region>', '… in this region')
     .option('--resource <id>', '… of this resource').option('--optimization <id>', '… of this optimization (id, unique prefix or recommendation id)')
     .option('--output <file>', 'write the export to this file instead of stdout')
-    .action(wrap((flags) => (flags.format === undefined ? replayCommand(io, flags) : exportCommand(io, flags))));
+    .action(
+      wrap(async (flags) => {
+        checkReplayFlags(flags); // export flags without --format, or --format with --json: exit 2 naming them
+        return flags.format === undefined ? replayCommand(io, flags) : exportCommand(io, flags);
+      }),
+    );
   program.command('verify').description("recompute the log's hash chains and anchors; exit 1 naming the first event that does not match")
     .option('--stream <name>', 'verify this stream only').addOption(storeOption()).addOption(jsonOption())
     .action(wrap((flags) => verifyCommand(io, flags)));
@@ -187,6 +192,11 @@ export async function main(argv: readonly string[], io?: Partial<Io>): Promise<n
     }
     if (error instanceof IntakeInvariantError) {
       err(`optex: internal error: ${safe(error.message)}`);
+      return 1;
+    }
+    if (error instanceof DomainError) {
+      // A stream the domain cannot fold (or a refusal no command caught): what failed, in one line, never a stack.
+      err(`optex: ${safe(error.message)}`);
       return 1;
     }
     err(`optex: ${safeLines((error as Error)?.stack ?? String(error))}`);

@@ -230,6 +230,37 @@ describe('HashChainedEventStore and verifyLog', () => {
     expect(report.failure?.message).toMatch(/optimization-a@1 \(RiskAssessed, id .*\) records hash .*, but its content hashes to .*: it was changed after it was written/);
   });
 
+  it('counts as checked before the bad event only the events before it, not the bad event itself', async () => {
+    const { file, store } = open();
+    await lifecycle(store); // positions: a@0, a@1, b@0, a@2, x@0, x@1, b@1
+    const db = new Database(file);
+    db.prepare(`UPDATE events SET data = ? WHERE stream = 'optimization-a' AND revision = 2`).run(JSON.stringify({ by: 'mallory' }));
+    db.close();
+    expect(await verifyLog(store)).toMatchObject({ ok: false, events: 3, streams: 2, failure: { problem: 'hash-mismatch', event: { stream: 'optimization-a', revision: '2' } } });
+    expect(await verifyLog(store, { stream: 'optimization-a' })).toMatchObject({ ok: false, events: 2, streams: 1 });
+  });
+
+  it('names an event moved to another stream, or a renamed stream, in the SQLite file (reads of a stream go by its number)', async () => {
+    const { file, store } = open();
+    await lifecycle(store);
+    expect((await verifyLog(store)).ok).toBe(true);
+    const db = new Database(file);
+    const ids = Object.fromEntries((db.prepare('SELECT id, name FROM streams').all() as { id: number; name: string }[]).map((r) => [r.name, r.id]));
+    // optimization-b's last event filed under optimization-a's number: a's reads now show it, b's do not.
+    db.prepare(`UPDATE events SET stream_id = ?, revision = 3 WHERE stream = 'optimization-b' AND revision = 1`).run(ids['optimization-a']);
+    const moved = await verifyLog(store);
+    expect(moved).toMatchObject({ ok: false, events: 6, failure: { problem: 'stream-mismatch', event: { stream: 'optimization-b', revision: '3', type: 'RiskAssessed' } } });
+    expect(moved.failure?.message).toMatch(/^optimization-b@3 \(RiskAssessed, id .*, position 7\) is filed under stream number \d+, named "optimization-a": reads of a stream go by that number, so it shows in optimization-a \(the event was moved to another stream, or a stream renamed\)$/);
+    expect((await verifyLog(store, { stream: 'optimization-a' })).failure).toMatchObject({ problem: 'stream-mismatch', event: { stream: 'optimization-b' } });
+    db.prepare(`UPDATE events SET stream_id = ?, revision = 1 WHERE stream = 'optimization-b' AND revision = 3`).run(ids['optimization-b']);
+    expect((await verifyLog(store)).ok).toBe(true);
+
+    db.prepare(`UPDATE streams SET name = 'optimization-z' WHERE name = 'optimization-b'`).run(); // renamed: every event of b
+    db.close();
+    expect((await verifyLog(store)).failure).toMatchObject({ problem: 'stream-mismatch', event: { stream: 'optimization-b', revision: '0' } });
+    expect((await verifyLog(store, { stream: 'optimization-z' })).failure).toMatchObject({ problem: 'stream-mismatch', event: { stream: 'optimization-b', revision: '0' } });
+  });
+
   it('names an event whose metadata was edited, and the successor of a removed event', async () => {
     const { file, store } = open();
     await lifecycle(store);

@@ -2,7 +2,8 @@ import { createHash } from 'node:crypto';
 import { readAllWithoutData, type EventStore, type GlobalPosition, type RecordedEvent } from '@optex/ports';
 import { eventIdFor } from '@optex/domain';
 import { comparePositions } from '../esdb/mapping';
-import { CHAIN_KEYS, eventHash, recordedHash } from './hash-chain';
+import { SqliteEventStore, type StreamMismatch } from '../sqlite/sqlite-event-store';
+import { CHAIN_KEYS, HashChainedEventStore, eventHash, recordedHash } from './hash-chain';
 
 /** The stream of anchors: each one fixes the digest of every chained event in `$all` up to a position. */
 export const ANCHOR_STREAM = 'optex-audit-anchors';
@@ -43,7 +44,8 @@ export type VerifyProblem =
   | 'broken-link' // the previous hash it records is not its predecessor's: an event before it was removed, replaced or reordered
   | 'revision-gap' // its revision does not follow its predecessor's in the stream
   | 'anchor-mismatch' // the events up to an anchor do not give the anchor's digest: an event was removed, added or reordered
-  | 'anchor-missed'; // the log has no event at an anchor's position any more
+  | 'anchor-missed' // the log has no event at an anchor's position any more
+  | 'stream-mismatch'; // (SQLite) the stream the event is filed under (its stream number) is not the stream it names: moved, or its stream renamed
 
 export interface VerifyFailure {
   readonly problem: VerifyProblem;
@@ -84,9 +86,27 @@ const describe = (e: RecordedEvent): NonNullable<VerifyFailure['event']> => ({
   recordedAt: e.recordedAt.toISOString(),
 });
 
+/** The SQLite store under `store` (through the hash chain), which files events by stream number as well as by name. */
+function sqliteUnder(store: EventStore): SqliteEventStore | undefined {
+  if (store instanceof SqliteEventStore) return store;
+  return store instanceof HashChainedEventStore ? sqliteUnder(store.inner) : undefined;
+}
+
+function mismatchFailure(m: StreamMismatch): VerifyFailure {
+  const at = `${m.stream}@${m.revision} (${m.type}, id ${m.id}, position ${m.position})`;
+  const filedUnder = m.filedUnder === null ? `stream number ${m.streamId}, which the streams table does not have` : `stream number ${m.streamId}, named ${JSON.stringify(m.filedUnder)}`;
+  return {
+    problem: 'stream-mismatch',
+    message: `${at} is filed under ${filedUnder}: reads of a stream go by that number, so ${m.filedUnder === null ? 'no stream shows it' : `it shows in ${m.filedUnder}`} (the event was moved to another stream, or a stream renamed)`,
+    event: { id: m.id, stream: m.stream, revision: m.revision.toString(), type: m.type, position: m.position.toString(), recordedAt: m.recordedAt.toISOString() },
+  };
+}
+
 /**
  * Recomputes every stream's hash chain (and, for the whole log, the anchors' digests) and names the first event that
  * does not match. Streams the log in one pass; memory grows with the number of streams (one hash each), not events.
+ * On SQLite it also checks that every event is filed under the stream it names (`stream_id` → `streams.name`, which
+ * reads of one stream go by, against the `stream` the chain hashes): one more scan of the events table.
  */
 export async function verifyLog(store: EventStore, options: VerifyOptions = {}): Promise<VerifyReport> {
   const whole = options.stream === undefined;
@@ -104,9 +124,12 @@ export async function verifyLog(store: EventStore, options: VerifyOptions = {}):
     anchors: { checked, total: anchors.length },
     ...(failure ? { failure } : {}),
   });
+  // The first event (in $all order) filed under a stream it does not name, reported where the scan meets it.
+  const mismatch = sqliteUnder(store)?.firstStreamMismatch(options.stream);
   const source = whole ? store.readAll() : readStreamPaged(store, options.stream as string);
   for await (const e of source) {
     if (e.stream.startsWith('$')) continue;
+    if (mismatch && e.position.commit >= mismatch.position) return report(mismatchFailure(mismatch));
     // Anchors whose position the log has gone past without meeting it.
     while (pending.length > 0 && comparePositions(e.position, pending[0].through) > 0) {
       const missed = pending.shift() as (typeof pending)[number];
@@ -116,10 +139,10 @@ export async function verifyLog(store: EventStore, options: VerifyOptions = {}):
         event: describe(missed.event),
       });
     }
+    const failure = checkLink(e, links.get(e.stream));
+    if (failure) return report(failure); // the events checked before it: not counting it
     events++;
     if (options.onProgress && events % every === 0) options.onProgress(events);
-    const failure = checkLink(e, links.get(e.stream));
-    if (failure) return report(failure);
     const hash = recordedHash(e) as string;
     links.set(e.stream, { revision: e.revision, hash });
     if (!whole || !coveredByAnchors(e.stream)) continue;
@@ -136,6 +159,7 @@ export async function verifyLog(store: EventStore, options: VerifyOptions = {}):
       checked++;
     }
   }
+  if (mismatch) return report(mismatchFailure(mismatch));
   if (pending.length > 0) {
     const missed = pending[0];
     return report({

@@ -68,6 +68,20 @@ interface EventRow {
   readonly recorded_at: bigint;
 }
 
+/** An event filed (`stream_id`) under a stream whose name (`streams.name`) is not the `stream` it names: see {@link SqliteEventStore.firstStreamMismatch}. */
+export interface StreamMismatch {
+  readonly position: bigint;
+  /** The stream the event names (its `stream` column: what `$all` reads show and the hash chain covers). */
+  readonly stream: string;
+  readonly revision: bigint;
+  readonly id: string;
+  readonly type: string;
+  readonly recordedAt: Date;
+  /** Its `stream_id`, and that stream's name (what reads of one stream go by); `null` when `streams` has no such number. */
+  readonly streamId: bigint;
+  readonly filedUnder: string | null;
+}
+
 /** What one append did: nothing (every id already there), or wrote its events at these positions. */
 type AppendOutcome =
   | { readonly written: false; readonly result: AppendResult }
@@ -308,6 +322,37 @@ export class SqliteEventStore implements EventStore {
     const subscription = new SqliteSubscription(source, handler, options, this.pageSize, this.pollIntervalMs, (s) => this.subscriptions.delete(s));
     this.subscriptions.add(subscription);
     return subscription;
+  }
+
+  /**
+   * The first event (by position) whose stream number (`stream_id`, which reads of one stream go by) does not name the
+   * stream in its `stream` column (which `$all` reads show and the hash chain covers): a row moved to another stream,
+   * or a stream renamed, in the file. optex never writes one; `verifyLog` reports it. Only `stream`'s events (by name
+   * or by number) when given. A scan of the events table.
+   */
+  firstStreamMismatch(stream?: string): StreamMismatch | undefined {
+    const where = stream === undefined ? '' : 'AND (e.stream = @stream OR e.stream_id = (SELECT id FROM streams WHERE name = @stream))';
+    const row = this.guard('check the streams of the events', () =>
+      this.db
+        .prepare(
+          `SELECT e.position, e.stream, e.revision, e.event_id, e.type, e.recorded_at, e.stream_id, s.name AS filed_under
+           FROM events AS e LEFT JOIN streams AS s ON s.id = e.stream_id
+           WHERE (s.name IS NULL OR s.name <> e.stream) ${where} ORDER BY e.position LIMIT 1`,
+        )
+        .safeIntegers(true)
+        .get(stream === undefined ? {} : { stream }),
+    ) as { position: bigint; stream: string; revision: bigint; event_id: string; type: string; recorded_at: bigint; stream_id: bigint; filed_under: string | null } | undefined;
+    if (!row) return undefined;
+    return {
+      position: row.position,
+      stream: row.stream,
+      revision: row.revision,
+      id: row.event_id,
+      type: row.type,
+      recordedAt: new Date(Number(row.recorded_at)),
+      streamId: row.stream_id,
+      filedUnder: row.filed_under,
+    };
   }
 
   /** Stops every subscription (waiting for running handlers) and closes the file. Idempotent. */
