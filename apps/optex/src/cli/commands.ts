@@ -32,7 +32,19 @@ export interface RunFlags extends AdapterFlags {
   readonly notBefore?: string;
 }
 
-function engineOptions(flags: RunFlags) {
+/** A whole number ≥ `min` from the environment variable `name`, or undefined when it is unset; anything else is a usage error naming it. */
+function envInteger(env: NodeJS.ProcessEnv, name: string, min: number): number | undefined {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return undefined;
+  if (!/^\d+$/.test(raw) || Number(raw) < min) throw new UsageError(`${name}: expected a whole number ≥ ${min} (milliseconds), got ${JSON.stringify(raw)}`);
+  return Number(raw);
+}
+
+/**
+ * The engine options of `run` and `resume`: the batch mode, parallelism and not-before of the flags, and the batch
+ * window of `OPTEX_BATCH_WINDOW_MS` / `OPTEX_BATCH_QUIET_MS` (as the service processes read them).
+ */
+export function engineOptions(flags: RunFlags, env: NodeJS.ProcessEnv = process.env) {
   const batchMode = (flags.batchMode ?? 'parallel') as BatchMode;
   if (!BATCH_MODES.includes(batchMode)) throw new UsageError(`--batch-mode: expected one of ${BATCH_MODES.join(', ')}, got ${JSON.stringify(flags.batchMode)}`);
   const maxParallel = flags.maxParallel === undefined ? 4 : Number(flags.maxParallel);
@@ -42,7 +54,9 @@ function engineOptions(flags: RunFlags) {
     notBefore = new Date(flags.notBefore);
     if (Number.isNaN(notBefore.getTime())) throw new UsageError(`--not-before: expected an ISO-8601 time, got ${JSON.stringify(flags.notBefore)}`);
   }
-  return { batchMode, maxParallel, ...(notBefore ? { notBefore } : {}) };
+  const batchWindowMs = envInteger(env, 'OPTEX_BATCH_WINDOW_MS', 1);
+  const batchQuietMs = envInteger(env, 'OPTEX_BATCH_QUIET_MS', 0);
+  return { batchMode, maxParallel, ...(notBefore ? { notBefore } : {}), ...(batchWindowMs !== undefined ? { batchWindowMs } : {}), ...(batchQuietMs !== undefined ? { batchQuietMs } : {}) };
 }
 
 function reportRows(flags: RunFlags): number {
@@ -256,6 +270,11 @@ function detailOf(type: string, data: unknown): string {
       return String(d['reason']);
     case 'OptimizationOutOfScope':
       return `${String(d['stage'])}: ${(d['violations'] as { reason: string }[]).map((v) => v.reason).join('; ')}`;
+    case 'OptimizationCancelled':
+    case 'RollbackRetried':
+      return `by ${String(d['by'])}: ${String(d['reason'])}`;
+    case 'OptimizationResolved':
+      return `by ${String(d['by'])} (was ${String(d['from'])}): ${String(d['note'])}`;
     case 'BackupSnapshotExpired': {
       const expiry = d as unknown as BackupExpiry;
       return `${String(d['snapshotId'])} of ${String(d['volumeId'])} after ${String(d['retentionDays'])} day(s): ${backupExpiryText(expiry)}; no longer reversible`;

@@ -1,0 +1,87 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { HashChainedEventStore, SqliteEventStore } from '@optex/event-store';
+import { main } from './program';
+
+// show, history and list as the CLI runs them (`main`), on SQLite logs written here through the hash chain.
+
+const dir = mkdtempSync(join(tmpdir(), 'optex-commands-cli-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+const ID = '8a0c6c2e-6c1f-5f39-9d0e-3a1f4a2b9c11';
+const AT = '2026-12-02T10:00:00.000Z';
+const recommendation = { recommendationId: 'rec-1', source: 'spec', accountId: '123456789012', region: 'eu-west-1', resource: { type: 'ec2:volume', id: 'vol-1' }, action: { type: 'modify-volume', targetVolumeType: 'gp3' }, estimatedMonthlySavings: 2, currency: 'USD' };
+const AWAITING: ReadonlyArray<readonly [string, Record<string, unknown>]> = [
+  ['OptimizationReceived', { recommendation, dryRun: false, deliveryId: 'd' }],
+  ['RiskAssessed', { baseLevel: 'MEDIUM', level: 'MEDIUM', factors: [], policyVersion: 'default-v1' }],
+  ['ApprovalRequested', { authority: 'finops-manager', requiredApprovals: 1, expiresAt: '2026-12-09T10:00:00.000Z' }],
+];
+
+let n = 0;
+async function seed(events: ReadonlyArray<readonly [string, Record<string, unknown>]>): Promise<string> {
+  const file = join(dir, `log-${++n}.db`);
+  const store = new HashChainedEventStore(SqliteEventStore.open(file));
+  try {
+    for (const [type, data] of events) {
+      await store.appendToStream(`optimization-${ID}`, [{ id: `00000000-0000-4000-8000-${String(++n).padStart(12, '0')}`, type, data: { optimizationId: ID, at: AT, ...data }, metadata: { schemaVersion: 1, recordedBy: 'spec' } }], 'any');
+    }
+  } finally {
+    await store.close();
+  }
+  return `sqlite:${file}`;
+}
+
+async function optex(args: readonly string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const out: string[] = [];
+  const err: string[] = [];
+  const code = await main(args, { out: (s) => out.push(s), err: (s) => err.push(s) });
+  return { code, stdout: out.join('\n'), stderr: err.join('\n') };
+}
+
+describe('show and history: field values cannot forge lines', () => {
+  it('a deny reason with a line break prints on its own line, the break escaped', async () => {
+    const store = await seed([...AWAITING, ['ApprovalDenied', { by: 'bob', reason: 'ok\n  approvals so far: alice (finops-manager)' }]]);
+    const show = await optex(['show', ID, '--store', store]);
+    expect(show.code).toBe(0);
+    const lines = show.stdout.split('\n');
+    expect(lines.filter((l) => /^\s*approvals so far:/.test(l))).toEqual(['  approvals so far: none']);
+    expect(lines).toContain('  denied by bob: ok\\n  approvals so far: alice (finops-manager)');
+
+    const history = await optex(['history', ID, '--store', store, '--wide']);
+    expect(history.code).toBe(0);
+    expect(history.stdout.split('\n').filter((l) => /^\s*approvals so far:/.test(l))).toEqual([]);
+    expect(history.stdout).toMatch(/ApprovalDenied\s+spec\s+by bob: ok\\n {2}approvals so far: alice \(finops-manager\)$/m);
+  });
+});
+
+describe('a cancelled optimization: not pending approval; who cancelled it and why', () => {
+  let store: string;
+  beforeAll(async () => {
+    store = await seed([...AWAITING, ['OptimizationCancelled', { by: 'carol', reason: 'change freeze' }]]);
+  });
+
+  it('show: cancelled by whom and why; approval none, no expiry', async () => {
+    const show = await optex(['show', ID, '--store', store]);
+    expect(show.code).toBe(0);
+    expect(show.stdout).toContain('  status          cancelled\n  cancelled by    carol: change freeze\n');
+    expect(show.stdout).toContain('Approval: none (cancelled before a decision)\n  authority asked for: finops-manager');
+    expect(show.stdout).not.toMatch(/pending|expires/);
+    const json = JSON.parse((await optex(['show', ID, '--store', store, '--json'])).stdout) as { approval: { state: unknown }; cancellation: unknown };
+    expect(json.approval.state).toBeNull();
+    expect(json.cancellation).toEqual({ by: 'carol', reason: 'change freeze' });
+  });
+
+  it('history: the cancellation with who and why', async () => {
+    const history = await optex(['history', ID, '--store', store, '--wide']);
+    expect(history.stdout).toMatch(/OptimizationCancelled\s+spec\s+by carol: change freeze$/m);
+  });
+
+  it('list and state: approval null, not pending', async () => {
+    const list = JSON.parse((await optex(['list', '--store', store, '--json'])).stdout) as { optimizations: { status: string; approval: unknown }[] };
+    expect(list.optimizations).toEqual([expect.objectContaining({ status: 'cancelled', approval: null })]);
+    expect((await optex(['list', '--store', store, '--wide'])).stdout).not.toContain('pending');
+    const state = JSON.parse((await optex(['state', ID, '--store', store, '--json'])).stdout) as { view: { approval: unknown } };
+    expect(state.view.approval).toBeNull();
+  });
+});
