@@ -134,6 +134,7 @@ const summary = object(
     'averageRealizedMonthlySavings',
     'unpriced',
     'rollbacks',
+    'rollbacksResolved',
   ],
   {
     received: count,
@@ -154,6 +155,7 @@ const summary = object(
     averageRealizedMonthlySavings: nullable(money),
     unpriced: count,
     rollbacks: count,
+    rollbacksResolved: { ...count, description: 'Rollbacks that failed and that an operator then resolved by hand.' },
   },
   'The run summary (`optex metrics --json`’s `summary`).',
 );

@@ -159,6 +159,7 @@ describe('summarize', () => {
       averageRealizedMonthlySavings: null,
       unpriced: 0,
       rollbacks: 0,
+      rollbacksResolved: 0,
     });
   });
 
@@ -192,6 +193,7 @@ describe('summarize', () => {
       averageRealizedMonthlySavings: 35.09,
       unpriced: 0,
       rollbacks: 2,
+      rollbacksResolved: 0,
     });
   });
 
@@ -202,7 +204,7 @@ describe('summarize', () => {
 
   it('counts an optimization an operator resolved as a failed execution, and its rollback when one was started', () => {
     const summary = summarize([row('resolved', { rolledBack: true }), row('resolved')], { rejected: 0, duplicates: 0 });
-    expect(summary).toMatchObject({ byStatus: { resolved: 2 }, totalExecutions: 2, failedExecutions: 2, successfulExecutions: 0, rollbacks: 1 });
+    expect(summary).toMatchObject({ byStatus: { resolved: 2 }, totalExecutions: 2, failedExecutions: 2, successfulExecutions: 0, rollbacks: 1, rollbacksResolved: 1 });
   });
 
   it('leaves unpriced savings out of the realized total and of what its average divides by, and counts them', () => {

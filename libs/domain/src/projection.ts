@@ -120,6 +120,8 @@ export interface Summary {
   readonly unpriced: number;
   /** Optimizations that started a rollback. */
   readonly rollbacks: number;
+  /** Of those, the ones an operator closed by hand (`resolved`) after their rollback failed. */
+  readonly rollbacksResolved: number;
 }
 
 /** Statuses reached only after ExecutionStarted (`failed` included: every failure happens during or after execution). */
@@ -148,6 +150,7 @@ export function summarize(views: readonly OptimizationView[], counts: { readonly
   let successfulExecutions = 0;
   let failedExecutions = 0;
   let rollbacks = 0;
+  let rollbacksResolved = 0;
   let estimated = 0;
   let realized = 0;
   let realizedCount = 0;
@@ -160,6 +163,7 @@ export function summarize(views: readonly OptimizationView[], counts: { readonly
     if (execution && SUCCEEDED.has(view.status)) successfulExecutions += 1;
     if (execution && FAILED.has(view.status)) failedExecutions += 1;
     if (view.rolledBack) rollbacks += 1;
+    if (view.rolledBack && view.status === 'resolved') rollbacksResolved += 1;
     estimated += view.estimatedMonthlySavings;
     if (view.status === 'completed' && view.actualMonthlySavings !== null) {
       realized += view.actualMonthlySavings;
@@ -187,6 +191,7 @@ export function summarize(views: readonly OptimizationView[], counts: { readonly
     averageRealizedMonthlySavings: realizedCount === 0 ? null : roundMoney(realized / realizedCount),
     unpriced,
     rollbacks,
+    rollbacksResolved,
   };
 }
 

@@ -165,7 +165,9 @@ export function rejectedTable(rows: readonly RejectedRow[], layout: TableLayout 
 function rollbackLine(s: Summary): string {
   const by = (status: keyof Summary['byStatus']) => s.byStatus[status] ?? 0;
   const operator = by('rollback-failed') + by('reconciliation-needed');
-  return `Rollbacks: ${s.rollbacks} started (${by('rolled-back')} rolled back, ${by('rollback-failed')} failed); needs an operator: ${operator}${operator > 0 ? ' (see retry-rollback, resolve)' : ''}.`;
+  // Every rollback started is in one of these: ended either way, closed by hand after it failed, or going on.
+  const more = [s.rollbacksResolved > 0 ? `${s.rollbacksResolved} failed and resolved by an operator` : '', by('rolling-back') > 0 ? `${by('rolling-back')} going on` : ''].filter(Boolean);
+  return `Rollbacks: ${s.rollbacks} started (${[`${by('rolled-back')} rolled back`, `${by('rollback-failed')} failed`, ...more].join(', ')}); needs an operator: ${operator}${operator > 0 ? ' (see retry-rollback, resolve)' : ''}.`;
 }
 
 export function summaryText(s: Summary): string {
