@@ -124,7 +124,7 @@ describe('optex backups: backup snapshots follow the retention setting', () => {
     expect(result.code).toBe(0);
     const first = byVolume['vol-0bak000000000001']!;
     const second = byVolume['vol-0bak000000000002']!;
-    expect(result.stdout).toMatch(/Expired 2 of 2 due backup snapshot\(s\), retention 7 day\(s\):/);
+    expect(result.stdout).toMatch(/Expired 1 of 2 due backup snapshot\(s\), 1 refused by EC2 and left as it is, retention 7 day\(s\):/);
     expect(result.stdout).toContain(`${first.snapshotId} of vol-0bak000000000001`);
     expect(result.stdout).toMatch(/refused by EC2, left as it is and not tried again: InvalidSnapshot\.InUse/);
 
@@ -155,6 +155,10 @@ describe('optex backups: backup snapshots follow the retention setting', () => {
     const first = byVolume['vol-0bak000000000001']!;
     const show = await optex(['show', first.optimizationId, '--store', store]);
     expect(show.stdout).toMatch(/Backup: .* expired .* after 7 day\(s\): deleted\. Not reversible any more\./);
+    // The refused one still exists: show does not say the volume cannot be restored.
+    const kept = await optex(['show', byVolume['vol-0bak000000000002']!.optimizationId, '--store', store]);
+    expect(kept.stdout).toMatch(/Backup: .*; due .* after 7 day\(s\), its deletion refused by EC2 \(InvalidSnapshot\.InUse: .*\), left as it is: left to people, optex no longer rolls back with it \(the snapshot still exists: a person may restore the volume from it\)\./);
+    expect(kept.stdout).not.toMatch(/Not reversible any more/);
     const text = await optex(['history', first.optimizationId, '--store', store, '--wide']);
     expect(text.stdout).toMatch(/BackupSnapshotExpired .* after 7 day\(s\): deleted; no longer reversible/);
     // No operator action rolls a completed deletion back (a failed stage gate would, and is refused: the domain's spec).

@@ -174,6 +174,13 @@ describe('after expiry nothing rolls the deletion back', () => {
     expect(rollbackRefusal(foldOptimization([...completed, expired(31)]))).toMatch(/cannot be restored/);
   });
 
+  it('given a backup whose deletion EC2 refused (an image uses it), the stage rollback is refused too, saying the snapshot is left to people and still there — not that the volume cannot be restored', () => {
+    const refusal = rollbackRefusal(foldOptimization([...completed, expired(31, 'refused', inUse)]))!;
+    expect(refusal).toMatch(/EC2 refused its deletion \(refused by EC2 \(InvalidSnapshot\.InUse: .*\), left as it is\): it is left to people, so optex no longer rolls optimization .* back \(a person may still restore the volume from it\)$/);
+    expect(refusal).not.toMatch(/cannot be restored/);
+    spec.given([...completed, expired(31, 'refused', inUse)]).when(cmd('RollBackStage', { batchId: 'b-1', stage: 2, reason: 'x' }, later(32))).thenThrows('INVALID_STATE');
+  });
+
   it('given a backup within its retention, the stage rollback restores the volume from it', () => {
     spec
       .given(completed)

@@ -163,5 +163,9 @@ export function rollbackRefusal(state: OptimizationState): string | undefined {
   if (state.status === 'initial') return undefined;
   const e = state.backup?.expiry;
   if (!e) return undefined;
+  if (e.outcome === 'refused') {
+    // The snapshot is still there (an image uses it): a person may restore from it; optex leaves it to people.
+    return `the backup snapshot ${state.backup!.snapshotId} of ${state.backup!.volumeId} was due at ${e.at} (retention ${e.retentionDays} day(s)) and EC2 refused its deletion (${backupExpiryText(e)}): it is left to people, so optex no longer rolls optimization ${state.optimizationId} back (a person may still restore the volume from it)`;
+  }
   return `the backup snapshot ${state.backup!.snapshotId} of ${state.backup!.volumeId} expired at ${e.at} (retention ${e.retentionDays} day(s), ${e.outcome}): the volume cannot be restored and optimization ${state.optimizationId} is no longer reversible`;
 }

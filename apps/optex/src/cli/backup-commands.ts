@@ -165,7 +165,9 @@ export async function backupsExpireCommand(io: Io, flags: BackupFlags & { dryRun
     if (flags.json) io.out(toJson({ now: now.toISOString(), retentionDays, dryRun, expired: results }));
     else if (results.length === 0) io.out(`No backup snapshot is due (${retentionText(policy)}).`);
     else {
-      const head = `${dryRun ? 'Dry run: would expire' : 'Expired'} ${results.length - failed.length} of ${results.length} due backup snapshot(s), ${retentionText(policy)}:`;
+      const refused = results.filter((r) => r.outcome === 'refused').length;
+      const expired = results.length - failed.length - refused;
+      const head = `${dryRun ? 'Dry run: would expire' : 'Expired'} ${expired} of ${results.length} due backup snapshot(s)${refused > 0 ? `, ${refused} ${dryRun ? 'would be ' : ''}refused by EC2 and left as ${refused === 1 ? 'it is' : 'they are'}` : ''}, ${retentionText(policy)}:`;
       io.out(safeLines(`${head}\n${results.map((r) => expiryLine(r, dryRun)).join('\n')}`));
     }
     for (const f of failed) io.err(`optex backups expire: ${safe(f.snapshotId)}: ${safe(f.error!.code)}: ${safe(f.error!.message)}`);

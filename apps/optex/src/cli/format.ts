@@ -325,6 +325,7 @@ function backupLine(b: BackupData): string {
   const taken = `Backup: ${b.snapshotId} of ${b.volumeId}, taken ${b.createdAt}`;
   const e = b.expiry;
   if (!e) return `${taken}; kept for the retention of the policy (optex backups says until when)`;
+  if (e.outcome === 'refused') return `${taken}; due ${e.at} after ${e.retentionDays} day(s), its deletion ${backupExpiryText(e)}: left to people, optex no longer rolls back with it (the snapshot still exists: a person may restore the volume from it).`;
   return `${taken}; expired ${e.at} after ${e.retentionDays} day(s): ${backupExpiryText(e)}. Not reversible any more.`;
 }
 
