@@ -135,6 +135,7 @@ const summary = object(
     'unpriced',
     'rollbacks',
     'rollbacksResolved',
+    'previewsLeftOut',
   ],
   {
     received: count,
@@ -156,6 +157,7 @@ const summary = object(
     unpriced: count,
     rollbacks: count,
     rollbacksResolved: { ...count, description: 'Rollbacks that failed and that an operator then resolved by hand.' },
+    previewsLeftOut: { ...count, description: 'Previews (dry runs) left out of every figure because real optimizations are summarized with them.' },
   },
   'The run summary (`optex metrics --json`’s `summary`).',
 );

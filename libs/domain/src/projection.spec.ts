@@ -160,6 +160,7 @@ describe('summarize', () => {
       unpriced: 0,
       rollbacks: 0,
       rollbacksResolved: 0,
+      previewsLeftOut: 0,
     });
   });
 
@@ -174,32 +175,41 @@ describe('summarize', () => {
       row('awaiting-approval', { approval: 'pending' }),
       row('denied', { approval: 'denied' }),
     ];
+    // The preview among them is left out of every figure (previewsLeftOut).
     expect(summarize(views, { rejected: 2, duplicates: 1 })).toEqual({
-      received: 11,
+      received: 10,
       rejected: 2,
       duplicates: 1,
       conflicts: 0,
-      byStatus: { completed: 2, 'dry-run-completed': 1, failed: 1, 'rolled-back': 1, 'rollback-failed': 1, 'awaiting-approval': 1, denied: 1 },
+      byStatus: { completed: 2, failed: 1, 'rolled-back': 1, 'rollback-failed': 1, 'awaiting-approval': 1, denied: 1 },
       totalExecutions: 5,
       successfulExecutions: 2,
       failedExecutions: 3,
       successRate: 0.4,
       averageExecutionMs: 820,
-      optimizations: 8,
-      estimatedMonthlySavings: 130.28,
-      averageEstimatedMonthlySavings: 16.29,
+      optimizations: 7,
+      estimatedMonthlySavings: 120.28,
+      averageEstimatedMonthlySavings: 17.18,
       realizedMonthlySavings: 70.18,
       realizedCount: 2,
       averageRealizedMonthlySavings: 35.09,
       unpriced: 0,
       rollbacks: 2,
       rollbacksResolved: 0,
+      previewsLeftOut: 1,
     });
   });
 
   it('never counts a dry run (a preview) as an execution, whether it succeeded or failed, nor in the average duration', () => {
     const summary = summarize([row('dry-run-completed', { executionMs: 500, dryRun: true }), row('failed', { executionMs: 900, dryRun: true }), row('completed', { executionMs: 100 })], { rejected: 0, duplicates: 0 });
     expect(summary).toMatchObject({ totalExecutions: 1, successfulExecutions: 1, failedExecutions: 0, successRate: 1, averageExecutionMs: 100 });
+  });
+
+  it('leaves previews out of a summary that also holds real optimizations (a preview and the run of one recommendation are not two, nor twice the savings); a dry run\'s own summary is its previews', () => {
+    const mixed = summarize([row('dry-run-completed', { dryRun: true, estimatedMonthlySavings: 40 }), row('failed', { dryRun: true, estimatedMonthlySavings: 10 }), row('completed', { estimatedMonthlySavings: 40 })], { rejected: 0, duplicates: 0 });
+    expect(mixed).toMatchObject({ received: 1, optimizations: 1, estimatedMonthlySavings: 40, byStatus: { completed: 1 }, previewsLeftOut: 2 });
+    const previews = summarize([row('dry-run-completed', { dryRun: true, estimatedMonthlySavings: 40 }), row('failed', { dryRun: true, estimatedMonthlySavings: 10 })], { rejected: 0, duplicates: 0 });
+    expect(previews).toMatchObject({ received: 2, optimizations: 2, estimatedMonthlySavings: 50, byStatus: { 'dry-run-completed': 1, failed: 1 }, previewsLeftOut: 0, totalExecutions: 0 });
   });
 
   it('counts an optimization an operator resolved as a failed execution, and its rollback when one was started', () => {

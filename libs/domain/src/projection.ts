@@ -122,6 +122,12 @@ export interface Summary {
   readonly rollbacks: number;
   /** Of those, the ones an operator closed by hand (`resolved`) after their rollback failed. */
   readonly rollbacksResolved: number;
+  /**
+   * Previews (dry runs) among the optimizations that every figure above leaves out: a summary of real optimizations and
+   * previews (a store's, say) counts the real ones only, so a preview and the run of the same recommendations are not
+   * two recommendations and twice the savings. 0 when the summary holds no preview, or previews only (a dry run's report).
+   */
+  readonly previewsLeftOut: number;
 }
 
 /** Statuses reached only after ExecutionStarted (`failed` included: every failure happens during or after execution). */
@@ -142,9 +148,13 @@ const FAILED: ReadonlySet<OptimizationStatus> = new Set(['failed', 'rolled-back'
 
 /**
  * Builds the {@link Summary} from the optimization views and the intake counters (`conflicts`: those of the input
- * reported, else every conflict the views hold). Money rounded to cents.
+ * reported, else every conflict the views hold). Money rounded to cents. Views of real optimizations and previews
+ * together: the previews are left out of every figure and counted in `previewsLeftOut`; previews only: they are the
+ * summary (a dry run's report).
  */
-export function summarize(views: readonly OptimizationView[], counts: { readonly rejected: number; readonly duplicates: number; readonly conflicts?: number }): Summary {
+export function summarize(all: readonly OptimizationView[], counts: { readonly rejected: number; readonly duplicates: number; readonly conflicts?: number }): Summary {
+  const real = all.filter((v) => !v.dryRun);
+  const views = real.length > 0 ? real : all;
   const byStatus: Partial<Record<OptimizationStatus, number>> = {};
   let totalExecutions = 0;
   let successfulExecutions = 0;
@@ -192,6 +202,7 @@ export function summarize(views: readonly OptimizationView[], counts: { readonly
     unpriced,
     rollbacks,
     rollbacksResolved,
+    previewsLeftOut: all.length - views.length,
   };
 }
 

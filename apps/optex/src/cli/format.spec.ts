@@ -128,7 +128,7 @@ describe('summaryText', () => {
       received: 4, rejected: 0, duplicates: 0, conflicts: 0,
       byStatus: { completed: 1, 'rolled-back': 1, 'rollback-failed': 1, 'reconciliation-needed': 1 },
       totalExecutions: 4, successfulExecutions: 1, failedExecutions: 2, successRate: 0.25, averageExecutionMs: 10,
-      optimizations: 4, estimatedMonthlySavings: 4, averageEstimatedMonthlySavings: 1, realizedMonthlySavings: 1, realizedCount: 1, averageRealizedMonthlySavings: 1, unpriced: 0, rollbacks: 2, rollbacksResolved: 0,
+      optimizations: 4, estimatedMonthlySavings: 4, averageEstimatedMonthlySavings: 1, realizedMonthlySavings: 1, realizedCount: 1, averageRealizedMonthlySavings: 1, unpriced: 0, rollbacks: 2, rollbacksResolved: 0, previewsLeftOut: 0,
     });
     expect(text).toMatch(/^Rollbacks: 2 started \(1 rolled back, 1 failed\); needs an operator: 2 \(see retry-rollback, resolve\)\.$/m);
   });
@@ -138,7 +138,7 @@ describe('summaryText', () => {
       received: 2, rejected: 0, duplicates: 0, conflicts: 0,
       byStatus: { resolved: 1, 'rolling-back': 1 },
       totalExecutions: 2, successfulExecutions: 0, failedExecutions: 1, successRate: 0, averageExecutionMs: 10,
-      optimizations: 2, estimatedMonthlySavings: 4, averageEstimatedMonthlySavings: 2, realizedMonthlySavings: 0, realizedCount: 0, averageRealizedMonthlySavings: null, unpriced: 0, rollbacks: 2, rollbacksResolved: 1,
+      optimizations: 2, estimatedMonthlySavings: 4, averageEstimatedMonthlySavings: 2, realizedMonthlySavings: 0, realizedCount: 0, averageRealizedMonthlySavings: null, unpriced: 0, rollbacks: 2, rollbacksResolved: 1, previewsLeftOut: 0,
     });
     expect(text).toMatch(/^Rollbacks: 2 started \(0 rolled back, 0 failed, 1 failed and resolved by an operator, 1 going on\); needs an operator: 0\.$/m);
   });

@@ -179,6 +179,7 @@ export function summaryText(s: Summary): string {
   // and the completed ones whose savings are priced.
   return [
     `Received ${s.received} recommendations: ${fresh} accepted, ${s.rejected} rejected, ${s.duplicates} duplicates${s.conflicts > 0 ? ` (${s.conflicts} with other content: conflicts)` : ''}${s.optimizations !== fresh ? `; ${s.optimizations} optimizations reported` : ''}.`,
+    ...(s.previewsLeftOut > 0 ? [`Previews (dry runs) left out of these figures: ${s.previewsLeftOut}.`] : []),
     `By status: ${statuses || 'none'}.`,
     `Executions: ${s.totalExecutions} total, ${s.successfulExecutions} succeeded, ${s.failedExecutions} failed, success rate ${(s.successRate * 100).toFixed(1)} %, average ${s.averageExecutionMs} ms.`,
     rollbackLine(s),
