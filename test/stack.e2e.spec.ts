@@ -82,6 +82,7 @@ it('stack up reports Kafka, the store, the cloud and five healthy services', asy
     const health = await fetch(`http://127.0.0.1:${port}/health`);
     expect(health.status).toBe(200);
     expect(await health.json()).toMatchObject({ status: 'ok', service: name, checks: { store: 'ok' } });
+    expect(health.headers.get('x-powered-by')).toBeNull(); // no framework banner
     const metrics = await fetch(`http://127.0.0.1:${port}/metrics`).then((r) => r.text());
     expect(metrics).toMatch(/^# HELP optex_executions_total/m);
     expect(metrics).toMatch(/^# TYPE optex_execution_duration_seconds histogram/m);

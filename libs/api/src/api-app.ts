@@ -74,6 +74,13 @@ export async function createApiApp(options: ApiOptions): Promise<ApiApp> {
   };
   const app = await NestFactory.create<NestExpressApplication>(ApiModule.forRoot(deps), { logger: false, bodyParser: false, abortOnError: false });
   app.disable('x-powered-by');
+  // Every answer is what its Content-Type says (no sniffing); the API's data is never kept by a cache between the
+  // caller and optex (the console sets its own headers).
+  app.use((req: BodyRequest, res: BodyResponse, next: () => void) => {
+    res.setHeader('X-Content-Type-Options', 'nosniff');
+    if (routedPath(req.url).startsWith('/api/')) res.setHeader('Cache-Control', 'no-store');
+    next();
+  });
   app.use(beforeBodies(deps.authenticator));
   // Recommendations arrive as bytes (the intake checks them, as on Kafka); every other body is small JSON.
   app.useBodyParser('raw', { type: (req: BodyRequest) => req.optexRecommendations === true, limit: intakeLimits.maxFileBytes });

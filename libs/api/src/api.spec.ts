@@ -126,6 +126,14 @@ describe('the API: reading', () => {
     expect(bad.body.errors[0].path).toBe('by');
   });
 
+  it('answers are not sniffed, and the API\'s data is not cached on the way (no-store)', async () => {
+    const data = await h.call('GET', '/api/v1/optimizations', { token: await reader() });
+    expect([data.headers.get('x-content-type-options'), data.headers.get('cache-control')]).toEqual(['nosniff', 'no-store']);
+    const refused = await h.call('GET', '/api/v1/optimizations');
+    expect([refused.status, refused.headers.get('x-content-type-options'), refused.headers.get('cache-control')]).toEqual([401, 'nosniff', 'no-store']);
+    expect((await h.call('GET', '/health')).headers.get('x-content-type-options')).toBe('nosniff');
+  });
+
   it('health and the OpenAPI document are public', async () => {
     expect((await h.call('GET', '/health')).status).toBe(200);
     const doc = await h.call('GET', '/openapi.json');

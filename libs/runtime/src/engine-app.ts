@@ -62,6 +62,8 @@ export async function startEngine(adapters: EngineAdapters, options: EngineAppOp
   class OptexAppModule {}
 
   const app = await NestFactory.create(OptexAppModule, { logger: nestLogger(adapters.logger), abortOnError: false });
+  // No framework banner on /health and /metrics (Express sends X-Powered-By unless told not to).
+  (app.getHttpAdapter().getInstance() as { disable?: (setting: string) => void }).disable?.('x-powered-by');
   // Before the microservices connect (filters are read when their handlers are registered): the bus transport
   // must see what a handler threw to tell an outage (wait) from a rejection (ack) from a bug (retry, dead letter).
   app.useGlobalFilters(new PassThroughRpcFilter(app.getHttpAdapter()));
