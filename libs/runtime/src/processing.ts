@@ -47,7 +47,10 @@ export interface RunReport {
   readonly rejected: RejectedRow[];
   /** Resubmissions with other content than the recommendation recorded first, each recorded as a conflict. */
   readonly conflicts: ConflictRow[];
-  /** Set when approved work waits for a later `--not-before`: run `resume` after it. */
+  /**
+   * Set when work waits for a time: the earliest of a start held (a change window, a freeze, a cool-down, the daily
+   * limit, `--not-before`), a validation's soak, a rollback waiting out EC2's cool-down. Run `resume` after it.
+   */
   readonly waitingUntil?: string;
   /** Batches halted by a blast-radius limit or a stage's gate: their waiting members wait for `optex continue-batch`. */
   readonly haltedBatches?: readonly { readonly batchId: string; readonly rule: string; readonly reason: string; readonly waiting: number }[];

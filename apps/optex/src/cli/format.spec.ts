@@ -1,5 +1,5 @@
 import { summarize, type OptimizationDetail, type OptimizationView, type Summary } from '@optex/domain';
-import { detailText, fleetText, optimizationsTable, rejectedTable, safe, safeLines, summaryText, table } from './format';
+import { detailText, fleetText, optimizationsTable, rejectedTable, reportText, safe, safeLines, summaryText, table } from './format';
 
 // What a terminal would interpret: any C0/C1 control, DEL, or a bidirectional control.
 const INTERPRETED = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]/;
@@ -205,5 +205,13 @@ describe('detailText (optex show)', () => {
     expect(text).toContain('  cancelled by    carol: freeze\\nweek');
     expect(text).toContain('Approval: none (cancelled before a decision)');
     expect(text).not.toMatch(/pending|expires|not decided yet/);
+  });
+});
+
+describe('reportText', () => {
+  it('says work waits until a time without calling it scheduled approved work (it may be a soak or a rollback waiting out EC2\'s cool-down)', () => {
+    const text = reportText({ summary: summarize([], { rejected: 0, duplicates: 0 }), optimizations: [], rejected: [], conflicts: [], waitingUntil: '2027-03-02T22:00:00.000Z' });
+    expect(text).toMatch(/^Work is waiting until 2027-03-02T22:00:00\.000Z \(a change window, a freeze, a cool-down, the daily limit, --not-before, a soak or a rollback's wait; optex show ID says which\): run optex resume after that time\.$/m);
+    expect(text).not.toMatch(/scheduled not before/);
   });
 });

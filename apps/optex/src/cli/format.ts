@@ -218,7 +218,11 @@ export function reportText(r: RunReport, options: ReportTextOptions = {}): strin
   parts.push(summaryText(r.summary));
   const pending = r.optimizations.filter((o) => o.status === 'awaiting-approval');
   if (pending.length) parts.push(`${pending.length} awaiting approval: optex approve <OPTIMIZATION-ID> --by NAME, then optex resume.`);
-  if (r.waitingUntil) parts.push(`Approved work is scheduled not before ${safe(r.waitingUntil)}: run optex resume after that time.`);
+  if (r.waitingUntil) {
+    // The earliest of what waits for a time: a start held by a window, freeze, cool-down, daily limit or --not-before,
+    // a validation's soak, a rollback waiting out EC2's cool-down on a volume.
+    parts.push(`Work is waiting until ${safe(r.waitingUntil)} (a change window, a freeze, a cool-down, the daily limit, --not-before, a soak or a rollback's wait; optex show ID says which): run optex resume after that time.`);
+  }
   if (r.paused) {
     parts.push(`Execution is PAUSED (by ${safe(r.paused.by)} since ${r.paused.since}: ${safe(r.paused.reason)}): no execution starts until optex resume-execution --by NAME --reason R, then optex resume.`);
   }
