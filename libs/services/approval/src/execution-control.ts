@@ -19,8 +19,5 @@ export async function recordExecutionControl(store: EventStore, action: Executio
   return result.state;
 }
 
-/** Whether execution is paused now (and by whom, since when, why). */
-export async function executionControlState(store: EventStore): Promise<ControlState> {
-  const events = await store.readStream(CONTROL_STREAM);
-  return events.reduce<ControlState>((s, e) => controlDecider.evolve(s, controlDecider.parse(e)), controlDecider.initialState());
-}
+/** Whether execution is paused now: the engine's reading of the kill switch, for the CLI, the API and the console. */
+export { executionControlState } from '@optex/engine';

@@ -11,3 +11,4 @@ export * from './circuit-breaker-recorder';
 export * from './stream-span';
 export * from './shared-read-model';
 export * from './wake-ups';
+export * from './control-state';

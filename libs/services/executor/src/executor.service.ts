@@ -1,11 +1,9 @@
 import { Inject, Injectable, Optional, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
 import {
   CONTROL_STREAM,
-  controlDecider,
   parseControlEvent,
   pauseHolds,
   joinsOutcome,
-  type ControlState,
   OPTIMIZATION_STREAM_PREFIX,
   moverOf,
   nextMove,
@@ -32,6 +30,7 @@ import {
   PRICE_BOOK,
   OptimizationProjection,
   KeyedMutex,
+  executionControlState,
   StallSweeper,
   PendingDecisions,
   type CommandContext,
@@ -170,16 +169,6 @@ export class ExecutorService implements OnApplicationBootstrap, OnModuleDestroy 
     await this.drive(event.stream.slice(OPTIMIZATION_STREAM_PREFIX.length), event.id, event.revision);
   }
 
-  /**
-   * The kill switch as the log says now: read before every move a pause would hold, so a pause takes effect at the
-   * next such move whatever the bus is busy with (its message may queue behind this very handling).
-   */
-  private async controlNow(): Promise<ControlState> {
-    const [last] = await this.store.readStream(CONTROL_STREAM, { direction: 'backwards', maxCount: 1 });
-    // The switch's state is its last event (paused or resumed): nothing before it matters.
-    return last ? controlDecider.evolve(controlDecider.initialState(), parseControlEvent(last)) : controlDecider.initialState();
-  }
-
   /** Pause: held moves stop at their next turn. Resume: everything the executor must move is driven again. */
   private async onControl(event: IntegrationEvent): Promise<void> {
     const control = parseControlEvent(event);
@@ -238,7 +227,9 @@ export class ExecutorService implements OnApplicationBootstrap, OnModuleDestroy 
       // the other decisions in between are appended together at the next such call or when the handling ends.
       const changesEc2 = (move.kind === 'perform' && !move.dryRun) || move.kind === 'reconcile';
       if (changesEc2 && !(await flush())) continue;
-      if (pauseHolds(move) && (await this.controlNow()).paused) {
+      // The kill switch as the log says now, read before every move a pause would hold: a pause takes effect at the
+      // next such move whatever the bus is busy with (its message may queue behind this very handling).
+      if (pauseHolds(move) && (await executionControlState(this.store)).paused) {
         if (await flush()) return; // resumed by ExecutionResumed (or the sweeper, once resumed)
         continue;
       }

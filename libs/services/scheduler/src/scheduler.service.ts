@@ -9,8 +9,8 @@ import {
   byPriority,
   eventIdFor,
   CONTROL_STREAM,
+  controlDecider,
   liveTags,
-  parseControlEvent,
   startVerdict,
   rollbackRefusal,
   optimizationDecider,
@@ -41,6 +41,7 @@ import {
   POLICY,
   OptimizationProjection,
   appendOnce,
+  executionControlState,
   handleCommand,
   handleCommandAt,
   inStreamSpan,
@@ -160,9 +161,8 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
     this.queue = new SchedulerQueue(this.projection);
     this.tally = new DailyTally(this.projection);
     for await (const e of this.store.readAll({ filter: { kind: 'streamName', prefixes: ['batch-'] } })) this.onBatchEvent(e.id, parseStoredEvent(e) as BatchEvent);
-    // The kill switch as the log has it now (its last event); deliveries of the control stream keep it current.
-    const [control] = await this.store.readStream(CONTROL_STREAM, { direction: 'backwards', maxCount: 1 });
-    this.paused = control ? parseControlEvent(control).type === 'ExecutionPaused' : false;
+    // The kill switch as the log has it now; deliveries of the control stream keep it current.
+    this.paused = (await executionControlState(this.store)).paused;
     await this.tick();
     this.timer = setInterval(() => void this.tickInBackground(), this.options.schedulerTickMs);
     this.timer.unref();
@@ -193,7 +193,7 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
     // append after it reads no tip.
     this.store.rememberDelivered?.(event);
     if (event.stream === CONTROL_STREAM) {
-      this.paused = parseControlEvent(event).type === 'ExecutionPaused';
+      this.paused = controlDecider.evolve(controlDecider.initialState(), controlDecider.parse(event)).paused;
       if (!this.paused) await this.tick(); // what waited is judged now: its windows, freezes and the daily limit as they are at the resume
       return;
     }
