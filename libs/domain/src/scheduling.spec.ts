@@ -24,6 +24,9 @@ const ids = (items: QueuedItem[]) => items.map((i) => i.optimizationId);
 describe('selectDispatches', () => {
   it('given a sequential batch with one active item, when asked, then starts nothing', () => {
     expect(selectDispatches(batch({ mode: 'sequential', queued: [item('a')], active: [item('b')] }), now, new Set())).toEqual([]);
+    // nor while an execution of another batch is active (its resource is busy): sequential is one at a time overall
+    expect(selectDispatches(batch({ mode: 'sequential', queued: [item('a')] }), now, new Set(['elsewhere']))).toEqual([]);
+    expect(ids(selectDispatches(batch({ mode: 'parallel', queued: [item('a')] }), now, new Set(['elsewhere'])))).toEqual(['a']);
   });
 
   it('given a sequential batch, when idle, then starts exactly the highest-priority item', () => {

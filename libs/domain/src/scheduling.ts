@@ -44,11 +44,16 @@ export function dispatchGroupOf(mode: BatchMode, item: QueuedItem): string {
   return '';
 }
 
-/** How many more items of a batch may start now: 0 before `notBefore`, else the mode's limit minus its active items, capped by `globalCapacity`. */
-export function dispatchRoom(batch: Pick<BatchPlan, 'mode' | 'maxParallel' | 'notBefore'>, activeInBatch: number, now: Date, globalCapacity = Infinity): number {
+/**
+ * How many more items of a batch may start now: 0 before `notBefore`, else the mode's limit minus what it counts as
+ * active, capped by `globalCapacity`. `sequential` is one execution at a time whatever batch the others belong to (a
+ * run whose approvals came slower than the batch window forms several batches), so it counts `activeAnywhere`; the
+ * other modes count the batch's own.
+ */
+export function dispatchRoom(batch: Pick<BatchPlan, 'mode' | 'maxParallel' | 'notBefore'>, activeInBatch: number, now: Date, globalCapacity = Infinity, activeAnywhere = activeInBatch): number {
   if (now.getTime() < Date.parse(batch.notBefore)) return 0;
-  const limit = batch.mode === 'sequential' ? 1 : Math.max(1, batch.maxParallel);
-  return Math.max(0, Math.min(limit - activeInBatch, globalCapacity));
+  const [limit, active] = batch.mode === 'sequential' ? [1, Math.max(activeInBatch, activeAnywhere)] : [Math.max(1, batch.maxParallel), activeInBatch];
+  return Math.max(0, Math.min(limit - active, globalCapacity));
 }
 
 /**
@@ -73,7 +78,7 @@ export function takeDispatches(candidates: Iterable<QueuedItem>, isBusy: (resour
 
 /**
  * The items of `batch` to dispatch now.
- * - `sequential`: one at a time, in priority order.
+ * - `sequential`: one at a time, in priority order, and none while an execution of any batch is active.
  * - `parallel`: up to `maxParallel` at once.
  * - `resource-grouped` / `region-grouped`: one group (resource type / account+region) at a time,
  *   up to `maxParallel` inside it; the group holding the highest-priority item goes first, and the
@@ -84,7 +89,8 @@ export function takeDispatches(candidates: Iterable<QueuedItem>, isBusy: (resour
  * {@link dispatchGroupOf} and {@link takeDispatches} over queues it keeps sorted.)
  */
 export function selectDispatches(batch: BatchPlan, now: Date, busyKeys: ReadonlySet<string>, globalCapacity = Infinity): QueuedItem[] {
-  const room = dispatchRoom(batch, batch.active.length, now, globalCapacity);
+  // Never two executions on one resource: `busyKeys` counts the executions active anywhere.
+  const room = dispatchRoom(batch, batch.active.length, now, globalCapacity, busyKeys.size);
   if (room <= 0) return [];
   let candidates = [...batch.queued].sort(byPriority);
   if (batch.mode === 'resource-grouped' || batch.mode === 'region-grouped') {

@@ -133,7 +133,7 @@ export class SchedulerQueue {
    * its active items, else that of its highest-priority waiting item).
    */
   select(batch: QueuedBatch, now: Date, capacity: number, isBusy: (resourceKey: string) => boolean, held?: (item: QueuedItem) => boolean): QueuedItem[] {
-    const room = dispatchRoom(batch.plan, batch.active.size, now, capacity);
+    const room = dispatchRoom(batch.plan, batch.active.size, now, capacity, this.projection.activeCount());
     if (room <= 0 || batch.waiting.size === 0) return [];
     let lane: Lane | undefined;
     if (batch.plan.mode === 'resource-grouped' || batch.plan.mode === 'region-grouped') {
@@ -159,7 +159,7 @@ export class SchedulerQueue {
    * is small), with the batch's own limit and `capacity`, never onto a busy resource, nothing before `notBefore`.
    */
   selectAmong(batch: QueuedBatch, members: ReadonlySet<string>, now: Date, capacity: number, isBusy: (resourceKey: string) => boolean, held?: (item: QueuedItem) => boolean): QueuedItem[] {
-    const room = dispatchRoom(batch.plan, batch.active.size, now, capacity);
+    const room = dispatchRoom(batch.plan, batch.active.size, now, capacity, this.projection.activeCount());
     const items: QueuedItem[] = [];
     for (const id of members) {
       const state = batch.waiting.has(id) ? this.projection.get(id) : undefined;

@@ -278,9 +278,6 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
     for (const batch of this.queue.openBatches()) {
       if (capacity <= 0) break;
       if (batch.waiting.size === 0) continue;
-      // Sequential means one execution at a time, whichever batch the others belong to: a run whose approvals came
-      // slower than the batch window forms several batches, and each ran its own one at a time.
-      if (batch.plan.mode === 'sequential' && this.projection.activeCount() > 0) continue;
       const guard = this.guards.get(batch.plan.batchId) ?? batchGuardDecider.initialState();
       if (guard.halted || (await this.halt(batch, guard, now))) continue;
       const stage = await this.currentStage(batch, guard, now);
