@@ -20,14 +20,19 @@ export const INTAKE_LIMIT_VARIABLES: Readonly<Record<keyof IntakeLimits, string>
 export function intakeLimitsFromEnv(env: NodeJS.ProcessEnv = process.env): IntakeLimits {
   const limits: Record<string, number> = { ...defaultIntakeLimits };
   for (const [key, variable] of Object.entries(INTAKE_LIMIT_VARIABLES)) {
-    const raw = env[variable];
-    if (raw === undefined || raw === '') continue;
-    const min = key === 'maxTags' ? 0 : 1;
-    const value = Number(raw);
-    if (!/^\d+$/.test(raw.trim()) || !Number.isSafeInteger(value) || value < min) throw new UsageError(`${variable} must be a whole number ≥ ${min}, got ${JSON.stringify(raw)}`);
-    limits[key] = value;
+    const value = envWholeNumber(env, variable, key === 'maxTags' ? 0 : 1);
+    if (value !== undefined) limits[key] = value;
   }
   return limits as unknown as IntakeLimits;
+}
+
+/** The whole number ≥ `min` the environment variable `name` holds; `undefined` when unset or empty; anything else a usage error naming it. */
+export function envWholeNumber(env: NodeJS.ProcessEnv, name: string, min: number): number | undefined {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return undefined;
+  const value = Number(raw);
+  if (!/^\d+$/.test(raw.trim()) || !Number.isSafeInteger(value) || value < min) throw new UsageError(`${name} must be a whole number ≥ ${min}, got ${JSON.stringify(raw)}`);
+  return value;
 }
 
 /** One record of an input as read: its bytes, unchanged (a record over the size limit keeps only its first part). */

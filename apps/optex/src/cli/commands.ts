@@ -5,7 +5,7 @@ import { TOPICS, sqliteFileOf, type EventStore, type Logger } from '@optex/ports
 import { OptimizationProjection, loadStream } from '@optex/engine';
 import { recordApproval, recordDenial, recordOperatorAction, type OperatorAction } from '@optex/approval';
 import { DUPLICATES_STREAM, REJECTED_STREAM } from '@optex/domain';
-import { DEFAULT_FLAGS, asPreview, delayedGateway, intakeLimitsFromEnv, lockStoreForWriting, openAdapters, openBus, openStore, processUntilQuiescent, readInput, recommendationMessages, rememberedSettings, report, UsageError, type AdapterFlags, type SettingsInForce } from '@optex/runtime';
+import { DEFAULT_FLAGS, asPreview, delayedGateway, envWholeNumber, intakeLimitsFromEnv, lockStoreForWriting, openAdapters, openBus, openStore, processUntilQuiescent, readInput, recommendationMessages, rememberedSettings, report, UsageError, type AdapterFlags, type SettingsInForce } from '@optex/runtime';
 import { existsSync } from 'node:fs';
 import { FleetFileError, SimulatedFleet, stateFileFor } from '@optex/cloud';
 
@@ -32,14 +32,6 @@ export interface RunFlags extends AdapterFlags {
   readonly notBefore?: string;
 }
 
-/** A whole number ≥ `min` from the environment variable `name`, or undefined when it is unset; anything else is a usage error naming it. */
-function envInteger(env: NodeJS.ProcessEnv, name: string, min: number): number | undefined {
-  const raw = env[name];
-  if (raw === undefined || raw === '') return undefined;
-  if (!/^\d+$/.test(raw) || Number(raw) < min) throw new UsageError(`${name}: expected a whole number ≥ ${min} (milliseconds), got ${JSON.stringify(raw)}`);
-  return Number(raw);
-}
-
 /**
  * The engine options of `run` and `resume`: the batch mode, parallelism and not-before of the flags, and the batch
  * window of `OPTEX_BATCH_WINDOW_MS` / `OPTEX_BATCH_QUIET_MS` (as the service processes read them).
@@ -54,8 +46,8 @@ export function engineOptions(flags: RunFlags, env: NodeJS.ProcessEnv = process.
     notBefore = new Date(flags.notBefore);
     if (Number.isNaN(notBefore.getTime())) throw new UsageError(`--not-before: expected an ISO-8601 time, got ${JSON.stringify(flags.notBefore)}`);
   }
-  const batchWindowMs = envInteger(env, 'OPTEX_BATCH_WINDOW_MS', 1);
-  const batchQuietMs = envInteger(env, 'OPTEX_BATCH_QUIET_MS', 0);
+  const batchWindowMs = envWholeNumber(env, 'OPTEX_BATCH_WINDOW_MS', 1);
+  const batchQuietMs = envWholeNumber(env, 'OPTEX_BATCH_QUIET_MS', 0);
   return { batchMode, maxParallel, ...(notBefore ? { notBefore } : {}), ...(batchWindowMs !== undefined ? { batchWindowMs } : {}), ...(batchQuietMs !== undefined ? { batchQuietMs } : {}) };
 }
 

@@ -9,7 +9,7 @@ describe('run/resume engine options', () => {
   });
 
   it('refuse a window that is not a whole number of milliseconds, naming the variable', () => {
-    expect(() => engineOptions(flags, { OPTEX_BATCH_WINDOW_MS: '0' })).toThrow('OPTEX_BATCH_WINDOW_MS: expected a whole number ≥ 1 (milliseconds), got "0"');
-    expect(() => engineOptions(flags, { OPTEX_BATCH_QUIET_MS: '5s' })).toThrow('OPTEX_BATCH_QUIET_MS: expected a whole number ≥ 0 (milliseconds), got "5s"');
+    expect(() => engineOptions(flags, { OPTEX_BATCH_WINDOW_MS: '0' })).toThrow('OPTEX_BATCH_WINDOW_MS must be a whole number ≥ 1, got "0"');
+    expect(() => engineOptions(flags, { OPTEX_BATCH_QUIET_MS: '5s' })).toThrow('OPTEX_BATCH_QUIET_MS must be a whole number ≥ 0, got "5s"');
   });
 });
