@@ -629,13 +629,13 @@ function decideValidation(command: C.RecordValidation, s: KnownOptimizationState
     performance,
   };
   if (reasons.length === 0) return [{ type: 'ValidationPassed', data: { optimizationId: s.optimizationId, at, ...figures } }];
-  const removes = rec.action.type === 'delete-volume' || rec.action.type === 'release-address';
-  return validationFailed(s, at, reasons, figures, removes && observedAfter !== undefined);
+  return validationFailed(s, at, reasons, figures, observedAfter !== undefined);
 }
 
 /**
  * ValidationFailed with its reasons and figures, and the rollback of what the execution did (when it did anything);
- * `stillThere`: the resource a deletion or release removed was described after it, so it is not created again.
+ * `stillThere`: the resource was described after the execution, so a deletion or release recorded done did not
+ * remove it and it is not created again ({@link rollbackStepsFor}; no other action's rollback depends on it).
  */
 function validationFailed(s: KnownOptimizationState, at: string, reasons: string[], figures: Omit<ValidationFailed['data'], 'optimizationId' | 'at' | 'reasons'>, stillThere = false): OptimizationEvent[] {
   const events: OptimizationEvent[] = [{ type: 'ValidationFailed', data: { optimizationId: s.optimizationId, at, reasons, ...figures } }];

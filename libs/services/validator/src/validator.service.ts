@@ -147,7 +147,7 @@ export class ValidatorService implements OnApplicationBootstrap, OnModuleDestroy
       describeError = ec2Refusal(error);
       if (!describeError) throw error;
     }
-    const { sample, at } = describeError ? { sample: { soakMinutes: this.policy.validation.soakMinutes }, at: now } : await this.performanceSample(s, after !== undefined, now);
+    const { sample, at } = await this.performanceSample(s, after !== undefined, now);
     const result = await handleCommandAt(
       this.store,
       stream,
