@@ -97,12 +97,15 @@ async function allEvents(store: EventStore): Promise<RecordedEvent[]> {
   return events;
 }
 
-/** The most optimizations between ExecutionScheduled and their end at any moment of the log. */
-/** `keyOf` groups executions (default: all together); the result is the largest group active at once. */
+/**
+ * The most optimizations between ExecutionScheduled and their end at any moment of the log (a `PlanChanged` ends an
+ * execution too: the optimization goes back for approval and is scheduled again after it). `keyOf` groups executions
+ * (default: all together); the result is the largest group active at once.
+ */
 function maxConcurrency(events: readonly RecordedEvent[], keyOf: (e: RecordedEvent) => string = () => 'all'): number {
   const active = new Map<string, number>();
   let max = 0;
-  const ends = new Set(['ValidationPassed', 'ValidationFailed', 'PreValidationFailed', 'ExecutionFailed', 'RollbackCompleted', 'RollbackFailed']);
+  const ends = new Set(['ValidationPassed', 'ValidationFailed', 'PreValidationFailed', 'ExecutionFailed', 'RollbackCompleted', 'RollbackFailed', 'PlanChanged']);
   const open = new Set<string>();
   for (const e of events) {
     if (e.type === 'ExecutionScheduled') {
@@ -177,10 +180,13 @@ describe('scheduling through the engine', () => {
   });
 
   it('never runs two executions on one resource at once, even in parallel mode', async () => {
-    const h = await harness({ volumes: [volume('vol-same')] }, { engine: { batchMode: 'parallel', maxParallel: 4 }, latencyMs: 10 });
-    const report = await h.run([gp3('first', 'vol-same'), gp3('second', 'vol-same', 'us-east-1', { action: { type: 'modify-volume', targetVolumeType: 'gp3', iops: 4000 } })]);
-    expect(report.optimizations).toHaveLength(2);
-    expect(maxConcurrency(await allEvents(h.store), (e) => String(e.metadata['resourceKey']))).toBe(1);
+    const h = await harness({ volumes: [volume('vol-same')] }, { policy: autoPolicy, engine: { batchMode: 'parallel', maxParallel: 4 }, latencyMs: 10 });
+    const report = await h.run([gp3('first', 'vol-same'), gp3('second', 'vol-same', 'us-east-1', { action: { type: 'delete-volume' } })]);
+    // Both are auto-approved and both execute (were the second held for approval, one at a time would hold trivially).
+    expect(statuses(report)).toEqual({ first: 'completed', second: 'completed' });
+    const events = await allEvents(h.store);
+    expect(new Set(events.filter((e) => e.type === 'ExecutionStarted').map((e) => e.stream)).size).toBe(2);
+    expect(maxConcurrency(events, (e) => String(e.metadata['resourceKey']))).toBe(1);
     await h.close();
   });
 
