@@ -27,6 +27,19 @@ describe('RecentEvents', () => {
     expect(recent.page(4n, undefined, 10)).toEqual({ events: [], scannedUpTo: 4n });
   });
 
+  it('forgets everything when an own commit does not follow the last event it knows of $all (another connection wrote between)', () => {
+    const recent = new RecentEvents({ streams: 10, tail: 10 });
+    recent.reset(0n);
+    expect(recent.appended([recorded('a', 0n)])).toBe(true);
+    position += 1n; // position 2: another connection's commit, never seen here
+    expect(recent.appended([recorded('a', 1n)])).toBe(false);
+    expect(recent.page(0n, undefined, 10)).toBeUndefined();
+    expect(recent.stream('a')).toBeUndefined();
+    recent.reset(3n);
+    expect(recent.appended([recorded('b', 0n)])).toBe(true);
+    expect(recent.page(3n, undefined, 10)?.events.map((e) => e.position.commit)).toEqual([4n]);
+  });
+
   it('keeps whole streams: extends a known one, starts one at revision 0, forgets one it cannot extend', () => {
     const recent = new RecentEvents({ streams: 10, tail: 10 });
     recent.rememberStream('a', [recorded('a', 0n)]);

@@ -57,21 +57,34 @@ export class RecentEvents {
     this.keep(name, events.slice());
   }
 
-  /** Records events this connection has just committed to one stream (consecutive revisions, increasing positions). */
-  appended(events: readonly RecordedEvent[]): void {
-    if (events.length === 0) return;
+  /**
+   * Records events this connection has just committed to one stream (consecutive revisions, increasing positions).
+   * When they do not directly follow the last event of `$all` known here, another connection committed in between
+   * (after the store last looked at `data_version`): everything is forgotten, as by `reset(undefined)`, and it returns
+   * false so the store looks at the file again.
+   */
+  appended(events: readonly RecordedEvent[]): boolean {
+    if (events.length === 0) return true;
     const first = events[0];
+    if (this.base !== undefined) {
+      const last = this.tail.length > 0 ? this.tail[this.tail.length - 1].position.commit : this.base;
+      if (first.position.commit !== last + 1n) {
+        this.reset(undefined);
+        return false;
+      }
+    }
     const known = this.streams.get(first.stream);
     if (known && known.length > 0 && known[known.length - 1].revision === first.revision - 1n) known.push(...events);
     else if (first.revision === 0n) this.keep(first.stream, [...events]);
     else this.streams.delete(first.stream);
-    if (this.base === undefined) return;
+    if (this.base === undefined) return true;
     this.tail.push(...events);
     if (this.tail.length > 2 * this.limits.tail) {
       const dropped = this.tail.length - this.limits.tail;
       this.base = this.tail[dropped - 1].position.commit;
       this.tail = this.tail.slice(dropped);
     }
+    return true;
   }
 
   /**

@@ -1,6 +1,6 @@
 import Database from 'better-sqlite3';
 import { randomUUID } from 'node:crypto';
-import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, statSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { eventStoreContract } from '@optex/testing';
@@ -418,8 +418,30 @@ describe('SqliteEventStore (SQLite specifics)', () => {
     await mine.appendToStream('s1', [event('A')], 'any');
     await other.appendToStream('s2', [event('B')], 'any');
     await mine.appendToStream('s1', [event('C')], 'any');
-    await waitUntil(() => seen.length === 3);
+    await waitUntil(() => seen.length === 3, 1000);
     expect(seen).toEqual(['A', 'B', 'C']);
+  });
+
+  it('an event another process commits between this connection looking at the file and committing, in one turn, still reaches a subscription', async () => {
+    const path = file();
+    const mine = open(path, { pollIntervalMs: 60_000 }); // no poll in the spec's time: only this connection's commits wake it
+    const link = `${path}.link`;
+    symlinkSync(path, link);
+    const other = open(link); // the same file by another name: to `mine`, a connection of another process
+    await mine.appendToStream('s1', [event('A')], 'any');
+    const seen: string[] = [];
+    mine.subscribeToAll(async (e) => void seen.push(e.type));
+    await waitUntil(() => seen.length === 1);
+    // A turn of its own (what an earlier read of this turn queued has run), then in it: the other connection's commit is
+    // queued first, `mine` looks at the file (a read), then commits; the subscription reads its page in that same turn.
+    await new Promise((resolve) => setImmediate(resolve));
+    const theirs = other.appendToStream('s2', [event('B')], 'any');
+    const ours = mine.appendToStream('s1', [event('C')], 'any');
+    const read = mine.readStream('s1');
+    await Promise.all([theirs, ours, read]);
+    await waitUntil(() => seen.length === 3, 1000);
+    expect(seen).toEqual(['A', 'B', 'C']);
+    expect((await mine.readStream('s2')).map((e) => e.type)).toEqual(['B']);
   });
 
   it('numbers streams in the order they are created and keys both unique indexes on that number', async () => {

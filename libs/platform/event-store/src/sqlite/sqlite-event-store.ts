@@ -147,7 +147,8 @@ const READ_STREAM_BACKWARDS = `SELECT ${COLUMNS} FROM events WHERE stream_id = $
  *   serve `readStream` (a whole stream forwards, or its newest events backwards) and subscription pages, as long as no other connection
  *   has written (SQLite's `data_version` unchanged, looked at before the first such read of each turn of the event loop
  *   and after another instance of this process commits to the file); when one has, the kept events are dropped and
- *   SQLite answers.
+ *   SQLite answers. An own commit whose first position does not follow the last kept one (another process committed
+ *   after that look, in the same turn) drops them too.
  * - Several processes may share the file: writers queue on the lock (up to `busyTimeoutMs`), readers
  *   never block.
  * - Idempotent appends: when every event id of a call is already in the stream, the call writes
@@ -266,7 +267,8 @@ export class SqliteEventStore implements EventStore {
       else {
         if (outcome.written) {
           written = true;
-          this.recent.appended(recordedOf(group[i], outcome));
+          // Another connection committed since `data_version` was last read: the next read looks at the file again.
+          if (!this.recent.appended(recordedOf(group[i], outcome))) this.seenVersion = undefined;
         }
         group[i].resolve(outcome.result);
       }
