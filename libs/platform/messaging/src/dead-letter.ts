@@ -1,4 +1,4 @@
-import type { BusMessage, Delivery } from '@optex/ports';
+import { describeError, type BusMessage, type Delivery } from '@optex/ports';
 
 /** Headers a dead-lettered message carries besides its own (both buses use them). */
 export const DLQ_HEADERS = {
@@ -8,6 +8,11 @@ export const DLQ_HEADERS = {
   originalPartition: 'x-optex-original-partition',
   originalOffset: 'x-optex-original-offset',
 } as const;
+
+/** The `x-optex-dlq-reason` of a message dead-lettered because its handler failed on every one of its `attempts` (both buses). */
+export function gaveUpReason(attempts: number, error: unknown): string {
+  return `gave up after ${attempts} attempts: ${describeError(error)}`;
+}
 
 /** The message that goes to `topic` when `delivery` is dead-lettered for `reason`. */
 export function deadLetterMessage(delivery: Delivery, topic: string, reason: string): BusMessage {

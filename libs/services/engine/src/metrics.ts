@@ -57,7 +57,7 @@ export class OptexMetrics {
   });
   readonly realizedSavings = new Counter({
     name: 'optex_realized_savings_usd_total',
-    help: 'Monthly savings (USD) realized by validated optimizations.',
+    help: 'Monthly savings (USD) realized by validated optimizations; a change that costs more adds 0 (a counter cannot go down: optex metrics gives the net realizedMonthlySavings).',
     labelNames: ['action'] as const,
     registers: [this.registry],
   });

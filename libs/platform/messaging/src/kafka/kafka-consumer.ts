@@ -1,4 +1,4 @@
-import { deadLetterMessage } from '../dead-letter';
+import { deadLetterMessage, gaveUpReason } from '../dead-letter';
 import type { Consumer as KafkaJsConsumer, EachMessagePayload, IHeaders, Kafka } from 'kafkajs';
 import { HANDLER_OUTCOME_KINDS, describeError, type BusMessage, type Consumer, type ConsumerOptions, type Delivery, type HandlerOutcome, type Logger } from '@optex/ports';
 import { translating } from './kafka-errors';
@@ -205,7 +205,7 @@ export class KafkaSubscription implements Consumer {
     }
 
     if (outcome.kind !== 'ack') {
-      const reason = outcome.kind === 'dead-letter' ? outcome.reason : `failed ${attempt} times; last error: ${describeError(outcome.error)}`;
+      const reason = outcome.kind === 'dead-letter' ? outcome.reason : gaveUpReason(attempt, outcome.error);
       await this.deadLetter(delivery, reason);
     }
     this.attempts.delete(key);

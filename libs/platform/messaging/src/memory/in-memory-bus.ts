@@ -1,5 +1,5 @@
-import { deadLetterMessage } from '../dead-letter';
-import { InfrastructureError, describeError, type Bus, type BusMessage, type Consumer, type ConsumerOptions, type Delivery, type HandlerOutcome } from '@optex/ports';
+import { deadLetterMessage, gaveUpReason } from '../dead-letter';
+import { InfrastructureError, type Bus, type BusMessage, type Consumer, type ConsumerOptions, type Delivery, type HandlerOutcome } from '@optex/ports';
 import { partitionForKey } from './partitioner';
 import { isSealedBody } from '../sealed-bodies';
 
@@ -415,7 +415,7 @@ class PartitionWorker {
       }
       pauses = 0;
       if (attempt >= consumer.maxAttempts) {
-        this.bus.deadLetter(consumer, delivery, `gave up after ${attempt} attempts: ${describeError(outcome.error)}`);
+        this.bus.deadLetter(consumer, delivery, gaveUpReason(attempt, outcome.error));
         return true;
       }
       attempt++;

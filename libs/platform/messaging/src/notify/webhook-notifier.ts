@@ -102,7 +102,7 @@ export class WebhookNotifier {
     if (options.registry) {
       this.delivered = new Counter({
         name: 'optex_notifications_total',
-        help: 'Webhook POSTs by webhook, notification kind and outcome (delivered, failed = will be retried, refused = 4xx, given up)',
+        help: 'Webhook POSTs by webhook, notification kind and outcome (delivered; failed = will be retried; refused = 400, 413, 415 or 422, not retried)',
         labelNames: ['webhook', 'kind', 'outcome'],
         registers: [options.registry],
       });
