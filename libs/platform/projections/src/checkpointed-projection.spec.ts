@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { EventStore, RecordedEvent } from '@optex/ports';
+import { InfrastructureError, type EventStore, type RecordedEvent, type SubscribeOptions } from '@optex/ports';
 import { SqliteEventStore } from '@optex/event-store';
 import { CheckpointedProjection, CheckpointUnreadable, MemoryReadModelCheckpoints, type CheckpointChanges, type ProjectionDefinition } from './index';
 
@@ -33,6 +33,54 @@ const append = async (store: EventStore, stream: string, n = 1) => {
 const lastPosition = async (store: EventStore) => {
   for await (const e of store.readAll({ direction: 'backwards', maxCount: 1 })) return e.position;
   return undefined;
+};
+
+/**
+ * The store, with outages of its subscription: `outage(error)` reports the drop (as an adapter does before it
+ * resubscribes) and holds every delivery until the function it returns is called (the subscription is back).
+ */
+const withOutages = (store: EventStore) => {
+  let dropped: SubscribeOptions['onDropped'];
+  let held: Promise<void> | undefined;
+  const flaky: EventStore = {
+    appendToStream: (stream, events, expected) => store.appendToStream(stream, events, expected),
+    readStream: (stream, options) => store.readStream(stream, options),
+    readAll: (options) => store.readAll(options),
+    subscribeToAll: (handler, options) => {
+      dropped = options?.onDropped;
+      return store.subscribeToAll(async (event) => {
+        await held;
+        await handler(event);
+      }, options);
+    },
+    close: () => store.close(),
+  };
+  const outage = (error: unknown): (() => void) => {
+    let end!: () => void;
+    held = new Promise<void>((resolve) => (end = resolve));
+    dropped?.(error);
+    return () => {
+      held = undefined;
+      end();
+    };
+  };
+  return { flaky, outage };
+};
+
+/** `promise`'s outcome, or 'pending' after `ms`. */
+const within = async (ms: number, promise: Promise<unknown>): Promise<unknown> => {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      promise.then(
+        () => 'resolved',
+        (error: unknown) => error,
+      ),
+      new Promise((resolve) => (timer = setTimeout(() => resolve('pending'), ms))),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
 };
 
 describe('CheckpointedProjection', () => {
@@ -156,6 +204,47 @@ describe('CheckpointedProjection', () => {
     expect(saves).toHaveLength(2);
     expect([...saves[1]!.rows.keys()].sort()).toEqual(['counted-a', 'counted-b']);
     expect(Object.fromEntries((await inner.load('counts', 1))!.rows)).toEqual({ 'counted-a': 1, 'counted-b': 1 });
+  });
+
+  it('a dropped subscription fails a sync only while it delivers nothing: once it is back, every sync succeeds', async () => {
+    const { flaky, outage } = withOutages(store);
+    const model = new CountPerStream();
+    const runner = new CheckpointedProjection(flaky, model);
+    await runner.start();
+    await append(store, 'counted-a');
+    await runner.sync();
+
+    const back = outage(new InfrastructureError('connection reset'));
+    await runner.sync(); // nothing in the log it has not applied
+    await append(store, 'counted-a');
+    await expect(runner.sync(50)).rejects.toThrow(/behind the log by more than 50 ms: its subscription dropped \(connection reset\) and has delivered nothing since/);
+    back();
+    await runner.sync();
+    await runner.sync();
+    await append(store, 'counted-b');
+    await runner.sync();
+    expect(model.applied).toEqual(['counted-a@0', 'counted-a@1', 'counted-b@0']);
+
+    outage(new InfrastructureError('connection reset'))();
+    await runner.sync(); // a drop it recovered from at once, with nothing to deliver since
+    await runner.stop();
+  });
+
+  it('an event the read model cannot apply fails the sync waiting for it at once, and every sync after it', async () => {
+    const model = new CountPerStream();
+    const apply = model.apply.bind(model);
+    model.apply = (event) => {
+      if (event.stream === 'counted-bad') throw new Error('cannot count it');
+      return apply(event);
+    };
+    const runner = new CheckpointedProjection(store, model);
+    await append(store, 'counted-a', 50);
+    await append(store, 'counted-bad');
+    await runner.start();
+    expect(await within(1000, runner.sync(60_000))).toEqual(new Error('cannot count it'));
+    await expect(runner.sync()).rejects.toThrow('cannot count it');
+    expect(model.applied).toHaveLength(50);
+    await runner.stop();
   });
 
   it('reports its lag: the events of its streams it has not applied', async () => {

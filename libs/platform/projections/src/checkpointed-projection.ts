@@ -56,7 +56,10 @@ export class CheckpointedProjection {
   private sinceSave = 0;
   private timer?: NodeJS.Timeout;
   private saving: Promise<void> = Promise.resolve();
+  /** Why the read model stopped following the log: its handler failed on an event (the subscription ended there). */
   private failure?: unknown;
+  /** The subscription's last drop, until it delivers again (it resubscribes by itself). */
+  private dropped?: unknown;
   private readonly waiters = new Set<() => void>();
   private readonly log: Logger;
   private readonly everyMs: number;
@@ -95,7 +98,7 @@ export class CheckpointedProjection {
     this.subscription = this.store.subscribeToAll((event) => this.onEvent(event), {
       ...(this.applied ? { fromPosition: this.applied } : {}),
       filter: this.definition.filter,
-      onDropped: (error) => (this.failure = error),
+      onDropped: (error) => (this.dropped = error),
     });
     return { ...(loaded ? { restoredFrom: loaded.header } : {}), ...(unreadable !== undefined ? { unreadable } : {}), rows: loaded?.rows.size ?? 0 };
   }
@@ -117,21 +120,32 @@ export class CheckpointedProjection {
     return eventsAfter(this.store, this.definition.filter, this.applied);
   }
 
-  /** Resolves once every event the log held at the call is applied; rejects after `timeoutMs` or when the subscription dropped. */
+  /**
+   * Resolves once every event the log held at the call is applied. Rejects with the error of an event the read model
+   * could not apply (it follows the log no further), or after `timeoutMs`, naming the subscription's drop when it has
+   * delivered nothing since (a drop it recovered from fails no sync).
+   */
   async sync(timeoutMs = 5000): Promise<void> {
     if (this.failure) throw this.failure;
     const head = await this.head();
     if (head === undefined || (this.applied && head.commit <= this.applied.commit)) return;
     await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.waiters.delete(check);
-        reject(new Error(`the ${this.definition.name} read model is behind the log by more than ${timeoutMs} ms`));
-      }, timeoutMs);
-      const check = () => {
-        if (!this.applied || this.applied.commit < head.commit) return;
+      const done = (): void => {
         clearTimeout(timer);
         this.waiters.delete(check);
-        resolve();
+      };
+      const timer = setTimeout(() => {
+        done();
+        reject(this.behind(timeoutMs));
+      }, timeoutMs);
+      const check = (): void => {
+        if (this.failure) {
+          done();
+          reject(this.failure);
+        } else if (this.applied && this.applied.commit >= head.commit) {
+          done();
+          resolve();
+        }
       };
       this.waiters.add(check);
       check();
@@ -153,7 +167,19 @@ export class CheckpointedProjection {
     await this.checkpoint();
   }
 
+  /** The subscription's handler: an error ends the subscription (the same event would fail again), and fails every sync. */
   private async onEvent(event: RecordedEvent): Promise<void> {
+    this.dropped = undefined;
+    try {
+      await this.fold(event);
+    } catch (error) {
+      this.failure = error;
+      for (const wake of this.waiters) wake();
+      throw error;
+    }
+  }
+
+  private async fold(event: RecordedEvent): Promise<void> {
     for (const key of this.definition.apply(event)) this.dirty.add(key);
     this.applied = event.position;
     this.sinceSave++;
@@ -183,6 +209,13 @@ export class CheckpointedProjection {
       this.sinceSave += events;
       this.log.warn({ err: error instanceof Error ? error.message : String(error) }, 'read-model checkpoint failed; retried with the next one');
     }
+  }
+
+  private behind(timeoutMs: number): Error {
+    const lag = `the ${this.definition.name} read model is behind the log by more than ${timeoutMs} ms`;
+    if (this.dropped === undefined) return new Error(lag);
+    const cause = this.dropped instanceof Error ? this.dropped.message : String(this.dropped);
+    return new Error(`${lag}: its subscription dropped (${cause}) and has delivered nothing since`, { cause: this.dropped });
   }
 
   private async head(): Promise<GlobalPosition | undefined> {
