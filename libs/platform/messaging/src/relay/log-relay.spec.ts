@@ -308,6 +308,53 @@ describe('LogRelay: batched publishes', () => {
     await store.close();
   });
 
+  it.each([100, 1])('stops at once while the bus fails every publish (maxBatch %i); a new relay publishes what was not, from the checkpoint', async (maxBatch) => {
+    const store = SqliteEventStore.open(':memory:');
+    const inner = new InMemoryBus();
+    let down = false;
+    let failed = 0;
+    const flaky: Bus = {
+      local: true,
+      publish: async (messages) => {
+        if (down) {
+          failed++;
+          throw new Error('broker unavailable');
+        }
+        await inner.publish(messages);
+      },
+      subscribe: (options, handler) => inner.subscribe(options, handler),
+      close: () => inner.close(),
+    };
+    const published: string[] = [];
+    const relay = new LogRelay(store, flaky, { maxBatch, onPublished: (e) => published.push(e.stream) });
+    await relay.start();
+    const first = await append(store, 'optimization-s1', 'RiskAssessed');
+    await until(() => published.length === 1);
+    down = true;
+    await append(store, 'optimization-s2', 'RiskAssessed');
+    await append(store, 'optimization-s3', 'RiskAssessed');
+    await until(() => failed >= 2); // retrying, with backoff
+
+    let timer: NodeJS.Timeout | undefined;
+    const stopped = await Promise.race([
+      relay.stop().then(() => 'stopped'),
+      new Promise((resolve) => (timer = setTimeout(() => resolve('still retrying after 2 s'), 2000))),
+    ]);
+    clearTimeout(timer);
+    expect(stopped).toBe('stopped');
+    expect(published).toEqual(['optimization-s1']);
+    expect(relay.position).toEqual(first.position);
+
+    down = false;
+    const next = new LogRelay(store, flaky, { maxBatch });
+    await next.start();
+    await settle(next);
+    await next.stop();
+    expect((await collect(inner, 'g8')).map((d) => decodeLifecycleEvent(d).stream)).toEqual(['optimization-s1', 'optimization-s2', 'optimization-s3']);
+    await inner.close();
+    await store.close();
+  });
+
   it('rejects a maxBatch that is not a positive integer, naming it', () => {
     const store = SqliteEventStore.open(':memory:');
     expect(() => new LogRelay(store, new InMemoryBus(), { maxBatch: 0 })).toThrow(/maxBatch must be a positive integer, got 0/);

@@ -75,6 +75,8 @@ export class LogRelay {
   private publishing: Promise<void> | undefined;
   /** Subscription deliveries waiting for room in {@link queued}. */
   private waitingForRoom: (() => void)[] = [];
+  /** Retry backoffs under way, ended early by {@link stop}. */
+  private readonly pauses = new Set<() => void>();
 
   constructor(
     private readonly store: EventStore,
@@ -144,17 +146,26 @@ export class LogRelay {
     ]);
     this.queued.push({ event, messages });
     this.publishing ??= this.publishQueued();
-    while (this.queued.length >= this.maxBatch) await new Promise<void>((resolve) => this.waitingForRoom.push(resolve));
+    while (this.queued.length >= this.maxBatch && !this.stopping) await new Promise<void>((resolve) => this.waitingForRoom.push(resolve));
   }
 
-  /** Publishes what is queued, a batch at a time, until nothing is; each batch retried (with backoff) until the bus takes it. */
+  /**
+   * Publishes what is queued, a batch at a time, until nothing is; each batch retried (with backoff) until the bus takes
+   * it, or until the relay stops: then the batch goes back to the head of the queue, unpublished, and the loop ends.
+   */
   private async publishQueued(): Promise<void> {
     try {
       while (this.queued.length > 0) {
         const batch = this.queued.splice(0, this.maxBatch);
         for (const wake of this.waitingForRoom.splice(0)) wake();
         const messages = batch.flatMap((b) => b.messages);
-        await this.untilItWorks('publish', { events: batch.length, firstEventId: batch[0].event.id }, () => this.bus.publish(messages));
+        try {
+          await this.untilItWorks('publish', { events: batch.length, firstEventId: batch[0].event.id }, () => this.bus.publish(messages));
+        } catch (error) {
+          this.queued.unshift(...batch);
+          this.logger.warn({ err: String(error), unpublished: this.queued.length }, 'relay stopping with the bus failing; a restart publishes from the checkpoint');
+          return;
+        }
         this.failure = undefined;
         this.lastPublished = batch[batch.length - 1].event.position;
         for (const { event } of batch) this.options.onPublished?.(event);
@@ -166,17 +177,35 @@ export class LogRelay {
     }
   }
 
-  /** Runs `run` until it succeeds, 100 ms, 200 ms, … (at most 5 s) apart; each failure is {@link lastError} and a warning. */
+  /**
+   * Runs `run` until it succeeds, 100 ms, 200 ms, … (at most 5 s) apart; each failure is {@link lastError} and a warning.
+   * Throws only once the relay is stopping: a failure then is not retried (and {@link stop} ends the wait for a retry).
+   */
   private async untilItWorks<T>(what: string, fields: Record<string, unknown>, run: () => Promise<T>): Promise<T> {
     for (let attempt = 1; ; attempt++) {
       try {
         return await run();
       } catch (error) {
         this.failure = error;
+        if (this.stopping) throw error;
         this.logger.warn({ err: String(error), attempt, ...fields }, `${what} failed; retrying`);
-        await new Promise((r) => setTimeout(r, Math.min(5000, 50 * 2 ** Math.min(attempt, 7))));
+        await this.pause(Math.min(5000, 50 * 2 ** Math.min(attempt, 7)));
+        if (this.stopping) throw error;
       }
     }
+  }
+
+  /** Waits `ms`, or until {@link stop}. */
+  private pause(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const end = (): void => {
+        clearTimeout(timer);
+        this.pauses.delete(end);
+        resolve();
+      };
+      const timer = setTimeout(end, ms);
+      this.pauses.add(end);
+    });
   }
 
   /**
@@ -228,11 +257,18 @@ export class LogRelay {
     return true;
   }
 
+  /**
+   * Stops reading the log, lets the publish under way finish (with what was queued by then), and stores a last
+   * checkpoint. A publish the bus fails meanwhile is not retried: what it carried and what was queued behind it stay
+   * after the checkpoint, for the next start to publish.
+   */
   async stop(): Promise<void> {
     this.stopping = true;
+    for (const end of [...this.pauses]) end();
+    for (const wake of this.waitingForRoom.splice(0)) wake();
     await this.subscription?.unsubscribe();
     this.subscription = undefined;
-    await this.publishing; // what was queued goes out before the last checkpoint
+    await this.publishing;
     await this.checkpointIfReachable();
   }
 }
