@@ -4,6 +4,8 @@ import type { EventFilter, ExpectedRevision, NewEvent, ReadAllOptions, ReadStrea
 // (a TypeError/RangeError naming the field) whatever the adapter behind the port.
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+/** An unpaired surrogate (with the `u` flag a pair is one code point): text that is not well-formed UTF-16, which a store would keep as U+FFFD. */
+const LONE_SURROGATE = /\p{Surrogate}/u;
 
 /** An event ready to store: id normalised to lower case, data and metadata serialised to JSON text. */
 export interface SerializedEvent {
@@ -15,6 +17,7 @@ export interface SerializedEvent {
 
 export function assertStreamName(stream: unknown, field = 'stream'): asserts stream is string {
   if (typeof stream !== 'string' || stream.length === 0) throw new TypeError(`${field} must be a non-empty string, got ${describe(stream)}`);
+  assertWellFormed(stream, field);
 }
 
 export function assertExpectedRevision(expected: unknown): asserts expected is ExpectedRevision {
@@ -25,7 +28,7 @@ export function assertExpectedRevision(expected: unknown): asserts expected is E
 
 /**
  * Checks and serialises the events of one append call: a non-empty list, UUID ids (unique within
- * the call), non-empty types, JSON-serialisable data and metadata.
+ * the call), non-empty well-formed types, JSON-serialisable data and metadata (JSON escapes a lone surrogate there).
  */
 export function serializeEvents(events: readonly NewEvent[]): SerializedEvent[] {
   if (!Array.isArray(events) || events.length === 0) throw new TypeError('events must be a non-empty array');
@@ -38,6 +41,7 @@ export function serializeEvents(events: readonly NewEvent[]): SerializedEvent[] 
     if (previous !== undefined) throw new TypeError(`events[${i}].id ${id} repeats events[${previous}].id within one append`);
     seen.set(id, i);
     if (typeof event.type !== 'string' || event.type.length === 0) throw new TypeError(`events[${i}].type must be a non-empty string, got ${describe(event.type)}`);
+    assertWellFormed(event.type, `events[${i}].type`);
     const metadata = event.metadata ?? {};
     if (metadata === null || typeof metadata !== 'object' || Array.isArray(metadata)) throw new TypeError(`events[${i}].metadata must be a plain object`);
     return { id, type: event.type, data: toJson(event.data === undefined ? null : event.data, `events[${i}].data`), metadata: toJson(metadata, `events[${i}].metadata`) };
@@ -74,6 +78,10 @@ export function assertFilter(filter: EventFilter): void {
   filter.prefixes.forEach((prefix, i) => {
     if (typeof prefix !== 'string') throw new TypeError(`filter.prefixes[${i}] must be a string, got ${describe(prefix)}`);
   });
+}
+
+function assertWellFormed(text: string, field: string): void {
+  if (LONE_SURROGATE.test(text)) throw new TypeError(`${field} must be well-formed Unicode (no lone surrogate), got ${describe(text)}`);
 }
 
 function assertDirection(direction: unknown): void {
