@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EventStoreDBClient, jsonEvent } from '@eventstore/db-client';
 import { ConcurrencyError, InfrastructureError } from '@optex/ports';
-import type { EventStore, NewEvent, RecordedEvent, Subscription } from '@optex/ports';
+import type { EventStore, NewEvent, ReadAllOptions, RecordedEvent, Subscription } from '@optex/ports';
 import { eventStoreContract, startEsdbEmulator, type EsdbEmulator } from '@optex/testing';
 import { createEventStore } from '../create-event-store';
 import { HashChainedEventStore, unchainedMetadata } from '../chain/hash-chain';
@@ -122,6 +122,44 @@ describe('EsdbEventStore (EventStoreDB specifics)', () => {
       const started = Date.now();
       await subscription.unsubscribe();
       expect(Date.now() - started).toBeLessThan(1000);
+    });
+  });
+
+  describe('readAll paging', () => {
+    /** `promise`, or a rejection once `ms` have passed. */
+    const within = async <T>(ms: number, promise: Promise<T>): Promise<T> => {
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`not done within ${ms} ms`)), ms)));
+      try {
+        return await Promise.race([promise, timeout]);
+      } finally {
+        clearTimeout(timer);
+      }
+    };
+
+    it.each([1, 2, 3])('reads with readAllPageSize %i what one page reads: forwards, backwards, from a position, with maxCount and a filter', async (pageSize) => {
+      const server = await emulator();
+      const whole = open(server.url);
+      await whole.appendToStream('paged-a', [event('P0'), event('P1'), event('P2')], 'no_stream');
+      await whole.appendToStream('other-b', [event('P3')], 'no_stream');
+      await whole.appendToStream('paged-a', [event('P4'), event('P5'), event('P6')], 2n);
+      const all = await collect(whole.readAll());
+      expect(all.map((e) => e.type)).toEqual(['P0', 'P1', 'P2', 'P3', 'P4', 'P5', 'P6']);
+      const paged = open(server.url, { readAllPageSize: pageSize });
+      const reads: ReadAllOptions[] = [
+        {},
+        { direction: 'backwards' },
+        { fromPosition: all[3]!.position },
+        { fromPosition: all[3]!.position, direction: 'backwards' },
+        { maxCount: 4 },
+        { direction: 'backwards', maxCount: 5 },
+        { filter: { kind: 'streamName', prefixes: ['paged-'] } },
+      ];
+      for (const options of reads) {
+        const expected = (await collect(whole.readAll(options))).map((e) => e.type);
+        const read = (await within(3000, collect(paged.readAll(options)))).map((e) => e.type);
+        expect({ options, read }).toEqual({ options, read: expected });
+      }
     });
   });
 

@@ -31,7 +31,10 @@ import { comparePositions, filterPredicate, isSystemEventType, toRecordedEvent }
 export interface EsdbEventStoreOptions {
   /** Backoff between resubscriptions after a dropped subscription. */
   readonly resubscribe?: ResubscribeBackoff;
-  /** Events fetched per request while iterating `readAll`. @defaultValue 500 */
+  /**
+   * Events fetched per request while iterating `readAll` (forwards, each request after the first fetches one more: the
+   * previous page's last event again, where the server's inclusive read resumes). @defaultValue 500
+   */
   readonly readAllPageSize?: number;
 }
 
@@ -189,7 +192,9 @@ export class EsdbEventStore implements EventStore {
       seen = options.fromPosition;
     }
     while (yielded < maxCount) {
-      const page = await this.readAllPage(cursor, direction, this.pageSize);
+      // Forwards from the last page's last event reads that event again: one record more keeps the page's new events at pageSize.
+      const count = direction === 'forwards' && seen ? this.pageSize + 1 : this.pageSize;
+      const page = await this.readAllPage(cursor, direction, count);
       for (const event of page.events) {
         if (seen) {
           const order = comparePositions(event.position, seen);
@@ -200,7 +205,7 @@ export class EsdbEventStore implements EventStore {
         yielded += 1;
         if (yielded >= maxCount) return;
       }
-      if (page.received < this.pageSize || !page.last) return;
+      if (page.received < count || !page.last) return;
       seen = page.last;
       cursor = page.last;
     }
