@@ -1,7 +1,6 @@
 import { OPT_ID, ev, recs } from './__fixtures__';
 import { clientTokenFor } from './ids';
 import { parseStoredEvent, schemaVersionOf, STORED_EVENT_TYPES } from './event-schemas';
-import { isDomainError } from './errors';
 import type { AnyOptexEvent } from './events';
 import type { ChangePlan } from './change-plan';
 import type { ObservedResource, PerformanceImpact, Recommendation, RiskBasis, Step } from './types';
@@ -61,11 +60,14 @@ describe('parseStoredEvent', () => {
     expect(() => parseStoredEvent({ type: 'OptimizationTeleported', data: {}, metadata: { schemaVersion: 1 }, stream, revision: 7n })).toThrow(
       /unknown event type "OptimizationTeleported" \(optimization-.+@7\)/,
     );
-    try {
-      parseStoredEvent({ type: 'OptimizationTeleported', data: {} });
-    } catch (error) {
-      expect(isDomainError(error, 'UNKNOWN_EVENT')).toBe(true);
-    }
+    expect(() => parseStoredEvent({ type: 'OptimizationTeleported', data: {} })).toThrow(expect.objectContaining({ name: 'DomainError', code: 'UNKNOWN_EVENT' }));
+  });
+
+  it.each(['constructor', 'toString', '__proto__', 'hasOwnProperty', 'valueOf'])('a type named like an Object prototype member (%s) is an unknown event type', (type) => {
+    expect(() => parseStoredEvent({ type, data: {}, metadata: { schemaVersion: 1 }, stream })).toThrow(
+      expect.objectContaining({ name: 'DomainError', code: 'UNKNOWN_EVENT', message: expect.stringContaining(`unknown event type "${type}"`) }),
+    );
+    expect(schemaVersionOf(type)).toBe(schemaVersionOf('OptimizationTeleported'));
   });
 
   it('a schema version newer than this code knows is refused, not guessed', () => {

@@ -277,7 +277,8 @@ export const EVENT_SCHEMA_VERSIONS: Readonly<Partial<Record<AnyOptexEvent['type'
 };
 
 /** The version an event of `type` is written with now. */
-export const schemaVersionOf = (type: string): number => EVENT_SCHEMA_VERSIONS[type as AnyOptexEvent['type']] ?? EVENT_SCHEMA_VERSION;
+export const schemaVersionOf = (type: string): number =>
+  (Object.hasOwn(EVENT_SCHEMA_VERSIONS, type) ? EVENT_SCHEMA_VERSIONS[type as AnyOptexEvent['type']] : undefined) ?? EVENT_SCHEMA_VERSION;
 
 type Upcaster = (data: Record<string, unknown>, stream: string) => Record<string, unknown>;
 
@@ -344,7 +345,7 @@ const where = (e: StoredEventInput): string => (e.stream !== undefined ? ` (${e.
  * knows, and `DomainError('INVALID_EVENT')` naming the first bad field of data that does not fit its schema.
  */
 export function parseStoredEvent(e: StoredEventInput): AnyOptexEvent {
-  const schema = (SCHEMAS as Record<string, z.ZodType>)[e.type];
+  const schema = Object.hasOwn(SCHEMAS, e.type) ? (SCHEMAS as Record<string, z.ZodType>)[e.type] : undefined;
   if (!schema) throw new DomainError('UNKNOWN_EVENT', `unknown event type "${e.type}"${where(e)}: this version of optex cannot read it`);
   const current = schemaVersionOf(e.type);
   const raw = e.metadata?.['schemaVersion'];
