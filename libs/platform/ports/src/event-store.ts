@@ -31,6 +31,12 @@ export interface AppendResult {
   /** Revision of the stream's last event after the append. */
   readonly nextExpectedRevision: bigint;
   readonly position: GlobalPosition;
+  /**
+   * Whether this call stored its events: `false` for an idempotent repeat (every id was in the stream already, so what
+   * is stored is what the first call sent), `true` when the adapter knows it wrote them, absent when it cannot tell
+   * (EventStoreDB answers a repeat at the revision the first call expected as a plain success).
+   */
+  readonly written?: boolean;
 }
 
 export interface ReadStreamOptions {

@@ -135,6 +135,9 @@ export function eventStoreContract(name: string, factory: () => Promise<EventSto
         const withAny = await store.appendToStream(stream, batch, 'any');
         expect([first.nextExpectedRevision, again.nextExpectedRevision, withAny.nextExpectedRevision]).toEqual([1n, 1n, 1n]);
         expect((await store.readStream(stream)).map((e) => e.id)).toEqual(batch.map((e) => e.id));
+        // `written` is never wrong where an adapter gives it: a write may say true, a repeat never does.
+        expect(first.written).not.toBe(false);
+        expect([again.written, withAny.written]).not.toContain(true);
       });
 
       test('repeating the last append succeeds even though its expected revision is now stale', async () => {

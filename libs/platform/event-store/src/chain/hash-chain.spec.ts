@@ -157,6 +157,20 @@ describe('HashChainedEventStore and verifyLog', () => {
     expect((await verifyLog(store)).ok).toBe(true);
   });
 
+  it('a repeat with other content by a writer that knew the tip (another instance handling the same message) leaves the chain whole', async () => {
+    const { raw, store: a } = open();
+    const b = new HashChainedEventStore(raw); // a second writer of the same log, with its own remembered tips
+    await a.appendToStream('s', [event('Received')], 'no_stream');
+    await b.readStream('s'); // b knows the tip at revision 0
+    const id = randomUUID();
+    await a.appendToStream('s', [{ id, type: 'Assessed', data: { at: '2026-12-07T06:00:00.000Z' }, metadata: { recordedBy: 'a' } }], 0n);
+    const repeat = await b.appendToStream('s', [{ id, type: 'Assessed', data: { at: '2026-12-07T06:00:00.123Z' }, metadata: { recordedBy: 'b' } }], 0n);
+    expect(repeat).toMatchObject({ nextExpectedRevision: 1n, written: false });
+    await b.appendToStream('s', [event('Approved')], 1n);
+    expect((await b.readStream('s')).map((e) => e.type)).toEqual(['Received', 'Assessed', 'Approved']);
+    expect(await verifyLog(a)).toMatchObject({ ok: true, events: 3 });
+  });
+
   it('an append at the revision a read showed last does not read the tip again, and a stale one is refused', async () => {
     const { file, store: writer } = open();
     const raw = SqliteEventStore.open(file);

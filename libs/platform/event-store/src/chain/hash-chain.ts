@@ -142,8 +142,9 @@ export class HashChainedEventStore implements EventStore {
 
   private async appendAt(stream: string, events: readonly NewEvent[], expected: bigint | 'no_stream', known?: Tip): Promise<AppendResult> {
     let prev: string | null = null;
-    // Whether the events hashed here are certainly the ones stored on success: not so when the adapter may answer an
-    // idempotent repeat (ids already in the stream) — the stream was not where we looked, or it was not looked at.
+    // Whether the stream was at `expected` with this hash at its tip: then, if the adapter says it wrote the events,
+    // what is stored is what is hashed here. An idempotent repeat (ids already in the stream; `written` false, or
+    // absent where the adapter cannot tell) stored another call's events, whose content may differ.
     let certain = false;
     if (typeof expected === 'bigint') {
       const tip = known ?? (await this.tipAt(stream, expected));
@@ -163,7 +164,7 @@ export class HashChainedEventStore implements EventStore {
     }
     try {
       const result = await this.inner.appendToStream(stream, chained, expected);
-      if (certain && result.nextExpectedRevision === revision - 1n) this.remember(stream, { revision: result.nextExpectedRevision, hash: prev as string });
+      if (certain && result.written === true && result.nextExpectedRevision === revision - 1n) this.remember(stream, { revision: result.nextExpectedRevision, hash: prev as string });
       else this.tips.delete(stream);
       return result;
     } catch (error) {

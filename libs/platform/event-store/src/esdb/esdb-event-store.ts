@@ -106,7 +106,7 @@ export class EsdbEventStore implements EventStore {
       const tail = await this.readStream(stream, { direction: 'backwards', maxCount: serialized.length });
       const tailIds = tail.map((event) => event.id).reverse();
       if (tailIds.length === serialized.length && tailIds.every((id, i) => id === serialized[i].id)) {
-        return { nextExpectedRevision: tail[0].revision, position: tail[0].position };
+        return { nextExpectedRevision: tail[0].revision, position: tail[0].position, written: false };
       }
       const reported = (error as { actualVersion?: unknown }).actualVersion;
       const actual = typeof reported === 'bigint' || reported === 'no_stream' ? reported : (tail[0]?.revision ?? 'no_stream');

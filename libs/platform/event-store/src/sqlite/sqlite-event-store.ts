@@ -378,7 +378,7 @@ export class SqliteEventStore implements EventStore {
     const last = known === undefined ? undefined : (this.statements.lastOfStream.get(known) as { revision: bigint; position: bigint } | undefined);
     const duplicateIds = known === undefined ? [] : events.filter((e) => this.statements.findEventId.get(known, e.id) !== undefined).map((e) => e.id);
     if (last && duplicateIds.length === events.length) {
-      return { written: false, result: { nextExpectedRevision: last.revision, position: positionOf(last.position) } };
+      return { written: false, result: { nextExpectedRevision: last.revision, position: positionOf(last.position), written: false } };
     }
     const actual = last ? last.revision : 'no_stream';
     if (duplicateIds.length > 0) {
@@ -397,7 +397,7 @@ export class SqliteEventStore implements EventStore {
       revision += 1n;
       positions.push(BigInt(this.statements.insert.run(streamId, stream, revision, event.id, event.type, event.data, event.metadata, recordedAt).lastInsertRowid));
     }
-    return { written: true, result: { nextExpectedRevision: revision, position: positionOf(positions[positions.length - 1]) }, positions, firstRevision, recordedAt };
+    return { written: true, result: { nextExpectedRevision: revision, position: positionOf(positions[positions.length - 1]), written: true }, positions, firstRevision, recordedAt };
   }
 
   private async *readAllPages<E extends RecordedEventWithoutData>(
