@@ -2,7 +2,8 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import Ajv2020 from 'ajv/dist/2020';
 import addFormats from 'ajv-formats';
-import { AT, OPT_ID, ev, recs } from './__fixtures__';
+import { AT, OPT_ID, ev, observed, recs } from './__fixtures__';
+import { executionPlan, rollbackPlan } from './plans';
 import { evolveOptimization, initialOptimizationState, type OptimizationState } from './decider';
 import type { OptimizationEvent } from './events';
 import {
@@ -18,16 +19,16 @@ import {
 const DOCS = join(__dirname, '..', '..', '..', 'docs', 'events');
 const RECORDED = new Date('2026-03-01T10:00:05.000Z');
 
-/** Folds the events and translates each against the state before and after it, as the relay does. */
+/** Folds the events and translates each against the state before and after it, and the next event, as the relay does. */
 function translate(events: readonly OptimizationEvent[]): IntegrationEventOut[] {
   const out: IntegrationEventOut[] = [];
   let state: OptimizationState = initialOptimizationState();
-  for (const event of events) {
+  events.forEach((event, i) => {
     const after = evolveOptimization(state, event);
-    const translated = optimizationIntegrationEvent(state, after, RECORDED);
+    const translated = optimizationIntegrationEvent(state, after, RECORDED, events[i + 1]?.type);
     if (translated) out.push(translated);
     state = after;
-  }
+  });
   return out;
 }
 
@@ -96,6 +97,55 @@ describe('integration events: the public contract', () => {
     expect(out.map((e) => e.type).slice(-2)).toEqual(['com.optex.optimization.approval-requested.v1', 'com.optex.optimization.approved.v1']);
     expect(out.at(-1)!.data).toMatchObject({ mode: 'manual', approvers: ['ann', 'bob'] });
     for (const e of out) expect(validate(e)).toEqual([]);
+  });
+
+  describe('a failure publishes failed only where it is the end', () => {
+    const rec = recs.rightsize;
+    const running = observed.runningInstance;
+    const steps = executionPlan(rec, running, OPT_ID);
+    const undo = rollbackPlan(rec, running);
+    const executed: OptimizationEvent[] = [
+      received,
+      ev('RiskAssessed', { baseLevel: 'LOW', level: 'LOW', factors: [], policyVersion: 'v1' }),
+      ev('ApprovalGranted', { mode: 'auto', by: 'policy', approvers: [], final: true }),
+      ev('ExecutionScheduled', { batchId: 'b-1', notBefore: AT, priority: 'LOW' }),
+      ev('ExecutionStarted', { dryRun: false }),
+      ev('PreValidationPassed', { observed: running }),
+      ev('RollbackPlanRecorded', { steps: undo, reversible: 'yes' }),
+      ...steps.map((step, index) => ev('ExecutionStepCompleted', { index, step, outputs: {}, dryRun: false, reconciled: false })),
+      ev('ExecutionSucceeded', { durationMs: 1000, dryRun: false }),
+    ];
+    const types = (out: readonly IntegrationEventOut[]) => out.map((e) => e.type.replace(/^com\.optex\.optimization\.|\.v1$/g, ''));
+
+    it('a validation that fails and rolls the change back: rollback-started (previous status validating, with the reason), then rolled-back; no failed', () => {
+      const out = translate([
+        ...executed,
+        ev('ValidationFailed', { reasons: ['CPU p95 after 93 % > 80 %'], performance: { verdict: 'degraded' } }),
+        ev('RollbackStarted', { reason: 'validation failed: CPU p95 after 93 % > 80 %', steps: undo }),
+        ...undo.map((step, index) => ev('RollbackStepCompleted', { index, step, outputs: {}, reconciled: false })),
+        ev('RollbackCompleted', {}),
+      ]);
+      expect(types(out)).toEqual(['received', 'approved', 'scheduled', 'execution-started', 'validation-started', 'rollback-started', 'rolled-back']);
+      expect(out[5]!.data).toMatchObject({ previousStatus: 'validating', status: 'rolling-back', reason: 'validation failed: CPU p95 after 93 % > 80 %' });
+      for (const e of out) expect(validate(e)).toEqual([]);
+    });
+
+    it('an execution step that fails after a change: rollback-started with previous status executing; no failed', () => {
+      const out = translate([
+        ...executed.slice(0, 8),
+        ev('ExecutionFailed', { error: { code: 'InsufficientInstanceCapacity', message: 'none left' }, failedStepIndex: 1, durationMs: 10 }),
+        ev('RollbackStarted', { reason: 'execution failed at step 1: InsufficientInstanceCapacity: none left', steps: undo }),
+      ]);
+      expect(types(out).slice(-2)).toEqual(['execution-started', 'rollback-started']);
+      expect(out.at(-1)!.data).toMatchObject({ previousStatus: 'executing' });
+    });
+
+    it('a validation that fails with nothing to undo ends failed, its problems as the reasons', () => {
+      const out = translate([...executed, ev('ValidationFailed', { reasons: ['i-0abc is m5.xlarge, not m5.large'], performance: { verdict: 'ok' } })]);
+      expect(types(out).at(-1)).toBe('failed');
+      expect(out.at(-1)!.data).toMatchObject({ previousStatus: 'validating', error: null, reasons: ['i-0abc is m5.xlarge, not m5.large'] });
+      expect(validate(out.at(-1)!)).toEqual([]);
+    });
   });
 
   it('a rejected record says which fields, never the raw payload', () => {

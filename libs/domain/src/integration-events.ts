@@ -68,7 +68,7 @@ export const integrationEventSchemas = {
   'com.optex.optimization.cancelled.v1': optimizationEvent('cancelled', 'An operator cancelled the change before it executed.', { by: z.string(), reason: z.string() }),
   'com.optex.optimization.failed.v1': optimizationEvent('failed', 'The change failed before changing anything, or failed and had nothing to undo.', {
     error: errorInfo.nullable(),
-    reasons: z.array(z.string()).describe('Pre-validation problems, when that is what failed.'),
+    reasons: z.array(z.string()).describe('Pre-validation or validation problems, when that is what failed.'),
   }),
   'com.optex.optimization.rolled-back.v1': optimizationEvent('rolled-back', 'The change was undone.', { reason: z.string() }),
   'com.optex.optimization.rollback-failed.v1': optimizationEvent('rollback-failed', 'Undoing the change failed: an operator must look.', { reason: z.string(), error: errorInfo.nullable() }),
@@ -136,11 +136,22 @@ const TYPE_OF_STATUS: Readonly<Record<OptimizationStatus, IntegrationEventType>>
  * The integration event an optimization event calls for, given the stream's state just before and just after it:
  * one when the status changed (also back to one it had left: a changed plan asked again, a rollback retried),
  * none otherwise — step intents, step completions, single approvals of several are internal progress.
- * `occurredAt` is when the log recorded the event.
+ * `occurredAt` is when the log recorded the event. `nextType`: the type of the stream's next event when it was appended
+ * with this one. A failed execution or validation that a rollback follows (the decider appends `RollbackStarted` with
+ * it) publishes no `failed`: `rollback-started` says why, with the status the change failed in as its previous status,
+ * so `failed` is published only where it is the end.
  */
-export function optimizationIntegrationEvent(before: OptimizationState, after: OptimizationState, recordedAt: Date): IntegrationEventOut | undefined {
+export function optimizationIntegrationEvent(before: OptimizationState, after: OptimizationState, recordedAt: Date, nextType?: string): IntegrationEventOut | undefined {
   if (after.status === 'initial' || before.status === after.status) return undefined;
+  if (after.status === 'failed' && nextType === 'RollbackStarted') return undefined;
   return { type: TYPE_OF_STATUS[after.status], subject: after.optimizationId, data: { ...commonOf(before, after, recordedAt), ...detailsOf(after) } };
+}
+
+/** The status published as a previous one: a `failed` that a rollback followed at once was never published, so it is the status the change failed in. */
+function publishedPrevious(before: OptimizationState, after: KnownOptimizationState): string | null {
+  if (before.status === 'initial') return null;
+  if (before.status === 'failed' && after.status === 'rolling-back') return before.validation ? 'validating' : 'executing';
+  return before.status;
 }
 
 function commonOf(before: OptimizationState, after: KnownOptimizationState, recordedAt: Date): Record<string, unknown> {
@@ -155,7 +166,7 @@ function commonOf(before: OptimizationState, after: KnownOptimizationState, reco
     action: rec.action.type,
     dryRun: after.dryRun,
     status: after.status,
-    previousStatus: before.status === 'initial' ? null : before.status,
+    previousStatus: publishedPrevious(before, after),
     riskLevel: after.risk?.level ?? null,
     estimatedMonthlySavings: rec.estimatedMonthlySavings,
     occurredAt: recordedAt.toISOString(),
@@ -193,7 +204,7 @@ function detailsOf(s: KnownOptimizationState): Record<string, unknown> {
     case 'cancelled':
       return { by: s.cancellation.by, reason: s.cancellation.reason };
     case 'failed':
-      return { error: s.execution?.error ? { ...s.execution.error } : null, reasons: [...(s.execution?.preValidationProblems ?? [])] };
+      return { error: s.execution?.error ? { ...s.execution.error } : null, reasons: [...(s.execution?.preValidationProblems ?? []), ...(s.validation?.problems ?? [])] };
     case 'rollback-failed':
       return { reason: s.rollback.reason, error: s.rollback.error ? { ...s.rollback.error } : null };
     case 'reconciliation-needed':

@@ -23,7 +23,8 @@ export const INTEGRATION_SOURCE = 'urn:optex';
 
 /**
  * Turns stored events (parsed and upcast already) into the public integration events of `optex.events.v1`, through the
- * domain's translator. An optimization event is translated against the stream's state just before and after it, kept
+ * domain's translator (a failure is read together with the stream's next event: a rollback started with it publishes
+ * no `failed`). An optimization event is translated against the stream's state just before and after it, kept
  * per stream for the streams seen lately (the relay reads the log in order, so the next event of a stream usually
  * finds the state it needs); on a miss the stream is read up to the event and folded.
  */
@@ -43,7 +44,7 @@ export class IntegrationTranslator {
       const before = await this.stateBefore(event);
       const after = evolveOptimization(before, { type: event.type, data: event.data } as OptimizationEvent);
       this.remember(event.stream, event.revision, after);
-      out = optimizationIntegrationEvent(before, after, event.recordedAt);
+      out = optimizationIntegrationEvent(before, after, event.recordedAt, after.status === 'failed' ? await this.nextType(event) : undefined);
     } else if (event.stream === REJECTED_STREAM && event.type === 'RecommendationRejected') {
       out = rejectionIntegrationEvent(event as unknown as RecommendationRejected, event.recordedAt);
     } else if (event.stream === CONTROL_STREAM) {
@@ -52,6 +53,12 @@ export class IntegrationTranslator {
     if (!out) return [];
     assertIntegrationEvent(out);
     return [out];
+  }
+
+  /** The type of the stream's event after `event` (a failure's next event is in its append when a rollback follows it). */
+  private async nextType(event: RecordedEvent): Promise<string | undefined> {
+    const [next] = await this.store.readStream(event.stream, { fromRevision: event.revision + 1n, maxCount: 1 });
+    return next?.type;
   }
 
   private async stateBefore(event: RecordedEvent): Promise<OptimizationState> {
