@@ -31,6 +31,20 @@ export interface AdapterFlags {
   readonly partitions?: number;
 }
 
+/**
+ * What the user calls each adapter setting, for error messages: the CLI's flags ({@link FLAG_NAMES}) or a service
+ * process's environment variables (`OPTEX_STORE`, …), so that a bad value is reported under the name it was given by.
+ */
+export interface SettingNames {
+  readonly store: string;
+  readonly bus: string;
+  readonly cloud: string;
+  readonly policy: string;
+}
+
+/** The CLI's names of the adapter settings: its flags. */
+export const FLAG_NAMES: SettingNames = { store: '--store', bus: '--bus', cloud: '--cloud', policy: '--policy' };
+
 export const DEFAULT_FLAGS = {
   store: 'sqlite:.optex/events.db',
   bus: 'memory',
@@ -72,11 +86,12 @@ export async function settingsInForce(
   };
 }
 
-export async function openStore(url: string): Promise<EventStore> {
+/** Opens the store `url` names; a url that names none is a {@link UsageError} under `name` (the flag or variable it came from). */
+export async function openStore(url: string, name = FLAG_NAMES.store): Promise<EventStore> {
   try {
     return await createEventStore(url);
   } catch (error) {
-    if (error instanceof TypeError) throw new UsageError(`--store: ${error.message}`);
+    if (error instanceof TypeError) throw new UsageError(`${name}: ${error.message}`);
     throw error;
   }
 }
@@ -112,13 +127,39 @@ export function lockStoreForWriting(storeUrl: string, command: string): WriterLo
   return WriterLock.acquire(resolve(path), command);
 }
 
-export async function openBus(url: string, clientId: string, partitions = 3, logger: Logger = silentLogger, kafka: { sessionTimeoutMs?: number } = {}): Promise<Bus> {
-  // Every consumer group of a process subscribes before anything is published, so what all of them acknowledged can go.
-  if (url === 'memory') return new InMemoryBus({ partitions, releaseConsumed: true });
+/** A bus url: `memory` (this process only) or Kafka's bootstrap brokers. */
+export type BusTarget = { readonly kind: 'memory' } | { readonly kind: 'kafka'; readonly brokers: readonly string[] };
+
+/** One broker: `host:port` (`[v6 address]:port`), the port decimal digits. */
+const BROKER = /^(?:\[[0-9a-f:.]+\]|[^\s:/,[\]]+):(\d{1,5})$/i;
+
+/**
+ * What a bus url names, checked without connecting: `memory`, or `kafka://host:port[,host:port]` with each port from 1
+ * to 65535. Anything else is a {@link UsageError} under `name` (the flag or variable it came from).
+ */
+export function parseBusUrl(url: string, name = FLAG_NAMES.bus): BusTarget {
+  if (url === 'memory') return { kind: 'memory' };
+  const bad = (): UsageError => new UsageError(`${name}: expected memory or kafka://host:port[,host:port], got ${JSON.stringify(url)}`);
   const match = /^kafka:\/\/(.+)$/.exec(url);
-  if (!match) throw new UsageError(`--bus: expected memory or kafka://host:port[,host:port], got ${JSON.stringify(url)}`);
+  if (!match) throw bad();
   const brokers = match[1].split(',').filter(Boolean);
-  const bus = await KafkaBus.connect({ brokers, clientId, partitions, logger: logger.child({ component: 'kafkajs' }), ...kafka });
+  if (brokers.length === 0) throw bad();
+  for (const broker of brokers) {
+    const port = Number(BROKER.exec(broker)?.[1] ?? Number.NaN);
+    if (!(port >= 1 && port <= 65535)) throw bad();
+  }
+  return { kind: 'kafka', brokers };
+}
+
+/**
+ * Opens the bus `url` names ({@link parseBusUrl}; a bad url is a {@link UsageError} under `name`). Kafka's bus labels
+ * its own log lines (`component`: `kafkajs`, `kafka-bus`, `kafka-consumer`) on `logger`.
+ */
+export async function openBus(url: string, clientId: string, partitions = 3, logger: Logger = silentLogger, kafka: { sessionTimeoutMs?: number } = {}, name = FLAG_NAMES.bus): Promise<Bus> {
+  const target = parseBusUrl(url, name);
+  // Every consumer group of a process subscribes before anything is published, so what all of them acknowledged can go.
+  if (target.kind === 'memory') return new InMemoryBus({ partitions, releaseConsumed: true });
+  const bus = await KafkaBus.connect({ brokers: target.brokers, clientId, partitions, logger, ...kafka });
   await bus.ensureTopics(Object.values(TOPICS), partitions);
   return bus;
 }
@@ -144,8 +185,31 @@ export interface OpenedCloud {
   close(): Promise<void>;
 }
 
+/** What a `--cloud` value names: a simulated fleet (its fleet file), or AWS (an endpoint, or AWS's own). */
+export type CloudTarget = { readonly kind: 'simulated'; readonly fleetFile: string } | { readonly kind: 'aws'; readonly endpoint?: string };
+
 /**
- * Opens the cloud a `--cloud` value names. For AWS it first asks STS whose credentials these are
+ * What a `--cloud` value names, checked without opening anything: `simulated:FLEET.json`, `aws` or `aws:http(s)://…`.
+ * Anything else is a {@link UsageError} under `name` (the flag or variable it came from).
+ */
+export function parseCloudUrl(url: string, name = FLAG_NAMES.cloud): CloudTarget {
+  if (url.startsWith('simulated:')) {
+    const fleetFile = url.slice('simulated:'.length);
+    if (!fleetFile) throw new UsageError(`${name}: simulated: needs a fleet file, e.g. simulated:examples/fleet.json`);
+    return { kind: 'simulated', fleetFile };
+  }
+  if (url === 'aws') return { kind: 'aws' };
+  if (url.startsWith('aws:')) {
+    const endpoint = url.slice('aws:'.length);
+    if (!/^https?:\/\/.+/.test(endpoint)) throw new UsageError(`${name}: aws:ENDPOINT needs an http(s) url, got ${JSON.stringify(endpoint)}`);
+    return { kind: 'aws', endpoint };
+  }
+  throw new UsageError(`${name}: expected simulated:FLEET.json, aws or aws:ENDPOINT, got ${JSON.stringify(url)}`);
+}
+
+/**
+ * Opens the cloud a `--cloud` value names ({@link parseCloudUrl}; a bad value, or a fleet file that cannot be used, is
+ * a {@link UsageError} under `name`). For AWS it first asks STS whose credentials these are
  * (`GetCallerIdentity`; an `InfrastructureError` when it cannot) and builds the EC2 and CloudWatch adapters with that
  * account, so a call for any other account fails `AccountMismatch` before reaching AWS.
  */
@@ -155,41 +219,37 @@ export async function openCloud(
   clock: Clock,
   /** Told when an AWS adapter's circuit breaker opens (the simulated fleet has none). */
   onCircuitOpened?: { readonly ec2?: (opened: OpenedBreaker) => void; readonly cloudwatch?: (opened: OpenedBreaker) => void },
+  name = FLAG_NAMES.cloud,
 ): Promise<OpenedCloud> {
-  if (url.startsWith('simulated:')) {
-    const fleetFile = url.slice('simulated:'.length);
-    if (!fleetFile) throw new UsageError('--cloud: simulated: needs a fleet file, e.g. simulated:examples/fleet.json');
+  const target = parseCloudUrl(url, name);
+  if (target.kind === 'simulated') {
     try {
-      const fleet = await SimulatedFleet.open({ fleetFile, statePath: stateFileFor(storeUrl), clock });
+      const fleet = await SimulatedFleet.open({ fleetFile: target.fleetFile, statePath: stateFileFor(storeUrl), clock });
       return { ec2: fleet, metricsSource: fleet, identity: fleet, apiLimits: fleet.apiLimits, close: async () => fleet.close() };
     } catch (error) {
-      throw new UsageError(`--cloud: ${(error as Error).message}`);
+      throw new UsageError(`${name}: ${(error as Error).message}`);
     }
   }
-  if (url === 'aws' || url.startsWith('aws:')) {
-    const endpoint = url === 'aws' ? undefined : url.slice('aws:'.length);
-    if (endpoint !== undefined && !/^https?:\/\/.+/.test(endpoint)) throw new UsageError(`--cloud: aws:ENDPOINT needs an http(s) url, got ${JSON.stringify(endpoint)}`);
-    const identity = StsCloudIdentity.create({ ...(endpoint ? { endpoint } : {}) });
-    let accountId: string;
-    try {
-      accountId = await identity.credentialsAccountId();
-    } finally {
-      identity.destroy();
-    }
-    const ec2 = AwsEc2Gateway.create({ ...(endpoint ? { endpoint } : {}), accountId, clock, ...(onCircuitOpened?.ec2 ? { onCircuitOpened: onCircuitOpened.ec2 } : {}) });
-    const metricsSource = CloudWatchMetricsSource.create({ ...(endpoint ? { endpoint } : {}), accountId, ...(onCircuitOpened?.cloudwatch ? { onCircuitOpened: onCircuitOpened.cloudwatch } : {}) });
-    return {
-      ec2,
-      metricsSource,
-      identity: { credentialsAccountId: async () => accountId },
-      apiLimits: AWS_EC2_BUCKETS,
-      close: async () => {
-        ec2.destroy();
-        metricsSource.destroy();
-      },
-    };
+  const { endpoint } = target;
+  const identity = StsCloudIdentity.create({ ...(endpoint ? { endpoint } : {}) });
+  let accountId: string;
+  try {
+    accountId = await identity.credentialsAccountId();
+  } finally {
+    identity.destroy();
   }
-  throw new UsageError(`--cloud: expected simulated:FLEET.json, aws or aws:ENDPOINT, got ${JSON.stringify(url)}`);
+  const ec2 = AwsEc2Gateway.create({ ...(endpoint ? { endpoint } : {}), accountId, clock, ...(onCircuitOpened?.ec2 ? { onCircuitOpened: onCircuitOpened.ec2 } : {}) });
+  const metricsSource = CloudWatchMetricsSource.create({ ...(endpoint ? { endpoint } : {}), accountId, ...(onCircuitOpened?.cloudwatch ? { onCircuitOpened: onCircuitOpened.cloudwatch } : {}) });
+  return {
+    ec2,
+    metricsSource,
+    identity: { credentialsAccountId: async () => accountId },
+    apiLimits: AWS_EC2_BUCKETS,
+    close: async () => {
+      ec2.destroy();
+      metricsSource.destroy();
+    },
+  };
 }
 
 /**
@@ -210,24 +270,28 @@ export function traced(ec2: Ec2Gateway): Ec2Gateway {
   return tracingEnabled() ? new TracedEc2Gateway(ec2) : ec2;
 }
 
-/** `remembered`: the file came from the store's settings, not the command line (the error then says so). */
-export async function loadPolicy(file: string | undefined, remembered = false): Promise<Policy> {
+/**
+ * The policy in `file` (the default policy without one). A file that cannot be read or is not a valid policy is a
+ * {@link UsageError} under `name` (the flag or variable it came from). `remembered`: the file came from the store's
+ * settings, not the command line (the error then says so).
+ */
+export async function loadPolicy(file: string | undefined, remembered = false, name = FLAG_NAMES.policy): Promise<Policy> {
   if (!file) return defaultPolicy;
   let text: string;
   try {
     text = await readFile(file, 'utf8');
   } catch (error) {
     const again = remembered ? ' (the policy file remembered with the store: give --policy again)' : '';
-    throw new UsageError(`--policy: cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}${again}`);
+    throw new UsageError(`${name}: cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}${again}`);
   }
   let raw: unknown;
   try {
     raw = JSON.parse(withoutByteOrderMark(text));
   } catch (error) {
-    throw new UsageError(`--policy: ${file} is not valid JSON: ${(error as Error).message}`);
+    throw new UsageError(`${name}: ${file} is not valid JSON: ${(error as Error).message}`);
   }
   const parsed = parsePolicy(raw);
-  if (!parsed.ok) throw new UsageError(`--policy: ${file}: ${parsed.errors.map((e) => `${e.path}: ${e.message}`).join('; ')}`);
+  if (!parsed.ok) throw new UsageError(`${name}: ${file}: ${parsed.errors.map((e) => `${e.path}: ${e.message}`).join('; ')}`);
   return parsed.value;
 }
 
@@ -252,13 +316,18 @@ export async function openAdapters(
     kafkaSessionTimeoutMs?: number;
     /** Use and record the `--cloud`/`--policy` the store remembers ({@link settingsInForce}), as this command. */
     rememberAs?: string;
+    /** What errors call the flags' values (a service process: its variables). @defaultValue {@link FLAG_NAMES} */
+    settingNames?: SettingNames;
   } = {},
 ): Promise<EngineAdapters & { settings: SettingsInForce; close(): Promise<void> }> {
   const clock = options.clock ?? systemClock;
   const crashAt = crashPointFromEnv();
-  // A bad policy file given on the command line is refused before anything is opened (or created).
-  if (flags.policy !== undefined) await loadPolicy(flags.policy);
-  const store = crashingStore(await openStore(flags.store), crashAt);
+  const names = options.settingNames ?? FLAG_NAMES;
+  // A bad policy file, bus url or cloud given is refused before anything is opened (or created).
+  if (flags.policy !== undefined) await loadPolicy(flags.policy, false, names.policy);
+  parseBusUrl(flags.bus, names.bus);
+  if (flags.cloud !== undefined) parseCloudUrl(flags.cloud, names.cloud);
+  const store = crashingStore(await openStore(flags.store, names.store), crashAt);
   let bus: Bus | undefined;
   try {
     const inForce = options.rememberAs
@@ -268,11 +337,13 @@ export async function openAdapters(
           policy: { value: flags.policy, from: flags.policy !== undefined ? 'flag' : 'default' } as const,
           remember: async () => undefined,
         };
-    const policy = await loadPolicy(inForce.policy.value, inForce.policy.from === 'store');
-    bus = await openBus(flags.bus, options.clientId ?? 'optex', flags.partitions, logger, options.kafkaSessionTimeoutMs ? { sessionTimeoutMs: options.kafkaSessionTimeoutMs } : {});
+    const policy = await loadPolicy(inForce.policy.value, inForce.policy.from === 'store', names.policy);
+    // A remembered cloud is checked before the bus connects, too (a fleet file is read by openCloud, after).
+    parseCloudUrl(inForce.cloud.value, names.cloud);
+    bus = await openBus(flags.bus, options.clientId ?? 'optex', flags.partitions, logger, options.kafkaSessionTimeoutMs ? { sessionTimeoutMs: options.kafkaSessionTimeoutMs } : {}, names.bus);
     // A breaker that opens is recorded in the log (CircuitBreakerOpened), which the webhook notifier follows.
     const recorder = new CircuitBreakerRecorder(store, { process: options.clientId ?? 'optex', clock, logger });
-    const cloud = await openCloud(inForce.cloud.value, flags.store, clock, { ec2: recorder.listenerFor('ec2'), cloudwatch: recorder.listenerFor('cloudwatch') });
+    const cloud = await openCloud(inForce.cloud.value, flags.store, clock, { ec2: recorder.listenerFor('ec2'), cloudwatch: recorder.listenerFor('cloudwatch') }, names.cloud);
     await inForce.remember();
     const settings: SettingsInForce = { cloud: inForce.cloud, policy: inForce.policy };
     const openedBus = bus;

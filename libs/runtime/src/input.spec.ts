@@ -2,7 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { defaultIntakeLimits } from '@optex/domain';
-import { InputFormatError, RecordSplitter, intakeLimitsFromEnv, readInput } from './input';
+import { InputFormatError, RecordSplitter, envWholeNumber, intakeLimitsFromEnv, readInput } from './input';
 import { UsageError } from './adapters';
 
 const BOM = Buffer.from([0xef, 0xbb, 0xbf]);
@@ -123,5 +123,24 @@ describe('intakeLimitsFromEnv', () => {
   it.each([['OPTEX_MAX_STRING_LENGTH', '-1'], ['OPTEX_MAX_RECORD_BYTES', '1e3'], ['OPTEX_MAX_TAGS', 'many']])('refuses %s=%s naming it', (name, value) => {
     expect(() => intakeLimitsFromEnv({ [name]: value })).toThrow(UsageError);
     expect(() => intakeLimitsFromEnv({ [name]: value })).toThrow(name);
+  });
+});
+
+describe('envWholeNumber', () => {
+  it('reads decimal digits only, from min to max; unset or empty is undefined', () => {
+    expect(envWholeNumber({ N: '42' }, 'N', 0)).toBe(42);
+    expect(envWholeNumber({ N: ' 7 ' }, 'N', 0)).toBe(7);
+    expect(envWholeNumber({ N: '65535' }, 'N', 0, 65535)).toBe(65535);
+    expect(envWholeNumber({ N: '' }, 'N', 0)).toBeUndefined();
+    expect(envWholeNumber({}, 'N', 0)).toBeUndefined();
+    for (const raw of ['0x10', '1e3', '1.0', '-1', '+1', 'Infinity', '10k']) {
+      expect(() => envWholeNumber({ N: raw }, 'N', 0)).toThrow(`N must be a whole number ≥ 0, got ${JSON.stringify(raw)}`);
+    }
+  });
+
+  it('refuses a number above max, saying the range', () => {
+    expect(() => envWholeNumber({ PORT: '65536' }, 'PORT', 0, 65535)).toThrow(UsageError);
+    expect(() => envWholeNumber({ PORT: '65536' }, 'PORT', 0, 65535)).toThrow('PORT must be a whole number from 0 to 65535, got "65536"');
+    expect(() => envWholeNumber({ PORT: '99999' }, 'PORT', 1, 65535)).toThrow('PORT must be a whole number from 1 to 65535, got "99999"');
   });
 });

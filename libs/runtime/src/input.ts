@@ -26,12 +26,19 @@ export function intakeLimitsFromEnv(env: NodeJS.ProcessEnv = process.env): Intak
   return limits as unknown as IntakeLimits;
 }
 
-/** The whole number ≥ `min` the environment variable `name` holds; `undefined` when unset or empty; anything else a usage error naming it. */
-export function envWholeNumber(env: NodeJS.ProcessEnv, name: string, min: number): number | undefined {
+/**
+ * The whole number from `min` to `max` the environment variable `name` holds: decimal digits only (no sign, point,
+ * exponent or `0x`; blanks around them are ignored); `undefined` when unset or empty; anything else a
+ * {@link UsageError} naming the variable. The CLI and the service processes read every integer variable with it.
+ */
+export function envWholeNumber(env: NodeJS.ProcessEnv, name: string, min: number, max = Number.MAX_SAFE_INTEGER): number | undefined {
   const raw = env[name];
   if (raw === undefined || raw === '') return undefined;
   const value = Number(raw);
-  if (!/^\d+$/.test(raw.trim()) || !Number.isSafeInteger(value) || value < min) throw new UsageError(`${name} must be a whole number ≥ ${min}, got ${JSON.stringify(raw)}`);
+  if (!/^\d+$/.test(raw.trim()) || !Number.isSafeInteger(value) || value < min || value > max) {
+    const range = max === Number.MAX_SAFE_INTEGER ? `≥ ${min}` : `from ${min} to ${max}`;
+    throw new UsageError(`${name} must be a whole number ${range}, got ${JSON.stringify(raw)}`);
+  }
   return value;
 }
 

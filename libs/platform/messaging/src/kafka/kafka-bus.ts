@@ -17,7 +17,11 @@ export interface KafkaBusOptions {
   readonly partitions?: number;
   /** kafkajs log level. @defaultValue 'error' */
   readonly logLevel?: KafkaLogLevelName;
-  /** Where kafkajs and the bus log. @defaultValue kafkajs's console logger for kafkajs, nothing for the bus */
+  /**
+   * Where kafkajs and the bus log. The bus labels each line with its `component` (`kafkajs`, `kafka-bus`,
+   * `kafka-consumer`), so give a logger that binds no `component` of its own (pino would repeat the key).
+   * @defaultValue kafkajs's console logger for kafkajs, nothing for the bus
+   */
   readonly logger?: Logger;
   /**
    * Create a topic (with `partitions` partitions) before the bus first publishes to it or
@@ -338,6 +342,7 @@ export class KafkaBus implements Bus {
   }
 }
 
+/** One kafkajs log entry as a line of `logger`, labelled `component: kafkajs` here (the only place that binds it). */
 function logKafkaJs(logger: Logger, { namespace, level, log }: LogEntry): void {
   const { message, ...fields } = log;
   const target = logger.child({ component: 'kafkajs', namespace });
