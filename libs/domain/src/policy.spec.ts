@@ -227,6 +227,12 @@ describe('parsePolicy', () => {
     expect(byPath['approval.authority.HIGH']).toMatch(/must be one of "team-lead", "finops-manager", "change-board"/);
   });
 
+  it('refuses an approval expiry beyond a year (1e308 hours made every approval request throw and the run stall)', () => {
+    const result = parsePolicy({ approval: { expiryHours: 1e308 } });
+    expect(result.ok ? [] : result.errors.map((e) => e.message)).toEqual([expect.stringMatching(/^approval\.expiryHours must be at most 8760 \(a year\)/)]);
+    expect(parsePolicy({ approval: { expiryHours: 8760 } }).ok).toBe(true);
+  });
+
   it('rejects a wrongly typed section', () => {
     expect(parsePolicy({ risk: 5 })).toEqual({ ok: false, errors: [{ path: 'risk', message: 'risk must be an object, got 5' }] });
   });

@@ -233,7 +233,7 @@ export const policySchema = z.strictObject({
     autoApprove: z.strictObject({ enabled: z.boolean(), maxLevel: riskLevel, maxMonthlySavings: nonNegative() }),
     authority: perLevel(authority),
     requiredApprovals: perLevel(z.number().int({ error: 'must be a whole number' }).min(1, { error: 'must be at least 1' })),
-    expiryHours: z.number().positive({ error: 'must be greater than 0' }),
+    expiryHours: z.number().positive({ error: 'must be greater than 0' }).max(8760, { error: 'must be at most 8760 (a year)' }),
     roster: rosterSchema,
     higherAuthorityDecides: z.boolean(),
   }),

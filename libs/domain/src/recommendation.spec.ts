@@ -106,6 +106,12 @@ describe('parseRecommendation', () => {
     expect(errorAt({ ...valid, estimatedMonthlySavings: -1 }, 'estimatedMonthlySavings')?.message).toBe('estimatedMonthlySavings must be at least 0, got -1');
   });
 
+  it('rejects savings, or a monthly cost, above ten million USD a month naming the field (1e308 overflowed the summary to Infinity)', () => {
+    expect(errorAt({ ...valid, estimatedMonthlySavings: 1e308 }, 'estimatedMonthlySavings')?.message).toBe('estimatedMonthlySavings must be at most 10000000, got 1e+308');
+    expect(errorAt({ ...valid, resource: { ...valid.resource, monthlyCost: 2e7 } }, 'resource.monthlyCost')?.message).toMatch(/^resource\.monthlyCost must be at most 10000000/);
+    expect(parseRecommendation({ ...valid, estimatedMonthlySavings: 10_000_000 }).ok).toBe(true);
+  });
+
   it('rejects non-finite savings', () => {
     expect(errorAt({ ...valid, estimatedMonthlySavings: Infinity }, 'estimatedMonthlySavings')).toBeDefined();
     expect(errorAt({ ...valid, estimatedMonthlySavings: Number.NaN }, 'estimatedMonthlySavings')).toBeDefined();

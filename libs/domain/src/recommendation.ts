@@ -8,6 +8,8 @@ import { VOLUME_TYPES } from './ec2-rules';
 
 // ── Building blocks ──
 
+/** The most a recommendation may say it saves, or its resource costs, per month (USD): ten million, far above any one resource; beyond it a figure is a mistake (and sums of such figures overflow). */
+export const MAX_MONTHLY_USD = 10_000_000;
 const nonEmpty = () => z.string().min(1, { error: 'must not be empty', abort: true });
 
 /** Problems of a text field that would be printed or hashed: a lone surrogate, a control character. */
@@ -137,10 +139,10 @@ export const recommendationSchema = z
       type: z.enum(RESOURCE_TYPES),
       id: identifier().describe('Instance, volume or snapshot id; allocation id for addresses; offering id for reserved instances.'),
       tags: tags().optional(),
-      monthlyCost: z.number().min(0, { error: 'must be at least 0' }).optional().describe('What the resource costs per month now (USD).'),
+      monthlyCost: z.number().min(0, { error: 'must be at least 0' }).max(MAX_MONTHLY_USD, { error: `must be at most ${MAX_MONTHLY_USD}` }).optional().describe('What the resource costs per month now (USD).'),
     }),
     action: actionSchema,
-    estimatedMonthlySavings: z.number().min(0, { error: 'must be at least 0' }),
+    estimatedMonthlySavings: z.number().min(0, { error: 'must be at least 0' }).max(MAX_MONTHLY_USD, { error: `must be at most ${MAX_MONTHLY_USD}` }),
     currency: z.literal('USD'),
     priority: z.enum(RISK_LEVELS as unknown as ['LOW', 'MEDIUM', 'HIGH', 'CRITICAL']).optional(),
     createdAt: z.iso.datetime({ offset: true, error: 'must be an ISO-8601 date-time, e.g. 2026-01-31T12:00:00Z' }).optional(),
