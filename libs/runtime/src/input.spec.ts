@@ -48,6 +48,29 @@ describe('RecordSplitter: NDJSON', () => {
   });
 });
 
+describe('RecordSplitter: one object over several lines', () => {
+  const pretty = JSON.stringify({ recommendationId: 'r1', resource: { type: 'ec2:volume', id: 'vol-1' }, tags: ['a b'] }, null, 2);
+
+  it('is one record (jq .[0], an editor), not a record per line rejected one by one', () => {
+    const { format, texts, sizes } = split(`${pretty}\n`, 7);
+    expect(format).toBe('object');
+    expect(texts).toHaveLength(1);
+    expect(JSON.parse(texts[0]!)).toEqual(JSON.parse(pretty));
+    expect(sizes).toEqual([Buffer.byteLength(texts[0]!)]);
+    expect(split(pretty.replace(/\n/g, '\r\n')).format).toBe('object');
+  });
+
+  it('above maxRecordBytes keeps a prefix and counts its whole size, so it is refused as too large like any record', () => {
+    const { texts, sizes } = split(pretty, 5, 20);
+    expect(texts).toEqual([texts[0]!.slice(0, 20)]);
+    expect(sizes[0]).toBeGreaterThan(20);
+  });
+
+  it('NDJSON whose lines are whole objects is unchanged, even when a line is bad', () => {
+    expect(split('{"a":1}\n{\n{"b":2}\n')).toEqual({ format: 'ndjson', texts: ['{"a":1}', '{', '{"b":2}'], sizes: [7, 1, 7] });
+  });
+});
+
 describe('RecordSplitter: JSON array', () => {
   it('gives one record per top-level element, following strings, escapes and brackets', () => {
     const input = ' [ {"a":"x,]\\"}{["} , {"b":[1,{"c":[2]}]},"s" ,3 ] \n';

@@ -109,6 +109,8 @@ class RecordBuilder {
   /** Bytes seen, and bytes up to the last non-blank one (trailing blanks are not part of the record). */
   private seen = 0;
   private end = 0;
+  /** Bytes were skipped ({@link skip}): nothing more is kept. */
+  private cut = false;
 
   constructor(
     private readonly limit: number,
@@ -129,7 +131,7 @@ class RecordBuilder {
         break;
       }
     }
-    const room = this.limit - this.kept;
+    const room = this.cut ? 0 : this.limit - this.kept;
     if (room > 0) {
       const part = chunk.subarray(from, Math.min(to, from + room));
       this.parts.push(part);
@@ -138,15 +140,26 @@ class RecordBuilder {
     this.seen += to - from;
   }
 
+  /** Counts `count` more bytes of the record, none of them kept, nor any after them (what is kept stays a prefix). */
+  skip(count: number): void {
+    this.seen += count;
+    this.end = this.seen;
+    this.cut = true;
+  }
+
   take(): InputRecord {
     const record = { bytes: this.slabs.copy(this.parts, Math.min(this.kept, this.end)), size: this.end };
     this.parts.length = 0;
     this.kept = 0;
     this.seen = 0;
     this.end = 0;
+    this.cut = false;
     return record;
   }
 }
+
+/** A record that is a lone `{`: the first line of an object written over several lines. */
+const isLoneBrace = (record: InputRecord): boolean => record.size === 1 && record.bytes[0] === 0x7b;
 
 /**
  * Splits an input, fed in chunks as it streams, into records without parsing them: NDJSON (one record per line;
@@ -154,7 +167,8 @@ class RecordBuilder {
  * brackets with a counter, never recursing, so nesting depth costs nothing). A UTF-8 BOM at the start is dropped.
  * Each record keeps at most `maxRecordBytes` bytes and its full size, so memory stays bounded by the limits
  * whatever the input holds. A JSON array that is not closed, has an empty element or text after it is an
- * {@link InputFormatError}; so is an input whose first character is neither `[` nor `{`.
+ * {@link InputFormatError}; so is an input whose first character is neither `[` nor `{`. One object written over
+ * several lines is one record ({@link end}).
  */
 export class RecordSplitter {
   private mode: 'start' | 'ndjson' | 'array' | 'after-array' = 'start';
@@ -169,7 +183,10 @@ export class RecordSplitter {
   private inString = false;
   private escaped = false;
 
+  private readonly maxRecordBytes: number;
+
   constructor(limits: Pick<IntakeLimits, 'maxRecordBytes'>) {
+    this.maxRecordBytes = limits.maxRecordBytes;
     this.current = new RecordBuilder(limits.maxRecordBytes, new Slabs());
   }
 
@@ -183,12 +200,30 @@ export class RecordSplitter {
     this.offset += chunk.length;
   }
 
-  /** The records, once the whole input was pushed. */
-  end(): { readonly format: 'ndjson' | 'array'; readonly records: readonly InputRecord[] } {
+  /**
+   * The records, once the whole input was pushed. An input whose first line is a lone `{` is one JSON object written
+   * over several lines (`jq '.[0]'`, an editor's pretty print), never NDJSON, whose every line is a whole object: it is
+   * one record, its lines joined (a record above `maxRecordBytes` keeps a prefix and its full size, as any other).
+   */
+  end(): { readonly format: 'ndjson' | 'array' | 'object'; readonly records: readonly InputRecord[] } {
     if (this.bomSeen > 0 && this.bomSeen < BOM.length) throw new InputFormatError('expected a JSON array or NDJSON (one JSON object per line)');
     if (this.mode === 'array') throw new InputFormatError(`a JSON array that does not parse: it is not closed (input ends inside record ${this.records.length})`);
     if (this.mode === 'ndjson' && !this.current.empty) this.records.push(this.current.take());
+    if (this.mode === 'ndjson' && this.records.length > 1 && isLoneBrace(this.records[0]!)) return { format: 'object', records: [this.joined()] };
     return { format: this.mode === 'after-array' ? 'array' : 'ndjson', records: this.records };
+  }
+
+  /** The records as one, their lines joined by line feeds. */
+  private joined(): InputRecord {
+    const builder = new RecordBuilder(this.maxRecordBytes, new Slabs());
+    const newline = Uint8Array.of(0x0a);
+    this.records.forEach((record, i) => {
+      if (i > 0) builder.add(newline, 0, 1);
+      builder.add(record.bytes, 0, record.bytes.length);
+      // A line kept only in part still counts whole towards the record's size.
+      if (record.size > record.bytes.length) builder.skip(record.size - record.bytes.length);
+    });
+    return builder.take();
   }
 
   private skipBom(chunk: Uint8Array): number {
