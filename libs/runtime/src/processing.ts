@@ -1,5 +1,6 @@
 import {
   DUPLICATES_STREAM,
+  OPTIMIZATION_STREAM_PREFIX,
   REJECTED_STREAM,
   accountForRecords,
   defaultIntakeLimits,
@@ -16,11 +17,12 @@ import {
   type Summary,
   type FieldError,
 } from '@optex/domain';
-import { HEADERS, TOPICS, isOutage, type BusMessage, type EventStore } from '@optex/ports';
-import { OptimizationProjection, resourceKeyOf, type EngineAdapters, type KnownOptimization } from '@optex/engine';
+import { HEADERS, TOPICS, isOutage, type Bus, type BusMessage, type Consumer, type EventStore } from '@optex/ports';
+import { DLQ_HEADERS } from '@optex/messaging';
+import { OptimizationProjection, SERVICE_GROUPS, resourceKeyOf, type EngineAdapters, type KnownOptimization } from '@optex/engine';
 import type { InputRecord, InputRecords } from './input';
 import { executionControlState } from '@optex/approval';
-import { ALL_SERVICES, startEngine, type EngineHandle } from './engine-app';
+import { ALL_SERVICES, deadLetterTopicOf, startEngine, type EngineHandle } from './engine-app';
 import { QuiescenceTracker, isQuiescent } from './quiescence';
 import { DEFAULT_INTAKE_WINDOW, IntakeWindow } from './intake-window';
 
@@ -56,6 +58,20 @@ export interface RunReport {
   readonly haltedBatches?: readonly { readonly batchId: string; readonly rule: string; readonly reason: string; readonly waiting: number }[];
   /** Set when the kill switch is on at the end of the run: nothing starts until `optex resume-execution`. */
   readonly paused?: { readonly by: string; readonly reason: string; readonly since: string };
+  /**
+   * Messages a service of this process gave up on (dead-lettered: a bug, a message that fails every time) during the
+   * run, with the group, the optimization (the message's subject) and why; their optimizations stopped where they were.
+   * Only on a bus local to the process (the embedded default); the recommendations' own dead letters are not here:
+   * a record without an outcome is reported apart.
+   */
+  readonly deadLettered?: readonly DeadLetterRow[];
+}
+
+/** One message a service gave up on during a run. */
+export interface DeadLetterRow {
+  readonly group: string;
+  readonly optimizationId: string | null;
+  readonly reason: string;
 }
 
 export interface ProcessOptions {
@@ -87,6 +103,7 @@ export interface ProcessOptions {
  */
 export async function processUntilQuiescent(adapters: EngineAdapters, options: ProcessOptions): Promise<RunReport> {
   const tracker = QuiescenceTracker.empty();
+  const deadLettered = adapters.bus.local ? await watchDeadLetters(adapters.bus) : undefined;
   let intake: IntakeWindow | undefined;
   const engine = await startEngine(adapters, {
     services: ALL_SERVICES,
@@ -122,15 +139,34 @@ export async function processUntilQuiescent(adapters: EngineAdapters, options: P
     const waitingUntil = earliest(engine.scheduler?.waitingUntil(), engine.validator?.soakingUntil(), engine.executor?.coolingUntil());
     const halted = engine.scheduler?.haltedBatches() ?? [];
     const control = await executionControlState(adapters.store);
+    const gaveUp = deadLettered?.rows ?? [];
     return {
       ...(await report(adapters.store, options.input, tracker.projection)),
       ...(waitingUntil ? { waitingUntil: waitingUntil.toISOString() } : {}),
       ...(halted.length > 0 ? { haltedBatches: halted } : {}),
       ...(control.paused ? { paused: { by: control.by, reason: control.reason, since: control.since } } : {}),
+      ...(gaveUp.length > 0 ? { deadLettered: gaveUp } : {}),
     };
   } finally {
     await engine.stop();
+    await deadLettered?.consumer.stop();
   }
+}
+
+/** The groups whose dead letters a run reports: every service's but the risk-assessor's (a record without an outcome is reported apart). */
+const WATCHED_GROUPS = [SERVICE_GROUPS.approval, SERVICE_GROUPS.scheduler, SERVICE_GROUPS.executor, SERVICE_GROUPS.validator];
+
+/** Collects what the services dead-letter on `bus` from now on. */
+async function watchDeadLetters(bus: Bus): Promise<{ rows: DeadLetterRow[]; consumer: Consumer }> {
+  const rows: DeadLetterRow[] = [];
+  const topics = new Map(WATCHED_GROUPS.map((group) => [deadLetterTopicOf(group), group]));
+  const consumer = await bus.subscribe({ groupId: 'optex-run-dead-letters', topics: [...topics.keys()] }, async (delivery) => {
+    const subject = delivery.headers['ce_subject'];
+    const optimizationId = subject?.startsWith(OPTIMIZATION_STREAM_PREFIX) ? subject.slice(OPTIMIZATION_STREAM_PREFIX.length) : null;
+    rows.push({ group: topics.get(delivery.topic) ?? delivery.topic, optimizationId, reason: delivery.headers[DLQ_HEADERS.reason] ?? 'no reason given' });
+    return { kind: 'ack' };
+  });
+  return { rows, consumer };
 }
 
 const NO_BYTES = new Uint8Array(0);
