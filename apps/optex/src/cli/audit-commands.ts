@@ -2,20 +2,14 @@ import { createWriteStream, openSync, renameSync, statSync, unlinkSync } from 'n
 import { once } from 'node:events';
 import { basename, dirname, join, resolve } from 'node:path';
 import type { Writable } from 'node:stream';
-import { AWS_REGIONS, DomainError, OPTIMIZATION_STREAM_PREFIX, STORED_EVENT_TYPES, isKnownRegion, optimizationStateAt, parseInstant, optimizationStream, viewOf, type StateAt } from '@optex/domain';
+import { AWS_REGIONS, DomainError, OPTIMIZATION_STREAM_PREFIX, STORED_EVENT_TYPES, isKnownRegion, optimizationStateAt, optimizationStream, viewOf, type StateAt } from '@optex/domain';
 import type { EventStore, RecordedEvent } from '@optex/ports';
 import { ANCHOR_EVENT_TYPE, recordAnchor, verifyLog, type VerifyReport } from '@optex/event-store';
 import { UsageError } from '@optex/runtime';
 import { safe, table, toJson } from './format';
 import { NotFound, openExistingStore, resolveId, type Io } from './commands';
-
-/** An ISO-8601 time with its zone (domain `parseInstant`). */
-function timeFlag(flag: string, value: string | undefined): Date | undefined {
-  if (value === undefined) return undefined;
-  const at = parseInstant(value);
-  if (!at) throw new UsageError(`${flag}: expected an ISO-8601 time such as 2026-12-02T10:00:00Z, got ${JSON.stringify(value)}`);
-  return at;
-}
+import { timeFlag } from './time-flag';
+import { drained, failedOrGone } from './output-stream';
 
 /** `verify [--stream S]`: recomputes the hash chains (and the anchors over the whole log); exit 1 naming the first event that does not match. */
 export async function verifyCommand(io: Io, flags: { store: string; stream?: string; json?: boolean }): Promise<number> {
@@ -301,7 +295,10 @@ export async function* exportRows(store: EventStore, filter: { from?: Date; to?:
   }
 }
 
-/** Writes text to a stream in chunks of about 64 KiB, waiting whenever the stream asks to (bounded memory whatever the size). */
+/**
+ * Writes text to a stream in chunks of about 64 KiB, waiting whenever the stream asks to (bounded memory whatever the
+ * size); throws `ReaderGone` (output-stream.ts) once the reader has gone (EPIPE), so the export stops reading the log.
+ */
 class ChunkedWriter {
   private buffer: string[] = [];
   private size = 0;
@@ -316,7 +313,8 @@ class ChunkedWriter {
     const chunk = this.buffer.join('');
     this.buffer = [];
     this.size = 0;
-    if (!this.out.write(chunk)) await once(this.out, 'drain');
+    failedOrGone(this.out);
+    if (!this.out.write(chunk)) await drained(this.out);
   }
 }
 

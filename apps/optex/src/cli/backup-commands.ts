@@ -40,10 +40,11 @@ function nowOf(): Date {
 
 /** The store's optimizations' backups, under the policy (and cloud) given or remembered with the store. */
 async function backupsOf(store: EventStore, flags: BackupFlags, now: Date): Promise<{ policy: Policy; cloud: string; backups: BackupSnapshotView[] }> {
-  if (flags.policy !== undefined) await loadPolicy(flags.policy);
+  // The policy given is read once, here (a pipe, `--policy /dev/stdin`, cannot be read twice), and used as read.
+  const given = flags.policy !== undefined ? await loadPolicy(flags.policy) : undefined;
   // Used, not remembered: only run, resume and import --run change what the store remembers.
   const inForce = await settingsInForce(store, flags.store, flags, { by: 'backups', now });
-  const policy = await loadPolicy(inForce.policy.value, inForce.policy.from === 'store');
+  const policy = given !== undefined && inForce.policy.from === 'flag' ? given : await loadPolicy(inForce.policy.value, inForce.policy.from === 'store');
   const states = (await OptimizationProjection.load(store)).all();
   return { policy, cloud: inForce.cloud.value, backups: backupSnapshots(states, policy.backups, now) };
 }

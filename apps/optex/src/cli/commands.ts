@@ -1,21 +1,26 @@
-import { mkdir, writeFile } from 'node:fs/promises';
-import { dirname, resolve } from 'node:path';
+import { accessSync, closeSync, constants, existsSync, mkdirSync, openSync, rmdirSync, rmSync, statSync, type Stats } from 'node:fs';
+import { readFile, writeFile } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
+import type { Writable } from 'node:stream';
 import { MOVING_STATUSES, OPTIMIZATION_STREAM_PREFIX, backupExpiryText, goesOnForReal, differenceText, optimizationDecider, optimizationDetail, optimizationStream, summarize, viewOf, DomainError, BATCH_MODES, type BatchMode, type BackupExpiry, type OptimizationState, type PerformanceImpact, type RecommendationDifference, type RiskBasis, type SettingSource } from '@optex/domain';
 import { TOPICS, sqliteFileOf, type EventStore, type Logger } from '@optex/ports';
 import { OptimizationProjection, loadStream } from '@optex/engine';
 import { recordApproval, recordDenial, recordOperatorAction, type OperatorAction } from '@optex/approval';
 import { DUPLICATES_STREAM, REJECTED_STREAM } from '@optex/domain';
-import { DEFAULT_FLAGS, asPreview, delayedGateway, envWholeNumber, intakeLimitsFromEnv, lockStoreForWriting, openAdapters, openBus, openStore, processUntilQuiescent, readInput, recommendationMessages, rememberedSettings, report, UsageError, type AdapterFlags, type SettingsInForce } from '@optex/runtime';
-import { existsSync } from 'node:fs';
-import { FleetFileError, SimulatedFleet, stateFileFor } from '@optex/cloud';
+import { DEFAULT_FLAGS, asPreview, delayedGateway, envWholeNumber, intakeLimitsFromEnv, loadPolicy, lockStoreForWriting, openAdapters, openBus, openStore, parseBusUrl, parseCloudUrl, processUntilQuiescent, readInput, recommendationMessages, rememberedSettings, report, StoreInUseError, UsageError, type AdapterFlags, type SettingsInForce } from '@optex/runtime';
+import { FleetFileError, SimulatedFleet, parseFleetFile, stateFileFor } from '@optex/cloud';
 
 import { PROGRESS_AFTER_MS, PROGRESS_EVERY_MS, progressMode, progressReporter } from './progress';
 import { DEFAULT_REPORT_ROWS, detailText, fleetText, performanceSummary, optimizationsTable, reportText, safe, summaryText, table, toJson } from './format';
+import { nextStepText, type NextStep } from './next-step';
+import { timeFlag } from './time-flag';
 
 export interface Io {
   out(text: string): void;
   err(text: string): void;
   logger: Logger;
+  /** The stream `out` writes to, for a command that streams its output (`replay --format`). @defaultValue process.stdout */
+  readonly stdout?: Writable;
 }
 
 export interface RunFlags extends AdapterFlags {
@@ -41,11 +46,8 @@ export function engineOptions(flags: RunFlags, env: NodeJS.ProcessEnv = process.
   if (!BATCH_MODES.includes(batchMode)) throw new UsageError(`--batch-mode: expected one of ${BATCH_MODES.join(', ')}, got ${JSON.stringify(flags.batchMode)}`);
   const maxParallel = flags.maxParallel === undefined ? 4 : Number(flags.maxParallel);
   if (!Number.isInteger(maxParallel) || maxParallel < 1) throw new UsageError(`--max-parallel: expected a positive integer, got ${JSON.stringify(flags.maxParallel)}`);
-  let notBefore: Date | undefined;
-  if (flags.notBefore !== undefined) {
-    notBefore = new Date(flags.notBefore);
-    if (Number.isNaN(notBefore.getTime())) throw new UsageError(`--not-before: expected an ISO-8601 time, got ${JSON.stringify(flags.notBefore)}`);
-  }
+  // The same strict parser as replay --from/--to and state --at: a date that does not exist is refused, not rolled over.
+  const notBefore = timeFlag('--not-before', flags.notBefore);
   const batchWindowMs = envWholeNumber(env, 'OPTEX_BATCH_WINDOW_MS', 1);
   const batchQuietMs = envWholeNumber(env, 'OPTEX_BATCH_QUIET_MS', 0);
   return { batchMode, maxParallel, ...(notBefore ? { notBefore } : {}), ...(batchWindowMs !== undefined ? { batchWindowMs } : {}), ...(batchQuietMs !== undefined ? { batchQuietMs } : {}) };
@@ -58,19 +60,32 @@ function reportRows(flags: RunFlags): number {
   return rows;
 }
 
-/** `run FILE` and `resume`: process until quiescent and print the report. */
+/**
+ * Exit code of `run`/`resume` (and `import --run`) when all the work was done and the report printed on stdout, but
+ * the `--output` file could not be written at the end (it could be when the command started).
+ */
+export const EXIT_OUTPUT_NOT_WRITTEN = 4;
+
+/**
+ * `run FILE` and `resume`: process until quiescent and print the report. Everything that can be checked is checked
+ * before the store is locked, created or changed (exit 2): the flags, the input, that `--output` can be written, and —
+ * for a store `run` is about to create — its path, bus, cloud (the fleet file) and policy. `resume` refuses a `sqlite:`
+ * store that does not exist (exit 1), as `list` and `approve` do.
+ */
 export async function runCommand(io: Io, file: string | undefined, flags: RunFlags): Promise<number> {
   if (file === undefined && flags.dryRun) {
     throw new UsageError('resume has no --dry-run: it carries on what the store holds as each was submitted (previews stay previews); to preview, use run FILE --dry-run');
   }
   const options = engineOptions(flags);
   const maxRows = reportRows(flags);
-  if (flags.output !== undefined && !flags.output.trim()) throw new UsageError('--output: the file name is empty');
+  if (flags.output !== undefined) checkOutputWritable(flags.output);
   const intakeLimits = intakeLimitsFromEnv();
   const read = file === undefined ? undefined : await readInput(file, intakeLimits);
   const input = read && flags.dryRun ? asPreview(read) : read;
+  if (file === undefined) refuseMissingStore(flags.store);
+  else await checkStoreToCreate(flags);
   // One writer per store: a second run/resume on it exits 1 naming the holder (readers do not lock).
-  const lock = lockStoreForWriting(flags.store, file === undefined ? 'resume' : `run ${file}`);
+  const lock = lockForWriting(flags.store, file === undefined ? 'resume' : `run ${file}`);
   let adapters: Awaited<ReturnType<typeof openAdapters>>;
   try {
     const opened = await openAdapters(flags, io.logger, { ...options, intakeLimits, rememberAs: file === undefined ? 'resume' : `run ${file}` });
@@ -96,11 +111,17 @@ export async function runCommand(io: Io, file: string | undefined, flags: RunFla
       progress?.done();
     }
     const document = { ...result, settings: adapters.settings };
-    if (flags.output) await writeReport(flags.output, toJson(document));
+    // Checked at the start, so this fails only when something changed since (a full disk, a directory removed): the
+    // work is done all the same, so the report still goes to stdout, and the exit code says the file was not written.
+    const notWritten = flags.output ? await writeReport(flags.output, toJson(document)) : undefined;
     if (flags.json) io.out(toJson(document));
     else {
-      const text = reportText(result, { maxRows, wide: flags.wide ?? false, ...(flags.output ? { outputFile: flags.output } : {}) });
+      const text = reportText(result, { maxRows, wide: flags.wide ?? false, ...(flags.output && !notWritten ? { outputFile: flags.output } : {}), store: flags.store });
       io.out(`${text}\nDone in ${((Date.now() - started) / 1000).toFixed(1)} s. Store: ${safe(flags.store)}\n${settingsText(adapters.settings, flags.store)}`);
+    }
+    if (notWritten) {
+      io.err(`optex: --output: ${safe(notWritten)}; the work is done and the report was printed on stdout only (exit ${EXIT_OUTPUT_NOT_WRITTEN})`);
+      return EXIT_OUTPUT_NOT_WRITTEN;
     }
     return 0;
   } finally {
@@ -155,12 +176,90 @@ function ec2CallDelayMs(): number {
   return ms;
 }
 
-async function writeReport(file: string, json: string): Promise<void> {
+/** Writes the report to `file` (creating its directory); what went wrong when it could not, else `undefined`. */
+async function writeReport(file: string, json: string): Promise<string | undefined> {
   try {
-    await mkdir(dirname(resolve(file)), { recursive: true });
+    makeDirectories(dirname(resolve(file)));
     await writeFile(file, `${json}\n`);
+    return undefined;
   } catch (error) {
-    throw new UsageError(`--output: cannot write ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+    return `cannot write ${file}: ${errnoText(error)}`;
+  }
+}
+
+/** An error's code and what it means (`ENOSPC (no space left on device)`), else its message. */
+function errnoText(error: unknown): string {
+  const code = (error as NodeJS.ErrnoException).code;
+  const message = (error as Error).message ?? String(error);
+  // Node's messages read "ENOSPC: no space left on device, write": keep the middle part.
+  const meaning = /^[A-Z0-9_]+: (.*?)(?:, \w+(?: '.*')?)?$/.exec(message)?.[1];
+  return code === undefined ? message : meaning ? `${code} (${meaning})` : code;
+}
+
+/**
+ * Refuses (exit 2), before anything runs, an `--output` file that could not be written: an empty name, a directory, a
+ * path under a file, a directory that cannot be created or written in, an existing file that cannot be written. The
+ * file itself is not created: a new file's directory is tried with a temporary file beside it, or its first missing
+ * directory is made — either removed at once; the missing directories are created when the report is written.
+ */
+export function checkOutputWritable(output: string): void {
+  if (!output.trim()) throw new UsageError('--output: the file name is empty');
+  const file = resolve(output);
+  const refuse = (why: string): never => {
+    throw new UsageError(`--output: cannot write ${output}: ${why}`);
+  };
+  let existing: Stats | undefined;
+  try {
+    existing = statSync(file);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code !== 'ENOENT' && code !== 'ENOTDIR') refuse(errnoText(error));
+  }
+  if (existing?.isDirectory()) refuse('it is a directory');
+  if (existing) {
+    try {
+      accessSync(file, constants.W_OK);
+    } catch (error) {
+      refuse(errnoText(error));
+    }
+    return;
+  }
+  // A new file: the nearest directory on its path that exists must be a directory in which the rest can be created —
+  // tried: its first missing directory is made and removed, or a temporary file is created beside the file and removed.
+  let dir = dirname(file);
+  let firstMissing: string | undefined;
+  while (!existsSync(dir) && dirname(dir) !== dir) {
+    firstMissing = dir;
+    dir = dirname(dir);
+  }
+  if (!statSync(dir).isDirectory()) refuse(`${dir} is not a directory`);
+  try {
+    if (firstMissing !== undefined) {
+      mkdirSync(firstMissing);
+      rmdirSync(firstMissing);
+    } else {
+      const probe = join(dir, `.${basename(file)}.${process.pid}.${Date.now().toString(36)}.probe`);
+      closeSync(openSync(probe, 'wx'));
+      rmSync(probe, { force: true });
+    }
+  } catch (error) {
+    refuse(firstMissing !== undefined ? `cannot create the directory ${firstMissing}: ${errnoText(error)}` : errnoText(error));
+  }
+}
+
+/**
+ * `mkdir -p dir`, one level at a time: Node 20's `mkdirSync(dir, { recursive: true })` never returns for a directory
+ * under `/proc` (its parent exists, the mkdir fails ENOENT, and it tries again for ever).
+ */
+function makeDirectories(dir: string): void {
+  const missing: string[] = [];
+  for (let at = dir; !existsSync(at) && dirname(at) !== at; at = dirname(at)) missing.unshift(at);
+  for (const at of missing) {
+    try {
+      mkdirSync(at);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    }
   }
 }
 
@@ -296,9 +395,66 @@ export async function showCommand(io: Io, id: string, flags: { store: string; js
  * (exit 1) instead of being created, so a mistyped path never looks like an empty store.
  */
 export async function openExistingStore(url: string): Promise<EventStore> {
+  refuseMissingStore(url);
+  return openStore(url);
+}
+
+/** Refuses (exit 1) a `sqlite:` store whose file does not exist, instead of letting the command create an empty one. */
+export function refuseMissingStore(url: string): void {
   const file = sqliteFileOf(url);
   if (file !== undefined && !existsSync(file)) throw new NotFound(`--store: ${file} does not exist (nothing was run against it)`);
-  return openStore(url);
+}
+
+/**
+ * The writer lock of `run`/`resume`: {@link lockStoreForWriting}, with a store path where the lock (and so the store)
+ * cannot be created — under a file, in /proc, on a read-only disk — refused as `--store: …` (exit 2) instead of a stack
+ * trace. A store in use by another writer stays `StoreInUseError` (exit 1).
+ */
+function lockForWriting(storeUrl: string, command: string): ReturnType<typeof lockStoreForWriting> {
+  try {
+    return lockStoreForWriting(storeUrl, command);
+  } catch (error) {
+    if (error instanceof StoreInUseError) throw error;
+    throw new UsageError(`--store: ${storeUrl} cannot be used: ${(error as Error | undefined)?.message ?? String(error)}`);
+  }
+}
+
+/**
+ * For a `sqlite:` store that does not exist yet (so `run` would create it, and it remembers nothing): checks first
+ * what opening it would check after creating it — that its path is not a directory, the bus url, the cloud (its fleet
+ * file) and the policy given — so a refused flag leaves no empty store behind. A policy that is not a regular file (a
+ * pipe: `--policy /dev/stdin`) is left to the engine's own check, as it can be read only once.
+ */
+async function checkStoreToCreate(flags: RunFlags): Promise<void> {
+  const file = sqliteFileOf(flags.store);
+  if (file === undefined) return;
+  let existing: Stats | undefined;
+  try {
+    existing = statSync(file);
+  } catch {
+    // not there yet (or not reachable: the writer lock says why)
+  }
+  if (existing?.isDirectory()) throw new UsageError(`--store: ${flags.store} cannot be used: ${file} is a directory`);
+  if (existing) return;
+  parseBusUrl(flags.bus);
+  const cloud = parseCloudUrl(flags.cloud ?? DEFAULT_FLAGS.cloud);
+  if (cloud.kind === 'simulated') {
+    try {
+      parseFleetFile(await readFile(cloud.fleetFile, 'utf8'), cloud.fleetFile);
+    } catch (error) {
+      if (error instanceof FleetFileError) throw new UsageError(`--cloud: ${error.message}`);
+      throw new UsageError(`--cloud: ${cloud.fleetFile}: cannot read the fleet file (${(error as Error).message})`);
+    }
+  }
+  if (flags.policy !== undefined && isRegularFile(flags.policy)) await loadPolicy(flags.policy);
+}
+
+function isRegularFile(path: string): boolean {
+  try {
+    return statSync(path).isFile();
+  } catch {
+    return false;
+  }
 }
 
 /** `replay`: folds the whole log from scratch and prints the projections it yields. */
@@ -382,6 +538,9 @@ async function recordDecision(
   }
 }
 
+/** What carries an approval or a denial on: `optex resume`, or the services running on an EventStoreDB store. */
+const DECISION_NEXT: NextStep = { resume: 'continue processing', services: 'pick it up' };
+
 export async function decisionCommand(io: Io, kind: 'approve' | 'deny', id: string, flags: { store: string; by: string; reason?: string; json?: boolean }): Promise<number> {
   if (!flags.by.trim()) throw new UsageError('--by: the approver name is empty');
   if (kind === 'deny' && !flags.reason?.trim()) throw new UsageError('--reason: a denial needs a reason');
@@ -400,17 +559,17 @@ export async function decisionCommand(io: Io, kind: 'approve' | 'deny', id: stri
       if (flags.json) io.out(toJson({ optimizationId, status: view.status, approval: view.approval, approvers }));
       else {
         const more = state.status === 'awaiting-approval' ? ` — ${state.approval.requiredApprovals ?? 1} distinct approvals needed, ${approvers.length} so far` : '';
-        io.out(`${optimizationId}: ${safe(view.status)}${more}. Run optex resume to continue processing.`);
+        io.out(`${optimizationId}: ${safe(view.status)}${more}. ${nextStepText(flags.store, DECISION_NEXT)}`);
       }
     },
   );
 }
 
-/** What each operator action says when it worked, and the flag that carries its text. */
-const OPERATOR_ACTIONS: Record<OperatorAction, { readonly textFlag: 'reason' | 'note'; readonly next: string }> = {
-  cancel: { textFlag: 'reason', next: '' },
-  'retry-rollback': { textFlag: 'reason', next: ' Run optex resume to carry the rollback on.' },
-  resolve: { textFlag: 'note', next: '' },
+/** The flag that carries each operator action's text, and what carries the action on (none: it settles the optimization). */
+const OPERATOR_ACTIONS: Record<OperatorAction, { readonly textFlag: 'reason' | 'note'; readonly next?: NextStep }> = {
+  cancel: { textFlag: 'reason' },
+  'retry-rollback': { textFlag: 'reason', next: { resume: 'carry the rollback on', services: 'carry the rollback on' } },
+  resolve: { textFlag: 'note' },
 };
 
 /** `cancel ID`, `retry-rollback ID` (`--by`, `--reason`) and `resolve ID` (`--by`, `--note`): operator actions, recorded with who and why. */
@@ -426,7 +585,7 @@ export async function operatorCommand(io: Io, action: OperatorAction, id: string
     flags.store,
     id,
     (store, optimizationId) => recordOperatorAction(store, action, { optimizationId, by, reason: text, now: new Date() }),
-    (optimizationId, state) => io.out(flags.json ? toJson({ optimizationId, status: state.status, by, [textFlag]: text }) : `${optimizationId}: ${safe(state.status)}.${next}`),
+    (optimizationId, state) => io.out(flags.json ? toJson({ optimizationId, status: state.status, by, [textFlag]: text }) : `${optimizationId}: ${safe(state.status)}.${next ? ` ${nextStepText(flags.store, next)}` : ''}`),
   );
 }
 

@@ -3,13 +3,14 @@ import { executionControlState, recordBatchContinue, recordExecutionControl, typ
 import { UsageError } from '@optex/runtime';
 import { safe, toJson } from './format';
 import { openExistingStore, type Io } from './commands';
+import { nextStepText } from './next-step';
 
 const describe = (s: ControlState): string => (s.paused ? `Execution is PAUSED (by ${safe(s.by)} since ${s.since}: ${safe(s.reason)}).` : 'Execution is running.');
 
 /**
  * `pause --by --reason` / `resume-execution --by --reason`: the kill switch, recorded on the control stream. While paused
  * no execution and no execution step starts (steps already sent finish; rollbacks go on); `resume-execution` lets
- * everything continue (a running engine drives it at once; otherwise the next `resume`). Without `--by` and `--reason`:
+ * everything continue (the services drive it at once on their store; otherwise the next `resume`). Without `--by` and `--reason`:
  * print the state (one without the other is a usage error).
  */
 export async function controlCommand(io: Io, action: ExecutionControlAction, flags: { store: string; by?: string; reason?: string; json?: boolean }): Promise<number> {
@@ -27,7 +28,11 @@ export async function controlCommand(io: Io, action: ExecutionControlAction, fla
     if (!reason) throw new UsageError(`--reason: say why execution ${action === 'pause' ? 'stops' : 'may go on'}`);
     try {
       const state = await recordExecutionControl(store, action, { by, reason, now: new Date() });
-      io.out(flags.json ? toJson(state) : `${describe(state)}${state.paused ? ' Steps already sent finish; rollbacks go on. Lift it with optex resume-execution.' : ' Run optex resume to continue what waited.'}`);
+      io.out(
+        flags.json
+          ? toJson(state)
+          : `${describe(state)} ${state.paused ? 'Steps already sent finish; rollbacks go on. Lift it with optex resume-execution.' : nextStepText(flags.store, { resume: 'continue what waited', services: 'continue what waited' })}`,
+      );
       return 0;
     } catch (error) {
       if (error instanceof DomainError) {
@@ -43,7 +48,7 @@ export async function controlCommand(io: Io, action: ExecutionControlAction, fla
 
 /**
  * `continue-batch BATCH --by --reason`: lets a batch halted by a blast-radius limit or a stage's gate go on, recorded
- * as `BatchContinued` in its stream; the next `resume` (or the running scheduler) dispatches the rest.
+ * as `BatchContinued` in its stream; the services' scheduler (on their store) or else the next `resume` dispatches the rest.
  */
 export async function continueBatchCommand(io: Io, batchId: string, flags: { store: string; by: string; reason: string; json?: boolean }): Promise<number> {
   const by = flags.by.trim();
@@ -53,7 +58,7 @@ export async function continueBatchCommand(io: Io, batchId: string, flags: { sto
   const store = await openExistingStore(flags.store);
   try {
     const state = await recordBatchContinue(store, batchId, { by, reason, now: new Date() });
-    io.out(flags.json ? toJson(state) : `Batch ${safe(batchId)} continues (by ${safe(by)}: ${safe(reason)}). Run optex resume to dispatch what waited.`);
+    io.out(flags.json ? toJson(state) : `Batch ${safe(batchId)} continues (by ${safe(by)}: ${safe(reason)}). ${nextStepText(flags.store, { resume: 'dispatch what waited', services: 'dispatch what waited' })}`);
     return 0;
   } catch (error) {
     if (error instanceof DomainError) {

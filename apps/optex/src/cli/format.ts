@@ -1,5 +1,6 @@
 import { backupExpiryText, differenceText, escapeControlCharacters, monthlyCostChangeText, stepText, type BackupData, type OptimizationDetail, type OptimizationView, type PerformanceImpact, type Summary } from '@optex/domain';
 import type { ConflictRow, RejectedRow, RunReport } from '@optex/runtime';
+import { isServicesStore, thenResumeText } from './next-step';
 
 /**
  * A field for the terminal: control characters (C0, DEL, C1, ESC sequences, newlines, bidirectional controls)
@@ -196,6 +197,8 @@ export interface ReportTextOptions extends TableLayout {
   readonly maxRows?: number;
   /** Where the full report was written (`--output`), to point at it. */
   readonly outputFile?: string;
+  /** The store the report is of: on EventStoreDB the hints say the services carry waiting work on, not `optex resume` ({@link thenResumeText}). */
+  readonly store?: string;
 }
 
 /**
@@ -216,18 +219,23 @@ export function reportText(r: RunReport, options: ReportTextOptions = {}): strin
   }
   if (r.rejected.length) parts.push(`Rejected input:\n${rejectedTable(r.rejected.slice(0, maxRows), layout)}${r.rejected.length > maxRows ? `\n${more(r.rejected.length - maxRows, 'rejected records')}` : ''}`);
   parts.push(summaryText(r.summary));
+  const then = thenResumeText(options.store);
   const pending = r.optimizations.filter((o) => o.status === 'awaiting-approval');
-  if (pending.length) parts.push(`${pending.length} awaiting approval: optex approve <OPTIMIZATION-ID> --by NAME, then optex resume.`);
+  if (pending.length) parts.push(`${pending.length} awaiting approval: optex approve <OPTIMIZATION-ID> --by NAME, ${then}.`);
   if (r.waitingUntil) {
     // The earliest of what waits for a time: a start held by a window, freeze, cool-down, daily limit or --not-before,
     // a validation's soak, a rollback waiting out EC2's cool-down on a volume.
-    parts.push(`Work is waiting until ${safe(r.waitingUntil)} (a change window, a freeze, a cool-down, the daily limit, --not-before, a soak or a rollback's wait; optex show ID says which): run optex resume after that time.`);
+    parts.push(
+      `Work is waiting until ${safe(r.waitingUntil)} (a change window, a freeze, a cool-down, the daily limit, --not-before, a soak or a rollback's wait; optex show ID says which): ${
+        options.store !== undefined && isServicesStore(options.store) ? 'the services running on this store carry it on' : 'run optex resume'
+      } after that time.`,
+    );
   }
   if (r.paused) {
-    parts.push(`Execution is PAUSED (by ${safe(r.paused.by)} since ${r.paused.since}: ${safe(r.paused.reason)}): no execution starts until optex resume-execution --by NAME --reason R, then optex resume.`);
+    parts.push(`Execution is PAUSED (by ${safe(r.paused.by)} since ${r.paused.since}: ${safe(r.paused.reason)}): no execution starts until optex resume-execution --by NAME --reason R, ${then}.`);
   }
   for (const b of r.haltedBatches ?? []) {
-    parts.push(`Batch ${safe(b.batchId)} is halted (${safe(b.rule)}): ${safe(b.reason)}. To let its ${b.waiting} waiting member(s) go on: optex continue-batch ${safe(b.batchId)} --by NAME --reason R, then optex resume.`);
+    parts.push(`Batch ${safe(b.batchId)} is halted (${safe(b.rule)}): ${safe(b.reason)}. To let its ${b.waiting} waiting member(s) go on: optex continue-batch ${safe(b.batchId)} --by NAME --reason R, ${then}.`);
   }
   return parts.join('\n\n');
 }

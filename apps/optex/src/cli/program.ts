@@ -1,6 +1,7 @@
 import { Command, CommanderError, Option } from 'commander';
 import { DomainError, IntakeInvariantError } from '@optex/domain';
 import { InfrastructureError } from '@optex/ports';
+import type { Writable } from 'node:stream';
 import { createLogger } from '@optex/observability';
 import { DEFAULT_FLAGS, StoreInUseError, UsageError } from '@optex/runtime';
 import { safe, safeLines } from './format';
@@ -10,6 +11,7 @@ import { continueBatchCommand, controlCommand } from './control-commands';
 import { backupsCommand, backupsExpireCommand } from './backup-commands';
 import { registerImportCommand } from './import-command';
 import { registerProjectionCommands } from './projection-commands';
+import { flushed, lineWriter, ReaderGone, type LineWriter } from './output-stream';
 import { decisionCommand, fleetCommand, historyCommand, listCommand, showCommand, metricsCommand, NotFound, operatorCommand, replayCommand, runCommand, submitCommand, type Io } from './commands';
 
 const storeOption = () => new Option('--store <url>', 'event store: sqlite:PATH, memory:, esdb://HOST:PORT?tls=false').default(DEFAULT_FLAGS.store);
@@ -29,8 +31,8 @@ function engineFlags(cmd: Command, dryRun: 'offered' | 'refused'): Command {
     .option('--policy <file>', 'risk and approval policy override (JSON; remembered with the store)')
     .addOption(new Option('--batch-mode <mode>', 'sequential, parallel, resource-grouped, region-grouped').default('parallel'))
     .addOption(new Option('--max-parallel <n>', 'most executions at once').default('4'))
-    .option('--not-before <time>', 'start nothing before this ISO-8601 time')
-    .option('--output <file>', 'also write the full report (the --json document) to this file')
+    .option('--not-before <time>', 'start nothing before this ISO-8601 time with its zone (e.g. 2027-03-01T22:00:00Z)')
+    .option('--output <file>', 'also write the full report (the --json document) to this file (checked before anything runs; exit 4 if writing it fails at the end)')
     .addOption(new Option('--rows <n>', 'rows of each table in the text report (the rest is counted)').default('50'))
     .addOption(wideOption())
     .addOption(jsonOption());
@@ -53,7 +55,7 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
 
   engineFlags(program.command('run').description('ingest recommendations (JSON array or NDJSON; - = stdin) and process until quiescent').argument('<file>'), 'offered')
     .action(wrap((file: string, flags) => runCommand(io, file, flags)));
-  engineFlags(program.command('resume').description('continue processing what the store holds (e.g. after approvals)'), 'refused')
+  engineFlags(program.command('resume').description('continue processing what the store holds (e.g. after approvals); for a store no services run on, never an esdb:// store they drive'), 'refused')
     .action(wrap((flags) => runCommand(io, undefined, flags)));
   program.command('history').description("an optimization's events in order").argument('<id>', 'optimization id (or a unique prefix, or the recommendation id)')
     .addOption(storeOption()).addOption(wideOption()).addOption(jsonOption())
@@ -73,7 +75,7 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     .action(
       wrap(async (flags) => {
         checkReplayFlags(flags); // export flags without --format, or --format with --json: exit 2 naming them
-        return flags.format === undefined ? replayCommand(io, flags) : exportCommand(io, flags);
+        return flags.format === undefined ? replayCommand(io, flags) : exportCommand(io, flags, io.stdout);
       }),
     );
   program.command('verify').description("recompute the log's hash chains and anchors; exit 1 naming the first event that does not match")
@@ -118,7 +120,7 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
   program.command('cancel').description('cancel an optimization before it executes').argument('<id>').requiredOption('--by <name>', 'who cancels').requiredOption('--reason <text>', 'why')
     .addOption(storeOption()).addOption(jsonOption())
     .action(wrap((id: string, flags) => operatorCommand(io, 'cancel', id, flags)));
-  program.command('retry-rollback').description('send a rollback-failed optimization back to rolling back (then run resume)').argument('<id>')
+  program.command('retry-rollback').description('send a rollback-failed optimization back to rolling back (then run resume, unless services run on the store)').argument('<id>')
     .requiredOption('--by <name>', 'who retries').requiredOption('--reason <text>', 'why it should work now')
     .addOption(storeOption()).addOption(jsonOption())
     .action(wrap((id: string, flags) => operatorCommand(io, 'retry-rollback', id, flags)));
@@ -130,11 +132,11 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     .option('--by <name>', 'who pauses').option('--reason <text>', 'why')
     .addOption(storeOption()).addOption(jsonOption())
     .action(wrap((flags) => controlCommand(io, 'pause', flags)));
-  program.command('resume-execution').description('lift the kill switch (then optex resume continues what waited)')
+  program.command('resume-execution').description('lift the kill switch (then optex resume, or the services running on the store, continue what waited)')
     .option('--by <name>', 'who resumes').option('--reason <text>', 'why it is safe again')
     .addOption(storeOption()).addOption(jsonOption())
     .action(wrap((flags) => controlCommand(io, 'resume', flags)));
-  program.command('continue-batch').description('let a batch halted by a blast-radius limit or a failed stage gate go on (then optex resume)').argument('<batch-id>')
+  program.command('continue-batch').description('let a batch halted by a blast-radius limit or a failed stage gate go on (then optex resume, unless services run on the store)').argument('<batch-id>')
     .requiredOption('--by <name>', 'who lets it go on').requiredOption('--reason <text>', 'why it is safe to go on')
     .addOption(storeOption()).addOption(jsonOption())
     .action(wrap((batchId: string, flags) => continueBatchCommand(io, batchId, flags)));
@@ -163,17 +165,26 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
   return program;
 }
 
-/** Runs the CLI on `argv` (without node and script); resolves to the exit code. */
-export async function main(argv: readonly string[], io?: Partial<Io>): Promise<number> {
-  const out = io?.out ?? ((s: string) => process.stdout.write(`${s}\n`));
-  const err = io?.err ?? ((s: string) => process.stderr.write(`${s}\n`));
+/**
+ * Runs the CLI on `argv` (without node and script); resolves to the exit code. Lines go to `io.out`/`io.err`, else to
+ * `io.stdout`/`io.stderr` (default: the process's), written so that a reader going away (EPIPE: `optex list | head -1`)
+ * only ends the output, quietly: the command finishes and exits with its own code (a streamed export stops: exit 0).
+ */
+export async function main(argv: readonly string[], io?: Partial<Io> & { readonly stderr?: Writable }): Promise<number> {
+  const stdout = io?.stdout ?? process.stdout;
+  const err = io?.err ?? lineWriter(io?.stderr ?? process.stderr);
+  const outLines = io?.out === undefined ? lineWriter(stdout, (error) => err(`optex: cannot write the output: ${safe(error.message)}`)) : undefined;
+  const out = io?.out ?? (outLines as LineWriter);
   const logger = io?.logger ?? createLogger({ service: 'optex-cli', level: process.env.OPTEX_LOG_LEVEL ?? 'error' });
   let code = 0;
-  const program = buildProgram({ out, err, logger }, (c) => (code = c));
+  const program = buildProgram({ out, err, logger, stdout }, (c) => (code = c));
   try {
     await program.parseAsync([...argv], { from: 'user' });
-    return code;
+    // Output lost to a write error (a full disk, EIO) is a failure (said on stderr); a reader that went away is not.
+    if (outLines) await flushed(stdout);
+    return code === 0 && outLines?.failure() ? 1 : code;
   } catch (error) {
+    if (error instanceof ReaderGone) return 0;
     if (error instanceof CommanderError) {
       if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.code === 'commander.help') return 0;
       return 2; // commander already printed its one-line message

@@ -1,8 +1,8 @@
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { StoreInUseError, WriterLock } from './writer-lock';
+import { StoreInUseError, StoreLocationError, WriterLock } from './writer-lock';
 
 describe('WriterLock: one writer per SQLite store', () => {
   let dir: string;
@@ -45,5 +45,26 @@ describe('WriterLock: one writer per SQLite store', () => {
     const lock = WriterLock.acquire(store, 'resume');
     expect(WriterLock.holderOf(store)).toMatchObject({ pid: process.pid, command: 'resume' });
     lock.release();
+  });
+
+  it('a store path where the lock cannot be created is a StoreLocationError saying why in one line, not a raw fs or SQLite error', () => {
+    writeFileSync(join(dir, 'afile'), '');
+    const refusal = (store: string): Error => {
+      try {
+        WriterLock.acquire(store, 'run a.json');
+      } catch (error) {
+        return error as Error;
+      }
+      throw new Error(`the lock of ${store} was taken`);
+    };
+    const underAFile = refusal(join(dir, 'afile', 'sub', 'events.db'));
+    expect(underAFile).toBeInstanceOf(StoreLocationError);
+    expect(underAFile.message).toBe(`${join(dir, 'afile')} is not a directory`);
+    const inProc = refusal('/proc/optex-spec/events.db');
+    expect(inProc).toBeInstanceOf(StoreLocationError);
+    expect(inProc.message).toMatch(/^cannot create the directory \/proc\/optex-spec: ENOENT \(no such file or directory\)$/);
+    const procFile = refusal('/proc/optex-spec.db');
+    expect(procFile.message).toBe('cannot create /proc/optex-spec.db.lock (its writer lock): ENOENT (no such file or directory)');
+    expect(existsSync(join(dir, 'afile.lock'))).toBe(false);
   });
 });

@@ -1,5 +1,5 @@
 import Database from 'better-sqlite3';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { dirname } from 'node:path';
 
@@ -34,6 +34,22 @@ export class StoreInUseError extends Error {
 }
 
 /**
+ * The store's writer lock (and so the store) cannot be created where the store's path says: under a file, in a
+ * directory that cannot be written (`/proc`, a read-only disk), … The message names the path and the reason, in one line.
+ */
+export class StoreLocationError extends Error {
+  constructor(
+    readonly storePath: string,
+    /** Why, e.g. `/tmp/x/afile is not a directory`. */
+    readonly reason: string,
+  ) {
+    super(reason);
+    Object.setPrototypeOf(this, new.target.prototype);
+    this.name = new.target.name;
+  }
+}
+
+/**
  * One writer per SQLite store: an exclusive lock on `<store>.lock` for as long as the engine runs.
  *
  * The lock is SQLite's own (an open `BEGIN EXCLUSIVE` transaction on a small database beside the store), which is a
@@ -54,11 +70,29 @@ export class WriterLock {
     readonly storePath: string,
   ) {}
 
-  /** Takes the lock of the store at `storePath` or throws {@link StoreInUseError} at once. */
+  /**
+   * Takes the lock of the store at `storePath` (creating its directory and `<store>.lock` when missing) or throws at
+   * once: {@link StoreInUseError} when another process holds it, {@link StoreLocationError} when it cannot be created
+   * there.
+   */
   static acquire(storePath: string, command: string): WriterLock {
     const lockPath = `${storePath}.lock`;
-    mkdirSync(dirname(lockPath), { recursive: true });
-    const db = new Database(lockPath, { timeout: 0 });
+    const dir = dirname(lockPath);
+    const notADir = notADirectory(dir);
+    if (notADir) throw new StoreLocationError(storePath, notADir);
+    try {
+      makeDirectories(dir);
+    } catch (error) {
+      throw new StoreLocationError(storePath, `cannot create the directory ${dir}: ${errnoText(error)}`);
+    }
+    let db: Database.Database;
+    try {
+      // Created by Node first, so that a refusal says why (EACCES, EROFS, ENOENT…), where SQLite only says "unable to open database file".
+      closeSync(openSync(lockPath, 'a'));
+      db = new Database(lockPath, { timeout: 0 });
+    } catch (error) {
+      throw new StoreLocationError(storePath, `cannot create ${lockPath} (its writer lock): ${errnoText(error)}`);
+    }
     try {
       db.pragma('journal_mode = DELETE');
       db.exec('BEGIN EXCLUSIVE');
@@ -95,6 +129,42 @@ export class WriterLock {
       this.db.close();
     }
   }
+}
+
+/**
+ * `mkdir -p dir`, one level at a time: Node 20's `mkdirSync(dir, { recursive: true })` never returns for a directory
+ * under `/proc` (its parent exists, the mkdir fails ENOENT, and it tries again for ever).
+ */
+function makeDirectories(dir: string): void {
+  const missing: string[] = [];
+  for (let at = dir; !existsSync(at) && dirname(at) !== at; at = dirname(at)) missing.unshift(at);
+  for (const at of missing) {
+    try {
+      mkdirSync(at);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    }
+  }
+}
+
+/** The nearest existing path on the way to `dir` when it is not a directory (`/tmp/x/afile is not a directory`), else undefined. */
+function notADirectory(dir: string): string | undefined {
+  for (let at = dir; ; at = dirname(at)) {
+    try {
+      return statSync(at).isDirectory() ? undefined : `${at} is not a directory`;
+    } catch {
+      if (dirname(at) === at) return undefined;
+    }
+  }
+}
+
+/** An error's code and what it means (`EACCES (permission denied)`), else its message. */
+function errnoText(error: unknown): string {
+  const code = (error as NodeJS.ErrnoException).code;
+  const message = (error as Error | undefined)?.message ?? String(error);
+  // Node's messages read "EACCES: permission denied, open '/x'": keep the middle part.
+  const meaning = /^[A-Z0-9_]+: (.*?)(?:, \w+(?: '.*')?)?$/.exec(message)?.[1];
+  return code === undefined ? message : meaning ? `${code} (${meaning})` : `${code} (${message})`;
 }
 
 function isAlive(pid: number): boolean {
