@@ -323,8 +323,9 @@ export async function openAdapters(
   const clock = options.clock ?? systemClock;
   const crashAt = crashPointFromEnv();
   const names = options.settingNames ?? FLAG_NAMES;
-  // A bad policy file, bus url or cloud given is refused before anything is opened (or created).
-  if (flags.policy !== undefined) await loadPolicy(flags.policy, false, names.policy);
+  // A bad policy file, bus url or cloud given is refused before anything is opened (or created). The policy given is
+  // read once, here, and used as read: a pipe (`--policy /dev/stdin`, `--policy <(…)`) cannot be read a second time.
+  const givenPolicy = flags.policy !== undefined ? await loadPolicy(flags.policy, false, names.policy) : undefined;
   parseBusUrl(flags.bus, names.bus);
   if (flags.cloud !== undefined) parseCloudUrl(flags.cloud, names.cloud);
   const store = crashingStore(await openStore(flags.store, names.store), crashAt);
@@ -337,7 +338,7 @@ export async function openAdapters(
           policy: { value: flags.policy, from: flags.policy !== undefined ? 'flag' : 'default' } as const,
           remember: async () => undefined,
         };
-    const policy = await loadPolicy(inForce.policy.value, inForce.policy.from === 'store', names.policy);
+    const policy = givenPolicy !== undefined && inForce.policy.from === 'flag' ? givenPolicy : await loadPolicy(inForce.policy.value, inForce.policy.from === 'store', names.policy);
     // A remembered cloud is checked before the bus connects, too (a fleet file is read by openCloud, after).
     parseCloudUrl(inForce.cloud.value, names.cloud);
     bus = await openBus(flags.bus, options.clientId ?? 'optex', flags.partitions, logger, options.kafkaSessionTimeoutMs ? { sessionTimeoutMs: options.kafkaSessionTimeoutMs } : {}, names.bus);

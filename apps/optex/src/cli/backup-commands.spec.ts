@@ -46,3 +46,14 @@ describe('backups --policy on a pipe', () => {
     expect([result.code, result.stdout]).toEqual([0, 'No backup snapshots in this store (retention 7 day(s)).']);
   });
 });
+
+describe('run --policy on a pipe', () => {
+  it('reads the policy once and applies it (openAdapters checked it, then read it again from a drained pipe)', async () => {
+    const policy = pipeOnce('run-policy-pipe', JSON.stringify({ version: 'piped-run' }));
+    const fresh = `sqlite:${join(dir, 'piped-run', 'events.db')}`;
+    const result = await optex(['run', join(ROOT, 'examples/recommendations.json'), '--store', fresh, '--cloud', `simulated:${join(ROOT, 'examples/fleet.json')}`, '--policy', policy, '--json']);
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    expect((JSON.parse(result.stdout) as { summary: { received: number } }).summary.received).toBe(25);
+  });
+});
