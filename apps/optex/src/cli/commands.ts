@@ -123,6 +123,16 @@ export async function runCommand(io: Io, file: string | undefined, flags: RunFla
       io.err(`optex: --output: ${safe(notWritten)}; the work is done and the report was printed on stdout only (exit ${EXIT_OUTPUT_NOT_WRITTEN})`);
       return EXIT_OUTPUT_NOT_WRITTEN;
     }
+    const gaveUp = result.deadLettered ?? [];
+    if (gaveUp.length > 0) {
+      const first = gaveUp[0]!;
+      io.err(
+        `optex: internal error: the services gave up on ${gaveUp.length} message(s), so their optimizations stopped mid-way (the first: ${safe(first.group)}${
+          first.optimizationId ? ` on ${safe(first.optimizationId)}` : ''
+        }: ${safe(first.reason)}); the report lists them (deadLettered)`,
+      );
+      return 1;
+    }
     return 0;
   } finally {
     await adapters.close();

@@ -234,6 +234,13 @@ export function reportText(r: RunReport, options: ReportTextOptions = {}): strin
   if (r.paused) {
     parts.push(`Execution is PAUSED (by ${safe(r.paused.by)} since ${r.paused.since}: ${safe(r.paused.reason)}): no execution starts until optex resume-execution --by NAME --reason R, ${then}.`);
   }
+  const gaveUp = r.deadLettered ?? [];
+  if (gaveUp.length > 0) {
+    const shown = gaveUp.slice(0, 5).map((d) => `  ${safe(d.group)}${d.optimizationId ? ` on ${safe(d.optimizationId)}` : ''}: ${safe(d.reason)}`);
+    parts.push(
+      [`${gaveUp.length} message(s) failed in the services on every try and were set aside (dead-lettered); their optimizations stopped where they were (a bug: the logs say more):`, ...shown, ...(gaveUp.length > 5 ? [`  … and ${gaveUp.length - 5} more (--json lists them all)`] : [])].join('\n'),
+    );
+  }
   for (const b of r.haltedBatches ?? []) {
     parts.push(`Batch ${safe(b.batchId)} is halted (${safe(b.rule)}): ${safe(b.reason)}. To let its ${b.waiting} waiting member(s) go on: optex continue-batch ${safe(b.batchId)} --by NAME --reason R, ${then}.`);
   }
