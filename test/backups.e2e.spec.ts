@@ -155,6 +155,8 @@ describe('optex backups: backup snapshots follow the retention setting', () => {
     const first = byVolume['vol-0bak000000000001']!;
     const show = await optex(['show', first.optimizationId, '--store', store]);
     expect(show.stdout).toMatch(/Backup: .* expired .* after 7 day\(s\): deleted\. Not reversible any more\./);
+    expect(show.stdout).toMatch(/^ {2}reversible: yes when approved; now no \(its backup snapshot expired\)$/m);
+    expect(json<{ reversible: string; plan: { reversible: string } }>(await optex(['show', first.optimizationId, '--store', store, '--json']))).toMatchObject({ reversible: 'no', plan: { reversible: 'yes' } });
     // The refused one still exists: show does not say the volume cannot be restored.
     const kept = await optex(['show', byVolume['vol-0bak000000000002']!.optimizationId, '--store', store]);
     expect(kept.stdout).toMatch(/Backup: .*; due .* after 7 day\(s\), its deletion refused by EC2 \(InvalidSnapshot\.InUse: .*\), left as it is: left to people, optex no longer rolls back with it \(the snapshot still exists: a person may restore the volume from it\)\./);

@@ -218,6 +218,8 @@ export interface OptimizationDetail {
   readonly action: ActionType;
   readonly status: OptimizationStatus;
   readonly dryRun: boolean;
+  /** Whether the change can be undone now (`list`'s REVERSIBLE): `no` once a delete-volume's backup snapshot expired, whatever the plan said when approved. */
+  readonly reversible: Reversibility;
   readonly recommendation: Recommendation;
   readonly risk: RiskAssessment | null;
   readonly plan: ChangePlan | null;
@@ -257,6 +259,7 @@ export function optimizationDetail(state: OptimizationState): OptimizationDetail
     action: view.action,
     status: view.status,
     dryRun: view.dryRun,
+    reversible: view.reversible,
     recommendation: state.recommendation,
     risk: state.risk ?? null,
     plan: a.plan ?? null,

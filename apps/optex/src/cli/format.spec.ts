@@ -161,7 +161,9 @@ describe('summaryText', () => {
 });
 
 describe('detailText (optex show)', () => {
-  const detail = (over: { status?: OptimizationDetail['status']; approval?: Partial<OptimizationDetail['approval']>; cancellation?: { by: string; reason: string } | null } = {}): OptimizationDetail =>
+  const detail = (
+    over: { status?: OptimizationDetail['status']; approval?: Partial<OptimizationDetail['approval']>; cancellation?: { by: string; reason: string } | null } & Partial<Pick<OptimizationDetail, 'reversible' | 'plan' | 'backup'>> = {},
+  ): OptimizationDetail =>
     ({
       optimizationId: view.optimizationId,
       recommendationId: 'rec-1',
@@ -169,9 +171,10 @@ describe('detailText (optex show)', () => {
       action: 'modify-volume',
       status: over.status ?? 'denied',
       dryRun: false,
+      reversible: over.reversible ?? 'yes',
       recommendation: { recommendationId: 'rec-1', source: 'spec', accountId: '123456789012', region: 'eu-west-1', resource: { type: 'ec2:volume', id: 'vol-1' }, action: { type: 'modify-volume', targetVolumeType: 'gp3' }, estimatedMonthlySavings: 2, currency: 'USD' },
       risk: null,
-      plan: null,
+      plan: over.plan ?? null,
       approval: {
         state: 'denied',
         authority: 'finops-manager',
@@ -188,7 +191,7 @@ describe('detailText (optex show)', () => {
       performance: null,
       error: null,
       conflicts: [],
-      backup: null,
+      backup: over.backup ?? null,
       cancellation: over.cancellation ?? null,
     }) as OptimizationDetail;
 
@@ -198,6 +201,13 @@ describe('detailText (optex show)', () => {
     expect(lines.filter((l) => l.trimStart().startsWith('approvals so far:'))).toEqual(['  approvals so far: none']);
     expect(lines).toContain('  denied by bob: ok\\n  approvals so far: alice (finops-manager)');
     expect(text).not.toMatch(INTERPRETED);
+  });
+
+  it('a deletion whose backup snapshot expired: the plan says what was approved, and that it is not reversible now', () => {
+    const plan = { change: 'gp2 100 GiB → deleted, backup snapshot kept', steps: [], rollback: [], reversible: 'yes', monthlyCostChange: -5, riskFactors: [], riskLevel: 'HIGH' } as unknown as OptimizationDetail['plan'];
+    const backup = { snapshotId: 'snap-1', volumeId: 'vol-1', createdAt: '2026-12-01T00:00:00.000Z', expiry: { at: '2027-01-01T00:00:00.000Z', retentionDays: 30, outcome: 'deleted' } } as unknown as OptimizationDetail['backup'];
+    expect(detailText(detail({ status: 'completed', plan, backup, reversible: 'no' }))).toContain('  reversible: yes when approved; now no (its backup snapshot expired)');
+    expect(detailText(detail({ status: 'completed', plan }))).toMatch(/^ {2}reversible: yes$/m);
   });
 
   it('a cancelled optimization: who cancelled it and why; no pending approval, no expiry', () => {

@@ -322,7 +322,7 @@ export function detailText(d: OptimizationDetail): string {
     lines.push(`Plan (what is approved): ${p.change}`);
     p.steps.forEach((s, i) => lines.push(`  ${i + 1}. ${stepText(s)}`));
     lines.push(`  rollback: ${p.rollback.length === 0 ? 'none' : p.rollback.map(stepText).join(' → ')}`);
-    lines.push(`  reversible: ${p.reversible}`);
+    lines.push(`  reversible: ${p.reversible}${d.reversible !== p.reversible ? ` when approved; now ${d.reversible}${d.backup?.expiry ? ' (its backup snapshot expired)' : ''}` : ''}`);
     lines.push(`  net monthly cost change: ${monthlyCostChangeText(p)}`);
     lines.push(`  risk factors: ${p.riskFactors.map((f) => f.factor).join(', ') || 'none'} (${p.riskLevel})`);
   } else lines.push('Plan: none recorded (the live resource was not seen when approval was decided)');
