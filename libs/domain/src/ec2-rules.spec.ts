@@ -10,6 +10,8 @@ import {
   snapshotDeletionViolation,
   startInstanceViolation,
   stopInstanceViolation,
+  tagLimitViolation,
+  EC2_MAX_TAGS,
   volumeCreationViolation,
   volumeDeletionViolation,
   volumeModificationViolation,
@@ -192,5 +194,20 @@ describe('EC2 rules: listing Reserved Instances, recovering an address', () => {
     expect(addressRecoveryViolation('203.0.113.1', { inUse: false, releasedHere: true }, 'a/r')).toBeUndefined();
     expect(code(addressRecoveryViolation('203.0.113.1', { inUse: true, releasedHere: true }, 'a/r'))).toBe('InvalidAddress.NotFound');
     expect(code(addressRecoveryViolation('203.0.113.1', { inUse: false, releasedHere: false }, 'a/r'))).toBe('InvalidAddress.NotFound');
+  });
+});
+
+describe('EC2 rules: tags per resource', () => {
+  const tags = (n: number, prefix = 'k') => Object.fromEntries(Array.from({ length: n }, (_, i) => [`${prefix}${i}`, 'v']));
+
+  it('at most 50 tags on what a call creates: 50 pass, 51 are TagLimitExceeded', () => {
+    expect(EC2_MAX_TAGS).toBe(50);
+    expect(tagLimitViolation(undefined)).toBeUndefined();
+    expect(tagLimitViolation(tags(50))).toBeUndefined();
+    expect(tagLimitViolation(tags(51))).toEqual({ code: 'TagLimitExceeded', message: expect.stringContaining('The maximum number of Tags for a resource has been reached') });
+  });
+
+  it("AWS's own aws: tags do not count", () => {
+    expect(tagLimitViolation({ ...tags(50), ...tags(3, 'aws:cloudformation:'), 'AWS:x': 'y' })).toBeUndefined();
   });
 });

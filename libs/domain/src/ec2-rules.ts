@@ -28,6 +28,7 @@ export type Ec2RuleCode =
   | 'LimitPriceExceeded'
   | 'InvalidAddress.NotFound'
   | 'Unsupported'
+  | 'TagLimitExceeded'
   | (typeof EC2_NOT_FOUND_CODES)[Ec2ResourceKind];
 
 // ── Resources as the rules see them (structural: the port's *Info types and the domain's observations both fit) ──
@@ -405,4 +406,22 @@ export function reservedInstancesListingViolation(
 export function addressRecoveryViolation(publicIp: string, situation: { readonly inUse: boolean; readonly releasedHere: boolean }, where: string): Ec2Violation | undefined {
   if (!situation.inUse && situation.releasedHere) return undefined;
   return { code: 'InvalidAddress.NotFound', message: `Address ${publicIp} is not available to recover in ${where}.` };
+}
+
+// ── Tags ──
+
+/** Most tags EC2 allows on one resource. Tags whose key starts with `aws:` (AWS's own, reserved) do not count. */
+export const EC2_MAX_TAGS = 50;
+
+/** Whether `key` is one of AWS's reserved tag keys (`aws:` in any case), which no call may set and the limit does not count. */
+export const isAwsReservedTagKey = (key: string): boolean => key.toLowerCase().startsWith('aws:');
+
+/**
+ * The tags a creating call gives what it creates (CreateVolume, CreateSnapshot, AllocateAddress `TagSpecifications`,
+ * the client token among them): at most {@link EC2_MAX_TAGS} that are not `aws:` ones (TagLimitExceeded).
+ */
+export function tagLimitViolation(tags: Readonly<Record<string, string>> | undefined): Ec2Violation | undefined {
+  const count = Object.keys(tags ?? {}).filter((key) => !isAwsReservedTagKey(key)).length;
+  if (count <= EC2_MAX_TAGS) return undefined;
+  return { code: 'TagLimitExceeded', message: `The maximum number of Tags for a resource has been reached (${count} tags, at most ${EC2_MAX_TAGS}).` };
 }

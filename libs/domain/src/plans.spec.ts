@@ -1,6 +1,7 @@
 import { OPT_ID, observed, recommendation, recs } from './__fixtures__';
 import { DomainError } from './errors';
-import { backupSnapshotTags, effectiveVolumePerformance, executionPlan, isMutatingStep, preValidationProblems, reversibility, rollbackPlan, rollbackStepsFor } from './plans';
+import { backupSnapshotTags, effectiveVolumePerformance, executionPlan, isMutatingStep, preValidationProblems, restoredVolumeTags, reversibility, rollbackPlan, rollbackStepsFor } from './plans';
+import { tagLimitViolation } from './ec2-rules';
 import type { ObservedResource, Recommendation, Step } from './types';
 
 const gp2 = observed.gp2Volume;
@@ -298,6 +299,35 @@ describe('rollbackStepsFor', () => {
         tags: { Name: 'data' },
       },
     ]);
+  });
+
+  it("restores a volume that had EC2's maximum of 50 tags with 49 of them, in key order: with the client token the adapters add, 50 (all 50 and the token were refused with TagLimitExceeded, the volume never restored)", () => {
+    const fifty = Object.fromEntries(Array.from({ length: 50 }, (_, i) => [`k${String(i).padStart(2, '0')}`, `v${i}`]));
+    const [step] = rollbackPlan(recs.deleteVolume, { ...gp2, tags: fifty });
+    expect(step).toMatchObject({ kind: 'create-volume-from-snapshot' });
+    const tags = (step as Extract<Step, { kind: 'create-volume-from-snapshot' }>).tags;
+    expect(Object.keys(tags)).toEqual(Object.keys(fifty).slice(0, 49));
+    expect(tagLimitViolation({ ...tags, 'optex:client-token': 'restore-token' })).toBeUndefined();
+    expect(restoredVolumeTags(fifty).leftOut).toEqual(['k49']);
+  });
+
+  it("keeps optex's own tags of the volume first, never its aws: tags nor the client token of an earlier restore (the adapters tag this restore with its own)", () => {
+    const volumeTags = {
+      ...Object.fromEntries(Array.from({ length: 49 }, (_, i) => [`Tag${String(i).padStart(2, '0')}`, 'v'])),
+      'optex:managed-by': 'optex',
+      'optex:client-token': 'an-earlier-restore',
+      'aws:cloudformation:stack-name': 'stack',
+    };
+    const { tags, leftOut } = restoredVolumeTags(volumeTags);
+    expect(Object.keys(tags)).toHaveLength(49);
+    expect(Object.keys(tags)[0]).toBe('optex:managed-by');
+    expect(tags).not.toHaveProperty('optex:client-token');
+    expect(tags).not.toHaveProperty('aws:cloudformation:stack-name');
+    expect(leftOut).toEqual(['Tag48']);
+    // Given again (a step recorded with them), they come back unchanged.
+    expect(restoredVolumeTags(tags)).toEqual({ tags, leftOut: [] });
+    // A volume with few tags gets them all.
+    expect(restoredVolumeTags({ b: '2', a: '1' })).toEqual({ tags: { a: '1', b: '2' }, leftOut: [] });
   });
 
   it('creates nothing again when validation found the volume or address still there after its deletion or release was recorded (EC2 answered NotFound): the backup snapshot goes, nothing else', () => {

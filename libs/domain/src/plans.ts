@@ -1,4 +1,13 @@
-import { addressReleaseViolation, instanceTypeOfferingViolation, reservedInstancesPurchaseViolation, snapshotDeletionViolation, volumeDeletionViolation, volumeModificationViolation } from './ec2-rules';
+import {
+  EC2_MAX_TAGS,
+  addressReleaseViolation,
+  instanceTypeOfferingViolation,
+  isAwsReservedTagKey,
+  reservedInstancesPurchaseViolation,
+  snapshotDeletionViolation,
+  volumeDeletionViolation,
+  volumeModificationViolation,
+} from './ec2-rules';
 import type { Ec2Violation } from './ec2-rules';
 import { DomainError } from './errors';
 import { architectureOf } from './aws-catalog';
@@ -39,10 +48,14 @@ export const isMutatingStep = (step: Step): boolean => !NON_MUTATING_STEPS.has(s
 /** Tag keys optex puts on what it creates. */
 export const OPTEX_TAGS = { optimizationId: 'optex:optimization-id', sourceVolume: 'optex:source-volume' } as const;
 
-/** Most tags EC2 allows on a resource. */
-export const EC2_MAX_TAGS = 50;
+/** The tag the adapters put on what a call with a client token creates (`@optex/ports`' `CLIENT_TOKEN_TAG`). */
+const CLIENT_TOKEN_TAG_KEY = 'optex:client-token';
 /** Tags optex itself puts on a backup snapshot: its two below, and `optex:client-token`, which the adapters add. */
 const OPTEX_BACKUP_TAG_COUNT = 3;
+/** Tags optex itself puts on a volume a rollback restores: `optex:client-token`, which the adapters add. */
+const OPTEX_RESTORE_TAG_COUNT = 1;
+
+const byKey = ([a]: readonly [string, string], [b]: readonly [string, string]): number => (a < b ? -1 : a > b ? 1 : 0);
 
 /**
  * The tags of the backup snapshot a delete-volume takes: the volume's own tags (its cost allocation tags, owner…),
@@ -53,7 +66,7 @@ const OPTEX_BACKUP_TAG_COUNT = 3;
 export function backupSnapshotTags(volumeTags: Readonly<Record<string, string>>, optimizationId: string, volumeId: string): Record<string, string> {
   const copied = Object.entries(volumeTags)
     .filter(([key]) => !/^(aws|optex):/i.test(key))
-    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .sort(byKey)
     .slice(0, EC2_MAX_TAGS - OPTEX_BACKUP_TAG_COUNT);
   return { ...Object.fromEntries(copied), [OPTEX_TAGS.optimizationId]: optimizationId, [OPTEX_TAGS.sourceVolume]: volumeId };
 }
@@ -291,9 +304,23 @@ export function executionPlan(rec: Recommendation, observed: ObservedResource | 
 
 // ── Rollback ──
 
-/** AWS reserves `aws:` tag keys: they cannot be set on a new resource. */
-const restorableTags = (tags: Readonly<Record<string, string>>): Record<string, string> =>
-  Object.fromEntries(Object.entries(tags).filter(([key]) => !key.toLowerCase().startsWith('aws:')));
+/**
+ * The tags a delete-volume's rollback gives the volume it restores (`create-volume-from-snapshot`), and the keys of
+ * the volume's tags left out. Never AWS's reserved `aws:` tags (no call may set them), nor the volume's own
+ * `optex:client-token` (what an earlier restore was tagged with: the adapters tag the new volume with this restore's
+ * token, which the look-up after a crash finds it by). Within EC2's 50 tags ({@link EC2_MAX_TAGS}), that token counted:
+ * the volume's other `optex:` tags first, then its other tags in key order, as many as fit: a volume with EC2's
+ * maximum of 50 tags gets 49 back, and `leftOut` names the last by key order (all 50 and the token would be refused
+ * with TagLimitExceeded, and the volume never restored). Deterministic, and the tags it returns given again come back
+ * unchanged.
+ */
+export function restoredVolumeTags(volumeTags: Readonly<Record<string, string>>): { readonly tags: Record<string, string>; readonly leftOut: readonly string[] } {
+  const candidates = Object.entries(volumeTags).filter(([key]) => !isAwsReservedTagKey(key) && key !== CLIENT_TOKEN_TAG_KEY);
+  const isOptex = ([key]: readonly [string, string]) => key.toLowerCase().startsWith('optex:');
+  const ordered = [...candidates.filter(isOptex).sort(byKey), ...candidates.filter((e) => !isOptex(e)).sort(byKey)];
+  const room = EC2_MAX_TAGS - OPTEX_RESTORE_TAG_COUNT;
+  return { tags: Object.fromEntries(ordered.slice(0, room)), leftOut: ordered.slice(room).map(([key]) => key) };
+}
 
 /**
  * The steps that undo exactly the mutating steps in `completed` (the execution steps done so far), on the
@@ -301,9 +328,10 @@ const restorableTags = (tags: Readonly<Record<string, string>>): Record<string, 
  * - rightsize: after the type change, (stop + wait if it was started again) → original type → start + wait if
  *   it was running; after only the stop: start + wait;
  * - stop-idle: start + wait; modify-volume: ModifyVolume back to the original type/IOPS/throughput;
- * - delete-volume after the delete: CreateVolume from the snapshot with the original AZ/type/size/IOPS/throughput/tags
- *   (nothing possible without a snapshot); before the delete, with the backup snapshot taken (its id in `outputs`):
- *   delete that snapshot, which nothing needs any more, so a failed deletion leaves no orphan to pay for;
+ * - delete-volume after the delete: CreateVolume from the snapshot with the original AZ/type/size/IOPS/throughput and
+ *   as many of its tags as EC2's 50 leave room for ({@link restoredVolumeTags}) (nothing possible without a snapshot);
+ *   before the delete, with the backup snapshot taken (its id in `outputs`): delete that snapshot, which nothing needs
+ *   any more, so a failed deletion leaves no orphan to pay for;
  * - release-address: allocate the same public IP; purchase-reserved-instances: list them at the upfront price paid;
  * - delete-snapshot: nothing.
  * `stillThere`: validation described the volume or address after its deletion or release was recorded done (EC2
@@ -361,7 +389,7 @@ export function rollbackStepsFor(rec: Recommendation, observed: ObservedResource
           sizeGiB: volume.sizeGiB,
           ...(perf.iops !== undefined ? { iops: perf.iops } : {}),
           ...(perf.throughput !== undefined ? { throughput: perf.throughput } : {}),
-          tags: restorableTags(volume.tags),
+          tags: restoredVolumeTags(volume.tags).tags,
         },
       ];
     }

@@ -35,6 +35,13 @@ describe('judgeStepEffect', () => {
     expect(judgeStepEffect(step, evidence).verdict).toBe(verdict);
   });
 
+  it('a look-up that could not be made tells nothing, whatever the step: unknown, with what failed as the reason', () => {
+    const purchase: Step = { kind: 'purchase-reserved-instances', offeringId: 'o-1', instanceCount: 2 };
+    for (const step of [stop, del, alloc, purchase]) {
+      expect(judgeStepEffect(step, { kind: 'unanswered', reason: 'DescribeReservedInstances failed 9 times over 15 min' })).toEqual({ verdict: 'unknown', reason: 'DescribeReservedInstances failed 9 times over 15 min' });
+    }
+  });
+
   it('a found creation completes the step with its outputs', () => {
     expect(judgeStepEffect(alloc, { kind: 'created', outputs: { allocationId: 'eipalloc-9', publicIp: '203.0.113.1' } })).toMatchObject({ outputs: { allocationId: 'eipalloc-9' } });
   });

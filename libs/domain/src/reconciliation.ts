@@ -29,7 +29,9 @@ export type StepEvidence =
   /** The resource the client token names, as the step's outputs (e.g. `{ snapshotId }`), or nothing. */
   | { readonly kind: 'created'; readonly outputs?: StepOutputs }
   | { readonly kind: 'reservations'; readonly found: readonly { readonly reservedInstancesId: string; readonly instanceCount: number; readonly offeringId?: string }[] }
-  | { readonly kind: 'none' };
+  | { readonly kind: 'none' }
+  /** The look-up could not be made (EC2 refused it, or kept failing past the executor's bound): `reason` says what failed. */
+  | { readonly kind: 'unanswered'; readonly reason: string };
 
 /** The verdict on a started step: its effect happened (with the step's outputs), did not happen, or cannot be told. */
 export type EffectVerdict =
@@ -87,6 +89,8 @@ const mismatch = (step: Step, evidence: StepEvidence): EffectVerdict => ({
  * consistency or the customer's own purchases, so an operator decides and the purchase is never repeated.
  */
 export function judgeStepEffect(step: Step, evidence: StepEvidence): EffectVerdict {
+  // Without an answer nothing can be told, whatever the step: it needs an operator, and is never repeated.
+  if (evidence.kind === 'unanswered') return { verdict: 'unknown', reason: evidence.reason };
   switch (step.kind) {
     case 'stop-instance':
     case 'start-instance':

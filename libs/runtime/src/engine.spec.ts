@@ -853,3 +853,106 @@ describe('approvals', () => {
     await h.close();
   });
 });
+
+describe('a rightsize EC2 has no capacity for (InsufficientInstanceCapacity)', () => {
+  const instanceFleet = (times: number) => ({
+    instances: [{ id: 'i-ice', accountId: ACCOUNT, region: 'us-east-1', instanceType: 'r5.xlarge', state: 'running', cpuP95: 10 }],
+    faults: [{ resourceId: 'i-ice', operation: 'startInstance', error: 'InsufficientInstanceCapacity', times }],
+  });
+  const starts = (h: Harness) => h.fleet.calls().filter((c) => c.operation === 'startInstance' && !c.dryRun).map((c) => c.result);
+
+  // Six faults against four attempts per step (the default stepAttempts): the execution's start fails four times and
+  // the step fails; the rollback's start meets the last two and then succeeds. The old code took the shortage for an
+  // outage: the start was redelivered until the faults ran out (the audit saw 291 failed starts in 75 s, and a run that
+  // never ended), then the instance ran on the type EC2 had no capacity for.
+  it('fails the start after its attempts and rolls back: the original type, running, a bounded number of StartInstances', async () => {
+    const h = await harness(instanceFleet(6), { policy: autoPolicy });
+    const report = await h.run([rightsize('ice', 'i-ice', 'r5.xlarge', 'r5.large')]);
+    expect(report.optimizations[0]).toMatchObject({ status: 'rolled-back', error: expect.stringContaining('InsufficientInstanceCapacity') });
+    expect((await h.fleet.describeInstance({ accountId: ACCOUNT, region: 'us-east-1', id: 'i-ice' }))!).toMatchObject({ instanceType: 'r5.xlarge', state: 'running' });
+    expect(starts(h)).toEqual([...Array(6).fill('InsufficientInstanceCapacity'), 'ok']);
+    const events = await h.store.readStream(optimizationStream(optimizationIdFor('spec', 'ice')));
+    const types = events.map((e) => e.type);
+    expect(events.find((e) => e.type === 'ExecutionFailed')?.data).toMatchObject({ error: { code: 'InsufficientInstanceCapacity', message: expect.stringContaining('after 4 attempts') } });
+    expect(types.filter((t) => t === 'ExecutionFailed')).toHaveLength(1);
+    expect(types).not.toContain('StepEffectNotFound'); // never redelivered as an outage and looked up
+    expect(types[types.length - 1]).toBe('RollbackCompleted');
+    await h.close();
+  });
+
+  it('a shortage that does not end: the rollback fails too, for an operator, after its own attempts — the run ends, eight starts in all', async () => {
+    const h = await harness(instanceFleet(1_000_000), { policy: autoPolicy });
+    const report = await h.run([rightsize('ice-long', 'i-ice', 'r5.xlarge', 'r5.large')]);
+    expect(report.optimizations[0]).toMatchObject({ status: 'rollback-failed' });
+    expect(starts(h)).toEqual(Array(8).fill('InsufficientInstanceCapacity'));
+    // Back on its original type, stopped: the operator's retry of the rollback only has to start it.
+    expect((await h.fleet.describeInstance({ accountId: ACCOUNT, region: 'us-east-1', id: 'i-ice' }))!).toMatchObject({ instanceType: 'r5.xlarge', state: 'stopped' });
+    await h.close();
+  }, 30_000);
+});
+
+describe("a deleted volume that had EC2's maximum of 50 tags", () => {
+  it('validation fails and the rollback restores it from its snapshot with 49 of its tags and the client token (it was refused TagLimitExceeded: rollback-failed for ever)', async () => {
+    const fifty = Object.fromEntries(Array.from({ length: 50 }, (_, i) => [`k${String(i).padStart(2, '0')}`, `v${i}`]));
+    const fleet = SimulatedFleet.fromFleet({ volumes: [{ ...volume('vol-t50'), sizeGiB: 10, tags: fifty }] }, { latencyMs: 0 });
+    const deleteVolume = fleet.deleteVolume.bind(fleet);
+    const describeVolume = fleet.describeVolume.bind(fleet);
+    let deleted = false;
+    jest.spyOn(fleet, 'deleteVolume').mockImplementation(async (...args) => {
+      await deleteVolume(...args);
+      if (!args[1]?.dryRun) deleted = true;
+    });
+    // Validation cannot see the volume after its deletion (as the audit's moto run answered): it fails, and rolls back.
+    jest.spyOn(fleet, 'describeVolume').mockImplementation(async (...args) => {
+      if (deleted && args[0].id === 'vol-t50') throw ec2Error('UnauthorizedOperation', 'You are not authorized to perform this operation.');
+      return describeVolume(...args);
+    });
+    const h = await harness({}, { policy: autoPolicy, fleet });
+    const report = await h.run([{ ...gp3('t50', 'vol-t50'), action: { type: 'delete-volume' } }]);
+    expect(report.optimizations[0]).toMatchObject({ status: 'rolled-back' });
+    const state = fleet.snapshot();
+    expect(state.volumes).toHaveLength(1);
+    const restored = state.volumes[0]!;
+    expect(restored).toMatchObject({ volumeType: 'gp2', sizeGiB: 10, state: 'available' });
+    const { 'optex:client-token': token, ...tags } = restored.tags ?? {};
+    expect(token).toEqual(expect.any(String));
+    expect(tags).toEqual(Object.fromEntries(Object.entries(fifty).slice(0, 49)));
+    const events = await h.store.readStream(optimizationStream(optimizationIdFor('spec', 't50')));
+    expect(events.map((e) => e.type)).not.toContain('RollbackFailed');
+    expect(h.fleet.calls().filter((c) => c.operation === 'createVolume').map((c) => c.result)).toEqual(['ok']);
+    await h.close();
+  });
+});
+
+describe('a purchase whose outcome EC2 left unknown, and that EC2 cannot be asked about', () => {
+  it('looks the purchase up until reconcileLookupTimeoutMs after the intent, then stops in reconciliation-needed naming the failed look-ups — bought at most once (it was looked up every few seconds for ever)', async () => {
+    const offeringId = '3e1f6a2b-7c4d-4e8f-9a0b-1c2d3e4f5a02';
+    const fleet = SimulatedFleet.fromFleet({ reservedInstanceOfferings: [{ offeringId, region: 'us-east-1', instanceType: 'm5.large', fixedPrice: 0, recurringHourly: 0.06, durationSeconds: 31536000 }] }, { latencyMs: 0 });
+    // As moto answers both: the purchase an HTTP 500 without a code (outcome unknown), the look-up another (InternalError, transient).
+    const purchase = jest.spyOn(fleet, 'purchaseReservedInstancesOffering').mockImplementation(async (_request, options) => {
+      if (options?.dryRun) throw ec2Error('DryRunOperation', 'Request would have succeeded, but DryRun flag is set.');
+      throw new Ec2Error('InternalError', 'PurchaseReservedInstancesOffering: HTTP 500: not implemented (outcome unknown: the request may have taken effect; check before repeating it)', false, { outcomeUnknown: true });
+    });
+    const lookups = jest.spyOn(fleet, 'findReservedInstances').mockRejectedValue(ec2Error('InternalError', 'DescribeReservedInstances: HTTP 500: not implemented'));
+    const h = await harness({}, { policy: autoPolicy, fleet, engine: { reconcileLookupTimeoutMs: 300 } });
+    const started = Date.now();
+    const report = await h.run([
+      { recommendationId: 'ri-unknown', source: 'spec', accountId: ACCOUNT, region: 'us-east-1', resource: { type: 'ec2:reserved-instances', id: offeringId }, action: { type: 'purchase-reserved-instances', offeringId, instanceCount: 1 }, estimatedMonthlySavings: 20, currency: 'USD' },
+    ]);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(300);
+    expect(statuses(report)).toEqual({ 'ri-unknown': 'reconciliation-needed' });
+    expect(purchase.mock.calls.filter(([, options]) => !options?.dryRun)).toHaveLength(1);
+    expect(lookups.mock.calls.length).toBeGreaterThanOrEqual(2);
+    const events = await h.store.readStream(optimizationStream(optimizationIdFor('spec', 'ri-unknown')));
+    const required = events.filter((e) => e.type === 'ReconciliationRequired');
+    expect(required).toHaveLength(1);
+    expect((required[0]!.data as { reason: string }).reason).toMatch(
+      new RegExp(`^the look-up of purchase-reserved-instances's effect \\(find-reservations\\) failed ${lookups.mock.calls.length} times over \\d+ ms since the intent at .*last: InternalError: DescribeReservedInstances: HTTP 500: not implemented.*so it is not repeated$`),
+    );
+    // Nothing looks any more: the optimization waits for an operator.
+    const after = lookups.mock.calls.length;
+    await h.resume();
+    expect(lookups.mock.calls.length).toBe(after);
+    await h.close();
+  }, 20_000);
+});

@@ -52,7 +52,34 @@ export class Ec2Error extends OptexError {
   }
 }
 
-/** AWS error codes worth retrying with backoff. Everything else is a rejection. */
+/**
+ * EC2 answering that it has no room right now for what was asked (an instance type in a zone, addresses, volumes,
+ * dedicated hosts, reserved instances): retrying later may succeed, so these are transient, but EC2 is up and said
+ * no — they are not outages ({@link isOutage}). A step retries them within its attempts, with backoff, and then
+ * fails, so the decider rolls it back: waited out as an outage, a shortage that lasts hours would leave the resource
+ * half-changed (an instance stopped on its new type) for as long. EC2 names no outcome-unknown case among them: the
+ * request was refused, nothing took effect.
+ */
+export const CAPACITY_EC2_CODES: ReadonlySet<string> = new Set([
+  'InsufficientInstanceCapacity',
+  'InsufficientAddressCapacity',
+  'InsufficientCapacity',
+  'InsufficientHostCapacity',
+  'InsufficientReservedInstanceCapacity',
+  'InsufficientVolumeCapacity',
+]);
+
+/**
+ * AWS error codes worth retrying with backoff ({@link Ec2Error.transient}). Everything else is a rejection. The rule:
+ * - EC2 unavailable — throttling (`RequestLimitExceeded`, `Throttling*`), a failure on its side (`InternalError`,
+ *   `InternalFailure`, `ServiceUnavailable`, `Unavailable`), a request that timed out (`RequestTimeout`): an outage,
+ *   waited out for as long as it takes (the AWS adapter also counts any 5xx and network failure as one);
+ * - EC2 up but short of capacity ({@link CAPACITY_EC2_CODES}): retried within the step, then the step fails.
+ * Limits of the account, the subnet or the resource (`InsufficientFreeAddressesInSubnet`, `AddressLimitExceeded`,
+ * `VolumeLimitExceeded`, `InstanceLimitExceeded`, `VcpuLimitExceeded`, `MaxIOPSLimitExceeded`, `TagLimitExceeded`…)
+ * are deliberately not listed: they stay until someone frees or raises them, so retrying changes nothing — the step
+ * fails at once.
+ */
 export const TRANSIENT_EC2_CODES: ReadonlySet<string> = new Set([
   'RequestLimitExceeded',
   'Throttling',
@@ -60,9 +87,15 @@ export const TRANSIENT_EC2_CODES: ReadonlySet<string> = new Set([
   'ServiceUnavailable',
   'Unavailable',
   'InternalError',
-  'InsufficientInstanceCapacity',
+  'InternalFailure',
   'RequestTimeout',
+  ...CAPACITY_EC2_CODES,
 ]);
+
+/** Whether `error` is EC2 refusing for a capacity shortage ({@link CAPACITY_EC2_CODES}): transient, not an outage. */
+export function isCapacityShortage(error: unknown): boolean {
+  return error instanceof Ec2Error && CAPACITY_EC2_CODES.has(error.awsCode);
+}
 
 export const ec2Error = (awsCode: string, message: string, options?: { cause?: unknown }): Ec2Error =>
   new Ec2Error(awsCode, message, TRANSIENT_EC2_CODES.has(awsCode), options);
@@ -82,13 +115,14 @@ export function ec2ErrorInfo(error: Ec2Error): { code: string; message: string }
 
 /**
  * Whether `error` is an infrastructure outage rather than something wrong with the message: the store or
- * broker unreachable ({@link InfrastructureError}), or EC2 throttling / failing on its side (a transient
- * {@link Ec2Error}). Consumers wait such errors out (redeliver with backoff, for as long as it takes) and
- * never count them as poison-message attempts. A {@link ConcurrencyError} is not one: it is about the
- * message's stream, and the command handler already retries it.
+ * broker unreachable ({@link InfrastructureError}), or EC2 unavailable — throttling, failing on its side (5xx),
+ * unreachable, timing out (a transient {@link Ec2Error} other than a capacity shortage). Consumers wait such errors
+ * out (redeliver with backoff, for as long as it takes) and never count them as poison-message attempts. Not one:
+ * a {@link ConcurrencyError} (it is about the message's stream, and the command handler already retries it), and a
+ * capacity shortage ({@link isCapacityShortage}: EC2 is up and said no; the step fails after its retries).
  */
 export function isOutage(error: unknown): boolean {
-  return error instanceof InfrastructureError || (error instanceof Ec2Error && error.transient);
+  return error instanceof InfrastructureError || (error instanceof Ec2Error && error.transient && !CAPACITY_EC2_CODES.has(error.awsCode));
 }
 
 /** An error's text for logs and dead-letter headers: `Name: message` for errors, JSON for other objects (never `[object Object]`). */

@@ -13,10 +13,21 @@ export interface EngineOptions {
   readonly callTimeoutMs: number;
   /** Time limit of a wait for a state (instance stopped/running, snapshot completed). @defaultValue 15 min */
   readonly waitTimeoutMs: number;
-  /** Attempts of a step on transient errors (RequestLimitExceeded…), with jittered exponential backoff. @defaultValue 4 */
+  /**
+   * Attempts of a step on transient errors (RequestLimitExceeded…, InsufficientInstanceCapacity…), with jittered
+   * exponential backoff. After the last, an outage (throttling, 5xx) is waited out; a capacity shortage fails the step,
+   * which is rolled back. @defaultValue 4
+   */
   readonly stepAttempts: number;
   /** First backoff delay between step attempts. @defaultValue 200 ms */
   readonly stepBackoffMs: number;
+  /**
+   * How long after a step's intent was recorded the look-up of its effect (a step whose outcome is unknown: cut short
+   * by a crash, a time-out, a 5xx) may keep failing — EC2 unavailable, or refusing the look-up — before the executor
+   * gives up: the optimization stops in `reconciliation-needed` with the look-up's failures as the reason, for an
+   * operator, and the step is never repeated. A refusal (a missing permission…) gives up at once. @defaultValue 15 min
+   */
+  readonly reconcileLookupTimeoutMs: number;
   /** How often the approval service looks for expired requests. @defaultValue 60 000 ms */
   readonly approvalSweepMs: number;
   /** Approvals arriving within this window (wall-clock, from the first of them) form one batch. @defaultValue 100 ms */
@@ -61,6 +72,7 @@ export const defaultEngineOptions: EngineOptions = {
   waitTimeoutMs: 15 * 60_000,
   stepAttempts: 4,
   stepBackoffMs: 200,
+  reconcileLookupTimeoutMs: 15 * 60_000,
   approvalSweepMs: 60_000,
   batchWindowMs: 100,
   batchQuietMs: 20,

@@ -4,6 +4,7 @@ import {
   parseControlEvent,
   pauseHolds,
   joinsOutcome,
+  restoredVolumeTags,
   OPTIMIZATION_STREAM_PREFIX,
   moverOf,
   nextMove,
@@ -50,6 +51,7 @@ import {
 } from '@optex/engine';
 import { StepRunner } from './step-runner';
 import { lookUpEffect } from './effect-lookup';
+import { LookupFailures } from './lookup-failures';
 
 const RECORDED_BY = 'executor';
 
@@ -66,7 +68,9 @@ const MAX_MOVES_PER_HANDLING = 200;
  * nothing (observing the resource, dry-run calls) are appended together ({@link PendingDecisions}): a dry run appends
  * once. Before every EC2 call that may change something, what is pending is appended, the step's intent with its
  * client token among it, and the call's outcome is appended as soon as it returns; a step found started but
- * without outcome (a crash, or another process) is reconciled by looking its effect up, never blindly called again.
+ * without outcome (a crash, or another process) is reconciled by looking its effect up, never blindly called again;
+ * a look-up EC2 refuses, or that still fails `reconcileLookupTimeoutMs` after the intent, leaves the optimization in
+ * `reconciliation-needed` for an operator ({@link LookupFailures}).
  * After a crash, the unacknowledged event is redelivered (or `recoverOnStart` re-drives) and the loop continues
  * from where the log says it stopped. A {@link StallSweeper} resumes what the executor must move (the domain's
  * `moverOf`) and in which no event was seen for `sweepAfterMs`: an execution or rollback whose message is gone.
@@ -82,6 +86,8 @@ export class ExecutorService implements OnApplicationBootstrap, OnModuleDestroy 
   private sweeps = 0;
   /** Timers that drive a rollback again when EC2's volume modification cool-down it waits for is over. */
   private readonly coolingDown = new WakeUps();
+  /** The bound on looking up the effect of a step whose outcome is unknown (`reconcileLookupTimeoutMs`). */
+  private readonly lookupFailures: LookupFailures;
 
   constructor(
     @Inject(EVENT_STORE) private readonly store: EventStore,
@@ -103,6 +109,7 @@ export class ExecutorService implements OnApplicationBootstrap, OnModuleDestroy 
       backoffMs: options.stepBackoffMs,
       onRetry: (error, attempt) => this.logger.warn({ err: String(error), attempt }, 'transient EC2 error; retrying step'),
     });
+    this.lookupFailures = new LookupFailures(options.reconcileLookupTimeoutMs);
     this.sweeper = new StallSweeper({
       everyMs: options.sweepEveryMs,
       afterMs: sweepAfterMsOf(options),
@@ -342,20 +349,45 @@ export class ExecutorService implements OnApplicationBootstrap, OnModuleDestroy 
           this.logger.warn({ optimizationId: s.optimizationId, step: move.step.kind, error: result.error }, 'execution step failed');
           return { type: 'FailExecution', data: { error: result.error, failedStepIndex: move.index }, metadata: at };
         }
-        if (result.ok) return { type: 'CompleteRollbackStep', data: { index: move.index, step: move.step, outputs: result.outputs }, metadata: at };
+        if (result.ok) {
+          if (move.step.kind === 'create-volume-from-snapshot') this.tagsLeftOut(s, result.outputs['restoredVolumeId']);
+          return { type: 'CompleteRollbackStep', data: { index: move.index, step: move.step, outputs: result.outputs }, metadata: at };
+        }
         this.logger.error({ optimizationId: s.optimizationId, step: move.step.kind, error: result.error }, 'rollback step failed');
         return { type: 'FailRollback', data: { error: result.error, failedStepIndex: move.index }, metadata: at };
       }
       case 'reconcile': {
         this.logger.warn({ optimizationId: s.optimizationId, phase: move.phase, index: move.index, step: move.step.kind, lookup: move.lookup.kind }, 'step started without outcome; looking for its effect');
-        const evidence = await lookUpEffect(this.gateway, s.recommendation, move.lookup, move.clientToken);
-        return { type: 'ReconcileStep', data: { phase: move.phase, index: move.index, evidence }, metadata: meta };
+        try {
+          const evidence = await lookUpEffect(this.gateway, s.recommendation, move.lookup, move.clientToken);
+          this.lookupFailures.answered(move.clientToken);
+          return { type: 'ReconcileStep', data: { phase: move.phase, index: move.index, evidence }, metadata: meta };
+        } catch (error) {
+          // EC2 unavailable (or refusing) to say whether the step took effect: looked up again on redelivery, as an
+          // outage is, until the bound after the intent; then recorded for an operator, never repeated.
+          const intentAt = (move.phase === 'execution' ? s.execution : s.rollback)?.startedStep?.at;
+          const lookupFailure = this.lookupFailures.failed({ step: move.step, lookup: move.lookup, clientToken: move.clientToken, intentAt, error, now: this.clock.now() });
+          if (lookupFailure === undefined) throw error;
+          return { type: 'ReconcileStep', data: { phase: move.phase, index: move.index, evidence: { kind: 'unanswered', reason: lookupFailure } }, metadata: meta };
+        }
       }
       default: {
         const _exhaustive: never = move;
         return _exhaustive;
       }
     }
+  }
+
+  /**
+   * Says which of the deleted volume's tags the volume a rollback restored did not get: EC2 allows 50 per resource and
+   * the restore's client token takes one (the domain's `restoredVolumeTags`; the step records the tags it gave).
+   */
+  private tagsLeftOut(s: KnownOptimization, restoredVolumeId: string | undefined): void {
+    const observed = s.execution?.observed;
+    if (observed?.kind !== 'volume') return;
+    const { leftOut } = restoredVolumeTags(observed.tags);
+    if (leftOut.length === 0) return;
+    this.logger.warn({ optimizationId: s.optimizationId, volumeId: observed.id, restoredVolumeId, tagsLeftOut: leftOut }, "restored the volume without some of its tags: EC2 allows 50 per resource, optex's client token among them");
   }
 
   private observe(before: KnownOptimization, events: readonly OptimizationEvent[]): void {

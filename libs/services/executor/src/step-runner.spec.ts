@@ -143,3 +143,66 @@ describe('StepRunner: time-outs and retries, the policies built once per runner'
     expect(operations(fleet).filter((o) => o.endsWith('RequestLimitExceeded'))).toHaveLength(4);
   });
 });
+
+describe('StepRunner: a capacity shortage is retried, then fails the step; an outage is still waited out', () => {
+  const start: Step = { kind: 'start-instance', instanceId: 'i-1' };
+  const instanceFleet = (error: string, times: number) =>
+    SimulatedFleet.fromFleet(
+      { instances: [{ id: 'i-1', accountId: ACCOUNT, region: REGION, instanceType: 'r5.large', state: 'stopped' }], faults: [{ resourceId: 'i-1', operation: 'startInstance', error, times }] },
+      { clock: { now: () => NOW } },
+    );
+  const starts = (fleet: SimulatedFleet) => fleet.calls().filter((c) => c.operation === 'startInstance').map((c) => c.result);
+
+  it('InsufficientInstanceCapacity on every attempt: the step fails with EC2\'s code after its attempts (it was thrown as an outage and redelivered for ever, the instance left stopped)', async () => {
+    const fleet = instanceFleet('InsufficientInstanceCapacity', 1000);
+    const retries: number[] = [];
+    const runner = new StepRunner(fleet, { callTimeoutMs: 5_000, waitTimeoutMs: 5_000, attempts: 3, backoffMs: 1, onRetry: (_e, attempt) => retries.push(attempt) });
+    await expect(runner.run(start, { recommendation: recommendation(), dryRun: false, outputs: {} })).resolves.toEqual({
+      ok: false,
+      error: { code: 'InsufficientInstanceCapacity', message: expect.stringMatching(/\(after 3 attempts\)$/) },
+    });
+    expect(retries).toEqual([1, 2]);
+    expect(starts(fleet)).toEqual(['InsufficientInstanceCapacity', 'InsufficientInstanceCapacity', 'InsufficientInstanceCapacity']);
+    await expect(fleet.describeInstance({ accountId: ACCOUNT, region: REGION, id: 'i-1' })).resolves.toMatchObject({ state: 'stopped' });
+  });
+
+  it('a shortage that ends within the attempts: the step succeeds', async () => {
+    const fleet = instanceFleet('InsufficientInstanceCapacity', 2);
+    await expect(runnerOn(fleet).run(start, { recommendation: recommendation(), dryRun: false, outputs: {} })).resolves.toEqual({ ok: true, outputs: {} });
+    expect(starts(fleet)).toEqual(['InsufficientInstanceCapacity', 'InsufficientInstanceCapacity', 'ok']);
+  });
+
+  it.each(['InsufficientAddressCapacity', 'InsufficientVolumeCapacity'])('%s the same: retried, then a failed step, never thrown', async (code) => {
+    const fleet = instanceFleet(code, 1000);
+    await expect(runnerOn(fleet).run(start, { recommendation: recommendation(), dryRun: false, outputs: {} })).resolves.toMatchObject({ ok: false, error: { code } });
+    expect(starts(fleet)).toHaveLength(3);
+  });
+
+  it('InsufficientFreeAddressesInSubnet (a limit of the subnet) fails the step at the first attempt', async () => {
+    const fleet = instanceFleet('InsufficientFreeAddressesInSubnet', 1000);
+    await expect(runnerOn(fleet).run(start, { recommendation: recommendation(), dryRun: false, outputs: {} })).resolves.toMatchObject({ ok: false, error: { code: 'InsufficientFreeAddressesInSubnet' } });
+    expect(starts(fleet)).toHaveLength(1);
+  });
+
+  it.each(['RequestLimitExceeded', 'InternalError', 'Unavailable'])('%s on every attempt is still an outage: thrown after the attempts, the step neither failed nor rolled back', async (code) => {
+    const fleet = instanceFleet(code, 1000);
+    const failure = runnerOn(fleet).run(start, { recommendation: recommendation(), dryRun: false, outputs: {} });
+    await expect(failure).rejects.toBeInstanceOf(Ec2Error);
+    await expect(failure).rejects.toMatchObject({ awsCode: code });
+    expect(starts(fleet)).toHaveLength(3);
+  });
+});
+
+describe("StepRunner: a volume restored within EC2's 50 tags", () => {
+  const fifty = Object.fromEntries(Array.from({ length: 50 }, (_, i) => [`k${String(i).padStart(2, '0')}`, `v${i}`]));
+
+  it('a create-volume-from-snapshot recorded with a volume\'s 50 tags (before the plan kept to the limit) restores the volume with 49 of them and the client token, instead of TagLimitExceeded', async () => {
+    const fleet = SimulatedFleet.fromFleet({ snapshots: [{ id: 'snap-b', accountId: ACCOUNT, region: REGION, sizeGiB: 10 }] }, { clock: { now: () => NOW } });
+    const step: Step = { kind: 'create-volume-from-snapshot', snapshotFrom: 'create-snapshot', availabilityZone: `${REGION}a`, volumeType: 'gp2', sizeGiB: 10, tags: fifty };
+    const result = await runnerOn(fleet).run(step, { recommendation: recommendation(), dryRun: false, outputs: { snapshotId: 'snap-b' }, clientToken: 'restore-token' });
+    expect(result).toEqual({ ok: true, outputs: { restoredVolumeId: expect.any(String) } });
+    const restoredVolumeId = result.ok ? result.outputs['restoredVolumeId']! : '';
+    const restored = await fleet.describeVolume({ accountId: ACCOUNT, region: REGION, id: restoredVolumeId });
+    expect(restored?.tags).toEqual({ ...Object.fromEntries(Object.entries(fifty).slice(0, 49)), 'optex:client-token': 'restore-token' });
+  });
+});

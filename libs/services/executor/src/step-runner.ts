@@ -1,6 +1,6 @@
 import { ExponentialBackoff, TimeoutStrategy, handleWhen, retry, timeout, wrap, TaskCancelledError, type IPolicy } from 'cockatiel';
-import { NON_MUTATING_STEPS, type Recommendation, type Step, type StepOutputs } from '@optex/domain';
-import { Ec2Error, InfrastructureError, OptexError, ec2Error, ec2ErrorInfo, isOutage, type Ec2Gateway } from '@optex/ports';
+import { NON_MUTATING_STEPS, restoredVolumeTags, type Recommendation, type Step, type StepOutputs } from '@optex/domain';
+import { Ec2Error, InfrastructureError, OptexError, ec2Error, ec2ErrorInfo, isCapacityShortage, isOutage, type Ec2Gateway } from '@optex/ports';
 import { refOf } from '@optex/engine';
 
 export interface StepRunnerOptions {
@@ -34,10 +34,10 @@ export type StepResult = { readonly ok: true; readonly outputs: StepOutputs } | 
 /**
  * Performs one step of an execution or rollback plan through the Ec2Gateway: a timeout per
  * attempt, retries with jittered exponential backoff for transient EC2 errors only
- * (RequestLimitExceeded…), and dry runs through EC2's DryRun flag (`DryRunOperation` = success,
- * waits skipped). Retries of one step share its client token. The runner does not decide whether a step may be
- * repeated after a crash: the executor reconciles a started step (domain: reconciliation.ts) before it calls
- * again. Within one step a type already changed, a volume already as asked, or a resource already gone count as
+ * (RequestLimitExceeded…, InsufficientInstanceCapacity…), and dry runs through EC2's DryRun flag
+ * (`DryRunOperation` = success, waits skipped). Retries of one step share its client token. The runner does not
+ * decide whether a step may be repeated after a crash: the executor reconciles a started step (domain:
+ * reconciliation.ts) before it calls again. Within one step a type already changed, a volume already as asked, or a resource already gone count as
  * done, so a retry after a timeout does not fail on its own earlier effect: a type or volume change describes its
  * resource before each attempt, except a first attempt made right after the pre-validation that described it
  * ({@link StepContext.observedJustBefore}).
@@ -46,6 +46,11 @@ export type StepResult = { readonly ok: true; readonly outputs: StepOutputs } | 
  * timed out (its outcome unknown), `run` throws that error (an {@link isOutage} one) instead of reporting a failure,
  * so the handling waits and is redelivered; the step's recorded intent is then reconciled (looked up, never blindly
  * repeated). A change is never rolled back, or left half-done, because the cloud was briefly unavailable.
+ *
+ * A capacity shortage is not an outage ({@link isCapacityShortage}: EC2 is up and has no room for, say, the new
+ * instance type): it is retried like the transient errors above, and when the step's attempts are spent the step
+ * fails with EC2's code (the decider then rolls back — for a rightsize, to the original type, and starts it), instead
+ * of waiting, the resource half-changed, for capacity that may not come for hours.
  */
 export class StepRunner {
   /** Retry outside, a time-out per attempt inside: one pair for calls, one for waits, built once (the attempt counter is per run). */
@@ -89,6 +94,10 @@ export class StepRunner {
       // Whether it took effect is unknown (a 5xx on a purchase, say): an outage, as a time-out is — the delivery comes
       // again and the recorded intent is reconciled by looking the effect up, never failed as if nothing happened.
       if (error instanceof Ec2Error && error.outcomeUnknown) throw new InfrastructureError(`EC2 ${step.kind} answered ${error.awsCode}; its outcome is unknown`, { cause: error });
+      if (error instanceof Ec2Error && isCapacityShortage(error)) {
+        const info = ec2ErrorInfo(error);
+        return { ok: false, error: { code: info.code, message: `${info.message} (after ${attempt} attempt${attempt === 1 ? '' : 's'})` } };
+      }
       if (error instanceof Ec2Error) return { ok: false, error: ec2ErrorInfo(error) };
       return { ok: false, error: { code: error instanceof OptexError ? error.code : 'Error', message: (error as Error)?.message ?? String(error) } };
     }
@@ -152,7 +161,10 @@ export class StepRunner {
             ...(step.iops === undefined ? {} : { iops: step.iops }),
             ...(step.throughput === undefined ? {} : { throughput: step.throughput }),
             snapshotId,
-            tags: step.tags,
+            // Within EC2's 50 tags with the client token: the plan's tags already are (restoredVolumeTags gives them
+            // back unchanged); a step recorded before the plan kept to the limit (a volume's 50 tags) is cut the same
+            // way, so its rollback, retried, restores the volume instead of meeting TagLimitExceeded again.
+            tags: restoredVolumeTags(step.tags).tags,
           },
           opts,
         );

@@ -68,8 +68,9 @@ const MISSING = { instance: 'i-0123456789abcdef0', volume: 'vol-0123456789abcdef
  * block: `ec2GatewayContract('simulated fleet', capabilities, async () => subject)`. The same cases run against the simulated fleet
  * (unit tier) and against moto through the AWS SDK adapter wrapped in `MotoRulesGateway` (integration tier).
  *
- * Covered: each of EC2's rules with its code; each mutating call's dry run (would succeed → `DryRunOperation` and
- * nothing changes; would be refused → the refusal's code, not `DryRunOperation`); describe of a missing resource →
+ * Covered: each of EC2's rules with its code (50 tags per resource among them); each mutating call's dry run (would
+ * succeed → `DryRunOperation` and nothing changes; would be refused → the refusal's code, not `DryRunOperation`; the
+ * tag limit is checked on real calls only); describe of a missing resource →
  * `undefined` and a mutating call on one → its `*.NotFound`; the effect of each call. One subject is built for the
  * whole block; every test arranges its own resources, so the block runs on a backend that holds others.
  */
@@ -293,6 +294,21 @@ export function ec2GatewayContract(
         expect(await codeOf(gw().createVolume({ ...request, sizeGiB: 10 }))).toBe('InvalidParameterValue');
         const { volumeId } = await gw().createVolume({ ...request, sizeGiB: 20 });
         await expect(gw().describeVolume(ref(volumeId))).resolves.toMatchObject({ sizeGiB: 20, volumeType: 'gp2' });
+      });
+
+      // Real calls only: what a dry run checks of the tags is EC2's business (moto answers DryRunOperation at once).
+      test("create with more than EC2's 50 tags per resource, the client token's tag counted, is TagLimitExceeded; 50 with it are accepted", async () => {
+        const tags = (n: number) => Object.fromEntries(Array.from({ length: n }, (_, i) => [`contract-${String(i).padStart(2, '0')}`, `v${i}`]));
+        const request = { accountId: subject.accountId, region: subject.region, availabilityZone: subject.availabilityZone, volumeType: 'gp2', sizeGiB: 5 };
+        expect(await codeOf(gw().createVolume({ ...request, tags: tags(50) }, { clientToken: 'contract-tags-51' }))).toBe('TagLimitExceeded');
+        const { volumeId } = await gw().createVolume({ ...request, tags: tags(49) }, { clientToken: 'contract-tags-50' });
+        const described = await gw().describeVolume(ref(volumeId));
+        expect(described?.tags).toEqual({ ...tags(49), 'optex:client-token': 'contract-tags-50' });
+        const snapshot = { description: 'contract tags' };
+        expect(await codeOf(gw().createSnapshot(ref(volumeId), { ...snapshot, tags: tags(50) }, { clientToken: 'contract-snap-51' }))).toBe('TagLimitExceeded');
+        const { snapshotId } = await gw().createSnapshot(ref(volumeId), { ...snapshot, tags: tags(49) }, { clientToken: 'contract-snap-50' });
+        await gw().waitForSnapshotCompleted(ref(snapshotId), 10_000);
+        expect(Object.keys((await gw().describeSnapshot(ref(snapshotId)))?.tags ?? {})).toHaveLength(50);
       });
 
       test('create refuses a zone outside the region (InvalidZone.NotFound) and io1 without IOPS (InvalidParameterDependency)', async () => {

@@ -215,6 +215,25 @@ describe('AwsEc2Gateway with a fake client', () => {
     expect(fake.count('DescribeInstances')).toBe(4);
   });
 
+  it('a capacity shortage (InsufficientInstanceCapacity, a 500): transient, not retried here, not counted by the breaker — the step runner retries it, then fails the step', async () => {
+    const fake = new FakeEc2({ StartInstances: () => { throw sdkError('InsufficientInstanceCapacity', 500, 'We currently do not have sufficient r5.large capacity'); } });
+    const gw = gateway(fake, { retry: { maxRetries: 3, initialDelayMs: 1, maxDelayMs: 1 }, breaker: { consecutiveFailures: 2, halfOpenAfterMs: 60_000 } });
+    for (let i = 0; i < 4; i++) {
+      const error = await rejection(gw.startInstance(ref('i-1')));
+      expect(error).toMatchObject({ awsCode: 'InsufficientInstanceCapacity', transient: true, outcomeUnknown: false });
+    }
+    // One call per attempt (no retries of the adapter's own), and the breaker never opened (no CircuitOpen).
+    expect(fake.count('StartInstances')).toBe(4);
+  });
+
+  it('a capacity shortage on a call without idempotency token is a refusal, not an unknown outcome', async () => {
+    const fake = new FakeEc2({ AllocateAddress: () => { throw sdkError('InsufficientAddressCapacity', 500); } });
+    const error = await rejection(gateway(fake).allocateAddress({ accountId: '123456789012', region: 'us-east-1' }));
+    expect(error).toMatchObject({ awsCode: 'InsufficientAddressCapacity', transient: true, outcomeUnknown: false });
+    expect(error.message).not.toMatch(/outcome unknown/);
+    expect(fake.count('AllocateAddress')).toBe(1);
+  });
+
   it('times out each attempt, aborts the request and retries it', async () => {
     const signals: AbortSignal[] = [];
     const fake = new FakeEc2({

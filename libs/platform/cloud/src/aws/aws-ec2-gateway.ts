@@ -27,7 +27,7 @@ import {
   waitUntilSnapshotCompleted,
 } from '@aws-sdk/client-ec2';
 import type { EC2ClientConfig, Filter, Image, Tag, VolumeModification, VolumeType } from '@aws-sdk/client-ec2';
-import { CLIENT_TOKEN_TAG, Ec2Error, ec2Error } from '@optex/ports';
+import { CLIENT_TOKEN_TAG, Ec2Error, ec2Error, isCapacityShortage } from '@optex/ports';
 import type {
   AccountRegion,
   AddressInfo,
@@ -131,6 +131,9 @@ interface Ec2Call<T> {
  *   {@link CallOptions.clientToken} when given, else a random one per call); a delete retried after a
  *   transient failure takes a `*.NotFound` as done (the lost attempt did it). A circuit breaker per
  *   account and region fails calls fast (`CircuitOpen`, transient) after consecutive transient failures.
+ *   A capacity shortage (`InsufficientInstanceCapacity`…, `@optex/ports`' `CAPACITY_EC2_CODES`) stays transient
+ *   but is neither retried here nor counted by the breaker, and never "outcome unknown" (EC2 refused the request):
+ *   the step runner retries it with the step's backoff and then fails the step.
  *   The SDK waiters poll with the SDK's client directly (no retry/breaker; a failed poll just polls again).
  */
 export class AwsEc2Gateway implements Ec2Gateway {
@@ -813,9 +816,12 @@ export class AwsEc2Gateway implements Ec2Gateway {
   }
 }
 
-/** A call that may take effect twice reports a time-out/5xx/network failure as non-transient: its outcome is unknown. */
+/**
+ * A call that may take effect twice reports a time-out/5xx/network failure as non-transient: its outcome is unknown.
+ * Not a capacity shortage: EC2 answered it (with a 5xx) to refuse the request, so nothing took effect.
+ */
 function unknownOutcome(call: ResilientCall<unknown>, error: Ec2Error): Ec2Error {
-  if (call.idempotent || !error.transient || isThrottlingEc2Error(error) || error.awsCode === 'CircuitOpen') return error;
+  if (call.idempotent || !error.transient || isThrottlingEc2Error(error) || isCapacityShortage(error) || error.awsCode === 'CircuitOpen') return error;
   return new Ec2Error(
     error.awsCode,
     `${error.message.replace(`${error.awsCode}: `, '')} (outcome unknown: the request may have taken effect; check before repeating it)`,

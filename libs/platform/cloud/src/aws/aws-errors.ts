@@ -1,4 +1,4 @@
-import { Ec2Error, TRANSIENT_EC2_CODES } from '@optex/ports';
+import { Ec2Error, TRANSIENT_EC2_CODES, isCapacityShortage } from '@optex/ports';
 
 /** Error codes AWS uses when it refused a request for its rate: the request was not processed. */
 export const THROTTLING_CODES: ReadonlySet<string> = new Set([
@@ -101,8 +101,14 @@ export function isNotFound(error: unknown): boolean {
   );
 }
 
-/** Whether an error is a transient {@link Ec2Error}. */
-export const isTransientEc2Error = (error: unknown): boolean => error instanceof Ec2Error && error.transient;
+/**
+ * Whether an error is a transient {@link Ec2Error} that says EC2 is unavailable (throttling, 5xx, network, time-out):
+ * what the adapter retries and what its circuit breaker counts. A capacity shortage (`InsufficientInstanceCapacity`…,
+ * EC2 answering, though with a 5xx, that it has no room) is transient but not one of these: retrying it at once
+ * rarely helps, the step runner retries it with its own backoff and then fails the step, and it says nothing about
+ * EC2's health, so it must not open the breaker for the whole account and region.
+ */
+export const isTransientEc2Error = (error: unknown): boolean => error instanceof Ec2Error && error.transient && !isCapacityShortage(error);
 
 /** Whether an error is an {@link Ec2Error} with a throttling code. */
 export const isThrottlingEc2Error = (error: unknown): boolean => error instanceof Ec2Error && THROTTLING_CODES.has(error.awsCode);

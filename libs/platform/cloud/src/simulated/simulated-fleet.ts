@@ -14,6 +14,7 @@ import {
   snapshotDeletionViolation,
   startInstanceViolation,
   stopInstanceViolation,
+  tagLimitViolation,
   volumeCreationViolation,
   volumeDeletionViolation,
   volumeModificationViolation,
@@ -177,8 +178,9 @@ function figuresOf(instance: InstanceRecord): PerformanceFigures {
  * AWS's error codes, and the {@link MetricsSource} that goes with it.
  *
  * - Every rule is the domain's (`@optex/domain` `ec2-rules.ts`: `*Violation` functions); this class only finds the
- *   resources, applies those rules and performs the effect. A missing resource fails with its `*.NotFound` code;
- *   `describe*` resolve to `undefined` instead.
+ *   resources, applies those rules and performs the effect. Among them, at most 50 tags on what CreateVolume or
+ *   CreateSnapshot creates, the client token's tag counted (TagLimitExceeded). A missing resource fails with its
+ *   `*.NotFound` code; `describe*` resolve to `undefined` instead.
  * - Resources belong to an account and region; a ref naming another one does not find them.
  *   Reserved Instances offerings belong to a region only.
  * - State changes are immediate (a stop leaves the instance `stopped`, a volume modification is `completed`
@@ -398,6 +400,8 @@ export class SimulatedFleet implements Ec2Gateway, MetricsSource, CloudIdentity 
         this.authorize(options, request.tags ?? {});
       }
       enforce(volumeCreationViolation(request, source && this.snapshotInfo(source)));
+      const tags = withClientToken(request.tags, options);
+      enforce(tagLimitViolation(tags));
       const result = performanceOf(request.sizeGiB, request);
       this.dryRunGate(options);
       const volumeId = `vol-sim-${++state.simulator.counters.volume}`;
@@ -409,7 +413,7 @@ export class SimulatedFleet implements Ec2Gateway, MetricsSource, CloudIdentity 
         sizeGiB: request.sizeGiB,
         state: 'available',
         availabilityZone: request.availabilityZone,
-        tags: withClientToken(request.tags, options),
+        tags,
       };
       this.setPerformance(volume, result);
       state.volumes.push(volume);
@@ -427,6 +431,8 @@ export class SimulatedFleet implements Ec2Gateway, MetricsSource, CloudIdentity 
     return this.mutate('createSnapshot', volumeRef, options, ({ state }) => {
       const volume = this.requireVolume(state, volumeRef, options);
       enforce(snapshotCreationViolation(volume));
+      const tags = withClientToken(request.tags, options);
+      enforce(tagLimitViolation(tags));
       this.dryRunGate(options);
       const snapshotId = `snap-sim-${++state.simulator.counters.snapshot}`;
       state.snapshots.push({
@@ -437,7 +443,7 @@ export class SimulatedFleet implements Ec2Gateway, MetricsSource, CloudIdentity 
         volumeId: volume.id,
         state: 'completed',
         description: request.description,
-        tags: withClientToken(request.tags, options),
+        tags,
       });
       return { snapshotId };
     });
