@@ -18,23 +18,21 @@ const widest = (text: string): number => Math.max(...text.split('\n').map((line)
 
 // The outcomes examples/README.md documents, so the examples never rot.
 describe('examples/', () => {
-  it('default policy: 7 completed, 2 failed pre-validation, 16 awaiting approval; 746.21 USD/month realized', async () => {
+  it('default policy: 8 completed, 2 failed pre-validation, 15 awaiting approval; 746.21 USD/month realized (1 unpriced)', async () => {
     const store = `sqlite:${join(tempDir('ex'), 'events.db')}`;
     const report = json<Report>(await optex(['run', 'examples/recommendations.json', '--store', store, '--json']));
     expect(report.summary.received).toBe(25);
-    expect(report.summary.byStatus).toEqual({ completed: 7, failed: 2, 'awaiting-approval': 16 });
+    expect(report.summary.byStatus).toEqual({ completed: 8, failed: 2, 'awaiting-approval': 15 });
     // 5 + 15 + 388 + 20 + 105.12 + 87.53 + 125.56 (the eu-west-1 RI: (0.214 − 0.128) × 730 × 2, by eu-west-1's own m5.xlarge)
-    // = 746.21. co-ebs-2026-11-0005 waits for a person: eu-west-1 has no gp3 throughput figure, so the book cannot tell
-    // that the conversion adds nothing to the bill.
+    // = 746.21; co-ebs-2026-11-0005 stays unpriced (eu-west-1 has no gp3 throughput figure).
     expect(report.summary.realizedMonthlySavings).toBe(746.21);
-    expect(report.summary.totalExecutions).toBe(9);
-    expect(report.optimizations.find((o) => o.recommendationId === 'co-ebs-2026-11-0005')).toMatchObject({ risk: 'MEDIUM', status: 'awaiting-approval' });
+    expect(report.summary.totalExecutions).toBe(10);
   });
 
-  it('examples/policy.json: 10 completed, 2 rolled back, 1 rollback-failed, 3 failed, 9 awaiting; 888.03 realized; the untagged stop-idle of a production instance is CRITICAL, not auto-approved', async () => {
+  it('examples/policy.json: 11 completed, 2 rolled back, 1 rollback-failed, 3 failed, 8 awaiting; 888.03 realized; the untagged stop-idle of a production instance is CRITICAL, not auto-approved', async () => {
     const store = `sqlite:${join(tempDir('ex'), 'events.db')}`;
     const report = json<Report>(await optex(['run', 'examples/recommendations.json', '--store', store, '--policy', 'examples/policy.json', '--json']));
-    expect(report.summary.byStatus).toEqual({ completed: 10, 'rolled-back': 2, 'rollback-failed': 1, failed: 3, 'awaiting-approval': 9 });
+    expect(report.summary.byStatus).toEqual({ completed: 11, 'rolled-back': 2, 'rollback-failed': 1, failed: 3, 'awaiting-approval': 8 });
     // the default's 746.21 + 11 (finops-ebs-gp3-0007) + 70.08 (co-ec2-2026-11-0001) + 60.74 (custodian-ec2-idle-0001) = 888.03
     expect(report.summary.realizedMonthlySavings).toBe(888.03);
     const statusOf = (id: string) => report.optimizations.find((o) => o.recommendationId === id)?.status;
@@ -62,7 +60,7 @@ describe('examples/', () => {
     expect(result.stdout).toMatch(/OPTIMIZATION\s+RESOURCE\s+ACTION\s+RISK\s+STATUS\s+EST\/MO\s+ACTUAL\/MO/);
     expect(widest(result.stdout)).toBeLessThanOrEqual(120);
     expect(result.stdout).toMatch(/Received 25 recommendations/);
-    expect(result.stdout).toMatch(/success rate 77\.8 %/);
+    expect(result.stdout).toMatch(/success rate 80\.0 %/);
     expect(result.stdout).toMatch(/realized \$746\.21/);
   });
 });
@@ -104,7 +102,7 @@ describe('text output of the examples fits 120 columns (--wide for every column)
     expect(text.stdout).toMatch(/^Received 25 recommendations: 0 accepted, 0 rejected, 25 duplicates; 25 optimizations reported\.$/m);
     expect(text.stdout).toMatch(/^Savings per month: estimated \$4448\.00 \(average \$177\.92 over 25 optimizations\),$/m);
     // 746.21 / 7 = 106.601…
-    expect(text.stdout).toMatch(/^ {2}realized \$746\.21 \(average \$106\.60 over 7 completed and priced\)\.$/m);
+    expect(text.stdout).toMatch(/^ {2}realized \$746\.21 \(average \$106\.60 over 7 completed and priced\), 1 completed unpriced \(left out\)\.$/m);
     const report = json<Report & { summary: { averageEstimatedMonthlySavings: number; averageRealizedMonthlySavings: number } }>(await optex(['run', again, '--store', store, '--json']));
     expect(report.summary).toMatchObject({ averageEstimatedMonthlySavings: 177.92, averageRealizedMonthlySavings: 106.6 });
   });

