@@ -8,6 +8,7 @@ import { OptimizationProjection, loadStream } from '@optex/engine';
 import { recordApproval, recordDenial, recordOperatorAction, type OperatorAction } from '@optex/approval';
 import { DUPLICATES_STREAM, REJECTED_STREAM } from '@optex/domain';
 import { DEFAULT_FLAGS, asPreview, delayedGateway, envWholeNumber, intakeLimitsFromEnv, loadPolicy, lockStoreForWriting, openAdapters, openBus, openStore, parseBusUrl, parseCloudUrl, processUntilQuiescent, readInput, recommendationMessages, rememberedSettings, report, StoreInUseError, UsageError, type AdapterFlags, type SettingsInForce } from '@optex/runtime';
+import { makeDirectories } from '@optex/event-store';
 import { FleetFileError, SimulatedFleet, parseFleetFile, stateFileFor } from '@optex/cloud';
 
 import { PROGRESS_AFTER_MS, PROGRESS_EVERY_MS, progressMode, progressReporter } from './progress';
@@ -257,21 +258,6 @@ export function checkOutputWritable(output: string): void {
   }
 }
 
-/**
- * `mkdir -p dir`, one level at a time: Node 20's `mkdirSync(dir, { recursive: true })` never returns for a directory
- * under `/proc` (its parent exists, the mkdir fails ENOENT, and it tries again for ever).
- */
-function makeDirectories(dir: string): void {
-  const missing: string[] = [];
-  for (let at = dir; !existsSync(at) && dirname(at) !== at; at = dirname(at)) missing.unshift(at);
-  for (const at of missing) {
-    try {
-      mkdirSync(at);
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-    }
-  }
-}
 
 /** Resolves a full optimization id, or a unique prefix of one (as shown in tables). */
 export async function resolveId(store: EventStore, id: string): Promise<string> {

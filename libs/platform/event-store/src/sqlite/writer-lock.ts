@@ -135,7 +135,7 @@ export class WriterLock {
  * `mkdir -p dir`, one level at a time: Node 20's `mkdirSync(dir, { recursive: true })` never returns for a directory
  * under `/proc` (its parent exists, the mkdir fails ENOENT, and it tries again for ever).
  */
-function makeDirectories(dir: string): void {
+export function makeDirectories(dir: string): void {
   const missing: string[] = [];
   for (let at = dir; !existsSync(at) && dirname(at) !== at; at = dirname(at)) missing.unshift(at);
   for (const at of missing) {
