@@ -1,4 +1,4 @@
-import { defaultPriceBook, parsePolicy, type Policy } from '@optex/domain';
+import { defaultPriceBook } from '@optex/domain';
 import { silentLogger, type MetricsSource } from '@optex/ports';
 import { SqliteEventStore } from '@optex/event-store';
 import { InMemoryBus } from '@optex/messaging';
@@ -6,15 +6,11 @@ import { SimulatedFleet } from '@optex/cloud';
 import { OptexMetrics } from '@optex/engine';
 import { processUntilQuiescent, type RunReport } from './processing';
 import { inputRecord } from './input';
+import { autoPolicy } from './__fixtures__/policies';
 
 jest.setTimeout(60_000);
 
 const ACCOUNT = '123456789012';
-const autoPolicy: Policy = (() => {
-  const p = parsePolicy({ version: 'test-auto', approval: { autoApprove: { maxLevel: 'CRITICAL', maxMonthlySavings: 1_000_000 } } });
-  if (!p.ok) throw new Error(JSON.stringify(p.errors));
-  return p.value;
-})();
 const fleetFile = { instances: [{ id: 'i-1', accountId: ACCOUNT, region: 'us-east-1', instanceType: 'm5.xlarge', state: 'running', cpuP95: 20 }] };
 const rightsize = { recommendationId: 'rs', source: 'spec', accountId: ACCOUNT, region: 'us-east-1', resource: { type: 'ec2:instance', id: 'i-1' }, action: { type: 'rightsize', currentInstanceType: 'm5.xlarge', targetInstanceType: 'm5.large' }, estimatedMonthlySavings: 70.08, currency: 'USD' };
 

@@ -8,15 +8,11 @@ import { recordApproval, recordBatchContinue, recordExecutionControl } from '@op
 import { processUntilQuiescent, type RunReport } from './processing';
 import { inputRecord } from './input';
 import { startEngine } from './engine-app';
+import { autoPolicy } from './__fixtures__/policies';
 
 jest.setTimeout(60_000);
 
 const ACCOUNT = '123456789012';
-const autoPolicy: Policy = (() => {
-  const p = parsePolicy({ version: 'test-auto', approval: { autoApprove: { maxLevel: 'CRITICAL', maxMonthlySavings: 1_000_000 } } });
-  if (!p.ok) throw new Error(JSON.stringify(p.errors));
-  return p.value;
-})();
 
 const volume = (id: string, region = 'us-east-1') => ({ id, accountId: ACCOUNT, region, volumeType: 'gp2', sizeGiB: 100, state: 'available' });
 const gp3 = (recId: string, volumeId: string, region = 'us-east-1', extra: Record<string, unknown> = {}) => ({

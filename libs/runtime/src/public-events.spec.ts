@@ -1,6 +1,6 @@
 import Ajv2020 from 'ajv/dist/2020';
 import addFormats from 'ajv-formats';
-import { defaultPolicy, defaultPriceBook, integrationEventJsonSchemas, parsePolicy, type IntegrationEventType, type Policy } from '@optex/domain';
+import { defaultPolicy, defaultPriceBook, integrationEventJsonSchemas, type IntegrationEventType, type Policy } from '@optex/domain';
 import { TOPICS, silentLogger, type Delivery } from '@optex/ports';
 import { SqliteEventStore } from '@optex/event-store';
 import { InMemoryBus, LogRelay, decodeCloudEvent } from '@optex/messaging';
@@ -8,14 +8,10 @@ import { SimulatedFleet } from '@optex/cloud';
 import { OptexMetrics } from '@optex/engine';
 import { processUntilQuiescent } from './processing';
 import { inputRecord } from './input';
+import { autoPolicy } from './__fixtures__/policies';
 
 jest.setTimeout(60_000);
 
-const autoPolicy: Policy = (() => {
-  const p = parsePolicy({ version: 'test-auto', approval: { autoApprove: { maxLevel: 'CRITICAL', maxMonthlySavings: 1_000_000 } } });
-  if (!p.ok) throw new Error(JSON.stringify(p.errors));
-  return p.value;
-})();
 
 const ACCOUNT = '123456789012';
 const fleet = { instances: [], volumes: [{ id: 'vol-1', accountId: ACCOUNT, region: 'us-east-1', volumeType: 'gp2', sizeGiB: 100, state: 'available' }] };
