@@ -1,6 +1,6 @@
 import { DeciderSpecification } from './__fixtures__/decider-spec';
 import { AT, NOW, OPT_ID, cmd, ev, observed, recs } from './__fixtures__';
-import { changePlanOf, monthlyCostChangeText, planDifferences, stepText } from './change-plan';
+import { changePlanOf, modificationMayCostMore, monthlyCostChangeText, planDifferences, stepText, unpricedModification } from './change-plan';
 import { optimizationDecider, type OptimizationState } from './decider';
 import { defaultPolicy, parsePolicy, type Policy } from './policy';
 import { defaultPriceBook } from './pricing';
@@ -81,6 +81,52 @@ describe('changePlanOf', () => {
       'rollback: the steps that would undo it changed',
       'net monthly cost change: -70.08 → 0',
     ]);
+  });
+});
+
+describe('a volume modification the price book cannot price: may it add to the bill?', () => {
+  type Volume = Extract<ObservedResource, { kind: 'volume' }>;
+  const volume = (volumeType: string, sizeGiB: number, extra: { iops?: number; throughput?: number } = {}): Volume => ({
+    kind: 'volume',
+    id: 'vol-0abc',
+    volumeType,
+    sizeGiB,
+    ...extra,
+    state: 'available',
+    availabilityZone: 'sa-east-1a',
+    tags: {},
+  });
+  const cases: [string, Volume, Volume, boolean][] = [
+    ['gp2 → gp3 keeping gp2 IOPS and throughput (300 GiB: 900 IOPS, 250 MiB/s)', volume('gp2', 300), volume('gp3', 300, { iops: 3000, throughput: 250 }), false],
+    ['gp2 → gp3 of a large gp2 (16,000 IOPS kept)', volume('gp2', 6000), volume('gp3', 6000, { iops: 16000, throughput: 250 }), false],
+    ['gp2 → gp3 asking more IOPS than the volume delivers', volume('gp2', 100), volume('gp3', 100, { iops: 16000, throughput: 128 }), true],
+    ['gp2 → gp3 asking more throughput than the volume delivers', volume('gp2', 100), volume('gp3', 100, { iops: 3000, throughput: 1000 }), true],
+    ['gp3 → gp3 with more IOPS', volume('gp3', 100, { iops: 4000, throughput: 125 }), volume('gp3', 100, { iops: 8000, throughput: 125 }), true],
+    ['gp3 → gp3 with fewer IOPS', volume('gp3', 100, { iops: 8000, throughput: 125 }), volume('gp3', 100, { iops: 4000, throughput: 125 }), false],
+    ['gp2 → io2 (dearer per GiB)', volume('gp2', 500), volume('io2', 500, { iops: 64000 }), true],
+    ['gp2 → io1', volume('gp2', 500), volume('io1', 500, { iops: 1500 }), true],
+    ['io1 → io2 with the same IOPS', volume('io1', 400, { iops: 6000 }), volume('io2', 400, { iops: 6000 }), false],
+    ['io1 → io1 with more IOPS', volume('io1', 400, { iops: 6000 }), volume('io1', 400, { iops: 9000 }), true],
+    ['io1 → gp3 with the same IOPS', volume('io1', 400, { iops: 6000 }), volume('gp3', 400, { iops: 6000, throughput: 125 }), false],
+    ['io1 → gp3 with throughput io1 did not bill', volume('io1', 400, { iops: 6000 }), volume('gp3', 400, { iops: 6000, throughput: 500 }), true],
+    ['gp2 → st1 and st1 → sc1 (cheaper per GiB)', volume('gp2', 500), volume('st1', 500), false],
+    ['sc1 → st1', volume('sc1', 500), volume('st1', 500), true],
+    ['standard → gp3 (magnetic: billed per I/O, no place in the order)', volume('standard', 500), volume('gp3', 500, { iops: 3000, throughput: 125 }), true],
+  ];
+  it.each(cases)('%s', (_name, before, after, expected) => {
+    expect(modificationMayCostMore(before, after)).toBe(expected);
+  });
+
+  it("gives the figures the book lacks only when the change may cost more: a conversion that keeps the volume's performance is not held", () => {
+    const rec = (action: Extract<Recommendation['action'], { type: 'modify-volume' }>): Recommendation => ({ ...recs.modifyVolume, region: 'sa-east-1', action });
+    // sa-east-1 is not in the book: every figure is missing, so only the rule above decides.
+    expect(unpricedModification(rec({ type: 'modify-volume', targetVolumeType: 'gp3' }), volume('gp2', 300), defaultPriceBook)).toBeUndefined();
+    expect(unpricedModification(rec({ type: 'modify-volume', targetVolumeType: 'io2', iops: 64000 }), volume('gp2', 500), defaultPriceBook)).toEqual(['region sa-east-1 (not in the price book)']);
+    expect(unpricedModification(rec({ type: 'modify-volume', targetVolumeType: 'gp3', iops: 16000 }), volume('gp2', 100), defaultPriceBook)).toEqual(['region sa-east-1 (not in the price book)']);
+    // us-east-1 prices io2 IOPS up to 32,000 only; a gp3 with 16,000 IOPS is priced there: nothing lacks, whatever it costs
+    const usEast = (action: Extract<Recommendation['action'], { type: 'modify-volume' }>): Recommendation => ({ ...rec(action), region: 'us-east-1' });
+    expect(unpricedModification(usEast({ type: 'modify-volume', targetVolumeType: 'io2', iops: 64000 }), volume('gp2', 500), defaultPriceBook)).toEqual(['io2 provisioned IOPS above 32000 in us-east-1']);
+    expect(unpricedModification(usEast({ type: 'modify-volume', targetVolumeType: 'gp3', iops: 16000 }), volume('gp2', 100), defaultPriceBook)).toBeUndefined();
   });
 });
 

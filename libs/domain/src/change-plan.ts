@@ -1,8 +1,10 @@
-import { executionPlan, reversibility, rollbackPlan } from './plans';
-import { isPriced, type PriceBook } from './pricing';
+import { effectiveVolumePerformance, executionPlan, reversibility, rollbackPlan } from './plans';
+import { defaultPriceBook, isPriced, type PriceBook, type PriceQuote } from './pricing';
 import { savingsQuote } from './savings';
 import { roundMoney } from './numbers';
 import type { AppliedFactor, ObservedResource, Recommendation, Reversibility, RiskAssessment, RiskLevel, Step } from './types';
+
+type ObservedVolume = Extract<ObservedResource, { kind: 'volume' }>;
 
 /**
  * The exact change an approver approves: the steps and their targets (instance type, volume type, IOPS, throughput),
@@ -88,14 +90,76 @@ function changeOf(rec: Recommendation, observed: ObservedResource, after: Observ
  * every action but a rightsize (whose target type the recommendation itself names).
  */
 export function addedMonthlyCost(rec: Recommendation, observed: ObservedResource, pb: PriceBook): number | undefined {
-  let steps: Step[];
+  const quote = planQuote(rec, observed, pb);
+  return quote && isPriced(quote) && roundMoney(-quote.usd) > 0 ? roundMoney(-quote.usd) : undefined;
+}
+
+/**
+ * The figures the book lacks to price a volume modification on the volume as `observed`, when the change may add to the
+ * bill; `undefined` when the change is priced, is not a modification, or cannot cost more whatever the missing figures
+ * are ({@link modificationMayCostMore}: a gp2 → gp3 conversion that keeps the volume's performance, say, in a region
+ * without a gp3 throughput figure). Such a change is not approved automatically.
+ */
+export function unpricedModification(rec: Recommendation, observed: ObservedResource, pb: PriceBook): readonly string[] | undefined {
+  if (rec.action.type !== 'modify-volume' || observed.kind !== 'volume') return undefined;
+  const steps = planSteps(rec, observed);
+  if (!steps) return undefined;
+  const after = expectedAfter(observed, steps);
+  const quote = savingsQuote(rec, observed, after, rec.region, pb);
+  if (isPriced(quote) || quote.unpriced.length === 0) return undefined;
+  return after?.kind === 'volume' && !modificationMayCostMore(observed, after) ? undefined : quote.unpriced;
+}
+
+/**
+ * Volume types from the cheapest per GiB-month to the dearest, an order that holds in every AWS region (sc1 < st1 <
+ * gp3 < gp2 < io1 = io2; io2's IOPS tiers cost at most io1's); `standard` (magnetic, billed per I/O) has no place.
+ */
+const VOLUME_COST_RANK: Readonly<Record<string, number>> = { sc1: 0, st1: 1, gp3: 2, gp2: 3, io1: 4, io2: 4 };
+
+/** What a volume type bills beyond its size: gp3 the IOPS above 3,000 and the MiB/s above 125; io1/io2 every IOPS. */
+function billedPerformance(volumeType: string, perf: { iops?: number; throughput?: number }): { iops: number; throughput: number } {
+  if (volumeType === 'gp3') {
+    return { iops: Math.max(0, (perf.iops ?? 0) - defaultPriceBook.gp3Baseline.iops), throughput: Math.max(0, (perf.throughput ?? 0) - defaultPriceBook.gp3Baseline.throughputMBps) };
+  }
+  if (volumeType === 'io1' || volumeType === 'io2') return { iops: perf.iops ?? 0, throughput: 0 };
+  return { iops: 0, throughput: 0 };
+}
+
+/**
+ * Whether moving a volume from `before` to `after` (same size) may add to the bill in a region whose prices are not all
+ * known: when the type is not cheaper or the same per GiB-month ({@link VOLUME_COST_RANK}; an unknown type may cost
+ * anything), or when the new type bills IOPS or throughput beyond what the volume delivers now. Within that, no region
+ * charges more: gp3's IOPS and throughput cost less than the gp2 or io1/io2 capacity they replace. A gp2 → gp3
+ * conversion keeping gp2's IOPS and throughput never costs more; gp2 → gp3 at 16,000 IOPS on a 100 GiB volume may.
+ */
+export function modificationMayCostMore(before: ObservedVolume, after: ObservedVolume): boolean {
+  const [from, to] = [VOLUME_COST_RANK[before.volumeType], VOLUME_COST_RANK[after.volumeType]];
+  if (from === undefined || to === undefined) return before.volumeType !== after.volumeType || !samePerformance(before, after);
+  if (to > from) return true;
+  const [now, next] = [effectiveVolumePerformance(before), effectiveVolumePerformance(after)];
+  const billed = billedPerformance(after.volumeType, next);
+  if (billed.iops > 0 && next.iops! > (now.iops ?? 0)) return true;
+  if (billed.throughput > 0 && next.throughput! > (now.throughput ?? 0)) return true;
+  return after.sizeGiB > before.sizeGiB;
+}
+
+function samePerformance(a: ObservedVolume, b: ObservedVolume): boolean {
+  const [x, y] = [effectiveVolumePerformance(a), effectiveVolumePerformance(b)];
+  return a.sizeGiB === b.sizeGiB && x.iops === y.iops && x.throughput === y.throughput;
+}
+
+function planSteps(rec: Recommendation, observed: ObservedResource): Step[] | undefined {
   try {
-    steps = executionPlan(rec, observed, 'cost');
+    return executionPlan(rec, observed, 'cost');
   } catch {
     return undefined;
   }
-  const quote = savingsQuote(rec, observed, expectedAfter(observed, steps), rec.region, pb);
-  return isPriced(quote) && roundMoney(-quote.usd) > 0 ? roundMoney(-quote.usd) : undefined;
+}
+
+/** The savings quote of `rec`'s plan on the resource as `observed`; `undefined` when it is not the kind the action needs. */
+function planQuote(rec: Recommendation, observed: ObservedResource, pb: PriceBook): PriceQuote | undefined {
+  const steps = planSteps(rec, observed);
+  return steps ? savingsQuote(rec, observed, expectedAfter(observed, steps), rec.region, pb) : undefined;
 }
 
 /**

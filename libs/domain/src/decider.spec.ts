@@ -187,13 +187,55 @@ describe('AssessRisk', () => {
         .then((events) => expect((events[0]!.data as { factors: unknown }).factors).toEqual([]));
   });
 
-  it('does not flag a downsize, nor a rightsize the price book cannot price', () => {
-    const unpricedRegion = recommendation({ type: 'rightsize', currentInstanceType: 'm5.large', targetInstanceType: 'm5.xlarge' }, { region: 'sa-east-1' });
-    for (const r of [rec, unpricedRegion]) {
+  it('flags a volume modification the price book cannot price on the live volume (io2 at 64,000 IOPS; io1 where the region has no io1 figure): it may add to the bill', () => {
+    const gp2 = (region: string) => ({ kind: 'volume' as const, id: 'vol-0abc', volumeType: 'gp2', sizeGiB: 500, iops: 1500, state: 'available', availabilityZone: `${region}a`, tags: {} });
+    const cases = [
+      { action: { type: 'modify-volume' as const, targetVolumeType: 'io2' as const, iops: 64000 }, region: 'us-east-1' },
+      { action: { type: 'modify-volume' as const, targetVolumeType: 'io1' as const, iops: 15000 }, region: 'eu-west-1' },
+    ];
+    for (const { action, region } of cases) {
+      spec
+        .given([received(recommendation(action, { region, resource: { type: 'ec2:volume', id: 'vol-0abc' }, estimatedMonthlySavings: 10 }))])
+        .when(cmd('AssessRisk', { policy: defaultPolicy, credentialsAccountId: undefined, priceBook: defaultPriceBook, live: { observed: gp2(region) } }))
+        .then((events) => {
+          const factors = (events[0]!.data as unknown as { factors: { factor: string; detail: string }[] }).factors;
+          expect(factors).toEqual([{ factor: 'costs-more', detail: expect.stringMatching(/^modify-volume of vol-0abc may add to the bill: the price book lacks .+/) }]);
+        });
+    }
+  });
+
+  it("does not flag an unpriced gp2 → gp3 conversion that keeps the volume's IOPS and throughput (eu-west-1 has no gp3 throughput figure): it cannot cost more", () => {
+    const gp2 = { kind: 'volume' as const, id: 'vol-0abc', volumeType: 'gp2', sizeGiB: 300, state: 'available', availabilityZone: 'eu-west-1a', tags: {} };
+    spec
+      .given([received(recommendation({ type: 'modify-volume', targetVolumeType: 'gp3' }, { region: 'eu-west-1', resource: { type: 'ec2:volume', id: 'vol-0abc' }, estimatedMonthlySavings: 6 }))])
+      .when(cmd('AssessRisk', { policy: defaultPolicy, credentialsAccountId: undefined, priceBook: defaultPriceBook, live: { observed: gp2 } }))
+      .then((events) => expect((events[0]!.data as { level: string; factors: unknown }).factors).toEqual([]));
+  });
+
+  it('does not flag a downsize, nor a smaller size of the same family that the price book cannot price', () => {
+    const unpricedDownsize = recommendation({ type: 'rightsize', currentInstanceType: 'm5.2xlarge', targetInstanceType: 'm5.xlarge' }, { region: 'sa-east-1' });
+    for (const r of [rec, unpricedDownsize]) {
       spec
         .given([received(r)])
         .when(cmd('AssessRisk', { policy: defaultPolicy, credentialsAccountId: undefined, priceBook: defaultPriceBook }))
         .then((events) => expect(events).toEqual([ev('RiskAssessed', { baseLevel: 'MEDIUM', level: 'MEDIUM', factors: [], policyVersion: 'default-v1' })]));
+    }
+  });
+
+  it('flags a rightsize the price book cannot price, but for a smaller size of the same family: it may cost more, so a person approves it', () => {
+    const cases = [
+      { from: 'm5.large', to: 'm5.xlarge', region: 'sa-east-1', lacking: 'region sa-east-1 (not in the price book)' },
+      { from: 'm5.xlarge', to: 'p5.48xlarge', region: 'us-east-1', lacking: 'instance type p5.48xlarge in us-east-1' },
+    ];
+    for (const { from, to, region, lacking } of cases) {
+      spec
+        .given([received(recommendation({ type: 'rightsize', currentInstanceType: from, targetInstanceType: to }, { region }))])
+        .when(cmd('AssessRisk', { policy: defaultPolicy, credentialsAccountId: undefined, priceBook: defaultPriceBook }))
+        .then((events) =>
+          expect(events).toEqual([
+            ev('RiskAssessed', { baseLevel: 'MEDIUM', level: 'HIGH', factors: [{ factor: 'costs-more', detail: `${from} → ${to} may cost more: the price book lacks ${lacking}` }], policyVersion: 'default-v1' }),
+          ]),
+        );
     }
   });
 

@@ -7,7 +7,7 @@ import type { PriceBook } from './pricing';
 import { ACTION_TYPES, RISK_LEVELS } from './types';
 import type { ActionType, AppliedFactor, ApprovalDecision, Authority, LiveResource, Recommendation, RiskAssessment, RiskBasis, RiskLevel } from './types';
 import { quoteInUse } from './savings';
-import { addedMonthlyCost } from './change-plan';
+import { addedMonthlyCost, unpricedModification } from './change-plan';
 import type { ParseResult } from './recommendation';
 import { eligibleApprovers, rosterSchema, type RosterEntry } from './roster';
 import { DEFAULT_API_BUDGET, apiBudgetSchema, type ApiBudgetPolicy } from './api-budget';
@@ -404,22 +404,51 @@ function tagDetail(basis: RiskBasis, factor: TagFactorPolicy, marks: string): st
 }
 
 /**
- * Why a change costs more per month than it saves, or `undefined`: a rightsize whose target type costs more than its
- * current type in the recommendation's region, both priced by the book; any other action whose plan on the live
- * resource as described (a volume's size, type, IOPS and throughput, say) adds to the bill, as the approved plan's
- * net monthly cost change would say ({@link addedMonthlyCost}). Without the live resource only a rightsize is judged.
+ * Why a change costs more per month than it saves, or may, or `undefined`: a rightsize whose target type costs more
+ * than its current type in the recommendation's region, or one of the two the book does not price (unless the target is
+ * a smaller size of the same family); any other action
+ * whose plan on the live resource as described (a volume's size, type, IOPS and throughput, say) adds to the bill, as
+ * the approved plan's net monthly cost change would say ({@link addedMonthlyCost}), and a volume modification the book
+ * cannot price ({@link unpricedModification}). Without the live resource only a rightsize is judged.
  */
 function costsMoreDetail(rec: Recommendation, priceBook: PriceBook, live: LiveResource | undefined): string | undefined {
   if (rec.action.type !== 'rightsize') {
-    const added = live?.observed ? addedMonthlyCost(rec, live.observed, priceBook) : undefined;
-    return added === undefined ? undefined : `${rec.action.type} of ${rec.resource.id} as it is now adds $${added.toFixed(2)}/month to the bill in ${rec.region}`;
+    if (!live?.observed) return undefined;
+    const added = addedMonthlyCost(rec, live.observed, priceBook);
+    if (added !== undefined) return `${rec.action.type} of ${rec.resource.id} as it is now adds $${added.toFixed(2)}/month to the bill in ${rec.region}`;
+    const lacking = unpricedModification(rec, live.observed, priceBook);
+    return lacking === undefined ? undefined : `${rec.action.type} of ${rec.resource.id} may add to the bill: the price book lacks ${lacking.join(', ')}`;
   }
   const { currentInstanceType: from, targetInstanceType: to } = rec.action;
   const current = quoteInstance(priceBook, rec.region, from);
   const target = quoteInstance(priceBook, rec.region, to);
-  if (!isPriced(current) || !isPriced(target) || target.usd <= current.usd) return undefined;
+  if (!isPriced(current) || !isPriced(target)) {
+    if (smallerInFamily(from, to)) return undefined;
+    const lacking = [...new Set([current, target].flatMap((q) => (isPriced(q) ? [] : q.unpriced)))];
+    return `${from} → ${to} may cost more: the price book lacks ${lacking.join(', ')}`;
+  }
+  if (target.usd <= current.usd) return undefined;
   const more = Math.round((target.usd - current.usd) * 100) / 100;
   return `${from} → ${to} costs $${more.toFixed(2)}/month more in ${rec.region} (${current.usd} → ${target.usd})`;
+}
+
+const SIZES = ['nano', 'micro', 'small', 'medium', 'large', 'xlarge'];
+
+/** The order of an instance size within its family (`2xlarge` above `xlarge`); `undefined` for one without an order (`metal`). */
+function sizeRank(size: string): number | undefined {
+  const named = SIZES.indexOf(size);
+  if (named >= 0) return named;
+  const times = /^(\d+)xlarge$/.exec(size);
+  return times ? SIZES.length + Number(times[1]) : undefined;
+}
+
+/** Whether `to` is a smaller size of `from`'s own family (`t4g.small` → `t4g.micro`): within a family a smaller size never costs more. */
+function smallerInFamily(from: string, to: string): boolean {
+  const [fromFamily, fromSize] = from.split('.');
+  const [toFamily, toSize] = to.split('.');
+  if (fromFamily !== toFamily || fromSize === undefined || toSize === undefined) return false;
+  const [a, b] = [sizeRank(fromSize), sizeRank(toSize)];
+  return a !== undefined && b !== undefined && b < a;
 }
 
 /**

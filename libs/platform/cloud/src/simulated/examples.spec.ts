@@ -117,7 +117,7 @@ describe('examples/', () => {
         [defaultPolicy, underDefault],
         [examplePolicy, underExample],
       ] as const) {
-        const assessment = assessRisk(rec, policy, undefined, live);
+        const assessment = assessRisk(rec, policy, defaultPriceBook, live);
         expect({ id: rec.recommendationId, risk: assessment.level }).toEqual({ id: rec.recommendationId, risk });
         const mode = decideApproval(assessment, rec, policy).mode;
         expect({ id: rec.recommendationId, mode }).toEqual({ id: rec.recommendationId, mode: outcome === 'awaiting-approval' ? 'manual' : 'auto' });
