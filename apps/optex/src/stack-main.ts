@@ -2,6 +2,7 @@
 import 'reflect-metadata';
 import { Command, CommanderError, Option } from 'commander';
 import { STACK_COMPONENTS, stackDown, stackRestart, stackUp, type StackComponent } from './stack/stack';
+import { downFlag, MAX_PARTITIONS, partitionsFlag } from './stack-flags';
 
 /** Where `stack` keeps state, logs and data unless `--dir` says otherwise. */
 export const DEFAULT_STACK_DIR = '.optex/stack';
@@ -28,16 +29,17 @@ async function main(argv: readonly string[]): Promise<number> {
     .command('up')
     .description('start Kafka, the ESDB emulator, moto (unless --cloud) and the five services; print where they are')
     .option('--cloud <target>', 'aws:ENDPOINT to use instead of starting moto_server')
-    .addOption(new Option('--partitions <n>', 'partitions of the optex topics').default('3'))
+    .addOption(new Option('--partitions <n>', `partitions of the optex topics (1 to ${MAX_PARTITIONS})`).default('3'))
     .addOption(new Option('--dir <dir>', 'state, logs and data').default(DEFAULT_STACK_DIR))
     .option('--json', 'print only JSON on stdout')
     .action(async (flags: { cloud?: string; partitions: string; dir: string; json?: boolean }) => {
-      const partitions = Number(flags.partitions);
-      if (!Number.isInteger(partitions) || partitions < 1) {
-        err(`stack: --partitions must be a positive integer, got ${JSON.stringify(flags.partitions)}`);
+      const partitionsOrError = partitionsFlag(flags.partitions);
+      if (!partitionsOrError.ok) {
+        err(partitionsOrError.error);
         code = 2;
         return;
       }
+      const partitions = partitionsOrError.value;
       if (flags.cloud !== undefined && !/^aws:https?:\/\/.+/.test(flags.cloud)) {
         err(`stack: --cloud must be aws:http(s)://ENDPOINT, got ${JSON.stringify(flags.cloud)}`);
         code = 2;
@@ -70,12 +72,13 @@ async function main(argv: readonly string[]): Promise<number> {
         code = 2;
         return;
       }
-      const downMs = Number(flags.down);
-      if (!Number.isInteger(downMs) || downMs < 0) {
-        err(`stack: --down must be a whole number of milliseconds, got ${JSON.stringify(flags.down)}`);
+      const downOrError = downFlag(flags.down);
+      if (!downOrError.ok) {
+        err(downOrError.error);
         code = 2;
         return;
       }
+      const downMs = downOrError.value;
       const result = await stackRestart(flags.dir, component as StackComponent, { signal: `SIG${flags.signal}`, downMs, progress: flags.json ? undefined : err });
       process.stdout.write(flags.json ? `${JSON.stringify(result)}\n` : `${component} restarted: pid ${result.oldPid} → ${result.pid}${result.port ? `, port ${result.port}` : ''}\n`);
     });

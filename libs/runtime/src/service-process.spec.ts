@@ -136,6 +136,19 @@ describe('service process configuration from the environment', () => {
   });
 });
 
+describe('OPTEX_RECONCILE_LOOKUP_TIMEOUT_MS', () => {
+  it("reaches the config as the executor's reconcileLookupTimeoutMs; unset or empty, the engine's default (15 min) holds", () => {
+    expect(configFromEnv('executor', { OPTEX_RECONCILE_LOOKUP_TIMEOUT_MS: '120000' }).reconcileLookupTimeoutMs).toBe(120_000);
+    expect(configFromEnv('executor', { OPTEX_RECONCILE_LOOKUP_TIMEOUT_MS: '1' }).reconcileLookupTimeoutMs).toBe(1);
+    expect(configFromEnv('executor', {})).not.toHaveProperty('reconcileLookupTimeoutMs');
+    expect(configFromEnv('executor', { OPTEX_RECONCILE_LOOKUP_TIMEOUT_MS: '' })).not.toHaveProperty('reconcileLookupTimeoutMs');
+  });
+
+  it.each(['abc', '0', '-1', '1.5', '1e3', '0x10', '15m'])('refuses %j, naming the variable', (value) => {
+    expect(() => configFromEnv('executor', { OPTEX_RECONCILE_LOOKUP_TIMEOUT_MS: value })).toThrow(`OPTEX_RECONCILE_LOOKUP_TIMEOUT_MS must be a whole number ≥ 1, got ${JSON.stringify(value)}`);
+  });
+});
+
 /** Lines written to it, as text. */
 class Lines extends Writable {
   text = '';

@@ -17,7 +17,7 @@ import { HealthController, PROCESS_INFO, type ProcessInfo } from './health.contr
  * Configuration of a service process, from environment variables (documented in the README):
  * OPTEX_STORE, OPTEX_BUS, OPTEX_CLOUD, OPTEX_POLICY, OPTEX_PARTITIONS, OPTEX_HTTP_HOST,
  * OPTEX_HTTP_PORT, OPTEX_RELAY, OPTEX_BATCH_MODE, OPTEX_MAX_PARALLEL, OPTEX_BATCH_WINDOW_MS, OPTEX_BATCH_QUIET_MS, OPTEX_LOG_LEVEL,
- * OPTEX_MAX_ATTEMPTS, OPTEX_WAIT_TIMEOUT_MS, OPTEX_EC2_CALL_DELAY_MS, OPTEX_KAFKA_SESSION_TIMEOUT_MS,
+ * OPTEX_MAX_ATTEMPTS, OPTEX_WAIT_TIMEOUT_MS, OPTEX_RECONCILE_LOOKUP_TIMEOUT_MS, OPTEX_EC2_CALL_DELAY_MS, OPTEX_KAFKA_SESSION_TIMEOUT_MS,
  * and the intake limits (OPTEX_MAX_RECORD_BYTES, OPTEX_MAX_STRING_LENGTH, OPTEX_MAX_DEPTH, OPTEX_MAX_TAGS),
  * OPTEX_SWEEP_EVERY_MS, OPTEX_SWEEP_AFTER_MS, OPTEX_HEAP_GROWTH_PERCENT. Every integer is decimal digits only
  * ({@link envWholeNumber}); OPTEX_RELAY is `true` or `false`; an empty numeric variable, OPTEX_RELAY, OPTEX_LOG_LEVEL
@@ -41,6 +41,8 @@ export interface ServiceProcessConfig {
   readonly batchQuietMs?: number;
   readonly maxAttempts: number;
   readonly waitTimeoutMs?: number;
+  /** How long the executor's look-up of a step whose outcome is unknown may keep failing before it gives up (engine default when unset). */
+  readonly reconcileLookupTimeoutMs?: number;
   /** Latency injected before every EC2 call (game days, crash tests). */
   readonly ec2CallDelayMs: number;
   /** Kafka consumer session timeout: how soon a dead consumer's partitions move to another. */
@@ -107,6 +109,7 @@ export function configFromEnv(service: ServiceName, env: NodeJS.ProcessEnv = pro
     ...(env['OPTEX_BATCH_QUIET_MS'] ? { batchQuietMs: int('OPTEX_BATCH_QUIET_MS', 20) } : {}),
     maxAttempts: int('OPTEX_MAX_ATTEMPTS', 5, 1),
     ...(env['OPTEX_WAIT_TIMEOUT_MS'] ? { waitTimeoutMs: int('OPTEX_WAIT_TIMEOUT_MS', 900_000, 1) } : {}),
+    ...(env['OPTEX_RECONCILE_LOOKUP_TIMEOUT_MS'] ? { reconcileLookupTimeoutMs: int('OPTEX_RECONCILE_LOOKUP_TIMEOUT_MS', 900_000, 1) } : {}),
     ec2CallDelayMs: int('OPTEX_EC2_CALL_DELAY_MS', 0),
     ...(env['OPTEX_KAFKA_SESSION_TIMEOUT_MS'] ? { kafkaSessionTimeoutMs: int('OPTEX_KAFKA_SESSION_TIMEOUT_MS', 30_000, 6000) } : {}),
     intakeLimits: intakeLimitsFromEnv(env),
@@ -175,6 +178,7 @@ export async function runServiceProcess(service: ServiceName, io: ServiceProcess
         recoverOnStart: false,
         intakeLimits: config.intakeLimits,
         ...(config.waitTimeoutMs ? { waitTimeoutMs: config.waitTimeoutMs } : {}),
+        ...(config.reconcileLookupTimeoutMs !== undefined ? { reconcileLookupTimeoutMs: config.reconcileLookupTimeoutMs } : {}),
         ...(config.sweepEveryMs !== undefined ? { sweepEveryMs: config.sweepEveryMs } : {}),
         ...(config.sweepAfterMs !== undefined ? { sweepAfterMs: config.sweepAfterMs } : {}),
       }),

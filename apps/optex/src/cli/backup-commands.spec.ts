@@ -57,3 +57,26 @@ describe('run --policy on a pipe', () => {
     expect((JSON.parse(result.stdout) as { summary: { received: number } }).summary.received).toBe(25);
   });
 });
+
+describe('backups at OPTEX_NOW', () => {
+  const saved = process.env['OPTEX_NOW'];
+  afterEach(() => {
+    if (saved === undefined) delete process.env['OPTEX_NOW'];
+    else process.env['OPTEX_NOW'] = saved;
+  });
+
+  it.each(['2026', 'December 7, 2026', '1', '2026-12-07', '2026-12-07T10:00:00', 'not a time'])('refuses %j, not an ISO-8601 time with a zone (exit 2), where new Date() guessed at most of them', async (raw) => {
+    process.env['OPTEX_NOW'] = raw;
+    const result = await optex(['backups', '--store', store]);
+    expect([result.code, result.stderr]).toEqual([2, expect.stringContaining(`OPTEX_NOW must be an ISO-8601 time, got ${JSON.stringify(raw)}`)]);
+    expect(result.stdout).toBe('');
+  });
+
+  it.each(['2026-12-07T10:00:00Z', '2026-12-07T10:00:00.000+01:00'])('judges retention at the ISO-8601 time %j', async (raw) => {
+    process.env['OPTEX_NOW'] = raw;
+    const result = await optex(['backups', '--store', store, '--json']);
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    expect((JSON.parse(result.stdout) as { now: string }).now).toBe(new Date(raw).toISOString());
+  });
+});

@@ -3,6 +3,7 @@ import {
   backupSnapshots,
   optimizationDecider,
   optimizationStream,
+  parseInstant,
   DomainError,
   type BackupExpiryOutcome,
   type BackupSnapshotView,
@@ -27,14 +28,15 @@ export interface BackupFlags {
 }
 
 /**
- * The time retention is judged at: the clock, or `OPTEX_NOW` (an ISO-8601 time) — for tests and drills that need a
- * backup to be older than it is; nothing else in optex reads it.
+ * The time retention is judged at: the clock, or `OPTEX_NOW` (an ISO-8601 time with its zone, read strictly as the
+ * `--not-before`/`--at` flags are: `2026`, `December 7, 2026` or `1` is refused, not guessed at) — for tests and drills
+ * that need a backup to be older than it is; nothing else in optex reads it.
  */
 function nowOf(): Date {
   const raw = process.env['OPTEX_NOW'];
   if (raw === undefined || raw === '') return new Date();
-  const now = new Date(raw);
-  if (Number.isNaN(now.getTime())) throw new UsageError(`OPTEX_NOW must be an ISO-8601 time, got ${JSON.stringify(raw)}`);
+  const now = parseInstant(raw);
+  if (!now) throw new UsageError(`OPTEX_NOW must be an ISO-8601 time, got ${JSON.stringify(raw)}`);
   return now;
 }
 

@@ -39,8 +39,9 @@ export interface RunFlags extends AdapterFlags {
 }
 
 /**
- * The engine options of `run` and `resume`: the batch mode, parallelism and not-before of the flags, and the batch
- * window of `OPTEX_BATCH_WINDOW_MS` / `OPTEX_BATCH_QUIET_MS` (as the service processes read them).
+ * The engine options of `run` and `resume`: the batch mode, parallelism and not-before of the flags, the batch
+ * window of `OPTEX_BATCH_WINDOW_MS` / `OPTEX_BATCH_QUIET_MS` and the executor's bound on a failing look-up of a step's
+ * effect, `OPTEX_RECONCILE_LOOKUP_TIMEOUT_MS` (as the service processes read them).
  */
 export function engineOptions(flags: RunFlags, env: NodeJS.ProcessEnv = process.env) {
   const batchMode = (flags.batchMode ?? 'parallel') as BatchMode;
@@ -51,7 +52,15 @@ export function engineOptions(flags: RunFlags, env: NodeJS.ProcessEnv = process.
   const notBefore = timeFlag('--not-before', flags.notBefore);
   const batchWindowMs = envWholeNumber(env, 'OPTEX_BATCH_WINDOW_MS', 1);
   const batchQuietMs = envWholeNumber(env, 'OPTEX_BATCH_QUIET_MS', 0);
-  return { batchMode, maxParallel, ...(notBefore ? { notBefore } : {}), ...(batchWindowMs !== undefined ? { batchWindowMs } : {}), ...(batchQuietMs !== undefined ? { batchQuietMs } : {}) };
+  const reconcileLookupTimeoutMs = envWholeNumber(env, 'OPTEX_RECONCILE_LOOKUP_TIMEOUT_MS', 1);
+  return {
+    batchMode,
+    maxParallel,
+    ...(notBefore ? { notBefore } : {}),
+    ...(batchWindowMs !== undefined ? { batchWindowMs } : {}),
+    ...(batchQuietMs !== undefined ? { batchQuietMs } : {}),
+    ...(reconcileLookupTimeoutMs !== undefined ? { reconcileLookupTimeoutMs } : {}),
+  };
 }
 
 function reportRows(flags: RunFlags): number {

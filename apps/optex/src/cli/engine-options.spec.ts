@@ -12,4 +12,9 @@ describe('run/resume engine options', () => {
     expect(() => engineOptions(flags, { OPTEX_BATCH_WINDOW_MS: '0' })).toThrow('OPTEX_BATCH_WINDOW_MS must be a whole number ≥ 1, got "0"');
     expect(() => engineOptions(flags, { OPTEX_BATCH_QUIET_MS: '5s' })).toThrow('OPTEX_BATCH_QUIET_MS must be a whole number ≥ 0, got "5s"');
   });
+
+  it("take the executor's bound on a failing look-up from OPTEX_RECONCILE_LOOKUP_TIMEOUT_MS, and refuse one that is not a whole number ≥ 1", () => {
+    expect(engineOptions(flags, { OPTEX_RECONCILE_LOOKUP_TIMEOUT_MS: '5000' })).toEqual({ batchMode: 'parallel', maxParallel: 4, reconcileLookupTimeoutMs: 5000 });
+    expect(() => engineOptions(flags, { OPTEX_RECONCILE_LOOKUP_TIMEOUT_MS: '0' })).toThrow('OPTEX_RECONCILE_LOOKUP_TIMEOUT_MS must be a whole number ≥ 1, got "0"');
+  });
 });
