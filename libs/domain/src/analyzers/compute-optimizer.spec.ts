@@ -57,7 +57,12 @@ describe('Compute Optimizer translation', () => {
   });
 
   it.each([
-    [{ finding: 'Optimized' }, 'no-saving', 'finding: Optimized, nothing to change'],
+    [
+      { finding: 'Optimized', recommendationOptions: [{ instanceType: 'm5.large', rank: 1, savingsOpportunity: { estimatedMonthlySavings: { currency: 'USD', value: 0 } } }] },
+      'no-saving',
+      'finding: Optimized, nothing to change',
+    ],
+    [{ finding: 'Optimized', recommendationOptions: [] }, 'no-saving', 'finding: Optimized, nothing to change (recommendationOptions[rank 1].instanceType: missing)'],
     [{ finding: 'Underprovisioned' }, 'no-saving', 'finding: Underprovisioned, a larger instance costs more'],
     [{ currentInstanceType: undefined }, 'missing-field', 'currentInstanceType: missing'],
     [{ recommendationOptions: [] }, 'missing-field', 'recommendationOptions[rank 1].instanceType: missing'],
@@ -70,6 +75,61 @@ describe('Compute Optimizer translation', () => {
   ])('given an instance recommendation with %j, then it is skipped (%s) naming the field', (change, code, reason) => {
     const t = translateComputeOptimizer({ instanceRecommendations: [{ ...instance, ...change }] });
     expect(t.skipped.map((s) => [s.code, s.reason])).toEqual([[code, reason]]);
+  });
+
+  describe('platform differences (Hypervisor, NetworkInterface, StorageInterface, InstanceStoreAvailability, VirtualizationType, Architecture)', () => {
+    const option = (instanceType: string, rank: number, platformDifferences: string[], value: number) => ({
+      instanceType,
+      rank,
+      platformDifferences,
+      savingsOpportunity: { estimatedMonthlySavings: { currency: 'USD', value } },
+    });
+
+    it('takes the best-ranked option without any: a move across one may not boot or may lose instance-store data', () => {
+      const options = [option('m5n.large', 1, ['NetworkInterface'], 40), option('m5d.large', 2, ['InstanceStoreAvailability'], 38), option('m5a.large', 3, [], 36.5)];
+      const t = translateComputeOptimizer({ instanceRecommendations: [{ ...instance, recommendationOptions: options }] });
+      expect(t.recommendations.map((r) => [r.action, r.estimatedMonthlySavings])).toEqual([[{ type: 'rightsize', currentInstanceType: 'm5.xlarge', targetInstanceType: 'm5a.large' }, 36.5]]);
+    });
+
+    it('skips (unsupported-action) an item whose every option has one, naming each option and its differences', () => {
+      const options = [option('m6i.large', 2, ['Hypervisor'], 30), option('m5n.large', 1, ['NetworkInterface', 'StorageInterface'], 40)];
+      const t = translateComputeOptimizer({ instanceRecommendations: [{ ...instance, recommendationOptions: options }] });
+      expect(t.recommendations).toEqual([]);
+      expect(t.skipped.map((s) => [s.code, s.reason])).toEqual([
+        [
+          'unsupported-action',
+          'recommendationOptions.platformDifferences: every option differs from the instance in platform (rank 1 m5n.large: NetworkInterface, StorageInterface; rank 2 m6i.large: Hypervisor); ' +
+            'it may not boot there (architecture, hypervisor, virtualization type, ENA and NVMe drivers) or may lose instance-store data, which optex cannot check: it changes instance types only',
+        ],
+      ]);
+    });
+    it("reads an export's ranks 2 and 3 when it has their platformDifferences column (an option whose differences are unknown is not taken)", () => {
+      const header = 'instanceArn,finding,currentInstanceType,recommendationOptions_1_instanceType,recommendationOptions_1_platformDifferences,recommendationOptions_1_estimatedMonthlySavings_currency,recommendationOptions_1_estimatedMonthlySavings_value,recommendationOptions_2_instanceType';
+      const rest = 'recommendationOptions_2_estimatedMonthlySavings_currency,recommendationOptions_2_estimatedMonthlySavings_value';
+      const arn = 'arn:aws:ec2:us-east-1:123456789012:instance/i-0a1b2c3d4e5f60791';
+      const withColumn = `${header},recommendationOptions_2_platformDifferences,${rest}\n${arn},OVER_PROVISIONED,m5.2xlarge,m7g.xlarge,Architecture,USD,154.03,m5.xlarge,,USD,140.16\n`;
+      expect(translateComputeOptimizer(withColumn).recommendations.map((r) => [r.action, r.estimatedMonthlySavings])).toEqual([
+        [{ type: 'rightsize', currentInstanceType: 'm5.2xlarge', targetInstanceType: 'm5.xlarge' }, 140.16],
+      ]);
+      const without = `${header},${rest}\n${arn},OVER_PROVISIONED,m5.2xlarge,m7g.xlarge,Architecture,USD,154.03,m5.xlarge,USD,140.16\n`;
+      expect(translateComputeOptimizer(without).skipped.map((s) => s.code)).toEqual(['unsupported-action']);
+    });
+  });
+
+  describe('Optimized findings may still save (a newer generation, gp2 → gp3)', () => {
+    it('imports an Optimized instance whose best usable option saves in USD', () => {
+      const optimized = { ...instance, finding: 'Optimized' };
+      const t = translateComputeOptimizer({ instanceRecommendations: [optimized] });
+      expect(t.recommendations.map((r) => [r.action, r.estimatedMonthlySavings])).toEqual([[{ type: 'rightsize', currentInstanceType: 'm5.xlarge', targetInstanceType: 'm5.large' }, 35.04]]);
+    });
+
+    it('imports an Optimized volume whose top option saves; skips (no-saving) one that saves nothing', () => {
+      const volumes = analyzerFixture('co-get-ebs-volume-recommendations.json') as { volumeRecommendations: { volumeRecommendationOptions: object[] }[] };
+      const volume = { ...volumes.volumeRecommendations[0]!, finding: 'Optimized' };
+      expect(outcomes(translateComputeOptimizer({ volumeRecommendations: [volume] }))).toEqual(['vol-0123456789abcdef0 → modify-volume']);
+      const nothing = { ...volume, volumeRecommendationOptions: volume.volumeRecommendationOptions.map((o) => ({ ...o, savingsOpportunity: { estimatedMonthlySavings: { currency: 'USD', value: 0 } } })) };
+      expect(translateComputeOptimizer({ volumeRecommendations: [nothing] }).skipped.map((s) => [s.code, s.reason])).toEqual([['no-saving', 'finding: Optimized, nothing to change']]);
+    });
   });
 
   it('skips an idle resource optex does not act on, and a volume whose size would change', () => {

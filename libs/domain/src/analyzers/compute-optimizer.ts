@@ -149,8 +149,12 @@ function translateItem(kind: Kind, raw: unknown, position: string, options: Tran
 const normalFinding = (finding: string | undefined): string => (finding ?? '').replace(/_/g, '').toLowerCase();
 
 type Option = { rank?: number | undefined; savingsOpportunity?: z.infer<typeof savingsOpportunity>; savingsOpportunityAfterDiscounts?: z.infer<typeof savingsOpportunity> };
-const topRanked = <T extends Option>(options: readonly T[] | undefined): T | undefined =>
-  options && options.length > 0 ? [...options].sort((a, b) => (a.rank ?? Number.MAX_SAFE_INTEGER) - (b.rank ?? Number.MAX_SAFE_INTEGER))[0] : undefined;
+/** The options best-ranked first (an option without a rank last), each with its label for reasons: `rank 2`, else its position `3`. */
+const byRank = <T extends Option>(options: readonly T[] | undefined): { option: T; label: string }[] =>
+  (options ?? [])
+    .map((option, i) => ({ option, label: option.rank === undefined ? `${i}` : `rank ${option.rank}` }))
+    .sort((a, b) => (a.option.rank ?? Number.MAX_SAFE_INTEGER) - (b.option.rank ?? Number.MAX_SAFE_INTEGER));
+const topRanked = <T extends Option>(options: readonly T[] | undefined): T | undefined => byRank(options)[0]?.option;
 
 /**
  * The savings at public prices (what optex's price book realizes), else after discounts, of the option at `field`
@@ -198,25 +202,60 @@ function recommendationOf(common: Common, nativeAction: string, action: Action, 
   return mapped(recommendation, ref);
 }
 
+type Choice = { ok: true; action: Action; usd: number } | { ok: false; code: SkipCode; reason: string };
+
+/**
+ * The item's recommendation or skip, by its finding: an `Optimized` resource may still get an option that saves (a
+ * newer generation, gp2 → gp3); it is imported only when that option saves something in USD, else skipped as
+ * `no-saving` (with why, when the option could not be taken).
+ */
+function byFinding(finding: string, choice: Choice, ref: string): { ok: true; action: Action; usd: number } | { ok: false; result: ItemResult } {
+  if (finding === 'optimized' && (!choice.ok || choice.usd <= 0)) {
+    return { ok: false, result: skipped(ref, 'no-saving', `finding: Optimized, nothing to change${choice.ok ? '' : ` (${choice.reason})`}`) };
+  }
+  return choice.ok ? choice : { ok: false, result: skipped(ref, choice.code, choice.reason) };
+}
+
 function instanceItem(raw: unknown, position: string, options: TranslateOptions): ItemResult {
   const parsed = parseItem(instanceRecommendationSchema, raw, position);
   if (!parsed.ok) return parsed.result;
   const item = parsed.value;
   const ref = item.instanceArn || position;
   const finding = normalFinding(item.finding);
-  if (finding === 'optimized') return skipped(ref, 'no-saving', 'finding: Optimized, nothing to change');
   if (finding === 'underprovisioned') return skipped(ref, 'no-saving', 'finding: Underprovisioned, a larger instance costs more');
-  if (!item.currentInstanceType) return skipped(ref, 'missing-field', 'currentInstanceType: missing');
-  const top = topRanked(item.recommendationOptions);
-  if (!top?.instanceType) return skipped(ref, 'missing-field', 'recommendationOptions[rank 1].instanceType: missing');
-  if (top.instanceType === item.currentInstanceType) return skipped(ref, 'no-saving', `recommendationOptions[rank 1].instanceType: ${top.instanceType}, the type it has`);
-  if (top.platformDifferences?.includes('Architecture')) {
-    return skipped(ref, 'unsupported-action', `recommendationOptions[rank 1].platformDifferences: Architecture (${top.instanceType}) needs a build of the workload for that architecture; optex changes instance types only`);
+  const chosen = byFinding(finding, instanceChoice(item), ref);
+  if (!chosen.ok) return chosen.result;
+  return recommendationOf({ ...item, arn: item.instanceArn, arnField: 'instanceArn' }, 'rightsize', chosen.action, 'ec2:instance', chosen.usd, ref, options);
+}
+
+/**
+ * The rightsize to the best-ranked option without `platformDifferences`: a move across any (Architecture, Hypervisor,
+ * VirtualizationType; NetworkInterface needs the ENA driver, StorageInterface the NVMe driver; InstanceStoreAvailability
+ * loses the instance-store data) may not boot or may lose data, and optex cannot check the drivers; when every option
+ * has some, `unsupported-action` naming them.
+ */
+function instanceChoice(item: z.infer<typeof instanceRecommendationSchema>): Choice {
+  if (!item.currentInstanceType) return { ok: false, code: 'missing-field', reason: 'currentInstanceType: missing' };
+  const ranked = byRank(item.recommendationOptions);
+  if (ranked.length === 0) return { ok: false, code: 'missing-field', reason: 'recommendationOptions[rank 1].instanceType: missing' };
+  const usable = ranked.find(({ option }) => (option.platformDifferences ?? []).length === 0);
+  if (!usable) {
+    const named = ranked.map(({ option, label }) => `${label} ${option.instanceType ?? '(no instanceType)'}: ${(option.platformDifferences ?? []).join(', ')}`).join('; ');
+    return {
+      ok: false,
+      code: 'unsupported-action',
+      reason:
+        `recommendationOptions.platformDifferences: every option differs from the instance in platform (${named}); ` +
+        'it may not boot there (architecture, hypervisor, virtualization type, ENA and NVMe drivers) or may lose instance-store data, which optex cannot check: it changes instance types only',
+    };
   }
-  const savings = savingsOf(top, 'recommendationOptions[rank 1]');
-  if (!savings.ok) return skipped(ref, savings.code, savings.reason);
-  const action: Action = { type: 'rightsize', currentInstanceType: item.currentInstanceType, targetInstanceType: top.instanceType };
-  return recommendationOf({ ...item, arn: item.instanceArn, arnField: 'instanceArn' }, 'rightsize', action, 'ec2:instance', savings.usd, ref, options);
+  const at = `recommendationOptions[${usable.label}]`;
+  const target = usable.option.instanceType;
+  if (!target) return { ok: false, code: 'missing-field', reason: `${at}.instanceType: missing` };
+  if (target === item.currentInstanceType) return { ok: false, code: 'no-saving', reason: `${at}.instanceType: ${target}, the type it has` };
+  const savings = savingsOf(usable.option, at);
+  if (!savings.ok) return savings;
+  return { ok: true, action: { type: 'rightsize', currentInstanceType: item.currentInstanceType, targetInstanceType: target }, usd: savings.usd };
 }
 
 function volumeItem(raw: unknown, position: string, options: TranslateOptions): ItemResult {
@@ -224,22 +263,32 @@ function volumeItem(raw: unknown, position: string, options: TranslateOptions): 
   if (!parsed.ok) return parsed.result;
   const item = parsed.value;
   const ref = item.volumeArn || position;
-  if (normalFinding(item.finding) === 'optimized') return skipped(ref, 'no-saving', 'finding: Optimized, nothing to change');
+  const chosen = byFinding(normalFinding(item.finding), volumeChoice(item), ref);
+  if (!chosen.ok) return chosen.result;
+  return recommendationOf({ ...item, arn: item.volumeArn, arnField: 'volumeArn' }, 'modify-volume', chosen.action, 'ec2:volume', chosen.usd, ref, options);
+}
+
+/** The modify-volume to the top-ranked option: its type, IOPS and throughput; a size change is `unsupported-action`. */
+function volumeChoice(item: z.infer<typeof volumeRecommendationSchema>): Choice {
   const current = item.currentConfiguration;
   const top = topRanked(item.volumeRecommendationOptions);
   const target = top?.configuration;
-  if (!top || !target?.volumeType) return skipped(ref, 'missing-field', 'volumeRecommendationOptions[rank 1].configuration.volumeType: missing');
+  if (!top || !target?.volumeType) return { ok: false, code: 'missing-field', reason: 'volumeRecommendationOptions[rank 1].configuration.volumeType: missing' };
   if (current?.volumeSize !== undefined && target.volumeSize !== undefined && target.volumeSize !== current.volumeSize) {
-    return skipped(ref, 'unsupported-action', `volumeRecommendationOptions[rank 1].configuration.volumeSize: ${target.volumeSize} GiB (now ${current.volumeSize}); optex changes a volume's type, IOPS and throughput, not its size`);
+    return {
+      ok: false,
+      code: 'unsupported-action',
+      reason: `volumeRecommendationOptions[rank 1].configuration.volumeSize: ${target.volumeSize} GiB (now ${current.volumeSize}); optex changes a volume's type, IOPS and throughput, not its size`,
+    };
   }
-  if (!isVolumeType(target.volumeType)) return skipped(ref, 'unsupported-action', notAVolumeType('volumeRecommendationOptions[rank 1].configuration.volumeType', target.volumeType));
+  if (!isVolumeType(target.volumeType)) return { ok: false, code: 'unsupported-action', reason: notAVolumeType('volumeRecommendationOptions[rank 1].configuration.volumeType', target.volumeType) };
   const action = volumeModification(target.volumeType, target.volumeBaselineIOPS, target.volumeBaselineThroughput);
   if (current?.volumeType === target.volumeType && current.volumeBaselineIOPS === target.volumeBaselineIOPS && current.volumeBaselineThroughput === target.volumeBaselineThroughput) {
-    return skipped(ref, 'no-saving', `volumeRecommendationOptions[rank 1].configuration: the configuration it has (${target.volumeType})`);
+    return { ok: false, code: 'no-saving', reason: `volumeRecommendationOptions[rank 1].configuration: the configuration it has (${target.volumeType})` };
   }
   const savings = savingsOf(top, 'volumeRecommendationOptions[rank 1]');
-  if (!savings.ok) return skipped(ref, savings.code, savings.reason);
-  return recommendationOf({ ...item, arn: item.volumeArn, arnField: 'volumeArn' }, 'modify-volume', action, 'ec2:volume', savings.usd, ref, options);
+  if (!savings.ok) return savings;
+  return { ok: true, action, usd: savings.usd };
 }
 
 function idleItem(raw: unknown, position: string, options: TranslateOptions): ItemResult {
@@ -282,20 +331,28 @@ function translateExport(text: string, options: TranslateOptions): Translation {
       const errorCode = col('errorCode');
       if (errorCode) return skipped(col('instanceArn') ?? col('volumeArn') ?? line, 'analyzer-error', `errorCode: ${errorCode}${col('errorMessage') ? `: ${col('errorMessage')}` : ''}`);
       const num = (name: string): number | undefined => (col(name) === undefined || Number.isNaN(Number(col(name))) ? undefined : Number(col(name)));
-      const savings = {
-        estimatedMonthlySavings: { currency: col('recommendationOptions_1_estimatedMonthlySavings_currency'), value: num('recommendationOptions_1_estimatedMonthlySavings_value') },
-      };
+      const savingsAt = (rank: number) => ({
+        estimatedMonthlySavings: { currency: col(`recommendationOptions_${rank}_estimatedMonthlySavings_currency`), value: num(`recommendationOptions_${rank}_estimatedMonthlySavings_value`) },
+      });
+      const savings = savingsAt(1);
       const common = { accountId: col('accountId'), finding: col('finding'), lastRefreshTimestamp: col('lastRefreshTimestamp_UTC') ?? col('lastRefreshTimestamp') };
       if (kind === 'instance') {
-        const differences = col('recommendationOptions_1_platformDifferences');
+        // Ranks 2 and 3 only with their platformDifferences column: an option whose differences are unknown is not taken.
+        const ranks = [1, 2, 3].filter((rank) => col(`recommendationOptions_${rank}_instanceType`) && (rank === 1 || lower.has(`recommendationoptions_${rank}_platformdifferences`)));
         return instanceItem(
           {
             ...common,
             instanceArn: col('instanceArn'),
             currentInstanceType: col('currentInstanceType') ?? col('current_instanceType'),
-            recommendationOptions: col('recommendationOptions_1_instanceType')
-              ? [{ rank: 1, instanceType: col('recommendationOptions_1_instanceType'), savingsOpportunity: savings, ...(differences ? { platformDifferences: differences.split(/[|;,]/).map((d) => d.trim()) } : {}) }]
-              : [],
+            recommendationOptions: ranks.map((rank) => {
+              const differences = col(`recommendationOptions_${rank}_platformDifferences`);
+              return {
+                rank,
+                instanceType: col(`recommendationOptions_${rank}_instanceType`),
+                savingsOpportunity: savingsAt(rank),
+                ...(differences ? { platformDifferences: differences.split(/[|;,]/).map((d) => d.trim()) } : {}),
+              };
+            }),
           },
           line,
           options,

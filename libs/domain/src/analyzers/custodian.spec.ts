@@ -70,12 +70,12 @@ describe('Cloud Custodian translation', () => {
     const gp2 = { VolumeId: 'vol-0123456789abcdef1', AvailabilityZone: 'us-east-1a', VolumeType: 'gp2', Size: 500, Iops: 1500 };
     const policy = (action: object) => ({ policy: { name: 'ebs-tune', resource: 'aws.ebs', actions: [action] }, config: { account_id: '123456789012' } });
 
-    it('skips (no-saving) a modify to gp3 whose IOPS and throughput cost more than the storage saves, naming both costs', () => {
-      // gp2 500 GiB: 50; gp3 500 GiB: 40 + (16000 − 3000) × 0.005 + (1000 − 125) × 0.04 = 140.
-      const t = translateCustodian([gp2], policy({ type: 'modify', 'volume-type': 'gp3', iops: 16000, throughput: 1000 }));
+    it('skips (no-saving) a modify to gp3 whose iops-percent costs more than the storage saves, naming both costs', () => {
+      // gp2 500 GiB: 50; gp3 500 GiB: 40 + (15000 − 3000) × 0.005 + (250 − 125) × 0.04 (gp2's throughput kept) = 105.
+      const t = translateCustodian([gp2], policy({ type: 'modify', 'volume-type': 'gp3', 'iops-percent': 1000 }));
       expect(t.recommendations).toEqual([]);
       expect(t.skipped).toEqual([
-        { itemRef: 'vol-0123456789abcdef1', code: 'no-saving', reason: 'estimatedMonthlySavings: -90 by the price book (50 a month now, 140 after modify-volume), the change costs more than it saves' },
+        { itemRef: 'vol-0123456789abcdef1', code: 'no-saving', reason: 'estimatedMonthlySavings: -55 by the price book (50 a month now, 105 after modify-volume), the change costs more than it saves' },
       ]);
     });
 
@@ -84,6 +84,43 @@ describe('Cloud Custodian translation', () => {
       expect(translateCustodian([small], policy({ type: 'modify', 'volume-type': 'gp3' })).recommendations[0]?.estimatedMonthlySavings).toBe(1.88);
       const io1 = { ...gp2, VolumeType: 'io1', Size: 100, Iops: 5000 }; // 12.5 + 325 → gp3 8 + 2000 × 0.005 (IOPS kept) = 18
       expect(translateCustodian([io1], policy({ type: 'modify', 'volume-type': 'gp3' })).recommendations[0]?.estimatedMonthlySavings).toBe(319.5);
+    });
+
+    describe("modify as Custodian's schema has it (volume-type, shrink, size-percent, iops-percent; c7n/resources/ebs.py ModifyVolume)", () => {
+      const modify = (params: object) => translateCustodian([gp2], policy({ type: 'modify', 'volume-type': 'gp3', ...params }));
+
+      it('reads no iops or throughput (not in the schema, Custodian refuses such a policy): the executor keeps the volume’s performance', () => {
+        expect(modify({ iops: 16000, throughput: 1000 }).recommendations.map((r) => r.action)).toEqual([{ type: 'modify-volume', targetVolumeType: 'gp3' }]);
+      });
+
+      it('skips (unsupported-action) a size-percent other than 100, naming it: optex does not resize volumes', () => {
+        expect(modify({ 'size-percent': 200 }).skipped).toEqual([
+          {
+            itemRef: 'vol-0123456789abcdef1',
+            code: 'unsupported-action',
+            reason: "policy.actions[modify].size-percent: 200 changes the volume's size (500 GiB now); optex changes a volume's type, IOPS and throughput, not its size",
+          },
+        ]);
+        expect(modify({ 'size-percent': 100 }).recommendations.map((r) => r.action)).toEqual([{ type: 'modify-volume', targetVolumeType: 'gp3' }]);
+      });
+
+      it("sets iops-percent of the record's Iops as Custodian does: truncated, at least 3,000 on gp3 and 100 on io1/io2, none on other types", () => {
+        expect(modify({ 'iops-percent': 250 }).recommendations.map((r) => r.action)).toEqual([{ type: 'modify-volume', targetVolumeType: 'gp3', iops: 3750 }]);
+        expect(modify({ 'iops-percent': 50 }).recommendations.map((r) => r.action)).toEqual([{ type: 'modify-volume', targetVolumeType: 'gp3', iops: 3000 }]);
+        const io1 = { ...gp2, VolumeType: 'io1', Size: 100, Iops: 1001 };
+        const toIo2 = (percent: number) => translateCustodian([io1], policy({ type: 'modify', 'volume-type': 'io2', 'iops-percent': percent })).recommendations.map((r) => r.action);
+        expect(toIo2(50)).toEqual([{ type: 'modify-volume', targetVolumeType: 'io2', iops: 500 }]); // int(500.5)
+        expect(toIo2(5)).toEqual([{ type: 'modify-volume', targetVolumeType: 'io2', iops: 100 }]); // int(50.05), at least 100
+        const toSt1 = translateCustodian([{ ...gp2, Size: 1000 }], policy({ type: 'modify', 'volume-type': 'st1', 'iops-percent': 200 }));
+        expect(toSt1.recommendations.map((r) => r.action)).toEqual([{ type: 'modify-volume', targetVolumeType: 'st1' }]);
+      });
+
+      it('skips (missing-field) an iops-percent on a record without Iops, naming it', () => {
+        const { Iops: _, ...noIops } = gp2;
+        expect(translateCustodian([noIops], policy({ type: 'modify', 'volume-type': 'gp3', 'iops-percent': 200 })).skipped).toEqual([
+          { itemRef: 'vol-0123456789abcdef1', code: 'missing-field', reason: "Iops: missing (policy.actions[modify].iops-percent is a percentage of the volume's current IOPS)" },
+        ]);
+      });
     });
 
     it('counts the provisioned IOPS and throughput a deletion stops paying for (io1 IOPS at 0.065, gp3 above its baseline), net of the backup snapshot', () => {
@@ -101,6 +138,57 @@ describe('Cloud Custodian translation', () => {
       ]);
       const unpriced = { ...gp2, VolumeType: 'io1', Iops: undefined }; // an io1 volume without its IOPS: unpriced
       expect(translateCustodian([unpriced], policy({ type: 'delete' })).recommendations.map((r) => r.estimatedMonthlySavings)).toEqual([0]);
+    });
+  });
+
+  describe('resize as Custodian resolves it (c7n/resources/ec2.py Resize)', () => {
+    const stopped = { InstanceId: 'i-0a1b2c3d4e5f60789', InstanceType: 'm5.xlarge', Placement: { AvailabilityZone: 'us-east-1a' }, State: { Code: 80, Name: 'stopped' } };
+    const running = { ...stopped, State: { Code: 16, Name: 'running' } };
+    const annotation = { actionType: 'Rightsize', currentResourceSummary: 'm5.xlarge', recommendedResourceSummary: 'm5.large', estimatedMonthlySavings: 30.5, currencyCode: 'USD' };
+    const annotated = (record: object, note: object = annotation) => ({ ...record, 'c7n:cost_optimize': note });
+    const resize = (params: object = {}) => ({ policy: { name: 'rightsize', resource: 'aws.ec2', actions: [{ type: 'resize', ...params }] }, config: { account_id: '123456789012' } });
+    const targets = (t: ReturnType<typeof translateCustodian>) => t.recommendations.map((r) => [r.action, r.estimatedMonthlySavings]);
+
+    it("takes the target from the cost-optimization filter's annotation (a Rightsize) before type-map and default, its USD savings as the estimate", () => {
+      const t = translateCustodian([annotated(stopped)], resize({ 'type-map': { 'm5.xlarge': 'c5.large' }, default: 't3.large' }));
+      expect(targets(t)).toEqual([[{ type: 'rightsize', currentInstanceType: 'm5.xlarge', targetInstanceType: 'm5.large' }, 30.5]]);
+      expect(t.recommendations[0]?.recommendationId).toBe('arn:aws:ec2:us-east-1:123456789012:instance/i-0a1b2c3d4e5f60789#rightsize/resize:m5.large');
+      expect(schemaErrorsOf(t)).toEqual([]);
+    });
+
+    it('resizes by the annotation alone: no type-map entry and no default is no missing field', () => {
+      expect(targets(translateCustodian([annotated(stopped)], resize()))).toEqual([[{ type: 'rightsize', currentInstanceType: 'm5.xlarge', targetInstanceType: 'm5.large' }, 30.5]]);
+    });
+
+    it('prices by the book when the annotation gives no USD savings; ignores an annotation that is not a Rightsize', () => {
+      const cny = { ...annotation, currencyCode: 'CNY', estimatedMonthlySavings: 200 };
+      expect(targets(translateCustodian([annotated(stopped, cny)], resize()))).toEqual([[{ type: 'rightsize', currentInstanceType: 'm5.xlarge', targetInstanceType: 'm5.large' }, 70.08]]);
+      const stop = { ...annotation, actionType: 'Stop', recommendedResourceSummary: 'm5.xlarge' };
+      expect(targets(translateCustodian([annotated(stopped, stop)], resize({ default: 'm5.large' })))).toEqual([[{ type: 'rightsize', currentInstanceType: 'm5.xlarge', targetInstanceType: 'm5.large' }, 70.08]]);
+      expect(translateCustodian([annotated(stopped, stop)], resize()).skipped.map((s) => s.code)).toEqual(['missing-field']);
+    });
+
+    it("skips (no-saving) an annotation whose savings are negative, naming the field; a target that is the instance's type, as Custodian does nothing", () => {
+      const dearer = { ...annotation, estimatedMonthlySavings: -5 };
+      expect(translateCustodian([annotated(stopped, dearer)], resize()).skipped).toEqual([
+        { itemRef: 'i-0a1b2c3d4e5f60789', code: 'no-saving', reason: 'c7n:cost_optimize.estimatedMonthlySavings: -5, the change costs more than it saves' },
+      ]);
+      expect(translateCustodian([stopped], resize({ default: 'm5.xlarge' })).skipped).toEqual([
+        { itemRef: 'i-0a1b2c3d4e5f60789', code: 'no-saving', reason: 'policy.actions[resize].default: m5.xlarge, the type it has' },
+      ]);
+    });
+
+    it('skips (unsupported-action) a running instance unless the action has restart: true, as Custodian leaves it alone', () => {
+      expect(translateCustodian([running], resize({ default: 'm5.large' })).skipped).toEqual([
+        {
+          itemRef: 'i-0a1b2c3d4e5f60789',
+          code: 'unsupported-action',
+          reason: 'policy.actions[resize].restart: not true and State.Name is running; Custodian resizes a running instance only with restart: true (it stops and starts it)',
+        },
+      ]);
+      expect(translateCustodian([annotated(running)], resize({ restart: false })).skipped.map((s) => s.code)).toEqual(['unsupported-action']);
+      expect(translateCustodian([stopped, { ...stopped, State: undefined }], resize({ default: 'm5.large' })).recommendations).toHaveLength(2);
+      expect(targets(translateCustodian([annotated(running)], resize({ restart: true })))).toEqual([[{ type: 'rightsize', currentInstanceType: 'm5.xlarge', targetInstanceType: 'm5.large' }, 30.5]]);
     });
   });
 

@@ -48,6 +48,24 @@ export const custodianResourceSchema = z
   })
   .meta({ title: 'Cloud Custodian resources.json record (an EC2 Describe record)' });
 
+/** Where Custodian's `cost-optimization` filter puts the resource's Cost Optimization Hub recommendation (a ListRecommendations item). */
+const COST_OPTIMIZE = 'c7n:cost_optimize';
+/**
+ * What `resize` reads besides the type (c7n/resources/ec2.py `Resize`): the instance's `State` (a volume's is a string)
+ * and the `cost-optimization` filter's annotation (c7n/filters/costhub.py).
+ */
+const resizeFieldsSchema = z.looseObject({
+  State: z.union([z.string(), z.looseObject({ Name: z.string().optional() })]).optional(),
+  [COST_OPTIMIZE]: z
+    .looseObject({
+      actionType: z.string().optional(),
+      recommendedResourceSummary: z.string().optional(),
+      estimatedMonthlySavings: z.number().optional(),
+      currencyCode: z.string().optional(),
+    })
+    .optional(),
+});
+
 export const custodianResourcesSchema = z.array(z.unknown()).meta({ title: 'Cloud Custodian resources.json' });
 
 const policyAction = z.union([z.string(), z.looseObject({ type: z.string() })]);
@@ -82,9 +100,11 @@ type Intent = { nativeName: string; type: ActionType; params: Record<string, unk
  * Translates a Custodian run: `resources` is `resources.json`, `metadata` its `metadata.json` (optional). The
  * action is `options.action` (optex's name, e.g. `delete-volume`, or Custodian's, e.g. `delete`), else the policy's
  * first action optex performs; the `recommendationId` names it by Custodian's name whichever was given
- * (`…#<policy>/delete`). Savings are estimated with the price book (Custodian gives none): what the resource costs
- * now minus what it costs after the action (see {@link costsOf}), `0` where the book lacks a figure; a resource the
- * action would cost more is a `no-saving` skip.
+ * (`…#<policy>/delete`). Savings: a `resize` whose target is the `cost-optimization` filter's annotation takes that
+ * recommendation's `estimatedMonthlySavings` when in USD (as the other translators take the analyzer's own estimate);
+ * otherwise they are estimated with the price book (Custodian gives none): what the resource costs now minus what it
+ * costs after the action (see {@link costsOf}), `0` where the book lacks a figure. A resource the action would cost
+ * more is a `no-saving` skip.
  */
 export function translateCustodian(resources: unknown, metadata?: unknown, options: TranslateOptions = {}): Translation {
   const records = custodianResourcesSchema.safeParse(resources);
@@ -119,11 +139,18 @@ export function translateCustodian(resources: unknown, metadata?: unknown, optio
       const zone = record.AvailabilityZone ?? record.Placement?.AvailabilityZone;
       const place = placeOf({ accountId: md?.config?.account_id ?? record.OwnerId, region: regionOfZone(zone) ?? regionOfZone(record.NetworkBorderGroup) ?? md?.config?.region }, undefined, options);
       if (!place.ok) return skipped(id, 'missing-field', place.reason);
-      const costs = costsOf(action.action, record, place.region, pb);
-      const saved = subtractQuotes(costs.now, costs.after);
-      const usd = isPriced(saved) ? cents(saved.usd) : 0;
-      if (usd < 0 && isPriced(costs.now) && isPriced(costs.after)) {
-        return skipped(id, 'no-saving', costsMoreReason('estimatedMonthlySavings', usd, ` by the price book (${cents(costs.now.usd)} a month now, ${cents(costs.after.usd)} after ${action.action.type})`));
+      let usd: number;
+      if (action.estimate) {
+        // The analyzer's own estimate, as the other translators take theirs: negative is a no-saving skip.
+        usd = cents(action.estimate.usd);
+        if (usd < 0) return skipped(id, 'no-saving', costsMoreReason(action.estimate.field, action.estimate.usd));
+      } else {
+        const costs = costsOf(action.action, record, place.region, pb);
+        const saved = subtractQuotes(costs.now, costs.after);
+        usd = isPriced(saved) ? cents(saved.usd) : 0;
+        if (usd < 0 && isPriced(costs.now) && isPriced(costs.after)) {
+          return skipped(id, 'no-saving', costsMoreReason('estimatedMonthlySavings', usd, ` by the price book (${cents(costs.now.usd)} a month now, ${cents(costs.after.usd)} after ${action.action.type})`));
+        }
       }
       const tags = tagRecord(record.Tags);
       const createdAt = isoTime(md?.execution?.start);
@@ -154,7 +181,7 @@ function kindOfRecord(r: z.infer<typeof custodianResourceSchema>): Kind | undefi
   return undefined;
 }
 
-type Failure = { ok: false; code: 'unsupported-action' | 'missing-field'; reason: string };
+type Failure = { ok: false; code: 'unsupported-action' | 'missing-field' | 'no-saving' | 'invalid-item'; reason: string };
 
 /**
  * The action from the command line, else the policy's first action optex performs on this resource; its `nativeName`
@@ -180,7 +207,10 @@ function intentOf(kind: Kind, given: string | undefined, policyActions: readonly
 
 const named = (a: PolicyAction): { type: string; params: Record<string, unknown> } => (typeof a === 'string' ? { type: a, params: {} } : { type: a.type, params: a as Record<string, unknown> });
 
-function actionOf(intent: Intent, record: z.infer<typeof custodianResourceSchema>): { ok: true; action: Action } | Failure {
+/** The action on the record, with the analyzer's own USD estimate when it gives one (`estimate`, else the price book's). */
+type Resolved = { ok: true; action: Action; estimate?: { usd: number; field: string } };
+
+function actionOf(intent: Intent, record: z.infer<typeof custodianResourceSchema>): Resolved | Failure {
   switch (intent.type) {
     case 'stop-idle':
     case 'delete-snapshot':
@@ -188,21 +218,10 @@ function actionOf(intent: Intent, record: z.infer<typeof custodianResourceSchema
       return { ok: true, action: { type: intent.type } };
     case 'delete-volume':
       return { ok: true, action: { type: 'delete-volume', snapshotFirst: true } };
-    case 'modify-volume': {
-      const target = intent.params['volume-type'];
-      if (typeof target !== 'string') return { ok: false, code: 'missing-field', reason: "policy.actions[modify].volume-type: missing (optex needs the policy's modify action to know the target type)" };
-      if (!isVolumeType(target)) return { ok: false, code: 'unsupported-action', reason: notAVolumeType('policy.actions[modify].volume-type', target) };
-      const num = (k: string) => (typeof intent.params[k] === 'number' ? (intent.params[k] as number) : undefined);
-      return { ok: true, action: volumeModification(target, num('iops'), num('throughput')) };
-    }
-    case 'rightsize': {
-      if (!record.InstanceType) return { ok: false, code: 'missing-field', reason: 'InstanceType: missing' };
-      const typeMap = intent.params['type-map'];
-      const mappedType = typeof typeMap === 'object' && typeMap !== null ? (typeMap as Record<string, unknown>)[record.InstanceType] : undefined;
-      const target = typeof mappedType === 'string' ? mappedType : typeof intent.params['default'] === 'string' ? (intent.params['default'] as string) : undefined;
-      if (!target) return { ok: false, code: 'missing-field', reason: `policy.actions[resize].type-map: no entry for ${record.InstanceType} and no default` };
-      return { ok: true, action: { type: 'rightsize', currentInstanceType: record.InstanceType, targetInstanceType: target } };
-    }
+    case 'modify-volume':
+      return modifyOf(intent.params, record);
+    case 'rightsize':
+      return resizeOf(intent.params, record);
     case 'purchase-reserved-instances':
       return { ok: false, code: 'unsupported-action', reason: 'purchase-reserved-instances: not a Custodian action' };
     default: {
@@ -210,6 +229,78 @@ function actionOf(intent: Intent, record: z.infer<typeof custodianResourceSchema
       return _exhaustive;
     }
   }
+}
+
+/**
+ * `modify` as Custodian's schema has it (c7n/resources/ebs.py `ModifyVolume`: `volume-type`, `shrink`, `size-percent`,
+ * `iops-percent`, nothing else): a `size-percent` other than 100 resizes the volume, which optex does not
+ * (`unsupported-action`); `iops-percent` sets the IOPS of a gp3/io1/io2 target as Custodian computes them, the
+ * record's `Iops` × percent / 100 truncated, at least 3,000 (gp3) or 100 (io1/io2); the throughput is the executor's
+ * (the volume's kept, at least gp3's baseline).
+ */
+function modifyOf(params: Record<string, unknown>, record: Resource): Resolved | Failure {
+  const target = params['volume-type'];
+  if (typeof target !== 'string') return { ok: false, code: 'missing-field', reason: "policy.actions[modify].volume-type: missing (optex needs the policy's modify action to know the target type)" };
+  if (!isVolumeType(target)) return { ok: false, code: 'unsupported-action', reason: notAVolumeType('policy.actions[modify].volume-type', target) };
+  const sizePercent = params['size-percent'];
+  if (sizePercent !== undefined && sizePercent !== 100) {
+    const now = record.Size === undefined ? '' : ` (${record.Size} GiB now)`;
+    return {
+      ok: false,
+      code: 'unsupported-action',
+      reason: `policy.actions[modify].size-percent: ${JSON.stringify(sizePercent)} changes the volume's size${now}; optex changes a volume's type, IOPS and throughput, not its size`,
+    };
+  }
+  const iopsPercent = params['iops-percent'];
+  if (iopsPercent !== undefined && typeof iopsPercent !== 'number') {
+    return { ok: false, code: 'unsupported-action', reason: `policy.actions[modify].iops-percent: ${JSON.stringify(iopsPercent)} is not a number` };
+  }
+  // Custodian applies iops-percent (when not 0) to the types that take IOPS only.
+  if (!iopsPercent || !['gp3', 'io1', 'io2'].includes(target)) return { ok: true, action: volumeModification(target, undefined, undefined) };
+  if (record.Iops === undefined) return { ok: false, code: 'missing-field', reason: "Iops: missing (policy.actions[modify].iops-percent is a percentage of the volume's current IOPS)" };
+  const iops = Math.max(Math.trunc((Math.trunc(record.Iops) * iopsPercent) / 100), target === 'gp3' ? 3000 : 100);
+  return { ok: true, action: volumeModification(target, iops, undefined) };
+}
+
+/**
+ * `resize` as Custodian resolves it (c7n/resources/ec2.py `Resize.get_target_instance_type`): the `cost-optimization`
+ * filter's annotation when it is a `Rightsize` (its `recommendedResourceSummary`, and its `estimatedMonthlySavings`
+ * when in USD), else `type-map`[type], else `default`. A target that is the instance's type is a `no-saving` skip
+ * (Custodian leaves the instance as it is). A running instance (`State.Name`) is resized only when the action has
+ * `restart: true` (Custodian then stops and starts it; without it Custodian leaves a running instance alone): else
+ * an `unsupported-action` skip (optex's rightsize would stop it: the policy said not to). A record without `State`
+ * (Describe always gives one) is not checked.
+ */
+function resizeOf(params: Record<string, unknown>, record: Resource): Resolved | Failure {
+  const current = record.InstanceType;
+  if (!current) return { ok: false, code: 'missing-field', reason: 'InstanceType: missing' };
+  const fields = resizeFieldsSchema.safeParse(record);
+  if (!fields.success) return { ok: false, code: 'invalid-item', reason: `${fields.error.issues[0]?.path.join('.') ?? ''}: ${fields.error.issues[0]?.message ?? 'not an EC2 instance record'}` };
+  const note = fields.data[COST_OPTIMIZE];
+  const state = fields.data.State;
+  const fromNote = note?.actionType === 'Rightsize' && note.recommendedResourceSummary ? note.recommendedResourceSummary : undefined;
+  const typeMap = params['type-map'];
+  const mappedType = typeof typeMap === 'object' && typeMap !== null ? (typeMap as Record<string, unknown>)[current] : undefined;
+  const [target, field] =
+    fromNote !== undefined
+      ? [fromNote, `${COST_OPTIMIZE}.recommendedResourceSummary`]
+      : typeof mappedType === 'string'
+        ? [mappedType, `policy.actions[resize].type-map.${current}`]
+        : typeof params['default'] === 'string'
+          ? [params['default'], 'policy.actions[resize].default']
+          : [undefined, ''];
+  if (!target) return { ok: false, code: 'missing-field', reason: `policy.actions[resize].type-map: no entry for ${current} and no default (and no ${COST_OPTIMIZE} Rightsize annotation)` };
+  if (target === current) return { ok: false, code: 'no-saving', reason: `${field}: ${target}, the type it has` };
+  if (typeof state === 'object' && state.Name === 'running' && params['restart'] !== true) {
+    return {
+      ok: false,
+      code: 'unsupported-action',
+      reason: 'policy.actions[resize].restart: not true and State.Name is running; Custodian resizes a running instance only with restart: true (it stops and starts it)',
+    };
+  }
+  const savings = note?.estimatedMonthlySavings;
+  const estimate = fromNote !== undefined && note?.currencyCode === 'USD' && savings !== undefined ? { usd: savings, field: `${COST_OPTIMIZE}.estimatedMonthlySavings` } : undefined;
+  return { ok: true, action: { type: 'rightsize', currentInstanceType: current, targetInstanceType: target }, ...(estimate ? { estimate } : {}) };
 }
 
 type Resource = z.infer<typeof custodianResourceSchema>;
@@ -220,9 +311,9 @@ type Resource = z.infer<typeof custodianResourceSchema>;
  * charge it carries (`quoteVolume`): its `Iops`/`Throughput` as the executor reads them (`effectiveVolumePerformance`:
  * gp2's from its size, gp3's baseline when the record has none). stop-idle: the instance, then 0; rightsize: the
  * current type, then the target; delete-volume: the volume, then its backup snapshot at full size; modify-volume: the
- * volume, then the target type with the action's `iops`/`throughput`, else what the executor sets (the volume's
- * IOPS and throughput kept, at least gp3's 3,000/125 MiB/s or io1/io2's 100 IOPS); delete-snapshot: the snapshot,
- * then 0; release-address: the address, then 0.
+ * volume, then the target type with the action's IOPS (from `iops-percent`), else what the executor sets (the
+ * volume's IOPS and throughput kept, at least gp3's 3,000/125 MiB/s or io1/io2's 100 IOPS); delete-snapshot: the
+ * snapshot, then 0; release-address: the address, then 0.
  */
 function costsOf(action: Action, r: Resource, region: string, pb: PriceBook): { now: PriceQuote; after: PriceQuote } {
   const free: PriceQuote = { usd: 0 };

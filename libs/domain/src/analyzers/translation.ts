@@ -220,10 +220,22 @@ export function stableRecommendationId(resource: string, nativeAction: string, a
   return `${resource}#${nativeAction}${target}`;
 }
 
-/** The ARN of an EC2 resource optex acts on, for analyzers that give only ids (Trusted Advisor, Cloud Custodian). */
+/**
+ * The ARN of an EC2 resource optex acts on, for analyzers that give only ids (Trusted Advisor, Cloud Custodian), in
+ * its region's partition (see {@link arnPartitionOf}).
+ */
 export function ec2Arn(region: string, accountId: string, resourceType: Recommendation['resource']['type'], id: string): string {
   const kind = { 'ec2:instance': 'instance', 'ec2:volume': 'volume', 'ec2:elastic-ip': 'elastic-ip', 'ec2:snapshot': 'snapshot', 'ec2:reserved-instances': 'reserved-instances' }[resourceType];
-  return `arn:aws:ec2:${region}:${accountId}:${kind}/${id}`;
+  return `arn:${arnPartitionOf(region)}:ec2:${region}:${accountId}:${kind}/${id}`;
+}
+
+/** The ARN partition of a region: `aws-us-gov` (`us-gov-*`), `aws-cn` (`cn-*`), `aws-iso` (`us-iso-*`), `aws-iso-b` (`us-isob-*`), else `aws`. */
+export function arnPartitionOf(region: string): string {
+  if (region.startsWith('us-gov-')) return 'aws-us-gov';
+  if (region.startsWith('cn-')) return 'aws-cn';
+  if (region.startsWith('us-iso-')) return 'aws-iso';
+  if (region.startsWith('us-isob-')) return 'aws-iso-b';
+  return 'aws';
 }
 
 /** The region of an availability zone (`us-east-1b` → `us-east-1`; a Local Zone `us-east-1-bos-1a` → `us-east-1`). */
