@@ -29,13 +29,16 @@ describe('examples/', () => {
     expect(report.summary.totalExecutions).toBe(10);
   });
 
-  it('examples/policy.json: 11 completed, 2 rolled back, 1 rollback-failed, 3 failed, 8 awaiting; 888.03 realized; the untagged stop-idle of a production instance is CRITICAL, not auto-approved', async () => {
+  it('examples/policy.json: 10 completed, 2 rolled back, 1 rollback-failed, 3 failed, 9 awaiting; 500.03 realized; the untagged stop-idle of a production instance is CRITICAL, not auto-approved; a change the book prices above the limit waits', async () => {
     const store = `sqlite:${join(tempDir('ex'), 'events.db')}`;
     const report = json<Report>(await optex(['run', 'examples/recommendations.json', '--store', store, '--policy', 'examples/policy.json', '--json']));
-    expect(report.summary.byStatus).toEqual({ completed: 11, 'rolled-back': 2, 'rollback-failed': 1, failed: 3, 'awaiting-approval': 8 });
-    // the default's 746.21 + 11 (finops-ebs-gp3-0007) + 70.08 (co-ec2-2026-11-0001) + 60.74 (custodian-ec2-idle-0001) = 888.03
-    expect(report.summary.realizedMonthlySavings).toBe(888.03);
+    expect(report.summary.byStatus).toEqual({ completed: 10, 'rolled-back': 2, 'rollback-failed': 1, failed: 3, 'awaiting-approval': 9 });
+    // the default's 746.21 − 388 (co-ebs-2026-11-0003, below) + 11 (finops-ebs-gp3-0007) + 70.08 (co-ec2-2026-11-0001)
+    // + 60.74 (custodian-ec2-idle-0001) = 500.03
+    expect(report.summary.realizedMonthlySavings).toBe(500.03);
     const statusOf = (id: string) => report.optimizations.find((o) => o.recommendationId === id)?.status;
+    // Estimated at 18 USD/month, but the io1 → gp3 plan saves 388.00 by the book: above policy.json's 200, a person decides.
+    expect(report.optimizations.find((o) => o.recommendationId === 'co-ebs-2026-11-0003')).toMatchObject({ risk: 'LOW', approval: 'pending', status: 'awaiting-approval' });
     // Sent without tags; the live instance is tagged env=production, criticality=critical (examples/fleet.json).
     expect(report.optimizations.find((o) => o.recommendationId === 'custodian-ec2-idle-0003')).toMatchObject({ risk: 'CRITICAL', approval: 'pending', status: 'awaiting-approval' });
     expect(statusOf('co-ec2-2026-11-0002')).toBe('rolled-back');

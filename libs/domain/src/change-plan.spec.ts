@@ -1,6 +1,6 @@
 import { DeciderSpecification } from './__fixtures__/decider-spec';
 import { AT, NOW, OPT_ID, cmd, ev, observed, recs } from './__fixtures__';
-import { changePlanOf, modificationMayCostMore, monthlyCostChangeText, planDifferences, stepText, unpricedModification } from './change-plan';
+import { changePlanOf, modificationMayCostMore, monthlyCostChangeText, planDifferences, stepText, unpricedAddition } from './change-plan';
 import { optimizationDecider, type OptimizationState } from './decider';
 import { defaultPolicy, parsePolicy, type Policy } from './policy';
 import { defaultPriceBook } from './pricing';
@@ -106,6 +106,7 @@ describe('a volume modification the price book cannot price: may it add to the b
     ['gp2 → io2 (dearer per GiB)', volume('gp2', 500), volume('io2', 500, { iops: 64000 }), true],
     ['gp2 → io1', volume('gp2', 500), volume('io1', 500, { iops: 1500 }), true],
     ['io1 → io2 with the same IOPS', volume('io1', 400, { iops: 6000 }), volume('io2', 400, { iops: 6000 }), false],
+    ["io2 → io1 (io1's flat IOPS rate is above io2's tiers from 32,000 IOPS)", volume('io2', 1300, { iops: 64000 }), volume('io1', 1300, { iops: 64000 }), true],
     ['io1 → io1 with more IOPS', volume('io1', 400, { iops: 6000 }), volume('io1', 400, { iops: 9000 }), true],
     ['io1 → gp3 with the same IOPS', volume('io1', 400, { iops: 6000 }), volume('gp3', 400, { iops: 6000, throughput: 125 }), false],
     ['io1 → gp3 with throughput io1 did not bill', volume('io1', 400, { iops: 6000 }), volume('gp3', 400, { iops: 6000, throughput: 500 }), true],
@@ -117,16 +118,26 @@ describe('a volume modification the price book cannot price: may it add to the b
     expect(modificationMayCostMore(before, after)).toBe(expected);
   });
 
+  it('gives the figures the book lacks for a reservation purchase, always: it commits money for its term', () => {
+    const purchase = { ...recs.purchaseRI, region: 'sa-east-1' };
+    expect(unpricedAddition(purchase, observed.offering, defaultPriceBook)).toEqual(['region sa-east-1 (not in the price book)']);
+    const unpricedType = { ...observed.offering, instanceType: 'x2iedn.32xlarge' };
+    expect(unpricedAddition(recs.purchaseRI, unpricedType, defaultPriceBook)).toEqual([expect.stringContaining('x2iedn.32xlarge')]);
+    expect(unpricedAddition(recs.purchaseRI, observed.offering, defaultPriceBook)).toBeUndefined();
+    // the actions that remove or stop what they act on are never held for a missing price
+    expect(unpricedAddition({ ...recs.releaseAddress, region: 'sa-east-1' }, observed.address, defaultPriceBook)).toBeUndefined();
+  });
+
   it("gives the figures the book lacks only when the change may cost more: a conversion that keeps the volume's performance is not held", () => {
     const rec = (action: Extract<Recommendation['action'], { type: 'modify-volume' }>): Recommendation => ({ ...recs.modifyVolume, region: 'sa-east-1', action });
     // sa-east-1 is not in the book: every figure is missing, so only the rule above decides.
-    expect(unpricedModification(rec({ type: 'modify-volume', targetVolumeType: 'gp3' }), volume('gp2', 300), defaultPriceBook)).toBeUndefined();
-    expect(unpricedModification(rec({ type: 'modify-volume', targetVolumeType: 'io2', iops: 64000 }), volume('gp2', 500), defaultPriceBook)).toEqual(['region sa-east-1 (not in the price book)']);
-    expect(unpricedModification(rec({ type: 'modify-volume', targetVolumeType: 'gp3', iops: 16000 }), volume('gp2', 100), defaultPriceBook)).toEqual(['region sa-east-1 (not in the price book)']);
+    expect(unpricedAddition(rec({ type: 'modify-volume', targetVolumeType: 'gp3' }), volume('gp2', 300), defaultPriceBook)).toBeUndefined();
+    expect(unpricedAddition(rec({ type: 'modify-volume', targetVolumeType: 'io2', iops: 64000 }), volume('gp2', 500), defaultPriceBook)).toEqual(['region sa-east-1 (not in the price book)']);
+    expect(unpricedAddition(rec({ type: 'modify-volume', targetVolumeType: 'gp3', iops: 16000 }), volume('gp2', 100), defaultPriceBook)).toEqual(['region sa-east-1 (not in the price book)']);
     // us-east-1 prices io2 IOPS up to 32,000 only; a gp3 with 16,000 IOPS is priced there: nothing lacks, whatever it costs
     const usEast = (action: Extract<Recommendation['action'], { type: 'modify-volume' }>): Recommendation => ({ ...rec(action), region: 'us-east-1' });
-    expect(unpricedModification(usEast({ type: 'modify-volume', targetVolumeType: 'io2', iops: 64000 }), volume('gp2', 500), defaultPriceBook)).toEqual(['io2 provisioned IOPS above 32000 in us-east-1']);
-    expect(unpricedModification(usEast({ type: 'modify-volume', targetVolumeType: 'gp3', iops: 16000 }), volume('gp2', 100), defaultPriceBook)).toBeUndefined();
+    expect(unpricedAddition(usEast({ type: 'modify-volume', targetVolumeType: 'io2', iops: 64000 }), volume('gp2', 500), defaultPriceBook)).toEqual(['io2 provisioned IOPS above 32000 in us-east-1']);
+    expect(unpricedAddition(usEast({ type: 'modify-volume', targetVolumeType: 'gp3', iops: 16000 }), volume('gp2', 100), defaultPriceBook)).toBeUndefined();
   });
 });
 
@@ -199,6 +210,38 @@ describe('RecordPreValidation: the live resource no longer matches the approved 
         if (state.status === 'initial') throw new Error('unreachable');
         expect(state.schedule).toBeUndefined();
       });
+  });
+
+  describe('an automatic approval given with no plan (the volume could not be described when the risk was assessed)', () => {
+    const io1: ObservedResource = { ...observed.gp2Volume, volumeType: 'io1', sizeGiB: 16384, iops: 64000 };
+    const toGp3 = (estimatedMonthlySavings: number): Recommendation => ({ ...recs.modifyVolume, action: { type: 'modify-volume', targetVolumeType: 'gp3', iops: 16000, throughput: 1000 }, estimatedMonthlySavings });
+    const approvedBlind = (r: Recommendation): OptimizationEvent[] => [
+      received(r),
+      ev('RiskAssessed', { baseLevel: 'LOW', level: 'LOW', factors: [], policyVersion: 'default-v1', basis: { stated: {}, live: { found: false, error: { code: 'UnauthorizedOperation', message: 'no DescribeVolumes' } } } }),
+      ev('ApprovalGranted', { mode: 'auto', approvers: [], final: true }),
+      ev('ExecutionScheduled', { batchId: 'b-1', notBefore: AT, priority: 'MEDIUM' }),
+      ev('ExecutionStarted', { dryRun: false }),
+    ];
+
+    it('given a plan that saves more by the book than the limit, then a person approves it first: nothing executes', () => {
+      // io1 16,384 GiB + 64,000 IOPS → gp3 16,000 IOPS, 1,000 MiB/s saves ~$4,797/month by the book, against an estimate of $50
+      spec
+        .given(approvedBlind(toGp3(50)))
+        .when(preValidate(io1))
+        .then((events, state) => {
+          expect(events.map((e) => e.type)).toEqual(['PlanChanged', 'ApprovalRequested']);
+          expect((events[0]!.data as unknown as { differences: string[] }).differences).toEqual([expect.stringMatching(/^approved automatically without a plan \(vol-0abc was not described then\); the plan now: io1 16384 GiB/)]);
+          expect(state).toMatchObject({ status: 'awaiting-approval', approval: { mode: 'manual', plan: { monthlyCostChange: expect.any(Number) } } });
+        });
+    });
+
+    it('given a plan the policy still approves automatically, then pre-validation passes', () => {
+      const small: ObservedResource = { ...observed.gp2Volume };
+      spec
+        .given(approvedBlind(recs.modifyVolume))
+        .when(preValidate(small))
+        .then((events) => expect(events.map((e) => e.type)).toEqual(['PreValidationPassed', 'RollbackPlanRecorded']));
+    });
   });
 
   it('given a dry run, then the plan is not re-approved', () => {

@@ -95,12 +95,30 @@ export function addedMonthlyCost(rec: Recommendation, observed: ObservedResource
 }
 
 /**
- * The figures the book lacks to price a volume modification on the volume as `observed`, when the change may add to the
- * bill; `undefined` when the change is priced, is not a modification, or cannot cost more whatever the missing figures
- * are ({@link modificationMayCostMore}: a gp2 → gp3 conversion that keeps the volume's performance, say, in a region
- * without a gp3 throughput figure). Such a change is not approved automatically.
+ * What the plan of `rec` on the resource as `observed` saves a month by the book (negative: it costs more);
+ * `undefined` when unpriced, or when the resource is not the kind the action needs. The risk's big-impact factor
+ * weighs it with the estimate, as {@link decideApproval} does with the recorded plan's figure.
  */
-export function unpricedModification(rec: Recommendation, observed: ObservedResource, pb: PriceBook): readonly string[] | undefined {
+export function pricedMonthlySavings(rec: Recommendation, observed: ObservedResource, pb: PriceBook): number | undefined {
+  const quote = planQuote(rec, observed, pb);
+  return quote && isPriced(quote) ? roundMoney(quote.usd) : undefined;
+}
+
+/**
+ * The figures the book lacks to price `rec` on the resource as `observed`, when the change may add to the bill:
+ * - a volume modification, unless it cannot cost more whatever the missing figures are ({@link modificationMayCostMore}:
+ *   a gp2 → gp3 conversion that keeps the volume's performance, say, in a region without a gp3 throughput figure);
+ * - a reservation purchase, always: it commits its upfront and hourly price for the term, and without the on-demand
+ *   price of its type in its region nothing says that it saves anything.
+ *
+ * `undefined` when the change is priced, or is of another action (they remove or stop what they act on). Such a
+ * change is not approved automatically.
+ */
+export function unpricedAddition(rec: Recommendation, observed: ObservedResource, pb: PriceBook): readonly string[] | undefined {
+  if (rec.action.type === 'purchase-reserved-instances') {
+    const quote = planQuote(rec, observed, pb);
+    return quote && !isPriced(quote) && quote.unpriced.length > 0 ? quote.unpriced : undefined;
+  }
   if (rec.action.type !== 'modify-volume' || observed.kind !== 'volume') return undefined;
   const steps = planSteps(rec, observed);
   if (!steps) return undefined;
@@ -111,10 +129,12 @@ export function unpricedModification(rec: Recommendation, observed: ObservedReso
 }
 
 /**
- * Volume types from the cheapest per GiB-month to the dearest, an order that holds in every AWS region (sc1 < st1 <
- * gp3 < gp2 < io1 = io2; io2's IOPS tiers cost at most io1's); `standard` (magnetic, billed per I/O) has no place.
+ * Volume types from the cheapest to the dearest, an order that holds in every AWS region (sc1 < st1 < gp3 < gp2 <
+ * io2 < io1): per GiB-month, and for io2 and io1 (the same per GiB) by their IOPS, which io2 prices in tiers at most
+ * io1's flat rate — io1 → io2 at the same IOPS never costs more, io2 → io1 above 32,000 IOPS does. `standard`
+ * (magnetic, billed per I/O) has no place.
  */
-const VOLUME_COST_RANK: Readonly<Record<string, number>> = { sc1: 0, st1: 1, gp3: 2, gp2: 3, io1: 4, io2: 4 };
+const VOLUME_COST_RANK: Readonly<Record<string, number>> = { sc1: 0, st1: 1, gp3: 2, gp2: 3, io2: 4, io1: 5 };
 
 /** What a volume type bills beyond its size: gp3 the IOPS above 3,000 and the MiB/s above 125; io1/io2 every IOPS. */
 function billedPerformance(volumeType: string, perf: { iops?: number; throughput?: number }): { iops: number; throughput: number } {

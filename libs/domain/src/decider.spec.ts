@@ -204,6 +204,22 @@ describe('AssessRisk', () => {
     }
   });
 
+  it('flags a reservation purchase the price book cannot price: it commits its price for the term, and nothing says it saves', () => {
+    for (const [region, offering, lacking] of [
+      ['sa-east-1', observed.offering, 'region sa-east-1 (not in the price book)'],
+      ['us-east-1', { ...observed.offering, instanceType: 'x2iedn.32xlarge' }, 'instance type x2iedn.32xlarge in us-east-1'],
+    ] as const) {
+      spec
+        .given([received({ ...recs.purchaseRI, region, action: { ...recs.purchaseRI.action, instanceCount: 100 } } as Recommendation)])
+        .when(cmd('AssessRisk', { policy: defaultPolicy, credentialsAccountId: undefined, priceBook: defaultPriceBook, live: { observed: offering } }))
+        .then((events) => {
+          const data = events[0]!.data as unknown as { level: string; factors: { factor: string; detail: string }[] };
+          expect(data.factors).toEqual([{ factor: 'costs-more', detail: `purchase-reserved-instances of ${recs.purchaseRI.resource.id} may add to the bill: the price book lacks ${lacking}` }]);
+          expect(data.level).toBe('MEDIUM');
+        });
+    }
+  });
+
   it("does not flag an unpriced gp2 → gp3 conversion that keeps the volume's IOPS and throughput (eu-west-1 has no gp3 throughput figure): it cannot cost more", () => {
     const gp2 = { kind: 'volume' as const, id: 'vol-0abc', volumeType: 'gp2', sizeGiB: 300, state: 'available', availabilityZone: 'eu-west-1a', tags: {} };
     spec
@@ -323,6 +339,23 @@ describe('DecideApproval', () => {
       .given([received(recs.modifyVolume), costsMore])
       .when(cmd('DecideApproval', { policy: approveAll }))
       .then((events) => expect(events.map((e) => [e.type, 'authority' in e.data ? e.data.authority : undefined])).toEqual([['ApprovalRequested', 'team-lead']]));
+  });
+
+  it('counts what the plan saves by the price book against the auto-approval limit, not only the estimate: 100 reserved m5.large stated to save $100 wait for a person', () => {
+    // us-east-1 m5.large 0.096 × 730 = 70.08 on demand; the offering 500 / 12 months = 41.67: 28.41 saved per instance
+    const riskOnTheOffering = ev('RiskAssessed', { baseLevel: 'LOW', level: 'LOW', factors: [], policyVersion: 'default-v1', basis: { stated: {}, live: { found: true, observed: observed.offering } } });
+    const purchase = (instanceCount: number) => ({ ...recs.purchaseRI, action: { ...recs.purchaseRI.action, instanceCount } }) as Recommendation;
+    spec
+      .given([received(purchase(100)), riskOnTheOffering])
+      .when(cmd('DecideApproval', { policy: defaultPolicy, priceBook: defaultPriceBook }))
+      .then((events) => {
+        expect(events.map((e) => e.type)).toEqual(['ApprovalRequested']);
+        expect((events[0]!.data as { plan?: { monthlyCostChange?: number } }).plan?.monthlyCostChange).toBe(-2841.33);
+      });
+    spec
+      .given([received(purchase(2)), riskOnTheOffering])
+      .when(cmd('DecideApproval', { policy: defaultPolicy, priceBook: defaultPriceBook }))
+      .then((events) => expect(events.map((e) => [e.type, (e.data as { mode?: string }).mode])).toEqual([['ApprovalGranted', 'auto']]));
   });
 
   it('auto-approves LOW risk with small savings', () => {

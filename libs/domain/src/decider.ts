@@ -310,8 +310,9 @@ function decideDecideApproval(command: C.DecideApproval, s: KnownOptimizationSta
   if (!s.risk) throw new DomainError('INVALID_STATE', `DecideApproval is not possible: optimization ${s.optimizationId} has no risk assessment yet`);
   const { at, ms } = nowOf(command);
   // A dry run is a preview: it changes nothing, so it needs no approval (its risk and plan are still recorded).
-  const decision: ApprovalDecision = s.dryRun ? { mode: 'auto' } : decideApproval(s.risk, s.recommendation, command.data.policy);
-  return [approvalOf(s.optimizationId, at, ms, decision, assessedPlan(s, s.risk, command.data.priceBook))];
+  const plan = assessedPlan(s, s.risk, command.data.priceBook);
+  const decision: ApprovalDecision = s.dryRun ? { mode: 'auto' } : decideApproval(s.risk, s.recommendation, command.data.policy, plan);
+  return [approvalOf(s.optimizationId, at, ms, decision, plan)];
 }
 
 function requirePendingApproval(command: C.Approve | C.Deny, s: KnownOptimizationState, ms: number): void {
@@ -456,7 +457,10 @@ function decidePreValidation(command: C.RecordPreValidation, s: KnownOptimizatio
  * again — higher than assessed → `RiskReassessed` — and the plan again — different from the approved one →
  * `PlanChanged`. A higher risk the policy still approves automatically, with the same plan, goes on (the reassessment
  * recorded); otherwise the approval of the new plan follows (`ApprovalRequested`, or an automatic `ApprovalGranted`
- * when only the plan changed and the policy approves it) and nothing executes.
+ * when only the plan changed and the policy approves it) and nothing executes. An automatic approval given with no
+ * plan (the assessment could not describe the resource) is decided again on the plan now: one the policy would not
+ * approve automatically (its savings by the book above the limit, say) goes to a person (`PlanChanged`, then
+ * `ApprovalRequested`).
  */
 function approvalDrift(command: C.RecordPreValidation, s: KnownOptimizationState, observed: ObservedResource): OptimizationEvent[] {
   const { policy, priceBook } = command.data;
@@ -466,10 +470,15 @@ function approvalDrift(command: C.RecordPreValidation, s: KnownOptimizationState
   const risk = higher ? assessed : s.risk;
   const approved = s.approval.plan;
   const plan = changePlanOf(s.recommendation, observed, s.optimizationId, risk, priceBook);
-  const differences = approved && plan ? planDifferences(approved, plan) : [];
-  if (!higher && differences.length === 0) return [];
+  // Approved automatically with no plan (the resource could not be described then): approved on the estimate alone.
+  const unplanned = approved === undefined && plan !== undefined && s.approval.mode === 'auto';
+  const planned = approved && plan ? planDifferences(approved, plan) : [];
+  if (!higher && planned.length === 0 && !unplanned) return [];
   const { at, ms } = nowOf(command);
-  const decision = decideApproval(risk, s.recommendation, policy);
+  const decision = decideApproval(risk, s.recommendation, policy, plan);
+  if (!higher && planned.length === 0 && decision.mode === 'auto') return [];
+  const differences =
+    unplanned && decision.mode === 'manual' && !higher ? [`approved automatically without a plan (${s.recommendation.resource.id} was not described then); the plan now: ${plan.change}`] : planned;
   const returnedForApproval = decision.mode === 'manual' || differences.length > 0;
   const events: OptimizationEvent[] = [];
   if (higher) events.push({ type: 'RiskReassessed', data: { optimizationId: s.optimizationId, at, previousLevel: s.risk.level, ...assessed, returnedForApproval } });

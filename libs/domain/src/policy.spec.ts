@@ -1,5 +1,6 @@
 import { recommendation, recs } from './__fixtures__';
 import { assessRisk, decideApproval, defaultPolicy, parsePolicy } from './policy';
+import { defaultPriceBook } from './pricing';
 import type { Policy } from './policy';
 import type { Action, Recommendation } from './types';
 
@@ -41,6 +42,15 @@ describe('assessRisk: production factor', () => {
     const risk = assess(withTags(recs.rightsize, tags));
     expect(risk.level).toBe('HIGH');
     expect(risk.factors).toEqual([{ factor: 'production', detail: `tag ${shown} marks a production resource` }]);
+  });
+
+  it.each([
+    [{ env: 'production ' }, 'env=production '],
+    [{ 'env ': 'production' }, 'env =production'],
+    [{ Environment: ' Prod' }, 'Environment= Prod'],
+    [{ env: 'prod\u200b' }, 'env=prod\u200b'],
+  ])('applies for tags %j too (white space around them and invisible characters are not part of the tag as read)', (tags, shown) => {
+    expect(assess(withTags(recs.rightsize, tags)).factors).toEqual([{ factor: 'production', detail: `tag ${shown} marks a production resource` }]);
   });
 
   it.each<Record<string, string>>([{ environment: 'staging' }, { Env: 'preprod' }, { Envs: 'prod' }, { Name: 'prod' }, { env: 'production-like' }])('does not apply for tags %j', (tags) => {
@@ -114,6 +124,21 @@ describe('assessRisk: big impact factor', () => {
   it('does not apply at exactly 5000', () => {
     expect(factorsOf({ ...recs.purchaseRI, estimatedMonthlySavings: 5000 })).toEqual([]);
   });
+
+  it('applies when the plan on the live resource saves more than 5000 by the price book, whatever the estimate', () => {
+    const io1 = { kind: 'volume' as const, id: 'vol-0abc', volumeType: 'io1', sizeGiB: 16384, iops: 64000, state: 'available', availabilityZone: 'us-east-1a', tags: {} };
+    // io1 16,384 GiB × 0.125 + 64,000 IOPS × 0.065 = 6,208.00 a month; its backup snapshot 16,384 × 0.05 = 819.20: 5,388.80 saved
+    const deleteIt = { ...recs.deleteVolume, estimatedMonthlySavings: 1 };
+    expect(assessRisk(deleteIt, defaultPolicy, defaultPriceBook, { observed: io1 }).factors).toContainEqual({
+      factor: 'big-impact',
+      detail: 'monthly savings 5388.80 by the price book on the live resource is above 5000 (estimated 1)',
+    });
+    // without the book, or without the live volume, only the estimate counts
+    expect(assessRisk(deleteIt, defaultPolicy, undefined, { observed: io1 }).factors.map((f) => f.factor)).not.toContain('big-impact');
+    expect(assessRisk(deleteIt, defaultPolicy, defaultPriceBook).factors.map((f) => f.factor)).not.toContain('big-impact');
+    // a smaller volume: 100 GiB io1 with 64,000 IOPS saves 4,167.50 — below 5000
+    expect(assessRisk(deleteIt, defaultPolicy, defaultPriceBook, { observed: { ...io1, sizeGiB: 100 } }).factors.map((f) => f.factor)).not.toContain('big-impact');
+  });
 });
 
 describe('assessRisk: irreversible factor and combinations', () => {
@@ -138,6 +163,15 @@ describe('assessRisk: irreversible factor and combinations', () => {
 
 describe('decideApproval', () => {
   const decide = (rec: Recommendation) => decideApproval(assess(rec), rec, defaultPolicy);
+
+  it('takes the larger of the estimate and the savings the price book gives the plan: either above the limit asks a person', () => {
+    const lowRisk = assess(recs.modifyVolume);
+    expect(decideApproval(lowRisk, recs.modifyVolume, defaultPolicy, { monthlyCostChange: -500 }).mode).toBe('auto');
+    expect(decideApproval(lowRisk, recs.modifyVolume, defaultPolicy, { monthlyCostChange: -500.01 }).mode).toBe('manual');
+    expect(decideApproval(lowRisk, { ...recs.modifyVolume, estimatedMonthlySavings: 500.01 }, defaultPolicy, { monthlyCostChange: -10 }).mode).toBe('manual');
+    // a change the book says saves less (or costs more: costs-more decides that) changes nothing here
+    expect(decideApproval(lowRisk, recs.modifyVolume, defaultPolicy, { monthlyCostChange: 20 }).mode).toBe('auto');
+  });
 
   it('auto-approves LOW risk with savings of exactly 500', () => {
     expect(decide({ ...recs.purchaseRI, estimatedMonthlySavings: 500 })).toEqual({ mode: 'auto' });

@@ -7,9 +7,10 @@ import type { PriceBook } from './pricing';
 import { ACTION_TYPES, RISK_LEVELS } from './types';
 import type { ActionType, AppliedFactor, ApprovalDecision, Authority, LiveResource, Recommendation, RiskAssessment, RiskBasis, RiskLevel } from './types';
 import { quoteInUse } from './savings';
-import { addedMonthlyCost, unpricedModification } from './change-plan';
+import { addedMonthlyCost, pricedMonthlySavings, unpricedAddition, type ChangePlan } from './change-plan';
 import type { ParseResult } from './recommendation';
 import { eligibleApprovers, rosterSchema, type RosterEntry } from './roster';
+import { tagText } from './scope';
 import { DEFAULT_API_BUDGET, apiBudgetSchema, type ApiBudgetPolicy } from './api-budget';
 import { DEFAULT_CHANGE_WINDOWS, changeWindowsSchema, type ChangeWindowPolicy } from './change-windows';
 import { DEFAULT_COOL_DOWN, coolDownSchema, type CoolDownPolicy } from './cool-down';
@@ -331,7 +332,7 @@ function matchingTag(tags: Readonly<Record<string, string>> | undefined, factor:
   if (!tags) return undefined;
   const key = new RegExp(factor.tagKeyPattern, 'i');
   const value = new RegExp(factor.tagValuePattern, 'i');
-  const hit = Object.entries(tags).find(([k, v]) => key.test(k) && value.test(v));
+  const hit = Object.entries(tags).find(([k, v]) => key.test(tagText(k)) && value.test(tagText(v)));
   return hit ? `${hit[0]}=${hit[1]}` : undefined;
 }
 
@@ -408,15 +409,16 @@ function tagDetail(basis: RiskBasis, factor: TagFactorPolicy, marks: string): st
  * than its current type in the recommendation's region, or one of the two the book does not price (unless the target is
  * a smaller size of the same family); any other action
  * whose plan on the live resource as described (a volume's size, type, IOPS and throughput, say) adds to the bill, as
- * the approved plan's net monthly cost change would say ({@link addedMonthlyCost}), and a volume modification the book
- * cannot price ({@link unpricedModification}). Without the live resource only a rightsize is judged.
+ * the approved plan's net monthly cost change would say ({@link addedMonthlyCost}), and a volume modification or a
+ * reservation purchase the book cannot price ({@link unpricedAddition}). Without the live resource only a rightsize is
+ * judged (pre-validation judges the rest on the resource it observes, and asks for approval again).
  */
 function costsMoreDetail(rec: Recommendation, priceBook: PriceBook, live: LiveResource | undefined): string | undefined {
   if (rec.action.type !== 'rightsize') {
     if (!live?.observed) return undefined;
     const added = addedMonthlyCost(rec, live.observed, priceBook);
     if (added !== undefined) return `${rec.action.type} of ${rec.resource.id} as it is now adds $${added.toFixed(2)}/month to the bill in ${rec.region}`;
-    const lacking = unpricedModification(rec, live.observed, priceBook);
+    const lacking = unpricedAddition(rec, live.observed, priceBook);
     return lacking === undefined ? undefined : `${rec.action.type} of ${rec.resource.id} may add to the bill: the price book lacks ${lacking.join(', ')}`;
   }
   const { currentInstanceType: from, targetInstanceType: to } = rec.action;
@@ -452,6 +454,19 @@ function smallerInFamily(from: string, to: string): boolean {
 }
 
 /**
+ * Why a change is big, or `undefined`: its estimated monthly savings above `savingsAbove`, or what its plan on the live
+ * resource saves by the book ({@link pricedMonthlySavings}) above it — an understated estimate does not lower the
+ * risk, as it does not get past the auto-approval limit.
+ */
+function bigImpactDetail(rec: Recommendation, savingsAbove: number, priceBook: PriceBook | undefined, live: LiveResource | undefined): string | undefined {
+  if (rec.estimatedMonthlySavings > savingsAbove) return `estimated monthly savings ${rec.estimatedMonthlySavings} is above ${savingsAbove}`;
+  const priced = priceBook && live?.observed ? pricedMonthlySavings(rec, live.observed, priceBook) : undefined;
+  return priced !== undefined && priced > savingsAbove
+    ? `monthly savings ${priced.toFixed(2)} by the price book on the live resource is above ${savingsAbove} (estimated ${rec.estimatedMonthlySavings})`
+    : undefined;
+}
+
+/**
  * Risk of a recommendation under a policy: the action's base level, raised by one per applied factor
  * (production, criticality, large, big impact, irreversible, costs more), capped at CRITICAL. Every applied factor is
  * recorded with a detail saying why. The factors apply to the union of what the recommendation states and what the
@@ -476,8 +491,9 @@ export function assessRisk(rec: Recommendation, policy: Policy, priceBook?: Pric
     const detail = largeDetail(rec, basis, large);
     if (detail) factors.push({ factor: 'large', detail });
   }
-  if (bigImpact.enabled && rec.estimatedMonthlySavings > bigImpact.savingsAbove) {
-    factors.push({ factor: 'big-impact', detail: `estimated monthly savings ${rec.estimatedMonthlySavings} is above ${bigImpact.savingsAbove}` });
+  if (bigImpact.enabled) {
+    const detail = bigImpactDetail(rec, bigImpact.savingsAbove, priceBook, live);
+    if (detail) factors.push({ factor: 'big-impact', detail });
   }
   if (irreversible.enabled && reversibility(rec.action) === 'no') {
     factors.push({
@@ -499,14 +515,19 @@ export const isHigherRisk = (level: RiskLevel, than: RiskLevel): boolean => leve
 // ── Approval ──
 
 /**
- * Auto approval when enabled, the assessed level is at most `autoApprove.maxLevel`, the estimated savings at most
- * `autoApprove.maxMonthlySavings` (both inclusive) and the assessment has no `costs-more` factor; otherwise a manual request to the level's authority, needing
- * the level's number of distinct approvers and expiring after `expiryHours`.
+ * Auto approval when enabled, the assessed level is at most `autoApprove.maxLevel`, the savings at most
+ * `autoApprove.maxMonthlySavings` (both inclusive) and the assessment has no `costs-more` factor; otherwise a manual
+ * request to the level's authority, needing the level's number of distinct approvers and expiring after `expiryHours`.
+ * The savings are the recommendation's estimate and, when the `plan` on the live resource is given and priced, what
+ * it saves by the price book (its `monthlyCostChange`, negated), the larger of the two counting: an estimate below
+ * what the change really moves (a reservation of 100 instances stated to save $100 a month) does not take it past
+ * the limit.
  */
-export function decideApproval(assessment: RiskAssessment, rec: Recommendation, policy: Policy): ApprovalDecision {
+export function decideApproval(assessment: RiskAssessment, rec: Recommendation, policy: Policy, plan?: Pick<ChangePlan, 'monthlyCostChange'>): ApprovalDecision {
   const auto = policy.approval.autoApprove;
   const costsMore = assessment.factors.some((f) => f.factor === 'costs-more');
-  if (auto.enabled && !costsMore && levelIndex(assessment.level) <= levelIndex(auto.maxLevel) && rec.estimatedMonthlySavings <= auto.maxMonthlySavings) {
+  const savings = plan?.monthlyCostChange === undefined ? rec.estimatedMonthlySavings : Math.max(rec.estimatedMonthlySavings, -plan.monthlyCostChange);
+  if (auto.enabled && !costsMore && levelIndex(assessment.level) <= levelIndex(auto.maxLevel) && savings <= auto.maxMonthlySavings) {
     return { mode: 'auto' };
   }
   const authority = policy.approval.authority[assessment.level];

@@ -58,6 +58,13 @@ describe('assessmentScopeViolations', () => {
     ]);
   });
 
+  it("checks a reservation purchase's offering too, when the recommendation names another resource id: the offering is what is bought", () => {
+    const decoy: Recommendation = { ...recs.purchaseRI, resource: { ...recs.purchaseRI.resource, id: 'vol-decoy' } };
+    const violations = assessmentScopeViolations(decoy, scope({ resourceIdPattern: '^(i|vol|snap|eipalloc)-' }), ACCOUNT);
+    expect(violations).toEqual([{ rule: 'resource-id-pattern', reason: 'scope.resourceIdPattern: resource id ri-offering-0abc does not match /^(i|vol|snap|eipalloc)-/' }]);
+    expect(preValidationScopeViolations(decoy, scope({ resourceIdPattern: '^(i|vol|snap|eipalloc)-' }), observed.offering).map((v) => v.rule)).toEqual(['resource-id-pattern']);
+  });
+
   it('refuses a resource id that does not match the pattern (case-sensitive)', () => {
     expect(rulesOf(assessmentScopeViolations(recs.rightsize, scope({ resourceIdPattern: '^vol-' }), ACCOUNT))).toEqual(['resource-id-pattern']);
     expect(rulesOf(assessmentScopeViolations(recs.rightsize, scope({ resourceIdPattern: '^I-' }), ACCOUNT))).toEqual(['resource-id-pattern']);
@@ -97,7 +104,15 @@ describe('the opt-out tag', () => {
     expect(optOutTagIn(tags, defaultPolicy.scope.optOutTag)).toBeDefined();
   });
 
-  it.each<Record<string, string>>([{ 'optex:skip': 'false' }, { 'optex:skip': '' }, { 'optex:skipped': 'true' }, { skip: 'true' }, {}])('does not match %j', (tags) => {
+  // What reads as the opt-out tag is one: white space around a key or value, and invisible characters, fail safe.
+  it.each<Record<string, string>>([{ 'optex:skip': 'true ' }, { ' optex:skip': 'true' }, { 'optex:skip ': 'true' }, { 'optex:skip': ' true' }, { 'optex:skip': 'true\u200b' }, { '\ufeffoptex:skip': 'true' }])(
+    'matches %j (white space around it and invisible characters are not part of the tag as read)',
+    (tags) => {
+      expect(optOutTagIn(tags, defaultPolicy.scope.optOutTag)).toBeDefined();
+    },
+  );
+
+  it.each<Record<string, string>>([{ 'optex:skip': 'false' }, { 'optex:skip': '' }, { 'optex:skipped': 'true' }, { skip: 'true' }, { 'optex: skip': 'true' }, {}])('does not match %j', (tags) => {
     expect(optOutTagIn(tags, defaultPolicy.scope.optOutTag)).toBeUndefined();
   });
 

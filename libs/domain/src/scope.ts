@@ -36,12 +36,22 @@ export interface ScopeViolation {
   readonly reason: string;
 }
 
-/** The opt-out tag among `tags` as `key=value` (the resource's own spelling), or `undefined`. */
+/** Characters that show as nothing: zero-width spaces and joiners, the word joiner, the byte-order mark. */
+const INVISIBLE = /[\u200B-\u200D\u2060\uFEFF]/g;
+
+/**
+ * A tag key or value as a person reads it, for the opt-out tag and the risk's tag factors: without invisible
+ * characters and without the white space around it, so `env=production ` or `optex:skip=true\u200B` counts as what it
+ * looks like (matching fails safe: a mistyped opt-out still keeps optex away).
+ */
+export const tagText = (text: string): string => text.replace(INVISIBLE, '').trim();
+
+/** The opt-out tag among `tags` as `key=value` (the resource's own spelling), or `undefined`; keys and values are compared as {@link tagText}, ignoring case. */
 export function optOutTagIn(tags: Readonly<Record<string, string>> | undefined, policy: OptOutTagPolicy): string | undefined {
   if (!policy.enabled || !tags) return undefined;
-  const key = policy.key.toLowerCase();
-  const value = policy.value.toLowerCase();
-  const hit = Object.entries(tags).find(([k, v]) => k.toLowerCase() === key && v.toLowerCase() === value);
+  const key = tagText(policy.key).toLowerCase();
+  const value = tagText(policy.value).toLowerCase();
+  const hit = Object.entries(tags).find(([k, v]) => tagText(k).toLowerCase() === key && tagText(v).toLowerCase() === value);
   return hit ? `${hit[0]}=${hit[1]}` : undefined;
 }
 
@@ -54,10 +64,20 @@ function allowListViolations(rec: Recommendation, scope: ScopePolicy): ScopeViol
   if (scope.regions && !scope.regions.includes(rec.region)) {
     violations.push({ rule: 'regions', reason: `scope.regions: region ${rec.region} is not allowed (allowed: ${scope.regions.join(', ')})` });
   }
-  if (scope.resourceIdPattern !== undefined && !new RegExp(scope.resourceIdPattern).test(rec.resource.id)) {
-    violations.push({ rule: 'resource-id-pattern', reason: `scope.resourceIdPattern: resource id ${rec.resource.id} does not match /${scope.resourceIdPattern}/` });
+  if (scope.resourceIdPattern !== undefined) {
+    const pattern = new RegExp(scope.resourceIdPattern);
+    for (const id of actedOn(rec)) {
+      if (!pattern.test(id)) violations.push({ rule: 'resource-id-pattern', reason: `scope.resourceIdPattern: resource id ${id} does not match /${scope.resourceIdPattern}/` });
+    }
   }
   return violations;
+}
+
+/** The ids a change acts on: its resource, and a reservation purchase's offering when the recommendation names another. */
+function actedOn(rec: Recommendation): string[] {
+  const ids = [rec.resource.id];
+  if (rec.action.type === 'purchase-reserved-instances' && rec.action.offeringId !== rec.resource.id) ids.push(rec.action.offeringId);
+  return ids;
 }
 
 /**

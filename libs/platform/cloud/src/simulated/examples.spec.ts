@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   assessRisk,
+  changePlanOf,
   decideApproval,
   defaultPolicy,
   defaultPriceBook,
@@ -28,7 +29,7 @@ type Outcome = 'completed' | 'failed' | 'rolled-back' | 'rollback-failed' | 'awa
 const EXPECTED: Record<string, [string, Outcome, Outcome]> = {
   'co-ebs-2026-11-0001': ['LOW', 'completed', 'completed'],
   'co-ebs-2026-11-0002': ['LOW', 'completed', 'completed'],
-  'co-ebs-2026-11-0003': ['LOW', 'completed', 'completed'],
+  'co-ebs-2026-11-0003': ['LOW', 'completed', 'awaiting-approval'],
   'co-ebs-2026-11-0004': ['LOW', 'completed', 'completed'],
   'co-ebs-2026-11-0005': ['LOW', 'completed', 'completed'],
   'co-ebs-2026-11-0006': ['LOW', 'failed', 'failed'],
@@ -119,7 +120,8 @@ describe('examples/', () => {
       ] as const) {
         const assessment = assessRisk(rec, policy, defaultPriceBook, live);
         expect({ id: rec.recommendationId, risk: assessment.level }).toEqual({ id: rec.recommendationId, risk });
-        const mode = decideApproval(assessment, rec, policy).mode;
+        // As the decider does: the plan on the live resource, whose savings by the book count against the limit too.
+        const mode = decideApproval(assessment, rec, policy, live.observed && changePlanOf(rec, live.observed, 'example', assessment, defaultPriceBook)).mode;
         expect({ id: rec.recommendationId, mode }).toEqual({ id: rec.recommendationId, mode: outcome === 'awaiting-approval' ? 'manual' : 'auto' });
       }
     }
