@@ -2,8 +2,8 @@ import { accessSync, closeSync, constants, existsSync, mkdirSync, openSync, rmdi
 import { readFile, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import type { Writable } from 'node:stream';
-import { MOVING_STATUSES, OPTIMIZATION_STREAM_PREFIX, backupExpiryText, goesOnForReal, differenceText, optimizationDecider, optimizationDetail, optimizationStream, summarize, viewOf, DomainError, BATCH_MODES, type BatchMode, type BackupExpiry, type OptimizationState, type PerformanceImpact, type RecommendationDifference, type RiskBasis, type SettingSource } from '@optex/domain';
-import { TOPICS, sqliteFileOf, type EventStore, type Logger } from '@optex/ports';
+import { MOVING_STATUSES, OPTIMIZATION_STREAM_PREFIX, backupExpiryText, parseStoredEvent, goesOnForReal, differenceText, optimizationDecider, optimizationDetail, optimizationStream, summarize, viewOf, DomainError, BATCH_MODES, type BatchMode, type BackupExpiry, type OptimizationState, type PerformanceImpact, type RecommendationDifference, type RiskBasis, type SettingSource } from '@optex/domain';
+import { TOPICS, readAllWithoutData, sqliteFileOf, type EventStore, type Logger, type RecordedEvent } from '@optex/ports';
 import { OptimizationProjection, loadStream } from '@optex/engine';
 import { recordApproval, recordDenial, recordOperatorAction, type OperatorAction } from '@optex/approval';
 import { DUPLICATES_STREAM, REJECTED_STREAM } from '@optex/domain';
@@ -268,14 +268,52 @@ export function checkOutputWritable(output: string): void {
 }
 
 
-/** Resolves a full optimization id, or a unique prefix of one (as shown in tables). */
+/** An optimization an id given on the command line may name, for {@link resolveId}. */
+interface IdMatch {
+  readonly optimizationId: string;
+  /** Position of the stream's first event seen: matches are listed in the order the optimizations were received. */
+  readonly position: bigint;
+  /** Set when its OptimizationReceived names the id as its recommendation id: whether it is a dry-run preview. */
+  byRecommendation?: { readonly dryRun: boolean };
+}
+
+/**
+ * Resolves a full optimization id, or a unique prefix of one (as shown in tables), or a recommendation id (the real
+ * optimization rather than its dry-run preview). Nothing is folded: a prefix is matched against the names of the
+ * optimization streams (read without their data, only those that begin with it), a recommendation id against the
+ * OptimizationReceived events (their data read as it is, not through the event schemas), so a stream that cannot be
+ * read or folded (a row changed in the file) fails only the commands that read it, not the look-up of every other.
+ * When the OptimizationReceived events cannot be read at all (one of them no longer parses), an id prefix that names
+ * one optimization still resolves; anything else fails with the store's error, which names the event.
+ */
 export async function resolveId(store: EventStore, id: string): Promise<string> {
   if (/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(id)) return id.toLowerCase();
-  const matches = (await OptimizationProjection.load(store)).all().filter((s) => s.optimizationId.startsWith(id.toLowerCase()) || s.recommendation.recommendationId === id);
+  const found = new Map<string, IdMatch>();
+  const prefix = `${OPTIMIZATION_STREAM_PREFIX}${id.toLowerCase()}`;
+  for await (const e of readAllWithoutData(store, { filter: { kind: 'streamName', prefixes: [prefix] } })) {
+    if (!e.stream.startsWith(prefix) || found.has(e.stream)) continue;
+    found.set(e.stream, { optimizationId: e.stream.slice(OPTIMIZATION_STREAM_PREFIX.length), position: e.position.commit });
+  }
+  const onlyByPrefix = found.size === 1 ? [...found.values()][0] : undefined;
+  try {
+    for await (const e of store.readAll({ filter: { kind: 'eventType', prefixes: ['OptimizationReceived'] } })) {
+      if (e.type !== 'OptimizationReceived' || !e.stream.startsWith(OPTIMIZATION_STREAM_PREFIX)) continue;
+      const data = e.data as { recommendation?: { recommendationId?: unknown }; dryRun?: unknown } | null;
+      if (data?.recommendation?.recommendationId !== id) continue;
+      const match = found.get(e.stream) ?? { optimizationId: e.stream.slice(OPTIMIZATION_STREAM_PREFIX.length), position: e.position.commit };
+      match.byRecommendation = { dryRun: data.dryRun === true };
+      found.set(e.stream, match);
+    }
+  } catch (error) {
+    // An id prefix that names one optimization is what is meant; a recommendation id is not known without them all.
+    if (!(error instanceof DomainError) || onlyByPrefix === undefined) throw error;
+    return onlyByPrefix.optimizationId;
+  }
+  const matches = [...found.values()].sort((a, b) => (a.position < b.position ? -1 : a.position > b.position ? 1 : 0));
   if (matches.length === 1) return matches[0].optimizationId;
   // A recommendation id names the real optimization and its dry-run preview: the real one is meant.
-  const real = matches.filter((m) => !m.dryRun);
-  if (real.length === 1 && matches.every((m) => m.recommendation.recommendationId === id)) return real[0].optimizationId;
+  const real = matches.filter((m) => m.byRecommendation?.dryRun === false);
+  if (real.length === 1 && matches.every((m) => m.byRecommendation !== undefined)) return real[0].optimizationId;
   if (matches.length === 0) throw new NotFound(`no optimization ${id} in this store`);
   throw new UsageError(`${id} is ambiguous: it matches ${matches.length} optimizations (${matches.map((m) => m.optimizationId.slice(0, 13)).join(', ')})`);
 }
@@ -300,7 +338,7 @@ export async function historyCommand(io: Io, id: string, flags: { store: string;
       io.out(
         table(
           ['#', 'RECORDED AT', 'EVENT', 'BY', 'DETAIL'],
-          rows.map((r) => [String(r.revision), r.recordedAt, r.type, String(r.metadata['recordedBy'] ?? ''), detailOf(r.type, r.data)]),
+          events.map((e, i) => [String(rows[i].revision), rows[i].recordedAt, e.type, String(e.metadata['recordedBy'] ?? ''), detailOf(e)]),
           { wide: flags.wide ?? false, rightAligned: new Set([0]), fit: { 1: { whole: true }, 2: { whole: true }, 4: { minWidth: 20 } } },
         ),
       );
@@ -320,8 +358,35 @@ function liveNote(basis: unknown): string {
   return live.monthlyCost !== undefined ? `; live resource $${live.monthlyCost}/mo` : '; live resource seen';
 }
 
-function detailOf(type: string, data: unknown): string {
-  const d = data as Record<string, unknown>;
+/**
+ * The DETAIL of one stored event in `history`. `history` reads the stream as it is stored (its `--json` shows the data
+ * as written), so the event is read here through the event schemas first ({@link parseStoredEvent}, upcast to the
+ * current version): one whose type optex does not know or whose data does not fit its type (a row changed in the file)
+ * is listed with its detail as `(unreadable: why)`, never a crash.
+ */
+function detailOf(e: Pick<RecordedEvent, 'stream' | 'revision' | 'type' | 'data' | 'metadata'>): string {
+  let data: Record<string, unknown>;
+  try {
+    data = parseStoredEvent(e).data as Record<string, unknown>;
+  } catch (error) {
+    if (!(error instanceof DomainError)) throw error;
+    return unreadable(e, error.message);
+  }
+  try {
+    return detailOfParsed(e.type, data);
+  } catch (error) {
+    return unreadable(e, error instanceof Error ? error.message : String(error));
+  }
+}
+
+/** `(unreadable: why)`, without the type and the stream@revision the line shows already. */
+function unreadable(e: Pick<RecordedEvent, 'stream' | 'revision' | 'type'>, why: string): string {
+  const text = why.replace(` (${e.stream}@${e.revision})`, '');
+  return `(unreadable: ${text.startsWith(`${e.type}: `) ? text.slice(e.type.length + 2) : text})`;
+}
+
+/** The DETAIL of an event that fits its type's schema. */
+function detailOfParsed(type: string, d: Record<string, unknown>): string {
   switch (type) {
     case 'ResubmissionConflicted':
       return `resubmitted with other content, not applied: ${(d['differences'] as RecommendationDifference[]).map(differenceText).join('; ')} (delivery ${String(d['deliveryId'])})`;

@@ -1,5 +1,6 @@
 import { resolve } from 'node:path';
 import Database from 'better-sqlite3';
+import { DomainError } from '@optex/domain';
 import {
   ConcurrencyError,
   InfrastructureError,
@@ -155,7 +156,9 @@ const READ_STREAM_BACKWARDS = `SELECT ${COLUMNS} FROM events WHERE stream_id = $
  *   nothing and returns the stream's current revision and last position, whatever the expected
  *   revision; when only some are, it fails with {@link PartialDuplicateAppendError}.
  * - Driver failures surface as `InfrastructureError`, conflicts as `ConcurrencyError`, bad
- *   arguments as `TypeError`/`RangeError` naming the field.
+ *   arguments as `TypeError`/`RangeError` naming the field. A stored row whose data or metadata is not JSON (the file
+ *   changed behind optex's back) is corrupt data, not an outage: `DomainError('INVALID_EVENT')` naming the event and
+ *   the column ({@link parseColumn}), never retried as one.
  */
 export class SqliteEventStore implements EventStore {
   private readonly statements: ReturnType<typeof prepareStatements>;
@@ -492,13 +495,16 @@ export class SqliteEventStore implements EventStore {
     if (this.closing !== undefined || this.closed) throw new InfrastructureError(`the SQLite event store at ${this.path} is closed`);
   }
 
-  /** Runs a driver call, translating whatever it throws (except our own errors) into InfrastructureError. */
+  /**
+   * Runs a driver call, translating whatever it throws into InfrastructureError — except our own errors, and a
+   * DomainError (a stored row that does not parse: corrupt data, which retrying cannot mend).
+   */
   private guard<T>(operation: string, run: () => T): T {
     if (this.closed) throw new InfrastructureError(`cannot ${operation}: the SQLite event store at ${this.path} is closed`);
     try {
       return run();
     } catch (error) {
-      if (error instanceof OptexError) throw error;
+      if (error instanceof OptexError || error instanceof DomainError) throw error;
       throw new InfrastructureError(`cannot ${operation} in the SQLite event store at ${this.path}: ${messageOf(error)}`, { cause: error });
     }
   }
@@ -550,7 +556,7 @@ function prepareStatements(db: Database.Database) {
 function toRecordedEvent(row: EventRow): RecordedEvent {
   // Member by member, the data in its place: one object shape for every event the store returns (reads and its cache).
   const { id, stream, type, revision, position, metadata, recordedAt } = toRecordedEventWithoutData(row);
-  return { id, stream, type, revision, position, data: JSON.parse(row.data) as unknown, metadata, recordedAt };
+  return { id, stream, type, revision, position, data: parseColumn(row, 'data'), metadata, recordedAt };
 }
 
 function toRecordedEventWithoutData(row: EventRow): RecordedEventWithoutData {
@@ -560,9 +566,26 @@ function toRecordedEventWithoutData(row: EventRow): RecordedEventWithoutData {
     type: row.type,
     revision: row.revision,
     position: positionOf(row.position),
-    metadata: JSON.parse(row.metadata) as Record<string, unknown>,
+    metadata: parseColumn(row, 'metadata') as Record<string, unknown>,
     recordedAt: new Date(Number(row.recorded_at)),
   };
+}
+
+/**
+ * A stored row's JSON column, parsed. optex writes only JSON there, so one that does not parse was changed in the file:
+ * `DomainError('INVALID_EVENT')` naming the event (log position, stream@revision, type, id) and the column, with the
+ * parser's reason — its offset called a character, not to be taken for a log position.
+ */
+function parseColumn(row: EventRow, column: 'data' | 'metadata'): unknown {
+  try {
+    return JSON.parse(row[column]) as unknown;
+  } catch (error) {
+    const reason = messageOf(error).replace(/\bat position (\d+)/, 'at character $1');
+    throw new DomainError(
+      'INVALID_EVENT',
+      `the stored event at log position ${row.position} (${row.stream}@${row.revision}, type ${row.type}, id ${row.event_id}) is corrupt: its ${column} column does not parse as JSON: ${reason}`,
+    );
+  }
 }
 
 /** The events one append wrote, as a read would return them. */
