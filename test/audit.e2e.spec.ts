@@ -47,12 +47,18 @@ describe('audit: verify, anchor, state --at, replay --format', () => {
     const whole = await optex(['verify', '--store', store]);
     expect(whole.code).toBe(0);
     expect(whole.stdout).toMatch(/^OK: \d+ events in \d+ streams, 1 of 1 anchors verified in [\d.]+ s; every hash chain is intact and every anchor matches\.$/m);
-    expect(json<{ anchor: unknown }>(await optex(['anchor', '--store', store, '--json']))).toEqual({ anchor: null }); // nothing since the run's
+    // Nothing since the run's anchor: that one is printed again, to keep outside the log and give back to verify --expect.
+    const kept = json<{ recorded: boolean; anchor: { throughCommit: string; digest: string }; expect: string }>(await optex(['anchor', '--store', store, '--json']));
+    expect(kept).toMatchObject({ recorded: false, anchor: { digest: expect.stringMatching(/^[0-9a-f]{64}$/) } });
+    expect(kept.expect).toBe(`${kept.anchor.throughCommit}:${kept.anchor.digest}`);
     expect((await optex(['pause', '--by', 'auditor', '--reason', 'audit drill', '--store', store])).code).toBe(0);
     expect((await optex(['resume-execution', '--by', 'auditor', '--reason', 'audit drill over', '--store', store])).code).toBe(0);
     const anchored = await optex(['anchor', '--store', store, '--json']);
-    expect(json<{ anchor: { events: number; digest: string } }>(anchored).anchor).toMatchObject({ events: expect.any(Number), digest: expect.stringMatching(/^[0-9a-f]{64}$/) });
+    expect(json<{ recorded: boolean; anchor: { events: number; digest: string } }>(anchored)).toMatchObject({ recorded: true, anchor: { events: expect.any(Number), digest: expect.stringMatching(/^[0-9a-f]{64}$/) } });
     expect(json<{ ok: boolean; anchors: { checked: number } }>(await optex(['verify', '--store', store, '--json']))).toMatchObject({ ok: true, anchors: { checked: 2 } });
+    const expected = await optex(['verify', '--expect', kept.expect, '--store', store]);
+    expect(expected.code).toBe(0);
+    expect(expected.stdout).toMatch(/^OK: .*, 1 of 1 expected digests verified in [\d.]+ s; every hash chain is intact, every anchor matches and every expected digest matches\.$/m);
     const one = await optex(['verify', '--stream', `optimization-${byRec('e2e-gp3').optimizationId}`, '--store', store]);
     expect(one.code).toBe(0);
     expect(one.stdout).toMatch(/^OK: \d+ events of stream optimization-/);

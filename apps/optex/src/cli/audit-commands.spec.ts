@@ -1,6 +1,7 @@
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { HashChainedEventStore, SqliteEventStore, recordAnchor } from '@optex/event-store';
 import { csvField } from './audit-commands';
 import { main } from './program';
@@ -225,12 +226,129 @@ describe('verify', () => {
     const appends = [received(ID_A, 0), assessed(ID_A, 1)];
     const bare = await optex(['verify', '--store', `sqlite:${await seed(appends)}`]);
     expect(bare.code).toBe(0);
-    expect(bare.stdout).toMatch(/^OK: 2 events in 1 streams, no anchor verified in [\d.]+ s; every hash chain is intact\.\nWARNING: the log holds no anchor, so the removal of a whole stream \(or of the last events of a stream\) cannot be detected; run optex anchor/);
+    expect(bare.stdout).toMatch(/^OK: 2 events in 1 streams, no anchor verified in [\d.]+ s; every hash chain is intact\.\nLog digest through position 2 \(2 events\): [0-9a-f]{64}\n.*\nWARNING: the log holds no anchor, so the removal of a whole stream \(or of the last events of a stream\) cannot be detected; run optex anchor/);
     const anchoredStore = `sqlite:${await seed(appends, { anchor: true })}`;
     const anchored = await optex(['verify', '--store', anchoredStore]);
     expect(anchored.code).toBe(0);
-    expect(anchored.stdout).toMatch(/^OK: 3 events in 2 streams, 1 of 1 anchors verified in [\d.]+ s; every hash chain is intact and every anchor matches\.\n$/);
+    expect(anchored.stdout).toMatch(/^OK: 3 events in 2 streams, 1 of 1 anchors verified in [\d.]+ s; every hash chain is intact and every anchor matches\.\nLog digest through position 2 \(2 events\): [0-9a-f]{64}\n[^\n]+\n$/);
     expect(JSON.parse((await optex(['verify', '--store', anchoredStore, '--json'])).stdout)).not.toHaveProperty('warnings');
+  });
+});
+
+/** Runs `sql` on the SQLite file, as anyone with write access to it can. */
+function tamper(file: string, ...statements: string[]): void {
+  const db = new Database(file);
+  try {
+    for (const sql of statements) db.prepare(sql).run();
+  } finally {
+    db.close();
+  }
+}
+
+/** Appends `appends` to the log in `file` and anchors it, as a later run would. */
+async function runAgain(file: string, appends: readonly Append[]): Promise<void> {
+  const store = new HashChainedEventStore(SqliteEventStore.open(file));
+  try {
+    let i = 100;
+    for (const a of appends) {
+      await store.appendToStream(`optimization-${a.id}`, [{ id: `00000000-0000-4000-8000-${String(++i).padStart(12, '0')}`, type: a.type, data: { optimizationId: a.id, ...a.data }, metadata: { schemaVersion: 1 } }], 'any');
+    }
+    await recordAnchor(store);
+  } finally {
+    await store.close();
+  }
+}
+
+const KEEP = (position: string, digest: string) => `Keep it outside the log (a ticket, a write-once bucket) and check the log against it later with: optex verify --expect ${position}:${digest}`;
+
+describe('anchor: prints the digest to keep outside the log, whether it anchored now or the last anchor covers the log already', () => {
+  it('anchors, then with nothing new prints the last anchor (its position and digest), in text and JSON', async () => {
+    const store = `sqlite:${await seed([received(ID_A, 0), assessed(ID_A, 1)])}`;
+    const first = await optex(['anchor', '--store', store]);
+    expect(first.code).toBe(0);
+    const digest = /digest ([0-9a-f]{64})/.exec(first.stdout)?.[1] as string;
+    expect(first.stdout).toBe(`Anchored 2 events up to position 2: digest ${digest}\n${KEEP('2', digest)}\n`);
+    const again = await optex(['anchor', '--store', store]);
+    expect(again).toMatchObject({ code: 0, stderr: '' });
+    expect(again.stdout).toBe(`Nothing new to anchor: the last anchor fixes 2 events up to position 2: digest ${digest}\n${KEEP('2', digest)}\n`);
+    expect(JSON.parse((await optex(['anchor', '--store', store, '--json'])).stdout)).toEqual({
+      recorded: false,
+      anchor: { throughCommit: '2', throughPrepare: '2', events: 2, digest },
+      expect: `2:${digest}`,
+    });
+    await runAgain(store.slice('sqlite:'.length), [assessed(ID_B, 2)]); // position 4, anchored at 5
+    const third = JSON.parse((await optex(['anchor', '--store', store, '--json'])).stdout) as { recorded: boolean; anchor: { throughCommit: string; digest: string }; expect: string };
+    expect(third).toMatchObject({ recorded: false, anchor: { throughCommit: '4', events: 3 } });
+    expect(third.expect).toBe(`4:${third.anchor.digest}`);
+
+    const empty = `sqlite:${await seed([])}`;
+    expect((await optex(['anchor', '--store', empty])).stdout).toBe('Nothing to anchor: the log holds no event yet.\n');
+    expect(JSON.parse((await optex(['anchor', '--store', empty, '--json'])).stdout)).toEqual({ recorded: false, anchor: null, expect: null });
+  });
+
+  it.each([
+    ['a throughCommit that is no position', `UPDATE events SET data = json_set(data, '$.throughCommit', 'abc') WHERE stream = 'optex-audit-anchors'`, 'throughCommit "abc" is not a position \\(a decimal integer\\)'],
+    ['data null', `UPDATE events SET data = 'null' WHERE stream = 'optex-audit-anchors'`, 'its data is null, not an object'],
+    ['no throughPrepare', `UPDATE events SET data = json_remove(data, '$.throughPrepare') WHERE stream = 'optex-audit-anchors'`, 'throughPrepare is missing'],
+  ])('an anchor with %s: verify names it (exit 1, no stack trace); anchor refuses in one line naming it', async (_, sql, why) => {
+    const file = await seed([received(ID_A, 0), assessed(ID_A, 1)], { anchor: true }); // the anchor at position 3
+    tamper(file, sql);
+    const verified = await optex(['verify', '--store', `sqlite:${file}`]);
+    expect(verified).toMatchObject({ code: 1, stderr: '' });
+    expect(verified.stdout).toMatch(new RegExp(`^FAILED \\(hash-mismatch\\): optex-audit-anchors@0 \\(AuditAnchorRecorded, id [0-9a-f-]+, position 3\\) records hash [0-9a-f]{64}, but its content hashes to [0-9a-f]{64}: it was changed after it was written; and its data is not a valid anchor: ${why}\\n`));
+    const refused = await optex(['anchor', '--store', `sqlite:${file}`]);
+    expect(refused).toMatchObject({ code: 1, stdout: '' });
+    expect(refused.stderr).toMatch(/^optex: cannot anchor: the last anchor, optex-audit-anchors@0 \(id [0-9a-f-]+, position 3\), was changed after it was written \(its content no longer gives the hash it records\); run optex verify\n$/);
+  });
+});
+
+describe('verify: the digest of the log, --expect, and a log cut back to an anchor', () => {
+  it('prints the digest an anchor would record now; --expect POSITION:DIGEST checks the log against one kept outside it', async () => {
+    const file = await seed([received(ID_A, 0), assessed(ID_A, 1)]);
+    const store = `sqlite:${file}`;
+    const json = JSON.parse((await optex(['verify', '--store', store, '--json'])).stdout) as { logDigest: { digest: string } };
+    const digest = json.logDigest.digest;
+    expect(json.logDigest).toEqual({ throughCommit: '2', throughPrepare: '2', events: 2, digest: expect.stringMatching(/^[0-9a-f]{64}$/) });
+    const text = await optex(['verify', '--store', store]);
+    expect(text.stdout.split('\n').slice(1, 3)).toEqual([`Log digest through position 2 (2 events): ${digest}`, KEEP('2', digest)]);
+    expect(JSON.parse((await optex(['anchor', '--store', store, '--json'])).stdout)).toMatchObject({ recorded: true, anchor: { throughCommit: '2', digest }, expect: `2:${digest}` });
+
+    const ok = await optex(['verify', '--expect', `2:${digest.toUpperCase()}`, '--store', store]);
+    expect(ok.code).toBe(0);
+    expect(ok.stdout).toMatch(/^OK: 3 events in 2 streams, 1 of 1 anchors, 1 of 1 expected digests verified in [\d.]+ s; every hash chain is intact, every anchor matches and every expected digest matches\.\n/);
+    expect(JSON.parse((await optex(['verify', '--expect', `2:${digest}`, '--store', store, '--json'])).stdout)).toMatchObject({ ok: true, expected: { checked: 1, total: 1 } });
+
+    const wrong = await optex(['verify', '--expect', `2:${'a'.repeat(64)}`, '--expect', `2:${digest}`, '--store', store]);
+    expect(wrong.code).toBe(1);
+    expect(wrong.stdout).toMatch(/^FAILED \(expect-mismatch\): the log through position 2 gives 2 events, digest [0-9a-f]{16}…, not the digest aaaaaaaaaaaaaaaa… expected there/);
+    for (const bad of ['2', `x:${digest}`, `2:${digest.slice(1)}`]) {
+      const refused = await optex(['verify', '--expect', bad, '--store', store]);
+      expect({ bad, code: refused.code }).toEqual({ bad, code: 2 });
+      expect(refused.stderr).toMatch(/^optex: --expect: expected POSITION:DIGEST as anchor and verify print them \(a decimal position, 64 hex digits\), got "/);
+    }
+    const oneStream = await optex(['verify', '--stream', `optimization-${ID_A}`, '--expect', `2:${digest}`, '--store', store]);
+    expect(oneStream.code).toBe(2);
+    expect(oneStream.stderr).toMatch(/^optex: --expect: a digest covers the whole log; drop --stream/);
+  });
+
+  it('a log cut back to an earlier anchor fails (truncated) on SQLite; with sqlite_sequence lowered too, only --expect tells', async () => {
+    const file = await seed([received(ID_A, 0), assessed(ID_A, 1)], { anchor: true }); // events 1–2, anchor 3
+    await runAgain(file, [received(ID_B, 2)]); // event 4, anchor 5
+    const kept = JSON.parse((await optex(['anchor', '--store', `sqlite:${file}`, '--json'])).stdout) as { expect: string };
+    expect(kept.expect).toMatch(/^4:[0-9a-f]{64}$/);
+    tamper(file, 'DELETE FROM events WHERE position > 3');
+    const cut = await optex(['verify', '--store', `sqlite:${file}`]);
+    expect(cut.code).toBe(1);
+    expect(cut.stdout).toMatch(
+      /^FAILED \(truncated\): positions after 3 were written and are gone: SQLite's AUTOINCREMENT high-water mark for the events table \(sqlite_sequence\) is 5, the log's last event is at 3 \(its last events were removed\)\n {2}checked before it: 3 events in 2 streams, 1 of 1 anchors\n$/,
+    );
+    expect(JSON.parse((await optex(['verify', '--store', `sqlite:${file}`, '--json'])).stdout)).toMatchObject({ ok: false, failure: { problem: 'truncated' } });
+
+    tamper(file, "UPDATE sqlite_sequence SET seq = 3 WHERE name = 'events'");
+    expect((await optex(['verify', '--store', `sqlite:${file}`])).code).toBe(0); // nothing in the file tells any more
+    const expected = await optex(['verify', '--expect', kept.expect, '--store', `sqlite:${file}`]);
+    expect(expected.code).toBe(1);
+    expect(expected.stdout).toMatch(/^FAILED \(expect-missed\): the log ends at position 3, before position 4 that a digest was expected at \(its last events were removed\)\n/);
   });
 });
 

@@ -4,21 +4,44 @@ import { basename, dirname, join, resolve } from 'node:path';
 import type { Writable } from 'node:stream';
 import { AWS_REGIONS, DomainError, OPTIMIZATION_STREAM_PREFIX, STORED_EVENT_TYPES, isKnownRegion, optimizationStateAt, optimizationStream, viewOf, type StateAt } from '@optex/domain';
 import type { EventStore, RecordedEvent } from '@optex/ports';
-import { ANCHOR_EVENT_TYPE, recordAnchor, verifyLog, type VerifyReport } from '@optex/event-store';
+import { ANCHOR_EVENT_TYPE, ANCHOR_STREAM, recordAnchor, verifyLog, type AuditAnchor, type VerifyOptions, type VerifyReport } from '@optex/event-store';
 import { UsageError } from '@optex/runtime';
 import { safe, table, toJson } from './format';
 import { NotFound, openExistingStore, resolveId, type Io } from './commands';
 import { timeFlag } from './time-flag';
 import { drained, failedOrGone } from './output-stream';
 
-/** `verify [--stream S]`: recomputes the hash chains (and the anchors over the whole log); exit 1 naming the first event that does not match. */
-export async function verifyCommand(io: Io, flags: { store: string; stream?: string; json?: boolean }): Promise<number> {
+/**
+ * `--expect POSITION:DIGEST` (repeatable): digests of the log kept outside it, as `anchor` and `verify` print them.
+ * @throws UsageError naming the value that is not one (exit 2).
+ */
+function expectFlag(values: readonly string[] | undefined): NonNullable<VerifyOptions['expect']> {
+  return (values ?? []).map((value) => {
+    const match = /^(\d{1,20}):([0-9a-fA-F]{64})$/.exec(value.trim());
+    if (!match) throw new UsageError(`--expect: expected POSITION:DIGEST as anchor and verify print them (a decimal position, 64 hex digits), got ${JSON.stringify(value)}`);
+    return { position: BigInt(match[1]), digest: match[2].toLowerCase() };
+  });
+}
+
+/** What to keep outside the log, and how to check the log against it later. */
+const keepLine = (a: Pick<AuditAnchor, 'throughCommit' | 'digest'>): string =>
+  `Keep it outside the log (a ticket, a write-once bucket) and check the log against it later with: optex verify --expect ${a.throughCommit}:${a.digest}`;
+
+/**
+ * `verify [--stream S] [--expect POSITION:DIGEST]…`: recomputes the hash chains (and, over the whole log, the anchors,
+ * the digests expected and, on SQLite, whether positions were written past the last event); exit 1 naming the first
+ * problem. A whole log that verifies prints its digest (what an anchor would record now) to keep outside it.
+ */
+export async function verifyCommand(io: Io, flags: { store: string; stream?: string; expect?: string[]; json?: boolean }): Promise<number> {
+  const expect = expectFlag(flags.expect);
+  if (expect.length > 0 && flags.stream !== undefined) throw new UsageError('--expect: a digest covers the whole log; drop --stream');
   const store = await openExistingStore(flags.store);
   try {
     const target = flags.stream === undefined ? undefined : await streamToVerify(store, flags.stream);
     const started = Date.now();
     const report = await verifyLog(store, {
       ...(target !== undefined ? { stream: target.stream } : {}),
+      ...(expect.length > 0 ? { expect } : {}),
       ...(process.stderr.isTTY ? { onProgress: (n: number) => process.stderr.write(`\rverified ${n.toLocaleString('en-US')} events …`) } : {}),
     });
     if (process.stderr.isTTY) process.stderr.write('\r\x1b[K');
@@ -29,6 +52,7 @@ export async function verifyCommand(io: Io, flags: { store: string; stream?: str
       const lines: string[] = [];
       if (target?.resolvedFrom !== undefined) lines.push(`No stream is named ${safe(target.resolvedFrom)}; it names optimization ${target.stream.slice(OPTIMIZATION_STREAM_PREFIX.length)}: verifying its stream ${safe(target.stream)}.`);
       lines.push(verifyText(report, target?.stream, Date.now() - started));
+      if (report.logDigest) lines.push(`Log digest through position ${report.logDigest.throughCommit} (${report.logDigest.events} events): ${report.logDigest.digest}`, keepLine(report.logDigest));
       for (const w of warnings) lines.push(`WARNING: ${w}`);
       io.out(lines.join('\n'));
     }
@@ -40,7 +64,7 @@ export async function verifyCommand(io: Io, flags: { store: string; stream?: str
 
 /** Why a whole-log verify without any anchor is weaker than it looks. */
 const NO_ANCHOR_WARNING =
-  'the log holds no anchor, so the removal of a whole stream (or of the last events of a stream) cannot be detected; run optex anchor (run and resume anchor when they stop) and keep the digest it prints outside the log';
+  'the log holds no anchor, so the removal of a whole stream (or of the last events of a stream) cannot be detected; run optex anchor (run and resume anchor when they stop) and keep the digest it prints outside the log, to give back to verify --expect';
 
 /**
  * The stream `verify --stream S` checks: S when the log has it; else the stream of the one optimization S names (an
@@ -62,8 +86,12 @@ async function streamToVerify(store: EventStore, stream: string): Promise<{ stre
 
 function verifyText(r: VerifyReport, stream: string | undefined, ms: number): string {
   const anchored = r.anchors.total > 0;
-  const what = stream === undefined ? `${r.events} events in ${r.streams} streams, ${anchored ? `${r.anchors.checked} of ${r.anchors.total} anchors` : 'no anchor'}` : `${r.events} events of stream ${safe(stream)}`;
-  if (r.ok) return `OK: ${what} verified in ${(ms / 1000).toFixed(1)} s; every hash chain is intact${stream === undefined && anchored ? ' and every anchor matches' : ''}.`;
+  const expected = r.expected ? `, ${r.expected.checked} of ${r.expected.total} expected digests` : '';
+  const what = stream === undefined ? `${r.events} events in ${r.streams} streams, ${anchored ? `${r.anchors.checked} of ${r.anchors.total} anchors` : 'no anchor'}${expected}` : `${r.events} events of stream ${safe(stream)}`;
+  if (r.ok) {
+    const holds = ['every hash chain is intact', ...(stream === undefined && anchored ? ['every anchor matches'] : []), ...(r.expected ? ['every expected digest matches'] : [])];
+    return `OK: ${what} verified in ${(ms / 1000).toFixed(1)} s; ${holds.length > 1 ? `${holds.slice(0, -1).join(', ')} and ${holds[holds.length - 1]}` : holds[0]}.`;
+  }
   const f = r.failure as NonNullable<VerifyReport['failure']>;
   const lines = [`FAILED (${f.problem}): ${safe(f.message)}`];
   if (f.event) lines.push(`  first event that does not match: ${safe(f.event.stream)}@${f.event.revision}  ${safe(f.event.type)}  id ${safe(f.event.id)}  position ${f.event.position}  recorded ${f.event.recordedAt}`);
@@ -71,14 +99,20 @@ function verifyText(r: VerifyReport, stream: string | undefined, ms: number): st
   return lines.join('\n');
 }
 
-/** `anchor`: fixes the digest of the whole log so far (print it and keep it outside the log too). */
+/**
+ * `anchor`: fixes the digest of the whole log so far; prints the latest anchor's position and digest (the one
+ * recorded now, or the last one when no event came after it) to keep outside the log. A last anchor that was edited or
+ * is none is refused (exit 1, one line naming it: `recordAnchor`'s DomainError).
+ */
 export async function anchorCommand(io: Io, flags: { store: string; json?: boolean }): Promise<number> {
   const store = await openExistingStore(flags.store);
   try {
-    const anchor = await recordAnchor(store);
-    if (flags.json) io.out(toJson({ anchor: anchor ?? null }));
-    else if (!anchor) io.out('Nothing to anchor: no event was recorded since the last anchor.');
-    else io.out(`Anchored ${anchor.events} events up to position ${anchor.throughCommit}: digest ${anchor.digest}\nKeep this line outside the log (a ticket, a write-once bucket): verify checks the log against its anchors.`);
+    const recorded = await recordAnchor(store);
+    // Nothing new: the last anchor (recordAnchor has just checked it) already covers the log.
+    const anchor = recorded ?? ((await store.readStream(ANCHOR_STREAM, { direction: 'backwards', maxCount: 1 }))[0]?.data as AuditAnchor | undefined);
+    if (flags.json) io.out(toJson({ recorded: recorded !== undefined, anchor: anchor ?? null, expect: anchor ? `${anchor.throughCommit}:${anchor.digest}` : null }));
+    else if (!anchor) io.out('Nothing to anchor: the log holds no event yet.');
+    else io.out(`${recorded ? 'Anchored' : 'Nothing new to anchor: the last anchor fixes'} ${anchor.events} events up to position ${anchor.throughCommit}: digest ${anchor.digest}\n${keepLine(anchor)}`);
     return 0;
   } finally {
     await store.close();

@@ -78,10 +78,12 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
         return flags.format === undefined ? replayCommand(io, flags) : exportCommand(io, flags, io.stdout);
       }),
     );
-  program.command('verify').description("recompute the log's hash chains and anchors; exit 1 naming the first event that does not match")
-    .option('--stream <name>', 'verify this stream only').addOption(storeOption()).addOption(jsonOption())
+  program.command('verify').description("recompute the log's hash chains and anchors (on SQLite, also that no event was removed from its end); exit 1 naming the first problem; prints the log's digest to keep outside it")
+    .option('--stream <name>', 'verify this stream only')
+    .option('--expect <position:digest>', 'check that the log through POSITION still has DIGEST, as anchor or verify printed it and you kept it outside the log (repeatable)', (value: string, previous: string[] | undefined) => [...(previous ?? []), value])
+    .addOption(storeOption()).addOption(jsonOption())
     .action(wrap((flags) => verifyCommand(io, flags)));
-  program.command('anchor').description('fix the digest of the whole log so far (verify checks later logs against it)').addOption(storeOption()).addOption(jsonOption())
+  program.command('anchor').description("fix the digest of the whole log so far in the log, and print the latest anchor's position and digest: keep them outside the log for verify --expect").addOption(storeOption()).addOption(jsonOption())
     .action(wrap((flags) => anchorCommand(io, flags)));
   program.command('state').description('an optimization as it was at an instant (its events up to then, folded)').argument('<id>', 'optimization id (or a unique prefix, or the recommendation id)')
     .option('--at <time>', 'ISO-8601 instant (default: now)').addOption(storeOption()).addOption(wideOption()).addOption(jsonOption())

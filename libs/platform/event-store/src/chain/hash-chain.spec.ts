@@ -8,7 +8,7 @@ import { eventStoreContract } from '@optex/testing';
 import { SqliteEventStore } from '../sqlite/sqlite-event-store';
 import { canonicalJson } from './canonical-json';
 import { CHAIN_KEYS, HashChainedEventStore, eventHash, unchainedMetadata } from './hash-chain';
-import { ANCHOR_STREAM, PeriodicAnchor, recordAnchor, verifyLog } from './verify';
+import { ANCHOR_EVENT_TYPE, ANCHOR_STREAM, PeriodicAnchor, recordAnchor, verifyLog } from './verify';
 
 eventStoreContract('hash-chained sqlite :memory:', async () => new HashChainedEventStore(SqliteEventStore.open(':memory:')), { appendedMetadata: unchainedMetadata });
 
@@ -111,7 +111,7 @@ describe('HashChainedEventStore and verifyLog', () => {
     expect(a[1].metadata[CHAIN_KEYS.prev]).toBe(a[0].metadata[CHAIN_KEYS.hash]);
     expect(a[2].metadata[CHAIN_KEYS.prev]).toBe(a[1].metadata[CHAIN_KEYS.hash]);
     expect(a[2].metadata[CHAIN_KEYS.hash]).toBe(eventHash(a[1].metadata[CHAIN_KEYS.hash] as string, a[2]));
-    expect(await verifyLog(store)).toEqual({ ok: true, events: 7, streams: 3, anchors: { checked: 0, total: 0 } });
+    expect(await verifyLog(store)).toEqual({ ok: true, events: 7, streams: 3, anchors: { checked: 0, total: 0 }, logDigest: { throughCommit: '7', throughPrepare: '7', events: 7, digest: expect.stringMatching(/^[0-9a-f]{64}$/) } });
     expect(await verifyLog(store, { stream: 'optimization-a' })).toMatchObject({ ok: true, events: 3, streams: 1 });
   });
 
@@ -379,4 +379,154 @@ describe('HashChainedEventStore and verifyLog', () => {
     await failing.stop();
     expect(String(errors[0])).toMatch(/cannot anchor: legacy@0 .* carries no chain hash/);
   });
+
+  /**
+   * Runs `sql` on the SQLite file, as anyone with write access to it can; resolves on the next turn of the event loop,
+   * where the store looks again whether another connection wrote (within one turn it serves the events it keeps).
+   */
+  const tamper = async (file: string, sql: string, ...params: unknown[]): Promise<void> => {
+    const db = new Database(file);
+    try {
+      db.prepare(sql).run(...params);
+    } finally {
+      db.close();
+    }
+    await new Promise((resolve) => setImmediate(resolve));
+  };
+
+  /** Recomputes the hash of `stream`@`revision` from its content as it is now, as anyone can (the recipe is public and unkeyed). */
+  const rehash = async (file: string, stream: string, revision: number): Promise<void> => {
+    const db = new Database(file);
+    try {
+      const row = db.prepare('SELECT type, data, metadata FROM events WHERE stream = ? AND revision = ?').get(stream, revision) as { type: string; data: string; metadata: string };
+      const metadata = JSON.parse(row.metadata) as Record<string, unknown>;
+      const hash = eventHash((metadata[CHAIN_KEYS.prev] as string | undefined) ?? null, { stream, revision: BigInt(revision), type: row.type, data: JSON.parse(row.data), metadata });
+      db.prepare('UPDATE events SET metadata = ? WHERE stream = ? AND revision = ?').run(JSON.stringify({ ...metadata, [CHAIN_KEYS.hash]: hash }), stream, revision);
+    } finally {
+      db.close();
+    }
+    await new Promise((resolve) => setImmediate(resolve));
+  };
+
+  it('a log cut back to an earlier anchor is named on SQLite (positions were written past its last event), unless sqlite_sequence was lowered too', async () => {
+    const { file, store } = open();
+    await lifecycle(store); // positions 1–7
+    await recordAnchor(store); // 8
+    await store.appendToStream('optimization-c', [event('RecommendationReceived', { id: 'c' })], 'no_stream'); // 9
+    await recordAnchor(store); // 10
+    expect(await verifyLog(store)).toMatchObject({ ok: true, anchors: { checked: 2, total: 2 } });
+
+    await tamper(file, 'DELETE FROM events WHERE position > 8'); // back to the first anchor: every chain and that anchor still hold
+    const cut = await verifyLog(store);
+    expect(cut).toMatchObject({ ok: false, events: 8, anchors: { checked: 1, total: 1 }, failure: { problem: 'truncated' } });
+    expect(cut.failure?.message).toBe(
+      "positions after 8 were written and are gone: SQLite's AUTOINCREMENT high-water mark for the events table (sqlite_sequence) is 10, the log's last event is at 8 (its last events were removed)",
+    );
+    expect(cut).not.toHaveProperty('logDigest');
+    // Whoever lowers the high-water mark too leaves nothing in the file to tell: only a digest kept outside the log does.
+    await tamper(file, "UPDATE sqlite_sequence SET seq = 8 WHERE name = 'events'");
+    expect(await verifyLog(store)).toMatchObject({ ok: true, events: 8, anchors: { checked: 1, total: 1 } });
+  });
+
+  it('an event another writer appends while verify reads the log is not taken for a cut', async () => {
+    const { file, raw, store } = open();
+    await lifecycle(store);
+    const other = new HashChainedEventStore(SqliteEventStore.open(file));
+    stores.push(other);
+    // The other writer appends once verify has read the log's last event: its position is past what verify saw.
+    const racing: EventStore = Object.assign(Object.create(raw) as SqliteEventStore, {
+      readAll: (options?: Parameters<EventStore['readAll']>[0]) =>
+        (async function* () {
+          yield* raw.readAll(options);
+          await other.appendToStream('optimization-d', [event('RecommendationReceived', { id: 'd' })], 'no_stream');
+        })(),
+    });
+    expect(await verifyLog(racing)).toMatchObject({ ok: true, events: 7 });
+    expect(await verifyLog(store)).toMatchObject({ ok: true, events: 8 });
+  });
+
+  it('gives the digest an anchor would record now, and checks the log against digests kept outside it (expect)', async () => {
+    const { file, store } = open();
+    await lifecycle(store); // positions 1–7
+    const before = await verifyLog(store);
+    const anchor = await recordAnchor(store); // 8
+    expect(anchor).toEqual(before.logDigest);
+    expect((await verifyLog(store)).logDigest).toEqual(anchor); // an anchor is not part of the digest
+    await store.appendToStream('optimization-c', [event('RecommendationReceived', { id: 'c' })], 'no_stream'); // 9
+    const now = await verifyLog(store);
+    expect(now.logDigest).toMatchObject({ throughCommit: '9', events: 8 });
+    const kept = [
+      { position: 7n, digest: (anchor as { digest: string }).digest },
+      { position: 9n, digest: now.logDigest?.digest as string },
+    ];
+    expect(await verifyLog(store, { expect: kept })).toMatchObject({ ok: true, expected: { checked: 2, total: 2 } });
+
+    const wrong = await verifyLog(store, { expect: [{ position: 7n, digest: 'f'.repeat(64) }] });
+    expect(wrong).toMatchObject({ ok: false, expected: { checked: 0, total: 1 }, failure: { problem: 'expect-mismatch' } });
+    expect(wrong.failure?.message).toMatch(/^the log through position 7 gives 7 events, digest [0-9a-f]{16}…, not the digest ffffffffffffffff… expected there \(an event up to there was changed, removed, added or reordered since it was taken\)$/);
+    const anchorPosition = await verifyLog(store, { expect: [{ position: 8n, digest: 'f'.repeat(64) }] });
+    expect(anchorPosition).toMatchObject({ ok: false, failure: { problem: 'expect-missed' } });
+    expect(anchorPosition.failure?.message).toMatch(/^position 8 holds an anchor, which is not part of the digest: expect a position that anchor or verify printed$/);
+
+    // Cut back to the first anchor and the high-water mark lowered: the log alone verifies; the digest kept outside it does not.
+    await tamper(file, 'DELETE FROM events WHERE position > 8');
+    await tamper(file, "UPDATE sqlite_sequence SET seq = 8 WHERE name = 'events'");
+    expect(await verifyLog(store, { expect: [kept[0]] })).toMatchObject({ ok: true, expected: { checked: 1, total: 1 } });
+    const cut = await verifyLog(store, { expect: kept });
+    expect(cut).toMatchObject({ ok: false, expected: { checked: 1, total: 2 }, failure: { problem: 'expect-missed' } });
+    expect(cut.failure?.message).toBe('the log ends at position 8, before position 9 that a digest was expected at (its last events were removed)');
+  });
+
+  it('expect names a digested event gone from the middle of the log, which no chain can tell without an anchor', async () => {
+    const { file, store } = open();
+    await lifecycle(store); // relay-checkpoint-x@1, its stream's last event, at position 6
+    const { logDigest } = await verifyLog(store);
+    const at6 = await verifyLog(store, { expect: [{ position: 6n, digest: 'f'.repeat(64) }] });
+    expect(at6.failure?.problem).toBe('expect-mismatch'); // there, but not that digest
+    await tamper(file, `DELETE FROM events WHERE stream = 'relay-checkpoint-x' AND revision = 1`);
+    expect(await verifyLog(store)).toMatchObject({ ok: true, events: 6 });
+    const gone = await verifyLog(store, { expect: [{ position: 6n, digest: 'f'.repeat(64) }] });
+    expect(gone).toMatchObject({ ok: false, failure: { problem: 'expect-missed', message: 'the log has no event at position 6 any more (removed?)' } });
+    expect((await verifyLog(store, { expect: [{ position: 7n, digest: logDigest?.digest as string }] })).failure?.problem).toBe('expect-mismatch');
+  });
+
+  it.each([
+    ['a throughCommit that is no position', `UPDATE events SET data = json_set(data, '$.throughCommit', 'abc') WHERE stream = ?`, 'throughCommit "abc" is not a position (a decimal integer)'],
+    ['data null', `UPDATE events SET data = 'null' WHERE stream = ?`, 'its data is null, not an object'],
+    ['no throughPrepare', `UPDATE events SET data = json_remove(data, '$.throughPrepare') WHERE stream = ?`, 'throughPrepare is missing'],
+  ])('an anchor with %s: verify names it, edited (hash-mismatch) or re-hashed (bad-anchor); anchor refuses, naming it', async (_, sql, why) => {
+    const { file, store } = open();
+    await lifecycle(store);
+    await recordAnchor(store); // optex-audit-anchors@0, position 8
+    await tamper(file, sql, ANCHOR_STREAM);
+    const edited = await verifyLog(store);
+    expect(edited).toMatchObject({ ok: false, events: 7, failure: { problem: 'hash-mismatch', event: { stream: ANCHOR_STREAM, revision: '0', type: ANCHOR_EVENT_TYPE, position: '8' } } });
+    expect(edited.failure?.message).toMatch(new RegExp(`: it was changed after it was written; and its data is not a valid anchor: ${why.replace(/[()]/g, '\\$&')}$`));
+    await expect(recordAnchor(store)).rejects.toThrow(new RegExp(`^cannot anchor: the last anchor, ${ANCHOR_STREAM}@0 \\(id [0-9a-f-]+, position 8\\), was changed after it was written \\(its content no longer gives the hash it records\\); run optex verify$`));
+
+    await rehash(file, ANCHOR_STREAM, 0);
+    const rehashed = await verifyLog(store);
+    expect(rehashed).toMatchObject({ ok: false, events: 7, failure: { problem: 'bad-anchor', event: { stream: ANCHOR_STREAM, revision: '0' } } });
+    expect(rehashed.failure?.message).toBe(`${ANCHOR_STREAM}@0 (${ANCHOR_EVENT_TYPE}, id ${rehashed.failure?.event?.id}, position 8) is not a valid anchor: ${why}`);
+    expect((await verifyLog(store, { stream: ANCHOR_STREAM })).failure?.problem).toBe('bad-anchor');
+    await expect(recordAnchor(store)).rejects.toThrow(`cannot anchor: the last anchor, ${ANCHOR_STREAM}@0 (id ${rehashed.failure?.event?.id}, position 8), is not a valid anchor: ${why}; run optex verify`);
+  });
+
+  it('an edited anchor is named as edited (hash-mismatch of the anchor), not blamed on the log', async () => {
+    const { file, store } = open();
+    await lifecycle(store);
+    await recordAnchor(store);
+    await store.appendToStream('optimization-c', [event('RecommendationReceived', { id: 'c' })], 'no_stream');
+    await recordAnchor(store); // optex-audit-anchors@1
+    await tamper(file, `UPDATE events SET data = json_set(data, '$.digest', '00') WHERE stream = ? AND revision = 0`, ANCHOR_STREAM);
+    const report = await verifyLog(store);
+    expect(report).toMatchObject({ ok: false, failure: { problem: 'hash-mismatch', event: { stream: ANCHOR_STREAM, revision: '0' } } });
+    expect(report.failure?.message).toMatch(/it was changed after it was written; and its data is not a valid anchor: digest "00" is not a SHA-256 digest \(64 hex digits\)$/);
+
+    await tamper(file, `UPDATE events SET data = json_set(data, '$.digest', ?) WHERE stream = ? AND revision = 1`, 'e'.repeat(64), ANCHOR_STREAM);
+    await tamper(file, `UPDATE events SET data = json_set(data, '$.digest', ?) WHERE stream = ? AND revision = 0`, 'e'.repeat(64), ANCHOR_STREAM);
+    expect((await verifyLog(store)).failure).toMatchObject({ problem: 'hash-mismatch', event: { stream: ANCHOR_STREAM, revision: '0' } });
+    await expect(recordAnchor(store)).rejects.toThrow(/^cannot anchor: the last anchor, optex-audit-anchors@1 \(id [0-9a-f-]+, position \d+\), was changed after it was written/);
+  });
+
 });

@@ -20,7 +20,10 @@ export const CHAIN_KEYS = { prev: 'chainPrev', hash: 'chainHash' } as const;
 /** Version of what the hash covers; part of the hashed text, so a later change of the recipe cannot pass for this one. */
 const CHAIN_VERSION = 1;
 
-/** What an event's hash covers: its place (stream, revision), type, data, metadata (without the chain keys) and the previous hash. */
+/**
+ * What an event's hash covers: its place (stream, revision), type, data, metadata (without the chain keys) and the
+ * previous hash. Not its id, nor its `recordedAt`: editing either in the store goes unnoticed.
+ */
 export interface ChainedContent {
   readonly stream: string;
   readonly revision: bigint;
@@ -35,7 +38,10 @@ export function unchainedMetadata(metadata: Readonly<Record<string, unknown>>): 
   return rest;
 }
 
-/** SHA-256 (hex) of the canonical JSON of the event's content and the previous event's hash (`null` for a stream's first event). */
+/**
+ * SHA-256 (hex) of the canonical JSON of the event's content and the previous event's hash (`null` for a stream's
+ * first event). Unkeyed: anyone can compute it, so it shows an edit made without recomputing it, not who wrote the event.
+ */
 export function eventHash(prev: string | null, event: ChainedContent): string {
   const text = canonicalJson({
     v: CHAIN_VERSION,
@@ -75,8 +81,9 @@ function tipOf(last: Pick<RecordedEvent, 'revision' | 'metadata'>): Tip {
 
 /**
  * An {@link EventStore} whose every appended event carries a SHA-256 hash chained to the previous event of its stream
- * (metadata `chainHash`, and `chainPrev` = the previous event's hash), so that an edited, removed, reordered or forged
- * event no longer matches the chain (`verifyLog`). Wraps any adapter; reads pass through.
+ * (metadata `chainHash`, and `chainPrev` = the previous event's hash), so that an event edited, removed or reordered
+ * without every later hash recomputed no longer matches the chain (`verifyLog`; the recipe is public and unkeyed, so
+ * an event appended with a correct hash passes). Wraps any adapter; reads pass through.
  *
  * The previous hash must be the hash of the event actually before the new ones, so every append is made at an exact
  * revision: the caller's, or — for `any`/`stream_exists` — the remembered tip's, else the revision read just before
