@@ -107,6 +107,19 @@ describe('viewOf', () => {
     expect(view(events)).toMatchObject({ status: 'rollback-failed', error: 'validation failed: wrong type; rollback failed: InsufficientInstanceCapacity: none left' });
   });
 
+  it('shows why an operator is needed when EC2 could not tell whether a step took effect (the error was null)', () => {
+    const step = steps[0]!;
+    const events: OptimizationEvent[] = [
+      ...executing(),
+      ev('ExecutionStepStarted', { index: 0, step, clientToken: 'tok-0' }),
+      ev('ReconciliationRequired', { phase: 'execution', index: 0, step, clientToken: 'tok-0', reason: 'the look-up of the effect failed for 15 minutes: RequestLimitExceeded' }),
+    ];
+    expect(view(events)).toMatchObject({
+      status: 'reconciliation-needed',
+      error: `reconciliation needed (execution step 0, ${step.kind}): the look-up of the effect failed for 15 minutes: RequestLimitExceeded`,
+    });
+  });
+
   it('derives the reversibility from the action before execution', () => {
     const noSnapshot = { ...received(), data: { ...received().data, recommendation: recs.deleteVolumeNoSnapshot } };
     expect(view([noSnapshot]).reversible).toBe('no');

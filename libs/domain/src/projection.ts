@@ -54,6 +54,8 @@ function errorOf(state: Exclude<OptimizationState, { status: 'initial' }>): stri
   if (state.validation && !state.validation.passed) parts.push(`validation failed: ${state.validation.problems.join('; ')}`);
   const rollbackError = state.rollback?.error;
   if (rollbackError) parts.push(`rollback failed: ${rollbackError.code}: ${rollbackError.message}`);
+  // Waiting for an operator: why EC2 could not tell whether the step's call took effect (the reason is the error).
+  if (state.status === 'reconciliation-needed') parts.push(`reconciliation needed (${state.reconciliation.phase} step ${state.reconciliation.index}, ${state.reconciliation.step.kind}): ${state.reconciliation.reason}`);
   return parts.length > 0 ? parts.join('; ') : null;
 }
 
