@@ -1,10 +1,11 @@
 import { DomainError } from './errors';
 import { roundMoney, roundTo } from './numbers';
 import { reversibility } from './plans';
-import type { ConflictData, OptimizationState, OptimizationStatus } from './decider';
-import type { ActionType, Authority, PerformanceImpact, Recommendation, Reversibility, RiskAssessment, RiskLevel } from './types';
+import type { ConflictData, OptimizationState, OptimizationStatus, RollbackData } from './decider';
+import type { ActionType, Authority, PerformanceImpact, Recommendation, Reversibility, RiskAssessment, RiskLevel, Step, StepOutputs } from './types';
 import type { ChangePlan } from './change-plan';
 import type { BackupData } from './backups';
+import type { ErrorInfo } from './events';
 
 /** One row of `run --json`'s `optimizations` (the contract), plus `executionMs`. */
 export interface OptimizationView {
@@ -247,6 +248,22 @@ export interface OptimizationDetail {
   readonly backup: BackupData | null;
   /** Who cancelled it and why (`cancel`); `null` unless it was cancelled. */
   readonly cancellation: { readonly by: string; readonly reason: string } | null;
+  /**
+   * The rollback, once one started: why, its steps, those done with what they made (a restored volume's id, a new
+   * allocation, a Marketplace listing: their `outputs`), the step that failed and how, and when it ended; `null` when
+   * nothing was rolled back.
+   */
+  readonly rollback: RollbackDetail | null;
+}
+
+/** See {@link OptimizationDetail.rollback}. */
+export interface RollbackDetail {
+  readonly reason: string;
+  readonly steps: readonly Step[];
+  readonly done: readonly { readonly index: number; readonly step: Step; readonly outputs: StepOutputs }[];
+  readonly failedStepIndex: number | null;
+  readonly error: ErrorInfo | null;
+  readonly endedAt: string | null;
 }
 
 /** The detail of an optimization (see {@link OptimizationDetail}). Throws `DomainError('NOT_FOUND')` for an empty stream. */
@@ -282,5 +299,18 @@ export function optimizationDetail(state: OptimizationState): OptimizationDetail
     conflicts: state.conflicts ?? [],
     backup: state.backup ?? null,
     cancellation: state.status === 'cancelled' && state.cancellation ? { by: state.cancellation.by, reason: state.cancellation.reason } : null,
+    rollback: rollbackDetailOf(state.rollback),
+  };
+}
+
+function rollbackDetailOf(r: RollbackData | undefined): RollbackDetail | null {
+  if (!r) return null;
+  return {
+    reason: r.reason,
+    steps: r.steps,
+    done: r.completedSteps.map((c) => ({ index: c.index, step: c.step, outputs: c.outputs })),
+    failedStepIndex: r.failedStepIndex ?? null,
+    error: r.error ?? null,
+    endedAt: r.endedAt ?? null,
   };
 }

@@ -162,13 +162,15 @@ describe('summaryText', () => {
 
 describe('detailText (optex show)', () => {
   const detail = (
-    over: { status?: OptimizationDetail['status']; approval?: Partial<OptimizationDetail['approval']>; cancellation?: { by: string; reason: string } | null } & Partial<Pick<OptimizationDetail, 'reversible' | 'plan' | 'backup'>> = {},
+    over: { status?: OptimizationDetail['status']; approval?: Partial<OptimizationDetail['approval']>; cancellation?: { by: string; reason: string } | null } & Partial<
+      Pick<OptimizationDetail, 'reversible' | 'plan' | 'backup' | 'rollback' | 'action'>
+    > = {},
   ): OptimizationDetail =>
     ({
       optimizationId: view.optimizationId,
       recommendationId: 'rec-1',
       resourceId: 'vol-1',
-      action: 'modify-volume',
+      action: over.action ?? 'modify-volume',
       status: over.status ?? 'denied',
       dryRun: false,
       reversible: over.reversible ?? 'yes',
@@ -193,7 +195,44 @@ describe('detailText (optex show)', () => {
       conflicts: [],
       backup: over.backup ?? null,
       cancellation: over.cancellation ?? null,
+      rollback: over.rollback ?? null,
     }) as OptimizationDetail;
+
+  it('says what a rollback did: each step, what it made (a restored volume, a new allocation, a listing), the one that failed', () => {
+    const restore = { kind: 'create-volume', fromSnapshotOutput: 'snapshotId', availabilityZone: 'eu-west-1a', volumeType: 'gp2', sizeGiB: 100, tags: {} } as unknown as NonNullable<OptimizationDetail['rollback']>['steps'][number];
+    const deleteBackup = { kind: 'delete-snapshot', snapshotIdFromOutput: 'snapshotId' } as unknown as NonNullable<OptimizationDetail['rollback']>['steps'][number];
+    const text = detailText(
+      detail({
+        status: 'rollback-failed',
+        rollback: {
+          reason: 'validation failed: the volume is gone',
+          steps: [restore, deleteBackup],
+          done: [{ index: 0, step: restore, outputs: { restoredVolumeId: 'vol-sim-1' } }],
+          failedStepIndex: 1,
+          error: { code: 'InvalidSnapshot.InUse', message: 'in use' },
+          endedAt: '2026-12-07T10:00:00.000Z',
+        },
+      }),
+    );
+    expect(text).toMatch(/^Rollback: validation failed: the volume is gone$/m);
+    expect(text).toMatch(/^ {2}1\. create-volume .*: done → restoredVolumeId vol-sim-1$/m);
+    expect(text).toMatch(/^ {2}2\. delete-snapshot .*: failed: InvalidSnapshot\.InUse: in use$/m);
+    expect(text).toMatch(/^ {2}ended 2026-12-07T10:00:00\.000Z$/m);
+    expect(detailText(detail())).not.toMatch(/^Rollback/m);
+  });
+
+  it('says that a rolled-back reservation purchase is still owned, listed for sale', () => {
+    const list = { kind: 'list-reserved-instances', reservedInstancesFrom: 'purchase-reserved-instances', instanceCount: 2, price: 500 } as NonNullable<OptimizationDetail['rollback']>['steps'][number];
+    const text = detailText(
+      detail({
+        status: 'rolled-back',
+        action: 'purchase-reserved-instances',
+        rollback: { reason: 'validation failed', steps: [list], done: [{ index: 0, step: list, outputs: { listingId: 'listing-sim-1' } }], failedStepIndex: null, error: null, endedAt: null },
+      }),
+    );
+    expect(text).toMatch(/: done → listingId listing-sim-1$/m);
+    expect(text).toContain('the reservation cannot be returned: it is still owned, and listed for sale on the RI Marketplace until someone buys it');
+  });
 
   it('a deny reason with a line break forges no line: the break shows escaped inside its field', () => {
     const text = detailText(detail());

@@ -1,4 +1,4 @@
-import { backupExpiryText, differenceText, escapeControlCharacters, monthlyCostChangeText, stepText, type BackupData, type OptimizationDetail, type OptimizationView, type PerformanceImpact, type Summary } from '@optex/domain';
+import { backupExpiryText, differenceText, escapeControlCharacters, monthlyCostChangeText, stepText, type BackupData, type OptimizationDetail, type OptimizationView, type PerformanceImpact, type RollbackDetail, type Summary } from '@optex/domain';
 import type { ConflictRow, RejectedRow, RunReport } from '@optex/runtime';
 import { isServicesStore, thenResumeText } from './next-step';
 
@@ -336,8 +336,29 @@ export function detailText(d: OptimizationDetail): string {
   if (a.deniedBy) lines.push(`  denied by ${a.deniedBy}: ${a.denyReason ?? ''}`);
   if (d.performance) lines.push(...performanceLines(d.performance));
   if (d.backup) lines.push(backupLine(d.backup));
+  if (d.rollback) lines.push(...rollbackLines(d.rollback, d.action));
   // Each element is one line: its fields' line breaks (a reason, an id) are escaped with it, never printed as new lines.
   return lines.map(safe).join('\n');
+}
+
+/**
+ * The rollback: why, each step done with what it made (the ids a person will look for: a restored volume, a new
+ * allocation, a Marketplace listing), the step that failed, and what a rolled-back reservation purchase still is.
+ */
+function rollbackLines(r: RollbackDetail, action: OptimizationDetail['action']): string[] {
+  const lines = [`Rollback: ${r.reason}`];
+  const done = new Map(r.done.map((d) => [d.index, d]));
+  r.steps.forEach((step, i) => {
+    const d = done.get(i);
+    const outputs = d ? Object.entries(d.outputs).map(([k, v]) => `${k} ${v}`) : [];
+    const state = d ? `done${outputs.length > 0 ? ` → ${outputs.join(', ')}` : ''}` : r.failedStepIndex === i ? `failed${r.error ? `: ${r.error.code}: ${r.error.message}` : ''}` : 'not done';
+    lines.push(`  ${i + 1}. ${stepText(step)}: ${state}`);
+  });
+  if (r.endedAt) lines.push(`  ended ${r.endedAt}`);
+  if (action === 'purchase-reserved-instances' && r.done.length > 0) {
+    lines.push('  the reservation cannot be returned: it is still owned, and listed for sale on the RI Marketplace until someone buys it');
+  }
+  return lines;
 }
 
 /** The backup snapshot of a delete-volume, and whether it expired (then nothing can roll the deletion back). */
