@@ -1,4 +1,4 @@
-import { CAPACITY_EC2_CODES, InfrastructureError, TRANSIENT_EC2_CODES, ec2Error, ec2Refusal, isCapacityShortage, isOutage } from './errors';
+import { CAPACITY_EC2_CODES, Ec2Error, InfrastructureError, TRANSIENT_EC2_CODES, ec2Error, ec2Refusal, isCapacityShortage, isIncorrectState, isOutage, isThrottling } from './errors';
 
 describe('ec2Refusal', () => {
   it("is EC2's code and message for a refusal retrying would not change", () => {
@@ -51,5 +51,35 @@ describe('outage or not: which transient EC2 errors are waited out', () => {
   it('an infrastructure error is an outage; a bug is not', () => {
     expect(isOutage(new InfrastructureError('store down'))).toBe(true);
     expect(isOutage(new TypeError('x is undefined'))).toBe(false);
+  });
+});
+
+describe('throttling: EC2 refused the request for its rate, so it was not carried out', () => {
+  it.each(['RequestLimitExceeded', 'Throttling', 'ThrottlingException'])('%s is a throttle, an outage', (code) => {
+    expect(isThrottling(ec2Error(code, 'x'))).toBe(true);
+    expect(isOutage(ec2Error(code, 'x'))).toBe(true);
+  });
+
+  it.each(['InternalError', 'ServiceUnavailable', 'Unavailable', 'RequestTimeout', 'InsufficientInstanceCapacity', 'IncorrectInstanceState'])('%s is not (whether it took effect may be unknown, or it is no outage)', (code) => {
+    expect(isThrottling(ec2Error(code, 'x'))).toBe(false);
+  });
+
+  it('a throttling code whose outcome is marked unknown is not, nor is anything but an Ec2Error', () => {
+    expect(isThrottling(new Ec2Error('RequestLimitExceeded', 'x', false, { outcomeUnknown: true }))).toBe(false);
+    expect(isThrottling(new InfrastructureError('RequestLimitExceeded'))).toBe(false);
+  });
+});
+
+describe('incorrect state: the instance is not (yet) in the state the call needs', () => {
+  it.each(['IncorrectInstanceState', 'IncorrectState'])('%s is one, and a refusal: neither transient nor an outage', (code) => {
+    const error = ec2Error(code, 'x');
+    expect(isIncorrectState(error)).toBe(true);
+    expect(error.transient).toBe(false);
+    expect(isOutage(error)).toBe(false);
+  });
+
+  it('other codes are not', () => {
+    expect(isIncorrectState(ec2Error('InvalidInstanceID.NotFound', 'x'))).toBe(false);
+    expect(isIncorrectState(new TypeError('IncorrectInstanceState'))).toBe(false);
   });
 });

@@ -92,6 +92,46 @@ export const TRANSIENT_EC2_CODES: ReadonlySet<string> = new Set([
   ...CAPACITY_EC2_CODES,
 ]);
 
+/**
+ * AWS error codes of a request refused for its rate (`RequestLimitExceeded`, `Throttling`…): EC2 did not carry it out,
+ * so repeating it cannot do it twice. The same codes as the AWS adapter's throttling ones. A throttle is an outage
+ * ({@link isOutage}); unlike a 5xx or a time-out on a call that may take effect twice, its outcome is known.
+ */
+export const THROTTLING_EC2_CODES: ReadonlySet<string> = new Set([
+  'RequestLimitExceeded',
+  'Throttling',
+  'ThrottlingException',
+  'ThrottledException',
+  'RequestThrottled',
+  'RequestThrottledException',
+  'TooManyRequestsException',
+  'SlowDown',
+  'EC2ThrottledException',
+  'PriorRequestNotComplete',
+  'BandwidthLimitExceeded',
+]);
+
+/**
+ * Whether `error` is EC2 throttling the request ({@link THROTTLING_EC2_CODES}), its outcome known: not carried out.
+ * Repeating the call is safe whatever it does (a purchase included); a step waits such an answer out.
+ */
+export function isThrottling(error: unknown): boolean {
+  return error instanceof Ec2Error && error.transient && !error.outcomeUnknown && THROTTLING_EC2_CODES.has(error.awsCode);
+}
+
+/**
+ * AWS error codes of a call the resource is not (yet) in the state for: a start while the instance is still
+ * `stopping`, a stop while it is `pending`. Not transient (a refusal: nothing took effect, and for most calls retrying
+ * changes nothing), but on a start or a stop the instance is usually on its way to the state needed, so those steps
+ * retry them within their attempts, as a capacity shortage, and then fail.
+ */
+export const INCORRECT_STATE_EC2_CODES: ReadonlySet<string> = new Set(['IncorrectInstanceState', 'IncorrectState']);
+
+/** Whether `error` is EC2 answering that the resource is not in the state the call needs ({@link INCORRECT_STATE_EC2_CODES}). */
+export function isIncorrectState(error: unknown): boolean {
+  return error instanceof Ec2Error && INCORRECT_STATE_EC2_CODES.has(error.awsCode);
+}
+
 /** Whether `error` is EC2 refusing for a capacity shortage ({@link CAPACITY_EC2_CODES}): transient, not an outage. */
 export function isCapacityShortage(error: unknown): boolean {
   return error instanceof Ec2Error && CAPACITY_EC2_CODES.has(error.awsCode);

@@ -18,7 +18,7 @@ import {
   type Policy,
   type PriceBook,
 } from '@optex/domain';
-import { ConcurrencyError, ec2Refusal, InfrastructureError, type Clock, type Ec2Gateway, type EventStore, type IntegrationEvent, type Logger, type MetricsSource } from '@optex/ports';
+import { ConcurrencyError, ec2Refusal, InfrastructureError, isOutage, type Clock, type Ec2Gateway, type EventStore, type IntegrationEvent, type Logger, type MetricsSource } from '@optex/ports';
 import {
   CLOCK,
   EC2_GATEWAY,
@@ -52,6 +52,7 @@ import {
 import { StepRunner } from './step-runner';
 import { lookUpEffect } from './effect-lookup';
 import { LookupFailures } from './lookup-failures';
+import { handleThroughOutage, recoverEach, type RecoverOptions } from './outage-retry';
 
 const RECORDED_BY = 'executor';
 
@@ -80,6 +81,8 @@ export class ExecutorService implements OnApplicationBootstrap, OnModuleDestroy 
   private readonly runner: StepRunner;
   /** Set when the process shuts down: loops stop between moves (the log says where; the next handling continues). */
   private stopping = false;
+  /** Aborted when the process shuts down: ends the waits for EC2 (a throttle, an outage at start-up) at once. */
+  private readonly stopped = new AbortController();
   private readonly locks = new KeyedMutex();
   private projection = new OptimizationProjection();
   private readonly sweeper: StallSweeper;
@@ -108,6 +111,8 @@ export class ExecutorService implements OnApplicationBootstrap, OnModuleDestroy 
       attempts: options.stepAttempts,
       backoffMs: options.stepBackoffMs,
       onRetry: (error, attempt) => this.logger.warn({ err: String(error), attempt }, 'transient EC2 error; retrying step'),
+      onThrottled: (error, round, delayMs) => this.logger.warn({ err: String(error), round, delayMs }, 'EC2 still throttles the step after its attempts (nothing was carried out); waiting it out'),
+      signal: this.stopped.signal,
     });
     this.lookupFailures = new LookupFailures(options.reconcileLookupTimeoutMs);
     this.sweeper = new StallSweeper({
@@ -146,11 +151,24 @@ export class ExecutorService implements OnApplicationBootstrap, OnModuleDestroy 
     if (!this.options.recoverOnStart) return;
     // By status, so that no settled optimization is unpacked; executions under way before those not yet started.
     const ids = [...this.projection.idsByStatus('executing'), ...this.projection.idsByStatus('rolling-back'), ...this.projection.idsByStatus('scheduled')];
-    for (const id of ids) await this.drive(id, `recover:${id}`);
+    // An outage (EC2 throttling or unavailable, the store unreachable) is waited out as a delivery's is: that
+    // optimization is driven again with backoff while the others are recovered, and the start-up ends once every one
+    // went through (so `run`/`resume` do not report before) or the process stops. Any other error fails it, as before.
+    await recoverEach(ids, (id) => this.drive(id, `recover:${id}`), this.recovery);
+  }
+
+  /** Drives the optimization again with backoff for as long as an outage lasts, until it goes through or the process stops. */
+  private driveThroughOutage(optimizationId: string, causationKey: string, first: unknown): Promise<void> {
+    return handleThroughOutage(optimizationId, () => this.drive(optimizationId, causationKey), first, this.recovery);
+  }
+
+  private get recovery(): RecoverOptions {
+    return { signal: this.stopped.signal, initialDelayMs: this.options.stepBackoffMs, logger: this.logger, doing: 'driving' };
   }
 
   async onModuleDestroy(): Promise<void> {
     this.stopping = true;
+    this.stopped.abort();
     this.coolingDown.clear();
     await this.sweeper.stop();
   }
@@ -162,7 +180,15 @@ export class ExecutorService implements OnApplicationBootstrap, OnModuleDestroy 
 
   /** Drives the optimization again at `until` (a time the process manager said it waits for), once per optimization. */
   private driveLater(optimizationId: string, until: string, reason: string): void {
-    const drive = () => void this.drive(optimizationId, `until:${optimizationId}:${until}`).catch((err) => this.logger.error({ optimizationId, err: String(err) }, 'driving after the wait failed'));
+    const key = `until:${optimizationId}:${until}`;
+    // An outage then is waited out (driven again with backoff), as at start-up.
+    const drive = () =>
+      void this.drive(optimizationId, key)
+        .catch((err: unknown) => {
+          if (isOutage(err) && !this.stopping) return this.driveThroughOutage(optimizationId, key, err);
+          throw err;
+        })
+        .catch((err) => this.logger.error({ optimizationId, err: String(err) }, 'driving after the wait failed'));
     if (this.coolingDown.set(optimizationId, Date.parse(until), this.clock.now().getTime(), drive)) this.logger.info({ optimizationId, until, reason }, 'waiting before the next move');
   }
 

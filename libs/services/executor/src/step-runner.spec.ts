@@ -184,12 +184,90 @@ describe('StepRunner: a capacity shortage is retried, then fails the step; an ou
     expect(starts(fleet)).toHaveLength(1);
   });
 
-  it.each(['RequestLimitExceeded', 'InternalError', 'Unavailable'])('%s on every attempt is still an outage: thrown after the attempts, the step neither failed nor rolled back', async (code) => {
+  it.each(['InternalError', 'Unavailable'])('%s on every attempt is still an outage: thrown after the attempts, the step neither failed nor rolled back', async (code) => {
     const fleet = instanceFleet(code, 1000);
     const failure = runnerOn(fleet).run(start, { recommendation: recommendation(), dryRun: false, outputs: {} });
     await expect(failure).rejects.toBeInstanceOf(Ec2Error);
     await expect(failure).rejects.toMatchObject({ awsCode: code });
     expect(starts(fleet)).toHaveLength(3);
+  });
+});
+
+describe('StepRunner: a throttled call (EC2 did not carry it out) is waited out within the step, never given up into reconciliation', () => {
+  const purchase: Step = { kind: 'purchase-reserved-instances', offeringId: 'off-1', instanceCount: 1 };
+  const riFleet = (error: string, times: number) =>
+    SimulatedFleet.fromFleet(
+      {
+        reservedInstanceOfferings: [{ offeringId: 'off-1', region: REGION, instanceType: 'm5.large', fixedPrice: 0, recurringHourly: 0.06, durationSeconds: 31536000 }],
+        faults: [{ resourceId: 'off-1', operation: 'purchaseReservedInstancesOffering', error, times }],
+      },
+      { clock: { now: () => NOW } },
+    );
+  const purchases = (fleet: SimulatedFleet) => fleet.calls().filter((c) => c.operation === 'purchaseReservedInstancesOffering').map((c) => c.result);
+
+  it('RequestLimitExceeded × 10, beyond the step\'s 3 attempts: retried with backoff until it goes through; the reservation bought once', async () => {
+    const fleet = riFleet('RequestLimitExceeded', 10);
+    const result = await runnerOn(fleet).run(purchase, { recommendation: recommendation(), dryRun: false, outputs: {}, clientToken: 'buy-1' });
+    expect(result).toEqual({ ok: true, outputs: { reservedInstancesId: expect.any(String) } });
+    expect(purchases(fleet)).toEqual([...Array<string>(10).fill('RequestLimitExceeded'), 'ok']);
+  });
+
+  it.each(['Throttling', 'ThrottlingException'])('%s the same', async (code) => {
+    const fleet = riFleet(code, 5);
+    await expect(runnerOn(fleet).run(purchase, { recommendation: recommendation(), dryRun: false, outputs: {} })).resolves.toMatchObject({ ok: true });
+    expect(purchases(fleet)).toHaveLength(6);
+  });
+
+  it('InternalError (the outcome may be unknown) is not waited out in the step: thrown after the attempts, the intent reconciled', async () => {
+    const fleet = riFleet('InternalError', 10);
+    await expect(runnerOn(fleet).run(purchase, { recommendation: recommendation(), dryRun: false, outputs: {} })).rejects.toMatchObject({ awsCode: 'InternalError' });
+    expect(purchases(fleet)).toHaveLength(3);
+  });
+
+  it('a throttle that lasts ends when the runner is stopped: the throttle is thrown (an outage), nothing bought', async () => {
+    const fleet = riFleet('RequestLimitExceeded', 1_000_000);
+    const stop = new AbortController();
+    const runner = new StepRunner(fleet, { callTimeoutMs: 5_000, waitTimeoutMs: 5_000, attempts: 3, backoffMs: 1, signal: stop.signal });
+    const run = runner.run(purchase, { recommendation: recommendation(), dryRun: false, outputs: {} });
+    for (let waited = 0; purchases(fleet).length < 8 && waited < 400; waited++) await new Promise((resolve) => setTimeout(resolve, 5));
+    stop.abort();
+    await expect(run).rejects.toMatchObject({ awsCode: 'RequestLimitExceeded' });
+    expect(purchases(fleet).every((r) => r === 'RequestLimitExceeded')).toBe(true);
+  });
+});
+
+describe('StepRunner: an instance not yet in the state a start or stop needs (IncorrectInstanceState) is retried as a shortage is, then fails the step', () => {
+  const instanceFleet = (state: string, operation: string, error: string, times: number) =>
+    SimulatedFleet.fromFleet(
+      { instances: [{ id: 'i-1', accountId: ACCOUNT, region: REGION, instanceType: 'r5.large', state }], faults: [{ resourceId: 'i-1', operation, error, times }] },
+      { clock: { now: () => NOW } },
+    );
+  const results = (fleet: SimulatedFleet, operation: string) => fleet.calls().filter((c) => c.operation === operation).map((c) => c.result);
+  const ctx = () => ({ recommendation: recommendation(), dryRun: false, outputs: {} });
+
+  it.each([
+    ['start-instance', 'stopped', 'startInstance', 'IncorrectInstanceState'],
+    ['start-instance', 'stopped', 'startInstance', 'IncorrectState'],
+    ['stop-instance', 'running', 'stopInstance', 'IncorrectInstanceState'],
+  ] as const)('%s of an instance %s: %s answered %s twice, retried, and the step succeeds', async (kind, state, operation, code) => {
+    const fleet = instanceFleet(state, operation, code, 2);
+    await expect(runnerOn(fleet).run({ kind, instanceId: 'i-1' }, ctx())).resolves.toEqual({ ok: true, outputs: {} });
+    expect(results(fleet, operation)).toEqual([code, code, 'ok']);
+  });
+
+  it('on every attempt: the step fails with the code after its attempts, as a capacity shortage does', async () => {
+    const fleet = instanceFleet('stopped', 'startInstance', 'IncorrectInstanceState', 1000);
+    await expect(runnerOn(fleet).run({ kind: 'start-instance', instanceId: 'i-1' }, ctx())).resolves.toEqual({
+      ok: false,
+      error: { code: 'IncorrectInstanceState', message: expect.stringMatching(/\(after 3 attempts\)$/) },
+    });
+    expect(results(fleet, 'startInstance')).toHaveLength(3);
+  });
+
+  it('on a step other than a start or a stop (a type change): fails at once, as before', async () => {
+    const fleet = instanceFleet('stopped', 'modifyInstanceType', 'IncorrectInstanceState', 1000);
+    await expect(runnerOn(fleet).run({ kind: 'modify-instance-type', instanceId: 'i-1', instanceType: 'r5.xlarge' }, ctx())).resolves.toMatchObject({ ok: false, error: { code: 'IncorrectInstanceState' } });
+    expect(results(fleet, 'modifyInstanceType')).toHaveLength(1);
   });
 });
 

@@ -1,7 +1,8 @@
 import { ExponentialBackoff, TimeoutStrategy, handleWhen, retry, timeout, wrap, TaskCancelledError, type IPolicy } from 'cockatiel';
 import { NON_MUTATING_STEPS, restoredVolumeTags, type Recommendation, type Step, type StepOutputs } from '@optex/domain';
-import { Ec2Error, InfrastructureError, OptexError, ec2Error, ec2ErrorInfo, isCapacityShortage, isOutage, type Ec2Gateway } from '@optex/ports';
+import { Ec2Error, InfrastructureError, OptexError, ec2Error, ec2ErrorInfo, isCapacityShortage, isIncorrectState, isOutage, isThrottling, type Ec2Gateway } from '@optex/ports';
 import { refOf } from '@optex/engine';
+import { waitOut } from './outage-retry';
 
 export interface StepRunnerOptions {
   readonly callTimeoutMs: number;
@@ -10,7 +11,14 @@ export interface StepRunnerOptions {
   readonly backoffMs: number;
   /** Called before each retry (logs, metrics). */
   readonly onRetry?: (error: unknown, attempt: number) => void;
+  /** Called before each wait for EC2 to stop throttling, once a step's attempts are spent (logs). */
+  readonly onThrottled?: (error: unknown, round: number, delayMs: number) => void;
+  /** Aborted when the process stops: a throttle waited out is then thrown (an outage: the handling comes again). */
+  readonly signal?: AbortSignal;
 }
+
+/** Steps an instance may not be ready for yet (IncorrectInstanceState while it is still stopping or pending). */
+const START_STOP_STEPS: ReadonlySet<Step['kind']> = new Set(['start-instance', 'stop-instance']);
 
 export interface StepContext {
   readonly recommendation: Recommendation;
@@ -42,27 +50,35 @@ export type StepResult = { readonly ok: true; readonly outputs: StepOutputs } | 
  * resource before each attempt, except a first attempt made right after the pre-validation that described it
  * ({@link StepContext.observedJustBefore}).
  *
- * An outage is not a failed step: when EC2 still throttles or fails on its side after the step's attempts, or a call
- * timed out (its outcome unknown), `run` throws that error (an {@link isOutage} one) instead of reporting a failure,
- * so the handling waits and is redelivered; the step's recorded intent is then reconciled (looked up, never blindly
- * repeated). A change is never rolled back, or left half-done, because the cloud was briefly unavailable.
+ * An outage is not a failed step: when EC2 still fails on its side after the step's attempts, or a call timed out
+ * (its outcome unknown), `run` throws that error (an {@link isOutage} one) instead of reporting a failure, so the
+ * handling waits and is redelivered; the step's recorded intent is then reconciled (looked up, never blindly
+ * repeated). A throttle ({@link isThrottling}: EC2 refused the request for its rate, so it was not carried out) is
+ * waited out within the step instead — the call made again with backoff, with the same client token, for as long as
+ * it takes — and thrown only when the process stops (`signal`): looking up the effect of a call EC2 did not carry out
+ * cannot always tell that it did not (a reservation purchase, which takes no client token, would need an operator).
+ * A change is never rolled back, or left half-done, because the cloud was briefly unavailable.
  *
  * A capacity shortage is not an outage ({@link isCapacityShortage}: EC2 is up and has no room for, say, the new
  * instance type): it is retried like the transient errors above, and when the step's attempts are spent the step
  * fails with EC2's code (the decider then rolls back — for a rightsize, to the original type, and starts it), instead
- * of waiting, the resource half-changed, for capacity that may not come for hours.
+ * of waiting, the resource half-changed, for capacity that may not come for hours. An instance not yet in the state a
+ * start or a stop needs ({@link isIncorrectState}: a start while it is still `stopping`) is retried the same way on
+ * those steps, and then fails the step with EC2's code; on any other step it fails the step at once.
  */
 export class StepRunner {
   /** Retry outside, a time-out per attempt inside: one pair for calls, one for waits, built once (the attempt counter is per run). */
   private readonly callPolicy: IPolicy;
   private readonly waitPolicy: IPolicy;
+  /** The call policy of a start or a stop: it also retries an instance not yet in the state needed. */
+  private readonly startStopPolicy: IPolicy;
 
   constructor(
     private readonly gateway: Ec2Gateway,
     private readonly options: StepRunnerOptions,
   ) {
-    const policy = (timeoutMs: number): IPolicy => {
-      const retryPolicy = retry(handleWhen((e) => e instanceof OptexError && e.transient), {
+    const policy = (timeoutMs: number, alsoRetry?: (e: Error) => boolean): IPolicy => {
+      const retryPolicy = retry(handleWhen((e) => (e instanceof OptexError && e.transient) || alsoRetry?.(e) === true), {
         maxAttempts: Math.max(0, options.attempts - 1),
         backoff: new ExponentialBackoff({ initialDelay: options.backoffMs, maxDelay: 30_000 }),
       });
@@ -74,15 +90,22 @@ export class StepRunner {
     };
     this.callPolicy = policy(options.callTimeoutMs);
     this.waitPolicy = policy(options.waitTimeoutMs + 5_000);
+    this.startStopPolicy = policy(options.callTimeoutMs, isIncorrectState);
   }
 
   async run(step: Step, ctx: StepContext): Promise<StepResult> {
     if (ctx.dryRun && NON_MUTATING_STEPS.has(step.kind)) return { ok: true, outputs: {} };
     const isWait = NON_MUTATING_STEPS.has(step.kind);
-    const policy = isWait ? this.waitPolicy : this.callPolicy;
+    const policy = isWait ? this.waitPolicy : START_STOP_STEPS.has(step.kind) ? this.startStopPolicy : this.callPolicy;
     let attempt = 0;
     try {
-      const outputs = await policy.execute(() => this.perform(step, ctx, ++attempt));
+      // The step's attempts, then again with backoff while EC2 throttles (it carried nothing out), until it answers.
+      const outputs = await waitOut(() => policy.execute(() => this.perform(step, ctx, ++attempt)), {
+        retryWhen: isThrottling,
+        initialDelayMs: this.options.backoffMs,
+        ...(this.options.signal ? { signal: this.options.signal } : {}),
+        ...(this.options.onThrottled ? { onWait: this.options.onThrottled } : {}),
+      });
       return { ok: true, outputs };
     } catch (error) {
       if (ctx.dryRun && error instanceof Ec2Error && error.awsCode === 'DryRunOperation') return { ok: true, outputs: {} };
@@ -94,7 +117,7 @@ export class StepRunner {
       // Whether it took effect is unknown (a 5xx on a purchase, say): an outage, as a time-out is — the delivery comes
       // again and the recorded intent is reconciled by looking the effect up, never failed as if nothing happened.
       if (error instanceof Ec2Error && error.outcomeUnknown) throw new InfrastructureError(`EC2 ${step.kind} answered ${error.awsCode}; its outcome is unknown`, { cause: error });
-      if (error instanceof Ec2Error && isCapacityShortage(error)) {
+      if (error instanceof Ec2Error && (isCapacityShortage(error) || (isIncorrectState(error) && START_STOP_STEPS.has(step.kind)))) {
         const info = ec2ErrorInfo(error);
         return { ok: false, error: { code: info.code, message: `${info.message} (after ${attempt} attempt${attempt === 1 ? '' : 's'})` } };
       }

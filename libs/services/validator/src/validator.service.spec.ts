@@ -1,5 +1,5 @@
 import { defaultPolicy, defaultPriceBook, optimizationDecider, optimizationStream, parseRecommendation, type OptimizationCommand, type Recommendation } from '@optex/domain';
-import { silentLogger, type Clock } from '@optex/ports';
+import { ec2Error, silentLogger, type Clock } from '@optex/ports';
 import { SqliteEventStore } from '@optex/event-store';
 import { SimulatedFleet } from '@optex/cloud';
 import { OptexMetrics, defaultEngineOptions, handleCommand, loadStream } from '@optex/engine';
@@ -127,5 +127,49 @@ describe('ValidatorService', () => {
     expect(types).not.toContain('ValidationPassed');
     await validator.onModuleDestroy();
     await store.close();
+  });
+
+  describe('recovery at start-up (optex resume), EC2 unavailable', () => {
+    const recovering = { ...defaultEngineOptions, recoverOnStart: true, sweepEveryMs: 0, stepBackoffMs: 1 };
+
+    it('DescribeVolumes throttled: the validation is retried with backoff until it goes through, never failing the start-up', async () => {
+      const { store, id, fleet, validator: first } = await executed();
+      await first.onModuleDestroy();
+      const describe = fleet.describeVolume.bind(fleet);
+      let throttles = 0;
+      jest.spyOn(fleet, 'describeVolume').mockImplementation(async (...args) => {
+        if (throttles++ < 5) throw ec2Error('RequestLimitExceeded', 'Request limit exceeded.');
+        return describe(...args);
+      });
+      const validator = new ValidatorService(store, fleet, fleet, defaultPriceBook, defaultPolicy, clock, silentLogger, new OptexMetrics(), recovering);
+
+      await expect(validator.onApplicationBootstrap()).resolves.toBeUndefined();
+
+      expect(throttles).toBe(6);
+      expect((await loadStream(store, optimizationStream(id), optimizationDecider)).state.status).toBe('completed');
+      await validator.onModuleDestroy();
+      await store.close();
+    });
+
+    it('an outage that lasts: retried until the service stops; the start-up then ends without failing, the optimization still validating', async () => {
+      const { store, id, fleet, validator: first } = await executed();
+      await first.onModuleDestroy();
+      let throttles = 0;
+      jest.spyOn(fleet, 'describeVolume').mockImplementation(async () => {
+        throttles++;
+        throw ec2Error('RequestLimitExceeded', 'Request limit exceeded.');
+      });
+      const validator = new ValidatorService(store, fleet, fleet, defaultPriceBook, defaultPolicy, clock, silentLogger, new OptexMetrics(), recovering);
+      let ended = false;
+      const recovery = validator.onApplicationBootstrap().finally(() => (ended = true));
+      for (let waited = 0; throttles < 4 && !ended && waited < 400; waited++) await new Promise((resolve) => setTimeout(resolve, 5));
+      expect(ended).toBe(false);
+      expect(throttles).toBeGreaterThanOrEqual(4);
+
+      await validator.onModuleDestroy();
+      await expect(recovery).resolves.toBeUndefined();
+      expect((await loadStream(store, optimizationStream(id), optimizationDecider)).state.status).toBe('validating');
+      await store.close();
+    });
   });
 });

@@ -1,6 +1,6 @@
 import { Inject, Injectable, Optional, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
 import { OPTIMIZATION_STREAM_PREFIX, executionEndedAt, moverOf, nextMove, optimizationDecider, optimizationStream, validationDueAt, type PerformanceFigures, type PerformanceSample, type PriceBook, type Policy } from '@optex/domain';
-import { ec2Refusal, type Clock, type Ec2Gateway, type EventStore, type IntegrationEvent, type Logger, type MetricsSource } from '@optex/ports';
+import { ec2Refusal, isOutage, type Clock, type Ec2Gateway, type EventStore, type IntegrationEvent, type Logger, type MetricsSource } from '@optex/ports';
 import {
   CLOCK,
   EC2_GATEWAY,
@@ -28,6 +28,7 @@ import {
   type SharedReadModel,
   WakeUps,
 } from '@optex/engine';
+import { handleThroughOutage, recoverEach, type RecoverOptions } from '@optex/executor';
 
 const RECORDED_BY = 'validator';
 /** Waits of a millisecond each for the clock to pass the end of a change before its "after" window is sampled. */
@@ -51,6 +52,8 @@ export class ValidatorService implements OnApplicationBootstrap, OnModuleDestroy
   private sweeps = 0;
   /** Timers that validate an optimization when its soak ends. */
   private readonly soaking = new WakeUps();
+  /** Aborted when the process shuts down: ends the waits for an outage to pass at once. */
+  private readonly stopped = new AbortController();
 
   constructor(
     @Inject(EVENT_STORE) private readonly store: EventStore,
@@ -87,10 +90,23 @@ export class ValidatorService implements OnApplicationBootstrap, OnModuleDestroy
     this.projection = await readModelOf(this.store, this.sharedReadModel);
     this.sweeper.start();
     if (!this.options.recoverOnStart) return;
-    for (const id of [...this.projection.idsByStatus('validating')]) await this.validate(id, `recover:${id}`);
+    // An outage (EC2 throttling or unavailable, the store unreachable) is waited out as a delivery's is: that
+    // validation is made again with backoff while the others go on, and the start-up ends once every one went through
+    // (so `run`/`resume` do not report before) or the process stops. Any other error fails it, as before.
+    await recoverEach([...this.projection.idsByStatus('validating')], (id) => this.validate(id, `recover:${id}`), this.recovery);
+  }
+
+  /** Validates again with backoff for as long as an outage lasts, until it goes through or the process stops. */
+  private validateThroughOutage(optimizationId: string, causationKey: string, first: unknown): Promise<void> {
+    return handleThroughOutage(optimizationId, () => this.validate(optimizationId, causationKey), first, this.recovery);
+  }
+
+  private get recovery(): RecoverOptions {
+    return { signal: this.stopped.signal, initialDelayMs: this.options.stepBackoffMs, logger: this.logger, doing: 'validating' };
   }
 
   async onModuleDestroy(): Promise<void> {
+    this.stopped.abort();
     this.soaking.clear();
     await this.sweeper.stop();
   }
@@ -208,8 +224,15 @@ export class ValidatorService implements OnApplicationBootstrap, OnModuleDestroy
 
   /** Validates the optimization when its soak ends (one timer per optimization; the sweeper is the fallback). */
   private validateLater(optimizationId: string, due: Date, now: Date): void {
+    const key = `soak:${optimizationId}:${due.toISOString()}`;
+    // An outage then is waited out (validated again with backoff), as at start-up.
     const validate = () =>
-      void this.validate(optimizationId, `soak:${optimizationId}:${due.toISOString()}`).catch((err) => this.logger.error({ optimizationId, err: String(err) }, 'validation after the soak failed'));
+      void this.validate(optimizationId, key)
+        .catch((err: unknown) => {
+          if (isOutage(err) && !this.stopped.signal.aborted) return this.validateThroughOutage(optimizationId, key, err);
+          throw err;
+        })
+        .catch((err) => this.logger.error({ optimizationId, err: String(err) }, 'validation after the soak failed'));
     if (this.soaking.set(optimizationId, due.getTime(), now.getTime(), validate)) this.logger.info({ optimizationId, until: due.toISOString() }, 'soaking before validation');
   }
 }

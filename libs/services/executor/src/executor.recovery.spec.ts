@@ -1,0 +1,151 @@
+import { defaultPolicy, defaultPriceBook, optimizationDecider, optimizationStream, parseRecommendation, type OptimizationCommand, type Recommendation } from '@optex/domain';
+import { silentLogger } from '@optex/ports';
+import { SqliteEventStore } from '@optex/event-store';
+import { SimulatedFleet } from '@optex/cloud';
+import { OptexMetrics, defaultEngineOptions, handleCommand, loadStream } from '@optex/engine';
+import { recordUpTo } from '@optex/testing';
+import { ExecutorService } from './executor.service';
+
+// The recovery at start-up (`recoverOnStart`: `optex resume`) of executions left in progress, when EC2 is unavailable:
+// an outage is waited out (retried with backoff) as a delivery's is, never crashing the process, and without holding
+// up the recovery of the others.
+const ACCOUNT = '123456789012';
+const REGION = 'us-east-1';
+const NOW = new Date('2026-11-26T10:00:00Z');
+const clock = { now: () => NOW };
+
+function rightsize(instanceId: string): Recommendation {
+  const parsed = parseRecommendation({
+    recommendationId: `rs-${instanceId}`,
+    source: 'spec',
+    accountId: ACCOUNT,
+    region: REGION,
+    resource: { type: 'ec2:instance', id: instanceId },
+    action: { type: 'rightsize', currentInstanceType: 'm5.xlarge', targetInstanceType: 'm5.large' },
+    estimatedMonthlySavings: 70,
+    currency: 'USD',
+  });
+  if (!parsed.ok) throw new Error(JSON.stringify(parsed.errors));
+  return parsed.value;
+}
+
+const instance = (id: string) => ({ id, accountId: ACCOUNT, region: REGION, instanceType: 'm5.xlarge', state: 'running', cpuP95: 10 });
+const options = { ...defaultEngineOptions, recoverOnStart: true, sweepEveryMs: 0, stepAttempts: 2, stepBackoffMs: 1 };
+
+/** Two rightsizes scheduled and started (ExecutionStarted recorded, then the process went away), on i-1 and i-2. */
+async function leftInProgress(faults: readonly Record<string, unknown>[]) {
+  const store = SqliteEventStore.open(':memory:');
+  const fleet = SimulatedFleet.fromFleet({ instances: [instance('i-1'), instance('i-2')], faults }, { clock });
+  const ids: string[] = [];
+  for (const i of ['i-1', 'i-2']) {
+    // A rightsize waits for a person's approval under the default policy.
+    const id = await recordUpTo(store, rightsize(i), NOW, 'approved');
+    const commands: OptimizationCommand[] = [
+      { type: 'Approve', data: { by: 'alice' }, metadata: { now: NOW } },
+      { type: 'ScheduleExecution', data: { batchId: 'b1', notBefore: NOW }, metadata: { now: NOW } },
+      { type: 'StartExecution', data: {}, metadata: { now: NOW } },
+    ];
+    for (const [n, c] of commands.entries()) await handleCommand(store, optimizationStream(id), optimizationDecider, c, { causationKey: `spec-${n}`, recordedBy: 'spec' });
+    ids.push(id);
+  }
+  const executor = new ExecutorService(store, fleet, fleet, defaultPolicy, defaultPriceBook, clock, silentLogger, new OptexMetrics(), options);
+  return { store, fleet, ids, executor };
+}
+
+const statusOf = async (store: SqliteEventStore, id: string) => (await loadStream(store, optimizationStream(id), optimizationDecider)).state.status;
+
+describe('ExecutorService recovery at start-up, EC2 unavailable', () => {
+  it.each([
+    ['InternalError', 'modifyInstanceType'],
+    ['RequestLimitExceeded', 'modifyInstanceType'],
+    ['RequestLimitExceeded', 'describeInstance'],
+  ])('%s on %s of the first optimization (beyond its attempts): recovery does not fail; it is retried until it goes through, the other recovered meanwhile', async (error, operation) => {
+    const { store, fleet, ids, executor } = await leftInProgress([{ resourceId: 'i-1', operation, error, times: 6 }]);
+
+    await expect(executor.onApplicationBootstrap()).resolves.toBeUndefined();
+
+    expect(await statusOf(store, ids[0]!)).toBe('validating');
+    expect(await statusOf(store, ids[1]!)).toBe('validating');
+    for (const id of ['i-1', 'i-2']) await expect(fleet.describeInstance({ accountId: ACCOUNT, region: REGION, id })).resolves.toMatchObject({ instanceType: 'm5.large', state: 'running' });
+    // Not held up by an outage thrown out of the handling: the second optimization's change went through before the
+    // first's. (A throttle of a step's call is waited out within the step itself: the first goes through first.)
+    const modified = fleet
+      .calls()
+      .filter((c) => c.operation === 'modifyInstanceType' && c.result === 'ok')
+      .map((c) => c.resourceId);
+    expect(modified).toEqual(error === 'RequestLimitExceeded' && operation === 'modifyInstanceType' ? ['i-1', 'i-2'] : ['i-2', 'i-1']);
+    await executor.onModuleDestroy();
+    await store.close();
+  });
+
+  it('an outage that lasts: the recovery keeps retrying until the service stops, then ends without failing (the log says where it stopped)', async () => {
+    const { store, fleet, ids, executor } = await leftInProgress([{ resourceId: 'i-1', operation: 'describeInstance', error: 'Unavailable', times: 1_000_000 }]);
+
+    let ended = false;
+    const recovery = executor.onApplicationBootstrap().finally(() => (ended = true));
+    const failedCalls = () => fleet.calls().filter((c) => c.resourceId === 'i-1' && c.result !== 'ok').length;
+    for (let waited = 0; failedCalls() < 6 && !ended && waited < 400; waited++) await new Promise((resolve) => setTimeout(resolve, 5));
+    expect(ended).toBe(false);
+    expect(failedCalls()).toBeGreaterThanOrEqual(6);
+    expect(await statusOf(store, ids[1]!)).toBe('validating');
+
+    await executor.onModuleDestroy();
+    await expect(recovery).resolves.toBeUndefined();
+    expect(await statusOf(store, ids[0]!)).toBe('executing');
+    await store.close();
+  });
+
+  it('an error that is not an outage still fails the recovery, as before', async () => {
+    const { store, fleet, executor } = await leftInProgress([]);
+    jest.spyOn(fleet, 'describeInstance').mockRejectedValueOnce(new TypeError('a bug'));
+    await expect(executor.onApplicationBootstrap()).rejects.toThrow('a bug');
+    await executor.onModuleDestroy();
+    await store.close();
+  });
+});
+
+describe('ExecutorService: a reservation purchase throttled beyond its attempts', () => {
+  it('RequestLimitExceeded × 10 (EC2 did not carry it out): waited out, bought once, never reconciliation-needed', async () => {
+    const store = SqliteEventStore.open(':memory:');
+    const offering = { offeringId: 'off-1', region: REGION, instanceType: 'm5.large', fixedPrice: 0, recurringHourly: 0.06, durationSeconds: 31536000 };
+    const fleet = SimulatedFleet.fromFleet(
+      { reservedInstanceOfferings: [offering], faults: [{ resourceId: 'off-1', operation: 'PurchaseReservedInstancesOffering', error: 'RequestLimitExceeded', times: 10 }] },
+      { clock },
+    );
+    const parsed = parseRecommendation({
+      recommendationId: 'ri-1',
+      source: 'spec',
+      accountId: ACCOUNT,
+      region: REGION,
+      resource: { type: 'ec2:reserved-instances', id: 'off-1' },
+      action: { type: 'purchase-reserved-instances', offeringId: 'off-1', instanceCount: 1 },
+      estimatedMonthlySavings: 10,
+      currency: 'USD',
+    });
+    if (!parsed.ok) throw new Error(JSON.stringify(parsed.errors));
+    const id = await recordUpTo(store, parsed.value, NOW, 'approved');
+    const stream = optimizationStream(id);
+    if ((await statusOf(store, id)) === 'awaiting-approval') await handleCommand(store, stream, optimizationDecider, { type: 'Approve', data: { by: 'alice' }, metadata: { now: NOW } }, { causationKey: 'approve', recordedBy: 'spec' });
+    await handleCommand(store, stream, optimizationDecider, { type: 'ScheduleExecution', data: { batchId: 'b1', notBefore: NOW }, metadata: { now: NOW } }, { causationKey: 'schedule', recordedBy: 'spec' });
+    const executor = new ExecutorService(store, fleet, fleet, defaultPolicy, defaultPriceBook, clock, silentLogger, new OptexMetrics(), { ...options, recoverOnStart: false, stepAttempts: 4 });
+    await executor.onApplicationBootstrap();
+
+    // As the bus does: the handling comes again after an outage (at most a few times here).
+    for (let delivery = 1; delivery <= 5; delivery++) {
+      try {
+        await executor.drive(id, 'scheduled');
+        break;
+      } catch (error) {
+        if (delivery === 5) throw error;
+      }
+    }
+
+    const status = await statusOf(store, id);
+    expect(status).not.toBe('reconciliation-needed');
+    expect(['validating', 'completed']).toContain(status);
+    const purchases = fleet.calls().filter((c) => c.operation === 'purchaseReservedInstancesOffering' && !c.dryRun);
+    expect(purchases.map((c) => c.result)).toEqual([...Array<string>(10).fill('RequestLimitExceeded'), 'ok']);
+    await executor.onModuleDestroy();
+    await store.close();
+  });
+});
