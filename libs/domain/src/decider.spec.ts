@@ -764,6 +764,29 @@ describe('RecordPreValidation', () => {
       .then([ev('PreValidationFailed', { reasons: ['optimization other-1 (stop-idle) is executing on i-0abc'], observed: running })]);
   });
 
+  it('fails while another optimization of the resource is rollback-failed: it holds the resource until an operator retries or resolves it', () => {
+    spec
+      .given(upToExecuting)
+      .when(cmd('RecordPreValidation', { observed: running, activeOnResource: [{ optimizationId: 'first-1', action: 'rightsize', status: 'rollback-failed' }], scope: defaultPolicy.scope }))
+      .then([ev('PreValidationFailed', { reasons: ['optimization first-1 (rightsize) is rollback-failed on i-0abc'], observed: running })]);
+  });
+
+  it('goes on once the rollback-failed one is closed (resolved or rolled back)', () => {
+    spec
+      .given(upToExecuting)
+      .when(
+        cmd('RecordPreValidation', {
+          observed: running,
+          activeOnResource: [
+            { optimizationId: 'first-1', action: 'rightsize', status: 'resolved' },
+            { optimizationId: 'first-2', action: 'rightsize', status: 'rolled-back' },
+          ],
+          scope: defaultPolicy.scope,
+        }),
+      )
+      .then((events) => expect(events[0]!.type).toBe('PreValidationPassed'));
+  });
+
   it('ignores itself and optimizations on the resource that are not active', () => {
     spec
       .given(upToExecuting)

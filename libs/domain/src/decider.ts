@@ -19,9 +19,9 @@ import type { ApprovalDecision, Authority, ObservedResource, PerformanceImpact, 
 
 // ── State ──
 
-import { TERMINAL_STATUSES, ACTIVE_EXECUTION_STATUSES, WAITING_FOR_PEOPLE_STATUSES, isTerminal, type OptimizationStatus } from './statuses';
+import { TERMINAL_STATUSES, ACTIVE_EXECUTION_STATUSES, RESOURCE_HELD_STATUSES, WAITING_FOR_PEOPLE_STATUSES, isTerminal, type OptimizationStatus } from './statuses';
 
-export { TERMINAL_STATUSES, ACTIVE_EXECUTION_STATUSES, WAITING_FOR_PEOPLE_STATUSES, isTerminal, type OptimizationStatus };
+export { TERMINAL_STATUSES, ACTIVE_EXECUTION_STATUSES, RESOURCE_HELD_STATUSES, WAITING_FOR_PEOPLE_STATUSES, isTerminal, type OptimizationStatus };
 export { MOVING_STATUSES, goesOnForReal } from './statuses';
 
 /** A step done, with what it produced (e.g. `snapshotId`). */
@@ -416,10 +416,13 @@ function decideStart(command: C.StartExecution, s: KnownOptimizationState): Opti
   return [{ type: 'ExecutionStarted', data: { optimizationId: s.optimizationId, at, dryRun: s.dryRun } }];
 }
 
-/** Problems that other optimizations active on the same resource cause (the scheduler prevents them; this is the safety net). */
+/**
+ * Problems that other optimizations holding the same resource cause (`RESOURCE_HELD_STATUSES`: executing, or waiting
+ * for an operator — `rollback-failed` included); the scheduler prevents them, this is the safety net.
+ */
 function activeElsewhereProblems(s: KnownOptimizationState, active: C.RecordPreValidation['data']['activeOnResource']): string[] {
   return active
-    .filter((o) => o.optimizationId !== s.optimizationId && ACTIVE_EXECUTION_STATUSES.includes(o.status))
+    .filter((o) => o.optimizationId !== s.optimizationId && RESOURCE_HELD_STATUSES.includes(o.status))
     .map((o) => `optimization ${o.optimizationId} (${o.action}) is ${o.status} on ${s.recommendation.resource.id}`);
 }
 

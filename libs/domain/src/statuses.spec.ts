@@ -1,4 +1,4 @@
-import { MOVING_STATUSES, TERMINAL_STATUSES, WAITING_FOR_PEOPLE_STATUSES, goesOnForReal } from './statuses';
+import { ACTIVE_EXECUTION_STATUSES, MOVING_STATUSES, RESOURCE_HELD_STATUSES, TERMINAL_STATUSES, WAITING_FOR_PEOPLE_STATUSES, goesOnForReal } from './statuses';
 import { OPTIMIZATION_STATUSES } from './queries';
 
 describe('statuses', () => {
@@ -15,5 +15,11 @@ describe('statuses', () => {
 
   it.each([...TERMINAL_STATUSES, ...WAITING_FOR_PEOPLE_STATUSES])('a real optimization %s does not: the engine leaves it where it is', (status) => {
     expect(goesOnForReal({ status, dryRun: false })).toBe(false);
+  });
+
+  it('an optimization holds its resource while it executes and while it waits for an operator: rollback-failed too, though it takes no slot', () => {
+    expect(RESOURCE_HELD_STATUSES).toEqual([...ACTIVE_EXECUTION_STATUSES, 'rollback-failed']);
+    expect(ACTIVE_EXECUTION_STATUSES).not.toContain('rollback-failed');
+    for (const released of ['rolled-back', 'resolved', 'completed', 'failed'] as const) expect(RESOURCE_HELD_STATUSES).not.toContain(released);
   });
 });

@@ -38,8 +38,21 @@ export const TERMINAL_STATUSES: readonly OptimizationStatus[] = [
   'resolved',
   'out-of-scope',
 ];
-/** Statuses in which an optimization holds its resource (another optimization of it must wait). */
+/**
+ * Statuses in which an optimization is executing, or may still be (what a crash left behind waits for an operator's
+ * reconciliation): what counts against the parallel execution slots (`--max-parallel`, a batch's own limit). Whether a
+ * resource is free for another optimization is {@link RESOURCE_HELD_STATUSES}.
+ */
 export const ACTIVE_EXECUTION_STATUSES: readonly OptimizationStatus[] = ['scheduled', 'executing', 'validating', 'rolling-back', 'reconciliation-needed'];
+/**
+ * Statuses in which an optimization holds its resource: another optimization of it waits (the scheduler never
+ * dispatches onto it, and pre-validation fails while one is there). {@link ACTIVE_EXECUTION_STATUSES} and
+ * `rollback-failed`, until an operator retries it (`retry-rollback` → `rolling-back`, which releases it when it ends
+ * `rolled-back`) or resolves it (`resolve` → `resolved`): the resource is in neither its original state nor the new
+ * one, and a second change would build on it (and a later rollback undo to the wrong state). A `rollback-failed` one
+ * runs nothing, so it takes no parallel slot.
+ */
+export const RESOURCE_HELD_STATUSES: readonly OptimizationStatus[] = [...ACTIVE_EXECUTION_STATUSES, 'rollback-failed'];
 /** Statuses that wait for a person: an approver, or an operator who must check what a crash left behind. */
 export const WAITING_FOR_PEOPLE_STATUSES: readonly OptimizationStatus[] = ['awaiting-approval', 'reconciliation-needed'];
 

@@ -27,6 +27,11 @@ function stream(id: string, volumeId = `vol-${id}`) {
     scheduled: () => event('ExecutionScheduled', { batchId: 'b1', notBefore: AT, priority: 'MEDIUM' }),
     started: () => event('ExecutionStarted', { dryRun: false }),
     preValidationFailed: () => event('PreValidationFailed', { reasons: ['gone'] }),
+    rollbackStarted: () => event('RollbackStarted', { reason: 'validation failed', steps: [] }),
+    rollbackFailed: () => event('RollbackFailed', { error: { code: 'InsufficientInstanceCapacity', message: 'no capacity' } }),
+    rollbackRetried: () => event('RollbackRetried', { by: 'oncall', reason: 'capacity is back' }),
+    rolledBack: () => event('RollbackCompleted'),
+    resolved: () => event('OptimizationResolved', { by: 'oncall', note: 'restored by hand', from: 'rollback-failed' }),
     conflicted: (deliveryId: string) =>
       event('ResubmissionConflicted', { deliveryId, recommendation: { ...rec(volumeId, id), estimatedMonthlySavings: 3 }, differences: [{ path: 'estimatedMonthlySavings', recorded: 2, resubmitted: 3 }] }),
   };
@@ -89,6 +94,58 @@ describe('OptimizationProjection indexes', () => {
     expect(p.activeCount()).toBe(1);
     expect(p.activeOnResource('123456789012/us-east-1/vol-other')).toEqual([]);
     expect(p.resourceKeyOf('a')).toBe(key);
+  });
+
+  it('keeps a rollback-failed optimization holding its resource, not a parallel slot, until an operator closes it', () => {
+    const p = new OptimizationProjection();
+    const key = '123456789012/us-east-1/vol-shared';
+    const a = stream('a', 'vol-shared');
+    const b = stream('b', 'vol-shared');
+    for (const e of [a.received(), a.assessed(), a.approved(), a.scheduled(), a.started(), a.rollbackStarted(), b.received(), b.assessed(), b.approved()]) p.apply(e);
+    expect(idsOf(p.activeOnResource(key))).toEqual(['a']);
+    expect(p.activeCount()).toBe(1);
+
+    p.apply(a.rollbackFailed());
+    expect(p.get('a')?.status).toBe('rollback-failed');
+    expect(idsOf(p.activeOnResource(key))).toEqual(['a']); // what pre-validation of b receives
+    expect(p.activeOnResource(key)[0].status).toBe('rollback-failed');
+    expect(p.isResourceBusy(key)).toBe(true); // the scheduler's lock: b waits
+    expect(p.activeCount()).toBe(0); // it runs nothing: no slot taken
+
+    p.apply(a.rollbackRetried()); // retry-rollback: rolling back again, a slot again
+    expect(idsOf(p.activeOnResource(key))).toEqual(['a']);
+    expect(p.activeCount()).toBe(1);
+    p.apply(a.rollbackFailed());
+    expect(p.isResourceBusy(key)).toBe(true);
+    expect(p.activeCount()).toBe(0);
+
+    p.apply(a.resolved()); // resolve: released
+    expect(p.activeOnResource(key)).toEqual([]);
+    expect(p.isResourceBusy(key)).toBe(false);
+    expect(p.activeCount()).toBe(0);
+
+    // b the same way, then retried to the end: rolled back releases it as well
+    for (const e of [b.scheduled(), b.started(), b.rollbackStarted(), b.rollbackFailed()]) p.apply(e);
+    expect(p.isResourceBusy(key)).toBe(true);
+    expect(p.activeCount()).toBe(0);
+    p.apply(b.rollbackRetried());
+    p.apply(b.rolledBack());
+    expect(p.isResourceBusy(key)).toBe(false);
+    expect(p.activeOnResource(key)).toEqual([]);
+    expect(p.activeCount()).toBe(0);
+  });
+
+  it('keeps holding the resource of a rollback-failed optimization held packed, and releases it when resolved', () => {
+    const p = new OptimizationProjection({ unpackedSettled: 0 }); // rollback-failed is settled: packed at once
+    const key = '123456789012/us-east-1/vol-shared';
+    const a = stream('a', 'vol-shared');
+    for (const e of [a.received(), a.assessed(), a.approved(), a.scheduled(), a.started(), a.rollbackStarted(), a.rollbackFailed()]) p.apply(e);
+    expect(p.isResourceBusy(key)).toBe(true);
+    expect(p.activeOnResource(key).map((s) => s.status)).toEqual(['rollback-failed']);
+    expect(p.activeCount()).toBe(0);
+    p.apply(a.resolved());
+    expect(p.isResourceBusy(key)).toBe(false);
+    expect(p.activeCount()).toBe(0);
   });
 
   it('ignores redelivered and out-of-order revisions', () => {

@@ -2,6 +2,7 @@ import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import {
   ACTIVE_EXECUTION_STATUSES,
   OPTIMIZATION_STREAM_PREFIX,
+  RESOURCE_HELD_STATUSES,
   lastChangeAt,
   optimizationDecider,
   type OptimizationEvent,
@@ -35,7 +36,10 @@ interface Entry {
   resourceKey?: string;
 }
 
+/** What takes a parallel slot ({@link OptimizationProjection.activeCount}). */
 const ACTIVE = new Set<string>(ACTIVE_EXECUTION_STATUSES);
+/** What holds a resource ({@link OptimizationProjection.activeOnResource}, {@link OptimizationProjection.isResourceBusy}). */
+const HELD = new Set<string>(RESOURCE_HELD_STATUSES);
 const EMPTY: ReadonlySet<string> = new Set();
 
 /** How many settled optimizations a projection keeps as objects before it packs the oldest of them. */
@@ -57,9 +61,10 @@ export interface OptimizationProjectionOptions {
  * revision are ignored, so replays and redeliveries are harmless.
  *
  * Indexed: every change costs O(1) and keeps, per status, the set of ids (so counts and "all
- * awaiting approval" need no scan), and per resource key the optimizations holding it
- * (`ACTIVE_EXECUTION_STATUSES`: `scheduled`, `executing`, `validating`, `rolling-back`, `reconciliation-needed`). Only {@link states} and {@link all} walk
- * every optimization.
+ * awaiting approval" need no scan), per resource key the optimizations holding it (`RESOURCE_HELD_STATUSES`:
+ * `scheduled`, `executing`, `validating`, `rolling-back`, `reconciliation-needed` and `rollback-failed`), and how many
+ * take a parallel slot (`ACTIVE_EXECUTION_STATUSES`: the same but `rollback-failed`). Only {@link states} and
+ * {@link all} walk every optimization.
  *
  * Settled optimizations are held packed: once more than `unpackedSettled` (default 1,024) optimizations are in a
  * terminal status (`TERMINAL_STATUSES`), the one that settled longest ago is kept as its state's JSON deflated
@@ -75,7 +80,9 @@ export class OptimizationProjection {
   private readonly unpackedSettledLimit: number;
   private dictionary: Buffer | undefined;
   private readonly byStatus = new Map<OptimizationStatus, Set<string>>();
-  private readonly activeByResource = new Map<string, Set<string>>();
+  /** Per resource key, the optimizations holding it (`RESOURCE_HELD_STATUSES`). */
+  private readonly heldByResource = new Map<string, Set<string>>();
+  /** How many optimizations take a parallel slot (`ACTIVE_EXECUTION_STATUSES`). */
   private activeTotal = 0;
   /** Per resource key, the latest change any optimization made to it (ms), for the cool-down. */
   private readonly lastChangeByResource = new Map<string, number>();
@@ -207,26 +214,28 @@ export class OptimizationProjection {
   }
 
   /**
-   * How many optimizations hold their resource: scheduled, executing, validating, rolling back or waiting for an
-   * operator's reconciliation (`ACTIVE_EXECUTION_STATUSES`). The scheduler's parallel slots are `maxParallel` less this,
-   * so an optimization waiting for an operator keeps its slot until the operator settles it. O(1).
+   * How many optimizations take a parallel execution slot: scheduled, executing, validating, rolling back or waiting
+   * for an operator's reconciliation (`ACTIVE_EXECUTION_STATUSES`). The scheduler's parallel slots are `maxParallel`
+   * less this, so an optimization waiting for an operator's reconciliation keeps its slot until the operator settles
+   * it. A `rollback-failed` one is not counted: it runs nothing (it still holds its resource, see
+   * {@link activeOnResource}). O(1).
    */
   activeCount(): number {
     return this.activeTotal;
   }
 
   /**
-   * The optimizations actively executing on a resource — status `scheduled`, `executing`,
-   * `validating`, `rolling-back` or `reconciliation-needed` (`ACTIVE_EXECUTION_STATUSES`) — as this projection last saw them.
-   * O(number returned). The executor passes the others (all but the one it drives) to the domain's
-   * pre-validation as "optimizations active on the same resource"; the scheduler never dispatches
-   * onto a key for which this is non-empty.
+   * The optimizations holding a resource — status `scheduled`, `executing`, `validating`, `rolling-back`,
+   * `reconciliation-needed` or `rollback-failed` (`RESOURCE_HELD_STATUSES`: a rollback-failed one until an operator
+   * retries or resolves it) — as this projection last saw them. O(number returned). The executor passes the others
+   * (all but the one it drives) to the domain's pre-validation as "optimizations active on the same resource"; the
+   * scheduler never dispatches onto a key for which this is non-empty ({@link isResourceBusy}).
    *
    * @param resourceKey `<accountId>/<region>/<resourceId>` ({@link resourceKeyOf} of the recommendation).
-   * @returns the active optimizations on that resource, in no particular order; empty when none.
+   * @returns the optimizations holding that resource, in no particular order; empty when none.
    */
   activeOnResource(resourceKey: string): KnownOptimization[] {
-    const ids = this.activeByResource.get(resourceKey);
+    const ids = this.heldByResource.get(resourceKey);
     if (!ids) return [];
     const out: KnownOptimization[] = [];
     for (const id of ids) {
@@ -236,9 +245,9 @@ export class OptimizationProjection {
     return out;
   }
 
-  /** True when some optimization is actively executing on `resourceKey` (see {@link activeOnResource}). O(1). */
+  /** True when some optimization holds `resourceKey` (see {@link activeOnResource}): another of it must wait. O(1). */
   isResourceBusy(resourceKey: string): boolean {
-    return (this.activeByResource.get(resourceKey)?.size ?? 0) > 0;
+    return (this.heldByResource.get(resourceKey)?.size ?? 0) > 0;
   }
 
   /**
@@ -299,19 +308,20 @@ export class OptimizationProjection {
       }
       const wasActive = from !== undefined && ACTIVE.has(from);
       const isActive = to !== undefined && ACTIVE.has(to);
-      if (wasActive !== isActive) {
-        const key = to ? (entry.resourceKey ??= resourceKeyOf((state as KnownOptimization).recommendation)) : entry.resourceKey;
-        if (key !== undefined) {
-          if (isActive) {
-            let ids = this.activeByResource.get(key);
-            if (!ids) this.activeByResource.set(key, (ids = new Set()));
-            ids.add(id);
-            this.activeTotal++;
-          } else {
-            const ids = this.activeByResource.get(key);
-            if (ids?.delete(id)) this.activeTotal--;
-            if (ids && ids.size === 0) this.activeByResource.delete(key);
-          }
+      if (wasActive !== isActive) this.activeTotal += isActive ? 1 : -1;
+      const wasHeld = from !== undefined && HELD.has(from);
+      const isHeld = to !== undefined && HELD.has(to);
+      if (wasHeld !== isHeld) {
+        // Not cached on the entry: a `rollback-failed` one is settled and may be packed already (see `pack`).
+        const key = entry.resourceKey ?? resourceKeyOf(((to ? state : before) as KnownOptimization).recommendation);
+        if (isHeld) {
+          let ids = this.heldByResource.get(key);
+          if (!ids) this.heldByResource.set(key, (ids = new Set()));
+          ids.add(id);
+        } else {
+          const ids = this.heldByResource.get(key);
+          ids?.delete(id);
+          if (ids && ids.size === 0) this.heldByResource.delete(key);
         }
       }
     }

@@ -47,6 +47,22 @@ class World {
     this.emit(id, 'ExecutionScheduled', { batchId, notBefore: NOW.toISOString(), priority: 'MEDIUM' });
   }
 
+  /** Started, its rollback failed: waiting for an operator (`retry-rollback` or `resolve`). */
+  rollbackFailed(id: string): void {
+    this.emit(id, 'ExecutionStarted', { dryRun: false });
+    this.emit(id, 'RollbackStarted', { reason: 'validation failed', steps: [] });
+    this.emit(id, 'RollbackFailed', { error: { code: 'InsufficientInstanceCapacity', message: 'no capacity' } });
+  }
+
+  resolve(id: string): void {
+    this.emit(id, 'OptimizationResolved', { by: 'oncall', note: 'restored by hand', from: 'rollback-failed' });
+  }
+
+  retryAndRollBack(id: string): void {
+    this.emit(id, 'RollbackRetried', { by: 'oncall', reason: 'capacity is back' });
+    this.emit(id, 'RollbackCompleted');
+  }
+
   fail(id: string): void {
     this.emit(id, 'ExecutionStarted', { dryRun: false });
     this.emit(id, 'PreValidationFailed', { reasons: ['gone'] });
@@ -112,6 +128,44 @@ describe('SchedulerQueue', () => {
     expect(queue.takeCompletable()).toEqual(['b1']);
     queue.removeBatch('b1');
     expect(queue.openBatches()).toEqual([]);
+  });
+
+  it('never dispatches onto a resource whose optimization is rollback-failed, until an operator resolves it; it takes no slot meanwhile', () => {
+    const w = new World();
+    const queue = new SchedulerQueue(w.projection);
+    const busy = (key: string) => w.projection.isResourceBusy(key);
+    w.approve({ id: 'first', volumeId: 'vol-shared', priority: 'HIGH' });
+    w.approve({ id: 'second', volumeId: 'vol-shared' });
+    w.approve({ id: 'other' });
+    queue.addBatch(plan(['first', 'second', 'other'], { maxParallel: 1 }));
+    const batch = queue.openBatches()[0];
+    expect(chosenIds(queue.select(batch, NOW, 10, busy))).toEqual(['first']);
+    w.schedule('first');
+    w.rollbackFailed('first');
+    expect(chosenIds(queue.select(batch, NOW, 10, busy))).toEqual(['other']); // the slot is free; vol-shared is not
+    w.schedule('other');
+    w.fail('other');
+    expect(queue.select(batch, NOW, 10, busy)).toEqual([]);
+    expect(queue.takeCompletable()).toEqual([]); // second still waits in the batch
+    w.resolve('first');
+    expect(chosenIds(queue.select(batch, NOW, 10, busy))).toEqual(['second']);
+  });
+
+  it('releases the resource of a rollback-failed optimization once a retried rollback ends rolled-back', () => {
+    const w = new World();
+    const queue = new SchedulerQueue(w.projection);
+    const busy = (key: string) => w.projection.isResourceBusy(key);
+    w.approve({ id: 'first', volumeId: 'vol-shared', priority: 'HIGH' });
+    w.approve({ id: 'second', volumeId: 'vol-shared' });
+    queue.addBatch(plan(['first', 'second']));
+    const batch = queue.openBatches()[0];
+    expect(chosenIds(queue.select(batch, NOW, 10, busy))).toEqual(['first']);
+    w.schedule('first');
+    w.rollbackFailed('first');
+    expect(queue.select(batch, NOW, 10, busy)).toEqual([]);
+    w.retryAndRollBack('first');
+    expect(w.projection.statusOf('first')).toBe('rolled-back');
+    expect(chosenIds(queue.select(batch, NOW, 10, busy))).toEqual(['second']);
   });
 
   it('holds a batch until its notBefore, and says until when', () => {

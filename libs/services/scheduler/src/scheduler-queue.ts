@@ -11,6 +11,12 @@ import {
 } from '@optex/domain';
 import { resourceKeyOf, type KnownOptimization, type OptimizationProjection } from '@optex/engine';
 
+/**
+ * What takes one of a batch's parallel slots and sets a grouped batch's current group. Not what holds a resource: a
+ * `rollback-failed` member runs nothing, takes no slot and does not pin its group, but its resource stays held
+ * (`RESOURCE_HELD_STATUSES`) — the `isBusy` the scheduler passes to {@link SchedulerQueue.select} is the read model's
+ * `isResourceBusy`, which says so.
+ */
 const ACTIVE = new Set<string>(ACTIVE_EXECUTION_STATUSES);
 
 /** Waiting items of one group of a batch, in `byPriority` order; `cursor` skips the leading ones already gone. */
@@ -27,7 +33,10 @@ export interface QueuedBatch {
   readonly members: ReadonlySet<string>;
   /** Members approved and not dispatched yet. */
   readonly waiting: Set<string>;
-  /** Members dispatched and holding their resource (`ACTIVE_EXECUTION_STATUSES`, waiting for an operator's reconciliation included), in the order they became so. */
+  /**
+   * Members dispatched and taking a parallel slot (`ACTIVE_EXECUTION_STATUSES`, waiting for an operator's reconciliation
+   * included; not `rollback-failed`, whose resource stays held all the same), in the order they became so.
+   */
   readonly active: Map<string, QueuedItem>;
   /** Members known and not terminal: the batch completes when this is empty. */
   readonly open: Set<string>;
@@ -130,7 +139,9 @@ export class SchedulerQueue {
   /**
    * What of `batch` may start now: at most `capacity` (and the batch's own limit), never onto a busy
    * resource, nothing before its `notBefore`; in a grouped mode only from the current group (that of
-   * its active items, else that of its highest-priority waiting item).
+   * its active items, else that of its highest-priority waiting item). `isBusy`: whether some optimization holds the
+   * resource — the scheduler passes the read model's `isResourceBusy` (`RESOURCE_HELD_STATUSES`, `rollback-failed`
+   * included until an operator retries or resolves it).
    */
   select(batch: QueuedBatch, now: Date, capacity: number, isBusy: (resourceKey: string) => boolean, held?: (item: QueuedItem) => boolean): QueuedItem[] {
     const room = dispatchRoom(batch.plan, batch.active.size, now, capacity, this.projection.activeCount());

@@ -1,4 +1,5 @@
 import { defaultPolicy, optimizationDecider, optimizationStream, parseRecommendation } from '@optex/domain';
+import { randomUUID } from 'node:crypto';
 import { silentLogger, type EventStore } from '@optex/ports';
 import { HashChainedEventStore, SqliteEventStore, verifyLog } from '@optex/event-store';
 import { OptexMetrics, defaultEngineOptions, handleCommand } from '@optex/engine';
@@ -9,8 +10,8 @@ const NOW = new Date('2026-11-26T10:00:00Z');
 const clock = { now: () => NOW };
 
 /** A store holding one optimization received, assessed and auto-approved; its ApprovalGranted event. */
-async function approved(store: EventStore) {
-  const parsed = parseRecommendation(gp3Recommendation({ recommendationId: 's1', source: 'spec', volumeId: 'vol-1' }));
+async function approved(store: EventStore, recommendationId = 's1') {
+  const parsed = parseRecommendation(gp3Recommendation({ recommendationId, source: 'spec', volumeId: 'vol-1' }));
   if (!parsed.ok) throw new Error(JSON.stringify(parsed.errors));
   const id = await recordUpTo(store, parsed.value, NOW, 'approved');
   return { id, granted: (await store.readStream(optimizationStream(id))).find((e) => e.type === 'ApprovalGranted')! };
@@ -71,6 +72,55 @@ describe('SchedulerService dispatch', () => {
     expect(batchReads()).toBe(0);
     read.mockRestore();
     expect(await verifyLog(raw)).toMatchObject({ ok: true });
+    scheduler.onApplicationShutdown();
+    await store.close();
+  });
+});
+
+describe('SchedulerService per-resource lock', () => {
+  it('holds a resource whose optimization is rollback-failed until an operator resolves it, then dispatches the one waiting for it', async () => {
+    const store = SqliteEventStore.open(':memory:');
+    const scheduler = new SchedulerService(store, clock, silentLogger, new OptexMetrics(), { ...defaultEngineOptions, recoverOnStart: false, batchWindowMs: 10, batchQuietMs: 0 }, defaultPolicy);
+    const one = await approved(store, 's1'); // both on vol-1
+    const two = await approved(store, 's2');
+    await scheduler.onApplicationBootstrap();
+    const types = async (id: string) => (await store.readStream(optimizationStream(id))).map((e) => e.type);
+    const scheduledIds = async () => {
+      const out: string[] = [];
+      for (const id of [one.id, two.id]) if ((await types(id)).includes('ExecutionScheduled')) out.push(id);
+      return out;
+    };
+    await scheduler.onEvent(asDelivered(one.granted));
+    await scheduler.onEvent(asDelivered(two.granted));
+    await until(async () => (await scheduledIds()).length > 0);
+    await scheduler.settled();
+    const [first, ...others] = await scheduledIds();
+    expect(others).toEqual([]); // never two on one resource
+    const second = first === one.id ? two.id : one.id;
+
+    /** Appends events to `first`'s stream as the executor and an operator would, delivering each to the scheduler. */
+    const record = async (...events: [string, Record<string, unknown>][]) => {
+      const stream = optimizationStream(first);
+      const at = NOW.toISOString();
+      await store.appendToStream(stream, events.map(([type, data]) => ({ id: randomUUID(), type, data: { optimizationId: first, at, ...data } })), 'any');
+      const recorded = await store.readStream(stream);
+      for (const e of recorded.slice(-events.length)) await scheduler.onEvent(asDelivered(e));
+      await scheduler.settled();
+    };
+    await record(
+      ['ExecutionStarted', { dryRun: false }],
+      ['RollbackStarted', { reason: 'validation failed', steps: [] }],
+      ['RollbackFailed', { error: { code: 'InsufficientInstanceCapacity', message: 'no capacity' } }],
+    );
+    expect(scheduler.readModel.statusOf(first)).toBe('rollback-failed');
+    await new Promise((r) => setTimeout(r, 30)); // past any batch window
+    await scheduler.tick();
+    expect(await scheduledIds()).toEqual([first]); // the second waits: the resource is held
+    expect(scheduler.readModel.statusOf(second)).toBe('approved');
+
+    await record(['OptimizationResolved', { by: 'oncall', note: 'restored by hand', from: 'rollback-failed' }]); // the delivery ticks
+    expect((await scheduledIds()).sort()).toEqual([one.id, two.id].sort());
+    expect(scheduler.readModel.statusOf(second)).toBe('scheduled');
     scheduler.onApplicationShutdown();
     await store.close();
   });
