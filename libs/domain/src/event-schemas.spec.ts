@@ -117,7 +117,7 @@ const EVERY_STEP: EveryKind<Step> = {
   'create-volume-from-snapshot': { kind: 'create-volume-from-snapshot', snapshotFrom: 'create-snapshot', availabilityZone: 'us-east-1a', volumeType: 'gp3', sizeGiB: 100, iops: 3000, throughput: 125, tags },
   'delete-snapshot': { kind: 'delete-snapshot', snapshotId: 'snap-1' },
   'release-address': { kind: 'release-address', allocationId: 'eipalloc-1' },
-  'allocate-address': { kind: 'allocate-address', publicIp: '203.0.113.7' },
+  'allocate-address': { kind: 'allocate-address', publicIp: '203.0.113.7', tags },
   'purchase-reserved-instances': { kind: 'purchase-reserved-instances', offeringId: 'off-1', instanceCount: 2, limitPrice: 1000 },
   'list-reserved-instances': { kind: 'list-reserved-instances', reservedInstancesFrom: 'purchase-reserved-instances', instanceCount: 2, price: 900 },
 };
@@ -148,6 +148,16 @@ describe('what the domain writes reads back whole', () => {
   it('every kind of step, with every field', () => {
     const e = ev('RollbackPlanRecorded', { steps: Object.values(EVERY_STEP), reversible: 'partial' });
     expect(roundTrip(e)).toEqual(e.data);
+  });
+
+  it('an allocate-address recorded before the rollback gave the address its tags back (no tags) still reads, without them', () => {
+    const old = { kind: 'allocate-address' as const, publicIp: '203.0.113.7' };
+    for (const e of [ev('RollbackPlanRecorded', { steps: [old], reversible: 'partial' }), ev('RollbackStarted', { reason: 'validation failed', steps: [old] })]) {
+      expect(roundTrip(e)).toEqual(e.data);
+    }
+    // A version 1 completion (no schemaVersion, no client token), as the first releases wrote it.
+    const data = { optimizationId: OPT_ID, at: '2026-03-01T10:00:00.000Z', index: 0, step: old, outputs: { allocationId: 'eipalloc-2', publicIp: '203.0.113.7' } };
+    expect((parseStoredEvent({ type: 'RollbackStepCompleted', data, stream }).data as { step: Step }).step).toEqual(old);
   });
 
   it.each(Object.keys(EVERY_OBSERVED))('an observed %s, with every field', (kind) => {

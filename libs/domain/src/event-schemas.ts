@@ -44,7 +44,8 @@ const stepSchema = z.discriminatedUnion('kind', [
   }),
   z.object({ kind: z.literal('delete-snapshot'), snapshotId: text }),
   z.object({ kind: z.literal('release-address'), allocationId: text }),
-  z.object({ kind: z.literal('allocate-address'), publicIp: text }),
+  // `tags`: absent in steps recorded before the rollback gave the address its tags back.
+  z.object({ kind: z.literal('allocate-address'), publicIp: text, tags: tags.optional() }),
   z.object({ kind: z.literal('purchase-reserved-instances'), offeringId: text, instanceCount: z.number(), limitPrice: z.number().optional() }),
   z.object({ kind: z.literal('list-reserved-instances'), reservedInstancesFrom: z.literal('purchase-reserved-instances'), instanceCount: z.number(), price: z.number() }),
 ]);

@@ -1,6 +1,6 @@
 import { OPT_ID, observed, recommendation, recs } from './__fixtures__';
 import { DomainError } from './errors';
-import { backupSnapshotTags, effectiveVolumePerformance, executionPlan, isMutatingStep, preValidationProblems, restoredVolumeTags, reversibility, rollbackPlan, rollbackStepsFor } from './plans';
+import { backupSnapshotTags, effectiveVolumePerformance, executionPlan, isMutatingStep, preValidationProblems, restoredTags, reversibility, rollbackPlan, rollbackStepsFor } from './plans';
 import { tagLimitViolation } from './ec2-rules';
 import type { ObservedResource, Recommendation, Step } from './types';
 
@@ -308,7 +308,7 @@ describe('rollbackStepsFor', () => {
     const tags = (step as Extract<Step, { kind: 'create-volume-from-snapshot' }>).tags;
     expect(Object.keys(tags)).toEqual(Object.keys(fifty).slice(0, 49));
     expect(tagLimitViolation({ ...tags, 'optex:client-token': 'restore-token' })).toBeUndefined();
-    expect(restoredVolumeTags(fifty).leftOut).toEqual(['k49']);
+    expect(restoredTags(fifty).leftOut).toEqual(['k49']);
   });
 
   it("keeps optex's own tags of the volume first, never its aws: tags nor the client token of an earlier restore (the adapters tag this restore with its own)", () => {
@@ -318,16 +318,16 @@ describe('rollbackStepsFor', () => {
       'optex:client-token': 'an-earlier-restore',
       'aws:cloudformation:stack-name': 'stack',
     };
-    const { tags, leftOut } = restoredVolumeTags(volumeTags);
+    const { tags, leftOut } = restoredTags(volumeTags);
     expect(Object.keys(tags)).toHaveLength(49);
     expect(Object.keys(tags)[0]).toBe('optex:managed-by');
     expect(tags).not.toHaveProperty('optex:client-token');
     expect(tags).not.toHaveProperty('aws:cloudformation:stack-name');
     expect(leftOut).toEqual(['Tag48']);
     // Given again (a step recorded with them), they come back unchanged.
-    expect(restoredVolumeTags(tags)).toEqual({ tags, leftOut: [] });
+    expect(restoredTags(tags)).toEqual({ tags, leftOut: [] });
     // A volume with few tags gets them all.
-    expect(restoredVolumeTags({ b: '2', a: '1' })).toEqual({ tags: { a: '1', b: '2' }, leftOut: [] });
+    expect(restoredTags({ b: '2', a: '1' })).toEqual({ tags: { a: '1', b: '2' }, leftOut: [] });
   });
 
   it('creates nothing again when validation found the volume or address still there after its deletion or release was recorded (EC2 answered NotFound): the backup snapshot goes, nothing else', () => {
@@ -350,6 +350,20 @@ describe('rollbackStepsFor', () => {
 
   it('allocates the same public IP again after a release', () => {
     expect(rollbackPlan(recs.releaseAddress, observed.address)).toEqual([{ kind: 'allocate-address', publicIp: '203.0.113.10' }]);
+  });
+
+  it("allocates the address again with the tags it had, as the volume's restore does: never its aws: tags nor an earlier restore's client token, within EC2's 50 with the token", () => {
+    expect(rollbackPlan(recs.releaseAddress, { ...observed.address, tags: { team: 'a', 'aws:cloudformation:stack-name': 'stack', 'optex:client-token': 'an-earlier-restore' } })).toEqual([
+      { kind: 'allocate-address', publicIp: '203.0.113.10', tags: { team: 'a' } },
+    ]);
+    const fifty = Object.fromEntries(Array.from({ length: 50 }, (_, i) => [`k${String(i).padStart(2, '0')}`, `v${i}`]));
+    const [step] = rollbackPlan(recs.releaseAddress, { ...observed.address, tags: { ...fifty, 'AWS:reserved': 'x' } });
+    const tags = (step as Extract<Step, { kind: 'allocate-address' }>).tags ?? {};
+    expect(tags).toEqual(restoredTags(fifty).tags);
+    expect(Object.keys(tags)).toEqual(Object.keys(fifty).slice(0, 49));
+    expect(tagLimitViolation({ ...tags, 'optex:client-token': 'restore-token' })).toBeUndefined();
+    // An address with no tags (or only ones that cannot be set) gets none: the step as before.
+    expect(rollbackPlan(recs.releaseAddress, { ...observed.address, tags: { 'aws:x': 'y' } })).toEqual([{ kind: 'allocate-address', publicIp: '203.0.113.10' }]);
   });
 
   it('lists purchased reserved instances at the upfront price paid', () => {

@@ -52,7 +52,7 @@ export const OPTEX_TAGS = { optimizationId: 'optex:optimization-id', sourceVolum
 const CLIENT_TOKEN_TAG_KEY = 'optex:client-token';
 /** Tags optex itself puts on a backup snapshot: its two below, and `optex:client-token`, which the adapters add. */
 const OPTEX_BACKUP_TAG_COUNT = 3;
-/** Tags optex itself puts on a volume a rollback restores: `optex:client-token`, which the adapters add. */
+/** Tags optex itself puts on a volume or address a rollback restores: `optex:client-token`, which the adapters add. */
 const OPTEX_RESTORE_TAG_COUNT = 1;
 
 const byKey = ([a]: readonly [string, string], [b]: readonly [string, string]): number => (a < b ? -1 : a > b ? 1 : 0);
@@ -305,17 +305,18 @@ export function executionPlan(rec: Recommendation, observed: ObservedResource | 
 // ── Rollback ──
 
 /**
- * The tags a delete-volume's rollback gives the volume it restores (`create-volume-from-snapshot`), and the keys of
- * the volume's tags left out. Never AWS's reserved `aws:` tags (no call may set them), nor the volume's own
- * `optex:client-token` (what an earlier restore was tagged with: the adapters tag the new volume with this restore's
- * token, which the look-up after a crash finds it by). Within EC2's 50 tags ({@link EC2_MAX_TAGS}), that token counted:
- * the volume's other `optex:` tags first, then its other tags in key order, as many as fit: a volume with EC2's
- * maximum of 50 tags gets 49 back, and `leftOut` names the last by key order (all 50 and the token would be refused
- * with TagLimitExceeded, and the volume never restored). Deterministic, and the tags it returns given again come back
- * unchanged.
+ * The tags a rollback gives what it creates again in place of what the change removed — the volume a delete-volume's
+ * rollback restores (`create-volume-from-snapshot`), the address a release-address's rollback allocates again
+ * (`allocate-address`) — from the tags the removed resource had, and the keys of those left out. Never AWS's reserved
+ * `aws:` tags (no call may set them), nor the resource's own `optex:client-token` (what an earlier restore was tagged
+ * with: the adapters tag the new resource with this restore's token, which the look-up after a crash finds it by).
+ * Within EC2's 50 tags ({@link EC2_MAX_TAGS}), that token counted: the resource's other `optex:` tags first, then its
+ * other tags in key order, as many as fit: a resource with EC2's maximum of 50 tags gets 49 back, and `leftOut` names
+ * the last by key order (all 50 and the token would be refused with TagLimitExceeded, and nothing restored).
+ * Deterministic, and the tags it returns given again come back unchanged.
  */
-export function restoredVolumeTags(volumeTags: Readonly<Record<string, string>>): { readonly tags: Record<string, string>; readonly leftOut: readonly string[] } {
-  const candidates = Object.entries(volumeTags).filter(([key]) => !isAwsReservedTagKey(key) && key !== CLIENT_TOKEN_TAG_KEY);
+export function restoredTags(resourceTags: Readonly<Record<string, string>>): { readonly tags: Record<string, string>; readonly leftOut: readonly string[] } {
+  const candidates = Object.entries(resourceTags).filter(([key]) => !isAwsReservedTagKey(key) && key !== CLIENT_TOKEN_TAG_KEY);
   const isOptex = ([key]: readonly [string, string]) => key.toLowerCase().startsWith('optex:');
   const ordered = [...candidates.filter(isOptex).sort(byKey), ...candidates.filter((e) => !isOptex(e)).sort(byKey)];
   const room = EC2_MAX_TAGS - OPTEX_RESTORE_TAG_COUNT;
@@ -329,10 +330,11 @@ export function restoredVolumeTags(volumeTags: Readonly<Record<string, string>>)
  *   it was running; after only the stop: start + wait;
  * - stop-idle: start + wait; modify-volume: ModifyVolume back to the original type/IOPS/throughput;
  * - delete-volume after the delete: CreateVolume from the snapshot with the original AZ/type/size/IOPS/throughput and
- *   as many of its tags as EC2's 50 leave room for ({@link restoredVolumeTags}) (nothing possible without a snapshot);
+ *   as many of its tags as EC2's 50 leave room for ({@link restoredTags}) (nothing possible without a snapshot);
  *   before the delete, with the backup snapshot taken (its id in `outputs`): delete that snapshot, which nothing needs
  *   any more, so a failed deletion leaves no orphan to pay for;
- * - release-address: allocate the same public IP; purchase-reserved-instances: list them at the upfront price paid;
+ * - release-address: allocate the same public IP, with as many of the address's tags as EC2's 50 leave room for
+ *   ({@link restoredTags}; none when it had none); purchase-reserved-instances: list them at the upfront price paid;
  * - delete-snapshot: nothing.
  * `stillThere`: validation described the volume or address after its deletion or release was recorded done (EC2
  * answered NotFound, which the step takes as already gone): what it deleted is not gone, so it is not created again —
@@ -389,7 +391,7 @@ export function rollbackStepsFor(rec: Recommendation, observed: ObservedResource
           sizeGiB: volume.sizeGiB,
           ...(perf.iops !== undefined ? { iops: perf.iops } : {}),
           ...(perf.throughput !== undefined ? { throughput: perf.throughput } : {}),
-          tags: restoredVolumeTags(volume.tags).tags,
+          tags: restoredTags(volume.tags).tags,
         },
       ];
     }
@@ -398,7 +400,8 @@ export function rollbackStepsFor(rec: Recommendation, observed: ObservedResource
     case 'release-address': {
       if (!done.has('release-address')) return [];
       const address = observedAs(rec, observed, 'address');
-      return [{ kind: 'allocate-address', publicIp: address.publicIp }];
+      const tags = restoredTags(address.tags ?? {}).tags;
+      return [{ kind: 'allocate-address', publicIp: address.publicIp, ...(Object.keys(tags).length > 0 ? { tags } : {}) }];
     }
     case 'purchase-reserved-instances': {
       if (!done.has('purchase-reserved-instances')) return [];

@@ -138,7 +138,15 @@ export type Step =
     }
   | { readonly kind: 'delete-snapshot'; readonly snapshotId: string }
   | { readonly kind: 'release-address'; readonly allocationId: string }
-  | { readonly kind: 'allocate-address'; readonly publicIp: string }
+  | {
+      readonly kind: 'allocate-address';
+      readonly publicIp: string;
+      /**
+       * The tags the released address had, as pre-validation observed them, within EC2's limit (plans.ts' `restoredTags`);
+       * absent when it had none, and in steps recorded before the rollback gave them back.
+       */
+      readonly tags?: Readonly<Record<string, string>>;
+    }
   | { readonly kind: 'purchase-reserved-instances'; readonly offeringId: string; readonly instanceCount: number; readonly limitPrice?: number }
   | { readonly kind: 'list-reserved-instances'; readonly reservedInstancesFrom: 'purchase-reserved-instances'; readonly instanceCount: number; readonly price: number };
 export type StepKind = Step['kind'];

@@ -118,6 +118,15 @@ export interface CreateVolumeRequest {
   readonly tags?: Readonly<Record<string, string>>;
 }
 
+/** What `allocateAddress` asks for: an Elastic IP in that account and region, the address `publicIp` when given, tagged `tags`. */
+export interface AllocateAddressRequest {
+  readonly accountId: string;
+  readonly region: string;
+  readonly publicIp?: string;
+  /** Set on the new address (`TagSpecifications`, with {@link CLIENT_TOKEN_TAG} when the call has a client token). */
+  readonly tags?: Readonly<Record<string, string>>;
+}
+
 /**
  * The EC2 operations optex performs, with EC2's rules and EC2's error codes: a refused call fails with
  * {@link Ec2Error} carrying the AWS code (`IncorrectInstanceState`, `VolumeInUse`, `InvalidIPAddress.InUse`,
@@ -163,8 +172,11 @@ export interface Ec2Gateway {
   describeAddress(ref: ResourceRef): Promise<AddressInfo | undefined>;
   /** Refused while associated (`InvalidIPAddress.InUse`). */
   releaseAddress(ref: ResourceRef, options?: CallOptions): Promise<void>;
-  /** Allocates an address, asking for `publicIp` when given (best effort: it may be gone). */
-  allocateAddress(request: { accountId: string; region: string; publicIp?: string }, options?: CallOptions): Promise<AddressInfo>;
+  /**
+   * Allocates an address, asking for `publicIp` when given (best effort: it may be gone), tagged `tags` when given;
+   * more than EC2's 50 tags, the client token's counted, is `TagLimitExceeded`.
+   */
+  allocateAddress(request: AllocateAddressRequest, options?: CallOptions): Promise<AddressInfo>;
 
   /**
    * The offering of `instanceType` in the zone `availabilityZone` (of `scope.region`) when given, else in

@@ -3,7 +3,7 @@ import { silentLogger } from '@optex/ports';
 import { SqliteEventStore } from '@optex/event-store';
 import { SimulatedFleet } from '@optex/cloud';
 import { OptexMetrics, defaultEngineOptions, handleCommand, loadStream, observeResource } from '@optex/engine';
-import { asDelivered, upToScheduled as upToScheduledAt } from '@optex/testing';
+import { asDelivered, recordUpTo, upToScheduled as upToScheduledAt } from '@optex/testing';
 import { ExecutorService } from './executor.service';
 
 const NOW = new Date('2026-11-26T10:00:00Z');
@@ -319,6 +319,59 @@ describe('ExecutorService starting from its read model', () => {
     expect(types.filter((t) => t === 'ExecutionStarted')).toHaveLength(1);
     expect(types.filter((t) => t === 'ExecutionStepCompleted')).toHaveLength(1);
     expect((await loadStream(store, optimizationStream(id), optimizationDecider)).state.status).toBe('validating');
+    await executor.onModuleDestroy();
+    await store.close();
+  });
+});
+
+describe('ExecutorService rollback of a release-address', () => {
+  it('a validation that fails after the release allocates the same public IP again with the tags the address had, and the optimization reads rolled-back', async () => {
+    const store = SqliteEventStore.open(':memory:');
+    const address = { allocationId: 'eipalloc-1', accountId: '123456789012', region: 'us-east-1', publicIp: '203.0.113.25', tags: { team: 'a', 'aws:cloudformation:stack-name': 'stack' } };
+    const fleet = SimulatedFleet.fromFleet({ addresses: [address] }, { clock: { now: () => NOW } });
+    const parsed = parseRecommendation({
+      recommendationId: 'eip',
+      source: 'spec',
+      accountId: '123456789012',
+      region: 'us-east-1',
+      resource: { type: 'ec2:elastic-ip', id: 'eipalloc-1' },
+      action: { type: 'release-address' },
+      estimatedMonthlySavings: 3.65,
+      currency: 'USD',
+    });
+    if (!parsed.ok) throw new Error(JSON.stringify(parsed.errors));
+    const id = await recordUpTo(store, parsed.value, NOW, 'approved');
+    const stream = optimizationStream(id);
+    const meta = { now: NOW };
+    const status = async () => (await loadStream(store, stream, optimizationDecider)).state.status;
+    if ((await status()) === 'awaiting-approval') await handleCommand(store, stream, optimizationDecider, { type: 'Approve', data: { by: 'alice' }, metadata: meta }, { causationKey: 'approve', recordedBy: 'spec' });
+    await handleCommand(store, stream, optimizationDecider, { type: 'ScheduleExecution', data: { batchId: 'b1', notBefore: NOW }, metadata: meta }, { causationKey: 'schedule', recordedBy: 'spec' });
+    const executor = new ExecutorService(store, fleet, fleet, defaultPolicy, defaultPriceBook, { now: () => NOW }, silentLogger, new OptexMetrics(), { ...defaultEngineOptions, recoverOnStart: false });
+    await executor.onApplicationBootstrap();
+
+    await executor.drive(id, 'scheduled');
+    expect(await status()).toBe('validating');
+    await expect(fleet.describeAddress({ accountId: '123456789012', region: 'us-east-1', id: 'eipalloc-1' })).resolves.toBeUndefined();
+
+    // The validator could not verify the release (EC2 refused the describe): validation fails and the release is rolled back.
+    await handleCommand(
+      store,
+      stream,
+      optimizationDecider,
+      { type: 'RecordValidation', data: { sample: {}, policy: defaultPolicy, priceBook: defaultPriceBook, describeError: { code: 'UnauthorizedOperation', message: 'not allowed' } }, metadata: meta },
+      { causationKey: 'validate', recordedBy: 'spec' },
+    );
+    expect(await status()).toBe('rolling-back');
+    await executor.drive(id, 'rollback');
+
+    expect(await status()).toBe('rolled-back');
+    const events = await store.readStream(stream);
+    const completed = events.find((e) => e.type === 'RollbackStepCompleted')!.data as { step: unknown; outputs: Record<string, string>; clientToken: string };
+    expect(completed.step).toEqual({ kind: 'allocate-address', publicIp: '203.0.113.25', tags: { team: 'a' } });
+    const again = await fleet.describeAddress({ accountId: '123456789012', region: 'us-east-1', id: completed.outputs['allocationId']! });
+    expect(again).toMatchObject({ publicIp: '203.0.113.25' });
+    // The address's own tags, and the client token of the allocation (which a look-up after a crash finds it by); never aws: ones.
+    expect(again?.tags).toEqual({ team: 'a', 'optex:client-token': completed.clientToken });
     await executor.onModuleDestroy();
     await store.close();
   });

@@ -4,7 +4,7 @@ import {
   parseControlEvent,
   pauseHolds,
   joinsOutcome,
-  restoredVolumeTags,
+  restoredTags,
   OPTIMIZATION_STREAM_PREFIX,
   moverOf,
   nextMove,
@@ -377,6 +377,7 @@ export class ExecutorService implements OnApplicationBootstrap, OnModuleDestroy 
         }
         if (result.ok) {
           if (move.step.kind === 'create-volume-from-snapshot') this.tagsLeftOut(s, result.outputs['restoredVolumeId']);
+          if (move.step.kind === 'allocate-address') this.tagsLeftOut(s, result.outputs['allocationId']);
           return { type: 'CompleteRollbackStep', data: { index: move.index, step: move.step, outputs: result.outputs }, metadata: at };
         }
         this.logger.error({ optimizationId: s.optimizationId, step: move.step.kind, error: result.error }, 'rollback step failed');
@@ -405,15 +406,24 @@ export class ExecutorService implements OnApplicationBootstrap, OnModuleDestroy 
   }
 
   /**
-   * Says which of the deleted volume's tags the volume a rollback restored did not get: EC2 allows 50 per resource and
-   * the restore's client token takes one (the domain's `restoredVolumeTags`; the step records the tags it gave).
+   * Says which of the deleted volume's (released address's) tags the volume (address) a rollback restored did not get:
+   * EC2 allows 50 per resource and the restore's client token takes one (the domain's `restoredTags`; the step records
+   * the tags it gave).
    */
-  private tagsLeftOut(s: KnownOptimization, restoredVolumeId: string | undefined): void {
+  private tagsLeftOut(s: KnownOptimization, restoredId: string | undefined): void {
     const observed = s.execution?.observed;
-    if (observed?.kind !== 'volume') return;
-    const { leftOut } = restoredVolumeTags(observed.tags);
-    if (leftOut.length === 0) return;
-    this.logger.warn({ optimizationId: s.optimizationId, volumeId: observed.id, restoredVolumeId, tagsLeftOut: leftOut }, "restored the volume without some of its tags: EC2 allows 50 per resource, optex's client token among them");
+    if (observed?.kind === 'volume') {
+      const { leftOut } = restoredTags(observed.tags);
+      if (leftOut.length === 0) return;
+      this.logger.warn({ optimizationId: s.optimizationId, volumeId: observed.id, restoredVolumeId: restoredId, tagsLeftOut: leftOut }, "restored the volume without some of its tags: EC2 allows 50 per resource, optex's client token among them");
+    } else if (observed?.kind === 'address') {
+      const { leftOut } = restoredTags(observed.tags ?? {});
+      if (leftOut.length === 0) return;
+      this.logger.warn(
+        { optimizationId: s.optimizationId, allocationId: observed.allocationId, restoredAllocationId: restoredId, tagsLeftOut: leftOut },
+        "allocated the address again without some of its tags: EC2 allows 50 per resource, optex's client token among them",
+      );
+    }
   }
 
   private observe(before: KnownOptimization, events: readonly OptimizationEvent[]): void {

@@ -284,3 +284,32 @@ describe("StepRunner: a volume restored within EC2's 50 tags", () => {
     expect(restored?.tags).toEqual({ ...Object.fromEntries(Object.entries(fifty).slice(0, 49)), 'optex:client-token': 'restore-token' });
   });
 });
+
+describe("StepRunner: an address allocated again with its tags, within EC2's 50", () => {
+  const scope = { accountId: ACCOUNT, region: REGION };
+  const releasedFleet = async () => {
+    const fleet = SimulatedFleet.fromFleet({ addresses: [{ allocationId: 'eipalloc-1', ...scope, publicIp: '203.0.113.25', tags: { team: 'a' } }] }, { clock: { now: () => NOW } });
+    await fleet.releaseAddress({ ...scope, id: 'eipalloc-1' });
+    return fleet;
+  };
+  const allocate = async (step: Step) => {
+    const fleet = await releasedFleet();
+    const result = await runnerOn(fleet).run(step, { recommendation: recommendation(), dryRun: false, outputs: {}, clientToken: 'alloc-token' });
+    expect(result).toEqual({ ok: true, outputs: { allocationId: expect.any(String), publicIp: '203.0.113.25' } });
+    return fleet.describeAddress({ ...scope, id: result.ok ? result.outputs['allocationId']! : '' });
+  };
+
+  it("gives the address the step's tags, beside the client token", async () => {
+    await expect(allocate({ kind: 'allocate-address', publicIp: '203.0.113.25', tags: { team: 'a' } })).resolves.toMatchObject({ tags: { team: 'a', 'optex:client-token': 'alloc-token' } });
+  });
+
+  it('a step recorded before the rollback carried tags allocates the address with the client token only, as before', async () => {
+    await expect(allocate({ kind: 'allocate-address', publicIp: '203.0.113.25' })).resolves.toMatchObject({ tags: { 'optex:client-token': 'alloc-token' } });
+  });
+
+  it('a step with 50 tags allocates with 49 of them and the client token, instead of TagLimitExceeded', async () => {
+    const fifty = Object.fromEntries(Array.from({ length: 50 }, (_, i) => [`k${String(i).padStart(2, '0')}`, `v${i}`]));
+    const again = await allocate({ kind: 'allocate-address', publicIp: '203.0.113.25', tags: fifty });
+    expect(again?.tags).toEqual({ ...Object.fromEntries(Object.entries(fifty).slice(0, 49)), 'optex:client-token': 'alloc-token' });
+  });
+});

@@ -1,5 +1,5 @@
 import { ExponentialBackoff, TimeoutStrategy, handleWhen, retry, timeout, wrap, TaskCancelledError, type IPolicy } from 'cockatiel';
-import { NON_MUTATING_STEPS, restoredVolumeTags, type Recommendation, type Step, type StepOutputs } from '@optex/domain';
+import { NON_MUTATING_STEPS, restoredTags, type Recommendation, type Step, type StepOutputs } from '@optex/domain';
 import { Ec2Error, InfrastructureError, OptexError, ec2Error, ec2ErrorInfo, isCapacityShortage, isIncorrectState, isOutage, isThrottling, type Ec2Gateway } from '@optex/ports';
 import { refOf } from '@optex/engine';
 import { waitOut } from './outage-retry';
@@ -184,10 +184,10 @@ export class StepRunner {
             ...(step.iops === undefined ? {} : { iops: step.iops }),
             ...(step.throughput === undefined ? {} : { throughput: step.throughput }),
             snapshotId,
-            // Within EC2's 50 tags with the client token: the plan's tags already are (restoredVolumeTags gives them
+            // Within EC2's 50 tags with the client token: the plan's tags already are (restoredTags gives them
             // back unchanged); a step recorded before the plan kept to the limit (a volume's 50 tags) is cut the same
             // way, so its rollback, retried, restores the volume instead of meeting TagLimitExceeded again.
-            tags: restoredVolumeTags(step.tags).tags,
+            tags: restoredTags(step.tags).tags,
           },
           opts,
         );
@@ -198,7 +198,12 @@ export class StepRunner {
       case 'release-address':
         return this.gone(() => this.gateway.releaseAddress(ref(step.allocationId), opts), ctx.dryRun);
       case 'allocate-address': {
-        const a = await this.gateway.allocateAddress({ accountId: rec.accountId, region: rec.region, publicIp: step.publicIp }, opts);
+        // The released address's tags, kept within EC2's 50 the same way (restoredTags gives the plan's back unchanged);
+        // a step recorded before the rollback carried them has none.
+        const a = await this.gateway.allocateAddress(
+          { accountId: rec.accountId, region: rec.region, publicIp: step.publicIp, ...(step.tags === undefined ? {} : { tags: restoredTags(step.tags).tags }) },
+          opts,
+        );
         return { allocationId: a.allocationId, publicIp: a.publicIp };
       }
       case 'purchase-reserved-instances': {

@@ -389,6 +389,25 @@ export function ec2GatewayContract(
         expect(address.publicIp).toMatch(/^\d+\.\d+\.\d+\.\d+$/);
         await expect(gw().describeAddress(ref(address.allocationId))).resolves.toMatchObject({ allocationId: address.allocationId, publicIp: address.publicIp });
       });
+
+      test("allocate with tags: describe shows them, beside the client token's; a dry run answers DryRunOperation", async () => {
+        const scope = { accountId: subject.accountId, region: subject.region };
+        const tags = { team: 'a', 'optex:managed-by': 'contract' };
+        expect(await codeOf(gw().allocateAddress({ ...scope, tags }, dryRun))).toBe('DryRunOperation');
+        const address = await gw().allocateAddress({ ...scope, tags }, { clientToken: 'contract-eip-tags' });
+        const described = await gw().describeAddress(ref(address.allocationId));
+        expect(described?.tags).toEqual({ ...tags, 'optex:client-token': 'contract-eip-tags' });
+        await expect(gw().findAddressByClientToken(scope, 'contract-eip-tags')).resolves.toMatchObject({ allocationId: address.allocationId });
+      });
+
+      // Real calls only, as for volumes and snapshots.
+      test("allocate with more than EC2's 50 tags per resource, the client token's tag counted, is TagLimitExceeded; 50 with it are accepted", async () => {
+        const scope = { accountId: subject.accountId, region: subject.region };
+        const tags = (n: number) => Object.fromEntries(Array.from({ length: n }, (_, i) => [`contract-${String(i).padStart(2, '0')}`, `v${i}`]));
+        expect(await codeOf(gw().allocateAddress({ ...scope, tags: tags(50) }, { clientToken: 'contract-eip-51' }))).toBe('TagLimitExceeded');
+        const address = await gw().allocateAddress({ ...scope, tags: tags(49) }, { clientToken: 'contract-eip-50' });
+        expect((await gw().describeAddress(ref(address.allocationId)))?.tags).toEqual({ ...tags(49), 'optex:client-token': 'contract-eip-50' });
+      });
     });
 
     describe('reserved instances', () => {

@@ -17,6 +17,7 @@ import { ec2Error, systemClock } from '@optex/ports';
 import type {
   AccountRegion,
   AddressInfo,
+  AllocateAddressRequest,
   CallOptions,
   Clock,
   CreateVolumeRequest,
@@ -169,7 +170,7 @@ export class MotoRulesGateway implements Ec2Gateway {
     return this.inner.releaseAddress(ref, options);
   }
 
-  allocateAddress(request: { accountId: string; region: string; publicIp?: string }, options?: CallOptions): Promise<AddressInfo> {
+  allocateAddress(request: AllocateAddressRequest, options?: CallOptions): Promise<AddressInfo> {
     return this.inner.allocateAddress(request, options);
   }
 

@@ -460,6 +460,17 @@ describe('AwsEc2Gateway client tokens (fake client)', () => {
     expect(fake.calls.map((c) => c.input['ClientToken'])).toEqual(['t-1', 't-1', 't-1']);
   });
 
+  it("allocates an address with the caller's tags beside the client token's, in one elastic-ip TagSpecification; tags alone without a token", async () => {
+    const fake = new FakeEc2({ AllocateAddress: () => ({ AllocationId: 'eipalloc-9', PublicIp: '203.0.113.9' }) });
+    await gateway(fake).allocateAddress({ ...scope, publicIp: '203.0.113.9', tags: { team: 'a' } }, { clientToken: 't-eip' });
+    await gateway(fake).allocateAddress({ ...scope, tags: { team: 'b' } });
+    expect(fake.calls[0]!.input).toMatchObject({
+      Address: '203.0.113.9',
+      TagSpecifications: [{ ResourceType: 'elastic-ip', Tags: [{ Key: 'team', Value: 'a' }, { Key: 'optex:client-token', Value: 't-eip' }] }],
+    });
+    expect(fake.calls[1]!.input['TagSpecifications']).toEqual([{ ResourceType: 'elastic-ip', Tags: [{ Key: 'team', Value: 'b' }] }]);
+  });
+
   it('sends no client-token tag without a token', async () => {
     const fake = new FakeEc2({ AllocateAddress: () => ({ AllocationId: 'eipalloc-9', PublicIp: '203.0.113.9' }) });
     await gateway(fake).allocateAddress(scope);

@@ -31,6 +31,7 @@ import { CLIENT_TOKEN_TAG, Ec2Error, ec2Error, isCapacityShortage } from '@optex
 import type {
   AccountRegion,
   AddressInfo,
+  AllocateAddressRequest,
   CallOptions,
   Clock,
   CreateVolumeRequest,
@@ -447,13 +448,17 @@ export class AwsEc2Gateway implements Ec2Gateway {
     });
   }
 
-  /** Sends `AllocateAddress` (VPC domain) with `Address = publicIp` when given, tagged {@link CLIENT_TOKEN_TAG} when a client token is given; a refusal (the address is gone) is surfaced, never replaced by another address. */
-  async allocateAddress(request: { accountId: string; region: string; publicIp?: string }, options?: CallOptions): Promise<AddressInfo> {
+  /**
+   * Sends `AllocateAddress` (VPC domain) with `Address = publicIp` when given, tagged with `tags` and
+   * {@link CLIENT_TOKEN_TAG} when a client token is given (`TagSpecifications`, `elastic-ip`); a refusal (the address
+   * is gone) is surfaced, never replaced by another address.
+   */
+  async allocateAddress(request: AllocateAddressRequest, options?: CallOptions): Promise<AddressInfo> {
     this.checkRef({ ...request, id: 'new-address' });
     if (request.publicIp !== undefined && !/^(\d{1,3})(\.\d{1,3}){3}$/.test(request.publicIp)) {
       throw ec2Error('InvalidParameterValue', `publicIp must be an IPv4 address, got ${JSON.stringify(request.publicIp)}`);
     }
-    const tags = tagList(withClientToken(undefined, options));
+    const tags = tagList(withClientToken(request.tags, options));
     const out = await this.mutate({
       ref: request,
       operation: 'AllocateAddress',

@@ -1,6 +1,7 @@
 import type {
   AccountRegion,
   AddressInfo,
+  AllocateAddressRequest,
   CallOptions,
   CreateVolumeRequest,
   Ec2Gateway,
@@ -103,7 +104,7 @@ export class BudgetedEc2Gateway implements Ec2Gateway {
     await this.spend(ref, API_ACTION_OF.releaseAddress);
     return this.inner.releaseAddress(ref, options);
   }
-  async allocateAddress(request: { accountId: string; region: string; publicIp?: string }, options?: CallOptions): Promise<AddressInfo> {
+  async allocateAddress(request: AllocateAddressRequest, options?: CallOptions): Promise<AddressInfo> {
     await this.spend(request, API_ACTION_OF.allocateAddress);
     return this.inner.allocateAddress(request, options);
   }

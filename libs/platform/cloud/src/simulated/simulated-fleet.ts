@@ -39,6 +39,7 @@ import {
   TRANSIENT_EC2_CODES,
   type AccountRegion,
   type AddressInfo,
+  type AllocateAddressRequest,
   type CallOptions,
   type Clock,
   type CloudIdentity,
@@ -512,9 +513,9 @@ export class SimulatedFleet implements Ec2Gateway, MetricsSource, CloudIdentity 
     });
   }
 
-  async allocateAddress(request: { accountId: string; region: string; publicIp?: string }, options?: CallOptions): Promise<AddressInfo> {
+  async allocateAddress(request: AllocateAddressRequest, options?: CallOptions): Promise<AddressInfo> {
     return this.mutate('allocateAddress', { accountId: request.accountId, region: request.region, id: request.publicIp ?? '*' }, options, ({ state }) => {
-      this.authorize(options, {});
+      this.authorize(options, request.tags ?? {});
       const inUse = new Set(state.addresses.map((a) => a.publicIp));
       let publicIp = request.publicIp;
       let recovered = -1;
@@ -529,6 +530,8 @@ export class SimulatedFleet implements Ec2Gateway, MetricsSource, CloudIdentity 
         }
         if (publicIp === undefined) throw ec2Error('AddressLimitExceeded', 'The simulated address pool is exhausted.');
       }
+      const tags = withClientToken(request.tags, options);
+      enforce(tagLimitViolation(tags));
       this.dryRunGate(options);
       if (recovered >= 0) state.simulator.releasedAddresses.splice(recovered, 1);
       const allocationId = `eipalloc-sim-${++state.simulator.counters.address}`;
@@ -537,7 +540,7 @@ export class SimulatedFleet implements Ec2Gateway, MetricsSource, CloudIdentity 
         accountId: request.accountId,
         region: request.region,
         publicIp,
-        ...(options?.clientToken !== undefined ? { tags: withClientToken(undefined, options) } : {}),
+        ...(Object.keys(tags).length > 0 ? { tags } : {}),
       });
       return { allocationId, publicIp };
     });

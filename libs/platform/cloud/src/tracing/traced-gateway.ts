@@ -5,6 +5,7 @@ import {
   tracingEnabled,
   type AccountRegion,
   type AddressInfo,
+  type AllocateAddressRequest,
   type CallOptions,
   type CreateVolumeRequest,
   type Ec2Gateway,
@@ -123,7 +124,7 @@ export class TracedEc2Gateway implements Ec2Gateway {
   releaseAddress(ref: ResourceRef, options?: CallOptions): Promise<void> {
     return this.call('releaseAddress', ref, ref.id, options, () => this.inner.releaseAddress(ref, options));
   }
-  allocateAddress(request: { accountId: string; region: string; publicIp?: string }, options?: CallOptions): Promise<AddressInfo> {
+  allocateAddress(request: AllocateAddressRequest, options?: CallOptions): Promise<AddressInfo> {
     return this.call('allocateAddress', request, undefined, options, () => this.inner.allocateAddress(request, options), (r) => r.allocationId);
   }
   describeInstanceTypeOffering(scope: AccountRegion, instanceType: string, availabilityZone?: string): Promise<InstanceTypeOfferingInfo | undefined> {
