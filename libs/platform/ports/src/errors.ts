@@ -94,7 +94,7 @@ export const TRANSIENT_EC2_CODES: ReadonlySet<string> = new Set([
 
 /**
  * AWS error codes of a request refused for its rate (`RequestLimitExceeded`, `Throttling`…): EC2 did not carry it out,
- * so repeating it cannot do it twice. The same codes as the AWS adapter's throttling ones. A throttle is an outage
+ * so repeating it cannot do it twice. The AWS adapter classifies its answers by these codes too. A throttle is an outage
  * ({@link isOutage}); unlike a 5xx or a time-out on a call that may take effect twice, its outcome is known.
  */
 export const THROTTLING_EC2_CODES: ReadonlySet<string> = new Set([

@@ -1,19 +1,4 @@
-import { Ec2Error, TRANSIENT_EC2_CODES, isCapacityShortage } from '@optex/ports';
-
-/** Error codes AWS uses when it refused a request for its rate: the request was not processed. */
-export const THROTTLING_CODES: ReadonlySet<string> = new Set([
-  'RequestLimitExceeded',
-  'Throttling',
-  'ThrottlingException',
-  'ThrottledException',
-  'RequestThrottled',
-  'RequestThrottledException',
-  'TooManyRequestsException',
-  'SlowDown',
-  'EC2ThrottledException',
-  'PriorRequestNotComplete',
-  'BandwidthLimitExceeded',
-]);
+import { Ec2Error, THROTTLING_EC2_CODES, TRANSIENT_EC2_CODES, isCapacityShortage } from '@optex/ports';
 
 /** Node/undici error codes of a connection that failed or broke: the service was not reached or the answer was lost. */
 const NETWORK_ERROR_CODES: ReadonlySet<string> = new Set([
@@ -77,7 +62,7 @@ export function describeAwsFailure(error: unknown): AwsFailure {
   else code = 'UnknownError';
   // The SDK's own socket time-out.
   if (code === 'TimeoutError') code = 'RequestTimeout';
-  const throttling = THROTTLING_CODES.has(code) || status === 429;
+  const throttling = THROTTLING_EC2_CODES.has(code) || status === 429;
   const transient = throttling || TRANSIENT_EC2_CODES.has(code) || (status !== undefined && status >= 500);
   const withStatus = generic && status !== undefined ? `HTTP ${status}: ${message}` : message;
   return { code, message: withStatus, httpStatus: status, transient, throttling };
@@ -111,4 +96,4 @@ export function isNotFound(error: unknown): boolean {
 export const isTransientEc2Error = (error: unknown): boolean => error instanceof Ec2Error && error.transient && !isCapacityShortage(error);
 
 /** Whether an error is an {@link Ec2Error} with a throttling code. */
-export const isThrottlingEc2Error = (error: unknown): boolean => error instanceof Ec2Error && THROTTLING_CODES.has(error.awsCode);
+export const isThrottlingEc2Error = (error: unknown): boolean => error instanceof Ec2Error && THROTTLING_EC2_CODES.has(error.awsCode);
