@@ -411,6 +411,49 @@ describe('operator actions', () => {
   });
 });
 
+describe('a resource held by another optimization', () => {
+  // vol-…2's delete is refused once and so is its rollback's DeleteSnapshot: the delete ends rollback-failed and holds the volume.
+  const fleet = {
+    volumes: [{ id: 'vol-0hd0000000000002', accountId: '123456789012', region: 'us-east-1', volumeType: 'gp2', sizeGiB: 100, state: 'available' }],
+    faults: [
+      { resourceId: 'vol-0hd0000000000002', operation: 'DeleteVolume', error: 'UnauthorizedOperation', times: 1 },
+      { resourceId: '*', operation: 'DeleteSnapshot', error: 'UnauthorizedOperation', times: 1 },
+    ],
+  };
+  const rec = (id: string, action: Record<string, unknown>) =>
+    JSON.stringify({ recommendationId: id, source: 'e2e', accountId: '123456789012', region: 'us-east-1', resource: { type: 'ec2:volume', id: 'vol-0hd0000000000002' }, action, estimatedMonthlySavings: 2, currency: 'USD' });
+
+  it('an approved optimization whose resource a rollback-failed one holds says so (run, resume, show) and runs once that one is resolved', async () => {
+    const dir = tempDir('held');
+    const fleetFile = join(dir, 'fleet.json');
+    writeFileSync(fleetFile, JSON.stringify(fleet));
+    const store = `sqlite:${join(dir, 'events.db')}`;
+    const common = ['--store', store, '--cloud', `simulated:${fleetFile}`, '--policy', 'test/fixtures/policy-auto.json'];
+    const first = json<Report>(await optex(['run', '-', ...common, '--json'], { input: rec('held-delete', { type: 'delete-volume' }) }));
+    const holder = byRec(first, 'held-delete');
+    expect(holder.status).toBe('rollback-failed');
+
+    const second = await optex(['run', '-', ...common, '--json'], { input: rec('held-gp3', { type: 'modify-volume', targetVolumeType: 'gp3' }) });
+    expect(second.code).toBe(0);
+    const waiting = byRec(json<Report>(second), 'held-gp3');
+    expect(waiting.status).toBe('approved');
+    const why = `ec2:volume vol-0hd0000000000002 is held by optimization ${holder.optimizationId} (rollback-failed): an operator retries its rollback (optex retry-rollback) or resolves it (optex resolve)`;
+    expect((json<Report>(second) as Report & { waitingOnResource?: unknown }).waitingOnResource).toEqual([
+      { optimizationId: waiting.optimizationId, resourceId: 'vol-0hd0000000000002', heldBy: { optimizationId: holder.optimizationId, status: 'rollback-failed' }, reason: why },
+    ]);
+    const resumed = await optex(['resume', ...common]);
+    expect(resumed.stdout).toContain(`1 approved, waiting for a resource another optimization holds:\n  ${waiting.optimizationId}: ${why}\nOnce it is released, run optex resume.`);
+    const show = await optex(['show', 'held-gp3', '--store', store]);
+    expect(show.stdout).toContain(`  waiting         resource-held: ${why}`);
+    expect(json<{ waiting: unknown }>(await optex(['show', 'held-delete', '--store', store, '--json'])).waiting).toBeNull();
+
+    expect((await optex(['resolve', holder.optimizationId, '--by', 'oncall', '--note', 'snapshot deleted by hand', '--store', store])).code).toBe(0);
+    const after = await optex(['resume', ...common, '--json']);
+    expect(byRec(json<Report>(after), 'held-gp3').status).toBe('completed');
+    expect(json<Report & { waitingOnResource?: unknown }>(after).waitingOnResource).toBeUndefined();
+  });
+});
+
 describe('approver roster', () => {
   it('only someone holding the requested authority approves, identities compared whatever the case, recorded as the roster id', async () => {
     const dir = tempDir('roster');

@@ -43,6 +43,30 @@ describe('why an optimization waits (given what the log recorded, when asked now
     expect(whyWaiting(state(approved), { now: NOW, control: { paused: true, by: 'o', reason: 'r', since: AT }, halt, soakMinutes: 0 })).toMatchObject({ hold: 'kill-switch' });
   });
 
+  it('given another optimization on its resource whose rollback failed, then it waits for an operator on that one (before any deferral), naming it and what to run', () => {
+    const holders = [{ optimizationId: 'o-held', status: 'rollback-failed' as const }];
+    const s = state(approved);
+    expect(whyWaiting(s, { now: NOW, control: running, holders, deferral: { hold: 'cool-down', until: later, reason: 'x' }, soakMinutes: 0 })).toEqual({
+      hold: 'resource-held',
+      reason: `${s.recommendation.resource.type} ${s.recommendation.resource.id} is held by optimization o-held (rollback-failed): an operator retries its rollback (optex retry-rollback) or resolves it (optex resolve)`,
+    });
+  });
+
+  it('given holders still moving and one to reconcile, then the one waiting for an operator is named; given only moving ones, it starts when that one is over', () => {
+    const s = state(approved);
+    const moving = { optimizationId: 'o-exec', status: 'executing' as const };
+    const reconcile = { optimizationId: 'o-rec', status: 'reconciliation-needed' as const };
+    expect(whyWaiting(s, { now: NOW, control: running, holders: [moving, reconcile], soakMinutes: 0 })?.reason).toMatch(/held by optimization o-rec \(reconciliation-needed\): an operator checks the step EC2 could not confirm and resolves it \(optex resolve\)$/);
+    expect(whyWaiting(s, { now: NOW, control: running, holders: [moving], soakMinutes: 0 })?.reason).toMatch(/held by optimization o-exec \(executing\): it starts when that one is over$/);
+  });
+
+  it('given itself among the holders, or the kill switch on, then its own hold is not a wait for a resource', () => {
+    const s = state(approved);
+    expect(whyWaiting(s, { now: NOW, control: running, holders: [{ optimizationId: s.optimizationId, status: 'scheduled' }], soakMinutes: 0 })).toBeUndefined();
+    const control = { paused: true as const, by: 'oncall', reason: 'INC-7', since: AT };
+    expect(whyWaiting(s, { now: NOW, control, holders: [{ optimizationId: 'o-held', status: 'rollback-failed' }], soakMinutes: 0 })).toMatchObject({ hold: 'kill-switch' });
+  });
+
   it('given one awaiting approval, then none of these holds it', () => {
     expect(whyWaiting(state(approved.slice(0, 2)), { now: NOW, control: { paused: true, by: 'o', reason: 'r', since: AT }, soakMinutes: 0 })).toBeUndefined();
   });

@@ -8,3 +8,4 @@ export * from './delayed-gateway';
 export * from './crash-points';
 export * from './quiescence';
 export * from './heap-growth';
+export * from './waiting';

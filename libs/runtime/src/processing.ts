@@ -6,9 +6,11 @@ import {
   defaultIntakeLimits,
   intakeRecord,
   parseStoredEvent,
+  resourceHeldWait,
   summarize,
   viewOf,
   type IntakeLimits,
+  type ResourceHolder,
   type OptimizationView,
   type RecordAccount,
   type RecommendationDuplicated,
@@ -65,6 +67,19 @@ export interface RunReport {
    * a record without an outcome is reported apart.
    */
   readonly deadLettered?: readonly DeadLetterRow[];
+  /**
+   * Approved optimizations of the report that wait for their resource, held by another optimization (`rollback-failed`
+   * or `reconciliation-needed`: until an operator acts; else until that one is over), each with the holder and why.
+   */
+  readonly waitingOnResource?: readonly ResourceWaitRow[];
+}
+
+/** An approved optimization whose resource another optimization holds ({@link resourceHeldWait}). */
+export interface ResourceWaitRow {
+  readonly optimizationId: string;
+  readonly resourceId: string;
+  readonly heldBy: ResourceHolder;
+  readonly reason: string;
 }
 
 /** One message a service gave up on during a run. */
@@ -287,8 +302,12 @@ export async function report(store: EventStore, input?: InputRecords, projection
   // One state at a time (settled ones are held packed by the projection): keep the small view and the conflicts.
   const optimizations: OptimizationView[] = [];
   const conflicts: RunReport['conflicts'][number][] = [];
+  const waitingOnResource: ResourceWaitRow[] = [];
   const take = (s: KnownOptimization): void => {
     optimizations.push(viewOf(s));
+    const key = s.status === 'approved' ? projection.resourceKeyOf(s.optimizationId) : undefined;
+    const held = key === undefined ? undefined : resourceHeldWait(s, projection.activeOnResource(key));
+    if (held) waitingOnResource.push({ optimizationId: s.optimizationId, resourceId: s.recommendation.resource.id, heldBy: held.heldBy, reason: held.reason });
     for (const c of s.conflicts ?? []) {
       if (!inRun(c.deliveryId)) continue;
       conflicts.push({
@@ -332,6 +351,7 @@ export async function report(store: EventStore, input?: InputRecords, projection
     rejected: rejectedEvents
       .map((r) => ({ index: r.index ?? null, recommendationId: r.recommendationId ?? null, errors: r.errors.map(formatError) }))
       .sort((a, b) => (a.index ?? 0) - (b.index ?? 0)),
+    ...(waitingOnResource.length > 0 ? { waitingOnResource } : {}),
   };
 }
 

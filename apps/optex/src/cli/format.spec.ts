@@ -249,6 +249,14 @@ describe('detailText (optex show)', () => {
     expect(detailText(detail({ status: 'completed', plan }))).toMatch(/^ {2}reversible: yes$/m);
   });
 
+  it('why it waits, under its status, when it does (a wait with an end says until when; a line break in the reason is escaped)', () => {
+    expect(detailText(detail({}), { hold: 'resource-held', reason: 'ec2:volume vol-1 is held by optimization h-1 (rollback-failed): …\nforged' })).toContain(
+      '  waiting         resource-held: ec2:volume vol-1 is held by optimization h-1 (rollback-failed): …\\nforged',
+    );
+    expect(detailText(detail({}), { hold: 'cool-down', until: '2027-01-01T00:00:00.000Z', reason: 'x' })).toContain('  waiting         cool-down until 2027-01-01T00:00:00.000Z: x');
+    expect(detailText(detail({}), null)).not.toContain('waiting');
+  });
+
   it('a cancelled optimization: who cancelled it and why; no pending approval, no expiry', () => {
     const text = detailText(detail({ status: 'cancelled', approval: { state: null, deniedBy: null, denyReason: null }, cancellation: { by: 'carol', reason: 'freeze\nweek' } }));
     expect(text).toContain('  cancelled by    carol: freeze\\nweek');
@@ -262,5 +270,17 @@ describe('reportText', () => {
     const text = reportText({ summary: summarize([], { rejected: 0, duplicates: 0 }), optimizations: [], rejected: [], conflicts: [], waitingUntil: '2027-03-02T22:00:00.000Z' });
     expect(text).toMatch(/^Work is waiting until 2027-03-02T22:00:00\.000Z \(a change window, a freeze, a cool-down, the daily limit, --not-before, a soak or a rollback's wait; optex show ID says which\): run optex resume after that time\.$/m);
     expect(text).not.toMatch(/scheduled not before/);
+  });
+
+  it('lists approved optimizations waiting for a resource another holds (five, then how many more), and what lets them go on by the store', () => {
+    const row = (n: number) => ({ optimizationId: `o-${n}`, resourceId: `vol-${n}`, heldBy: { optimizationId: `h-${n}`, status: 'rollback-failed' as const }, reason: `ec2:volume vol-${n} is held by optimization h-${n} (rollback-failed): an operator …` });
+    const base = { summary: summarize([], { rejected: 0, duplicates: 0 }), optimizations: [], rejected: [], conflicts: [] };
+    const one = reportText({ ...base, waitingOnResource: [row(1)] });
+    expect(one).toContain('1 approved, waiting for a resource another optimization holds:\n  o-1: ec2:volume vol-1 is held by optimization h-1 (rollback-failed): an operator …\nOnce it is released, run optex resume.');
+    const seven = reportText({ ...base, waitingOnResource: [1, 2, 3, 4, 5, 6, 7].map(row) }, { store: 'esdb://127.0.0.1:2113?tls=false' });
+    expect(seven).toContain('  o-5: ');
+    expect(seven).not.toContain('  o-6: ');
+    expect(seven).toContain('  … and 2 more (--json lists them all: waitingOnResource)\nOnce it is released, the services running on this store carry it on.');
+    expect(reportText(base)).not.toContain('waiting for a resource');
   });
 });

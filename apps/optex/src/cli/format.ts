@@ -1,4 +1,4 @@
-import { backupExpiryText, differenceText, escapeControlCharacters, monthlyCostChangeText, stepText, type BackupData, type OptimizationDetail, type OptimizationView, type PerformanceImpact, type RollbackDetail, type Summary } from '@optex/domain';
+import { backupExpiryText, differenceText, escapeControlCharacters, monthlyCostChangeText, stepText, type BackupData, type OptimizationDetail, type OptimizationView, type PerformanceImpact, type RollbackDetail, type Summary, type WaitReason } from '@optex/domain';
 import type { ConflictRow, RejectedRow, RunReport } from '@optex/runtime';
 import { isServicesStore, thenResumeText } from './next-step';
 
@@ -241,6 +241,18 @@ export function reportText(r: RunReport, options: ReportTextOptions = {}): strin
       [`${gaveUp.length} message(s) failed in the services on every try and were set aside (dead-lettered); their optimizations stopped where they were (a bug: the logs say more):`, ...shown, ...(gaveUp.length > 5 ? [`  … and ${gaveUp.length - 5} more (--json lists them all)`] : [])].join('\n'),
     );
   }
+  const held = r.waitingOnResource ?? [];
+  if (held.length > 0) {
+    const shown = held.slice(0, 5).map((w) => `  ${safe(w.optimizationId)}: ${safe(w.reason)}`);
+    parts.push(
+      [
+        `${held.length} approved, waiting for a resource another optimization holds:`,
+        ...shown,
+        ...(held.length > 5 ? [`  … and ${held.length - 5} more (--json lists them all: waitingOnResource)`] : []),
+        `Once it is released, ${options.store !== undefined && isServicesStore(options.store) ? 'the services running on this store carry it on' : 'run optex resume'}.`,
+      ].join('\n'),
+    );
+  }
   for (const b of r.haltedBatches ?? []) {
     parts.push(`Batch ${safe(b.batchId)} is halted (${safe(b.rule)}): ${safe(b.reason)}. To let its ${b.waiting} waiting member(s) go on: optex continue-batch ${safe(b.batchId)} --by NAME --reason R, ${then}.`);
   }
@@ -294,8 +306,8 @@ export function fleetText(
   return [...lines, `EC2 calls answered: ${fleet.calls.length}`, table(['OPERATION', 'DRY RUN', 'RESULT', 'CALLS'], rows, { ...layout, rightAligned: new Set([3]) })].join('\n');
 }
 
-/** `optex show`: the optimization, its risk, the exact plan, and the approval asked for (authority, approvals so far, expiry). */
-export function detailText(d: OptimizationDetail): string {
+/** `optex show`: the optimization, its risk, the exact plan, the approval asked for (authority, approvals so far, expiry), and why it waits now (`waiting`, when it does). */
+export function detailText(d: OptimizationDetail, waiting?: WaitReason | null): string {
   const lines: string[] = [];
   const rec = d.recommendation;
   lines.push(`Optimization ${d.optimizationId}${d.dryRun ? ' (dry run)' : ''}`);
@@ -303,6 +315,7 @@ export function detailText(d: OptimizationDetail): string {
   lines.push(`  resource        ${rec.resource.type} ${rec.resource.id}`);
   lines.push(`  action          ${d.action}; estimated savings ${money(rec.estimatedMonthlySavings)}/mo`);
   lines.push(`  status          ${d.status}${d.error ? ` — ${d.error}` : ''}`);
+  if (waiting) lines.push(`  waiting         ${waiting.hold}${waiting.until ? ` until ${waiting.until}` : ''}: ${waiting.reason}`);
   if (d.cancellation) lines.push(`  cancelled by    ${d.cancellation.by}: ${d.cancellation.reason}`);
   for (const c of d.conflicts) lines.push(`  conflict        resubmitted ${c.at} (delivery ${c.deliveryId}) with other content, not applied: ${c.differences.map(differenceText).join('; ')}`);
   if (d.risk) {

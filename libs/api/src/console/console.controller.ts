@@ -8,22 +8,18 @@ import {
   SAVINGS_GROUPINGS,
   approvalQueueFor,
   authorize,
-  batchStream,
   batchProgress,
   foldOptimization,
   needingAnOperator,
   optimizationStream,
   parseStoredEvent,
   savingsBy,
-  whyWaiting,
-  type BatchEvent,
-  type ExecutionDeferred,
   type OptimizationEvent,
   type Principal,
-  type RecordedHalt,
   type Role,
 } from '@optex/domain';
-import { executionControlState, recordApproval, recordDenial } from '@optex/approval';
+import { recordApproval, recordDenial } from '@optex/approval';
+import { waitingOf } from '@optex/runtime';
 import { API_DEPS, type ApiDeps } from '../api.constants';
 import { Public } from '../auth/access.guard';
 import { CONSOLE_CSS, CONSOLE_JS, approvalsPage, batchesPage, operatorPage, savingsPage, signInPage, timelinePage } from './pages';
@@ -160,29 +156,9 @@ export class ConsoleController {
     const stored = UUID.test(id) ? await this.deps.store.readStream(optimizationStream(id.toLowerCase())) : [];
     const state = foldOptimization(stored.map((e) => parseStoredEvent(e) as OptimizationEvent));
     if (state.status === 'initial') return this.html(res, 404, `<!doctype html><html lang="en"><title>Not found</title><h1>No optimization ${id.replace(/[^0-9a-f-]/gi, '')}</h1></html>`);
-    const { deferral, halt } = await this.batchHolds(state.optimizationId);
-    const waiting = whyWaiting(state, { now: this.deps.now(), control: await executionControlState(this.deps.store), ...(halt ? { halt } : {}), deferral, soakMinutes: this.deps.policy.validation.soakMinutes });
+    await this.deps.readModel.sync();
+    const waiting = await waitingOf(this.deps.store, state, { now: this.deps.now(), soakMinutes: this.deps.policy.validation.soakMinutes, projection: this.deps.readModel.projection });
     this.html(res, 200, timelinePage(state, stored.map((e) => ({ type: e.type, recordedAt: e.recordedAt.toISOString(), data: e.data })), session, waiting));
-  }
-
-  /**
-   * From the batch streams (it may not be scheduled, so its batch is not in its state): the scheduler's latest
-   * `ExecutionDeferred` of an optimization, and the halt of a batch holding it (a `BatchHalted` of a batch that planned
-   * it, not followed by a `BatchContinued`).
-   */
-  private async batchHolds(optimizationId: string): Promise<{ deferral?: ExecutionDeferred['data']; halt?: RecordedHalt }> {
-    let deferral: ExecutionDeferred['data'] | undefined;
-    const halts = new Map<string, RecordedHalt | undefined>();
-    for await (const e of this.deps.store.readAll({ filter: { kind: 'streamName', prefixes: [batchStream('')] } })) {
-      if (e.type !== 'ExecutionDeferred' && e.type !== 'BatchPlanned' && e.type !== 'BatchHalted' && e.type !== 'BatchContinued') continue;
-      const event = parseStoredEvent(e) as BatchEvent;
-      if (event.type === 'ExecutionDeferred' && event.data.optimizationId === optimizationId) deferral = event.data;
-      else if (event.type === 'BatchPlanned' && event.data.optimizationIds.includes(optimizationId)) halts.set(event.data.batchId, undefined);
-      else if (event.type === 'BatchHalted' && halts.has(event.data.batchId)) halts.set(event.data.batchId, { batchId: event.data.batchId, reason: event.data.reason });
-      else if (event.type === 'BatchContinued' && halts.has(event.data.batchId)) halts.set(event.data.batchId, undefined);
-    }
-    const halt = [...halts.values()].filter((h) => h !== undefined).at(-1);
-    return { ...(deferral ? { deferral } : {}), ...(halt ? { halt } : {}) };
   }
 
   @Get('operator')
