@@ -10,10 +10,26 @@ export interface LoggerOptions {
   readonly destination?: NodeJS.WritableStream;
 }
 
-/** Structured JSON logs (one object per line) on stderr, through pino. */
+/** Keys every line has (pino's level, time and message, and the service): a field of a call by one of these names would be a second key of the same name on the line. */
+const LINE_KEYS = new Set(['level', 'time', 'msg', 'service']);
+
+/**
+ * A call's fields with any named like a key of the line itself suffixed `_` (`level` → `level_`): pino would write both,
+ * and a JSON reader keeps the last, so a field `level: 'LOW'` hid the line's level from anything filtering on it.
+ */
+export function withoutLineKeys(fields: Record<string, unknown>): Record<string, unknown> {
+  let clash = false;
+  for (const key in fields) if (LINE_KEYS.has(key)) clash = true;
+  if (!clash) return fields;
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(fields)) out[LINE_KEYS.has(key) ? `${key}_` : key] = value;
+  return out;
+}
+
+/** Structured JSON logs (one object per line) on stderr, through pino. A field named like a key of the line is renamed ({@link withoutLineKeys}). */
 export function createLogger(options: LoggerOptions): Logger {
   const level = options.level ?? process.env.OPTEX_LOG_LEVEL ?? 'info';
-  const base = pino({ level, base: { service: options.service }, timestamp: pino.stdTimeFunctions.isoTime }, options.destination ?? pino.destination(2));
+  const base = pino({ level, base: { service: options.service }, timestamp: pino.stdTimeFunctions.isoTime, formatters: { log: withoutLineKeys } }, options.destination ?? pino.destination(2));
   return wrap(base);
 }
 

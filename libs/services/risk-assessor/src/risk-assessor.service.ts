@@ -169,7 +169,7 @@ export class RiskAssessorService implements OnApplicationBootstrap {
     for (const e of events) {
       if (e.type === 'RiskAssessed') {
         this.metrics.riskAssessments.inc({ level: e.data.level });
-        this.logger.info({ optimizationId, level: e.data.level, factors: e.data.factors.map((f) => f.factor) }, 'risk assessed');
+        this.logger.info({ optimizationId, riskLevel: e.data.level, factors: e.data.factors.map((f) => f.factor) }, 'risk assessed');
       }
       if (e.type === 'OptimizationOutOfScope') {
         for (const v of e.data.violations) this.metrics.scopeRefusals.inc({ stage: e.data.stage, rule: v.rule });
