@@ -1,3 +1,4 @@
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ensureBuilt, json, optex, tempDir } from './support/cli';
 
@@ -48,5 +49,32 @@ describe('optex pause / resume-execution', () => {
     const notPaused = await optex(['resume-execution', '--by', 'oncall', '--reason', 'again', '--store', store]);
     expect(notPaused.code).toBe(1);
     expect(notPaused.stderr).toMatch(/execution is not paused/);
+  });
+});
+
+// A start delayed past its dispatch is judged again: a crash between ExecutionScheduled and ExecutionStarted, then a
+// freeze that began since, and the resume does not start it (it used to, inside the freeze).
+describe('a scheduled optimization is judged again at its start', () => {
+  it('killed after its dispatch, resumed inside a freeze begun since: it stays scheduled, waits until the freeze ends, and EC2 is not called', async () => {
+    const dir = tempDir('held-start');
+    const store = `sqlite:${join(dir, 'events.db')}`;
+    const input = '{"recommendationId":"held-gp3","source":"e2e","accountId":"123456789012","region":"us-east-1","resource":{"type":"ec2:volume","id":"vol-0e2e000000000001"},"action":{"type":"modify-volume","targetVolumeType":"gp3"},"estimatedMonthlySavings":10,"currency":"USD"}';
+    const cloud = ['--cloud', 'simulated:test/fixtures/fleet.json'];
+    const killed = await optex(['run', '-', '--store', store, ...cloud, '--policy', 'test/fixtures/policy-auto.json'], { input, env: { OPTEX_CRASH_AT: 'event:ExecutionScheduled:1' } });
+    expect(killed.code).not.toBe(0);
+    expect(json<{ status: string }>(await optex(['show', 'held-gp3', '--store', store, '--json'])).status).toBe('scheduled');
+
+    const until = new Date(Date.now() + 24 * 3_600_000).toISOString();
+    const policy = join(dir, 'freeze.json');
+    writeFileSync(policy, JSON.stringify({ approval: { autoApprove: { enabled: true, maxLevel: 'CRITICAL', maxMonthlySavings: 100000 } }, changeWindows: { windows: [], freezes: [{ name: 'year-end', from: new Date(Date.now() - 60_000).toISOString(), to: until, reason: 'holiday freeze' }] } }));
+    const resumed = await optex(['resume', '--store', store, ...cloud, '--policy', policy, '--json']);
+    expect(resumed.code).toBe(0);
+    const report = json<Report & { waitingUntil?: string }>(resumed);
+    expect(report.optimizations.map((o) => [o.recommendationId, o.status])).toEqual([['held-gp3', 'scheduled']]);
+    expect(report.waitingUntil).toBe(until);
+    const show = await optex(['show', 'held-gp3', '--store', store]);
+    expect(show.stdout).toContain(`  waiting         freeze until ${until}: held at its start: `);
+    const fleet = json<{ calls: { operation: string }[] }>(await optex(['fleet', '--store', store, ...cloud, '--json']));
+    expect(fleet.calls.map((c) => c.operation)).not.toContain('modifyVolume');
   });
 });

@@ -4,6 +4,8 @@ import { optimizationDecider, type OptimizationState } from './decider';
 import { clientTokenFor } from './ids';
 import { moverOf, nextMove } from './process';
 import { whyWaiting } from './waiting';
+import { parsePolicy } from './policy';
+import { startVerdict } from './cool-down';
 import type { KnownOptimizationState } from './decider';
 import { executionPlan, rollbackPlan } from './plans';
 import type { OptimizationEvent } from './events';
@@ -185,6 +187,20 @@ describe('nextMove: the process manager', () => {
     const succeeded = ev('ExecutionSucceeded', { durationMs: 5, dryRun: false });
     const done = (i: number, outputs: Record<string, string> = {}) => ev('ExecutionStepCompleted', { index: i, step: delVolPlan[i]!, outputs, dryRun: false, reconciled: false });
     expect(nextMove(fold([...delVolBase, snapStarted, done(0, { snapshotId: 'snap-1' }), done(1), done(2), succeeded]), { now: NOW })).toEqual({ kind: 'validate' });
+  });
+
+  it('given a start the policy holds now (a freeze begun after the dispatch, a crash between dispatch and start), then a scheduled one waits until the verdict\'s end instead of starting', () => {
+    const parsed = parsePolicy({ changeWindows: { windows: [], freezes: [{ name: 'year-end', from: new Date(NOW.getTime() - 60_000).toISOString(), to: new Date(NOW.getTime() + 3_600_000).toISOString(), reason: 'holiday' }] } });
+    if (!parsed.ok) throw new Error(JSON.stringify(parsed.errors));
+    const scheduled = fold(delVolBase.slice(0, 4));
+    const verdict = startVerdict(parsed.value, delVol, NOW, undefined);
+    expect(verdict).toMatchObject({ allowed: false, hold: 'freeze', until: new Date(NOW.getTime() + 3_600_000).toISOString() });
+    const held = nextMove(scheduled, { now: NOW, startVerdict: verdict });
+    expect(held).toMatchObject({ kind: 'idle', until: new Date(NOW.getTime() + 3_600_000).toISOString() });
+    expect((held as { reason: string }).reason).toMatch(/^scheduled, held at its start \(freeze\): .*year-end/);
+    expect(nextMove(scheduled, { now: NOW, startVerdict: { allowed: true } })).toEqual({ kind: 'decide', command: cmd('StartExecution', {}, NOW) });
+    // Only a scheduled one is held by it: one executing goes on with its plan.
+    expect(nextMove(fold(delVolBase.slice(0, 5)), { now: NOW, startVerdict: verdict })).toEqual({ kind: 'pre-validate' });
   });
 
   it('given a 15-minute soak, then a validating optimization waits until 15 minutes after the change ended, then is validated', () => {

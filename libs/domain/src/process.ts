@@ -1,5 +1,5 @@
 import { isMutatingStep } from './plans';
-import { executionEndedAt } from './cool-down';
+import { executionEndedAt, type StartVerdict } from './cool-down';
 import { VOLUME_MODIFICATION_COOLDOWN_MS } from './ec2-rules';
 import { mergedOutputs, planOf, type OptimizationState, type KnownOptimizationState } from './decider';
 import { effectLookupFor, type EffectLookup } from './reconciliation';
@@ -42,6 +42,13 @@ export interface MoveContext {
   readonly justStarted?: string;
   /** Minutes to wait after a change before validating it (the policy's `validation.soakMinutes`). @defaultValue 0 */
   readonly soakMinutes?: number;
+  /**
+   * Whether a scheduled one may start now by the policy (`startVerdict`: its cool-down, its change windows, the
+   * freezes), judged again at its start: the scheduler judged it when it dispatched it, but a start delayed past that
+   * moment (a crash between the dispatch and the start, a queue, a sweep) must not begin in a freeze or outside its
+   * window. @defaultValue allowed
+   */
+  readonly startVerdict?: StartVerdict;
 }
 
 /** When a validating optimization may be validated: the end of its execution plus the soak. */
@@ -52,7 +59,7 @@ export function validationDueAt(s: KnownOptimizationState, soakMinutes: number):
 
 /**
  * The process manager: from an optimization's state, the next move. Pure. Scheduled → start once `notBefore` has
- * come; executing → pre-validate, then each step of the plan (a mutating one: intent first, then the call), then
+ * come and the policy lets it start now (`startVerdict`: else idle until the verdict's `until`); executing → pre-validate, then each step of the plan (a mutating one: intent first, then the call), then
  * succeed; a started step not recorded by the caller → reconcile; validating → validate once the soak after the
  * change is over (`soakMinutes`); rolling back → each
  * rollback step the same way (a volume modified by the execution is modified back only once EC2's 6-hour cool-down
@@ -66,6 +73,8 @@ export function nextMove(state: OptimizationState, context: MoveContext): Move {
     case 'scheduled': {
       const notBefore = s.schedule ? Date.parse(s.schedule.notBefore) : Number.NEGATIVE_INFINITY;
       if (notBefore > context.now.getTime()) return { kind: 'idle', reason: `scheduled not before ${s.schedule!.notBefore}` };
+      const verdict = context.startVerdict;
+      if (verdict && !verdict.allowed) return { kind: 'idle', reason: `scheduled, held at its start (${verdict.hold}): ${verdict.reason}`, until: verdict.until };
       return { kind: 'decide', command: { type: 'StartExecution', data: {}, metadata: meta } };
     }
     case 'executing': {

@@ -67,6 +67,14 @@ describe('why an optimization waits (given what the log recorded, when asked now
     expect(whyWaiting(s, { now: NOW, control, holders: [{ optimizationId: 'o-held', status: 'rollback-failed' }], soakMinutes: 0 })).toMatchObject({ hold: 'kill-switch' });
   });
 
+  it('given a scheduled one whose start the policy holds now, then it waits for that hold until the verdict says; allowed, it does not wait', () => {
+    const scheduled = state([...approved, ev('ExecutionScheduled', { batchId: 'b-1', notBefore: AT, priority: 'LOW' })]);
+    const verdict = { allowed: false as const, hold: 'freeze' as const, until: later, reason: 'freeze year-end until …' };
+    expect(whyWaiting(scheduled, { now: NOW, control: running, startVerdict: verdict, soakMinutes: 0 })).toEqual({ hold: 'freeze', until: later, reason: 'held at its start: freeze year-end until …' });
+    expect(whyWaiting(scheduled, { now: NOW, control: running, startVerdict: { allowed: true }, soakMinutes: 0 })).toBeUndefined();
+    expect(whyWaiting(state(approved), { now: NOW, control: running, startVerdict: verdict, soakMinutes: 0 })).toBeUndefined();
+  });
+
   it('given one awaiting approval, then none of these holds it', () => {
     expect(whyWaiting(state(approved.slice(0, 2)), { now: NOW, control: { paused: true, by: 'o', reason: 'r', since: AT }, soakMinutes: 0 })).toBeUndefined();
   });

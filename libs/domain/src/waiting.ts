@@ -1,5 +1,5 @@
 import type { ControlState } from './control';
-import type { DeferralHold } from './cool-down';
+import type { DeferralHold, StartVerdict } from './cool-down';
 import type { KnownOptimizationState } from './decider';
 import { nextMove, validationDueAt } from './process';
 import type { OptimizationStatus } from './statuses';
@@ -46,11 +46,13 @@ const HELD_BY_PAUSE = new Set(['approved', 'scheduled', 'executing']);
  * or, when it waits for an operator — `rollback-failed`, `reconciliation-needed` —, until the operator acts), else the
  * scheduler's last deferral of an approved one while its
  * `until` is ahead (a freeze, outside its change windows, a cool-down, the daily blast-radius limit, a staged batch's
- * soak), else the wait of a rolling-back one for EC2's 6-hour volume modification cool-down, else the soak of a
+ * soak), else the policy's verdict on a scheduled one's start (`startVerdict`: a freeze, outside its windows, its
+ * cool-down — judged again at the start, as the executor does), else the wait of a rolling-back one for EC2's 6-hour
+ * volume modification cool-down, else the soak of a
  * validating one before its validation. `undefined` when it does not wait for
  * any of these (it moves, waits for people, or is over). Pure.
  */
-export function whyWaiting(state: KnownOptimizationState, context: { readonly now: Date; readonly control: ControlState; readonly halt?: RecordedHalt; readonly deferral?: RecordedDeferral; readonly holders?: readonly ResourceHolder[]; readonly soakMinutes: number }): WaitReason | undefined {
+export function whyWaiting(state: KnownOptimizationState, context: { readonly now: Date; readonly control: ControlState; readonly halt?: RecordedHalt; readonly deferral?: RecordedDeferral; readonly holders?: readonly ResourceHolder[]; readonly startVerdict?: StartVerdict; readonly soakMinutes: number }): WaitReason | undefined {
   const { now, control, deferral, halt } = context;
   if (control.paused && HELD_BY_PAUSE.has(state.status)) return { hold: 'kill-switch', reason: `execution paused by ${control.by} since ${control.since}: ${control.reason}` };
   if (state.status === 'approved' && halt) return { hold: 'batch-halted', reason: `batch ${halt.batchId} halted: ${halt.reason}; an operator lets it go on (optex continue-batch)` };
@@ -59,6 +61,8 @@ export function whyWaiting(state: KnownOptimizationState, context: { readonly no
   if (state.status === 'approved' && deferral && Date.parse(deferral.until) > now.getTime()) {
     return { hold: deferral.hold, until: deferral.until, reason: deferral.reason };
   }
+  const start = context.startVerdict;
+  if (state.status === 'scheduled' && start && !start.allowed) return { hold: start.hold, until: start.until, reason: `held at its start: ${start.reason}` };
   if (state.status === 'rolling-back') {
     const move = nextMove(state, { now });
     if (move.kind === 'idle' && move.until !== undefined) return { hold: 'cool-down', until: move.until, reason: move.reason };

@@ -32,7 +32,7 @@ export interface EngineHandle {
   readonly scheduler?: SchedulerService;
   /** The validator, when this process runs it (to know whether a validation waits for its soak). */
   readonly validator?: ValidatorService;
-  /** The executor, when this process runs it (to know whether a rollback waits for EC2's volume modification cool-down). */
+  /** The executor, when this process runs it (to know whether a rollback waits for EC2's volume modification cool-down, or a scheduled start for the policy). */
   readonly executor?: ExecutorService;
   stop(): Promise<void>;
 }

@@ -53,7 +53,8 @@ export interface RunReport {
   readonly conflicts: ConflictRow[];
   /**
    * Set when work waits for a time: the earliest of a start held (a change window, a freeze, a cool-down, the daily
-   * limit, `--not-before`), a validation's soak, a rollback waiting out EC2's cool-down. Run `resume` after it.
+   * limit, `--not-before`; by the scheduler before its dispatch, or by the executor at a delayed start), a
+   * validation's soak, a rollback waiting out EC2's cool-down. Run `resume` after it.
    */
   readonly waitingUntil?: string;
   /** Batches halted by a blast-radius limit or a stage's gate: their waiting members wait for `optex continue-batch`. */

@@ -1,4 +1,4 @@
-import { batchStream, parseStoredEvent, whyWaiting, type BatchEvent, type KnownOptimizationState, type RecordedDeferral, type RecordedHalt, type WaitReason } from '@optex/domain';
+import { batchStream, liveTags, parseStoredEvent, startVerdict, whyWaiting, type BatchEvent, type KnownOptimizationState, type Policy, type RecordedDeferral, type RecordedHalt, type WaitReason } from '@optex/domain';
 import type { EventStore } from '@optex/ports';
 import { executionControlState } from '@optex/approval';
 import { OptimizationProjection, resourceKeyOf } from '@optex/engine';
@@ -25,26 +25,29 @@ export async function batchHolds(store: EventStore, optimizationId: string): Pro
 
 /**
  * Why `state` waits now ({@link whyWaiting}), from what the store recorded: the kill switch, its batch's halt and the
- * scheduler's last deferral of it, and — for an approved one — the optimizations holding its resource, from
- * `projection` (a read model kept up to date; without it, one is folded from the whole log, only for an approved one).
+ * scheduler's last deferral of it; for an approved one, the optimizations holding its resource; for a scheduled one,
+ * the policy's verdict on its start now (as the executor judges it); the soak by the policy. The read model is
+ * `projection` (kept up to date) or, only for an approved or scheduled one, one folded from the whole log.
  */
 export async function waitingOf(
   store: EventStore,
   state: KnownOptimizationState,
-  options: { readonly now: Date; readonly soakMinutes: number; readonly projection?: OptimizationProjection },
+  options: { readonly now: Date; readonly policy: Pick<Policy, 'coolDown' | 'changeWindows' | 'validation'>; readonly projection?: OptimizationProjection },
 ): Promise<WaitReason | undefined> {
   const { deferral, halt } = await batchHolds(store, state.optimizationId);
-  let holders: { optimizationId: string; status: KnownOptimizationState['status'] }[] = [];
-  if (state.status === 'approved') {
-    const projection = options.projection ?? (await OptimizationProjection.load(store));
-    holders = projection.activeOnResource(resourceKeyOf(state.recommendation)).map((s) => ({ optimizationId: s.optimizationId, status: s.status }));
-  }
+  const needsProjection = state.status === 'approved' || state.status === 'scheduled';
+  const projection = needsProjection ? (options.projection ?? (await OptimizationProjection.load(store))) : undefined;
+  const key = resourceKeyOf(state.recommendation);
+  const holders = state.status === 'approved' && projection ? projection.activeOnResource(key).map((s) => ({ optimizationId: s.optimizationId, status: s.status })) : [];
+  const start =
+    state.status === 'scheduled' && projection ? startVerdict(options.policy, state.recommendation, options.now, projection.lastChangeOn(key), state.risk?.basis && liveTags(state.risk.basis)) : undefined;
   return whyWaiting(state, {
     now: options.now,
     control: await executionControlState(store),
     ...(halt ? { halt } : {}),
     ...(deferral ? { deferral } : {}),
     holders,
-    soakMinutes: options.soakMinutes,
+    ...(start ? { startVerdict: start } : {}),
+    soakMinutes: options.policy.validation.soakMinutes,
   });
 }

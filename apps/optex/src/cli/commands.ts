@@ -6,7 +6,7 @@ import { MOVING_STATUSES, OPTIMIZATION_STREAM_PREFIX, backupExpiryText, parseSto
 import { TOPICS, readAllWithoutData, sqliteFileOf, type EventStore, type Logger, type RecordedEvent } from '@optex/ports';
 import { OptimizationProjection, loadStream } from '@optex/engine';
 import { recordApproval, recordDenial, recordOperatorAction, type OperatorAction } from '@optex/approval';
-import { DUPLICATES_STREAM, REJECTED_STREAM, SETTINGS_STREAM, parseSettingsEvent, settingsOf } from '@optex/domain';
+import { DUPLICATES_STREAM, REJECTED_STREAM, SETTINGS_STREAM, defaultPolicy, parseSettingsEvent, settingsOf, type Policy } from '@optex/domain';
 import { DEFAULT_FLAGS, asPreview, delayedGateway, envWholeNumber, intakeLimitsFromEnv, loadPolicy, lockStoreForWriting, openAdapters, openBus, openStore, parseBusUrl, parseCloudUrl, processUntilQuiescent, readInput, recommendationMessages, rememberedSettings, report, StoreInUseError, UsageError, waitingOf, type AdapterFlags, type SettingsInForce } from '@optex/runtime';
 import { makeDirectories } from '@optex/event-store';
 import { FleetFileError, SimulatedFleet, parseFleetFile, stateFileFor } from '@optex/cloud';
@@ -453,7 +453,7 @@ export async function showCommand(io: Io, id: string, flags: { store: string; js
     const { state } = await loadStream(store, optimizationStream(optimizationId), optimizationDecider);
     if (state.status === 'initial') throw new NotFound(`no optimization ${id} in this store`);
     const detail = optimizationDetail(state);
-    const waiting = (await waitingOf(store, state, { now: new Date(), soakMinutes: await rememberedSoakMinutes(store) })) ?? null;
+    const waiting = (await waitingOf(store, state, { now: new Date(), policy: await rememberedPolicy(store) })) ?? null;
     io.out(flags.json ? toJson({ ...detail, waiting }) : detailText(detail, waiting));
     return 0;
   } finally {
@@ -462,15 +462,16 @@ export async function showCommand(io: Io, id: string, flags: { store: string; js
 }
 
 /**
- * The soak before validation by the policy remembered with the store (`run --policy` given earlier), for `show`'s wait
- * reason; the default policy's when none is remembered, and none (0) when the remembered file cannot be read now.
+ * The policy remembered with the store (`run --policy` given earlier), for `show`'s wait reason (the soak, the change
+ * windows, freezes and cool-down a scheduled one's start is judged by); the default policy when none is remembered,
+ * and also when the remembered file cannot be read now (show still prints the rest; run and resume say why).
  */
-async function rememberedSoakMinutes(store: EventStore): Promise<number> {
+async function rememberedPolicy(store: EventStore): Promise<Policy> {
   const file = settingsOf((await store.readStream(SETTINGS_STREAM)).map(parseSettingsEvent)).policyFile;
   try {
-    return (await loadPolicy(file, true)).validation.soakMinutes;
+    return await loadPolicy(file, true);
   } catch {
-    return 0;
+    return defaultPolicy;
   }
 }
 

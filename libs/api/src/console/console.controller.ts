@@ -157,7 +157,7 @@ export class ConsoleController {
     const state = foldOptimization(stored.map((e) => parseStoredEvent(e) as OptimizationEvent));
     if (state.status === 'initial') return this.html(res, 404, `<!doctype html><html lang="en"><title>Not found</title><h1>No optimization ${id.replace(/[^0-9a-f-]/gi, '')}</h1></html>`);
     await this.deps.readModel.sync();
-    const waiting = await waitingOf(this.deps.store, state, { now: this.deps.now(), soakMinutes: this.deps.policy.validation.soakMinutes, projection: this.deps.readModel.projection });
+    const waiting = await waitingOf(this.deps.store, state, { now: this.deps.now(), policy: this.deps.policy, projection: this.deps.readModel.projection });
     this.html(res, 200, timelinePage(state, stored.map((e) => ({ type: e.type, recordedAt: e.recordedAt.toISOString(), data: e.data })), session, waiting));
   }
 

@@ -7,7 +7,9 @@ import {
   restoredTags,
   OPTIMIZATION_STREAM_PREFIX,
   moverOf,
+  liveTags,
   nextMove,
+  startVerdict,
   optimizationDecider,
   optimizationStream,
   type Move,
@@ -173,9 +175,15 @@ export class ExecutorService implements OnApplicationBootstrap, OnModuleDestroy 
     await this.sweeper.stop();
   }
 
-  /** The earliest end of a cool-down a rollback still waits for (an optimization rolling back once it is over), if any. */
+  /**
+   * The earliest time a move of this executor waits for, if any: the end of EC2's cool-down a rollback waits out, or
+   * the start of a scheduled one the policy holds at its start (a freeze, outside its windows, its cool-down).
+   */
   coolingUntil(): Date | undefined {
-    return this.coolingDown.earliest((id) => this.projection.statusOf(id) === 'rolling-back');
+    return this.coolingDown.earliest((id) => {
+      const status = this.projection.statusOf(id);
+      return status === 'rolling-back' || status === 'scheduled';
+    });
   }
 
   /** Drives the optimization again at `until` (a time the process manager said it waits for), once per optimization. */
@@ -252,7 +260,9 @@ export class ExecutorService implements OnApplicationBootstrap, OnModuleDestroy 
       // Not acknowledged: the message is handled again after the restart, from where the log says this loop stopped.
       if (this.stopping) throw new InfrastructureError(`executor shutting down before ${optimizationId} is done; handled again after the restart`);
       const now = this.clock.now();
-      const move = nextMove(state, { now, ...(justStarted ? { justStarted } : {}) });
+      // A scheduled one is judged again at its start (windows, freezes, cool-down): its dispatch may be long past.
+      const verdict = state.status === 'scheduled' ? startVerdict(this.policy, state.recommendation, now, this.projection.lastChangeOn(resourceKeyOf(state.recommendation)), state.risk?.basis && liveTags(state.risk.basis)) : undefined;
+      const move = nextMove(state, { now, ...(justStarted ? { justStarted } : {}), ...(verdict ? { startVerdict: verdict } : {}) });
       if (move.kind === 'idle' && move.until !== undefined) this.driveLater(optimizationId, move.until, move.reason);
       // An EC2 call that may change something (or the look-up of one cut short) runs with everything before it
       // appended (its intent among them) and has its outcome appended at once, with the decisions that follow it and
