@@ -81,6 +81,31 @@ describe('change windows and freezes (given a policy, when may an execution star
     ]);
   });
 
+  it('a window that could never open, a cron with a year or one field short, and a duration past 366 days are refused by their path (they waited "until 9999" or broke the scheduler\'s tick)', () => {
+    const windows = [
+      { name: 'feb30', cron: '0 0 30 2 *', durationMinutes: 60 },
+      { name: 'apr31', cron: '0 0 31 4 *', durationMinutes: 60 },
+      { name: 'year', cron: '0 0 0 1 1 * 2020', durationMinutes: 60 },
+      { name: 'short', cron: '0 22 * *', durationMinutes: 60 },
+      { name: 'huge', cron: '0 22 * * *', durationMinutes: 200_000_000_000 },
+      { name: 'leap', cron: '0 0 29 2 *', durationMinutes: 527_040 },
+      { name: 'seconds', cron: '0 0 22 * * *', durationMinutes: 60 },
+    ];
+    const parsed = parsePolicy({ changeWindows: { windows, freezes: [] } });
+    expect(parsed.ok ? [] : parsed.errors).toEqual([
+      { path: 'changeWindows.windows.0.cron', message: 'changeWindows.windows.0.cron never matches a date (e.g. 30 February), so the window would never open' },
+      { path: 'changeWindows.windows.1.cron', message: 'changeWindows.windows.1.cron never matches a date (e.g. 30 February), so the window would never open' },
+      { path: 'changeWindows.windows.2.cron', message: 'changeWindows.windows.2.cron must have five fields (minute hour day-of-month month day-of-week) or six (seconds first), got 7' },
+      { path: 'changeWindows.windows.3.cron', message: 'changeWindows.windows.3.cron must have five fields (minute hour day-of-month month day-of-week) or six (seconds first), got 4' },
+      { path: 'changeWindows.windows.4.durationMinutes', message: 'changeWindows.windows.4.durationMinutes must be at most 527040 (366 days), got 200000000000' },
+    ]);
+    // 29 February comes every four years, and a window of 366 days is allowed: neither is refused.
+    const leap = parsePolicy({ changeWindows: { windows: windows.slice(5), freezes: [] } });
+    expect(leap.ok).toBe(true);
+    // Six fields read seconds first: 0 0 22 opens at 22:00:00, before the next 29 February.
+    if (leap.ok) expect(executionWindow(leap.value.changeWindows, rec(), new Date('2026-12-02T12:00:00Z'))).toMatchObject({ allowed: false, until: '2026-12-02T22:00:00.000Z' });
+  });
+
   it('a window for tagged resources governs a resource whose live tags carry them, though the recommendation states none', () => {
     const wednesdayNoon = new Date('2026-12-02T12:00:00Z');
     expect(executionWindow(policy, rec(), wednesdayNoon)).toEqual({ allowed: true });

@@ -37,14 +37,29 @@ export interface ChangeWindowPolicy {
 
 export const DEFAULT_CHANGE_WINDOWS: ChangeWindowPolicy = { windows: [], freezes: [] };
 
-const validCron = (expression: string): boolean => {
+/** A year from which every cron expression of five or six fields that ever matches matches within a few years (no year field). */
+const CRON_REFERENCE = new Date('2000-01-01T00:00:00Z');
+
+/**
+ * Why `expression` is no cron expression a window can open at, or undefined when it is one: five fields (minute hour
+ * day-of-month month day-of-week) or six (seconds first) — no year field, so that whether it ever matches does not
+ * depend on the day the policy is read —, croner's syntax, and some date matching it (30 February never comes).
+ */
+const cronProblem = (expression: string): string | undefined => {
+  const fields = expression.trim().split(/\s+/).filter((f) => f !== '').length;
+  if (fields !== 5 && fields !== 6) return `must have five fields (minute hour day-of-month month day-of-week) or six (seconds first), got ${fields}`;
+  let cron: Cron;
   try {
-    new Cron(expression, { paused: true });
-    return true;
-  } catch {
-    return false;
+    cron = new Cron(expression, { paused: true, timezone: 'UTC' });
+  } catch (error) {
+    return `must be a cron expression (minute hour day-of-month month day-of-week): ${(error as Error).message}`;
   }
+  return cron.nextRun(CRON_REFERENCE) ? undefined : 'never matches a date (e.g. 30 February), so the window would never open';
 };
+
+/** The longest window: 366 days (a longer one is open all the time; far longer ones put its openings out of the range of dates). */
+export const MAX_WINDOW_MINUTES = 366 * 24 * 60;
+
 const validTimeZone = (zone: string): boolean => {
   try {
     new Intl.DateTimeFormat('en-US', { timeZone: zone });
@@ -58,9 +73,12 @@ export const changeWindowsSchema = z.strictObject({
   windows: z.array(
     z.strictObject({
       name: z.string().min(1, { error: 'must not be empty' }),
-      cron: z.string().refine(validCron, { error: 'must be a cron expression (minute hour day-of-month month day-of-week)' }),
+      cron: z.string().superRefine((expression, ctx) => {
+        const problem = cronProblem(expression);
+        if (problem) ctx.addIssue({ code: 'custom', message: problem });
+      }),
       timeZone: z.string().refine(validTimeZone, { error: 'must be an IANA time zone such as Europe/Berlin' }).default('UTC'),
-      durationMinutes: z.number().int({ error: 'must be a whole number' }).positive({ error: 'must be greater than 0' }),
+      durationMinutes: z.number().int({ error: 'must be a whole number' }).positive({ error: 'must be greater than 0' }).max(MAX_WINDOW_MINUTES, { error: `must be at most ${MAX_WINDOW_MINUTES} (366 days)` }),
       accounts: z.array(z.string().regex(/^\d{12}$/, { error: 'must be exactly 12 digits' })).min(1).optional(),
       regions: z.array(z.string().refine(isKnownRegion, { error: (issue) => `must be an AWS region such as us-east-1, got ${JSON.stringify(issue.input)}` })).min(1).optional(),
       tags: z.record(z.string(), z.string()).optional(),
