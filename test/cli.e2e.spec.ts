@@ -189,6 +189,27 @@ describe('dry run', () => {
 });
 
 describe('a dry run changes nothing, even on a store that holds real work', () => {
+  it('a store of real work and previews: the previews\' duplicates, conflicts and rejected records are left out with them, alike in resume, metrics and replay', async () => {
+    const dir = tempDir('preview-counts');
+    const store = `sqlite:${join(dir, 'events.db')}`;
+    const common = ['--store', store, '--cloud', `simulated:${FLEET}`, '--policy', 'test/fixtures/policy-auto.json'];
+    const lines = readFileSync(join(ROOT, FIXTURE), 'utf8').split('\n').filter((line) => line.includes('"e2e-gp3"') || line.includes('"e2e-release"'));
+    expect(lines).toHaveLength(2);
+    const real = lines.join('\n');
+    expect((await optex(['run', '-', ...common], { input: real })).code).toBe(0);
+    expect((await optex(['run', '-', ...common, '--dry-run'], { input: real })).code).toBe(0); // two previews
+    const respaced = lines.map((line) => JSON.stringify(JSON.parse(line), null, 1).replace(/\n/g, '')).join('\n');
+    expect((await optex(['run', '-', ...common, '--dry-run'], { input: respaced })).code).toBe(0); // their duplicates
+    const changed = JSON.stringify({ ...(JSON.parse(lines[0]!) as Record<string, unknown>), estimatedMonthlySavings: 3 });
+    expect((await optex(['run', '-', ...common, '--dry-run'], { input: changed })).code).toBe(0); // a conflicting duplicate
+    expect((await optex(['run', '-', ...common, '--dry-run'], { input: '{"recommendationId":"dry-bad","source":"e2e"}' })).code).toBe(0); // rejected
+    const expected = { received: 2, rejected: 0, duplicates: 0, conflicts: 0, optimizations: 2, previewsLeftOut: 2 };
+    for (const command of ['resume', 'metrics', 'replay']) {
+      const summary = json<{ summary: Record<string, unknown> }>(await optex([command, ...(command === 'resume' ? common : ['--store', store]), '--json'])).summary;
+      expect([command, summary]).toEqual([command, expect.objectContaining(expected)]);
+    }
+  });
+
   it('run --dry-run and resume --dry-run exit 2 naming the real work in progress, and call nothing; after resume, the preview runs', async () => {
     const dir = tempDir('dry-real');
     const store = `sqlite:${join(dir, 'events.db')}`;

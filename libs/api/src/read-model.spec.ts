@@ -12,14 +12,16 @@ describe('ApiReadModel checkpoints', () => {
   afterAll(() => h?.close());
 
   it('given a checkpoint, a restart restores every optimization and count without folding the log again', async () => {
-    await h.store.appendToStream(REJECTED_STREAM, [{ id: randomUUID(), type: 'RecommendationRejected', data: { deliveryId: 'spec:0', index: 0, errors: [{ path: 'region', message: 'required' }] } }], 'any');
+    const rejection = (deliveryId: string, dryRun?: boolean) => ({ id: randomUUID(), type: 'RecommendationRejected', data: { deliveryId, index: 0, raw: {}, errors: [{ path: 'region', message: 'required' }], ...(dryRun ? { dryRun } : {}), at: new Date().toISOString() } });
+    // A real record's rejection, a dry run's (recorded so), and one of a CLI dry run recorded before rejections said so.
+    await h.store.appendToStream(REJECTED_STREAM, [rejection('spec:0'), rejection('kafka:1', true), rejection('dry-run:input:abc:0')], 'any');
     const checkpoints = new MemoryReadModelCheckpoints();
     const first = new ApiReadModel(h.store, { checkpoints });
     expect((await first.start()).restoredFrom).toBeUndefined();
     await first.sync();
     await first.stop();
     const header = await checkpoints.describe(API_READ_MODEL);
-    expect(first.rejected).toBe(1);
+    expect([first.rejected, first.previewRejected]).toEqual([3, 2]);
     // One row per optimization and one of counts.
     expect(header).toMatchObject({ version: API_READ_MODEL_VERSION, rows: first.projection.size + 1 });
     expect(header?.position.commit).toBe(first.appliedPosition);
@@ -34,7 +36,7 @@ describe('ApiReadModel checkpoints', () => {
     // Restoring sets each optimization once; no event of the log was folded again.
     expect(applied.sort()).toEqual(first.projection.all().map((s) => s.optimizationId).sort());
     expect(second.projection.all()).toEqual(first.projection.all());
-    expect([second.rejected, second.duplicates]).toEqual([first.rejected, first.duplicates]);
+    expect([second.rejected, second.duplicates, second.previewRejected, second.previewDuplicates]).toEqual([first.rejected, first.duplicates, first.previewRejected, first.previewDuplicates]);
     await second.stop();
   });
 

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { DUPLICATES_STREAM, OPTIMIZATION_STATUSES, OPTIMIZATION_STREAM_PREFIX, REJECTED_STREAM, type OptimizationState } from '@optex/domain';
+import { DUPLICATES_STREAM, OPTIMIZATION_STATUSES, OPTIMIZATION_STREAM_PREFIX, REJECTED_STREAM, isPreviewRejection, parseStoredEvent, type OptimizationState, type RecommendationDuplicated, type RecommendationRejected } from '@optex/domain';
 import type { EventFilter, EventStore, Logger, RecordedEvent } from '@optex/ports';
 import { OptimizationProjection } from '@optex/engine';
 import { CheckpointedProjection, CheckpointUnreadable, type ProjectionDefinition, type ProjectionStart, type ReadModelCheckpoints } from '@optex/projections';
@@ -10,7 +10,7 @@ export const API_READ_MODEL = 'api';
  * Version of the API read model's fold and rows. Bump it when the decider's `evolve`, the projection or the row
  * shapes change: checkpoints of another version are ignored and the read model is rebuilt from the log.
  */
-export const API_READ_MODEL_VERSION = 1;
+export const API_READ_MODEL_VERSION = 2;
 /** The streams the API's read model reads. */
 export const API_READ_MODEL_FILTER: EventFilter = { kind: 'streamName', prefixes: [OPTIMIZATION_STREAM_PREFIX, REJECTED_STREAM, DUPLICATES_STREAM] };
 
@@ -29,7 +29,7 @@ interface OptimizationRow {
  * The parts a status guarantees beyond those are not checked: the rows are the fold's own output at the same
  * version, so these checks are for a file edited or damaged since.
  */
-const countsRow = z.object({ rejected: z.int().nonnegative(), duplicates: z.int().nonnegative() });
+const countsRow = z.object({ rejected: z.int().nonnegative(), duplicates: z.int().nonnegative(), previewRejected: z.int().nonnegative(), previewDuplicates: z.int().nonnegative() });
 const optimizationRow = z.object({
   revision: z.string().regex(/^\d+$/, 'must be a whole number'),
   state: z.object({
@@ -73,6 +73,9 @@ export class ApiReadModel {
   readonly projection = new OptimizationProjection({ unpackedSettled: Infinity });
   rejected = 0;
   duplicates = 0;
+  /** Of `rejected` and `duplicates`, the previews' (a dry run's rejected record; a duplicate naming a preview). */
+  previewRejected = 0;
+  previewDuplicates = 0;
   private readonly runner: CheckpointedProjection;
 
   constructor(store: EventStore, options: ApiReadModelOptions = {}) {
@@ -122,9 +125,13 @@ export class ApiReadModel {
   }
 
   private apply(event: RecordedEvent): string[] {
-    if (event.stream === REJECTED_STREAM) this.rejected++;
-    else if (event.stream === DUPLICATES_STREAM) this.duplicates++;
-    else {
+    if (event.stream === REJECTED_STREAM) {
+      this.rejected++;
+      if (isPreviewRejection((parseStoredEvent(event) as RecommendationRejected).data)) this.previewRejected++;
+    } else if (event.stream === DUPLICATES_STREAM) {
+      this.duplicates++;
+      if (this.projection.get((parseStoredEvent(event) as RecommendationDuplicated).data.optimizationId)?.dryRun === true) this.previewDuplicates++;
+    } else {
       const changed = this.projection.apply(event);
       return changed ? [OPTIMIZATION_KEY + changed.optimizationId] : [];
     }
@@ -132,7 +139,7 @@ export class ApiReadModel {
   }
 
   private row(key: string): unknown {
-    if (key === COUNTS_KEY) return { rejected: this.rejected, duplicates: this.duplicates };
+    if (key === COUNTS_KEY) return { rejected: this.rejected, duplicates: this.duplicates, previewRejected: this.previewRejected, previewDuplicates: this.previewDuplicates };
     const id = key.slice(OPTIMIZATION_KEY.length);
     const known = this.projection.known(id);
     return known ? ({ revision: known.revision.toString(), state: known.state } satisfies OptimizationRow) : undefined;
@@ -155,6 +162,8 @@ export class ApiReadModel {
     if (counts) {
       this.rejected = counts.rejected;
       this.duplicates = counts.duplicates;
+      this.previewRejected = counts.previewRejected;
+      this.previewDuplicates = counts.previewDuplicates;
     }
     for (const [id, row] of optimizations) this.projection.set(id, row.state, BigInt(row.revision));
   }

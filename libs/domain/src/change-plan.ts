@@ -1,7 +1,7 @@
 import { effectiveVolumePerformance, executionPlan, reversibility, rollbackPlan } from './plans';
 import { defaultPriceBook, isPriced, type PriceBook, type PriceQuote } from './pricing';
 import { savingsQuote } from './savings';
-import { roundMoney } from './numbers';
+import { roundMoney, usdText } from './numbers';
 import type { AppliedFactor, ObservedResource, Recommendation, Reversibility, RiskAssessment, RiskLevel, Step } from './types';
 
 type ObservedVolume = Extract<ObservedResource, { kind: 'volume' }>;
@@ -240,5 +240,5 @@ export function stepText(step: Step): string {
 export function monthlyCostChangeText(plan: Pick<ChangePlan, 'monthlyCostChange' | 'unpriced'>): string {
   const change = plan.monthlyCostChange;
   if (change === undefined) return `unpriced (${(plan.unpriced ?? []).join('; ')})`;
-  return `${change < 0 ? '−' : '+'}$${Math.abs(change).toFixed(2)}`;
+  return `${change < 0 ? '' : '+'}${usdText(change)}`;
 }

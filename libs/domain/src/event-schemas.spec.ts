@@ -242,7 +242,7 @@ const EVERY_EVENT: EveryEvent = {
   OptimizationResolved: { ...base, by: 'bob', note: 'done by hand', from: 'reconciliation-needed' },
   OptimizationOutOfScope: { ...base, stage: 'pre-validation', violations: [{ rule: 'regions', reason: 'scope.regions: eu-west-1 is not allowed' }], observed: EVERY_OBSERVED.instance },
   BackupSnapshotExpired: { ...base, snapshotId: 'snap-1', volumeId: 'vol-1', createdAt: at, retentionDays: 30, outcome: 'refused', error },
-  RecommendationRejected: { deliveryId: 'd-1', index: 3, recommendationId: 'rec-3', raw: { accountId: '1' }, errors: [{ path: 'accountId', message: 'must be 12 digits' }], at },
+  RecommendationRejected: { deliveryId: 'd-1', index: 3, recommendationId: 'rec-3', raw: { accountId: '1' }, errors: [{ path: 'accountId', message: 'must be 12 digits' }], dryRun: true, at },
   RecommendationDuplicated: { deliveryId: 'd-1', optimizationId: OPT_ID, recommendationId: 'rec-1', at },
   BatchPlanned: { batchId: 'b-1', mode: 'parallel', maxParallel: 4, notBefore: at, optimizationIds: [OPT_ID], at },
   BatchCompleted: { batchId: 'b-1', at },

@@ -251,6 +251,7 @@ const SCHEMAS = {
     recommendationId: text.optional(),
     raw: z.unknown(),
     errors: z.array(z.object({ path: text, message: text })),
+    dryRun: z.boolean().optional(),
     at: iso,
   }),
   RecommendationDuplicated: z.object({ deliveryId: text, optimizationId: text, recommendationId: text, at: iso }),

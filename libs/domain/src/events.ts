@@ -189,7 +189,8 @@ export type OptimizationEventType = OptimizationEvent['type'];
 // ── Other streams ──
 export const REJECTED_STREAM = 'rejected-recommendations';
 export const DUPLICATES_STREAM = 'duplicate-recommendations';
-export type RecommendationRejected = Ev<'RecommendationRejected', { deliveryId: string; index?: number; recommendationId?: string; raw: unknown; errors: readonly FieldError[]; at: string }>;
+/** `dryRun`: the record came for a preview (a dry run); absent on rejections recorded before 2026-12-07 (see {@link isPreviewRejection}). */
+export type RecommendationRejected = Ev<'RecommendationRejected', { deliveryId: string; index?: number; recommendationId?: string; raw: unknown; errors: readonly FieldError[]; dryRun?: boolean; at: string }>;
 export type RecommendationDuplicated = Ev<'RecommendationDuplicated', { deliveryId: string; optimizationId: string; recommendationId: string; at: string }>;
 
 export type BatchMode = 'sequential' | 'parallel' | 'resource-grouped' | 'region-grouped';

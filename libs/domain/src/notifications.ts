@@ -1,6 +1,7 @@
 import type { OptimizationEvent } from './events';
 import type { KnownOptimizationState, OptimizationState } from './decider';
 import type { Action } from './types';
+import { usdText } from './numbers';
 
 // ── What is notified ──
 
@@ -25,7 +26,7 @@ export interface Notification {
 /** An event as the log holds it: its id (unique in the log) and the parsed event. */
 export type IdentifiedEvent = OptimizationEvent & { readonly id: string };
 
-const money = (usd: number): string => `$${usd.toFixed(2)}/month`;
+const money = (usd: number): string => `${usdText(usd)}/month`;
 
 /** One line saying what the change is, e.g. `rightsize i-0abc m5.xlarge → m5.large`. */
 export function describeChange(state: KnownOptimizationState): string {

@@ -12,3 +12,13 @@ export function roundTo(value: number, decimals: number): number {
 
 /** Rounds an amount of money to cents. */
 export const roundMoney = (value: number): number => roundTo(value, 2);
+
+/**
+ * Dollars to the cent for people: rounded as {@link roundMoney} (half away from zero, as every sum and average is), so
+ * a row and the total it adds to agree (`toFixed` rounds the binary value: 1.005 printed $1.00 beside a total of
+ * $1.01), and a negative amount as `−$20.00` (not `$-20.00`).
+ */
+export function usdText(value: number): string {
+  const cents = roundMoney(value);
+  return `${cents < 0 ? '−' : ''}$${Math.abs(cents).toFixed(2)}`;
+}

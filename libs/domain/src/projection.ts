@@ -5,7 +5,7 @@ import type { ConflictData, OptimizationState, OptimizationStatus, RollbackData 
 import type { ActionType, Authority, PerformanceImpact, Recommendation, Reversibility, RiskAssessment, RiskLevel, Step, StepOutputs } from './types';
 import type { ChangePlan } from './change-plan';
 import type { BackupData } from './backups';
-import type { ErrorInfo } from './events';
+import type { ErrorInfo, RecommendationRejected } from './events';
 
 /** One row of `run --json`'s `optimizations` (the contract), plus `executionMs`. */
 export interface OptimizationView {
@@ -149,15 +149,36 @@ const STARTED: ReadonlySet<OptimizationStatus> = new Set([
 const SUCCEEDED: ReadonlySet<OptimizationStatus> = new Set(['completed', 'dry-run-completed']);
 const FAILED: ReadonlySet<OptimizationStatus> = new Set(['failed', 'rolled-back', 'rollback-failed', 'resolved']);
 
+/** The delivery ids of a dry run's records from the CLI (`run FILE --dry-run`): `dry-run:input:<hash>:<index>`. */
+export const PREVIEW_DELIVERY_PREFIX = 'dry-run:';
+
+/** A rejected record that came for a preview: recorded so (`dryRun`), or — before rejections said — a CLI dry run's delivery. */
+export const isPreviewRejection = (data: Pick<RecommendationRejected['data'], 'dryRun' | 'deliveryId'>): boolean => data.dryRun === true || data.deliveryId.startsWith(PREVIEW_DELIVERY_PREFIX);
+
+/** What a summary counts of the intake besides the optimizations. */
+export interface IntakeCounts {
+  readonly rejected: number;
+  readonly duplicates: number;
+  /** Those of the input reported; absent: every conflict the views the summary covers hold. */
+  readonly conflicts?: number;
+  /**
+   * Of `rejected` and `duplicates`, the previews' (a rejected record of a dry run, {@link isPreviewRejection}; a
+   * duplicate naming a preview): left out with the previews when the summary covers real optimizations.
+   */
+  readonly previews?: { readonly rejected: number; readonly duplicates: number };
+}
+
 /**
- * Builds the {@link Summary} from the optimization views and the intake counters (`conflicts`: those of the input
- * reported, else every conflict the views hold). Money rounded to cents. Views of real optimizations and previews
- * together: the previews are left out of every figure and counted in `previewsLeftOut`; previews only: they are the
- * summary (a dry run's report).
+ * Builds the {@link Summary} from the optimization views and the intake counters. Money rounded to cents. Views of
+ * real optimizations and previews together: the previews — and the previews' rejected records and duplicates — are
+ * left out of every figure and counted in `previewsLeftOut`; previews only: they are the summary (a dry run's report).
  */
-export function summarize(all: readonly OptimizationView[], counts: { readonly rejected: number; readonly duplicates: number; readonly conflicts?: number }): Summary {
+export function summarize(all: readonly OptimizationView[], counts: IntakeCounts): Summary {
   const real = all.filter((v) => !v.dryRun);
   const views = real.length > 0 ? real : all;
+  const leftOut = real.length > 0 ? (counts.previews ?? { rejected: 0, duplicates: 0 }) : { rejected: 0, duplicates: 0 };
+  const rejected = counts.rejected - leftOut.rejected;
+  const duplicates = counts.duplicates - leftOut.duplicates;
   const byStatus: Partial<Record<OptimizationStatus, number>> = {};
   let totalExecutions = 0;
   let successfulExecutions = 0;
@@ -186,9 +207,9 @@ export function summarize(all: readonly OptimizationView[], counts: { readonly r
     if (execution && view.executionMs !== null) durations.push(view.executionMs);
   }
   return {
-    received: views.length + counts.rejected + counts.duplicates,
-    rejected: counts.rejected,
-    duplicates: counts.duplicates,
+    received: views.length + rejected + duplicates,
+    rejected,
+    duplicates,
     conflicts: counts.conflicts ?? views.reduce((n, v) => n + v.conflicts, 0),
     byStatus,
     totalExecutions,

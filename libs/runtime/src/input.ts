@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
-import { defaultIntakeLimits, type IntakeLimits } from '@optex/domain';
+import { PREVIEW_DELIVERY_PREFIX, defaultIntakeLimits, type IntakeLimits } from '@optex/domain';
 import { UsageError } from './adapters';
 
 /** The environment variable of each intake limit (the CLI and the service processes read the same ones). */
@@ -351,5 +351,5 @@ function unreadable(file: string, error: unknown): UsageError {
  * report finds the outcome of each.
  */
 export function asPreview(input: InputRecords): InputRecords {
-  return { ...input, deliveryPrefix: `dry-run:${input.deliveryPrefix}` };
+  return { ...input, deliveryPrefix: `${PREVIEW_DELIVERY_PREFIX}${input.deliveryPrefix}` };
 }

@@ -5,6 +5,7 @@ import {
   accountForRecords,
   defaultIntakeLimits,
   intakeRecord,
+  isPreviewRejection,
   parseStoredEvent,
   resourceHeldWait,
   summarize,
@@ -344,7 +345,9 @@ export async function report(store: EventStore, input?: InputRecords, projection
     }
   } else for (const s of projection.states()) take(s);
   conflicts.sort((a, b) => (a.index ?? 0) - (b.index ?? 0) || a.at.localeCompare(b.at));
-  const summary = summarize(optimizations, { rejected: rejectedEvents.length, duplicates: duplicates.length, conflicts: conflicts.length });
+  // An input's conflicts are its records'; a store's are the ones its optimizations hold (previews' left out with them).
+  const previews = { rejected: rejectedEvents.filter(isPreviewRejection).length, duplicates: duplicates.filter((d) => projection.get(d.optimizationId)?.dryRun === true).length };
+  const summary = summarize(optimizations, { rejected: rejectedEvents.length, duplicates: duplicates.length, previews, ...(account ? { conflicts: conflicts.length } : {}) });
   return {
     summary: account ? { ...summary, received: account.received } : summary,
     optimizations,

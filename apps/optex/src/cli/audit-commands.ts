@@ -2,7 +2,7 @@ import { createWriteStream, openSync, renameSync, statSync, unlinkSync } from 'n
 import { once } from 'node:events';
 import { basename, dirname, join, resolve } from 'node:path';
 import type { Writable } from 'node:stream';
-import { AWS_REGIONS, DomainError, OPTIMIZATION_STREAM_PREFIX, STORED_EVENT_TYPES, isKnownRegion, optimizationStateAt, optimizationStream, viewOf, type StateAt } from '@optex/domain';
+import { AWS_REGIONS, DomainError, OPTIMIZATION_STREAM_PREFIX, STORED_EVENT_TYPES, isKnownRegion, optimizationStateAt, optimizationStream, usdText, viewOf, type StateAt } from '@optex/domain';
 import type { EventStore, RecordedEvent } from '@optex/ports';
 import { ANCHOR_EVENT_TYPE, ANCHOR_STREAM, recordAnchor, verifyLog, type AuditAnchor, type VerifyOptions, type VerifyReport } from '@optex/event-store';
 import { UsageError } from '@optex/runtime';
@@ -160,8 +160,8 @@ export async function stateCommand(io: Io, id: string, flags: { store: string; a
             ['risk', v.risk ?? '—'],
             ['approval', v.approval ?? '—'],
             ['dry run', v.dryRun ? 'yes' : 'no'],
-            ['estimated savings', `$${v.estimatedMonthlySavings.toFixed(2)}/month`],
-            ['actual savings', v.actualMonthlySavings === null ? '—' : `$${v.actualMonthlySavings.toFixed(2)}/month`],
+            ['estimated savings', `${usdText(v.estimatedMonthlySavings)}/month`],
+            ['actual savings', v.actualMonthlySavings === null ? '—' : `${usdText(v.actualMonthlySavings)}/month`],
             ['rolled back', v.rolledBack ? 'yes' : 'no'],
             ['error', v.error ?? '—'],
           ],

@@ -6,7 +6,7 @@ import { MOVING_STATUSES, OPTIMIZATION_STREAM_PREFIX, backupExpiryText, parseSto
 import { TOPICS, readAllWithoutData, sqliteFileOf, type EventStore, type Logger, type RecordedEvent } from '@optex/ports';
 import { OptimizationProjection, loadStream } from '@optex/engine';
 import { recordApproval, recordDenial, recordOperatorAction, type OperatorAction } from '@optex/approval';
-import { DUPLICATES_STREAM, REJECTED_STREAM, SETTINGS_STREAM, defaultPolicy, parseSettingsEvent, settingsOf, type Policy } from '@optex/domain';
+import { DUPLICATES_STREAM, REJECTED_STREAM, SETTINGS_STREAM, defaultPolicy, isPreviewRejection, parseSettingsEvent, settingsOf, type Policy, type RecommendationDuplicated, type RecommendationRejected } from '@optex/domain';
 import { DEFAULT_FLAGS, asPreview, delayedGateway, envWholeNumber, intakeLimitsFromEnv, loadPolicy, lockStoreForWriting, openAdapters, openBus, openStore, parseBusUrl, parseCloudUrl, processUntilQuiescent, readInput, recommendationMessages, rememberedSettings, report, StoreInUseError, UsageError, waitingOf, type AdapterFlags, type SettingsInForce } from '@optex/runtime';
 import { makeDirectories } from '@optex/event-store';
 import { FleetFileError, SimulatedFleet, parseFleetFile, stateFileFor } from '@optex/cloud';
@@ -550,19 +550,24 @@ export async function replayCommand(io: Io, flags: { store: string; json?: boole
     let events = 0;
     const streams = new Set<string>();
     let rejected = 0;
-    let duplicates = 0;
+    let previewRejections = 0;
+    const duplicated: string[] = [];
     const lines: string[] = [];
     for await (const e of store.readAll()) {
       if (e.stream.startsWith('relay-checkpoint-')) continue;
       events++;
       streams.add(e.stream);
-      if (e.stream === REJECTED_STREAM) rejected++;
-      if (e.stream === DUPLICATES_STREAM) duplicates++;
+      if (e.stream === REJECTED_STREAM) {
+        rejected++;
+        if (isPreviewRejection((parseStoredEvent(e) as RecommendationRejected).data)) previewRejections++;
+      }
+      if (e.stream === DUPLICATES_STREAM) duplicated.push((parseStoredEvent(e) as RecommendationDuplicated).data.optimizationId);
       if (e.stream.startsWith(OPTIMIZATION_STREAM_PREFIX)) projection.apply(e);
       if (!flags.json) lines.push(`${String(e.position.commit).padStart(6)}  ${e.recordedAt.toISOString()}  ${safe(e.stream)}  ${safe(e.type)}`);
     }
     const views = projection.all().map(viewOf);
-    const summary = summarize(views, { rejected, duplicates });
+    const previews = { rejected: previewRejections, duplicates: duplicated.filter((id) => projection.get(id)?.dryRun === true).length };
+    const summary = summarize(views, { rejected, duplicates: duplicated.length, previews });
     if (flags.json) io.out(toJson({ events, streams: streams.size, summary, optimizations: views }));
     else io.out(`${lines.join('\n')}\n\nReplayed ${events} events from ${streams.size} streams.\n\n${optimizationsTable(views, { wide: flags.wide ?? false })}\n\n${summaryText(summary)}`);
     return 0;

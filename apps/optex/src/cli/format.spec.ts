@@ -50,6 +50,14 @@ describe('terminal-safe text output', () => {
     expect(fitted.split('\n').slice(2)).toEqual([expect.stringContaining('i-1\\n│ fake row │\\x1b[2J'), '    note: boom\\nsecond line', expect.stringMatching(/^\(fitted to 120 columns/)]);
   });
 
+  it('money in a row is rounded as the summary rounds it (half away from zero), so the rows add up to the total; a negative one reads −$', () => {
+    const rows = [1.005, 2.675].map((estimatedMonthlySavings, i) => ({ ...view, optimizationId: `o-${i}`, resourceId: `vol-${i}`, recommendationId: `r-${i}`, error: null, estimatedMonthlySavings, actualMonthlySavings: -20 }));
+    const table = optimizationsTable(rows, { wide: true });
+    expect(table).toMatch(/\$1\.01 .*−\$20\.00/);
+    expect(table).toMatch(/\$2\.68 .*−\$20\.00/);
+    expect(summaryText(summarize(rows, { rejected: 0, duplicates: 0 }))).toContain('estimated $3.68');
+  });
+
   it('the rejected table escapes ids and messages', () => {
     const text = rejectedTable([{ index: 0, recommendationId: 'r\n1', errors: ['x\u001b: bad'] }]);
     expect(text.split('\n')).toHaveLength(3);

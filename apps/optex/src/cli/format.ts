@@ -1,4 +1,4 @@
-import { backupExpiryText, differenceText, escapeControlCharacters, monthlyCostChangeText, stepText, type BackupData, type OptimizationDetail, type OptimizationView, type PerformanceImpact, type RollbackDetail, type Summary, type WaitReason } from '@optex/domain';
+import { backupExpiryText, differenceText, escapeControlCharacters, monthlyCostChangeText, stepText, type BackupData, type OptimizationDetail, type OptimizationView, type PerformanceImpact, type RollbackDetail, type Summary, type WaitReason, usdText } from '@optex/domain';
 import type { ConflictRow, RejectedRow, RunReport } from '@optex/runtime';
 import { isServicesStore, thenResumeText } from './next-step';
 
@@ -12,7 +12,7 @@ export const safe = (value: string): string => escapeControlCharacters(value);
 /** Text of several lines for the terminal: each line made {@link safe}, the line breaks kept. */
 export const safeLines = (text: string): string => text.split('\n').map(safe).join('\n');
 
-const money = (n: number | null | undefined): string => (n === null || n === undefined ? '—' : `$${n.toFixed(2)}`);
+const money = (n: number | null | undefined): string => (n === null || n === undefined ? '—' : usdText(n));
 
 /** The width text tables fit by default (`--wide`: no limit). */
 export const TABLE_WIDTH = 120;

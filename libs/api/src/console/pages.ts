@@ -1,6 +1,6 @@
 // Server-rendered HTML of the console. Every recorded value goes through `h` (HTML-escaped); data for the charts
 // travels as JSON in a non-executed <script type="application/json">, with "<" escaped.
-import { describeChange, monthlyCostChangeText, stepText, type BatchProgress, type ChangePlan, type KnownOptimizationState, type Principal, type SavingsGrouping, type SavingsRow, type WaitReason } from '@optex/domain';
+import { describeChange, monthlyCostChangeText, stepText, type BatchProgress, type ChangePlan, type KnownOptimizationState, type Principal, type SavingsGrouping, type SavingsRow, type WaitReason, usdText } from '@optex/domain';
 
 export const h = (value: unknown): string =>
   String(value ?? '').replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
@@ -37,7 +37,7 @@ export function signInPage(error?: string): string {
   );
 }
 
-const money = (n: number): string => `$${n.toFixed(2)}`;
+const money = (n: number): string => usdText(n);
 
 /** The plan recorded with the request — what the approver approves — with its rollback; or why there is none. */
 function planDetails(plan: ChangePlan | undefined): string {

@@ -228,7 +228,7 @@ export class RiskAssessorService implements OnApplicationBootstrap {
     const { raw, errors, recommendationId } = outcome;
     const event: RecommendationRejected = {
       type: 'RecommendationRejected',
-      data: { deliveryId: message.deliveryId, ...(message.index === undefined ? {} : { index: message.index }), ...(recommendationId ? { recommendationId } : {}), raw, errors, at: now.toISOString() },
+      data: { deliveryId: message.deliveryId, ...(message.index === undefined ? {} : { index: message.index }), ...(recommendationId ? { recommendationId } : {}), raw, errors, ...(message.dryRun ? { dryRun: true } : {}), at: now.toISOString() },
     };
     await appendOnce(this.store, REJECTED_STREAM, event, { key: message.deliveryId, causationId: message.deliveryId, recordedBy: RECORDED_BY });
     this.metrics.recommendations.inc({ result: 'rejected' });
