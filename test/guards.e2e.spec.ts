@@ -78,3 +78,35 @@ describe('a scheduled optimization is judged again at its start', () => {
     expect(fleet.calls.map((c) => c.operation)).not.toContain('modifyVolume');
   });
 });
+
+describe('--not-before', () => {
+  it('approved work held by --not-before says so in show (waiting: not-before until that time), and the run says waiting until it', async () => {
+    const dir = tempDir('not-before');
+    const store = `sqlite:${join(dir, 'events.db')}`;
+    const notBefore = new Date(Date.now() + 3 * 3_600_000).toISOString();
+    const input = '{"recommendationId":"later-gp3","source":"e2e","accountId":"123456789012","region":"us-east-1","resource":{"type":"ec2:volume","id":"vol-0e2e000000000001"},"action":{"type":"modify-volume","targetVolumeType":"gp3"},"estimatedMonthlySavings":10,"currency":"USD"}';
+    const run = await optex(['run', '-', '--store', store, '--cloud', 'simulated:test/fixtures/fleet.json', '--policy', 'test/fixtures/policy-auto.json', '--not-before', notBefore, '--json'], { input });
+    const report = json<Report & { waitingUntil?: string }>(run);
+    expect(report.optimizations.map((o) => o.status)).toEqual(['approved']);
+    expect(report.waitingUntil).toBe(notBefore);
+    const show = await optex(['show', 'later-gp3', '--store', store, '--json']);
+    expect(json<{ waiting: unknown }>(show).waiting).toEqual({ hold: 'not-before', until: notBefore, reason: `its batch starts not before ${notBefore} (--not-before of the run that planned it)` });
+  });
+
+  it('resume --not-before holds work already in a batch an earlier run planned (it started at once, the flag silently ignored)', async () => {
+    const dir = tempDir('not-before-resume');
+    const store = `sqlite:${join(dir, 'events.db')}`;
+    const common = ['--store', store, '--cloud', 'simulated:test/fixtures/fleet.json', '--policy', 'test/fixtures/policy-auto.json'];
+    const input = '{"recommendationId":"planned-gp3","source":"e2e","accountId":"123456789012","region":"us-east-1","resource":{"type":"ec2:volume","id":"vol-0e2e000000000001"},"action":{"type":"modify-volume","targetVolumeType":"gp3"},"estimatedMonthlySavings":10,"currency":"USD"}';
+    // Planned into a batch while paused (nothing is dispatched), then execution resumes.
+    expect((await optex(['run', '-', ...common], { input: '[]' })).code).toBe(0);
+    expect((await optex(['pause', '--by', 'oncall', '--reason', 'INC-9', '--store', store])).code).toBe(0);
+    expect(json<Report>(await optex(['run', '-', ...common, '--json'], { input })).optimizations.map((o) => o.status)).toEqual(['approved']);
+    expect((await optex(['resume-execution', '--by', 'oncall', '--reason', 'over', '--store', store])).code).toBe(0);
+    const notBefore = new Date(Date.now() + 3 * 3_600_000).toISOString();
+    const held = json<Report & { waitingUntil?: string }>(await optex(['resume', ...common, '--not-before', notBefore, '--json']));
+    expect(held.optimizations.map((o) => o.status)).toEqual(['approved']);
+    expect(held.waitingUntil).toBe(notBefore);
+    expect(json<Report>(await optex(['resume', ...common, '--json'])).optimizations.map((o) => o.status)).toEqual(['completed']);
+  });
+});

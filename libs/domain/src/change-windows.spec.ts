@@ -54,10 +54,37 @@ describe('change windows and freezes (given a policy, when may an execution star
   });
 
   it('a freeze wins over an open window; scope by account and region', () => {
-    expect(executionWindow(policy, prod, new Date('2026-12-21T21:30:00Z'))).toMatchObject({ allowed: false, until: '2027-01-04T00:00:00.000Z' });
+    // The freeze ends at 01:00 Berlin on Monday 4 January, outside the window: the first start is that evening's opening.
+    expect(executionWindow(policy, prod, new Date('2026-12-21T21:30:00Z'))).toEqual({
+      allowed: false,
+      hold: 'freeze',
+      until: '2027-01-04T21:00:00.000Z',
+      reason: 'freeze year-end until 2027-01-04T00:00:00.000Z: holiday freeze; then held until 2027-01-04T21:00:00.000Z (outside its change windows)',
+    });
+    // Not production: no window applies, the freeze's end is the start.
+    expect(executionWindow(policy, rec(), new Date('2026-12-21T21:30:00Z'))).toMatchObject({ allowed: false, hold: 'freeze', until: '2027-01-04T00:00:00.000Z' });
     const scoped: ChangeWindowPolicy = { windows: [{ name: 'us', cron: '0 3 * * *', timeZone: 'UTC', durationMinutes: 60, regions: ['us-east-1'], accounts: ['123456789012'] }], freezes: [] };
     expect(executionWindow(scoped, rec(), new Date('2026-12-02T12:00:00Z'))).toEqual({ allowed: true }); // eu-central-1: no window applies
     expect(executionWindow(scoped, rec({ region: 'us-east-1' }), new Date('2026-12-02T12:00:00Z'))).toMatchObject({ allowed: false, until: '2026-12-03T03:00:00.000Z' });
+  });
+
+  it('"until" is the first instant it may start: across overlapping freezes, a freeze ending while the windows are closed, a window opening inside a freeze', () => {
+    const daily: ChangeWindowPolicy['windows'] = [{ name: 'nightly', cron: '0 21 * * *', timeZone: 'UTC', durationMinutes: 60 }];
+    const freeze = (name: string, from: string, to: string) => ({ name, from, to, reason: name });
+    // Overlapping freezes, no window: the later end, naming the one in force now.
+    const overlapping = executionWindow({ windows: [], freezes: [freeze('A', '2026-12-07T12:00:00Z', '2026-12-07T14:00:00Z'), freeze('B', '2026-12-07T13:00:00Z', '2026-12-07T18:00:00Z')] }, rec(), new Date('2026-12-07T12:30:00Z'));
+    expect(overlapping).toMatchObject({ hold: 'freeze', until: '2026-12-07T18:00:00.000Z', reason: 'freeze A until 2026-12-07T14:00:00.000Z: A; then held until 2026-12-07T18:00:00.000Z (freeze B)' });
+    // Both in force: the one ending last is named.
+    expect(executionWindow({ windows: [], freezes: [freeze('A', '2026-12-07T12:00:00Z', '2026-12-07T14:00:00Z'), freeze('B', '2026-12-07T13:00:00Z', '2026-12-07T18:00:00Z')] }, rec(), new Date('2026-12-07T13:30:00Z'))).toMatchObject({ until: '2026-12-07T18:00:00.000Z', reason: 'freeze B until 2026-12-07T18:00:00.000Z: B' });
+    // A freeze ending at 14:00 while the window opens at 21:00.
+    expect(executionWindow({ windows: daily, freezes: [freeze('F', '2026-12-07T12:00:00Z', '2026-12-07T14:00:00Z')] }, rec(), new Date('2026-12-07T12:30:00Z'))).toMatchObject({ hold: 'freeze', until: '2026-12-07T21:00:00.000Z' });
+    // The window opens at 21:00 inside a freeze 20:00–23:00: that day's window is lost, the next is the next day's.
+    expect(executionWindow({ windows: daily, freezes: [freeze('G', '2026-12-07T20:00:00Z', '2026-12-07T23:00:00Z')] }, rec(), new Date('2026-12-07T18:00:00Z'))).toMatchObject({
+      hold: 'change-window',
+      until: '2026-12-08T21:00:00.000Z',
+    });
+    // The window opens at 21:00 inside a freeze 20:00–21:30: it is still open when the freeze ends.
+    expect(executionWindow({ windows: daily, freezes: [freeze('H', '2026-12-07T20:00:00Z', '2026-12-07T21:30:00Z')] }, rec(), new Date('2026-12-07T18:00:00Z'))).toMatchObject({ until: '2026-12-07T21:30:00.000Z' });
   });
 
   it('the policy file: a bad cron, time zone, duration or freeze is named by its path', () => {

@@ -123,23 +123,62 @@ function windowAt(window: ChangeWindow, now: Date): { open: boolean; start: Date
   return { open: false, start };
 }
 
-/** Whether `rec` (whose live resource carries `liveTags`, when described) may start executing at `now`; if not, until when and why. */
-export function executionWindow(policy: ChangeWindowPolicy, rec: Recommendation, now: Date, liveTags?: Readonly<Record<string, string>>): ExecutionWindowVerdict {
-  const t = now.getTime();
-  for (const freeze of policy.freezes) {
-    if (Date.parse(freeze.from) <= t && t < Date.parse(freeze.to)) {
-      return { allowed: false, hold: 'freeze', until: new Date(freeze.to).toISOString(), reason: `freeze ${freeze.name} until ${new Date(freeze.to).toISOString()}: ${freeze.reason}` };
-    }
+/** What holds a start at one instant: the freeze in force (the one that ends last), else its windows, all closed. */
+type Block = { readonly hold: 'freeze' | 'change-window'; readonly until: number; readonly reason: string };
+
+function blockAt(policy: ChangeWindowPolicy, windows: readonly ChangeWindow[], t: number): Block | undefined {
+  let freeze: ChangeWindowPolicy['freezes'][number] | undefined;
+  for (const f of policy.freezes) if (Date.parse(f.from) <= t && t < Date.parse(f.to) && (!freeze || Date.parse(f.to) > Date.parse(freeze.to))) freeze = f;
+  if (freeze) {
+    const to = Date.parse(freeze.to);
+    return { hold: 'freeze', until: to, reason: `freeze ${freeze.name} until ${new Date(to).toISOString()}: ${freeze.reason}` };
   }
-  const windows = policy.windows.filter((w) => applies(w, rec, liveTags));
-  if (windows.length === 0) return { allowed: true };
+  if (windows.length === 0) return undefined;
   let next: { start: Date; window: ChangeWindow } | undefined;
   for (const window of windows) {
-    const at = windowAt(window, now);
+    const at = windowAt(window, new Date(t));
     if (!at) continue;
-    if (at.open) return { allowed: true };
+    if (at.open) return undefined;
     if (!next || at.start < next.start) next = { start: at.start, window };
   }
-  if (!next) return { allowed: false, hold: 'change-window', until: '9999-12-31T23:59:59.999Z', reason: `outside every change window (${windows.map((w) => w.name).join(', ')}), and none opens again` };
-  return { allowed: false, hold: 'change-window', until: next.start.toISOString(), reason: `outside its change windows; ${next.window.name} opens at ${next.start.toISOString()} (${next.window.cron}, ${next.window.timeZone})` };
+  if (!next) return { hold: 'change-window', until: NEVER, reason: `outside every change window (${windows.map((w) => w.name).join(', ')}), and none opens again` };
+  return { hold: 'change-window', until: next.start.getTime(), reason: `outside its change windows; ${next.window.name} opens at ${next.start.toISOString()} (${next.window.cron}, ${next.window.timeZone})` };
+}
+
+/** The end of time as a wait: a window that never opens again (the parser refuses such a cron; kept for safety). */
+const NEVER = Date.parse('9999-12-31T23:59:59.999Z');
+/** How many freezes and closed windows in a row the first allowed start is looked for across before giving up on it. */
+const MAX_HOPS = 64;
+
+/**
+ * Whether `rec` (whose live resource carries `liveTags`, when described) may start executing at `now`; if not, what
+ * holds it now (`hold`, `reason`: the freeze in force — the one ending last when several overlap —, else its windows,
+ * all closed) and the first instant it may start (`until`): past a freeze that ends while its windows are closed to
+ * their next opening, past a window that opens inside a freeze to the freeze's end, and so on — so "waiting until"
+ * is when a `resume` will start it, not merely when the first hold ends.
+ */
+export function executionWindow(policy: ChangeWindowPolicy, rec: Recommendation, now: Date, liveTags?: Readonly<Record<string, string>>): ExecutionWindowVerdict {
+  const windows = policy.windows.filter((w) => applies(w, rec, liveTags));
+  const first = blockAt(policy, windows, now.getTime());
+  if (!first) return { allowed: true };
+  let t = first.until;
+  for (let hop = 0; hop < MAX_HOPS && t < NEVER; hop++) {
+    const block = blockAt(policy, windows, t);
+    if (!block) break;
+    t = block.until;
+  }
+  const until = new Date(t).toISOString();
+  return { allowed: false, hold: first.hold, until, reason: t === first.until ? first.reason : `${first.reason}; then held until ${until} (${nextHoldsText(policy, windows, first.until, t)})` };
+}
+
+/** The names of what holds a start between `from` and `to` after the first hold (for the reason). */
+function nextHoldsText(policy: ChangeWindowPolicy, windows: readonly ChangeWindow[], from: number, to: number): string {
+  const names: string[] = [];
+  for (let t = from, hop = 0; t < to && hop < MAX_HOPS; hop++) {
+    const block = blockAt(policy, windows, t);
+    if (!block) break;
+    names.push(block.hold === 'freeze' ? block.reason.split(' until ')[0]! : 'outside its change windows');
+    t = block.until;
+  }
+  return names.join(', then ');
 }

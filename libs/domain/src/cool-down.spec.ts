@@ -89,6 +89,13 @@ describe('cool-down (given a policy and the last change to the resource, when ma
     expect(startVerdict(frozen, rec, NOW, iso(-2 * DAY))).toMatchObject({ allowed: false, hold: 'freeze', until: iso(DAY) });
   });
 
+  it('given a cool-down that ends inside a freeze, then it waits for the cool-down until the freeze ends, saying both', () => {
+    const frozen = policyOf({ coolDown: { days: 7 }, changeWindows: { freezes: [{ name: 'f', from: iso(4 * DAY), to: iso(9 * DAY), reason: 'audit' }] } });
+    const verdict = startVerdict(frozen, rec, NOW, iso(-2 * DAY));
+    expect(verdict).toMatchObject({ allowed: false, hold: 'cool-down', until: iso(9 * DAY) });
+    expect(verdict.allowed ? '' : verdict.reason).toMatch(new RegExp(`waits until ${iso(5 * DAY).replace(/[.]/g, '\\.')}; then freeze f until ${iso(9 * DAY).replace(/[.]/g, '\\.')}: audit$`));
+  });
+
   it('a negative or non-numeric cool-down is refused naming the field', () => {
     expect(parsePolicy({ coolDown: { days: -1 } })).toMatchObject({ ok: false, errors: [{ path: 'coolDown.days' }] });
     expect(parsePolicy({ coolDown: { days: '7' } })).toMatchObject({ ok: false, errors: [{ path: 'coolDown.days' }] });

@@ -52,7 +52,8 @@ export type StartVerdict = { readonly allowed: true } | { readonly allowed: fals
 /**
  * Whether an execution of `rec` may start at `now`: not within the cool-down after `lastChange` (the latest change any
  * optimization made to the resource, see {@link lastChangeAt}), and not outside its change windows or in a freeze
- * ({@link executionWindow}). The cool-down is answered first: a window that opens before it ends is no reason to start.
+ * ({@link executionWindow}). The cool-down is answered first: a window that opens before it ends is no reason to start;
+ * its `until` is then the first instant after it the windows and freezes allow.
  */
 export function startVerdict(
   policy: { readonly coolDown: CoolDownPolicy; readonly changeWindows: ChangeWindowPolicy },
@@ -65,7 +66,10 @@ export function startVerdict(
     const until = Date.parse(lastChange) + policy.coolDown.days * DAY_MS;
     if (now.getTime() < until) {
       const at = new Date(until).toISOString();
-      return { allowed: false, hold: 'cool-down', until: at, reason: `cool-down of ${policy.coolDown.days} day(s) after the last change to ${rec.resource.id} at ${lastChange}: waits until ${at}` };
+      const reason = `cool-down of ${policy.coolDown.days} day(s) after the last change to ${rec.resource.id} at ${lastChange}: waits until ${at}`;
+      // Its end may fall in a freeze or outside its windows: the start is the first instant both allow.
+      const then = executionWindow(policy.changeWindows, rec, new Date(until), liveTags);
+      return then.allowed ? { allowed: false, hold: 'cool-down', until: at, reason } : { allowed: false, hold: 'cool-down', until: then.until, reason: `${reason}; then ${then.reason}` };
     }
   }
   return executionWindow(policy.changeWindows, rec, now, liveTags);

@@ -75,6 +75,11 @@ describe('why an optimization waits (given what the log recorded, when asked now
     expect(whyWaiting(state(approved), { now: NOW, control: running, startVerdict: verdict, soakMinutes: 0 })).toBeUndefined();
   });
 
+  it('given its batch planned not before a later time (--not-before), then it waits for that until then; once it has come, it does not', () => {
+    expect(whyWaiting(state(approved), { now: NOW, control: running, notBefore: later, soakMinutes: 0 })).toEqual({ hold: 'not-before', until: later, reason: `its batch starts not before ${later} (--not-before of the run that planned it)` });
+    expect(whyWaiting(state(approved), { now: new Date(later), control: running, notBefore: later, soakMinutes: 0 })).toBeUndefined();
+  });
+
   it('given one awaiting approval, then none of these holds it', () => {
     expect(whyWaiting(state(approved.slice(0, 2)), { now: NOW, control: { paused: true, by: 'o', reason: 'r', since: AT }, soakMinutes: 0 })).toBeUndefined();
   });

@@ -6,7 +6,7 @@ import type { OptimizationStatus } from './statuses';
 
 /** Why an optimization that could move does not, and until when (absent: until someone lifts it). */
 export interface WaitReason {
-  readonly hold: DeferralHold | 'kill-switch' | 'batch-halted' | 'resource-held' | 'soak';
+  readonly hold: DeferralHold | 'kill-switch' | 'batch-halted' | 'resource-held' | 'not-before' | 'soak';
   readonly until?: string;
   readonly reason: string;
 }
@@ -44,6 +44,7 @@ const HELD_BY_PAUSE = new Set(['approved', 'scheduled', 'executing']);
  * continued since: it waits for an operator's `continue-batch`), else another optimization holding its resource (an
  * approved one is not dispatched while one in `RESOURCE_HELD_STATUSES` is on the same resource: until that one is over,
  * or, when it waits for an operator — `rollback-failed`, `reconciliation-needed` —, until the operator acts), else the
+ * `notBefore` of the batch that planned an approved one while it is ahead (`--not-before`), else the
  * scheduler's last deferral of an approved one while its
  * `until` is ahead (a freeze, outside its change windows, a cool-down, the daily blast-radius limit, a staged batch's
  * soak), else the policy's verdict on a scheduled one's start (`startVerdict`: a freeze, outside its windows, its
@@ -52,12 +53,15 @@ const HELD_BY_PAUSE = new Set(['approved', 'scheduled', 'executing']);
  * validating one before its validation. `undefined` when it does not wait for
  * any of these (it moves, waits for people, or is over). Pure.
  */
-export function whyWaiting(state: KnownOptimizationState, context: { readonly now: Date; readonly control: ControlState; readonly halt?: RecordedHalt; readonly deferral?: RecordedDeferral; readonly holders?: readonly ResourceHolder[]; readonly startVerdict?: StartVerdict; readonly soakMinutes: number }): WaitReason | undefined {
+export function whyWaiting(state: KnownOptimizationState, context: { readonly now: Date; readonly control: ControlState; readonly halt?: RecordedHalt; readonly deferral?: RecordedDeferral; readonly holders?: readonly ResourceHolder[]; readonly notBefore?: string; readonly startVerdict?: StartVerdict; readonly soakMinutes: number }): WaitReason | undefined {
   const { now, control, deferral, halt } = context;
   if (control.paused && HELD_BY_PAUSE.has(state.status)) return { hold: 'kill-switch', reason: `execution paused by ${control.by} since ${control.since}: ${control.reason}` };
   if (state.status === 'approved' && halt) return { hold: 'batch-halted', reason: `batch ${halt.batchId} halted: ${halt.reason}; an operator lets it go on (optex continue-batch)` };
   const held = resourceHeldWait(state, context.holders ?? []);
   if (held) return { hold: held.hold, reason: held.reason };
+  if (state.status === 'approved' && context.notBefore !== undefined && Date.parse(context.notBefore) > now.getTime()) {
+    return { hold: 'not-before', until: context.notBefore, reason: `its batch starts not before ${context.notBefore} (--not-before of the run that planned it)` };
+  }
   if (state.status === 'approved' && deferral && Date.parse(deferral.until) > now.getTime()) {
     return { hold: deferral.hold, until: deferral.until, reason: deferral.reason };
   }

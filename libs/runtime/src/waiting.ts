@@ -6,21 +6,26 @@ import { OptimizationProjection, resourceKeyOf } from '@optex/engine';
 /**
  * From the batch streams (an optimization may not be scheduled, so its batch is not in its state): the scheduler's
  * latest `ExecutionDeferred` of an optimization, and the halt of a batch holding it (a `BatchHalted` of a batch that
- * planned it, not followed by a `BatchContinued`). Reads every batch stream: O(batch events).
+ * planned it, not followed by a `BatchContinued`), and the `notBefore` of the latest batch that planned it. Reads every
+ * batch stream: O(batch events).
  */
-export async function batchHolds(store: EventStore, optimizationId: string): Promise<{ deferral?: RecordedDeferral; halt?: RecordedHalt }> {
+export async function batchHolds(store: EventStore, optimizationId: string): Promise<{ deferral?: RecordedDeferral; halt?: RecordedHalt; notBefore?: string }> {
   let deferral: RecordedDeferral | undefined;
+  let notBefore: string | undefined;
   const halts = new Map<string, RecordedHalt | undefined>();
   for await (const e of store.readAll({ filter: { kind: 'streamName', prefixes: [batchStream('')] } })) {
     if (e.type !== 'ExecutionDeferred' && e.type !== 'BatchPlanned' && e.type !== 'BatchHalted' && e.type !== 'BatchContinued') continue;
     const event = parseStoredEvent(e) as BatchEvent;
     if (event.type === 'ExecutionDeferred' && event.data.optimizationId === optimizationId) deferral = event.data;
-    else if (event.type === 'BatchPlanned' && event.data.optimizationIds.includes(optimizationId)) halts.set(event.data.batchId, undefined);
+    else if (event.type === 'BatchPlanned' && event.data.optimizationIds.includes(optimizationId)) {
+      halts.set(event.data.batchId, undefined);
+      notBefore = event.data.notBefore;
+    }
     else if (event.type === 'BatchHalted' && halts.has(event.data.batchId)) halts.set(event.data.batchId, { batchId: event.data.batchId, reason: event.data.reason });
     else if (event.type === 'BatchContinued' && halts.has(event.data.batchId)) halts.set(event.data.batchId, undefined);
   }
   const halt = [...halts.values()].filter((h) => h !== undefined).at(-1);
-  return { ...(deferral ? { deferral } : {}), ...(halt ? { halt } : {}) };
+  return { ...(deferral ? { deferral } : {}), ...(halt ? { halt } : {}), ...(notBefore ? { notBefore } : {}) };
 }
 
 /**
@@ -34,7 +39,7 @@ export async function waitingOf(
   state: KnownOptimizationState,
   options: { readonly now: Date; readonly policy: Pick<Policy, 'coolDown' | 'changeWindows' | 'validation'>; readonly projection?: OptimizationProjection },
 ): Promise<WaitReason | undefined> {
-  const { deferral, halt } = await batchHolds(store, state.optimizationId);
+  const { deferral, halt, notBefore } = await batchHolds(store, state.optimizationId);
   const needsProjection = state.status === 'approved' || state.status === 'scheduled';
   const projection = needsProjection ? (options.projection ?? (await OptimizationProjection.load(store))) : undefined;
   const key = resourceKeyOf(state.recommendation);
@@ -47,6 +52,7 @@ export async function waitingOf(
     ...(halt ? { halt } : {}),
     ...(deferral ? { deferral } : {}),
     holders,
+    ...(notBefore ? { notBefore } : {}),
     ...(start ? { startVerdict: start } : {}),
     soakMinutes: options.policy.validation.soakMinutes,
   });

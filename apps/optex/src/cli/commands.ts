@@ -126,7 +126,8 @@ export async function runCommand(io: Io, file: string | undefined, flags: RunFla
     const notWritten = flags.output ? await writeReport(flags.output, toJson(document)) : undefined;
     if (flags.json) io.out(toJson(document));
     else {
-      const text = reportText(result, { maxRows, wide: flags.wide ?? false, ...(flags.output && !notWritten ? { outputFile: flags.output } : {}), store: flags.store });
+      const notBefore = flags.notBefore !== undefined ? timeFlag('--not-before', flags.notBefore) : undefined;
+      const text = reportText(result, { maxRows, wide: flags.wide ?? false, ...(flags.output && !notWritten ? { outputFile: flags.output } : {}), store: flags.store, ...(notBefore && notBefore.getTime() > Date.now() ? { notBefore: notBefore.toISOString() } : {}) });
       io.out(`${text}\nDone in ${((Date.now() - started) / 1000).toFixed(1)} s. Store: ${safe(flags.store)}\n${settingsText(adapters.settings, flags.store)}`);
     }
     if (notWritten) {

@@ -280,6 +280,14 @@ describe('reportText', () => {
     expect(text).not.toMatch(/scheduled not before/);
   });
 
+  it('the hint after approvals repeats this command\'s --not-before while it is ahead (the later resume plans that work), not on EventStoreDB', () => {
+    const pending = { ...view, status: 'awaiting-approval' as const, error: null };
+    const report = { summary: summarize([pending], { rejected: 0, duplicates: 0 }), optimizations: [pending], rejected: [], conflicts: [] };
+    expect(reportText(report, { notBefore: '2027-01-01T22:00:00.000Z' })).toContain('1 awaiting approval: optex approve <OPTIMIZATION-ID> --by NAME, then optex resume --not-before 2027-01-01T22:00:00.000Z.');
+    expect(reportText(report)).toContain('1 awaiting approval: optex approve <OPTIMIZATION-ID> --by NAME, then optex resume.');
+    expect(reportText(report, { notBefore: '2027-01-01T22:00:00.000Z', store: 'esdb://127.0.0.1:2113?tls=false' })).not.toContain('--not-before');
+  });
+
   it('lists approved optimizations waiting for a resource another holds (five, then how many more), and what lets them go on by the store', () => {
     const row = (n: number) => ({ optimizationId: `o-${n}`, resourceId: `vol-${n}`, heldBy: { optimizationId: `h-${n}`, status: 'rollback-failed' as const }, reason: `ec2:volume vol-${n} is held by optimization h-${n} (rollback-failed): an operator …` });
     const base = { summary: summarize([], { rejected: 0, duplicates: 0 }), optimizations: [], rejected: [], conflicts: [] };

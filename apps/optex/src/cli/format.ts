@@ -199,6 +199,11 @@ export interface ReportTextOptions extends TableLayout {
   readonly outputFile?: string;
   /** The store the report is of: on EventStoreDB the hints say the services carry waiting work on, not `optex resume` ({@link thenResumeText}). */
   readonly store?: string;
+  /**
+   * This command's `--not-before`, while it is ahead: the hint after approvals repeats it (`optex resume --not-before T`),
+   * as the work approved later is planned by that `resume`, which holds only what its own `--not-before` says.
+   */
+  readonly notBefore?: string;
 }
 
 /**
@@ -219,7 +224,7 @@ export function reportText(r: RunReport, options: ReportTextOptions = {}): strin
   }
   if (r.rejected.length) parts.push(`Rejected input:\n${rejectedTable(r.rejected.slice(0, maxRows), layout)}${r.rejected.length > maxRows ? `\n${more(r.rejected.length - maxRows, 'rejected records')}` : ''}`);
   parts.push(summaryText(r.summary));
-  const then = thenResumeText(options.store);
+  const then = `${thenResumeText(options.store)}${options.notBefore !== undefined && !(options.store !== undefined && isServicesStore(options.store)) ? ` --not-before ${safe(options.notBefore)}` : ''}`;
   const pending = r.optimizations.filter((o) => o.status === 'awaiting-approval');
   if (pending.length) parts.push(`${pending.length} awaiting approval: optex approve <OPTIMIZATION-ID> --by NAME, ${then}.`);
   if (r.waitingUntil) {

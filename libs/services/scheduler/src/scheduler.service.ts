@@ -241,6 +241,8 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
   waitingUntil(): Date | undefined {
     const now = this.clock.now();
     let earliest = this.queue.waitingUntil(now)?.getTime();
+    const flag = this.options.notBefore?.getTime();
+    if (flag !== undefined && flag > now.getTime() && this.queue.openBatches().some((b) => b.waiting.size > 0) && (earliest === undefined || flag < earliest)) earliest = flag;
     for (const [id, until] of this.deferred) {
       const t = Date.parse(until);
       if (t > now.getTime() && this.projection.statusOf(id) === 'approved' && (earliest === undefined || t < earliest)) earliest = t;
@@ -274,7 +276,10 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
     for (const batchId of this.queue.takeCompletable()) await this.completeBatch(batchId, now);
     // Paused: nothing is dispatched, so the holds (windows, freezes, the daily limit, cool-downs) are judged when
     // execution resumes, not now — a schedule taken inside a window would otherwise start after the pause, outside it.
-    let capacity = this.paused ? 0 : this.options.maxParallel - this.projection.activeCount();
+    // This process's --not-before holds every dispatch it makes until then, of batches planned before it too (planned
+    // by an earlier run without it, or waiting for a window): a resume given --not-before does not start work earlier.
+    const held = this.paused || (this.options.notBefore !== undefined && this.options.notBefore > now);
+    let capacity = held ? 0 : this.options.maxParallel - this.projection.activeCount();
     for (const batch of this.queue.openBatches()) {
       if (capacity <= 0) break;
       if (batch.waiting.size === 0) continue;
