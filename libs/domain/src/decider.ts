@@ -919,11 +919,14 @@ export function evolveOptimization(state: OptimizationState, event: Optimization
       return { ...s, execution: { ...executionOf(s, event.data.at), preValidation: 'passed', observed: event.data.observed } };
     case 'PreValidationFailed': {
       const { reasons, observed } = event.data;
+      const execution = executionOf(s, event.data.at);
       return {
         ...s,
         status: 'failed',
         execution: {
-          ...executionOf(s, event.data.at),
+          ...execution,
+          // The execution ended here: its duration is the pre-validation's (the average execution time counts it).
+          durationMs: durationSince(execution.startedAt, Date.parse(event.data.at)),
           preValidation: 'failed',
           preValidationProblems: reasons,
           ...(observed ? { observed } : {}),

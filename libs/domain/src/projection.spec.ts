@@ -1,4 +1,4 @@
-import { AT, OPT_ID, ev, observed, recs } from './__fixtures__';
+import { AT, NOW, OPT_ID, ev, observed, recs } from './__fixtures__';
 import { foldOptimization } from './decider';
 import type { OptimizationStatus } from './decider';
 import { executionPlan } from './plans';
@@ -95,6 +95,13 @@ describe('viewOf', () => {
   it('shows pre-validation problems as the error', () => {
     const events = [...executing().slice(0, 6), ev('PreValidationFailed', { reasons: ['instance i-0abc is stopping', 'x'] })];
     expect(view(events).error).toBe('pre-validation failed: instance i-0abc is stopping; x');
+  });
+
+  it('an execution that ended in pre-validation lasted until then: it has a duration, and the average execution time counts it', () => {
+    const failed = view([...executing().slice(0, 6), ev('PreValidationFailed', { reasons: ['gone'], at: new Date(NOW.getTime() + 250).toISOString() })]);
+    expect(failed).toMatchObject({ status: 'failed', executionMs: 250 });
+    const succeeded = view(validating);
+    expect(summarize([failed, { ...succeeded, optimizationId: 'o-2' }], { rejected: 0, duplicates: 0 })).toMatchObject({ totalExecutions: 2, failedExecutions: 1, averageExecutionMs: 725 });
   });
 
   it('shows validation problems and a rollback failure as the error', () => {

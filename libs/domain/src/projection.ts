@@ -105,7 +105,7 @@ export interface Summary {
   readonly failedExecutions: number;
   /** successful / total, 3 decimals; 0 without executions. */
   readonly successRate: number;
-  /** Mean execution duration (ms, integer) of executions that ended (dry runs left out); 0 when none. */
+  /** Mean execution duration (ms, integer) of executions that ended — a pre-validation failure's too, which lasted until it (dry runs left out); 0 when none. */
   readonly averageExecutionMs: number;
   /** The optimizations this summary covers (a re-run's duplicates included): what the estimated average divides by. */
   readonly optimizations: number;
