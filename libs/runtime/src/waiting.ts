@@ -29,8 +29,8 @@ export async function batchHolds(store: EventStore, optimizationId: string): Pro
 }
 
 /**
- * Why `state` waits now ({@link whyWaiting}), from what the store recorded: the kill switch, its batch's halt and the
- * scheduler's last deferral of it; for an approved one, the optimizations holding its resource; for a scheduled one,
+ * Why `state` waits now ({@link whyWaiting}), from what the store recorded: the kill switch, its batch's halt, the
+ * `notBefore` of the batch that planned it and the scheduler's last deferral of it; for an approved one, the optimizations holding its resource; for a scheduled one,
  * the policy's verdict on its start now (as the executor judges it); the soak by the policy. The read model is
  * `projection` (kept up to date) or, only for an approved or scheduled one, one folded from the whole log.
  */
