@@ -447,6 +447,18 @@ describe('blast radius', () => {
     await h.close();
   });
 
+  it('past the daily limit, a member whose day ends inside a freeze waits until the freeze ends, saying both', async () => {
+    const clock = new ManualClock(T0);
+    const freeze = { name: 'release', from: new Date(T0 + 23 * 3_600_000).toISOString(), to: new Date(T0 + 30 * 3_600_000).toISOString(), reason: 'release day' };
+    const h = await harness({ volumes: ['vol-d1', 'vol-d2', 'vol-d3'].map((v) => volume(v)) }, { policy: policyOf({ blastRadius: { perDay: { maxExecutions: 2 } }, changeWindows: { windows: [], freezes: [freeze] } }), clock });
+    const report = await h.run([gp3('d1', 'vol-d1'), gp3('d2', 'vol-d2'), gp3('d3', 'vol-d3')]);
+    expect(Object.values(statuses(report)).sort()).toEqual(['approved', 'completed', 'completed']);
+    expect(report.waitingUntil).toBe(freeze.to);
+    const deferred = await batchEvents(h.store, 'ExecutionDeferred');
+    expect(deferred.map((e) => e.data)).toEqual([expect.objectContaining({ hold: 'daily-limit', until: freeze.to, reason: expect.stringMatching(/daily limit of 2 executions.*; then freeze release until /) })]);
+    await h.close();
+  });
+
   it('error threshold: the batch halts after too many failures (BatchHalted), the rest waits; an operator continues it and the rest runs', async () => {
     const clock = new ManualClock(T0);
     const h = await harness({ instances: [instance('i-e1'), instance('i-e2'), instance('i-e3')] }, { policy: policyOf({ blastRadius: { maxErrors: { count: 0 } } }), clock, engine: { batchMode: 'sequential', ...ONE_BATCH } });

@@ -117,6 +117,11 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
         const limit = this.tally.verdict(this.policy.blastRadius.perDay, state, now, tentative);
         verdict = limit.allowed ? limit : { ...limit, hold: 'daily-limit' };
       }
+      if (!verdict.allowed && (verdict.hold === 'daily-limit' || verdict.hold === 'stage-soak')) {
+        // Its end may fall in a freeze or outside the windows: until is the first instant those allow too.
+        const then = startVerdict(this.policy, state.recommendation, new Date(verdict.until), this.projection.lastChangeOn(item.resourceKey), state.risk?.basis && liveTags(state.risk.basis));
+        if (!then.allowed) verdict = { ...verdict, until: then.until, reason: `${verdict.reason}; then ${then.reason}` };
+      }
       if (verdict.allowed) {
         this.deferred.delete(item.optimizationId);
         if (!state.dryRun) {
