@@ -45,6 +45,9 @@ describe('notificationOf: which events of the log are notified', () => {
     expect(n).toMatchObject({ kind: 'rollback-failed', title: 'Rollback failed: rightsize i-<!channel> m5.xlarge → m5.large' });
     expect(n!.summary).toMatch(/^IncorrectInstanceState: instance is pending\. .*retry the rollback or resolve it/);
     expect(n!.fields).toContainEqual({ label: 'Failed rollback step', value: '#0 modify-instance-type' });
+    // An AWS message that ends its own sentence gets no second stop.
+    const dotted = ev('RollbackFailed', { error: { code: 'Unsupported', message: 'Please check the documentation for supported configurations.' }, failedStepIndex: 0 });
+    expect(given([received, assessed, requested, ...executed, dotted]).notification()!.summary).toMatch(/^Unsupported: Please check the documentation for supported configurations\. The resource may be half changed/);
   });
 
   it('given an execution step in flight, when its effect cannot be confirmed, then an operator is asked to reconcile', () => {
@@ -98,6 +101,12 @@ describe('approvals about to expire', () => {
     expect(warning!.summary).toBe(`Expires at ${EXPIRES} (in 2 h 30 min) with 0 of 1 approvals; after that it is not executed.`);
     expect(expiryWarningOf(p, foldOptimization([received, assessed, requested, executed[0]!]), now)).toBeUndefined();
   });
+
+  it('says the time left in whole minutes: 1 h 59 min 40 s reads 2 h 0 min (it read 1 h 60 min), 59 min 40 s reads 1 h 0 min, 20 s reads 0 min', () => {
+    const p: PendingApproval = { optimizationId: OPT_ID, requestEventId: 'e3', expiresAt: EXPIRES };
+    const left = (ms: number) => /\(in ([^)]*)\)/.exec(expiryWarningOf(p, foldOptimization([received, assessed, requested]), new Date(Date.parse(EXPIRES) - ms))!.summary)![1];
+    expect([left(7_180_000), left(3_580_000), left(20_000), left(90 * 60_000)]).toEqual(['2 h 0 min', '1 h 0 min', '0 min', '1 h 30 min']);
+  });
 });
 
 describe('slackMessageOf', () => {
@@ -109,6 +118,15 @@ describe('slackMessageOf', () => {
     const mrkdwn = JSON.stringify(message.blocks.filter((b) => b.type !== 'header')); // a header is plain text: Slack parses nothing in it
     expect(mrkdwn).not.toContain('<!channel>');
     expect(message.blocks.map((b) => b.type)).toEqual(['header', 'section', 'section', 'context']);
+  });
+
+  it('gives Slack its mrkdwn verbatim (no URL made a link, no @here or #channel parsed), and never cuts a character in two', () => {
+    const message = slackMessageOf({ ...n, title: `${'a'.repeat(148)}😀tail`, summary: 'approve at https://evil.example/login @here #general' });
+    const texts = message.blocks.flatMap((b): readonly { type: string }[] => ('text' in b && b.text ? [b.text] : 'fields' in b && b.fields ? b.fields : 'elements' in b ? b.elements : []));
+    for (const t of texts.filter((t) => t.type === 'mrkdwn')) expect(t).toMatchObject({ verbatim: true });
+    const header = (message.blocks[0] as { text: { text: string } }).text.text;
+    expect(header).toBe(`${'a'.repeat(148)}…`); // the emoji would have been cut in half at 149: it goes whole
+    expect(/[\ud800-\udbff](?![\udc00-\udfff])/.test(header)).toBe(false); // no lone high surrogate
   });
 
   it('links to the optimization in the console when its URL is configured', () => {
@@ -149,5 +167,12 @@ describe('the policy file: notifications', () => {
     expect(lead.ok ? [] : lead.errors).toEqual([{ path: 'notifications.expiryWarningHours', message: expect.stringMatching(/must be less than approval\.expiryHours \(12\)/) }]);
     expect(parsePolicy({ approval: { expiryHours: 12 }, notifications: { webhooks: [{ name: 'x', url: 'https://x.example', events: ['rollback-failed'] }] } }).ok).toBe(true);
     expect(parsePolicy({ notifications: { webhooks: [{ name: 'local', url: 'http://127.0.0.1:9000/hook' }] } }).ok).toBe(true);
+  });
+
+  it('refuses a URL holding a user name or password (fetch never sends it, and retried it for ever)', () => {
+    for (const url of ['https://svc:s3cr3t@hooks.example/x', 'http://svc@127.0.0.1:9000/hook']) {
+      const parsed = parsePolicy({ notifications: { webhooks: [{ name: 'creds', url }] } });
+      expect(parsed.ok ? [] : parsed.errors).toEqual([{ path: 'notifications.webhooks.0.url', message: expect.stringMatching(/must not hold a user name or password/) }]);
+    }
   });
 });

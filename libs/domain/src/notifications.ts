@@ -101,7 +101,7 @@ export function notificationOf(event: IdentifiedEvent, state: OptimizationState)
         ...base,
         kind: 'rollback-failed',
         title: `Rollback failed: ${describeChange(state)}`,
-        summary: `${d.error.code}: ${d.error.message}. The resource may be half changed: an operator must retry the rollback or resolve it.`,
+        summary: `${d.error.code}: ${sentence(d.error.message)} The resource may be half changed: an operator must retry the rollback or resolve it.`,
         fields: [
           ...commonFields(state),
           { label: 'Failed rollback step', value: d.failedStepIndex === undefined ? 'unknown' : `#${d.failedStepIndex} ${state.rollback?.steps[d.failedStepIndex]?.kind ?? ''}`.trim() },
@@ -175,8 +175,9 @@ export function approvalsDueForWarning(pending: Iterable<PendingApproval>, now: 
  */
 export function expiryWarningOf(pending: PendingApproval, state: OptimizationState, now: Date): Notification | undefined {
   if (state.status !== 'awaiting-approval' || state.approval.expiresAt !== pending.expiresAt) return undefined;
-  const hours = Math.max(0, (Date.parse(pending.expiresAt) - now.getTime()) / 3_600_000);
-  const left = hours >= 1 ? `${Math.floor(hours)} h ${Math.round((hours % 1) * 60)} min` : `${Math.round(hours * 60)} min`;
+  // Whole minutes first, then hours and minutes of them: 1 h 59.6 min reads 2 h 0 min, never 1 h 60 min.
+  const minutes = Math.round(Math.max(0, Date.parse(pending.expiresAt) - now.getTime()) / 60_000);
+  const left = minutes >= 60 ? `${Math.floor(minutes / 60)} h ${minutes % 60} min` : `${minutes} min`;
   return {
     kind: 'approval-expiring',
     key: `optex:${pending.requestEventId}:expiring`,
@@ -192,6 +193,8 @@ export function expiryWarningOf(pending: PendingApproval, state: OptimizationSta
 export interface SlackText {
   readonly type: 'plain_text' | 'mrkdwn';
   readonly text: string;
+  /** On mrkdwn: Slack takes the text as written — no URL turned into a link, no channel name or mention parsed. */
+  readonly verbatim?: boolean;
 }
 export type SlackBlock =
   | { readonly type: 'header'; readonly text: SlackText }
@@ -207,7 +210,18 @@ export interface SlackMessage {
 
 /** Slack's mrkdwn control characters, escaped so recorded text (resource ids, tags, reasons) can make no link or mention. */
 export const escapeMrkdwn = (text: string): string => text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
-const cut = (text: string, max: number): string => (text.length <= max ? text : `${text.slice(0, max - 1)}…`);
+/** At most `max` UTF-16 units, the last one `…` when cut; never half of a character outside the BMP (a lone surrogate is not Unicode). */
+const cut = (text: string, max: number): string => {
+  if (text.length <= max) return text;
+  let end = max - 1;
+  const last = text.charCodeAt(end - 1);
+  if (last >= 0xd800 && last <= 0xdbff) end--;
+  return `${text.slice(0, end)}…`;
+};
+/** Recorded text (an AWS message) as a sentence: its own final stop kept, one added when it has none. */
+const sentence = (text: string): string => (/[.!?]$/.test(text.trimEnd()) ? text.trimEnd() : `${text.trimEnd()}.`);
+/** Recorded text in a mrkdwn object Slack takes verbatim: escaped, and neither linked nor parsed for mentions. */
+const mrkdwn = (text: string): SlackText => ({ type: 'mrkdwn', text, verbatim: true });
 
 /**
  * The Slack-compatible body of a notification: a header, the summary, up to 10 fields, a button to the console's
@@ -217,13 +231,13 @@ const cut = (text: string, max: number): string => (text.length <= max ? text : 
 export function slackMessageOf(notification: Notification, consoleUrl?: string): SlackMessage {
   const blocks: SlackBlock[] = [
     { type: 'header', text: { type: 'plain_text', text: cut(notification.title, 150) } },
-    { type: 'section', text: { type: 'mrkdwn', text: cut(escapeMrkdwn(notification.summary), 3000) } },
-    { type: 'section', fields: notification.fields.slice(0, 10).map((f) => ({ type: 'mrkdwn', text: cut(`*${escapeMrkdwn(f.label)}*\n${escapeMrkdwn(f.value)}`, 2000) })) },
+    { type: 'section', text: mrkdwn(cut(escapeMrkdwn(notification.summary), 3000)) },
+    { type: 'section', fields: notification.fields.slice(0, 10).map((f) => mrkdwn(cut(`*${escapeMrkdwn(f.label)}*\n${escapeMrkdwn(f.value)}`, 2000))) },
   ];
   if (consoleUrl && notification.optimizationId !== undefined) {
     const url = new URL(`console/optimizations/${encodeURIComponent(notification.optimizationId)}`, consoleUrl.endsWith('/') ? consoleUrl : `${consoleUrl}/`).toString();
     blocks.push({ type: 'actions', elements: [{ type: 'button', text: { type: 'plain_text', text: 'Open in the optex console' }, url }] });
   }
-  blocks.push({ type: 'context', elements: [{ type: 'mrkdwn', text: escapeMrkdwn(`optex ${notification.kind}${notification.optimizationId !== undefined ? ` · optimization ${notification.optimizationId}` : ''}`) }] });
+  blocks.push({ type: 'context', elements: [mrkdwn(escapeMrkdwn(`optex ${notification.kind}${notification.optimizationId !== undefined ? ` · optimization ${notification.optimizationId}` : ''}`))] });
   return { text: escapeMrkdwn(`${notification.title}: ${notification.summary}`), blocks };
 }

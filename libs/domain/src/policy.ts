@@ -206,6 +206,14 @@ const webUrl = (what: string) =>
       return url.protocol === 'https:' || (url.protocol === 'http:' && isLoopback(url));
     },
     { error: `${what} must be https (plain http only on loopback)` },
+  ).refine(
+    (u) => {
+      if (!URL.canParse(u)) return true;
+      const url = new URL(u);
+      return url.username === '' && url.password === '';
+    },
+    // fetch refuses such a URL on every attempt, and its error quoted the URL, secret and all, into the logs.
+    { error: `${what} must not hold a user name or password (user:password@host): the POST would never be sent` },
   );
 const percent = () => z.number({ error: 'must be a percentage' }).min(0, { error: 'must be at least 0' }).max(100, { error: 'must be at most 100' });
 const perLevel = <T extends z.ZodType>(value: T) => z.strictObject({ LOW: value, MEDIUM: value, HIGH: value, CRITICAL: value });

@@ -291,7 +291,8 @@ export async function loadPolicy(file: string | undefined, remembered = false, n
     throw new UsageError(`${name}: ${file} is not valid JSON: ${(error as Error).message}`);
   }
   const parsed = parsePolicy(raw);
-  if (!parsed.ok) throw new UsageError(`${name}: ${file}: ${parsed.errors.map((e) => `${e.path}: ${e.message}`).join('; ')}`);
+  // A field error's message starts with its path already (`notifications.webhooks.0.url a webhook URL must be …`).
+  if (!parsed.ok) throw new UsageError(`${name}: ${file}: ${parsed.errors.map((e) => (e.message.startsWith(e.path) ? e.message : `${e.path}: ${e.message}`)).join('; ')}`);
   return parsed.value;
 }
 

@@ -25,4 +25,9 @@ describe('loadPolicy (--policy FILE)', () => {
     await expect(loadPolicy(path)).rejects.toThrow(UsageError);
     await expect(loadPolicy(path)).rejects.toThrow(`--policy: ${path} is not valid JSON`);
   });
+
+  it('names each bad field once, as the README shows it (the path was printed twice)', async () => {
+    const path = file('bad-hook.json', JSON.stringify({ notifications: { webhooks: [{ name: 'a', url: 'http://hooks.example/x' }] } }));
+    await expect(loadPolicy(path)).rejects.toThrow(`--policy: ${path}: notifications.webhooks.0.url a webhook URL must be https (plain http only on loopback)`);
+  });
 });

@@ -206,4 +206,76 @@ describe('WebhookNotifier: at-least-once delivery to a local receiver', () => {
       await store.close();
     }
   });
+
+  it('each webhook has a lane of its own: one answering 404 for ever (a revoked URL) holds back nothing the other is sent', async () => {
+    const store = SqliteEventStore.open(':memory:');
+    const revoked = await receiver(Array(10_000).fill(404));
+    const oncall = await receiver();
+    await awaitingApproval(store, 1);
+    await awaitingApproval(store, 2);
+    const settings: NotificationPolicy = {
+      ...defaultPolicy.notifications,
+      webhooks: [
+        { name: 'approvals', url: revoked.url, events: ['approval-requested'] },
+        { name: 'oncall', url: oncall.url, events: ['approval-requested'] },
+      ],
+    };
+    const notifier = new WebhookNotifier(store, settings, fast);
+    await notifier.start();
+    try {
+      // It used to wait for both answers per notification: the second never left while the first was refused.
+      await until(() => acknowledged(oncall.requests).length === 2, 'both notifications on the healthy lane');
+      expect(new Set(revoked.requests.map((r) => r.key)).size).toBe(1); // the failing lane retries its first
+      const checkpoints = (await store.readStream('relay-checkpoint-notifier-webhooks-oncall')).length;
+      expect(checkpoints).toBeGreaterThan(0);
+      expect(await store.readStream('relay-checkpoint-notifier-webhooks-approvals')).toEqual([]);
+    } finally {
+      await notifier.stop();
+      revoked.server.close();
+      oncall.server.close();
+      await store.close();
+    }
+  });
+
+  it('a lane without a checkpoint starts from the one kept for every webhook before lanes (an upgrade sends nothing again)', async () => {
+    const store = SqliteEventStore.open(':memory:');
+    const hook = await receiver();
+    await awaitingApproval(store, 1);
+    let head = -1n;
+    let prepare = -1n;
+    for await (const e of store.readAll({ direction: 'backwards', maxCount: 1 })) [head, prepare] = [e.position.commit, e.position.prepare];
+    await store.appendToStream('relay-checkpoint-notifier-webhooks', [{ id: randomUUID(), type: 'NotifierCheckpointReached', data: { commit: String(head), prepare: String(prepare), pending: [], warned: [] } }], 'any');
+    await awaitingApproval(store, 2);
+    const notifier = new WebhookNotifier(store, settingsFor(hook.url), fast);
+    await notifier.start();
+    try {
+      await until(() => acknowledged(hook.requests).length === 1, 'the notification after the old checkpoint');
+      await handledAll(store, notifier);
+      expect(hook.requests).toHaveLength(1);
+      expect(JSON.stringify(hook.requests[0]!.body)).toContain('i-02');
+    } finally {
+      await notifier.stop();
+      hook.server.close();
+      await store.close();
+    }
+  });
+
+  it('a failed POST is logged by the webhook\'s name: an error quoting the URL (its token) has it replaced', async () => {
+    const store = SqliteEventStore.open(':memory:');
+    await awaitingApproval(store, 1);
+    const warnings: Record<string, unknown>[] = [];
+    const logger = { debug: () => undefined, info: () => undefined, error: () => undefined, warn: (fields: Record<string, unknown>) => void warnings.push(fields), child: () => logger };
+    // fetch refuses a URL with credentials, quoting it; the policy refuses such a URL, the notifier hides it all the same.
+    const url = 'http://svc:s3cr3t-token@127.0.0.1:9/hook';
+    const notifier = new WebhookNotifier(store, settingsFor(url), { ...fast, logger });
+    await notifier.start();
+    try {
+      await until(() => warnings.length >= 2, 'two failed attempts');
+      expect(JSON.stringify(warnings)).not.toContain('s3cr3t-token');
+      expect(String(warnings[0]!['err'])).toContain('<the URL of webhook ops>');
+    } finally {
+      await notifier.stop();
+      await store.close();
+    }
+  });
 });

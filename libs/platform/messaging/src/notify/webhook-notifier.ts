@@ -60,17 +60,77 @@ class RefusedByReceiver extends Error {
 }
 const REFUSED = new Set([400, 413, 415, 422]);
 
+/** The notifier's metrics, shared by its lanes (one registration per registry). */
+interface NotifierMetrics {
+  readonly delivered: Counter<'webhook' | 'kind' | 'outcome'>;
+  readonly failing: Gauge<'webhook'>;
+}
+
+function notifierMetrics(registry: Registry): NotifierMetrics {
+  return {
+    delivered: new Counter({
+      name: 'optex_notifications_total',
+      help: 'Webhook POSTs by webhook, notification kind and outcome (delivered; failed = will be retried; refused = 400, 413, 415 or 422, not retried)',
+      labelNames: ['webhook', 'kind', 'outcome'],
+      registers: [registry],
+    }),
+    failing: new Gauge({ name: 'optex_notifier_failing', help: '1 while a webhook’s last attempt failed (its notifications are delayed)', labelNames: ['webhook'], registers: [registry] }),
+  };
+}
+
 /**
  * Delivers notifications (domain `notificationOf`, `expiryWarningOf`, shaped by `slackMessageOf`) to the policy's
- * webhooks, at least once: a checkpointed catch-up subscription to the optimization streams, of its own (it shares
- * nothing with the engine, so a slow or failing webhook only delays notifications). Each POST carries the
- * {@link IDEMPOTENCY_HEADER} derived from the event id, and is retried with exponential backoff until the receiver
- * answers 2xx (a 400/413/415/422 is logged, counted as `refused` and not retried: the same body would be refused
- * again). A checkpoint is stored after every notification acknowledged; one the store cannot take (an outage) is
- * taken with the next, so a restart in between sends those notifications again, with the same idempotency key. The
- * checkpoint also holds the approvals still pending and the expiry warnings already sent.
+ * webhooks, at least once, each webhook on a lane of its own: a checkpointed catch-up subscription to the optimization
+ * streams per webhook (sharing nothing with the engine nor with the other webhooks, so a slow or failing webhook only
+ * delays its own notifications — a revoked on-call URL holds back nothing sent to the approvers, and the other way
+ * round). Each POST carries the {@link IDEMPOTENCY_HEADER} derived from the event id, and is retried with exponential
+ * backoff until the receiver answers 2xx (a 400/413/415/422 is logged, counted as `refused` and not retried: the same
+ * body would be refused again). A lane stores its checkpoint (stream `relay-checkpoint-notifier-<name>-<webhook>`)
+ * after every notification acknowledged; one the store cannot take (an outage) is taken with the next, so a restart in
+ * between sends those notifications again, with the same idempotency key. The checkpoint also holds the approvals
+ * still pending and the expiry warnings already sent. A lane without a checkpoint of its own starts from the one the
+ * notifier kept for every webhook before lanes existed (`relay-checkpoint-notifier-<name>`), so an upgrade sends
+ * nothing again.
  */
 export class WebhookNotifier {
+  private readonly lanes: WebhookLane[];
+
+  constructor(store: EventStore, policy: NotificationPolicy, options: WebhookNotifierOptions = {}) {
+    const name = options.name ?? 'webhooks';
+    const metrics = options.registry ? notifierMetrics(options.registry) : undefined;
+    this.lanes = policy.webhooks.map(
+      (hook) => new WebhookLane(store, { ...policy, webhooks: [hook] }, { ...options, name: `${name}-${hook.name}` }, `relay-checkpoint-notifier-${name}`, metrics),
+    );
+  }
+
+  /** Reads each lane's checkpoint and follows the log from just after it; checks pending approvals every `checkEveryMs`. */
+  async start(): Promise<void> {
+    await Promise.all(this.lanes.map((lane) => lane.start()));
+  }
+
+  /** Position of the last event every lane has handled (the least of theirs); undefined until each handled one. */
+  get handledPosition(): GlobalPosition | undefined {
+    let least: GlobalPosition | undefined;
+    for (const lane of this.lanes) {
+      const at = lane.handledPosition;
+      if (!at) return undefined;
+      if (!least || at.commit < least.commit) least = at;
+    }
+    return least;
+  }
+
+  /** Sends the expiry warnings due now, on every lane (also called by each lane's timer). */
+  async checkExpiring(): Promise<void> {
+    await Promise.all(this.lanes.map((lane) => lane.checkExpiring()));
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(this.lanes.map((lane) => lane.stop()));
+  }
+}
+
+/** One webhook's delivery: see {@link WebhookNotifier}. */
+class WebhookLane {
   private subscription?: Subscription;
   private timer?: NodeJS.Timeout;
   private position?: GlobalPosition;
@@ -91,28 +151,25 @@ export class WebhookNotifier {
   constructor(
     private readonly store: EventStore,
     private readonly policy: NotificationPolicy,
-    private readonly options: WebhookNotifierOptions = {},
+    private readonly options: WebhookNotifierOptions,
+    /** The checkpoint of the notifier from before lanes, started from when this lane has none of its own. */
+    private readonly legacyCheckpointStream: string,
+    metrics: NotifierMetrics | undefined,
   ) {
     this.checkpointStream = `relay-checkpoint-notifier-${options.name ?? 'webhooks'}`;
-    this.logger = (options.logger ?? silentLogger).child({ component: 'webhook-notifier' });
+    this.logger = (options.logger ?? silentLogger).child({ component: 'webhook-notifier', webhook: policy.webhooks[0]?.name });
     this.retry = retry(handleWhen((error) => !(error instanceof RefusedByReceiver)), {
       maxAttempts: Number.MAX_SAFE_INTEGER,
       backoff: new ExponentialBackoff({ initialDelay: options.initialDelayMs ?? 1000, maxDelay: options.maxDelayMs ?? 300_000 }),
     });
-    if (options.registry) {
-      this.delivered = new Counter({
-        name: 'optex_notifications_total',
-        help: 'Webhook POSTs by webhook, notification kind and outcome (delivered; failed = will be retried; refused = 400, 413, 415 or 422, not retried)',
-        labelNames: ['webhook', 'kind', 'outcome'],
-        registers: [options.registry],
-      });
-      this.failing = new Gauge({ name: 'optex_notifier_failing', help: '1 while a webhook’s last attempt failed (notifications are delayed)', labelNames: ['webhook'], registers: [options.registry] });
-    }
+    this.delivered = metrics?.delivered;
+    this.failing = metrics?.failing;
   }
 
   /** Reads the checkpoint and follows the log from just after it; checks pending approvals every `checkEveryMs`. */
   async start(): Promise<void> {
-    const [last] = await this.store.readStream(this.checkpointStream, { direction: 'backwards', maxCount: 1 });
+    const [own] = await this.store.readStream(this.checkpointStream, { direction: 'backwards', maxCount: 1 });
+    const [last] = own ? [own] : await this.store.readStream(this.legacyCheckpointStream, { direction: 'backwards', maxCount: 1 });
     if (last) {
       const data = last.data as CheckpointData;
       this.position = { commit: BigInt(data.commit), prepare: BigInt(data.prepare) };
@@ -246,7 +303,8 @@ export class WebhookNotifier {
           this.delivered?.inc({ ...labels, outcome: 'failed' });
           this.failing?.set({ webhook: hook.name }, 1);
           // The URL is a secret (Slack's carries its token): the webhook is named, never its URL.
-          this.logger.warn({ webhook: hook.name, kind: notification.kind, key: notification.key, attempt: attempt + 1, err: String((error as Error).message ?? error) }, 'webhook POST failed; retrying with backoff');
+          const message = String((error as Error).message ?? error).split(hook.url).join(`<the URL of webhook ${hook.name}>`);
+          this.logger.warn({ webhook: hook.name, kind: notification.kind, key: notification.key, attempt: attempt + 1, err: message }, 'webhook POST failed; retrying with backoff');
           if (this.abort.signal.aborted) throw new Error('the notifier is stopping');
           throw error;
         }
