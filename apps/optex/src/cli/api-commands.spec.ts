@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { silentLogger } from '@optex/ports';
 import { UsageError } from '@optex/runtime';
 import { apiDecisionCommand, apiTokenCommand } from './api-commands';
+import { defaultLogLevel } from './program';
 
 const io = () => {
   const out: string[] = [];
@@ -62,5 +63,12 @@ describe('api-token', () => {
     expect(entry).toEqual({ name: 'ci-bot', sha256: createHash('sha256').update(token).digest('hex'), subject: 'ci-bot', roles: ['reader', 'submitter'] });
     expect(JSON.stringify(entry)).not.toContain(token);
     expect(() => apiTokenCommand(cli, { subject: 'x', roles: 'root' })).toThrow(/--roles/);
+  });
+});
+
+describe('the log level without OPTEX_LOG_LEVEL', () => {
+  it('is warn for optex api (a long-running server: webhook retries and store outages show as they happen), error for the other commands', () => {
+    expect(defaultLogLevel(['api', '--auth', 'auth.json'])).toBe('warn');
+    for (const argv of [['run', 'recs.json'], ['resume'], ['list'], [], ['approve', 'api']]) expect(defaultLogLevel(argv)).toBe('error');
   });
 });

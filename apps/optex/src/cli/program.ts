@@ -172,12 +172,20 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
  * `io.stdout`/`io.stderr` (default: the process's), written so that a reader going away (EPIPE: `optex list | head -1`)
  * only ends the output, quietly: the command finishes and exits with its own code (a streamed export stops: exit 0).
  */
+/**
+ * The log level without `OPTEX_LOG_LEVEL`: `warn` for `optex api`, a server that runs for days (a webhook being retried,
+ * the store unreachable: said as it happens), `error` for the other commands, whose report says what happened.
+ */
+export function defaultLogLevel(argv: readonly string[]): 'warn' | 'error' {
+  return argv[0] === 'api' ? 'warn' : 'error';
+}
+
 export async function main(argv: readonly string[], io?: Partial<Io> & { readonly stderr?: Writable }): Promise<number> {
   const stdout = io?.stdout ?? process.stdout;
   const err = io?.err ?? lineWriter(io?.stderr ?? process.stderr);
   const outLines = io?.out === undefined ? lineWriter(stdout, (error) => err(`optex: cannot write the output: ${safe(error.message)}`)) : undefined;
   const out = io?.out ?? (outLines as LineWriter);
-  const logger = io?.logger ?? createLogger({ service: 'optex-cli', level: process.env.OPTEX_LOG_LEVEL ?? 'error' });
+  const logger = io?.logger ?? createLogger({ service: 'optex-cli', level: process.env.OPTEX_LOG_LEVEL ?? defaultLogLevel(argv) });
   let code = 0;
   const program = buildProgram({ out, err, logger, stdout }, (c) => (code = c));
   try {
