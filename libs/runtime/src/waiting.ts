@@ -1,7 +1,7 @@
-import { batchStream, liveTags, parseStoredEvent, startVerdict, whyWaiting, type BatchEvent, type KnownOptimizationState, type Policy, type RecordedDeferral, type RecordedHalt, type WaitReason } from '@optex/domain';
+import { batchStream, parseStoredEvent, whyWaiting, type BatchEvent, type KnownOptimizationState, type Policy, type RecordedDeferral, type RecordedHalt, type WaitReason } from '@optex/domain';
 import type { EventStore } from '@optex/ports';
 import { executionControlState } from '@optex/approval';
-import { OptimizationProjection, resourceKeyOf } from '@optex/engine';
+import { OptimizationProjection, resourceKeyOf, startVerdictOf } from '@optex/engine';
 
 /**
  * From the batch streams (an optimization may not be scheduled, so its batch is not in its state): the scheduler's
@@ -45,7 +45,7 @@ export async function waitingOf(
   const key = resourceKeyOf(state.recommendation);
   const holders = state.status === 'approved' && projection ? projection.activeOnResource(key).map((s) => ({ optimizationId: s.optimizationId, status: s.status })) : [];
   const start =
-    state.status === 'scheduled' && projection ? startVerdict(options.policy, state.recommendation, options.now, projection.lastChangeOn(key), state.risk?.basis && liveTags(state.risk.basis)) : undefined;
+    state.status === 'scheduled' && projection ? startVerdictOf(options.policy, state, options.now, (k) => projection.lastChangeOn(k), key) : undefined;
   return whyWaiting(state, {
     now: options.now,
     control: await executionControlState(store),

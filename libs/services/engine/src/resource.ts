@@ -1,9 +1,24 @@
-import type { InstanceTypeOffering, ObservedResource, Recommendation } from '@optex/domain';
+import { liveTags, startVerdict, type CoolDownPolicy, type ChangeWindowPolicy, type InstanceTypeOffering, type KnownOptimizationState, type ObservedResource, type Recommendation, type StartVerdict } from '@optex/domain';
 import { Ec2Error, type Ec2Gateway, type MetricsSource, type ResourceRef } from '@optex/ports';
 
 /** `<accountId>/<region>/<resourceId>`: the Kafka key and the per-resource lock. */
 export const resourceKeyOf = (rec: Pick<Recommendation, 'accountId' | 'region' | 'resource'>): string =>
   `${rec.accountId}/${rec.region}/${rec.resource.id}`;
+
+/**
+ * The policy's verdict on starting `state` at `at` (the domain's `startVerdict`: its cool-down, its change windows, the
+ * freezes), with the resource's last change from `lastChangeOn` (a read model's) and the live tags its risk assessment
+ * saw: the one assembly of those inputs for the scheduler (at dispatch), the executor (at the start) and `show`.
+ */
+export function startVerdictOf(
+  policy: { readonly coolDown: CoolDownPolicy; readonly changeWindows: ChangeWindowPolicy },
+  state: KnownOptimizationState,
+  at: Date,
+  lastChangeOn: (resourceKey: string) => string | undefined,
+  resourceKey: string = resourceKeyOf(state.recommendation),
+): StartVerdict {
+  return startVerdict(policy, state.recommendation, at, lastChangeOn(resourceKey), state.risk?.basis && liveTags(state.risk.basis));
+}
 
 export const refOf = (rec: Pick<Recommendation, 'accountId' | 'region'>, id: string): ResourceRef => ({
   accountId: rec.accountId,

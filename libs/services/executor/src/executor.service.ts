@@ -7,9 +7,7 @@ import {
   restoredTags,
   OPTIMIZATION_STREAM_PREFIX,
   moverOf,
-  liveTags,
   nextMove,
-  startVerdict,
   optimizationDecider,
   optimizationStream,
   type Move,
@@ -50,6 +48,7 @@ import {
   readModelOf,
   type SharedReadModel,
   WakeUps,
+  startVerdictOf,
 } from '@optex/engine';
 import { StepRunner } from './step-runner';
 import { lookUpEffect } from './effect-lookup';
@@ -261,7 +260,7 @@ export class ExecutorService implements OnApplicationBootstrap, OnModuleDestroy 
       if (this.stopping) throw new InfrastructureError(`executor shutting down before ${optimizationId} is done; handled again after the restart`);
       const now = this.clock.now();
       // A scheduled one is judged again at its start (windows, freezes, cool-down): its dispatch may be long past.
-      const verdict = state.status === 'scheduled' ? startVerdict(this.policy, state.recommendation, now, this.projection.lastChangeOn(resourceKeyOf(state.recommendation)), state.risk?.basis && liveTags(state.risk.basis)) : undefined;
+      const verdict = state.status === 'scheduled' ? startVerdictOf(this.policy, state, now, (key) => this.projection.lastChangeOn(key)) : undefined;
       const move = nextMove(state, { now, ...(justStarted ? { justStarted } : {}), ...(verdict ? { startVerdict: verdict } : {}) });
       if (move.kind === 'idle' && move.until !== undefined) this.driveLater(optimizationId, move.until, move.reason);
       // An EC2 call that may change something (or the look-up of one cut short) runs with everything before it

@@ -10,8 +10,6 @@ import {
   eventIdFor,
   CONTROL_STREAM,
   controlDecider,
-  liveTags,
-  startVerdict,
   rollbackRefusal,
   optimizationDecider,
   optimizationStream,
@@ -50,6 +48,7 @@ import {
   READ_MODEL,
   readModelOf,
   type SharedReadModel,
+  startVerdictOf,
 } from '@optex/engine';
 import { DailyTally } from './daily-tally';
 import { SchedulerQueue, queuedItemOf, type QueuedBatch } from './scheduler-queue';
@@ -112,14 +111,15 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
     const held = (item: QueuedItem): boolean => {
       const state = this.projection.get(item.optimizationId);
       if (!state) return false;
-      let verdict: StartVerdict | DeferralVerdict = soak ? { allowed: false, hold: 'stage-soak', ...soak } : startVerdict(this.policy, state.recommendation, now, this.projection.lastChangeOn(item.resourceKey), state.risk?.basis && liveTags(state.risk.basis));
+      const lastChangeOn = (key: string) => this.projection.lastChangeOn(key);
+      let verdict: StartVerdict | DeferralVerdict = soak ? { allowed: false, hold: 'stage-soak', ...soak } : startVerdictOf(this.policy, state, now, lastChangeOn, item.resourceKey);
       if (verdict.allowed && !state.dryRun) {
         const limit = this.tally.verdict(this.policy.blastRadius.perDay, state, now, tentative);
         verdict = limit.allowed ? limit : { ...limit, hold: 'daily-limit' };
       }
       if (!verdict.allowed && (verdict.hold === 'daily-limit' || verdict.hold === 'stage-soak')) {
         // Its end may fall in a freeze or outside the windows: until is the first instant those allow too.
-        const then = startVerdict(this.policy, state.recommendation, new Date(verdict.until), this.projection.lastChangeOn(item.resourceKey), state.risk?.basis && liveTags(state.risk.basis));
+        const then = startVerdictOf(this.policy, state, new Date(verdict.until), lastChangeOn, item.resourceKey);
         if (!then.allowed) verdict = { ...verdict, until: then.until, reason: `${verdict.reason}; then ${then.reason}` };
       }
       if (verdict.allowed) {
