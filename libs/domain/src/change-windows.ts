@@ -123,15 +123,15 @@ function windowAt(window: ChangeWindow, now: Date): { open: boolean; start: Date
   return { open: false, start };
 }
 
-/** What holds a start at one instant: the freeze in force (the one that ends last), else its windows, all closed. */
-type Block = { readonly hold: 'freeze' | 'change-window'; readonly until: number; readonly reason: string };
+/** What holds a start at one instant: the freeze in force (the one that ends last), else its windows, all closed; `label` names it in a reason. */
+type Block = { readonly hold: 'freeze' | 'change-window'; readonly until: number; readonly reason: string; readonly label: string };
 
 function blockAt(policy: ChangeWindowPolicy, windows: readonly ChangeWindow[], t: number): Block | undefined {
   let freeze: ChangeWindowPolicy['freezes'][number] | undefined;
   for (const f of policy.freezes) if (Date.parse(f.from) <= t && t < Date.parse(f.to) && (!freeze || Date.parse(f.to) > Date.parse(freeze.to))) freeze = f;
   if (freeze) {
     const to = Date.parse(freeze.to);
-    return { hold: 'freeze', until: to, reason: `freeze ${freeze.name} until ${new Date(to).toISOString()}: ${freeze.reason}` };
+    return { hold: 'freeze', until: to, reason: `freeze ${freeze.name} until ${new Date(to).toISOString()}: ${freeze.reason}`, label: `freeze ${freeze.name}` };
   }
   if (windows.length === 0) return undefined;
   let next: { start: Date; window: ChangeWindow } | undefined;
@@ -141,8 +141,9 @@ function blockAt(policy: ChangeWindowPolicy, windows: readonly ChangeWindow[], t
     if (at.open) return undefined;
     if (!next || at.start < next.start) next = { start: at.start, window };
   }
-  if (!next) return { hold: 'change-window', until: NEVER, reason: `outside every change window (${windows.map((w) => w.name).join(', ')}), and none opens again` };
-  return { hold: 'change-window', until: next.start.getTime(), reason: `outside its change windows; ${next.window.name} opens at ${next.start.toISOString()} (${next.window.cron}, ${next.window.timeZone})` };
+  const label = 'outside its change windows';
+  if (!next) return { hold: 'change-window', until: NEVER, reason: `outside every change window (${windows.map((w) => w.name).join(', ')}), and none opens again`, label };
+  return { hold: 'change-window', until: next.start.getTime(), reason: `outside its change windows; ${next.window.name} opens at ${next.start.toISOString()} (${next.window.cron}, ${next.window.timeZone})`, label };
 }
 
 /** The end of time as a wait: a window that never opens again (the parser refuses such a cron; kept for safety). */
@@ -162,23 +163,13 @@ export function executionWindow(policy: ChangeWindowPolicy, rec: Recommendation,
   const first = blockAt(policy, windows, now.getTime());
   if (!first) return { allowed: true };
   let t = first.until;
+  const then: string[] = [];
   for (let hop = 0; hop < MAX_HOPS && t < NEVER; hop++) {
     const block = blockAt(policy, windows, t);
     if (!block) break;
+    then.push(block.label);
     t = block.until;
   }
   const until = new Date(t).toISOString();
-  return { allowed: false, hold: first.hold, until, reason: t === first.until ? first.reason : `${first.reason}; then held until ${until} (${nextHoldsText(policy, windows, first.until, t)})` };
-}
-
-/** The names of what holds a start between `from` and `to` after the first hold (for the reason). */
-function nextHoldsText(policy: ChangeWindowPolicy, windows: readonly ChangeWindow[], from: number, to: number): string {
-  const names: string[] = [];
-  for (let t = from, hop = 0; t < to && hop < MAX_HOPS; hop++) {
-    const block = blockAt(policy, windows, t);
-    if (!block) break;
-    names.push(block.hold === 'freeze' ? block.reason.split(' until ')[0]! : 'outside its change windows');
-    t = block.until;
-  }
-  return names.join(', then ');
+  return { allowed: false, hold: first.hold, until, reason: then.length === 0 ? first.reason : `${first.reason}; then held until ${until} (${then.join(', then ')})` };
 }
