@@ -74,7 +74,7 @@ export async function settingsInForce(
 ): Promise<SettingsInForce & { remember(): Promise<void> }> {
   const given = { ...(flags.cloud !== undefined ? { cloud: absoluteCloud(flags.cloud) } : {}), ...(flags.policy !== undefined ? { policyFile: resolve(flags.policy) } : {}) };
   const durable = !/^memory:/i.test(storeUrl.trim());
-  const remembered = durable ? settingsOf((await store.readStream(SETTINGS_STREAM)).map(parseSettingsEvent)) : {};
+  const remembered = durable ? await settingsIn(store) : {};
   const settled = settleSettings(remembered, given, { cloud: DEFAULT_FLAGS.cloud }, context);
   const record = durable ? settled.record : undefined;
   return {
@@ -169,10 +169,15 @@ export async function rememberedSettings(storeUrl: string): Promise<StoreSetting
   if (/^memory:/i.test(storeUrl.trim())) return {};
   const store = await openStore(storeUrl);
   try {
-    return settingsOf((await store.readStream(SETTINGS_STREAM)).map(parseSettingsEvent));
+    return await settingsIn(store);
   } finally {
     await store.close();
   }
+}
+
+/** The settings remembered with an open store (its `StoreSettingsRecorded` events, folded). */
+export async function settingsIn(store: EventStore): Promise<StoreSettings> {
+  return settingsOf((await store.readStream(SETTINGS_STREAM)).map(parseSettingsEvent));
 }
 
 /** The cloud adapters a `--cloud` value names, and whose credentials they act with. */

@@ -6,8 +6,8 @@ import { MOVING_STATUSES, OPTIMIZATION_STREAM_PREFIX, backupExpiryText, parseSto
 import { TOPICS, readAllWithoutData, sqliteFileOf, type EventStore, type Logger, type RecordedEvent } from '@optex/ports';
 import { OptimizationProjection, loadStream } from '@optex/engine';
 import { recordApproval, recordDenial, recordOperatorAction, type OperatorAction } from '@optex/approval';
-import { DUPLICATES_STREAM, REJECTED_STREAM, SETTINGS_STREAM, defaultPolicy, isPreviewRejection, parseSettingsEvent, settingsOf, type Policy, type RecommendationDuplicated, type RecommendationRejected } from '@optex/domain';
-import { DEFAULT_FLAGS, asPreview, delayedGateway, envWholeNumber, intakeLimitsFromEnv, loadPolicy, lockStoreForWriting, openAdapters, openBus, openStore, parseBusUrl, parseCloudUrl, processUntilQuiescent, readInput, recommendationMessages, rememberedSettings, report, StoreInUseError, UsageError, waitingOf, type AdapterFlags, type SettingsInForce } from '@optex/runtime';
+import { DUPLICATES_STREAM, REJECTED_STREAM, defaultPolicy, isPreviewRejection, type Policy, type RecommendationDuplicated, type RecommendationRejected } from '@optex/domain';
+import { DEFAULT_FLAGS, asPreview, delayedGateway, envWholeNumber, intakeLimitsFromEnv, loadPolicy, lockStoreForWriting, openAdapters, openBus, openStore, parseBusUrl, parseCloudUrl, processUntilQuiescent, readInput, recommendationMessages, rememberedSettings, report, settingsIn, StoreInUseError, UsageError, waitingOf, type AdapterFlags, type SettingsInForce } from '@optex/runtime';
 import { makeDirectories } from '@optex/event-store';
 import { FleetFileError, SimulatedFleet, parseFleetFile, stateFileFor } from '@optex/cloud';
 
@@ -468,7 +468,7 @@ export async function showCommand(io: Io, id: string, flags: { store: string; js
  * and also when the remembered file cannot be read now (show still prints the rest; run and resume say why).
  */
 async function rememberedPolicy(store: EventStore): Promise<Policy> {
-  const file = settingsOf((await store.readStream(SETTINGS_STREAM)).map(parseSettingsEvent)).policyFile;
+  const file = (await settingsIn(store)).policyFile;
   try {
     return await loadPolicy(file, true);
   } catch {
