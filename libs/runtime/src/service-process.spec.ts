@@ -201,6 +201,8 @@ describe('runServiceProcess', () => {
     [{ OPTEX_RELAY: 'TRUE' }, 'OPTEX_RELAY must be true or false, got "TRUE"'],
     [{ OPTEX_STORE: 'foo:bar' }, 'OPTEX_STORE: unsupported event store url "foo:bar"'],
     [{ OPTEX_STORE: 'esdb://a:b:c' }, 'OPTEX_STORE: invalid EventStoreDB connection string'],
+    // the password of a connection string is not written into the log
+    [{ OPTEX_STORE: 'esdb://admin:s3cret@a:b:c' }, 'OPTEX_STORE: invalid EventStoreDB connection string "esdb://***@a:b:c"'],
     [{ OPTEX_BUS: 'notaurl' }, 'OPTEX_BUS: expected memory or kafka://host:port[,host:port], got "notaurl"'],
     [{ OPTEX_CLOUD: 'gcp' }, 'OPTEX_CLOUD: expected simulated:FLEET.json, aws or aws:ENDPOINT, got "gcp"'],
     [{ OPTEX_CLOUD: 'simulated:/nonexistent/fleet.json' }, 'OPTEX_CLOUD: '],
@@ -212,6 +214,7 @@ describe('runServiceProcess', () => {
     const err = await badConfiguration(env);
     expect(err.startsWith(message)).toBe(true);
     expect(err).not.toMatch(/--(store|bus|cloud|policy)\b/);
+    expect(err).not.toContain('s3cret');
   });
 
   it('refuses an HTTP port in use, naming OPTEX_HTTP_PORT and the port, before it connects to Kafka', async () => {

@@ -1,7 +1,7 @@
 import { createServer, type Server } from 'node:net';
 import { Module, type DynamicModule } from '@nestjs/common';
 import { createLogger, startTracing } from '@optex/observability';
-import { OptexError, type Logger } from '@optex/ports';
+import { OptexError, withoutCredentials, type Logger } from '@optex/ports';
 import { KafkaBus } from '@optex/messaging';
 import type { ServiceName } from '@optex/engine';
 import { OptexMetrics, SERVICE_GROUPS } from '@optex/engine';
@@ -235,7 +235,7 @@ export async function runServiceProcess(service: ServiceName, io: ServiceProcess
   const address = engine.app.getHttpServer().address() as { port: number } | null;
   const port = address?.port ?? config.httpPort;
   // `service` is on every line already (the logger's base).
-  logger.info({ port, pid: process.pid, store: config.store, bus: config.bus, cloud: config.cloud, relay: config.relay }, 'service ready');
+  logger.info({ port, pid: process.pid, store: withoutCredentials(config.store), bus: withoutCredentials(config.bus), cloud: withoutCredentials(config.cloud), relay: config.relay }, 'service ready');
   // One JSON line on stdout that launchers wait for.
   stdout.write(`${JSON.stringify({ ready: service, pid: process.pid, port })}\n`);
   let stopped: Promise<void> | undefined;

@@ -1,6 +1,7 @@
 import { loadAuthConfig, AuthConfigError, newApiToken, startApi } from '@optex/api';
 import { ROLES, type Role } from '@optex/domain';
 import { intakeLimitsFromEnv, loadPolicy, openBus, openReadModelCheckpoints, openStore, rememberedSettings, UsageError } from '@optex/runtime';
+import { withoutCredentials } from '@optex/ports';
 import { safe, toJson } from './format';
 import type { Io } from './commands';
 
@@ -44,7 +45,7 @@ export async function apiCommand(io: Io, flags: ApiFlags, until: Promise<unknown
   const bus = flags.bus ? await openBus(flags.bus, 'optex-api', undefined, io.logger) : undefined;
   try {
     const api = await startApi({ store, policy, auth, checkpoints, ...(bus ? { bus } : {}), intakeLimits: intakeLimitsFromEnv(), port, host: flags.host, logger: io.logger, notifications: flags.notifications !== 'off' });
-    io.err(`optex api listening on ${api.url} (store ${safe(flags.store)}; read model ${safe(checkpoints.location)}; OpenAPI at ${api.url}/openapi.json; console at ${api.url}/console)`);
+    io.err(`optex api listening on ${api.url} (store ${safe(withoutCredentials(flags.store))}; read model ${safe(checkpoints.location)}; OpenAPI at ${api.url}/openapi.json; console at ${api.url}/console)`);
     if (api.notifier) io.err(`notifications: POSTing to webhooks ${policy.notifications.webhooks.map((h) => safe(h.name)).join(', ')}`);
     await until;
     await api.close();

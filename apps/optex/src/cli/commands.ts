@@ -3,7 +3,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import type { Writable } from 'node:stream';
 import { MOVING_STATUSES, OPTIMIZATION_STREAM_PREFIX, backupExpiryText, parseStoredEvent, goesOnForReal, differenceText, optimizationDecider, optimizationDetail, optimizationStream, summarize, viewOf, DomainError, BATCH_MODES, type BatchMode, type BackupExpiry, type OptimizationState, type PerformanceImpact, type RecommendationDifference, type RiskBasis, type SettingSource } from '@optex/domain';
-import { TOPICS, readAllWithoutData, sqliteFileOf, type EventStore, type Logger, type RecordedEvent } from '@optex/ports';
+import { TOPICS, readAllWithoutData, sqliteFileOf, withoutCredentials, type EventStore, type Logger, type RecordedEvent } from '@optex/ports';
 import { OptimizationProjection, loadStream } from '@optex/engine';
 import { recordApproval, recordDenial, recordOperatorAction, type OperatorAction } from '@optex/approval';
 import { DUPLICATES_STREAM, REJECTED_STREAM, defaultPolicy, isPreviewRejection, type Policy, type RecommendationDuplicated, type RecommendationRejected } from '@optex/domain';
@@ -128,7 +128,7 @@ export async function runCommand(io: Io, file: string | undefined, flags: RunFla
     else {
       const notBefore = flags.notBefore !== undefined ? timeFlag('--not-before', flags.notBefore) : undefined;
       const text = reportText(result, { maxRows, wide: flags.wide ?? false, ...(flags.output && !notWritten ? { outputFile: flags.output } : {}), store: flags.store, ...(notBefore && notBefore.getTime() > Date.now() ? { notBefore: notBefore.toISOString() } : {}) });
-      io.out(`${text}\nDone in ${((Date.now() - started) / 1000).toFixed(1)} s. Store: ${safe(flags.store)}\n${settingsText(adapters.settings, flags.store)}`);
+      io.out(`${text}\nDone in ${((Date.now() - started) / 1000).toFixed(1)} s. Store: ${safe(withoutCredentials(flags.store))}\n${settingsText(adapters.settings, flags.store)}`);
     }
     if (notWritten) {
       io.err(`optex: --output: ${safe(notWritten)}; the work is done and the report was printed on stdout only (exit ${EXIT_OUTPUT_NOT_WRITTEN})`);

@@ -7,3 +7,4 @@ export * from './integration';
 export * from './logger';
 export * from './tracing';
 export * from './turn-batcher';
+export * from './urls';

@@ -1,6 +1,6 @@
 import { BACKWARDS, END, EventStoreDBClient, FORWARDS, START, jsonEvent } from '@eventstore/db-client';
 import type { AllStreamResolvedEvent, JSONType, Position, ResolvedEvent } from '@eventstore/db-client';
-import { ConcurrencyError, InfrastructureError } from '@optex/ports';
+import { ConcurrencyError, InfrastructureError, withoutCredentials } from '@optex/ports';
 import type {
   AppendResult,
   EventStore,
@@ -76,7 +76,7 @@ export class EsdbEventStore implements EventStore {
       client = EventStoreDBClient.connectionString(connectionString);
     } catch (error) {
       const detail = error instanceof Error ? error.message : String(error);
-      throw new TypeError(`invalid EventStoreDB connection string ${JSON.stringify(connectionString)}: ${detail}`, { cause: error });
+      throw new TypeError(`invalid EventStoreDB connection string ${JSON.stringify(withoutCredentials(connectionString))}: ${detail.split(connectionString).join(withoutCredentials(connectionString))}`, { cause: error });
     }
     return new EsdbEventStore(client, options);
   }
