@@ -10,7 +10,11 @@ export interface ProcessInfo {
   readonly checks?: () => Record<string, string | undefined>;
 }
 
-/** `GET /health` (200 when the store answers, 503 otherwise) and `GET /metrics` (Prometheus text). */
+/**
+ * `GET /health` (200 when the store answers and the extra checks pass, 503 otherwise: readiness), `GET /live` (200
+ * whenever the process answers HTTP, whatever the store and Kafka do: liveness, for a probe that restarts the process,
+ * which would not bring an absent store back) and `GET /metrics` (Prometheus text).
+ */
 @Controller()
 export class HealthController {
   constructor(
@@ -34,6 +38,12 @@ export class HealthController {
     const body = { status: healthy ? 'ok' : 'failing', service: this.info.service, uptimeSeconds: Math.round((Date.now() - this.info.startedAt.getTime()) / 1000), checks };
     if (!healthy) throw new HttpException(body, 503);
     return body;
+  }
+
+  @Get('live')
+  @HttpCode(200)
+  live(): Record<string, unknown> {
+    return { status: 'ok', service: this.info.service, uptimeSeconds: Math.round((Date.now() - this.info.startedAt.getTime()) / 1000) };
   }
 
   @Get('metrics')

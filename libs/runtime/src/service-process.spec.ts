@@ -258,6 +258,8 @@ describe('runServiceProcess', () => {
       expect(JSON.parse(ready!)).toMatchObject({ service: 'executor', port: running!.port, relay: false });
       for (const line of out.lines) expect({ line, service: keyCount(line, 'service'), component: Math.min(keyCount(line, 'component'), 1) }).toEqual({ line, service: line.startsWith('{"ready"') ? 0 : 1, component: keyCount(line, 'component') });
       expect(out.lines).toContain(JSON.stringify({ ready: 'executor', pid: process.pid, port: running!.port }));
+      const live = await fetch(`http://127.0.0.1:${running!.port}/live`);
+      expect([live.status, await live.json()]).toEqual([200, expect.objectContaining({ status: 'ok', service: 'executor' })]);
     } finally {
       await running?.stop();
     }

@@ -480,10 +480,11 @@ const KUSTOMIZATION_FIELDS = new Set([
 /**
  * What the Kubernetes schemas cannot check: the kustomization lists exactly the other manifests and
  * names the Namespace; each of the five services has one Deployment (image, `OPTEX_SERVICE`,
- * liveness and readiness probes on GET /health at the container's HTTP port, Prometheus scrape
+ * a readiness probe on GET /health and a liveness probe on GET /live at the container's HTTP port, Prometheus scrape
  * annotations, CPU and memory requests and limits, non-root with a read-only root filesystem) and a
- * Service selecting its pods; `envFrom` names a ConfigMap or Secret that exists; the ConfigMap sets
- * the README variables; Secret values are placeholders (no real keys in git).
+ * Service selecting its pods; `envFrom` names a ConfigMap or Secret that exists and takes every Secret, optionally; the
+ * ConfigMap sets the README variables; Secret values are placeholders (no real keys in git), in `*.example.yaml` files
+ * the kustomization does not apply.
  */
 export function k8sProblems(manifests: readonly Manifest[], kustomization: { file: string; doc: unknown; dirFiles: readonly string[] }, readme: readonly ReadmeEnvVar[]): string[] {
   const problems: string[] = [];
@@ -492,9 +493,13 @@ export function k8sProblems(manifests: readonly Manifest[], kustomization: { fil
   if (k['apiVersion'] !== 'kustomize.config.k8s.io/v1beta1' || k['kind'] !== 'Kustomization') problems.push(`${kfile}: apiVersion/kind must be kustomize.config.k8s.io/v1beta1 Kustomization`);
   for (const key of Object.keys(k)) if (!KUSTOMIZATION_FIELDS.has(key)) problems.push(`${kfile}: unknown field "${key}"`);
   const resources = asArray(k['resources']).map(String);
-  const expectedFiles = kustomization.dirFiles.filter((f) => f !== posix.basename(kfile));
+  const isExample = (f: string) => /\.example\.ya?ml$/.test(f);
+  const expectedFiles = kustomization.dirFiles.filter((f) => f !== posix.basename(kfile) && !isExample(f));
   for (const f of expectedFiles) if (!resources.includes(f)) problems.push(`${kfile}: resources does not list ${f}`);
-  for (const f of resources) if (!expectedFiles.includes(f)) problems.push(`${kfile}: resources lists ${f}, which is not a manifest in this directory`);
+  for (const f of resources) {
+    if (isExample(f)) problems.push(`${kfile}: resources lists ${f}, an example to create out of band (applied, its placeholders would replace the real values)`);
+    else if (!expectedFiles.includes(f)) problems.push(`${kfile}: resources lists ${f}, which is not a manifest in this directory`);
+  }
   const ofKind = (kind: string) => manifests.filter((m) => m.doc['kind'] === kind);
   const namespaces = ofKind('Namespace').map((m) => String(asObject(m.doc['metadata'])['name']));
   if (!namespaces.includes(String(k['namespace']))) problems.push(`${kfile}: namespace ${JSON.stringify(k['namespace'])} is not the Namespace manifest's (${namespaces.join(', ') || 'none'})`);
@@ -542,9 +547,10 @@ export function k8sProblems(manifests: readonly Manifest[], kustomization: { fil
       const http = ports.find((p) => p['containerPort'] === httpPort);
       if (!http) problems.push(`${cw}: no containerPort ${httpPort} (OPTEX_HTTP_PORT)`);
       if (String(annotations['prometheus.io/port']) !== String(httpPort)) problems.push(`${where}: prometheus.io/port ${String(annotations['prometheus.io/port'])} is not OPTEX_HTTP_PORT ${httpPort}`);
-      for (const probeName of ['livenessProbe', 'readinessProbe']) {
+      // Readiness follows the store (/health); liveness must not (/live), or an outage of the store restarts every pod.
+      for (const [probeName, path] of [['livenessProbe', '/live'], ['readinessProbe', '/health']] as const) {
         const get = asObject(asObject(c[probeName])['httpGet']);
-        if (get['path'] !== '/health') problems.push(`${cw}: ${probeName} must be an httpGet on /health`);
+        if (get['path'] !== path) problems.push(`${cw}: ${probeName} must be an httpGet on ${path}`);
         else if (get['port'] !== httpPort && (http === undefined || get['port'] !== http['name'])) problems.push(`${cw}: ${probeName} port ${String(get['port'])} is not the HTTP port ${httpPort}`);
       }
       const resources = asObject(c['resources']);
@@ -553,6 +559,11 @@ export function k8sProblems(manifests: readonly Manifest[], kustomization: { fil
       if ((security['runAsNonRoot'] ?? podSecurity['runAsNonRoot']) !== true) problems.push(`${cw}: runAsNonRoot is not true`);
       if (security['readOnlyRootFilesystem'] !== true) problems.push(`${cw}: readOnlyRootFilesystem is not true`);
       if (security['allowPrivilegeEscalation'] !== false) problems.push(`${cw}: allowPrivilegeEscalation is not false`);
+      // Secrets are created out of band (the manifests hold examples only): every service takes each one, optionally.
+      for (const name of secrets) {
+        const ref = asArray(c['envFrom']).map((e) => asObject(asObject(e)['secretRef'])).find((r) => r['name'] === name);
+        if (ref?.['optional'] !== true) problems.push(`${cw}: envFrom must take Secret ${name} with optional: true`);
+      }
       for (const from of asArray(c['envFrom']).map(asObject)) {
         const cm = asObject(from['configMapRef']);
         const secret = asObject(from['secretRef']);

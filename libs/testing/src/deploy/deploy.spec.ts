@@ -251,13 +251,15 @@ describe('Kubernetes manifests (deploy/k8s)', () => {
 
   const deploymentOf = (docs: EditableManifest[], service: string) => docs.find((m) => m.doc.kind === 'Deployment' && m.doc.metadata.name === `optex-${service}`)!.doc;
   it.each([
-    ['a Deployment without a liveness probe', (d: EditableManifest[]) => delete deploymentOf(d, 'executor').spec.template.spec.containers[0].livenessProbe, 'container executor: livenessProbe must be an httpGet on /health'],
+    ['a Deployment without a liveness probe', (d: EditableManifest[]) => delete deploymentOf(d, 'executor').spec.template.spec.containers[0].livenessProbe, 'container executor: livenessProbe must be an httpGet on /live'],
+    ['a liveness probe on /health (an outage of the store would restart every pod)', (d: EditableManifest[]) => (deploymentOf(d, 'scheduler').spec.template.spec.containers[0].livenessProbe.httpGet.path = '/health'), 'container scheduler: livenessProbe must be an httpGet on /live'],
     ['a readiness probe on the wrong path', (d: EditableManifest[]) => (deploymentOf(d, 'approval').spec.template.spec.containers[0].readinessProbe.httpGet.path = '/healthz'), 'container approval: readinessProbe must be an httpGet on /health'],
     ['a Deployment without an image', (d: EditableManifest[]) => delete deploymentOf(d, 'scheduler').spec.template.spec.containers[0].image, 'container scheduler: no image'],
     ['a writable root filesystem', (d: EditableManifest[]) => (deploymentOf(d, 'validator').spec.template.spec.containers[0].securityContext.readOnlyRootFilesystem = false), 'container validator: readOnlyRootFilesystem is not true'],
     ['no memory limit', (d: EditableManifest[]) => delete deploymentOf(d, 'validator').spec.template.spec.containers[0].resources.limits.memory, 'container validator: resources.limits.memory missing'],
     ['no scrape annotations', (d: EditableManifest[]) => delete deploymentOf(d, 'risk-assessor').spec.template.metadata.annotations, 'optex-risk-assessor: pod template needs prometheus.io/scrape'],
     ['a real-looking key in the Secret', (d: EditableManifest[]) => (d.find((m) => m.doc.kind === 'Secret')!.doc.stringData.AWS_SECRET_ACCESS_KEY = 'wJalrXUtnFEMI'), 'AWS_SECRET_ACCESS_KEY must stay the placeholder CHANGE_ME'],
+    ['a service without the AWS credentials Secret', (d: EditableManifest[]) => (deploymentOf(d, 'approval').spec.template.spec.containers[0].envFrom = deploymentOf(d, 'approval').spec.template.spec.containers[0].envFrom.filter((e: Json) => e.secretRef?.name !== 'optex-aws')), 'container approval: envFrom must take Secret optex-aws with optional: true'],
     ['a ConfigMap without OPTEX_BUS', (d: EditableManifest[]) => delete d.find((m) => m.doc.kind === 'ConfigMap')!.doc.data.OPTEX_BUS, 'data: OPTEX_BUS is not set'],
     ['a Deployment whose OPTEX_SERVICE names another service', (d: EditableManifest[]) => (deploymentOf(d, 'validator').spec.template.spec.containers[0].env[0].value = 'executor'), '0 Deployments run OPTEX_SERVICE=validator'],
   ])('reports %s', (_, breakIt, expected) => {
@@ -266,12 +268,13 @@ describe('Kubernetes manifests (deploy/k8s)', () => {
     expect(k8sProblems(broken, kustomization, readme)).toEqual(expect.arrayContaining([expect.stringContaining(expected)]));
   });
 
-  it('reports a kustomization that leaves a file out or lists one that is not there', () => {
+  it('reports a kustomization that leaves a file out, lists one that is not there or applies an example', () => {
     const broken = clone(kustomization);
-    (broken.doc as Json).resources = (broken.doc as Json).resources.filter((r: string) => r !== 'executor.yaml').concat('ingress.yaml');
+    (broken.doc as Json).resources = (broken.doc as Json).resources.filter((r: string) => r !== 'executor.yaml').concat('ingress.yaml', 'secret.example.yaml');
     expect(k8sProblems(manifests, broken, readme)).toEqual([
       'deploy/k8s/kustomization.yaml: resources does not list executor.yaml',
       'deploy/k8s/kustomization.yaml: resources lists ingress.yaml, which is not a manifest in this directory',
+      'deploy/k8s/kustomization.yaml: resources lists secret.example.yaml, an example to create out of band (applied, its placeholders would replace the real values)',
     ]);
   });
 });
