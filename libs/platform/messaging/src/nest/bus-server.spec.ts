@@ -117,6 +117,18 @@ describe('BusServer (NestJS transport over the Bus port)', () => {
     await bus.close();
   });
 
+  it('counts a retry asked for on the last attempt as the dead letter the bus makes of it (the metric of dead letters)', async () => {
+    const { bus, server, outcomes, dlq } = await serve(async () => {
+      throw new Error('a bug: fails on every try');
+    });
+    await bus.publish([{ topic: TOPICS.internalEvents, ...lifecycle() }]);
+    await bus.idle();
+    expect(outcomes).toEqual(['retry', 'retry', 'dead-letter']); // maxAttempts 3
+    expect(dlq).toHaveLength(1);
+    await server.close();
+    await bus.close();
+  });
+
   it('retries a concurrency conflict the command handler could not resolve, as an attempt', async () => {
     let calls = 0;
     const { bus, server, outcomes } = await serve(async () => {
@@ -188,7 +200,7 @@ describe('BusServer inside a Nest application (as the engine runs it)', () => {
     });
     await bus.publish([{ topic: TOPICS.internalEvents, ...lifecycle() }, { topic: TOPICS.internalEvents, ...lifecycle() }]);
     await bus.idle();
-    expect(outcomes).toEqual(['pause', 'pause', 'pause', 'pause', 'pause', 'ack', 'retry', 'retry', 'retry']);
+    expect(outcomes).toEqual(['pause', 'pause', 'pause', 'pause', 'pause', 'ack', 'retry', 'retry', 'dead-letter']);
     expect(dlq.map((d) => d.headers['x-optex-dlq-reason'])).toEqual(['gave up after 3 attempts: TypeError: plan is not iterable']);
     await app.close();
     await bus.close();

@@ -84,7 +84,9 @@ export class BusServer extends Server implements CustomTransportStrategy {
 
   private async dispatch(delivery: Delivery): Promise<HandlerOutcome> {
     const outcome = tracingEnabled() ? await this.tracedOutcomeOf(delivery) : await this.outcomeOf(delivery);
-    this.options.onOutcome?.(outcome.kind, delivery);
+    // A retry asked for on the last attempt is dead-lettered by the bus: count it as what becomes of it.
+    const last = outcome.kind === 'retry' && delivery.attempt >= (this.options.maxAttempts ?? 5);
+    this.options.onOutcome?.(last ? 'dead-letter' : outcome.kind, delivery);
     return outcome;
   }
 
