@@ -324,6 +324,8 @@ export async function openAdapters(
     rememberAs?: string;
     /** What errors call the flags' values (a service process: its variables). @defaultValue {@link FLAG_NAMES} */
     settingNames?: SettingNames;
+    /** Add Node's process metrics (memory, CPU, event-loop lag, GC: prom-client's default metrics prefixed `optex_`, e.g. `optex_process_resident_memory_bytes`, `optex_nodejs_eventloop_lag_seconds`) to the registry: a long-running service's. */
+    processMetrics?: boolean;
   } = {},
 ): Promise<EngineAdapters & { settings: SettingsInForce; close(): Promise<void> }> {
   const clock = options.clock ?? systemClock;
@@ -366,7 +368,7 @@ export async function openAdapters(
       settings,
       clock,
       logger,
-      metrics: new OptexMetrics(),
+      metrics: new OptexMetrics({ defaultMetrics: options.processMetrics === true }),
       options,
       async close() {
         await openedBus.close();

@@ -260,6 +260,8 @@ describe('runServiceProcess', () => {
       expect(out.lines).toContain(JSON.stringify({ ready: 'executor', pid: process.pid, port: running!.port }));
       const live = await fetch(`http://127.0.0.1:${running!.port}/live`);
       expect([live.status, await live.json()]).toEqual([200, expect.objectContaining({ status: 'ok', service: 'executor' })]);
+      // Node's process metrics, to watch memory against the container's limit
+      expect(await (await fetch(`http://127.0.0.1:${running!.port}/metrics`)).text()).toMatch(/^optex_process_resident_memory_bytes \d+/m);
     } finally {
       await running?.stop();
     }

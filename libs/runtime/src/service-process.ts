@@ -171,6 +171,7 @@ export async function runServiceProcess(service: ServiceName, io: ServiceProcess
         ...(config.kafkaSessionTimeoutMs ? { kafkaSessionTimeoutMs: config.kafkaSessionTimeoutMs } : {}),
         clientId: `optex-${service}`,
         settingNames: SERVICE_SETTING_VARIABLES,
+        processMetrics: true,
         batchMode: config.batchMode,
         maxParallel: config.maxParallel,
         ...(config.batchWindowMs !== undefined ? { batchWindowMs: config.batchWindowMs } : {}),

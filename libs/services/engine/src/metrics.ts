@@ -99,7 +99,7 @@ export class OptexMetrics {
 
   constructor(options: { defaultMetrics?: boolean; labels?: Record<string, string> } = {}) {
     if (options.labels) this.registry.setDefaultLabels(options.labels);
-    if (options.defaultMetrics) collectDefaultMetrics({ register: this.registry, prefix: 'optex_process_' });
+    if (options.defaultMetrics) collectDefaultMetrics({ register: this.registry, prefix: 'optex_' });
   }
 
   /** Counts one group's handled messages by outcome in `optex_messages_total` (added when the registry is read). */

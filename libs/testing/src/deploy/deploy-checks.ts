@@ -312,6 +312,59 @@ export function prometheusProblems(prometheus: unknown, compose: unknown): strin
   return problems;
 }
 
+/**
+ * Problems with the alerting rules (deploy/prometheus/alerts.yml) and their loading: prometheus.yml's `rule_files` name
+ * the file where compose mounts it; every rule has a unique `alert` name, a PromQL `expr` with balanced parentheses
+ * naming only `up` and metrics the services export (`allowedMetrics`), counters read over a range, a `for` duration
+ * when there is one, `labels.severity` critical or warning, and `annotations.summary` and `description`.
+ */
+export function alertRulesProblems(rules: unknown, prometheus: unknown, compose: unknown, allowedMetrics: ReadonlySet<string>): string[] {
+  const file = 'deploy/prometheus/alerts.yml';
+  const problems: string[] = [];
+  const prometheusService = asObject(asObject(asObject(compose)['services'])['prometheus']);
+  const mounts = new Map(asArray(prometheusService['volumes']).map(String).map((v) => v.split(':')).map(([from, to]) => [to ?? '', from ?? '']));
+  const ruleFiles = asArray(asObject(prometheus)['rule_files']).map(String);
+  if (!ruleFiles.some((f) => mounts.get(f) === `./${file}`)) problems.push(`deploy/prometheus/prometheus.yml: rule_files does not load ${file} where docker-compose.yml mounts it (${ruleFiles.join(', ') || 'none'})`);
+  const names = new Set<string>();
+  const groups = asArray(asObject(rules)['groups']).map(asObject);
+  if (groups.length === 0) problems.push(`${file}: no rule groups`);
+  for (const group of groups) {
+    for (const [i, rule] of asArray(group['rules']).map(asObject).entries()) {
+      const name = String(rule['alert'] ?? '');
+      const where = `${file}: ${String(group['name'])}.rules[${i}] ${name}`;
+      if (!/^[A-Z][A-Za-z0-9]*$/.test(name)) problems.push(`${where}: alert must be a CamelCase name`);
+      if (names.has(name)) problems.push(`${where}: a second alert of this name`);
+      names.add(name);
+      const expr = rule['expr'];
+      if (typeof expr !== 'string' || expr.trim() === '') {
+        problems.push(`${where}: no expr`);
+        continue;
+      }
+      let depth = 0;
+      for (const ch of expr) if ((depth += ch === '(' ? 1 : ch === ')' ? -1 : 0) < 0) break;
+      if (depth !== 0) problems.push(`${where}: expr has unbalanced parentheses: ${expr}`);
+      const metrics = promqlMetricNames(expr);
+      if (metrics.length === 0) problems.push(`${where}: expr selects no metric: ${expr}`);
+      for (const metric of metrics) if (metric !== 'up' && !allowedMetrics.has(metric)) problems.push(`${where}: uses ${metric}, which the services do not export`);
+      for (const counter of countersReadRaw(expr)) problems.push(`${where}: reads the counter ${counter} raw; use increase() or rate() over a range, which a restart does not reset`);
+      if (rule['for'] !== undefined && !/^(\d+[smhdwy])+$/.test(String(rule['for']))) problems.push(`${where}: for ${JSON.stringify(rule['for'])} is not a duration`);
+      const severity = asObject(rule['labels'])['severity'];
+      if (severity !== 'critical' && severity !== 'warning') problems.push(`${where}: labels.severity must be critical or warning, got ${JSON.stringify(severity)}`);
+      for (const key of ['summary', 'description']) if (typeof asObject(rule['annotations'])[key] !== 'string') problems.push(`${where}: annotations.${key} missing`);
+    }
+  }
+  return problems;
+}
+
+/**
+ * The optex counters (`optex_…_total`) an expression reads without a range selector after them: a counter restarts at
+ * zero with its process, so read raw a restart makes the figure drop (or vanish); increase() and rate() over a range
+ * do not.
+ */
+export function countersReadRaw(expr: string): string[] {
+  return [...expr.matchAll(/\b(optex_\w+_total)\b(\s*\{[^}]*\})?\s*(\[)?/g)].filter((m) => m[3] === undefined).map((m) => m[1]!);
+}
+
 const PROMQL_KEYWORDS = new Set(['by', 'without', 'on', 'ignoring', 'group_left', 'group_right', 'bool', 'offset', 'and', 'or', 'unless', 'inf', 'nan']);
 
 /**
@@ -349,7 +402,7 @@ export interface DashboardContext {
 /**
  * Problems with the Grafana dashboard: every panel has a unique id, a title and at least one
  * PromQL target; every metric a target names starts with `optex_` and is one the services export;
- * every required metric is shown; datasources are the provisioned one or the dashboard's
+ * a counter (`…_total`) is read over a range (increase, rate), never raw; every required metric is shown; datasources are the provisioned one or the dashboard's
  * `${datasource}` variable.
  */
 export function dashboardProblems(dashboard: unknown, context: DashboardContext): string[] {
@@ -392,6 +445,7 @@ export function dashboardProblems(dashboard: unknown, context: DashboardContext)
         else if (!context.allowedMetrics.has(name)) problems.push(`${where}: targets[${i}] uses ${name}, which the services do not export`);
         used.add(name.replace(/_(bucket|sum|count)$/, ''));
       }
+      for (const counter of countersReadRaw(expr)) problems.push(`${where}: targets[${i}] reads the counter ${counter} raw; use increase() or rate() over a range, which a restart does not reset`);
     }
   }
   for (const metric of context.requiredMetrics) if (!used.has(metric)) problems.push(`${file}: no panel shows ${metric}`);

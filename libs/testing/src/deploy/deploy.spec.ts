@@ -8,8 +8,10 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSy
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
+import { collectDefaultMetrics, Registry } from 'prom-client';
 import { join, relative } from 'node:path';
 import {
+  alertRulesProblems,
   OPTEX_SERVICES,
   composeLintProblems,
   composeProblems,
@@ -181,6 +183,36 @@ describe('Prometheus and Grafana', () => {
     ]);
   });
 
+  const alerts = () => yamlOf('deploy/prometheus/alerts.yml')[0] as Json;
+  /** What a service exports: its own metrics and Node's process metrics (prom-client's defaults, prefixed optex_). */
+  const seriesWithProcess = (): Set<string> => {
+    const registry = new Registry();
+    collectDefaultMetrics({ register: registry, prefix: 'optex_' });
+    return new Set([...exportedSeries(), ...registry.getMetricsAsArray().map((m) => m.name)]);
+  };
+
+  it('Prometheus loads the alerting rules compose mounts; each names exported metrics, reads counters over a range, has a severity and says what to do', () => {
+    expect(alertRulesProblems(alerts(), prometheus(), compose, seriesWithProcess())).toEqual([]);
+    expect(alerts().groups[0].rules.map((r: Json) => r.alert)).toEqual(expect.arrayContaining(['OptexServiceDown', 'OptexRollbackFailed', 'OptexDeadLetters']));
+  });
+
+  it('reports rules that are not loaded, a metric not exported, a raw counter, a bad severity and a missing description', () => {
+    const broken = alerts();
+    const [down, rollback, deadLetters] = broken.groups[0].rules as Json[];
+    down!.expr = 'optex_service_up == 0';
+    rollback!.expr = 'sum(optex_rollbacks_total{result="failed"}) > 0';
+    deadLetters!.labels.severity = 'page';
+    delete deadLetters!.annotations.description;
+    const unloaded = { ...prometheus(), rule_files: ['/etc/prometheus/rules.yml'] };
+    expect(alertRulesProblems(broken, unloaded, compose, seriesWithProcess())).toEqual([
+      'deploy/prometheus/prometheus.yml: rule_files does not load deploy/prometheus/alerts.yml where docker-compose.yml mounts it (/etc/prometheus/rules.yml)',
+      'deploy/prometheus/alerts.yml: optex.rules[0] OptexServiceDown: uses optex_service_up, which the services do not export',
+      'deploy/prometheus/alerts.yml: optex.rules[1] OptexRollbackFailed: reads the counter optex_rollbacks_total raw; use increase() or rate() over a range, which a restart does not reset',
+      'deploy/prometheus/alerts.yml: optex.rules[2] OptexDeadLetters: labels.severity must be critical or warning, got "page"',
+      'deploy/prometheus/alerts.yml: optex.rules[2] OptexDeadLetters: annotations.description missing',
+    ]);
+  });
+
   it('the services define every metric the dashboard must show', () => {
     const series = exportedSeries();
     expect(series.has('optex_execution_duration_seconds_bucket')).toBe(true);
@@ -191,7 +223,7 @@ describe('Prometheus and Grafana', () => {
     expect(dashboardProblems(dashboard(), dashboardContext())).toEqual([]);
   });
 
-  it('reports a misspelt metric, a foreign metric, a broken expression and a missing panel', () => {
+  it('reports a misspelt metric, a foreign metric, a raw counter, a broken expression and a missing panel', () => {
     const broken = dashboard();
     const panels = broken.panels as Json[];
     const executions = panels.find((p) => p.title === 'Executions by result')!;
@@ -200,9 +232,12 @@ describe('Prometheus and Grafana', () => {
     lag.targets[0].expr = 'sum(kafka_consumergroup_lag)';
     const queue = panels.find((p) => p.title === 'Queue depth')!;
     queue.targets[0].expr = 'sum(optex_queue_depth';
+    const savings = panels.find((p) => p.title === 'Realized savings in range (USD / month)')!;
+    savings.targets[0].expr = 'sum(optex_realized_savings_usd_total{action="rightsize"})';
     const problems = dashboardProblems(broken, dashboardContext());
     expect(problems).toEqual(
       expect.arrayContaining([
+        expect.stringContaining('reads the counter optex_realized_savings_usd_total raw; use increase() or rate()'),
         expect.stringContaining('uses optex_execution_total, which the services do not export'),
         expect.stringContaining('uses kafka_consumergroup_lag, not an optex_ metric'),
         expect.stringContaining('unbalanced parentheses'),
