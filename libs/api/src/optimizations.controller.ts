@@ -17,7 +17,7 @@ import {
   type OptimizationState,
   type Principal,
 } from '@optex/domain';
-import { recordApproval, recordDenial, recordOperatorAction, type OperatorAction } from '@optex/approval';
+import { authenticatedAs, recordApproval, recordDenial, recordOperatorAction, type HumanDecision, type OperatorAction } from '@optex/approval';
 import { API_DEPS, type ApiDeps, type AuthenticatedRequest } from './api.constants';
 import { Requires } from './auth/access.guard';
 import { badRequest } from './http-errors';
@@ -204,10 +204,10 @@ export class OptimizationsController {
   }
 
   /** Records a decision under the authenticated principal's identity (never a name from the body) and answers the new state. */
-  private async decide(id: string, request: AuthenticatedRequest, record: (decision: { optimizationId: string; by: string; now: Date }) => Promise<OptimizationState>) {
+  private async decide(id: string, request: AuthenticatedRequest, record: (decision: HumanDecision) => Promise<OptimizationState>) {
     const principal = request.principal as Principal;
     const optimizationId = await this.idOf(id);
-    const state = await record({ optimizationId, by: principal.identity, now: this.deps.now() });
+    const state = await record({ optimizationId, by: principal.identity, now: this.deps.now(), authenticated: authenticatedAs(principal, 'api') });
     if (state.status === 'initial') throw new NotFoundException({ statusCode: 404, error: 'Not Found', reason: `no optimization ${id}` });
     return { optimizationId, by: principal.identity, status: state.status, approvers: state.approval.approvers, view: rowOf(state) };
   }
@@ -226,6 +226,9 @@ export class OptimizationsController {
     const key = id.toLowerCase();
     const matches = this.deps.readModel.projection.all().filter((s) => s.optimizationId.startsWith(key) || s.recommendation.recommendationId === id);
     if (matches.length === 1) return matches[0]!.optimizationId;
+    // A recommendation id names the real optimization and its dry-run previews: the real one is meant (as in the CLI).
+    const real = matches.filter((s) => !s.dryRun);
+    if (real.length === 1 && matches.every((s) => s.recommendation.recommendationId === id)) return real[0]!.optimizationId;
     if (matches.length === 0) throw new NotFoundException({ statusCode: 404, error: 'Not Found', reason: `no optimization ${id}` });
     throw new BadRequestException({ statusCode: 400, error: 'Bad Request', reason: `${id} is ambiguous: it matches ${matches.length} optimizations` });
   }

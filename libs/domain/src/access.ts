@@ -1,4 +1,4 @@
-import { normalizeIdentity, rosterEntryFor, type RosterEntry } from './roster';
+import { exactIdentifier, normalizeIdentity, rosterEntryExactly, type RosterEntry } from './roster';
 
 // ── Who may call the operator surface (HTTP API, console) ──
 
@@ -24,9 +24,11 @@ export interface Credentials {
 
 /** An authenticated caller: the identity decisions are recorded under, and the roles it holds. */
 export interface Principal {
-  /** The roster id the caller maps onto, else the subject normalized: what `by` of a decision becomes. */
+  /** The roster id the caller maps onto (normalized as the roster's ids are), else its subject as {@link exactIdentifier} keys it: what `by` of a decision becomes. */
   readonly identity: string;
   readonly subject: string;
+  /** Every name the credentials gave (the subject, then the name claims), as given: who the caller is, for the requester rule. */
+  readonly names: readonly string[];
   readonly roles: readonly Role[];
   readonly method: Credentials['method'];
   /** Whether the caller maps onto a roster entry. */
@@ -36,20 +38,22 @@ export interface Principal {
 const isRole = (name: string): name is Role => (ROLES as readonly string[]).includes(name);
 
 /**
- * Maps verified credentials onto the approver roster: by subject first, then by each other name (compared
- * normalized, ids and aliases). A roster entry is an approver and a reader whatever the token claims; everything
- * else comes from the claimed roles. The recorded identity is the roster id, or the normalized subject.
+ * Maps verified credentials onto the approver roster: by subject first, then by each other name, each equal to an id
+ * or alias as it is, letter case aside ({@link rosterEntryExactly}: never after Unicode normalization, which would let
+ * `Ｃａｒｏｌ` or `da\u00adve` be carol or dave). A roster entry is an approver and a reader whatever the token claims;
+ * everything else comes from the claimed roles. The recorded identity is the roster id, or the subject keyed exactly.
  */
 export function principalOf(credentials: Credentials, roster: readonly RosterEntry[]): Principal {
-  const entry = [credentials.subject, ...credentials.names].map((name) => rosterEntryFor(roster, name)).find((e) => e !== undefined);
+  const entry = [credentials.subject, ...credentials.names].map((name) => rosterEntryExactly(roster, name)).find((e) => e !== undefined);
   const roles = new Set<Role>(credentials.roles.map(normalizeIdentity).filter(isRole));
   if (entry) {
     roles.add('approver');
     roles.add('reader');
   }
   return {
-    identity: normalizeIdentity(entry?.id ?? credentials.subject),
+    identity: entry ? normalizeIdentity(entry.id) : exactIdentifier(credentials.subject),
     subject: credentials.subject,
+    names: [credentials.subject, ...credentials.names],
     roles: ROLES.filter((r) => roles.has(r)),
     method: credentials.method,
     onRoster: entry !== undefined,

@@ -29,8 +29,18 @@ export type ReceiveRecommendation = Cmd<'ReceiveRecommendation', { optimizationI
 export type AssessRisk = Cmd<'AssessRisk', { policy: Policy; credentialsAccountId: string | undefined; priceBook?: PriceBook; live?: LiveResource }>;
 /** `priceBook` prices the plan recorded with the approval (its net monthly cost change); without it that figure is unpriced. */
 export type DecideApproval = Cmd<'DecideApproval', { policy: Policy; priceBook?: PriceBook }>;
-export type Approve = Cmd<'Approve', { by: string; reason?: string }>;
-export type Deny = Cmd<'Deny', { by: string; reason: string }>;
+/**
+ * How an authenticated caller (the HTTP API, the console) was identified: `by` is then an identifier the caller proved
+ * (a roster id its credentials matched, else its subject), so it must be a roster id or alias as it is, letter case
+ * aside — never one only after Unicode normalization — and `names` (its subject and name claims) are who else it is,
+ * for the rule that a requester may not decide their own request. Absent for a decision typed into the CLI, which holds
+ * the store and is trusted as an administrator.
+ */
+export interface AuthenticatedDecider {
+  readonly names: readonly string[];
+}
+export type Approve = Cmd<'Approve', { by: string; reason?: string; authenticated?: AuthenticatedDecider }>;
+export type Deny = Cmd<'Deny', { by: string; reason: string; authenticated?: AuthenticatedDecider }>;
 /** Expires a pending approval request if `now` is at or after its `expiresAt`; otherwise nothing. */
 export type ExpireApproval = Cmd<'ExpireApproval', Record<string, never>>;
 export type ScheduleExecution = Cmd<'ScheduleExecution', { batchId: string; notBefore: Date }>;

@@ -452,6 +452,31 @@ describe('approver identities (roster recorded on the request)', () => {
     expect(() => optimizationDecider.decide(cmd('Approve', { by: 'alice' }), foldOptimization([asked, assessed(), withRoster()]))).toThrow(/alice@acme\.example requested .* and may not approve it/);
   });
 
+  it('given a request with a roster, when an authenticated caller approves under a name only Unicode normalization makes a member, then NOT_AUTHORIZED; typed into the CLI it is that member', () => {
+    const authenticated = { names: ['00u-eve'] };
+    for (const by of ['ａｌｉｃｅ', 'ali\u00adce', 'ali\u200bce']) {
+      spec.given([received(), assessed(), withRoster()]).when(cmd('Approve', { by, authenticated })).thenThrows('NOT_AUTHORIZED');
+      spec.given([received(), assessed(), withRoster()]).when(cmd('Deny', { by, reason: 'no', authenticated })).thenThrows('NOT_AUTHORIZED');
+    }
+    spec
+      .given([received(), assessed(), withRoster()])
+      .when(cmd('Approve', { by: ' Alice ', authenticated: { names: ['Alice'] } }))
+      .then([ev('ApprovalGranted', { mode: 'manual', by: 'alice@acme.example', approvers: ['alice@acme.example'], final: true })]);
+    spec
+      .given([received(), assessed(), withRoster()])
+      .when(cmd('Approve', { by: 'ａｌｉｃｅ' }))
+      .then([ev('ApprovalGranted', { mode: 'manual', by: 'alice@acme.example', approvers: ['alice@acme.example'], final: true })]);
+  });
+
+  it('given a request Alice asked for without a roster, when she approves through the API under another name her credentials also give, then NOT_AUTHORIZED: never the requester', () => {
+    const asked = received({ ...rec, requestedBy: 'alice@acme.example' });
+    spec.given([asked, assessed(), requested()]).when(cmd('Approve', { by: '00u-opaque', authenticated: { names: ['00u-opaque', 'alice@acme.example'] } })).thenThrows('NOT_AUTHORIZED');
+    spec
+      .given([asked, assessed(), requested()])
+      .when(cmd('Approve', { by: '00u-bob', authenticated: { names: ['00u-bob', 'bob@acme.example'] } }))
+      .then([ev('ApprovalGranted', { mode: 'manual', by: '00u-bob', approvers: ['00u-bob'], final: true })]);
+  });
+
   it('given a request Alice asked for, when Bob approves, then it is granted; when Alice denies (withdraws), then it is denied', () => {
     const asked = received({ ...rec, requestedBy: 'alice@acme.example' });
     spec

@@ -331,7 +331,7 @@ function deciderIdentity(command: C.Approve | C.Deny, s: KnownOptimizationState)
   const by = requireText(command, 'by', command.data.by);
   const eligible = s.approval.eligibleApprovers;
   if (!eligible) return normalizeIdentity(by);
-  const identity = eligibleIdentity(eligible, by);
+  const identity = eligibleIdentity(eligible, by, command.data.authenticated !== undefined);
   if (identity === undefined) {
     const who = eligible.length === 0 ? 'nobody on the roster holds it' : `the roster names ${eligible.map((e) => e.id).join(', ')}`;
     throw new DomainError('NOT_AUTHORIZED', `${command.type}: ${by} may not decide ${s.optimizationId}: it needs the ${s.approval.authority ?? 'requested'} authority and ${who}`);
@@ -340,22 +340,27 @@ function deciderIdentity(command: C.Approve | C.Deny, s: KnownOptimizationState)
 }
 
 /**
- * Whether `identity` (as a decision records it: a roster id, or a normalized name) is who asked for the optimization
+ * Whether `identity` (as a decision records it: a roster id, or a normalized name), or one of the other `names` an
+ * authenticated caller goes by (its subject, its name claims), is who asked for the optimization
  * (`recommendation.requestedBy`, compared normalized; with a roster on the request, an alias denotes its entry's id).
  */
-export function isRequester(s: KnownOptimizationState, identity: string): boolean {
+export function isRequester(s: KnownOptimizationState, identity: string, names: readonly string[] = []): boolean {
   const requestedBy = s.recommendation.requestedBy;
   if (requestedBy === undefined) return false;
   const requester = normalizeIdentity(requestedBy);
   const eligible = s.approval.eligibleApprovers;
-  return requester === identity || (eligible !== undefined && eligibleIdentity(eligible, requester) === identity);
+  return (
+    requester === identity ||
+    names.some((name) => normalizeIdentity(name) === requester) ||
+    (eligible !== undefined && eligibleIdentity(eligible, requester) === identity)
+  );
 }
 
 function decideApprove(command: C.Approve, s: KnownOptimizationState): OptimizationEvent[] {
   const { at, ms } = nowOf(command);
   requirePendingApproval(command, s, ms);
   const by = deciderIdentity(command, s);
-  if (isRequester(s, by)) {
+  if (isRequester(s, by, command.data.authenticated?.names)) {
     throw new DomainError('NOT_AUTHORIZED', `Approve: ${by} requested ${s.optimizationId} and may not approve it; the approval must come from someone else`);
   }
   if (s.approval.approvers.map(normalizeIdentity).includes(by)) {

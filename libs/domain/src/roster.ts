@@ -60,6 +60,21 @@ export const rosterSchema = z
     });
   });
 
+/**
+ * The key an identifier a caller proved is compared by: trimmed, ASCII letters lower-cased, nothing else changed. Unlike
+ * {@link normalizeIdentity} (NFKC, format characters dropped, every letter lower-cased: right for "is this the same
+ * person twice", where doubt must refuse), it cannot make `Ｃａｒｏｌ` (full-width), `da\u00adve` (a soft hyphen) or `\u212a`
+ * (the Kelvin sign, lower-cased `k`) into the roster's `carol`, `dave` or `k`: an identity provider that lets its users
+ * choose such names would otherwise let them approve as someone else.
+ */
+export const exactIdentifier = (identifier: string): string => identifier.trim().replace(/[A-Z]/g, (c) => c.toLowerCase());
+
+/** The roster entry an identifier a caller proved denotes: an id or alias equal to it as {@link exactIdentifier} compares. */
+export function rosterEntryExactly(roster: readonly RosterEntry[], identifier: string): RosterEntry | undefined {
+  const key = exactIdentifier(identifier);
+  return roster.find((e) => exactIdentifier(e.id) === key || (e.aliases ?? []).some((a) => exactIdentifier(a) === key));
+}
+
 /** The roster entry a name denotes (by id or alias, compared normalized), if any. */
 export function rosterEntryFor(roster: readonly RosterEntry[], name: string): RosterEntry | undefined {
   const key = normalizeIdentity(name);
@@ -90,8 +105,12 @@ export function eligibleApprovers(roster: readonly RosterEntry[], requested: Aut
     .map((e) => ({ id: normalizeIdentity(e.id), ...(e.aliases?.length ? { aliases: e.aliases.map(normalizeIdentity) } : {}) }));
 }
 
-/** The identity `name` stands for among `eligible` (its id, found by id or alias), or undefined when it is not one of them. */
-export function eligibleIdentity(eligible: readonly EligibleApprover[], name: string): string | undefined {
-  const key = normalizeIdentity(name);
+/**
+ * The identity `name` stands for among `eligible` (its id, found by id or alias), or undefined when it is not one of
+ * them. Compared normalized, or with `exact` as {@link exactIdentifier} compares (an authenticated caller's identifier
+ * against the normalized ids and aliases recorded on the request).
+ */
+export function eligibleIdentity(eligible: readonly EligibleApprover[], name: string, exact = false): string | undefined {
+  const key = exact ? exactIdentifier(name) : normalizeIdentity(name);
   return eligible.find((e) => e.id === key || (e.aliases ?? []).includes(key))?.id;
 }

@@ -3,19 +3,21 @@ import { NEEDS_OPERATOR_STATUSES } from './queries';
 import { eligibleIdentity, normalizeIdentity } from './roster';
 
 /**
- * The approvals waiting for `identity`: awaiting approval, `identity` among the eligible approvers the request recorded
- * (anyone when it recorded none), not one of its approvers yet (one approval per person) and not its requester;
- * soonest expiry first.
+ * The approvals waiting for an authenticated caller (`identity`, as {@link principalOf} gives it, and every name its
+ * credentials gave): awaiting approval and not expired at `now`, the caller among the eligible approvers the request
+ * recorded (matched exactly, as the decider matches an authenticated caller; anyone when it recorded none), not one of
+ * its approvers yet (one approval per person) and not its requester under any of its names; soonest expiry first.
  * The decider still checks everything again when the person decides.
  */
-export function approvalQueueFor(states: Iterable<KnownOptimizationState>, identity: string): KnownOptimizationState[] {
-  const me = normalizeIdentity(identity);
+export function approvalQueueFor(states: Iterable<KnownOptimizationState>, caller: { readonly identity: string; readonly names?: readonly string[] }, now: Date): KnownOptimizationState[] {
+  const at = now.toISOString();
   return [...states]
     .filter((s) => {
       if (s.status !== 'awaiting-approval') return false;
+      if (s.approval.expiresAt !== undefined && s.approval.expiresAt <= at) return false;
       const eligible = s.approval.eligibleApprovers;
-      const as = eligible ? eligibleIdentity(eligible, me) : me;
-      return as !== undefined && !s.approval.approvers.includes(as) && !isRequester(s, as);
+      const as = eligible ? eligibleIdentity(eligible, caller.identity, true) : normalizeIdentity(caller.identity);
+      return as !== undefined && !s.approval.approvers.includes(as) && !isRequester(s, as, caller.names);
     })
     .sort((a, b) => (a.approval.expiresAt ?? '').localeCompare(b.approval.expiresAt ?? '') || a.optimizationId.localeCompare(b.optimizationId));
 }

@@ -3,7 +3,7 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { silentLogger } from '@optex/ports';
 import { UsageError } from '@optex/runtime';
-import { apiDecisionCommand, apiTokenCommand } from './api-commands';
+import { apiCommand, apiDecisionCommand, apiTokenCommand } from './api-commands';
 import { defaultLogLevel } from './program';
 
 const io = () => {
@@ -70,5 +70,14 @@ describe('the log level without OPTEX_LOG_LEVEL', () => {
   it('is warn for optex api (a long-running server: webhook retries and store outages show as they happen), error for the other commands', () => {
     expect(defaultLogLevel(['api', '--auth', 'auth.json'])).toBe('warn');
     for (const argv of [['run', 'recs.json'], ['resume'], ['list'], [], ['approve', 'api']]) expect(defaultLogLevel(argv)).toBe('error');
+  });
+});
+
+describe('optex api', () => {
+  it.each(['memory', 'memory:', ' MEMORY '])('refuses --bus %j before it opens anything: submissions would be accepted and dropped', async (bus) => {
+    const { io: out } = io();
+    await expect(apiCommand(out, { store: 'memory:', auth: '/nonexistent/auth.json', port: '0', host: '127.0.0.1', bus } as Parameters<typeof apiCommand>[1], new Promise(() => undefined))).rejects.toThrow(
+      new UsageError('--bus: memory would accept submitted recommendations and drop them (no service consumes a bus inside optex api); give kafka://HOST:PORT, or leave --bus out (submissions are then refused with 503)'),
+    );
   });
 });

@@ -24,6 +24,10 @@ export async function apiCommand(io: Io, flags: ApiFlags, until: Promise<unknown
   const port = Number(flags.port);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port: expected 0-65535, got ${JSON.stringify(flags.port)}`);
   if (!flags.auth) throw new UsageError('--auth: the API needs an auth configuration (JWT issuer/audience/key set and/or API token hashes); see the README');
+  // An in-memory bus of its own has no consumer: every submission would be answered 202 and dropped.
+  if (flags.bus !== undefined && /^memory:?$/i.test(flags.bus.trim())) {
+    throw new UsageError('--bus: memory would accept submitted recommendations and drop them (no service consumes a bus inside optex api); give kafka://HOST:PORT, or leave --bus out (submissions are then refused with 503)');
+  }
   let auth;
   try {
     auth = await loadAuthConfig(flags.auth);

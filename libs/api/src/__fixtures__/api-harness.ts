@@ -57,29 +57,33 @@ export interface ApiHarness {
   /** Number of events in the whole log (to check that a refused call appended nothing). */
   eventCount(): Promise<number>;
   resume(): Promise<RunReport>;
+  /** A dry run of `records` into the same store (as `optex run --dry-run`): previews beside the real optimizations. */
+  preview(records: readonly unknown[]): Promise<RunReport>;
   close(): Promise<void>;
 }
 
-/** `policy`: the engine's and the API's (default {@link policy}). */
-export async function apiHarness(options: { bus?: boolean; policy?: Policy } = {}): Promise<ApiHarness> {
+/** `policy`: the engine's and the API's (default {@link policy}); `records`: what the first run ingests (default three rightsizes, `first`). */
+export async function apiHarness(options: { bus?: boolean; policy?: Policy; records?: readonly unknown[] } = {}): Promise<ApiHarness> {
   const chosen = options.policy ?? policy;
   const store = SqliteEventStore.open(':memory:');
   const fleet = SimulatedFleet.fromFleet({ instances: [instance('i-01'), instance('i-02'), instance('i-03')], volumes: [], addresses: [], snapshots: [], reservedInstanceOfferings: [], faults: [] }, { latencyMs: 0 });
-  const run = async (records?: unknown[]) => {
+  const run = async (records?: readonly unknown[], dryRun = false) => {
     const bus = new InMemoryBus();
     try {
       return await processUntilQuiescent(
         { store, bus, ec2: fleet, metricsSource: fleet, identity: fleet, priceBook: defaultPriceBook, policy: chosen, clock: { now: () => new Date() }, logger: silentLogger, metrics: new OptexMetrics(), options: { stepBackoffMs: 1 } },
-        { dryRun: false, ...(records ? { input: { records: records.map((r) => inputRecord(JSON.stringify(r))), deliveryPrefix: 'api-spec', name: 'spec' } } : {}) },
+        { dryRun, ...(records ? { input: { records: records.map((r) => inputRecord(JSON.stringify(r))), deliveryPrefix: dryRun ? 'dry-run:api-spec' : 'api-spec', name: 'spec' } } : {}) },
       );
     } finally {
       await bus.close();
     }
   };
   const first = await run([
-    rightsize('rec-medium', 'i-01'),
-    rightsize('rec-critical', 'i-02', { env: 'prod', criticality: 'high' }),
-    rightsize('rec-other', 'i-03'),
+    ...(options.records ?? [
+      rightsize('rec-medium', 'i-01'),
+      rightsize('rec-critical', 'i-02', { env: 'prod', criticality: 'high' }),
+      rightsize('rec-other', 'i-03'),
+    ]),
   ]);
   const ours = await generateKeyPair('ES256');
   const stranger = await generateKeyPair('ES256');
@@ -137,6 +141,7 @@ export async function apiHarness(options: { bus?: boolean; policy?: Policy } = {
       return n;
     },
     resume: () => run(),
+    preview: (records) => run(records, true),
     async close() {
       await api.close();
       await bus.close();

@@ -8,8 +8,9 @@ const loopback = (url: URL): boolean => ['127.0.0.1', 'localhost', '[::1]'].incl
  * The API's authentication settings (the `--auth FILE` of `optex api`):
  * - `jwt`: bearer JWTs from any OIDC provider, verified with `jose` against the provider's key set (`jwksUrl`,
  *   https unless on loopback) or a local one (`jwks`, a JSON Web Key Set); `issuer`, `audience`, `exp` (required)
- *   and `nbf` are checked with `clockToleranceSeconds` of skew. The identity is `subjectClaim`; `nameClaims` are
- *   other names mapped onto the roster; roles come from `rolesClaim` (a list, or a space-separated string).
+ *   and `nbf` are checked with `clockToleranceSeconds` of skew. The identity is `subjectClaim`; `nameClaims` (default
+ *   `email`) are other names mapped onto the roster, each left out when the token marks it unverified (`email` with
+ *   `email_verified` other than true); roles come from `rolesClaim` (a list, or a space-separated string).
  * - `tokens`: static API tokens for automation, stored only as the SHA-256 of the token (`optex api-token` makes one).
  */
 export const authConfigSchema = z
@@ -26,7 +27,7 @@ export const authConfigSchema = z
         clockToleranceSeconds: z.number().int().min(0).max(300).default(30),
         algorithms: z.array(z.enum(['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'])).min(1).default(['RS256', 'PS256', 'ES256', 'EdDSA']),
         subjectClaim: z.string().min(1).default('sub'),
-        nameClaims: z.array(z.string().min(1)).default(['email', 'preferred_username']),
+        nameClaims: z.array(z.string().min(1)).default(['email']),
         rolesClaim: z.string().min(1).default('roles'),
       })
       .refine((j) => (j.jwksUrl === undefined) !== (j.jwks === undefined), { error: 'give exactly one of jwksUrl and jwks', path: ['jwksUrl'] })

@@ -69,7 +69,12 @@ export class Authenticator {
     }
     const subject = payload[jwt.subjectClaim];
     if (typeof subject !== 'string' || !subject.trim()) return { reason: `token rejected: claim ${jwt.subjectClaim} is missing or not a string` };
-    const names = jwt.nameClaims.map((c) => payload[c]).filter((v): v is string => typeof v === 'string' && v.trim() !== '');
+    // A claim its provider marks unverified (`email` with `email_verified: false`) is not who the caller is.
+    const verified = (claim: string) => payload[`${claim}_verified`] === undefined || payload[`${claim}_verified`] === true;
+    const names = jwt.nameClaims
+      .filter(verified)
+      .map((c) => payload[c])
+      .filter((v): v is string => typeof v === 'string' && v.trim() !== '');
     const claimed = payload[jwt.rolesClaim];
     const roles = Array.isArray(claimed) ? claimed.filter((r): r is string => typeof r === 'string') : typeof claimed === 'string' ? claimed.split(/\s+/).filter(Boolean) : [];
     return { subject, names, roles, method: 'jwt' };

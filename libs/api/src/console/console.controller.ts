@@ -18,7 +18,7 @@ import {
   type Principal,
   type Role,
 } from '@optex/domain';
-import { recordApproval, recordDenial } from '@optex/approval';
+import { authenticatedAs, recordApproval, recordDenial, type HumanDecision } from '@optex/approval';
 import { waitingOf } from '@optex/runtime';
 import { API_DEPS, type ApiDeps } from '../api.constants';
 import { Public } from '../auth/access.guard';
@@ -133,19 +133,19 @@ export class ConsoleController {
     if (!session) return;
     await this.deps.readModel.sync();
     const notice = this.noticeOf(req);
-    this.html(res, 200, approvalsPage(approvalQueueFor(this.deps.readModel.projection.all(), session.principal.identity), session, notice));
+    this.html(res, 200, approvalsPage(approvalQueueFor(this.deps.readModel.projection.all(), session.principal, this.deps.now()), session, notice));
   }
 
   @Post('optimizations/:id/approve')
   @Public()
   approve(@Param('id') id: string, @Req() req: ConsoleRequest, @Res() res: ConsoleResponse) {
-    return this.decide(id, req, res, (optimizationId, by, now) => recordApproval(this.deps.store, { optimizationId, by, now, ...(field(req, 'reason').trim() ? { reason: field(req, 'reason') } : {}) }));
+    return this.decide(id, req, res, (decision) => recordApproval(this.deps.store, { ...decision, ...(field(req, 'reason').trim() ? { reason: field(req, 'reason') } : {}) }));
   }
 
   @Post('optimizations/:id/deny')
   @Public()
   deny(@Param('id') id: string, @Req() req: ConsoleRequest, @Res() res: ConsoleResponse) {
-    return this.decide(id, req, res, (optimizationId, by, now) => recordDenial(this.deps.store, { optimizationId, by, now, reason: field(req, 'reason') }));
+    return this.decide(id, req, res, (decision) => recordDenial(this.deps.store, { ...decision, reason: field(req, 'reason') }));
   }
 
   @Get('optimizations/:id')
@@ -194,13 +194,13 @@ export class ConsoleController {
    * A decision under the signed-in principal (never a name from the form), on the optimization the id names in any
    * letter case; the outcome is shown on the queue. The domain checks the reason (its length too, as for the API).
    */
-  private async decide(id: string, req: ConsoleRequest, res: ConsoleResponse, record: (optimizationId: string, by: string, now: Date) => Promise<unknown>) {
+  private async decide(id: string, req: ConsoleRequest, res: ConsoleResponse, record: (decision: HumanDecision) => Promise<unknown>) {
     const session = await this.session(req, res, 'approver', 'post');
     if (!session) return;
     if (!UUID.test(id)) return this.html(res, 404, 'no such optimization');
     let notice: string;
     try {
-      await record(id.toLowerCase(), session.principal.identity, this.deps.now());
+      await record({ optimizationId: id.toLowerCase(), by: session.principal.identity, now: this.deps.now(), authenticated: authenticatedAs(session.principal, 'console') });
       notice = `ok:Recorded as ${session.principal.identity}.`;
     } catch (error) {
       if (!(error instanceof DomainError)) throw error;

@@ -111,5 +111,16 @@ describe('ApprovalService', () => {
       await approval.onApplicationShutdown();
       await store.close();
     });
+
+    it('records in the metadata how the decision came: typed into the CLI, or through the API with the caller’s method and subject', async () => {
+      const { store, approval, ids } = await awaitingTwo();
+      await recordApproval(store, { optimizationId: ids[0]!, by: 'alice@example.com', now: NOW });
+      await recordDenial(store, { optimizationId: ids[1]!, by: 'bob@example.com', reason: 'no', now: NOW, authenticated: { channel: 'api', method: 'api-token', subject: 'bob-bot', names: ['bob-bot'] } });
+      const lastOf = async (id: string) => (await store.readStream(optimizationStream(id))).at(-1)!;
+      expect(await lastOf(ids[0]!)).toMatchObject({ type: 'ApprovalGranted', metadata: { via: { channel: 'cli' }, recordedBy: 'human:alice@example.com' } });
+      expect(await lastOf(ids[1]!)).toMatchObject({ type: 'ApprovalDenied', metadata: { via: { channel: 'api', method: 'api-token', subject: 'bob-bot' } } });
+      await approval.onApplicationShutdown();
+      await store.close();
+    });
   });
 });

@@ -1,4 +1,4 @@
-import { normalizeIdentity, optimizationDecider, optimizationStream, DomainError, type OptimizationCommand, type OptimizationState } from '@optex/domain';
+import { normalizeIdentity, optimizationDecider, optimizationStream, DomainError, type OptimizationCommand, type OptimizationState, type Principal } from '@optex/domain';
 import type { EventStore } from '@optex/ports';
 import { handleCommand, resourceKeyOf } from '@optex/engine';
 
@@ -7,7 +7,22 @@ export interface HumanDecision {
   readonly by: string;
   readonly reason?: string;
   readonly now: Date;
+  /**
+   * How the person was authenticated, when the decision came through the HTTP API or the console (absent: typed into
+   * the CLI, which holds the store). `by` is then an identifier the caller proved (the decider matches it against the
+   * roster exactly, and `names` against the requester), and the event's metadata records `via` (channel, method,
+   * subject): an auditor tells an API decision from `optex approve --by` and sees which credentials made it.
+   */
+  readonly authenticated?: { readonly channel: 'api' | 'console'; readonly method: 'jwt' | 'api-token'; readonly subject: string; readonly names: readonly string[] };
 }
+
+/** {@link HumanDecision.authenticated} of a caller the API or the console authenticated. */
+export const authenticatedAs = (principal: Pick<Principal, 'method' | 'subject' | 'names'>, channel: 'api' | 'console'): NonNullable<HumanDecision['authenticated']> => ({
+  channel,
+  method: principal.method,
+  subject: principal.subject,
+  names: principal.names,
+});
 
 /** What a person can decide about one optimization. */
 type HumanCommand = Extract<OptimizationCommand, { type: 'Approve' | 'Deny' | 'CancelOptimization' | 'RetryRollback' | 'ResolveOptimization' }>;
@@ -15,10 +30,12 @@ type HumanCommand = Extract<OptimizationCommand, { type: 'Approve' | 'Deny' | 'C
 function commandOf(type: HumanCommand['type'], decision: HumanDecision): HumanCommand {
   const metadata = { now: decision.now };
   const text = decision.reason ?? '';
+  const authenticated = decision.authenticated ? { authenticated: { names: decision.authenticated.names } } : {};
   switch (type) {
     case 'Approve':
-      return { type, data: { by: decision.by, ...(decision.reason ? { reason: decision.reason } : {}) }, metadata };
+      return { type, data: { by: decision.by, ...(decision.reason ? { reason: decision.reason } : {}), ...authenticated }, metadata };
     case 'Deny':
+      return { type, data: { by: decision.by, reason: text, ...authenticated }, metadata };
     case 'CancelOptimization':
     case 'RetryRollback':
       return { type, data: { by: decision.by, reason: text }, metadata };
@@ -48,7 +65,10 @@ async function decideAsHuman(store: EventStore, decision: HumanDecision, type: H
     {
       causationKey: causationOf(type, decision),
       recordedBy: `human:${decision.by}`,
-      metadata: (state: OptimizationState) => (state.status === 'initial' ? {} : { resourceKey: resourceKeyOf(state.recommendation) }),
+      metadata: (state: OptimizationState) => ({
+        ...(state.status === 'initial' ? {} : { resourceKey: resourceKeyOf(state.recommendation) }),
+        via: decision.authenticated ? { channel: decision.authenticated.channel, method: decision.authenticated.method, subject: decision.authenticated.subject } : { channel: 'cli' },
+      }),
     },
   );
   return result.state;
