@@ -49,5 +49,8 @@ describe('EC2 request budget (token buckets)', () => {
     const paths = bad.ok ? [] : bad.errors.map((e) => e.path);
     expect(paths).toEqual(expect.arrayContaining(['apiBudget.customerShare', 'apiBudget.buckets.mutating.capacity']));
     expect(bad.ok ? '' : bad.errors.map((e) => e.message).join(' ')).toMatch(/Teleport/);
+    // a refill so slow that optex would wait hours (or, past 2^31 ms, spin) for each call
+    const slow = parsePolicy({ apiBudget: { buckets: { mutating: { capacity: 1, refillPerSecond: 0.0000001 } } } });
+    expect(!slow.ok && slow.errors.map((e) => `${e.path}: ${e.message}`)).toEqual(['apiBudget.buckets.mutating.refillPerSecond: apiBudget.buckets.mutating.refillPerSecond must be at least 0.01 (one request per 100 s), got 1e-7']);
   });
 });

@@ -74,7 +74,8 @@ export const DEFAULT_API_BUDGET: ApiBudgetPolicy = { enabled: true, customerShar
 
 const figuresSchema = z.strictObject({
   capacity: z.number().positive({ error: 'must be greater than 0' }),
-  refillPerSecond: z.number().positive({ error: 'must be greater than 0' }),
+  // Below one token per 100 s optex would wait hours for each call (the customer's share taken out of it too).
+  refillPerSecond: z.number().min(0.01, { error: 'must be at least 0.01 (one request per 100 s)' }),
 });
 
 export const apiBudgetSchema = z.strictObject({

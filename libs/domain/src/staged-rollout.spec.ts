@@ -56,5 +56,8 @@ describe('staged rollout in the policy file', () => {
   it('rejects bad values, naming their path', () => {
     const parsed = parsePolicy({ stagedRollout: { canaryPct: 100, soakMinutes: -1, onGateFailure: 'ignore' } });
     expect(!parsed.ok && parsed.errors.map((e) => e.path).sort()).toEqual(['stagedRollout.canaryPct', 'stagedRollout.onGateFailure', 'stagedRollout.soakMinutes']);
+    // a soak past any date (1e12 minutes) made the scheduler throw "Invalid time value" on every tick
+    const long = parsePolicy({ stagedRollout: { enabled: true, soakMinutes: 1e12 } });
+    expect(!long.ok && long.errors.map((e) => `${e.path}: ${e.message}`)).toEqual(['stagedRollout.soakMinutes: stagedRollout.soakMinutes must be at most 10080 (7 days), got 1000000000000']);
   });
 });

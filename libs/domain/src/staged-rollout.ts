@@ -24,7 +24,7 @@ export const DEFAULT_STAGED_ROLLOUT: StagedRolloutPolicy = { enabled: false, can
 export const stagedRolloutSchema = z.strictObject({
   enabled: z.boolean(),
   canaryPct: z.number().gt(0, { error: 'must be greater than 0' }).lt(100, { error: 'must be less than 100' }),
-  soakMinutes: z.number().min(0, { error: 'must be at least 0' }),
+  soakMinutes: z.number().min(0, { error: 'must be at least 0' }).max(7 * 24 * 60, { error: 'must be at most 10080 (7 days)' }),
   onGateFailure: z.enum(['roll-back-stage', 'halt'], { error: "must be 'roll-back-stage' or 'halt'" }),
 });
 

@@ -1,8 +1,8 @@
 import { defaultPolicy, defaultPriceBook, optimizationIdFor, optimizationStream, parsePolicy, type PerformanceImpact, type Policy, DomainError } from '@optex/domain';
-import { Ec2Error, HEADERS, TOPICS, ec2Error, silentLogger, type Clock, type EventStore, type RecordedEvent } from '@optex/ports';
+import { Ec2Error, HEADERS, TOPICS, ec2Error, silentLogger, type Clock, type Ec2Gateway, type EventStore, type RecordedEvent } from '@optex/ports';
 import { SqliteEventStore } from '@optex/event-store';
 import { InMemoryBus } from '@optex/messaging';
-import { SimulatedFleet } from '@optex/cloud';
+import { BudgetedEc2Gateway, Ec2ApiBudget, SimulatedFleet } from '@optex/cloud';
 import { OptexMetrics, READ_MODEL, type EngineOptions, type SharedReadModel } from '@optex/engine';
 import { recordApproval, recordBatchContinue, recordExecutionControl } from '@optex/approval';
 import { processUntilQuiescent, type RunReport } from './processing';
@@ -64,16 +64,20 @@ interface Harness {
 /** A spec whose members must form one batch: its window is never closed early by a gap between two approvals. */
 const ONE_BATCH: Partial<EngineOptions> = { batchQuietMs: 0 };
 
-async function harness(fleetFile: unknown, options: { policy?: Policy; engine?: Partial<EngineOptions>; clock?: Clock; latencyMs?: number; store?: EventStore; fleet?: SimulatedFleet } = {}): Promise<Harness> {
+async function harness(
+  fleetFile: unknown,
+  options: { policy?: Policy; engine?: Partial<EngineOptions>; clock?: Clock; latencyMs?: number; store?: EventStore; fleet?: SimulatedFleet; gateway?: (fleet: SimulatedFleet, store: EventStore) => Ec2Gateway } = {},
+): Promise<Harness> {
   const store = options.store ?? SqliteEventStore.open(':memory:');
   const clock = options.clock ?? { now: () => new Date() };
   const fleet = options.fleet ?? SimulatedFleet.fromFleet(fleetFile, { clock, latencyMs: options.latencyMs ?? 0 });
+  const ec2 = options.gateway ? options.gateway(fleet, store) : fleet;
   let counter = 0;
   const go = async (records?: readonly unknown[], opts: { dryRun?: boolean; deliveryPrefix?: string; intakeWindow?: number } = {}) => {
     const bus = new InMemoryBus();
     try {
       return await processUntilQuiescent(
-        { store, bus, ec2: fleet, metricsSource: fleet, identity: fleet, priceBook: defaultPriceBook, policy: options.policy ?? defaultPolicy, clock, logger: silentLogger, metrics: new OptexMetrics(), options: { stepBackoffMs: 1, ...options.engine } },
+        { store, bus, ec2, metricsSource: fleet, identity: fleet, priceBook: defaultPriceBook, policy: options.policy ?? defaultPolicy, clock, logger: silentLogger, metrics: new OptexMetrics(), options: { stepBackoffMs: 1, ...options.engine } },
         {
           dryRun: opts.dryRun ?? false,
           ...(opts.intakeWindow ? { intakeWindow: opts.intakeWindow } : {}),
@@ -367,6 +371,42 @@ describe('kill switch (optex pause / resume-execution)', () => {
     const resumed = await h.resume();
     expect(resumed.optimizations[0]).toMatchObject({ status: 'completed' });
     expect(h.fleet.calls().filter((c) => c.operation === 'stopInstance' && !c.dryRun)).toHaveLength(1);
+    await h.close();
+  });
+
+  it('pulled while an execution step waits for its EC2 request token: the call is not sent; resumed: it is sent once', async () => {
+    let now = 0;
+    let pulled: Promise<unknown> | undefined;
+    const h = await harness(
+      { volumes: [volume('vol-q1'), volume('vol-q2')] },
+      {
+        policy: autoPolicy,
+        gateway: (fleet, store) =>
+          new BudgetedEc2Gateway(
+            fleet,
+            new Ec2ApiBudget({
+              figures: (bucket) => (bucket === 'mutating' ? { capacity: 1, refillPerSecond: 1 } : { capacity: 1000, refillPerSecond: 1000 }),
+              now: () => now,
+              // the second ModifyVolume waits for the bucket to refill; the operator pulls the switch meanwhile
+              sleep: async (ms) => {
+                pulled ??= control(store, 'pause');
+                await pulled;
+                now += ms;
+              },
+            }),
+          ),
+      },
+    );
+    const report = await h.run([gp3('q1', 'vol-q1'), gp3('q2', 'vol-q2')]);
+    expect(report.optimizations.map((o) => o.status).sort()).toEqual(['completed', 'executing']);
+    const held = report.optimizations.find((o) => o.status === 'executing')!;
+    const types = (await h.store.readStream(optimizationStream(held.optimizationId))).map((e) => e.type);
+    expect(types.at(-1)).toBe('ExecutionStepStarted'); // its intent recorded before the pause, its call never sent
+    expect(h.fleet.calls().filter((c) => c.operation === 'modifyVolume' && !c.dryRun)).toHaveLength(1);
+    await control(h.store, 'resume');
+    const resumed = await h.resume();
+    expect(resumed.optimizations.map((o) => o.status)).toEqual(['completed', 'completed']);
+    expect(h.fleet.calls().filter((c) => c.operation === 'modifyVolume' && !c.dryRun).map((c) => c.resourceId).sort()).toEqual(['vol-q1', 'vol-q2']);
     await h.close();
   });
 

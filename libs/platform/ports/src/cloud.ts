@@ -76,6 +76,12 @@ export interface CallOptions {
    */
   readonly dryRun?: boolean;
   /**
+   * Asked by a gateway that holds calls (the EC2 request budget's wait for a token) once the hold is over, before the
+   * call is sent; what it throws is thrown instead, and the call is not sent. The executor passes the kill switch: an
+   * execution step whose intent was recorded before a pause, and which was still waiting for its token, is not sent.
+   */
+  readonly beforeSend?: () => Promise<void>;
+  /**
    * The idempotency token of this effect, derived by the executor from the optimization and the step and recorded
    * (in the step's intent event) before the call. A call that creates something tags it
    * {@link CLIENT_TOKEN_TAG} = token (and sends it as EC2's `ClientToken` where the operation takes one), so the

@@ -177,3 +177,12 @@ export function describeError(error: unknown): string {
   }
   return String(error);
 }
+
+/**
+ * An EC2 call that was not sent: the kill switch engaged while it waited for its turn (the EC2 request budget). Nothing
+ * happened in EC2; its recorded intent stays open and the call is sent once execution resumes.
+ */
+export class CallHeldError extends OptexError {
+  readonly code = 'CALL_HELD';
+  readonly transient = false;
+}

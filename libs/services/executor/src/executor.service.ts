@@ -18,7 +18,7 @@ import {
   type Policy,
   type PriceBook,
 } from '@optex/domain';
-import { ConcurrencyError, ec2Refusal, InfrastructureError, isOutage, type Clock, type Ec2Gateway, type EventStore, type IntegrationEvent, type Logger, type MetricsSource } from '@optex/ports';
+import { CallHeldError, ConcurrencyError, ec2Refusal, InfrastructureError, isOutage, type Clock, type Ec2Gateway, type EventStore, type IntegrationEvent, type Logger, type MetricsSource } from '@optex/ports';
 import {
   CLOCK,
   EC2_GATEWAY,
@@ -275,7 +275,16 @@ export class ExecutorService implements OnApplicationBootstrap, OnModuleDestroy 
         if (await flush()) return; // resumed by ExecutionResumed (or the sweeper, once resumed)
         continue;
       }
-      const command = await this.commandFor(state as KnownOptimization, move, now, observedJustBefore);
+      let command: OptimizationCommand | undefined;
+      try {
+        command = await this.commandFor(state as KnownOptimization, move, now, observedJustBefore);
+      } catch (error) {
+        if (!(error instanceof CallHeldError)) throw error;
+        // Nothing was sent; ExecutionResumed (or the sweeper, once resumed) moves it on from its open intent.
+        this.logger.warn({ optimizationId, error: error.message }, 'execution step held by the kill switch before it was sent');
+        await flush();
+        return;
+      }
       observedJustBefore = move.kind === 'pre-validate' || (observedJustBefore && move.kind === 'decide');
       // The revision the decision was taken at makes the event ids deterministic: a redelivery appends nothing new.
       const resourceKey = resourceKeyOf(state.recommendation);
@@ -377,6 +386,9 @@ export class ExecutorService implements OnApplicationBootstrap, OnModuleDestroy 
           outputs: move.outputs,
           ...(move.clientToken ? { clientToken: move.clientToken } : {}),
           observedJustBefore: observedJustBefore && move.phase === 'execution' && move.index === 0,
+          // An execution step's call that waited for its turn (the EC2 request budget) is not sent if the kill switch
+          // engaged meanwhile: its intent stays open, and it is sent when execution resumes. Rollbacks are never held.
+          ...(move.phase === 'execution' ? { beforeSend: () => this.unlessPaused(s.optimizationId, move.step.kind) } : {}),
         });
         const at = { now: this.clock.now() };
         if (move.phase === 'execution') {
@@ -412,6 +424,12 @@ export class ExecutorService implements OnApplicationBootstrap, OnModuleDestroy 
         return _exhaustive;
       }
     }
+  }
+
+  /** Throws {@link CallHeldError} when the kill switch is engaged (the log's last control event is a pause). */
+  private async unlessPaused(optimizationId: string, step: string): Promise<void> {
+    const control = await executionControlState(this.store);
+    if (control.paused) throw new CallHeldError(`${step} of ${optimizationId} not sent: execution was paused while the call waited for its turn; it is sent when execution resumes`);
   }
 
   /**

@@ -1,6 +1,6 @@
 import { ExponentialBackoff, TimeoutStrategy, handleWhen, retry, timeout, wrap, TaskCancelledError, type IPolicy } from 'cockatiel';
 import { NON_MUTATING_STEPS, restoredTags, type Recommendation, type Step, type StepOutputs } from '@optex/domain';
-import { Ec2Error, InfrastructureError, OptexError, ec2Error, ec2ErrorInfo, isCapacityShortage, isIncorrectState, isOutage, isThrottling, type Ec2Gateway } from '@optex/ports';
+import { CallHeldError, Ec2Error, InfrastructureError, OptexError, ec2Error, ec2ErrorInfo, isCapacityShortage, isIncorrectState, isOutage, isThrottling, type Ec2Gateway } from '@optex/ports';
 import { refOf } from '@optex/engine';
 import { waitOut } from './outage-retry';
 
@@ -34,6 +34,8 @@ export interface StepContext {
    * have changed the resource). @defaultValue false
    */
   readonly observedJustBefore?: boolean;
+  /** Sent with every call that may change something (`CallOptions.beforeSend` of the port): the executor's kill switch. */
+  readonly beforeSend?: () => Promise<void>;
 }
 
 /** The outcome of a step: its outputs, or why it failed. */
@@ -109,7 +111,7 @@ export class StepRunner {
       return { ok: true, outputs };
     } catch (error) {
       if (ctx.dryRun && error instanceof Ec2Error && error.awsCode === 'DryRunOperation') return { ok: true, outputs: {} };
-      if (isOutage(error)) throw error;
+      if (isOutage(error) || error instanceof CallHeldError) throw error;
       if (error instanceof TaskCancelledError) {
         if (!isWait) throw new InfrastructureError(`EC2 ${step.kind} timed out after ${this.options.callTimeoutMs} ms; its outcome is unknown`, { cause: error });
         return { ok: false, error: { code: 'StepTimeout', message: `${step.kind} timed out` } };
@@ -132,7 +134,7 @@ export class StepRunner {
     // first attempt right after the pre-validation that described it.
     const lookFirst = !ctx.dryRun && (attempt > 1 || ctx.observedJustBefore !== true);
     const ref = (id: string) => refOf(rec, id);
-    const opts = { dryRun: ctx.dryRun, ...(ctx.clientToken ? { clientToken: ctx.clientToken } : {}) };
+    const opts = { dryRun: ctx.dryRun, ...(ctx.clientToken ? { clientToken: ctx.clientToken } : {}), ...(ctx.beforeSend ? { beforeSend: ctx.beforeSend } : {}) };
     const wait = this.options.waitTimeoutMs;
     switch (step.kind) {
       case 'stop-instance':

@@ -1,5 +1,5 @@
 import { optexFigures, type BucketFigures, type Ec2Bucket } from '@optex/domain';
-import type { Ec2Error } from '@optex/ports';
+import { CallHeldError, type Ec2Error } from '@optex/ports';
 import { SimulatedFleet } from '../simulated/simulated-fleet';
 import { BudgetedEc2Gateway } from './budgeted-gateway';
 import { Ec2ApiBudget } from './ec2-api-budget';
@@ -27,6 +27,25 @@ describe('Ec2ApiBudget', () => {
     expect(order).toEqual([1, 2, 3, 4]);
     expect(slept).toEqual([250, 250]); // two from the full bucket, then one every 250 ms
     expect(budget.stats()).toEqual({ spent: { mutating: 4 }, waits: 2, waitedMs: 500 });
+  });
+
+  it('waits at most 2^31 - 1 ms at a time (setTimeout fires at once beyond it), then looks again', async () => {
+    let now = 0;
+    const slept: number[] = [];
+    const budget = new Ec2ApiBudget({
+      figures: () => ({ capacity: 1, refillPerSecond: 1e-7 }), // one token every 10^7 s, ~116 days
+      now: () => now,
+      sleep: async (ms) => {
+        slept.push(ms);
+        now += ms;
+      },
+    });
+    await budget.spend({ accountId: ACCOUNT, region: REGION }, 'ModifyVolume');
+    await budget.spend({ accountId: ACCOUNT, region: REGION }, 'ModifyVolume');
+    expect(slept.every((ms) => ms <= 2 ** 31 - 1)).toBe(true);
+    expect(slept.slice(0, 4)).toEqual([2 ** 31 - 1, 2 ** 31 - 1, 2 ** 31 - 1, 2 ** 31 - 1]);
+    expect(now).toBeGreaterThanOrEqual(1e10); // the token came when due, not before
+    expect(now).toBeLessThan(1e10 + 2 ** 31);
   });
 
   it('keeps one bucket per account, region and EC2 bucket', async () => {
@@ -67,5 +86,30 @@ describe('the simulated fleet throttles as EC2 does; optex spending its budget i
     // optex's mutating bucket: 3 at once, then 15 a second → the 40th modification no sooner than (40 − 3) / 15 s
     expect(elapsed).toBeGreaterThanOrEqual(((40 - 3) / 15) * 1000 - 50);
     expect(budget.stats().spent).toEqual({ mutating: 40, 'non-mutating': 40 });
+  });
+});
+
+describe('a call that waited for its token asks beforeSend (the kill switch) before it is sent', () => {
+  it('given calls queued behind an empty bucket, when the switch engages while they wait, then the waiting ones are not sent and nothing reads only', async () => {
+    let now = 0;
+    let paused = false;
+    const fleet = SimulatedFleet.fromFleet({ volumes: volumes(3) });
+    const budget = new Ec2ApiBudget({
+      figures: () => ({ capacity: 1, refillPerSecond: 1 }),
+      now: () => now,
+      sleep: async (ms) => {
+        paused = true; // the operator pauses while the second call waits for its token
+        now += ms;
+      },
+    });
+    const gateway = new BudgetedEc2Gateway(fleet, budget);
+    const beforeSend = async () => {
+      if (paused) throw new CallHeldError('held');
+    };
+    await gateway.modifyVolume(ref(0), { volumeType: 'gp3' }, { beforeSend }); // the bucket's one token: sent at once
+    const results = await Promise.allSettled([1, 2].map((i) => gateway.modifyVolume(ref(i), { volumeType: 'gp3' }, { beforeSend })));
+    expect(results.map((r) => (r as PromiseRejectedResult).reason)).toEqual([expect.any(CallHeldError), expect.any(CallHeldError)]);
+    expect(fleet.calls().filter((c) => c.operation === 'modifyVolume').map((c) => c.resourceId)).toEqual([ref(0).id]);
+    expect(await gateway.describeVolume(ref(1))).toMatchObject({ volumeType: 'gp2' }); // reads are never held
   });
 });

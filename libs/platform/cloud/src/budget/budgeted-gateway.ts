@@ -28,6 +28,8 @@ export class BudgetedEc2Gateway implements Ec2Gateway {
     private readonly budget: Ec2ApiBudget,
   ) {}
 
+  // A call that may change something asks `options.beforeSend` once its token is spent: it may have waited for it
+  // (behind other calls, for the bucket to refill), and what held it meanwhile (the kill switch) holds it still.
   private async spend(scope: AccountRegion, action: string): Promise<void> {
     await this.budget.spend({ accountId: scope.accountId, region: scope.region }, action);
   }
@@ -38,14 +40,17 @@ export class BudgetedEc2Gateway implements Ec2Gateway {
   }
   async stopInstance(ref: ResourceRef, options?: CallOptions): Promise<void> {
     await this.spend(ref, API_ACTION_OF.stopInstance);
+    await options?.beforeSend?.();
     return this.inner.stopInstance(ref, options);
   }
   async startInstance(ref: ResourceRef, options?: CallOptions): Promise<void> {
     await this.spend(ref, API_ACTION_OF.startInstance);
+    await options?.beforeSend?.();
     return this.inner.startInstance(ref, options);
   }
   async modifyInstanceType(ref: ResourceRef, instanceType: string, options?: CallOptions): Promise<void> {
     await this.spend(ref, API_ACTION_OF.modifyInstanceType);
+    await options?.beforeSend?.();
     return this.inner.modifyInstanceType(ref, instanceType, options);
   }
   async waitForInstanceState(ref: ResourceRef, state: 'running' | 'stopped', timeoutMs: number): Promise<void> {
@@ -58,14 +63,17 @@ export class BudgetedEc2Gateway implements Ec2Gateway {
   }
   async modifyVolume(ref: ResourceRef, target: { volumeType: string; iops?: number; throughput?: number }, options?: CallOptions): Promise<void> {
     await this.spend(ref, API_ACTION_OF.modifyVolume);
+    await options?.beforeSend?.();
     return this.inner.modifyVolume(ref, target, options);
   }
   async deleteVolume(ref: ResourceRef, options?: CallOptions): Promise<void> {
     await this.spend(ref, API_ACTION_OF.deleteVolume);
+    await options?.beforeSend?.();
     return this.inner.deleteVolume(ref, options);
   }
   async createVolume(request: CreateVolumeRequest, options?: CallOptions): Promise<{ volumeId: string }> {
     await this.spend(request, API_ACTION_OF.createVolume);
+    await options?.beforeSend?.();
     return this.inner.createVolume(request, options);
   }
   async findSnapshotByClientToken(scope: AccountRegion, clientToken: string): Promise<SnapshotInfo | undefined> {
@@ -82,6 +90,7 @@ export class BudgetedEc2Gateway implements Ec2Gateway {
   }
   async createSnapshot(volume: ResourceRef, request: { description: string; tags: Readonly<Record<string, string>> }, options?: CallOptions): Promise<{ snapshotId: string }> {
     await this.spend(volume, API_ACTION_OF.createSnapshot);
+    await options?.beforeSend?.();
     return this.inner.createSnapshot(volume, request, options);
   }
   async waitForSnapshotCompleted(ref: ResourceRef, timeoutMs: number): Promise<void> {
@@ -94,6 +103,7 @@ export class BudgetedEc2Gateway implements Ec2Gateway {
   }
   async deleteSnapshot(ref: ResourceRef, options?: CallOptions): Promise<void> {
     await this.spend(ref, API_ACTION_OF.deleteSnapshot);
+    await options?.beforeSend?.();
     return this.inner.deleteSnapshot(ref, options);
   }
   async describeAddress(ref: ResourceRef): Promise<AddressInfo | undefined> {
@@ -102,10 +112,12 @@ export class BudgetedEc2Gateway implements Ec2Gateway {
   }
   async releaseAddress(ref: ResourceRef, options?: CallOptions): Promise<void> {
     await this.spend(ref, API_ACTION_OF.releaseAddress);
+    await options?.beforeSend?.();
     return this.inner.releaseAddress(ref, options);
   }
   async allocateAddress(request: AllocateAddressRequest, options?: CallOptions): Promise<AddressInfo> {
     await this.spend(request, API_ACTION_OF.allocateAddress);
+    await options?.beforeSend?.();
     return this.inner.allocateAddress(request, options);
   }
   async describeInstanceTypeOffering(scope: AccountRegion, instanceType: string, availabilityZone?: string): Promise<InstanceTypeOfferingInfo | undefined> {
@@ -121,6 +133,7 @@ export class BudgetedEc2Gateway implements Ec2Gateway {
     options?: CallOptions,
   ): Promise<{ reservedInstancesId: string }> {
     await this.spend(request, API_ACTION_OF.purchaseReservedInstancesOffering);
+    await options?.beforeSend?.();
     return this.inner.purchaseReservedInstancesOffering(request, options);
   }
   async findReservedInstances(scope: AccountRegion, query: { instanceType: string; startedAtOrAfter: Date }): Promise<ReservedInstancesInfo[]> {
@@ -132,6 +145,7 @@ export class BudgetedEc2Gateway implements Ec2Gateway {
     options?: CallOptions,
   ): Promise<{ listingId: string }> {
     await this.spend(request, API_ACTION_OF.createReservedInstancesListing);
+    await options?.beforeSend?.();
     return this.inner.createReservedInstancesListing(request, options);
   }
 }

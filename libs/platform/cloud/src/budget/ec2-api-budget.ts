@@ -10,6 +10,9 @@ export interface Ec2ApiBudgetOptions {
   readonly sleep?: (ms: number) => Promise<void>;
 }
 
+/** The longest delay setTimeout keeps (2^31 - 1 ms, ~24.8 days). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 /** Tokens spent and time waited, per bucket (summed over accounts and regions). */
 export interface BudgetStats {
   readonly spent: Readonly<Partial<Record<Ec2Bucket, number>>>;
@@ -59,7 +62,8 @@ export class Ec2ApiBudget {
       }
       this.waits++;
       this.waitedMs += result.waitMs;
-      await this.sleep(result.waitMs);
+      // setTimeout fires at once for more than 2^31 - 1 ms (and warns): wait that long at most, then look again.
+      await this.sleep(Math.min(result.waitMs, MAX_TIMER_MS));
     }
   }
 
