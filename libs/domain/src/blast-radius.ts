@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { OptimizationStatus } from './statuses';
-import type { ActionType } from './types';
+import type { ActionType, RiskBasis } from './types';
 
 /**
  * Blast radius: how much optex changes before a person looks. Three limits, each `null` to turn it off:
@@ -110,6 +110,12 @@ export class StartTimes {
     else times.splice(firstAfter(times, at), 0, at);
   }
 
+  /** Takes back one start at `at` (one that turned out to be no execution); nothing when none is kept (dropped as old). */
+  remove(at: number): void {
+    const i = firstAfter(this.times, at) - 1;
+    if (i >= 0 && this.times[i] === at) this.times.splice(i, 1);
+  }
+
   /**
    * The rolling day before `now` (after `now − 24 h`, at or before `now`), then `pending` more at `now` (chosen but not
    * dispatched yet), oldest first. Drops what is older than that day once it is most of what is kept: ask with a `now`
@@ -138,6 +144,20 @@ function firstAfter(times: readonly number[], t: number): number {
   }
   return lo;
 }
+
+/**
+ * Whether an optimization's resource counts in the fleet the daily `maxFleetPct` is a share of: the risk assessment
+ * found it live (or the log predates that look-up). A recommendation naming a resource EC2 does not know, or could not
+ * describe, adds nothing: 100 recommendations for missing volumes made 10 % of 25 real ones into 10 changes a day.
+ */
+export const countsInDailyFleet = (s: { readonly risk?: { readonly basis?: RiskBasis } }): boolean => s.risk !== undefined && s.risk.basis?.live?.found !== false;
+
+/**
+ * Whether a dispatched optimization counts toward the daily limit: a real execution dispatched (`scheduledAt`), unless
+ * pre-validation refused it as out of scope (the live resource opted out): that changed nothing, and is no execution.
+ */
+export const countsTowardDailyLimit = (s: { readonly dryRun: boolean; readonly status: OptimizationStatus; readonly schedule?: { readonly scheduledAt?: string } }): boolean =>
+  !s.dryRun && s.schedule?.scheduledAt !== undefined && s.status !== 'out-of-scope';
 
 /**
  * The daily limit over the day's starts already chosen and ordered ({@link DayStarts}): refused when they reach the

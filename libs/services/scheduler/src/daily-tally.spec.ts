@@ -9,10 +9,12 @@ const START = Date.parse('2026-03-01T00:00:00.000Z');
 const HOUR = 3_600_000;
 
 /** The part of an optimization's state the tally reads. */
-function stateOf(id: number, scheduledAt: number | undefined, dryRun = false): KnownOptimization {
+function stateOf(id: number, scheduledAt: number | undefined, dryRun = false, extra: { found?: boolean; status?: string } = {}): KnownOptimization {
   return {
     optimizationId: `opt-${id}`,
     dryRun,
+    status: extra.status ?? (scheduledAt === undefined ? 'approved' : 'executing'),
+    risk: { basis: { stated: {}, live: { found: extra.found ?? true } } },
     recommendation: { accountId: ACCOUNT, region: REGION, resource: { type: 'ec2:volume', id: `vol-${id % 700}` }, action: { type: 'modify-volume', targetVolumeType: 'gp3' } },
     ...(scheduledAt === undefined ? {} : { schedule: { scheduledAt: new Date(scheduledAt).toISOString() } }),
   } as unknown as KnownOptimization;
@@ -82,6 +84,32 @@ describe('DailyTally (given executions dispatched over days, when the scheduler 
       }
     }
     expect(checked).toBe(96);
+  });
+
+  it('then a resource the risk assessment did not find live is no part of the fleet the share is taken of', () => {
+    const { projection, change } = projectionOf([]);
+    const tally = new DailyTally(projection);
+    for (let i = 0; i < 10; i++) change(stateOf(i, undefined)); // 10 real volumes
+    for (let i = 0; i < 90; i++) change(stateOf(1_000 + i, undefined, false, { found: false })); // 90 that EC2 does not know
+    const policy = { maxExecutions: null, maxFleetPct: 20 };
+    const now = new Date(START);
+    expect(tally.verdict(policy, stateOf(1, undefined), now, new Map([[KEY, 1]]))).toEqual({ allowed: true });
+    // 20 % of 10 is 2: a third is refused (of 100 it would have been 20)
+    expect(tally.verdict(policy, stateOf(1, undefined), now, new Map([[KEY, 2]]))).toMatchObject({ allowed: false });
+  });
+
+  it('then a dispatched one that pre-validation refused as out of scope gives its start back', () => {
+    const { projection, change } = projectionOf([]);
+    const tally = new DailyTally(projection);
+    const policy = { maxExecutions: 2, maxFleetPct: null };
+    const now = new Date(START + HOUR);
+    const dispatched = [stateOf(1, START), stateOf(2, START)];
+    for (const s of dispatched) change(s);
+    expect(tally.verdict(policy, stateOf(3, undefined), now, new Map())).toMatchObject({ allowed: false });
+    change(stateOf(1, START, false, { status: 'out-of-scope' }), dispatched[0]);
+    expect(tally.verdict(policy, stateOf(3, undefined), now, new Map())).toEqual({ allowed: true });
+    change(stateOf(1, START, false, { status: 'out-of-scope' }), stateOf(1, START, false, { status: 'out-of-scope' })); // told again: nothing more given back
+    expect(tally.verdict(policy, stateOf(3, undefined), now, new Map([[KEY, 1]]))).toMatchObject({ allowed: false });
   });
 
   it('then a key with no execution yet is judged on the pending ones alone', () => {

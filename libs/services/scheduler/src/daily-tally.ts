@@ -1,10 +1,12 @@
-import { StartTimes, dailyKeyOf, dailyLimitOf, type BlastRadiusPolicy, type LimitVerdict } from '@optex/domain';
+import { StartTimes, countsInDailyFleet, countsTowardDailyLimit, dailyKeyOf, dailyLimitOf, type BlastRadiusPolicy, type LimitVerdict } from '@optex/domain';
 import type { KnownOptimization, OptimizationProjection } from '@optex/engine';
 
 /**
- * What the daily blast-radius limit looks at, kept from the scheduler's projection: when each execution (not a dry run)
- * of each account, region and action was dispatched, and the fleet per account, region and resource type — the
- * resources optex's log knows of there (no census of the account is taken). The rule is the domain's `dailyLimitOf`.
+ * What the daily blast-radius limit looks at, kept from the scheduler's projection: when each execution (not a dry run,
+ * not one refused as out of scope at pre-validation: the domain's `countsTowardDailyLimit`) of each account, region and
+ * action was dispatched, and the fleet per account, region and resource type — the resources optex's log knows of
+ * there and found live (`countsInDailyFleet`; no census of the account is taken). The rule is the domain's
+ * `dailyLimitOf`.
  *
  * The start times of a key are kept in order (the domain's `StartTimes`), so a verdict finds the rolling day by two
  * binary searches and hands the rule a view of it: a verdict costs O(log n) however many executions the day holds (a
@@ -31,22 +33,29 @@ export class DailyTally {
     return dailyLimitOf(policy, key, day, this.fleet.get(fleetKeyOf(state))?.size);
   }
 
-  /** `prior` is the optimization's state before this change, undefined when it is new here (its resource not yet counted). */
+  /** `prior` is the optimization's state before this change, undefined when it is new here. */
   private track(state: KnownOptimization, prior: KnownOptimization | undefined): void {
-    if (!prior) {
-      // An optimization's recommendation never changes: its resource joins the fleet once.
+    if (state.risk !== prior?.risk && countsInDailyFleet(state)) {
+      // Its resource joins the fleet once the risk assessment found it live (a Set: a reassessment adds nothing).
       const fleetKey = fleetKeyOf(state);
       let members = this.fleet.get(fleetKey);
       if (!members) this.fleet.set(fleetKey, (members = new Set<string>()));
       members.add(state.recommendation.resource.id);
     }
-    const at = state.schedule?.scheduledAt;
-    if (state.dryRun || at === undefined || this.counted.has(state.optimizationId)) return;
-    this.counted.add(state.optimizationId);
+    const counted = this.counted.has(state.optimizationId);
+    if (counted === countsTowardDailyLimit(state)) return;
     const key = dailyKeyOf(state.recommendation.accountId, state.recommendation.region, state.recommendation.action.type);
     let times = this.starts.get(key);
     if (!times) this.starts.set(key, (times = new StartTimes()));
-    times.add(Date.parse(at));
+    const at = Date.parse((state.schedule ?? prior?.schedule)!.scheduledAt!);
+    if (counted) {
+      // Dispatched, then refused as out of scope at pre-validation: no execution after all.
+      this.counted.delete(state.optimizationId);
+      times.remove(at);
+    } else {
+      this.counted.add(state.optimizationId);
+      times.add(at);
+    }
   }
 }
 
