@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { fieldErrorsOf } from './field-errors';
+import { isKnownRegion } from './aws-catalog';
 import { reversibility } from './plans';
 import type { ScopePolicy } from './scope';
 import { isPriced, quoteInstance } from './pricing';
@@ -255,7 +256,9 @@ export const policySchema = z.strictObject({
   }),
   scope: z.strictObject({
     accounts: atLeastOne(z.string().regex(/^\d{12}$/, { error: 'must be exactly 12 digits' }), 'account').optional(),
-    regions: atLeastOne(z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d+$/, { error: 'must be an AWS region like us-east-1' }), 'region').optional(),
+    // A region no recommendation can name (us-east-9) would refuse everything as out of scope: the recommendation
+    // schema's regions, as change windows check theirs.
+    regions: atLeastOne(z.string().refine(isKnownRegion, { error: (issue) => `must be an AWS region such as us-east-1, got ${JSON.stringify(issue.input)}` }), 'region').optional(),
     resourceIdPattern: regexSource.optional(),
     optOutTag: z.strictObject({ enabled: z.boolean(), key: z.string().min(1, { error: 'must not be empty' }), value: z.string() }),
   }),

@@ -43,6 +43,12 @@ describe('scope policy: defaults and parsing', () => {
     expect(byPath['scope.optOutTag.key']).toMatch(/must not be empty/);
     expect(byPath['scope.everything']).toMatch(/is not a known field/);
   });
+
+  it('rejects a region no recommendation can name (it would refuse everything as out of scope), naming its path', () => {
+    const result = parsePolicy({ scope: { regions: ['us-east-1', 'us-east-9'] } });
+    expect(!result.ok && result.errors.map((e) => e.path)).toEqual(['scope.regions.1']);
+    expect(!result.ok && result.errors[0]!.message).toMatch(/must be an AWS region such as us-east-1, got "us-east-9"/);
+  });
 });
 
 describe('assessmentScopeViolations', () => {
