@@ -176,7 +176,7 @@ const batch = object(
     batchId: { type: 'string' },
     members: strings,
     halted: object(['rule', 'reason', 'at', 'dispatched', 'errors'], { rule: { type: 'string' }, reason: { type: 'string' }, at: instant, stage: count, dispatched: count, errors: count }),
-    baseline: object(['dispatched', 'errors'], { dispatched: count, errors: count }),
+    baseline: object(['dispatched', 'errors'], { dispatched: count, errors: count, since: { ...instant, description: 'When the halt the last continue let go was recorded: failures of members dispatched after it count toward the next halt.' } }),
     stages: {
       type: 'array',
       items: object(['stage', 'of', 'optimizationIds'], { stage: count, of: count, optimizationIds: strings, passedAt: instant, failed: { type: 'boolean' } }),

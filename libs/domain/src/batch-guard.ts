@@ -13,8 +13,13 @@ export interface BatchGuardState {
   readonly members: readonly string[];
   /** `dispatched`/`errors`: the counts the halt recorded, where a continue starts counting again. */
   readonly halted?: { readonly rule: HaltRule; readonly reason: string; readonly at: string; readonly stage?: number; readonly dispatched: number; readonly errors: number };
-  /** Dispatched and failed members counted at the last continue (0 before any). */
-  readonly baseline: { readonly dispatched: number; readonly errors: number };
+  /**
+   * Dispatched and failed members counted at the last continue (0 before any), and `since`, when the halt it let go
+   * was recorded: nothing is dispatched while a batch is halted, so the members dispatched after `since` are the ones
+   * dispatched since the continue, and only their failures count toward the next halt (a member in flight at the halt
+   * that failed after it is not a new error).
+   */
+  readonly baseline: { readonly dispatched: number; readonly errors: number; readonly since?: string };
   readonly stages: readonly { readonly stage: number; readonly of: number; readonly optimizationIds: readonly string[]; readonly passedAt?: string; readonly failed?: boolean }[];
   readonly completed: boolean;
 }
@@ -41,7 +46,7 @@ export function evolveBatchGuard(state: BatchGuardState, event: BatchEvent): Bat
     }
     case 'BatchContinued': {
       const { halted, ...rest } = state;
-      return { ...rest, baseline: halted ? { dispatched: halted.dispatched, errors: halted.errors } : state.baseline };
+      return { ...rest, baseline: halted ? { dispatched: halted.dispatched, errors: halted.errors, since: halted.at } : state.baseline };
     }
     case 'StageStarted': {
       const { stage, of, optimizationIds } = event.data;

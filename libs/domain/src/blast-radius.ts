@@ -191,6 +191,8 @@ export interface BatchTally {
   readonly errors: number;
   /** Members still waiting to be dispatched. */
   readonly waiting: number;
+  /** Whether an operator continued the batch before: the counts are then since that continue, and the reasons say so. */
+  readonly continued?: boolean;
 }
 
 export type HaltRule = 'batch-limit' | 'max-errors' | 'stage-gate';
@@ -211,18 +213,19 @@ export function batchLimitOf(policy: BlastRadiusPolicy['perBatch'], members: num
 export function batchHalt(policy: BlastRadiusPolicy, progress: BatchTally): { readonly rule: HaltRule; readonly reason: string } | undefined {
   if (progress.waiting === 0) return undefined;
   const { count: maxCount, pct: maxPct } = policy.maxErrors;
+  const since = progress.continued ? ' since the last continue' : '';
   if (maxCount !== null && progress.errors > maxCount) {
-    return { rule: 'max-errors', reason: `error threshold: ${progress.errors} executions failed, more than the ${maxCount} allowed; ${progress.waiting} waiting member(s) wait for an operator` };
+    return { rule: 'max-errors', reason: `error threshold: ${progress.errors} executions failed${since}, more than the ${maxCount} allowed; ${progress.waiting} waiting member(s) wait for an operator` };
   }
   if (maxPct !== null && progress.members > 0 && (progress.errors * 100) / progress.members > maxPct) {
     return {
       rule: 'max-errors',
-      reason: `error threshold: ${progress.errors} of ${progress.members} executions failed, more than ${maxPct}%; ${progress.waiting} waiting member(s) wait for an operator`,
+      reason: `error threshold: ${progress.errors} of ${progress.members} executions failed${since}, more than ${maxPct}%; ${progress.waiting} waiting member(s) wait for an operator`,
     };
   }
   const limit = batchLimitOf(policy.perBatch, progress.members);
   if (limit !== undefined && progress.dispatched >= limit) {
-    return { rule: 'batch-limit', reason: `batch limit: ${progress.dispatched} of ${progress.members} members dispatched reach the limit of ${limit}; ${progress.waiting} waiting member(s) wait for an operator` };
+    return { rule: 'batch-limit', reason: `batch limit: ${progress.dispatched} of ${progress.members} members dispatched${since} reach the limit of ${limit}; ${progress.waiting} waiting member(s) wait for an operator` };
   }
   return undefined;
 }

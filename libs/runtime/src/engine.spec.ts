@@ -521,6 +521,29 @@ describe('blast radius', () => {
     await h.close();
   });
 
+  it('error threshold after a continue: failures of members in flight at the halt do not halt the batch again before anything new is dispatched', async () => {
+    const clock = new ManualClock(T0);
+    const ids = Array.from({ length: 12 }, (_, i) => `vol-c${i}`);
+    // every ModifyVolume fails: 4 dispatched at once, the batch halts at the second failure, the other two fail after it
+    const fleetFile = { volumes: ids.map((v) => volume(v)), faults: [{ resourceId: '*', operation: 'ModifyVolume', error: 'InvalidParameterValue', times: 100 }] };
+    const h = await harness(fleetFile, { policy: policyOf({ blastRadius: { maxErrors: { count: 1 } } }), clock, engine: { batchMode: 'parallel', maxParallel: 4, ...ONE_BATCH } });
+    const report = await h.run(ids.map((v, i) => gp3(`c${i}`, v)));
+    const failedFirst = Object.values(statuses(report)).filter((s) => s === 'failed').length;
+    expect(failedFirst).toBeGreaterThan(2); // more failed than the halt counted: they were in flight
+    const [halted] = await batchEvents(h.store, 'BatchHalted');
+    const batchId = (halted.data as { batchId: string }).batchId;
+    clock.advance(60_000); // the operator looks, then lets it go on
+    await recordBatchContinue(h.store, batchId, { by: 'oncall', reason: 'checked', now: clock.now() });
+    clock.advance(1_000);
+    const resumed = await h.resume();
+    // new members were dispatched (and failed), and the batch halted again on their failures, said to be since the continue
+    expect(Object.values(statuses(resumed)).filter((s) => s === 'failed').length).toBeGreaterThan(failedFirst);
+    const halts = await batchEvents(h.store, 'BatchHalted');
+    expect(halts).toHaveLength(2);
+    expect((halts[1]!.data as { reason: string }).reason).toMatch(/^error threshold: \d+ executions failed since the last continue, more than the 1 allowed/);
+    await h.close();
+  });
+
   it('per batch: once the limit is dispatched, the rest of the batch waits for an operator', async () => {
     const h = await harness({ volumes: ['vol-b1', 'vol-b2', 'vol-b3'].map((v) => volume(v)) }, { policy: policyOf({ blastRadius: { perBatch: { maxExecutions: 2 } } }), clock: new ManualClock(T0), engine: ONE_BATCH });
     const report = await h.run([gp3('b1', 'vol-b1'), gp3('b2', 'vol-b2'), gp3('b3', 'vol-b3')]);

@@ -356,7 +356,17 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
   private async halt(batch: QueuedBatch, guard: BatchGuardState, now: Date): Promise<boolean> {
     const dispatched = batch.dispatched.size;
     const errors = batch.errors.size;
-    const verdict = batchHalt(this.policy.blastRadius, { members: batch.members.size, dispatched: dispatched - guard.baseline.dispatched, errors: errors - guard.baseline.errors, waiting: batch.waiting.size });
+    // After a continue, only the failures of members dispatched since count: one in flight at the halt that failed
+    // after it is not a new error (it re-halted the batch at once, and a second continue was needed).
+    const since = guard.baseline.since;
+    const newErrors = since === undefined ? errors : [...batch.errors].filter((id) => (this.projection.get(id)?.schedule?.scheduledAt ?? '') > since).length;
+    const verdict = batchHalt(this.policy.blastRadius, {
+      members: batch.members.size,
+      dispatched: dispatched - guard.baseline.dispatched,
+      errors: newErrors,
+      waiting: batch.waiting.size,
+      continued: since !== undefined,
+    });
     if (!verdict) return false;
     const { batchId } = batch.plan;
     await this.appendBatchEvent(batchId, { type: 'BatchHalted', data: { batchId, rule: verdict.rule, reason: verdict.reason, dispatched, errors, at: now.toISOString() } }, `halted:${verdict.rule}:${dispatched}:${errors}`);
