@@ -454,8 +454,9 @@ export async function showCommand(io: Io, id: string, flags: { store: string; js
     const { state } = await loadStream(store, optimizationStream(optimizationId), optimizationDecider);
     if (state.status === 'initial') throw new NotFound(`no optimization ${id} in this store`);
     const detail = optimizationDetail(state);
-    const waiting = (await waitingOf(store, state, { now: new Date(), policy: await rememberedPolicy(store) })) ?? null;
-    io.out(flags.json ? toJson({ ...detail, waiting }) : detailText(detail, waiting));
+    const now = new Date();
+    const waiting = (await waitingOf(store, state, { now, policy: await rememberedPolicy(store) })) ?? null;
+    io.out(flags.json ? toJson({ ...detail, waiting }) : detailText(detail, waiting, now));
     return 0;
   } finally {
     await store.close();

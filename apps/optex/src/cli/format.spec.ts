@@ -229,6 +229,12 @@ describe('detailText (optex show)', () => {
     expect(detailText(detail())).not.toMatch(/^Rollback/m);
   });
 
+  it('says when a request awaiting approval is past its expiry (not recorded as expired yet): deciding it is refused', () => {
+    const pending = detail({ status: 'awaiting-approval', approval: { state: 'pending', deniedBy: null, denyReason: null, expiresAt: '2026-12-09T10:00:00.000Z' } });
+    expect(detailText(pending, null, new Date('2026-12-09T10:00:00.000Z'))).toMatch(/^ {2}expires: 2026-12-09T10:00:00\.000Z — expired: an approval or a denial is refused now; the next resume records it$/m);
+    expect(detailText(pending, null, new Date('2026-12-09T09:59:59.999Z'))).toMatch(/^ {2}expires: 2026-12-09T10:00:00\.000Z$/m);
+  });
+
   it('says that a rolled-back reservation purchase is still owned, listed for sale', () => {
     const list = { kind: 'list-reserved-instances', reservedInstancesFrom: 'purchase-reserved-instances', instanceCount: 2, price: 500 } as NonNullable<OptimizationDetail['rollback']>['steps'][number];
     const text = detailText(

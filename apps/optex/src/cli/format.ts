@@ -312,7 +312,7 @@ export function fleetText(
 }
 
 /** `optex show`: the optimization, its risk, the exact plan, the approval asked for (authority, approvals so far, expiry), and why it waits now (`waiting`, when it does). */
-export function detailText(d: OptimizationDetail, waiting?: WaitReason | null): string {
+export function detailText(d: OptimizationDetail, waiting?: WaitReason | null, now?: Date): string {
   const lines: string[] = [];
   const rec = d.recommendation;
   lines.push(`Optimization ${d.optimizationId}${d.dryRun ? ' (dry run)' : ''}`);
@@ -350,7 +350,9 @@ export function detailText(d: OptimizationDetail, waiting?: WaitReason | null): 
   if (a.authority) lines.push(`  authority asked for: ${a.authority}, ${a.requiredApprovals ?? 1} distinct approval(s) needed`);
   if (a.eligibleApprovers) lines.push(`  who may decide: ${a.eligibleApprovers.join(', ') || 'nobody on the roster'}`);
   if (a.authority || a.approvers.length > 0) lines.push(`  approvals so far: ${a.approvers.length === 0 ? 'none' : a.approvers.join(', ')}`);
-  if (a.expiresAt && !cancelledUndecided) lines.push(`  expires: ${a.expiresAt}`);
+  // Past its expiry and not recorded as expired yet (the next resume, or the services, record ApprovalExpired).
+  const lapsed = d.status === 'awaiting-approval' && a.expiresAt !== undefined && now !== undefined && a.expiresAt <= now.toISOString();
+  if (a.expiresAt && !cancelledUndecided) lines.push(`  expires: ${a.expiresAt}${lapsed ? ' — expired: an approval or a denial is refused now; the next resume records it' : ''}`);
   if (a.deniedBy) lines.push(`  denied by ${a.deniedBy}: ${a.denyReason ?? ''}`);
   if (d.performance) lines.push(...performanceLines(d.performance));
   if (d.backup) lines.push(backupLine(d.backup));

@@ -20,6 +20,11 @@ describe('loadAuthConfig (--auth FILE)', () => {
     expect(read.tokens.map((t) => t.name)).toEqual(['ci']);
   });
 
+  it('refuses the same token hash twice (the last entry would silently win), naming the entry', async () => {
+    const twice = { tokens: [...config.tokens, { name: 'ops', sha256: 'a'.repeat(64), subject: 'ops@acme.example', roles: ['operator'] }] };
+    await expect(loadAuthConfig(file('twice.json', JSON.stringify(twice)))).rejects.toThrow(/tokens\.1\.sha256.*is the same token as tokens\.0 \("ci"\)/);
+  });
+
   it('names the file that is not JSON', async () => {
     const path = file('broken.json', '{"issuer": ');
     await expect(loadAuthConfig(path)).rejects.toThrow(AuthConfigError);

@@ -41,7 +41,16 @@ export const authConfigSchema = z
           roles: z.array(z.enum(ROLES)).min(1, { error: 'must name at least one role' }),
         }),
       )
-      .default([]),
+      .default([])
+      // The same hash twice is one token with two entries, and the last would silently win.
+      .superRefine((tokens, ctx) => {
+        const seen = new Map<string, number>();
+        tokens.forEach((t, i) => {
+          const first = seen.get(t.sha256);
+          if (first !== undefined) ctx.addIssue({ code: 'custom', path: [i, 'sha256'], message: `is the same token as tokens.${first} (${JSON.stringify(tokens[first]!.name)}); give each token one entry` });
+          else seen.set(t.sha256, i);
+        });
+      }),
   })
   .refine((c) => c.jwt !== undefined || c.tokens.length > 0, { error: 'configure jwt, tokens or both: without them nobody can call the API', path: ['jwt'] });
 
