@@ -351,7 +351,7 @@ export function detailText(d: OptimizationDetail, waiting?: WaitReason | null, n
   if (a.eligibleApprovers) lines.push(`  who may decide: ${a.eligibleApprovers.join(', ') || 'nobody on the roster'}`);
   if (a.authority || a.approvers.length > 0) lines.push(`  approvals so far: ${a.approvers.length === 0 ? 'none' : a.approvers.join(', ')}`);
   // Past its expiry and not recorded as expired yet (the next resume, or the services, record ApprovalExpired).
-  const lapsed = d.status === 'awaiting-approval' && a.expiresAt !== undefined && now !== undefined && a.expiresAt <= now.toISOString();
+  const lapsed = d.status === 'awaiting-approval' && typeof a.expiresAt === 'string' && now !== undefined && a.expiresAt <= now.toISOString();
   if (a.expiresAt && !cancelledUndecided) lines.push(`  expires: ${a.expiresAt}${lapsed ? ' — expired: an approval or a denial is refused now; the next resume records it' : ''}`);
   if (a.deniedBy) lines.push(`  denied by ${a.deniedBy}: ${a.denyReason ?? ''}`);
   if (d.performance) lines.push(...performanceLines(d.performance));
