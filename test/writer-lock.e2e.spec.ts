@@ -51,4 +51,48 @@ describe('one writer per store (embedded engine)', () => {
     const statuses = json<{ optimizations: { status: string }[] }>(resumed).optimizations.map((o) => o.status);
     expect(statuses.filter((s) => ['executing', 'validating', 'rolling-back', 'scheduled', 'approved'].includes(s))).toEqual([]);
   });
+
+  /** Starts a slowed-down `run` and resolves once its engine works (an optimization is in the log), with its output. */
+  async function slowRun(dir: string, delayMs: number) {
+    const store = `sqlite:${join(dir, 'events.db')}`;
+    const child = spawn(process.execPath, [CLI, 'run', 'examples/recommendations.json', '--store', store, '--json'], {
+      cwd: ROOT,
+      env: { ...process.env, OPTEX_LOG_LEVEL: 'error', OPTEX_EC2_CALL_DELAY_MS: String(delayMs) },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    for (let i = 0; i < 300; i++) {
+      const list = await optex(['list', '--store', store, '--json']);
+      if (list.code === 0 && json<{ optimizations: unknown[] }>(list).optimizations.length > 0) break;
+      await sleep(50);
+    }
+    return { child, store, exited, out: () => ({ stdout, stderr }) };
+  }
+
+  it('SIGINT: the run finishes what is under way, prints its report, exits 130 and releases the store; a second SIGINT stops at once', async () => {
+    const first = await slowRun(tempDir('sigint'), 300);
+    first.child.kill('SIGINT');
+    expect(await first.exited).toBe(130);
+    const { stdout, stderr } = first.out();
+    expect(stderr).toMatch(/^optex: SIGINT: stopping \(no more records of the input are taken in\); finishing what is under way, then the report \(SIGINT again stops at once\)$/m);
+    expect(stderr).toMatch(/^optex: stopped by SIGINT: what was taken in was carried as far as it goes now$/m);
+    const report = JSON.parse(stdout) as { summary: { received: number }; optimizations: { status: string }[] };
+    expect(report.summary.received).toBeGreaterThan(0);
+    expect(report.optimizations.map((o) => o.status).filter((s) => ['executing', 'validating', 'rolling-back', 'scheduled'].includes(s))).toEqual([]);
+    expect((await optex(['resume', '--store', first.store, '--json'])).code).toBe(0); // the lock went with the process
+
+    const second = await slowRun(tempDir('sigint2'), 5000);
+    second.child.kill('SIGINT');
+    await sleep(300);
+    second.child.kill('SIGINT');
+    expect(await second.exited).toBe(130);
+    expect(second.out().stdout).toBe('');
+    expect(second.out().stderr).toMatch(/^optex: SIGINT again: stopping now \(resume carries on from the log\)$/m);
+    const resumed = await optex(['resume', '--store', second.store, '--json'], { env: { ...process.env, OPTEX_EC2_CALL_DELAY_MS: '0' } });
+    expect(resumed.code).toBe(0);
+  });
 });

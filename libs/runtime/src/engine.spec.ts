@@ -56,7 +56,7 @@ class ManualClock implements Clock {
 interface Harness {
   store: EventStore;
   fleet: SimulatedFleet;
-  run(records: readonly unknown[], options?: { dryRun?: boolean; deliveryPrefix?: string; intakeWindow?: number }): Promise<RunReport>;
+  run(records: readonly unknown[], options?: { dryRun?: boolean; deliveryPrefix?: string; intakeWindow?: number; stop?: AbortSignal }): Promise<RunReport>;
   resume(): Promise<RunReport>;
   close(): Promise<void>;
 }
@@ -73,7 +73,7 @@ async function harness(
   const fleet = options.fleet ?? SimulatedFleet.fromFleet(fleetFile, { clock, latencyMs: options.latencyMs ?? 0 });
   const ec2 = options.gateway ? options.gateway(fleet, store) : fleet;
   let counter = 0;
-  const go = async (records?: readonly unknown[], opts: { dryRun?: boolean; deliveryPrefix?: string; intakeWindow?: number } = {}) => {
+  const go = async (records?: readonly unknown[], opts: { dryRun?: boolean; deliveryPrefix?: string; intakeWindow?: number; stop?: AbortSignal } = {}) => {
     const bus = new InMemoryBus();
     try {
       return await processUntilQuiescent(
@@ -81,6 +81,7 @@ async function harness(
         {
           dryRun: opts.dryRun ?? false,
           ...(opts.intakeWindow ? { intakeWindow: opts.intakeWindow } : {}),
+          ...(opts.stop ? { stop: opts.stop } : {}),
           ...(records ? { input: { records: records.map((r) => inputRecord(JSON.stringify(r))), deliveryPrefix: opts.deliveryPrefix ?? `spec-${counter++}`, name: 'spec' } } : {}),
         },
       );
@@ -220,6 +221,26 @@ describe('the input taken in a window at a time', () => {
     const lastReceived = events.map((e) => e.type).lastIndexOf('OptimizationReceived');
     expect(firstSettled).toBeGreaterThanOrEqual(0);
     expect(firstSettled).toBeLessThan(lastReceived);
+    await h.close();
+  });
+
+  it('asked to stop (SIGINT in the CLI): no record after the windows out is taken in, those taken in settle, and the report says how many were not', async () => {
+    const h = await harness(fleet);
+    const stop = new AbortController();
+    const watch = h.store.subscribeToAll(async (e) => {
+      if (e.type === 'OptimizationReceived') stop.abort(); // while the first window is being taken in
+    });
+    const report = await h.run(recs, { intakeWindow: 2, stop: stop.signal });
+    await watch.unsubscribe();
+    expect(report.notTakenIn).toEqual({ count: 3, firstIndex: 2 });
+    expect(report.summary).toMatchObject({ received: 2, optimizations: 2 });
+    expect(Object.values(statuses(report))).toEqual(['completed', 'completed']);
+    expect((await allEvents(h.store)).filter((e) => e.type === 'OptimizationReceived')).toHaveLength(2);
+    // the same input again takes the rest in; the two taken in before are duplicates
+    const again = await h.run(recs);
+    expect(again.notTakenIn).toBeUndefined();
+    expect(again.summary).toMatchObject({ received: 5, duplicates: 2 });
+    expect(h.fleet.calls().filter((c) => c.operation === 'modifyVolume' && !c.dryRun)).toHaveLength(5);
     await h.close();
   });
 

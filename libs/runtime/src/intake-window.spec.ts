@@ -35,6 +35,17 @@ describe('IntakeWindow', () => {
     expect(intake.remaining).toBe(1);
   });
 
+  it('once stopped, publishes nothing more: the records not published yet stay unread, and takenIn says how many were', async () => {
+    const { intake, batches, settle } = fixture(10, 4);
+    await intake.start();
+    intake.stop();
+    expect([intake.remaining, intake.takenIn]).toEqual([0, 4]);
+    settle(4);
+    intake.pump();
+    await intake.forceNext();
+    expect(indexes(batches)).toEqual([0, 1, 2, 3]);
+  });
+
   it('publishes the next window when forced (the engine is idle with records left), and each record once, in input order', async () => {
     const { intake, batches } = fixture(10, 4);
     await intake.start();

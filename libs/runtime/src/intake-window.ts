@@ -17,6 +17,8 @@ export class IntakeWindow {
   private next = 0;
   private publishing: Promise<void> | undefined;
   private failure: unknown;
+  /** Where the intake ends: the input's end, or where {@link stop} left it. */
+  private end: number;
 
   /**
    * @param total how many records the input has
@@ -25,17 +27,28 @@ export class IntakeWindow {
    */
   constructor(
     private readonly bus: Pick<Bus, 'publish'>,
-    private readonly total: number,
+    total: number,
     private readonly messageAt: (index: number) => BusMessage,
     private readonly inFlight: () => number,
     private readonly window: number = DEFAULT_INTAKE_WINDOW,
   ) {
     if (!Number.isInteger(window) || window < 1) throw new RangeError(`window must be an integer ≥ 1, got ${String(window)}`);
+    this.end = total;
   }
 
-  /** Records not published yet. */
+  /** Records not published yet (none once stopped). */
   get remaining(): number {
-    return this.total - this.next;
+    return this.end - this.next;
+  }
+
+  /** Records published so far: the first `takenIn` of the input. */
+  get takenIn(): number {
+    return this.next;
+  }
+
+  /** Publishes nothing more (the run was asked to stop): the records not published yet stay unread. */
+  stop(): void {
+    this.end = this.next;
   }
 
   /** Publishes the first window. */
@@ -66,7 +79,7 @@ export class IntakeWindow {
 
   private async publishNext(count: number): Promise<void> {
     if (this.remaining === 0) return;
-    const end = Math.min(this.total, this.next + count);
+    const end = Math.min(this.end, this.next + count);
     const batch: BusMessage[] = [];
     for (let i = this.next; i < end; i++) batch.push(this.messageAt(i));
     this.next = end;

@@ -74,6 +74,12 @@ export interface RunReport {
    * or `reconciliation-needed`: until an operator acts; else until that one is over), each with the holder and why.
    */
   readonly waitingOnResource?: readonly ResourceWaitRow[];
+  /**
+   * Set when the run was asked to stop before it took in its whole input (SIGINT, SIGTERM): how many records were
+   * never read into the log, from index `firstIndex` on. Running the same input again takes them in (the records
+   * taken in before are duplicates then).
+   */
+  readonly notTakenIn?: { readonly count: number; readonly firstIndex: number };
 }
 
 /** An approved optimization whose resource another optimization holds ({@link resourceHeldWait}). */
@@ -109,6 +115,11 @@ export interface ProcessOptions {
   readonly stallMs?: number;
   /** Records of the input in flight at once (see {@link IntakeWindow}). @defaultValue {@link DEFAULT_INTAKE_WINDOW} */
   readonly intakeWindow?: number;
+  /**
+   * Asks the run to stop (the CLI's SIGINT/SIGTERM): no more records of the input are taken in, what was taken in goes
+   * on until quiescent, and the report says how many records were not (`notTakenIn`).
+   */
+  readonly stop?: AbortSignal;
 }
 
 /**
@@ -149,8 +160,10 @@ export async function processUntilQuiescent(adapters: EngineAdapters, options: P
         () => published - (tracker.counts().settled - settledBefore),
         options.intakeWindow ?? DEFAULT_INTAKE_WINDOW,
       );
-      await window.start();
       intake = window;
+      if (options.stop?.aborted) window.stop();
+      else options.stop?.addEventListener('abort', () => window.stop(), { once: true });
+      await window.start();
     }
     await untilQuiescent(engine, tracker, options, intake);
     const waitingUntil = earliest(engine.scheduler?.waitingUntil(), engine.validator?.soakingUntil(), engine.executor?.coolingUntil());
@@ -158,7 +171,7 @@ export async function processUntilQuiescent(adapters: EngineAdapters, options: P
     const control = await executionControlState(adapters.store);
     const gaveUp = deadLettered?.rows ?? [];
     return {
-      ...(await report(adapters.store, options.input, tracker.projection)),
+      ...(await report(adapters.store, options.input, tracker.projection, intake?.takenIn)),
       ...(waitingUntil ? { waitingUntil: waitingUntil.toISOString() } : {}),
       ...(halted.length > 0 ? { haltedBatches: halted } : {}),
       ...(control.paused ? { paused: { by: control.by, reason: control.reason, since: control.since } } : {}),
@@ -295,7 +308,7 @@ async function untilQuiescent(engine: EngineHandle, tracker: QuiescenceTracker, 
  * delivery id, a rejection, a duplicate) and {@link accountForRecords} checks that each ended exactly once: a
  * record that did not is an {@link IntakeInvariantError}, never a silently smaller report.
  */
-export async function report(store: EventStore, input?: InputRecords, projection?: OptimizationProjection): Promise<RunReport> {
+export async function report(store: EventStore, input?: InputRecords, projection?: OptimizationProjection, takenIn?: number): Promise<RunReport> {
   projection ??= await OptimizationProjection.load(store);
   const prefix = input ? `${input.deliveryPrefix}:` : undefined;
   const inRun = (deliveryId: string) => prefix === undefined || deliveryId.startsWith(prefix);
@@ -336,7 +349,8 @@ export async function report(store: EventStore, input?: InputRecords, projection
     }
     for (const r of rejectedEvents) outcomes.push([indexOf(r.deliveryId), 'rejected']);
     for (const d of duplicates) outcomes.push([indexOf(d.deliveryId), 'duplicate']);
-    account = accountForRecords(input.records.length, outcomes);
+    // A run asked to stop took in only its first records: those are accounted for, the rest reported as not taken in.
+    account = accountForRecords(takenIn ?? input.records.length, outcomes);
     for (const d of duplicates) {
       if (taken.has(d.optimizationId)) continue;
       taken.add(d.optimizationId);
@@ -356,6 +370,7 @@ export async function report(store: EventStore, input?: InputRecords, projection
       .map((r) => ({ index: r.index ?? null, recommendationId: r.recommendationId ?? null, errors: r.errors.map(formatError) }))
       .sort((a, b) => (a.index ?? 0) - (b.index ?? 0)),
     ...(waitingOnResource.length > 0 ? { waitingOnResource } : {}),
+    ...(input && takenIn !== undefined && takenIn < input.records.length ? { notTakenIn: { count: input.records.length - takenIn, firstIndex: takenIn } } : {}),
   };
 }
 

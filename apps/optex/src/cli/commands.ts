@@ -111,13 +111,16 @@ export async function runCommand(io: Io, file: string | undefined, flags: RunFla
     const mode = progressMode(process.stderr, process.env);
     const progress = mode === 'off' ? undefined : progressReporter(mode, (raw) => process.stderr.write(raw));
     let result: Awaited<ReturnType<typeof processUntilQuiescent>>;
+    const interrupt = stopOnSignals(io, file !== undefined);
     try {
       result = await processUntilQuiescent(adapters, {
         ...(input ? { input } : {}),
         dryRun: flags.dryRun ?? false,
         ...(progress ? { progress: (line: string) => progress.line(safe(line)), progressAfterMs: PROGRESS_AFTER_MS, progressEveryMs: PROGRESS_EVERY_MS } : {}),
+        stop: interrupt.signal,
       });
     } finally {
+      interrupt.dispose();
       progress?.done();
     }
     const document = { ...result, settings: adapters.settings };
@@ -134,6 +137,10 @@ export async function runCommand(io: Io, file: string | undefined, flags: RunFla
       io.err(`optex: --output: ${safe(notWritten)}; the work is done and the report was printed on stdout only (exit ${EXIT_OUTPUT_NOT_WRITTEN})`);
       return EXIT_OUTPUT_NOT_WRITTEN;
     }
+    if (interrupt.stoppedBy) {
+      io.err(`optex: stopped by ${interrupt.stoppedBy}: what was taken in was carried as far as it goes now${result.notTakenIn ? `; ${result.notTakenIn.count} record(s) of the input were not taken in (the report says which)` : ''}`);
+      return EXIT_OF_SIGNAL[interrupt.stoppedBy];
+    }
     const gaveUp = result.deadLettered ?? [];
     if (gaveUp.length > 0) {
       const first = gaveUp[0]!;
@@ -149,6 +156,42 @@ export async function runCommand(io: Io, file: string | undefined, flags: RunFla
     await adapters.close();
     lock?.release();
   }
+}
+
+/** The exit code of a run stopped by a signal: 128 + the signal's number, as a shell reports a process it ended. */
+export const EXIT_OF_SIGNAL = { SIGINT: 130, SIGTERM: 143 } as const;
+
+/**
+ * SIGINT (Ctrl-C) and SIGTERM while `run`/`resume` works: the first asks the run to stop (no more records of the input
+ * are taken in; what was taken in goes on until it settles or waits, then the report is printed and the store's lock
+ * released); a second ends the process at once with the signal's exit code (safe: the log holds every step's intent,
+ * and `resume` carries on from it).
+ */
+function stopOnSignals(io: Io, hasInput: boolean): { readonly signal: AbortSignal; readonly stoppedBy: keyof typeof EXIT_OF_SIGNAL | undefined; dispose(): void } {
+  const controller = new AbortController();
+  let stoppedBy: keyof typeof EXIT_OF_SIGNAL | undefined;
+  const on = (name: keyof typeof EXIT_OF_SIGNAL) => () => {
+    if (stoppedBy !== undefined) {
+      io.err(`optex: ${name} again: stopping now (resume carries on from the log)`);
+      process.exit(EXIT_OF_SIGNAL[name]);
+    }
+    stoppedBy = name;
+    io.err(`optex: ${name}: stopping${hasInput ? ' (no more records of the input are taken in)' : ''}; finishing what is under way, then the report (${name} again stops at once)`);
+    controller.abort();
+  };
+  const handlers = { SIGINT: on('SIGINT'), SIGTERM: on('SIGTERM') };
+  process.on('SIGINT', handlers.SIGINT);
+  process.on('SIGTERM', handlers.SIGTERM);
+  return {
+    signal: controller.signal,
+    get stoppedBy() {
+      return stoppedBy;
+    },
+    dispose() {
+      process.off('SIGINT', handlers.SIGINT);
+      process.off('SIGTERM', handlers.SIGTERM);
+    },
+  };
 }
 
 /**

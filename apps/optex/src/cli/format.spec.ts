@@ -1,5 +1,6 @@
 import { summarize, type OptimizationDetail, type OptimizationView, type Summary } from '@optex/domain';
 import { detailText, fleetText, optimizationsTable, rejectedTable, reportText, safe, safeLines, summaryText, table } from './format';
+import type { RunReport } from '@optex/runtime';
 
 // What a terminal would interpret: any C0/C1 control, DEL, or a bidirectional control.
 const INTERPRETED = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]/;
@@ -165,6 +166,16 @@ describe('summaryText', () => {
 
   it('prints no average where there is nothing to divide by', () => {
     expect(summaryText(summarize([], { rejected: 0, duplicates: 0 }))).toContain('estimated $0.00 (average — over 0 optimizations),\n  realized $0.00 (average — over 0 completed and priced).');
+  });
+});
+
+describe('reportText: a run stopped before it took in its whole input', () => {
+  it('says how many records were not taken in, from which index, and how to take them in', () => {
+    const r = { summary: summarize([], { rejected: 0, duplicates: 0 }), optimizations: [], conflicts: [], rejected: [], notTakenIn: { count: 112, firstIndex: 288 } } as RunReport;
+    expect(reportText(r)).toContain(
+      'STOPPED before the whole input was read: 112 record(s), from index 288 on, were not taken in (nothing was recorded of them). Run the same input again to take them in: the records taken in before are recognised as duplicates and skipped.',
+    );
+    expect(reportText({ ...r, notTakenIn: undefined } as RunReport)).not.toContain('STOPPED');
   });
 });
 

@@ -224,6 +224,11 @@ export function reportText(r: RunReport, options: ReportTextOptions = {}): strin
   }
   if (r.rejected.length) parts.push(`Rejected input:\n${rejectedTable(r.rejected.slice(0, maxRows), layout)}${r.rejected.length > maxRows ? `\n${more(r.rejected.length - maxRows, 'rejected records')}` : ''}`);
   parts.push(summaryText(r.summary));
+  if (r.notTakenIn) {
+    parts.push(
+      `STOPPED before the whole input was read: ${r.notTakenIn.count} record(s), from index ${r.notTakenIn.firstIndex} on, were not taken in (nothing was recorded of them). Run the same input again to take them in: the records taken in before are recognised as duplicates and skipped.`,
+    );
+  }
   const then = `${thenResumeText(options.store)}${options.notBefore !== undefined && !(options.store !== undefined && isServicesStore(options.store)) ? ` --not-before ${safe(options.notBefore)}` : ''}`;
   const pending = r.optimizations.filter((o) => o.status === 'awaiting-approval');
   if (pending.length) parts.push(`${pending.length} awaiting approval: optex approve <OPTIMIZATION-ID> --by NAME, ${then}.`);
