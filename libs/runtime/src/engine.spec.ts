@@ -1,11 +1,11 @@
 import { defaultPolicy, defaultPriceBook, optimizationIdFor, optimizationStream, parsePolicy, type PerformanceImpact, type Policy, DomainError } from '@optex/domain';
-import { Ec2Error, HEADERS, TOPICS, ec2Error, silentLogger, type Clock, type Ec2Gateway, type EventStore, type RecordedEvent } from '@optex/ports';
+import { Ec2Error, HEADERS, InfrastructureError, TOPICS, ec2Error, silentLogger, type Clock, type Ec2Gateway, type EventStore, type RecordedEvent } from '@optex/ports';
 import { SqliteEventStore } from '@optex/event-store';
 import { InMemoryBus } from '@optex/messaging';
 import { BudgetedEc2Gateway, Ec2ApiBudget, SimulatedFleet } from '@optex/cloud';
 import { OptexMetrics, READ_MODEL, type EngineOptions, type SharedReadModel } from '@optex/engine';
 import { recordApproval, recordBatchContinue, recordExecutionControl } from '@optex/approval';
-import { processUntilQuiescent, type RunReport } from './processing';
+import { processUntilQuiescent, StoreWriteError, type RunReport } from './processing';
 import { inputRecord } from './input';
 import { startEngine } from './engine-app';
 import { autoPolicy } from './__fixtures__/policies';
@@ -56,7 +56,7 @@ class ManualClock implements Clock {
 interface Harness {
   store: EventStore;
   fleet: SimulatedFleet;
-  run(records: readonly unknown[], options?: { dryRun?: boolean; deliveryPrefix?: string; intakeWindow?: number; stop?: AbortSignal }): Promise<RunReport>;
+  run(records: readonly unknown[], options?: { dryRun?: boolean; deliveryPrefix?: string; intakeWindow?: number; stop?: AbortSignal; storeWriteTimeoutMs?: number }): Promise<RunReport>;
   resume(): Promise<RunReport>;
   close(): Promise<void>;
 }
@@ -73,7 +73,7 @@ async function harness(
   const fleet = options.fleet ?? SimulatedFleet.fromFleet(fleetFile, { clock, latencyMs: options.latencyMs ?? 0 });
   const ec2 = options.gateway ? options.gateway(fleet, store) : fleet;
   let counter = 0;
-  const go = async (records?: readonly unknown[], opts: { dryRun?: boolean; deliveryPrefix?: string; intakeWindow?: number; stop?: AbortSignal } = {}) => {
+  const go = async (records?: readonly unknown[], opts: { dryRun?: boolean; deliveryPrefix?: string; intakeWindow?: number; stop?: AbortSignal; storeWriteTimeoutMs?: number } = {}) => {
     const bus = new InMemoryBus();
     try {
       return await processUntilQuiescent(
@@ -82,6 +82,7 @@ async function harness(
           dryRun: opts.dryRun ?? false,
           ...(opts.intakeWindow ? { intakeWindow: opts.intakeWindow } : {}),
           ...(opts.stop ? { stop: opts.stop } : {}),
+          ...(opts.storeWriteTimeoutMs ? { storeWriteTimeoutMs: opts.storeWriteTimeoutMs } : {}),
           ...(records ? { input: { records: records.map((r) => inputRecord(JSON.stringify(r))), deliveryPrefix: opts.deliveryPrefix ?? `spec-${counter++}`, name: 'spec' } } : {}),
         },
       );
@@ -241,6 +242,40 @@ describe('the input taken in a window at a time', () => {
     expect(again.notTakenIn).toBeUndefined();
     expect(again.summary).toMatchObject({ received: 5, duplicates: 2 });
     expect(h.fleet.calls().filter((c) => c.operation === 'modifyVolume' && !c.dryRun)).toHaveLength(5);
+    await h.close();
+  });
+
+  it('a store that can no longer be written (a full disk) stops the run with StoreWriteError after the timeout, instead of the services retrying for ever', async () => {
+    const sqlite = SqliteEventStore.open(':memory:');
+    let full = false;
+    let since: Date | undefined;
+    // Every append fails once the disk is "full", as SQLite's SQLITE_FULL does, and the store says since when.
+    const store = new Proxy(sqlite, {
+      get(target, property, receiver) {
+        if (property === 'appendToStream')
+          return async (...args: Parameters<EventStore['appendToStream']>) => {
+            if (full) {
+              since ??= new Date();
+              throw new InfrastructureError('cannot append: database or disk is full');
+            }
+            const result = await target.appendToStream(...args);
+            if (args[1].some((e) => e.type === 'OptimizationReceived')) full = true;
+            return result;
+          };
+        if (property === 'appendsFailing') return () => (since ? { since, error: 'database or disk is full' } : undefined);
+        const value = Reflect.get(target, property, receiver) as unknown;
+        return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+      },
+    }) as EventStore;
+    const h = await harness(fleet, { store });
+    const started = Date.now();
+    const failed = await h.run(recs, { storeWriteTimeoutMs: 300 }).then(() => undefined, (error: unknown) => error);
+    expect(failed).toBeInstanceOf(StoreWriteError);
+    expect((failed as Error).message).toMatch(/^the event store could not be written for \d+ s \(database or disk is full\); stopped: what was recorded is safe/);
+    expect(Date.now() - started).toBeLessThan(20_000);
+    full = false;
+    since = undefined;
+    expect(Object.values(statuses(await h.resume())).length).toBeGreaterThan(0); // written again: resume carries on
     await h.close();
   });
 

@@ -20,7 +20,7 @@ import {
   type Summary,
   type FieldError,
 } from '@optex/domain';
-import { HEADERS, TOPICS, isOutage, type Bus, type BusMessage, type Consumer, type EventStore } from '@optex/ports';
+import { HEADERS, InfrastructureError, TOPICS, isOutage, type Bus, type BusMessage, type Consumer, type EventStore } from '@optex/ports';
 import { DLQ_HEADERS } from '@optex/messaging';
 import { OptimizationProjection, SERVICE_GROUPS, resourceKeyOf, type EngineAdapters, type KnownOptimization } from '@optex/engine';
 import type { InputRecord, InputRecords } from './input';
@@ -120,7 +120,20 @@ export interface ProcessOptions {
    * on until quiescent, and the report says how many records were not (`notTakenIn`).
    */
   readonly stop?: AbortSignal;
+  /**
+   * How long every append to the store may fail before the run stops ({@link StoreWriteError}): a local store that
+   * cannot be written (a full disk, a read-only or damaged file) does not mend itself, and the services would retry for
+   * ever. A store that reports no such failures (EventStoreDB: its outages are waited out) is never stopped for.
+   * @defaultValue 30000
+   */
+  readonly storeWriteTimeoutMs?: number;
 }
+
+/**
+ * The run stopped because the store could not be written for {@link ProcessOptions.storeWriteTimeoutMs}: what was
+ * recorded is safe, and `resume` carries the rest on once the store can be written again.
+ */
+export class StoreWriteError extends InfrastructureError {}
 
 /**
  * Runs the five services in this process until the work is quiescent: every optimization is
@@ -165,7 +178,7 @@ export async function processUntilQuiescent(adapters: EngineAdapters, options: P
       else options.stop?.addEventListener('abort', () => window.stop(), { once: true });
       await window.start();
     }
-    await untilQuiescent(engine, tracker, options, intake);
+    await unlessUnwritable(adapters.store, options.storeWriteTimeoutMs ?? 30_000, untilQuiescent(engine, tracker, options, intake));
     const waitingUntil = earliest(engine.scheduler?.waitingUntil(), engine.validator?.soakingUntil(), engine.executor?.coolingUntil());
     const halted = engine.scheduler?.haltedBatches() ?? [];
     const control = await executionControlState(adapters.store);
@@ -181,6 +194,33 @@ export async function processUntilQuiescent(adapters: EngineAdapters, options: P
     await engine.stop();
     await deadLettered?.consumer.stop();
   }
+}
+
+/**
+ * `work`, unless every append to `store` fails for `timeoutMs` first: then {@link StoreWriteError}. Looked at every
+ * second beside the work, not inside it: the services wait out a failing store, so the bus is never idle meanwhile.
+ */
+async function unlessUnwritable<T>(store: EventStore, timeoutMs: number, work: Promise<T>): Promise<T> {
+  if (store.appendsFailing === undefined) return work;
+  let timer: NodeJS.Timeout | undefined;
+  const unwritable = new Promise<never>((_, reject) => {
+    timer = setInterval(() => {
+      const failing = store.appendsFailing?.();
+      if (failing !== undefined && Date.now() - failing.since.getTime() >= timeoutMs) reject(storeWriteError(failing));
+    }, Math.min(1000, timeoutMs));
+  });
+  try {
+    return await Promise.race([work, unwritable]);
+  } finally {
+    clearInterval(timer);
+    work.catch(() => undefined); // it ends with the engine, which the caller stops
+  }
+}
+
+function storeWriteError(failing: { readonly since: Date; readonly error: string }): StoreWriteError {
+  return new StoreWriteError(
+    `the event store could not be written for ${Math.round((Date.now() - failing.since.getTime()) / 1000)} s (${failing.error}); stopped: what was recorded is safe, and optex resume carries on once the store can be written again (free the disk, fix the file's permissions)`,
+  );
 }
 
 /** The groups whose dead letters a run reports: every service's but the risk-assessor's (a record without an outcome is reported apart). */

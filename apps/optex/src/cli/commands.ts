@@ -88,6 +88,8 @@ export async function runCommand(io: Io, file: string | undefined, flags: RunFla
   }
   const options = engineOptions(flags);
   const maxRows = reportRows(flags);
+  // How long every append to the store may fail before the run stops with exit 3 (a full disk, a read-only file).
+  const storeWriteTimeoutMs = envWholeNumber(process.env, 'OPTEX_STORE_WRITE_TIMEOUT_MS', 1) ?? 30_000;
   if (flags.output !== undefined) checkOutputWritable(flags.output);
   const intakeLimits = intakeLimitsFromEnv();
   const read = file === undefined ? undefined : await readInput(file, intakeLimits);
@@ -118,6 +120,7 @@ export async function runCommand(io: Io, file: string | undefined, flags: RunFla
         dryRun: flags.dryRun ?? false,
         ...(progress ? { progress: (line: string) => progress.line(safe(line)), progressAfterMs: PROGRESS_AFTER_MS, progressEveryMs: PROGRESS_EVERY_MS } : {}),
         stop: interrupt.signal,
+        storeWriteTimeoutMs,
       });
     } finally {
       interrupt.dispose();

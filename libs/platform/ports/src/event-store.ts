@@ -106,6 +106,12 @@ export interface EventStore {
    * refused as ever.
    */
   rememberDelivered?(event: Pick<RecordedEvent, 'stream' | 'revision' | 'metadata'>): void;
+  /**
+   * Optional: since when every append has failed (a local store: a full disk, a file made read-only or damaged) and the
+   * last failure; undefined while appends succeed. A remote store has none: its outages are waited out. A run of the
+   * embedded engine stops when appends have failed for too long (`ProcessOptions.storeWriteTimeoutMs`).
+   */
+  appendsFailing?(): { readonly since: Date; readonly error: string } | undefined;
   close(): Promise<void>;
 }
 

@@ -229,6 +229,10 @@ export class HashChainedEventStore implements EventStore {
    * or read it, or it was delivered before), so a redelivery or a late delivery never moves the tip back; nor does an
    * event without a hash, which a chained log's events all have.
    */
+  appendsFailing(): { readonly since: Date; readonly error: string } | undefined {
+    return this.inner.appendsFailing?.();
+  }
+
   rememberDelivered(event: Pick<RecordedEvent, 'stream' | 'revision' | 'metadata'>): void {
     if ((this.tips.get(event.stream)?.revision ?? -1n) >= event.revision || recordedHash(event) === undefined) return;
     this.remember(event.stream, tipOf(event));

@@ -161,6 +161,8 @@ const READ_STREAM_BACKWARDS = `SELECT ${COLUMNS} FROM events WHERE stream_id = $
  *   the column ({@link parseColumn}), never retried as one.
  */
 export class SqliteEventStore implements EventStore {
+  /** Set when a transaction of appends failed, cleared by the next that commits ({@link appendsFailing}). */
+  private failing: { readonly since: Date; readonly error: string } | undefined;
   private readonly statements: ReturnType<typeof prepareStatements>;
   /** The queries that end in a LIMIT, prepared per limit ({@link LimitedStatements}). */
   private readonly limited: LimitedStatements;
@@ -261,9 +263,11 @@ export class SqliteEventStore implements EventStore {
     try {
       outcomes = this.guard(group.length === 1 ? `append to ${group[0].stream}` : `append to ${group.length} streams`, () => this.groupTransaction.immediate(group));
     } catch (error) {
+      this.failing = { since: this.failing?.since ?? new Date(), error: messageOf(error) };
       for (const p of group) p.reject(error);
       return;
     }
+    this.failing = undefined;
     let written = false;
     outcomes.forEach((outcome, i) => {
       if ('failed' in outcome) group[i].reject(outcome.failed);
@@ -280,6 +284,11 @@ export class SqliteEventStore implements EventStore {
     this.ownCommits += 1;
     commitsByFile.set(this.fileKey, (commitsByFile.get(this.fileKey) ?? 0) + 1);
     for (const subscription of this.subscriptions) subscription.wake();
+  }
+
+  /** Since when every transaction of appends has failed (a full disk, a read-only or damaged file), and the last failure. */
+  appendsFailing(): { readonly since: Date; readonly error: string } | undefined {
+    return this.failing;
   }
 
   async readStream(stream: string, options: ReadStreamOptions = {}): Promise<RecordedEvent[]> {
