@@ -1,4 +1,4 @@
-import { exactIdentifier, normalizeIdentity, rosterEntryExactly, type RosterEntry } from './roster';
+import { exactIdentifier, normalizeIdentity, rosterEntryFor, type RosterEntry } from './roster';
 
 // ── Who may call the operator surface (HTTP API, console) ──
 
@@ -39,12 +39,12 @@ const isRole = (name: string): name is Role => (ROLES as readonly string[]).incl
 
 /**
  * Maps verified credentials onto the approver roster: by subject first, then by each other name, each equal to an id
- * or alias as it is, letter case aside ({@link rosterEntryExactly}: never after Unicode normalization, which would let
+ * or alias as it is, letter case aside ({@link rosterEntryFor} `exact`: never after Unicode normalization, which would let
  * `Ｃａｒｏｌ` or `da\u00adve` be carol or dave). A roster entry is an approver and a reader whatever the token claims;
  * everything else comes from the claimed roles. The recorded identity is the roster id, or the subject keyed exactly.
  */
 export function principalOf(credentials: Credentials, roster: readonly RosterEntry[]): Principal {
-  const entry = [credentials.subject, ...credentials.names].map((name) => rosterEntryExactly(roster, name)).find((e) => e !== undefined);
+  const entry = [credentials.subject, ...credentials.names].map((name) => rosterEntryFor(roster, name, true)).find((e) => e !== undefined);
   const roles = new Set<Role>(credentials.roles.map(normalizeIdentity).filter(isRole));
   if (entry) {
     roles.add('approver');

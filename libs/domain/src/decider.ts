@@ -315,10 +315,16 @@ function decideDecideApproval(command: C.DecideApproval, s: KnownOptimizationSta
   return [approvalOf(s.optimizationId, at, ms, decision, plan)];
 }
 
+/**
+ * Whether an approval request that expires at `expiresAt` has expired at `ms` (epoch ms): from that instant on,
+ * approving or denying it is refused and `ExpireApproval` records it. A request without an expiry never expires.
+ */
+export const approvalExpired = (expiresAt: string | null | undefined, ms: number): boolean => typeof expiresAt === 'string' && ms >= Date.parse(expiresAt);
+
 function requirePendingApproval(command: C.Approve | C.Deny, s: KnownOptimizationState, ms: number): void {
   if (s.status !== 'awaiting-approval') throw invalidState(command, s, 'awaiting-approval');
   const expiresAt = s.approval.expiresAt;
-  if (expiresAt !== undefined && ms >= Date.parse(expiresAt)) {
+  if (approvalExpired(expiresAt, ms)) {
     throw new DomainError('APPROVAL_EXPIRED', `${command.type}: the approval request of ${s.optimizationId} expired at ${expiresAt}`);
   }
 }
@@ -395,7 +401,7 @@ function decideDeny(command: C.Deny, s: KnownOptimizationState): OptimizationEve
 function decideExpire(command: C.ExpireApproval, s: KnownOptimizationState): OptimizationEvent[] {
   const { at, ms } = nowOf(command);
   const expiresAt = s.approval.expiresAt;
-  if (s.status !== 'awaiting-approval' || expiresAt === undefined || ms < Date.parse(expiresAt)) return [];
+  if (s.status !== 'awaiting-approval' || expiresAt === undefined || !approvalExpired(expiresAt, ms)) return [];
   return [{ type: 'ApprovalExpired', data: { optimizationId: s.optimizationId, at, expiresAt } }];
 }
 

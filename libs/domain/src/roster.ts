@@ -69,16 +69,14 @@ export const rosterSchema = z
  */
 export const exactIdentifier = (identifier: string): string => identifier.trim().replace(/[A-Z]/g, (c) => c.toLowerCase());
 
-/** The roster entry an identifier a caller proved denotes: an id or alias equal to it as {@link exactIdentifier} compares. */
-export function rosterEntryExactly(roster: readonly RosterEntry[], identifier: string): RosterEntry | undefined {
-  const key = exactIdentifier(identifier);
-  return roster.find((e) => exactIdentifier(e.id) === key || (e.aliases ?? []).some((a) => exactIdentifier(a) === key));
-}
-
-/** The roster entry a name denotes (by id or alias, compared normalized), if any. */
-export function rosterEntryFor(roster: readonly RosterEntry[], name: string): RosterEntry | undefined {
-  const key = normalizeIdentity(name);
-  return roster.find((e) => normalizeIdentity(e.id) === key || (e.aliases ?? []).some((a) => normalizeIdentity(a) === key));
+/**
+ * The roster entry a name denotes (by id or alias), if any: compared normalized, or with `exact` as
+ * {@link exactIdentifier} compares (an identifier an authenticated caller proved).
+ */
+export function rosterEntryFor(roster: readonly RosterEntry[], name: string, exact = false): RosterEntry | undefined {
+  const keyOf = exact ? exactIdentifier : normalizeIdentity;
+  const key = keyOf(name);
+  return roster.find((e) => keyOf(e.id) === key || (e.aliases ?? []).some((a) => keyOf(a) === key));
 }
 
 /** Whether `entry` may decide a request for `requested`: it holds that authority, or (when allowed) a higher one. */

@@ -1,4 +1,4 @@
-import { isRequester, type KnownOptimizationState, type OptimizationStatus } from './decider';
+import { approvalExpired, isRequester, type KnownOptimizationState, type OptimizationStatus } from './decider';
 import { NEEDS_OPERATOR_STATUSES } from './queries';
 import { eligibleIdentity, normalizeIdentity } from './roster';
 
@@ -10,11 +10,10 @@ import { eligibleIdentity, normalizeIdentity } from './roster';
  * The decider still checks everything again when the person decides.
  */
 export function approvalQueueFor(states: Iterable<KnownOptimizationState>, caller: { readonly identity: string; readonly names?: readonly string[] }, now: Date): KnownOptimizationState[] {
-  const at = now.toISOString();
+  const ms = now.getTime();
   return [...states]
     .filter((s) => {
-      if (s.status !== 'awaiting-approval') return false;
-      if (s.approval.expiresAt !== undefined && s.approval.expiresAt <= at) return false;
+      if (s.status !== 'awaiting-approval' || approvalExpired(s.approval.expiresAt, ms)) return false;
       const eligible = s.approval.eligibleApprovers;
       const as = eligible ? eligibleIdentity(eligible, caller.identity, true) : normalizeIdentity(caller.identity);
       return as !== undefined && !s.approval.approvers.includes(as) && !isRequester(s, as, caller.names);

@@ -1,4 +1,4 @@
-import { backupExpiryText, differenceText, escapeControlCharacters, monthlyCostChangeText, stepText, type BackupData, type OptimizationDetail, type OptimizationView, type PerformanceImpact, type RollbackDetail, type Summary, type WaitReason, usdText } from '@optex/domain';
+import { approvalExpired, backupExpiryText, differenceText, escapeControlCharacters, monthlyCostChangeText, stepText, type BackupData, type OptimizationDetail, type OptimizationView, type PerformanceImpact, type RollbackDetail, type Summary, type WaitReason, usdText } from '@optex/domain';
 import type { ConflictRow, RejectedRow, RunReport } from '@optex/runtime';
 import { isServicesStore, thenResumeText } from './next-step';
 
@@ -356,7 +356,7 @@ export function detailText(d: OptimizationDetail, waiting?: WaitReason | null, n
   if (a.eligibleApprovers) lines.push(`  who may decide: ${a.eligibleApprovers.join(', ') || 'nobody on the roster'}`);
   if (a.authority || a.approvers.length > 0) lines.push(`  approvals so far: ${a.approvers.length === 0 ? 'none' : a.approvers.join(', ')}`);
   // Past its expiry and not recorded as expired yet (the next resume, or the services, record ApprovalExpired).
-  const lapsed = d.status === 'awaiting-approval' && typeof a.expiresAt === 'string' && now !== undefined && a.expiresAt <= now.toISOString();
+  const lapsed = d.status === 'awaiting-approval' && now !== undefined && approvalExpired(a.expiresAt, now.getTime());
   if (a.expiresAt && !cancelledUndecided) lines.push(`  expires: ${a.expiresAt}${lapsed ? ' — expired: an approval or a denial is refused now; the next resume records it' : ''}`);
   if (a.deniedBy) lines.push(`  denied by ${a.deniedBy}: ${a.denyReason ?? ''}`);
   if (d.performance) lines.push(...performanceLines(d.performance));
