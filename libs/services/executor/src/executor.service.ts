@@ -271,7 +271,7 @@ export class ExecutorService implements OnApplicationBootstrap, OnModuleDestroy 
       if (changesEc2 && !(await flush())) continue;
       // The kill switch as the log says now, read before every move a pause would hold: a pause takes effect at the
       // next such move whatever the bus is busy with (its message may queue behind this very handling).
-      if (pauseHolds(move) && (await executionControlState(this.store)).paused) {
+      if (pauseHolds(move) && (await this.paused())) {
         if (await flush()) return; // resumed by ExecutionResumed (or the sweeper, once resumed)
         continue;
       }
@@ -426,10 +426,14 @@ export class ExecutorService implements OnApplicationBootstrap, OnModuleDestroy 
     }
   }
 
-  /** Throws {@link CallHeldError} when the kill switch is engaged (the log's last control event is a pause). */
+  /** Whether the kill switch is engaged: the log's last control event is a pause (read from the log each time). */
+  private async paused(): Promise<boolean> {
+    return (await executionControlState(this.store)).paused;
+  }
+
+  /** Throws {@link CallHeldError} when the kill switch is engaged ({@link paused}). */
   private async unlessPaused(optimizationId: string, step: string): Promise<void> {
-    const control = await executionControlState(this.store);
-    if (control.paused) throw new CallHeldError(`${step} of ${optimizationId} not sent: execution was paused while the call waited for its turn; it is sent when execution resumes`);
+    if (await this.paused()) throw new CallHeldError(`${step} of ${optimizationId} not sent: execution was paused while the call waited for its turn; it is sent when execution resumes`);
   }
 
   /**
