@@ -340,9 +340,7 @@ export function alertRulesProblems(rules: unknown, prometheus: unknown, compose:
         problems.push(`${where}: no expr`);
         continue;
       }
-      let depth = 0;
-      for (const ch of expr) if ((depth += ch === '(' ? 1 : ch === ')' ? -1 : 0) < 0) break;
-      if (depth !== 0) problems.push(`${where}: expr has unbalanced parentheses: ${expr}`);
+      if (!balanced(expr)) problems.push(`${where}: expr has unbalanced parentheses: ${expr}`);
       const metrics = promqlMetricNames(expr);
       if (metrics.length === 0) problems.push(`${where}: expr selects no metric: ${expr}`);
       for (const metric of metrics) if (metric !== 'up' && !allowedMetrics.has(metric)) problems.push(`${where}: uses ${metric}, which the services do not export`);
@@ -354,6 +352,16 @@ export function alertRulesProblems(rules: unknown, prometheus: unknown, compose:
     }
   }
   return problems;
+}
+
+/** Whether every `(` of a PromQL expression is closed, and no `)` comes before its `(`. */
+function balanced(expr: string): boolean {
+  let depth = 0;
+  for (const ch of expr) {
+    depth += ch === '(' ? 1 : ch === ')' ? -1 : 0;
+    if (depth < 0) return false;
+  }
+  return depth === 0;
 }
 
 /**
@@ -432,12 +440,7 @@ export function dashboardProblems(dashboard: unknown, context: DashboardContext)
         continue;
       }
       if (!datasourceOk(target['datasource'])) problems.push(`${where}: targets[${i}].datasource is neither ${context.datasourceUid} nor a dashboard variable`);
-      let depth = 0;
-      for (const ch of expr) {
-        depth += ch === '(' ? 1 : ch === ')' ? -1 : 0;
-        if (depth < 0) break;
-      }
-      if (depth !== 0) problems.push(`${where}: targets[${i}].expr has unbalanced parentheses: ${expr}`);
+      if (!balanced(expr)) problems.push(`${where}: targets[${i}].expr has unbalanced parentheses: ${expr}`);
       const names = promqlMetricNames(expr);
       if (names.length === 0) problems.push(`${where}: targets[${i}].expr selects no metric: ${expr}`);
       for (const name of names) {
