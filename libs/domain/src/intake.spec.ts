@@ -71,6 +71,22 @@ describe('intakeRecord: limits, checked before parsing', () => {
     expect(messages(intakeText(JSON.stringify({ ...valid, resource: { ...valid.resource, tags } })))).toContain('resource.tags has 51 tags, more than the limit of 50');
   });
 
+  it('cuts a long key in the paths of every error, so a rejection stays small (the fuzz seed 1366221239)', () => {
+    // Two 30,000-character tag keys, one value with a tab and one with a lone surrogate: the schema's errors used to
+    // carry each whole key twice (path and message), beside the scan's cut ones: 197,839 characters for one record.
+    const key = (c: string) => `k${c.repeat(29_999)}`;
+    const text = JSON.stringify({ ...valid, resource: { ...valid.resource, tags: { [key('x')]: 'a\tb', [key('y')]: 'c' } } }).replace('"c"', '"\\udf44"');
+    const outcome = rejected(intakeText(text));
+    const cutKey = (c: string) => `resource.tags.${key(c)}`.slice(0, 199) + '…';
+    expect(outcome.errors).toEqual([
+      { path: cutKey('x'), message: `${cutKey('x')} is 30000 characters long, more than the limit of 1024` },
+      { path: cutKey('y'), message: `${cutKey('y')} is 30000 characters long, more than the limit of 1024` },
+      { path: cutKey('y'), message: `${cutKey('y')} must be well-formed Unicode: a lone surrogate (\\udf44) at position 0` },
+      { path: cutKey('x'), message: `${cutKey('x')} must not contain control characters: \\t at position 1` },
+    ]);
+    expect(JSON.stringify(outcome.errors).length).toBeLessThan(2_000);
+  });
+
   it('applies the limits it is given', () => {
     const record = utf8(JSON.stringify(valid));
     expect(messages(intakeRecord(record, { ...defaultIntakeLimits, maxDepth: 2 }))).toEqual(['resource.tags is nested deeper than the limit of 2 levels']);

@@ -145,7 +145,10 @@ class ErrorList {
     return this.errors.length + this.dropped;
   }
 
-  add(path: string, message: string): void {
+  /** Adds an error; a path longer than {@link MAX_LABEL} (a long key) is cut, in the path and at the start of the message. */
+  add(fullPath: string, fullMessage: string): void {
+    const path = cut(fullPath);
+    const message = path !== fullPath && fullMessage.startsWith(fullPath) ? `${path}${fullMessage.slice(fullPath.length)}` : fullMessage;
     const key = `${path}\u0000${message}`;
     if (this.seen.has(key)) return;
     this.seen.add(key);
@@ -250,10 +253,9 @@ interface Frame {
 /** Longest path label in a message; deeper paths are cut with `…`. */
 const MAX_LABEL = 200;
 
-function label(path: readonly (string | number)[]): string {
-  const text = pathLabel(path);
-  return text.length > MAX_LABEL ? `${text.slice(0, MAX_LABEL - 1)}…` : text;
-}
+const cut = (text: string): string => (text.length > MAX_LABEL ? `${text.slice(0, MAX_LABEL - 1)}…` : text);
+
+const label = (path: readonly (string | number)[]): string => cut(pathLabel(path));
 
 const SIMPLE_ESCAPES: Readonly<Record<number, number>> = { 0x22: 0x22, 0x5c: 0x5c, 0x2f: 0x2f, 0x62: 0x08, 0x66: 0x0c, 0x6e: 0x0a, 0x72: 0x0d, 0x74: 0x09 };
 
