@@ -1,9 +1,12 @@
 import type { z } from 'zod';
 import type { FieldError } from './types';
 
-/** Dotted path of an issue (`action.targetInstanceType`), `(root)` for the value itself. */
+/**
+ * Dotted path of an issue (`action.targetInstanceType`), `(root)` for the value itself. An empty key is written `""`
+ * (`resource.tags.""`), so that no path is empty.
+ */
 export function pathLabel(path: readonly PropertyKey[]): string {
-  return path.length === 0 ? '(root)' : path.map(String).join('.');
+  return path.length === 0 ? '(root)' : path.map((segment) => (segment === '' ? '""' : String(segment))).join('.');
 }
 
 /** Short rendering of a bad value for an error message. */

@@ -87,6 +87,15 @@ describe('intakeRecord: limits, checked before parsing', () => {
     expect(JSON.stringify(outcome.errors).length).toBeLessThan(2_000);
   });
 
+  it('names an empty key as "" (the fuzz seed 1367766015: a reason with the path "")', () => {
+    const outcome = rejected(intakeText(JSON.stringify({ '': 'x'.repeat(1025), ...valid, resource: { ...valid.resource, tags: { '': 'y\u0001' } } })));
+    expect(outcome.errors).toEqual([
+      { path: '""', message: '"" is 1025 characters long, more than the limit of 1024' },
+      { path: 'resource.tags.""', message: 'resource.tags."" must not contain control characters: \\x01 at position 1' },
+      { path: '""', message: '"" is not a known field' },
+    ]);
+  });
+
   it('applies the limits it is given', () => {
     const record = utf8(JSON.stringify(valid));
     expect(messages(intakeRecord(record, { ...defaultIntakeLimits, maxDepth: 2 }))).toEqual(['resource.tags is nested deeper than the limit of 2 levels']);
