@@ -203,6 +203,8 @@ export interface Decider<Command, Event, State> {
   decide(command: Command, state: State): Event[];
   evolve(state: State, event: Event): State;
   initialState(): State;
+  /** Whether an append holding this event must survive a power loss before it is acknowledged (the store's `durable`). */
+  durable?(event: Event): boolean;
 }
 
 // ── decide ──
@@ -1086,11 +1088,18 @@ const executionOf = (s: KnownOptimizationState, at: string): NonNullable<Optimiz
 /** The optimization's empty state: `{ status: 'initial' }`. */
 export const initialOptimizationState = (): OptimizationState => ({ status: 'initial' });
 
-/** The optimization decider: `decide`, `evolve`, `initialState`. */
+/**
+ * An intent: recorded before an EC2 call that may change something. It must survive a power loss once appended, or a
+ * resume would not know the call may have been made and would make it again (with a new plan) instead of reconciling.
+ */
+export const isIntent = (event: OptimizationEvent): event is Extract<OptimizationEvent, { type: 'ExecutionStepStarted' | 'RollbackStepStarted' }> => event.type === 'ExecutionStepStarted' || event.type === 'RollbackStepStarted';
+
+/** The optimization decider: `decide`, `evolve`, `initialState`, and `durable` for its intents ({@link isIntent}). */
 export const optimizationDecider: Decider<OptimizationCommand, OptimizationEvent, OptimizationState> = {
   decide: decideOptimization,
   evolve: evolveOptimization,
   initialState: initialOptimizationState,
+  durable: isIntent,
 };
 
 /** Folds a stream's events (in order) into its state. */

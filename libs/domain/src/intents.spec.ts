@@ -45,6 +45,12 @@ describe('StartStep: the intent of a mutating step, before its call', () => {
     spec.given(delVolBase).when(cmd('StartStep', { phase: 'execution', index: 0 })).then([snapStarted]);
   });
 
+  it('an intent, of a step or of a rollback step, is the one event the decider asks to be appended durably', () => {
+    const rollbackStarted = ev('RollbackStepStarted', { index: 0, step: delVolPlan[0]!, clientToken: token('rollback', 0) });
+    expect([snapStarted, rollbackStarted].map((e) => optimizationDecider.durable?.(e))).toEqual([true, true]);
+    expect([...delVolBase, ev('ExecutionStepCompleted', { index: 0, step: delVolPlan[0]!, outputs: { snapshotId: 'snap-1' }, dryRun: false, clientToken: token('execution', 0), reconciled: false })].filter((e) => optimizationDecider.durable?.(e))).toEqual([]);
+  });
+
   it('is idempotent while the same step is started', () => {
     spec.given([...delVolBase, snapStarted]).when(cmd('StartStep', { phase: 'execution', index: 0 })).thenNothing();
   });

@@ -76,6 +76,18 @@ export interface Subscription {
   unsubscribe(): Promise<void>;
 }
 
+/** How one append is written. */
+export interface AppendOptions {
+  /**
+   * Acknowledge the append only once it, and every append this store acknowledged before it, would survive a power
+   * loss: for an intent recorded before an EC2 call that may change something, which a lost intent would let a resume
+   * make twice. The SQLite store syncs its WAL at this commit (its others are synced by the next checkpoint, at most
+   * about a quarter second later); EventStoreDB flushes every write to disk before it acknowledges it (unless started
+   * with `UnsafeDisableFlushToDisk`), so its adapter has nothing more to do and takes no options.
+   */
+  readonly durable?: boolean;
+}
+
 /**
  * The append-only log. Appends are atomic per call; an event whose `id` is already in the
  * stream is not appended again (idempotent append): if *all* ids of the call are already
@@ -83,7 +95,7 @@ export interface Subscription {
  * regardless of the expected revision.
  */
 export interface EventStore {
-  appendToStream(stream: string, events: readonly NewEvent[], expected: ExpectedRevision): Promise<AppendResult>;
+  appendToStream(stream: string, events: readonly NewEvent[], expected: ExpectedRevision, options?: AppendOptions): Promise<AppendResult>;
   /** Resolves to [] when the stream does not exist. */
   readStream(stream: string, options?: ReadStreamOptions): Promise<RecordedEvent[]>;
   readAll(options?: ReadAllOptions): AsyncIterable<RecordedEvent>;

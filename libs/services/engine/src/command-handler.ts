@@ -1,4 +1,4 @@
-import { ConcurrencyError, TRACEPARENT, activeTraceparent, traceparentOf, tracingEnabled, type EventStore, type NewEvent, type RecordedEvent } from '@optex/ports';
+import { ConcurrencyError, TRACEPARENT, type AppendOptions, activeTraceparent, traceparentOf, tracingEnabled, type EventStore, type NewEvent, type RecordedEvent } from '@optex/ports';
 import { eventIdFor, parseStoredEvent, schemaVersionOf } from '@optex/domain';
 
 /** A decider as the domain defines one (Emmett's shape). */
@@ -6,6 +6,14 @@ export interface Decider<Command, Event extends { type: string; data: unknown },
   decide(command: Command, state: State): Event[];
   evolve(state: State, event: Event): State;
   initialState(): State;
+  /** Whether an append holding this event must survive a power loss before it is acknowledged ({@link AppendOptions.durable}). */
+  durable?(event: Event): boolean;
+}
+
+/** The append's options for `events`: durable when the decider says one of them must be. */
+function appendOptionsFor<Event>(decider: { durable?(event: Event): boolean }, events: readonly Event[]): AppendOptions | undefined {
+  const durable = decider.durable;
+  return durable && events.some((e) => durable(e)) ? { durable: true } : undefined;
 }
 
 export interface CommandContext {
@@ -129,7 +137,7 @@ async function decideAndAppend<Command, Event extends { type: string; data: unkn
 ): Promise<CommandResult<Event, State>> {
   const events = decider.decide(cmd, state);
   if (events.length === 0) return { state, events, revision };
-  const result = await store.appendToStream(stream, toNewEvents(stream, cmd, events, state, context, traceOfAppend(recorded)), revision < 0n ? 'no_stream' : revision);
+  const result = await store.appendToStream(stream, toNewEvents(stream, cmd, events, state, context, traceOfAppend(recorded)), revision < 0n ? 'no_stream' : revision, appendOptionsFor(decider, events));
   const next = events.reduce((s, e) => decider.evolve(s, e), state);
   return { state: next, events, revision: result.nextExpectedRevision };
 }
@@ -227,7 +235,7 @@ export class PendingDecisions<Command, Event extends { type: string; data: unkno
     const events = this.queued.splice(0);
     const decided = this.decided.splice(0);
     try {
-      const result = await this.store.appendToStream(this.stream, events, this.base < 0n ? 'no_stream' : this.base);
+      const result = await this.store.appendToStream(this.stream, events, this.base < 0n ? 'no_stream' : this.base, appendOptionsFor(this.decider, decided));
       this.base = result.nextExpectedRevision;
       return decided;
     } catch (error) {

@@ -1,4 +1,4 @@
-import { ConcurrencyError, type AppendResult, type EventStore, type ExpectedRevision, type NewEvent, type RecordedEvent } from '@optex/ports';
+import { ConcurrencyError, type AppendOptions, type AppendResult, type EventStore, type ExpectedRevision, type NewEvent, type RecordedEvent } from '@optex/ports';
 import { PendingDecisions, handleCommandAt, loadStream, type Decider } from './command-handler';
 
 type Add = { type: 'Add'; data: { n: number } };
@@ -23,14 +23,14 @@ jest.mock('@optex/domain', () => ({
 /** A store of one process's memory with the expected-revision check, recording every append call. */
 function memoryStore() {
   const recorded: RecordedEvent[] = [];
-  const appends: { stream: string; events: readonly NewEvent[]; expected: ExpectedRevision }[] = [];
+  const appends: { stream: string; events: readonly NewEvent[]; expected: ExpectedRevision; options?: AppendOptions }[] = [];
   const store = {
     appends,
     async readStream(stream: string): Promise<RecordedEvent[]> {
       return recorded.filter((e) => e.stream === stream);
     },
-    async appendToStream(stream: string, events: readonly NewEvent[], expected: ExpectedRevision): Promise<AppendResult> {
-      appends.push({ stream, events, expected });
+    async appendToStream(stream: string, events: readonly NewEvent[], expected: ExpectedRevision, options?: AppendOptions): Promise<AppendResult> {
+      appends.push({ stream, events, expected, ...(options ? { options } : {}) });
       const last = recorded.filter((e) => e.stream === stream).length - 1;
       const actual = last < 0 ? 'no_stream' : BigInt(last);
       if (expected !== 'any' && (expected === 'no_stream' ? last >= 0 : expected !== actual)) throw new ConcurrencyError(stream, expected, actual);
@@ -44,6 +44,30 @@ function memoryStore() {
   };
   return store as typeof store & EventStore;
 }
+
+describe('durable appends', () => {
+  /** The adder, whose events of an odd `n` must survive a power loss (as the optimization decider's intents). */
+  const durableOdd: Decider<Add, Added, Total> = { ...adder, durable: (e) => e.data.n % 2 === 1 };
+
+  it('a flush holding an event the decider calls durable asks the store for a durable append; one without does not', async () => {
+    const store = memoryStore();
+    const decisions = new PendingDecisions(store, STREAM, durableOdd, await loadStream(store, STREAM, durableOdd));
+    decisions.decide(add(2), context('a@-1'));
+    await decisions.flush();
+    decisions.decide(add(2), context('b@0'));
+    decisions.decide(add(3), context('c@1'));
+    await decisions.flush();
+    expect(store.appends.map((a) => a.options)).toEqual([undefined, { durable: true }]);
+  });
+
+  it('handleCommandAt asks for a durable append as the decider says, and a decider without durable never does', async () => {
+    const store = memoryStore();
+    await handleCommandAt(store, STREAM, durableOdd, undefined, add(1), context('a'));
+    await handleCommandAt(store, STREAM, durableOdd, undefined, add(2), context('b'));
+    await handleCommandAt(store, STREAM, adder, undefined, add(1), context('c'));
+    expect(store.appends.map((a) => a.options)).toEqual([{ durable: true }, undefined, undefined]);
+  });
+});
 
 describe('PendingDecisions', () => {
   it('decides each command on the state the previous one left and appends nothing before flush, then all in one append', async () => {

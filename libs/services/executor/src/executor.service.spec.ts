@@ -164,6 +164,7 @@ describe('ExecutorService appends', () => {
     expect(append).toHaveBeenCalledTimes(1);
     expect(append.mock.calls[0]![1].map((e) => e.type)).toEqual(['ExecutionStarted', 'PreValidationPassed', 'RollbackPlanRecorded', 'ExecutionStepCompleted', 'ExecutionSucceeded']);
     expect(append.mock.calls[0]![2]).toBe(3n); // the revision of ExecutionScheduled, where the first decision was taken
+    expect(append.mock.calls[0]![3]).toBeUndefined(); // no intent: nothing to sync at once
     expect((await loadStream(store, optimizationStream(id), optimizationDecider)).state.status).toBe('dry-run-completed');
     expect(fleet.calls().filter((c) => c.operation === 'modifyVolume').map((c) => c.dryRun)).toEqual([true]);
 
@@ -193,6 +194,9 @@ describe('ExecutorService appends', () => {
       ['ExecutionStarted', 'PreValidationPassed', 'RollbackPlanRecorded', 'ExecutionStepStarted'],
       ['ExecutionStepCompleted', 'ExecutionSucceeded'],
     ]);
+    // The append holding the intent survives a power loss before the call is made; the outcome's need not (a lost
+    // outcome is reconciled from the intent).
+    expect(append.mock.calls.map((c) => c[3])).toEqual([{ durable: true }, undefined]);
     // Each event has the id it would have had appended alone: the revision its decision was taken at names it.
     const [completed, succeeded] = append.mock.calls[1]![1];
     expect(completed!.metadata?.['causationId']).toBe('spec@7');

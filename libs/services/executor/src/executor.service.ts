@@ -3,6 +3,7 @@ import {
   CONTROL_STREAM,
   parseControlEvent,
   pauseHolds,
+  isIntent,
   joinsOutcome,
   restoredTags,
   OPTIMIZATION_STREAM_PREFIX,
@@ -508,6 +509,6 @@ export class ExecutorService implements OnApplicationBootstrap, OnModuleDestroy 
 
 /** The client token of the intent among `events`, if the move recorded one. */
 function intentOf(events: readonly OptimizationEvent[]): string | undefined {
-  for (const e of events) if (e.type === 'ExecutionStepStarted' || e.type === 'RollbackStepStarted') return e.data.clientToken;
+  for (const e of events) if (isIntent(e)) return e.data.clientToken;
   return undefined;
 }

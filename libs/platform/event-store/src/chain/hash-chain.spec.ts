@@ -147,6 +147,24 @@ describe('HashChainedEventStore and verifyLog', () => {
     expect(await verifyLog(raw)).toMatchObject({ ok: true, events: 6 });
   });
 
+  it('hands a durable append on to the store it wraps, at an exact revision, with `any` (remembered tip or read) and `stream_exists`', async () => {
+    const { raw, store } = open();
+    const asked: unknown[] = [];
+    const append = raw.appendToStream.bind(raw);
+    jest.spyOn(raw, 'appendToStream').mockImplementation((stream, events, expected, options) => {
+      asked.push(options);
+      return append(stream, events, expected, options);
+    });
+    const durable = { durable: true };
+    await store.appendToStream('intents', [event('StepStarted')], 'no_stream', durable);
+    await store.appendToStream('intents', [event('StepStarted')], 0n, durable);
+    await store.appendToStream('other', [event('A')], 'any', durable); // its tip read (none)
+    await store.appendToStream('other', [event('B')], 'any', durable); // read again: the first was at no_stream
+    await store.appendToStream('other', [event('C')], 'stream_exists', durable); // remembered tip
+    await store.appendToStream('other', [event('D')], 'any');
+    expect(asked).toEqual([durable, durable, durable, durable, durable, undefined]);
+  });
+
   it('an idempotent repeat of an append does not put a wrong hash at the tip of the stream', async () => {
     const { store } = open();
     const first = [event('A', { n: 1 })];

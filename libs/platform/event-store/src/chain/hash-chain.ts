@@ -2,6 +2,7 @@ import { hash as digestOf } from 'node:crypto';
 import {
   ConcurrencyError,
   readAllWithoutData,
+  type AppendOptions,
   type AppendResult,
   type EventStore,
   type ExpectedRevision,
@@ -107,13 +108,13 @@ export class HashChainedEventStore implements EventStore {
     this.attempts = options.attempts ?? 10;
   }
 
-  async appendToStream(stream: string, events: readonly NewEvent[], expected: ExpectedRevision): Promise<AppendResult> {
-    if (events.length === 0) return this.inner.appendToStream(stream, events, expected);
-    if (typeof expected === 'bigint' || expected === 'no_stream') return this.appendAt(stream, events, expected);
+  async appendToStream(stream: string, events: readonly NewEvent[], expected: ExpectedRevision, options?: AppendOptions): Promise<AppendResult> {
+    if (events.length === 0) return this.inner.appendToStream(stream, events, expected, options);
+    if (typeof expected === 'bigint' || expected === 'no_stream') return this.appendAt(stream, events, expected, options);
     const previous = this.queues.get(stream) ?? Promise.resolve();
     const turn = previous.then(
-      () => this.appendAtTip(stream, events, expected),
-      () => this.appendAtTip(stream, events, expected),
+      () => this.appendAtTip(stream, events, expected, options),
+      () => this.appendAtTip(stream, events, expected, options),
     );
     this.queues.set(stream, turn);
     try {
@@ -123,22 +124,22 @@ export class HashChainedEventStore implements EventStore {
     }
   }
 
-  private async appendAtTip(stream: string, events: readonly NewEvent[], expected: 'any' | 'stream_exists'): Promise<AppendResult> {
+  private async appendAtTip(stream: string, events: readonly NewEvent[], expected: 'any' | 'stream_exists', options: AppendOptions | undefined): Promise<AppendResult> {
     // A stream whose tip this process knows (it wrote, read or was delivered the last event) is appended to at that
     // revision without a read; a tip gone stale is refused by the adapter, forgotten, and read as any other.
     const remembered = this.tips.get(stream);
     if (remembered) {
       try {
-        return await this.appendAt(stream, events, remembered.revision, remembered);
+        return await this.appendAt(stream, events, remembered.revision, options, remembered);
       } catch (error) {
         if (!(error instanceof ConcurrencyError)) throw error;
       }
     }
     for (let attempt = 1; ; attempt++) {
       const tip = await this.readTip(stream);
-      if (!tip && expected === 'stream_exists') return this.inner.appendToStream(stream, events, expected); // the adapter says why
+      if (!tip && expected === 'stream_exists') return this.inner.appendToStream(stream, events, expected, options); // the adapter says why
       try {
-        return await this.appendAt(stream, events, tip ? tip.revision : 'no_stream', tip);
+        return await this.appendAt(stream, events, tip ? tip.revision : 'no_stream', options, tip);
       } catch (error) {
         if (!(error instanceof ConcurrencyError) || attempt >= this.attempts) throw error;
         // Another writer appended between the read and the append: wait a random while, so two writers stop meeting.
@@ -147,7 +148,7 @@ export class HashChainedEventStore implements EventStore {
     }
   }
 
-  private async appendAt(stream: string, events: readonly NewEvent[], expected: bigint | 'no_stream', known?: Tip): Promise<AppendResult> {
+  private async appendAt(stream: string, events: readonly NewEvent[], expected: bigint | 'no_stream', options: AppendOptions | undefined, known?: Tip): Promise<AppendResult> {
     let prev: string | null = null;
     // Whether the stream was at `expected` with this hash at its tip: then, if the adapter says it wrote the events,
     // what is stored is what is hashed here. An idempotent repeat (ids already in the stream; `written` false, or
@@ -170,7 +171,7 @@ export class HashChainedEventStore implements EventStore {
       revision++;
     }
     try {
-      const result = await this.inner.appendToStream(stream, chained, expected);
+      const result = await this.inner.appendToStream(stream, chained, expected, options);
       if (certain && result.written === true && result.nextExpectedRevision === revision - 1n) this.remember(stream, { revision: result.nextExpectedRevision, hash: prev as string });
       else this.tips.delete(stream);
       return result;

@@ -54,6 +54,45 @@ describe('SqliteEventStore (SQLite specifics)', () => {
     expect(appended.position.prepare).toBe(appended.position.commit);
   });
 
+  it('commits a durable append with synchronous=FULL (its group with it), the others with NORMAL, and goes back to NORMAL', async () => {
+    const store = open(file());
+    const internals = store as unknown as { db: Database.Database; appendInTransaction: (...args: unknown[]) => unknown };
+    const setting = () => internals.db.pragma('synchronous', { simple: true }) as number;
+    const seen: [string, number][] = [];
+    const original = internals.appendInTransaction;
+    internals.appendInTransaction = function (this: unknown, ...args: unknown[]) {
+      seen.push([args[0] as string, setting()]); // inside the group's transaction: what its commit syncs by
+      return original.apply(this, args);
+    };
+    const FULL = 2;
+    const NORMAL = 1;
+
+    await store.appendToStream('plain', [event('A')], 'no_stream');
+    await store.appendToStream('intent', [event('StepStarted')], 'no_stream', { durable: true });
+    // Two appends of one turn share a transaction: a durable one makes the whole group's commit sync.
+    await Promise.all([store.appendToStream('plain', [event('B')], 0n), store.appendToStream('intent', [event('StepStarted')], 0n, { durable: true })]);
+    await store.appendToStream('plain', [event('C')], 1n, { durable: false });
+
+    expect(seen).toEqual([
+      ['plain', NORMAL],
+      ['intent', FULL],
+      ['plain', FULL],
+      ['intent', FULL],
+      ['plain', NORMAL],
+    ]);
+    expect(setting()).toBe(NORMAL);
+  });
+
+  it('a durable append whose transaction fails leaves the connection at synchronous=NORMAL', async () => {
+    const store = open(file());
+    const internals = store as unknown as { db: Database.Database; appendInTransaction: (...args: unknown[]) => unknown };
+    internals.appendInTransaction = () => {
+      throw new Error('disk I/O error');
+    };
+    await expect(store.appendToStream('intent', [event('StepStarted')], 'no_stream', { durable: true })).rejects.toThrow(InfrastructureError);
+    expect(internals.db.pragma('synchronous', { simple: true })).toBe(1);
+  });
+
   it('a second instance on the same file sees appends through the subscription poll', async () => {
     const path = file();
     const reader = open(path, { pollIntervalMs: 20 });

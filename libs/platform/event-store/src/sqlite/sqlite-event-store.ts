@@ -12,6 +12,7 @@ import {
   type EventFilter,
   type EventStore,
   type ExpectedRevision,
+  type AppendOptions,
   type GlobalPosition,
   type NewEvent,
   type ReadAllOptions,
@@ -93,6 +94,8 @@ interface PendingAppend {
   readonly stream: string;
   readonly events: readonly SerializedEvent[];
   readonly expected: ExpectedRevision;
+  /** {@link AppendOptions.durable}: its group commits with `synchronous=FULL`. */
+  readonly durable: boolean;
   readonly resolve: (result: AppendResult) => void;
   readonly reject: (error: unknown) => void;
 }
@@ -127,7 +130,9 @@ const READ_STREAM_BACKWARDS = `SELECT ${COLUMNS} FROM events WHERE stream_id = $
  * - WAL journal, `synchronous=NORMAL`: a commit is durable against a process crash, and against
  *   power loss up to the last checkpoint. Checkpoints run every `checkpointEveryMs` (250 ms) on a worker thread with
  *   its own connection ({@link WalCheckpointer}, started by the first append), not inside a commit: a power loss may
- *   undo about the last quarter second of commits, busy or idle. SQLite's own rule — a checkpoint inside the commit
+ *   undo about the last quarter second of commits, busy or idle, except a durable append's
+ *   ({@link AppendOptions.durable}: the executor's intents), whose commit runs with `synchronous=FULL` and syncs the
+ *   WAL, all earlier commits with it, before it is acknowledged. SQLite's own rule — a checkpoint inside the commit
  *   that passes 1,000 pages of WAL — left a few tenths of a second at full load but an idle store's last commits
  *   unsynced until the next 1,000 pages; it stays as a backstop at 10,000 pages. Under a steady load that backstop
  *   still runs, once every ~10,000 pages: a worker's checkpoint beside a writer that does not pause rarely leaves the
@@ -246,14 +251,14 @@ export class SqliteEventStore implements EventStore {
     }
   }
 
-  async appendToStream(stream: string, events: readonly NewEvent[], expected: ExpectedRevision): Promise<AppendResult> {
+  async appendToStream(stream: string, events: readonly NewEvent[], expected: ExpectedRevision, options: AppendOptions = {}): Promise<AppendResult> {
     assertStreamName(stream);
     assertExpectedRevision(expected);
     const serialized = serializeEvents(events);
     if (this.closing !== undefined || this.closed) throw new InfrastructureError(`cannot append to ${stream}: the SQLite event store at ${this.path} is closed`);
     if (this.checkpointer === undefined && this.checkpointEveryMs > 0) this.startCheckpointer();
     return new Promise<AppendResult>((resolve, reject) => {
-      this.pending.add({ stream, events: serialized, expected, resolve, reject });
+      this.pending.add({ stream, events: serialized, expected, durable: options.durable === true, resolve, reject });
     });
   }
 
@@ -261,7 +266,10 @@ export class SqliteEventStore implements EventStore {
   private commitGroup(group: readonly PendingAppend[]): void {
     let outcomes: (AppendOutcome | { failed: unknown })[];
     try {
-      outcomes = this.guard(group.length === 1 ? `append to ${group[0].stream}` : `append to ${group.length} streams`, () => this.groupTransaction.immediate(group));
+      const durable = group.some((p) => p.durable);
+      outcomes = this.guard(group.length === 1 ? `append to ${group[0].stream}` : `append to ${group.length} streams`, () =>
+        durable ? this.synced(() => this.groupTransaction.immediate(group)) : this.groupTransaction.immediate(group),
+      );
     } catch (error) {
       this.failing = { since: this.failing?.since ?? new Date(), error: messageOf(error) };
       for (const p of group) p.reject(error);
@@ -284,6 +292,19 @@ export class SqliteEventStore implements EventStore {
     this.ownCommits += 1;
     commitsByFile.set(this.fileKey, (commitsByFile.get(this.fileKey) ?? 0) + 1);
     for (const subscription of this.subscriptions) subscription.wake();
+  }
+
+  /**
+   * Runs a transaction with `synchronous=FULL`: its commit syncs the WAL, and with it every commit before it, before
+   * the promises of its appends settle ({@link AppendOptions.durable}). About one fsync; the others stay NORMAL.
+   */
+  private synced<T>(transaction: () => T): T {
+    this.db.pragma('synchronous = FULL');
+    try {
+      return transaction();
+    } finally {
+      this.db.pragma('synchronous = NORMAL');
+    }
   }
 
   /** Since when every transaction of appends has failed (a full disk, a read-only or damaged file), and the last failure. */
