@@ -10,7 +10,7 @@ import type { ActionType, AppliedFactor, ApprovalDecision, Authority, LiveResour
 import { quoteInUse } from './savings';
 import { addedMonthlyCost, pricedMonthlySavings, unpricedAddition, type ChangePlan } from './change-plan';
 import type { ParseResult } from './recommendation';
-import { eligibleApprovers, rosterSchema, type RosterEntry } from './roster';
+import { eligibleApprovers, holdsAuthority, rosterSchema, type RosterEntry } from './roster';
 import { tagText } from './scope';
 import { DEFAULT_API_BUDGET, apiBudgetSchema, type ApiBudgetPolicy } from './api-budget';
 import { DEFAULT_CHANGE_WINDOWS, changeWindowsSchema, type ChangeWindowPolicy } from './change-windows';
@@ -285,6 +285,23 @@ export const policySchema = z.strictObject({
   }),
   backups: backupsSchema,
 }).superRefine((policy, ctx) => {
+  // With a roster, a level needing more distinct approvers than the roster has people who may decide for its authority
+  // could never be approved: each of its requests would wait to expire.
+  const { roster, authority, requiredApprovals, higherAuthorityDecides } = policy.approval;
+  if (roster.length > 0) {
+    for (const level of RISK_LEVELS) {
+      const eligible = roster.filter((e) => holdsAuthority(e, authority[level], higherAuthorityDecides));
+      const needed = requiredApprovals[level];
+      if (eligible.length >= needed) continue;
+      const who = eligible.length === 0 ? 'nobody' : `only ${eligible.length} (${eligible.map((e) => e.id).join(', ')})`;
+      ctx.addIssue({
+        code: 'custom',
+        path: ['approval', 'requiredApprovals', level],
+        message: `needs ${needed} distinct ${needed === 1 ? 'approver' : 'approvers'}, but ${who} on approval.roster may decide for ${authority[level]}: no ${level} change could ever be approved`,
+        input: requiredApprovals[level],
+      });
+    }
+  }
   const warns = policy.notifications.webhooks.some((h) => h.events.includes('approval-expiring'));
   if (warns && policy.notifications.expiryWarningHours >= policy.approval.expiryHours) {
     ctx.addIssue({

@@ -51,13 +51,38 @@ describe('roster', () => {
   });
 
   it('one person twice (an id or alias repeating another, whatever the case) is rejected at the repeat', () => {
-    const result = parsePolicy({ approval: { roster: [{ id: 'alice', authorities: ['team-lead'] }, { id: 'bob', aliases: ['ALICE'], authorities: ['team-lead'] }] } });
+    const board = [
+      { id: 'carol', authorities: ['change-board'] },
+      { id: 'dan', authorities: ['change-board'] },
+    ];
+    const result = parsePolicy({ approval: { roster: [{ id: 'alice', authorities: ['team-lead'] }, { id: 'bob', aliases: ['ALICE'], authorities: ['team-lead'] }, ...board] } });
     expect(result.ok ? [] : result.errors).toEqual([expect.objectContaining({ path: 'approval.roster.1.aliases.0', message: expect.stringContaining('"ALICE" is already roster[0].id') })]);
   });
 
+  it('a roster with fewer people who may decide a level than it needs is refused at that level, naming who may', () => {
+    // Every CRITICAL request would wait for a second change-board member who does not exist, and expire.
+    const result = parsePolicy({ approval: { roster: [{ id: 'Alice', authorities: ['team-lead'] }, { id: 'Carol', authorities: ['change-board'] }], higherAuthorityDecides: false } });
+    expect(result.ok ? [] : result.errors).toEqual([
+      { path: 'approval.requiredApprovals.HIGH', message: 'approval.requiredApprovals.HIGH needs 1 distinct approver, but nobody on approval.roster may decide for finops-manager: no HIGH change could ever be approved' },
+      { path: 'approval.requiredApprovals.CRITICAL', message: 'approval.requiredApprovals.CRITICAL needs 2 distinct approvers, but only 1 (Carol) on approval.roster may decide for change-board: no CRITICAL change could ever be approved' },
+    ]);
+    // A higher authority deciding, or fewer approvals needed, makes the same roster enough.
+    expect(parsePolicy({ approval: { roster: [{ id: 'alice', authorities: ['team-lead'] }, { id: 'carol', authorities: ['change-board'] }], requiredApprovals: { CRITICAL: 1 } } }).ok).toBe(true);
+    // Without a roster any name decides: nothing to count.
+    expect(parsePolicy({ approval: { requiredApprovals: { CRITICAL: 5 } } }).ok).toBe(true);
+  });
+
   it('a good roster parses, and the default policy has none (any name decides)', () => {
-    const result = parsePolicy({ approval: { roster: [{ id: 'alice@acme.example', name: 'Alice', aliases: ['alice'], authorities: ['team-lead'], groups: ['platform'] }] } });
-    expect(result.ok && result.value.approval.roster).toHaveLength(1);
+    const result = parsePolicy({
+      approval: {
+        roster: [
+          { id: 'alice@acme.example', name: 'Alice', aliases: ['alice'], authorities: ['team-lead'], groups: ['platform'] },
+          { id: 'carol@acme.example', authorities: ['change-board'] },
+          { id: 'dan@acme.example', authorities: ['change-board', 'finops-manager'] },
+        ],
+      },
+    });
+    expect(result.ok && result.value.approval.roster).toHaveLength(3);
     const plain = parsePolicy({});
     expect(plain.ok && plain.value.approval.roster).toEqual([]);
   });
