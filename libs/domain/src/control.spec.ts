@@ -44,6 +44,8 @@ describe('kill switch (given/when/then over the control stream)', () => {
       ['an execution step without intent (a wait, a dry run)', { kind: 'perform', phase: 'execution', index: 1, step, dryRun: true, outputs: {} }, true],
       ['an execution step whose intent is recorded (in flight)', { kind: 'perform', phase: 'execution', index: 1, step, dryRun: false, clientToken: 't', outputs: {} }, false],
       ['a rollback step', { kind: 'perform', phase: 'rollback', index: 0, step, dryRun: false, outputs: {} }, false],
+      ['the intent of a step after the execution stopped an instance it starts again', { kind: 'decide', command: { type: 'StartStep', data: { phase: 'execution', index: 2 }, metadata: { now: at } } as never, instanceStopped: 'i-1' }, false],
+      ['a wait after the execution stopped an instance it starts again', { kind: 'perform', phase: 'execution', index: 1, step, dryRun: false, outputs: {}, instanceStopped: 'i-1' }, false],
       ['a rollback intent', { kind: 'decide', command: { type: 'StartStep', data: { phase: 'rollback', index: 0 }, metadata: { now: at } } as never }, false],
       ['pre-validation', { kind: 'pre-validate' }, false],
       ['validation', { kind: 'validate' }, false],

@@ -84,9 +84,12 @@ export const controlDecider = {
  * Whether a pause holds the process manager's next move: starting an execution, recording the intent of an execution
  * step, or performing an execution step that has no intent yet (a wait, a dry-run call). A step whose intent is
  * recorded is in flight: it is performed and its outcome recorded. Everything else goes on (pre-validation, recording
- * outcomes, validation, every rollback move).
+ * outcomes, validation, every rollback move), and so do the steps of an execution that has stopped an instance its plan
+ * starts again (`instanceStopped`: a rightsize between its stop and its start), which finishes rather than leave the
+ * instance down.
  */
 export function pauseHolds(move: Move): boolean {
+  if ((move.kind === 'decide' || move.kind === 'perform') && move.instanceStopped !== undefined) return false;
   switch (move.kind) {
     case 'decide':
       return move.command.type === 'StartExecution' || (move.command.type === 'StartStep' && move.command.data.phase === 'execution');

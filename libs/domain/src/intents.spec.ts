@@ -1,5 +1,6 @@
 import { DeciderSpecification } from './__fixtures__/decider-spec';
-import { AT, NOW, OPT_ID, cmd, ev, observed, recs } from './__fixtures__';
+import { AT, NOW, OPT_ID, cmd, ev, observed, recommendation, recs } from './__fixtures__';
+import { pauseHolds } from './control';
 import { optimizationDecider, type OptimizationState } from './decider';
 import { clientTokenFor } from './ids';
 import { moverOf, nextMove } from './process';
@@ -179,6 +180,29 @@ describe('nextMove: the process manager', () => {
     const done1 = ev('ExecutionStepCompleted', { index: 1, step: delVolPlan[1]!, outputs: {}, dryRun: false, reconciled: false });
     const done2 = ev('ExecutionStepCompleted', { index: 2, step: delVolPlan[2]!, outputs: {}, dryRun: false, reconciled: false });
     expect(nextMove(fold([...delVolBase, snapStarted, done0, done1, done2]), { now: NOW })).toEqual({ kind: 'decide', command: cmd('SucceedExecution', {}) });
+  });
+
+  it('from the stop of an instance its plan starts again to its end, each move of a rightsize names the instance (a pause does not hold them)', () => {
+    const rs = recs.rightsize;
+    const plan = executionPlan(rs, observed.runningInstance, OPT_ID); // stop, wait stopped, modify type, start, wait running
+    expect(plan.map((s) => s.kind)).toEqual(['stop-instance', 'wait-instance-stopped', 'modify-instance-type', 'start-instance', 'wait-instance-running']);
+    const base = upToPreValidated(rs, observed.runningInstance);
+    const started = (i: number) => ev('ExecutionStepStarted', { index: i, step: plan[i]!, clientToken: token('execution', i) });
+    const done = (i: number) => ev('ExecutionStepCompleted', { index: i, step: plan[i]!, outputs: {}, dryRun: false, ...(plan[i]!.kind.startsWith('wait') ? {} : { clientToken: token('execution', i) }), reconciled: false });
+    const moves = [
+      nextMove(fold(base), { now: NOW }), // the stop's intent
+      nextMove(fold([...base, started(0)]), { now: NOW, justStarted: token('execution', 0) }), // the stop in flight
+      nextMove(fold([...base, started(0), done(0)]), { now: NOW }), // the wait
+      nextMove(fold([...base, started(0), done(0), done(1)]), { now: NOW }), // the type's intent
+      nextMove(fold([...base, started(0), done(0), done(1), started(2)]), { now: NOW, justStarted: token('execution', 2) }),
+      nextMove(fold([...base, started(0), done(0), done(1), started(2), done(2), started(3), done(3)]), { now: NOW }), // the wait for it running
+    ];
+    expect(moves.map((m) => (m as { instanceStopped?: string }).instanceStopped)).toEqual([undefined, undefined, 'i-0abc', 'i-0abc', 'i-0abc', 'i-0abc']);
+    expect(moves.map((m) => pauseHolds(m))).toEqual([true, false, false, false, false, false]);
+    // A stop-idle stops and is done: nothing to finish.
+    const idle = recommendation({ type: 'stop-idle' });
+    const idleBase = upToPreValidated(idle, observed.runningInstance);
+    expect(nextMove(fold(idleBase), { now: NOW })).not.toHaveProperty('instanceStopped');
   });
 
   it('a dry run performs its mutating steps (with EC2 DryRun) without intents', () => {

@@ -12,7 +12,7 @@ export type Move =
   /** Nothing to do now (terminal, waiting for people, or for a later time: `until`, when the process manager knows it). */
   | { readonly kind: 'idle'; readonly reason: string; readonly until?: string }
   /** A command the decider takes without any observation (start, succeed, complete the rollback, record an intent). */
-  | { readonly kind: 'decide'; readonly command: OptimizationCommand }
+  | { readonly kind: 'decide'; readonly command: OptimizationCommand; readonly instanceStopped?: string }
   /** Describe the live resource (and the optimizations active on it), then `RecordPreValidation`. */
   | { readonly kind: 'pre-validate' }
   /** Describe the resource after the change and sample its performance, then `RecordValidation` (the validator's move). */
@@ -28,9 +28,19 @@ export type Move =
       readonly clientToken?: string;
       /** Outputs of the steps done so far (e.g. `snapshotId`), merged. */
       readonly outputs: StepOutputs;
+      /** See {@link InstanceStopped}. */
+      readonly instanceStopped?: string;
     }
   /** A step started before a crash: look for its effect, then `ReconcileStep` with what was found. */
   | { readonly kind: 'reconcile'; readonly phase: StepPhase; readonly index: number; readonly step: Step; readonly clientToken: string; readonly lookup: EffectLookup };
+
+/**
+ * On an execution step's move (its intent, its call, its wait): the instance this execution stopped and its plan
+ * starts again (a rightsize of a running instance, from its stop to the wait for it running). A pause does not hold
+ * such a move (`pauseHolds`): the kill switch stops changes from starting, and never leaves an instance optex stopped
+ * down until someone resumes.
+ */
+export type InstanceStopped = string;
 
 /** What the caller knows besides the log: the time, and the intent it recorded itself in this handling (if any). */
 export interface MoveContext {
@@ -106,16 +116,18 @@ function stepMove(s: KnownOptimizationState, phase: StepPhase, context: MoveCont
   const outputs = phase === 'execution' ? mergedOutputs(completed) : { ...mergedOutputs(s.execution?.completedSteps ?? []), ...mergedOutputs(completed) };
   const dryRun = phase === 'execution' && s.dryRun;
   const started = progress?.startedStep;
+  const plan = planOf(s, phase);
+  const stopped = phase === 'execution' && !dryRun ? instanceStoppedBy(completed, plan) : undefined;
+  const down = stopped === undefined ? {} : { instanceStopped: stopped };
   if (started) {
     if (started.clientToken === context.justStarted) {
-      return { kind: 'perform', phase, index: started.index, step: started.step, dryRun, clientToken: started.clientToken, outputs };
+      return { kind: 'perform', phase, index: started.index, step: started.step, dryRun, clientToken: started.clientToken, outputs, ...down };
     }
     const observed = s.execution?.observed;
     const offeringInstanceType = observed?.kind === 'reserved-instances-offering' ? observed.instanceType : undefined;
     const lookup = effectLookupFor(started.step, { since: started.at, ...(offeringInstanceType ? { offeringInstanceType } : {}) });
     return { kind: 'reconcile', phase, index: started.index, step: started.step, clientToken: started.clientToken, lookup };
   }
-  const plan = planOf(s, phase);
   const index = completed.length;
   if (index >= plan.length) return undefined;
   const step = plan[index]!;
@@ -125,8 +137,18 @@ function stepMove(s: KnownOptimizationState, phase: StepPhase, context: MoveCont
       return { kind: 'idle', reason: `the rollback waits for EC2's 6-hour modification cool-down of ${(step as { volumeId: string }).volumeId} until ${until}`, until };
     }
   }
-  if (isMutatingStep(step) && !dryRun) return { kind: 'decide', command: { type: 'StartStep', data: { phase, index }, metadata: { now: context.now } } };
-  return { kind: 'perform', phase, index, step, dryRun, outputs };
+  if (isMutatingStep(step) && !dryRun) return { kind: 'decide', command: { type: 'StartStep', data: { phase, index }, metadata: { now: context.now } }, ...down };
+  return { kind: 'perform', phase, index, step, dryRun, outputs, ...down };
+}
+
+/** The instance a completed step stopped that the plan starts again ({@link InstanceStopped}). */
+function instanceStoppedBy(completed: readonly { readonly step: Step }[], plan: readonly Step[]): InstanceStopped | undefined {
+  for (const done of completed) {
+    if (done.step.kind !== 'stop-instance') continue;
+    const id = done.step.instanceId;
+    if (plan.some((step) => step.kind === 'start-instance' && step.instanceId === id)) return id;
+  }
+  return undefined;
 }
 
 /** Slack past EC2's 6 hours for the clocks of EC2 and optex, which the wait is measured across. */

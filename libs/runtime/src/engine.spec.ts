@@ -408,25 +408,51 @@ describe('kill switch (optex pause / resume-execution)', () => {
   });
 
   it('pulled during an execution: the step in flight finishes, no further step starts; resumed: the plan goes on from there', async () => {
-    const fleet = { instances: [{ id: 'i-k', accountId: ACCOUNT, region: 'us-east-1', instanceType: 'm5.xlarge', state: 'running', cpuP95: 20 }] };
+    const h = await harness({ volumes: [volume('vol-k')] }, { policy: autoPolicy, latencyMs: 30 });
+    let pulled: Promise<unknown> | undefined;
+    const watch = h.store.subscribeToAll(async (e) => {
+      if (!pulled && e.type === 'ExecutionStepStarted') pulled = control(h.store, 'pause'); // the backup snapshot is in flight
+    });
+    const report = await h.run([{ ...gp3('del-k', 'vol-k'), action: { type: 'delete-volume' } }]);
+    await watch.unsubscribe();
+    await pulled;
+    expect(report.optimizations[0].status).toBe('executing');
+    const id = optimizationIdFor('spec', 'del-k');
+    const types = (await h.store.readStream(optimizationStream(id))).map((e) => e.type);
+    expect(types.filter((t) => t === 'ExecutionStepStarted')).toHaveLength(1);
+    expect(types.filter((t) => t === 'ExecutionStepCompleted')).toHaveLength(1); // the snapshot, and not its wait
+    expect(h.fleet.calls().filter((c) => c.operation === 'deleteVolume')).toEqual([]);
+    expect(h.fleet.snapshot().volumes.map((v) => v.id)).toEqual(['vol-k']);
+    await control(h.store, 'resume');
+    const resumed = await h.resume();
+    expect(resumed.optimizations[0]).toMatchObject({ status: 'completed' });
+    expect(h.fleet.calls().filter((c) => c.operation === 'createSnapshot' && !c.dryRun)).toHaveLength(1);
+    expect(h.fleet.snapshot().volumes).toEqual([]);
+    await h.close();
+  });
+
+  it('pulled after a rightsize stopped its instance: the rightsize finishes (the instance is never left down), nothing else starts', async () => {
+    const fleet = { instances: [{ id: 'i-k', accountId: ACCOUNT, region: 'us-east-1', instanceType: 'm5.xlarge', state: 'running', cpuP95: 20 }], volumes: [volume('vol-k2')] };
     const h = await harness(fleet, { policy: autoPolicy, latencyMs: 30 });
     let pulled: Promise<unknown> | undefined;
     const watch = h.store.subscribeToAll(async (e) => {
-      if (!pulled && e.type === 'ExecutionStepStarted') pulled = control(h.store, 'pause'); // the stop is in flight
+      const step = (e.data as { step?: { kind?: string } }).step;
+      if (!pulled && e.type === 'ExecutionStepCompleted' && step?.kind === 'stop-instance') pulled = control(h.store, 'pause');
     });
     const report = await h.run([rightsize('rs-k', 'i-k')]);
     await watch.unsubscribe();
     await pulled;
-    expect(report.optimizations[0].status).toBe('executing');
-    const id = optimizationIdFor('spec', 'rs-k');
-    const types = (await h.store.readStream(optimizationStream(id))).map((e) => e.type);
-    expect(types.filter((t) => t === 'ExecutionStepStarted')).toHaveLength(1);
-    expect(types.filter((t) => t === 'ExecutionStepCompleted').length).toBeGreaterThanOrEqual(1);
-    expect(h.fleet.calls().filter((c) => c.operation === 'modifyInstanceType')).toEqual([]);
-    await control(h.store, 'resume');
-    const resumed = await h.resume();
-    expect(resumed.optimizations[0]).toMatchObject({ status: 'completed' });
-    expect(h.fleet.calls().filter((c) => c.operation === 'stopInstance' && !c.dryRun)).toHaveLength(1);
+    expect(report.optimizations[0]).toMatchObject({ status: 'completed' });
+    expect(await h.fleet.describeInstance({ accountId: ACCOUNT, region: 'us-east-1', id: 'i-k' })).toMatchObject({ instanceType: 'm5.large', state: 'running' });
+    expect(h.fleet.calls().filter((c) => !c.dryRun && ['stopInstance', 'modifyInstanceType', 'startInstance'].includes(c.operation)).map((c) => c.operation)).toEqual([
+      'stopInstance',
+      'modifyInstanceType',
+      'startInstance',
+    ]);
+    // Still paused: other work waits.
+    const next = await h.run([gp3('k2', 'vol-k2')]);
+    expect(next.optimizations.find((o) => o.recommendationId === 'k2')?.status).toBe('approved');
+    expect(h.fleet.calls().filter((c) => c.operation === 'modifyVolume')).toEqual([]);
     await h.close();
   });
 

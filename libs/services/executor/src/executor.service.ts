@@ -388,8 +388,9 @@ export class ExecutorService implements OnApplicationBootstrap, OnModuleDestroy 
           ...(move.clientToken ? { clientToken: move.clientToken } : {}),
           observedJustBefore: observedJustBefore && move.phase === 'execution' && move.index === 0,
           // An execution step's call that waited for its turn (the EC2 request budget) is not sent if the kill switch
-          // engaged meanwhile: its intent stays open, and it is sent when execution resumes. Rollbacks are never held.
-          ...(move.phase === 'execution' ? { beforeSend: () => this.unlessPaused(s.optimizationId, move.step.kind) } : {}),
+          // engaged meanwhile: its intent stays open, and it is sent when execution resumes. Rollbacks are never held,
+          // nor are the steps of an execution that has stopped an instance it starts again (the domain's pauseHolds).
+          ...(move.phase === 'execution' && move.instanceStopped === undefined ? { beforeSend: () => this.unlessPaused(s.optimizationId, move.step.kind) } : {}),
         });
         const at = { now: this.clock.now() };
         if (move.phase === 'execution') {
