@@ -1,4 +1,4 @@
-import { HEADERS, TOPICS } from '@optex/ports';
+import { HEADERS, TOPICS, submitterHeader } from '@optex/ports';
 import { previewIdFor } from '@optex/domain';
 import { apiHarness, rightsize, type ApiHarness } from './__fixtures__/api-harness';
 
@@ -217,8 +217,10 @@ describe('the API: time travel', () => {
 describe('the API: submitting recommendations (the same intake as Kafka)', () => {
   it('all good → 202 and published to the input topic; mixed → 207 naming every failing field; none → 400', async () => {
     const published: string[] = [];
+    const submitters = new Set<string | undefined>();
     await h.bus.subscribe({ topics: [TOPICS.recommendations], groupId: 'spec' }, async (delivery) => {
       published.push(JSON.parse(Buffer.from(delivery.value).toString('utf8')).recommendationId);
+      submitters.add(delivery.headers[HEADERS.submittedBy] as string | undefined);
       return { kind: 'ack' };
     });
     const good = await h.call('POST', '/api/v1/recommendations', { token: h.apiToken, raw: JSON.stringify([rightsize('rec-a', 'i-a'), rightsize('rec-b', 'i-b')]) });
@@ -237,6 +239,8 @@ describe('the API: submitting recommendations (the same intake as Kafka)', () =>
     expect(broken.status).toBe(400);
     await h.bus.idle?.();
     expect(published.sort()).toEqual(['rec-a', 'rec-b', 'rec-c']);
+    // Each message names who submitted it, as the API authenticated them: recorded as `via` of OptimizationReceived.
+    expect([...submitters]).toEqual([submitterHeader({ channel: 'api', method: 'api-token', subject: 'ci-bot' })]);
   });
 
   it('a recommendations POST without a valid credential is refused before its body is read; the path matches as routed (a trailing slash, another case)', async () => {

@@ -71,7 +71,8 @@ export class RecommendationsController {
     });
     if (verdicts.accepted.length > 0) {
       if (!this.deps.bus) throw new ServiceUnavailableException({ statusCode: 503, error: 'Service Unavailable', reason: 'this API has no bus to publish recommendations to: start it with --bus kafka://HOST:PORT', ...verdicts });
-      const input = { records, deliveryPrefix: `api:${createHash('sha256').update(body).digest('hex').slice(0, 16)}`, name: 'api' };
+      const submittedBy = request.principal ? { channel: 'api' as const, method: request.principal.method, subject: request.principal.subject } : undefined;
+      const input = { records, deliveryPrefix: `api:${createHash('sha256').update(body).digest('hex').slice(0, 16)}`, name: 'api', ...(submittedBy ? { submittedBy } : {}) };
       const accepted = new Set(verdicts.accepted.map((a) => a.index));
       await this.deps.bus.publish(recommendationMessages(input, dryRun, this.deps.intakeLimits).filter((_, i) => accepted.has(i)));
     }

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { PREVIEW_DELIVERY_PREFIX, defaultIntakeLimits, type IntakeLimits } from '@optex/domain';
+import type { Submitter } from '@optex/ports';
 import { UsageError } from './adapters';
 
 /** The environment variable of each intake limit (the CLI and the service processes read the same ones). */
@@ -57,6 +58,8 @@ export interface InputRecords {
   /** Stable per input content: the prefix of every record's delivery id. */
   readonly deliveryPrefix: string;
   readonly name: string;
+  /** Who submits it (the CLI, the API's caller): sent with each record's message, recorded with what it becomes. */
+  readonly submittedBy?: Submitter;
 }
 
 /** A record given as text (tests, tools): its UTF-8 bytes, whole. */

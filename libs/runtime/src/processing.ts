@@ -20,7 +20,7 @@ import {
   type Summary,
   type FieldError,
 } from '@optex/domain';
-import { HEADERS, InfrastructureError, TOPICS, isOutage, type Bus, type BusMessage, type Consumer, type EventStore } from '@optex/ports';
+import { HEADERS, InfrastructureError, TOPICS, isOutage, submitterHeader, type Bus, type BusMessage, type Consumer, type EventStore } from '@optex/ports';
 import { DLQ_HEADERS } from '@optex/messaging';
 import { OptimizationProjection, SERVICE_GROUPS, resourceKeyOf, type EngineAdapters, type KnownOptimization } from '@optex/engine';
 import type { InputRecord, InputRecords } from './input';
@@ -248,7 +248,8 @@ const earliest = (...times: (Date | undefined)[]): Date | undefined => times.red
 
 /**
  * The input topic's messages for an input: keyed per resource, each with its delivery id
- * (`input:<input hash>:<index>`, so re-submitting the same content is a redelivery), index and dry-run flag; the bytes
+ * (`input:<input hash>:<index>`, so re-submitting the same content is a redelivery), index, dry-run flag and, when the
+ * input says who submits it, the submitter (`x-optex-submitted-by`); the bytes
  * go unchanged (the risk-assessor's intake checks them), with the full size of a record cut to a prefix.
  */
 export function recommendationMessages(input: InputRecords, dryRun: boolean, limits: IntakeLimits = defaultIntakeLimits): BusMessage[] {
@@ -268,6 +269,7 @@ export function recommendationMessage(input: InputRecords, index: number, dryRun
       [HEADERS.index]: String(index),
       [HEADERS.dryRun]: String(dryRun),
       ...(record.size > record.bytes.length ? { [HEADERS.recordBytes]: String(record.size) } : {}),
+      ...(input.submittedBy ? { [HEADERS.submittedBy]: submitterHeader(input.submittedBy) } : {}),
     },
   };
 }

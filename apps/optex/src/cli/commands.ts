@@ -92,7 +92,7 @@ export async function runCommand(io: Io, file: string | undefined, flags: RunFla
   const storeWriteTimeoutMs = envWholeNumber(process.env, 'OPTEX_STORE_WRITE_TIMEOUT_MS', 1) ?? 30_000;
   if (flags.output !== undefined) checkOutputWritable(flags.output);
   const intakeLimits = intakeLimitsFromEnv();
-  const read = file === undefined ? undefined : await readInput(file, intakeLimits);
+  const read = file === undefined ? undefined : { ...(await readInput(file, intakeLimits)), submittedBy: CLI_SUBMITTER };
   const input = read && flags.dryRun ? asPreview(read) : read;
   if (file === undefined) refuseMissingStore(flags.store);
   else await checkStoreToCreate(flags);
@@ -727,10 +727,13 @@ export async function operatorCommand(io: Io, action: OperatorAction, id: string
   );
 }
 
+/** Who submits what `run` and `submit` read: recorded as `via` of each OptimizationReceived. */
+const CLI_SUBMITTER = { channel: 'cli' } as const;
+
 /** `submit FILE --bus kafka://…`: publishes recommendations to the input topic. */
 export async function submitCommand(io: Io, file: string, flags: { bus: string; json?: boolean; dryRun?: boolean; partitions?: number }): Promise<number> {
   const intakeLimits = intakeLimitsFromEnv();
-  const read = await readInput(file, intakeLimits);
+  const read = { ...(await readInput(file, intakeLimits)), submittedBy: CLI_SUBMITTER };
   const input = flags.dryRun ? asPreview(read) : read;
   const bus = await openBus(flags.bus, 'optex-submit', flags.partitions, io.logger);
   try {

@@ -35,6 +35,38 @@ export interface IncomingRecommendation {
    * `com.amazonaws.cost-optimization-hub.recommendation`) says the body is that analyzer's own document.
    */
   readonly cloudEventType?: string;
+  /** Who submitted it, when optex's CLI or API published it (the `x-optex-submitted-by` header): see {@link Submitter}. */
+  readonly submittedBy?: Submitter;
+}
+
+/**
+ * Who submitted a recommendation, as the publisher knew them: `optex run`/`submit` (`cli`: whoever holds the files and
+ * the bus), or the HTTP API with the caller it authenticated (`method`, `subject`). Recorded as `via` in the metadata
+ * of `OptimizationReceived`, as a decision records how its person was authenticated; absent for a message an analyzer
+ * or a bridge published itself.
+ */
+export type Submitter = { readonly channel: 'cli' } | { readonly channel: 'api'; readonly method: 'jwt' | 'api-token'; readonly subject: string };
+
+/** The longest subject a `x-optex-submitted-by` header may name (the API's stated texts are 1,024 characters). */
+const MAX_SUBJECT = 1024;
+
+/** The `x-optex-submitted-by` header's value for a submitter. */
+export const submitterHeader = (submitter: Submitter): string => JSON.stringify(submitter);
+
+/** The submitter a `x-optex-submitted-by` header names, or undefined when it is absent or not one optex writes. */
+export function submitterOf(header: string | undefined): Submitter | undefined {
+  if (header === undefined || header.length > 2 * MAX_SUBJECT) return undefined;
+  let value: unknown;
+  try {
+    value = JSON.parse(header);
+  } catch {
+    return undefined;
+  }
+  if (typeof value !== 'object' || value === null) return undefined;
+  const { channel, method, subject } = value as Record<string, unknown>;
+  if (channel === 'cli') return { channel };
+  if (channel === 'api' && (method === 'jwt' || method === 'api-token') && typeof subject === 'string' && subject.length > 0 && subject.length <= MAX_SUBJECT) return { channel, method, subject };
+  return undefined;
 }
 
 /** Headers optex sets on messages it publishes besides the CloudEvents ones. */
@@ -44,6 +76,8 @@ export const HEADERS = {
   dryRun: 'x-optex-dry-run',
   /** Set on a record the sender cut to a prefix (over the size limit): its full size in bytes. */
   recordBytes: 'x-optex-record-bytes',
+  /** Who submitted a recommendation (`optex run`/`submit`, the API): {@link submitterHeader}. */
+  submittedBy: 'x-optex-submitted-by',
   stream: 'x-optex-stream',
   revision: 'x-optex-revision',
 } as const;

@@ -106,7 +106,7 @@ export class RiskAssessorService implements OnApplicationBootstrap {
     // A dry run is a preview with a stream of its own: it never uses the recommendation up.
     const optimizationId = message.dryRun ? previewIdFor(rec.source, rec.recommendationId) : optimizationIdFor(rec.source, rec.recommendationId);
     const stream = optimizationStream(optimizationId);
-    const context = { causationKey: message.deliveryId, recordedBy: RECORDED_BY, metadata: { resourceKey: resourceKeyOf(rec) } };
+    const context = { causationKey: message.deliveryId, recordedBy: RECORDED_BY, metadata: { resourceKey: resourceKeyOf(rec), ...(message.submittedBy ? { via: message.submittedBy } : {}) } };
     const receive: ReceiveRecommendation = { type: 'ReceiveRecommendation', data: { optimizationId, recommendation: rec, dryRun: message.dryRun, deliveryId: message.deliveryId }, metadata: { now } };
     const loaded = await loadStream(this.store, stream, optimizationDecider);
     if (loaded.state.status === 'initial') {

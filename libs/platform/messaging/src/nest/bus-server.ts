@@ -7,6 +7,7 @@ import {
   ConcurrencyError,
   HANDLER_OUTCOME_KINDS,
   HEADERS,
+  submitterOf,
   OptexError,
   TOPICS,
   TRACEPARENT,
@@ -188,13 +189,15 @@ export class PassThroughRpcFilter extends BaseExceptionFilter {
 /**
  * What the risk-assessor's handler receives for a delivery on `optex.recommendations.v1`: the bytes unchanged, the
  * delivery id (the `x-optex-delivery-id` header, else `topic/partition/offset`), index, dry-run flag and, for a
- * record the sender cut to a prefix, its full size (`x-optex-record-bytes`), and the CloudEvents `type` (`ce_type`), which
- * names an analyzer's own format when the body is one.
+ * record the sender cut to a prefix, its full size (`x-optex-record-bytes`), the CloudEvents `type` (`ce_type`), which
+ * names an analyzer's own format when the body is one, and who submitted it (`x-optex-submitted-by`, when it is one
+ * optex writes: `submitterOf`).
  */
 export function decodeRecommendation(delivery: Delivery): IncomingRecommendation {
   const index = delivery.headers[HEADERS.index];
   const recordBytes = delivery.headers[HEADERS.recordBytes];
   const cloudEventType = delivery.headers['ce_type'];
+  const submittedBy = submitterOf(delivery.headers[HEADERS.submittedBy]);
   return {
     kind: 'recommendation',
     bytes: delivery.value,
@@ -204,6 +207,7 @@ export function decodeRecommendation(delivery: Delivery): IncomingRecommendation
     dryRun: delivery.headers[HEADERS.dryRun] === 'true',
     attempt: delivery.attempt,
     ...(cloudEventType ? { cloudEventType } : {}),
+    ...(submittedBy ? { submittedBy } : {}),
   };
 }
 
