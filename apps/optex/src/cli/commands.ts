@@ -532,10 +532,16 @@ export async function openExistingStore(url: string): Promise<EventStore> {
   return openStore(url);
 }
 
-/** Refuses (exit 1) a `sqlite:` store whose file does not exist, instead of letting the command create an empty one. */
+/**
+ * Refuses (exit 1) a `sqlite:` store whose file does not exist, or is empty (0 bytes: a `touch`, a copy cut short),
+ * instead of letting the command create an empty store in it: a command that only reads must not write a schema into
+ * a file it was pointed at by mistake, and an empty store would answer as if nothing had ever run.
+ */
 export function refuseMissingStore(url: string): void {
   const file = sqliteFileOf(url);
-  if (file !== undefined && !existsSync(file)) throw new NotFound(`--store: ${file} does not exist (nothing was run against it)`);
+  if (file === undefined) return;
+  if (!existsSync(file)) throw new NotFound(`--store: ${file} does not exist (nothing was run against it)`);
+  if (statSync(file).isFile() && statSync(file).size === 0) throw new NotFound(`--store: ${file} is empty (0 bytes): not an optex store (nothing was run against it)`);
 }
 
 /**

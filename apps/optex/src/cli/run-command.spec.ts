@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { silentLogger } from '@optex/ports';
@@ -113,6 +113,18 @@ describe('resume and run on a store that does not exist', () => {
     expect(result.code).toBe(1);
     expect(result.stderr).toBe(`optex: --store: ${join(d, 'typo', 'events.db')} does not exist (nothing was run against it)`);
     expect(readdirSync(d)).toEqual([]);
+  });
+
+  it('an empty (0-byte) store file is refused by resume and list, and left as it was (no schema written into it)', async () => {
+    const d = fresh();
+    const file = join(d, 'events.db');
+    writeFileSync(file, '');
+    for (const args of [['resume', '--store', `sqlite:${file}`, ...CLOUD], ['list', '--store', `sqlite:${file}`]]) {
+      const result = await optex(args);
+      expect({ command: args[0], code: result.code, stderr: result.stderr }).toEqual({ command: args[0], code: 1, stderr: `optex: --store: ${file} is empty (0 bytes): not an optex store (nothing was run against it)` });
+    }
+    expect(readdirSync(d)).toEqual(['events.db']);
+    expect(statSync(file).size).toBe(0);
   });
 
   it.each([
