@@ -165,7 +165,7 @@ export class ExecutorService implements OnApplicationBootstrap, OnModuleDestroy 
   }
 
   private get recovery(): RecoverOptions {
-    return { signal: this.stopped.signal, initialDelayMs: this.options.stepBackoffMs, logger: this.logger, doing: 'driving' };
+    return { signal: this.stopped.signal, initialDelayMs: this.options.stepBackoffMs, logger: this.logger, doing: 'driving', concurrency: this.options.maxParallel };
   }
 
   async onModuleDestroy(): Promise<void> {

@@ -57,6 +57,11 @@ export interface RecoverOptions {
   readonly logger: Logger;
   /** What is done to each, for the logs (`driving`, `validating`). */
   readonly doing: string;
+  /**
+   * How many {@link recoverEach} handles at once (the engine's `maxParallel`: as many executions as the policy lets
+   * run together were in flight). @defaultValue 1
+   */
+  readonly concurrency?: number;
 }
 
 /**
@@ -77,19 +82,29 @@ export async function handleThroughOutage(id: string, handle: () => Promise<void
 }
 
 /**
- * A service's start-up recovery: `handle` each id in order; one that meets an outage ({@link isOutage}) is handled
- * again with backoff ({@link handleThroughOutage}) while the others go on, and this returns once every one went
- * through or the service stopped. Any other error is thrown, as before.
+ * A service's start-up recovery: `handle` each id, taken in order, `concurrency` at a time (an execution waiting for
+ * its instance to stop does not hold up the others left mid-way); one that meets an outage ({@link isOutage}) is
+ * handled again with backoff ({@link handleThroughOutage}) while the others go on, and this returns once every one
+ * went through or the service stopped. Any other error is thrown once the handles under way have ended, and no
+ * further id is taken.
  */
 export async function recoverEach(ids: readonly string[], handle: (id: string) => Promise<void>, options: RecoverOptions): Promise<void> {
   const waiting: Promise<void>[] = [];
-  for (const id of ids) {
-    try {
-      await handle(id);
-    } catch (error) {
-      if (!isOutage(error)) throw error;
-      waiting.push(handleThroughOutage(id, () => handle(id), error, options));
+  let next = 0;
+  let failure: { readonly error: unknown } | undefined;
+  const worker = async (): Promise<void> => {
+    while (failure === undefined && next < ids.length) {
+      const id = ids[next++]!;
+      try {
+        await handle(id);
+      } catch (error) {
+        if (!isOutage(error)) failure ??= { error };
+        else waiting.push(handleThroughOutage(id, () => handle(id), error, options));
+      }
     }
-  }
+  };
+  const workers = Math.max(1, Math.min(options.concurrency ?? 1, ids.length));
+  await Promise.all(Array.from({ length: workers }, worker));
+  if (failure) throw failure.error;
   await Promise.all(waiting);
 }

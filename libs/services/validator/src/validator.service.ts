@@ -102,7 +102,7 @@ export class ValidatorService implements OnApplicationBootstrap, OnModuleDestroy
   }
 
   private get recovery(): RecoverOptions {
-    return { signal: this.stopped.signal, initialDelayMs: this.options.stepBackoffMs, logger: this.logger, doing: 'validating' };
+    return { signal: this.stopped.signal, initialDelayMs: this.options.stepBackoffMs, logger: this.logger, doing: 'validating', concurrency: this.options.maxParallel };
   }
 
   async onModuleDestroy(): Promise<void> {
