@@ -30,6 +30,8 @@ export interface ApiOptions {
    * API replica but one. @defaultValue true
    */
   readonly notifications?: boolean;
+  /** The signing key of each webhook whose policy names a `signingSecretEnv`, by webhook name (`optex api` reads them from its environment). */
+  readonly signingKeys?: ReadonlyMap<string, string>;
   /** Where the read model keeps its checkpoints (`optex api --read-model`); without, it folds the whole log at start. */
   readonly checkpoints?: ReadModelCheckpoints;
 }
@@ -179,7 +181,12 @@ export async function startApi(options: ApiOptions & { readonly port: number; re
   await built.app.listen(options.port, options.host ?? '127.0.0.1');
   const notifier =
     options.notifications !== false && options.policy.notifications.webhooks.length > 0
-      ? new WebhookNotifier(options.store, options.policy.notifications, { logger: options.logger ?? silentLogger, registry: built.registry, ...(options.now ? { now: options.now } : {}) })
+      ? new WebhookNotifier(options.store, options.policy.notifications, {
+          logger: options.logger ?? silentLogger,
+          registry: built.registry,
+          ...(options.now ? { now: options.now } : {}),
+          ...(options.signingKeys ? { signingKeys: options.signingKeys } : {}),
+        })
       : undefined;
   await notifier?.start();
   const address = built.app.getHttpServer().address() as AddressInfo;

@@ -126,6 +126,13 @@ export interface WebhookPolicy {
   readonly url: string;
   /** @defaultValue every kind */
   readonly events: readonly NotificationKind[];
+  /**
+   * The environment variable of the `optex api` process that holds the key its POSTs are signed with (HMAC-SHA256 of
+   * `<timestamp>.<body>`, in `X-Optex-Signature: v1=<hex>` with `X-Optex-Timestamp`), so a receiver can tell optex's
+   * notifications from anyone else's. The key itself never goes in the policy, which is recorded with the store.
+   * @defaultValue not signed
+   */
+  readonly signingSecretEnv?: string;
 }
 
 export interface NotificationPolicy {
@@ -277,6 +284,11 @@ export const policySchema = z.strictObject({
             .array(z.enum(NOTIFICATION_KINDS), { error: `must list some of ${NOTIFICATION_KINDS.join(', ')}` })
             .min(1, { error: 'must list at least one notification; leave the field out for all of them' })
             .default([...NOTIFICATION_KINDS]),
+          // A refinement (a custom issue), not a regex: the error must not echo the value, which may be a key pasted in.
+          signingSecretEnv: z
+            .string()
+            .refine((name) => /^[A-Z_][A-Z0-9_]{0,127}$/.test(name), { error: 'must name an environment variable (upper-case letters, digits, _) that holds the signing key; the key itself never goes in the policy' })
+            .optional(),
         }),
       )
       .refine((hooks) => new Set(hooks.map((h) => h.name)).size === hooks.length, { error: 'webhook names must be unique' }),

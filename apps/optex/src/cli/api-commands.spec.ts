@@ -3,7 +3,8 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { silentLogger } from '@optex/ports';
 import { UsageError } from '@optex/runtime';
-import { apiCommand, apiDecisionCommand, apiTokenCommand } from './api-commands';
+import { apiCommand, apiDecisionCommand, apiTokenCommand, webhookSigningKeys } from './api-commands';
+import { parsePolicy } from '@optex/domain';
 import { defaultLogLevel } from './program';
 
 const io = () => {
@@ -79,5 +80,34 @@ describe('optex api', () => {
     await expect(apiCommand(out, { store: 'memory:', auth: '/nonexistent/auth.json', port: '0', host: '127.0.0.1', bus } as Parameters<typeof apiCommand>[1], new Promise(() => undefined))).rejects.toThrow(
       new UsageError('--bus: memory would accept submitted recommendations and drop them (no service consumes a bus inside optex api); give kafka://HOST:PORT, or leave --bus out (submissions are then refused with 503)'),
     );
+  });
+
+  describe('signing keys of webhooks, read from the environment', () => {
+    const policyWith = (signingSecretEnv?: string) => {
+      const parsed = parsePolicy({ notifications: { webhooks: [{ name: 'plain', url: 'https://hooks.example.com/a' }, { name: 'ops', url: 'https://hooks.example.com/b', ...(signingSecretEnv ? { signingSecretEnv } : {}) }] } });
+      if (!parsed.ok) throw new Error(JSON.stringify(parsed.errors));
+      return parsed.value;
+    };
+
+    it('keys each webhook that names a variable by its name; the others are not signed', () => {
+      expect(webhookSigningKeys(policyWith('OPTEX_OPS_HOOK_KEY'), { OPTEX_OPS_HOOK_KEY: 's3cret' })).toEqual(new Map([['ops', 's3cret']]));
+      expect(webhookSigningKeys(policyWith(), { OPTEX_OPS_HOOK_KEY: 's3cret' })).toEqual(new Map());
+    });
+
+    it.each([{}, { OPTEX_OPS_HOOK_KEY: '' }])('a variable not set (or empty) is refused, naming the field, the variable and the webhook: %j', (env) => {
+      expect(() => webhookSigningKeys(policyWith('OPTEX_OPS_HOOK_KEY'), env)).toThrow(
+        new UsageError('notifications.webhooks.1.signingSecretEnv: OPTEX_OPS_HOOK_KEY is not set in the environment of optex api (it holds the signing key of webhook ops)'),
+      );
+    });
+
+    it('the policy takes a variable name, never a key in its place (and its error does not repeat what was given)', () => {
+      const parsed = parsePolicy({ notifications: { webhooks: [{ name: 'ops', url: 'https://hooks.example.com/b', signingSecretEnv: 'sk_live_abc123' }] } });
+      expect(parsed.ok ? [] : parsed.errors).toEqual([
+        {
+          path: 'notifications.webhooks.0.signingSecretEnv',
+          message: 'notifications.webhooks.0.signingSecretEnv must name an environment variable (upper-case letters, digits, _) that holds the signing key; the key itself never goes in the policy',
+        },
+      ]);
+    });
   });
 });

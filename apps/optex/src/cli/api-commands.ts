@@ -1,5 +1,5 @@
 import { loadAuthConfig, AuthConfigError, newApiToken, startApi } from '@optex/api';
-import { ROLES, type Role } from '@optex/domain';
+import { ROLES, type Policy, type Role } from '@optex/domain';
 import { intakeLimitsFromEnv, loadPolicy, openBus, openReadModelCheckpoints, openStore, rememberedSettings, UsageError } from '@optex/runtime';
 import { withoutCredentials } from '@optex/ports';
 import { safe, toJson } from './format';
@@ -38,6 +38,7 @@ export async function apiCommand(io: Io, flags: ApiFlags, until: Promise<unknown
   // Without --policy, the policy file remembered with the store (the one its runs use), else the default policy.
   const remembered = flags.policy === undefined ? (await rememberedSettings(flags.store)).policyFile : undefined;
   const policy = await loadPolicy(flags.policy ?? remembered, remembered !== undefined);
+  const signingKeys = flags.notifications === 'off' ? new Map<string, string>() : webhookSigningKeys(policy, process.env);
   const store = await openStore(flags.store);
   let checkpoints;
   try {
@@ -48,7 +49,7 @@ export async function apiCommand(io: Io, flags: ApiFlags, until: Promise<unknown
   }
   const bus = flags.bus ? await openBus(flags.bus, 'optex-api', undefined, io.logger) : undefined;
   try {
-    const api = await startApi({ store, policy, auth, checkpoints, ...(bus ? { bus } : {}), intakeLimits: intakeLimitsFromEnv(), port, host: flags.host, logger: io.logger, notifications: flags.notifications !== 'off' });
+    const api = await startApi({ store, policy, auth, checkpoints, ...(bus ? { bus } : {}), intakeLimits: intakeLimitsFromEnv(), port, host: flags.host, logger: io.logger, notifications: flags.notifications !== 'off', signingKeys });
     io.err(`optex api listening on ${api.url} (store ${safe(withoutCredentials(flags.store))}; read model ${safe(checkpoints.location)}; OpenAPI at ${api.url}/openapi.json; console at ${api.url}/console)`);
     if (api.notifier) io.err(`notifications: POSTing to webhooks ${policy.notifications.webhooks.map((h) => safe(h.name)).join(', ')}`);
     await until;
@@ -59,6 +60,22 @@ export async function apiCommand(io: Io, flags: ApiFlags, until: Promise<unknown
     await checkpoints.close();
     await store.close();
   }
+}
+
+/**
+ * The signing key of each webhook whose policy names a `signingSecretEnv`, read from `env`: a variable that is not set
+ * (or empty) is refused (exit 2) naming the webhook's field and the variable, before anything is served — an unsigned
+ * POST to a receiver that checks signatures would be refused there, every notification lost.
+ */
+export function webhookSigningKeys(policy: Policy, env: Readonly<Record<string, string | undefined>>): Map<string, string> {
+  const keys = new Map<string, string>();
+  policy.notifications.webhooks.forEach((hook, i) => {
+    if (hook.signingSecretEnv === undefined) return;
+    const key = env[hook.signingSecretEnv];
+    if (!key) throw new UsageError(`notifications.webhooks.${i}.signingSecretEnv: ${hook.signingSecretEnv} is not set in the environment of optex api (it holds the signing key of webhook ${hook.name})`);
+    keys.set(hook.name, key);
+  });
+  return keys;
 }
 
 const stopSignal = (): Promise<void> => new Promise((resolve) => ['SIGINT', 'SIGTERM'].forEach((s) => process.once(s, () => resolve())));

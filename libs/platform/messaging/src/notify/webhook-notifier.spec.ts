@@ -1,10 +1,10 @@
-import { randomUUID } from 'node:crypto';
+import { createHmac, randomUUID, timingSafeEqual } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Registry } from 'prom-client';
 import { defaultPolicy, optimizationStream, type NotificationPolicy } from '@optex/domain';
 import { SqliteEventStore } from '@optex/event-store';
-import { WebhookNotifier } from './webhook-notifier';
+import { SIGNATURE_HEADERS, WebhookNotifier } from './webhook-notifier';
 
 jest.setTimeout(30_000);
 
@@ -41,6 +41,8 @@ interface Received {
   readonly key: string;
   readonly status: number;
   readonly body: { text: string; blocks: { type: string }[] };
+  readonly raw: string;
+  readonly headers: Readonly<Record<string, string | string[] | undefined>>;
 }
 
 /** A webhook receiver on 127.0.0.1 answering `statuses` in turn (then 200), recording every request. */
@@ -51,7 +53,8 @@ async function receiver(statuses: number[] = []): Promise<{ url: string; request
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       const status = statuses.shift() ?? 200;
-      requests.push({ key: String(req.headers['idempotency-key']), status, body: JSON.parse(Buffer.concat(chunks).toString('utf8')) });
+      const raw = Buffer.concat(chunks).toString('utf8');
+      requests.push({ key: String(req.headers['idempotency-key']), status, body: JSON.parse(raw), raw, headers: req.headers });
       res.writeHead(status, { connection: 'close' }).end(status === 200 ? 'ok' : 'no');
     });
   });
@@ -88,6 +91,57 @@ async function handledAll(store: SqliteEventStore, notifier: WebhookNotifier): P
 
 const settingsFor = (url: string): NotificationPolicy => ({ ...defaultPolicy.notifications, webhooks: [{ name: 'ops', url, events: ['approval-requested', 'approval-expiring', 'rollback-failed', 'reconciliation-needed'] }] });
 const fast = { initialDelayMs: 5, maxDelayMs: 20, checkEveryMs: 3_600_000 };
+
+describe('WebhookNotifier: signed POSTs', () => {
+  /** What a receiver does: recompute the HMAC over the timestamp and the raw body, compare in constant time. */
+  const verifies = (r: Received, key: string): boolean => {
+    const timestamp = String(r.headers[SIGNATURE_HEADERS.timestamp]);
+    const expected = Buffer.from(`v1=${createHmac('sha256', key).update(`${timestamp}.${r.raw}`).digest('hex')}`);
+    const given = Buffer.from(String(r.headers[SIGNATURE_HEADERS.signature]));
+    return given.length === expected.length && timingSafeEqual(given, expected);
+  };
+
+  it('a webhook with a signing key gets X-Optex-Signature over its timestamp and body on every attempt; one without gets none', async () => {
+    const store = SqliteEventStore.open(':memory:');
+    const signed = await receiver([500]);
+    const plain = await receiver();
+    await awaitingApproval(store, 1);
+    const now = new Date('2026-03-01T10:00:07.900Z');
+    const policy: NotificationPolicy = {
+      ...defaultPolicy.notifications,
+      webhooks: [
+        { name: 'signed', url: signed.url, events: ['approval-requested'], signingSecretEnv: 'OPTEX_HOOK_KEY' },
+        { name: 'plain', url: plain.url, events: ['approval-requested'] },
+      ],
+    };
+    const notifier = new WebhookNotifier(store, policy, { ...fast, now: () => now, signingKeys: new Map([['signed', 'k3y-of-the-receiver']]) });
+    await notifier.start();
+    try {
+      await until(() => acknowledged(signed.requests).length === 1 && acknowledged(plain.requests).length === 1, 'both acknowledged');
+      expect(signed.requests.map((r) => r.status)).toEqual([500, 200]);
+      for (const r of signed.requests) {
+        expect(r.headers[SIGNATURE_HEADERS.timestamp]).toBe('1772359207');
+        expect(verifies(r, 'k3y-of-the-receiver')).toBe(true);
+        expect(verifies(r, 'another key')).toBe(false);
+        expect(verifies({ ...r, raw: r.raw.replace('Approval requested', 'Approval granted') }, 'k3y-of-the-receiver')).toBe(false);
+      }
+      expect(plain.requests[0]!.headers).not.toHaveProperty(SIGNATURE_HEADERS.signature);
+      expect(plain.requests[0]!.headers).not.toHaveProperty(SIGNATURE_HEADERS.timestamp);
+    } finally {
+      await notifier.stop();
+      signed.server.close();
+      plain.server.close();
+      await store.close();
+    }
+  });
+
+  it('a webhook whose policy names a signing key variable and has no key is refused when the notifier is made', () => {
+    const store = SqliteEventStore.open(':memory:');
+    const policy: NotificationPolicy = { ...defaultPolicy.notifications, webhooks: [{ name: 'signed', url: 'http://127.0.0.1:9/hook', events: ['approval-requested'], signingSecretEnv: 'OPTEX_HOOK_KEY' }] };
+    expect(() => new WebhookNotifier(store, policy, fast)).toThrow('webhook signed: no signing key (its signingSecretEnv OPTEX_HOOK_KEY was not read)');
+    void store.close();
+  });
+});
 
 describe('WebhookNotifier: at-least-once delivery to a local receiver', () => {
   it('retries after a 500 with the same idempotency key, until the receiver acknowledges; meters the failures', async () => {

@@ -1,3 +1,4 @@
+import { createHmac } from 'node:crypto';
 import { ExponentialBackoff, handleWhen, retry, type RetryPolicy } from 'cockatiel';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import {
@@ -37,6 +38,11 @@ export interface WebhookNotifierOptions {
   readonly maxDelayMs?: number;
   /** Time-out of one POST. @defaultValue 10,000 */
   readonly timeoutMs?: number;
+  /**
+   * The signing key of each webhook whose policy names a `signingSecretEnv`, by webhook name (read from the environment
+   * by the caller). A webhook that names one and has no key here is refused when the notifier is made.
+   */
+  readonly signingKeys?: ReadonlyMap<string, string>;
   /** How often pending approvals are checked for the expiry warning. @defaultValue 60,000 */
   readonly checkEveryMs?: number;
   /** Store the checkpoint after this many events that notified nothing (each notification stores one). @defaultValue 100 */
@@ -50,6 +56,18 @@ interface CheckpointData {
   readonly pending: readonly PendingApproval[];
   readonly warned: readonly string[];
 }
+
+/**
+ * The headers that sign a webhook POST: `X-Optex-Timestamp` (Unix seconds, new on every attempt) and
+ * `X-Optex-Signature: v1=<hex HMAC-SHA256 of "<timestamp>.<body>" under the key>`. A receiver recomputes it over the
+ * raw body, compares in constant time, and refuses a timestamp more than a few minutes old (a replayed POST).
+ */
+export function signatureHeaders(key: string, body: string, now: Date): Record<string, string> {
+  const timestamp = String(Math.floor(now.getTime() / 1000));
+  return { [SIGNATURE_HEADERS.timestamp]: timestamp, [SIGNATURE_HEADERS.signature]: `v1=${createHmac('sha256', key).update(`${timestamp}.${body}`).digest('hex')}` };
+}
+
+export const SIGNATURE_HEADERS = { timestamp: 'x-optex-timestamp', signature: 'x-optex-signature' } as const;
 
 /** An answer a retry cannot change: the receiver refuses the body itself. */
 class RefusedByReceiver extends Error {
@@ -98,6 +116,9 @@ export class WebhookNotifier {
   constructor(store: EventStore, policy: NotificationPolicy, options: WebhookNotifierOptions = {}) {
     const name = options.name ?? 'webhooks';
     const metrics = options.registry ? notifierMetrics(options.registry) : undefined;
+    for (const hook of policy.webhooks) {
+      if (hook.signingSecretEnv !== undefined && !options.signingKeys?.get(hook.name)) throw new Error(`webhook ${hook.name}: no signing key (its signingSecretEnv ${hook.signingSecretEnv} was not read)`);
+    }
     this.lanes = policy.webhooks.map(
       (hook) => new WebhookLane(store, { ...policy, webhooks: [hook] }, { ...options, name: `${name}-${hook.name}` }, `relay-checkpoint-notifier-${name}`, metrics),
     );
@@ -288,9 +309,10 @@ class WebhookLane {
     try {
       await this.retry.execute(async ({ attempt, signal }) => {
         try {
+          const key = this.options.signingKeys?.get(hook.name);
           const response = await fetch(hook.url, {
             method: 'POST',
-            headers: { 'content-type': 'application/json', [IDEMPOTENCY_HEADER]: notification.key, 'user-agent': 'optex-notifier' },
+            headers: { 'content-type': 'application/json', [IDEMPOTENCY_HEADER]: notification.key, 'user-agent': 'optex-notifier', ...(key ? signatureHeaders(key, body, (this.options.now ?? (() => new Date()))()) : {}) },
             body,
             redirect: 'error',
             signal: AbortSignal.any([signal, AbortSignal.timeout(this.options.timeoutMs ?? 10_000)]),
