@@ -333,7 +333,7 @@ describe('AssessRisk: the scope guard', () => {
 
 describe('DecideApproval', () => {
   it('never approves a change that costs more automatically, whatever the auto-approval limits', () => {
-    const approveAll = { ...defaultPolicy, approval: { ...defaultPolicy.approval, autoApprove: { enabled: true, maxLevel: 'CRITICAL' as const, maxMonthlySavings: 1_000_000 } } };
+    const approveAll = { ...defaultPolicy, approval: { ...defaultPolicy.approval, autoApprove: { enabled: true, maxLevel: 'CRITICAL' as const, maxMonthlySavings: 1_000_000, maxUpfront: null } } };
     const costsMore = ev('RiskAssessed', { baseLevel: 'LOW', level: 'LOW', factors: [{ factor: 'costs-more', detail: 'gp3 → io1 costs more' }], policyVersion: 'default-v1' });
     spec
       .given([received(recs.modifyVolume), costsMore])
@@ -356,6 +356,33 @@ describe('DecideApproval', () => {
       .given([received(purchase(2)), riskOnTheOffering])
       .when(cmd('DecideApproval', { policy: defaultPolicy, priceBook: defaultPriceBook }))
       .then((events) => expect(events.map((e) => [e.type, (e.data as { mode?: string }).mode])).toEqual([['ApprovalGranted', 'auto']]));
+  });
+
+  it('given autoApprove.maxUpfront, a reservation purchase is approved automatically only when its upfront price is known and within it', () => {
+    // The offering's fixed price is 500 per instance: 2 instances pay 1,000 at once, 20 pay 10,000 (and save 568.27 a
+    // month by the price book, over maxMonthlySavings: raised here so that only the upfront price decides).
+    const withCap = (maxUpfront: number | null) => ({ ...defaultPolicy, approval: { ...defaultPolicy.approval, autoApprove: { ...defaultPolicy.approval.autoApprove, maxMonthlySavings: 1_000, maxUpfront } } });
+    const seen = ev('RiskAssessed', { baseLevel: 'LOW', level: 'LOW', factors: [], policyVersion: 'default-v1', basis: { stated: {}, live: { found: true, observed: observed.offering } } });
+    const unseen = ev('RiskAssessed', { baseLevel: 'LOW', level: 'LOW', factors: [], policyVersion: 'default-v1' });
+    const purchase = (instanceCount: number, limitPrice?: number) => ({ ...recs.purchaseRI, action: { type: 'purchase-reserved-instances', offeringId: 'ri-offering-0abc', instanceCount, ...(limitPrice === undefined ? {} : { limitPrice }) } }) as Recommendation;
+    const modeOf = (rec: Recommendation, risk: OptimizationEvent, maxUpfront: number | null) => {
+      let mode: string | undefined;
+      spec
+        .given([received(rec), risk])
+        .when(cmd('DecideApproval', { policy: withCap(maxUpfront), priceBook: defaultPriceBook }))
+        .then((events) => (mode = events[0]!.type === 'ApprovalGranted' ? 'auto' : 'person'));
+      return mode;
+    };
+    expect(modeOf(purchase(2), seen, 5_000)).toBe('auto'); // 1,000 upfront
+    expect(modeOf(purchase(20), seen, 5_000)).toBe('person'); // 10,000 upfront
+    expect(modeOf(purchase(20), seen, 10_000)).toBe('auto'); // inclusive
+    expect(modeOf(purchase(20), seen, null)).toBe('auto'); // no cap: the pinned default
+    // The offering not described: the purchase's limitPrice caps what it may pay; without one the price is unknown.
+    expect(modeOf(purchase(2, 4_000), unseen, 5_000)).toBe('auto');
+    expect(modeOf(purchase(2, 6_000), unseen, 5_000)).toBe('person');
+    expect(modeOf(purchase(2), unseen, 5_000)).toBe('person');
+    // Other actions pay nothing upfront.
+    expect(modeOf(recs.modifyVolume, assessed('LOW'), 0)).toBe('auto');
   });
 
   it('auto-approves LOW risk with small savings', () => {

@@ -204,7 +204,7 @@ describe('decideApproval', () => {
   });
 
   it('never auto-approves when auto approval is disabled', () => {
-    const policy: Policy = { ...defaultPolicy, approval: { ...defaultPolicy.approval, autoApprove: { enabled: false, maxLevel: 'LOW', maxMonthlySavings: 500 } } };
+    const policy: Policy = { ...defaultPolicy, approval: { ...defaultPolicy.approval, autoApprove: { enabled: false, maxLevel: 'LOW', maxMonthlySavings: 500, maxUpfront: null } } };
     expect(decideApproval(assess(recs.modifyVolume), recs.modifyVolume, policy).mode).toBe('manual');
   });
 });
@@ -219,7 +219,7 @@ describe('parsePolicy', () => {
     expect(result.ok).toBe(true);
     if (!result.ok) return;
     expect(result.value.version).toBe('team-x-3');
-    expect(result.value.approval.autoApprove).toEqual({ enabled: true, maxLevel: 'LOW', maxMonthlySavings: 1000 });
+    expect(result.value.approval.autoApprove).toEqual({ enabled: true, maxLevel: 'LOW', maxMonthlySavings: 1000, maxUpfront: null });
     expect(result.value.approval.authority).toEqual(defaultPolicy.approval.authority);
     expect(result.value.risk).toEqual(defaultPolicy.risk);
   });

@@ -6,7 +6,7 @@ import type { ScopePolicy } from './scope';
 import { isPriced, quoteInstance } from './pricing';
 import type { PriceBook } from './pricing';
 import { ACTION_TYPES, RISK_LEVELS } from './types';
-import type { ActionType, AppliedFactor, ApprovalDecision, Authority, LiveResource, Recommendation, RiskAssessment, RiskBasis, RiskLevel } from './types';
+import type { ActionType, AppliedFactor, ApprovalDecision, Authority, LiveResource, ObservedResource, Recommendation, RiskAssessment, RiskBasis, RiskLevel } from './types';
 import { quoteInUse } from './savings';
 import { addedMonthlyCost, pricedMonthlySavings, unpricedAddition, type ChangePlan } from './change-plan';
 import type { ParseResult } from './recommendation';
@@ -66,8 +66,12 @@ export interface Policy {
     };
   };
   readonly approval: {
-    /** Approved automatically when the level is at most `maxLevel` and the savings at most `maxMonthlySavings` (inclusive). */
-    readonly autoApprove: { readonly enabled: boolean; readonly maxLevel: RiskLevel; readonly maxMonthlySavings: number };
+    /**
+     * Approved automatically when the level is at most `maxLevel` and the savings at most `maxMonthlySavings`
+     * (inclusive), and a reservation purchase's upfront price at most `maxUpfront` (inclusive; `null`: any upfront
+     * price, as the pinned default policy has it). @defaultValue enabled, LOW, 500, maxUpfront null
+     */
+    readonly autoApprove: { readonly enabled: boolean; readonly maxLevel: RiskLevel; readonly maxMonthlySavings: number; readonly maxUpfront: number | null };
     /** Who decides, per risk level. */
     readonly authority: Readonly<Record<RiskLevel, Authority>>;
     /** Distinct approvers needed, per risk level. @defaultValue CRITICAL 2, others 1 */
@@ -167,7 +171,7 @@ export const defaultPolicy: Policy = {
     },
   },
   approval: {
-    autoApprove: { enabled: true, maxLevel: 'LOW', maxMonthlySavings: 500 },
+    autoApprove: { enabled: true, maxLevel: 'LOW', maxMonthlySavings: 500, maxUpfront: null },
     authority: { LOW: 'team-lead', MEDIUM: 'team-lead', HIGH: 'finops-manager', CRITICAL: 'change-board' },
     requiredApprovals: { LOW: 1, MEDIUM: 1, HIGH: 1, CRITICAL: 2 },
     expiryHours: 168,
@@ -247,7 +251,7 @@ export const policySchema = z.strictObject({
     }),
   }),
   approval: z.strictObject({
-    autoApprove: z.strictObject({ enabled: z.boolean(), maxLevel: riskLevel, maxMonthlySavings: nonNegative() }),
+    autoApprove: z.strictObject({ enabled: z.boolean(), maxLevel: riskLevel, maxMonthlySavings: nonNegative(), maxUpfront: nonNegative().nullable() }),
     authority: perLevel(authority),
     requiredApprovals: perLevel(z.number().int({ error: 'must be a whole number' }).min(1, { error: 'must be at least 1' })),
     expiryHours: z.number().positive({ error: 'must be greater than 0' }).max(8760, { error: 'must be at most 8760 (a year)' }),
@@ -549,6 +553,17 @@ export function assessRisk(rec: Recommendation, policy: Policy, priceBook?: Pric
   return { baseLevel, level, factors, policyVersion: policy.version, ...(live ? { basis } : {}) };
 }
 
+/**
+ * What a change pays at once: a reservation purchase's upfront price (the offering's fixed price, as the live offering
+ * was described, times the instance count), or, when the offering was not described, the most the purchase may pay
+ * (its `limitPrice`, EC2's cap on the total upfront price), else undefined (unknown); 0 for every other action.
+ */
+export function upfrontPriceOf(rec: Recommendation, observed: ObservedResource | undefined): number | undefined {
+  if (rec.action.type !== 'purchase-reserved-instances') return 0;
+  if (observed?.kind === 'reserved-instances-offering') return observed.fixedPrice * rec.action.instanceCount;
+  return rec.action.limitPrice;
+}
+
 /** Whether `level` is above `than`. */
 export const isHigherRisk = (level: RiskLevel, than: RiskLevel): boolean => levelIndex(level) > levelIndex(than);
 
@@ -561,13 +576,16 @@ export const isHigherRisk = (level: RiskLevel, than: RiskLevel): boolean => leve
  * The savings are the recommendation's estimate and, when the `plan` on the live resource is given and priced, what
  * it saves by the price book (its `monthlyCostChange`, negated), the larger of the two counting: an estimate below
  * what the change really moves (a reservation of 100 instances stated to save $100 a month) does not take it past
- * the limit.
+ * the limit. With `maxUpfront`, a reservation purchase is approved automatically only when its upfront price is known
+ * ({@link upfrontPriceOf}) and at most that: a commitment of thousands paid at once needs a person, whatever it saves.
  */
-export function decideApproval(assessment: RiskAssessment, rec: Recommendation, policy: Policy, plan?: Pick<ChangePlan, 'monthlyCostChange'>): ApprovalDecision {
+export function decideApproval(assessment: RiskAssessment, rec: Recommendation, policy: Policy, plan?: Pick<ChangePlan, 'monthlyCostChange'> & { readonly observed?: ObservedResource }): ApprovalDecision {
   const auto = policy.approval.autoApprove;
   const costsMore = assessment.factors.some((f) => f.factor === 'costs-more');
   const savings = plan?.monthlyCostChange === undefined ? rec.estimatedMonthlySavings : Math.max(rec.estimatedMonthlySavings, -plan.monthlyCostChange);
-  if (auto.enabled && !costsMore && levelIndex(assessment.level) <= levelIndex(auto.maxLevel) && savings <= auto.maxMonthlySavings) {
+  const upfront = upfrontPriceOf(rec, plan?.observed);
+  const upfrontAllowed = auto.maxUpfront === null || upfront === 0 || (upfront !== undefined && upfront <= auto.maxUpfront);
+  if (auto.enabled && !costsMore && levelIndex(assessment.level) <= levelIndex(auto.maxLevel) && savings <= auto.maxMonthlySavings && upfrontAllowed) {
     return { mode: 'auto' };
   }
   const authority = policy.approval.authority[assessment.level];
