@@ -16,10 +16,12 @@ describe('one writer per store (embedded engine)', () => {
   it('a second run/resume on a store in use exits 1 naming the holder pid; readers still work; a SIGKILLed holder leaves no stale lock', async () => {
     const dir = tempDir('lock');
     const store = `sqlite:${join(dir, 'events.db')}`;
-    // The first run is slowed down (2 s before every EC2 call) so that it is still working when the others start.
+    // The first run is slowed down (5 s before every EC2 call: a minute in all) so that it is still working when the
+    // others have run, on a loaded machine too (at 2 s it took 24 s, which five CLI commands beside a busy test run
+    // outlasted: it finished before the kill).
     const first = spawn(process.execPath, [CLI, 'run', 'examples/recommendations.json', '--store', store, '--json'], {
       cwd: ROOT,
-      env: { ...process.env, OPTEX_LOG_LEVEL: 'error', OPTEX_EC2_CALL_DELAY_MS: '2000' },
+      env: { ...process.env, OPTEX_LOG_LEVEL: 'error', OPTEX_EC2_CALL_DELAY_MS: '5000' },
       stdio: 'ignore',
     });
     const exited = new Promise<number | null>((resolve) => first.once('exit', (code) => resolve(code)));
@@ -35,7 +37,13 @@ describe('one writer per store (embedded engine)', () => {
       const again = await optex(['run', 'examples/recommendations.json', '--store', store]);
       expect(again.code).toBe(1);
 
-      const list = await optex(['list', '--store', store, '--json']);
+      // A reader works beside the writer, and sees its work once the first recommendation is recorded (after its first,
+      // delayed, EC2 call).
+      let list = await optex(['list', '--store', store, '--json']);
+      for (let i = 0; i < 60 && list.code === 0 && json<{ optimizations: unknown[] }>(list).optimizations.length === 0; i++) {
+        await sleep(500);
+        list = await optex(['list', '--store', store, '--json']);
+      }
       expect(list.code).toBe(0);
       expect(json<{ optimizations: unknown[] }>(list).optimizations.length).toBeGreaterThan(0);
       expect((await optex(['metrics', '--store', store, '--json'])).code).toBe(0);
@@ -74,7 +82,8 @@ describe('one writer per store (embedded engine)', () => {
   }
 
   it('SIGINT: the run finishes what is under way, prints its report, exits 130 and releases the store; a second SIGINT stops at once', async () => {
-    const first = await slowRun(tempDir('sigint'), 300);
+    // 1 s before each EC2 call (about 12 s in all): still under way when the signal comes, however slow the machine.
+    const first = await slowRun(tempDir('sigint'), 1000);
     first.child.kill('SIGINT');
     expect(await first.exited).toBe(130);
     const { stdout, stderr } = first.out();
