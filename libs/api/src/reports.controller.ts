@@ -1,5 +1,5 @@
 import { BadRequestException, Controller, Get, Header, Inject, Query } from '@nestjs/common';
-import { ApiOkResponse, ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
+import { ApiExcludeEndpoint, ApiOkResponse, ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
 import { Refuses, Responds } from './openapi-schemas';
 import { SAVINGS_GROUPINGS, savingsBy, summarize, viewOf, type SavingsGrouping } from '@optex/domain';
 import { API_DEPS, type ApiDeps } from './api.constants';
@@ -46,10 +46,23 @@ export class ReportsController {
 
   @Get('health')
   @Public()
-  @ApiOperation({ summary: 'Liveness: 200 when the store answers' })
+  @ApiOperation({ summary: 'Readiness: 200 when the store answers (the liveness probe is GET /live, which does not ask the store)' })
   @Responds(200, 'Health', 'The store answered.')
   async health() {
     await this.deps.store.readStream('health-probe', { maxCount: 1 });
     return { status: 'ok', readModelPosition: String(this.deps.readModel.appliedPosition) };
+  }
+
+  /**
+   * Liveness, for a probe that restarts the process (deploy/k8s/api.yaml): 200 whenever the process serves HTTP, without
+   * asking the store, as the services' `/live`. An outage of the store fails `/health` (the pod leaves the Service)
+   * but must not restart the API: a restart would not bring the store back. A probe of the process, not an operation
+   * of the API: left out of the OpenAPI document, like the console.
+   */
+  @Get('live')
+  @Public()
+  @ApiExcludeEndpoint()
+  live() {
+    return { status: 'ok' };
   }
 }

@@ -169,11 +169,73 @@ function publishedPorts(service: unknown): { host: number; container: number; ip
   });
 }
 
+/**
+ * A value with Compose's `${VAR:-default}` / `${VAR-default}` interpolation resolved to its defaults; `fromVariable`
+ * when it held a variable (the value is then the user's, e.g. a file that exists only on their machine).
+ */
+export function composeInterpolated(value: string): { value: string; fromVariable: boolean } {
+  let fromVariable = false;
+  const resolved = value.replace(/\$\{(\w+)(?::?-([^}]*))?\}/g, (_, _name: string, fallback?: string) => {
+    fromVariable = true;
+    return fallback ?? '';
+  });
+  return { value: resolved, fromVariable };
+}
+
+/** Splits on `:` outside `${…}` (a short-syntax volume whose source is `${VAR:-./file}`). */
+function splitOutsideInterpolation(text: string): string[] {
+  const parts: string[] = [];
+  let depth = 0;
+  let current = '';
+  for (let i = 0; i < text.length; i++) {
+    const ch = text[i]!;
+    if (ch === '$' && text[i + 1] === '{') depth += 1;
+    else if (ch === '}' && depth > 0) depth -= 1;
+    if (ch === ':' && depth === 0) {
+      parts.push(current);
+      current = '';
+    } else current += ch;
+  }
+  parts.push(current);
+  return parts;
+}
+
+/** One volume of a compose service, short or long syntax, its source's interpolation resolved. */
+export interface ComposeMount {
+  readonly type: string;
+  /** '' for an anonymous volume. */
+  readonly source: string;
+  readonly target: string;
+  readonly readOnly: boolean;
+  /** The source came through a `${VAR…}`: the user's value, checked only for its form. */
+  readonly fromVariable: boolean;
+}
+
+/** The volumes (bind, named, tmpfs) a compose service mounts; `tmpfs:` entries included as type tmpfs. */
+export function composeMounts(service: unknown): ComposeMount[] {
+  const s = asObject(service);
+  const mounts = asArray(s['volumes']).map((volume): ComposeMount => {
+    if (isObject(volume)) {
+      const source = composeInterpolated(String(volume['source'] ?? ''));
+      return { type: String(volume['type'] ?? 'volume'), source: source.value, target: String(volume['target'] ?? ''), readOnly: volume['read_only'] === true, fromVariable: source.fromVariable };
+    }
+    const parts = splitOutsideInterpolation(String(volume));
+    if (parts.length === 1) return { type: 'volume', source: '', target: parts[0]!, readOnly: false, fromVariable: false };
+    const source = composeInterpolated(parts[0]!);
+    const type = /^[./~]/.test(source.value) ? 'bind' : 'volume';
+    return { type, source: source.value, target: parts[1]!, readOnly: (parts[2] ?? '').split(',').includes('ro'), fromVariable: source.fromVariable };
+  });
+  const tmpfs = typeof s['tmpfs'] === 'string' ? [s['tmpfs']] : asArray(s['tmpfs']).map(String);
+  return [...mounts, ...tmpfs.map((entry) => ({ type: 'tmpfs', source: '', target: entry.split(':')[0]!, readOnly: false, fromVariable: false }))];
+}
+
 /** What {@link composeProblems} needs besides the file itself. */
 export interface ComposeContext {
   readonly readme: readonly ReadmeEnvVar[];
   /** Whether a path relative to the repository root exists (for bind mounts and the build context). */
   readonly exists: (relativePath: string) => boolean;
+  /** The options `optex api` accepts ({@link optexApiOptions}); without, the API's options are not checked against them. */
+  readonly apiOptions?: ReadonlySet<string>;
 }
 
 /**
@@ -183,7 +245,8 @@ export interface ComposeContext {
  * services sets OPTEX_SERVICE to its own name and every README variable, listens on 0.0.0.0,
  * publishes its HTTP port on a distinct loopback host port, and reaches the store, the bus and
  * the cloud endpoint at services and ports that exist; exactly one runs the relay; Kafka runs in
- * KRaft combined mode with replication factors of 1 and advertises the listener optex uses.
+ * KRaft combined mode with replication factors of 1 and advertises the listener optex uses; the
+ * `api` service runs `optex api` wired to the same store and bus ({@link composeApiProblems}).
  */
 export function composeProblems(compose: unknown, context: ComposeContext): string[] {
   const problems: string[] = [];
@@ -216,10 +279,13 @@ export function composeProblems(compose: unknown, context: ComposeContext): stri
       if (!(dep in services)) problems.push(`${where}.depends_on.${dep}: no such service`);
       else if (condition === 'service_healthy' && !asObject(asObject(named(dep))['healthcheck'])['test']) problems.push(`${where}.depends_on.${dep}: waits for service_healthy but ${dep} has no healthcheck`);
     }
-    for (const volume of asArray(s['volumes'])) {
-      const source = typeof volume === 'string' ? volume.split(':')[0]! : String(asObject(volume)['source'] ?? '');
-      if (source.startsWith('./') && !context.exists(source)) problems.push(`${where}.volumes: ${source} does not exist`);
-      else if (source && !source.startsWith('/') && !source.startsWith('.') && !(source in asObject(root['volumes']))) problems.push(`${where}.volumes: named volume "${source}" is not declared under volumes`);
+    for (const mount of composeMounts(service)) {
+      const source = mount.source;
+      if (mount.type === 'tmpfs' || !source) continue;
+      // A source given through a variable (`${OPTEX_API_AUTH:-./.optex/api-auth.json}`) is the user's file: it need not
+      // exist in the repository, but it must be a path (or a declared volume).
+      if (source.startsWith('./') && !mount.fromVariable && !context.exists(source)) problems.push(`${where}.volumes: ${source} does not exist`);
+      else if (!source.startsWith('/') && !source.startsWith('.') && !(source in asObject(root['volumes']))) problems.push(`${where}.volumes: named volume "${source}" is not declared under volumes`);
     }
     for (const port of publishedPorts(service)) {
       if (port.ip !== '127.0.0.1') problems.push(`${where}.ports: ${port.host}:${port.container} is not bound to 127.0.0.1`);
@@ -281,6 +347,138 @@ export function composeProblems(compose: unknown, context: ComposeContext): stri
     }
   }
   if (relays !== 1) problems.push(`${file}: ${relays} optex services set OPTEX_RELAY=true; exactly one must run the relay`);
+  problems.push(...composeApiProblems(services, kafkaListeners, context));
+  return problems;
+}
+
+// ---------------------------------------------------------------------------------------------
+// optex api (the HTTP API, the approval console and the webhook notifier)
+
+/** The compose service, and the Kubernetes component, that runs `optex api`. */
+export const OPTEX_API = 'api';
+
+/** A command line as a list (Compose's string form split on blanks: the files here quote nothing). */
+export function commandLine(value: unknown): string[] {
+  if (Array.isArray(value)) return value.map(String);
+  if (typeof value === 'string') return value.trim().split(/\s+/).filter(Boolean);
+  return [];
+}
+
+/** Whether a command line runs `optex api` through the image's entry point (`optex ARGS…` runs the CLI). */
+export function runsOptexApi(command: readonly string[]): boolean {
+  return command[0] === 'optex' && command[1] === 'api';
+}
+
+/**
+ * The `--name value` and `--name=value` options of a command line (after the command), by name; the last one wins, as
+ * with commander. An option followed by another option, or by nothing, has the value ''.
+ */
+export function commandOptions(args: readonly string[]): Map<string, string> {
+  const options = new Map<string, string>();
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!;
+    if (!arg.startsWith('--')) continue;
+    const eq = arg.indexOf('=');
+    if (eq > 0) options.set(arg.slice(0, eq), arg.slice(eq + 1));
+    else if (args[i + 1] !== undefined && !args[i + 1]!.startsWith('--')) options.set(arg, args[++i]!);
+    else options.set(arg, '');
+  }
+  return options;
+}
+
+/**
+ * The options `optex api` declares, read from the CLI's source (apps/optex/src/cli/program.ts; read as text: the
+ * testing library may not import the app): the `--name`s of the `program.command('api')` chain up to its `.action(`,
+ * including those of option helpers it adds (`.addOption(storeOption())`).
+ */
+export function optexApiOptions(programSource: string): Set<string> {
+  const start = programSource.indexOf("program.command('api')");
+  if (start < 0) throw new Error("program.ts: no program.command('api')");
+  const chain = programSource.slice(start, programSource.indexOf('.action(', start));
+  const options = new Set([...chain.matchAll(/\b(?:option|requiredOption|Option)\(\s*'(--[a-z][a-z-]*)/g)].map((m) => m[1]!));
+  for (const [, helper] of chain.matchAll(/addOption\((\w+)\(\)\)/g)) {
+    const defined = new RegExp(`\\b${helper}\\s*=\\s*\\(\\)\\s*=>\\s*new Option\\(\\s*'(--[a-z][a-z-]*)`).exec(programSource);
+    if (defined) options.add(defined[1]!);
+  }
+  return options;
+}
+
+/** Whether `path` is `dir` or below it. */
+const isUnder = (path: string, dir: string): boolean => path === dir || path.startsWith(`${dir.replace(/\/+$/, '')}/`);
+
+/**
+ * The checks of the compose service that runs `optex api`: it exists and runs `["optex", "api", …]` in the services'
+ * image; every option is one `optex api` declares; `--store` and `--bus` are the services' (the bus a listener Kafka
+ * advertises) and it waits for both; `--policy` is the services' OPTEX_POLICY (or both absent); `--auth` is a file on a
+ * read-only mount; `--host 0.0.0.0`; `--port` is OPTEX_HTTP_PORT (where healthcheck.cjs asks /health), published;
+ * the health check is healthcheck.cjs; `--read-model` is `memory:` or under a tmpfs on a read-only root filesystem;
+ * `--notifications on` is explicit; and exactly one `optex api` process of the file sends the webhooks.
+ */
+function composeApiProblems(services: Json, kafkaListeners: ReadonlyMap<string, number>, context: ComposeContext): string[] {
+  const file = 'docker-compose.yml';
+  const problems: string[] = [];
+  const commandOf = (service: unknown) => commandLine(asObject(service)['command']);
+  const replicasOf = (service: unknown) => Number(asObject(asObject(service)['deploy'])['replicas'] ?? asObject(service)['scale'] ?? 1);
+  const notifying = Object.entries(services).filter(([, service]) => runsOptexApi(commandOf(service)) && commandOptions(commandOf(service).slice(2)).get('--notifications') !== 'off');
+  const notifiers = notifying.reduce((sum, [, service]) => sum + replicasOf(service), 0);
+  if (notifiers !== 1) problems.push(`${file}: ${notifiers} optex api processes send the webhooks (${notifying.map(([name]) => name).join(', ') || 'none'}); exactly one must (--notifications off in the others)`);
+
+  const where = `${file}: services.${OPTEX_API}`;
+  const service = services[OPTEX_API];
+  if (!isObject(service)) {
+    problems.push(`${where}: missing (optex api: the HTTP API, the approval console and the webhooks)`);
+    return problems;
+  }
+  const command = commandOf(service);
+  if (!runsOptexApi(command)) {
+    problems.push(`${where}.command: must run the CLI through the image's entry point, ["optex", "api", …]; got ${JSON.stringify(service['command'] ?? null)}`);
+    return problems;
+  }
+  const options = commandOptions(command.slice(2));
+  const shown = (name: string) => (options.has(name) ? JSON.stringify(options.get(name)) : 'not given');
+  const cmd = `${where}.command`;
+  if (context.apiOptions) for (const name of options.keys()) if (!context.apiOptions.has(name)) problems.push(`${cmd}: ${name} is not an option of optex api`);
+
+  const optexServices = OPTEX_SERVICES.map((name) => services[name]).filter(isObject);
+  const image = optexServices[0]?.['image'];
+  if (service['image'] !== image) problems.push(`${where}.image: ${JSON.stringify(service['image'])} is not the services' image ${JSON.stringify(image)}`);
+  problems.push(...envProblems(`${where}.environment`, composeEnvironment(service), context.readme.map((v) => ({ ...v, hasDefault: false }))));
+
+  const servicesValue = (variable: string) => new Set(optexServices.map((s) => composeEnvironment(s)[variable]).map((v) => (v === undefined ? undefined : String(v))));
+  const deps = asObject(service['depends_on']);
+  for (const [option, variable] of [['--store', 'OPTEX_STORE'], ['--bus', 'OPTEX_BUS']] as const) {
+    const value = options.get(option);
+    const expected = servicesValue(variable);
+    if (value === undefined || expected.size !== 1 || !expected.has(value)) problems.push(`${cmd}: ${option} ${shown(option)} is not the services' ${variable} (${[...expected].map((v) => JSON.stringify(v)).join(', ')})`);
+    const target = hostPort(value ?? '');
+    if (option === '--bus' && (!target || !kafkaListeners.has(`${target.host}:${target.port}`))) problems.push(`${cmd}: --bus ${shown('--bus')} is not a listener Kafka advertises (${[...kafkaListeners.keys()].join(', ')})`);
+    if (target && target.host in services && !(target.host in deps)) problems.push(`${where}.depends_on: does not wait for ${target.host} (${option})`);
+  }
+  const policy = [...servicesValue('OPTEX_POLICY')][0];
+  if (options.get('--policy') !== policy) problems.push(`${cmd}: --policy ${shown('--policy')} is not the services' OPTEX_POLICY (${policy === undefined ? 'not set' : JSON.stringify(policy)}): the API would map people with another roster and send another policy's webhooks`);
+
+  const mounts = composeMounts(service);
+  const auth = options.get('--auth');
+  if (!auth) problems.push(`${cmd}: --auth FILE missing (the API refuses to start without its auth file)`);
+  else {
+    const mount = mounts.filter((m) => m.type !== 'tmpfs' && m.source && isUnder(auth, m.target)).sort((a, b) => b.target.length - a.target.length)[0];
+    if (!mount) problems.push(`${where}.volumes: --auth ${auth} is on no mounted file or directory (the user's auth file, mounted read-only)`);
+    else if (!mount.readOnly) problems.push(`${where}.volumes: ${mount.target} (--auth) is mounted read-write; mount the auth file read-only`);
+  }
+  if (options.get('--host') !== '0.0.0.0') problems.push(`${cmd}: --host ${shown('--host')}: must be 0.0.0.0 in a container (the default is loopback)`);
+  const port = Number(options.get('--port') ?? 8080);
+  const healthPort = Number(composeEnvironment(service)['OPTEX_HTTP_PORT'] ?? 8080);
+  if (port !== healthPort) problems.push(`${cmd}: --port ${port} is not OPTEX_HTTP_PORT ${healthPort}, where healthcheck.cjs asks /health`);
+  if (!publishedPorts(service).some((p) => p.container === port)) problems.push(`${where}.ports: does not publish --port ${port} (the API and the console)`);
+  if (!JSON.stringify(asObject(service['healthcheck'])['test'] ?? '').includes('healthcheck.cjs')) problems.push(`${where}.healthcheck: must run the image's deploy/docker/healthcheck.cjs (GET /health, which asks the store)`);
+  if (service['read_only'] === true) {
+    const readModel = options.get('--read-model');
+    const path = (readModel ?? '').replace(/^sqlite:/i, '');
+    const tmpfs = mounts.filter((m) => m.type === 'tmpfs').map((m) => m.target);
+    const writable = readModel !== undefined && (/^memory:$/i.test(readModel.trim()) || (path.startsWith('/') && tmpfs.some((t) => isUnder(path, t) && path !== t)));
+    if (!writable) problems.push(`${cmd}: --read-model ${readModel === undefined ? 'not given (.optex/read-model.db)' : JSON.stringify(readModel)} cannot be written on a read-only root filesystem; give memory: or a file under a tmpfs (${tmpfs.join(', ') || 'none'})`);
+  }
+  if (options.get('--notifications') !== 'on') problems.push(`${cmd}: --notifications ${shown('--notifications')}: the one API process must say on explicitly (it sends the policy's webhooks)`);
   return problems;
 }
 
@@ -534,16 +732,28 @@ const KUSTOMIZATION_FIELDS = new Set([
   'commonAnnotations', 'patches', 'replicas', 'configMapGenerator', 'secretGenerator', 'generatorOptions', 'replacements', 'buildMetadata',
 ]);
 
+/** Whether a Secret's keys are environment variable names (taken with envFrom), not file names (mounted as a volume). */
+const isEnvSecret = (secret: Json): boolean => Object.keys({ ...asObject(secret['stringData']), ...asObject(secret['data']) }).every((key) => /^[A-Za-z_][A-Za-z0-9_]*$/.test(key));
+
+/** A container's command line: `args` under the image's entry point, or `command` followed by `args`. */
+const containerCommand = (container: Json): string[] => [...commandLine(container['command']), ...commandLine(container['args'])];
+
 /**
  * What the Kubernetes schemas cannot check: the kustomization lists exactly the other manifests and
  * names the Namespace; each of the five services has one Deployment (image, `OPTEX_SERVICE`,
  * a readiness probe on GET /health and a liveness probe on GET /live at the container's HTTP port, Prometheus scrape
  * annotations, CPU and memory requests and limits, non-root with a read-only root filesystem) and a
- * Service selecting its pods; `envFrom` names a ConfigMap or Secret that exists and takes every Secret, optionally; the
- * ConfigMap sets the README variables; Secret values are placeholders (no real keys in git), in `*.example.yaml` files
- * the kustomization does not apply.
+ * Service selecting its pods; `envFrom` names a ConfigMap or Secret that exists, and each service takes every
+ * environment Secret, optionally; the ConfigMap sets the README variables; Secret values are placeholders (no real keys
+ * in git), in `*.example.yaml` files the kustomization does not apply. One Deployment runs `optex api`, with the same
+ * probes, limits and security, a Service, and the checks of {@link k8sApiProblems}.
  */
-export function k8sProblems(manifests: readonly Manifest[], kustomization: { file: string; doc: unknown; dirFiles: readonly string[] }, readme: readonly ReadmeEnvVar[]): string[] {
+export function k8sProblems(
+  manifests: readonly Manifest[],
+  kustomization: { file: string; doc: unknown; dirFiles: readonly string[] },
+  readme: readonly ReadmeEnvVar[],
+  options: { readonly apiOptions?: ReadonlySet<string> } = {},
+): string[] {
   const problems: string[] = [];
   const k = asObject(kustomization.doc);
   const kfile = kustomization.file;
@@ -576,6 +786,10 @@ export function k8sProblems(manifests: readonly Manifest[], kustomization: { fil
 
   const deployments = ofKind('Deployment');
   const k8sServices = ofKind('Service');
+  const podContainers = (m: Manifest) => asArray(asObject(asObject(asObject(m.doc['spec'])['template'])['spec'])['containers']).map(asObject);
+  const apiDeployments = deployments.filter((m) => podContainers(m).some((c) => runsOptexApi(containerCommand(c))));
+  if (apiDeployments.length !== 1) problems.push(`deploy/k8s: ${apiDeployments.length} Deployments run optex api; expected exactly one (the HTTP API, the approval console and the webhooks)`);
+  for (const m of apiDeployments) problems.push(...k8sApiProblems(m, manifests, options.apiOptions));
   for (const name of OPTEX_SERVICES) {
     const found = deployments.filter((m) => asArray(asObject(asObject(asObject(asObject(m.doc['spec'])['template'])['spec']))['containers']).some((c) => asArray(asObject(c)['env']).some((e) => asObject(e)['name'] === 'OPTEX_SERVICE' && asObject(e)['value'] === name)));
     if (found.length !== 1) problems.push(`deploy/k8s: ${found.length} Deployments run OPTEX_SERVICE=${name}; expected exactly one`);
@@ -589,7 +803,9 @@ export function k8sProblems(manifests: readonly Manifest[], kustomization: { fil
     const pod = asObject(template['spec']);
     const selector = asObject(asObject(spec['selector'])['matchLabels']);
     for (const [key, value] of Object.entries(selector)) if (podLabels[key] !== value) problems.push(`${where}: selector ${key}=${String(value)} does not match the pod template labels`);
-    if (annotations['prometheus.io/scrape'] !== 'true' || annotations['prometheus.io/path'] !== '/metrics' || !annotations['prometheus.io/port']) problems.push(`${where}: pod template needs prometheus.io/scrape "true", prometheus.io/port and prometheus.io/path /metrics annotations`);
+    // The API's /metrics needs a reader token: it is not scraped (k8sApiProblems checks that it is not annotated).
+    const isApi = apiDeployments.includes(m);
+    if (!isApi && (annotations['prometheus.io/scrape'] !== 'true' || annotations['prometheus.io/path'] !== '/metrics' || !annotations['prometheus.io/port'])) problems.push(`${where}: pod template needs prometheus.io/scrape "true", prometheus.io/port and prometheus.io/path /metrics annotations`);
     if (pod['serviceAccountName'] && !serviceAccounts.has(String(pod['serviceAccountName']))) problems.push(`${where}: serviceAccountName ${String(pod['serviceAccountName'])} is not defined`);
     const podSecurity = asObject(pod['securityContext']);
     const containers = asArray(pod['containers']).map(asObject);
@@ -603,7 +819,7 @@ export function k8sProblems(manifests: readonly Manifest[], kustomization: { fil
       const httpPort = Number(env['OPTEX_HTTP_PORT'] ?? configEnv['OPTEX_HTTP_PORT'] ?? 8080);
       const http = ports.find((p) => p['containerPort'] === httpPort);
       if (!http) problems.push(`${cw}: no containerPort ${httpPort} (OPTEX_HTTP_PORT)`);
-      if (String(annotations['prometheus.io/port']) !== String(httpPort)) problems.push(`${where}: prometheus.io/port ${String(annotations['prometheus.io/port'])} is not OPTEX_HTTP_PORT ${httpPort}`);
+      if (!isApi && String(annotations['prometheus.io/port']) !== String(httpPort)) problems.push(`${where}: prometheus.io/port ${String(annotations['prometheus.io/port'])} is not OPTEX_HTTP_PORT ${httpPort}`);
       // Readiness follows the store (/health); liveness must not (/live), or an outage of the store restarts every pod.
       for (const [probeName, path] of [['livenessProbe', '/live'], ['readinessProbe', '/health']] as const) {
         const get = asObject(asObject(c[probeName])['httpGet']);
@@ -616,8 +832,10 @@ export function k8sProblems(manifests: readonly Manifest[], kustomization: { fil
       if ((security['runAsNonRoot'] ?? podSecurity['runAsNonRoot']) !== true) problems.push(`${cw}: runAsNonRoot is not true`);
       if (security['readOnlyRootFilesystem'] !== true) problems.push(`${cw}: readOnlyRootFilesystem is not true`);
       if (security['allowPrivilegeEscalation'] !== false) problems.push(`${cw}: allowPrivilegeEscalation is not false`);
-      // Secrets are created out of band (the manifests hold examples only): every service takes each one, optionally.
-      for (const name of secrets) {
+      // Secrets are created out of band (the manifests hold examples only): every service takes each environment Secret,
+      // optionally (a file Secret, such as the API's auth file, is mounted where it is needed; the API takes the
+      // environment Secrets its flags read, k8sApiProblems).
+      for (const name of isApi ? [] : ofKind('Secret').filter((secret) => isEnvSecret(secret.doc)).map((secret) => String(asObject(secret.doc['metadata'])['name']))) {
         const ref = asArray(c['envFrom']).map((e) => asObject(asObject(e)['secretRef'])).find((r) => r['name'] === name);
         if (ref?.['optional'] !== true) problems.push(`${cw}: envFrom must take Secret ${name} with optional: true`);
       }
@@ -633,6 +851,97 @@ export function k8sProblems(manifests: readonly Manifest[], kustomization: { fil
       return Object.keys(sel).length > 0 && Object.entries(sel).every(([key, value]) => podLabels[key] === value);
     });
     if (!svc) problems.push(`${where}: no Service selects its pods`);
+  }
+  return problems;
+}
+
+/**
+ * The checks of the Deployment that runs `optex api`: one replica with the Recreate strategy (the webhooks are sent by
+ * exactly one process, and a rolling update would start a second beside it); no `prometheus.io/scrape` (its /metrics
+ * needs a reader token, so an anonymous scrape would only show it down); every option one `optex api` declares;
+ * `--host 0.0.0.0`, `--port` the HTTP port its probes and containerPort use, `--notifications on`, `--read-model`
+ * `memory:` or under an emptyDir on a read-only root filesystem; `--store`, `--bus` and `--policy` the ConfigMap's
+ * OPTEX_STORE, OPTEX_BUS and OPTEX_POLICY; every `$(VAR)` in its arguments defined by what it takes, and every Secret
+ * that defines such a VAR taken (the optex-store override); `--auth` a key of a Secret the manifests define, mounted
+ * read-only, from a volume that is not optional.
+ */
+export function k8sApiProblems(deployment: Manifest, manifests: readonly Manifest[], apiOptions?: ReadonlySet<string>): string[] {
+  const problems: string[] = [];
+  const where = `${deployment.file}: Deployment ${String(asObject(deployment.doc['metadata'])['name'])}`;
+  const spec = asObject(deployment.doc['spec']);
+  const template = asObject(spec['template']);
+  const pod = asObject(template['spec']);
+  const named = (kind: string, name: unknown) => manifests.find((m) => m.doc['kind'] === kind && asObject(m.doc['metadata'])['name'] === name);
+  const replicas = spec['replicas'] ?? 1;
+  if (replicas !== 1) problems.push(`${where}: replicas ${String(replicas)}; keep 1: the webhooks must be sent by exactly one process`);
+  if (asObject(spec['strategy'])['type'] !== 'Recreate') problems.push(`${where}: strategy must be Recreate: a rolling update starts a second notifier beside the first`);
+  if (asObject(asObject(template['metadata'])['annotations'])['prometheus.io/scrape'] === 'true') problems.push(`${where}: prometheus.io/scrape "true", but the API's /metrics needs a reader token: an anonymous scrape is refused (401) and shows the target down`);
+  const volumes = asArray(pod['volumes']).map(asObject);
+  for (const c of asArray(pod['containers']).map(asObject)) {
+    const command = containerCommand(c);
+    if (!runsOptexApi(command)) continue;
+    const cw = `${where} container ${String(c['name'])}`;
+    const options = commandOptions(command.slice(2));
+    const shown = (name: string) => (options.has(name) ? JSON.stringify(options.get(name)) : 'not given');
+    if (apiOptions) for (const name of options.keys()) if (!apiOptions.has(name)) problems.push(`${cw}: ${name} is not an option of optex api`);
+
+    // What the container's environment defines: env, then envFrom's ConfigMaps and Secrets (as Kubernetes expands $(VAR)).
+    const envFrom = asArray(c['envFrom']).map(asObject);
+    const takenSecrets = new Set(envFrom.map((e) => asObject(e['secretRef'])['name']).filter(Boolean).map(String));
+    const configData = Object.assign({}, ...envFrom.map((e) => asObject(e['configMapRef'])['name']).filter(Boolean).map((name) => asObject(named('ConfigMap', name)?.doc['data']))) as Json;
+    const secretKeys = (m: Manifest) => Object.keys({ ...asObject(m.doc['stringData']), ...asObject(m.doc['data']) });
+    const defined = new Set([...asArray(c['env']).map((e) => String(asObject(e)['name'])), ...Object.keys(configData), ...manifests.filter((m) => m.doc['kind'] === 'Secret' && takenSecrets.has(String(asObject(m.doc['metadata'])['name']))).flatMap(secretKeys)]);
+    for (const [, variable] of command.join(' ').matchAll(/(?<!\$)\$\(([A-Za-z_][A-Za-z0-9_]*)\)/g)) {
+      if (!defined.has(variable!)) problems.push(`${cw}: $(${variable}) is defined by no env, ConfigMap or Secret it takes: Kubernetes would pass it on literally`);
+      for (const secret of manifests.filter((m) => m.doc['kind'] === 'Secret' && secretKeys(m).includes(variable!))) {
+        const name = String(asObject(secret.doc['metadata'])['name']);
+        if (!takenSecrets.has(name)) problems.push(`${cw}: envFrom must take Secret ${name} (optional: true): it overrides ${variable}, which its arguments use`);
+      }
+    }
+    const env = Object.fromEntries(asArray(c['env']).map((e) => [String(asObject(e)['name']), asObject(e)['value']]));
+    const resolve = (value: string | undefined) => value?.replace(/(?<!\$)\$\(([A-Za-z_][A-Za-z0-9_]*)\)/g, (whole, name: string) => String(env[name] ?? configData[name] ?? whole));
+    for (const [option, variable] of [['--store', 'OPTEX_STORE'], ['--bus', 'OPTEX_BUS'], ['--policy', 'OPTEX_POLICY']] as const) {
+      const expected = configData[variable] === undefined ? undefined : String(configData[variable]);
+      if (resolve(options.get(option)) !== expected) problems.push(`${cw}: ${option} ${shown(option)} is not the ConfigMap's ${variable} (${expected === undefined ? 'not set' : JSON.stringify(expected)}); give $(${variable})`);
+    }
+    if (options.get('--host') !== '0.0.0.0') problems.push(`${cw}: --host ${shown('--host')}: must be 0.0.0.0 in a pod (the default is loopback)`);
+    const httpPort = Number(env['OPTEX_HTTP_PORT'] ?? configData['OPTEX_HTTP_PORT'] ?? 8080);
+    if (Number(options.get('--port') ?? 8080) !== httpPort) problems.push(`${cw}: --port ${shown('--port')} is not the HTTP port ${httpPort} its probes and containerPort use`);
+    if (options.get('--notifications') !== 'on') problems.push(`${cw}: --notifications ${shown('--notifications')}: the one API process must say on explicitly (it sends the policy's webhooks)`);
+
+    const mounts = asArray(c['volumeMounts']).map(asObject);
+    const volumeOf = (mount: Json) => volumes.find((v) => v['name'] === mount['name']);
+    if (asObject(c['securityContext'])['readOnlyRootFilesystem'] === true) {
+      const readModel = options.get('--read-model');
+      const path = (readModel ?? '').replace(/^sqlite:/i, '');
+      const emptyDirs = mounts.filter((m) => volumeOf(m)?.['emptyDir'] !== undefined).map((m) => String(m['mountPath']));
+      const writable = readModel !== undefined && (/^memory:$/i.test(readModel.trim()) || (path.startsWith('/') && emptyDirs.some((dir) => isUnder(path, dir) && path !== dir)));
+      if (!writable) problems.push(`${cw}: --read-model ${readModel === undefined ? 'not given (.optex/read-model.db)' : JSON.stringify(readModel)} cannot be written on a read-only root filesystem; give memory: or a file under an emptyDir (${emptyDirs.join(', ') || 'none'})`);
+    }
+
+    const auth = options.get('--auth');
+    if (!auth) {
+      problems.push(`${cw}: --auth FILE missing (the API refuses to start without its auth file)`);
+      continue;
+    }
+    const mount = mounts.filter((m) => isUnder(auth, String(m['mountPath']))).sort((a, b) => String(b['mountPath']).length - String(a['mountPath']).length)[0];
+    const secretVolume = mount ? asObject(volumeOf(mount)?.['secret']) : {};
+    if (!mount || !secretVolume['secretName']) {
+      problems.push(`${cw}: --auth ${auth} is not in a mounted Secret volume`);
+      continue;
+    }
+    if (mount['readOnly'] !== true) problems.push(`${cw}: volumeMount ${String(mount['name'])} (--auth) must be readOnly: true`);
+    if (secretVolume['optional'] === true) problems.push(`${cw}: the Secret volume of --auth is optional, but the API cannot start without its auth file`);
+    const secret = named('Secret', secretVolume['secretName']);
+    if (!secret) {
+      problems.push(`${cw}: Secret ${String(secretVolume['secretName'])} (--auth) is not defined: add its example to secret.example.yaml`);
+      continue;
+    }
+    const relative = mount['subPath'] ? String(mount['subPath']) : auth.slice(String(mount['mountPath']).replace(/\/+$/, '').length + 1);
+    const items = asArray(secretVolume['items']).map(asObject);
+    const key = items.length > 0 ? items.find((item) => item['path'] === relative)?.['key'] : relative;
+    const keys = secretKeys(secret);
+    if (typeof key !== 'string' || !keys.includes(key)) problems.push(`${cw}: Secret ${String(secretVolume['secretName'])} has no key for --auth ${auth} (its keys: ${keys.join(', ') || 'none'})`);
   }
   return problems;
 }

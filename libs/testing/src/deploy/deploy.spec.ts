@@ -4,7 +4,7 @@
 // of its kind, and the cross-file facts a schema cannot see (deploy-checks.ts). Every check is also
 // run once on a deliberately broken copy, so that none of them can pass vacuously.
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -12,7 +12,10 @@ import { collectDefaultMetrics, Registry } from 'prom-client';
 import { join, relative } from 'node:path';
 import {
   alertRulesProblems,
+  OPTEX_API,
   OPTEX_SERVICES,
+  commandOptions,
+  composeInterpolated,
   composeLintProblems,
   composeProblems,
   composeSchemaProblems,
@@ -22,6 +25,7 @@ import {
   grafanaProvisioningProblems,
   k8sProblems,
   k8sSchemaProblems,
+  optexApiOptions,
   parseYamlDocuments,
   prometheusProblems,
   promqlMetricNames,
@@ -53,6 +57,15 @@ function yamlFiles(): string[] {
 
 const readme = readmeEnvVars(read('README.md'));
 const compose = yamlOf('docker-compose.yml')[0] as Json;
+/** The options `optex api` declares: every one the deployment files give it must be among them. */
+const apiOptions = optexApiOptions(read('apps/optex/src/cli/program.ts'));
+const composeContext = { readme, exists, apiOptions };
+/** `command` with option `name` set to `value` (appended when missing), or left out (`undefined`). */
+const withOption = (command: string[], name: string, value: string | undefined): string[] => {
+  const i = command.indexOf(name);
+  const without = i < 0 ? command : [...command.slice(0, i), ...command.slice(i + 2)];
+  return value === undefined ? without : [...without, name, value];
+};
 const k8sDir = 'deploy/k8s';
 const k8sFiles = readdirSync(join(root, k8sDir)).filter((f) => /\.ya?ml$/.test(f)).sort();
 const manifests: EditableManifest[] = k8sFiles.filter((f) => f !== 'kustomization.yaml').flatMap((f) => yamlOf(`${k8sDir}/${f}`).map((doc) => ({ file: `${k8sDir}/${f}`, doc: doc as Json })));
@@ -122,7 +135,7 @@ describe('docker-compose.yml', () => {
   });
 
   it('has a healthcheck and restart policy everywhere, every README variable on each optex service, and consistent wiring', () => {
-    expect(composeProblems(compose, { readme, exists })).toEqual([]);
+    expect(composeProblems(compose, composeContext)).toEqual([]);
   });
 
   it.each([
@@ -141,7 +154,75 @@ describe('docker-compose.yml', () => {
   ])('reports %s', (_, breakIt, expected) => {
     const broken = clone(compose);
     breakIt(broken);
-    expect(composeProblems(broken, { readme, exists })).toEqual(expect.arrayContaining([expect.stringContaining(expected)]));
+    expect(composeProblems(broken, composeContext)).toEqual(expect.arrayContaining([expect.stringContaining(expected)]));
+  });
+
+  it('runs optex api: the CLI through the entry point, in the services\' image, on their store and bus, with its auth file read-only, on loopback only', () => {
+    const api = compose.services[OPTEX_API];
+    expect(api).toMatchObject({ image: compose.services.approval.image, read_only: true, ports: ['127.0.0.1:8080:8080'], healthcheck: { test: ['CMD', 'node', '/app/deploy/docker/healthcheck.cjs'] } });
+    expect(api.command.slice(0, 2)).toEqual(['optex', 'api']);
+    expect(Object.fromEntries(commandOptions(api.command.slice(2)))).toEqual({
+      '--store': compose.services.approval.environment.OPTEX_STORE,
+      '--bus': 'kafka://kafka:19092',
+      '--auth': '/etc/optex/auth.json',
+      '--host': '0.0.0.0',
+      '--port': '8080',
+      '--read-model': 'memory:',
+      '--notifications': 'on',
+    });
+    // It gets no OPTEX_SERVICE (the entry point runs the CLI when given a command) and no AWS credentials.
+    expect(Object.keys(api.environment).filter((name) => !name.startsWith('OPTEX_') || name === 'OPTEX_SERVICE')).toEqual([]);
+    expect(api.volumes).toEqual([{ type: 'bind', source: '${OPTEX_API_AUTH:-./.optex/api-auth.json}', target: '/etc/optex/auth.json', read_only: true, bind: { create_host_path: false } }]);
+  });
+
+  const apiCommand = (c: Json, name: string, value: string | undefined) => (c.services.api.command = withOption(c.services.api.command, name, value));
+  it.each([
+    ['no api service', (c: Json) => delete c.services.api, 'services.api: missing'],
+    ['no api service, so nothing sends the webhooks', (c: Json) => delete c.services.api, '0 optex api processes send the webhooks (none)'],
+    ['an api service that runs a service instead of the CLI', (c: Json) => delete c.services.api.command, 'services.api.command: must run the CLI through the image\'s entry point'],
+    ['another image', (c: Json) => (c.services.api.image = 'optex:other'), 'services.api.image: "optex:other" is not the services\' image "optex:local"'],
+    ['an option optex api does not have', (c: Json) => apiCommand(c, '--read_model', 'memory:'), 'services.api.command: --read_model is not an option of optex api'],
+    ['a misspelt OPTEX_ variable', (c: Json) => (c.services.api.environment.OPTEX_LOGLEVEL = 'info'), 'services.api.environment: OPTEX_LOGLEVEL is not a variable the README lists'],
+    ['another store', (c: Json) => apiCommand(c, '--store', 'esdb://localhost:2113?tls=false'), 'services.api.command: --store "esdb://localhost:2113?tls=false" is not the services\' OPTEX_STORE ("esdb://eventstore:2113?tls=false")'],
+    ['no store (the default sqlite: file)', (c: Json) => apiCommand(c, '--store', undefined), '--store not given is not the services\' OPTEX_STORE'],
+    ['Kafka\'s EXTERNAL listener', (c: Json) => apiCommand(c, '--bus', 'kafka://localhost:9092'), '--bus "kafka://localhost:9092" is not the services\' OPTEX_BUS ("kafka://kafka:19092")'],
+    ['a bus address Kafka does not advertise', (c: Json) => apiCommand(c, '--bus', 'kafka://kafka:9999'), '--bus "kafka://kafka:9999" is not a listener Kafka advertises'],
+    ['not waiting for the store', (c: Json) => delete c.services.api.depends_on.eventstore, 'services.api.depends_on: does not wait for eventstore (--store)'],
+    ['services on a policy file the API is not given', (c: Json) => OPTEX_SERVICES.forEach((name) => (c.services[name].environment.OPTEX_POLICY = '/app/examples/policy.json')), '--policy not given is not the services\' OPTEX_POLICY ("/app/examples/policy.json")'],
+    ['no auth file', (c: Json) => apiCommand(c, '--auth', undefined), 'services.api.command: --auth FILE missing'],
+    ['an auth file on no mount', (c: Json) => (c.services.api.volumes = []), 'services.api.volumes: --auth /etc/optex/auth.json is on no mounted file or directory'],
+    ['an auth file mounted read-write (long syntax)', (c: Json) => (c.services.api.volumes[0].read_only = false), 'services.api.volumes: /etc/optex/auth.json (--auth) is mounted read-write'],
+    ['an auth file mounted read-write (short syntax)', (c: Json) => (c.services.api.volumes = ['${OPTEX_API_AUTH:-./.optex/api-auth.json}:/etc/optex/auth.json']), 'services.api.volumes: /etc/optex/auth.json (--auth) is mounted read-write'],
+    ['the default loopback host', (c: Json) => apiCommand(c, '--host', undefined), '--host not given: must be 0.0.0.0 in a container'],
+    ['a port the health check does not ask', (c: Json) => apiCommand(c, '--port', '8081'), '--port 8081 is not OPTEX_HTTP_PORT 8080, where healthcheck.cjs asks /health'],
+    ['a port not published', (c: Json) => apiCommand(c, '--port', '8081'), 'services.api.ports: does not publish --port 8081'],
+    ['the API published on every interface', (c: Json) => (c.services.api.ports = ['8080:8080']), 'services.api.ports: 8080:8080 is not bound to 127.0.0.1'],
+    ['a health check other than healthcheck.cjs', (c: Json) => (c.services.api.healthcheck.test = ['CMD', 'true']), 'services.api.healthcheck: must run the image\'s deploy/docker/healthcheck.cjs'],
+    ['the default read model on the read-only root filesystem', (c: Json) => apiCommand(c, '--read-model', undefined), '--read-model not given (.optex/read-model.db) cannot be written on a read-only root filesystem; give memory: or a file under a tmpfs (/tmp)'],
+    ['a read model file outside the tmpfs', (c: Json) => apiCommand(c, '--read-model', '/app/.optex/read-model.db'), '--read-model "/app/.optex/read-model.db" cannot be written'],
+    ['notifications left to the default', (c: Json) => apiCommand(c, '--notifications', undefined), '--notifications not given: the one API process must say on explicitly'],
+    ['notifications off', (c: Json) => apiCommand(c, '--notifications', 'off'), '0 optex api processes send the webhooks (none); exactly one must'],
+    ['a second API process that notifies too', (c: Json) => (c.services['api-2'] = { ...clone(c.services.api), ports: ['127.0.0.1:8081:8080'] }), '2 optex api processes send the webhooks (api, api-2); exactly one must'],
+    ['two replicas of the API', (c: Json) => (c.services.api.deploy = { replicas: 2 }), '2 optex api processes send the webhooks (api)'],
+  ])('reports %s', (_, breakIt, expected) => {
+    const broken = clone(compose);
+    breakIt(broken);
+    expect(composeProblems(broken, composeContext)).toEqual(expect.arrayContaining([expect.stringContaining(expected)]));
+  });
+
+  it('accepts a read model file under the tmpfs, and a second API process with --notifications off', () => {
+    const variant = clone(compose);
+    variant.services.api.command = withOption(variant.services.api.command, '--read-model', '/tmp/read-model.db');
+    variant.services['api-readonly'] = { ...clone(variant.services.api), command: withOption(variant.services.api.command, '--notifications', 'off'), ports: ['127.0.0.1:8081:8080'] };
+    expect(composeProblems(variant, composeContext)).toEqual([]);
+  });
+
+  it('reads the options of optex api from the CLI, and command lines and interpolations as Compose does', () => {
+    expect([...apiOptions].sort()).toEqual(['--auth', '--bus', '--host', '--notifications', '--policy', '--port', '--read-model', '--store']);
+    expect(Object.fromEntries(commandOptions(['--a', '1', '--b=2', '--c', '--d', 'x', '--a', '3']))).toEqual({ '--a': '3', '--b': '2', '--c': '', '--d': 'x' });
+    expect(composeInterpolated('${OPTEX_API_AUTH:-./.optex/api-auth.json}')).toEqual({ value: './.optex/api-auth.json', fromVariable: true });
+    expect(composeInterpolated('${OPTEX_CLOUD-aws:http://moto:5000}')).toEqual({ value: 'aws:http://moto:5000', fromVariable: true });
+    expect(composeInterpolated('./deploy/prometheus/prometheus.yml')).toEqual({ value: './deploy/prometheus/prometheus.yml', fromVariable: false });
   });
 
   it('passes the correctness rules of dclint (bound ports, explicit tags, no duplicates)', () => {
@@ -279,9 +360,30 @@ describe('Kubernetes manifests (deploy/k8s)', () => {
     expect(k8sSchemaProblems({ apiVersion: 'apps/v1', kind: 'Deploymnet' }, 'x.yaml')).toEqual(['x.yaml: unknown apiVersion/kind apps/v1/Deploymnet']);
   });
 
-  it('has one probed, annotated, limited, non-root Deployment and a Service per optex service; the kustomization lists every file', () => {
-    expect(manifests.filter((m) => m.doc.kind === 'Deployment')).toHaveLength(5);
-    expect(k8sProblems(manifests, kustomization, readme)).toEqual([]);
+  it('has one probed, annotated, limited, non-root Deployment and a Service per optex service, and one for the API; the kustomization lists every file', () => {
+    expect(manifests.filter((m) => m.doc.kind === 'Deployment').map((m) => m.doc.metadata.name).sort()).toEqual(['optex-api', ...OPTEX_SERVICES.map((name) => `optex-${name}`)].sort());
+    expect(k8sProblems(manifests, kustomization, readme, { apiOptions })).toEqual([]);
+  });
+
+  it('runs optex api in one pod (Recreate), its flags from the ConfigMap, its auth file from a Secret, not scraped', () => {
+    const api = manifests.find((m) => m.doc.kind === 'Deployment' && m.doc.metadata.name === 'optex-api')!.doc;
+    expect(api.spec).toMatchObject({ replicas: 1, strategy: { type: 'Recreate' } });
+    expect(api.spec.template.metadata.annotations).toBeUndefined();
+    const container = api.spec.template.spec.containers[0];
+    expect(container.args.slice(0, 2)).toEqual(['optex', 'api']);
+    expect(Object.fromEntries(commandOptions(container.args.slice(2)))).toEqual({
+      '--store': '$(OPTEX_STORE)',
+      '--bus': '$(OPTEX_BUS)',
+      '--auth': '/etc/optex/auth/auth.json',
+      '--host': '0.0.0.0',
+      '--port': '8080',
+      '--read-model': 'memory:',
+      '--notifications': 'on',
+    });
+    expect(container.envFrom.map((e: Json) => e.configMapRef?.name ?? e.secretRef?.name)).toEqual(['optex-config', 'optex-store']);
+    expect(container.env).toBeUndefined();
+    expect(api.spec.template.spec.volumes).toContainEqual({ name: 'auth', secret: { secretName: 'optex-api-auth', defaultMode: 0o440 } });
+    expect(manifests.find((m) => m.doc.kind === 'Secret' && m.doc.metadata.name === 'optex-api-auth')?.file).toBe('deploy/k8s/secret.example.yaml');
   });
 
   const deploymentOf = (docs: EditableManifest[], service: string) => docs.find((m) => m.doc.kind === 'Deployment' && m.doc.metadata.name === `optex-${service}`)!.doc;
@@ -300,13 +402,50 @@ describe('Kubernetes manifests (deploy/k8s)', () => {
   ])('reports %s', (_, breakIt, expected) => {
     const broken = clone(manifests);
     breakIt(broken);
-    expect(k8sProblems(broken, kustomization, readme)).toEqual(expect.arrayContaining([expect.stringContaining(expected)]));
+    expect(k8sProblems(broken, kustomization, readme, { apiOptions })).toEqual(expect.arrayContaining([expect.stringContaining(expected)]));
+  });
+
+  const apiPod = (d: EditableManifest[]) => deploymentOf(d, OPTEX_API).spec.template.spec;
+  const apiContainer = (d: EditableManifest[]) => apiPod(d).containers[0];
+  const apiArgs = (d: EditableManifest[], name: string, value: string | undefined) => (apiContainer(d).args = withOption(apiContainer(d).args, name, value));
+  const withoutDoc = (d: EditableManifest[], kind: string, name: string) => d.splice(d.findIndex((m) => m.doc.kind === kind && m.doc.metadata.name === name), 1);
+  it.each([
+    ['no Deployment running optex api', (d: EditableManifest[]) => (apiContainer(d).args = ['optex', 'list']), 'deploy/k8s: 0 Deployments run optex api; expected exactly one'],
+    ['two Deployments running optex api', (d: EditableManifest[]) => d.push({ file: 'deploy/k8s/api-2.yaml', doc: { ...clone(deploymentOf(d, OPTEX_API)), metadata: { name: 'optex-api-2' } } }), 'deploy/k8s: 2 Deployments run optex api; expected exactly one'],
+    ['two replicas of the API', (d: EditableManifest[]) => (deploymentOf(d, OPTEX_API).spec.replicas = 2), 'Deployment optex-api: replicas 2; keep 1: the webhooks must be sent by exactly one process'],
+    ['a rolling update of the API', (d: EditableManifest[]) => (deploymentOf(d, OPTEX_API).spec.strategy = { type: 'RollingUpdate' }), 'Deployment optex-api: strategy must be Recreate'],
+    ['the API annotated for an anonymous scrape', (d: EditableManifest[]) => (deploymentOf(d, OPTEX_API).spec.template.metadata.annotations = { 'prometheus.io/scrape': 'true', 'prometheus.io/port': '8080', 'prometheus.io/path': '/metrics' }), 'Deployment optex-api: prometheus.io/scrape "true", but the API\'s /metrics needs a reader token'],
+    ['no Service for the API', (d: EditableManifest[]) => withoutDoc(d, 'Service', 'optex-api'), 'Deployment optex-api: no Service selects its pods'],
+    ['an API liveness probe on /health', (d: EditableManifest[]) => (apiContainer(d).livenessProbe.httpGet.path = '/health'), 'container api: livenessProbe must be an httpGet on /live'],
+    ['an API without a readiness probe', (d: EditableManifest[]) => delete apiContainer(d).readinessProbe, 'container api: readinessProbe must be an httpGet on /health'],
+    ['an option optex api does not have', (d: EditableManifest[]) => apiArgs(d, '--notification', 'on'), 'container api: --notification is not an option of optex api'],
+    ['notifications off', (d: EditableManifest[]) => apiArgs(d, '--notifications', 'off'), 'container api: --notifications "off": the one API process must say on explicitly'],
+    ['the default loopback host', (d: EditableManifest[]) => apiArgs(d, '--host', undefined), 'container api: --host not given: must be 0.0.0.0 in a pod'],
+    ['a port the probes do not use', (d: EditableManifest[]) => apiArgs(d, '--port', '9000'), 'container api: --port "9000" is not the HTTP port 8080 its probes and containerPort use'],
+    ['the default read model on the read-only root filesystem', (d: EditableManifest[]) => apiArgs(d, '--read-model', undefined), 'container api: --read-model not given (.optex/read-model.db) cannot be written on a read-only root filesystem; give memory: or a file under an emptyDir (/tmp)'],
+    ['a store other than the ConfigMap\'s', (d: EditableManifest[]) => apiArgs(d, '--store', 'esdb://elsewhere:2113?tls=false'), 'container api: --store "esdb://elsewhere:2113?tls=false" is not the ConfigMap\'s OPTEX_STORE'],
+    ['a misspelt variable reference', (d: EditableManifest[]) => apiArgs(d, '--bus', '$(OPTEX_BUSS)'), 'container api: $(OPTEX_BUSS) is defined by no env, ConfigMap or Secret it takes'],
+    ['a policy the services do not use', (d: EditableManifest[]) => apiArgs(d, '--policy', '/app/examples/policy.json'), 'container api: --policy "/app/examples/policy.json" is not the ConfigMap\'s OPTEX_POLICY (not set)'],
+    ['an API without the optex-store Secret its --store needs', (d: EditableManifest[]) => (apiContainer(d).envFrom = apiContainer(d).envFrom.filter((e: Json) => e.secretRef?.name !== 'optex-store')), 'container api: envFrom must take Secret optex-store (optional: true): it overrides OPTEX_STORE'],
+    ['no --auth', (d: EditableManifest[]) => apiArgs(d, '--auth', undefined), 'container api: --auth FILE missing'],
+    ['the auth Secret not mounted', (d: EditableManifest[]) => (apiContainer(d).volumeMounts = apiContainer(d).volumeMounts.filter((m: Json) => m.name !== 'auth')), 'container api: --auth /etc/optex/auth/auth.json is not in a mounted Secret volume'],
+    ['the auth file in an emptyDir instead of the Secret', (d: EditableManifest[]) => apiArgs(d, '--auth', '/tmp/auth.json'), 'container api: --auth /tmp/auth.json is not in a mounted Secret volume'],
+    ['the auth Secret mounted writable', (d: EditableManifest[]) => (apiContainer(d).volumeMounts.find((m: Json) => m.name === 'auth').readOnly = false), 'container api: volumeMount auth (--auth) must be readOnly: true'],
+    ['the auth Secret optional', (d: EditableManifest[]) => (apiPod(d).volumes.find((v: Json) => v.name === 'auth').secret.optional = true), 'container api: the Secret volume of --auth is optional'],
+    ['the auth Secret without its example', (d: EditableManifest[]) => withoutDoc(d, 'Secret', 'optex-api-auth'), 'container api: Secret optex-api-auth (--auth) is not defined: add its example to secret.example.yaml'],
+    ['an auth file that is not a key of the Secret', (d: EditableManifest[]) => apiArgs(d, '--auth', '/etc/optex/auth/config.json'), 'container api: Secret optex-api-auth has no key for --auth /etc/optex/auth/config.json (its keys: auth.json)'],
+    // File Secrets (keys like auth.json) are mounted where needed; an environment Secret is still taken by every service.
+    ['an environment Secret a service does not take', (d: EditableManifest[]) => d.push({ file: 'deploy/k8s/secret.example.yaml', doc: { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'optex-extra' }, stringData: { OPTEX_LOG_LEVEL: 'CHANGE_ME' } } }), 'container approval: envFrom must take Secret optex-extra with optional: true'],
+  ])('reports %s', (_, breakIt, expected) => {
+    const broken = clone(manifests);
+    breakIt(broken);
+    expect(k8sProblems(broken, kustomization, readme, { apiOptions })).toEqual(expect.arrayContaining([expect.stringContaining(expected)]));
   });
 
   it('reports a kustomization that leaves a file out, lists one that is not there or applies an example', () => {
     const broken = clone(kustomization);
     (broken.doc as Json).resources = (broken.doc as Json).resources.filter((r: string) => r !== 'executor.yaml').concat('ingress.yaml', 'secret.example.yaml');
-    expect(k8sProblems(manifests, broken, readme)).toEqual([
+    expect(k8sProblems(manifests, broken, readme, { apiOptions })).toEqual([
       'deploy/k8s/kustomization.yaml: resources does not list executor.yaml',
       'deploy/k8s/kustomization.yaml: resources lists ingress.yaml, which is not a manifest in this directory',
       'deploy/k8s/kustomization.yaml: resources lists secret.example.yaml, an example to create out of band (applied, its placeholders would replace the real values)',
@@ -350,6 +489,24 @@ describe('Dockerfile and .dockerignore', () => {
     const accepted = /\n\s*([a-z|-]+)\)\n\s*exec node "dist\/apps\/\$\{OPTEX_SERVICE\}\/src\/main\.js"/.exec(entrypoint)?.[1]?.split('|');
     expect(accepted).toEqual([...OPTEX_SERVICES]);
     for (const service of OPTEX_SERVICES) expect(exists(`apps/${service}/src/main.ts`)).toBe(true);
+  });
+
+  it('the entrypoint runs the CLI for `optex …` whatever OPTEX_SERVICE says (the api service sets none; the image\'s default names a service)', () => {
+    // A stand-in for node on PATH prints what it was asked to run: the CLI's build output with the arguments as given.
+    const bin = mkdtempSync(join(tmpdir(), 'optex-entrypoint-'));
+    try {
+      writeFileSync(join(bin, 'node'), '#!/bin/sh\necho "$@"\n');
+      chmodSync(join(bin, 'node'), 0o755);
+      const script = join(root, 'deploy/docker/entrypoint.sh');
+      const args = compose.services[OPTEX_API].command as string[];
+      const { OPTEX_SERVICE: _ignored, ...withoutService } = process.env;
+      for (const env of [withoutService, { ...withoutService, OPTEX_SERVICE: 'risk-assessor' }, { ...withoutService, OPTEX_SERVICE: 'billing' }]) {
+        const run = spawnSync('sh', [script, ...args], { env: { ...env, PATH: `${bin}:${process.env['PATH'] ?? ''}` }, encoding: 'utf8' });
+        expect([run.status, run.stdout.trim()]).toEqual([0, `dist/apps/optex/src/main.js ${args.slice(1).join(' ')}`]);
+      }
+    } finally {
+      rmSync(bin, { recursive: true, force: true });
+    }
   });
 
   it('the entrypoint refuses an unknown OPTEX_SERVICE and runs other commands as given', () => {
