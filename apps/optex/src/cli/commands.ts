@@ -541,7 +541,8 @@ export function refuseMissingStore(url: string): void {
   const file = sqliteFileOf(url);
   if (file === undefined) return;
   if (!existsSync(file)) throw new NotFound(`--store: ${file} does not exist (nothing was run against it)`);
-  if (statSync(file).isFile() && statSync(file).size === 0) throw new NotFound(`--store: ${file} is empty (0 bytes): not an optex store (nothing was run against it)`);
+  const stats = statSync(file);
+  if (stats.isFile() && stats.size === 0) throw new NotFound(`--store: ${file} is empty (0 bytes): not an optex store (nothing was run against it)`);
 }
 
 /**
