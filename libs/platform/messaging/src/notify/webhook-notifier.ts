@@ -282,8 +282,13 @@ class WebhookLane {
     else if (++this.sinceCheckpoint >= (this.options.checkpointEvery ?? 100)) await this.checkpointIfReachable();
   }
 
+  /** The lane's clock: `options.now`, else the system's. */
+  private now(): Date {
+    return this.options.now ? this.options.now() : new Date();
+  }
+
   private async warnExpiring(): Promise<void> {
-    const now = (this.options.now ?? (() => new Date()))();
+    const now = this.now();
     for (const due of approvalsDueForWarning(this.pending.values(), now, this.policy.expiryWarningHours)) {
       if (this.warned.has(due.requestEventId) || this.abort.signal.aborted) continue;
       const events = await this.store.readStream(optimizationStream(due.optimizationId));
@@ -312,7 +317,7 @@ class WebhookLane {
           const key = this.options.signingKeys?.get(hook.name);
           const response = await fetch(hook.url, {
             method: 'POST',
-            headers: { 'content-type': 'application/json', [IDEMPOTENCY_HEADER]: notification.key, 'user-agent': 'optex-notifier', ...(key ? signatureHeaders(key, body, (this.options.now ?? (() => new Date()))()) : {}) },
+            headers: { 'content-type': 'application/json', [IDEMPOTENCY_HEADER]: notification.key, 'user-agent': 'optex-notifier', ...(key ? signatureHeaders(key, body, this.now()) : {}) },
             body,
             redirect: 'error',
             signal: AbortSignal.any([signal, AbortSignal.timeout(this.options.timeoutMs ?? 10_000)]),
