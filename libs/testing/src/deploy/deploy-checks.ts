@@ -732,8 +732,14 @@ const KUSTOMIZATION_FIELDS = new Set([
   'commonAnnotations', 'patches', 'replicas', 'configMapGenerator', 'secretGenerator', 'generatorOptions', 'replacements', 'buildMetadata',
 ]);
 
+/** The keys of a Secret, from `stringData` and `data`. */
+const secretKeysOf = (secret: Json): string[] => Object.keys({ ...asObject(secret['stringData']), ...asObject(secret['data']) });
+
 /** Whether a Secret's keys are environment variable names (taken with envFrom), not file names (mounted as a volume). */
-const isEnvSecret = (secret: Json): boolean => Object.keys({ ...asObject(secret['stringData']), ...asObject(secret['data']) }).every((key) => /^[A-Za-z_][A-Za-z0-9_]*$/.test(key));
+const isEnvSecret = (secret: Json): boolean => secretKeysOf(secret).every((key) => /^[A-Za-z_][A-Za-z0-9_]*$/.test(key));
+
+/** A `$(VAR)` reference in a container's arguments, which Kubernetes expands (`$$(VAR)` is an escaped one). */
+const VARIABLE_REFERENCE = /(?<!\$)\$\(([A-Za-z_][A-Za-z0-9_]*)\)/g;
 
 /** A container's command line: `args` under the image's entry point, or `command` followed by `args`. */
 const containerCommand = (container: Json): string[] => [...commandLine(container['command']), ...commandLine(container['args'])];
@@ -786,12 +792,15 @@ export function k8sProblems(
 
   const deployments = ofKind('Deployment');
   const k8sServices = ofKind('Service');
+  const envSecrets = ofKind('Secret')
+    .filter((secret) => isEnvSecret(secret.doc))
+    .map((secret) => String(asObject(secret.doc['metadata'])['name']));
   const podContainers = (m: Manifest) => asArray(asObject(asObject(asObject(m.doc['spec'])['template'])['spec'])['containers']).map(asObject);
   const apiDeployments = deployments.filter((m) => podContainers(m).some((c) => runsOptexApi(containerCommand(c))));
   if (apiDeployments.length !== 1) problems.push(`deploy/k8s: ${apiDeployments.length} Deployments run optex api; expected exactly one (the HTTP API, the approval console and the webhooks)`);
   for (const m of apiDeployments) problems.push(...k8sApiProblems(m, manifests, options.apiOptions));
   for (const name of OPTEX_SERVICES) {
-    const found = deployments.filter((m) => asArray(asObject(asObject(asObject(asObject(m.doc['spec'])['template'])['spec']))['containers']).some((c) => asArray(asObject(c)['env']).some((e) => asObject(e)['name'] === 'OPTEX_SERVICE' && asObject(e)['value'] === name)));
+    const found = deployments.filter((m) => podContainers(m).some((c) => asArray(c['env']).some((e) => asObject(e)['name'] === 'OPTEX_SERVICE' && asObject(e)['value'] === name)));
     if (found.length !== 1) problems.push(`deploy/k8s: ${found.length} Deployments run OPTEX_SERVICE=${name}; expected exactly one`);
   }
   for (const m of deployments) {
@@ -835,7 +844,7 @@ export function k8sProblems(
       // Secrets are created out of band (the manifests hold examples only): every service takes each environment Secret,
       // optionally (a file Secret, such as the API's auth file, is mounted where it is needed; the API takes the
       // environment Secrets its flags read, k8sApiProblems).
-      for (const name of isApi ? [] : ofKind('Secret').filter((secret) => isEnvSecret(secret.doc)).map((secret) => String(asObject(secret.doc['metadata'])['name']))) {
+      for (const name of isApi ? [] : envSecrets) {
         const ref = asArray(c['envFrom']).map((e) => asObject(asObject(e)['secretRef'])).find((r) => r['name'] === name);
         if (ref?.['optional'] !== true) problems.push(`${cw}: envFrom must take Secret ${name} with optional: true`);
       }
@@ -889,9 +898,9 @@ export function k8sApiProblems(deployment: Manifest, manifests: readonly Manifes
     const envFrom = asArray(c['envFrom']).map(asObject);
     const takenSecrets = new Set(envFrom.map((e) => asObject(e['secretRef'])['name']).filter(Boolean).map(String));
     const configData = Object.assign({}, ...envFrom.map((e) => asObject(e['configMapRef'])['name']).filter(Boolean).map((name) => asObject(named('ConfigMap', name)?.doc['data']))) as Json;
-    const secretKeys = (m: Manifest) => Object.keys({ ...asObject(m.doc['stringData']), ...asObject(m.doc['data']) });
+    const secretKeys = (m: Manifest) => secretKeysOf(m.doc);
     const defined = new Set([...asArray(c['env']).map((e) => String(asObject(e)['name'])), ...Object.keys(configData), ...manifests.filter((m) => m.doc['kind'] === 'Secret' && takenSecrets.has(String(asObject(m.doc['metadata'])['name']))).flatMap(secretKeys)]);
-    for (const [, variable] of command.join(' ').matchAll(/(?<!\$)\$\(([A-Za-z_][A-Za-z0-9_]*)\)/g)) {
+    for (const [, variable] of command.join(' ').matchAll(VARIABLE_REFERENCE)) {
       if (!defined.has(variable!)) problems.push(`${cw}: $(${variable}) is defined by no env, ConfigMap or Secret it takes: Kubernetes would pass it on literally`);
       for (const secret of manifests.filter((m) => m.doc['kind'] === 'Secret' && secretKeys(m).includes(variable!))) {
         const name = String(asObject(secret.doc['metadata'])['name']);
@@ -899,7 +908,7 @@ export function k8sApiProblems(deployment: Manifest, manifests: readonly Manifes
       }
     }
     const env = Object.fromEntries(asArray(c['env']).map((e) => [String(asObject(e)['name']), asObject(e)['value']]));
-    const resolve = (value: string | undefined) => value?.replace(/(?<!\$)\$\(([A-Za-z_][A-Za-z0-9_]*)\)/g, (whole, name: string) => String(env[name] ?? configData[name] ?? whole));
+    const resolve = (value: string | undefined) => value?.replace(VARIABLE_REFERENCE, (whole, name: string) => String(env[name] ?? configData[name] ?? whole));
     for (const [option, variable] of [['--store', 'OPTEX_STORE'], ['--bus', 'OPTEX_BUS'], ['--policy', 'OPTEX_POLICY']] as const) {
       const expected = configData[variable] === undefined ? undefined : String(configData[variable]);
       if (resolve(options.get(option)) !== expected) problems.push(`${cw}: ${option} ${shown(option)} is not the ConfigMap's ${variable} (${expected === undefined ? 'not set' : JSON.stringify(expected)}); give $(${variable})`);
