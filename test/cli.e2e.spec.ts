@@ -496,6 +496,26 @@ describe('approver roster', () => {
     expect(history.events.find((e) => e.type === 'ApprovalGranted')?.data).toMatchObject({ by: 'alice@acme.example' });
   });
 
+  it('someone taken off the roster after approval was asked may no longer decide: approve and deny judge by the remembered policy as it is now too', async () => {
+    const dir = tempDir('roster-now');
+    const store = `sqlite:${join(dir, 'events.db')}`;
+    const policy = join(dir, 'policy.json');
+    const roster = JSON.parse(readFileSync(join(ROOT, 'test/fixtures/policy-roster.json'), 'utf8')) as { approval: { roster: { id: string }[] } };
+    const withBob = { ...roster, approval: { ...roster.approval, roster: [...roster.approval.roster, { id: 'bob@acme.example', aliases: ['bob'], authorities: ['team-lead'] }] } };
+    writeFileSync(policy, JSON.stringify(withBob));
+    const first = json<Report>(await optex(['run', FIXTURE, '--store', store, '--cloud', `simulated:${FLEET}`, '--policy', policy, '--json']));
+    const id = byRec(first, 'e2e-rightsize-ok').optimizationId; // MEDIUM: team-lead, asked of alice and bob
+    writeFileSync(policy, JSON.stringify(roster)); // bob leaves
+
+    for (const args of [['approve', id, '--by', 'bob'], ['deny', id, '--by', 'bob', '--reason', 'no']]) {
+      const refused = await optex([...args, '--store', store]);
+      expect(refused.code).toBe(1);
+      expect(refused.stderr).toMatch(/bob may not decide .* needs the team-lead authority and the roster in force names alice@acme\.example$/m);
+    }
+    const approved = await optex(['approve', id, '--by', 'alice', '--store', store, '--json']);
+    expect(json(approved)).toMatchObject({ optimizationId: id, status: 'approved', approvers: ['alice@acme.example'] });
+  });
+
   it('a policy file with a bad roster entry exits 2 naming its path', async () => {
     const dir = tempDir('roster-bad');
     const policy = join(dir, 'policy.json');

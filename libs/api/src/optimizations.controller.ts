@@ -203,11 +203,14 @@ export class OptimizationsController {
     return this.decide(id, request, (decision) => recordOperatorAction(this.deps.store, action, { ...decision, reason: text ?? '' }));
   }
 
-  /** Records a decision under the authenticated principal's identity (never a name from the body) and answers the new state. */
+  /**
+   * Records a decision under the authenticated principal's identity (never a name from the body), judged against the roster
+   * of the policy this API runs with as well as the one recorded on the request, and answers the new state.
+   */
   private async decide(id: string, request: AuthenticatedRequest, record: (decision: HumanDecision) => Promise<OptimizationState>) {
     const principal = request.principal as Principal;
     const optimizationId = await this.idOf(id);
-    const state = await record({ optimizationId, by: principal.identity, now: this.deps.now(), authenticated: authenticatedAs(principal, 'api') });
+    const state = await record({ optimizationId, by: principal.identity, now: this.deps.now(), authenticated: authenticatedAs(principal, 'api'), rosterInForce: this.deps.policy.approval });
     if (state.status === 'initial') throw new NotFoundException({ statusCode: 404, error: 'Not Found', reason: `no optimization ${id}` });
     return { optimizationId, by: principal.identity, status: state.status, approvers: state.approval.approvers, view: rowOf(state) };
   }

@@ -39,8 +39,15 @@ export type DecideApproval = Cmd<'DecideApproval', { policy: Policy; priceBook?:
 export interface AuthenticatedDecider {
   readonly names: readonly string[];
 }
-export type Approve = Cmd<'Approve', { by: string; reason?: string; authenticated?: AuthenticatedDecider }>;
-export type Deny = Cmd<'Deny', { by: string; reason: string; authenticated?: AuthenticatedDecider }>;
+/**
+ * The approval roster of the policy in force where a decision is made (the API's, the console's, or the one remembered
+ * with the store for the CLI): with entries, whoever decides must also be on it now, holding the authority the request
+ * names — someone removed from the roster after approval was asked may no longer decide. Absent, or without entries:
+ * only the roster recorded on the request counts.
+ */
+export type RosterInForce = Pick<Policy['approval'], 'roster' | 'higherAuthorityDecides'>;
+export type Approve = Cmd<'Approve', { by: string; reason?: string; authenticated?: AuthenticatedDecider; rosterInForce?: RosterInForce }>;
+export type Deny = Cmd<'Deny', { by: string; reason: string; authenticated?: AuthenticatedDecider; rosterInForce?: RosterInForce }>;
 /** Expires a pending approval request if `now` is at or after its `expiresAt`; otherwise nothing. */
 export type ExpireApproval = Cmd<'ExpireApproval', Record<string, never>>;
 export type ScheduleExecution = Cmd<'ScheduleExecution', { batchId: string; notBefore: Date }>;

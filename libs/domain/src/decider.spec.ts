@@ -466,6 +466,66 @@ describe('approver identities (roster recorded on the request)', () => {
     );
   });
 
+  describe('with the roster in force where the decision is made', () => {
+    // Bob was on the roster when approval was asked (the request records him), and has been taken off it since; Alice
+    // is still on it; Carol has been added since.
+    const inForce = {
+      roster: [
+        { id: 'Alice@acme.example', aliases: ['alice'], authorities: ['team-lead' as const] },
+        { id: 'carol@acme.example', authorities: ['team-lead' as const] },
+      ],
+      higherAuthorityDecides: true,
+    };
+
+    it('given a request that names Bob, when Bob (taken off the roster since) approves or denies, then NOT_AUTHORIZED names who may decide now', () => {
+      for (const authenticated of [undefined, { names: ['bob@acme.example'] }]) {
+        const who = { by: 'bob@acme.example', rosterInForce: inForce, ...(authenticated ? { authenticated } : {}) };
+        spec.given([received(), assessed(), withRoster()]).when(cmd('Approve', who)).thenThrows('NOT_AUTHORIZED');
+        spec.given([received(), assessed(), withRoster()]).when(cmd('Deny', { ...who, reason: 'no' })).thenThrows('NOT_AUTHORIZED');
+      }
+      expect(() => optimizationDecider.decide(cmd('Approve', { by: 'bob@acme.example', rosterInForce: inForce }), foldOptimization([received(), assessed(), withRoster()]))).toThrow(
+        /bob@acme\.example may not decide .* needs the team-lead authority and the roster in force names alice@acme\.example, carol@acme\.example/,
+      );
+    });
+
+    it('given a request that names Bob, when Bob approves with his authority lowered below the one the request needs, then NOT_AUTHORIZED', () => {
+      const lowered = { roster: [...inForce.roster, { id: 'bob@acme.example', authorities: ['team-lead' as const] }], higherAuthorityDecides: true };
+      spec.given([received(criticalRec), assessed('CRITICAL'), withRoster(2)]).when(cmd('Approve', { by: 'bob@acme.example', rosterInForce: lowered })).thenThrows('NOT_AUTHORIZED');
+      spec
+        .given([received(), assessed(), withRoster()])
+        .when(cmd('Approve', { by: 'bob@acme.example', rosterInForce: lowered }))
+        .then([ev('ApprovalGranted', { mode: 'manual', by: 'bob@acme.example', approvers: ['bob@acme.example'], final: true })]);
+    });
+
+    it('given a request that names Alice, when Alice (still on the roster) approves by alias, then the id the request recorded is the approver', () => {
+      spec
+        .given([received(), assessed(), withRoster()])
+        .when(cmd('Approve', { by: 'ALICE', rosterInForce: inForce }))
+        .then([ev('ApprovalGranted', { mode: 'manual', by: 'alice@acme.example', approvers: ['alice@acme.example'], final: true })]);
+    });
+
+    it('given a request that names Bob and not Carol, when Carol (added since) approves, then NOT_AUTHORIZED: the request names who may decide it', () => {
+      expect(() => optimizationDecider.decide(cmd('Approve', { by: 'carol@acme.example', rosterInForce: inForce }), foldOptimization([received(), assessed(), withRoster()]))).toThrow(
+        /carol@acme\.example may not decide .* the roster names alice@acme\.example, bob@acme\.example/,
+      );
+    });
+
+    it('given a request asked without a roster, when someone approves under a roster in force, then only its members may, recorded by their roster id', () => {
+      spec.given([received(), assessed(), requested()]).when(cmd('Approve', { by: 'mallory', rosterInForce: inForce })).thenThrows('NOT_AUTHORIZED');
+      spec
+        .given([received(), assessed(), requested()])
+        .when(cmd('Approve', { by: ' Alice ', rosterInForce: inForce }))
+        .then([ev('ApprovalGranted', { mode: 'manual', by: 'alice@acme.example', approvers: ['alice@acme.example'], final: true })]);
+    });
+
+    it('given a roster in force without entries, when someone the request names approves, then only the recorded roster counts', () => {
+      spec
+        .given([received(), assessed(), withRoster()])
+        .when(cmd('Approve', { by: 'bob@acme.example', rosterInForce: { roster: [], higherAuthorityDecides: true } }))
+        .then([ev('ApprovalGranted', { mode: 'manual', by: 'bob@acme.example', approvers: ['bob@acme.example'], final: true })]);
+    });
+  });
+
   it('given a CRITICAL request, when the same person approves twice by id and by alias, then the second is refused: four eyes are two people', () => {
     spec
       .given([received(criticalRec), assessed('CRITICAL'), withRoster(2), ev('ApprovalGranted', { mode: 'manual', by: 'alice@acme.example', approvers: ['alice@acme.example'], final: false })])

@@ -8,7 +8,7 @@ import { clientTokenFor } from './ids';
 import { changePlanOf, planDifferences, type ChangePlan } from './change-plan';
 import type { PriceBook } from './pricing';
 import { judgeStepEffect } from './reconciliation';
-import { eligibleIdentity, normalizeIdentity, type EligibleApprover } from './roster';
+import { eligibleApprovers, eligibleIdentity, normalizeIdentity, type EligibleApprover } from './roster';
 import { assessmentScopeViolations, preValidationScopeViolations, type ScopeViolation } from './scope';
 import { recommendationDifferences, type RecommendationDifference } from './resubmission';
 import { backupExpiresAt, rollbackRefusal, type BackupData } from './backups';
@@ -334,17 +334,23 @@ function requirePendingApproval(command: C.Approve | C.Deny, s: KnownOptimizatio
 /**
  * Who is deciding, as the identity recorded: with a roster on the request, the roster id `by` denotes (by id or
  * alias, compared normalized), refused when that person may not decide this request; without one, `by` normalized.
+ * With a roster in force ({@link C.RosterInForce}, entries given), `by` must also be one of those who may decide the
+ * request's authority under it now: someone taken off the roster (or whose authority was lowered) after approval was
+ * asked is refused, and a request asked without a roster records the roster id `by` denotes in the one in force.
  */
 function deciderIdentity(command: C.Approve | C.Deny, s: KnownOptimizationState): string {
   const by = requireText(command, 'by', command.data.by);
-  const eligible = s.approval.eligibleApprovers;
-  if (!eligible) return normalizeIdentity(by);
-  const identity = eligibleIdentity(eligible, by, command.data.authenticated !== undefined);
-  if (identity === undefined) {
-    const who = eligible.length === 0 ? 'nobody on the roster holds it' : `the roster names ${eligible.map((e) => e.id).join(', ')}`;
+  const exact = command.data.authenticated !== undefined;
+  const refuse = (eligible: readonly EligibleApprover[], roster: string): never => {
+    const who = eligible.length === 0 ? `nobody on ${roster} holds it` : `${roster} names ${eligible.map((e) => e.id).join(', ')}`;
     throw new DomainError('NOT_AUTHORIZED', `${command.type}: ${by} may not decide ${s.optimizationId}: it needs the ${s.approval.authority ?? 'requested'} authority and ${who}`);
-  }
-  return identity;
+  };
+  const eligible = s.approval.eligibleApprovers;
+  const identity = eligible && (eligibleIdentity(eligible, by, exact) ?? refuse(eligible, 'the roster'));
+  const inForce = command.data.rosterInForce;
+  const eligibleNow = inForce && s.approval.authority ? eligibleApprovers(inForce.roster, s.approval.authority, inForce.higherAuthorityDecides) : undefined;
+  const identityNow = eligibleNow && (eligibleIdentity(eligibleNow, by, exact) ?? refuse(eligibleNow, 'the roster in force'));
+  return identity ?? identityNow ?? normalizeIdentity(by);
 }
 
 /**

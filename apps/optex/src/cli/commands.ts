@@ -511,8 +511,10 @@ export async function showCommand(io: Io, id: string, flags: { store: string; js
 
 /**
  * The policy remembered with the store (`run --policy` given earlier), for `show`'s wait reason (the soak, the change
- * windows, freezes and cool-down a scheduled one's start is judged by); the default policy when none is remembered,
- * and also when the remembered file cannot be read now (show still prints the rest; run and resume say why).
+ * windows, freezes and cool-down a scheduled one's start is judged by) and for the roster `approve`/`deny` judge a
+ * decider against besides the request's; the default policy (no roster) when none is remembered, and also when the
+ * remembered file cannot be read now (show still prints the rest, a decision is judged by the request's roster alone;
+ * run and resume say why).
  */
 async function rememberedPolicy(store: EventStore): Promise<Policy> {
   const file = (await settingsIn(store)).policyFile;
@@ -694,8 +696,8 @@ export async function decisionCommand(io: Io, kind: 'approve' | 'deny', id: stri
     kind,
     flags.store,
     id,
-    (store, optimizationId) => {
-      const decision = { optimizationId, by: flags.by.trim(), ...(flags.reason ? { reason: flags.reason } : {}), now: new Date() };
+    async (store, optimizationId) => {
+      const decision = { optimizationId, by: flags.by.trim(), ...(flags.reason ? { reason: flags.reason } : {}), now: new Date(), rosterInForce: (await rememberedPolicy(store)).approval };
       return kind === 'approve' ? recordApproval(store, decision) : recordDenial(store, decision);
     },
     (optimizationId, state) => {

@@ -62,8 +62,12 @@ export interface ApiHarness {
   close(): Promise<void>;
 }
 
-/** `policy`: the engine's and the API's (default {@link policy}); `records`: what the first run ingests (default three rightsizes, `first`). */
-export async function apiHarness(options: { bus?: boolean; policy?: Policy; records?: readonly unknown[] } = {}): Promise<ApiHarness> {
+/**
+ * `policy`: the engine's and the API's (default {@link policy}); `apiPolicy`: the API's when it runs with another one
+ * than the engine asked approval under (a roster changed since); `records`: what the first run ingests (default three
+ * rightsizes, `first`).
+ */
+export async function apiHarness(options: { bus?: boolean; policy?: Policy; apiPolicy?: Policy; records?: readonly unknown[] } = {}): Promise<ApiHarness> {
   const chosen = options.policy ?? policy;
   const store = SqliteEventStore.open(':memory:');
   const fleet = SimulatedFleet.fromFleet({ instances: [instance('i-01'), instance('i-02'), instance('i-03')], volumes: [], addresses: [], snapshots: [], reservedInstanceOfferings: [], faults: [] }, { latencyMs: 0 });
@@ -94,7 +98,7 @@ export async function apiHarness(options: { bus?: boolean; policy?: Policy; reco
     tokens: [{ name: 'ci', sha256, subject: 'ci-bot', roles: ['reader', 'submitter'] }],
   };
   const bus = new InMemoryBus();
-  const api = await startApi({ store, policy: chosen, auth, ...(options.bus === false ? {} : { bus }), port: 0 });
+  const api = await startApi({ store, policy: options.apiPolicy ?? chosen, auth, ...(options.bus === false ? {} : { bus }), port: 0 });
   const responses = openApiResponseCheck(JSON.parse(JSON.stringify(api.document)) as Record<string, unknown>);
   return {
     api,

@@ -200,7 +200,7 @@ export class ConsoleController {
     if (!UUID.test(id)) return this.html(res, 404, 'no such optimization');
     let notice: string;
     try {
-      await record({ optimizationId: id.toLowerCase(), by: session.principal.identity, now: this.deps.now(), authenticated: authenticatedAs(session.principal, 'console') });
+      await record({ optimizationId: id.toLowerCase(), by: session.principal.identity, now: this.deps.now(), authenticated: authenticatedAs(session.principal, 'console'), rosterInForce: this.deps.policy.approval });
       notice = `ok:Recorded as ${session.principal.identity}.`;
     } catch (error) {
       if (!(error instanceof DomainError)) throw error;

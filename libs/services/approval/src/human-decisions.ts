@@ -1,4 +1,4 @@
-import { normalizeIdentity, optimizationDecider, optimizationStream, DomainError, type OptimizationCommand, type OptimizationState, type Principal } from '@optex/domain';
+import { normalizeIdentity, optimizationDecider, optimizationStream, DomainError, type OptimizationCommand, type OptimizationState, type Principal, type RosterInForce } from '@optex/domain';
 import type { EventStore } from '@optex/ports';
 import { handleCommand, resourceKeyOf } from '@optex/engine';
 
@@ -14,6 +14,11 @@ export interface HumanDecision {
    * subject): an auditor tells an API decision from `optex approve --by` and sees which credentials made it.
    */
   readonly authenticated?: { readonly channel: 'api' | 'console'; readonly method: 'jwt' | 'api-token'; readonly subject: string; readonly names: readonly string[] };
+  /**
+   * The approval roster of the policy the deciding process runs with: an approval or a denial by someone not on it now
+   * (with the authority the request names) is refused, even when the request, asked under an earlier roster, names them.
+   */
+  readonly rosterInForce?: RosterInForce;
 }
 
 /** {@link HumanDecision.authenticated} of a caller the API or the console authenticated. */
@@ -31,11 +36,12 @@ function commandOf(type: HumanCommand['type'], decision: HumanDecision): HumanCo
   const metadata = { now: decision.now };
   const text = decision.reason ?? '';
   const authenticated = decision.authenticated ? { authenticated: { names: decision.authenticated.names } } : {};
+  const roster = decision.rosterInForce ? { rosterInForce: decision.rosterInForce } : {};
   switch (type) {
     case 'Approve':
-      return { type, data: { by: decision.by, ...(decision.reason ? { reason: decision.reason } : {}), ...authenticated }, metadata };
+      return { type, data: { by: decision.by, ...(decision.reason ? { reason: decision.reason } : {}), ...authenticated, ...roster }, metadata };
     case 'Deny':
-      return { type, data: { by: decision.by, reason: text, ...authenticated }, metadata };
+      return { type, data: { by: decision.by, reason: text, ...authenticated, ...roster }, metadata };
     case 'CancelOptimization':
     case 'RetryRollback':
       return { type, data: { by: decision.by, reason: text }, metadata };
