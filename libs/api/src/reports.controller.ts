@@ -18,7 +18,7 @@ export class ReportsController {
   async metrics() {
     const model = this.deps.readModel;
     await model.sync();
-    const summary = summarize(model.projection.all().map(viewOf), { rejected: model.rejected, duplicates: model.duplicates, previews: { rejected: model.previewRejected, duplicates: model.previewDuplicates } });
+    const summary = summarize(model.projection.all().map((s) => viewOf(s)), { rejected: model.rejected, duplicates: model.duplicates, previews: { rejected: model.previewRejected, duplicates: model.previewDuplicates } });
     return { summary, readModel: { lagEvents: await model.lag() } };
   }
 

@@ -53,6 +53,17 @@ describe('viewOf', () => {
     expect(view([received(), assessed, requested])).toMatchObject({ risk: 'MEDIUM', approval: 'pending', status: 'awaiting-approval' });
   });
 
+  it('given the instant a read command looks, a request past its expiry and not recorded as expired reads expired; before it, pending; without an instant, pending', () => {
+    const state = foldOptimization([received(), assessed, requested]);
+    expect(viewOf(state, new Date('2026-03-08T10:00:00.000Z'))).toMatchObject({ status: 'awaiting-approval', approval: 'expired' });
+    expect(viewOf(state, new Date('2026-03-08T09:59:59.999Z'))).toMatchObject({ status: 'awaiting-approval', approval: 'pending' });
+    expect(viewOf(state)).toMatchObject({ status: 'awaiting-approval', approval: 'pending' });
+    // Decided or cancelled before its expiry: the instant changes nothing.
+    const late = new Date('2027-01-01T00:00:00.000Z');
+    expect(viewOf(foldOptimization([received(), assessed, requested, granted]), late).approval).toBe('manual');
+    expect(viewOf(foldOptimization([received(), assessed, requested, ev('OptimizationCancelled', { by: 'bob', reason: 'freeze' })]), late).approval).toBeNull();
+  });
+
   it('a cancelled optimization is not pending approval: nobody decided (null); one approved before it was cancelled stays approved', () => {
     const cancelled = ev('OptimizationCancelled', { by: 'bob', reason: 'freeze week' });
     expect(view([received(), assessed, requested, cancelled])).toMatchObject({ status: 'cancelled', approval: null });

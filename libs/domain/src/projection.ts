@@ -1,7 +1,7 @@
 import { DomainError } from './errors';
 import { roundMoney, roundTo } from './numbers';
 import { reversibility } from './plans';
-import type { ConflictData, OptimizationState, OptimizationStatus, RollbackData } from './decider';
+import { approvalExpired, type ConflictData, type OptimizationState, type OptimizationStatus, type RollbackData } from './decider';
 import type { ActionType, Authority, PerformanceImpact, Recommendation, Reversibility, RiskAssessment, RiskLevel, Step, StepOutputs } from './types';
 import type { ChangePlan } from './change-plan';
 import type { BackupData } from './backups';
@@ -33,9 +33,11 @@ export interface OptimizationView {
   readonly conflicts: number;
 }
 
-function approvalOf(state: Exclude<OptimizationState, { status: 'initial' }>): OptimizationView['approval'] {
+function approvalOf(state: Exclude<OptimizationState, { status: 'initial' }>, at: Date | undefined): OptimizationView['approval'] {
   if (state.status === 'denied') return 'denied';
   if (state.status === 'expired') return 'expired';
+  // Lapsed and not recorded yet (the next resume, or the services, record ApprovalExpired): nobody can decide it now.
+  if (state.status === 'awaiting-approval' && at !== undefined && approvalExpired(state.approval.expiresAt, at.getTime())) return 'expired';
   const { mode, grantedAt } = state.approval;
   if (mode === 'auto') return 'auto';
   if (mode === 'manual') {
@@ -60,8 +62,12 @@ function errorOf(state: Exclude<OptimizationState, { status: 'initial' }>): stri
   return parts.length > 0 ? parts.join('; ') : null;
 }
 
-/** The view row of an optimization. Throws `DomainError('NOT_FOUND')` for an empty stream. */
-export function viewOf(state: OptimizationState): OptimizationView {
+/**
+ * The view row of an optimization. Throws `DomainError('NOT_FOUND')` for an empty stream. `at`: the instant a read
+ * command looks at the store (its real time); an approval request past its `expiresAt` then reads `expired` though its
+ * status stays `awaiting-approval` until `ApprovalExpired` is recorded. Absent, only a recorded expiry counts.
+ */
+export function viewOf(state: OptimizationState, at?: Date): OptimizationView {
   if (state.status === 'initial') throw new DomainError('NOT_FOUND', 'viewOf: no optimization received on this stream');
   const rec = state.recommendation;
   return {
@@ -70,7 +76,7 @@ export function viewOf(state: OptimizationState): OptimizationView {
     resourceId: rec.resource.id,
     action: rec.action.type,
     risk: state.risk?.level ?? null,
-    approval: approvalOf(state),
+    approval: approvalOf(state, at),
     status: state.status,
     dryRun: state.dryRun,
     estimatedMonthlySavings: rec.estimatedMonthlySavings,

@@ -348,9 +348,11 @@ async function untilQuiescent(engine: EngineHandle, tracker: QuiescenceTracker, 
  * or of the whole store. `projection` is a read model already up to date with the store (else it is rebuilt from
  * the log). For an input, what became of each record is read from the log (an optimization received with its
  * delivery id, a rejection, a duplicate) and {@link accountForRecords} checks that each ended exactly once: a
- * record that did not is an {@link IntakeInvariantError}, never a silently smaller report.
+ * record that did not is an {@link IntakeInvariantError}, never a silently smaller report. `at`: the instant a read
+ * command looks (its real time; {@link viewOf}): approval requests past their expiry read `expired` before it is
+ * recorded. A run's own report leaves it out (its clock may not be the real one; the run records expiries itself).
  */
-export async function report(store: EventStore, input?: InputRecords, projection?: OptimizationProjection, takenIn?: number): Promise<RunReport> {
+export async function report(store: EventStore, input?: InputRecords, projection?: OptimizationProjection, takenIn?: number, at?: Date): Promise<RunReport> {
   projection ??= await OptimizationProjection.load(store);
   const prefix = input ? `${input.deliveryPrefix}:` : undefined;
   const inRun = (deliveryId: string) => prefix === undefined || deliveryId.startsWith(prefix);
@@ -361,7 +363,7 @@ export async function report(store: EventStore, input?: InputRecords, projection
   const conflicts: RunReport['conflicts'][number][] = [];
   const waitingOnResource: ResourceWaitRow[] = [];
   const take = (s: KnownOptimization): void => {
-    optimizations.push(viewOf(s));
+    optimizations.push(viewOf(s, at));
     const key = s.status === 'approved' ? projection.resourceKeyOf(s.optimizationId) : undefined;
     const held = key === undefined ? undefined : resourceHeldWait(s, projection.activeOnResource(key));
     if (held) waitingOnResource.push({ optimizationId: s.optimizationId, resourceId: s.recommendation.resource.id, heldBy: held.heldBy, reason: held.reason });

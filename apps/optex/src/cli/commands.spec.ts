@@ -55,6 +55,19 @@ describe('show and history: field values cannot forge lines', () => {
   });
 });
 
+describe('list: an approval request past its expiry reads expired before a resume records it', () => {
+  it('approval expired (status still awaiting-approval) once past expiresAt; pending before it', async () => {
+    const withExpiry = (expiresAt: string) => AWAITING.map(([type, data]) => [type, type === 'ApprovalRequested' ? { ...data, expiresAt } : data] as const);
+    const lapsed = await seed(withExpiry('2020-01-01T00:00:00.000Z'));
+    const list = JSON.parse((await optex(['list', '--store', lapsed, '--json'])).stdout) as { optimizations: { status: string; approval: unknown }[] };
+    expect(list.optimizations).toEqual([expect.objectContaining({ status: 'awaiting-approval', approval: 'expired' })]);
+    expect((await optex(['list', '--store', lapsed])).stdout).not.toContain('pending');
+    const open = await seed(withExpiry('2999-01-01T00:00:00.000Z'));
+    const openList = JSON.parse((await optex(['list', '--store', open, '--json'])).stdout) as { optimizations: { approval: unknown }[] };
+    expect(openList.optimizations).toEqual([expect.objectContaining({ approval: 'pending' })]);
+  });
+});
+
 describe('a cancelled optimization: not pending approval; who cancelled it and why', () => {
   let store: string;
   beforeAll(async () => {

@@ -622,7 +622,7 @@ export async function replayCommand(io: Io, flags: { store: string; json?: boole
       if (e.stream.startsWith(OPTIMIZATION_STREAM_PREFIX)) projection.apply(e);
       if (!flags.json) lines.push(`${String(e.position.commit).padStart(6)}  ${e.recordedAt.toISOString()}  ${safe(e.stream)}  ${safe(e.type)}`);
     }
-    const views = projection.all().map(viewOf);
+    const views = projection.all().map((s) => viewOf(s));
     const previews = { rejected: previewRejections, duplicates: duplicated.filter((id) => projection.get(id)?.dryRun === true).length };
     const summary = summarize(views, { rejected, duplicates: duplicated.length, previews });
     if (flags.json) io.out(toJson({ events, streams: streams.size, summary, optimizations: views }));
@@ -647,7 +647,8 @@ export async function metricsCommand(io: Io, flags: { store: string; json?: bool
 export async function listCommand(io: Io, flags: { store: string; json?: boolean; wide?: boolean }): Promise<number> {
   const store = await openExistingStore(flags.store);
   try {
-    const { optimizations } = await report(store);
+    // Looked at now: a request past its expiry reads `expired` before a resume records it (as `show` says).
+    const { optimizations } = await report(store, undefined, undefined, undefined, new Date());
     io.out(flags.json ? toJson({ optimizations }) : optimizationsTable(optimizations, { wide: flags.wide ?? false }));
     return 0;
   } finally {
