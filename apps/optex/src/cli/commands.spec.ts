@@ -1,4 +1,5 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import Database from 'better-sqlite3';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { HashChainedEventStore, SqliteEventStore } from '@optex/event-store';
@@ -52,6 +53,26 @@ describe('show and history: field values cannot forge lines', () => {
     expect(history.code).toBe(0);
     expect(history.stdout.split('\n').filter((l) => /^\s*approvals so far:/.test(l))).toEqual([]);
     expect(history.stdout).toMatch(/ApprovalDenied\s+spec\s+by bob: ok\\n {2}approvals so far: alice \(finops-manager\)$/m);
+  });
+});
+
+describe('a store file optex cannot use: exit 1 (refused), not 3 (infrastructure unreachable, which scripts retry)', () => {
+  it('not a database, or written by a newer optex: every command that opens it says so and exits 1; the file is left as it was', async () => {
+    const garbage = join(dir, 'garbage.db');
+    writeFileSync(garbage, Buffer.alloc(8192, 0x5a));
+    const newer = join(dir, 'newer.db');
+    const raw = new Database(newer);
+    raw.pragma('user_version = 9');
+    raw.close();
+    for (const [path, reason] of [[garbage, /file is not a database/], [newer, /schema version 9 is newer than the 2 this optex knows/]] as const) {
+      const before = readFileSync(path);
+      for (const args of [['list'], ['show', ID], ['metrics'], ['approve', ID, '--by', 'alice']]) {
+        const result = await optex([...args, '--store', `sqlite:${path}`]);
+        expect({ args, code: result.code }).toEqual({ args, code: 1 });
+        expect(result.stderr).toMatch(reason);
+      }
+      expect(readFileSync(path).equals(before)).toBe(true);
+    }
   });
 });
 

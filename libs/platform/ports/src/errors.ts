@@ -34,6 +34,16 @@ export class InfrastructureError extends OptexError {
 }
 
 /**
+ * The store holds something optex cannot use, and trying again will not change that: a file that is not a database or
+ * is damaged (SQLite's `SQLITE_NOTADB`, `SQLITE_CORRUPT`), or one written by a newer optex. Not an outage: nothing
+ * waits it out or retries it; an operator restores a backup or runs the newer optex.
+ */
+export class UnusableStoreError extends OptexError {
+  readonly code = 'UNUSABLE_STORE';
+  readonly transient = false;
+}
+
+/**
  * An EC2 API error, with the AWS error code (e.g. `IncorrectInstanceState`, `RequestLimitExceeded`). `outcomeUnknown`:
  * a call that may take effect twice failed in a way that does not say whether it took effect (a 5xx, a time-out, a
  * lost connection); it is not retried blindly, and the step's recorded intent is reconciled instead.

@@ -1,10 +1,10 @@
 import Database from 'better-sqlite3';
 import { randomUUID } from 'node:crypto';
-import { existsSync, mkdtempSync, rmSync, statSync, symlinkSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, rmSync, statSync, symlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { eventStoreContract } from '@optex/testing';
-import { ConcurrencyError, InfrastructureError, type NewEvent, type RecordedEvent } from '@optex/ports';
+import { ConcurrencyError, InfrastructureError, UnusableStoreError, isOutage, type NewEvent, type RecordedEvent } from '@optex/ports';
 import { PartialDuplicateAppendError } from '../errors';
 import { SCHEMA_V1_SQL } from './schema';
 import { SqliteEventStore } from './sqlite-event-store';
@@ -28,6 +28,14 @@ describe('SqliteEventStore (SQLite specifics)', () => {
     await Promise.all(stores.splice(0).map((s) => s.close()));
   });
   const event = (type: string, data: unknown = {}): NewEvent => ({ id: randomUUID(), type, data });
+  const thrownBy = (run: () => unknown): unknown => {
+    try {
+      run();
+    } catch (error) {
+      return error;
+    }
+    throw new Error('expected it to throw');
+  };
 
   it('creates the schema (WAL, synchronous=NORMAL, user_version 2) and keeps events across a reopen', async () => {
     const path = file();
@@ -569,12 +577,52 @@ describe('SqliteEventStore (SQLite specifics)', () => {
     expect((await open(path).readStream('old-a')).map((e) => e.type)).toEqual(['A0', 'A1', 'A2']);
   });
 
-  it('refuses a file whose schema is newer than this code knows', async () => {
+  it('refuses a file whose schema is newer than this code knows: unusable, not an outage (nothing retries it)', async () => {
     const path = file();
     const raw = new Database(path);
     raw.pragma('user_version = 7');
     raw.close();
     expect(() => SqliteEventStore.open(path)).toThrow(/schema version 7 is newer/);
+    expect(thrownBy(() => SqliteEventStore.open(path))).toBeInstanceOf(UnusableStoreError);
+    expect(isOutage(thrownBy(() => SqliteEventStore.open(path)))).toBe(false);
+  });
+
+  it('a file that is not a database, or one damaged after it was written, is unusable (not an outage); a path it cannot open is an outage', async () => {
+    const garbage = file();
+    writeFileSync(garbage, Buffer.alloc(8192, 0x5a));
+    const notADatabase = thrownBy(() => SqliteEventStore.open(garbage));
+    expect(notADatabase).toBeInstanceOf(UnusableStoreError);
+    expect((notADatabase as Error).message).toMatch(/cannot open the SQLite event store at .*: file is not a database/);
+
+    const damaged = file();
+    const store = open(damaged);
+    for (let i = 0; i < 200; i++) await store.appendToStream(`s-${i}`, [event('T', { text: 'y'.repeat(500) })], 'any');
+    await store.close();
+    // Everything in the file itself (a close under load can leave pages in the WAL, which would cover the damage).
+    const raw = new Database(damaged);
+    raw.pragma('wal_checkpoint(TRUNCATE)');
+    raw.close();
+    const size = statSync(damaged).size;
+    const fd = openSync(damaged, 'r+');
+    for (let at = 2 * 4096; at < size; at += 4096) writeSync(fd, Buffer.alloc(64, 0xff), 0, 64, at);
+    closeSync(fd);
+    const reopened = open(damaged);
+    const read = await (async () => {
+      try {
+        for await (const _ of reopened.readAll()) void _;
+        return undefined;
+      } catch (error) {
+        return error;
+      }
+    })();
+    expect(read).toBeInstanceOf(UnusableStoreError);
+    expect((read as Error).message).toMatch(/database disk image is malformed/);
+    expect(isOutage(read)).toBe(false);
+
+    // Not the file's fault: a directory where the file should be is still an InfrastructureError (an outage).
+    const cannot = thrownBy(() => SqliteEventStore.open(dir));
+    expect(cannot).toBeInstanceOf(InfrastructureError);
+    expect(cannot).not.toBeInstanceOf(UnusableStoreError);
   });
 
   it('a failing read is reported to onDropped and the subscription resumes from the last delivered event', async () => {

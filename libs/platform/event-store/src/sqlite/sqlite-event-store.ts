@@ -6,6 +6,7 @@ import {
   InfrastructureError,
   OptexError,
   TurnBatcher,
+  UnusableStoreError,
   systemClock,
   type AppendResult,
   type Clock,
@@ -232,7 +233,8 @@ export class SqliteEventStore implements EventStore {
   /**
    * Opens (creating it and its schema if missing) the SQLite event log at `path`, or a private
    * in-memory one for `':memory:'`. The parent directory must exist (see `createEventStore`).
-   * @throws InfrastructureError when the file cannot be opened or holds a newer/foreign schema.
+   * @throws UnusableStoreError when the file is not a database, is damaged, or holds a newer schema (nothing to retry);
+   *   InfrastructureError when it cannot be opened for another reason (permissions, a lock held too long, a full disk).
    */
   static open(path: string, options: SqliteEventStoreOptions = {}): SqliteEventStore {
     assertStreamName(path, 'path');
@@ -240,14 +242,16 @@ export class SqliteEventStore implements EventStore {
     let db: Database.Database | undefined;
     try {
       db = new Database(path, { timeout: settings.busyTimeoutMs });
+      // Read before anything writes: a newer optex's file is refused as it is (WAL mode is set in the file's header).
+      const version = knownSchemaVersion(db);
       db.pragma('journal_mode = WAL');
       db.pragma('synchronous = NORMAL');
-      const version = knownSchemaVersion(db);
       if (version < SCHEMA_VERSION && upgrade(db, path)) db.exec('VACUUM'); // the old table's pages, free after a migration, given back
       return new SqliteEventStore(db, path, settings);
     } catch (error) {
       db?.close();
-      throw new InfrastructureError(`cannot open the SQLite event store at ${path}: ${messageOf(error)}`, { cause: error });
+      const Failure = unusable(error) ? UnusableStoreError : InfrastructureError;
+      throw new Failure(`cannot open the SQLite event store at ${path}: ${messageOf(error)}`, { cause: error });
     }
   }
 
@@ -535,7 +539,8 @@ export class SqliteEventStore implements EventStore {
       return run();
     } catch (error) {
       if (error instanceof OptexError || error instanceof DomainError) throw error;
-      throw new InfrastructureError(`cannot ${operation} in the SQLite event store at ${this.path}: ${messageOf(error)}`, { cause: error });
+      const Failure = unusable(error) ? UnusableStoreError : InfrastructureError;
+      throw new Failure(`cannot ${operation} in the SQLite event store at ${this.path}: ${messageOf(error)}`, { cause: error });
     }
   }
 }
@@ -566,8 +571,23 @@ function upgrade(db: Database.Database, path: string): boolean {
 /** The file's schema version (`PRAGMA user_version`); throws when it is newer than this code knows. */
 function knownSchemaVersion(db: Database.Database): number {
   const version = Number(db.pragma('user_version', { simple: true }));
-  if (version > SCHEMA_VERSION) throw new Error(`schema version ${version} is newer than the ${SCHEMA_VERSION} this optex knows`);
+  if (version > SCHEMA_VERSION) throw new NewerSchemaError(`schema version ${version} is newer than the ${SCHEMA_VERSION} this optex knows`);
   return version;
+}
+
+/** A file written by a newer optex (see {@link knownSchemaVersion}). */
+class NewerSchemaError extends Error {}
+
+/**
+ * Whether a driver error says the file itself is unusable — not a database (`SQLITE_NOTADB`), damaged
+ * (`SQLITE_CORRUPT` and its extended codes) — or a newer optex's: no retry or wait changes that.
+ */
+function unusable(error: unknown): boolean {
+  if (error instanceof NewerSchemaError) return true;
+  // By its code, not `instanceof Database.SqliteError`: the native addon throws the class of the first copy of the
+  // module that loaded it, which another copy (a jest test file's own module registry) does not recognize.
+  const code = typeof error === 'object' && error !== null ? (error as { code?: unknown }).code : undefined;
+  return typeof code === 'string' && (code === 'SQLITE_NOTADB' || code.startsWith('SQLITE_CORRUPT'));
 }
 
 function prepareStatements(db: Database.Database) {
