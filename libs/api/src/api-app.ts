@@ -13,9 +13,10 @@ import type { AuthConfig } from './auth/auth-config';
 import { Authenticator } from './auth/authenticator';
 import type { AuthenticatedRequest } from './api.constants';
 import { ApiModule } from './api.module';
+import { cookieOf } from './console/console.controller';
 import { RECOMMENDATIONS_PATH } from './recommendations.controller';
 import { API_READ_MODEL, ApiReadModel } from './read-model';
-import { API_SCHEMAS } from './openapi-schemas';
+import { API_SCHEMAS, OUTAGE } from './openapi-schemas';
 
 export interface ApiOptions {
   readonly store: EventStore;
@@ -55,6 +56,11 @@ export function openApiDocument(app: INestApplication): OpenAPIObject {
   const document = SwaggerModule.createDocument(app, config);
   const { $schema: _ignored, ...recommendation } = recommendationJsonSchema() as Record<string, unknown>;
   document.components = { ...document.components, schemas: { ...document.components?.schemas, ...API_SCHEMAS, Recommendation: recommendation } };
+  // Any route may meet an outage of the store or the bus, which ApiErrorFilter answers 503: every operation lists it
+  // (one that answers 503 for a reason of its own documents the outage beside it).
+  for (const item of Object.values(document.paths)) {
+    for (const operation of [item.get, item.put, item.post, item.delete, item.patch]) if (operation?.responses) operation.responses['503'] ??= OUTAGE;
+  }
   return document;
 }
 
@@ -84,10 +90,11 @@ export async function createApiApp(options: ApiOptions): Promise<ApiApp> {
     next();
   });
   app.use(beforeBodies(deps.authenticator));
-  // Recommendations arrive as bytes (the intake checks them, as on Kafka); every other body is small JSON.
-  app.useBodyParser('raw', { type: (req: BodyRequest) => req.optexRecommendations === true, limit: intakeLimits.maxFileBytes });
-  app.useBodyParser('json', { limit: '64kb' });
-  app.useBodyParser('urlencoded', { limit: '16kb', extended: false }); // the console's forms
+  // Each parser reads only the bodies beforeBodies gave it: recommendations as bytes (the intake checks them, as on
+  // Kafka); every other body is small JSON or a form (the console's).
+  app.useBodyParser('raw', { type: (req: BodyRequest) => req.optexBody === 'bytes', limit: intakeLimits.maxFileBytes });
+  app.useBodyParser('json', { type: (req: BodyRequest) => req.optexBody === 'json', limit: '64kb' });
+  app.useBodyParser('urlencoded', { type: (req: BodyRequest) => req.optexBody === 'form', limit: '16kb', extended: false });
   const document = openApiDocument(app);
   app.getHttpAdapter().get('/openapi.json', (_req: unknown, res: { json(body: unknown): void }) => res.json(document));
   await readModel.start();
@@ -98,9 +105,10 @@ export async function createApiApp(options: ApiOptions): Promise<ApiApp> {
 interface BodyRequest extends AuthenticatedRequest {
   method?: string;
   url?: string;
-  /** Set by {@link beforeBodies}: the body is recommendations, read as bytes. */
-  optexRecommendations?: boolean;
+  /** Set by {@link beforeBodies} once the caller authenticated: the parser that reads the body. Unset, it is left unread. */
+  optexBody?: 'bytes' | 'json' | 'form';
 }
+
 interface BodyResponse {
   status(code: number): BodyResponse;
   setHeader(name: string, value: string): void;
@@ -111,35 +119,48 @@ interface BodyResponse {
 const routedPath = (url: string | undefined): string => (url ?? '').split('?')[0]!.replace(/\/+$/, '').toLowerCase();
 
 /**
- * Runs before any body is read. A recommendations POST (the one body read up to the intake's file limit) must
- * authenticate first, so that nobody without a credential makes the API buffer 100 MiB (the guard checks the role on
- * that authentication, as for every route); the path is matched as Express routes it (a trailing slash, another case). Any other
- * body must be JSON or a form: one of another type was dropped unread, and the route ran as if none had been sent.
+ * Runs before any body is read, and has a body read only when the caller's credential authenticates (the guard's
+ * Authenticator): the Authorization header, or on the console the session cookie — but for the sign-in form, whose
+ * body is the credential. Any other body is left unread, whatever its size, type or content, so that nobody without a
+ * credential makes the API parse a body or buffer one (a recommendations POST's may be as large as the intake's file
+ * limit): a route that needs a role answers 401 (the guard checks the role on the authentication made here, without
+ * verifying the token again), the console answers as to a caller without a session, and the public routes read no body.
+ * A body read must be JSON or a form (any other type is refused 415: it used to be dropped unread, and the route ran as
+ * if none had been sent), but a recommendations POST's, read as bytes whatever its type. Paths are matched as Express
+ * routes them (a trailing slash, another case).
  */
 function beforeBodies(authenticator: Authenticator) {
   return (req: BodyRequest, res: BodyResponse, next: (error?: unknown) => void): void => {
-    if (req.method === 'POST' && routedPath(req.url) === RECOMMENDATIONS_PATH.toLowerCase()) {
-      const header = req.headers['authorization'];
-      authenticator.authenticate(Array.isArray(header) ? header[0] : header).then((authentication) => {
-        if (!authentication.ok) {
-          res.setHeader('WWW-Authenticate', 'Bearer realm="optex"');
-          res.status(401).json({ statusCode: 401, error: 'Unauthorized', reason: authentication.reason });
-          return;
-        }
-        req.optexRecommendations = true;
-        req.authentication = authentication; // the guard checks the role on it, without verifying the token again
-        next();
-      }, next);
-      return;
-    }
     const length = req.headers['content-length'];
     const hasBody = (length !== undefined && length !== '0') || req.headers['transfer-encoding'] !== undefined;
-    const type = String(req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
-    if (hasBody && type !== 'application/json' && !type.endsWith('+json') && type !== 'application/x-www-form-urlencoded') {
-      res.status(415).json({ statusCode: 415, error: 'Unsupported Media Type', reason: `content-type: send the body as application/json${type ? `, not ${type}` : ''}` });
+    if (!hasBody) {
+      next();
       return;
     }
-    next();
+    const path = routedPath(req.url);
+    const read = (): void => {
+      const type = String(req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+      if (req.method === 'POST' && path === RECOMMENDATIONS_PATH.toLowerCase()) req.optexBody = 'bytes';
+      else if (type === 'application/json' || type.endsWith('+json')) req.optexBody = 'json';
+      else if (type === 'application/x-www-form-urlencoded') req.optexBody = 'form';
+      else {
+        res.status(415).json({ statusCode: 415, error: 'Unsupported Media Type', reason: `content-type: send the body as application/json${type ? `, not ${type}` : ''}` });
+        return;
+      }
+      next();
+    };
+    if (path === '/console/sign-in') {
+      read();
+      return;
+    }
+    const onConsole = path.startsWith('/console/');
+    const session = onConsole ? cookieOf(req) : undefined;
+    const header = req.headers['authorization'];
+    authenticator.authenticate(onConsole ? (session ? `Bearer ${session}` : undefined) : Array.isArray(header) ? header[0] : header).then((authentication) => {
+      if (!onConsole) req.authentication = authentication;
+      if (authentication.ok) read();
+      else next();
+    }, next);
   };
 }
 

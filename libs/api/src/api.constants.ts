@@ -25,6 +25,6 @@ export interface ApiDeps {
 export interface AuthenticatedRequest {
   principal?: import('@optex/domain').Principal;
   headers: Record<string, string | string[] | undefined>;
-  /** Set when the credential was checked before the body was read (a recommendations POST): the guard uses it. */
+  /** Set when the Authorization header was checked before the body was read (a request with a body): the guard checks the role on it. */
   authentication?: import('./auth/authenticator').Authentication;
 }

@@ -1,4 +1,5 @@
-import { HEADERS, TOPICS, submitterHeader } from '@optex/ports';
+import { request } from 'node:http';
+import { HEADERS, InfrastructureError, TOPICS, submitterHeader } from '@optex/ports';
 import { previewIdFor } from '@optex/domain';
 import { apiHarness, rightsize, type ApiHarness } from './__fixtures__/api-harness';
 
@@ -59,6 +60,69 @@ describe('the API: probes of every mutating route (nothing changes without the r
       expect(response.status).toBe(415);
       expect(response.body.reason).toBe(`content-type: send the body as application/json, not ${contentType}`);
     }
+    expect(await h.eventCount()).toBe(before);
+  });
+
+  /** Sends a body with any method (fetch sends none with GET): the answer's status, headers and JSON. */
+  const send = (method: string, path: string, headers: Record<string, string>, body: string) =>
+    new Promise<{ status: number; contentType: string | null; wwwAuthenticate: string | null; body: any }>((resolve, reject) => { // eslint-disable-line @typescript-eslint/no-explicit-any -- JSON of the response, read by the spec
+      const sent = request(`${h.api.url}${path}`, { method, headers: { ...headers, 'content-length': String(Buffer.byteLength(body)) } }, (response) => {
+        const chunks: Buffer[] = [];
+        response.on('data', (chunk: Buffer) => chunks.push(chunk));
+        response.on('error', reject);
+        response.on('end', () => {
+          const text = Buffer.concat(chunks).toString('utf8');
+          let parsed: unknown = text;
+          try {
+            parsed = JSON.parse(text);
+          } catch {
+            // not JSON: kept as text
+          }
+          resolve({ status: response.statusCode!, contentType: response.headers['content-type'] ?? null, wwwAuthenticate: (response.headers['www-authenticate'] as string | undefined) ?? null, body: parsed });
+        });
+      });
+      sent.on('error', reject);
+      sent.end(body);
+    });
+  // Bodies the parsers refuse: not JSON (400), over the 64 kb JSON limit (413), of a type the API does not read (415).
+  const unreadable: [string, string][] = [
+    ['{not json', 'application/json'],
+    [JSON.stringify({ reason: 'x'.repeat(100 * 1024) }), 'application/json'],
+    ['{"reason":"x"}', 'text/plain'],
+  ];
+
+  it('every operation that needs a role, called with no or a bad credential and a body that is not JSON, too large or of another type → 401 with WWW-Authenticate, before the body is read (not 400, 413 or 415); nothing appended', async () => {
+    const before = await h.eventCount();
+    const operations = Object.entries(h.api.document.paths).flatMap(([template, item]) =>
+      Object.entries(item as Record<string, { 'x-optex-role'?: string }>)
+        .filter(([, operation]) => operation['x-optex-role'] !== undefined)
+        .map(([method]) => ({ method: method.toUpperCase(), path: template.replace(/\{[^}]+\}/g, idOf('rec-medium')) })),
+    );
+    expect(operations.length).toBeGreaterThanOrEqual(15);
+    const answers = [];
+    for (const { method, path } of operations) {
+      for (const token of [undefined, 'optex_not-a-real-token']) {
+        for (const [body, contentType] of unreadable) {
+          const response = await send(method, path, { 'content-type': contentType, ...(token ? { authorization: `Bearer ${token}` } : {}) }, body);
+          answers.push({ call: `${method} ${path} ${token ?? 'without a token'} ${contentType} ${body.length} bytes`, token, method, path, response });
+        }
+      }
+    }
+    expect(answers.filter((a) => a.response.status !== 401).map((a) => `${a.call} → ${a.response.status}`)).toEqual([]);
+    for (const { call, token, method, path, response } of answers) {
+      expect({ call, wwwAuthenticate: response.wwwAuthenticate, reason: response.body.reason }).toEqual({ call, wwwAuthenticate: 'Bearer realm="optex"', reason: token ? 'unknown API token' : expect.stringMatching(/^no credentials/) });
+      h.responses(method, path, response.status, response.contentType, response.body);
+    }
+    expect(await h.eventCount()).toBe(before);
+  });
+
+  it('an authenticated caller’s body is read as before: not JSON → 400, too large → 413, of another type → 415; nothing appended', async () => {
+    const before = await h.eventCount();
+    const path = `/api/v1/optimizations/${idOf('rec-medium')}/cancel`;
+    const operator = await h.jwt({ sub: 'oncall', roles: ['operator'] });
+    const statuses = [];
+    for (const [body, contentType] of unreadable) statuses.push((await send('POST', path, { 'content-type': contentType, authorization: `Bearer ${operator}` }, body)).status);
+    expect(statuses).toEqual([400, 413, 415]);
     expect(await h.eventCount()).toBe(before);
   });
 
@@ -253,6 +317,18 @@ describe('the API: submitting recommendations (the same intake as Kafka)', () =>
     for (const path of ['/api/v1/recommendations/', '/Api/V1/Recommendations']) {
       const accepted = await h.call('POST', path, { token: h.apiToken, raw: JSON.stringify(rightsize('rec-routed', 'i-routed')), contentType: 'application/x-ndjson' });
       expect({ path, status: accepted.status }).toEqual({ path, status: 202 });
+    }
+  });
+
+  it('an outage of the bus while publishing → 503 with the Error body saying so (not 500)', async () => {
+    const outage = new InfrastructureError('kafka: publish failed: connect ECONNREFUSED 10.0.0.9:9092');
+    const publish = jest.spyOn(h.bus, 'publish').mockRejectedValueOnce(outage);
+    try {
+      const refused = await h.call('POST', '/api/v1/recommendations', { token: h.apiToken, raw: JSON.stringify(rightsize('rec-outage', 'i-o')) });
+      expect([refused.status, refused.body]).toEqual([503, { statusCode: 503, error: 'Service Unavailable', reason: `the event store or the bus is unreachable (an outage): try again later (${outage.message})` }]);
+      expect(publish).toHaveBeenCalledTimes(1);
+    } finally {
+      publish.mockRestore();
     }
   });
 

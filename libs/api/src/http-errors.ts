@@ -1,5 +1,8 @@
-import { Catch, HttpStatus, type ArgumentsHost, type ExceptionFilter } from '@nestjs/common';
+import { Catch, HttpStatus, type ArgumentsHost } from '@nestjs/common';
+import { BaseExceptionFilter } from '@nestjs/core';
 import { DomainError, type DomainErrorCode, type FieldError } from '@optex/domain';
+import { isOutage } from '@optex/ports';
+import type { AuthenticatedRequest } from './api.constants';
 
 /** What each domain refusal is in HTTP: not allowed → 403, unknown → 404, bad input → 400, the wrong moment → 409. */
 const STATUS: Partial<Record<DomainErrorCode, number>> = {
@@ -8,16 +11,32 @@ const STATUS: Partial<Record<DomainErrorCode, number>> = {
   INVALID_INPUT: HttpStatus.BAD_REQUEST,
 };
 
-/** Answers a domain refusal with its status, code and message (nothing was appended: the decider refused first). */
-@Catch(DomainError)
-export class DomainErrorFilter implements ExceptionFilter {
-  catch(error: DomainError, host: ArgumentsHost): void {
-    const status = STATUS[error.code] ?? HttpStatus.CONFLICT;
-    host
-      .switchToHttp()
-      .getResponse<{ status(code: number): { json(body: unknown): void } }>()
-      .status(status)
-      .json({ statusCode: status, error: error.code, reason: error.message });
+/** The reason of a 503 for an outage. */
+export const OUTAGE_REASON = 'the event store or the bus is unreachable (an outage): try again later';
+
+/**
+ * The answer to what any route throws. A domain refusal: its status, code and message (nothing was appended: the
+ * decider refused first). An outage of the event store or the bus (`isOutage` from @optex/ports, as the services
+ * answer it): 503 with {@link OUTAGE_REASON}, followed by the error's own message in brackets only for a caller the
+ * guard authenticated (to anyone else, /health's probes included, it could name internal hosts). Anything else as Nest
+ * answers it: an HttpException with its status and body, any other error 500.
+ */
+@Catch()
+export class ApiErrorFilter extends BaseExceptionFilter {
+  override catch(error: unknown, host: ArgumentsHost): void {
+    const http = host.switchToHttp();
+    const response = http.getResponse<{ status(code: number): { json(body: unknown): void } }>();
+    if (error instanceof DomainError) {
+      const status = STATUS[error.code] ?? HttpStatus.CONFLICT;
+      response.status(status).json({ statusCode: status, error: error.code, reason: error.message });
+      return;
+    }
+    if (isOutage(error)) {
+      const authenticated = http.getRequest<AuthenticatedRequest>().principal !== undefined;
+      response.status(HttpStatus.SERVICE_UNAVAILABLE).json({ statusCode: 503, error: 'Service Unavailable', reason: authenticated ? `${OUTAGE_REASON} (${(error as Error).message})` : OUTAGE_REASON });
+      return;
+    }
+    super.catch(error, host);
   }
 }
 

@@ -1,5 +1,5 @@
 import { applyDecorators } from '@nestjs/common';
-import { ApiResponse, type ReferenceObject, type SchemaObject } from '@nestjs/swagger';
+import { ApiResponse, type ReferenceObject, type ResponseObject, type SchemaObject } from '@nestjs/swagger';
 import { ACTION_TYPES, AUTHORITY_ORDER, OPTIMIZATION_STATUSES, RISK_LEVELS, SAVINGS_GROUPINGS } from '@optex/domain';
 
 /**
@@ -111,7 +111,7 @@ const error = object(
     reason: { type: 'string', description: 'Why, in words.' },
     errors: { type: 'array', items: ref('FieldError'), description: 'On a 400 about fields: every failing field.' },
   },
-  'A refusal. Nothing was changed.',
+  'A refusal: nothing was changed. But a 503 for an outage: whether a change the call asked for was recorded is then unknown.',
 );
 
 const summary = object(
@@ -253,3 +253,12 @@ export const Refuses = (...refusals: readonly (readonly [number, string])[]) => 
 export const NOT_JSON = [415, 'The body is neither JSON nor a form; nothing was changed.'] as const;
 export const NOT_FOUND = [404, 'No optimization has that id, prefix or recommendation id.'] as const;
 export const AMBIGUOUS_OR_BAD = [400, 'The id prefix matches more than one optimization, or the body names a bad field (every one in `errors`).'] as const;
+
+/**
+ * The 503 any operation may answer: an outage of the event store or the bus, answered by ApiErrorFilter whatever the
+ * route (the document's builder adds it to every operation that does not document a 503 of its own).
+ */
+export const OUTAGE: ResponseObject = {
+  description: 'The event store or the bus is unreachable (an outage): try again later. `reason` says so, with the store’s or bus’s own message to an authenticated caller. Whether a change the call asked for was recorded is unknown: read it back before repeating it.',
+  content: { 'application/json': { schema: ref('Error') } },
+};

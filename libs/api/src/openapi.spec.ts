@@ -17,4 +17,20 @@ describe('docs/openapi.json', () => {
     expect(operations.filter((o) => o.role === undefined).map((o) => o.path)).toEqual(['/health']);
     expect(operations.length).toBeGreaterThanOrEqual(11);
   });
+
+  it('lists 503 for every operation, with an Error body: an outage of the store or the bus is answered 503 whatever the route', async () => {
+    const store = SqliteEventStore.open(':memory:');
+    type Responses = Record<string, { content?: Record<string, { schema?: { $ref?: string; oneOf?: { $ref?: string }[] } }> }>;
+    const document = JSON.parse(await openApiText(store).finally(() => store.close())) as { paths: Record<string, Record<string, { responses: Responses }>> };
+    const error = '#/components/schemas/Error';
+    const withoutOutage = Object.entries(document.paths).flatMap(([path, ops]) =>
+      Object.entries(ops)
+        .filter(([, op]) => {
+          const schema = op.responses['503']?.content?.['application/json']?.schema;
+          return !(schema?.$ref === error || schema?.oneOf?.some((s) => s.$ref === error));
+        })
+        .map(([method]) => `${method.toUpperCase()} ${path}`),
+    );
+    expect(withoutOutage).toEqual([]);
+  });
 });

@@ -37,7 +37,12 @@ export class RecommendationsController {
     description: 'No record accepted (`SubmissionRefused`, each rejected record with every failing field), or the body is neither JSON nor NDJSON, holds no record, or `dryRun` is neither true nor false (`Error`).',
     content: { 'application/json': { schema: { oneOf: [{ $ref: '#/components/schemas/SubmissionRefused' }, { $ref: '#/components/schemas/Error' }] } } },
   })
-  @Responds(503, 'SubmissionRefused', 'This API process has no bus to publish to (start it with --bus kafka://…): nothing was published.')
+  @ApiResponse({
+    status: 503,
+    description:
+      'This API process has no bus to publish to (start it with --bus kafka://…): nothing was published (`SubmissionRefused`). Or the bus is unreachable, an outage (`Error`): whether the accepted records were published is then unknown.',
+    content: { 'application/json': { schema: { oneOf: [{ $ref: '#/components/schemas/SubmissionRefused' }, { $ref: '#/components/schemas/Error' }] } } },
+  })
   async submit(@Req() request: { body?: unknown; principal?: Principal }, @Res({ passthrough: true }) response: { status(code: number): void }, @Query('dryRun') dryRunParam?: unknown) {
     const dryRun = dryRunOf(dryRunParam);
     const body = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);

@@ -46,8 +46,9 @@ export class ReportsController {
 
   @Get('health')
   @Public()
-  @ApiOperation({ summary: 'Readiness: 200 when the store answers (the liveness probe is GET /live, which does not ask the store)' })
+  @ApiOperation({ summary: 'Readiness: 200 when the store answers, 503 while it is unreachable (the liveness probe is GET /live, which does not ask the store)' })
   @Responds(200, 'Health', 'The store answered.')
+  @Refuses([503, 'Not ready: the event store is unreachable (an outage); `reason` says so.'])
   async health() {
     await this.deps.store.readStream('health-probe', { maxCount: 1 });
     return { status: 'ok', readModelPosition: String(this.deps.readModel.appliedPosition) };

@@ -47,7 +47,7 @@ const header = (req: ConsoleRequest, name: string): string | undefined => {
   return Array.isArray(v) ? v[0] : v;
 };
 /** The session's token from its cookie; a value that is not percent-encoding (`%ZZ`) is no session. */
-const cookieOf = (req: ConsoleRequest): string | undefined => {
+export const cookieOf = (req: ConsoleRequest): string | undefined => {
   const raw = (header(req, 'cookie') ?? '')
     .split(';')
     .map((c) => c.trim().split('='))

@@ -46,6 +46,34 @@ describe('the console: sessions', () => {
     expect(await h.eventCount()).toBe(before);
   });
 
+  it('a POST without a session is 401 before its body is read: a body that is not a form, malformed JSON or one over the form limit is not answered 400, 413 or 415; nothing changes', async () => {
+    const before = await h.eventCount();
+    const statuses = [];
+    for (const path of [`/console/optimizations/${idOf('rec-medium')}/approve`, `/console/optimizations/${idOf('rec-medium')}/deny`, '/console/sign-out']) {
+      for (const [body, contentType] of [
+        ['{not json', 'application/json'],
+        [`csrf=x&reason=${'x'.repeat(20 * 1024)}`, 'application/x-www-form-urlencoded'],
+        ['csrf=x', 'text/plain'],
+      ]) {
+        for (const cookie of [undefined, 'optex_console=optex_not-a-real-token']) {
+          const response = await fetch(`${h.api.url}${path}`, { method: 'POST', redirect: 'manual', headers: { 'content-type': contentType, ...(cookie ? { cookie } : {}) }, body });
+          statuses.push(`${path} ${contentType} ${cookie ? 'a bad session' : 'no session'} → ${response.status}`);
+        }
+      }
+    }
+    expect(statuses.filter((s) => !s.endsWith('→ 401'))).toEqual([]);
+    expect(await h.eventCount()).toBe(before);
+  });
+
+  it('the sign-in form, whose body is the credential, is read without one: a body of another type is still 415, and malformed JSON 400', async () => {
+    const refused = [];
+    for (const [body, contentType] of [
+      ['token=x', 'text/plain'],
+      ['{not json', 'application/json'],
+    ]) refused.push((await fetch(`${h.api.url}/console/sign-in`, { method: 'POST', redirect: 'manual', headers: { 'content-type': contentType }, body })).status);
+    expect(refused).toEqual([415, 400]);
+  });
+
   it('sign-in from the same origin works; an opaque (null) or foreign Origin is refused; pages let browsers send their origin', async () => {
     const form = (origin: string) => fetch(`${h.api.url}/console/sign-in`, { method: 'POST', redirect: 'manual', headers: { origin, 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ token: h.apiToken }) });
     expect((await form(h.api.url)).status).toBe(303);
