@@ -57,14 +57,22 @@ describe('show and history: field values cannot forge lines', () => {
 });
 
 describe('a store file optex cannot use: exit 1 (refused), not 3 (infrastructure unreachable, which scripts retry)', () => {
-  it('not a database, or written by a newer optex: every command that opens it says so and exits 1; the file is left as it was', async () => {
+  it('not a database, written by a newer optex, or another program\'s database: every command that opens it says so and exits 1; the file is left as it was', async () => {
     const garbage = join(dir, 'garbage.db');
     writeFileSync(garbage, Buffer.alloc(8192, 0x5a));
     const newer = join(dir, 'newer.db');
     const raw = new Database(newer);
     raw.pragma('user_version = 9');
     raw.close();
-    for (const [path, reason] of [[garbage, /file is not a database/], [newer, /schema version 9 is newer than the 2 this optex knows/]] as const) {
+    const foreign = join(dir, 'someone-elses.db');
+    const other = new Database(foreign);
+    other.exec('CREATE TABLE invoices (id INTEGER PRIMARY KEY)');
+    other.close();
+    for (const [path, reason] of [
+      [garbage, /file is not a database/],
+      [newer, /schema version 9 is newer than the 2 this optex knows/],
+      [foreign, /it is not an optex event log: it holds another program's tables \(invoices\)/],
+    ] as const) {
       const before = readFileSync(path);
       for (const args of [['list'], ['show', ID], ['metrics'], ['approve', ID, '--by', 'alice']]) {
         const result = await optex([...args, '--store', `sqlite:${path}`]);

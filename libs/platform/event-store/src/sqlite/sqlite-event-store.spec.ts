@@ -1,6 +1,6 @@
 import Database from 'better-sqlite3';
 import { randomUUID } from 'node:crypto';
-import { closeSync, existsSync, mkdtempSync, openSync, rmSync, statSync, symlinkSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { eventStoreContract } from '@optex/testing';
@@ -587,7 +587,7 @@ describe('SqliteEventStore (SQLite specifics)', () => {
     expect(isOutage(thrownBy(() => SqliteEventStore.open(path)))).toBe(false);
   });
 
-  it('a file that is not a database, or one damaged after it was written, is unusable (not an outage); a path it cannot open is an outage', async () => {
+  it('a file that is not a database, one damaged after it was written, or another program\'s database is unusable (not an outage); a path it cannot open is an outage', async () => {
     const garbage = file();
     writeFileSync(garbage, Buffer.alloc(8192, 0x5a));
     const notADatabase = thrownBy(() => SqliteEventStore.open(garbage));
@@ -618,6 +618,18 @@ describe('SqliteEventStore (SQLite specifics)', () => {
     expect(read).toBeInstanceOf(UnusableStoreError);
     expect((read as Error).message).toMatch(/database disk image is malformed/);
     expect(isOutage(read)).toBe(false);
+
+    // Another program's database (tables, no optex schema version): refused, and nothing written to it.
+    const foreign = file();
+    const other = new Database(foreign);
+    other.exec('CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT); CREATE TABLE orders (id INTEGER PRIMARY KEY); INSERT INTO users (name) VALUES (\'ann\');');
+    other.close();
+    const bytes = readFileSync(foreign);
+    const notOurs = thrownBy(() => SqliteEventStore.open(foreign));
+    expect(notOurs).toBeInstanceOf(UnusableStoreError);
+    expect((notOurs as Error).message).toMatch(/cannot open the SQLite event store at .*: it is not an optex event log: it holds another program's tables \(orders, users\)/);
+    expect(readFileSync(foreign).equals(bytes)).toBe(true);
+    expect(existsSync(`${foreign}-wal`)).toBe(false);
 
     // Not the file's fault: a directory where the file should be is still an InfrastructureError (an outage).
     const cannot = thrownBy(() => SqliteEventStore.open(dir));

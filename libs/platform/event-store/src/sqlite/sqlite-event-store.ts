@@ -233,7 +233,8 @@ export class SqliteEventStore implements EventStore {
   /**
    * Opens (creating it and its schema if missing) the SQLite event log at `path`, or a private
    * in-memory one for `':memory:'`. The parent directory must exist (see `createEventStore`).
-   * @throws UnusableStoreError when the file is not a database, is damaged, or holds a newer schema (nothing to retry);
+   * @throws UnusableStoreError when the file is not a database, is damaged, holds a newer schema or another program's
+   *   tables (nothing to retry);
    *   InfrastructureError when it cannot be opened for another reason (permissions, a lock held too long, a full disk).
    */
   static open(path: string, options: SqliteEventStoreOptions = {}): SqliteEventStore {
@@ -242,8 +243,10 @@ export class SqliteEventStore implements EventStore {
     let db: Database.Database | undefined;
     try {
       db = new Database(path, { timeout: settings.busyTimeoutMs });
-      // Read before anything writes: a newer optex's file is refused as it is (WAL mode is set in the file's header).
+      // Read before anything writes: a newer optex's file, or another program's database, is refused as it is (WAL
+      // mode is set in the file's header).
       const version = knownSchemaVersion(db);
+      if (version === 0) refuseForeignTables(db);
       db.pragma('journal_mode = WAL');
       db.pragma('synchronous = NORMAL');
       if (version < SCHEMA_VERSION && upgrade(db, path)) db.exec('VACUUM'); // the old table's pages, free after a migration, given back
@@ -571,19 +574,31 @@ function upgrade(db: Database.Database, path: string): boolean {
 /** The file's schema version (`PRAGMA user_version`); throws when it is newer than this code knows. */
 function knownSchemaVersion(db: Database.Database): number {
   const version = Number(db.pragma('user_version', { simple: true }));
-  if (version > SCHEMA_VERSION) throw new NewerSchemaError(`schema version ${version} is newer than the ${SCHEMA_VERSION} this optex knows`);
+  if (version > SCHEMA_VERSION) throw new UnusableFileError(`schema version ${version} is newer than the ${SCHEMA_VERSION} this optex knows`);
   return version;
 }
 
-/** A file written by a newer optex (see {@link knownSchemaVersion}). */
-class NewerSchemaError extends Error {}
+/** A file written by a newer optex (see {@link knownSchemaVersion}), or another program's database ({@link refuseForeignTables}). */
+class UnusableFileError extends Error {}
 
 /**
- * Whether a driver error says the file itself is unusable — not a database (`SQLITE_NOTADB`), damaged
- * (`SQLITE_CORRUPT` and its extended codes) — or a newer optex's: no retry or wait changes that.
+ * A file without a schema version holds no optex log: a new file is empty, and every version of optex's schema sets
+ * one. Tables in it are another program's (a `--store` pointed at the wrong database): refused, so that optex never
+ * writes its tables into it.
+ */
+function refuseForeignTables(db: Database.Database): void {
+  const tables = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name").pluck().all() as string[];
+  if (tables.length === 0) return;
+  const shown = tables.slice(0, 5).join(', ') + (tables.length > 5 ? `, … (${tables.length} tables)` : '');
+  throw new UnusableFileError(`it is not an optex event log: it holds another program's tables (${shown}) and no optex schema version; nothing was written to it`);
+}
+
+/**
+ * Whether an error says the file itself is unusable — not a database (`SQLITE_NOTADB`), damaged (`SQLITE_CORRUPT` and
+ * its extended codes), a newer optex's or another program's database: no retry or wait changes that.
  */
 function unusable(error: unknown): boolean {
-  if (error instanceof NewerSchemaError) return true;
+  if (error instanceof UnusableFileError) return true;
   // By its code, not `instanceof Database.SqliteError`: the native addon throws the class of the first copy of the
   // module that loaded it, which another copy (a jest test file's own module registry) does not recognize.
   const code = typeof error === 'object' && error !== null ? (error as { code?: unknown }).code : undefined;
