@@ -2,6 +2,8 @@ import {
   DUPLICATES_STREAM,
   OPTIMIZATION_STREAM_PREFIX,
   REJECTED_STREAM,
+  TERMINAL_STATUSES,
+  WAITING_FOR_PEOPLE_STATUSES,
   accountForRecords,
   defaultIntakeLimits,
   intakeRecord,
@@ -11,6 +13,7 @@ import {
   summarize,
   viewOf,
   type IntakeLimits,
+  type OptimizationStatus,
   type ResourceHolder,
   type OptimizationView,
   type RecordAccount,
@@ -80,6 +83,33 @@ export interface RunReport {
    * taken in before are duplicates then).
    */
   readonly notTakenIn?: { readonly count: number; readonly firstIndex: number };
+  /**
+   * Optimizations of the report the run left mid-way with nothing recorded to wait for ({@link stalledOf}): neither
+   * settled, nor waiting for a person, a held resource, a time, a halted batch, the kill switch or a dead letter's fix.
+   * Nothing more happens to them in this run (a bug, or a message lost on its way); `resume` looks at them again.
+   */
+  readonly stalled?: readonly StalledRow[];
+}
+
+/** An optimization a run left mid-way with nothing to wait for. */
+export interface StalledRow {
+  readonly optimizationId: string;
+  readonly status: OptimizationStatus;
+}
+
+/**
+ * The optimizations of a finished run's report that stopped mid-way with nothing recorded to wait for: not terminal,
+ * not waiting for a person (approval, reconciliation) and not approved behind a resource another one holds — when the
+ * run has no other reason to leave work undone: no time it waits until, no halted batch, no pause, no dead letter.
+ * Those reasons are the run's, not an optimization's (a run does not know whose wait `waitingUntil` is), so with any of
+ * them nothing is called stalled: the report names the reason instead.
+ */
+export function stalledOf(report: RunReport): StalledRow[] {
+  if (report.waitingUntil || report.haltedBatches?.length || report.paused || report.deadLettered?.length) return [];
+  const held = new Set((report.waitingOnResource ?? []).map((w) => w.optimizationId));
+  return report.optimizations
+    .filter((o) => !TERMINAL_STATUSES.includes(o.status) && !WAITING_FOR_PEOPLE_STATUSES.includes(o.status) && !held.has(o.optimizationId))
+    .map((o) => ({ optimizationId: o.optimizationId, status: o.status }));
 }
 
 /** An approved optimization whose resource another optimization holds ({@link resourceHeldWait}). */
@@ -183,13 +213,16 @@ export async function processUntilQuiescent(adapters: EngineAdapters, options: P
     const halted = engine.scheduler?.haltedBatches() ?? [];
     const control = await executionControlState(adapters.store);
     const gaveUp = deadLettered?.rows ?? [];
-    return {
+    const result: RunReport = {
       ...(await report(adapters.store, options.input, tracker.projection, intake?.takenIn)),
       ...(waitingUntil ? { waitingUntil: waitingUntil.toISOString() } : {}),
       ...(halted.length > 0 ? { haltedBatches: halted } : {}),
       ...(control.paused ? { paused: { by: control.by, reason: control.reason, since: control.since } } : {}),
       ...(gaveUp.length > 0 ? { deadLettered: gaveUp } : {}),
     };
+    // A run asked to stop (SIGINT, SIGTERM) leaves work under way on purpose: the report says what was not taken in.
+    const stalled = options.stop?.aborted ? [] : stalledOf(result);
+    return stalled.length > 0 ? { ...result, stalled } : result;
   } finally {
     await engine.stop();
     await deadLettered?.consumer.stop();

@@ -7,7 +7,7 @@ import { TOPICS, readAllWithoutData, sqliteFileOf, withoutCredentials, type Even
 import { OptimizationProjection, loadStream } from '@optex/engine';
 import { recordApproval, recordDenial, recordOperatorAction, type OperatorAction } from '@optex/approval';
 import { DUPLICATES_STREAM, REJECTED_STREAM, defaultPolicy, isPreviewRejection, type Policy, type RecommendationDuplicated, type RecommendationRejected } from '@optex/domain';
-import { DEFAULT_FLAGS, asPreview, delayedGateway, envWholeNumber, intakeLimitsFromEnv, loadPolicy, lockStoreForWriting, openAdapters, openBus, openStore, parseBusUrl, parseCloudUrl, processUntilQuiescent, readInput, recommendationMessages, rememberedSettings, report, settingsIn, StoreInUseError, UsageError, waitingOf, type AdapterFlags, type SettingsInForce } from '@optex/runtime';
+import { DEFAULT_FLAGS, asPreview, type RunReport, delayedGateway, envWholeNumber, intakeLimitsFromEnv, loadPolicy, lockStoreForWriting, openAdapters, openBus, openStore, parseBusUrl, parseCloudUrl, processUntilQuiescent, readInput, recommendationMessages, rememberedSettings, report, settingsIn, StoreInUseError, UsageError, waitingOf, type AdapterFlags, type SettingsInForce } from '@optex/runtime';
 import { makeDirectories } from '@optex/event-store';
 import { FleetFileError, SimulatedFleet, parseFleetFile, stateFileFor } from '@optex/cloud';
 
@@ -144,21 +144,35 @@ export async function runCommand(io: Io, file: string | undefined, flags: RunFla
       io.err(`optex: stopped by ${interrupt.stoppedBy}: what was taken in was carried as far as it goes now${result.notTakenIn ? `; ${result.notTakenIn.count} record(s) of the input were not taken in (the report says which)` : ''}`);
       return EXIT_OF_SIGNAL[interrupt.stoppedBy];
     }
-    const gaveUp = result.deadLettered ?? [];
-    if (gaveUp.length > 0) {
-      const first = gaveUp[0]!;
-      io.err(
-        `optex: internal error: the services gave up on ${gaveUp.length} message(s), so their optimizations stopped mid-way (the first: ${safe(first.group)}${
-          first.optimizationId ? ` on ${safe(first.optimizationId)}` : ''
-        }: ${safe(first.reason)}); the report lists them (deadLettered)`,
-      );
-      return 1;
-    }
-    return 0;
+    const failure = runFailure(result);
+    if (failure === undefined) return 0;
+    io.err(failure);
+    return 1;
   } finally {
     await adapters.close();
     lock?.release();
   }
+}
+
+/**
+ * What makes a finished `run`/`resume` exit 1 though its report was printed, as the line stderr says: messages the
+ * services gave up on (dead-lettered), else optimizations it left mid-way with nothing to wait for (`stalled`).
+ * Undefined: the run did what it could (exit 0).
+ */
+export function runFailure(result: Pick<RunReport, 'deadLettered' | 'stalled'>): string | undefined {
+  const gaveUp = result.deadLettered ?? [];
+  if (gaveUp.length > 0) {
+    const first = gaveUp[0]!;
+    return `optex: internal error: the services gave up on ${gaveUp.length} message(s), so their optimizations stopped mid-way (the first: ${safe(first.group)}${
+      first.optimizationId ? ` on ${safe(first.optimizationId)}` : ''
+    }: ${safe(first.reason)}); the report lists them (deadLettered)`;
+  }
+  const stalled = result.stalled ?? [];
+  if (stalled.length > 0) {
+    const first = stalled[0]!;
+    return `optex: internal error: ${stalled.length} optimization(s) stopped mid-way with nothing recorded to wait for (the first: ${safe(first.optimizationId)}, ${safe(first.status)}); the report lists them (stalled); optex resume looks at them again`;
+  }
+  return undefined;
 }
 
 /** The exit code of a run stopped by a signal: 128 + the signal's number, as a shell reports a process it ended. */

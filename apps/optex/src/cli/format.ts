@@ -251,6 +251,17 @@ export function reportText(r: RunReport, options: ReportTextOptions = {}): strin
       [`${gaveUp.length} message(s) failed in the services on every try and were set aside (dead-lettered); their optimizations stopped where they were (a bug: the logs say more):`, ...shown, ...(gaveUp.length > 5 ? [`  … and ${gaveUp.length - 5} more (--json lists them all)`] : [])].join('\n'),
     );
   }
+  const stalled = r.stalled ?? [];
+  if (stalled.length > 0) {
+    const shown = stalled.slice(0, 5).map((o) => `  ${safe(o.optimizationId)}: ${safe(o.status)}`);
+    parts.push(
+      [
+        `${stalled.length} optimization(s) stopped mid-way with nothing recorded to wait for (no approval, resource, time, batch or pause holds them: a bug or a lost message; the logs say more; optex resume looks at them again):`,
+        ...shown,
+        ...(stalled.length > 5 ? [`  … and ${stalled.length - 5} more (--json lists them all: stalled)`] : []),
+      ].join('\n'),
+    );
+  }
   const held = r.waitingOnResource ?? [];
   if (held.length > 0) {
     const shown = held.slice(0, 5).map((w) => `  ${safe(w.optimizationId)}: ${safe(w.reason)}`);
