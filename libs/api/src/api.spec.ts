@@ -212,7 +212,19 @@ describe('the API: decisions under the authenticated principal', () => {
     const typed = await h.call('POST', `/api/v1/optimizations/${id}/approve`, { token: await alice(), body: { by: 'ceo@acme.example' } });
     expect(typed.status).toBe(400);
     expect(typed.body.errors[0].path).toBe('by');
-    const approved = await h.call('POST', `/api/v1/optimizations/${id}/approve`, { token: await alice(), body: { reason: 'looks fine' } });
+    // An approval may name the request its approver looked at (requestedAt): one asked again since → 409, nothing appended.
+    const requestedAt = (await h.call('GET', `/api/v1/optimizations/${id}`, { token: await alice() })).body.state.approval.requestedAt as string;
+    expect(requestedAt).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+    const before = await h.eventCount();
+    const changed = await h.call('POST', `/api/v1/optimizations/${id}/approve`, { token: await alice(), body: { requestedAt: '2000-01-01T00:00:00Z' } });
+    expect([changed.status, changed.body.error]).toEqual([409, 'REQUEST_CHANGED']);
+    expect(changed.body.reason).toContain(`has been asked again since (at ${requestedAt}: its plan changed)`);
+    const notATime = await h.call('POST', `/api/v1/optimizations/${id}/approve`, { token: await alice(), body: { requestedAt: 'yesterday' } });
+    expect([notATime.status, notATime.body.errors.map((e: { path: string }) => e.path)]).toEqual([400, ['requestedAt']]);
+    expect(await h.eventCount()).toBe(before);
+    // The request shown, written with another offset, is the same request.
+    const seen = requestedAt.replace('Z', '+00:00');
+    const approved = await h.call('POST', `/api/v1/optimizations/${id}/approve`, { token: await alice(), body: { reason: 'looks fine', requestedAt: seen } });
     expect(approved.status).toBe(200);
     expect(approved.body).toMatchObject({ by: 'alice@acme.example', status: 'approved', approvers: ['alice@acme.example'] });
     const events = (await h.call('GET', `/api/v1/optimizations/${id}/history`, { token: await reader() })).body.events;

@@ -31,12 +31,22 @@ export class DecisionBody {
   reason?: string;
 }
 
+export class ApproveBody extends DecisionBody {
+  @ApiPropertyOptional({
+    description:
+      'When the approval request you looked at was asked (`state.approval.requestedAt` of `GET …/{id}`). Given, the approval counts only for that request: one asked again since (its plan changed) is refused with 409 `REQUEST_CHANGED`.',
+    format: 'date-time',
+  })
+  requestedAt?: string;
+}
+
 export class ResolveBody {
   @ApiProperty({ description: 'What the operator found or did.', maxLength: MAX_STATED_TEXT })
   note!: string;
 }
 
 const reasonBody = z.strictObject({ reason: z.string().max(MAX_STATED_TEXT).optional() });
+const approveBody = reasonBody.extend({ requestedAt: z.iso.datetime({ offset: true }).optional() });
 const noteBody = z.strictObject({ note: z.string().max(MAX_STATED_TEXT).optional() });
 
 /** A query parameter holding a whole number ≥ 0 in decimal digits (`1e2`, `0x10` and an empty value are not). */
@@ -142,12 +152,14 @@ export class OptimizationsController {
   @Requires('approver')
   @ApiOperation({ summary: 'Approve as the authenticated principal', description: 'The decider checks the authority the request names, the roster, four eyes (distinct approvers) for CRITICAL; refused → 403/409, nothing appended.' })
   @ApiParam({ name: 'id' })
-  @ApiBody({ type: DecisionBody, required: false })
+  @ApiBody({ type: ApproveBody, required: false })
   @Responds(200, 'Decision', 'Recorded; the optimization as it is now.')
-  @Refuses(NOT_FOUND, AMBIGUOUS_OR_BAD, [409, 'Not awaiting approval (e.g. already denied, expired or executed); nothing was appended.'], NOT_JSON)
+  @Refuses(NOT_FOUND, AMBIGUOUS_OR_BAD, [409, 'Not awaiting approval (e.g. already denied, expired or executed), or (`REQUEST_CHANGED`) asked again since the `requestedAt` given; nothing was appended.'], NOT_JSON)
   async approve(@Param('id') id: string, @Body() body: unknown, @Req() request: AuthenticatedRequest) {
-    const { reason } = parseBody(reasonBody, body);
-    return this.decide(id, request, (decision) => recordApproval(this.deps.store, { ...decision, ...(reason?.trim() ? { reason } : {}) }));
+    const { reason, requestedAt } = parseBody(approveBody, body);
+    return this.decide(id, request, (decision) =>
+      recordApproval(this.deps.store, { ...decision, ...(reason?.trim() ? { reason } : {}), ...(requestedAt ? { requestedAt: new Date(requestedAt).toISOString() } : {}) }),
+    );
   }
 
   @Post(':id/deny')

@@ -46,7 +46,12 @@ export interface AuthenticatedDecider {
  * only the roster recorded on the request counts.
  */
 export type RosterInForce = Pick<Policy['approval'], 'roster' | 'higherAuthorityDecides'>;
-export type Approve = Cmd<'Approve', { by: string; reason?: string; authenticated?: AuthenticatedDecider; rosterInForce?: RosterInForce }>;
+/**
+ * `requestedAt`: when the approval request the approver looked at was asked (`ApprovalRequested.at`, the state's
+ * `approval.requestedAt`). Given, the approval counts only for that request: one asked again since (its plan drifted)
+ * is refused (`REQUEST_CHANGED`), so nobody approves a plan they did not see.
+ */
+export type Approve = Cmd<'Approve', { by: string; reason?: string; authenticated?: AuthenticatedDecider; rosterInForce?: RosterInForce; requestedAt?: string }>;
 export type Deny = Cmd<'Deny', { by: string; reason: string; authenticated?: AuthenticatedDecider; rosterInForce?: RosterInForce }>;
 /** Expires a pending approval request if `now` is at or after its `expiresAt`; otherwise nothing. */
 export type ExpireApproval = Cmd<'ExpireApproval', Record<string, never>>;

@@ -1510,3 +1510,32 @@ describe('evolve and fold', () => {
     expect(() => optimizationDecider.decide(cmd('StartExecution', {}), { status: 'initial' })).toThrow(DomainError);
   });
 });
+
+describe('an approval counts for the request the approver looked at (Approve.requestedAt)', () => {
+  // Asked at AT; approved; at pre-validation the plan drifted and approval was asked again, at ASKED_AGAIN.
+  const ASKED_AGAIN = '2026-03-02T11:00:00.000Z';
+  const askedAgain = [...upToExecuting, ev('ApprovalRequested', { authority: 'team-lead', requiredApprovals: 1, expiresAt: EXPIRES, at: ASKED_AGAIN })];
+
+  it('given a request asked again since, when someone approves the first one they looked at, then REQUEST_CHANGED names both times; nothing recorded', () => {
+    spec.given(askedAgain).when(cmd('Approve', { by: 'bob', requestedAt: AT })).thenThrows('REQUEST_CHANGED');
+    expect(() => optimizationDecider.decide(cmd('Approve', { by: 'bob', requestedAt: AT }), foldOptimization(askedAgain))).toThrow(
+      new RegExp(`the approval request of ${OPT_ID} you looked at \\(asked ${AT}\\) has been asked again since \\(at ${ASKED_AGAIN}: its plan changed\\)`),
+    );
+  });
+
+  it('given a request asked again since, when someone approves the one asked again, or names no request, then it is granted', () => {
+    for (const seen of [{ requestedAt: ASKED_AGAIN }, {}]) {
+      spec
+        .given(askedAgain)
+        .when(cmd('Approve', { by: 'bob', ...seen }))
+        .then((events) => expect(events.map((e) => [e.type, (e.data as { by?: string }).by])).toEqual([['ApprovalGranted', 'bob']]));
+    }
+  });
+
+  it('given the first request, when someone approves it by the time it was asked, then it is granted', () => {
+    spec
+      .given([received(), assessed(), requested()])
+      .when(cmd('Approve', { by: 'bob', requestedAt: AT }))
+      .then([ev('ApprovalGranted', { mode: 'manual', by: 'bob', approvers: ['bob'], final: true })]);
+  });
+});

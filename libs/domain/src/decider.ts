@@ -373,6 +373,13 @@ export function isRequester(s: KnownOptimizationState, identity: string, names: 
 function decideApprove(command: C.Approve, s: KnownOptimizationState): OptimizationEvent[] {
   const { at, ms } = nowOf(command);
   requirePendingApproval(command, s, ms);
+  const seen = command.data.requestedAt;
+  if (seen !== undefined && seen !== s.approval.requestedAt) {
+    throw new DomainError(
+      'REQUEST_CHANGED',
+      `Approve: the approval request of ${s.optimizationId} you looked at (asked ${seen}) has been asked again since (at ${s.approval.requestedAt ?? 'an unknown time'}: its plan changed); look at it again and approve that one`,
+    );
+  }
   const by = deciderIdentity(command, s);
   if (isRequester(s, by, command.data.authenticated?.names)) {
     throw new DomainError('NOT_AUTHORIZED', `Approve: ${by} requested ${s.optimizationId} and may not approve it; the approval must come from someone else`);

@@ -6,6 +6,8 @@ export type DomainErrorCode =
   /** The person deciding does not hold the authority the request names (see the roster). */
   | 'NOT_AUTHORIZED'
   | 'APPROVAL_EXPIRED'
+  /** An approval given for an approval request that has been asked again since (see `Approve.requestedAt`). */
+  | 'REQUEST_CHANGED'
   | 'OUT_OF_ORDER'
   | 'INVALID_INPUT'
   /** A stored event of a type (or schema version) this code does not know. */

@@ -139,7 +139,9 @@ export class ConsoleController {
   @Post('optimizations/:id/approve')
   @Public()
   approve(@Param('id') id: string, @Req() req: ConsoleRequest, @Res() res: ConsoleResponse) {
-    return this.decide(id, req, res, (decision) => recordApproval(this.deps.store, { ...decision, ...(field(req, 'reason').trim() ? { reason: field(req, 'reason') } : {}) }));
+    // The form names the request the page showed: one asked again since (its plan changed) is refused, not approved unseen.
+    const requestedAt = field(req, 'requestedAt');
+    return this.decide(id, req, res, (decision) => recordApproval(this.deps.store, { ...decision, ...(field(req, 'reason').trim() ? { reason: field(req, 'reason') } : {}), ...(requestedAt ? { requestedAt } : {}) }));
   }
 
   @Post('optimizations/:id/deny')

@@ -149,7 +149,13 @@ describe('the console: decisions', () => {
     expect((await post(`/console/optimizations/${id}/approve`, cookie, { reason: 'x' })).status).toBe(403);
     expect((await post(`/console/optimizations/${id}/approve`, cookie, { csrf: 'forged'.padEnd(43, 'x') })).status).toBe(403);
     expect(await h.eventCount()).toBe(before);
-    const response = await post(`/console/optimizations/${id}/approve`, cookie, { csrf: csrfOf(queue.text), reason: 'looked fine', by: 'mallory' });
+    // The form names the request the page showed; one asked again since (a plan that changed) is refused, not approved unseen.
+    const shown = new RegExp(`action="/console/optimizations/${id}/approve"[^>]*><input type="hidden" name="csrf" value="[^"]*"><input type="hidden" name="requestedAt" value="([^"]+)">`).exec(queue.text)?.[1];
+    expect(shown).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+    const stale = await post(`/console/optimizations/${id}/approve`, cookie, { csrf: csrfOf(queue.text), requestedAt: '2000-01-01T00:00:00.000Z' });
+    expect((await page(stale.headers.get('location')!, cookie)).text).toContain('REQUEST_CHANGED: Approve: the approval request of');
+    expect(await h.eventCount()).toBe(before);
+    const response = await post(`/console/optimizations/${id}/approve`, cookie, { csrf: csrfOf(queue.text), requestedAt: shown!, reason: 'looked fine', by: 'mallory' });
     expect(response.status).toBe(303);
     const after = await page(response.headers.get('location')!, cookie);
     expect(after.text).toContain('Recorded as alice@acme.example.');

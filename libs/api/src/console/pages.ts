@@ -66,7 +66,7 @@ function approvalCard(s: KnownOptimizationState, csrf: string): string {
 <h3>Risk factors</h3>${factors}
 <details><summary>Plan and rollback</summary>${planDetails(s.approval.plan)}</details>
 <p><a href="/console/optimizations/${id}">Timeline</a></p>
-<form method="post" action="/console/optimizations/${id}/approve" class="decide"><input type="hidden" name="csrf" value="${h(csrf)}">
+<form method="post" action="/console/optimizations/${id}/approve" class="decide"><input type="hidden" name="csrf" value="${h(csrf)}"><input type="hidden" name="requestedAt" value="${h(s.approval.requestedAt ?? '')}">
 <label for="ar-${id}">Reason (optional)</label><input id="ar-${id}" name="reason" maxlength="1024"><button type="submit">Approve</button></form>
 <form method="post" action="/console/optimizations/${id}/deny" class="decide"><input type="hidden" name="csrf" value="${h(csrf)}">
 <label for="dr-${id}">Reason (required to deny)</label><input id="dr-${id}" name="reason" maxlength="1024" required><button type="submit" class="deny">Deny</button></form>

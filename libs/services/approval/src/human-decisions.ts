@@ -19,6 +19,11 @@ export interface HumanDecision {
    * (with the authority the request names) is refused, even when the request, asked under an earlier roster, names them.
    */
   readonly rosterInForce?: RosterInForce;
+  /**
+   * For an approval: when the approval request the person looked at was asked (the API's body, the console's form);
+   * one asked again since (its plan drifted) is then refused (`REQUEST_CHANGED`) instead of approved unseen.
+   */
+  readonly requestedAt?: string;
 }
 
 /** {@link HumanDecision.authenticated} of a caller the API or the console authenticated. */
@@ -39,7 +44,7 @@ function commandOf(type: HumanCommand['type'], decision: HumanDecision): HumanCo
   const roster = decision.rosterInForce ? { rosterInForce: decision.rosterInForce } : {};
   switch (type) {
     case 'Approve':
-      return { type, data: { by: decision.by, ...(decision.reason ? { reason: decision.reason } : {}), ...authenticated, ...roster }, metadata };
+      return { type, data: { by: decision.by, ...(decision.reason ? { reason: decision.reason } : {}), ...authenticated, ...roster, ...(decision.requestedAt ? { requestedAt: decision.requestedAt } : {}) }, metadata };
     case 'Deny':
       return { type, data: { by: decision.by, reason: text, ...authenticated, ...roster }, metadata };
     case 'CancelOptimization':
