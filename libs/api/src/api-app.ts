@@ -16,7 +16,7 @@ import { ApiModule } from './api.module';
 import { cookieOf } from './console/console.controller';
 import { RECOMMENDATIONS_PATH } from './recommendations.controller';
 import { API_READ_MODEL, ApiReadModel } from './read-model';
-import { API_SCHEMAS, OUTAGE } from './openapi-schemas';
+import { API_SCHEMAS, OUTAGE, TOO_LARGE, UNREADABLE_BODY } from './openapi-schemas';
 
 export interface ApiOptions {
   readonly store: EventStore;
@@ -58,8 +58,16 @@ export function openApiDocument(app: INestApplication): OpenAPIObject {
   document.components = { ...document.components, schemas: { ...document.components?.schemas, ...API_SCHEMAS, Recommendation: recommendation } };
   // Any route may meet an outage of the store or the bus, which ApiErrorFilter answers 503: every operation lists it
   // (one that answers 503 for a reason of its own documents the outage beside it).
+  // An operation that reads a body may find it unreadable: not JSON (400) or over the parser's limit (413).
   for (const item of Object.values(document.paths)) {
-    for (const operation of [item.get, item.put, item.post, item.delete, item.patch]) if (operation?.responses) operation.responses['503'] ??= OUTAGE;
+    for (const operation of [item.get, item.put, item.post, item.delete, item.patch]) {
+      if (!operation?.responses) continue;
+      operation.responses['503'] ??= OUTAGE;
+      if (operation.requestBody) {
+        operation.responses['400'] ??= UNREADABLE_BODY;
+        operation.responses['413'] ??= TOO_LARGE;
+      }
+    }
   }
   return document;
 }

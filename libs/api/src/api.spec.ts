@@ -121,7 +121,13 @@ describe('the API: probes of every mutating route (nothing changes without the r
     const path = `/api/v1/optimizations/${idOf('rec-medium')}/cancel`;
     const operator = await h.jwt({ sub: 'oncall', roles: ['operator'] });
     const statuses = [];
-    for (const [body, contentType] of unreadable) statuses.push((await send('POST', path, { 'content-type': contentType, authorization: `Bearer ${operator}` }, body)).status);
+    for (const [body, contentType] of unreadable) {
+      const response = await send('POST', path, { 'content-type': contentType, authorization: `Bearer ${operator}` }, body);
+      statuses.push(response.status);
+      // The API's error shape, each status in the operation's document.
+      expect(response.body).toEqual({ statusCode: response.status, error: expect.any(String), reason: expect.any(String) });
+      h.responses('POST', path, response.status, response.contentType, response.body);
+    }
     expect(statuses).toEqual([400, 413, 415]);
     expect(await h.eventCount()).toBe(before);
   });

@@ -1,4 +1,4 @@
-import { Catch, HttpStatus, type ArgumentsHost } from '@nestjs/common';
+import { Catch, HttpException, HttpStatus, type ArgumentsHost } from '@nestjs/common';
 import { BaseExceptionFilter } from '@nestjs/core';
 import { DomainError, type DomainErrorCode, type FieldError } from '@optex/domain';
 import { isOutage } from '@optex/ports';
@@ -36,9 +36,44 @@ export class ApiErrorFilter extends BaseExceptionFilter {
       response.status(HttpStatus.SERVICE_UNAVAILABLE).json({ statusCode: 503, error: 'Service Unavailable', reason: authenticated ? `${OUTAGE_REASON} (${(error as Error).message})` : OUTAGE_REASON });
       return;
     }
+    const refusal = clientRefusalOf(error);
+    if (refusal) {
+      response.status(refusal.statusCode).json(refusal);
+      return;
+    }
     super.catch(error, host);
   }
 }
+
+/**
+ * A 4xx that Nest or a body parser made (a body that is not JSON, one over the parser's limit: `{message, error,
+ * statusCode}` or an http-errors error), in the API's error shape, `{statusCode, error, reason}`; undefined for
+ * anything else, and for a 4xx whose body the API wrote itself (it has a `reason` already).
+ */
+function clientRefusalOf(error: unknown): { statusCode: number; error: string; reason: string } | undefined {
+  if (error instanceof HttpException) {
+    const status = error.getStatus();
+    const body = error.getResponse();
+    if (status < 400 || status >= 500 || (typeof body === 'object' && body !== null && 'reason' in body)) return undefined;
+    const message = typeof body === 'object' && body !== null && 'message' in body ? (body as { message: unknown }).message : body;
+    return { statusCode: status, error: STATUS_TEXT[status] ?? 'Bad Request', reason: Array.isArray(message) ? message.join('; ') : String(message) };
+  }
+  // http-errors (raw-body's 413, body-parser's 400 and 415): a status and a message meant for the client (`expose`).
+  const e = error as { status?: unknown; expose?: unknown; message?: unknown } | null;
+  if (typeof e !== 'object' || e === null || e.expose !== true || typeof e.status !== 'number' || e.status < 400 || e.status >= 500) return undefined;
+  return { statusCode: e.status, error: STATUS_TEXT[e.status] ?? 'Bad Request', reason: String(e.message) };
+}
+
+/** The reason phrases of the 4xx statuses the API answers. */
+const STATUS_TEXT: Partial<Record<number, string>> = {
+  400: 'Bad Request',
+  401: 'Unauthorized',
+  403: 'Forbidden',
+  404: 'Not Found',
+  409: 'Conflict',
+  413: 'Payload Too Large',
+  415: 'Unsupported Media Type',
+};
 
 /** A 400 whose body names every failing field. */
 export function badRequest(errors: readonly FieldError[]): { statusCode: 400; error: 'Bad Request'; errors: readonly FieldError[]; reason: string } {

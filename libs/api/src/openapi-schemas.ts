@@ -262,3 +262,15 @@ export const OUTAGE: ResponseObject = {
   description: 'The event store or the bus is unreachable (an outage): try again later. `reason` says so, with the store’s or bus’s own message to an authenticated caller. Whether a change the call asked for was recorded is unknown: read it back before repeating it.',
   content: { 'application/json': { schema: ref('Error') } },
 };
+
+/** The 413 of an operation that reads a body (added by the document's builder): the body is over what the API reads. */
+export const TOO_LARGE: ResponseObject = {
+  description: 'The body is larger than the API reads (64 KiB of JSON; a recommendations submission up to OPTEX_MAX_FILE_BYTES); nothing was read or changed.',
+  content: { 'application/json': { schema: ref('Error') } },
+};
+
+/** The 400 of an operation that reads a body and documents no 400 of its own: the body is not JSON. */
+export const UNREADABLE_BODY: ResponseObject = {
+  description: 'The body is not JSON (`reason` says where it breaks); nothing was changed.',
+  content: { 'application/json': { schema: ref('Error') } },
+};
