@@ -40,6 +40,15 @@ describe('approve/deny --api: the decision goes through the HTTP API with OPTEX_
     expect(out).toEqual(['abc: approved (recorded as alice@acme.example).']);
   });
 
+  it('--requested-at goes in the body as an ISO time (the request the approver looked at); one that is not a time is refused before any request', async () => {
+    answer = { status: 200, body: { optimizationId: 'abc', status: 'approved', by: 'alice@acme.example' } };
+    expect(await apiDecisionCommand(io().io, 'approve', 'abc', { api: url, requestedAt: '2026-12-02T11:00:00+01:00' }, { OPTEX_TOKEN: 'tok' })).toBe(0);
+    expect(JSON.parse(seen.at(-1)!.body)).toEqual({ requestedAt: '2026-12-02T10:00:00.000Z' });
+    const count = seen.length;
+    await expect(apiDecisionCommand(io().io, 'approve', 'abc', { api: url, requestedAt: 'yesterday' }, { OPTEX_TOKEN: 'tok' })).rejects.toThrow(/--requested-at: expected an ISO-8601 time/);
+    expect(seen.length).toBe(count);
+  });
+
   it('a refusal exits 1 with the status and the API’s reason', async () => {
     answer = { status: 403, body: { reason: 'bob holds reader; this needs the approver role' } };
     const { err, io: cli } = io();

@@ -2,6 +2,7 @@ import { loadAuthConfig, AuthConfigError, newApiToken, startApi } from '@optex/a
 import { ROLES, type Policy, type Role } from '@optex/domain';
 import { intakeLimitsFromEnv, loadPolicy, openBus, openReadModelCheckpoints, openStore, rememberedSettings, UsageError } from '@optex/runtime';
 import { withoutCredentials } from '@optex/ports';
+import { timeFlag } from './time-flag';
 import { safe, toJson } from './format';
 import type { Io } from './commands';
 
@@ -97,8 +98,9 @@ export function apiTokenCommand(io: Io, flags: { subject: string; roles: string;
  * `approve`/`deny ID --api URL`: the decision goes through the HTTP API with the bearer token in `OPTEX_TOKEN`, so it is
  * recorded under the token's principal (a `--by` is refused: the API decides who is asking).
  */
-export async function apiDecisionCommand(io: Io, kind: 'approve' | 'deny', id: string, flags: { api: string; by?: string; reason?: string; json?: boolean }, env: NodeJS.ProcessEnv = process.env): Promise<number> {
+export async function apiDecisionCommand(io: Io, kind: 'approve' | 'deny', id: string, flags: { api: string; by?: string; reason?: string; requestedAt?: string; json?: boolean }, env: NodeJS.ProcessEnv = process.env): Promise<number> {
   if (flags.by !== undefined) throw new UsageError('--by: with --api the decision is recorded under the token’s principal; leave --by out');
+  const requestedAt = timeFlag('--requested-at', flags.requestedAt)?.toISOString();
   const token = env['OPTEX_TOKEN'];
   if (!token) throw new UsageError('OPTEX_TOKEN: --api needs a bearer token in OPTEX_TOKEN');
   let url: URL;
@@ -110,7 +112,7 @@ export async function apiDecisionCommand(io: Io, kind: 'approve' | 'deny', id: s
   const response = await fetch(url, {
     method: 'POST',
     headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-    body: JSON.stringify(flags.reason !== undefined ? { reason: flags.reason } : {}),
+    body: JSON.stringify({ ...(flags.reason !== undefined ? { reason: flags.reason } : {}), ...(requestedAt ? { requestedAt } : {}) }),
   }).catch((error: Error) => {
     throw new UsageError(`--api: cannot reach ${url.origin}: ${error.message}`);
   });

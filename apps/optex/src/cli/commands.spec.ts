@@ -97,6 +97,21 @@ describe('list: an approval request past its expiry reads expired before a resum
   });
 });
 
+describe('approve --requested-at: only the request the approver looked at', () => {
+  it('show prints when the request was asked; approving with another time is refused (exit 1, nothing appended), a bad time exit 2, the time shown approves', async () => {
+    const store = await seed(AWAITING.map(([type, data]) => [type, type === 'ApprovalRequested' ? { ...data, expiresAt: '2999-01-01T00:00:00.000Z' } : data] as const));
+    expect((await optex(['show', ID, '--store', store])).stdout).toContain(`\n  asked: ${AT}\n`);
+    const changed = await optex(['approve', ID, '--by', 'alice', '--requested-at', '2026-12-02T09:00:00Z', '--store', store]);
+    expect(changed.code).toBe(1);
+    expect(changed.stderr).toContain(`optex approve: Approve: the approval request of ${ID} you looked at (asked 2026-12-02T09:00:00.000Z) has been asked again since (at ${AT}: its plan changed)`);
+    expect((await optex(['approve', ID, '--by', 'alice', '--requested-at', 'yesterday', '--store', store])).code).toBe(2);
+    expect(JSON.parse((await optex(['history', ID, '--store', store, '--json'])).stdout).events).toHaveLength(3);
+    const approved = await optex(['approve', ID, '--by', 'alice', '--requested-at', '2026-12-02T11:00:00+01:00', '--store', store, '--json']);
+    expect(approved.code).toBe(0);
+    expect(JSON.parse(approved.stdout)).toMatchObject({ status: 'approved', approvers: ['alice'] });
+  });
+});
+
 describe('a cancelled optimization: not pending approval; who cancelled it and why', () => {
   let store: string;
   beforeAll(async () => {

@@ -703,16 +703,17 @@ async function recordDecision(
 /** What carries an approval or a denial on: `optex resume`, or the services running on an EventStoreDB store. */
 const DECISION_NEXT: NextStep = { resume: 'continue processing', services: 'pick it up' };
 
-export async function decisionCommand(io: Io, kind: 'approve' | 'deny', id: string, flags: { store: string; by: string; reason?: string; json?: boolean }): Promise<number> {
+export async function decisionCommand(io: Io, kind: 'approve' | 'deny', id: string, flags: { store: string; by: string; reason?: string; requestedAt?: string; json?: boolean }): Promise<number> {
   if (!flags.by.trim()) throw new UsageError('--by: the approver name is empty');
   if (kind === 'deny' && !flags.reason?.trim()) throw new UsageError('--reason: a denial needs a reason');
+  const requestedAt = timeFlag('--requested-at', flags.requestedAt)?.toISOString();
   return recordDecision(
     io,
     kind,
     flags.store,
     id,
     async (store, optimizationId) => {
-      const decision = { optimizationId, by: flags.by.trim(), ...(flags.reason ? { reason: flags.reason } : {}), now: new Date(), rosterInForce: (await rememberedPolicy(store)).approval };
+      const decision = { optimizationId, by: flags.by.trim(), ...(flags.reason ? { reason: flags.reason } : {}), ...(requestedAt ? { requestedAt } : {}), now: new Date(), rosterInForce: (await rememberedPolicy(store)).approval };
       return kind === 'approve' ? recordApproval(store, decision) : recordDenial(store, decision);
     },
     (optimizationId, state) => {

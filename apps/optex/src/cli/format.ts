@@ -364,6 +364,8 @@ export function detailText(d: OptimizationDetail, waiting?: WaitReason | null, n
   const cancelledUndecided = d.status === 'cancelled' && a.state === null;
   lines.push(`Approval: ${a.state ?? (cancelledUndecided ? 'none (cancelled before a decision)' : 'not decided yet')}`);
   if (a.authority) lines.push(`  authority asked for: ${a.authority}, ${a.requiredApprovals ?? 1} distinct approval(s) needed`);
+  // The request's own time: `approve --requested-at` with it approves this request only, never one asked again since.
+  if (a.authority && a.requestedAt) lines.push(`  asked: ${a.requestedAt}`);
   if (a.eligibleApprovers) lines.push(`  who may decide: ${a.eligibleApprovers.join(', ') || 'nobody on the roster'}`);
   if (a.authority || a.approvers.length > 0) lines.push(`  approvals so far: ${a.approvers.length === 0 ? 'none' : a.approvers.join(', ')}`);
   // Past its expiry and not recorded as expired yet (the next resume, or the services, record ApprovalExpired).

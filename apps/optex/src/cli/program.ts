@@ -92,13 +92,14 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     .action(wrap((flags) => metricsCommand(io, flags)));
   program.command('list').description('every optimization in the store').addOption(storeOption()).addOption(wideOption()).addOption(jsonOption())
     .action(wrap((flags) => listCommand(io, flags)));
-  const decide = (kind: 'approve' | 'deny') => (id: string, flags: { api?: string; by?: string; store: string; reason?: string; json?: boolean }) => {
+  const decide = (kind: 'approve' | 'deny') => (id: string, flags: { api?: string; by?: string; store: string; reason?: string; requestedAt?: string; json?: boolean }) => {
     if (flags.api !== undefined) return apiDecisionCommand(io, kind, id, { ...flags, api: flags.api });
     if (flags.by === undefined) throw new UsageError("--by: required when writing to the store directly (or give --api URL and OPTEX_TOKEN)");
     return decisionCommand(io, kind, id, { ...flags, by: flags.by });
   };
   program.command('approve').description('record an approval (through the API with --api URL and OPTEX_TOKEN, else straight into the store)').argument('<id>')
     .option('--by <name>', 'who approves (store access only)').option('--reason <text>', 'why').option('--api <url>', 'the optex API (the token in OPTEX_TOKEN says who you are)')
+    .option('--requested-at <time>', 'approve only the approval request asked at this time (show prints it as "asked"): refused if approval was asked again since')
     .addOption(storeOption()).addOption(jsonOption())
     .action(wrap(decide('approve')));
   program.command('deny').description('record a denial (through the API with --api URL and OPTEX_TOKEN, else straight into the store)').argument('<id>')
