@@ -1,3 +1,4 @@
+import { STATUS_CODES } from 'node:http';
 import { Catch, HttpException, HttpStatus, type ArgumentsHost } from '@nestjs/common';
 import { BaseExceptionFilter } from '@nestjs/core';
 import { DomainError, type DomainErrorCode, type FieldError } from '@optex/domain';
@@ -56,24 +57,14 @@ function clientRefusalOf(error: unknown): { statusCode: number; error: string; r
     const body = error.getResponse();
     if (status < 400 || status >= 500 || (typeof body === 'object' && body !== null && 'reason' in body)) return undefined;
     const message = typeof body === 'object' && body !== null && 'message' in body ? (body as { message: unknown }).message : body;
-    return { statusCode: status, error: STATUS_TEXT[status] ?? 'Bad Request', reason: Array.isArray(message) ? message.join('; ') : String(message) };
+    return { statusCode: status, error: STATUS_CODES[status] ?? 'Bad Request', reason: Array.isArray(message) ? message.join('; ') : String(message) };
   }
   // http-errors (raw-body's 413, body-parser's 400 and 415): a status and a message meant for the client (`expose`).
   const e = error as { status?: unknown; expose?: unknown; message?: unknown } | null;
   if (typeof e !== 'object' || e === null || e.expose !== true || typeof e.status !== 'number' || e.status < 400 || e.status >= 500) return undefined;
-  return { statusCode: e.status, error: STATUS_TEXT[e.status] ?? 'Bad Request', reason: String(e.message) };
+  return { statusCode: e.status, error: STATUS_CODES[e.status] ?? 'Bad Request', reason: String(e.message) };
 }
 
-/** The reason phrases of the 4xx statuses the API answers. */
-const STATUS_TEXT: Partial<Record<number, string>> = {
-  400: 'Bad Request',
-  401: 'Unauthorized',
-  403: 'Forbidden',
-  404: 'Not Found',
-  409: 'Conflict',
-  413: 'Payload Too Large',
-  415: 'Unsupported Media Type',
-};
 
 /** A 400 whose body names every failing field. */
 export function badRequest(errors: readonly FieldError[]): { statusCode: 400; error: 'Bad Request'; errors: readonly FieldError[]; reason: string } {
