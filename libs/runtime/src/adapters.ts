@@ -9,6 +9,7 @@ import { AwsEc2Gateway, BudgetedEc2Gateway, CloudWatchMetricsSource, Ec2ApiBudge
 import { MemoryReadModelCheckpoints, SqliteReadModelCheckpoints, type ReadModelCheckpoints } from '@optex/projections';
 import { CircuitBreakerRecorder, OptexMetrics, appendOnce, type EngineAdapters, type EngineOptions, type OpenedBreaker } from '@optex/engine';
 import { crashingGateway, crashingStore, parseCrashPoint, type CrashPoint } from './crash-points';
+import { kafkaSecurityFromEnv } from './kafka-security';
 
 export { StoreInUseError } from '@optex/event-store';
 
@@ -153,13 +154,24 @@ export function parseBusUrl(url: string, name = FLAG_NAMES.bus): BusTarget {
 
 /**
  * Opens the bus `url` names ({@link parseBusUrl}; a bad url is a {@link UsageError} under `name`). Kafka's bus labels
- * its own log lines (`component`: `kafkajs`, `kafka-bus`, `kafka-consumer`) on `logger`.
+ * its own log lines (`component`: `kafkajs`, `kafka-bus`, `kafka-consumer`) on `logger`, and connects with the TLS and
+ * SASL settings of `kafka.env` (default `process.env`; {@link kafkaSecurityFromEnv}: a bad one is a {@link UsageError}
+ * naming its variable, thrown before connecting). A `memory` bus reads none of them.
  */
-export async function openBus(url: string, clientId: string, partitions = 3, logger: Logger = silentLogger, kafka: { sessionTimeoutMs?: number } = {}, name = FLAG_NAMES.bus): Promise<Bus> {
+export async function openBus(
+  url: string,
+  clientId: string,
+  partitions = 3,
+  logger: Logger = silentLogger,
+  kafka: { sessionTimeoutMs?: number; env?: NodeJS.ProcessEnv } = {},
+  name = FLAG_NAMES.bus,
+): Promise<Bus> {
   const target = parseBusUrl(url, name);
   // Every consumer group of a process subscribes before anything is published, so what all of them acknowledged can go.
   if (target.kind === 'memory') return new InMemoryBus({ partitions, releaseConsumed: true });
-  const bus = await KafkaBus.connect({ brokers: target.brokers, clientId, partitions, logger, ...kafka });
+  const { env = process.env, ...settings } = kafka;
+  const security = kafkaSecurityFromEnv(env);
+  const bus = await KafkaBus.connect({ brokers: target.brokers, clientId, partitions, logger, ...settings, ...security });
   await bus.ensureTopics(Object.values(TOPICS), partitions);
   return bus;
 }

@@ -1,4 +1,5 @@
 export * from './adapters';
+export * from './kafka-security';
 export * from './engine-app';
 export * from './service-process';
 export * from './health.controller';

@@ -9,6 +9,7 @@ import { BATCH_MODES, type BatchMode, type IntakeLimits } from '@optex/domain';
 import { openAdapters, parseBusUrl, parseCloudUrl, DEFAULT_FLAGS, UsageError, type SettingNames } from './adapters';
 import { startEngine } from './engine-app';
 import { envWholeNumber, intakeLimitsFromEnv } from './input';
+import { kafkaSecurityFromEnv } from './kafka-security';
 import { heapGrowthFromEnv, setHeapGrowth } from './heap-growth';
 import { delayedGateway } from './delayed-gateway';
 import { HealthController, PROCESS_INFO, type ProcessInfo } from './health.controller';
@@ -19,7 +20,8 @@ import { HealthController, PROCESS_INFO, type ProcessInfo } from './health.contr
  * OPTEX_HTTP_PORT, OPTEX_RELAY, OPTEX_BATCH_MODE, OPTEX_MAX_PARALLEL, OPTEX_BATCH_WINDOW_MS, OPTEX_BATCH_QUIET_MS, OPTEX_LOG_LEVEL,
  * OPTEX_MAX_ATTEMPTS, OPTEX_WAIT_TIMEOUT_MS, OPTEX_RECONCILE_LOOKUP_TIMEOUT_MS, OPTEX_EC2_CALL_DELAY_MS, OPTEX_KAFKA_SESSION_TIMEOUT_MS,
  * and the intake limits (OPTEX_MAX_RECORD_BYTES, OPTEX_MAX_STRING_LENGTH, OPTEX_MAX_DEPTH, OPTEX_MAX_TAGS),
- * OPTEX_SWEEP_EVERY_MS, OPTEX_SWEEP_AFTER_MS, OPTEX_HEAP_GROWTH_PERCENT. Every integer is decimal digits only
+ * OPTEX_SWEEP_EVERY_MS, OPTEX_SWEEP_AFTER_MS, OPTEX_HEAP_GROWTH_PERCENT, and with a Kafka bus its TLS and SASL settings
+ * (OPTEX_KAFKA_TLS, OPTEX_KAFKA_TLS_CA_FILE, OPTEX_KAFKA_SASL_*: {@link kafkaSecurityFromEnv}). Every integer is decimal digits only
  * ({@link envWholeNumber}); OPTEX_RELAY is `true` or `false`; an empty numeric variable, OPTEX_RELAY, OPTEX_LOG_LEVEL
  * or OPTEX_POLICY is an unset one.
  */
@@ -89,7 +91,8 @@ export function configFromEnv(service: ServiceName, env: NodeJS.ProcessEnv = pro
   const logLevel = (env['OPTEX_LOG_LEVEL'] || 'info') as LogLevel;
   if (!LOG_LEVELS.includes(logLevel)) throw new UsageError(`OPTEX_LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(logLevel)}`);
   const bus = env['OPTEX_BUS'] ?? 'kafka://127.0.0.1:9092';
-  parseBusUrl(bus, SERVICE_SETTING_VARIABLES.bus);
+  // Checked here, before anything is opened; openBus reads them again (from process.env) when it connects.
+  if (parseBusUrl(bus, SERVICE_SETTING_VARIABLES.bus).kind === 'kafka') kafkaSecurityFromEnv(env);
   const cloud = env['OPTEX_CLOUD'] ?? 'aws';
   parseCloudUrl(cloud, SERVICE_SETTING_VARIABLES.cloud);
   return {

@@ -37,10 +37,17 @@ export interface StartKafkaOptions {
    * (the local stack: `stack down` stops it by pid). @defaultValue true
    */
   readonly killOnExit?: boolean;
+  /**
+   * Require SASL PLAIN on the broker's listener (SASL_PLAINTEXT, no TLS) with this one user; the controller listener
+   * stays PLAINTEXT. The launcher's own readiness check authenticates as this user. Such a broker cannot be restarted
+   * by {@link restartKafka}. The username is letters, digits, `.`, `_` and `-`; the password must not hold `"`, `\`
+   * or a line break (both go into the broker's JAAS configuration). @defaultValue none (PLAINTEXT, no authentication)
+   */
+  readonly sasl?: { readonly username: string; readonly password: string };
 }
 
 export interface RunningKafka {
-  /** `127.0.0.1:<port>` of the PLAINTEXT listener, for kafkajs `brokers`. */
+  /** `127.0.0.1:<port>` of the broker listener (PLAINTEXT, or SASL_PLAINTEXT with `sasl`), for kafkajs `brokers`. */
   readonly brokers: string;
   /** The JVM's pid (leader of its own process group). */
   readonly pid: number;
@@ -121,6 +128,11 @@ export async function ensureKafkaJars(): Promise<KafkaJars> {
 export async function startKafka(options: StartKafkaOptions = {}): Promise<RunningKafka> {
   const partitions = options.partitions ?? 1;
   if (!Number.isInteger(partitions) || partitions < 1) throw new Error(`startKafka: partitions must be a positive integer, got ${String(options.partitions)}`);
+  const sasl = options.sasl;
+  if (sasl !== undefined) {
+    if (!/^[A-Za-z0-9._-]+$/.test(sasl.username)) throw new Error(`startKafka: sasl.username must be letters, digits, '.', '_' or '-', got ${JSON.stringify(sasl.username)}`);
+    if (sasl.password.length === 0 || /["\\\r\n]/.test(sasl.password)) throw new Error('startKafka: sasl.password must be non-empty, without ", \\ or a line break');
+  }
   const problem = kafkaToolingProblem();
   if (problem) throw new Error(problem);
   const jars = await ensureKafkaJars();
@@ -144,7 +156,7 @@ async function startOnce(kafkaDir: string, partitions: number, options: StartKaf
   const logFile = join(logDir, 'kafka.log');
   const [brokerPort, controllerPort] = await freePorts(2);
   const propsFile = join(dataDir, 'server.properties');
-  writeFileSync(propsFile, serverProperties({ dataDir, brokerPort: brokerPort!, controllerPort: controllerPort!, partitions, autoCreate: options.autoCreateTopics ?? false }));
+  writeFileSync(propsFile, serverProperties({ dataDir, brokerPort: brokerPort!, controllerPort: controllerPort!, partitions, autoCreate: options.autoCreateTopics ?? false, sasl: options.sasl }));
   const log4jFile = join(dataDir, 'log4j2.properties');
   writeFileSync(log4jFile, LOG4J2_PROPERTIES);
 
@@ -213,7 +225,14 @@ async function startOnce(kafkaDir: string, partitions: number, options: StartKaf
 
   const brokers = `127.0.0.1:${brokerPort}`;
   const deadline = spawned + (options.startTimeoutMs ?? 120_000);
-  const admin = new Kafka({ clientId: 'optex-kafka-launcher', brokers: [brokers], logLevel: logLevel.NOTHING, connectionTimeout: 1000, retry: { retries: 0 } }).admin();
+  const admin = new Kafka({
+    clientId: 'optex-kafka-launcher',
+    brokers: [brokers],
+    logLevel: logLevel.NOTHING,
+    connectionTimeout: 1000,
+    retry: { retries: 0 },
+    ...(options.sasl ? { sasl: { mechanism: 'plain' as const, username: options.sasl.username, password: options.sasl.password } } : {}),
+  }).admin();
   try {
     for (;;) {
       if (exitInfo !== undefined) {
@@ -315,15 +334,28 @@ function jvmArgs(kafkaDir: string, log4jFile: string, heap = '512m'): string[] {
   ];
 }
 
-function serverProperties(p: { dataDir: string; brokerPort: number; controllerPort: number; partitions: number; autoCreate: boolean }): string {
+/**
+ * The broker's `server.properties`. With `sasl` the broker listener is SASL_PLAINTEXT with mechanism PLAIN and one user
+ * (used by inter-broker traffic too); the controller listener stays PLAINTEXT.
+ */
+function serverProperties(p: { dataDir: string; brokerPort: number; controllerPort: number; partitions: number; autoCreate: boolean; sasl: StartKafkaOptions['sasl'] }): string {
+  const listener = p.sasl ? 'SASL_PLAINTEXT' : 'PLAINTEXT';
+  const sasl = p.sasl
+    ? [
+        'sasl.enabled.mechanisms=PLAIN',
+        'sasl.mechanism.inter.broker.protocol=PLAIN',
+        `listener.name.sasl_plaintext.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required username="${p.sasl.username}" password="${p.sasl.password}" user_${p.sasl.username}="${p.sasl.password}";`,
+      ]
+    : [];
   return [
     '# Written by libs/testing/src/infra/kafka.ts: single-node KRaft, loopback only.',
     'node.id=1',
     'process.roles=broker,controller',
-    `listeners=PLAINTEXT://127.0.0.1:${p.brokerPort},CONTROLLER://127.0.0.1:${p.controllerPort}`,
-    `advertised.listeners=PLAINTEXT://127.0.0.1:${p.brokerPort}`,
-    'listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT',
-    'inter.broker.listener.name=PLAINTEXT',
+    `listeners=${listener}://127.0.0.1:${p.brokerPort},CONTROLLER://127.0.0.1:${p.controllerPort}`,
+    `advertised.listeners=${listener}://127.0.0.1:${p.brokerPort}`,
+    `listener.security.protocol.map=${listener}:${listener},CONTROLLER:PLAINTEXT`,
+    `inter.broker.listener.name=${listener}`,
+    ...sasl,
     'controller.listener.names=CONTROLLER',
     `controller.quorum.bootstrap.servers=127.0.0.1:${p.controllerPort}`,
     `log.dirs=${join(p.dataDir, 'logs')}`,

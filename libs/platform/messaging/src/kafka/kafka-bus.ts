@@ -1,10 +1,22 @@
-import { Kafka, KafkaJSError, logLevel as KafkaLogLevel, Partitioners, type Admin, type LogEntry, type Producer } from 'kafkajs';
+import type { ConnectionOptions } from 'node:tls';
+import { Kafka, KafkaJSError, logLevel as KafkaLogLevel, Partitioners, type Admin, type LogEntry, type Producer, type SASLOptions } from 'kafkajs';
 import { silentLogger, type Bus, type BusMessage, type Consumer, type ConsumerOptions, type Delivery, type HandlerOutcome, type Logger } from '@optex/ports';
 import { KafkaSubscription, type RetryBackoff } from './kafka-consumer';
 import { translating } from './kafka-errors';
 
 /** How many times {@link KafkaBus.ensureTopics} tries while Kafka answers with retriable errors. */
 const ENSURE_TOPICS_ATTEMPTS = 8;
+
+/** The SASL mechanisms the bus authenticates with (kafkajs's built-in ones that take a username and a password). */
+export const KAFKA_SASL_MECHANISMS = ['plain', 'scram-sha-256', 'scram-sha-512'] as const;
+export type KafkaSaslMechanism = (typeof KAFKA_SASL_MECHANISMS)[number];
+
+/** SASL credentials for the brokers (kafkajs `sasl`). */
+export interface KafkaSasl {
+  readonly mechanism: KafkaSaslMechanism;
+  readonly username: string;
+  readonly password: string;
+}
 
 /** kafkajs's own log levels, by name. */
 export type KafkaLogLevelName = 'nothing' | 'error' | 'warn' | 'info' | 'debug';
@@ -57,6 +69,16 @@ export interface KafkaBusOptions {
   readonly connectionTimeoutMs?: number;
   /** How often kafkajs retries a failed request (connect, produce, admin) before giving up. @defaultValue 5 */
   readonly retries?: number;
+  /**
+   * TLS to the brokers (kafkajs `ssl`): `true` with Node's default CAs, or Node's `tls.connect` options (e.g. `ca`, the
+   * PEM of the CA to trust). @defaultValue false (PLAINTEXT)
+   */
+  readonly ssl?: boolean | ConnectionOptions;
+  /**
+   * Authenticate to the brokers with SASL (kafkajs `sasl`). With `plain` and no `ssl` the bus logs a warning when it
+   * connects: the password then crosses the network in clear text. @defaultValue none (no authentication)
+   */
+  readonly sasl?: KafkaSasl;
 }
 
 /** Consumer lag of one group: per topic-partition and summed. */
@@ -114,8 +136,9 @@ export class KafkaBus implements Bus {
   }
 
   /**
-   * Connects the producer and an admin client.
-   * @throws InfrastructureError when the brokers cannot be reached.
+   * Connects the producer and an admin client (over TLS with `ssl`, authenticating with `sasl`).
+   * @throws Error naming the option when an option is invalid (never showing the SASL password); InfrastructureError
+   *   when the brokers cannot be reached or refuse the TLS handshake or the SASL credentials.
    */
   static async connect(options: KafkaBusOptions): Promise<KafkaBus> {
     const brokers = typeof options.brokers === 'string' ? options.brokers.split(',') : [...options.brokers];
@@ -129,13 +152,28 @@ export class KafkaBus implements Bus {
     const level = options.logLevel ?? 'error';
     if (!(level in LOG_LEVELS)) throw new Error(`KafkaBus.connect: logLevel must be one of ${Object.keys(LOG_LEVELS).join(', ')}, got ${String(level)}`);
 
+    const sasl = options.sasl;
+    if (sasl !== undefined) {
+      if (!(KAFKA_SASL_MECHANISMS as readonly string[]).includes(sasl.mechanism)) throw new Error(`KafkaBus.connect: sasl.mechanism must be one of ${KAFKA_SASL_MECHANISMS.join(', ')}, got ${JSON.stringify(sasl.mechanism)}`);
+      if (typeof sasl.username !== 'string' || sasl.username.length === 0) throw new Error('KafkaBus.connect: sasl.username is empty');
+      if (typeof sasl.password !== 'string' || sasl.password.length === 0) throw new Error('KafkaBus.connect: sasl.password is empty');
+    }
+    const ssl = options.ssl ?? false;
+
     const logger = options.logger;
+    if (sasl?.mechanism === 'plain' && ssl === false) {
+      (logger ?? silentLogger)
+        .child({ component: 'kafka-bus' })
+        .warn({ brokers: list, sasl: 'plain', tls: false }, 'SASL PLAIN without TLS: the password crosses the network in clear text (turn TLS on unless the brokers are local)');
+    }
     const kafka = new Kafka({
       clientId: options.clientId,
       brokers: list,
       logLevel: LOG_LEVELS[level],
       connectionTimeout: options.connectionTimeoutMs ?? 3000,
       retry: { retries: options.retries ?? 5 },
+      ...(ssl !== false ? { ssl } : {}),
+      ...(sasl ? { sasl: kafkajsSasl(sasl) } : {}),
       ...(logger ? { logCreator: () => (entry: LogEntry) => logKafkaJs(logger, entry) } : {}),
     });
     const producer = kafka.producer({
@@ -339,6 +377,18 @@ export class KafkaBus implements Bus {
 
   private assertOpen(): void {
     if (this.closing) throw new Error('KafkaBus is closed');
+  }
+}
+
+/** kafkajs's `sasl` for the bus's credentials. */
+function kafkajsSasl({ mechanism, username, password }: KafkaSasl): SASLOptions {
+  switch (mechanism) {
+    case 'plain':
+      return { mechanism, username, password };
+    case 'scram-sha-256':
+      return { mechanism, username, password };
+    case 'scram-sha-512':
+      return { mechanism, username, password };
   }
 }
 
