@@ -246,30 +246,28 @@ export function reportText(r: RunReport, options: ReportTextOptions = {}): strin
   }
   const gaveUp = r.deadLettered ?? [];
   if (gaveUp.length > 0) {
-    const shown = gaveUp.slice(0, 5).map((d) => `  ${safe(d.group)}${d.optimizationId ? ` on ${safe(d.optimizationId)}` : ''}: ${safe(d.reason)}`);
     parts.push(
-      [`${gaveUp.length} message(s) failed in the services on every try and were set aside (dead-lettered); their optimizations stopped where they were (a bug: the logs say more):`, ...shown, ...(gaveUp.length > 5 ? [`  … and ${gaveUp.length - 5} more (--json lists them all)`] : [])].join('\n'),
+      [
+        `${gaveUp.length} message(s) failed in the services on every try and were set aside (dead-lettered); their optimizations stopped where they were (a bug: the logs say more):`,
+        ...firstRows(gaveUp, (d) => `${safe(d.group)}${d.optimizationId ? ` on ${safe(d.optimizationId)}` : ''}: ${safe(d.reason)}`),
+      ].join('\n'),
     );
   }
   const stalled = r.stalled ?? [];
   if (stalled.length > 0) {
-    const shown = stalled.slice(0, 5).map((o) => `  ${safe(o.optimizationId)}: ${safe(o.status)}`);
     parts.push(
       [
         `${stalled.length} optimization(s) stopped mid-way with nothing recorded to wait for (no approval, resource, time, batch or pause holds them: a bug or a lost message; the logs say more; optex resume looks at them again):`,
-        ...shown,
-        ...(stalled.length > 5 ? [`  … and ${stalled.length - 5} more (--json lists them all: stalled)`] : []),
+        ...firstRows(stalled, (o) => `${safe(o.optimizationId)}: ${safe(o.status)}`, 'stalled'),
       ].join('\n'),
     );
   }
   const held = r.waitingOnResource ?? [];
   if (held.length > 0) {
-    const shown = held.slice(0, 5).map((w) => `  ${safe(w.optimizationId)}: ${safe(w.reason)}`);
     parts.push(
       [
         `${held.length} approved, waiting for a resource another optimization holds:`,
-        ...shown,
-        ...(held.length > 5 ? [`  … and ${held.length - 5} more (--json lists them all: waitingOnResource)`] : []),
+        ...firstRows(held, (w) => `${safe(w.optimizationId)}: ${safe(w.reason)}`, 'waitingOnResource'),
         `Once it is released, ${options.store !== undefined && isServicesStore(options.store) ? 'the services running on this store carry it on' : 'run optex resume'}.`,
       ].join('\n'),
     );
@@ -278,6 +276,15 @@ export function reportText(r: RunReport, options: ReportTextOptions = {}): strin
     parts.push(`Batch ${safe(b.batchId)} is halted (${safe(b.rule)}): ${safe(b.reason)}. To let its ${b.waiting} waiting member(s) go on: optex continue-batch ${safe(b.batchId)} --by NAME --reason R, ${then}.`);
   }
   return parts.join('\n\n');
+}
+
+/**
+ * The first five of a report's list, one indented line each, and how many more there are (`--json` lists them all,
+ * under `field` when given).
+ */
+function firstRows<T>(rows: readonly T[], line: (row: T) => string, field?: string): string[] {
+  const more = rows.length > 5 ? [`  … and ${rows.length - 5} more (--json lists them all${field ? `: ${field}` : ''})`] : [];
+  return [...rows.slice(0, 5).map((row) => `  ${line(row)}`), ...more];
 }
 
 /** JSON with bigint turned into strings. */
