@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { InfrastructureError, type Delivery } from '@optex/ports';
+import { AccessRefusedError, InfrastructureError, type Delivery } from '@optex/ports';
 import { KafkaBus, type KafkaBusOptions } from '@optex/messaging';
 import { kafkaToolingProblem, startKafka, type RunningKafka } from '@optex/testing';
 import { openBus } from './adapters';
@@ -105,10 +105,11 @@ describeKafka('Kafka with SASL PLAIN (a SASL_PLAINTEXT listener)', () => {
     }
   });
 
-  it('with a wrong password KafkaBus.connect fails soon with an InfrastructureError that shows neither password', async () => {
+  it('with a wrong password KafkaBus.connect fails soon with an AccessRefusedError (not transient) that shows neither password', async () => {
     const { error, ms } = await refused({ sasl: { mechanism: 'plain', username: USERNAME, password: WRONG } });
-    expect(error).toBeInstanceOf(InfrastructureError);
-    expect(error.message).toMatch(/SASL PLAIN authentication failed/);
+    expect(error).toBeInstanceOf(AccessRefusedError);
+    expect(error).toMatchObject({ code: 'ACCESS_REFUSED', transient: false });
+    expect(error.message).toMatch(/^kafka: connect to 127\.0\.0\.1:\d+ refused: SASL PLAIN authentication failed.* \(the brokers refused the SASL login: check the mechanism, username and password \(OPTEX_KAFKA_SASL_\*\)\)$/);
     expect(error.message).not.toContain(WRONG);
     expect(error.message).not.toContain(PASSWORD);
     expect(ms).toBeLessThan(REFUSED_WITHIN_MS);

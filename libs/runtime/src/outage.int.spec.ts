@@ -14,7 +14,8 @@ import { deadLetterTopicOf } from './engine-app';
 
 // Finding 4 of issue 7: an event-store outage in the middle of executions is waited out. The store is the EventStoreDB
 // adapter against the emulator (libs/testing), stopped for a few seconds while executions are under way and started
-// again on the same port and data file, as a restarted node would be.
+// again on the same port and data file, as a restarted node would be; or made to refuse access for a few seconds, as a
+// node answers a user whose ACLs were taken away until an operator restores them.
 
 jest.setTimeout(120_000);
 
@@ -67,8 +68,11 @@ describe('an event-store outage in the middle of executions (embedded engine on 
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('is waited out: every optimization ends terminal, each mutating call is made once, nothing is dead-lettered', async () => {
-    const dataFile = join(dir, 'esdb.jsonl');
+  it.each([
+    ['stopped, then started again on the same port and data file', 'restart'],
+    ['refusing access (an ACL: an AccessRefusedError, not transient), then allowing it again', 'deny'],
+  ] as const)('is waited out (the store %s): every optimization ends terminal, each mutating call is made once, nothing is dead-lettered', async (_name, kind) => {
+    const dataFile = join(dir, `esdb-${kind}.jsonl`);
     emulator = await startEsdbEmulator({ dataFile });
     const port = emulator.port;
     const store: EventStore = EsdbEventStore.connect(emulator.url);
@@ -83,9 +87,15 @@ describe('an event-store outage in the middle of executions (embedded engine on 
       while (fleet.calls().filter((c) => MUTATING.has(c.operation)).length < 6) await sleep(20);
       outage.callsBefore = fleet.calls().length;
       outage.started = Date.now();
-      await emulator!.stop();
-      await sleep(4000);
-      emulator = await startEsdbEmulator({ port, dataFile });
+      if (kind === 'deny') {
+        emulator!.denyAccess(true);
+        await sleep(4000);
+        emulator!.denyAccess(false);
+      } else {
+        await emulator!.stop();
+        await sleep(4000);
+        emulator = await startEsdbEmulator({ port, dataFile });
+      }
       outage.ended = Date.now();
     })();
 
@@ -106,6 +116,8 @@ describe('an event-store outage in the middle of executions (embedded engine on 
     } finally {
       await bus.close();
       await store.close();
+      await emulator?.stop();
+      emulator = undefined;
     }
 
     expect(outage.ended).toBeGreaterThan(outage.started); // the outage happened during the run

@@ -2,6 +2,8 @@ import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { defaultIntakeLimits } from '@optex/domain';
+import { AccessRefusedError } from '@optex/ports';
+import { startEsdbEmulator } from '@optex/testing';
 import { configFromEnv, runServiceProcess } from './service-process';
 
 jest.setTimeout(30_000);
@@ -215,6 +217,25 @@ describe('runServiceProcess', () => {
     expect(err.startsWith(message)).toBe(true);
     expect(err).not.toMatch(/--(store|bus|cloud|policy)\b/);
     expect(err).not.toContain('s3cret');
+  });
+
+  it('fails at once, without start-up retries, when the store refuses access (an operator must act; a retry would not help)', async () => {
+    const emulator = await startEsdbEmulator();
+    emulator.denyAccess(true);
+    const out = new Lines();
+    const started = Date.now();
+    try {
+      const error = await runServiceProcess('executor', { env: { ...base, OPTEX_STORE: emulator.url, OPTEX_RELAY: 'true' }, stdout: out }).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(error).toBeInstanceOf(AccessRefusedError);
+      expect((error as Error).message).toMatch(/^EventStoreDB .* refused \(access denied\)/);
+    } finally {
+      await emulator.stop();
+    }
+    expect(out.lines.filter((l) => l.includes('retrying start-up'))).toEqual([]);
+    expect(Date.now() - started).toBeLessThan(10_000);
   });
 
   it('refuses an HTTP port in use, naming OPTEX_HTTP_PORT and the port, before it connects to Kafka', async () => {

@@ -3,6 +3,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { HashChainedEventStore, SqliteEventStore } from '@optex/event-store';
+import { startEsdbEmulator } from '@optex/testing';
 import { main } from './program';
 
 // show, history and list as the CLI runs them (`main`), on SQLite logs written here through the hash chain.
@@ -81,6 +82,24 @@ describe('a store file optex cannot use: exit 1 (refused), not 3 (infrastructure
       }
       expect(readFileSync(path).equals(before)).toBe(true);
     }
+  });
+});
+
+describe('a store that refuses access: exit 1 (refused), not 3 (infrastructure unreachable, which scripts retry)', () => {
+  it('EventStoreDB answering access denied: every command says so, naming the connection string to check, and exits 1; a node gone away is still exit 3', async () => {
+    const emulator = await startEsdbEmulator();
+    try {
+      emulator.denyAccess(true);
+      for (const args of [['list'], ['show', ID], ['approve', ID, '--by', 'alice']]) {
+        const result = await optex([...args, '--store', emulator.url]);
+        expect({ args, code: result.code }).toEqual({ args, code: 1 });
+        expect(result.stderr).toMatch(/refused \(access denied\): .*Access Denied \(check the user and password of the connection string and the streams' ACLs\)/);
+      }
+    } finally {
+      await emulator.stop();
+    }
+    const gone = await optex(['list', '--store', emulator.url]);
+    expect(gone.code).toBe(3);
   });
 });
 

@@ -1,6 +1,6 @@
 import { Command, CommanderError, Option } from 'commander';
 import { DomainError, IntakeInvariantError } from '@optex/domain';
-import { InfrastructureError, UnusableStoreError } from '@optex/ports';
+import { AccessRefusedError, InfrastructureError, UnusableStoreError } from '@optex/ports';
 import type { Writable } from 'node:stream';
 import { createLogger } from '@optex/observability';
 import { DEFAULT_FLAGS, StoreInUseError, UsageError } from '@optex/runtime';
@@ -204,7 +204,7 @@ export async function main(argv: readonly string[], io?: Partial<Io> & { readonl
       err(`optex: ${safe(error.message)}`);
       return 2;
     }
-    if (error instanceof NotFound || error instanceof StoreInUseError || error instanceof UnusableStoreError) {
+    if (error instanceof NotFound || error instanceof StoreInUseError || error instanceof UnusableStoreError || error instanceof AccessRefusedError) {
       err(`optex: ${safe(error.message)}`);
       return 1;
     }

@@ -29,8 +29,21 @@ export type ExpectedRevisionDescription = bigint | 'any' | 'no_stream' | 'stream
 
 /** The store (or bus) could not be reached or failed for a reason unrelated to the request. */
 export class InfrastructureError extends OptexError {
-  readonly code = 'INFRASTRUCTURE';
-  readonly transient = true;
+  readonly code: string = 'INFRASTRUCTURE';
+  readonly transient: boolean = true;
+}
+
+/**
+ * The store or the bus refused optex's login or permissions: Kafka's SASL authentication failed or an ACL denies a
+ * topic, group or the cluster (`*_AUTHORIZATION_FAILED`), EventStoreDB answered access denied or unauthenticated.
+ * An outage that only an operator ends (a password, a user, an ACL), so it is an {@link InfrastructureError} that is
+ * not transient: a consumer whose handler meets it mid-way waits, as for any outage, and carries on once access is
+ * restored ({@link isOutage}); a service starting up fails at once instead of retrying for a minute; the CLI exits 1,
+ * not 3 (which scripts retry).
+ */
+export class AccessRefusedError extends InfrastructureError {
+  override readonly code: string = 'ACCESS_REFUSED';
+  override readonly transient: boolean = false;
 }
 
 /**

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { Server, ServerCredentials, status as GrpcStatus } from '@grpc/grpc-js';
+import { Metadata, Server, ServerCredentials, status as GrpcStatus } from '@grpc/grpc-js';
 import type {
   ServerReadableStream,
   ServerWritableStream,
@@ -35,6 +35,11 @@ export interface EsdbEmulator {
    * would, while the server keeps serving new calls.
    */
   dropSubscriptions(): void;
+  /**
+   * While `denied`, every append and read (subscriptions included) is answered as EventStoreDB answers a user the
+   * streams' ACLs deny: status `PERMISSION_DENIED`, `Access Denied`, with metadata `exception: access-denied`.
+   */
+  denyAccess(denied: boolean): void;
   /** Stops at once (`forceShutdown`): open calls are cut. */
   stop(): Promise<void>;
 }
@@ -65,10 +70,11 @@ export async function startEsdbEmulator(options: EsdbEmulatorOptions = {}): Prom
   const log = EmulatorLog.open({ dataFile: options.dataFile, now: options.now });
   const subscriptions: Subscriptions = new Map();
   const server = new Server();
+  let denied = false;
   const implementation: UntypedServiceImplementation = {
     append: (call: ServerReadableStream<AppendReq, AppendResp>, callback: sendUnaryData<AppendResp>) =>
-      handleAppend(log, call, callback),
-    read: (call: ServerWritableStream<ReadReq, ReadResp>) => handleRead(log, subscriptions, call),
+      denied ? callback(accessDenied()) : handleAppend(log, call, callback),
+    read: (call: ServerWritableStream<ReadReq, ReadResp>) => (denied ? call.emit('error', accessDenied()) : handleRead(log, subscriptions, call)),
   };
   server.addService(StreamsService, implementation);
   const port = await new Promise<number>((resolve, reject) => {
@@ -86,12 +92,22 @@ export async function startEsdbEmulator(options: EsdbEmulatorOptions = {}): Prom
         abort();
       }
     },
+    denyAccess: (deny) => {
+      denied = deny;
+    },
     stop: async () => {
       server.forceShutdown();
       for (const abort of [...subscriptions.values()]) abort();
       subscriptions.clear();
     },
   };
+}
+
+/** EventStoreDB's answer to a call the user's ACLs do not allow (`RpcExceptions.AccessDenied`). */
+function accessDenied(): { code: GrpcStatus; details: string; metadata: Metadata } {
+  const metadata = new Metadata();
+  metadata.set('exception', 'access-denied');
+  return { code: GrpcStatus.PERMISSION_DENIED, details: 'Access Denied', metadata };
 }
 
 // ---------------------------------------------------------------- Append

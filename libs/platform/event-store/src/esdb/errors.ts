@@ -1,5 +1,5 @@
 import { ErrorType, convertToCommandError } from '@eventstore/db-client';
-import { InfrastructureError } from '@optex/ports';
+import { AccessRefusedError, InfrastructureError } from '@optex/ports';
 
 /**
  * The driver's error discriminant (`type`), read without depending on its classes' identity.
@@ -24,13 +24,17 @@ export const isWrongExpectedVersion = (error: unknown): boolean =>
 export const isStreamNotFound = (error: unknown): boolean => driverErrorType(error) === ErrorType.STREAM_NOT_FOUND;
 
 /**
- * Wraps anything the driver throws (unavailable, deadline exceeded, access denied, ...) into an
- * {@link InfrastructureError} naming the operation, with the original as `cause`, so no driver
- * type crosses the adapter boundary. Errors that are already ours pass through.
+ * Wraps anything the driver throws (unavailable, deadline exceeded, ...) into an {@link InfrastructureError} naming
+ * the operation, with the original as `cause`, so no driver type crosses the adapter boundary; access denied (a
+ * stream's ACL, or a login the node refused: gRPC `UNAUTHENTICATED`, which the driver reports as access denied too)
+ * into an {@link AccessRefusedError}. Errors that are already ours pass through.
  */
 export function toInfrastructureError(operation: string, error: unknown): Error {
   if (error instanceof InfrastructureError) return error;
   const kind = driverErrorType(error);
   const detail = error instanceof Error ? error.message : String(error);
+  if (kind === ErrorType.ACCESS_DENIED) {
+    return new AccessRefusedError(`EventStoreDB ${operation} refused (access denied): ${detail} (check the user and password of the connection string and the streams' ACLs)`, { cause: error });
+  }
   return new InfrastructureError(`EventStoreDB ${operation} failed${kind ? ` (${kind})` : ''}: ${detail}`, { cause: error });
 }

@@ -3,13 +3,15 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EventStoreDBClient, jsonEvent } from '@eventstore/db-client';
-import { ConcurrencyError, InfrastructureError } from '@optex/ports';
+import { Metadata, status as GrpcStatus } from '@grpc/grpc-js';
+import { AccessRefusedError, ConcurrencyError, InfrastructureError, isOutage } from '@optex/ports';
 import type { EventStore, NewEvent, ReadAllOptions, RecordedEvent, Subscription } from '@optex/ports';
 import { eventStoreContract, startEsdbEmulator, type EsdbEmulator } from '@optex/testing';
 import { createEventStore } from '../create-event-store';
 import { HashChainedEventStore, unchainedMetadata } from '../chain/hash-chain';
 import { recordAnchor, verifyLog } from '../chain/verify';
 import { EsdbEventStore } from './esdb-event-store';
+import { toInfrastructureError } from './errors';
 
 // The EventStoreDB adapter against the Streams emulator (libs/testing/src/esdb-emulator, a test
 // double) and, when OPTEX_TEST_ESDB_URL names a real node (e.g. esdb://127.0.0.1:2113?tls=false),
@@ -180,6 +182,37 @@ describe('EsdbEventStore (EventStoreDB specifics)', () => {
         expect(error).toBeInstanceOf(InfrastructureError);
         expect((error as Error).message).toMatch(/^EventStoreDB .* failed \(unavailable\)/);
       }
+    });
+
+    it('access denied is an AccessRefusedError from every operation: an outage no retry ends; access restored, the store works', async () => {
+      const server = await emulator();
+      const store = open(server.url);
+      await store.appendToStream('acl', [event('A')], 'no_stream');
+      server.denyAccess(true);
+      for (const attempt of [
+        () => store.appendToStream('acl', [event('B')], 'any'),
+        () => store.readStream('acl'),
+        () => collect(store.readAll()),
+      ]) {
+        const error = await attempt().then(
+          () => undefined,
+          (e: unknown) => e,
+        );
+        expect(error).toBeInstanceOf(AccessRefusedError);
+        expect(error).toMatchObject({ code: 'ACCESS_REFUSED', transient: false });
+        expect(isOutage(error)).toBe(true);
+        expect((error as Error).message).toMatch(/^EventStoreDB .* refused \(access denied\): .*Access Denied \(check the user and password of the connection string and the streams' ACLs\)$/);
+      }
+      server.denyAccess(false);
+      await store.appendToStream('acl', [event('B')], 0n);
+      expect((await store.readStream('acl')).map((e) => e.type)).toEqual(['A', 'B']);
+    });
+
+    it('a login the node refuses (gRPC UNAUTHENTICATED) is an AccessRefusedError too', () => {
+      const refused = Object.assign(new Error('16 UNAUTHENTICATED: Bad credentials'), { code: GrpcStatus.UNAUTHENTICATED, details: 'Bad credentials', metadata: new Metadata() });
+      const error = toInfrastructureError('append to s', refused);
+      expect(error).toBeInstanceOf(AccessRefusedError);
+      expect(error.message).toContain('EventStoreDB append to s refused (access denied): 16 UNAUTHENTICATED: Bad credentials');
     });
 
     it('a version conflict is a ConcurrencyError with the stream, the expected and the actual revision', async () => {

@@ -1,5 +1,5 @@
-import { KafkaJSConnectionError, KafkaJSError, type EachMessagePayload, type Kafka } from 'kafkajs';
-import { InfrastructureError, silentLogger, type HandlerOutcome } from '@optex/ports';
+import { KafkaJSConnectionError, KafkaJSError, KafkaJSProtocolError, KafkaJSSASLAuthenticationError, type EachMessagePayload, type Kafka } from 'kafkajs';
+import { AccessRefusedError, InfrastructureError, isOutage, silentLogger, type HandlerOutcome } from '@optex/ports';
 import { KafkaSubscription, backoffDelay, headersToStrings } from './kafka-consumer';
 import { toInfrastructureError } from './kafka-errors';
 import { KafkaBus } from './kafka-bus';
@@ -43,6 +43,37 @@ describe('toInfrastructureError', () => {
     expect((mapped as InfrastructureError).message).toContain('connect to 127.0.0.1:1 failed: Connection error');
     expect((mapped as InfrastructureError).cause).toBe(cause);
     expect(toInfrastructureError(new KafkaJSError('x', { retriable: false }), 'y')).toBeInstanceOf(InfrastructureError);
+  });
+
+  it('maps a refused SASL login to an AccessRefusedError: an outage, but not transient (start-up does not retry it)', () => {
+    // kafkajs's typings declare no constructor argument; its code takes the message (as its SASL authenticators pass it).
+    const cause = new (KafkaJSSASLAuthenticationError as unknown as new (message: string) => Error)('SASL PLAIN authentication failed: Authentication failed: Invalid username or password');
+    const mapped = toInfrastructureError(cause, 'connect to 127.0.0.1:9092') as AccessRefusedError;
+    expect(mapped).toBeInstanceOf(AccessRefusedError);
+    expect(mapped.code).toBe('ACCESS_REFUSED');
+    expect(mapped.transient).toBe(false);
+    expect(isOutage(mapped)).toBe(true);
+    expect(mapped.message).toBe(
+      'kafka: connect to 127.0.0.1:9092 refused: SASL PLAIN authentication failed: Authentication failed: Invalid username or password (the brokers refused the SASL login: check the mechanism, username and password (OPTEX_KAFKA_SASL_*))',
+    );
+    expect(mapped.cause).toBe(cause);
+  });
+
+  it.each(['TOPIC_AUTHORIZATION_FAILED', 'GROUP_AUTHORIZATION_FAILED', 'CLUSTER_AUTHORIZATION_FAILED'])('maps an ACL refusal (%s), also under kafkajs’s retries, to an AccessRefusedError naming it', (type) => {
+    const denied = new KafkaJSProtocolError({ type, code: 29, retriable: false, message: 'Not authorized' } as never);
+    const exhausted = Object.assign(new KafkaJSError('Number of retries exceeded', { retriable: false }), { originalError: denied });
+    for (const error of [denied, exhausted]) {
+      const mapped = toInfrastructureError(error, 'publish to optex.lifecycle');
+      expect(mapped).toBeInstanceOf(AccessRefusedError);
+      expect((mapped as Error).message).toContain(`the brokers' ACLs deny this user (${type})`);
+    }
+  });
+
+  it('keeps other protocol errors transient InfrastructureErrors', () => {
+    const mapped = toInfrastructureError(new KafkaJSProtocolError({ type: 'LEADER_NOT_AVAILABLE', code: 5, retriable: true, message: 'no leader' } as never), 'publish');
+    expect(mapped).toBeInstanceOf(InfrastructureError);
+    expect(mapped).not.toBeInstanceOf(AccessRefusedError);
+    expect((mapped as InfrastructureError).transient).toBe(true);
   });
 
   it('lets errors that are not the driver’s pass through', () => {
