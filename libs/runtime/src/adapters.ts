@@ -9,7 +9,7 @@ import { AwsEc2Gateway, BudgetedEc2Gateway, CloudWatchMetricsSource, Ec2ApiBudge
 import { MemoryReadModelCheckpoints, SqliteReadModelCheckpoints, type ReadModelCheckpoints } from '@optex/projections';
 import { CircuitBreakerRecorder, OptexMetrics, appendOnce, type EngineAdapters, type EngineOptions, type OpenedBreaker } from '@optex/engine';
 import { crashingGateway, crashingStore, parseCrashPoint, type CrashPoint } from './crash-points';
-import { kafkaSecurityFromEnv } from './kafka-security';
+import { kafkaSecurityFromEnv, type KafkaSecurity } from './kafka-security';
 
 export { StoreInUseError } from '@optex/event-store';
 
@@ -155,22 +155,22 @@ export function parseBusUrl(url: string, name = FLAG_NAMES.bus): BusTarget {
 /**
  * Opens the bus `url` names ({@link parseBusUrl}; a bad url is a {@link UsageError} under `name`). Kafka's bus labels
  * its own log lines (`component`: `kafkajs`, `kafka-bus`, `kafka-consumer`) on `logger`, and connects with the TLS and
- * SASL settings of `kafka.env` (default `process.env`; {@link kafkaSecurityFromEnv}: a bad one is a {@link UsageError}
- * naming its variable, thrown before connecting). A `memory` bus reads none of them.
+ * SASL settings `kafka.security` (a service process reads them once, with the rest of its configuration), else those of
+ * `kafka.env` (default `process.env`; {@link kafkaSecurityFromEnv}: a bad one is a {@link UsageError} naming its
+ * variable, thrown before connecting). A `memory` bus reads none of them.
  */
 export async function openBus(
   url: string,
   clientId: string,
   partitions = 3,
   logger: Logger = silentLogger,
-  kafka: { sessionTimeoutMs?: number; env?: NodeJS.ProcessEnv } = {},
+  kafka: { sessionTimeoutMs?: number; env?: NodeJS.ProcessEnv; security?: KafkaSecurity } = {},
   name = FLAG_NAMES.bus,
 ): Promise<Bus> {
   const target = parseBusUrl(url, name);
   // Every consumer group of a process subscribes before anything is published, so what all of them acknowledged can go.
   if (target.kind === 'memory') return new InMemoryBus({ partitions, releaseConsumed: true });
-  const { env = process.env, ...settings } = kafka;
-  const security = kafkaSecurityFromEnv(env);
+  const { env = process.env, security = kafkaSecurityFromEnv(env), ...settings } = kafka;
   const bus = await KafkaBus.connect({ brokers: target.brokers, clientId, partitions, logger, ...settings, ...security });
   await bus.ensureTopics(Object.values(TOPICS), partitions);
   return bus;
@@ -332,6 +332,8 @@ export async function openAdapters(
     clientId?: string;
     clock?: Clock;
     kafkaSessionTimeoutMs?: number;
+    /** Kafka's TLS and SASL settings, read already (a service process's); else {@link openBus} reads them from `process.env`. */
+    kafkaSecurity?: KafkaSecurity;
     /** Use and record the `--cloud`/`--policy` the store remembers ({@link settingsInForce}), as this command. */
     rememberAs?: string;
     /** What errors call the flags' values (a service process: its variables). @defaultValue {@link FLAG_NAMES} */
@@ -361,7 +363,14 @@ export async function openAdapters(
     const policy = givenPolicy !== undefined && inForce.policy.from === 'flag' ? givenPolicy : await loadPolicy(inForce.policy.value, inForce.policy.from === 'store', names.policy);
     // A remembered cloud is checked before the bus connects, too (a fleet file is read by openCloud, after).
     parseCloudUrl(inForce.cloud.value, names.cloud);
-    bus = await openBus(flags.bus, options.clientId ?? 'optex', flags.partitions, logger, options.kafkaSessionTimeoutMs ? { sessionTimeoutMs: options.kafkaSessionTimeoutMs } : {}, names.bus);
+    bus = await openBus(
+      flags.bus,
+      options.clientId ?? 'optex',
+      flags.partitions,
+      logger,
+      { ...(options.kafkaSessionTimeoutMs ? { sessionTimeoutMs: options.kafkaSessionTimeoutMs } : {}), ...(options.kafkaSecurity ? { security: options.kafkaSecurity } : {}) },
+      names.bus,
+    );
     // A breaker that opens is recorded in the log (CircuitBreakerOpened), which the webhook notifier follows.
     const recorder = new CircuitBreakerRecorder(store, { process: options.clientId ?? 'optex', clock, logger });
     const cloud = await openCloud(inForce.cloud.value, flags.store, clock, { ec2: recorder.listenerFor('ec2'), cloudwatch: recorder.listenerFor('cloudwatch') }, names.cloud);

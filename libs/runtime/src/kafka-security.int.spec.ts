@@ -1,10 +1,12 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Writable } from 'node:stream';
 import { AccessRefusedError, InfrastructureError, type Delivery } from '@optex/ports';
 import { KafkaBus, type KafkaBusOptions } from '@optex/messaging';
 import { kafkaToolingProblem, startKafka, type RunningKafka } from '@optex/testing';
 import { openBus } from './adapters';
+import { runServiceProcess } from './service-process';
 
 // Against one broker this file starts whose listener requires SASL PLAIN (SASL_PLAINTEXT; Kafka 4.x from Maven Central
 // jars, libs/testing). Without Java/Maven: fails under CI=true, skipped (with a warning) elsewhere. TLS against a broker
@@ -102,6 +104,40 @@ describeKafka('Kafka with SASL PLAIN (a SASL_PLAINTEXT listener)', () => {
       expect(await roundTrip(bus as KafkaBus, 'env')).toBe('hello env');
     } finally {
       await bus.close();
+    }
+  });
+
+  it('a service process connects with the SASL settings of the environment it is given (read once, with its configuration)', async () => {
+    // process.env holds no OPTEX_KAFKA_* here: a bus that read them there would connect without a login and be refused.
+    expect(Object.keys(process.env).filter((k) => k.startsWith('OPTEX_KAFKA_'))).toEqual([]);
+    const lines: string[] = [];
+    const stdout = new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        lines.push(...chunk.toString().split('\n').filter(Boolean));
+        done();
+      },
+    });
+    const env = {
+      OPTEX_STORE: 'memory:',
+      OPTEX_BUS: `kafka://${kafka!.brokers}`,
+      OPTEX_CLOUD: `simulated:${join(__dirname, '../../../examples/fleet.json')}`,
+      OPTEX_HTTP_HOST: '127.0.0.1',
+      OPTEX_HTTP_PORT: '0',
+      OPTEX_PARTITIONS: '1',
+      OPTEX_RELAY: 'false',
+      OPTEX_LOG_LEVEL: 'warn',
+      OPTEX_KAFKA_SASL_MECHANISM: 'plain',
+      OPTEX_KAFKA_SASL_USERNAME: USERNAME,
+      OPTEX_KAFKA_SASL_PASSWORD: PASSWORD,
+    };
+    const running = await runServiceProcess('validator', { env, stdout });
+    try {
+      expect(running).toBeDefined();
+      expect(lines.filter((l) => l.includes('retrying start-up'))).toEqual([]);
+      expect(lines.some((l) => l.startsWith('{"ready":"validator"'))).toBe(true);
+    } finally {
+      await running?.stop();
+      process.exitCode = undefined;
     }
   });
 

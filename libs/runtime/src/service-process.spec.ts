@@ -46,6 +46,10 @@ describe('service process configuration from the environment', () => {
       OPTEX_WAIT_TIMEOUT_MS: '60000',
       OPTEX_EC2_CALL_DELAY_MS: '150',
       OPTEX_KAFKA_SESSION_TIMEOUT_MS: '10000',
+      OPTEX_KAFKA_TLS: 'true',
+      OPTEX_KAFKA_SASL_MECHANISM: 'scram-sha-512',
+      OPTEX_KAFKA_SASL_USERNAME: 'optex',
+      OPTEX_KAFKA_SASL_PASSWORD: 'the-password',
       OPTEX_MAX_RECORD_BYTES: '4096',
       OPTEX_MAX_STRING_LENGTH: '256',
       OPTEX_MAX_DEPTH: '6',
@@ -70,10 +74,14 @@ describe('service process configuration from the environment', () => {
       waitTimeoutMs: 60000,
       ec2CallDelayMs: 150,
       kafkaSessionTimeoutMs: 10000,
+      kafkaSecurity: { ssl: true, sasl: { mechanism: 'scram-sha-512', username: 'optex', password: 'the-password' } },
       intakeLimits: { maxRecordBytes: 4096, maxStringLength: 256, maxDepth: 6, maxTags: 10, maxFileBytes: defaultIntakeLimits.maxFileBytes },
       heapGrowthPercent: 150,
     });
     expect(configFromEnv('executor', { OPTEX_HEAP_GROWTH_PERCENT: 'v8' }).heapGrowthPercent).toBeUndefined();
+    // A memory bus reads no Kafka setting; a Kafka one without any connects as it is (no TLS, no login).
+    expect(configFromEnv('executor', { OPTEX_BUS: 'memory', OPTEX_KAFKA_TLS: 'true' }).kafkaSecurity).toBeUndefined();
+    expect(configFromEnv('executor', { OPTEX_BUS: 'kafka://k:9092' }).kafkaSecurity).toEqual({});
   });
 
   it.each([

@@ -9,7 +9,7 @@ import { BATCH_MODES, type BatchMode, type IntakeLimits } from '@optex/domain';
 import { openAdapters, parseBusUrl, parseCloudUrl, DEFAULT_FLAGS, UsageError, type SettingNames } from './adapters';
 import { startEngine } from './engine-app';
 import { envWholeNumber, intakeLimitsFromEnv } from './input';
-import { kafkaSecurityFromEnv } from './kafka-security';
+import { kafkaSecurityFromEnv, type KafkaSecurity } from './kafka-security';
 import { heapGrowthFromEnv, setHeapGrowth } from './heap-growth';
 import { delayedGateway } from './delayed-gateway';
 import { HealthController, PROCESS_INFO, type ProcessInfo } from './health.controller';
@@ -49,6 +49,8 @@ export interface ServiceProcessConfig {
   readonly ec2CallDelayMs: number;
   /** Kafka consumer session timeout: how soon a dead consumer's partitions move to another. */
   readonly kafkaSessionTimeoutMs?: number;
+  /** With a Kafka bus, its TLS and SASL settings (CA and password files read): what the bus connects with. */
+  readonly kafkaSecurity?: KafkaSecurity;
   /** Limits on each input record (OPTEX_MAX_RECORD_BYTES, OPTEX_MAX_STRING_LENGTH, OPTEX_MAX_DEPTH, OPTEX_MAX_TAGS). */
   readonly intakeLimits: IntakeLimits;
   /** How often the executor and validator look for optimizations left mid-way (0 = never). */
@@ -91,8 +93,8 @@ export function configFromEnv(service: ServiceName, env: NodeJS.ProcessEnv = pro
   const logLevel = (env['OPTEX_LOG_LEVEL'] || 'info') as LogLevel;
   if (!LOG_LEVELS.includes(logLevel)) throw new UsageError(`OPTEX_LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(logLevel)}`);
   const bus = env['OPTEX_BUS'] ?? 'kafka://127.0.0.1:9092';
-  // Checked here, before anything is opened; openBus reads them again (from process.env) when it connects.
-  if (parseBusUrl(bus, SERVICE_SETTING_VARIABLES.bus).kind === 'kafka') kafkaSecurityFromEnv(env);
+  // Read here, before anything is opened; the bus connects with what was read.
+  const kafkaSecurity = parseBusUrl(bus, SERVICE_SETTING_VARIABLES.bus).kind === 'kafka' ? kafkaSecurityFromEnv(env) : undefined;
   const cloud = env['OPTEX_CLOUD'] ?? 'aws';
   parseCloudUrl(cloud, SERVICE_SETTING_VARIABLES.cloud);
   return {
@@ -115,6 +117,7 @@ export function configFromEnv(service: ServiceName, env: NodeJS.ProcessEnv = pro
     ...(env['OPTEX_RECONCILE_LOOKUP_TIMEOUT_MS'] ? { reconcileLookupTimeoutMs: int('OPTEX_RECONCILE_LOOKUP_TIMEOUT_MS', 900_000, 1) } : {}),
     ec2CallDelayMs: int('OPTEX_EC2_CALL_DELAY_MS', 0),
     ...(env['OPTEX_KAFKA_SESSION_TIMEOUT_MS'] ? { kafkaSessionTimeoutMs: int('OPTEX_KAFKA_SESSION_TIMEOUT_MS', 30_000, 6000) } : {}),
+    ...(kafkaSecurity ? { kafkaSecurity } : {}),
     intakeLimits: intakeLimitsFromEnv(env),
     ...(env['OPTEX_SWEEP_EVERY_MS'] ? { sweepEveryMs: int('OPTEX_SWEEP_EVERY_MS', 30_000) } : {}),
     ...(env['OPTEX_SWEEP_AFTER_MS'] ? { sweepAfterMs: int('OPTEX_SWEEP_AFTER_MS', 0) } : {}),
@@ -172,6 +175,7 @@ export async function runServiceProcess(service: ServiceName, io: ServiceProcess
     opened = await untilReady(logger, () =>
       openAdapters({ store: config.store, bus: config.bus, cloud: config.cloud, partitions: config.partitions, ...(config.policy ? { policy: config.policy } : {}) }, logger, {
         ...(config.kafkaSessionTimeoutMs ? { kafkaSessionTimeoutMs: config.kafkaSessionTimeoutMs } : {}),
+        ...(config.kafkaSecurity ? { kafkaSecurity: config.kafkaSecurity } : {}),
         clientId: `optex-${service}`,
         settingNames: SERVICE_SETTING_VARIABLES,
         processMetrics: true,
