@@ -1,4 +1,4 @@
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ensureBuilt, json, optex, tempDir } from './support/cli';
 
@@ -8,7 +8,7 @@ interface Status {
   name: string;
   location: string;
   version: number;
-  checkpoint: { version: number; position: string; rows: number; savedAt: string; current: boolean } | null;
+  checkpoint: { version: number; position: string; rows: number; savedAt: string; current: boolean; notOfThisLog: string | null } | null;
   lagEvents: number;
 }
 interface Rebuild {
@@ -75,6 +75,28 @@ describe('optex projections status|rebuild', () => {
       new RegExp(`^rebuilt read model api from \\d+ events: ${optimizations} optimizations, \\d+ rejected, ${rerun.summary.duplicates} duplicate records in [\\d.]+ s; checkpoint at position \\d+ in .*events\\.db\\.read-model\\.db \\(the previous one was dropped\\)$`),
     );
     expect(json<Status[]>(await optex(['projections', 'status', '--store', store, '--json']))[0]!.lagEvents).toBe(0);
+  });
+
+  it('after the store is restored from an older backup, status says the checkpoint is not of this log and counts the whole log; rebuild replaces it', async () => {
+    const backup = join(dir, 'backup.db');
+    copyFileSync(file, backup);
+    const [whole] = json<Status[]>(await optex(['projections', 'status', '--store', `sqlite:${backup}`, '--read-model', join(dir, 'unused.db'), '--json']));
+    // More work, and a checkpoint of it; then the backup is put back in the store's place.
+    const more = join(dir, 'more.ndjson');
+    writeFileSync(more, `${readFileSync('test/fixtures/recommendations.ndjson', 'utf8')}\n\n`);
+    expect((await optex(['run', more, ...common, '--json'])).code).toBe(0);
+    expect((await optex(['projections', 'rebuild', '--store', store])).code).toBe(0);
+    copyFileSync(backup, file);
+    const [restored] = json<Status[]>(await optex(['projections', 'status', '--store', store, '--json']));
+    expect(restored!.checkpoint).toMatchObject({ current: true, notOfThisLog: expect.stringMatching(/^the log ends before position \d+, where its event \S+ was \(a log restored from an older backup, or another log\)$/) });
+    expect(restored!.lagEvents).toBe(whole!.lagEvents);
+    const text = await optex(['projections', 'status', '--store', store]);
+    expect(text.stdout).toMatch(/^api\s+\d+\s+not of this log \(see below\)\s+\d+\s+\d+\s+\S+\s+\d+$/m);
+    expect(text.stdout).toMatch(/^api: the checkpoint is not of this log: the log ends before position \d+, where its event \S+ was \(a log restored from an older backup, or another log\); the next start drops it and folds the whole log$/m);
+    expect((await optex(['projections', 'rebuild', '--store', store])).code).toBe(0);
+    const [rebuilt] = json<Status[]>(await optex(['projections', 'status', '--store', store, '--json']));
+    expect(rebuilt!.checkpoint).toMatchObject({ current: true, notOfThisLog: null });
+    expect(rebuilt!.lagEvents).toBe(0);
   });
 
   it('refuses a store that does not exist, creating nothing', async () => {

@@ -54,7 +54,7 @@ describe('ApiReadModel checkpoints', () => {
     await first.stop();
     const header = (await checkpoints.describe(API_READ_MODEL))!;
     const [key, value] = bad(first.projection.all()[0]!.optimizationId);
-    await checkpoints.save(API_READ_MODEL, { version: API_READ_MODEL_VERSION, position: header.position, rows: new Map<string, unknown>([[key, value]]) });
+    await checkpoints.save(API_READ_MODEL, { version: API_READ_MODEL_VERSION, position: header.position, eventId: header.eventId!, rows: new Map<string, unknown>([[key, value]]) });
 
     const second = new ApiReadModel(h.store, { checkpoints });
     const start = await second.start();

@@ -1,6 +1,6 @@
 import type { Command, Option } from 'commander';
 import { API_READ_MODEL, API_READ_MODEL_FILTER, API_READ_MODEL_VERSION, ApiReadModel } from '@optex/api';
-import { eventsAfter, type CheckpointHeader } from '@optex/projections';
+import { checkpointNotOfLog, eventsAfter, type CheckpointHeader } from '@optex/projections';
 import { openReadModelCheckpoints } from '@optex/runtime';
 import { safe, table, toJson } from './format';
 import { openExistingStore, type Io } from './commands';
@@ -16,7 +16,15 @@ interface ReadModelStatus {
   readonly name: string;
   readonly location: string;
   readonly version: number;
-  readonly checkpoint: { readonly version: number; readonly position: string; readonly rows: number; readonly savedAt: string; readonly current: boolean } | null;
+  readonly checkpoint: {
+    readonly version: number;
+    readonly position: string;
+    readonly rows: number;
+    readonly savedAt: string;
+    readonly current: boolean;
+    /** Why it is not a checkpoint of this log (the log restored from an older backup, or another log), or null. */
+    readonly notOfThisLog: string | null;
+  } | null;
   /** Events the log holds (of the streams it reads) after the checkpoint: what the next start folds. */
   readonly lagEvents: number;
 }
@@ -40,13 +48,15 @@ async function statusCommand(io: Io, flags: ProjectionFlags): Promise<number> {
     const checkpoints = openReadModelCheckpoints(flags.store, flags.readModel);
     try {
       const header = await checkpoints.describe(API_READ_MODEL);
-      const current = header?.version === API_READ_MODEL_VERSION ? header : undefined;
+      const notOfThisLog = header ? ((await checkpointNotOfLog(store, header)) ?? null) : null;
+      // What the next start restores: a checkpoint of this version and of this log; else it folds the whole log.
+      const restored = header?.version === API_READ_MODEL_VERSION && notOfThisLog === null ? header : undefined;
       const status: ReadModelStatus = {
         name: API_READ_MODEL,
         location: checkpoints.location,
         version: API_READ_MODEL_VERSION,
-        checkpoint: header ? describeCheckpoint(header) : null,
-        lagEvents: await eventsAfter(store, API_READ_MODEL_FILTER, current?.position),
+        checkpoint: header ? { ...describeCheckpoint(header), notOfThisLog } : null,
+        lagEvents: await eventsAfter(store, API_READ_MODEL_FILTER, restored?.position),
       };
       if (flags.json) io.out(toJson([status]));
       else {
@@ -55,6 +65,7 @@ async function statusCommand(io: Io, flags: ProjectionFlags): Promise<number> {
           [[status.name, String(status.version), checkpointState(status), status.checkpoint?.position ?? '-', String(status.checkpoint?.rows ?? 0), status.checkpoint?.savedAt ?? '-', String(status.lagEvents)]],
           new Set([1, 3, 4, 6]),
         ));
+        if (status.checkpoint?.notOfThisLog) io.out(`${status.name}: the checkpoint is not of this log: ${safe(status.checkpoint.notOfThisLog)}; the next start drops it and folds the whole log`);
         io.out(`checkpoints: ${safe(status.location)}`);
       }
       return 0;
@@ -117,5 +128,6 @@ function describeCheckpoint(header: CheckpointHeader) {
 
 function checkpointState(status: ReadModelStatus): string {
   if (!status.checkpoint) return 'none (the next start folds the whole log)';
-  return status.checkpoint.current ? 'current' : `version ${status.checkpoint.version}: ignored (the next start folds the whole log)`;
+  if (!status.checkpoint.current) return `version ${status.checkpoint.version}: ignored (the next start folds the whole log)`;
+  return status.checkpoint.notOfThisLog === null ? 'current' : 'not of this log (see below)';
 }

@@ -30,8 +30,8 @@ const append = async (store: EventStore, stream: string, n = 1) => {
   for (let i = 0; i < n; i++) await store.appendToStream(stream, [{ id: randomUUID(), type: 'Counted', data: { i } }], 'any');
 };
 
-const lastPosition = async (store: EventStore) => {
-  for await (const e of store.readAll({ direction: 'backwards', maxCount: 1 })) return e.position;
+const lastEvent = async (store: EventStore) => {
+  for await (const e of store.readAll({ direction: 'backwards', maxCount: 1 })) return e;
   return undefined;
 };
 
@@ -125,6 +125,75 @@ describe('CheckpointedProjection', () => {
     await second.stop();
   });
 
+  describe('a checkpoint is restored only onto the log it was saved from', () => {
+    /** A checkpoint of `counted-a` × 3 saved from the spec's store, as a stopped API leaves it. */
+    async function savedFromStore(): Promise<{ checkpoints: MemoryReadModelCheckpoints; position: unknown }> {
+      const checkpoints = new MemoryReadModelCheckpoints();
+      await append(store, 'counted-a', 3);
+      const first = new CheckpointedProjection(store, new CountPerStream(), { checkpoints });
+      await first.start();
+      await first.sync();
+      await first.stop();
+      return { checkpoints, position: first.position };
+    }
+
+    it('given the log it was saved from, it records the id of its last event and is restored', async () => {
+      const { checkpoints } = await savedFromStore();
+      expect((await checkpoints.describe('counts'))?.eventId).toBe((await lastEvent(store))!.id);
+      const start = await new CheckpointedProjection(store, new CountPerStream(), { checkpoints }).start();
+      expect(start).toMatchObject({ rows: 1, restoredFrom: { eventId: (await lastEvent(store))!.id } });
+      expect(start.notOfThisLog).toBeUndefined();
+    });
+
+    it.each([
+      ['other events at its position (a log restored from an older backup, then written again)', 3, /^the log holds event \S+ at position 3, not \S+ at 3 \(a log restored from an older backup, or another log\)$/],
+      ['fewer events than its position (a log restored from an older backup)', 2, /^the log ends before position 3, where its event \S+ was \(a log restored from an older backup, or another log\)$/],
+    ])('given a log with %s, drops it and folds that whole log; the next start restores the new checkpoint', async (_what, events, reason) => {
+      const { checkpoints } = await savedFromStore();
+      const restored = SqliteEventStore.open(':memory:');
+      try {
+        await append(restored, 'counted-r', events);
+        const model = new CountPerStream();
+        const runner = new CheckpointedProjection(restored, model, { checkpoints });
+        const start = await runner.start();
+        expect(start.restoredFrom).toBeUndefined();
+        expect(start.rows).toBe(0);
+        expect(start.notOfThisLog).toMatch(reason);
+        await runner.sync();
+        await runner.stop();
+        // Nothing of the other log's checkpoint is served: only what this log holds.
+        expect(Object.fromEntries(model.counts)).toEqual({ 'counted-r': events });
+        expect(model.restored).toBeUndefined();
+        const again = await new CheckpointedProjection(restored, new CountPerStream(), { checkpoints }).start();
+        expect(again).toMatchObject({ rows: 1, restoredFrom: { eventId: (await lastEvent(restored))!.id } });
+      } finally {
+        await restored.close();
+      }
+    });
+
+    it('given a checkpoint that names no event (an earlier optex saved it), drops it and folds the whole log once', async () => {
+      const { checkpoints, position } = await savedFromStore();
+      const header = (await checkpoints.describe('counts'))!;
+      // What an earlier optex left: the same rows and position, no event id.
+      const earlier: MemoryReadModelCheckpoints = Object.assign(Object.create(MemoryReadModelCheckpoints.prototype) as MemoryReadModelCheckpoints, checkpoints);
+      const load = checkpoints.load.bind(checkpoints);
+      earlier.load = async (name, version) => {
+        const loaded = await load(name, version);
+        if (!loaded) return loaded;
+        const { eventId: _eventId, ...rest } = loaded.header;
+        return { ...loaded, header: rest };
+      };
+      const model = new CountPerStream();
+      const runner = new CheckpointedProjection(store, model, { checkpoints: earlier });
+      const start = await runner.start();
+      expect(start.notOfThisLog).toBe(`it names no event at its position ${header.position.commit.toString()} (an earlier optex saved it), so it cannot be checked against the log`);
+      await runner.sync();
+      await runner.stop();
+      expect(model.applied).toEqual(['counted-a@0', 'counted-a@1', 'counted-a@2']);
+      expect(await checkpoints.describe('counts')).toMatchObject({ position, eventId: (await lastEvent(store))!.id });
+    });
+  });
+
   it('given a checkpoint of another version, ignores it and folds the whole log', async () => {
     const checkpoints = new MemoryReadModelCheckpoints();
     await append(store, 'counted-a', 2);
@@ -146,7 +215,8 @@ describe('CheckpointedProjection', () => {
     const checkpoints = new MemoryReadModelCheckpoints();
     await append(store, 'counted-a', 2);
     await append(store, 'counted-b');
-    await checkpoints.save('counts', { version: 1, position: (await lastPosition(store))!, rows: new Map<string, unknown>([['counted-a', 2], ['counted-b', 'one']]) });
+    const last = (await lastEvent(store))!;
+    await checkpoints.save('counts', { version: 1, position: last.position, eventId: last.id, rows: new Map<string, unknown>([['counted-a', 2], ['counted-b', 'one']]) });
     const model = new CountPerStream();
     const runner = new CheckpointedProjection(store, model, { checkpoints });
     const start = await runner.start();

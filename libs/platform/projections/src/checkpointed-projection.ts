@@ -1,4 +1,4 @@
-import { silentLogger, type EventFilter, type EventStore, type GlobalPosition, type Logger, type RecordedEvent, type Subscription } from '@optex/ports';
+import { readAllWithoutData, silentLogger, type EventFilter, type EventStore, type GlobalPosition, type Logger, type RecordedEvent, type Subscription } from '@optex/ports';
 import { CheckpointUnreadable, type CheckpointHeader, type LoadedCheckpoint, type ReadModelCheckpoints } from './checkpoints';
 
 /** What a read model tells the runner: how to fold an event, and how its state maps to checkpoint rows. */
@@ -35,8 +35,29 @@ export interface ProjectionStart {
   readonly restoredFrom?: CheckpointHeader;
   /** Why the checkpoint there was could not be read (it was dropped, and the whole log folded). */
   readonly unreadable?: string;
+  /**
+   * Why the checkpoint there is not one of this log: the log holds no event with its event id at its position (a log
+   * restored from an older backup, or another log), or it names no event (an earlier optex saved it). It was dropped,
+   * and the whole log folded.
+   */
+  readonly notOfThisLog?: string;
   /** Rows restored. */
   readonly rows: number;
+}
+
+/**
+ * Why a checkpoint is not one of the log `store` holds (`undefined` when the log holds the event it names at its
+ * position): its rows fold events this log may not hold, or miss some it holds, so restoring them would serve a state
+ * the log never had. Reads one event.
+ */
+export async function checkpointNotOfLog(store: EventStore, header: CheckpointHeader): Promise<string | undefined> {
+  const at = header.position.commit.toString();
+  if (header.eventId === undefined) return `it names no event at its position ${at} (an earlier optex saved it), so it cannot be checked against the log`;
+  for await (const event of readAllWithoutData(store, { fromPosition: header.position, maxCount: 1 })) {
+    if (event.position.commit === header.position.commit && event.id === header.eventId) return undefined;
+    return `the log holds event ${event.id} at position ${event.position.commit.toString()}, not ${header.eventId} at ${at} (a log restored from an older backup, or another log)`;
+  }
+  return `the log ends before position ${at}, where its event ${header.eventId} was (a log restored from an older backup, or another log)`;
 }
 
 /**
@@ -46,11 +67,15 @@ export interface ProjectionStart {
  * stop. A restart therefore folds only what the log gained since the last save. A save that fails is logged and
  * retried with the next one (the changed rows stay pending); the read model keeps serving meanwhile. A checkpoint
  * that cannot be read back (a row that is not JSON, or one `restore` refuses: an edited or damaged file) is a cache
- * gone bad, not a reason to stop: it is logged, dropped, and the whole log folded, as with no checkpoint.
+ * gone bad, not a reason to stop: it is logged, dropped, and the whole log folded, as with no checkpoint. So is one
+ * whose last event the log does not hold at its position ({@link ProjectionStart.notOfThisLog}): the log was restored
+ * from an older backup, or is another one.
  */
 export class CheckpointedProjection {
   private subscription?: Subscription;
   private applied?: GlobalPosition;
+  /** The id of the event at `applied`: a checkpoint records it, so that the next start can tell it belongs to the log. */
+  private appliedId?: string;
   private savedAt?: GlobalPosition;
   private readonly dirty = new Set<string>();
   private sinceSave = 0;
@@ -79,9 +104,11 @@ export class CheckpointedProjection {
   async start(): Promise<ProjectionStart> {
     let loaded: LoadedCheckpoint | undefined;
     let unreadable: string | undefined;
+    let notOfThisLog: string | undefined;
     try {
       loaded = await this.options.checkpoints?.load(this.definition.name, this.definition.version);
-      if (loaded) this.definition.restore(loaded.rows);
+      if (loaded) notOfThisLog = await checkpointNotOfLog(this.store, loaded.header);
+      if (loaded && notOfThisLog === undefined) this.definition.restore(loaded.rows);
     } catch (error) {
       if (!(error instanceof CheckpointUnreadable)) throw error;
       loaded = undefined;
@@ -89,9 +116,15 @@ export class CheckpointedProjection {
       this.log.warn({ err: unreadable, location: this.options.checkpoints?.location }, 'checkpoint unreadable: dropped, folding the whole log');
       await this.options.checkpoints?.drop(this.definition.name);
     }
+    if (notOfThisLog !== undefined) {
+      loaded = undefined;
+      this.log.warn({ err: notOfThisLog, location: this.options.checkpoints?.location }, 'checkpoint not of this log: dropped, folding the whole log');
+      await this.options.checkpoints?.drop(this.definition.name);
+    }
     if (loaded) {
       this.applied = this.savedAt = loaded.header.position;
-    } else if (unreadable === undefined) {
+      this.appliedId = loaded.header.eventId;
+    } else if (unreadable === undefined && notOfThisLog === undefined) {
       const stale = await this.options.checkpoints?.describe(this.definition.name);
       if (stale) this.log.info({ stored: stale.version, current: this.definition.version }, 'checkpoint of another version ignored: folding the whole log');
     }
@@ -100,8 +133,15 @@ export class CheckpointedProjection {
       filter: this.definition.filter,
       onDropped: (error) => (this.dropped = error),
     });
-    return { ...(loaded ? { restoredFrom: loaded.header } : {}), ...(unreadable !== undefined ? { unreadable } : {}), rows: loaded?.rows.size ?? 0 };
+    return {
+      ...(loaded ? { restoredFrom: loaded.header } : {}),
+      ...(unreadable !== undefined ? { unreadable } : {}),
+      ...(notOfThisLog !== undefined ? { notOfThisLog } : {}),
+      rows: loaded?.rows.size ?? 0,
+    };
   }
+
+
 
   /** The position of the last event applied (undefined before any). */
   get position(): GlobalPosition | undefined {
@@ -182,6 +222,7 @@ export class CheckpointedProjection {
   private async fold(event: RecordedEvent): Promise<void> {
     for (const key of this.definition.apply(event)) this.dirty.add(key);
     this.applied = event.position;
+    this.appliedId = event.id;
     this.sinceSave++;
     for (const wake of this.waiters) wake();
     if (!this.options.checkpoints) return;
@@ -195,14 +236,15 @@ export class CheckpointedProjection {
   private async save(): Promise<void> {
     const checkpoints = this.options.checkpoints;
     const position = this.applied;
-    if (!checkpoints || !position || (this.savedAt && this.savedAt.commit === position.commit)) return;
+    const eventId = this.appliedId;
+    if (!checkpoints || !position || eventId === undefined || (this.savedAt && this.savedAt.commit === position.commit)) return;
     const keys = [...this.dirty];
     const rows = new Map(keys.map((key) => [key, this.definition.row(key)] as const));
     const events = this.sinceSave;
     this.dirty.clear();
     this.sinceSave = 0;
     try {
-      await checkpoints.save(this.definition.name, { version: this.definition.version, position, rows });
+      await checkpoints.save(this.definition.name, { version: this.definition.version, position, eventId, rows });
       this.savedAt = position;
     } catch (error) {
       for (const key of keys) this.dirty.add(key);

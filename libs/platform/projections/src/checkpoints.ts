@@ -8,6 +8,11 @@ export interface CheckpointHeader {
   readonly version: number;
   /** The position of the last event the saved rows include. */
   readonly position: GlobalPosition;
+  /**
+   * The id of that event: the checkpoint belongs to a log that holds it there (a log restored from an older backup, or
+   * another log, does not). Absent in checkpoints an optex before this field wrote.
+   */
+  readonly eventId?: string;
   readonly savedAt: Date;
   /** How many rows it holds. */
   readonly rows: number;
@@ -23,6 +28,8 @@ export interface LoadedCheckpoint {
 export interface CheckpointChanges {
   readonly version: number;
   readonly position: GlobalPosition;
+  /** The id of the event at `position`. */
+  readonly eventId: string;
   readonly rows: ReadonlyMap<string, unknown>;
 }
 
@@ -63,7 +70,7 @@ export class MemoryReadModelCheckpoints implements ReadModelCheckpoints {
       if (value === undefined) rows.delete(key);
       else rows.set(key, toJson(name, key, value));
     }
-    this.models.set(name, { header: { name, version: changes.version, position: changes.position, savedAt: new Date(), rows: rows.size }, rows });
+    this.models.set(name, { header: { name, version: changes.version, position: changes.position, eventId: changes.eventId, savedAt: new Date(), rows: rows.size }, rows });
   }
 
   async describe(name: string): Promise<CheckpointHeader | undefined> {
@@ -84,6 +91,7 @@ export function assertChanges(name: string, changes: CheckpointChanges): void {
   if (typeof name !== 'string' || name.length === 0) throw new TypeError('name must be a non-empty string');
   if (!Number.isSafeInteger(changes.version) || changes.version < 1) throw new RangeError(`version must be a positive integer, got ${String(changes.version)}`);
   if (typeof changes.position?.commit !== 'bigint' || typeof changes.position?.prepare !== 'bigint') throw new TypeError('position must be a GlobalPosition (bigint commit and prepare)');
+  if (typeof changes.eventId !== 'string' || changes.eventId.length === 0) throw new TypeError('eventId must be a non-empty string (the id of the event at position)');
 }
 
 /**

@@ -8,7 +8,8 @@ CREATE TABLE IF NOT EXISTS read_models (
   version INTEGER NOT NULL,
   commit_position TEXT NOT NULL,
   prepare_position TEXT NOT NULL,
-  saved_at INTEGER NOT NULL
+  saved_at INTEGER NOT NULL,
+  event_id TEXT
 );
 CREATE TABLE IF NOT EXISTS read_model_rows (
   name TEXT NOT NULL,
@@ -24,12 +25,13 @@ interface HeaderRow {
   readonly commit_position: string;
   readonly prepare_position: string;
   readonly saved_at: number;
+  readonly event_id: string | null;
   readonly rows: number;
 }
 
 /**
  * Read-model checkpoints in one SQLite file (better-sqlite3, WAL): a `read_models` header per read model (version,
- * position, time) and its `read_model_rows`. A save is one transaction (rows and header together). The file is held
+ * position and the id of the event there, time) and its `read_model_rows`. A save is one transaction (rows and header together). The file is held
  * in SQLite's exclusive locking mode while open, so a second process (another API, `optex projections rebuild`)
  * cannot write the same checkpoints behind this one's back: it fails to open with a message saying so.
  */
@@ -42,11 +44,11 @@ export class SqliteReadModelCheckpoints implements ReadModelCheckpoints {
     readonly location: string,
   ) {
     this.statements = {
-      header: db.prepare('SELECT name, version, commit_position, prepare_position, saved_at, (SELECT COUNT(*) FROM read_model_rows r WHERE r.name = m.name) AS rows FROM read_models m WHERE name = ?'),
+      header: db.prepare('SELECT name, version, commit_position, prepare_position, saved_at, event_id, (SELECT COUNT(*) FROM read_model_rows r WHERE r.name = m.name) AS rows FROM read_models m WHERE name = ?'),
       rows: db.prepare('SELECT key, value FROM read_model_rows WHERE name = ?'),
       upsertHeader: db.prepare(
-        'INSERT INTO read_models (name, version, commit_position, prepare_position, saved_at) VALUES (@name, @version, @commit, @prepare, @savedAt) ' +
-          'ON CONFLICT(name) DO UPDATE SET version = excluded.version, commit_position = excluded.commit_position, prepare_position = excluded.prepare_position, saved_at = excluded.saved_at',
+        'INSERT INTO read_models (name, version, commit_position, prepare_position, saved_at, event_id) VALUES (@name, @version, @commit, @prepare, @savedAt, @eventId) ' +
+          'ON CONFLICT(name) DO UPDATE SET version = excluded.version, commit_position = excluded.commit_position, prepare_position = excluded.prepare_position, saved_at = excluded.saved_at, event_id = excluded.event_id',
       ),
       upsertRow: db.prepare('INSERT INTO read_model_rows (name, key, value) VALUES (?, ?, ?) ON CONFLICT(name, key) DO UPDATE SET value = excluded.value'),
       deleteRow: db.prepare('DELETE FROM read_model_rows WHERE name = ? AND key = ?'),
@@ -67,6 +69,7 @@ export class SqliteReadModelCheckpoints implements ReadModelCheckpoints {
         commit: changes.position.commit.toString(),
         prepare: changes.position.prepare.toString(),
         savedAt: Date.now(),
+        eventId: changes.eventId,
       });
     });
   }
@@ -84,6 +87,8 @@ export class SqliteReadModelCheckpoints implements ReadModelCheckpoints {
       db.pragma('journal_mode = WAL');
       db.pragma('synchronous = NORMAL');
       db.exec(SCHEMA);
+      // A file an optex before the checkpoint's event id wrote: the column is added, its checkpoints keep none.
+      if (!(db.pragma('table_info(read_models)') as { name: string }[]).some((c) => c.name === 'event_id')) db.exec('ALTER TABLE read_models ADD COLUMN event_id TEXT');
       return new SqliteReadModelCheckpoints(db, path);
     } catch (error) {
       db?.close();
@@ -136,6 +141,7 @@ export class SqliteReadModelCheckpoints implements ReadModelCheckpoints {
       name: row.name,
       version: row.version,
       position: { commit: BigInt(row.commit_position), prepare: BigInt(row.prepare_position) },
+      ...(row.event_id !== null ? { eventId: row.event_id } : {}),
       savedAt: new Date(row.saved_at),
       rows: row.rows,
     };
