@@ -112,6 +112,7 @@ function commandAt(state: Exclude<OptimizationState, { status: 'initial' }>, see
       const evidence = [
         { kind: 'none' },
         { kind: 'unanswered', reason: 'throttled' },
+        { kind: 'not-carried-out', reason: 'held by the kill switch' },
         { kind: 'created', outputs: OUTPUTS[move.step.kind] ?? {} },
         { kind: 'created' },
         { kind: 'exists', exists: pick % 2 === 0 },

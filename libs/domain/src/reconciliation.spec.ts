@@ -42,6 +42,15 @@ describe('judgeStepEffect', () => {
     }
   });
 
+  it('a step the executor saw not carried out (held by the kill switch, throttled at stop) did not happen, whatever the step — a purchase included', () => {
+    const purchase: Step = { kind: 'purchase-reserved-instances', offeringId: 'o-1', instanceCount: 2 };
+    for (const step of [stop, type, mv, del, release, alloc, purchase]) {
+      expect(judgeStepEffect(step, { kind: 'not-carried-out', reason: 'the kill switch held the call before it was sent' })).toEqual({ verdict: 'not-happened', evidence: 'the kill switch held the call before it was sent' });
+    }
+    // The same purchase with a look-up that found nothing cannot be told from one EC2 has not shown yet.
+    expect(judgeStepEffect(purchase, { kind: 'reservations', found: [] }).verdict).toBe('unknown');
+  });
+
   it('a found creation completes the step with its outputs', () => {
     expect(judgeStepEffect(alloc, { kind: 'created', outputs: { allocationId: 'eipalloc-9', publicIp: '203.0.113.1' } })).toMatchObject({ outputs: { allocationId: 'eipalloc-9' } });
   });

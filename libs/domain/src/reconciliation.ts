@@ -31,7 +31,13 @@ export type StepEvidence =
   | { readonly kind: 'reservations'; readonly found: readonly { readonly reservedInstancesId: string; readonly instanceCount: number; readonly offeringId?: string }[] }
   | { readonly kind: 'none' }
   /** The look-up could not be made (EC2 refused it, or kept failing past the executor's bound): `reason` says what failed. */
-  | { readonly kind: 'unanswered'; readonly reason: string };
+  | { readonly kind: 'unanswered'; readonly reason: string }
+  /**
+   * No look-up needed: the executor that recorded the intent saw that no call of the step was carried out and none is in
+   * flight — the kill switch held the call before it was sent, or EC2 refused every attempt for its rate (a throttle)
+   * and the process stopped before sending it again. `reason` says which.
+   */
+  | { readonly kind: 'not-carried-out'; readonly reason: string };
 
 /** The verdict on a started step: its effect happened (with the step's outputs), did not happen, or cannot be told. */
 export type EffectVerdict =
@@ -86,11 +92,15 @@ const mismatch = (step: Step, evidence: StepEvidence): EffectVerdict => ({
  * the instance is stopping or stopped, a deletion when the resource is gone…); creations by the client token's tag; a
  * reservation purchase happened when exactly one reservation of the type started since the intent has the purchase's
  * instance count (and its offering, when EC2 names it) — none or several cannot be told apart from EC2's eventual
- * consistency or the customer's own purchases, so an operator decides and the purchase is never repeated.
+ * consistency or the customer's own purchases, so an operator decides and the purchase is never repeated. A step the
+ * executor saw not carried out (`not-carried-out` evidence: held by the kill switch, or throttled when the process
+ * stopped) did not happen, and is started again.
  */
 export function judgeStepEffect(step: Step, evidence: StepEvidence): EffectVerdict {
   // Without an answer nothing can be told, whatever the step: it needs an operator, and is never repeated.
   if (evidence.kind === 'unanswered') return { verdict: 'unknown', reason: evidence.reason };
+  // Seen by the executor itself, whatever the step (a purchase included, which no look-up could tell): nothing happened.
+  if (evidence.kind === 'not-carried-out') return { verdict: 'not-happened', evidence: evidence.reason };
   switch (step.kind) {
     case 'stop-instance':
     case 'start-instance':

@@ -483,12 +483,54 @@ describe('kill switch (optex pause / resume-execution)', () => {
     expect(report.optimizations.map((o) => o.status).sort()).toEqual(['completed', 'executing']);
     const held = report.optimizations.find((o) => o.status === 'executing')!;
     const types = (await h.store.readStream(optimizationStream(held.optimizationId))).map((e) => e.type);
-    expect(types.at(-1)).toBe('ExecutionStepStarted'); // its intent recorded before the pause, its call never sent
+    // Its intent recorded before the pause, its call never sent: the intent is closed as not carried out.
+    expect(types.slice(-2)).toEqual(['ExecutionStepStarted', 'StepEffectNotFound']);
     expect(h.fleet.calls().filter((c) => c.operation === 'modifyVolume' && !c.dryRun)).toHaveLength(1);
     await control(h.store, 'resume');
     const resumed = await h.resume();
     expect(resumed.optimizations.map((o) => o.status)).toEqual(['completed', 'completed']);
     expect(h.fleet.calls().filter((c) => c.operation === 'modifyVolume' && !c.dryRun).map((c) => c.resourceId).sort()).toEqual(['vol-q1', 'vol-q2']);
+    await h.close();
+  });
+
+  it('pulled while a reservation purchase waits for its EC2 request token: not sent, and once resumed bought once — not left to an operator', async () => {
+    const offerings = ['3e1f6a2b-7c4d-4e8f-9a0b-1c2d3e4f5a02', '3e1f6a2b-7c4d-4e8f-9a0b-1c2d3e4f5a03'];
+    let now = 0;
+    let pulled: Promise<unknown> | undefined;
+    const fleet = SimulatedFleet.fromFleet(
+      { reservedInstanceOfferings: offerings.map((offeringId, i) => ({ offeringId, region: 'us-east-1', instanceType: i === 0 ? 'm5.large' : 'c5.large', fixedPrice: 0, recurringHourly: 0.06, durationSeconds: 31536000 })) },
+      { latencyMs: 0 },
+    );
+    const h = await harness(
+      {},
+      {
+        policy: autoPolicy,
+        fleet,
+        gateway: (inner, store) =>
+          new BudgetedEc2Gateway(
+            inner,
+            new Ec2ApiBudget({
+              // One purchase, then the bucket must refill: the second purchase waits; the operator pulls the switch meanwhile.
+              figures: (bucket) => (bucket === 'PurchaseReservedInstancesOffering' ? { capacity: 1, refillPerSecond: 1 } : { capacity: 1000, refillPerSecond: 1000 }),
+              now: () => now,
+              sleep: async (ms) => {
+                pulled ??= control(store, 'pause');
+                await pulled;
+                now += ms;
+              },
+            }),
+          ),
+      },
+    );
+    const purchase = (n: number) => ({ recommendationId: `ri-${n}`, source: 'spec', accountId: ACCOUNT, region: 'us-east-1', resource: { type: 'ec2:reserved-instances', id: offerings[n]! }, action: { type: 'purchase-reserved-instances', offeringId: offerings[n]!, instanceCount: 2 }, estimatedMonthlySavings: 52.56, currency: 'USD' });
+    const bought = () => fleet.calls().filter((c) => c.operation === 'purchaseReservedInstancesOffering' && !c.dryRun);
+    const report = await h.run([purchase(0), purchase(1)]);
+    expect(Object.values(statuses(report)).sort()).toEqual(['completed', 'executing']);
+    expect(bought()).toHaveLength(1);
+    await control(h.store, 'resume');
+    expect(statuses(await h.resume())).toEqual({ 'ri-0': 'completed', 'ri-1': 'completed' });
+    expect(bought().map((c) => c.result)).toEqual(['ok', 'ok']);
+    expect(new Set(bought().map((c) => c.resourceId)).size).toBe(2);
     await h.close();
   });
 

@@ -202,8 +202,10 @@ export function describeError(error: unknown): string {
 }
 
 /**
- * An EC2 call that was not sent: the kill switch engaged while it waited for its turn (the EC2 request budget). Nothing
- * happened in EC2; its recorded intent stays open and the call is sent once execution resumes.
+ * An EC2 call not carried out, and not in flight: the kill switch engaged while it waited for its turn (the EC2 request
+ * budget), so it was not sent; or EC2 throttled every attempt of it and the process is stopping. Nothing happened in
+ * EC2: the executor closes the step's recorded intent as not carried out, and the step is started again once execution
+ * resumes (or after the restart).
  */
 export class CallHeldError extends OptexError {
   readonly code = 'CALL_HELD';

@@ -1,5 +1,5 @@
 import { defaultPolicy, defaultPriceBook, optimizationDecider, optimizationStream, parseRecommendation, type OptimizationCommand, type Recommendation } from '@optex/domain';
-import { silentLogger } from '@optex/ports';
+import { InfrastructureError, silentLogger } from '@optex/ports';
 import { SqliteEventStore } from '@optex/event-store';
 import { SimulatedFleet } from '@optex/cloud';
 import { OptexMetrics, defaultEngineOptions, handleCommand, loadStream } from '@optex/engine';
@@ -109,11 +109,12 @@ describe('ExecutorService recovery at start-up, EC2 unavailable', () => {
 });
 
 describe('ExecutorService: a reservation purchase throttled beyond its attempts', () => {
-  it('RequestLimitExceeded × 10 (EC2 did not carry it out): waited out, bought once, never reconciliation-needed', async () => {
+  /** A purchase of offering off-1, approved and scheduled, on a fleet whose purchase call EC2 throttles `throttles` times. */
+  async function scheduledPurchase(throttles: number) {
     const store = SqliteEventStore.open(':memory:');
     const offering = { offeringId: 'off-1', region: REGION, instanceType: 'm5.large', fixedPrice: 0, recurringHourly: 0.06, durationSeconds: 31536000 };
     const fleet = SimulatedFleet.fromFleet(
-      { reservedInstanceOfferings: [offering], faults: [{ resourceId: 'off-1', operation: 'PurchaseReservedInstancesOffering', error: 'RequestLimitExceeded', times: 10 }] },
+      { reservedInstanceOfferings: [offering], faults: [{ resourceId: 'off-1', operation: 'PurchaseReservedInstancesOffering', error: 'RequestLimitExceeded', times: throttles }] },
       { clock },
     );
     const parsed = parseRecommendation({
@@ -131,8 +132,53 @@ describe('ExecutorService: a reservation purchase throttled beyond its attempts'
     const stream = optimizationStream(id);
     if ((await statusOf(store, id)) === 'awaiting-approval') await handleCommand(store, stream, optimizationDecider, { type: 'Approve', data: { by: 'alice' }, metadata: { now: NOW } }, { causationKey: 'approve', recordedBy: 'spec' });
     await handleCommand(store, stream, optimizationDecider, { type: 'ScheduleExecution', data: { batchId: 'b1', notBefore: NOW }, metadata: { now: NOW } }, { causationKey: 'schedule', recordedBy: 'spec' });
-    const executor = new ExecutorService(store, fleet, fleet, defaultPolicy, defaultPriceBook, clock, silentLogger, new OptexMetrics(), { ...options, recoverOnStart: false, stepAttempts: 4 });
-    await executor.onApplicationBootstrap();
+    const start = async () => {
+      const executor = new ExecutorService(store, fleet, fleet, defaultPolicy, defaultPriceBook, clock, silentLogger, new OptexMetrics(), { ...options, recoverOnStart: false, stepAttempts: 4 });
+      await executor.onApplicationBootstrap();
+      return executor;
+    };
+    const purchases = () => fleet.calls().filter((c) => c.operation === 'purchaseReservedInstancesOffering' && !c.dryRun).map((c) => c.result);
+    return { store, fleet, id, stream, start, purchases };
+  }
+
+  it('still throttled when the executor stops: the intent is closed as not carried out; after the restart bought once, never reconciliation-needed', async () => {
+    const { store, id, stream, start, purchases } = await scheduledPurchase(30);
+    const first = await start();
+    const handling = first.drive(id, 'scheduled').then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    for (let waited = 0; purchases().length < 6 && waited < 400; waited++) await new Promise((resolve) => setTimeout(resolve, 5));
+    await first.onModuleDestroy();
+    // Not acknowledged: the delivery comes again after the restart.
+    expect(await handling).toBeInstanceOf(InfrastructureError);
+    const types = (await store.readStream(stream)).map((e) => e.type);
+    expect(types.slice(-2)).toEqual(['ExecutionStepStarted', 'StepEffectNotFound']);
+    const closed = (await store.readStream(stream)).at(-1)!.data as { evidence: string };
+    expect(closed.evidence).toMatch(/^purchase-reserved-instances not carried out: EC2 throttled every attempt \(RequestLimitExceeded\) and the executor stopped before sending it again/);
+    const before = purchases().length;
+    expect(purchases()).toEqual(Array<string>(before).fill('RequestLimitExceeded'));
+
+    const second = await start();
+    for (let delivery = 1; delivery <= 5; delivery++) {
+      try {
+        await second.drive(id, 'scheduled-again');
+        break;
+      } catch (error) {
+        if (delivery === 5) throw error;
+      }
+    }
+    const status = await statusOf(store, id);
+    expect(['validating', 'completed']).toContain(status);
+    expect((await store.readStream(stream)).map((e) => e.type)).not.toContain('ReconciliationRequired');
+    expect(purchases()).toEqual([...Array<string>(30).fill('RequestLimitExceeded'), 'ok']);
+    await second.onModuleDestroy();
+    await store.close();
+  });
+
+  it('RequestLimitExceeded × 10 (EC2 did not carry it out): waited out, bought once, never reconciliation-needed', async () => {
+    const { store, id, start, purchases } = await scheduledPurchase(10);
+    const executor = await start();
 
     // As the bus does: the handling comes again after an outage (at most a few times here).
     for (let delivery = 1; delivery <= 5; delivery++) {
@@ -147,8 +193,7 @@ describe('ExecutorService: a reservation purchase throttled beyond its attempts'
     const status = await statusOf(store, id);
     expect(status).not.toBe('reconciliation-needed');
     expect(['validating', 'completed']).toContain(status);
-    const purchases = fleet.calls().filter((c) => c.operation === 'purchaseReservedInstancesOffering' && !c.dryRun);
-    expect(purchases.map((c) => c.result)).toEqual([...Array<string>(10).fill('RequestLimitExceeded'), 'ok']);
+    expect(purchases()).toEqual([...Array<string>(10).fill('RequestLimitExceeded'), 'ok']);
     await executor.onModuleDestroy();
     await store.close();
   });

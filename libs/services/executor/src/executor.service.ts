@@ -276,20 +276,28 @@ export class ExecutorService implements OnApplicationBootstrap, OnModuleDestroy 
         if (await flush()) return; // resumed by ExecutionResumed (or the sweeper, once resumed)
         continue;
       }
+      // The revision the decision was taken at makes the event ids deterministic: a redelivery appends nothing new.
+      const resourceKey = resourceKeyOf(state.recommendation);
+      const contextAt = (revision: bigint) => ({ causationKey: `${causationKey}@${revision}`, recordedBy: RECORDED_BY, metadata: { resourceKey } });
       let command: OptimizationCommand | undefined;
       try {
         command = await this.commandFor(state as KnownOptimization, move, now, observedJustBefore);
       } catch (error) {
         if (!(error instanceof CallHeldError)) throw error;
-        // Nothing was sent; ExecutionResumed (or the sweeper, once resumed) moves it on from its open intent.
-        this.logger.warn({ optimizationId, error: error.message }, 'execution step held by the kill switch before it was sent');
+        // No call of the step was carried out and none is in flight (the kill switch held it, or EC2 throttled it and
+        // this process is stopping): its intent is closed as not carried out, and the step is started again later —
+        // by ExecutionResumed, the sweeper or the redelivery after the restart — instead of being looked up, which for
+        // a reservation purchase cannot tell "not bought" from "not visible yet" and would call an operator.
+        this.logger.warn({ optimizationId, error: error.message }, 'execution step not carried out: its intent is closed, the step starts again later');
+        if (move.kind === 'perform' && move.clientToken !== undefined) {
+          const evidence = { kind: 'not-carried-out', reason: error.message } as const;
+          decisions.decide({ type: 'ReconcileStep', data: { phase: move.phase, index: move.index, evidence }, metadata: { now: this.clock.now() } }, contextAt(decisions.revision));
+        }
         await flush();
+        if (this.stopping) throw new InfrastructureError(`executor shutting down before ${optimizationId} is done; handled again after the restart`, { cause: error });
         return;
       }
       observedJustBefore = move.kind === 'pre-validate' || (observedJustBefore && move.kind === 'decide');
-      // The revision the decision was taken at makes the event ids deterministic: a redelivery appends nothing new.
-      const resourceKey = resourceKeyOf(state.recommendation);
-      const contextAt = (revision: bigint) => ({ causationKey: `${causationKey}@${revision}`, recordedBy: RECORDED_BY, metadata: { resourceKey } });
       const context = contextAt(decisions.revision);
       if (command && changesEc2) {
         // Nothing is pending here; a conflict re-decides this outcome alone on the stream as it is now.

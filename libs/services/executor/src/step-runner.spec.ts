@@ -1,6 +1,6 @@
 import { parseRecommendation, type Recommendation, type Step } from '@optex/domain';
 import { SimulatedFleet } from '@optex/cloud';
-import { Ec2Error, InfrastructureError, ec2Error } from '@optex/ports';
+import { CallHeldError, Ec2Error, InfrastructureError, ec2Error } from '@optex/ports';
 import { StepRunner } from './step-runner';
 
 // When the step runner describes a volume before changing it: the look-up that makes a retry after an earlier attempt
@@ -224,14 +224,20 @@ describe('StepRunner: a throttled call (EC2 did not carry it out) is waited out 
     expect(purchases(fleet)).toHaveLength(3);
   });
 
-  it('a throttle that lasts ends when the runner is stopped: the throttle is thrown (an outage), nothing bought', async () => {
+  it('a throttle that lasts ends when the runner is stopped: a CallHeldError (not carried out, nothing in flight), the throttle as its cause, nothing bought', async () => {
     const fleet = riFleet('RequestLimitExceeded', 1_000_000);
     const stop = new AbortController();
     const runner = new StepRunner(fleet, { callTimeoutMs: 5_000, waitTimeoutMs: 5_000, attempts: 3, backoffMs: 1, signal: stop.signal });
     const run = runner.run(purchase, { recommendation: recommendation(), dryRun: false, outputs: {} });
     for (let waited = 0; purchases(fleet).length < 8 && waited < 400; waited++) await new Promise((resolve) => setTimeout(resolve, 5));
     stop.abort();
-    await expect(run).rejects.toMatchObject({ awsCode: 'RequestLimitExceeded' });
+    const error = await run.then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(CallHeldError);
+    expect((error as Error).message).toBe('purchase-reserved-instances not carried out: EC2 throttled every attempt (RequestLimitExceeded) and the executor stopped before sending it again; it is sent again after the restart');
+    expect((error as Error).cause).toMatchObject({ awsCode: 'RequestLimitExceeded' });
     expect(purchases(fleet).every((r) => r === 'RequestLimitExceeded')).toBe(true);
   });
 });

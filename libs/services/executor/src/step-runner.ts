@@ -57,8 +57,10 @@ export type StepResult = { readonly ok: true; readonly outputs: StepOutputs } | 
  * handling waits and is redelivered; the step's recorded intent is then reconciled (looked up, never blindly
  * repeated). A throttle ({@link isThrottling}: EC2 refused the request for its rate, so it was not carried out) is
  * waited out within the step instead — the call made again with backoff, with the same client token, for as long as
- * it takes — and thrown only when the process stops (`signal`): looking up the effect of a call EC2 did not carry out
- * cannot always tell that it did not (a reservation purchase, which takes no client token, would need an operator).
+ * it takes — and ends only when the process stops (`signal`), as a {@link CallHeldError}: no attempt was carried out
+ * and none is in flight, so the executor closes the step's intent as not carried out instead of leaving it to a
+ * look-up after the restart, which cannot always tell (a reservation purchase, which takes no client token, would need
+ * an operator).
  * A change is never rolled back, or left half-done, because the cloud was briefly unavailable.
  *
  * A capacity shortage is not an outage ({@link isCapacityShortage}: EC2 is up and has no room for, say, the new
@@ -111,6 +113,10 @@ export class StepRunner {
       return { ok: true, outputs };
     } catch (error) {
       if (ctx.dryRun && error instanceof Ec2Error && error.awsCode === 'DryRunOperation') return { ok: true, outputs: {} };
+      // Stopped while EC2 throttles the step: no attempt was carried out (a throttle is a refusal), none is in flight.
+      if (isThrottling(error) && this.options.signal?.aborted) {
+        throw new CallHeldError(`${step.kind} not carried out: EC2 throttled every attempt (${(error as Ec2Error).awsCode}) and the executor stopped before sending it again; it is sent again after the restart`, { cause: error });
+      }
       if (isOutage(error) || error instanceof CallHeldError) throw error;
       if (error instanceof TaskCancelledError) {
         if (!isWait) throw new InfrastructureError(`EC2 ${step.kind} timed out after ${this.options.callTimeoutMs} ms; its outcome is unknown`, { cause: error });
