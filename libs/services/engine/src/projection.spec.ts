@@ -168,6 +168,31 @@ describe('OptimizationProjection indexes', () => {
     expect(p.size).toBe(1);
   });
 
+  it('never folds an event over a gap: a stream it missed events of (another replica handled them) is left for the caller to read', () => {
+    const p = new OptimizationProjection();
+    const truth = new OptimizationProjection(); // the log, as the caller reads it
+    const a = stream('a');
+    const received = a.received();
+    p.apply(received);
+    const missed = [a.assessed(), a.approved()]; // handled elsewhere: this replica never sees revisions 1 and 2
+    const scheduled = a.scheduled();
+    for (const e of [received, ...missed, scheduled]) truth.apply(e);
+    expect(p.applyRelayed(scheduled)).toBeUndefined();
+    expect(p.knownAt('a', scheduled.revision)).toBeUndefined(); // so the caller reads the stream
+    expect(p.known('a')).toMatchObject({ revision: 0n, state: { status: 'received' } });
+    expect(p.countByStatus('scheduled')).toBe(0);
+    // An optimization first seen mid-stream is not folded from nothing either.
+    const b = stream('b');
+    b.received();
+    expect(p.applyRelayed(b.assessed())).toBeUndefined();
+    expect(p.known('b')).toBeUndefined();
+    // The caller's state, read from the log, repairs it; the next event folds on it.
+    const started = a.started();
+    p.set('a', truth.get('a')!, scheduled.revision);
+    expect(p.applyRelayed(started)?.status).toBe('executing');
+    expect(p.knownAt('a', started.revision)?.state.status).toBe('executing');
+  });
+
   it('knownAt() gives the state and revision only while the last event folded is the one asked for', () => {
     const p = new OptimizationProjection();
     const a = stream('a');

@@ -127,6 +127,11 @@ export class OptimizationProjection {
     const id = stream.slice(OPTIMIZATION_STREAM_PREFIX.length);
     const current = this.entries.get(id);
     if (current && revision <= current.revision) return undefined;
+    // Not the stream's next event: this projection missed some (another replica of the service handled them, before a
+    // rebalance gave this one the partition). Folded over the gap it would be a state the log never had — or the fold
+    // would throw, and the delivery be dropped as a domain rejection. Left as it is: `knownAt` misses, so the caller
+    // reads the stream, and `set` repairs the entry.
+    if (revision !== (current ? current.revision + 1n : 0n)) return undefined;
     const before = current ? this.stateOf(current) : undefined;
     const state = optimizationDecider.evolve(before ?? optimizationDecider.initialState(), event);
     this.put(id, current, before, state, revision);

@@ -62,6 +62,25 @@ describe('ExecutorService pre-validation', () => {
     await store.close();
   });
 
+  it('a replica given a stream whose earlier events another replica handled (a rebalance) reads the stream and carries it on', async () => {
+    const store = SqliteEventStore.open(':memory:');
+    const fleet = SimulatedFleet.fromFleet(fleetFile, { clock: { now: () => NOW } });
+    const rec = recommendation('rebalanced', { type: 'modify-volume', targetVolumeType: 'gp3' });
+    const id = optimizationIdFor(rec.source, rec.recommendationId);
+    const receive = { type: 'ReceiveRecommendation', data: { optimizationId: id, recommendation: rec, dryRun: false, deliveryId: `d-${id}` }, metadata: { now: NOW } } as const;
+    await handleCommand(store, optimizationStream(id), optimizationDecider, receive, { causationKey: 'receive', recordedBy: 'spec' });
+    const executor = new ExecutorService(store, fleet, fleet, defaultPolicy, defaultPriceBook, { now: () => NOW }, silentLogger, new OptexMetrics(), { ...defaultEngineOptions, recoverOnStart: false });
+    await executor.onApplicationBootstrap(); // its read model holds the optimization as received, and nothing of what follows
+    await upToScheduled(store, rec); // assessed, approved and scheduled by others (the receipt is already there)
+    const scheduled = (await store.readStream(optimizationStream(id))).find((e) => e.type === 'ExecutionScheduled')!;
+    // Only the last event reaches this replica: folded over the gap, it threw, and the delivery was dropped as a domain rejection.
+    await executor.onEvent(asDelivered(scheduled));
+    const { state } = await loadStream(store, optimizationStream(id), optimizationDecider);
+    expect(['validating', 'completed']).toContain(state.status);
+    expect((await fleet.describeVolume({ accountId: '123456789012', region: 'us-east-1', id: 'vol-1' }))?.volumeType).toBe('gp3');
+    await store.close();
+  });
+
   it('sends a change back for approval when the live resource drifted to a higher risk since it was approved: nothing changes', async () => {
     const store = SqliteEventStore.open(':memory:');
     // Assessed LOW and auto-approved (the recommendation states no tags); the volume is tagged production by now.
