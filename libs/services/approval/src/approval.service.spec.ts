@@ -64,6 +64,21 @@ describe('ApprovalService', () => {
     await store.close();
   });
 
+  it('a replica given a RiskAssessed of a stream it never saw (another replica handled its receipt, before a rebalance) reads the stream and decides', async () => {
+    const store = SqliteEventStore.open(':memory:');
+    const approval = await approvalOn(store); // its read model knows nothing of what follows
+    const parsed = parseRecommendation(gp3Recommendation({ recommendationId: 'a4', source: 'spec', volumeId: 'vol-4' }));
+    if (!parsed.ok) throw new Error(JSON.stringify(parsed.errors));
+    const id = await recordUpTo(store, parsed.value, NOW, 'assessed');
+    const riskAssessed = (await store.readStream(optimizationStream(id))).find((e) => e.type === 'RiskAssessed')!;
+
+    await approval.onEvent(asDelivered(riskAssessed));
+
+    expect((await store.readStream(optimizationStream(id))).map((e) => e.type)).toEqual(['OptimizationReceived', 'RiskAssessed', 'ApprovalGranted']);
+    await approval.onApplicationShutdown();
+    await store.close();
+  });
+
   it('a stream that moved on past its read model is read again: the decision is not taken twice', async () => {
     const { store, id, riskAssessed } = await assessed();
     const approval = await approvalOn(store); // its read model: up to RiskAssessed

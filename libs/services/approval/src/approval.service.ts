@@ -12,6 +12,7 @@ import {
   OptimizationProjection,
   handleCommand,
   handleCommandAt,
+  loadStream,
   resourceKeyOf,
   type EngineOptions,
   type OptexMetrics,
@@ -64,8 +65,15 @@ export class ApprovalService implements OnApplicationBootstrap, OnApplicationShu
     if (!event.stream.startsWith(OPTIMIZATION_STREAM_PREFIX)) return;
     this.countHumanDecision(event);
     if (event.type !== 'RiskAssessed') return;
-    // The read model may be ahead of this delivery (shared with the process's other services): decide only what still waits for a decision.
-    const state = this.projection.get(event.stream.slice(OPTIMIZATION_STREAM_PREFIX.length));
+    const id = event.stream.slice(OPTIMIZATION_STREAM_PREFIX.length);
+    // Behind this delivery (events another replica handled, before a rebalance gave this one the partition): the
+    // read model did not fold it, so the stream is read. It may also be ahead (shared with the process's other
+    // services): either way, decide only what still waits for a decision.
+    if ((this.projection.known(id)?.revision ?? -1n) < event.revision) {
+      const { state: read, revision } = await loadStream(this.store, event.stream, optimizationDecider);
+      this.projection.set(id, read, revision);
+    }
+    const state = this.projection.get(id);
     if (state?.status === 'received' && state.risk && !state.approval.mode) await this.decide(state.optimizationId, event.id, event.revision);
   }
 
