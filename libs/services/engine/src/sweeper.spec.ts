@@ -21,6 +21,34 @@ describe('StallSweeper', () => {
     expect(resumed).toEqual(['a', 'a', 'b']);
   });
 
+  it('with the log at hand, does not resume what another instance moves (its stream gained an event within afterMs); counts its stall from that event', async () => {
+    let now = 1_000;
+    const logged = new Map<string, number>([['moved-elsewhere', 0]]);
+    const resumed: string[] = [];
+    const sweeper = new StallSweeper({
+      everyMs: 0,
+      afterMs: 100,
+      now: () => now,
+      logger: silentLogger,
+      candidates: () => ['moved-elsewhere', 'stalled', 'unreadable'],
+      resume: async (id) => void resumed.push(id),
+      lastLoggedAt: async (id) => {
+        if (id === 'unreadable') throw new Error('store unavailable');
+        return logged.get(id);
+      },
+    });
+    await sweeper.sweep(); // first noticed at 1,000
+    now = 1_100;
+    logged.set('moved-elsewhere', 1_090); // the other instance appended 10 ms ago
+    logged.set('stalled', 950);
+    expect(await sweeper.sweep()).toEqual(['stalled', 'unreadable']);
+    now = 1_189; // 99 ms after the other instance's last event: still not stalled
+    expect(await sweeper.sweep()).toEqual([]);
+    now = 1_190;
+    expect(await sweeper.sweep()).toEqual(['moved-elsewhere']);
+    expect(resumed).toEqual(['stalled', 'unreadable', 'moved-elsewhere']);
+  });
+
   it('a failed resume is tried again afterMs later, not at every sweep', async () => {
     let calls = 0;
     const { sweeper, advance } = sweeperOver(['a'], async () => {

@@ -1,4 +1,5 @@
-import { describeError, type Logger } from '@optex/ports';
+import { OPTIMIZATION_STREAM_PREFIX } from '@optex/domain';
+import { describeError, type EventStore, type Logger } from '@optex/ports';
 
 /** Options of {@link StallSweeper}. */
 export interface StallSweeperOptions {
@@ -12,14 +13,22 @@ export interface StallSweeperOptions {
   readonly candidates: () => Iterable<string>;
   /** Carries one optimization as far as it can go now (the service's own handling, serialised per optimization). */
   readonly resume: (optimizationId: string) => Promise<void>;
+  /**
+   * When the log last moved for an optimization (ms; its stream's last event), asked before one that saw no progress
+   * here is resumed: another instance of the service may be moving it (it owns the partition its messages go to, so
+   * its events never reach this one). Absent: only the progress seen here counts.
+   */
+  readonly lastLoggedAt?: (optimizationId: string) => Promise<number | undefined>;
 }
 
 /**
  * Resumes optimizations left mid-way: an execution, validation or rollback whose triggering message is gone (acked
  * before the work was done, dead-lettered, lost with a process) or that made no progress for `afterMs` after an
  * outage. Every `everyMs` it asks the service for the optimizations it must move now and resumes those in which it has
- * seen no progress ({@link progressed}) for `afterMs`, one at a time; an optimization noticed for the first time
- * counts from then. A resume that fails (e.g. the store still unavailable) is logged and tried again `afterMs` later.
+ * seen no progress ({@link progressed}) for `afterMs` — and, with `lastLoggedAt`, whose stream gained no event for as
+ * long: what another instance of the service moves, this one never sees delivered — one at a time; an optimization
+ * noticed for the first time counts from then. A resume that fails (e.g. the store still unavailable) is logged and
+ * tried again `afterMs` later.
  *
  * `afterMs` must exceed the longest silence of a live handling (a wait for an instance state, a call's retries): the
  * sweeper cannot see handlings in other processes, only that the log did not move.
@@ -72,6 +81,11 @@ export class StallSweeper {
     const resumed: string[] = [];
     for (const [id, stalledMs] of stalled) {
       if (this.stopped) break;
+      const logged = await this.loggedAt(id);
+      if (logged !== undefined && now() - logged < afterMs) {
+        this.lastProgress.set(id, logged); // moved by another instance: its stall clock counts from the log's last event
+        continue;
+      }
       this.lastProgress.set(id, now());
       logger.warn({ optimizationId: id, stalledMs }, 'no progress seen; resuming the optimization');
       try {
@@ -84,4 +98,20 @@ export class StallSweeper {
     }
     return resumed;
   }
+
+  /** {@link StallSweeperOptions.lastLoggedAt}; a read that fails counts as no news (the resume then meets the same store). */
+  private async loggedAt(id: string): Promise<number | undefined> {
+    try {
+      return await this.options.lastLoggedAt?.(id);
+    } catch (error) {
+      this.options.logger.warn({ optimizationId: id, err: describeError(error) }, "could not read when the log last moved; resuming as if it had not");
+      return undefined;
+    }
+  }
+}
+
+/** When an optimization's stream last gained an event (ms), read from the log: a sweeper's {@link StallSweeperOptions.lastLoggedAt}. */
+export async function lastLoggedAt(store: EventStore, optimizationId: string): Promise<number | undefined> {
+  const [last] = await store.readStream(`${OPTIMIZATION_STREAM_PREFIX}${optimizationId}`, { direction: 'backwards', maxCount: 1 });
+  return last?.recordedAt.getTime();
 }

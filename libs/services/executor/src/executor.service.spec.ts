@@ -81,6 +81,24 @@ describe('ExecutorService pre-validation', () => {
     await store.close();
   });
 
+  it('its sweeper leaves alone an optimization another replica is moving (the log gained an event lately), and resumes one the log shows stalled', async () => {
+    const store = SqliteEventStore.open(':memory:');
+    const fleet = SimulatedFleet.fromFleet(fleetFile, { clock: { now: () => NOW } });
+    const id = await upToScheduled(store, recommendation('elsewhere', { type: 'modify-volume', targetVolumeType: 'gp3' }));
+    const executor = new ExecutorService(store, fleet, fleet, defaultPolicy, defaultPriceBook, { now: () => NOW }, silentLogger, new OptexMetrics(), { ...defaultEngineOptions, recoverOnStart: false, sweepEveryMs: 0, sweepAfterMs: 200 });
+    await executor.onApplicationBootstrap();
+    expect(await executor.sweep()).toEqual([]); // first noticed now
+    await new Promise((resolve) => setTimeout(resolve, 250));
+    // Meanwhile another replica (its partition's owner) started it: this one was delivered nothing.
+    await handleCommand(store, optimizationStream(id), optimizationDecider, { type: 'StartExecution', data: {}, metadata: { now: NOW } }, { causationKey: 'other-replica', recordedBy: 'spec' });
+    expect(await executor.sweep()).toEqual([]);
+    expect(fleet.calls()).toEqual([]);
+    await new Promise((resolve) => setTimeout(resolve, 250)); // and then nothing more was logged
+    expect(await executor.sweep()).toEqual([id]);
+    expect(['validating', 'completed']).toContain((await loadStream(store, optimizationStream(id), optimizationDecider)).state.status);
+    await store.close();
+  });
+
   it('sends a change back for approval when the live resource drifted to a higher risk since it was approved: nothing changes', async () => {
     const store = SqliteEventStore.open(':memory:');
     // Assessed LOW and auto-approved (the recommendation states no tags); the volume is tagged production by now.

@@ -34,6 +34,7 @@ import {
   KeyedMutex,
   executionControlState,
   StallSweeper,
+  lastLoggedAt,
   PendingDecisions,
   type CommandContext,
   type CommandResult,
@@ -124,6 +125,7 @@ export class ExecutorService implements OnApplicationBootstrap, OnModuleDestroy 
       logger: logger.child({ component: 'executor-sweeper' }),
       candidates: () => this.mustMove(),
       resume: (id) => this.drive(id, `sweep:${id}:${++this.sweeps}`),
+      lastLoggedAt: (id) => lastLoggedAt(this.store, id),
     });
   }
 

@@ -14,6 +14,7 @@ import {
   OptimizationProjection,
   KeyedMutex,
   StallSweeper,
+  lastLoggedAt,
   handleCommandAt,
   loadStream,
   describeResource,
@@ -75,6 +76,7 @@ export class ValidatorService implements OnApplicationBootstrap, OnModuleDestroy
       logger: logger.child({ component: 'validator-sweeper' }),
       candidates: () => this.mustValidate(),
       resume: (id) => this.validate(id, `sweep:${id}:${++this.sweeps}`),
+      lastLoggedAt: (id) => lastLoggedAt(this.store, id),
     });
   }
 
