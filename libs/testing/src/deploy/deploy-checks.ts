@@ -486,22 +486,38 @@ function composeApiProblems(services: Json, kafkaListeners: ReadonlyMap<string, 
 // Prometheus and Grafana
 
 /**
- * Problems with deploy/prometheus/prometheus.yml: its scrape targets must be exactly the five
- * optex services, each on the port it serves `/metrics` on (its OPTEX_HTTP_PORT in compose).
+ * Problems with deploy/prometheus/prometheus.yml: its scrape targets must be exactly the five optex services, each on
+ * the port it serves `/metrics` on (its OPTEX_HTTP_PORT in compose), and the API on its `--port` — the API with a
+ * reader token: `authorization.credentials_file` in a directory compose mounts read-only into the Prometheus container
+ * (its `/metrics` answers 401 without one), the services without (they serve it to anyone on the network).
  */
 export function prometheusProblems(prometheus: unknown, compose: unknown): string[] {
   const file = 'deploy/prometheus/prometheus.yml';
   const services = asObject(asObject(compose)['services']);
   const expected = new Set(OPTEX_SERVICES.map((name) => `${name}:${Number(composeEnvironment(services[name])['OPTEX_HTTP_PORT'] ?? 8080)}`));
+  const api = `${OPTEX_API}:${Number(commandOptions(commandLine(asObject(services[OPTEX_API])['command']).slice(2)).get('--port') ?? 8080)}`;
+  const readOnly = composeMounts(services['prometheus']).filter((m) => m.readOnly && m.type !== 'tmpfs').map((m) => m.target);
   const problems: string[] = [];
   const targets: string[] = [];
   for (const [i, job] of asArray(asObject(prometheus)['scrape_configs']).entries()) {
+    const where = `${file}: scrape_configs[${i}]`;
     const path = asObject(job)['metrics_path'] ?? '/metrics';
-    if (path !== '/metrics') problems.push(`${file}: scrape_configs[${i}].metrics_path is ${JSON.stringify(path)}, the services serve /metrics`);
-    for (const config of asArray(asObject(job)['static_configs'])) targets.push(...asArray(asObject(config)['targets']).map(String));
+    if (path !== '/metrics') problems.push(`${where}.metrics_path is ${JSON.stringify(path)}, the services serve /metrics`);
+    const authorization = asObject(job)['authorization'];
+    const credentials = asObject(authorization)['credentials_file'];
+    const jobTargets = asArray(asObject(job)['static_configs']).flatMap((config) => asArray(asObject(config)['targets']).map(String));
+    for (const target of jobTargets) {
+      if (target === api) {
+        const type = asObject(authorization)['type'] ?? 'Bearer';
+        if (typeof credentials !== 'string' || type !== 'Bearer') problems.push(`${where}: scrapes ${api} without a reader token (authorization.credentials_file, type Bearer): its /metrics answers 401`);
+        else if (!readOnly.some((dir) => isUnder(credentials, dir) && credentials !== dir)) problems.push(`${where}: authorization.credentials_file ${credentials} is in no directory docker-compose.yml mounts read-only into the prometheus service (${readOnly.join(', ') || 'none'})`);
+      } else if (expected.has(target)) {
+        if (authorization !== undefined) problems.push(`${where}: sends a token to ${target}, whose /metrics needs none: keep tokens to the API's job`);
+      } else problems.push(`${file}: scrapes ${target}, which is not one of the five optex services nor the API`);
+    }
+    targets.push(...jobTargets);
   }
-  for (const target of targets) if (!expected.has(target)) problems.push(`${file}: scrapes ${target}, which is not one of the five optex services`);
-  for (const target of expected) if (!targets.includes(target)) problems.push(`${file}: does not scrape ${target}`);
+  for (const target of [...expected, api]) if (!targets.includes(target)) problems.push(`${file}: does not scrape ${target}`);
   const seen = new Set<string>();
   for (const target of targets) {
     if (seen.has(target)) problems.push(`${file}: scrapes ${target} twice`);

@@ -76,8 +76,8 @@ const kustomization = { file: `${k8sDir}/kustomization.yaml`, doc: yamlOf(`${k8s
  * read as text because importing @optex/engine here would make testing -> engine -> domain -> testing
  * a cycle). Histograms and summaries are expanded to their `_bucket`/`_sum`/`_count` series.
  */
-function exportedSeries(): Set<string> {
-  const source = read('libs/services/engine/src/metrics.ts');
+function exportedSeries(files: readonly string[] = ['libs/services/engine/src/metrics.ts']): Set<string> {
+  const source = files.map(read).join('\n');
   const names = new Set<string>();
   for (const m of source.matchAll(/new (Counter|Gauge|Histogram|Summary)\(\{\s*name:\s*'([a-z_:][a-z0-9_:]*)'/g)) {
     names.add(m[2]!);
@@ -246,8 +246,9 @@ describe('docker-compose.yml', () => {
 describe('Prometheus and Grafana', () => {
   const prometheus = () => yamlOf('deploy/prometheus/prometheus.yml')[0] as Json;
 
-  it('Prometheus scrapes exactly the five services on their HTTP port', () => {
+  it('Prometheus scrapes exactly the five services on their HTTP port, and the API with a reader token from a read-only mount', () => {
     expect(prometheusProblems(prometheus(), compose)).toEqual([]);
+    expect(alerts().groups[0].rules.map((r: Json) => r.alert)).toEqual(expect.arrayContaining(['OptexWebhookFailing', 'OptexApiNotScraped']));
   });
 
   it('reports a missing, an extra and a wrong-port target', () => {
@@ -257,19 +258,41 @@ describe('Prometheus and Grafana', () => {
     configs.push({ targets: ['kafka:9092'] });
     configs.splice(1, 1);
     expect(prometheusProblems(broken, compose)).toEqual([
-      'deploy/prometheus/prometheus.yml: scrapes risk-assessor:9101, which is not one of the five optex services',
-      'deploy/prometheus/prometheus.yml: scrapes kafka:9092, which is not one of the five optex services',
+      'deploy/prometheus/prometheus.yml: scrapes risk-assessor:9101, which is not one of the five optex services nor the API',
+      'deploy/prometheus/prometheus.yml: scrapes kafka:9092, which is not one of the five optex services nor the API',
       'deploy/prometheus/prometheus.yml: does not scrape risk-assessor:8080',
       'deploy/prometheus/prometheus.yml: does not scrape approval:8080',
     ]);
   });
 
+  it('reports the API scraped without a token, a token file Prometheus is not given, and a token sent to a service', () => {
+    const apiJob = (config: Json) => config.scrape_configs.findIndex((job: Json) => job.static_configs.some((c: Json) => c.targets.includes('api:8080')));
+    const anonymous = prometheus();
+    delete anonymous.scrape_configs[apiJob(anonymous)].authorization;
+    const i = apiJob(anonymous);
+    expect(prometheusProblems(anonymous, compose)).toEqual([`deploy/prometheus/prometheus.yml: scrape_configs[${i}]: scrapes api:8080 without a reader token (authorization.credentials_file, type Bearer): its /metrics answers 401`]);
+    const unmounted = prometheus();
+    unmounted.scrape_configs[i].authorization.credentials_file = '/run/secrets/api-token';
+    expect(prometheusProblems(unmounted, compose)).toEqual([
+      `deploy/prometheus/prometheus.yml: scrape_configs[${i}]: authorization.credentials_file /run/secrets/api-token is in no directory docker-compose.yml mounts read-only into the prometheus service (/etc/prometheus/prometheus.yml, /etc/prometheus/alerts.yml, /etc/prometheus/optex)`,
+    ]);
+    const leaking = prometheus();
+    leaking.scrape_configs[0].authorization = { type: 'Bearer', credentials_file: '/etc/prometheus/optex/api-token' };
+    expect(prometheusProblems(leaking, compose)).toEqual(
+      ['risk-assessor', 'approval', 'scheduler', 'executor', 'validator'].map((s) => `deploy/prometheus/prometheus.yml: scrape_configs[0]: sends a token to ${s}:8080, whose /metrics needs none: keep tokens to the API's job`),
+    );
+  });
+
   const alerts = () => yamlOf('deploy/prometheus/alerts.yml')[0] as Json;
-  /** What a service exports: its own metrics and Node's process metrics (prom-client's defaults, prefixed optex_). */
+  /**
+   * What optex exports: the services' metrics, the API's (its read model's gauges and the webhook notifier's) and
+   * Node's process metrics (prom-client's defaults, prefixed optex_).
+   */
   const seriesWithProcess = (): Set<string> => {
     const registry = new Registry();
     collectDefaultMetrics({ register: registry, prefix: 'optex_' });
-    return new Set([...exportedSeries(), ...registry.getMetricsAsArray().map((m) => m.name)]);
+    const api = exportedSeries(['libs/api/src/api-app.ts', 'libs/platform/messaging/src/notify/webhook-notifier.ts']);
+    return new Set([...exportedSeries(), ...api, ...registry.getMetricsAsArray().map((m) => m.name)]);
   };
 
   it('Prometheus loads the alerting rules compose mounts; each names exported metrics, reads counters over a range, has a severity and says what to do', () => {
