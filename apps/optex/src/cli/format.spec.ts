@@ -217,6 +217,14 @@ describe('detailText (optex show)', () => {
       rollback: over.rollback ?? null,
     }) as OptimizationDetail;
 
+  it("gives the live resource's monthly cost, what the price book lacked, or says an offering is no recurring cost (it printed 'unpriced ()')", () => {
+    const withLive = (live: Record<string, unknown>) => ({ ...detail(), risk: { level: 'LOW', baseLevel: 'LOW', policyVersion: 'v1', factors: [], basis: { live: { found: true, ...live } } } }) as unknown as OptimizationDetail;
+    expect(detailText(withLive({ monthlyCost: 12.5 }))).toMatch(/^ {2}live resource: tags —, monthly cost \$12\.50$/m);
+    expect(detailText(withLive({ unpriced: ['gp3 throughput above 125 MiB/s in eu-west-1'] }))).toMatch(/^ {2}live resource: tags —, monthly cost unpriced \(gp3 throughput above 125 MiB\/s in eu-west-1\)$/m);
+    expect(detailText(withLive({ unpriced: [] }))).toMatch(/^ {2}live resource: tags —, monthly cost — \(not a recurring cost\)$/m);
+    expect(detailText(withLive({}))).toMatch(/^ {2}live resource: tags —, monthly cost — \(not a recurring cost\)$/m);
+  });
+
   it('says what a rollback did: each step, what it made (a restored volume, a new allocation, a listing), the one that failed', () => {
     const restore = { kind: 'create-volume', fromSnapshotOutput: 'snapshotId', availabilityZone: 'eu-west-1a', volumeType: 'gp2', sizeGiB: 100, tags: {} } as unknown as NonNullable<OptimizationDetail['rollback']>['steps'][number];
     const deleteBackup = { kind: 'delete-snapshot', snapshotIdFromOutput: 'snapshotId' } as unknown as NonNullable<OptimizationDetail['rollback']>['steps'][number];

@@ -355,7 +355,9 @@ export function detailText(d: OptimizationDetail, waiting?: WaitReason | null, n
     if (live) {
       const tags = live.observed && 'tags' in live.observed ? JSON.stringify(live.observed.tags ?? {}) : '—';
       const unknown = live.error ? `  live resource: could not be described (${safe(`${live.error.code}: ${live.error.message}`)}); assessed on what the analyzer stated` : '  live resource: not found';
-      lines.push(live.found ? `  live resource: tags ${tags}, monthly cost ${live.monthlyCost !== undefined ? money(live.monthlyCost) : `unpriced (${(live.unpriced ?? []).join('; ')})`}` : unknown);
+      // No figure and nothing missing from the price book: a resource that costs nothing per month (an offering).
+      const cost = live.monthlyCost !== undefined ? money(live.monthlyCost) : live.unpriced?.length ? `unpriced (${live.unpriced.join('; ')})` : '— (not a recurring cost)';
+      lines.push(live.found ? `  live resource: tags ${tags}, monthly cost ${cost}` : unknown);
     }
   } else lines.push('Risk: not assessed yet');
   if (d.plan) {

@@ -95,6 +95,9 @@ describe('approve, deny, resume-execution, continue-batch: the next step fits th
     expect((await optex(['pause', '--by', 'oncall', '--reason', 'incident', '--store', store])).code).toBe(0);
     expect((await optex(['resume-execution', '--by', 'oncall', '--reason', 'over', '--store', store])).stdout).toBe('Execution is running. Run optex resume to continue what waited.');
     expect((await optex(['continue-batch', a.batchId, '--by', 'oncall', '--reason', 'checked', '--store', store])).stdout).toMatch(/\)\. Run optex resume to dispatch what waited\.$/);
+    const typo = await optex(['continue-batch', `${a.batchId}x`, '--by', 'oncall', '--reason', 'checked', '--store', store]);
+    expect(typo.code).toBe(1);
+    expect(typo.stderr).toBe(`optex continue-batch: no such batch "${a.batchId}x": none of that id was planned on this store`);
   });
 });
 
