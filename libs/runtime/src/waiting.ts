@@ -1,4 +1,16 @@
-import { batchStream, parseStoredEvent, whyWaiting, type BatchEvent, type KnownOptimizationState, type Policy, type RecordedDeferral, type RecordedHalt, type WaitReason } from '@optex/domain';
+import {
+  OPTIMIZATION_STREAM_PREFIX,
+  batchStream,
+  parseStoredEvent,
+  whyWaiting,
+  type BatchEvent,
+  type KnownOptimizationState,
+  type OptimizationReceived,
+  type Policy,
+  type RecordedDeferral,
+  type RecordedHalt,
+  type WaitReason,
+} from '@optex/domain';
 import type { EventStore } from '@optex/ports';
 import { executionControlState } from '@optex/approval';
 import { OptimizationProjection, resourceKeyOf, startVerdictOf } from '@optex/engine';
@@ -29,10 +41,30 @@ export async function batchHolds(store: EventStore, optimizationId: string): Pro
 }
 
 /**
+ * A read model of the optimizations on one resource (`resourceKey`), folded from their streams alone: they are found
+ * by their `OptimizationReceived` (its metadata's `resourceKey`, else its recommendation's), so one event per
+ * optimization is read and only those on the resource are folded: what the holders of a resource and its last change
+ * need, without folding every event of the log.
+ */
+export async function projectionOfResource(store: EventStore, resourceKey: string): Promise<OptimizationProjection> {
+  const streams: string[] = [];
+  for await (const e of store.readAll({ filter: { kind: 'eventType', prefixes: ['OptimizationReceived'] } })) {
+    if (e.type !== 'OptimizationReceived' || !e.stream.startsWith(OPTIMIZATION_STREAM_PREFIX)) continue;
+    const stated = e.metadata['resourceKey'];
+    const key = typeof stated === 'string' && stated.length > 0 ? stated : resourceKeyOf((parseStoredEvent(e) as OptimizationReceived).data.recommendation);
+    if (key === resourceKey) streams.push(e.stream);
+  }
+  const projection = new OptimizationProjection();
+  for (const stream of streams) for (const e of await store.readStream(stream)) projection.apply(e);
+  return projection;
+}
+
+/**
  * Why `state` waits now ({@link whyWaiting}), from what the store recorded: the kill switch, its batch's halt, the
  * `notBefore` of the batch that planned it and the scheduler's last deferral of it; for an approved one, the optimizations holding its resource; for a scheduled one,
  * the policy's verdict on its start now (as the executor judges it); the soak by the policy. The read model is
- * `projection` (kept up to date) or, only for an approved or scheduled one, one folded from the whole log.
+ * `projection` (kept up to date) or, only for an approved or scheduled one, one of the optimizations on its resource
+ * ({@link projectionOfResource}).
  */
 export async function waitingOf(
   store: EventStore,
@@ -41,8 +73,8 @@ export async function waitingOf(
 ): Promise<WaitReason | undefined> {
   const { deferral, halt, notBefore } = await batchHolds(store, state.optimizationId);
   const needsProjection = state.status === 'approved' || state.status === 'scheduled';
-  const projection = needsProjection ? (options.projection ?? (await OptimizationProjection.load(store))) : undefined;
   const key = resourceKeyOf(state.recommendation);
+  const projection = needsProjection ? (options.projection ?? (await projectionOfResource(store, key))) : undefined;
   const holders = state.status === 'approved' && projection ? projection.activeOnResource(key).map((s) => ({ optimizationId: s.optimizationId, status: s.status })) : [];
   const start =
     state.status === 'scheduled' && projection ? startVerdictOf(options.policy, state, options.now, (k) => projection.lastChangeOn(k), key) : undefined;
