@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { InfrastructureError, type EventStore, type RecordedEvent, type SubscribeOptions } from '@optex/ports';
+import { InfrastructureError, type EventStore, type GlobalPosition, type RecordedEvent, type SubscribeOptions } from '@optex/ports';
 import { SqliteEventStore } from '@optex/event-store';
 import { CheckpointedProjection, CheckpointUnreadable, MemoryReadModelCheckpoints, type CheckpointChanges, type ProjectionDefinition } from './index';
 
@@ -104,20 +104,26 @@ describe('CheckpointedProjection', () => {
     expect(saved!.header.position).toEqual(runner.position);
   });
 
-  it('given a checkpoint, restores it and folds only the events after it', async () => {
+  /** A checkpoint of `counted-a` × 3 saved from the spec's store, as a stopped API leaves it. */
+  async function savedFromStore(): Promise<{ checkpoints: MemoryReadModelCheckpoints; position: GlobalPosition | undefined }> {
     const checkpoints = new MemoryReadModelCheckpoints();
     await append(store, 'counted-a', 3);
     const first = new CheckpointedProjection(store, new CountPerStream(), { checkpoints });
     await first.start();
     await first.sync();
     await first.stop();
+    return { checkpoints, position: first.position };
+  }
+
+  it('given a checkpoint, restores it and folds only the events after it', async () => {
+    const { checkpoints, position } = await savedFromStore();
     await append(store, 'counted-a');
     await append(store, 'counted-c', 2);
 
     const model = new CountPerStream();
     const second = new CheckpointedProjection(store, model, { checkpoints });
     const start = await second.start();
-    expect(start.restoredFrom?.position).toEqual(first.position);
+    expect(start.restoredFrom?.position).toEqual(position);
     expect(start.rows).toBe(1);
     await second.sync();
     expect(model.applied).toEqual(['counted-a@3', 'counted-c@0', 'counted-c@1']);
@@ -126,17 +132,6 @@ describe('CheckpointedProjection', () => {
   });
 
   describe('a checkpoint is restored only onto the log it was saved from', () => {
-    /** A checkpoint of `counted-a` × 3 saved from the spec's store, as a stopped API leaves it. */
-    async function savedFromStore(): Promise<{ checkpoints: MemoryReadModelCheckpoints; position: unknown }> {
-      const checkpoints = new MemoryReadModelCheckpoints();
-      await append(store, 'counted-a', 3);
-      const first = new CheckpointedProjection(store, new CountPerStream(), { checkpoints });
-      await first.start();
-      await first.sync();
-      await first.stop();
-      return { checkpoints, position: first.position };
-    }
-
     it('given the log it was saved from, it records the id of its last event and is restored', async () => {
       const { checkpoints } = await savedFromStore();
       expect((await checkpoints.describe('counts'))?.eventId).toBe((await lastEvent(store))!.id);

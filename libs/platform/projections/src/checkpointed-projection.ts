@@ -141,8 +141,6 @@ export class CheckpointedProjection {
     };
   }
 
-
-
   /** The position of the last event applied (undefined before any). */
   get position(): GlobalPosition | undefined {
     return this.applied;

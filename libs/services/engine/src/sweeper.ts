@@ -1,4 +1,4 @@
-import { OPTIMIZATION_STREAM_PREFIX } from '@optex/domain';
+import { optimizationStream } from '@optex/domain';
 import { describeError, type EventStore, type Logger } from '@optex/ports';
 
 /** Options of {@link StallSweeper}. */
@@ -112,6 +112,6 @@ export class StallSweeper {
 
 /** When an optimization's stream last gained an event (ms), read from the log: a sweeper's {@link StallSweeperOptions.lastLoggedAt}. */
 export async function lastLoggedAt(store: EventStore, optimizationId: string): Promise<number | undefined> {
-  const [last] = await store.readStream(`${OPTIMIZATION_STREAM_PREFIX}${optimizationId}`, { direction: 'backwards', maxCount: 1 });
+  const [last] = await store.readStream(optimizationStream(optimizationId), { direction: 'backwards', maxCount: 1 });
   return last?.recordedAt.getTime();
 }
