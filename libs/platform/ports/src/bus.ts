@@ -40,6 +40,13 @@ export interface ConsumerOptions {
 }
 
 export interface Consumer {
+  /**
+   * Whether this member of its group is assigned, now, the partition of `topic` that messages keyed `key` go to (the
+   * bus's partitioner): no other member of the group is delivered them while it is. False for a topic it does not
+   * consume, before the group assigned it partitions and after `stop()`. A rebalance moves partitions at any time, so
+   * the answer holds until the next one.
+   */
+  owns(topic: string, key: string): boolean;
   stop(): Promise<void>;
 }
 

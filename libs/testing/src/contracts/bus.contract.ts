@@ -103,6 +103,32 @@ export function busContract(name: string, factory: () => Promise<Bus>, options: 
       expect([...handled].sort()).toEqual([...values].sort());
     });
 
+    test('each key is owned by the one member of a group its messages are delivered to; a member that stops owns none', async () => {
+      const topic = unique('owned');
+      const group = unique('g');
+      const keys = Array.from({ length: 16 }, (_, i) => `111122223333/region-${i}`);
+      const receivers = new Map<string, Consumer>();
+      const members: Consumer[] = [];
+      for (let m = 0; m < 2; m++) {
+        members.push(
+          await consume({ groupId: group, topics: [topic] }, async (d) => {
+            receivers.set(d.key, members[m]);
+            return ack;
+          }),
+        );
+      }
+      const [a, b] = members;
+      // Kafka assigns partitions when the group settles: from then on, each key has exactly one owner.
+      await waitFor(() => keys.every((key) => a.owns(topic, key) !== b.owns(topic, key)), deliveryTimeout, 'the group to assign every partition');
+      await bus.publish(keys.map((key) => message(topic, key, key)));
+      await waitFor(() => receivers.size === keys.length, deliveryTimeout, 'a message of every key');
+      for (const key of keys) expect({ key, owner: receivers.get(key)?.owns(topic, key) }).toEqual({ key, owner: true });
+      expect(keys.some((key) => a.owns(unique('not-consumed'), key))).toBe(false);
+      await b.stop();
+      expect(keys.some((key) => b.owns(topic, key))).toBe(false);
+      await waitFor(() => keys.every((key) => a.owns(topic, key)), deliveryTimeout, 'the remaining member to own every key');
+    });
+
     test('messages with one key are handled in order, one at a time', async () => {
       const topic = unique('order');
       const keys = ['acct/eu-west-1/i-a', 'acct/eu-west-1/i-b', 'acct/eu-west-1/i-c'];

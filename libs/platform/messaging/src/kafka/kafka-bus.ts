@@ -281,6 +281,7 @@ export class KafkaBus implements Bus {
         commitIntervalMs: this.options.commitIntervalMs ?? DEFAULT_COMMIT_INTERVAL_MS,
         logger: this.options.logger ?? silentLogger,
         publish: (messages) => this.publish(messages),
+        partitionCounts: (topics) => this.partitionCounts(topics),
       },
       (s) => this.subscriptions.delete(s),
     );
@@ -295,6 +296,14 @@ export class KafkaBus implements Bus {
       throw error;
     }
     return subscription;
+  }
+
+  /** The number of partitions of each of the topics, from the cluster's metadata. @throws InfrastructureError when Kafka fails. */
+  async partitionCounts(topics: readonly string[]): Promise<ReadonlyMap<string, number>> {
+    return translating(`read the partitions of ${topics.join(', ')}`, async () => {
+      const { topics: metadata } = await this.admin.fetchTopicMetadata({ topics: [...topics] });
+      return new Map(metadata.map((topic) => [topic.name, topic.partitions.length]));
+    });
   }
 
   /**

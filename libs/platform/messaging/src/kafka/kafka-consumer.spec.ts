@@ -3,6 +3,7 @@ import { AccessRefusedError, InfrastructureError, isOutage, silentLogger, type H
 import { KafkaSubscription, backoffDelay, headersToStrings } from './kafka-consumer';
 import { toInfrastructureError } from './kafka-errors';
 import { KafkaBus } from './kafka-bus';
+import { partitionForKey } from '../memory/partitioner';
 
 describe('KafkaBus.connect options', () => {
   it.each([-1, 1.5, Number.NaN])('refuses commitIntervalMs %p before connecting, naming it', async (commitIntervalMs) => {
@@ -86,7 +87,7 @@ describe('toInfrastructureError', () => {
  * The consumer's offset commits against a kafkajs consumer double: the test hands messages to `eachMessage` itself and
  * decides when each commit request answers, so it can see what runs while a commit is in flight.
  */
-describe('KafkaSubscription offset commits', () => {
+describe('KafkaSubscription: offset commits and partition ownership', () => {
   type Offsets = { topic: string; partition: number; offset: string }[];
 
   async function subscription(handler: (offset: string) => HandlerOutcome = () => ({ kind: 'ack' }), commitIntervalMs = 0) {
@@ -95,6 +96,7 @@ describe('KafkaSubscription offset commits', () => {
     const listeners = new Map<string, (event: { payload: unknown }) => void>();
     let eachMessage: ((payload: EachMessagePayload) => Promise<void>) | undefined;
     const order: string[] = [];
+    const partitionCount = { value: 4 };
     const consumer = {
       events: { CRASH: 'consumer.crash', GROUP_JOIN: 'consumer.group_join' },
       on: (event: string, listener: (event: { payload: unknown }) => void) => listeners.set(event, listener),
@@ -123,6 +125,7 @@ describe('KafkaSubscription offset commits', () => {
       commitIntervalMs,
       logger: silentLogger,
       publish: async () => undefined,
+      partitionCounts: async (topics: readonly string[]) => new Map(topics.map((topic) => [topic, partitionCount.value])),
     };
     const sub = new KafkaSubscription(
       { consumer: () => consumer } as unknown as Kafka,
@@ -144,7 +147,7 @@ describe('KafkaSubscription offset commits', () => {
         heartbeat: async () => undefined,
       } as unknown as EachMessagePayload);
     const groupJoin = (assignment: Record<string, number[]>) => listeners.get('consumer.group_join')!({ payload: { memberAssignment: assignment } });
-    return { sub, deliver, commits, answers, order, groupJoin };
+    return { sub, deliver, commits, answers, order, groupJoin, partitionCount };
   }
 
   const settle = () => new Promise((r) => setImmediate(r));
@@ -223,6 +226,26 @@ describe('KafkaSubscription offset commits', () => {
     answers[0].resolve();
     await settle();
     expect(commits[1]).toEqual([{ topic: 't', partition: 1, offset: '1' }]);
+  });
+
+  it('owns a key when the last assignment gave it the partition Kafka puts the key on, by the count read at start and after each join', async () => {
+    const { sub, groupJoin, partitionCount } = await subscription();
+    const keys = Array.from({ length: 40 }, (_, i) => `111122223333/us-east-${i}`);
+    expect(keys.some((key) => sub.owns('t', key))).toBe(false); // no assignment yet
+    groupJoin({ t: [0, 2] });
+    await settle();
+    const owned = keys.filter((key) => sub.owns('t', key));
+    expect(owned).toEqual(keys.filter((key) => [0, 2].includes(partitionForKey(key, 4))));
+    expect(owned.length).toBeGreaterThan(0);
+    expect(owned.length).toBeLessThan(keys.length);
+    expect(sub.owns('other-topic', owned[0])).toBe(false);
+    // The topic was given 8 partitions: the group rebalances, and the count is read again.
+    partitionCount.value = 8;
+    groupJoin({ t: [0, 2] });
+    await settle();
+    expect(keys.filter((key) => sub.owns('t', key))).toEqual(keys.filter((key) => [0, 2].includes(partitionForKey(key, 8))));
+    await sub.stop();
+    expect(keys.some((key) => sub.owns('t', key))).toBe(false);
   });
 
   it('after a failed commit, puts back only the offsets of partitions it still owns', async () => {

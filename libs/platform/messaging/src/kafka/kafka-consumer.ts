@@ -2,6 +2,7 @@ import { deadLetterMessage, gaveUpReason } from '../dead-letter';
 import type { Consumer as KafkaJsConsumer, EachMessagePayload, IHeaders, Kafka } from 'kafkajs';
 import { HANDLER_OUTCOME_KINDS, describeError, type BusMessage, type Consumer, type ConsumerOptions, type Delivery, type HandlerOutcome, type Logger } from '@optex/ports';
 import { translating } from './kafka-errors';
+import { partitionForKey } from '../memory/partitioner';
 
 /** Exponential backoff with full jitter between redeliveries of one message. */
 export interface RetryBackoff {
@@ -24,6 +25,8 @@ export interface KafkaConsumerSettings {
   readonly logger: Logger;
   /** Publishes through the bus's idempotent producer (used for the dead-letter topic). */
   readonly publish: (messages: readonly BusMessage[]) => Promise<void>;
+  /** The number of partitions of each topic, as the cluster's metadata says now (for {@link KafkaSubscription.owns}). */
+  readonly partitionCounts: (topics: readonly string[]) => Promise<ReadonlyMap<string, number>>;
 }
 
 type Handler = (delivery: Delivery) => Promise<HandlerOutcome>;
@@ -76,6 +79,8 @@ export class KafkaSubscription implements Consumer {
   private endCommitPause: (() => void) | undefined;
   /** `topic:partition` of every partition the group's last assignment gave this member (unknown before the first). */
   private owned: ReadonlySet<string> | undefined;
+  /** The partition count of each topic consumed, read when the consumer starts and again after each join. */
+  private partitionCounts: ReadonlyMap<string, number> | undefined;
 
   constructor(
     kafka: Kafka,
@@ -109,13 +114,31 @@ export class KafkaSubscription implements Consumer {
       this.owned = owned;
       for (const key of this.uncommitted.keys()) if (!owned.has(key)) this.uncommitted.delete(key);
       this.log.debug({ memberAssignment: payload.memberAssignment }, 'joined consumer group');
+      // A topic given more partitions makes the group rebalance: the count is read again, for owns().
+      void this.readPartitionCounts().catch((err: unknown) => this.log.warn({ err: describeError(err) }, 'could not read the partition counts after joining the group; the ones read before stay'));
     });
+  }
+
+  /**
+   * Whether the group's last assignment gave this member the partition Kafka's default partitioner (murmur2, the
+   * producer's) puts `key` on, by the topic's partition count. False before the first assignment, for a topic this
+   * consumer does not read and once it stops.
+   */
+  owns(topic: string, key: string): boolean {
+    const partitions = this.partitionCounts?.get(topic);
+    if (this.stopping || this.owned === undefined || partitions === undefined) return false;
+    return this.owned.has(`${topic}:${partitionForKey(key, partitions)}`);
+  }
+
+  private async readPartitionCounts(): Promise<void> {
+    this.partitionCounts = await this.settings.partitionCounts(this.options.topics);
   }
 
   /** Connects, subscribes (from the beginning when the group has no committed offset) and starts consuming. */
   async start(): Promise<void> {
     await translating(`subscribe group ${this.options.groupId}`, async () => {
       await this.consumer.connect();
+      await this.readPartitionCounts();
       await this.consumer.subscribe({ topics: [...this.options.topics], fromBeginning: true });
       await this.consumer.run({
         autoCommit: false,

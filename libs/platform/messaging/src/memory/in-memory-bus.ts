@@ -185,6 +185,11 @@ export class InMemoryBus implements Bus {
   }
 
   /** Stored message at an offset, or undefined past the end (or released). */
+  /** The partition of `topic` a message keyed `key` goes to (the topic is created when it does not exist yet). */
+  partitionOf(topic: string, key: string): number {
+    return partitionForKey(key, this.topic(topic).partitions.length);
+  }
+
   messageAt(topic: Topic, partition: number, offset: number): StoredMessage | undefined {
     return topic.partitions[partition][offset];
   }
@@ -469,6 +474,11 @@ class MemoryConsumer implements Consumer {
       this.running--;
       if (this.running === 0) this.drained?.();
     }
+  }
+
+  owns(topic: string, key: string): boolean {
+    if (this.stopped || !this.ready || !this.options.topics.includes(topic)) return false;
+    return this.group.ownerOf(topic, this.bus.partitionOf(topic, key)) === this;
   }
 
   /** Leaves the group (its partitions go to the remaining consumers). Resolves once its handler is not running (from inside the handler: do not await it). */

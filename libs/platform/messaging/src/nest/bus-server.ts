@@ -83,6 +83,11 @@ export class BusServer extends Server implements CustomTransportStrategy {
     }
   }
 
+  /** Whether this server's consumer owns the partition of `topic` messages keyed `key` go to ({@link Consumer.owns}); false before it subscribed. */
+  owns(topic: string, key: string): boolean {
+    return this.consumer?.owns(topic, key) ?? false;
+  }
+
   private async dispatch(delivery: Delivery): Promise<HandlerOutcome> {
     const outcome = tracingEnabled() ? await this.tracedOutcomeOf(delivery) : await this.outcomeOf(delivery);
     // A retry asked for on the last attempt is dead-lettered by the bus: count it as what becomes of it.
