@@ -2,7 +2,7 @@ import 'reflect-metadata';
 import { Module, type DynamicModule, type INestApplication, type LoggerService } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { TOPICS, type Logger, type RecordedEvent } from '@optex/ports';
-import { BusServer, LogRelay, PassThroughRpcFilter } from '@optex/messaging';
+import { BusServer, LogRelay, PassThroughRpcFilter, executionKeyOfResource } from '@optex/messaging';
 import { PeriodicAnchor } from '@optex/event-store';
 import { EngineModule, SERVICE_GROUPS, type EngineAdapters, type ServiceName } from '@optex/engine';
 import { RiskAssessorModule } from '@optex/risk-assessor';
@@ -67,20 +67,18 @@ export async function startEngine(adapters: EngineAdapters, options: EngineAppOp
   // Before the microservices connect (filters are read when their handlers are registered): the bus transport
   // must see what a handler threw to tell an outage (wait) from a rejection (ack) from a bug (retry, dead letter).
   app.useGlobalFilters(new PassThroughRpcFilter(app.getHttpAdapter()));
+  const servers = new Map<ServiceName, BusServer>();
   for (const s of options.services) {
     const { group } = MODULES[s];
-    app.connectMicroservice(
-      {
-        strategy: new BusServer(adapters.bus, {
-          group,
-          maxAttempts: options.maxAttempts ?? 5,
-          deadLetterTopic: deadLetterTopicOf(group),
-          logger: adapters.logger,
-          onOutcome: adapters.metrics.messagesOf(group),
-        }),
-      },
-      { inheritAppConfig: true },
-    );
+    const server = new BusServer(adapters.bus, {
+      group,
+      maxAttempts: options.maxAttempts ?? 5,
+      deadLetterTopic: deadLetterTopicOf(group),
+      logger: adapters.logger,
+      onOutcome: adapters.metrics.messagesOf(group),
+    });
+    servers.set(s, server);
+    app.connectMicroservice({ strategy: server }, { inheritAppConfig: true });
   }
   await app.init();
   await app.startAllMicroservices();
@@ -100,6 +98,12 @@ export async function startEngine(adapters: EngineAdapters, options: EngineAppOp
   const scheduler = options.services.includes('scheduler') ? app.get(SchedulerService) : undefined;
   const validator = options.services.includes('validator') ? app.get(ValidatorService) : undefined;
   const executor = options.services.includes('executor') ? app.get(ExecutorService) : undefined;
+  // With several instances of a service, what each one's sweeper (and the executor's kill-switch resume) drives is what
+  // its consumer's partitions hold: the executor's topic is keyed per account and region, the others' per resource.
+  const executorServer = servers.get('executor');
+  if (executor && executorServer) executor.ownResourcesBy((key) => executorServer.owns(TOPICS.executions, executionKeyOfResource(key, adapters.bus)));
+  const validatorServer = servers.get('validator');
+  if (validator && validatorServer) validator.ownResourcesBy((key) => validatorServer.owns(TOPICS.internalEvents, key));
   return {
     app,
     relay,

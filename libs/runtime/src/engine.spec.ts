@@ -1,9 +1,9 @@
-import { defaultPolicy, defaultPriceBook, optimizationIdFor, optimizationStream, parsePolicy, type PerformanceImpact, type Policy, DomainError } from '@optex/domain';
+import { defaultPolicy, defaultPriceBook, optimizationDecider, optimizationIdFor, optimizationStream, parsePolicy, type PerformanceImpact, type Policy, DomainError } from '@optex/domain';
 import { Ec2Error, HEADERS, InfrastructureError, TOPICS, ec2Error, silentLogger, type Clock, type Ec2Gateway, type EventStore, type RecordedEvent } from '@optex/ports';
 import { SqliteEventStore } from '@optex/event-store';
 import { InMemoryBus } from '@optex/messaging';
 import { BudgetedEc2Gateway, Ec2ApiBudget, SimulatedFleet } from '@optex/cloud';
-import { OptexMetrics, READ_MODEL, type EngineOptions, type SharedReadModel } from '@optex/engine';
+import { OptexMetrics, READ_MODEL, SERVICE_GROUPS, loadStream, type EngineOptions, type SharedReadModel } from '@optex/engine';
 import { recordApproval, recordBatchContinue, recordExecutionControl } from '@optex/approval';
 import { processUntilQuiescent, StoreWriteError, type RunReport } from './processing';
 import { inputRecord } from './input';
@@ -932,6 +932,48 @@ describe('cool-down per resource', () => {
     clock.advance(Date.parse(until) - clock.now().getTime());
     expect(statuses(await h.resume())).toEqual({ first: 'completed', second: 'completed', elsewhere: 'completed' });
     await h.close();
+  });
+});
+
+describe('several instances of the executor (one consumer group)', () => {
+  it('its sweeper resumes only what its consumer owns: work another live instance was delivered is left to it, and resumed once that instance leaves the group', async () => {
+    const volumes = Array.from({ length: 8 }, (_, i) => volume(`vol-own-${i}`));
+    const store = SqliteEventStore.open(':memory:');
+    const fleet = SimulatedFleet.fromFleet({ volumes });
+    // maxParallel above the number of changes: the ones left to the other instance hold no slot the rest waits for.
+    const options: Partial<EngineOptions> = { recoverOnStart: false, sweepEveryMs: 0, sweepAfterMs: 300, maxParallel: 16 };
+    const adapters = { store, ec2: fleet, metricsSource: fleet, identity: fleet, priceBook: defaultPriceBook, policy: autoPolicy, clock: { now: () => new Date() }, logger: silentLogger, metrics: new OptexMetrics(), options };
+    const bus = new InMemoryBus();
+    // Another instance of the executor: it is delivered its partitions' executions and, silently at work, moves none of them.
+    const other = await bus.subscribe({ groupId: SERVICE_GROUPS.executor, topics: [TOPICS.executions] }, async () => ({ kind: 'ack' }));
+    const engine = await startEngine({ ...adapters, bus }, { services: ['risk-assessor', 'approval', 'scheduler', 'executor', 'validator'] });
+    try {
+      const recs = volumes.map((v) => gp3(`own-${v.id}`, v.id));
+      await bus.publish(recs.map((rec, i) => ({ topic: TOPICS.recommendations, key: `k${i}`, value: Buffer.from(JSON.stringify(rec)), headers: { [HEADERS.deliveryId]: `owners:${i}` } })));
+      const statusOf = async (rec: { recommendationId: string }) => (await loadStream(store, optimizationStream(optimizationIdFor('spec', rec.recommendationId)), optimizationDecider)).state.status;
+      const statuses = async () => Promise.all(recs.map(statusOf));
+      const settled = async () => (await statuses()).every((status) => status === 'completed' || status === 'scheduled');
+      for (let i = 0; i < 400 && !(await settled()); i++) await new Promise((r) => setTimeout(r, 25));
+      const left = recs.filter((_, i) => other.owns(TOPICS.executions, `${ACCOUNT}/us-east-1/${volumes[i].id}`));
+      expect(left.length).toBeGreaterThan(0);
+      expect(left.length).toBeLessThan(recs.length);
+      expect(await statuses()).toEqual(recs.map((rec) => (left.includes(rec) ? 'scheduled' : 'completed')));
+
+      expect(await engine.executor!.sweep()).toEqual([]); // first noticed now
+      await new Promise((r) => setTimeout(r, 400));
+      expect(await engine.executor!.sweep()).toEqual([]); // stalled, and still the other instance's
+      expect(fleet.calls().filter((c) => c.operation === 'modifyVolume' && left.some((rec) => rec.resource.id === c.resourceId))).toEqual([]);
+
+      await other.stop(); // its partitions come to this instance, with the stall already counted
+      const resumed = await engine.executor!.sweep();
+      expect([...resumed].sort()).toEqual(left.map((rec) => optimizationIdFor('spec', rec.recommendationId)).sort());
+      for (let i = 0; i < 400 && (await statuses()).some((status) => status !== 'completed'); i++) await new Promise((r) => setTimeout(r, 25));
+      expect(await statuses()).toEqual(recs.map(() => 'completed'));
+    } finally {
+      await engine.stop();
+      await bus.close();
+      await store.close();
+    }
   });
 });
 

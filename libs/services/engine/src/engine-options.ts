@@ -60,6 +60,11 @@ export interface EngineOptions {
    * exceed the longest silence of a live handling. @defaultValue `waitTimeoutMs + 2 × callTimeoutMs` (17 min)
    */
   readonly sweepAfterMs?: number;
+  /**
+   * How often each executor instance reads the kill switch for a resume it was not delivered (its events go to one
+   * instance of the group; 0 = never: only the delivered resume drives what waited). @defaultValue 5 000 ms
+   */
+  readonly resumeWatchMs: number;
 }
 
 /** The stall bound the sweepers use: `sweepAfterMs`, or longer than a wait for a state plus two calls. */
@@ -82,4 +87,5 @@ export const defaultEngineOptions: EngineOptions = {
   recoverOnStart: true,
   intakeLimits: defaultIntakeLimits,
   sweepEveryMs: 30_000,
+  resumeWatchMs: 5_000,
 };

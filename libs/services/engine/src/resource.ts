@@ -6,6 +6,22 @@ export const resourceKeyOf = (rec: Pick<Recommendation, 'accountId' | 'region' |
   `${rec.accountId}/${rec.region}/${rec.resource.id}`;
 
 /**
+ * Whether this instance of a service owns, now, the messages about a resource (told its {@link resourceKeyOf}): its
+ * consumer group delivers them to it and to no other instance. The stall sweepers and a kill-switch resume drive only
+ * what their instance owns. Bound by whoever starts the service's consumer ({@link OWNS_EVERY_RESOURCE} until then).
+ */
+export type ResourceOwnership = (resourceKey: string) => boolean;
+
+/** Every resource: the one instance of a service (a service built on its own, as in unit specs). */
+export const OWNS_EVERY_RESOURCE: ResourceOwnership = () => true;
+
+/** Whether `ownership` covers an optimization, by its resource in the read model (one the read model does not know: yes). */
+export function ownsOptimization(readModel: { get(id: string): KnownOptimizationState | undefined }, ownership: ResourceOwnership, optimizationId: string): boolean {
+  const state = readModel.get(optimizationId);
+  return state === undefined || ownership(resourceKeyOf(state.recommendation));
+}
+
+/**
  * The policy's verdict on starting `state` at `at` (the domain's `startVerdict`: its cool-down, its change windows, the
  * freezes), with the resource's last change from `lastChangeOn` (a read model's) and the live tags its risk assessment
  * saw: the one assembly of those inputs for the scheduler (at dispatch), the executor (at the start) and `show`.

@@ -49,6 +49,18 @@ describe('StallSweeper', () => {
     expect(resumed).toEqual(['stalled', 'unreadable', 'moved-elsewhere']);
   });
 
+  it('with owns, leaves a stalled candidate another instance owns; once it is owned here, resumes it at the next sweep (the stall already counted)', async () => {
+    let now = 1_000;
+    const owned = new Set(['mine']);
+    const sweeper = new StallSweeper({ everyMs: 0, afterMs: 100, now: () => now, logger: silentLogger, candidates: () => ['mine', 'theirs'], resume: async () => undefined, owns: (id) => owned.has(id) });
+    await sweeper.sweep(); // both first noticed at 1,000
+    now = 1_500;
+    expect(await sweeper.sweep()).toEqual(['mine']);
+    now = 1_550;
+    owned.add('theirs'); // its partition came here: the instance that owned it left the group
+    expect(await sweeper.sweep()).toEqual(['theirs']);
+  });
+
   it('a failed resume is tried again afterMs later, not at every sweep', async () => {
     let calls = 0;
     const { sweeper, advance } = sweeperOver(['a'], async () => {

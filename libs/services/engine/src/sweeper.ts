@@ -19,6 +19,12 @@ export interface StallSweeperOptions {
    * its events never reach this one). Absent: only the progress seen here counts.
    */
   readonly lastLoggedAt?: (optimizationId: string) => Promise<number | undefined>;
+  /**
+   * Whether this instance of the service owns the optimization's messages now ({@link ResourceOwnership}). One another
+   * instance owns is not resumed here, however long it stalled: it is that instance's to move, and when its partition
+   * comes here (that instance gone) the stall already counted makes it due at the next sweep. Absent: every one.
+   */
+  readonly owns?: (optimizationId: string) => boolean;
 }
 
 /**
@@ -26,7 +32,8 @@ export interface StallSweeperOptions {
  * before the work was done, dead-lettered, lost with a process) or that made no progress for `afterMs` after an
  * outage. Every `everyMs` it asks the service for the optimizations it must move now and resumes those in which it has
  * seen no progress ({@link progressed}) for `afterMs` — and, with `lastLoggedAt`, whose stream gained no event for as
- * long: what another instance of the service moves, this one never sees delivered — one at a time; an optimization
+ * long: what another instance of the service moves, this one never sees delivered; with `owns`, only those whose
+ * messages this instance owns — one at a time; an optimization
  * noticed for the first time counts from then. A resume that fails (e.g. the store still unavailable) is logged and
  * tried again `afterMs` later.
  *
@@ -81,6 +88,7 @@ export class StallSweeper {
     const resumed: string[] = [];
     for (const [id, stalledMs] of stalled) {
       if (this.stopped) break;
+      if (this.options.owns?.(id) === false) continue;
       const logged = await this.loggedAt(id);
       if (logged !== undefined && now() - logged < afterMs) {
         this.lastProgress.set(id, logged); // moved by another instance: its stall clock counts from the log's last event

@@ -1,4 +1,4 @@
-import { defaultPolicy, defaultPriceBook, optimizationDecider, optimizationIdFor, optimizationStream, parseRecommendation, type Recommendation } from '@optex/domain';
+import { CONTROL_STREAM, controlDecider, defaultPolicy, defaultPriceBook, optimizationDecider, optimizationIdFor, optimizationStream, parseRecommendation, type Recommendation } from '@optex/domain';
 import { silentLogger } from '@optex/ports';
 import { SqliteEventStore } from '@optex/event-store';
 import { SimulatedFleet } from '@optex/cloud';
@@ -97,6 +97,33 @@ describe('ExecutorService pre-validation', () => {
     expect(await executor.sweep()).toEqual([id]);
     expect(['validating', 'completed']).toContain((await loadStream(store, optimizationStream(id), optimizationDecider)).state.status);
     await store.close();
+  });
+
+  it('a resume of execution it was not delivered (another instance owns the kill switch’s partition) is read from the log: it drives what it owns and leaves the rest', async () => {
+    const store = SqliteEventStore.open(':memory:');
+    const fleet = SimulatedFleet.fromFleet({ volumes: [fleetFile.volumes[0]!, { ...fleetFile.volumes[0]!, id: 'vol-2' }] }, { clock: { now: () => NOW } });
+    const mine = await upToScheduled(store, recommendation('mine', { type: 'modify-volume', targetVolumeType: 'gp3' }));
+    const theirs = await upToScheduled(store, { ...recommendation('theirs', { type: 'modify-volume', targetVolumeType: 'gp3' }), resource: { type: 'ec2:volume', id: 'vol-2' } });
+    const control = (type: 'PauseExecution' | 'ResumeExecution', key: string) =>
+      handleCommand(store, CONTROL_STREAM, controlDecider, { type, data: { by: 'oncall', reason: 'incident' }, metadata: { now: NOW } }, { causationKey: key, recordedBy: 'spec' });
+    await control('PauseExecution', 'pause');
+    const executor = new ExecutorService(store, fleet, fleet, defaultPolicy, defaultPriceBook, { now: () => NOW }, silentLogger, new OptexMetrics(), { ...defaultEngineOptions, recoverOnStart: false, sweepEveryMs: 0, resumeWatchMs: 20 });
+    await executor.onApplicationBootstrap();
+    executor.ownResourcesBy((key) => key.endsWith('/vol-1'));
+    try {
+      await executor.drive(mine, 'held');
+      expect((await loadStream(store, optimizationStream(mine), optimizationDecider)).state.status).toBe('scheduled'); // held by the pause
+      await control('ResumeExecution', 'resume');
+      const statusOf = async (id: string) => (await loadStream(store, optimizationStream(id), optimizationDecider)).state.status;
+      for (let i = 0; i < 200 && !['validating', 'completed'].includes(await statusOf(mine)); i++) await new Promise((r) => setTimeout(r, 10));
+      expect(['validating', 'completed']).toContain(await statusOf(mine));
+      await new Promise((r) => setTimeout(r, 100)); // more looks at the same resume
+      expect(await statusOf(theirs)).toBe('scheduled'); // the instance that owns vol-2 drives it
+      expect(fleet.calls().filter((c) => c.operation === 'modifyVolume').map((c) => c.resourceId)).toEqual(['vol-1']);
+    } finally {
+      await executor.onModuleDestroy();
+      await store.close();
+    }
   });
 
   it('sends a change back for approval when the live resource drifted to a higher risk since it was approved: nothing changes', async () => {

@@ -33,6 +33,10 @@ import {
   OptimizationProjection,
   KeyedMutex,
   executionControlState,
+  ResumeWatch,
+  OWNS_EVERY_RESOURCE,
+  ownsOptimization,
+  type ResourceOwnership,
   StallSweeper,
   lastLoggedAt,
   PendingDecisions,
@@ -90,6 +94,10 @@ export class ExecutorService implements OnApplicationBootstrap, OnModuleDestroy 
   private projection = new OptimizationProjection();
   private readonly sweeper: StallSweeper;
   private sweeps = 0;
+  /** Drives what waited once execution resumes, whether or not this instance is delivered the resume. */
+  private readonly resumes: ResumeWatch;
+  /** Which optimizations' messages this instance owns ({@link ownResourcesBy}). */
+  private ownsResource: ResourceOwnership = OWNS_EVERY_RESOURCE;
   /** Timers that drive a rollback again when EC2's volume modification cool-down it waits for is over. */
   private readonly coolingDown = new WakeUps();
   /** The bound on looking up the effect of a step whose outcome is unknown (`reconcileLookupTimeoutMs`). */
@@ -126,7 +134,21 @@ export class ExecutorService implements OnApplicationBootstrap, OnModuleDestroy 
       candidates: () => this.mustMove(),
       resume: (id) => this.drive(id, `sweep:${id}:${++this.sweeps}`),
       lastLoggedAt: (id) => lastLoggedAt(this.store, id),
+      owns: (id) => ownsOptimization(this.projection, this.ownsResource, id),
     });
+    this.resumes = new ResumeWatch(store, {
+      everyMs: options.resumeWatchMs,
+      logger: logger.child({ component: 'executor-resume-watch' }),
+      onResumed: (eventId) => this.driveResumed(eventId),
+    });
+  }
+
+  /**
+   * Binds which resources' messages this instance owns (its consumer's partitions of the executor's topic): the
+   * sweeper and a kill-switch resume then drive only those, and leave the rest to the instances that own them.
+   */
+  ownResourcesBy(ownership: ResourceOwnership): void {
+    this.ownsResource = ownership;
   }
 
   /** What the executor must move now (scheduled and due, executing, rolling back; not waiting for an operator). */
@@ -152,6 +174,7 @@ export class ExecutorService implements OnApplicationBootstrap, OnModuleDestroy 
   async onApplicationBootstrap(): Promise<void> {
     this.projection = await readModelOf(this.store, this.sharedReadModel);
     this.sweeper.start();
+    await this.resumes.start();
     if (!this.options.recoverOnStart) return;
     // By status, so that no settled optimization is unpacked; executions under way before those not yet started.
     const ids = [...this.projection.idsByStatus('executing'), ...this.projection.idsByStatus('rolling-back'), ...this.projection.idsByStatus('scheduled')];
@@ -175,6 +198,7 @@ export class ExecutorService implements OnApplicationBootstrap, OnModuleDestroy 
     this.stopped.abort();
     this.coolingDown.clear();
     await this.sweeper.stop();
+    await this.resumes.stop();
   }
 
   /**
@@ -212,11 +236,17 @@ export class ExecutorService implements OnApplicationBootstrap, OnModuleDestroy 
     await this.drive(event.stream.slice(OPTIMIZATION_STREAM_PREFIX.length), event.id, event.revision);
   }
 
-  /** Pause: held moves stop at their next turn. Resume: everything the executor must move is driven again. */
+  /** Pause: held moves stop at their next turn. Resume: everything this instance must move is driven again. */
   private async onControl(event: IntegrationEvent): Promise<void> {
     const control = parseControlEvent(event);
     this.logger.warn({ control: control.data }, control.type === 'ExecutionPaused' ? 'execution paused: no execution or execution step starts' : 'execution resumed');
-    if (control.type === 'ExecutionResumed') await Promise.all([...this.mustMove()].map((id) => this.drive(id, `resumed:${event.id}:${id}`)));
+    if (control.type === 'ExecutionResumed') await this.resumes.delivered(event.id);
+  }
+
+  /** After the resume `eventId`: drives everything the executor must move whose messages this instance owns. */
+  private async driveResumed(eventId: string): Promise<void> {
+    const ids = [...this.mustMove()].filter((id) => ownsOptimization(this.projection, this.ownsResource, id));
+    await Promise.all(ids.map((id) => this.drive(id, `resumed:${eventId}:${id}`)));
   }
 
   /**

@@ -14,6 +14,9 @@ import {
   OptimizationProjection,
   KeyedMutex,
   StallSweeper,
+  OWNS_EVERY_RESOURCE,
+  ownsOptimization,
+  type ResourceOwnership,
   lastLoggedAt,
   handleCommandAt,
   loadStream,
@@ -51,6 +54,8 @@ export class ValidatorService implements OnApplicationBootstrap, OnModuleDestroy
   private readonly locks = new KeyedMutex();
   private readonly sweeper: StallSweeper;
   private sweeps = 0;
+  /** Which optimizations' messages this instance owns ({@link ownResourcesBy}). */
+  private ownsResource: ResourceOwnership = OWNS_EVERY_RESOURCE;
   /** Timers that validate an optimization when its soak ends. */
   private readonly soaking = new WakeUps();
   /** Aborted when the process shuts down: ends the waits for an outage to pass at once. */
@@ -77,7 +82,13 @@ export class ValidatorService implements OnApplicationBootstrap, OnModuleDestroy
       candidates: () => this.mustValidate(),
       resume: (id) => this.validate(id, `sweep:${id}:${++this.sweeps}`),
       lastLoggedAt: (id) => lastLoggedAt(this.store, id),
+      owns: (id) => ownsOptimization(this.projection, this.ownsResource, id),
     });
+  }
+
+  /** Binds which resources' messages this instance owns (its consumer's partitions): the sweeper resumes only those. */
+  ownResourcesBy(ownership: ResourceOwnership): void {
+    this.ownsResource = ownership;
   }
 
   private *mustValidate(): Iterable<string> {

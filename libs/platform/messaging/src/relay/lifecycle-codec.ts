@@ -1,4 +1,4 @@
-import { HEADERS, TOPICS, TRACEPARENT, traceparentOf, type BusMessage, type IntegrationEvent, type RecordedEvent, type Delivery } from '@optex/ports';
+import { HEADERS, TOPICS, type Bus, TRACEPARENT, traceparentOf, type BusMessage, type IntegrationEvent, type RecordedEvent, type Delivery } from '@optex/ports';
 import { decodeCloudEvent, encodeCloudEvent, isoTime } from '../cloudevents';
 import { sealBody } from '../sealed-bodies';
 
@@ -18,9 +18,24 @@ export function messageKeyOf(event: Pick<RecordedEvent, 'stream' | 'metadata'>):
  */
 export function executionKeyOf(event: Pick<RecordedEvent, 'stream' | 'metadata'>): string {
   const key = messageKeyOf(event);
-  const parts = key.split('/');
-  return key === event.stream || parts.length < 3 ? key : `${parts[0]}/${parts[1]}`;
+  return key === event.stream ? key : accountRegionOf(key);
 }
+
+/** `<accountId>/<region>` of a resource key (`<accountId>/<region>/<resourceId>`); a key of fewer parts unchanged. */
+export function accountRegionOf(resourceKey: string): string {
+  const parts = resourceKey.split('/');
+  return parts.length < 3 ? resourceKey : `${parts[0]}/${parts[1]}`;
+}
+
+/**
+ * Whether the executor's topic on `bus` is keyed per resource rather than per account and region: on a bus inside one
+ * process ({@link Bus.local}), whose one executor owns every budget anyway and would otherwise handle an
+ * account-region's executions one at a time (the relay's `executionsByResource`).
+ */
+export const executionsKeyedByResource = (bus: Pick<Bus, 'local'>): boolean => bus.local === true;
+
+/** The key of the messages about a resource on the executor's topic of `bus`, as the relay keys them. */
+export const executionKeyOfResource = (resourceKey: string, bus: Pick<Bus, 'local'>): string => (executionsKeyedByResource(bus) ? resourceKey : accountRegionOf(resourceKey));
 
 /**
  * The internal messages of a stored event: one on `optex.internal.events.v1` keyed per resource (every service but the

@@ -12,7 +12,7 @@ import {
   type Subscription,
 } from '@optex/ports';
 import { parseStoredEvent, schemaVersionOf } from '@optex/domain';
-import { internalMessagesOf, messageKeyOf, traceExtension } from './lifecycle-codec';
+import { executionsKeyedByResource, internalMessagesOf, messageKeyOf, traceExtension } from './lifecycle-codec';
 import { IntegrationTranslator, encodeIntegrationEvent } from './integration-codec';
 
 /** Streams whose events are published (to `optex.internal.events.v1`, and translated to `optex.events.v1`). */
@@ -141,7 +141,7 @@ export class LogRelay {
     const event = await this.current(stored);
     // The translation may read the store: an outage there waits here, before anything after this event is queued.
     const messages = await this.untilItWorks('encoding', { eventId: event.id }, async () => [
-      ...internalMessagesOf(event, { executionsByResource: this.bus.local === true }),
+      ...internalMessagesOf(event, { executionsByResource: executionsKeyedByResource(this.bus) }),
       ...(await this.integrationMessages(event)),
     ]);
     this.queued.push({ event, messages });
