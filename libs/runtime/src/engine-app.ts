@@ -6,7 +6,7 @@ import { BusServer, LogRelay, PassThroughRpcFilter, executionKeyOfResource } fro
 import { PeriodicAnchor } from '@optex/event-store';
 import { EngineModule, SERVICE_GROUPS, type EngineAdapters, type ServiceName } from '@optex/engine';
 import { RiskAssessorModule } from '@optex/risk-assessor';
-import { ApprovalModule } from '@optex/approval';
+import { ApprovalModule, ApprovalService } from '@optex/approval';
 import { SchedulerModule, SchedulerService } from '@optex/scheduler';
 import { ExecutorModule, ExecutorService } from '@optex/executor';
 import { ValidatorModule, ValidatorService } from '@optex/validator';
@@ -98,12 +98,15 @@ export async function startEngine(adapters: EngineAdapters, options: EngineAppOp
   const scheduler = options.services.includes('scheduler') ? app.get(SchedulerService) : undefined;
   const validator = options.services.includes('validator') ? app.get(ValidatorService) : undefined;
   const executor = options.services.includes('executor') ? app.get(ExecutorService) : undefined;
-  // With several instances of a service, what each one's sweeper (and the executor's kill-switch resume) drives is what
-  // its consumer's partitions hold: the executor's topic is keyed per account and region, the others' per resource.
+  // With several instances of a service, what each one's sweeper (and the executor's kill-switch resume) drives, and the
+  // pending approvals each counts, is what its consumer's partitions hold: the executor's topic is keyed per account
+  // and region, the others' per resource.
   const executorServer = servers.get('executor');
   if (executor && executorServer) executor.ownResourcesBy((key) => executorServer.owns(TOPICS.executions, executionKeyOfResource(key, adapters.bus)));
   const validatorServer = servers.get('validator');
   if (validator && validatorServer) validator.ownResourcesBy((key) => validatorServer.owns(TOPICS.internalEvents, key));
+  const approvalServer = servers.get('approval');
+  if (approvalServer) app.get(ApprovalService).ownResourcesBy((key) => approvalServer.owns(TOPICS.internalEvents, key));
   return {
     app,
     relay,

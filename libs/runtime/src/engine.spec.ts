@@ -977,6 +977,40 @@ describe('several instances of the executor (one consumer group)', () => {
   });
 });
 
+describe('several instances of the approval service (one consumer group)', () => {
+  it('optex_pending_approvals of each counts the approvals its partitions hold: a second instance joining takes its share', async () => {
+    const volumes = Array.from({ length: 8 }, (_, i) => volume(`vol-pend-${i}`));
+    const store = SqliteEventStore.open(':memory:');
+    const fleet = SimulatedFleet.fromFleet({ volumes });
+    const metrics = new OptexMetrics();
+    const adapters = { store, ec2: fleet, metricsSource: fleet, identity: fleet, priceBook: defaultPriceBook, policy: defaultPolicy, clock: { now: () => new Date() }, logger: silentLogger, metrics, options: { recoverOnStart: false } };
+    const bus = new InMemoryBus();
+    const engine = await startEngine({ ...adapters, bus }, { services: ['risk-assessor', 'approval', 'scheduler', 'executor', 'validator'] });
+    try {
+      // Tagged production: each waits for a person.
+      const recs = volumes.map((v) => gp3(`pend-${v.id}`, v.id, 'us-east-1', { resource: { type: 'ec2:volume', id: v.id, tags: { env: 'production' } } }));
+      await bus.publish(recs.map((rec, i) => ({ topic: TOPICS.recommendations, key: `k${i}`, value: Buffer.from(JSON.stringify(rec)), headers: { [HEADERS.deliveryId]: `pending:${i}` } })));
+      const statusOf = async (rec: { recommendationId: string }) => (await loadStream(store, optimizationStream(optimizationIdFor('spec', rec.recommendationId)), optimizationDecider)).state.status;
+      for (let i = 0; i < 400 && (await Promise.all(recs.map(statusOf))).some((status) => status !== 'awaiting-approval'); i++) await new Promise((r) => setTimeout(r, 25));
+      const pending = async () => (await metrics.pendingApprovals.get()).values[0]?.value;
+      expect(await pending()).toBe(recs.length);
+
+      const other = await bus.subscribe({ groupId: SERVICE_GROUPS.approval, topics: [TOPICS.internalEvents] }, async () => ({ kind: 'ack' }));
+      const keys = volumes.map((v) => `${ACCOUNT}/us-east-1/${v.id}`);
+      for (let i = 0; i < 100 && !keys.some((key) => other.owns(TOPICS.internalEvents, key)); i++) await new Promise((r) => setTimeout(r, 10));
+      const theirs = keys.filter((key) => other.owns(TOPICS.internalEvents, key)).length;
+      expect(theirs).toBeGreaterThan(0);
+      expect(await pending()).toBe(recs.length - theirs);
+      await other.stop();
+      expect(await pending()).toBe(recs.length);
+    } finally {
+      await engine.stop();
+      await bus.close();
+      await store.close();
+    }
+  });
+});
+
 describe('restarts and redeliveries', () => {
   it('an execution interrupted between steps continues after a restart, each step recorded exactly once', async () => {
     const fleetFile = { instances: [{ id: 'i-slow', accountId: ACCOUNT, region: 'us-east-1', instanceType: 'm5.xlarge', state: 'running', cpuP95: 10 }] };

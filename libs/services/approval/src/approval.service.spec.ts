@@ -26,6 +26,31 @@ async function approvalOn(store: EventStore): Promise<ApprovalService> {
 }
 
 describe('ApprovalService', () => {
+  it('optex_pending_approvals counts, when read, the optimizations awaiting approval whose messages this instance owns', async () => {
+    const store = SqliteEventStore.open(':memory:');
+    const metrics = new OptexMetrics();
+    const approval = new ApprovalService(store, defaultPolicy, defaultPriceBook, clock, silentLogger, metrics, { ...defaultEngineOptions, recoverOnStart: false });
+    const ids: string[] = [];
+    for (const volumeId of ['vol-1', 'vol-2', 'vol-3']) {
+      // Tagged production: assessed above LOW, so a person must approve it.
+      const parsed = parseRecommendation(gp3Recommendation({ recommendationId: `p-${volumeId}`, source: 'spec', volumeId }, { resource: { type: 'ec2:volume', id: volumeId, tags: { env: 'production' } } }));
+      if (!parsed.ok) throw new Error(JSON.stringify(parsed.errors));
+      ids.push(await recordUpTo(store, parsed.value, NOW, 'assessed'));
+    }
+    await approval.onApplicationBootstrap();
+    await approval.recover(); // decides each: an approval is requested
+    const pending = async () => (await metrics.pendingApprovals.get()).values[0]?.value;
+    expect(await pending()).toBe(3);
+    approval.ownResourcesBy((key) => key !== '123456789012/us-east-1/vol-3'); // vol-3's partition is another instance's
+    expect(await pending()).toBe(2);
+    await recordApproval(store, { optimizationId: ids[0]!, by: 'alice@example.com', reason: 'ok', now: NOW });
+    const [granted] = await store.readStream(optimizationStream(ids[0]!), { direction: 'backwards', maxCount: 1 });
+    await approval.onEvent(asDelivered(granted!));
+    expect(await pending()).toBe(1);
+    await approval.onApplicationShutdown();
+    await store.close();
+  });
+
   it('decides a delivered RiskAssessed on the state its read model folded, without reading the stream', async () => {
     const { store, id, riskAssessed } = await assessed();
     const approval = await approvalOn(store);

@@ -10,6 +10,9 @@ import {
   POLICY,
   PRICE_BOOK,
   OptimizationProjection,
+  OWNS_EVERY_RESOURCE,
+  ownsOptimization,
+  type ResourceOwnership,
   handleCommand,
   handleCommandAt,
   loadStream,
@@ -33,6 +36,8 @@ const RECORDED_BY = 'approval';
 export class ApprovalService implements OnApplicationBootstrap, OnApplicationShutdown {
   private sweepTimer?: NodeJS.Timeout;
   private projection = new OptimizationProjection();
+  /** Which optimizations' messages this instance owns ({@link ownResourcesBy}). */
+  private ownsResource: ResourceOwnership = OWNS_EVERY_RESOURCE;
 
   constructor(
     @Inject(EVENT_STORE) private readonly store: EventStore,
@@ -48,7 +53,7 @@ export class ApprovalService implements OnApplicationBootstrap, OnApplicationShu
 
   async onApplicationBootstrap(): Promise<void> {
     this.projection = await readModelOf(this.store, this.sharedReadModel);
-    this.updateGauge();
+    this.metrics.countPendingApprovalsBy(() => this.pendingApprovals());
     if (this.options.recoverOnStart) await this.recover();
     this.sweepTimer = setInterval(() => void this.sweep().catch((err) => this.logger.error({ err: String(err) }, 'approval sweep failed')), this.options.approvalSweepMs);
     this.sweepTimer.unref();
@@ -61,7 +66,6 @@ export class ApprovalService implements OnApplicationBootstrap, OnApplicationShu
   async onEvent(event: IntegrationEvent): Promise<void> {
     this.projection.applyRelayed(event);
     this.store.rememberDelivered?.(event);
-    this.updateGauge();
     if (!event.stream.startsWith(OPTIMIZATION_STREAM_PREFIX)) return;
     this.countHumanDecision(event);
     if (event.type !== 'RiskAssessed') return;
@@ -101,7 +105,6 @@ export class ApprovalService implements OnApplicationBootstrap, OnApplicationShu
       this.track(result.events);
       this.projection.set(s.optimizationId, result.state, result.revision);
     }
-    this.updateGauge();
   }
 
   /**
@@ -117,7 +120,6 @@ export class ApprovalService implements OnApplicationBootstrap, OnApplicationShu
     const result = await handleCommandAt(this.store, optimizationStream(optimizationId), optimizationDecider, known, command, this.context(causationKey, state.recommendation));
     this.track(result.events);
     this.projection.set(optimizationId, result.state, result.revision);
-    this.updateGauge();
   }
 
   /**
@@ -141,8 +143,20 @@ export class ApprovalService implements OnApplicationBootstrap, OnApplicationShu
     }
   }
 
-  private updateGauge(): void {
-    this.metrics.pendingApprovals.set(this.projection.countByStatus('awaiting-approval'));
+  /**
+   * Binds which resources' messages this instance owns (its consumer's partitions): `optex_pending_approvals` counts
+   * only those, so the sum over several instances counts each approval once.
+   */
+  ownResourcesBy(ownership: ResourceOwnership): void {
+    this.ownsResource = ownership;
+  }
+
+  /** The optimizations awaiting approval whose messages this instance owns (all of them for the one instance). */
+  private pendingApprovals(): number {
+    if (this.ownsResource === OWNS_EVERY_RESOURCE) return this.projection.countByStatus('awaiting-approval');
+    let count = 0;
+    for (const id of this.projection.idsByStatus('awaiting-approval')) if (ownsOptimization(this.projection, this.ownsResource, id)) count++;
+    return count;
   }
 
   private context(causationKey: string, rec: Parameters<typeof resourceKeyOf>[0]) {

@@ -71,10 +71,16 @@ export class OptexMetrics {
     help: 'Optimizations holding their resource: scheduled, executing, validating, rolling back or waiting for reconciliation.',
     registers: [this.registry],
   });
-  readonly pendingApprovals = new Gauge({
+  /** Counts what {@link pendingApprovals} reports, when it is read ({@link countPendingApprovalsBy}). */
+  private pendingApprovalsCount: (() => number) | undefined;
+  /** Set when read, from the function {@link countPendingApprovalsBy} gave (the approval service's). */
+  readonly pendingApprovals: Gauge = new Gauge({
     name: 'optex_pending_approvals',
-    help: 'Optimizations awaiting a human approval.',
+    help: 'Optimizations awaiting a human approval (each instance of the approval service counts those of its partitions: sum them).',
     registers: [this.registry],
+    collect: () => {
+      if (this.pendingApprovalsCount) this.pendingApprovals.set(this.pendingApprovalsCount());
+    },
   });
   readonly consumerLag = new Gauge({
     name: 'optex_consumer_lag',
@@ -103,6 +109,11 @@ export class OptexMetrics {
   }
 
   /** Counts one group's handled messages by outcome in `optex_messages_total` (added when the registry is read). */
+  /** Gives the count `optex_pending_approvals` reports each time it is read (scraped), instead of a value set per event. */
+  countPendingApprovalsBy(count: () => number): void {
+    this.pendingApprovalsCount = count;
+  }
+
   messagesOf(group: string): (outcome: string) => void {
     const counts = this.countedMessages.get(group) ?? new Map<string, number>();
     this.countedMessages.set(group, counts);
