@@ -1,5 +1,5 @@
 import pino from 'pino';
-import type { Logger } from '@optex/ports';
+import { activeTraceIds, type Logger } from '@optex/ports';
 
 export interface LoggerOptions {
   /** @defaultValue `info`, or `OPTEX_LOG_LEVEL` */
@@ -26,10 +26,18 @@ export function withoutLineKeys(fields: Record<string, unknown>): Record<string,
   return out;
 }
 
-/** Structured JSON logs (one object per line) on stderr, through pino. A field named like a key of the line is renamed ({@link withoutLineKeys}). */
+/**
+ * Structured JSON logs (one object per line) on stderr, through pino. A field named like a key of the line is renamed
+ * ({@link withoutLineKeys}). With tracing on, a line written inside a sampled span carries its `trace_id`, `span_id` and
+ * `trace_flags` (OpenTelemetry's log fields), so on-call goes from a log line to its trace; nothing otherwise.
+ */
 export function createLogger(options: LoggerOptions): Logger {
   const level = options.level ?? process.env.OPTEX_LOG_LEVEL ?? 'info';
-  const base = pino({ level, base: { service: options.service }, timestamp: pino.stdTimeFunctions.isoTime, formatters: { log: withoutLineKeys } }, options.destination ?? pino.destination(2));
+  const base = pino(
+    // The mixin's object is new each time: pino merges the line's fields into it.
+    { level, base: { service: options.service }, timestamp: pino.stdTimeFunctions.isoTime, mixin: () => activeTraceIds() ?? {}, formatters: { log: withoutLineKeys } },
+    options.destination ?? pino.destination(2),
+  );
   return wrap(base);
 }
 

@@ -42,10 +42,28 @@ export function parseTraceparent(value: unknown): SpanContext | undefined {
  * nothing is written to an event's metadata).
  */
 export function activeTraceparent(): string | undefined {
+  const span = activeSampledSpan();
+  return span && formatTraceparent(span);
+}
+
+/** The active span's context when tracing is on and it is valid and sampled. */
+function activeSampledSpan(): SpanContext | undefined {
   if (!tracingEnabled()) return undefined;
   const span = trace.getActiveSpan()?.spanContext();
-  if (!span || !trace.isSpanContextValid(span) || (span.traceFlags & TraceFlags.SAMPLED) === 0) return undefined;
-  return formatTraceparent(span);
+  return span && trace.isSpanContextValid(span) && (span.traceFlags & TraceFlags.SAMPLED) !== 0 ? span : undefined;
+}
+
+/** A log line's link to the trace it was written in: OpenTelemetry's log fields, hex as in a `traceparent`. */
+export interface TraceIds {
+  readonly trace_id: string;
+  readonly span_id: string;
+  readonly trace_flags: string;
+}
+
+/** The ids of the active span, when tracing is on and the span is valid and sampled (as {@link activeTraceparent}); else `undefined`. */
+export function activeTraceIds(): TraceIds | undefined {
+  const span = activeSampledSpan();
+  return span && { trace_id: span.traceId, span_id: span.spanId, trace_flags: (span.traceFlags & 0xff).toString(16).padStart(2, '0') };
 }
 
 /** The `traceparent` recorded in an event's metadata, if it is a valid one. */
