@@ -1,7 +1,7 @@
 import { accessSync, closeSync, constants, existsSync, mkdirSync, openSync, rmdirSync, rmSync, statSync, type Stats } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
-import type { Writable } from 'node:stream';
+import type { Readable, Writable } from 'node:stream';
 import { MOVING_STATUSES, OPTIMIZATION_STREAM_PREFIX, backupExpiryText, parseStoredEvent, goesOnForReal, differenceText, optimizationDecider, optimizationDetail, optimizationStream, summarize, viewOf, DomainError, BATCH_MODES, type BatchMode, type BackupExpiry, type OptimizationState, type PerformanceImpact, type RecommendationDifference, type RiskBasis, type SettingSource } from '@optex/domain';
 import { TOPICS, readAllWithoutData, sqliteFileOf, withoutCredentials, type EventStore, type Logger, type RecordedEvent } from '@optex/ports';
 import { OptimizationProjection, loadStream } from '@optex/engine';
@@ -22,6 +22,8 @@ export interface Io {
   logger: Logger;
   /** The stream `out` writes to, for a command that streams its output (`replay --format`). @defaultValue process.stdout */
   readonly stdout?: Writable;
+  /** What `-` reads as a file, for a command that takes one whole document (`import`). @defaultValue process.stdin */
+  readonly stdin?: Readable;
 }
 
 export interface RunFlags extends AdapterFlags {

@@ -1,6 +1,7 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Readable } from 'node:stream';
 import { silentLogger } from '@optex/ports';
 import { UsageError } from '@optex/runtime';
 import { importCommand, type ImportFlags } from './import-command';
@@ -27,6 +28,29 @@ describe('optex import', () => {
     const { out, io: cli } = io();
     expect(await importCommand(cli, join(FIXTURES, 'c7n-ebs-unattached.resources.json'), flags({ from: 'custodian', action: 'delete', json: true }))).toBe(0);
     expect(JSON.parse(out[0]!).counts).toMatchObject({ items: 1, recommendations: 1 });
+  });
+
+  it('reads the document from stdin with -: the same recommendations as from the file; stdin named in messages and refused past the input limit', async () => {
+    const file = join(FIXTURES, 'coh-list-recommendations.json');
+    const fromFile = io();
+    expect(await importCommand(fromFile.io, file, flags({ from: 'coh', json: true }))).toBe(0);
+    const fromStdin = io();
+    const text = readFileSync(file);
+    // In two chunks, as a pipe delivers it.
+    const stdin = Readable.from([text.subarray(0, 100), text.subarray(100)]);
+    expect(await importCommand({ ...fromStdin.io, stdin }, '-', flags({ from: 'coh', json: true }))).toBe(0);
+    expect(JSON.parse(fromStdin.out[0]!)).toEqual(JSON.parse(fromFile.out[0]!));
+    expect(JSON.parse(fromStdin.out[0]!).counts.recommendations).toBeGreaterThan(0);
+
+    await expect(importCommand({ ...io().io, stdin: Readable.from([Buffer.from('{"items": [')]) }, '-', flags({ from: 'coh' }))).rejects.toThrow(/^unreadable input stdin: not JSON/);
+    const saved = process.env['OPTEX_MAX_FILE_BYTES'];
+    process.env['OPTEX_MAX_FILE_BYTES'] = '50';
+    try {
+      await expect(importCommand({ ...io().io, stdin: Readable.from([text]) }, '-', flags({ from: 'coh' }))).rejects.toThrow(new UsageError('stdin is more than the input limit of 50 bytes (OPTEX_MAX_FILE_BYTES)'));
+    } finally {
+      if (saved === undefined) delete process.env['OPTEX_MAX_FILE_BYTES'];
+      else process.env['OPTEX_MAX_FILE_BYTES'] = saved;
+    }
   });
 
   describe('a document that is one page of several (nextToken)', () => {

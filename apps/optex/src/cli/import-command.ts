@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, stat, writeFile, mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
+import type { Readable } from 'node:stream';
 import { dirname, join, resolve } from 'node:path';
 import { Option, type Command } from 'commander';
 import {
@@ -57,7 +58,7 @@ export function registerImportCommand(program: Command, io: Io, engineFlags: (cm
   const cmd = program
     .command('import')
     .description(`translate an analyzer's document into recommendations (${ANALYZER_FORMATS.join(', ')}) and write, submit or run them`)
-    .argument('<file>', 'the native document (JSON; Compute Optimizer exports may be CSV)')
+    .argument('<file>', 'the native document (JSON; Compute Optimizer exports may be CSV); - reads stdin')
     .addOption(new Option('--from <source>', 'the analyzer').choices([...ANALYZER_FORMATS]))
     .option('--action <action>', "Cloud Custodian: the action to take (optex's, e.g. delete-volume, or the policy's, e.g. delete)")
     .option('--account <id>', 'account id where the document and its ARNs do not say')
@@ -78,7 +79,7 @@ export async function importCommand(io: Io, file: string, flags: ImportFlags): P
   if (flags.account !== undefined && !/^\d{12}$/.test(flags.account)) throw new UsageError(`--account: expected 12 digits, got ${JSON.stringify(flags.account)}`);
   if (flags.action !== undefined && format !== 'custodian') throw new UsageError('--action: only for --from custodian');
   const limits = intakeLimitsFromEnv();
-  const document = await readDocument(file, limits.maxFileBytes);
+  const document = await readDocument(file, limits.maxFileBytes, io.stdin ?? process.stdin);
   const metadata = await readMetadata(format, file, flags.metadata, limits.maxFileBytes);
   const allocationIds = flags.addresses === undefined ? undefined : await readAddresses(format, flags.addresses, limits.maxFileBytes);
   let translation;
@@ -89,12 +90,12 @@ export async function importCommand(io: Io, file: string, flags: ImportFlags): P
       { ...(flags.action ? { action: flags.action } : {}), ...(flags.account ? { accountId: flags.account } : {}), ...(flags.region ? { region: flags.region } : {}), ...(allocationIds ? { allocationIds } : {}) },
     );
   } catch (error) {
-    if (error instanceof AnalyzerFormatError) throw new UsageError(`${file}: ${error.message}`);
+    if (error instanceof AnalyzerFormatError) throw new UsageError(`${nameOf(file)}: ${error.message}`);
     throw error;
   }
   const result = { ...checked(translation.recommendations, translation.skipped, limits), ...(translation.partial ? { partial: translation.partial } : {}) };
   // One page of several: said on stderr in text (--json carries `partial`); the import itself goes on.
-  if (result.partial && !flags.json) io.err(partialWarning(file, result.partial.nextToken));
+  if (result.partial && !flags.json) io.err(partialWarning(nameOf(file), result.partial.nextToken));
   const ndjson = result.recommendations.map((r) => JSON.stringify(r)).join('\n') + (result.recommendations.length > 0 ? '\n' : '');
   if (flags.out) await writeOutput(flags.out, ndjson);
 
@@ -164,15 +165,31 @@ async function readText(file: string, maxBytes: number, what: string): Promise<s
   }
 }
 
-/** JSON, or the text itself when it is not JSON-looking (the CSV exports). */
-async function readDocument(file: string, maxBytes: number): Promise<unknown> {
-  const text = await readText(file, maxBytes, 'input');
+/** How messages name the input: `-` is stdin. */
+const nameOf = (file: string): string => (file === '-' ? 'stdin' : file);
+
+/** All of `stream` as text (a byte-order mark dropped), refused as soon as it passes `maxBytes`. */
+async function readStdin(stream: Readable, maxBytes: number): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of stream) {
+    const bytes = Buffer.isBuffer(chunk) ? chunk : Buffer.from(String(chunk), 'utf8');
+    size += bytes.length;
+    if (size > maxBytes) throw new UsageError(`stdin is more than the input limit of ${maxBytes} bytes (OPTEX_MAX_FILE_BYTES)`);
+    chunks.push(bytes);
+  }
+  return withoutByteOrderMark(Buffer.concat(chunks).toString('utf8'));
+}
+
+/** JSON, or the text itself when it is not JSON-looking (the CSV exports); `-` reads stdin. */
+async function readDocument(file: string, maxBytes: number, stdin: Readable): Promise<unknown> {
+  const text = file === '-' ? await readStdin(stdin, maxBytes) : await readText(file, maxBytes, 'input');
   const trimmed = text.trimStart();
   if (!trimmed.startsWith('{') && !trimmed.startsWith('[')) return text;
   try {
     return JSON.parse(text) as unknown;
   } catch (error) {
-    throw new UsageError(`unreadable input ${file}: not JSON (${(error as Error).message})`);
+    throw new UsageError(`unreadable input ${nameOf(file)}: not JSON (${(error as Error).message})`);
   }
 }
 
