@@ -66,7 +66,7 @@ const ONE_BATCH: Partial<EngineOptions> = { batchQuietMs: 0 };
 
 async function harness(
   fleetFile: unknown,
-  options: { policy?: Policy; engine?: Partial<EngineOptions>; clock?: Clock; latencyMs?: number; store?: EventStore; fleet?: SimulatedFleet; gateway?: (fleet: SimulatedFleet, store: EventStore) => Ec2Gateway } = {},
+  options: { policy?: Policy; engine?: Partial<EngineOptions>; clock?: Clock; latencyMs?: number; store?: EventStore; fleet?: SimulatedFleet; gateway?: (fleet: SimulatedFleet, store: EventStore) => Ec2Gateway; metrics?: OptexMetrics } = {},
 ): Promise<Harness> {
   const store = options.store ?? SqliteEventStore.open(':memory:');
   const clock = options.clock ?? { now: () => new Date() };
@@ -77,7 +77,7 @@ async function harness(
     const bus = new InMemoryBus();
     try {
       return await processUntilQuiescent(
-        { store, bus, ec2, metricsSource: fleet, identity: fleet, priceBook: defaultPriceBook, policy: options.policy ?? defaultPolicy, clock, logger: silentLogger, metrics: new OptexMetrics(), options: { stepBackoffMs: 1, ...options.engine } },
+        { store, bus, ec2, metricsSource: fleet, identity: fleet, priceBook: defaultPriceBook, policy: options.policy ?? defaultPolicy, clock, logger: silentLogger, metrics: options.metrics ?? new OptexMetrics(), options: { stepBackoffMs: 1, ...options.engine } },
         {
           dryRun: opts.dryRun ?? false,
           ...(opts.intakeWindow ? { intakeWindow: opts.intakeWindow } : {}),
@@ -625,7 +625,9 @@ describe('blast radius', () => {
 
   it('error threshold: the batch halts after too many failures (BatchHalted), the rest waits; an operator continues it and the rest runs', async () => {
     const clock = new ManualClock(T0);
-    const h = await harness({ instances: [instance('i-e1'), instance('i-e2'), instance('i-e3')] }, { policy: policyOf({ blastRadius: { maxErrors: { count: 0 } } }), clock, engine: { batchMode: 'sequential', ...ONE_BATCH } });
+    const metrics = new OptexMetrics();
+    const halts = async () => (await metrics.batchesHalted.get()).values.map((v) => ({ rule: v.labels.rule, batches: v.value }));
+    const h = await harness({ instances: [instance('i-e1'), instance('i-e2'), instance('i-e3')] }, { policy: policyOf({ blastRadius: { maxErrors: { count: 0 } } }), clock, engine: { batchMode: 'sequential', ...ONE_BATCH }, metrics });
     // The first to run (CRITICAL) says the instance is an m5.2xlarge: pre-validation fails it.
     const bad = withPriority(rightsize('e1', 'i-e1', 'm5.2xlarge', 'm5.xlarge'), 'CRITICAL');
     const report = await h.run([bad, rightsize('e2', 'i-e2'), rightsize('e3', 'i-e3')]);
@@ -634,12 +636,15 @@ describe('blast radius', () => {
     expect(halted.data).toMatchObject({ rule: 'max-errors', errors: 1, dispatched: 1, reason: 'error threshold: 1 executions failed, more than the 0 allowed; 2 waiting member(s) wait for an operator' });
     expect(report.haltedBatches).toEqual([{ batchId: (halted.data as { batchId: string }).batchId, rule: 'max-errors', reason: expect.any(String), waiting: 2 }]);
     expect(mutatingCallsOn(h.fleet, 'i-e2')).toEqual([]);
+    expect(await halts()).toEqual([{ rule: 'max-errors', batches: 1 }]); // what Prometheus alerts on (OptexBatchHalted)
 
     // Resuming without the operator changes nothing.
     expect(statuses(await h.resume())).toEqual({ e1: 'failed', e2: 'approved', e3: 'approved' });
+    expect(await halts()).toEqual([{ rule: 'max-errors', batches: 1 }]); // counted again by the next process, from the log
     await recordBatchContinue(h.store, (halted.data as { batchId: string }).batchId, { by: 'Oncall', reason: 'e1 was a stale recommendation', now: clock.now() });
     const resumed = await h.resume();
     expect(statuses(resumed)).toEqual({ e1: 'failed', e2: 'completed', e3: 'completed' });
+    expect(await halts()).toEqual([]);
     expect(mutatingCallsOn(h.fleet, 'i-e2').map((c) => c.operation)).toContain('modifyInstanceType');
     expect((await batchEvents(h.store, 'BatchContinued'))[0].data).toMatchObject({ by: 'oncall', reason: 'e1 was a stale recommendation', rule: 'max-errors' });
     await h.close();

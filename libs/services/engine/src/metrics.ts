@@ -82,6 +82,20 @@ export class OptexMetrics {
       if (this.pendingApprovalsCount) this.pendingApprovals.set(this.pendingApprovalsCount());
     },
   });
+  /** Counts what {@link batchesHalted} reports, when it is read ({@link countHaltedBatchesBy}). */
+  private haltedBatchesOf: (() => readonly { readonly rule: string }[]) | undefined;
+  /** Set when read, from the function {@link countHaltedBatchesBy} gave (the scheduler's). */
+  readonly batchesHalted: Gauge<'rule'> = new Gauge({
+    name: 'optex_batches_halted',
+    help: 'Batches halted by a blast-radius limit or a stage gate whose other members wait for an operator (optex continue-batch), by the rule that halted them.',
+    labelNames: ['rule'] as const,
+    registers: [this.registry],
+    collect: () => {
+      if (!this.haltedBatchesOf) return;
+      this.batchesHalted.reset();
+      for (const batch of this.haltedBatchesOf()) this.batchesHalted.inc({ rule: batch.rule });
+    },
+  });
   readonly consumerLag = new Gauge({
     name: 'optex_consumer_lag',
     help: 'Messages not yet consumed by this service, by topic.',
@@ -112,6 +126,11 @@ export class OptexMetrics {
   /** Gives the count `optex_pending_approvals` reports each time it is read (scraped), instead of a value set per event. */
   countPendingApprovalsBy(count: () => number): void {
     this.pendingApprovalsCount = count;
+  }
+
+  /** Gives the halted batches `optex_batches_halted` counts each time it is read (scraped). */
+  countHaltedBatchesBy(halted: () => readonly { readonly rule: string }[]): void {
+    this.haltedBatchesOf = halted;
   }
 
   messagesOf(group: string): (outcome: string) => void {

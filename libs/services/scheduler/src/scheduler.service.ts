@@ -166,6 +166,7 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
     this.queue = new SchedulerQueue(this.projection);
     this.tally = new DailyTally(this.projection);
     for await (const e of this.store.readAll({ filter: { kind: 'streamName', prefixes: ['batch-'] } })) this.onBatchEvent(e.id, parseStoredEvent(e) as BatchEvent);
+    this.metrics.countHaltedBatchesBy(() => this.haltedBatches());
     // The kill switch as the log has it now; deliveries of the control stream keep it current.
     this.paused = (await executionControlState(this.store)).paused;
     await this.tick();
