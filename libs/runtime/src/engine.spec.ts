@@ -4,7 +4,7 @@ import { SqliteEventStore } from '@optex/event-store';
 import { InMemoryBus } from '@optex/messaging';
 import { BudgetedEc2Gateway, Ec2ApiBudget, SimulatedFleet } from '@optex/cloud';
 import { OptexMetrics, READ_MODEL, SERVICE_GROUPS, loadStream, type EngineOptions, type SharedReadModel } from '@optex/engine';
-import { recordApproval, recordBatchContinue, recordExecutionControl } from '@optex/approval';
+import { recordApproval, recordBatchContinue, recordExecutionControl, recordOperatorAction } from '@optex/approval';
 import { processUntilQuiescent, StoreWriteError, type RunReport } from './processing';
 import { inputRecord } from './input';
 import { startEngine } from './engine-app';
@@ -1210,7 +1210,9 @@ describe('a purchase whose outcome EC2 left unknown, and that EC2 cannot be aske
       throw new Ec2Error('InternalError', 'PurchaseReservedInstancesOffering: HTTP 500: not implemented (outcome unknown: the request may have taken effect; check before repeating it)', false, { outcomeUnknown: true });
     });
     const lookups = jest.spyOn(fleet, 'findReservedInstances').mockRejectedValue(ec2Error('InternalError', 'DescribeReservedInstances: HTTP 500: not implemented'));
-    const h = await harness({}, { policy: autoPolicy, fleet, engine: { reconcileLookupTimeoutMs: 300 } });
+    const metrics = new OptexMetrics();
+    const awaitingOperator = async () => Object.fromEntries((await metrics.awaitingOperator.get()).values.map((v) => [v.labels.status, v.value]));
+    const h = await harness({}, { policy: autoPolicy, fleet, engine: { reconcileLookupTimeoutMs: 300 }, metrics });
     const started = Date.now();
     const report = await h.run([
       { recommendationId: 'ri-unknown', source: 'spec', accountId: ACCOUNT, region: 'us-east-1', resource: { type: 'ec2:reserved-instances', id: offeringId }, action: { type: 'purchase-reserved-instances', offeringId, instanceCount: 1 }, estimatedMonthlySavings: 20, currency: 'USD' },
@@ -1229,6 +1231,11 @@ describe('a purchase whose outcome EC2 left unknown, and that EC2 cannot be aske
     const after = lookups.mock.calls.length;
     await h.resume();
     expect(lookups.mock.calls.length).toBe(after);
+    // What Prometheus alerts on (OptexAwaitingOperator) until an operator closes it.
+    expect(await awaitingOperator()).toEqual({ 'rollback-failed': 0, 'reconciliation-needed': 1 });
+    await recordOperatorAction(h.store, 'resolve', { optimizationId: optimizationIdFor('spec', 'ri-unknown'), by: 'oncall', reason: 'checked the account: nothing bought', now: new Date() });
+    await h.resume();
+    expect(await awaitingOperator()).toEqual({ 'rollback-failed': 0, 'reconciliation-needed': 0 });
     await h.close();
   }, 20_000);
 });

@@ -96,6 +96,19 @@ export class OptexMetrics {
       for (const batch of this.haltedBatchesOf()) this.batchesHalted.inc({ rule: batch.rule });
     },
   });
+  /** Counts what {@link awaitingOperator} reports, when it is read ({@link countAwaitingOperatorBy}). */
+  private awaitingOperatorOf: (() => Readonly<Record<string, number>>) | undefined;
+  /** Set when read, from the function {@link countAwaitingOperatorBy} gave (the scheduler's). */
+  readonly awaitingOperator: Gauge<'status'> = new Gauge({
+    name: 'optex_awaiting_operator',
+    help: 'Optimizations only an operator can move on (rollback-failed: optex retry-rollback or resolve; reconciliation-needed: optex resolve), by status.',
+    labelNames: ['status'] as const,
+    registers: [this.registry],
+    collect: () => {
+      if (!this.awaitingOperatorOf) return;
+      for (const [status, count] of Object.entries(this.awaitingOperatorOf())) this.awaitingOperator.set({ status }, count);
+    },
+  });
   readonly consumerLag = new Gauge({
     name: 'optex_consumer_lag',
     help: 'Messages not yet consumed by this service, by topic.',
@@ -131,6 +144,11 @@ export class OptexMetrics {
   /** Gives the halted batches `optex_batches_halted` counts each time it is read (scraped). */
   countHaltedBatchesBy(halted: () => readonly { readonly rule: string }[]): void {
     this.haltedBatchesOf = halted;
+  }
+
+  /** Gives the counts by status `optex_awaiting_operator` reports each time it is read (scraped). */
+  countAwaitingOperatorBy(counts: () => Readonly<Record<string, number>>): void {
+    this.awaitingOperatorOf = counts;
   }
 
   messagesOf(group: string): (outcome: string) => void {

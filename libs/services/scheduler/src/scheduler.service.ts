@@ -1,5 +1,6 @@
 import { Inject, Injectable, Optional, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import {
+  NEEDS_OPERATOR_STATUSES,
   OPTIMIZATION_STREAM_PREFIX,
   batchGuardDecider,
   batchHalt,
@@ -167,6 +168,7 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
     this.tally = new DailyTally(this.projection);
     for await (const e of this.store.readAll({ filter: { kind: 'streamName', prefixes: ['batch-'] } })) this.onBatchEvent(e.id, parseStoredEvent(e) as BatchEvent);
     this.metrics.countHaltedBatchesBy(() => this.haltedBatches());
+    this.metrics.countAwaitingOperatorBy(() => Object.fromEntries(NEEDS_OPERATOR_STATUSES.map((status) => [status, this.projection.countByStatus(status)])));
     // The kill switch as the log has it now; deliveries of the control stream keep it current.
     this.paused = (await executionControlState(this.store)).paused;
     await this.tick();
