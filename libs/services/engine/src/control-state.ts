@@ -60,9 +60,11 @@ export class ResumeWatch {
     this.timer.unref();
   }
 
-  /** A delivered `ExecutionResumed`: drives it unless this instance already did. */
+  /** A delivered `ExecutionResumed` (or one a look found): drives it unless this instance already did. */
   async delivered(eventId: string): Promise<void> {
-    await this.drive(eventId);
+    if (eventId === this.handled) return;
+    await this.options.onResumed(eventId);
+    this.handled = eventId; // after it went through: a delivery redelivered after a failure drives it again
   }
 
   /** Reads the kill switch's last event now and drives it when it is a resume not driven here yet (a look under way is joined). */
@@ -70,7 +72,7 @@ export class ResumeWatch {
     this.looking ??= (async () => {
       try {
         const last = await lastControlEvent(this.store);
-        if (last?.type === 'ExecutionResumed' && last.id !== this.foundAtStart) await this.drive(last.id);
+        if (last?.type === 'ExecutionResumed' && last.id !== this.foundAtStart) await this.delivered(last.id);
       } catch (error) {
         this.options.logger.warn({ err: describeError(error) }, 'could not read or drive a resume of execution; the next look tries again');
       }
@@ -84,11 +86,5 @@ export class ResumeWatch {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
     await this.looking;
-  }
-
-  private async drive(eventId: string): Promise<void> {
-    if (eventId === this.handled) return;
-    await this.options.onResumed(eventId);
-    this.handled = eventId; // after it went through: a delivery redelivered after a failure drives it again
   }
 }
