@@ -51,6 +51,40 @@ describe('ApprovalService', () => {
     await store.close();
   });
 
+  it('an approval another instance decided while it owned the partition is read from the log at the next sweep once the partition comes here, and no longer counted pending', async () => {
+    const store = SqliteEventStore.open(':memory:');
+    const metrics = new OptexMetrics();
+    const ids: string[] = [];
+    for (const volumeId of ['vol-1', 'vol-2']) {
+      const parsed = parseRecommendation(gp3Recommendation({ recommendationId: `r-${volumeId}`, source: 'spec', volumeId }, { resource: { type: 'ec2:volume', id: volumeId, tags: { env: 'production' } } }));
+      if (!parsed.ok) throw new Error(JSON.stringify(parsed.errors));
+      ids.push(await recordUpTo(store, parsed.value, NOW, 'assessed'));
+    }
+    const approval = new ApprovalService(store, defaultPolicy, defaultPriceBook, clock, silentLogger, metrics, { ...defaultEngineOptions, recoverOnStart: false });
+    await approval.onApplicationBootstrap();
+    await approval.recover(); // both await approval
+    let ownsSecond = false;
+    approval.ownResourcesBy((key) => ownsSecond || !key.endsWith('/vol-2'));
+    await approval.sweep(); // vol-2's partition is another instance's
+    // That instance records an approval of vol-2: its events are not delivered here.
+    await recordApproval(store, { optimizationId: ids[1]!, by: 'alice@example.com', reason: 'ok', now: NOW });
+    const pending = async () => (await metrics.pendingApprovals.get()).values[0]?.value;
+    expect(await pending()).toBe(1);
+    ownsSecond = true; // the other instance left: its partition comes here
+    expect(await pending()).toBe(2); // as the read model last saw it
+    const read = jest.spyOn(store, 'readStream');
+    await approval.sweep();
+    expect(await pending()).toBe(1);
+    expect(read.mock.calls.filter(([stream]) => stream === optimizationStream(ids[0]!))).toHaveLength(0); // owned all along: not read
+    const reads = () => read.mock.calls.filter(([stream]) => stream === optimizationStream(ids[1]!)).length;
+    const once = reads();
+    await approval.sweep(); // read once: the next sweep reads nothing
+    expect(reads()).toBe(once);
+    read.mockRestore();
+    await approval.onApplicationShutdown();
+    await store.close();
+  });
+
   it('decides a delivered RiskAssessed on the state its read model folded, without reading the stream', async () => {
     const { store, id, riskAssessed } = await assessed();
     const approval = await approvalOn(store);

@@ -38,6 +38,8 @@ export class ApprovalService implements OnApplicationBootstrap, OnApplicationShu
   private projection = new OptimizationProjection();
   /** Which optimizations' messages this instance owns ({@link ownResourcesBy}). */
   private ownsResource: ResourceOwnership = OWNS_EVERY_RESOURCE;
+  /** Optimizations awaiting approval a sweep found owned by another instance ({@link readNewlyOwned}). */
+  private readonly ownedElsewhere = new Set<string>();
 
   constructor(
     @Inject(EVENT_STORE) private readonly store: EventStore,
@@ -90,8 +92,12 @@ export class ApprovalService implements OnApplicationBootstrap, OnApplicationShu
     await this.sweep();
   }
 
-  /** Expires approval requests past their deadline. Looks only at the optimizations awaiting approval (the projection's index). */
+  /**
+   * Expires approval requests past their deadline. Looks only at the optimizations awaiting approval (the projection's
+   * index). First reads from the log those this instance newly owns ({@link readNewlyOwned}).
+   */
   async sweep(): Promise<void> {
+    await this.readNewlyOwned();
     const now = this.clock.now();
     const overdue: string[] = [];
     for (const id of this.projection.idsByStatus('awaiting-approval')) {
@@ -149,6 +155,30 @@ export class ApprovalService implements OnApplicationBootstrap, OnApplicationShu
    */
   ownResourcesBy(ownership: ResourceOwnership): void {
     this.ownsResource = ownership;
+  }
+
+  /**
+   * Reads from the log the optimizations awaiting approval that a sweep found owned by another instance and that this
+   * one owns now: while the other owned their partition (until a rebalance gave it here) their events went there, and
+   * one may have been decided meanwhile, which this read model would count as pending for ever. One event read each
+   * (its stream's last), the stream only when that is not what the read model folded. The one instance of a service
+   * owns everything and reads nothing here.
+   */
+  private async readNewlyOwned(): Promise<void> {
+    for (const id of [...this.projection.idsByStatus('awaiting-approval')]) {
+      if (!ownsOptimization(this.projection, this.ownsResource, id)) {
+        this.ownedElsewhere.add(id);
+        continue;
+      }
+      if (!this.ownedElsewhere.delete(id)) continue;
+      const stream = optimizationStream(id);
+      const [last] = await this.store.readStream(stream, { direction: 'backwards', maxCount: 1 });
+      if (last && last.revision !== this.projection.known(id)?.revision) {
+        const { state, revision } = await loadStream(this.store, stream, optimizationDecider);
+        this.projection.set(id, state, revision);
+      }
+    }
+    for (const id of this.ownedElsewhere) if (this.projection.statusOf(id) !== 'awaiting-approval') this.ownedElsewhere.delete(id);
   }
 
   /** The optimizations awaiting approval whose messages this instance owns (all of them for the one instance). */
