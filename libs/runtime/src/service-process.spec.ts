@@ -131,6 +131,7 @@ describe('service process configuration from the environment', () => {
     ['OPTEX_MAX_ATTEMPTS', '5.0', 'OPTEX_MAX_ATTEMPTS must be a whole number ≥ 1, got "5.0"'],
     ['OPTEX_WAIT_TIMEOUT_MS', '0x10', 'OPTEX_WAIT_TIMEOUT_MS must be a whole number ≥ 1, got "0x10"'],
     ['OPTEX_SWEEP_EVERY_MS', '1e3', 'OPTEX_SWEEP_EVERY_MS must be a whole number ≥ 0, got "1e3"'],
+    ['OPTEX_RESUME_WATCH_MS', '5s', 'OPTEX_RESUME_WATCH_MS must be a whole number ≥ 0, got "5s"'],
     ['OPTEX_EC2_CALL_DELAY_MS', '+5', 'OPTEX_EC2_CALL_DELAY_MS must be a whole number ≥ 0, got "+5"'],
   ])('rejects %s=%s with a message naming the variable', (name, value, message) => {
     expect(() => configFromEnv('approval', { [name]: value })).toThrow(message);
@@ -143,6 +144,14 @@ describe('service process configuration from the environment', () => {
     expect(configFromEnv('approval', { OPTEX_LOG_LEVEL: '' }).logLevel).toBe('info');
     expect(configFromEnv('approval', { OPTEX_LOG_LEVEL: 'silent' }).logLevel).toBe('silent');
     expect(configFromEnv('approval', { OPTEX_BUS: 'kafka://a:1,[::1]:9092' }).bus).toBe('kafka://a:1,[::1]:9092');
+  });
+});
+
+describe('OPTEX_RESUME_WATCH_MS', () => {
+  it("reaches the config as the executor's resumeWatchMs (0: only a delivered resume drives); unset, the engine's default (5 s) holds", () => {
+    expect(configFromEnv('executor', { OPTEX_RESUME_WATCH_MS: '1000' }).resumeWatchMs).toBe(1000);
+    expect(configFromEnv('executor', { OPTEX_RESUME_WATCH_MS: '0' }).resumeWatchMs).toBe(0);
+    expect(configFromEnv('executor', {})).not.toHaveProperty('resumeWatchMs');
   });
 });
 

@@ -57,6 +57,8 @@ export interface ServiceProcessConfig {
   readonly sweepEveryMs?: number;
   /** How long such an optimization may go without an event before it is resumed. */
   readonly sweepAfterMs?: number;
+  /** How often the executor reads the kill switch for a resume another instance was delivered (0 = never). */
+  readonly resumeWatchMs?: number;
   /** How far V8 may grow the heap past what a full collection kept, in percent (`undefined`: V8's own policy). */
   readonly heapGrowthPercent: number | undefined;
 }
@@ -121,6 +123,7 @@ export function configFromEnv(service: ServiceName, env: NodeJS.ProcessEnv = pro
     intakeLimits: intakeLimitsFromEnv(env),
     ...(env['OPTEX_SWEEP_EVERY_MS'] ? { sweepEveryMs: int('OPTEX_SWEEP_EVERY_MS', 30_000) } : {}),
     ...(env['OPTEX_SWEEP_AFTER_MS'] ? { sweepAfterMs: int('OPTEX_SWEEP_AFTER_MS', 0) } : {}),
+    ...(env['OPTEX_RESUME_WATCH_MS'] ? { resumeWatchMs: int('OPTEX_RESUME_WATCH_MS', 5_000) } : {}),
     heapGrowthPercent: heapGrowthFromEnv(env),
   };
 }
@@ -189,6 +192,7 @@ export async function runServiceProcess(service: ServiceName, io: ServiceProcess
         ...(config.reconcileLookupTimeoutMs !== undefined ? { reconcileLookupTimeoutMs: config.reconcileLookupTimeoutMs } : {}),
         ...(config.sweepEveryMs !== undefined ? { sweepEveryMs: config.sweepEveryMs } : {}),
         ...(config.sweepAfterMs !== undefined ? { sweepAfterMs: config.sweepAfterMs } : {}),
+        ...(config.resumeWatchMs !== undefined ? { resumeWatchMs: config.resumeWatchMs } : {}),
       }),
     );
   } catch (error) {
