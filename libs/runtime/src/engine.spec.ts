@@ -940,23 +940,54 @@ describe('cool-down per resource', () => {
   });
 });
 
+/**
+ * The five services in one process over an in-memory bus, on a store and a simulated fleet of `volumes` of their own,
+ * with `recs` published to them (deliveries `<prefix>:<index>`); `join` subscribes on the bus before they start.
+ */
+async function servicesOn<T>(
+  volumes: readonly ReturnType<typeof volume>[],
+  recs: readonly ReturnType<typeof gp3>[],
+  options: { prefix: string; policy: Policy; engine: Partial<EngineOptions>; metrics?: OptexMetrics; join?: (bus: InMemoryBus) => Promise<T> },
+) {
+  const store = SqliteEventStore.open(':memory:');
+  const fleet = SimulatedFleet.fromFleet({ volumes });
+  const metrics = options.metrics ?? new OptexMetrics();
+  const adapters = { store, ec2: fleet, metricsSource: fleet, identity: fleet, priceBook: defaultPriceBook, policy: options.policy, clock: { now: () => new Date() }, logger: silentLogger, metrics, options: options.engine };
+  const bus = new InMemoryBus();
+  const joined = await options.join?.(bus);
+  const engine = await startEngine({ ...adapters, bus }, { services: ['risk-assessor', 'approval', 'scheduler', 'executor', 'validator'] });
+  await bus.publish(recs.map((rec, i) => ({ topic: TOPICS.recommendations, key: `k${i}`, value: Buffer.from(JSON.stringify(rec)), headers: { [HEADERS.deliveryId]: `${options.prefix}:${i}` } })));
+  const statuses = async () => Promise.all(recs.map(async (rec) => (await loadStream(store, optimizationStream(optimizationIdFor('spec', rec.recommendationId)), optimizationDecider)).state.status));
+  return {
+    store,
+    fleet,
+    bus,
+    engine,
+    joined,
+    statuses,
+    async close() {
+      await engine.stop();
+      await bus.close();
+      await store.close();
+    },
+  };
+}
+
 describe('several instances of the executor (one consumer group)', () => {
   it('its sweeper resumes only what its consumer owns: work another live instance was delivered is left to it, and resumed once that instance leaves the group', async () => {
     const volumes = Array.from({ length: 8 }, (_, i) => volume(`vol-own-${i}`));
-    const store = SqliteEventStore.open(':memory:');
-    const fleet = SimulatedFleet.fromFleet({ volumes });
-    // maxParallel above the number of changes: the ones left to the other instance hold no slot the rest waits for.
-    const options: Partial<EngineOptions> = { recoverOnStart: false, sweepEveryMs: 0, sweepAfterMs: 300, maxParallel: 16 };
-    const adapters = { store, ec2: fleet, metricsSource: fleet, identity: fleet, priceBook: defaultPriceBook, policy: autoPolicy, clock: { now: () => new Date() }, logger: silentLogger, metrics: new OptexMetrics(), options };
-    const bus = new InMemoryBus();
-    // Another instance of the executor: it is delivered its partitions' executions and, silently at work, moves none of them.
-    const other = await bus.subscribe({ groupId: SERVICE_GROUPS.executor, topics: [TOPICS.executions] }, async () => ({ kind: 'ack' }));
-    const engine = await startEngine({ ...adapters, bus }, { services: ['risk-assessor', 'approval', 'scheduler', 'executor', 'validator'] });
+    const recs = volumes.map((v) => gp3(`own-${v.id}`, v.id));
+    const services = await servicesOn(volumes, recs, {
+      prefix: 'owners',
+      policy: autoPolicy,
+      // maxParallel above the number of changes: the ones left to the other instance hold no slot the rest waits for.
+      engine: { recoverOnStart: false, sweepEveryMs: 0, sweepAfterMs: 300, maxParallel: 16 },
+      // Another instance of the executor: it is delivered its partitions' executions and, silently at work, moves none of them.
+      join: (bus) => bus.subscribe({ groupId: SERVICE_GROUPS.executor, topics: [TOPICS.executions] }, async () => ({ kind: 'ack' })),
+    });
+    const { engine, fleet, statuses } = services;
+    const other = services.joined!;
     try {
-      const recs = volumes.map((v) => gp3(`own-${v.id}`, v.id));
-      await bus.publish(recs.map((rec, i) => ({ topic: TOPICS.recommendations, key: `k${i}`, value: Buffer.from(JSON.stringify(rec)), headers: { [HEADERS.deliveryId]: `owners:${i}` } })));
-      const statusOf = async (rec: { recommendationId: string }) => (await loadStream(store, optimizationStream(optimizationIdFor('spec', rec.recommendationId)), optimizationDecider)).state.status;
-      const statuses = async () => Promise.all(recs.map(statusOf));
       const settled = async () => (await statuses()).every((status) => status === 'completed' || status === 'scheduled');
       for (let i = 0; i < 400 && !(await settled()); i++) await new Promise((r) => setTimeout(r, 25));
       const left = recs.filter((_, i) => other.owns(TOPICS.executions, `${ACCOUNT}/us-east-1/${volumes[i].id}`));
@@ -975,9 +1006,7 @@ describe('several instances of the executor (one consumer group)', () => {
       for (let i = 0; i < 400 && (await statuses()).some((status) => status !== 'completed'); i++) await new Promise((r) => setTimeout(r, 25));
       expect(await statuses()).toEqual(recs.map(() => 'completed'));
     } finally {
-      await engine.stop();
-      await bus.close();
-      await store.close();
+      await services.close();
     }
   });
 });
@@ -985,18 +1014,13 @@ describe('several instances of the executor (one consumer group)', () => {
 describe('several instances of the approval service (one consumer group)', () => {
   it('optex_pending_approvals of each counts the approvals its partitions hold: a second instance joining takes its share', async () => {
     const volumes = Array.from({ length: 8 }, (_, i) => volume(`vol-pend-${i}`));
-    const store = SqliteEventStore.open(':memory:');
-    const fleet = SimulatedFleet.fromFleet({ volumes });
+    // Tagged production: each waits for a person.
+    const recs = volumes.map((v) => gp3(`pend-${v.id}`, v.id, 'us-east-1', { resource: { type: 'ec2:volume', id: v.id, tags: { env: 'production' } } }));
     const metrics = new OptexMetrics();
-    const adapters = { store, ec2: fleet, metricsSource: fleet, identity: fleet, priceBook: defaultPriceBook, policy: defaultPolicy, clock: { now: () => new Date() }, logger: silentLogger, metrics, options: { recoverOnStart: false } };
-    const bus = new InMemoryBus();
-    const engine = await startEngine({ ...adapters, bus }, { services: ['risk-assessor', 'approval', 'scheduler', 'executor', 'validator'] });
+    const services = await servicesOn(volumes, recs, { prefix: 'pending', policy: defaultPolicy, engine: { recoverOnStart: false }, metrics });
+    const { bus, statuses } = services;
     try {
-      // Tagged production: each waits for a person.
-      const recs = volumes.map((v) => gp3(`pend-${v.id}`, v.id, 'us-east-1', { resource: { type: 'ec2:volume', id: v.id, tags: { env: 'production' } } }));
-      await bus.publish(recs.map((rec, i) => ({ topic: TOPICS.recommendations, key: `k${i}`, value: Buffer.from(JSON.stringify(rec)), headers: { [HEADERS.deliveryId]: `pending:${i}` } })));
-      const statusOf = async (rec: { recommendationId: string }) => (await loadStream(store, optimizationStream(optimizationIdFor('spec', rec.recommendationId)), optimizationDecider)).state.status;
-      for (let i = 0; i < 400 && (await Promise.all(recs.map(statusOf))).some((status) => status !== 'awaiting-approval'); i++) await new Promise((r) => setTimeout(r, 25));
+      for (let i = 0; i < 400 && (await statuses()).some((status) => status !== 'awaiting-approval'); i++) await new Promise((r) => setTimeout(r, 25));
       const pending = async () => (await metrics.pendingApprovals.get()).values[0]?.value;
       expect(await pending()).toBe(recs.length);
 
@@ -1009,9 +1033,7 @@ describe('several instances of the approval service (one consumer group)', () =>
       await other.stop();
       expect(await pending()).toBe(recs.length);
     } finally {
-      await engine.stop();
-      await bus.close();
-      await store.close();
+      await services.close();
     }
   });
 });
