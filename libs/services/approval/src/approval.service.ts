@@ -14,6 +14,7 @@ import {
   ownsOptimization,
   type ResourceOwnership,
   handleCommand,
+  lastEventOf,
   handleCommandAt,
   loadStream,
   resourceKeyOf,
@@ -172,7 +173,7 @@ export class ApprovalService implements OnApplicationBootstrap, OnApplicationShu
       }
       if (!this.ownedElsewhere.delete(id)) continue;
       const stream = optimizationStream(id);
-      const [last] = await this.store.readStream(stream, { direction: 'backwards', maxCount: 1 });
+      const last = await lastEventOf(this.store, stream);
       if (last && last.revision !== this.projection.known(id)?.revision) {
         const { state, revision } = await loadStream(this.store, stream, optimizationDecider);
         this.projection.set(id, state, revision);

@@ -47,6 +47,12 @@ export interface LoadedStream<State> {
  */
 const folds = new WeakMap<object, WeakMap<RecordedEvent, unknown>>();
 
+/** A stream's last event (one event read, however long the stream); `undefined` for a stream with none. */
+export async function lastEventOf(store: EventStore, stream: string): Promise<RecordedEvent | undefined> {
+  const [last] = await store.readStream(stream, { direction: 'backwards', maxCount: 1 });
+  return last;
+}
+
 /**
  * Reads a stream and folds it. Every stored event is parsed and upcast first ({@link parseStoredEvent}): an unknown
  * type, a newer schema version or data that does not fit its schema throws a DomainError naming the event.

@@ -1,11 +1,9 @@
 import { CONTROL_STREAM, controlDecider, type ControlState } from '@optex/domain';
-import { describeError, type EventStore, type Logger, type RecordedEvent } from '@optex/ports';
+import { describeError, type EventStore, type Logger } from '@optex/ports';
+import { lastEventOf } from './command-handler';
 
-/** The kill switch's last event (paused or resumed), if it was ever used: one event read, however long the stream. */
-async function lastControlEvent(store: EventStore): Promise<RecordedEvent | undefined> {
-  const [last] = await store.readStream(CONTROL_STREAM, { direction: 'backwards', maxCount: 1 });
-  return last;
-}
+/** The kill switch's last event (paused or resumed), if it was ever used. */
+const lastControlEvent = (store: EventStore) => lastEventOf(store, CONTROL_STREAM);
 
 /**
  * Whether execution is paused now (and by whom, since when, why): the kill switch as the log says it. Its state is its

@@ -1,5 +1,6 @@
 import { SpanKind } from '@opentelemetry/api';
 import { inSpan, traceparentOf, tracingEnabled, type EventStore } from '@optex/ports';
+import { lastEventOf } from './command-handler';
 
 /**
  * Runs `fn` in a span that continues the trace of `stream` (a child of the span that recorded its last event), for
@@ -8,6 +9,6 @@ import { inSpan, traceparentOf, tracingEnabled, type EventStore } from '@optex/p
  */
 export async function inStreamSpan<T>(store: EventStore, stream: string, name: string, attributes: Record<string, string>, fn: () => Promise<T>): Promise<T> {
   if (!tracingEnabled()) return fn();
-  const [last] = await store.readStream(stream, { direction: 'backwards', maxCount: 1 });
+  const last = await lastEventOf(store, stream);
   return inSpan(name, { kind: SpanKind.INTERNAL, parent: traceparentOf(last?.metadata) ?? 'root', attributes: { ...attributes, 'optex.stream': stream } }, fn);
 }

@@ -1,5 +1,6 @@
 import { optimizationStream } from '@optex/domain';
 import { describeError, type EventStore, type Logger } from '@optex/ports';
+import { lastEventOf } from './command-handler';
 
 /** Options of {@link StallSweeper}. */
 export interface StallSweeperOptions {
@@ -120,6 +121,5 @@ export class StallSweeper {
 
 /** When an optimization's stream last gained an event (ms), read from the log: a sweeper's {@link StallSweeperOptions.lastLoggedAt}. */
 export async function lastLoggedAt(store: EventStore, optimizationId: string): Promise<number | undefined> {
-  const [last] = await store.readStream(optimizationStream(optimizationId), { direction: 'backwards', maxCount: 1 });
-  return last?.recordedAt.getTime();
+  return (await lastEventOf(store, optimizationStream(optimizationId)))?.recordedAt.getTime();
 }
